@@ -1,0 +1,84 @@
+// swift-tools-version: 6.1
+// harden — hardens container images without a Docker engine.
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "harden",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "harden", targets: ["harden"]),
+        .library(name: "HardenOCI", targets: ["HardenOCI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.0"),
+    ],
+    targets: [
+        // MARK: C system libraries and shims
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CZstd", path: "Sources/CZstd", providers: [.apt(["libzstd-dev"])]),
+        .target(name: "CHardenSystem", path: "Sources/CHardenSystem"),
+
+        // MARK: leaf libraries
+        .target(
+            name: "HardenCore",
+            dependencies: [.product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings),
+        .target(
+            name: "HardenSystem",
+            dependencies: ["HardenCore", "CHardenSystem"],
+            swiftSettings: swiftSettings),
+        .target(
+            name: "HardenArchive",
+            dependencies: ["HardenCore", "HardenSystem", "CZlib", "CZstd", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings),
+        .target(
+            name: "HardenOCI",
+            dependencies: ["HardenCore", "HardenSystem", "HardenArchive", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings),
+
+        // MARK: commands and the executable
+        .target(
+            name: "HardenCommands",
+            dependencies: [
+                "HardenCore", "HardenSystem", "HardenArchive", "HardenOCI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "harden",
+            dependencies: ["HardenCommands", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: swiftSettings),
+
+        // MARK: tests
+        .target(
+            name: "HardenTestSupport",
+            dependencies: ["HardenCore", "HardenSystem", "HardenArchive", "HardenOCI"],
+            path: "Tests/HardenTestSupport",
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "HardenArchiveTests",
+            dependencies: ["HardenArchive", "HardenTestSupport"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "HardenSystemTests",
+            dependencies: ["HardenSystem", "HardenTestSupport"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "HardenOCITests",
+            dependencies: ["HardenOCI", "HardenArchive", "HardenTestSupport"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "HardenIntegrationTests",
+            dependencies: ["HardenOCI", "HardenArchive", "HardenCommands", "HardenTestSupport",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: swiftSettings),
+    ]
+)

@@ -1,0 +1,340 @@
+// harden — gzip and zstd streams over zlib and libzstd, with decompression-bomb limits.
+import CZlib
+import CZstd
+import HardenCore
+
+/// The compressions a layer blob can have.
+public enum Compression: String, Sendable, CaseIterable {
+    case none, gzip, zstd
+
+    /// Recognises the compression from a stream's first bytes.
+    public static func detect(_ prefix: [UInt8]) -> Compression {
+        if prefix.count >= 2 && prefix[0] == 0x1f && prefix[1] == 0x8b { return .gzip }
+        if prefix.count >= 4 && prefix[0] == 0x28 && prefix[1] == 0xb5 && prefix[2] == 0x2f && prefix[3] == 0xfd { return .zstd }
+        return .none
+    }
+
+    /// Wraps `reader` in the matching decompressor.
+    public func decompressing(_ reader: any ByteReader, name: String, limits: DecompressionLimits = .default) -> any ByteReader {
+        switch self {
+        case .none: return reader
+        case .gzip: return GzipReader(reader, name: name, limits: limits)
+        case .zstd: return ZstdReader(reader, name: name, limits: limits)
+        }
+    }
+
+    /// Wraps `writer` in the matching compressor.
+    public func compressing(_ writer: any ByteWriter) throws -> any ByteWriter {
+        switch self {
+        case .none: return PassthroughWriter(writer)
+        case .gzip: return try GzipWriter(writer)
+        case .zstd: return try ZstdWriter(writer)
+        }
+    }
+}
+
+/// Bounds on what a compressed stream may expand to. A stream over `maxBytes`, or one that has expanded
+/// past `ratioGrace` bytes at more than `maxRatio` times its compressed size, is refused as a bomb.
+public struct DecompressionLimits: Sendable {
+    public var maxBytes: Int64
+    public var maxRatio: Int64
+    public var ratioGrace: Int64
+
+    public init(maxBytes: Int64, maxRatio: Int64, ratioGrace: Int64) {
+        self.maxBytes = maxBytes
+        self.maxRatio = maxRatio
+        self.ratioGrace = ratioGrace
+    }
+
+    /// 64 GiB; more than 250:1 once past 1 GiB. Real layers stay far below both.
+    public static let `default` = DecompressionLimits(maxBytes: 64 << 30, maxRatio: 250, ratioGrace: 1 << 30)
+
+    func check(input: Int64, output: Int64, name: String) throws {
+        if output > maxBytes {
+            throw HardenError(.limitExceeded, "\(name): decompresses to more than \(maxBytes) bytes; refusing it as a decompression bomb")
+        }
+        if output > ratioGrace && output > input * maxRatio {
+            throw HardenError(.limitExceeded, "\(name): expands more than \(maxRatio)× (\(input) → \(output)+ bytes); refusing it as a decompression bomb")
+        }
+    }
+}
+
+/// Passes bytes through unchanged (the `none` compression).
+final class PassthroughWriter: ByteWriter {
+    private let inner: any ByteWriter
+    init(_ inner: any ByteWriter) { self.inner = inner }
+    func write(_ buffer: UnsafeRawBufferPointer) throws { try inner.write(buffer) }
+    func finish() throws { try inner.finish() }
+}
+
+/// Decompresses a gzip stream, including several concatenated members.
+public final class GzipReader: ByteReader {
+    private let inner: any ByteReader
+    private var stream = z_stream()
+    private let input: UnsafeMutableRawBufferPointer
+    private var initialised = false
+    private var innerDone = false
+    private var ended = false
+    private var memberEnded = false
+    private let name: String
+    private let limits: DecompressionLimits
+    private var inputTotal: Int64 = 0
+    private var outputTotal: Int64 = 0
+
+    public init(_ inner: any ByteReader, name: String, limits: DecompressionLimits = .default, bufferSize: Int = 256 * 1024) {
+        self.inner = inner
+        self.name = name
+        self.limits = limits
+        self.input = .allocate(byteCount: bufferSize, alignment: 16)
+    }
+
+    deinit {
+        if initialised { inflateEnd(&stream) }
+        input.deallocate()
+    }
+
+    private func refill() throws {
+        if stream.avail_in > 0 || innerDone { return }
+        let n = try inner.read(into: input)
+        if n == 0 { innerDone = true; return }
+        inputTotal += Int64(n)
+        stream.next_in = input.baseAddress.unsafelyUnwrapped.assumingMemoryBound(to: Bytef.self)
+        stream.avail_in = uInt(n)
+    }
+
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        if ended || buffer.count == 0 { return 0 }
+        if !initialised {
+            let r = inflateInit2_(&stream, 15 + 16, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
+            guard r == Z_OK else { throw HardenError(.internalError, "\(name): zlib initialisation failed (\(r))") }
+            initialised = true
+        }
+        while true {
+            try refill()
+            if memberEnded {
+                // Another gzip member may follow; trailing zero padding is tolerated.
+                if stream.avail_in == 0 && innerDone { ended = true; return 0 }
+                if stream.avail_in > 0 && stream.next_in.pointee == 0 {
+                    // Skip NUL padding after the last member.
+                    while stream.avail_in > 0 && stream.next_in.pointee == 0 { stream.next_in += 1; stream.avail_in -= 1 }
+                    continue
+                }
+                inflateReset(&stream)
+                memberEnded = false
+                continue
+            }
+            if stream.avail_in == 0 && innerDone {
+                throw HardenError(.corrupt, "\(name): gzip stream is truncated")
+            }
+            stream.next_out = buffer.baseAddress.unsafelyUnwrapped.assumingMemoryBound(to: Bytef.self)
+            stream.avail_out = uInt(buffer.count)
+            let r = inflate(&stream, Z_NO_FLUSH)
+            let produced = buffer.count - Int(stream.avail_out)
+            switch r {
+            case Z_STREAM_END:
+                memberEnded = true
+            case Z_OK, Z_BUF_ERROR:
+                break
+            default:
+                let msg = stream.msg.map { String(cString: $0) } ?? "error \(r)"
+                throw HardenError(.corrupt, "\(name): gzip data is corrupt: \(msg)")
+            }
+            if produced > 0 {
+                outputTotal += Int64(produced)
+                try limits.check(input: inputTotal, output: outputTotal, name: name)
+                return produced
+            }
+        }
+    }
+}
+
+/// Compresses into a gzip stream. Output depends only on the input (no name, mtime 0), so it is reproducible.
+public final class GzipWriter: ByteWriter {
+    private let inner: any ByteWriter
+    private var stream = z_stream()
+    private let output: UnsafeMutableRawBufferPointer
+    private var finished = false
+
+    public init(_ inner: any ByteWriter, level: Int32 = 6, bufferSize: Int = 256 * 1024) throws {
+        self.inner = inner
+        self.output = .allocate(byteCount: bufferSize, alignment: 16)
+        let r = deflateInit2_(&stream, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
+        guard r == Z_OK else {
+            output.deallocate()
+            throw HardenError(.internalError, "zlib deflate initialisation failed (\(r))")
+        }
+    }
+
+    deinit {
+        deflateEnd(&stream)
+        output.deallocate()
+    }
+
+    private func pump(flush: Int32) throws {
+        repeat {
+            stream.next_out = output.baseAddress.unsafelyUnwrapped.assumingMemoryBound(to: Bytef.self)
+            stream.avail_out = uInt(output.count)
+            let r = deflate(&stream, flush)
+            guard r != Z_STREAM_ERROR else { throw HardenError(.internalError, "zlib deflate failed") }
+            let produced = output.count - Int(stream.avail_out)
+            if produced > 0 { try inner.write(UnsafeRawBufferPointer(rebasing: output[0..<produced])) }
+            if flush == Z_FINISH && r == Z_STREAM_END { return }
+        } while stream.avail_out == 0 || (flush == Z_FINISH)
+    }
+
+    public func write(_ buffer: UnsafeRawBufferPointer) throws {
+        guard buffer.count > 0 else { return }
+        stream.next_in = UnsafeMutablePointer(mutating: buffer.baseAddress.unsafelyUnwrapped.assumingMemoryBound(to: Bytef.self))
+        stream.avail_in = uInt(buffer.count)
+        while stream.avail_in > 0 { try pump(flush: Z_NO_FLUSH) }
+    }
+
+    public func finish() throws {
+        guard !finished else { return }
+        finished = true
+        stream.avail_in = 0
+        try pump(flush: Z_FINISH)
+        try inner.finish()
+    }
+}
+
+/// Decompresses a zstd stream (any number of frames).
+public final class ZstdReader: ByteReader {
+    private let inner: any ByteReader
+    private let dctx: OpaquePointer
+    private let input: UnsafeMutableRawBufferPointer
+    private var inBuf = ZSTD_inBuffer(src: nil, size: 0, pos: 0)
+    private var innerDone = false
+    private var lastResult = 0
+    private var sawInput = false
+    private let name: String
+    private let limits: DecompressionLimits
+    private var inputTotal: Int64 = 0
+    private var outputTotal: Int64 = 0
+
+    public init(_ inner: any ByteReader, name: String, limits: DecompressionLimits = .default) {
+        self.inner = inner
+        self.name = name
+        self.limits = limits
+        self.dctx = ZSTD_createDCtx()
+        // Cap the window so a hostile frame cannot make us allocate gigabytes.
+        ZSTD_DCtx_setParameter(dctx, ZSTD_d_windowLogMax, 27)
+        self.input = .allocate(byteCount: ZSTD_DStreamInSize(), alignment: 16)
+    }
+
+    deinit {
+        ZSTD_freeDCtx(dctx)
+        input.deallocate()
+    }
+
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        if buffer.count == 0 { return 0 }
+        while true {
+            if inBuf.pos == inBuf.size && !innerDone {
+                let n = try inner.read(into: input)
+                if n == 0 {
+                    innerDone = true
+                } else {
+                    sawInput = true
+                    inputTotal += Int64(n)
+                    inBuf = ZSTD_inBuffer(src: UnsafeRawPointer(input.baseAddress), size: n, pos: 0)
+                }
+            }
+            if inBuf.pos == inBuf.size && innerDone {
+                if lastResult != 0 || !sawInput { 
+                    if !sawInput { return 0 }
+                    throw HardenError(.corrupt, "\(name): zstd stream is truncated")
+                }
+                return 0
+            }
+            var out = ZSTD_outBuffer(dst: buffer.baseAddress, size: buffer.count, pos: 0)
+            let r = ZSTD_decompressStream(dctx, &out, &inBuf)
+            if ZSTD_isError(r) != 0 {
+                throw HardenError(.corrupt, "\(name): zstd data is corrupt: \(String(cString: ZSTD_getErrorName(r)))")
+            }
+            lastResult = r
+            if out.pos > 0 {
+                outputTotal += Int64(out.pos)
+                try limits.check(input: inputTotal, output: outputTotal, name: name)
+                return out.pos
+            }
+        }
+    }
+}
+
+/// Compresses into a zstd stream.
+public final class ZstdWriter: ByteWriter {
+    private let inner: any ByteWriter
+    private let cctx: OpaquePointer
+    private let output: UnsafeMutableRawBufferPointer
+    private var finished = false
+
+    public init(_ inner: any ByteWriter, level: Int32 = 3) throws {
+        self.inner = inner
+        guard let ctx = ZSTD_createCCtx() else { throw HardenError(.internalError, "zstd initialisation failed") }
+        self.cctx = ctx
+        ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level)
+        self.output = .allocate(byteCount: ZSTD_CStreamOutSize(), alignment: 16)
+    }
+
+    deinit {
+        ZSTD_freeCCtx(cctx)
+        output.deallocate()
+    }
+
+    private func run(_ buffer: UnsafeRawBufferPointer, end: Bool) throws {
+        var inBuf = ZSTD_inBuffer(src: buffer.baseAddress, size: buffer.count, pos: 0)
+        while true {
+            var out = ZSTD_outBuffer(dst: output.baseAddress, size: output.count, pos: 0)
+            let r = ZSTD_compressStream2(cctx, &out, &inBuf, end ? ZSTD_e_end : ZSTD_e_continue)
+            if ZSTD_isError(r) != 0 { throw HardenError(.internalError, "zstd: \(String(cString: ZSTD_getErrorName(r)))") }
+            if out.pos > 0 { try inner.write(UnsafeRawBufferPointer(rebasing: output[0..<out.pos])) }
+            if end ? (r == 0) : (inBuf.pos == inBuf.size) { return }
+        }
+    }
+
+    public func write(_ buffer: UnsafeRawBufferPointer) throws {
+        guard buffer.count > 0 else { return }
+        try run(buffer, end: false)
+    }
+
+    public func finish() throws {
+        guard !finished else { return }
+        finished = true
+        try run(UnsafeRawBufferPointer(start: nil, count: 0), end: true)
+        try inner.finish()
+    }
+}
+
+/// A reader that lets its first bytes be looked at before they are read (to detect compression).
+public final class PeekableReader: ByteReader {
+    private let inner: any ByteReader
+    private var pending: [UInt8] = []
+    private var pendingOffset = 0
+
+    public init(_ inner: any ByteReader) { self.inner = inner }
+
+    /// Returns up to `count` first bytes without consuming them.
+    public func peek(_ count: Int) throws -> [UInt8] {
+        var chunk = [UInt8](repeating: 0, count: count)
+        while pending.count - pendingOffset < count {
+            let want = count - (pending.count - pendingOffset)
+            let n = try chunk.withUnsafeMutableBytes { try inner.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<want])) }
+            if n == 0 { break }
+            pending.append(contentsOf: chunk[0..<n])
+        }
+        return Array(pending[pendingOffset..<min(pending.count, pendingOffset + count)])
+    }
+
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        if pendingOffset < pending.count {
+            let n = min(buffer.count, pending.count - pendingOffset)
+            pending.withUnsafeBytes { src in
+                buffer.baseAddress.unsafelyUnwrapped.copyMemory(from: src.baseAddress.unsafelyUnwrapped + pendingOffset, byteCount: n)
+            }
+            pendingOffset += n
+            return n
+        }
+        return try inner.read(into: buffer)
+    }
+}

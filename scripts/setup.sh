@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# One set-up command: installs every system package harden needs, then builds the release binary.
+# Usage: scripts/setup.sh            (as root, or with sudo available)
+#        HARDEN_SKIP_BUILD=1 scripts/setup.sh   to install packages only
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+    # build: C libraries harden links
+    zlib1g-dev libzstd-dev libsqlite3-dev pkg-config
+    # runtime and peers: running containers, building and checking images
+    runc umoci skopeo debootstrap uidmap iproute2
+    # tools used by tests and benchmarks
+    zstd gzip tar xz-utils curl ca-certificates python3
+    # registry tests
+    docker-registry apache2-utils
+)
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "setup: installing ${missing[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get update -qq
+    # docker-registry's postinst starts a service on some systems; never let it block set-up
+    $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# The Debian registry package enables a system service; tests start their own instances.
+if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl disable --now docker-registry >/dev/null 2>&1 || true; fi
+
+if [ "${HARDEN_SKIP_BUILD:-0}" != "1" ]; then
+    swift build -c release --product harden
+    echo "setup: built $(swift build -c release --show-bin-path)/harden" >&2
+fi
