@@ -166,8 +166,7 @@ public final class TarReader {
             remainingStored = stored
             padding = paddingFor(stored)
             dataOffset = input.consumed
-            let (regions, mapBytes) = try readSparseMap1()
-            remainingStored -= mapBytes
+            let (regions, _) = try readSparseMap1()
             try startSparse(&entry, regions: regions, realSize: realSize, stored: remainingStored, alreadyPositioned: true)
         } else if let map = pax["GNU.sparse.map"] {
             if let n = pax["GNU.sparse.name"] { entry.path = RawPath(n) }
@@ -265,8 +264,7 @@ public final class TarReader {
         guard buffer.count > 0 else { return 0 }
         if var s = sparse {
             defer { sparse = s }
-            if s.position >= s.realSize { return 0 }
-            if s.regionIndex < s.regions.count {
+            while s.regionIndex < s.regions.count {
                 let region = s.regions[s.regionIndex]
                 if s.position < region.offset {
                     let n = Int(min(Int64(buffer.count), region.offset - s.position))
@@ -275,15 +273,15 @@ public final class TarReader {
                     return n
                 }
                 let left = region.offset + region.length - s.position
-                if left == 0 {
+                if left <= 0 {
                     s.regionIndex += 1
-                    sparse = s
-                    return try readBody(into: buffer)
+                    continue
                 }
                 let n = try readStored(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<Int(min(Int64(buffer.count), left))]))
                 s.position += Int64(n)
                 return n
             }
+            if s.position >= s.realSize { return 0 }
             let n = Int(min(Int64(buffer.count), s.realSize - s.position))
             buffer.baseAddress.unsafelyUnwrapped.initializeMemory(as: UInt8.self, repeating: 0, count: n)
             s.position += Int64(n)

@@ -1,0 +1,95 @@
+// harden — the root command.
+import ArgumentParser
+import HardenCore
+import Logging
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public struct Application: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "harden",
+        abstract: "Scan and harden container images without a Docker engine.",
+        discussion: """
+            Images: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:REPO:TAG], dir:ROOTFS, or a bare path \
+            (an OCI layout directory or an image archive, recognised by content).
+            Exit codes: 0 success, 1 error, 2 gate failed.
+            """,
+        version: HardenVersion.current,
+        subcommands: [ImageInspect.self, ImageConvert.self]
+    )
+
+    public init() {}
+
+    /// Parses the arguments, runs the command, and turns errors into a one-line message and an exit code.
+    public static func run(arguments: [String]? = nil) async -> Int32 {
+        do {
+            var command = try parseAsRoot(arguments)
+            if var async = command as? any AsyncParsableCommand {
+                try await async.run()
+            } else {
+                try command.run()
+            }
+            return 0
+        } catch let error as HardenError {
+            writeStandardError("harden: \(error.message)\n")
+            return 1
+        } catch let error as ExitCode {
+            return error.rawValue
+        } catch {
+            let code = exitCode(for: error).rawValue
+            let message = fullMessage(for: error)
+            if !message.isEmpty { writeStandardError(message + (message.hasSuffix("\n") ? "" : "\n")) }
+            return code
+        }
+    }
+}
+
+public enum HardenVersion {
+    public static let current = "0.1.0"
+}
+
+/// Options every command takes.
+public struct GlobalOptions: ParsableArguments {
+    @Flag(name: .shortAndLong, help: "Print only results and errors.")
+    public var quiet = false
+
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    public var logLevel: String = "warning"
+
+    @Flag(name: .long, help: "Never draw progress bars (they are drawn only on a terminal anyway).")
+    public var noProgress = false
+
+    public init() {}
+
+    public func validate() throws {
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("--log-level must be one of: trace, debug, info, notice, warning, error, critical")
+        }
+    }
+
+    /// Bootstraps logging to standard error at the chosen level; returns the command's logger.
+    public func makeLogger() -> Logger {
+        let level = quiet ? Logger.Level.error : (Logger.Level(rawValue: logLevel) ?? .warning)
+        LoggingBootstrap.once(level: level)
+        var logger = Logger(label: "harden")
+        logger.logLevel = level
+        return logger
+    }
+
+    /// Whether progress may be drawn: a terminal on stderr, not quiet, not disabled.
+    public var showProgress: Bool { !quiet && !noProgress && isatty(2) == 1 }
+}
+
+enum LoggingBootstrap {
+    private static let done = Mutex(false)
+    static func once(level: Logger.Level) {
+        done.withLock { bootstrapped in
+            guard !bootstrapped else { return }
+            bootstrapped = true
+            LoggingSystem.bootstrap { label in StderrLogHandler(label: label, level: level) }
+        }
+    }
+}

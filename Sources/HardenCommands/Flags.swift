@@ -1,0 +1,59 @@
+// harden — option groups shared by commands, and output rendering.
+import ArgumentParser
+import Foundation
+import HardenCore
+import HardenOCI
+import HardenSystem
+
+/// How to pick an image from a multi-image source.
+public struct ImageOptions: ParsableArguments {
+    @Option(name: .long, help: "Platform to select from a multi-platform image: os/arch[/variant] (default linux/amd64).")
+    public var platform: String?
+
+    public init() {}
+
+    public func loaderOptions() throws -> ImageLoader.Options {
+        guard let platform else { return ImageLoader.Options() }
+        return ImageLoader.Options(platform: try Platform(parsing: platform), platformExplicit: true)
+    }
+}
+
+/// The formats a command can print.
+public enum OutputFormat: String, CaseIterable, ExpressibleByArgument, Sendable {
+    case table, json
+}
+
+/// Writes a command's result to stdout or, atomically, to a file.
+enum Output {
+    static func emit(_ text: String, to file: String?) throws {
+        if let file {
+            try HostFS.writeFileAtomically(file, Array(text.utf8))
+        } else {
+            print(text, terminator: text.hasSuffix("\n") ? "" : "\n")
+        }
+    }
+}
+
+/// Plain-text tables with aligned columns.
+struct TextTable {
+    var rows: [[String]]
+
+    func render() -> String {
+        guard let first = rows.first else { return "" }
+        var widths = [Int](repeating: 0, count: first.count)
+        for r in rows { for (i, c) in r.enumerated() where i < widths.count { widths[i] = max(widths[i], c.count) } }
+        return rows.map { r in
+            r.enumerated().map { i, c in i == r.count - 1 ? c : c.padding(toLength: widths[i], withPad: " ", startingAt: 0) }
+                .joined(separator: "  ")
+        }.joined(separator: "\n")
+    }
+}
+
+/// Human-readable byte counts.
+func formatBytes(_ n: Int64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+    var v = Double(n)
+    var u = 0
+    while v >= 1024 && u < units.count - 1 { v /= 1024; u += 1 }
+    return u == 0 ? "\(n) B" : String(format: "%.1f %@", v, units[u])
+}

@@ -1,0 +1,165 @@
+// harden — test fixtures built in code: tar layers and OCI layouts.
+import Foundation
+import HardenArchive
+import HardenCore
+import HardenOCI
+import HardenSystem
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One entry of a fixture layer.
+public struct FixtureEntry: Sendable {
+    public var entry: TarEntry
+    public var body: [UInt8]
+
+    public init(entry: TarEntry, body: [UInt8]) {
+        self.entry = entry
+        self.body = body
+    }
+
+    public static func file(_ path: String, _ content: String, mode: UInt32 = 0o644, uid: Int = 0, gid: Int = 0) -> FixtureEntry {
+        FixtureEntry(entry: TarEntry(path: RawPath(path), type: .regular, mode: mode, uid: uid, gid: gid, size: Int64(content.utf8.count), mtime: 1_700_000_000), body: Array(content.utf8))
+    }
+    public static func file(raw path: [UInt8], _ content: [UInt8]) -> FixtureEntry {
+        FixtureEntry(entry: TarEntry(path: RawPath(path), type: .regular, mode: 0o644, size: Int64(content.count), mtime: 1_700_000_000), body: content)
+    }
+    public static func dir(_ path: String, mode: UInt32 = 0o755) -> FixtureEntry {
+        FixtureEntry(entry: TarEntry(path: RawPath(path), type: .directory, mode: mode, mtime: 1_700_000_000), body: [])
+    }
+    public static func symlink(_ path: String, _ target: String) -> FixtureEntry {
+        FixtureEntry(entry: TarEntry(path: RawPath(path), type: .symlink, mode: 0o777, mtime: 1_700_000_000, linkTarget: Array(target.utf8)), body: [])
+    }
+    public static func hardlink(_ path: String, _ target: String) -> FixtureEntry {
+        FixtureEntry(entry: TarEntry(path: RawPath(path), type: .hardlink, mode: 0o644, mtime: 1_700_000_000, linkTarget: Array(target.utf8)), body: [])
+    }
+    public static func whiteout(_ path: String) -> FixtureEntry {
+        let p = RawPath(path)
+        let name = (p.parent.map { $0.isRoot ? "" : $0.description + "/" } ?? "") + ".wh." + String(decoding: p.lastComponent, as: UTF8.self)
+        return .file(name, "")
+    }
+    public static func opaque(_ dir: String) -> FixtureEntry { .file(dir + "/.wh..wh..opq", "") }
+    public static func device(_ path: String, char: Bool, major: UInt32, minor: UInt32) -> FixtureEntry {
+        FixtureEntry(entry: TarEntry(path: RawPath(path), type: char ? .characterDevice : .blockDevice, mode: 0o660, devMajor: major, devMinor: minor), body: [])
+    }
+}
+
+public enum Fixtures {
+    /// The bytes of a tar archive holding `entries`.
+    public static func tar(_ entries: [FixtureEntry]) throws -> [UInt8] {
+        let sink = MemoryWriter()
+        let tar = TarWriter(sink)
+        for e in entries {
+            var entry = e.entry
+            if entry.type == .regular { entry.size = Int64(e.body.count) }
+            try tar.beginEntry(entry)
+            if !e.body.isEmpty { try tar.writeBody(e.body) }
+            try tar.endEntry()
+        }
+        try tar.finish()
+        return sink.bytes
+    }
+
+    public static func compress(_ bytes: [UInt8], _ compression: Compression) throws -> [UInt8] {
+        let sink = MemoryWriter()
+        let w = try compression.compressing(sink)
+        try w.write(bytes)
+        try w.finish()
+        return sink.bytes
+    }
+
+    /// A layer: its blob bytes, descriptor and DiffID.
+    public struct Layer {
+        public var blob: [UInt8]
+        public var diffID: Digest
+        public var compression: Compression
+    }
+
+    public static func layer(_ entries: [FixtureEntry], compression: Compression = .gzip) throws -> Layer {
+        let plain = try tar(entries)
+        return Layer(blob: try compress(plain, compression), diffID: Digest.sha256(of: plain), compression: compression)
+    }
+
+    /// Writes an OCI layout at `dir` with one image per tag. Returns the manifest digests.
+    @discardableResult
+    public static func ociLayout(at dir: String, images: [(tag: String?, layers: [Layer], config: ContainerConfig?)],
+                                 platform: Platform = .defaultPlatform) throws -> [Digest] {
+        try HostFS.makeDirectories(dir + "/blobs/sha256")
+        var descriptors: [Descriptor] = []
+        for image in images {
+            let (d, _) = try writeImage(at: dir, layers: image.layers, config: image.config, platform: platform)
+            var desc = d
+            if let tag = image.tag { desc.annotations = [Descriptor.refNameAnnotation: tag] }
+            descriptors.append(desc)
+        }
+        try HostFS.writeFileAtomically(dir + "/oci-layout", Array(#"{"imageLayoutVersion":"1.0.0"}"#.utf8))
+        try HostFS.writeFileAtomically(dir + "/index.json", try JSONCoding.encode(Index(manifests: descriptors)))
+        return descriptors.map(\.digest)
+    }
+
+    /// Writes blobs of one image (layers, config, manifest) into a layout; returns the manifest descriptor.
+    public static func writeImage(at dir: String, layers: [Layer], config: ContainerConfig?, platform: Platform) throws -> (Descriptor, [UInt8]) {
+        var descs: [Descriptor] = []
+        for l in layers {
+            let d = try putBlob(dir, l.blob)
+            descs.append(Descriptor(mediaType: MediaType.ociLayer(l.compression), digest: d, size: Int64(l.blob.count)))
+        }
+        var cfg = ImageConfiguration(architecture: platform.architecture, os: platform.os, config: config, diffIDs: layers.map(\.diffID),
+                                     history: layers.indices.map { History(createdBy: "fixture layer \($0)") })
+        cfg.variant = platform.variant
+        let cfgBytes = try JSONCoding.encode(cfg)
+        let cfgDigest = try putBlob(dir, cfgBytes)
+        let manifest = Manifest(config: Descriptor(mediaType: MediaType.ociConfig, digest: cfgDigest, size: Int64(cfgBytes.count)), layers: descs)
+        let mBytes = try JSONCoding.encode(manifest)
+        let mDigest = try putBlob(dir, mBytes)
+        return (Descriptor(mediaType: MediaType.ociManifest, digest: mDigest, size: Int64(mBytes.count)), mBytes)
+    }
+
+    @discardableResult
+    public static func putBlob(_ dir: String, _ bytes: [UInt8]) throws -> Digest {
+        try HostFS.makeDirectories(dir + "/blobs/sha256")
+        let d = Digest.sha256(of: bytes)
+        try HostFS.writeFileAtomically(dir + "/" + d.blobPath, bytes)
+        return d
+    }
+}
+
+/// A temporary directory removed when the closure returns.
+public func withTemporaryDirectory<T>(_ body: (String) throws -> T) throws -> T {
+    let dir = try HostFS.makeTemporaryDirectory(prefix: "harden-test")
+    defer { try? HostFS.removeTree(dir) }
+    return try body(dir)
+}
+
+public func withTemporaryDirectory<T>(_ body: (String) async throws -> T) async throws -> T {
+    let dir = try HostFS.makeTemporaryDirectory(prefix: "harden-test")
+    defer { try? HostFS.removeTree(dir) }
+    return try await body(dir)
+}
+
+/// Runs a program and returns its exit status and combined output.
+public func runProcess(_ argv: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
+    let dir = try HostFS.makeTemporaryDirectory(prefix: "harden-run")
+    defer { try? HostFS.removeTree(dir) }
+    let outFile = dir + "/out"
+    // Quote each argument for sh -c.
+    let quoted = argv.map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }.joined(separator: " ")
+    let env = environment.map { "\($0.key)='\($0.value)'" }.joined(separator: " ")
+    let status = system("\(env.isEmpty ? "" : "env \(env) ")\(quoted) >'\(outFile)' 2>&1 </dev/null")
+    let output = (try? HostFS.readFile(outFile)).map { String(decoding: $0, as: UTF8.self) } ?? ""
+    let code: Int32 = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+    return (code, output)
+}
+
+/// True when `program` is on PATH.
+public func haveProgram(_ program: String) -> Bool {
+    (try? runProcess(["sh", "-c", "command -v \(program)"]).status) == 0
+}
+
+/// The package root (where Package.swift is), from this file's location.
+public let packageRoot: String = {
+    var path = #filePath
+    for _ in 0..<3 { path = String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)]) }
+    return path
+}()

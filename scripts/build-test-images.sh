@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Builds real Debian bookworm test images with independent tools (debootstrap + umoci + skopeo):
+#   base   — debootstrap --variant=minbase
+#   nginx  — base + a layer with nginx-light
+#   flask  — base + a layer with python3, python3-flask and a tiny app
+# into $HARDEN_TEST_IMAGES (default: ./test-images, git-ignored). Existing images are reused.
+# Outputs: $DIR/oci (an OCI layout holding tags base, nginx, flask), and for each tag
+#          $DIR/TAG.oci.tar (oci-archive) and $DIR/TAG.docker.tar (docker-archive, RepoTag harden/TAG:latest).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DIR="${HARDEN_TEST_IMAGES:-$PWD/test-images}"
+MIRROR="${HARDEN_DEBIAN_MIRROR:-$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -1)}"
+MIRROR="${MIRROR:-http://deb.debian.org/debian}"
+mkdir -p "$DIR"
+LAYOUT="$DIR/oci"
+WORK="$DIR/work"
+
+log() { echo "build-test-images: $*" >&2; }
+
+have_tag() { [ -f "$LAYOUT/index.json" ] && grep -q "\"org.opencontainers.image.ref.name\":\"$1\"" <(tr -d ' \n' < "$LAYOUT/index.json"); }
+
+export_archives() {
+    local tag=$1
+    [ -f "$DIR/$tag.oci.tar" ] || skopeo copy -q "oci:$LAYOUT:$tag" "oci-archive:$DIR/$tag.oci.tar:$tag"
+    [ -f "$DIR/$tag.docker.tar" ] || skopeo copy -q "oci:$LAYOUT:$tag" "docker-archive:$DIR/$tag.docker.tar:harden/$tag:latest"
+}
+
+# Runs a command in a chroot with /proc and /dev available, always unmounting.
+in_chroot() {
+    local root=$1; shift
+    mount -t proc proc "$root/proc"
+    mount --bind /dev "$root/dev"
+    cp /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
+    local rc=0
+    chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive "$@" || rc=$?
+    umount "$root/dev" || umount -l "$root/dev"
+    umount "$root/proc" || umount -l "$root/proc"
+    return $rc
+}
+
+add_layer() {  # add_layer FROM TO "packages" [extra-shell-in-chroot]
+    local from=$1 to=$2 packages=$3 extra=${4:-}
+    have_tag "$to" && return 0
+    log "building $to (apt-get install $packages)"
+    rm -rf "$WORK/$to"
+    umoci unpack --image "$LAYOUT:$from" "$WORK/$to" >/dev/null
+    local root="$WORK/$to/rootfs"
+    in_chroot "$root" sh -c "apt-get update -qq && apt-get install -y -qq --no-install-recommends $packages >/dev/null && apt-get clean && rm -rf /var/lib/apt/lists/*"
+    rm -f "$root/etc/resolv.conf"
+    if [ -n "$extra" ]; then (cd "$root" && eval "$extra"); fi
+    umoci repack --image "$LAYOUT:$to" "$WORK/$to" >/dev/null
+    rm -rf "$WORK/$to"
+}
+
+if ! have_tag base; then
+    log "debootstrap bookworm (minbase) from $MIRROR"
+    rm -rf "$WORK" && mkdir -p "$WORK"
+    debootstrap --variant=minbase bookworm "$WORK/rootfs" "$MIRROR" >/dev/null
+    rm -rf "$WORK/rootfs/var/cache/apt/archives/"*.deb "$WORK/rootfs/var/lib/apt/lists/"* 
+    [ -d "$LAYOUT" ] || umoci init --layout "$LAYOUT"
+    umoci new --image "$LAYOUT:base"
+    umoci unpack --image "$LAYOUT:base" "$WORK/base" >/dev/null
+    cp -a "$WORK/rootfs/." "$WORK/base/rootfs/"
+    umoci repack --image "$LAYOUT:base" "$WORK/base" >/dev/null
+    umoci config --image "$LAYOUT:base" --config.cmd /bin/bash --config.env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+    rm -rf "$WORK/base" "$WORK/rootfs"
+fi
+
+add_layer base nginx "nginx-light" \
+    'ln -sf /dev/stdout var/log/nginx/access.log; ln -sf /dev/stderr var/log/nginx/error.log'
+if have_tag nginx && ! grep -q nginx-configured "$DIR/.stamps" 2>/dev/null; then
+    umoci config --image "$LAYOUT:nginx" --config.cmd nginx --config.cmd -g --config.cmd "daemon off;" \
+        --config.exposedports 80/tcp --config.stopsignal SIGQUIT
+    echo nginx-configured >> "$DIR/.stamps"
+fi
+
+add_layer base flask "python3 python3-flask" \
+    'mkdir -p app && printf "%s\n" "from flask import Flask" "app = Flask(__name__)" "@app.route(\"/\")" "def index():" "    return \"hello from flask\\n\"" "if __name__ == \"__main__\":" "    app.run(host=\"0.0.0.0\", port=5000)" > app/app.py'
+if have_tag flask && ! grep -q flask-configured "$DIR/.stamps" 2>/dev/null; then
+    umoci config --image "$LAYOUT:flask" --config.cmd python3 --config.cmd /app/app.py --config.workingdir /app \
+        --config.exposedports 5000/tcp
+    echo flask-configured >> "$DIR/.stamps"
+fi
+umoci gc --layout "$LAYOUT"
+
+for tag in base nginx flask; do export_archives "$tag"; done
+rm -rf "$WORK"
+log "images ready in $DIR"
