@@ -26,6 +26,11 @@ public enum ImageReference: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    public var isDockerArchive: Bool {
+        if case .dockerArchive = self { return true }
+        return false
+    }
+
     /// The host path the reference names, if it is local.
     public var path: String? {
         switch self {

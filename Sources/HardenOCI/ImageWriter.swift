@@ -171,12 +171,6 @@ public enum ImageWriter {
         try HostFS.writeFileAtomically(directory + "/\(configDigest.encoded).json", image.configBytes)
         let entry = DockerArchiveManifestEntry(config: "\(configDigest.encoded).json", repoTags: repoTag.map { [$0] }, layers: layerNames)
         try HostFS.writeFileAtomically(directory + "/manifest.json", try JSONCoding.encode([entry]))
-        if let repoTag, let colon = repoTag.lastIndex(of: ":"), !repoTag[colon...].contains("/") {
-            let repo = String(repoTag[..<colon])
-            let tag = String(repoTag[repoTag.index(after: colon)...])
-            let top = layerNames.last.map { String($0.dropLast(4)) } ?? ""
-            try HostFS.writeFileAtomically(directory + "/repositories", try JSONCoding.encode([repo: [tag: top]]))
-        }
         return configDigest
     }
 

@@ -74,6 +74,12 @@ public enum Fixtures {
         public var blob: [UInt8]
         public var diffID: Digest
         public var compression: Compression
+
+        public init(blob: [UInt8], diffID: Digest, compression: Compression) {
+            self.blob = blob
+            self.diffID = diffID
+            self.compression = compression
+        }
     }
 
     public static func layer(_ entries: [FixtureEntry], compression: Compression = .gzip) throws -> Layer {

@@ -38,7 +38,7 @@ extension Application {
             let written = try ImageWriter.write(img, to: dest, options: options)
             logger.info("Converted image", metadata: ["from": "\(source)", "to": "\(dest)"])
             if !global.quiet {
-                writeStandardError("wrote \(written.reference)" + (written.manifestDigest.map { " (\($0))" } ?? "") + "\n")
+                writeStandardError("wrote \(written.reference)" + (written.manifestDigest.map { " (\(dest.isDockerArchive ? "image id" : "manifest") \($0))" } ?? "") + "\n")
             }
         }
     }
