@@ -128,8 +128,8 @@ public enum ImageLoader {
         guard !entries.isEmpty else { throw HardenError(.corrupt, "manifest.json lists no images") }
         let entry: DockerArchiveManifestEntry
         if let repoTag {
-            let wanted = [repoTag, repoTag.contains(":") ? repoTag : repoTag + ":latest"]
-            guard let e = entries.first(where: { ($0.repoTags ?? []).contains(where: wanted.contains) }) else {
+            let wanted = normalizeDockerTag(repoTag)
+            guard let e = entries.first(where: { ($0.repoTags ?? []).contains { normalizeDockerTag($0) == wanted } }) else {
                 let tags = entries.flatMap { $0.repoTags ?? [] }
                 throw HardenError(.notFound, "no image tagged \"\(repoTag)\"; tags: \(tags.isEmpty ? "(none)" : tags.joined(separator: ", "))")
             }
@@ -185,6 +185,25 @@ public enum ImageLoader {
         let tag = repoTag ?? entry.repoTags?.first
         return try Image(source: path, manifest: manifest, manifestBytes: manifestBytes, configBytes: configBytes, store: store,
                          tag: tag, keepAlive: [archive], layerCompressions: compressions)
+    }
+
+    /// Docker's normal form of a repository tag: `nginx` → `docker.io/library/nginx:latest`.
+    static func normalizeDockerTag(_ tag: String) -> String {
+        var name = tag
+        var suffix = ":latest"
+        if let at = name.firstIndex(of: "@") {
+            suffix = String(name[at...])
+            name = String(name[..<at])
+        } else if let colon = name.lastIndex(of: ":"), !name[colon...].contains("/") {
+            suffix = String(name[colon...])
+            name = String(name[..<colon])
+        }
+        let parts = name.split(separator: "/", maxSplits: 1).map(String.init)
+        let hasDomain = parts.count == 2 && (parts[0].contains(".") || parts[0].contains(":") || parts[0] == "localhost")
+        if !hasDomain {
+            name = "docker.io/" + (parts.count == 1 ? "library/" + name : name)
+        }
+        return name + suffix
     }
 
     /// `blobs/sha256/<hex>` or `<hex>.json` / `<hex>.tar` / `<hex>/layer.tar` names carry a digest.

@@ -1,0 +1,96 @@
+// harden — helpers for tests against the real Debian test images and the peer tools.
+import HardenArchive
+import HardenCore
+import HardenOCI
+import HardenSystem
+import HardenTestSupport
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+enum TestImages {
+    static let directory: String = {
+        if let env = getenv("HARDEN_TEST_IMAGES") { return String(cString: env) }
+        return packageRoot + "/test-images"
+    }()
+    static var layout: String { directory + "/oci" }
+    static let tags = ["base", "nginx", "flask"]
+
+    /// Fails the test with a clear message when the images have not been built.
+    static func require() throws {
+        try #require(HostFS.exists(layout + "/index.json") && HostFS.exists(directory + "/flask.docker.tar"),
+                     "test images missing in \(directory): run scripts/build-test-images.sh (as root)")
+    }
+
+    static func requireTools(_ tools: String...) throws {
+        for t in tools { try #require(haveProgram(t), "\(t) is not installed: run scripts/setup.sh") }
+    }
+}
+
+/// The built `harden` binary.
+let hardenBinary: String = packageRoot + "/.build/debug/harden"
+
+/// What the comparison of two trees looks at.
+struct EntrySummary: Hashable, CustomStringConvertible {
+    var type: String
+    var mode: UInt32
+    var uid: Int
+    var gid: Int
+    var size: Int64
+    var link: [UInt8]
+    var description: String { "\(type) \(String(mode, radix: 8)) \(uid):\(gid) \(size) \(String(decoding: link, as: UTF8.self))" }
+}
+
+func summarize(_ tree: FileTree) -> [RawPath: EntrySummary] {
+    var out: [RawPath: EntrySummary] = [:]
+    for (p, n) in tree.nodes where !p.isRoot {
+        out[p] = EntrySummary(type: n.type.name, mode: n.mode, uid: n.uid, gid: n.gid, size: n.type == .regular ? n.size : 0,
+                              link: n.type == .symlink ? n.linkTarget : [])
+    }
+    return out
+}
+
+/// Walks a directory on the host with lstat (never following links).
+func summarize(directory: String) throws -> [RawPath: EntrySummary] {
+    var out: [RawPath: EntrySummary] = [:]
+    func walk(_ host: String, _ rel: RawPath) throws {
+        for name in try HostFS.listDirectory(host) {
+            let h = host + "/" + name
+            let p = rel.appending(Array(name.utf8))
+            var st = stat()
+            guard lstat(h, &st) == 0 else { continue }
+            var type = "other"
+            var link: [UInt8] = []
+            switch st.st_mode & S_IFMT {
+            case S_IFDIR: type = "dir"
+            case S_IFREG: type = "file"
+            case S_IFLNK:
+                type = "symlink"
+                var buf = [CChar](repeating: 0, count: 4097)
+                let n = readlink(h, &buf, 4096)
+                link = buf[0..<max(n, 0)].map { UInt8(bitPattern: $0) }
+            case S_IFCHR: type = "char"
+            case S_IFBLK: type = "block"
+            case S_IFIFO: type = "fifo"
+            default: break
+            }
+            out[p] = EntrySummary(type: type, mode: UInt32(st.st_mode & 0o7777), uid: Int(st.st_uid), gid: Int(st.st_gid),
+                                  size: type == "file" ? Int64(st.st_size) : 0, link: link)
+            if type == "dir" { try walk(h, p) }
+        }
+    }
+    try walk(directory, .root)
+    return out
+}
+
+/// Describes the first differences between two summaries (empty when equal).
+func differences(_ a: [RawPath: EntrySummary], _ b: [RawPath: EntrySummary], limit: Int = 10) -> [String] {
+    var out: [String] = []
+    for p in Set(a.keys).union(b.keys).sorted() where a[p] != b[p] {
+        out.append("/\(p): \(a[p]?.description ?? "missing") vs \(b[p]?.description ?? "missing")")
+        if out.count >= limit { break }
+    }
+    return out
+}
