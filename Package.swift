@@ -57,6 +57,12 @@ let package = Package(
             dependencies: ["HardenCommands", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings),
 
+        // Fuzz target: built only by scripts/fuzz.sh, with -sanitize=fuzzer (libFuzzer's driver).
+        .executableTarget(
+            name: "HardenFuzzer",
+            dependencies: ["HardenCore", "HardenArchive", "HardenOCI"],
+            swiftSettings: swiftSettings),
+
         // MARK: tests
         .target(
             name: "HardenTestSupport",

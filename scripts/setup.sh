@@ -11,7 +11,7 @@ packages=(
     # runtime and peers: running containers, building and checking images
     runc umoci skopeo debootstrap uidmap iproute2
     # tools used by tests and benchmarks
-    zstd gzip tar xz-utils curl ca-certificates python3
+    zstd gzip tar xz-utils curl ca-certificates python3 bc time
     # registry tests
     docker-registry apache2-utils
 )

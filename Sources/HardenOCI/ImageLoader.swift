@@ -188,7 +188,7 @@ public enum ImageLoader {
     }
 
     /// Docker's normal form of a repository tag: `nginx` → `docker.io/library/nginx:latest`.
-    static func normalizeDockerTag(_ tag: String) -> String {
+    public static func normalizeDockerTag(_ tag: String) -> String {
         var name = tag
         var suffix = ":latest"
         if let at = name.firstIndex(of: "@") {

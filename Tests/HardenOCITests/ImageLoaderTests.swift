@@ -281,3 +281,51 @@ private func readFully(_ ref: ImageReference) throws -> FileTree {
         }
     }
 }
+
+@Suite struct DockerArchiveFormatTests {
+    /// A legacy `docker save` archive: `<id>/layer.tar` directories, `<hex>.json` config, a symlinked duplicate layer.
+    @Test func readsLegacyPerLayerDirectories() throws {
+        try withTemporaryDirectory { dir in
+            let l0 = try Fixtures.tar([.dir("etc"), .file("etc/hostname", "legacy\n")])
+            let l1 = try Fixtures.tar([.file("etc/motd", "hi\n")])
+            var config = ImageConfiguration(architecture: "amd64", os: "linux", diffIDs: [Digest.sha256(of: l0), Digest.sha256(of: l1)])
+            config.config = ContainerConfig()
+            let cfg = try JSONCoding.encode(config)
+            let cfgName = Digest.sha256(of: cfg).encoded + ".json"
+            let manifest = try JSONCoding.encode([DockerArchiveManifestEntry(config: cfgName, repoTags: ["legacy/app:1"], layers: ["aaa/layer.tar", "bbb/layer.tar"])])
+            let archive = try Fixtures.tar([
+                .file("manifest.json", String(decoding: manifest, as: UTF8.self)),
+                .file(cfgName, String(decoding: cfg, as: UTF8.self)),
+                .dir("aaa"), FixtureEntry(entry: TarEntry(path: "aaa/layer.tar", type: .regular, mode: 0o644), body: l0),
+                .dir("bbb"), FixtureEntry(entry: TarEntry(path: "ccc-layer.tar", type: .regular, mode: 0o644), body: l1),
+                .symlink("bbb/layer.tar", "../ccc-layer.tar"),
+            ])
+            try HostFS.writeFileAtomically(dir + "/legacy.tar", archive)
+            let image = try ImageLoader.open(.dockerArchive(path: dir + "/legacy.tar", repoTag: "legacy/app:1"))
+            #expect(image.layers.count == 2)
+            let tree = try FileTree.build(from: image)
+            #expect(tree.nodes["etc/hostname"] != nil && tree.nodes["etc/motd"] != nil)
+            // A gzip-compressed archive is read too.
+            try HostFS.writeFileAtomically(dir + "/legacy.tar.gz", try Fixtures.compress(archive, .gzip))
+            #expect(try ImageLoader.open(.dockerArchive(path: dir + "/legacy.tar.gz", repoTag: nil)).layers.count == 2)
+            // A second image in the archive makes the tag necessary.
+            #expect(ImageLoader.normalizeDockerTag("nginx") == "docker.io/library/nginx:latest")
+            #expect(ImageLoader.normalizeDockerTag("localhost:5000/a/b:v") == "localhost:5000/a/b:v")
+        }
+    }
+
+    @Test func wrongDiffIDInDockerArchiveIsReported() throws {
+        try withTemporaryDirectory { dir in
+            let l0 = try Fixtures.tar([.file("a", "1")])
+            let config = ImageConfiguration(architecture: "amd64", os: "linux", diffIDs: [Digest.sha256(of: [9])])
+            let cfg = try JSONCoding.encode(config)
+            let manifest = try JSONCoding.encode([DockerArchiveManifestEntry(config: "c.json", repoTags: nil, layers: ["l.tar"])])
+            try HostFS.writeFileAtomically(dir + "/d.tar", try Fixtures.tar([
+                .file("manifest.json", String(decoding: manifest, as: UTF8.self)), .file("c.json", String(decoding: cfg, as: UTF8.self)),
+                FixtureEntry(entry: TarEntry(path: "l.tar", type: .regular), body: l0),
+            ]))
+            let image = try ImageLoader.open(.dockerArchive(path: dir + "/d.tar", repoTag: nil))
+            #expect { _ = try FileTree.build(from: image) } throws: { ($0 as? HardenError)?.code == .corrupt }
+        }
+    }
+}

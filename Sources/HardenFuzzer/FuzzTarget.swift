@@ -1,0 +1,37 @@
+// harden — libFuzzer entry point for the parsers that read untrusted bytes: the tar reader and the
+// manifest, index, config and docker-archive manifest decoders. Built only by scripts/fuzz.sh with
+// `-sanitize=fuzzer`; main.swift hands control to libFuzzer's driver.
+import HardenArchive
+import HardenCore
+import HardenOCI
+
+@_cdecl("LLVMFuzzerTestOneInput")
+func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    let bytes = Array(UnsafeBufferPointer(start: data, count: size))
+    // Tar: walk every entry and read every body; errors are fine, crashes and hangs are not.
+    let tar = TarReader(MemoryReader(bytes), name: "fuzz.tar")
+    var entries = 0
+    while entries < 10_000, let entry = try? tar.next() {
+        entries += 1
+        _ = entry.path.normalized
+        _ = try? tar.readWholeBody(limit: 1 << 20)
+    }
+    // A squash of the entries exercises whiteouts, hardlinks and symlinked parents.
+    let tree = FileTree()
+    tree.begin(layer: 0)
+    let again = TarReader(MemoryReader(bytes), name: "fuzz.tar")
+    var n = 0
+    while n < 10_000, let e = try? again.next() {
+        n += 1
+        try? tree.add(e, body: again)
+    }
+    // JSON documents of an image.
+    _ = try? Manifest.parse(bytes, source: "fuzz")
+    _ = try? Index.parse(bytes, source: "fuzz")
+    _ = try? ImageConfiguration.parse(bytes, source: "fuzz")
+    _ = try? DockerArchiveManifestEntry.parseList(bytes, source: "fuzz")
+    // Compressed streams.
+    _ = try? Compression.gzip.decompressing(MemoryReader(bytes), name: "fuzz", limits: DecompressionLimits(maxBytes: 64 << 20, maxRatio: 1000, ratioGrace: 8 << 20)).drain()
+    _ = try? Compression.zstd.decompressing(MemoryReader(bytes), name: "fuzz", limits: DecompressionLimits(maxBytes: 64 << 20, maxRatio: 1000, ratioGrace: 8 << 20)).drain()
+    return 0
+}
