@@ -57,3 +57,23 @@ func formatBytes(_ n: Int64) -> String {
     while v >= 1024 && u < units.count - 1 { v /= 1024; u += 1 }
     return u == 0 ? "\(n) B" : String(format: "%.1f %@", v, units[u])
 }
+
+/// A one-line progress display on standard error, drawn only when enabled (a terminal, not --quiet or --no-progress).
+final class ProgressLine {
+    private let enabled: Bool
+    private var drawn = false
+
+    init(enabled: Bool) { self.enabled = enabled }
+
+    func update(_ text: String) {
+        guard enabled else { return }
+        writeStandardError("\r\u{1b}[2K" + String(text.prefix(120)))
+        drawn = true
+    }
+
+    func finish() {
+        guard enabled, drawn else { return }
+        writeStandardError("\r\u{1b}[2K")
+        drawn = false
+    }
+}

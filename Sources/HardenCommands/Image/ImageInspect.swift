@@ -79,7 +79,11 @@ extension Application {
             let reference = try ImageReference.parse(image)
             let img = try ImageLoader.open(reference, options: try imageOptions.loaderOptions())
             logger.info("Inspecting image", metadata: ["image": "\(reference)", "layers": "\(img.layers.count)"])
-            let report = try Self.inspect(img, reference: reference.description)
+            let progress = ProgressLine(enabled: global.showProgress)
+            let report = try Self.inspect(img, reference: reference.description) { i, n, bytes in
+                progress.update("inspect: layer \(i + 1)/\(n) done, \(formatBytes(bytes)) read")
+            }
+            progress.finish()
             switch format {
             case .json: try Output.emit(String(decoding: try JSONCoding.encode(report, pretty: true), as: UTF8.self), to: output)
             case .table: try Output.emit(Self.table(report), to: output)
@@ -87,7 +91,8 @@ extension Application {
         }
 
         /// Streams every layer once and builds the report.
-        public static func inspect(_ img: Image, reference: String) throws -> InspectReport {
+        public static func inspect(_ img: Image, reference: String,
+                                   onLayer: ((Int, Int, Int64) -> Void)? = nil) throws -> InspectReport {
             var layers: [InspectReport.Layer] = []
             let tree = FileTree()
             for i in img.layers.indices {
@@ -97,6 +102,7 @@ extension Application {
                                     mediaType: l.descriptor.mediaType, compressedSize: l.descriptor.size,
                                     uncompressedSize: stats.uncompressedBytes, entries: stats.entries, files: stats.files,
                                     whiteouts: stats.whiteouts, createdBy: l.history?.createdBy))
+                onLayer?(i, img.layers.count, layers.reduce(0) { $0 + $1.compressedSize })
             }
             let c = img.config.config
             return InspectReport(
