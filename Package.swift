@@ -23,6 +23,7 @@ let package = Package(
         // MARK: C system libraries and shims
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CZstd", path: "Sources/CZstd", providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", providers: [.apt(["libsqlite3-dev"])]),
         .target(name: "CHardenSystem", path: "Sources/CHardenSystem"),
 
         // MARK: leaf libraries
@@ -42,12 +43,17 @@ let package = Package(
             name: "HardenOCI",
             dependencies: ["HardenCore", "HardenSystem", "HardenArchive", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings),
+        .target(
+            name: "HardenSBOM",
+            dependencies: ["HardenCore", "HardenSystem", "HardenArchive", "HardenOCI", "CSQLite", "CZlib",
+                           .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings),
 
         // MARK: commands and the executable
         .target(
             name: "HardenCommands",
             dependencies: [
-                "HardenCore", "HardenSystem", "HardenArchive", "HardenOCI",
+                "HardenCore", "HardenSystem", "HardenArchive", "HardenOCI", "HardenSBOM",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -82,8 +88,12 @@ let package = Package(
             dependencies: ["HardenOCI", "HardenArchive", "HardenTestSupport"],
             swiftSettings: swiftSettings),
         .testTarget(
+            name: "HardenSBOMTests",
+            dependencies: ["HardenSBOM", "HardenOCI", "HardenArchive", "HardenTestSupport"],
+            swiftSettings: swiftSettings),
+        .testTarget(
             name: "HardenIntegrationTests",
-            dependencies: ["HardenOCI", "HardenArchive", "HardenCommands", "HardenTestSupport",
+            dependencies: ["HardenOCI", "HardenArchive", "HardenSBOM", "HardenCommands", "HardenTestSupport",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings),
     ]

@@ -1,0 +1,170 @@
+// harden — Debian packages: /var/lib/dpkg/status (and distroless status.d/), with owned files and licences.
+import HardenArchive
+import HardenCore
+import HardenOCI
+
+public struct DpkgCataloger: Cataloger {
+    public var name: String { "dpkg" }
+    public init() {}
+
+    public func catalog(_ context: CatalogContext) -> [SoftwarePackage] {
+        var out: [SoftwarePackage] = []
+        // Classic status files, wherever a dpkg database lives (usually var/lib/dpkg).
+        let statusFiles = context.tree.nodes.keys.filter { p in
+            p.lastComponent == Array("status".utf8) && (p.parent?.bytes.suffix(8).elementsEqual("lib/dpkg".utf8) ?? false)
+        }.sorted()
+        for status in statusFiles {
+            guard let bytes = context.content(status) else { continue }
+            let dbDir = status.parent ?? .root
+            let stanzas = Self.parse(bytes, file: status, context: context)
+            let history = context.history(status).map { (layer: $0.layer, versions: Self.versions(Self.parse($0.bytes, file: status, context: nil))) }
+            for s in stanzas {
+                guard let pkg = makePackage(s, database: status, infoDir: dbDir.appending(Array("info".utf8)), md5Dir: nil, context: context) else { continue }
+                var p = pkg
+                p.layer = Self.introducedLayer(name: p.name, arch: p.architecture, version: p.version, history: history, context: context)
+                    ?? context.layer(of: status)
+                out.append(p)
+            }
+        }
+        // Distroless: one file per package in status.d/, md5sums beside it.
+        let statusD = context.tree.nodes.keys.filter { p in
+            (p.parent?.bytes.suffix(17).elementsEqual("lib/dpkg/status.d".utf8) ?? false) && !p.lastComponent.contains(UInt8(ascii: "."))
+                && context.tree.nodes[p]?.type == .regular
+        }.sorted()
+        for file in statusD {
+            guard let bytes = context.content(file) else { continue }
+            for s in Self.parse(bytes, file: file, context: context) {
+                guard var p = makePackage(s, database: file, infoDir: nil, md5Dir: file.parent, context: context) else { continue }
+                p.layer = context.layer(of: file)
+                out.append(p)
+            }
+        }
+        return out
+    }
+
+    static func parse(_ bytes: [UInt8], file: RawPath, context: CatalogContext?) -> [Stanza] {
+        let stanzas = RFC822.parse(String(decoding: bytes, as: UTF8.self)) { line, what in
+            context?.warn("\(file.absoluteDescription):\(line): \(what); stanza skipped")
+        }
+        return stanzas.filter { s in
+            guard s["Package"] != nil, s["Version"] != nil else {
+                context?.warn("\(file.absoluteDescription):\(s.line): stanza without Package or Version; skipped")
+                return false
+            }
+            return Self.isInstalled(s["Status"])
+        }
+    }
+
+    /// `want flag status`: the package's files are on disk for these states.
+    static func isInstalled(_ status: String?) -> Bool {
+        guard let status else { return true }  // distroless status.d files may omit Status
+        let parts = status.split(separator: " ")
+        guard parts.count == 3 else { return false }
+        return ["installed", "half-configured", "triggers-awaited", "triggers-pending"].contains(String(parts[2]))
+    }
+
+    static func versions(_ stanzas: [Stanza]) -> Set<String> {
+        Set(stanzas.map { "\($0["Package"] ?? ""):\($0["Architecture"] ?? ""):\($0["Version"] ?? "")" })
+    }
+
+    /// The lowest layer from which the package stayed, at this version, in every status file above it.
+    static func introducedLayer(name: String, arch: String?, version: String, history: [(layer: Int, versions: Set<String>)],
+                                context: CatalogContext) -> LayerRef? {
+        let key = "\(name):\(arch ?? ""):\(version)"
+        var introduced: Int?
+        for h in history.reversed() {
+            if h.versions.contains(key) { introduced = h.layer } else { break }
+        }
+        return introduced.map { context.layerRef($0) }
+    }
+
+    func makePackage(_ s: Stanza, database: RawPath, infoDir: RawPath?, md5Dir: RawPath?, context: CatalogContext) -> SoftwarePackage? {
+        guard let name = s["Package"], let version = s["Version"] else { return nil }
+        let arch = s["Architecture"]
+        var sourceName: String?
+        var sourceVersion: String?
+        if let src = s["Source"] {
+            // "name" or "name (version)"
+            let parts = src.split(separator: " ", maxSplits: 1)
+            sourceName = parts.first.map(String.init)
+            if parts.count == 2 {
+                sourceVersion = String(parts[1]).trimming("()")
+            }
+        }
+        var files = Set<String>()
+        let candidates = [arch.map { "\(name):\($0)" }, name].compactMap { $0 }
+        func addList(_ bytes: [UInt8], md5: Bool) {
+            for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
+                var path = Substring(line)
+                if md5 {
+                    // "<md5>  <path>"
+                    guard let sp = line.firstIndex(of: " ") else { continue }
+                    path = line[sp...].drop { $0 == " " }
+                }
+                let p = RawPath(String(path)).normalized
+                if !p.isRoot, let n = context.tree.nodes[p], n.type != .directory { files.insert(p.absoluteDescription) }
+            }
+        }
+        for dir in [infoDir, md5Dir].compactMap({ $0 }) {
+            for base in candidates {
+                for (ext, md5) in [(".list", false), (".md5sums", true), (".conffiles", false)] {
+                    if let b = context.content(dir.appending(Array((base + ext).utf8))) { addList(b, md5: md5) }
+                }
+                if !files.isEmpty { break }
+            }
+        }
+        if let conffiles = s["Conffiles"] {
+            for line in conffiles.split(separator: "\n") {
+                if let first = line.split(separator: " ").first {
+                    let p = RawPath(String(first)).normalized
+                    if context.tree.nodes[p].map({ $0.type != .directory }) ?? false { files.insert(p.absoluteDescription) }
+                }
+            }
+        }
+        let licenses = Self.licenses(context.content(RawPath("usr/share/doc/\(name)/copyright")))
+        var qualifiers: [(String, String)] = []
+        if let arch { qualifiers.append(("arch", arch)) }
+        if let d = context.os?.distroQualifier { qualifiers.append(("distro", d)) }
+        if let sourceName, sourceName != name || sourceVersion != nil {
+            qualifiers.append(("upstream", sourceVersion.map { "\(sourceName)@\($0)" } ?? sourceName))
+        }
+        let purl = PURL(type: "deb", namespace: context.os?.id ?? "debian", name: name, version: version, qualifiers: qualifiers)
+        return SoftwarePackage(
+            id: "deb:\(name)@\(version)" + (arch.map { ":\($0)" } ?? ""), type: .deb, name: name, version: version, architecture: arch,
+            sourceName: sourceName, sourceVersion: sourceVersion ?? (sourceName != nil ? version : nil), licenses: licenses,
+            purl: purl.description, layer: nil, locations: [database.absoluteDescription], files: files.sorted(), ownedBy: nil,
+            maintainer: s["Maintainer"], installedSize: s["Installed-Size"].flatMap { Int64($0) }.map { $0 * 1024 }, foundBy: "dpkg",
+            metadata: nil)
+    }
+
+    /// Licence names from a DEP-5 (machine-readable) copyright file: every `License:` short name, unique.
+    static func licenses(_ bytes: [UInt8]?) -> [String] {
+        guard let bytes else { return [] }
+        var out = Set<String>()
+        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") where line.hasPrefix("License:") {
+            let value = line.dropFirst("License:".count).trimming(" \t")
+            guard !value.isEmpty else { continue }
+            // "GPL-2+ or Artistic" → each alternative.
+            for part in value.replacingAll(" or ", with: "|").replacingAll(" and ", with: "|").replacingAll(",", with: "|").split(separator: "|") {
+                let t = part.trimming(" \t")
+                if !t.isEmpty { out.insert(t) }
+            }
+        }
+        return out.sorted()
+    }
+}
+
+extension StringProtocol {
+    func trimming(_ set: String) -> String {
+        let chars = Set(set)
+        var s = Substring(self)
+        while let f = s.first, chars.contains(f) { s = s.dropFirst() }
+        while let l = s.last, chars.contains(l) { s = s.dropLast() }
+        return String(s)
+    }
+
+    func replacingAll(_ target: String, with replacement: String) -> String {
+        let parts = String(self).split(separator: target, omittingEmptySubsequences: false)
+        return parts.joined(separator: replacement)
+    }
+}

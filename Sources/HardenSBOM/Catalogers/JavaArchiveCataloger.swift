@@ -1,0 +1,174 @@
+// harden — Java archives (.jar/.war/.ear): pom.properties and MANIFEST.MF, nested archives included.
+import CZlib
+import HardenArchive
+import HardenCore
+import HardenOCI
+
+public struct JavaArchiveCataloger: Cataloger {
+    public var name: String { "java-archive" }
+    public init() {}
+
+    public func catalog(_ context: CatalogContext) -> [SoftwarePackage] {
+        var out: [SoftwarePackage] = []
+        for (path, bytes) in context.capturedFiles() {
+            let file = String(decoding: path.lastComponent, as: UTF8.self)
+            guard file.hasSuffix(".jar") || file.hasSuffix(".war") || file.hasSuffix(".ear") else { continue }
+            do {
+                out += try Self.packages(in: bytes, name: file, location: path.absoluteDescription, layer: context.layer(of: path), depth: 0)
+            } catch {
+                context.warn("\(path.absoluteDescription): \(error); skipped")
+            }
+        }
+        return out
+    }
+
+    static func packages(in bytes: [UInt8], name: String, location: String, layer: LayerRef?, depth: Int) throws -> [SoftwarePackage] {
+        let zip = try ZipArchive(bytes)
+        var out: [SoftwarePackage] = []
+        func make(group: String?, artifact: String, version: String, licenses: [String]) -> SoftwarePackage {
+            let purl = PURL(type: "maven", namespace: group, name: artifact, version: version).description
+            return SoftwarePackage(
+                id: "java-archive:\(group.map { $0 + ":" } ?? "")\(artifact)@\(version)", type: .javaArchive, name: artifact, version: version,
+                architecture: nil, sourceName: group, sourceVersion: nil, licenses: licenses, purl: purl, layer: layer,
+                locations: [location], files: depth == 0 ? [location] : [], ownedBy: nil, maintainer: nil, installedSize: nil,
+                foundBy: "java-archive", metadata: ["archive": location + (depth > 0 ? ":" + name : "")])
+        }
+        for entry in zip.entries where entry.name.hasPrefix("META-INF/maven/") && entry.name.hasSuffix("/pom.properties") {
+            let props = parseProperties(String(decoding: try zip.read(entry), as: UTF8.self))
+            if let a = props["artifactId"], let v = props["version"] {
+                out.append(make(group: props["groupId"], artifact: a, version: v, licenses: []))
+            }
+        }
+        if out.isEmpty, let m = zip.entries.first(where: { $0.name == "META-INF/MANIFEST.MF" }) {
+            let fields = parseManifest(String(decoding: try zip.read(m), as: UTF8.self))
+            let version = fields["Implementation-Version"] ?? fields["Bundle-Version"] ?? fields["Specification-Version"]
+            let base = name.split(separator: "/").last.map { String($0.dropLast(4)) } ?? name
+            let artifact = fields["Implementation-Title"] ?? fields["Bundle-SymbolicName"] ?? base
+            if let version {
+                out.append(make(group: fields["Implementation-Vendor-Id"] ?? fields["Bundle-SymbolicName"].flatMap { groupOf($0) },
+                                artifact: artifact, version: version, licenses: fields["Bundle-License"].map { [$0] } ?? []))
+            }
+        }
+        if depth < 4 {
+            for entry in zip.entries where entry.name.hasSuffix(".jar") && entry.uncompressedSize < 256 << 20 {
+                out += (try? packages(in: try zip.read(entry), name: entry.name, location: location, layer: layer, depth: depth + 1)) ?? []
+            }
+        }
+        return out
+    }
+
+    private static func groupOf(_ symbolic: String) -> String? {
+        let parts = symbolic.split(separator: ".")
+        return parts.count > 1 ? parts.dropLast().joined(separator: ".") : nil
+    }
+
+    static func parseProperties(_ text: String) -> [String: String] {
+        var out: [String: String] = [:]
+        for line in text.split(whereSeparator: { $0 == "\n" || $0 == "\r" }) {
+            let t = line.trimming(" \t")
+            guard !t.hasPrefix("#"), !t.hasPrefix("!"), let eq = t.firstIndex(where: { $0 == "=" || $0 == ":" }) else { continue }
+            out[t[..<eq].trimming(" ")] = t[t.index(after: eq)...].trimming(" ")
+        }
+        return out
+    }
+
+    /// MANIFEST.MF: `Key: value` with 72-column continuation lines starting with one space.
+    static func parseManifest(_ text: String) -> [String: String] {
+        var out: [String: String] = [:]
+        var lastKey: String?
+        for line in text.split(whereSeparator: { $0 == "\n" || $0 == "\r" }) {
+            if line.hasPrefix(" "), let k = lastKey {
+                out[k, default: ""] += line.dropFirst()
+                continue
+            }
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            let k = String(line[..<colon])
+            if out[k] == nil { out[k] = line[line.index(after: colon)...].trimming(" ") }
+            lastKey = k
+        }
+        return out
+    }
+}
+
+/// A minimal ZIP reader over bytes in memory: the central directory, stored and deflated entries.
+struct ZipArchive {
+    struct Entry {
+        var name: String
+        var method: UInt16
+        var compressedSize: Int
+        var uncompressedSize: Int
+        var localHeaderOffset: Int
+    }
+
+    struct ZipError: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    let bytes: [UInt8]
+    var entries: [Entry] = []
+
+    init(_ bytes: [UInt8]) throws {
+        self.bytes = bytes
+        func u16(_ i: Int) -> Int { Int(bytes[i]) | Int(bytes[i + 1]) << 8 }
+        func u32(_ i: Int) -> Int { u16(i) | u16(i + 2) << 16 }
+        // End of central directory: search backwards (a comment may follow it).
+        guard bytes.count >= 22 else { throw ZipError(description: "not a zip archive (too short)") }
+        var eocd = -1
+        var i = bytes.count - 22
+        let lowest = max(0, bytes.count - 22 - 65535)
+        while i >= lowest {
+            if bytes[i] == 0x50 && bytes[i + 1] == 0x4b && bytes[i + 2] == 0x05 && bytes[i + 3] == 0x06 { eocd = i; break }
+            i -= 1
+        }
+        guard eocd >= 0 else { throw ZipError(description: "not a zip archive (no end of central directory)") }
+        let count = u16(eocd + 10)
+        var at = u32(eocd + 16)
+        for _ in 0..<count {
+            guard at + 46 <= bytes.count, u32(at) == 0x02014b50 else { throw ZipError(description: "corrupt zip central directory") }
+            let nameLen = u16(at + 28), extraLen = u16(at + 30), commentLen = u16(at + 32)
+            guard at + 46 + nameLen <= bytes.count else { throw ZipError(description: "corrupt zip central directory") }
+            let name = String(decoding: bytes[(at + 46)..<(at + 46 + nameLen)], as: UTF8.self)
+            entries.append(Entry(name: name, method: UInt16(u16(at + 10)), compressedSize: u32(at + 20), uncompressedSize: u32(at + 24),
+                                 localHeaderOffset: u32(at + 42)))
+            at += 46 + nameLen + extraLen + commentLen
+        }
+    }
+
+    func read(_ e: Entry) throws -> [UInt8] {
+        let h = e.localHeaderOffset
+        guard h + 30 <= bytes.count, bytes[h] == 0x50, bytes[h + 1] == 0x4b, bytes[h + 2] == 0x03, bytes[h + 3] == 0x04 else {
+            throw ZipError(description: "corrupt zip entry \(e.name)")
+        }
+        let nameLen = Int(bytes[h + 26]) | Int(bytes[h + 27]) << 8
+        let extraLen = Int(bytes[h + 28]) | Int(bytes[h + 29]) << 8
+        let start = h + 30 + nameLen + extraLen
+        guard start + e.compressedSize <= bytes.count, e.uncompressedSize <= 256 << 20 else {
+            throw ZipError(description: "zip entry \(e.name) runs past the archive")
+        }
+        let data = Array(bytes[start..<(start + e.compressedSize)])
+        switch e.method {
+        case 0: return data
+        case 8: return try inflateRaw(data, expected: e.uncompressedSize)
+        default: throw ZipError(description: "zip entry \(e.name) uses compression method \(e.method)")
+        }
+    }
+
+    private func inflateRaw(_ input: [UInt8], expected: Int) throws -> [UInt8] {
+        var stream = z_stream()
+        guard inflateInit2_(&stream, -15, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else { throw ZipError(description: "zlib") }
+        defer { inflateEnd(&stream) }
+        var out = [UInt8](repeating: 0, count: max(expected, 1))
+        var input = input
+        let r: Int32 = input.withUnsafeMutableBufferPointer { inBuf in
+            out.withUnsafeMutableBufferPointer { outBuf in
+                stream.next_in = inBuf.baseAddress
+                stream.avail_in = uInt(inBuf.count)
+                stream.next_out = outBuf.baseAddress
+                stream.avail_out = uInt(outBuf.count)
+                return inflate(&stream, Z_FINISH)
+            }
+        }
+        guard r == Z_STREAM_END || (r == Z_BUF_ERROR && expected == 0) else { throw ZipError(description: "corrupt deflate data") }
+        return Array(out.prefix(Int(stream.total_out)))
+    }
+}

@@ -1,0 +1,138 @@
+// harden — RPM packages from the SQLite rpmdb (rpmdb.sqlite); BerkeleyDB and NDB databases are reported, not read.
+import CSQLite
+import HardenArchive
+import HardenCore
+import HardenOCI
+import HardenSystem
+
+public struct RpmCataloger: Cataloger {
+    public var name: String { "rpm" }
+    public init() {}
+
+    public func catalog(_ context: CatalogContext) -> [SoftwarePackage] {
+        var out: [SoftwarePackage] = []
+        for (path, bytes) in context.capturedFiles() {
+            guard path.parent?.lastComponent == Array("rpm".utf8) else { continue }
+            let file = String(decoding: path.lastComponent, as: UTF8.self)
+            if file == "Packages" || file == "Packages.db" {
+                if bytes.count > 0 {
+                    context.warn("\(path.absoluteDescription): BerkeleyDB/NDB rpm databases are not read yet; its packages are not listed")
+                }
+                continue
+            }
+            guard file == "rpmdb.sqlite" else { continue }
+            do {
+                for header in try Self.headers(fromSQLite: bytes) {
+                    if let p = Self.package(header, database: path, context: context) { out.append(p) }
+                }
+            } catch {
+                context.warn("\(path.absoluteDescription): \(error)")
+            }
+        }
+        return out
+    }
+
+    /// Reads every header blob of the `Packages` table.
+    static func headers(fromSQLite bytes: [UInt8]) throws -> [[UInt8]] {
+        let dir = try HostFS.makeTemporaryDirectory(prefix: "harden-rpmdb")
+        defer { try? HostFS.removeTree(dir) }
+        try HostFS.writeFileAtomically(dir + "/rpmdb.sqlite", bytes)
+        var db: OpaquePointer?
+        guard sqlite3_open_v2(dir + "/rpmdb.sqlite", &db, SQLITE_OPEN_READONLY, nil) == SQLITE_OK, let db else {
+            throw HardenError(.corrupt, "not a readable SQLite database")
+        }
+        defer { sqlite3_close(db) }
+        var stmt: OpaquePointer?
+        guard sqlite3_prepare_v2(db, "SELECT blob FROM Packages", -1, &stmt, nil) == SQLITE_OK, let stmt else {
+            throw HardenError(.corrupt, "no Packages table: \(String(cString: sqlite3_errmsg(db)))")
+        }
+        defer { sqlite3_finalize(stmt) }
+        var out: [[UInt8]] = []
+        while sqlite3_step(stmt) == SQLITE_ROW {
+            let n = Int(sqlite3_column_bytes(stmt, 0))
+            guard n > 0, let p = sqlite3_column_blob(stmt, 0) else { continue }
+            out.append(Array(UnsafeRawBufferPointer(start: p, count: n)))
+        }
+        return out
+    }
+
+    /// A parsed RPM header: tag → value.
+    enum Value { case int([Int64]), string(String), strings([String]) }
+
+    /// Parses an rpm header blob (index count, data length, 16-byte index entries, data store).
+    static func parseHeader(_ b: [UInt8]) -> [Int: Value]? {
+        func be32(_ i: Int) -> Int { Int(b[i]) << 24 | Int(b[i + 1]) << 16 | Int(b[i + 2]) << 8 | Int(b[i + 3]) }
+        guard b.count >= 8 else { return nil }
+        let il = be32(0), dl = be32(4)
+        guard il > 0, il < 100_000, dl >= 0, 8 + il * 16 + dl <= b.count else { return nil }
+        let store = 8 + il * 16
+        var out: [Int: Value] = [:]
+        func cstring(_ at: Int) -> (String, Int)? {
+            var e = at
+            while e < store + dl && b[e] != 0 { e += 1 }
+            guard e < store + dl else { return nil }
+            return (String(decoding: b[at..<e], as: UTF8.self), e + 1)
+        }
+        for i in 0..<il {
+            let base = 8 + i * 16
+            let tag = be32(base), type = be32(base + 4), offset = be32(base + 8), count = be32(base + 12)
+            guard offset >= 0, offset < dl, count >= 0, count < 1_000_000 else { continue }
+            let at = store + offset
+            switch type {
+            case 4:  // INT32
+                guard at + count * 4 <= store + dl else { continue }
+                out[tag] = .int((0..<count).map { Int64(be32(at + $0 * 4)) })
+            case 6, 9:  // STRING, I18NSTRING
+                if let (s, _) = cstring(at) { out[tag] = .string(s) }
+            case 8:  // STRING_ARRAY
+                var strings: [String] = []
+                var p = at
+                for _ in 0..<count {
+                    guard let (s, next) = cstring(p) else { break }
+                    strings.append(s)
+                    p = next
+                }
+                out[tag] = .strings(strings)
+            default: break
+            }
+        }
+        return out
+    }
+
+    static func package(_ blob: [UInt8], database: RawPath, context: CatalogContext) -> SoftwarePackage? {
+        guard let h = parseHeader(blob) else {
+            context.warn("\(database.absoluteDescription): unreadable rpm header; skipped")
+            return nil
+        }
+        func str(_ t: Int) -> String? { if case .string(let s)? = h[t] { return s }; return nil }
+        func strs(_ t: Int) -> [String] { if case .strings(let s)? = h[t] { return s }; return [] }
+        func ints(_ t: Int) -> [Int64] { if case .int(let v)? = h[t] { return v }; return [] }
+        guard let name = str(1000), let version = str(1001), let release = str(1002), name != "gpg-pubkey" else { return nil }
+        let epoch = ints(1003).first
+        let arch = str(1022)
+        let full = (epoch.map { "\($0):" } ?? "") + "\(version)-\(release)"
+        let sourceRPM = str(1044)
+        let sourceName = sourceRPM.map { s -> String in
+            // name-version-release.src.rpm
+            let parts = s.split(separator: "-")
+            return parts.count >= 3 ? parts.dropLast(2).joined(separator: "-") : s
+        }
+        let dirs = strs(1118), bases = strs(1117), idx = ints(1116)
+        var files: [String] = []
+        for (i, base) in bases.enumerated() where i < idx.count && Int(idx[i]) < dirs.count && Int(idx[i]) >= 0 {
+            let p = dirs[Int(idx[i])] + base
+            if let n = context.tree.nodes[RawPath(p).normalized], n.type != .directory { files.append(p) }
+        }
+        var qualifiers: [(String, String)] = []
+        if let arch { qualifiers.append(("arch", arch)) }
+        if let epoch { qualifiers.append(("epoch", String(epoch))) }
+        if let d = context.os?.distroQualifier { qualifiers.append(("distro", d)) }
+        if let sourceRPM { qualifiers.append(("upstream", sourceRPM)) }
+        return SoftwarePackage(
+            id: "rpm:\(name)@\(full)" + (arch.map { ":\($0)" } ?? ""), type: .rpm, name: name, version: full, architecture: arch,
+            sourceName: sourceName, sourceVersion: sourceName != nil ? full : nil, licenses: str(1014).map { [$0] } ?? [],
+            purl: PURL(type: "rpm", namespace: context.os?.id ?? "redhat", name: name, version: "\(version)-\(release)", qualifiers: qualifiers).description,
+            layer: context.layer(of: database), locations: [database.absoluteDescription], files: files.sorted(), ownedBy: nil,
+            maintainer: str(1011), installedSize: ints(1009).first, foundBy: "rpm", metadata: nil)
+    }
+}

@@ -1,0 +1,168 @@
+// harden — one streaming pass over a layer: every tar header, plus the content of the files catalogers read.
+import HardenArchive
+import HardenCore
+import HardenOCI
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What a cataloger needs from a file while the layer streams past.
+public enum CaptureKind: Sendable, Equatable {
+    /// The whole file, up to a limit (package databases, metadata files).
+    case whole(limit: Int)
+    /// An executable: if it is an ELF binary with Go build information, capture that.
+    case goBuildInfo
+}
+
+/// Decides which files of a layer to capture, by path and header only.
+public struct CapturePolicy: Sendable {
+    public init() {}
+
+    public func kind(for path: RawPath, entry: TarEntry) -> CaptureKind? {
+        guard entry.type == .regular else { return nil }
+        let p = path.bytes
+        let name = path.lastComponent
+        func ends(_ s: String) -> Bool { p.count >= s.utf8.count && p.suffix(s.utf8.count).elementsEqual(s.utf8) }
+        func has(_ s: String) -> Bool { contains(p, Array(s.utf8)) }
+        let small = 16 << 20
+        // OS identification.
+        if path == "etc/os-release" || path == "usr/lib/os-release" || path == "etc/debian_version" || path == "etc/alpine-release"
+            || path == "etc/redhat-release" {
+            return .whole(limit: 1 << 20)
+        }
+        // dpkg.
+        if ends("lib/dpkg/status") { return .whole(limit: 256 << 20) }
+        if has("lib/dpkg/status.d/") { return .whole(limit: small) }
+        if has("lib/dpkg/info/") && (ends(".list") || ends(".md5sums") || ends(".conffiles")) { return .whole(limit: small) }
+        if has("usr/share/doc/") && name == Array("copyright".utf8) { return .whole(limit: 1 << 20) }
+        // apk.
+        if ends("lib/apk/db/installed") { return .whole(limit: 256 << 20) }
+        // rpm (SQLite, BerkeleyDB and NDB databases; the last two are reported, not read).
+        if has("rpm/") && (name == Array("rpmdb.sqlite".utf8) || name == Array("Packages".utf8) || name == Array("Packages.db".utf8)) {
+            return .whole(limit: 512 << 20)
+        }
+        // Python.
+        if has(".dist-info/") && (name == Array("METADATA".utf8) || name == Array("RECORD".utf8)) { return .whole(limit: small) }
+        if has(".egg-info") && (name == Array("PKG-INFO".utf8) || name == Array("installed-files.txt".utf8) || ends(".egg-info")) {
+            return .whole(limit: small)
+        }
+        // npm: installed packages only.
+        if name == Array("package.json".utf8) && (has("node_modules/") || has("usr/share/nodejs/") || has("usr/lib/nodejs/")) {
+            return .whole(limit: 4 << 20)
+        }
+        // Ruby.
+        if has("specifications/") && ends(".gemspec") { return .whole(limit: 4 << 20) }
+        // Java archives.
+        if ends(".jar") || ends(".war") || ends(".ear") { return .whole(limit: 256 << 20) }
+        // Go binaries: executables of a plausible size.
+        if entry.mode & 0o111 != 0 && entry.size > 1024 && entry.size < 1 << 30 { return .goBuildInfo }
+        return nil
+    }
+
+    private func contains(_ hay: [UInt8], _ needle: [UInt8]) -> Bool {
+        guard needle.count <= hay.count, let first = needle.first else { return false }
+        var i = 0
+        let last = hay.count - needle.count
+        while i <= last {
+            if hay[i] == first && hay[i..<(i + needle.count)].elementsEqual(needle) { return true }
+            i += 1
+        }
+        return false
+    }
+}
+
+/// Everything the SBOM needs from one layer. Cached on disk by DiffID.
+public struct LayerScan: Sendable {
+    public var diffID: Digest
+    public var entries: [TarEntry]
+    /// Captured content, by index into `entries`.
+    public var captures: [Int: [UInt8]]
+    public var uncompressedSize: Int64
+
+    /// Streams layer `index` of `image` once.
+    public static func scan(_ image: Image, layer index: Int, policy: CapturePolicy = CapturePolicy()) throws -> LayerScan {
+        var entries: [TarEntry] = []
+        var captures: [Int: [UInt8]] = [:]
+        let stream = CountingReader(try image.openLayer(index))
+        let tar = TarReader(stream, name: "\(image.source): layer \(index)")
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        defer { buffer.deallocate() }
+        while let entry = try tar.next() {
+            let i = entries.count
+            entries.append(entry)
+            switch policy.kind(for: entry.path.normalized, entry: entry) {
+            case .whole(let limit)?:
+                if entry.size <= Int64(limit) { captures[i] = try tar.readWholeBody(limit: limit) }
+            case .goBuildInfo?:
+                if let info = try GoBuildInfoScanner.scan(tar, buffer: buffer) { captures[i] = info }
+            case nil:
+                break
+            }
+        }
+        try tar.drainTrailer(limit: 64 << 20, onExcess: "more than 64 MiB of data after the end of the tar archive (a decompression bomb?)")
+        return LayerScan(diffID: image.layers[index].diffID, entries: entries, captures: captures, uncompressedSize: stream.count)
+    }
+}
+
+/// Finds Go's build information in an ELF binary while it streams (`\xff Go buildinf:` header, Go 1.18+
+/// inline-string form), without buffering the binary.
+enum GoBuildInfoScanner {
+    static let magic: [UInt8] = [0xff] + Array(" Go buildinf:".utf8)
+
+    /// Returns the bytes from the magic on (up to 64 KiB) when found, else nil.
+    static func scan(_ tar: TarReader, buffer: UnsafeMutableRawBufferPointer) throws -> [UInt8]? {
+        var carry: [UInt8] = []
+        var first = true
+        var found: [UInt8]?
+        while true {
+            let n = try tar.readBody(into: buffer)
+            if n == 0 { break }
+            let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
+            if first {
+                first = false
+                guard n >= 4, chunk[0] == 0x7f, chunk[1] == UInt8(ascii: "E"), chunk[2] == UInt8(ascii: "L"), chunk[3] == UInt8(ascii: "F") else {
+                    return nil
+                }
+            }
+            if var f = found {
+                // Still collecting the strings after the header.
+                f.append(contentsOf: chunk.prefix(65536 - f.count))
+                found = f
+                if f.count >= 65536 { break }
+                continue
+            }
+            // The magic may straddle the previous chunk and this one.
+            let boundary = carry + Array(chunk.prefix(magic.count - 1))
+            if let at = search(UnsafeRawBufferPointer(start: nil, count: 0), boundary), at < carry.count {
+                let f = Array((carry + Array(chunk))[at...].prefix(65536))
+                found = f
+                if f.count >= 65536 { break }
+                continue
+            }
+            if let at = search(chunk, nil) {
+                let f = Array(chunk[at...].prefix(65536))
+                found = f
+                if f.count >= 65536 { break }
+                continue
+            }
+            carry = Array(chunk.suffix(magic.count - 1))
+        }
+        return found
+    }
+
+    /// Position of the magic in `raw` (or in `bytes` when given), using memchr to skip to each 0xff.
+    private static func search(_ raw: UnsafeRawBufferPointer, _ bytes: [UInt8]?) -> Int? {
+        if let bytes { return bytes.withUnsafeBytes { search($0, nil) } }
+        guard raw.count >= magic.count, let base = raw.baseAddress else { return nil }
+        var i = 0
+        let last = raw.count - magic.count
+        while i <= last {
+            guard let hit = memchr(base + i, 0xff, last - i + 1) else { return nil }
+            let j = base.distance(to: UnsafeRawPointer(hit))
+            if memcmp(base + j, magic, magic.count) == 0 { return j }
+            i = j + 1
+        }
+        return nil
+    }
+}
