@@ -44,6 +44,13 @@ public struct RawPath: Hashable, Comparable, Sendable, CustomStringConvertible, 
 
     public static func < (lhs: RawPath, rhs: RawPath) -> Bool { lhs.bytes.lexicographicallyPrecedes(rhs.bytes) }
 
+    public static func == (lhs: RawPath, rhs: RawPath) -> Bool { lhs.bytes == rhs.bytes }
+
+    /// Hashes the bytes in one call (the synthesised conformance hashes byte by byte).
+    public func hash(into hasher: inout Hasher) {
+        bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
+    }
+
     /// The components between slashes, without empty ones.
     public var components: [ArraySlice<UInt8>] {
         bytes.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true)
@@ -70,6 +77,7 @@ public struct RawPath: Hashable, Comparable, Sendable, CustomStringConvertible, 
     /// Lexical normalisation with the root as a floor: `..` never climbs above the root, so
     /// `../../etc/passwd` and `/etc/passwd` both become `etc/passwd`.
     public var normalized: RawPath {
+        if isNormalized { return self }
         var parts: [ArraySlice<UInt8>] = []
         for c in components {
             if c.count == 1 && c.first == UInt8(ascii: ".") { continue }
@@ -80,6 +88,28 @@ public struct RawPath: Hashable, Comparable, Sendable, CustomStringConvertible, 
             parts.append(c)
         }
         return RawPath(Array(parts.joined(separator: [UInt8(ascii: "/")])))
+    }
+
+    /// True when the path has no empty, `.` or `..` component and no leading or trailing slash.
+    public var isNormalized: Bool {
+        let slash = UInt8(ascii: "/"), dot = UInt8(ascii: ".")
+        return bytes.withUnsafeBufferPointer { b -> Bool in
+            let n = b.count
+            if n == 0 { return true }
+            if b[0] == slash || b[n - 1] == slash { return false }
+            var start = 0
+            var i = 0
+            while i <= n {
+                if i == n || b[i] == slash {
+                    let len = i - start
+                    if len == 0 { return false }
+                    if b[start] == dot && (len == 1 || (len == 2 && b[start + 1] == dot)) { return false }
+                    start = i + 1
+                }
+                i += 1
+            }
+            return true
+        }
     }
 
     /// True when a lexical walk of the path ever tries to climb above its start (`..` past the root).

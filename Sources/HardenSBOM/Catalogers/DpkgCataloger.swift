@@ -94,14 +94,14 @@ public struct DpkgCataloger: Cataloger {
         var files = Set<String>()
         let candidates = [arch.map { "\(name):\($0)" }, name].compactMap { $0 }
         func addList(_ bytes: [UInt8], md5: Bool) {
-            for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
-                var path = Substring(line)
+            for line in bytes.split(separator: UInt8(ascii: "\n")) {
+                var path = line
                 if md5 {
                     // "<md5>  <path>"
-                    guard let sp = line.firstIndex(of: " ") else { continue }
-                    path = line[sp...].drop { $0 == " " }
+                    guard let sp = line.firstIndex(of: UInt8(ascii: " ")) else { continue }
+                    path = line[sp...].drop { $0 == UInt8(ascii: " ") }
                 }
-                let p = RawPath(String(path)).normalized
+                let p = RawPath(Array(path)).normalized
                 if !p.isRoot, let n = context.tree.nodes[p], n.type != .directory { files.insert(p.absoluteDescription) }
             }
         }
@@ -141,13 +141,29 @@ public struct DpkgCataloger: Cataloger {
     static func licenses(_ bytes: [UInt8]?) -> [String] {
         guard let bytes else { return [] }
         var out = Set<String>()
-        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") where line.hasPrefix("License:") {
-            let value = line.dropFirst("License:".count).trimming(" \t")
-            guard !value.isEmpty else { continue }
-            // "GPL-2+ or Artistic" → each alternative.
-            for part in value.replacingAll(" or ", with: "|").replacingAll(" and ", with: "|").replacingAll(",", with: "|").split(separator: "|") {
-                let t = part.trimming(" \t")
-                if !t.isEmpty { out.insert(t) }
+        let key = Array("License:".utf8)
+        // Only lines that start with "License:" matter; find them without splitting the whole file.
+        bytes.withUnsafeBufferPointer { b in
+            var i = 0
+            let n = b.count
+            while i < n {
+                var end = i
+                while end < n && b[end] != UInt8(ascii: "\n") { end += 1 }
+                if end - i > key.count && b[i] == UInt8(ascii: "L") && b[i..<(i + key.count)].elementsEqual(key) {
+                    let value = String(decoding: b[(i + key.count)..<end], as: UTF8.self).trimming(" \t\r")
+                    // "GPL-2+ or Artistic", "MIT and BSD-3-clause", "A, B": each alternative.
+                    var current = ""
+                    for word in value.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "," }) {
+                        if word == "or" || word == "and" || word == "|" {
+                            if !current.isEmpty { out.insert(current) }
+                            current = ""
+                        } else {
+                            current += current.isEmpty ? String(word) : " " + word
+                        }
+                    }
+                    if !current.isEmpty { out.insert(current) }
+                }
+                i = end + 1
             }
         }
         return out.sorted()
