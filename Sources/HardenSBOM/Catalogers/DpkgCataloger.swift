@@ -154,7 +154,13 @@ public struct DpkgCataloger: Cataloger {
                     // "GPL-2+ or Artistic", "MIT and BSD-3-clause", "A, B": each alternative.
                     var current = ""
                     for word in value.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "," }) {
-                        if word == "or" || word == "and" || word == "|" {
+                        if word == "with" {
+                            // "GPL-3+ with Bison exception": the exception qualifies the licence before it.
+                            if !current.isEmpty { out.insert(current) }
+                            current = ""
+                            break
+                        }
+                        if word == "or" || word == "and" || word == "and/or" || word == "|" {
                             if !current.isEmpty { out.insert(current) }
                             current = ""
                         } else {
@@ -164,6 +170,22 @@ public struct DpkgCataloger: Cataloger {
                     if !current.isEmpty { out.insert(current) }
                 }
                 i = end + 1
+            }
+            // Non-DEP-5 files point at the system's licence texts: "/usr/share/common-licenses/GPL-2".
+            let marker = Array("/usr/share/common-licenses/".utf8)
+            var j = 0
+            while j + marker.count < n {
+                if b[j] == UInt8(ascii: "/") && b[j..<(j + marker.count)].elementsEqual(marker) {
+                    var e = j + marker.count
+                    while e < n, b[e] < 0x80, b[e] == UInt8(ascii: "-") || b[e] == UInt8(ascii: ".") || b[e] == UInt8(ascii: "+")
+                        || (b[e] >= 0x30 && b[e] <= 0x39) || ((b[e] | 0x20) >= 0x61 && (b[e] | 0x20) <= 0x7a) { e += 1 }
+                    var name = String(decoding: b[(j + marker.count)..<e], as: UTF8.self)
+                    while let last = name.last, last == "." || last == "," || last == ";" { name.removeLast() }
+                    if !name.isEmpty && name.count < 40 { out.insert(name) }
+                    j = e
+                } else {
+                    j += 1
+                }
             }
         }
         return out.sorted()
