@@ -43,8 +43,9 @@ public struct NpmCataloger: Cataloger {
         guard c.count >= 3 else { return false }
         if c[c.count - 3] == "node_modules" { return true }
         if c.count >= 4 && c[c.count - 4] == "node_modules" && c[c.count - 3].hasPrefix("@") { return true }
-        if c.count == 4 && c[0] == "usr" && c[1] == "share" && c[2] == "nodejs" { return true }
-        if c.count == 5 && c[0] == "usr" && c[1] == "share" && c[2] == "nodejs" && c[3].hasPrefix("@") { return true }
+        let debian = c.count >= 5 && c[0] == "usr" && (c[1] == "share" || c[1] == "lib") && c[2] == "nodejs"
+        if debian && c.count == 5 { return true }
+        if debian && c.count == 6 && c[3].hasPrefix("@") { return true }
         return false
     }
 }
