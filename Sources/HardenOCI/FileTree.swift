@@ -176,7 +176,7 @@ public final class FileTree {
 
     /// Resolves symlinks among `path`'s parents inside the tree (root as a floor, at most 40 links),
     /// so `a/b` under a symlink `a -> /etc` names `etc/b`, as a container runtime would see it.
-    func resolveParents(_ path: RawPath) -> RawPath {
+    public func resolveParents(_ path: RawPath) -> RawPath {
         // Fast path: the parent already exists as a real directory, so no component of it is a symlink
         // (every directory in the tree was reached through resolved parents).
         guard let parent = path.parent else { return path }

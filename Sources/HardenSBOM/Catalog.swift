@@ -55,6 +55,14 @@ public final class CatalogContext {
 
     public func layerRef(_ index: Int) -> LayerRef { LayerRef(index: index, diffID: diffIDs[index].description) }
 
+    /// The path as the squashed tree stores it: `/lib/x.so` under a `/lib -> usr/lib` symlink is `usr/lib/x.so`.
+    /// Returns nil when nothing is there, or when it is a directory (packages own files and links).
+    public func ownedFile(_ path: RawPath) -> RawPath? {
+        let p = tree.resolveParents(path.normalized)
+        guard !p.isRoot, let n = tree.nodes[p], n.type != .directory else { return nil }
+        return p
+    }
+
     /// True when `path` is present (any type) in the squashed view.
     public func exists(_ path: RawPath) -> Bool { tree.nodes[path] != nil }
 }

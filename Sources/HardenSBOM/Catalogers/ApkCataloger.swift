@@ -36,7 +36,7 @@ public struct ApkCataloger: Cataloger {
             if let arch { qualifiers.append(("arch", arch)) }
             if let d = context.os?.distroQualifier { qualifiers.append(("distro", d)) }
             if let origin, origin != name { qualifiers.append(("upstream", origin)) }
-            let present = files.filter { context.tree.nodes[RawPath($0).normalized] != nil }
+            let present = Set(files.compactMap { context.ownedFile(RawPath($0))?.absoluteDescription })
             out.append(SoftwarePackage(
                 id: "apk:\(name)@\(version)", type: .apk, name: name, version: version, architecture: arch, sourceName: origin,
                 sourceVersion: origin != nil ? version : nil, licenses: fields["L"].map { [$0] } ?? [],

@@ -101,8 +101,7 @@ public struct DpkgCataloger: Cataloger {
                     guard let sp = line.firstIndex(of: UInt8(ascii: " ")) else { continue }
                     path = line[sp...].drop { $0 == UInt8(ascii: " ") }
                 }
-                let p = RawPath(Array(path)).normalized
-                if !p.isRoot, let n = context.tree.nodes[p], n.type != .directory { files.insert(p.absoluteDescription) }
+                if let p = context.ownedFile(RawPath(Array(path))) { files.insert(p.absoluteDescription) }
             }
         }
         for dir in [infoDir, md5Dir].compactMap({ $0 }) {
@@ -116,8 +115,7 @@ public struct DpkgCataloger: Cataloger {
         if let conffiles = s["Conffiles"] {
             for line in conffiles.split(separator: "\n") {
                 if let first = line.split(separator: " ").first {
-                    let p = RawPath(String(first)).normalized
-                    if context.tree.nodes[p].map({ $0.type != .directory }) ?? false { files.insert(p.absoluteDescription) }
+                    if let p = context.ownedFile(RawPath(String(first))) { files.insert(p.absoluteDescription) }
                 }
             }
         }

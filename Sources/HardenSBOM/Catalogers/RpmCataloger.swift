@@ -120,8 +120,7 @@ public struct RpmCataloger: Cataloger {
         let dirs = strs(1118), bases = strs(1117), idx = ints(1116)
         var files: [String] = []
         for (i, base) in bases.enumerated() where i < idx.count && Int(idx[i]) < dirs.count && Int(idx[i]) >= 0 {
-            let p = dirs[Int(idx[i])] + base
-            if let n = context.tree.nodes[RawPath(p).normalized], n.type != .directory { files.append(p) }
+            if let p = context.ownedFile(RawPath(dirs[Int(idx[i])] + base)) { files.append(p.absoluteDescription) }
         }
         var qualifiers: [(String, String)] = []
         if let arch { qualifiers.append(("arch", arch)) }
