@@ -78,6 +78,14 @@ public struct RawPath: Hashable, Comparable, Sendable, CustomStringConvertible, 
     /// `../../etc/passwd` and `/etc/passwd` both become `etc/passwd`.
     public var normalized: RawPath {
         if isNormalized { return self }
+        // Common tar forms: "./usr/bin/x", "usr/share/" — strip and check again before the general walk.
+        var b = bytes[...]
+        while b.starts(with: [UInt8(ascii: "."), UInt8(ascii: "/")]) { b = b.dropFirst(2) }
+        while b.first == UInt8(ascii: "/") { b = b.dropFirst() }
+        while b.last == UInt8(ascii: "/") { b = b.dropLast() }
+        if b.count == 1 && b.first == UInt8(ascii: ".") { return .root }
+        let trimmed = RawPath(Array(b))
+        if trimmed.isNormalized { return trimmed }
         var parts: [ArraySlice<UInt8>] = []
         for c in components {
             if c.count == 1 && c.first == UInt8(ascii: ".") { continue }
@@ -114,6 +122,16 @@ public struct RawPath: Hashable, Comparable, Sendable, CustomStringConvertible, 
 
     /// True when a lexical walk of the path ever tries to climb above its start (`..` past the root).
     public var climbsAboveRoot: Bool {
+        // No ".." anywhere: cannot climb.
+        var sawDotDot = false
+        bytes.withUnsafeBufferPointer { b in
+            var i = 0
+            while i + 1 < b.count {
+                if b[i] == UInt8(ascii: ".") && b[i + 1] == UInt8(ascii: ".") { sawDotDot = true; return }
+                i += 1
+            }
+        }
+        if !sawDotDot { return false }
         var depth = 0
         for c in components {
             if c.count == 1 && c.first == UInt8(ascii: ".") { continue }

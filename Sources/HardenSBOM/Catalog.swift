@@ -37,8 +37,17 @@ public final class CatalogContext {
         return out
     }
 
-    /// Every path of the squashed tree whose captured content exists, with the content.
+    private var capturedCache: [(path: RawPath, bytes: [UInt8])]?
+
+    /// Every path of the squashed tree whose captured content exists, with the content, sorted by path.
     public func capturedFiles() -> [(path: RawPath, bytes: [UInt8])] {
+        if let capturedCache { return capturedCache }
+        let files = computeCapturedFiles()
+        capturedCache = files
+        return files
+    }
+
+    private func computeCapturedFiles() -> [(path: RawPath, bytes: [UInt8])] {
         var out: [(RawPath, [UInt8])] = []
         for (p, n) in tree.nodes where n.type == .regular {
             if let k = n.content, let b = scans[k.layer].captures[k.entry] { out.append((p, b)) }

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Benchmark: `harden sbom` vs syft on each test image, in the same run.
+#   cold harden (no cache) vs syft wall time — target ≤ 0.33×; peak RSS — target ≤ 0.5×
+#   warm rescan of an image sharing all but its top layer with an already-scanned one — target ≤ 0.1× its cold time
+# Usage: Benchmarks/sbom.sh [runs]   (needs scripts/build-test-images.sh and scripts/setup.sh first)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS="${1:-3}"
+IMAGES="${HARDEN_TEST_IMAGES:-$PWD/test-images}"
+[ -f "$IMAGES/oci/index.json" ] || { echo "bench: test images missing; run scripts/build-test-images.sh" >&2; exit 1; }
+command -v syft >/dev/null || { echo "bench: syft missing; run scripts/setup.sh" >&2; exit 1; }
+export SYFT_CHECK_FOR_APP_UPDATE=false
+swift build -c release --product harden >/dev/null
+BIN="$(swift build -c release --show-bin-path)/harden"
+WORK=$(mktemp -d); trap 'rm -rf "$WORK"' EXIT
+export HARDEN_CACHE_DIR="$WORK/cache"
+
+best() {  # best wall time over $RUNS runs
+    local best=""
+    for _ in $(seq "$RUNS"); do
+        local s e t
+        s=$(date +%s.%N); "$@" >/dev/null 2>&1; e=$(date +%s.%N)
+        t=$(echo "$e - $s" | bc -l)
+        if [ -z "$best" ] || [ "$(echo "$t < $best" | bc -l)" = 1 ]; then best=$t; fi
+    done
+    echo "$best"
+}
+rss() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1; }
+
+printf '%-6s %10s %10s %7s %12s %12s %7s\n' image harden_s syft_s ratio harden_KiB syft_KiB ratio
+for tag in base nginx flask; do
+    cat "$IMAGES/$tag.oci.tar" > /dev/null
+    h=$(best "$BIN" sbom --no-cache -q "oci-archive:$IMAGES/$tag.oci.tar")
+    s=$(best syft -q "oci-archive:$IMAGES/$tag.oci.tar" -o json)
+    hm=$(rss "$BIN" sbom --no-cache -q "oci-archive:$IMAGES/$tag.oci.tar")
+    sm=$(rss syft -q "oci-archive:$IMAGES/$tag.oci.tar" -o json)
+    printf '%-6s %10.3f %10.3f %6.2fx %12s %12s %6.2fx\n' "$tag" "$h" "$s" "$(echo "$h / $s" | bc -l)" "$hm" "$sm" "$(echo "$hm / $sm" | bc -l)"
+done
+echo "targets: time <= 0.33x, RSS <= 0.50x"
+
+# Warm rescan: an app image = flask + one small layer, after flask was scanned.
+cp -a "$IMAGES/oci" "$WORK/layout"
+umoci unpack --image "$WORK/layout:flask" "$WORK/bundle" >/dev/null
+mkdir -p "$WORK/bundle/rootfs/app/static" && echo 'print("v2")' > "$WORK/bundle/rootfs/app/app.py" && echo body > "$WORK/bundle/rootfs/app/static/site.css"
+umoci repack --image "$WORK/layout:app" "$WORK/bundle" >/dev/null
+cold=$(best "$BIN" sbom --no-cache -q "oci:$WORK/layout:app")
+warm_runs=()
+for _ in $(seq "$RUNS"); do
+    rm -rf "$HARDEN_CACHE_DIR"
+    "$BIN" sbom -q "oci:$WORK/layout:flask" >/dev/null
+    s=$(date +%s.%N); "$BIN" sbom -q "oci:$WORK/layout:app" >/dev/null; e=$(date +%s.%N)
+    warm_runs+=("$(echo "$e - $s" | bc -l)")
+done
+warm=$(printf '%s\n' "${warm_runs[@]}" | sort -n | head -1)
+printf 'warm rescan of flask+1 layer: cold %.3f s, warm %.3f s, ratio %.2fx (target <= 0.10x)\n' "$cold" "$warm" "$(echo "$warm / $cold" | bc -l)"
