@@ -66,7 +66,7 @@ let package = Package(
         // Fuzz target: built only by scripts/fuzz.sh, with -sanitize=fuzzer (libFuzzer's driver).
         .executableTarget(
             name: "HardenFuzzer",
-            dependencies: ["HardenCore", "HardenArchive", "HardenOCI"],
+            dependencies: ["HardenCore", "HardenArchive", "HardenOCI", "HardenSBOM"],
             swiftSettings: swiftSettings),
 
         // MARK: tests

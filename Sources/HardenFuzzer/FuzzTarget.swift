@@ -4,6 +4,7 @@
 import HardenArchive
 import HardenCore
 import HardenOCI
+import HardenSBOM
 
 @_cdecl("LLVMFuzzerTestOneInput")
 func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
@@ -30,6 +31,15 @@ func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     _ = try? Index.parse(bytes, source: "fuzz")
     _ = try? ImageConfiguration.parse(bytes, source: "fuzz")
     _ = try? DockerArchiveManifestEntry.parseList(bytes, source: "fuzz")
+    // SBOM parsers: stanzas, Go build information, rpm headers, zip archives.
+    let text = String(decoding: bytes, as: UTF8.self)
+    _ = RFC822.parse(text) { _, _ in }
+    _ = GoBinaryCataloger.parse(bytes)
+    _ = RpmCataloger.parseHeader(bytes)
+    if let zip = try? ZipArchive(bytes) {
+        for e in zip.entries.prefix(16) { _ = try? zip.read(e) }
+    }
+    _ = OSInfo.parseOSRelease(text)
     // Compressed streams.
     _ = try? Compression.gzip.decompressing(MemoryReader(bytes), name: "fuzz", limits: DecompressionLimits(maxBytes: 64 << 20, maxRatio: 1000, ratioGrace: 8 << 20)).drain()
     _ = try? Compression.zstd.decompressing(MemoryReader(bytes), name: "fuzz", limits: DecompressionLimits(maxBytes: 64 << 20, maxRatio: 1000, ratioGrace: 8 << 20)).drain()

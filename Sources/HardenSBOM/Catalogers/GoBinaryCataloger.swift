@@ -40,11 +40,11 @@ public struct GoBinaryCataloger: Cataloger {
         return PURL(type: "golang", name: module, version: version).description
     }
 
-    struct Module { var path: String; var version: String }
-    struct Info { var goVersion: String; var main: Module?; var deps: [Module] }
+    public struct Module: Sendable { public var path: String; public var version: String }
+    public struct Info: Sendable { public var goVersion: String; public var main: Module?; public var deps: [Module] }
 
     /// Parses the inline-string build information (Go 1.18+): a 32-byte header, then two varint-prefixed strings.
-    static func parse(_ b: [UInt8]) -> Info? {
+    public static func parse(_ b: [UInt8]) -> Info? {
         guard b.count >= 32, b[15] & 0x2 != 0 else { return nil }
         var at = 32
         func varint() -> Int? {

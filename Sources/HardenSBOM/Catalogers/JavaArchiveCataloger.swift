@@ -91,8 +91,8 @@ public struct JavaArchiveCataloger: Cataloger {
 }
 
 /// A minimal ZIP reader over bytes in memory: the central directory, stored and deflated entries.
-struct ZipArchive {
-    struct Entry {
+public struct ZipArchive {
+    public struct Entry {
         var name: String
         var method: UInt16
         var compressedSize: Int
@@ -105,9 +105,9 @@ struct ZipArchive {
     }
 
     let bytes: [UInt8]
-    var entries: [Entry] = []
+    public private(set) var entries: [Entry] = []
 
-    init(_ bytes: [UInt8]) throws {
+    public init(_ bytes: [UInt8]) throws {
         self.bytes = bytes
         func u16(_ i: Int) -> Int { Int(bytes[i]) | Int(bytes[i + 1]) << 8 }
         func u32(_ i: Int) -> Int { u16(i) | u16(i + 2) << 16 }
@@ -134,7 +134,7 @@ struct ZipArchive {
         }
     }
 
-    func read(_ e: Entry) throws -> [UInt8] {
+    public func read(_ e: Entry) throws -> [UInt8] {
         let h = e.localHeaderOffset
         guard h + 30 <= bytes.count, bytes[h] == 0x50, bytes[h + 1] == 0x4b, bytes[h + 2] == 0x03, bytes[h + 3] == 0x04 else {
             throw ZipError(description: "corrupt zip entry \(e.name)")

@@ -57,10 +57,10 @@ public struct RpmCataloger: Cataloger {
     }
 
     /// A parsed RPM header: tag → value.
-    enum Value { case int([Int64]), string(String), strings([String]) }
+    public enum Value { case int([Int64]), string(String), strings([String]) }
 
     /// Parses an rpm header blob (index count, data length, 16-byte index entries, data store).
-    static func parseHeader(_ b: [UInt8]) -> [Int: Value]? {
+    public static func parseHeader(_ b: [UInt8]) -> [Int: Value]? {
         func be32(_ i: Int) -> Int { Int(b[i]) << 24 | Int(b[i + 1]) << 16 | Int(b[i + 2]) << 8 | Int(b[i + 3]) }
         guard b.count >= 8 else { return nil }
         let il = be32(0), dl = be32(4)
