@@ -48,12 +48,17 @@ let package = Package(
             dependencies: ["HardenCore", "HardenSystem", "HardenArchive", "HardenOCI", "CSQLite", "CZlib",
                            .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings),
+        .target(
+            name: "HardenVulnDB",
+            dependencies: ["HardenCore", "HardenSystem", "HardenArchive", "HardenOCI", "HardenSBOM", "CSQLite",
+                           .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings),
 
         // MARK: commands and the executable
         .target(
             name: "HardenCommands",
             dependencies: [
-                "HardenCore", "HardenSystem", "HardenArchive", "HardenOCI", "HardenSBOM",
+                "HardenCore", "HardenSystem", "HardenArchive", "HardenOCI", "HardenSBOM", "HardenVulnDB",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -92,8 +97,12 @@ let package = Package(
             dependencies: ["HardenSBOM", "HardenOCI", "HardenArchive", "HardenTestSupport", "CSQLite"],
             swiftSettings: swiftSettings),
         .testTarget(
+            name: "HardenVulnDBTests",
+            dependencies: ["HardenVulnDB", "HardenSBOM", "HardenTestSupport"],
+            swiftSettings: swiftSettings),
+        .testTarget(
             name: "HardenIntegrationTests",
-            dependencies: ["HardenOCI", "HardenArchive", "HardenSBOM", "HardenCommands", "HardenTestSupport",
+            dependencies: ["HardenOCI", "HardenArchive", "HardenSBOM", "HardenVulnDB", "HardenCommands", "HardenTestSupport",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings),
     ]

@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 packages=(
     # build: C libraries harden links
     zlib1g-dev libzstd-dev libsqlite3-dev pkg-config
+    # tests: libdpkg (dpkg's own version comparison, for property tests)
+    libdpkg-dev gcc
     # runtime and peers: running containers, building and checking images
     runc umoci skopeo debootstrap uidmap iproute2
     # tools used by tests and benchmarks

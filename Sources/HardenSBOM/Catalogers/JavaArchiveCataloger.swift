@@ -92,12 +92,12 @@ public struct JavaArchiveCataloger: Cataloger {
 
 /// A minimal ZIP reader over bytes in memory: the central directory, stored and deflated entries.
 public struct ZipArchive {
-    public struct Entry {
-        var name: String
-        var method: UInt16
-        var compressedSize: Int
-        var uncompressedSize: Int
-        var localHeaderOffset: Int
+    public struct Entry: Sendable {
+        public var name: String
+        public var method: UInt16
+        public var compressedSize: Int
+        public var uncompressedSize: Int
+        public var localHeaderOffset: Int
     }
 
     struct ZipError: Error, CustomStringConvertible {

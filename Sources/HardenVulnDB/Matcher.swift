@@ -1,0 +1,164 @@
+// harden — matching an SBOM against the vulnerability database.
+import HardenCore
+import HardenSBOM
+
+/// One vulnerability in one package.
+public struct Finding: Codable, Sendable, Hashable {
+    public struct PackageRef: Codable, Sendable, Hashable {
+        public var ref: String
+        public var type: String
+        public var name: String
+        public var version: String
+        public var purl: String
+        public var layer: Int?
+        public var locations: [String]
+    }
+    /// The CVE id when one is known, else the advisory id.
+    public var id: String
+    /// Every id this finding merges (advisories and their aliases).
+    public var ids: [String]
+    public var package: PackageRef
+    /// What was compared: `debian bookworm source glibc 2.36-9+deb12u4`.
+    public var matchedOn: String
+    public var fixState: FixState
+    public var fixedVersions: [String]
+    public var severity: Severity
+    public var ratings: [SeverityRating]
+    public var summary: String?
+    public var sources: [String]
+}
+
+public struct Matcher {
+    public let database: VulnerabilityDatabase
+
+    public init(database: VulnerabilityDatabase) { self.database = database }
+
+    /// What to look up for a package: ecosystem, name, version, acceptable releases.
+    struct Query {
+        var ecosystem: String
+        var name: String
+        var version: String
+        var releases: [String]?
+        var description: String
+    }
+
+    static func query(for p: SoftwarePackage, os: OSInfo?) -> Query? {
+        switch p.type {
+        case .deb:
+            let name = p.sourceName ?? p.name
+            let version = p.sourceVersion ?? p.version
+            let osID = os?.id ?? "debian"
+            let releases = [os?.codename, os?.versionID].compactMap { $0 }
+            return Query(ecosystem: osID == "ubuntu" ? "ubuntu" : "debian", name: name, version: version, releases: releases,
+                         description: "\(osID) \(releases.first ?? "?") source \(name) \(version)")
+        case .apk:
+            let name = p.sourceName ?? p.name
+            let v = os?.versionID ?? ""
+            let branch = v.split(separator: ".").prefix(2).joined(separator: ".")
+            return Query(ecosystem: "alpine", name: name, version: p.version, releases: [branch], description: "alpine \(branch) origin \(name) \(p.version)")
+        case .python:
+            // A Python package installed by the OS package manager is matched through the OS package only.
+            guard p.ownedBy == nil else { return nil }
+            return Query(ecosystem: "PyPI", name: PURL.pep503(p.name), version: p.version, releases: nil, description: "PyPI \(PURL.pep503(p.name)) \(p.version)")
+        case .npm:
+            guard p.ownedBy == nil else { return nil }
+            return Query(ecosystem: "npm", name: p.name.lowercased(), version: p.version, releases: nil, description: "npm \(p.name) \(p.version)")
+        case .gem:
+            guard p.ownedBy == nil else { return nil }
+            return Query(ecosystem: "RubyGems", name: p.name, version: p.version, releases: nil, description: "RubyGems \(p.name) \(p.version)")
+        case .goModule:
+            let version = p.name == "stdlib" && p.version.hasPrefix("go") ? String(p.version.dropFirst(2)) : p.version
+            return Query(ecosystem: "Go", name: p.name, version: version, releases: nil, description: "Go \(p.name) \(version)")
+        case .javaArchive:
+            guard let group = p.sourceName else { return nil }
+            return Query(ecosystem: "Maven", name: "\(group):\(p.name)", version: p.version, releases: nil, description: "Maven \(group):\(p.name) \(p.version)")
+        case .rpm:
+            return nil  // no RPM vendor feed is imported yet
+        }
+    }
+
+    /// Whether `version` is affected by `pkg` (OSV evaluation: `versions`, then each range's events in order).
+    public static func isAffected(_ version: String, _ pkg: AffectedPackage, comparator: any VersionComparator) -> Bool {
+        if pkg.versions.contains(version) { return true }
+        for range in pkg.ranges {
+            if rangeAffects(version, range, comparator: comparator) { return true }
+        }
+        return false
+    }
+
+    static func rangeAffects(_ v: String, _ range: AffectedRange, comparator c: any VersionComparator) -> Bool {
+        // Limits bound the whole range.
+        for e in range.events { if let l = e.limit, l != "*", c.compare(v, l) >= 0 { return false } }
+        // Sort events by version ("0" first), then walk them.
+        func key(_ e: RangeEvent) -> String { e.introduced ?? e.fixed ?? e.lastAffected ?? e.limit ?? "" }
+        let events = range.events.filter { $0.limit == nil }.sorted { a, b in
+            let ka = key(a), kb = key(b)
+            if ka == "0" { return kb != "0" }
+            if kb == "0" { return false }
+            let r = c.compare(ka, kb)
+            if r != 0 { return r < 0 }
+            // At the same version, a fix or last_affected closes before a new introduction opens.
+            return a.introduced == nil && b.introduced != nil
+        }
+        var affected = false
+        for e in events {
+            if let i = e.introduced {
+                if i == "0" || c.compare(v, i) >= 0 { affected = true }
+            } else if let f = e.fixed {
+                if c.compare(v, f) >= 0 { affected = false }
+            } else if let la = e.lastAffected {
+                if c.compare(v, la) > 0 { affected = false }
+            }
+        }
+        return affected
+    }
+
+    /// Matches every package; one finding per (vulnerability, package), aliases merged.
+    public func match(_ sbom: SBOM) throws -> [Finding] {
+        var byKey: [String: Finding] = [:]
+        var aliasCache: [String: [String]] = [:]
+        for p in sbom.packages {
+            guard let q = Self.query(for: p, os: sbom.os) else { continue }
+            let comparator = Comparators.forEcosystem(q.ecosystem == "debian" || q.ecosystem == "ubuntu" ? "Debian" : (q.ecosystem == "alpine" ? "Alpine" : q.ecosystem))
+            for row in try database.affected(ecosystem: q.ecosystem, package: q.name) {
+                if let releases = q.releases, let r = row.package.release, !releases.contains(r) { continue }
+                guard Self.isAffected(q.version, row.package, comparator: comparator) else { continue }
+                let aliases = try aliasCache[row.vulnID] ?? database.aliases(of: row.vulnID)
+                aliasCache[row.vulnID] = aliases
+                let ids = Set([row.vulnID] + aliases)
+                let canonical = ids.filter { $0.hasPrefix("CVE-") }.min() ?? ids.min() ?? row.vulnID
+                let key = "\(canonical)|\(p.id)"
+                let fixed = row.package.ranges.flatMap { $0.events.compactMap(\.fixed) }
+                var f = byKey[key] ?? Finding(
+                    id: canonical, ids: [], package: .init(ref: p.id, type: p.type.rawValue, name: p.name, version: p.version, purl: p.purl,
+                                                        layer: p.layer?.index, locations: p.locations),
+                    matchedOn: q.description, fixState: row.package.fixState, fixedVersions: [], severity: .unknown, ratings: [],
+                    summary: nil, sources: [])
+                f.ids = Array(Set(f.ids).union(ids)).sorted()
+                f.fixedVersions = Array(Set(f.fixedVersions).union(fixed)).sorted()
+                f.sources = Array(Set(f.sources + [row.source])).sorted()
+                // A fix anywhere wins over "not fixed"; "won't fix" only when nothing better is known.
+                if row.package.fixState == .fixed || f.fixState == .wontFix { f.fixState = row.package.fixState }
+                byKey[key] = f
+            }
+        }
+        var out: [Finding] = []
+        for key in byKey.keys.sorted() {
+            guard var f = byKey[key] else { continue }
+            var ratings: [SeverityRating] = []
+            for id in f.ids { ratings += try database.severities(of: id) }
+            f.ratings = Array(Set(ratings)).sorted { ($0.source, $0.type, $0.vector ?? "") < ($1.source, $1.type, $1.vector ?? "") }
+            f.severity = Self.primarySeverity(f.ratings)
+            for id in f.ids where f.summary == nil { f.summary = try database.summary(of: id) }
+            out.append(f)
+        }
+        return out.sorted { ($0.severity, $1.id, $1.package.name) > ($1.severity, $0.id, $0.package.name) }
+    }
+
+    /// CVSS v3 (highest) first, then a vendor's rating, then any other rating.
+    static func primarySeverity(_ ratings: [SeverityRating]) -> Severity {
+        if let cvss = ratings.filter({ $0.type.hasPrefix("CVSS_V3") && $0.score != nil }).map(\.severity).max() { return cvss }
+        if let vendor = ratings.filter({ $0.source == "debian" || $0.source == "alpine" }).map(\.severity).max(), vendor != .unknown { return vendor }
+        return ratings.map(\.severity).max() ?? .unknown
+    }
+}
