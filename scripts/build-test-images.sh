@@ -38,14 +38,17 @@ in_chroot() {
     return $rc
 }
 
-add_layer() {  # add_layer FROM TO "packages" [extra-shell-in-chroot]
-    local from=$1 to=$2 packages=$3 extra=${4:-}
+add_layer() {  # add_layer FROM TO "packages" [shell-in-rootfs-dir] [shell-inside-chroot]
+    local from=$1 to=$2 packages=$3 extra=${4:-} inside=${5:-}
     have_tag "$to" && return 0
     log "building $to (apt-get install $packages)"
     rm -rf "$WORK/$to"
     umoci unpack --image "$LAYOUT:$from" "$WORK/$to" >/dev/null
     local root="$WORK/$to/rootfs"
     in_chroot "$root" sh -c "apt-get update -qq && apt-get install -y -qq --no-install-recommends $packages >/dev/null && apt-get clean && rm -rf /var/lib/apt/lists/*"
+    if [ -n "${LAYER_FILES:-}" ]; then mkdir -p "$root/tmp/layer-files" && cp -a "$LAYER_FILES/." "$root/tmp/layer-files/"; fi
+    if [ -n "$inside" ]; then in_chroot "$root" sh -c "$inside"; fi
+    rm -rf "$root/tmp/layer-files"
     rm -f "$root/etc/resolv.conf"
     if [ -n "$extra" ]; then (cd "$root" && eval "$extra"); fi
     umoci repack --image "$LAYOUT:$to" "$WORK/$to" >/dev/null
@@ -81,8 +84,23 @@ if have_tag flask && ! grep -q flask-configured "$DIR/.stamps" 2>/dev/null; then
         --config.exposedports 5000/tcp
     echo flask-configured >> "$DIR/.stamps"
 fi
+# pyapp: base + python3 + pip-installed (not dpkg-owned) old releases with known advisories.
+# The wheels are downloaded on the host (its pip knows the network's CA), then installed offline in the chroot.
+PY_PACKAGES="requests==2.19.0 urllib3==1.23 jinja2==2.10 MarkupSafe==2.1.3 idna==2.7 certifi==2018.4.16 chardet==3.0.4 django==3.2.24 pyyaml==6.0.1"
+if ! have_tag pyapp; then
+    rm -rf "$WORK/wheels" && mkdir -p "$WORK/wheels"
+    python3 -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.11 --implementation cp --abi cp311 \
+        --platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 --platform any -d "$WORK/wheels" $PY_PACKAGES
+fi
+LAYER_FILES="$WORK/wheels" add_layer base pyapp "python3 python3-pip" "" \
+    "pip3 install --quiet --no-index --find-links /tmp/layer-files --no-cache-dir --break-system-packages --no-deps --prefix /usr/local \
+        $PY_PACKAGES >/dev/null"
+if have_tag pyapp && ! grep -q pyapp-configured "$DIR/.stamps" 2>/dev/null; then
+    umoci config --image "$LAYOUT:pyapp" --config.cmd python3 --config.cmd -c --config.cmd "import requests; print(requests.__version__)"
+    echo pyapp-configured >> "$DIR/.stamps"
+fi
 umoci gc --layout "$LAYOUT"
 
-for tag in base nginx flask; do export_archives "$tag"; done
+for tag in base nginx flask pyapp; do export_archives "$tag"; done
 rm -rf "$WORK"
 log "images ready in $DIR"

@@ -66,11 +66,23 @@ public struct RangeEvent: Codable, Sendable, Hashable {
     public var lastAffected: String?
     public var limit: String?
     enum CodingKeys: String, CodingKey { case introduced, fixed, limit, lastAffected = "last_affected" }
+
+    public init(introduced: String? = nil, fixed: String? = nil, lastAffected: String? = nil, limit: String? = nil) {
+        self.introduced = introduced
+        self.fixed = fixed
+        self.lastAffected = lastAffected
+        self.limit = limit
+    }
 }
 
 public struct AffectedRange: Codable, Sendable, Hashable {
     public var type: String
     public var events: [RangeEvent]
+
+    public init(type: String, events: [RangeEvent]) {
+        self.type = type
+        self.events = events
+    }
 }
 
 /// A package a vulnerability affects, in one ecosystem (and distro release).
@@ -85,6 +97,16 @@ public struct AffectedPackage: Codable, Sendable, Hashable {
     public var versions: [String]
     public var fixState: FixState
     public var urgency: String?
+
+    public init(ecosystem: String, release: String?, package: String, ranges: [AffectedRange], versions: [String], fixState: FixState, urgency: String?) {
+        self.ecosystem = ecosystem
+        self.release = release
+        self.package = package
+        self.ranges = ranges
+        self.versions = versions
+        self.fixState = fixState
+        self.urgency = urgency
+    }
 }
 
 /// A vulnerability record as imported.

@@ -205,10 +205,6 @@ public enum DebianTracker {
     }
 }
 
-extension RangeEvent {
-    init(introduced: String) { self.init(introduced: introduced, fixed: nil, lastAffected: nil, limit: nil) }
-    init(fixed: String) { self.init(introduced: nil, fixed: fixed, lastAffected: nil, limit: nil) }
-}
 
 // MARK: - Alpine secdb
 

@@ -1,0 +1,203 @@
+// harden — vulnerability matching on real images and real feeds, checked by an independent matcher.
+import Foundation
+import HardenCore
+import HardenOCI
+import HardenSBOM
+import HardenSystem
+import HardenTestSupport
+import HardenVulnDB
+import Testing
+
+enum SharedFeeds {
+    static let directory = packageRoot + "/../shared/feeds"
+    static func require() throws {
+        try #require(HostFS.exists(directory + "/osv-PyPI-all.zip"), "shared feeds missing at \(directory)")
+    }
+}
+
+@Suite(.serialized) struct VulnScanTests {
+    /// The pip-installed packages of the pyapp image (scripts/build-test-images.sh).
+    static let pipPackages = ["requests 2.19.0", "urllib3 1.23", "jinja2 2.10", "MarkupSafe 2.1.3", "idna 2.7", "certifi 2018.4.16",
+                              "chardet 3.0.4", "django 3.2.24", "pyyaml 6.0.1"]
+
+    @Test func pipInstalledPackagesMatchAnIndependentOSVEvaluation() throws {
+        try TestImages.require()
+        try SharedFeeds.require()
+        try #require(HostFS.exists(TestImages.directory + "/pyapp.oci.tar"), "pyapp image missing: run scripts/build-test-images.sh")
+        try withTemporaryDirectory { dir in
+            let zip = SharedFeeds.directory + "/osv-PyPI-all.zip"
+            _ = try VulnerabilityDatabase.importFeeds(try FeedParser.load(zip), into: dir + "/v.sqlite")
+            let db = try VulnerabilityDatabase(readingAt: dir + "/v.sqlite")
+            let sbom = try SBOMBuilder(cache: nil).build(try ImageLoader.open(.ociLayout(path: TestImages.layout, tag: "pyapp")), reference: "pyapp")
+            // The SBOM sees exactly the pip packages as not OS-owned.
+            let free = Set(sbom.packages.filter { $0.type == .python && $0.ownedBy == nil }.map { "\(PURL.pep503($0.name)) \($0.version)" })
+            #expect(free == Set(Self.pipPackages.map { p in let s = p.split(separator: " "); return "\(PURL.pep503(String(s[0]))) \(s[1])" }))
+            let findings = try Matcher(database: db).match(sbom)
+            // Expected: computed by a separate Python script with `packaging` and the OSV rules.
+            try HostFS.writeFileAtomically(dir + "/pkgs.txt", Array((Self.pipPackages.joined(separator: "\n") + "\n").utf8))
+            let (status, out) = try runProcess(["sh", "-c", "python3 '\(packageRoot)/Tests/Tools/osv-expected.py' '\(zip)' < '\(dir)/pkgs.txt'"])
+            try #require(status == 0, "independent matcher failed: \(out)")
+            var expected: [String: Set<String>] = [:]
+            for line in out.split(separator: "\n") {
+                let f = line.split(separator: " ")
+                guard f.count == 3 else { continue }
+                expected[PURL.pep503(String(f[0])), default: []].insert(String(f[2]))
+            }
+            #expect(expected.values.reduce(0) { $0 + $1.count } >= 10, "the test image should carry known advisories")
+            var ours: [String: Set<String>] = [:]
+            for f in findings where f.package.type == "python" {
+                // A finding merges aliases; count the PyPA advisory ids it stands for.
+                let ids = Set(f.ids.filter { $0.hasPrefix("PYSEC-") || $0.hasPrefix("GHSA-") })
+                ours[PURL.pep503(f.package.name), default: []].formUnion(ids)
+            }
+            for name in Set(expected.keys).union(ours.keys).sorted() {
+                #expect(ours[name, default: []].intersection(expected[name, default: []]) == expected[name, default: []], "\(name): missing advisories")
+                #expect(ours[name, default: []].subtracting(expected[name, default: []]).allSatisfy { id in
+                    // Extra ids may only be aliases of expected advisories (never a separate false positive).
+                    findings.contains { $0.ids.contains(id) && !$0.ids.filter { expected[name, default: []].contains($0) }.isEmpty }
+                }, "\(name): unexpected advisories")
+            }
+            // Fixed versions give no findings; Debian-owned Python packages (pip, setuptools) are not matched against PyPA.
+            #expect(!findings.contains { $0.package.name == "PyYAML" })
+            #expect(!findings.contains { $0.package.name == "pip" || $0.package.name == "setuptools" || $0.package.name == "wheel" })
+            // One finding per (vulnerability, package).
+            #expect(Set(findings.map { "\($0.id)|\($0.package.ref)" }).count == findings.count)
+        }
+    }
+
+    @Test func debianOwnedFlaskIsNotMatchedAgainstPyPA() throws {
+        try TestImages.require()
+        try SharedFeeds.require()
+        try withTemporaryDirectory { dir in
+            _ = try VulnerabilityDatabase.importFeeds(try FeedParser.load(SharedFeeds.directory + "/osv-PyPI-all.zip"), into: dir + "/v.sqlite")
+            let sbom = try SBOMBuilder(cache: nil).build(try ImageLoader.open(.ociLayout(path: TestImages.layout, tag: "flask")), reference: "flask")
+            let findings = try Matcher(database: try VulnerabilityDatabase(readingAt: dir + "/v.sqlite")).match(sbom)
+            // Flask 2.2.2, Werkzeug 2.2.2 and Jinja2 3.1.2 have PyPA advisories, but Debian ships them: no PyPA findings.
+            #expect(findings.filter { $0.package.type == "python" }.isEmpty)
+        }
+    }
+
+    static let trackerFixture = """
+        {
+          "glibc": {
+            "CVE-2099-0001": {"description": "fixed in a later point release", "scope": "remote",
+              "releases": {"bookworm": {"status": "resolved", "repositories": {"bookworm": "2.36-9+deb12u1"},
+                                        "fixed_version": "2.36-9+deb12u99", "urgency": "high"}}},
+            "CVE-2099-0002": {"releases": {"bookworm": {"status": "resolved", "fixed_version": "2.36-9+deb12u1", "urgency": "low"}}},
+            "CVE-2099-0003": {"releases": {"bookworm": {"status": "open", "urgency": "unimportant", "nodsa": "Minor issue", "nodsa_reason": "ignored"}}},
+            "CVE-2099-0004": {"releases": {"bookworm": {"status": "undetermined", "urgency": "not yet assigned"}}},
+            "CVE-2099-0005": {"releases": {"bookworm": {"status": "resolved", "fixed_version": "0", "urgency": "unimportant"}}},
+            "CVE-2099-0006": {"releases": {"bullseye": {"status": "open", "urgency": "medium"}}},
+            "TEMP-0000000-ABCDEF": {"releases": {"bookworm": {"status": "open", "urgency": "low"}}}
+          },
+          "libcap2": {
+            "CVE-2099-0020": {"releases": {"bookworm": {"status": "resolved", "fixed_version": "1:2.66-4+deb12u9", "urgency": "medium*"}}},
+            "CVE-2099-0021": {"releases": {"bookworm": {"status": "resolved", "fixed_version": "2.99-1", "urgency": "medium"}}}
+          },
+          "e2fsprogs": {
+            "CVE-2099-0030": {"releases": {"bookworm": {"status": "open", "urgency": "low", "nodsa": "", "nodsa_reason": "postponed"}}}
+          },
+          "bash": {
+            "CVE-2099-0040": {"releases": {"bookworm": {"status": "resolved", "fixed_version": "5.2.15-2+b1", "urgency": "medium"}}}
+          }
+        }
+        """
+
+    @Test func debianTrackerFixtureOnTheRealBaseImage() throws {
+        try TestImages.require()
+        try withTemporaryDirectory { dir in
+            try HostFS.writeFileAtomically(dir + "/tracker.json", Array(Self.trackerFixture.utf8))
+            _ = try VulnerabilityDatabase.importFeeds(try FeedParser.load(dir + "/tracker.json"), into: dir + "/v.sqlite")
+            let sbom = try SBOMBuilder(cache: nil).build(try ImageLoader.open(.ociLayout(path: TestImages.layout, tag: "base")), reference: "base")
+            let findings = try Matcher(database: try VulnerabilityDatabase(readingAt: dir + "/v.sqlite")).match(sbom)
+            func packages(_ id: String) -> Set<String> { Set(findings.filter { $0.id == id }.map(\.package.name)) }
+            // Matched through the source package: every binary of glibc.
+            #expect(packages("CVE-2099-0001") == ["libc6", "libc-bin"])
+            #expect(findings.first { $0.id == "CVE-2099-0001" }?.severity == .high)
+            #expect(findings.first { $0.id == "CVE-2099-0001" }?.fixedVersions == ["2.36-9+deb12u99"])
+            #expect(packages("CVE-2099-0002").isEmpty, "already fixed")
+            #expect(findings.first { $0.id == "CVE-2099-0003" }?.fixState == .wontFix)
+            #expect(findings.first { $0.id == "CVE-2099-0003" }?.severity == .negligible)
+            #expect(packages("CVE-2099-0004").isEmpty, "undetermined is not reported")
+            #expect(packages("CVE-2099-0005").isEmpty, "fixed_version 0 means never affected")
+            #expect(packages("CVE-2099-0006").isEmpty, "another release")
+            #expect(!findings.contains { $0.id.hasPrefix("TEMP-") })
+            // Epochs: 1:2.66-4+deb12u3 < 1:2.66-4+deb12u9, but > 2.99-1 (epoch 0).
+            #expect(packages("CVE-2099-0020") == ["libcap2"])
+            #expect(findings.first { $0.id == "CVE-2099-0020" }?.severity == .medium)
+            #expect(packages("CVE-2099-0021").isEmpty)
+            // Open with a postponed no-DSA: still reported as not fixed, for every binary of e2fsprogs.
+            let e2 = findings.filter { $0.id == "CVE-2099-0030" }
+            #expect(Set(e2.map(\.package.name)).isSuperset(of: ["e2fsprogs", "libcom-err2", "libext2fs2", "libss2"]))
+            #expect(e2.allSatisfy { $0.fixState == .notFixed })
+            // binNMU: bash 5.2.15-2+b13 is built from source 5.2.15-2, which is compared (and is below 5.2.15-2+b1).
+            #expect(packages("CVE-2099-0040") == ["bash"])
+            #expect(findings.first { $0.id == "CVE-2099-0040" }?.matchedOn.contains("source bash 5.2.15-2") == true)
+        }
+    }
+
+    @Test func scanCommandGatesAndWritesEveryFormat() throws {
+        try TestImages.require()
+        try SharedFeeds.require()
+        try #require(HostFS.exists(hardenBinary), "build harden first (swift build)")
+        try withTemporaryDirectory { dir in
+            let env = ["HARDEN_DB": dir + "/v.sqlite", "HARDEN_CACHE_DIR": dir + "/cache"]
+            let (s0, o0) = try runProcess([hardenBinary, "db", "import", SharedFeeds.directory + "/osv-PyPI-all.zip"], environment: env)
+            #expect(s0 == 0, "\(o0)")
+            let image = "oci:\(TestImages.layout):pyapp"
+            let (s1, o1) = try runProcess([hardenBinary, "scan", "--fail-on", "high", image], environment: env)
+            #expect(s1 == 2, "high findings must fail the gate: \(o1)")
+            #expect(o1.contains("CVE-2023-43804"))
+            let (s2, _) = try runProcess([hardenBinary, "scan", "--fail-on", "critical", image], environment: env)
+            #expect(s2 == 0)
+            for format in ["json", "sarif", "cyclonedx-json"] {
+                let (s, o) = try runProcess([hardenBinary, "scan", "--format", format, "-o", dir + "/out.\(format)", image], environment: env)
+                #expect(s == 0, "\(format): \(o)")
+            }
+            let cdx = try JSONSerialization.jsonObject(with: Data(try HostFS.readFile(dir + "/out.cyclonedx-json", limit: 1 << 26))) as? [String: Any]
+            let refs = Set(((cdx?["components"] as? [[String: Any]]) ?? []).compactMap { $0["bom-ref"] as? String })
+            let vulns = (cdx?["vulnerabilities"] as? [[String: Any]]) ?? []
+            #expect(!vulns.isEmpty)
+            #expect(vulns.allSatisfy { v in ((v["affects"] as? [[String: Any]]) ?? []).allSatisfy { refs.contains($0["ref"] as? String ?? "") } })
+            let (sv, ov) = try runProcess(["python3", packageRoot + "/scripts/validate-sbom.py", "cyclonedx", dir + "/out.cyclonedx-json"])
+            #expect(sv == 0, "\(ov)")
+            let sarif = try JSONSerialization.jsonObject(with: Data(try HostFS.readFile(dir + "/out.sarif", limit: 1 << 26))) as? [String: Any]
+            #expect(sarif?["version"] as? String == "2.1.0")
+            let (s3, o3) = try runProcess([hardenBinary, "db", "status", "--format", "json"], environment: env)
+            #expect(s3 == 0 && o3.contains("osv-zip:PyPI"), "\(o3)")
+            // A missing database is a one-line error, exit 1.
+            let (s4, o4) = try runProcess([hardenBinary, "scan", image], environment: ["HARDEN_DB": dir + "/none.sqlite"])
+            #expect(s4 == 1 && o4.contains("none.sqlite") && o4.split(separator: "\n").count == 1, "\(o4)")
+        }
+    }
+
+    @Test func killDuringImportLeavesThePreviousDatabaseIntact() throws {
+        try SharedFeeds.require()
+        try #require(HostFS.exists(hardenBinary), "build harden first (swift build)")
+        try withTemporaryDirectory { dir in
+            let env = ["HARDEN_DB": dir + "/v.sqlite"]
+            let (s0, o0) = try runProcess([hardenBinary, "db", "import", SharedFeeds.directory + "/alpine-secdb-v3.11-main.json"], environment: env)
+            try #require(s0 == 0, "\(o0)")
+            let before = try VulnerabilityDatabase(readingAt: dir + "/v.sqlite").count("affected")
+            // A large OSV directory makes the import last long enough to be killed in the middle.
+            try HostFS.makeDirectories(dir + "/osv")
+            for i in 0..<20_000 {
+                let rec = #"{"id":"TEST-\#(i)","modified":"2024-01-01T00:00:00Z","aliases":["CVE-2099-\#(i)"],"affected":[{"package":{"ecosystem":"PyPI","name":"pkg\#(i % 500)"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"1.\#(i)"}]}]}]}"#
+                try HostFS.writeFileAtomically(dir + "/osv/\(i).json", Array(rec.utf8))
+            }
+            for delay in ["0.3", "0.8", "1.5"] {
+                let (s, o) = try runProcess(["sh", "-c", "HARDEN_DB='\(dir)/v.sqlite' '\(hardenBinary)' db import '\(dir)/osv' & pid=$!; sleep \(delay); kill -9 $pid; wait $pid; echo killed=$?"])
+                #expect(s == 0, "\(o)")
+                let db = try VulnerabilityDatabase(readingAt: dir + "/v.sqlite")
+                let now = try db.count("affected")
+                // Either the old database or the complete new one, never a partial one.
+                #expect(now == before || now == before + 20_000, "after kill at \(delay)s: \(now) rows")
+                #expect(try db.sources().count >= 1)
+            }
+            // The next import cleans up what the killed ones left.
+            let (s1, o1) = try runProcess([hardenBinary, "db", "import", SharedFeeds.directory + "/alpine-secdb-v3.11-community.json"], environment: env)
+            #expect(s1 == 0, "\(o1)")
+            #expect(try HostFS.listDirectory(dir).filter { $0.contains(".tmp-") }.isEmpty)
+        }
+    }
+}
