@@ -121,15 +121,38 @@ public struct ZipArchive {
             i -= 1
         }
         guard eocd >= 0 else { throw ZipError(description: "not a zip archive (no end of central directory)") }
-        let count = u16(eocd + 10)
+        var count = u16(eocd + 10)
         var at = u32(eocd + 16)
+        func u64(_ i: Int) -> Int { u32(i) | u32(i + 4) << 32 }
+        // ZIP64: a locator just before the end record points at a 64-bit end record.
+        if (count == 0xffff || at == 0xffff_ffff), eocd >= 20, u32(eocd - 20) == 0x07064b50 {
+            let z64 = u64(eocd - 20 + 8)
+            guard z64 >= 0, z64 + 56 <= bytes.count, u32(z64) == 0x06064b50 else { throw ZipError(description: "corrupt zip64 end record") }
+            count = u64(z64 + 32)
+            at = u64(z64 + 48)
+        }
+        guard count >= 0, count < 10_000_000, at >= 0 else { throw ZipError(description: "corrupt zip central directory") }
         for _ in 0..<count {
             guard at + 46 <= bytes.count, u32(at) == 0x02014b50 else { throw ZipError(description: "corrupt zip central directory") }
             let nameLen = u16(at + 28), extraLen = u16(at + 30), commentLen = u16(at + 32)
             guard at + 46 + nameLen <= bytes.count else { throw ZipError(description: "corrupt zip central directory") }
             let name = String(decoding: bytes[(at + 46)..<(at + 46 + nameLen)], as: UTF8.self)
-            entries.append(Entry(name: name, method: UInt16(u16(at + 10)), compressedSize: u32(at + 20), uncompressedSize: u32(at + 24),
-                                 localHeaderOffset: u32(at + 42)))
+            var compressed = u32(at + 20), uncompressed = u32(at + 24), offset = u32(at + 42)
+            // ZIP64 extra field (id 1) carries the values stored as 0xffffffff, in this order.
+            var e = at + 46 + nameLen
+            let extraEnd = min(e + extraLen, bytes.count)
+            while e + 4 <= extraEnd {
+                let id = u16(e), size = u16(e + 2)
+                if id == 1 {
+                    var p = e + 4
+                    if uncompressed == 0xffff_ffff, p + 8 <= extraEnd { uncompressed = u64(p); p += 8 }
+                    if compressed == 0xffff_ffff, p + 8 <= extraEnd { compressed = u64(p); p += 8 }
+                    if offset == 0xffff_ffff, p + 8 <= extraEnd { offset = u64(p) }
+                }
+                e += 4 + size
+            }
+            entries.append(Entry(name: name, method: UInt16(u16(at + 10)), compressedSize: compressed, uncompressedSize: uncompressed,
+                                 localHeaderOffset: offset))
             at += 46 + nameLen + extraLen + commentLen
         }
     }
@@ -142,7 +165,7 @@ public struct ZipArchive {
         let nameLen = Int(bytes[h + 26]) | Int(bytes[h + 27]) << 8
         let extraLen = Int(bytes[h + 28]) | Int(bytes[h + 29]) << 8
         let start = h + 30 + nameLen + extraLen
-        guard start + e.compressedSize <= bytes.count, e.uncompressedSize <= 256 << 20 else {
+        guard e.compressedSize >= 0, start + e.compressedSize <= bytes.count, e.uncompressedSize >= 0, e.uncompressedSize <= 256 << 20 else {
             throw ZipError(description: "zip entry \(e.name) runs past the archive")
         }
         let data = Array(bytes[start..<(start + e.compressedSize)])
