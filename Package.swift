@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
     targets: [
         // MARK: C system libraries and shims
@@ -51,7 +52,7 @@ let package = Package(
         .target(
             name: "HardenVulnDB",
             dependencies: ["HardenCore", "HardenSystem", "HardenArchive", "HardenOCI", "HardenSBOM", "CSQLite",
-                           .product(name: "Logging", package: "swift-log")],
+                           .product(name: "Logging", package: "swift-log"), .product(name: "Yams", package: "Yams")],
             swiftSettings: swiftSettings),
 
         // MARK: commands and the executable

@@ -26,6 +26,8 @@ public struct Finding: Codable, Sendable, Hashable {
     public var ratings: [SeverityRating]
     public var summary: String?
     public var sources: [String]
+    /// Set when a VEX statement or an ignore rule suppresses the finding (kept in JSON, not counted).
+    public var suppressed: Suppression?
 }
 
 public struct Matcher {
@@ -133,7 +135,7 @@ public struct Matcher {
                     id: canonical, ids: [], package: .init(ref: p.id, type: p.type.rawValue, name: p.name, version: p.version, purl: p.purl,
                                                         layer: p.layer?.index, locations: p.locations),
                     matchedOn: q.description, fixState: row.package.fixState, fixedVersions: [], severity: .unknown, ratings: [],
-                    summary: nil, sources: [])
+                    summary: nil, sources: [], suppressed: nil)
                 f.ids = Array(Set(f.ids).union(ids)).sorted()
                 f.fixedVersions = Array(Set(f.fixedVersions).union(fixed)).sorted()
                 f.sources = Array(Set(f.sources + [row.source])).sorted()

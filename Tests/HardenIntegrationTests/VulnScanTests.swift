@@ -171,6 +171,48 @@ enum SharedFeeds {
         }
     }
 
+    @Test func vexAndIgnoreRulesSuppressFindingsAndTheGate() throws {
+        try TestImages.require()
+        try SharedFeeds.require()
+        try #require(HostFS.exists(hardenBinary), "build harden first (swift build)")
+        try withTemporaryDirectory { dir in
+            let env = ["HARDEN_DB": dir + "/v.sqlite", "HARDEN_CACHE_DIR": dir + "/cache"]
+            _ = try runProcess([hardenBinary, "db", "import", SharedFeeds.directory + "/osv-PyPI-all.zip"], environment: env)
+            let vex = """
+                {"@context": "https://openvex.dev/ns/v0.2.0", "@id": "https://example.invalid/vex/1", "author": "test", "timestamp": "2026-01-01T00:00:00Z",
+                 "version": 1, "statements": [{"vulnerability": {"name": "CVE-2023-43804"}, "products": [{"@id": "pkg:pypi/urllib3@1.23"}],
+                 "status": "not_affected", "justification": "vulnerable_code_not_in_execute_path"}]}
+                """
+            try HostFS.writeFileAtomically(dir + "/vex.json", Array(vex.utf8))
+            let ignore = """
+                ignore:
+                  - vulnerability: CVE-2024-3651
+                    package: {name: idna, type: python}
+                    until: 2999-12-31
+                    reason: inputs are trusted
+                  - vulnerability: CVE-2018-18074
+                    until: 2000-01-01
+                """
+            try HostFS.writeFileAtomically(dir + "/ignore.yaml", Array(ignore.utf8))
+            let image = "oci:\(TestImages.layout):pyapp"
+            let (s1, o1) = try runProcess([hardenBinary, "scan", "--fail-on", "high", "--vex", dir + "/vex.json", "--ignore", dir + "/ignore.yaml",
+                                           "--format", "json", "-o", dir + "/r.json", image], environment: env)
+            #expect(s1 == 0, "both high findings are suppressed: \(o1)")
+            #expect(o1.contains("expired"), "the expired rule is reported: \(o1)")
+            let report = try JSONSerialization.jsonObject(with: Data(try HostFS.readFile(dir + "/r.json", limit: 1 << 26))) as? [String: Any]
+            let findings = (report?["findings"] as? [[String: Any]]) ?? []
+            let urllib3 = findings.first { $0["id"] as? String == "CVE-2023-43804" }
+            let suppressed = urllib3?["suppressed"] as? [String: Any]
+            #expect(suppressed?["kind"] as? String == "vex" && suppressed?["justification"] as? String == "vulnerable_code_not_in_execute_path")
+            #expect((findings.first { $0["id"] as? String == "CVE-2024-3651" }?["suppressed"] as? [String: Any])?["kind"] as? String == "ignore")
+            #expect(findings.first { $0["id"] as? String == "CVE-2018-18074" }?["suppressed"] == nil, "an expired rule no longer applies")
+            // Broken inputs are one-line errors naming the file.
+            try HostFS.writeFileAtomically(dir + "/bad.yaml", Array("ignore:\n  - colour: blue\n".utf8))
+            let (s2, o2) = try runProcess([hardenBinary, "scan", "--ignore", dir + "/bad.yaml", image], environment: env)
+            #expect(s2 == 1 && o2.contains("bad.yaml") && o2.contains("colour"), "\(o2)")
+        }
+    }
+
     @Test func killDuringImportLeavesThePreviousDatabaseIntact() throws {
         try SharedFeeds.require()
         try #require(HostFS.exists(hardenBinary), "build harden first (swift build)")

@@ -21,8 +21,10 @@ public struct ScanReport: Codable, Sendable {
     public var source: SBOM.Source
     public var os: OSInfo?
     public var database: [VulnerabilityDatabase.SourceStatus]
+    /// Every finding; suppressed ones carry `suppressed` and are not counted.
     public var findings: [Finding]
     public var summary: [String: Int]
+    public var warnings: [String] = []
     public var gate: Gate?
     public struct Gate: Codable, Sendable {
         public var failOn: Severity
@@ -61,6 +63,12 @@ extension Application {
         @Flag(name: .long, help: "Report only vulnerabilities that have a fix.")
         public var onlyFixed = false
 
+        @Option(name: .long, help: "OpenVEX document; not_affected and fixed statements suppress findings (repeatable).")
+        public var vex: [String] = []
+
+        @Option(name: .long, help: "YAML ignore rules (by vulnerability, package name/version/type, path; optional until: date).")
+        public var ignore: [String] = []
+
         public init() {}
 
         public func run() async throws {
@@ -71,11 +79,16 @@ extension Application {
             let sbom = try SBOMBuilder(logger: logger).build(img, reference: reference.description)
             var findings = try Matcher(database: db).match(sbom)
             if onlyFixed { findings = findings.filter { $0.fixState == .fixed } }
+            let vexDocs = try vex.map { try VEXDocument.load($0) }
+            let ignoreRules = try ignore.map { try IgnoreRules.load($0) }
+            let warnings = Suppressor.apply(&findings, vex: vexDocs, ignores: ignoreRules, imageDigest: sbom.source.manifestDigest)
+            for w in warnings { logger.warning("\(w)") }
             var summary: [String: Int] = [:]
-            for f in findings { summary[f.severity.rawValue, default: 0] += 1 }
-            var report = ScanReport(source: sbom.source, os: sbom.os, database: try db.sources(), findings: findings, summary: summary)
+            for f in findings where f.suppressed == nil { summary[f.severity.rawValue, default: 0] += 1 }
+            var report = ScanReport(source: sbom.source, os: sbom.os, database: try db.sources(), findings: findings, summary: summary,
+                                    warnings: warnings)
             if let failOn {
-                let reached = findings.filter { $0.severity >= failOn && $0.severity != .unknown }.count
+                let reached = findings.filter { $0.suppressed == nil && $0.severity >= failOn && $0.severity != .unknown }.count
                 report.gate = .init(failOn: failOn, failed: reached > 0, reached: reached)
             }
             let text: String
@@ -97,12 +110,16 @@ extension Application {
 enum ScanRendering {
     static func table(_ r: ScanReport) -> String {
         var rows = [["SEVERITY", "VULNERABILITY", "PACKAGE", "VERSION", "FIXED IN", "STATE"]]
-        for f in r.findings {
+        for f in r.findings where f.suppressed == nil {
             rows.append([f.severity.rawValue, f.id, f.package.name, f.package.version, f.fixedVersions.joined(separator: ", "), f.fixState.rawValue])
         }
         var out = TextTable(rows: rows).render()
         let counts = Severity.allCases.reversed().compactMap { s in r.summary[s.rawValue].map { "\($0) \(s.rawValue)" } }
-        out += "\n\n\(r.findings.count) findings" + (counts.isEmpty ? "" : ": " + counts.joined(separator: ", "))
+        let active = r.findings.filter { $0.suppressed == nil }.count
+        out += "\n\n\(active) findings" + (counts.isEmpty ? "" : ": " + counts.joined(separator: ", "))
+        let suppressed = r.findings.count - active
+        if suppressed > 0 { out += "; \(suppressed) suppressed by VEX or ignore rules" }
+        for w in r.warnings { out += "\nwarning: \(w)" }
         return out
     }
 
@@ -117,7 +134,8 @@ enum ScanRendering {
     static func sarif(_ r: ScanReport) throws -> String {
         var rules: [[String: Any]] = []
         var seen = Set<String>()
-        for f in r.findings where seen.insert(f.id).inserted {
+        let active = r.findings.filter { $0.suppressed == nil }
+        for f in active where seen.insert(f.id).inserted {
             var rule: [String: Any] = [
                 "id": f.id, "name": f.id.replacingOccurrences(of: "-", with: ""),
                 "shortDescription": ["text": "\(f.id) in \(f.package.name)"],
@@ -127,7 +145,7 @@ enum ScanRendering {
             if f.id.hasPrefix("CVE-") { rule["helpUri"] = "https://nvd.nist.gov/vuln/detail/\(f.id)" }
             rules.append(rule)
         }
-        let results: [[String: Any]] = r.findings.map { f in
+        let results: [[String: Any]] = active.map { f in
             let fix = f.fixedVersions.isEmpty ? "no fix available" : "fixed in \(f.fixedVersions.joined(separator: ", "))"
             return [
                 "ruleId": f.id, "level": sarifLevel(f.severity),
@@ -163,6 +181,12 @@ enum ScanRendering {
         guard var doc = try JSONSerialization.jsonObject(with: Data(base.utf8)) as? [String: Any] else { return base }
         var vulns: [[String: Any]] = []
         for f in r.findings {
+            if let s = f.suppressed {
+                // Suppressed findings are kept with their analysis, as CycloneDX VEX does.
+                vulns.append(["bom-ref": "\(f.id)|\(f.package.ref)", "id": f.id, "affects": [["ref": f.package.ref]],
+                              "analysis": ["state": s.status == "fixed" ? "resolved" : "not_affected", "detail": s.justification ?? s.source]])
+                continue
+            }
             var v: [String: Any] = [
                 "bom-ref": "\(f.id)|\(f.package.ref)", "id": f.id,
                 "affects": [["ref": f.package.ref]],

@@ -1,0 +1,191 @@
+// harden — suppressing findings: OpenVEX statements and harden's YAML ignore rules.
+import Foundation
+import HardenCore
+import HardenSystem
+import Yams
+
+/// Why a finding is not counted.
+public struct Suppression: Codable, Sendable, Hashable {
+    /// `vex` or `ignore`.
+    public var kind: String
+    /// VEX status (`not_affected`, `fixed`) or `ignored`.
+    public var status: String
+    /// VEX justification / impact statement, or the rule's reason.
+    public var justification: String?
+    /// The file the statement or rule came from.
+    public var source: String
+}
+
+extension Finding {
+    /// Every id and the package coordinates a statement or rule can name.
+    fileprivate func matchesVulnerability(_ id: String) -> Bool { self.id == id || ids.contains(id) }
+}
+
+/// OpenVEX documents (https://github.com/openvex/spec): `not_affected` and `fixed` statements suppress findings.
+public struct VEXDocument: Sendable {
+    public struct Statement: Sendable {
+        public var vulnerability: [String]
+        public var products: [String]
+        public var status: String
+        public var justification: String?
+    }
+    public var statements: [Statement]
+    public var source: String
+
+    public static func load(_ path: String) throws -> VEXDocument {
+        let bytes = try HostFS.readFile(path, limit: 64 << 20)
+        guard let doc = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else {
+            throw HardenError(.corrupt, "\(path): not valid JSON (an OpenVEX document was expected)")
+        }
+        guard let context = doc["@context"] as? String, context.contains("openvex") else {
+            throw HardenError(.unsupported, "\(path): not an OpenVEX document (no openvex @context)")
+        }
+        var statements: [Statement] = []
+        for (i, s) in ((doc["statements"] as? [[String: Any]]) ?? []).enumerated() {
+            var vulns: [String] = []
+            if let v = s["vulnerability"] as? [String: Any] {
+                if let name = v["name"] as? String { vulns.append(name) }
+                if let id = v["@id"] as? String { vulns.append(id) }
+                vulns += (v["aliases"] as? [String]) ?? []
+            } else if let v = s["vulnerability"] as? String {
+                vulns.append(v)
+            }
+            guard !vulns.isEmpty, let status = s["status"] as? String else {
+                throw HardenError(.corrupt, "\(path): statement \(i) has no vulnerability or status")
+            }
+            var products: [String] = []
+            for p in (s["products"] as? [Any]) ?? [] {
+                if let str = p as? String { products.append(str) }
+                if let obj = p as? [String: Any] {
+                    if let id = obj["@id"] as? String { products.append(id) }
+                    if let ids = obj["identifiers"] as? [String: Any], let purl = ids["purl"] as? String { products.append(purl) }
+                    for sub in (obj["subcomponents"] as? [[String: Any]]) ?? [] {
+                        if let id = sub["@id"] as? String { products.append(id) }
+                    }
+                }
+            }
+            let justification = (s["justification"] as? String) ?? (s["impact_statement"] as? String) ?? (s["status_notes"] as? String)
+            statements.append(Statement(vulnerability: vulns, products: products, status: status, justification: justification))
+        }
+        return VEXDocument(statements: statements, source: path)
+    }
+
+    /// A product names the package when its purl equals the package's, ignoring qualifiers when the product has none,
+    /// or when it names the image (its manifest digest).
+    static func productMatches(_ product: String, purl: String, imageDigest: String) -> Bool {
+        if product == purl || product.contains(imageDigest) { return true }
+        if !product.contains("?"), let q = purl.firstIndex(of: "?"), String(purl[..<q]) == product { return true }
+        return false
+    }
+
+    func suppression(for f: Finding, imageDigest: String) -> Suppression? {
+        for s in statements where s.status == "not_affected" || s.status == "fixed" {
+            guard s.vulnerability.contains(where: f.matchesVulnerability) else { continue }
+            guard s.products.isEmpty || s.products.contains(where: { Self.productMatches($0, purl: f.package.purl, imageDigest: imageDigest) }) else { continue }
+            return Suppression(kind: "vex", status: s.status, justification: s.justification, source: source)
+        }
+        return nil
+    }
+}
+
+/// harden's ignore file (YAML):
+/// ```yaml
+/// ignore:
+///   - vulnerability: CVE-2023-43804
+///     package: {name: urllib3, version: "1.23", type: python}
+///     path: /usr/local/lib/python3.11
+///     until: 2027-01-31
+///     reason: only used against trusted hosts
+/// ```
+public struct IgnoreRules: Sendable {
+    public struct Rule: Sendable {
+        public var vulnerability: String?
+        public var packageName: String?
+        public var packageVersion: String?
+        public var packageType: String?
+        public var path: String?
+        public var until: String?
+        public var reason: String?
+        public var line: Int
+    }
+    public var rules: [Rule]
+    public var source: String
+
+    public static func load(_ path: String) throws -> IgnoreRules {
+        let text = String(decoding: try HostFS.readFile(path, limit: 16 << 20), as: UTF8.self)
+        let node: Node?
+        do {
+            node = try Yams.compose(yaml: text)
+        } catch let e as YamlError {
+            throw HardenError(.corrupt, "\(path): invalid YAML: \(String(describing: e).split(separator: "\n").first ?? "")")
+        }
+        guard let root = node?.mapping, let list = root["ignore"]?.sequence else {
+            throw HardenError(.corrupt, "\(path): expected a top-level \"ignore:\" list")
+        }
+        let known: Set<String> = ["vulnerability", "package", "path", "until", "reason"]
+        var rules: [Rule] = []
+        for item in list {
+            let line = (item.mark?.line ?? 0)
+            guard let m = item.mapping else { throw HardenError(.corrupt, "\(path):\(line): each rule must be a mapping") }
+            for key in m.keys { if let k = key.string, !known.contains(k) { throw HardenError(.corrupt, "\(path):\(line): unknown key \"\(k)\"") } }
+            var r = Rule(line: line)
+            r.vulnerability = m["vulnerability"]?.string
+            if let p = m["package"]?.mapping {
+                r.packageName = p["name"]?.string
+                r.packageVersion = p["version"]?.string
+                r.packageType = p["type"]?.string
+            }
+            r.path = m["path"]?.string
+            r.reason = m["reason"]?.string
+            if let until = m["until"]?.string {
+                guard until.count == 10, until.dropFirst(4).first == "-" else {
+                    throw HardenError(.corrupt, "\(path):\(line): until must be a date like 2027-01-31")
+                }
+                r.until = until
+            }
+            if r.vulnerability == nil && r.packageName == nil && r.path == nil {
+                throw HardenError(.corrupt, "\(path):\(line): a rule needs a vulnerability, a package or a path")
+            }
+            rules.append(r)
+        }
+        return IgnoreRules(rules: rules, source: path)
+    }
+
+    /// Rules whose `until` date has passed (today is `yyyy-mm-dd`).
+    public func expired(today: String) -> [Rule] { rules.filter { ($0.until ?? "9999-12-31") < today } }
+
+    func suppression(for f: Finding, today: String) -> Suppression? {
+        for r in rules where (r.until ?? "9999-12-31") >= today {
+            if let v = r.vulnerability, !f.matchesVulnerability(v) { continue }
+            if let n = r.packageName, n.lowercased() != f.package.name.lowercased() { continue }
+            if let v = r.packageVersion, v != f.package.version { continue }
+            if let t = r.packageType, t != f.package.type { continue }
+            if let p = r.path, !f.package.locations.contains(where: { $0.hasPrefix(p) }) { continue }
+            return Suppression(kind: "ignore", status: "ignored", justification: r.reason, source: "\(source):\(r.line)")
+        }
+        return nil
+    }
+}
+
+public enum Suppressor {
+    /// Marks findings suppressed by VEX statements or ignore rules; returns warnings (expired rules).
+    public static func apply(_ findings: inout [Finding], vex: [VEXDocument], ignores: [IgnoreRules], imageDigest: String,
+                             today: String = Suppressor.today()) -> [String] {
+        for i in findings.indices {
+            var s: Suppression?
+            for v in vex where s == nil { s = v.suppression(for: findings[i], imageDigest: imageDigest) }
+            for r in ignores where s == nil { s = r.suppression(for: findings[i], today: today) }
+            findings[i].suppressed = s
+        }
+        return ignores.flatMap { rules in
+            rules.expired(today: today).map { "\(rules.source):\($0.line): ignore rule expired on \($0.until ?? "?") and no longer applies" }
+        }
+    }
+
+    public static func today() -> String {
+        let f = DateFormatter()
+        f.dateFormat = "yyyy-MM-dd"
+        f.timeZone = TimeZone(identifier: "UTC")
+        return f.string(from: Date())
+    }
+}
