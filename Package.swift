@@ -19,6 +19,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
     ],
     targets: [
         // MARK: C system libraries and shims
@@ -52,7 +54,9 @@ let package = Package(
         .target(
             name: "HardenVulnDB",
             dependencies: ["HardenCore", "HardenSystem", "HardenArchive", "HardenOCI", "HardenSBOM", "CSQLite",
-                           .product(name: "Logging", package: "swift-log"), .product(name: "Yams", package: "Yams")],
+                           .product(name: "Logging", package: "swift-log"), .product(name: "Yams", package: "Yams"),
+                           .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                           .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio")],
             swiftSettings: swiftSettings),
 
         // MARK: commands and the executable

@@ -65,7 +65,7 @@ import Testing
             let sbom = try SBOMBuilder(cache: nil).build(try ImageLoader.open(.ociLayout(path: TestImages.layout, tag: "flask")), reference: "flask")
             let text = try SBOMEncoder.render(sbom, format: kind == "spdx" ? .spdxJSON : .cyclonedxJSON)
             try HostFS.writeFileAtomically(dir + "/sbom.json", Array(text.utf8))
-            let script = packageRoot + "/scripts/validate-sbom.py"
+            let script = packageRoot + "/scripts/validate.py"
             let (status, out) = try runProcess(["python3", script, kind, dir + "/sbom.json"])
             #expect(status == 0, "\(out)")
             // The validator must be able to fail: a broken document is rejected.

