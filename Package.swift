@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.0"),
     ],
     targets: [
         // MARK: C system libraries and shims
@@ -58,12 +59,20 @@ let package = Package(
                            .product(name: "AsyncHTTPClient", package: "async-http-client"),
                            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio")],
             swiftSettings: swiftSettings),
+        .target(
+            name: "HardenRegistry",
+            dependencies: ["HardenCore", "HardenSystem", "HardenArchive", "HardenOCI",
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                           .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
+                           .product(name: "NIOSSL", package: "swift-nio-ssl")],
+            swiftSettings: swiftSettings),
 
         // MARK: commands and the executable
         .target(
             name: "HardenCommands",
             dependencies: [
-                "HardenCore", "HardenSystem", "HardenArchive", "HardenOCI", "HardenSBOM", "HardenVulnDB",
+                "HardenCore", "HardenSystem", "HardenArchive", "HardenOCI", "HardenSBOM", "HardenVulnDB", "HardenRegistry",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -107,7 +116,7 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "HardenIntegrationTests",
-            dependencies: ["HardenOCI", "HardenArchive", "HardenSBOM", "HardenVulnDB", "HardenCommands", "HardenTestSupport",
+            dependencies: ["HardenOCI", "HardenArchive", "HardenSBOM", "HardenVulnDB", "HardenRegistry", "HardenCommands", "HardenTestSupport",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings),
     ]

@@ -3,14 +3,34 @@ import ArgumentParser
 import Foundation
 import HardenCore
 import HardenOCI
+import HardenRegistry
 import HardenSystem
+import Logging
 
 /// How to pick an image from a multi-image source.
 public struct ImageOptions: ParsableArguments {
     @Option(name: .long, help: "Platform to select from a multi-platform image: os/arch[/variant] (default linux/amd64).")
     public var platform: String?
 
+    @Option(name: .long, help: "Registry credentials USER:PASS [environment: HARDEN_REGISTRY_USER, HARDEN_REGISTRY_PASSWORD; else ~/.docker/config.json].")
+    public var creds: String?
+
+    @Option(name: .customLong("tls-verify"), help: "Verify registry TLS certificates; false also allows plain-HTTP registries.")
+    public var tlsVerify: Bool = true
+
     public init() {}
+
+    public func registryOptions() throws -> RegistryOptions {
+        RegistryOptions(credentials: try creds.map { try Credentials(parsing: $0) }, tlsVerify: tlsVerify)
+    }
+
+    /// Opens an image from any transport; registry images are pulled (verified) into a temporary store.
+    public func open(_ reference: ImageReference, logger: Logger) async throws -> Image {
+        if case .registry(let r) = reference {
+            return try await RegistryTransfer.pull(r, options: try registryOptions(), loader: try loaderOptions(), logger: logger)
+        }
+        return try ImageLoader.open(reference, options: try loaderOptions())
+    }
 
     public func loaderOptions() throws -> ImageLoader.Options {
         guard let platform else { return ImageLoader.Options() }

@@ -106,7 +106,7 @@ public enum ImageLoader {
         throw HardenError(.notFound, "no image for platform \(options.platform); available: \(available)")
     }
 
-    static func openManifest(_ descriptor: Descriptor, store: any BlobStore, name: String, tag: String?, options: Options,
+    public static func openManifest(_ descriptor: Descriptor, store: any BlobStore, name: String, tag: String?, options: Options,
                              keepAlive: [AnyObject]) throws -> Image {
         let bytes = try store.readVerified(descriptor, what: "manifest")
         let manifest = try Manifest.parse(bytes, source: "manifest \(descriptor.digest)")

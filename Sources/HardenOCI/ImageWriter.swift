@@ -12,20 +12,32 @@ public enum ImageWriter {
     public struct Options: Sendable {
         public var compression: LayerCompression = .keep
         public var extract = RootfsExtractor.Options()
-        public init(compression: LayerCompression = .keep) { self.compression = compression }
+        /// Decompress layers copied as they are, to check their DiffIDs. Off when the blobs were just verified by
+        /// digest (a registry pull); DiffIDs are still checked whenever layers are read.
+        public var verifyDiffIDs = true
+        public init(compression: LayerCompression = .keep, verifyDiffIDs: Bool = true) {
+            self.compression = compression
+            self.verifyDiffIDs = verifyDiffIDs
+        }
     }
 
     /// What was written.
     public struct Written: Sendable {
         public var manifestDigest: Digest?
         public var reference: String
+
+        public init(manifestDigest: Digest?, reference: String) {
+            self.manifestDigest = manifestDigest
+            self.reference = reference
+        }
     }
 
     public static func write(_ image: Image, to reference: ImageReference, options: Options = Options()) throws -> Written {
         do {
             switch reference {
             case .ociLayout(let path, let tag):
-                let d = try writeLayout(image, directory: path, tag: tag ?? image.tag.map(tagOnly), compression: options.compression)
+                let d = try writeLayout(image, directory: path, tag: tag ?? image.tag.map(tagOnly), compression: options.compression,
+                                        verifyDiffIDs: options.verifyDiffIDs)
                 return Written(manifestDigest: d, reference: reference.description)
             case .ociArchive(let path, let tag):
                 let d = try writeArchive(path) { staging in
@@ -66,8 +78,25 @@ public enum ImageWriter {
 
     /// Copies or transcodes layer `i` into `directory` (a blob directory), verifying digests and DiffID.
     /// Returns its descriptor in the destination.
-    static func writeLayer(_ image: Image, _ i: Int, into blobDir: String, target: Compression, ociMediaType: Bool) throws -> Descriptor {
+    static func writeLayer(_ image: Image, _ i: Int, into blobDir: String, target: Compression, ociMediaType: Bool,
+                           verifyDiffID: Bool = true) throws -> Descriptor {
         let layer = image.layers[i]
+        if target == layer.compression && !verifyDiffID {
+            var d = layer.descriptor
+            if ociMediaType { d.mediaType = MediaType.ociLayer(target) }
+            let final = blobDir + "/" + layer.descriptor.digest.encoded
+            if HostFS.isRegularFile(final), (try? HostFS.fileSize(final)) == layer.descriptor.size { return d }
+            let tmp = blobDir + "/.layer-\(i).tmp-\(UInt32.random(in: 0...UInt32.max))"
+            defer { _ = try? HostFS.removeTree(tmp) }
+            let out = FileWriter(descriptor: try FileDescriptor.create(tmp, mode: 0o644, exclusive: true))
+            try HashingReader(try image.store.openRaw(layer.descriptor.digest),
+                              expected: layer.descriptor.digest.expectation(size: layer.descriptor.size, name: "\(image.source): layer blob \(layer.descriptor.digest)"))
+                .copy(to: out)
+            try out.finish()
+            try out.fd.sync()
+            try HostFS.rename(tmp, final)
+            return d
+        }
         let tmp = blobDir + "/.layer-\(i).tmp-\(UInt32.random(in: 0...UInt32.max))"
         defer { _ = try? HostFS.removeTree(tmp) }
         let mediaType = ociMediaType ? MediaType.ociLayer(target) : layer.descriptor.mediaType
@@ -111,12 +140,13 @@ public enum ImageWriter {
     // MARK: OCI layout
 
     /// Writes (or adds to) an OCI image layout; returns the manifest digest.
-    static func writeLayout(_ image: Image, directory: String, tag: String?, compression: LayerCompression) throws -> Digest {
+    static func writeLayout(_ image: Image, directory: String, tag: String?, compression: LayerCompression, verifyDiffIDs: Bool = true) throws -> Digest {
         if HostFS.exists(directory) && !HostFS.isDirectory(directory) {
             throw HardenError(.invalidArgument, "exists and is not a directory")
         }
         let existing = HostFS.exists(directory + "/index.json")
-        let empty = HostFS.exists(directory) ? try HostFS.listDirectory(directory).isEmpty : true
+        // A directory holding only blobs (a pull that wrote straight into it) counts as a fresh layout.
+        let empty = HostFS.exists(directory) ? try HostFS.listDirectory(directory).allSatisfy { $0 == "blobs" || $0 == "oci-layout" } : true
         if !existing && !empty {
             throw HardenError(.invalidArgument, "exists, is not empty and is not an OCI layout")
         }
@@ -127,7 +157,7 @@ public enum ImageWriter {
         for i in image.layers.indices {
             let target = resolveCompression(compression, for: image.layers[i])
             let isOCI = image.manifest.mediaType == MediaType.ociManifest || image.manifest.mediaType == nil
-            let d = try writeLayer(image, i, into: blobDir, target: target, ociMediaType: true)
+            let d = try writeLayer(image, i, into: blobDir, target: target, ociMediaType: true, verifyDiffID: verifyDiffIDs)
             if d != image.layers[i].descriptor || !isOCI { changed = true }
             layers.append(d)
         }

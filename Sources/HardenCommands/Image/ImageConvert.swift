@@ -2,6 +2,7 @@
 import ArgumentParser
 import HardenCore
 import HardenOCI
+import HardenRegistry
 import Logging
 
 extension Application {
@@ -32,10 +33,28 @@ extension Application {
             let logger = global.makeLogger()
             let source = try ImageReference.parse(image)
             let dest = try ImageReference.parse(destination, detect: false)
-            let img = try ImageLoader.open(source, options: try imageOptions.loaderOptions())
             var options = ImageWriter.Options(compression: compression)
+            let img: Image
+            if case .registry(let r) = source, case .ociLayout(let path, _) = dest, compression == .keep {
+                // Pull straight into the destination layout: each blob is written once, verified by digest as it arrives.
+                img = try await RegistryTransfer.pull(r, options: try imageOptions.registryOptions(), loader: try imageOptions.loaderOptions(),
+                                                      blobDirectory: path + "/blobs/sha256", logger: logger)
+                options.verifyDiffIDs = false
+            } else {
+                img = try await imageOptions.open(source, logger: logger)
+            }
             options.extract.createDevices = devices
-            let written = try ImageWriter.write(img, to: dest, options: options)
+            let written: ImageWriter.Written
+            if case .registry(let r) = dest {
+                var mountFrom: String?
+                if case .registry(let src) = source, let s = try? RegistryReference.parse(src), let d = try? RegistryReference.parse(r), s.host == d.host {
+                    mountFrom = s.repository
+                }
+                let digest = try await RegistryTransfer.push(img, to: r, options: try imageOptions.registryOptions(), mountFrom: mountFrom, logger: logger)
+                written = ImageWriter.Written(manifestDigest: digest, reference: dest.description)
+            } else {
+                written = try ImageWriter.write(img, to: dest, options: options)
+            }
             logger.info("Converted image", metadata: ["from": "\(source)", "to": "\(dest)"])
             if !global.quiet {
                 writeStandardError("wrote \(written.reference)" + (written.manifestDigest.map { " (\(dest.isDockerArchive ? "image id" : "manifest") \($0))" } ?? "") + "\n")

@@ -38,7 +38,7 @@ extension Application {
         public func run() async throws {
             let logger = global.makeLogger()
             let reference = try ImageReference.parse(image)
-            let img = try ImageLoader.open(reference, options: try imageOptions.loaderOptions())
+            let img = try await imageOptions.open(reference, logger: logger)
             var builder = SBOMBuilder(logger: logger)
             if noCache { builder.cache = nil }
             let progress = ProgressLine(enabled: global.showProgress)

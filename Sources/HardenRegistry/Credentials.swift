@@ -1,0 +1,48 @@
+// harden — registry credentials: --creds, environment, ~/.docker/config.json.
+import Foundation
+import HardenCore
+import HardenSystem
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public struct Credentials: Sendable, Hashable {
+    public var username: String
+    public var password: String
+
+    public init(username: String, password: String) {
+        self.username = username
+        self.password = password
+    }
+
+    /// `USER:PASS`.
+    public init(parsing text: String) throws {
+        guard let colon = text.firstIndex(of: ":") else { throw HardenError(.invalidArgument, "--creds: expected USER:PASS") }
+        self.init(username: String(text[..<colon]), password: String(text[text.index(after: colon)...]))
+    }
+
+    var basicHeader: String { "Basic " + Data("\(username):\(password)".utf8).base64EncodedString() }
+
+    /// Credentials for `host`: `HARDEN_REGISTRY_USER`/`HARDEN_REGISTRY_PASSWORD`, else `auths` in
+    /// `$DOCKER_CONFIG/config.json` or `~/.docker/config.json`.
+    public static func lookup(host: String) -> Credentials? {
+        if let u = getenv("HARDEN_REGISTRY_USER"), let p = getenv("HARDEN_REGISTRY_PASSWORD") {
+            return Credentials(username: String(cString: u), password: String(cString: p))
+        }
+        let dir = getenv("DOCKER_CONFIG").map { String(cString: $0) } ?? ((getenv("HOME").map { String(cString: $0) } ?? "/root") + "/.docker")
+        guard let bytes = try? HostFS.readFile(dir + "/config.json", limit: 1 << 20),
+              let json = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any],
+              let auths = json["auths"] as? [String: Any] else { return nil }
+        let keys = [host, "https://\(host)", "http://\(host)", host == "registry-1.docker.io" ? "https://index.docker.io/v1/" : host]
+        for k in keys {
+            guard let entry = auths[k] as? [String: Any] else { continue }
+            if let auth = entry["auth"] as? String, let data = Data(base64Encoded: auth), let text = String(data: data, encoding: .utf8),
+               let c = try? Credentials(parsing: text) {
+                return c
+            }
+            if let u = entry["username"] as? String, let p = entry["password"] as? String { return Credentials(username: u, password: p) }
+        }
+        return nil
+    }
+}

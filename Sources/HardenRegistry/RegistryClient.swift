@@ -1,0 +1,296 @@
+// harden — an OCI distribution client: manifests and blobs, anonymous/basic/bearer auth, retries.
+import AsyncHTTPClient
+import Foundation
+import HardenArchive
+import HardenCore
+import HardenOCI
+import HardenSystem
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOSSL
+import Synchronization
+
+/// Talks to one registry for one repository. Safe to use from concurrent tasks (its little state is locked).
+public final class RegistryClient: Sendable {
+    public let reference: RegistryReference
+    let http: HTTPClient
+    let credentials: Credentials?
+    let tlsVerify: Bool
+    let logger: Logger
+    private struct State { var scheme = "https"; var authorization: String?; var probed = false }
+    private let state = Mutex(State())
+    var scheme: String { state.withLock { $0.scheme } }
+    var authorization: String? {
+        get { state.withLock { $0.authorization } }
+    }
+    func setAuthorization(_ a: String) { state.withLock { $0.authorization = a } }
+
+    public init(reference: RegistryReference, credentials: Credentials?, tlsVerify: Bool = true, logger: Logger = .harden) {
+        self.reference = reference
+        self.credentials = credentials ?? Credentials.lookup(host: reference.host)
+        self.tlsVerify = tlsVerify
+        self.logger = logger
+        var config = HTTPClient.Configuration()
+        if !tlsVerify {
+            var tls = TLSConfiguration.makeClientConfiguration()
+            tls.certificateVerification = .none
+            config.tlsConfiguration = tls
+        }
+        config.redirectConfiguration = .follow(max: 5, allowCycles: false)
+        self.http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: config)
+    }
+
+    public func shutdown() async {
+        try? await http.shutdown()
+    }
+
+    var base: String { "\(scheme)://\(reference.host)/v2/\(reference.repository)" }
+    var name: String { "\(reference.host)/\(reference.repository)" }
+
+    /// Decides the scheme: HTTPS, or plain HTTP when TLS verification is off and HTTPS does not answer.
+    func probe() async throws {
+        let first = state.withLock { s -> Bool in
+            defer { s.probed = true }
+            return !s.probed
+        }
+        guard first, !tlsVerify else { return }
+        // With verification off (the user's choice), a registry that answers the API over plain HTTP is used over HTTP;
+        // an HTTPS-only one answers plain HTTP with an error, and HTTPS (unverified) is kept.
+        if let r = try? await http.execute(HTTPClientRequest(url: "http://\(reference.host)/v2/"), timeout: .seconds(5)),
+           r.headers.first(name: "Docker-Distribution-API-Version") != nil || r.status == .ok || r.status == .unauthorized {
+            state.withLock { $0.scheme = "http" }
+        }
+    }
+
+    // MARK: requests with auth and retries
+
+    /// Sends a request (rebuilt by `make` on each attempt), answering auth challenges and retrying on 429/5xx.
+    func send(_ method: HTTPMethod, _ url: String, headers: [(String, String)] = [], scopeActions: String = "pull",
+              body: (() -> HTTPClientRequest.Body)? = nil, expect: Set<UInt> = [200]) async throws -> HTTPClientResponse {
+        try await probe()
+        var attempt = 0
+        var challenged = false
+        while true {
+            attempt += 1
+            var request = HTTPClientRequest(url: url.hasPrefix("http") ? url : base + url)
+            request.method = method
+            request.headers.add(name: "User-Agent", value: "harden")
+            for (k, v) in headers { request.headers.add(name: k, value: v) }
+            if let authorization { request.headers.replaceOrAdd(name: "Authorization", value: authorization) }
+            if let body { request.body = body() }
+            let response: HTTPClientResponse
+            do {
+                response = try await http.execute(request, timeout: .seconds(600))
+            } catch {
+                if attempt < 4 {
+                    try await Task.sleep(nanoseconds: UInt64(attempt) * 300_000_000)
+                    continue
+                }
+                throw HardenError(.io, "\(name): \(method.rawValue) \(url): \(error)")
+            }
+            if response.status == .unauthorized && !challenged {
+                challenged = true
+                try await authenticate(response.headers.first(name: "WWW-Authenticate") ?? "", actions: scopeActions)
+                continue
+            }
+            if response.status == .unauthorized || response.status == .forbidden {
+                throw HardenError(.invalidArgument, "\(reference.host): unauthorized for repository \(reference.repository) (HTTP \(response.status.code)); check --creds")
+            }
+            if (response.status == .tooManyRequests || response.status.code >= 500) && attempt < 4 {
+                try await Task.sleep(nanoseconds: UInt64(attempt) * 500_000_000)
+                continue
+            }
+            if !expect.contains(response.status.code) {
+                if response.status == .notFound {
+                    throw HardenError(.notFound, "docker://\(reference): not found (\(method.rawValue) \(url.split(separator: "?").first ?? ""))")
+                }
+                var text = ""
+                if let b = try? await response.body.collect(upTo: 64 * 1024) { text = String(buffer: b).prefix(200).replacingOccurrences(of: "\n", with: " ") }
+                throw HardenError(.io, "\(name): \(method.rawValue) \(url.split(separator: "?").first ?? ""): HTTP \(response.status.code) \(text)")
+            }
+            return response
+        }
+    }
+
+    /// Handles a `WWW-Authenticate` challenge: Basic uses the credentials; Bearer fetches a token from the realm.
+    func authenticate(_ challenge: String, actions: String) async throws {
+        let lower = challenge.lowercased()
+        if lower.hasPrefix("basic") {
+            guard let credentials else {
+                throw HardenError(.invalidArgument, "\(reference.host): unauthorized for repository \(reference.repository) (credentials required; use --creds USER:PASS)")
+            }
+            setAuthorization(credentials.basicHeader)
+            return
+        }
+        guard lower.hasPrefix("bearer") else {
+            throw HardenError(.invalidArgument, "\(reference.host): unauthorized for repository \(reference.repository) (unsupported challenge \(challenge.prefix(40)))")
+        }
+        let params = Self.parseChallenge(String(challenge.dropFirst("bearer".count)))
+        guard let realm = params["realm"] else { throw HardenError(.corrupt, "\(reference.host): bearer challenge without a realm") }
+        var query: [String] = []
+        if let service = params["service"] { query.append("service=\(Self.escape(service))") }
+        let scope = params["scope"] ?? "repository:\(reference.repository):\(actions)"
+        query.append("scope=\(Self.escape(scope))")
+        var request = HTTPClientRequest(url: realm + (realm.contains("?") ? "&" : "?") + query.joined(separator: "&"))
+        if let credentials { request.headers.add(name: "Authorization", value: credentials.basicHeader) }
+        let response = try await http.execute(request, timeout: .seconds(60))
+        guard response.status == .ok else {
+            throw HardenError(.invalidArgument, "\(reference.host): unauthorized for repository \(reference.repository) (token endpoint answered HTTP \(response.status.code))")
+        }
+        let body = try await response.body.collect(upTo: 1 << 20)
+        guard let json = try? JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any],
+              let token = (json["token"] as? String) ?? (json["access_token"] as? String) else {
+            throw HardenError(.corrupt, "\(reference.host): token endpoint returned no token")
+        }
+        setAuthorization("Bearer \(token)")
+    }
+
+    static func parseChallenge(_ text: String) -> [String: String] {
+        var out: [String: String] = [:]
+        var i = text.startIndex
+        while i < text.endIndex {
+            while i < text.endIndex, text[i] == " " || text[i] == "," { i = text.index(after: i) }
+            guard let eq = text[i...].firstIndex(of: "=") else { break }
+            let key = text[i..<eq].trimmingCharacters(in: .whitespaces).lowercased()
+            var j = text.index(after: eq)
+            var value = ""
+            if j < text.endIndex, text[j] == "\"" {
+                j = text.index(after: j)
+                while j < text.endIndex, text[j] != "\"" { value.append(text[j]); j = text.index(after: j) }
+                if j < text.endIndex { j = text.index(after: j) }
+            } else {
+                while j < text.endIndex, text[j] != "," { value.append(text[j]); j = text.index(after: j) }
+            }
+            out[key] = value
+            i = j
+        }
+        return out
+    }
+
+    static func escape(_ s: String) -> String {
+        s.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed.subtracting(CharacterSet(charactersIn: "&=+:/"))) ?? s
+    }
+
+    // MARK: manifests
+
+    static let manifestAccept = [MediaType.ociIndex, MediaType.ociManifest, MediaType.dockerManifestList, MediaType.dockerManifest].joined(separator: ", ")
+
+    /// Fetches a manifest or index by tag or digest; returns its bytes and media type. Verifies a digest reference.
+    public func manifest(_ ref: String) async throws -> (bytes: [UInt8], mediaType: String) {
+        let response = try await send(.GET, "/manifests/\(ref)", headers: [("Accept", Self.manifestAccept)])
+        let body = try await response.body.collect(upTo: 16 << 20)
+        let bytes = Array(buffer: body)
+        if ref.hasPrefix("sha256:"), let want = try? Digest(parsing: ref), Digest.sha256(of: bytes) != want {
+            throw HardenError(.corrupt, "\(name): manifest \(ref) has digest \(Digest.sha256(of: bytes))")
+        }
+        var type = response.headers.first(name: "Content-Type") ?? ""
+        if let semi = type.firstIndex(of: ";") { type = String(type[..<semi]) }
+        if let json = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any], let mt = json["mediaType"] as? String { type = mt }
+        return (bytes, type)
+    }
+
+    public func putManifest(_ ref: String, bytes: [UInt8], mediaType: String) async throws {
+        _ = try await send(.PUT, "/manifests/\(ref)", headers: [("Content-Type", mediaType)], scopeActions: "pull,push",
+                           body: { .bytes(ByteBuffer(bytes: bytes)) }, expect: [201, 200])
+    }
+
+    // MARK: blobs
+
+    public func blobExists(_ digest: Digest) async throws -> Bool {
+        do {
+            _ = try await send(.HEAD, "/blobs/\(digest)", scopeActions: "pull,push")
+            return true
+        } catch let e as HardenError where e.code == .notFound {
+            return false
+        }
+    }
+
+    /// Downloads a blob into `path`, verifying its size and digest; resumes with Range after a broken transfer.
+    public func downloadBlob(_ descriptor: Descriptor, to path: String) async throws {
+        let out = try FileDescriptor.create(path, mode: 0o644, exclusive: false)
+        var hasher = StreamHasher(descriptor.digest.algorithm)
+        var have: Int64 = 0
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                let headers = have > 0 ? [("Range", "bytes=\(have)-")] : []
+                let response = try await send(.GET, "/blobs/\(descriptor.digest)", headers: headers, expect: have > 0 ? [206, 200] : [200])
+                if response.status == .ok && have > 0 {
+                    // The server ignored the range: start over.
+                    have = 0
+                    hasher = StreamHasher(descriptor.digest.algorithm)
+                    _ = ftruncate(out.raw, 0)
+                    _ = lseek(out.raw, 0, SEEK_SET)
+                }
+                for try await chunk in response.body {
+                    try chunk.withUnsafeReadableBytes { buf in
+                        hasher.update(buf)
+                        try out.writeAll(buf)
+                    }
+                    have += Int64(chunk.readableBytes)
+                    if have > descriptor.size {
+                        throw HardenError(.corrupt, "\(name): blob \(descriptor.digest) is larger than the \(descriptor.size) bytes its descriptor declares")
+                    }
+                }
+                break
+            } catch let e as HardenError {
+                throw e
+            } catch {
+                if attempt < 4 { continue }
+                throw HardenError(.io, "\(name): blob \(descriptor.digest): \(error)")
+            }
+        }
+        guard have == descriptor.size else {
+            throw HardenError(.corrupt, "\(name): blob \(descriptor.digest) is \(have) bytes, expected \(descriptor.size)")
+        }
+        let hex = hasher.finalizeHex()
+        guard hex == descriptor.digest.encoded else {
+            throw HardenError(.corrupt, "\(name): blob \(descriptor.digest) has digest \(descriptor.digest.algorithm.rawValue):\(hex)")
+        }
+        try out.sync()
+    }
+
+    /// Uploads a blob unless the registry has it; tries a cross-repository mount first when `mountFrom` is given.
+    /// Blobs up to `chunkSize` go in one PUT, larger ones in PATCH chunks.
+    public func uploadBlob(_ descriptor: Descriptor, mountFrom: String?, chunkSize: Int = 16 << 20,
+                           open: () throws -> any ByteReader) async throws -> Bool {
+        if try await blobExists(descriptor.digest) { return false }
+        if let from = mountFrom {
+            let r = try await send(.POST, "/blobs/uploads/?mount=\(descriptor.digest)&from=\(from)", scopeActions: "pull,push", expect: [201, 202])
+            if r.status == .created { return false }
+        }
+        let start = try await send(.POST, "/blobs/uploads/", scopeActions: "pull,push", expect: [202])
+        guard var location = start.headers.first(name: "Location") else { throw HardenError(.corrupt, "\(name): upload without a Location") }
+        if location.hasPrefix("/") { location = "\(scheme)://\(reference.host)" + location }
+        let reader = try open()
+        var buffer = [UInt8](repeating: 0, count: chunkSize)
+        var offset: Int64 = 0
+        func sep(_ l: String) -> String { l.contains("?") ? "&" : "?" }
+        if descriptor.size <= Int64(chunkSize) {
+            let bytes = try reader.readAll(limit: chunkSize, name: "blob \(descriptor.digest)")
+            _ = try await send(.PUT, location + sep(location) + "digest=\(descriptor.digest)", headers: [("Content-Type", "application/octet-stream")],
+                               scopeActions: "pull,push", body: { .bytes(ByteBuffer(bytes: bytes)) }, expect: [201])
+            return true
+        }
+        while true {
+            var filled = 0
+            while filled < chunkSize {
+                let n = try buffer.withUnsafeMutableBytes { try reader.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[filled...])) }
+                if n == 0 { break }
+                filled += n
+            }
+            if filled == 0 { break }
+            let chunk = Array(buffer[0..<filled])
+            let r = try await send(.PATCH, location, headers: [("Content-Type", "application/octet-stream"),
+                                                             ("Content-Range", "\(offset)-\(offset + Int64(filled) - 1)")],
+                                   scopeActions: "pull,push", body: { .bytes(ByteBuffer(bytes: chunk)) }, expect: [202])
+            offset += Int64(filled)
+            if let next = r.headers.first(name: "Location") { location = next.hasPrefix("/") ? "\(scheme)://\(reference.host)" + next : next }
+        }
+        guard offset == descriptor.size else { throw HardenError(.corrupt, "blob \(descriptor.digest): read \(offset) bytes, expected \(descriptor.size)") }
+        _ = try await send(.PUT, location + sep(location) + "digest=\(descriptor.digest)", scopeActions: "pull,push", expect: [201])
+        return true
+    }
+}
