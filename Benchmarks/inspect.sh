@@ -5,6 +5,7 @@
 # Usage: Benchmarks/inspect.sh [runs]     (builds the release binary; needs scripts/build-test-images.sh first)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. Benchmarks/lib.sh
 RUNS="${1:-5}"
 IMAGES="${HARDEN_TEST_IMAGES:-$PWD/test-images}"
 LAYOUT="$IMAGES/oci"
@@ -23,16 +24,7 @@ print(" ".join(root + "/blobs/sha256/" + l["digest"].split(":")[1] for l in m["l
 PY
 )
 
-best() {  # best wall time in seconds over $RUNS runs of "$@"
-    local best=""
-    for _ in $(seq "$RUNS"); do
-        local s e t
-        s=$(date +%s.%N); "$@" >/dev/null 2>&1; e=$(date +%s.%N)
-        t=$(echo "$e - $s" | bc -l)
-        if [ -z "$best" ] || [ "$(echo "$t < $best" | bc -l)" = 1 ]; then best=$t; fi
-    done
-    echo "$best"
-}
+best() { best_of "$RUNS" "$@"; }
 
 gunzip_all() { for b in $manifest; do gzip -dc "$b" > /dev/null; done; }
 # Warm the page cache once so both sides read from memory.

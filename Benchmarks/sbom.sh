@@ -5,6 +5,7 @@
 # Usage: Benchmarks/sbom.sh [runs]   (needs scripts/build-test-images.sh and scripts/setup.sh first)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. Benchmarks/lib.sh
 RUNS="${1:-3}"
 IMAGES="${HARDEN_TEST_IMAGES:-$PWD/test-images}"
 [ -f "$IMAGES/oci/index.json" ] || { echo "bench: test images missing; run scripts/build-test-images.sh" >&2; exit 1; }
@@ -15,17 +16,8 @@ BIN="$(swift build -c release --show-bin-path)/harden"
 WORK=$(mktemp -d); trap 'rm -rf "$WORK"' EXIT
 export HARDEN_CACHE_DIR="$WORK/cache"
 
-best() {  # best wall time over $RUNS runs
-    local best=""
-    for _ in $(seq "$RUNS"); do
-        local s e t
-        s=$(date +%s.%N); "$@" >/dev/null 2>&1; e=$(date +%s.%N)
-        t=$(echo "$e - $s" | bc -l)
-        if [ -z "$best" ] || [ "$(echo "$t < $best" | bc -l)" = 1 ]; then best=$t; fi
-    done
-    echo "$best"
-}
-rss() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1; }
+best() { best_of "$RUNS" "$@"; }
+rss() { peak_rss "$@"; }
 
 printf '%-6s %10s %10s %7s %12s %12s %7s\n' image harden_s syft_s ratio harden_KiB syft_KiB ratio
 for tag in base nginx flask; do
