@@ -88,14 +88,7 @@ public final class TarWriter {
             if !isUTF8 { pax.insert(("hdrcharset", Array("BINARY".utf8)), at: 0) }
             try writePAX(pax, for: entry)
         }
-        // Checksum: computed with the field as spaces, written as six octal digits, NUL, space.
-        for i in 148..<156 { header[i] = 0x20 }
-        let sum = header.reduce(0) { $0 + Int($1) }
-        let digits = Array(String(sum, radix: 8).utf8)
-        let padded = [UInt8](repeating: UInt8(ascii: "0"), count: max(0, 6 - digits.count)) + digits
-        for (i, d) in padded.suffix(6).enumerated() { header[148 + i] = d }
-        header[154] = 0
-        header[155] = 0x20
+        Self.writeChecksum(&header)
         try sink.write(header)
         remaining = size
         lastSize = size
@@ -165,6 +158,15 @@ public final class TarWriter {
         header[156] = entry.type.flag
         put(&header, 257, Array("ustar\0".utf8))
         put(&header, 263, Array("00".utf8))
+        Self.writeChecksum(&header)
+        try sink.write(header)
+        try sink.write(body)
+        let pad = (512 - body.count % 512) % 512
+        if pad > 0 { try sink.write(Array(Self.zeroBlock[0..<pad])) }
+    }
+
+    /// The header checksum: computed with the field as spaces, written as six octal digits, NUL, space.
+    static func writeChecksum(_ header: inout [UInt8]) {
         for i in 148..<156 { header[i] = 0x20 }
         let sum = header.reduce(0) { $0 + Int($1) }
         let digits = Array(String(sum, radix: 8).utf8)
@@ -172,10 +174,6 @@ public final class TarWriter {
         for (i, d) in padded.suffix(6).enumerated() { header[148 + i] = d }
         header[154] = 0
         header[155] = 0x20
-        try sink.write(header)
-        try sink.write(body)
-        let pad = (512 - body.count % 512) % 512
-        if pad > 0 { try sink.write(Array(Self.zeroBlock[0..<pad])) }
     }
 
     /// Where to split a path of 101…255 bytes into ustar prefix (≤155) and name (≤100), if anywhere.
