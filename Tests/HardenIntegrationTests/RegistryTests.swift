@@ -17,7 +17,7 @@ final class RegistryServer {
     let dir: String
     private let pidFile: String
 
-    init(dir: String, port: Int, htpasswd: (user: String, password: String)? = nil) throws {
+    init(dir: String, port: Int, htpasswd: (user: String, password: String)? = nil, tokenRealm: (url: String, cert: String)? = nil) throws {
         try #require(haveProgram("docker-registry"), "docker-registry is not installed: run scripts/setup.sh")
         self.port = port
         self.dir = dir
@@ -29,6 +29,9 @@ final class RegistryServer {
             let (s, o) = try runProcess(["sh", "-c", "htpasswd -Bbn '\(h.user)' '\(h.password)' > '\(dir)/htpasswd'"])
             try #require(s == 0, "\(o)")
             auth = "auth:\n  htpasswd:\n    realm: harden-test\n    path: \(dir)/htpasswd\n"
+        }
+        if let t = tokenRealm {
+            auth = "auth:\n  token:\n    realm: \(t.url)\n    service: harden-test-registry\n    issuer: harden-test-issuer\n    rootcertbundle: \(t.cert)\n"
         }
         let config = "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: \(dir)/data\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:\(port)\n\(auth)"
         try HostFS.writeFileAtomically(dir + "/config.yml", Array(config.utf8))
@@ -111,6 +114,29 @@ func testPort(_ offset: Int) -> Int { 30_000 + Int(getpid() % 10_000) + offset *
             try HostFS.writeFileAtomically(dir + "/docker/config.json", Array(#"{"auths": {"\#(host)": {"auth": "\#(auth)"}}}"#.utf8))
             let (s5, o5) = try runProcess([hardenBinary, "inspect", "--tls-verify=false", "docker://\(host)/team/base:1"], environment: ["DOCKER_CONFIG": dir + "/docker"])
             #expect(s5 == 0, "\(o5)")
+        }
+    }
+
+    @Test func bearerTokenFlowWithATokenIssuer() throws {
+        try TestImages.require()
+        try #require(HostFS.exists(hardenBinary), "build harden first (swift build)")
+        try #require((try? runProcess(["python3", "-c", "import cryptography"]).status) == 0, "python cryptography is needed: run scripts/setup.sh")
+        try withTemporaryDirectory { dir in
+            let tokenPort = testPort(3)
+            let (s0, o0) = try runProcess(["sh", "-c", "python3 '\(packageRoot)/Tests/Tools/token-issuer.py' \(tokenPort) '\(dir)/issuer.pem' bob hunter2 > '\(dir)/issuer.log' 2>&1 & echo $! > '\(dir)/issuer.pid'; sleep 1.5"])
+            try #require(s0 == 0, "\(o0)")
+            defer { _ = try? runProcess(["sh", "-c", "kill $(cat '\(dir)/issuer.pid')"]) }
+            try #require(HostFS.exists(dir + "/issuer.pem"), "the token issuer did not start: \(String(decoding: (try? HostFS.readFile(dir + "/issuer.log")) ?? [], as: UTF8.self))")
+            let server = try RegistryServer(dir: dir + "/reg", port: testPort(4), tokenRealm: ("http://127.0.0.1:\(tokenPort)/token", dir + "/issuer.pem"))
+            let host = "127.0.0.1:\(server.port)"
+            let (s1, o1) = try runProcess([hardenBinary, "convert", "--tls-verify=false", "--creds", "bob:hunter2", "oci:\(TestImages.layout):base", "docker://\(host)/team/base:1"])
+            #expect(s1 == 0, "push with a bearer token: \(o1) \(server.log.suffix(500))")
+            let (s2, o2) = try runProcess([hardenBinary, "inspect", "--tls-verify=false", "--creds", "bob:hunter2", "docker://\(host)/team/base:1"])
+            #expect(s2 == 0 && o2.contains("Debian"), "\(o2)")
+            let issued = String(decoding: (try? HostFS.readFile(dir + "/issuer.log")) ?? [], as: UTF8.self)
+            #expect(issued.contains("GET /token"), "tokens came from the issuer")
+            let (s3, o3) = try runProcess([hardenBinary, "inspect", "--tls-verify=false", "--creds", "bob:wrong", "docker://\(host)/team/base:1"])
+            #expect(s3 == 1 && o3.contains("unauthorized") && o3.contains("team/base"), "\(o3)")
         }
     }
 
