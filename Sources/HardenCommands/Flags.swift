@@ -24,10 +24,17 @@ public struct ImageOptions: ParsableArguments {
         RegistryOptions(credentials: try creds.map { try Credentials(parsing: $0) }, tlsVerify: tlsVerify)
     }
 
+    @Sendable static func drawPull(_ done: Int, _ total: Int, _ bytes: Int64) {
+        writeStandardError("\r\u{1b}[2Kpull: \(done)/\(total) blobs, \(formatBytes(bytes))")
+    }
+
     /// Opens an image from any transport; registry images are pulled (verified) into a temporary store.
-    public func open(_ reference: ImageReference, logger: Logger) async throws -> Image {
+    public func open(_ reference: ImageReference, logger: Logger, progress: Bool = false, blobDirectory: String? = nil) async throws -> Image {
         if case .registry(let r) = reference {
-            return try await RegistryTransfer.pull(r, options: try registryOptions(), loader: try loaderOptions(), logger: logger)
+            let image = try await RegistryTransfer.pull(r, options: try registryOptions(), loader: try loaderOptions(), blobDirectory: blobDirectory,
+                                                        logger: logger, progress: progress ? Self.drawPull : nil)
+            if progress { writeStandardError("\r\u{1b}[2K") }
+            return image
         }
         return try ImageLoader.open(reference, options: try loaderOptions())
     }

@@ -22,11 +22,12 @@ public enum RegistryTransfer {
     /// Pulls `reference` (choosing `platform` from an index) into a temporary blob store and opens it as an image.
     /// With `blobDirectory` (e.g. an OCI layout's `blobs/sha256`), blobs are downloaded straight there and kept.
     public static func pull(_ text: String, options: RegistryOptions, loader: ImageLoader.Options = .init(),
-                            blobDirectory: String? = nil, logger: Logger = .harden) async throws -> Image {
+                            blobDirectory: String? = nil, logger: Logger = .harden,
+                            progress: (@Sendable (_ done: Int, _ total: Int, _ bytes: Int64) -> Void)? = nil) async throws -> Image {
         let ref = try RegistryReference.parse(text)
         let client = RegistryClient(reference: ref, credentials: options.credentials, tlsVerify: options.tlsVerify, logger: logger)
         do {
-            let image = try await pull(ref, client: client, options: options, loader: loader, blobDirectory: blobDirectory)
+            let image = try await pull(ref, client: client, options: options, loader: loader, blobDirectory: blobDirectory, progress: progress)
             await client.shutdown()
             return image
         } catch {
@@ -36,7 +37,7 @@ public enum RegistryTransfer {
     }
 
     static func pull(_ ref: RegistryReference, client: RegistryClient, options: RegistryOptions, loader: ImageLoader.Options,
-                     blobDirectory: String?) async throws -> Image {
+                     blobDirectory: String?, progress: (@Sendable (Int, Int, Int64) -> Void)?) async throws -> Image {
         let store: DirectoryBlobStore
         if let blobDirectory {
             try HostFS.makeDirectories(blobDirectory)
@@ -64,12 +65,17 @@ public enum RegistryTransfer {
         let manifest = try Manifest.parse(bytes, source: "docker://\(ref)")
         // Config and layers, a bounded number at a time, each verified as it streams to disk.
         let blobs = [manifest.config] + manifest.layers
-        try await withThrowingTaskGroup(of: Void.self) { group in
+        let missing = blobs.filter { !store.contains($0.digest) }
+        var done = 0
+        var received: Int64 = 0
+        try await withThrowingTaskGroup(of: Int64.self) { group in
             var running = 0
-            for d in blobs where !store.contains(d.digest) {
-                if running >= max(1, options.parallelism) {
-                    try await group.next()
+            for d in missing {
+                if running >= max(1, options.parallelism), let size = try await group.next() {
                     running -= 1
+                    done += 1
+                    received += size
+                    progress?(done, missing.count, received)
                 }
                 let path = store.path(of: d.digest)
                 let partial = path + ".partial"
@@ -77,10 +83,15 @@ public enum RegistryTransfer {
                     // Downloaded beside its final name and renamed once verified.
                     try await client.downloadBlob(d, to: partial)
                     try HostFS.rename(partial, path)
+                    return d.size
                 }
                 running += 1
             }
-            try await group.waitForAll()
+            while let size = try await group.next() {
+                done += 1
+                received += size
+                progress?(done, missing.count, received)
+            }
         }
         let descriptor = Descriptor(mediaType: mediaType.isEmpty ? MediaType.ociManifest : mediaType, digest: manifestDigest, size: Int64(bytes.count))
         return try ImageLoader.openManifest(descriptor, store: store, name: "docker://\(ref)", tag: ref.tag, options: loader, keepAlive: [])

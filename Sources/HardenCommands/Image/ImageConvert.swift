@@ -37,11 +37,10 @@ extension Application {
             let img: Image
             if case .registry(let r) = source, case .ociLayout(let path, _) = dest, compression == .keep {
                 // Pull straight into the destination layout: each blob is written once, verified by digest as it arrives.
-                img = try await RegistryTransfer.pull(r, options: try imageOptions.registryOptions(), loader: try imageOptions.loaderOptions(),
-                                                      blobDirectory: path + "/blobs/sha256", logger: logger)
+                img = try await imageOptions.open(source, logger: logger, progress: global.showProgress, blobDirectory: path + "/blobs/sha256")
                 options.verifyDiffIDs = false
             } else {
-                img = try await imageOptions.open(source, logger: logger)
+                img = try await imageOptions.open(source, logger: logger, progress: global.showProgress)
             }
             options.extract.createDevices = devices
             let written: ImageWriter.Written

@@ -77,7 +77,7 @@ extension Application {
         public func run() async throws {
             let logger = global.makeLogger()
             let reference = try ImageReference.parse(image)
-            let img = try await imageOptions.open(reference, logger: logger)
+            let img = try await imageOptions.open(reference, logger: logger, progress: global.showProgress)
             logger.info("Inspecting image", metadata: ["image": "\(reference)", "layers": "\(img.layers.count)"])
             let progress = ProgressLine(enabled: global.showProgress)
             let report = try Self.inspect(img, reference: reference.description) { i, n, bytes in

@@ -38,7 +38,7 @@ extension Application {
         public func run() async throws {
             let logger = global.makeLogger()
             let reference = try ImageReference.parse(image)
-            let img = try await imageOptions.open(reference, logger: logger)
+            let img = try await imageOptions.open(reference, logger: logger, progress: global.showProgress)
             var builder = SBOMBuilder(logger: logger)
             if noCache { builder.cache = nil }
             let progress = ProgressLine(enabled: global.showProgress)

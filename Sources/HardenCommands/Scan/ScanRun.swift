@@ -75,7 +75,7 @@ extension Application {
             let logger = global.makeLogger()
             let reference = try ImageReference.parse(image)
             let db = try VulnerabilityDatabase(readingAt: database.path)
-            let img = try await imageOptions.open(reference, logger: logger)
+            let img = try await imageOptions.open(reference, logger: logger, progress: global.showProgress)
             let sbom = try SBOMBuilder(logger: logger).build(img, reference: reference.description)
             var findings = try Matcher(database: db).match(sbom)
             if onlyFixed { findings = findings.filter { $0.fixState == .fixed } }
