@@ -29,8 +29,15 @@ enum TestImages {
     }
 }
 
-/// The built `harden` binary.
-let hardenBinary: String = packageRoot + "/.build/debug/harden"
+/// The built `harden` binary of the configuration the tests were built in (`HARDEN_BINARY` overrides).
+let hardenBinary: String = {
+    if let b = getenv("HARDEN_BINARY") { return String(cString: b) }
+    #if DEBUG
+    return packageRoot + "/.build/debug/harden"
+    #else
+    return packageRoot + "/.build/release/harden"
+    #endif
+}()
 
 /// What the comparison of two trees looks at.
 struct EntrySummary: Hashable, CustomStringConvertible {
