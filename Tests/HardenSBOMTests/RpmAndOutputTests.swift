@@ -55,6 +55,31 @@ func rpmString(_ s: String) -> [UInt8] { Array(s.utf8) + [0] }
     }
 }
 
+@Suite struct MalformedRecordTests {
+    @Test func unreadableRpmHeaderIsSkippedWithAWarning() throws {
+        #expect(RpmCataloger.parseHeader([0, 0, 0, 9, 0, 0, 0, 1]) == nil)
+        #expect(RpmCataloger.parseHeader([]) == nil)
+        #expect(RpmCataloger.parseHeader(rpmHeader([(1000, 6, rpmString("x"), 1)])) != nil)
+    }
+
+    @Test func gemspecWithoutANameIsSkippedWithAWarning() throws {
+        let sbom = try catalog([[.file("usr/lib/ruby/gems/3.1.0/specifications/odd.gemspec", "Gem::Specification.new do |s|\n  s.version = \"1\"\nend\n"),
+                                 .file("usr/lib/ruby/gems/3.1.0/specifications/ok-1.0.gemspec", "s.name = 'ok'\ns.version = '1.0'\n")]])
+        #expect(sbom.packages.map(\.name) == ["ok"])
+        #expect(sbom.warnings.contains { $0.contains("odd.gemspec") })
+    }
+
+    @Test func goBinaryWithOldBuildInfoLayoutIsReported() throws {
+        var bytes: [UInt8] = [0x7f] + Array("ELF".utf8) + [UInt8](repeating: 0, count: 100)
+        bytes += [0xff] + Array(" Go buildinf:".utf8) + [8, 0] + [UInt8](repeating: 0, count: 2048)
+        var e = TarEntry(path: "usr/bin/oldgo", type: .regular, mode: 0o755)
+        e.mtime = 1
+        let sbom = try catalog([[FixtureEntry(entry: e, body: bytes)]])
+        #expect(sbom.packages.isEmpty)
+        #expect(sbom.warnings.contains { $0.contains("/usr/bin/oldgo") && $0.contains("pre-1.18") })
+    }
+}
+
 @Suite struct OutputTests {
     static func sample() throws -> SBOM {
         try catalog([[osRelease,

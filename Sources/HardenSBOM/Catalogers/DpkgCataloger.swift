@@ -17,7 +17,10 @@ public struct DpkgCataloger: Cataloger {
             guard let bytes = context.content(status) else { continue }
             let dbDir = status.parent ?? .root
             let stanzas = Self.parse(bytes, file: status, context: context)
-            let history = context.history(status).map { (layer: $0.layer, versions: Self.versions(Self.parse($0.bytes, file: status, context: nil))) }
+            // Each layer's copy of the database, parsed once (the top one is usually the current file).
+            let history = context.history(status).map { h -> (layer: Int, versions: Set<String>) in
+                (h.layer, Self.versions(h.bytes == bytes ? stanzas : Self.parse(h.bytes, file: status, context: nil)))
+            }
             for s in stanzas {
                 guard let pkg = makePackage(s, database: status, infoDir: dbDir.appending(Array("info".utf8)), md5Dir: nil, context: context) else { continue }
                 var p = pkg
