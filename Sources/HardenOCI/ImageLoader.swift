@@ -35,7 +35,8 @@ public enum ImageLoader {
             case .rootfs(let path):
                 return try RootfsPacker.image(fromDirectory: path)
             case .registry(let r):
-                throw HardenError(.unsupported, "docker://\(r): registry references are not supported yet; copy the image to a local format (skopeo copy docker://… oci:DIR) and use that")
+                // Registry images are pulled asynchronously by HardenRegistry (RegistryTransfer.pull), which the commands use.
+                throw HardenError(.internalError, "docker://\(r): registry images are opened with RegistryTransfer.pull, not ImageLoader")
             }
         } catch let e as HardenError {
             throw e.prefixed(reference.path ?? reference.description)

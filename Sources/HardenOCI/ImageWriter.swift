@@ -54,7 +54,8 @@ public enum ImageWriter {
                 _ = try RootfsExtractor.extract(image, tree: tree, to: path, options: options.extract)
                 return Written(manifestDigest: nil, reference: reference.description)
             case .registry(let r):
-                throw HardenError(.unsupported, "docker://\(r): pushing to registries is not supported yet")
+                // Pushing is asynchronous and lives in HardenRegistry (RegistryTransfer.push), which `convert` uses.
+                throw HardenError(.internalError, "docker://\(r): registry images are written with RegistryTransfer.push, not ImageWriter")
             }
         } catch let e as HardenError {
             throw e.prefixed(reference.path ?? reference.description)

@@ -3,6 +3,7 @@ import ArgumentParser
 import Foundation
 import HardenCore
 import HardenOCI
+import HardenSBOM
 import Logging
 
 /// What `harden inspect --format json` prints (a stable, documented schema).
@@ -120,8 +121,8 @@ extension Application {
         static func osRelease(_ tree: FileTree) -> InspectReport.OS? {
             for path: RawPath in ["etc/os-release", "usr/lib/os-release"] {
                 guard let bytes = tree.capturedContent(path) else { continue }
-                let fields = OSRelease.parse(String(decoding: bytes, as: UTF8.self))
-                return .init(id: fields["ID"], versionID: fields["VERSION_ID"], codename: fields["VERSION_CODENAME"], prettyName: fields["PRETTY_NAME"])
+                guard let os = OSInfo.parseOSRelease(String(decoding: bytes, as: UTF8.self)) else { continue }
+                return .init(id: os.id, versionID: os.versionID, codename: os.codename, prettyName: os.prettyName)
             }
             if let v = tree.capturedContent("etc/debian_version") {
                 return .init(id: "debian", versionID: String(decoding: v, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
@@ -159,21 +160,5 @@ extension Application {
             for w in r.warnings { out += "\nwarning: \(w)" }
             return out
         }
-    }
-}
-
-/// `/etc/os-release` parsing (KEY=value, optionally quoted).
-public enum OSRelease {
-    public static func parse(_ text: String) -> [String: String] {
-        var out: [String: String] = [:]
-        for line in text.split(whereSeparator: \.isNewline) {
-            let t = line.trimmingCharacters(in: .whitespaces)
-            guard !t.hasPrefix("#"), let eq = t.firstIndex(of: "=") else { continue }
-            var v = String(t[t.index(after: eq)...])
-            if v.count >= 2, let f = v.first, f == "\"" || f == "'", v.last == f { v = String(v.dropFirst().dropLast()) }
-            v = v.replacingOccurrences(of: "\\\"", with: "\"").replacingOccurrences(of: "\\$", with: "$")
-            out[String(t[..<eq])] = v
-        }
-        return out
     }
 }
