@@ -1,5 +1,6 @@
 // harden — feed parsers: OSV (one file, a directory, an all.zip), Debian security tracker JSON, Alpine secdb.
 import Foundation
+import HardenArchive
 import HardenCore
 import HardenSBOM
 import HardenSystem

@@ -1,0 +1,108 @@
+// harden — reading ZIP archives in memory (Java archives, OSV all.zip exports), ZIP64 included.
+import CZlib
+
+/// A minimal ZIP reader over bytes in memory: the central directory, stored and deflated entries.
+public struct ZipArchive {
+    public struct Entry: Sendable {
+        public var name: String
+        public var method: UInt16
+        public var compressedSize: Int
+        public var uncompressedSize: Int
+        public var localHeaderOffset: Int
+    }
+
+    struct ZipError: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    let bytes: [UInt8]
+    public private(set) var entries: [Entry] = []
+
+    public init(_ bytes: [UInt8]) throws {
+        self.bytes = bytes
+        func u16(_ i: Int) -> Int { Int(bytes[i]) | Int(bytes[i + 1]) << 8 }
+        func u32(_ i: Int) -> Int { u16(i) | u16(i + 2) << 16 }
+        // End of central directory: search backwards (a comment may follow it).
+        guard bytes.count >= 22 else { throw ZipError(description: "not a zip archive (too short)") }
+        var eocd = -1
+        var i = bytes.count - 22
+        let lowest = max(0, bytes.count - 22 - 65535)
+        while i >= lowest {
+            if bytes[i] == 0x50 && bytes[i + 1] == 0x4b && bytes[i + 2] == 0x05 && bytes[i + 3] == 0x06 { eocd = i; break }
+            i -= 1
+        }
+        guard eocd >= 0 else { throw ZipError(description: "not a zip archive (no end of central directory)") }
+        var count = u16(eocd + 10)
+        var at = u32(eocd + 16)
+        func u64(_ i: Int) -> Int { u32(i) | u32(i + 4) << 32 }
+        // ZIP64: a locator just before the end record points at a 64-bit end record.
+        if (count == 0xffff || at == 0xffff_ffff), eocd >= 20, u32(eocd - 20) == 0x07064b50 {
+            let z64 = u64(eocd - 20 + 8)
+            guard z64 >= 0, z64 + 56 <= bytes.count, u32(z64) == 0x06064b50 else { throw ZipError(description: "corrupt zip64 end record") }
+            count = u64(z64 + 32)
+            at = u64(z64 + 48)
+        }
+        guard count >= 0, count < 10_000_000, at >= 0 else { throw ZipError(description: "corrupt zip central directory") }
+        for _ in 0..<count {
+            guard at + 46 <= bytes.count, u32(at) == 0x02014b50 else { throw ZipError(description: "corrupt zip central directory") }
+            let nameLen = u16(at + 28), extraLen = u16(at + 30), commentLen = u16(at + 32)
+            guard at + 46 + nameLen <= bytes.count else { throw ZipError(description: "corrupt zip central directory") }
+            let name = String(decoding: bytes[(at + 46)..<(at + 46 + nameLen)], as: UTF8.self)
+            var compressed = u32(at + 20), uncompressed = u32(at + 24), offset = u32(at + 42)
+            // ZIP64 extra field (id 1) carries the values stored as 0xffffffff, in this order.
+            var e = at + 46 + nameLen
+            let extraEnd = min(e + extraLen, bytes.count)
+            while e + 4 <= extraEnd {
+                let id = u16(e), size = u16(e + 2)
+                if id == 1 {
+                    var p = e + 4
+                    if uncompressed == 0xffff_ffff, p + 8 <= extraEnd { uncompressed = u64(p); p += 8 }
+                    if compressed == 0xffff_ffff, p + 8 <= extraEnd { compressed = u64(p); p += 8 }
+                    if offset == 0xffff_ffff, p + 8 <= extraEnd { offset = u64(p) }
+                }
+                e += 4 + size
+            }
+            entries.append(Entry(name: name, method: UInt16(u16(at + 10)), compressedSize: compressed, uncompressedSize: uncompressed,
+                                 localHeaderOffset: offset))
+            at += 46 + nameLen + extraLen + commentLen
+        }
+    }
+
+    public func read(_ e: Entry) throws -> [UInt8] {
+        let h = e.localHeaderOffset
+        guard h + 30 <= bytes.count, bytes[h] == 0x50, bytes[h + 1] == 0x4b, bytes[h + 2] == 0x03, bytes[h + 3] == 0x04 else {
+            throw ZipError(description: "corrupt zip entry \(e.name)")
+        }
+        let nameLen = Int(bytes[h + 26]) | Int(bytes[h + 27]) << 8
+        let extraLen = Int(bytes[h + 28]) | Int(bytes[h + 29]) << 8
+        let start = h + 30 + nameLen + extraLen
+        guard e.compressedSize >= 0, start + e.compressedSize <= bytes.count, e.uncompressedSize >= 0, e.uncompressedSize <= 256 << 20 else {
+            throw ZipError(description: "zip entry \(e.name) runs past the archive")
+        }
+        let data = Array(bytes[start..<(start + e.compressedSize)])
+        switch e.method {
+        case 0: return data
+        case 8: return try inflateRaw(data, expected: e.uncompressedSize)
+        default: throw ZipError(description: "zip entry \(e.name) uses compression method \(e.method)")
+        }
+    }
+
+    private func inflateRaw(_ input: [UInt8], expected: Int) throws -> [UInt8] {
+        var stream = z_stream()
+        guard inflateInit2_(&stream, -15, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else { throw ZipError(description: "zlib") }
+        defer { inflateEnd(&stream) }
+        var out = [UInt8](repeating: 0, count: max(expected, 1))
+        var input = input
+        let r: Int32 = input.withUnsafeMutableBufferPointer { inBuf in
+            out.withUnsafeMutableBufferPointer { outBuf in
+                stream.next_in = inBuf.baseAddress
+                stream.avail_in = uInt(inBuf.count)
+                stream.next_out = outBuf.baseAddress
+                stream.avail_out = uInt(outBuf.count)
+                return inflate(&stream, Z_FINISH)
+            }
+        }
+        guard r == Z_STREAM_END || (r == Z_BUF_ERROR && expected == 0) else { throw ZipError(description: "corrupt deflate data") }
+        return Array(out.prefix(Int(stream.total_out)))
+    }
+}
