@@ -94,8 +94,16 @@ struct ScanDecoder {
         defer { at += n }
         return bytes[at..<(at + n)]
     }
-    mutating func u32() throws -> UInt32 { try take(4).reversed().reduce(0) { $0 << 8 | UInt32($1) } }
-    mutating func i64() throws -> Int64 { Int64(bitPattern: try take(8).reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }) }
+    mutating func u32() throws -> UInt32 {
+        guard at + 4 <= bytes.count else { throw Truncated() }
+        defer { at += 4 }
+        return bytes.withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: at, as: UInt32.self)) }
+    }
+    mutating func i64() throws -> Int64 {
+        guard at + 8 <= bytes.count else { throw Truncated() }
+        defer { at += 8 }
+        return bytes.withUnsafeBytes { Int64(littleEndian: $0.loadUnaligned(fromByteOffset: at, as: Int64.self)) }
+    }
     mutating func blob() throws -> [UInt8] { Array(try take(Int(try u32()))) }
 
     mutating func decodeScan(diffID: Digest) throws -> LayerScan {
