@@ -1,0 +1,191 @@
+// harden — `harden profile IMAGE [probes] -o PROFILE.json`, and the hidden ptrace sensor process.
+import ArgumentParser
+import CHardenSystem
+import HardenCore
+import HardenOCI
+import HardenRuntime
+import HardenSBOM
+import HardenSystem
+import Logging
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The probe options `profile`, `minify` and `run` share.
+public struct ProbeOptions: ParsableArguments {
+    @Option(name: .customLong("http-probe"), help: ArgumentHelp("An HTTP probe: [http|https:]PORT[:METHOD:PATH] (repeatable).", valueName: "PROBE"))
+    public var httpProbes: [String] = []
+
+    @Option(name: .customLong("exec-probe"), help: ArgumentHelp("A command run inside the running container, like docker exec (repeatable).", valueName: "CMD"))
+    public var execProbes: [String] = []
+
+    @Option(name: .customLong("probe-script"), help: ArgumentHelp("A script run on the host with HARDEN_TARGET_HOST and HARDEN_TARGET_PORTS set (repeatable).", valueName: "FILE"))
+    public var probeScripts: [String] = []
+
+    @Option(name: .long, help: "Keep the container running at least this many seconds (default: until the probes end, or 5 s without probes).")
+    public var duration: Double?
+
+    @Option(name: .long, help: "Seconds to wait for a port to open, a command or a script to finish.")
+    public var probeTimeout: Double = 60
+
+    @Flag(name: .long, help: "Record failed probes but exit 0.")
+    public var allowProbeFailure = false
+
+    public init() {}
+
+    public func validate() throws {
+        for p in httpProbes { _ = try HTTPProbe(parsing: p) }
+        for s in probeScripts where !HostFS.isRegularFile(s) { throw ValidationError("--probe-script \(s): no such file") }
+        if let duration, duration < 0 || duration > 86_400 { throw ValidationError("--duration must be between 0 and 86400 seconds") }
+    }
+
+    public func runOptions(sensors: Set<Sensor>) throws -> RunOptions {
+        var o = RunOptions()
+        o.httpProbes = try httpProbes.map(HTTPProbe.init(parsing:))
+        o.execProbes = execProbes
+        o.probeScripts = probeScripts
+        o.duration = duration
+        o.probeTimeout = probeTimeout
+        o.sensors = sensors
+        return o
+    }
+}
+
+public enum SensorChoice: String, ExpressibleByArgument, CaseIterable, Sendable {
+    case fanotify, ptrace, both
+    public var sensors: Set<Sensor> {
+        switch self {
+        case .fanotify: [.fanotify]
+        case .ptrace: [.ptrace]
+        case .both: [.fanotify, .ptrace]
+        }
+    }
+}
+
+extension Application {
+    public struct Profile: AsyncParsableCommand {
+        public static let configuration = CommandConfiguration(
+            commandName: "profile",
+            abstract: "Run an image under runc with file-access sensors while probes exercise it; write what it used.",
+            discussion: """
+                Needs root: the image is unpacked once (cached by image ID), run on an overlay with its own namespaces and \
+                a private link to the host, watched by fanotify (every open/read/exec/write on its root filesystem) and \
+                ptrace (path syscalls including failed probes, execs with argv, syscall counts). Everything the run \
+                creates is removed at the end, on errors and on Ctrl-C. Exit 2 when a probe fails.
+                """)
+
+        @OptionGroup public var global: GlobalOptions
+        @OptionGroup public var imageOptions: ImageOptions
+        @OptionGroup public var probes: ProbeOptions
+
+        @Argument(help: "The image.")
+        public var image: String
+
+        @Option(name: .long, help: "Sensors: fanotify, ptrace or both.")
+        public var sensor: SensorChoice = .both
+
+        @Option(name: .long, help: ArgumentHelp("Unite this earlier profile of the same image with the new run (repeatable).", valueName: "PROFILE.json"))
+        public var merge: [String] = []
+
+        @Option(name: .shortAndLong, help: "Write the profile (JSON) to this file; without it, the JSON goes to standard output.")
+        public var output: String?
+
+        public init() {}
+
+        public func run() async throws {
+            let logger = global.makeLogger()
+            let reference = try ImageReference.parse(image)
+            let earlier = try merge.map { try ProfileFile.read($0) }
+            let img = try await imageOptions.open(reference, logger: logger, progress: global.showProgress)
+            for (path, p) in zip(merge, earlier) where p.image.configDigest != Digest.sha256(of: img.configBytes).description {
+                throw HardenError(.invalidArgument, "\(path): a profile of image \(p.image.configDigest), not of \(reference) (\(Digest.sha256(of: img.configBytes)))")
+            }
+            let progress = ProgressLine(enabled: global.showProgress)
+            progress.update("profile: reading the image")
+            let tree = try RuntimeImage.tree(img)
+            let sbom = try SBOMBuilder(logger: logger).build(img, reference: reference.description)
+            progress.update("profile: running \(reference.description)")
+            let options = try probes.runOptions(sensors: sensor.sensors)
+            let observation = try await ContainerRunner(logger: logger).run(img, tree: tree, reference: reference.description, options: options)
+            progress.finish()
+            var profile = RuntimeProfile.build(image: img, reference: reference.description, tree: tree, observation: observation, packages: sbom.packages)
+            if !earlier.isEmpty { profile = try RuntimeProfile.merge([profile] + earlier, packages: sbom.packages) }
+            try Output.emit(String(decoding: try JSONCoding.encode(profile, pretty: true), as: UTF8.self), to: output)
+            if output != nil && !global.quiet { print(ProfileFile.summary(profile)) }
+            let failed = profile.runs.last?.probes.filter { !$0.ok } ?? []
+            if !failed.isEmpty {
+                for f in failed { writeStandardError("harden: probe \(f.kind) \(f.spec) failed: \(f.error ?? "no detail")\n") }
+                if !probes.allowProbeFailure { throw ExitCode(2) }
+            }
+        }
+    }
+
+    /// The ptrace sensor, run by `profile` in its own process. Not for direct use.
+    public struct InternalTrace: ParsableCommand {
+        public static let configuration = CommandConfiguration(commandName: "internal-trace", shouldDisplay: false)
+
+        @Option public var attach: Int32?
+        @Flag public var spawn = false
+        @Option public var mountNamespace: UInt64?
+        @Option public var stripPrefix: String?
+        @Option public var out: String
+        @Argument(parsing: .postTerminator) public var command: [String] = []
+
+        public init() {}
+
+        public func run() throws {
+            harden_install_stop_flag()
+            // Only what tracing needs: CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH (reading /proc of other users), CAP_KILL.
+            let keep: UInt64 = (1 << 19) | (1 << 2) | (1 << 5)
+            let tracer: Tracer
+            if let attach {
+                guard harden_limit_capabilities(keep) == 0 else { throw HardenError(.io, "cannot drop capabilities: \(errnoText())") }
+                tracer = Tracer(targetMountNamespace: Tracer.mountNamespace(of: attach), stripPrefix: stripPrefix)
+                try tracer.attach(attach)
+                _ = write(1, "ready\n", 6)  // the caller starts the container once this is printed
+            } else if spawn, !command.isEmpty {
+                tracer = Tracer(targetMountNamespace: mountNamespace, stripPrefix: stripPrefix)
+                try tracer.spawn(command, environment: ChildProcess.currentEnvironment())
+                guard harden_limit_capabilities(keep) == 0 else { throw HardenError(.io, "cannot drop capabilities: \(errnoText())") }
+            } else {
+                throw ValidationError("give --attach PID or --spawn -- COMMAND")
+            }
+            let report = tracer.run()
+            try HostFS.writeFileAtomically(out, try JSONCoding.encode(report))
+        }
+    }
+}
+
+/// Reading and summarising profile files.
+public enum ProfileFile {
+    public static func read(_ path: String) throws -> RuntimeProfile {
+        let bytes = try HostFS.readFile(path, limit: 1 << 30)
+        return try JSONCoding.decode(bytes, source: path, what: "runtime profile")
+    }
+
+    static func summary(_ p: RuntimeProfile) -> String {
+        var t = TextTable(rows: [["PROBE", "RESULT", "STATUS", "MS"]])
+        for r in p.runs.last?.probes ?? [] {
+            t.rows.append(["\(r.kind) \(r.spec)", r.ok ? "ok" : "FAILED", r.status.map(String.init) ?? "-", r.latencyMs.map { String(Int($0)) } ?? "-"])
+        }
+        var seen = Set<String>()
+        let ports = p.ports.map { "\($0.protocolName)/\($0.port)" }.filter { seen.insert($0).inserted }.joined(separator: " ")
+        return t.render() + """
+
+            files used: \(p.summary.files) (\(p.summary.missingFiles) looked for but missing), executables: \(p.summary.executables), \
+            listening: \(ports.isEmpty ? "none" : ports)
+            packages used: \(p.summary.packagesUsed) of \(p.summary.packagesUsed + p.summary.packagesUnused)
+            """
+    }
+}
+
+/// The squashed tree of an image, with the files running needs captured (user lookup).
+public enum RuntimeImage {
+    public static func tree(_ image: Image) throws -> FileTree {
+        let tree = FileTree()
+        tree.capturePaths.formUnion([RawPath("etc/passwd"), RawPath("etc/group")])
+        for i in image.layers.indices { _ = try tree.apply(image: image, layer: i) }
+        return tree
+    }
+}

@@ -1,0 +1,58 @@
+// harden — a network namespace for the container: loopback up, plus a veth link to the host so probes and
+// probe scripts on the host reach the container at its own address (no NAT, no bridge, nothing shared).
+import HardenCore
+import HardenSystem
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public struct ContainerNetwork: Sendable {
+    public let name: String
+    public let hostInterface: String
+    public let hostAddress: String
+    public let containerAddress: String
+    public var namespacePath: String { "/var/run/netns/\(name)" }
+
+    /// Creates the namespace and the link with `ip` (iproute2). On failure, what was made is removed.
+    public static func create(id: String) async throws -> ContainerNetwork {
+        guard ChildProcess.which("ip") != nil else {
+            throw HardenError(.notFound, "ip: iproute2 is needed to give the container a network namespace (scripts/setup.sh installs it)")
+        }
+        let name = "harden-\(id)"
+        let host = "hd\(id.prefix(10))h"
+        let peer = "hd\(id.prefix(10))c"
+        try await ChildProcess.check(["ip", "netns", "add", name])
+        do {
+            try await ChildProcess.check(["ip", "link", "add", host, "type", "veth", "peer", "name", peer])
+            try await ChildProcess.check(["ip", "link", "set", peer, "netns", name])
+            // A /30 in 10.213.0.0/16 that no interface on the host uses yet.
+            let used = (try? await ChildProcess.run(["ip", "-4", "-o", "addr", "show"]).output) ?? ""
+            var chosen: (String, String)?
+            for _ in 0..<64 {
+                let k = Int.random(in: 0..<16384)
+                let a = "10.213.\(k >> 6).\((k & 63) * 4 + 1)"
+                let b = "10.213.\(k >> 6).\((k & 63) * 4 + 2)"
+                if !used.contains(" \(a)/") && !used.contains(" \(b)/") { chosen = (a, b); break }
+            }
+            guard let (hostIP, containerIP) = chosen else { throw HardenError(.io, "no free address in 10.213.0.0/16 for the probe link") }
+            try await ChildProcess.check(["ip", "addr", "add", "\(hostIP)/30", "dev", host])
+            try await ChildProcess.check(["ip", "link", "set", host, "up"])
+            try await ChildProcess.check(["ip", "-n", name, "addr", "add", "\(containerIP)/30", "dev", peer])
+            try await ChildProcess.check(["ip", "-n", name, "link", "set", peer, "up"])
+            try await ChildProcess.check(["ip", "-n", name, "link", "set", "lo", "up"])
+            try await ChildProcess.check(["ip", "-n", name, "route", "add", "default", "via", hostIP])
+            return ContainerNetwork(name: name, hostInterface: host, hostAddress: hostIP, containerAddress: containerIP)
+        } catch {
+            remove(name: name, hostInterface: host)
+            throw error
+        }
+    }
+
+    public func remove() { Self.remove(name: name, hostInterface: hostInterface) }
+
+    static func remove(name: String, hostInterface: String) {
+        ChildProcess.runQuietly(["ip", "link", "delete", hostInterface])
+        ChildProcess.runQuietly(["ip", "netns", "delete", name])
+    }
+}
