@@ -170,9 +170,10 @@ extension RuntimeProfile {
             let used = p.files.reduce(0) { $0 + (paths.contains($1) ? 1 : 0) }
             return PackageUse(id: p.id, type: p.type.rawValue, name: p.name, version: p.version, used: used > 0, files: p.files.count, usedFiles: used)
         }
-        let usedIDs = Set(uses.filter(\.used).map(\.id))
+        // `ownedBy` names the owner as TYPE:NAME.
+        let usedOwners = Set(uses.filter(\.used).map { "\($0.type):\($0.name)" })
         for (i, p) in packages.enumerated() where !uses[i].used {
-            if let owner = p.ownedBy, usedIDs.contains(owner) { uses[i].used = true }
+            if let owner = p.ownedBy, usedOwners.contains(owner) { uses[i].used = true }
         }
         return uses.sorted { $0.id < $1.id }
     }
