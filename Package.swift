@@ -123,8 +123,12 @@ let package = Package(
             dependencies: ["HardenVulnDB", "HardenSBOM", "HardenTestSupport"],
             swiftSettings: swiftSettings),
         .testTarget(
+            name: "HardenRuntimeTests",
+            dependencies: ["HardenRuntime", "HardenOCI", "HardenArchive", "HardenSBOM", "HardenSystem", "HardenCore", "HardenTestSupport"],
+            swiftSettings: swiftSettings),
+        .testTarget(
             name: "HardenIntegrationTests",
-            dependencies: ["HardenOCI", "HardenArchive", "HardenSBOM", "HardenVulnDB", "HardenRegistry", "HardenCommands", "HardenTestSupport",
+            dependencies: ["HardenOCI", "HardenArchive", "HardenSBOM", "HardenVulnDB", "HardenRegistry", "HardenRuntime", "HardenSystem", "HardenCommands", "HardenTestSupport",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings),
     ]

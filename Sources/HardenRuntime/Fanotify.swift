@@ -14,6 +14,8 @@ public struct FanotifyEvent: Sendable, Equatable {
     public var fd: Int32
     public var pid: Int32
 
+    public init(mask: UInt64, fd: Int32, pid: Int32) { self.mask = mask; self.fd = fd; self.pid = pid }
+
     public static let access: UInt64 = 0x01
     public static let modify: UInt64 = 0x02
     public static let closeWrite: UInt64 = 0x08

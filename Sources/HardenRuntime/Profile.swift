@@ -12,6 +12,9 @@ public struct RuntimeProfile: Codable, Sendable, Equatable {
         public var configDigest: String
         public var manifestDigest: String
         public var platform: String
+        public init(reference: String, configDigest: String, manifestDigest: String, platform: String) {
+            self.reference = reference; self.configDigest = configDigest; self.manifestDigest = manifestDigest; self.platform = platform
+        }
     }
     public struct ProbeResult: Codable, Sendable, Equatable {
         public var kind: String  // http, https, exec, script
@@ -40,6 +43,11 @@ public struct RuntimeProfile: Codable, Sendable, Equatable {
         public var exitCode: Int32?
         public var fanotifyEvents: Int?
         public var tracedProcesses: Int?
+        public init(startedAt: String, durationSeconds: Double, sensors: [String], command: [String], user: String, probes: [ProbeResult],
+                    exitCode: Int32?, fanotifyEvents: Int?, tracedProcesses: Int?) {
+            self.startedAt = startedAt; self.durationSeconds = durationSeconds; self.sensors = sensors; self.command = command
+            self.user = user; self.probes = probes; self.exitCode = exitCode; self.fanotifyEvents = fanotifyEvents; self.tracedProcesses = tracedProcesses
+        }
     }
     public struct FileRecord: Codable, Sendable, Equatable {
         public var path: String
@@ -52,6 +60,10 @@ public struct RuntimeProfile: Codable, Sendable, Equatable {
         public var target: String?
         /// Failed attempts (errno name → count), from the ptrace sensor.
         public var failures: [String: Int]?
+        public init(path: String, operations: [String], count: Int, firstProcess: String?, type: String, target: String?, failures: [String: Int]?) {
+            self.path = path; self.operations = operations; self.count = count; self.firstProcess = firstProcess
+            self.type = type; self.target = target; self.failures = failures
+        }
     }
     public struct Execution: Codable, Sendable, Equatable {
         public var path: String
@@ -63,12 +75,14 @@ public struct RuntimeProfile: Codable, Sendable, Equatable {
         public var protocolName: String
         public var port: Int
         public var address: String
+        public init(protocolName: String, port: Int, address: String) { self.protocolName = protocolName; self.port = port; self.address = address }
         enum CodingKeys: String, CodingKey { case protocolName = "protocol", port, address }
         public static func < (a: Port, b: Port) -> Bool { (a.port, a.protocolName, a.address) < (b.port, b.protocolName, b.address) }
     }
     public struct Syscall: Codable, Sendable, Equatable {
         public var name: String
         public var count: Int
+        public init(name: String, count: Int) { self.name = name; self.count = count }
     }
     public struct PackageUse: Codable, Sendable, Equatable {
         public var id: String
@@ -85,6 +99,10 @@ public struct RuntimeProfile: Codable, Sendable, Equatable {
         public var executables: Int
         public var packagesUsed: Int
         public var packagesUnused: Int
+        public init(files: Int, missingFiles: Int, executables: Int, packagesUsed: Int, packagesUnused: Int) {
+            self.files = files; self.missingFiles = missingFiles; self.executables = executables
+            self.packagesUsed = packagesUsed; self.packagesUnused = packagesUnused
+        }
     }
 
     public var schemaVersion = 1
@@ -99,6 +117,12 @@ public struct RuntimeProfile: Codable, Sendable, Equatable {
     public var syscalls: [Syscall]
     public var packages: [PackageUse]
     public var summary: Summary
+
+    public init(image: ImageIdentity, runs: [Run], files: [FileRecord], executables: [Execution], ports: [Port], uids: [UInt32],
+                gids: [UInt32], syscalls: [Syscall], packages: [PackageUse], summary: Summary) {
+        self.image = image; self.runs = runs; self.files = files; self.executables = executables; self.ports = ports
+        self.uids = uids; self.gids = gids; self.syscalls = syscalls; self.packages = packages; self.summary = summary
+    }
 
     /// True when every probe of every run succeeded.
     public var probesPassed: Bool { runs.allSatisfy { $0.probes.allSatisfy(\.ok) } }

@@ -27,6 +27,9 @@ public struct RuntimeSpec: Codable, Sendable {
         public var gid: UInt32
         public var additionalGids: [UInt32]?
         public var umask: UInt32?
+        public init(uid: UInt32, gid: UInt32, additionalGids: [UInt32]? = nil, umask: UInt32? = nil) {
+            self.uid = uid; self.gid = gid; self.additionalGids = additionalGids; self.umask = umask
+        }
     }
     public struct Capabilities: Codable, Sendable {
         public var bounding: [String]

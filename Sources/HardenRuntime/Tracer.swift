@@ -20,6 +20,9 @@ public struct TraceReport: Codable, Sendable, Equatable {
         /// Failed attempts by errno name (ENOENT, EACCES, …) and count.
         public var failures: [String: Int]
         public var firstProcess: String?
+        public init(path: String, operations: [String: Int], failures: [String: Int], firstProcess: String?) {
+            self.path = path; self.operations = operations; self.failures = failures; self.firstProcess = firstProcess
+        }
     }
     public struct Execution: Codable, Sendable, Equatable {
         public var path: String
