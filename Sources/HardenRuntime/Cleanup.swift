@@ -13,6 +13,7 @@ import Glibc
 public final class CleanupStack: Sendable {
     private let actions = Mutex<[(id: Int, name: String, action: @Sendable () -> Void)]>([])
     private let nextID = Atomic<Int>(0)
+    private let running = Mutex<Void>(())
 
     public init() {}
 
@@ -33,9 +34,12 @@ public final class CleanupStack: Sendable {
         a?()
     }
 
-    /// Runs every action, newest first.
+    /// Runs every action, newest first. One caller at a time: when a signal arrives while the normal path is
+    /// cleaning up, the signal handler waits for it (and finds nothing left), and the other way round.
     public func runAll() {
-        while let a = actions.withLock({ $0.popLast() }) { a.action() }
+        running.withLock { _ in
+            while let a = actions.withLock({ $0.popLast() }) { a.action() }
+        }
     }
 
     public var isEmpty: Bool { actions.withLock { $0.isEmpty } }
