@@ -66,13 +66,13 @@ public final class ContainerRunner: Sendable {
 
     /// The image unpacked once per image ID under the cache directory, reused by later runs (the overlay keeps
     /// it pristine). Extraction goes to a temporary sibling and is renamed into place.
-    public func pristineRootfs(_ image: Image, tree: FileTree, options: RunOptions) throws -> String {
+    public func pristineRootfs(_ image: Image, options: RunOptions) throws -> String {
         let dir = "\(options.cacheDirectory)/\(Digest.sha256(of: image.configBytes).encoded)"
         if HostFS.isDirectory(dir + "/rootfs"), HostFS.exists(dir + "/complete") { return dir + "/rootfs" }
         try HostFS.makeDirectories(dir, mode: 0o700)
         if HostFS.exists(dir + "/rootfs") { try HostFS.removeTree(dir + "/rootfs") }
         logger.info("Unpacking the image for running", metadata: ["path": "\(dir)/rootfs"])
-        _ = try RootfsExtractor.extract(image, tree: tree, to: dir + "/rootfs")
+        _ = try RootfsExtractor.extract(image, tree: try FileTree.build(from: image), to: dir + "/rootfs")
         try HostFS.writeFileAtomically(dir + "/complete", [])
         return dir + "/rootfs"
     }
@@ -99,7 +99,9 @@ public final class ContainerRunner: Sendable {
     // MARK: The run
 
     /// Runs the image's process (or `command`) with the probes. Cleans up before returning or throwing.
-    public func run(_ image: Image, tree: FileTree, reference: String, options: RunOptions, command: [String]? = nil) async throws -> RunObservation {
+    /// - Parameter users: the image's /etc/passwd and /etc/group, to resolve its USER.
+    public func run(_ image: Image, users: (passwd: [UInt8]?, group: [UInt8]?), reference: String, options: RunOptions,
+                    command: [String]? = nil) async throws -> RunObservation {
         guard getuid() == 0 else {
             throw HardenError(.unsupported, "running a container needs root (runc, overlayfs and network namespaces); run harden as root")
         }
@@ -107,14 +109,14 @@ public final class ContainerRunner: Sendable {
             throw HardenError(.notFound, "runc: not found in PATH (scripts/setup.sh installs it)")
         }
         let args = try command ?? RuntimeSpec.command(of: image.config.config, image: reference)
-        let passwd = UserResolver.parsePasswd(tree.capturedContent(RawPath("etc/passwd")) ?? [])
-        let groups = UserResolver.parseGroup(tree.capturedContent(RawPath("etc/group")) ?? [])
+        let passwd = UserResolver.parsePasswd(users.passwd ?? [])
+        let groups = UserResolver.parseGroup(users.group ?? [])
         let userSpec = options.user ?? image.config.config?.user
         let user = try UserResolver.resolve(userSpec, passwd: passwd, groups: groups, image: reference)
 
         try HostFS.makeDirectories(options.runDirectory, mode: 0o711)
         sweepStale(options: options)
-        let lower = try pristineRootfs(image, tree: tree, options: options)
+        let lower = try pristineRootfs(image, options: options)
 
         let cleanup = CleanupStack()
         let signals = SignalCleanup(cleanup)

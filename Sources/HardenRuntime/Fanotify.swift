@@ -62,6 +62,8 @@ public final class FanotifySensor: @unchecked Sendable {
     private let stripPrefix: String
     private let state = Mutex(FileAccessLog())
     private let stopFlag = Atomic<Bool>(false)
+    /// Written by `stop()` so the reading thread wakes at once instead of at its next poll timeout.
+    private let wake: Int32
     private var thread: pthread_t?
 
     /// Marks the filesystem that holds `path` (the container's overlay rootfs). `unlimitedQueue` false uses the
@@ -81,10 +83,11 @@ public final class FanotifySensor: @unchecked Sendable {
             throw HardenError(.io, "\(path): fanotify cannot watch this filesystem: \(e)")
         }
         self.fd = fd
+        self.wake = eventfd(0, Int32(EFD_CLOEXEC))
         self.stripPrefix = path.hasSuffix("/") ? String(path.dropLast()) : path
     }
 
-    deinit { close(fd) }
+    deinit { close(fd); close(wake) }
 
     /// Starts reading events on a dedicated thread.
     public func start() {
@@ -101,6 +104,8 @@ public final class FanotifySensor: @unchecked Sendable {
     /// Drains what is queued, stops the thread and returns the log. Throws when events were lost.
     public func stop() throws -> FileAccessLog {
         stopFlag.store(true, ordering: .sequentiallyConsistent)
+        var one: UInt64 = 1
+        _ = write(wake, &one, 8)
         if let thread { pthread_join(thread, nil) }
         thread = nil
         drain()
@@ -112,10 +117,10 @@ public final class FanotifySensor: @unchecked Sendable {
     }
 
     private func loop() {
-        var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        var fds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: wake, events: Int16(POLLIN), revents: 0)]
         while !stopFlag.load(ordering: .sequentiallyConsistent) {
-            let r = poll(&pfd, 1, 50)
-            if r > 0 { drain() }
+            let r = poll(&fds, 2, 1000)
+            if r > 0 && fds[0].revents != 0 { drain() }
         }
     }
 

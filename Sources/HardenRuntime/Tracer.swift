@@ -231,6 +231,15 @@ public final class Tracer {
         case 2:  // exit
             guard let p = tasks[tid]?.pending else { return }
             tasks[tid]?.pending = nil
+            if p.kind == "ids" {
+                // setuid/setgid family: the ids a process switched to (nginx workers become www-data).
+                if info.is_error == 0, tasks[tid]?.recording == true {
+                    let (uid, gid) = Self.ids(tid)
+                    if let uid { uids.insert(uid) }
+                    if let gid { gids.insert(gid) }
+                }
+                return
+            }
             guard tasks[tid]?.recording == true, !p.paths.isEmpty else { return }
             if p.kind == "exec" && info.is_error == 0 { return }  // recorded at the exec event
             let failure = info.is_error != 0 ? Self.errnoName(Int32(truncatingIfNeeded: -info.rval)) : nil
@@ -289,7 +298,10 @@ public final class Tracer {
         "llistxattr": ("xattr", [(nil, 0)]), "setxattr": ("write", [(nil, 0)]), "lsetxattr": ("write", [(nil, 0)]),
     ]
 
+    private static let idSyscalls: Set<String> = ["setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgid", "setfsuid", "setfsgid"]
+
     private func pending(_ tid: pid_t, name: String, args: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64)) -> Pending? {
+        if Self.idSyscalls.contains(name) { return Pending(name: name, kind: "ids", paths: [], argv: nil) }
         guard let spec = Self.pathSyscalls[name] else { return nil }
         let a = [args.0, args.1, args.2, args.3, args.4, args.5]
         var kind = spec.kind

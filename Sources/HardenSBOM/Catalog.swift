@@ -97,6 +97,12 @@ public struct SBOMBuilder {
 
     /// Scans (or loads from the cache) every layer, squashes them and catalogs the result.
     public func build(_ image: Image, reference: String, onLayer: ((Int, Bool) -> Void)? = nil) throws -> SBOM {
+        try catalog(image, reference: reference, onLayer: onLayer).sbom
+    }
+
+    /// The SBOM and the squashed view it was made from (paths, types, links, and the captured small files such
+    /// as /etc/passwd), so callers that need both read the layers once (or not at all, from the cache).
+    public func catalog(_ image: Image, reference: String, onLayer: ((Int, Bool) -> Void)? = nil) throws -> (sbom: SBOM, context: CatalogContext) {
         var scans: [LayerScan] = []
         for i in image.layers.indices {
             let diffID = image.layers[i].diffID
@@ -116,7 +122,7 @@ public struct SBOMBuilder {
         return try build(scans: scans, image: image, reference: reference)
     }
 
-    func build(scans: [LayerScan], image: Image, reference: String) throws -> SBOM {
+    func build(scans: [LayerScan], image: Image, reference: String) throws -> (sbom: SBOM, context: CatalogContext) {
         let tree = FileTree()
         for (i, scan) in scans.enumerated() {
             tree.begin(layer: i)
@@ -132,7 +138,7 @@ public struct SBOMBuilder {
                                  configDigest: image.manifest.config.digest.description, tag: image.tag,
                                  platform: image.config.platform.description, created: image.config.created,
                                  layers: scans.indices.map { context.layerRef($0) })
-        return SBOM(source: source, os: context.os, packages: packages, warnings: tree.warnings + context.warnings)
+        return (SBOM(source: source, os: context.os, packages: packages, warnings: tree.warnings + context.warnings), context)
     }
 
     /// Makes every package id unique (the same name and version found at two locations).

@@ -31,6 +31,8 @@ public struct CapturePolicy: Sendable {
             || path == "etc/redhat-release" {
             return .whole(limit: 1 << 20)
         }
+        // Users and groups (running the image resolves its USER against them).
+        if path == "etc/passwd" || path == "etc/group" { return .whole(limit: 1 << 20) }
         // dpkg.
         if ends("lib/dpkg/status") { return .whole(limit: 256 << 20) }
         if has("lib/dpkg/status.d/") { return .whole(limit: small) }

@@ -124,7 +124,7 @@ public final class ChildProcess: @unchecked Sendable {
             if let s = poll() { return s }
             if let deadline, MonotonicClock.now >= deadline { return nil }
             try? await Task.sleep(nanoseconds: UInt64(delay * 1e9))
-            delay = min(delay * 2, 0.05)
+            delay = min(delay * 2, 0.01)
         }
     }
 

@@ -93,6 +93,7 @@ enum RuntimeTests {
             }
             #expect(p.executables.contains { $0.path == "/usr/sbin/nginx" && $0.argv == ["nginx", "-g", "daemon off;"] })
             #expect(p.ports.contains { $0.port == 80 && $0.protocolName == "tcp" })
+            #expect(p.uids == [0, 33], "nginx starts as root and its workers switch to www-data")
             #expect(p.syscalls.contains { $0.name == "accept4" || $0.name == "accept" })
             #expect(p.packages.first { $0.name == "nginx" }?.used == true)
             #expect(p.packages.first { $0.name == "apt" }?.used == false)

@@ -7,6 +7,7 @@
 #include <sys/xattr.h>
 #include <sys/fanotify.h>
 #include <sys/mount.h>
+#include <sys/eventfd.h>
 #include <sched.h>
 
 dev_t harden_makedev(unsigned int major, unsigned int minor);

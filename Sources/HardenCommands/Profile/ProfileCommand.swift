@@ -53,9 +53,10 @@ public struct ProbeOptions: ParsableArguments {
 }
 
 public enum SensorChoice: String, ExpressibleByArgument, CaseIterable, Sendable {
-    case fanotify, ptrace, both
+    case fanotify, ptrace, both, none
     public var sensors: Set<Sensor> {
         switch self {
+        case .none: []
         case .fanotify: [.fanotify]
         case .ptrace: [.ptrace]
         case .both: [.fanotify, .ptrace]
@@ -82,7 +83,7 @@ extension Application {
         @Argument(help: "The image.")
         public var image: String
 
-        @Option(name: .long, help: "Sensors: fanotify, ptrace or both.")
+        @Option(name: .long, help: "Sensors: fanotify, ptrace or both (none: only run the probes, as a baseline).")
         public var sensor: SensorChoice = .both
 
         @Option(name: .long, help: ArgumentHelp("Unite this earlier profile of the same image with the new run (repeatable).", valueName: "PROFILE.json"))
@@ -103,11 +104,12 @@ extension Application {
             }
             let progress = ProgressLine(enabled: global.showProgress)
             progress.update("profile: reading the image")
-            let tree = try RuntimeImage.tree(img)
-            let sbom = try SBOMBuilder(logger: logger).build(img, reference: reference.description)
+            let (sbom, context) = try SBOMBuilder(logger: logger).catalog(img, reference: reference.description)
+            let tree = context.tree
             progress.update("profile: running \(reference.description)")
             let options = try probes.runOptions(sensors: sensor.sensors)
-            let observation = try await ContainerRunner(logger: logger).run(img, tree: tree, reference: reference.description, options: options)
+            let users = (context.content(RawPath("etc/passwd")), context.content(RawPath("etc/group")))
+            let observation = try await ContainerRunner(logger: logger).run(img, users: users, reference: reference.description, options: options)
             progress.finish()
             var profile = RuntimeProfile.build(image: img, reference: reference.description, tree: tree, observation: observation, packages: sbom.packages)
             if !earlier.isEmpty { profile = try RuntimeProfile.merge([profile] + earlier, packages: sbom.packages) }
@@ -177,15 +179,5 @@ public enum ProfileFile {
             listening: \(ports.isEmpty ? "none" : ports)
             packages used: \(p.summary.packagesUsed) of \(p.summary.packagesUsed + p.summary.packagesUnused)
             """
-    }
-}
-
-/// The squashed tree of an image, with the files running needs captured (user lookup).
-public enum RuntimeImage {
-    public static func tree(_ image: Image) throws -> FileTree {
-        let tree = FileTree()
-        tree.capturePaths.formUnion([RawPath("etc/passwd"), RawPath("etc/group")])
-        for i in image.layers.indices { _ = try tree.apply(image: image, layer: i) }
-        return tree
     }
 }
