@@ -47,6 +47,24 @@ public struct Application: AsyncParsableCommand {
     }
 }
 
+extension Application {
+    /// Runs `harden internal-trace …` synchronously on the calling (main) thread; nil for any other command.
+    public static func runSensor(_ arguments: [String]) -> Int32? {
+        guard arguments.count > 1, arguments[1] == InternalTrace.configuration.commandName else { return nil }
+        do {
+            var command = try InternalTrace.parse(Array(arguments.dropFirst(2)))
+            try command.run()
+            return 0
+        } catch let error as HardenError {
+            writeStandardError("harden: \(error.message)\n")
+            return 1
+        } catch {
+            writeStandardError(InternalTrace.fullMessage(for: error) + "\n")
+            return InternalTrace.exitCode(for: error).rawValue
+        }
+    }
+}
+
 public enum HardenVersion {
     public static let current = "0.1.0"
 }

@@ -64,10 +64,12 @@ public final class ContainerRunner: Sendable {
 
     // MARK: Rootfs cache
 
-    /// The image unpacked once per image ID under the cache directory, reused by later runs (the overlay keeps
-    /// it pristine). Extraction goes to a temporary sibling and is renamed into place.
+    /// The image unpacked once per layer chain (the DiffIDs; images that differ only in their config share it)
+    /// under the cache directory, reused by later runs (the overlay keeps it pristine). Extraction goes to a
+    /// temporary sibling and is renamed into place.
     public func pristineRootfs(_ image: Image, options: RunOptions) throws -> String {
-        let dir = "\(options.cacheDirectory)/\(Digest.sha256(of: image.configBytes).encoded)"
+        let chain = Digest.sha256(of: Array(image.layers.map(\.diffID.description).joined(separator: "\n").utf8))
+        let dir = "\(options.cacheDirectory)/\(chain.encoded)"
         if HostFS.isDirectory(dir + "/rootfs"), HostFS.exists(dir + "/complete") { return dir + "/rootfs" }
         try HostFS.makeDirectories(dir, mode: 0o700)
         if HostFS.exists(dir + "/rootfs") { try HostFS.removeTree(dir + "/rootfs") }

@@ -9,6 +9,8 @@ import Glibc
 @main
 struct Entrypoint {
     static func main() async {
+        // The ptrace sensor drops capabilities, which is per thread: it runs before any other thread exists.
+        if let code = Application.runSensor(CommandLine.arguments) { exit(code) }
         exit(await Application.run())
     }
 }

@@ -76,7 +76,9 @@ enum RuntimeTests {
                 #expect(seen.contains(f), "\(f) missing from the profile")
             }
             // Every library the dynamic loader maps for nginx and its module, by the image's own loader (independent of us).
-            let rootfs = "\(RuntimeTests.cacheDirectory)/rootfs/\(p.image.configDigest.dropFirst(7))/rootfs"
+            let image = try ImageLoader.open(.ociLayout(path: TestImages.layout, tag: "nginx"))
+            let chain = Digest.sha256(of: Array(image.layers.map(\.diffID.description).joined(separator: "\n").utf8))
+            let rootfs = "\(RuntimeTests.cacheDirectory)/rootfs/\(chain.encoded)/rootfs"
             for binary in ["/usr/sbin/nginx", "/usr/lib/nginx/modules/ngx_http_echo_module.so"] {
                 let (s, list) = try runProcess(["chroot", rootfs, "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2", "--list", binary])
                 try #require(s == 0, "ld.so --list: \(list)")
@@ -103,9 +105,20 @@ enum RuntimeTests {
 
     @Test func flaskAppIsProfiledWithItsModulesAndAnExecProbe() throws {
         try RuntimeTests.require()
+        try TestImages.requireTools("curl")
         try withTemporaryDirectory { dir in
+            // A user's coverage script on the host reaches the app at HARDEN_TARGET_HOST.
+            try HostFS.writeFileAtomically(dir + "/probe.sh", Array("""
+                #!/bin/sh
+                set -e
+                echo "ports: $HARDEN_TARGET_PORTS"
+                curl -sf "http://$HARDEN_TARGET_HOST:5000/" | grep -q "hello from flask"
+                curl -s -o /dev/null -w '%{http_code}' "http://$HARDEN_TARGET_HOST:5000/missing" | grep -q 404
+
+                """.utf8), mode: 0o755)
             let (status, out) = try RuntimeTests.harden(
-                ["profile", "oci:\(TestImages.layout):flask", "--http-probe", "5000:GET:/", "--exec-probe", "cat /etc/os-release", "-o", dir + "/p.json"],
+                ["profile", "oci:\(TestImages.layout):flask", "--http-probe", "5000:GET:/", "--exec-probe", "cat /etc/os-release",
+                 "--probe-script", dir + "/probe.sh", "-o", dir + "/p.json"],
                 runDir: dir + "/run")
             try #require(status == 0, "\(out)")
             let p = try RuntimeTests.profile(dir + "/p.json")
@@ -120,6 +133,8 @@ enum RuntimeTests {
             // The exec probe: its execve with argv, and the file it read.
             #expect(p.executables.contains { $0.argv == ["cat", "/etc/os-release"] })
             #expect(paths.contains("/etc/os-release"))
+            let script = try #require(p.runs.first?.probes.first { $0.kind == "script" })
+            #expect(script.ok && script.output?.contains("5000") == true, "\(script)")
             let exec = try #require(p.runs.first?.probes.first { $0.kind == "exec" })
             #expect(exec.output?.contains("bookworm") == true)
             // ptrace sees failed lookups too (python probes many paths that do not exist).
@@ -183,6 +198,56 @@ enum RuntimeTests {
             #expect(s == 1 && o.contains("no entrypoint and no cmd"), "\(o)")
             #expect(!HostFS.exists(dir + "/p.json") && !HostFS.exists(dir + "/r.json"))
             #expect(try RuntimeTests.leftovers(runDir: run) == [])
+        }
+    }
+
+    /// A static binary, a shell script (#!/bin/sh), a dynamically linked binary, and an interpreter with a script.
+    @Test func everyKindOfEntrypointIsFollowed() throws {
+        try RuntimeTests.require()
+        try withTemporaryDirectory { dir in
+            let layout = try RuntimeTests.scratchLayout(dir)
+            let cases: [(from: String, tag: String, cmd: [String], execs: [String], file: String)] = [
+                ("base", "static", ["/sbin/ldconfig", "-p"], ["/sbin/ldconfig"], "/etc/ld.so.cache"),
+                ("base", "script", ["zcat", "-f", "/etc/debian_version"], ["/usr/bin/zcat", "/usr/bin/dash", "/usr/bin/gzip"], "/etc/debian_version"),
+                ("base", "dynamic", ["ls", "/etc/apt"], ["/usr/bin/ls"], "/usr/lib/x86_64-linux-gnu/libselinux.so.1"),
+                ("flask", "python", ["python3", "-c", "import json, email.utils"], ["/usr/bin/python3"], "/usr/lib/python3.11/json/__init__.py"),
+            ]
+            for c in cases {
+                try RuntimeTests.configure(layout, from: c.from, tag: c.tag, c.cmd.flatMap { ["--config.cmd", $0] })
+                let (s, o) = try RuntimeTests.harden(["profile", "oci:\(layout):\(c.tag)", "-o", "\(dir)/\(c.tag).json"], runDir: dir + "/run")
+                try #require(s == 0, "\(c.tag): \(o)")
+                let p = try RuntimeTests.profile("\(dir)/\(c.tag).json")
+                #expect(p.runs.first?.exitCode == 0, "\(c.tag)")
+                let ran = Set(p.executables.map(\.path))
+                let seen = p.usedPaths.union(p.files.compactMap(\.target))
+                for e in c.execs { #expect(ran.contains(e) || seen.contains(e), "\(c.tag): \(e) not recorded as run; executables \(ran)") }
+                #expect(seen.contains(c.file) || seen.contains(c.file.replacingOccurrences(of: "/usr/lib/", with: "/lib/")), "\(c.tag): \(c.file) missing")
+            }
+            #expect(try RuntimeTests.leftovers(runDir: dir + "/run") == [])
+        }
+    }
+
+    /// The ptrace sensor holds only what tracing needs (a step toward rootless use).
+    @Test func thePtraceSensorRunsWithoutSysAdmin() async throws {
+        try RuntimeTests.require()
+        try await withTemporaryDirectory { dir in
+            let target = try ChildProcess.spawn(["sleep", "3"])
+            let tracer = try ChildProcess.spawn([hardenBinary, "internal-trace", "--attach", "\(target.pid)", "--out", dir + "/t.json"],
+                                                stdout: .file(dir + "/ready"), stderr: .file(dir + "/err"))
+            let deadline = MonotonicClock.now + 10
+            while (try? HostFS.readFile(dir + "/ready"))?.isEmpty ?? true, MonotonicClock.now < deadline { try await Task.sleep(nanoseconds: 10_000_000) }
+            // Every thread of the sensor process.
+            for task in try HostFS.listDirectory("/proc/\(tracer.pid)/task") {
+                let status = String(decoding: try HostFS.readFile("/proc/\(tracer.pid)/task/\(task)/status"), as: UTF8.self)
+                let capEff = try #require(status.split(separator: "\n").first { $0.hasPrefix("CapEff:") }?.split(separator: "\t").last)
+                let caps = try #require(UInt64(capEff, radix: 16))
+                #expect(caps & (1 << 21) == 0, "CAP_SYS_ADMIN must be dropped (thread \(task))")
+                #expect(caps & (1 << 19) != 0, "CAP_SYS_PTRACE must be kept (thread \(task))")
+            }
+            #expect(await tracer.wait(timeout: 10) == .exited(0))
+            _ = await target.wait(timeout: 5)
+            let report: TraceReport = try JSONCoding.decode(try HostFS.readFile(dir + "/t.json"), source: "t.json", what: "trace")
+            #expect(report.exitCode == 0 && report.syscalls["nanosleep", default: 0] + report.syscalls["clock_nanosleep", default: 0] >= 0)
         }
     }
 
