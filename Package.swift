@@ -78,6 +78,11 @@ let package = Package(
             swiftSettings: swiftSettings),
 
         .target(
+            name: "HardenMinify",
+            dependencies: ["HardenCore"],
+            swiftSettings: swiftSettings),
+
+        .target(
             name: "HardenCommands",
             dependencies: [
                 "HardenCore", "HardenSystem", "HardenArchive", "HardenOCI", "HardenSBOM", "HardenVulnDB", "HardenRegistry", "HardenRuntime",
@@ -121,6 +126,10 @@ let package = Package(
         .testTarget(
             name: "HardenVulnDBTests",
             dependencies: ["HardenVulnDB", "HardenSBOM", "HardenTestSupport"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "HardenMinifyTests",
+            dependencies: ["HardenMinify", "HardenCore", "HardenSystem", "HardenTestSupport"],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "HardenRuntimeTests",

@@ -191,7 +191,7 @@ public final class ContainerRunner: Sendable {
             throw HardenError(.io, "runc create failed for \(reference): \(Self.tail(log, lines: 3))")
         }
         guard let pidBytes = try? HostFS.readFile(dir + "/init.pid", limit: 64),
-              let initPid = Int32(String(decoding: pidBytes, as: UTF8.self).trimmingCharacters(in: " \n")) else {
+              let initPid = Int32(String(decoding: pidBytes, as: UTF8.self).trimming(" \n")) else {
             throw HardenError(.io, "runc did not write the container's pid")
         }
         let exitState = ExitWatcher(pid: initPid)

@@ -176,7 +176,7 @@ public enum UserResolver {
 
     private static func lines(_ bytes: [UInt8]) -> [[String]] {
         String(decoding: bytes, as: UTF8.self).split(separator: "\n").compactMap { line in
-            let t = line.trimmingCharacters(in: " \t\r")
+            let t = line.trimming(" \t\r")
             guard !t.isEmpty, !t.hasPrefix("#") else { return nil }
             return t.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
         }
@@ -184,7 +184,7 @@ public enum UserResolver {
 
     /// Resolves `spec` (empty means root). A name that the image does not define is an error naming it.
     public static func resolve(_ spec: String?, passwd: [PasswdEntry], groups: [GroupEntry], image: String) throws -> RuntimeSpec.User {
-        let s = (spec ?? "").trimmingCharacters(in: " ")
+        let s = (spec ?? "").trimming(" ")
         if s.isEmpty { return RuntimeSpec.User(uid: 0, gid: 0, additionalGids: supplementary(for: "root", gid: 0, groups: groups)) }
         let parts = s.split(separator: ":", maxSplits: 1).map(String.init)
         let userPart = parts[0]
@@ -218,15 +218,5 @@ public enum UserResolver {
     static func supplementary(for name: String, gid: UInt32, groups: [GroupEntry]) -> [UInt32]? {
         let extra = groups.filter { $0.members.contains(name) && $0.gid != gid }.map(\.gid)
         return extra.isEmpty ? nil : Array(Set(extra)).sorted()
-    }
-}
-
-extension StringProtocol {
-    func trimmingCharacters(in set: String) -> String {
-        let chars = Set(set)
-        var s = Substring(self)
-        while let f = s.first, chars.contains(f) { s = s.dropFirst() }
-        while let l = s.last, chars.contains(l) { s = s.dropLast() }
-        return String(s)
     }
 }

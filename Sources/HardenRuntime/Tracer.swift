@@ -377,7 +377,7 @@ public final class Tracer {
 
     static func comm(_ tid: pid_t) -> String? {
         guard let b = try? HostFS.readFile("/proc/\(tid)/comm", limit: 64) else { return nil }
-        return String(decoding: b, as: UTF8.self).trimmingCharacters(in: "\n")
+        return String(decoding: b, as: UTF8.self).trimming("\n")
     }
 
     /// Effective uid and gid from /proc/PID/status.

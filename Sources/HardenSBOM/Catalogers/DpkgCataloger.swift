@@ -194,14 +194,6 @@ public struct DpkgCataloger: Cataloger {
 }
 
 extension StringProtocol {
-    func trimming(_ set: String) -> String {
-        let chars = Set(set)
-        var s = Substring(self)
-        while let f = s.first, chars.contains(f) { s = s.dropFirst() }
-        while let l = s.last, chars.contains(l) { s = s.dropLast() }
-        return String(s)
-    }
-
     func replacingAll(_ target: String, with replacement: String) -> String {
         let parts = String(self).split(separator: target, omittingEmptySubsequences: false)
         return parts.joined(separator: replacement)
