@@ -79,13 +79,14 @@ let package = Package(
 
         .target(
             name: "HardenMinify",
-            dependencies: ["HardenCore"],
+            dependencies: ["HardenCore", "HardenSystem", "HardenArchive", "HardenOCI", "HardenSBOM", "HardenRuntime",
+                           .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings),
 
         .target(
             name: "HardenCommands",
             dependencies: [
-                "HardenCore", "HardenSystem", "HardenArchive", "HardenOCI", "HardenSBOM", "HardenVulnDB", "HardenRegistry", "HardenRuntime",
+                "HardenCore", "HardenSystem", "HardenArchive", "HardenOCI", "HardenSBOM", "HardenVulnDB", "HardenRegistry", "HardenRuntime", "HardenMinify",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

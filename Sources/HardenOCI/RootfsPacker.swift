@@ -175,3 +175,14 @@ public enum RootfsPacker {
         return names.sorted { $0.lexicographicallyPrecedes($1) }
     }
 }
+
+extension Image {
+    /// An image made of `config` and layer blobs already in `store` (the config is stored there too).
+    public static func assemble(source: String, config: ImageConfiguration, layers: [Descriptor], store: DirectoryBlobStore) throws -> Image {
+        let configBytes = try JSONCoding.encode(config)
+        let configDigest = try store.put(configBytes)
+        let manifest = Manifest(config: Descriptor(mediaType: MediaType.ociConfig, digest: configDigest, size: Int64(configBytes.count)), layers: layers)
+        return try Image(source: source, manifest: manifest, manifestBytes: try JSONCoding.encode(manifest), configBytes: configBytes,
+                         store: store, tag: nil)
+    }
+}

@@ -133,7 +133,10 @@ extension RuntimeSpec {
             terminal: false, user: user, args: args, env: environment(of: config, hostname: hostname),
             cwd: (config?.workingDir).flatMap { $0.isEmpty ? nil : $0 } ?? "/",
             capabilities: Capabilities(bounding: caps, effective: user.uid == 0 ? caps : [], permitted: user.uid == 0 ? caps : [], inheritable: [], ambient: []),
-            rlimits: nil, noNewPrivileges: false)  // rlimits: inherited from harden (a raise above the host limit fails)
+            // With a seccomp profile the run is a hardened one: no privilege gain, which also makes runc load the
+            // filter right before exec (as Kubernetes' allowPrivilegeEscalation: false does).
+            // rlimits: inherited from harden (raising one above the host's limit fails).
+            rlimits: nil, noNewPrivileges: seccomp != nil)
         var mounts = [
             Mount(destination: "/proc", type: "proc", source: "proc", options: ["nosuid", "noexec", "nodev"]),
             Mount(destination: "/dev", type: "tmpfs", source: "tmpfs", options: ["nosuid", "strictatime", "mode=755", "size=65536k"]),

@@ -86,6 +86,9 @@ extension Application {
         @Option(name: .long, help: "Sensors: fanotify, ptrace or both (none: only run the probes, as a baseline).")
         public var sensor: SensorChoice = .both
 
+        @Option(name: .long, help: ArgumentHelp("Run the container under this seccomp profile (OCI/Docker JSON).", valueName: "FILE"))
+        public var seccomp: String?
+
         @Option(name: .long, help: ArgumentHelp("Unite this earlier profile of the same image with the new run (repeatable).", valueName: "PROFILE.json"))
         public var merge: [String] = []
 
@@ -107,7 +110,8 @@ extension Application {
             let (sbom, context) = try SBOMBuilder(logger: logger).catalog(img, reference: reference.description)
             let tree = context.tree
             progress.update("profile: running \(reference.description)")
-            let options = try probes.runOptions(sensors: sensor.sensors)
+            var options = try probes.runOptions(sensors: sensor.sensors)
+            if let seccomp { options.seccomp = try JSONCoding.decode(try HostFS.readFile(seccomp), source: seccomp, what: "seccomp profile") }
             let users = (context.content(RawPath("etc/passwd")), context.content(RawPath("etc/group")))
             let observation = try await ContainerRunner(logger: logger).run(img, users: users, reference: reference.description, options: options)
             progress.finish()

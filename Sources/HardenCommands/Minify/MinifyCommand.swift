@@ -1,0 +1,155 @@
+// harden — `harden minify IMAGE --profile PROFILE.json -o DEST`.
+import ArgumentParser
+import HardenCore
+import HardenMinify
+import HardenOCI
+import HardenRegistry
+import HardenRuntime
+import HardenSBOM
+import HardenSystem
+import HardenVulnDB
+import Logging
+
+extension Preset: ExpressibleByArgument {}
+
+extension Application {
+    public struct Minify: AsyncParsableCommand {
+        public static let configuration = CommandConfiguration(
+            commandName: "minify",
+            abstract: "Rebuild an image with only what its runtime profile used (plus closure and essentials), hardened, and verify it.",
+            discussion: """
+                Keeps the files the profile saw, their ELF closure (interpreter, DT_NEEDED through RPATH/RUNPATH/ld.so.cache), \
+                symlinks on the way, script interpreters, whole language packages once one file is used, and essentials \
+                (passwd, group, nsswitch, CA bundle, os-release, NSS/DNS modules). The package database is rewritten to \
+                the packages that still have files and an SBOM of the result is added. The result is one new layer. \
+                Verification replays the profile's probes on the new image under its seccomp profile; a divergence exits 2 \
+                and writes no image.
+                """)
+
+        @OptionGroup public var global: GlobalOptions
+        @OptionGroup public var imageOptions: ImageOptions
+        @OptionGroup public var database: DatabaseOptions
+
+        @Argument(help: "The image.")
+        public var image: String
+
+        @Option(name: .long, help: ArgumentHelp("The runtime profile of this image (harden profile).", valueName: "PROFILE.json"))
+        public var profile: String
+
+        @Option(name: .shortAndLong, help: ArgumentHelp("Where to write the hardened image (any transport).", valueName: "DEST"))
+        public var output: String
+
+        @Option(name: .long, help: "Write the report (JSON) to this file.")
+        public var report: String?
+
+        @Option(name: .long, help: "Write the seccomp profile (OCI/Docker JSON) to this file.")
+        public var seccomp: String?
+
+        @Option(name: .long, help: "Write a Kubernetes securityContext (YAML) to this file.")
+        public var k8s: String?
+
+        @Option(name: .long, help: ArgumentHelp("Keep this path (a directory: everything under it) (repeatable).", valueName: "PATH"))
+        public var include: [String] = []
+
+        @Option(name: .long, help: ArgumentHelp("Keep every file of this package (repeatable).", valueName: "NAME"))
+        public var keepPackage: [String] = []
+
+        @Option(name: .long, help: "aggressive (drop every unused file), standard (drop unused vulnerable packages and unowned files), light (drop unused packages with high/critical vulnerabilities).")
+        public var preset: Preset = .aggressive
+
+        @Flag(name: .long, help: "Remove environment variables that look like secrets.")
+        public var stripSecretEnv = false
+
+        @Flag(name: .long, help: "Do not replay the probes on the result.")
+        public var noVerify = false
+
+        public init() {}
+
+        public func run() async throws {
+            let logger = global.makeLogger()
+            let reference = try ImageReference.parse(image)
+            let dest = try ImageReference.parse(output)
+            let runtimeProfile = try ProfileFile.read(profile)
+            let img = try await imageOptions.open(reference, logger: logger, progress: global.showProgress)
+            let (sbom, context) = try SBOMBuilder(logger: logger).catalog(img, reference: reference.description)
+
+            // Vulnerability data, when there is a database: presets decide with it, the report counts with it.
+            var rank: [String: Int] = [:]
+            var count: ((SBOM) throws -> [String: Int])?
+            if HostFS.exists(database.path) {
+                let db = try VulnerabilityDatabase(readingAt: database.path)
+                let matcher = Matcher(database: db)
+                for f in try matcher.match(sbom) where f.suppressed == nil {
+                    rank[f.package.ref] = max(rank[f.package.ref] ?? 0, Self.rank(f.severity))
+                }
+                count = { s in
+                    var c: [String: Int] = [:]
+                    for f in try matcher.match(s) where f.suppressed == nil { c[f.severity.rawValue, default: 0] += 1 }
+                    return c
+                }
+            } else if preset != .aggressive {
+                throw HardenError(.notFound, "\(database.path): the \(preset.rawValue) preset needs a vulnerability database (harden db import or db update)")
+            }
+
+            var options = MinifyOptions()
+            options.includes = include
+            options.keepPackages = keepPackage
+            options.preset = preset
+            options.stripSecretEnv = stripSecretEnv
+            options.verify = !noVerify
+            let progress = ProgressLine(enabled: global.showProgress)
+            progress.update("minify: planning and building")
+            let result = try await Minifier(logger: logger).minify(img, reference: reference.description, sbom: sbom, context: context,
+                                                                   profile: runtimeProfile, options: options, vulnerabilityRank: rank,
+                                                                   countVulnerabilities: count)
+            progress.finish()
+            if let report { try HostFS.writeFileAtomically(report, try JSONCoding.encode(result.report, pretty: true)) }
+            if let seccomp { try HostFS.writeFileAtomically(seccomp, try JSONCoding.encode(result.seccomp, pretty: true)) }
+            if let k8s { try HostFS.writeFileAtomically(k8s, Array(result.kubernetes.utf8)) }
+            if !global.quiet { print(Self.summary(result.report)) }
+            let v = result.report.verification
+            guard v.passed else {
+                for p in v.probes where !p.same { writeStandardError("harden: verification: probe \(p.probe) gave \(p.after), the original gave \(p.before)\n") }
+                if let e = v.error { writeStandardError("harden: verification: \(e)\n") }
+                for m in v.missingFiles { writeStandardError("harden: verification: the app looked for \(m), which the minified image does not have (--include \(m))\n") }
+                throw ExitCode(2)
+            }
+            let written: ImageWriter.Written
+            if case .registry(let r) = dest {
+                let digest = try await RegistryTransfer.push(result.image, to: r, options: try imageOptions.registryOptions(), mountFrom: nil, logger: logger)
+                written = ImageWriter.Written(manifestDigest: digest, reference: dest.description)
+            } else {
+                written = try ImageWriter.write(result.image, to: dest, options: ImageWriter.Options(compression: .keep, verifyDiffIDs: true))
+            }
+            if !global.quiet { writeStandardError("wrote \(written.reference)" + (written.manifestDigest.map { " (\($0))" } ?? "") + "\n") }
+        }
+
+        static func rank(_ s: Severity) -> Int {
+            switch s {
+            case .critical: 5
+            case .high: 4
+            case .medium: 3
+            case .low: 2
+            case .negligible, .unknown: 1
+            }
+        }
+
+        static func summary(_ r: MinifyReport) -> String {
+            var t = TextTable(rows: [["", "BEFORE", "AFTER"]])
+            t.rows.append(["size", formatBytes(r.before.contentBytes), formatBytes(r.after.contentBytes)])
+            t.rows.append(["files", "\(r.before.files)", "\(r.after.files)"])
+            t.rows.append(["packages", "\(r.before.packages)", "\(r.after.packages)"])
+            if let v = r.vulnerabilities {
+                for s in ["critical", "high", "medium", "low", "negligible", "unknown"] where (v["before"]?[s] ?? 0) + (v["after"]?[s] ?? 0) > 0 {
+                    t.rows.append(["vulnerabilities \(s)", "\(v["before"]?[s] ?? 0)", "\(v["after"]?[s] ?? 0)"])
+                }
+            }
+            var out = t.render() + "\nreduction: \(r.reductionPercent)% of the root file system; \(r.removed.count) files removed, \(r.kept.count) paths kept"
+            for c in r.changes.prefix(20) { out += "\n  - \(c)" }
+            if r.verification.ran {
+                out += "\nverification: \(r.verification.passed ? "passed" : "FAILED") (\(r.verification.probes.map { "\($0.probe): \($0.after)" }.joined(separator: ", ")))"
+            }
+            return out
+        }
+    }
+}
