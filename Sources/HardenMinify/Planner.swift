@@ -170,9 +170,10 @@ public enum Planner {
                 let abs = rel.absoluteDescription
                 guard abs.hasPrefix("/var/lib/dpkg/info/") else { continue }
                 let base = String(abs.dropFirst(19))
-                let pkg = String(base.prefix { $0 != "." && $0 != ":" })
-                if keptDeb.contains(pkg), base.hasSuffix(".list") || base.hasSuffix(".md5sums") || base.hasSuffix(".conffiles") {
-                    add(abs, "package database of \(pkg)")
+                // NAME[:ARCH].list; names may contain dots (libpython3.11-stdlib).
+                for ext in [".list", ".md5sums", ".conffiles"] where base.hasSuffix(ext) {
+                    let pkg = String(base.dropLast(ext.count).prefix { $0 != ":" })
+                    if keptDeb.contains(pkg) { add(abs, "package database of \(pkg)") }
                 }
             }
         }

@@ -1,0 +1,115 @@
+// harden — `harden minify` on the real test images: the result serves the same probes under its seccomp
+// profile, is read by skopeo, umoci and syft, and tells the truth about what is left.
+import Foundation
+import HardenCore
+import HardenOCI
+import HardenRuntime
+import HardenSBOM
+import HardenSystem
+import HardenTestSupport
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@Suite(.serialized) struct MinifyTests {
+    static let cases: [(tag: String, probe: String, minimumReduction: Double)] = [("nginx", "80:GET:/", 90), ("flask", "5000:GET:/", 80)]
+
+    @Test(arguments: ["nginx", "flask"])
+    func minifiedImageServesTheSameProbesAndTellsTheTruth(tag: String) throws {
+        try RuntimeTests.require()
+        try TestImages.requireTools("skopeo", "syft")
+        let c = try #require(Self.cases.first { $0.tag == tag })
+        try withTemporaryDirectory { dir in
+            let run = dir + "/run"
+            var (s, o) = try RuntimeTests.harden(["profile", "oci:\(TestImages.layout):\(tag)", "--http-probe", c.probe, "-o", dir + "/p.json"], runDir: run)
+            try #require(s == 0, "\(o)")
+            (s, o) = try RuntimeTests.harden(["minify", "oci:\(TestImages.layout):\(tag)", "--profile", dir + "/p.json", "-o", "oci:\(dir)/out:min",
+                                              "--report", dir + "/report.json", "--seccomp", dir + "/seccomp.json", "--k8s", dir + "/k8s.yaml"], runDir: run)
+            try #require(s == 0, "\(o)")
+            let report = try JSONSerialization.jsonObject(with: Data(try HostFS.readFile(dir + "/report.json"))) as? [String: Any] ?? [:]
+            let verification = report["verification"] as? [String: Any] ?? [:]
+            #expect(verification["ran"] as? Bool == true && verification["passed"] as? Bool == true, "\(verification)")
+            let reduction = report["reductionPercent"] as? Double ?? 0
+            #expect(reduction >= c.minimumReduction, "reduction \(reduction)%")
+            // The seccomp profile denies by default and allows what was seen.
+            let seccomp = try JSONSerialization.jsonObject(with: Data(try HostFS.readFile(dir + "/seccomp.json"))) as? [String: Any] ?? [:]
+            #expect(seccomp["defaultAction"] as? String == "SCMP_ACT_ERRNO")
+            #expect(String(decoding: try HostFS.readFile(dir + "/k8s.yaml"), as: UTF8.self).contains("drop: [ALL]"))
+
+            // Independent readers.
+            (s, o) = try runProcess(["skopeo", "inspect", "oci:\(dir)/out:min"])
+            #expect(s == 0, "skopeo: \(o)")
+            (s, o) = try runProcess(["umoci", "unpack", "--image", "\(dir)/out:min", dir + "/bundle"])
+            try #require(s == 0, "umoci: \(o)")
+            let rootfs = dir + "/bundle/rootfs"
+            // No setuid/setgid file is left.
+            (s, o) = try runProcess(["find", rootfs, "-xdev", "-type", "f", "-perm", "/6000"])
+            #expect(s == 0 && o.trimming(" \n").isEmpty, "setuid/setgid files: \(o)")
+            // The dpkg database lists only packages that still have files, and every package that does.
+            let status = String(decoding: try HostFS.readFile(rootfs + "/var/lib/dpkg/status", limit: 64 << 20), as: UTF8.self)
+            let listed = status.split(separator: "\n").filter { $0.hasPrefix("Package: ") }.map { String($0.dropFirst(9)) }
+            #expect(!listed.isEmpty)
+            for name in listed {
+                let list = (try? HostFS.readFile("\(rootfs)/var/lib/dpkg/info/\(name).list")) ?? (try? HostFS.readFile("\(rootfs)/var/lib/dpkg/info/\(name):amd64.list")) ?? []
+                let files = String(decoding: list, as: UTF8.self).split(separator: "\n").map(String.init)
+                #expect(files.contains { p in var st = stat(); return lstat(rootfs + p, &st) == 0 && (st.st_mode & S_IFMT) != S_IFDIR }, "\(name) is listed but has no file left")
+            }
+            #expect(HostFS.exists(rootfs + "/etc/os-release") && HostFS.exists(rootfs + "/usr/share/harden/sbom.cdx.json"))
+            // harden's SBOM of the result equals syft's.
+            (s, o) = try runProcess(["syft", "-q", "oci-dir:\(dir)/out", "-o", "json=\(dir)/syft.json"], environment: ["SYFT_CHECK_FOR_APP_UPDATE": "false"])
+            try #require(s == 0, "syft: \(o)")
+            let json = try JSONSerialization.jsonObject(with: Data(try HostFS.readFile(dir + "/syft.json", limit: 1 << 28))) as? [String: Any]
+            let artifacts = json?["artifacts"] as? [[String: Any]] ?? []
+            let theirs = SBOMRealImageTests.keys(types: artifacts.map { $0["type"] as? String ?? "" }, names: artifacts.map { $0["name"] as? String ?? "" },
+                                                 versions: artifacts.map { $0["version"] as? String ?? "" })
+            let sbom = try SBOMBuilder(cache: nil).build(try ImageLoader.open(.ociLayout(path: dir + "/out", tag: "min")), reference: "min")
+            let ours = SBOMRealImageTests.keys(types: sbom.packages.map(\.type.rawValue), names: sbom.packages.map(\.name), versions: sbom.packages.map(\.version))
+            #expect(ours == theirs, "harden only: \(ours.subtracting(theirs).sorted()); syft only: \(theirs.subtracting(ours).sorted())")
+            #expect(Set(listed).isSubset(of: Set(sbom.packages.filter { $0.type == .deb }.map(\.name))))
+            // And it runs again, by itself, with the same probe.
+            (s, o) = try RuntimeTests.harden(["profile", "oci:\(dir)/out:min", "--http-probe", c.probe, "--seccomp", dir + "/seccomp.json", "-o", dir + "/again.json"], runDir: run)
+            #expect(s == 0, "\(o)")
+            #expect(try RuntimeTests.leftovers(runDir: run) == [])
+        }
+    }
+
+    /// A probe that needs a file the profile never saw: verification fails and names the file.
+    @Test func verificationNamesTheMissingFile() throws {
+        try RuntimeTests.require()
+        try withTemporaryDirectory { dir in
+            let run = dir + "/run"
+            var (s, o) = try RuntimeTests.harden(["profile", "oci:\(TestImages.layout):nginx", "--http-probe", "80", "--exec-probe", "cat /etc/os-release",
+                                                  "-o", dir + "/p.json"], runDir: run)
+            try #require(s == 0, "\(o)")
+            // The same profile, but the exec probe now reads a file the run never touched.
+            var profile = try RuntimeTests.profile(dir + "/p.json")
+            let i = try #require(profile.runs[0].probes.firstIndex { $0.kind == "exec" })
+            profile.runs[0].probes[i].spec = "cat /etc/nginx/fastcgi_params"
+            try HostFS.writeFileAtomically(dir + "/edited.json", try JSONCoding.encode(profile))
+            (s, o) = try RuntimeTests.harden(["minify", "oci:\(TestImages.layout):nginx", "--profile", dir + "/edited.json", "-o", "oci:\(dir)/out:min"], runDir: run)
+            #expect(s == 2, "\(o)")
+            #expect(o.contains("cat /etc/nginx/fastcgi_params") && o.contains("/etc/nginx/fastcgi_params, which the minified image does not have"), "\(o)")
+            #expect(!HostFS.exists(dir + "/out"), "no image is written when verification fails")
+            #expect(try RuntimeTests.leftovers(runDir: run) == [])
+        }
+    }
+
+    @Test func aProfileOfAnotherImageIsRefused() throws {
+        try RuntimeTests.require()
+        try withTemporaryDirectory { dir in
+            var (s, o) = try RuntimeTests.harden(["profile", "oci:\(TestImages.layout):nginx", "--http-probe", "80", "-o", dir + "/p.json"], runDir: dir + "/run")
+            try #require(s == 0, "\(o)")
+            (s, o) = try RuntimeTests.harden(["minify", "oci:\(TestImages.layout):base", "--profile", dir + "/p.json", "-o", "oci:\(dir)/out:min"], runDir: dir + "/run")
+            #expect(s == 1 && o.contains("the profile is of image") && o.contains("not of"), "\(o)")
+            // A profile whose digest was tampered with is refused the same way.
+            var profile = try RuntimeTests.profile(dir + "/p.json")
+            profile.image.configDigest = "sha256:" + String(repeating: "0", count: 64)
+            try HostFS.writeFileAtomically(dir + "/bad.json", try JSONCoding.encode(profile))
+            (s, o) = try RuntimeTests.harden(["minify", "oci:\(TestImages.layout):nginx", "--profile", dir + "/bad.json", "-o", "oci:\(dir)/out:min"], runDir: dir + "/run")
+            #expect(s == 1 && o.contains("the profile is of image sha256:0000"), "\(o)")
+            #expect(!HostFS.exists(dir + "/out"))
+        }
+    }
+}
