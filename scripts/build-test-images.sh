@@ -93,7 +93,7 @@ if ! have_tag pyapp; then
         --platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 --platform any -d "$WORK/wheels" $PY_PACKAGES
 fi
 LAYER_FILES="$WORK/wheels" add_layer base pyapp "python3 python3-pip" "" \
-    "pip3 install --quiet --no-index --find-links /tmp/layer-files --no-cache-dir --break-system-packages --no-deps --prefix /usr/local \
+    "pip3 install --quiet --no-index --find-links /tmp/layer-files --no-cache-dir --break-system-packages --no-deps \
         $PY_PACKAGES >/dev/null"
 if have_tag pyapp && ! grep -q pyapp-configured "$DIR/.stamps" 2>/dev/null; then
     umoci config --image "$LAYOUT:pyapp" --config.cmd python3 --config.cmd -c --config.cmd "import requests; print(requests.__version__)"

@@ -131,7 +131,8 @@ let osRelease = FixtureEntry.file("etc/os-release", "PRETTY_NAME=\"Debian GNU/Li
         let sbom = try catalog([[
             osRelease,
             .file("usr/local/lib/python3.11/dist-packages/requests-2.19.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: requests\nVersion: 2.19.0\nLicense: Apache 2.0\n\nBody: not a header\n"),
-            .file("usr/local/lib/python3.11/dist-packages/requests-2.19.0.dist-info/RECORD", "requests/__init__.py,sha256=x,10\n\"requests/we,ird.py\",,\n../../../bin/req,,\n"),
+            // Wheels write RECORD with CRLF line ends ("\r\n" is one Character in Swift).
+            .file("usr/local/lib/python3.11/dist-packages/requests-2.19.0.dist-info/RECORD", "requests/__init__.py,sha256=x,10\r\n\"requests/we,ird.py\",,\r\n../../../bin/req,,\r\n"),
             .file("usr/local/lib/python3.11/dist-packages/requests/__init__.py", "x"),
             .file("usr/local/lib/python3.11/dist-packages/requests/we,ird.py", "x"),
             .file("usr/local/bin/req", "#!/usr/bin/python3"),

@@ -23,7 +23,7 @@ public struct PythonCataloger: Cataloger {
             } else if last == Array("PKG-INFO".utf8) && parentName.hasSuffix(".egg-info") {
                 metadataDir = parent
                 if let installed = context.content(parent.appending(Array("installed-files.txt".utf8))) {
-                    recordFiles = String(decoding: installed, as: UTF8.self).split(separator: "\n").map(String.init)
+                    recordFiles = String(decoding: installed, as: UTF8.self).split(whereSeparator: \.isNewline).map(String.init)
                 }
             } else if String(decoding: last, as: UTF8.self).hasSuffix(".egg-info"), context.tree.nodes[path]?.type == .regular {
                 metadataDir = path  // a single-file egg-info: PKG-INFO content
@@ -66,7 +66,8 @@ public struct PythonCataloger: Cataloger {
     /// The path column of a wheel RECORD file (CSV: path,hash,size; paths may be quoted).
     static func recordPaths(_ bytes: [UInt8]) -> [String] {
         var out: [String] = []
-        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
+        // Wheels write CRLF line ends: "\r\n" is one Character in Swift, so split on every newline kind.
+        for line in String(decoding: bytes, as: UTF8.self).split(whereSeparator: \.isNewline) {
             var path = ""
             if line.first == "\"" {
                 var i = line.index(after: line.startIndex)

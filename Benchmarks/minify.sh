@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Benchmark: what minify removes and how long profile + minify + verify take, on nginx, flask and pyapp.
+#   uncompressed root file system before/after (targets: nginx >= 95 % fewer bytes, flask >= 85 %),
+#   vulnerabilities before/after counted with the real PyPA feed (target: <= 10 % left), minify + verify <= 60 s.
+# Usage: Benchmarks/minify.sh   (root; needs scripts/build-test-images.sh and scripts/setup.sh first)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+IMAGES="${HARDEN_TEST_IMAGES:-$PWD/test-images}"
+[ -f "$IMAGES/oci/index.json" ] || { echo "bench: test images missing; run scripts/build-test-images.sh" >&2; exit 1; }
+[ "$(id -u)" = 0 ] || { echo "bench: needs root (runc)" >&2; exit 1; }
+swift build -c release --product harden >/dev/null
+BIN="$(swift build -c release --show-bin-path)/harden"
+WORK=$(mktemp -d); trap 'rm -rf "$WORK"' EXIT
+export HARDEN_CACHE_DIR="$WORK/cache" HARDEN_RUN_DIR="$WORK/run" HARDEN_DB="$WORK/vulns.sqlite"
+"$BIN" db import -q ../shared/feeds/osv-PyPI-all.zip >/dev/null
+
+printf '%-6s %10s %10s %8s %12s %12s %9s %9s\n' image before after reduced vulns_before vulns_after profile_s minify_s
+for spec in "nginx --http-probe 80:GET:/" "flask --http-probe 5000:GET:/" "pyapp"; do
+    set -- $spec; tag=$1; shift
+    s=$(date +%s.%N); "$BIN" profile -q "oci:$IMAGES/oci:$tag" "$@" -o "$WORK/$tag.profile.json" >/dev/null; e=$(date +%s.%N)
+    p=$(echo "$e - $s" | bc -l)
+    s=$(date +%s.%N); "$BIN" minify -q "oci:$IMAGES/oci:$tag" --profile "$WORK/$tag.profile.json" -o "oci:$WORK/out:$tag" --report "$WORK/$tag.report.json"; e=$(date +%s.%N)
+    m=$(echo "$e - $s" | bc -l)
+    python3 - "$WORK/$tag.report.json" "$tag" "$p" "$m" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+v = r.get("vulnerabilities") or {}
+vb, va = sum((v.get("before") or {}).values()), sum((v.get("after") or {}).values())
+assert r["verification"]["passed"], r["verification"]
+print("%-6s %9.1fM %9.1fM %7.1f%% %12d %12d %9.2f %9.2f" % (sys.argv[2], r["before"]["contentBytes"] / 2**20, r["after"]["contentBytes"] / 2**20,
+      r["reductionPercent"], vb, va, float(sys.argv[3]), float(sys.argv[4])))
+PY
+done
+echo "targets: nginx >= 95% and flask >= 85% fewer bytes; vulnerabilities left <= 10%; minify + verify <= 60 s"
