@@ -104,8 +104,12 @@ public enum Planner {
         let byName = Dictionary(grouping: input.packages, by: \.name)
         for name in input.keepPackages { for p in byName[name] ?? [] { for f in p.files { addResolved(f, "kept package \(name) (--keep-package)") } } }
         // 5. Presets other than aggressive keep whole packages unless they are unused and vulnerable.
+        func isDirectoryLink(_ path: String) -> Bool {
+            guard input.tree.nodes[RawPath(String(path.dropFirst())).normalized]?.type == .symlink, let r = fs.resolve(path) else { return false }
+            return fs.size(r.path) == nil
+        }
         let usedPaths = Set(keep.keys)
-        func isUsed(_ p: SoftwarePackage) -> Bool { p.files.contains { usedPaths.contains($0) } }
+        func isUsed(_ p: SoftwarePackage) -> Bool { p.files.contains { usedPaths.contains($0) && !isDirectoryLink($0) } }
         if input.preset != .aggressive {
             for p in input.packages where !p.files.isEmpty && !isUsed(p) {
                 let rank = input.vulnerabilityRank[p.id] ?? 0
@@ -156,10 +160,11 @@ public enum Planner {
                 }
             }
         }
-        // 7. The package database: packages that still have files, with their file lists.
+        // 7. The package database: packages that still have files, with their file lists. A link to a directory
+        // (usr-merge's /bin -> usr/bin, listed by many packages) does not make a package present.
         var keptPackages: [SoftwarePackage] = []
         for p in input.packages {
-            if p.files.contains(where: { keep[$0] != nil }) { keptPackages.append(p) } else { plan.packagesRemoved.append(p.id) }
+            if p.files.contains(where: { keep[$0] != nil && !isDirectoryLink($0) }) { keptPackages.append(p) } else { plan.packagesRemoved.append(p.id) }
         }
         plan.packagesKept = keptPackages.map(\.id)
         let keptDeb = Set(keptPackages.filter { $0.type == .deb }.map(\.name))

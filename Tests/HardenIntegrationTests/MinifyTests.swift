@@ -96,6 +96,42 @@ import Glibc
         }
     }
 
+    /// Presets decide with the vulnerability database: standard drops unused packages with any known
+    /// vulnerability, light only those with high or critical ones; aggressive drops every unused package.
+    @Test func presetsDropWhatTheySay() throws {
+        try RuntimeTests.require()
+        try withTemporaryDirectory { dir in
+            try HostFS.makeDirectories(dir + "/osv")
+            func advisory(_ id: String, _ package: String, _ vector: String) throws {
+                let json = #"{"id":"\#(id)","modified":"2026-01-01T00:00:00Z","severity":[{"type":"CVSS_V3","score":"\#(vector)"}],"affected":[{"package":{"ecosystem":"Debian:12","name":"\#(package)"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"99:0"}]}]}]}"#
+                try HostFS.writeFileAtomically("\(dir)/osv/\(id).json", Array(json.utf8))
+            }
+            try advisory("TEST-1", "tar", "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H")  // critical
+            try advisory("TEST-2", "gzip", "CVSS:3.1/AV:L/AC:H/PR:H/UI:R/S:U/C:L/I:N/A:N")  // low
+            let db = dir + "/v.sqlite"
+            var (s, o) = try runProcess([hardenBinary, "db", "import", "--db", db, dir + "/osv"])
+            try #require(s == 0, "\(o)")
+            let run = dir + "/run"
+            (s, o) = try RuntimeTests.harden(["profile", "oci:\(TestImages.layout):nginx", "--http-probe", "80", "-o", dir + "/p.json"], runDir: run)
+            try #require(s == 0, "\(o)")
+            func removed(_ preset: String) throws -> Set<String> {
+                let (s, o) = try RuntimeTests.harden(["minify", "oci:\(TestImages.layout):nginx", "--profile", dir + "/p.json", "--preset", preset, "--db", db,
+                                                      "-o", "oci:\(dir)/\(preset):min", "--report", "\(dir)/\(preset).json"], runDir: run)
+                try #require(s == 0, "\(preset): \(o)")
+                let report = try JSONSerialization.jsonObject(with: Data(try HostFS.readFile("\(dir)/\(preset).json"))) as? [String: Any] ?? [:]
+                #expect((report["verification"] as? [String: Any])?["passed"] as? Bool == true)
+                return Set((report["packagesRemoved"] as? [String] ?? []).compactMap { $0.split(separator: "@").first.map { String($0.dropFirst(4)) } })
+            }
+            let standard = try removed("standard"), light = try removed("light"), aggressive = try removed("aggressive")
+            #expect(standard.contains("tar") && standard.contains("gzip") && !standard.contains("sed"), "\(standard.sorted())")
+            #expect(light.contains("tar") && !light.contains("gzip") && !light.contains("sed"), "\(light.sorted())")
+            #expect(aggressive.contains("sed") && aggressive.contains("gzip"))
+            // Package managers go in every preset unless used (a shell stays when a kept script names it in #!).
+            #expect(light.contains("apt"))
+            #expect(try RuntimeTests.leftovers(runDir: run) == [])
+        }
+    }
+
     @Test func aProfileOfAnotherImageIsRefused() throws {
         try RuntimeTests.require()
         try withTemporaryDirectory { dir in
