@@ -39,6 +39,17 @@ public struct ImageOptions: ParsableArguments {
         return try ImageLoader.open(reference, options: try loaderOptions())
     }
 
+    /// Writes `image` to any transport: pushed to a registry (mounting blobs from `mountFrom` on the same
+    /// registry), or written locally.
+    public func write(_ image: Image, to dest: ImageReference, options: ImageWriter.Options, mountFrom: String? = nil,
+                      logger: Logger) async throws -> ImageWriter.Written {
+        if case .registry(let r) = dest {
+            let digest = try await RegistryTransfer.push(image, to: r, options: try registryOptions(), mountFrom: mountFrom, logger: logger)
+            return ImageWriter.Written(manifestDigest: digest, reference: dest.description)
+        }
+        return try ImageWriter.write(image, to: dest, options: options)
+    }
+
     public func loaderOptions() throws -> ImageLoader.Options {
         guard let platform else { return ImageLoader.Options() }
         return ImageLoader.Options(platform: try Platform(parsing: platform), platformExplicit: true)

@@ -43,17 +43,12 @@ extension Application {
                 img = try await imageOptions.open(source, logger: logger, progress: global.showProgress)
             }
             options.extract.createDevices = devices
-            let written: ImageWriter.Written
-            if case .registry(let r) = dest {
-                var mountFrom: String?
-                if case .registry(let src) = source, let s = try? RegistryReference.parse(src), let d = try? RegistryReference.parse(r), s.host == d.host {
-                    mountFrom = s.repository
-                }
-                let digest = try await RegistryTransfer.push(img, to: r, options: try imageOptions.registryOptions(), mountFrom: mountFrom, logger: logger)
-                written = ImageWriter.Written(manifestDigest: digest, reference: dest.description)
-            } else {
-                written = try ImageWriter.write(img, to: dest, options: options)
+            var mountFrom: String?
+            if case .registry(let src) = source, case .registry(let r) = dest, let s = try? RegistryReference.parse(src),
+               let d = try? RegistryReference.parse(r), s.host == d.host {
+                mountFrom = s.repository
             }
+            let written = try await imageOptions.write(img, to: dest, options: options, mountFrom: mountFrom, logger: logger)
             logger.info("Converted image", metadata: ["from": "\(source)", "to": "\(dest)"])
             if !global.quiet {
                 writeStandardError("wrote \(written.reference)" + (written.manifestDigest.map { " (\(dest.isDockerArchive ? "image id" : "manifest") \($0))" } ?? "") + "\n")

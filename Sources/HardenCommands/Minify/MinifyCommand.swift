@@ -114,13 +114,7 @@ extension Application {
                 for m in v.missingFiles { writeStandardError("harden: verification: the app looked for \(m), which the minified image does not have (--include \(m))\n") }
                 throw ExitCode(2)
             }
-            let written: ImageWriter.Written
-            if case .registry(let r) = dest {
-                let digest = try await RegistryTransfer.push(result.image, to: r, options: try imageOptions.registryOptions(), mountFrom: nil, logger: logger)
-                written = ImageWriter.Written(manifestDigest: digest, reference: dest.description)
-            } else {
-                written = try ImageWriter.write(result.image, to: dest, options: ImageWriter.Options(compression: .keep, verifyDiffIDs: true))
-            }
+            let written = try await imageOptions.write(result.image, to: dest, options: ImageWriter.Options(compression: .keep), logger: logger)
             if !global.quiet { writeStandardError("wrote \(written.reference)" + (written.manifestDigest.map { " (\($0))" } ?? "") + "\n") }
         }
 
