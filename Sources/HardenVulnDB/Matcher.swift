@@ -28,6 +28,8 @@ public struct Finding: Codable, Sendable, Hashable {
     public var sources: [String]
     /// Set when a VEX statement or an ignore rule suppresses the finding (kept in JSON, not counted).
     public var suppressed: Suppression?
+    /// Whether a runtime profile saw the package used (nil without a profile).
+    public var packageUsed: Bool?
 }
 
 public struct Matcher {

@@ -132,6 +132,30 @@ import Glibc
         }
     }
 
+    /// `scan --profile` says which vulnerable packages the app used (pip-installed requests: yes; Django: no).
+    @Test func scanWithAProfileMarksUsedPackages() throws {
+        try RuntimeTests.require()
+        try SharedFeeds.require()
+        try withTemporaryDirectory { dir in
+            let db = dir + "/v.sqlite"
+            var (s, o) = try runProcess([hardenBinary, "db", "import", "--db", db, SharedFeeds.directory + "/osv-PyPI-all.zip"])
+            try #require(s == 0, "\(o)")
+            (s, o) = try RuntimeTests.harden(["profile", "oci:\(TestImages.layout):pyapp", "-o", dir + "/p.json"], runDir: dir + "/run")
+            try #require(s == 0, "\(o)")
+            (s, o) = try RuntimeTests.harden(["scan", "--db", db, "oci:\(TestImages.layout):pyapp", "--profile", dir + "/p.json", "--format", "json", "-o", dir + "/scan.json"], runDir: dir + "/run")
+            try #require(s == 0, "\(o)")
+            let report = try JSONSerialization.jsonObject(with: Data(try HostFS.readFile(dir + "/scan.json"))) as? [String: Any] ?? [:]
+            let findings = report["findings"] as? [[String: Any]] ?? []
+            func used(_ name: String) -> Set<Bool> {
+                Set(findings.filter { ($0["package"] as? [String: Any])?["name"] as? String == name }.compactMap { $0["packageUsed"] as? Bool })
+            }
+            #expect(used("requests") == [true] && used("urllib3") == [true])
+            #expect(used("Django") == [false])
+            (s, o) = try RuntimeTests.harden(["scan", "--db", db, "oci:\(TestImages.layout):base", "--profile", dir + "/p.json"], runDir: dir + "/run")
+            #expect(s == 1 && o.contains("not of"), "\(o)")
+        }
+    }
+
     @Test func aProfileOfAnotherImageIsRefused() throws {
         try RuntimeTests.require()
         try withTemporaryDirectory { dir in

@@ -3,6 +3,7 @@ import ArgumentParser
 import Foundation
 import HardenCore
 import HardenOCI
+import HardenRuntime
 import HardenSBOM
 import HardenVulnDB
 import Logging
@@ -69,6 +70,9 @@ extension Application {
         @Option(name: .long, help: "YAML ignore rules (by vulnerability, package name/version/type, path; optional until: date).")
         public var ignore: [String] = []
 
+        @Option(name: .long, help: ArgumentHelp("A runtime profile of this image (harden profile): shows whether each vulnerable package is used.", valueName: "PROFILE.json"))
+        public var profile: String?
+
         public init() {}
 
         public func run() async throws {
@@ -78,6 +82,15 @@ extension Application {
             let img = try await imageOptions.open(reference, logger: logger, progress: global.showProgress)
             let sbom = try SBOMBuilder(logger: logger).build(img, reference: reference.description)
             var findings = try Matcher(database: db).match(sbom)
+            if let profile {
+                let p = try ProfileFile.read(profile)
+                let id = Digest.sha256(of: img.configBytes).description
+                guard p.image.configDigest == id else {
+                    throw HardenError(.invalidArgument, "\(profile): a profile of image \(p.image.configDigest), not of \(reference) (\(id))")
+                }
+                let used = Dictionary(p.packages.map { ($0.id, $0.used) }, uniquingKeysWith: { $0 || $1 })
+                for i in findings.indices { findings[i].packageUsed = used[findings[i].package.ref] ?? false }
+            }
             if onlyFixed { findings = findings.filter { $0.fixState == .fixed } }
             let vexDocs = try vex.map { try VEXDocument.load($0) }
             let ignoreRules = try ignore.map { try IgnoreRules.load($0) }
@@ -109,9 +122,11 @@ extension Application {
 
 enum ScanRendering {
     static func table(_ r: ScanReport) -> String {
-        var rows = [["SEVERITY", "VULNERABILITY", "PACKAGE", "VERSION", "FIXED IN", "STATE"]]
+        let withUse = r.findings.contains { $0.packageUsed != nil }
+        var rows = [["SEVERITY", "VULNERABILITY", "PACKAGE", "VERSION", "FIXED IN", "STATE"] + (withUse ? ["USED"] : [])]
         for f in r.findings where f.suppressed == nil {
-            rows.append([f.severity.rawValue, f.id, f.package.name, f.package.version, f.fixedVersions.joined(separator: ", "), f.fixState.rawValue])
+            rows.append([f.severity.rawValue, f.id, f.package.name, f.package.version, f.fixedVersions.joined(separator: ", "), f.fixState.rawValue]
+                        + (withUse ? [f.packageUsed == true ? "yes" : "no"] : []))
         }
         var out = TextTable(rows: rows).render()
         let counts = Severity.allCases.reversed().compactMap { s in r.summary[s.rawValue].map { "\($0) \(s.rawValue)" } }
@@ -119,6 +134,10 @@ enum ScanRendering {
         out += "\n\n\(active) findings" + (counts.isEmpty ? "" : ": " + counts.joined(separator: ", "))
         let suppressed = r.findings.count - active
         if suppressed > 0 { out += "; \(suppressed) suppressed by VEX or ignore rules" }
+        if withUse {
+            let unused = r.findings.filter { $0.suppressed == nil && $0.packageUsed == false }.count
+            out += "\n\(unused) of \(active) in packages the runtime profile never used (minify removes them)"
+        }
         for w in r.warnings { out += "\nwarning: \(w)" }
         return out
     }
