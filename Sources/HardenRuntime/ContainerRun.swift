@@ -18,7 +18,7 @@ public struct RunOptions: Sendable {
     public var httpProbes: [HTTPProbe] = []
     public var execProbes: [String] = []
     public var probeScripts: [String] = []
-    /// Extra seconds to keep the container running after the probes (or in total when there are none).
+    /// Keep the container running at least this many seconds from its start (default: until the probes end; 5 s without probes).
     public var duration: Double?
     public var sensors: Set<Sensor> = [.fanotify, .ptrace]
     /// How long to wait for a port to open / a command or script to finish.
@@ -209,6 +209,7 @@ public final class ContainerRunner: Sendable {
 
         let start = try await ChildProcess.run(runc + ["start", name], timeout: 60)
         guard start.status.succeeded else { throw HardenError(.io, "runc start failed for \(reference): \(start.output.split(separator: "\n").last ?? "")") }
+        let running = MonotonicClock.now
         logger.info("Container started", metadata: ["container": "\(name)", "pid": "\(initPid)", "address": "\(network.containerAddress)"])
 
         // Probes.
@@ -239,7 +240,7 @@ public final class ContainerRunner: Sendable {
         }
         let anyProbe = !(options.httpProbes.isEmpty && options.execProbes.isEmpty && options.probeScripts.isEmpty)
         let wanted = options.duration ?? (anyProbe ? 0 : 5)
-        while MonotonicClock.now - started < wanted, alive() {
+        while MonotonicClock.now - running < wanted, alive() {  // --duration counts from the container's start
             ports.formUnion(ListeningSockets.of(pid: initPid))
             try? await Task.sleep(nanoseconds: 100_000_000)
         }
@@ -278,7 +279,7 @@ public final class ContainerRunner: Sendable {
             user: userSpec.flatMap { $0.isEmpty ? nil : $0 } ?? "root", probes: probes,
             exitCode: ended.map { $0.code }, fanotifyEvents: accessLog?.events, tracedProcesses: traces.isEmpty ? nil : traces.reduce(0) { $0 + $1.processes + 1 })
         if !anyProbe, let ended, !ended.succeeded {
-            throw HardenError(.io, "\(reference): the container exited with \(ended) after \(Int(MonotonicClock.now - started)) s; its last output: \(Self.tail(log, lines: 3))")
+            throw HardenError(.io, "\(reference): the container exited with \(ended) after \(Int(MonotonicClock.now - running)) s; its last output: \(Self.tail(log, lines: 3))")
         }
         return RunObservation(run: run, fanotify: accessLog, traces: traces, ports: ports.sorted(), log: logText)
     }
