@@ -92,7 +92,7 @@ public final class ContainerRunner: Sendable {
             logger.notice("Removing a stale run", metadata: ["run": "\(name)"])
             let id = String(name.dropFirst(7))
             ChildProcess.runQuietly(["runc", "--root", "\(options.runDirectory)/runc", "delete", "--force", name])
-            ContainerNetwork.remove(name: name, hostInterface: "hd\(id.prefix(10))h")
+            ContainerNetwork.remove(name: ContainerNetwork.namespaceName(id: id, runDirectory: options.runDirectory), hostInterface: "hd\(id.prefix(10))h")
             try? Mounts.unmount(dir + "/rootfs")
             try? HostFS.removeTree(dir)
         }
@@ -151,7 +151,7 @@ public final class ContainerRunner: Sendable {
         try Mounts.mountOverlay(lower: lower, upper: dir + "/upper", work: dir + "/work", target: dir + "/rootfs")
         cleanup.push("unmount \(dir)/rootfs") { try? Mounts.unmount(dir + "/rootfs") }
 
-        let network = try await ContainerNetwork.create(id: id)
+        let network = try await ContainerNetwork.create(id: id, runDirectory: options.runDirectory)
         cleanup.push("remove network \(network.name)") { network.remove() }
 
         let hostname = String(id.prefix(12))

@@ -1,6 +1,7 @@
 // harden — a network namespace for the container: loopback up, plus a veth link to the host so probes and
 // probe scripts on the host reach the container at its own address (no NAT, no bridge, nothing shared).
 import HardenCore
+import HardenOCI
 import HardenSystem
 
 #if canImport(Glibc)
@@ -15,11 +16,17 @@ public struct ContainerNetwork: Sendable {
     public var namespacePath: String { "/var/run/netns/\(name)" }
 
     /// Creates the namespace and the link with `ip` (iproute2). On failure, what was made is removed.
-    public static func create(id: String) async throws -> ContainerNetwork {
+    /// The namespace's name: `harden-TAG-ID`, TAG naming the run directory, so runs of different run directories
+    /// (and their leak checks) never see each other's namespaces.
+    public static func namespaceName(id: String, runDirectory: String) -> String {
+        "harden-\(Digest.sha256(of: Array(runDirectory.utf8)).encoded.prefix(6))-\(id)"
+    }
+
+    public static func create(id: String, runDirectory: String) async throws -> ContainerNetwork {
         guard ChildProcess.which("ip") != nil else {
             throw HardenError(.notFound, "ip: iproute2 is needed to give the container a network namespace (scripts/setup.sh installs it)")
         }
-        let name = "harden-\(id)"
+        let name = namespaceName(id: id, runDirectory: runDirectory)
         let host = "hd\(id.prefix(10))h"
         let peer = "hd\(id.prefix(10))c"
         try await ChildProcess.check(["ip", "netns", "add", name])

@@ -37,7 +37,9 @@ enum RuntimeTests {
         out += ((try? HostFS.listDirectory(runDir)) ?? []).filter { $0.hasPrefix("harden-") }.map { "run directory \($0)" }
         out += Mounts.mounts(under: runDir).map { "mount \($0)" }
         let (_, netns) = try runProcess(["ip", "netns", "list"])
-        out += netns.split(separator: "\n").filter { $0.hasPrefix("harden-") }.map { "network namespace \($0)" }
+        // Only this run directory's namespaces: other harden runs on the machine are not this test's leaks.
+        let prefix = ContainerNetwork.namespaceName(id: "", runDirectory: runDir)
+        out += netns.split(separator: "\n").filter { $0.hasPrefix(prefix) }.map { "network namespace \($0)" }
         let (_, list) = try runProcess(["runc", "--root", runDir + "/runc", "list", "-q"])
         out += list.split(separator: "\n").filter { !$0.isEmpty && !$0.contains("no such file") }.map { "runc container \($0)" }
         return out
