@@ -72,7 +72,15 @@ public final class ContainerRunner: Sendable {
         let dir = "\(options.cacheDirectory)/\(chain.encoded)"
         if HostFS.isDirectory(dir + "/rootfs"), HostFS.exists(dir + "/complete") { return dir + "/rootfs" }
         try HostFS.makeDirectories(dir, mode: 0o700)
-        if HostFS.exists(dir + "/rootfs") { try HostFS.removeTree(dir + "/rootfs") }
+        // Concurrent runs of the same image: one unpacks, the others wait for it (an exclusive lock), and a
+        // finished unpack is never removed (another run may be using it as its overlay's lower layer).
+        let lock = try FileDescriptor.create(dir + "/.lock", mode: 0o600)
+        while flock(lock.raw, LOCK_EX) != 0 {
+            guard errno == EINTR else { throw HardenError(.io, "\(dir): cannot lock the unpack cache: \(errnoText())") }
+        }
+        defer { _ = flock(lock.raw, LOCK_UN) }
+        if HostFS.isDirectory(dir + "/rootfs"), HostFS.exists(dir + "/complete") { return dir + "/rootfs" }
+        if HostFS.exists(dir + "/rootfs") { try HostFS.removeTree(dir + "/rootfs") }  // a partial unpack (no "complete")
         logger.info("Unpacking the image for running", metadata: ["path": "\(dir)/rootfs"])
         _ = try RootfsExtractor.extract(image, tree: try FileTree.build(from: image), to: dir + "/rootfs")
         try HostFS.writeFileAtomically(dir + "/complete", [])
