@@ -9,4 +9,9 @@ extension StringProtocol {
         while let l = s.last, chars.contains(l) { s = s.dropLast() }
         return String(s)
     }
+
+    /// Every occurrence of `target` replaced (no Foundation needed).
+    public func replacingAll(_ target: String, with replacement: String) -> String {
+        String(self).split(separator: target, omittingEmptySubsequences: false).joined(separator: replacement)
+    }
 }

@@ -169,11 +169,6 @@ public struct DependencyClosure {
     }
 }
 
-extension String {
-    func replacingAll(_ target: String, with replacement: String) -> String {
-        split(separator: target, omittingEmptySubsequences: false).joined(separator: replacement)
-    }
-}
 
 /// An unpacked root file system on the host, read as the image sees it: symlinks are followed inside `root`
 /// (an absolute link target means `root` + target; `..` never climbs above it), so nothing outside is read.

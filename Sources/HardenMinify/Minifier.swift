@@ -115,7 +115,8 @@ public final class Minifier {
 
             var verification = MinifyReport.Verification(ran: false, passed: true, probes: [], missingFiles: [], error: nil)
             if options.verify {
-                verification = await verify(final.image, original: profile, seccomp: seccomp, originalFS: fs, keep: plan.keep, options: options.run)
+                let users = (hardened.files["/etc/passwd"] ?? passwd, hardened.files["/etc/group"] ?? group)
+                verification = await verify(final.image, users: users, original: profile, seccomp: seccomp, originalFS: fs, keep: plan.keep, options: options.run)
                 if !verification.passed && !hardened.runsAsRoot && allowNonRoot && attempt == 1 {
                     logger.notice("Verification failed as a non-root user; trying again as root")
                     allowNonRoot = false
@@ -155,7 +156,7 @@ public final class Minifier {
 
     /// Replays the profile's probes against the minified image, under its seccomp profile, with the ptrace
     /// sensor watching for files the app looks for and does not find.
-    func verify(_ image: Image, original: RuntimeProfile, seccomp: RuntimeSpec.Seccomp, originalFS: any ImageFileSystem,
+    func verify(_ image: Image, users: (passwd: [UInt8]?, group: [UInt8]?), original: RuntimeProfile, seccomp: RuntimeSpec.Seccomp, originalFS: any ImageFileSystem,
                 keep: [String: String], options: RunOptions) async -> MinifyReport.Verification {
         guard let run = original.runs.last else { return .init(ran: false, passed: true, probes: [], missingFiles: [], error: nil) }
         var o = options
@@ -167,7 +168,6 @@ public final class Minifier {
         o.execProbes = run.probes.filter { $0.kind == "exec" }.map(\.spec)
         o.probeScripts = run.probes.filter { $0.kind == "script" }.map(\.spec)
         if o.httpProbes.isEmpty && o.execProbes.isEmpty && o.probeScripts.isEmpty { o.duration = 2 }
-        let users = (try? treeUsers(image)) ?? (nil, nil)
         do {
             let observation = try await ContainerRunner(logger: logger).run(image, users: users, reference: "minified image", options: o)
             var comparisons: [MinifyReport.ProbeComparison] = []
@@ -194,10 +194,5 @@ public final class Minifier {
 
     func describe(_ p: RuntimeProfile.ProbeResult) -> String {
         p.ok ? "ok \(p.status.map(String.init) ?? "")" : "failed \(p.status.map(String.init) ?? p.error ?? "")"
-    }
-
-    func treeUsers(_ image: Image) throws -> ([UInt8]?, [UInt8]?) {
-        let (_, ctx) = try SBOMBuilder(cache: nil, logger: logger).catalog(image, reference: "minified")
-        return (ctx.content(RawPath("etc/passwd")), ctx.content(RawPath("etc/group")))
     }
 }

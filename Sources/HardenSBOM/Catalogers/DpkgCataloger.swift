@@ -193,9 +193,3 @@ public struct DpkgCataloger: Cataloger {
     }
 }
 
-extension StringProtocol {
-    func replacingAll(_ target: String, with replacement: String) -> String {
-        let parts = String(self).split(separator: target, omittingEmptySubsequences: false)
-        return parts.joined(separator: replacement)
-    }
-}
