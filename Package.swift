@@ -84,9 +84,25 @@ let package = Package(
             swiftSettings: swiftSettings),
 
         .target(
+            name: "HardenPolicy",
+            dependencies: ["HardenCore", "HardenSystem", "HardenArchive", "HardenOCI", "HardenSBOM", "HardenVulnDB", "HardenRuntime", "HardenMinify",
+                           .product(name: "Yams", package: "Yams")],
+            swiftSettings: swiftSettings),
+        .target(
+            name: "HardenReport",
+            dependencies: ["HardenCore", "HardenOCI", "HardenSBOM", "HardenVulnDB", "HardenRuntime", "HardenMinify", "HardenPolicy"],
+            swiftSettings: swiftSettings),
+        .target(
+            name: "HardenPipeline",
+            dependencies: ["HardenCore", "HardenSystem", "HardenOCI", "HardenSBOM", "HardenVulnDB", "HardenRuntime", "HardenMinify",
+                           "HardenPolicy", "HardenReport", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings),
+
+        .target(
             name: "HardenCommands",
             dependencies: [
                 "HardenCore", "HardenSystem", "HardenArchive", "HardenOCI", "HardenSBOM", "HardenVulnDB", "HardenRegistry", "HardenRuntime", "HardenMinify",
+                "HardenPolicy", "HardenReport", "HardenPipeline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -135,6 +151,10 @@ let package = Package(
         .testTarget(
             name: "HardenRuntimeTests",
             dependencies: ["HardenRuntime", "HardenOCI", "HardenArchive", "HardenSBOM", "HardenSystem", "HardenCore", "HardenTestSupport"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "HardenPolicyTests",
+            dependencies: ["HardenPolicy", "HardenReport", "HardenOCI", "HardenArchive", "HardenCore", "HardenSystem", "HardenVulnDB", "HardenRuntime", "HardenTestSupport"],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "HardenIntegrationTests",

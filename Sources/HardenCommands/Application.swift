@@ -1,6 +1,7 @@
 // harden — the root command.
 import ArgumentParser
 import HardenCore
+import HardenSBOM
 import Logging
 import Synchronization
 
@@ -18,7 +19,8 @@ public struct Application: AsyncParsableCommand {
             Exit codes: 0 success, 1 error, 2 gate failed.
             """,
         version: HardenVersion.current,
-        subcommands: [ImageInspect.self, ImageConvert.self, SBOMGenerate.self, ScanRun.self, DB.self, Profile.self, Minify.self, InternalTrace.self]
+        subcommands: [ImageInspect.self, ImageConvert.self, SBOMGenerate.self, ScanRun.self, DB.self, Profile.self, Minify.self, Check.self, Run.self,
+                      InternalTrace.self]
     )
 
     public init() {}
@@ -66,7 +68,7 @@ extension Application {
 }
 
 public enum HardenVersion {
-    public static let current = "0.1.0"
+    public static let current = hardenToolVersion
 }
 
 /// Options every command takes.

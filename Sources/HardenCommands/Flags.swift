@@ -2,6 +2,7 @@
 import ArgumentParser
 import Foundation
 import HardenCore
+import HardenReport
 import HardenOCI
 import HardenRegistry
 import HardenSystem
@@ -70,30 +71,6 @@ enum Output {
             print(text, terminator: text.hasSuffix("\n") ? "" : "\n")
         }
     }
-}
-
-/// Plain-text tables with aligned columns.
-struct TextTable {
-    var rows: [[String]]
-
-    func render() -> String {
-        guard let first = rows.first else { return "" }
-        var widths = [Int](repeating: 0, count: first.count)
-        for r in rows { for (i, c) in r.enumerated() where i < widths.count { widths[i] = max(widths[i], c.count) } }
-        return rows.map { r in
-            r.enumerated().map { i, c in i == r.count - 1 ? c : c.padding(toLength: widths[i], withPad: " ", startingAt: 0) }
-                .joined(separator: "  ")
-        }.joined(separator: "\n")
-    }
-}
-
-/// Human-readable byte counts.
-func formatBytes(_ n: Int64) -> String {
-    let units = ["B", "KiB", "MiB", "GiB", "TiB"]
-    var v = Double(n)
-    var u = 0
-    while v >= 1024 && u < units.count - 1 { v /= 1024; u += 1 }
-    return u == 0 ? "\(n) B" : String(format: "%.1f %@", v, units[u])
 }
 
 /// A one-line progress display on standard error, drawn only when enabled (a terminal, not --quiet or --no-progress).

@@ -23,10 +23,13 @@ public enum ConfigHardening {
     static let secretPatterns = ["PASSWORD", "PASSWD", "SECRET", "TOKEN", "API_KEY", "APIKEY", "PRIVATE_KEY", "ACCESS_KEY", "CREDENTIAL", "AUTH"]
 
     /// Names of environment variables that look like secrets.
+    /// Also `…_KEY` names (Dockle's rule), except GPG key ids; never names of files or paths that hold a secret.
     public static func secretEnvironment(_ env: [String]) -> [String] {
         env.compactMap { e in
             let name = String(e.prefix { $0 != "=" })
-            return secretPatterns.contains { name.uppercased().contains($0) } ? name : nil
+            let upper = name.uppercased()
+            if ["_FILE", "_PATH", "_DIR", "GPG_KEY", "GPG_KEYS"].contains(where: { upper.hasSuffix($0) }) { return nil }
+            return secretPatterns.contains { upper.contains($0) } || upper.hasSuffix("_KEY") || upper == "KEY" ? name : nil
         }
     }
 

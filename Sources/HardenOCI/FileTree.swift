@@ -6,6 +6,10 @@ import HardenCore
 public struct ContentKey: Hashable, Sendable, Comparable {
     public var layer: Int
     public var entry: Int
+    public init(layer: Int, entry: Int) {
+        self.layer = layer
+        self.entry = entry
+    }
     public static func < (a: ContentKey, b: ContentKey) -> Bool { (a.layer, a.entry) < (b.layer, b.entry) }
 }
 

@@ -18,7 +18,7 @@ public struct Suppression: Codable, Sendable, Hashable {
 
 extension Finding {
     /// Every id and the package coordinates a statement or rule can name.
-    fileprivate func matchesVulnerability(_ id: String) -> Bool { self.id == id || ids.contains(id) }
+    public func matchesVulnerability(_ id: String) -> Bool { self.id == id || ids.contains(id) }
 }
 
 /// OpenVEX documents (https://github.com/openvex/spec): `not_affected` and `fixed` statements suppress findings.

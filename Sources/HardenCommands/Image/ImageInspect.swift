@@ -2,6 +2,7 @@
 import ArgumentParser
 import Foundation
 import HardenCore
+import HardenReport
 import HardenOCI
 import HardenSBOM
 import Logging

@@ -1,8 +1,10 @@
 // harden — `harden minify IMAGE --profile PROFILE.json -o DEST`.
 import ArgumentParser
 import HardenCore
+import HardenReport
 import HardenMinify
 import HardenOCI
+import HardenPipeline
 import HardenRegistry
 import HardenRuntime
 import HardenSBOM
@@ -74,22 +76,12 @@ extension Application {
             let (sbom, context) = try SBOMBuilder(logger: logger).catalog(img, reference: reference.description)
 
             // Vulnerability data, when there is a database: presets decide with it, the report counts with it.
-            var rank: [String: Int] = [:]
-            var count: ((SBOM) throws -> [String: Int])?
-            if HostFS.exists(database.path) {
-                let db = try VulnerabilityDatabase(readingAt: database.path)
-                let matcher = Matcher(database: db)
-                for f in try matcher.match(sbom) where f.suppressed == nil {
-                    rank[f.package.ref] = max(rank[f.package.ref] ?? 0, Self.rank(f.severity))
-                }
-                count = { s in
-                    var c: [String: Int] = [:]
-                    for f in try matcher.match(s) where f.suppressed == nil { c[f.severity.rawValue, default: 0] += 1 }
-                    return c
-                }
-            } else if preset != .aggressive {
+            let data = try VulnerabilityData(path: database.path)
+            if data.database == nil && preset != .aggressive {
                 throw HardenError(.notFound, "\(database.path): the \(preset.rawValue) preset needs a vulnerability database (harden db import or db update)")
             }
+            let rank = try data.findings(sbom).map(VulnerabilityData.ranks) ?? [:]
+            let count = data.counter
 
             var options = MinifyOptions()
             options.includes = include
@@ -116,16 +108,6 @@ extension Application {
             }
             let written = try await imageOptions.write(result.image, to: dest, options: ImageWriter.Options(compression: .keep), logger: logger)
             if !global.quiet { writeStandardError("wrote \(written.reference)" + (written.manifestDigest.map { " (\($0))" } ?? "") + "\n") }
-        }
-
-        static func rank(_ s: Severity) -> Int {
-            switch s {
-            case .critical: 5
-            case .high: 4
-            case .medium: 3
-            case .low: 2
-            case .negligible, .unknown: 1
-            }
         }
 
         static func summary(_ r: MinifyReport) -> String {

@@ -2,6 +2,7 @@
 import ArgumentParser
 import CHardenSystem
 import HardenCore
+import HardenReport
 import HardenOCI
 import HardenRuntime
 import HardenSBOM

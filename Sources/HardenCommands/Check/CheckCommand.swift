@@ -1,0 +1,138 @@
+// harden — `harden check IMAGE`: CIS Docker Benchmark §4 / Dockle checks and the policy gate.
+import ArgumentParser
+import HardenCore
+import HardenOCI
+import HardenPipeline
+import HardenPolicy
+import HardenRegistry
+import HardenReport
+import HardenRuntime
+import HardenSBOM
+import HardenVulnDB
+
+public enum CheckFormat: String, CaseIterable, ExpressibleByArgument, Sendable {
+    case table, json, sarif
+}
+
+extension CheckLevel: ExpressibleByArgument {}
+
+extension ImageOptions {
+    /// The tag an image was named by, for the `latest` check: a registry reference without tag or digest means `latest`.
+    func tag(of reference: ImageReference, image: Image) -> String? {
+        if case .registry(let r) = reference, let parsed = try? RegistryReference.parse(r) {
+            return parsed.digest != nil ? nil : (parsed.tag ?? "latest")
+        }
+        return image.tag
+    }
+}
+
+extension Application {
+    public struct Check: AsyncParsableCommand {
+        public static let configuration = CommandConfiguration(
+            commandName: "check",
+            abstract: "Check an image against CIS Docker Benchmark §4, Dockle's checkpoints and a policy file.",
+            discussion: """
+                Checks: \(ImageChecks.catalogue.map { "\($0.id) \($0.title)" }.joined(separator: "; ")).
+                A runtime profile (--profile) decides the checks that need one (unused packages, ports never listened on, \
+                shells and package managers never run). With a vulnerability database the scan feeds CIS-DI-0004 and the \
+                policy's vulnerability rules. Exit 2 when the policy is violated or --fail-on is reached; 1 on errors, \
+                including an invalid policy file (its line and key are named).
+                """)
+
+        @OptionGroup public var global: GlobalOptions
+        @OptionGroup public var imageOptions: ImageOptions
+        @OptionGroup public var database: DatabaseOptions
+
+        @Argument(help: "The image.")
+        public var image: String
+
+        @Option(name: .long, help: ArgumentHelp("A policy file (YAML; see README).", valueName: "FILE"))
+        public var policy: String?
+
+        @Option(name: .long, help: ArgumentHelp("A runtime profile of this image, or of the image it was minified from.", valueName: "PROFILE.json"))
+        public var profile: String?
+
+        @Option(name: .long, help: "Output format: table, json or sarif.")
+        public var format: CheckFormat = .table
+
+        @Option(name: .shortAndLong, help: "Write the report to this file instead of standard output.")
+        public var output: String?
+
+        @Option(name: .long, help: "Exit with code 2 when a check of this level or higher fails: info, warn, fatal.")
+        public var failOn: CheckLevel?
+
+        @Option(name: .long, help: ArgumentHelp("Accept this check's failure (repeatable).", valueName: "ID"))
+        public var ignore: [String] = []
+
+        public init() {}
+
+        public func validate() throws {
+            let known = Set(ImageChecks.ids)
+            for id in ignore where !known.contains(id) { throw ValidationError("--ignore \(id): no such check") }
+        }
+
+        public func run() async throws {
+            let logger = global.makeLogger()
+            let reference = try ImageReference.parse(image)
+            let pol = try policy.map { try Policy.load($0) }
+            let runtimeProfile = try profile.map { try ProfileFile.read($0) }
+            let img = try await imageOptions.open(reference, logger: logger, progress: global.showProgress)
+            let configDigest = Digest.sha256(of: img.configBytes).description
+            if let runtimeProfile, let profile {
+                let source = img.config.config?.labels?["io.harden.source"]
+                guard runtimeProfile.image.configDigest == configDigest || runtimeProfile.image.configDigest == source else {
+                    throw HardenError(.invalidArgument, "\(profile): a profile of image \(runtimeProfile.image.configDigest), not of \(reference) (\(configDigest))")
+                }
+            }
+            let progress = ProgressLine(enabled: global.showProgress)
+            progress.update("check: reading \(img.layers.count) layers")
+            let inspection = try ImageInspection.inspect(img)
+            // Packages and vulnerabilities, when a policy or the database can use them.
+            let data = try VulnerabilityData(path: database.path)
+            var sbom: SBOM?
+            if pol != nil || data.database != nil {
+                progress.update("check: cataloguing packages")
+                sbom = try SBOMBuilder(logger: logger).build(img, reference: reference.description)
+            }
+            if pol?.needsVulnerabilities == true && data.database == nil {
+                throw HardenError(.notFound, "\(database.path): the policy's vulnerability rules need a vulnerability database (harden db import or db update)")
+            }
+            let findings = try sbom.flatMap { try data.findings($0) }
+            progress.finish()
+            var checks = ImageChecks.run(CheckInput(image: img, reference: reference.description, tag: imageOptions.tag(of: reference, image: img),
+                                                    inspection: inspection, profile: runtimeProfile, findings: findings))
+            for i in checks.indices where ignore.contains(checks[i].id) && checks[i].status == .fail {
+                checks[i].status = .ignored
+                checks[i].note = "ignored by --ignore"
+            }
+            pol?.applyIgnores(&checks)
+            let verdict = pol.map { p in
+                p.evaluate(PolicyInput(reference: reference.description, config: img.config.config, os: sbom?.os, packages: sbom?.packages ?? [],
+                                       findings: findings, databaseAgeDays: try? data.record()?.ageDays, checks: checks,
+                                       contentBytes: inspection.contentBytes))
+            }
+            let report = CheckReport(image: reference.description, manifestDigest: img.manifestDigest.description, configDigest: configDigest,
+                                     checks: checks, policy: verdict, policyFile: policy)
+            let text: String
+            switch format {
+            case .table: text = CheckRendering.table(report)
+            case .json: text = String(decoding: try JSONCoding.encode(report, pretty: true), as: UTF8.self)
+            case .sarif: text = try CheckRendering.sarif(report)
+            }
+            try Output.emit(text, to: output)
+            var failed = false
+            if let verdict, !verdict.passed {
+                for v in verdict.violations { writeStandardError("harden: policy violation: [\(v.rule)] \(v.message)\n") }
+                failed = true
+            }
+            if let failOn {
+                let reached = checks.filter { $0.status == .fail && $0.level >= failOn }
+                if !reached.isEmpty {
+                    writeStandardError("harden: \(reached.count) check(s) at or above \(failOn.rawValue) failed: \(reached.map(\.id).joined(separator: ", "))\n")
+                    failed = true
+                }
+            }
+            if failed { throw ExitCode(2) }
+        }
+    }
+}

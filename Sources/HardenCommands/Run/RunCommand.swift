@@ -1,0 +1,159 @@
+// harden — `harden run IMAGE [probes] -o DEST`: the whole pipeline in one command, with a report directory.
+import ArgumentParser
+import Foundation
+import HardenCore
+import HardenMinify
+import HardenOCI
+import HardenPipeline
+import HardenPolicy
+import HardenReport
+import HardenRuntime
+import HardenSystem
+import Logging
+
+extension Application {
+    public struct Run: AsyncParsableCommand {
+        public static let configuration = CommandConfiguration(
+            commandName: "run",
+            abstract: "The whole pipeline: SBOM and scan, profile under probes, minify, verify, scan the result, check it against a policy.",
+            discussion: """
+                Writes the hardened image to DEST only when verification passes and the policy (if any) holds; the report \
+                directory is written either way: report.json (every stage, digests, database age, timestamps), report.html, \
+                sbom-before/after.cdx.json, scan-before/after.sarif, profile.json, seccomp.json, k8s-security-context.yaml. \
+                Exit 2 when a probe fails on the input, verification diverges or the policy is violated; 1 on errors.
+                """)
+
+        @OptionGroup public var global: GlobalOptions
+        @OptionGroup public var imageOptions: ImageOptions
+        @OptionGroup public var database: DatabaseOptions
+        @OptionGroup public var probes: ProbeOptions
+
+        @Argument(help: "The image.")
+        public var image: String
+
+        @Option(name: .shortAndLong, help: ArgumentHelp("Where to write the hardened image (any transport).", valueName: "DEST"))
+        public var output: String
+
+        @Option(name: .long, help: ArgumentHelp("A policy file (YAML; see README).", valueName: "FILE"))
+        public var policy: String?
+
+        @Option(name: .long, help: ArgumentHelp("The report directory (replaced as a whole).", valueName: "DIR"))
+        public var reportDir: String = "harden-report"
+
+        @Option(name: .long, help: "Minify preset: aggressive, standard or light.")
+        public var preset: Preset = .aggressive
+
+        @Option(name: .long, help: ArgumentHelp("Keep this path (repeatable).", valueName: "PATH"))
+        public var include: [String] = []
+
+        @Option(name: .long, help: ArgumentHelp("Keep every file of this package (repeatable).", valueName: "NAME"))
+        public var keepPackage: [String] = []
+
+        @Flag(name: .long, help: "Remove environment variables that look like secrets.")
+        public var stripSecretEnv = false
+
+        public init() {}
+
+        public func run() async throws {
+            let logger = global.makeLogger()
+            let reference = try ImageReference.parse(image)
+            let dest = try ImageReference.parse(output)
+            var options = PipelineOptions()
+            options.policy = try policy.map { try Policy.load($0) }
+            options.policyFile = policy
+            let data = try VulnerabilityData(path: database.path)
+            if options.policy?.needsVulnerabilities == true && data.database == nil {
+                throw HardenError(.notFound, "\(database.path): the policy's vulnerability rules need a vulnerability database (harden db import or db update)")
+            }
+            if preset != .aggressive && data.database == nil {
+                throw HardenError(.notFound, "\(database.path): the \(preset.rawValue) preset needs a vulnerability database (harden db import or db update)")
+            }
+            options.run = try probes.runOptions(sensors: [.fanotify, .ptrace])
+            options.allowProbeFailure = probes.allowProbeFailure
+            options.minify.includes = include
+            options.minify.keepPackages = keepPackage
+            options.minify.preset = preset
+            options.minify.stripSecretEnv = stripSecretEnv
+            options.destination = dest.description
+
+            let progress = ProgressLine(enabled: global.showProgress)
+            let quiet = global.quiet
+            let tty = global.showProgress
+            let runStart = Date()
+            let stages = ["scan-before", "profile", "minify", "scan-after", "check"]
+            let pipeline = Pipeline(logger: logger, vulnerabilities: data) { event in
+                let elapsed = String(format: "%.1f s", Date().timeIntervalSince(runStart))
+                switch event {
+                case .started(let stage, let detail):
+                    let n = (stages.firstIndex(of: stage) ?? 0) + 2
+                    if tty { progress.update("[\(n)/\(stages.count + 1)] \(stage): \(detail) (\(elapsed))") }
+                    else if !quiet { writeStandardError("harden: \(stage): \(detail)\n") }
+                case .finished(let stage, let seconds, let status, let detail):
+                    if !tty && !quiet { writeStandardError("harden: \(stage): \(status) in \(String(format: "%.1f", seconds)) s\(detail.map { " — \($0)" } ?? "")\n") }
+                }
+            }
+            progress.update("[1/\(stages.count + 1)] sbom: reading \(reference)")
+            let img = try await imageOptions.open(reference, logger: logger, progress: global.showProgress)
+            options.tag = imageOptions.tag(of: reference, image: img)
+            var result = try await pipeline.run(img, reference: reference.description, options: options)
+            progress.finish()
+
+            // The image, only when every gate holds.
+            if let image = result.image, !result.gateFailed {
+                let written = try await imageOptions.write(image, to: dest, options: ImageWriter.Options(compression: .keep), logger: logger)
+                if let d = written.manifestDigest { result.record.output?.manifestDigest = d.description }
+                if !quiet { writeStandardError("wrote \(written.reference)" + (written.manifestDigest.map { " (\($0))" } ?? "") + "\n") }
+            }
+            try Self.writeReportDirectory(reportDir, try Pipeline.reportFiles(result))
+            if !quiet { print(Self.summary(result.record, reportDir: reportDir)) }
+            if result.gateFailed {
+                for f in result.record.failures { writeStandardError("harden: \(f)\n") }
+                if result.image != nil { writeStandardError("harden: \(dest) was not written\n") }
+                throw ExitCode(2)
+            }
+        }
+
+        /// Writes the files into a new directory beside `dir`, then swaps it in: readers never see half a report.
+        static func writeReportDirectory(_ dir: String, _ files: [(name: String, bytes: [UInt8])]) throws {
+            let tmp = HostFS.temporarySibling(of: dir)
+            try HostFS.makeDirectories(tmp)
+            do {
+                for f in files { try HostFS.writeFileAtomically(tmp + "/" + f.name, f.bytes) }
+                if HostFS.exists(dir) {
+                    let old = HostFS.temporarySibling(of: dir)
+                    try HostFS.rename(dir, old)
+                    try HostFS.rename(tmp, dir)
+                    try HostFS.removeTree(old)
+                } else {
+                    try HostFS.rename(tmp, dir)
+                }
+            } catch {
+                try? HostFS.removeTree(tmp)
+                throw error
+            }
+        }
+
+        static func summary(_ r: RunRecord, reportDir: String) -> String {
+            var t = TextTable(rows: [["", "BEFORE", "AFTER"]])
+            let out = r.output
+            t.rows.append(["size", formatBytes(r.input.contentBytes), out.map { formatBytes($0.contentBytes) } ?? "-"])
+            t.rows.append(["files", "\(r.input.files)", out.map { "\($0.files)" } ?? "-"])
+            t.rows.append(["packages", "\(r.input.packages)", out.map { "\($0.packages)" } ?? "-"])
+            if let v = r.vulnerabilities {
+                t.rows.append(["vulnerabilities", "\(v.before.values.reduce(0, +))", "\(v.after.values.reduce(0, +))"])
+                for s in ["critical", "high", "medium", "low"] where (v.before[s] ?? 0) + (v.after[s] ?? 0) > 0 {
+                    t.rows.append(["  \(s)", "\(v.before[s] ?? 0)", "\(v.after[s] ?? 0)"])
+                }
+            }
+            let failedBefore = r.checksFailedBefore.values.reduce(0, +)
+            t.rows.append(["failed checks", "\(failedBefore)", "\(r.checks.filter(\.failed).count)"])
+            var s = t.render()
+            if let m = r.minify {
+                s += "\nverification: " + (m.verification.ran ? (m.verification.passed ? "passed" : "FAILED") : "not run")
+            }
+            if let p = r.policy { s += "\npolicy: " + (p.passed ? "passed" : "violated (\(p.violations.count))") }
+            s += "\nverdict: \(r.verdict.uppercased()) — report in \(reportDir)/report.html"
+            return s
+        }
+    }
+}

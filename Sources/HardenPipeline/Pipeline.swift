@@ -1,0 +1,257 @@
+// harden — the whole pipeline as a library: SBOM and scan of the input, profile under probes, minify and verify,
+// SBOM and scan of the output, image checks and the policy gate; one auditable record of it all.
+import Foundation
+import HardenCore
+import HardenMinify
+import HardenOCI
+import HardenPolicy
+import HardenReport
+import HardenRuntime
+import HardenSBOM
+import HardenSystem
+import HardenVulnDB
+import Logging
+
+/// The vulnerability database, when there is one: matching, minify's per-package ranks and counts, its age.
+public struct VulnerabilityData {
+    public let path: String
+    public let database: VulnerabilityDatabase?
+
+    /// Opens the database at `path` if it exists; nil `database` means scans are skipped.
+    public init(path: String) throws {
+        self.path = path
+        database = HostFS.exists(path) ? try VulnerabilityDatabase(readingAt: path) : nil
+    }
+
+    public func findings(_ sbom: SBOM) throws -> [Finding]? {
+        guard let database else { return nil }
+        return try Matcher(database: database).match(sbom)
+    }
+
+    /// The highest severity rank (1…5) of each vulnerable package, for minify's presets.
+    public static func ranks(_ findings: [Finding]) -> [String: Int] {
+        var ranks: [String: Int] = [:]
+        for f in findings where f.suppressed == nil { ranks[f.package.ref] = max(ranks[f.package.ref] ?? 0, rank(f.severity)) }
+        return ranks
+    }
+
+    public static func rank(_ s: Severity) -> Int {
+        switch s {
+        case .critical: 5
+        case .high: 4
+        case .medium: 3
+        case .low: 2
+        case .negligible, .unknown: 1
+        }
+    }
+
+    /// Counts findings by severity, for minify's before/after report.
+    public var counter: ((SBOM) throws -> [String: Int])? {
+        guard let database else { return nil }
+        let matcher = Matcher(database: database)
+        return { sbom in
+            var c: [String: Int] = [:]
+            for f in try matcher.match(sbom) where f.suppressed == nil { c[f.severity.rawValue, default: 0] += 1 }
+            return c
+        }
+    }
+
+    public func record() throws -> RunRecord.Database? {
+        guard let database else { return nil }
+        let sources = try database.sources()
+        let formatter = ISO8601DateFormatter()
+        let age = sources.compactMap { formatter.date(from: $0.importedAt).map { Date().timeIntervalSince($0) / 86400 } }.max()
+        return RunRecord.Database(path: path, sources: sources, ageDays: age)
+    }
+}
+
+public struct PipelineOptions: Sendable {
+    /// Probes, sensors and timeouts of the profiling run.
+    public var run = RunOptions()
+    public var minify = MinifyOptions()
+    public var policy: Policy?
+    public var policyFile: String?
+    /// Where the result will be written (recorded in the report).
+    public var destination = ""
+    /// The tag the input was named by, for the `latest` check.
+    public var tag: String?
+    public var allowProbeFailure = false
+
+    public init() {}
+}
+
+public enum PipelineEvent: Sendable {
+    case started(stage: String, detail: String)
+    case finished(stage: String, seconds: Double, status: String, detail: String?)
+}
+
+/// What a run produced. `image` is nil when the run stopped before minify finished.
+public struct PipelineResult {
+    public var record: RunRecord
+    public var image: Image?
+    /// Report files by name (report.json and report.html are rendered by `finish`).
+    public var files: [String: [UInt8]]
+    /// True when verification or the policy failed (the CLI exits 2 and writes no image).
+    public var gateFailed: Bool { record.verdict != "passed" }
+}
+
+public final class Pipeline {
+    let logger: Logger
+    let data: VulnerabilityData
+    let onEvent: (PipelineEvent) -> Void
+
+    public init(logger: Logger, vulnerabilities: VulnerabilityData, onEvent: @escaping (PipelineEvent) -> Void = { _ in }) {
+        self.logger = logger
+        self.data = vulnerabilities
+        self.onEvent = onEvent
+    }
+
+    static func now() -> String { ISO8601DateFormatter().string(from: Date()) }
+
+    /// Runs one stage, timing it and recording it.
+    func stage<T>(_ name: String, _ detail: String, into record: inout RunRecord, _ body: () async throws -> (T, String?)) async throws -> T {
+        onEvent(.started(stage: name, detail: detail))
+        let started = Self.now()
+        let clock = Date()
+        do {
+            let (value, summary) = try await body()
+            let seconds = Date().timeIntervalSince(clock)
+            record.stages.append(.init(name: name, status: "ok", startedAt: started, seconds: seconds, detail: summary))
+            onEvent(.finished(stage: name, seconds: seconds, status: "ok", detail: summary))
+            return value
+        } catch {
+            let seconds = Date().timeIntervalSince(clock)
+            record.stages.append(.init(name: name, status: "failed", startedAt: started, seconds: seconds, detail: "\(error)"))
+            onEvent(.finished(stage: name, seconds: seconds, status: "failed", detail: "\(error)"))
+            throw error
+        }
+    }
+
+    static func side(_ image: Image, reference: String, tree: FileTree, packages: Int) -> RunRecord.ImageSide {
+        RunRecord.ImageSide(reference: reference, manifestDigest: image.manifestDigest.description,
+                            configDigest: Digest.sha256(of: image.configBytes).description, contentBytes: tree.contentSize,
+                            files: tree.regularFileCount, packages: packages, layers: image.layers.count, user: image.config.config?.user)
+    }
+
+    static func json<T: Encodable>(_ value: T) throws -> [UInt8] { try JSONCoding.encode(value, pretty: true) }
+
+    /// The pipeline. Errors of the tool (unreadable image, runc failing) throw; gate failures (a probe failing on the
+    /// input, verification diverging, the policy violated) come back in the record's verdict.
+    public func run(_ image: Image, reference: String, options: PipelineOptions) async throws -> PipelineResult {
+        let started = Date()
+        var files: [String: [UInt8]] = [:]
+        let (sbom, context) = try SBOMBuilder(logger: logger).catalog(image, reference: reference)
+        var record = RunRecord(startedAt: Self.now(), input: Self.side(image, reference: reference, tree: context.tree, packages: sbom.packages.count))
+        record.policyFile = options.policyFile
+        record.database = try data.record()
+        record.stages.append(.init(name: "sbom-before", status: "ok", startedAt: record.startedAt, seconds: Date().timeIntervalSince(started),
+                                   detail: "\(sbom.packages.count) packages"))
+        files["sbom-before.cdx.json"] = Array(try SBOMEncoder.render(sbom, format: .cyclonedxJSON).utf8)
+
+        // Scan of the input.
+        let before: [Finding]? = try await stage("scan-before", "matching \(sbom.packages.count) packages", into: &record) {
+            let f = try data.findings(sbom)
+            return (f, f.map { "\($0.count) findings" } ?? "skipped: no vulnerability database at \(data.path)")
+        }
+        files["scan-before.sarif"] = Array(try ScanRendering.sarif(scanReport(sbom, before)).utf8)
+
+        // Profile.
+        let profile: RuntimeProfile = try await stage("profile", "running \(reference) under runc", into: &record) {
+            let users = (context.content(RawPath("etc/passwd")), context.content(RawPath("etc/group")))
+            let observation = try await ContainerRunner(logger: logger).run(image, users: users, reference: reference, options: options.run)
+            let p = RuntimeProfile.build(image: image, reference: reference, tree: context.tree, observation: observation, packages: sbom.packages)
+            return (p, "\(p.summary.files) files used, \(p.summary.packagesUsed) of \(p.summary.packagesUsed + p.summary.packagesUnused) packages")
+        }
+        record.profile = RunRecord.ProfileSummary(profile)
+        files["profile.json"] = try Self.json(profile)
+        let failedProbes = profile.runs.last?.probes.filter { !$0.ok } ?? []
+        if !failedProbes.isEmpty && !options.allowProbeFailure {
+            record.failures += failedProbes.map { "probe \($0.kind) \($0.spec) failed on the input image: \($0.error ?? "status \($0.status.map(String.init) ?? "-")")" }
+            return finish(record, started: started, image: nil, files: files, inputChecks: nil)
+        }
+
+        // Minify and verify.
+        let result: MinifyResult = try await stage("minify", "planning, building and verifying", into: &record) {
+            let r = try await Minifier(logger: logger).minify(image, reference: reference, sbom: sbom, context: context, profile: profile,
+                                                              options: options.minify, vulnerabilityRank: before.map(VulnerabilityData.ranks) ?? [:],
+                                                              countVulnerabilities: data.counter)
+            let v = r.report.verification
+            return (r, "\(r.report.reductionPercent)% smaller; verification " + (v.ran ? (v.passed ? "passed" : "FAILED") : "not run"))
+        }
+        record.minify = result.report
+        files["seccomp.json"] = try Self.json(result.seccomp)
+        files["k8s-security-context.yaml"] = Array(result.kubernetes.utf8)
+        files["sbom-after.cdx.json"] = Array(try SBOMEncoder.render(result.sbomAfter, format: .cyclonedxJSON).utf8)
+        if !result.report.verification.passed {
+            let v = result.report.verification
+            record.failures += v.probes.filter { !$0.same }.map { "verification: probe \($0.probe) gave \($0.after), the original gave \($0.before)" }
+            record.failures += v.missingFiles.map { "verification: the app looked for \($0), which the minified image does not have" }
+            if let e = v.error { record.failures.append("verification: \(e)") }
+        }
+
+        // Scan of the output.
+        let after: [Finding]? = try await stage("scan-after", "matching \(result.sbomAfter.packages.count) packages", into: &record) {
+            var f = try data.findings(result.sbomAfter)
+            if f != nil {
+                let used = Dictionary(profile.packages.map { ($0.name + "|" + $0.version, $0.used) }, uniquingKeysWith: { $0 || $1 })
+                for i in f!.indices { f![i].packageUsed = used[f![i].package.name + "|" + f![i].package.version] }
+            }
+            return (f, f.map { "\($0.count) findings" } ?? "skipped: no vulnerability database")
+        }
+        files["scan-after.sarif"] = Array(try ScanRendering.sarif(scanReport(result.sbomAfter, after)).utf8)
+        if let before, let after { record.vulnerabilities = RunRecord.Vulnerabilities(before: before, after: after) }
+
+        // Checks and the policy, on the output.
+        let (outInspection, checks): (ImageInspection, [CheckResult]) = try await stage("check", "image checks of the result", into: &record) {
+            let inspection = try ImageInspection.inspect(result.image)
+            var checks = ImageChecks.run(CheckInput(image: result.image, reference: options.destination, tag: options.tag, inspection: inspection,
+                                                    profile: profile, findings: after))
+            options.policy?.applyIgnores(&checks)
+            return ((inspection, checks), "\(checks.filter(\.failed).count) of \(checks.count) checks failed")
+        }
+        record.checks = checks
+        record.output = Self.side(result.image, reference: options.destination, tree: outInspection.tree, packages: result.sbomAfter.packages.count)
+        if let policy = options.policy {
+            let verdict = policy.evaluate(PolicyInput(reference: options.destination, config: result.image.config.config, os: result.sbomAfter.os,
+                                                      packages: result.sbomAfter.packages, findings: after,
+                                                      databaseAgeDays: record.database?.ageDays, checks: record.checks,
+                                                      contentBytes: outInspection.contentBytes))
+            record.policy = verdict
+            record.stages.append(.init(name: "policy", status: verdict.passed ? "ok" : "failed", startedAt: Self.now(), seconds: 0,
+                                       detail: verdict.passed ? "passed" : "\(verdict.violations.count) violations"))
+            record.failures += verdict.violations.map { "policy: [\($0.rule)] \($0.message)" }
+            if !verdict.undecided.isEmpty { record.failures += verdict.undecided.map { "policy: cannot decide \($0)" } }
+        }
+        // Checks of the input, for the before/after comparison.
+        let inputChecks = ImageChecks.run(CheckInput(image: image, reference: reference, tag: options.tag,
+                                                     inspection: try ImageInspection.inspect(image), profile: profile, findings: before))
+        return finish(record, started: started, image: result.image, files: files, inputChecks: inputChecks)
+    }
+
+    func scanReport(_ sbom: SBOM, _ findings: [Finding]?) throws -> ScanReport {
+        var summary: [String: Int] = [:]
+        for f in findings ?? [] where f.suppressed == nil { summary[f.severity.rawValue, default: 0] += 1 }
+        return ScanReport(source: sbom.source, os: sbom.os, database: try data.database?.sources() ?? [], findings: findings ?? [], summary: summary,
+                          warnings: findings == nil ? ["no vulnerability database: nothing was matched"] : [])
+    }
+
+    func finish(_ record: RunRecord, started: Date, image: Image?, files: [String: [UInt8]], inputChecks: [CheckResult]?) -> PipelineResult {
+        var r = record
+        for c in inputChecks ?? [] where c.status == .fail { r.checksFailedBefore[c.level.rawValue, default: 0] += 1 }
+        r.finishedAt = Self.now()
+        r.durationSeconds = Date().timeIntervalSince(started)
+        r.verdict = r.failures.isEmpty ? "passed" : "failed"
+        return PipelineResult(record: r, image: image, files: files)
+    }
+
+    /// The report directory's files: the stage outputs, then report.json (listing every other file with its digest) and report.html.
+    public static func reportFiles(_ result: PipelineResult) throws -> [(name: String, bytes: [UInt8])] {
+        var record = result.record
+        let names = result.files.keys.sorted()
+        record.artifacts = names.map { RunRecord.Artifact(file: $0, sha256: Digest.sha256(of: result.files[$0]!).encoded, bytes: result.files[$0]!.count) }
+        var out = names.map { ($0, result.files[$0]!) }
+        out.append(("report.json", try json(record)))
+        out.append(("report.html", Array(HTMLReport.render(record).utf8)))
+        return out
+    }
+}

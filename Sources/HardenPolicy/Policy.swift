@@ -1,0 +1,321 @@
+// harden — the policy file (YAML) and the gate that holds an image against it.
+import HardenCore
+import HardenSystem
+import HardenOCI
+import HardenSBOM
+import HardenVulnDB
+import Yams
+
+/// An organisation's rules for images. Every section and key is optional; see README "Policy file".
+public struct Policy: Codable, Sendable, Equatable {
+    public struct Vulnerabilities: Codable, Sendable, Equatable {
+        /// Fail when a finding of this severity or higher remains.
+        public var failOn: Severity?
+        /// Count only findings that have a fix.
+        public var onlyFixed = false
+        /// At most this many findings of each severity.
+        public var max: [Severity: Int] = [:]
+        /// Vulnerability ids (or aliases) that never count.
+        public var ignore: [String] = []
+        /// Fail when the vulnerability database is older than this many days.
+        public var maxDatabaseAgeDays: Double?
+    }
+    public struct Packages: Codable, Sendable, Equatable {
+        /// Package names that must not be in the image (case-insensitive; `*` at the end matches a prefix).
+        public var banned: [String] = []
+    }
+    public struct ImageRules: Codable, Sendable, Equatable {
+        public var requireNonRoot = false
+        public var requireHealthcheck = false
+        /// `ID:VERSION_ID` of os-release (`debian:12`, `alpine:3.19`; `debian:*` for any), or the
+        /// `org.opencontainers.image.base.name` label. Empty: any base.
+        public var allowedBases: [String] = []
+        /// Largest root file system, in bytes.
+        public var maxSize: Int64?
+    }
+    public struct Checks: Codable, Sendable, Equatable {
+        /// Fail when a check at this level or higher fails (default `fatal`).
+        public var failOn: CheckLevel = .fatal
+        /// Check ids that never fail the gate.
+        public var ignore: [String] = []
+    }
+
+    public var vulnerabilities = Vulnerabilities()
+    public var packages = Packages()
+    public var image = ImageRules()
+    public var checks = Checks()
+    /// Whether the file had a `vulnerabilities:` section (those rules need a database).
+    public var needsVulnerabilities = false
+
+    public init() {}
+}
+
+extension Policy {
+    /// Reads a policy file; an error names the file, the line and the key at fault.
+    public static func load(_ path: String) throws -> Policy {
+        try parse(String(decoding: try HostFS.readFile(path, limit: 4 << 20), as: UTF8.self), source: path)
+    }
+
+    /// Parses policy YAML. Pure: no I/O.
+    public static func parse(_ text: String, source: String) throws -> Policy {
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: text)
+        } catch let e as YamlError {
+            throw HardenError(.corrupt, "\(source): invalid YAML: \(yamlErrorText(e))")
+        } catch {
+            throw HardenError(.corrupt, "\(source): invalid YAML: \(error)")
+        }
+        var policy = Policy()
+        guard let root else { return policy }
+        let reader = PolicyReader(source: source)
+        let top = try reader.mapping(root, "policy", keys: ["version", "vulnerabilities", "packages", "image", "checks"])
+        if let v = top["version"] {
+            guard v.int == 1 else { throw reader.error(v, "version", "must be 1") }
+        }
+        if let section = top["vulnerabilities"] {
+            policy.needsVulnerabilities = true
+            let m = try reader.mapping(section, "vulnerabilities", keys: ["fail_on", "only_fixed", "max", "ignore", "max_db_age_days"])
+            if let n = m["fail_on"] { policy.vulnerabilities.failOn = try reader.severity(n, "vulnerabilities.fail_on") }
+            if let n = m["only_fixed"] { policy.vulnerabilities.onlyFixed = try reader.bool(n, "vulnerabilities.only_fixed") }
+            if let n = m["max"] {
+                let levels = try reader.mapping(n, "vulnerabilities.max", keys: Severity.allCases.map(\.rawValue))
+                for (key, value) in levels {
+                    let s = try reader.severity(Node(key), "vulnerabilities.max", at: value)
+                    policy.vulnerabilities.max[s] = try reader.count(value, "vulnerabilities.max.\(key)")
+                }
+            }
+            if let n = m["ignore"] { policy.vulnerabilities.ignore = try reader.strings(n, "vulnerabilities.ignore") }
+            if let n = m["max_db_age_days"] {
+                guard let d = n.float, d >= 0 else { throw reader.error(n, "vulnerabilities.max_db_age_days", "must be a number of days") }
+                policy.vulnerabilities.maxDatabaseAgeDays = d
+            }
+        }
+        if let section = top["packages"] {
+            let m = try reader.mapping(section, "packages", keys: ["banned"])
+            if let n = m["banned"] { policy.packages.banned = try reader.strings(n, "packages.banned") }
+        }
+        if let section = top["image"] {
+            let m = try reader.mapping(section, "image", keys: ["require_non_root", "require_healthcheck", "allowed_bases", "max_size"])
+            if let n = m["require_non_root"] { policy.image.requireNonRoot = try reader.bool(n, "image.require_non_root") }
+            if let n = m["require_healthcheck"] { policy.image.requireHealthcheck = try reader.bool(n, "image.require_healthcheck") }
+            if let n = m["allowed_bases"] { policy.image.allowedBases = try reader.strings(n, "image.allowed_bases") }
+            if let n = m["max_size"] {
+                guard let bytes = n.string.flatMap(parseSize) else {
+                    throw reader.error(n, "image.max_size", "must be a size such as 50MiB, 200MB or 1048576")
+                }
+                policy.image.maxSize = bytes
+            }
+        }
+        if let section = top["checks"] {
+            let m = try reader.mapping(section, "checks", keys: ["fail_on", "ignore"])
+            if let n = m["fail_on"] {
+                guard let s = n.string, let level = CheckLevel(rawValue: s.lowercased()) else {
+                    throw reader.error(n, "checks.fail_on", "must be one of info, warn, fatal")
+                }
+                policy.checks.failOn = level
+            }
+            if let n = m["ignore"] {
+                policy.checks.ignore = try reader.strings(n, "checks.ignore")
+                let known = Set(ImageChecks.ids)
+                for id in policy.checks.ignore where !known.contains(id) {
+                    throw reader.error(n, "checks.ignore", "unknown check id \"\(id)\" (harden check lists them)")
+                }
+            }
+        }
+        return policy
+    }
+
+    /// `50MiB`, `1.5 GiB`, `200MB`, `4096` (bytes).
+    static func parseSize(_ text: String) -> Int64? {
+        let t = text.trimming(" ")
+        let units: [(String, Double)] = [("KiB", 1024), ("MiB", 1_048_576), ("GiB", 1_073_741_824), ("KB", 1e3), ("MB", 1e6), ("GB", 1e9), ("B", 1)]
+        for (unit, factor) in units where t.hasSuffix(unit) {
+            guard let n = Double(t.dropLast(unit.count).trimming(" ")), n >= 0 else { return nil }
+            return Int64(n * factor)
+        }
+        return Int64(t).flatMap { $0 >= 0 ? $0 : nil }
+    }
+
+    static func yamlErrorText(_ e: YamlError) -> String {
+        switch e {
+        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
+            return "line \(mark.line), column \(mark.column): \(problem)"
+        default:
+            return String(String(describing: e).split(separator: "\n").first ?? "")
+        }
+    }
+}
+
+/// Reads typed values off YAML nodes, with errors that carry `file:line: key: problem`.
+struct PolicyReader {
+    var source: String
+
+    func error(_ node: Node, _ key: String, _ problem: String) -> HardenError {
+        HardenError(.corrupt, "\(source):\(node.mark?.line ?? 0): \(key): \(problem)")
+    }
+
+    func mapping(_ node: Node, _ key: String, keys: [String]) throws -> [(String, Node)] {
+        guard let m = node.mapping else { throw error(node, key, "must be a mapping") }
+        var out: [(String, Node)] = []
+        for (k, v) in m {
+            guard let name = k.string, keys.contains(name) else {
+                throw error(k, key, "unknown key \"\(k.string ?? "?")\" (expected one of \(keys.joined(separator: ", ")))")
+            }
+            out.append((name, v))
+        }
+        return out
+    }
+
+    func severity(_ node: Node, _ key: String, at: Node? = nil) throws -> Severity {
+        guard let s = node.string, let v = Severity(rawValue: s.lowercased()), v != .unknown else {
+            throw error(at ?? node, key, "\"\(node.string ?? "?")\" is not one of negligible, low, medium, high, critical")
+        }
+        return v
+    }
+
+    func bool(_ node: Node, _ key: String) throws -> Bool {
+        guard let b = node.bool else { throw error(node, key, "must be true or false") }
+        return b
+    }
+
+    func count(_ node: Node, _ key: String) throws -> Int {
+        guard let n = node.int, n >= 0 else { throw error(node, key, "must be a whole number ≥ 0") }
+        return n
+    }
+
+    func strings(_ node: Node, _ key: String) throws -> [String] {
+        if let s = node.string, node.scalar != nil { return [s] }
+        guard let seq = node.sequence else { throw error(node, key, "must be a list") }
+        return try seq.map { item in
+            guard item.scalar != nil, let s = item.string, !s.isEmpty else { throw error(item, key, "every item must be a string") }
+            return s
+        }
+    }
+}
+
+extension [(String, Node)] {
+    subscript(_ key: String) -> Node? { first { $0.0 == key }?.1 }
+}
+
+// MARK: - the gate
+
+/// Everything the gate looks at.
+public struct PolicyInput {
+    public var reference: String
+    public var config: ContainerConfig?
+    public var os: OSInfo?
+    public var packages: [SoftwarePackage]
+    /// Nil when no vulnerability database was available.
+    public var findings: [Finding]?
+    public var databaseAgeDays: Double?
+    public var checks: [CheckResult]
+    public var contentBytes: Int64
+
+    public init(reference: String, config: ContainerConfig?, os: OSInfo?, packages: [SoftwarePackage], findings: [Finding]?,
+                databaseAgeDays: Double?, checks: [CheckResult], contentBytes: Int64) {
+        self.reference = reference
+        self.config = config
+        self.os = os
+        self.packages = packages
+        self.findings = findings
+        self.databaseAgeDays = databaseAgeDays
+        self.checks = checks
+        self.contentBytes = contentBytes
+    }
+}
+
+public struct PolicyViolation: Codable, Sendable, Equatable {
+    /// The policy key that was violated (`packages.banned`, `checks`, …).
+    public var rule: String
+    public var message: String
+}
+
+public struct PolicyVerdict: Codable, Sendable, Equatable {
+    public var passed: Bool
+    public var violations: [PolicyViolation]
+    /// Rules that could not be decided (for example, no database for the vulnerability rules).
+    public var undecided: [String]
+}
+
+extension Policy {
+    /// Marks the checks this policy ignores.
+    public func applyIgnores(_ checks: inout [CheckResult]) {
+        for i in checks.indices where self.checks.ignore.contains(checks[i].id) && checks[i].status == .fail {
+            checks[i].status = .ignored
+            checks[i].note = "ignored by the policy"
+        }
+    }
+
+    /// Holds an image against the policy.
+    public func evaluate(_ input: PolicyInput) -> PolicyVerdict {
+        var v: [PolicyViolation] = []
+        var undecided: [String] = []
+        // Vulnerabilities.
+        if needsVulnerabilities {
+            if let findings = input.findings {
+                let counted = findings.filter { f in
+                    f.suppressed == nil && (!vulnerabilities.onlyFixed || f.fixState == .fixed)
+                        && !vulnerabilities.ignore.contains { f.matchesVulnerability($0) }
+                }
+                if let failOn = vulnerabilities.failOn {
+                    for f in counted where f.severity >= failOn && f.severity != .unknown {
+                        v.append(.init(rule: "vulnerabilities.fail_on",
+                                       message: "\(f.id) (\(f.severity.rawValue)) in \(f.package.name) \(f.package.version)"
+                                           + (f.fixedVersions.isEmpty ? ", no fix yet" : ", fixed in \(f.fixedVersions.joined(separator: ", "))")))
+                    }
+                }
+                for (s, limit) in vulnerabilities.max.sorted(by: { $0.key > $1.key }) {
+                    let n = counted.filter { $0.severity == s }.count
+                    if n > limit { v.append(.init(rule: "vulnerabilities.max.\(s.rawValue)", message: "\(n) \(s.rawValue) vulnerabilities, at most \(limit) allowed")) }
+                }
+                if let maxAge = vulnerabilities.maxDatabaseAgeDays, let age = input.databaseAgeDays, age > maxAge {
+                    v.append(.init(rule: "vulnerabilities.max_db_age_days",
+                                   message: "the vulnerability database is \(Int(age.rounded())) days old, at most \(Int(maxAge)) allowed"))
+                }
+            } else {
+                undecided.append("vulnerabilities: no vulnerability database")
+            }
+        }
+        // Packages.
+        for pattern in packages.banned {
+            let p = pattern.lowercased()
+            for pkg in input.packages {
+                let name = pkg.name.lowercased()
+                let hit = p.hasSuffix("*") ? name.hasPrefix(String(p.dropLast())) : name == p
+                if hit {
+                    v.append(.init(rule: "packages.banned",
+                                   message: "package \(pkg.name) \(pkg.version) (\(pkg.type.rawValue)) is banned" + (pkg.locations.first.map { " (\($0))" } ?? "")))
+                }
+            }
+        }
+        // Image.
+        if image.requireNonRoot && ImageChecks.isRootUser(input.config?.user) {
+            v.append(.init(rule: "image.require_non_root", message: "the image runs as root (USER is \(input.config?.user.flatMap { $0.isEmpty ? nil : $0 } ?? "not set"))"))
+        }
+        if image.requireHealthcheck && (input.config?.healthcheck?.test ?? ["NONE"]).first ?? "NONE" == "NONE" {
+            v.append(.init(rule: "image.require_healthcheck", message: "the image has no HEALTHCHECK"))
+        }
+        if !image.allowedBases.isEmpty {
+            let base = input.os.map { "\($0.id):\($0.versionID ?? "")" }
+            let label = input.config?.labels?["org.opencontainers.image.base.name"]
+            let ok = image.allowedBases.contains { allowed in
+                [base, label].compactMap { $0 }.contains { candidate in
+                    allowed.hasSuffix("*") ? candidate.hasPrefix(String(allowed.dropLast())) : candidate == allowed
+                }
+            }
+            if !ok {
+                v.append(.init(rule: "image.allowed_bases",
+                               message: "base \(base ?? label ?? "unknown (no os-release, no base label)") is not one of \(image.allowedBases.joined(separator: ", "))"))
+            }
+        }
+        if let max = image.maxSize, input.contentBytes > max {
+            v.append(.init(rule: "image.max_size", message: "the root file system holds \(input.contentBytes) bytes, at most \(max) allowed"))
+        }
+        // Checks.
+        for c in input.checks where c.status == .fail && c.level >= checks.failOn {
+            v.append(.init(rule: "checks", message: "\(c.id) \(c.title) (\(c.level.rawValue))" + (c.findings.first.map { ": \($0)" } ?? "")))
+        }
+        return PolicyVerdict(passed: v.isEmpty, violations: v, undecided: undecided)
+    }
+}

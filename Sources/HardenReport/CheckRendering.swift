@@ -1,0 +1,117 @@
+// harden — what `harden check` prints: the check results and the policy verdict as a table, JSON or SARIF.
+import Foundation
+import HardenCore
+import HardenPolicy
+import HardenSBOM
+
+/// What `harden check --format json` prints.
+public struct CheckReport: Codable, Sendable {
+    public var schemaVersion = 1
+    public var tool = "harden \(hardenToolVersion)"
+    public var image: String
+    public var manifestDigest: String
+    public var configDigest: String
+    public var checks: [CheckResult]
+    /// Counts of failed checks by level.
+    public var failed: [String: Int]
+    public var policy: PolicyVerdict?
+    public var policyFile: String?
+
+    public init(image: String, manifestDigest: String, configDigest: String, checks: [CheckResult], policy: PolicyVerdict?, policyFile: String?) {
+        self.image = image
+        self.manifestDigest = manifestDigest
+        self.configDigest = configDigest
+        self.checks = checks
+        var failed: [String: Int] = [:]
+        for c in checks where c.status == .fail { failed[c.level.rawValue, default: 0] += 1 }
+        self.failed = failed
+        self.policy = policy
+        self.policyFile = policyFile
+    }
+}
+
+public enum CheckRendering {
+    public static func table(_ r: CheckReport) -> String {
+        var rows = [["LEVEL", "ID", "STATUS", "TITLE"]]
+        let order: [CheckStatus] = [.fail, .ignored, .skip, .pass]
+        let sorted = r.checks.sorted { a, b in
+            let (ia, ib) = (order.firstIndex(of: a.status)!, order.firstIndex(of: b.status)!)
+            return ia != ib ? ia < ib : (a.level != b.level ? a.level > b.level : a.id < b.id)
+        }
+        for c in sorted { rows.append([c.level.rawValue.uppercased(), c.id, c.status.rawValue, c.title]) }
+        var out = TextTable(rows: rows).render()
+        for c in sorted where c.status == .fail {
+            out += "\n\n\(c.id) \(c.title) [\(c.level.rawValue.uppercased())]"
+            for f in c.findings.prefix(20) { out += "\n  * \(f)" }
+            if c.findings.count > 20 { out += "\n  * … \(c.findings.count - 20) more (--format json lists every one)" }
+            out += "\n  fix: \(c.remediation)"
+        }
+        let failed = r.checks.filter(\.failed)
+        out += "\n\n\(r.checks.count) checks: \(failed.count) failed"
+        let levels = CheckLevel.allCases.reversed().compactMap { l in r.failed[l.rawValue].map { "\($0) \(l.rawValue)" } }
+        if !levels.isEmpty { out += " (" + levels.joined(separator: ", ") + ")" }
+        let skipped = r.checks.filter { $0.status == .skip }
+        if !skipped.isEmpty { out += "; \(skipped.count) skipped (\(skipped.map { "\($0.id): \($0.note ?? "")" }.joined(separator: "; ")))" }
+        if let p = r.policy {
+            out += "\npolicy \(r.policyFile ?? ""): " + (p.passed ? "passed" : "FAILED, \(p.violations.count) violation(s)")
+            for v in p.violations { out += "\n  ✗ [\(v.rule)] \(v.message)" }
+            for u in p.undecided { out += "\n  ? \(u)" }
+        }
+        return out
+    }
+
+    static func sarifLevel(_ l: CheckLevel) -> String {
+        switch l {
+        case .fatal: "error"
+        case .warn: "warning"
+        case .info: "note"
+        }
+    }
+
+    /// SARIF 2.1.0: one rule per check, one result per finding of a failed check; policy violations as results of rule `policy`.
+    public static func sarif(_ r: CheckReport) throws -> String {
+        var rules: [[String: Any]] = r.checks.map { c in
+            var rule: [String: Any] = [
+                "id": c.id, "name": c.title.replacingAll(" ", with: ""),
+                "shortDescription": ["text": c.title],
+                "fullDescription": ["text": c.title + (c.cis.map { " (CIS Docker Benchmark \($0))" } ?? "")],
+                "help": ["text": c.remediation],
+                "defaultConfiguration": ["level": sarifLevel(c.level)],
+                "properties": ["tags": ["security", "configuration"] + (c.cis.map { ["CIS-\($0)"] } ?? [])],
+            ]
+            if c.id.hasPrefix("CIS-DI") || c.id.hasPrefix("DKL") { rule["helpUri"] = "https://github.com/goodwithtech/dockle/blob/master/CHECKPOINT.md" }
+            return rule
+        }
+        var results: [[String: Any]] = []
+        for c in r.checks where c.status == .fail || c.status == .ignored {
+            for f in c.findings.isEmpty ? [c.title] : c.findings {
+                var result: [String: Any] = [
+                    "ruleId": c.id, "level": sarifLevel(c.level),
+                    "message": ["text": "\(f). \(c.remediation)"],
+                    "locations": [["logicalLocations": [["name": r.image, "kind": "image"]]]],
+                ]
+                if f.hasPrefix("/") {
+                    let end = f.firstIndex(of: " ") ?? f.endIndex
+                    result["locations"] = [["physicalLocation": ["artifactLocation": ["uri": String(f[f.index(after: f.startIndex)..<end])]]]]
+                }
+                if c.status == .ignored { result["suppressions"] = [["kind": "external", "justification": c.note ?? "ignored"]] }
+                results.append(result)
+            }
+        }
+        if let p = r.policy, !p.passed {
+            rules.append(["id": "policy", "name": "Policy", "shortDescription": ["text": "The image violates the policy \(r.policyFile ?? "")"],
+                          "defaultConfiguration": ["level": "error"]])
+            for v in p.violations {
+                results.append(["ruleId": "policy", "level": "error", "message": ["text": "[\(v.rule)] \(v.message)"],
+                                "locations": [["logicalLocations": [["name": r.image, "kind": "image"]]]]])
+            }
+        }
+        let doc: [String: Any] = [
+            "$schema": "https://json.schemastore.org/sarif-2.1.0.json", "version": "2.1.0",
+            "runs": [["tool": ["driver": ["name": "harden", "version": hardenToolVersion, "informationUri": "https://harden.dev", "rules": rules]],
+                      "results": results,
+                      "properties": ["image": r.image, "manifestDigest": r.manifestDigest]]],
+        ]
+        return String(decoding: try JSONSerialization.data(withJSONObject: doc, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]), as: UTF8.self)
+    }
+}

@@ -1,0 +1,162 @@
+// harden — report.json of `harden run`: an auditable record of every stage, its inputs and its results.
+import HardenCore
+import HardenMinify
+import HardenPolicy
+import HardenRuntime
+import HardenSBOM
+import HardenVulnDB
+
+public struct RunRecord: Codable, Sendable {
+    public struct ImageSide: Codable, Sendable {
+        public var reference: String
+        public var manifestDigest: String
+        public var configDigest: String
+        /// Bytes of regular files in the merged root file system.
+        public var contentBytes: Int64
+        public var files: Int
+        public var packages: Int
+        public var layers: Int
+        public var user: String?
+
+        public init(reference: String, manifestDigest: String, configDigest: String, contentBytes: Int64, files: Int, packages: Int, layers: Int, user: String?) {
+            self.reference = reference
+            self.manifestDigest = manifestDigest
+            self.configDigest = configDigest
+            self.contentBytes = contentBytes
+            self.files = files
+            self.packages = packages
+            self.layers = layers
+            self.user = user
+        }
+    }
+    public struct Stage: Codable, Sendable {
+        public var name: String
+        /// `ok`, `failed` or `skipped`.
+        public var status: String
+        public var startedAt: String
+        public var seconds: Double
+        public var detail: String?
+
+        public init(name: String, status: String, startedAt: String, seconds: Double, detail: String?) {
+            self.name = name
+            self.status = status
+            self.startedAt = startedAt
+            self.seconds = seconds
+            self.detail = detail
+        }
+    }
+    public struct Database: Codable, Sendable {
+        public var path: String
+        public var sources: [VulnerabilityDatabase.SourceStatus]
+        public var ageDays: Double?
+
+        public init(path: String, sources: [VulnerabilityDatabase.SourceStatus], ageDays: Double?) {
+            self.path = path
+            self.sources = sources
+            self.ageDays = ageDays
+        }
+    }
+    public struct Vulnerability: Codable, Sendable, Hashable {
+        public var id: String
+        public var severity: String
+        public var package: String
+        public var version: String
+        public var fixedIn: [String]
+        /// Whether the runtime profile saw the package used.
+        public var packageUsed: Bool?
+
+        public init(_ f: Finding) {
+            id = f.id
+            severity = f.severity.rawValue
+            package = f.package.name
+            version = f.package.version
+            fixedIn = f.fixedVersions
+            packageUsed = f.packageUsed
+        }
+    }
+    public struct Vulnerabilities: Codable, Sendable {
+        public var before: [String: Int]
+        public var after: [String: Int]
+        /// Findings of the input that the output no longer has.
+        public var removed: [Vulnerability]
+        /// Findings the output still has.
+        public var remaining: [Vulnerability]
+
+        public init(before: [Finding], after: [Finding]) {
+            func count(_ fs: [Finding]) -> [String: Int] {
+                var c: [String: Int] = [:]
+                for f in fs { c[f.severity.rawValue, default: 0] += 1 }
+                return c
+            }
+            let activeBefore = before.filter { $0.suppressed == nil }, activeAfter = after.filter { $0.suppressed == nil }
+            self.before = count(activeBefore)
+            self.after = count(activeAfter)
+            let left = Set(activeAfter.map { "\($0.id)|\($0.package.name)|\($0.package.version)" })
+            removed = activeBefore.filter { !left.contains("\($0.id)|\($0.package.name)|\($0.package.version)") }.map(Vulnerability.init).sorted(by: Self.order)
+            remaining = activeAfter.map(Vulnerability.init).sorted(by: Self.order)
+        }
+
+        static func order(_ a: Vulnerability, _ b: Vulnerability) -> Bool {
+            let (sa, sb) = (Severity(rawValue: a.severity) ?? .unknown, Severity(rawValue: b.severity) ?? .unknown)
+            return sa != sb ? sa > sb : (a.id, a.package) < (b.id, b.package)
+        }
+    }
+    public struct ProfileSummary: Codable, Sendable {
+        public var probes: [RuntimeProfile.ProbeResult]
+        public var filesUsed: Int
+        public var packagesUsed: Int
+        public var packagesUnused: Int
+        public var ports: [String]
+        public var sensors: [String]
+
+        public init(_ p: RuntimeProfile) {
+            probes = p.runs.last?.probes ?? []
+            filesUsed = p.summary.files
+            packagesUsed = p.summary.packagesUsed
+            packagesUnused = p.summary.packagesUnused
+            var seen = Set<String>()
+            ports = p.ports.map { "\($0.protocolName)/\($0.port)" }.filter { seen.insert($0).inserted }
+            sensors = p.runs.last?.sensors ?? []
+        }
+    }
+    public struct Artifact: Codable, Sendable {
+        public var file: String
+        public var sha256: String
+        public var bytes: Int
+
+        public init(file: String, sha256: String, bytes: Int) {
+            self.file = file
+            self.sha256 = sha256
+            self.bytes = bytes
+        }
+    }
+
+    public var schemaVersion = 1
+    public var tool = "harden \(hardenToolVersion)"
+    public var startedAt: String
+    public var finishedAt: String = ""
+    public var durationSeconds: Double = 0
+    /// `passed`, or `failed` with `failures` saying why.
+    public var verdict: String = "passed"
+    public var failures: [String] = []
+    public var input: ImageSide
+    public var output: ImageSide?
+    public var database: Database?
+    public var stages: [Stage] = []
+    public var vulnerabilities: Vulnerabilities?
+    public var profile: ProfileSummary?
+    public var minify: MinifyReport?
+    /// Image checks of the output (of the input when the run stopped before minify).
+    public var checks: [CheckResult] = []
+    /// Failed checks of the input by level, for comparison.
+    public var checksFailedBefore: [String: Int] = [:]
+    public var policyFile: String?
+    public var policy: PolicyVerdict?
+    /// Every other file of the report directory, with its digest.
+    public var artifacts: [Artifact] = []
+
+    public init(startedAt: String, input: ImageSide) {
+        self.startedAt = startedAt
+        self.input = input
+    }
+}
