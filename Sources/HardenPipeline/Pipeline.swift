@@ -205,7 +205,7 @@ public final class Pipeline {
         let (outInspection, checks): (ImageInspection, [CheckResult]) = try await stage("check", "image checks of the result", into: &record) {
             let inspection = try ImageInspection.inspect(result.image)
             var checks = ImageChecks.run(CheckInput(image: result.image, reference: options.destination, tag: options.tag, inspection: inspection,
-                                                    profile: profile, findings: after))
+                                                    profile: profile, findings: after, packageIDs: Set(result.sbomAfter.packages.map(\.id))))
             options.policy?.applyIgnores(&checks)
             return ((inspection, checks), "\(checks.filter(\.failed).count) of \(checks.count) checks failed")
         }
@@ -224,7 +224,8 @@ public final class Pipeline {
         }
         // Checks of the input, for the before/after comparison.
         let inputChecks = ImageChecks.run(CheckInput(image: image, reference: reference, tag: options.tag,
-                                                     inspection: try ImageInspection.inspect(image), profile: profile, findings: before))
+                                                     inspection: try ImageInspection.inspect(image), profile: profile, findings: before,
+                                                     packageIDs: Set(sbom.packages.map(\.id))))
         return finish(record, started: started, image: result.image, files: files, inputChecks: inputChecks)
     }
 

@@ -38,6 +38,17 @@ public struct CheckResult: Codable, Sendable, Equatable {
     public var note: String?
 
     public var failed: Bool { status == .fail }
+
+    public init(id: String, level: CheckLevel, title: String, cis: String?, status: CheckStatus, findings: [String], remediation: String, note: String? = nil) {
+        self.id = id
+        self.level = level
+        self.title = title
+        self.cis = cis
+        self.status = status
+        self.findings = findings
+        self.remediation = remediation
+        self.note = note
+    }
 }
 
 /// What the checks look at.
@@ -50,8 +61,13 @@ public struct CheckInput {
     public var profile: RuntimeProfile?
     /// Findings of a vulnerability scan, when a database was available.
     public var findings: [Finding]?
+    /// Package ids (`SoftwarePackage.id`) the image holds, when catalogued: a profile of the image this one was
+    /// minified from then counts only the packages still here.
+    public var packageIDs: Set<String>?
 
-    public init(image: Image, reference: String, tag: String?, inspection: ImageInspection, profile: RuntimeProfile? = nil, findings: [Finding]? = nil) {
+    public init(image: Image, reference: String, tag: String?, inspection: ImageInspection, profile: RuntimeProfile? = nil, findings: [Finding]? = nil,
+                packageIDs: Set<String>? = nil) {
+        self.packageIDs = packageIDs
         self.image = image
         self.reference = reference
         self.tag = tag
@@ -100,8 +116,10 @@ public enum ImageChecks {
     /// The shell commands of a history line, split at `&&`, `||`, `;` and `|`.
     static func commands(_ line: String) -> [[String]] {
         var text = line
-        for prefix in ["/bin/sh -c #(nop) ", "/bin/sh -c ", "|", "RUN "] where text.hasPrefix(prefix) { text = String(text.dropFirst(prefix.count)) }
+        for prefix in ["RUN ", "/bin/sh -c #(nop) ", "/bin/sh -c "] where text.hasPrefix(prefix) { text = String(text.dropFirst(prefix.count)) }
         if let r = text.range(of: " # buildkit") { text = String(text[..<r.lowerBound]) }
+        // BuildKit's `|2 A=1 B=2 /bin/sh -c …`: the count of build arguments, then the arguments.
+        if text.hasPrefix("|"), let space = text.firstIndex(of: " ") { text = String(text[text.index(after: space)...]) }
         var parts: [String] = [text]
         for sep in ["&&", "||", ";", "|", "\n"] { parts = parts.flatMap { $0.components(separatedBy: sep) } }
         return parts.map { $0.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\\" }).map(String.init) }.filter { !$0.isEmpty }
@@ -121,7 +139,9 @@ public enum ImageChecks {
     /// Does any command of `cmds` start with `tool` (after sudo/env) and contain all `words`?
     static func has(_ cmds: [[String]], _ tools: [String], _ words: [String]) -> Bool {
         cmds.contains { c in
-            let args = Array(c.drop { $0 == "sudo" || $0 == "env" || $0.contains("=") })
+            // Skip what runs the command: BuildKit's `|N ARG=…`, a shell's `-c`, sudo, env and variable assignments.
+            let runners: Set<String> = ["sudo", "env", "/bin/sh", "/bin/bash", "sh", "bash", "-c", "-ec", "-exc", "-eux", "-xe"]
+            let args = Array(c.drop { runners.contains($0) || $0.contains("=") || $0.hasPrefix("|") })
             guard let tool = args.first.map({ String($0.split(separator: "/").last ?? "") }), tools.contains(tool) else { return false }
             return words.allSatisfy { args.dropFirst().contains($0) }
         }
@@ -179,7 +199,7 @@ public enum ImageChecks {
         CheckDefinition(id: "CIS-DI-0003", level: .warn, title: "Do not install unnecessary packages", cis: "4.3",
                         remediation: "Remove the packages the application never used (harden minify).") { i in
             guard let p = i.profile else { return .skip("needs a runtime profile (--profile)") }
-            let unused = p.packages.filter { !$0.used && $0.files > 0 }.map { "\($0.name) \($0.version) (\($0.type), \($0.files) files, never used)" }
+            let unused = p.packages.filter { !$0.used && $0.files > 0 && i.packageIDs?.contains($0.id) != false }.map { "\($0.name) \($0.version) (\($0.type), \($0.files) files, never used)" }
             return unused.isEmpty ? .pass : .fail(unused)
         },
         CheckDefinition(id: "CIS-DI-0004", level: .fatal, title: "Scan and rebuild the image to include security patches", cis: "4.4",

@@ -316,6 +316,6 @@ extension Policy {
         for c in input.checks where c.status == .fail && c.level >= checks.failOn {
             v.append(.init(rule: "checks", message: "\(c.id) \(c.title) (\(c.level.rawValue))" + (c.findings.first.map { ": \($0)" } ?? "")))
         }
-        return PolicyVerdict(passed: v.isEmpty, violations: v, undecided: undecided)
+        return PolicyVerdict(passed: v.isEmpty && undecided.isEmpty, violations: v, undecided: undecided)
     }
 }

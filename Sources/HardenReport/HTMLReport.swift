@@ -62,9 +62,12 @@ public enum HTMLReport {
             let b = v.before.values.reduce(0, +), a = v.after.values.reduce(0, +)
             body += bars("Vulnerabilities", metric: "vulnerabilities", before: Int64(b), after: Int64(a), format: { "\($0)" })
         }
+        let failedAfter = r.checks.filter { $0.status == .fail }.count
+        body += bars("Failed image checks", metric: "failed-checks", before: Int64(r.checksFailedBefore.values.reduce(0, +)), after: Int64(failedAfter),
+                     format: { "\($0)" })
         body += "</section>\n"
 
-        if let v = r.vulnerabilities {
+        if let v = r.vulnerabilities, v.before.values.reduce(0, +) > 0 {
             body += "<section><h2>Vulnerabilities by severity</h2><div class=\"grid\">"
             for s in severities where (v.before[s] ?? 0) + (v.after[s] ?? 0) > 0 {
                 body += bars(s.capitalized, metric: "vulnerabilities.\(s)", before: Int64(v.before[s] ?? 0), after: Int64(v.after[s] ?? 0), format: { "\($0)" })

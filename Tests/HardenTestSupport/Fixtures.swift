@@ -105,14 +105,15 @@ public enum Fixtures {
     }
 
     /// Writes blobs of one image (layers, config, manifest) into a layout; returns the manifest descriptor.
-    public static func writeImage(at dir: String, layers: [Layer], config: ContainerConfig?, platform: Platform) throws -> (Descriptor, [UInt8]) {
+    public static func writeImage(at dir: String, layers: [Layer], config: ContainerConfig?, platform: Platform,
+                                  history: [History]? = nil) throws -> (Descriptor, [UInt8]) {
         var descs: [Descriptor] = []
         for l in layers {
             let d = try putBlob(dir, l.blob)
             descs.append(Descriptor(mediaType: MediaType.ociLayer(l.compression), digest: d, size: Int64(l.blob.count)))
         }
         var cfg = ImageConfiguration(architecture: platform.architecture, os: platform.os, config: config, diffIDs: layers.map(\.diffID),
-                                     history: layers.indices.map { History(createdBy: "fixture layer \($0)") })
+                                     history: history ?? layers.indices.map { History(createdBy: "fixture layer \($0)") })
         cfg.variant = platform.variant
         let cfgBytes = try JSONCoding.encode(cfg)
         let cfgDigest = try putBlob(dir, cfgBytes)

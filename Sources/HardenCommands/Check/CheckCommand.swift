@@ -90,7 +90,7 @@ extension Application {
             // Packages and vulnerabilities, when a policy or the database can use them.
             let data = try VulnerabilityData(path: database.path)
             var sbom: SBOM?
-            if pol != nil || data.database != nil {
+            if pol != nil || data.database != nil || runtimeProfile != nil {
                 progress.update("check: cataloguing packages")
                 sbom = try SBOMBuilder(logger: logger).build(img, reference: reference.description)
             }
@@ -100,7 +100,8 @@ extension Application {
             let findings = try sbom.flatMap { try data.findings($0) }
             progress.finish()
             var checks = ImageChecks.run(CheckInput(image: img, reference: reference.description, tag: imageOptions.tag(of: reference, image: img),
-                                                    inspection: inspection, profile: runtimeProfile, findings: findings))
+                                                    inspection: inspection, profile: runtimeProfile, findings: findings,
+                                                    packageIDs: sbom.map { Set($0.packages.map(\.id)) }))
             for i in checks.indices where ignore.contains(checks[i].id) && checks[i].status == .fail {
                 checks[i].status = .ignored
                 checks[i].note = "ignored by --ignore"
