@@ -16,6 +16,8 @@ packages=(
     zstd gzip tar xz-utils curl ca-certificates python3 bc time
     # registry tests
     docker-registry apache2-utils
+    # report.html is tested as rendered by a real browser (headless Chromium: screenshot and DOM)
+    chromium
 )
 
 SUDO=""

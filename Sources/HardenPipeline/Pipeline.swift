@@ -12,6 +12,13 @@ import HardenSystem
 import HardenVulnDB
 import Logging
 
+/// Moves a value the pipeline no longer mutates to another task (Image and FileTree are classes whose state is
+/// fixed once built).
+struct Unchecked<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}
+
 /// The vulnerability database, when there is one: matching, minify's per-package ranks and counts, its age.
 public struct VulnerabilityData {
     public let path: String
@@ -147,6 +154,9 @@ public final class Pipeline {
         record.stages.append(.init(name: "sbom-before", status: "ok", startedAt: record.startedAt, seconds: Date().timeIntervalSince(started),
                                    detail: "\(sbom.packages.count) packages"))
         files["sbom-before.cdx.json"] = Array(try SBOMEncoder.render(sbom, format: .cyclonedxJSON).utf8)
+        // The input's own checks read every layer once more: on the other core, while the container runs.
+        let input = Unchecked(image)
+        let inputInspection = Task.detached { Unchecked(Result { try ImageInspection.inspect(input.value) }) }
 
         // Scan of the input.
         let before: [Finding]? = try await stage("scan-before", "matching \(sbom.packages.count) packages", into: &record) {
@@ -224,7 +234,7 @@ public final class Pipeline {
         }
         // Checks of the input, for the before/after comparison.
         let inputChecks = ImageChecks.run(CheckInput(image: image, reference: reference, tag: options.tag,
-                                                     inspection: try ImageInspection.inspect(image), profile: profile, findings: before,
+                                                     inspection: try await inputInspection.value.value.get(), profile: profile, findings: before,
                                                      packageIDs: Set(sbom.packages.map(\.id))))
         return finish(record, started: started, image: result.image, files: files, inputChecks: inputChecks)
     }

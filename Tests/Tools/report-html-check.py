@@ -55,7 +55,12 @@ def main(report_dir, dom_file, png):
     problems = []
 
     def expect(name, shown, wanted):
-        if shown != wanted:
+        if shown == wanted:
+            return
+        if isinstance(shown, dict) and isinstance(wanted, dict):
+            keys = sorted(k for k in set(shown) | set(wanted) if shown.get(k) != wanted.get(k))
+            problems.append(f"{name}: " + ", ".join(f"{k}: page shows {shown.get(k)!r}, report.json has {wanted.get(k)!r}" for k in keys))
+        else:
             problems.append(f"{name}: page shows {shown!r}, report.json has {wanted!r}")
 
     inp, out = report["input"], report["output"]
