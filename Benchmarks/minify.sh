@@ -5,11 +5,8 @@
 # Usage: Benchmarks/minify.sh   (root; needs scripts/build-test-images.sh and scripts/setup.sh first)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-IMAGES="${HARDEN_TEST_IMAGES:-$PWD/test-images}"
-[ -f "$IMAGES/oci/index.json" ] || { echo "bench: test images missing; run scripts/build-test-images.sh" >&2; exit 1; }
-[ "$(id -u)" = 0 ] || { echo "bench: needs root (runc)" >&2; exit 1; }
-swift build -c release --product harden >/dev/null
-BIN="$(swift build -c release --show-bin-path)/harden"
+. Benchmarks/lib.sh
+runtime_bench_setup
 WORK=$(mktemp -d); trap 'rm -rf "$WORK"' EXIT
 export HARDEN_CACHE_DIR="$WORK/cache" HARDEN_RUN_DIR="$WORK/run" HARDEN_DB="$WORK/vulns.sqlite"
 "$BIN" db import -q ../shared/feeds/osv-PyPI-all.zip >/dev/null

@@ -14,6 +14,34 @@ import Logging
 
 extension Preset: ExpressibleByArgument {}
 
+/// What to keep beyond the profile, and how hard to cut: shared by `minify` and `run`.
+public struct KeepOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Keep this path (a directory: everything under it) (repeatable).", valueName: "PATH"))
+    public var include: [String] = []
+
+    @Option(name: .long, help: ArgumentHelp("Keep every file of this package (repeatable).", valueName: "NAME"))
+    public var keepPackage: [String] = []
+
+    @Option(name: .long, help: "aggressive (drop every unused file), standard (drop unused vulnerable packages and unowned files), light (drop unused packages with high/critical vulnerabilities).")
+    public var preset: Preset = .aggressive
+
+    @Flag(name: .long, help: "Remove environment variables that look like secrets.")
+    public var stripSecretEnv = false
+
+    public init() {}
+
+    /// Fails when a preset needs the vulnerability database and there is none.
+    public func apply(to options: inout MinifyOptions, data: VulnerabilityData) throws {
+        if data.database == nil && preset != .aggressive {
+            throw HardenError(.notFound, "\(data.path): the \(preset.rawValue) preset needs a vulnerability database (harden db import or db update)")
+        }
+        options.includes = include
+        options.keepPackages = keepPackage
+        options.preset = preset
+        options.stripSecretEnv = stripSecretEnv
+    }
+}
+
 extension Application {
     public struct Minify: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
@@ -50,17 +78,7 @@ extension Application {
         @Option(name: .long, help: "Write a Kubernetes securityContext (YAML) to this file.")
         public var k8s: String?
 
-        @Option(name: .long, help: ArgumentHelp("Keep this path (a directory: everything under it) (repeatable).", valueName: "PATH"))
-        public var include: [String] = []
-
-        @Option(name: .long, help: ArgumentHelp("Keep every file of this package (repeatable).", valueName: "NAME"))
-        public var keepPackage: [String] = []
-
-        @Option(name: .long, help: "aggressive (drop every unused file), standard (drop unused vulnerable packages and unowned files), light (drop unused packages with high/critical vulnerabilities).")
-        public var preset: Preset = .aggressive
-
-        @Flag(name: .long, help: "Remove environment variables that look like secrets.")
-        public var stripSecretEnv = false
+        @OptionGroup public var keep: KeepOptions
 
         @Flag(name: .long, help: "Do not replay the probes on the result.")
         public var noVerify = false
@@ -77,17 +95,11 @@ extension Application {
 
             // Vulnerability data, when there is a database: presets decide with it, the report counts with it.
             let data = try VulnerabilityData(path: database.path)
-            if data.database == nil && preset != .aggressive {
-                throw HardenError(.notFound, "\(database.path): the \(preset.rawValue) preset needs a vulnerability database (harden db import or db update)")
-            }
             let rank = try data.findings(sbom).map(VulnerabilityData.ranks) ?? [:]
             let count = data.counter
 
             var options = MinifyOptions()
-            options.includes = include
-            options.keepPackages = keepPackage
-            options.preset = preset
-            options.stripSecretEnv = stripSecretEnv
+            try keep.apply(to: &options, data: data)
             options.verify = !noVerify
             let progress = ProgressLine(enabled: global.showProgress)
             progress.update("minify: planning and building")

@@ -40,17 +40,7 @@ extension Application {
         @Option(name: .long, help: ArgumentHelp("The report directory (replaced as a whole).", valueName: "DIR"))
         public var reportDir: String = "harden-report"
 
-        @Option(name: .long, help: "Minify preset: aggressive, standard or light.")
-        public var preset: Preset = .aggressive
-
-        @Option(name: .long, help: ArgumentHelp("Keep this path (repeatable).", valueName: "PATH"))
-        public var include: [String] = []
-
-        @Option(name: .long, help: ArgumentHelp("Keep every file of this package (repeatable).", valueName: "NAME"))
-        public var keepPackage: [String] = []
-
-        @Flag(name: .long, help: "Remove environment variables that look like secrets.")
-        public var stripSecretEnv = false
+        @OptionGroup public var keep: KeepOptions
 
         public init() {}
 
@@ -65,15 +55,9 @@ extension Application {
             if options.policy?.needsVulnerabilities == true && data.database == nil {
                 throw HardenError(.notFound, "\(database.path): the policy's vulnerability rules need a vulnerability database (harden db import or db update)")
             }
-            if preset != .aggressive && data.database == nil {
-                throw HardenError(.notFound, "\(database.path): the \(preset.rawValue) preset needs a vulnerability database (harden db import or db update)")
-            }
             options.run = try probes.runOptions(sensors: [.fanotify, .ptrace])
             options.allowProbeFailure = probes.allowProbeFailure
-            options.minify.includes = include
-            options.minify.keepPackages = keepPackage
-            options.minify.preset = preset
-            options.minify.stripSecretEnv = stripSecretEnv
+            try keep.apply(to: &options.minify, data: data)
             options.destination = dest.description
 
             let progress = ProgressLine(enabled: global.showProgress)
