@@ -89,6 +89,8 @@ public struct PipelineOptions: Sendable {
 
 public enum PipelineEvent: Sendable {
     case started(stage: String, detail: String)
+    /// Progress inside a stage (layers read, …).
+    case progress(stage: String, detail: String)
     case finished(stage: String, seconds: Double, status: String, detail: String?)
 }
 
@@ -147,7 +149,11 @@ public final class Pipeline {
     public func run(_ image: Image, reference: String, options: PipelineOptions) async throws -> PipelineResult {
         let started = Date()
         var files: [String: [UInt8]] = [:]
-        let (sbom, context) = try SBOMBuilder(logger: logger).catalog(image, reference: reference)
+        onEvent(.started(stage: "sbom-before", detail: "reading \(image.layers.count) layers"))
+        let (sbom, context) = try SBOMBuilder(logger: logger).catalog(image, reference: reference) { [onEvent] index, cached in
+            let size = formatBytes(image.layers[index].descriptor.size)
+            onEvent(.progress(stage: "sbom-before", detail: "layer \(index + 1)/\(image.layers.count), \(size)\(cached ? " (cached)" : "")"))
+        }
         var record = RunRecord(startedAt: Self.now(), input: Self.side(image, reference: reference, tree: context.tree, packages: sbom.packages.count))
         record.policyFile = options.policyFile
         record.database = try data.record()

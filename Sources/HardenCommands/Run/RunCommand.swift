@@ -10,6 +10,7 @@ import HardenReport
 import HardenRuntime
 import HardenSystem
 import Logging
+import Synchronization
 
 extension Application {
     public struct Run: AsyncParsableCommand {
@@ -60,27 +61,31 @@ extension Application {
             try keep.apply(to: &options.minify, data: data)
             options.destination = dest.description
 
-            let progress = ProgressLine(enabled: global.showProgress)
             let quiet = global.quiet
-            let tty = global.showProgress
-            let runStart = Date()
-            let stages = ["scan-before", "profile", "minify", "scan-after", "check"]
+            let ticker = StageTicker(enabled: global.showProgress)
             let pipeline = Pipeline(logger: logger, vulnerabilities: data) { event in
-                let elapsed = String(format: "%.1f s", Date().timeIntervalSince(runStart))
                 switch event {
                 case .started(let stage, let detail):
-                    let n = (stages.firstIndex(of: stage) ?? 0) + 2
-                    if tty { progress.update("[\(n)/\(stages.count + 1)] \(stage): \(detail) (\(elapsed))") }
-                    else if !quiet { writeStandardError("harden: \(stage): \(detail)\n") }
+                    if ticker.enabled { ticker.stage(stage, detail) } else if !quiet { writeStandardError("harden: \(stage): \(detail)\n") }
+                case .progress(let stage, let detail):
+                    ticker.stage(stage, detail)
                 case .finished(let stage, let seconds, let status, let detail):
-                    if !tty && !quiet { writeStandardError("harden: \(stage): \(status) in \(String(format: "%.1f", seconds)) s\(detail.map { " — \($0)" } ?? "")\n") }
+                    if !ticker.enabled && !quiet {
+                        writeStandardError("harden: \(stage): \(status) in \(String(format: "%.1f", seconds)) s\(detail.map { " — \($0)" } ?? "")\n")
+                    }
                 }
             }
-            progress.update("[1/\(stages.count + 1)] sbom: reading \(reference)")
             let img = try await imageOptions.open(reference, logger: logger, progress: global.showProgress)
             options.tag = imageOptions.tag(of: reference, image: img)
-            var result = try await pipeline.run(img, reference: reference.description, options: options)
-            progress.finish()
+            let tick = ticker.start()
+            var result: PipelineResult
+            do {
+                result = try await pipeline.run(img, reference: reference.description, options: options)
+                ticker.stop(tick)
+            } catch {
+                ticker.stop(tick)
+                throw error
+            }
 
             // The image, only when every gate holds.
             if let image = result.image, !result.gateFailed {
@@ -139,5 +144,46 @@ extension Application {
             s += "\nverdict: \(r.verdict.uppercased()) — report in \(reportDir)/report.html"
             return s
         }
+    }
+}
+
+/// The progress line of `harden run` on a terminal: the stage, what it is doing and the time since the run
+/// started, redrawn twice a second so long stages (the container run, verification) show they are alive.
+final class StageTicker: Sendable {
+    let enabled: Bool
+    private let state: Mutex<(stage: String, detail: String, index: Int)>
+    private let started = Date()
+    static let order = ["sbom-before", "scan-before", "profile", "minify", "scan-after", "check"]
+
+    init(enabled: Bool) {
+        self.enabled = enabled
+        state = Mutex((stage: "", detail: "", index: 0))
+    }
+
+    func stage(_ name: String, _ detail: String) {
+        state.withLock { $0 = (name, detail, (Self.order.firstIndex(of: name) ?? 0) + 1) }
+    }
+
+    func draw() {
+        guard enabled else { return }
+        let s = state.withLock { $0 }
+        guard !s.stage.isEmpty else { return }
+        let line = "[\(s.index)/\(Self.order.count)] \(s.stage): \(s.detail) — \(String(format: "%.1f s", Date().timeIntervalSince(started)))"
+        writeStandardError("\r\u{1b}[2K" + String(line.prefix(120)))
+    }
+
+    func start() -> Task<Void, Never>? {
+        guard enabled else { return nil }
+        return Task { [self] in
+            while !Task.isCancelled {
+                draw()
+                try? await Task.sleep(for: .milliseconds(500))
+            }
+        }
+    }
+
+    func stop(_ task: Task<Void, Never>?) {
+        task?.cancel()
+        if enabled { writeStandardError("\r\u{1b}[2K") }
     }
 }
