@@ -13,6 +13,8 @@ public struct MinifyOptions: Sendable {
     public var preset: Preset = .aggressive
     public var stripSecretEnv = false
     public var verify = true
+    /// Replace Python sources the app only stat-ed by their bytecode (sourceless modules).
+    public var pythonBytecode = false
     /// Run settings for verification (run/cache directories, timeouts).
     public var run = RunOptions()
     public init() {}
@@ -97,6 +99,7 @@ public final class Minifier {
             input.keepPackages = options.keepPackages
             input.preset = options.preset
             input.vulnerabilityRank = vulnerabilityRank
+            input.pythonBytecode = options.pythonBytecode
             var plan = Planner.plan(input)
             let hardened = ConfigHardening.harden(image.config.config, profile: profile, passwd: passwd, group: group,
                                                   stripSecretEnv: options.stripSecretEnv, allowNonRoot: allowNonRoot,
@@ -116,7 +119,8 @@ public final class Minifier {
             var verification = MinifyReport.Verification(ran: false, passed: true, probes: [], missingFiles: [], error: nil)
             if options.verify {
                 let users = (hardened.files["/etc/passwd"] ?? passwd, hardened.files["/etc/group"] ?? group)
-                verification = await verify(final.image, users: users, original: profile, seccomp: seccomp, originalFS: fs, keep: plan.keep, options: options.run)
+                verification = await verify(final.image, users: users, original: profile, seccomp: seccomp, originalFS: fs,
+                                            keep: plan.keep.merging(plan.bytecode.mapValues { "replaced by \($0)" }) { a, _ in a }, options: options.run)
                 if !verification.passed && !hardened.runsAsRoot && allowNonRoot && attempt == 1 {
                     logger.notice("Verification failed as a non-root user; trying again as root")
                     allowNonRoot = false
@@ -133,7 +137,8 @@ public final class Minifier {
             let report = MinifyReport(
                 preset: options.preset.rawValue, before: before, after: after,
                 reductionPercent: before.contentBytes > 0 ? (1000 * (1 - Double(after.contentBytes) / Double(before.contentBytes))).rounded() / 10 : 0,
-                vulnerabilities: vulnerabilities, changes: hardened.changes + final.layer.strippedModes.map { "setuid/setgid removed: \($0)" },
+                vulnerabilities: vulnerabilities, changes: hardened.changes + final.layer.strippedModes.map { "setuid/setgid removed: \($0)" }
+                    + (plan.bytecode.isEmpty ? [] : ["python: \(plan.bytecode.count) modules kept as bytecode only; their sources, which the app never read, removed (--python-bytecode)"]),
                 strippedSetuid: final.layer.strippedModes, packagesRemoved: plan.packagesRemoved.sorted(),
                 unresolvedLibraries: Array(Set(plan.unresolved)).sorted(), verification: verification,
                 seccompSyscalls: seccomp.syscalls?.first?.names.count ?? 0,

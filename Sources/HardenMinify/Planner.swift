@@ -27,6 +27,8 @@ public struct PlanInput {
     public var preset: Preset = .aggressive
     /// Package id → the highest severity rank of its known vulnerabilities (1 negligible … 5 critical).
     public var vulnerabilityRank: [String: Int] = [:]
+    /// Replace Python sources the app only stat-ed (Python loaded their cached bytecode) by sourceless modules.
+    public var pythonBytecode = false
 
     public init(config: ContainerConfig?, tree: FileTree, fileSystem: any ImageFileSystem, packages: [SoftwarePackage], profile: RuntimeProfile) {
         self.config = config; self.tree = tree; self.fileSystem = fileSystem; self.packages = packages; self.profile = profile
@@ -45,6 +47,8 @@ public struct Plan: Sendable {
     public var packagesRemoved: [String] = []
     /// Libraries the closure could not find (library, needed by).
     public var unresolved: [String] = []
+    /// Python sources replaced by sourceless bytecode (`--python-bytecode`): source → the new `.pyc` beside it.
+    public var bytecode: [String: String] = [:]
 }
 
 public enum Planner {
@@ -160,11 +164,19 @@ public enum Planner {
                 }
             }
         }
+        // 6b. Sourceless Python: a module whose source Python only stat-ed loaded its cached bytecode; that bytecode
+        // becomes NAME.pyc beside where the source was (Python imports it without the source) and the source goes.
+        if input.pythonBytecode { plan.bytecode = Self.sourcelessModules(keep: &keep, profile: input.profile, fs: fs, overrides: &plan.overrides) }
         // 7. The package database: packages that still have files, with their file lists. A link to a directory
         // (usr-merge's /bin -> usr/bin, listed by many packages) does not make a package present.
         var keptPackages: [SoftwarePackage] = []
         for p in input.packages {
-            if p.files.contains(where: { keep[$0] != nil && !isDirectoryLink($0) }) { keptPackages.append(p) } else { plan.packagesRemoved.append(p.id) }
+            // A package whose modules are left as bytecode only is still there.
+            if p.files.contains(where: { (keep[$0] != nil && !isDirectoryLink($0)) || plan.bytecode[$0] != nil }) {
+                keptPackages.append(p)
+            } else {
+                plan.packagesRemoved.append(p.id)
+            }
         }
         plan.packagesKept = keptPackages.map(\.id)
         let keptDeb = Set(keptPackages.filter { $0.type == .deb }.map(\.name))
@@ -196,8 +208,44 @@ public enum Planner {
                 }
             }
         }
+        for (source, pyc) in plan.bytecode { plan.removed[source] = "source of \(pyc) (--python-bytecode)" }
+        for (cached, _) in plan.removed where cached.hasSuffix(".pyc") {
+            if let source = Self.cacheOwner(cached), let pyc = plan.bytecode[source] { plan.removed[cached] = "moved to \(pyc) (--python-bytecode)" }
+        }
         plan.keep = keep
         return plan
+    }
+
+    /// `/d/__pycache__/m.cpython-311.pyc` → `/d/m.py` (nil for other paths and optimised `.opt-N` files).
+    static func cacheOwner(_ path: String) -> String? {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count >= 3, parts[parts.count - 2] == "__pycache__", path.hasSuffix(".pyc"), !path.contains(".opt-") else { return nil }
+        let file = parts[parts.count - 1]
+        guard let dot = file.firstIndex(of: "."), file[dot...].hasPrefix(".cpython-") else { return nil }
+        return parts.dropLast(2).joined(separator: "/") + "/" + file[..<dot] + ".py"
+    }
+
+    /// Replaces each kept source the profile saw only stat-ed, whose cached bytecode is kept, by that bytecode
+    /// beside it; returns source → new `.pyc`.
+    static func sourcelessModules(keep: inout [String: String], profile: RuntimeProfile, fs: any ImageFileSystem,
+                                  overrides: inout [String: [UInt8]]) -> [String: String] {
+        var ops: [String: Set<String>] = [:]
+        for f in profile.files { ops[f.path, default: []].formUnion(f.operations) }
+        var cached: [String: String] = [:]  // source → kept cache file
+        for path in keep.keys { if let source = cacheOwner(path) { cached[source] = path } }
+        var moved: [String: String] = [:]
+        for (source, cache) in cached.sorted(by: { $0.key < $1.key }) {
+            guard keep[source] != nil, let seen = ops[source], !seen.isEmpty, seen.isSubset(of: ["stat", "access"]),
+                  let size = fs.size(cache), let bytes = try? fs.read(cache, offset: 0, count: size), bytes.count >= 16 else { continue }
+            let target = String(source.dropLast(3)) + ".pyc"
+            guard keep[target] == nil, fs.resolve(target) == nil else { continue }
+            overrides[target] = bytes
+            keep[target] = "bytecode of \(source) (--python-bytecode)"
+            keep.removeValue(forKey: source)
+            keep.removeValue(forKey: cache)
+            moved[source] = target
+        }
+        return moved
     }
 
     static func parentPath(_ p: String) -> String? {

@@ -96,6 +96,38 @@ import Glibc
         }
     }
 
+    /// --python-bytecode: modules whose source Python only stat-ed stay as sourceless bytecode; the app still serves
+    /// the same probe, the app's own script (read at start) keeps its source, and no package disappears.
+    @Test func pythonModulesCanBeKeptAsBytecodeOnly() throws {
+        try RuntimeTests.require()
+        try withTemporaryDirectory { dir in
+            let run = dir + "/run"
+            var (s, o) = try RuntimeTests.harden(["profile", "oci:\(TestImages.layout):flask", "--http-probe", "5000:GET:/", "-o", dir + "/p.json"], runDir: run)
+            try #require(s == 0, "\(o)")
+            (s, o) = try RuntimeTests.harden(["minify", "oci:\(TestImages.layout):flask", "--profile", dir + "/p.json", "-o", "oci:\(dir)/plain:min",
+                                              "--report", dir + "/plain.json", "--no-verify"], runDir: run)
+            try #require(s == 0, "\(o)")
+            (s, o) = try RuntimeTests.harden(["minify", "oci:\(TestImages.layout):flask", "--profile", dir + "/p.json", "-o", "oci:\(dir)/out:min",
+                                              "--report", dir + "/report.json", "--python-bytecode"], runDir: run)
+            try #require(s == 0, "\(o)")
+            let plain = try JSONSerialization.jsonObject(with: Data(try HostFS.readFile(dir + "/plain.json"))) as? [String: Any] ?? [:]
+            let report = try JSONSerialization.jsonObject(with: Data(try HostFS.readFile(dir + "/report.json"))) as? [String: Any] ?? [:]
+            let verification = report["verification"] as? [String: Any] ?? [:]
+            #expect(verification["passed"] as? Bool == true && (verification["missingFiles"] as? [String])?.isEmpty == true, "\(verification)")
+            #expect((report["reductionPercent"] as? Double ?? 0) > (plain["reductionPercent"] as? Double ?? 100), "bytecode only is smaller")
+            #expect((report["packagesRemoved"] as? [String])?.sorted() == (plain["packagesRemoved"] as? [String])?.sorted(), "no package may disappear")
+            (s, o) = try runProcess(["umoci", "unpack", "--image", "\(dir)/out:min", dir + "/bundle"])
+            try #require(s == 0, "umoci: \(o)")
+            let root = dir + "/bundle/rootfs"
+            #expect(HostFS.exists(root + "/app/app.py"), "the app's own script was read: its source stays")
+            #expect(HostFS.exists(root + "/usr/lib/python3/dist-packages/flask/app.pyc") && !HostFS.exists(root + "/usr/lib/python3/dist-packages/flask/app.py"))
+            #expect(!HostFS.exists(root + "/usr/lib/python3/dist-packages/flask/__pycache__/app.cpython-311.pyc"))
+            let status = String(decoding: try HostFS.readFile(root + "/var/lib/dpkg/status", limit: 64 << 20), as: UTF8.self)
+            #expect(status.contains("Package: python3-flask\n"))
+            #expect(try RuntimeTests.leftovers(runDir: run) == [])
+        }
+    }
+
     /// Presets decide with the vulnerability database: standard drops unused packages with any known
     /// vulnerability, light only those with high or critical ones; aggressive drops every unused package.
     @Test func presetsDropWhatTheySay() throws {

@@ -28,6 +28,9 @@ public struct KeepOptions: ParsableArguments {
     @Flag(name: .long, help: "Remove environment variables that look like secrets.")
     public var stripSecretEnv = false
 
+    @Flag(name: .long, help: "Replace Python modules whose source the app never read (it loaded their cached .pyc) by sourceless bytecode: smaller, but tracebacks show no source lines.")
+    public var pythonBytecode = false
+
     public init() {}
 
     /// Fails when a preset needs the vulnerability database and there is none.
@@ -39,6 +42,7 @@ public struct KeepOptions: ParsableArguments {
         options.keepPackages = keepPackage
         options.preset = preset
         options.stripSecretEnv = stripSecretEnv
+        options.pythonBytecode = pythonBytecode
     }
 }
 
