@@ -54,7 +54,7 @@ extension Application {
     public static func runSensor(_ arguments: [String]) -> Int32? {
         guard arguments.count > 1, arguments[1] == InternalTrace.configuration.commandName else { return nil }
         do {
-            var command = try InternalTrace.parse(Array(arguments.dropFirst(2)))
+            let command = try InternalTrace.parse(Array(arguments.dropFirst(2)))
             try command.run()
             return 0
         } catch let error as HardenError {

@@ -35,7 +35,7 @@ extension Application {
             let dest = try ImageReference.parse(destination, detect: false)
             var options = ImageWriter.Options(compression: compression)
             let img: Image
-            if case .registry(let r) = source, case .ociLayout(let path, _) = dest, compression == .keep {
+            if case .registry = source, case .ociLayout(let path, _) = dest, compression == .keep {
                 // Pull straight into the destination layout: each blob is written once, verified by digest as it arrives.
                 img = try await imageOptions.open(source, logger: logger, progress: global.showProgress, blobDirectory: path + "/blobs/sha256")
                 options.verifyDiffIDs = false
