@@ -232,6 +232,31 @@ struct FixtureImage {
         }
     }
 
+    /// Mutated policies (bytes dropped, duplicated, replaced) never crash the parser: they parse or give a HardenError.
+    @Test func mutatedPoliciesNeverCrash() {
+        var rng = SystemRandomNumberGenerator()
+        let base = Array(Self.example.utf8)
+        let alphabet = Array(":-[]{}#\n \"'*&!|>%@`0123456789abcdefghijklmnopqrstuvwxyz".utf8)
+        for _ in 0..<2000 {
+            var bytes = base
+            for _ in 0..<Int.random(in: 1...6, using: &rng) {
+                let i = Int.random(in: 0..<max(bytes.count, 1), using: &rng)
+                switch Int.random(in: 0..<3, using: &rng) {
+                case 0: if !bytes.isEmpty { bytes.remove(at: i) }
+                case 1: bytes.insert(alphabet.randomElement(using: &rng)!, at: min(i, bytes.count))
+                default: if !bytes.isEmpty { bytes[i] = alphabet.randomElement(using: &rng)! }
+                }
+            }
+            do {
+                _ = try Policy.parse(String(decoding: bytes, as: UTF8.self), source: "fuzz.yaml")
+            } catch let e as HardenError {
+                #expect(e.message.hasPrefix("fuzz.yaml"), "\(e.message)")
+            } catch {
+                Issue.record("not a HardenError: \(error)")
+            }
+        }
+    }
+
     func package(_ name: String) throws -> SoftwarePackage {
         let json = #"{"id":"pkg:deb/debian/\#(name)@1","type":"deb","name":"\#(name)","version":"1","licenses":[],"purl":"pkg:deb/debian/\#(name)@1","locations":["/var/lib/dpkg/status"],"files":[],"foundBy":"dpkg"}"#
         return try JSONCoding.decode(Array(json.utf8), source: "fixture", what: "package")
