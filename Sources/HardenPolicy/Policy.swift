@@ -38,6 +38,9 @@ public struct Policy: Codable, Sendable, Equatable {
         public var failOn: CheckLevel = .fatal
         /// Check ids that never fail the gate.
         public var ignore: [String] = []
+        /// Findings accepted for any check: a path (`/etc/ssl/private/ssl-cert-snakeoil.key`), a directory
+        /// (`/usr/lib/python3/dist-packages/tests/`, ending in `/`) or an `ENV NAME`.
+        public var accept: [String] = []
     }
 
     public var vulnerabilities = Vulnerabilities()
@@ -108,7 +111,8 @@ extension Policy {
             }
         }
         if let section = top["checks"] {
-            let m = try reader.mapping(section, "checks", keys: ["fail_on", "ignore"])
+            let m = try reader.mapping(section, "checks", keys: ["fail_on", "ignore", "accept"])
+            if let n = m["accept"] { policy.checks.accept = try reader.strings(n, "checks.accept") }
             if let n = m["fail_on"] {
                 guard let s = n.string, let level = CheckLevel(rawValue: s.lowercased()) else {
                     throw reader.error(n, "checks.fail_on", "must be one of info, warn, fatal")
@@ -239,12 +243,28 @@ public struct PolicyVerdict: Codable, Sendable, Equatable {
 }
 
 extension Policy {
-    /// Marks the checks this policy ignores.
+    /// Marks the checks this policy ignores, and drops the findings it accepts (a check left with none passes).
     public func applyIgnores(_ checks: inout [CheckResult]) {
-        for i in checks.indices where self.checks.ignore.contains(checks[i].id) && checks[i].status == .fail {
-            checks[i].status = .ignored
-            checks[i].note = "ignored by the policy"
+        for i in checks.indices where checks[i].status == .fail {
+            if self.checks.ignore.contains(checks[i].id) {
+                checks[i].status = .ignored
+                checks[i].note = "ignored by the policy"
+                continue
+            }
+            let accepted = checks[i].findings.filter { f in self.checks.accept.contains { Self.accepts($0, f) } }
+            guard !accepted.isEmpty else { continue }
+            checks[i].findings.removeAll { f in self.checks.accept.contains { Self.accepts($0, f) } }
+            checks[i].note = "\(accepted.count) finding(s) accepted by the policy"
+            if checks[i].findings.isEmpty { checks[i].status = .ignored }
         }
+    }
+
+    /// Whether an `accept` entry covers a finding: findings start with the path or `ENV NAME` they are about.
+    static func accepts(_ entry: String, _ finding: String) -> Bool {
+        guard finding.hasPrefix(entry) else { return false }
+        if entry.hasSuffix("/") { return true }
+        let rest = finding.dropFirst(entry.count)
+        return rest.isEmpty || rest.hasPrefix(" ")
     }
 
     /// Holds an image against the policy.

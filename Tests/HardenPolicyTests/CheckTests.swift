@@ -151,6 +151,25 @@ struct FixtureImage {
         #expect(!text.contains("config.ini") && !text.contains("GPG_KEY"))
     }
 
+    @Test func aPolicyAcceptsFindingsByPathDirectoryOrEnvName() throws {
+        var image = FixtureImage.good
+        image.entries += [.dir("root"), .dir("root/.ssh"), .file("root/.ssh/id_rsa", "key"), .dir("srv"), .file("srv/.env", "A=1")]
+        image.config["Env"] = ["PATH=/usr/bin", "API_TOKEN=x"]
+        var results = try image.results()
+        let policy = try Policy.parse("checks:\n  accept: [/root/.ssh/, ENV API_TOKEN]\n", source: "p.yaml")
+        policy.applyIgnores(&results)
+        let r = try #require(results.first { $0.id == "CIS-DI-0010" })
+        #expect(r.status == .fail && r.findings.count == 1 && r.findings[0].hasPrefix("/srv/.env "), "\(r)")
+        #expect(r.note == "2 finding(s) accepted by the policy")
+        var again = try image.results()
+        try Policy.parse("checks:\n  accept: [/root/.ssh/id_rsa, /srv/.env, ENV API_TOKEN]\n", source: "p.yaml").applyIgnores(&again)
+        #expect(again.first { $0.id == "CIS-DI-0010" }?.status == .ignored)
+        // A path is not a prefix of a longer name.
+        var other = try image.results()
+        try Policy.parse("checks:\n  accept: [/root/.ssh/id]\n", source: "p.yaml").applyIgnores(&other)
+        #expect(other.first { $0.id == "CIS-DI-0010" }?.findings.count == 3)
+    }
+
     @Test func contentRules() {
         func rule(_ s: String) -> String? { SecretRules.byContent(Array(s.utf8)) }
         #expect(rule("-----BEGIN RSA PRIVATE KEY-----\nabc") == "private-key")
