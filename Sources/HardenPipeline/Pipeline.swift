@@ -205,17 +205,18 @@ public final class Pipeline {
             if let e = v.error { record.failures.append("verification: \(e)") }
         }
 
-        // Scan of the output.
+        // Scan of the output. Findings say whether the profile saw their package used (by name and version: the
+        // output's package ids are those of a new image).
+        let used = Dictionary(profile.packages.map { ($0.name + "|" + $0.version, $0.used) }, uniquingKeysWith: { $0 || $1 })
+        func markUse(_ findings: [Finding]?) -> [Finding]? {
+            findings.map { $0.map { f in var f = f; f.packageUsed = used[f.package.name + "|" + f.package.version] ?? false; return f } }
+        }
         let after: [Finding]? = try await stage("scan-after", "matching \(result.sbomAfter.packages.count) packages", into: &record) {
-            var f = try data.findings(result.sbomAfter)
-            if f != nil {
-                let used = Dictionary(profile.packages.map { ($0.name + "|" + $0.version, $0.used) }, uniquingKeysWith: { $0 || $1 })
-                for i in f!.indices { f![i].packageUsed = used[f![i].package.name + "|" + f![i].package.version] }
-            }
+            let f = markUse(try data.findings(result.sbomAfter))
             return (f, f.map { "\($0.count) findings" } ?? "skipped: no vulnerability database")
         }
         files["scan-after.sarif"] = Array(try ScanRendering.sarif(scanReport(result.sbomAfter, after)).utf8)
-        if let before, let after { record.vulnerabilities = RunRecord.Vulnerabilities(before: before, after: after) }
+        if let before = markUse(before), let after { record.vulnerabilities = RunRecord.Vulnerabilities(before: before, after: after) }
 
         // Checks and the policy, on the output.
         let (outInspection, checks): (ImageInspection, [CheckResult]) = try await stage("check", "image checks of the result", into: &record) {

@@ -116,10 +116,18 @@ public enum HTMLReport {
             // Removed files, grouped by reason, collapsible.
             var byReason: [String: [String]] = [:]
             for f in m.removed { byReason[f.reason, default: []].append(f.path) }
-            body += "<section><h2>Removed files (<span data-testid=\"removed-files-count\">\(m.removed.count)</span>)</h2>"
+            body += "<section><h2>Files</h2><h3>Removed (<span data-testid=\"removed-files-count\">\(m.removed.count)</span>)</h3>"
             for (reason, paths) in byReason.sorted(by: { $0.value.count > $1.value.count }) {
                 body += "<details data-testid=\"removed-files\" data-reason=\"\(esc(reason))\" data-count=\"\(paths.count)\"><summary>\(esc(reason)) — \(paths.count) files</summary><ul class=\"files\">"
                 body += paths.sorted().map { "<li>\(esc($0))</li>" }.joined() + "</ul></details>"
+            }
+            // Kept files, grouped by the kind of reason (the JSON report has each file's full reason).
+            var kept: [String: [(String, String)]] = [:]
+            for f in m.kept { kept[keptGroup(f.reason), default: []].append((f.path, f.reason)) }
+            body += "<h3>Kept (<span data-testid=\"kept-files-count\">\(m.kept.count)</span>)</h3>"
+            for (group, items) in kept.sorted(by: { $0.value.count > $1.value.count }) {
+                body += "<details data-testid=\"kept-files\" data-reason=\"\(esc(group))\" data-count=\"\(items.count)\"><summary>\(esc(group)) — \(items.count)</summary><ul class=\"files\">"
+                body += items.sorted { $0.0 < $1.0 }.map { "<li>\(esc($0.0)) <em>\(esc($0.1))</em></li>" }.joined() + "</ul></details>"
             }
             if !m.packagesRemoved.isEmpty {
                 body += "<details><summary>Packages removed — \(m.packagesRemoved.count)</summary><ul class=\"files\">" + m.packagesRemoved.map { "<li>\(esc($0))</li>" }.joined() + "</ul></details>"
@@ -161,11 +169,23 @@ public enum HTMLReport {
 
     static func vulnTable(_ list: [RunRecord.Vulnerability], testid: String) -> String {
         guard !list.isEmpty else { return "<p data-testid=\"\(testid)\">none</p>" }
-        return "<table data-testid=\"\(testid)\"><tr><th>Severity</th><th>Vulnerability</th><th>Package</th><th>Version</th><th>Fixed in</th></tr>"
+        return "<table data-testid=\"\(testid)\"><tr><th>Severity</th><th>Vulnerability</th><th>Package</th><th>Version</th><th>Fixed in</th><th>Package used at run time</th></tr>"
             + list.map { v in
-                "<tr><td><span class=\"sev-\(esc(v.severity))\">\(esc(v.severity))</span></td><td>\(esc(v.id))</td><td>\(esc(v.package))</td><td>\(esc(v.version))</td><td>\(esc(v.fixedIn.joined(separator: ", ")))</td></tr>"
+                "<tr><td><span class=\"sev-\(esc(v.severity))\">\(esc(v.severity))</span></td><td>\(esc(v.id))</td><td>\(esc(v.package))</td><td>\(esc(v.version))</td><td>\(esc(v.fixedIn.joined(separator: ", ")))</td>"
+                    + "<td>\(v.packageUsed.map { $0 ? "yes" : "no" } ?? "-")</td></tr>"
             }.joined() + "</table>"
     }
 
     static func bytes(_ n: Int64) -> String { formatBytes(n) }
+
+    /// `library of /usr/bin/nginx` → `library`; `package python3-flask (one of its files is used)` → `package (one of its files is used)`.
+    static func keptGroup(_ reason: String) -> String {
+        if reason.hasPrefix("package ") || reason.hasPrefix("kept package ") {
+            let detail = reason.firstIndex(of: "(").map { " " + reason[$0...] } ?? ""
+            return (reason.hasPrefix("kept") ? "kept package" : "package") + detail
+        }
+        if let r = reason.range(of: " of ") { return String(reason[..<r.lowerBound]) }
+        if let r = reason.range(of: " (") { return String(reason[..<r.lowerBound]) }
+        return reason
+    }
 }

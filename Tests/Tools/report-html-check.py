@@ -12,7 +12,7 @@ class DOM(HTMLParser):
 
     def __init__(self):
         super().__init__()
-        self.metrics, self.texts, self.groups, self.stack = {}, {}, {}, []
+        self.metrics, self.texts, self.groups, self.kept, self.stack = {}, {}, {}, {}, []
         self.scripts = 0
         self.external = []
 
@@ -29,6 +29,8 @@ class DOM(HTMLParser):
         elif "data-testid" in a:
             if a["data-testid"] == "removed-files":
                 self.groups[a["data-reason"]] = int(a["data-count"])
+            if a["data-testid"] == "kept-files":
+                self.kept[a["data-reason"]] = int(a["data-count"])
             self.texts.setdefault(a["data-testid"], "")
             self.stack.append(("text", a["data-testid"], tag))
         else:
@@ -93,6 +95,8 @@ def main(report_dir, dom_file, png):
     for f in minify["removed"]:
         groups[f["reason"]] = groups.get(f["reason"], 0) + 1
     expect("removed files by reason", dom.groups, groups)
+    expect("kept files", dom.texts.get("kept-files-count"), str(len(minify["kept"])))
+    expect("kept files in groups", sum(dom.kept.values()), len(minify["kept"]))
     expect("verification", dom.texts.get("verification", "").strip(), "passed" if minify["verification"]["passed"] else "FAILED")
     expect("input reference", dom.texts.get("input-ref"), inp["reference"])
     if dom.scripts or dom.external:
