@@ -57,6 +57,16 @@ public struct ImageOptions: ParsableArguments {
     }
 }
 
+extension ImageOptions {
+    /// The tag an image was named by, for the `latest` check: a registry reference without tag or digest means `latest`.
+    func tag(of reference: ImageReference, image: Image) -> String? {
+        if case .registry(let r) = reference, let parsed = try? RegistryReference.parse(r) {
+            return parsed.digest != nil ? nil : (parsed.tag ?? "latest")
+        }
+        return image.tag
+    }
+}
+
 /// The formats a command can print.
 public enum OutputFormat: String, CaseIterable, ExpressibleByArgument, Sendable {
     case table, json

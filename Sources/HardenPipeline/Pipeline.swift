@@ -56,11 +56,7 @@ public struct VulnerabilityData {
     public var counter: ((SBOM) throws -> [String: Int])? {
         guard let database else { return nil }
         let matcher = Matcher(database: database)
-        return { sbom in
-            var c: [String: Int] = [:]
-            for f in try matcher.match(sbom) where f.suppressed == nil { c[f.severity.rawValue, default: 0] += 1 }
-            return c
-        }
+        return { sbom in try matcher.match(sbom).activeCountsBySeverity }
     }
 
     public func record() throws -> RunRecord.Database? {
@@ -247,9 +243,8 @@ public final class Pipeline {
     }
 
     func scanReport(_ sbom: SBOM, _ findings: [Finding]?) throws -> ScanReport {
-        var summary: [String: Int] = [:]
-        for f in findings ?? [] where f.suppressed == nil { summary[f.severity.rawValue, default: 0] += 1 }
-        return ScanReport(source: sbom.source, os: sbom.os, database: try data.database?.sources() ?? [], findings: findings ?? [], summary: summary,
+        return ScanReport(source: sbom.source, os: sbom.os, database: try data.database?.sources() ?? [], findings: findings ?? [],
+                          summary: (findings ?? []).activeCountsBySeverity,
                           warnings: findings == nil ? ["no vulnerability database: nothing was matched"] : [])
     }
 

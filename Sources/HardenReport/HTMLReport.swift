@@ -55,7 +55,7 @@ public enum HTMLReport {
             <section class="grid">
             """
         let out = r.output
-        body += bars("Size (root file system)", metric: "size", before: r.input.contentBytes, after: out?.contentBytes ?? r.input.contentBytes, format: bytes)
+        body += bars("Size (root file system)", metric: "size", before: r.input.contentBytes, after: out?.contentBytes ?? r.input.contentBytes, format: formatBytes)
         body += bars("Files", metric: "files", before: Int64(r.input.files), after: Int64(out?.files ?? r.input.files), format: { "\($0)" })
         body += bars("Packages", metric: "packages", before: Int64(r.input.packages), after: Int64(out?.packages ?? r.input.packages), format: { "\($0)" })
         if let v = r.vulnerabilities {
@@ -175,8 +175,6 @@ public enum HTMLReport {
                     + "<td>\(v.packageUsed.map { $0 ? "yes" : "no" } ?? "-")</td></tr>"
             }.joined() + "</table>"
     }
-
-    static func bytes(_ n: Int64) -> String { formatBytes(n) }
 
     /// `library of /usr/bin/nginx` → `library`; `package python3-flask (one of its files is used)` → `package (one of its files is used)`.
     static func keptGroup(_ reason: String) -> String {

@@ -83,14 +83,9 @@ public struct RunRecord: Codable, Sendable {
         public var remaining: [Vulnerability]
 
         public init(before: [Finding], after: [Finding]) {
-            func count(_ fs: [Finding]) -> [String: Int] {
-                var c: [String: Int] = [:]
-                for f in fs { c[f.severity.rawValue, default: 0] += 1 }
-                return c
-            }
             let activeBefore = before.filter { $0.suppressed == nil }, activeAfter = after.filter { $0.suppressed == nil }
-            self.before = count(activeBefore)
-            self.after = count(activeAfter)
+            self.before = before.activeCountsBySeverity
+            self.after = after.activeCountsBySeverity
             let left = Set(activeAfter.map { "\($0.id)|\($0.package.name)|\($0.package.version)" })
             removed = activeBefore.filter { !left.contains("\($0.id)|\($0.package.name)|\($0.package.version)") }.map(Vulnerability.init).sorted(by: Self.order)
             remaining = activeAfter.map(Vulnerability.init).sorted(by: Self.order)

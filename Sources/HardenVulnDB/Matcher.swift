@@ -167,3 +167,12 @@ public struct Matcher {
         return ratings.map(\.severity).max() ?? .unknown
     }
 }
+
+extension Sequence<Finding> {
+    /// Findings not suppressed by VEX or ignore rules, counted by severity (`["high": 2, …]`).
+    public var activeCountsBySeverity: [String: Int] {
+        var counts: [String: Int] = [:]
+        for f in self where f.suppressed == nil { counts[f.severity.rawValue, default: 0] += 1 }
+        return counts
+    }
+}

@@ -16,16 +16,6 @@ public enum CheckFormat: String, CaseIterable, ExpressibleByArgument, Sendable {
 
 extension CheckLevel: ExpressibleByArgument {}
 
-extension ImageOptions {
-    /// The tag an image was named by, for the `latest` check: a registry reference without tag or digest means `latest`.
-    func tag(of reference: ImageReference, image: Image) -> String? {
-        if case .registry(let r) = reference, let parsed = try? RegistryReference.parse(r) {
-            return parsed.digest != nil ? nil : (parsed.tag ?? "latest")
-        }
-        return image.tag
-    }
-}
-
 extension Application {
     public struct Check: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(

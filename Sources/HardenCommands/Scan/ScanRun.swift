@@ -78,8 +78,7 @@ extension Application {
             let ignoreRules = try ignore.map { try IgnoreRules.load($0) }
             let warnings = Suppressor.apply(&findings, vex: vexDocs, ignores: ignoreRules, imageDigest: sbom.source.manifestDigest)
             for w in warnings { logger.warning("\(w)") }
-            var summary: [String: Int] = [:]
-            for f in findings where f.suppressed == nil { summary[f.severity.rawValue, default: 0] += 1 }
+            let summary = findings.activeCountsBySeverity
             var report = ScanReport(source: sbom.source, os: sbom.os, database: try db.sources(), findings: findings, summary: summary,
                                     warnings: warnings)
             if let failOn {
