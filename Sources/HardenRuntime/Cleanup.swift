@@ -48,12 +48,14 @@ public final class CleanupStack: Sendable {
 /// Turns SIGINT and SIGTERM into "clean up, then exit 130/143" while installed.
 public final class SignalCleanup: @unchecked Sendable {
     private var sources: [any DispatchSourceSignal] = []
+    private let received = Atomic<Int32>(0)
 
     public init(_ stack: CleanupStack, onSignal: (@Sendable (Int32) -> Void)? = nil) {
         for sig in [SIGINT, SIGTERM] {
             signal(sig, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler {
+            source.setEventHandler { [self] in
+                self.received.store(sig, ordering: .sequentiallyConsistent)
                 onSignal?(sig)
                 stack.runAll()
                 writeStandardError("harden: interrupted; everything the run created was removed\n")
@@ -64,8 +66,12 @@ public final class SignalCleanup: @unchecked Sendable {
         }
     }
 
-    /// Restores the default dispositions.
+    /// Restores the default dispositions. When a signal already arrived, the handler owns the exit (130/143):
+    /// the calling thread waits for it rather than racing it with its own exit status.
     public func remove() {
+        if received.load(ordering: .sequentiallyConsistent) != 0 {
+            while true { pause() }
+        }
         for s in sources { s.cancel() }
         sources = []
         signal(SIGINT, SIG_DFL)
