@@ -180,19 +180,45 @@ public enum Planner {
         }
         plan.packagesKept = keptPackages.map(\.id)
         let keptDeb = Set(keptPackages.filter { $0.type == .deb }.map(\.name))
-        if let status = fs.resolve("/var/lib/dpkg/status")?.path, let size = fs.size(status), let bytes = try? fs.read(status, offset: 0, count: size) {
-            plan.overrides[status] = DpkgStatus.filter(bytes, keeping: keptDeb)
+        let keptApk = Set(keptPackages.filter { $0.type == .apk }.map(\.name))
+        // Licences travel with the binaries (and SBOMs read them): each Debian package left keeps its copyright file.
+        for name in keptDeb.sorted() { addResolved("/usr/share/doc/\(name)/copyright", "licence of package \(name)") }
+        let dpkgStatus = fs.resolve("/var/lib/dpkg/status")?.path
+        var dpkgLists: [(path: String, kind: String)] = []
+        if let status = dpkgStatus {
             add(status, "package database (rewritten to the \(keptDeb.count) packages left)")
-            for (rel, node) in input.tree.nodes where node.type != .directory {
+            // dpkg's own files: without info/format, dpkg reads NAME:ARCH.list as NAME.list and finds no files.
+            for admin in ["/var/lib/dpkg/info/format", "/var/lib/dpkg/arch", "/var/lib/dpkg/diversions", "/var/lib/dpkg/statoverride"] {
+                addResolved(admin, "package database")
+            }
+            for (rel, node) in input.tree.nodes where node.type == .regular {
                 let abs = rel.absoluteDescription
                 guard abs.hasPrefix("/var/lib/dpkg/info/") else { continue }
                 let base = String(abs.dropFirst(19))
                 // NAME[:ARCH].list; names may contain dots (libpython3.11-stdlib).
-                for ext in [".list", ".md5sums", ".conffiles"] where base.hasSuffix(ext) {
-                    let pkg = String(base.dropLast(ext.count).prefix { $0 != ":" })
-                    if keptDeb.contains(pkg) { add(abs, "package database of \(pkg)") }
+                for kind in ["list", "md5sums", "conffiles"] where base.hasSuffix("." + kind) {
+                    let pkg = String(base.dropLast(kind.count + 1).prefix { $0 != ":" })
+                    if keptDeb.contains(pkg) { add(abs, "package database of \(pkg) (rewritten to its files left)"); dpkgLists.append((abs, kind)) }
                 }
             }
+        }
+        let apkInstalled = fs.resolve("/lib/apk/db/installed")?.path
+        if let installed = apkInstalled { add(installed, "package database (rewritten to the \(keptApk.count) packages left)") }
+        // Every list names exactly what is left: dpkg --verify finds nothing missing, a scanner's file ownership is true.
+        var present = Set<RawPath>([.root])
+        for abs in Array(keep.keys) + Array(plan.overrides.keys) {
+            var p: RawPath? = RawPath(String(abs.drop { $0 == "/" })).normalized
+            while let q = p, present.insert(q).inserted { p = q.parent }
+        }
+        let tree = input.tree
+        func isPresent(_ listed: String) -> Bool { present.contains(tree.resolveParents(RawPath(String(listed.drop { $0 == "/" })).normalized)) }
+        func read(_ path: String) -> [UInt8]? { fs.size(path).flatMap { try? fs.read(path, offset: 0, count: $0) } }
+        if let status = dpkgStatus, let bytes = read(status) {
+            plan.overrides[status] = DpkgStatus.filter(bytes, keeping: keptDeb, isPresent: isPresent)
+            for (path, kind) in dpkgLists { if let bytes = read(path) { plan.overrides[path] = DpkgStatus.pruneFileList(bytes, kind: kind, isPresent: isPresent) } }
+        }
+        if let installed = apkInstalled, let bytes = read(installed) {
+            plan.overrides[installed] = ApkInstalled.filter(bytes, keeping: keptApk, isPresent: isPresent)
         }
         // Everything else goes.
         let owners = Dictionary(input.packages.flatMap { p in p.files.map { ($0, p.name) } }, uniquingKeysWith: { a, _ in a })
@@ -274,36 +300,5 @@ public enum Planner {
             return pathDirs.lazy.map { "\($0)/\(name)" }.first { fs.resolve($0) != nil } ?? interp
         }
         return interp
-    }
-}
-
-/// dpkg's status file, filtered.
-public enum DpkgStatus {
-    /// The stanzas of `status` whose Package is in `keeping`, in their original order and bytes.
-    public static func filter(_ status: [UInt8], keeping: Set<String>) -> [UInt8] {
-        let text = String(decoding: status, as: UTF8.self)
-        var out: [String] = []
-        for stanza in text.components(separatedByBlankLines: ()) {
-            let name = stanza.split(separator: "\n").first { $0.hasPrefix("Package:") }.map { $0.dropFirst(8).trimming(" \t") }
-            if let name, keeping.contains(name) { out.append(stanza) }
-        }
-        return Array((out.joined(separator: "\n\n") + (out.isEmpty ? "" : "\n")).utf8)
-    }
-}
-
-extension String {
-    /// Paragraphs separated by one or more empty lines, without their trailing newlines.
-    func components(separatedByBlankLines: ()) -> [String] {
-        var out: [String] = []
-        var current: [Substring] = []
-        for line in split(separator: "\n", omittingEmptySubsequences: false) {
-            if line.trimming(" \t\r").isEmpty {
-                if !current.isEmpty { out.append(current.joined(separator: "\n")); current = [] }
-            } else {
-                current.append(line)
-            }
-        }
-        if !current.isEmpty { out.append(current.joined(separator: "\n")) }
-        return out
     }
 }

@@ -57,6 +57,15 @@ import Glibc
                 #expect(files.contains { p in var st = stat(); return lstat(rootfs + p, &st) == 0 && (st.st_mode & S_IFMT) != S_IFDIR }, "\(name) is listed but has no file left")
             }
             #expect(HostFS.exists(rootfs + "/etc/os-release") && HostFS.exists(rootfs + "/usr/share/harden/sbom.cdx.json"))
+            // dpkg itself agrees: nothing its database lists is missing, and every file list names only what is there.
+            (s, o) = try runProcess(["dpkg", "--root=" + rootfs, "--verify"])
+            #expect(s == 0 && o.trimming(" \n").isEmpty, "dpkg --verify: \(o)")
+            for name in listed {
+                (s, o) = try runProcess(["dpkg", "--root=" + rootfs, "-L", name])
+                #expect(s == 0, "dpkg -L \(name): \(o)")
+                let gone = o.split(separator: "\n").filter { p in var st = stat(); return p.hasPrefix("/") && lstat(rootfs + p, &st) != 0 }
+                #expect(gone.isEmpty, "dpkg -L \(name) lists files that are not there: \(gone.prefix(5))")
+            }
             // harden's SBOM of the result equals syft's.
             (s, o) = try runProcess(["syft", "-q", "oci-dir:\(dir)/out", "-o", "json=\(dir)/syft.json"], environment: ["SYFT_CHECK_FOR_APP_UPDATE": "false"])
             try #require(s == 0, "syft: \(o)")
@@ -68,10 +77,91 @@ import Glibc
             let ours = SBOMRealImageTests.keys(types: sbom.packages.map(\.type.rawValue), names: sbom.packages.map(\.name), versions: sbom.packages.map(\.version))
             #expect(ours == theirs, "harden only: \(ours.subtracting(theirs).sorted()); syft only: \(theirs.subtracting(ours).sorted())")
             #expect(Set(listed).isSubset(of: Set(sbom.packages.filter { $0.type == .deb }.map(\.name))))
+            // Every package left keeps its licences (its copyright file stays).
+            let original = try SBOMBuilder(cache: nil).build(try ImageLoader.open(.ociLayout(path: TestImages.layout, tag: tag)), reference: tag)
+            let licences = Dictionary(original.packages.map { ($0.id, $0.licenses) }, uniquingKeysWith: { a, _ in a })
+            for p in sbom.packages where p.type == .deb {
+                #expect(p.licenses == licences[p.id], "\(p.id): \(p.licenses) after, \(licences[p.id] ?? []) before")
+            }
             // And it runs again, by itself, with the same probe.
             (s, o) = try RuntimeTests.harden(["profile", "oci:\(dir)/out:min", "--http-probe", c.probe, "--seccomp", dir + "/seccomp.json", "-o", dir + "/again.json"], runDir: run)
             #expect(s == 0, "\(o)")
             #expect(try RuntimeTests.leftovers(runDir: run) == [])
+        }
+    }
+
+    /// An Alpine image: `/lib/apk/db/installed` keeps the packages left, each listing only its files left, so that
+    /// scanners see exactly what is there.
+    @Test func apkDatabaseListsWhatIsLeft() throws {
+        try withTemporaryDirectory { dir in
+            let installed = """
+                C:Q1abc=
+                P:libfoo
+                V:1.2-r0
+                A:x86_64
+                L:MIT
+                o:foo
+                F:usr
+                F:usr/lib
+                R:libfoo.so.1
+                a:0:0:755
+                Z:Q1one=
+                R:libfoo-extra.so
+                Z:Q1two=
+                F:usr/share/foo
+                R:README
+                Z:Q1three=
+
+                C:Q1def=
+                P:tool
+                V:3-r1
+                A:x86_64
+                L:GPL-2.0-only
+                F:usr/bin
+                R:tool
+                Z:Q1four=
+
+                """
+            let layer = try Fixtures.layer([
+                .dir("etc"), .file("etc/alpine-release", "3.19.1\n"), .file("etc/os-release", "NAME=\"Alpine Linux\"\nID=alpine\nVERSION_ID=3.19.1\n"),
+                .dir("lib"), .dir("lib/apk"), .dir("lib/apk/db"), .file("lib/apk/db/installed", installed),
+                .dir("usr"), .dir("usr/lib"), .file("usr/lib/libfoo.so.1", "foo", mode: 0o755), .file("usr/lib/libfoo-extra.so", "extra", mode: 0o755),
+                .dir("usr/share"), .dir("usr/share/foo"), .file("usr/share/foo/README", "readme"), .dir("usr/bin"), .file("usr/bin/tool", "tool", mode: 0o755),
+            ])
+            try Fixtures.ociLayout(at: dir + "/img", images: [(tag: "alpine", layers: [layer], config: ContainerConfig())])
+            let image = try ImageLoader.open(.ociLayout(path: dir + "/img", tag: "alpine"))
+            let profile = RuntimeProfile(
+                image: .init(reference: "alpine", configDigest: Digest.sha256(of: image.configBytes).description, manifestDigest: image.manifestDigest.description,
+                             platform: "linux/amd64"),
+                runs: [], files: [.init(path: "/usr/lib/libfoo.so.1", operations: ["read"], count: 1, firstProcess: nil, type: "file", target: nil, failures: nil)],
+                executables: [], ports: [], uids: [], gids: [], syscalls: [], packages: [],
+                summary: .init(files: 1, missingFiles: 0, executables: 0, packagesUsed: 1, packagesUnused: 1))
+            try HostFS.writeFileAtomically(dir + "/p.json", try JSONCoding.encode(profile))
+            var (s, o) = try RuntimeTests.harden(["minify", "oci:\(dir)/img:alpine", "--profile", dir + "/p.json", "--no-verify", "-o", "oci:\(dir)/out:min",
+                                                  "--report", dir + "/report.json"], runDir: dir + "/run")
+            try #require(s == 0, "\(o)")
+            (s, o) = try runProcess(["umoci", "unpack", "--image", "\(dir)/out:min", dir + "/bundle"])
+            try #require(s == 0, "umoci: \(o)")
+            let db = String(decoding: try HostFS.readFile(dir + "/bundle/rootfs/lib/apk/db/installed"), as: UTF8.self)
+            #expect(db == """
+                C:Q1abc=
+                P:libfoo
+                V:1.2-r0
+                A:x86_64
+                L:MIT
+                o:foo
+                F:usr
+                F:usr/lib
+                R:libfoo.so.1
+                a:0:0:755
+                Z:Q1one=
+
+
+                """)
+            let sbom = try SBOMBuilder(cache: nil).build(try ImageLoader.open(.ociLayout(path: dir + "/out", tag: "min")), reference: "min")
+            #expect(sbom.packages.map(\.id) == ["apk:libfoo@1.2-r0"])
+            #expect(sbom.packages.first?.files == ["/usr/lib/libfoo.so.1"] && sbom.packages.first?.licenses == ["MIT"])
+            #expect(HostFS.exists(dir + "/bundle/rootfs/etc/alpine-release") && !HostFS.exists(dir + "/bundle/rootfs/usr/bin/tool"))
         }
     }
 
