@@ -121,7 +121,7 @@ let package = Package(
         // MARK: tests
         .target(
             name: "HardenTestSupport",
-            dependencies: ["HardenCore", "HardenSystem", "HardenArchive", "HardenOCI"],
+            dependencies: ["HardenCore", "HardenSystem", "HardenArchive", "HardenOCI", "CSQLite"],
             path: "Tests/HardenTestSupport",
             swiftSettings: swiftSettings),
         .testTarget(

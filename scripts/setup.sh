@@ -13,7 +13,7 @@ packages=(
     # runtime and peers: running containers, building and checking images
     runc umoci skopeo debootstrap uidmap iproute2
     # tools used by tests and benchmarks
-    zstd gzip tar xz-utils curl ca-certificates python3 bc time
+    zstd gzip tar xz-utils curl ca-certificates python3 bc time sqlite3
     # registry tests
     docker-registry apache2-utils
     # report.html is tested as rendered by a real browser (headless Chromium: screenshot and DOM)

@@ -204,6 +204,18 @@ public enum Planner {
         }
         let apkInstalled = fs.resolve("/lib/apk/db/installed")?.path
         if let installed = apkInstalled { add(installed, "package database (rewritten to the \(keptApk.count) packages left)") }
+        let keptRpm = Set(keptPackages.filter { $0.type == .rpm }.map(\.id))
+        var rpmDatabases: [String] = []
+        for dir in ["/var/lib/rpm", "/usr/lib/sysimage/rpm"] {
+            if let db = fs.resolve(dir + "/rpmdb.sqlite")?.path, !rpmDatabases.contains(db) {
+                rpmDatabases.append(db)
+                add(db, "package database (rewritten to the \(keptRpm.count) packages left)")
+            }
+            // BerkeleyDB and NDB databases cannot be rewritten here: kept whole, so that no package is hidden.
+            for name in ["Packages", "Packages.db"] {
+                addResolved("\(dir)/\(name)", "package database (BerkeleyDB/NDB, kept unchanged: it still lists the packages removed)")
+            }
+        }
         // Every list names exactly what is left: dpkg --verify finds nothing missing, a scanner's file ownership is true.
         var present = Set<RawPath>([.root])
         for abs in Array(keep.keys) + Array(plan.overrides.keys) {
@@ -219,6 +231,10 @@ public enum Planner {
         }
         if let installed = apkInstalled, let bytes = read(installed) {
             plan.overrides[installed] = ApkInstalled.filter(bytes, keeping: keptApk, isPresent: isPresent)
+        }
+        // rpm headers are signed, so their file lists stay as they are; whole packages leave the database.
+        for db in rpmDatabases {
+            if let bytes = read(db), let filtered = try? RpmCataloger.filterSQLite(bytes, keeping: keptRpm) { plan.overrides[db] = filtered }
         }
         // Everything else goes.
         let owners = Dictionary(input.packages.flatMap { p in p.files.map { ($0, p.name) } }, uniquingKeysWith: { a, _ in a })

@@ -122,27 +122,13 @@ import Glibc
                 Z:Q1four=
 
                 """
-            let layer = try Fixtures.layer([
+            let rootfs = try Self.minifySynthetic(dir, [
                 .dir("etc"), .file("etc/alpine-release", "3.19.1\n"), .file("etc/os-release", "NAME=\"Alpine Linux\"\nID=alpine\nVERSION_ID=3.19.1\n"),
                 .dir("lib"), .dir("lib/apk"), .dir("lib/apk/db"), .file("lib/apk/db/installed", installed),
                 .dir("usr"), .dir("usr/lib"), .file("usr/lib/libfoo.so.1", "foo", mode: 0o755), .file("usr/lib/libfoo-extra.so", "extra", mode: 0o755),
                 .dir("usr/share"), .dir("usr/share/foo"), .file("usr/share/foo/README", "readme"), .dir("usr/bin"), .file("usr/bin/tool", "tool", mode: 0o755),
-            ])
-            try Fixtures.ociLayout(at: dir + "/img", images: [(tag: "alpine", layers: [layer], config: ContainerConfig())])
-            let image = try ImageLoader.open(.ociLayout(path: dir + "/img", tag: "alpine"))
-            let profile = RuntimeProfile(
-                image: .init(reference: "alpine", configDigest: Digest.sha256(of: image.configBytes).description, manifestDigest: image.manifestDigest.description,
-                             platform: "linux/amd64"),
-                runs: [], files: [.init(path: "/usr/lib/libfoo.so.1", operations: ["read"], count: 1, firstProcess: nil, type: "file", target: nil, failures: nil)],
-                executables: [], ports: [], uids: [], gids: [], syscalls: [], packages: [],
-                summary: .init(files: 1, missingFiles: 0, executables: 0, packagesUsed: 1, packagesUnused: 1))
-            try HostFS.writeFileAtomically(dir + "/p.json", try JSONCoding.encode(profile))
-            var (s, o) = try RuntimeTests.harden(["minify", "oci:\(dir)/img:alpine", "--profile", dir + "/p.json", "--no-verify", "-o", "oci:\(dir)/out:min",
-                                                  "--report", dir + "/report.json"], runDir: dir + "/run")
-            try #require(s == 0, "\(o)")
-            (s, o) = try runProcess(["umoci", "unpack", "--image", "\(dir)/out:min", dir + "/bundle"])
-            try #require(s == 0, "umoci: \(o)")
-            let db = String(decoding: try HostFS.readFile(dir + "/bundle/rootfs/lib/apk/db/installed"), as: UTF8.self)
+            ], used: ["/usr/lib/libfoo.so.1"])
+            let db = String(decoding: try HostFS.readFile(rootfs + "/lib/apk/db/installed"), as: UTF8.self)
             #expect(db == """
                 C:Q1abc=
                 P:libfoo
@@ -161,8 +147,48 @@ import Glibc
             let sbom = try SBOMBuilder(cache: nil).build(try ImageLoader.open(.ociLayout(path: dir + "/out", tag: "min")), reference: "min")
             #expect(sbom.packages.map(\.id) == ["apk:libfoo@1.2-r0"])
             #expect(sbom.packages.first?.files == ["/usr/lib/libfoo.so.1"] && sbom.packages.first?.licenses == ["MIT"])
-            #expect(HostFS.exists(dir + "/bundle/rootfs/etc/alpine-release") && !HostFS.exists(dir + "/bundle/rootfs/usr/bin/tool"))
+            #expect(HostFS.exists(rootfs + "/etc/alpine-release") && !HostFS.exists(rootfs + "/usr/bin/tool"))
         }
+    }
+
+    /// An RPM image: the packages removed leave the SQLite rpmdb (every table), the packages left stay in it.
+    @Test func rpmDatabaseListsWhatIsLeft() throws {
+        try withTemporaryDirectory { dir in
+            let db = try Fixtures.rpmdb(dir + "/rpmdb.sqlite", packages: [
+                Fixtures.rpmPackage(name: "openssl-libs", version: "3.0.7", release: "25.el9", arch: "x86_64", files: ["/usr/lib64/libssl.so.3"]),
+                Fixtures.rpmPackage(name: "vim-minimal", version: "8.2.2637", release: "20.el9", arch: "x86_64", files: ["/usr/bin/vi"]),
+            ])
+            let rootfs = try Self.minifySynthetic(dir, [
+                .dir("etc"), .file("etc/os-release", "ID=rhel\nVERSION_ID=\"9.3\"\n"), .dir("var"), .dir("var/lib"), .dir("var/lib/rpm"),
+                .file(raw: Array("var/lib/rpm/rpmdb.sqlite".utf8), db),
+                .dir("usr"), .dir("usr/lib64"), .file("usr/lib64/libssl.so.3", "ssl", mode: 0o755), .dir("usr/bin"), .file("usr/bin/vi", "vi", mode: 0o755),
+            ], used: ["/usr/lib64/libssl.so.3"])
+            let sbom = try SBOMBuilder(cache: nil).build(try ImageLoader.open(.ociLayout(path: dir + "/out", tag: "min")), reference: "min")
+            #expect(sbom.packages.map(\.id) == ["rpm:openssl-libs@3.0.7-25.el9:x86_64"])
+            let (s, o) = try runProcess(["sqlite3", rootfs + "/var/lib/rpm/rpmdb.sqlite", "SELECT key FROM Name; SELECT key FROM Basenames;"])
+            #expect(s == 0 && o == "openssl-libs\nlibssl.so.3\n", "\(o)")
+            #expect(!HostFS.exists(rootfs + "/usr/bin/vi"))
+        }
+    }
+
+    /// Minifies a one-layer image built from `entries` (no verification), with a profile that used `used`; returns
+    /// the unpacked result (the image is at `dir/out:min`).
+    static func minifySynthetic(_ dir: String, _ entries: [FixtureEntry], used: [String]) throws -> String {
+        try Fixtures.ociLayout(at: dir + "/img", images: [(tag: "t", layers: [try Fixtures.layer(entries)], config: ContainerConfig())])
+        let image = try ImageLoader.open(.ociLayout(path: dir + "/img", tag: "t"))
+        let profile = RuntimeProfile(
+            image: .init(reference: "t", configDigest: Digest.sha256(of: image.configBytes).description, manifestDigest: image.manifestDigest.description,
+                         platform: "linux/amd64"),
+            runs: [], files: used.map { .init(path: $0, operations: ["read"], count: 1, firstProcess: nil, type: "file", target: nil, failures: nil) },
+            executables: [], ports: [], uids: [], gids: [], syscalls: [], packages: [],
+            summary: .init(files: used.count, missingFiles: 0, executables: 0, packagesUsed: 0, packagesUnused: 0))
+        try HostFS.writeFileAtomically(dir + "/p.json", try JSONCoding.encode(profile))
+        var (s, o) = try RuntimeTests.harden(["minify", "oci:\(dir)/img:t", "--profile", dir + "/p.json", "--no-verify", "-o", "oci:\(dir)/out:min"],
+                                             runDir: dir + "/run")
+        try #require(s == 0, "\(o)")
+        (s, o) = try runProcess(["umoci", "unpack", "--image", "\(dir)/out:min", dir + "/bundle"])
+        try #require(s == 0, "umoci: \(o)")
+        return dir + "/bundle/rootfs"
     }
 
     /// A probe that needs a file the profile never saw: verification fails and names the file.

@@ -8,42 +8,17 @@ import HardenSystem
 import HardenTestSupport
 import Testing
 
-/// An rpm header blob: index entries and a data store, big-endian.
-func rpmHeader(_ tags: [(Int, Int, [UInt8], Int)]) -> [UInt8] {
-    func be32(_ v: Int) -> [UInt8] { [UInt8(v >> 24 & 0xff), UInt8(v >> 16 & 0xff), UInt8(v >> 8 & 0xff), UInt8(v & 0xff)] }
-    var index: [UInt8] = []
-    var store: [UInt8] = []
-    for (tag, type, data, count) in tags {
-        if type == 4 { while store.count % 4 != 0 { store.append(0) } }
-        index += be32(tag) + be32(type) + be32(store.count) + be32(count)
-        store += data
-    }
-    return be32(tags.count) + be32(store.count) + index + store
-}
-
-func rpmString(_ s: String) -> [UInt8] { Array(s.utf8) + [0] }
-
 @Suite struct RpmCatalogerTests {
     @Test func sqliteRpmdb() throws {
         try withTemporaryDirectory { dir in
-            let header = rpmHeader([
-                (1000, 6, rpmString("openssl-libs"), 1), (1001, 6, rpmString("3.0.7"), 1), (1002, 6, rpmString("25.el9"), 1),
-                (1003, 4, [0, 0, 0, 1], 1), (1022, 6, rpmString("x86_64"), 1), (1014, 6, rpmString("ASL 2.0"), 1),
-                (1044, 6, rpmString("openssl-3.0.7-25.el9.src.rpm"), 1),
-                (1116, 4, [0, 0, 0, 0, 0, 0, 0, 0], 2), (1117, 8, rpmString("libssl.so.3") + rpmString("missing.so"), 2),
-                (1118, 8, rpmString("/usr/lib64/"), 1),
+            let header = Fixtures.rpmHeader([
+                (1000, 6, Fixtures.rpmString("openssl-libs"), 1), (1001, 6, Fixtures.rpmString("3.0.7"), 1), (1002, 6, Fixtures.rpmString("25.el9"), 1),
+                (1003, 4, [0, 0, 0, 1], 1), (1022, 6, Fixtures.rpmString("x86_64"), 1), (1014, 6, Fixtures.rpmString("ASL 2.0"), 1),
+                (1044, 6, Fixtures.rpmString("openssl-3.0.7-25.el9.src.rpm"), 1),
+                (1116, 4, [0, 0, 0, 0, 0, 0, 0, 0], 2), (1117, 8, Fixtures.rpmString("libssl.so.3") + Fixtures.rpmString("missing.so"), 2),
+                (1118, 8, Fixtures.rpmString("/usr/lib64/"), 1),
             ])
-            let path = dir + "/rpmdb.sqlite"
-            var db: OpaquePointer?
-            #expect(sqlite3_open(path, &db) == SQLITE_OK)
-            sqlite3_exec(db, "CREATE TABLE Packages (hnum INTEGER PRIMARY KEY AUTOINCREMENT, blob BLOB NOT NULL)", nil, nil, nil)
-            var stmt: OpaquePointer?
-            sqlite3_prepare_v2(db, "INSERT INTO Packages (blob) VALUES (?)", -1, &stmt, nil)
-            header.withUnsafeBytes { _ = sqlite3_bind_blob(stmt, 1, $0.baseAddress, Int32($0.count), nil) }
-            #expect(sqlite3_step(stmt) == SQLITE_DONE)
-            sqlite3_finalize(stmt)
-            sqlite3_close(db)
-            let bytes = try HostFS.readFile(path)
+            let bytes = try Fixtures.rpmdb(dir + "/rpmdb.sqlite", packages: [.init(header: header, name: "openssl-libs")])
             let sbom = try catalog([[.file("etc/os-release", "ID=rhel\nVERSION_ID=\"9.3\"\n"),
                                      FixtureEntry(entry: TarEntry(path: "var/lib/rpm/rpmdb.sqlite", type: .regular), body: bytes),
                                      .file("usr/lib64/libssl.so.3", "ELF")]])
@@ -53,13 +28,43 @@ func rpmString(_ s: String) -> [UInt8] { Array(s.utf8) + [0] }
             #expect(p.purl == "pkg:rpm/rhel/openssl-libs@3.0.7-25.el9?arch=x86_64&distro=rhel-9.3&epoch=1&upstream=openssl-3.0.7-25.el9.src.rpm")
         }
     }
+
+    /// Filtering keeps the packages asked for (and gpg-pubkey), in every table, and leaves no trace of the others.
+    @Test func sqliteRpmdbIsFilteredToThePackagesLeft() throws {
+        try withTemporaryDirectory { dir in
+            let packages = [Fixtures.rpmPackage(name: "openssl-libs", version: "3.0.7", release: "25.el9", arch: "x86_64", files: ["/usr/lib64/libssl.so.3"]),
+                            Fixtures.rpmPackage(name: "vim-minimal", version: "8.2.2637", release: "20.el9", arch: "x86_64", files: ["/usr/bin/vi"]),
+                            Fixtures.rpmPackage(name: "gpg-pubkey", version: "fd431d51", release: "4ae0493b", arch: nil, files: [])]
+            let bytes = try Fixtures.rpmdb(dir + "/rpmdb.sqlite", packages: packages)
+            let filtered = try RpmCataloger.filterSQLite(bytes, keeping: ["rpm:openssl-libs@3.0.7-25.el9:x86_64"])
+            try HostFS.writeFileAtomically(dir + "/out.sqlite", filtered)
+            var db: OpaquePointer?
+            try #require(sqlite3_open(dir + "/out.sqlite", &db) == SQLITE_OK)
+            defer { sqlite3_close(db) }
+            func column(_ sql: String) -> [String] {
+                var stmt: OpaquePointer?
+                sqlite3_prepare_v2(db, sql, -1, &stmt, nil)
+                defer { sqlite3_finalize(stmt) }
+                var out: [String] = []
+                while sqlite3_step(stmt) == SQLITE_ROW { out.append(String(cString: sqlite3_column_text(stmt, 0))) }
+                return out
+            }
+            #expect(column("SELECT key FROM Name ORDER BY key") == ["gpg-pubkey", "openssl-libs"])
+            #expect(column("SELECT key FROM Basenames ORDER BY key") == ["libssl.so.3"])
+            #expect(column("SELECT count(*) FROM Packages") == ["2"])
+            #expect(!String(decoding: filtered, as: UTF8.self).contains("vim-minimal"), "a removed header survives in the file")
+            // Keeping everything returns the database unchanged.
+            #expect(try RpmCataloger.filterSQLite(bytes, keeping: ["rpm:openssl-libs@3.0.7-25.el9:x86_64", "rpm:vim-minimal@8.2.2637-20.el9:x86_64"]) == bytes)
+            #expect(throws: HardenError.self) { try RpmCataloger.filterSQLite(Array("not sqlite".utf8), keeping: []) }
+        }
+    }
 }
 
 @Suite struct MalformedRecordTests {
     @Test func unreadableRpmHeaderIsSkippedWithAWarning() throws {
         #expect(RpmCataloger.parseHeader([0, 0, 0, 9, 0, 0, 0, 1]) == nil)
         #expect(RpmCataloger.parseHeader([]) == nil)
-        #expect(RpmCataloger.parseHeader(rpmHeader([(1000, 6, rpmString("x"), 1)])) != nil)
+        #expect(RpmCataloger.parseHeader(Fixtures.rpmHeader([(1000, 6, Fixtures.rpmString("x"), 1)])) != nil)
     }
 
     @Test func gemspecWithoutANameIsSkippedWithAWarning() throws {

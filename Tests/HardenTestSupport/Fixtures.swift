@@ -1,4 +1,5 @@
 // harden — test fixtures built in code: tar layers and OCI layouts.
+import CSQLite
 import Foundation
 import HardenArchive
 import HardenCore
@@ -129,6 +130,78 @@ public enum Fixtures {
         let d = Digest.sha256(of: bytes)
         try HostFS.writeFileAtomically(dir + "/" + d.blobPath, bytes)
         return d
+    }
+
+    /// An rpm header blob from (tag, type, data, count) entries: index entries and a data store, big-endian.
+    public static func rpmHeader(_ tags: [(Int, Int, [UInt8], Int)]) -> [UInt8] {
+        func be32(_ v: Int) -> [UInt8] { [UInt8(v >> 24 & 0xff), UInt8(v >> 16 & 0xff), UInt8(v >> 8 & 0xff), UInt8(v & 0xff)] }
+        var index: [UInt8] = []
+        var store: [UInt8] = []
+        for (tag, type, data, count) in tags {
+            if type == 4 { while store.count % 4 != 0 { store.append(0) } }
+            index += be32(tag) + be32(type) + be32(store.count) + be32(count)
+            store += data
+        }
+        return be32(tags.count) + be32(store.count) + index + store
+    }
+
+    public static func rpmString(_ s: String) -> [UInt8] { Array(s.utf8) + [0] }
+
+    /// One package of a fixture rpmdb: its header and the keys rpm indexes it by.
+    public struct RpmPackage: Sendable {
+        public var header: [UInt8]
+        public var name: String
+        public var basenames: [String]
+        public init(header: [UInt8], name: String, basenames: [String] = []) { self.header = header; self.name = name; self.basenames = basenames }
+    }
+
+    /// A package with a name, version, release, architecture and file list (DIRNAMES/BASENAMES/DIRINDEXES).
+    public static func rpmPackage(name: String, version: String, release: String, arch: String?, files: [String]) -> RpmPackage {
+        var dirs: [String] = []
+        var bases: [String] = []
+        var indexes: [UInt8] = []
+        for f in files {
+            let slash = f.lastIndex(of: "/") ?? f.startIndex
+            let dir = String(f[...slash])
+            if !dirs.contains(dir) { dirs.append(dir) }
+            bases.append(String(f[f.index(after: slash)...]))
+            indexes += [0, 0, 0, UInt8(dirs.firstIndex(of: dir) ?? 0)]
+        }
+        var tags: [(Int, Int, [UInt8], Int)] = [(1000, 6, rpmString(name), 1), (1001, 6, rpmString(version), 1), (1002, 6, rpmString(release), 1)]
+        if let arch { tags.append((1022, 6, rpmString(arch), 1)) }
+        if !files.isEmpty {
+            tags += [(1116, 4, indexes, files.count), (1117, 8, bases.flatMap(rpmString), bases.count), (1118, 8, dirs.flatMap(rpmString), dirs.count)]
+        }
+        return RpmPackage(header: rpmHeader(tags), name: name, basenames: bases)
+    }
+
+    /// Writes an `rpmdb.sqlite` with rpm's `Packages` table and two of its index tables (`Name`, `Basenames`), the
+    /// way rpm fills them; returns its bytes.
+    public static func rpmdb(_ path: String, packages: [RpmPackage]) throws -> [UInt8] {
+        var db: OpaquePointer?
+        guard sqlite3_open(path, &db) == SQLITE_OK else { throw HardenError(.io, "cannot create \(path)") }
+        defer { sqlite3_close(db) }
+        func exec(_ sql: String) throws {
+            guard sqlite3_exec(db, sql, nil, nil, nil) == SQLITE_OK else { throw HardenError(.io, "\(path): \(String(cString: sqlite3_errmsg(db)))") }
+        }
+        try exec("""
+            CREATE TABLE Packages (hnum INTEGER PRIMARY KEY AUTOINCREMENT, blob BLOB NOT NULL);
+            CREATE TABLE 'Name' (key TEXT NOT NULL, hnum INTEGER NOT NULL, idx INTEGER NOT NULL, FOREIGN KEY(hnum) REFERENCES 'Packages'(hnum));
+            CREATE TABLE 'Basenames' (key TEXT NOT NULL, hnum INTEGER NOT NULL, idx INTEGER NOT NULL, FOREIGN KEY(hnum) REFERENCES 'Packages'(hnum));
+            """)
+        for (n, p) in packages.enumerated() {
+            var stmt: OpaquePointer?
+            sqlite3_prepare_v2(db, "INSERT INTO Packages (hnum, blob) VALUES (?, ?)", -1, &stmt, nil)
+            sqlite3_bind_int64(stmt, 1, Int64(n + 1))
+            p.header.withUnsafeBytes { _ = sqlite3_bind_blob(stmt, 2, $0.baseAddress, Int32($0.count), nil) }
+            let done = sqlite3_step(stmt)
+            sqlite3_finalize(stmt)
+            guard done == SQLITE_DONE else { throw HardenError(.io, "cannot insert into \(path)") }
+            func quoted(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "''") + "'" }
+            try exec("INSERT INTO Name VALUES (\(quoted(p.name)), \(n + 1), 0)")
+            for (i, b) in p.basenames.enumerated() { try exec("INSERT INTO Basenames VALUES (\(quoted(b)), \(n + 1), \(i))") }
+        }
+        return try HostFS.readFile(path)
     }
 }
 

@@ -56,6 +56,70 @@ public struct RpmCataloger: Cataloger {
         return out
     }
 
+    /// A copy of an `rpmdb.sqlite` that holds only the packages whose SBOM ids are in `keeping` (and the imported
+    /// `gpg-pubkey` keys): their rows leave `Packages` and every index table (`Name`, `Basenames`, … keyed by
+    /// `hnum`), and the database is vacuumed so that no removed header survives in a free page.
+    public static func filterSQLite(_ bytes: [UInt8], keeping: Set<String>) throws -> [UInt8] {
+        let dir = try HostFS.makeTemporaryDirectory(prefix: "harden-rpmdb")
+        defer { try? HostFS.removeTree(dir) }
+        let path = dir + "/rpmdb.sqlite"
+        try HostFS.writeFileAtomically(path, bytes)
+        var handle: OpaquePointer?
+        guard sqlite3_open_v2(path, &handle, SQLITE_OPEN_READWRITE, nil) == SQLITE_OK, let db = handle else {
+            sqlite3_close(handle)
+            throw HardenError(.corrupt, "not a writable SQLite database")
+        }
+        var isOpen = true
+        defer { if isOpen { sqlite3_close(db) } }
+        func rows(_ sql: String, _ body: (OpaquePointer) -> Void) throws {
+            var stmt: OpaquePointer?
+            guard sqlite3_prepare_v2(db, sql, -1, &stmt, nil) == SQLITE_OK, let stmt else {
+                throw HardenError(.corrupt, "\(sql): \(String(cString: sqlite3_errmsg(db)))")
+            }
+            defer { sqlite3_finalize(stmt) }
+            while sqlite3_step(stmt) == SQLITE_ROW { body(stmt) }
+        }
+        func exec(_ sql: String) throws {
+            guard sqlite3_exec(db, sql, nil, nil, nil) == SQLITE_OK else { throw HardenError(.corrupt, "\(sql): \(String(cString: sqlite3_errmsg(db)))") }
+        }
+        var removed: [Int64] = []
+        try rows("SELECT hnum, blob FROM Packages") { stmt in
+            let n = Int(sqlite3_column_bytes(stmt, 1))
+            let blob = n > 0 ? sqlite3_column_blob(stmt, 1).map { Array(UnsafeRawBufferPointer(start: $0, count: n)) } ?? [] : []
+            let identity = Self.identity(blob)
+            if identity?.name == "gpg-pubkey" { return }
+            if let id = identity?.id, keeping.contains(id) { return }
+            removed.append(sqlite3_column_int64(stmt, 0))
+        }
+        guard !removed.isEmpty else { return bytes }
+        var tables: [String] = []
+        try rows("SELECT name FROM sqlite_master WHERE type = 'table'") { tables.append(String(cString: sqlite3_column_text($0, 0))) }
+        let list = removed.map(String.init).joined(separator: ",")
+        try exec("BEGIN")
+        for table in tables {
+            var columns: [String] = []
+            let quoted = "\"" + table.split(separator: "\"", omittingEmptySubsequences: false).joined(separator: "\"\"") + "\""
+            try rows("PRAGMA table_info(\(quoted))") { columns.append(String(cString: sqlite3_column_text($0, 1))) }
+            if columns.contains("hnum") { try exec("DELETE FROM \(quoted) WHERE hnum IN (\(list))") }
+        }
+        try exec("COMMIT")
+        try exec("VACUUM")
+        sqlite3_close(db)
+        isOpen = false
+        return try HostFS.readFile(path, limit: max(bytes.count, 1 << 20))
+    }
+
+    /// The name and SBOM id (`rpm:NAME@[EPOCH:]VERSION-RELEASE[:ARCH]`) of a header.
+    static func identity(_ blob: [UInt8]) -> (name: String, id: String)? {
+        guard let h = parseHeader(blob), case .string(let name)? = h[1000], case .string(let version)? = h[1001],
+              case .string(let release)? = h[1002] else { return nil }
+        var epoch: Int64?
+        if case .int(let v)? = h[1003] { epoch = v.first }
+        var arch: String?
+        if case .string(let a)? = h[1022] { arch = a }
+        return (name, "rpm:\(name)@" + (epoch.map { "\($0):" } ?? "") + "\(version)-\(release)" + (arch.map { ":\($0)" } ?? ""))
+    }
+
     /// A parsed RPM header: tag → value.
     public enum Value { case int([Int64]), string(String), strings([String]) }
 
@@ -128,7 +192,7 @@ public struct RpmCataloger: Cataloger {
         if let d = context.os?.distroQualifier { qualifiers.append(("distro", d)) }
         if let sourceRPM { qualifiers.append(("upstream", sourceRPM)) }
         return SoftwarePackage(
-            id: "rpm:\(name)@\(full)" + (arch.map { ":\($0)" } ?? ""), type: .rpm, name: name, version: full, architecture: arch,
+            id: Self.identity(blob)?.id ?? "rpm:\(name)@\(full)", type: .rpm, name: name, version: full, architecture: arch,
             sourceName: sourceName, sourceVersion: sourceName != nil ? full : nil, licenses: str(1014).map { [$0] } ?? [],
             purl: PURL(type: "rpm", namespace: context.os?.id ?? "redhat", name: name, version: "\(version)-\(release)", qualifiers: qualifiers).description,
             layer: context.layer(of: database), locations: [database.absoluteDescription], files: files.sorted(), ownedBy: nil,
