@@ -202,6 +202,22 @@ public enum Planner {
                 }
             }
         }
+        // Distroless images: one control file per package in status.d (NAME, sometimes NAME.md5sums beside it).
+        var statusD: [(path: String, kind: String)] = []
+        for (rel, node) in input.tree.nodes where node.type == .regular {
+            let abs = rel.absoluteDescription
+            guard abs.hasPrefix("/var/lib/dpkg/status.d/") else { continue }
+            let base = String(abs.dropFirst(23))
+            guard !base.isEmpty, !base.contains("/") else { continue }
+            if base.hasSuffix(".md5sums") {
+                let pkg = String(base.dropLast(8).prefix { $0 != ":" })
+                if keptDeb.contains(pkg) { add(abs, "package database of \(pkg) (rewritten to its files left)"); statusD.append((abs, "md5sums")) }
+            } else if let bytes = fs.size(abs).flatMap({ try? fs.read(abs, offset: 0, count: $0) }),
+                      !DpkgStatus.filter(bytes, keeping: keptDeb).isEmpty {
+                add(abs, "package database (a package left)")
+                statusD.append((abs, "status"))
+            }
+        }
         let apkInstalled = fs.resolve("/lib/apk/db/installed")?.path
         if let installed = apkInstalled { add(installed, "package database (rewritten to the \(keptApk.count) packages left)") }
         let keptRpm = Set(keptPackages.filter { $0.type == .rpm }.map(\.id))
@@ -228,6 +244,11 @@ public enum Planner {
         if let status = dpkgStatus, let bytes = read(status) {
             plan.overrides[status] = DpkgStatus.filter(bytes, keeping: keptDeb, isPresent: isPresent)
             for (path, kind) in dpkgLists { if let bytes = read(path) { plan.overrides[path] = DpkgStatus.pruneFileList(bytes, kind: kind, isPresent: isPresent) } }
+        }
+        for (path, kind) in statusD {
+            guard let bytes = read(path) else { continue }
+            plan.overrides[path] = kind == "status" ? DpkgStatus.filter(bytes, keeping: keptDeb, isPresent: isPresent)
+                : DpkgStatus.pruneFileList(bytes, kind: kind, isPresent: isPresent)
         }
         if let installed = apkInstalled, let bytes = read(installed) {
             plan.overrides[installed] = ApkInstalled.filter(bytes, keeping: keptApk, isPresent: isPresent)

@@ -171,6 +171,29 @@ import Glibc
         }
     }
 
+    /// A distroless image (one dpkg control file per package in status.d, md5sums beside it): the files of the
+    /// packages removed go, those left keep their control file and name only their files left.
+    @Test func distrolessStatusDirectoryListsWhatIsLeft() throws {
+        try withTemporaryDirectory { dir in
+            let rootfs = try Self.minifySynthetic(dir, [
+                .dir("etc"), .file("etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n"), .dir("var"), .dir("var/lib"), .dir("var/lib/dpkg"),
+                .dir("var/lib/dpkg/status.d"),
+                .file("var/lib/dpkg/status.d/libssl3", "Package: libssl3\nVersion: 3.0.11-1\nArchitecture: amd64\nSource: openssl\n"),
+                .file("var/lib/dpkg/status.d/libssl3.md5sums", "aa11  usr/lib/libssl.so.3\nbb22  usr/share/doc/libssl3/changelog.gz\n"),
+                .file("var/lib/dpkg/status.d/tzdata", "Package: tzdata\nVersion: 2024a-1\nArchitecture: all\n"),
+                .file("var/lib/dpkg/status.d/tzdata.md5sums", "cc33  usr/share/zoneinfo/UTC\n"),
+                .dir("usr"), .dir("usr/lib"), .file("usr/lib/libssl.so.3", "ssl", mode: 0o755),
+                .dir("usr/share"), .dir("usr/share/doc"), .dir("usr/share/doc/libssl3"), .file("usr/share/doc/libssl3/changelog.gz", "log"),
+                .dir("usr/share/zoneinfo"), .file("usr/share/zoneinfo/UTC", "TZif"),
+            ], used: ["/usr/lib/libssl.so.3"])
+            #expect(try HostFS.listDirectory(rootfs + "/var/lib/dpkg/status.d").sorted() == ["libssl3", "libssl3.md5sums"])
+            #expect(String(decoding: try HostFS.readFile(rootfs + "/var/lib/dpkg/status.d/libssl3.md5sums"), as: UTF8.self) == "aa11  usr/lib/libssl.so.3\n")
+            let sbom = try SBOMBuilder(cache: nil).build(try ImageLoader.open(.ociLayout(path: dir + "/out", tag: "min")), reference: "min")
+            #expect(sbom.packages.map(\.name) == ["libssl3"])
+            #expect(!HostFS.exists(rootfs + "/usr/share/zoneinfo/UTC") && !HostFS.exists(rootfs + "/usr/share/doc/libssl3/changelog.gz"))
+        }
+    }
+
     /// Minifies a one-layer image built from `entries` (no verification), with a profile that used `used`; returns
     /// the unpacked result (the image is at `dir/out:min`).
     static func minifySynthetic(_ dir: String, _ entries: [FixtureEntry], used: [String]) throws -> String {
