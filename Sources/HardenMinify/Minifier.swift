@@ -107,10 +107,10 @@ public final class Minifier {
             for (path, bytes) in hardened.files {
                 plan.overrides[fs.resolve(path)?.path ?? path] = bytes
             }
-            // Build once to catalogue what is really left, then again with that SBOM inside.
+            // Build once, uncompressed, to catalogue what is really left; then the image, with that SBOM inside.
             let storeDir = try HostFS.makeTemporaryDirectory(prefix: "harden-minify")
             let store = DirectoryBlobStore(root: storeDir, owned: true)
-            let draft = try build(image, tree: context.tree, plan: plan, hardened: hardened, rootfs: rootfs, store: store)
+            let draft = try build(image, tree: context.tree, plan: plan, hardened: hardened, rootfs: rootfs, store: store, compression: .none)
             let (sbomAfter, _) = try SBOMBuilder(cache: nil, logger: logger).catalog(draft.image, reference: "minified")
             plan.overrides[Self.sbomPath] = Array(try SBOMEncoder.render(sbomAfter, format: .cyclonedxJSON).utf8)
             let final = try build(image, tree: context.tree, plan: plan, hardened: hardened, rootfs: rootfs, store: store)
@@ -149,8 +149,9 @@ public final class Minifier {
         }
     }
 
-    private func build(_ image: Image, tree: FileTree, plan: Plan, hardened: HardenedConfig, rootfs: String, store: DirectoryBlobStore) throws -> (image: Image, layer: BuiltLayer) {
-        let layer = try LayerBuilder.write(keep: plan.keep, tree: tree, rootfs: rootfs, overrides: plan.overrides, store: store)
+    private func build(_ image: Image, tree: FileTree, plan: Plan, hardened: HardenedConfig, rootfs: String, store: DirectoryBlobStore,
+                       compression: Compression = .gzip) throws -> (image: Image, layer: BuiltLayer) {
+        let layer = try LayerBuilder.write(keep: plan.keep, tree: tree, rootfs: rootfs, overrides: plan.overrides, store: store, compression: compression)
         var history = (image.config.history ?? []).map { h -> History in var e = h; e.emptyLayer = true; return e }
         history.append(History(created: image.config.created, createdBy: "harden minify",
                                 comment: "minified from \(Digest.sha256(of: image.configBytes)): \(plan.keep.count) paths kept, \(plan.removed.count) removed"))
