@@ -261,9 +261,14 @@ public final class ContainerRunner: Sendable {
         // Stop: TERM (the image's stop signal), then KILL; the tracer ends when its tracees do.
         let stopSignal = image.config.config?.stopSignal ?? "TERM"
         if ended == nil {
-            ChildProcess.runQuietly(runc + ["kill", name, stopSignal])
-            let deadline = MonotonicClock.now + 5
-            while exitState.status() == nil, MonotonicClock.now < deadline { try? await Task.sleep(nanoseconds: 20_000_000) }
+            if StopSignal.isCaught(stopSignal, pid: initPid) {
+                ChildProcess.runQuietly(runc + ["kill", name, stopSignal])
+                let deadline = MonotonicClock.now + 5
+                while exitState.status() == nil, MonotonicClock.now < deadline { try? await Task.sleep(nanoseconds: 20_000_000) }
+            } else {
+                logger.debug("the container's init has no handler for its stop signal; the kernel would drop it: stopping with KILL",
+                             metadata: ["signal": "\(stopSignal)"])
+            }
             if exitState.status() == nil { ChildProcess.runQuietly(runc + ["kill", "--all", name, "KILL"]) }
             let hard = MonotonicClock.now + 5
             while exitState.status() == nil, MonotonicClock.now < hard { try? await Task.sleep(nanoseconds: 20_000_000) }
@@ -426,5 +431,38 @@ final class ExitWatcher: Sendable {
             }
             return nil
         }
+    }
+}
+
+/// The stop signal and the container's init. The kernel delivers a signal sent from outside a PID namespace to
+/// that namespace's init only when init has a handler for it (SIGKILL aside): a Python or shell PID 1 without one
+/// would ignore TERM, and waiting for it to stop would only add the timeout to every run.
+public enum StopSignal {
+    static let numbers: [String: Int] = [
+        "HUP": 1, "INT": 2, "QUIT": 3, "ILL": 4, "TRAP": 5, "ABRT": 6, "BUS": 7, "FPE": 8, "KILL": 9, "USR1": 10, "SEGV": 11,
+        "USR2": 12, "PIPE": 13, "ALRM": 14, "TERM": 15, "STKFLT": 16, "CHLD": 17, "CONT": 18, "STOP": 19, "TSTP": 20,
+        "TTIN": 21, "TTOU": 22, "URG": 23, "XCPU": 24, "XFSZ": 25, "VTALRM": 26, "PROF": 27, "WINCH": 28, "IO": 29, "PWR": 30, "SYS": 31,
+    ]
+
+    /// `TERM`, `SIGTERM`, `sigterm` or `15` → 15; nil for anything else (real-time signals included).
+    public static func number(_ name: String) -> Int? {
+        if let n = Int(name) { return (1...64).contains(n) ? n : nil }
+        var upper = name.uppercased()
+        if upper.hasPrefix("SIG") { upper.removeFirst(3) }
+        return numbers[upper]
+    }
+
+    /// Whether the `SigCgt:` mask of a `/proc/PID/status` text has a handler for `signal`; nil when it cannot tell.
+    public static func isCaught(_ signal: String, status: String) -> Bool? {
+        guard let n = number(signal) else { return nil }
+        guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("SigCgt:") }),
+              let mask = UInt64(line.dropFirst(7).trimming(" \t"), radix: 16) else { return nil }
+        return mask & (1 << UInt64(n - 1)) != 0
+    }
+
+    /// Whether process `pid` has a handler for `signal` now; true when it cannot tell (then the caller waits as usual).
+    public static func isCaught(_ signal: String, pid: Int32) -> Bool {
+        guard let bytes = try? HostFS.readFile("/proc/\(pid)/status", limit: 1 << 16) else { return true }
+        return isCaught(signal, status: String(decoding: bytes, as: UTF8.self)) ?? true
     }
 }

@@ -208,3 +208,33 @@ struct ProfileModelTests {
         #expect(throws: HardenError.self) { try RuntimeProfile.merge([a, profile(config: "sha256:b", files: [], syscalls: [:])], packages: nil) }
     }
 }
+
+/// A container's init gets the stop signal only when it has a handler: read from /proc/PID/status.
+struct StopSignalTests {
+    @Test func namesAndMasks() {
+        #expect(StopSignal.number("TERM") == 15 && StopSignal.number("SIGQUIT") == 3 && StopSignal.number("sigint") == 2 && StopSignal.number("9") == 9)
+        #expect(StopSignal.number("RTMIN+3") == nil && StopSignal.number("0") == nil && StopSignal.number("") == nil)
+        let status = "Name:\tnginx\nSigBlk:\t0000000000000000\nSigIgn:\t0000000000001000\nSigCgt:\t0000000018010a07\n"
+        #expect(StopSignal.isCaught("TERM", status: status) == false)   // bit 14 is clear in 0x18010a07
+        #expect(StopSignal.isCaught("QUIT", status: status) == true)    // bit 2
+        #expect(StopSignal.isCaught("HUP", status: status) == true)
+        #expect(StopSignal.isCaught("TERM", status: "Name:\tx\n") == nil)
+        #expect(StopSignal.isCaught("RTMIN", status: status) == nil)
+    }
+
+    @Test func liveProcesses() async throws {
+        try await withTemporaryDirectory { dir in
+            let plain = try ChildProcess.spawn(["sleep", "200"])
+            let handler = try ChildProcess.spawn(["python3", "-c", "import signal, time; signal.signal(signal.SIGTERM, lambda *a: None); print('ready', flush=True); time.sleep(200)"],
+                                                 stdout: .file(dir + "/ready"))
+            defer { plain.signal(SIGKILL); handler.signal(SIGKILL) }
+            let deadline = MonotonicClock.now + 120  // a loaded machine can be slow to start python
+            while (try? HostFS.readFile(dir + "/ready"))?.isEmpty ?? true, MonotonicClock.now < deadline { try await Task.sleep(nanoseconds: 10_000_000) }
+            try #require(!((try? HostFS.readFile(dir + "/ready"))?.isEmpty ?? true), "python never installed its handler")
+            #expect(!StopSignal.isCaught("TERM", pid: plain.pid))
+            #expect(StopSignal.isCaught("TERM", pid: handler.pid))
+            #expect(!StopSignal.isCaught("USR2", pid: handler.pid))
+            #expect(StopSignal.isCaught("TERM", pid: 0x7fff_fff0), "a process that cannot be read: wait as usual")
+        }
+    }
+}
