@@ -183,49 +183,44 @@ public enum Planner {
         let keptApk = Set(keptPackages.filter { $0.type == .apk }.map(\.name))
         // Licences travel with the binaries (and SBOMs read them): each Debian package left keeps its copyright file.
         for name in keptDeb.sorted() { addResolved("/usr/share/doc/\(name)/copyright", "licence of package \(name)") }
-        let dpkgStatus = fs.resolve("/var/lib/dpkg/status")?.path
-        var dpkgLists: [(path: String, kind: String)] = []
-        if let status = dpkgStatus {
-            add(status, "package database (rewritten to the \(keptDeb.count) packages left)")
+        // The package databases are kept and rewritten to what is left; the rewrites run once the keep set is final.
+        func read(_ path: String) -> [UInt8]? { fs.size(path).flatMap { try? fs.read(path, offset: 0, count: $0) } }
+        var rewrites: [(path: String, rewrite: ([UInt8], (String) -> Bool) -> [UInt8]?)] = []
+        func database(_ path: String, _ reason: String, _ rewrite: @escaping ([UInt8], (String) -> Bool) -> [UInt8]?) {
+            add(path, reason)
+            rewrites.append((path, rewrite))
+        }
+        if let status = fs.resolve("/var/lib/dpkg/status")?.path {
+            database(status, "package database (rewritten to the \(keptDeb.count) packages left)") { DpkgStatus.filter($0, keeping: keptDeb, isPresent: $1) }
             // dpkg's own files: without info/format, dpkg reads NAME:ARCH.list as NAME.list and finds no files.
             for admin in ["/var/lib/dpkg/info/format", "/var/lib/dpkg/arch", "/var/lib/dpkg/diversions", "/var/lib/dpkg/statoverride"] {
                 addResolved(admin, "package database")
             }
-            for (rel, node) in input.tree.nodes where node.type == .regular {
-                let abs = rel.absoluteDescription
-                guard abs.hasPrefix("/var/lib/dpkg/info/") else { continue }
-                let base = String(abs.dropFirst(19))
-                // NAME[:ARCH].list; names may contain dots (libpython3.11-stdlib).
-                for kind in ["list", "md5sums", "conffiles"] where base.hasSuffix("." + kind) {
-                    let pkg = String(base.dropLast(kind.count + 1).prefix { $0 != ":" })
-                    if keptDeb.contains(pkg) { add(abs, "package database of \(pkg) (rewritten to its files left)"); dpkgLists.append((abs, kind)) }
-                }
-            }
         }
-        // Distroless images: one control file per package in status.d (NAME, sometimes NAME.md5sums beside it).
-        var statusD: [(path: String, kind: String)] = []
+        // info/NAME[:ARCH].list|md5sums|conffiles (names may contain dots: libpython3.11-stdlib), and distroless
+        // images' status.d/NAME control files with NAME.md5sums beside them.
         for (rel, node) in input.tree.nodes where node.type == .regular {
             let abs = rel.absoluteDescription
-            guard abs.hasPrefix("/var/lib/dpkg/status.d/") else { continue }
-            let base = String(abs.dropFirst(23))
-            guard !base.isEmpty, !base.contains("/") else { continue }
-            if base.hasSuffix(".md5sums") {
-                let pkg = String(base.dropLast(8).prefix { $0 != ":" })
-                if keptDeb.contains(pkg) { add(abs, "package database of \(pkg) (rewritten to its files left)"); statusD.append((abs, "md5sums")) }
-            } else if let bytes = fs.size(abs).flatMap({ try? fs.read(abs, offset: 0, count: $0) }),
-                      !DpkgStatus.filter(bytes, keeping: keptDeb).isEmpty {
-                add(abs, "package database (a package left)")
-                statusD.append((abs, "status"))
+            let inInfo = abs.hasPrefix("/var/lib/dpkg/info/"), inStatusD = abs.hasPrefix("/var/lib/dpkg/status.d/")
+            guard inInfo || inStatusD else { continue }
+            let base = String(abs.split(separator: "/").last ?? "")
+            if let kind = (inInfo ? ["list", "md5sums", "conffiles"] : ["md5sums"]).first(where: { base.hasSuffix("." + $0) }) {
+                let pkg = String(base.dropLast(kind.count + 1).prefix { $0 != ":" })
+                if keptDeb.contains(pkg) {
+                    database(abs, "package database of \(pkg) (rewritten to its files left)") { DpkgStatus.pruneFileList($0, kind: kind, isPresent: $1) }
+                }
+            } else if inStatusD, let bytes = read(abs), !DpkgStatus.filter(bytes, keeping: keptDeb).isEmpty {
+                database(abs, "package database (a package left)") { _, isPresent in DpkgStatus.filter(bytes, keeping: keptDeb, isPresent: isPresent) }
             }
         }
-        let apkInstalled = fs.resolve("/lib/apk/db/installed")?.path
-        if let installed = apkInstalled { add(installed, "package database (rewritten to the \(keptApk.count) packages left)") }
+        if let installed = fs.resolve("/lib/apk/db/installed")?.path {
+            database(installed, "package database (rewritten to the \(keptApk.count) packages left)") { ApkInstalled.filter($0, keeping: keptApk, isPresent: $1) }
+        }
         let keptRpm = Set(keptPackages.filter { $0.type == .rpm }.map(\.id))
-        var rpmDatabases: [String] = []
         for dir in ["/var/lib/rpm", "/usr/lib/sysimage/rpm"] {
-            if let db = fs.resolve(dir + "/rpmdb.sqlite")?.path, !rpmDatabases.contains(db) {
-                rpmDatabases.append(db)
-                add(db, "package database (rewritten to the \(keptRpm.count) packages left)")
+            // rpm headers are signed, so their file lists stay as they are; whole packages leave the database.
+            if let db = fs.resolve(dir + "/rpmdb.sqlite")?.path, !rewrites.contains(where: { $0.path == db }) {
+                database(db, "package database (rewritten to the \(keptRpm.count) packages left)") { bytes, _ in try? RpmCataloger.filterSQLite(bytes, keeping: keptRpm) }
             }
             // BerkeleyDB and NDB databases cannot be rewritten here: kept whole, so that no package is hidden.
             for name in ["Packages", "Packages.db"] {
@@ -240,22 +235,8 @@ public enum Planner {
         }
         let tree = input.tree
         func isPresent(_ listed: String) -> Bool { present.contains(tree.resolveParents(RawPath(String(listed.drop { $0 == "/" })).normalized)) }
-        func read(_ path: String) -> [UInt8]? { fs.size(path).flatMap { try? fs.read(path, offset: 0, count: $0) } }
-        if let status = dpkgStatus, let bytes = read(status) {
-            plan.overrides[status] = DpkgStatus.filter(bytes, keeping: keptDeb, isPresent: isPresent)
-            for (path, kind) in dpkgLists { if let bytes = read(path) { plan.overrides[path] = DpkgStatus.pruneFileList(bytes, kind: kind, isPresent: isPresent) } }
-        }
-        for (path, kind) in statusD {
-            guard let bytes = read(path) else { continue }
-            plan.overrides[path] = kind == "status" ? DpkgStatus.filter(bytes, keeping: keptDeb, isPresent: isPresent)
-                : DpkgStatus.pruneFileList(bytes, kind: kind, isPresent: isPresent)
-        }
-        if let installed = apkInstalled, let bytes = read(installed) {
-            plan.overrides[installed] = ApkInstalled.filter(bytes, keeping: keptApk, isPresent: isPresent)
-        }
-        // rpm headers are signed, so their file lists stay as they are; whole packages leave the database.
-        for db in rpmDatabases {
-            if let bytes = read(db), let filtered = try? RpmCataloger.filterSQLite(bytes, keeping: keptRpm) { plan.overrides[db] = filtered }
+        for (path, rewrite) in rewrites {
+            if let bytes = read(path), let rewritten = rewrite(bytes, isPresent) { plan.overrides[path] = rewritten }
         }
         // Everything else goes.
         let owners = Dictionary(input.packages.flatMap { p in p.files.map { ($0, p.name) } }, uniquingKeysWith: { a, _ in a })

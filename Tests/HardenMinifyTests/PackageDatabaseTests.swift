@@ -1,5 +1,6 @@
 // harden — package databases rewritten to what is left: dpkg status Conffiles, info lists, apk installed.
 import HardenMinify
+import HardenTestSupport
 import Testing
 
 @Suite struct PackageDatabaseTests {
@@ -59,61 +60,19 @@ import Testing
             == "/etc/nginx/nginx.conf\n")
     }
 
-    static let installed = """
-        C:Q1abc=
-        P:libfoo
-        V:1.2-r0
-        A:x86_64
-        L:MIT
-        F:usr
-        F:usr/lib
-        M:0:0:755
-        R:libfoo.so.1
-        a:0:0:755
-        Z:Q1one=
-        R:libfoo-extra.so
-        a:0:0:755
-        Z:Q1two=
-        F:usr/share/foo
-        R:README
-        Z:Q1three=
-
-        C:Q1def=
-        P:tool
-        V:3
-        F:usr/bin
-        R:tool
-        Z:Q1four=
-
-        """
-
     @Test func apkKeepsPackagesLeftWithTheirFilesLeft() {
         let present: Set<String> = ["/usr", "/usr/lib", "/usr/lib/libfoo.so.1", "/usr/bin"]
-        let out = String(decoding: ApkInstalled.filter(Array(Self.installed.utf8), keeping: ["libfoo"], isPresent: present.contains), as: UTF8.self)
-        #expect(out == """
-            C:Q1abc=
-            P:libfoo
-            V:1.2-r0
-            A:x86_64
-            L:MIT
-            F:usr
-            F:usr/lib
-            M:0:0:755
-            R:libfoo.so.1
-            a:0:0:755
-            Z:Q1one=
-
-
-            """)
+        let out = String(decoding: ApkInstalled.filter(Array(ApkFixture.installed.utf8), keeping: ["libfoo"], isPresent: present.contains), as: UTF8.self)
+        #expect(out == ApkFixture.onlyLibfooLeft)
         // Everything present and kept: the database is unchanged.
-        let all = String(decoding: ApkInstalled.filter(Array(Self.installed.utf8), keeping: ["libfoo", "tool"], isPresent: { _ in true }), as: UTF8.self)
-        #expect(all == Self.installed + "\n")
+        let all = String(decoding: ApkInstalled.filter(Array(ApkFixture.installed.utf8), keeping: ["libfoo", "tool"], isPresent: { _ in true }), as: UTF8.self)
+        #expect(all == ApkFixture.installed + "\n")
     }
 
     /// Random damage never crashes, and nothing that was not in the input appears in the output.
     @Test func randomInputNeverCrashes() {
         var rng = SystemRandomNumberGenerator()
-        let seeds = [Array(Self.status.utf8), Array(Self.installed.utf8)]
+        let seeds = [Array(Self.status.utf8), Array(ApkFixture.installed.utf8)]
         for i in 0..<2000 {
             var bytes = seeds[i % 2]
             for _ in 0..<Int.random(in: 1...8, using: &rng) {

@@ -86,7 +86,7 @@ public struct RpmCataloger: Cataloger {
         try rows("SELECT hnum, blob FROM Packages") { stmt in
             let n = Int(sqlite3_column_bytes(stmt, 1))
             let blob = n > 0 ? sqlite3_column_blob(stmt, 1).map { Array(UnsafeRawBufferPointer(start: $0, count: n)) } ?? [] : []
-            let identity = Self.identity(blob)
+            let identity = Self.parseHeader(blob).flatMap(Self.identity)
             if identity?.name == "gpg-pubkey" { return }
             if let id = identity?.id, keeping.contains(id) { return }
             removed.append(sqlite3_column_int64(stmt, 0))
@@ -110,9 +110,8 @@ public struct RpmCataloger: Cataloger {
     }
 
     /// The name and SBOM id (`rpm:NAME@[EPOCH:]VERSION-RELEASE[:ARCH]`) of a header.
-    static func identity(_ blob: [UInt8]) -> (name: String, id: String)? {
-        guard let h = parseHeader(blob), case .string(let name)? = h[1000], case .string(let version)? = h[1001],
-              case .string(let release)? = h[1002] else { return nil }
+    static func identity(_ h: [Int: Value]) -> (name: String, id: String)? {
+        guard case .string(let name)? = h[1000], case .string(let version)? = h[1001], case .string(let release)? = h[1002] else { return nil }
         var epoch: Int64?
         if case .int(let v)? = h[1003] { epoch = v.first }
         var arch: String?
@@ -171,7 +170,7 @@ public struct RpmCataloger: Cataloger {
         func str(_ t: Int) -> String? { if case .string(let s)? = h[t] { return s }; return nil }
         func strs(_ t: Int) -> [String] { if case .strings(let s)? = h[t] { return s }; return [] }
         func ints(_ t: Int) -> [Int64] { if case .int(let v)? = h[t] { return v }; return [] }
-        guard let name = str(1000), let version = str(1001), let release = str(1002), name != "gpg-pubkey" else { return nil }
+        guard let (name, id) = identity(h), let version = str(1001), let release = str(1002), name != "gpg-pubkey" else { return nil }
         let epoch = ints(1003).first
         let arch = str(1022)
         let full = (epoch.map { "\($0):" } ?? "") + "\(version)-\(release)"
@@ -192,7 +191,7 @@ public struct RpmCataloger: Cataloger {
         if let d = context.os?.distroQualifier { qualifiers.append(("distro", d)) }
         if let sourceRPM { qualifiers.append(("upstream", sourceRPM)) }
         return SoftwarePackage(
-            id: Self.identity(blob)?.id ?? "rpm:\(name)@\(full)", type: .rpm, name: name, version: full, architecture: arch,
+            id: id, type: .rpm, name: name, version: full, architecture: arch,
             sourceName: sourceName, sourceVersion: sourceName != nil ? full : nil, licenses: str(1014).map { [$0] } ?? [],
             purl: PURL(type: "rpm", namespace: context.os?.id ?? "redhat", name: name, version: "\(version)-\(release)", qualifiers: qualifiers).description,
             layer: context.layer(of: database), locations: [database.absoluteDescription], files: files.sorted(), ownedBy: nil,
