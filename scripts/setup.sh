@@ -11,7 +11,7 @@ packages=(
     # tests: libdpkg (dpkg's own version comparison, for property tests)
     libdpkg-dev gcc
     # runtime and peers: running containers, building and checking images
-    runc umoci skopeo debootstrap uidmap iproute2
+    runc umoci skopeo debootstrap uidmap iproute2 iptables
     # tools used by tests and benchmarks
     zstd gzip tar xz-utils curl ca-certificates python3 bc time sqlite3
     # registry tests

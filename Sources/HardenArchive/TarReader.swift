@@ -33,6 +33,8 @@ public final class TarReader {
     private var remainingStored: Int64 = 0
     private var padding: Int64 = 0
     private var sparse: SparseState?
+    /// Bytes of a non-sparse entry's content handed out by `readBodyData`.
+    private var storedPosition: Int64 = 0
     public private(set) var isAtEnd = false
     /// Offset in the archive stream of the current entry's stored data.
     public private(set) var dataOffset: Int64 = 0
@@ -143,6 +145,7 @@ public final class TarReader {
         // Types without data in the archive (links, devices, dirs) still may declare a size; honour it for skipping.
         entry.size = stored
         sparse = nil
+        storedPosition = 0
 
         // Sparse files: old GNU 'S', PAX 0.1 (map in a record) and PAX 1.0 (map in the data).
         if flag == UInt8(ascii: "S") && isGNU {
@@ -288,6 +291,34 @@ public final class TarReader {
             return n
         }
         return try readStored(into: buffer)
+    }
+
+    /// Reads the current entry's next stored bytes and where they go in the file, skipping the holes of sparse
+    /// files (which `readBody` returns as zeros); nil at the entry's end. Writers use it to keep holes as holes.
+    public func readBodyData(into buffer: UnsafeMutableRawBufferPointer) throws -> (offset: Int64, count: Int)? {
+        guard buffer.count > 0 else { return nil }
+        guard var s = sparse else {
+            let at = storedPosition
+            let n = try readStored(into: buffer)
+            storedPosition += Int64(n)
+            return n == 0 ? nil : (at, n)
+        }
+        defer { sparse = s }
+        while s.regionIndex < s.regions.count {
+            let region = s.regions[s.regionIndex]
+            if s.position < region.offset { s.position = region.offset }
+            let left = region.offset + region.length - s.position
+            if left <= 0 {
+                s.regionIndex += 1
+                continue
+            }
+            let at = s.position
+            let n = try readStored(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<Int(min(Int64(buffer.count), left))]))
+            s.position += Int64(n)
+            return (at, n)
+        }
+        s.position = s.realSize
+        return nil
     }
 
     private func readStored(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {

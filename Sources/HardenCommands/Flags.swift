@@ -13,16 +13,26 @@ public struct ImageOptions: ParsableArguments {
     @Option(name: .long, help: "Platform to select from a multi-platform image: os/arch[/variant] (default linux/amd64).")
     public var platform: String?
 
-    @Option(name: .long, help: "Registry credentials USER:PASS [environment: HARDEN_REGISTRY_USER, HARDEN_REGISTRY_PASSWORD; else ~/.docker/config.json].")
+    @Option(name: .long, help: "Registry credentials USER:PASS — visible to every user in `ps`; prefer --creds-file or the environment [HARDEN_REGISTRY_USER, HARDEN_REGISTRY_PASSWORD; else ~/.docker/config.json].")
     public var creds: String?
 
-    @Option(name: .customLong("tls-verify"), help: "Verify registry TLS certificates; false also allows plain-HTTP registries.")
+    @Option(name: .customLong("creds-file"), help: ArgumentHelp("Read registry credentials USER:PASS from FILE (- for standard input).", valueName: "FILE"))
+    public var credsFile: String?
+
+    @Option(name: .customLong("tls-verify"), help: "Verify registry TLS certificates; false also allows plain-HTTP registries (for the image's registry only; credentials never go elsewhere in clear text).")
     public var tlsVerify: Bool = true
+
+    @Option(name: .long, help: ArgumentHelp("Registry idle timeout: the longest wait for the next bytes of an answer, in seconds.", valueName: "S"))
+    public var timeout: Int = 60
 
     public init() {}
 
     public func registryOptions() throws -> RegistryOptions {
-        RegistryOptions(credentials: try creds.map { try Credentials(parsing: $0) }, tlsVerify: tlsVerify)
+        guard timeout > 0 else { throw HardenError(.invalidArgument, "--timeout: must be a positive number of seconds") }
+        if creds != nil && credsFile != nil { throw HardenError(.invalidArgument, "--creds and --creds-file: give one") }
+        var credentials = try creds.map { try Credentials(parsing: $0) }
+        if let credsFile { credentials = try Credentials.read(file: credsFile) }
+        return RegistryOptions(credentials: credentials, tlsVerify: tlsVerify, idleTimeout: .seconds(timeout))
     }
 
     @Sendable static func drawPull(_ done: Int, _ total: Int, _ bytes: Int64) {
@@ -101,4 +111,20 @@ final class ProgressLine {
         writeStandardError("\r\u{1b}[2K")
         drawn = false
     }
+}
+
+/// A size given on the command line: bytes, or a number with K, M, G or T (powers of 1024).
+func parseSize(_ text: String, option: String) throws -> Int64 {
+    let units: [Character: Int64] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40]
+    var t = text.uppercased()
+    if t.hasSuffix("IB") { t.removeLast(2) } else if t.hasSuffix("B") { t.removeLast() }
+    var factor: Int64 = 1
+    if let last = t.last, let f = units[last] {
+        factor = f
+        t.removeLast()
+    }
+    guard let n = Int64(t), n > 0, n.multipliedReportingOverflow(by: factor).overflow == false else {
+        throw HardenError(.invalidArgument, "\(option): expected a size such as 1048576, 500M or 64G, not \(text)")
+    }
+    return n * factor
 }

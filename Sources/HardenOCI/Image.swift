@@ -100,7 +100,20 @@ public final class Image {
         while let entry = try tar.next() {
             try body(entry, tar)
         }
+        try Self.checkTrailer(tar)
+    }
+
+    /// The one rule for what may follow a layer's end-of-archive marker, applied by every reader and writer.
+    public static func checkTrailer(_ tar: TarReader) throws {
         try tar.drainTrailer(limit: 64 << 20, onExcess: "more than 64 MiB of data after the end of the tar archive (a decompression bomb?)")
+    }
+
+    /// Reads a layer's uncompressed stream as a tar archive to its end (headers only), so a layer copied as it is
+    /// passes the same checks as one read entry by entry.
+    public static func checkTarStructure(_ stream: any ByteReader, name: String) throws {
+        let tar = TarReader(stream, name: name)
+        while try tar.next() != nil {}
+        try checkTrailer(tar)
     }
 
     /// Total compressed size of the layers.

@@ -3,6 +3,10 @@ import HardenArchive
 import HardenCore
 import HardenSystem
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 public enum ImageWriter {
     /// What to do with layer compression when writing.
     public enum LayerCompression: String, Sendable, CaseIterable {
@@ -25,10 +29,13 @@ public enum ImageWriter {
     public struct Written: Sendable {
         public var manifestDigest: Digest?
         public var reference: String
+        /// For `dir:`, what the extraction wrote.
+        public var extracted: RootfsExtractor.Result?
 
-        public init(manifestDigest: Digest?, reference: String) {
+        public init(manifestDigest: Digest?, reference: String, extracted: RootfsExtractor.Result? = nil) {
             self.manifestDigest = manifestDigest
             self.reference = reference
+            self.extracted = extracted
         }
     }
 
@@ -51,8 +58,8 @@ public enum ImageWriter {
                 return Written(manifestDigest: d, reference: reference.description)
             case .rootfs(let path):
                 let tree = try FileTree.build(from: image)
-                _ = try RootfsExtractor.extract(image, tree: tree, to: path, options: options.extract)
-                return Written(manifestDigest: nil, reference: reference.description)
+                let result = try RootfsExtractor.extract(image, tree: tree, to: path, options: options.extract)
+                return Written(manifestDigest: nil, reference: reference.description, extracted: result)
             case .registry(let r):
                 // Pushing is asynchronous and lives in HardenRegistry (RegistryTransfer.push), which `convert` uses.
                 throw HardenError(.internalError, "docker://\(r): registry images are written with RegistryTransfer.push, not ImageWriter")
@@ -87,7 +94,7 @@ public enum ImageWriter {
             if ociMediaType { d.mediaType = MediaType.ociLayer(target) }
             let final = blobDir + "/" + layer.descriptor.digest.encoded
             if HostFS.isRegularFile(final), (try? HostFS.fileSize(final)) == layer.descriptor.size { return d }
-            let tmp = blobDir + "/.layer-\(i).tmp-\(UInt32.random(in: 0...UInt32.max))"
+            let tmp = blobDir + "/.layer-\(i).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
             defer { _ = try? HostFS.removeTree(tmp) }
             let out = FileWriter(descriptor: try FileDescriptor.create(tmp, mode: 0o644, exclusive: true))
             try HashingReader(try image.store.openRaw(layer.descriptor.digest),
@@ -98,7 +105,7 @@ public enum ImageWriter {
             try HostFS.rename(tmp, final)
             return d
         }
-        let tmp = blobDir + "/.layer-\(i).tmp-\(UInt32.random(in: 0...UInt32.max))"
+        let tmp = blobDir + "/.layer-\(i).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         defer { _ = try? HostFS.removeTree(tmp) }
         let mediaType = ociMediaType ? MediaType.ociLayer(target) : layer.descriptor.mediaType
         if target == layer.compression {
@@ -109,6 +116,7 @@ public enum ImageWriter {
             let tee = TeeReader(raw, out)
             let plain = HashingReader(layer.compression.decompressing(tee, name: "\(image.source): layer \(i)"),
                                       expected: layer.diffID.expectation(size: nil, name: "\(image.source): layer \(i) uncompressed content (DiffID \(layer.diffID))"))
+            try Image.checkTarStructure(plain, name: "\(image.source): layer \(i)")
             try plain.drain()
             try tee.drainInner()
             try out.finish()
@@ -119,8 +127,9 @@ public enum ImageWriter {
             return d
         }
         let compressedOut = try RawLayerWriter(path: tmp, compression: target)
-        let source = try image.openLayer(i)
-        try source.copy(to: compressedOut.input)
+        let source = TeeReader(try image.openLayer(i), compressedOut.input)
+        try Image.checkTarStructure(source, name: "\(image.source): layer \(i)")
+        try source.drainInner()
         let (digest, size, diffID) = try compressedOut.finish()
         guard diffID == layer.diffID else {
             throw HardenError(.corrupt, "\(image.source): layer \(i) re-encoded to DiffID \(diffID), expected \(layer.diffID)")
@@ -152,7 +161,22 @@ public enum ImageWriter {
             throw HardenError(.invalidArgument, "exists, is not empty and is not an OCI layout")
         }
         let blobDir = directory + "/blobs/sha256"
+        let created = !HostFS.exists(directory)
         try HostFS.makeDirectories(blobDir)
+        // A layout that did not exist before is removed again if writing fails: no empty skeleton is left.
+        do {
+            return try fillLayout(image, directory: directory, blobDir: blobDir, existing: existing, tag: tag,
+                                  compression: compression, verifyDiffIDs: verifyDiffIDs)
+        } catch {
+            if created { try? HostFS.removeTree(directory) }
+            throw error
+        }
+    }
+
+    static func fillLayout(_ image: Image, directory: String, blobDir: String, existing: Bool, tag: String?,
+                           compression: LayerCompression, verifyDiffIDs: Bool) throws -> Digest {
+        HostFS.sweepStale(in: blobDir, prefix: ".")
+        HostFS.sweepStale(in: directory, prefix: ".")
         var layers: [Descriptor] = []
         var changed = false
         for i in image.layers.indices {
@@ -214,6 +238,7 @@ public enum ImageWriter {
         let absolute = HostFS.absolute(path)
         let (parent, _) = HostFS.split(absolute)
         try HostFS.makeDirectories(parent)
+        HostFS.sweepStaleSiblings(of: absolute)
         let staging = HostFS.temporarySibling(of: absolute) + ".d"
         let tmp = HostFS.temporarySibling(of: absolute)
         defer {

@@ -14,7 +14,15 @@ public enum RootfsExtractor {
         /// Create character and block devices (root only). Off by default: a device node in an
         /// extracted tree grants raw access to host hardware.
         public var createDevices = false
-        public init(createDevices: Bool = false) { self.createDevices = createDevices }
+        /// The most bytes of file content written in all (holes of sparse files are not written and not counted).
+        public var maxBytesWritten: Int64 = 64 << 30
+        /// Strip setuid/setgid bits from what is written.
+        public var stripSetuid = false
+        public init(createDevices: Bool = false, maxBytesWritten: Int64 = 64 << 30, stripSetuid: Bool = false) {
+            self.createDevices = createDevices
+            self.maxBytesWritten = maxBytesWritten
+            self.stripSetuid = stripSetuid
+        }
     }
 
     public struct Result: Sendable {
@@ -23,11 +31,16 @@ public enum RootfsExtractor {
         public var symlinks = 0
         public var hardlinks = 0
         public var skippedDevices: [String] = []
+        /// Bytes of file content written (holes excluded).
+        public var bytesWritten: Int64 = 0
+        /// Setuid/setgid files written (with their bits unless `stripSetuid`).
+        public var setuidFiles: [String] = []
     }
 
     /// Extracts into `target`, which must not exist or be empty. The result is written into a temporary
     /// sibling and renamed into place, so a failure leaves no half-written tree behind.
     public static func extract(_ image: Image, tree: FileTree, to target: String, options: Options = Options()) throws -> Result {
+        HostFS.sweepStaleSiblings(of: HostFS.absolute(target))
         if HostFS.exists(target) {
             guard HostFS.isDirectory(target), try HostFS.listDirectory(target).isEmpty else {
                 throw HardenError(.invalidArgument, "\(target): destination exists and is not an empty directory")
@@ -69,17 +82,19 @@ public enum RootfsExtractor {
         defer { buffer.deallocate() }
         for layer in layersNeeded.sorted() {
             var index = 0
-            try image.forEachEntry(inLayer: layer) { _, tar in
+            try image.forEachEntry(inLayer: layer) { entry, tar in
                 defer { index += 1 }
                 guard let targets = wanted[ContentKey(layer: layer, entry: index)], let first = targets.first else { return }
                 let fd = try root.createFile(first, mode: 0o600)
-                let out = FileWriter(descriptor: fd)
-                while true {
-                    let n = try tar.readBody(into: buffer)
-                    if n == 0 { break }
-                    try out.write(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+                // Stored bytes go where they belong; holes of sparse entries are left as holes.
+                while let (offset, n) = try tar.readBodyData(into: buffer) {
+                    result.bytesWritten += Int64(n)
+                    if result.bytesWritten > options.maxBytesWritten {
+                        throw HardenError(.limitExceeded, "layer \(layer): writing \(first.absoluteDescription) would take the files written past \(options.maxBytesWritten) bytes (--max-write)")
+                    }
+                    try fd.pwriteAll(UnsafeRawBufferPointer(rebasing: buffer[0..<n]), at: offset)
                 }
-                try out.finish()
+                try fd.truncate(to: entry.size)
                 result.files += 1
             }
         }
@@ -119,7 +134,12 @@ public enum RootfsExtractor {
                 continue
             }
             root.invalidateCache()
-            try root.setMetadata(p, uid: UInt32(clamping: n.uid), gid: UInt32(clamping: n.gid), mode: mode_t(n.mode & 0o7777),
+            var mode = n.mode & 0o7777
+            if n.type == .regular && mode & 0o6000 != 0 {
+                result.setuidFiles.append(p.absoluteDescription)
+                if options.stripSetuid { mode &= ~UInt32(0o6000) }
+            }
+            try root.setMetadata(p, uid: UInt32(clamping: n.uid), gid: UInt32(clamping: n.gid), mode: mode_t(mode),
                                  mtime: n.mtime, isSymlink: n.type == .symlink)
             if n.type == .regular || n.type == .directory { try root.setXattrs(p, n.xattrs) }
         }

@@ -22,6 +22,29 @@ public struct Credentials: Sendable, Hashable {
         self.init(username: String(text[..<colon]), password: String(text[text.index(after: colon)...]))
     }
 
+    /// `USER:PASS` from a file, or from standard input for `-` (the first line; a trailing newline is ignored).
+    public static func read(file: String) throws -> Credentials {
+        var bytes: [UInt8]
+        if file == "-" {
+            bytes = []
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while bytes.count <= 64 << 10 {
+                let n = Glibc.read(0, &buffer, buffer.count)
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { break }
+                bytes += buffer[0..<n]
+            }
+        } else {
+            bytes = try HostFS.readFile(file, limit: 64 << 10)
+        }
+        let line = bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).first ?? []
+        var text = String(decoding: line, as: UTF8.self)
+        if text.hasSuffix("\r") { text.removeLast() }
+        do { return try Credentials(parsing: text) } catch {
+            throw HardenError(.invalidArgument, "\(file == "-" ? "standard input" : file): --creds-file: expected USER:PASS on the first line")
+        }
+    }
+
     var basicHeader: String { "Basic " + Data("\(username):\(password)".utf8).base64EncodedString() }
 
     /// Credentials for `host`: `HARDEN_REGISTRY_USER`/`HARDEN_REGISTRY_PASSWORD`, else `auths` in

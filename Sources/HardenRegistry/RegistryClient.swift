@@ -18,6 +18,10 @@ public final class RegistryClient: Sendable {
     let credentials: Credentials?
     let tlsVerify: Bool
     let logger: Logger
+    /// Where the credentials (and the token they buy) may go.
+    let authScope: AuthScope
+    /// The longest wait for the next bytes of an answer (connect, headers, body).
+    let idleTimeout: Duration
     private struct State { var scheme = "https"; var authorization: String?; var probed = false }
     private let state = Mutex(State())
     var scheme: String { state.withLock { $0.scheme } }
@@ -26,12 +30,17 @@ public final class RegistryClient: Sendable {
     }
     func setAuthorization(_ a: String) { state.withLock { $0.authorization = a } }
 
-    public init(reference: RegistryReference, credentials: Credentials?, tlsVerify: Bool = true, logger: Logger = .harden) {
+    public init(reference: RegistryReference, credentials: Credentials?, tlsVerify: Bool = true, idleTimeout: Duration = .seconds(60),
+                logger: Logger = .harden) {
         self.reference = reference
         self.credentials = credentials ?? Credentials.lookup(host: reference.host)
         self.tlsVerify = tlsVerify
         self.logger = logger
+        self.authScope = AuthScope(registryHost: reference.host, plainHTTPAllowed: !tlsVerify)
+        self.idleTimeout = idleTimeout
         var config = HTTPClient.Configuration()
+        let idle = TimeAmount.nanoseconds(Int64(idleTimeout.components.seconds) * 1_000_000_000 + idleTimeout.components.attoseconds / 1_000_000_000)
+        config.timeout = HTTPClient.Configuration.Timeout(connect: idle, read: idle)
         if !tlsVerify {
             var tls = TLSConfiguration.makeClientConfiguration()
             tls.certificateVerification = .none
@@ -65,31 +74,40 @@ public final class RegistryClient: Sendable {
 
     // MARK: requests with auth and retries
 
+    /// The longest a whole request may take: its answer may stall at most `idleTimeout` at a time, and all of it
+    /// must arrive within this (ten idle periods, plus the time `bytes` take at 32 KiB/s).
+    func totalTimeout(bytes: Int64 = 0) -> TimeAmount {
+        .seconds(Int64(idleTimeout.components.seconds) * 10 + bytes / 32_768 + 1)
+    }
+
     /// Sends a request (rebuilt by `make` on each attempt), answering auth challenges and retrying on 429/5xx.
+    /// The `Authorization` header goes only where `scope` allows (the registry itself, never another host).
     func send(_ method: HTTPMethod, _ url: String, headers: [(String, String)] = [], scopeActions: String = "pull",
-              body: (() -> HTTPClientRequest.Body)? = nil, expect: Set<UInt> = [200]) async throws -> HTTPClientResponse {
+              body: (() -> HTTPClientRequest.Body)? = nil, expect: Set<UInt> = [200], bytes: Int64 = 0) async throws -> HTTPClientResponse {
         try await probe()
         var attempt = 0
         var challenged = false
+        let target = url.hasPrefix("http") ? url : base + url
+        let authorize = authScope.mayAuthorize(target)
         while true {
             attempt += 1
-            var request = HTTPClientRequest(url: url.hasPrefix("http") ? url : base + url)
+            var request = HTTPClientRequest(url: target)
             request.method = method
             request.headers.add(name: "User-Agent", value: "harden")
             for (k, v) in headers { request.headers.add(name: k, value: v) }
-            if let authorization { request.headers.replaceOrAdd(name: "Authorization", value: authorization) }
+            if authorize, let authorization { request.headers.replaceOrAdd(name: "Authorization", value: authorization) }
             if let body { request.body = body() }
             let response: HTTPClientResponse
             do {
-                response = try await http.execute(request, timeout: .seconds(600))
+                response = try await http.execute(request, timeout: totalTimeout(bytes: bytes))
             } catch {
                 if attempt < 4 {
                     try await Task.sleep(nanoseconds: UInt64(attempt) * 300_000_000)
                     continue
                 }
-                throw HardenError(.io, "\(name): \(method.rawValue) \(url): \(error)")
+                throw HardenError(.io, "\(name): \(method.rawValue) \(url.split(separator: "?").first ?? ""): \(Self.describe(error, idle: idleTimeout))")
             }
-            if response.status == .unauthorized && !challenged {
+            if response.status == .unauthorized && !challenged && authorize {
                 challenged = true
                 try await authenticate(response.headers.first(name: "WWW-Authenticate") ?? "", actions: scopeActions)
                 continue
@@ -128,22 +146,61 @@ public final class RegistryClient: Sendable {
         }
         let params = Self.parseChallenge(String(challenge.dropFirst("bearer".count)))
         guard let realm = params["realm"] else { throw HardenError(.corrupt, "\(reference.host): bearer challenge without a realm") }
+        guard URLOrigin.parse(realm) != nil else {
+            throw HardenError(.corrupt, "\(reference.host): bearer challenge with a realm that is not an http(s) URL: \(realm.prefix(80))")
+        }
         var query: [String] = []
         if let service = params["service"] { query.append("service=\(Self.escape(service))") }
         let scope = params["scope"] ?? "repository:\(reference.repository):\(actions)"
         query.append("scope=\(Self.escape(scope))")
         var request = HTTPClientRequest(url: realm + (realm.contains("?") ? "&" : "?") + query.joined(separator: "&"))
-        if let credentials { request.headers.add(name: "Authorization", value: credentials.basicHeader) }
-        let response = try await http.execute(request, timeout: .seconds(60))
+        if let credentials {
+            if authScope.maySendCredentials(toRealm: realm) {
+                request.headers.add(name: "Authorization", value: credentials.basicHeader)
+            } else {
+                logger.warning("\(reference.host): not sending credentials to the token server \(URLOrigin.parse(realm)?.description ?? realm) (plain HTTP on another host); asking for an anonymous token")
+            }
+        }
+        let response: HTTPClientResponse
+        do {
+            response = try await http.execute(request, timeout: totalTimeout())
+        } catch {
+            throw HardenError(.io, "\(reference.host): token server \(URLOrigin.parse(realm)?.description ?? realm): \(Self.describe(error, idle: idleTimeout))")
+        }
         guard response.status == .ok else {
             throw HardenError(.invalidArgument, "\(reference.host): unauthorized for repository \(reference.repository) (token endpoint answered HTTP \(response.status.code))")
         }
-        let body = try await response.body.collect(upTo: 1 << 20)
+        let body: ByteBuffer
+        do { body = try await response.body.collect(upTo: 1 << 20) } catch {
+            throw HardenError(.io, "\(reference.host): token server answer: \(Self.describe(error, idle: idleTimeout))")
+        }
         guard let json = try? JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any],
               let token = (json["token"] as? String) ?? (json["access_token"] as? String) else {
             throw HardenError(.corrupt, "\(reference.host): token endpoint returned no token")
         }
         setAuthorization("Bearer \(token)")
+    }
+
+    /// The first byte of a `Content-Range: bytes FIRST-LAST/SIZE` answer.
+    static func contentRangeStart(_ text: String) -> Int64? {
+        let t = text.trimmingCharacters(in: .whitespaces)
+        guard t.lowercased().hasPrefix("bytes "), let dash = t.firstIndex(of: "-") else { return nil }
+        return Int64(t[t.index(t.startIndex, offsetBy: 6)..<dash].trimmingCharacters(in: .whitespaces))
+    }
+
+    /// One line for a transport error, instead of the HTTP client's debug description.
+    static func describe(_ error: any Error, idle: Duration) -> String {
+        if let e = error as? HTTPClientError {
+            if e == .readTimeout { return "no data for \(idle.components.seconds) s (idle timeout; see --timeout)" }
+            if e == .connectTimeout { return "could not connect within \(idle.components.seconds) s" }
+            if e == .deadlineExceeded { return "took longer than the time allowed for the transfer" }
+            if e == .remoteConnectionClosed { return "the registry closed the connection" }
+        }
+        let text = "\(error)"
+        if text.contains("connection reset") || text.contains("Connection refused") || text.contains("connectionRefused") || text.contains("SingleConnectionFailure") {
+            return "connection refused or reset"
+        }
+        return String(text.prefix(160)).replacingOccurrences(of: "\n", with: " ")
     }
 
     static func parseChallenge(_ text: String) -> [String: String] {
@@ -179,7 +236,10 @@ public final class RegistryClient: Sendable {
     /// Fetches a manifest or index by tag or digest; returns its bytes and media type. Verifies a digest reference.
     public func manifest(_ ref: String) async throws -> (bytes: [UInt8], mediaType: String) {
         let response = try await send(.GET, "/manifests/\(ref)", headers: [("Accept", Self.manifestAccept)])
-        let body = try await response.body.collect(upTo: 16 << 20)
+        let body: ByteBuffer
+        do { body = try await response.body.collect(upTo: 16 << 20) } catch {
+            throw HardenError(.io, "\(name): manifest \(ref): \(Self.describe(error, idle: idleTimeout))")
+        }
         let bytes = Array(buffer: body)
         if ref.hasPrefix("sha256:"), let want = try? Digest(parsing: ref), Digest.sha256(of: bytes) != want {
             throw HardenError(.corrupt, "\(name): manifest \(ref) has digest \(Digest.sha256(of: bytes))")
@@ -216,9 +276,11 @@ public final class RegistryClient: Sendable {
             attempt += 1
             do {
                 let headers = have > 0 ? [("Range", "bytes=\(have)-")] : []
-                let response = try await send(.GET, "/blobs/\(descriptor.digest)", headers: headers, expect: have > 0 ? [206, 200] : [200])
-                if response.status == .ok && have > 0 {
-                    // The server ignored the range: start over.
+                let response = try await send(.GET, "/blobs/\(descriptor.digest)", headers: headers, expect: have > 0 ? [206, 200] : [200],
+                                              bytes: descriptor.size - have)
+                let resumedAt = response.headers.first(name: "Content-Range").flatMap(Self.contentRangeStart)
+                if have > 0 && (response.status == .ok || resumedAt != have) {
+                    // The server ignored the range (or answered another one): start over.
                     have = 0
                     hasher = StreamHasher(descriptor.digest.algorithm)
                     _ = ftruncate(out.raw, 0)
@@ -238,8 +300,12 @@ public final class RegistryClient: Sendable {
             } catch let e as HardenError {
                 throw e
             } catch {
-                if attempt < 4 { continue }
-                throw HardenError(.io, "\(name): blob \(descriptor.digest): \(error)")
+                // A broken or stalled body: try again, resuming where it broke.
+                if attempt < 4 {
+                    logger.info("\(name): blob \(descriptor.digest): \(Self.describe(error, idle: idleTimeout)); resuming at byte \(have)")
+                    continue
+                }
+                throw HardenError(.io, "\(name): blob \(descriptor.digest): \(Self.describe(error, idle: idleTimeout)) (after \(attempt) attempts)")
             }
         }
         guard have == descriptor.size else {
@@ -262,8 +328,9 @@ public final class RegistryClient: Sendable {
             if r.status == .created { return false }
         }
         let start = try await send(.POST, "/blobs/uploads/", scopeActions: "pull,push", expect: [202])
-        guard var location = start.headers.first(name: "Location") else { throw HardenError(.corrupt, "\(name): upload without a Location") }
-        if location.hasPrefix("/") { location = "\(scheme)://\(reference.host)" + location }
+        guard var location = start.headers.first(name: "Location").flatMap({ AuthScope.resolveLocation($0, base: base) }) else {
+            throw HardenError(.corrupt, "\(name): upload answered without a usable Location")
+        }
         let reader = try open()
         var buffer = [UInt8](repeating: 0, count: chunkSize)
         var offset: Int64 = 0
@@ -271,7 +338,7 @@ public final class RegistryClient: Sendable {
         if descriptor.size <= Int64(chunkSize) {
             let bytes = try reader.readAll(limit: chunkSize, name: "blob \(descriptor.digest)")
             _ = try await send(.PUT, location + sep(location) + "digest=\(descriptor.digest)", headers: [("Content-Type", "application/octet-stream")],
-                               scopeActions: "pull,push", body: { .bytes(ByteBuffer(bytes: bytes)) }, expect: [201])
+                               scopeActions: "pull,push", body: { .bytes(ByteBuffer(bytes: bytes)) }, expect: [201], bytes: Int64(bytes.count))
             return true
         }
         while true {
@@ -285,9 +352,14 @@ public final class RegistryClient: Sendable {
             let chunk = Array(buffer[0..<filled])
             let r = try await send(.PATCH, location, headers: [("Content-Type", "application/octet-stream"),
                                                              ("Content-Range", "\(offset)-\(offset + Int64(filled) - 1)")],
-                                   scopeActions: "pull,push", body: { .bytes(ByteBuffer(bytes: chunk)) }, expect: [202])
+                                   scopeActions: "pull,push", body: { .bytes(ByteBuffer(bytes: chunk)) }, expect: [202], bytes: Int64(filled))
             offset += Int64(filled)
-            if let next = r.headers.first(name: "Location") { location = next.hasPrefix("/") ? "\(scheme)://\(reference.host)" + next : next }
+            if let next = r.headers.first(name: "Location") {
+                guard let resolved = AuthScope.resolveLocation(next, base: location) else {
+                    throw HardenError(.corrupt, "\(name): upload answered with an unusable Location")
+                }
+                location = resolved
+            }
         }
         guard offset == descriptor.size else { throw HardenError(.corrupt, "blob \(descriptor.digest): read \(offset) bytes, expected \(descriptor.size)") }
         _ = try await send(.PUT, location + sep(location) + "digest=\(descriptor.digest)", scopeActions: "pull,push", expect: [201])

@@ -10,11 +10,14 @@ public struct RegistryOptions: Sendable {
     public var tlsVerify: Bool
     /// Blob transfers running at once.
     public var parallelism: Int
+    /// The longest wait for the next bytes of a registry's answer; a whole request is bounded too (see RegistryClient).
+    public var idleTimeout: Duration
 
-    public init(credentials: Credentials? = nil, tlsVerify: Bool = true, parallelism: Int = 3) {
+    public init(credentials: Credentials? = nil, tlsVerify: Bool = true, parallelism: Int = 3, idleTimeout: Duration = .seconds(60)) {
         self.credentials = credentials
         self.tlsVerify = tlsVerify
         self.parallelism = parallelism
+        self.idleTimeout = idleTimeout
     }
 }
 
@@ -25,7 +28,8 @@ public enum RegistryTransfer {
                             blobDirectory: String? = nil, logger: Logger = .harden,
                             progress: (@Sendable (_ done: Int, _ total: Int, _ bytes: Int64) -> Void)? = nil) async throws -> Image {
         let ref = try RegistryReference.parse(text)
-        let client = RegistryClient(reference: ref, credentials: options.credentials, tlsVerify: options.tlsVerify, logger: logger)
+        let client = RegistryClient(reference: ref, credentials: options.credentials, tlsVerify: options.tlsVerify, idleTimeout: options.idleTimeout,
+                                    logger: logger)
         do {
             let image = try await pull(ref, client: client, options: options, loader: loader, blobDirectory: blobDirectory, progress: progress)
             await client.shutdown()
@@ -103,7 +107,8 @@ public enum RegistryTransfer {
     public static func push(_ image: Image, to text: String, options: RegistryOptions, mountFrom: String? = nil,
                             logger: Logger = .harden) async throws -> Digest {
         let ref = try RegistryReference.parse(text)
-        let client = RegistryClient(reference: ref, credentials: options.credentials, tlsVerify: options.tlsVerify, logger: logger)
+        let client = RegistryClient(reference: ref, credentials: options.credentials, tlsVerify: options.tlsVerify, idleTimeout: options.idleTimeout,
+                                    logger: logger)
         do {
             let blobs = [(image.manifest.config, true)] + image.layers.map { ($0.descriptor, false) }
             for (descriptor, isConfig) in blobs {

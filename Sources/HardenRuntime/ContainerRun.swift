@@ -23,8 +23,12 @@ public struct RunOptions: Sendable {
     public var sensors: Set<Sensor> = [.fanotify, .ptrace]
     /// How long to wait for a port to open / a command or script to finish.
     public var probeTimeout: Double = 60
-    /// A seccomp profile for the container (verification runs).
+    /// A seccomp profile for the container (verification runs); profiling runs use `Seccomp.dockerDefault`.
     public var seccomp: RuntimeSpec.Seccomp?
+    /// The container's pids and memory limits.
+    public var limits = SandboxLimits()
+    /// What the container may connect to.
+    public var network = NetworkMode.isolated
     /// The user to run as instead of the image's (uid[:gid]).
     public var user: String?
     /// The program that runs the ptrace sensor (`harden internal-trace`); default /proc/self/exe.
@@ -159,7 +163,7 @@ public final class ContainerRunner: Sendable {
         try Mounts.mountOverlay(lower: lower, upper: dir + "/upper", work: dir + "/work", target: dir + "/rootfs")
         cleanup.push("unmount \(dir)/rootfs") { try? Mounts.unmount(dir + "/rootfs") }
 
-        let network = try await ContainerNetwork.create(id: id, runDirectory: options.runDirectory)
+        let network = try await ContainerNetwork.create(id: id, runDirectory: options.runDirectory, mode: options.network)
         cleanup.push("remove network \(network.name)") { network.remove() }
 
         let hostname = String(id.prefix(12))
@@ -176,7 +180,7 @@ public final class ContainerRunner: Sendable {
             config: image.config.config, args: args, user: user, hostname: hostname, rootfs: dir + "/rootfs",
             networkNamespace: network.namespacePath,
             etcFiles: ["/etc/hosts": dir + "/hosts", "/etc/resolv.conf": dir + "/resolv.conf", "/etc/hostname": dir + "/hostname"],
-            seccomp: options.seccomp)
+            seccomp: options.seccomp ?? .dockerDefault, limits: options.limits)
         try HostFS.writeFileAtomically(dir + "/bundle/config.json", try JSONCoding.encode(spec))
 
         // Sensors that must see the start: fanotify before the container exists.

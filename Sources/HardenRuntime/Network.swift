@@ -8,6 +8,17 @@ import HardenSystem
 import Glibc
 #endif
 
+/// What a container may connect to. Connections *to* it (probes, probe scripts) work in every mode.
+public enum NetworkMode: String, Sendable, CaseIterable {
+    /// Only its own loopback: no host service, no private or public network (a stateful filter in the container's
+    /// namespace answers probes and drops every connection the container opens).
+    case isolated
+    /// Also the host, through its gateway address (services the host runs for the app).
+    case host
+    /// No filter: the host and whatever the host routes onward.
+    case open
+}
+
 public struct ContainerNetwork: Sendable {
     public let name: String
     public let hostInterface: String
@@ -22,9 +33,12 @@ public struct ContainerNetwork: Sendable {
         "harden-\(Digest.sha256(of: Array(runDirectory.utf8)).encoded.prefix(6))-\(id)"
     }
 
-    public static func create(id: String, runDirectory: String) async throws -> ContainerNetwork {
+    public static func create(id: String, runDirectory: String, mode: NetworkMode = .isolated) async throws -> ContainerNetwork {
         guard ChildProcess.which("ip") != nil else {
             throw HardenError(.notFound, "ip: iproute2 is needed to give the container a network namespace (scripts/setup.sh installs it)")
+        }
+        if mode != .open && (ChildProcess.which("iptables") == nil || ChildProcess.which("ip6tables") == nil) {
+            throw HardenError(.notFound, "iptables: needed to keep the container off the host's network (scripts/setup.sh installs it; or --network open)")
         }
         let name = namespaceName(id: id, runDirectory: runDirectory)
         let host = "hd\(id.prefix(10))h"
@@ -49,10 +63,24 @@ public struct ContainerNetwork: Sendable {
             try await ChildProcess.check(["ip", "-n", name, "link", "set", peer, "up"])
             try await ChildProcess.check(["ip", "-n", name, "link", "set", "lo", "up"])
             try await ChildProcess.check(["ip", "-n", name, "route", "add", "default", "via", hostIP])
+            if mode != .open { try await isolate(namespace: name, allowHost: mode == .host ? hostIP : nil) }
             return ContainerNetwork(name: name, hostInterface: host, hostAddress: hostIP, containerAddress: containerIP)
         } catch {
             remove(name: name, hostInterface: host)
             throw error
+        }
+    }
+
+    /// Inside the namespace (the container has no CAP_NET_ADMIN to undo it): outgoing packets are dropped unless
+    /// they leave through loopback, answer a connection made to the container, or (host mode) go to the host.
+    static func isolate(namespace: String, allowHost: String?) async throws {
+        for tool in ["iptables", "ip6tables"] {
+            let t = ["ip", "netns", "exec", namespace, tool, "-w"]
+            try await ChildProcess.check(t + ["-A", "OUTPUT", "-o", "lo", "-j", "ACCEPT"])
+            try await ChildProcess.check(t + ["-A", "OUTPUT", "-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED", "-j", "ACCEPT"])
+            if let allowHost, tool == "iptables" { try await ChildProcess.check(t + ["-A", "OUTPUT", "-d", allowHost, "-j", "ACCEPT"]) }
+            try await ChildProcess.check(t + ["-P", "OUTPUT", "DROP"])
+            try await ChildProcess.check(t + ["-P", "FORWARD", "DROP"])
         }
     }
 

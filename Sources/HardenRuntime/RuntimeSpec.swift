@@ -58,7 +58,15 @@ public struct RuntimeSpec: Codable, Sendable {
         public var maskedPaths: [String]?
         public var readonlyPaths: [String]?
         public var seccomp: Seccomp?
+        public var resources: Resources?
     }
+    /// linux.resources: the cgroup limits harden sets.
+    public struct Resources: Codable, Sendable {
+        public var pids: Pids?
+        public var memory: Memory?
+    }
+    public struct Pids: Codable, Sendable { public var limit: Int64 }
+    public struct Memory: Codable, Sendable { public var limit: Int64? }
     public struct Namespace: Codable, Sendable {
         public var type: String
         public var path: String?
@@ -79,7 +87,28 @@ public struct RuntimeSpec: Codable, Sendable {
     public struct SyscallRule: Codable, Sendable, Equatable {
         public var names: [String]
         public var action: String
-        public init(names: [String], action: String) { self.names = names; self.action = action }
+        public var errnoRet: UInt32?
+        public var args: [SyscallArg]?
+        public init(names: [String], action: String, errnoRet: UInt32? = nil, args: [SyscallArg]? = nil) {
+            self.names = names
+            self.action = action
+            self.errnoRet = errnoRet
+            self.args = args
+        }
+    }
+    /// A condition on one argument: `op` compares argument `index` with `value` (`SCMP_CMP_MASKED_EQ`: the
+    /// argument masked with `value` equals `valueTwo`).
+    public struct SyscallArg: Codable, Sendable, Equatable {
+        public var index: UInt
+        public var value: UInt64
+        public var valueTwo: UInt64?
+        public var op: String
+        public init(index: UInt, value: UInt64, valueTwo: UInt64? = nil, op: String) {
+            self.index = index
+            self.value = value
+            self.valueTwo = valueTwo
+            self.op = op
+        }
     }
 }
 
@@ -124,19 +153,21 @@ extension RuntimeSpec {
     ///   - user: the resolved numeric user.
     ///   - networkNamespace: an existing network namespace to join (the one with loopback and the probe link).
     ///   - etcFiles: host files bind-mounted over `/etc/hosts`, `/etc/resolv.conf`, `/etc/hostname`.
+    ///   - seccomp: the filter (profiling runs: `Seccomp.dockerDefault`; verification: the image's own profile).
+    ///   - limits: the pids and memory limits of the container's cgroup.
     public static func make(
         config: ContainerConfig?, args: [String], user: User, hostname: String, rootfs: String,
-        networkNamespace: String?, etcFiles: [String: String], seccomp: Seccomp? = nil
+        networkNamespace: String?, etcFiles: [String: String], seccomp: Seccomp? = nil, limits: SandboxLimits? = nil
     ) -> RuntimeSpec {
         let caps = dockerDefaultCapabilities
         let process = Process(
             terminal: false, user: user, args: args, env: environment(of: config, hostname: hostname),
             cwd: (config?.workingDir).flatMap { $0.isEmpty ? nil : $0 } ?? "/",
             capabilities: Capabilities(bounding: caps, effective: user.uid == 0 ? caps : [], permitted: user.uid == 0 ? caps : [], inheritable: [], ambient: []),
-            // With a seccomp profile the run is a hardened one: no privilege gain, which also makes runc load the
+            // No privilege gain through setuid files or file capabilities; it also makes runc load the seccomp
             // filter right before exec (as Kubernetes' allowPrivilegeEscalation: false does).
             // rlimits: inherited from harden (raising one above the host's limit fails).
-            rlimits: nil, noNewPrivileges: seccomp != nil)
+            rlimits: nil, noNewPrivileges: true)
         var mounts = [
             Mount(destination: "/proc", type: "proc", source: "proc", options: ["nosuid", "noexec", "nodev"]),
             Mount(destination: "/dev", type: "tmpfs", source: "tmpfs", options: ["nosuid", "strictatime", "mode=755", "size=65536k"]),
@@ -153,8 +184,80 @@ extension RuntimeSpec {
         namespaces.append(Namespace(type: "network", path: networkNamespace))
         return RuntimeSpec(
             process: process, root: Root(path: rootfs, readonly: false), hostname: hostname, mounts: mounts,
-            linux: Linux(namespaces: namespaces, maskedPaths: maskedPaths, readonlyPaths: readonlyPaths, seccomp: seccomp))
+            linux: Linux(namespaces: namespaces, maskedPaths: maskedPaths, readonlyPaths: readonlyPaths, seccomp: seccomp,
+                         resources: limits.map { Resources(pids: Pids(limit: $0.pids), memory: Memory(limit: $0.memoryBytes)) }))
     }
+}
+
+/// The cgroup limits of a container harden runs.
+public struct SandboxLimits: Sendable, Equatable {
+    /// Processes and threads at most (a fork bomb stops here).
+    public var pids: Int64 = 4096
+    /// Memory at most, in bytes (the kernel's OOM killer acts inside the container's cgroup).
+    public var memoryBytes: Int64 = 4 << 30
+    public init(pids: Int64 = 4096, memoryBytes: Int64 = 4 << 30) {
+        self.pids = pids
+        self.memoryBytes = memoryBytes
+    }
+}
+
+extension RuntimeSpec.Seccomp {
+    /// The filter profiling runs use: default deny (EPERM), allowing what Docker's default profile allows to a
+    /// container with Docker's default capabilities on x86-64 (no CAP_SYS_ADMIN: no mount, unshare, setns, new
+    /// namespaces through clone; clone3 answers ENOSYS so libc falls back to clone; no AF_VSOCK sockets; only the
+    /// harmless personality values). The syscall names are facts of Docker's published default profile.
+    public static let dockerDefault: RuntimeSpec.Seccomp = {
+        typealias Rule = RuntimeSpec.SyscallRule
+        typealias Arg = RuntimeSpec.SyscallArg
+        var rules = [Rule(names: dockerDefaultAllowed, action: "SCMP_ACT_ALLOW")]
+        // CAP_SYS_CHROOT is one of Docker's default capabilities; ptrace & co. are allowed on kernels ≥ 4.8.
+        rules.append(Rule(names: ["chroot", "arch_prctl", "modify_ldt", "ptrace", "process_vm_readv", "process_vm_writev"], action: "SCMP_ACT_ALLOW"))
+        rules.append(Rule(names: ["socket"], action: "SCMP_ACT_ALLOW", args: [Arg(index: 0, value: 40, op: "SCMP_CMP_NE")]))
+        for p: UInt64 in [0, 8, 0x20000, 0x20008, 0xffff_ffff] {
+            rules.append(Rule(names: ["personality"], action: "SCMP_ACT_ALLOW", args: [Arg(index: 0, value: p, op: "SCMP_CMP_EQ")]))
+        }
+        // clone without any CLONE_NEW* flag (CLONE_NEWNS|CGROUP|UTS|IPC|USER|PID|NET = 0x7E020000).
+        rules.append(Rule(names: ["clone"], action: "SCMP_ACT_ALLOW", args: [Arg(index: 0, value: 0x7E02_0000, valueTwo: 0, op: "SCMP_CMP_MASKED_EQ")]))
+        rules.append(Rule(names: ["clone3"], action: "SCMP_ACT_ERRNO", errnoRet: 38))
+        return RuntimeSpec.Seccomp(defaultAction: "SCMP_ACT_ERRNO", defaultErrnoRet: 1,
+                                   architectures: ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"], syscalls: rules)
+    }()
+
+    static let dockerDefaultAllowed: [String] = """
+        accept accept4 access adjtimex alarm bind brk capget capset chdir chmod chown chown32 clock_adjtime clock_adjtime64
+        clock_getres clock_getres_time64 clock_gettime clock_gettime64 clock_nanosleep clock_nanosleep_time64 close
+        close_range connect copy_file_range creat dup dup2 dup3 epoll_create epoll_create1 epoll_ctl epoll_ctl_old
+        epoll_pwait epoll_pwait2 epoll_wait epoll_wait_old eventfd eventfd2 execve execveat exit exit_group faccessat
+        faccessat2 fadvise64 fadvise64_64 fallocate fanotify_mark fchdir fchmod fchmodat fchown fchown32 fchownat fcntl
+        fcntl64 fdatasync fgetxattr flistxattr flock fork fremovexattr fsetxattr fstat fstat64 fstatat64 fstatfs fstatfs64
+        fsync ftruncate ftruncate64 futex futex_time64 futex_waitv futimesat getcpu getcwd getdents getdents64 getegid
+        getegid32 geteuid geteuid32 getgid getgid32 getgroups getgroups32 getitimer getpeername getpgid getpgrp getpid
+        getppid getpriority getrandom getresgid getresgid32 getresuid getresuid32 getrlimit get_robust_list getrusage
+        getsid getsockname getsockopt get_thread_area gettid gettimeofday getuid getuid32 getxattr inotify_add_watch
+        inotify_init inotify_init1 inotify_rm_watch io_cancel ioctl io_destroy io_getevents io_pgetevents
+        io_pgetevents_time64 ioprio_get ioprio_set io_setup io_submit io_uring_enter io_uring_register io_uring_setup ipc
+        kill landlock_add_rule landlock_create_ruleset landlock_restrict_self lchown lchown32 lgetxattr link linkat listen
+        listxattr llistxattr _llseek lremovexattr lseek lsetxattr lstat lstat64 madvise membarrier memfd_create
+        memfd_secret mincore mkdir mkdirat mknod mknodat mlock mlock2 mlockall mmap mmap2 mprotect mq_getsetattr mq_notify
+        mq_open mq_timedreceive mq_timedreceive_time64 mq_timedsend mq_timedsend_time64 mq_unlink mremap msgctl msgget
+        msgrcv msgsnd msync munlock munlockall munmap name_to_handle_at nanosleep newfstatat _newselect open openat openat2
+        pause pidfd_open pidfd_send_signal pipe pipe2 pkey_alloc pkey_free pkey_mprotect poll ppoll ppoll_time64 prctl
+        pread64 preadv preadv2 prlimit64 process_mrelease pselect6 pselect6_time64 pwrite64 pwritev pwritev2 read readahead
+        readlink readlinkat readv recv recvfrom recvmmsg recvmmsg_time64 recvmsg remap_file_pages removexattr rename
+        renameat renameat2 restart_syscall rmdir rseq rt_sigaction rt_sigpending rt_sigprocmask rt_sigqueueinfo
+        rt_sigreturn rt_sigsuspend rt_sigtimedwait rt_sigtimedwait_time64 rt_tgsigqueueinfo sched_getaffinity
+        sched_getattr sched_getparam sched_get_priority_max sched_get_priority_min sched_getscheduler
+        sched_rr_get_interval sched_rr_get_interval_time64 sched_setaffinity sched_setattr sched_setparam
+        sched_setscheduler sched_yield seccomp select semctl semget semop semtimedop semtimedop_time64 send sendfile
+        sendfile64 sendmmsg sendmsg sendto setfsgid setfsgid32 setfsuid setfsuid32 setgid setgid32 setgroups setgroups32
+        setitimer setpgid setpriority setregid setregid32 setresgid setresgid32 setresuid setresuid32 setreuid setreuid32
+        setrlimit set_robust_list setsid setsockopt set_thread_area set_tid_address setuid setuid32 setxattr shmat shmctl
+        shmdt shmget shutdown sigaltstack signalfd signalfd4 sigprocmask sigreturn socketcall socketpair splice stat
+        stat64 statfs statfs64 statx symlink symlinkat sync sync_file_range syncfs sysinfo tee tgkill time timer_create
+        timer_delete timer_getoverrun timer_gettime timer_gettime64 timer_settime timer_settime64 timerfd_create
+        timerfd_gettime timerfd_gettime64 timerfd_settime timerfd_settime64 times tkill truncate truncate64 ugetrlimit
+        umask uname unlink unlinkat utime utimensat utimensat_time64 utimes vfork vmsplice wait4 waitid waitpid write writev
+        """.split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init)
 }
 
 /// Resolving the image's `User` (`name`, `uid`, `name:group`, `uid:gid`) against the image's own

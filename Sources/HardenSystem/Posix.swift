@@ -91,6 +91,24 @@ public final class FileDescriptor {
         }
     }
 
+    /// Writes all of `buffer` at `offset` (the file position is unchanged).
+    public func pwriteAll(_ buffer: UnsafeRawBufferPointer, at offset: Int64) throws {
+        var done = 0
+        while done < buffer.count {
+            let n = Glibc.pwrite(raw, buffer.baseAddress.unsafelyUnwrapped + done, buffer.count - done, off_t(offset + Int64(done)))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw HardenError(.io, "write: \(errnoText())")
+            }
+            done += n
+        }
+    }
+
+    /// Sets the file's size (a larger size leaves a hole, which takes no disk space).
+    public func truncate(to size: Int64) throws {
+        guard ftruncate(raw, off_t(size)) == 0 else { throw HardenError(.io, "ftruncate: \(errnoText())") }
+    }
+
     public func writeAll(_ bytes: [UInt8]) throws {
         try bytes.withUnsafeBytes { try writeAll($0) }
     }
@@ -107,6 +125,12 @@ public enum HostFS {
     public static func isDirectory(_ path: String) -> Bool {
         var st = stat()
         return fstatat(AT_FDCWD, path, &st, 0) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    /// Whether every user may enter the directory at `path` (others' execute bit).
+    public static func isWorldTraversable(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0 && st.st_mode & 0o001 != 0
     }
 
     public static func isRegularFile(_ path: String) -> Bool {
@@ -168,6 +192,31 @@ public enum HostFS {
         return (dir.isEmpty ? "" : dir + "/") + ".\(name).tmp-\(getpid())-\(token)"
     }
 
+    /// Removes what an earlier, interrupted harden left beside `path` (its `temporarySibling`s, also with a suffix
+    /// such as `.d`) when the process that made them is gone. Called before writing `path` again, so a SIGKILL
+    /// costs disk space only until the next write to the same destination.
+    public static func sweepStaleSiblings(of path: String) {
+        let (dir, name) = split(path)
+        sweepStale(in: dir.isEmpty ? "." : dir, prefix: ".\(name).")
+    }
+
+    /// Removes entries of `dir` named `PREFIX….tmp-<pid>-<token>[suffix]` (harden's temporary names) whose process
+    /// `pid` no longer runs.
+    public static func sweepStale(in dir: String, prefix: String) {
+        guard let names = try? listDirectory(dir) else { return }
+        for name in names where name.hasPrefix(prefix) {
+            let bytes = Array(name.utf8), marker = Array(".tmp-".utf8)
+            guard bytes.count > marker.count,
+                  let at = (0...(bytes.count - marker.count)).reversed().first(where: { bytes[$0..<($0 + marker.count)].elementsEqual(marker) })
+            else { continue }
+            let rest = bytes[(at + marker.count)...]
+            guard let dash = rest.firstIndex(of: UInt8(ascii: "-")),
+                  let pid = Int32(String(decoding: rest[..<dash], as: UTF8.self)), pid > 0 else { continue }
+            if pid == getpid() || kill(pid, 0) == 0 || errno != ESRCH { continue }
+            try? removeTree(dir + "/" + name)
+        }
+    }
+
     public static func rename(_ from: String, _ to: String) throws {
         guard Glibc.rename(from, to) == 0 else { throw HardenError(.io, "rename \(from) to \(to): \(errnoText())") }
     }
@@ -206,16 +255,87 @@ public enum HostFS {
     }
 
     /// Removes a file or a whole directory tree; never follows symlinks. Missing paths are fine.
+    ///
+    /// Works relative to directory descriptors (`openat`/`unlinkat`), never by full path, so a tree deeper than
+    /// `PATH_MAX` (a container can make one) is removed too. At most `maxOpenDepth` descriptors are held: a
+    /// directory found deeper is first moved up to the top of the tree being removed (`renameat`), then removed
+    /// from there.
     public static func removeTree(_ path: String) throws {
         var st = stat()
         guard lstat(path, &st) == 0 else { return }
-        if (st.st_mode & S_IFMT) == S_IFDIR {
-            _ = chmod(path, 0o700)
-            for name in try listDirectory(path) { try removeTree(path + "/" + name) }
-            guard rmdir(path) == 0 else { throw HardenError(.io, "\(path): cannot remove: \(errnoText())") }
-        } else {
+        guard (st.st_mode & S_IFMT) == S_IFDIR else {
             guard unlink(path) == 0 else { throw HardenError(.io, "\(path): cannot remove: \(errnoText())") }
+            return
         }
+        _ = chmod(path, 0o700)
+        let top = Glibc.open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard top >= 0 else { throw HardenError(.io, "\(path): cannot open: \(errnoText())") }
+        defer { _ = Glibc.close(top) }
+        var hoisted = 0
+        // Directories moved up to `top` because they sat too deep; each is emptied like the top itself.
+        var pending: [String] = []
+        func empty(_ fd: Int32, depth: Int, at shown: String) throws {
+            for raw in try entries(fd, shown) {
+                try withCPath(raw) { name in
+                let shownName = String(decoding: raw, as: UTF8.self)
+                var st = stat()
+                guard fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 else { return }
+                if (st.st_mode & S_IFMT) == S_IFDIR {
+                    if depth >= maxOpenDepth {
+                        hoisted += 1
+                        let moved = ".harden-rm-\(getpid())-\(hoisted)"
+                        guard renameat(fd, name, top, moved) == 0 else {
+                            throw HardenError(.io, "\(path): cannot move a deep directory up for removal: \(errnoText())")
+                        }
+                        pending.append(moved)
+                        return
+                    }
+                    _ = fchmodat(fd, name, 0o700, 0)
+                    let sub = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                    guard sub >= 0 else { throw HardenError(.io, "\(shown)/\(shownName): cannot open: \(errnoText())") }
+                    do {
+                        try empty(sub, depth: depth + 1, at: depth < 8 ? shown + "/" + shownName : shown)
+                    } catch {
+                        _ = Glibc.close(sub)
+                        throw error
+                    }
+                    _ = Glibc.close(sub)
+                    guard unlinkat(fd, name, AT_REMOVEDIR) == 0 else {
+                        throw HardenError(.io, "\(shown)/\(shownName): cannot remove: \(errnoText())")
+                    }
+                } else {
+                    guard unlinkat(fd, name, 0) == 0 else { throw HardenError(.io, "\(shown)/\(shownName): cannot remove: \(errnoText())") }
+                }
+                }
+            }
+        }
+        try empty(top, depth: 0, at: path)
+        while let name = pending.popLast() {
+            let sub = openat(top, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            guard sub >= 0 else { throw HardenError(.io, "\(path)/\(name): cannot open: \(errnoText())") }
+            do { try empty(sub, depth: 1, at: path) } catch { _ = Glibc.close(sub); throw error }
+            _ = Glibc.close(sub)
+            guard unlinkat(top, name, AT_REMOVEDIR) == 0 else { throw HardenError(.io, "\(path)/\(name): cannot remove: \(errnoText())") }
+        }
+        guard rmdir(path) == 0 else { throw HardenError(.io, "\(path): cannot remove: \(errnoText())") }
+    }
+
+    /// How many directory descriptors `removeTree` holds at most.
+    static let maxOpenDepth = 64
+
+    /// The entry names of an open directory (not `.` and `..`); the descriptor stays open and owned by the caller.
+    static func entries(_ fd: Int32, _ shown: String) throws -> [[UInt8]] {
+        let copy = dup(fd)
+        guard copy >= 0, let dir = fdopendir(copy) else {
+            throw HardenError(.io, "\(shown): cannot list: \(errnoText())")
+        }
+        defer { closedir(dir) }
+        var names: [[UInt8]] = []
+        while let ent = readdir(dir) {
+            let name = withUnsafeBytes(of: ent.pointee.d_name) { Array($0.prefix { $0 != 0 }) }
+            if name != [46] && name != [46, 46] { names.append(name) }
+        }
+        return names
     }
 
     /// Creates a new private temporary directory under `base` (default `$TMPDIR` or `/tmp`).

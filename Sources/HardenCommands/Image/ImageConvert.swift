@@ -3,6 +3,7 @@ import ArgumentParser
 import HardenCore
 import HardenOCI
 import HardenRegistry
+import HardenSystem
 import Logging
 
 extension Application {
@@ -27,6 +28,12 @@ extension Application {
         @Flag(name: .long, help: "With dir:, create device nodes (as root) instead of skipping them.")
         public var devices = false
 
+        @Flag(name: .customLong("no-setuid"), help: "With dir:, strip setuid/setgid bits from the files written.")
+        public var noSetuid = false
+
+        @Option(name: .customLong("max-write"), help: ArgumentHelp("With dir:, the most file content written in all (holes of sparse files excluded): bytes or a size such as 500M, 64G.", valueName: "SIZE"))
+        public var maxWrite: String = "64G"
+
         public init() {}
 
         public func run() async throws {
@@ -43,6 +50,8 @@ extension Application {
                 img = try await imageOptions.open(source, logger: logger, progress: global.showProgress)
             }
             options.extract.createDevices = devices
+            options.extract.stripSetuid = noSetuid
+            options.extract.maxBytesWritten = try parseSize(maxWrite, option: "--max-write")
             var mountFrom: String?
             if case .registry(let src) = source, case .registry(let r) = dest, let s = try? RegistryReference.parse(src),
                let d = try? RegistryReference.parse(r), s.host == d.host {
@@ -50,6 +59,10 @@ extension Application {
             }
             let written = try await imageOptions.write(img, to: dest, options: options, mountFrom: mountFrom, logger: logger)
             logger.info("Converted image", metadata: ["from": "\(source)", "to": "\(dest)"])
+            if case .rootfs(let path) = dest, let e = written.extracted, !e.setuidFiles.isEmpty, !noSetuid,
+               HostFS.isWorldTraversable(path) {
+                writeStandardError("harden: warning: \(path): \(e.setuidFiles.count) setuid/setgid files (\(e.setuidFiles.prefix(3).joined(separator: ", "))\(e.setuidFiles.count > 3 ? ", …" : "")) in a directory every user can traverse; strip them with --no-setuid or make \(path) private (chmod 700)\n")
+            }
             if !global.quiet {
                 writeStandardError("wrote \(written.reference)" + (written.manifestDigest.map { " (\(dest.isDockerArchive ? "image id" : "manifest") \($0))" } ?? "") + "\n")
             }

@@ -33,6 +33,15 @@ public struct ProbeOptions: ParsableArguments {
     @Flag(name: .long, help: "Record failed probes but exit 0.")
     public var allowProbeFailure = false
 
+    @Option(name: .long, help: ArgumentHelp("What the container may connect to: isolated (its own loopback only; probes still reach it), host (also the host, through its gateway address), open (no filter).", valueName: "MODE"))
+    public var network: NetworkMode = .isolated
+
+    @Option(name: .customLong("pids-limit"), help: ArgumentHelp("Processes and threads the container may have at once.", valueName: "N"))
+    public var pidsLimit: Int64 = SandboxLimits().pids
+
+    @Option(name: .long, help: ArgumentHelp("Memory the container may use: bytes or a size such as 512M, 4G.", valueName: "SIZE"))
+    public var memory: String = "4G"
+
     public init() {}
 
     public func validate() throws {
@@ -43,6 +52,9 @@ public struct ProbeOptions: ParsableArguments {
 
     public func runOptions(sensors: Set<Sensor>) throws -> RunOptions {
         var o = RunOptions()
+        guard pidsLimit > 0 else { throw HardenError(.invalidArgument, "--pids-limit: must be a positive number") }
+        o.limits = SandboxLimits(pids: pidsLimit, memoryBytes: try parseSize(memory, option: "--memory"))
+        o.network = network
         o.httpProbes = try httpProbes.map(HTTPProbe.init(parsing:))
         o.execProbes = execProbes
         o.probeScripts = probeScripts
@@ -166,8 +178,11 @@ extension Application {
 
 /// Reading and summarising profile files.
 public enum ProfileFile {
+    /// The largest profile read (a real one with 100,000 files is ~30 MB; decoding takes ~6× its size in memory).
+    public static let sizeLimit = 64 << 20
+
     public static func read(_ path: String) throws -> RuntimeProfile {
-        let bytes = try HostFS.readFile(path, limit: 1 << 30)
+        let bytes = try HostFS.readFile(path, limit: sizeLimit)
         return try JSONCoding.decode(bytes, source: path, what: "runtime profile")
     }
 
@@ -186,3 +201,5 @@ public enum ProfileFile {
             """
     }
 }
+
+extension NetworkMode: ExpressibleByArgument {}

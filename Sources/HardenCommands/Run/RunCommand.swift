@@ -38,7 +38,7 @@ extension Application {
         @Option(name: .long, help: ArgumentHelp("A policy file (YAML; see README).", valueName: "FILE"))
         public var policy: String?
 
-        @Option(name: .long, help: ArgumentHelp("The report directory (replaced as a whole).", valueName: "DIR"))
+        @Option(name: .long, help: ArgumentHelp("The report directory: new, empty, or an earlier harden report (replaced as a whole); any other directory is refused.", valueName: "DIR"))
         public var reportDir: String = "harden-report"
 
         @OptionGroup public var keep: KeepOptions
@@ -49,6 +49,7 @@ extension Application {
             let logger = global.makeLogger()
             let reference = try ImageReference.parse(image)
             let dest = try ImageReference.parse(output)
+            try Self.checkReportDirectory(reportDir)
             var options = PipelineOptions()
             options.policy = try policy.map { try Policy.load($0) }
             options.policyFile = policy
@@ -102,11 +103,30 @@ extension Application {
             }
         }
 
+        /// The file that marks a directory as a harden report, so a later run may replace it.
+        static let reportMarker = ".harden-report"
+
+        /// Refuses a report directory harden may not replace: anything but a missing path, an empty directory or an
+        /// earlier report (holding `reportMarker`). Checked before the run, so a mistake costs no time.
+        public static func checkReportDirectory(_ dir: String) throws {
+            guard HostFS.exists(dir) else { return }
+            guard HostFS.isDirectory(dir) else {
+                throw HardenError(.invalidArgument, "\(dir): --report-dir exists and is not a directory")
+            }
+            let names = try HostFS.listDirectory(dir)
+            if names.isEmpty || names.contains(reportMarker) { return }
+            throw HardenError(.invalidArgument, "\(dir): --report-dir exists, is not empty and is not a harden report (no \(reportMarker)); harden replaces only its own reports — name a new or empty directory")
+        }
+
         /// Writes the files into a new directory beside `dir`, then swaps it in: readers never see half a report.
-        static func writeReportDirectory(_ dir: String, _ files: [(name: String, bytes: [UInt8])]) throws {
+        /// Only a directory harden wrote (or an empty one) is replaced; anything else is refused, never deleted.
+        public static func writeReportDirectory(_ dir: String, _ files: [(name: String, bytes: [UInt8])]) throws {
+            try checkReportDirectory(dir)
+            HostFS.sweepStaleSiblings(of: dir)
             let tmp = HostFS.temporarySibling(of: dir)
             try HostFS.makeDirectories(tmp)
             do {
+                try HostFS.writeFileAtomically(tmp + "/" + reportMarker, Array("harden report directory: replaced as a whole by the next `harden run --report-dir`\n".utf8))
                 for f in files { try HostFS.writeFileAtomically(tmp + "/" + f.name, f.bytes) }
                 if HostFS.exists(dir) {
                     let old = HostFS.temporarySibling(of: dir)

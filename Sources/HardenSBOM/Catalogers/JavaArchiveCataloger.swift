@@ -7,13 +7,20 @@ public struct JavaArchiveCataloger: Cataloger {
     public var name: String { "java-archive" }
     public init() {}
 
+    /// Archives inside archives are read this deep (a jar in a war in an ear is depth 2).
+    public static let maxDepth = 3
+    /// Bytes inflated from all the archives of one image at most.
+    public static let inflationLimit = 1 << 30
+
     public func catalog(_ context: CatalogContext) -> [SoftwarePackage] {
         var out: [SoftwarePackage] = []
+        let budget = InflationBudget(limit: Self.inflationLimit)
         for (path, bytes) in context.capturedFiles() {
             let file = String(decoding: path.lastComponent, as: UTF8.self)
             guard file.hasSuffix(".jar") || file.hasSuffix(".war") || file.hasSuffix(".ear") else { continue }
             do {
-                out += try Self.packages(in: bytes, name: file, location: path.absoluteDescription, layer: context.layer(of: path), depth: 0)
+                out += try Self.packages(in: bytes, name: file, location: path.absoluteDescription, layer: context.layer(of: path), depth: 0,
+                                         budget: budget)
             } catch {
                 context.warn("\(path.absoluteDescription): \(error); skipped")
             }
@@ -21,7 +28,8 @@ public struct JavaArchiveCataloger: Cataloger {
         return out
     }
 
-    static func packages(in bytes: [UInt8], name: String, location: String, layer: LayerRef?, depth: Int) throws -> [SoftwarePackage] {
+    static func packages(in bytes: [UInt8], name: String, location: String, layer: LayerRef?, depth: Int,
+                         budget: InflationBudget = InflationBudget(limit: inflationLimit)) throws -> [SoftwarePackage] {
         let zip = try ZipArchive(bytes)
         var out: [SoftwarePackage] = []
         func make(group: String?, artifact: String, version: String, licenses: [String]) -> SoftwarePackage {
@@ -33,13 +41,13 @@ public struct JavaArchiveCataloger: Cataloger {
                 foundBy: "java-archive", metadata: ["archive": location + (depth > 0 ? ":" + name : "")])
         }
         for entry in zip.entries where entry.name.hasPrefix("META-INF/maven/") && entry.name.hasSuffix("/pom.properties") {
-            let props = parseProperties(String(decoding: try zip.read(entry), as: UTF8.self))
+            let props = parseProperties(String(decoding: try zip.read(entry, budget: budget), as: UTF8.self))
             if let a = props["artifactId"], let v = props["version"] {
                 out.append(make(group: props["groupId"], artifact: a, version: v, licenses: []))
             }
         }
         if out.isEmpty, let m = zip.entries.first(where: { $0.name == "META-INF/MANIFEST.MF" }) {
-            let fields = parseManifest(String(decoding: try zip.read(m), as: UTF8.self))
+            let fields = parseManifest(String(decoding: try zip.read(m, budget: budget), as: UTF8.self))
             let version = fields["Implementation-Version"] ?? fields["Bundle-Version"] ?? fields["Specification-Version"]
             let base = name.split(separator: "/").last.map { String($0.dropLast(4)) } ?? name
             let artifact = fields["Implementation-Title"] ?? fields["Bundle-SymbolicName"] ?? base
@@ -48,9 +56,16 @@ public struct JavaArchiveCataloger: Cataloger {
                                 artifact: artifact, version: version, licenses: fields["Bundle-License"].map { [$0] } ?? []))
             }
         }
-        if depth < 4 {
-            for entry in zip.entries where entry.name.hasSuffix(".jar") && entry.uncompressedSize < 256 << 20 {
-                out += (try? packages(in: try zip.read(entry), name: entry.name, location: location, layer: layer, depth: depth + 1)) ?? []
+        if depth < maxDepth {
+            for entry in zip.entries where entry.name.hasSuffix(".jar") {
+                do {
+                    out += try packages(in: try zip.read(entry, budget: budget), name: entry.name, location: location, layer: layer,
+                                        depth: depth + 1, budget: budget)
+                } catch let e as HardenError where e.code == .limitExceeded {
+                    throw e.prefixed(entry.name)
+                } catch {
+                    continue  // a damaged nested jar hides only its own packages
+                }
             }
         }
         return out
@@ -63,7 +78,7 @@ public struct JavaArchiveCataloger: Cataloger {
 
     static func parseProperties(_ text: String) -> [String: String] {
         var out: [String: String] = [:]
-        for line in text.split(whereSeparator: { $0 == "\n" || $0 == "\r" }) {
+        for line in text.split(whereSeparator: \.isNewline) {
             let t = line.trimming(" \t")
             guard !t.hasPrefix("#"), !t.hasPrefix("!"), let eq = t.firstIndex(where: { $0 == "=" || $0 == ":" }) else { continue }
             out[t[..<eq].trimming(" ")] = t[t.index(after: eq)...].trimming(" ")
@@ -75,7 +90,7 @@ public struct JavaArchiveCataloger: Cataloger {
     static func parseManifest(_ text: String) -> [String: String] {
         var out: [String: String] = [:]
         var lastKey: String?
-        for line in text.split(whereSeparator: { $0 == "\n" || $0 == "\r" }) {
+        for line in text.split(whereSeparator: \.isNewline) {
             if line.hasPrefix(" "), let k = lastKey {
                 out[k, default: ""] += line.dropFirst()
                 continue
