@@ -1,0 +1,237 @@
+// harden — regression tests of the hostile-input campaign (issue 19): each builds its hostile input here and
+// fails on the code before the fix.
+import Foundation
+import HardenArchive
+import HardenCommands
+import HardenCore
+import HardenOCI
+import HardenRuntime
+import HardenSystem
+import HardenTestSupport
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A hostile registry (Tests/Tools/hostile-registry.py) on 127.0.0.1, with its "other host" on 127.0.0.2.
+final class HostileRegistry {
+    let port: Int
+    let otherPort: Int
+    let logPath: String
+    private let pidFile: String
+
+    init(mode: String, dir: String, offset: Int) throws {
+        port = testPort(offset)
+        otherPort = testPort(offset + 1)
+        logPath = dir + "/requests.log"
+        pidFile = dir + "/hostile.pid"
+        let script = packageRoot + "/Tests/Tools/hostile-registry.py"
+        let (s, o) = try runProcess(["sh", "-c", "python3 '\(script)' \(mode) \(port) \(otherPort) '\(logPath)' > '\(dir)/hostile.out' 2>&1 & echo $! > '\(pidFile)'"])
+        try #require(s == 0, "\(o)")
+        for _ in 0..<50 {
+            if (try? runProcess(["curl", "-s", "-m", "2", "-o", "/dev/null", "http://127.0.0.1:\(port)/v2/"]).status) == 0 { return }
+            usleep(100_000)
+        }
+        Issue.record("the hostile registry did not start: \(String(decoding: (try? HostFS.readFile(dir + "/hostile.out")) ?? [], as: UTF8.self))")
+    }
+
+    deinit { _ = try? runProcess(["sh", "-c", "kill $(cat '\(pidFile)') 2>/dev/null"]) }
+
+    /// Every request either server received.
+    var requests: [[String: Any]] {
+        let text = String(decoding: (try? HostFS.readFile(logPath, limit: 1 << 24)) ?? [], as: UTF8.self)
+        return text.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+    }
+}
+
+@Suite(.serialized) struct HostileRegistryTests {
+    static func config(_ cmd: [String]) -> ContainerConfig {
+        var c = ContainerConfig()
+        c.cmd = cmd
+        return c
+    }
+
+    /// A one-layer image in an OCI layout, to push.
+    static func smallImage(_ dir: String) throws -> String {
+        let layer = try Fixtures.layer([.dir("etc"), .file("etc/hello", "hello\n")])
+        try Fixtures.ociLayout(at: dir + "/src", images: [(tag: "v1", layers: [layer], config: Self.config(["/bin/true"]))])
+        return "oci:\(dir)/src:v1"
+    }
+
+    @Test func credentialsNeverFollowAnUploadLocationToAnotherHost() throws {
+        try withTemporaryDirectory { dir in
+            let registry = try HostileRegistry(mode: "location-other-host", dir: dir, offset: 40)
+            let (s, o) = try runProcess([hardenBinary, "convert", try Self.smallImage(dir), "docker://127.0.0.1:\(registry.port)/team/app:v1",
+                                         "--creds", "alice:secret", "--tls-verify=false", "--timeout", "10"])
+            #expect(s == 0, "\(o)")
+            let requests = registry.requests
+            let other = requests.filter { $0["server"] as? String == "other" }
+            try #require(!other.isEmpty, "the upload never reached the Location's host: \(requests)")
+            for r in other { #expect(r["authorization"] is NSNull || r["authorization"] == nil, "credentials sent to another host: \(r)") }
+            // The registry itself did get them (Basic auth works).
+            #expect(requests.contains { ($0["server"] as? String) == "registry" && (($0["authorization"] as? String)?.hasPrefix("Basic ") ?? false) })
+        }
+    }
+
+    @Test func basicCredentialsAreNotSentToAPlainHTTPRealmOnAnotherHost() throws {
+        try withTemporaryDirectory { dir in
+            let registry = try HostileRegistry(mode: "realm-other-host", dir: dir, offset: 42)
+            let (s, o) = try runProcess([hardenBinary, "inspect", "docker://127.0.0.1:\(registry.port)/team/app:v1",
+                                         "--creds", "alice:secret", "--tls-verify=false", "--timeout", "10"])
+            #expect(s == 0, "\(o)")
+            let tokens = registry.requests.filter { ($0["path"] as? String)?.hasPrefix("/token") ?? false }
+            try #require(!tokens.isEmpty, "no token was asked for")
+            for r in tokens { #expect(r["authorization"] is NSNull || r["authorization"] == nil, "credentials sent in clear text to another host: \(r)") }
+            #expect(o.contains("not sending credentials to the token server"), "\(o)")
+        }
+    }
+
+    @Test(arguments: ["stall-body", "stall-headers"])
+    func aStalledRegistryFailsWithinTheIdleTimeout(mode: String) throws {
+        try withTemporaryDirectory { dir in
+            let registry = try HostileRegistry(mode: mode, dir: dir, offset: mode == "stall-body" ? 44 : 46)
+            let start = Date()
+            let (s, o) = try runProcess([hardenBinary, "inspect", "docker://127.0.0.1:\(registry.port)/team/app:v1", "--tls-verify=false", "--timeout", "2"])
+            let elapsed = Date().timeIntervalSince(start)
+            #expect(s == 1, "\(o)")
+            #expect(elapsed < 40, "took \(elapsed) s")
+            #expect(o.contains("no data for 2 s"), "\(o)")
+            #expect(o.split(separator: "\n").filter { $0.hasPrefix("harden:") }.count == 1 && !o.contains("Error:"), "\(o)")
+        }
+    }
+
+    @Test func aBrokenBlobTransferResumesWithRange() throws {
+        try withTemporaryDirectory { dir in
+            let registry = try HostileRegistry(mode: "broken-then-range", dir: dir, offset: 48)
+            let (s, o) = try runProcess([hardenBinary, "convert", "docker://127.0.0.1:\(registry.port)/team/app:v1", "oci:\(dir)/out:v1",
+                                         "--tls-verify=false", "--timeout", "10"])
+            #expect(s == 0, "\(o)")
+            #expect(registry.requests.contains { ($0["range"] as? String)?.hasPrefix("bytes=1000-") ?? false }, "\(registry.requests)")
+        }
+    }
+}
+
+@Suite struct HostileImageTests {
+    /// A layer holding a 1 TiB sparse file (4 KiB of data at each end), made by GNU tar from a sparse file.
+    static func sparseLayout(_ dir: String) throws -> String {
+        let file = dir + "/big"
+        let fd = try FileDescriptor.create(file)
+        let block = [UInt8](repeating: 0x41, count: 4096)
+        try block.withUnsafeBytes { try fd.pwriteAll($0, at: 0) }
+        try block.withUnsafeBytes { try fd.pwriteAll($0, at: (1 << 40) - 4096) }
+        let (s, o) = try runProcess(["tar", "--format=pax", "-S", "-C", dir, "-cf", dir + "/layer.tar", "big"])
+        try #require(s == 0, "\(o)")
+        unlink(file)
+        let plain = try HostFS.readFile(dir + "/layer.tar")
+        #expect(plain.count < 1 << 20)
+        let layer = Fixtures.Layer(blob: try Fixtures.compress(plain, .gzip), diffID: Digest.sha256(of: plain), compression: .gzip)
+        try Fixtures.ociLayout(at: dir + "/img", images: [(tag: "sparse", layers: [layer], config: HostileRegistryTests.config(["/big"]))])
+        return "oci:\(dir)/img:sparse"
+    }
+
+    @Test func aSparseTerabyteIsWrittenWithItsHolesAndTheWriteLimitHolds() throws {
+        try withTemporaryDirectory { dir in
+            let image = try Self.sparseLayout(dir)
+            let start = Date()
+            let (s, o) = try runProcess([hardenBinary, "convert", image, "dir:\(dir)/out"])
+            #expect(s == 0, "\(o)")
+            #expect(Date().timeIntervalSince(start) < 10)
+            var st = stat()
+            try #require(lstat(dir + "/out/big", &st) == 0)
+            #expect(Int64(st.st_size) == 1 << 40)
+            #expect(Int64(st.st_blocks) * 512 < 1 << 20, "written dense: \(st.st_blocks) blocks")
+            let fd = try FileDescriptor.open(dir + "/out/big")
+            var buf = [UInt8](repeating: 0, count: 4096)
+            _ = try buf.withUnsafeMutableBytes { try fd.pread(into: $0, offset: (1 << 40) - 4096) }
+            #expect(buf.allSatisfy { $0 == 0x41 })
+            _ = try buf.withUnsafeMutableBytes { try fd.pread(into: $0, offset: 1 << 30) }
+            #expect(buf.allSatisfy { $0 == 0 })
+
+            // The limit counts what is written: 8 KiB here.
+            let (s2, o2) = try runProcess([hardenBinary, "convert", image, "dir:\(dir)/out2", "--max-write", "6K"])
+            #expect(s2 == 1 && o2.contains("--max-write") && o2.hasPrefix("harden: "), "\(o2)")
+            #expect(!HostFS.exists(dir + "/out2"))
+            #expect(try HostFS.listDirectory(dir).filter { $0.contains(".tmp-") }.isEmpty)
+        }
+    }
+
+    @Test func staleStagingOfAKilledConvertIsSweptAndAFailedLayoutLeavesNothing() throws {
+        try withTemporaryDirectory { dir in
+            let layer = try Fixtures.layer([.file("hello", "hello\n")])
+            try Fixtures.ociLayout(at: dir + "/img", images: [(tag: "v1", layers: [layer], config: nil)])
+            // What a SIGKILLed convert leaves: staging named after a process that no longer runs.
+            let (_, deadPid) = try runProcess(["sh", "-c", "sh -c 'echo $$' ; true"])
+            let pid = deadPid.trimmingCharacters(in: .whitespacesAndNewlines)
+            let stale = dir + "/.out.tmp-\(pid)-zz"
+            try HostFS.makeDirectories(stale + "/deep/er")
+            try HostFS.makeDirectories(dir + "/layout/blobs/sha256")
+            try HostFS.writeFileAtomically(dir + "/layout/blobs/sha256/.layer-0.tmp-\(pid)-1", [1, 2, 3])
+            let (s, o) = try runProcess([hardenBinary, "convert", "oci:\(dir)/img:v1", "dir:\(dir)/out"])
+            #expect(s == 0, "\(o)")
+            #expect(!HostFS.exists(stale))
+            let (s2, o2) = try runProcess([hardenBinary, "convert", "oci:\(dir)/img:v1", "oci:\(dir)/layout:v1"])
+            #expect(s2 == 0, "\(o2)")
+            #expect(try HostFS.listDirectory(dir + "/layout/blobs/sha256").allSatisfy { !$0.hasPrefix(".") })
+
+            // A convert to a new layout that fails (a layer blob that does not match its digest) leaves no skeleton.
+            let manifestDigest = try Fixtures.ociLayout(at: dir + "/bad", images: [(tag: "v1", layers: [layer], config: nil)])[0]
+            _ = manifestDigest
+            let blob = dir + "/bad/blobs/sha256/" + Digest.sha256(of: layer.blob).encoded
+            var bytes = try HostFS.readFile(blob)
+            bytes[bytes.count / 2] ^= 0xFF
+            try HostFS.writeFileAtomically(blob, bytes)
+            let (s3, o3) = try runProcess([hardenBinary, "convert", "oci:\(dir)/bad:v1", "oci:\(dir)/fresh:v1"])
+            #expect(s3 == 1, "\(o3)")
+            #expect(!HostFS.exists(dir + "/fresh"), "a failed convert left \(dir)/fresh")
+        }
+    }
+
+    @Test func aReportDirectoryHardenDidNotWriteIsNeverDeleted() throws {
+        try withTemporaryDirectory { dir in
+            // A user's directory: refused, untouched.
+            try HostFS.makeDirectories(dir + "/src")
+            try HostFS.writeFileAtomically(dir + "/src/main.c", Array("int main(void) { return 0; }\n".utf8))
+            let (s, o) = try runProcess([hardenBinary, "run", "oci:/nonexistent:x", "-o", "oci:\(dir)/out:x", "--report-dir", dir + "/src"])
+            #expect(s == 1 && o.contains("is not a harden report"), "\(o)")
+            #expect(HostFS.isRegularFile(dir + "/src/main.c"))
+            #expect(throws: HardenError.self) { try Application.Run.writeReportDirectory(dir + "/src", [("report.json", [1])]) }
+            #expect(HostFS.isRegularFile(dir + "/src/main.c"))
+
+            // A new directory, an empty one and an earlier report are written (and replaced) as a whole.
+            try Application.Run.writeReportDirectory(dir + "/new", [("report.json", Array("{}".utf8)), ("old.txt", [1])])
+            #expect(HostFS.isRegularFile(dir + "/new/.harden-report"))
+            try Application.Run.writeReportDirectory(dir + "/new", [("report.json", Array("{}".utf8))])
+            #expect(try HostFS.listDirectory(dir + "/new") == [".harden-report", "report.json"])
+            try HostFS.makeDirectories(dir + "/empty")
+            try Application.Run.writeReportDirectory(dir + "/empty", [("report.json", Array("{}".utf8))])
+            #expect(HostFS.isRegularFile(dir + "/empty/report.json"))
+        }
+    }
+
+    @Test func aTreeDeeperThanPathMaxWithForeignNamesIsRemoved() throws {
+        try withTemporaryDirectory { dir in
+            // 400 levels of 20-byte names (8,400 bytes of path) and a name that is not UTF-8 at the bottom.
+            var fd = open(dir, O_RDONLY | O_DIRECTORY)
+            let name = String(repeating: "d", count: 20)
+            try HostFS.makeDirectories(dir + "/deep")
+            var next = openat(fd, "deep", O_RDONLY | O_DIRECTORY)
+            close(fd)
+            fd = next
+            for _ in 0..<400 {
+                #expect(mkdirat(fd, name, 0o755) == 0)
+                next = openat(fd, name, O_RDONLY | O_DIRECTORY)
+                close(fd)
+                fd = next
+            }
+            let foreign: [CChar] = [CChar(bitPattern: 0xFF), CChar(bitPattern: 0xFE), 0x61, 0]
+            let f = openat(fd, foreign, O_CREAT | O_WRONLY, 0o400)
+            #expect(f >= 0)
+            close(f)
+            _ = fchmod(fd, 0o500)  // a read-only directory at the bottom, too
+            close(fd)
+            try HostFS.removeTree(dir + "/deep")
+            #expect(!HostFS.exists(dir + "/deep"))
+        }
+    }
+}
