@@ -235,3 +235,67 @@ final class HostileRegistry {
         }
     }
 }
+
+@Suite(.serialized) struct ProfilingSandboxTests {
+    /// Run inside the container by an exec probe: what the sandbox allows, on one line.
+    static let probe = """
+        import ctypes, os, socket, subprocess, sys, time
+        status = dict(l.split(":", 1) for l in open("/proc/self/status").read().splitlines() if ":" in l)
+        libc = ctypes.CDLL(None, use_errno=True)
+        unshare = 0 if libc.unshare(0x10000000 | 0x20000) == 0 else ctypes.get_errno()
+        gateway = [l.split() for l in open("/proc/net/route").read().splitlines()[1:] if l.split()[1] == "00000000"][0][2]
+        address = socket.inet_ntoa(bytes.fromhex(gateway)[::-1])
+        s = socket.socket(); s.settimeout(3)
+        connect = s.connect_ex((address, int(sys.argv[1])))
+        children = []
+        try:
+            for _ in range(200):
+                pid = os.fork()
+                if pid == 0:
+                    time.sleep(10); os._exit(0)
+                children.append(pid)
+        except OSError:
+            pass
+        for pid in children:
+            os.kill(pid, 9); os.waitpid(pid, 0)
+        hog = subprocess.run([sys.executable, "-c", "b = b'x' * (300 << 20)"]).returncode
+        print("SANDBOX", status["NoNewPrivs"].strip(), status["Seccomp"].strip(), unshare, connect, len(children), hog)
+        """
+
+    /// Profiles flask with the probe; returns the probe's SANDBOX line fields.
+    static func sandbox(_ extra: [String], port: Int, dir: String) throws -> [String] {
+        let hex = Self.probe.utf8.map { String(format: "%02x", $0) }.joined()
+        let command = "python3 -c 'import sys; exec(bytes.fromhex(\"\(hex)\").decode())' \(port)"
+        let (s, o) = try RuntimeTests.harden(["profile", "oci:\(TestImages.layout):flask", "--exec-probe", command, "--duration", "1",
+                                              "--pids-limit", "40", "--memory", "128M", "-o", dir + "/p.json"] + extra, runDir: dir + "/run")
+        try #require(s == 0, "\(o)")
+        #expect(try RuntimeTests.leftovers(runDir: dir + "/run").isEmpty)
+        let profile = try RuntimeTests.profile(dir + "/p.json")
+        let output = profile.runs.last?.probes.first?.output ?? ""
+        let line = try #require(output.split(separator: "\n").first { $0.hasPrefix("SANDBOX") }, "\(output)")
+        return line.split(separator: " ").map(String.init)
+    }
+
+    @Test func aHostileContainerIsConfinedLikeAProductionRuntime() throws {
+        try RuntimeTests.require()
+        try withTemporaryDirectory { dir in
+            // A service on the host, listening on every address.
+            let port = testPort(60)
+            let (s0, o0) = try runProcess(["sh", "-c", "python3 -m http.server --bind 0.0.0.0 \(port) > '\(dir)/http.log' 2>&1 & echo $! > '\(dir)/http.pid'; sleep 1"])
+            try #require(s0 == 0, "\(o0)")
+            defer { _ = try? runProcess(["sh", "-c", "kill $(cat '\(dir)/http.pid')"]) }
+
+            let isolated = try Self.sandbox([], port: port, dir: dir + "/isolated")
+            #expect(isolated[1] == "1", "no_new_privs: \(isolated)")
+            #expect(isolated[2] == "2", "seccomp filter mode: \(isolated)")
+            #expect(isolated[3] == "\(EPERM)", "unshare(CLONE_NEWUSER|CLONE_NEWNS) must fail with EPERM: \(isolated)")
+            #expect(isolated[4] != "0", "the container reached a host service: \(isolated)")
+            #expect((Int(isolated[5]) ?? 999) < 40, "pids limit: \(isolated)")
+            #expect(isolated[6] == "-9", "memory limit: the 300 MB allocation was not killed: \(isolated)")
+
+            // The same probe with --network host reaches the service: the check above is not vacuous.
+            let host = try Self.sandbox(["--network", "host"], port: port, dir: dir + "/host")
+            #expect(host[4] == "0", "with --network host the host service is reachable: \(host)")
+        }
+    }
+}
