@@ -115,7 +115,7 @@ let package = Package(
         // Fuzz target: built only by scripts/fuzz.sh, with -sanitize=fuzzer (libFuzzer's driver).
         .executableTarget(
             name: "HardenFuzzer",
-            dependencies: ["HardenCore", "HardenArchive", "HardenOCI", "HardenSBOM"],
+            dependencies: ["HardenCore", "HardenArchive", "HardenOCI", "HardenSBOM", "HardenPolicy", "HardenRegistry"],
             swiftSettings: swiftSettings),
 
         // MARK: tests

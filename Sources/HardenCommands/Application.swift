@@ -42,6 +42,12 @@ public struct Application: AsyncParsableCommand {
             return error.rawValue
         } catch {
             let code = exitCode(for: error).rawValue
+            if code == ExitCode.failure.rawValue {
+                // Not a usage error: an error from a library that is not a HardenError still gets one line.
+                let text = "\(error)".split(separator: "\n").first.map(String.init) ?? "\(type(of: error))"
+                writeStandardError("harden: \(text)\n")
+                return code
+            }
             let message = fullMessage(for: error)
             if !message.isEmpty { writeStandardError(message + (message.hasSuffix("\n") ? "" : "\n")) }
             return code

@@ -1,9 +1,12 @@
-// harden — libFuzzer entry point for the parsers that read untrusted bytes: the tar reader and the
-// manifest, index, config and docker-archive manifest decoders. Built only by scripts/fuzz.sh with
+// harden — libFuzzer entry point for the parsers that read untrusted bytes: the tar reader, the manifest, index,
+// config and docker-archive manifest decoders, zip and Java archives, policy YAML and a registry's answers.
+// Built only by scripts/fuzz.sh with
 // `-sanitize=fuzzer`; main.swift hands control to libFuzzer's driver.
 import HardenArchive
 import HardenCore
 import HardenOCI
+import HardenPolicy
+import HardenRegistry
 import HardenSBOM
 
 @_cdecl("LLVMFuzzerTestOneInput")
@@ -37,8 +40,23 @@ func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     _ = GoBinaryCataloger.parse(bytes)
     _ = RpmCataloger.parseHeader(bytes)
     if let zip = try? ZipArchive(bytes) {
-        for e in zip.entries.prefix(16) { _ = try? zip.read(e) }
+        let budget = InflationBudget(limit: 64 << 20)
+        for e in zip.entries.prefix(16) { _ = try? zip.read(e, budget: budget) }
     }
+    // Java archives, nested archives included, under an inflation budget.
+    _ = try? JavaArchiveCataloger.packages(in: bytes, name: "fuzz.jar", location: "/fuzz.jar", layer: nil, depth: 0,
+                                           budget: InflationBudget(limit: 64 << 20))
+    // Policy YAML (the alias bound runs before the YAML parser).
+    _ = try? Policy.parse(text, source: "fuzz.yaml")
+    // A registry's answers: challenges, upload Locations, Content-Range, realms.
+    let params = RegistryClient.parseChallenge(text)
+    let scope = AuthScope(registryHost: "registry.example:5000", plainHTTPAllowed: bytes.first.map { $0 & 1 == 1 } ?? false)
+    if let realm = params["realm"] { _ = scope.maySendCredentials(toRealm: realm) }
+    if let location = AuthScope.resolveLocation(text, base: "https://registry.example:5000/v2/x/blobs/uploads/") {
+        _ = scope.mayAuthorize(location)
+    }
+    _ = URLOrigin.parse(text)
+    _ = RegistryClient.contentRangeStart(text)
     _ = OSInfo.parseOSRelease(text)
     // Compressed streams.
     _ = try? Compression.gzip.decompressing(MemoryReader(bytes), name: "fuzz", limits: DecompressionLimits(maxBytes: 64 << 20, maxRatio: 1000, ratioGrace: 8 << 20)).drain()

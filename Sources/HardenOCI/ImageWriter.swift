@@ -65,6 +65,8 @@ public enum ImageWriter {
                 throw HardenError(.internalError, "docker://\(r): registry images are written with RegistryTransfer.push, not ImageWriter")
             }
         } catch let e as HardenError {
+            // An error about the source (a blob that fails its digest, a bomb) names the source, not the destination.
+            if e.message.hasPrefix(image.source) { throw e }
             throw e.prefixed(reference.path ?? reference.description)
         }
     }

@@ -5,7 +5,8 @@
 //   host and port, over HTTPS — or over plain HTTP when the user allowed plain HTTP for that registry
 //   (`--tls-verify=false`). Upload `Location`s and redirects to any other host get no credentials;
 // - Basic credentials go to a bearer challenge's `realm` (the token server, often another host, as with Docker
-//   Hub) only over HTTPS, or over plain HTTP on the registry's own host when plain HTTP is allowed for it;
+//   Hub) only over HTTPS, or over plain HTTP on the registry's own host (any port: a token server beside the
+//   registry) when plain HTTP is allowed for it;
 // - a URL with user information (`https://registry@evil/`) or a scheme other than http/https never gets any.
 import HardenCore
 
@@ -90,7 +91,7 @@ public struct AuthScope: Sendable {
         guard let target = URLOrigin.parse(realm), !target.hasUserInfo else { return false }
         if target.scheme == "https" { return true }
         guard plainHTTPAllowed, let registry = registryOrigin(scheme: target.scheme) else { return false }
-        return target.sameEndpoint(registry)
+        return target.host == registry.host
     }
 
     /// Resolves an upload `Location` (absolute, or a path on the registry) against the URL in use; nil when it is

@@ -182,7 +182,7 @@ public final class RegistryClient: Sendable {
     }
 
     /// The first byte of a `Content-Range: bytes FIRST-LAST/SIZE` answer.
-    static func contentRangeStart(_ text: String) -> Int64? {
+    public static func contentRangeStart(_ text: String) -> Int64? {
         let t = text.trimmingCharacters(in: .whitespaces)
         guard t.lowercased().hasPrefix("bytes "), let dash = t.firstIndex(of: "-") else { return nil }
         return Int64(t[t.index(t.startIndex, offsetBy: 6)..<dash].trimmingCharacters(in: .whitespaces))
@@ -203,7 +203,7 @@ public final class RegistryClient: Sendable {
         return String(text.prefix(160)).replacingOccurrences(of: "\n", with: " ")
     }
 
-    static func parseChallenge(_ text: String) -> [String: String] {
+    public static func parseChallenge(_ text: String) -> [String: String] {
         var out: [String: String] = [:]
         var i = text.startIndex
         while i < text.endIndex {

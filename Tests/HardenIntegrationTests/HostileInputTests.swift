@@ -187,6 +187,48 @@ final class HostileRegistry {
         }
     }
 
+    @Test func dataAfterTheEndOfArchiveFollowsOneRuleEverywhere() throws {
+        try withTemporaryDirectory { dir in
+            // A real tar, then 65 MiB of zeros after its end-of-archive marker (compressed, the layer is tiny).
+            let plain = try Fixtures.tar([.file("hello", "hello\n")]) + [UInt8](repeating: 0, count: 65 << 20)
+            let layer = Fixtures.Layer(blob: try Fixtures.compress(plain, .gzip), diffID: Digest.sha256(of: plain), compression: .gzip)
+            try Fixtures.ociLayout(at: dir + "/img", images: [(tag: "v1", layers: [layer], config: nil)])
+            for dest in ["dir:\(dir)/rootfs", "oci:\(dir)/copy:v1", "oci-archive:\(dir)/copy.tar", "docker-archive:\(dir)/d.tar",
+                         "oci:\(dir)/zstd:v1 --compression zstd"] {
+                let parts = dest.split(separator: " ").map(String.init)
+                let (s, o) = try runProcess([hardenBinary, "convert", "oci:\(dir)/img:v1"] + parts)
+                #expect(s == 1 && o.contains("after the end of the tar archive"), "\(dest): \(o)")
+            }
+            let (s, o) = try runProcess([hardenBinary, "inspect", "oci:\(dir)/img:v1"])
+            #expect(s == 1 && o.contains("after the end of the tar archive"), "\(o)")
+        }
+    }
+
+    @Test func setuidFilesAreReportedAndStrippedOnRequest() throws {
+        try withTemporaryDirectory { dir in
+            let layer = try Fixtures.layer([.dir("bin"), .file("bin/su", "#!/bin/sh\n", mode: 0o4755), .file("bin/ls", "x", mode: 0o755)])
+            try Fixtures.ociLayout(at: dir + "/img", images: [(tag: "v1", layers: [layer], config: nil)])
+            let (s, o) = try runProcess([hardenBinary, "convert", "oci:\(dir)/img:v1", "dir:\(dir)/keep"])
+            #expect(s == 0 && o.contains("1 setuid/setgid files (/bin/su)") && o.contains("--no-setuid"), "\(o)")
+            var st = stat()
+            #expect(lstat(dir + "/keep/bin/su", &st) == 0 && st.st_mode & 0o4000 != 0)
+            let (s2, o2) = try runProcess([hardenBinary, "convert", "oci:\(dir)/img:v1", "dir:\(dir)/strip", "--no-setuid"])
+            #expect(s2 == 0 && !o2.contains("warning"), "\(o2)")
+            #expect(lstat(dir + "/strip/bin/su", &st) == 0 && st.st_mode & 0o7777 == 0o755)
+        }
+    }
+
+    @Test func anOversizedProfileIsRefusedBeforeItIsDecoded() throws {
+        try withTemporaryDirectory { dir in
+            let fd = try FileDescriptor.create(dir + "/huge.json")
+            try fd.truncate(to: Int64(ProfileFile.sizeLimit) + 1)
+            let layer = try Fixtures.layer([.file("hello", "hello\n")])
+            try Fixtures.ociLayout(at: dir + "/img", images: [(tag: "v1", layers: [layer], config: nil)])
+            let (s, o) = try runProcess([hardenBinary, "minify", "oci:\(dir)/img:v1", "--profile", dir + "/huge.json", "-o", "oci:\(dir)/out:v1"])
+            #expect(s == 1 && o.hasPrefix("harden: ") && o.contains("huge.json") && o.contains("allowed"), "\(o)")
+        }
+    }
+
     @Test func aReportDirectoryHardenDidNotWriteIsNeverDeleted() throws {
         try withTemporaryDirectory { dir in
             // A user's directory: refused, untouched.
@@ -296,6 +338,20 @@ final class HostileRegistry {
             // The same probe with --network host reaches the service: the check above is not vacuous.
             let host = try Self.sandbox(["--network", "host"], port: port, dir: dir + "/host")
             #expect(host[4] == "0", "with --network host the host service is reachable: \(host)")
+        }
+    }
+
+    @Test func aContainersTreeDeeperThanPathMaxLeavesNothingBehind() throws {
+        try RuntimeTests.require()
+        try withTemporaryDirectory { dir in
+            // 250 levels of 30-byte names below /tmp: 7,750 bytes of path, made with relative mkdir/chdir.
+            let make = "python3 -c \"import os; os.chdir('/tmp'); [(os.mkdir('d' * 30), os.chdir('d' * 30)) for _ in range(250)]; print(250 * 31)\""
+            let (s, o) = try RuntimeTests.harden(["profile", "oci:\(TestImages.layout):flask", "--exec-probe", make, "--duration", "1",
+                                                  "-o", dir + "/p.json"], runDir: dir + "/run")
+            try #require(s == 0, "\(o)")
+            let output = try RuntimeTests.profile(dir + "/p.json").runs.last?.probes.first?.output ?? ""
+            #expect((Int(output.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0) > Int(PATH_MAX), "\(output)")
+            #expect(try RuntimeTests.leftovers(runDir: dir + "/run").isEmpty)
         }
     }
 }

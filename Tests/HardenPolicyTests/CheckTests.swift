@@ -251,6 +251,35 @@ struct FixtureImage {
         }
     }
 
+    /// "Billion laughs": nine levels of ten aliases stand for 10^9 nodes; refused before the YAML parser runs.
+    @Test func aliasBombsAreRefusedAtOnce() throws {
+        var text = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n"
+        for level in 1..<9 {
+            text += "a\(level): &a\(level) [" + Array(repeating: "*a\(level - 1)", count: 10).joined(separator: ", ") + "]\n"
+        }
+        text += "packages:\n  banned: *a8\n"
+        let start = ContinuousClock.now
+        do {
+            _ = try Policy.parse(text, source: "bomb.yaml")
+            Issue.record("the alias bomb was accepted")
+        } catch let e as HardenError {
+            #expect(e.code == .limitExceeded && e.message.hasPrefix("bomb.yaml: 81 YAML aliases"), "\(e.message)")
+        }
+        #expect(ContinuousClock.now - start < .seconds(1))
+        // Aliases within the bound still work, and stars in quotes and comments are not aliases.
+        let ok = try Policy.parse("""
+            packages:
+              banned: &banned [telnet]
+            # *not *an *alias
+            checks:
+              accept: ["*.pem", '*.key']
+            image:
+              allowed_bases: *banned
+            """, source: "ok.yaml")
+        #expect(ok.packages.banned == ["telnet"] && ok.image.allowedBases == ["telnet"] && ok.checks.accept == ["*.pem", "*.key"])
+        #expect(Policy.countAliases("a: *x\nb: '*y'\nc: \"*z\" # *w\n") == 1)
+    }
+
     /// Mutated policies (bytes dropped, duplicated, replaced) never crash the parser: they parse or give a HardenError.
     @Test func mutatedPoliciesNeverCrash() {
         var rng = SystemRandomNumberGenerator()

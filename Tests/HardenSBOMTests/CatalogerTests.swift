@@ -1,4 +1,5 @@
 // harden — cataloger tests on images built in code, including malformed records.
+import Foundation
 import HardenArchive
 import HardenCore
 import HardenOCI
@@ -301,5 +302,41 @@ let osRelease = FixtureEntry.file("etc/os-release", "PRETTY_NAME=\"Debian GNU/Li
         #expect(PURL(type: "maven", namespace: "org.apache.commons", name: "commons-lang3", version: "3.12.0").description
                 == "pkg:maven/org.apache.commons/commons-lang3@3.12.0")
         #expect(PURL.pep503("Foo__Bar.baz") == "foo-bar-baz")
+    }
+}
+
+@Suite struct JavaArchiveBombTests {
+    @Test func aNestedJarBombIsRefusedQuickly() throws {
+        // The campaign's bomb: every level's entries all point at the next level's one deflated stream.
+        var inner = try ZipFixture.build([.init("zeros.bin", [UInt8](repeating: 0, count: 200 << 20))])
+        for _ in 0..<3 { inner = try ZipFixture.build([.init("n.jar", inner)], aliases: ["n1.jar", "n2.jar"]) }
+        let start = Date()
+        #expect(throws: HardenError.self) {
+            _ = try JavaArchiveCataloger.packages(in: inner, name: "bomb.jar", location: "/bomb.jar", layer: nil, depth: 0)
+        }
+        #expect(Date().timeIntervalSince(start) < 5)
+    }
+
+    @Test func distinctNestedJarsStopAtTheImageBudget() throws {
+        // No overlap, but 20 distinct nested 8 MiB archives: 160 MiB to inflate, more than a 100 MiB budget (an
+        // image's budget is 1 GiB; the mechanism is the same).
+        let nested = try ZipFixture.jar(group: "org.example", artifact: "inner", version: "1.0",
+                                        extra: [.init("pad.bin", [UInt8](repeating: 0, count: 8 << 20), deflate: false)])
+        let outer = try ZipFixture.build((0..<20).map { .init("lib/inner\($0).jar", nested) })
+        #expect(outer.count < 1 << 20)
+        do {
+            _ = try JavaArchiveCataloger.packages(in: outer, name: "app.jar", location: "/app.jar", layer: nil, depth: 0,
+                                                  budget: InflationBudget(limit: 100 << 20))
+            Issue.record("the budget did not hold")
+        } catch let e as HardenError {
+            #expect(e.code == .limitExceeded, "\(e)")
+        }
+    }
+
+    @Test func realNestedJarsWithCRLFPropertiesAreFound() throws {
+        let inner = try ZipFixture.jar(group: "org.example", artifact: "inner", version: "2.1")
+        let outer = try ZipFixture.jar(group: "org.example", artifact: "app", version: "1.0", extra: [.init("BOOT-INF/lib/inner-2.1.jar", inner, deflate: false)])
+        let packages = try JavaArchiveCataloger.packages(in: outer, name: "app.jar", location: "/app.jar", layer: nil, depth: 0)
+        #expect(Set(packages.map { "\($0.name)@\($0.version)" }) == ["app@1.0", "inner@2.1"])
     }
 }

@@ -281,3 +281,78 @@ public enum ApkFixture {
     /// libfoo's record cut after its first file (with that file's `a:` and `Z:` lines), then the end of the database.
     public static let onlyLibfooLeft = installed.split(separator: "\n").prefix(12).joined(separator: "\n") + "\n\n"
 }
+
+/// Zip archives made here: real entries, and the hostile shapes of zip bombs.
+public enum ZipFixture {
+    public struct Entry {
+        public var name: String
+        public var data: [UInt8]
+        public var deflate: Bool
+        public init(_ name: String, _ data: [UInt8], deflate: Bool = true) {
+            self.name = name
+            self.data = data
+            self.deflate = deflate
+        }
+    }
+
+    /// Raw deflate (RFC 1951) of `bytes`: a gzip member without its 10-byte header and 8-byte trailer.
+    public static func deflate(_ bytes: [UInt8]) throws -> [UInt8] {
+        let gz = try Fixtures.compress(bytes, .gzip)
+        return Array(gz[10..<(gz.count - 8)])
+    }
+
+    static func le16(_ v: Int) -> [UInt8] { [UInt8(v & 0xff), UInt8(v >> 8 & 0xff)] }
+    static func le32(_ v: Int) -> [UInt8] { le16(v & 0xffff) + le16(v >> 16 & 0xffff) }
+
+    /// A zip of `entries`. With `aliases`, the central directory also lists `aliases` more names for the first
+    /// entry's data (all pointing at the same local header: the overlapping-entries bomb).
+    public static func build(_ entries: [Entry], aliases: [String] = []) throws -> [UInt8] {
+        var out: [UInt8] = []
+        var central: [UInt8] = []
+        var count = 0
+        var first: (offset: Int, method: Int, crc: Int, csize: Int, size: Int)?
+        func centralRecord(_ name: String, offset: Int, method: Int, crc: Int, csize: Int, size: Int) {
+            let n = Array(name.utf8)
+            central += le32(0x02014b50) + le16(20) + le16(20) + le16(0) + le16(method) + le16(0) + le16(0x21)
+            central += le32(crc) + le32(csize) + le32(size) + le16(n.count) + le16(0) + le16(0) + le16(0) + le16(0)
+            central += le32(0) + le32(offset) + n
+            count += 1
+        }
+        for e in entries {
+            let data = e.deflate ? try deflate(e.data) : e.data
+            let crc = Int(crc32Of(e.data))
+            let method = e.deflate ? 8 : 0
+            let n = Array(e.name.utf8)
+            let offset = out.count
+            out += le32(0x04034b50) + le16(20) + le16(0) + le16(method) + le16(0) + le16(0x21)
+            out += le32(crc) + le32(data.count) + le32(e.data.count) + le16(n.count) + le16(0) + n + data
+            centralRecord(e.name, offset: offset, method: method, crc: crc, csize: data.count, size: e.data.count)
+            if first == nil { first = (offset, method, crc, data.count, e.data.count) }
+        }
+        if let f = first {
+            for a in aliases { centralRecord(a, offset: f.offset, method: f.method, crc: f.crc, csize: f.csize, size: f.size) }
+        }
+        let cdOffset = out.count
+        out += central
+        out += le32(0x06054b50) + le16(0) + le16(0) + le16(count) + le16(count) + le32(central.count) + le32(cdOffset) + le16(0)
+        return out
+    }
+
+    static func crc32Of(_ bytes: [UInt8]) -> UInt32 {
+        var table = [UInt32](repeating: 0, count: 256)
+        for i in 0..<256 {
+            var c = UInt32(i)
+            for _ in 0..<8 { c = c & 1 != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
+            table[i] = c
+        }
+        var crc: UInt32 = 0xFFFF_FFFF
+        for b in bytes { crc = table[Int((crc ^ UInt32(b)) & 0xff)] ^ (crc >> 8) }
+        return crc ^ 0xFFFF_FFFF
+    }
+
+    /// A jar with one pom.properties.
+    public static func jar(group: String, artifact: String, version: String, extra: [Entry] = []) throws -> [UInt8] {
+        try build([Entry("META-INF/maven/\(group)/\(artifact)/pom.properties",
+                         Array("groupId=\(group)\r\nartifactId=\(artifact)\r\nversion=\(version)\r\n".utf8))] + extra)
+    }
+}

@@ -9,6 +9,8 @@ public struct JavaArchiveCataloger: Cataloger {
 
     /// Archives inside archives are read this deep (a jar in a war in an ear is depth 2).
     public static let maxDepth = 3
+    /// The largest deflated nested archive inflated into memory.
+    public static let maxNestedInflated = 64 << 20
     /// Bytes inflated from all the archives of one image at most.
     public static let inflationLimit = 1 << 30
 
@@ -28,7 +30,7 @@ public struct JavaArchiveCataloger: Cataloger {
         return out
     }
 
-    static func packages(in bytes: [UInt8], name: String, location: String, layer: LayerRef?, depth: Int,
+    public static func packages(in bytes: [UInt8], name: String, location: String, layer: LayerRef?, depth: Int,
                          budget: InflationBudget = InflationBudget(limit: inflationLimit)) throws -> [SoftwarePackage] {
         let zip = try ZipArchive(bytes)
         var out: [SoftwarePackage] = []
@@ -57,7 +59,9 @@ public struct JavaArchiveCataloger: Cataloger {
             }
         }
         if depth < maxDepth {
-            for entry in zip.entries where entry.name.hasSuffix(".jar") {
+            // Nested jars are stored (Spring Boot's loader needs that) or small; a deflated one larger than
+            // `maxNestedInflated` is skipped rather than inflated into memory.
+            for entry in zip.entries where entry.name.hasSuffix(".jar") && (entry.method == 0 || entry.uncompressedSize <= maxNestedInflated) {
                 do {
                     out += try packages(in: try zip.read(entry, budget: budget), name: entry.name, location: location, layer: layer,
                                         depth: depth + 1, budget: budget)
