@@ -10,6 +10,8 @@ import HardenCore
 public final class InflationBudget {
     public let limit: Int
     public private(set) var remaining: Int
+    /// What the budget ran out on, once it has.
+    public private(set) var exhaustedBy: String?
     public init(limit: Int) {
         self.limit = limit
         remaining = limit
@@ -19,6 +21,7 @@ public final class InflationBudget {
     public func charge(_ bytes: Int, for what: String) throws {
         guard bytes <= remaining else {
             remaining = 0
+            if exhaustedBy == nil { exhaustedBy = what }
             throw HardenError(.limitExceeded, "\(what): more than \(limit >> 20) MiB would be inflated from zip archives (a zip bomb?)")
         }
         remaining -= bytes

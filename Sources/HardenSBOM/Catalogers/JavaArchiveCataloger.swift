@@ -20,11 +20,15 @@ public struct JavaArchiveCataloger: Cataloger {
         for (path, bytes) in context.capturedFiles() {
             let file = String(decoding: path.lastComponent, as: UTF8.self)
             guard file.hasSuffix(".jar") || file.hasSuffix(".war") || file.hasSuffix(".ear") else { continue }
+            let spent = budget.exhaustedBy != nil
             do {
                 out += try Self.packages(in: bytes, name: file, location: path.absoluteDescription, layer: context.layer(of: path), depth: 0,
                                          budget: budget)
             } catch {
                 context.warn("\(path.absoluteDescription): \(error); skipped")
+            }
+            if !spent, let what = budget.exhaustedBy {
+                context.warn("\(path.absoluteDescription): \(what): more than \(Self.inflationLimit >> 20) MiB would be inflated from this image's zip archives (a zip bomb?); archives nested deeper are not read from here on")
             }
         }
         return out
@@ -65,8 +69,8 @@ public struct JavaArchiveCataloger: Cataloger {
                 do {
                     out += try packages(in: try zip.read(entry, budget: budget), name: entry.name, location: location, layer: layer,
                                         depth: depth + 1, budget: budget)
-                } catch let e as HardenError where e.code == .limitExceeded {
-                    throw e.prefixed(entry.name)
+                } catch let e as HardenError where e.code == .limitExceeded && budget.exhaustedBy != nil {
+                    break  // the image's budget is spent: keep what was found, inflate nothing more
                 } catch {
                     continue  // a damaged nested jar hides only its own packages
                 }
