@@ -42,4 +42,5 @@ printf '  gzip -dc of the layers : %.3f s\n' "$t_gzip"
 printf '  harden inspect         : %.3f s\n' "$t_ours"
 printf '  ratio harden/gzip      : %.2fx  (target <= 1.50x)\n' "$ratio"
 printf '  peak RSS nginx / base  : %s KiB / %s KiB (flat: memory does not grow with layer size)\n' "$mem_kb" "$mem_base_kb"
-if [ "$(echo "$ratio > 1.5" | bc -l)" = 1 ]; then echo "  RESULT: over target" ; else echo "  RESULT: within target"; fi
+check_target inspect.ratio_gzip "$ratio"
+exit "$BENCH_FAILED"

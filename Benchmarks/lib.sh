@@ -24,3 +24,27 @@ runtime_bench_setup() {
     swift build -c release --product harden >/dev/null
     BIN="$(swift build -c release --show-bin-path)/harden"
 }
+
+# check_target NAME VALUE: compares VALUE with NAME's line in Benchmarks/targets (`NAME max|min TARGET MARGIN`),
+# prints the verdict and records a regression in BENCH_FAILED when VALUE misses TARGET by more than MARGIN
+# (a fraction of TARGET: the noise seen between runs on the shared 2-core CI machine).
+BENCH_FAILED=0
+check_target() {
+    local name=$1 value=$2 line kind target margin limit verdict
+    line=$(awk -v n="$name" '$1 == n' "$(dirname "${BASH_SOURCE[0]}")/targets")
+    if [ -z "$line" ]; then echo "bench: no target named $name in Benchmarks/targets" >&2; BENCH_FAILED=1; return; fi
+    read -r _ kind target margin <<<"$line"
+    if [ "$kind" = max ]; then
+        limit=$(echo "$target * (1 + $margin)" | bc -l)
+        if [ "$(echo "$value <= $target" | bc -l)" = 1 ]; then verdict="within target"
+        elif [ "$(echo "$value <= $limit" | bc -l)" = 1 ]; then verdict="over target, within the noise margin"
+        else verdict="REGRESSION"; BENCH_FAILED=1; fi
+        printf 'target %-28s %10.3f  (<= %s, fails above %.3f)  %s\n' "$name" "$value" "$target" "$limit" "$verdict"
+    else
+        limit=$(echo "$target * (1 - $margin)" | bc -l)
+        if [ "$(echo "$value >= $target" | bc -l)" = 1 ]; then verdict="within target"
+        elif [ "$(echo "$value >= $limit" | bc -l)" = 1 ]; then verdict="under target, within the noise margin"
+        else verdict="REGRESSION"; BENCH_FAILED=1; fi
+        printf 'target %-28s %10.3f  (>= %s, fails below %.3f)  %s\n' "$name" "$value" "$target" "$limit" "$verdict"
+    fi
+}

@@ -51,4 +51,5 @@ printf '%-34s %8.3f %7.2fx\n' "harden profile, fanotify" "$fan" "$(echo "$fan / 
 printf '%-34s %8.3f %7.2fx\n' "harden profile, ptrace" "$pt" "$(echo "$pt / $none" | bc -l)"
 printf '%-34s %8.3f %7.2fx\n' "harden profile, both sensors" "$both" "$(echo "$both / $none" | bc -l)"
 printf '%-34s %8.3f\n' "plain runc + curl by hand" "$plain"
-echo "target: both sensors <= 1.50x the same run without sensors"
+check_target profile.sensor_ratio "$(echo "$both / $none" | bc -l)"
+exit "$BENCH_FAILED"

@@ -28,3 +28,5 @@ best() { local best=""; for _ in $(seq "$RUNS"); do rm -rf "$WORK/out"; local s 
 h=$(best "$BIN" convert -q --tls-verify=false "docker://127.0.0.1:$PORT/bench/nginx:1" "oci:$WORK/out:n")
 s=$(best skopeo copy -q --src-tls-verify=false "docker://127.0.0.1:$PORT/bench/nginx:1" "oci:$WORK/out:n")
 printf 'pull nginx from a loopback registry, best of %s: harden %.3f s, skopeo %.3f s, ratio %.2fx (target <= 1.20x)\n' "$RUNS" "$h" "$s" "$(echo "$h / $s" | bc -l)"
+check_target registry.pull_ratio_skopeo "$(echo "$h / $s" | bc -l)"
+exit "$BENCH_FAILED"

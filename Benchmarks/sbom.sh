@@ -20,6 +20,7 @@ best() { best_of "$RUNS" "$@"; }
 rss() { peak_rss "$@"; }
 
 printf '%-6s %10s %10s %7s %12s %12s %7s\n' image harden_s syft_s ratio harden_KiB syft_KiB ratio
+worst_t=0; worst_m=0
 for tag in base nginx flask; do
     cat "$IMAGES/$tag.oci.tar" > /dev/null
     h=$(best "$BIN" sbom --no-cache -q "oci-archive:$IMAGES/$tag.oci.tar")
@@ -27,8 +28,11 @@ for tag in base nginx flask; do
     hm=$(rss "$BIN" sbom --no-cache -q "oci-archive:$IMAGES/$tag.oci.tar")
     sm=$(rss syft -q "oci-archive:$IMAGES/$tag.oci.tar" -o json)
     printf '%-6s %10.3f %10.3f %6.2fx %12s %12s %6.2fx\n' "$tag" "$h" "$s" "$(echo "$h / $s" | bc -l)" "$hm" "$sm" "$(echo "$hm / $sm" | bc -l)"
+    worst_t=$(echo "r = $h / $s; if (r > $worst_t) r else $worst_t" | bc -l)
+    worst_m=$(echo "r = $hm / $sm; if (r > $worst_m) r else $worst_m" | bc -l)
 done
-echo "targets: time <= 0.33x, RSS <= 0.50x"
+check_target sbom.ratio_syft_time "$worst_t"
+check_target sbom.ratio_syft_rss "$worst_m"
 
 # Warm rescan: an app image = flask + one small layer, after flask was scanned.
 cp -a "$IMAGES/oci" "$WORK/layout"
@@ -45,3 +49,5 @@ for _ in $(seq "$RUNS"); do
 done
 warm=$(printf '%s\n' "${warm_runs[@]}" | sort -n | head -1)
 printf 'warm rescan of flask+1 layer: cold %.3f s, warm %.3f s, ratio %.2fx (target <= 0.10x)\n' "$cold" "$warm" "$(echo "$warm / $cold" | bc -l)"
+check_target sbom.warm_rescan_ratio "$(echo "$warm / $cold" | bc -l)"
+exit "$BENCH_FAILED"

@@ -19,6 +19,7 @@ t() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1; e=$(date +%s.%N); echo 
 
 small=$(t "$BIN" db import --db "$WORK/pypi.sqlite" "$FEEDS/osv-PyPI-all.zip")
 printf 'import osv-PyPI-all.zip (2,661 advisories): %.2f s (target <= 2 s)\n' "$small"
+check_target vulndb.import_small_s "$small"
 
 python3 - "$WORK/big.zip" "$N" <<'PY'
 import json, sys, zipfile, random
@@ -39,9 +40,12 @@ PY
 big=$(t "$BIN" db import --db "$WORK/big.sqlite" "$WORK/big.zip")
 size=$(stat -c %s "$WORK/big.sqlite")
 printf 'import %s generated advisories: %.1f s (target <= 60 s), database %d MB (target <= 300 MB)\n' "$N" "$big" "$((size / 1048576))"
+check_target vulndb.import_big_s "$big"
+check_target vulndb.db_mb "$((size / 1048576))"
 
 "$BIN" db import --db "$WORK/scan.sqlite" "$FEEDS/osv-PyPI-all.zip" "$FEEDS/alpine-secdb-v3.11-main.json" >/dev/null 2>&1
 printf '%-6s %10s %10s %7s %12s %12s %7s\n' image scan_s syft_s ratio scan_KiB syft_KiB ratio
+worst_t=0; worst_m=0
 for tag in base nginx flask pyapp; do
     [ -f "$IMAGES/$tag.oci.tar" ] || continue
     rm -rf "$HARDEN_CACHE_DIR"
@@ -51,5 +55,9 @@ for tag in base nginx flask pyapp; do
     hm=$(/usr/bin/time -f %M "$BIN" scan --db "$WORK/scan.sqlite" "oci-archive:$IMAGES/$tag.oci.tar" 2>&1 >/dev/null | tail -1)
     sm=$(/usr/bin/time -f %M syft -q "oci-archive:$IMAGES/$tag.oci.tar" -o json 2>&1 >/dev/null | tail -1)
     printf '%-6s %10.3f %10.3f %6.2fx %12s %12s %6.2fx\n' "$tag" "$h" "$s" "$(echo "$h / $s" | bc -l)" "$hm" "$sm" "$(echo "$hm / $sm" | bc -l)"
+    worst_t=$(echo "r = $h / $s; if (r > $worst_t) r else $worst_t" | bc -l)
+    worst_m=$(echo "r = $hm / $sm; if (r > $worst_m) r else $worst_m" | bc -l)
 done
-echo "targets: scan time <= 0.5x syft's SBOM time, RSS <= 0.5x"
+check_target vulndb.scan_ratio_syft "$worst_t"
+check_target vulndb.scan_rss_ratio_syft "$worst_m"
+exit "$BENCH_FAILED"

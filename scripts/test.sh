@@ -8,10 +8,18 @@ scripts/build-test-images.sh
 # Tests build in release mode: they reuse the release build of scripts/setup.sh (several minutes saved) and
 # exercise the binary users run.
 swift build -c release --build-tests
-swift test -c release --skip-build 2>&1 | tee .build/test-output.txt | grep -vE '^(◇|↳|✔ Test [a-zA-Z0-9_]+\(|✔ Suite)' || true
-# swift test's status is lost in the pipe; read its verdict.
-if grep -qE '^✘|error: ' .build/test-output.txt || ! grep -qE '^✔ Test run with [0-9]+ tests? .*passed' .build/test-output.txt; then
-    echo "test: FAILED" >&2
+# The full log is kept in .build/test-output.txt; the terminal gets failures and the summary. swift test's exit
+# status is the verdict; a run that executed no test at all fails too.
+set +e
+swift test -c release --skip-build 2>&1 | tee .build/test-output.txt | grep -vE '^(◇|↳|✔ Test [a-zA-Z0-9_]+\(|✔ Suite)'
+status=${PIPESTATUS[0]}
+set -e
+if [ "$status" -ne 0 ]; then
+    echo "test: FAILED (swift test exited $status)" >&2
+    exit 1
+fi
+if ! grep -qE '^✔ Test run with [0-9]+ tests?' .build/test-output.txt; then
+    echo "test: FAILED (no test ran)" >&2
     exit 1
 fi
 if [ "${HARDEN_FUZZ_SECONDS:-60}" != "0" ]; then

@@ -20,7 +20,7 @@ public struct MinifyOptions: Sendable {
     public init() {}
 }
 
-/// `harden minify --report FILE`: a stable, documented schema (README "Minify report").
+/// `harden minify --report FILE`: a stable, documented schema (docs/usage.md, "Minify").
 public struct MinifyReport: Codable, Sendable {
     public struct Side: Codable, Sendable {
         public var reference: String
@@ -168,11 +168,11 @@ public final class Minifier {
         var o = options
         o.sensors = [.ptrace]
         o.seccomp = seccomp
-        o.httpProbes = run.probes.filter { $0.kind == "http" || $0.kind == "https" }.compactMap {
-            try? HTTPProbe(parsing: $0.kind == "https" && !$0.spec.hasPrefix("https:") ? "https:" + $0.spec : $0.spec)
+        o.httpProbes = run.probes.filter { $0.kind == .http || $0.kind == .https }.compactMap {
+            try? HTTPProbe(parsing: $0.kind == .https && !$0.spec.hasPrefix("https:") ? "https:" + $0.spec : $0.spec)
         }
-        o.execProbes = run.probes.filter { $0.kind == "exec" }.map(\.spec)
-        o.probeScripts = run.probes.filter { $0.kind == "script" }.map(\.spec)
+        o.execProbes = run.probes.filter { $0.kind == .exec }.map(\.spec)
+        o.probeScripts = run.probes.filter { $0.kind == .script }.map(\.spec)
         if o.httpProbes.isEmpty && o.execProbes.isEmpty && o.probeScripts.isEmpty { o.duration = 2 }
         do {
             let observation = try await ContainerRunner(logger: logger).run(image, users: users, reference: "minified image", options: o)
@@ -180,7 +180,7 @@ public final class Minifier {
             let order = run.probes
             let afterByKey = Dictionary(observation.run.probes.map { ("\($0.kind) \($0.spec)", $0) }, uniquingKeysWith: { a, _ in a })
             for b in order {
-                let key = "\(b.kind == "https" && !b.spec.hasPrefix("https:") ? "https" : b.kind) \(b.spec)"
+                let key = "\(b.kind == .https && !b.spec.hasPrefix("https:") ? "https" : b.kind.rawValue) \(b.spec)"
                 let a = afterByKey[key] ?? afterByKey["\(b.kind) \(b.spec)"]
                 let bs = describe(b), asText = a.map(describe) ?? "not run"
                 comparisons.append(.init(probe: "\(b.kind) \(b.spec)", before: bs, after: asText, same: bs == asText))

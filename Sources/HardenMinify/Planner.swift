@@ -81,7 +81,7 @@ public enum Planner {
 
         // 1. What the app used.
         for f in input.profile.files {
-            if f.type == "missing" {
+            if f.type == .missing {
                 // Created at run time (nginx's /var/lib/nginx/body): its parent directory must exist.
                 if f.operations.contains("write"), let parent = parentPath(f.path), fs.resolve(parent) != nil { addResolved(parent, "parent of \(f.path), created at run time") }
                 continue

@@ -87,7 +87,7 @@ public enum PipelineEvent: Sendable {
     case started(stage: String, detail: String)
     /// Progress inside a stage (layers read, …).
     case progress(stage: String, detail: String)
-    case finished(stage: String, seconds: Double, status: String, detail: String?)
+    case finished(stage: String, seconds: Double, status: StageStatus, detail: String?)
 }
 
 /// What a run produced. `image` is nil when the run stopped before minify finished.
@@ -97,7 +97,7 @@ public struct PipelineResult {
     /// Report files by name (report.json and report.html are rendered by `finish`).
     public var files: [String: [UInt8]]
     /// True when verification or the policy failed (the CLI exits 2 and writes no image).
-    public var gateFailed: Bool { record.verdict != "passed" }
+    public var gateFailed: Bool { record.verdict != .passed }
 }
 
 public final class Pipeline {
@@ -121,13 +121,13 @@ public final class Pipeline {
         do {
             let (value, summary) = try await body()
             let seconds = Date().timeIntervalSince(clock)
-            record.stages.append(.init(name: name, status: "ok", startedAt: started, seconds: seconds, detail: summary))
-            onEvent(.finished(stage: name, seconds: seconds, status: "ok", detail: summary))
+            record.stages.append(.init(name: name, status: .ok, startedAt: started, seconds: seconds, detail: summary))
+            onEvent(.finished(stage: name, seconds: seconds, status: .ok, detail: summary))
             return value
         } catch {
             let seconds = Date().timeIntervalSince(clock)
-            record.stages.append(.init(name: name, status: "failed", startedAt: started, seconds: seconds, detail: "\(error)"))
-            onEvent(.finished(stage: name, seconds: seconds, status: "failed", detail: "\(error)"))
+            record.stages.append(.init(name: name, status: .failed, startedAt: started, seconds: seconds, detail: "\(error)"))
+            onEvent(.finished(stage: name, seconds: seconds, status: .failed, detail: "\(error)"))
             throw error
         }
     }
@@ -153,7 +153,7 @@ public final class Pipeline {
         var record = RunRecord(startedAt: Self.now(), input: Self.side(image, reference: reference, tree: context.tree, packages: sbom.packages.count))
         record.policyFile = options.policyFile
         record.database = try data.record()
-        record.stages.append(.init(name: "sbom-before", status: "ok", startedAt: record.startedAt, seconds: Date().timeIntervalSince(started),
+        record.stages.append(.init(name: "sbom-before", status: .ok, startedAt: record.startedAt, seconds: Date().timeIntervalSince(started),
                                    detail: "\(sbom.packages.count) packages"))
         files["sbom-before.cdx.json"] = Array(try SBOMEncoder.render(sbom, format: .cyclonedxJSON).utf8)
         // The input's own checks read every layer once more: on the other core, while the container runs.
@@ -230,7 +230,7 @@ public final class Pipeline {
                                                       databaseAgeDays: record.database?.ageDays, checks: record.checks,
                                                       contentBytes: outInspection.contentBytes))
             record.policy = verdict
-            record.stages.append(.init(name: "policy", status: verdict.passed ? "ok" : "failed", startedAt: Self.now(), seconds: 0,
+            record.stages.append(.init(name: "policy", status: verdict.passed ? .ok : .failed, startedAt: Self.now(), seconds: 0,
                                        detail: verdict.passed ? "passed" : "\(verdict.violations.count) violations"))
             record.failures += verdict.violations.map { "policy: [\($0.rule)] \($0.message)" }
             if !verdict.undecided.isEmpty { record.failures += verdict.undecided.map { "policy: cannot decide \($0)" } }
@@ -253,7 +253,7 @@ public final class Pipeline {
         for c in inputChecks ?? [] where c.status == .fail { r.checksFailedBefore[c.level.rawValue, default: 0] += 1 }
         r.finishedAt = Self.now()
         r.durationSeconds = Date().timeIntervalSince(started)
-        r.verdict = r.failures.isEmpty ? "passed" : "failed"
+        r.verdict = r.failures.isEmpty ? .passed : .failed
         return PipelineResult(record: r, image: image, files: files)
     }
 

@@ -6,7 +6,7 @@ import HardenSBOM
 import HardenVulnDB
 import Yams
 
-/// An organisation's rules for images. Every section and key is optional; see README "Policy file".
+/// An organisation's rules for images. Every section and key is optional; see docs/formats.md, "Policy file".
 public struct Policy: Codable, Sendable, Equatable {
     public struct Vulnerabilities: Codable, Sendable, Equatable {
         /// Fail when a finding of this severity or higher remains.

@@ -2,6 +2,7 @@
 import Foundation
 import HardenMinify
 import HardenPolicy
+import HardenVulnDB
 
 public enum HTMLReport {
     static func esc(_ s: String) -> String {
@@ -20,7 +21,7 @@ public enum HTMLReport {
         return out
     }
 
-    static let severities = ["critical", "high", "medium", "low", "negligible", "unknown"]
+    static let severities = Severity.descending.map(\.rawValue)
 
     /// A before/after pair of bars. `metric` names the value in the DOM (`data-metric`), `value` is the raw number.
     static func bars(_ label: String, metric: String, before: Int64, after: Int64, format: (Int64) -> String) -> String {
@@ -42,7 +43,7 @@ public enum HTMLReport {
     }
 
     public static func render(_ r: RunRecord) -> String {
-        let passed = r.verdict == "passed"
+        let passed = r.verdict == .passed
         var body = """
             <header><h1>harden report</h1>
             <p class="images"><code data-testid="input-ref">\(esc(r.input.reference))</code> → <code data-testid="output-ref">\(esc(r.output?.reference ?? "(not written)"))</code></p>

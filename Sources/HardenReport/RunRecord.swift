@@ -32,12 +32,12 @@ public struct RunRecord: Codable, Sendable {
     public struct Stage: Codable, Sendable {
         public var name: String
         /// `ok`, `failed` or `skipped`.
-        public var status: String
+        public var status: StageStatus
         public var startedAt: String
         public var seconds: Double
         public var detail: String?
 
-        public init(name: String, status: String, startedAt: String, seconds: Double, detail: String?) {
+        public init(name: String, status: StageStatus, startedAt: String, seconds: Double, detail: String?) {
             self.name = name
             self.status = status
             self.startedAt = startedAt
@@ -132,7 +132,7 @@ public struct RunRecord: Codable, Sendable {
     public var finishedAt: String = ""
     public var durationSeconds: Double = 0
     /// `passed`, or `failed` with `failures` saying why.
-    public var verdict: String = "passed"
+    public var verdict: Verdict = .passed
     public var failures: [String] = []
     public var input: ImageSide
     public var output: ImageSide?
@@ -155,3 +155,9 @@ public struct RunRecord: Codable, Sendable {
         self.input = input
     }
 }
+
+/// How one stage of a run ended.
+public enum StageStatus: String, Codable, Sendable, CaseIterable { case ok, failed }
+
+/// The outcome of a whole run.
+public enum Verdict: String, Codable, Sendable, CaseIterable { case passed, failed }

@@ -46,6 +46,8 @@ public final class CleanupStack: Sendable {
 }
 
 /// Turns SIGINT and SIGTERM into "clean up, then exit 130/143" while installed.
+/// @unchecked: the dispatch sources are set in `init` and only cancelled afterwards (cancel is thread-safe); the
+/// rest of the state is atomic.
 public final class SignalCleanup: @unchecked Sendable {
     private var sources: [any DispatchSourceSignal] = []
     private let received = Atomic<Int32>(0)

@@ -307,7 +307,7 @@ public final class ContainerRunner: Sendable {
                            initPid: Int32, options: RunOptions, alive: @Sendable () -> Bool) async throws -> (RuntimeProfile.ProbeResult, TraceReport?) {
         let argv = try splitCommandLine(commandLine)
         guard alive() else {
-            return (RuntimeProfile.ProbeResult(kind: "exec", spec: commandLine, ok: false, error: "the container is not running"), nil)
+            return (RuntimeProfile.ProbeResult(kind: .exec, spec: commandLine, ok: false, error: "the container is not running"), nil)
         }
         var process = spec.process
         process.args = argv
@@ -326,7 +326,7 @@ public final class ContainerRunner: Sendable {
                 stdout: .file(outFile), stderr: .append(outFile))
             guard await t.wait(timeout: options.probeTimeout) != nil else {
                 t.signal(SIGTERM); _ = await t.wait(timeout: 5); t.signal(SIGKILL); _ = t.waitBlocking()
-                return (RuntimeProfile.ProbeResult(kind: "exec", spec: commandLine, ok: false, error: "did not finish within \(Int(options.probeTimeout)) s"), nil)
+                return (RuntimeProfile.ProbeResult(kind: .exec, spec: commandLine, ok: false, error: "did not finish within \(Int(options.probeTimeout)) s"), nil)
             }
             if let b = try? HostFS.readFile(traceFile, limit: 1 << 30) {
                 trace = try JSONCoding.decode(b, source: dir, what: "ptrace sensor report") as TraceReport
@@ -341,7 +341,7 @@ public final class ContainerRunner: Sendable {
         let code = status?.code
         logger.info("Exec probe", metadata: ["probe": "\(commandLine)", "exit": "\(code.map(String.init) ?? "-")"])
         return (RuntimeProfile.ProbeResult(
-            kind: "exec", spec: commandLine, ok: code == 0, status: code.map(Int.init), latencyMs: ((MonotonicClock.now - start) * 10000).rounded() / 10,
+            kind: .exec, spec: commandLine, ok: code == 0, status: code.map(Int.init), latencyMs: ((MonotonicClock.now - start) * 10000).rounded() / 10,
             bytes: nil, attempts: 1, error: code == 0 ? nil : (code.map { "exit status \($0)" } ?? "did not finish"), output: output), trace)
     }
 
@@ -356,11 +356,11 @@ public final class ContainerRunner: Sendable {
             let (status, output) = try await ChildProcess.run(argv, environment: env, timeout: options.probeTimeout)
             logger.info("Probe script", metadata: ["script": "\(script)", "status": "\(status)"])
             return RuntimeProfile.ProbeResult(
-                kind: "script", spec: script, ok: status.succeeded, status: Int(status.code),
+                kind: .script, spec: script, ok: status.succeeded, status: Int(status.code),
                 latencyMs: ((MonotonicClock.now - start) * 10000).rounded() / 10, attempts: 1,
                 error: status.succeeded ? nil : "\(status)", output: String(output.suffix(4096)))
         } catch {
-            return RuntimeProfile.ProbeResult(kind: "script", spec: script, ok: false, attempts: 1, error: "\(error)")
+            return RuntimeProfile.ProbeResult(kind: .script, spec: script, ok: false, attempts: 1, error: "\(error)")
         }
     }
 

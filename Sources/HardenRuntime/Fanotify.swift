@@ -57,6 +57,8 @@ public struct FileAccessLog: Sendable, Equatable {
 }
 
 /// Watches a whole filesystem (FAN_MARK_FILESYSTEM) from a background thread until stopped.
+/// @unchecked: `thread` is written by `start()` and read by `stop()`, which the one owner calls in that order;
+/// everything the reading thread touches is behind a Mutex or atomic.
 public final class FanotifySensor: @unchecked Sendable {
     private let fd: Int32
     private let stripPrefix: String

@@ -157,7 +157,7 @@ public final class HTTPProber: Sendable {
                     let latency = (MonotonicClock.now - start) * 1000
                     let status = Int(response.status.code)
                     return RuntimeProfile.ProbeResult(
-                        kind: p.https ? "https" : "http", spec: p.spec, ok: status < 400, status: status,
+                        kind: p.https ? .https : .http, spec: p.spec, ok: status < 400, status: status,
                         latencyMs: (latency * 10).rounded() / 10, bytes: body.readableBytes, attempts: attempts,
                         error: status < 400 ? nil : "HTTP \(status)")
                 } catch {
@@ -170,7 +170,7 @@ public final class HTTPProber: Sendable {
             try? await Task.sleep(nanoseconds: UInt64(delay * 1e9))
             delay = min(delay * 2, 1.0)
         }
-        return RuntimeProfile.ProbeResult(kind: p.https ? "https" : "http", spec: p.spec, ok: false, attempts: attempts, error: lastError)
+        return RuntimeProfile.ProbeResult(kind: p.https ? .https : .http, spec: p.spec, ok: false, attempts: attempts, error: lastError)
     }
 }
 

@@ -4,7 +4,7 @@ import HardenCore
 import HardenOCI
 import HardenSBOM
 
-/// `harden profile -o PROFILE.json`. A stable, documented schema (README "Runtime profile").
+/// `harden profile -o PROFILE.json`. A stable, documented schema (docs/formats.md, "Runtime profile").
 public struct RuntimeProfile: Codable, Sendable, Equatable {
     public struct ImageIdentity: Codable, Sendable, Equatable {
         public var reference: String
@@ -16,8 +16,13 @@ public struct RuntimeProfile: Codable, Sendable, Equatable {
             self.reference = reference; self.configDigest = configDigest; self.manifestDigest = manifestDigest; self.platform = platform
         }
     }
+    /// What kind of probe exercised the container.
+    public enum ProbeKind: String, Codable, Sendable, CaseIterable { case http, https, exec, script }
+    /// What a path the app touched is in the image.
+    public enum FileKind: String, Codable, Sendable, CaseIterable { case file, directory, symlink, other, missing }
+
     public struct ProbeResult: Codable, Sendable, Equatable {
-        public var kind: String  // http, https, exec, script
+        public var kind: ProbeKind
         public var spec: String
         public var ok: Bool
         public var status: Int?  // HTTP status, or the command's exit code
@@ -26,7 +31,7 @@ public struct RuntimeProfile: Codable, Sendable, Equatable {
         public var attempts: Int
         public var error: String?
         public var output: String?  // exec/script: the end of the output
-        public init(kind: String, spec: String, ok: Bool, status: Int? = nil, latencyMs: Double? = nil, bytes: Int? = nil,
+        public init(kind: ProbeKind, spec: String, ok: Bool, status: Int? = nil, latencyMs: Double? = nil, bytes: Int? = nil,
                     attempts: Int = 1, error: String? = nil, output: String? = nil) {
             self.kind = kind; self.spec = spec; self.ok = ok; self.status = status; self.latencyMs = latencyMs
             self.bytes = bytes; self.attempts = attempts; self.error = error; self.output = output
@@ -54,13 +59,13 @@ public struct RuntimeProfile: Codable, Sendable, Equatable {
         public var operations: [String]
         public var count: Int
         public var firstProcess: String?
-        /// symlink | file | directory | missing | other — in the image.
-        public var type: String
+        /// What the path is in the image.
+        public var type: FileKind
         /// For a symlink (or a path under a symlinked directory): where it leads in the image.
         public var target: String?
         /// Failed attempts (errno name → count), from the ptrace sensor.
         public var failures: [String: Int]?
-        public init(path: String, operations: [String], count: Int, firstProcess: String?, type: String, target: String?, failures: [String: Int]?) {
+        public init(path: String, operations: [String], count: Int, firstProcess: String?, type: FileKind, target: String?, failures: [String: Int]?) {
             self.path = path; self.operations = operations; self.count = count; self.firstProcess = firstProcess
             self.type = type; self.target = target; self.failures = failures
         }
@@ -130,7 +135,7 @@ public struct RuntimeProfile: Codable, Sendable, Equatable {
 
 extension RuntimeProfile {
     /// Paths that exist in the image and were used (not only probed and missing).
-    public var usedPaths: Set<String> { Set(files.filter { $0.type != "missing" }.map(\.path)) }
+    public var usedPaths: Set<String> { Set(files.filter { $0.type != .missing }.map(\.path)) }
 
     /// Unites several coverage runs of the same image into one profile. Profiles of different images are refused.
     public static func merge(_ profiles: [RuntimeProfile], packages: [SoftwarePackage]?) throws -> RuntimeProfile {
@@ -145,7 +150,7 @@ extension RuntimeProfile {
                 if var e = files[f.path] {
                     e.operations = Array(Set(e.operations + f.operations)).sorted()
                     e.count += f.count
-                    if e.type == "missing" && f.type != "missing" { e.type = f.type; e.target = f.target }
+                    if e.type == .missing && f.type != .missing { e.type = f.type; e.target = f.target }
                     if let fl = f.failures { e.failures = (e.failures ?? [:]).merging(fl, uniquingKeysWith: +) }
                     files[f.path] = e
                 } else { files[f.path] = f }
@@ -180,7 +185,7 @@ extension RuntimeProfile {
     /// Used paths with symlinks resolved (what package file lists name).
     var canonicalUsedPaths: Set<String> {
         var s = Set<String>()
-        for f in files where f.type != "missing" {
+        for f in files where f.type != .missing {
             s.insert(f.path)
             if let t = f.target { s.insert(t) }
         }
@@ -204,7 +209,7 @@ extension RuntimeProfile {
 
     static func summarize(_ p: RuntimeProfile) -> Summary {
         Summary(
-            files: p.files.filter { $0.type != "missing" }.count, missingFiles: p.files.filter { $0.type == "missing" }.count,
+            files: p.files.filter { $0.type != .missing }.count, missingFiles: p.files.filter { $0.type == .missing }.count,
             executables: Set(p.executables.map(\.path)).count, packagesUsed: p.packages.filter(\.used).count,
             packagesUnused: p.packages.filter { !$0.used }.count)
     }
@@ -217,13 +222,13 @@ public struct ProfileAssembler {
     public init(tree: FileTree) { self.tree = tree }
 
     /// Where `path` leads in the image: (type of the final object, the resolved path when it differs).
-    public func resolve(_ path: String) -> (type: String, target: String?) {
+    public func resolve(_ path: String) -> (type: RuntimeProfile.FileKind, target: String?) {
         var rel = RawPath(String(path.drop(while: { $0 == "/" }))).normalized
-        if rel.isRoot { return ("directory", nil) }
+        if rel.isRoot { return (.directory, nil) }
         var hops = 0
         while hops < 40 {
             let parentResolved = tree.resolveParents(rel)
-            guard let node = tree.nodes[parentResolved] else { return ("missing", nil) }
+            guard let node = tree.nodes[parentResolved] else { return (.missing, nil) }
             if node.type == .symlink {
                 hops += 1
                 let target = RawPath(node.linkTarget)
@@ -231,11 +236,11 @@ public struct ProfileAssembler {
                 rel = RawPath(base.bytes + [UInt8(ascii: "/")] + target.bytes).normalized
                 continue
             }
-            let type = node.type == .directory ? "directory" : (node.type == .regular || node.type == .hardlink ? "file" : "other")
+            let type: RuntimeProfile.FileKind = node.type == .directory ? .directory : (node.type == .regular || node.type == .hardlink ? .file : .other)
             let final = parentResolved.absoluteDescription
             return (type, final == path ? nil : final)
         }
-        return ("other", nil)  // a symlink loop
+        return (.other, nil)  // a symlink loop
     }
 
     /// Whether the path itself (not what it leads to) is a symlink in the image.
@@ -269,7 +274,7 @@ public struct ProfileAssembler {
             let count = m.ops.values.reduce(0, +) + m.failures.values.reduce(0, +)
             out[path] = RuntimeProfile.FileRecord(
                 path: path, operations: m.ops.keys.sorted(), count: count, firstProcess: m.first,
-                type: isSymlink(path) ? "symlink" : type, target: target, failures: m.failures.isEmpty ? nil : m.failures)
+                type: isSymlink(path) ? .symlink : type, target: target, failures: m.failures.isEmpty ? nil : m.failures)
             // The target of a link is used too.
             if let target, out[target] == nil, merged[target] == nil {
                 out[target] = RuntimeProfile.FileRecord(

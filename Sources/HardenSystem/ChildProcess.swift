@@ -1,6 +1,7 @@
 // harden — starting and waiting for child processes (posix_spawn; no shell).
 import CHardenSystem
 import HardenCore
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -33,10 +34,11 @@ public enum ExitStatus: Sendable, Equatable, CustomStringConvertible {
 
 /// A process started with `posix_spawn`. Standard streams go to files or are inherited; never pipes that
 /// could fill up while nobody reads them.
-public final class ChildProcess: @unchecked Sendable {
+public final class ChildProcess: Sendable {
     public let pid: pid_t
     public let argv: [String]
-    private var finished: ExitStatus?
+    /// The exit status once reaped. Several tasks (a waiter, a signal handler's cleanup) may look at once.
+    private let finished = Mutex<ExitStatus?>(nil)
 
     private init(pid: pid_t, argv: [String]) { self.pid = pid; self.argv = argv }
 
@@ -106,13 +108,32 @@ public final class ChildProcess: @unchecked Sendable {
         return out
     }
 
+    /// Records the status of a reap; the first one recorded wins.
+    private func record(_ status: ExitStatus) -> ExitStatus {
+        finished.withLock { current in
+            if let current { return current }
+            current = status
+            return status
+        }
+    }
+
+    /// The status after `waitpid` answered ECHILD: another task reaped the process and is about to record its
+    /// status; wait briefly for it rather than invent one.
+    private func reapedElsewhere() -> ExitStatus {
+        for _ in 0..<1000 {
+            if let s = finished.withLock({ $0 }) { return s }
+            usleep(100)
+        }
+        return record(.exited(-1))
+    }
+
     /// The exit status if the process has ended (reaps it), nil while it runs.
     public func poll() -> ExitStatus? {
-        if let finished { return finished }
+        if let s = finished.withLock({ $0 }) { return s }
         var status: Int32 = 0
         let r = waitpid(pid, &status, WNOHANG)
-        if r == pid { finished = ExitStatus(waitStatus: status); return finished }
-        if r < 0 && errno == ECHILD { finished = .exited(-1); return finished }
+        if r == pid { return record(ExitStatus(waitStatus: status)) }
+        if r < 0 && errno == ECHILD { return reapedElsewhere() }
         return nil
     }
 
@@ -130,16 +151,18 @@ public final class ChildProcess: @unchecked Sendable {
 
     /// Blocks until the process ends.
     public func waitBlocking() -> ExitStatus {
-        if let finished { return finished }
+        if let s = finished.withLock({ $0 }) { return s }
         var status: Int32 = 0
         while true {
             let r = waitpid(pid, &status, 0)
-            if r == pid { finished = ExitStatus(waitStatus: status); return finished! }
-            if r < 0 && errno != EINTR { finished = .exited(-1); return finished! }
+            if r == pid { return record(ExitStatus(waitStatus: status)) }
+            if r < 0 && errno == ECHILD { return reapedElsewhere() }
+            if r < 0 && errno != EINTR { return record(.exited(-1)) }
         }
     }
 
-    public func signal(_ sig: Int32) { if finished == nil { _ = kill(pid, sig) } }
+    /// Sends `sig` unless the process is known to have ended (its pid may belong to another process by then).
+    public func signal(_ sig: Int32) { if finished.withLock({ $0 }) == nil { _ = kill(pid, sig) } }
 
     /// Runs `argv` to completion and returns its status and output (stdout then stderr, each capped at 1 MiB).
     public static func run(_ argv: [String], environment: [String: String]? = nil, timeout: Double? = nil) async throws -> (status: ExitStatus, output: String) {

@@ -5,6 +5,8 @@ public enum Severity: String, Codable, Sendable, CaseIterable, Comparable {
     case unknown, negligible, low, medium, high, critical
 
     static let order: [Severity] = [.unknown, .negligible, .low, .medium, .high, .critical]
+    /// The severities from the worst down (critical … unknown): the one list tables and reports use.
+    public static let descending: [Severity] = order.reversed()
     public static func < (a: Severity, b: Severity) -> Bool { order.firstIndex(of: a) ?? 0 < order.firstIndex(of: b) ?? 0 }
 
     /// CVSS base score bands (v3/v4): 0.1–3.9 low, 4.0–6.9 medium, 7.0–8.9 high, 9.0–10 critical.

@@ -154,7 +154,7 @@ private func readAll(_ bytes: [UInt8]) throws -> [(TarEntry, [UInt8])] {
     }
 
     @Test func randomGarbageNeverCrashes() throws {
-        var rng = SystemRandomNumberGenerator()
+        var rng = SeededGenerator(for: "randomGarbageNeverCrashes")
         let valid = try Fixtures.tar([.dir("a"), .file("a/b", "content"), .symlink("c", "a/b"), .file(String(repeating: "p/", count: 80) + "f", "z")])
         for _ in 0..<2000 {
             var bytes = valid

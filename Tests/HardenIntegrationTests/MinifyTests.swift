@@ -160,7 +160,7 @@ import Glibc
         let profile = RuntimeProfile(
             image: .init(reference: "t", configDigest: Digest.sha256(of: image.configBytes).description, manifestDigest: image.manifestDigest.description,
                          platform: "linux/amd64"),
-            runs: [], files: used.map { .init(path: $0, operations: ["read"], count: 1, firstProcess: nil, type: "file", target: nil, failures: nil) },
+            runs: [], files: used.map { .init(path: $0, operations: ["read"], count: 1, firstProcess: nil, type: .file, target: nil, failures: nil) },
             executables: [], ports: [], uids: [], gids: [], syscalls: [], packages: [],
             summary: .init(files: used.count, missingFiles: 0, executables: 0, packagesUsed: 0, packagesUnused: 0))
         try HostFS.writeFileAtomically(dir + "/p.json", try JSONCoding.encode(profile))
@@ -182,7 +182,7 @@ import Glibc
             try #require(s == 0, "\(o)")
             // The same profile, but the exec probe now reads a file the run never touched.
             var profile = try RuntimeTests.profile(dir + "/p.json")
-            let i = try #require(profile.runs[0].probes.firstIndex { $0.kind == "exec" })
+            let i = try #require(profile.runs[0].probes.firstIndex { $0.kind == .exec })
             profile.runs[0].probes[i].spec = "cat /etc/nginx/fastcgi_params"
             try HostFS.writeFileAtomically(dir + "/edited.json", try JSONCoding.encode(profile))
             (s, o) = try RuntimeTests.harden(["minify", "oci:\(TestImages.layout):nginx", "--profile", dir + "/edited.json", "-o", "oci:\(dir)/out:min"], runDir: run)

@@ -70,7 +70,7 @@ enum RuntimeTests {
             let p = try RuntimeTests.profile(dir + "/p.json")
             let probe = try #require(p.runs.first?.probes.first)
             #expect(probe.ok && probe.status == 200 && (probe.bytes ?? 0) > 0)
-            let paths = Set(p.files.filter { $0.type != "missing" }.map(\.path))
+            let paths = Set(p.files.filter { $0.type != .missing }.map(\.path))
             let targets = Set(p.files.compactMap(\.target))
             let seen = paths.union(targets)
             for f in ["/usr/sbin/nginx", "/etc/nginx/nginx.conf", "/etc/nginx/mime.types", "/etc/passwd",
@@ -125,7 +125,7 @@ enum RuntimeTests {
             try #require(status == 0, "\(out)")
             let p = try RuntimeTests.profile(dir + "/p.json")
             #expect(p.runs.first?.probes.allSatisfy(\.ok) == true)
-            let paths = Set(p.files.filter { $0.type != "missing" }.map(\.path))
+            let paths = Set(p.files.filter { $0.type != .missing }.map(\.path))
             #expect(paths.contains("/app/app.py"))
             #expect(paths.contains("/usr/bin/python3") || paths.contains("/usr/bin/python3.11"))
             #expect(paths.contains { $0.hasPrefix("/usr/lib/python3/dist-packages/flask/") && $0.hasSuffix(".py") })
@@ -135,12 +135,12 @@ enum RuntimeTests {
             // The exec probe: its execve with argv, and the file it read.
             #expect(p.executables.contains { $0.argv == ["cat", "/etc/os-release"] })
             #expect(paths.contains("/etc/os-release"))
-            let script = try #require(p.runs.first?.probes.first { $0.kind == "script" })
+            let script = try #require(p.runs.first?.probes.first { $0.kind == .script })
             #expect(script.ok && script.output?.contains("5000") == true, "\(script)")
-            let exec = try #require(p.runs.first?.probes.first { $0.kind == "exec" })
+            let exec = try #require(p.runs.first?.probes.first { $0.kind == .exec })
             #expect(exec.output?.contains("bookworm") == true)
             // ptrace sees failed lookups too (python probes many paths that do not exist).
-            #expect(p.files.contains { $0.type == "missing" && ($0.failures?["ENOENT"] ?? 0) > 0 })
+            #expect(p.files.contains { $0.type == .missing && ($0.failures?["ENOENT"] ?? 0) > 0 })
             #expect(try RuntimeTests.leftovers(runDir: dir + "/run").isEmpty)
         }
     }

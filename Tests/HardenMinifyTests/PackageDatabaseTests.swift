@@ -71,7 +71,7 @@ import Testing
 
     /// Random damage never crashes, and nothing that was not in the input appears in the output.
     @Test func randomInputNeverCrashes() {
-        var rng = SystemRandomNumberGenerator()
+        var rng = SeededGenerator(for: "randomInputNeverCrashes")
         let seeds = [Array(Self.status.utf8), Array(ApkFixture.installed.utf8)]
         for i in 0..<2000 {
             var bytes = seeds[i % 2]
@@ -84,7 +84,7 @@ import Testing
                 }
                 if bytes.isEmpty { bytes = [0] }
             }
-            let keepAll: (String) -> Bool = { _ in Bool.random() }
+            let keepAll: (String) -> Bool = { $0.utf8.count % 2 == 0 }  // deterministic: replays with the seed
             for output in [DpkgStatus.filter(bytes, keeping: ["nginx-common", "tzdata"], isPresent: keepAll),
                            DpkgStatus.pruneFileList(bytes, kind: ["list", "md5sums", "conffiles"][i % 3], isPresent: keepAll),
                            ApkInstalled.filter(bytes, keeping: ["libfoo", "tool"], isPresent: keepAll)] {

@@ -186,7 +186,7 @@ struct FixtureImage {
         #expect(rule("\u{7f}ELF-----BEGIN RSA PRIVATE KEY-----") == nil)
         #expect(rule("plain configuration text, nothing secret here") == nil)
         // Arbitrary bytes never crash the scanner.
-        var g = SystemRandomNumberGenerator()
+        var g = SeededGenerator(for: "contentRules")
         for _ in 0..<200 {
             let bytes = (0..<Int.random(in: 0..<300, using: &g)).map { _ in [UInt8(ascii: "-"), UInt8(ascii: "A"), UInt8(ascii: "x"), UInt8(ascii: "\""), UInt8.random(in: 0...255, using: &g)].randomElement(using: &g)! }
             _ = SecretRules.byContent(bytes)
@@ -282,7 +282,7 @@ struct FixtureImage {
 
     /// Mutated policies (bytes dropped, duplicated, replaced) never crash the parser: they parse or give a HardenError.
     @Test func mutatedPoliciesNeverCrash() {
-        var rng = SystemRandomNumberGenerator()
+        var rng = SeededGenerator(for: "mutatedPoliciesNeverCrash")
         let base = Array(Self.example.utf8)
         let alphabet = Array(":-[]{}#\n \"'*&!|>%@`0123456789abcdefghijklmnopqrstuvwxyz".utf8)
         for _ in 0..<2000 {

@@ -53,7 +53,7 @@ struct ProbeSpecTests {
         let udp = "  sl  local_address rem_address   st\n   5: 00000000:0035 00000000:0000 07 00000000:00000000\n"
         #expect(ListeningSockets.parse(Array(udp.utf8), protocolName: "udp") == [RuntimeProfile.Port(protocolName: "udp", port: 53, address: "0.0.0.0")])
         // Garbage never crashes.
-        var rng = SystemRandomNumberGenerator()
+        var rng = SeededGenerator(for: "listeningSocketsFromProcNet")
         for _ in 0..<2000 {
             let junk = (0..<Int.random(in: 0..<300, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
             _ = ListeningSockets.parse(Array("h\n".utf8) + junk, protocolName: "tcp")
@@ -83,7 +83,7 @@ struct FanotifyTests {
             let (e, t) = bad.withUnsafeBytes { FanotifyEvent.parse($0) }
             #expect(t && e.count <= 1)
         }
-        var rng = SystemRandomNumberGenerator()
+        var rng = SeededGenerator(for: "eventRecordsDecode")
         for _ in 0..<5000 {
             let junk = (0..<Int.random(in: 0..<200, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
             _ = junk.withUnsafeBytes { FanotifyEvent.parse($0) }
@@ -169,11 +169,11 @@ struct ProfileModelTests {
 
     @Test func pathsResolveThroughSymlinkedParentsAndLinks() throws {
         let a = ProfileAssembler(tree: try tree())
-        #expect(a.resolve("/lib/x86_64-linux-gnu/libz.so.1") == ("file", "/usr/lib/x86_64-linux-gnu/libz.so.1.2.13"))
-        #expect(a.resolve("/usr/lib/x86_64-linux-gnu/libz.so.1.2.13") == ("file", nil))
-        #expect(a.resolve("/etc/localtime").type == "missing")
-        #expect(a.resolve("/nope").type == "missing")
-        #expect(a.resolve("/loop").type == "other")
+        #expect(a.resolve("/lib/x86_64-linux-gnu/libz.so.1") == (.file, "/usr/lib/x86_64-linux-gnu/libz.so.1.2.13"))
+        #expect(a.resolve("/usr/lib/x86_64-linux-gnu/libz.so.1.2.13") == (.file, nil))
+        #expect(a.resolve("/etc/localtime").type == .missing)
+        #expect(a.resolve("/nope").type == .missing)
+        #expect(a.resolve("/loop").type == .other)
         #expect(a.isSymlink("/lib/x86_64-linux-gnu/libz.so.1") && !a.isSymlink("/lib/x86_64-linux-gnu/libz.so.1.2.13"))
         var trace = TraceReport()
         trace.paths = [.init(path: "/lib/x86_64-linux-gnu/libz.so.1", operations: ["open": 1], failures: [:], firstProcess: "app"),
@@ -181,15 +181,15 @@ struct ProfileModelTests {
                        .init(path: "/proc/self/maps", operations: ["open": 1], failures: [:], firstProcess: "app")]
         let files = a.files(fanotify: nil, traces: [trace])
         #expect(files.map(\.path) == ["/etc/ld.so.preload", "/lib/x86_64-linux-gnu/libz.so.1", "/usr/lib/x86_64-linux-gnu/libz.so.1.2.13"])
-        #expect(files[0].type == "missing" && files[0].failures == ["ENOENT": 2])
-        #expect(files[1].type == "symlink" && files[1].target == "/usr/lib/x86_64-linux-gnu/libz.so.1.2.13")
+        #expect(files[0].type == .missing && files[0].failures == ["ENOENT": 2])
+        #expect(files[1].type == .symlink && files[1].target == "/usr/lib/x86_64-linux-gnu/libz.so.1.2.13")
     }
 
     func profile(config: String, files: [String], syscalls: [String: Int]) -> RuntimeProfile {
         RuntimeProfile(
             image: .init(reference: "r", configDigest: config, manifestDigest: "m", platform: "linux/amd64"),
             runs: [.init(startedAt: "t", durationSeconds: 1, sensors: ["ptrace"], command: ["x"], user: "root", probes: [], exitCode: nil, fanotifyEvents: nil, tracedProcesses: 1)],
-            files: files.map { .init(path: $0, operations: ["open"], count: 1, firstProcess: "x", type: "file", target: nil, failures: nil) },
+            files: files.map { .init(path: $0, operations: ["open"], count: 1, firstProcess: "x", type: .file, target: nil, failures: nil) },
             executables: [], ports: [], uids: [0], gids: [0], syscalls: syscalls.map { .init(name: $0.key, count: $0.value) }.sorted { $0.name < $1.name },
             packages: [], summary: .init(files: 0, missingFiles: 0, executables: 0, packagesUsed: 0, packagesUnused: 0))
     }

@@ -356,3 +356,30 @@ public enum ZipFixture {
                          Array("groupId=\(group)\r\nartifactId=\(artifact)\r\nversion=\(version)\r\n".utf8))] + extra)
     }
 }
+
+/// A deterministic random generator (SplitMix64) for property and "never crashes" tests. Its seed comes from
+/// `HARDEN_TEST_SEED`, else from the system, and is printed, so a failure can be replayed.
+public struct SeededGenerator: RandomNumberGenerator {
+    public let seed: UInt64
+    private var state: UInt64
+
+    public init(seed: UInt64) {
+        self.seed = seed
+        state = seed
+    }
+
+    /// A generator for the test named `test`, announcing its seed.
+    public init(for test: String) {
+        let fromEnvironment = getenv("HARDEN_TEST_SEED").flatMap { UInt64(String(cString: $0)) }
+        self.init(seed: fromEnvironment ?? UInt64.random(in: 0...UInt64.max))
+        print("\(test): random seed \(seed) (HARDEN_TEST_SEED=\(seed) replays it)")
+    }
+
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

@@ -4,18 +4,6 @@ import HardenTestSupport
 import HardenVulnDB
 import Testing
 
-/// A small deterministic generator, so a failure can be reproduced.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// Runs `tool` with "A B" lines on stdin and returns its output lines.
 func compareWithTool(_ argv: [String], pairs: [(String, String)], dir: String) throws -> [String] {
     let input = pairs.map { "\($0.0) \($0.1)" }.joined(separator: "\n") + "\n"
@@ -27,7 +15,7 @@ func compareWithTool(_ argv: [String], pairs: [(String, String)], dir: String) t
 }
 
 @Suite struct VersionPropertyTests {
-    static func dpkgVersion(_ rng: inout SplitMix) -> String {
+    static func dpkgVersion(_ rng: inout SeededGenerator) -> String {
         let alnum = Array("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJ.+~")
         func part(_ n: Int, _ chars: [Character]) -> String { String((0..<n).map { _ in chars.randomElement(using: &rng) ?? "0" }) }
         var v = ""
@@ -44,8 +32,8 @@ func compareWithTool(_ argv: [String], pairs: [(String, String)], dir: String) t
     }
 
     /// Pairs that are often close (same prefix), so equal and near-equal cases are well covered.
-    static func pairs(_ count: Int, seed: UInt64, _ make: (inout SplitMix) -> String) -> [(String, String)] {
-        var rng = SplitMix(state: seed)
+    static func pairs(_ count: Int, seed: UInt64, _ make: (inout SeededGenerator) -> String) -> [(String, String)] {
+        var rng = SeededGenerator(seed: seed)
         var out: [(String, String)] = []
         while out.count < count {
             let a = make(&rng)
@@ -88,7 +76,7 @@ func compareWithTool(_ argv: [String], pairs: [(String, String)], dir: String) t
         }
     }
 
-    static func pep440Version(_ rng: inout SplitMix) -> String {
+    static func pep440Version(_ rng: inout SeededGenerator) -> String {
         var v = ""
         if Int.random(in: 0..<8, using: &rng) == 0 { v += "\(Int.random(in: 0..<3, using: &rng))!" }
         if Int.random(in: 0..<20, using: &rng) == 0 { v = "v" + v }

@@ -42,8 +42,10 @@ blobs = {sha(config): config, sha(layer): layer}
 broken_once = {"done": False}
 print(json.dumps({"manifest": sha(manifest), "layer": sha(layer)}), flush=True)
 
-class Registry(BaseHTTPRequestHandler):
+class Quiet(BaseHTTPRequestHandler):
+    """HTTP/1.1 with Content-Length on every answer, and no access log on stderr."""
     protocol_version = "HTTP/1.1"
+
     def log_message(self, *a):
         pass
 
@@ -55,6 +57,8 @@ class Registry(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
+
+class Registry(Quiet):
 
     def authorized(self):
         if mode == "location-other-host":
@@ -134,18 +138,7 @@ class Registry(BaseHTTPRequestHandler):
             return self.reply(201, b"", {"Location": self.path})
         self.reply(404)
 
-class Other(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def log_message(self, *a):
-        pass
-
-    def reply(self, code, body=b"", headers=None):
-        self.send_response(code)
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+class Other(Quiet):
 
     def handle_any(self):
         log("other", self)

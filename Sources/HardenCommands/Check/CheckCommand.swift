@@ -36,7 +36,7 @@ extension Application {
         @Argument(help: "The image.")
         public var image: String
 
-        @Option(name: .long, help: ArgumentHelp("A policy file (YAML; see README).", valueName: "FILE"))
+        @Option(name: .long, help: ArgumentHelp("A policy file (YAML; see docs/formats.md).", valueName: "FILE"))
         public var policy: String?
 
         @Option(name: .long, help: ArgumentHelp("A runtime profile of this image, or of the image it was minified from.", valueName: "PROFILE.json"))

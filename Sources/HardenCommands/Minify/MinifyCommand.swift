@@ -132,7 +132,7 @@ extension Application {
             t.rows.append(["files", "\(r.before.files)", "\(r.after.files)"])
             t.rows.append(["packages", "\(r.before.packages)", "\(r.after.packages)"])
             if let v = r.vulnerabilities {
-                for s in ["critical", "high", "medium", "low", "negligible", "unknown"] where (v["before"]?[s] ?? 0) + (v["after"]?[s] ?? 0) > 0 {
+                for s in Severity.descending.map(\.rawValue) where (v["before"]?[s] ?? 0) + (v["after"]?[s] ?? 0) > 0 {
                     t.rows.append(["vulnerabilities \(s)", "\(v["before"]?[s] ?? 0)", "\(v["after"]?[s] ?? 0)"])
                 }
             }

@@ -9,6 +9,7 @@ import HardenPolicy
 import HardenReport
 import HardenRuntime
 import HardenSystem
+import HardenVulnDB
 import Logging
 import Synchronization
 
@@ -35,7 +36,7 @@ extension Application {
         @Option(name: .shortAndLong, help: ArgumentHelp("Where to write the hardened image (any transport).", valueName: "DEST"))
         public var output: String
 
-        @Option(name: .long, help: ArgumentHelp("A policy file (YAML; see README).", valueName: "FILE"))
+        @Option(name: .long, help: ArgumentHelp("A policy file (YAML; see docs/formats.md).", valueName: "FILE"))
         public var policy: String?
 
         @Option(name: .long, help: ArgumentHelp("The report directory: new, empty, or an earlier harden report (replaced as a whole); any other directory is refused.", valueName: "DIR"))
@@ -150,7 +151,7 @@ extension Application {
             t.rows.append(["packages", "\(r.input.packages)", out.map { "\($0.packages)" } ?? "-"])
             if let v = r.vulnerabilities {
                 t.rows.append(["vulnerabilities", "\(v.before.values.reduce(0, +))", "\(v.after.values.reduce(0, +))"])
-                for s in ["critical", "high", "medium", "low"] where (v.before[s] ?? 0) + (v.after[s] ?? 0) > 0 {
+                for s in Severity.descending.map(\.rawValue) where (v.before[s] ?? 0) + (v.after[s] ?? 0) > 0 {
                     t.rows.append(["  \(s)", "\(v.before[s] ?? 0)", "\(v.after[s] ?? 0)"])
                 }
             }
@@ -161,7 +162,7 @@ extension Application {
                 s += "\nverification: " + (m.verification.ran ? (m.verification.passed ? "passed" : "FAILED") : "not run")
             }
             if let p = r.policy { s += "\npolicy: " + (p.passed ? "passed" : "violated (\(p.violations.count))") }
-            s += "\nverdict: \(r.verdict.uppercased()) — report in \(reportDir)/report.html"
+            s += "\nverdict: \(r.verdict.rawValue.uppercased()) — report in \(reportDir)/report.html"
             return s
         }
     }
