@@ -168,6 +168,8 @@ public final class Minifier {
         var o = options
         o.sensors = [.ptrace]
         o.seccomp = seccomp
+        // The network the app had while it was profiled (a service on the host, say); isolated for older profiles.
+        if let mode = run.network.flatMap(NetworkMode.init(rawValue:)) { o.network = mode }
         o.httpProbes = run.probes.filter { $0.kind == .http || $0.kind == .https }.compactMap {
             try? HTTPProbe(parsing: $0.kind == .https && !$0.spec.hasPrefix("https:") ? "https:" + $0.spec : $0.spec)
         }

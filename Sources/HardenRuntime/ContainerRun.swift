@@ -294,7 +294,8 @@ public final class ContainerRunner: Sendable {
             startedAt: startedAt, durationSeconds: ((MonotonicClock.now - started) * 100).rounded() / 100,
             sensors: Sensor.allCases.filter { options.sensors.contains($0) }.map(\.rawValue), command: args,
             user: userSpec.flatMap { $0.isEmpty ? nil : $0 } ?? "root", probes: probes,
-            exitCode: ended.map { $0.code }, fanotifyEvents: accessLog?.events, tracedProcesses: traces.isEmpty ? nil : traces.reduce(0) { $0 + $1.processes + 1 })
+            exitCode: ended.map { $0.code }, fanotifyEvents: accessLog?.events, tracedProcesses: traces.isEmpty ? nil : traces.reduce(0) { $0 + $1.processes + 1 },
+            network: options.network.rawValue)
         if !anyProbe, let ended, !ended.succeeded {
             throw HardenError(.io, "\(reference): the container exited with \(ended) after \(Int(MonotonicClock.now - running)) s; its last output: \(Self.tail(log, lines: 3))")
         }

@@ -48,10 +48,13 @@ public struct RuntimeProfile: Codable, Sendable, Equatable {
         public var exitCode: Int32?
         public var fanotifyEvents: Int?
         public var tracedProcesses: Int?
+        /// What the container could connect to (`isolated`, `host`, `open`); verification runs the same way.
+        public var network: String?
         public init(startedAt: String, durationSeconds: Double, sensors: [String], command: [String], user: String, probes: [ProbeResult],
-                    exitCode: Int32?, fanotifyEvents: Int?, tracedProcesses: Int?) {
+                    exitCode: Int32?, fanotifyEvents: Int?, tracedProcesses: Int?, network: String? = nil) {
             self.startedAt = startedAt; self.durationSeconds = durationSeconds; self.sensors = sensors; self.command = command
             self.user = user; self.probes = probes; self.exitCode = exitCode; self.fanotifyEvents = fanotifyEvents; self.tracedProcesses = tracedProcesses
+            self.network = network
         }
     }
     public struct FileRecord: Codable, Sendable, Equatable {

@@ -313,6 +313,8 @@ final class HostileRegistry {
         try #require(s == 0, "\(o)")
         #expect(try RuntimeTests.leftovers(runDir: dir + "/run").isEmpty)
         let profile = try RuntimeTests.profile(dir + "/p.json")
+        // The profile records the network, so minify's verification runs the app the same way.
+        #expect(profile.runs.last?.network == (extra.contains("host") ? "host" : "isolated"))
         let output = profile.runs.last?.probes.first?.output ?? ""
         let line = try #require(output.split(separator: "\n").first { $0.hasPrefix("SANDBOX") }, "\(output)")
         return line.split(separator: " ").map(String.init)
