@@ -45,7 +45,7 @@ let package = Package(
             swiftSettings: swiftSettings),
         .target(
             name: "HardenOCI",
-            dependencies: ["HardenCore", "HardenSystem", "HardenArchive", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["HardenCore", "HardenSystem", "HardenArchive"],
             swiftSettings: swiftSettings),
         .target(
             name: "HardenSBOM",
@@ -54,7 +54,7 @@ let package = Package(
             swiftSettings: swiftSettings),
         .target(
             name: "HardenVulnDB",
-            dependencies: ["HardenCore", "HardenSystem", "HardenArchive", "HardenOCI", "HardenSBOM", "CSQLite",
+            dependencies: ["HardenCore", "HardenSystem", "HardenArchive", "HardenSBOM", "CSQLite",
                            .product(name: "Logging", package: "swift-log"), .product(name: "Yams", package: "Yams"),
                            .product(name: "AsyncHTTPClient", package: "async-http-client"),
                            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio")],
@@ -90,7 +90,7 @@ let package = Package(
             swiftSettings: swiftSettings),
         .target(
             name: "HardenReport",
-            dependencies: ["HardenCore", "HardenOCI", "HardenSBOM", "HardenVulnDB", "HardenRuntime", "HardenMinify", "HardenPolicy"],
+            dependencies: ["HardenCore", "HardenSBOM", "HardenVulnDB", "HardenRuntime", "HardenMinify", "HardenPolicy"],
             swiftSettings: swiftSettings),
         .target(
             name: "HardenPipeline",
@@ -101,8 +101,8 @@ let package = Package(
         .target(
             name: "HardenCommands",
             dependencies: [
-                "HardenCore", "HardenSystem", "HardenArchive", "HardenOCI", "HardenSBOM", "HardenVulnDB", "HardenRegistry", "HardenRuntime", "HardenMinify",
-                "HardenPolicy", "HardenReport", "HardenPipeline",
+                "HardenCore", "HardenSystem", "CHardenSystem", "HardenOCI", "HardenSBOM", "HardenVulnDB", "HardenRegistry", "HardenRuntime",
+                "HardenMinify", "HardenPolicy", "HardenReport", "HardenPipeline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -4,6 +4,7 @@
 # Usage: Benchmarks/registry.sh [runs]   (needs scripts/setup.sh and scripts/build-test-images.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. Benchmarks/lib.sh
 RUNS="${1:-5}"
 IMAGES="${HARDEN_TEST_IMAGES:-$PWD/test-images}"
 swift build -c release --product harden >/dev/null

@@ -6,6 +6,7 @@
 # Usage: Benchmarks/vulndb.sh [advisories]   (default 500000)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. Benchmarks/lib.sh
 N="${1:-500000}"
 FEEDS="$(cd .. && pwd)/shared/feeds"
 IMAGES="${HARDEN_TEST_IMAGES:-$PWD/test-images}"
