@@ -11,7 +11,7 @@ swift build -c release --build-tests
 # The full log is kept in .build/test-output.txt; the terminal gets failures and the summary. swift test's exit
 # status is the verdict; a run that executed no test at all fails too.
 set +e
-swift test -c release --skip-build 2>&1 | tee .build/test-output.txt | grep -vE '^(◇|↳|✔ Test [a-zA-Z0-9_]+\(|✔ Suite)'
+HARDEN_REQUIRE_ALL=1 swift test -c release --skip-build 2>&1 | tee .build/test-output.txt | grep -vE '^(◇|↳|✔ Test [a-zA-Z0-9_]+\(|✔ Suite)'
 status=${PIPESTATUS[0]}
 set -e
 if [ "$status" -ne 0 ]; then
@@ -20,6 +20,11 @@ if [ "$status" -ne 0 ]; then
 fi
 if ! grep -qE '^✔ Test run with [0-9]+ tests?' .build/test-output.txt; then
     echo "test: FAILED (no test ran)" >&2
+    exit 1
+fi
+# HARDEN_REQUIRE_ALL=1 runs every test whatever it needs; a skipped test here means a trait bypassed that rule.
+if grep -qE '^[^ ]+ (Test|Suite) .* skipped' .build/test-output.txt; then
+    echo "test: FAILED (tests were skipped: $(grep -cE '^[^ ]+ (Test|Suite) .* skipped' .build/test-output.txt))" >&2
     exit 1
 fi
 if [ "${HARDEN_FUZZ_SECONDS:-60}" != "0" ]; then

@@ -45,7 +45,7 @@ final class HostileRegistry {
     }
 }
 
-@Suite(.serialized) struct HostileRegistryTests {
+@Suite(.serialized, .enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh")) struct HostileRegistryTests {
     static func config(_ cmd: [String]) -> ContainerConfig {
         var c = ContainerConfig()
         c.cmd = cmd
@@ -112,7 +112,7 @@ final class HostileRegistry {
     }
 }
 
-@Suite struct HostileImageTests {
+@Suite(.enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh")) struct HostileImageTests {
     /// A layer holding a 1 TiB sparse file (4 KiB of data at each end), made by GNU tar from a sparse file.
     static func sparseLayout(_ dir: String) throws -> String {
         let file = dir + "/big"
@@ -278,7 +278,7 @@ final class HostileRegistry {
     }
 }
 
-@Suite(.serialized) struct ProfilingSandboxTests {
+@Suite(.serialized, .enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh")) struct ProfilingSandboxTests {
     /// Run inside the container by an exec probe: what the sandbox allows, on one line.
     static let probe = """
         import ctypes, os, socket, subprocess, sys, time

@@ -13,7 +13,7 @@ import Testing
 import Glibc
 #endif
 
-@Suite(.serialized) struct MinifyTests {
+@Suite(.serialized, .enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh")) struct MinifyTests {
     static let cases: [(tag: String, probe: String, minimumReduction: Double)] = [("nginx", "80:GET:/", 90), ("flask", "5000:GET:/", 80)]
 
     @Test(arguments: ["nginx", "flask"])

@@ -61,7 +61,7 @@ enum RuntimeTests {
     }
 }
 
-@Suite(.serialized) struct ProfileTests {
+@Suite(.serialized, .enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh")) struct ProfileTests {
     @Test func nginxServesTheProbeAndTheProfileHoldsWhatItUsed() throws {
         try RuntimeTests.require()
         try withTemporaryDirectory { dir in

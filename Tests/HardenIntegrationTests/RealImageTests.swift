@@ -8,7 +8,7 @@ import HardenSystem
 import HardenTestSupport
 import Testing
 
-@Suite(.serialized) struct RealImageTests {
+@Suite(.serialized, .enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh")) struct RealImageTests {
     @Test(arguments: TestImages.tags)
     func squashedTreeEqualsUmociUnpack(tag: String) throws {
         try TestImages.require()
@@ -114,7 +114,7 @@ import Testing
     }
 }
 
-@Suite struct CommandLineTests {
+@Suite(.enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh")) struct CommandLineTests {
     @Test func corruptInputExitsOneWithOneLineNamingTheInput() throws {
         try #require(HostFS.exists(hardenBinary), "build harden first (swift build)")
         try withTemporaryDirectory { dir in

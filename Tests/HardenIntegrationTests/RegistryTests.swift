@@ -53,7 +53,7 @@ final class RegistryServer {
 /// A port for this test process, different per test.
 func testPort(_ offset: Int) -> Int { 30_000 + Int(getpid() % 10_000) + offset * 10_007 % 5_000 }
 
-@Suite(.serialized) struct RegistryTests {
+@Suite(.serialized, .enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh")) struct RegistryTests {
     @Test func pushAndPullRoundTripMatchesSkopeo() throws {
         try TestImages.require()
         try TestImages.requireTools("skopeo")

@@ -26,7 +26,7 @@ enum PipelineFixtures {
     }
 }
 
-@Suite(.serialized) struct RunTests {
+@Suite(.serialized, .enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh")) struct RunTests {
     static let probes = ["nginx": ["--http-probe", "80:GET:/"], "flask": ["--http-probe", "5000:GET:/"], "pyapp": []]
 
     @Test(arguments: ["nginx", "flask", "pyapp"])
@@ -125,7 +125,7 @@ enum PipelineFixtures {
     }
 }
 
-@Suite struct CheckCommandTests {
+@Suite(.enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh")) struct CheckCommandTests {
     @Test func aBannedPackageFailsTheCheckWithExitTwoAndAnInvalidPolicyNamesItsLine() throws {
         try TestImages.require()
         try withTemporaryDirectory { dir in

@@ -7,7 +7,7 @@ import HardenSystem
 import HardenTestSupport
 import Testing
 
-@Suite(.serialized) struct SBOMRealImageTests {
+@Suite(.serialized, .enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh")) struct SBOMRealImageTests {
     /// (type, name, version) of deb and python packages, python names PEP 503-normalised.
     static func keys(types: [String], names: [String], versions: [String]) -> Set<String> {
         var out = Set<String>()

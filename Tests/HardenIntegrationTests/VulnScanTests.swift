@@ -19,7 +19,7 @@ enum SharedFeeds {
     }
 }
 
-@Suite(.serialized) struct VulnScanTests {
+@Suite(.serialized, .enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh")) struct VulnScanTests {
     /// The pip-installed packages of the pyapp image (scripts/build-test-images.sh).
     static let pipPackages = ["requests 2.19.0", "urllib3 1.23", "jinja2 2.10", "MarkupSafe 2.1.3", "idna 2.7", "certifi 2018.4.16",
                               "chardet 3.0.4", "django 3.2.24", "pyyaml 6.0.1"]

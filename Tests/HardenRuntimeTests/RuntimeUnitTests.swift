@@ -91,7 +91,7 @@ struct FanotifyTests {
     }
 
     /// A real fanotify queue that overflows must fail the sensor, never lose events silently.
-    @Test func queueOverflowIsAnError() throws {
+    @Test(.enabled(if: Prerequisites.root, "fanotify needs root")) func queueOverflowIsAnError() throws {
         try #require(getuid() == 0, "fanotify needs root (CAP_SYS_ADMIN)")
         try withTemporaryDirectory { dir in
             let mnt = dir + "/fs"

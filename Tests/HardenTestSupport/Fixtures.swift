@@ -383,3 +383,39 @@ public struct SeededGenerator: RandomNumberGenerator {
         return z ^ (z >> 31)
     }
 }
+
+/// What a test needs beyond the Swift toolchain, as `.enabled(if:)` conditions. A plain `swift test` (a newcomer,
+/// no root, no images) skips what it cannot run and prints why; `scripts/test.sh` sets `HARDEN_REQUIRE_ALL=1`, so
+/// there a missing prerequisite fails the test (through its own `#require`) instead of hiding it.
+public enum Prerequisites {
+    public static let requireAll = getenv("HARDEN_REQUIRE_ALL").map { String(cString: $0) == "1" } ?? false
+
+    /// `available`, or true when everything is required; prints the reason for a skip once per condition.
+    public static func check(_ available: Bool, _ why: String) -> Bool {
+        if available || requireAll { return true }
+        print("skipping tests that need \(why) (scripts/test.sh runs them)")
+        return false
+    }
+
+    /// The integration suites: root, the real test images and the tools scripts/setup.sh installs.
+    public static let integration: Bool = {
+        let images = getenv("HARDEN_TEST_IMAGES").map { String(cString: $0) } ?? packageRoot + "/test-images"
+        let tools = ["runc", "umoci", "skopeo", "ip", "iptables", "docker-registry", "curl", "syft"]
+        return check(getuid() == 0 && HostFS.exists(images + "/oci/index.json") && tools.allSatisfy(haveProgram),
+                     "root, the test images (scripts/build-test-images.sh) and \(tools.joined(separator: ", ")) (scripts/setup.sh)")
+    }()
+
+    public static let root: Bool = check(getuid() == 0, "root")
+
+    /// A Python module (a peer used as an oracle).
+    public static func python(_ module: String) -> Bool {
+        check((try? runProcess(["python3", "-c", "import \(module)"]).status) == 0, "python3 with \(module) (scripts/setup.sh)")
+    }
+
+    public static func programs(_ names: String...) -> Bool {
+        check(names.allSatisfy(haveProgram), names.joined(separator: ", "))
+    }
+
+    /// The real feeds beside the repository (`../shared/feeds`).
+    public static let sharedFeeds: Bool = check(HostFS.exists(packageRoot + "/../shared/feeds/osv-PyPI-all.zip"), "the shared feeds in ../shared/feeds")
+}

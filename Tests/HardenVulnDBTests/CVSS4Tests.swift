@@ -37,7 +37,8 @@ import Testing
         return parts.joined(separator: "/")
     }
 
-    @Test func agreesWithPythonCVSSOn20000RandomVectors() throws {
+    @Test(.enabled(if: Prerequisites.python("cvss"), "needs python cvss"))
+    func agreesWithPythonCVSSOn20000RandomVectors() throws {
         try #require((try? runProcess(["python3", "-c", "import cvss"]).status) == 0, "python cvss is needed: run scripts/setup.sh")
         var rng = SeededGenerator(seed: 0xC0551)
         let vectors = (0..<20_000).map { _ in Self.randomVector(&rng) }

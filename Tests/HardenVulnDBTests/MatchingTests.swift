@@ -68,7 +68,7 @@ import Testing
 }
 
 @Suite struct FeedImportTests {
-    @Test func realPyPAAndAlpineFeedsImport() throws {
+    @Test(.enabled(if: Prerequisites.sharedFeeds, "needs ../shared/feeds")) func realPyPAAndAlpineFeedsImport() throws {
         try withTemporaryDirectory { dir in
             let feeds = ["osv-PyPI-all.zip", "alpine-secdb-v3.11-main.json", "alpine-secdb-v3.11-community.json"].map { packageRoot + "/../shared/feeds/" + $0 }
             try #require(feeds.allSatisfy { HostFS.exists($0) }, "the shared feeds are missing")
