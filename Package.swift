@@ -133,6 +133,10 @@ let package = Package(
             dependencies: ["HardenSystem", "HardenTestSupport"],
             swiftSettings: swiftSettings),
         .testTarget(
+            name: "HardenRegistryTests",
+            dependencies: ["HardenRegistry"],
+            swiftSettings: swiftSettings),
+        .testTarget(
             name: "HardenOCITests",
             dependencies: ["HardenOCI", "HardenArchive", "HardenTestSupport"],
             swiftSettings: swiftSettings),

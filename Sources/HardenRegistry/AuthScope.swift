@@ -20,6 +20,13 @@ public struct URLOrigin: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { "\(scheme)://\(host):\(port)" }
 
+    public init(scheme: String, host: String, port: Int, hasUserInfo: Bool) {
+        self.scheme = scheme
+        self.host = host
+        self.port = port
+        self.hasUserInfo = hasUserInfo
+    }
+
     /// Parses `scheme://[userinfo@]host[:port][/...]`; nil for anything else (relative URLs, other schemes, bad ports).
     public static func parse(_ url: String) -> URLOrigin? {
         let bytes = Array(url.utf8)
