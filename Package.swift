@@ -79,13 +79,13 @@ let package = Package(
 
         .target(
             name: "HardenMinify",
-            dependencies: ["HardenCore", "HardenSystem", "HardenArchive", "HardenOCI", "HardenSBOM", "HardenRuntime",
+            dependencies: ["HardenCore", "HardenSystem", "HardenArchive", "HardenOCI", "HardenSBOM", "HardenRuntime", "HardenPolicy",
                            .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings),
 
         .target(
             name: "HardenPolicy",
-            dependencies: ["HardenCore", "HardenSystem", "HardenArchive", "HardenOCI", "HardenSBOM", "HardenVulnDB", "HardenRuntime", "HardenMinify",
+            dependencies: ["HardenCore", "HardenSystem", "HardenArchive", "HardenOCI", "HardenSBOM", "HardenVulnDB", "HardenRuntime",
                            .product(name: "Yams", package: "Yams")],
             swiftSettings: swiftSettings),
         .target(

@@ -3,6 +3,7 @@
 // and Kubernetes security settings that fit what the profile saw.
 import HardenCore
 import HardenOCI
+import HardenPolicy
 import HardenRuntime
 
 public struct HardenedConfig: Sendable {
@@ -19,19 +20,6 @@ public struct HardenedConfig: Sendable {
 public enum ConfigHardening {
     public static let userName = "harden"
     public static let userID: UInt32 = 65532
-
-    static let secretPatterns = ["PASSWORD", "PASSWD", "SECRET", "TOKEN", "API_KEY", "APIKEY", "PRIVATE_KEY", "ACCESS_KEY", "CREDENTIAL", "AUTH"]
-
-    /// Names of environment variables that look like secrets.
-    /// Also `…_KEY` names (Dockle's rule), except GPG key ids; never names of files or paths that hold a secret.
-    public static func secretEnvironment(_ env: [String]) -> [String] {
-        env.compactMap { e in
-            let name = String(e.prefix { $0 != "=" })
-            let upper = name.uppercased()
-            if ["_FILE", "_PATH", "_DIR", "GPG_KEY", "GPG_KEYS"].contains(where: { upper.hasSuffix($0) }) { return nil }
-            return secretPatterns.contains { upper.contains($0) } || upper.hasSuffix("_KEY") || upper == "KEY" ? name : nil
-        }
-    }
 
     /// Why the app needs root, from what the profile saw (nil when it does not).
     public static func rootReason(_ profile: RuntimeProfile) -> String? {
@@ -95,7 +83,7 @@ public enum ConfigHardening {
             config.exposedPorts = kept.isEmpty ? nil : kept
         }
         // Secrets.
-        let secrets = secretEnvironment(config.env ?? [])
+        let secrets = SecretRules.environment(config.env ?? [])
         for s in secrets {
             if stripSecretEnv {
                 config.env = config.env?.filter { !$0.hasPrefix(s + "=") }

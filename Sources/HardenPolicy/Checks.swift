@@ -2,7 +2,6 @@
 import Foundation
 import HardenArchive
 import HardenCore
-import HardenMinify
 import HardenOCI
 import HardenRuntime
 import HardenVulnDB
@@ -242,7 +241,7 @@ public enum ImageChecks {
         },
         CheckDefinition(id: "CIS-DI-0010", level: .fatal, title: "Do not store credential in environment variables/files", cis: "4.10",
                         remediation: "Pass secrets at run time (mounted files, a secret store); remove them from ENV and from every layer, since deleting a file in a later layer keeps it in the image.") { i in
-            var found = ConfigHardening.secretEnvironment(i.image.config.config?.env ?? []).map { "ENV \($0)" }
+            var found = SecretRules.environment(i.image.config.config?.env ?? []).map { "ENV \($0)" }
             found += i.inspection.secrets.map { s in
                 let rule = s.rule == "name" ? "secret file name" : s.rule == "extension" ? "secret file extension" : s.rule
                 return "\(s.path) (\(rule), layer \(s.layer)\(s.present ? "" : ", deleted by a later layer but still in the image"))"

@@ -70,6 +70,20 @@ public struct ImageInspection {
 public enum SecretRules {
     static let contentLimit = 512 << 10
 
+    static let environmentPatterns = ["PASSWORD", "PASSWD", "SECRET", "TOKEN", "API_KEY", "APIKEY", "PRIVATE_KEY", "ACCESS_KEY", "CREDENTIAL", "AUTH"]
+
+    /// Names of environment variables (`NAME=value` entries) that look like secrets: also `…_KEY` names (Dockle's
+    /// rule), except GPG key ids; never names of files or paths that hold a secret. Check CIS-DI-0010 reports them;
+    /// minify strips them with --strip-secret-env.
+    public static func environment(_ env: [String]) -> [String] {
+        env.compactMap { e in
+            let name = String(e.prefix { $0 != "=" })
+            let upper = name.uppercased()
+            if ["_FILE", "_PATH", "_DIR", "GPG_KEY", "GPG_KEYS"].contains(where: { upper.hasSuffix($0) }) { return nil }
+            return environmentPatterns.contains { upper.contains($0) } || upper.hasSuffix("_KEY") || upper == "KEY" ? name : nil
+        }
+    }
+
     static let names: Set<String> = [
         "credentials", "credentials.json", "credential", "credential.json", "password.txt", "passwords.txt",
         "id_rsa", "id_dsa", "id_ecdsa", "id_ed25519", "secret_token.rb", "carrierwave.rb", "omniauth.rb",
