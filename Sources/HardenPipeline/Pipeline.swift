@@ -169,9 +169,7 @@ public final class Pipeline {
 
         // Profile.
         let profile: RuntimeProfile = try await stage("profile", "running \(reference) under runc", into: &record) {
-            let users = (context.content(RawPath("etc/passwd")), context.content(RawPath("etc/group")))
-            let observation = try await ContainerRunner(logger: logger).run(image, users: users, reference: reference, options: options.run)
-            let p = RuntimeProfile.build(image: image, reference: reference, tree: context.tree, observation: observation, packages: sbom.packages)
+            let p = try await ProfileStage.run(image, reference: reference, sbom: sbom, context: context, options: options.run, logger: logger)
             return (p, "\(p.summary.files) files used, \(p.summary.packagesUsed) of \(p.summary.packagesUsed + p.summary.packagesUnused) packages")
         }
         record.profile = RunRecord.ProfileSummary(profile)
@@ -215,20 +213,17 @@ public final class Pipeline {
         if let before = markUse(before), let after { record.vulnerabilities = RunRecord.Vulnerabilities(before: before, after: after) }
 
         // Checks and the policy, on the output.
-        let (outInspection, checks): (ImageInspection, [CheckResult]) = try await stage("check", "image checks of the result", into: &record) {
+        let databaseAge = record.database?.ageDays
+        let (outInspection, checked): (ImageInspection, CheckStage.Result) = try await stage("check", "image checks of the result", into: &record) {
             let inspection = try ImageInspection.inspect(result.image)
-            var checks = ImageChecks.run(CheckInput(image: result.image, reference: options.destination, tag: options.tag, inspection: inspection,
-                                                    profile: profile, findings: after, packageIDs: Set(result.sbomAfter.packages.map(\.id))))
-            options.policy?.applyIgnores(&checks)
-            return ((inspection, checks), "\(checks.filter(\.failed).count) of \(checks.count) checks failed")
+            let r = CheckStage.run(.init(image: result.image, reference: options.destination, tag: options.tag, inspection: inspection,
+                                         profile: profile, sbom: result.sbomAfter, findings: after, policy: options.policy,
+                                         databaseAgeDays: databaseAge))
+            return ((inspection, r), "\(r.checks.filter(\.failed).count) of \(r.checks.count) checks failed")
         }
-        record.checks = checks
+        record.checks = checked.checks
         record.output = Self.side(result.image, reference: options.destination, tree: outInspection.tree, packages: result.sbomAfter.packages.count)
-        if let policy = options.policy {
-            let verdict = policy.evaluate(PolicyInput(reference: options.destination, config: result.image.config.config, os: result.sbomAfter.os,
-                                                      packages: result.sbomAfter.packages, findings: after,
-                                                      databaseAgeDays: record.database?.ageDays, checks: record.checks,
-                                                      contentBytes: outInspection.contentBytes))
+        if let verdict = checked.verdict {
             record.policy = verdict
             record.stages.append(.init(name: "policy", status: verdict.passed ? .ok : .failed, startedAt: Self.now(), seconds: 0,
                                        detail: verdict.passed ? "passed" : "\(verdict.violations.count) violations"))

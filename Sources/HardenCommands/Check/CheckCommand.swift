@@ -89,19 +89,10 @@ extension Application {
             }
             let findings = try sbom.flatMap { try data.findings($0) }
             progress.finish()
-            var checks = ImageChecks.run(CheckInput(image: img, reference: reference.description, tag: imageOptions.tag(of: reference, image: img),
-                                                    inspection: inspection, profile: runtimeProfile, findings: findings,
-                                                    packageIDs: sbom.map { Set($0.packages.map(\.id)) }))
-            for i in checks.indices where ignore.contains(checks[i].id) && checks[i].status == .fail {
-                checks[i].status = .ignored
-                checks[i].note = "ignored by --ignore"
-            }
-            pol?.applyIgnores(&checks)
-            let verdict = pol.map { p in
-                p.evaluate(PolicyInput(reference: reference.description, config: img.config.config, os: sbom?.os, packages: sbom?.packages ?? [],
-                                       findings: findings, databaseAgeDays: try? data.record()?.ageDays, checks: checks,
-                                       contentBytes: inspection.contentBytes))
-            }
+            let stage = CheckStage.run(.init(image: img, reference: reference.description, tag: imageOptions.tag(of: reference, image: img),
+                                             inspection: inspection, profile: runtimeProfile, sbom: sbom, findings: findings, policy: pol,
+                                             ignore: ignore, databaseAgeDays: try? data.record()?.ageDays))
+            let (checks, verdict) = (stage.checks, stage.verdict)
             let report = CheckReport(image: reference.description, manifestDigest: img.manifestDigest.description, configDigest: configDigest,
                                      checks: checks, policy: verdict, policyFile: policy)
             let text: String

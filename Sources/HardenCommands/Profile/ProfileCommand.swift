@@ -4,6 +4,7 @@ import CHardenSystem
 import HardenCore
 import HardenReport
 import HardenOCI
+import HardenPipeline
 import HardenRuntime
 import HardenSBOM
 import HardenSystem
@@ -121,14 +122,11 @@ extension Application {
             let progress = ProgressLine(enabled: global.showProgress)
             progress.update("profile: reading the image")
             let (sbom, context) = try SBOMBuilder(logger: logger).catalog(img, reference: reference.description)
-            let tree = context.tree
             progress.update("profile: running \(reference.description)")
             var options = try probes.runOptions(sensors: sensor.sensors)
             if let seccomp { options.seccomp = try JSONCoding.decode(try HostFS.readFile(seccomp), source: seccomp, what: "seccomp profile") }
-            let users = (context.content(RawPath("etc/passwd")), context.content(RawPath("etc/group")))
-            let observation = try await ContainerRunner(logger: logger).run(img, users: users, reference: reference.description, options: options)
+            var profile = try await ProfileStage.run(img, reference: reference.description, sbom: sbom, context: context, options: options, logger: logger)
             progress.finish()
-            var profile = RuntimeProfile.build(image: img, reference: reference.description, tree: tree, observation: observation, packages: sbom.packages)
             if !earlier.isEmpty { profile = try RuntimeProfile.merge([profile] + earlier, packages: sbom.packages) }
             try Output.emit(String(decoding: try JSONCoding.encode(profile, pretty: true), as: UTF8.self), to: output)
             if output != nil && !global.quiet { print(ProfileFile.summary(profile)) }
