@@ -49,44 +49,56 @@ let package = Package(
             swiftSettings: swiftSettings),
         .target(
             name: "HardenSBOM",
-            dependencies: ["HardenCore", "HardenSystem", "HardenArchive", "HardenOCI", "CSQLite", "CZlib",
-                           .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "HardenCore", "HardenSystem", "HardenArchive", "HardenOCI", "CSQLite", "CZlib",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings),
         .target(
             name: "HardenVulnDB",
-            dependencies: ["HardenCore", "HardenSystem", "HardenArchive", "HardenSBOM", "CSQLite",
-                           .product(name: "Logging", package: "swift-log"), .product(name: "Yams", package: "Yams"),
-                           .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                           .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio")],
+            dependencies: [
+                "HardenCore", "HardenSystem", "HardenArchive", "HardenSBOM", "CSQLite",
+                .product(name: "Logging", package: "swift-log"), .product(name: "Yams", package: "Yams"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings),
         .target(
             name: "HardenRegistry",
-            dependencies: ["HardenCore", "HardenSystem", "HardenArchive", "HardenOCI",
-                           .product(name: "Logging", package: "swift-log"),
-                           .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                           .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
-                           .product(name: "NIOSSL", package: "swift-nio-ssl")],
+            dependencies: [
+                "HardenCore", "HardenSystem", "HardenArchive", "HardenOCI",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
             swiftSettings: swiftSettings),
 
         .target(
             name: "HardenRuntime",
-            dependencies: ["HardenCore", "HardenSystem", "HardenArchive", "HardenOCI", "HardenSBOM", "CHardenSystem",
-                           .product(name: "Logging", package: "swift-log"),
-                           .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                           .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
-                           .product(name: "NIOSSL", package: "swift-nio-ssl")],
+            dependencies: [
+                "HardenCore", "HardenSystem", "HardenArchive", "HardenOCI", "HardenSBOM", "CHardenSystem",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
             swiftSettings: swiftSettings),
 
         .target(
             name: "HardenMinify",
-            dependencies: ["HardenCore", "HardenSystem", "HardenArchive", "HardenOCI", "HardenSBOM", "HardenRuntime", "HardenPolicy",
-                           .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "HardenCore", "HardenSystem", "HardenArchive", "HardenOCI", "HardenSBOM", "HardenRuntime", "HardenPolicy",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings),
 
         .target(
             name: "HardenPolicy",
-            dependencies: ["HardenCore", "HardenSystem", "HardenArchive", "HardenOCI", "HardenSBOM", "HardenVulnDB", "HardenRuntime",
-                           .product(name: "Yams", package: "Yams")],
+            dependencies: [
+                "HardenCore", "HardenSystem", "HardenArchive", "HardenOCI", "HardenSBOM", "HardenVulnDB", "HardenRuntime",
+                .product(name: "Yams", package: "Yams"),
+            ],
             swiftSettings: swiftSettings),
         .target(
             name: "HardenReport",
@@ -94,8 +106,10 @@ let package = Package(
             swiftSettings: swiftSettings),
         .target(
             name: "HardenPipeline",
-            dependencies: ["HardenCore", "HardenSystem", "HardenOCI", "HardenSBOM", "HardenVulnDB", "HardenRuntime", "HardenMinify",
-                           "HardenPolicy", "HardenReport", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "HardenCore", "HardenSystem", "HardenOCI", "HardenSBOM", "HardenVulnDB", "HardenRuntime", "HardenMinify",
+                "HardenPolicy", "HardenReport", .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings),
 
         .target(
@@ -158,12 +172,18 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "HardenPolicyTests",
-            dependencies: ["HardenPolicy", "HardenReport", "HardenOCI", "HardenArchive", "HardenCore", "HardenSystem", "HardenVulnDB", "HardenRuntime", "HardenTestSupport"],
+            dependencies: [
+                "HardenPolicy", "HardenReport", "HardenOCI", "HardenArchive", "HardenCore", "HardenSystem", "HardenVulnDB", "HardenRuntime",
+                "HardenTestSupport",
+            ],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "HardenIntegrationTests",
-            dependencies: ["HardenOCI", "HardenArchive", "HardenSBOM", "HardenVulnDB", "HardenRegistry", "HardenRuntime", "HardenSystem", "HardenCommands", "HardenTestSupport",
-                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "HardenOCI", "HardenArchive", "HardenSBOM", "HardenVulnDB", "HardenRegistry", "HardenRuntime", "HardenSystem",
+                "HardenCommands", "HardenTestSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             swiftSettings: swiftSettings),
     ]
 )

@@ -54,7 +54,9 @@ public struct DecompressionLimits: Sendable {
             throw HardenError(.limitExceeded, "\(name): decompresses to more than \(maxBytes) bytes; refusing it as a decompression bomb")
         }
         if output > ratioGrace && output > input * maxRatio {
-            throw HardenError(.limitExceeded, "\(name): expands more than \(maxRatio)× (\(input) → \(output)+ bytes); refusing it as a decompression bomb")
+            throw HardenError(
+                .limitExceeded, "\(name): expands more than \(maxRatio)× (\(input) → \(output)+ bytes); refusing it as a decompression bomb"
+            )
         }
     }
 }
@@ -241,7 +243,7 @@ public final class ZstdReader: ByteReader {
                 }
             }
             if inBuf.pos == inBuf.size && innerDone {
-                if lastResult != 0 || !sawInput { 
+                if lastResult != 0 || !sawInput {
                     if !sawInput { return 0 }
                     throw HardenError(.corrupt, "\(name): zstd stream is truncated")
                 }

@@ -84,10 +84,14 @@ public final class HashingReader: ByteReader {
             finishedHex = hex
             if let expected {
                 if let size = expected.size, size != count {
-                    throw HardenError(.corrupt, "\(expected.name): size is \(count) bytes, expected \(size) (truncated or wrong descriptor)")
+                    throw HardenError(
+                        .corrupt, "\(expected.name): size is \(count) bytes, expected \(size) (truncated or wrong descriptor)")
                 }
                 if let want = expected.hex, want != hex {
-                    throw HardenError(.corrupt, "\(expected.name): digest is \(expected.algorithm.rawValue):\(hex), expected \(expected.algorithm.rawValue):\(want)")
+                    throw HardenError(
+                        .corrupt,
+                        "\(expected.name): digest is \(expected.algorithm.rawValue):\(hex), expected \(expected.algorithm.rawValue):\(want)"
+                    )
                 }
             }
             return 0

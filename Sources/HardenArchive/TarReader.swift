@@ -100,7 +100,9 @@ public final class TarReader {
         }
     }
 
-    private func makeEntry(header: [UInt8], storedSize: Int64, pax: [String: [UInt8]], longName: [UInt8]?, longLink: [UInt8]?) throws -> TarEntry {
+    private func makeEntry(
+        header: [UInt8], storedSize: Int64, pax: [String: [UInt8]], longName: [UInt8]?, longLink: [UInt8]?
+    ) throws -> TarEntry {
         let flag = header[156]
         let magic = Array(header[257..<263])
         let isPOSIX = magic == Array("ustar\0".utf8)
@@ -163,7 +165,8 @@ public final class TarReader {
             }
             try startSparse(&entry, regions: regions, realSize: realSize, stored: stored)
         } else if let major = pax["GNU.sparse.major"], let minor = pax["GNU.sparse.minor"],
-                  major == Array("1".utf8), minor == Array("0".utf8) {
+            major == Array("1".utf8), minor == Array("0".utf8)
+        {
             if let n = pax["GNU.sparse.name"] { entry.path = RawPath(n) }
             let realSize = try paxInt(pax["GNU.sparse.realsize"] ?? [], "GNU.sparse.realsize")
             remainingStored = stored
@@ -176,7 +179,9 @@ public final class TarReader {
             let realSize = try paxInt(pax["GNU.sparse.size"] ?? pax["GNU.sparse.realsize"] ?? [], "GNU.sparse.size")
             let numbers = try map.split(separator: UInt8(ascii: ",")).map { try paxInt(Array($0), "GNU.sparse.map") }
             guard numbers.count % 2 == 0 else { throw corrupt("odd GNU.sparse.map") }
-            let regions = stride(from: 0, to: numbers.count, by: 2).map { TarEntry.SparseRegion(offset: numbers[$0], length: numbers[$0 + 1]) }
+            let regions = stride(from: 0, to: numbers.count, by: 2).map {
+                TarEntry.SparseRegion(offset: numbers[$0], length: numbers[$0 + 1])
+            }
             try startSparse(&entry, regions: regions, realSize: realSize, stored: stored)
         } else {
             remainingStored = stored
@@ -184,18 +189,22 @@ public final class TarReader {
             dataOffset = input.consumed
         }
         if entry.type == .hardlink || entry.type == .symlink || entry.type == .directory
-            || entry.type == .characterDevice || entry.type == .blockDevice || entry.type == .fifo {
+            || entry.type == .characterDevice || entry.type == .blockDevice || entry.type == .fifo
+        {
             entry.size = 0
         }
         return entry
     }
 
-    private func startSparse(_ entry: inout TarEntry, regions: [TarEntry.SparseRegion], realSize: Int64, stored: Int64, alreadyPositioned: Bool = false) throws {
+    private func startSparse(
+        _ entry: inout TarEntry, regions: [TarEntry.SparseRegion], realSize: Int64, stored: Int64, alreadyPositioned: Bool = false
+    ) throws {
         var expectedStored: Int64 = 0
         var lastEnd: Int64 = 0
         for r in regions {
             guard r.offset >= 0, r.length >= 0, r.offset >= lastEnd, r.offset.addingReportingOverflow(r.length).overflow == false,
-                  r.offset + r.length <= realSize else {
+                r.offset + r.length <= realSize
+            else {
                 throw corrupt("sparse map of \(entry.path) has overlapping or out-of-range regions")
             }
             lastEnd = r.offset + r.length

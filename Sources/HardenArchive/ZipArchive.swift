@@ -41,7 +41,6 @@ public struct ZipArchive {
     /// The largest entry inflated into memory.
     public static let maxEntrySize = 256 << 20
 
-
     let bytes: [UInt8]
     public private(set) var entries: [Entry] = []
 
@@ -63,7 +62,7 @@ public struct ZipArchive {
         var at = u32(eocd + 16)
         func u64(_ i: Int) -> Int { u32(i) | u32(i + 4) << 32 }
         // ZIP64: a locator just before the end record points at a 64-bit end record.
-        if (count == 0xffff || at == 0xffff_ffff), eocd >= 20, u32(eocd - 20) == 0x07064b50 {
+        if count == 0xffff || at == 0xffff_ffff, eocd >= 20, u32(eocd - 20) == 0x07064b50 {
             let z64 = u64(eocd - 20 + 8)
             guard z64 >= 0, z64 + 56 <= bytes.count, u32(z64) == 0x06064b50 else { throw HardenError(.corrupt, "corrupt zip64 end record") }
             count = u64(z64 + 32)
@@ -89,8 +88,10 @@ public struct ZipArchive {
                 }
                 e += 4 + size
             }
-            entries.append(Entry(name: name, method: UInt16(u16(at + 10)), compressedSize: compressed, uncompressedSize: uncompressed,
-                                 localHeaderOffset: offset))
+            entries.append(
+                Entry(
+                    name: name, method: UInt16(u16(at + 10)), compressedSize: compressed, uncompressedSize: uncompressed,
+                    localHeaderOffset: offset))
             at += 46 + nameLen + extraLen + commentLen
         }
         try Self.checkNoOverlap(entries, bytes)
@@ -128,7 +129,9 @@ public struct ZipArchive {
             throw HardenError(.corrupt, "zip entry \(e.name) runs past the archive")
         }
         guard e.uncompressedSize <= Self.maxEntrySize else {
-            throw HardenError(.limitExceeded, "zip entry \(e.name) is \(e.uncompressedSize) bytes, more than the \(Self.maxEntrySize >> 20) MiB read into memory")
+            throw HardenError(
+                .limitExceeded,
+                "zip entry \(e.name) is \(e.uncompressedSize) bytes, more than the \(Self.maxEntrySize >> 20) MiB read into memory")
         }
         if e.method == 8 { try budget?.charge(e.uncompressedSize, for: "zip entry \(e.name)") }
         let data = Array(bytes[start..<(start + e.compressedSize)])
@@ -141,7 +144,9 @@ public struct ZipArchive {
 
     private func inflateRaw(_ input: [UInt8], expected: Int) throws -> [UInt8] {
         var stream = z_stream()
-        guard inflateInit2_(&stream, -15, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else { throw HardenError(.corrupt, "zlib") }
+        guard inflateInit2_(&stream, -15, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
+            throw HardenError(.corrupt, "zlib")
+        }
         defer { inflateEnd(&stream) }
         var out = [UInt8](repeating: 0, count: max(expected, 1))
         var input = input

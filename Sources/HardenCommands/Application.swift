@@ -19,8 +19,10 @@ public struct Application: AsyncParsableCommand {
             Exit codes: 0 success, 1 error, 2 gate failed.
             """,
         version: HardenVersion.current,
-        subcommands: [ImageInspect.self, ImageConvert.self, SBOMGenerate.self, ScanRun.self, DB.self, Profile.self, Minify.self, Check.self, Run.self,
-                      InternalTrace.self]
+        subcommands: [
+            ImageInspect.self, ImageConvert.self, SBOMGenerate.self, ScanRun.self, DB.self, Profile.self, Minify.self, Check.self, Run.self,
+            InternalTrace.self,
+        ]
     )
 
     public init() {}

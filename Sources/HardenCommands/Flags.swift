@@ -2,9 +2,9 @@
 import ArgumentParser
 import Foundation
 import HardenCore
-import HardenReport
 import HardenOCI
 import HardenRegistry
+import HardenReport
 import HardenSystem
 import Logging
 
@@ -13,16 +13,28 @@ public struct ImageOptions: ParsableArguments {
     @Option(name: .long, help: "Platform to select from a multi-platform image: os/arch[/variant] (default linux/amd64).")
     public var platform: String?
 
-    @Option(name: .long, help: "Registry credentials USER:PASS — visible to every user in `ps`; prefer --creds-file or the environment [HARDEN_REGISTRY_USER, HARDEN_REGISTRY_PASSWORD; else ~/.docker/config.json].")
+    @Option(
+        name: .long,
+        help:
+            "Registry credentials USER:PASS — visible to every user in `ps`; prefer --creds-file or the environment [HARDEN_REGISTRY_USER, HARDEN_REGISTRY_PASSWORD; else ~/.docker/config.json]."
+    )
     public var creds: String?
 
-    @Option(name: .customLong("creds-file"), help: ArgumentHelp("Read registry credentials USER:PASS from FILE (- for standard input).", valueName: "FILE"))
+    @Option(
+        name: .customLong("creds-file"),
+        help: ArgumentHelp("Read registry credentials USER:PASS from FILE (- for standard input).", valueName: "FILE"))
     public var credsFile: String?
 
-    @Option(name: .customLong("tls-verify"), help: "Verify registry TLS certificates; false also allows plain-HTTP registries (for the image's registry only; credentials never go elsewhere in clear text).")
+    @Option(
+        name: .customLong("tls-verify"),
+        help:
+            "Verify registry TLS certificates; false also allows plain-HTTP registries (for the image's registry only; credentials never go elsewhere in clear text)."
+    )
     public var tlsVerify: Bool = true
 
-    @Option(name: .long, help: ArgumentHelp("Registry idle timeout: the longest wait for the next bytes of an answer, in seconds.", valueName: "S"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Registry idle timeout: the longest wait for the next bytes of an answer, in seconds.", valueName: "S"))
     public var timeout: Int = 60
 
     public init() {}
@@ -40,10 +52,13 @@ public struct ImageOptions: ParsableArguments {
     }
 
     /// Opens an image from any transport; registry images are pulled (verified) into a temporary store.
-    public func open(_ reference: ImageReference, logger: Logger, progress: Bool = false, blobDirectory: String? = nil) async throws -> Image {
+    public func open(
+        _ reference: ImageReference, logger: Logger, progress: Bool = false, blobDirectory: String? = nil
+    ) async throws -> Image {
         if case .registry(let r) = reference {
-            let image = try await RegistryTransfer.pull(r, options: try registryOptions(), loader: try loaderOptions(), blobDirectory: blobDirectory,
-                                                        logger: logger, progress: progress ? Self.drawPull : nil)
+            let image = try await RegistryTransfer.pull(
+                r, options: try registryOptions(), loader: try loaderOptions(), blobDirectory: blobDirectory,
+                logger: logger, progress: progress ? Self.drawPull : nil)
             if progress { writeStandardError("\r\u{1b}[2K") }
             return image
         }
@@ -52,8 +67,10 @@ public struct ImageOptions: ParsableArguments {
 
     /// Writes `image` to any transport: pushed to a registry (mounting blobs from `mountFrom` on the same
     /// registry), or written locally.
-    public func write(_ image: Image, to dest: ImageReference, options: ImageWriter.Options, mountFrom: String? = nil,
-                      logger: Logger) async throws -> ImageWriter.Written {
+    public func write(
+        _ image: Image, to dest: ImageReference, options: ImageWriter.Options, mountFrom: String? = nil,
+        logger: Logger
+    ) async throws -> ImageWriter.Written {
         if case .registry(let r) = dest {
             let digest = try await RegistryTransfer.push(image, to: r, options: try registryOptions(), mountFrom: mountFrom, logger: logger)
             return ImageWriter.Written(manifestDigest: digest, reference: dest.description)

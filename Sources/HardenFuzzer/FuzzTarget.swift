@@ -44,8 +44,9 @@ func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         for e in zip.entries.prefix(16) { _ = try? zip.read(e, budget: budget) }
     }
     // Java archives, nested archives included, under an inflation budget.
-    _ = try? JavaArchiveCataloger.packages(in: bytes, name: "fuzz.jar", location: "/fuzz.jar", layer: nil, depth: 0,
-                                           budget: InflationBudget(limit: 64 << 20))
+    _ = try? JavaArchiveCataloger.packages(
+        in: bytes, name: "fuzz.jar", location: "/fuzz.jar", layer: nil, depth: 0,
+        budget: InflationBudget(limit: 64 << 20))
     // Policy YAML (the alias bound runs before the YAML parser).
     _ = try? Policy.parse(text, source: "fuzz.yaml")
     // A registry's answers: challenges, upload Locations, Content-Range, realms.
@@ -59,7 +60,11 @@ func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     _ = RegistryClient.contentRangeStart(text)
     _ = OSInfo.parseOSRelease(text)
     // Compressed streams.
-    _ = try? Compression.gzip.decompressing(MemoryReader(bytes), name: "fuzz", limits: DecompressionLimits(maxBytes: 64 << 20, maxRatio: 1000, ratioGrace: 8 << 20)).drain()
-    _ = try? Compression.zstd.decompressing(MemoryReader(bytes), name: "fuzz", limits: DecompressionLimits(maxBytes: 64 << 20, maxRatio: 1000, ratioGrace: 8 << 20)).drain()
+    _ = try? Compression.gzip.decompressing(
+        MemoryReader(bytes), name: "fuzz", limits: DecompressionLimits(maxBytes: 64 << 20, maxRatio: 1000, ratioGrace: 8 << 20)
+    ).drain()
+    _ = try? Compression.zstd.decompressing(
+        MemoryReader(bytes), name: "fuzz", limits: DecompressionLimits(maxBytes: 64 << 20, maxRatio: 1000, ratioGrace: 8 << 20)
+    ).drain()
     return 0
 }

@@ -24,8 +24,10 @@ public enum LayerBuilder {
     ///   - rootfs: the unpacked original image (content of regular files).
     ///   - overrides: new content for some paths (the rewritten package database, added files).
     ///   - compression: gzip for the image; none for a draft that is only read back (no time spent compressing).
-    public static func write(keep: [String: String], tree: FileTree, rootfs: String, overrides: [String: [UInt8]],
-                             store: DirectoryBlobStore, compression: Compression = .gzip) throws -> BuiltLayer {
+    public static func write(
+        keep: [String: String], tree: FileTree, rootfs: String, overrides: [String: [UInt8]],
+        store: DirectoryBlobStore, compression: Compression = .gzip
+    ) throws -> BuiltLayer {
         // Every kept path and its ancestors, as tree paths.
         var paths = Set<RawPath>()
         for abs in keep.keys {
@@ -35,8 +37,11 @@ public enum LayerBuilder {
                 p = q.parent
             }
         }
-        for abs in overrides.keys { var p = RawPath(String(abs.drop { $0 == "/" })).normalized.parent; while let q = p, !q.isRoot { paths.insert(q); p = q.parent } }
-        let overridden = Dictionary(uniqueKeysWithValues: overrides.map { (RawPath(String($0.key.drop { $0 == "/" })).normalized, $0.value) })
+        for abs in overrides.keys {
+            var p = RawPath(String(abs.drop { $0 == "/" })).normalized.parent; while let q = p, !q.isRoot { paths.insert(q); p = q.parent }
+        }
+        let overridden = Dictionary(
+            uniqueKeysWithValues: overrides.map { (RawPath(String($0.key.drop { $0 == "/" })).normalized, $0.value) })
         paths.formUnion(overridden.keys)
         let writer = try LayerBlobWriter(path: store.root + "/layer-\(getpid()).tmp", compression: compression)
         var files = 0
@@ -88,7 +93,8 @@ public enum LayerBuilder {
         }
         let (digest, size, diffID) = try writer.finish()
         try store.adopt(writer.path, as: digest)
-        return BuiltLayer(descriptor: Descriptor(mediaType: MediaType.ociLayer(compression), digest: digest, size: size), diffID: diffID,
-                          files: files, bytes: bytes, strippedModes: stripped.sorted())
+        return BuiltLayer(
+            descriptor: Descriptor(mediaType: MediaType.ociLayer(compression), digest: digest, size: size), diffID: diffID,
+            files: files, bytes: bytes, strippedModes: stripped.sorted())
     }
 }

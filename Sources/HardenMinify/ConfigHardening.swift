@@ -25,15 +25,20 @@ public enum ConfigHardening {
     public static func rootReason(_ profile: RuntimeProfile) -> String? {
         if let p = profile.ports.first(where: { $0.port < 1024 }) { return "it listens on privileged port \(p.protocolName)/\(p.port)" }
         let seen = Set(profile.syscalls.map(\.name))
-        for s in ["setuid", "setgid", "setresuid", "setresgid", "setgroups", "chown", "fchown", "lchown", "fchownat", "chroot", "mount", "setns", "unshare"] where seen.contains(s) {
+        for s in [
+            "setuid", "setgid", "setresuid", "setresgid", "setgroups", "chown", "fchown", "lchown", "fchownat", "chroot", "mount", "setns",
+            "unshare",
+        ] where seen.contains(s) {
             return "it calls \(s)"
         }
         if profile.uids.contains(where: { $0 != 0 }) { return "it switches between users" }
         return nil
     }
 
-    public static func harden(_ original: ContainerConfig?, profile: RuntimeProfile, passwd: [UInt8]?, group: [UInt8]?,
-                              stripSecretEnv: Bool, allowNonRoot: Bool, sbomPath: String, source: String) -> HardenedConfig {
+    public static func harden(
+        _ original: ContainerConfig?, profile: RuntimeProfile, passwd: [UInt8]?, group: [UInt8]?,
+        stripSecretEnv: Bool, allowNonRoot: Bool, sbomPath: String, source: String
+    ) -> HardenedConfig {
         var config = original ?? ContainerConfig()
         var changes: [String] = []
         var files: [String: [UInt8]] = [:]
@@ -110,20 +115,26 @@ public enum ConfigHardening {
         "setgroups", "setresuid", "setresgid", "setuid", "setgid", "openat", "madvise", "arch_prctl", "set_tid_address",
         "set_robust_list", "rseq", "prlimit64", "getrandom", "clone", "clone3", "wait4", "waitid", "kill", "restart_syscall",
         // runc's init after the filter is installed: checks /proc/self/fd is procfs and closes inherited descriptors.
-        "fstatfs", "statfs", "getdents64", "readlinkat", "dup3", "umask", "getuid", "geteuid", "getgid", "getegid", "chdir", "fchdir", "getcwd",
+        "fstatfs", "statfs", "getdents64", "readlinkat", "dup3", "umask", "getuid", "geteuid", "getgid", "getegid", "chdir", "fchdir",
+        "getcwd",
     ]
 
     /// An OCI/Docker seccomp profile: deny by default (EPERM), allow what the profile saw plus what the runtime needs.
     public static func seccomp(_ profile: RuntimeProfile) -> RuntimeSpec.Seccomp {
         let names = Set(profile.syscalls.map(\.name)).union(runtimeSyscalls).filter { !$0.hasPrefix("syscall_") }.sorted()
-        let arches = profile.image.platform.hasSuffix("arm64") ? ["SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"] : ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"]
-        return RuntimeSpec.Seccomp(defaultAction: "SCMP_ACT_ERRNO", defaultErrnoRet: 1, architectures: arches,
-                                   syscalls: [RuntimeSpec.SyscallRule(names: names, action: "SCMP_ACT_ALLOW")])
+        let arches =
+            profile.image.platform.hasSuffix("arm64")
+            ? ["SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"] : ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"]
+        return RuntimeSpec.Seccomp(
+            defaultAction: "SCMP_ACT_ERRNO", defaultErrnoRet: 1, architectures: arches,
+            syscalls: [RuntimeSpec.SyscallRule(names: names, action: "SCMP_ACT_ALLOW")])
     }
 
     /// Paths where writes do not stop a read-only root file system.
     static func isScratch(_ path: String) -> Bool {
-        ["/tmp", "/var/tmp", "/run", "/dev", "/proc", "/sys", "/etc/hosts", "/etc/resolv.conf", "/etc/hostname"].contains { path == $0 || path.hasPrefix($0 + "/") }
+        ["/tmp", "/var/tmp", "/run", "/dev", "/proc", "/sys", "/etc/hosts", "/etc/resolv.conf", "/etc/hostname"].contains {
+            path == $0 || path.hasPrefix($0 + "/")
+        }
     }
 
     /// A Kubernetes `securityContext` for the container.
@@ -143,7 +154,10 @@ public enum ConfigHardening {
         y += "  runAsGroup: \(hardened.gid)\n"
         y += "  allowPrivilegeEscalation: false\n"
         y += "  readOnlyRootFilesystem: \(writes.isEmpty)\n"
-        if !writes.isEmpty { y += "  # writes seen outside scratch directories: \(writes.prefix(5).joined(separator: ", "))\(writes.count > 5 ? ", …" : "")\n" }
+        if !writes.isEmpty {
+            y +=
+                "  # writes seen outside scratch directories: \(writes.prefix(5).joined(separator: ", "))\(writes.count > 5 ? ", …" : "")\n"
+        }
         y += "  capabilities:\n    drop: [ALL]\n"
         if !add.isEmpty { y += "    add: [\(add.joined(separator: ", "))]\n" }
         y += "  seccompProfile:\n    type: Localhost\n    localhostProfile: \(seccompName)\n"

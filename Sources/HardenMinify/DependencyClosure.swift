@@ -23,10 +23,11 @@ public struct LdSoCache: Sendable, Equatable {
     public var entries: [String: [(path: String, flags: Int32)]]
 
     public static func == (a: LdSoCache, b: LdSoCache) -> Bool {
-        a.entries.keys.sorted() == b.entries.keys.sorted() && a.entries.allSatisfy { k, v in
-            let w = b.entries[k] ?? []
-            return v.count == w.count && zip(v, w).allSatisfy { $0.path == $1.path && $0.flags == $1.flags }
-        }
+        a.entries.keys.sorted() == b.entries.keys.sorted()
+            && a.entries.allSatisfy { k, v in
+                let w = b.entries[k] ?? []
+                return v.count == w.count && zip(v, w).allSatisfy { $0.path == $1.path && $0.flags == $1.flags }
+            }
     }
 
     public init(entries: [String: [(path: String, flags: Int32)]] = [:]) { self.entries = entries }
@@ -45,7 +46,9 @@ public struct LdSoCache: Sendable, Equatable {
         }
         let r = FieldReader(bigEndian: false, is64: true)
         let count = Int(r.u32(bytes, base + 20))
-        guard count <= 1_000_000, base + 48 + count * 24 <= bytes.count else { throw HardenError(.corrupt, "ld.so.cache: entry table out of bounds") }
+        guard count <= 1_000_000, base + 48 + count * 24 <= bytes.count else {
+            throw HardenError(.corrupt, "ld.so.cache: entry table out of bounds")
+        }
         var out = LdSoCache()
         for i in 0..<count {
             let e = base + 48 + i * 24
@@ -61,12 +64,13 @@ public struct LdSoCache: Sendable, Equatable {
 
     /// The path for `name` whose flags fit an ELF of `machine` (x86-64 libraries carry 0x0300, AArch64 0x0a00).
     public func lookup(_ name: String, machine: UInt16, is64Bit: Bool) -> String? {
-        let wanted: Int32? = switch (machine, is64Bit) {
-        case (62, true): 0x0300
-        case (183, true): 0x0a00
-        case (3, false): 0x0000
-        default: nil
-        }
+        let wanted: Int32? =
+            switch (machine, is64Bit) {
+            case (62, true): 0x0300
+            case (183, true): 0x0a00
+            case (3, false): 0x0000
+            default: nil
+            }
         let candidates = entries[name] ?? []
         if let wanted, let hit = candidates.first(where: { ($0.flags & 0xff00) == wanted && ($0.flags & 0xff) == 3 }) { return hit.path }
         return candidates.first?.path
@@ -97,7 +101,8 @@ public struct DependencyClosure {
         fs = fileSystem
         self.libraryPath = libraryPath
         if let cachePath = fileSystem.resolve("/etc/ld.so.cache")?.path, let size = fileSystem.size(cachePath),
-           let bytes = try? fileSystem.read(cachePath, offset: 0, count: size) {
+            let bytes = try? fileSystem.read(cachePath, offset: 0, count: size)
+        {
             cache = try? LdSoCache.parse(bytes)
         } else {
             cache = nil
@@ -150,11 +155,12 @@ public struct DependencyClosure {
             if fs.resolve(candidate) != nil, matches(candidate, object) { return candidate }
         }
         if let hit = cache?.lookup(name, machine: object.machine, is64Bit: object.is64Bit), fs.resolve(hit) != nil { return hit }
-        let multiarch: [String] = switch object.machine {
-        case 62: ["/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu"]
-        case 183: ["/lib/aarch64-linux-gnu", "/usr/lib/aarch64-linux-gnu"]
-        default: []
-        }
+        let multiarch: [String] =
+            switch object.machine {
+            case 62: ["/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu"]
+            case 183: ["/lib/aarch64-linux-gnu", "/usr/lib/aarch64-linux-gnu"]
+            default: []
+            }
         for d in multiarch + (object.is64Bit ? ["/lib64", "/usr/lib64"] : []) + ["/lib", "/usr/lib"] {
             let candidate = d + "/" + name
             if fs.resolve(candidate) != nil, matches(candidate, object) { return candidate }
@@ -168,7 +174,6 @@ public struct DependencyClosure {
         return lib.is64Bit == object.is64Bit && lib.machine == object.machine
     }
 }
-
 
 /// An unpacked root file system on the host, read as the image sees it: symlinks are followed inside `root`
 /// (an absolute link target means `root` + target; `..` never climbs above it), so nothing outside is read.

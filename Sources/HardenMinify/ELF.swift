@@ -79,11 +79,15 @@ public enum ELF {
             at += entSize
         }
         guard let strtab else {
-            if entries.contains(where: { [1, 14, 15, 29].contains($0.tag) }) { throw HardenError(.corrupt, "dynamic section has names but no DT_STRTAB") }
+            if entries.contains(where: { [1, 14, 15, 29].contains($0.tag) }) {
+                throw HardenError(.corrupt, "dynamic section has names but no DT_STRTAB")
+            }
             return out
         }
         // DT_STRTAB is a virtual address: find the PT_LOAD segment that maps it.
-        guard let load = segments.first(where: { $0.type == 1 && inFile($0) && strtab >= $0.vaddr && strtab - $0.vaddr < UInt64($0.filesz) }) else {
+        guard
+            let load = segments.first(where: { $0.type == 1 && inFile($0) && strtab >= $0.vaddr && strtab - $0.vaddr < UInt64($0.filesz) })
+        else {
             throw HardenError(.corrupt, "DT_STRTAB address is not in any loaded segment")
         }
         let strOffset = load.offset + Int(strtab - load.vaddr)

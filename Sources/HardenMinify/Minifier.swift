@@ -78,12 +78,17 @@ public final class Minifier {
     /// - Parameters:
     ///   - vulnerabilityRank: package id → highest severity rank (1…5) of its known vulnerabilities (presets).
     ///   - countVulnerabilities: counts findings by severity for an SBOM (nil when there is no database).
-    public func minify(_ image: Image, reference: String, sbom: SBOM, context: CatalogContext, profile: RuntimeProfile,
-                       options: MinifyOptions, vulnerabilityRank: [String: Int],
-                       countVulnerabilities: ((SBOM) throws -> [String: Int])?) async throws -> MinifyResult {
+    public func minify(
+        _ image: Image, reference: String, sbom: SBOM, context: CatalogContext, profile: RuntimeProfile,
+        options: MinifyOptions, vulnerabilityRank: [String: Int],
+        countVulnerabilities: ((SBOM) throws -> [String: Int])?
+    ) async throws -> MinifyResult {
         let configDigest = Digest.sha256(of: image.configBytes).description
         guard profile.image.configDigest == configDigest else {
-            throw HardenError(.invalidArgument, "the profile is of image \(profile.image.configDigest) (\(profile.image.reference)), not of \(reference) (\(configDigest)); profile this image first")
+            throw HardenError(
+                .invalidArgument,
+                "the profile is of image \(profile.image.configDigest) (\(profile.image.reference)), not of \(reference) (\(configDigest)); profile this image first"
+            )
         }
         let runner = ContainerRunner(logger: logger)
         let rootfs = try runner.pristineRootfs(image, options: options.run)
@@ -94,23 +99,26 @@ public final class Minifier {
         var attempt = 0
         while true {
             attempt += 1
-            var input = PlanInput(config: image.config.config, tree: context.tree, fileSystem: fs, packages: sbom.packages, profile: profile)
+            var input = PlanInput(
+                config: image.config.config, tree: context.tree, fileSystem: fs, packages: sbom.packages, profile: profile)
             input.includes = options.includes
             input.keepPackages = options.keepPackages
             input.preset = options.preset
             input.vulnerabilityRank = vulnerabilityRank
             input.pythonBytecode = options.pythonBytecode
             var plan = Planner.plan(input)
-            let hardened = ConfigHardening.harden(image.config.config, profile: profile, passwd: passwd, group: group,
-                                                  stripSecretEnv: options.stripSecretEnv, allowNonRoot: allowNonRoot,
-                                                  sbomPath: Self.sbomPath, source: configDigest)
+            let hardened = ConfigHardening.harden(
+                image.config.config, profile: profile, passwd: passwd, group: group,
+                stripSecretEnv: options.stripSecretEnv, allowNonRoot: allowNonRoot,
+                sbomPath: Self.sbomPath, source: configDigest)
             for (path, bytes) in hardened.files {
                 plan.overrides[fs.resolve(path)?.path ?? path] = bytes
             }
             // Build once, uncompressed, to catalogue what is really left; then the image, with that SBOM inside.
             let storeDir = try HostFS.makeTemporaryDirectory(prefix: "harden-minify")
             let store = DirectoryBlobStore(root: storeDir, owned: true)
-            let draft = try build(image, tree: context.tree, plan: plan, hardened: hardened, rootfs: rootfs, store: store, compression: .none)
+            let draft = try build(
+                image, tree: context.tree, plan: plan, hardened: hardened, rootfs: rootfs, store: store, compression: .none)
             let (sbomAfter, _) = try SBOMBuilder(cache: nil, logger: logger).catalog(draft.image, reference: "minified")
             plan.overrides[Self.sbomPath] = Array(try SBOMEncoder.render(sbomAfter, format: .cyclonedxJSON).utf8)
             let final = try build(image, tree: context.tree, plan: plan, hardened: hardened, rootfs: rootfs, store: store)
@@ -119,8 +127,9 @@ public final class Minifier {
             var verification = MinifyReport.Verification(ran: false, passed: true, probes: [], missingFiles: [], error: nil)
             if options.verify {
                 let users = (hardened.files["/etc/passwd"] ?? passwd, hardened.files["/etc/group"] ?? group)
-                verification = await verify(final.image, users: users, original: profile, seccomp: seccomp, originalFS: fs,
-                                            keep: plan.keep.merging(plan.bytecode.mapValues { "replaced by \($0)" }) { a, _ in a }, options: options.run)
+                verification = await verify(
+                    final.image, users: users, original: profile, seccomp: seccomp, originalFS: fs,
+                    keep: plan.keep.merging(plan.bytecode.mapValues { "replaced by \($0)" }) { a, _ in a }, options: options.run)
                 if !verification.passed && !hardened.runsAsRoot && allowNonRoot && attempt == 1 {
                     logger.notice("Verification failed as a non-root user; trying again as root")
                     allowNonRoot = false
@@ -130,15 +139,23 @@ public final class Minifier {
             let vulnerabilities: [String: [String: Int]]? = try countVulnerabilities.map { count in
                 ["before": try count(sbom), "after": try count(sbomAfter)]
             }
-            let before = MinifyReport.Side(reference: reference, configDigest: configDigest, contentBytes: context.tree.contentSize,
-                                           files: context.tree.regularFileCount, packages: sbom.packages.count)
-            let after = MinifyReport.Side(reference: "minified", configDigest: Digest.sha256(of: final.image.configBytes).description,
-                                          contentBytes: final.layer.bytes, files: final.layer.files, packages: sbomAfter.packages.count)
+            let before = MinifyReport.Side(
+                reference: reference, configDigest: configDigest, contentBytes: context.tree.contentSize,
+                files: context.tree.regularFileCount, packages: sbom.packages.count)
+            let after = MinifyReport.Side(
+                reference: "minified", configDigest: Digest.sha256(of: final.image.configBytes).description,
+                contentBytes: final.layer.bytes, files: final.layer.files, packages: sbomAfter.packages.count)
             let report = MinifyReport(
                 preset: options.preset.rawValue, before: before, after: after,
-                reductionPercent: before.contentBytes > 0 ? (1000 * (1 - Double(after.contentBytes) / Double(before.contentBytes))).rounded() / 10 : 0,
-                vulnerabilities: vulnerabilities, changes: hardened.changes + final.layer.strippedModes.map { "setuid/setgid removed: \($0)" }
-                    + (plan.bytecode.isEmpty ? [] : ["python: \(plan.bytecode.count) modules kept as bytecode only; their sources, which the app never read, removed (--python-bytecode)"]),
+                reductionPercent: before.contentBytes > 0
+                    ? (1000 * (1 - Double(after.contentBytes) / Double(before.contentBytes))).rounded() / 10 : 0,
+                vulnerabilities: vulnerabilities,
+                changes: hardened.changes + final.layer.strippedModes.map { "setuid/setgid removed: \($0)" }
+                    + (plan.bytecode.isEmpty
+                        ? []
+                        : [
+                            "python: \(plan.bytecode.count) modules kept as bytecode only; their sources, which the app never read, removed (--python-bytecode)"
+                        ]),
                 strippedSetuid: final.layer.strippedModes, packagesRemoved: plan.packagesRemoved.sorted(),
                 unresolvedLibraries: Array(Set(plan.unresolved)).sorted(), verification: verification,
                 seccompSyscalls: seccomp.syscalls?.first?.names.count ?? 0,
@@ -149,21 +166,33 @@ public final class Minifier {
         }
     }
 
-    private func build(_ image: Image, tree: FileTree, plan: Plan, hardened: HardenedConfig, rootfs: String, store: DirectoryBlobStore,
-                       compression: Compression = .gzip) throws -> (image: Image, layer: BuiltLayer) {
-        let layer = try LayerBuilder.write(keep: plan.keep, tree: tree, rootfs: rootfs, overrides: plan.overrides, store: store, compression: compression)
-        var history = (image.config.history ?? []).map { h -> History in var e = h; e.emptyLayer = true; return e }
-        history.append(History(created: image.config.created, createdBy: "harden minify",
-                                comment: "minified from \(Digest.sha256(of: image.configBytes)): \(plan.keep.count) paths kept, \(plan.removed.count) removed"))
-        let config = ImageConfiguration(architecture: image.config.architecture, os: image.config.os, config: hardened.config,
-                                        diffIDs: [layer.diffID], history: history, created: image.config.created)
+    private func build(
+        _ image: Image, tree: FileTree, plan: Plan, hardened: HardenedConfig, rootfs: String, store: DirectoryBlobStore,
+        compression: Compression = .gzip
+    ) throws -> (image: Image, layer: BuiltLayer) {
+        let layer = try LayerBuilder.write(
+            keep: plan.keep, tree: tree, rootfs: rootfs, overrides: plan.overrides, store: store, compression: compression)
+        var history = (image.config.history ?? []).map { h -> History in
+            var e = h; e.emptyLayer = true; return e
+        }
+        history.append(
+            History(
+                created: image.config.created, createdBy: "harden minify",
+                comment:
+                    "minified from \(Digest.sha256(of: image.configBytes)): \(plan.keep.count) paths kept, \(plan.removed.count) removed"))
+        let config = ImageConfiguration(
+            architecture: image.config.architecture, os: image.config.os, config: hardened.config,
+            diffIDs: [layer.diffID], history: history, created: image.config.created)
         return (try Image.assemble(source: "minified", config: config, layers: [layer.descriptor], store: store), layer)
     }
 
     /// Replays the profile's probes against the minified image, under its seccomp profile, with the ptrace
     /// sensor watching for files the app looks for and does not find.
-    func verify(_ image: Image, users: (passwd: [UInt8]?, group: [UInt8]?), original: RuntimeProfile, seccomp: RuntimeSpec.Seccomp, originalFS: any ImageFileSystem,
-                keep: [String: String], options: RunOptions) async -> MinifyReport.Verification {
+    func verify(
+        _ image: Image, users: (passwd: [UInt8]?, group: [UInt8]?), original: RuntimeProfile, seccomp: RuntimeSpec.Seccomp,
+        originalFS: any ImageFileSystem,
+        keep: [String: String], options: RunOptions
+    ) async -> MinifyReport.Verification {
         guard let run = original.runs.last else { return .init(ran: false, passed: true, probes: [], missingFiles: [], error: nil) }
         var o = options
         o.sensors = [.ptrace]

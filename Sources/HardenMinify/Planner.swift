@@ -30,7 +30,9 @@ public struct PlanInput {
     /// Replace Python sources the app only stat-ed (Python loaded their cached bytecode) by sourceless modules.
     public var pythonBytecode = false
 
-    public init(config: ContainerConfig?, tree: FileTree, fileSystem: any ImageFileSystem, packages: [SoftwarePackage], profile: RuntimeProfile) {
+    public init(
+        config: ContainerConfig?, tree: FileTree, fileSystem: any ImageFileSystem, packages: [SoftwarePackage], profile: RuntimeProfile
+    ) {
         self.config = config; self.tree = tree; self.fileSystem = fileSystem; self.packages = packages; self.profile = profile
     }
 }
@@ -58,7 +60,9 @@ public enum Planner {
         "/etc/ld.so.cache", "/etc/debian_version", "/etc/alpine-release",
     ]
     static let nssLibraries = ["libnss_files.so.2", "libnss_dns.so.2", "libresolv.so.2"]
-    static let shellsAndPackageManagers: Set<String> = ["bash", "dash", "sh", "busybox", "apt", "dpkg", "apk-tools", "rpm", "yum", "dnf", "microdnf", "zsh", "ash"]
+    static let shellsAndPackageManagers: Set<String> = [
+        "bash", "dash", "sh", "busybox", "apt", "dpkg", "apk-tools", "rpm", "yum", "dnf", "microdnf", "zsh", "ash",
+    ]
 
     public static func plan(_ input: PlanInput) -> Plan {
         var plan = Plan()
@@ -83,7 +87,9 @@ public enum Planner {
         for f in input.profile.files {
             if f.type == .missing {
                 // Created at run time (nginx's /var/lib/nginx/body): its parent directory must exist.
-                if f.operations.contains("write"), let parent = parentPath(f.path), fs.resolve(parent) != nil { addResolved(parent, "parent of \(f.path), created at run time") }
+                if f.operations.contains("write"), let parent = parentPath(f.path), fs.resolve(parent) != nil {
+                    addResolved(parent, "parent of \(f.path), created at run time")
+                }
                 continue
             }
             addResolved(f.path, "used")
@@ -91,7 +97,9 @@ public enum Planner {
         }
         // 2. Entrypoint, cmd and healthcheck executables.
         let env = input.config?.env ?? []
-        let pathDirs = (env.first { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) } ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+        let pathDirs =
+            (env.first { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) }
+            ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
             .split(separator: ":").map(String.init)
         func executable(_ name: String) -> String? {
             if name.hasPrefix("/") { return fs.resolve(name) != nil ? name : nil }
@@ -99,17 +107,25 @@ public enum Planner {
         }
         let args = (input.config?.entrypoint ?? []) + (input.config?.cmd ?? [])
         if let first = args.first, let exe = executable(first) { addResolved(exe, "entrypoint") }
-        if let hc = input.config?.healthcheck?.test, hc.first == "CMD", hc.count > 1, let exe = executable(hc[1]) { addResolved(exe, "healthcheck") }
+        if let hc = input.config?.healthcheck?.test, hc.first == "CMD", hc.count > 1, let exe = executable(hc[1]) {
+            addResolved(exe, "healthcheck")
+        }
         // 3. Essentials that exist.
         for e in essentials { addResolved(e, "essential") }
-        if let tz = env.first(where: { $0.hasPrefix("TZ=") })?.dropFirst(3), !tz.isEmpty { addResolved("/usr/share/zoneinfo/\(tz)", "essential (TZ=\(tz))") }
+        if let tz = env.first(where: { $0.hasPrefix("TZ=") })?.dropFirst(3), !tz.isEmpty {
+            addResolved("/usr/share/zoneinfo/\(tz)", "essential (TZ=\(tz))")
+        }
         // 4. Includes and kept packages.
         for inc in input.includes { addTree(inc, reason: "included (--include \(inc))", tree: input.tree, into: &keep) }
         let byName = Dictionary(grouping: input.packages, by: \.name)
-        for name in input.keepPackages { for p in byName[name] ?? [] { for f in p.files { addResolved(f, "kept package \(name) (--keep-package)") } } }
+        for name in input.keepPackages {
+            for p in byName[name] ?? [] { for f in p.files { addResolved(f, "kept package \(name) (--keep-package)") } }
+        }
         // 5. Presets other than aggressive keep whole packages unless they are unused and vulnerable.
         func isDirectoryLink(_ path: String) -> Bool {
-            guard input.tree.nodes[RawPath(String(path.dropFirst())).normalized]?.type == .symlink, let r = fs.resolve(path) else { return false }
+            guard input.tree.nodes[RawPath(String(path.dropFirst())).normalized]?.type == .symlink, let r = fs.resolve(path) else {
+                return false
+            }
             return fs.size(r.path) == nil
         }
         let usedPaths = Set(keep.keys)
@@ -130,8 +146,10 @@ public enum Planner {
             }
         }
         // 6. Closure to a fixed point: ELF dependencies, script interpreters, NSS modules, whole language packages.
-        let closure = DependencyClosure(fileSystem: fs, libraryPath: env.first { $0.hasPrefix("LD_LIBRARY_PATH=") }
-            .map { $0.dropFirst(16).split(separator: ":").map(String.init) } ?? [])
+        let closure = DependencyClosure(
+            fileSystem: fs,
+            libraryPath: env.first { $0.hasPrefix("LD_LIBRARY_PATH=") }
+                .map { $0.dropFirst(16).split(separator: ":").map(String.init) } ?? [])
         var examined = Set<String>()
         var nssAdded = false
         while true {
@@ -147,7 +165,10 @@ public enum Planner {
             if !nssAdded, keep.keys.contains(where: { $0.hasSuffix("/libc.so.6") }) {
                 nssAdded = true
                 for lib in nssLibraries {
-                    for dir in ["/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib/aarch64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/lib", "/usr/lib"] {
+                    for dir in [
+                        "/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib/aarch64-linux-gnu", "/usr/lib/aarch64-linux-gnu",
+                        "/lib", "/usr/lib",
+                    ] {
                         addResolved("\(dir)/\(lib)", "loaded by libc at run time (NSS/DNS)")
                     }
                 }
@@ -166,7 +187,9 @@ public enum Planner {
         }
         // 6b. Sourceless Python: a module whose source Python only stat-ed loaded its cached bytecode; that bytecode
         // becomes NAME.pyc beside where the source was (Python imports it without the source) and the source goes.
-        if input.pythonBytecode { plan.bytecode = Self.sourcelessModules(keep: &keep, profile: input.profile, fs: fs, overrides: &plan.overrides) }
+        if input.pythonBytecode {
+            plan.bytecode = Self.sourcelessModules(keep: &keep, profile: input.profile, fs: fs, overrides: &plan.overrides)
+        }
         // 7. The package database: packages that still have files, with their file lists. A link to a directory
         // (usr-merge's /bin -> usr/bin, listed by many packages) does not make a package present.
         var keptPackages: [SoftwarePackage] = []
@@ -191,7 +214,9 @@ public enum Planner {
             rewrites.append((path, rewrite))
         }
         if let status = fs.resolve("/var/lib/dpkg/status")?.path {
-            database(status, "package database (rewritten to the \(keptDeb.count) packages left)") { DpkgStatus.filter($0, keeping: keptDeb, isPresent: $1) }
+            database(status, "package database (rewritten to the \(keptDeb.count) packages left)") {
+                DpkgStatus.filter($0, keeping: keptDeb, isPresent: $1)
+            }
             // dpkg's own files: without info/format, dpkg reads NAME:ARCH.list as NAME.list and finds no files.
             for admin in ["/var/lib/dpkg/info/format", "/var/lib/dpkg/arch", "/var/lib/dpkg/diversions", "/var/lib/dpkg/statoverride"] {
                 addResolved(admin, "package database")
@@ -207,20 +232,28 @@ public enum Planner {
             if let kind = (inInfo ? ["list", "md5sums", "conffiles"] : ["md5sums"]).first(where: { base.hasSuffix("." + $0) }) {
                 let pkg = String(base.dropLast(kind.count + 1).prefix { $0 != ":" })
                 if keptDeb.contains(pkg) {
-                    database(abs, "package database of \(pkg) (rewritten to its files left)") { DpkgStatus.pruneFileList($0, kind: kind, isPresent: $1) }
+                    database(abs, "package database of \(pkg) (rewritten to its files left)") {
+                        DpkgStatus.pruneFileList($0, kind: kind, isPresent: $1)
+                    }
                 }
             } else if inStatusD, let bytes = read(abs), !DpkgStatus.filter(bytes, keeping: keptDeb).isEmpty {
-                database(abs, "package database (a package left)") { _, isPresent in DpkgStatus.filter(bytes, keeping: keptDeb, isPresent: isPresent) }
+                database(abs, "package database (a package left)") { _, isPresent in
+                    DpkgStatus.filter(bytes, keeping: keptDeb, isPresent: isPresent)
+                }
             }
         }
         if let installed = fs.resolve("/lib/apk/db/installed")?.path {
-            database(installed, "package database (rewritten to the \(keptApk.count) packages left)") { ApkInstalled.filter($0, keeping: keptApk, isPresent: $1) }
+            database(installed, "package database (rewritten to the \(keptApk.count) packages left)") {
+                ApkInstalled.filter($0, keeping: keptApk, isPresent: $1)
+            }
         }
         let keptRpm = Set(keptPackages.filter { $0.type == .rpm }.map(\.id))
         for dir in ["/var/lib/rpm", "/usr/lib/sysimage/rpm"] {
             // rpm headers are signed, so their file lists stay as they are; whole packages leave the database.
             if let db = fs.resolve(dir + "/rpmdb.sqlite")?.path, !rewrites.contains(where: { $0.path == db }) {
-                database(db, "package database (rewritten to the \(keptRpm.count) packages left)") { bytes, _ in try? RpmCataloger.filterSQLite(bytes, keeping: keptRpm) }
+                database(db, "package database (rewritten to the \(keptRpm.count) packages left)") { bytes, _ in
+                    try? RpmCataloger.filterSQLite(bytes, keeping: keptRpm)
+                }
             }
             // BerkeleyDB and NDB databases cannot be rewritten here: kept whole, so that no package is hidden.
             for name in ["Packages", "Packages.db"] {
@@ -234,7 +267,9 @@ public enum Planner {
             while let q = p, present.insert(q).inserted { p = q.parent }
         }
         let tree = input.tree
-        func isPresent(_ listed: String) -> Bool { present.contains(tree.resolveParents(RawPath(String(listed.drop { $0 == "/" })).normalized)) }
+        func isPresent(_ listed: String) -> Bool {
+            present.contains(tree.resolveParents(RawPath(String(listed.drop { $0 == "/" })).normalized))
+        }
         for (path, rewrite) in rewrites {
             if let bytes = read(path), let rewritten = rewrite(bytes, isPresent) { plan.overrides[path] = rewritten }
         }
@@ -245,7 +280,9 @@ public enum Planner {
             if keep[abs] == nil {
                 if let owner = owners[abs] {
                     let rank = input.vulnerabilityRank[input.packages.first { $0.name == owner }?.id ?? ""] ?? 0
-                    plan.removed[abs] = input.preset == .aggressive ? "unused (package \(owner))"
+                    plan.removed[abs] =
+                        input.preset == .aggressive
+                        ? "unused (package \(owner))"
                         : "dropped by the \(input.preset.rawValue) preset: package \(owner) is unused\(rank > 0 ? " and has known vulnerabilities" : "")"
                 } else {
                     plan.removed[abs] = "unused (no package)"
@@ -254,7 +291,9 @@ public enum Planner {
         }
         for (source, pyc) in plan.bytecode { plan.removed[source] = "source of \(pyc) (--python-bytecode)" }
         for (cached, _) in plan.removed where cached.hasSuffix(".pyc") {
-            if let source = Self.cacheOwner(cached), let pyc = plan.bytecode[source] { plan.removed[cached] = "moved to \(pyc) (--python-bytecode)" }
+            if let source = Self.cacheOwner(cached), let pyc = plan.bytecode[source] {
+                plan.removed[cached] = "moved to \(pyc) (--python-bytecode)"
+            }
         }
         plan.keep = keep
         return plan
@@ -271,8 +310,10 @@ public enum Planner {
 
     /// Replaces each kept source the profile saw only stat-ed, whose cached bytecode is kept, by that bytecode
     /// beside it; returns source → new `.pyc`.
-    static func sourcelessModules(keep: inout [String: String], profile: RuntimeProfile, fs: any ImageFileSystem,
-                                  overrides: inout [String: [UInt8]]) -> [String: String] {
+    static func sourcelessModules(
+        keep: inout [String: String], profile: RuntimeProfile, fs: any ImageFileSystem,
+        overrides: inout [String: [UInt8]]
+    ) -> [String: String] {
         var ops: [String: Set<String>] = [:]
         for f in profile.files { ops[f.path, default: []].formUnion(f.operations) }
         var cached: [String: String] = [:]  // source → kept cache file
@@ -280,7 +321,8 @@ public enum Planner {
         var moved: [String: String] = [:]
         for (source, cache) in cached.sorted(by: { $0.key < $1.key }) {
             guard keep[source] != nil, let seen = ops[source], !seen.isEmpty, seen.isSubset(of: ["stat", "access"]),
-                  let size = fs.size(cache), let bytes = try? fs.read(cache, offset: 0, count: size), bytes.count >= 16 else { continue }
+                let size = fs.size(cache), let bytes = try? fs.read(cache, offset: 0, count: size), bytes.count >= 16
+            else { continue }
             let target = String(source.dropLast(3)) + ".pyc"
             guard keep[target] == nil, fs.resolve(target) == nil else { continue }
             overrides[target] = bytes

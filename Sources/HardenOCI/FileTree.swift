@@ -53,13 +53,16 @@ public final class FileTree {
     private var entryIndex = 0
 
     public init() {
-        nodes[.root] = FileNode(type: .directory, mode: 0o755, uid: 0, gid: 0, size: 0, mtime: 0, linkTarget: [], devMajor: 0,
-                                devMinor: 0, xattrs: [:], layer: 0, content: nil, implicit: true)
+        nodes[.root] = FileNode(
+            type: .directory, mode: 0o755, uid: 0, gid: 0, size: 0, mtime: 0, linkTarget: [], devMajor: 0,
+            devMinor: 0, xattrs: [:], layer: 0, content: nil, implicit: true)
     }
 
     /// Applies every layer of `image` in order.
-    public static func build(from image: Image, limits: DecompressionLimits = .default,
-                             onLayer: ((Int, LayerStats) -> Void)? = nil) throws -> FileTree {
+    public static func build(
+        from image: Image, limits: DecompressionLimits = .default,
+        onLayer: ((Int, LayerStats) -> Void)? = nil
+    ) throws -> FileTree {
         let tree = FileTree()
         for i in image.layers.indices {
             let stats = try tree.apply(image: image, layer: i, limits: limits)
@@ -131,9 +134,10 @@ public final class FileTree {
             return
         }
 
-        var node = FileNode(type: entry.type, mode: entry.mode, uid: entry.uid, gid: entry.gid, size: entry.type == .regular ? entry.size : 0,
-                            mtime: entry.mtime, linkTarget: entry.linkTarget, devMajor: entry.devMajor, devMinor: entry.devMinor,
-                            xattrs: entry.xattrs, layer: currentLayer, content: nil, implicit: false)
+        var node = FileNode(
+            type: entry.type, mode: entry.mode, uid: entry.uid, gid: entry.gid, size: entry.type == .regular ? entry.size : 0,
+            mtime: entry.mtime, linkTarget: entry.linkTarget, devMajor: entry.devMajor, devMinor: entry.devMinor,
+            xattrs: entry.xattrs, layer: currentLayer, content: nil, implicit: false)
         switch entry.type {
         case .regular:
             node.content = key
@@ -143,7 +147,10 @@ public final class FileTree {
         case .hardlink:
             let target = resolveParents(RawPath(entry.linkTarget).normalized)
             guard let t = nodes[target], t.type == .regular, let content = t.content else {
-                throw HardenError(.corrupt, "layer \(currentLayer): hardlink \(raw) points to \(RawPath(entry.linkTarget)), which is not a regular file in the image")
+                throw HardenError(
+                    .corrupt,
+                    "layer \(currentLayer): hardlink \(raw) points to \(RawPath(entry.linkTarget)), which is not a regular file in the image"
+                )
             }
             // A hardlink shares its target's inode: content and metadata.
             node = t
@@ -225,8 +232,9 @@ public final class FileTree {
             remove(path)
         }
         ensureDirectory(path.parent ?? .root)
-        nodes[path] = FileNode(type: .directory, mode: 0o755, uid: 0, gid: 0, size: 0, mtime: 0, linkTarget: [], devMajor: 0, devMinor: 0,
-                               xattrs: [:], layer: currentLayer, content: nil, implicit: true)
+        nodes[path] = FileNode(
+            type: .directory, mode: 0o755, uid: 0, gid: 0, size: 0, mtime: 0, linkTarget: [], devMajor: 0, devMinor: 0,
+            xattrs: [:], layer: currentLayer, content: nil, implicit: true)
         children[path.parent ?? .root, default: []].insert(path)
     }
 

@@ -19,8 +19,9 @@ extension BlobStore {
         guard descriptor.size <= Int64(limit) else {
             throw HardenError(.limitExceeded, "\(name): \(what) \(descriptor.digest) declares \(descriptor.size) bytes, more than \(limit)")
         }
-        let reader = HashingReader(try openRaw(descriptor.digest),
-                                   expected: descriptor.digest.expectation(size: descriptor.size, name: "\(name): \(what) \(descriptor.digest)"))
+        let reader = HashingReader(
+            try openRaw(descriptor.digest),
+            expected: descriptor.digest.expectation(size: descriptor.size, name: "\(name): \(what) \(descriptor.digest)"))
         return try reader.readAll(limit: limit, name: "\(name): \(what)")
     }
 }
@@ -50,8 +51,10 @@ public final class Image {
 
     public var manifestDigest: Digest { Digest.sha256(of: manifestBytes) }
 
-    init(source: String, manifest: Manifest, manifestBytes: [UInt8], configBytes: [UInt8], store: any BlobStore,
-         tag: String?, keepAlive: [AnyObject] = [], layerCompressions: [Compression]? = nil) throws {
+    init(
+        source: String, manifest: Manifest, manifestBytes: [UInt8], configBytes: [UInt8], store: any BlobStore,
+        tag: String?, keepAlive: [AnyObject] = [], layerCompressions: [Compression]? = nil
+    ) throws {
         self.source = source
         self.manifest = manifest
         self.manifestBytes = manifestBytes
@@ -62,7 +65,9 @@ public final class Image {
         let config = try ImageConfiguration.parse(configBytes, source: "\(source): config \(manifest.config.digest)")
         self.config = config
         guard config.rootfs.diffIDs.count == manifest.layers.count else {
-            throw HardenError(.corrupt, "\(source): manifest lists \(manifest.layers.count) layers but the config has \(config.rootfs.diffIDs.count) diff_ids")
+            throw HardenError(
+                .corrupt,
+                "\(source): manifest lists \(manifest.layers.count) layers but the config has \(config.rootfs.diffIDs.count) diff_ids")
         }
         let history = config.layerHistory
         var layers: [ImageLayer] = []
@@ -85,16 +90,21 @@ public final class Image {
     public func openLayer(_ index: Int, limits: DecompressionLimits = .default) throws -> any ByteReader {
         let layer = layers[index]
         let label = "\(source): layer \(index) (\(layer.descriptor.digest.short))"
-        let raw = HashingReader(try store.openRaw(layer.descriptor.digest),
-                                expected: layer.descriptor.digest.expectation(size: layer.descriptor.size, name: "\(source): layer blob \(layer.descriptor.digest)"))
+        let raw = HashingReader(
+            try store.openRaw(layer.descriptor.digest),
+            expected: layer.descriptor.digest.expectation(
+                size: layer.descriptor.size, name: "\(source): layer blob \(layer.descriptor.digest)"))
         let plain = layer.compression.decompressing(raw, name: label, limits: limits)
         if layer.compression == .none && layer.descriptor.digest == layer.diffID { return raw }
-        return HashingReader(plain, expected: layer.diffID.expectation(size: nil, name: "\(label): uncompressed content (DiffID \(layer.diffID))"))
+        return HashingReader(
+            plain, expected: layer.diffID.expectation(size: nil, name: "\(label): uncompressed content (DiffID \(layer.diffID))"))
     }
 
     /// Streams every entry of layer `index` to `body`, then reads the rest of the layer so its digests are checked.
-    public func forEachEntry(inLayer index: Int, limits: DecompressionLimits = .default,
-                             _ body: (TarEntry, TarReader) throws -> Void) throws {
+    public func forEachEntry(
+        inLayer index: Int, limits: DecompressionLimits = .default,
+        _ body: (TarEntry, TarReader) throws -> Void
+    ) throws {
         let stream = try openLayer(index, limits: limits)
         let tar = TarReader(stream, name: "\(source): layer \(index)")
         while let entry = try tar.next() {
@@ -150,7 +160,9 @@ final class ArchiveBlobStore: BlobStore {
     private func memberPath(_ digest: Digest) -> String { extraPaths[digest] ?? digest.blobPath }
 
     func openRaw(_ digest: Digest) throws -> any ByteReader {
-        guard let m = archive.member(memberPath(digest)) else { throw HardenError(.notFound, "\(name): blob \(digest) is missing from the archive") }
+        guard let m = archive.member(memberPath(digest)) else {
+            throw HardenError(.notFound, "\(name): blob \(digest) is missing from the archive")
+        }
         return try archive.open(m)
     }
 

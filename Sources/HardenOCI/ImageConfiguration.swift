@@ -29,7 +29,10 @@ public struct ImageConfiguration: Codable, Hashable, Sendable {
         case osVersion = "os.version"
     }
 
-    public init(architecture: String, os: String, config: ContainerConfig? = nil, diffIDs: [Digest], history: [History]? = nil, created: String? = nil) {
+    public init(
+        architecture: String, os: String, config: ContainerConfig? = nil, diffIDs: [Digest], history: [History]? = nil,
+        created: String? = nil
+    ) {
         self.architecture = architecture
         self.os = os
         self.config = config

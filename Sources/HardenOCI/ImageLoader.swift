@@ -23,13 +23,15 @@ public enum ImageLoader {
                 let store = LayoutBlobStore(root: path)
                 let layout = try HostFS.readFile(path + "/oci-layout", limit: 1 << 20)
                 let indexBytes = try HostFS.readFile(path + "/index.json", limit: 16 << 20)
-                return try openLayout(layoutBytes: layout, indexBytes: indexBytes, store: store, name: path, tag: tag, options: options, keepAlive: [])
+                return try openLayout(
+                    layoutBytes: layout, indexBytes: indexBytes, store: store, name: path, tag: tag, options: options, keepAlive: [])
             case .ociArchive(let path, let tag):
                 let archive = try TarArchiveIndex(path: path)
                 let store = ArchiveBlobStore(archive: archive)
                 let layout = try archive.read("oci-layout", limit: 1 << 20)
                 let indexBytes = try archive.read("index.json")
-                return try openLayout(layoutBytes: layout, indexBytes: indexBytes, store: store, name: path, tag: tag, options: options, keepAlive: [archive])
+                return try openLayout(
+                    layoutBytes: layout, indexBytes: indexBytes, store: store, name: path, tag: tag, options: options, keepAlive: [archive])
             case .dockerArchive(let path, let repoTag):
                 return try openDockerArchive(path: path, repoTag: repoTag)
             case .rootfs(let path):
@@ -45,8 +47,10 @@ public enum ImageLoader {
 
     // MARK: OCI layout (directory or archive)
 
-    static func openLayout(layoutBytes: [UInt8], indexBytes: [UInt8], store: any BlobStore, name: String, tag: String?,
-                           options: Options, keepAlive: [AnyObject]) throws -> Image {
+    static func openLayout(
+        layoutBytes: [UInt8], indexBytes: [UInt8], store: any BlobStore, name: String, tag: String?,
+        options: Options, keepAlive: [AnyObject]
+    ) throws -> Image {
         struct Layout: Decodable { var imageLayoutVersion: String }
         let layout: Layout = try JSONCoding.decode(layoutBytes, source: "oci-layout", what: "oci-layout file")
         guard layout.imageLayoutVersion.hasPrefix("1.") else {
@@ -67,8 +71,9 @@ public enum ImageLoader {
         }
         guard !candidates.isEmpty else { throw HardenError(.notFound, "index.json lists no images") }
         let chosen = try select(candidates, store: store, options: options, depth: 0)
-        return try openManifest(chosen, store: store, name: name, tag: tag ?? chosen.refName ?? candidates.first?.refName,
-                                options: options, keepAlive: keepAlive)
+        return try openManifest(
+            chosen, store: store, name: name, tag: tag ?? chosen.refName ?? candidates.first?.refName,
+            options: options, keepAlive: keepAlive)
     }
 
     private static func tagList(_ index: Index) -> String {
@@ -107,13 +112,16 @@ public enum ImageLoader {
         throw HardenError(.notFound, "no image for platform \(options.platform); available: \(available)")
     }
 
-    public static func openManifest(_ descriptor: Descriptor, store: any BlobStore, name: String, tag: String?, options: Options,
-                             keepAlive: [AnyObject]) throws -> Image {
+    public static func openManifest(
+        _ descriptor: Descriptor, store: any BlobStore, name: String, tag: String?, options: Options,
+        keepAlive: [AnyObject]
+    ) throws -> Image {
         let bytes = try store.readVerified(descriptor, what: "manifest")
         let manifest = try Manifest.parse(bytes, source: "manifest \(descriptor.digest)")
         let configBytes = try store.readVerified(manifest.config, what: "config")
-        let image = try Image(source: name, manifest: manifest, manifestBytes: bytes, configBytes: configBytes, store: store,
-                              tag: tag, keepAlive: keepAlive)
+        let image = try Image(
+            source: name, manifest: manifest, manifestBytes: bytes, configBytes: configBytes, store: store,
+            tag: tag, keepAlive: keepAlive)
         if options.platformExplicit && !image.config.platform.matches(options.platform) {
             throw HardenError(.notFound, "image is for \(image.config.platform), not \(options.platform)")
         }
@@ -132,13 +140,15 @@ public enum ImageLoader {
             let wanted = normalizeDockerTag(repoTag)
             guard let e = entries.first(where: { ($0.repoTags ?? []).contains { normalizeDockerTag($0) == wanted } }) else {
                 let tags = entries.flatMap { $0.repoTags ?? [] }
-                throw HardenError(.notFound, "no image tagged \"\(repoTag)\"; tags: \(tags.isEmpty ? "(none)" : tags.joined(separator: ", "))")
+                throw HardenError(
+                    .notFound, "no image tagged \"\(repoTag)\"; tags: \(tags.isEmpty ? "(none)" : tags.joined(separator: ", "))")
             }
             entry = e
         } else {
             guard entries.count == 1 else {
                 let tags = entries.flatMap { $0.repoTags ?? [] }
-                throw HardenError(.invalidArgument, "holds \(entries.count) images; name one with :REPO:TAG (tags: \(tags.joined(separator: ", ")))")
+                throw HardenError(
+                    .invalidArgument, "holds \(entries.count) images; name one with :REPO:TAG (tags: \(tags.joined(separator: ", ")))")
             }
             entry = entries[0]
         }
@@ -150,12 +160,15 @@ public enum ImageLoader {
         store.extraPaths[configDigest] = entry.config
         let config = try ImageConfiguration.parse(configBytes, source: "config \(entry.config)")
         guard config.rootfs.diffIDs.count == entry.layers.count else {
-            throw HardenError(.corrupt, "manifest.json lists \(entry.layers.count) layers but the config has \(config.rootfs.diffIDs.count) diff_ids")
+            throw HardenError(
+                .corrupt, "manifest.json lists \(entry.layers.count) layers but the config has \(config.rootfs.diffIDs.count) diff_ids")
         }
         var layers: [Descriptor] = []
         var compressions: [Compression] = []
         for (i, layerPath) in entry.layers.enumerated() {
-            guard let member = archive.member(layerPath) else { throw HardenError(.notFound, "layer \(layerPath) is missing from the archive") }
+            guard let member = archive.member(layerPath) else {
+                throw HardenError(.notFound, "layer \(layerPath) is missing from the archive")
+            }
             let peek = PeekableReader(try archive.open(member))
             let compression = Compression.detect(try peek.peek(4))
             let digest: Digest
@@ -179,13 +192,15 @@ public enum ImageLoader {
             layers.append(Descriptor(mediaType: mediaType, digest: digest, size: member.size))
             compressions.append(compression)
         }
-        let manifest = Manifest(mediaType: MediaType.dockerManifest,
-                                config: Descriptor(mediaType: MediaType.dockerConfig, digest: configDigest, size: Int64(configBytes.count)),
-                                layers: layers)
+        let manifest = Manifest(
+            mediaType: MediaType.dockerManifest,
+            config: Descriptor(mediaType: MediaType.dockerConfig, digest: configDigest, size: Int64(configBytes.count)),
+            layers: layers)
         let manifestBytes = try JSONCoding.encode(manifest)
         let tag = repoTag ?? entry.repoTags?.first
-        return try Image(source: path, manifest: manifest, manifestBytes: manifestBytes, configBytes: configBytes, store: store,
-                         tag: tag, keepAlive: [archive], layerCompressions: compressions)
+        return try Image(
+            source: path, manifest: manifest, manifestBytes: manifestBytes, configBytes: configBytes, store: store,
+            tag: tag, keepAlive: [archive], layerCompressions: compressions)
     }
 
     /// Docker's normal form of a repository tag: `nginx` → `docker.io/library/nginx:latest`.

@@ -48,10 +48,30 @@ public enum ImageReference: Sendable, Hashable, CustomStringConvertible {
             return (String(rest[..<colon]), tail.isEmpty ? nil : tail)
         }
         let transports: [(String, (Substring) -> ImageReference)] = [
-            ("oci-archive:", { let (p, t) = split($0); return .ociArchive(path: p, tag: t) }),
-            ("oci-dir:", { let (p, t) = split($0); return .ociLayout(path: p, tag: t) }),
-            ("oci:", { let (p, t) = split($0); return .ociLayout(path: p, tag: t) }),
-            ("docker-archive:", { let (p, t) = split($0); return .dockerArchive(path: p, repoTag: t) }),
+            (
+                "oci-archive:",
+                {
+                    let (p, t) = split($0); return .ociArchive(path: p, tag: t)
+                }
+            ),
+            (
+                "oci-dir:",
+                {
+                    let (p, t) = split($0); return .ociLayout(path: p, tag: t)
+                }
+            ),
+            (
+                "oci:",
+                {
+                    let (p, t) = split($0); return .ociLayout(path: p, tag: t)
+                }
+            ),
+            (
+                "docker-archive:",
+                {
+                    let (p, t) = split($0); return .dockerArchive(path: p, repoTag: t)
+                }
+            ),
             ("dir:", { .rootfs(path: String($0)) }),
             ("docker://", { .registry(String($0)) }),
             ("registry:", { .registry(String($0.hasPrefix("//") ? $0.dropFirst(2) : $0)) }),
@@ -62,7 +82,8 @@ public enum ImageReference: Sendable, Hashable, CustomStringConvertible {
             return make(rest)
         }
         guard detect else {
-            throw HardenError(.invalidArgument, "\(text): say which transport to use: oci:, oci-archive:, docker-archive:, dir: or docker://")
+            throw HardenError(
+                .invalidArgument, "\(text): say which transport to use: oci:, oci-archive:, docker-archive:, dir: or docker://")
         }
         return try detectBarePath(text)
     }
@@ -70,7 +91,8 @@ public enum ImageReference: Sendable, Hashable, CustomStringConvertible {
     static func detectBarePath(_ path: String) throws -> ImageReference {
         if HostFS.isDirectory(path) {
             if HostFS.exists(path + "/oci-layout") { return .ociLayout(path: path, tag: nil) }
-            throw HardenError(.invalidArgument, "\(path): not an OCI image layout (no oci-layout file); use dir:\(path) to read it as a root file system")
+            throw HardenError(
+                .invalidArgument, "\(path): not an OCI image layout (no oci-layout file); use dir:\(path) to read it as a root file system")
         }
         guard HostFS.exists(path) else {
             throw HardenError(.notFound, "\(path): no such file or directory (and not a transport:reference)")

@@ -43,8 +43,9 @@ public enum ImageWriter {
         do {
             switch reference {
             case .ociLayout(let path, let tag):
-                let d = try writeLayout(image, directory: path, tag: tag ?? image.tag.map(tagOnly), compression: options.compression,
-                                        verifyDiffIDs: options.verifyDiffIDs)
+                let d = try writeLayout(
+                    image, directory: path, tag: tag ?? image.tag.map(tagOnly), compression: options.compression,
+                    verifyDiffIDs: options.verifyDiffIDs)
                 return Written(manifestDigest: d, reference: reference.description)
             case .ociArchive(let path, let tag):
                 let d = try writeArchive(path) { staging in
@@ -73,7 +74,9 @@ public enum ImageWriter {
 
     /// `repo:tag` → `tag`, for OCI layouts, which name images by tag.
     static func tagOnly(_ tag: String) -> String {
-        if let slash = tag.lastIndex(of: "/"), let colon = tag[slash...].lastIndex(of: ":") { return String(tag[tag.index(after: colon)...]) }
+        if let slash = tag.lastIndex(of: "/"), let colon = tag[slash...].lastIndex(of: ":") {
+            return String(tag[tag.index(after: colon)...])
+        }
         if !tag.contains("/"), let colon = tag.lastIndex(of: ":") { return String(tag[tag.index(after: colon)...]) }
         return tag
     }
@@ -88,8 +91,10 @@ public enum ImageWriter {
 
     /// Copies or transcodes layer `i` into `directory` (a blob directory), verifying digests and DiffID.
     /// Returns its descriptor in the destination.
-    static func writeLayer(_ image: Image, _ i: Int, into blobDir: String, target: Compression, ociMediaType: Bool,
-                           verifyDiffID: Bool = true) throws -> Descriptor {
+    static func writeLayer(
+        _ image: Image, _ i: Int, into blobDir: String, target: Compression, ociMediaType: Bool,
+        verifyDiffID: Bool = true
+    ) throws -> Descriptor {
         let layer = image.layers[i]
         if target == layer.compression && !verifyDiffID {
             var d = layer.descriptor
@@ -99,9 +104,12 @@ public enum ImageWriter {
             let tmp = blobDir + "/.layer-\(i).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
             defer { _ = try? HostFS.removeTree(tmp) }
             let out = FileWriter(descriptor: try FileDescriptor.create(tmp, mode: 0o644, exclusive: true))
-            try HashingReader(try image.store.openRaw(layer.descriptor.digest),
-                              expected: layer.descriptor.digest.expectation(size: layer.descriptor.size, name: "\(image.source): layer blob \(layer.descriptor.digest)"))
-                .copy(to: out)
+            try HashingReader(
+                try image.store.openRaw(layer.descriptor.digest),
+                expected: layer.descriptor.digest.expectation(
+                    size: layer.descriptor.size, name: "\(image.source): layer blob \(layer.descriptor.digest)")
+            )
+            .copy(to: out)
             try out.finish()
             try out.fd.sync()
             try HostFS.rename(tmp, final)
@@ -113,11 +121,15 @@ public enum ImageWriter {
         if target == layer.compression {
             // Same bytes: copy the blob while checking both its digest and, through a decompressing tee, its DiffID.
             let out = FileWriter(descriptor: try FileDescriptor.create(tmp, mode: 0o644, exclusive: true))
-            let raw = HashingReader(try image.store.openRaw(layer.descriptor.digest),
-                                    expected: layer.descriptor.digest.expectation(size: layer.descriptor.size, name: "\(image.source): layer blob \(layer.descriptor.digest)"))
+            let raw = HashingReader(
+                try image.store.openRaw(layer.descriptor.digest),
+                expected: layer.descriptor.digest.expectation(
+                    size: layer.descriptor.size, name: "\(image.source): layer blob \(layer.descriptor.digest)"))
             let tee = TeeReader(raw, out)
-            let plain = HashingReader(layer.compression.decompressing(tee, name: "\(image.source): layer \(i)"),
-                                      expected: layer.diffID.expectation(size: nil, name: "\(image.source): layer \(i) uncompressed content (DiffID \(layer.diffID))"))
+            let plain = HashingReader(
+                layer.compression.decompressing(tee, name: "\(image.source): layer \(i)"),
+                expected: layer.diffID.expectation(
+                    size: nil, name: "\(image.source): layer \(i) uncompressed content (DiffID \(layer.diffID))"))
             try Image.checkTarStructure(plain, name: "\(image.source): layer \(i)")
             try plain.drain()
             try tee.drainInner()
@@ -152,7 +164,9 @@ public enum ImageWriter {
     // MARK: OCI layout
 
     /// Writes (or adds to) an OCI image layout; returns the manifest digest.
-    static func writeLayout(_ image: Image, directory: String, tag: String?, compression: LayerCompression, verifyDiffIDs: Bool = true) throws -> Digest {
+    static func writeLayout(
+        _ image: Image, directory: String, tag: String?, compression: LayerCompression, verifyDiffIDs: Bool = true
+    ) throws -> Digest {
         if HostFS.exists(directory) && !HostFS.isDirectory(directory) {
             throw HardenError(.invalidArgument, "exists and is not a directory")
         }
@@ -167,16 +181,19 @@ public enum ImageWriter {
         try HostFS.makeDirectories(blobDir)
         // A layout that did not exist before is removed again if writing fails: no empty skeleton is left.
         do {
-            return try fillLayout(image, directory: directory, blobDir: blobDir, existing: existing, tag: tag,
-                                  compression: compression, verifyDiffIDs: verifyDiffIDs)
+            return try fillLayout(
+                image, directory: directory, blobDir: blobDir, existing: existing, tag: tag,
+                compression: compression, verifyDiffIDs: verifyDiffIDs)
         } catch {
             if created { try? HostFS.removeTree(directory) }
             throw error
         }
     }
 
-    static func fillLayout(_ image: Image, directory: String, blobDir: String, existing: Bool, tag: String?,
-                           compression: LayerCompression, verifyDiffIDs: Bool) throws -> Digest {
+    static func fillLayout(
+        _ image: Image, directory: String, blobDir: String, existing: Bool, tag: String?,
+        compression: LayerCompression, verifyDiffIDs: Bool
+    ) throws -> Digest {
         HostFS.sweepStale(in: blobDir, prefix: ".")
         HostFS.sweepStale(in: directory, prefix: ".")
         var layers: [Descriptor] = []
@@ -192,8 +209,9 @@ public enum ImageWriter {
         try HostFS.writeFileAtomically(blobDir + "/" + configDigest.encoded, image.configBytes)
         var manifestBytes = image.manifestBytes
         if changed || image.manifest.config.mediaType != MediaType.ociConfig {
-            var m = Manifest(config: Descriptor(mediaType: MediaType.ociConfig, digest: configDigest, size: Int64(image.configBytes.count)),
-                             layers: layers, annotations: image.manifest.annotations)
+            var m = Manifest(
+                config: Descriptor(mediaType: MediaType.ociConfig, digest: configDigest, size: Int64(image.configBytes.count)),
+                layers: layers, annotations: image.manifest.annotations)
             m.mediaType = MediaType.ociManifest
             manifestBytes = try JSONCoding.encode(m)
         }

@@ -90,7 +90,10 @@ public enum RootfsExtractor {
                 while let (offset, n) = try tar.readBodyData(into: buffer) {
                     result.bytesWritten += Int64(n)
                     if result.bytesWritten > options.maxBytesWritten {
-                        throw HardenError(.limitExceeded, "layer \(layer): writing \(first.absoluteDescription) would take the files written past \(options.maxBytesWritten) bytes (--max-write)")
+                        throw HardenError(
+                            .limitExceeded,
+                            "layer \(layer): writing \(first.absoluteDescription) would take the files written past \(options.maxBytesWritten) bytes (--max-write)"
+                        )
                     }
                     try fd.pwriteAll(UnsafeRawBufferPointer(rebasing: buffer[0..<n]), at: offset)
                 }
@@ -129,7 +132,9 @@ public enum RootfsExtractor {
             guard let n = tree.nodes[p] else { continue }
             if (n.type == .characterDevice || n.type == .blockDevice) && !(options.createDevices && geteuid() == 0) { continue }
             if p.isRoot {
-                if fchmod(root.root.raw, mode_t(n.mode & 0o7777)) != 0 { throw HardenError(.io, "\(dir): cannot change mode: \(errnoText())") }
+                if fchmod(root.root.raw, mode_t(n.mode & 0o7777)) != 0 {
+                    throw HardenError(.io, "\(dir): cannot change mode: \(errnoText())")
+                }
                 if geteuid() == 0 { _ = fchown(root.root.raw, uid_t(n.uid), gid_t(n.gid)) }
                 continue
             }
@@ -139,8 +144,9 @@ public enum RootfsExtractor {
                 result.setuidFiles.append(p.absoluteDescription)
                 if options.stripSetuid { mode &= ~UInt32(0o6000) }
             }
-            try root.setMetadata(p, uid: UInt32(clamping: n.uid), gid: UInt32(clamping: n.gid), mode: mode_t(mode),
-                                 mtime: n.mtime, isSymlink: n.type == .symlink)
+            try root.setMetadata(
+                p, uid: UInt32(clamping: n.uid), gid: UInt32(clamping: n.gid), mode: mode_t(mode),
+                mtime: n.mtime, isSymlink: n.type == .symlink)
             if n.type == .regular || n.type == .directory { try root.setXattrs(p, n.xattrs) }
         }
         return result

@@ -84,14 +84,17 @@ public enum RootfsPacker {
             let machine = withUnsafePointer(to: uts.machine) { $0.withMemoryRebound(to: CChar.self, capacity: 65) { String(cString: $0) } }
             arch = Platform(os: "linux", architecture: machine).normalized.architecture
         }
-        let config = ImageConfiguration(architecture: arch, os: "linux", config: ContainerConfig(), diffIDs: [diffID],
-                                        history: [History(createdBy: "harden: packed from dir:\(directory)")])
+        let config = ImageConfiguration(
+            architecture: arch, os: "linux", config: ContainerConfig(), diffIDs: [diffID],
+            history: [History(createdBy: "harden: packed from dir:\(directory)")])
         let configBytes = try JSONCoding.encode(config)
         let configDigest = try store.put(configBytes)
-        let manifest = Manifest(config: Descriptor(mediaType: MediaType.ociConfig, digest: configDigest, size: Int64(configBytes.count)),
-                                layers: [Descriptor(mediaType: MediaType.ociLayer, digest: digest, size: size)])
-        return try Image(source: directory, manifest: manifest, manifestBytes: try JSONCoding.encode(manifest), configBytes: configBytes,
-                         store: store, tag: nil)
+        let manifest = Manifest(
+            config: Descriptor(mediaType: MediaType.ociConfig, digest: configDigest, size: Int64(configBytes.count)),
+            layers: [Descriptor(mediaType: MediaType.ociLayer, digest: digest, size: size)])
+        return try Image(
+            source: directory, manifest: manifest, manifestBytes: try JSONCoding.encode(manifest), configBytes: configBytes,
+            store: store, tag: nil)
     }
 
     /// Writes the tree under `directory` as tar entries, sorted by name, hardlinks detected by inode.
@@ -101,7 +104,9 @@ public enum RootfsPacker {
         try walk(root.root, path: .root, tar: tar, seen: &seen, directory: directory, depth: 0)
     }
 
-    private static func walk(_ dirFD: FileDescriptor, path: RawPath, tar: TarWriter, seen: inout [UInt64: RawPath], directory: String, depth: Int) throws {
+    private static func walk(
+        _ dirFD: FileDescriptor, path: RawPath, tar: TarWriter, seen: inout [UInt64: RawPath], directory: String, depth: Int
+    ) throws {
         guard depth < 512 else { throw HardenError(.limitExceeded, "\(directory)/\(path): directories nested too deep") }
         let names = try listNames(dirFD)
         for name in names {
@@ -110,8 +115,9 @@ public enum RootfsPacker {
             guard withCPath(name, { fstatat(dirFD.raw, $0, &st, AT_SYMLINK_NOFOLLOW) }) == 0 else {
                 throw HardenError(.io, "\(directory)/\(child): \(errnoText())")
             }
-            var entry = TarEntry(path: child, type: .regular, mode: UInt32(st.st_mode & 0o7777), uid: Int(st.st_uid), gid: Int(st.st_gid),
-                                 mtime: Int64(st.st_mtim.tv_sec))
+            var entry = TarEntry(
+                path: child, type: .regular, mode: UInt32(st.st_mode & 0o7777), uid: Int(st.st_uid), gid: Int(st.st_gid),
+                mtime: Int64(st.st_mtim.tv_sec))
             switch st.st_mode & S_IFMT {
             case S_IFDIR:
                 entry.type = .directory
@@ -131,11 +137,19 @@ public enum RootfsPacker {
                 let fd = withCPath(name) { openat(dirFD.raw, $0, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) }
                 guard fd >= 0 else { throw HardenError(.io, "\(directory)/\(child): \(errnoText())") }
                 entry.size = Int64(st.st_size)
-                try tar.append(entry, from: FileReader(descriptor: FileDescriptor(raw: fd), offset: 0, length: entry.size, name: "\(directory)/\(child)"))
+                try tar.append(
+                    entry,
+                    from: FileReader(descriptor: FileDescriptor(raw: fd), offset: 0, length: entry.size, name: "\(directory)/\(child)"))
             case S_IFLNK:
                 entry.type = .symlink
                 var buf = [UInt8](repeating: 0, count: 4097)
-                let n = withCPath(name) { c in buf.withUnsafeMutableBufferPointer { readlinkat(dirFD.raw, c, UnsafeMutableRawPointer($0.baseAddress.unsafelyUnwrapped).assumingMemoryBound(to: CChar.self), 4096) } }
+                let n = withCPath(name) { c in
+                    buf.withUnsafeMutableBufferPointer {
+                        readlinkat(
+                            dirFD.raw, c, UnsafeMutableRawPointer($0.baseAddress.unsafelyUnwrapped).assumingMemoryBound(to: CChar.self),
+                            4096)
+                    }
+                }
                 guard n >= 0 else { throw HardenError(.io, "\(directory)/\(child): \(errnoText())") }
                 entry.linkTarget = Array(buf[0..<n])
                 try tar.append(entry)
@@ -178,11 +192,14 @@ public enum RootfsPacker {
 
 extension Image {
     /// An image made of `config` and layer blobs already in `store` (the config is stored there too).
-    public static func assemble(source: String, config: ImageConfiguration, layers: [Descriptor], store: DirectoryBlobStore) throws -> Image {
+    public static func assemble(source: String, config: ImageConfiguration, layers: [Descriptor], store: DirectoryBlobStore) throws -> Image
+    {
         let configBytes = try JSONCoding.encode(config)
         let configDigest = try store.put(configBytes)
-        let manifest = Manifest(config: Descriptor(mediaType: MediaType.ociConfig, digest: configDigest, size: Int64(configBytes.count)), layers: layers)
-        return try Image(source: source, manifest: manifest, manifestBytes: try JSONCoding.encode(manifest), configBytes: configBytes,
-                         store: store, tag: nil)
+        let manifest = Manifest(
+            config: Descriptor(mediaType: MediaType.ociConfig, digest: configDigest, size: Int64(configBytes.count)), layers: layers)
+        return try Image(
+            source: source, manifest: manifest, manifestBytes: try JSONCoding.encode(manifest), configBytes: configBytes,
+            store: store, tag: nil)
     }
 }

@@ -44,7 +44,8 @@ public final class TarArchiveIndex {
             count += 1
             if count > 1_000_000 { throw HardenError(.limitExceeded, "\(path): more than 1000000 archive members") }
             let p = e.path.normalized
-            members[p] = Member(path: p, type: e.type, offset: tar.dataOffset, size: e.type == .regular ? e.size : 0, linkTarget: e.linkTarget)
+            members[p] = Member(
+                path: p, type: e.type, offset: tar.dataOffset, size: e.type == .regular ? e.size : 0, linkTarget: e.linkTarget)
             if e.sparseMap != nil { throw HardenError(.unsupported, "\(path): sparse member \(p) in an image archive") }
         }
     }
@@ -63,7 +64,9 @@ public final class TarArchiveIndex {
         case .hardlink: return member(RawPath(m.linkTarget).normalized, hops: hops + 1)
         case .symlink:
             let target = RawPath(m.linkTarget)
-            let resolved = target.bytes.first == UInt8(ascii: "/") ? target.normalized
+            let resolved =
+                target.bytes.first == UInt8(ascii: "/")
+                ? target.normalized
                 : RawPath((path.parent ?? .root).bytes + [UInt8(ascii: "/")] + target.bytes).normalized
             return member(resolved, hops: hops + 1)
         default: return nil

@@ -114,7 +114,8 @@ public final class Pipeline {
     static func now() -> String { ISO8601DateFormatter().string(from: Date()) }
 
     /// Runs one stage, timing it and recording it.
-    func stage<T>(_ name: String, _ detail: String, into record: inout RunRecord, _ body: () async throws -> (T, String?)) async throws -> T {
+    func stage<T>(_ name: String, _ detail: String, into record: inout RunRecord, _ body: () async throws -> (T, String?)) async throws -> T
+    {
         onEvent(.started(stage: name, detail: detail))
         let started = Self.now()
         let clock = Date()
@@ -133,9 +134,10 @@ public final class Pipeline {
     }
 
     static func side(_ image: Image, reference: String, tree: FileTree, packages: Int) -> RunRecord.ImageSide {
-        RunRecord.ImageSide(reference: reference, manifestDigest: image.manifestDigest.description,
-                            configDigest: Digest.sha256(of: image.configBytes).description, contentBytes: tree.contentSize,
-                            files: tree.regularFileCount, packages: packages, layers: image.layers.count, user: image.config.config?.user)
+        RunRecord.ImageSide(
+            reference: reference, manifestDigest: image.manifestDigest.description,
+            configDigest: Digest.sha256(of: image.configBytes).description, contentBytes: tree.contentSize,
+            files: tree.regularFileCount, packages: packages, layers: image.layers.count, user: image.config.config?.user)
     }
 
     static func json<T: Encodable>(_ value: T) throws -> [UInt8] { try JSONCoding.encode(value, pretty: true) }
@@ -148,13 +150,17 @@ public final class Pipeline {
         onEvent(.started(stage: "sbom-before", detail: "reading \(image.layers.count) layers"))
         let (sbom, context) = try SBOMBuilder(logger: logger).catalog(image, reference: reference) { [onEvent] index, cached in
             let size = formatBytes(image.layers[index].descriptor.size)
-            onEvent(.progress(stage: "sbom-before", detail: "layer \(index + 1)/\(image.layers.count), \(size)\(cached ? " (cached)" : "")"))
+            onEvent(
+                .progress(stage: "sbom-before", detail: "layer \(index + 1)/\(image.layers.count), \(size)\(cached ? " (cached)" : "")"))
         }
-        var record = RunRecord(startedAt: Self.now(), input: Self.side(image, reference: reference, tree: context.tree, packages: sbom.packages.count))
+        var record = RunRecord(
+            startedAt: Self.now(), input: Self.side(image, reference: reference, tree: context.tree, packages: sbom.packages.count))
         record.policyFile = options.policyFile
         record.database = try data.record()
-        record.stages.append(.init(name: "sbom-before", status: .ok, startedAt: record.startedAt, seconds: Date().timeIntervalSince(started),
-                                   detail: "\(sbom.packages.count) packages"))
+        record.stages.append(
+            .init(
+                name: "sbom-before", status: .ok, startedAt: record.startedAt, seconds: Date().timeIntervalSince(started),
+                detail: "\(sbom.packages.count) packages"))
         files["sbom-before.cdx.json"] = Array(try SBOMEncoder.render(sbom, format: .cyclonedxJSON).utf8)
         // The input's own checks read every layer once more: on the other core, while the container runs.
         let input = Unchecked(image)
@@ -169,22 +175,29 @@ public final class Pipeline {
 
         // Profile.
         let profile: RuntimeProfile = try await stage("profile", "running \(reference) under runc", into: &record) {
-            let p = try await ProfileStage.run(image, reference: reference, sbom: sbom, context: context, options: options.run, logger: logger)
-            return (p, "\(p.summary.files) files used, \(p.summary.packagesUsed) of \(p.summary.packagesUsed + p.summary.packagesUnused) packages")
+            let p = try await ProfileStage.run(
+                image, reference: reference, sbom: sbom, context: context, options: options.run, logger: logger)
+            return (
+                p,
+                "\(p.summary.files) files used, \(p.summary.packagesUsed) of \(p.summary.packagesUsed + p.summary.packagesUnused) packages"
+            )
         }
         record.profile = RunRecord.ProfileSummary(profile)
         files["profile.json"] = try Self.json(profile)
         let failedProbes = profile.runs.last?.probes.filter { !$0.ok } ?? []
         if !failedProbes.isEmpty && !options.allowProbeFailure {
-            record.failures += failedProbes.map { "probe \($0.kind) \($0.spec) failed on the input image: \($0.error ?? "status \($0.status.map(String.init) ?? "-")")" }
+            record.failures += failedProbes.map {
+                "probe \($0.kind) \($0.spec) failed on the input image: \($0.error ?? "status \($0.status.map(String.init) ?? "-")")"
+            }
             return finish(record, started: started, image: nil, files: files, inputChecks: nil)
         }
 
         // Minify and verify.
         let result: MinifyResult = try await stage("minify", "planning, building and verifying", into: &record) {
-            let r = try await Minifier(logger: logger).minify(image, reference: reference, sbom: sbom, context: context, profile: profile,
-                                                              options: options.minify, vulnerabilityRank: before.map(VulnerabilityData.ranks) ?? [:],
-                                                              countVulnerabilities: data.counter)
+            let r = try await Minifier(logger: logger).minify(
+                image, reference: reference, sbom: sbom, context: context, profile: profile,
+                options: options.minify, vulnerabilityRank: before.map(VulnerabilityData.ranks) ?? [:],
+                countVulnerabilities: data.counter)
             let v = r.report.verification
             return (r, "\(r.report.reductionPercent)% smaller; verification " + (v.ran ? (v.passed ? "passed" : "FAILED") : "not run"))
         }
@@ -194,7 +207,9 @@ public final class Pipeline {
         files["sbom-after.cdx.json"] = Array(try SBOMEncoder.render(result.sbomAfter, format: .cyclonedxJSON).utf8)
         if !result.report.verification.passed {
             let v = result.report.verification
-            record.failures += v.probes.filter { !$0.same }.map { "verification: probe \($0.probe) gave \($0.after), the original gave \($0.before)" }
+            record.failures += v.probes.filter { !$0.same }.map {
+                "verification: probe \($0.probe) gave \($0.after), the original gave \($0.before)"
+            }
             record.failures += v.missingFiles.map { "verification: the app looked for \($0), which the minified image does not have" }
             if let e = v.error { record.failures.append("verification: \(e)") }
         }
@@ -203,7 +218,11 @@ public final class Pipeline {
         // output's package ids are those of a new image).
         let used = Dictionary(profile.packages.map { ($0.name + "|" + $0.version, $0.used) }, uniquingKeysWith: { $0 || $1 })
         func markUse(_ findings: [Finding]?) -> [Finding]? {
-            findings.map { $0.map { f in var f = f; f.packageUsed = used[f.package.name + "|" + f.package.version] ?? false; return f } }
+            findings.map {
+                $0.map { f in
+                    var f = f; f.packageUsed = used[f.package.name + "|" + f.package.version] ?? false; return f
+                }
+            }
         }
         let after: [Finding]? = try await stage("scan-after", "matching \(result.sbomAfter.packages.count) packages", into: &record) {
             let f = markUse(try data.findings(result.sbomAfter))
@@ -214,36 +233,47 @@ public final class Pipeline {
 
         // Checks and the policy, on the output.
         let databaseAge = record.database?.ageDays
-        let (outInspection, checked): (ImageInspection, CheckStage.Result) = try await stage("check", "image checks of the result", into: &record) {
+        let (outInspection, checked): (ImageInspection, CheckStage.Result) = try await stage(
+            "check", "image checks of the result", into: &record
+        ) {
             let inspection = try ImageInspection.inspect(result.image)
-            let r = CheckStage.run(.init(image: result.image, reference: options.destination, tag: options.tag, inspection: inspection,
-                                         profile: profile, sbom: result.sbomAfter, findings: after, policy: options.policy,
-                                         databaseAgeDays: databaseAge))
+            let r = CheckStage.run(
+                .init(
+                    image: result.image, reference: options.destination, tag: options.tag, inspection: inspection,
+                    profile: profile, sbom: result.sbomAfter, findings: after, policy: options.policy,
+                    databaseAgeDays: databaseAge))
             return ((inspection, r), "\(r.checks.filter(\.failed).count) of \(r.checks.count) checks failed")
         }
         record.checks = checked.checks
-        record.output = Self.side(result.image, reference: options.destination, tree: outInspection.tree, packages: result.sbomAfter.packages.count)
+        record.output = Self.side(
+            result.image, reference: options.destination, tree: outInspection.tree, packages: result.sbomAfter.packages.count)
         if let verdict = checked.verdict {
             record.policy = verdict
-            record.stages.append(.init(name: "policy", status: verdict.passed ? .ok : .failed, startedAt: Self.now(), seconds: 0,
-                                       detail: verdict.passed ? "passed" : "\(verdict.violations.count) violations"))
+            record.stages.append(
+                .init(
+                    name: "policy", status: verdict.passed ? .ok : .failed, startedAt: Self.now(), seconds: 0,
+                    detail: verdict.passed ? "passed" : "\(verdict.violations.count) violations"))
             record.failures += verdict.violations.map { "policy: [\($0.rule)] \($0.message)" }
             if !verdict.undecided.isEmpty { record.failures += verdict.undecided.map { "policy: cannot decide \($0)" } }
         }
         // Checks of the input, for the before/after comparison.
-        let inputChecks = ImageChecks.run(CheckInput(image: image, reference: reference, tag: options.tag,
-                                                     inspection: try await inputInspection.value.value.get(), profile: profile, findings: before,
-                                                     packageIDs: Set(sbom.packages.map(\.id))))
+        let inputChecks = ImageChecks.run(
+            CheckInput(
+                image: image, reference: reference, tag: options.tag,
+                inspection: try await inputInspection.value.value.get(), profile: profile, findings: before,
+                packageIDs: Set(sbom.packages.map(\.id))))
         return finish(record, started: started, image: result.image, files: files, inputChecks: inputChecks)
     }
 
     func scanReport(_ sbom: SBOM, _ findings: [Finding]?) throws -> ScanReport {
-        return ScanReport(source: sbom.source, os: sbom.os, database: try data.database?.sources() ?? [], findings: findings ?? [],
-                          summary: (findings ?? []).activeCountsBySeverity,
-                          warnings: findings == nil ? ["no vulnerability database: nothing was matched"] : [])
+        return ScanReport(
+            source: sbom.source, os: sbom.os, database: try data.database?.sources() ?? [], findings: findings ?? [],
+            summary: (findings ?? []).activeCountsBySeverity,
+            warnings: findings == nil ? ["no vulnerability database: nothing was matched"] : [])
     }
 
-    func finish(_ record: RunRecord, started: Date, image: Image?, files: [String: [UInt8]], inputChecks: [CheckResult]?) -> PipelineResult {
+    func finish(_ record: RunRecord, started: Date, image: Image?, files: [String: [UInt8]], inputChecks: [CheckResult]?) -> PipelineResult
+    {
         var r = record
         for c in inputChecks ?? [] where c.status == .fail { r.checksFailedBefore[c.level.rawValue, default: 0] += 1 }
         r.finishedAt = Self.now()
@@ -256,7 +286,9 @@ public final class Pipeline {
     public static func reportFiles(_ result: PipelineResult) throws -> [(name: String, bytes: [UInt8])] {
         var record = result.record
         let names = result.files.keys.sorted()
-        record.artifacts = names.map { RunRecord.Artifact(file: $0, sha256: Digest.sha256(of: result.files[$0]!).encoded, bytes: result.files[$0]!.count) }
+        record.artifacts = names.map {
+            RunRecord.Artifact(file: $0, sha256: Digest.sha256(of: result.files[$0]!).encoded, bytes: result.files[$0]!.count)
+        }
         var out = names.map { ($0, result.files[$0]!) }
         out.append(("report.json", try json(record)))
         out.append(("report.html", Array(HTMLReport.render(record).utf8)))

@@ -38,7 +38,10 @@ public struct CheckResult: Codable, Sendable, Equatable {
 
     public var failed: Bool { status == .fail }
 
-    public init(id: String, level: CheckLevel, title: String, cis: String?, status: CheckStatus, findings: [String], remediation: String, note: String? = nil) {
+    public init(
+        id: String, level: CheckLevel, title: String, cis: String?, status: CheckStatus, findings: [String], remediation: String,
+        note: String? = nil
+    ) {
         self.id = id
         self.level = level
         self.title = title
@@ -64,8 +67,11 @@ public struct CheckInput {
     /// minified from then counts only the packages still here.
     public var packageIDs: Set<String>?
 
-    public init(image: Image, reference: String, tag: String?, inspection: ImageInspection, profile: RuntimeProfile? = nil, findings: [Finding]? = nil,
-                packageIDs: Set<String>? = nil) {
+    public init(
+        image: Image, reference: String, tag: String?, inspection: ImageInspection, profile: RuntimeProfile? = nil,
+        findings: [Finding]? = nil,
+        packageIDs: Set<String>? = nil
+    ) {
         self.packageIDs = packageIDs
         self.image = image
         self.reference = reference
@@ -91,7 +97,8 @@ public enum ImageChecks {
     /// Runs every check, in catalogue order.
     public static func run(_ input: CheckInput) -> [CheckResult] {
         catalogue.map { def in
-            var r = CheckResult(id: def.id, level: def.level, title: def.title, cis: def.cis, status: .pass, findings: [], remediation: def.remediation)
+            var r = CheckResult(
+                id: def.id, level: def.level, title: def.title, cis: def.cis, status: .pass, findings: [], remediation: def.remediation)
             switch def.evaluate(input) {
             case .pass: break
             case .fail(let found):
@@ -115,7 +122,9 @@ public enum ImageChecks {
     /// The shell commands of a history line, split at `&&`, `||`, `;` and `|`.
     static func commands(_ line: String) -> [[String]] {
         var text = line
-        for prefix in ["RUN ", "/bin/sh -c #(nop) ", "/bin/sh -c "] where text.hasPrefix(prefix) { text = String(text.dropFirst(prefix.count)) }
+        for prefix in ["RUN ", "/bin/sh -c #(nop) ", "/bin/sh -c "] where text.hasPrefix(prefix) {
+            text = String(text.dropFirst(prefix.count))
+        }
         if let r = text.range(of: " # buildkit") { text = String(text[..<r.lowerBound]) }
         // BuildKit's `|2 A=1 B=2 /bin/sh -c …`: the count of build arguments, then the arguments.
         if text.hasPrefix("|"), let space = text.firstIndex(of: " ") { text = String(text[text.index(after: space)...]) }
@@ -161,11 +170,15 @@ public enum ImageChecks {
         }.map { "/" + $0 }
     }
 
-    static let shells = ["bin/sh", "bin/bash", "bin/dash", "bin/zsh", "bin/ash", "bin/ksh", "bin/mksh", "bin/busybox",
-                         "usr/bin/sh", "usr/bin/bash", "usr/bin/dash", "usr/bin/zsh", "usr/bin/ksh", "usr/bin/busybox"]
-    static let packageManagers = ["usr/bin/apt", "usr/bin/apt-get", "usr/bin/dpkg", "usr/bin/aptitude", "sbin/apk", "usr/bin/yum",
-                                  "usr/bin/dnf", "usr/bin/microdnf", "usr/bin/rpm", "bin/rpm", "usr/bin/zypper", "usr/bin/pip", "usr/bin/pip3",
-                                  "usr/local/bin/pip", "usr/local/bin/pip3", "usr/bin/npm", "usr/local/bin/npm", "usr/bin/gem"]
+    static let shells = [
+        "bin/sh", "bin/bash", "bin/dash", "bin/zsh", "bin/ash", "bin/ksh", "bin/mksh", "bin/busybox",
+        "usr/bin/sh", "usr/bin/bash", "usr/bin/dash", "usr/bin/zsh", "usr/bin/ksh", "usr/bin/busybox",
+    ]
+    static let packageManagers = [
+        "usr/bin/apt", "usr/bin/apt-get", "usr/bin/dpkg", "usr/bin/aptitude", "sbin/apk", "usr/bin/yum",
+        "usr/bin/dnf", "usr/bin/microdnf", "usr/bin/rpm", "bin/rpm", "usr/bin/zypper", "usr/bin/pip", "usr/bin/pip3",
+        "usr/local/bin/pip", "usr/local/bin/pip3", "usr/bin/npm", "usr/local/bin/npm", "usr/bin/gem",
+    ]
 
     /// Executables the profile saw run (absolute paths, following the profile's own records).
     static func executed(_ profile: RuntimeProfile?) -> Set<String> {
@@ -191,30 +204,50 @@ public enum ImageChecks {
     }
 
     public static let catalogue: [CheckDefinition] = [
-        CheckDefinition(id: "CIS-DI-0001", level: .warn, title: "Create a user for the container", cis: "4.1",
-                        remediation: "Add a non-root user and switch to it with USER (harden minify does this when the profile shows no need for root).") { i in
-            isRootUser(i.image.config.config?.user) ? .fail(["USER is \(i.image.config.config?.user.flatMap { $0.isEmpty ? nil : $0 } ?? "not set (root)")"]) : .pass
+        CheckDefinition(
+            id: "CIS-DI-0001", level: .warn, title: "Create a user for the container", cis: "4.1",
+            remediation: "Add a non-root user and switch to it with USER (harden minify does this when the profile shows no need for root)."
+        ) { i in
+            isRootUser(i.image.config.config?.user)
+                ? .fail(["USER is \(i.image.config.config?.user.flatMap { $0.isEmpty ? nil : $0 } ?? "not set (root)")"]) : .pass
         },
-        CheckDefinition(id: "CIS-DI-0003", level: .warn, title: "Do not install unnecessary packages", cis: "4.3",
-                        remediation: "Remove the packages the application never used (harden minify).") { i in
+        CheckDefinition(
+            id: "CIS-DI-0003", level: .warn, title: "Do not install unnecessary packages", cis: "4.3",
+            remediation: "Remove the packages the application never used (harden minify)."
+        ) { i in
             guard let p = i.profile else { return .skip("needs a runtime profile (--profile)") }
-            let unused = p.packages.filter { !$0.used && $0.files > 0 && i.packageIDs?.contains($0.id) != false }.map { "\($0.name) \($0.version) (\($0.type), \($0.files) files, never used)" }
+            let unused = p.packages.filter { !$0.used && $0.files > 0 && i.packageIDs?.contains($0.id) != false }.map {
+                "\($0.name) \($0.version) (\($0.type), \($0.files) files, never used)"
+            }
             return unused.isEmpty ? .pass : .fail(unused)
         },
-        CheckDefinition(id: "CIS-DI-0004", level: .fatal, title: "Scan and rebuild the image to include security patches", cis: "4.4",
-                        remediation: "Rebuild on an updated base image and upgrade the packages that have fixes.") { i in
+        CheckDefinition(
+            id: "CIS-DI-0004", level: .fatal, title: "Scan and rebuild the image to include security patches", cis: "4.4",
+            remediation: "Rebuild on an updated base image and upgrade the packages that have fixes."
+        ) { i in
             guard let findings = i.findings else { return .skip("needs a vulnerability database (harden db update)") }
             // A fix exists and was not applied; low and negligible findings (often never fixed by the vendor) aside.
-            let fixable = findings.filter { $0.suppressed == nil && $0.fixState == .fixed && ($0.severity >= .medium || $0.severity == .unknown) }
-            return fixable.isEmpty ? .pass : .fail(fixable.map { "\($0.id) (\($0.severity.rawValue)) in \($0.package.name) \($0.package.version), fixed in \($0.fixedVersions.joined(separator: ", "))" })
+            let fixable = findings.filter {
+                $0.suppressed == nil && $0.fixState == .fixed && ($0.severity >= .medium || $0.severity == .unknown)
+            }
+            return fixable.isEmpty
+                ? .pass
+                : .fail(
+                    fixable.map {
+                        "\($0.id) (\($0.severity.rawValue)) in \($0.package.name) \($0.package.version), fixed in \($0.fixedVersions.joined(separator: ", "))"
+                    })
         },
-        CheckDefinition(id: "CIS-DI-0006", level: .info, title: "Add HEALTHCHECK instruction to the container image", cis: "4.6",
-                        remediation: "Add a HEALTHCHECK that exercises the service.") { i in
+        CheckDefinition(
+            id: "CIS-DI-0006", level: .info, title: "Add HEALTHCHECK instruction to the container image", cis: "4.6",
+            remediation: "Add a HEALTHCHECK that exercises the service."
+        ) { i in
             let test = i.image.config.config?.healthcheck?.test ?? []
             return test.isEmpty || test == ["NONE"] ? .fail(["no HEALTHCHECK in the image configuration"]) : .pass
         },
-        CheckDefinition(id: "CIS-DI-0007", level: .fatal, title: "Do not use update instructions alone in the Dockerfile", cis: "4.7",
-                        remediation: "Run `apt-get update` and `apt-get install` (or `apk update` and `apk add`) in the same RUN instruction.") { i in
+        CheckDefinition(
+            id: "CIS-DI-0007", level: .fatal, title: "Do not use update instructions alone in the Dockerfile", cis: "4.7",
+            remediation: "Run `apt-get update` and `apt-get install` (or `apk update` and `apk add`) in the same RUN instruction."
+        ) { i in
             let bad = history(i.image).filter { line in
                 let c = commands(line)
                 return (has(c, ["apt-get", "apt"], ["update"]) && !has(c, ["apt-get", "apt"], ["install"]))
@@ -222,15 +255,21 @@ public enum ImageChecks {
             }
             return bad.isEmpty ? .pass : .fail(bad.map(short))
         },
-        CheckDefinition(id: "CIS-DI-0008", level: .info, title: "Confirm safety of setuid and setgid files", cis: "4.8",
-                        remediation: "Remove the setuid/setgid bits: `find / -perm /6000 -type f -exec chmod a-s {} \\;` (harden minify strips them).") { i in
+        CheckDefinition(
+            id: "CIS-DI-0008", level: .info, title: "Confirm safety of setuid and setgid files", cis: "4.8",
+            remediation: "Remove the setuid/setgid bits: `find / -perm /6000 -type f -exec chmod a-s {} \\;` (harden minify strips them)."
+        ) { i in
             let found = i.inspection.tree.nodes.filter { $0.value.type == .regular && $0.value.mode & 0o6000 != 0 }
-                .map { "\($0.key.absoluteDescription) (\($0.value.mode & 0o4000 != 0 ? "setuid" : "setgid"), mode \(String($0.value.mode & 0o7777, radix: 8)))" }
+                .map {
+                    "\($0.key.absoluteDescription) (\($0.value.mode & 0o4000 != 0 ? "setuid" : "setgid"), mode \(String($0.value.mode & 0o7777, radix: 8)))"
+                }
                 .sorted()
             return found.isEmpty ? .pass : .fail(found)
         },
-        CheckDefinition(id: "CIS-DI-0009", level: .fatal, title: "Use COPY instead of ADD in Dockerfile", cis: "4.9",
-                        remediation: "Use COPY for local files; fetch remote files with a verified download in RUN.") { i in
+        CheckDefinition(
+            id: "CIS-DI-0009", level: .fatal, title: "Use COPY instead of ADD in Dockerfile", cis: "4.9",
+            remediation: "Use COPY for local files; fetch remote files with a verified download in RUN."
+        ) { i in
             let bad = history(i.image).filter { line in
                 let t = line.replacingAll("/bin/sh -c #(nop) ", with: "").trimming(" ")
                 guard t.hasPrefix("ADD ") else { return false }
@@ -239,8 +278,11 @@ public enum ImageChecks {
             }
             return bad.isEmpty ? .pass : .fail(bad.map(short))
         },
-        CheckDefinition(id: "CIS-DI-0010", level: .fatal, title: "Do not store credential in environment variables/files", cis: "4.10",
-                        remediation: "Pass secrets at run time (mounted files, a secret store); remove them from ENV and from every layer, since deleting a file in a later layer keeps it in the image.") { i in
+        CheckDefinition(
+            id: "CIS-DI-0010", level: .fatal, title: "Do not store credential in environment variables/files", cis: "4.10",
+            remediation:
+                "Pass secrets at run time (mounted files, a secret store); remove them from ENV and from every layer, since deleting a file in a later layer keeps it in the image."
+        ) { i in
             var found = SecretRules.environment(i.image.config.config?.env ?? []).map { "ENV \($0)" }
             found += i.inspection.secrets.map { s in
                 let rule = s.rule == "name" ? "secret file name" : s.rule == "extension" ? "secret file extension" : s.rule
@@ -248,16 +290,22 @@ public enum ImageChecks {
             }
             return found.isEmpty ? .pass : .fail(found)
         },
-        CheckDefinition(id: "DKL-DI-0001", level: .fatal, title: "Avoid sudo command", cis: nil,
-                        remediation: "Build steps run as root already; at run time use a user with only the rights it needs.") { i in
+        CheckDefinition(
+            id: "DKL-DI-0001", level: .fatal, title: "Avoid sudo command", cis: nil,
+            remediation: "Build steps run as root already; at run time use a user with only the rights it needs."
+        ) { i in
             let bad = history(i.image).filter { isRunLine($0) && commands($0).contains { $0.contains("sudo") } }
             var found = bad.map(short)
             found += existing(i.inspection.tree, ["usr/bin/sudo"])
             return found.isEmpty ? .pass : .fail(found)
         },
-        CheckDefinition(id: "DKL-DI-0002", level: .fatal, title: "Avoid sensitive directory mounting", cis: nil,
-                        remediation: "Do not declare VOLUMEs of /, /dev, /proc, /sys, /boot, /etc or the Docker socket.") { i in
-            let sensitive: Set<String> = ["/", "/dev", "/proc", "/sys", "/boot", "/etc", "/var/run/docker.sock", "/run/docker.sock", "/lib/modules", "/root"]
+        CheckDefinition(
+            id: "DKL-DI-0002", level: .fatal, title: "Avoid sensitive directory mounting", cis: nil,
+            remediation: "Do not declare VOLUMEs of /, /dev, /proc, /sys, /boot, /etc or the Docker socket."
+        ) { i in
+            let sensitive: Set<String> = [
+                "/", "/dev", "/proc", "/sys", "/boot", "/etc", "/var/run/docker.sock", "/run/docker.sock", "/lib/modules", "/root",
+            ]
             let bad = (i.image.config.config?.volumes ?? [:]).keys.filter { v in
                 var p = v.trimming(" ")
                 while p.count > 1 && p.hasSuffix("/") { p.removeLast() }
@@ -265,16 +313,20 @@ public enum ImageChecks {
             }.sorted()
             return bad.isEmpty ? .pass : .fail(bad.map { "VOLUME \($0)" })
         },
-        CheckDefinition(id: "DKL-DI-0003", level: .warn, title: "Avoid apt-get dist-upgrade", cis: nil,
-                        remediation: "Upgrade the base image instead of running dist-upgrade in a build.") { i in
+        CheckDefinition(
+            id: "DKL-DI-0003", level: .warn, title: "Avoid apt-get dist-upgrade", cis: nil,
+            remediation: "Upgrade the base image instead of running dist-upgrade in a build."
+        ) { i in
             let bad = history(i.image).filter {
                 let c = commands($0)
                 return has(c, ["apt-get", "apt"], ["dist-upgrade"]) || has(c, ["apt-get", "apt"], ["full-upgrade"])
             }
             return bad.isEmpty ? .pass : .fail(bad.map(short))
         },
-        CheckDefinition(id: "DKL-DI-0004", level: .fatal, title: "Use apk add with --no-cache", cis: nil,
-                        remediation: "Use `apk add --no-cache` so no index is left in the image.") { i in
+        CheckDefinition(
+            id: "DKL-DI-0004", level: .fatal, title: "Use apk add with --no-cache", cis: nil,
+            remediation: "Use `apk add --no-cache` so no index is left in the image."
+        ) { i in
             var found = history(i.image).filter {
                 let c = commands($0)
                 return has(c, ["apk"], ["add"]) && !has(c, ["apk"], ["add", "--no-cache"])
@@ -283,12 +335,15 @@ public enum ImageChecks {
             if !cache.isEmpty { found.append("\(cache.count) files left in /var/cache/apk") }
             return found.isEmpty ? .pass : .fail(found)
         },
-        CheckDefinition(id: "DKL-DI-0005", level: .fatal, title: "Clear apt-get caches", cis: nil,
-                        remediation: "End the install step with `rm -rf /var/lib/apt/lists/*` and `apt-get clean`.") { i in
+        CheckDefinition(
+            id: "DKL-DI-0005", level: .fatal, title: "Clear apt-get caches", cis: nil,
+            remediation: "End the install step with `rm -rf /var/lib/apt/lists/*` and `apt-get clean`."
+        ) { i in
             var found: [String] = []
             for (dir, what) in [("var/lib/apt/lists/", "package lists"), ("var/cache/apt/archives/", "downloaded packages")] {
                 let files = i.inspection.tree.nodes.filter {
-                    $0.value.type == .regular && $0.key.description.hasPrefix(dir) && $0.key.lastComponent != Array("lock".utf8) && $0.value.size > 0
+                    $0.value.type == .regular && $0.key.description.hasPrefix(dir) && $0.key.lastComponent != Array("lock".utf8)
+                        && $0.value.size > 0
                 }
                 if !files.isEmpty {
                     found.append("/\(dir) holds \(files.count) \(what) (\(files.values.reduce(Int64(0)) { $0 + $1.size }) bytes)")
@@ -296,36 +351,53 @@ public enum ImageChecks {
             }
             return found.isEmpty ? .pass : .fail(found)
         },
-        CheckDefinition(id: "DKL-DI-0006", level: .warn, title: "Avoid latest tag", cis: nil,
-                        remediation: "Name images by a version tag or pin them by digest.") { i in
+        CheckDefinition(
+            id: "DKL-DI-0006", level: .warn, title: "Avoid latest tag", cis: nil,
+            remediation: "Name images by a version tag or pin them by digest."
+        ) { i in
             i.tag == "latest" ? .fail(["\(i.reference) is tagged latest"]) : .pass
         },
-        CheckDefinition(id: "DKL-LI-0001", level: .fatal, title: "Avoid empty password", cis: nil,
-                        remediation: "Lock password logins: `passwd -l USER` (a `!` or `*` in /etc/shadow).") { i in
+        CheckDefinition(
+            id: "DKL-LI-0001", level: .fatal, title: "Avoid empty password", cis: nil,
+            remediation: "Lock password logins: `passwd -l USER` (a `!` or `*` in /etc/shadow)."
+        ) { i in
             guard i.inspection.accounts["etc/shadow"] != nil else { return .pass }
-            let empty = accountLines(i.inspection.accounts["etc/shadow"]).filter { $0.count > 1 && $0[1].isEmpty }.map { "user \($0[0]) has an empty password in /etc/shadow" }
+            let empty = accountLines(i.inspection.accounts["etc/shadow"]).filter { $0.count > 1 && $0[1].isEmpty }.map {
+                "user \($0[0]) has an empty password in /etc/shadow"
+            }
             return empty.isEmpty ? .pass : .fail(empty)
         },
-        CheckDefinition(id: "DKL-LI-0002", level: .fatal, title: "Be unique UID/GROUPs", cis: nil,
-                        remediation: "Give every user and group its own id and name in /etc/passwd and /etc/group.") { i in
-            let found = duplicates(accountLines(i.inspection.accounts["etc/passwd"]), idField: 2, what: "user")
+        CheckDefinition(
+            id: "DKL-LI-0002", level: .fatal, title: "Be unique UID/GROUPs", cis: nil,
+            remediation: "Give every user and group its own id and name in /etc/passwd and /etc/group."
+        ) { i in
+            let found =
+                duplicates(accountLines(i.inspection.accounts["etc/passwd"]), idField: 2, what: "user")
                 + duplicates(accountLines(i.inspection.accounts["etc/group"]), idField: 2, what: "group")
             return found.isEmpty ? .pass : .fail(found)
         },
-        CheckDefinition(id: "DKL-LI-0003", level: .info, title: "Only put necessary files", cis: nil,
-                        remediation: "Exclude these with .dockerignore or remove them in the same build step.") { i in
+        CheckDefinition(
+            id: "DKL-LI-0003", level: .info, title: "Only put necessary files", cis: nil,
+            remediation: "Exclude these with .dockerignore or remove them in the same build step."
+        ) { i in
             let dirs: Set<String> = [".git", ".aws", ".azure", ".gcp", ".vscode", ".idea", ".npm", ".cache", ".ssh"]
-            let files: Set<String> = ["Dockerfile", "docker-compose.yml", "docker-compose.yaml", ".vimrc", ".DS_Store", ".bash_history", ".python_history"]
+            let files: Set<String> = [
+                "Dockerfile", "docker-compose.yml", "docker-compose.yaml", ".vimrc", ".DS_Store", ".bash_history", ".python_history",
+            ]
             var found: [String] = []
             for (path, node) in i.inspection.tree.nodes {
                 let name = String(decoding: path.lastComponent, as: UTF8.self)
-                if node.isDirectory && dirs.contains(name) && !path.description.hasPrefix("usr/share/") { found.append(path.absoluteDescription + "/") }
+                if node.isDirectory && dirs.contains(name) && !path.description.hasPrefix("usr/share/") {
+                    found.append(path.absoluteDescription + "/")
+                }
                 if node.type == .regular && files.contains(name) { found.append(path.absoluteDescription) }
             }
             return found.isEmpty ? .pass : .fail(found.sorted())
         },
-        CheckDefinition(id: "HDN-0001", level: .info, title: "No shell in the image unless the application uses one", cis: "4.3",
-                        remediation: "Remove shells the application does not run (harden minify removes them when unused).") { i in
+        CheckDefinition(
+            id: "HDN-0001", level: .info, title: "No shell in the image unless the application uses one", cis: "4.3",
+            remediation: "Remove shells the application does not run (harden minify removes them when unused)."
+        ) { i in
             let present = existing(i.inspection.tree, shells)
             guard !present.isEmpty else { return .pass }
             guard let profile = i.profile else { return .fail(present) }
@@ -333,24 +405,31 @@ public enum ImageChecks {
             let unused = present.filter { !ran.contains($0) }
             return unused.isEmpty ? .pass : .fail(unused.map { "\($0) (never run)" })
         },
-        CheckDefinition(id: "HDN-0002", level: .info, title: "No package manager in the image unless the application uses one", cis: "4.3",
-                        remediation: "Remove package managers from runtime images (multi-stage builds, harden minify).") { i in
+        CheckDefinition(
+            id: "HDN-0002", level: .info, title: "No package manager in the image unless the application uses one", cis: "4.3",
+            remediation: "Remove package managers from runtime images (multi-stage builds, harden minify)."
+        ) { i in
             let present = existing(i.inspection.tree, packageManagers)
             guard !present.isEmpty else { return .pass }
             let ran = executed(i.profile)
             let unused = present.filter { !ran.contains($0) }
             return unused.isEmpty ? .pass : .fail(unused)
         },
-        CheckDefinition(id: "HDN-0003", level: .warn, title: "No world-writable files or directories without the sticky bit", cis: nil,
-                        remediation: "`chmod o-w` them; world-writable directories need the sticky bit (`chmod +t`).") { i in
+        CheckDefinition(
+            id: "HDN-0003", level: .warn, title: "No world-writable files or directories without the sticky bit", cis: nil,
+            remediation: "`chmod o-w` them; world-writable directories need the sticky bit (`chmod +t`)."
+        ) { i in
             let found = i.inspection.tree.nodes.filter { path, node in
                 guard !path.isRoot, node.mode & 0o002 != 0, node.type == .regular || node.isDirectory else { return false }
-                return !(node.isDirectory && node.mode & 0o1000 != 0) && !path.description.hasPrefix("proc/") && !path.description.hasPrefix("sys/")
+                return !(node.isDirectory && node.mode & 0o1000 != 0) && !path.description.hasPrefix("proc/")
+                    && !path.description.hasPrefix("sys/")
             }.map { "\($0.key.absoluteDescription) (mode \(String($0.value.mode & 0o7777, radix: 8)))" }.sorted()
             return found.isEmpty ? .pass : .fail(found)
         },
-        CheckDefinition(id: "HDN-0004", level: .warn, title: "EXPOSE only the ports the application listens on", cis: nil,
-                        remediation: "Remove EXPOSE lines of ports nothing listens on (harden minify keeps only listened ports).") { i in
+        CheckDefinition(
+            id: "HDN-0004", level: .warn, title: "EXPOSE only the ports the application listens on", cis: nil,
+            remediation: "Remove EXPOSE lines of ports nothing listens on (harden minify keeps only listened ports)."
+        ) { i in
             guard let profile = i.profile else { return .skip("needs a runtime profile (--profile)") }
             let listened = Set(profile.ports.map { "\($0.port)/\($0.protocolName)" })
             let bad = (i.image.config.config?.exposedPorts ?? [:]).keys.filter { p in

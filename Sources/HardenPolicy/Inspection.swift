@@ -70,7 +70,9 @@ public struct ImageInspection {
 public enum SecretRules {
     static let contentLimit = 512 << 10
 
-    static let environmentPatterns = ["PASSWORD", "PASSWD", "SECRET", "TOKEN", "API_KEY", "APIKEY", "PRIVATE_KEY", "ACCESS_KEY", "CREDENTIAL", "AUTH"]
+    static let environmentPatterns = [
+        "PASSWORD", "PASSWD", "SECRET", "TOKEN", "API_KEY", "APIKEY", "PRIVATE_KEY", "ACCESS_KEY", "CREDENTIAL", "AUTH",
+    ]
 
     /// Names of environment variables (`NAME=value` entries) that look like secrets: also `…_KEY` names (Dockle's
     /// rule), except GPG key ids; never names of files or paths that hold a secret. Check CIS-DI-0010 reports them;
@@ -100,7 +102,9 @@ public enum SecretRules {
         "usr/share/zoneinfo/", "usr/share/mime/", "usr/share/perl", "usr/include/", "var/lib/dpkg/", "var/lib/apt/",
         "usr/share/common-licenses/", "proc/", "sys/",
     ]
-    static let skippedExtensions: Set<String> = ["pyc", "so", "mo", "gz", "xz", "bz2", "zst", "png", "jpg", "gif", "ttf", "woff", "woff2", "a", "o"]
+    static let skippedExtensions: Set<String> = [
+        "pyc", "so", "mo", "gz", "xz", "bz2", "zst", "png", "jpg", "gif", "ttf", "woff", "woff2", "a", "o",
+    ]
 
     /// The name or extension rule a path matches, if any.
     public static func byName(_ path: RawPath) -> String? {
@@ -125,7 +129,9 @@ public enum SecretRules {
         let text = path.description
         if skippedPrefixes.contains(where: { text.hasPrefix($0) }) { return false }
         let name = String(decoding: path.lastComponent, as: UTF8.self)
-        if let dot = name.lastIndex(of: "."), skippedExtensions.contains(String(name[name.index(after: dot)...]).lowercased()) { return false }
+        if let dot = name.lastIndex(of: "."), skippedExtensions.contains(String(name[name.index(after: dot)...]).lowercased()) {
+            return false
+        }
         return true
     }
 
@@ -144,7 +150,8 @@ public enum SecretRules {
                 }
             case UInt8(ascii: "A"):
                 if (matches(bytes, i, "AKIA") || matches(bytes, i, "ASIA")) && boundary(bytes, i - 1) && run(bytes, i + 4, 16, upperAlnum)
-                    && boundary(bytes, i + 20) {
+                    && boundary(bytes, i + 20)
+                {
                     return "aws-access-key-id"
                 }
             case UInt8(ascii: "a"):
@@ -157,13 +164,16 @@ public enum SecretRules {
                 }
             case UInt8(ascii: "x"):
                 if matches(bytes, i, "xox") && i + 4 < n && "baprs".utf8.contains(bytes[i + 3]) && bytes[i + 4] == UInt8(ascii: "-")
-                    && run(bytes, i + 5, 10, { alnum($0) || $0 == UInt8(ascii: "-") }) {
+                    && run(bytes, i + 5, 10, { alnum($0) || $0 == UInt8(ascii: "-") })
+                {
                     return "slack-token"
                 }
             case UInt8(ascii: "s"):
                 if matches(bytes, i, "sk_live_") && run(bytes, i + 8, 24, alnum) { return "stripe-live-key" }
             case UInt8(ascii: "\""):
-                if matches(bytes, i, "\"type\": \"service_account\"") && firstIndex(of: Array("\"private_key\"".utf8), in: bytes, from: 0, within: n) != nil {
+                if matches(bytes, i, "\"type\": \"service_account\"")
+                    && firstIndex(of: Array("\"private_key\"".utf8), in: bytes, from: 0, within: n) != nil
+                {
                     return "gcp-service-account-key"
                 }
             default:

@@ -1,8 +1,8 @@
 // harden — the policy file (YAML) and the gate that holds an image against it.
 import HardenCore
-import HardenSystem
 import HardenOCI
 import HardenSBOM
+import HardenSystem
 import HardenVulnDB
 import Yams
 
@@ -71,8 +71,10 @@ extension Policy {
         var count = 0
         var previous: UInt8 = UInt8(ascii: "\n")
         var escaped = false
-        let tokenStart: Set<UInt8> = [UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\n"), UInt8(ascii: "\r"), UInt8(ascii: "["),
-                                      UInt8(ascii: "{"), UInt8(ascii: ","), UInt8(ascii: ":"), UInt8(ascii: "-"), UInt8(ascii: "?")]
+        let tokenStart: Set<UInt8> = [
+            UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\n"), UInt8(ascii: "\r"), UInt8(ascii: "["),
+            UInt8(ascii: "{"), UInt8(ascii: ","), UInt8(ascii: ":"), UInt8(ascii: "-"), UInt8(ascii: "?"),
+        ]
         for b in text.utf8 {
             switch state {
             case .plain:
@@ -81,13 +83,21 @@ extension Policy {
                     if b == UInt8(ascii: "'") { state = .single }
                     if b == UInt8(ascii: "\"") { state = .double }
                 }
-                if b == UInt8(ascii: "#") && (previous == UInt8(ascii: " ") || previous == UInt8(ascii: "\t") || previous == UInt8(ascii: "\n")) {
+                if b == UInt8(ascii: "#")
+                    && (previous == UInt8(ascii: " ") || previous == UInt8(ascii: "\t") || previous == UInt8(ascii: "\n"))
+                {
                     state = .comment
                 }
             case .single:
                 if b == UInt8(ascii: "'") { state = .plain }  // '' (an escaped quote) leaves and re-enters at once
             case .double:
-                if escaped { escaped = false } else if b == UInt8(ascii: "\\") { escaped = true } else if b == UInt8(ascii: "\"") { state = .plain }
+                if escaped {
+                    escaped = false
+                } else if b == UInt8(ascii: "\\") {
+                    escaped = true
+                } else if b == UInt8(ascii: "\"") {
+                    state = .plain
+                }
             case .comment:
                 if b == UInt8(ascii: "\n") { state = .plain }
             }
@@ -175,7 +185,9 @@ extension Policy {
     /// `50MiB`, `1.5 GiB`, `200MB`, `4096` (bytes).
     static func parseSize(_ text: String) -> Int64? {
         let t = text.trimming(" ")
-        let units: [(String, Double)] = [("KiB", 1024), ("MiB", 1_048_576), ("GiB", 1_073_741_824), ("KB", 1e3), ("MB", 1e6), ("GB", 1e9), ("B", 1)]
+        let units: [(String, Double)] = [
+            ("KiB", 1024), ("MiB", 1_048_576), ("GiB", 1_073_741_824), ("KB", 1e3), ("MB", 1e6), ("GB", 1e9), ("B", 1),
+        ]
         for (unit, factor) in units where t.hasSuffix(unit) {
             guard let n = Double(t.dropLast(unit.count).trimming(" ")), n >= 0 else { return nil }
             return Int64(n * factor)
@@ -258,8 +270,10 @@ public struct PolicyInput {
     public var checks: [CheckResult]
     public var contentBytes: Int64
 
-    public init(reference: String, config: ContainerConfig?, os: OSInfo?, packages: [SoftwarePackage], findings: [Finding]?,
-                databaseAgeDays: Double?, checks: [CheckResult], contentBytes: Int64) {
+    public init(
+        reference: String, config: ContainerConfig?, os: OSInfo?, packages: [SoftwarePackage], findings: [Finding]?,
+        databaseAgeDays: Double?, checks: [CheckResult], contentBytes: Int64
+    ) {
         self.reference = reference
         self.config = config
         self.os = os
@@ -322,18 +336,27 @@ extension Policy {
                 }
                 if let failOn = vulnerabilities.failOn {
                     for f in counted where f.severity >= failOn && f.severity != .unknown {
-                        v.append(.init(rule: "vulnerabilities.fail_on",
-                                       message: "\(f.id) (\(f.severity.rawValue)) in \(f.package.name) \(f.package.version)"
-                                           + (f.fixedVersions.isEmpty ? ", no fix yet" : ", fixed in \(f.fixedVersions.joined(separator: ", "))")))
+                        v.append(
+                            .init(
+                                rule: "vulnerabilities.fail_on",
+                                message: "\(f.id) (\(f.severity.rawValue)) in \(f.package.name) \(f.package.version)"
+                                    + (f.fixedVersions.isEmpty ? ", no fix yet" : ", fixed in \(f.fixedVersions.joined(separator: ", "))")))
                     }
                 }
                 for (s, limit) in vulnerabilities.max.sorted(by: { $0.key > $1.key }) {
                     let n = counted.filter { $0.severity == s }.count
-                    if n > limit { v.append(.init(rule: "vulnerabilities.max.\(s.rawValue)", message: "\(n) \(s.rawValue) vulnerabilities, at most \(limit) allowed")) }
+                    if n > limit {
+                        v.append(
+                            .init(
+                                rule: "vulnerabilities.max.\(s.rawValue)",
+                                message: "\(n) \(s.rawValue) vulnerabilities, at most \(limit) allowed"))
+                    }
                 }
                 if let maxAge = vulnerabilities.maxDatabaseAgeDays, let age = input.databaseAgeDays, age > maxAge {
-                    v.append(.init(rule: "vulnerabilities.max_db_age_days",
-                                   message: "the vulnerability database is \(Int(age.rounded())) days old, at most \(Int(maxAge)) allowed"))
+                    v.append(
+                        .init(
+                            rule: "vulnerabilities.max_db_age_days",
+                            message: "the vulnerability database is \(Int(age.rounded())) days old, at most \(Int(maxAge)) allowed"))
                 }
             } else {
                 undecided.append("vulnerabilities: no vulnerability database")
@@ -346,14 +369,20 @@ extension Policy {
                 let name = pkg.name.lowercased()
                 let hit = p.hasSuffix("*") ? name.hasPrefix(String(p.dropLast())) : name == p
                 if hit {
-                    v.append(.init(rule: "packages.banned",
-                                   message: "package \(pkg.name) \(pkg.version) (\(pkg.type.rawValue)) is banned" + (pkg.locations.first.map { " (\($0))" } ?? "")))
+                    v.append(
+                        .init(
+                            rule: "packages.banned",
+                            message: "package \(pkg.name) \(pkg.version) (\(pkg.type.rawValue)) is banned"
+                                + (pkg.locations.first.map { " (\($0))" } ?? "")))
                 }
             }
         }
         // Image.
         if image.requireNonRoot && ImageChecks.isRootUser(input.config?.user) {
-            v.append(.init(rule: "image.require_non_root", message: "the image runs as root (USER is \(input.config?.user.flatMap { $0.isEmpty ? nil : $0 } ?? "not set"))"))
+            v.append(
+                .init(
+                    rule: "image.require_non_root",
+                    message: "the image runs as root (USER is \(input.config?.user.flatMap { $0.isEmpty ? nil : $0 } ?? "not set"))"))
         }
         if image.requireHealthcheck && (input.config?.healthcheck?.test ?? ["NONE"]).first ?? "NONE" == "NONE" {
             v.append(.init(rule: "image.require_healthcheck", message: "the image has no HEALTHCHECK"))
@@ -367,16 +396,22 @@ extension Policy {
                 }
             }
             if !ok {
-                v.append(.init(rule: "image.allowed_bases",
-                               message: "base \(base ?? label ?? "unknown (no os-release, no base label)") is not one of \(image.allowedBases.joined(separator: ", "))"))
+                v.append(
+                    .init(
+                        rule: "image.allowed_bases",
+                        message:
+                            "base \(base ?? label ?? "unknown (no os-release, no base label)") is not one of \(image.allowedBases.joined(separator: ", "))"
+                    ))
             }
         }
         if let max = image.maxSize, input.contentBytes > max {
-            v.append(.init(rule: "image.max_size", message: "the root file system holds \(input.contentBytes) bytes, at most \(max) allowed"))
+            v.append(
+                .init(rule: "image.max_size", message: "the root file system holds \(input.contentBytes) bytes, at most \(max) allowed"))
         }
         // Checks.
         for c in input.checks where c.status == .fail && c.level >= checks.failOn {
-            v.append(.init(rule: "checks", message: "\(c.id) \(c.title) (\(c.level.rawValue))" + (c.findings.first.map { ": \($0)" } ?? "")))
+            v.append(
+                .init(rule: "checks", message: "\(c.id) \(c.title) (\(c.level.rawValue))" + (c.findings.first.map { ": \($0)" } ?? "")))
         }
         return PolicyVerdict(passed: v.isEmpty && undecided.isEmpty, violations: v, undecided: undecided)
     }

@@ -31,7 +31,8 @@ public struct URLOrigin: Sendable, Hashable, CustomStringConvertible {
     public static func parse(_ url: String) -> URLOrigin? {
         let bytes = Array(url.utf8)
         guard let colon = bytes.firstIndex(of: UInt8(ascii: ":")),
-              bytes.count >= colon + 3, bytes[colon + 1] == UInt8(ascii: "/"), bytes[colon + 2] == UInt8(ascii: "/") else { return nil }
+            bytes.count >= colon + 3, bytes[colon + 1] == UInt8(ascii: "/"), bytes[colon + 2] == UInt8(ascii: "/")
+        else { return nil }
         let scheme = String(decoding: bytes[..<colon], as: UTF8.self).lowercased()
         guard scheme == "http" || scheme == "https" else { return nil }
         var end = colon + 3
@@ -50,7 +51,9 @@ public struct URLOrigin: Sendable, Hashable, CustomStringConvertible {
             host = authority[authority.startIndex...close]
             let rest = authority[(close + 1)...]
             if !rest.isEmpty {
-                guard rest.first == UInt8(ascii: ":"), let p = Int(String(decoding: rest.dropFirst(), as: UTF8.self)), (1...65535).contains(p) else { return nil }
+                guard rest.first == UInt8(ascii: ":"), let p = Int(String(decoding: rest.dropFirst(), as: UTF8.self)),
+                    (1...65535).contains(p)
+                else { return nil }
                 port = p
             }
         } else if let c = authority.lastIndex(of: UInt8(ascii: ":")) {
@@ -89,7 +92,8 @@ public struct AuthScope: Sendable {
     /// May the `Authorization` header (Basic credentials, or the registry's bearer token) go with a request to `url`?
     public func mayAuthorize(_ url: String) -> Bool {
         guard let target = URLOrigin.parse(url), !target.hasUserInfo,
-              let registry = registryOrigin(scheme: target.scheme), target.sameEndpoint(registry) else { return false }
+            let registry = registryOrigin(scheme: target.scheme), target.sameEndpoint(registry)
+        else { return false }
         return target.scheme == "https" || plainHTTPAllowed
     }
 

@@ -41,7 +41,8 @@ public struct Credentials: Sendable, Hashable {
         var text = String(decoding: line, as: UTF8.self)
         if text.hasSuffix("\r") { text.removeLast() }
         do { return try Credentials(parsing: text) } catch {
-            throw HardenError(.invalidArgument, "\(file == "-" ? "standard input" : file): --creds-file: expected USER:PASS on the first line")
+            throw HardenError(
+                .invalidArgument, "\(file == "-" ? "standard input" : file): --creds-file: expected USER:PASS on the first line")
         }
     }
 
@@ -53,15 +54,18 @@ public struct Credentials: Sendable, Hashable {
         if let u = getenv("HARDEN_REGISTRY_USER"), let p = getenv("HARDEN_REGISTRY_PASSWORD") {
             return Credentials(username: String(cString: u), password: String(cString: p))
         }
-        let dir = getenv("DOCKER_CONFIG").map { String(cString: $0) } ?? ((getenv("HOME").map { String(cString: $0) } ?? "/root") + "/.docker")
+        let dir =
+            getenv("DOCKER_CONFIG").map { String(cString: $0) } ?? ((getenv("HOME").map { String(cString: $0) } ?? "/root") + "/.docker")
         guard let bytes = try? HostFS.readFile(dir + "/config.json", limit: 1 << 20),
-              let json = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any],
-              let auths = json["auths"] as? [String: Any] else { return nil }
+            let json = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any],
+            let auths = json["auths"] as? [String: Any]
+        else { return nil }
         let keys = [host, "https://\(host)", "http://\(host)", host == "registry-1.docker.io" ? "https://index.docker.io/v1/" : host]
         for k in keys {
             guard let entry = auths[k] as? [String: Any] else { continue }
             if let auth = entry["auth"] as? String, let data = Data(base64Encoded: auth), let text = String(data: data, encoding: .utf8),
-               let c = try? Credentials(parsing: text) {
+                let c = try? Credentials(parsing: text)
+            {
                 return c
             }
             if let u = entry["username"] as? String, let p = entry["password"] as? String { return Credentials(username: u, password: p) }

@@ -26,12 +26,14 @@ public final class RegistryClient: Sendable {
     private let state = Mutex(State())
     var scheme: String { state.withLock { $0.scheme } }
     var authorization: String? {
-        get { state.withLock { $0.authorization } }
+        state.withLock { $0.authorization }
     }
     func setAuthorization(_ a: String) { state.withLock { $0.authorization = a } }
 
-    public init(reference: RegistryReference, credentials: Credentials?, tlsVerify: Bool = true, idleTimeout: Duration = .seconds(60),
-                logger: Logger = .harden) {
+    public init(
+        reference: RegistryReference, credentials: Credentials?, tlsVerify: Bool = true, idleTimeout: Duration = .seconds(60),
+        logger: Logger = .harden
+    ) {
         self.reference = reference
         self.credentials = credentials ?? Credentials.lookup(host: reference.host)
         self.tlsVerify = tlsVerify
@@ -39,7 +41,8 @@ public final class RegistryClient: Sendable {
         self.authScope = AuthScope(registryHost: reference.host, plainHTTPAllowed: !tlsVerify)
         self.idleTimeout = idleTimeout
         var config = HTTPClient.Configuration()
-        let idle = TimeAmount.nanoseconds(Int64(idleTimeout.components.seconds) * 1_000_000_000 + idleTimeout.components.attoseconds / 1_000_000_000)
+        let idle = TimeAmount.nanoseconds(
+            Int64(idleTimeout.components.seconds) * 1_000_000_000 + idleTimeout.components.attoseconds / 1_000_000_000)
         config.timeout = HTTPClient.Configuration.Timeout(connect: idle, read: idle)
         if !tlsVerify {
             var tls = TLSConfiguration.makeClientConfiguration()
@@ -67,7 +70,8 @@ public final class RegistryClient: Sendable {
         // With verification off (the user's choice), a registry that answers the API over plain HTTP is used over HTTP;
         // an HTTPS-only one answers plain HTTP with an error, and HTTPS (unverified) is kept.
         if let r = try? await http.execute(HTTPClientRequest(url: "http://\(reference.host)/v2/"), timeout: .seconds(5)),
-           r.headers.first(name: "Docker-Distribution-API-Version") != nil || r.status == .ok || r.status == .unauthorized {
+            r.headers.first(name: "Docker-Distribution-API-Version") != nil || r.status == .ok || r.status == .unauthorized
+        {
             state.withLock { $0.scheme = "http" }
         }
     }
@@ -82,8 +86,10 @@ public final class RegistryClient: Sendable {
 
     /// Sends a request (rebuilt by `make` on each attempt), answering auth challenges and retrying on 429/5xx.
     /// The `Authorization` header goes only where `scope` allows (the registry itself, never another host).
-    func send(_ method: HTTPMethod, _ url: String, headers: [(String, String)] = [], scopeActions: String = "pull",
-              body: (() -> HTTPClientRequest.Body)? = nil, expect: Set<UInt> = [200], bytes: Int64 = 0) async throws -> HTTPClientResponse {
+    func send(
+        _ method: HTTPMethod, _ url: String, headers: [(String, String)] = [], scopeActions: String = "pull",
+        body: (() -> HTTPClientRequest.Body)? = nil, expect: Set<UInt> = [200], bytes: Int64 = 0
+    ) async throws -> HTTPClientResponse {
         try await probe()
         var attempt = 0
         var challenged = false
@@ -105,7 +111,8 @@ public final class RegistryClient: Sendable {
                     try await Task.sleep(nanoseconds: UInt64(attempt) * 300_000_000)
                     continue
                 }
-                throw HardenError(.io, "\(name): \(method.rawValue) \(url.split(separator: "?").first ?? ""): \(Self.describe(error, idle: idleTimeout))")
+                throw HardenError(
+                    .io, "\(name): \(method.rawValue) \(url.split(separator: "?").first ?? ""): \(Self.describe(error, idle: idleTimeout))")
             }
             if response.status == .unauthorized && !challenged && authorize {
                 challenged = true
@@ -113,7 +120,9 @@ public final class RegistryClient: Sendable {
                 continue
             }
             if response.status == .unauthorized || response.status == .forbidden {
-                throw HardenError(.invalidArgument, "\(reference.host): unauthorized for repository \(reference.repository) (HTTP \(response.status.code)); check --creds")
+                throw HardenError(
+                    .invalidArgument,
+                    "\(reference.host): unauthorized for repository \(reference.repository) (HTTP \(response.status.code)); check --creds")
             }
             if (response.status == .tooManyRequests || response.status.code >= 500) && attempt < 4 {
                 try await Task.sleep(nanoseconds: UInt64(attempt) * 500_000_000)
@@ -121,11 +130,15 @@ public final class RegistryClient: Sendable {
             }
             if !expect.contains(response.status.code) {
                 if response.status == .notFound {
-                    throw HardenError(.notFound, "docker://\(reference): not found (\(method.rawValue) \(url.split(separator: "?").first ?? ""))")
+                    throw HardenError(
+                        .notFound, "docker://\(reference): not found (\(method.rawValue) \(url.split(separator: "?").first ?? ""))")
                 }
                 var text = ""
-                if let b = try? await response.body.collect(upTo: 64 * 1024) { text = String(buffer: b).prefix(200).replacingOccurrences(of: "\n", with: " ") }
-                throw HardenError(.io, "\(name): \(method.rawValue) \(url.split(separator: "?").first ?? ""): HTTP \(response.status.code) \(text)")
+                if let b = try? await response.body.collect(upTo: 64 * 1024) {
+                    text = String(buffer: b).prefix(200).replacingOccurrences(of: "\n", with: " ")
+                }
+                throw HardenError(
+                    .io, "\(name): \(method.rawValue) \(url.split(separator: "?").first ?? ""): HTTP \(response.status.code) \(text)")
             }
             return response
         }
@@ -136,13 +149,17 @@ public final class RegistryClient: Sendable {
         let lower = challenge.lowercased()
         if lower.hasPrefix("basic") {
             guard let credentials else {
-                throw HardenError(.invalidArgument, "\(reference.host): unauthorized for repository \(reference.repository) (credentials required; use --creds USER:PASS)")
+                throw HardenError(
+                    .invalidArgument,
+                    "\(reference.host): unauthorized for repository \(reference.repository) (credentials required; use --creds USER:PASS)")
             }
             setAuthorization(credentials.basicHeader)
             return
         }
         guard lower.hasPrefix("bearer") else {
-            throw HardenError(.invalidArgument, "\(reference.host): unauthorized for repository \(reference.repository) (unsupported challenge \(challenge.prefix(40)))")
+            throw HardenError(
+                .invalidArgument,
+                "\(reference.host): unauthorized for repository \(reference.repository) (unsupported challenge \(challenge.prefix(40)))")
         }
         let params = Self.parseChallenge(String(challenge.dropFirst("bearer".count)))
         guard let realm = params["realm"] else { throw HardenError(.corrupt, "\(reference.host): bearer challenge without a realm") }
@@ -158,24 +175,33 @@ public final class RegistryClient: Sendable {
             if authScope.maySendCredentials(toRealm: realm) {
                 request.headers.add(name: "Authorization", value: credentials.basicHeader)
             } else {
-                logger.warning("\(reference.host): not sending credentials to the token server \(URLOrigin.parse(realm)?.description ?? realm) (plain HTTP on another host); asking for an anonymous token")
+                logger.warning(
+                    "\(reference.host): not sending credentials to the token server \(URLOrigin.parse(realm)?.description ?? realm) (plain HTTP on another host); asking for an anonymous token"
+                )
             }
         }
         let response: HTTPClientResponse
         do {
             response = try await http.execute(request, timeout: totalTimeout())
         } catch {
-            throw HardenError(.io, "\(reference.host): token server \(URLOrigin.parse(realm)?.description ?? realm): \(Self.describe(error, idle: idleTimeout))")
+            throw HardenError(
+                .io,
+                "\(reference.host): token server \(URLOrigin.parse(realm)?.description ?? realm): \(Self.describe(error, idle: idleTimeout))"
+            )
         }
         guard response.status == .ok else {
-            throw HardenError(.invalidArgument, "\(reference.host): unauthorized for repository \(reference.repository) (token endpoint answered HTTP \(response.status.code))")
+            throw HardenError(
+                .invalidArgument,
+                "\(reference.host): unauthorized for repository \(reference.repository) (token endpoint answered HTTP \(response.status.code))"
+            )
         }
         let body: ByteBuffer
         do { body = try await response.body.collect(upTo: 1 << 20) } catch {
             throw HardenError(.io, "\(reference.host): token server answer: \(Self.describe(error, idle: idleTimeout))")
         }
         guard let json = try? JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any],
-              let token = (json["token"] as? String) ?? (json["access_token"] as? String) else {
+            let token = (json["token"] as? String) ?? (json["access_token"] as? String)
+        else {
             throw HardenError(.corrupt, "\(reference.host): token endpoint returned no token")
         }
         setAuthorization("Bearer \(token)")
@@ -197,7 +223,9 @@ public final class RegistryClient: Sendable {
             if e == .remoteConnectionClosed { return "the registry closed the connection" }
         }
         let text = "\(error)"
-        if text.contains("connection reset") || text.contains("Connection refused") || text.contains("connectionRefused") || text.contains("SingleConnectionFailure") {
+        if text.contains("connection reset") || text.contains("Connection refused") || text.contains("connectionRefused")
+            || text.contains("SingleConnectionFailure")
+        {
             return "connection refused or reset"
         }
         return String(text.prefix(160)).replacingOccurrences(of: "\n", with: " ")
@@ -231,7 +259,8 @@ public final class RegistryClient: Sendable {
 
     // MARK: manifests
 
-    static let manifestAccept = [MediaType.ociIndex, MediaType.ociManifest, MediaType.dockerManifestList, MediaType.dockerManifest].joined(separator: ", ")
+    static let manifestAccept = [MediaType.ociIndex, MediaType.ociManifest, MediaType.dockerManifestList, MediaType.dockerManifest].joined(
+        separator: ", ")
 
     /// Fetches a manifest or index by tag or digest; returns its bytes and media type. Verifies a digest reference.
     public func manifest(_ ref: String) async throws -> (bytes: [UInt8], mediaType: String) {
@@ -246,13 +275,16 @@ public final class RegistryClient: Sendable {
         }
         var type = response.headers.first(name: "Content-Type") ?? ""
         if let semi = type.firstIndex(of: ";") { type = String(type[..<semi]) }
-        if let json = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any], let mt = json["mediaType"] as? String { type = mt }
+        if let json = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any], let mt = json["mediaType"] as? String {
+            type = mt
+        }
         return (bytes, type)
     }
 
     public func putManifest(_ ref: String, bytes: [UInt8], mediaType: String) async throws {
-        _ = try await send(.PUT, "/manifests/\(ref)", headers: [("Content-Type", mediaType)], scopeActions: "pull,push",
-                           body: { .bytes(ByteBuffer(bytes: bytes)) }, expect: [201, 200])
+        _ = try await send(
+            .PUT, "/manifests/\(ref)", headers: [("Content-Type", mediaType)], scopeActions: "pull,push",
+            body: { .bytes(ByteBuffer(bytes: bytes)) }, expect: [201, 200])
     }
 
     // MARK: blobs
@@ -276,8 +308,9 @@ public final class RegistryClient: Sendable {
             attempt += 1
             do {
                 let headers = have > 0 ? [("Range", "bytes=\(have)-")] : []
-                let response = try await send(.GET, "/blobs/\(descriptor.digest)", headers: headers, expect: have > 0 ? [206, 200] : [200],
-                                              bytes: descriptor.size - have)
+                let response = try await send(
+                    .GET, "/blobs/\(descriptor.digest)", headers: headers, expect: have > 0 ? [206, 200] : [200],
+                    bytes: descriptor.size - have)
                 let resumedAt = response.headers.first(name: "Content-Range").flatMap(Self.contentRangeStart)
                 if have > 0 && (response.status == .ok || resumedAt != have) {
                     // The server ignored the range (or answered another one): start over.
@@ -293,7 +326,9 @@ public final class RegistryClient: Sendable {
                     }
                     have += Int64(chunk.readableBytes)
                     if have > descriptor.size {
-                        throw HardenError(.corrupt, "\(name): blob \(descriptor.digest) is larger than the \(descriptor.size) bytes its descriptor declares")
+                        throw HardenError(
+                            .corrupt,
+                            "\(name): blob \(descriptor.digest) is larger than the \(descriptor.size) bytes its descriptor declares")
                     }
                 }
                 break
@@ -305,7 +340,8 @@ public final class RegistryClient: Sendable {
                     logger.info("\(name): blob \(descriptor.digest): \(Self.describe(error, idle: idleTimeout)); resuming at byte \(have)")
                     continue
                 }
-                throw HardenError(.io, "\(name): blob \(descriptor.digest): \(Self.describe(error, idle: idleTimeout)) (after \(attempt) attempts)")
+                throw HardenError(
+                    .io, "\(name): blob \(descriptor.digest): \(Self.describe(error, idle: idleTimeout)) (after \(attempt) attempts)")
             }
         }
         guard have == descriptor.size else {
@@ -320,11 +356,14 @@ public final class RegistryClient: Sendable {
 
     /// Uploads a blob unless the registry has it; tries a cross-repository mount first when `mountFrom` is given.
     /// Blobs up to `chunkSize` go in one PUT, larger ones in PATCH chunks.
-    public func uploadBlob(_ descriptor: Descriptor, mountFrom: String?, chunkSize: Int = 16 << 20,
-                           open: () throws -> any ByteReader) async throws -> Bool {
+    public func uploadBlob(
+        _ descriptor: Descriptor, mountFrom: String?, chunkSize: Int = 16 << 20,
+        open: () throws -> any ByteReader
+    ) async throws -> Bool {
         if try await blobExists(descriptor.digest) { return false }
         if let from = mountFrom {
-            let r = try await send(.POST, "/blobs/uploads/?mount=\(descriptor.digest)&from=\(from)", scopeActions: "pull,push", expect: [201, 202])
+            let r = try await send(
+                .POST, "/blobs/uploads/?mount=\(descriptor.digest)&from=\(from)", scopeActions: "pull,push", expect: [201, 202])
             if r.status == .created { return false }
         }
         let start = try await send(.POST, "/blobs/uploads/", scopeActions: "pull,push", expect: [202])
@@ -337,8 +376,9 @@ public final class RegistryClient: Sendable {
         func sep(_ l: String) -> String { l.contains("?") ? "&" : "?" }
         if descriptor.size <= Int64(chunkSize) {
             let bytes = try reader.readAll(limit: chunkSize, name: "blob \(descriptor.digest)")
-            _ = try await send(.PUT, location + sep(location) + "digest=\(descriptor.digest)", headers: [("Content-Type", "application/octet-stream")],
-                               scopeActions: "pull,push", body: { .bytes(ByteBuffer(bytes: bytes)) }, expect: [201], bytes: Int64(bytes.count))
+            _ = try await send(
+                .PUT, location + sep(location) + "digest=\(descriptor.digest)", headers: [("Content-Type", "application/octet-stream")],
+                scopeActions: "pull,push", body: { .bytes(ByteBuffer(bytes: bytes)) }, expect: [201], bytes: Int64(bytes.count))
             return true
         }
         while true {
@@ -350,9 +390,13 @@ public final class RegistryClient: Sendable {
             }
             if filled == 0 { break }
             let chunk = Array(buffer[0..<filled])
-            let r = try await send(.PATCH, location, headers: [("Content-Type", "application/octet-stream"),
-                                                             ("Content-Range", "\(offset)-\(offset + Int64(filled) - 1)")],
-                                   scopeActions: "pull,push", body: { .bytes(ByteBuffer(bytes: chunk)) }, expect: [202], bytes: Int64(filled))
+            let r = try await send(
+                .PATCH, location,
+                headers: [
+                    ("Content-Type", "application/octet-stream"),
+                    ("Content-Range", "\(offset)-\(offset + Int64(filled) - 1)"),
+                ],
+                scopeActions: "pull,push", body: { .bytes(ByteBuffer(bytes: chunk)) }, expect: [202], bytes: Int64(filled))
             offset += Int64(filled)
             if let next = r.headers.first(name: "Location") {
                 guard let resolved = AuthScope.resolveLocation(next, base: location) else {
@@ -361,7 +405,9 @@ public final class RegistryClient: Sendable {
                 location = resolved
             }
         }
-        guard offset == descriptor.size else { throw HardenError(.corrupt, "blob \(descriptor.digest): read \(offset) bytes, expected \(descriptor.size)") }
+        guard offset == descriptor.size else {
+            throw HardenError(.corrupt, "blob \(descriptor.digest): read \(offset) bytes, expected \(descriptor.size)")
+        }
         _ = try await send(.PUT, location + sep(location) + "digest=\(descriptor.digest)", scopeActions: "pull,push", expect: [201])
         return true
     }

@@ -24,14 +24,18 @@ public struct RegistryOptions: Sendable {
 public enum RegistryTransfer {
     /// Pulls `reference` (choosing `platform` from an index) into a temporary blob store and opens it as an image.
     /// With `blobDirectory` (e.g. an OCI layout's `blobs/sha256`), blobs are downloaded straight there and kept.
-    public static func pull(_ text: String, options: RegistryOptions, loader: ImageLoader.Options = .init(),
-                            blobDirectory: String? = nil, logger: Logger = .harden,
-                            progress: (@Sendable (_ done: Int, _ total: Int, _ bytes: Int64) -> Void)? = nil) async throws -> Image {
+    public static func pull(
+        _ text: String, options: RegistryOptions, loader: ImageLoader.Options = .init(),
+        blobDirectory: String? = nil, logger: Logger = .harden,
+        progress: (@Sendable (_ done: Int, _ total: Int, _ bytes: Int64) -> Void)? = nil
+    ) async throws -> Image {
         let ref = try RegistryReference.parse(text)
-        let client = RegistryClient(reference: ref, credentials: options.credentials, tlsVerify: options.tlsVerify, idleTimeout: options.idleTimeout,
-                                    logger: logger)
+        let client = RegistryClient(
+            reference: ref, credentials: options.credentials, tlsVerify: options.tlsVerify, idleTimeout: options.idleTimeout,
+            logger: logger)
         do {
-            let image = try await pull(ref, client: client, options: options, loader: loader, blobDirectory: blobDirectory, progress: progress)
+            let image = try await pull(
+                ref, client: client, options: options, loader: loader, blobDirectory: blobDirectory, progress: progress)
             await client.shutdown()
             return image
         } catch {
@@ -40,8 +44,10 @@ public enum RegistryTransfer {
         }
     }
 
-    static func pull(_ ref: RegistryReference, client: RegistryClient, options: RegistryOptions, loader: ImageLoader.Options,
-                     blobDirectory: String?, progress: (@Sendable (Int, Int, Int64) -> Void)?) async throws -> Image {
+    static func pull(
+        _ ref: RegistryReference, client: RegistryClient, options: RegistryOptions, loader: ImageLoader.Options,
+        blobDirectory: String?, progress: (@Sendable (Int, Int, Int64) -> Void)?
+    ) async throws -> Image {
         let store: DirectoryBlobStore
         if let blobDirectory {
             try HostFS.makeDirectories(blobDirectory)
@@ -56,7 +62,10 @@ public enum RegistryTransfer {
             guard depth < 8 else { throw HardenError(.limitExceeded, "docker://\(ref): indexes nested too deep") }
             let index = try Index.parse(bytes, source: "docker://\(ref)")
             let candidates = index.manifests.filter { MediaType.isManifest($0.mediaType) || MediaType.isIndex($0.mediaType) }
-            guard let chosen = candidates.first(where: { $0.platform?.matches(loader.platform) ?? false }) ?? (candidates.count == 1 ? candidates.first : nil) else {
+            guard
+                let chosen = candidates.first(where: { $0.platform?.matches(loader.platform) ?? false })
+                    ?? (candidates.count == 1 ? candidates.first : nil)
+            else {
                 let available = candidates.compactMap { $0.platform?.description }.joined(separator: ", ")
                 throw HardenError(.notFound, "docker://\(ref): no image for platform \(loader.platform); available: \(available)")
             }
@@ -97,25 +106,32 @@ public enum RegistryTransfer {
                 progress?(done, missing.count, received)
             }
         }
-        let descriptor = Descriptor(mediaType: mediaType.isEmpty ? MediaType.ociManifest : mediaType, digest: manifestDigest, size: Int64(bytes.count))
+        let descriptor = Descriptor(
+            mediaType: mediaType.isEmpty ? MediaType.ociManifest : mediaType, digest: manifestDigest, size: Int64(bytes.count))
         return try ImageLoader.openManifest(descriptor, store: store, name: "docker://\(ref)", tag: ref.tag, options: loader, keepAlive: [])
     }
 
     /// Pushes `image`: blobs the registry lacks (mounted from `mountFrom` when possible), then the manifest by tag
     /// (or digest). Returns the manifest digest.
     @discardableResult
-    public static func push(_ image: Image, to text: String, options: RegistryOptions, mountFrom: String? = nil,
-                            logger: Logger = .harden) async throws -> Digest {
+    public static func push(
+        _ image: Image, to text: String, options: RegistryOptions, mountFrom: String? = nil,
+        logger: Logger = .harden
+    ) async throws -> Digest {
         let ref = try RegistryReference.parse(text)
-        let client = RegistryClient(reference: ref, credentials: options.credentials, tlsVerify: options.tlsVerify, idleTimeout: options.idleTimeout,
-                                    logger: logger)
+        let client = RegistryClient(
+            reference: ref, credentials: options.credentials, tlsVerify: options.tlsVerify, idleTimeout: options.idleTimeout,
+            logger: logger)
         do {
             let blobs = [(image.manifest.config, true)] + image.layers.map { ($0.descriptor, false) }
             for (descriptor, isConfig) in blobs {
                 let uploaded = try await client.uploadBlob(descriptor, mountFrom: mountFrom) {
-                    isConfig ? MemoryReader(image.configBytes) as any ByteReader
-                        : HashingReader(try image.store.openRaw(descriptor.digest),
-                                        expected: descriptor.digest.expectation(size: descriptor.size, name: "\(image.source): blob \(descriptor.digest)"))
+                    isConfig
+                        ? MemoryReader(image.configBytes) as any ByteReader
+                        : HashingReader(
+                            try image.store.openRaw(descriptor.digest),
+                            expected: descriptor.digest.expectation(
+                                size: descriptor.size, name: "\(image.source): blob \(descriptor.digest)"))
                 }
                 logger.debug("Blob", metadata: ["digest": "\(descriptor.digest)", "uploaded": "\(uploaded)"])
             }

@@ -17,7 +17,9 @@ public struct CheckReport: Codable, Sendable {
     public var policy: PolicyVerdict?
     public var policyFile: String?
 
-    public init(image: String, manifestDigest: String, configDigest: String, checks: [CheckResult], policy: PolicyVerdict?, policyFile: String?) {
+    public init(
+        image: String, manifestDigest: String, configDigest: String, checks: [CheckResult], policy: PolicyVerdict?, policyFile: String?
+    ) {
         self.image = image
         self.manifestDigest = manifestDigest
         self.configDigest = configDigest
@@ -51,7 +53,9 @@ public enum CheckRendering {
         let levels = CheckLevel.allCases.reversed().compactMap { l in r.failed[l.rawValue].map { "\($0) \(l.rawValue)" } }
         if !levels.isEmpty { out += " (" + levels.joined(separator: ", ") + ")" }
         let skipped = r.checks.filter { $0.status == .skip }
-        if !skipped.isEmpty { out += "; \(skipped.count) skipped (\(skipped.map { "\($0.id): \($0.note ?? "")" }.joined(separator: "; ")))" }
+        if !skipped.isEmpty {
+            out += "; \(skipped.count) skipped (\(skipped.map { "\($0.id): \($0.note ?? "")" }.joined(separator: "; ")))"
+        }
         if let p = r.policy {
             out += "\npolicy \(r.policyFile ?? ""): " + (p.passed ? "passed" : "FAILED, \(p.violations.count) violation(s)")
             for v in p.violations { out += "\n  ✗ [\(v.rule)] \(v.message)" }
@@ -79,7 +83,9 @@ public enum CheckRendering {
                 "defaultConfiguration": ["level": sarifLevel(c.level)],
                 "properties": ["tags": ["security", "configuration"] + (c.cis.map { ["CIS-\($0)"] } ?? [])],
             ]
-            if c.id.hasPrefix("CIS-DI") || c.id.hasPrefix("DKL") { rule["helpUri"] = "https://github.com/goodwithtech/dockle/blob/master/CHECKPOINT.md" }
+            if c.id.hasPrefix("CIS-DI") || c.id.hasPrefix("DKL") {
+                rule["helpUri"] = "https://github.com/goodwithtech/dockle/blob/master/CHECKPOINT.md"
+            }
             return rule
         }
         var results: [[String: Any]] = []
@@ -92,26 +98,40 @@ public enum CheckRendering {
                 ]
                 if f.hasPrefix("/") {
                     let end = f.firstIndex(of: " ") ?? f.endIndex
-                    result["locations"] = [["physicalLocation": ["artifactLocation": ["uri": String(f[f.index(after: f.startIndex)..<end])]]]]
+                    result["locations"] = [
+                        ["physicalLocation": ["artifactLocation": ["uri": String(f[f.index(after: f.startIndex)..<end])]]]
+                    ]
                 }
                 if c.status == .ignored { result["suppressions"] = [["kind": "external", "justification": c.note ?? "ignored"]] }
                 results.append(result)
             }
         }
         if let p = r.policy, !p.passed {
-            rules.append(["id": "policy", "name": "Policy", "shortDescription": ["text": "The image violates the policy \(r.policyFile ?? "")"],
-                          "defaultConfiguration": ["level": "error"]])
+            rules.append([
+                "id": "policy", "name": "Policy", "shortDescription": ["text": "The image violates the policy \(r.policyFile ?? "")"],
+                "defaultConfiguration": ["level": "error"],
+            ])
             for v in p.violations {
-                results.append(["ruleId": "policy", "level": "error", "message": ["text": "[\(v.rule)] \(v.message)"],
-                                "locations": [["logicalLocations": [["name": r.image, "kind": "image"]]]]])
+                results.append([
+                    "ruleId": "policy", "level": "error", "message": ["text": "[\(v.rule)] \(v.message)"],
+                    "locations": [["logicalLocations": [["name": r.image, "kind": "image"]]]],
+                ])
             }
         }
         let doc: [String: Any] = [
             "$schema": "https://json.schemastore.org/sarif-2.1.0.json", "version": "2.1.0",
-            "runs": [["tool": ["driver": ["name": "harden", "version": hardenToolVersion, "informationUri": "https://harden.dev", "rules": rules]],
-                      "results": results,
-                      "properties": ["image": r.image, "manifestDigest": r.manifestDigest]]],
+            "runs": [
+                [
+                    "tool": [
+                        "driver": ["name": "harden", "version": hardenToolVersion, "informationUri": "https://harden.dev", "rules": rules]
+                    ],
+                    "results": results,
+                    "properties": ["image": r.image, "manifestDigest": r.manifestDigest],
+                ]
+            ],
         ]
-        return String(decoding: try JSONSerialization.data(withJSONObject: doc, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]), as: UTF8.self)
+        return String(
+            decoding: try JSONSerialization.data(withJSONObject: doc, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]),
+            as: UTF8.self)
     }
 }

@@ -56,22 +56,30 @@ public enum HTMLReport {
             <section class="grid">
             """
         let out = r.output
-        body += bars("Size (root file system)", metric: "size", before: r.input.contentBytes, after: out?.contentBytes ?? r.input.contentBytes, format: formatBytes)
+        body += bars(
+            "Size (root file system)", metric: "size", before: r.input.contentBytes, after: out?.contentBytes ?? r.input.contentBytes,
+            format: formatBytes)
         body += bars("Files", metric: "files", before: Int64(r.input.files), after: Int64(out?.files ?? r.input.files), format: { "\($0)" })
-        body += bars("Packages", metric: "packages", before: Int64(r.input.packages), after: Int64(out?.packages ?? r.input.packages), format: { "\($0)" })
+        body += bars(
+            "Packages", metric: "packages", before: Int64(r.input.packages), after: Int64(out?.packages ?? r.input.packages),
+            format: { "\($0)" })
         if let v = r.vulnerabilities {
             let b = v.before.values.reduce(0, +), a = v.after.values.reduce(0, +)
             body += bars("Vulnerabilities", metric: "vulnerabilities", before: Int64(b), after: Int64(a), format: { "\($0)" })
         }
         let failedAfter = r.checks.filter { $0.status == .fail }.count
-        body += bars("Failed image checks", metric: "failed-checks", before: Int64(r.checksFailedBefore.values.reduce(0, +)), after: Int64(failedAfter),
-                     format: { "\($0)" })
+        body += bars(
+            "Failed image checks", metric: "failed-checks", before: Int64(r.checksFailedBefore.values.reduce(0, +)),
+            after: Int64(failedAfter),
+            format: { "\($0)" })
         body += "</section>\n"
 
         if let v = r.vulnerabilities, v.before.values.reduce(0, +) > 0 {
             body += "<section><h2>Vulnerabilities by severity</h2><div class=\"grid\">"
             for s in severities where (v.before[s] ?? 0) + (v.after[s] ?? 0) > 0 {
-                body += bars(s.capitalized, metric: "vulnerabilities.\(s)", before: Int64(v.before[s] ?? 0), after: Int64(v.after[s] ?? 0), format: { "\($0)" })
+                body += bars(
+                    s.capitalized, metric: "vulnerabilities.\(s)", before: Int64(v.before[s] ?? 0), after: Int64(v.after[s] ?? 0),
+                    format: { "\($0)" })
             }
             body += "</div></section>\n"
         }
@@ -79,9 +87,12 @@ public enum HTMLReport {
         // Policy.
         body += "<section data-testid=\"policy\"><h2>Policy</h2>"
         if let p = r.policy {
-            body += "<p><span class=\"verdict \(p.passed ? "ok" : "bad")\" data-testid=\"policy-verdict\">\(p.passed ? "passed" : "violated")</span> \(esc(r.policyFile ?? ""))</p>"
+            body +=
+                "<p><span class=\"verdict \(p.passed ? "ok" : "bad")\" data-testid=\"policy-verdict\">\(p.passed ? "passed" : "violated")</span> \(esc(r.policyFile ?? ""))</p>"
             if !p.violations.isEmpty {
-                body += "<ul data-testid=\"violations\">" + p.violations.map { "<li><code>\(esc($0.rule))</code> \(esc($0.message))</li>" }.joined() + "</ul>"
+                body +=
+                    "<ul data-testid=\"violations\">"
+                    + p.violations.map { "<li><code>\(esc($0.rule))</code> \(esc($0.message))</li>" }.joined() + "</ul>"
             }
             if !p.undecided.isEmpty { body += "<ul>" + p.undecided.map { "<li>undecided: \(esc($0))</li>" }.joined() + "</ul>" }
         } else {
@@ -90,28 +101,40 @@ public enum HTMLReport {
         body += "</section>\n"
 
         if let v = r.vulnerabilities {
-            body += "<section><h2>Vulnerabilities removed (<span data-testid=\"removed-vulnerabilities-count\">\(v.removed.count)</span>)</h2>"
+            body +=
+                "<section><h2>Vulnerabilities removed (<span data-testid=\"removed-vulnerabilities-count\">\(v.removed.count)</span>)</h2>"
             body += vulnTable(v.removed, testid: "removed-vulnerabilities")
-            body += "<details><summary>Vulnerabilities remaining (<span data-testid=\"remaining-vulnerabilities-count\">\(v.remaining.count)</span>)</summary>"
+            body +=
+                "<details><summary>Vulnerabilities remaining (<span data-testid=\"remaining-vulnerabilities-count\">\(v.remaining.count)</span>)</summary>"
             body += vulnTable(v.remaining, testid: "remaining-vulnerabilities") + "</details></section>\n"
         }
 
         // Checks.
         let failedChecks = r.checks.filter { $0.status == .fail }
-        body += "<section><h2>Image checks of the result (<span data-testid=\"failed-checks-count\">\(failedChecks.count)</span> failed)</h2><table data-testid=\"checks\"><tr><th>Level</th><th>Id</th><th>Status</th><th>Check</th><th>Found</th></tr>"
+        body +=
+            "<section><h2>Image checks of the result (<span data-testid=\"failed-checks-count\">\(failedChecks.count)</span> failed)</h2><table data-testid=\"checks\"><tr><th>Level</th><th>Id</th><th>Status</th><th>Check</th><th>Found</th></tr>"
         for c in r.checks.sorted(by: { ($0.status == .fail ? 0 : 1, $1.level, $0.id) < ($1.status == .fail ? 0 : 1, $0.level, $1.id) }) {
-            body += "<tr class=\"\(c.status.rawValue)\"><td>\(c.level.rawValue)</td><td>\(esc(c.id))</td><td>\(c.status.rawValue)</td><td>\(esc(c.title))</td><td>"
-            body += c.findings.prefix(5).map(esc).joined(separator: "<br>") + (c.findings.count > 5 ? "<br>… \(c.findings.count - 5) more" : "")
+            body +=
+                "<tr class=\"\(c.status.rawValue)\"><td>\(c.level.rawValue)</td><td>\(esc(c.id))</td><td>\(c.status.rawValue)</td><td>\(esc(c.title))</td><td>"
+            body +=
+                c.findings.prefix(5).map(esc).joined(separator: "<br>") + (c.findings.count > 5 ? "<br>… \(c.findings.count - 5) more" : "")
             body += (c.note.map { " <em>\(esc($0))</em>" } ?? "") + "</td></tr>"
         }
         body += "</table></section>\n"
 
         if let m = r.minify {
-            body += "<section><h2>Configuration changes</h2><ul data-testid=\"changes\">" + m.changes.map { "<li>\(esc($0))</li>" }.joined() + "</ul></section>\n"
-            body += "<section><h2>Verification</h2><p data-testid=\"verification\">\(m.verification.ran ? (m.verification.passed ? "passed" : "FAILED") : "not run")</p>"
-            body += "<table><tr><th>Probe</th><th>Original</th><th>Hardened</th></tr>"
-                + m.verification.probes.map { "<tr><td>\(esc($0.probe))</td><td>\(esc($0.before))</td><td>\(esc($0.after))</td></tr>" }.joined() + "</table>"
-            if !m.verification.missingFiles.isEmpty { body += "<p>Missing: " + m.verification.missingFiles.map(esc).joined(separator: ", ") + "</p>" }
+            body +=
+                "<section><h2>Configuration changes</h2><ul data-testid=\"changes\">" + m.changes.map { "<li>\(esc($0))</li>" }.joined()
+                + "</ul></section>\n"
+            body +=
+                "<section><h2>Verification</h2><p data-testid=\"verification\">\(m.verification.ran ? (m.verification.passed ? "passed" : "FAILED") : "not run")</p>"
+            body +=
+                "<table><tr><th>Probe</th><th>Original</th><th>Hardened</th></tr>"
+                + m.verification.probes.map { "<tr><td>\(esc($0.probe))</td><td>\(esc($0.before))</td><td>\(esc($0.after))</td></tr>" }
+                .joined() + "</table>"
+            if !m.verification.missingFiles.isEmpty {
+                body += "<p>Missing: " + m.verification.missingFiles.map(esc).joined(separator: ", ") + "</p>"
+            }
             body += "</section>\n"
 
             // Removed files, grouped by reason, collapsible.
@@ -119,7 +142,8 @@ public enum HTMLReport {
             for f in m.removed { byReason[f.reason, default: []].append(f.path) }
             body += "<section><h2>Files</h2><h3>Removed (<span data-testid=\"removed-files-count\">\(m.removed.count)</span>)</h3>"
             for (reason, paths) in byReason.sorted(by: { $0.value.count > $1.value.count }) {
-                body += "<details data-testid=\"removed-files\" data-reason=\"\(esc(reason))\" data-count=\"\(paths.count)\"><summary>\(esc(reason)) — \(paths.count) files</summary><ul class=\"files\">"
+                body +=
+                    "<details data-testid=\"removed-files\" data-reason=\"\(esc(reason))\" data-count=\"\(paths.count)\"><summary>\(esc(reason)) — \(paths.count) files</summary><ul class=\"files\">"
                 body += paths.sorted().map { "<li>\(esc($0))</li>" }.joined() + "</ul></details>"
             }
             // Kept files, grouped by the kind of reason (the JSON report has each file's full reason).
@@ -127,17 +151,23 @@ public enum HTMLReport {
             for f in m.kept { kept[keptGroup(f.reason), default: []].append((f.path, f.reason)) }
             body += "<h3>Kept (<span data-testid=\"kept-files-count\">\(m.kept.count)</span>)</h3>"
             for (group, items) in kept.sorted(by: { $0.value.count > $1.value.count }) {
-                body += "<details data-testid=\"kept-files\" data-reason=\"\(esc(group))\" data-count=\"\(items.count)\"><summary>\(esc(group)) — \(items.count)</summary><ul class=\"files\">"
+                body +=
+                    "<details data-testid=\"kept-files\" data-reason=\"\(esc(group))\" data-count=\"\(items.count)\"><summary>\(esc(group)) — \(items.count)</summary><ul class=\"files\">"
                 body += items.sorted { $0.0 < $1.0 }.map { "<li>\(esc($0.0)) <em>\(esc($0.1))</em></li>" }.joined() + "</ul></details>"
             }
             if !m.packagesRemoved.isEmpty {
-                body += "<details><summary>Packages removed — \(m.packagesRemoved.count)</summary><ul class=\"files\">" + m.packagesRemoved.map { "<li>\(esc($0))</li>" }.joined() + "</ul></details>"
+                body +=
+                    "<details><summary>Packages removed — \(m.packagesRemoved.count)</summary><ul class=\"files\">"
+                    + m.packagesRemoved.map { "<li>\(esc($0))</li>" }.joined() + "</ul></details>"
             }
             body += "</section>\n"
         }
 
-        body += "<section><h2>Stages</h2><table data-testid=\"stages\"><tr><th>Stage</th><th>Status</th><th>Seconds</th><th>Detail</th></tr>"
-            + r.stages.map { "<tr><td>\(esc($0.name))</td><td>\($0.status)</td><td>\(String(format: "%.2f", $0.seconds))</td><td>\(esc($0.detail ?? ""))</td></tr>" }.joined()
+        body +=
+            "<section><h2>Stages</h2><table data-testid=\"stages\"><tr><th>Stage</th><th>Status</th><th>Seconds</th><th>Detail</th></tr>"
+            + r.stages.map {
+                "<tr><td>\(esc($0.name))</td><td>\($0.status)</td><td>\(String(format: "%.2f", $0.seconds))</td><td>\(esc($0.detail ?? ""))</td></tr>"
+            }.joined()
             + "</table></section>\n"
 
         return """
@@ -170,7 +200,8 @@ public enum HTMLReport {
 
     static func vulnTable(_ list: [RunRecord.Vulnerability], testid: String) -> String {
         guard !list.isEmpty else { return "<p data-testid=\"\(testid)\">none</p>" }
-        return "<table data-testid=\"\(testid)\"><tr><th>Severity</th><th>Vulnerability</th><th>Package</th><th>Version</th><th>Fixed in</th><th>Package used at run time</th></tr>"
+        return
+            "<table data-testid=\"\(testid)\"><tr><th>Severity</th><th>Vulnerability</th><th>Package</th><th>Version</th><th>Fixed in</th><th>Package used at run time</th></tr>"
             + list.map { v in
                 "<tr><td><span class=\"sev-\(esc(v.severity))\">\(esc(v.severity))</span></td><td>\(esc(v.id))</td><td>\(esc(v.package))</td><td>\(esc(v.version))</td><td>\(esc(v.fixedIn.joined(separator: ", ")))</td>"
                     + "<td>\(v.packageUsed.map { $0 ? "yes" : "no" } ?? "-")</td></tr>"

@@ -18,7 +18,10 @@ public struct RunRecord: Codable, Sendable {
         public var layers: Int
         public var user: String?
 
-        public init(reference: String, manifestDigest: String, configDigest: String, contentBytes: Int64, files: Int, packages: Int, layers: Int, user: String?) {
+        public init(
+            reference: String, manifestDigest: String, configDigest: String, contentBytes: Int64, files: Int, packages: Int, layers: Int,
+            user: String?
+        ) {
             self.reference = reference
             self.manifestDigest = manifestDigest
             self.configDigest = configDigest
@@ -87,7 +90,8 @@ public struct RunRecord: Codable, Sendable {
             self.before = before.activeCountsBySeverity
             self.after = after.activeCountsBySeverity
             let left = Set(activeAfter.map { "\($0.id)|\($0.package.name)|\($0.package.version)" })
-            removed = activeBefore.filter { !left.contains("\($0.id)|\($0.package.name)|\($0.package.version)") }.map(Vulnerability.init).sorted(by: Self.order)
+            removed = activeBefore.filter { !left.contains("\($0.id)|\($0.package.name)|\($0.package.version)") }.map(Vulnerability.init)
+                .sorted(by: Self.order)
             remaining = activeAfter.map(Vulnerability.init).sorted(by: Self.order)
         }
 

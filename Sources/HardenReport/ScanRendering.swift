@@ -27,8 +27,10 @@ public struct ScanReport: Codable, Sendable {
         }
     }
 
-    public init(source: SBOM.Source, os: OSInfo?, database: [VulnerabilityDatabase.SourceStatus], findings: [Finding], summary: [String: Int],
-                warnings: [String] = [], gate: Gate? = nil) {
+    public init(
+        source: SBOM.Source, os: OSInfo?, database: [VulnerabilityDatabase.SourceStatus], findings: [Finding], summary: [String: Int],
+        warnings: [String] = [], gate: Gate? = nil
+    ) {
         self.source = source
         self.os = os
         self.database = database
@@ -44,8 +46,12 @@ public enum ScanRendering {
         let withUse = r.findings.contains { $0.packageUsed != nil }
         var rows = [["SEVERITY", "VULNERABILITY", "PACKAGE", "VERSION", "FIXED IN", "STATE"] + (withUse ? ["USED"] : [])]
         for f in r.findings where f.suppressed == nil {
-            rows.append([f.severity.rawValue, f.id, f.package.name, f.package.version, f.fixedVersions.joined(separator: ", "), f.fixState.rawValue]
-                        + (withUse ? [f.packageUsed == true ? "yes" : "no"] : []))
+            rows.append(
+                [
+                    f.severity.rawValue, f.id, f.package.name, f.package.version, f.fixedVersions.joined(separator: ", "),
+                    f.fixState.rawValue,
+                ]
+                    + (withUse ? [f.packageUsed == true ? "yes" : "no"] : []))
         }
         var out = TextTable(rows: rows).render()
         let counts = Severity.allCases.reversed().compactMap { s in r.summary[s.rawValue].map { "\($0) \(s.rawValue)" } }
@@ -88,18 +94,30 @@ public enum ScanRendering {
             return [
                 "ruleId": f.id, "level": sarifLevel(f.severity),
                 "message": ["text": "\(f.package.name) \(f.package.version) is affected by \(f.id) (\(f.severity.rawValue)); \(fix)."],
-                "locations": [["physicalLocation": ["artifactLocation": ["uri": String((f.package.locations.first ?? "/").dropFirst())]],
-                               "logicalLocations": [["name": f.package.purl, "kind": "package"]]]],
+                "locations": [
+                    [
+                        "physicalLocation": ["artifactLocation": ["uri": String((f.package.locations.first ?? "/").dropFirst())]],
+                        "logicalLocations": [["name": f.package.purl, "kind": "package"]],
+                    ]
+                ],
                 "properties": ["purl": f.package.purl, "fixState": f.fixState.rawValue, "aliases": f.ids],
             ]
         }
         let doc: [String: Any] = [
             "$schema": "https://json.schemastore.org/sarif-2.1.0.json", "version": "2.1.0",
-            "runs": [["tool": ["driver": ["name": "harden", "version": hardenToolVersion, "informationUri": "https://harden.dev", "rules": rules]],
-                      "results": results,
-                      "properties": ["image": r.source.reference, "manifestDigest": r.source.manifestDigest]]],
+            "runs": [
+                [
+                    "tool": [
+                        "driver": ["name": "harden", "version": hardenToolVersion, "informationUri": "https://harden.dev", "rules": rules]
+                    ],
+                    "results": results,
+                    "properties": ["image": r.source.reference, "manifestDigest": r.source.manifestDigest],
+                ]
+            ],
         ]
-        return String(decoding: try JSONSerialization.data(withJSONObject: doc, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]), as: UTF8.self)
+        return String(
+            decoding: try JSONSerialization.data(withJSONObject: doc, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]),
+            as: UTF8.self)
     }
 
     public static func severityScore(_ f: Finding) -> Double {
@@ -121,29 +139,39 @@ public enum ScanRendering {
         for f in r.findings {
             if let s = f.suppressed {
                 // Suppressed findings are kept with their analysis, as CycloneDX VEX does.
-                vulns.append(["bom-ref": "\(f.id)|\(f.package.ref)", "id": f.id, "affects": [["ref": f.package.ref]],
-                              "analysis": ["state": s.status == "fixed" ? "resolved" : "not_affected", "detail": s.justification ?? s.source]])
+                vulns.append([
+                    "bom-ref": "\(f.id)|\(f.package.ref)", "id": f.id, "affects": [["ref": f.package.ref]],
+                    "analysis": ["state": s.status == "fixed" ? "resolved" : "not_affected", "detail": s.justification ?? s.source],
+                ])
                 continue
             }
             var v: [String: Any] = [
                 "bom-ref": "\(f.id)|\(f.package.ref)", "id": f.id,
                 "affects": [["ref": f.package.ref]],
-                "ratings": f.ratings.isEmpty ? [["severity": cdxSeverity(f.severity), "source": ["name": "harden"]]] : f.ratings.map { rating in
-                    var o: [String: Any] = ["severity": cdxSeverity(rating.severity), "source": ["name": rating.source]]
-                    if let s = rating.score { o["score"] = s }
-                    if let vec = rating.vector, rating.type.hasPrefix("CVSS_V3") { o["vector"] = vec; o["method"] = vec.hasPrefix("CVSS:3.1") ? "CVSSv31" : "CVSSv3" }
-                    if let vec = rating.vector, rating.type == "CVSS_V4" { o["vector"] = vec; o["method"] = "CVSSv4" }
-                    return o
-                },
+                "ratings": f.ratings.isEmpty
+                    ? [["severity": cdxSeverity(f.severity), "source": ["name": "harden"]]]
+                    : f.ratings.map { rating in
+                        var o: [String: Any] = ["severity": cdxSeverity(rating.severity), "source": ["name": rating.source]]
+                        if let s = rating.score { o["score"] = s }
+                        if let vec = rating.vector, rating.type.hasPrefix("CVSS_V3") {
+                            o["vector"] = vec; o["method"] = vec.hasPrefix("CVSS:3.1") ? "CVSSv31" : "CVSSv3"
+                        }
+                        if let vec = rating.vector, rating.type == "CVSS_V4" { o["vector"] = vec; o["method"] = "CVSSv4" }
+                        return o
+                    },
             ]
             if let s = f.summary { v["description"] = s }
-            if !f.fixedVersions.isEmpty { v["recommendation"] = "Upgrade \(f.package.name) to \(f.fixedVersions.joined(separator: " or "))" }
+            if !f.fixedVersions.isEmpty {
+                v["recommendation"] = "Upgrade \(f.package.name) to \(f.fixedVersions.joined(separator: " or "))"
+            }
             let others = f.ids.filter { $0 != f.id }
             if !others.isEmpty { v["references"] = others.map { ["id": $0, "source": ["name": $0.hasPrefix("GHSA") ? "GitHub" : "OSV"]] } }
             vulns.append(v)
         }
         doc["vulnerabilities"] = vulns
-        return String(decoding: try JSONSerialization.data(withJSONObject: doc, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]), as: UTF8.self)
+        return String(
+            decoding: try JSONSerialization.data(withJSONObject: doc, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]),
+            as: UTF8.self)
     }
 
     static func cdxSeverity(_ s: Severity) -> String {

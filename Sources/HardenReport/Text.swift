@@ -26,4 +26,3 @@ public func formatBytes(_ n: Int64) -> String {
     while v >= 1024 && u < units.count - 1 { v /= 1024; u += 1 }
     return u == 0 ? "\(n) B" : String(format: "%.1f %@", v, units[u])
 }
-

@@ -98,13 +98,16 @@ public final class ContainerRunner: Sendable {
         guard let names = try? HostFS.listDirectory(options.runDirectory) else { return }
         for name in names where name.hasPrefix("harden-") {
             let dir = "\(options.runDirectory)/\(name)"
-            if let b = try? HostFS.readFile(dir + "/owner.pid", limit: 64), let pid = Int32(String(decoding: b, as: UTF8.self)), kill(pid, 0) == 0 {
+            if let b = try? HostFS.readFile(dir + "/owner.pid", limit: 64), let pid = Int32(String(decoding: b, as: UTF8.self)),
+                kill(pid, 0) == 0
+            {
                 continue
             }
             logger.notice("Removing a stale run", metadata: ["run": "\(name)"])
             let id = String(name.dropFirst(7))
             ChildProcess.runQuietly(["runc", "--root", "\(options.runDirectory)/runc", "delete", "--force", name])
-            ContainerNetwork.remove(name: ContainerNetwork.namespaceName(id: id, runDirectory: options.runDirectory), hostInterface: "hd\(id.prefix(10))h")
+            ContainerNetwork.remove(
+                name: ContainerNetwork.namespaceName(id: id, runDirectory: options.runDirectory), hostInterface: "hd\(id.prefix(10))h")
             try? Mounts.unmount(dir + "/rootfs")
             try? HostFS.removeTree(dir)
         }
@@ -114,8 +117,10 @@ public final class ContainerRunner: Sendable {
 
     /// Runs the image's process (or `command`) with the probes. Cleans up before returning or throwing.
     /// - Parameter users: the image's /etc/passwd and /etc/group, to resolve its USER.
-    public func run(_ image: Image, users: (passwd: [UInt8]?, group: [UInt8]?), reference: String, options: RunOptions,
-                    command: [String]? = nil) async throws -> RunObservation {
+    public func run(
+        _ image: Image, users: (passwd: [UInt8]?, group: [UInt8]?), reference: String, options: RunOptions,
+        command: [String]? = nil
+    ) async throws -> RunObservation {
         guard getuid() == 0 else {
             throw HardenError(.unsupported, "running a container needs root (runc, overlayfs and network namespaces); run harden as root")
         }
@@ -136,8 +141,9 @@ public final class ContainerRunner: Sendable {
         let signals = SignalCleanup(cleanup)
         defer { signals.remove() }
         do {
-            let result = try await runInside(image: image, reference: reference, args: args, user: user, userSpec: userSpec,
-                                             lower: lower, options: options, cleanup: cleanup)
+            let result = try await runInside(
+                image: image, reference: reference, args: args, user: user, userSpec: userSpec,
+                lower: lower, options: options, cleanup: cleanup)
             cleanup.runAll()
             return result
         } catch {
@@ -146,8 +152,10 @@ public final class ContainerRunner: Sendable {
         }
     }
 
-    private func runInside(image: Image, reference: String, args: [String], user: RuntimeSpec.User, userSpec: String?,
-                           lower: String, options: RunOptions, cleanup: CleanupStack) async throws -> RunObservation {
+    private func runInside(
+        image: Image, reference: String, args: [String], user: RuntimeSpec.User, userSpec: String?,
+        lower: String, options: RunOptions, cleanup: CleanupStack
+    ) async throws -> RunObservation {
         let started = MonotonicClock.now
         let startedAt = Self.timestamp()
         let id = Self.randomID()
@@ -167,12 +175,15 @@ public final class ContainerRunner: Sendable {
         cleanup.push("remove network \(network.name)") { network.remove() }
 
         let hostname = String(id.prefix(12))
-        try HostFS.writeFileAtomically(dir + "/hosts", Array("""
-            127.0.0.1\tlocalhost
-            ::1\tlocalhost ip6-localhost ip6-loopback
-            \(network.containerAddress)\t\(hostname)
+        try HostFS.writeFileAtomically(
+            dir + "/hosts",
+            Array(
+                """
+                127.0.0.1\tlocalhost
+                ::1\tlocalhost ip6-localhost ip6-loopback
+                \(network.containerAddress)\t\(hostname)
 
-            """.utf8))
+                """.utf8))
         let resolv = (try? HostFS.readFile("/etc/resolv.conf", limit: 1 << 16)) ?? Array("nameserver 127.0.0.1\n".utf8)
         try HostFS.writeFileAtomically(dir + "/resolv.conf", resolv)
         try HostFS.writeFileAtomically(dir + "/hostname", Array("\(hostname)\n".utf8))
@@ -192,8 +203,9 @@ public final class ContainerRunner: Sendable {
         _ = harden_set_child_subreaper()
         let runc = ["runc", "--root", runcRoot]
         let log = dir + "/container.log"
-        let create = try ChildProcess.spawn(runc + ["create", "--bundle", dir + "/bundle", "--pid-file", dir + "/init.pid", name],
-                                            stdout: .append(log), stderr: .append(log))
+        let create = try ChildProcess.spawn(
+            runc + ["create", "--bundle", dir + "/bundle", "--pid-file", dir + "/init.pid", name],
+            stdout: .append(log), stderr: .append(log))
         cleanup.push("delete container \(name)") {
             ChildProcess.runQuietly(runc + ["kill", name, "KILL"])
             ChildProcess.runQuietly(runc + ["delete", "--force", name])
@@ -203,7 +215,8 @@ public final class ContainerRunner: Sendable {
             throw HardenError(.io, "runc create failed for \(reference): \(Self.tail(log, lines: 3))")
         }
         guard let pidBytes = try? HostFS.readFile(dir + "/init.pid", limit: 64),
-              let initPid = Int32(String(decoding: pidBytes, as: UTF8.self).trimming(" \n")) else {
+            let initPid = Int32(String(decoding: pidBytes, as: UTF8.self).trimming(" \n"))
+        else {
             throw HardenError(.io, "runc did not write the container's pid")
         }
         let exitState = ExitWatcher(pid: initPid)
@@ -215,12 +228,16 @@ public final class ContainerRunner: Sendable {
                 [options.tracerExecutable, "internal-trace", "--attach", "\(initPid)", "--strip-prefix", dir + "/rootfs", "--out", out],
                 stdout: .file(dir + "/tracer.ready"), stderr: .append(dir + "/tracer.log"))
             tracer = t
-            cleanup.push("stop tracer") { t.signal(SIGKILL); _ = t.waitBlocking() }
+            cleanup.push("stop tracer") {
+                t.signal(SIGKILL); _ = t.waitBlocking()
+            }
             try await waitReady(t, file: dir + "/tracer.ready", log: dir + "/tracer.log")
         }
 
         let start = try await ChildProcess.run(runc + ["start", name], timeout: 60)
-        guard start.status.succeeded else { throw HardenError(.io, "runc start failed for \(reference): \(start.output.split(separator: "\n").last ?? "")") }
+        guard start.status.succeeded else {
+            throw HardenError(.io, "runc start failed for \(reference): \(start.output.split(separator: "\n").last ?? "")")
+        }
         let running = MonotonicClock.now
         logger.info("Container started", metadata: ["container": "\(name)", "pid": "\(initPid)", "address": "\(network.containerAddress)"])
 
@@ -233,14 +250,16 @@ public final class ContainerRunner: Sendable {
             let prober = HTTPProber()
             for p in options.httpProbes {
                 let r = await prober.probe(p, host: network.containerAddress, waitSeconds: options.probeTimeout, alive: alive)
-                logger.info("HTTP probe", metadata: ["probe": "\(p.spec)", "ok": "\(r.ok)", "status": "\(r.status.map(String.init) ?? "-")"])
+                logger.info(
+                    "HTTP probe", metadata: ["probe": "\(p.spec)", "ok": "\(r.ok)", "status": "\(r.status.map(String.init) ?? "-")"])
                 probes.append(r)
                 ports.formUnion(ListeningSockets.of(pid: initPid))
             }
             await prober.shutdown()
         }
         for (i, commandLine) in options.execProbes.enumerated() {
-            let (result, trace) = try await execProbe(commandLine, index: i, spec: spec, runc: runc, name: name, dir: dir, initPid: initPid, options: options, alive: alive)
+            let (result, trace) = try await execProbe(
+                commandLine, index: i, spec: spec, runc: runc, name: name, dir: dir, initPid: initPid, options: options, alive: alive)
             probes.append(result)
             if let trace { execTraces.append(trace) }
             ports.formUnion(ListeningSockets.of(pid: initPid))
@@ -259,7 +278,9 @@ public final class ContainerRunner: Sendable {
         ports.formUnion(ListeningSockets.of(pid: initPid))
         let ended = exitState.status()
         if anyProbe, let ended, probes.contains(where: { !$0.ok }) {
-            throw HardenError(.io, "\(reference): the container exited (\(ended)) before the probes completed; its last output: \(Self.tail(log, lines: 3))")
+            throw HardenError(
+                .io,
+                "\(reference): the container exited (\(ended)) before the probes completed; its last output: \(Self.tail(log, lines: 3))")
         }
 
         // Stop: TERM (the image's stop signal), then KILL; the tracer ends when its tracees do.
@@ -270,8 +291,9 @@ public final class ContainerRunner: Sendable {
                 let deadline = MonotonicClock.now + 5
                 while exitState.status() == nil, MonotonicClock.now < deadline { try? await Task.sleep(nanoseconds: 20_000_000) }
             } else {
-                logger.debug("the container's init has no handler for its stop signal; the kernel would drop it: stopping with KILL",
-                             metadata: ["signal": "\(stopSignal)"])
+                logger.debug(
+                    "the container's init has no handler for its stop signal; the kernel would drop it: stopping with KILL",
+                    metadata: ["signal": "\(stopSignal)"])
             }
             if exitState.status() == nil { ChildProcess.runQuietly(runc + ["kill", "--all", name, "KILL"]) }
             let hard = MonotonicClock.now + 5
@@ -294,18 +316,24 @@ public final class ContainerRunner: Sendable {
             startedAt: startedAt, durationSeconds: ((MonotonicClock.now - started) * 100).rounded() / 100,
             sensors: Sensor.allCases.filter { options.sensors.contains($0) }.map(\.rawValue), command: args,
             user: userSpec.flatMap { $0.isEmpty ? nil : $0 } ?? "root", probes: probes,
-            exitCode: ended.map { $0.code }, fanotifyEvents: accessLog?.events, tracedProcesses: traces.isEmpty ? nil : traces.reduce(0) { $0 + $1.processes + 1 },
+            exitCode: ended.map { $0.code }, fanotifyEvents: accessLog?.events,
+            tracedProcesses: traces.isEmpty ? nil : traces.reduce(0) { $0 + $1.processes + 1 },
             network: options.network.rawValue)
         if !anyProbe, let ended, !ended.succeeded {
-            throw HardenError(.io, "\(reference): the container exited with \(ended) after \(Int(MonotonicClock.now - running)) s; its last output: \(Self.tail(log, lines: 3))")
+            throw HardenError(
+                .io,
+                "\(reference): the container exited with \(ended) after \(Int(MonotonicClock.now - running)) s; its last output: \(Self.tail(log, lines: 3))"
+            )
         }
         return RunObservation(run: run, fanotify: accessLog, traces: traces, ports: ports.sorted(), log: logText)
     }
 
     // MARK: Probes run inside or beside the container
 
-    private func execProbe(_ commandLine: String, index: Int, spec: RuntimeSpec, runc: [String], name: String, dir: String,
-                           initPid: Int32, options: RunOptions, alive: @Sendable () -> Bool) async throws -> (RuntimeProfile.ProbeResult, TraceReport?) {
+    private func execProbe(
+        _ commandLine: String, index: Int, spec: RuntimeSpec, runc: [String], name: String, dir: String,
+        initPid: Int32, options: RunOptions, alive: @Sendable () -> Bool
+    ) async throws -> (RuntimeProfile.ProbeResult, TraceReport?) {
         let argv = try splitCommandLine(commandLine)
         guard alive() else {
             return (RuntimeProfile.ProbeResult(kind: .exec, spec: commandLine, ok: false, error: "the container is not running"), nil)
@@ -323,11 +351,17 @@ public final class ContainerRunner: Sendable {
             let traceFile = "\(dir)/trace-exec-\(index).json"
             let mnt = Tracer.mountNamespace(of: initPid).map(String.init) ?? "0"
             let t = try ChildProcess.spawn(
-                [options.tracerExecutable, "internal-trace", "--spawn", "--mount-namespace", mnt, "--strip-prefix", dir + "/rootfs", "--out", traceFile, "--"] + execArgv,
+                [
+                    options.tracerExecutable, "internal-trace", "--spawn", "--mount-namespace", mnt, "--strip-prefix", dir + "/rootfs",
+                    "--out", traceFile, "--",
+                ] + execArgv,
                 stdout: .file(outFile), stderr: .append(outFile))
             guard await t.wait(timeout: options.probeTimeout) != nil else {
                 t.signal(SIGTERM); _ = await t.wait(timeout: 5); t.signal(SIGKILL); _ = t.waitBlocking()
-                return (RuntimeProfile.ProbeResult(kind: .exec, spec: commandLine, ok: false, error: "did not finish within \(Int(options.probeTimeout)) s"), nil)
+                return (
+                    RuntimeProfile.ProbeResult(
+                        kind: .exec, spec: commandLine, ok: false, error: "did not finish within \(Int(options.probeTimeout)) s"), nil
+                )
             }
             if let b = try? HostFS.readFile(traceFile, limit: 1 << 30) {
                 trace = try JSONCoding.decode(b, source: dir, what: "ptrace sensor report") as TraceReport
@@ -341,12 +375,18 @@ public final class ContainerRunner: Sendable {
         let output = Self.tail(outFile, bytes: 4096)
         let code = status?.code
         logger.info("Exec probe", metadata: ["probe": "\(commandLine)", "exit": "\(code.map(String.init) ?? "-")"])
-        return (RuntimeProfile.ProbeResult(
-            kind: .exec, spec: commandLine, ok: code == 0, status: code.map(Int.init), latencyMs: ((MonotonicClock.now - start) * 10000).rounded() / 10,
-            bytes: nil, attempts: 1, error: code == 0 ? nil : (code.map { "exit status \($0)" } ?? "did not finish"), output: output), trace)
+        return (
+            RuntimeProfile.ProbeResult(
+                kind: .exec, spec: commandLine, ok: code == 0, status: code.map(Int.init),
+                latencyMs: ((MonotonicClock.now - start) * 10000).rounded() / 10,
+                bytes: nil, attempts: 1, error: code == 0 ? nil : (code.map { "exit status \($0)" } ?? "did not finish"), output: output),
+            trace
+        )
     }
 
-    private func scriptProbe(_ script: String, address: String, ports: [Int], name: String, options: RunOptions) async -> RuntimeProfile.ProbeResult {
+    private func scriptProbe(
+        _ script: String, address: String, ports: [Int], name: String, options: RunOptions
+    ) async -> RuntimeProfile.ProbeResult {
         var env = ChildProcess.currentEnvironment()
         env["HARDEN_TARGET_HOST"] = address
         env["HARDEN_TARGET_PORTS"] = ports.map(String.init).joined(separator: ",")
@@ -461,7 +501,8 @@ public enum StopSignal {
     public static func isCaught(_ signal: String, status: String) -> Bool? {
         guard let n = number(signal) else { return nil }
         guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("SigCgt:") }),
-              let mask = UInt64(line.dropFirst(7).trimming(" \t"), radix: 16) else { return nil }
+            let mask = UInt64(line.dropFirst(7).trimming(" \t"), radix: 16)
+        else { return nil }
         return mask & (1 << UInt64(n - 1)) != 0
     }
 

@@ -35,10 +35,11 @@ public struct FanotifyEvent: Sendable, Equatable {
             guard version == 3, metadataLength >= 24, length >= metadataLength, at + length <= buffer.count else {
                 return (out, true)
             }
-            out.append(FanotifyEvent(
-                mask: buffer.loadUnaligned(fromByteOffset: at + 8, as: UInt64.self),
-                fd: buffer.loadUnaligned(fromByteOffset: at + 16, as: Int32.self),
-                pid: buffer.loadUnaligned(fromByteOffset: at + 20, as: Int32.self)))
+            out.append(
+                FanotifyEvent(
+                    mask: buffer.loadUnaligned(fromByteOffset: at + 8, as: UInt64.self),
+                    fd: buffer.loadUnaligned(fromByteOffset: at + 16, as: Int32.self),
+                    pid: buffer.loadUnaligned(fromByteOffset: at + 20, as: Int32.self)))
             at += length
         }
         return (out, at != buffer.count)
@@ -76,7 +77,9 @@ public final class FanotifySensor: @unchecked Sendable {
         let fd = fanotify_init(flags, UInt32(O_RDONLY | 0o100000 /* O_LARGEFILE */ | O_CLOEXEC))
         guard fd >= 0 else {
             let e = errno
-            throw HardenError(.io, "fanotify: cannot start the sensor: \(errnoText(e))" + (e == EPERM ? " (it needs CAP_SYS_ADMIN; use --sensor ptrace)" : ""))
+            throw HardenError(
+                .io,
+                "fanotify: cannot start the sensor: \(errnoText(e))" + (e == EPERM ? " (it needs CAP_SYS_ADMIN; use --sensor ptrace)" : ""))
         }
         let mask = FanotifyEvent.open | FanotifyEvent.access | FanotifyEvent.openExec | FanotifyEvent.modify
         guard fanotify_mark(fd, UInt32(FAN_MARK_ADD | FAN_MARK_FILESYSTEM), mask, AT_FDCWD, path) == 0 else {
@@ -95,11 +98,13 @@ public final class FanotifySensor: @unchecked Sendable {
     public func start() {
         let box = Unmanaged.passRetained(self)
         var t = pthread_t()
-        pthread_create(&t, nil, { arg in
-            let sensor = Unmanaged<FanotifySensor>.fromOpaque(arg!).takeRetainedValue()
-            sensor.loop()
-            return nil
-        }, box.toOpaque())
+        pthread_create(
+            &t, nil,
+            { arg in
+                let sensor = Unmanaged<FanotifySensor>.fromOpaque(arg!).takeRetainedValue()
+                sensor.loop()
+                return nil
+            }, box.toOpaque())
         thread = t
     }
 
@@ -113,7 +118,8 @@ public final class FanotifySensor: @unchecked Sendable {
         drain()
         let log = state.withLock { $0 }
         if log.overflowed {
-            throw HardenError(.limitExceeded, "fanotify: the event queue overflowed, so file accesses were lost; the profile would be incomplete")
+            throw HardenError(
+                .limitExceeded, "fanotify: the event queue overflowed, so file accesses were lost; the profile would be incomplete")
         }
         return log
     }

@@ -38,7 +38,9 @@ public struct ContainerNetwork: Sendable {
             throw HardenError(.notFound, "ip: iproute2 is needed to give the container a network namespace (scripts/setup.sh installs it)")
         }
         if mode != .open && (ChildProcess.which("iptables") == nil || ChildProcess.which("ip6tables") == nil) {
-            throw HardenError(.notFound, "iptables: needed to keep the container off the host's network (scripts/setup.sh installs it; or --network open)")
+            throw HardenError(
+                .notFound, "iptables: needed to keep the container off the host's network (scripts/setup.sh installs it; or --network open)"
+            )
         }
         let name = namespaceName(id: id, runDirectory: runDirectory)
         let host = "hd\(id.prefix(10))h"

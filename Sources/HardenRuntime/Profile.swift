@@ -31,8 +31,10 @@ public struct RuntimeProfile: Codable, Sendable, Equatable {
         public var attempts: Int
         public var error: String?
         public var output: String?  // exec/script: the end of the output
-        public init(kind: ProbeKind, spec: String, ok: Bool, status: Int? = nil, latencyMs: Double? = nil, bytes: Int? = nil,
-                    attempts: Int = 1, error: String? = nil, output: String? = nil) {
+        public init(
+            kind: ProbeKind, spec: String, ok: Bool, status: Int? = nil, latencyMs: Double? = nil, bytes: Int? = nil,
+            attempts: Int = 1, error: String? = nil, output: String? = nil
+        ) {
             self.kind = kind; self.spec = spec; self.ok = ok; self.status = status; self.latencyMs = latencyMs
             self.bytes = bytes; self.attempts = attempts; self.error = error; self.output = output
         }
@@ -50,10 +52,13 @@ public struct RuntimeProfile: Codable, Sendable, Equatable {
         public var tracedProcesses: Int?
         /// What the container could connect to (`isolated`, `host`, `open`); verification runs the same way.
         public var network: String?
-        public init(startedAt: String, durationSeconds: Double, sensors: [String], command: [String], user: String, probes: [ProbeResult],
-                    exitCode: Int32?, fanotifyEvents: Int?, tracedProcesses: Int?, network: String? = nil) {
+        public init(
+            startedAt: String, durationSeconds: Double, sensors: [String], command: [String], user: String, probes: [ProbeResult],
+            exitCode: Int32?, fanotifyEvents: Int?, tracedProcesses: Int?, network: String? = nil
+        ) {
             self.startedAt = startedAt; self.durationSeconds = durationSeconds; self.sensors = sensors; self.command = command
-            self.user = user; self.probes = probes; self.exitCode = exitCode; self.fanotifyEvents = fanotifyEvents; self.tracedProcesses = tracedProcesses
+            self.user = user; self.probes = probes; self.exitCode = exitCode; self.fanotifyEvents = fanotifyEvents;
+            self.tracedProcesses = tracedProcesses
             self.network = network
         }
     }
@@ -68,7 +73,9 @@ public struct RuntimeProfile: Codable, Sendable, Equatable {
         public var target: String?
         /// Failed attempts (errno name → count), from the ptrace sensor.
         public var failures: [String: Int]?
-        public init(path: String, operations: [String], count: Int, firstProcess: String?, type: FileKind, target: String?, failures: [String: Int]?) {
+        public init(
+            path: String, operations: [String], count: Int, firstProcess: String?, type: FileKind, target: String?, failures: [String: Int]?
+        ) {
             self.path = path; self.operations = operations; self.count = count; self.firstProcess = firstProcess
             self.type = type; self.target = target; self.failures = failures
         }
@@ -83,7 +90,9 @@ public struct RuntimeProfile: Codable, Sendable, Equatable {
         public var protocolName: String
         public var port: Int
         public var address: String
-        public init(protocolName: String, port: Int, address: String) { self.protocolName = protocolName; self.port = port; self.address = address }
+        public init(protocolName: String, port: Int, address: String) {
+            self.protocolName = protocolName; self.port = port; self.address = address
+        }
         enum CodingKeys: String, CodingKey { case protocolName = "protocol", port, address }
         public static func < (a: Port, b: Port) -> Bool { (a.port, a.protocolName, a.address) < (b.port, b.protocolName, b.address) }
     }
@@ -126,8 +135,10 @@ public struct RuntimeProfile: Codable, Sendable, Equatable {
     public var packages: [PackageUse]
     public var summary: Summary
 
-    public init(image: ImageIdentity, runs: [Run], files: [FileRecord], executables: [Execution], ports: [Port], uids: [UInt32],
-                gids: [UInt32], syscalls: [Syscall], packages: [PackageUse], summary: Summary) {
+    public init(
+        image: ImageIdentity, runs: [Run], files: [FileRecord], executables: [Execution], ports: [Port], uids: [UInt32],
+        gids: [UInt32], syscalls: [Syscall], packages: [PackageUse], summary: Summary
+    ) {
         self.image = image; self.runs = runs; self.files = files; self.executables = executables; self.ports = ports
         self.uids = uids; self.gids = gids; self.syscalls = syscalls; self.packages = packages; self.summary = summary
     }
@@ -145,7 +156,10 @@ extension RuntimeProfile {
         guard var out = profiles.first else { throw HardenError(.invalidArgument, "nothing to merge") }
         for p in profiles.dropFirst() {
             guard p.image.configDigest == out.image.configDigest else {
-                throw HardenError(.invalidArgument, "profiles of different images cannot be merged: \(out.image.configDigest) and \(p.image.configDigest) (\(p.image.reference))")
+                throw HardenError(
+                    .invalidArgument,
+                    "profiles of different images cannot be merged: \(out.image.configDigest) and \(p.image.configDigest) (\(p.image.reference))"
+                )
             }
             out.runs += p.runs
             var files = Dictionary(uniqueKeysWithValues: out.files.map { ($0.path, $0) })
@@ -156,10 +170,13 @@ extension RuntimeProfile {
                     if e.type == .missing && f.type != .missing { e.type = f.type; e.target = f.target }
                     if let fl = f.failures { e.failures = (e.failures ?? [:]).merging(fl, uniquingKeysWith: +) }
                     files[f.path] = e
-                } else { files[f.path] = f }
+                } else {
+                    files[f.path] = f
+                }
             }
             out.files = files.values.sorted { $0.path < $1.path }
-            var execs = Dictionary(uniqueKeysWithValues: out.executables.map { ("\($0.path)\u{0}\($0.argv.joined(separator: "\u{0}"))", $0) })
+            var execs = Dictionary(
+                uniqueKeysWithValues: out.executables.map { ("\($0.path)\u{0}\($0.argv.joined(separator: "\u{0}"))", $0) })
             for e in p.executables {
                 let k = "\(e.path)\u{0}\(e.argv.joined(separator: "\u{0}"))"
                 if var x = execs[k] { x.count += e.count; execs[k] = x } else { execs[k] = e }
@@ -175,7 +192,11 @@ extension RuntimeProfile {
                 // Without an SBOM, a package is used when any profile says so.
                 var used = Dictionary(uniqueKeysWithValues: out.packages.map { ($0.id, $0) })
                 for u in p.packages {
-                    if var e = used[u.id] { e.used = e.used || u.used; e.usedFiles = max(e.usedFiles, u.usedFiles); used[u.id] = e } else { used[u.id] = u }
+                    if var e = used[u.id] {
+                        e.used = e.used || u.used; e.usedFiles = max(e.usedFiles, u.usedFiles); used[u.id] = e
+                    } else {
+                        used[u.id] = u
+                    }
                 }
                 out.packages = used.values.sorted { $0.id < $1.id }
             }
@@ -200,7 +221,8 @@ extension RuntimeProfile {
     public static func packageUse(_ packages: [SoftwarePackage], paths: Set<String>) -> [PackageUse] {
         var uses = packages.map { p in
             let used = p.files.reduce(0) { $0 + (paths.contains($1) ? 1 : 0) }
-            return PackageUse(id: p.id, type: p.type.rawValue, name: p.name, version: p.version, used: used > 0, files: p.files.count, usedFiles: used)
+            return PackageUse(
+                id: p.id, type: p.type.rawValue, name: p.name, version: p.version, used: used > 0, files: p.files.count, usedFiles: used)
         }
         // `ownedBy` names the owner as TYPE:NAME.
         let usedOwners = Set(uses.filter(\.used).map { "\($0.type):\($0.name)" })
@@ -239,7 +261,8 @@ public struct ProfileAssembler {
                 rel = RawPath(base.bytes + [UInt8(ascii: "/")] + target.bytes).normalized
                 continue
             }
-            let type: RuntimeProfile.FileKind = node.type == .directory ? .directory : (node.type == .regular || node.type == .hardlink ? .file : .other)
+            let type: RuntimeProfile.FileKind =
+                node.type == .directory ? .directory : (node.type == .regular || node.type == .hardlink ? .file : .other)
             let final = parentResolved.absoluteDescription
             return (type, final == path ? nil : final)
         }
@@ -295,8 +318,10 @@ public struct ProfileAssembler {
 
 extension RuntimeProfile {
     /// Builds a profile from one run's observations.
-    public static func build(image: Image, reference: String, tree: FileTree, observation o: RunObservation,
-                             packages: [SoftwarePackage]) -> RuntimeProfile {
+    public static func build(
+        image: Image, reference: String, tree: FileTree, observation o: RunObservation,
+        packages: [SoftwarePackage]
+    ) -> RuntimeProfile {
         let assembler = ProfileAssembler(tree: tree)
         let files = assembler.files(fanotify: o.fanotify, traces: o.traces)
         var execs: [String: Execution] = [:]
@@ -305,7 +330,11 @@ extension RuntimeProfile {
         for t in o.traces {
             for e in t.executions {
                 let k = "\(e.path)\u{0}\(e.argv.joined(separator: "\u{0}"))"
-                if var x = execs[k] { x.count += 1; execs[k] = x } else { execs[k] = Execution(path: e.path, argv: e.argv, count: 1, uid: e.uid) }
+                if var x = execs[k] {
+                    x.count += 1; execs[k] = x
+                } else {
+                    execs[k] = Execution(path: e.path, argv: e.argv, count: 1, uid: e.uid)
+                }
             }
             uids.formUnion(t.uids)
             gids.formUnion(t.gids)
@@ -316,8 +345,9 @@ extension RuntimeProfile {
             for f in files where f.operations.contains("exec") { execs[f.path] = Execution(path: f.path, argv: [], count: 1, uid: nil) }
         }
         var p = RuntimeProfile(
-            image: ImageIdentity(reference: reference, configDigest: Digest.sha256(of: image.configBytes).description,
-                                 manifestDigest: image.manifestDigest.description, platform: image.config.platform.description),
+            image: ImageIdentity(
+                reference: reference, configDigest: Digest.sha256(of: image.configBytes).description,
+                manifestDigest: image.manifestDigest.description, platform: image.config.platform.description),
             runs: [o.run], files: files,
             executables: execs.values.sorted { ($0.path, $0.argv.joined(separator: " ")) < ($1.path, $1.argv.joined(separator: " ")) },
             ports: o.ports, uids: uids.sorted(), gids: gids.sorted(),

@@ -163,7 +163,8 @@ extension RuntimeSpec {
         let process = Process(
             terminal: false, user: user, args: args, env: environment(of: config, hostname: hostname),
             cwd: (config?.workingDir).flatMap { $0.isEmpty ? nil : $0 } ?? "/",
-            capabilities: Capabilities(bounding: caps, effective: user.uid == 0 ? caps : [], permitted: user.uid == 0 ? caps : [], inheritable: [], ambient: []),
+            capabilities: Capabilities(
+                bounding: caps, effective: user.uid == 0 ? caps : [], permitted: user.uid == 0 ? caps : [], inheritable: [], ambient: []),
             // No privilege gain through setuid files or file capabilities; it also makes runc load the seccomp
             // filter right before exec (as Kubernetes' allowPrivilegeEscalation: false does).
             // rlimits: inherited from harden (raising one above the host's limit fails).
@@ -171,9 +172,11 @@ extension RuntimeSpec {
         var mounts = [
             Mount(destination: "/proc", type: "proc", source: "proc", options: ["nosuid", "noexec", "nodev"]),
             Mount(destination: "/dev", type: "tmpfs", source: "tmpfs", options: ["nosuid", "strictatime", "mode=755", "size=65536k"]),
-            Mount(destination: "/dev/pts", type: "devpts", source: "devpts",
-                  options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]),
-            Mount(destination: "/dev/shm", type: "tmpfs", source: "shm", options: ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]),
+            Mount(
+                destination: "/dev/pts", type: "devpts", source: "devpts",
+                options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]),
+            Mount(
+                destination: "/dev/shm", type: "tmpfs", source: "shm", options: ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]),
             Mount(destination: "/dev/mqueue", type: "mqueue", source: "mqueue", options: ["nosuid", "noexec", "nodev"]),
             Mount(destination: "/sys", type: "sysfs", source: "sysfs", options: ["nosuid", "noexec", "nodev", "ro"]),
         ]
@@ -184,8 +187,9 @@ extension RuntimeSpec {
         namespaces.append(Namespace(type: "network", path: networkNamespace))
         return RuntimeSpec(
             process: process, root: Root(path: rootfs, readonly: false), hostname: hostname, mounts: mounts,
-            linux: Linux(namespaces: namespaces, maskedPaths: maskedPaths, readonlyPaths: readonlyPaths, seccomp: seccomp,
-                         resources: limits.map { Resources(pids: Pids(limit: $0.pids), memory: Memory(limit: $0.memoryBytes)) }))
+            linux: Linux(
+                namespaces: namespaces, maskedPaths: maskedPaths, readonlyPaths: readonlyPaths, seccomp: seccomp,
+                resources: limits.map { Resources(pids: Pids(limit: $0.pids), memory: Memory(limit: $0.memoryBytes)) }))
     }
 }
 
@@ -211,16 +215,22 @@ extension RuntimeSpec.Seccomp {
         typealias Arg = RuntimeSpec.SyscallArg
         var rules = [Rule(names: dockerDefaultAllowed, action: "SCMP_ACT_ALLOW")]
         // CAP_SYS_CHROOT is one of Docker's default capabilities; ptrace & co. are allowed on kernels ≥ 4.8.
-        rules.append(Rule(names: ["chroot", "arch_prctl", "modify_ldt", "ptrace", "process_vm_readv", "process_vm_writev"], action: "SCMP_ACT_ALLOW"))
+        rules.append(
+            Rule(
+                names: ["chroot", "arch_prctl", "modify_ldt", "ptrace", "process_vm_readv", "process_vm_writev"], action: "SCMP_ACT_ALLOW"))
         rules.append(Rule(names: ["socket"], action: "SCMP_ACT_ALLOW", args: [Arg(index: 0, value: 40, op: "SCMP_CMP_NE")]))
         for p: UInt64 in [0, 8, 0x20000, 0x20008, 0xffff_ffff] {
             rules.append(Rule(names: ["personality"], action: "SCMP_ACT_ALLOW", args: [Arg(index: 0, value: p, op: "SCMP_CMP_EQ")]))
         }
         // clone without any CLONE_NEW* flag (CLONE_NEWNS|CGROUP|UTS|IPC|USER|PID|NET = 0x7E020000).
-        rules.append(Rule(names: ["clone"], action: "SCMP_ACT_ALLOW", args: [Arg(index: 0, value: 0x7E02_0000, valueTwo: 0, op: "SCMP_CMP_MASKED_EQ")]))
+        rules.append(
+            Rule(
+                names: ["clone"], action: "SCMP_ACT_ALLOW", args: [Arg(index: 0, value: 0x7E02_0000, valueTwo: 0, op: "SCMP_CMP_MASKED_EQ")]
+            ))
         rules.append(Rule(names: ["clone3"], action: "SCMP_ACT_ERRNO", errnoRet: 38))
-        return RuntimeSpec.Seccomp(defaultAction: "SCMP_ACT_ERRNO", defaultErrnoRet: 1,
-                                   architectures: ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"], syscalls: rules)
+        return RuntimeSpec.Seccomp(
+            defaultAction: "SCMP_ACT_ERRNO", defaultErrnoRet: 1,
+            architectures: ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"], syscalls: rules)
     }()
 
     static let dockerDefaultAllowed: [String] = """
@@ -263,7 +273,9 @@ extension RuntimeSpec.Seccomp {
 /// Resolving the image's `User` (`name`, `uid`, `name:group`, `uid:gid`) against the image's own
 /// `/etc/passwd` and `/etc/group`, as Docker does.
 public enum UserResolver {
-    public struct PasswdEntry: Sendable, Equatable { public var name: String; public var uid: UInt32; public var gid: UInt32; public var home: String }
+    public struct PasswdEntry: Sendable, Equatable {
+        public var name: String; public var uid: UInt32; public var gid: UInt32; public var home: String
+    }
     public struct GroupEntry: Sendable, Equatable { public var name: String; public var gid: UInt32; public var members: [String] }
 
     public static func parsePasswd(_ bytes: [UInt8]) -> [PasswdEntry] {
@@ -310,7 +322,9 @@ public enum UserResolver {
         }
         if parts.count == 2 {
             let g = parts[1]
-            if let n = UInt32(g) { gid = n } else {
+            if let n = UInt32(g) {
+                gid = n
+            } else {
                 guard let entry = groups.first(where: { $0.name == g }) else {
                     throw HardenError(.invalidArgument, "\(image): group \"\(g)\" of the image config is not in its /etc/group")
                 }

@@ -292,13 +292,16 @@ public final class Tracer {
         "link": ("write", [(nil, 0), (nil, 1)]), "linkat": ("write", [(0, 1), (2, 3)]),
         "symlink": ("write", [(nil, 1)]), "symlinkat": ("write", [(1, 2)]),
         "chmod": ("write", [(nil, 0)]), "fchmodat": ("write", [(0, 1)]), "chown": ("write", [(nil, 0)]), "lchown": ("write", [(nil, 0)]),
-        "fchownat": ("write", [(0, 1)]), "truncate": ("write", [(nil, 0)]), "utimensat": ("write", [(0, 1)]), "utimes": ("write", [(nil, 0)]),
+        "fchownat": ("write", [(0, 1)]), "truncate": ("write", [(nil, 0)]), "utimensat": ("write", [(0, 1)]),
+        "utimes": ("write", [(nil, 0)]),
         "mknod": ("write", [(nil, 0)]), "mknodat": ("write", [(0, 1)]),
         "getxattr": ("xattr", [(nil, 0)]), "lgetxattr": ("xattr", [(nil, 0)]), "listxattr": ("xattr", [(nil, 0)]),
         "llistxattr": ("xattr", [(nil, 0)]), "setxattr": ("write", [(nil, 0)]), "lsetxattr": ("write", [(nil, 0)]),
     ]
 
-    private static let idSyscalls: Set<String> = ["setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgid", "setfsuid", "setfsgid"]
+    private static let idSyscalls: Set<String> = [
+        "setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgid", "setfsuid", "setfsgid",
+    ]
 
     private func pending(_ tid: pid_t, name: String, args: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64)) -> Pending? {
         if Self.idSyscalls.contains(name) { return Pending(name: name, kind: "ids", paths: [], argv: nil) }

@@ -91,8 +91,10 @@ public struct SBOMBuilder {
     public init(cache: LayerCache? = LayerCache(directory: LayerCache.defaultDirectory()), logger: Logger = .harden) {
         self.cache = cache
         self.logger = logger
-        self.catalogers = [DpkgCataloger(), ApkCataloger(), RpmCataloger(), PythonCataloger(), NpmCataloger(), GemCataloger(),
-                           GoBinaryCataloger(), JavaArchiveCataloger()]
+        self.catalogers = [
+            DpkgCataloger(), ApkCataloger(), RpmCataloger(), PythonCataloger(), NpmCataloger(), GemCataloger(),
+            GoBinaryCataloger(), JavaArchiveCataloger(),
+        ]
     }
 
     /// Scans (or loads from the cache) every layer, squashes them and catalogs the result.
@@ -102,7 +104,9 @@ public struct SBOMBuilder {
 
     /// The SBOM and the squashed view it was made from (paths, types, links, and the captured small files such
     /// as /etc/passwd), so callers that need both read the layers once (or not at all, from the cache).
-    public func catalog(_ image: Image, reference: String, onLayer: ((Int, Bool) -> Void)? = nil) throws -> (sbom: SBOM, context: CatalogContext) {
+    public func catalog(
+        _ image: Image, reference: String, onLayer: ((Int, Bool) -> Void)? = nil
+    ) throws -> (sbom: SBOM, context: CatalogContext) {
         var scans: [LayerScan] = []
         for i in image.layers.indices {
             let diffID = image.layers[i].diffID
@@ -134,10 +138,11 @@ public struct SBOMBuilder {
         for c in catalogers { packages += c.catalog(context) }
         packages = Ownership.resolve(packages)
         packages = Self.uniqueIDs(packages).sorted()
-        let source = SBOM.Source(reference: reference, manifestDigest: image.manifestDigest.description,
-                                 configDigest: image.manifest.config.digest.description, tag: image.tag,
-                                 platform: image.config.platform.description, created: image.config.created,
-                                 layers: scans.indices.map { context.layerRef($0) })
+        let source = SBOM.Source(
+            reference: reference, manifestDigest: image.manifestDigest.description,
+            configDigest: image.manifest.config.digest.description, tag: image.tag,
+            platform: image.config.platform.description, created: image.config.created,
+            layers: scans.indices.map { context.layerRef($0) })
         return (SBOM(source: source, os: context.os, packages: packages, warnings: tree.warnings + context.warnings), context)
     }
 

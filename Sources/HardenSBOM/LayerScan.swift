@@ -28,7 +28,8 @@ public struct CapturePolicy: Sendable {
         let small = 16 << 20
         // OS identification.
         if path == "etc/os-release" || path == "usr/lib/os-release" || path == "etc/debian_version" || path == "etc/alpine-release"
-            || path == "etc/redhat-release" {
+            || path == "etc/redhat-release"
+        {
             return .whole(limit: 1 << 20)
         }
         // Users and groups (running the image resolves its USER against them).
@@ -123,7 +124,8 @@ enum GoBuildInfoScanner {
             let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
             if first {
                 first = false
-                guard n >= 4, chunk[0] == 0x7f, chunk[1] == UInt8(ascii: "E"), chunk[2] == UInt8(ascii: "L"), chunk[3] == UInt8(ascii: "F") else {
+                guard n >= 4, chunk[0] == 0x7f, chunk[1] == UInt8(ascii: "E"), chunk[2] == UInt8(ascii: "L"), chunk[3] == UInt8(ascii: "F")
+                else {
                     return nil
                 }
             }

@@ -22,7 +22,8 @@ public struct PURL: Sendable, Hashable, CustomStringConvertible {
     static func encode(_ s: String, keep: Set<UInt8> = []) -> String {
         var out = ""
         for b in s.utf8 {
-            let unreserved = (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || (b >= 0x30 && b <= 0x39)
+            let unreserved =
+                (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || (b >= 0x30 && b <= 0x39)
                 || b == UInt8(ascii: "-") || b == UInt8(ascii: ".") || b == UInt8(ascii: "_") || b == UInt8(ascii: "~")
             if unreserved || keep.contains(b) {
                 out.unicodeScalars.append(Unicode.Scalar(b))
@@ -43,7 +44,9 @@ public struct PURL: Sendable, Hashable, CustomStringConvertible {
         if let v = version, !v.isEmpty { s += "@" + Self.encode(v) }
         let q = qualifiers.filter { !$0.1.isEmpty }.sorted { $0.0 < $1.0 }
         if !q.isEmpty {
-            s += "?" + q.map { "\($0.0.lowercased())=\(Self.encode($0.1, keep: [UInt8(ascii: ":"), UInt8(ascii: "/")]))" }.joined(separator: "&")
+            s +=
+                "?"
+                + q.map { "\($0.0.lowercased())=\(Self.encode($0.1, keep: [UInt8(ascii: ":"), UInt8(ascii: "/")]))" }.joined(separator: "&")
         }
         return s
     }

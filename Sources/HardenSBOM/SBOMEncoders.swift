@@ -127,11 +127,15 @@ enum CycloneDX {
         if let os = sbom.os {
             let ref = "os:\(os.id)@\(os.versionID ?? "unknown")"
             refs.append(ref)
-            components.append(Component(type: "operating-system", bomRef: ref, name: os.id, version: os.versionID, description: os.prettyName,
-                                        purl: nil, licenses: nil, properties: os.codename.map { [Property(name: "harden:os:codename", value: $0)] }))
+            components.append(
+                Component(
+                    type: "operating-system", bomRef: ref, name: os.id, version: os.versionID, description: os.prettyName,
+                    purl: nil, licenses: nil, properties: os.codename.map { [Property(name: "harden:os:codename", value: $0)] }))
         }
         for p in sbom.packages {
-            var props: [Property] = [Property(name: "harden:package:type", value: p.type.rawValue), Property(name: "harden:foundBy", value: p.foundBy)]
+            var props: [Property] = [
+                Property(name: "harden:package:type", value: p.type.rawValue), Property(name: "harden:foundBy", value: p.foundBy),
+            ]
             if let l = p.layer {
                 props.append(Property(name: "harden:layer:index", value: String(l.index)))
                 props.append(Property(name: "harden:layer:diffID", value: l.diffID))
@@ -144,19 +148,28 @@ enum CycloneDX {
                 LicenseChoice(license: SPDXLicenses.id(name).map { License(id: $0, name: nil) } ?? License(id: nil, name: name))
             }
             refs.append(p.id)
-            components.append(Component(type: "library", bomRef: p.id, name: p.name, version: p.version, description: nil, purl: p.purl,
-                                        licenses: licenses.isEmpty ? nil : licenses, properties: props))
+            components.append(
+                Component(
+                    type: "library", bomRef: p.id, name: p.name, version: p.version, description: nil, purl: p.purl,
+                    licenses: licenses.isEmpty ? nil : licenses, properties: props))
         }
-        let image = Component(type: "container", bomRef: imageRef, name: sbom.source.reference, version: sbom.source.manifestDigest,
-                              description: nil, purl: nil, licenses: nil,
-                              properties: [Property(name: "harden:image:configDigest", value: sbom.source.configDigest),
-                                           Property(name: "harden:image:platform", value: sbom.source.platform)])
+        let image = Component(
+            type: "container", bomRef: imageRef, name: sbom.source.reference, version: sbom.source.manifestDigest,
+            description: nil, purl: nil, licenses: nil,
+            properties: [
+                Property(name: "harden:image:configDigest", value: sbom.source.configDigest),
+                Property(name: "harden:image:platform", value: sbom.source.platform),
+            ])
         return Document(
             serialNumber: "urn:uuid:" + SBOMEncoder.uuid("cyclonedx:" + sbom.source.manifestDigest),
-            metadata: Metadata(timestamp: SBOMEncoder.timestamp(sbom),
-                               tools: Tools(components: [Component(type: "application", bomRef: nil, name: "harden", version: hardenToolVersion,
-                                                                  description: nil, purl: nil, licenses: nil, properties: nil)]),
-                               component: image),
+            metadata: Metadata(
+                timestamp: SBOMEncoder.timestamp(sbom),
+                tools: Tools(components: [
+                    Component(
+                        type: "application", bomRef: nil, name: "harden", version: hardenToolVersion,
+                        description: nil, purl: nil, licenses: nil, properties: nil)
+                ]),
+                component: image),
             components: components,
             dependencies: [Dependency(ref: imageRef, dependsOn: refs)] + refs.map { Dependency(ref: $0, dependsOn: []) })
     }
@@ -208,13 +221,19 @@ enum SPDX {
 
     static func document(_ sbom: SBOM) -> Document {
         let imageID = "SPDXRef-Image"
-        var packages = [Package(name: sbom.source.reference, SPDXID: imageID, versionInfo: sbom.source.manifestDigest,
-                                primaryPackagePurpose: "CONTAINER")]
+        var packages = [
+            Package(
+                name: sbom.source.reference, SPDXID: imageID, versionInfo: sbom.source.manifestDigest,
+                primaryPackagePurpose: "CONTAINER")
+        ]
         var relationships = [Relationship(spdxElementId: "SPDXRef-DOCUMENT", relationshipType: "DESCRIBES", relatedSpdxElement: imageID)]
         if let os = sbom.os {
-            packages.append(Package(name: os.id, SPDXID: "SPDXRef-OperatingSystem", versionInfo: os.versionID, primaryPackagePurpose: "OPERATING-SYSTEM",
-                                    sourceInfo: os.prettyName.map { "from /etc/os-release: \($0)" }))
-            relationships.append(Relationship(spdxElementId: imageID, relationshipType: "CONTAINS", relatedSpdxElement: "SPDXRef-OperatingSystem"))
+            packages.append(
+                Package(
+                    name: os.id, SPDXID: "SPDXRef-OperatingSystem", versionInfo: os.versionID, primaryPackagePurpose: "OPERATING-SYSTEM",
+                    sourceInfo: os.prettyName.map { "from /etc/os-release: \($0)" }))
+            relationships.append(
+                Relationship(spdxElementId: imageID, relationshipType: "CONTAINS", relatedSpdxElement: "SPDXRef-OperatingSystem"))
         }
         var extracted: [String: ExtractedLicense] = [:]
         for p in sbom.packages {
@@ -230,9 +249,11 @@ enum SPDX {
             }
             var info = "found by harden \(p.foundBy) in \(p.locations.joined(separator: ", "))"
             if let l = p.layer { info += " (layer \(l.index), \(l.diffID))" }
-            packages.append(Package(name: p.name, SPDXID: id, versionInfo: p.version, licenseDeclared: declared, sourceInfo: info,
-                                    supplier: nil,
-                                    externalRefs: [ExternalRef(referenceCategory: "PACKAGE-MANAGER", referenceType: "purl", referenceLocator: p.purl)]))
+            packages.append(
+                Package(
+                    name: p.name, SPDXID: id, versionInfo: p.version, licenseDeclared: declared, sourceInfo: info,
+                    supplier: nil,
+                    externalRefs: [ExternalRef(referenceCategory: "PACKAGE-MANAGER", referenceType: "purl", referenceLocator: p.purl)]))
             relationships.append(Relationship(spdxElementId: imageID, relationshipType: "CONTAINS", relatedSpdxElement: id))
         }
         let digest = sbom.source.manifestDigest.replacingAll(":", with: "-")

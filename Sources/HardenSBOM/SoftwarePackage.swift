@@ -60,7 +60,10 @@ public struct OSInfo: Codable, Sendable, Hashable {
     public var prettyName: String?
     public var idLike: [String]?
 
-    public init(id: String, versionID: String? = nil, codename: String? = nil, name: String? = nil, prettyName: String? = nil, idLike: [String]? = nil) {
+    public init(
+        id: String, versionID: String? = nil, codename: String? = nil, name: String? = nil, prettyName: String? = nil,
+        idLike: [String]? = nil
+    ) {
         self.id = id
         self.versionID = versionID
         self.codename = codename
@@ -88,9 +91,10 @@ public struct OSInfo: Codable, Sendable, Hashable {
             fields[String(t[..<eq])] = v
         }
         guard let id = fields["ID"], !id.isEmpty else { return nil }
-        return OSInfo(id: id.lowercased(), versionID: fields["VERSION_ID"], codename: fields["VERSION_CODENAME"],
-                      name: fields["NAME"], prettyName: fields["PRETTY_NAME"],
-                      idLike: fields["ID_LIKE"].map { $0.split(separator: " ").map(String.init) })
+        return OSInfo(
+            id: id.lowercased(), versionID: fields["VERSION_ID"], codename: fields["VERSION_CODENAME"],
+            name: fields["NAME"], prettyName: fields["PRETTY_NAME"],
+            idLike: fields["ID_LIKE"].map { $0.split(separator: " ").map(String.init) })
     }
 }
 

@@ -33,7 +33,8 @@ public final class AnchoredDirectory {
 
     private static func checkName(_ name: ArraySlice<UInt8>, in path: RawPath) throws {
         if name.isEmpty || name == [UInt8(ascii: ".")] || name == [UInt8(ascii: "."), UInt8(ascii: ".")]
-            || name.contains(0) || name.contains(UInt8(ascii: "/")) {
+            || name.contains(0) || name.contains(UInt8(ascii: "/"))
+        {
             throw HardenError(.unsafe, "refusing path \(path.absoluteDescription): bad component")
         }
     }

@@ -13,7 +13,11 @@ public enum ExitStatus: Sendable, Equatable, CustomStringConvertible {
     case signaled(Int32)
 
     public init(waitStatus: Int32) {
-        if harden_wifsignaled(waitStatus) != 0 { self = .signaled(harden_wtermsig(waitStatus)) } else { self = .exited(harden_wexitstatus(waitStatus)) }
+        if harden_wifsignaled(waitStatus) != 0 {
+            self = .signaled(harden_wtermsig(waitStatus))
+        } else {
+            self = .exited(harden_wexitstatus(waitStatus))
+        }
     }
 
     public var succeeded: Bool { self == .exited(0) }
@@ -165,7 +169,9 @@ public final class ChildProcess: Sendable {
     public func signal(_ sig: Int32) { if finished.withLock({ $0 }) == nil { _ = kill(pid, sig) } }
 
     /// Runs `argv` to completion and returns its status and output (stdout then stderr, each capped at 1 MiB).
-    public static func run(_ argv: [String], environment: [String: String]? = nil, timeout: Double? = nil) async throws -> (status: ExitStatus, output: String) {
+    public static func run(
+        _ argv: [String], environment: [String: String]? = nil, timeout: Double? = nil
+    ) async throws -> (status: ExitStatus, output: String) {
         let dir = try HostFS.makeTemporaryDirectory(prefix: "harden-cmd")
         defer { try? HostFS.removeTree(dir) }
         let child = try spawn(argv, environment: environment, stdout: .file(dir + "/out"), stderr: .file(dir + "/err"))
@@ -257,9 +263,12 @@ public enum Mounts {
         var i = 0
         while i < b.count {
             if b[i] == UInt8(ascii: "\\"), i + 3 < b.count,
-               let v = UInt8(String(decoding: b[(i + 1)..<min(i + 4, b.count)], as: UTF8.self), radix: 8) {
+                let v = UInt8(String(decoding: b[(i + 1)..<min(i + 4, b.count)], as: UTF8.self), radix: 8)
+            {
                 out.append(v); i += 4
-            } else { out.append(b[i]); i += 1 }
+            } else {
+                out.append(b[i]); i += 1
+            }
         }
         return String(decoding: out, as: UTF8.self)
     }

@@ -207,11 +207,14 @@ public enum HostFS {
         for name in names where name.hasPrefix(prefix) {
             let bytes = Array(name.utf8), marker = Array(".tmp-".utf8)
             guard bytes.count > marker.count,
-                  let at = (0...(bytes.count - marker.count)).reversed().first(where: { bytes[$0..<($0 + marker.count)].elementsEqual(marker) })
+                let at = (0...(bytes.count - marker.count)).reversed().first(where: {
+                    bytes[$0..<($0 + marker.count)].elementsEqual(marker)
+                })
             else { continue }
             let rest = bytes[(at + marker.count)...]
             guard let dash = rest.firstIndex(of: UInt8(ascii: "-")),
-                  let pid = Int32(String(decoding: rest[..<dash], as: UTF8.self)), pid > 0 else { continue }
+                let pid = Int32(String(decoding: rest[..<dash], as: UTF8.self)), pid > 0
+            else { continue }
             if pid == getpid() || kill(pid, 0) == 0 || errno != ESRCH { continue }
             try? removeTree(dir + "/" + name)
         }
@@ -277,35 +280,37 @@ public enum HostFS {
         func empty(_ fd: Int32, depth: Int, at shown: String) throws {
             for raw in try entries(fd, shown) {
                 try withCPath(raw) { name in
-                let shownName = String(decoding: raw, as: UTF8.self)
-                var st = stat()
-                guard fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 else { return }
-                if (st.st_mode & S_IFMT) == S_IFDIR {
-                    if depth >= maxOpenDepth {
-                        hoisted += 1
-                        let moved = ".harden-rm-\(getpid())-\(hoisted)"
-                        guard renameat(fd, name, top, moved) == 0 else {
-                            throw HardenError(.io, "\(path): cannot move a deep directory up for removal: \(errnoText())")
+                    let shownName = String(decoding: raw, as: UTF8.self)
+                    var st = stat()
+                    guard fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 else { return }
+                    if (st.st_mode & S_IFMT) == S_IFDIR {
+                        if depth >= maxOpenDepth {
+                            hoisted += 1
+                            let moved = ".harden-rm-\(getpid())-\(hoisted)"
+                            guard renameat(fd, name, top, moved) == 0 else {
+                                throw HardenError(.io, "\(path): cannot move a deep directory up for removal: \(errnoText())")
+                            }
+                            pending.append(moved)
+                            return
                         }
-                        pending.append(moved)
-                        return
-                    }
-                    _ = fchmodat(fd, name, 0o700, 0)
-                    let sub = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-                    guard sub >= 0 else { throw HardenError(.io, "\(shown)/\(shownName): cannot open: \(errnoText())") }
-                    do {
-                        try empty(sub, depth: depth + 1, at: depth < 8 ? shown + "/" + shownName : shown)
-                    } catch {
+                        _ = fchmodat(fd, name, 0o700, 0)
+                        let sub = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                        guard sub >= 0 else { throw HardenError(.io, "\(shown)/\(shownName): cannot open: \(errnoText())") }
+                        do {
+                            try empty(sub, depth: depth + 1, at: depth < 8 ? shown + "/" + shownName : shown)
+                        } catch {
+                            _ = Glibc.close(sub)
+                            throw error
+                        }
                         _ = Glibc.close(sub)
-                        throw error
+                        guard unlinkat(fd, name, AT_REMOVEDIR) == 0 else {
+                            throw HardenError(.io, "\(shown)/\(shownName): cannot remove: \(errnoText())")
+                        }
+                    } else {
+                        guard unlinkat(fd, name, 0) == 0 else {
+                            throw HardenError(.io, "\(shown)/\(shownName): cannot remove: \(errnoText())")
+                        }
                     }
-                    _ = Glibc.close(sub)
-                    guard unlinkat(fd, name, AT_REMOVEDIR) == 0 else {
-                        throw HardenError(.io, "\(shown)/\(shownName): cannot remove: \(errnoText())")
-                    }
-                } else {
-                    guard unlinkat(fd, name, 0) == 0 else { throw HardenError(.io, "\(shown)/\(shownName): cannot remove: \(errnoText())") }
-                }
                 }
             }
         }

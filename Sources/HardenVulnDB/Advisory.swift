@@ -100,7 +100,10 @@ public struct AffectedPackage: Codable, Sendable, Hashable {
     public var fixState: FixState
     public var urgency: String?
 
-    public init(ecosystem: String, release: String?, package: String, ranges: [AffectedRange], versions: [String], fixState: FixState, urgency: String?) {
+    public init(
+        ecosystem: String, release: String?, package: String, ranges: [AffectedRange], versions: [String], fixState: FixState,
+        urgency: String?
+    ) {
         self.ecosystem = ecosystem
         self.release = release
         self.package = package

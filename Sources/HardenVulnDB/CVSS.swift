@@ -18,8 +18,9 @@ public enum CVSS {
         let ui: [String: Double] = ["N": 0.85, "R": 0.62]
         let cia: [String: Double] = ["H": 0.56, "L": 0.22, "N": 0]
         guard let s = m["S"], s == "U" || s == "C",
-              let AV = m["AV"].flatMap({ av[$0] }), let AC = m["AC"].flatMap({ ac[$0] }), let UI = m["UI"].flatMap({ ui[$0] }),
-              let prText = m["PR"], let C = m["C"].flatMap({ cia[$0] }), let I = m["I"].flatMap({ cia[$0] }), let A = m["A"].flatMap({ cia[$0] })
+            let AV = m["AV"].flatMap({ av[$0] }), let AC = m["AC"].flatMap({ ac[$0] }), let UI = m["UI"].flatMap({ ui[$0] }),
+            let prText = m["PR"], let C = m["C"].flatMap({ cia[$0] }), let I = m["I"].flatMap({ cia[$0] }),
+            let A = m["A"].flatMap({ cia[$0] })
         else { return nil }
         let changed = s == "C"
         let PR: Double
@@ -47,13 +48,16 @@ public enum CVSS {
 
     static let v4Values: [String: Set<String>] = [
         "AV": ["N", "A", "L", "P"], "AC": ["L", "H"], "AT": ["N", "P"], "PR": ["N", "L", "H"], "UI": ["N", "P", "A"],
-        "VC": ["H", "L", "N"], "VI": ["H", "L", "N"], "VA": ["H", "L", "N"], "SC": ["H", "L", "N"], "SI": ["H", "L", "N"], "SA": ["H", "L", "N"],
+        "VC": ["H", "L", "N"], "VI": ["H", "L", "N"], "VA": ["H", "L", "N"], "SC": ["H", "L", "N"], "SI": ["H", "L", "N"],
+        "SA": ["H", "L", "N"],
         "E": ["X", "A", "P", "U"], "CR": ["X", "H", "M", "L"], "IR": ["X", "H", "M", "L"], "AR": ["X", "H", "M", "L"],
-        "MAV": ["X", "N", "A", "L", "P"], "MAC": ["X", "L", "H"], "MAT": ["X", "N", "P"], "MPR": ["X", "N", "L", "H"], "MUI": ["X", "N", "P", "A"],
+        "MAV": ["X", "N", "A", "L", "P"], "MAC": ["X", "L", "H"], "MAT": ["X", "N", "P"], "MPR": ["X", "N", "L", "H"],
+        "MUI": ["X", "N", "P", "A"],
         "MVC": ["X", "H", "L", "N"], "MVI": ["X", "H", "L", "N"], "MVA": ["X", "H", "L", "N"], "MSC": ["X", "H", "L", "N"],
         "MSI": ["X", "S", "H", "L", "N"], "MSA": ["X", "S", "H", "L", "N"],
         // Supplemental metrics: parsed, never scored.
-        "S": ["X", "N", "P"], "AU": ["X", "N", "Y"], "R": ["X", "A", "U", "I"], "V": ["X", "D", "C"], "RE": ["X", "L", "M", "H"], "U": ["X", "Clear", "Green", "Amber", "Red"],
+        "S": ["X", "N", "P"], "AU": ["X", "N", "Y"], "R": ["X", "A", "U", "I"], "V": ["X", "D", "C"], "RE": ["X", "L", "M", "H"],
+        "U": ["X", "Clear", "Green", "Amber", "Red"],
     ]
     static let v4Mandatory = ["AV", "AC", "AT", "PR", "UI", "VC", "VI", "VA", "SC", "SI", "SA"]
 
@@ -73,9 +77,13 @@ public enum CVSS {
         eq2: [["AC:L/AT:N"], ["AC:H/AT:N", "AC:L/AT:P"]],
         eq3eq6: [
             [["VC:H/VI:H/VA:H/CR:H/IR:H/AR:H"], ["VC:H/VI:H/VA:L/CR:M/IR:M/AR:H", "VC:H/VI:H/VA:H/CR:M/IR:M/AR:M"]],
-            [["VC:L/VI:H/VA:H/CR:H/IR:H/AR:H", "VC:H/VI:L/VA:H/CR:H/IR:H/AR:H"],
-             ["VC:L/VI:H/VA:L/CR:H/IR:M/AR:H", "VC:L/VI:H/VA:H/CR:H/IR:M/AR:M", "VC:H/VI:L/VA:H/CR:M/IR:H/AR:M",
-              "VC:H/VI:L/VA:L/CR:M/IR:H/AR:H", "VC:L/VI:L/VA:H/CR:H/IR:H/AR:M"]],
+            [
+                ["VC:L/VI:H/VA:H/CR:H/IR:H/AR:H", "VC:H/VI:L/VA:H/CR:H/IR:H/AR:H"],
+                [
+                    "VC:L/VI:H/VA:L/CR:H/IR:M/AR:H", "VC:L/VI:H/VA:H/CR:H/IR:M/AR:M", "VC:H/VI:L/VA:H/CR:M/IR:H/AR:M",
+                    "VC:H/VI:L/VA:L/CR:M/IR:H/AR:H", "VC:L/VI:L/VA:H/CR:H/IR:H/AR:M",
+                ],
+            ],
             [[], ["VC:L/VI:L/VA:L/CR:H/IR:H/AR:H"]],
         ],
         eq4: [["SC:H/SI:S/SA:S"], ["SC:H/SI:H/SA:H"], ["SC:L/SI:L/SA:L"]],
@@ -91,7 +99,9 @@ public enum CVSS {
         var given: [String: String] = [:]
         for p in parts.dropFirst() {
             let kv = p.split(separator: ":", maxSplits: 1)
-            guard kv.count == 2, let allowed = v4Values[String(kv[0])], allowed.contains(String(kv[1])), given[String(kv[0])] == nil else { return nil }
+            guard kv.count == 2, let allowed = v4Values[String(kv[0])], allowed.contains(String(kv[1])), given[String(kv[0])] == nil else {
+                return nil
+            }
             given[String(kv[0])] = String(kv[1])
         }
         guard v4Mandatory.allSatisfy({ given[$0] != nil }) else { return nil }
@@ -153,7 +163,10 @@ public enum CVSS {
             }
         }
         func sum(_ keys: [String]) -> Double { keys.reduce(0) { $0 + (distance[$1] ?? 0) } }
-        let current = (eq1: sum(["AV", "PR", "UI"]), eq2: sum(["AC", "AT"]), eq3eq6: sum(["VC", "VI", "VA", "CR", "IR", "AR"]), eq4: sum(["SC", "SI", "SA"]))
+        let current = (
+            eq1: sum(["AV", "PR", "UI"]), eq2: sum(["AC", "AT"]), eq3eq6: sum(["VC", "VI", "VA", "CR", "IR", "AR"]),
+            eq4: sum(["SC", "SI", "SA"])
+        )
         let step = 0.1
         var total = 0.0
         var existing = 0

@@ -110,7 +110,9 @@ public struct FeedDownloader {
                     continue
                 }
                 guard response.status == .ok else {
-                    throw HardenError(response.status == .notFound ? .notFound : .io, "\(source.url): HTTP \(response.status.code) \(response.status.reasonPhrase)")
+                    throw HardenError(
+                        response.status == .notFound ? .notFound : .io,
+                        "\(source.url): HTTP \(response.status.code) \(response.status.reasonPhrase)")
                 }
                 let tmp = HostFS.temporarySibling(of: path)
                 let out = FileWriter(descriptor: try FileDescriptor.create(tmp, mode: 0o644, exclusive: true))
@@ -128,7 +130,9 @@ public struct FeedDownloader {
                     unlink(tmp)
                     throw error
                 }
-                let newMeta = Meta(etag: response.headers.first(name: "ETag"), lastModified: response.headers.first(name: "Last-Modified"), url: source.url)
+                let newMeta = Meta(
+                    etag: response.headers.first(name: "ETag"), lastModified: response.headers.first(name: "Last-Modified"), url: source.url
+                )
                 try HostFS.writeFileAtomically(metaPath, Array(try JSONEncoder().encode(newMeta)))
                 progress("\(source.name): downloaded \(total) bytes")
                 return Result(source: source, path: path, notModified: false, bytes: total)

@@ -43,7 +43,11 @@ public enum FeedParser {
                     if let a = try OSV.parse(obj, name: entry.name) { advisories.append(a) }
                 }
                 let eco = Set(advisories.flatMap { $0.affected.map(\.ecosystem) }).sorted().joined(separator: ",")
-                return [ParsedFeed(source: "osv-zip:\(eco.isEmpty ? HostFS.split(path).1 : eco)", format: "osv-zip", location: path, advisories: advisories)]
+                return [
+                    ParsedFeed(
+                        source: "osv-zip:\(eco.isEmpty ? HostFS.split(path).1 : eco)", format: "osv-zip", location: path,
+                        advisories: advisories)
+                ]
             }
             guard let obj = try? JSONSerialization.jsonObject(with: Data(bytes)) else {
                 throw HardenError(.corrupt, "not valid JSON, nor a zip archive")
@@ -54,13 +58,17 @@ public enum FeedParser {
                 }
                 if dict["id"] != nil && (dict["affected"] != nil || dict["modified"] != nil) {
                     let adv = try OSV.parse(dict, name: path)
-                    return [ParsedFeed(source: "osv:" + HostFS.absolute(path), format: "osv", location: path, advisories: adv.map { [$0] } ?? [])]
+                    return [
+                        ParsedFeed(
+                            source: "osv:" + HostFS.absolute(path), format: "osv", location: path, advisories: adv.map { [$0] } ?? [])
+                    ]
                 }
                 if DebianTracker.looksLikeTracker(dict) {
                     return [DebianTracker.parse(dict, location: path)]
                 }
             }
-            throw HardenError(.unsupported, "unknown feed format (expected OSV JSON/zip/directory, Debian tracker JSON or Alpine secdb JSON)")
+            throw HardenError(
+                .unsupported, "unknown feed format (expected OSV JSON/zip/directory, Debian tracker JSON or Alpine secdb JSON)")
         } catch let e as HardenError {
             throw e.prefixed(path)
         }
@@ -113,9 +121,11 @@ public enum OSV {
             for s in (list as? [[String: Any]]) ?? [] {
                 guard let type = s["type"] as? String, let score = s["score"] as? String else { continue }
                 if type.hasPrefix("CVSS_V3"), let base = CVSS.v3BaseScore(score) {
-                    severities.append(SeverityRating(source: "osv", type: type, vector: score, score: base, severity: Severity(cvssScore: base)))
+                    severities.append(
+                        SeverityRating(source: "osv", type: type, vector: score, score: base, severity: Severity(cvssScore: base)))
                 } else if type == "CVSS_V4", let base = CVSS.v4Score(score) {
-                    severities.append(SeverityRating(source: "osv", type: type, vector: score, score: base, severity: Severity(cvssScore: base)))
+                    severities.append(
+                        SeverityRating(source: "osv", type: type, vector: score, score: base, severity: Severity(cvssScore: base)))
                 } else {
                     severities.append(SeverityRating(source: "osv", type: type, vector: score, score: nil, severity: .unknown))
                 }
@@ -124,32 +134,41 @@ public enum OSV {
         addSeverities(o["severity"])
         if let db = o["database_specific"] as? [String: Any], let sev = db["severity"] as? String {
             let map: [String: Severity] = ["LOW": .low, "MODERATE": .medium, "MEDIUM": .medium, "HIGH": .high, "CRITICAL": .critical]
-            if let s = map[sev.uppercased()] { severities.append(SeverityRating(source: "osv-database", type: "rating", vector: nil, score: nil, severity: s)) }
+            if let s = map[sev.uppercased()] {
+                severities.append(SeverityRating(source: "osv-database", type: "rating", vector: nil, score: nil, severity: s))
+            }
         }
         var affected: [AffectedPackage] = []
         for a in (o["affected"] as? [[String: Any]]) ?? [] {
-            guard let pkg = a["package"] as? [String: Any], let eco = pkg["ecosystem"] as? String, let pname = pkg["name"] as? String else { continue }
+            guard let pkg = a["package"] as? [String: Any], let eco = pkg["ecosystem"] as? String, let pname = pkg["name"] as? String else {
+                continue
+            }
             addSeverities(a["severity"])
             let (ecosystem, release) = ecosystem(eco)
             var ranges: [AffectedRange] = []
             for r in (a["ranges"] as? [[String: Any]]) ?? [] {
                 guard let type = r["type"] as? String, type != "GIT" else { continue }
                 let events = ((r["events"] as? [[String: Any]]) ?? []).map { e in
-                    RangeEvent(introduced: e["introduced"] as? String, fixed: e["fixed"] as? String,
-                               lastAffected: e["last_affected"] as? String, limit: e["limit"] as? String)
+                    RangeEvent(
+                        introduced: e["introduced"] as? String, fixed: e["fixed"] as? String,
+                        lastAffected: e["last_affected"] as? String, limit: e["limit"] as? String)
                 }
                 ranges.append(AffectedRange(type: type, events: events))
             }
             let versions = (a["versions"] as? [String]) ?? []
             if ranges.isEmpty && versions.isEmpty { continue }
             let hasFix = ranges.contains { $0.events.contains { $0.fixed != nil } }
-            affected.append(AffectedPackage(ecosystem: ecosystem, release: release, package: normalizeName(pname, ecosystem: ecosystem),
-                                            ranges: ranges, versions: versions, fixState: hasFix ? .fixed : .notFixed, urgency: nil))
+            affected.append(
+                AffectedPackage(
+                    ecosystem: ecosystem, release: release, package: normalizeName(pname, ecosystem: ecosystem),
+                    ranges: ranges, versions: versions, fixState: hasFix ? .fixed : .notFixed, urgency: nil))
         }
         let refs = ((o["references"] as? [[String: Any]]) ?? []).compactMap { $0["url"] as? String }
-        return Advisory(id: id, aliases: (o["aliases"] as? [String]) ?? [], summary: (o["summary"] as? String) ?? (o["details"] as? String).map { String($0.prefix(300)) },
-                        published: o["published"] as? String, modified: o["modified"] as? String, severities: severities,
-                        affected: affected, references: refs)
+        return Advisory(
+            id: id, aliases: (o["aliases"] as? [String]) ?? [],
+            summary: (o["summary"] as? String) ?? (o["details"] as? String).map { String($0.prefix(300)) },
+            published: o["published"] as? String, modified: o["modified"] as? String, severities: severities,
+            affected: affected, references: refs)
     }
 }
 
@@ -172,9 +191,14 @@ public enum DebianTracker {
         for (source, value) in d {
             guard let issues = value as? [String: Any] else { continue }
             for (id, v) in issues {
-                guard id.hasPrefix("CVE-") || id.hasPrefix("DSA-") || id.hasPrefix("DLA-"), let issue = v as? [String: Any] else { continue }
-                var adv = byID[id] ?? Advisory(id: id, aliases: [], summary: issue["description"] as? String, published: nil, modified: nil,
-                                                severities: [], affected: [], references: ["https://security-tracker.debian.org/tracker/\(id)"])
+                guard id.hasPrefix("CVE-") || id.hasPrefix("DSA-") || id.hasPrefix("DLA-"), let issue = v as? [String: Any] else {
+                    continue
+                }
+                var adv =
+                    byID[id]
+                    ?? Advisory(
+                        id: id, aliases: [], summary: issue["description"] as? String, published: nil, modified: nil,
+                        severities: [], affected: [], references: ["https://security-tracker.debian.org/tracker/\(id)"])
                 for (codename, rv) in (issue["releases"] as? [String: Any]) ?? [:] {
                     guard let r = rv as? [String: Any], let status = r["status"] as? String else { continue }
                     let urgency = r["urgency"] as? String
@@ -191,12 +215,15 @@ public enum DebianTracker {
                     default:
                         continue  // undetermined: not enough to report
                     }
-                    adv.affected.append(AffectedPackage(ecosystem: "debian", release: codename, package: source, ranges: ranges, versions: [],
-                                                        fixState: state, urgency: urgency))
+                    adv.affected.append(
+                        AffectedPackage(
+                            ecosystem: "debian", release: codename, package: source, ranges: ranges, versions: [],
+                            fixState: state, urgency: urgency))
                     if let urgency {
                         let sev = Severity(debianUrgency: urgency)
                         if sev != .unknown, !adv.severities.contains(where: { $0.severity == sev && $0.source == "debian" }) {
-                            adv.severities.append(SeverityRating(source: "debian", type: "urgency", vector: urgency, score: nil, severity: sev))
+                            adv.severities.append(
+                                SeverityRating(source: "debian", type: "urgency", vector: urgency, score: nil, severity: sev))
                         }
                     }
                 }
@@ -207,7 +234,6 @@ public enum DebianTracker {
         return ParsedFeed(source: "debian-tracker", format: "debian-tracker-json", location: location, advisories: advisories)
     }
 }
-
 
 // MARK: - Alpine secdb
 
@@ -225,16 +251,22 @@ public enum AlpineSecDB {
                     let tokens = text.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
                         .filter { $0.hasPrefix("CVE-") || $0.hasPrefix("GHSA-") || $0.hasPrefix("XSA-") || $0.hasPrefix("ALPINE-") }
                     guard let id = tokens.first else { continue }
-                    var adv = byID[id] ?? Advisory(id: id, aliases: Array(tokens.dropFirst()), summary: nil, published: nil, modified: nil,
-                                                    severities: [], affected: [], references: [])
-                    adv.affected.append(AffectedPackage(ecosystem: "alpine", release: rel, package: name,
-                                                        ranges: [AffectedRange(type: "ECOSYSTEM", events: [RangeEvent(introduced: "0"), RangeEvent(fixed: fixed)])],
-                                                        versions: [], fixState: .fixed, urgency: nil))
+                    var adv =
+                        byID[id]
+                        ?? Advisory(
+                            id: id, aliases: Array(tokens.dropFirst()), summary: nil, published: nil, modified: nil,
+                            severities: [], affected: [], references: [])
+                    adv.affected.append(
+                        AffectedPackage(
+                            ecosystem: "alpine", release: rel, package: name,
+                            ranges: [AffectedRange(type: "ECOSYSTEM", events: [RangeEvent(introduced: "0"), RangeEvent(fixed: fixed)])],
+                            versions: [], fixState: .fixed, urgency: nil))
                     byID[id] = adv
                 }
             }
         }
-        return ParsedFeed(source: "alpine-secdb:v\(rel)-\(repo)", format: "alpine-secdb", location: location,
-                          advisories: byID.keys.sorted().compactMap { byID[$0] })
+        return ParsedFeed(
+            source: "alpine-secdb:v\(rel)-\(repo)", format: "alpine-secdb", location: location,
+            advisories: byID.keys.sorted().compactMap { byID[$0] })
     }
 }

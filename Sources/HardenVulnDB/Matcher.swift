@@ -53,29 +53,38 @@ public struct Matcher {
             let version = p.sourceVersion ?? p.version
             let osID = os?.id ?? "debian"
             let releases = [os?.codename, os?.versionID].compactMap { $0 }
-            return Query(ecosystem: osID == "ubuntu" ? "ubuntu" : "debian", name: name, version: version, releases: releases,
-                         description: "\(osID) \(releases.first ?? "?") source \(name) \(version)")
+            return Query(
+                ecosystem: osID == "ubuntu" ? "ubuntu" : "debian", name: name, version: version, releases: releases,
+                description: "\(osID) \(releases.first ?? "?") source \(name) \(version)")
         case .apk:
             let name = p.sourceName ?? p.name
             let v = os?.versionID ?? ""
             let branch = v.split(separator: ".").prefix(2).joined(separator: ".")
-            return Query(ecosystem: "alpine", name: name, version: p.version, releases: [branch], description: "alpine \(branch) origin \(name) \(p.version)")
+            return Query(
+                ecosystem: "alpine", name: name, version: p.version, releases: [branch],
+                description: "alpine \(branch) origin \(name) \(p.version)")
         case .python:
             // A Python package installed by the OS package manager is matched through the OS package only.
             guard p.ownedBy == nil else { return nil }
-            return Query(ecosystem: "PyPI", name: PURL.pep503(p.name), version: p.version, releases: nil, description: "PyPI \(PURL.pep503(p.name)) \(p.version)")
+            return Query(
+                ecosystem: "PyPI", name: PURL.pep503(p.name), version: p.version, releases: nil,
+                description: "PyPI \(PURL.pep503(p.name)) \(p.version)")
         case .npm:
             guard p.ownedBy == nil else { return nil }
-            return Query(ecosystem: "npm", name: p.name.lowercased(), version: p.version, releases: nil, description: "npm \(p.name) \(p.version)")
+            return Query(
+                ecosystem: "npm", name: p.name.lowercased(), version: p.version, releases: nil, description: "npm \(p.name) \(p.version)")
         case .gem:
             guard p.ownedBy == nil else { return nil }
-            return Query(ecosystem: "RubyGems", name: p.name, version: p.version, releases: nil, description: "RubyGems \(p.name) \(p.version)")
+            return Query(
+                ecosystem: "RubyGems", name: p.name, version: p.version, releases: nil, description: "RubyGems \(p.name) \(p.version)")
         case .goModule:
             let version = p.name == "stdlib" && p.version.hasPrefix("go") ? String(p.version.dropFirst(2)) : p.version
             return Query(ecosystem: "Go", name: p.name, version: version, releases: nil, description: "Go \(p.name) \(version)")
         case .javaArchive:
             guard let group = p.sourceName else { return nil }
-            return Query(ecosystem: "Maven", name: "\(group):\(p.name)", version: p.version, releases: nil, description: "Maven \(group):\(p.name) \(p.version)")
+            return Query(
+                ecosystem: "Maven", name: "\(group):\(p.name)", version: p.version, releases: nil,
+                description: "Maven \(group):\(p.name) \(p.version)")
         case .rpm:
             return nil  // no RPM vendor feed is imported yet
         }
@@ -123,7 +132,8 @@ public struct Matcher {
         var aliasCache: [String: [String]] = [:]
         for p in sbom.packages {
             guard let q = Self.query(for: p, os: sbom.os) else { continue }
-            let comparator = Comparators.forEcosystem(q.ecosystem == "debian" || q.ecosystem == "ubuntu" ? "Debian" : (q.ecosystem == "alpine" ? "Alpine" : q.ecosystem))
+            let comparator = Comparators.forEcosystem(
+                q.ecosystem == "debian" || q.ecosystem == "ubuntu" ? "Debian" : (q.ecosystem == "alpine" ? "Alpine" : q.ecosystem))
             for row in try database.affected(ecosystem: q.ecosystem, package: q.name) {
                 if let releases = q.releases, let r = row.package.release, !releases.contains(r) { continue }
                 guard Self.isAffected(q.version, row.package, comparator: comparator) else { continue }
@@ -133,11 +143,15 @@ public struct Matcher {
                 let canonical = ids.filter { $0.hasPrefix("CVE-") }.min() ?? ids.min() ?? row.vulnID
                 let key = "\(canonical)|\(p.id)"
                 let fixed = row.package.ranges.flatMap { $0.events.compactMap(\.fixed) }
-                var f = byKey[key] ?? Finding(
-                    id: canonical, ids: [], package: .init(ref: p.id, type: p.type.rawValue, name: p.name, version: p.version, purl: p.purl,
-                                                        layer: p.layer?.index, locations: p.locations),
-                    matchedOn: q.description, fixState: row.package.fixState, fixedVersions: [], severity: .unknown, ratings: [],
-                    summary: nil, sources: [], suppressed: nil)
+                var f =
+                    byKey[key]
+                    ?? Finding(
+                        id: canonical, ids: [],
+                        package: .init(
+                            ref: p.id, type: p.type.rawValue, name: p.name, version: p.version, purl: p.purl,
+                            layer: p.layer?.index, locations: p.locations),
+                        matchedOn: q.description, fixState: row.package.fixState, fixedVersions: [], severity: .unknown, ratings: [],
+                        summary: nil, sources: [], suppressed: nil)
                 f.ids = Array(Set(f.ids).union(ids)).sorted()
                 f.fixedVersions = Array(Set(f.fixedVersions).union(fixed)).sorted()
                 f.sources = Array(Set(f.sources + [row.source])).sorted()
@@ -163,7 +177,9 @@ public struct Matcher {
     static func primarySeverity(_ ratings: [SeverityRating]) -> Severity {
         if let cvss = ratings.filter({ $0.type.hasPrefix("CVSS_V3") && $0.score != nil }).map(\.severity).max() { return cvss }
         if let cvss = ratings.filter({ $0.type == "CVSS_V4" && $0.score != nil }).map(\.severity).max() { return cvss }
-        if let vendor = ratings.filter({ $0.source == "debian" || $0.source == "alpine" }).map(\.severity).max(), vendor != .unknown { return vendor }
+        if let vendor = ratings.filter({ $0.source == "debian" || $0.source == "alpine" }).map(\.severity).max(), vendor != .unknown {
+            return vendor
+        }
         return ratings.map(\.severity).max() ?? .unknown
     }
 }

@@ -81,7 +81,10 @@ public struct VEXDocument: Sendable {
     func suppression(for f: Finding, imageDigest: String) -> Suppression? {
         for s in statements where s.status == "not_affected" || s.status == "fixed" {
             guard s.vulnerability.contains(where: f.matchesVulnerability) else { continue }
-            guard s.products.isEmpty || s.products.contains(where: { Self.productMatches($0, purl: f.package.purl, imageDigest: imageDigest) }) else { continue }
+            guard
+                s.products.isEmpty
+                    || s.products.contains(where: { Self.productMatches($0, purl: f.package.purl, imageDigest: imageDigest) })
+            else { continue }
             return Suppression(kind: "vex", status: s.status, justification: s.justification, source: source)
         }
         return nil
@@ -127,7 +130,9 @@ public struct IgnoreRules: Sendable {
         for item in list {
             let line = (item.mark?.line ?? 0)
             guard let m = item.mapping else { throw HardenError(.corrupt, "\(path):\(line): each rule must be a mapping") }
-            for key in m.keys { if let k = key.string, !known.contains(k) { throw HardenError(.corrupt, "\(path):\(line): unknown key \"\(k)\"") } }
+            for key in m.keys {
+                if let k = key.string, !known.contains(k) { throw HardenError(.corrupt, "\(path):\(line): unknown key \"\(k)\"") }
+            }
             var r = Rule(line: line)
             r.vulnerability = m["vulnerability"]?.string
             if let p = m["package"]?.mapping {
@@ -169,8 +174,10 @@ public struct IgnoreRules: Sendable {
 
 public enum Suppressor {
     /// Marks findings suppressed by VEX statements or ignore rules; returns warnings (expired rules).
-    public static func apply(_ findings: inout [Finding], vex: [VEXDocument], ignores: [IgnoreRules], imageDigest: String,
-                             today: String = Suppressor.today()) -> [String] {
+    public static func apply(
+        _ findings: inout [Finding], vex: [VEXDocument], ignores: [IgnoreRules], imageDigest: String,
+        today: String = Suppressor.today()
+    ) -> [String] {
         for i in findings.indices {
             var s: Suppression?
             for v in vex where s == nil { s = v.suppression(for: findings[i], imageDigest: imageDigest) }
@@ -178,7 +185,9 @@ public enum Suppressor {
             findings[i].suppressed = s
         }
         return ignores.flatMap { rules in
-            rules.expired(today: today).map { "\(rules.source):\($0.line): ignore rule expired on \($0.until ?? "?") and no longer applies" }
+            rules.expired(today: today).map {
+                "\(rules.source):\($0.line): ignore rule expired on \($0.until ?? "?") and no longer applies"
+            }
         }
     }
 

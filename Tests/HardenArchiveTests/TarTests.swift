@@ -13,7 +13,7 @@ private func readAll(_ bytes: [UInt8]) throws -> [(TarEntry, [UInt8])] {
 }
 
 @Suite struct TarRoundTripTests {
-    static let longName = String(repeating: "d/", count: 60) + "file-with-a-long-name.txt"      // > 100 bytes
+    static let longName = String(repeating: "d/", count: 60) + "file-with-a-long-name.txt"  // > 100 bytes
     static let veryLongName = String(repeating: "directory-", count: 30) + "/" + String(repeating: "x", count: 120)  // > 255
 
     @Test func everyEntryTypeSurvivesARoundTrip() throws {
@@ -32,7 +32,10 @@ private func readAll(_ bytes: [UInt8]) throws -> [(TarEntry, [UInt8])] {
             .file(Self.veryLongName, "very long"),
             .symlink("link-with-long-target", String(repeating: "t", count: 300)),
             .file(raw: Array("bad-\u{1}name-".utf8) + [0xff, 0xfe], Array("not utf8".utf8)),
-            FixtureEntry(entry: TarEntry(path: "big-ids", type: .regular, mode: 0o600, uid: 70_000_000, gid: 3_000_000_000, uname: String(repeating: "u", count: 40), gname: "g", mtime: 1), body: Array("x".utf8)),
+            FixtureEntry(
+                entry: TarEntry(
+                    path: "big-ids", type: .regular, mode: 0o600, uid: 70_000_000, gid: 3_000_000_000,
+                    uname: String(repeating: "u", count: 40), gname: "g", mtime: 1), body: Array("x".utf8)),
         ]
         let bytes = try Fixtures.tar(entries)
         let read = try readAll(bytes)
@@ -85,7 +88,10 @@ private func readAll(_ bytes: [UInt8]) throws -> [(TarEntry, [UInt8])] {
         try withTemporaryDirectory { dir in
             let file = dir + "/sparse"
             // 4 MiB file with data at 0 and at 3 MiB; the rest is a hole.
-            _ = try runProcess(["sh", "-c", "printf head > \(file); truncate -s 4M \(file); printf tail | dd of=\(file) bs=1 seek=3145728 conv=notrunc 2>/dev/null"])
+            _ = try runProcess([
+                "sh", "-c",
+                "printf head > \(file); truncate -s 4M \(file); printf tail | dd of=\(file) bs=1 seek=3145728 conv=notrunc 2>/dev/null",
+            ])
             let (status, out) = try runProcess(["tar", "--format=\(format)", "-S", "-C", dir, "-cf", dir + "/s.tar", "sparse"])
             #expect(status == 0, "\(out)")
             let read = try readAll(try HostFS.readFile(dir + "/s.tar"))
@@ -155,7 +161,9 @@ private func readAll(_ bytes: [UInt8]) throws -> [(TarEntry, [UInt8])] {
 
     @Test func randomGarbageNeverCrashes() throws {
         var rng = SeededGenerator(for: "randomGarbageNeverCrashes")
-        let valid = try Fixtures.tar([.dir("a"), .file("a/b", "content"), .symlink("c", "a/b"), .file(String(repeating: "p/", count: 80) + "f", "z")])
+        let valid = try Fixtures.tar([
+            .dir("a"), .file("a/b", "content"), .symlink("c", "a/b"), .file(String(repeating: "p/", count: 80) + "f", "z"),
+        ])
         for _ in 0..<2000 {
             var bytes = valid
             for _ in 0..<Int.random(in: 1...8, using: &rng) {

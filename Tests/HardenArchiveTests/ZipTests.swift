@@ -16,7 +16,8 @@ import Testing
 
     @Test func entriesSharingOneStreamAreRefused() throws {
         // The overlapping-entries bomb: 1,000 names for one deflated 64 MiB stream.
-        let bytes = try ZipFixture.build([.init("x.jar", [UInt8](repeating: 0, count: 64 << 20))], aliases: (0..<1000).map { "alias\($0).jar" })
+        let bytes = try ZipFixture.build(
+            [.init("x.jar", [UInt8](repeating: 0, count: 64 << 20))], aliases: (0..<1000).map { "alias\($0).jar" })
         #expect(bytes.count < 512 << 10)
         let start = Date()
         do {

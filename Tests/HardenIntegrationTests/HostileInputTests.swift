@@ -27,13 +27,17 @@ final class HostileRegistry {
         logPath = dir + "/requests.log"
         pidFile = dir + "/hostile.pid"
         let script = packageRoot + "/Tests/Tools/hostile-registry.py"
-        let (s, o) = try runProcess(["sh", "-c", "python3 '\(script)' \(mode) \(port) \(otherPort) '\(logPath)' > '\(dir)/hostile.out' 2>&1 & echo $! > '\(pidFile)'"])
+        let (s, o) = try runProcess([
+            "sh", "-c",
+            "python3 '\(script)' \(mode) \(port) \(otherPort) '\(logPath)' > '\(dir)/hostile.out' 2>&1 & echo $! > '\(pidFile)'",
+        ])
         try #require(s == 0, "\(o)")
         for _ in 0..<50 {
             if (try? runProcess(["curl", "-s", "-m", "2", "-o", "/dev/null", "http://127.0.0.1:\(port)/v2/"]).status) == 0 { return }
             usleep(100_000)
         }
-        Issue.record("the hostile registry did not start: \(String(decoding: (try? HostFS.readFile(dir + "/hostile.out")) ?? [], as: UTF8.self))")
+        Issue.record(
+            "the hostile registry did not start: \(String(decoding: (try? HostFS.readFile(dir + "/hostile.out")) ?? [], as: UTF8.self))")
     }
 
     deinit { _ = try? runProcess(["sh", "-c", "kill $(cat '\(pidFile)') 2>/dev/null"]) }
@@ -45,7 +49,8 @@ final class HostileRegistry {
     }
 }
 
-@Suite(.serialized, .enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh")) struct HostileRegistryTests {
+@Suite(.serialized, .enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh"))
+struct HostileRegistryTests {
     static func config(_ cmd: [String]) -> ContainerConfig {
         var c = ContainerConfig()
         c.cmd = cmd
@@ -62,27 +67,36 @@ final class HostileRegistry {
     @Test func credentialsNeverFollowAnUploadLocationToAnotherHost() throws {
         try withTemporaryDirectory { dir in
             let registry = try HostileRegistry(mode: "location-other-host", dir: dir, offset: 40)
-            let (s, o) = try runProcess([hardenBinary, "convert", try Self.smallImage(dir), "docker://127.0.0.1:\(registry.port)/team/app:v1",
-                                         "--creds", "alice:secret", "--tls-verify=false", "--timeout", "10"])
+            let (s, o) = try runProcess([
+                hardenBinary, "convert", try Self.smallImage(dir), "docker://127.0.0.1:\(registry.port)/team/app:v1",
+                "--creds", "alice:secret", "--tls-verify=false", "--timeout", "10",
+            ])
             #expect(s == 0, "\(o)")
             let requests = registry.requests
             let other = requests.filter { $0["server"] as? String == "other" }
             try #require(!other.isEmpty, "the upload never reached the Location's host: \(requests)")
             for r in other { #expect(r["authorization"] is NSNull || r["authorization"] == nil, "credentials sent to another host: \(r)") }
             // The registry itself did get them (Basic auth works).
-            #expect(requests.contains { ($0["server"] as? String) == "registry" && (($0["authorization"] as? String)?.hasPrefix("Basic ") ?? false) })
+            #expect(
+                requests.contains {
+                    ($0["server"] as? String) == "registry" && (($0["authorization"] as? String)?.hasPrefix("Basic ") ?? false)
+                })
         }
     }
 
     @Test func basicCredentialsAreNotSentToAPlainHTTPRealmOnAnotherHost() throws {
         try withTemporaryDirectory { dir in
             let registry = try HostileRegistry(mode: "realm-other-host", dir: dir, offset: 42)
-            let (s, o) = try runProcess([hardenBinary, "inspect", "docker://127.0.0.1:\(registry.port)/team/app:v1",
-                                         "--creds", "alice:secret", "--tls-verify=false", "--timeout", "10"])
+            let (s, o) = try runProcess([
+                hardenBinary, "inspect", "docker://127.0.0.1:\(registry.port)/team/app:v1",
+                "--creds", "alice:secret", "--tls-verify=false", "--timeout", "10",
+            ])
             #expect(s == 0, "\(o)")
             let tokens = registry.requests.filter { ($0["path"] as? String)?.hasPrefix("/token") ?? false }
             try #require(!tokens.isEmpty, "no token was asked for")
-            for r in tokens { #expect(r["authorization"] is NSNull || r["authorization"] == nil, "credentials sent in clear text to another host: \(r)") }
+            for r in tokens {
+                #expect(r["authorization"] is NSNull || r["authorization"] == nil, "credentials sent in clear text to another host: \(r)")
+            }
             #expect(o.contains("not sending credentials to the token server"), "\(o)")
         }
     }
@@ -92,7 +106,9 @@ final class HostileRegistry {
         try withTemporaryDirectory { dir in
             let registry = try HostileRegistry(mode: mode, dir: dir, offset: mode == "stall-body" ? 44 : 46)
             let start = Date()
-            let (s, o) = try runProcess([hardenBinary, "inspect", "docker://127.0.0.1:\(registry.port)/team/app:v1", "--tls-verify=false", "--timeout", "2"])
+            let (s, o) = try runProcess([
+                hardenBinary, "inspect", "docker://127.0.0.1:\(registry.port)/team/app:v1", "--tls-verify=false", "--timeout", "2",
+            ])
             let elapsed = Date().timeIntervalSince(start)
             #expect(s == 1, "\(o)")
             #expect(elapsed < 40, "took \(elapsed) s")
@@ -104,8 +120,10 @@ final class HostileRegistry {
     @Test func aBrokenBlobTransferResumesWithRange() throws {
         try withTemporaryDirectory { dir in
             let registry = try HostileRegistry(mode: "broken-then-range", dir: dir, offset: 48)
-            let (s, o) = try runProcess([hardenBinary, "convert", "docker://127.0.0.1:\(registry.port)/team/app:v1", "oci:\(dir)/out:v1",
-                                         "--tls-verify=false", "--timeout", "10"])
+            let (s, o) = try runProcess([
+                hardenBinary, "convert", "docker://127.0.0.1:\(registry.port)/team/app:v1", "oci:\(dir)/out:v1",
+                "--tls-verify=false", "--timeout", "10",
+            ])
             #expect(s == 0, "\(o)")
             #expect(registry.requests.contains { ($0["range"] as? String)?.hasPrefix("bytes=1000-") ?? false }, "\(registry.requests)")
         }
@@ -193,8 +211,10 @@ final class HostileRegistry {
             let plain = try Fixtures.tar([.file("hello", "hello\n")]) + [UInt8](repeating: 0, count: 65 << 20)
             let layer = Fixtures.Layer(blob: try Fixtures.compress(plain, .gzip), diffID: Digest.sha256(of: plain), compression: .gzip)
             try Fixtures.ociLayout(at: dir + "/img", images: [(tag: "v1", layers: [layer], config: nil)])
-            for dest in ["dir:\(dir)/rootfs", "oci:\(dir)/copy:v1", "oci-archive:\(dir)/copy.tar", "docker-archive:\(dir)/d.tar",
-                         "oci:\(dir)/zstd:v1 --compression zstd"] {
+            for dest in [
+                "dir:\(dir)/rootfs", "oci:\(dir)/copy:v1", "oci-archive:\(dir)/copy.tar", "docker-archive:\(dir)/d.tar",
+                "oci:\(dir)/zstd:v1 --compression zstd",
+            ] {
                 let parts = dest.split(separator: " ").map(String.init)
                 let (s, o) = try runProcess([hardenBinary, "convert", "oci:\(dir)/img:v1"] + parts)
                 #expect(s == 1 && o.contains("after the end of the tar archive"), "\(dest): \(o)")
@@ -224,7 +244,9 @@ final class HostileRegistry {
             try fd.truncate(to: Int64(ProfileFile.sizeLimit) + 1)
             let layer = try Fixtures.layer([.file("hello", "hello\n")])
             try Fixtures.ociLayout(at: dir + "/img", images: [(tag: "v1", layers: [layer], config: nil)])
-            let (s, o) = try runProcess([hardenBinary, "minify", "oci:\(dir)/img:v1", "--profile", dir + "/huge.json", "-o", "oci:\(dir)/out:v1"])
+            let (s, o) = try runProcess([
+                hardenBinary, "minify", "oci:\(dir)/img:v1", "--profile", dir + "/huge.json", "-o", "oci:\(dir)/out:v1",
+            ])
             #expect(s == 1 && o.hasPrefix("harden: ") && o.contains("huge.json") && o.contains("allowed"), "\(o)")
         }
     }
@@ -278,7 +300,8 @@ final class HostileRegistry {
     }
 }
 
-@Suite(.serialized, .enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh")) struct ProfilingSandboxTests {
+@Suite(.serialized, .enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh"))
+struct ProfilingSandboxTests {
     /// Run inside the container by an exec probe: what the sandbox allows, on one line.
     static let probe = """
         import ctypes, os, socket, subprocess, sys, time
@@ -308,8 +331,11 @@ final class HostileRegistry {
     static func sandbox(_ extra: [String], port: Int, dir: String) throws -> [String] {
         let hex = Self.probe.utf8.map { String(format: "%02x", $0) }.joined()
         let command = "python3 -c 'import sys; exec(bytes.fromhex(\"\(hex)\").decode())' \(port)"
-        let (s, o) = try RuntimeTests.harden(["profile", "oci:\(TestImages.layout):flask", "--exec-probe", command, "--duration", "1",
-                                              "--pids-limit", "40", "--memory", "128M", "-o", dir + "/p.json"] + extra, runDir: dir + "/run")
+        let (s, o) = try RuntimeTests.harden(
+            [
+                "profile", "oci:\(TestImages.layout):flask", "--exec-probe", command, "--duration", "1",
+                "--pids-limit", "40", "--memory", "128M", "-o", dir + "/p.json",
+            ] + extra, runDir: dir + "/run")
         try #require(s == 0, "\(o)")
         #expect(try RuntimeTests.leftovers(runDir: dir + "/run").isEmpty)
         let profile = try RuntimeTests.profile(dir + "/p.json")
@@ -325,7 +351,9 @@ final class HostileRegistry {
         try withTemporaryDirectory { dir in
             // A service on the host, listening on every address.
             let port = testPort(60)
-            let (s0, o0) = try runProcess(["sh", "-c", "python3 -m http.server --bind 0.0.0.0 \(port) > '\(dir)/http.log' 2>&1 & echo $! > '\(dir)/http.pid'; sleep 1"])
+            let (s0, o0) = try runProcess([
+                "sh", "-c", "python3 -m http.server --bind 0.0.0.0 \(port) > '\(dir)/http.log' 2>&1 & echo $! > '\(dir)/http.pid'; sleep 1",
+            ])
             try #require(s0 == 0, "\(o0)")
             defer { _ = try? runProcess(["sh", "-c", "kill $(cat '\(dir)/http.pid')"]) }
 
@@ -347,9 +375,13 @@ final class HostileRegistry {
         try RuntimeTests.require()
         try withTemporaryDirectory { dir in
             // 250 levels of 30-byte names below /tmp: 7,750 bytes of path, made with relative mkdir/chdir.
-            let make = "python3 -c \"import os; os.chdir('/tmp'); [(os.mkdir('d' * 30), os.chdir('d' * 30)) for _ in range(250)]; print(250 * 31)\""
-            let (s, o) = try RuntimeTests.harden(["profile", "oci:\(TestImages.layout):flask", "--exec-probe", make, "--duration", "1",
-                                                  "-o", dir + "/p.json"], runDir: dir + "/run")
+            let make =
+                "python3 -c \"import os; os.chdir('/tmp'); [(os.mkdir('d' * 30), os.chdir('d' * 30)) for _ in range(250)]; print(250 * 31)\""
+            let (s, o) = try RuntimeTests.harden(
+                [
+                    "profile", "oci:\(TestImages.layout):flask", "--exec-probe", make, "--duration", "1",
+                    "-o", dir + "/p.json",
+                ], runDir: dir + "/run")
             try #require(s == 0, "\(o)")
             let output = try RuntimeTests.profile(dir + "/p.json").runs.last?.probes.first?.output ?? ""
             #expect((Int(output.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0) > Int(PATH_MAX), "\(output)")

@@ -49,7 +49,10 @@ enum RuntimeTests {
     static func scratchLayout(_ dir: String) throws -> String {
         let layout = dir + "/layout"
         try HostFS.makeDirectories(layout)
-        let (s, o) = try runProcess(["sh", "-c", "cp '\(TestImages.layout)/oci-layout' '\(TestImages.layout)/index.json' '\(layout)/' && cp -al '\(TestImages.layout)/blobs' '\(layout)/blobs'"])
+        let (s, o) = try runProcess([
+            "sh", "-c",
+            "cp '\(TestImages.layout)/oci-layout' '\(TestImages.layout)/index.json' '\(layout)/' && cp -al '\(TestImages.layout)/blobs' '\(layout)/blobs'",
+        ])
         try #require(s == 0, "copying the layout: \(o)")
         return layout
     }
@@ -61,11 +64,13 @@ enum RuntimeTests {
     }
 }
 
-@Suite(.serialized, .enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh")) struct ProfileTests {
+@Suite(.serialized, .enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh"))
+struct ProfileTests {
     @Test func nginxServesTheProbeAndTheProfileHoldsWhatItUsed() throws {
         try RuntimeTests.require()
         try withTemporaryDirectory { dir in
-            let (status, out) = try RuntimeTests.harden(["profile", "oci:\(TestImages.layout):nginx", "--http-probe", "80:GET:/", "-o", dir + "/p.json"], runDir: dir + "/run")
+            let (status, out) = try RuntimeTests.harden(
+                ["profile", "oci:\(TestImages.layout):nginx", "--http-probe", "80:GET:/", "-o", dir + "/p.json"], runDir: dir + "/run")
             try #require(status == 0, "\(out)")
             let p = try RuntimeTests.profile(dir + "/p.json")
             let probe = try #require(p.runs.first?.probes.first)
@@ -73,8 +78,10 @@ enum RuntimeTests {
             let paths = Set(p.files.filter { $0.type != .missing }.map(\.path))
             let targets = Set(p.files.compactMap(\.target))
             let seen = paths.union(targets)
-            for f in ["/usr/sbin/nginx", "/etc/nginx/nginx.conf", "/etc/nginx/mime.types", "/etc/passwd",
-                      "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2", "/usr/lib/x86_64-linux-gnu/libc.so.6"] {
+            for f in [
+                "/usr/sbin/nginx", "/etc/nginx/nginx.conf", "/etc/nginx/mime.types", "/etc/passwd",
+                "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2", "/usr/lib/x86_64-linux-gnu/libc.so.6",
+            ] {
                 #expect(seen.contains(f), "\(f) missing from the profile")
             }
             // Every library the dynamic loader maps for nginx and its module, by the image's own loader (independent of us).
@@ -89,7 +96,11 @@ enum RuntimeTests {
                     return line[r.upperBound...].split(separator: " ").first.map(String.init)
                 }
                 #expect(libs.count >= (binary.hasSuffix("nginx") ? 5 : 1))
-                for lib in libs { #expect(seen.contains(lib) || seen.contains(lib.replacingOccurrences(of: "/lib/", with: "/usr/lib/")), "\(lib) (mapped by \(binary)) missing") }
+                for lib in libs {
+                    #expect(
+                        seen.contains(lib) || seen.contains(lib.replacingOccurrences(of: "/lib/", with: "/usr/lib/")),
+                        "\(lib) (mapped by \(binary)) missing")
+                }
             }
             // Nothing from the host: no host paths, only paths the image has (or that the app looked for).
             for f in p.files {
@@ -110,17 +121,22 @@ enum RuntimeTests {
         try TestImages.requireTools("curl")
         try withTemporaryDirectory { dir in
             // A user's coverage script on the host reaches the app at HARDEN_TARGET_HOST.
-            try HostFS.writeFileAtomically(dir + "/probe.sh", Array("""
-                #!/bin/sh
-                set -e
-                echo "ports: $HARDEN_TARGET_PORTS"
-                curl -sf "http://$HARDEN_TARGET_HOST:5000/" | grep -q "hello from flask"
-                curl -s -o /dev/null -w '%{http_code}' "http://$HARDEN_TARGET_HOST:5000/missing" | grep -q 404
+            try HostFS.writeFileAtomically(
+                dir + "/probe.sh",
+                Array(
+                    """
+                    #!/bin/sh
+                    set -e
+                    echo "ports: $HARDEN_TARGET_PORTS"
+                    curl -sf "http://$HARDEN_TARGET_HOST:5000/" | grep -q "hello from flask"
+                    curl -s -o /dev/null -w '%{http_code}' "http://$HARDEN_TARGET_HOST:5000/missing" | grep -q 404
 
-                """.utf8), mode: 0o755)
+                    """.utf8), mode: 0o755)
             let (status, out) = try RuntimeTests.harden(
-                ["profile", "oci:\(TestImages.layout):flask", "--http-probe", "5000:GET:/", "--exec-probe", "cat /etc/os-release",
-                 "--probe-script", dir + "/probe.sh", "-o", dir + "/p.json"],
+                [
+                    "profile", "oci:\(TestImages.layout):flask", "--http-probe", "5000:GET:/", "--exec-probe", "cat /etc/os-release",
+                    "--probe-script", dir + "/probe.sh", "-o", dir + "/p.json",
+                ],
                 runDir: dir + "/run")
             try #require(status == 0, "\(out)")
             let p = try RuntimeTests.profile(dir + "/p.json")
@@ -150,7 +166,8 @@ enum RuntimeTests {
         try RuntimeTests.require()
         try withTemporaryDirectory { dir in
             let (status, out) = try RuntimeTests.harden(
-                ["profile", "oci:\(TestImages.layout):nginx", "--http-probe", "80", "--sensor", sensor, "-o", dir + "/p.json"], runDir: dir + "/run")
+                ["profile", "oci:\(TestImages.layout):nginx", "--http-probe", "80", "--sensor", sensor, "-o", dir + "/p.json"],
+                runDir: dir + "/run")
             try #require(status == 0, "\(out)")
             let p = try RuntimeTests.profile(dir + "/p.json")
             #expect(p.runs.first?.sensors == [sensor])
@@ -169,15 +186,23 @@ enum RuntimeTests {
         try RuntimeTests.require()
         try withTemporaryDirectory { dir in
             let image = "oci:\(TestImages.layout):nginx"
-            var (s, o) = try RuntimeTests.harden(["profile", image, "--exec-probe", "cat /etc/hostname", "--sensor", "ptrace", "-o", dir + "/a.json"], runDir: dir + "/run")
+            var (s, o) = try RuntimeTests.harden(
+                ["profile", image, "--exec-probe", "cat /etc/hostname", "--sensor", "ptrace", "-o", dir + "/a.json"], runDir: dir + "/run")
             try #require(s == 0, "\(o)")
-            (s, o) = try RuntimeTests.harden(["profile", image, "--exec-probe", "cat /etc/debian_version", "--sensor", "ptrace", "--merge", dir + "/a.json", "-o", dir + "/b.json"], runDir: dir + "/run")
+            (s, o) = try RuntimeTests.harden(
+                [
+                    "profile", image, "--exec-probe", "cat /etc/debian_version", "--sensor", "ptrace", "--merge", dir + "/a.json", "-o",
+                    dir + "/b.json",
+                ], runDir: dir + "/run")
             try #require(s == 0, "\(o)")
             let merged = try RuntimeTests.profile(dir + "/b.json")
             #expect(merged.runs.count == 2)
-            #expect(merged.executables.contains { $0.argv == ["cat", "/etc/hostname"] } && merged.executables.contains { $0.argv == ["cat", "/etc/debian_version"] })
+            #expect(
+                merged.executables.contains { $0.argv == ["cat", "/etc/hostname"] }
+                    && merged.executables.contains { $0.argv == ["cat", "/etc/debian_version"] })
             // Another image's profile is refused.
-            (s, o) = try RuntimeTests.harden(["profile", "oci:\(TestImages.layout):base", "--merge", dir + "/a.json", "-o", dir + "/c.json"], runDir: dir + "/run")
+            (s, o) = try RuntimeTests.harden(
+                ["profile", "oci:\(TestImages.layout):base", "--merge", dir + "/a.json", "-o", dir + "/c.json"], runDir: dir + "/run")
             #expect(s == 1 && o.contains("a.json") && o.contains("not of"), "\(o)")
         }
     }
@@ -190,9 +215,11 @@ enum RuntimeTests {
             try RuntimeTests.configure(layout, tag: "noport", ["--config.cmd", "sleep", "--config.cmd", "300"])
             try RuntimeTests.configure(layout, tag: "nothing", ["--clear=config.cmd"])
             let run = dir + "/run"
-            var (s, o) = try RuntimeTests.harden(["profile", "oci:\(layout):exits", "--http-probe", "80", "-o", dir + "/p.json"], runDir: run)
+            var (s, o) = try RuntimeTests.harden(
+                ["profile", "oci:\(layout):exits", "--http-probe", "80", "-o", dir + "/p.json"], runDir: run)
             #expect(s == 1 && o.contains("exited") && o.contains("before the probes"), "\(o)")
-            (s, o) = try RuntimeTests.harden(["profile", "oci:\(layout):noport", "--http-probe", "8080", "--probe-timeout", "3", "-o", dir + "/q.json"], runDir: run)
+            (s, o) = try RuntimeTests.harden(
+                ["profile", "oci:\(layout):noport", "--http-probe", "8080", "--probe-timeout", "3", "-o", dir + "/q.json"], runDir: run)
             #expect(s == 2 && o.contains("8080") && o.contains("never accepted"), "\(o)")
             let q = try RuntimeTests.profile(dir + "/q.json")
             #expect(q.runs.first?.probes.first?.ok == false)
@@ -210,20 +237,29 @@ enum RuntimeTests {
             let layout = try RuntimeTests.scratchLayout(dir)
             let cases: [(from: String, tag: String, cmd: [String], execs: [String], file: String)] = [
                 ("base", "static", ["/sbin/ldconfig", "-p"], ["/sbin/ldconfig"], "/etc/ld.so.cache"),
-                ("base", "script", ["zcat", "-f", "/etc/debian_version"], ["/usr/bin/zcat", "/usr/bin/dash", "/usr/bin/gzip"], "/etc/debian_version"),
+                (
+                    "base", "script", ["zcat", "-f", "/etc/debian_version"], ["/usr/bin/zcat", "/usr/bin/dash", "/usr/bin/gzip"],
+                    "/etc/debian_version"
+                ),
                 ("base", "dynamic", ["ls", "/etc/apt"], ["/usr/bin/ls"], "/usr/lib/x86_64-linux-gnu/libselinux.so.1"),
-                ("flask", "python", ["python3", "-c", "import json, email.utils"], ["/usr/bin/python3"], "/usr/lib/python3.11/json/__init__.py"),
+                (
+                    "flask", "python", ["python3", "-c", "import json, email.utils"], ["/usr/bin/python3"],
+                    "/usr/lib/python3.11/json/__init__.py"
+                ),
             ]
             for c in cases {
                 try RuntimeTests.configure(layout, from: c.from, tag: c.tag, c.cmd.flatMap { ["--config.cmd", $0] })
-                let (s, o) = try RuntimeTests.harden(["profile", "oci:\(layout):\(c.tag)", "-o", "\(dir)/\(c.tag).json"], runDir: dir + "/run")
+                let (s, o) = try RuntimeTests.harden(
+                    ["profile", "oci:\(layout):\(c.tag)", "-o", "\(dir)/\(c.tag).json"], runDir: dir + "/run")
                 try #require(s == 0, "\(c.tag): \(o)")
                 let p = try RuntimeTests.profile("\(dir)/\(c.tag).json")
                 #expect(p.runs.first?.exitCode == 0, "\(c.tag)")
                 let ran = Set(p.executables.map(\.path))
                 let seen = p.usedPaths.union(p.files.compactMap(\.target))
                 for e in c.execs { #expect(ran.contains(e) || seen.contains(e), "\(c.tag): \(e) not recorded as run; executables \(ran)") }
-                #expect(seen.contains(c.file) || seen.contains(c.file.replacingOccurrences(of: "/usr/lib/", with: "/lib/")), "\(c.tag): \(c.file) missing")
+                #expect(
+                    seen.contains(c.file) || seen.contains(c.file.replacingOccurrences(of: "/usr/lib/", with: "/lib/")),
+                    "\(c.tag): \(c.file) missing")
             }
             #expect(try RuntimeTests.leftovers(runDir: dir + "/run") == [])
         }
@@ -234,10 +270,13 @@ enum RuntimeTests {
         try RuntimeTests.require()
         try await withTemporaryDirectory { dir in
             let target = try ChildProcess.spawn(["sleep", "3"])
-            let tracer = try ChildProcess.spawn([hardenBinary, "internal-trace", "--attach", "\(target.pid)", "--out", dir + "/t.json"],
-                                                stdout: .file(dir + "/ready"), stderr: .file(dir + "/err"))
+            let tracer = try ChildProcess.spawn(
+                [hardenBinary, "internal-trace", "--attach", "\(target.pid)", "--out", dir + "/t.json"],
+                stdout: .file(dir + "/ready"), stderr: .file(dir + "/err"))
             let deadline = MonotonicClock.now + 10
-            while (try? HostFS.readFile(dir + "/ready"))?.isEmpty ?? true, MonotonicClock.now < deadline { try await Task.sleep(nanoseconds: 10_000_000) }
+            while (try? HostFS.readFile(dir + "/ready"))?.isEmpty ?? true, MonotonicClock.now < deadline {
+                try await Task.sleep(nanoseconds: 10_000_000)
+            }
             // Every thread of the sensor process.
             for task in try HostFS.listDirectory("/proc/\(tracer.pid)/task") {
                 let status = String(decoding: try HostFS.readFile("/proc/\(tracer.pid)/task/\(task)/status"), as: UTF8.self)
@@ -260,21 +299,24 @@ enum RuntimeTests {
             var env = ChildProcess.currentEnvironment()
             env["HARDEN_RUN_DIR"] = run
             env["HARDEN_CACHE_DIR"] = RuntimeTests.cacheDirectory
-            let child = try ChildProcess.spawn([hardenBinary, "profile", "oci:\(TestImages.layout):nginx", "--duration", "120", "-o", dir + "/p.json"],
-                                               environment: env, stdout: .file(dir + "/out"), stderr: .file(dir + "/err"))
+            let child = try ChildProcess.spawn(
+                [hardenBinary, "profile", "oci:\(TestImages.layout):nginx", "--duration", "120", "-o", dir + "/p.json"],
+                environment: env, stdout: .file(dir + "/out"), stderr: .file(dir + "/err"))
             // Wait until the container runs.
             var initPid: Int32?
             let deadline = MonotonicClock.now + 60
             while initPid == nil, MonotonicClock.now < deadline, child.poll() == nil {
                 for d in ((try? HostFS.listDirectory(run)) ?? []) where d.hasPrefix("harden-") {
                     if let b = try? HostFS.readFile("\(run)/\(d)/init.pid", limit: 64), let pid = Int32(String(decoding: b, as: UTF8.self)),
-                       let c = try? HostFS.readFile("/proc/\(pid)/comm", limit: 64), String(decoding: c, as: UTF8.self).hasPrefix("nginx") {
+                        let c = try? HostFS.readFile("/proc/\(pid)/comm", limit: 64), String(decoding: c, as: UTF8.self).hasPrefix("nginx")
+                    {
                         initPid = pid
                     }
                 }
                 try await Task.sleep(nanoseconds: 50_000_000)
             }
-            let pid = try #require(initPid, "the container never started: \(String(decoding: (try? HostFS.readFile(dir + "/err")) ?? [], as: UTF8.self))")
+            let pid = try #require(
+                initPid, "the container never started: \(String(decoding: (try? HostFS.readFile(dir + "/err")) ?? [], as: UTF8.self))")
             #expect(try RuntimeTests.leftovers(runDir: run).count >= 3)  // run dir, mount, netns, container
             child.signal(SIGINT)
             let status = await child.wait(timeout: 30)

@@ -8,7 +8,8 @@ import HardenSystem
 import HardenTestSupport
 import Testing
 
-@Suite(.serialized, .enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh")) struct RealImageTests {
+@Suite(.serialized, .enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh"))
+struct RealImageTests {
     @Test(arguments: TestImages.tags)
     func squashedTreeEqualsUmociUnpack(tag: String) throws {
         try TestImages.require()
@@ -30,7 +31,8 @@ import Testing
         try TestImages.require()
         let oci = try ImageLoader.open(.ociLayout(path: TestImages.layout, tag: tag))
         let archive = try ImageLoader.open(.ociArchive(path: "\(TestImages.directory)/\(tag).oci.tar", tag: nil))
-        let docker = try ImageLoader.open(.dockerArchive(path: "\(TestImages.directory)/\(tag).docker.tar", repoTag: "harden/\(tag):latest"))
+        let docker = try ImageLoader.open(
+            .dockerArchive(path: "\(TestImages.directory)/\(tag).docker.tar", repoTag: "harden/\(tag):latest"))
         #expect(archive.manifestDigest == oci.manifestDigest)
         #expect(docker.layers.map(\.diffID) == oci.layers.map(\.diffID))
         #expect(docker.config.config?.cmd == oci.config.config?.cmd)
@@ -62,7 +64,9 @@ import Testing
             _ = try ImageWriter.write(image, to: .ociLayout(path: dir + "/zstd", tag: "z"), options: .init(compression: .zstd))
             _ = try ImageWriter.write(image, to: .ociArchive(path: dir + "/out.oci.tar", tag: "out"))
             _ = try ImageWriter.write(image, to: .dockerArchive(path: dir + "/out.docker.tar", repoTag: "harden/out:1"))
-            for ref in ["oci:\(dir)/oci:out", "oci:\(dir)/zstd:z", "oci-archive:\(dir)/out.oci.tar:out", "docker-archive:\(dir)/out.docker.tar"] {
+            for ref in [
+                "oci:\(dir)/oci:out", "oci:\(dir)/zstd:z", "oci-archive:\(dir)/out.oci.tar:out", "docker-archive:\(dir)/out.docker.tar",
+            ] {
                 let (s1, o1) = try runProcess(["skopeo", "inspect", ref])
                 #expect(s1 == 0, "skopeo inspect \(ref): \(o1)")
                 #expect(o1.contains(image.layers[0].diffID.encoded) || o1.contains("\"Layers\""), "\(o1)")
@@ -143,7 +147,9 @@ import Testing
             let (s1, o1) = try runProcess([hardenBinary, "inspect", "--format", "json", "\(TestImages.directory)/nginx.docker.tar"])
             #expect(s1 == 0, "\(o1)")
             #expect(o1.contains("\"fileCount\"") && o1.contains("bookworm"))
-            let (s2, o2) = try runProcess([hardenBinary, "convert", "--quiet", "oci:\(TestImages.layout):base", "oci-archive:\(dir)/b.tar:b"])
+            let (s2, o2) = try runProcess([
+                hardenBinary, "convert", "--quiet", "oci:\(TestImages.layout):base", "oci-archive:\(dir)/b.tar:b",
+            ])
             #expect(s2 == 0, "\(o2)")
             let (s3, o3) = try runProcess([hardenBinary, "inspect", "\(dir)/b.tar"])
             #expect(s3 == 0 && o3.contains("Debian GNU/Linux 12"), "\(o3)")

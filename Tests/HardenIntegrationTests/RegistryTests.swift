@@ -31,18 +31,23 @@ final class RegistryServer {
             auth = "auth:\n  htpasswd:\n    realm: harden-test\n    path: \(dir)/htpasswd\n"
         }
         if let t = tokenRealm {
-            auth = "auth:\n  token:\n    realm: \(t.url)\n    service: harden-test-registry\n    issuer: harden-test-issuer\n    rootcertbundle: \(t.cert)\n"
+            auth =
+                "auth:\n  token:\n    realm: \(t.url)\n    service: harden-test-registry\n    issuer: harden-test-issuer\n    rootcertbundle: \(t.cert)\n"
         }
-        let config = "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: \(dir)/data\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:\(port)\n\(auth)"
+        let config =
+            "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: \(dir)/data\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:\(port)\n\(auth)"
         try HostFS.writeFileAtomically(dir + "/config.yml", Array(config.utf8))
-        let (s, o) = try runProcess(["sh", "-c", "docker-registry serve '\(dir)/config.yml' > '\(dir)/registry.log' 2>&1 & echo $! > '\(pidFile)'"])
+        let (s, o) = try runProcess([
+            "sh", "-c", "docker-registry serve '\(dir)/config.yml' > '\(dir)/registry.log' 2>&1 & echo $! > '\(pidFile)'",
+        ])
         try #require(s == 0, "\(o)")
         // Wait until it answers.
         for _ in 0..<50 {
             if (try? runProcess(["curl", "-s", "-o", "/dev/null", "http://127.0.0.1:\(port)/v2/"]).status) == 0 { return }
             usleep(100_000)
         }
-        Issue.record("docker-registry did not start: \(String(decoding: (try? HostFS.readFile(dir + "/registry.log")) ?? [], as: UTF8.self))")
+        Issue.record(
+            "docker-registry did not start: \(String(decoding: (try? HostFS.readFile(dir + "/registry.log")) ?? [], as: UTF8.self))")
     }
 
     deinit { _ = try? runProcess(["sh", "-c", "kill $(cat '\(pidFile)') 2>/dev/null"]) }
@@ -53,7 +58,8 @@ final class RegistryServer {
 /// A port for this test process, different per test.
 func testPort(_ offset: Int) -> Int { 30_000 + Int(getpid() % 10_000) + offset * 10_007 % 5_000 }
 
-@Suite(.serialized, .enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh")) struct RegistryTests {
+@Suite(.serialized, .enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh"))
+struct RegistryTests {
     @Test func pushAndPullRoundTripMatchesSkopeo() throws {
         try TestImages.require()
         try TestImages.requireTools("skopeo")
@@ -62,29 +68,42 @@ func testPort(_ offset: Int) -> Int { 30_000 + Int(getpid() % 10_000) + offset *
             let server = try RegistryServer(dir: dir + "/reg", port: testPort(1))
             let host = "127.0.0.1:\(server.port)"
             // Push with harden, twice (the second push uploads nothing).
-            let (s1, o1) = try runProcess([hardenBinary, "convert", "--tls-verify=false", "oci:\(TestImages.layout):nginx", "docker://\(host)/harden/nginx:1"])
+            let (s1, o1) = try runProcess([
+                hardenBinary, "convert", "--tls-verify=false", "oci:\(TestImages.layout):nginx", "docker://\(host)/harden/nginx:1",
+            ])
             #expect(s1 == 0, "\(o1)")
-            let (s2, o2) = try runProcess([hardenBinary, "convert", "--tls-verify=false", "--log-level", "debug", "oci:\(TestImages.layout):nginx", "docker://\(host)/harden/nginx:1"])
+            let (s2, o2) = try runProcess([
+                hardenBinary, "convert", "--tls-verify=false", "--log-level", "debug", "oci:\(TestImages.layout):nginx",
+                "docker://\(host)/harden/nginx:1",
+            ])
             #expect(s2 == 0 && !o2.contains("uploaded=true"), "second push must skip existing blobs: \(o2)")
             // skopeo reads what we pushed; the manifest digest is the source's.
             let local = try ImageLoader.open(.ociLayout(path: TestImages.layout, tag: "nginx"))
             let (s3, o3) = try runProcess(["skopeo", "inspect", "--tls-verify=false", "docker://\(host)/harden/nginx:1"])
             #expect(s3 == 0 && o3.contains(local.manifestDigest.description), "\(o3)")
             // Pull back with harden; same manifest, same layers.
-            let (s4, o4) = try runProcess([hardenBinary, "convert", "--tls-verify=false", "docker://\(host)/harden/nginx:1", "oci:\(dir)/pulled:n"])
+            let (s4, o4) = try runProcess([
+                hardenBinary, "convert", "--tls-verify=false", "docker://\(host)/harden/nginx:1", "oci:\(dir)/pulled:n",
+            ])
             #expect(s4 == 0, "\(o4)")
             let pulled = try ImageLoader.open(.ociLayout(path: dir + "/pulled", tag: "n"))
             #expect(pulled.manifestDigest == local.manifestDigest)
             #expect(pulled.layers.map(\.diffID) == local.layers.map(\.diffID))
             // An image pushed by skopeo is pulled by harden, and skopeo reads harden's pull.
-            let (s5, o5) = try runProcess(["skopeo", "copy", "-q", "--dest-tls-verify=false", "oci:\(TestImages.layout):flask", "docker://\(host)/skopeo/flask:2"])
+            let (s5, o5) = try runProcess([
+                "skopeo", "copy", "-q", "--dest-tls-verify=false", "oci:\(TestImages.layout):flask", "docker://\(host)/skopeo/flask:2",
+            ])
             #expect(s5 == 0, "\(o5)")
-            let (s6, o6) = try runProcess([hardenBinary, "inspect", "--tls-verify=false", "--format", "json", "docker://\(host)/skopeo/flask:2"])
+            let (s6, o6) = try runProcess([
+                hardenBinary, "inspect", "--tls-verify=false", "--format", "json", "docker://\(host)/skopeo/flask:2",
+            ])
             #expect(s6 == 0 && o6.contains("bookworm"), "\(o6.prefix(300))")
             let (s7, o7) = try runProcess(["skopeo", "copy", "-q", "oci:\(dir)/pulled:n", "oci:\(dir)/bySkopeo:n"])
             #expect(s7 == 0, "\(o7)")
             // Cross-repository mount on the same registry.
-            let (s8, o8) = try runProcess([hardenBinary, "convert", "--tls-verify=false", "docker://\(host)/harden/nginx:1", "docker://\(host)/other/nginx:copy"])
+            let (s8, o8) = try runProcess([
+                hardenBinary, "convert", "--tls-verify=false", "docker://\(host)/harden/nginx:1", "docker://\(host)/other/nginx:copy",
+            ])
             #expect(s8 == 0, "\(o8)")
             #expect(server.log.contains("mount") || server.log.contains("from=harden"), "the copy should use a cross-repository mount")
             // A missing tag is "not found", exit 1, one line.
@@ -99,20 +118,28 @@ func testPort(_ offset: Int) -> Int { 30_000 + Int(getpid() % 10_000) + offset *
         try withTemporaryDirectory { dir in
             let server = try RegistryServer(dir: dir + "/reg", port: testPort(2), htpasswd: ("alice", "s3cret"))
             let host = "127.0.0.1:\(server.port)"
-            let (s1, o1) = try runProcess([hardenBinary, "convert", "--tls-verify=false", "--creds", "alice:s3cret", "oci:\(TestImages.layout):base", "docker://\(host)/team/base:1"])
+            let (s1, o1) = try runProcess([
+                hardenBinary, "convert", "--tls-verify=false", "--creds", "alice:s3cret", "oci:\(TestImages.layout):base",
+                "docker://\(host)/team/base:1",
+            ])
             #expect(s1 == 0, "\(o1)")
-            let (s2, o2) = try runProcess([hardenBinary, "inspect", "--tls-verify=false", "--creds", "alice:wrong", "docker://\(host)/team/base:1"])
+            let (s2, o2) = try runProcess([
+                hardenBinary, "inspect", "--tls-verify=false", "--creds", "alice:wrong", "docker://\(host)/team/base:1",
+            ])
             #expect(s2 == 1 && o2.contains("unauthorized") && o2.contains("127.0.0.1") && o2.contains("team/base"), "\(o2)")
             let (s3, o3) = try runProcess([hardenBinary, "inspect", "--tls-verify=false", "docker://\(host)/team/base:1"])
             #expect(s3 == 1 && o3.contains("unauthorized"), "no credentials: \(o3)")
             // Credentials from the environment and from ~/.docker/config.json.
-            let (s4, o4) = try runProcess([hardenBinary, "inspect", "--tls-verify=false", "docker://\(host)/team/base:1"],
-                                          environment: ["HARDEN_REGISTRY_USER": "alice", "HARDEN_REGISTRY_PASSWORD": "s3cret"])
+            let (s4, o4) = try runProcess(
+                [hardenBinary, "inspect", "--tls-verify=false", "docker://\(host)/team/base:1"],
+                environment: ["HARDEN_REGISTRY_USER": "alice", "HARDEN_REGISTRY_PASSWORD": "s3cret"])
             #expect(s4 == 0, "\(o4)")
             try HostFS.makeDirectories(dir + "/docker")
             let auth = Data("alice:s3cret".utf8).base64EncodedString()
             try HostFS.writeFileAtomically(dir + "/docker/config.json", Array(#"{"auths": {"\#(host)": {"auth": "\#(auth)"}}}"#.utf8))
-            let (s5, o5) = try runProcess([hardenBinary, "inspect", "--tls-verify=false", "docker://\(host)/team/base:1"], environment: ["DOCKER_CONFIG": dir + "/docker"])
+            let (s5, o5) = try runProcess(
+                [hardenBinary, "inspect", "--tls-verify=false", "docker://\(host)/team/base:1"],
+                environment: ["DOCKER_CONFIG": dir + "/docker"])
             #expect(s5 == 0, "\(o5)")
         }
     }
@@ -120,22 +147,36 @@ func testPort(_ offset: Int) -> Int { 30_000 + Int(getpid() % 10_000) + offset *
     @Test func bearerTokenFlowWithATokenIssuer() throws {
         try TestImages.require()
         try #require(HostFS.exists(hardenBinary), "build harden first (swift build)")
-        try #require((try? runProcess(["python3", "-c", "import cryptography"]).status) == 0, "python cryptography is needed: run scripts/setup.sh")
+        try #require(
+            (try? runProcess(["python3", "-c", "import cryptography"]).status) == 0, "python cryptography is needed: run scripts/setup.sh")
         try withTemporaryDirectory { dir in
             let tokenPort = testPort(3)
-            let (s0, o0) = try runProcess(["sh", "-c", "python3 '\(packageRoot)/Tests/Tools/token-issuer.py' \(tokenPort) '\(dir)/issuer.pem' bob hunter2 > '\(dir)/issuer.log' 2>&1 & echo $! > '\(dir)/issuer.pid'; sleep 1.5"])
+            let (s0, o0) = try runProcess([
+                "sh", "-c",
+                "python3 '\(packageRoot)/Tests/Tools/token-issuer.py' \(tokenPort) '\(dir)/issuer.pem' bob hunter2 > '\(dir)/issuer.log' 2>&1 & echo $! > '\(dir)/issuer.pid'; sleep 1.5",
+            ])
             try #require(s0 == 0, "\(o0)")
             defer { _ = try? runProcess(["sh", "-c", "kill $(cat '\(dir)/issuer.pid')"]) }
-            try #require(HostFS.exists(dir + "/issuer.pem"), "the token issuer did not start: \(String(decoding: (try? HostFS.readFile(dir + "/issuer.log")) ?? [], as: UTF8.self))")
-            let server = try RegistryServer(dir: dir + "/reg", port: testPort(4), tokenRealm: ("http://127.0.0.1:\(tokenPort)/token", dir + "/issuer.pem"))
+            try #require(
+                HostFS.exists(dir + "/issuer.pem"),
+                "the token issuer did not start: \(String(decoding: (try? HostFS.readFile(dir + "/issuer.log")) ?? [], as: UTF8.self))")
+            let server = try RegistryServer(
+                dir: dir + "/reg", port: testPort(4), tokenRealm: ("http://127.0.0.1:\(tokenPort)/token", dir + "/issuer.pem"))
             let host = "127.0.0.1:\(server.port)"
-            let (s1, o1) = try runProcess([hardenBinary, "convert", "--tls-verify=false", "--creds", "bob:hunter2", "oci:\(TestImages.layout):base", "docker://\(host)/team/base:1"])
+            let (s1, o1) = try runProcess([
+                hardenBinary, "convert", "--tls-verify=false", "--creds", "bob:hunter2", "oci:\(TestImages.layout):base",
+                "docker://\(host)/team/base:1",
+            ])
             #expect(s1 == 0, "push with a bearer token: \(o1) \(server.log.suffix(500))")
-            let (s2, o2) = try runProcess([hardenBinary, "inspect", "--tls-verify=false", "--creds", "bob:hunter2", "docker://\(host)/team/base:1"])
+            let (s2, o2) = try runProcess([
+                hardenBinary, "inspect", "--tls-verify=false", "--creds", "bob:hunter2", "docker://\(host)/team/base:1",
+            ])
             #expect(s2 == 0 && o2.contains("Debian"), "\(o2)")
             let issued = String(decoding: (try? HostFS.readFile(dir + "/issuer.log")) ?? [], as: UTF8.self)
             #expect(issued.contains("GET /token"), "tokens came from the issuer")
-            let (s3, o3) = try runProcess([hardenBinary, "inspect", "--tls-verify=false", "--creds", "bob:wrong", "docker://\(host)/team/base:1"])
+            let (s3, o3) = try runProcess([
+                hardenBinary, "inspect", "--tls-verify=false", "--creds", "bob:wrong", "docker://\(host)/team/base:1",
+            ])
             #expect(s3 == 1 && o3.contains("unauthorized") && o3.contains("team/base"), "\(o3)")
         }
     }

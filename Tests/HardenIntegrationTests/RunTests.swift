@@ -26,7 +26,8 @@ enum PipelineFixtures {
     }
 }
 
-@Suite(.serialized, .enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh")) struct RunTests {
+@Suite(.serialized, .enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh"))
+struct RunTests {
     static let probes = ["nginx": ["--http-probe", "80:GET:/"], "flask": ["--http-probe", "5000:GET:/"], "pyapp": []]
 
     @Test(arguments: ["nginx", "flask", "pyapp"])
@@ -35,34 +36,43 @@ enum PipelineFixtures {
         try PipelineFixtures.requireDatabase()
         try TestImages.requireTools("chromium", "skopeo")
         try withTemporaryDirectory { dir in
-            try HostFS.writeFileAtomically(dir + "/policy.yaml", Array("""
-                vulnerabilities:
-                  fail_on: critical
-                packages:
-                  banned: [telnet, netcat-openbsd]
-                checks:
-                  fail_on: fatal
-                  ignore: [CIS-DI-0006\(tag == "pyapp" ? ", CIS-DI-0004" : "")]
-                """.utf8))
+            try HostFS.writeFileAtomically(
+                dir + "/policy.yaml",
+                Array(
+                    """
+                    vulnerabilities:
+                      fail_on: critical
+                    packages:
+                      banned: [telnet, netcat-openbsd]
+                    checks:
+                      fail_on: fatal
+                      ignore: [CIS-DI-0006\(tag == "pyapp" ? ", CIS-DI-0004" : "")]
+                    """.utf8))
             // (pyapp's app imports the old requests/urllib3 it was built with: this policy accepts them.)
             let report = dir + "/report"
-            let (s, o) = try RuntimeTests.harden(["run", "oci:\(TestImages.layout):\(tag)"] + Self.probes[tag]! + [
-                "-o", "oci:\(dir)/out:hardened", "--policy", dir + "/policy.yaml", "--db", PipelineFixtures.database, "--report-dir", report,
-            ], runDir: dir + "/run")
+            let (s, o) = try RuntimeTests.harden(
+                ["run", "oci:\(TestImages.layout):\(tag)"] + Self.probes[tag]! + [
+                    "-o", "oci:\(dir)/out:hardened", "--policy", dir + "/policy.yaml", "--db", PipelineFixtures.database, "--report-dir",
+                    report,
+                ], runDir: dir + "/run")
             try #require(s == 0, "\(o)")
             #expect(o.contains("verdict: PASSED"), "\(o)")
             #expect(try RuntimeTests.leftovers(runDir: dir + "/run").isEmpty)
 
             // Every report file, and report.json lists each with its digest.
-            let files = ["report.json", "report.html", "sbom-before.cdx.json", "sbom-after.cdx.json", "scan-before.sarif", "scan-after.sarif",
-                         "seccomp.json", "k8s-security-context.yaml", "profile.json"]
+            let files = [
+                "report.json", "report.html", "sbom-before.cdx.json", "sbom-after.cdx.json", "scan-before.sarif", "scan-after.sarif",
+                "seccomp.json", "k8s-security-context.yaml", "profile.json",
+            ]
             for f in files { #expect(HostFS.isRegularFile(report + "/" + f), "\(f) missing") }
             let record = try PipelineFixtures.json(report + "/report.json")
             let artifacts = record["artifacts"] as? [[String: Any]] ?? []
             #expect(Set(artifacts.compactMap { $0["file"] as? String }) == Set(files).subtracting(["report.json", "report.html"]))
             for a in artifacts {
                 let name = a["file"] as? String ?? ""
-                #expect(Digest.sha256(of: try HostFS.readFile(report + "/" + name, limit: 256 << 20)).encoded == a["sha256"] as? String, "\(name) digest")
+                #expect(
+                    Digest.sha256(of: try HostFS.readFile(report + "/" + name, limit: 256 << 20)).encoded == a["sha256"] as? String,
+                    "\(name) digest")
             }
             #expect(record["verdict"] as? String == "passed")
             let minify = record["minify"] as? [String: Any] ?? [:]
@@ -95,12 +105,19 @@ enum PipelineFixtures {
 
             // report.html as a person sees it: rendered by Chromium, its numbers equal report.json's, a real picture drawn.
             let chromium = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run"]
-            let (cs, co) = try runProcess(chromium + ["--window-size=1280,2000", "--screenshot=\(dir)/shot.png", "file://\(report)/report.html"])
+            let (cs, co) = try runProcess(
+                chromium + ["--window-size=1280,2000", "--screenshot=\(dir)/shot.png", "file://\(report)/report.html"])
             try #require(cs == 0 && HostFS.isRegularFile(dir + "/shot.png"), "chromium screenshot: \(co)")
             // The DOM after rendering, without Chromium's own chatter on stderr.
-            let (ds, dso) = try runProcess(["sh", "-c", chromium.joined(separator: " ") + " --dump-dom 'file://\(report)/report.html' 2>/dev/null >'\(dir)/dom.html'"])
-            try #require(ds == 0 && String(decoding: try HostFS.readFile(dir + "/dom.html"), as: UTF8.self).contains("data-metric"), "chromium --dump-dom: \(dso)")
-            let (hs, ho) = try runProcess(["python3", packageRoot + "/Tests/Tools/report-html-check.py", report, dir + "/dom.html", dir + "/shot.png"])
+            let (ds, dso) = try runProcess([
+                "sh", "-c", chromium.joined(separator: " ") + " --dump-dom 'file://\(report)/report.html' 2>/dev/null >'\(dir)/dom.html'",
+            ])
+            try #require(
+                ds == 0 && String(decoding: try HostFS.readFile(dir + "/dom.html"), as: UTF8.self).contains("data-metric"),
+                "chromium --dump-dom: \(dso)")
+            let (hs, ho) = try runProcess([
+                "python3", packageRoot + "/Tests/Tools/report-html-check.py", report, dir + "/dom.html", dir + "/shot.png",
+            ])
             #expect(hs == 0, "report.html: \(ho)")
         }
     }
@@ -108,9 +125,13 @@ enum PipelineFixtures {
     @Test func aPolicyViolationExitsTwoNamesThePackageAndWritesNoImage() throws {
         try RuntimeTests.require()
         try withTemporaryDirectory { dir in
-            try HostFS.writeFileAtomically(dir + "/policy.yaml", Array("packages:\n  banned: [nginx*]\nimage:\n  require_non_root: true\n".utf8))
-            let (s, o) = try RuntimeTests.harden(["run", "oci:\(TestImages.layout):nginx", "--http-probe", "80:GET:/", "-o", "oci:\(dir)/out:x",
-                                                  "--policy", dir + "/policy.yaml", "--report-dir", dir + "/report"], runDir: dir + "/run")
+            try HostFS.writeFileAtomically(
+                dir + "/policy.yaml", Array("packages:\n  banned: [nginx*]\nimage:\n  require_non_root: true\n".utf8))
+            let (s, o) = try RuntimeTests.harden(
+                [
+                    "run", "oci:\(TestImages.layout):nginx", "--http-probe", "80:GET:/", "-o", "oci:\(dir)/out:x",
+                    "--policy", dir + "/policy.yaml", "--report-dir", dir + "/report",
+                ], runDir: dir + "/run")
             #expect(s == 2, "\(o)")
             #expect(o.contains("policy: [packages.banned] package nginx"), "\(o)")
             #expect(o.contains("[image.require_non_root]"), "\(o)")
@@ -130,18 +151,25 @@ enum PipelineFixtures {
         try TestImages.require()
         try withTemporaryDirectory { dir in
             try HostFS.writeFileAtomically(dir + "/ban.yaml", Array("packages:\n  banned: [bash]\n".utf8))
-            var (s, o) = try runProcess([hardenBinary, "check", "oci:\(TestImages.layout):base", "--policy", dir + "/ban.yaml", "--db", dir + "/none.sqlite"])
+            var (s, o) = try runProcess([
+                hardenBinary, "check", "oci:\(TestImages.layout):base", "--policy", dir + "/ban.yaml", "--db", dir + "/none.sqlite",
+            ])
             #expect(s == 2, "\(o)")
             #expect(o.contains("[packages.banned] package bash "), "\(o)")
             try HostFS.writeFileAtomically(dir + "/bad.yaml", Array("packages:\n  banned: [bash]\nimage:\n  require_nonroot: true\n".utf8))
             (s, o) = try runProcess([hardenBinary, "check", "oci:\(TestImages.layout):base", "--policy", dir + "/bad.yaml"])
             #expect(s == 1 && o.contains("\(dir)/bad.yaml:4: image: unknown key \"require_nonroot\""), "\(o)")
             // Without a policy the checks report and exit 0; --fail-on turns them into a gate; SARIF validates.
-            (s, o) = try runProcess([hardenBinary, "check", "oci:\(TestImages.layout):base", "--format", "sarif", "-o", dir + "/c.sarif", "--db", dir + "/none.sqlite"])
+            (s, o) = try runProcess([
+                hardenBinary, "check", "oci:\(TestImages.layout):base", "--format", "sarif", "-o", dir + "/c.sarif", "--db",
+                dir + "/none.sqlite",
+            ])
             #expect(s == 0, "\(o)")
             let (vs, vo) = try runProcess(["python3", packageRoot + "/scripts/validate.py", "sarif", dir + "/c.sarif"])
             #expect(vs == 0, "\(vo)")
-            (s, o) = try runProcess([hardenBinary, "check", "oci:\(TestImages.layout):base", "--fail-on", "warn", "--db", dir + "/none.sqlite"])
+            (s, o) = try runProcess([
+                hardenBinary, "check", "oci:\(TestImages.layout):base", "--fail-on", "warn", "--db", dir + "/none.sqlite",
+            ])
             #expect(s == 2 && o.contains("CIS-DI-0001"), "\(o)")
         }
     }
@@ -155,12 +183,15 @@ enum PipelineFixtures {
             let info = "usr/local/lib/python3.11/dist-packages/\(name.replacingAll("-", with: "_"))-\(version).dist-info"
             let layer = try Fixtures.layer([
                 .dir("etc"), .file("etc/os-release", "ID=debian\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\n"),
-                .dir("usr"), .dir("usr/local"), .dir("usr/local/lib"), .dir("usr/local/lib/python3.11"), .dir("usr/local/lib/python3.11/dist-packages"),
+                .dir("usr"), .dir("usr/local"), .dir("usr/local/lib"), .dir("usr/local/lib/python3.11"),
+                .dir("usr/local/lib/python3.11/dist-packages"),
                 .dir(info), .file(info + "/METADATA", "Metadata-Version: 2.1\nName: \(name)\nVersion: \(version)\n"),
                 .file(info + "/RECORD", "\(info)/METADATA,,\n"),
             ])
             try Fixtures.ociLayout(at: dir + "/img", images: [(tag: "1", layers: [layer], config: nil)])
-            let (s, o) = try runProcess([hardenBinary, "check", "oci:\(dir)/img:1", "--db", PipelineFixtures.database, "--format", "json", "-o", dir + "/c.json"])
+            let (s, o) = try runProcess([
+                hardenBinary, "check", "oci:\(dir)/img:1", "--db", PipelineFixtures.database, "--format", "json", "-o", dir + "/c.json",
+            ])
             #expect(s == 0, "\(o)")
             let checks = try PipelineFixtures.json(dir + "/c.json")["checks"] as? [[String: Any]] ?? []
             let c = try #require(checks.first { $0["id"] as? String == "CIS-DI-0004" })

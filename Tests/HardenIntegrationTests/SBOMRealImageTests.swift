@@ -7,7 +7,8 @@ import HardenSystem
 import HardenTestSupport
 import Testing
 
-@Suite(.serialized, .enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh")) struct SBOMRealImageTests {
+@Suite(.serialized, .enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh"))
+struct SBOMRealImageTests {
     /// (type, name, version) of deb and python packages, python names PEP 503-normalised.
     static func keys(types: [String], names: [String], versions: [String]) -> Set<String> {
         var out = Set<String>()
@@ -22,16 +23,20 @@ import Testing
         try TestImages.require()
         try TestImages.requireTools("syft")
         try withTemporaryDirectory { dir in
-            let (status, out) = try runProcess(["syft", "-q", "oci-archive:\(TestImages.directory)/\(tag).oci.tar", "-o", "json=\(dir)/syft.json"],
-                                               environment: ["SYFT_CHECK_FOR_APP_UPDATE": "false"])
+            let (status, out) = try runProcess(
+                ["syft", "-q", "oci-archive:\(TestImages.directory)/\(tag).oci.tar", "-o", "json=\(dir)/syft.json"],
+                environment: ["SYFT_CHECK_FOR_APP_UPDATE": "false"])
             try #require(status == 0, "syft failed: \(out)")
-            let json = try JSONSerialization.jsonObject(with: Data(try HostFS.readFile(dir + "/syft.json", limit: 1 << 28))) as? [String: Any]
+            let json =
+                try JSONSerialization.jsonObject(with: Data(try HostFS.readFile(dir + "/syft.json", limit: 1 << 28))) as? [String: Any]
             let artifacts = json?["artifacts"] as? [[String: Any]] ?? []
-            let theirs = Self.keys(types: artifacts.map { $0["type"] as? String ?? "" }, names: artifacts.map { $0["name"] as? String ?? "" },
-                                   versions: artifacts.map { $0["version"] as? String ?? "" })
+            let theirs = Self.keys(
+                types: artifacts.map { $0["type"] as? String ?? "" }, names: artifacts.map { $0["name"] as? String ?? "" },
+                versions: artifacts.map { $0["version"] as? String ?? "" })
             let image = try ImageLoader.open(.ociLayout(path: TestImages.layout, tag: tag))
             let sbom = try SBOMBuilder(cache: nil).build(image, reference: tag)
-            let ours = Self.keys(types: sbom.packages.map(\.type.rawValue), names: sbom.packages.map(\.name), versions: sbom.packages.map(\.version))
+            let ours = Self.keys(
+                types: sbom.packages.map(\.type.rawValue), names: sbom.packages.map(\.name), versions: sbom.packages.map(\.version))
             #expect(theirs.count > 50)
             // No differences remain on these images; any new one must be listed here with its justification.
             #expect(ours.subtracting(theirs).sorted() == [], "found by harden only")
@@ -47,7 +52,8 @@ import Testing
 
     @Test func layerOfEachPackageIsTheOneThatIntroducedIt() throws {
         try TestImages.require()
-        let sbom = try SBOMBuilder(cache: nil).build(try ImageLoader.open(.ociLayout(path: TestImages.layout, tag: "nginx")), reference: "nginx")
+        let sbom = try SBOMBuilder(cache: nil).build(
+            try ImageLoader.open(.ociLayout(path: TestImages.layout, tag: "nginx")), reference: "nginx")
         #expect(sbom.packages.first { $0.name == "nginx-light" || $0.name == "nginx" }?.layer?.index == 1)
         #expect(sbom.packages.first { $0.name == "libc6" }?.layer?.index == 0)
         let libc = try #require(sbom.packages.first { $0.name == "libc6" })
@@ -59,18 +65,22 @@ import Testing
     @Test(arguments: ["cyclonedx", "spdx"])
     func outputsValidateWithTheReferenceLibraries(kind: String) throws {
         try TestImages.require()
-        try #require((try? runProcess(["python3", "-c", "import cyclonedx, spdx_tools"]).status) == 0,
-                     "cyclonedx-python-lib and spdx-tools are missing: run scripts/setup.sh")
+        try #require(
+            (try? runProcess(["python3", "-c", "import cyclonedx, spdx_tools"]).status) == 0,
+            "cyclonedx-python-lib and spdx-tools are missing: run scripts/setup.sh")
         try withTemporaryDirectory { dir in
-            let sbom = try SBOMBuilder(cache: nil).build(try ImageLoader.open(.ociLayout(path: TestImages.layout, tag: "flask")), reference: "flask")
+            let sbom = try SBOMBuilder(cache: nil).build(
+                try ImageLoader.open(.ociLayout(path: TestImages.layout, tag: "flask")), reference: "flask")
             let text = try SBOMEncoder.render(sbom, format: kind == "spdx" ? .spdxJSON : .cyclonedxJSON)
             try HostFS.writeFileAtomically(dir + "/sbom.json", Array(text.utf8))
             let script = packageRoot + "/scripts/validate.py"
             let (status, out) = try runProcess(["python3", script, kind, dir + "/sbom.json"])
             #expect(status == 0, "\(out)")
             // The validator must be able to fail: a broken document is rejected.
-            let broken = kind == "spdx" ? text.replacingOccurrences(of: "\"SPDXRef-DOCUMENT\"", with: "\"not an id\"")
-                                        : text.replacingOccurrences(of: "\"operating-system\"", with: "\"no-such-type\"")
+            let broken =
+                kind == "spdx"
+                ? text.replacingOccurrences(of: "\"SPDXRef-DOCUMENT\"", with: "\"not an id\"")
+                : text.replacingOccurrences(of: "\"operating-system\"", with: "\"no-such-type\"")
             try HostFS.writeFileAtomically(dir + "/broken.json", Array(broken.utf8))
             #expect(try runProcess(["python3", script, kind, dir + "/broken.json"]).status != 0)
         }
@@ -81,8 +91,9 @@ import Testing
         try #require(HostFS.exists(hardenBinary), "build harden first (swift build)")
         try withTemporaryDirectory { dir in
             for format in ["table", "json", "cyclonedx-json", "spdx-json"] {
-                let (status, out) = try runProcess([hardenBinary, "sbom", "--quiet", "--format", format, "-o", dir + "/out", "\(TestImages.directory)/base.docker.tar"],
-                                                   environment: ["HARDEN_CACHE_DIR": dir + "/cache"])
+                let (status, out) = try runProcess(
+                    [hardenBinary, "sbom", "--quiet", "--format", format, "-o", dir + "/out", "\(TestImages.directory)/base.docker.tar"],
+                    environment: ["HARDEN_CACHE_DIR": dir + "/cache"])
                 #expect(status == 0, "\(format): \(out)")
                 let text = String(decoding: try HostFS.readFile(dir + "/out", limit: 1 << 26), as: UTF8.self)
                 #expect(text.contains("libc6"), "\(format)")

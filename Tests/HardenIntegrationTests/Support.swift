@@ -20,8 +20,9 @@ enum TestImages {
 
     /// Fails the test with a clear message when the images have not been built.
     static func require() throws {
-        try #require(HostFS.exists(layout + "/index.json") && HostFS.exists(directory + "/flask.docker.tar"),
-                     "test images missing in \(directory): run scripts/build-test-images.sh (as root)")
+        try #require(
+            HostFS.exists(layout + "/index.json") && HostFS.exists(directory + "/flask.docker.tar"),
+            "test images missing in \(directory): run scripts/build-test-images.sh (as root)")
     }
 
     static func requireTools(_ tools: String...) throws {
@@ -53,8 +54,9 @@ struct EntrySummary: Hashable, CustomStringConvertible {
 func summarize(_ tree: FileTree) -> [RawPath: EntrySummary] {
     var out: [RawPath: EntrySummary] = [:]
     for (p, n) in tree.nodes where !p.isRoot {
-        out[p] = EntrySummary(type: n.type.name, mode: n.mode, uid: n.uid, gid: n.gid, size: n.type == .regular ? n.size : 0,
-                              link: n.type == .symlink ? n.linkTarget : [])
+        out[p] = EntrySummary(
+            type: n.type.name, mode: n.mode, uid: n.uid, gid: n.gid, size: n.type == .regular ? n.size : 0,
+            link: n.type == .symlink ? n.linkTarget : [])
     }
     return out
 }
@@ -83,8 +85,9 @@ func summarize(directory: String) throws -> [RawPath: EntrySummary] {
             case S_IFIFO: type = "fifo"
             default: break
             }
-            out[p] = EntrySummary(type: type, mode: UInt32(st.st_mode & 0o7777), uid: Int(st.st_uid), gid: Int(st.st_gid),
-                                  size: type == "file" ? Int64(st.st_size) : 0, link: link)
+            out[p] = EntrySummary(
+                type: type, mode: UInt32(st.st_mode & 0o7777), uid: Int(st.st_uid), gid: Int(st.st_gid),
+                size: type == "file" ? Int64(st.st_size) : 0, link: link)
             if type == "dir" { try walk(h, p) }
         }
     }

@@ -19,10 +19,13 @@ enum SharedFeeds {
     }
 }
 
-@Suite(.serialized, .enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh")) struct VulnScanTests {
+@Suite(.serialized, .enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh"))
+struct VulnScanTests {
     /// The pip-installed packages of the pyapp image (scripts/build-test-images.sh).
-    static let pipPackages = ["requests 2.19.0", "urllib3 1.23", "jinja2 2.10", "MarkupSafe 2.1.3", "idna 2.7", "certifi 2018.4.16",
-                              "chardet 3.0.4", "django 3.2.24", "pyyaml 6.0.1"]
+    static let pipPackages = [
+        "requests 2.19.0", "urllib3 1.23", "jinja2 2.10", "MarkupSafe 2.1.3", "idna 2.7", "certifi 2018.4.16",
+        "chardet 3.0.4", "django 3.2.24", "pyyaml 6.0.1",
+    ]
 
     @Test func pipInstalledPackagesMatchAnIndependentOSVEvaluation() throws {
         try TestImages.require()
@@ -32,14 +35,22 @@ enum SharedFeeds {
             let zip = SharedFeeds.directory + "/osv-PyPI-all.zip"
             _ = try VulnerabilityDatabase.importFeeds(try FeedParser.load(zip), into: dir + "/v.sqlite")
             let db = try VulnerabilityDatabase(readingAt: dir + "/v.sqlite")
-            let sbom = try SBOMBuilder(cache: nil).build(try ImageLoader.open(.ociLayout(path: TestImages.layout, tag: "pyapp")), reference: "pyapp")
+            let sbom = try SBOMBuilder(cache: nil).build(
+                try ImageLoader.open(.ociLayout(path: TestImages.layout, tag: "pyapp")), reference: "pyapp")
             // The SBOM sees exactly the pip packages as not OS-owned.
             let free = Set(sbom.packages.filter { $0.type == .python && $0.ownedBy == nil }.map { "\(PURL.pep503($0.name)) \($0.version)" })
-            #expect(free == Set(Self.pipPackages.map { p in let s = p.split(separator: " "); return "\(PURL.pep503(String(s[0]))) \(s[1])" }))
+            #expect(
+                free
+                    == Set(
+                        Self.pipPackages.map { p in
+                            let s = p.split(separator: " "); return "\(PURL.pep503(String(s[0]))) \(s[1])"
+                        }))
             let findings = try Matcher(database: db).match(sbom)
             // Expected: computed by a separate Python script with `packaging` and the OSV rules.
             try HostFS.writeFileAtomically(dir + "/pkgs.txt", Array((Self.pipPackages.joined(separator: "\n") + "\n").utf8))
-            let (status, out) = try runProcess(["sh", "-c", "python3 '\(packageRoot)/Tests/Tools/osv-expected.py' '\(zip)' < '\(dir)/pkgs.txt'"])
+            let (status, out) = try runProcess([
+                "sh", "-c", "python3 '\(packageRoot)/Tests/Tools/osv-expected.py' '\(zip)' < '\(dir)/pkgs.txt'",
+            ])
             try #require(status == 0, "independent matcher failed: \(out)")
             var expected: [String: Set<String>] = [:]
             for line in out.split(separator: "\n") {
@@ -55,11 +66,14 @@ enum SharedFeeds {
                 ours[PURL.pep503(f.package.name), default: []].formUnion(ids)
             }
             for name in Set(expected.keys).union(ours.keys).sorted() {
-                #expect(ours[name, default: []].intersection(expected[name, default: []]) == expected[name, default: []], "\(name): missing advisories")
-                #expect(ours[name, default: []].subtracting(expected[name, default: []]).allSatisfy { id in
-                    // Extra ids may only be aliases of expected advisories (never a separate false positive).
-                    findings.contains { $0.ids.contains(id) && !$0.ids.filter { expected[name, default: []].contains($0) }.isEmpty }
-                }, "\(name): unexpected advisories")
+                #expect(
+                    ours[name, default: []].intersection(expected[name, default: []]) == expected[name, default: []],
+                    "\(name): missing advisories")
+                #expect(
+                    ours[name, default: []].subtracting(expected[name, default: []]).allSatisfy { id in
+                        // Extra ids may only be aliases of expected advisories (never a separate false positive).
+                        findings.contains { $0.ids.contains(id) && !$0.ids.filter { expected[name, default: []].contains($0) }.isEmpty }
+                    }, "\(name): unexpected advisories")
             }
             // Fixed versions give no findings; Debian-owned Python packages (pip, setuptools) are not matched against PyPA.
             #expect(!findings.contains { $0.package.name == "PyYAML" })
@@ -73,8 +87,10 @@ enum SharedFeeds {
         try TestImages.require()
         try SharedFeeds.require()
         try withTemporaryDirectory { dir in
-            _ = try VulnerabilityDatabase.importFeeds(try FeedParser.load(SharedFeeds.directory + "/osv-PyPI-all.zip"), into: dir + "/v.sqlite")
-            let sbom = try SBOMBuilder(cache: nil).build(try ImageLoader.open(.ociLayout(path: TestImages.layout, tag: "flask")), reference: "flask")
+            _ = try VulnerabilityDatabase.importFeeds(
+                try FeedParser.load(SharedFeeds.directory + "/osv-PyPI-all.zip"), into: dir + "/v.sqlite")
+            let sbom = try SBOMBuilder(cache: nil).build(
+                try ImageLoader.open(.ociLayout(path: TestImages.layout, tag: "flask")), reference: "flask")
             let findings = try Matcher(database: try VulnerabilityDatabase(readingAt: dir + "/v.sqlite")).match(sbom)
             // Flask 2.2.2, Werkzeug 2.2.2 and Jinja2 3.1.2 have PyPA advisories, but Debian ships them: no PyPA findings.
             #expect(findings.filter { $0.package.type == "python" }.isEmpty)
@@ -112,7 +128,8 @@ enum SharedFeeds {
         try withTemporaryDirectory { dir in
             try HostFS.writeFileAtomically(dir + "/tracker.json", Array(Self.trackerFixture.utf8))
             _ = try VulnerabilityDatabase.importFeeds(try FeedParser.load(dir + "/tracker.json"), into: dir + "/v.sqlite")
-            let sbom = try SBOMBuilder(cache: nil).build(try ImageLoader.open(.ociLayout(path: TestImages.layout, tag: "base")), reference: "base")
+            let sbom = try SBOMBuilder(cache: nil).build(
+                try ImageLoader.open(.ociLayout(path: TestImages.layout, tag: "base")), reference: "base")
             let findings = try Matcher(database: try VulnerabilityDatabase(readingAt: dir + "/v.sqlite")).match(sbom)
             func packages(_ id: String) -> Set<String> { Set(findings.filter { $0.id == id }.map(\.package.name)) }
             // Matched through the source package: every binary of glibc.
@@ -155,17 +172,23 @@ enum SharedFeeds {
             let (s2, _) = try runProcess([hardenBinary, "scan", "--fail-on", "critical", image], environment: env)
             #expect(s2 == 0)
             for format in ["json", "sarif", "cyclonedx-json"] {
-                let (s, o) = try runProcess([hardenBinary, "scan", "--format", format, "-o", dir + "/out.\(format)", image], environment: env)
+                let (s, o) = try runProcess(
+                    [hardenBinary, "scan", "--format", format, "-o", dir + "/out.\(format)", image], environment: env)
                 #expect(s == 0, "\(format): \(o)")
             }
-            let cdx = try JSONSerialization.jsonObject(with: Data(try HostFS.readFile(dir + "/out.cyclonedx-json", limit: 1 << 26))) as? [String: Any]
+            let cdx =
+                try JSONSerialization.jsonObject(with: Data(try HostFS.readFile(dir + "/out.cyclonedx-json", limit: 1 << 26)))
+                as? [String: Any]
             let refs = Set(((cdx?["components"] as? [[String: Any]]) ?? []).compactMap { $0["bom-ref"] as? String })
             let vulns = (cdx?["vulnerabilities"] as? [[String: Any]]) ?? []
             #expect(!vulns.isEmpty)
-            #expect(vulns.allSatisfy { v in ((v["affects"] as? [[String: Any]]) ?? []).allSatisfy { refs.contains($0["ref"] as? String ?? "") } })
+            #expect(
+                vulns.allSatisfy { v in ((v["affects"] as? [[String: Any]]) ?? []).allSatisfy { refs.contains($0["ref"] as? String ?? "") }
+                })
             let (sv, ov) = try runProcess(["python3", packageRoot + "/scripts/validate.py", "cyclonedx", dir + "/out.cyclonedx-json"])
             #expect(sv == 0, "\(ov)")
-            let sarif = try JSONSerialization.jsonObject(with: Data(try HostFS.readFile(dir + "/out.sarif", limit: 1 << 26))) as? [String: Any]
+            let sarif =
+                try JSONSerialization.jsonObject(with: Data(try HostFS.readFile(dir + "/out.sarif", limit: 1 << 26))) as? [String: Any]
             #expect(sarif?["version"] as? String == "2.1.0")
             let (ss, os) = try runProcess(["python3", packageRoot + "/scripts/validate.py", "sarif", dir + "/out.sarif"])
             #expect(ss == 0, "SARIF must validate against the OASIS 2.1.0 schema: \(os)")
@@ -206,16 +229,23 @@ enum SharedFeeds {
                 """
             try HostFS.writeFileAtomically(dir + "/ignore.yaml", Array(ignore.utf8))
             let image = "oci:\(TestImages.layout):pyapp"
-            let (s1, o1) = try runProcess([hardenBinary, "scan", "--fail-on", "high", "--vex", dir + "/vex.json", "--ignore", dir + "/ignore.yaml",
-                                           "--format", "json", "-o", dir + "/r.json", image], environment: env)
+            let (s1, o1) = try runProcess(
+                [
+                    hardenBinary, "scan", "--fail-on", "high", "--vex", dir + "/vex.json", "--ignore", dir + "/ignore.yaml",
+                    "--format", "json", "-o", dir + "/r.json", image,
+                ], environment: env)
             #expect(s1 == 0, "both high findings are suppressed: \(o1)")
             #expect(o1.contains("expired"), "the expired rule is reported: \(o1)")
-            let report = try JSONSerialization.jsonObject(with: Data(try HostFS.readFile(dir + "/r.json", limit: 1 << 26))) as? [String: Any]
+            let report =
+                try JSONSerialization.jsonObject(with: Data(try HostFS.readFile(dir + "/r.json", limit: 1 << 26))) as? [String: Any]
             let findings = (report?["findings"] as? [[String: Any]]) ?? []
             let urllib3 = findings.first { $0["id"] as? String == "CVE-2023-43804" }
             let suppressed = urllib3?["suppressed"] as? [String: Any]
-            #expect(suppressed?["kind"] as? String == "vex" && suppressed?["justification"] as? String == "vulnerable_code_not_in_execute_path")
-            #expect((findings.first { $0["id"] as? String == "CVE-2024-3651" }?["suppressed"] as? [String: Any])?["kind"] as? String == "ignore")
+            #expect(
+                suppressed?["kind"] as? String == "vex" && suppressed?["justification"] as? String == "vulnerable_code_not_in_execute_path")
+            #expect(
+                (findings.first { $0["id"] as? String == "CVE-2024-3651" }?["suppressed"] as? [String: Any])?["kind"] as? String == "ignore"
+            )
             #expect(findings.first { $0["id"] as? String == "CVE-2018-18074" }?["suppressed"] == nil, "an expired rule no longer applies")
             // Broken inputs are one-line errors naming the file.
             try HostFS.writeFileAtomically(dir + "/bad.yaml", Array("ignore:\n  - colour: blue\n".utf8))
@@ -229,15 +259,22 @@ enum SharedFeeds {
         try #require(HostFS.exists(hardenBinary), "build harden first (swift build)")
         try withTemporaryDirectory { dir in
             try HostFS.makeDirectories(dir + "/www")
-            _ = try runProcess(["cp", SharedFeeds.directory + "/osv-PyPI-all.zip", SharedFeeds.directory + "/alpine-secdb-v3.11-main.json", dir + "/www/"])
+            _ = try runProcess([
+                "cp", SharedFeeds.directory + "/osv-PyPI-all.zip", SharedFeeds.directory + "/alpine-secdb-v3.11-main.json", dir + "/www/",
+            ])
             // python's http.server answers If-Modified-Since with 304; it listens on loopback only.
             let port = 20_000 + Int(getpid() % 20_000)
-            let (s0, o0) = try runProcess(["sh", "-c", "cd '\(dir)/www' && (python3 -m http.server \(port) --bind 127.0.0.1 > '\(dir)/server.log' 2>&1 & echo $! > '\(dir)/server.pid'); sleep 1"])
+            let (s0, o0) = try runProcess([
+                "sh", "-c",
+                "cd '\(dir)/www' && (python3 -m http.server \(port) --bind 127.0.0.1 > '\(dir)/server.log' 2>&1 & echo $! > '\(dir)/server.pid'); sleep 1",
+            ])
             try #require(s0 == 0, "\(o0)")
             defer { _ = try? runProcess(["sh", "-c", "kill $(cat '\(dir)/server.pid')"]) }
             let env = ["HARDEN_DB": dir + "/db/v.sqlite"]
-            let args = [hardenBinary, "db", "update", "--source", "pypi=http://127.0.0.1:\(port)/osv-PyPI-all.zip",
-                        "--source", "alpine=http://127.0.0.1:\(port)/alpine-secdb-v3.11-main.json"]
+            let args = [
+                hardenBinary, "db", "update", "--source", "pypi=http://127.0.0.1:\(port)/osv-PyPI-all.zip",
+                "--source", "alpine=http://127.0.0.1:\(port)/alpine-secdb-v3.11-main.json",
+            ]
             let (s1, o1) = try runProcess(args, environment: env)
             #expect(s1 == 0, "\(o1)")
             #expect(o1.contains("pypi: downloaded") && o1.contains("imported osv-zip:PyPI"), "\(o1)")
@@ -248,7 +285,8 @@ enum SharedFeeds {
             let db = try VulnerabilityDatabase(readingAt: dir + "/db/v.sqlite")
             #expect(try db.sources().count == 2)
             // A missing feed is a clear error and leaves the database as it was.
-            let (s3, o3) = try runProcess([hardenBinary, "db", "update", "--source", "x=http://127.0.0.1:\(port)/missing.zip"], environment: env)
+            let (s3, o3) = try runProcess(
+                [hardenBinary, "db", "update", "--source", "x=http://127.0.0.1:\(port)/missing.zip"], environment: env)
             #expect(s3 == 1 && o3.contains("404") && o3.contains("missing.zip"), "\(o3)")
             #expect(try VulnerabilityDatabase(readingAt: dir + "/db/v.sqlite").sources().count == 2)
         }
@@ -259,17 +297,22 @@ enum SharedFeeds {
         try #require(HostFS.exists(hardenBinary), "build harden first (swift build)")
         try withTemporaryDirectory { dir in
             let env = ["HARDEN_DB": dir + "/v.sqlite"]
-            let (s0, o0) = try runProcess([hardenBinary, "db", "import", SharedFeeds.directory + "/alpine-secdb-v3.11-main.json"], environment: env)
+            let (s0, o0) = try runProcess(
+                [hardenBinary, "db", "import", SharedFeeds.directory + "/alpine-secdb-v3.11-main.json"], environment: env)
             try #require(s0 == 0, "\(o0)")
             let before = try VulnerabilityDatabase(readingAt: dir + "/v.sqlite").count("affected")
             // A large OSV directory makes the import last long enough to be killed in the middle.
             try HostFS.makeDirectories(dir + "/osv")
             for i in 0..<20_000 {
-                let rec = #"{"id":"TEST-\#(i)","modified":"2024-01-01T00:00:00Z","aliases":["CVE-2099-\#(i)"],"affected":[{"package":{"ecosystem":"PyPI","name":"pkg\#(i % 500)"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"1.\#(i)"}]}]}]}"#
+                let rec =
+                    #"{"id":"TEST-\#(i)","modified":"2024-01-01T00:00:00Z","aliases":["CVE-2099-\#(i)"],"affected":[{"package":{"ecosystem":"PyPI","name":"pkg\#(i % 500)"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"1.\#(i)"}]}]}]}"#
                 try HostFS.writeFileAtomically(dir + "/osv/\(i).json", Array(rec.utf8))
             }
             for delay in ["0.3", "0.8", "1.5"] {
-                let (s, o) = try runProcess(["sh", "-c", "HARDEN_DB='\(dir)/v.sqlite' '\(hardenBinary)' db import '\(dir)/osv' & pid=$!; sleep \(delay); kill -9 $pid; wait $pid; echo killed=$?"])
+                let (s, o) = try runProcess([
+                    "sh", "-c",
+                    "HARDEN_DB='\(dir)/v.sqlite' '\(hardenBinary)' db import '\(dir)/osv' & pid=$!; sleep \(delay); kill -9 $pid; wait $pid; echo killed=$?",
+                ])
                 #expect(s == 0, "\(o)")
                 let db = try VulnerabilityDatabase(readingAt: dir + "/v.sqlite")
                 let now = try db.count("affected")
@@ -278,7 +321,8 @@ enum SharedFeeds {
                 #expect(try db.sources().count >= 1)
             }
             // The next import cleans up what the killed ones left.
-            let (s1, o1) = try runProcess([hardenBinary, "db", "import", SharedFeeds.directory + "/alpine-secdb-v3.11-community.json"], environment: env)
+            let (s1, o1) = try runProcess(
+                [hardenBinary, "db", "import", SharedFeeds.directory + "/alpine-secdb-v3.11-community.json"], environment: env)
             #expect(s1 == 0, "\(o1)")
             #expect(try HostFS.listDirectory(dir).filter { $0.contains(".tmp-") }.isEmpty)
         }

@@ -12,9 +12,11 @@ import Glibc
 #endif
 
 /// Builds a small ELF file: one PT_LOAD over everything, PT_INTERP, PT_DYNAMIC with names in a string table.
-func makeELF(is64: Bool = true, bigEndian: Bool = false, interpreter: String? = "/lib64/ld-linux-x86-64.so.2",
-             needed: [String] = ["libfoo.so.1", "libbar.so.2"], runpath: String? = "$ORIGIN/../lib", rpath: String? = nil,
-             soname: String? = "libme.so.3", machine: UInt16 = 62) -> [UInt8] {
+func makeELF(
+    is64: Bool = true, bigEndian: Bool = false, interpreter: String? = "/lib64/ld-linux-x86-64.so.2",
+    needed: [String] = ["libfoo.so.1", "libbar.so.2"], runpath: String? = "$ORIGIN/../lib", rpath: String? = nil,
+    soname: String? = "libme.so.3", machine: UInt16 = 62
+) -> [UInt8] {
     var out: [UInt8] = []
     func put(_ v: UInt64, _ n: Int) {
         for i in 0..<n { out.append(UInt8(truncatingIfNeeded: v >> (8 * UInt64(bigEndian ? n - 1 - i : i)))) }
@@ -43,9 +45,11 @@ func makeELF(is64: Bool = true, bigEndian: Bool = false, interpreter: String? = 
     put(0, 4); put(UInt64(ehsize), 2); put(UInt64(phentsize), 2); put(UInt64(phnum), 2); put(0, 2); put(0, 2); put(0, 2)
     func ph(_ type: UInt32, _ off: Int, _ vaddr: UInt64, _ size: Int) {
         if is64 {
-            put(UInt64(type), 4); put(5, 4); put(UInt64(off), 8); put(vaddr, 8); put(vaddr, 8); put(UInt64(size), 8); put(UInt64(size), 8); put(8, 8)
+            put(UInt64(type), 4); put(5, 4); put(UInt64(off), 8); put(vaddr, 8); put(vaddr, 8); put(UInt64(size), 8); put(UInt64(size), 8);
+            put(8, 8)
         } else {
-            put(UInt64(type), 4); put(UInt64(off), 4); put(vaddr, 4); put(vaddr, 4); put(UInt64(size), 4); put(UInt64(size), 4); put(5, 4); put(8, 4)
+            put(UInt64(type), 4); put(UInt64(off), 4); put(vaddr, 4); put(vaddr, 4); put(UInt64(size), 4); put(UInt64(size), 4); put(5, 4);
+            put(8, 4)
         }
     }
     ph(1, 0, 0x400000, total)
@@ -79,7 +83,9 @@ struct ELFParserTests {
         var rng = SeededGenerator(for: "malformedFilesNeverCrash")
         for _ in 0..<20_000 {
             var b = good
-            for _ in 0..<Int.random(in: 1...6, using: &rng) { b[Int.random(in: 0..<b.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng) }
+            for _ in 0..<Int.random(in: 1...6, using: &rng) {
+                b[Int.random(in: 0..<b.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng)
+            }
             _ = try? ELF.parse(b)
         }
         #expect(throws: HardenError.self) { try ELF.parse(Array("#!/bin/sh\necho hi\n".utf8)) }

@@ -28,20 +28,23 @@ import Testing
 
     @Test func statusKeepsPackagesLeftAndTheirConffilesThatAre() {
         let present: Set<String> = ["/etc/nginx/nginx.conf"]
-        let out = String(decoding: DpkgStatus.filter(Array(Self.status.utf8), keeping: ["nginx-common", "tzdata"], isPresent: present.contains), as: UTF8.self)
-        #expect(out == """
-            Package: nginx-common
-            Status: install ok installed
-            Version: 1.22.1-9
-            Conffiles:
-             /etc/nginx/nginx.conf 9e4b8a
-            Description: web server
-             common files
+        let out = String(
+            decoding: DpkgStatus.filter(Array(Self.status.utf8), keeping: ["nginx-common", "tzdata"], isPresent: present.contains),
+            as: UTF8.self)
+        #expect(
+            out == """
+                Package: nginx-common
+                Status: install ok installed
+                Version: 1.22.1-9
+                Conffiles:
+                 /etc/nginx/nginx.conf 9e4b8a
+                Description: web server
+                 common files
 
-            Package: tzdata
-            Version: 2026b
+                Package: tzdata
+                Version: 2026b
 
-            """)
+                """)
         // Everything present: the kept stanzas are byte for byte the original ones.
         let all = String(decoding: DpkgStatus.filter(Array(Self.status.utf8), keeping: ["nginx-common", "gone", "tzdata"]), as: UTF8.self)
         #expect(all == Self.status)
@@ -50,22 +53,29 @@ import Testing
     @Test func fileListsKeepOnlyWhatIsPresent() {
         let present: Set<String> = ["/.", "/usr", "/usr/sbin", "/usr/sbin/nginx", "/etc/nginx/nginx.conf"]
         let list = "/.\n/usr\n/usr/sbin\n/usr/sbin/nginx\n/usr/share\n/usr/share/man/man8/nginx.8.gz\n"
-        #expect(String(decoding: DpkgStatus.pruneFileList(Array(list.utf8), kind: "list", isPresent: present.contains), as: UTF8.self)
-            == "/.\n/usr\n/usr/sbin\n/usr/sbin/nginx\n")
+        #expect(
+            String(decoding: DpkgStatus.pruneFileList(Array(list.utf8), kind: "list", isPresent: present.contains), as: UTF8.self)
+                == "/.\n/usr\n/usr/sbin\n/usr/sbin/nginx\n")
         let md5 = "0123abcd  usr/sbin/nginx\nffee0011  usr/share/man/man8/nginx.8.gz\nmalformed\n"
-        #expect(String(decoding: DpkgStatus.pruneFileList(Array(md5.utf8), kind: "md5sums", isPresent: present.contains), as: UTF8.self)
-            == "0123abcd  usr/sbin/nginx\nmalformed\n")
+        #expect(
+            String(decoding: DpkgStatus.pruneFileList(Array(md5.utf8), kind: "md5sums", isPresent: present.contains), as: UTF8.self)
+                == "0123abcd  usr/sbin/nginx\nmalformed\n")
         let conffiles = "/etc/nginx/nginx.conf\nremove-on-upgrade /etc/nginx/old.conf\n/etc/nginx/fastcgi_params\n"
-        #expect(String(decoding: DpkgStatus.pruneFileList(Array(conffiles.utf8), kind: "conffiles", isPresent: present.contains), as: UTF8.self)
-            == "/etc/nginx/nginx.conf\n")
+        #expect(
+            String(decoding: DpkgStatus.pruneFileList(Array(conffiles.utf8), kind: "conffiles", isPresent: present.contains), as: UTF8.self)
+                == "/etc/nginx/nginx.conf\n")
     }
 
     @Test func apkKeepsPackagesLeftWithTheirFilesLeft() {
         let present: Set<String> = ["/usr", "/usr/lib", "/usr/lib/libfoo.so.1", "/usr/bin"]
-        let out = String(decoding: ApkInstalled.filter(Array(ApkFixture.installed.utf8), keeping: ["libfoo"], isPresent: present.contains), as: UTF8.self)
+        let out = String(
+            decoding: ApkInstalled.filter(Array(ApkFixture.installed.utf8), keeping: ["libfoo"], isPresent: present.contains), as: UTF8.self
+        )
         #expect(out == ApkFixture.onlyLibfooLeft)
         // Everything present and kept: the database is unchanged.
-        let all = String(decoding: ApkInstalled.filter(Array(ApkFixture.installed.utf8), keeping: ["libfoo", "tool"], isPresent: { _ in true }), as: UTF8.self)
+        let all = String(
+            decoding: ApkInstalled.filter(Array(ApkFixture.installed.utf8), keeping: ["libfoo", "tool"], isPresent: { _ in true }),
+            as: UTF8.self)
         #expect(all == ApkFixture.installed + "\n")
     }
 
@@ -85,11 +95,15 @@ import Testing
                 if bytes.isEmpty { bytes = [0] }
             }
             let keepAll: (String) -> Bool = { $0.utf8.count % 2 == 0 }  // deterministic: replays with the seed
-            for output in [DpkgStatus.filter(bytes, keeping: ["nginx-common", "tzdata"], isPresent: keepAll),
-                           DpkgStatus.pruneFileList(bytes, kind: ["list", "md5sums", "conffiles"][i % 3], isPresent: keepAll),
-                           ApkInstalled.filter(bytes, keeping: ["libfoo", "tool"], isPresent: keepAll)] {
+            for output in [
+                DpkgStatus.filter(bytes, keeping: ["nginx-common", "tzdata"], isPresent: keepAll),
+                DpkgStatus.pruneFileList(bytes, kind: ["list", "md5sums", "conffiles"][i % 3], isPresent: keepAll),
+                ApkInstalled.filter(bytes, keeping: ["libfoo", "tool"], isPresent: keepAll),
+            ] {
                 let lines = Set(String(decoding: bytes, as: UTF8.self).unicodeScalars.split(separator: "\n").map { String($0) })
-                let extra = String(decoding: output, as: UTF8.self).unicodeScalars.split(separator: "\n").map { String($0) }.filter { !lines.contains($0) }
+                let extra = String(decoding: output, as: UTF8.self).unicodeScalars.split(separator: "\n").map { String($0) }.filter {
+                    !lines.contains($0)
+                }
                 #expect(extra.isEmpty, "\(extra) in \(String(decoding: bytes, as: UTF8.self).debugDescription)")
             }
         }

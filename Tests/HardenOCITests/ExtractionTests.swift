@@ -86,7 +86,8 @@ func listTree(_ dir: String, prefix: String = "") throws -> [String] {
         try withTemporaryDirectory { dir in
             var e = TarEntry(path: "usr/bin/su", type: .regular, mode: 0o4755, uid: 0, gid: 0, size: 2, mtime: 1_600_000_000)
             e.xattrs = ["user.harden": Array("yes".utf8)]
-            _ = try extract([[FixtureEntry(entry: e, body: Array("su".utf8)), .file("home/u/f", "u", mode: 0o600, uid: 1000, gid: 1000)]], in: dir)
+            _ = try extract(
+                [[FixtureEntry(entry: e, body: Array("su".utf8)), .file("home/u/f", "u", mode: 0o600, uid: 1000, gid: 1000)]], in: dir)
             var st = stat()
             #expect(lstat(dir + "/sandbox/out/usr/bin/su", &st) == 0)
             #expect(st.st_mode & 0o7777 == 0o4755)

@@ -47,31 +47,40 @@ private func readFully(_ ref: ImageReference) throws -> FileTree {
             let amd = try Fixtures.layer([.file("arch", "amd64")])
             let arm = try Fixtures.layer([.file("arch", "arm64")])
             var (amdDesc, _) = try Fixtures.writeImage(at: dir, layers: [amd], config: nil, platform: .defaultPlatform)
-            var (armDesc, _) = try Fixtures.writeImage(at: dir, layers: [arm], config: nil, platform: Platform(os: "linux", architecture: "arm64"))
+            var (armDesc, _) = try Fixtures.writeImage(
+                at: dir, layers: [arm], config: nil, platform: Platform(os: "linux", architecture: "arm64"))
             amdDesc.platform = .defaultPlatform
             armDesc.platform = Platform(os: "linux", architecture: "arm64", variant: "v8")
             let inner = try JSONCoding.encode(Index(manifests: [armDesc, amdDesc]))
             let innerDigest = try Fixtures.putBlob(dir, inner)
             // An index pointing at an index pointing at the platform manifests.
-            let middle = try JSONCoding.encode(Index(manifests: [Descriptor(mediaType: MediaType.ociIndex, digest: innerDigest, size: Int64(inner.count))]))
+            let middle = try JSONCoding.encode(
+                Index(manifests: [Descriptor(mediaType: MediaType.ociIndex, digest: innerDigest, size: Int64(inner.count))]))
             let middleDigest = try Fixtures.putBlob(dir, middle)
-            let top = Index(manifests: [Descriptor(mediaType: MediaType.ociIndex, digest: middleDigest, size: Int64(middle.count),
-                                                   annotations: [Descriptor.refNameAnnotation: "multi"])])
+            let top = Index(manifests: [
+                Descriptor(
+                    mediaType: MediaType.ociIndex, digest: middleDigest, size: Int64(middle.count),
+                    annotations: [Descriptor.refNameAnnotation: "multi"])
+            ])
             try HostFS.writeFileAtomically(dir + "/index.json", try JSONCoding.encode(top))
             try HostFS.writeFileAtomically(dir + "/oci-layout", Array(#"{"imageLayoutVersion":"1.0.0"}"#.utf8))
             let def = try ImageLoader.open(.ociLayout(path: dir, tag: nil))
             #expect(def.config.architecture == "amd64")
-            let armImage = try ImageLoader.open(.ociLayout(path: dir, tag: "multi"),
-                                                options: .init(platform: try Platform(parsing: "linux/aarch64"), platformExplicit: true))
+            let armImage = try ImageLoader.open(
+                .ociLayout(path: dir, tag: "multi"),
+                options: .init(platform: try Platform(parsing: "linux/aarch64"), platformExplicit: true))
             #expect(armImage.config.architecture == "arm64")
             expectError("no image for platform linux/s390x") {
-                _ = try ImageLoader.open(.ociLayout(path: dir, tag: nil), options: .init(platform: try Platform(parsing: "linux/s390x"), platformExplicit: true))
+                _ = try ImageLoader.open(
+                    .ociLayout(path: dir, tag: nil), options: .init(platform: try Platform(parsing: "linux/s390x"), platformExplicit: true))
             }
         }
     }
 
     /// Writes a one-image layout and lets `corrupt` damage it; returns the layout path.
-    private func layout(_ dir: String, layers: [Fixtures.Layer]? = nil, corrupt: (String, Descriptor, [UInt8]) throws -> Void) throws -> String {
+    private func layout(
+        _ dir: String, layers: [Fixtures.Layer]? = nil, corrupt: (String, Descriptor, [UInt8]) throws -> Void
+    ) throws -> String {
         let l = try layers ?? [Fixtures.layer([.file("etc/hostname", "box\n")])]
         let (desc, manifestBytes) = try Fixtures.writeImage(at: dir, layers: l, config: nil, platform: .defaultPlatform)
         try HostFS.writeFileAtomically(dir + "/index.json", try JSONCoding.encode(Index(manifests: [desc])))
@@ -150,7 +159,8 @@ private func readFully(_ ref: ImageReference) throws -> FileTree {
     @Test func digestThatClimbsOutOfTheLayoutIsRefused() throws {
         try withTemporaryDirectory { dir in
             let path = try layout(dir) { dir, _, _ in
-                let evil = #"{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:../../../../etc/passwd","size":10}]}"#
+                let evil =
+                    #"{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:../../../../etc/passwd","size":10}]}"#
                 try HostFS.writeFileAtomically(dir + "/index.json", Array(evil.utf8))
             }
             expectError("invalid", code: .corrupt) { _ = try ImageLoader.open(.ociLayout(path: path, tag: nil)) }
@@ -181,7 +191,9 @@ private func readFully(_ ref: ImageReference) throws -> FileTree {
                 m.layers.append(m.layers[0])
                 let bytes = try JSONCoding.encode(m)
                 let d = try Fixtures.putBlob(dir, bytes)
-                try HostFS.writeFileAtomically(dir + "/index.json", try JSONCoding.encode(Index(manifests: [Descriptor(mediaType: desc.mediaType, digest: d, size: Int64(bytes.count))])))
+                try HostFS.writeFileAtomically(
+                    dir + "/index.json",
+                    try JSONCoding.encode(Index(manifests: [Descriptor(mediaType: desc.mediaType, digest: d, size: Int64(bytes.count))])))
             }
             expectError("diff_ids", code: .corrupt) { _ = try ImageLoader.open(.ociLayout(path: path, tag: nil)) }
         }
@@ -191,7 +203,10 @@ private func readFully(_ ref: ImageReference) throws -> FileTree {
 @Suite struct ConversionTests {
     private func sourceLayout(_ dir: String) throws -> String {
         let layers = [
-            try Fixtures.layer([.dir("etc"), .file("etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n"), .file("etc/a", "a"), .dir("bin"), .file("bin/tool", "T", mode: 0o4755)]),
+            try Fixtures.layer([
+                .dir("etc"), .file("etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n"), .file("etc/a", "a"), .dir("bin"),
+                .file("bin/tool", "T", mode: 0o4755),
+            ]),
             try Fixtures.layer([.whiteout("etc/a"), .hardlink("bin/tool2", "bin/tool"), .symlink("bin/sh", "tool")], compression: .zstd),
             try Fixtures.layer([.file("empty-layer-next", "")], compression: .none),
             try Fixtures.layer([], compression: .gzip),
@@ -245,7 +260,10 @@ private func readFully(_ ref: ImageReference) throws -> FileTree {
             _ = try ImageWriter.write(original, to: .ociLayout(path: dir + "/out", tag: "r"), options: .init(compression: compression))
             let out = try ImageLoader.open(.ociLayout(path: dir + "/out", tag: "r"))
             #expect(out.layers.map(\.diffID) == original.layers.map(\.diffID))
-            #expect(out.layers.allSatisfy { $0.descriptor.mediaType == MediaType.ociLayer(Compression(rawValue: compression.rawValue) ?? .none) })
+            #expect(
+                out.layers.allSatisfy {
+                    $0.descriptor.mediaType == MediaType.ociLayer(Compression(rawValue: compression.rawValue) ?? .none)
+                })
             _ = try FileTree.build(from: out)
         }
     }
@@ -292,7 +310,9 @@ private func readFully(_ ref: ImageReference) throws -> FileTree {
             config.config = ContainerConfig()
             let cfg = try JSONCoding.encode(config)
             let cfgName = Digest.sha256(of: cfg).encoded + ".json"
-            let manifest = try JSONCoding.encode([DockerArchiveManifestEntry(config: cfgName, repoTags: ["legacy/app:1"], layers: ["aaa/layer.tar", "bbb/layer.tar"])])
+            let manifest = try JSONCoding.encode([
+                DockerArchiveManifestEntry(config: cfgName, repoTags: ["legacy/app:1"], layers: ["aaa/layer.tar", "bbb/layer.tar"])
+            ])
             let archive = try Fixtures.tar([
                 .file("manifest.json", String(decoding: manifest, as: UTF8.self)),
                 .file(cfgName, String(decoding: cfg, as: UTF8.self)),
@@ -320,10 +340,13 @@ private func readFully(_ ref: ImageReference) throws -> FileTree {
             let config = ImageConfiguration(architecture: "amd64", os: "linux", diffIDs: [Digest.sha256(of: [9])])
             let cfg = try JSONCoding.encode(config)
             let manifest = try JSONCoding.encode([DockerArchiveManifestEntry(config: "c.json", repoTags: nil, layers: ["l.tar"])])
-            try HostFS.writeFileAtomically(dir + "/d.tar", try Fixtures.tar([
-                .file("manifest.json", String(decoding: manifest, as: UTF8.self)), .file("c.json", String(decoding: cfg, as: UTF8.self)),
-                FixtureEntry(entry: TarEntry(path: "l.tar", type: .regular), body: l0),
-            ]))
+            try HostFS.writeFileAtomically(
+                dir + "/d.tar",
+                try Fixtures.tar([
+                    .file("manifest.json", String(decoding: manifest, as: UTF8.self)),
+                    .file("c.json", String(decoding: cfg, as: UTF8.self)),
+                    FixtureEntry(entry: TarEntry(path: "l.tar", type: .regular), body: l0),
+                ]))
             let image = try ImageLoader.open(.dockerArchive(path: dir + "/d.tar", repoTag: nil))
             #expect { _ = try FileTree.build(from: image) } throws: { ($0 as? HardenError)?.code == .corrupt }
         }

@@ -33,11 +33,15 @@ struct FixtureImage {
                 .file("app/config.ini", "[server]\nport = 8080\nlog = info\n"),
                 .dir("tmp", mode: 0o1777),
             ],
-            config: ["User": "app", "Healthcheck": ["Test": ["CMD", "/app/server", "--health"]], "Env": ["PATH=/usr/bin", "GPG_KEY=ABCDEF0123"],
-                     "ExposedPorts": ["8080/tcp": [String: String]()], "Volumes": ["/data": [String: String]()], "Entrypoint": ["/app/server"]],
-            history: ["/bin/sh -c #(nop) ADD file:4b03b5f551e3fbdf47ec609712007327828f7530cc3455c43bbcdcaf449a75a9 in / ",
-                      "COPY app /app # buildkit",
-                      "RUN /bin/sh -c apt-get update && apt-get install -y --no-install-recommends ca-certificates && rm -rf /var/lib/apt/lists/* # buildkit"])
+            config: [
+                "User": "app", "Healthcheck": ["Test": ["CMD", "/app/server", "--health"]], "Env": ["PATH=/usr/bin", "GPG_KEY=ABCDEF0123"],
+                "ExposedPorts": ["8080/tcp": [String: String]()], "Volumes": ["/data": [String: String]()], "Entrypoint": ["/app/server"],
+            ],
+            history: [
+                "/bin/sh -c #(nop) ADD file:4b03b5f551e3fbdf47ec609712007327828f7530cc3455c43bbcdcaf449a75a9 in / ",
+                "COPY app /app # buildkit",
+                "RUN /bin/sh -c apt-get update && apt-get install -y --no-install-recommends ca-certificates && rm -rf /var/lib/apt/lists/* # buildkit",
+            ])
     }
 
     func build(in dir: String) throws -> (Image, ImageInspection) {
@@ -61,19 +65,24 @@ struct FixtureImage {
             [{"id":"pkg:deb/debian/libfoo@1","type":"deb","name":"libfoo","version":"1","used":\(unusedPackage ? "false" : "true"),"files":3,"usedFiles":\(unusedPackage ? 0 : 1)}]
             """
         let uses: [RuntimeProfile.PackageUse] = try JSONCoding.decode(Array(packages.utf8), source: "fixture", what: "packages")
-        return RuntimeProfile(image: .init(reference: "fixture", configDigest: Digest.sha256(of: image.configBytes).description,
-                                           manifestDigest: image.manifestDigest.description, platform: "linux/amd64"),
-                              runs: [], files: [], executables: [], ports: ports.map { .init(protocolName: "tcp", port: $0, address: "0.0.0.0") },
-                              uids: [1000], gids: [1000], syscalls: [], packages: uses,
-                              summary: .init(files: 1, missingFiles: 0, executables: 1, packagesUsed: unusedPackage ? 0 : 1, packagesUnused: unusedPackage ? 1 : 0))
+        return RuntimeProfile(
+            image: .init(
+                reference: "fixture", configDigest: Digest.sha256(of: image.configBytes).description,
+                manifestDigest: image.manifestDigest.description, platform: "linux/amd64"),
+            runs: [], files: [], executables: [], ports: ports.map { .init(protocolName: "tcp", port: $0, address: "0.0.0.0") },
+            uids: [1000], gids: [1000], syscalls: [], packages: uses,
+            summary: .init(
+                files: 1, missingFiles: 0, executables: 1, packagesUsed: unusedPackage ? 0 : 1, packagesUnused: unusedPackage ? 1 : 0))
     }
 
     func results(withProfile: Bool = false) throws -> [CheckResult] {
         try withTemporaryDirectory { dir in
             let (image, inspection) = try build(in: dir)
-            return ImageChecks.run(CheckInput(image: image, reference: "oci:fixture", tag: tag, inspection: inspection,
-                                              profile: withProfile ? try profile(for: image) : nil, findings: nil,
-                                              packageIDs: ["pkg:deb/debian/libfoo@1"]))
+            return ImageChecks.run(
+                CheckInput(
+                    image: image, reference: "oci:fixture", tag: tag, inspection: inspection,
+                    profile: withProfile ? try profile(for: image) : nil, findings: nil,
+                    packageIDs: ["pkg:deb/debian/libfoo@1"]))
         }
     }
 }
@@ -92,11 +101,24 @@ struct FixtureImage {
         ("DKL-DI-0002", false, { $0.config["Volumes"] = ["/proc": [String: String]()] }),
         ("DKL-DI-0003", false, { $0.history.append("/bin/sh -c apt-get update && apt-get dist-upgrade -y && apt-get install -y curl") }),
         ("DKL-DI-0004", false, { $0.history.append("RUN |1 VERSION=3 /bin/sh -c apk add curl # buildkit") }),
-        ("DKL-DI-0005", false, { $0.entries += [.dir("var"), .dir("var/lib"), .dir("var/lib/apt"), .dir("var/lib/apt/lists"),
-                                                  .file("var/lib/apt/lists/deb.debian.org_debian_dists_bookworm_InRelease", "Origin: Debian\n")] }),
+        (
+            "DKL-DI-0005", false,
+            {
+                $0.entries += [
+                    .dir("var"), .dir("var/lib"), .dir("var/lib/apt"), .dir("var/lib/apt/lists"),
+                    .file("var/lib/apt/lists/deb.debian.org_debian_dists_bookworm_InRelease", "Origin: Debian\n"),
+                ]
+            }
+        ),
         ("DKL-DI-0006", false, { $0.tag = "latest" }),
         ("DKL-LI-0001", false, { $0.entries[3] = .file("etc/shadow", "root::19000:0:99999:7:::\napp:!:19000::::::\n", mode: 0o640) }),
-        ("DKL-LI-0002", false, { $0.entries[1] = .file("etc/passwd", "root:x:0:0:root:/root:/bin/sh\ntoor:x:0:0::/root:/bin/sh\napp:x:1000:1000::/:/bin/false\n") }),
+        (
+            "DKL-LI-0002", false,
+            {
+                $0.entries[1] = .file(
+                    "etc/passwd", "root:x:0:0:root:/root:/bin/sh\ntoor:x:0:0::/root:/bin/sh\napp:x:1000:1000::/:/bin/false\n")
+            }
+        ),
         ("DKL-LI-0003", false, { $0.entries += [.dir("app/.git"), .file("app/.git/config", "[core]\n")] }),
         ("HDN-0001", false, { $0.entries += [.dir("bin"), .file("bin/sh", "\u{7f}ELF shell", mode: 0o755)] }),
         ("HDN-0002", false, { $0.entries += [.dir("usr"), .dir("usr/bin"), .file("usr/bin/dpkg", "\u{7f}ELF dpkg", mode: 0o755)] }),
@@ -188,7 +210,10 @@ struct FixtureImage {
         // Arbitrary bytes never crash the scanner.
         var g = SeededGenerator(for: "contentRules")
         for _ in 0..<200 {
-            let bytes = (0..<Int.random(in: 0..<300, using: &g)).map { _ in [UInt8(ascii: "-"), UInt8(ascii: "A"), UInt8(ascii: "x"), UInt8(ascii: "\""), UInt8.random(in: 0...255, using: &g)].randomElement(using: &g)! }
+            let bytes = (0..<Int.random(in: 0..<300, using: &g)).map { _ in
+                [UInt8(ascii: "-"), UInt8(ascii: "A"), UInt8(ascii: "x"), UInt8(ascii: "\""), UInt8.random(in: 0...255, using: &g)]
+                    .randomElement(using: &g)!
+            }
             _ = SecretRules.byContent(bytes)
         }
     }
@@ -267,7 +292,8 @@ struct FixtureImage {
         }
         #expect(ContinuousClock.now - start < .seconds(1))
         // Aliases within the bound still work, and stars in quotes and comments are not aliases.
-        let ok = try Policy.parse("""
+        let ok = try Policy.parse(
+            """
             packages:
               banned: &banned [telnet]
             # *not *an *alias
@@ -306,12 +332,14 @@ struct FixtureImage {
     }
 
     func package(_ name: String) throws -> SoftwarePackage {
-        let json = #"{"id":"pkg:deb/debian/\#(name)@1","type":"deb","name":"\#(name)","version":"1","licenses":[],"purl":"pkg:deb/debian/\#(name)@1","locations":["/var/lib/dpkg/status"],"files":[],"foundBy":"dpkg"}"#
+        let json =
+            #"{"id":"pkg:deb/debian/\#(name)@1","type":"deb","name":"\#(name)","version":"1","licenses":[],"purl":"pkg:deb/debian/\#(name)@1","locations":["/var/lib/dpkg/status"],"files":[],"foundBy":"dpkg"}"#
         return try JSONCoding.decode(Array(json.utf8), source: "fixture", what: "package")
     }
 
     @Test func theGateNamesEachViolation() throws {
-        let policy = try Policy.parse("""
+        let policy = try Policy.parse(
+            """
             packages:
               banned: [bash, "lib*"]
             image:
@@ -323,30 +351,41 @@ struct FixtureImage {
               fail_on: warn
               ignore: [CIS-DI-0006]
             """, source: "p.yaml")
-        var checks = [CheckResult(id: "CIS-DI-0006", level: .info, title: "t", cis: nil, status: .fail, findings: ["x"], remediation: "r"),
-                      CheckResult(id: "HDN-0003", level: .warn, title: "World-writable", cis: nil, status: .fail, findings: ["/app/x"], remediation: "r"),
-                      CheckResult(id: "HDN-0001", level: .info, title: "Shell", cis: nil, status: .fail, findings: ["/bin/sh"], remediation: "r")]
+        var checks = [
+            CheckResult(id: "CIS-DI-0006", level: .info, title: "t", cis: nil, status: .fail, findings: ["x"], remediation: "r"),
+            CheckResult(
+                id: "HDN-0003", level: .warn, title: "World-writable", cis: nil, status: .fail, findings: ["/app/x"], remediation: "r"),
+            CheckResult(id: "HDN-0001", level: .info, title: "Shell", cis: nil, status: .fail, findings: ["/bin/sh"], remediation: "r"),
+        ]
         policy.applyIgnores(&checks)
         #expect(checks[0].status == .ignored)
         let os: OSInfo = try JSONCoding.decode(Array(#"{"id":"alpine","versionID":"3.19"}"#.utf8), source: "os", what: "os")
-        let verdict = policy.evaluate(PolicyInput(reference: "img", config: ContainerConfig(), os: os,
-                                                  packages: [try package("bash"), try package("libssl3"), try package("nginx")],
-                                                  findings: nil, databaseAgeDays: nil, checks: checks, contentBytes: 4096))
+        let verdict = policy.evaluate(
+            PolicyInput(
+                reference: "img", config: ContainerConfig(), os: os,
+                packages: [try package("bash"), try package("libssl3"), try package("nginx")],
+                findings: nil, databaseAgeDays: nil, checks: checks, contentBytes: 4096))
         #expect(!verdict.passed)
         let rules = verdict.violations.map(\.rule)
-        #expect(rules == ["packages.banned", "packages.banned", "image.require_non_root", "image.require_healthcheck", "image.allowed_bases",
-                          "image.max_size", "checks"], "\(verdict.violations)")
+        #expect(
+            rules == [
+                "packages.banned", "packages.banned", "image.require_non_root", "image.require_healthcheck", "image.allowed_bases",
+                "image.max_size", "checks",
+            ], "\(verdict.violations)")
         #expect(verdict.violations[0].message.contains("package bash 1 (deb) is banned"))
         #expect(verdict.violations[1].message.contains("libssl3"))
         #expect(verdict.violations[4].message.contains("alpine:3.19"))
         #expect(verdict.violations.last?.message.hasPrefix("HDN-0003") == true)
         // Nothing to object to: a passing verdict.
         let ok = try Policy.parse("packages:\n  banned: [curl]\n", source: "p.yaml").evaluate(
-            PolicyInput(reference: "img", config: nil, os: nil, packages: [try package("bash")], findings: nil, databaseAgeDays: nil, checks: [], contentBytes: 1))
+            PolicyInput(
+                reference: "img", config: nil, os: nil, packages: [try package("bash")], findings: nil, databaseAgeDays: nil, checks: [],
+                contentBytes: 1))
         #expect(ok.passed && ok.violations.isEmpty)
         // Vulnerability rules without a database are undecided, not passed silently.
         let undecided = try Policy.parse("vulnerabilities:\n  fail_on: high\n", source: "p.yaml").evaluate(
-            PolicyInput(reference: "img", config: nil, os: nil, packages: [], findings: nil, databaseAgeDays: nil, checks: [], contentBytes: 1))
+            PolicyInput(
+                reference: "img", config: nil, os: nil, packages: [], findings: nil, databaseAgeDays: nil, checks: [], contentBytes: 1))
         #expect(undecided.undecided.count == 1)
     }
 }

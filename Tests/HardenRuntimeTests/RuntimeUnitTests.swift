@@ -42,8 +42,11 @@ struct ProbeSpecTests {
                2: 020DD50A:0050 010DD50A:C350 01 00000000:00000000 00:00000000 00000000     0        0 3 1 0000000000000000 100 0 0 10 0
             """
         let ports = ListeningSockets.parse(Array(tcp.utf8), protocolName: "tcp")
-        #expect(ports == [RuntimeProfile.Port(protocolName: "tcp", port: 80, address: "0.0.0.0"),
-                          RuntimeProfile.Port(protocolName: "tcp", port: 8080, address: "127.0.0.1")])
+        #expect(
+            ports == [
+                RuntimeProfile.Port(protocolName: "tcp", port: 80, address: "0.0.0.0"),
+                RuntimeProfile.Port(protocolName: "tcp", port: 8080, address: "127.0.0.1"),
+            ])
         let tcp6 = """
               sl  local_address                         remote_address                        st
                0: 00000000000000000000000000000000:0050 00000000000000000000000000000000:0000 0A 00000000:00000000
@@ -51,7 +54,10 @@ struct ProbeSpecTests {
             """
         #expect(ListeningSockets.parse(Array(tcp6.utf8), protocolName: "tcp6").map(\.address) == ["::", "0:0:0:0:0:0:0:1"])
         let udp = "  sl  local_address rem_address   st\n   5: 00000000:0035 00000000:0000 07 00000000:00000000\n"
-        #expect(ListeningSockets.parse(Array(udp.utf8), protocolName: "udp") == [RuntimeProfile.Port(protocolName: "udp", port: 53, address: "0.0.0.0")])
+        #expect(
+            ListeningSockets.parse(Array(udp.utf8), protocolName: "udp") == [
+                RuntimeProfile.Port(protocolName: "udp", port: 53, address: "0.0.0.0")
+            ])
         // Garbage never crashes.
         var rng = SeededGenerator(for: "listeningSocketsFromProcNet")
         for _ in 0..<2000 {
@@ -74,12 +80,16 @@ struct FanotifyTests {
     }
 
     @Test func eventRecordsDecode() {
-        let bytes = Self.record(mask: FanotifyEvent.open | FanotifyEvent.access, fd: 7, pid: 42) + Self.record(mask: FanotifyEvent.queueOverflow, fd: -1, pid: 0)
+        let bytes =
+            Self.record(mask: FanotifyEvent.open | FanotifyEvent.access, fd: 7, pid: 42)
+            + Self.record(mask: FanotifyEvent.queueOverflow, fd: -1, pid: 0)
         let (events, truncated) = bytes.withUnsafeBytes { FanotifyEvent.parse($0) }
         #expect(!truncated)
         #expect(events == [FanotifyEvent(mask: 0x21, fd: 7, pid: 42), FanotifyEvent(mask: FanotifyEvent.queueOverflow, fd: -1, pid: 0)])
         // A short, oversized or wrong-version record stops the parse and says so.
-        for bad in [Array(bytes.prefix(30)), Self.record(mask: 1, fd: 1, pid: 1, length: 4000), Self.record(mask: 1, fd: 1, pid: 1, version: 2)] {
+        for bad in [
+            Array(bytes.prefix(30)), Self.record(mask: 1, fd: 1, pid: 1, length: 4000), Self.record(mask: 1, fd: 1, pid: 1, version: 2),
+        ] {
             let (e, t) = bad.withUnsafeBytes { FanotifyEvent.parse($0) }
             #expect(t && e.count <= 1)
         }
@@ -116,10 +126,13 @@ struct FanotifyTests {
 
 struct BundleTests {
     @Test func usersResolveAgainstTheImagesOwnFiles() throws {
-        let passwd = UserResolver.parsePasswd(Array("root:x:0:0:root:/root:/bin/bash\nwww-data:x:33:33::/var/www:/usr/sbin/nologin\n# c\nbad\n".utf8))
+        let passwd = UserResolver.parsePasswd(
+            Array("root:x:0:0:root:/root:/bin/bash\nwww-data:x:33:33::/var/www:/usr/sbin/nologin\n# c\nbad\n".utf8))
         let groups = UserResolver.parseGroup(Array("root:x:0:\nwww-data:x:33:\nadm:x:4:www-data\n".utf8))
         #expect(try UserResolver.resolve(nil, passwd: passwd, groups: groups, image: "i") == RuntimeSpec.User(uid: 0, gid: 0))
-        #expect(try UserResolver.resolve("www-data", passwd: passwd, groups: groups, image: "i") == RuntimeSpec.User(uid: 33, gid: 33, additionalGids: [4]))
+        #expect(
+            try UserResolver.resolve("www-data", passwd: passwd, groups: groups, image: "i")
+                == RuntimeSpec.User(uid: 33, gid: 33, additionalGids: [4]))
         #expect(try UserResolver.resolve("1000:adm", passwd: passwd, groups: groups, image: "i") == RuntimeSpec.User(uid: 1000, gid: 4))
         #expect(throws: HardenError.self) { try UserResolver.resolve("nobody", passwd: passwd, groups: groups, image: "i") }
         #expect(throws: HardenError.self) { try UserResolver.resolve("0:wheel", passwd: passwd, groups: groups, image: "i") }
@@ -133,17 +146,23 @@ struct BundleTests {
         config.workingDir = "/srv"
         #expect(try RuntimeSpec.command(of: config, image: "x") == ["/docker-entrypoint.sh", "nginx"])
         #expect(throws: HardenError.self) { try RuntimeSpec.command(of: ContainerConfig(), image: "x") }
-        let spec = RuntimeSpec.make(config: config, args: ["nginx"], user: .init(uid: 0, gid: 0), hostname: "h", rootfs: "/r",
-                                    networkNamespace: "/var/run/netns/n", etcFiles: ["/etc/hosts": "/x/hosts"])
+        let spec = RuntimeSpec.make(
+            config: config, args: ["nginx"], user: .init(uid: 0, gid: 0), hostname: "h", rootfs: "/r",
+            networkNamespace: "/var/run/netns/n", etcFiles: ["/etc/hosts": "/x/hosts"])
         #expect(spec.process.terminal == false && spec.process.cwd == "/srv")
-        #expect(spec.process.env.contains("A=1") && spec.process.env.contains { $0.hasPrefix("PATH=") } && spec.process.env.contains("HOSTNAME=h"))
+        #expect(
+            spec.process.env.contains("A=1") && spec.process.env.contains { $0.hasPrefix("PATH=") }
+                && spec.process.env.contains("HOSTNAME=h"))
         #expect(Set(spec.process.capabilities?.effective ?? []) == Set(RuntimeSpec.dockerDefaultCapabilities))
-        #expect(spec.process.capabilities?.effective.contains("CAP_CHOWN") == true && spec.process.capabilities?.bounding.contains("CAP_SYS_ADMIN") == false)
+        #expect(
+            spec.process.capabilities?.effective.contains("CAP_CHOWN") == true
+                && spec.process.capabilities?.bounding.contains("CAP_SYS_ADMIN") == false)
         #expect(Set(spec.linux.namespaces.map(\.type)) == ["pid", "mount", "ipc", "uts", "network"])
         #expect(spec.linux.namespaces.first { $0.type == "network" }?.path == "/var/run/netns/n")
         #expect(spec.mounts.contains { $0.destination == "/etc/hosts" && $0.source == "/x/hosts" })
         // A non-root user gets no effective capabilities, as with Docker.
-        let user = RuntimeSpec.make(config: config, args: ["x"], user: .init(uid: 33, gid: 33), hostname: "h", rootfs: "/r", networkNamespace: nil, etcFiles: [:])
+        let user = RuntimeSpec.make(
+            config: config, args: ["x"], user: .init(uid: 33, gid: 33), hostname: "h", rootfs: "/r", networkNamespace: nil, etcFiles: [:])
         #expect(user.process.capabilities?.effective == [] && user.process.capabilities?.permitted == [])
     }
 }
@@ -176,9 +195,11 @@ struct ProfileModelTests {
         #expect(a.resolve("/loop").type == .other)
         #expect(a.isSymlink("/lib/x86_64-linux-gnu/libz.so.1") && !a.isSymlink("/lib/x86_64-linux-gnu/libz.so.1.2.13"))
         var trace = TraceReport()
-        trace.paths = [.init(path: "/lib/x86_64-linux-gnu/libz.so.1", operations: ["open": 1], failures: [:], firstProcess: "app"),
-                       .init(path: "/etc/ld.so.preload", operations: [:], failures: ["ENOENT": 2], firstProcess: "app"),
-                       .init(path: "/proc/self/maps", operations: ["open": 1], failures: [:], firstProcess: "app")]
+        trace.paths = [
+            .init(path: "/lib/x86_64-linux-gnu/libz.so.1", operations: ["open": 1], failures: [:], firstProcess: "app"),
+            .init(path: "/etc/ld.so.preload", operations: [:], failures: ["ENOENT": 2], firstProcess: "app"),
+            .init(path: "/proc/self/maps", operations: ["open": 1], failures: [:], firstProcess: "app"),
+        ]
         let files = a.files(fanotify: nil, traces: [trace])
         #expect(files.map(\.path) == ["/etc/ld.so.preload", "/lib/x86_64-linux-gnu/libz.so.1", "/usr/lib/x86_64-linux-gnu/libz.so.1.2.13"])
         #expect(files[0].type == .missing && files[0].failures == ["ENOENT": 2])
@@ -188,16 +209,24 @@ struct ProfileModelTests {
     func profile(config: String, files: [String], syscalls: [String: Int]) -> RuntimeProfile {
         RuntimeProfile(
             image: .init(reference: "r", configDigest: config, manifestDigest: "m", platform: "linux/amd64"),
-            runs: [.init(startedAt: "t", durationSeconds: 1, sensors: ["ptrace"], command: ["x"], user: "root", probes: [], exitCode: nil, fanotifyEvents: nil, tracedProcesses: 1)],
-            files: files.map { .init(path: $0, operations: ["open"], count: 1, firstProcess: "x", type: .file, target: nil, failures: nil) },
-            executables: [], ports: [], uids: [0], gids: [0], syscalls: syscalls.map { .init(name: $0.key, count: $0.value) }.sorted { $0.name < $1.name },
+            runs: [
+                .init(
+                    startedAt: "t", durationSeconds: 1, sensors: ["ptrace"], command: ["x"], user: "root", probes: [], exitCode: nil,
+                    fanotifyEvents: nil, tracedProcesses: 1)
+            ],
+            files: files.map {
+                .init(path: $0, operations: ["open"], count: 1, firstProcess: "x", type: .file, target: nil, failures: nil)
+            },
+            executables: [], ports: [], uids: [0], gids: [0],
+            syscalls: syscalls.map { .init(name: $0.key, count: $0.value) }.sorted { $0.name < $1.name },
             packages: [], summary: .init(files: 0, missingFiles: 0, executables: 0, packagesUsed: 0, packagesUnused: 0))
     }
 
     @Test func mergeUnitesRunsOfOneImageOnly() throws {
         let a = profile(config: "sha256:a", files: ["/bin/x", "/etc/a"], syscalls: ["read": 2, "write": 1])
         let b = profile(config: "sha256:a", files: ["/etc/a", "/etc/b"], syscalls: ["read": 3, "openat": 1])
-        let json = #"{"id":"deb:b@1","type":"deb","name":"b","version":"1","licenses":[],"purl":"pkg:deb/debian/b@1","locations":[],"files":["/etc/b"],"foundBy":"dpkg"}"#
+        let json =
+            #"{"id":"deb:b@1","type":"deb","name":"b","version":"1","licenses":[],"purl":"pkg:deb/debian/b@1","locations":[],"files":["/etc/b"],"foundBy":"dpkg"}"#
         let pkg: SoftwarePackage = try JSONCoding.decode(Array(json.utf8), source: "test", what: "package")
         let m = try RuntimeProfile.merge([a, b], packages: [pkg])
         #expect(m.runs.count == 2)
@@ -205,18 +234,22 @@ struct ProfileModelTests {
         #expect(m.files.first { $0.path == "/etc/a" }?.count == 2)
         #expect(m.syscalls.map { "\($0.name)=\($0.count)" } == ["openat=1", "read=5", "write=1"])
         #expect(m.packages.first?.used == true && m.summary.packagesUsed == 1)
-        #expect(throws: HardenError.self) { try RuntimeProfile.merge([a, profile(config: "sha256:b", files: [], syscalls: [:])], packages: nil) }
+        #expect(throws: HardenError.self) {
+            try RuntimeProfile.merge([a, profile(config: "sha256:b", files: [], syscalls: [:])], packages: nil)
+        }
     }
 }
 
 /// A container's init gets the stop signal only when it has a handler: read from /proc/PID/status.
 struct StopSignalTests {
     @Test func namesAndMasks() {
-        #expect(StopSignal.number("TERM") == 15 && StopSignal.number("SIGQUIT") == 3 && StopSignal.number("sigint") == 2 && StopSignal.number("9") == 9)
+        #expect(
+            StopSignal.number("TERM") == 15 && StopSignal.number("SIGQUIT") == 3 && StopSignal.number("sigint") == 2
+                && StopSignal.number("9") == 9)
         #expect(StopSignal.number("RTMIN+3") == nil && StopSignal.number("0") == nil && StopSignal.number("") == nil)
         let status = "Name:\tnginx\nSigBlk:\t0000000000000000\nSigIgn:\t0000000000001000\nSigCgt:\t0000000018010a07\n"
-        #expect(StopSignal.isCaught("TERM", status: status) == false)   // bit 14 is clear in 0x18010a07
-        #expect(StopSignal.isCaught("QUIT", status: status) == true)    // bit 2
+        #expect(StopSignal.isCaught("TERM", status: status) == false)  // bit 14 is clear in 0x18010a07
+        #expect(StopSignal.isCaught("QUIT", status: status) == true)  // bit 2
         #expect(StopSignal.isCaught("HUP", status: status) == true)
         #expect(StopSignal.isCaught("TERM", status: "Name:\tx\n") == nil)
         #expect(StopSignal.isCaught("RTMIN", status: status) == nil)
@@ -225,11 +258,17 @@ struct StopSignalTests {
     @Test func liveProcesses() async throws {
         try await withTemporaryDirectory { dir in
             let plain = try ChildProcess.spawn(["sleep", "200"])
-            let handler = try ChildProcess.spawn(["python3", "-c", "import signal, time; signal.signal(signal.SIGTERM, lambda *a: None); print('ready', flush=True); time.sleep(200)"],
-                                                 stdout: .file(dir + "/ready"))
+            let handler = try ChildProcess.spawn(
+                [
+                    "python3", "-c",
+                    "import signal, time; signal.signal(signal.SIGTERM, lambda *a: None); print('ready', flush=True); time.sleep(200)",
+                ],
+                stdout: .file(dir + "/ready"))
             defer { plain.signal(SIGKILL); handler.signal(SIGKILL) }
             let deadline = MonotonicClock.now + 120  // a loaded machine can be slow to start python
-            while (try? HostFS.readFile(dir + "/ready"))?.isEmpty ?? true, MonotonicClock.now < deadline { try await Task.sleep(nanoseconds: 10_000_000) }
+            while (try? HostFS.readFile(dir + "/ready"))?.isEmpty ?? true, MonotonicClock.now < deadline {
+                try await Task.sleep(nanoseconds: 10_000_000)
+            }
             try #require(!((try? HostFS.readFile(dir + "/ready"))?.isEmpty ?? true), "python never installed its handler")
             #expect(!StopSignal.isCaught("TERM", pid: plain.pid))
             #expect(StopSignal.isCaught("TERM", pid: handler.pid))

@@ -17,7 +17,8 @@ func catalog(_ layers: [[FixtureEntry]]) throws -> SBOM {
     }
 }
 
-let osRelease = FixtureEntry.file("etc/os-release", "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\n")
+let osRelease = FixtureEntry.file(
+    "etc/os-release", "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\n")
 
 @Suite struct DpkgCatalogerTests {
     static let status = """
@@ -73,13 +74,17 @@ let osRelease = FixtureEntry.file("etc/os-release", "PRETTY_NAME=\"Debian GNU/Li
     }
 
     @Test func ownedFilesComeFromListsAndOnlyExistingOnesCount() throws {
-        let sbom = try catalog([[
-            osRelease, .file("var/lib/dpkg/status", Self.status),
-            .file("var/lib/dpkg/info/libc6:amd64.list", "/.\n/usr\n/usr/lib\n/usr/lib/libc.so.6\n/usr/lib/gone.so\n"),
-            .file("var/lib/dpkg/info/libc6:amd64.md5sums", "d41d8cd98f00b204e9800998ecf8427e  usr/lib/ld.so\n"),
-            .file("usr/lib/libc.so.6", "ELF"), .file("usr/lib/ld.so", "ELF"),
-            .file("usr/share/doc/libc6/copyright", "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\nFiles: *\nLicense: LGPL-2.1+ or GPL-2\n"),
-        ]])
+        let sbom = try catalog([
+            [
+                osRelease, .file("var/lib/dpkg/status", Self.status),
+                .file("var/lib/dpkg/info/libc6:amd64.list", "/.\n/usr\n/usr/lib\n/usr/lib/libc.so.6\n/usr/lib/gone.so\n"),
+                .file("var/lib/dpkg/info/libc6:amd64.md5sums", "d41d8cd98f00b204e9800998ecf8427e  usr/lib/ld.so\n"),
+                .file("usr/lib/libc.so.6", "ELF"), .file("usr/lib/ld.so", "ELF"),
+                .file(
+                    "usr/share/doc/libc6/copyright",
+                    "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\nFiles: *\nLicense: LGPL-2.1+ or GPL-2\n"),
+            ]
+        ])
         let libc = try #require(sbom.packages.first { $0.name == "libc6" })
         #expect(libc.files == ["/usr/lib/ld.so", "/usr/lib/libc.so.6"])
         #expect(libc.licenses == ["GPL-2", "LGPL-2.1+"])
@@ -116,12 +121,14 @@ let osRelease = FixtureEntry.file("etc/os-release", "PRETTY_NAME=\"Debian GNU/Li
     }
 
     @Test func distrolessStatusD() throws {
-        let sbom = try catalog([[
-            osRelease,
-            .file("var/lib/dpkg/status.d/base-files", "Package: base-files\nVersion: 12.4+deb12u5\nArchitecture: amd64\n"),
-            .file("var/lib/dpkg/status.d/base-files.md5sums", "abc  etc/issue\n"),
-            .file("etc/issue", "Debian\n"),
-        ]])
+        let sbom = try catalog([
+            [
+                osRelease,
+                .file("var/lib/dpkg/status.d/base-files", "Package: base-files\nVersion: 12.4+deb12u5\nArchitecture: amd64\n"),
+                .file("var/lib/dpkg/status.d/base-files.md5sums", "abc  etc/issue\n"),
+                .file("etc/issue", "Debian\n"),
+            ]
+        ])
         let p = try #require(sbom.packages.first)
         #expect(p.name == "base-files" && p.files == ["/etc/issue"])
     }
@@ -129,22 +136,33 @@ let osRelease = FixtureEntry.file("etc/os-release", "PRETTY_NAME=\"Debian GNU/Li
 
 @Suite struct LanguageCatalogerTests {
     @Test func pythonDistInfoRecordAndEggInfo() throws {
-        let sbom = try catalog([[
-            osRelease,
-            .file("usr/local/lib/python3.11/dist-packages/requests-2.19.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: requests\nVersion: 2.19.0\nLicense: Apache 2.0\n\nBody: not a header\n"),
-            // Wheels write RECORD with CRLF line ends ("\r\n" is one Character in Swift).
-            .file("usr/local/lib/python3.11/dist-packages/requests-2.19.0.dist-info/RECORD", "requests/__init__.py,sha256=x,10\r\n\"requests/we,ird.py\",,\r\n../../../bin/req,,\r\n"),
-            .file("usr/local/lib/python3.11/dist-packages/requests/__init__.py", "x"),
-            .file("usr/local/lib/python3.11/dist-packages/requests/we,ird.py", "x"),
-            .file("usr/local/bin/req", "#!/usr/bin/python3"),
-            .file("usr/lib/python3/dist-packages/PyYAML-5.1.egg-info/PKG-INFO", "Metadata-Version: 1.1\nName: PyYAML\nVersion: 5.1\nClassifier: License :: OSI Approved :: MIT License\n"),
-            .file("opt/venv/lib/python3.11/site-packages/bad.dist-info/METADATA", "Metadata-Version: 2.1\nSummary: no name\n"),
-        ]])
+        let sbom = try catalog([
+            [
+                osRelease,
+                .file(
+                    "usr/local/lib/python3.11/dist-packages/requests-2.19.0.dist-info/METADATA",
+                    "Metadata-Version: 2.1\nName: requests\nVersion: 2.19.0\nLicense: Apache 2.0\n\nBody: not a header\n"),
+                // Wheels write RECORD with CRLF line ends ("\r\n" is one Character in Swift).
+                .file(
+                    "usr/local/lib/python3.11/dist-packages/requests-2.19.0.dist-info/RECORD",
+                    "requests/__init__.py,sha256=x,10\r\n\"requests/we,ird.py\",,\r\n../../../bin/req,,\r\n"),
+                .file("usr/local/lib/python3.11/dist-packages/requests/__init__.py", "x"),
+                .file("usr/local/lib/python3.11/dist-packages/requests/we,ird.py", "x"),
+                .file("usr/local/bin/req", "#!/usr/bin/python3"),
+                .file(
+                    "usr/lib/python3/dist-packages/PyYAML-5.1.egg-info/PKG-INFO",
+                    "Metadata-Version: 1.1\nName: PyYAML\nVersion: 5.1\nClassifier: License :: OSI Approved :: MIT License\n"),
+                .file("opt/venv/lib/python3.11/site-packages/bad.dist-info/METADATA", "Metadata-Version: 2.1\nSummary: no name\n"),
+            ]
+        ])
         let req = try #require(sbom.packages.first { $0.name == "requests" })
         #expect(req.purl == "pkg:pypi/requests@2.19.0")
         #expect(req.licenses == ["Apache 2.0"])
-        #expect(req.files == ["/usr/local/bin/req", "/usr/local/lib/python3.11/dist-packages/requests/__init__.py",
-                              "/usr/local/lib/python3.11/dist-packages/requests/we,ird.py"])
+        #expect(
+            req.files == [
+                "/usr/local/bin/req", "/usr/local/lib/python3.11/dist-packages/requests/__init__.py",
+                "/usr/local/lib/python3.11/dist-packages/requests/we,ird.py",
+            ])
         let yaml = try #require(sbom.packages.first { $0.name == "PyYAML" })
         #expect(yaml.purl == "pkg:pypi/pyyaml@5.1" && yaml.licenses == ["MIT License"])
         #expect(sbom.warnings.contains { $0.contains("bad.dist-info/METADATA") })
@@ -152,23 +170,27 @@ let osRelease = FixtureEntry.file("etc/os-release", "PRETTY_NAME=\"Debian GNU/Li
 
     @Test func pythonInstalledByDebIsMarkedOSOwned() throws {
         let meta = "usr/lib/python3/dist-packages/Flask-2.2.2.dist-info/METADATA"
-        let sbom = try catalog([[
-            osRelease,
-            .file("var/lib/dpkg/status", "Package: python3-flask\nStatus: install ok installed\nVersion: 2.2.2-3\nSource: flask\n"),
-            .file("var/lib/dpkg/info/python3-flask.list", "/\(meta)\n"),
-            .file(meta, "Name: Flask\nVersion: 2.2.2\n"),
-        ]])
+        let sbom = try catalog([
+            [
+                osRelease,
+                .file("var/lib/dpkg/status", "Package: python3-flask\nStatus: install ok installed\nVersion: 2.2.2-3\nSource: flask\n"),
+                .file("var/lib/dpkg/info/python3-flask.list", "/\(meta)\n"),
+                .file(meta, "Name: Flask\nVersion: 2.2.2\n"),
+            ]
+        ])
         #expect(sbom.packages.first { $0.name == "Flask" }?.ownedBy == "deb:python3-flask")
     }
 
     @Test func npmScopedAndDebianNodePackages() throws {
-        let sbom = try catalog([[
-            .file("app/node_modules/@babel/core/package.json", #"{"name":"@babel/core","version":"7.1.0","license":"MIT"}"#),
-            .file("app/node_modules/lodash/package.json", #"{"name":"lodash","version":"4.17.4","licenses":[{"type":"MIT"}]}"#),
-            .file("app/node_modules/lodash/fp/package.json", #"{"name":"lodash-fp-internal","version":"0"}"#),
-            .file("usr/share/nodejs/debug/package.json", #"{"name":"debug","version":"4.3.4"}"#),
-            .file("app/node_modules/broken/package.json", "{not json"),
-        ]])
+        let sbom = try catalog([
+            [
+                .file("app/node_modules/@babel/core/package.json", #"{"name":"@babel/core","version":"7.1.0","license":"MIT"}"#),
+                .file("app/node_modules/lodash/package.json", #"{"name":"lodash","version":"4.17.4","licenses":[{"type":"MIT"}]}"#),
+                .file("app/node_modules/lodash/fp/package.json", #"{"name":"lodash-fp-internal","version":"0"}"#),
+                .file("usr/share/nodejs/debug/package.json", #"{"name":"debug","version":"4.3.4"}"#),
+                .file("app/node_modules/broken/package.json", "{not json"),
+            ]
+        ])
         #expect(sbom.packages.map(\.name).sorted() == ["@babel/core", "debug", "lodash"])
         #expect(sbom.packages.first { $0.name == "@babel/core" }?.purl == "pkg:npm/%40babel/core@7.1.0")
         #expect(sbom.warnings.contains { $0.contains("broken/package.json") })
@@ -202,7 +224,8 @@ let osRelease = FixtureEntry.file("etc/os-release", "PRETTY_NAME=\"Debian GNU/Li
             return out
         }
         let start: [UInt8] = [0x30, 0x77, 0xaf, 0x0c, 0x92, 0x74, 0x08, 0x02, 0x41, 0xe1, 0xc1, 0x07, 0xe6, 0xd6, 0x18, 0xe6]
-        let modinfo = "path\texample.com/app\nmod\texample.com/app\tv1.2.3\th1:abc=\ndep\tgolang.org/x/net\tv0.0.1\th1:x=\n=>\tgolang.org/x/net\tv0.17.0\th1:y=\ndep\tgithub.com/pkg/errors\tv0.9.1\th1:z=\nbuild\t-compiler=gc\n"
+        let modinfo =
+            "path\texample.com/app\nmod\texample.com/app\tv1.2.3\th1:abc=\ndep\tgolang.org/x/net\tv0.0.1\th1:x=\n=>\tgolang.org/x/net\tv0.17.0\th1:y=\ndep\tgithub.com/pkg/errors\tv0.9.1\th1:z=\nbuild\t-compiler=gc\n"
         let info = Array(modinfo.utf8)
         var b: [UInt8] = [0x7f] + Array("ELF".utf8) + [UInt8](repeating: 0, count: 2000)
         b += [0xff] + Array(" Go buildinf:".utf8) + [8, 2] + [UInt8](repeating: 0, count: 16)
@@ -231,9 +254,11 @@ let osRelease = FixtureEntry.file("etc/os-release", "PRETTY_NAME=\"Debian GNU/Li
         for (name, data) in files {
             let offset = out.count
             let n = Array(name.utf8)
-            out += le32(0x04034b50) + le16(20) + le16(0) + le16(0) + le16(0) + le16(0) + le32(0) + le32(data.count) + le32(data.count)
+            out +=
+                le32(0x04034b50) + le16(20) + le16(0) + le16(0) + le16(0) + le16(0) + le32(0) + le32(data.count) + le32(data.count)
                 + le16(n.count) + le16(0) + n + data
-            central += le32(0x02014b50) + le16(20) + le16(20) + le16(0) + le16(0) + le16(0) + le16(0) + le32(0) + le32(data.count)
+            central +=
+                le32(0x02014b50) + le16(20) + le16(20) + le16(0) + le16(0) + le16(0) + le16(0) + le32(0) + le32(data.count)
                 + le32(data.count) + le16(n.count) + le16(0) + le16(0) + le16(0) + le16(0) + le32(0) + le32(offset) + n
         }
         let cdOffset = out.count
@@ -243,13 +268,19 @@ let osRelease = FixtureEntry.file("etc/os-release", "PRETTY_NAME=\"Debian GNU/Li
     }
 
     @Test func javaArchivesIncludingNestedJars() throws {
-        let inner = Self.zip([("META-INF/MANIFEST.MF", Array("Manifest-Version: 1.0\nImplementation-Title: inner-lib\nImplementation-Version: 0.9\n".utf8))])
+        let inner = Self.zip([
+            ("META-INF/MANIFEST.MF", Array("Manifest-Version: 1.0\nImplementation-Title: inner-lib\nImplementation-Version: 0.9\n".utf8))
+        ])
         let outer = Self.zip([
             ("META-INF/maven/org.example/app/pom.properties", Array("groupId=org.example\nartifactId=app\nversion=1.4.2\n".utf8)),
             ("BOOT-INF/lib/inner-lib-0.9.jar", inner),
         ])
-        let sbom = try catalog([[FixtureEntry(entry: TarEntry(path: "opt/app.jar", type: .regular), body: outer),
-                                 FixtureEntry(entry: TarEntry(path: "opt/junk.jar", type: .regular), body: Array("not a zip".utf8))]])
+        let sbom = try catalog([
+            [
+                FixtureEntry(entry: TarEntry(path: "opt/app.jar", type: .regular), body: outer),
+                FixtureEntry(entry: TarEntry(path: "opt/junk.jar", type: .regular), body: Array("not a zip".utf8)),
+            ]
+        ])
         let got = Set(sbom.packages.map { "\($0.purl)" })
         #expect(got.contains("pkg:maven/org.example/app@1.4.2"))
         #expect(got.contains { $0.contains("inner-lib@0.9") })
@@ -279,8 +310,12 @@ let osRelease = FixtureEntry.file("etc/os-release", "PRETTY_NAME=\"Debian GNU/Li
             V:1
 
             """
-        let sbom = try catalog([[.file("etc/os-release", "ID=alpine\nVERSION_ID=3.19.0\n"), .file("lib/apk/db/installed", db),
-                                 .file("lib/ld-musl-x86_64.so.1", "ELF")]])
+        let sbom = try catalog([
+            [
+                .file("etc/os-release", "ID=alpine\nVERSION_ID=3.19.0\n"), .file("lib/apk/db/installed", db),
+                .file("lib/ld-musl-x86_64.so.1", "ELF"),
+            ]
+        ])
         #expect(sbom.packages.map(\.name) == ["libcrypto3", "musl"])
         let crypto = try #require(sbom.packages.first { $0.name == "libcrypto3" })
         #expect(crypto.sourceName == "openssl")
@@ -297,9 +332,11 @@ let osRelease = FixtureEntry.file("etc/os-release", "PRETTY_NAME=\"Debian GNU/Li
 
 @Suite struct PURLTests {
     @Test func encoding() {
-        #expect(PURL(type: "deb", namespace: "debian", name: "zlib1g", version: "1:1.2.13.dfsg-1", qualifiers: [("arch", "amd64")]).description
+        #expect(
+            PURL(type: "deb", namespace: "debian", name: "zlib1g", version: "1:1.2.13.dfsg-1", qualifiers: [("arch", "amd64")]).description
                 == "pkg:deb/debian/zlib1g@1%3A1.2.13.dfsg-1?arch=amd64")
-        #expect(PURL(type: "maven", namespace: "org.apache.commons", name: "commons-lang3", version: "3.12.0").description
+        #expect(
+            PURL(type: "maven", namespace: "org.apache.commons", name: "commons-lang3", version: "3.12.0").description
                 == "pkg:maven/org.apache.commons/commons-lang3@3.12.0")
         #expect(PURL.pep503("Foo__Bar.baz") == "foo-bar-baz")
     }
@@ -320,12 +357,14 @@ let osRelease = FixtureEntry.file("etc/os-release", "PRETTY_NAME=\"Debian GNU/Li
     @Test func distinctNestedJarsStopAtTheImageBudget() throws {
         // No overlap, but 20 distinct nested 8 MiB archives: 160 MiB to inflate, more than a 100 MiB budget (an
         // image's budget is 1 GiB; the mechanism is the same).
-        let nested = try ZipFixture.jar(group: "org.example", artifact: "inner", version: "1.0",
-                                        extra: [.init("pad.bin", [UInt8](repeating: 0, count: 8 << 20), deflate: false)])
+        let nested = try ZipFixture.jar(
+            group: "org.example", artifact: "inner", version: "1.0",
+            extra: [.init("pad.bin", [UInt8](repeating: 0, count: 8 << 20), deflate: false)])
         let outer = try ZipFixture.build((0..<20).map { .init("lib/inner\($0).jar", nested) })
         #expect(outer.count < 1 << 20)
         let budget = InflationBudget(limit: 100 << 20)
-        let found = try JavaArchiveCataloger.packages(in: outer, name: "app.jar", location: "/app.jar", layer: nil, depth: 0, budget: budget)
+        let found = try JavaArchiveCataloger.packages(
+            in: outer, name: "app.jar", location: "/app.jar", layer: nil, depth: 0, budget: budget)
         // What was read before the budget ran out is kept; nothing more was inflated.
         #expect(budget.exhaustedBy != nil && budget.remaining == 0)
         #expect(found.count >= 1 && found.count < 20, "\(found.count)")
@@ -333,7 +372,8 @@ let osRelease = FixtureEntry.file("etc/os-release", "PRETTY_NAME=\"Debian GNU/Li
 
     @Test func realNestedJarsWithCRLFPropertiesAreFound() throws {
         let inner = try ZipFixture.jar(group: "org.example", artifact: "inner", version: "2.1")
-        let outer = try ZipFixture.jar(group: "org.example", artifact: "app", version: "1.0", extra: [.init("BOOT-INF/lib/inner-2.1.jar", inner, deflate: false)])
+        let outer = try ZipFixture.jar(
+            group: "org.example", artifact: "app", version: "1.0", extra: [.init("BOOT-INF/lib/inner-2.1.jar", inner, deflate: false)])
         let packages = try JavaArchiveCataloger.packages(in: outer, name: "app.jar", location: "/app.jar", layer: nil, depth: 0)
         #expect(Set(packages.map { "\($0.name)@\($0.version)" }) == ["app@1.0", "inner@2.1"])
     }

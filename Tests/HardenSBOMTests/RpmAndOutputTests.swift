@@ -12,29 +12,39 @@ import Testing
     @Test func sqliteRpmdb() throws {
         try withTemporaryDirectory { dir in
             let header = Fixtures.rpmHeader([
-                (1000, 6, Fixtures.rpmString("openssl-libs"), 1), (1001, 6, Fixtures.rpmString("3.0.7"), 1), (1002, 6, Fixtures.rpmString("25.el9"), 1),
+                (1000, 6, Fixtures.rpmString("openssl-libs"), 1), (1001, 6, Fixtures.rpmString("3.0.7"), 1),
+                (1002, 6, Fixtures.rpmString("25.el9"), 1),
                 (1003, 4, [0, 0, 0, 1], 1), (1022, 6, Fixtures.rpmString("x86_64"), 1), (1014, 6, Fixtures.rpmString("ASL 2.0"), 1),
                 (1044, 6, Fixtures.rpmString("openssl-3.0.7-25.el9.src.rpm"), 1),
                 (1116, 4, [0, 0, 0, 0, 0, 0, 0, 0], 2), (1117, 8, Fixtures.rpmString("libssl.so.3") + Fixtures.rpmString("missing.so"), 2),
                 (1118, 8, Fixtures.rpmString("/usr/lib64/"), 1),
             ])
             let bytes = try Fixtures.rpmdb(dir + "/rpmdb.sqlite", packages: [.init(header: header, name: "openssl-libs")])
-            let sbom = try catalog([[.file("etc/os-release", "ID=rhel\nVERSION_ID=\"9.3\"\n"),
-                                     FixtureEntry(entry: TarEntry(path: "var/lib/rpm/rpmdb.sqlite", type: .regular), body: bytes),
-                                     .file("usr/lib64/libssl.so.3", "ELF")]])
+            let sbom = try catalog([
+                [
+                    .file("etc/os-release", "ID=rhel\nVERSION_ID=\"9.3\"\n"),
+                    FixtureEntry(entry: TarEntry(path: "var/lib/rpm/rpmdb.sqlite", type: .regular), body: bytes),
+                    .file("usr/lib64/libssl.so.3", "ELF"),
+                ]
+            ])
             let p = try #require(sbom.packages.first)
             #expect(p.name == "openssl-libs" && p.version == "1:3.0.7-25.el9" && p.sourceName == "openssl")
             #expect(p.files == ["/usr/lib64/libssl.so.3"])
-            #expect(p.purl == "pkg:rpm/rhel/openssl-libs@3.0.7-25.el9?arch=x86_64&distro=rhel-9.3&epoch=1&upstream=openssl-3.0.7-25.el9.src.rpm")
+            #expect(
+                p.purl == "pkg:rpm/rhel/openssl-libs@3.0.7-25.el9?arch=x86_64&distro=rhel-9.3&epoch=1&upstream=openssl-3.0.7-25.el9.src.rpm"
+            )
         }
     }
 
     /// Filtering keeps the packages asked for (and gpg-pubkey), in every table, and leaves no trace of the others.
     @Test func sqliteRpmdbIsFilteredToThePackagesLeft() throws {
         try withTemporaryDirectory { dir in
-            let packages = [Fixtures.rpmPackage(name: "openssl-libs", version: "3.0.7", release: "25.el9", arch: "x86_64", files: ["/usr/lib64/libssl.so.3"]),
-                            Fixtures.rpmPackage(name: "vim-minimal", version: "8.2.2637", release: "20.el9", arch: "x86_64", files: ["/usr/bin/vi"]),
-                            Fixtures.rpmPackage(name: "gpg-pubkey", version: "fd431d51", release: "4ae0493b", arch: nil, files: [])]
+            let packages = [
+                Fixtures.rpmPackage(
+                    name: "openssl-libs", version: "3.0.7", release: "25.el9", arch: "x86_64", files: ["/usr/lib64/libssl.so.3"]),
+                Fixtures.rpmPackage(name: "vim-minimal", version: "8.2.2637", release: "20.el9", arch: "x86_64", files: ["/usr/bin/vi"]),
+                Fixtures.rpmPackage(name: "gpg-pubkey", version: "fd431d51", release: "4ae0493b", arch: nil, files: []),
+            ]
             let bytes = try Fixtures.rpmdb(dir + "/rpmdb.sqlite", packages: packages)
             let filtered = try RpmCataloger.filterSQLite(bytes, keeping: ["rpm:openssl-libs@3.0.7-25.el9:x86_64"])
             try HostFS.writeFileAtomically(dir + "/out.sqlite", filtered)
@@ -54,7 +64,9 @@ import Testing
             #expect(column("SELECT count(*) FROM Packages") == ["2"])
             #expect(!String(decoding: filtered, as: UTF8.self).contains("vim-minimal"), "a removed header survives in the file")
             // Keeping everything returns the database unchanged.
-            #expect(try RpmCataloger.filterSQLite(bytes, keeping: ["rpm:openssl-libs@3.0.7-25.el9:x86_64", "rpm:vim-minimal@8.2.2637-20.el9:x86_64"]) == bytes)
+            #expect(
+                try RpmCataloger.filterSQLite(
+                    bytes, keeping: ["rpm:openssl-libs@3.0.7-25.el9:x86_64", "rpm:vim-minimal@8.2.2637-20.el9:x86_64"]) == bytes)
             #expect(throws: HardenError.self) { try RpmCataloger.filterSQLite(Array("not sqlite".utf8), keeping: []) }
         }
     }
@@ -68,8 +80,12 @@ import Testing
     }
 
     @Test func gemspecWithoutANameIsSkippedWithAWarning() throws {
-        let sbom = try catalog([[.file("usr/lib/ruby/gems/3.1.0/specifications/odd.gemspec", "Gem::Specification.new do |s|\n  s.version = \"1\"\nend\n"),
-                                 .file("usr/lib/ruby/gems/3.1.0/specifications/ok-1.0.gemspec", "s.name = 'ok'\ns.version = '1.0'\n")]])
+        let sbom = try catalog([
+            [
+                .file("usr/lib/ruby/gems/3.1.0/specifications/odd.gemspec", "Gem::Specification.new do |s|\n  s.version = \"1\"\nend\n"),
+                .file("usr/lib/ruby/gems/3.1.0/specifications/ok-1.0.gemspec", "s.name = 'ok'\ns.version = '1.0'\n"),
+            ]
+        ])
         #expect(sbom.packages.map(\.name) == ["ok"])
         #expect(sbom.warnings.contains { $0.contains("odd.gemspec") })
     }
@@ -87,10 +103,16 @@ import Testing
 
 @Suite struct OutputTests {
     static func sample() throws -> SBOM {
-        try catalog([[osRelease,
-                      .file("var/lib/dpkg/status", "Package: zlib1g\nStatus: install ok installed\nVersion: 1:1.2.13.dfsg-1\nArchitecture: amd64\nSource: zlib\n"),
-                      .file("usr/share/doc/zlib1g/copyright", "License: Zlib\n"),
-                      .file("usr/lib/python3/dist-packages/x-1.0.dist-info/METADATA", "Name: x\nVersion: 1.0\nLicense: Some Odd License\n")]])
+        try catalog([
+            [
+                osRelease,
+                .file(
+                    "var/lib/dpkg/status",
+                    "Package: zlib1g\nStatus: install ok installed\nVersion: 1:1.2.13.dfsg-1\nArchitecture: amd64\nSource: zlib\n"),
+                .file("usr/share/doc/zlib1g/copyright", "License: Zlib\n"),
+                .file("usr/lib/python3/dist-packages/x-1.0.dist-info/METADATA", "Name: x\nVersion: 1.0\nLicense: Some Odd License\n"),
+            ]
+        ])
     }
 
     @Test func cycloneDXHasOSComponentBomRefsAndPurls() throws {
@@ -120,16 +142,23 @@ import Testing
 @Suite struct LayerCacheTests {
     @Test func secondScanComesFromTheCacheAndMatches() throws {
         try withTemporaryDirectory { dir in
-            let base = try Fixtures.layer([osRelease, .file("var/lib/dpkg/status", "Package: a\nStatus: install ok installed\nVersion: 1\n"),
-                                           .file(String(repeating: "long/", count: 30) + "x", "y")])
+            let base = try Fixtures.layer([
+                osRelease, .file("var/lib/dpkg/status", "Package: a\nStatus: install ok installed\nVersion: 1\n"),
+                .file(String(repeating: "long/", count: 30) + "x", "y"),
+            ])
             let top = try Fixtures.layer([.file("app/app.py", "print(1)")])
-            try Fixtures.ociLayout(at: dir + "/img", images: [(tag: "one", layers: [base], config: nil), (tag: "two", layers: [base, top], config: nil)])
+            try Fixtures.ociLayout(
+                at: dir + "/img", images: [(tag: "one", layers: [base], config: nil), (tag: "two", layers: [base, top], config: nil)])
             let builder = SBOMBuilder(cache: LayerCache(directory: dir + "/cache"))
             var cachedFlags: [Bool] = []
-            let first = try builder.build(try ImageLoader.open(.ociLayout(path: dir + "/img", tag: "one")), reference: "one") { _, c in cachedFlags.append(c) }
+            let first = try builder.build(try ImageLoader.open(.ociLayout(path: dir + "/img", tag: "one")), reference: "one") { _, c in
+                cachedFlags.append(c)
+            }
             #expect(cachedFlags == [false])
             cachedFlags = []
-            let second = try builder.build(try ImageLoader.open(.ociLayout(path: dir + "/img", tag: "two")), reference: "two") { _, c in cachedFlags.append(c) }
+            let second = try builder.build(try ImageLoader.open(.ociLayout(path: dir + "/img", tag: "two")), reference: "two") { _, c in
+                cachedFlags.append(c)
+            }
             #expect(cachedFlags == [true, false])
             #expect(first.packages.map(\.id) == second.packages.map(\.id))
             // A corrupt cache entry is ignored, not fatal.

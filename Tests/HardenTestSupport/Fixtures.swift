@@ -21,28 +21,40 @@ public struct FixtureEntry: Sendable {
     }
 
     public static func file(_ path: String, _ content: String, mode: UInt32 = 0o644, uid: Int = 0, gid: Int = 0) -> FixtureEntry {
-        FixtureEntry(entry: TarEntry(path: RawPath(path), type: .regular, mode: mode, uid: uid, gid: gid, size: Int64(content.utf8.count), mtime: 1_700_000_000), body: Array(content.utf8))
+        FixtureEntry(
+            entry: TarEntry(
+                path: RawPath(path), type: .regular, mode: mode, uid: uid, gid: gid, size: Int64(content.utf8.count), mtime: 1_700_000_000),
+            body: Array(content.utf8))
     }
     public static func file(raw path: [UInt8], _ content: [UInt8]) -> FixtureEntry {
-        FixtureEntry(entry: TarEntry(path: RawPath(path), type: .regular, mode: 0o644, size: Int64(content.count), mtime: 1_700_000_000), body: content)
+        FixtureEntry(
+            entry: TarEntry(path: RawPath(path), type: .regular, mode: 0o644, size: Int64(content.count), mtime: 1_700_000_000),
+            body: content)
     }
     public static func dir(_ path: String, mode: UInt32 = 0o755) -> FixtureEntry {
         FixtureEntry(entry: TarEntry(path: RawPath(path), type: .directory, mode: mode, mtime: 1_700_000_000), body: [])
     }
     public static func symlink(_ path: String, _ target: String) -> FixtureEntry {
-        FixtureEntry(entry: TarEntry(path: RawPath(path), type: .symlink, mode: 0o777, mtime: 1_700_000_000, linkTarget: Array(target.utf8)), body: [])
+        FixtureEntry(
+            entry: TarEntry(path: RawPath(path), type: .symlink, mode: 0o777, mtime: 1_700_000_000, linkTarget: Array(target.utf8)),
+            body: [])
     }
     public static func hardlink(_ path: String, _ target: String) -> FixtureEntry {
-        FixtureEntry(entry: TarEntry(path: RawPath(path), type: .hardlink, mode: 0o644, mtime: 1_700_000_000, linkTarget: Array(target.utf8)), body: [])
+        FixtureEntry(
+            entry: TarEntry(path: RawPath(path), type: .hardlink, mode: 0o644, mtime: 1_700_000_000, linkTarget: Array(target.utf8)),
+            body: [])
     }
     public static func whiteout(_ path: String) -> FixtureEntry {
         let p = RawPath(path)
-        let name = (p.parent.map { $0.isRoot ? "" : $0.description + "/" } ?? "") + ".wh." + String(decoding: p.lastComponent, as: UTF8.self)
+        let name =
+            (p.parent.map { $0.isRoot ? "" : $0.description + "/" } ?? "") + ".wh." + String(decoding: p.lastComponent, as: UTF8.self)
         return .file(name, "")
     }
     public static func opaque(_ dir: String) -> FixtureEntry { .file(dir + "/.wh..wh..opq", "") }
     public static func device(_ path: String, char: Bool, major: UInt32, minor: UInt32) -> FixtureEntry {
-        FixtureEntry(entry: TarEntry(path: RawPath(path), type: char ? .characterDevice : .blockDevice, mode: 0o660, devMajor: major, devMinor: minor), body: [])
+        FixtureEntry(
+            entry: TarEntry(
+                path: RawPath(path), type: char ? .characterDevice : .blockDevice, mode: 0o660, devMajor: major, devMinor: minor), body: [])
     }
 }
 
@@ -90,8 +102,10 @@ public enum Fixtures {
 
     /// Writes an OCI layout at `dir` with one image per tag. Returns the manifest digests.
     @discardableResult
-    public static func ociLayout(at dir: String, images: [(tag: String?, layers: [Layer], config: ContainerConfig?)],
-                                 platform: Platform = .defaultPlatform) throws -> [Digest] {
+    public static func ociLayout(
+        at dir: String, images: [(tag: String?, layers: [Layer], config: ContainerConfig?)],
+        platform: Platform = .defaultPlatform
+    ) throws -> [Digest] {
         try HostFS.makeDirectories(dir + "/blobs/sha256")
         var descriptors: [Descriptor] = []
         for image in images {
@@ -106,19 +120,23 @@ public enum Fixtures {
     }
 
     /// Writes blobs of one image (layers, config, manifest) into a layout; returns the manifest descriptor.
-    public static func writeImage(at dir: String, layers: [Layer], config: ContainerConfig?, platform: Platform,
-                                  history: [History]? = nil) throws -> (Descriptor, [UInt8]) {
+    public static func writeImage(
+        at dir: String, layers: [Layer], config: ContainerConfig?, platform: Platform,
+        history: [History]? = nil
+    ) throws -> (Descriptor, [UInt8]) {
         var descs: [Descriptor] = []
         for l in layers {
             let d = try putBlob(dir, l.blob)
             descs.append(Descriptor(mediaType: MediaType.ociLayer(l.compression), digest: d, size: Int64(l.blob.count)))
         }
-        var cfg = ImageConfiguration(architecture: platform.architecture, os: platform.os, config: config, diffIDs: layers.map(\.diffID),
-                                     history: history ?? layers.indices.map { History(createdBy: "fixture layer \($0)") })
+        var cfg = ImageConfiguration(
+            architecture: platform.architecture, os: platform.os, config: config, diffIDs: layers.map(\.diffID),
+            history: history ?? layers.indices.map { History(createdBy: "fixture layer \($0)") })
         cfg.variant = platform.variant
         let cfgBytes = try JSONCoding.encode(cfg)
         let cfgDigest = try putBlob(dir, cfgBytes)
-        let manifest = Manifest(config: Descriptor(mediaType: MediaType.ociConfig, digest: cfgDigest, size: Int64(cfgBytes.count)), layers: descs)
+        let manifest = Manifest(
+            config: Descriptor(mediaType: MediaType.ociConfig, digest: cfgDigest, size: Int64(cfgBytes.count)), layers: descs)
         let mBytes = try JSONCoding.encode(manifest)
         let mDigest = try putBlob(dir, mBytes)
         return (Descriptor(mediaType: MediaType.ociManifest, digest: mDigest, size: Int64(mBytes.count)), mBytes)
@@ -152,7 +170,9 @@ public enum Fixtures {
         public var header: [UInt8]
         public var name: String
         public var basenames: [String]
-        public init(header: [UInt8], name: String, basenames: [String] = []) { self.header = header; self.name = name; self.basenames = basenames }
+        public init(header: [UInt8], name: String, basenames: [String] = []) {
+            self.header = header; self.name = name; self.basenames = basenames
+        }
     }
 
     /// A package with a name, version, release, architecture and file list (DIRNAMES/BASENAMES/DIRINDEXES).
@@ -167,10 +187,15 @@ public enum Fixtures {
             bases.append(String(f[f.index(after: slash)...]))
             indexes += [0, 0, 0, UInt8(dirs.firstIndex(of: dir) ?? 0)]
         }
-        var tags: [(Int, Int, [UInt8], Int)] = [(1000, 6, rpmString(name), 1), (1001, 6, rpmString(version), 1), (1002, 6, rpmString(release), 1)]
+        var tags: [(Int, Int, [UInt8], Int)] = [
+            (1000, 6, rpmString(name), 1), (1001, 6, rpmString(version), 1), (1002, 6, rpmString(release), 1),
+        ]
         if let arch { tags.append((1022, 6, rpmString(arch), 1)) }
         if !files.isEmpty {
-            tags += [(1116, 4, indexes, files.count), (1117, 8, bases.flatMap(rpmString), bases.count), (1118, 8, dirs.flatMap(rpmString), dirs.count)]
+            tags += [
+                (1116, 4, indexes, files.count), (1117, 8, bases.flatMap(rpmString), bases.count),
+                (1118, 8, dirs.flatMap(rpmString), dirs.count),
+            ]
         }
         return RpmPackage(header: rpmHeader(tags), name: name, basenames: bases)
     }
@@ -182,9 +207,12 @@ public enum Fixtures {
         guard sqlite3_open(path, &db) == SQLITE_OK else { throw HardenError(.io, "cannot create \(path)") }
         defer { sqlite3_close(db) }
         func exec(_ sql: String) throws {
-            guard sqlite3_exec(db, sql, nil, nil, nil) == SQLITE_OK else { throw HardenError(.io, "\(path): \(String(cString: sqlite3_errmsg(db)))") }
+            guard sqlite3_exec(db, sql, nil, nil, nil) == SQLITE_OK else {
+                throw HardenError(.io, "\(path): \(String(cString: sqlite3_errmsg(db)))")
+            }
         }
-        try exec("""
+        try exec(
+            """
             CREATE TABLE Packages (hnum INTEGER PRIMARY KEY AUTOINCREMENT, blob BLOB NOT NULL);
             CREATE TABLE 'Name' (key TEXT NOT NULL, hnum INTEGER NOT NULL, idx INTEGER NOT NULL, FOREIGN KEY(hnum) REFERENCES 'Packages'(hnum));
             CREATE TABLE 'Basenames' (key TEXT NOT NULL, hnum INTEGER NOT NULL, idx INTEGER NOT NULL, FOREIGN KEY(hnum) REFERENCES 'Packages'(hnum));
@@ -352,8 +380,12 @@ public enum ZipFixture {
 
     /// A jar with one pom.properties.
     public static func jar(group: String, artifact: String, version: String, extra: [Entry] = []) throws -> [UInt8] {
-        try build([Entry("META-INF/maven/\(group)/\(artifact)/pom.properties",
-                         Array("groupId=\(group)\r\nartifactId=\(artifact)\r\nversion=\(version)\r\n".utf8))] + extra)
+        try build(
+            [
+                Entry(
+                    "META-INF/maven/\(group)/\(artifact)/pom.properties",
+                    Array("groupId=\(group)\r\nartifactId=\(artifact)\r\nversion=\(version)\r\n".utf8))
+            ] + extra)
     }
 }
 
@@ -401,8 +433,9 @@ public enum Prerequisites {
     public static let integration: Bool = {
         let images = getenv("HARDEN_TEST_IMAGES").map { String(cString: $0) } ?? packageRoot + "/test-images"
         let tools = ["runc", "umoci", "skopeo", "ip", "iptables", "docker-registry", "curl", "syft"]
-        return check(getuid() == 0 && HostFS.exists(images + "/oci/index.json") && tools.allSatisfy(haveProgram),
-                     "root, the test images (scripts/build-test-images.sh) and \(tools.joined(separator: ", ")) (scripts/setup.sh)")
+        return check(
+            getuid() == 0 && HostFS.exists(images + "/oci/index.json") && tools.allSatisfy(haveProgram),
+            "root, the test images (scripts/build-test-images.sh) and \(tools.joined(separator: ", ")) (scripts/setup.sh)")
     }()
 
     public static let root: Bool = check(getuid() == 0, "root")
@@ -417,5 +450,6 @@ public enum Prerequisites {
     }
 
     /// The real feeds beside the repository (`../shared/feeds`).
-    public static let sharedFeeds: Bool = check(HostFS.exists(packageRoot + "/../shared/feeds/osv-PyPI-all.zip"), "the shared feeds in ../shared/feeds")
+    public static let sharedFeeds: Bool = check(
+        HostFS.exists(packageRoot + "/../shared/feeds/osv-PyPI-all.zip"), "the shared feeds in ../shared/feeds")
 }

@@ -22,8 +22,10 @@ import Testing
 
     static func randomVector(_ rng: inout SeededGenerator) -> String {
         func pick(_ values: [String]) -> String { values.randomElement(using: &rng)! }
-        var parts = ["CVSS:4.0", "AV:" + pick(["N", "A", "L", "P"]), "AC:" + pick(["L", "H"]), "AT:" + pick(["N", "P"]),
-                     "PR:" + pick(["N", "L", "H"]), "UI:" + pick(["N", "P", "A"])]
+        var parts = [
+            "CVSS:4.0", "AV:" + pick(["N", "A", "L", "P"]), "AC:" + pick(["L", "H"]), "AT:" + pick(["N", "P"]),
+            "PR:" + pick(["N", "L", "H"]), "UI:" + pick(["N", "P", "A"]),
+        ]
         for k in ["VC", "VI", "VA", "SC", "SI", "SA"] { parts.append(k + ":" + pick(["H", "L", "N"])) }
         // Threat and environmental metrics in a third of the vectors.
         if Int.random(in: 0..<3, using: &rng) == 0 {
@@ -63,7 +65,12 @@ import Testing
         let record: [String: Any] = [
             "id": "GHSA-test-v4", "modified": "2026-01-01T00:00:00Z",
             "severity": [["type": "CVSS_V4", "score": "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N"]],
-            "affected": [["package": ["ecosystem": "PyPI", "name": "example"], "ranges": [["type": "ECOSYSTEM", "events": [["introduced": "0"], ["fixed": "1.0"]]]]]],
+            "affected": [
+                [
+                    "package": ["ecosystem": "PyPI", "name": "example"],
+                    "ranges": [["type": "ECOSYSTEM", "events": [["introduced": "0"], ["fixed": "1.0"]]]],
+                ]
+            ],
         ]
         let advisory = try #require(try OSV.parse(record, name: "test.json"))
         let rating = try #require(advisory.severities.first { $0.type == "CVSS_V4" })

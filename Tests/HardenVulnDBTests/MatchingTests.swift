@@ -12,7 +12,8 @@ import Testing
     @Test(arguments: [
         ("0.1.0_alpha", "0.1.3_alpha", -1), ("1.1", "1.1_alpha1", 1), ("1.2", "1.3_alpha", -1), ("2.3.0b-r1", "2.3.0b-r2", -1),
         ("3.1_p16", "3.1_p17", -1), ("1.0.4-r3", "1.0.4-r4", -1), ("1.0", "1.0.1", -1), ("1.0", "1.0-r1", -1), ("1.0", "1.0_p1", -1),
-        ("1.0_rc1", "1.0", -1), ("1.0-r1", "1.0.1", -1), ("1.0a", "1.0.1", -1), ("1.07", "1.19", -1), ("1.01", "1.1", -1), ("1.2.3", "1.2.3", 0),
+        ("1.0_rc1", "1.0", -1), ("1.0-r1", "1.0.1", -1), ("1.0a", "1.0.1", -1), ("1.07", "1.19", -1), ("1.01", "1.1", -1),
+        ("1.2.3", "1.2.3", 0),
     ])
     func apk(a: String, b: String, expected: Int) {
         #expect(ApkVersion().compare(a, b) == expected)
@@ -38,21 +39,32 @@ import Testing
     @Test func osvRangeEvaluation() {
         let c = PEP440Version()
         func pkg(_ events: [RangeEvent], versions: [String] = []) -> AffectedPackage {
-            AffectedPackage(ecosystem: "PyPI", release: nil, package: "x", ranges: [AffectedRange(type: "ECOSYSTEM", events: events)],
-                            versions: versions, fixState: .fixed, urgency: nil)
+            AffectedPackage(
+                ecosystem: "PyPI", release: nil, package: "x", ranges: [AffectedRange(type: "ECOSYSTEM", events: events)],
+                versions: versions, fixState: .fixed, urgency: nil)
         }
-        let intro0fixed2 = pkg([RangeEvent(introduced: "0", fixed: nil, lastAffected: nil, limit: nil), RangeEvent(introduced: nil, fixed: "2.0", lastAffected: nil, limit: nil)])
+        let intro0fixed2 = pkg([
+            RangeEvent(introduced: "0", fixed: nil, lastAffected: nil, limit: nil),
+            RangeEvent(introduced: nil, fixed: "2.0", lastAffected: nil, limit: nil),
+        ])
         #expect(Matcher.isAffected("1.9", intro0fixed2, comparator: c))
         #expect(!Matcher.isAffected("2.0", intro0fixed2, comparator: c))
         // Two windows in one range: [1.0, 1.5) and [2.0, 2.3].
-        let windows = pkg([RangeEvent(introduced: "2.0", fixed: nil, lastAffected: nil, limit: nil), RangeEvent(introduced: nil, fixed: nil, lastAffected: "2.3", limit: nil),
-                           RangeEvent(introduced: "1.0", fixed: nil, lastAffected: nil, limit: nil), RangeEvent(introduced: nil, fixed: "1.5", lastAffected: nil, limit: nil)])
+        let windows = pkg([
+            RangeEvent(introduced: "2.0", fixed: nil, lastAffected: nil, limit: nil),
+            RangeEvent(introduced: nil, fixed: nil, lastAffected: "2.3", limit: nil),
+            RangeEvent(introduced: "1.0", fixed: nil, lastAffected: nil, limit: nil),
+            RangeEvent(introduced: nil, fixed: "1.5", lastAffected: nil, limit: nil),
+        ])
         #expect(!Matcher.isAffected("0.9", windows, comparator: c))
         #expect(Matcher.isAffected("1.2", windows, comparator: c))
         #expect(!Matcher.isAffected("1.7", windows, comparator: c))
         #expect(Matcher.isAffected("2.3", windows, comparator: c))
         #expect(!Matcher.isAffected("2.3.1", windows, comparator: c))
-        let limited = pkg([RangeEvent(introduced: "0", fixed: nil, lastAffected: nil, limit: nil), RangeEvent(introduced: nil, fixed: nil, lastAffected: nil, limit: "3.0")])
+        let limited = pkg([
+            RangeEvent(introduced: "0", fixed: nil, lastAffected: nil, limit: nil),
+            RangeEvent(introduced: nil, fixed: nil, lastAffected: nil, limit: "3.0"),
+        ])
         #expect(Matcher.isAffected("2.9", limited, comparator: c) && !Matcher.isAffected("3.0", limited, comparator: c))
         #expect(Matcher.isAffected("5.0", pkg([], versions: ["5.0"]), comparator: c))
     }
@@ -70,7 +82,9 @@ import Testing
 @Suite struct FeedImportTests {
     @Test(.enabled(if: Prerequisites.sharedFeeds, "needs ../shared/feeds")) func realPyPAAndAlpineFeedsImport() throws {
         try withTemporaryDirectory { dir in
-            let feeds = ["osv-PyPI-all.zip", "alpine-secdb-v3.11-main.json", "alpine-secdb-v3.11-community.json"].map { packageRoot + "/../shared/feeds/" + $0 }
+            let feeds = ["osv-PyPI-all.zip", "alpine-secdb-v3.11-main.json", "alpine-secdb-v3.11-community.json"].map {
+                packageRoot + "/../shared/feeds/" + $0
+            }
             try #require(feeds.allSatisfy { HostFS.exists($0) }, "the shared feeds are missing")
             let parsed = try feeds.flatMap { try FeedParser.load($0) }
             let summaries = try VulnerabilityDatabase.importFeeds(parsed, into: dir + "/v.sqlite")

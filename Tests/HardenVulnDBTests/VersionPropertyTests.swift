@@ -26,7 +26,9 @@ func compareWithTool(_ argv: [String], pairs: [(String, String)], dir: String) t
             v += Bool.random(using: &rng) ? String(Int.random(in: 0..<12, using: &rng)) : part(Int.random(in: 1...3, using: &rng), alnum)
         }
         if Bool.random(using: &rng) {
-            v += "-" + String(Int.random(in: 0..<5, using: &rng)) + (Bool.random(using: &rng) ? part(Int.random(in: 0...4, using: &rng), alnum) : "")
+            v +=
+                "-" + String(Int.random(in: 0..<5, using: &rng))
+                + (Bool.random(using: &rng) ? part(Int.random(in: 0...4, using: &rng), alnum) : "")
         }
         return v
     }
@@ -48,12 +50,18 @@ func compareWithTool(_ argv: [String], pairs: [(String, String)], dir: String) t
         return out
     }
 
-    @Test(.enabled(if: Prerequisites.check(haveProgram("gcc") && HostFS.exists("/usr/include/dpkg/version.h"), "gcc and libdpkg-dev"), "needs gcc and libdpkg-dev"))
+    @Test(
+        .enabled(
+            if: Prerequisites.check(haveProgram("gcc") && HostFS.exists("/usr/include/dpkg/version.h"), "gcc and libdpkg-dev"),
+            "needs gcc and libdpkg-dev"))
     func dpkgAgreesWithDpkgOn100000Pairs() throws {
-        try #require(haveProgram("gcc") && HostFS.exists("/usr/include/dpkg/version.h"), "gcc and libdpkg-dev are needed: run scripts/setup.sh")
+        try #require(
+            haveProgram("gcc") && HostFS.exists("/usr/include/dpkg/version.h"), "gcc and libdpkg-dev are needed: run scripts/setup.sh")
         try withTemporaryDirectory { dir in
             // libdpkg's dpkg_version_compare is the code behind `dpkg --compare-versions`.
-            let (cc, ccOut) = try runProcess(["gcc", "-O2", "-o", dir + "/dpkg-compare", packageRoot + "/Tests/Tools/dpkg-compare.c", "-ldpkg"])
+            let (cc, ccOut) = try runProcess([
+                "gcc", "-O2", "-o", dir + "/dpkg-compare", packageRoot + "/Tests/Tools/dpkg-compare.c", "-ldpkg",
+            ])
             try #require(cc == 0, "cannot build the libdpkg helper: \(ccOut)")
             let pairs = Self.pairs(100_000, seed: 42, Self.dpkgVersion)
             let theirs = try compareWithTool([dir + "/dpkg-compare"], pairs: pairs, dir: dir)
@@ -84,8 +92,12 @@ func compareWithTool(_ argv: [String], pairs: [(String, String)], dir: String) t
         v += (0..<Int.random(in: 1...4, using: &rng)).map { _ in String(Int.random(in: 0..<12, using: &rng)) }.joined(separator: ".")
         let seps = ["", ".", "-", "_"]
         if Int.random(in: 0..<3, using: &rng) == 0 {
-            v += (seps.randomElement(using: &rng) ?? "") + (["a", "b", "rc", "alpha", "beta", "c", "pre", "preview"].randomElement(using: &rng) ?? "a")
-            if Int.random(in: 0..<4, using: &rng) != 0 { v += (seps.randomElement(using: &rng) ?? "") + String(Int.random(in: 0..<5, using: &rng)) }
+            v +=
+                (seps.randomElement(using: &rng) ?? "")
+                + (["a", "b", "rc", "alpha", "beta", "c", "pre", "preview"].randomElement(using: &rng) ?? "a")
+            if Int.random(in: 0..<4, using: &rng) != 0 {
+                v += (seps.randomElement(using: &rng) ?? "") + String(Int.random(in: 0..<5, using: &rng))
+            }
         }
         if Int.random(in: 0..<4, using: &rng) == 0 {
             if Bool.random(using: &rng) {
@@ -100,9 +112,12 @@ func compareWithTool(_ argv: [String], pairs: [(String, String)], dir: String) t
             if Bool.random(using: &rng) { v += String(Int.random(in: 0..<4, using: &rng)) }
         }
         if Int.random(in: 0..<6, using: &rng) == 0 {
-            v += "+" + (0..<Int.random(in: 1...3, using: &rng)).map { _ in
-                Bool.random(using: &rng) ? String(Int.random(in: 0..<20, using: &rng)) : (["ubuntu", "abc", "x1", "deb"].randomElement(using: &rng) ?? "a")
-            }.joined(separator: [".", "-", "_"].randomElement(using: &rng) ?? ".")
+            v +=
+                "+"
+                + (0..<Int.random(in: 1...3, using: &rng)).map { _ in
+                    Bool.random(using: &rng)
+                        ? String(Int.random(in: 0..<20, using: &rng)) : (["ubuntu", "abc", "x1", "deb"].randomElement(using: &rng) ?? "a")
+                }.joined(separator: [".", "-", "_"].randomElement(using: &rng) ?? ".")
         }
         if Int.random(in: 0..<50, using: &rng) == 0 { v += ["..", "+", "-", "x", "_"].randomElement(using: &rng) ?? "" }  // some invalid ones
         return Int.random(in: 0..<10, using: &rng) == 0 ? v.uppercased() : v
@@ -110,7 +125,8 @@ func compareWithTool(_ argv: [String], pairs: [(String, String)], dir: String) t
 
     @Test(.enabled(if: Prerequisites.python("packaging"), "needs python packaging"))
     func pep440AgreesWithPackagingOn100000Pairs() throws {
-        try #require((try? runProcess(["python3", "-c", "import packaging"]).status) == 0, "python packaging is needed: run scripts/setup.sh")
+        try #require(
+            (try? runProcess(["python3", "-c", "import packaging"]).status) == 0, "python packaging is needed: run scripts/setup.sh")
         try withTemporaryDirectory { dir in
             let pairs = Self.pairs(100_000, seed: 7, Self.pep440Version)
             let theirs = try compareWithTool(["python3", packageRoot + "/Tests/Tools/pep440-compare.py"], pairs: pairs, dir: dir)
@@ -121,7 +137,9 @@ func compareWithTool(_ argv: [String], pairs: [(String, String)], dir: String) t
             for (i, (a, b)) in pairs.enumerated() {
                 let valid = ours.isValid(a) && ours.isValid(b)
                 if theirs[i] == "invalid" || !valid {
-                    if (theirs[i] == "invalid") != !valid { mismatches.append("\(a) / \(b): validity ours \(valid), packaging \(theirs[i])") }
+                    if (theirs[i] == "invalid") != !valid {
+                        mismatches.append("\(a) / \(b): validity ours \(valid), packaging \(theirs[i])")
+                    }
                     continue
                 }
                 compared += 1

@@ -39,7 +39,9 @@ extension Application {
         @Option(name: .long, help: ArgumentHelp("A policy file (YAML; see docs/formats.md).", valueName: "FILE"))
         public var policy: String?
 
-        @Option(name: .long, help: ArgumentHelp("A runtime profile of this image, or of the image it was minified from.", valueName: "PROFILE.json"))
+        @Option(
+            name: .long,
+            help: ArgumentHelp("A runtime profile of this image, or of the image it was minified from.", valueName: "PROFILE.json"))
         public var profile: String?
 
         @Option(name: .long, help: "Output format: table, json or sarif.")
@@ -71,7 +73,9 @@ extension Application {
             if let runtimeProfile, let profile {
                 let source = img.config.config?.labels?["io.harden.source"]
                 guard runtimeProfile.image.configDigest == configDigest || runtimeProfile.image.configDigest == source else {
-                    throw HardenError(.invalidArgument, "\(profile): a profile of image \(runtimeProfile.image.configDigest), not of \(reference) (\(configDigest))")
+                    throw HardenError(
+                        .invalidArgument,
+                        "\(profile): a profile of image \(runtimeProfile.image.configDigest), not of \(reference) (\(configDigest))")
                 }
             }
             let progress = ProgressLine(enabled: global.showProgress)
@@ -85,16 +89,21 @@ extension Application {
                 sbom = try SBOMBuilder(logger: logger).build(img, reference: reference.description)
             }
             if pol?.needsVulnerabilities == true && data.database == nil {
-                throw HardenError(.notFound, "\(database.path): the policy's vulnerability rules need a vulnerability database (harden db import or db update)")
+                throw HardenError(
+                    .notFound,
+                    "\(database.path): the policy's vulnerability rules need a vulnerability database (harden db import or db update)")
             }
             let findings = try sbom.flatMap { try data.findings($0) }
             progress.finish()
-            let stage = CheckStage.run(.init(image: img, reference: reference.description, tag: imageOptions.tag(of: reference, image: img),
-                                             inspection: inspection, profile: runtimeProfile, sbom: sbom, findings: findings, policy: pol,
-                                             ignore: ignore, databaseAgeDays: try? data.record()?.ageDays))
+            let stage = CheckStage.run(
+                .init(
+                    image: img, reference: reference.description, tag: imageOptions.tag(of: reference, image: img),
+                    inspection: inspection, profile: runtimeProfile, sbom: sbom, findings: findings, policy: pol,
+                    ignore: ignore, databaseAgeDays: try? data.record()?.ageDays))
             let (checks, verdict) = (stage.checks, stage.verdict)
-            let report = CheckReport(image: reference.description, manifestDigest: img.manifestDigest.description, configDigest: configDigest,
-                                     checks: checks, policy: verdict, policyFile: policy)
+            let report = CheckReport(
+                image: reference.description, manifestDigest: img.manifestDigest.description, configDigest: configDigest,
+                checks: checks, policy: verdict, policyFile: policy)
             let text: String
             switch format {
             case .table: text = CheckRendering.table(report)
@@ -110,7 +119,9 @@ extension Application {
             if let failOn {
                 let reached = checks.filter { $0.status == .fail && $0.level >= failOn }
                 if !reached.isEmpty {
-                    writeStandardError("harden: \(reached.count) check(s) at or above \(failOn.rawValue) failed: \(reached.map(\.id).joined(separator: ", "))\n")
+                    writeStandardError(
+                        "harden: \(reached.count) check(s) at or above \(failOn.rawValue) failed: \(reached.map(\.id).joined(separator: ", "))\n"
+                    )
                     failed = true
                 }
             }

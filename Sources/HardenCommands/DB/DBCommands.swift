@@ -2,8 +2,8 @@
 import ArgumentParser
 import Foundation
 import HardenCore
-import HardenReport
 import HardenOCI
+import HardenReport
 import HardenSystem
 import HardenVulnDB
 import Logging
@@ -29,7 +29,8 @@ extension Application {
         public static let configuration = CommandConfiguration(
             commandName: "import",
             abstract: "Import feeds: OSV (JSON file, directory, all.zip), Debian security tracker JSON, Alpine secdb JSON.",
-            discussion: "The format is detected from the content. The import is atomic: the database is replaced only when every feed imported.")
+            discussion:
+                "The format is detected from the content. The import is atomic: the database is replaced only when every feed imported.")
 
         @OptionGroup public var global: GlobalOptions
         @OptionGroup public var database: DatabaseOptions
@@ -50,7 +51,9 @@ extension Application {
             let summaries = try VulnerabilityDatabase.importFeeds(parsed, into: database.path)
             for s in summaries {
                 logger.info("Imported feed", metadata: ["source": "\(s.source)", "advisories": "\(s.advisories)"])
-                if !global.quiet { writeStandardError("imported \(s.source): \(s.advisories) advisories, \(s.affected) affected packages\n") }
+                if !global.quiet {
+                    writeStandardError("imported \(s.source): \(s.advisories) advisories, \(s.affected) affected packages\n")
+                }
             }
         }
     }
@@ -89,7 +92,8 @@ extension Application {
     }
 
     public struct DBStatus: AsyncParsableCommand {
-        public static let configuration = CommandConfiguration(commandName: "status", abstract: "Show the database's feeds, record counts and age.")
+        public static let configuration = CommandConfiguration(
+            commandName: "status", abstract: "Show the database's feeds, record counts and age.")
 
         @OptionGroup public var global: GlobalOptions
         @OptionGroup public var database: DatabaseOptions
@@ -118,15 +122,18 @@ extension Application {
             let oldest = ages.max()
             var warnings: [String] = []
             if let oldest, oldest > 5 { warnings.append("the oldest feed was imported \(Int(oldest)) days ago; run `harden db update`") }
-            let status = Status(path: db.path, schemaVersion: VulnerabilityDatabase.schemaVersion, vulnerabilities: try db.count("vulnerabilities"),
-                                affectedPackages: try db.count("affected"), sources: sources, oldestImportAgeDays: oldest, warnings: warnings)
+            let status = Status(
+                path: db.path, schemaVersion: VulnerabilityDatabase.schemaVersion, vulnerabilities: try db.count("vulnerabilities"),
+                affectedPackages: try db.count("affected"), sources: sources, oldestImportAgeDays: oldest, warnings: warnings)
             switch format {
             case .json:
                 print(String(decoding: try JSONCoding.encode(status, pretty: true), as: UTF8.self))
             case .table:
                 var rows = [["SOURCE", "FORMAT", "RECORDS", "IMPORTED"]]
                 for s in sources { rows.append([s.name, s.format, "\(s.records)", s.importedAt]) }
-                print("Database: \(db.path) (schema \(VulnerabilityDatabase.schemaVersion)), \(status.vulnerabilities) vulnerabilities, \(status.affectedPackages) affected packages\n")
+                print(
+                    "Database: \(db.path) (schema \(VulnerabilityDatabase.schemaVersion)), \(status.vulnerabilities) vulnerabilities, \(status.affectedPackages) affected packages\n"
+                )
                 print(TextTable(rows: rows).render())
                 for w in warnings { print("warning: \(w)") }
             }

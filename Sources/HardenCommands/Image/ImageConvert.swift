@@ -31,7 +31,11 @@ extension Application {
         @Flag(name: .customLong("no-setuid"), help: "With dir:, strip setuid/setgid bits from the files written.")
         public var noSetuid = false
 
-        @Option(name: .customLong("max-write"), help: ArgumentHelp("With dir:, the most file content written in all (holes of sparse files excluded): bytes or a size such as 500M, 64G.", valueName: "SIZE"))
+        @Option(
+            name: .customLong("max-write"),
+            help: ArgumentHelp(
+                "With dir:, the most file content written in all (holes of sparse files excluded): bytes or a size such as 500M, 64G.",
+                valueName: "SIZE"))
         public var maxWrite: String = "64G"
 
         public init() {}
@@ -44,7 +48,8 @@ extension Application {
             let img: Image
             if case .registry = source, case .ociLayout(let path, _) = dest, compression == .keep {
                 // Pull straight into the destination layout: each blob is written once, verified by digest as it arrives.
-                img = try await imageOptions.open(source, logger: logger, progress: global.showProgress, blobDirectory: path + "/blobs/sha256")
+                img = try await imageOptions.open(
+                    source, logger: logger, progress: global.showProgress, blobDirectory: path + "/blobs/sha256")
                 options.verifyDiffIDs = false
             } else {
                 img = try await imageOptions.open(source, logger: logger, progress: global.showProgress)
@@ -54,17 +59,23 @@ extension Application {
             options.extract.maxBytesWritten = try parseSize(maxWrite, option: "--max-write")
             var mountFrom: String?
             if case .registry(let src) = source, case .registry(let r) = dest, let s = try? RegistryReference.parse(src),
-               let d = try? RegistryReference.parse(r), s.host == d.host {
+                let d = try? RegistryReference.parse(r), s.host == d.host
+            {
                 mountFrom = s.repository
             }
             let written = try await imageOptions.write(img, to: dest, options: options, mountFrom: mountFrom, logger: logger)
             logger.info("Converted image", metadata: ["from": "\(source)", "to": "\(dest)"])
             if case .rootfs(let path) = dest, let e = written.extracted, !e.setuidFiles.isEmpty, !noSetuid,
-               HostFS.isWorldTraversable(path) {
-                writeStandardError("harden: warning: \(path): \(e.setuidFiles.count) setuid/setgid files (\(e.setuidFiles.prefix(3).joined(separator: ", "))\(e.setuidFiles.count > 3 ? ", …" : "")) in a directory every user can traverse; strip them with --no-setuid or make \(path) private (chmod 700)\n")
+                HostFS.isWorldTraversable(path)
+            {
+                writeStandardError(
+                    "harden: warning: \(path): \(e.setuidFiles.count) setuid/setgid files (\(e.setuidFiles.prefix(3).joined(separator: ", "))\(e.setuidFiles.count > 3 ? ", …" : "")) in a directory every user can traverse; strip them with --no-setuid or make \(path) private (chmod 700)\n"
+                )
             }
             if !global.quiet {
-                writeStandardError("wrote \(written.reference)" + (written.manifestDigest.map { " (\(dest.isDockerArchive ? "image id" : "manifest") \($0))" } ?? "") + "\n")
+                writeStandardError(
+                    "wrote \(written.reference)"
+                        + (written.manifestDigest.map { " (\(dest.isDockerArchive ? "image id" : "manifest") \($0))" } ?? "") + "\n")
             }
         }
     }

@@ -2,8 +2,8 @@
 import ArgumentParser
 import Foundation
 import HardenCore
-import HardenReport
 import HardenOCI
+import HardenReport
 import HardenSBOM
 import Logging
 
@@ -93,17 +93,21 @@ extension Application {
         }
 
         /// Streams every layer once and builds the report.
-        public static func inspect(_ img: Image, reference: String,
-                                   onLayer: ((Int, Int, Int64) -> Void)? = nil) throws -> InspectReport {
+        public static func inspect(
+            _ img: Image, reference: String,
+            onLayer: ((Int, Int, Int64) -> Void)? = nil
+        ) throws -> InspectReport {
             var layers: [InspectReport.Layer] = []
             let tree = FileTree()
             for i in img.layers.indices {
                 let stats = try tree.apply(image: img, layer: i)
                 let l = img.layers[i]
-                layers.append(.init(index: i, digest: l.descriptor.digest.description, diffID: l.diffID.description,
-                                    mediaType: l.descriptor.mediaType, compressedSize: l.descriptor.size,
-                                    uncompressedSize: stats.uncompressedBytes, entries: stats.entries, files: stats.files,
-                                    whiteouts: stats.whiteouts, createdBy: l.history?.createdBy))
+                layers.append(
+                    .init(
+                        index: i, digest: l.descriptor.digest.description, diffID: l.diffID.description,
+                        mediaType: l.descriptor.mediaType, compressedSize: l.descriptor.size,
+                        uncompressedSize: stats.uncompressedBytes, entries: stats.entries, files: stats.files,
+                        whiteouts: stats.whiteouts, createdBy: l.history?.createdBy))
                 onLayer?(i, img.layers.count, layers.reduce(0) { $0 + $1.compressedSize })
             }
             let c = img.config.config
@@ -111,8 +115,9 @@ extension Application {
                 reference: reference, tag: img.tag, manifestDigest: img.manifestDigest.description,
                 manifestMediaType: img.manifest.mediaType, configDigest: img.manifest.config.digest.description,
                 platform: img.config.platform.description, created: img.config.created, os: osRelease(tree),
-                config: .init(entrypoint: c?.entrypoint, cmd: c?.cmd, env: c?.env, user: c?.user, workingDir: c?.workingDir,
-                              exposedPorts: c?.exposedPorts.map { $0.keys.sorted() }, labels: c?.labels),
+                config: .init(
+                    entrypoint: c?.entrypoint, cmd: c?.cmd, env: c?.env, user: c?.user, workingDir: c?.workingDir,
+                    exposedPorts: c?.exposedPorts.map { $0.keys.sorted() }, labels: c?.labels),
                 layers: layers, compressedSize: img.compressedSize,
                 uncompressedSize: layers.reduce(0) { $0 + $1.uncompressedSize }, contentSize: tree.contentSize,
                 entryCount: tree.entryCount, fileCount: tree.regularFileCount, warnings: tree.warnings)
@@ -154,8 +159,10 @@ extension Application {
             var rows = [["#", "DIGEST", "COMPRESSED", "UNCOMPRESSED", "FILES", "CREATED BY"]]
             for l in r.layers {
                 let by = (l.createdBy ?? "").replacingOccurrences(of: "\n", with: " ")
-                rows.append(["\(l.index)", String(l.digest.prefix(19)), formatBytes(l.compressedSize), formatBytes(l.uncompressedSize),
-                             "\(l.files)", String(by.prefix(60))])
+                rows.append([
+                    "\(l.index)", String(l.digest.prefix(19)), formatBytes(l.compressedSize), formatBytes(l.uncompressedSize),
+                    "\(l.files)", String(by.prefix(60)),
+                ])
             }
             out += TextTable(rows: rows).render()
             for w in r.warnings { out += "\nwarning: \(w)" }

@@ -1,11 +1,11 @@
 // harden — `harden minify IMAGE --profile PROFILE.json -o DEST`.
 import ArgumentParser
 import HardenCore
-import HardenReport
 import HardenMinify
 import HardenOCI
 import HardenPipeline
 import HardenRegistry
+import HardenReport
 import HardenRuntime
 import HardenSBOM
 import HardenSystem
@@ -22,13 +22,21 @@ public struct KeepOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Keep every file of this package (repeatable).", valueName: "NAME"))
     public var keepPackage: [String] = []
 
-    @Option(name: .long, help: "aggressive (drop every unused file), standard (drop unused vulnerable packages and unowned files), light (drop unused packages with high/critical vulnerabilities).")
+    @Option(
+        name: .long,
+        help:
+            "aggressive (drop every unused file), standard (drop unused vulnerable packages and unowned files), light (drop unused packages with high/critical vulnerabilities)."
+    )
     public var preset: Preset = .aggressive
 
     @Flag(name: .long, help: "Remove environment variables that look like secrets.")
     public var stripSecretEnv = false
 
-    @Flag(name: .long, help: "Replace Python modules whose source the app never read (it loaded their cached .pyc) by sourceless bytecode: smaller, but tracebacks show no source lines.")
+    @Flag(
+        name: .long,
+        help:
+            "Replace Python modules whose source the app never read (it loaded their cached .pyc) by sourceless bytecode: smaller, but tracebacks show no source lines."
+    )
     public var pythonBytecode = false
 
     public init() {}
@@ -36,7 +44,8 @@ public struct KeepOptions: ParsableArguments {
     /// Fails when a preset needs the vulnerability database and there is none.
     public func apply(to options: inout MinifyOptions, data: VulnerabilityData) throws {
         if data.database == nil && preset != .aggressive {
-            throw HardenError(.notFound, "\(data.path): the \(preset.rawValue) preset needs a vulnerability database (harden db import or db update)")
+            throw HardenError(
+                .notFound, "\(data.path): the \(preset.rawValue) preset needs a vulnerability database (harden db import or db update)")
         }
         options.includes = include
         options.keepPackages = keepPackage
@@ -107,9 +116,10 @@ extension Application {
             options.verify = !noVerify
             let progress = ProgressLine(enabled: global.showProgress)
             progress.update("minify: planning and building")
-            let result = try await Minifier(logger: logger).minify(img, reference: reference.description, sbom: sbom, context: context,
-                                                                   profile: runtimeProfile, options: options, vulnerabilityRank: rank,
-                                                                   countVulnerabilities: count)
+            let result = try await Minifier(logger: logger).minify(
+                img, reference: reference.description, sbom: sbom, context: context,
+                profile: runtimeProfile, options: options, vulnerabilityRank: rank,
+                countVulnerabilities: count)
             progress.finish()
             if let report { try HostFS.writeFileAtomically(report, try JSONCoding.encode(result.report, pretty: true)) }
             if let seccomp { try HostFS.writeFileAtomically(seccomp, try JSONCoding.encode(result.seccomp, pretty: true)) }
@@ -117,12 +127,18 @@ extension Application {
             if !global.quiet { print(Self.summary(result.report)) }
             let v = result.report.verification
             guard v.passed else {
-                for p in v.probes where !p.same { writeStandardError("harden: verification: probe \(p.probe) gave \(p.after), the original gave \(p.before)\n") }
+                for p in v.probes where !p.same {
+                    writeStandardError("harden: verification: probe \(p.probe) gave \(p.after), the original gave \(p.before)\n")
+                }
                 if let e = v.error { writeStandardError("harden: verification: \(e)\n") }
-                for m in v.missingFiles { writeStandardError("harden: verification: the app looked for \(m), which the minified image does not have (--include \(m))\n") }
+                for m in v.missingFiles {
+                    writeStandardError(
+                        "harden: verification: the app looked for \(m), which the minified image does not have (--include \(m))\n")
+                }
                 throw ExitCode(2)
             }
-            let written = try await imageOptions.write(result.image, to: dest, options: ImageWriter.Options(compression: .keep), logger: logger)
+            let written = try await imageOptions.write(
+                result.image, to: dest, options: ImageWriter.Options(compression: .keep), logger: logger)
             if !global.quiet { writeStandardError("wrote \(written.reference)" + (written.manifestDigest.map { " (\($0))" } ?? "") + "\n") }
         }
 
@@ -136,10 +152,13 @@ extension Application {
                     t.rows.append(["vulnerabilities \(s)", "\(v["before"]?[s] ?? 0)", "\(v["after"]?[s] ?? 0)"])
                 }
             }
-            var out = t.render() + "\nreduction: \(r.reductionPercent)% of the root file system; \(r.removed.count) files removed, \(r.kept.count) paths kept"
+            var out =
+                t.render()
+                + "\nreduction: \(r.reductionPercent)% of the root file system; \(r.removed.count) files removed, \(r.kept.count) paths kept"
             for c in r.changes.prefix(20) { out += "\n  - \(c)" }
             if r.verification.ran {
-                out += "\nverification: \(r.verification.passed ? "passed" : "FAILED") (\(r.verification.probes.map { "\($0.probe): \($0.after)" }.joined(separator: ", ")))"
+                out +=
+                    "\nverification: \(r.verification.passed ? "passed" : "FAILED") (\(r.verification.probes.map { "\($0.probe): \($0.after)" }.joined(separator: ", ")))"
             }
             return out
         }

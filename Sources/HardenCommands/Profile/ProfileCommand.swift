@@ -2,9 +2,9 @@
 import ArgumentParser
 import CHardenSystem
 import HardenCore
-import HardenReport
 import HardenOCI
 import HardenPipeline
+import HardenReport
 import HardenRuntime
 import HardenSBOM
 import HardenSystem
@@ -16,16 +16,23 @@ import Glibc
 
 /// The probe options `profile`, `minify` and `run` share.
 public struct ProbeOptions: ParsableArguments {
-    @Option(name: .customLong("http-probe"), help: ArgumentHelp("An HTTP probe: [http|https:]PORT[:METHOD:PATH] (repeatable).", valueName: "PROBE"))
+    @Option(
+        name: .customLong("http-probe"),
+        help: ArgumentHelp("An HTTP probe: [http|https:]PORT[:METHOD:PATH] (repeatable).", valueName: "PROBE"))
     public var httpProbes: [String] = []
 
-    @Option(name: .customLong("exec-probe"), help: ArgumentHelp("A command run inside the running container, like docker exec (repeatable).", valueName: "CMD"))
+    @Option(
+        name: .customLong("exec-probe"),
+        help: ArgumentHelp("A command run inside the running container, like docker exec (repeatable).", valueName: "CMD"))
     public var execProbes: [String] = []
 
-    @Option(name: .customLong("probe-script"), help: ArgumentHelp("A script run on the host with HARDEN_TARGET_HOST and HARDEN_TARGET_PORTS set (repeatable).", valueName: "FILE"))
+    @Option(
+        name: .customLong("probe-script"),
+        help: ArgumentHelp("A script run on the host with HARDEN_TARGET_HOST and HARDEN_TARGET_PORTS set (repeatable).", valueName: "FILE"))
     public var probeScripts: [String] = []
 
-    @Option(name: .long, help: "Keep the container running at least this many seconds (default: until the probes end, or 5 s without probes).")
+    @Option(
+        name: .long, help: "Keep the container running at least this many seconds (default: until the probes end, or 5 s without probes).")
     public var duration: Double?
 
     @Option(name: .long, help: "Seconds to wait for a port to open, a command or a script to finish.")
@@ -34,7 +41,11 @@ public struct ProbeOptions: ParsableArguments {
     @Flag(name: .long, help: "Record failed probes but exit 0.")
     public var allowProbeFailure = false
 
-    @Option(name: .long, help: ArgumentHelp("What the container may connect to: isolated (its own loopback only; probes still reach it), host (also the host, through its gateway address), open (no filter).", valueName: "MODE"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "What the container may connect to: isolated (its own loopback only; probes still reach it), host (also the host, through its gateway address), open (no filter).",
+            valueName: "MODE"))
     public var network: NetworkMode = .isolated
 
     @Option(name: .customLong("pids-limit"), help: ArgumentHelp("Processes and threads the container may have at once.", valueName: "N"))
@@ -103,7 +114,9 @@ extension Application {
         @Option(name: .long, help: ArgumentHelp("Run the container under this seccomp profile (OCI/Docker JSON).", valueName: "FILE"))
         public var seccomp: String?
 
-        @Option(name: .long, help: ArgumentHelp("Unite this earlier profile of the same image with the new run (repeatable).", valueName: "PROFILE.json"))
+        @Option(
+            name: .long,
+            help: ArgumentHelp("Unite this earlier profile of the same image with the new run (repeatable).", valueName: "PROFILE.json"))
         public var merge: [String] = []
 
         @Option(name: .shortAndLong, help: "Write the profile (JSON) to this file; without it, the JSON goes to standard output.")
@@ -117,15 +130,20 @@ extension Application {
             let earlier = try merge.map { try ProfileFile.read($0) }
             let img = try await imageOptions.open(reference, logger: logger, progress: global.showProgress)
             for (path, p) in zip(merge, earlier) where p.image.configDigest != Digest.sha256(of: img.configBytes).description {
-                throw HardenError(.invalidArgument, "\(path): a profile of image \(p.image.configDigest), not of \(reference) (\(Digest.sha256(of: img.configBytes)))")
+                throw HardenError(
+                    .invalidArgument,
+                    "\(path): a profile of image \(p.image.configDigest), not of \(reference) (\(Digest.sha256(of: img.configBytes)))")
             }
             let progress = ProgressLine(enabled: global.showProgress)
             progress.update("profile: reading the image")
             let (sbom, context) = try SBOMBuilder(logger: logger).catalog(img, reference: reference.description)
             progress.update("profile: running \(reference.description)")
             var options = try probes.runOptions(sensors: sensor.sensors)
-            if let seccomp { options.seccomp = try JSONCoding.decode(try HostFS.readFile(seccomp), source: seccomp, what: "seccomp profile") }
-            var profile = try await ProfileStage.run(img, reference: reference.description, sbom: sbom, context: context, options: options, logger: logger)
+            if let seccomp {
+                options.seccomp = try JSONCoding.decode(try HostFS.readFile(seccomp), source: seccomp, what: "seccomp profile")
+            }
+            var profile = try await ProfileStage.run(
+                img, reference: reference.description, sbom: sbom, context: context, options: options, logger: logger)
             progress.finish()
             if !earlier.isEmpty { profile = try RuntimeProfile.merge([profile] + earlier, packages: sbom.packages) }
             try Output.emit(String(decoding: try JSONCoding.encode(profile, pretty: true), as: UTF8.self), to: output)
@@ -187,7 +205,9 @@ public enum ProfileFile {
     static func summary(_ p: RuntimeProfile) -> String {
         var t = TextTable(rows: [["PROBE", "RESULT", "STATUS", "MS"]])
         for r in p.runs.last?.probes ?? [] {
-            t.rows.append(["\(r.kind) \(r.spec)", r.ok ? "ok" : "FAILED", r.status.map(String.init) ?? "-", r.latencyMs.map { String(Int($0)) } ?? "-"])
+            t.rows.append([
+                "\(r.kind) \(r.spec)", r.ok ? "ok" : "FAILED", r.status.map(String.init) ?? "-", r.latencyMs.map { String(Int($0)) } ?? "-",
+            ])
         }
         var seen = Set<String>()
         let ports = p.ports.map { "\($0.protocolName)/\($0.port)" }.filter { seen.insert($0).inserted }.joined(separator: " ")

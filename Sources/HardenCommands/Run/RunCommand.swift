@@ -17,7 +17,8 @@ extension Application {
     public struct Run: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
             commandName: "run",
-            abstract: "The whole pipeline: SBOM and scan, profile under probes, minify, verify, scan the result, check it against a policy.",
+            abstract:
+                "The whole pipeline: SBOM and scan, profile under probes, minify, verify, scan the result, check it against a policy.",
             discussion: """
                 Writes the hardened image to DEST only when verification passes and the policy (if any) holds; the report \
                 directory is written either way: report.json (every stage, digests, database age, timestamps), report.html, \
@@ -39,7 +40,11 @@ extension Application {
         @Option(name: .long, help: ArgumentHelp("A policy file (YAML; see docs/formats.md).", valueName: "FILE"))
         public var policy: String?
 
-        @Option(name: .long, help: ArgumentHelp("The report directory: new, empty, or an earlier harden report (replaced as a whole); any other directory is refused.", valueName: "DIR"))
+        @Option(
+            name: .long,
+            help: ArgumentHelp(
+                "The report directory: new, empty, or an earlier harden report (replaced as a whole); any other directory is refused.",
+                valueName: "DIR"))
         public var reportDir: String = "harden-report"
 
         @OptionGroup public var keep: KeepOptions
@@ -56,7 +61,9 @@ extension Application {
             options.policyFile = policy
             let data = try VulnerabilityData(path: database.path)
             if options.policy?.needsVulnerabilities == true && data.database == nil {
-                throw HardenError(.notFound, "\(database.path): the policy's vulnerability rules need a vulnerability database (harden db import or db update)")
+                throw HardenError(
+                    .notFound,
+                    "\(database.path): the policy's vulnerability rules need a vulnerability database (harden db import or db update)")
             }
             options.run = try probes.runOptions(sensors: [.fanotify, .ptrace])
             options.allowProbeFailure = probes.allowProbeFailure
@@ -73,7 +80,8 @@ extension Application {
                     ticker.stage(stage, detail)
                 case .finished(let stage, let seconds, let status, let detail):
                     if !ticker.enabled && !quiet {
-                        writeStandardError("harden: \(stage): \(status) in \(String(format: "%.1f", seconds)) s\(detail.map { " — \($0)" } ?? "")\n")
+                        writeStandardError(
+                            "harden: \(stage): \(status) in \(String(format: "%.1f", seconds)) s\(detail.map { " — \($0)" } ?? "")\n")
                     }
                 }
             }
@@ -91,7 +99,8 @@ extension Application {
 
             // The image, only when every gate holds.
             if let image = result.image, !result.gateFailed {
-                let written = try await imageOptions.write(image, to: dest, options: ImageWriter.Options(compression: .keep), logger: logger)
+                let written = try await imageOptions.write(
+                    image, to: dest, options: ImageWriter.Options(compression: .keep), logger: logger)
                 if let d = written.manifestDigest { result.record.output?.manifestDigest = d.description }
                 if !quiet { writeStandardError("wrote \(written.reference)" + (written.manifestDigest.map { " (\($0))" } ?? "") + "\n") }
             }
@@ -116,7 +125,10 @@ extension Application {
             }
             let names = try HostFS.listDirectory(dir)
             if names.isEmpty || names.contains(reportMarker) { return }
-            throw HardenError(.invalidArgument, "\(dir): --report-dir exists, is not empty and is not a harden report (no \(reportMarker)); harden replaces only its own reports — name a new or empty directory")
+            throw HardenError(
+                .invalidArgument,
+                "\(dir): --report-dir exists, is not empty and is not a harden report (no \(reportMarker)); harden replaces only its own reports — name a new or empty directory"
+            )
         }
 
         /// Writes the files into a new directory beside `dir`, then swaps it in: readers never see half a report.
@@ -127,7 +139,9 @@ extension Application {
             let tmp = HostFS.temporarySibling(of: dir)
             try HostFS.makeDirectories(tmp)
             do {
-                try HostFS.writeFileAtomically(tmp + "/" + reportMarker, Array("harden report directory: replaced as a whole by the next `harden run --report-dir`\n".utf8))
+                try HostFS.writeFileAtomically(
+                    tmp + "/" + reportMarker,
+                    Array("harden report directory: replaced as a whole by the next `harden run --report-dir`\n".utf8))
                 for f in files { try HostFS.writeFileAtomically(tmp + "/" + f.name, f.bytes) }
                 if HostFS.exists(dir) {
                     let old = HostFS.temporarySibling(of: dir)
@@ -189,7 +203,8 @@ final class StageTicker: Sendable {
         guard enabled else { return }
         let s = state.withLock { $0 }
         guard !s.stage.isEmpty else { return }
-        let line = "[\(s.index)/\(Self.order.count)] \(s.stage): \(s.detail) — \(String(format: "%.1f s", Date().timeIntervalSince(started)))"
+        let line =
+            "[\(s.index)/\(Self.order.count)] \(s.stage): \(s.detail) — \(String(format: "%.1f s", Date().timeIntervalSince(started)))"
         writeStandardError("\r\u{1b}[2K" + String(line.prefix(120)))
     }
 

@@ -2,8 +2,8 @@
 import ArgumentParser
 import Foundation
 import HardenCore
-import HardenReport
 import HardenOCI
+import HardenReport
 import HardenRuntime
 import HardenSBOM
 import HardenVulnDB
@@ -40,7 +40,9 @@ extension Application {
         @Option(name: .shortAndLong, help: "Write the report to this file instead of standard output.")
         public var output: String?
 
-        @Option(name: .long, help: "Exit with code 2 when a finding of this severity or higher exists: negligible, low, medium, high, critical.")
+        @Option(
+            name: .long, help: "Exit with code 2 when a finding of this severity or higher exists: negligible, low, medium, high, critical."
+        )
         public var failOn: Severity?
 
         @Flag(name: .long, help: "Report only vulnerabilities that have a fix.")
@@ -52,7 +54,11 @@ extension Application {
         @Option(name: .long, help: "YAML ignore rules (by vulnerability, package name/version/type, path; optional until: date).")
         public var ignore: [String] = []
 
-        @Option(name: .long, help: ArgumentHelp("A runtime profile of this image (harden profile): shows whether each vulnerable package is used.", valueName: "PROFILE.json"))
+        @Option(
+            name: .long,
+            help: ArgumentHelp(
+                "A runtime profile of this image (harden profile): shows whether each vulnerable package is used.",
+                valueName: "PROFILE.json"))
         public var profile: String?
 
         public init() {}
@@ -68,7 +74,8 @@ extension Application {
                 let p = try ProfileFile.read(profile)
                 let id = Digest.sha256(of: img.configBytes).description
                 guard p.image.configDigest == id else {
-                    throw HardenError(.invalidArgument, "\(profile): a profile of image \(p.image.configDigest), not of \(reference) (\(id))")
+                    throw HardenError(
+                        .invalidArgument, "\(profile): a profile of image \(p.image.configDigest), not of \(reference) (\(id))")
                 }
                 let used = Dictionary(p.packages.map { ($0.id, $0.used) }, uniquingKeysWith: { $0 || $1 })
                 for i in findings.indices { findings[i].packageUsed = used[findings[i].package.ref] ?? false }
@@ -79,8 +86,9 @@ extension Application {
             let warnings = Suppressor.apply(&findings, vex: vexDocs, ignores: ignoreRules, imageDigest: sbom.source.manifestDigest)
             for w in warnings { logger.warning("\(w)") }
             let summary = findings.activeCountsBySeverity
-            var report = ScanReport(source: sbom.source, os: sbom.os, database: try db.sources(), findings: findings, summary: summary,
-                                    warnings: warnings)
+            var report = ScanReport(
+                source: sbom.source, os: sbom.os, database: try db.sources(), findings: findings, summary: summary,
+                warnings: warnings)
             if let failOn {
                 let reached = findings.filter { $0.suppressed == nil && $0.severity >= failOn && $0.severity != .unknown }.count
                 report.gate = .init(failOn: failOn, failed: reached > 0, reached: reached)

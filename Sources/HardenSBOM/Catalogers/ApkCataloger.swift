@@ -37,12 +37,14 @@ public struct ApkCataloger: Cataloger {
             if let d = context.os?.distroQualifier { qualifiers.append(("distro", d)) }
             if let origin, origin != name { qualifiers.append(("upstream", origin)) }
             let present = Set(files.compactMap { context.ownedFile(RawPath($0))?.absoluteDescription })
-            out.append(SoftwarePackage(
-                id: "apk:\(name)@\(version)", type: .apk, name: name, version: version, architecture: arch, sourceName: origin,
-                sourceVersion: origin != nil ? version : nil, licenses: fields["L"].map { [$0] } ?? [],
-                purl: PURL(type: "apk", namespace: context.os?.id ?? "alpine", name: name, version: version, qualifiers: qualifiers).description,
-                layer: context.layer(of: database), locations: [database.absoluteDescription], files: present.sorted(), ownedBy: nil,
-                maintainer: fields["m"], installedSize: fields["I"].flatMap { Int64($0) }, foundBy: "apk", metadata: nil))
+            out.append(
+                SoftwarePackage(
+                    id: "apk:\(name)@\(version)", type: .apk, name: name, version: version, architecture: arch, sourceName: origin,
+                    sourceVersion: origin != nil ? version : nil, licenses: fields["L"].map { [$0] } ?? [],
+                    purl: PURL(type: "apk", namespace: context.os?.id ?? "alpine", name: name, version: version, qualifiers: qualifiers)
+                        .description,
+                    layer: context.layer(of: database), locations: [database.absoluteDescription], files: present.sorted(), ownedBy: nil,
+                    maintainer: fields["m"], installedSize: fields["I"].flatMap { Int64($0) }, foundBy: "apk", metadata: nil))
         }
         for raw in String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false) {
             lineNumber += 1

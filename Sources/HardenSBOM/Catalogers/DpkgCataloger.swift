@@ -22,9 +22,12 @@ public struct DpkgCataloger: Cataloger {
                 (h.layer, Self.versions(h.bytes == bytes ? stanzas : Self.parse(h.bytes, file: status, context: nil)))
             }
             for s in stanzas {
-                guard let pkg = makePackage(s, database: status, infoDir: dbDir.appending(Array("info".utf8)), md5Dir: nil, context: context) else { continue }
+                guard
+                    let pkg = makePackage(s, database: status, infoDir: dbDir.appending(Array("info".utf8)), md5Dir: nil, context: context)
+                else { continue }
                 var p = pkg
-                p.layer = Self.introducedLayer(name: p.name, arch: p.architecture, version: p.version, history: history, context: context)
+                p.layer =
+                    Self.introducedLayer(name: p.name, arch: p.architecture, version: p.version, history: history, context: context)
                     ?? context.layer(of: status)
                 out.append(p)
             }
@@ -71,8 +74,10 @@ public struct DpkgCataloger: Cataloger {
     }
 
     /// The lowest layer from which the package stayed, at this version, in every status file above it.
-    static func introducedLayer(name: String, arch: String?, version: String, history: [(layer: Int, versions: Set<String>)],
-                                context: CatalogContext) -> LayerRef? {
+    static func introducedLayer(
+        name: String, arch: String?, version: String, history: [(layer: Int, versions: Set<String>)],
+        context: CatalogContext
+    ) -> LayerRef? {
         let key = "\(name):\(arch ?? ""):\(version)"
         var introduced: Int?
         for h in history.reversed() {
@@ -178,8 +183,10 @@ public struct DpkgCataloger: Cataloger {
             while j + marker.count < n {
                 if b[j] == UInt8(ascii: "/") && b[j..<(j + marker.count)].elementsEqual(marker) {
                     var e = j + marker.count
-                    while e < n, b[e] < 0x80, b[e] == UInt8(ascii: "-") || b[e] == UInt8(ascii: ".") || b[e] == UInt8(ascii: "+")
-                        || (b[e] >= 0x30 && b[e] <= 0x39) || ((b[e] | 0x20) >= 0x61 && (b[e] | 0x20) <= 0x7a) { e += 1 }
+                    while e < n, b[e] < 0x80,
+                        b[e] == UInt8(ascii: "-") || b[e] == UInt8(ascii: ".") || b[e] == UInt8(ascii: "+")
+                            || (b[e] >= 0x30 && b[e] <= 0x39) || ((b[e] | 0x20) >= 0x61 && (b[e] | 0x20) <= 0x7a)
+                    { e += 1 }
                     var name = String(decoding: b[(j + marker.count)..<e], as: UTF8.self)
                     while let last = name.last, last == "." || last == "," || last == ";" { name.removeLast() }
                     if !name.isEmpty && name.count < 40 { out.insert(name) }
@@ -192,4 +199,3 @@ public struct DpkgCataloger: Cataloger {
         return out.sorted()
     }
 }
-

@@ -17,11 +17,13 @@ public struct GemCataloger: Cataloger {
                 context.warn("\(path.absoluteDescription): gemspec without name or version; skipped")
                 continue
             }
-            out.append(SoftwarePackage(
-                id: "gem:\(name)@\(version)", type: .gem, name: name, version: version, architecture: nil, sourceName: nil, sourceVersion: nil,
-                licenses: spec.licenses, purl: PURL(type: "gem", name: name, version: version).description,
-                layer: context.layer(of: path), locations: [path.absoluteDescription], files: [], ownedBy: nil,
-                maintainer: nil, installedSize: nil, foundBy: "gem", metadata: nil))
+            out.append(
+                SoftwarePackage(
+                    id: "gem:\(name)@\(version)", type: .gem, name: name, version: version, architecture: nil, sourceName: nil,
+                    sourceVersion: nil,
+                    licenses: spec.licenses, purl: PURL(type: "gem", name: name, version: version).description,
+                    layer: context.layer(of: path), locations: [path.absoluteDescription], files: [], ownedBy: nil,
+                    maintainer: nil, installedSize: nil, foundBy: "gem", metadata: nil))
         }
         return out
     }

@@ -35,7 +35,8 @@ public struct GoBinaryCataloger: Cataloger {
     static func purl(_ module: String, _ version: String) -> String {
         let parts = module.split(separator: "/").map(String.init)
         if parts.count > 1 {
-            return PURL(type: "golang", namespace: parts.dropLast().joined(separator: "/"), name: parts.last ?? module, version: version).description
+            return PURL(type: "golang", namespace: parts.dropLast().joined(separator: "/"), name: parts.last ?? module, version: version)
+                .description
         }
         return PURL(type: "golang", name: module, version: version).description
     }

@@ -22,26 +22,32 @@ public struct JavaArchiveCataloger: Cataloger {
             guard file.hasSuffix(".jar") || file.hasSuffix(".war") || file.hasSuffix(".ear") else { continue }
             let spent = budget.exhaustedBy != nil
             do {
-                out += try Self.packages(in: bytes, name: file, location: path.absoluteDescription, layer: context.layer(of: path), depth: 0,
-                                         budget: budget)
+                out += try Self.packages(
+                    in: bytes, name: file, location: path.absoluteDescription, layer: context.layer(of: path), depth: 0,
+                    budget: budget)
             } catch {
                 context.warn("\(path.absoluteDescription): \(error); skipped")
             }
             if !spent, let what = budget.exhaustedBy {
-                context.warn("\(path.absoluteDescription): \(what): more than \(Self.inflationLimit >> 20) MiB would be inflated from this image's zip archives (a zip bomb?); archives nested deeper are not read from here on")
+                context.warn(
+                    "\(path.absoluteDescription): \(what): more than \(Self.inflationLimit >> 20) MiB would be inflated from this image's zip archives (a zip bomb?); archives nested deeper are not read from here on"
+                )
             }
         }
         return out
     }
 
-    public static func packages(in bytes: [UInt8], name: String, location: String, layer: LayerRef?, depth: Int,
-                         budget: InflationBudget = InflationBudget(limit: inflationLimit)) throws -> [SoftwarePackage] {
+    public static func packages(
+        in bytes: [UInt8], name: String, location: String, layer: LayerRef?, depth: Int,
+        budget: InflationBudget = InflationBudget(limit: inflationLimit)
+    ) throws -> [SoftwarePackage] {
         let zip = try ZipArchive(bytes)
         var out: [SoftwarePackage] = []
         func make(group: String?, artifact: String, version: String, licenses: [String]) -> SoftwarePackage {
             let purl = PURL(type: "maven", namespace: group, name: artifact, version: version).description
             return SoftwarePackage(
-                id: "java-archive:\(group.map { $0 + ":" } ?? "")\(artifact)@\(version)", type: .javaArchive, name: artifact, version: version,
+                id: "java-archive:\(group.map { $0 + ":" } ?? "")\(artifact)@\(version)", type: .javaArchive, name: artifact,
+                version: version,
                 architecture: nil, sourceName: group, sourceVersion: nil, licenses: licenses, purl: purl, layer: layer,
                 locations: [location], files: depth == 0 ? [location] : [], ownedBy: nil, maintainer: nil, installedSize: nil,
                 foundBy: "java-archive", metadata: ["archive": location + (depth > 0 ? ":" + name : "")])
@@ -58,17 +64,21 @@ public struct JavaArchiveCataloger: Cataloger {
             let base = name.split(separator: "/").last.map { String($0.dropLast(4)) } ?? name
             let artifact = fields["Implementation-Title"] ?? fields["Bundle-SymbolicName"] ?? base
             if let version {
-                out.append(make(group: fields["Implementation-Vendor-Id"] ?? fields["Bundle-SymbolicName"].flatMap { groupOf($0) },
-                                artifact: artifact, version: version, licenses: fields["Bundle-License"].map { [$0] } ?? []))
+                out.append(
+                    make(
+                        group: fields["Implementation-Vendor-Id"] ?? fields["Bundle-SymbolicName"].flatMap { groupOf($0) },
+                        artifact: artifact, version: version, licenses: fields["Bundle-License"].map { [$0] } ?? []))
             }
         }
         if depth < maxDepth {
             // Nested jars are stored (Spring Boot's loader needs that) or small; a deflated one larger than
             // `maxNestedInflated` is skipped rather than inflated into memory.
-            for entry in zip.entries where entry.name.hasSuffix(".jar") && (entry.method == 0 || entry.uncompressedSize <= maxNestedInflated) {
+            for entry in zip.entries
+            where entry.name.hasSuffix(".jar") && (entry.method == 0 || entry.uncompressedSize <= maxNestedInflated) {
                 do {
-                    out += try packages(in: try zip.read(entry, budget: budget), name: entry.name, location: location, layer: layer,
-                                        depth: depth + 1, budget: budget)
+                    out += try packages(
+                        in: try zip.read(entry, budget: budget), name: entry.name, location: location, layer: layer,
+                        depth: depth + 1, budget: budget)
                 } catch let e as HardenError where e.code == .limitExceeded && budget.exhaustedBy != nil {
                     break  // the image's budget is spent: keep what was found, inflate nothing more
                 } catch {

@@ -28,11 +28,13 @@ public struct NpmCataloger: Cataloger {
                 bare = String(name[name.index(after: slash)...])
             }
             let dir = path.parent ?? .root
-            out.append(SoftwarePackage(
-                id: "npm:\(name)@\(version)", type: .npm, name: name, version: version, architecture: nil, sourceName: nil, sourceVersion: nil,
-                licenses: licenses, purl: PURL(type: "npm", namespace: namespace, name: bare, version: version).description,
-                layer: context.layer(of: path), locations: [path.absoluteDescription], files: [], ownedBy: nil,
-                maintainer: nil, installedSize: nil, foundBy: "npm", metadata: ["directory": dir.absoluteDescription]))
+            out.append(
+                SoftwarePackage(
+                    id: "npm:\(name)@\(version)", type: .npm, name: name, version: version, architecture: nil, sourceName: nil,
+                    sourceVersion: nil,
+                    licenses: licenses, purl: PURL(type: "npm", namespace: namespace, name: bare, version: version).description,
+                    layer: context.layer(of: path), locations: [path.absoluteDescription], files: [], ownedBy: nil,
+                    maintainer: nil, installedSize: nil, foundBy: "npm", metadata: ["directory": dir.absoluteDescription]))
         }
         return out
     }

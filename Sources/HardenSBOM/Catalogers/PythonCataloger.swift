@@ -39,7 +39,9 @@ public struct PythonCataloger: Cataloger {
             let siteDir = metadataDir.parent ?? .root
             var files = Set<String>()
             for rel in recordFiles {
-                if let p = context.ownedFile(RawPath(siteDir.bytes + [UInt8(ascii: "/")] + Array(rel.utf8))) { files.insert(p.absoluteDescription) }
+                if let p = context.ownedFile(RawPath(siteDir.bytes + [UInt8(ascii: "/")] + Array(rel.utf8))) {
+                    files.insert(p.absoluteDescription)
+                }
             }
             var licenses: [String] = []
             if let expr = h["License-Expression"], !expr.isEmpty {

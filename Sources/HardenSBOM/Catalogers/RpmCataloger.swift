@@ -80,7 +80,9 @@ public struct RpmCataloger: Cataloger {
             while sqlite3_step(stmt) == SQLITE_ROW { body(stmt) }
         }
         func exec(_ sql: String) throws {
-            guard sqlite3_exec(db, sql, nil, nil, nil) == SQLITE_OK else { throw HardenError(.corrupt, "\(sql): \(String(cString: sqlite3_errmsg(db)))") }
+            guard sqlite3_exec(db, sql, nil, nil, nil) == SQLITE_OK else {
+                throw HardenError(.corrupt, "\(sql): \(String(cString: sqlite3_errmsg(db)))")
+            }
         }
         var removed: [Int64] = []
         try rows("SELECT hnum, blob FROM Packages") { stmt in
@@ -111,7 +113,9 @@ public struct RpmCataloger: Cataloger {
 
     /// The name and SBOM id (`rpm:NAME@[EPOCH:]VERSION-RELEASE[:ARCH]`) of a header.
     static func identity(_ h: [Int: Value]) -> (name: String, id: String)? {
-        guard case .string(let name)? = h[1000], case .string(let version)? = h[1001], case .string(let release)? = h[1002] else { return nil }
+        guard case .string(let name)? = h[1000], case .string(let version)? = h[1001], case .string(let release)? = h[1002] else {
+            return nil
+        }
         var epoch: Int64?
         if case .int(let v)? = h[1003] { epoch = v.first }
         var arch: String?
@@ -193,7 +197,9 @@ public struct RpmCataloger: Cataloger {
         return SoftwarePackage(
             id: id, type: .rpm, name: name, version: full, architecture: arch,
             sourceName: sourceName, sourceVersion: sourceName != nil ? full : nil, licenses: str(1014).map { [$0] } ?? [],
-            purl: PURL(type: "rpm", namespace: context.os?.id ?? "redhat", name: name, version: "\(version)-\(release)", qualifiers: qualifiers).description,
+            purl: PURL(
+                type: "rpm", namespace: context.os?.id ?? "redhat", name: name, version: "\(version)-\(release)", qualifiers: qualifiers
+            ).description,
             layer: context.layer(of: database), locations: [database.absoluteDescription], files: files.sorted(), ownedBy: nil,
             maintainer: str(1011), installedSize: ints(1009).first, foundBy: "rpm", metadata: nil)
     }

@@ -34,9 +34,12 @@ public struct DpkgVersion: VersionComparator {
         guard let first = upstream.first, first >= 0x30 && first <= 0x39 else { return nil }
         func allowed(_ b: UInt8, revision: Bool) -> Bool {
             (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a)
-                || b == UInt8(ascii: ".") || b == UInt8(ascii: "+") || b == UInt8(ascii: "~") || (!revision && (b == UInt8(ascii: "-") || b == UInt8(ascii: ":")))
+                || b == UInt8(ascii: ".") || b == UInt8(ascii: "+") || b == UInt8(ascii: "~")
+                || (!revision && (b == UInt8(ascii: "-") || b == UInt8(ascii: ":")))
         }
-        guard upstream.allSatisfy({ allowed($0, revision: false) }), revision.allSatisfy({ allowed($0, revision: true) }) else { return nil }
+        guard upstream.allSatisfy({ allowed($0, revision: false) }), revision.allSatisfy({ allowed($0, revision: true) }) else {
+            return nil
+        }
         return Parsed(epoch: epoch, upstream: upstream, revision: revision)
     }
 

@@ -13,7 +13,8 @@ public struct PEP440Version: VersionComparator {
         public var local: [LocalPart]
 
         public static func == (a: Parsed, b: Parsed) -> Bool {
-            a.epoch == b.epoch && a.release == b.release && a.pre?.0 == b.pre?.0 && a.pre?.1 == b.pre?.1 && a.post == b.post && a.dev == b.dev
+            a.epoch == b.epoch && a.release == b.release && a.pre?.0 == b.pre?.0 && a.pre?.1 == b.pre?.1 && a.post == b.post
+                && a.dev == b.dev
                 && a.local == b.local
         }
     }
