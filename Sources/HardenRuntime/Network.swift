@@ -37,7 +37,7 @@ public struct ContainerNetwork: Sendable {
         guard ChildProcess.which("ip") != nil else {
             throw HardenError(.notFound, "ip: iproute2 is needed to give the container a network namespace (scripts/setup.sh installs it)")
         }
-        if mode != .open && (ChildProcess.which("iptables") == nil || ChildProcess.which("ip6tables") == nil) {
+        if mode != .open && (ChildProcess.which("iptables-restore") == nil || ChildProcess.which("ip6tables-restore") == nil) {
             throw HardenError(
                 .notFound, "iptables: needed to keep the container off the host's network (scripts/setup.sh installs it; or --network open)"
             )
@@ -75,14 +75,20 @@ public struct ContainerNetwork: Sendable {
 
     /// Inside the namespace (the container has no CAP_NET_ADMIN to undo it): outgoing packets are dropped unless
     /// they leave through loopback, answer a connection made to the container, or (host mode) go to the host.
+    /// One `iptables-restore` per address family loads the whole table at once.
     static func isolate(namespace: String, allowHost: String?) async throws {
-        for tool in ["iptables", "ip6tables"] {
-            let t = ["ip", "netns", "exec", namespace, tool, "-w"]
-            try await ChildProcess.check(t + ["-A", "OUTPUT", "-o", "lo", "-j", "ACCEPT"])
-            try await ChildProcess.check(t + ["-A", "OUTPUT", "-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED", "-j", "ACCEPT"])
-            if let allowHost, tool == "iptables" { try await ChildProcess.check(t + ["-A", "OUTPUT", "-d", allowHost, "-j", "ACCEPT"]) }
-            try await ChildProcess.check(t + ["-P", "OUTPUT", "DROP"])
-            try await ChildProcess.check(t + ["-P", "FORWARD", "DROP"])
+        for (tool, host) in [("iptables-restore", allowHost), ("ip6tables-restore", nil)] {
+            let rules = """
+                *filter
+                :INPUT ACCEPT [0:0]
+                :FORWARD DROP [0:0]
+                :OUTPUT DROP [0:0]
+                -A OUTPUT -o lo -j ACCEPT
+                -A OUTPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT
+                \(host.map { "-A OUTPUT -d \($0) -j ACCEPT\n" } ?? "")COMMIT
+
+                """
+            try await ChildProcess.check(["ip", "netns", "exec", namespace, tool, "-w"], input: Array(rules.utf8))
         }
     }
 

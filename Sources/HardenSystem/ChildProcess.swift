@@ -168,13 +168,16 @@ public final class ChildProcess: Sendable {
     /// Sends `sig` unless the process is known to have ended (its pid may belong to another process by then).
     public func signal(_ sig: Int32) { if finished.withLock({ $0 }) == nil { _ = kill(pid, sig) } }
 
-    /// Runs `argv` to completion and returns its status and output (stdout then stderr, each capped at 1 MiB).
+    /// Runs `argv` to completion and returns its status and output (stdout then stderr, each capped at 1 MiB);
+    /// `input`, when given, is its standard input.
     public static func run(
-        _ argv: [String], environment: [String: String]? = nil, timeout: Double? = nil
+        _ argv: [String], environment: [String: String]? = nil, input: [UInt8]? = nil, timeout: Double? = nil
     ) async throws -> (status: ExitStatus, output: String) {
         let dir = try HostFS.makeTemporaryDirectory(prefix: "harden-cmd")
         defer { try? HostFS.removeTree(dir) }
-        let child = try spawn(argv, environment: environment, stdout: .file(dir + "/out"), stderr: .file(dir + "/err"))
+        if let input { try HostFS.writeFileAtomically(dir + "/in", input, mode: 0o600) }
+        let child = try spawn(argv, environment: environment, stdin: input == nil ? .null : .file(dir + "/in"),
+                              stdout: .file(dir + "/out"), stderr: .file(dir + "/err"))
         guard let status = await child.wait(timeout: timeout) else {
             child.signal(SIGKILL)
             _ = child.waitBlocking()
@@ -194,8 +197,10 @@ public final class ChildProcess: Sendable {
 
     /// Like `run`, but a non-zero exit is an error that quotes the command's last output line.
     @discardableResult
-    public static func check(_ argv: [String], environment: [String: String]? = nil, timeout: Double? = 60) async throws -> String {
-        let (status, output) = try await run(argv, environment: environment, timeout: timeout)
+    public static func check(
+        _ argv: [String], environment: [String: String]? = nil, input: [UInt8]? = nil, timeout: Double? = 60
+    ) async throws -> String {
+        let (status, output) = try await run(argv, environment: environment, input: input, timeout: timeout)
         guard status.succeeded else {
             let last = output.split(separator: "\n").last.map(String.init) ?? ""
             throw HardenError(.io, "\(argv.prefix(3).joined(separator: " ")): \(status)\(last.isEmpty ? "" : ": " + last)")
