@@ -74,10 +74,16 @@ let package = Package(
             ],
             swiftSettings: swiftSettings),
 
+        // What a run is asked and what it saw (profile, runtime spec, sensor reports): data, no side effects.
+        .target(
+            name: "HardenProfile",
+            dependencies: ["HardenCore", "HardenArchive", "HardenOCI", "HardenSBOM"],
+            swiftSettings: swiftSettings),
+        // The executor: runc, overlay mounts, network namespaces, fanotify, ptrace, capabilities, signal cleanup.
         .target(
             name: "HardenRuntime",
             dependencies: [
-                "HardenCore", "HardenSystem", "HardenArchive", "HardenOCI", "HardenSBOM", "CHardenSystem",
+                "HardenCore", "HardenSystem", "HardenArchive", "HardenOCI", "HardenProfile", "CHardenSystem",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -88,7 +94,7 @@ let package = Package(
         .target(
             name: "HardenMinify",
             dependencies: [
-                "HardenCore", "HardenSystem", "HardenArchive", "HardenOCI", "HardenSBOM", "HardenRuntime", "HardenPolicy",
+                "HardenCore", "HardenSystem", "HardenArchive", "HardenOCI", "HardenSBOM", "HardenProfile", "HardenRuntime", "HardenPolicy",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings),
@@ -96,26 +102,27 @@ let package = Package(
         .target(
             name: "HardenPolicy",
             dependencies: [
-                "HardenCore", "HardenSystem", "HardenArchive", "HardenOCI", "HardenSBOM", "HardenVulnDB", "HardenRuntime",
+                "HardenCore", "HardenSystem", "HardenArchive", "HardenOCI", "HardenSBOM", "HardenVulnDB", "HardenProfile",
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: swiftSettings),
         .target(
             name: "HardenReport",
-            dependencies: ["HardenCore", "HardenSBOM", "HardenVulnDB", "HardenRuntime", "HardenMinify", "HardenPolicy"],
+            dependencies: ["HardenCore", "HardenSBOM", "HardenVulnDB", "HardenProfile", "HardenMinify", "HardenPolicy"],
             swiftSettings: swiftSettings),
         .target(
             name: "HardenPipeline",
             dependencies: [
-                "HardenCore", "HardenSystem", "HardenOCI", "HardenSBOM", "HardenVulnDB", "HardenRuntime", "HardenMinify",
-                "HardenPolicy", "HardenReport", .product(name: "Logging", package: "swift-log"),
+                "HardenCore", "HardenSystem", "HardenOCI", "HardenSBOM", "HardenVulnDB", "HardenProfile", "HardenRuntime",
+                "HardenMinify", "HardenPolicy", "HardenReport", .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings),
 
         .target(
             name: "HardenCommands",
             dependencies: [
-                "HardenCore", "HardenSystem", "CHardenSystem", "HardenOCI", "HardenSBOM", "HardenVulnDB", "HardenRegistry", "HardenRuntime",
+                "HardenCore", "HardenSystem", "HardenOCI", "HardenSBOM", "HardenVulnDB", "HardenRegistry", "HardenProfile",
+                "HardenRuntime",
                 "HardenMinify", "HardenPolicy", "HardenReport", "HardenPipeline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -148,7 +155,10 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "HardenRegistryTests",
-            dependencies: ["HardenRegistry"],
+            dependencies: [
+                "HardenRegistry", "HardenCore", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "HardenOCITests",
@@ -168,20 +178,31 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "HardenRuntimeTests",
-            dependencies: ["HardenRuntime", "HardenOCI", "HardenArchive", "HardenSBOM", "HardenSystem", "HardenCore", "HardenTestSupport"],
+            dependencies: [
+                "HardenRuntime", "HardenProfile", "HardenOCI", "HardenArchive", "HardenSBOM", "HardenSystem", "HardenCore",
+                "HardenTestSupport",
+            ],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "HardenPolicyTests",
             dependencies: [
-                "HardenPolicy", "HardenReport", "HardenOCI", "HardenArchive", "HardenCore", "HardenSystem", "HardenVulnDB", "HardenRuntime",
+                "HardenPolicy", "HardenReport", "HardenOCI", "HardenArchive", "HardenCore", "HardenSystem", "HardenVulnDB", "HardenProfile",
                 "HardenTestSupport",
+            ],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "HardenPipelineTests",
+            dependencies: [
+                "HardenPipeline", "HardenReport", "HardenMinify", "HardenProfile", "HardenVulnDB", "HardenSBOM", "HardenOCI",
+                "HardenSystem",
+                "HardenCore", "HardenTestSupport",
             ],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "HardenIntegrationTests",
             dependencies: [
-                "HardenOCI", "HardenArchive", "HardenSBOM", "HardenVulnDB", "HardenRegistry", "HardenRuntime", "HardenSystem",
-                "HardenCommands", "HardenTestSupport",
+                "HardenOCI", "HardenArchive", "HardenSBOM", "HardenVulnDB", "HardenRegistry", "HardenProfile", "HardenRuntime",
+                "HardenSystem", "HardenCommands", "HardenTestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings),

@@ -4,7 +4,7 @@
 import HardenCore
 import HardenOCI
 import HardenPolicy
-import HardenRuntime
+import HardenProfile
 
 public struct HardenedConfig: Sendable {
     public var config: ContainerConfig

@@ -2,6 +2,7 @@
 import HardenArchive
 import HardenCore
 import HardenOCI
+import HardenProfile
 import HardenRuntime
 import HardenSBOM
 import HardenSystem
@@ -36,6 +37,9 @@ public struct MinifyReport: Codable, Sendable {
         public var before: String
         public var after: String
         public var same: Bool
+        public init(probe: String, before: String, after: String, same: Bool) {
+            self.probe = probe; self.before = before; self.after = after; self.same = same
+        }
     }
     public struct Verification: Codable, Sendable {
         public var ran: Bool
@@ -44,6 +48,9 @@ public struct MinifyReport: Codable, Sendable {
         /// Files the app looked for in the minified image that the original had.
         public var missingFiles: [String]
         public var error: String?
+        public init(ran: Bool, passed: Bool, probes: [ProbeComparison] = [], missingFiles: [String] = [], error: String? = nil) {
+            self.ran = ran; self.passed = passed; self.probes = probes; self.missingFiles = missingFiles; self.error = error
+        }
     }
     public var schemaVersion = 1
     public var preset: String

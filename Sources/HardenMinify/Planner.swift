@@ -3,7 +3,7 @@
 import HardenArchive
 import HardenCore
 import HardenOCI
-import HardenRuntime
+import HardenProfile
 import HardenSBOM
 
 /// How much to remove.

@@ -4,7 +4,7 @@ import HardenCore
 import HardenSystem
 
 /// Where blobs live: read by digest, never trusted until hashed.
-public protocol BlobStore: AnyObject {
+public protocol BlobStore: AnyObject, Sendable {
     /// Names the store in messages (the image file or directory).
     var name: String { get }
     /// The blob's raw bytes, unverified; callers wrap it in a `HashingReader`.
@@ -36,7 +36,7 @@ public struct ImageLayer: Sendable, Hashable {
 
 /// An image read from a source. The original manifest and config bytes are kept, so copying an image
 /// without changes keeps its digests.
-public final class Image {
+public final class Image: Sendable {
     public let source: String
     public let manifest: Manifest
     public let manifestBytes: [UInt8]
@@ -46,14 +46,12 @@ public final class Image {
     public let store: any BlobStore
     /// The tag the image was selected by, or the one its source names it with.
     public let tag: String?
-    /// Objects that must live as long as the image (temporary files of the source).
-    let keepAlive: [AnyObject]
 
     public var manifestDigest: Digest { Digest.sha256(of: manifestBytes) }
 
     init(
         source: String, manifest: Manifest, manifestBytes: [UInt8], configBytes: [UInt8], store: any BlobStore,
-        tag: String?, keepAlive: [AnyObject] = [], layerCompressions: [Compression]? = nil
+        tag: String?, layerCompressions: [Compression]? = nil
     ) throws {
         self.source = source
         self.manifest = manifest
@@ -61,7 +59,6 @@ public final class Image {
         self.configBytes = configBytes
         self.store = store
         self.tag = tag
-        self.keepAlive = keepAlive
         let config = try ImageConfiguration.parse(configBytes, source: "\(source): config \(manifest.config.digest)")
         self.config = config
         guard config.rootfs.diffIDs.count == manifest.layers.count else {
@@ -152,10 +149,13 @@ public final class LayoutBlobStore: BlobStore {
 final class ArchiveBlobStore: BlobStore {
     let archive: TarArchiveIndex
     /// Members that are not under `blobs/<alg>/<hex>` (docker-archive legacy layout).
-    var extraPaths: [Digest: String] = [:]
+    let extraPaths: [Digest: String]
     var name: String { archive.name }
 
-    init(archive: TarArchiveIndex) { self.archive = archive }
+    init(archive: TarArchiveIndex, extraPaths: [Digest: String] = [:]) {
+        self.archive = archive
+        self.extraPaths = extraPaths
+    }
 
     private func memberPath(_ digest: Digest) -> String { extraPaths[digest] ?? digest.blobPath }
 

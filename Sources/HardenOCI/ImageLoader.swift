@@ -24,14 +24,14 @@ public enum ImageLoader {
                 let layout = try HostFS.readFile(path + "/oci-layout", limit: 1 << 20)
                 let indexBytes = try HostFS.readFile(path + "/index.json", limit: 16 << 20)
                 return try openLayout(
-                    layoutBytes: layout, indexBytes: indexBytes, store: store, name: path, tag: tag, options: options, keepAlive: [])
+                    layoutBytes: layout, indexBytes: indexBytes, store: store, name: path, tag: tag, options: options)
             case .ociArchive(let path, let tag):
                 let archive = try TarArchiveIndex(path: path)
                 let store = ArchiveBlobStore(archive: archive)
                 let layout = try archive.read("oci-layout", limit: 1 << 20)
                 let indexBytes = try archive.read("index.json")
                 return try openLayout(
-                    layoutBytes: layout, indexBytes: indexBytes, store: store, name: path, tag: tag, options: options, keepAlive: [archive])
+                    layoutBytes: layout, indexBytes: indexBytes, store: store, name: path, tag: tag, options: options)
             case .dockerArchive(let path, let repoTag):
                 return try openDockerArchive(path: path, repoTag: repoTag)
             case .rootfs(let path):
@@ -49,7 +49,7 @@ public enum ImageLoader {
 
     static func openLayout(
         layoutBytes: [UInt8], indexBytes: [UInt8], store: any BlobStore, name: String, tag: String?,
-        options: Options, keepAlive: [AnyObject]
+        options: Options
     ) throws -> Image {
         struct Layout: Decodable { var imageLayoutVersion: String }
         let layout: Layout = try JSONCoding.decode(layoutBytes, source: "oci-layout", what: "oci-layout file")
@@ -73,7 +73,7 @@ public enum ImageLoader {
         let chosen = try select(candidates, store: store, options: options, depth: 0)
         return try openManifest(
             chosen, store: store, name: name, tag: tag ?? chosen.refName ?? candidates.first?.refName,
-            options: options, keepAlive: keepAlive)
+            options: options)
     }
 
     private static func tagList(_ index: Index) -> String {
@@ -114,14 +114,13 @@ public enum ImageLoader {
 
     public static func openManifest(
         _ descriptor: Descriptor, store: any BlobStore, name: String, tag: String?, options: Options,
-        keepAlive: [AnyObject]
     ) throws -> Image {
         let bytes = try store.readVerified(descriptor, what: "manifest")
         let manifest = try Manifest.parse(bytes, source: "manifest \(descriptor.digest)")
         let configBytes = try store.readVerified(manifest.config, what: "config")
         let image = try Image(
             source: name, manifest: manifest, manifestBytes: bytes, configBytes: configBytes, store: store,
-            tag: tag, keepAlive: keepAlive)
+            tag: tag)
         if options.platformExplicit && !image.config.platform.matches(options.platform) {
             throw HardenError(.notFound, "image is for \(image.config.platform), not \(options.platform)")
         }
@@ -132,7 +131,7 @@ public enum ImageLoader {
 
     static func openDockerArchive(path: String, repoTag: String?) throws -> Image {
         let archive = try TarArchiveIndex(path: path)
-        let store = ArchiveBlobStore(archive: archive)
+        var extraPaths: [Digest: String] = [:]
         let entries = try DockerArchiveManifestEntry.parseList(try archive.read("manifest.json"), source: "manifest.json")
         guard !entries.isEmpty else { throw HardenError(.corrupt, "manifest.json lists no images") }
         let entry: DockerArchiveManifestEntry
@@ -157,7 +156,7 @@ public enum ImageLoader {
         if let named = digestInPath(entry.config), named != configDigest {
             throw HardenError(.corrupt, "config \(entry.config) has digest \(configDigest), not the one its name says")
         }
-        store.extraPaths[configDigest] = entry.config
+        extraPaths[configDigest] = entry.config
         let config = try ImageConfiguration.parse(configBytes, source: "config \(entry.config)")
         guard config.rootfs.diffIDs.count == entry.layers.count else {
             throw HardenError(
@@ -182,7 +181,7 @@ public enum ImageLoader {
                 try h.drain()
                 digest = try Digest(parsing: h.digestString ?? "")
             }
-            store.extraPaths[digest] = layerPath
+            extraPaths[digest] = layerPath
             let mediaType: String
             switch compression {
             case .none: mediaType = MediaType.dockerLayer
@@ -198,9 +197,10 @@ public enum ImageLoader {
             layers: layers)
         let manifestBytes = try JSONCoding.encode(manifest)
         let tag = repoTag ?? entry.repoTags?.first
+        let store = ArchiveBlobStore(archive: archive, extraPaths: extraPaths)
         return try Image(
             source: path, manifest: manifest, manifestBytes: manifestBytes, configBytes: configBytes, store: store,
-            tag: tag, keepAlive: [archive], layerCompressions: compressions)
+            tag: tag, layerCompressions: compressions)
     }
 
     /// Docker's normal form of a repository tag: `nginx` → `docker.io/library/nginx:latest`.

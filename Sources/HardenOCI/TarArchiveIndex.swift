@@ -5,7 +5,7 @@ import HardenSystem
 
 /// The member table of a tar file: where each member's data lies, so blobs are read in place.
 /// A compressed archive is first decompressed into a private temporary file.
-public final class TarArchiveIndex {
+public final class TarArchiveIndex: Sendable {
     public struct Member: Sendable {
         public var path: RawPath
         public var type: TarEntryType
@@ -16,38 +16,45 @@ public final class TarArchiveIndex {
 
     public let name: String
     public let dataPath: String
-    private var members: [RawPath: Member] = [:]
-    private var temporaryDirectory: String?
+    private let members: [RawPath: Member]
+    private let temporaryDirectory: String?
     public let descriptor: FileDescriptor
 
     public init(path: String) throws {
         self.name = path
         var dataPath = path
-        let probe = try FileReader(path: path)
-        let peek = PeekableReader(probe)
-        let compression = Compression.detect(try peek.peek(4))
-        if compression != .none {
-            // Archives are normally plain tar; a compressed one is expanded once to a private file.
-            let dir = try HostFS.makeTemporaryDirectory(prefix: "harden-archive")
-            temporaryDirectory = dir
-            let out = try FileDescriptor.create(dir + "/archive.tar", mode: 0o600, exclusive: true)
-            let writer = FileWriter(descriptor: out)
-            try compression.decompressing(peek, name: path).copy(to: writer)
-            try writer.finish()
-            dataPath = dir + "/archive.tar"
+        var temporaryDirectory: String?
+        do {
+            let peek = PeekableReader(try FileReader(path: path))
+            let compression = Compression.detect(try peek.peek(4))
+            if compression != .none {
+                // Archives are normally plain tar; a compressed one is expanded once to a private file.
+                let dir = try HostFS.makeTemporaryDirectory(prefix: "harden-archive")
+                temporaryDirectory = dir
+                let out = try FileDescriptor.create(dir + "/archive.tar", mode: 0o600, exclusive: true)
+                let writer = FileWriter(descriptor: out)
+                try compression.decompressing(peek, name: path).copy(to: writer)
+                try writer.finish()
+                dataPath = dir + "/archive.tar"
+            }
+            let descriptor = try FileDescriptor.open(dataPath)
+            let tar = TarReader(FileReader(descriptor: descriptor, name: path), name: path)
+            var members: [RawPath: Member] = [:]
+            while let e = try tar.next() {
+                if members.count >= 1_000_000 { throw HardenError(.limitExceeded, "\(path): more than 1000000 archive members") }
+                let p = e.path.normalized
+                members[p] = Member(
+                    path: p, type: e.type, offset: tar.dataOffset, size: e.type == .regular ? e.size : 0, linkTarget: e.linkTarget)
+                if e.sparseMap != nil { throw HardenError(.unsupported, "\(path): sparse member \(p) in an image archive") }
+            }
+            self.descriptor = descriptor
+            self.members = members
+        } catch {
+            if let dir = temporaryDirectory { try? HostFS.removeTree(dir) }
+            throw error
         }
         self.dataPath = dataPath
-        self.descriptor = try FileDescriptor.open(dataPath)
-        let tar = TarReader(FileReader(descriptor: descriptor, name: path), name: path)
-        var count = 0
-        while let e = try tar.next() {
-            count += 1
-            if count > 1_000_000 { throw HardenError(.limitExceeded, "\(path): more than 1000000 archive members") }
-            let p = e.path.normalized
-            members[p] = Member(
-                path: p, type: e.type, offset: tar.dataOffset, size: e.type == .regular ? e.size : 0, linkTarget: e.linkTarget)
-            if e.sparseMap != nil { throw HardenError(.unsupported, "\(path): sparse member \(p) in an image archive") }
-        }
+        self.temporaryDirectory = temporaryDirectory
     }
 
     deinit {

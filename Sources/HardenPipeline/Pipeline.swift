@@ -5,6 +5,7 @@ import HardenCore
 import HardenMinify
 import HardenOCI
 import HardenPolicy
+import HardenProfile
 import HardenReport
 import HardenRuntime
 import HardenSBOM
@@ -12,22 +13,16 @@ import HardenSystem
 import HardenVulnDB
 import Logging
 
-/// Moves a value the pipeline no longer mutates to another task (Image and FileTree are classes whose state is
-/// fixed once built).
-struct Unchecked<T>: @unchecked Sendable {
-    let value: T
-    init(_ value: T) { self.value = value }
-}
-
 /// The vulnerability database, when there is one: matching, minify's per-package ranks and counts, its age.
 public struct VulnerabilityData {
     public let path: String
     public let database: VulnerabilityDatabase?
 
-    /// Opens the database at `path` if it exists; nil `database` means scans are skipped.
-    public init(path: String) throws {
+    /// Opens the database at `path` if it exists; nil `database` means scans are skipped. `required`: a missing
+    /// database is an error (`harden scan`).
+    public init(path: String, required: Bool = false) throws {
         self.path = path
-        database = HostFS.exists(path) ? try VulnerabilityDatabase(readingAt: path) : nil
+        database = required || HostFS.exists(path) ? try VulnerabilityDatabase(readingAt: path) : nil
     }
 
     public func findings(_ sbom: SBOM) throws -> [Finding]? {
@@ -163,15 +158,17 @@ public final class Pipeline {
                 detail: "\(sbom.packages.count) packages"))
         files["sbom-before.cdx.json"] = Array(try SBOMEncoder.render(sbom, format: .cyclonedxJSON).utf8)
         // The input's own checks read every layer once more: on the other core, while the container runs.
-        let input = Unchecked(image)
-        let inputInspection = Task.detached { Unchecked(Result { try ImageInspection.inspect(input.value) }) }
+        async let inputInspection = ImageInspection.inspect(image)
 
         // Scan of the input.
         let before: [Finding]? = try await stage("scan-before", "matching \(sbom.packages.count) packages", into: &record) {
-            let f = try data.findings(sbom)
-            return (f, f.map { "\($0.count) findings" } ?? "skipped: no vulnerability database at \(data.path)")
+            let (report, matched) = try ScanStage.run(.init(sbom: sbom, data: data))
+            files["scan-before.sarif"] = Array(try ScanRendering.sarif(report).utf8)
+            return (
+                matched ? report.findings : nil,
+                matched ? "\(report.findings.count) findings" : "skipped: no vulnerability database at \(data.path)"
+            )
         }
-        files["scan-before.sarif"] = Array(try ScanRendering.sarif(scanReport(sbom, before)).utf8)
 
         // Profile.
         let profile: RuntimeProfile = try await stage("profile", "running \(reference) under runc", into: &record) {
@@ -194,10 +191,9 @@ public final class Pipeline {
 
         // Minify and verify.
         let result: MinifyResult = try await stage("minify", "planning, building and verifying", into: &record) {
-            let r = try await Minifier(logger: logger).minify(
-                image, reference: reference, sbom: sbom, context: context, profile: profile,
-                options: options.minify, vulnerabilityRank: before.map(VulnerabilityData.ranks) ?? [:],
-                countVulnerabilities: data.counter)
+            let r = try await MinifyStage.run(
+                image, reference: reference, sbom: sbom, context: context, profile: profile, findings: before, data: data,
+                options: options.minify, logger: logger)
             let v = r.report.verification
             return (r, "\(r.report.reductionPercent)% smaller; verification " + (v.ran ? (v.passed ? "passed" : "FAILED") : "not run"))
         }
@@ -205,31 +201,22 @@ public final class Pipeline {
         files["seccomp.json"] = try Self.json(result.seccomp)
         files["k8s-security-context.yaml"] = Array(result.kubernetes.utf8)
         files["sbom-after.cdx.json"] = Array(try SBOMEncoder.render(result.sbomAfter, format: .cyclonedxJSON).utf8)
-        if !result.report.verification.passed {
-            let v = result.report.verification
-            record.failures += v.probes.filter { !$0.same }.map {
-                "verification: probe \($0.probe) gave \($0.after), the original gave \($0.before)"
-            }
-            record.failures += v.missingFiles.map { "verification: the app looked for \($0), which the minified image does not have" }
-            if let e = v.error { record.failures.append("verification: \(e)") }
-        }
+        record.failures += MinifyStage.verificationFailures(result.report.verification)
 
         // Scan of the output. Findings say whether the profile saw their package used (by name and version: the
         // output's package ids are those of a new image).
-        let used = Dictionary(profile.packages.map { ($0.name + "|" + $0.version, $0.used) }, uniquingKeysWith: { $0 || $1 })
-        func markUse(_ findings: [Finding]?) -> [Finding]? {
-            findings.map {
-                $0.map { f in
-                    var f = f; f.packageUsed = used[f.package.name + "|" + f.package.version] ?? false; return f
-                }
-            }
-        }
         let after: [Finding]? = try await stage("scan-after", "matching \(result.sbomAfter.packages.count) packages", into: &record) {
-            let f = markUse(try data.findings(result.sbomAfter))
-            return (f, f.map { "\($0.count) findings" } ?? "skipped: no vulnerability database")
+            var input = ScanStage.Input(sbom: result.sbomAfter, data: data)
+            input.profile = profile
+            input.matchProfileByID = false
+            let (report, matched) = try ScanStage.run(input)
+            files["scan-after.sarif"] = Array(try ScanRendering.sarif(report).utf8)
+            return (matched ? report.findings : nil, matched ? "\(report.findings.count) findings" : "skipped: no vulnerability database")
         }
-        files["scan-after.sarif"] = Array(try ScanRendering.sarif(scanReport(result.sbomAfter, after)).utf8)
-        if let before = markUse(before), let after { record.vulnerabilities = RunRecord.Vulnerabilities(before: before, after: after) }
+        if var before, let after {
+            ScanStage.markUse(&before, profile: profile, byID: false)
+            record.vulnerabilities = RunRecord.Vulnerabilities(before: before, after: after)
+        }
 
         // Checks and the policy, on the output.
         let databaseAge = record.database?.ageDays
@@ -260,16 +247,9 @@ public final class Pipeline {
         let inputChecks = ImageChecks.run(
             CheckInput(
                 image: image, reference: reference, tag: options.tag,
-                inspection: try await inputInspection.value.value.get(), profile: profile, findings: before,
+                inspection: try await inputInspection, profile: profile, findings: before,
                 packageIDs: Set(sbom.packages.map(\.id))))
         return finish(record, started: started, image: result.image, files: files, inputChecks: inputChecks)
-    }
-
-    func scanReport(_ sbom: SBOM, _ findings: [Finding]?) throws -> ScanReport {
-        return ScanReport(
-            source: sbom.source, os: sbom.os, database: try data.database?.sources() ?? [], findings: findings ?? [],
-            summary: (findings ?? []).activeCountsBySeverity,
-            warnings: findings == nil ? ["no vulnerability database: nothing was matched"] : [])
     }
 
     func finish(_ record: RunRecord, started: Date, image: Image?, files: [String: [UInt8]], inputChecks: [CheckResult]?) -> PipelineResult

@@ -1,7 +1,10 @@
 // harden — the stages that a single command and `harden run` share, each in one place.
 import HardenCore
+import HardenMinify
 import HardenOCI
 import HardenPolicy
+import HardenProfile
+import HardenReport
 import HardenRuntime
 import HardenSBOM
 import HardenVulnDB
@@ -70,5 +73,82 @@ public enum ProfileStage {
         let observation = try await ContainerRunner(logger: logger).run(image, users: users, reference: reference, options: options)
         return RuntimeProfile.build(
             image: image, reference: reference, tree: context.tree, observation: observation, packages: sbom.packages)
+    }
+}
+
+/// The scan stage: an SBOM matched against the database, findings marked used or unused by a profile, VEX and
+/// ignore rules applied, the `--fail-on` gate decided. `harden scan` and `harden run` (before and after) call it.
+public enum ScanStage {
+    public struct Input {
+        public var sbom: SBOM
+        /// Nil: no database, nothing is matched (the report says so).
+        public var data: VulnerabilityData
+        /// Marks each finding's package as used or not.
+        public var profile: RuntimeProfile?
+        /// Match profile packages by id (same image) or by name and version (a rebuilt image has new ids).
+        public var matchProfileByID = true
+        public var onlyFixed = false
+        public var vex: [VEXDocument] = []
+        public var ignores: [IgnoreRules] = []
+        public var failOn: Severity?
+
+        public init(sbom: SBOM, data: VulnerabilityData) {
+            self.sbom = sbom
+            self.data = data
+        }
+    }
+
+    /// Nil findings in the report's sense: the database is missing; the report carries a warning instead.
+    public static func run(_ i: Input) throws -> (report: ScanReport, matched: Bool) {
+        guard var findings = try i.data.findings(i.sbom) else {
+            return (
+                ScanReport(
+                    source: i.sbom.source, os: i.sbom.os, database: [], findings: [], summary: [:],
+                    warnings: ["no vulnerability database at \(i.data.path): nothing was matched"]), false
+            )
+        }
+        if let profile = i.profile { markUse(&findings, profile: profile, byID: i.matchProfileByID) }
+        if i.onlyFixed { findings = findings.filter { $0.fixState == .fixed } }
+        let warnings = Suppressor.apply(&findings, vex: i.vex, ignores: i.ignores, imageDigest: i.sbom.source.manifestDigest)
+        var report = ScanReport(
+            source: i.sbom.source, os: i.sbom.os, database: try i.data.database?.sources() ?? [], findings: findings,
+            summary: findings.activeCountsBySeverity, warnings: warnings)
+        if let failOn = i.failOn {
+            let reached = findings.filter { $0.suppressed == nil && $0.severity >= failOn && $0.severity != .unknown }.count
+            report.gate = .init(failOn: failOn, failed: reached > 0, reached: reached)
+        }
+        return (report, true)
+    }
+
+    /// Sets `packageUsed` on each finding from the profile's package use.
+    public static func markUse(_ findings: inout [Finding], profile: RuntimeProfile, byID: Bool) {
+        func key(_ id: String, _ name: String, _ version: String) -> String { byID ? id : name + "|" + version }
+        let used = Dictionary(profile.packages.map { (key($0.id, $0.name, $0.version), $0.used) }, uniquingKeysWith: { $0 || $1 })
+        for k in findings.indices {
+            let p = findings[k].package
+            findings[k].packageUsed = used[key(p.ref, p.name, p.version)] ?? false
+        }
+    }
+}
+
+/// The minify stage: plan, build and verify with the vulnerability data deciding presets and counting before/after.
+/// `harden minify` and `harden run` call it.
+public enum MinifyStage {
+    public static func run(
+        _ image: Image, reference: String, sbom: SBOM, context: CatalogContext, profile: RuntimeProfile,
+        findings: [Finding]?, data: VulnerabilityData, options: MinifyOptions, logger: Logger
+    ) async throws -> MinifyResult {
+        try await Minifier(logger: logger).minify(
+            image, reference: reference, sbom: sbom, context: context, profile: profile, options: options,
+            vulnerabilityRank: findings.map(VulnerabilityData.ranks) ?? [:], countVulnerabilities: data.counter)
+    }
+
+    /// Why verification failed, one line each (empty when it passed).
+    public static func verificationFailures(_ v: MinifyReport.Verification) -> [String] {
+        guard !v.passed else { return [] }
+        var out = v.probes.filter { !$0.same }.map { "verification: probe \($0.probe) gave \($0.after), the original gave \($0.before)" }
+        out += v.missingFiles.map { "verification: the app looked for \($0), which the minified image does not have (--include \($0))" }
+        if let e = v.error { out.append("verification: \(e)") }
+        return out
     }
 }

@@ -3,7 +3,7 @@ import Foundation
 import HardenArchive
 import HardenCore
 import HardenOCI
-import HardenRuntime
+import HardenProfile
 import HardenVulnDB
 
 /// Dockle's levels: `fatal` must be fixed, `warn` should be, `info` is worth knowing.

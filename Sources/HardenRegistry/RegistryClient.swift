@@ -11,10 +11,22 @@ import NIOHTTP1
 import NIOSSL
 import Synchronization
 
+/// How requests reach the registry: the HTTP client, or a stub in tests.
+public protocol RegistryTransport: Sendable {
+    func perform(_ request: HTTPClientRequest, timeout: TimeAmount) async throws -> HTTPClientResponse
+    func shutdown() async throws
+}
+
+extension HTTPClient: RegistryTransport {
+    public func perform(_ request: HTTPClientRequest, timeout: TimeAmount) async throws -> HTTPClientResponse {
+        try await execute(request, timeout: timeout)
+    }
+}
+
 /// Talks to one registry for one repository. Safe to use from concurrent tasks (its little state is locked).
 public final class RegistryClient: Sendable {
     public let reference: RegistryReference
-    let http: HTTPClient
+    let http: any RegistryTransport
     let credentials: Credentials?
     let tlsVerify: Bool
     let logger: Logger
@@ -32,7 +44,7 @@ public final class RegistryClient: Sendable {
 
     public init(
         reference: RegistryReference, credentials: Credentials?, tlsVerify: Bool = true, idleTimeout: Duration = .seconds(60),
-        logger: Logger = .harden
+        logger: Logger = .harden, transport: (any RegistryTransport)? = nil
     ) {
         self.reference = reference
         self.credentials = credentials ?? Credentials.lookup(host: reference.host)
@@ -50,7 +62,7 @@ public final class RegistryClient: Sendable {
             config.tlsConfiguration = tls
         }
         config.redirectConfiguration = .follow(max: 5, allowCycles: false)
-        self.http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: config)
+        self.http = transport ?? HTTPClient(eventLoopGroupProvider: .singleton, configuration: config)
     }
 
     public func shutdown() async {
@@ -69,7 +81,7 @@ public final class RegistryClient: Sendable {
         guard first, !tlsVerify else { return }
         // With verification off (the user's choice), a registry that answers the API over plain HTTP is used over HTTP;
         // an HTTPS-only one answers plain HTTP with an error, and HTTPS (unverified) is kept.
-        if let r = try? await http.execute(HTTPClientRequest(url: "http://\(reference.host)/v2/"), timeout: .seconds(5)),
+        if let r = try? await http.perform(HTTPClientRequest(url: "http://\(reference.host)/v2/"), timeout: .seconds(5)),
             r.headers.first(name: "Docker-Distribution-API-Version") != nil || r.status == .ok || r.status == .unauthorized
         {
             state.withLock { $0.scheme = "http" }
@@ -105,7 +117,7 @@ public final class RegistryClient: Sendable {
             if let body { request.body = body() }
             let response: HTTPClientResponse
             do {
-                response = try await http.execute(request, timeout: totalTimeout(bytes: bytes))
+                response = try await http.perform(request, timeout: totalTimeout(bytes: bytes))
             } catch {
                 if attempt < 4 {
                     try await Task.sleep(nanoseconds: UInt64(attempt) * 300_000_000)
@@ -182,7 +194,7 @@ public final class RegistryClient: Sendable {
         }
         let response: HTTPClientResponse
         do {
-            response = try await http.execute(request, timeout: totalTimeout())
+            response = try await http.perform(request, timeout: totalTimeout())
         } catch {
             throw HardenError(
                 .io,

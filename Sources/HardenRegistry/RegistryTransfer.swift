@@ -108,7 +108,7 @@ public enum RegistryTransfer {
         }
         let descriptor = Descriptor(
             mediaType: mediaType.isEmpty ? MediaType.ociManifest : mediaType, digest: manifestDigest, size: Int64(bytes.count))
-        return try ImageLoader.openManifest(descriptor, store: store, name: "docker://\(ref)", tag: ref.tag, options: loader, keepAlive: [])
+        return try ImageLoader.openManifest(descriptor, store: store, name: "docker://\(ref)", tag: ref.tag, options: loader)
     }
 
     /// Pushes `image`: blobs the registry lacks (mounted from `mountFrom` when possible), then the manifest by tag

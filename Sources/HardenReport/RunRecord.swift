@@ -2,7 +2,7 @@
 import HardenCore
 import HardenMinify
 import HardenPolicy
-import HardenRuntime
+import HardenProfile
 import HardenSBOM
 import HardenVulnDB
 

@@ -45,7 +45,8 @@ public final class CleanupStack: Sendable {
     public var isEmpty: Bool { actions.withLock { $0.isEmpty } }
 }
 
-/// Turns SIGINT and SIGTERM into "clean up, then exit 130/143" while installed.
+/// Turns SIGINT and SIGTERM into "clean up, then die of the same signal" while installed (the shell sees 130/143,
+/// as for any program the signal ends; the library never calls `exit`).
 /// @unchecked: the dispatch sources are set in `init` and only cancelled afterwards (cancel is thread-safe); the
 /// rest of the state is atomic.
 public final class SignalCleanup: @unchecked Sendable {
@@ -61,15 +62,16 @@ public final class SignalCleanup: @unchecked Sendable {
                 onSignal?(sig)
                 stack.runAll()
                 writeStandardError("harden: interrupted; everything the run created was removed\n")
-                exit(128 + sig)
+                signal(sig, SIG_DFL)
+                kill(getpid(), sig)
             }
             source.resume()
             sources.append(source)
         }
     }
 
-    /// Restores the default dispositions. When a signal already arrived, the handler owns the exit (130/143):
-    /// the calling thread waits for it rather than racing it with its own exit status.
+    /// Restores the default dispositions. When a signal already arrived, the handler owns the ending (the
+    /// signal, re-raised): the calling thread waits for it rather than racing it with its own exit status.
     public func remove() {
         if received.load(ordering: .sequentiallyConsistent) != 0 {
             while true { pause() }

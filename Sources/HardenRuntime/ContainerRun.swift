@@ -3,6 +3,7 @@
 import CHardenSystem
 import HardenCore
 import HardenOCI
+import HardenProfile
 import HardenSystem
 import Logging
 import Synchronization
@@ -10,8 +11,6 @@ import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
-
-public enum Sensor: String, Sendable, CaseIterable { case fanotify, ptrace }
 
 /// What to run and how to exercise it.
 public struct RunOptions: Sendable {
@@ -49,16 +48,6 @@ public struct RunOptions: Sendable {
         if let x = getenv("XDG_CACHE_HOME"), x.pointee != 0 { return String(cString: x) + "/harden/rootfs" }
         return (getenv("HOME").map { String(cString: $0) } ?? "/tmp") + "/.cache/harden/rootfs"
     }
-}
-
-/// Everything one run observed, before it is resolved against the image.
-public struct RunObservation: Sendable {
-    public var run: RuntimeProfile.Run
-    public var fanotify: FileAccessLog?
-    public var traces: [TraceReport]
-    public var ports: [RuntimeProfile.Port]
-    /// The container's output (its last 16 KiB).
-    public var log: String
 }
 
 /// Runs an image under runc with the chosen sensors while the probes exercise it.

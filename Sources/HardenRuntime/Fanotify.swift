@@ -1,61 +1,13 @@
 // harden — the fanotify sensor: every open, read, exec and write on the container's root filesystem.
 import CHardenSystem
 import HardenCore
+import HardenProfile
 import HardenSystem
 import Synchronization
 
 #if canImport(Glibc)
 import Glibc
 #endif
-
-/// One decoded `struct fanotify_event_metadata`.
-public struct FanotifyEvent: Sendable, Equatable {
-    public var mask: UInt64
-    public var fd: Int32
-    public var pid: Int32
-
-    public init(mask: UInt64, fd: Int32, pid: Int32) { self.mask = mask; self.fd = fd; self.pid = pid }
-
-    public static let access: UInt64 = 0x01
-    public static let modify: UInt64 = 0x02
-    public static let closeWrite: UInt64 = 0x08
-    public static let open: UInt64 = 0x20
-    public static let openExec: UInt64 = 0x1000
-    public static let queueOverflow: UInt64 = 0x4000
-
-    /// Decodes the events in a buffer returned by read(2) on a fanotify descriptor. Pure, so it can be fuzzed:
-    /// a short or inconsistent record ends the parse (and is reported as `truncated`).
-    public static func parse(_ buffer: UnsafeRawBufferPointer) -> (events: [FanotifyEvent], truncated: Bool) {
-        var out: [FanotifyEvent] = []
-        var at = 0
-        while at + 24 <= buffer.count {
-            let length = Int(buffer.loadUnaligned(fromByteOffset: at, as: UInt32.self))
-            let version = buffer[at + 4]
-            let metadataLength = Int(buffer.loadUnaligned(fromByteOffset: at + 6, as: UInt16.self))
-            guard version == 3, metadataLength >= 24, length >= metadataLength, at + length <= buffer.count else {
-                return (out, true)
-            }
-            out.append(
-                FanotifyEvent(
-                    mask: buffer.loadUnaligned(fromByteOffset: at + 8, as: UInt64.self),
-                    fd: buffer.loadUnaligned(fromByteOffset: at + 16, as: Int32.self),
-                    pid: buffer.loadUnaligned(fromByteOffset: at + 20, as: Int32.self)))
-            at += length
-        }
-        return (out, at != buffer.count)
-    }
-}
-
-/// What the fanotify sensor saw, per path.
-public struct FileAccessLog: Sendable, Equatable {
-    public struct Entry: Sendable, Equatable {
-        public var operations: [String: Int] = [:]
-        public var firstProcess: String?
-    }
-    public var entries: [String: Entry] = [:]
-    public var events = 0
-    public var overflowed = false
-}
 
 /// Watches a whole filesystem (FAN_MARK_FILESYSTEM) from a background thread until stopped.
 /// @unchecked: `thread` is written by `start()` and read by `stop()`, which the one owner calls in that order;

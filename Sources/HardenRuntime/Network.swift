@@ -2,22 +2,12 @@
 // probe scripts on the host reach the container at its own address (no NAT, no bridge, nothing shared).
 import HardenCore
 import HardenOCI
+import HardenProfile
 import HardenSystem
 
 #if canImport(Glibc)
 import Glibc
 #endif
-
-/// What a container may connect to. Connections *to* it (probes, probe scripts) work in every mode.
-public enum NetworkMode: String, Sendable, CaseIterable {
-    /// Only its own loopback: no host service, no private or public network (a stateful filter in the container's
-    /// namespace answers probes and drops every connection the container opens).
-    case isolated
-    /// Also the host, through its gateway address (services the host runs for the app).
-    case host
-    /// No filter: the host and whatever the host routes onward.
-    case open
-}
 
 public struct ContainerNetwork: Sendable {
     public let name: String

@@ -1,6 +1,7 @@
 // harden — coverage probes: HTTP(S) requests, commands run inside the container, and user scripts on the host.
 import AsyncHTTPClient
 import HardenCore
+import HardenProfile
 import HardenSystem
 import NIOCore
 import NIOHTTP1
@@ -10,106 +11,7 @@ import NIOSSL
 import Glibc
 #endif
 
-/// One `--http-probe [http|https:]PORT[:METHOD:PATH]`.
-public struct HTTPProbe: Sendable, Equatable {
-    public var https: Bool
-    public var port: Int
-    public var method: String
-    public var path: String
-    public var spec: String
-
-    public init(parsing spec: String) throws {
-        self.spec = spec
-        var rest = Substring(spec)
-        https = false
-        if rest.hasPrefix("https:") { https = true; rest = rest.dropFirst(6) } else if rest.hasPrefix("http:") { rest = rest.dropFirst(5) }
-        let portText = rest.prefix { $0 != ":" }
-        guard let port = Int(portText), (1...65535).contains(port) else {
-            throw HardenError(.invalidArgument, "--http-probe \(spec): expected [http|https:]PORT[:METHOD:PATH] with a port in 1-65535")
-        }
-        self.port = port
-        rest = rest.dropFirst(portText.count)
-        method = "GET"
-        path = "/"
-        if rest.hasPrefix(":") {
-            rest = rest.dropFirst()
-            if rest.hasPrefix("/") {
-                path = String(rest)
-            } else {
-                let m = rest.prefix { $0 != ":" }
-                guard !m.isEmpty, m.allSatisfy({ $0.isLetter && $0.isASCII }) else {
-                    throw HardenError(.invalidArgument, "--http-probe \(spec): \"\(m)\" is not an HTTP method")
-                }
-                method = m.uppercased()
-                let p = rest.dropFirst(m.count).drop { $0 == ":" }
-                path = p.isEmpty ? "/" : (p.hasPrefix("/") ? String(p) : "/" + p)
-            }
-        }
-    }
-}
-
-/// Splits a command line into words the way a POSIX shell does for quotes and backslashes (no expansions),
-/// so `--exec-probe 'cat /etc/os-release'` runs without needing a shell in the image.
-public func splitCommandLine(_ s: String) throws -> [String] {
-    var words: [String] = []
-    var current = ""
-    var inWord = false
-    var quote: Character?
-    var escape = false
-    for c in s {
-        if escape { current.append(c); escape = false; inWord = true; continue }
-        if let q = quote {
-            if c == q { quote = nil } else if c == "\\" && q == "\"" { escape = true } else { current.append(c) }
-            continue
-        }
-        switch c {
-        case "\\": escape = true; inWord = true
-        case "'", "\"": quote = c; inWord = true
-        case " ", "\t", "\n":
-            if inWord { words.append(current); current = ""; inWord = false }
-        default: current.append(c); inWord = true
-        }
-    }
-    guard quote == nil, !escape else { throw HardenError(.invalidArgument, "\(s): unterminated quote or escape") }
-    if inWord { words.append(current) }
-    guard !words.isEmpty else { throw HardenError(.invalidArgument, "empty command") }
-    return words
-}
-
-/// Sockets a container listens on, from its `/proc/PID/net/{tcp,tcp6,udp,udp6}`.
-public enum ListeningSockets {
-    /// Parses one of those tables. TCP sockets in LISTEN (0A) and bound UDP sockets (07) count.
-    public static func parse(_ bytes: [UInt8], protocolName: String) -> [RuntimeProfile.Port] {
-        var out: [RuntimeProfile.Port] = []
-        let udp = protocolName.hasPrefix("udp")
-        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n").dropFirst() {
-            let f = line.split(separator: " ", omittingEmptySubsequences: true)
-            guard f.count > 3 else { continue }
-            let state = f[3]
-            guard state == (udp ? "07" : "0A") else { continue }
-            let local = f[1].split(separator: ":")
-            guard local.count == 2, let port = Int(local[1], radix: 16), let address = decodeAddress(local[0]) else { continue }
-            out.append(RuntimeProfile.Port(protocolName: udp ? "udp" : "tcp", port: port, address: address))
-        }
-        return out
-    }
-
-    /// The kernel prints addresses as host-order 32-bit words in hex.
-    static func decodeAddress(_ hex: Substring) -> String? {
-        let bytes = stride(from: 0, to: hex.count, by: 2).compactMap { i -> UInt8? in
-            let s = hex.index(hex.startIndex, offsetBy: i)
-            return UInt8(hex[s..<hex.index(s, offsetBy: 2)], radix: 16)
-        }
-        guard bytes.count == 4 || bytes.count == 16 else { return nil }
-        var ordered: [UInt8] = []
-        for word in stride(from: 0, to: bytes.count, by: 4) { ordered += bytes[word..<(word + 4)].reversed() }
-        if ordered.count == 4 { return ordered.map { "\($0)" }.joined(separator: ".") }
-        if ordered.allSatisfy({ $0 == 0 }) { return "::" }
-        var groups: [String] = []
-        for i in stride(from: 0, to: 16, by: 2) { groups.append(String(UInt16(ordered[i]) << 8 | UInt16(ordered[i + 1]), radix: 16)) }
-        return groups.joined(separator: ":")
-    }
-
+extension ListeningSockets {
     /// Everything `pid`'s network namespace listens on.
     public static func of(pid: Int32) -> [RuntimeProfile.Port] {
         var out = Set<RuntimeProfile.Port>()

@@ -5,44 +5,12 @@
 // ptrace and must own waitpid(-1) for its tracees without stealing other children's exit statuses.
 import CHardenSystem
 import HardenCore
+import HardenProfile
 import HardenSystem
 
 #if canImport(Glibc)
 import Glibc
 #endif
-
-/// What the ptrace sensor saw.
-public struct TraceReport: Codable, Sendable, Equatable {
-    public struct PathActivity: Codable, Sendable, Equatable {
-        public var path: String
-        /// Successful operations by kind (open, write, stat, access, readlink, exec, chdir, xattr) and count.
-        public var operations: [String: Int]
-        /// Failed attempts by errno name (ENOENT, EACCES, …) and count.
-        public var failures: [String: Int]
-        public var firstProcess: String?
-        public init(path: String, operations: [String: Int], failures: [String: Int], firstProcess: String?) {
-            self.path = path; self.operations = operations; self.failures = failures; self.firstProcess = firstProcess
-        }
-    }
-    public struct Execution: Codable, Sendable, Equatable {
-        public var path: String
-        public var argv: [String]
-        public var uid: UInt32?
-        public var gid: UInt32?
-    }
-    public var paths: [PathActivity] = []
-    public var executions: [Execution] = []
-    public var syscalls: [String: Int] = [:]
-    public var uids: [UInt32] = []
-    public var gids: [UInt32] = []
-    public var processes = 0
-    /// The traced root process's exit status (the container init, or the spawned command).
-    public var exitCode: Int32?
-    /// Set when the tracer was stopped before its tracees ended.
-    public var interrupted = false
-
-    public init() {}
-}
 
 /// The tracer loop. Not thread-safe: one tracer per process, driven from one thread.
 public final class Tracer {

@@ -24,8 +24,9 @@ public func withCPath<R>(_ bytes: [UInt8], _ body: (UnsafePointer<CChar>) throws
     }
 }
 
-/// An open file descriptor, closed when the last reference goes.
-public final class FileDescriptor {
+/// An open file descriptor, closed when the last reference goes. Sendable: the number never changes, and
+/// the kernel serialises calls on it (readers at an offset use `pread`).
+public final class FileDescriptor: Sendable {
     public let raw: Int32
 
     public init(raw: Int32) { self.raw = raw }

@@ -5,7 +5,7 @@ import HardenArchive
 import HardenCore
 import HardenOCI
 import HardenPolicy
-import HardenRuntime
+import HardenProfile
 import HardenSBOM
 import HardenSystem
 import HardenTestSupport

@@ -448,8 +448,4 @@ public enum Prerequisites {
     public static func programs(_ names: String...) -> Bool {
         check(names.allSatisfy(haveProgram), names.joined(separator: ", "))
     }
-
-    /// The real feeds beside the repository (`../shared/feeds`).
-    public static let sharedFeeds: Bool = check(
-        HostFS.exists(packageRoot + "/../shared/feeds/osv-PyPI-all.zip"), "the shared feeds in ../shared/feeds")
 }

@@ -4,6 +4,7 @@ import HardenCore
 import HardenOCI
 import HardenPipeline
 import HardenPolicy
+import HardenProfile
 import HardenRegistry
 import HardenReport
 import HardenRuntime

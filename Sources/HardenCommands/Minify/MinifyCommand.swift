@@ -4,6 +4,7 @@ import HardenCore
 import HardenMinify
 import HardenOCI
 import HardenPipeline
+import HardenProfile
 import HardenRegistry
 import HardenReport
 import HardenRuntime
@@ -108,18 +109,15 @@ extension Application {
 
             // Vulnerability data, when there is a database: presets decide with it, the report counts with it.
             let data = try VulnerabilityData(path: database.path)
-            let rank = try data.findings(sbom).map(VulnerabilityData.ranks) ?? [:]
-            let count = data.counter
 
             var options = MinifyOptions()
             try keep.apply(to: &options, data: data)
             options.verify = !noVerify
             let progress = ProgressLine(enabled: global.showProgress)
             progress.update("minify: planning and building")
-            let result = try await Minifier(logger: logger).minify(
-                img, reference: reference.description, sbom: sbom, context: context,
-                profile: runtimeProfile, options: options, vulnerabilityRank: rank,
-                countVulnerabilities: count)
+            let result = try await MinifyStage.run(
+                img, reference: reference.description, sbom: sbom, context: context, profile: runtimeProfile,
+                findings: try data.findings(sbom), data: data, options: options, logger: logger)
             progress.finish()
             if let report { try HostFS.writeFileAtomically(report, try JSONCoding.encode(result.report, pretty: true)) }
             if let seccomp { try HostFS.writeFileAtomically(seccomp, try JSONCoding.encode(result.seccomp, pretty: true)) }
@@ -127,14 +125,7 @@ extension Application {
             if !global.quiet { print(Self.summary(result.report)) }
             let v = result.report.verification
             guard v.passed else {
-                for p in v.probes where !p.same {
-                    writeStandardError("harden: verification: probe \(p.probe) gave \(p.after), the original gave \(p.before)\n")
-                }
-                if let e = v.error { writeStandardError("harden: verification: \(e)\n") }
-                for m in v.missingFiles {
-                    writeStandardError(
-                        "harden: verification: the app looked for \(m), which the minified image does not have (--include \(m))\n")
-                }
+                for line in MinifyStage.verificationFailures(v) { writeStandardError("harden: \(line)\n") }
                 throw ExitCode(2)
             }
             let written = try await imageOptions.write(

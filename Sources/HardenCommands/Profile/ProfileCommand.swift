@@ -1,9 +1,9 @@
 // harden — `harden profile IMAGE [probes] -o PROFILE.json`, and the hidden ptrace sensor process.
 import ArgumentParser
-import CHardenSystem
 import HardenCore
 import HardenOCI
 import HardenPipeline
+import HardenProfile
 import HardenReport
 import HardenRuntime
 import HardenSBOM
@@ -170,24 +170,15 @@ extension Application {
         public init() {}
 
         public func run() throws {
-            harden_install_stop_flag()
-            // Only what tracing needs: CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH (reading /proc of other users), CAP_KILL.
-            let keep: UInt64 = (1 << 19) | (1 << 2) | (1 << 5)
-            let tracer: Tracer
+            let target: TracerProcess.Target
             if let attach {
-                guard harden_limit_capabilities(keep) == 0 else { throw HardenError(.io, "cannot drop capabilities: \(errnoText())") }
-                tracer = Tracer(targetMountNamespace: Tracer.mountNamespace(of: attach), stripPrefix: stripPrefix)
-                try tracer.attach(attach)
-                _ = write(1, "ready\n", 6)  // the caller starts the container once this is printed
+                target = .attach(pid: attach)
             } else if spawn, !command.isEmpty {
-                tracer = Tracer(targetMountNamespace: mountNamespace, stripPrefix: stripPrefix)
-                try tracer.spawn(command, environment: ChildProcess.currentEnvironment())
-                guard harden_limit_capabilities(keep) == 0 else { throw HardenError(.io, "cannot drop capabilities: \(errnoText())") }
+                target = .spawn(command: command, mountNamespace: mountNamespace)
             } else {
                 throw ValidationError("give --attach PID or --spawn -- COMMAND")
             }
-            let report = tracer.run()
-            try HostFS.writeFileAtomically(out, try JSONCoding.encode(report))
+            try TracerProcess.run(target, stripPrefix: stripPrefix, out: out)
         }
     }
 }

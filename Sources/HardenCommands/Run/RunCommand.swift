@@ -6,6 +6,7 @@ import HardenMinify
 import HardenOCI
 import HardenPipeline
 import HardenPolicy
+import HardenProfile
 import HardenReport
 import HardenRuntime
 import HardenSystem

@@ -3,8 +3,9 @@ import ArgumentParser
 import Foundation
 import HardenCore
 import HardenOCI
+import HardenPipeline
+import HardenProfile
 import HardenReport
-import HardenRuntime
 import HardenSBOM
 import HardenVulnDB
 import Logging
@@ -66,10 +67,10 @@ extension Application {
         public func run() async throws {
             let logger = global.makeLogger()
             let reference = try ImageReference.parse(image)
-            let db = try VulnerabilityDatabase(readingAt: database.path)
+            let data = try VulnerabilityData(path: database.path, required: true)
             let img = try await imageOptions.open(reference, logger: logger, progress: global.showProgress)
             let sbom = try SBOMBuilder(logger: logger).build(img, reference: reference.description)
-            var findings = try Matcher(database: db).match(sbom)
+            var input = ScanStage.Input(sbom: sbom, data: data)
             if let profile {
                 let p = try ProfileFile.read(profile)
                 let id = Digest.sha256(of: img.configBytes).description
@@ -77,22 +78,14 @@ extension Application {
                     throw HardenError(
                         .invalidArgument, "\(profile): a profile of image \(p.image.configDigest), not of \(reference) (\(id))")
                 }
-                let used = Dictionary(p.packages.map { ($0.id, $0.used) }, uniquingKeysWith: { $0 || $1 })
-                for i in findings.indices { findings[i].packageUsed = used[findings[i].package.ref] ?? false }
+                input.profile = p
             }
-            if onlyFixed { findings = findings.filter { $0.fixState == .fixed } }
-            let vexDocs = try vex.map { try VEXDocument.load($0) }
-            let ignoreRules = try ignore.map { try IgnoreRules.load($0) }
-            let warnings = Suppressor.apply(&findings, vex: vexDocs, ignores: ignoreRules, imageDigest: sbom.source.manifestDigest)
-            for w in warnings { logger.warning("\(w)") }
-            let summary = findings.activeCountsBySeverity
-            var report = ScanReport(
-                source: sbom.source, os: sbom.os, database: try db.sources(), findings: findings, summary: summary,
-                warnings: warnings)
-            if let failOn {
-                let reached = findings.filter { $0.suppressed == nil && $0.severity >= failOn && $0.severity != .unknown }.count
-                report.gate = .init(failOn: failOn, failed: reached > 0, reached: reached)
-            }
+            input.onlyFixed = onlyFixed
+            input.vex = try vex.map { try VEXDocument.load($0) }
+            input.ignores = try ignore.map { try IgnoreRules.load($0) }
+            input.failOn = failOn
+            let (report, _) = try ScanStage.run(input)
+            for w in report.warnings { logger.warning("\(w)") }
             let text: String
             switch format {
             case .table: text = ScanRendering.table(report)
