@@ -27,6 +27,7 @@ let package = Package(
         // MARK: C system libraries and shims
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CZstd", path: "Sources/CZstd", providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "CLzma", path: "Sources/CLzma", providers: [.apt(["liblzma-dev"])]),
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", providers: [.apt(["libsqlite3-dev"])]),
         .target(name: "CHardenSystem", path: "Sources/CHardenSystem"),
 
@@ -41,7 +42,7 @@ let package = Package(
             swiftSettings: swiftSettings),
         .target(
             name: "HardenArchive",
-            dependencies: ["HardenCore", "HardenSystem", "CZlib", "CZstd", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["HardenCore", "HardenSystem", "CZlib", "CZstd", "CLzma", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings),
         .target(
             name: "HardenOCI",
@@ -74,6 +75,16 @@ let package = Package(
             ],
             swiftSettings: swiftSettings),
 
+        // Patch: APT repositories (verified), the resolver, .deb reading and the patch layer.
+        .target(
+            name: "HardenPatch",
+            dependencies: [
+                "HardenCore", "HardenSystem", "HardenArchive", "HardenOCI", "HardenSBOM", "HardenVulnDB",
+                .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings),
         // What a run is asked and what it saw (profile, runtime spec, sensor reports): data, no side effects.
         .target(
             name: "HardenProfile",
@@ -114,7 +125,7 @@ let package = Package(
             name: "HardenPipeline",
             dependencies: [
                 "HardenCore", "HardenSystem", "HardenOCI", "HardenSBOM", "HardenVulnDB", "HardenProfile", "HardenRuntime",
-                "HardenMinify", "HardenPolicy", "HardenReport", .product(name: "Logging", package: "swift-log"),
+                "HardenPatch", "HardenMinify", "HardenPolicy", "HardenReport", .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings),
 
@@ -122,7 +133,7 @@ let package = Package(
             name: "HardenCommands",
             dependencies: [
                 "HardenCore", "HardenSystem", "HardenOCI", "HardenSBOM", "HardenVulnDB", "HardenRegistry", "HardenProfile",
-                "HardenRuntime",
+                "HardenRuntime", "HardenPatch",
                 "HardenMinify", "HardenPolicy", "HardenReport", "HardenPipeline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 packages=(
     # build: C libraries harden links
-    zlib1g-dev libzstd-dev libsqlite3-dev pkg-config
+    zlib1g-dev libzstd-dev liblzma-dev libsqlite3-dev pkg-config
     # tests: libdpkg (dpkg's own version comparison, for property tests)
     libdpkg-dev gcc
     # runtime and peers: running containers, building and checking images
@@ -16,6 +16,9 @@ packages=(
     zstd gzip tar xz-utils curl ca-certificates python3 bc time sqlite3
     # registry tests
     docker-registry apache2-utils
+    # patch: repository signatures (gpgv verifies, sqv as apt does on trixie; gnupg makes test keys), apt-utils
+    # (apt-ftparchive) and apt for the tests' oracles
+    gpgv sqv gnupg apt-utils apt
     # report.html is tested as rendered by a real browser (headless Chromium: screenshot and DOM)
     chromium
 )

@@ -1,4 +1,5 @@
 // harden — gzip and zstd streams over zlib and libzstd, with decompression-bomb limits.
+import CLzma
 import CZlib
 import CZstd
 import HardenCore
@@ -338,5 +339,75 @@ public final class PeekableReader: ByteReader {
             return n
         }
         return try inner.read(into: buffer)
+    }
+}
+
+/// Decompresses an xz stream (`.deb` members, APT indexes) through liblzma, with the same bomb limits.
+public final class XzReader: ByteReader {
+    private let inner: any ByteReader
+    private var stream = lzma_stream()
+    private let input: UnsafeMutableRawBufferPointer
+    private var innerDone = false
+    private var ended = false
+    private let name: String
+    private let limits: DecompressionLimits
+    private var inputTotal: Int64 = 0
+    private var outputTotal: Int64 = 0
+    private let initError: lzma_ret
+
+    public init(_ inner: any ByteReader, name: String, limits: DecompressionLimits = .default) {
+        self.inner = inner
+        self.name = name
+        self.limits = limits
+        self.input = .allocate(byteCount: 256 * 1024, alignment: 16)
+        // 1 GiB of decoder memory at most (real streams need a few MiB); concatenated streams allowed.
+        initError = lzma_stream_decoder(&stream, 1 << 30, 0x08)  // LZMA_CONCATENATED (a macro Swift does not import)
+    }
+
+    deinit {
+        lzma_end(&stream)
+        input.deallocate()
+    }
+
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        guard initError == LZMA_OK else {
+            throw HardenError(.internalError, "\(name): cannot start the xz decoder (\(initError.rawValue))")
+        }
+        if buffer.count == 0 || ended { return 0 }
+        while true {
+            if stream.avail_in == 0 && !innerDone {
+                let n = try inner.read(into: input)
+                if n == 0 {
+                    innerDone = true
+                } else {
+                    inputTotal += Int64(n)
+                    stream.next_in = UnsafePointer(input.baseAddress!.assumingMemoryBound(to: UInt8.self))
+                    stream.avail_in = n
+                }
+            }
+            stream.next_out = buffer.baseAddress!.assumingMemoryBound(to: UInt8.self)
+            stream.avail_out = buffer.count
+            let r = lzma_code(&stream, innerDone ? LZMA_FINISH : LZMA_RUN)
+            let produced = buffer.count - stream.avail_out
+            if produced > 0 {
+                outputTotal += Int64(produced)
+                try limits.check(input: inputTotal, output: outputTotal, name: name)
+            }
+            switch r {
+            case LZMA_OK:
+                if produced > 0 { return produced }
+                if innerDone && stream.avail_in == 0 { throw HardenError(.corrupt, "\(name): xz stream is truncated") }
+            case LZMA_STREAM_END:
+                ended = true
+                return produced
+            case LZMA_BUF_ERROR:
+                if produced > 0 { return produced }
+                throw HardenError(.corrupt, "\(name): xz stream is truncated")
+            case LZMA_MEMLIMIT_ERROR:
+                throw HardenError(.limitExceeded, "\(name): xz stream needs more than 1 GiB of decoder memory")
+            default:
+                throw HardenError(.corrupt, "\(name): xz data is corrupt (liblzma error \(r.rawValue))")
+            }
+        }
     }
 }

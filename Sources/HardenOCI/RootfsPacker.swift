@@ -190,12 +190,34 @@ public enum RootfsPacker {
     }
 }
 
+/// Blobs from several stores, first match wins (a patched image: its new layer, then the original's blobs).
+public final class CombinedBlobStore: BlobStore {
+    public let stores: [any BlobStore]
+    public var name: String { stores.first?.name ?? "" }
+
+    public init(_ stores: [any BlobStore]) { self.stores = stores }
+
+    public func openRaw(_ digest: Digest) throws -> any ByteReader {
+        guard let s = stores.first(where: { $0.contains(digest) }) else {
+            throw HardenError(.notFound, "\(name): blob \(digest) is missing")
+        }
+        return try s.openRaw(digest)
+    }
+
+    public func contains(_ digest: Digest) -> Bool { stores.contains { $0.contains(digest) } }
+}
+
 extension Image {
-    /// An image made of `config` and layer blobs already in `store` (the config is stored there too).
-    public static func assemble(source: String, config: ImageConfiguration, layers: [Descriptor], store: DirectoryBlobStore) throws -> Image
-    {
+    /// An image made of `config` and layer blobs already in `store` (the config is stored in `configStore`, by
+    /// default `store`).
+    public static func assemble(
+        source: String, config: ImageConfiguration, layers: [Descriptor], store: any BlobStore, configStore: DirectoryBlobStore? = nil
+    ) throws -> Image {
         let configBytes = try JSONCoding.encode(config)
-        let configDigest = try store.put(configBytes)
+        guard let target = configStore ?? (store as? DirectoryBlobStore) else {
+            throw HardenError(.internalError, "assemble: no directory store for the config")
+        }
+        let configDigest = try target.put(configBytes)
         let manifest = Manifest(
             config: Descriptor(mediaType: MediaType.ociConfig, digest: configDigest, size: Int64(configBytes.count)), layers: layers)
         return try Image(

@@ -2,6 +2,7 @@
 import HardenCore
 import HardenMinify
 import HardenOCI
+import HardenPatch
 import HardenPolicy
 import HardenProfile
 import HardenReport
@@ -150,5 +151,23 @@ public enum MinifyStage {
         out += v.missingFiles.map { "verification: the app looked for \($0), which the minified image does not have (--include \($0))" }
         if let e = v.error { out.append("verification: \(e)") }
         return out
+    }
+}
+
+/// The patch stage: the image catalogued and matched, then its vulnerable Debian packages upgraded to their
+/// published fixes (or every package, `all`). `harden patch` and `harden run --patch` call it.
+public enum PatchStage {
+    public static func run(
+        _ image: Image, reference: String, data: VulnerabilityData, options: PatchOptions, logger: Logger,
+        progress: @escaping (String) -> Void = { _ in }
+    ) async throws -> PatchResult {
+        let (sbom, context) = try SBOMBuilder(logger: logger).catalog(image, reference: reference)
+        let findings = try data.findings(sbom)
+        if findings == nil && !options.all {
+            throw HardenError(
+                .notFound, "\(data.path): no vulnerability database to say what is vulnerable (harden db update), or patch --all")
+        }
+        return try await Patcher(logger: logger).patch(
+            image, reference: reference, context: context, findings: findings, options: options, progress: progress)
     }
 }

@@ -1,0 +1,109 @@
+// harden — `harden patch IMAGE -o DEST`.
+import ArgumentParser
+import HardenCore
+import HardenOCI
+import HardenPatch
+import HardenPipeline
+import HardenReport
+import HardenSystem
+import HardenVulnDB
+import Logging
+
+extension Application {
+    public struct Patch: AsyncParsableCommand {
+        public static let configuration = CommandConfiguration(
+            commandName: "patch",
+            abstract: "Upgrade an image's vulnerable Debian/Ubuntu packages to their published fixes, in one new layer.",
+            discussion: """
+                Reads the image's APT sources (adding the release's -security and -updates suites when missing), verifies \
+                each InRelease signature with gpgv against the image's keyrings (or --keyring), checks every index and \
+                .deb against the signed hashes, and writes the new versions' files, whiteouts for dropped files and a \
+                rewritten dpkg database as one layer on top of the original ones. Nothing runs in the image: maintainer \
+                scripts are not run (the report names them). Conffiles the image changed are kept; the new version is \
+                written beside them as FILE.dpkg-dist. By default only packages with a fixed vulnerability (and their \
+                source siblings and new dependencies) are upgraded; --all upgrades everything that has a newer version.
+                """)
+
+        @OptionGroup public var global: GlobalOptions
+        @OptionGroup public var imageOptions: ImageOptions
+        @OptionGroup public var database: DatabaseOptions
+
+        @Argument(help: "The image.")
+        public var image: String
+
+        @Option(name: .shortAndLong, help: ArgumentHelp("Where to write the patched image (any transport).", valueName: "DEST"))
+        public var output: String
+
+        @Flag(name: .long, help: "Upgrade every package that has a newer version, not only the vulnerable ones.")
+        public var all = false
+
+        @Option(name: .long, help: "Write the report (JSON) to this file.")
+        public var report: String?
+
+        @Option(name: .long, help: "Write an OpenVEX document (a fixed statement per vulnerability fixed) to this file.")
+        public var vex: String?
+
+        @Option(
+            name: .long,
+            help: ArgumentHelp("Fetch every repository from this mirror (its scheme and host replace the sources').", valueName: "URL"))
+        public var repo: String?
+
+        @Option(
+            name: .long, help: ArgumentHelp("A trusted OpenPGP key file, besides the image's keyrings (repeatable).", valueName: "FILE"))
+        public var keyring: [String] = []
+
+        public init() {}
+
+        public func run() async throws {
+            let logger = global.makeLogger()
+            let reference = try ImageReference.parse(image)
+            let dest = try ImageReference.parse(output)
+            let img = try await imageOptions.open(reference, logger: logger, progress: global.showProgress)
+            var options = PatchOptions()
+            options.all = all
+            options.mirror = repo
+            options.keyrings = keyring
+            let progress = ProgressLine(enabled: global.showProgress)
+            let result = try await PatchStage.run(
+                img, reference: reference.description, data: try VulnerabilityData(path: database.path), options: options, logger: logger
+            ) { progress.update($0) }
+            progress.finish()
+            for n in result.report.notes { logger.notice("\(n)") }
+            if let report { try HostFS.writeFileAtomically(report, try JSONCoding.encode(result.report, pretty: true)) }
+            if let vex { try HostFS.writeFileAtomically(vex, result.vex) }
+            if !global.quiet { print(Self.table(result.report)) }
+            let written = try await imageOptions.write(
+                result.image, to: dest, options: ImageWriter.Options(compression: .keep), logger: logger)
+            if !global.quiet { writeStandardError("wrote \(written.reference)" + (written.manifestDigest.map { " (\($0))" } ?? "") + "\n") }
+        }
+
+        static func table(_ r: PatchReport) -> String {
+            var t = TextTable(rows: [["PACKAGE", "OLD", "NEW", "FIXED VULNERABILITIES"]])
+            for p in r.packages {
+                let fixes =
+                    p.fixes.isEmpty
+                    ? (p.from == nil ? "(new dependency)" : "")
+                    : p.fixes.prefix(6).joined(separator: " ") + (p.fixes.count > 6 ? " +\(p.fixes.count - 6)" : "")
+                t.rows.append([p.name, p.from ?? "-", p.to, fixes])
+            }
+            var out = r.packages.isEmpty ? "nothing to upgrade" : t.render()
+            let fixed = Set(r.packages.flatMap(\.fixes)).count
+            out += "\n\(r.packages.count) packages upgraded, \(fixed) vulnerabilities fixed"
+            if !r.noFixAvailable.isEmpty {
+                out += "; \(Set(r.noFixAvailable.map(\.vulnerability)).count) with no fix available in the repositories"
+            }
+            if !r.conffilesKept.isEmpty {
+                out +=
+                    "\nconffiles changed by the image, kept (new version beside them as .dpkg-dist): "
+                    + r.conffilesKept.joined(separator: ", ")
+            }
+            let scripts = r.packages.filter { !$0.scriptsNotRun.isEmpty }
+            if !scripts.isEmpty {
+                out +=
+                    "\nmaintainer scripts not run: "
+                    + scripts.map { "\($0.name) (\($0.scriptsNotRun.joined(separator: ", ")))" }.joined(separator: ", ")
+            }
+            return out
+        }
+    }
+}

@@ -1,0 +1,203 @@
+// harden — APT's data formats: deb822 stanzas over bytes (Packages indexes are tens of MB, so this is a byte
+// scanner, not a String parser), dependency relations, and the fields of a binary package.
+import HardenCore
+import HardenVulnDB
+
+/// A stanza's fields as byte ranges decoded on demand; keys compared case-insensitively.
+public struct Deb822Stanza: Sendable {
+    public var fields: [(key: String, value: String)]
+
+    public subscript(_ key: String) -> String? {
+        let k = key.lowercased()
+        return fields.first { $0.key.lowercased() == k }?.value
+    }
+
+    /// The stanza as dpkg writes it (continuation lines kept as they were).
+    public func rendered() -> String {
+        fields.map { $0.value.hasPrefix("\n") ? "\($0.key):\($0.value)" : "\($0.key): \($0.value)" }.joined(separator: "\n") + "\n"
+    }
+
+    public mutating func set(_ key: String, _ value: String?) {
+        let k = key.lowercased()
+        if let i = fields.firstIndex(where: { $0.key.lowercased() == k }) {
+            if let value { fields[i].value = value } else { fields.remove(at: i) }
+        } else if let value {
+            fields.append((key, value))
+        }
+    }
+
+    /// Parses every stanza of `bytes`. Continuation lines keep their leading space in the value (after a newline),
+    /// so a stanza renders back exactly. A line that is not `Key: value` is an error naming `source` and the line.
+    public static func parseAll(_ bytes: [UInt8], source: String, wanted: Set<String>? = nil) throws -> [Deb822Stanza] {
+        var out: [Deb822Stanza] = []
+        var fields: [(key: String, value: String)] = []
+        var open = false  // a stanza has begun (it may hold no wanted field yet)
+        var lastWanted = false  // the field a continuation line extends is kept
+        var line = 0
+        var i = 0
+        let n = bytes.count
+        while i <= n {
+            var end = i
+            while end < n && bytes[end] != 0x0a { end += 1 }
+            line += 1
+            var lineEnd = end
+            if lineEnd > i && bytes[lineEnd - 1] == 0x0d { lineEnd -= 1 }
+            if lineEnd == i || bytes[i..<lineEnd].allSatisfy({ $0 == 0x20 || $0 == 0x09 }) {
+                if !fields.isEmpty { out.append(Deb822Stanza(fields: fields)); fields = [] }
+                open = false
+            } else if bytes[i] == 0x20 || bytes[i] == 0x09 {
+                guard open else { throw HardenError(.corrupt, "\(source): line \(line): continuation line without a field") }
+                if lastWanted { fields[fields.count - 1].value += "\n" + String(decoding: bytes[i..<lineEnd], as: UTF8.self) }
+            } else if bytes[i] == UInt8(ascii: "#") {
+                // comments (deb822 sources files)
+            } else {
+                var colon = i
+                while colon < lineEnd && bytes[colon] != UInt8(ascii: ":") { colon += 1 }
+                guard colon < lineEnd, colon > i else {
+                    throw HardenError(.corrupt, "\(source): line \(line): not a \"Key: value\" field")
+                }
+                let key = String(decoding: bytes[i..<colon], as: UTF8.self)
+                open = true
+                lastWanted = wanted == nil || wanted!.contains(key.lowercased())
+                if lastWanted {
+                    var v = colon + 1
+                    while v < lineEnd && (bytes[v] == 0x20 || bytes[v] == 0x09) { v += 1 }
+                    var e = lineEnd
+                    while e > v && (bytes[e - 1] == 0x20 || bytes[e - 1] == 0x09) { e -= 1 }
+                    fields.append((key, String(decoding: bytes[v..<e], as: UTF8.self)))
+                }
+            }
+            i = end + 1
+        }
+        if !fields.isEmpty { out.append(Deb822Stanza(fields: fields)) }
+        return out
+    }
+}
+
+/// One alternative of a dependency: `name[:arch] [(op version)]`.
+public struct Relation: Sendable, Equatable, CustomStringConvertible {
+    public enum Op: String, Sendable { case lt = "<<", le = "<=", eq = "=", ge = ">=", gt = ">>" }
+    public var name: String
+    public var archQualifier: String?
+    public var op: Op?
+    public var version: String?
+
+    public var description: String {
+        name + (archQualifier.map { ":" + $0 } ?? "") + (op.map { " (\($0.rawValue) \(version ?? ""))" } ?? "")
+    }
+
+    /// Whether `candidate` satisfies the version constraint.
+    public func accepts(_ candidate: String) -> Bool {
+        guard let op, let version else { return true }
+        let c = DpkgVersion().compare(candidate, version)
+        switch op {
+        case .lt: return c < 0
+        case .le: return c <= 0
+        case .eq: return c == 0
+        case .ge: return c >= 0
+        case .gt: return c > 0
+        }
+    }
+
+    /// `Depends:`-style text: clauses separated by commas, alternatives by `|`. Architecture restrictions
+    /// (`[amd64]`) and build profiles (`<!nocheck>`) are dropped (they do not occur in binary packages).
+    public static func parseList(_ text: String?) -> [[Relation]] {
+        guard let text, !text.isEmpty else { return [] }
+        return text.split(separator: ",").compactMap { clause in
+            let alts = clause.split(separator: "|").compactMap { parse(String($0)) }
+            return alts.isEmpty ? nil : alts
+        }
+    }
+
+    public static func parse(_ text: String) -> Relation? {
+        var s = Substring(text.replacingAll("\n", with: " "))
+        if let b = s.firstIndex(of: "[") { s = s[..<b] }
+        if let b = s.firstIndex(of: "<"), !s[..<b].contains("(") { s = s[..<b] }
+        s = s.drop { $0 == " " || $0 == "\t" }
+        let nameEnd = s.firstIndex { $0 == " " || $0 == "(" || $0 == "\t" } ?? s.endIndex
+        var name = String(s[..<nameEnd])
+        guard !name.isEmpty else { return nil }
+        var arch: String?
+        if let colon = name.firstIndex(of: ":") {
+            arch = String(name[name.index(after: colon)...])
+            name = String(name[..<colon])
+        }
+        var r = Relation(name: name, archQualifier: arch, op: nil, version: nil)
+        if let open = s.firstIndex(of: "("), let close = s.firstIndex(of: ")"), open < close {
+            var inner = s[s.index(after: open)..<close].drop { $0 == " " }
+            for op in ["<<", "<=", ">=", ">>", "=", "<", ">"] where inner.hasPrefix(op) {
+                // "<" and ">" are deprecated spellings of "<=" and ">=".
+                r.op = Op(rawValue: op == "<" ? "<=" : op == ">" ? ">=" : op)
+                inner = inner.dropFirst(op.count)
+                break
+            }
+            r.version = String(inner.trimming(" \t"))
+            if r.op == nil { return nil }
+        }
+        return r
+    }
+}
+
+/// One binary package of a repository's `Packages` index.
+public struct BinaryPackage: Sendable, Equatable {
+    public var name: String
+    public var version: String
+    public var architecture: String
+    public var source: String
+    public var sourceVersion: String
+    public var multiArch: String?
+    public var depends: [[Relation]]
+    public var preDepends: [[Relation]]
+    public var provides: [Relation]
+    public var breaks: [[Relation]]
+    public var conflicts: [[Relation]]
+    public var filename: String
+    public var size: Int64
+    public var sha256: String
+    /// Which repository (`AptRepository.index`) lists it.
+    public var repository: Int
+
+    public static func == (a: BinaryPackage, b: BinaryPackage) -> Bool {
+        a.name == b.name && a.version == b.version && a.architecture == b.architecture && a.sha256 == b.sha256
+    }
+
+    /// `Source: name (version)` → name and version (both default to the binary's).
+    public static func source(_ field: String?, name: String, version: String) -> (String, String) {
+        guard let field, !field.isEmpty else { return (name, version) }
+        let parts = field.split(separator: " ", maxSplits: 1)
+        let src = String(parts[0])
+        if parts.count == 2 {
+            let v = parts[1].trimming(" ()")
+            return (src, v.isEmpty ? version : v)
+        }
+        return (src, version)
+    }
+
+    static let indexFields: Set<String> = [
+        "package", "version", "architecture", "source", "multi-arch", "depends", "pre-depends", "provides", "breaks", "conflicts",
+        "filename", "size", "sha256",
+    ]
+
+    /// The packages of a `Packages` index for `architectures` (the image's and `all`).
+    public static func parseIndex(
+        _ bytes: [UInt8], source: String, architectures: Set<String>, repository: Int
+    ) throws
+        -> [BinaryPackage]
+    {
+        var out: [BinaryPackage] = []
+        for s in try Deb822Stanza.parseAll(bytes, source: source, wanted: indexFields) {
+            guard let name = s["Package"], let version = s["Version"], let arch = s["Architecture"], architectures.contains(arch),
+                let filename = s["Filename"], let size = Int64(s["Size"] ?? ""), let sha = s["SHA256"], sha.count == 64
+            else { continue }
+            let (src, srcVersion) = Self.source(s["Source"], name: name, version: version)
+            out.append(
+                BinaryPackage(
+                    name: name, version: version, architecture: arch, source: src, sourceVersion: srcVersion,
+                    multiArch: s["Multi-Arch"], depends: Relation.parseList(s["Depends"]), preDepends: Relation.parseList(s["Pre-Depends"]),
+                    provides: Relation.parseList(s["Provides"]).map { $0[0] }, breaks: Relation.parseList(s["Breaks"]),
+                    conflicts: Relation.parseList(s["Conflicts"]), filename: filename, size: size, sha256: sha.lowercased(),
+                    repository: repository))
+        }
+        return out
+    }
+}

@@ -1,0 +1,237 @@
+// harden — the one layer a patch adds: the new versions' files, whiteouts for files the new versions dropped,
+// conffiles the image changed kept (the new one beside them as FILE.dpkg-dist), and a package database that
+// tells the truth (status or status.d, info/PKG.list, .md5sums, .conffiles and the other control members).
+import Crypto
+import Foundation
+import HardenArchive
+import HardenCore
+import HardenOCI
+import HardenSystem
+
+/// The image's dpkg database, as read from its tree.
+public struct DpkgDatabase: Sendable {
+    public enum Kind: String, Sendable { case status, statusD = "status.d" }
+    public var kind: Kind
+    /// `var/lib/dpkg` (tree path, no leading slash).
+    public var directory: String
+    /// The status file's stanzas in order (kind .status), or one stanza per status.d file.
+    public var stanzas: [Deb822Stanza]
+    /// status.d file name per package (distroless).
+    public var statusDFiles: [String: String] = [:]
+}
+
+public struct LayerPlanEntry: Sendable {
+    public var planned: PlannedPackage
+    /// The downloaded .deb.
+    public var path: String
+}
+
+public struct PatchLayerResult: Sendable {
+    public var descriptor: Descriptor
+    public var diffID: HardenOCI.Digest
+    public var bytesAdded: [String: Int64]
+    public var conffilesKept: [String]
+    public var whiteouts: [String]
+    public var newDirectories: Int
+    /// Maintainer scripts of each package (not run).
+    public var scripts: [String: [String]]
+    /// Shared libraries the layer adds or replaces (for the ld.so.cache check).
+    public var libraries: [String]
+}
+
+enum PatchLayerWriter {
+    static let scriptNames = ["preinst", "postinst", "prerm", "postrm", "config"]
+
+    static func md5(_ bytes: [UInt8]) -> String { Insecure.MD5.hash(data: bytes).map { String(format: "%02x", $0) }.joined() }
+
+    /// Writes the layer into `store`.
+    /// - Parameters:
+    ///   - content: the image's current bytes of the files this needs (old conffiles), by tree path.
+    ///   - ownedElsewhere: for a path an old version listed, whether another installed package lists it too.
+    static func write(
+        _ entries: [LayerPlanEntry], tree: FileTree, database: DpkgDatabase, infoFiles: [String: [String]],
+        oldLists: [String: [String]], content: [RawPath: [UInt8]], ownedElsewhere: (String, String) -> Bool,
+        mtime: Int64, store: DirectoryBlobStore
+    ) throws -> PatchLayerResult {
+        let writer = try LayerBlobWriter(path: store.root + "/patch-layer.tmp", compression: .gzip)
+        var emitted = Set<RawPath>()
+        var bytesAdded: [String: Int64] = [:]
+        var conffilesKept: [String] = []
+        var whiteouts: [String] = []
+        var newDirectories = 0
+        var scripts: [String: [String]] = [:]
+        var libraries: [String] = []
+        var newStanzas: [String: Deb822Stanza] = [:]
+        var infoWrites: [(String, [UInt8])] = []
+
+        func canonical(_ path: RawPath) -> RawPath { tree.resolveParents(path.normalized) }
+        func emitDirectoryChain(_ p: RawPath) throws {
+            var chain: [RawPath] = []
+            var q = p.parent
+            while let d = q, !d.isRoot {
+                if tree.nodes[d]?.isDirectory == true || emitted.contains(d) { break }
+                chain.append(d)
+                q = d.parent
+            }
+            for d in chain.reversed() {
+                try writer.tar.append(TarEntry(path: d, type: .directory, mode: 0o755, uid: 0, gid: 0, mtime: mtime))
+                emitted.insert(d)
+                newDirectories += 1
+            }
+        }
+
+        for e in entries.sorted(by: { $0.planned.package.name < $1.planned.package.name }) {
+            let pkg = e.planned.package
+            let label = "\(pkg.name)_\(pkg.version)_\(pkg.architecture).deb"
+            let oldStanza = e.planned.installed?.stanza
+            // Old conffiles and their recorded md5 (what the package shipped).
+            var oldConffiles: [String: String] = [:]
+            for line in (oldStanza?["Conffiles"] ?? "").split(separator: "\n") {
+                let f = line.split(separator: " ")
+                if f.count >= 2 { oldConffiles[String(f[0])] = String(f[1]) }
+            }
+            var listed: [String] = ["/."]
+            var listedSet: Set<String> = []
+            var newConffileSums: [String: String] = [:]
+            var added: Int64 = 0
+            var conffileSet: Set<String>?
+            let control = try DebFile.read(e.path, name: label) { control, entry, tar in
+                if conffileSet == nil { conffileSet = Set(control.conffiles) }
+                let rel = entry.path.normalized
+                if rel.isRoot { return }
+                let abs = rel.absoluteDescription
+                listed.append(abs)
+                listedSet.insert(abs)
+                let target = canonical(rel)
+                if entry.type == .directory {
+                    // A directory the image has, possibly through a symlink (/lib -> usr/lib), is left as it is.
+                    if let r = tree.resolve(rel), tree.nodes[r]?.isDirectory == true { return }
+                    if tree.nodes[target] != nil || emitted.contains(target) { return }
+                    try emitDirectoryChain(target)
+                    var d = entry
+                    d.path = target
+                    try writer.tar.append(d)
+                    emitted.insert(target)
+                    newDirectories += 1
+                    return
+                }
+                try emitDirectoryChain(target)
+                var out = entry
+                out.path = target
+                if entry.type == .hardlink { out.linkTarget = canonical(RawPath(entry.linkTarget)).bytes }
+                if entry.type == .regular {
+                    let body = try tar.bodyReader().readAll(limit: 4 << 30, name: "\(label): \(abs)")
+                    let isConffile = conffileSet?.contains(abs) ?? false
+                    if isConffile {
+                        newConffileSums[abs] = md5(body)
+                        if let current = content[target], let shipped = oldConffiles[abs], md5(current) != shipped {
+                            // Changed by the image: keep it; the new version goes beside it.
+                            out.path = RawPath(target.bytes + Array(".dpkg-dist".utf8))
+                            conffilesKept.append(abs)
+                        } else if content[target] == nil, oldConffiles[abs] != nil, tree.nodes[target] == nil {
+                            return  // deleted by the image: dpkg does not bring it back
+                        }
+                    }
+                    if abs.contains(".so") { libraries.append(abs) }
+                    out.size = Int64(body.count)
+                    try writer.tar.append(out, body: body)
+                    added += out.size
+                } else {
+                    try writer.tar.append(out)
+                }
+                emitted.insert(out.path)
+            }
+            bytesAdded[pkg.name] = added
+            scripts[pkg.name] = scriptNames.filter { control.members[$0] != nil }
+
+            // Files the old version had that the new one does not ship: whited out, unless a conffile (dpkg keeps
+            // obsolete conffiles) or another package's.
+            for old in oldLists[pkg.name] ?? [] where old != "/." && !listedSet.contains(old) && oldConffiles[old] == nil {
+                let t = canonical(RawPath(String(old.dropFirst())))
+                guard let node = tree.nodes[t], !node.isDirectory, !emitted.contains(t), !ownedElsewhere(pkg.name, old) else { continue }
+                guard let parent = t.parent else { continue }
+                let wh = parent.appending(Array(".wh.".utf8) + t.lastComponent)
+                try writer.tar.append(TarEntry(path: wh, type: .regular, mode: 0o644, uid: 0, gid: 0, mtime: mtime))
+                emitted.insert(wh)
+                whiteouts.append(old)
+            }
+
+            // The status stanza: the new control fields, Status kept, Conffiles with the new sums (+ obsolete ones).
+            var stanza = control.fields
+            let status = oldStanza?["Status"] ?? "install ok installed"
+            stanza.fields.removeAll { $0.key.lowercased() == "status" || $0.key.lowercased() == "conffiles" }
+            stanza.fields.insert(("Status", status), at: min(1, stanza.fields.count))
+            var conf = control.conffiles.compactMap { p in newConffileSums[p].map { " \(p) \($0)" } }
+            for (p, sum) in oldConffiles.sorted(by: { $0.key < $1.key }) where newConffileSums[p] == nil {
+                conf.append(" \(p) \(sum) obsolete")
+            }
+            if !conf.isEmpty {
+                let at = stanza.fields.firstIndex { $0.key.lowercased() == "description" } ?? stanza.fields.count
+                stanza.fields.insert(("Conffiles", "\n" + conf.joined(separator: "\n")), at: at)
+            }
+            newStanzas[pkg.name] = stanza
+
+            // info/ files.
+            if database.kind == .status {
+                let existing = infoFiles[pkg.name] ?? []
+                let base: String
+                if let any = existing.first, let dot = any.lastIndex(of: ".") {
+                    base = String(any[..<dot])
+                } else {
+                    base = pkg.multiArch == "same" ? "\(pkg.name):\(pkg.architecture)" : pkg.name
+                }
+                var names: Set<String> = []
+                func info(_ ext: String, _ bytes: [UInt8]) {
+                    infoWrites.append(("\(database.directory)/info/\(base).\(ext)", bytes))
+                    names.insert("\(base).\(ext)")
+                }
+                info("list", Array((listed.joined(separator: "\n") + "\n").utf8))
+                for (member, bytes) in control.members.sorted(by: { $0.key < $1.key }) where member != "control" {
+                    info(member, bytes)
+                }
+                for old in existing where !names.contains(old) {
+                    infoWrites.append(("\(database.directory)/info/.wh.\(old)", []))
+                }
+            } else {
+                let file = database.statusDFiles[pkg.name] ?? pkg.name
+                infoWrites.append(("\(database.directory)/status.d/\(file)", Array(stanza.rendered().utf8)))
+                if let sums = control.members["md5sums"] {
+                    infoWrites.append(("\(database.directory)/status.d/\(file).md5sums", sums))
+                }
+            }
+        }
+
+        // The status file, stanza by stanza; new packages at the end.
+        if database.kind == .status {
+            var seen = Set<String>()
+            var text = ""
+            for s in database.stanzas {
+                let name = s["Package"] ?? ""
+                if let n = newStanzas[name], !seen.contains(name) {
+                    text += n.rendered() + "\n"
+                    seen.insert(name)
+                } else {
+                    text += s.rendered() + "\n"
+                }
+            }
+            for (name, s) in newStanzas.sorted(by: { $0.key < $1.key }) where !seen.contains(name) { text += s.rendered() + "\n" }
+            infoWrites.append(("\(database.directory)/status", Array(text.utf8)))
+        }
+        for (path, bytes) in infoWrites.sorted(by: { $0.0 < $1.0 }) {
+            let p = RawPath(path)
+            if emitted.contains(p) { continue }
+            let node = tree.nodes[p]
+            var entry = TarEntry(
+                path: p, type: .regular, mode: node?.mode ?? 0o644, uid: node?.uid ?? 0, gid: node?.gid ?? 0, mtime: mtime)
+            entry.size = Int64(bytes.count)
+            try writer.tar.append(entry, body: bytes)
+            emitted.insert(p)
+        }
+        let (digest, size, diffID) = try writer.finish()
+        try HostFS.rename(writer.path, store.path(of: digest))
+        return PatchLayerResult(
+            descriptor: Descriptor(mediaType: MediaType.ociLayer(.gzip), digest: digest, size: size), diffID: diffID,
+            bytesAdded: bytesAdded, conffilesKept: conffilesKept, whiteouts: whiteouts, newDirectories: newDirectories,
+            scripts: scripts, libraries: libraries)
+    }
+}

@@ -1,0 +1,359 @@
+// harden — `harden patch`: the image's Debian/Ubuntu packages upgraded to their published fixes in one new layer,
+// natively (no dpkg, no apt, nothing run in the image), with a report and an OpenVEX document of what was fixed.
+import Foundation
+import HardenArchive
+import HardenCore
+import HardenOCI
+import HardenSBOM
+import HardenSystem
+import HardenVulnDB
+import Logging
+
+public struct PatchOptions: Sendable {
+    /// Upgrade every package with a newer version (like `apt-get upgrade`), not only those with fixed findings.
+    public var all = false
+    /// Replaces the scheme and host of every repository (an air-gapped mirror).
+    public var mirror: String?
+    /// Trusted key files on the host, in addition to the image's.
+    public var keyrings: [String] = []
+    public var cacheDirectory = AptClient.defaultCacheDirectory()
+    public init() {}
+}
+
+/// `harden patch --report`. Schema in docs/formats.md.
+public struct PatchReport: Codable, Sendable {
+    public struct Repository: Codable, Sendable {
+        public var url: String
+        public var suite: String
+        public var date: String?
+        public var origin: String
+        public var packages: Int
+    }
+    public struct Package: Codable, Sendable {
+        public var name: String
+        public var architecture: String
+        /// nil for a package the upgrades needed that was not installed.
+        public var from: String?
+        public var to: String
+        public var source: String
+        public var sourceVersion: String
+        public var fixes: [String]
+        public var reasons: [String]
+        public var bytesAdded: Int64
+        /// Maintainer scripts the new version has; harden does not run them.
+        public var scriptsNotRun: [String]
+    }
+    public struct Unfixed: Codable, Sendable {
+        public var vulnerability: String
+        public var package: String
+        public var version: String
+        public var fixedIn: [String]
+        public var candidate: String?
+    }
+    public var schemaVersion = 1
+    public var tool = "harden \(hardenToolVersion)"
+    public var image: String
+    public var mode: String
+    public var repositories: [Repository]
+    public var notes: [String]
+    public var packages: [Package]
+    public var noFixAvailable: [Unfixed]
+    public var conffilesKept: [String]
+    public var removedFiles: [String]
+    public var layer: Descriptor?
+    public var ldconfig: String?
+}
+
+public struct PatchResult {
+    public var image: Image
+    public var report: PatchReport
+    /// OpenVEX: one `fixed` statement per vulnerability the upgrades fix.
+    public var vex: [UInt8]
+    /// False when nothing needed upgrading (the image is returned as it was).
+    public var changed: Bool
+}
+
+public final class Patcher {
+    let logger: Logger
+
+    public init(logger: Logger = .harden) { self.logger = logger }
+
+    /// Patches `image`. `findings` are the image's matched vulnerabilities (required unless `options.all`).
+    public func patch(
+        _ image: Image, reference: String, context: CatalogContext, findings: [Finding]?, options: PatchOptions,
+        progress: @escaping (String) -> Void = { _ in }
+    ) async throws -> PatchResult {
+        let tree = context.tree
+        let database = try Self.database(context)
+        let installed = try database.stanzas.filter(InstalledPackage.isInstalled).map { try InstalledPackage(stanza: $0) }
+        let architecture = Self.dpkgArchitecture(image.config.architecture, installed: installed)
+        let osRelease = AptSources.osRelease(
+            context.content(RawPath("etc/os-release")) ?? context.content(RawPath("usr/lib/os-release")) ?? [])
+
+        // The image's APT configuration: sources and trusted keys.
+        let aptPaths = tree.nodes.keys.filter { p in
+            let s = String(decoding: p.bytes, as: UTF8.self)
+            return s == "etc/apt/sources.list" || s == "etc/apt/trusted.gpg"
+                || (s.hasPrefix("etc/apt/sources.list.d/") && (s.hasSuffix(".list") || s.hasSuffix(".sources")))
+                || (s.hasPrefix("etc/apt/trusted.gpg.d/") && (s.hasSuffix(".gpg") || s.hasSuffix(".asc")))
+                || (s.hasPrefix("usr/share/keyrings/") && (s.hasSuffix(".gpg") || s.hasSuffix(".asc")))
+        }
+        let aptFiles = try ImageContent.read(image, tree: tree, paths: Set(aptPaths))
+        var sources: [AptSource] = []
+        for (p, bytes) in aptFiles.sorted(by: { $0.key < $1.key }) {
+            let s = String(decoding: p.bytes, as: UTF8.self)
+            if s.hasSuffix(".sources") { sources += try AptSources.parseDeb822(bytes, file: "/" + s) }
+            if s.hasSuffix(".list") || s == "etc/apt/sources.list" { sources += AptSources.parseOneLine(bytes, file: "/" + s) }
+        }
+        let (repos, notes) = try AptSources.complete(sources, osRelease: osRelease, mirror: options.mirror)
+        let hostKeys = try options.keyrings.map { try HostFS.readFile($0, limit: 16 << 20) }
+        func keyrings(for source: AptSource) -> [[UInt8]] {
+            var keys: [[UInt8]] = []
+            if let signed = source.signedBy {
+                if signed.contains("BEGIN PGP PUBLIC KEY BLOCK") {
+                    keys.append(
+                        Array(
+                            signed.split(separator: "\n").map { $0.trimming(" ") == "." ? "" : $0.trimming(" ") }.joined(separator: "\n")
+                                .utf8))
+                } else {
+                    for path in signed.split(whereSeparator: { $0 == " " || $0 == "," }) {
+                        if let b = aptFiles[RawPath(String(path.drop { $0 == "/" })).normalized] { keys.append(b) }
+                    }
+                }
+            }
+            if keys.isEmpty {
+                // apt's default: trusted.gpg and trusted.gpg.d; harden adds the distribution's archive keyrings.
+                keys = aptFiles.filter { p, _ in
+                    let s = String(decoding: p.bytes, as: UTF8.self)
+                    return s.hasPrefix("etc/apt/trusted.gpg") || s.hasSuffix("-archive-keyring.gpg")
+                }.sorted { $0.key < $1.key }.map(\.value)
+            }
+            return keys + hostKeys
+        }
+
+        // Repositories, verified.
+        let client = AptClient(cacheDirectory: options.cacheDirectory)
+        defer { Task { await client.shutdown() } }
+        var fetched: [FetchedRepository] = []
+        for (i, s) in repos.enumerated() {
+            progress("patch: \(s.uri) \(s.suite)")
+            fetched.append(try await client.fetch(s, index: i, keyrings: keyrings(for: s), architecture: architecture))
+        }
+        let resolver = Resolver(installed: installed, available: fetched.flatMap(\.packages), architecture: architecture)
+
+        // What to upgrade, and why.
+        var wanted: [String: String] = [:]
+        var fixes: [String: Set<String>] = [:]
+        var unfixed: [PatchReport.Unfixed] = []
+        let dpkg = DpkgVersion()
+        let bySource = Dictionary(grouping: installed, by: \.source)
+        for f in (findings ?? []) where f.package.type == "deb" && f.fixState == .fixed && f.suppressed == nil {
+            guard let inst = installed.first(where: { $0.name == f.package.name }) else { continue }
+            let c = resolver.candidate(inst.name, installedArch: inst.architecture)
+            let needed = f.fixedVersions.min { dpkg.compare($0, $1) < 0 }
+            if let c, let needed, dpkg.compare(c.sourceVersion, needed) >= 0 || dpkg.compare(c.version, needed) >= 0,
+                dpkg.compare(c.version, inst.version) > 0
+            {
+                // The whole source package moves together (libssl3 with openssl).
+                for sibling in bySource[inst.source] ?? [] {
+                    if let sc = resolver.candidate(sibling.name, installedArch: sibling.architecture), sc.sourceVersion == c.sourceVersion,
+                        dpkg.compare(sc.version, sibling.version) > 0
+                    {
+                        wanted[sibling.name] = wanted[sibling.name] ?? "fixes \(f.id)"
+                        fixes[sibling.name, default: []].insert(f.id)
+                    }
+                }
+            } else {
+                unfixed.append(
+                    .init(
+                        vulnerability: f.id, package: f.package.name, version: f.package.version, fixedIn: f.fixedVersions,
+                        candidate: c?.version))
+            }
+        }
+        if options.all { for name in resolver.upgradable() where wanted[name] == nil { wanted[name] = "newer version (--all)" } }
+        let plan = try resolver.plan(wanted)
+        let reposReport = fetched.map {
+            PatchReport.Repository(
+                url: $0.url, suite: $0.source.suite, date: $0.release.stanza["Date"], origin: $0.source.origin, packages: $0.packages.count)
+        }
+        var report = PatchReport(
+            image: reference, mode: options.all ? "all" : "vulnerable", repositories: reposReport, notes: notes, packages: [],
+            noFixAvailable: unfixed.sorted { ($0.package, $0.vulnerability) < ($1.package, $1.vulnerability) }, conffilesKept: [],
+            removedFiles: [], layer: nil)
+        guard !plan.isEmpty else {
+            return PatchResult(image: image, report: report, vex: try Self.vex(report, image: image), changed: false)
+        }
+
+        // Download, verify, and write the layer.
+        var entries: [LayerPlanEntry] = []
+        for p in plan.values.sorted(by: { $0.package.name < $1.package.name }) {
+            progress("patch: downloading \(p.package.name) \(p.package.version)")
+            let repo = fetched[p.package.repository].source
+            let path = try await client.fetchVerified(repo.uri + "/" + p.package.filename, sha256: p.package.sha256, size: p.package.size)
+            entries.append(LayerPlanEntry(planned: p, path: path))
+        }
+        progress("patch: writing the layer")
+        // The image's bytes of the conffiles the upgraded packages own (to tell changed ones from shipped ones).
+        var conffilePaths = Set<RawPath>()
+        for p in plan.values {
+            for line in (p.installed?.stanza["Conffiles"] ?? "").split(separator: "\n") {
+                if let f = line.split(separator: " ").first, f.hasPrefix("/") {
+                    conffilePaths.insert(tree.resolveParents(RawPath(String(f.dropFirst())).normalized))
+                }
+            }
+        }
+        let conffiles = try ImageContent.read(image, tree: tree, paths: conffilePaths)
+        let (infoFiles, oldLists, owners) = Self.infoFiles(context: context, database: database, installed: installed)
+        let store = DirectoryBlobStore(root: try HostFS.makeTemporaryDirectory(prefix: "harden-patch"), owned: true)
+        let dates = fetched.compactMap(\.release.date)
+        let mtime = Int64((dates.max() ?? Date(timeIntervalSince1970: 0)).timeIntervalSince1970)
+        let layer = try PatchLayerWriter.write(
+            entries, tree: tree, database: database, infoFiles: infoFiles, oldLists: oldLists, content: conffiles,
+            ownedElsewhere: { pkg, path in (owners[path] ?? []).contains { $0 != pkg } }, mtime: mtime, store: store)
+
+        report.packages = plan.values.sorted { $0.package.name < $1.package.name }.map { p in
+            .init(
+                name: p.package.name, architecture: p.package.architecture, from: p.installed?.version, to: p.package.version,
+                source: p.package.source, sourceVersion: p.package.sourceVersion, fixes: (fixes[p.package.name] ?? []).sorted(),
+                reasons: p.reasons, bytesAdded: layer.bytesAdded[p.package.name] ?? 0, scriptsNotRun: layer.scripts[p.package.name] ?? [])
+        }
+        report.conffilesKept = layer.conffilesKept.sorted()
+        report.removedFiles = layer.whiteouts.sorted()
+        report.layer = layer.descriptor
+
+        // The image: the original layers, then the patch layer; labels name the patch.
+        var config = image.config
+        config.rootfs.diffIDs.append(layer.diffID)
+        let created = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: TimeInterval(mtime)))
+        config.history =
+            (config.history ?? []) + [
+                History(
+                    created: created, createdBy: "harden patch",
+                    comment: "\(report.packages.count) packages upgraded: "
+                        + report.packages.prefix(20).map { "\($0.name) \($0.to)" }.joined(separator: ", "))
+            ]
+        var labels = config.config?.labels ?? [:]
+        labels["dev.harden.patch.packages"] = report.packages.map { "\($0.name)=\($0.to)" }.joined(separator: ",")
+        labels["dev.harden.patch.fixes"] = Set(report.packages.flatMap(\.fixes)).sorted().joined(separator: ",")
+        labels["dev.harden.patch.repositories-date"] = created
+        if config.config == nil { config.config = ContainerConfig() }
+        config.config?.labels = labels
+        let combined = CombinedBlobStore([store, image.store])
+        let patched = try Image.assemble(
+            source: "patched", config: config, layers: image.layers.map(\.descriptor) + [layer.descriptor], store: combined,
+            configStore: store)
+        return PatchResult(image: patched, report: report, vex: try Self.vex(report, image: patched), changed: true)
+    }
+
+    /// The dpkg database of the image: /var/lib/dpkg/status, or status.d/ (distroless).
+    static func database(_ context: CatalogContext) throws -> DpkgDatabase {
+        let dir = "var/lib/dpkg"
+        if let status = context.content(RawPath(dir + "/status")) {
+            return DpkgDatabase(kind: .status, directory: dir, stanzas: try Deb822Stanza.parseAll(status, source: "/\(dir)/status"))
+        }
+        var stanzas: [Deb822Stanza] = []
+        var files: [String: String] = [:]
+        for child in context.tree.children(of: RawPath(dir + "/status.d")) {
+            let name = String(decoding: child.lastComponent, as: UTF8.self)
+            guard !name.contains("."), let bytes = context.content(child) else { continue }
+            for s in try Deb822Stanza.parseAll(bytes, source: "/" + String(decoding: child.bytes, as: UTF8.self)) {
+                stanzas.append(s)
+                if let p = s["Package"] { files[p] = name }
+            }
+        }
+        guard !stanzas.isEmpty else {
+            throw HardenError(
+                .unsupported, "no dpkg database (/var/lib/dpkg/status or status.d/): only Debian and Ubuntu images can be patched")
+        }
+        return DpkgDatabase(kind: .statusD, directory: dir, stanzas: stanzas, statusDFiles: files)
+    }
+
+    /// info/ file names per package, each package's .list, and the packages listing each path.
+    static func infoFiles(
+        context: CatalogContext, database: DpkgDatabase, installed: [InstalledPackage]
+    )
+        -> ([String: [String]], [String: [String]], [String: [String]])
+    {
+        var names: [String: [String]] = [:]
+        var lists: [String: [String]] = [:]
+        var owners: [String: [String]] = [:]
+        for child in context.tree.children(of: RawPath(database.directory + "/info")) {
+            let file = String(decoding: child.lastComponent, as: UTF8.self)
+            guard let dot = file.lastIndex(of: ".") else { continue }
+            var pkg = String(file[..<dot])
+            if let colon = pkg.firstIndex(of: ":") { pkg = String(pkg[..<colon]) }
+            names[pkg, default: []].append(file)
+            if file.hasSuffix(".list"), let bytes = context.content(child) {
+                let paths = String(decoding: bytes, as: UTF8.self).split(separator: "\n").map(String.init)
+                lists[pkg] = paths
+                for p in paths { owners[p, default: []].append(pkg) }
+            }
+        }
+        return (names, lists, owners)
+    }
+
+    /// dpkg's name for the image's architecture.
+    static func dpkgArchitecture(_ oci: String, installed: [InstalledPackage]) -> String {
+        if let a = installed.first(where: { $0.architecture != "all" })?.architecture { return a }
+        switch oci {
+        case "amd64": return "amd64"
+        case "arm64": return "arm64"
+        case "386": return "i386"
+        case "arm": return "armhf"
+        default: return oci
+        }
+    }
+
+    /// An OpenVEX document: one `fixed` statement per vulnerability an upgrade fixes, for the patched image.
+    static func vex(_ report: PatchReport, image: Image) throws -> [UInt8] {
+        var byVuln: [String: [String]] = [:]
+        for p in report.packages {
+            for v in p.fixes { byVuln[v, default: []].append("pkg:deb/\(p.source)@\(p.sourceVersion)?arch=source") }
+        }
+        let digest = image.manifestDigest.description
+        let statements: [[String: Any]] = byVuln.keys.sorted().map { v in
+            [
+                "vulnerability": ["name": v],
+                "products": [["@id": "pkg:oci/image@\(digest)", "subcomponents": byVuln[v]!.sorted().map { ["@id": $0] }]],
+                "status": "fixed",
+                "action_statement": "upgraded by harden patch",
+            ]
+        }
+        let doc: [String: Any] = [
+            "@context": "https://openvex.dev/ns/v0.2.0",
+            "@id": "https://harden.dev/vex/patch/\(digest)",
+            "author": "harden \(hardenToolVersion)",
+            "timestamp": report.repositories.compactMap(\.date).first.flatMap { ReleaseFile.date($0) }.map {
+                ISO8601DateFormatter().string(from: $0)
+            }
+                ?? "1970-01-01T00:00:00Z",
+            "version": 1,
+            "statements": statements,
+        ]
+        return Array(try JSONSerialization.data(withJSONObject: doc, options: [.prettyPrinted, .sortedKeys]))
+    }
+}
+
+/// Reads the current bytes of some paths of an image (the final version of each), streaming only the layers
+/// that hold them.
+public enum ImageContent {
+    public static func read(_ image: Image, tree: FileTree, paths: Set<RawPath>, limit: Int = 64 << 20) throws -> [RawPath: [UInt8]] {
+        var wanted: [Int: [Int: RawPath]] = [:]
+        for p in paths {
+            guard let r = tree.resolve(p), let node = tree.nodes[r], node.type == .regular, let key = node.content else { continue }
+            wanted[key.layer, default: [:]][key.entry] = p
+        }
+        var out: [RawPath: [UInt8]] = [:]
+        for (layer, entries) in wanted.sorted(by: { $0.key < $1.key }) {
+            var index = 0
+            try image.forEachEntry(inLayer: layer) { entry, tar in
+                defer { index += 1 }
+                if let p = entries[index] {
+                    out[p] = try tar.bodyReader().readAll(
+                        limit: limit, name: "\(image.source): /\(String(decoding: p.bytes, as: UTF8.self))")
+                }
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,226 @@
+// harden — an APT repository client: InRelease fetched and its signature verified (gpgv, as apt does), Valid-Until
+// honoured, each Packages index checked against the SHA256 the signed Release lists (by-hash where offered), each
+// .deb against its index stanza. Downloads are cached by SHA256, so a second run fetches only InRelease.
+//
+// The client is the seam for other distributions: an Alpine (APKINDEX, RSA) or RPM (repomd) client would hand the
+// resolver the same `BinaryPackage` records.
+import AsyncHTTPClient
+import Foundation
+import HardenArchive
+import HardenCore
+import HardenOCI
+import HardenSBOM
+import HardenSystem
+import NIOCore
+import NIOHTTP1
+
+/// A verified `Release`: the files it vouches for and its validity.
+public struct ReleaseFile: Sendable {
+    public var stanza: Deb822Stanza
+    public var date: Date?
+    public var validUntil: Date?
+    public var acquireByHash: Bool
+    public var sha256: [String: (hash: String, size: Int64)]
+    public var architectures: [String]
+
+    public static func parse(_ bytes: [UInt8], source: String) throws -> ReleaseFile {
+        guard let s = try Deb822Stanza.parseAll(bytes, source: source).first else {
+            throw HardenError(.corrupt, "\(source): empty Release file")
+        }
+        var sums: [String: (String, Int64)] = [:]
+        for line in (s["SHA256"] ?? "").split(separator: "\n") {
+            let f = line.split(whereSeparator: \.isWhitespace)
+            guard f.count == 3, f[0].count == 64, let size = Int64(f[1]) else { continue }
+            sums[String(f[2])] = (String(f[0]).lowercased(), size)
+        }
+        guard !sums.isEmpty else { throw HardenError(.corrupt, "\(source): the Release file lists no SHA256 sums") }
+        return ReleaseFile(
+            stanza: s, date: s["Date"].flatMap(Self.date), validUntil: s["Valid-Until"].flatMap(Self.date),
+            acquireByHash: s["Acquire-By-Hash"]?.lowercased() == "yes", sha256: sums,
+            architectures: (s["Architectures"] ?? "").split(separator: " ").map(String.init))
+    }
+
+    /// RFC 2822 dates as Release files write them ("Sat, 09 Nov 2024 10:32:48 UTC").
+    static func date(_ text: String) -> Date? {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "UTC")
+        for format in ["EEE, dd MMM yyyy HH:mm:ss zzz", "EEE, d MMM yyyy HH:mm:ss zzz", "EEE, dd MMM yyyy HH:mm:ss Z"] {
+            f.dateFormat = format
+            if let d = f.date(from: text) { return d }
+        }
+        return nil
+    }
+}
+
+/// Checks the OpenPGP signature of a clear-signed file with `gpgv` and returns exactly the signed text.
+public enum SignatureCheck {
+    /// - Parameters:
+    ///   - keyrings: OpenPGP key files (binary or ASCII-armoured; armoured ones are converted for gpgv).
+    public static func verifyClearsigned(_ bytes: [UInt8], keyrings: [[UInt8]], source: String) async throws -> [UInt8] {
+        guard !keyrings.isEmpty else {
+            throw HardenError(.invalidArgument, "\(source): no trusted keys to verify it with (--keyring FILE)")
+        }
+        let dir = try HostFS.makeTemporaryDirectory(prefix: "harden-gpgv")
+        defer { try? HostFS.removeTree(dir) }
+        do {
+            var args = ["gpgv", "--homedir", dir, "--status-fd", "1"]
+            for (i, k) in keyrings.enumerated() {
+                let path = "\(dir)/key\(i).gpg"
+                try HostFS.writeFileAtomically(path, try dearmor(k, source: source))
+                args += ["--keyring", path]
+            }
+            try HostFS.writeFileAtomically(dir + "/InRelease", bytes)
+            args += ["--output", dir + "/signed", dir + "/InRelease"]
+            let (status, output) = try await ChildProcess.run(args, timeout: 60)
+            let lines = output.split(separator: "\n")
+            let good = lines.contains { $0.hasPrefix("[GNUPG:] GOODSIG") } && lines.contains { $0.hasPrefix("[GNUPG:] VALIDSIG") }
+            let bad = lines.first { l in
+                ["BADSIG", "EXPKEYSIG", "REVKEYSIG", "ERRSIG", "NO_PUBKEY", "EXPSIG"].contains { l.hasPrefix("[GNUPG:] " + $0) }
+            }
+            guard status.succeeded, good, bad == nil else {
+                let why = bad.map { String($0.dropFirst("[GNUPG:] ".count).prefix(60)) } ?? "no good signature"
+                throw HardenError(.corrupt, "\(source): signature check failed (\(why))")
+            }
+            return try HostFS.readFile(dir + "/signed", limit: 64 << 20)
+        }
+    }
+
+    /// Binary OpenPGP packets from an ASCII-armoured block (or the bytes as they are when not armoured).
+    static func dearmor(_ bytes: [UInt8], source: String) throws -> [UInt8] {
+        let text = String(decoding: bytes.prefix(64), as: UTF8.self)
+        guard text.contains("-----BEGIN PGP") else { return bytes }
+        var body = ""
+        var inBody = false
+        var headersDone = false
+        for raw in String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false) {
+            let line = raw.trimming("\r ")
+            if line.hasPrefix("-----BEGIN PGP") { inBody = true; headersDone = false; continue }
+            if line.hasPrefix("-----END PGP") { break }
+            guard inBody else { continue }
+            if !headersDone {
+                if line.isEmpty { headersDone = true } else if !line.contains(":") { headersDone = true; body += line }
+                continue
+            }
+            if line.hasPrefix("=") { continue }  // CRC24
+            body += line
+        }
+        guard let data = Data(base64Encoded: body) else { throw HardenError(.corrupt, "\(source): a keyring's armour is not base64") }
+        return Array(data)
+    }
+}
+
+/// What a repository answered, verified.
+public struct FetchedRepository: Sendable {
+    public var source: AptSource
+    public var release: ReleaseFile
+    public var packages: [BinaryPackage]
+    /// The InRelease URL (named in messages and the report).
+    public var url: String
+}
+
+public final class AptClient: Sendable {
+    let http: HTTPClient
+    let cacheDirectory: String
+    let now: @Sendable () -> Date
+
+    public init(cacheDirectory: String = AptClient.defaultCacheDirectory(), now: @escaping @Sendable () -> Date = { Date() }) {
+        var config = HTTPClient.Configuration()
+        config.timeout = HTTPClient.Configuration.Timeout(connect: .seconds(30), read: .seconds(60))
+        config.redirectConfiguration = .follow(max: 5, allowCycles: false)
+        http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: config)
+        self.cacheDirectory = cacheDirectory
+        self.now = now
+    }
+
+    public func shutdown() async { try? await http.shutdown() }
+
+    /// `$HARDEN_CACHE_DIR/apt`, else `$XDG_CACHE_HOME/harden/apt`, else ~/.cache/harden/apt.
+    public static func defaultCacheDirectory() -> String {
+        let env = ProcessInfo.processInfo.environment
+        if let d = env["HARDEN_CACHE_DIR"], !d.isEmpty { return d + "/apt" }
+        if let x = env["XDG_CACHE_HOME"], !x.isEmpty { return x + "/harden/apt" }
+        return (env["HOME"] ?? "/tmp") + "/.cache/harden/apt"
+    }
+
+    /// GETs `url` whole (at most `limit` bytes).
+    func get(_ url: String, limit: Int) async throws -> [UInt8] {
+        var attempt = 0
+        while true {
+            attempt += 1
+            var request = HTTPClientRequest(url: url)
+            request.headers.add(name: "User-Agent", value: "harden/\(hardenToolVersion)")
+            do {
+                let response = try await http.execute(request, timeout: .seconds(600))
+                if (response.status == .tooManyRequests || response.status.code >= 500) && attempt < 4 {
+                    try await Task.sleep(nanoseconds: UInt64(attempt) * 500_000_000)
+                    continue
+                }
+                guard response.status == .ok else {
+                    throw HardenError(response.status == .notFound ? .notFound : .io, "\(url): HTTP \(response.status.code)")
+                }
+                var out: [UInt8] = []
+                for try await chunk in response.body {
+                    out += chunk.readableBytesView
+                    if out.count > limit { throw HardenError(.limitExceeded, "\(url): more than \(limit) bytes") }
+                }
+                return out
+            } catch let e as HardenError {
+                throw e
+            } catch {
+                if attempt < 4 {
+                    try await Task.sleep(nanoseconds: UInt64(attempt) * 500_000_000)
+                    continue
+                }
+                throw HardenError(.io, "\(url): \(error)")
+            }
+        }
+    }
+
+    /// A file named by its SHA256: from the cache when there, else downloaded, checked (size and hash) and cached.
+    public func fetchVerified(_ url: String, sha256: String, size: Int64) async throws -> String {
+        let path = cacheDirectory + "/by-hash/" + sha256
+        if HostFS.isRegularFile(path), (try? HostFS.fileSize(path)) == size { return path }
+        let bytes = try await get(url, limit: Int(min(size, 4 << 30)) + 1)
+        guard Int64(bytes.count) == size else { throw HardenError(.corrupt, "\(url): \(bytes.count) bytes, the signed index says \(size)") }
+        let got = Digest.sha256(of: bytes).encoded
+        guard got == sha256 else { throw HardenError(.corrupt, "\(url): SHA256 \(got), the signed index says \(sha256)") }
+        try HostFS.makeDirectories(cacheDirectory + "/by-hash")
+        try HostFS.writeFileAtomically(path, bytes)
+        return path
+    }
+
+    /// Fetches and verifies one suite: InRelease (signature, Valid-Until), then the Packages index of each component.
+    public func fetch(_ source: AptSource, index: Int, keyrings: [[UInt8]], architecture: String) async throws -> FetchedRepository {
+        let base = "\(source.uri)/dists/\(source.suite)"
+        let url = base + "/InRelease"
+        let signed = try await SignatureCheck.verifyClearsigned(try await get(url, limit: 64 << 20), keyrings: keyrings, source: url)
+        let release = try ReleaseFile.parse(signed, source: url)
+        if let until = release.validUntil, until < now() {
+            throw HardenError(.corrupt, "\(url): expired: Valid-Until \(release.stanza["Valid-Until"] ?? "") is in the past")
+        }
+        var packages: [BinaryPackage] = []
+        for component in source.components {
+            let dir = "\(component)/binary-\(architecture)"
+            guard
+                let (name, entry) = ["Packages.xz", "Packages.gz", "Packages"].lazy.compactMap({ n in
+                    release.sha256[dir + "/" + n].map { (n, $0) }
+                }).first
+            else { throw HardenError(.notFound, "\(url): lists no \(dir)/Packages index") }
+            let fileURL = release.acquireByHash ? "\(base)/\(dir)/by-hash/SHA256/\(entry.hash)" : "\(base)/\(dir)/\(name)"
+            let path = try await fetchVerified(fileURL, sha256: entry.hash, size: entry.size)
+            let reader = try FileReader(path: path)
+            let plain: any ByteReader
+            if name.hasSuffix(".xz") {
+                plain = XzReader(reader, name: fileURL)
+            } else if name.hasSuffix(".gz") {
+                plain = GzipReader(reader, name: fileURL)
+            } else {
+                plain = reader
+            }
+            let bytes = try plain.readAll(limit: 1 << 30, name: fileURL)
+            packages += try BinaryPackage.parseIndex(bytes, source: fileURL, architectures: [architecture, "all"], repository: index)
+        }
+        return FetchedRepository(source: source, release: release, packages: packages, url: url)
+    }
+}
