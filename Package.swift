@@ -153,7 +153,9 @@ let package = Package(
         // MARK: tests
         .target(
             name: "HardenTestSupport",
-            dependencies: ["HardenCore", "HardenSystem", "HardenArchive", "HardenOCI", "CSQLite"],
+            dependencies: [
+                "HardenCore", "HardenSystem", "HardenArchive", "HardenOCI", "CSQLite", .product(name: "Crypto", package: "swift-crypto"),
+            ],
             path: "Tests/HardenTestSupport",
             swiftSettings: swiftSettings),
         .testTarget(

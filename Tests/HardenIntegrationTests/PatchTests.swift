@@ -1,0 +1,249 @@
+// harden — `harden patch` against a loopback APT repository built here (packages, indexes, a throwaway gpg key):
+// a clean patch, every trust check refusing a tampered repository, conffiles, whiteouts, new dependencies, distroless.
+import Foundation
+import HardenCore
+import HardenOCI
+import HardenSystem
+import HardenTestSupport
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A repository served by `python3 -m http.server` on 127.0.0.1.
+final class LoopbackRepository {
+    let port: Int
+    let root: String
+    private let pidFile: String
+
+    init(root: String, offset: Int) throws {
+        self.root = root
+        port = testPort(offset)
+        pidFile = root + "/../http.pid"
+        let (s, o) = try runProcess([
+            "sh", "-c",
+            "python3 -m http.server --bind 127.0.0.1 --directory '\(root)' \(port) > '\(root)/../http.log' 2>&1 & echo $! > '\(pidFile)'",
+        ])
+        try #require(s == 0, "\(o)")
+        for _ in 0..<50 {
+            if (try? runProcess(["curl", "-s", "-m", "2", "-o", "/dev/null", "http://127.0.0.1:\(port)/"]).status) == 0 { return }
+            usleep(100_000)
+        }
+        Issue.record("the loopback repository did not start")
+    }
+
+    deinit { _ = try? runProcess(["sh", "-c", "kill $(cat '\(pidFile)') 2>/dev/null"]) }
+
+    var uri: String { "http://127.0.0.1:\(port)/debian" }
+}
+
+/// hello 1.0-1 (+ libhello1 from the same source, + other) installed; hello 1.1-1 in bookworm-security fixes
+/// CVE-2099-0001, drops a file, changes its conffile and needs a new package.
+enum PatchScenario {
+    static let hello = DebFixture.Package(
+        name: "hello", version: "1.0-1",
+        files: ["usr/bin/hello": "hello v1", "usr/share/hello/old.txt": "old", "etc/hello.conf": "setting=1\n"],
+        conffiles: ["/etc/hello.conf"])
+    static let libhello = DebFixture.Package(
+        name: "libhello1", version: "1.0-1", source: "hello", files: ["usr/lib/libhello.so.1": "lib v1"])
+    static let other = DebFixture.Package(name: "other", version: "2.0-1", files: ["usr/bin/other": "other v2.0"])
+    static let installed = [hello, libhello, other]
+
+    static let hello11 = DebFixture.Package(
+        name: "hello", version: "1.1-1",
+        files: ["usr/bin/hello": "hello v1.1", "usr/share/hello/new.txt": "new", "etc/hello.conf": "setting=1\nmore=2\n"],
+        conffiles: ["/etc/hello.conf"], postinst: "#!/bin/sh\necho configured\n")
+    static let libhello11 = DebFixture.Package(
+        name: "libhello1", version: "1.1-1", source: "hello", depends: "libnew (>= 1.0)", files: ["usr/lib/libhello.so.1": "lib v1.1"])
+    static let libnew = DebFixture.Package(name: "libnew", version: "1.0-1", files: ["usr/lib/libnew.so.1": "libnew"])
+    static let other21 = DebFixture.Package(name: "other", version: "2.1-1", files: ["usr/bin/other": "other v2.1"])
+    static let security = [hello11, libhello11, libnew, other21]
+
+    static let tracker = #"""
+        {"hello": {"CVE-2099-0001": {"description": "a fixture vulnerability", "releases": {"bookworm": {"status": "resolved",
+         "fixed_version": "1.1-1", "urgency": "high", "repositories": {"bookworm": "1.0-1"}}}}}}
+        """#
+
+    /// Repository + image + vulnerability database under `dir`.
+    static func make(
+        _ dir: String, offset: Int, tamper: DebFixture.Tamper = .none, confChanged: Bool = true, distroless: Bool = false
+    ) throws -> (repo: LoopbackRepository, image: String, db: String) {
+        let key = try DebFixture.makeKey(home: dir + "/gnupg")
+        let root = dir + "/www/debian"
+        try DebFixture.repository(root: root, suite: "bookworm", packages: installed, gpgHome: dir + "/gnupg")
+        try DebFixture.repository(root: root, suite: "bookworm-security", packages: security, gpgHome: dir + "/gnupg", tamper: tamper)
+        try DebFixture.repository(root: root, suite: "bookworm-updates", packages: [], gpgHome: dir + "/gnupg")
+        let repo = try LoopbackRepository(root: dir + "/www", offset: offset)
+
+        var entries: [FixtureEntry] = [
+            .file(
+                "etc/os-release",
+                "ID=debian\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\nPRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\n"),
+            .file(
+                "etc/apt/sources.list",
+                ["bookworm", "bookworm-security", "bookworm-updates"].map { "deb \(repo.uri) \($0) main\n" }.joined()),
+            .file("etc/apt/trusted.gpg.d/test.asc", String(decoding: key, as: UTF8.self)),
+        ]
+        for p in installed {
+            for path in p.paths {
+                if let content = p.files[path] {
+                    entries.append(.file(path, path == "etc/hello.conf" && confChanged ? "setting=42\n" : content))
+                } else {
+                    entries.append(.dir(path))
+                }
+            }
+            if distroless {
+                entries.append(.file("var/lib/dpkg/status.d/\(p.name)", p.statusStanza))
+                entries.append(
+                    .file("var/lib/dpkg/status.d/\(p.name).md5sums", p.files.keys.sorted().map { "\(p.md5($0))  \($0)\n" }.joined()))
+            } else {
+                entries.append(.file("var/lib/dpkg/info/\(p.name).list", p.list))
+                entries.append(.file("var/lib/dpkg/info/\(p.name).md5sums", p.files.keys.sorted().map { "\(p.md5($0))  \($0)\n" }.joined()))
+                if !p.conffiles.isEmpty {
+                    entries.append(.file("var/lib/dpkg/info/\(p.name).conffiles", p.conffiles.joined(separator: "\n") + "\n"))
+                }
+            }
+        }
+        if !distroless { entries.append(.file("var/lib/dpkg/status", installed.map(\.statusStanza).joined(separator: "\n"))) }
+        try Fixtures.ociLayout(at: dir + "/img", images: [(tag: "t", layers: [try Fixtures.layer(entries)], config: nil)])
+
+        try HostFS.writeFileAtomically(dir + "/tracker.json", Array(tracker.utf8))
+        let (s, o) = try runProcess([hardenBinary, "db", "import", dir + "/tracker.json", "--db", dir + "/db.sqlite"])
+        try #require(s == 0, "db import: \(o)")
+        return (repo, "oci:\(dir)/img:t", dir + "/db.sqlite")
+    }
+
+    static func patch(_ dir: String, image: String, db: String, extra: [String] = []) throws -> (status: Int32, output: String) {
+        try runProcess(
+            [
+                hardenBinary, "patch", image, "-o", "oci:\(dir)/out:t", "--db", db, "--report", dir + "/report.json", "--vex",
+                dir + "/vex.json",
+            ]
+                + extra, environment: ["HARDEN_CACHE_DIR": dir + "/cache"])
+    }
+
+    static func rootfs(_ dir: String, _ image: String, _ name: String) throws -> String {
+        let (s, o) = try runProcess([hardenBinary, "convert", image, "dir:\(dir)/\(name)"])
+        try #require(s == 0, "convert: \(o)")
+        return dir + "/" + name
+    }
+
+    static func text(_ path: String) -> String? { (try? HostFS.readFile(path)).map { String(decoding: $0, as: UTF8.self) } }
+}
+
+@Suite(.serialized, .enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh"))
+struct PatchTests {
+    @Test func aVulnerablePackageIsUpgradedWithItsSourceSiblingsAndANewDependency() throws {
+        try withTemporaryDirectory { dir in
+            let (repo, image, db) = try PatchScenario.make(dir, offset: 70)
+            let (status, output) = try PatchScenario.patch(dir, image: image, db: db)
+            try #require(status == 0, "\(output)")
+            _ = repo
+            let report = try #require(
+                try JSONSerialization.jsonObject(with: Data(try HostFS.readFile(dir + "/report.json"))) as? [String: Any])
+            let packages = try #require(report["packages"] as? [[String: Any]])
+            #expect(packages.map { $0["name"] as? String } == ["hello", "libhello1", "libnew"])  // not "other": nothing to fix there
+            #expect(packages.first { $0["name"] as? String == "hello" }?["fixes"] as? [String] == ["CVE-2099-0001"])
+            #expect(packages.first { $0["name"] as? String == "libnew" }?["from"] == nil)
+            #expect(packages.first { $0["name"] as? String == "hello" }?["scriptsNotRun"] as? [String] == ["postinst"])
+            #expect(report["conffilesKept"] as? [String] == ["/etc/hello.conf"])
+            #expect(report["removedFiles"] as? [String] == ["/usr/share/hello/old.txt"])
+            #expect(output.contains("hello") && output.contains("1.0-1") && output.contains("1.1-1") && output.contains("CVE-2099-0001"))
+
+            // The result, unpacked: new files, the dropped one gone, the changed conffile kept with the new one beside it.
+            let before = try PatchScenario.rootfs(dir, image, "before")
+            let after = try PatchScenario.rootfs(dir, "oci:\(dir)/out:t", "after")
+            #expect(PatchScenario.text(after + "/usr/bin/hello") == "hello v1.1")
+            #expect(PatchScenario.text(after + "/usr/lib/libnew.so.1") == "libnew")
+            #expect(!HostFS.exists(after + "/usr/share/hello/old.txt"))
+            #expect(PatchScenario.text(after + "/etc/hello.conf") == "setting=42\n")
+            #expect(PatchScenario.text(after + "/etc/hello.conf.dpkg-dist") == "setting=1\nmore=2\n")
+            #expect(PatchScenario.text(after + "/usr/bin/other") == "other v2.0")
+
+            // dpkg itself agrees: the database tells the truth, and verify/audit say nothing new.
+            let (_, listed) = try runProcess(["dpkg-query", "--root=\(after)", "-W", "-f=${Package} ${Version} ${Status}\n"])
+            #expect(
+                Set(listed.split(separator: "\n").map(String.init))
+                    == [
+                        "hello 1.1-1 install ok installed", "libhello1 1.1-1 install ok installed", "libnew 1.0-1 install ok installed",
+                        "other 2.0-1 install ok installed",
+                    ])
+            let (_, verifyBefore) = try runProcess(["dpkg", "--root=\(before)", "--verify"])
+            let (_, verifyAfter) = try runProcess(["dpkg", "--root=\(after)", "--verify"])
+            #expect(Set(verifyAfter.split(separator: "\n")).isSubset(of: Set(verifyBefore.split(separator: "\n"))), "\(verifyAfter)")
+            #expect(verifyBefore.contains("/etc/hello.conf"))  // changed by the image, before and after
+            let (_, audit) = try runProcess(["dpkg", "--root=\(after)", "--audit"])
+            #expect(audit.isEmpty, "\(audit)")
+
+            // OpenVEX: the vulnerability fixed, for the patched image.
+            let vex = try #require(try JSONSerialization.jsonObject(with: Data(try HostFS.readFile(dir + "/vex.json"))) as? [String: Any])
+            let statements = try #require(vex["statements"] as? [[String: Any]])
+            #expect(statements.count == 1)
+            #expect((statements[0]["vulnerability"] as? [String: Any])?["name"] as? String == "CVE-2099-0001")
+            #expect(statements[0]["status"] as? String == "fixed")
+
+            // One new layer on top of the original one; the same inputs give the same image.
+            let img = try ImageLoader.open(.ociLayout(path: dir + "/out", tag: "t"))
+            #expect(img.layers.count == 2)
+            let first = img.manifestDigest
+            try HostFS.removeTree(dir + "/out")
+            let (again, o2) = try PatchScenario.patch(dir, image: image, db: db)
+            try #require(again == 0, "\(o2)")
+            #expect(try ImageLoader.open(.ociLayout(path: dir + "/out", tag: "t")).manifestDigest == first)
+        }
+    }
+
+    @Test func allUpgradesEverythingAndAnUnchangedConffileIsReplaced() throws {
+        try withTemporaryDirectory { dir in
+            let (repo, image, db) = try PatchScenario.make(dir, offset: 71, confChanged: false)
+            let (status, output) = try PatchScenario.patch(dir, image: image, db: db, extra: ["--all"])
+            try #require(status == 0, "\(output)")
+            _ = repo
+            let after = try PatchScenario.rootfs(dir, "oci:\(dir)/out:t", "after")
+            #expect(PatchScenario.text(after + "/usr/bin/other") == "other v2.1")
+            #expect(PatchScenario.text(after + "/etc/hello.conf") == "setting=1\nmore=2\n")
+            #expect(!HostFS.exists(after + "/etc/hello.conf.dpkg-dist"))
+            let (_, verify) = try runProcess(["dpkg", "--root=\(after)", "--verify"])
+            #expect(verify.isEmpty, "\(verify)")
+        }
+    }
+
+    @Test(arguments: [
+        (DebFixture.Tamper.contentAfterSigning, "signature check failed"), (.expired, "Valid-Until"),
+        (.packagesHash, "the signed index says"),
+        (.debHash, "the signed index says"),
+    ])
+    func aRepositoryThatFailsATrustCheckWritesNothing(tamper: DebFixture.Tamper, message: String) throws {
+        try withTemporaryDirectory { dir in
+            let (repo, image, db) = try PatchScenario.make(dir, offset: 72, tamper: tamper)
+            let (status, output) = try PatchScenario.patch(dir, image: image, db: db)
+            _ = repo
+            #expect(status == 1, "\(output)")
+            let line = output.split(separator: "\n").first { $0.hasPrefix("harden:") } ?? ""
+            #expect(line.contains(message) && line.contains("http://127.0.0.1:"), "\(output)")
+            #expect(!HostFS.exists(dir + "/out"))
+            #expect(!HostFS.exists(dir + "/report.json"))
+        }
+    }
+
+    @Test func aDistrolessImageGetsItsStatusDFilesRewritten() throws {
+        try withTemporaryDirectory { dir in
+            let (repo, image, db) = try PatchScenario.make(dir, offset: 73, distroless: true)
+            let (status, output) = try PatchScenario.patch(dir, image: image, db: db)
+            try #require(status == 0, "\(output)")
+            _ = repo
+            let after = try PatchScenario.rootfs(dir, "oci:\(dir)/out:t", "after")
+            #expect(PatchScenario.text(after + "/var/lib/dpkg/status.d/hello")?.contains("Version: 1.1-1") == true)
+            #expect(PatchScenario.text(after + "/var/lib/dpkg/status.d/libnew")?.contains("Version: 1.0-1") == true)
+            #expect(!HostFS.exists(after + "/var/lib/dpkg/status"))
+            #expect(PatchScenario.text(after + "/usr/bin/hello") == "hello v1.1")
+            // harden's own SBOM of the result reads the new versions.
+            let (s, table) = try runProcess([hardenBinary, "sbom", "oci:\(dir)/out:t", "--format", "table", "--no-cache"])
+            try #require(s == 0, "\(table)")
+            let rows = Set(table.split(separator: "\n").map { $0.split(separator: " ").dropFirst().prefix(2).joined(separator: " ") })
+            #expect(rows.isSuperset(of: ["hello 1.1-1", "libhello1 1.1-1", "libnew 1.0-1", "other 2.0-1"]), "\(table)")
+            #expect(!rows.contains("hello 1.0-1"))
+        }
+    }
+}
