@@ -247,3 +247,93 @@ struct PatchTests {
         }
     }
 }
+
+/// The real Debian mirror set-up uses: the test images (debootstrap of the release suite, no security updates)
+/// patched from bookworm-security and -updates, checked against apt's own choice, dpkg, syft and the probes.
+@Suite(.serialized, .enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh"))
+struct PatchMirrorTests {
+    /// `apt-get -s --with-new-pkgs upgrade` in a chroot of the image with the same suites: name → (old, new).
+    static func aptChoice(rootfs: String) throws -> [String: (String?, String)] {
+        let sources = ["bookworm-security": "debian-security", "bookworm-updates": "debian"].map { suite, path in
+            "deb \(TestImages.mirrorHost)/\(path) \(suite) main\n"
+        }.sorted().joined()
+        try HostFS.writeFileAtomically(rootfs + "/etc/apt/sources.list.d/harden-oracle.list", Array(sources.utf8))
+        try HostFS.writeFileAtomically(rootfs + "/etc/resolv.conf", try HostFS.readFile("/etc/resolv.conf"))
+        var (s, o) = try runProcess(["chroot", rootfs, "apt-get", "-q", "-o", "APT::Sandbox::User=root", "update"])
+        try #require(s == 0, "apt-get update in the chroot: \(o)")
+        (s, o) = try runProcess(["chroot", rootfs, "apt-get", "-s", "--with-new-pkgs", "upgrade"])
+        try #require(s == 0, "apt-get -s upgrade: \(o)")
+        var out: [String: (String?, String)] = [:]
+        // "Inst libssl3 [3.0.11-1~deb12u2] (3.0.15-1~deb12u1 Debian-Security:12/... [amd64])", or without [old] when new.
+        for line in o.split(separator: "\n") where line.hasPrefix("Inst ") {
+            let f = line.split(separator: " ")
+            let name = String(f[1].split(separator: ":")[0])
+            if f[2].hasPrefix("[") {
+                out[name] = (String(f[2].dropFirst().dropLast()), String(f[3].dropFirst()))
+            } else {
+                out[name] = (nil, String(f[2].dropFirst()))
+            }
+        }
+        return out
+    }
+
+    @Test(arguments: ["base", "nginx", "flask"])
+    func theReleaseImageIsPatchedLikeAptWouldAndStillWorks(tag: String) throws {
+        try RuntimeTests.require()
+        try TestImages.requireTools("syft", "chroot", "dpkg")
+        try withTemporaryDirectory { dir in
+            let (s, o) = try RuntimeTests.harden(
+                ["patch", "--all", "oci:\(TestImages.layout):\(tag)", "-o", "oci:\(dir)/out:\(tag)", "--report", dir + "/report.json"],
+                runDir: dir + "/run")
+            try #require(s == 0, "\(o)")
+            let report = try #require(
+                try JSONSerialization.jsonObject(with: Data(try HostFS.readFile(dir + "/report.json"))) as? [String: Any])
+            let packages = try #require(report["packages"] as? [[String: Any]])
+            let ours = Dictionary(
+                uniqueKeysWithValues: packages.map { ($0["name"] as! String, "\($0["from"] as? String ?? "-") \($0["to"] as! String)") })
+
+            // apt's own choice on a copy of the same root file system.
+            let before = try PatchScenario.rootfs(dir, "oci:\(TestImages.layout):\(tag)", "before")
+            let apt = try Self.aptChoice(rootfs: before).mapValues { "\($0.0 ?? "-") \($0.1)" }
+            #expect(!apt.isEmpty, "the mirror has no updates for \(tag)?")
+            #expect(
+                ours == apt, "harden only: \(ours.filter { apt[$0.key] != $0.value }); apt only: \(apt.filter { ours[$0.key] != $0.value })"
+            )
+
+            // dpkg on the result: the new versions installed, verify and audit say nothing new.
+            let after = try PatchScenario.rootfs(dir, "oci:\(dir)/out:\(tag)", "after")
+            let (_, listed) = try runProcess(["dpkg-query", "--root=\(after)", "-W", "-f=${Package} ${Version}\n"])
+            let installed = Dictionary(
+                listed.split(separator: "\n").map { l in
+                    let f = l.split(separator: " "); return (String(f[0]), String(f[1]))
+                },
+                uniquingKeysWith: { a, _ in a })
+            for (name, change) in apt { #expect(installed[name] == String(change.split(separator: " ")[1]), "\(name)") }
+            let (_, verifyBefore) = try runProcess(["dpkg", "--root=\(before)", "--verify"])
+            let (_, verifyAfter) = try runProcess(["dpkg", "--root=\(after)", "--verify"])
+            let new = Set(verifyAfter.split(separator: "\n")).subtracting(verifyBefore.split(separator: "\n"))
+            #expect(new.isEmpty, "dpkg --verify on the patched image: \(new.sorted().prefix(10))")
+            let (_, audit) = try runProcess(["dpkg", "--root=\(after)", "--audit"])
+            #expect(audit.isEmpty, "\(audit)")
+
+            // syft reads the new versions.
+            let (ss, so) = try runProcess(
+                ["syft", "-q", "oci-dir:\(dir)/out", "-o", "json=\(dir)/syft.json"], environment: ["SYFT_CHECK_FOR_APP_UPDATE": "false"])
+            try #require(ss == 0, "syft: \(so)")
+            let syft =
+                try JSONSerialization.jsonObject(with: Data(try HostFS.readFile(dir + "/syft.json", limit: 1 << 28))) as? [String: Any]
+            let theirs = Dictionary(
+                ((syft?["artifacts"] as? [[String: Any]]) ?? []).filter { $0["type"] as? String == "deb" }.map {
+                    ($0["name"] as? String ?? "", $0["version"] as? String ?? "")
+                }, uniquingKeysWith: { a, _ in a })
+            for p in packages { #expect(theirs[p["name"] as! String] == p["to"] as? String, "syft: \(p["name"]!)") }
+
+            // The patched application still serves its probe under runc.
+            if let probe = ["nginx": "80:GET:/", "flask": "5000:GET:/"][tag] {
+                let (ps, po) = try RuntimeTests.harden(
+                    ["profile", "oci:\(dir)/out:\(tag)", "--http-probe", probe, "-o", dir + "/p.json"], runDir: dir + "/run")
+                #expect(ps == 0, "\(po)")
+            }
+        }
+    }
+}

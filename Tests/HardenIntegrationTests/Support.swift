@@ -1,3 +1,4 @@
+import Foundation
 // harden — helpers for tests against the real Debian test images and the peer tools.
 import HardenArchive
 import HardenCore
@@ -17,6 +18,16 @@ enum TestImages {
     }()
     static var layout: String { directory + "/oci" }
     static let tags = ["base", "nginx", "flask"]
+
+    /// Scheme and host of the Debian mirror set-up uses (the images were debootstrapped from it).
+    static let mirrorHost: String = {
+        let sources = String(decoding: (try? HostFS.readFile("/etc/apt/sources.list.d/debian.sources")) ?? [], as: UTF8.self)
+        let uri =
+            sources.split(separator: "\n").first { $0.hasPrefix("URIs:") }.map { $0.dropFirst(5).trimming(" ") }
+            ?? "http://deb.debian.org/debian"
+        let afterScheme = uri.range(of: "://").map { uri[$0.upperBound...] } ?? Substring(uri)
+        return String(uri.prefix(uri.count - afterScheme.count)) + String(afterScheme.prefix { $0 != "/" })
+    }()
 
     /// Fails the test with a clear message when the images have not been built.
     static func require() throws {
