@@ -201,3 +201,93 @@ public struct BinaryPackage: Sendable, Equatable {
         return out
     }
 }
+
+/// A repository's `Packages` index, kept as bytes with each stanza's range by package name: a stanza is parsed
+/// only when the resolver asks for that name (an index has ~60,000 stanzas; a patch reads a few hundred).
+public final class PackageIndex: @unchecked Sendable {
+    // @unchecked: `parsed` and `provides` are caches filled by the one resolver that uses the index, on one task.
+    let bytes: [UInt8]
+    let source: String
+    let architectures: Set<String>
+    let repository: Int
+    /// Stanza ranges by package name.
+    let ranges: [String: [Range<Int>]]
+    private var parsed: [String: [BinaryPackage]] = [:]
+    private var provides: [String: [BinaryPackage]]?
+
+    public var count: Int { ranges.values.reduce(0) { $0 + $1.count } }
+
+    public init(_ bytes: [UInt8], source: String, architectures: Set<String>, repository: Int) throws {
+        self.bytes = bytes
+        self.source = source
+        self.architectures = architectures
+        self.repository = repository
+        var ranges: [String: [Range<Int>]] = [:]
+        let package = Array("Package:".utf8)
+        let n = bytes.count
+        var start = 0
+        try bytes.withUnsafeBufferPointer { b in
+            while start < n {
+                // Skip blank lines between stanzas.
+                while start < n && (b[start] == 0x0a || b[start] == 0x0d) { start += 1 }
+                guard start < n else { break }
+                // The stanza ends at the next empty line.
+                var end = start
+                while end < n {
+                    guard let nl = (end..<n).first(where: { b[$0] == 0x0a }) else { end = n; break }
+                    if nl + 1 >= n || b[nl + 1] == 0x0a || (b[nl + 1] == 0x0d && nl + 2 < n && b[nl + 2] == 0x0a) { end = nl + 1; break }
+                    end = nl + 1
+                }
+                // Package is the first field of every stanza of a Packages index.
+                guard end - start > package.count, (0..<package.count).allSatisfy({ b[start + $0] == package[$0] }) else {
+                    throw HardenError(.corrupt, "\(source): a stanza at byte \(start) does not start with Package:")
+                }
+                var v = start + package.count
+                while v < end && b[v] == 0x20 { v += 1 }
+                var e = v
+                while e < end && b[e] != 0x0a && b[e] != 0x0d && b[e] != 0x20 { e += 1 }
+                ranges[String(decoding: UnsafeBufferPointer(rebasing: b[v..<e]), as: UTF8.self), default: []].append(start..<end)
+                start = end
+            }
+        }
+        self.ranges = ranges
+    }
+
+    /// Every version of `name` the index lists for the wanted architectures.
+    public func packages(named name: String) throws -> [BinaryPackage] {
+        if let p = parsed[name] { return p }
+        var out: [BinaryPackage] = []
+        for r in ranges[name] ?? [] {
+            out += try BinaryPackage.parseIndex(Array(bytes[r]), source: source, architectures: architectures, repository: repository)
+        }
+        parsed[name] = out
+        return out
+    }
+
+    /// Packages that provide `virtual` (the whole index is read for Provides once, on first use).
+    public func providers(of virtual: String) throws -> [BinaryPackage] {
+        if provides == nil {
+            var map: [String: [BinaryPackage]] = [:]
+            let needle = Array("\nProvides:".utf8)
+            for (name, list) in ranges {
+                for r in list where contains(bytes[r], needle) {
+                    for p in try packages(named: name) {
+                        for v in p.provides { map[v.name, default: []].append(p) }
+                    }
+                }
+            }
+            provides = map
+        }
+        return provides?[virtual] ?? []
+    }
+
+    private func contains(_ hay: ArraySlice<UInt8>, _ needle: [UInt8]) -> Bool {
+        guard hay.count >= needle.count else { return false }
+        var i = hay.startIndex
+        while i <= hay.endIndex - needle.count {
+            if hay[i] == needle[0] && hay[i..<(i + needle.count)].elementsEqual(needle) { return true }
+            i += 1
+        }
+        return false
+    }
+}

@@ -30,7 +30,23 @@ public struct DebControl: Sendable {
     }
 }
 
+/// A package read whole: its control part and every data entry with its content (regular files).
+public struct DecodedDeb: Sendable {
+    public var control: DebControl
+    public var entries: [(TarEntry, [UInt8])]
+}
+
 public enum DebFile {
+    /// Reads `path` into memory (what the layer writer needs while the previous package is compressed).
+    public static func decode(_ path: String, name: String) throws -> DecodedDeb {
+        var entries: [(TarEntry, [UInt8])] = []
+        let control = try read(path, name: name) { _, entry, tar in
+            let body = entry.type == .regular ? try tar.bodyReader().readAll(limit: 4 << 30, name: "\(name): \(entry.path)") : []
+            entries.append((entry, body))
+        }
+        return DecodedDeb(control: control, entries: entries)
+    }
+
     static func decompressor(for member: String, _ reader: any ByteReader, name: String) throws -> any ByteReader {
         if member.hasSuffix(".xz") { return XzReader(reader, name: name) }
         if member.hasSuffix(".gz") { return GzipReader(reader, name: name) }

@@ -52,8 +52,8 @@ enum PatchLayerWriter {
         _ entries: [LayerPlanEntry], tree: FileTree, database: DpkgDatabase, infoFiles: [String: [String]],
         oldLists: [String: [String]], content: [RawPath: [UInt8]], ownedElsewhere: (String, String) -> Bool,
         mtime: Int64, store: DirectoryBlobStore
-    ) throws -> PatchLayerResult {
-        let writer = try LayerBlobWriter(path: store.root + "/patch-layer.tmp", compression: .gzip)
+    ) async throws -> PatchLayerResult {
+        let writer = try LayerBlobWriter(path: store.root + "/patch-layer.tmp", compression: .gzip, gzipLevel: 3)
         var emitted = Set<RawPath>()
         var bytesAdded: [String: Int64] = [:]
         var conffilesKept: [String] = []
@@ -80,9 +80,19 @@ enum PatchLayerWriter {
             }
         }
 
-        for e in entries.sorted(by: { $0.planned.package.name < $1.planned.package.name }) {
+        // Two stages on the two cores: the next package decompresses while this one is written and compressed.
+        let sorted = entries.sorted { $0.planned.package.name < $1.planned.package.name }
+        func label(_ e: LayerPlanEntry) -> String {
+            "\(e.planned.package.name)_\(e.planned.package.version)_\(e.planned.package.architecture).deb"
+        }
+        func decode(_ e: LayerPlanEntry) -> Task<DecodedDeb, any Error> {
+            let (path, name) = (e.path, label(e))
+            return Task.detached { try DebFile.decode(path, name: name) }
+        }
+        var pending: Task<DecodedDeb, any Error>? = sorted.first.map(decode)
+        defer { pending?.cancel() }
+        for (k, e) in sorted.enumerated() {
             let pkg = e.planned.package
-            let label = "\(pkg.name)_\(pkg.version)_\(pkg.architecture).deb"
             let oldStanza = e.planned.installed?.stanza
             // Old conffiles and their recorded md5 (what the package shipped).
             var oldConffiles: [String: String] = [:]
@@ -94,34 +104,36 @@ enum PatchLayerWriter {
             var listedSet: Set<String> = []
             var newConffileSums: [String: String] = [:]
             var added: Int64 = 0
-            var conffileSet: Set<String>?
-            let control = try DebFile.read(e.path, name: label) { control, entry, tar in
-                if conffileSet == nil { conffileSet = Set(control.conffiles) }
+            let decoded = try await pending!.value
+            pending = k + 1 < sorted.count ? decode(sorted[k + 1]) : nil
+            let control = decoded.control
+            let conffileSet = Set(control.conffiles)
+            for (entry, entryBody) in decoded.entries {
                 let rel = entry.path.normalized
-                if rel.isRoot { return }
+                if rel.isRoot { continue }
                 let abs = rel.absoluteDescription
                 listed.append(abs)
                 listedSet.insert(abs)
                 let target = canonical(rel)
                 if entry.type == .directory {
                     // A directory the image has, possibly through a symlink (/lib -> usr/lib), is left as it is.
-                    if let r = tree.resolve(rel), tree.nodes[r]?.isDirectory == true { return }
-                    if tree.nodes[target] != nil || emitted.contains(target) { return }
+                    if let r = tree.resolve(rel), tree.nodes[r]?.isDirectory == true { continue }
+                    if tree.nodes[target] != nil || emitted.contains(target) { continue }
                     try emitDirectoryChain(target)
                     var d = entry
                     d.path = target
                     try writer.tar.append(d)
                     emitted.insert(target)
                     newDirectories += 1
-                    return
+                    continue
                 }
                 try emitDirectoryChain(target)
                 var out = entry
                 out.path = target
                 if entry.type == .hardlink { out.linkTarget = canonical(RawPath(entry.linkTarget)).bytes }
                 if entry.type == .regular {
-                    let body = try tar.bodyReader().readAll(limit: 4 << 30, name: "\(label): \(abs)")
-                    let isConffile = conffileSet?.contains(abs) ?? false
+                    let body = entryBody
+                    let isConffile = conffileSet.contains(abs)
                     if isConffile {
                         newConffileSums[abs] = md5(body)
                         if let current = content[target], let shipped = oldConffiles[abs], md5(current) != shipped {
@@ -129,7 +141,7 @@ enum PatchLayerWriter {
                             out.path = RawPath(target.bytes + Array(".dpkg-dist".utf8))
                             conffilesKept.append(abs)
                         } else if content[target] == nil, oldConffiles[abs] != nil, tree.nodes[target] == nil {
-                            return  // deleted by the image: dpkg does not bring it back
+                            continue  // deleted by the image: dpkg does not bring it back
                         }
                     }
                     if abs.contains(".so") { libraries.append(abs) }

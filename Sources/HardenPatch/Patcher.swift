@@ -84,6 +84,8 @@ public final class Patcher {
         progress: @escaping (String) -> Void = { _ in }
     ) async throws -> PatchResult {
         let tree = context.tree
+        let clock = MonotonicClock.now
+        func phase(_ what: String) { logger.debug("patch: \(what) at \(String(format: "%.2f", MonotonicClock.now - clock)) s") }
         let database = try Self.database(context)
         let installed = try database.stanzas.filter(InstalledPackage.isInstalled).map { try InstalledPackage(stanza: $0) }
         let architecture = Self.dpkgArchitecture(image.config.architecture, installed: installed)
@@ -98,13 +100,16 @@ public final class Patcher {
                 || (s.hasPrefix("etc/apt/trusted.gpg.d/") && (s.hasSuffix(".gpg") || s.hasSuffix(".asc")))
                 || (s.hasPrefix("usr/share/keyrings/") && (s.hasSuffix(".gpg") || s.hasSuffix(".asc")))
         }
-        let aptFiles = try ImageContent.read(image, tree: tree, paths: Set(aptPaths))
+        // Captured by the catalog's layer scan (LayerScan's capture rules).
+        var aptFiles: [RawPath: [UInt8]] = [:]
+        for p in aptPaths { aptFiles[p] = context.content(p) }
         var sources: [AptSource] = []
         for (p, bytes) in aptFiles.sorted(by: { $0.key < $1.key }) {
             let s = String(decoding: p.bytes, as: UTF8.self)
             if s.hasSuffix(".sources") { sources += try AptSources.parseDeb822(bytes, file: "/" + s) }
             if s.hasSuffix(".list") || s == "etc/apt/sources.list" { sources += AptSources.parseOneLine(bytes, file: "/" + s) }
         }
+        phase("read the APT configuration")
         let (repos, notes) = try AptSources.complete(sources, osRelease: osRelease, mirror: options.mirror)
         let hostKeys = try options.keyrings.map { try HostFS.readFile($0, limit: 16 << 20) }
         func keyrings(for source: AptSource) -> [[UInt8]] {
@@ -134,12 +139,19 @@ public final class Patcher {
         // Repositories, verified.
         let client = AptClient(cacheDirectory: options.cacheDirectory)
         defer { Task { await client.shutdown() } }
-        var fetched: [FetchedRepository] = []
-        for (i, s) in repos.enumerated() {
-            progress("patch: \(s.uri) \(s.suite)")
-            fetched.append(try await client.fetch(s, index: i, keyrings: keyrings(for: s), architecture: architecture))
+        // Every suite at once (their InRelease round trips and index downloads overlap); results in source order.
+        let keysBySource = repos.map { keyrings(for: $0) }
+        let fetched: [FetchedRepository] = try await withThrowingTaskGroup(of: (Int, FetchedRepository).self) { group in
+            for (i, s) in repos.enumerated() {
+                let keys = keysBySource[i]
+                group.addTask { (i, try await client.fetch(s, index: i, keyrings: keys, architecture: architecture)) }
+            }
+            var out: [(Int, FetchedRepository)] = []
+            for try await r in group { out.append(r) }
+            return out.sorted { $0.0 < $1.0 }.map(\.1)
         }
-        let resolver = Resolver(installed: installed, available: fetched.flatMap(\.packages), architecture: architecture)
+        phase("fetched and verified \(fetched.count) repositories")
+        let resolver = Resolver(installed: installed, indexes: fetched.flatMap(\.indexes), architecture: architecture)
 
         // What to upgrade, and why.
         var wanted: [String: String] = [:]
@@ -172,9 +184,11 @@ public final class Patcher {
         }
         if options.all { for name in resolver.upgradable() where wanted[name] == nil { wanted[name] = "newer version (--all)" } }
         let plan = try resolver.plan(wanted)
+        phase("resolved \(plan.count) packages")
         let reposReport = fetched.map {
             PatchReport.Repository(
-                url: $0.url, suite: $0.source.suite, date: $0.release.stanza["Date"], origin: $0.source.origin, packages: $0.packages.count)
+                url: $0.url, suite: $0.source.suite, date: $0.release.stanza["Date"], origin: $0.source.origin,
+                packages: $0.indexes.reduce(0) { $0 + $1.count })
         }
         var report = PatchReport(
             image: reference, mode: options.all ? "all" : "vulnerable", repositories: reposReport, notes: notes, packages: [],
@@ -184,16 +198,8 @@ public final class Patcher {
             return PatchResult(image: image, report: report, vex: try Self.vex(report, image: image), changed: false)
         }
 
-        // Download, verify, and write the layer.
-        var entries: [LayerPlanEntry] = []
-        for p in plan.values.sorted(by: { $0.package.name < $1.package.name }) {
-            progress("patch: downloading \(p.package.name) \(p.package.version)")
-            let repo = fetched[p.package.repository].source
-            let path = try await client.fetchVerified(repo.uri + "/" + p.package.filename, sha256: p.package.sha256, size: p.package.size)
-            entries.append(LayerPlanEntry(planned: p, path: path))
-        }
-        progress("patch: writing the layer")
-        // The image's bytes of the conffiles the upgraded packages own (to tell changed ones from shipped ones).
+        // The image's bytes of the conffiles the upgraded packages own (to tell changed ones from shipped ones): read
+        // from the image on one core while the packages download.
         var conffilePaths = Set<RawPath>()
         for p in plan.values {
             for line in (p.installed?.stanza["Conffiles"] ?? "").split(separator: "\n") {
@@ -202,15 +208,41 @@ public final class Patcher {
                 }
             }
         }
-        let conffiles = try ImageContent.read(image, tree: tree, paths: conffilePaths)
+        // Small /etc files are captured by the catalog's layer scan; others are read from the image, on one core while
+        // the packages download.
+        var conffiles: [RawPath: [UInt8]] = [:]
+        for p in conffilePaths { conffiles[p] = context.content(p) }
+        let located = ImageContent.locate(tree, paths: conffilePaths.filter { conffiles[$0] == nil })
+        async let conffilesRead = ImageContent.read(image, located: located)
+
+        // Download and verify, four at a time.
+        let planned = plan.values.sorted { $0.package.name < $1.package.name }
+        let suites = fetched.map(\.source)
+        let paths: [String] = try await withThrowingTaskGroup(of: (Int, String).self) { group in
+            var out: [(Int, String)] = []
+            for (i, p) in planned.enumerated() {
+                if i >= 4, let done = try await group.next() { out.append(done) }
+                let url = suites[p.package.repository].uri + "/" + p.package.filename
+                let (sha, size) = (p.package.sha256, p.package.size)
+                group.addTask { (i, try await client.fetchVerified(url, sha256: sha, size: size)) }
+            }
+            for try await done in group { out.append(done) }
+            return out.sorted { $0.0 < $1.0 }.map(\.1)
+        }
+        let entries = zip(planned, paths).map { LayerPlanEntry(planned: $0, path: $1) }
+        phase("downloaded \(entries.count) packages")
+        conffiles.merge(try await conffilesRead) { a, _ in a }
+        phase("read \(conffiles.count) conffiles")
+        progress("patch: writing the layer")
         let (infoFiles, oldLists, owners) = Self.infoFiles(context: context, database: database, installed: installed)
         let store = DirectoryBlobStore(root: try HostFS.makeTemporaryDirectory(prefix: "harden-patch"), owned: true)
         let dates = fetched.compactMap(\.release.date)
         let mtime = Int64((dates.max() ?? Date(timeIntervalSince1970: 0)).timeIntervalSince1970)
-        let layer = try PatchLayerWriter.write(
+        let layer = try await PatchLayerWriter.write(
             entries, tree: tree, database: database, infoFiles: infoFiles, oldLists: oldLists, content: conffiles,
             ownedElsewhere: { pkg, path in (owners[path] ?? []).contains { $0 != pkg } }, mtime: mtime, store: store)
 
+        phase("wrote the layer")
         report.packages = plan.values.sorted { $0.package.name < $1.package.name }.map { p in
             .init(
                 name: p.package.name, architecture: p.package.architecture, from: p.installed?.version, to: p.package.version,
@@ -337,18 +369,23 @@ public final class Patcher {
 /// Reads the current bytes of some paths of an image (the final version of each), streaming only the layers
 /// that hold them.
 public enum ImageContent {
-    public static func read(_ image: Image, tree: FileTree, paths: Set<RawPath>, limit: Int = 64 << 20) throws -> [RawPath: [UInt8]] {
-        var wanted: [Int: [Int: RawPath]] = [:]
+    /// Where the final version of each path is (layer, entry): computed from the tree, then read without it.
+    public static func locate(_ tree: FileTree, paths: Set<RawPath>) -> [ContentKey: RawPath] {
+        var out: [ContentKey: RawPath] = [:]
         for p in paths {
             guard let r = tree.resolve(p), let node = tree.nodes[r], node.type == .regular, let key = node.content else { continue }
-            wanted[key.layer, default: [:]][key.entry] = p
+            out[key] = p
         }
+        return out
+    }
+
+    public static func read(_ image: Image, located: [ContentKey: RawPath], limit: Int = 64 << 20) throws -> [RawPath: [UInt8]] {
         var out: [RawPath: [UInt8]] = [:]
-        for (layer, entries) in wanted.sorted(by: { $0.key < $1.key }) {
+        for layer in Set(located.keys.map(\.layer)).sorted() {
             var index = 0
             try image.forEachEntry(inLayer: layer) { entry, tar in
                 defer { index += 1 }
-                if let p = entries[index] {
+                if let p = located[ContentKey(layer: layer, entry: index)] {
                     out[p] = try tar.bodyReader().readAll(
                         limit: limit, name: "\(image.source): /\(String(decoding: p.bytes, as: UTF8.self))")
                 }

@@ -114,7 +114,7 @@ public enum SignatureCheck {
 public struct FetchedRepository: Sendable {
     public var source: AptSource
     public var release: ReleaseFile
-    public var packages: [BinaryPackage]
+    public var indexes: [PackageIndex]
     /// The InRelease URL (named in messages and the report).
     public var url: String
 }
@@ -199,7 +199,7 @@ public final class AptClient: Sendable {
         if let until = release.validUntil, until < now() {
             throw HardenError(.corrupt, "\(url): expired: Valid-Until \(release.stanza["Valid-Until"] ?? "") is in the past")
         }
-        var packages: [BinaryPackage] = []
+        var indexes: [PackageIndex] = []
         for component in source.components {
             let dir = "\(component)/binary-\(architecture)"
             guard
@@ -219,8 +219,8 @@ public final class AptClient: Sendable {
                 plain = reader
             }
             let bytes = try plain.readAll(limit: 1 << 30, name: fileURL)
-            packages += try BinaryPackage.parseIndex(bytes, source: fileURL, architectures: [architecture, "all"], repository: index)
+            indexes.append(try PackageIndex(bytes, source: fileURL, architectures: [architecture, "all"], repository: index))
         }
-        return FetchedRepository(source: source, release: release, packages: packages, url: url)
+        return FetchedRepository(source: source, release: release, indexes: indexes, url: url)
     }
 }

@@ -47,36 +47,40 @@ public struct PlannedPackage: Sendable {
 
 public struct Resolver {
     let installed: [String: InstalledPackage]
-    /// Every version the repositories offer, by package name, highest first.
-    let available: [String: [BinaryPackage]]
-    /// Packages offering a virtual name.
-    let providers: [String: [BinaryPackage]]
+    /// The repositories' indexes, in priority order for equal versions.
+    let indexes: [PackageIndex]
     let architecture: String
     let dpkg = DpkgVersion()
+    private let cache = VersionCache()
 
-    public init(installed: [InstalledPackage], available: [BinaryPackage], architecture: String) {
+    /// Versions by name, highest first, looked up once.
+    final class VersionCache: @unchecked Sendable {
+        // @unchecked: used by one resolver on one task.
+        var versions: [String: [BinaryPackage]] = [:]
+    }
+
+    public init(installed: [InstalledPackage], indexes: [PackageIndex], architecture: String) {
         self.installed = Dictionary(installed.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-        var byName: [String: [BinaryPackage]] = [:]
-        var providers: [String: [BinaryPackage]] = [:]
-        for p in available {
-            byName[p.name, default: []].append(p)
-            for r in p.provides { providers[r.name, default: []].append(p) }
-        }
-        let cmp = DpkgVersion()
-        self.available = byName.mapValues { list in
-            // Highest version first; the same version from two suites: the first repository's.
-            list.enumerated().sorted { a, b in
-                let c = cmp.compare(a.element.version, b.element.version)
-                return c != 0 ? c > 0 : a.offset < b.offset
-            }.map(\.element)
-        }
-        self.providers = providers
+        self.indexes = indexes
         self.architecture = architecture
+    }
+
+    /// Every version the repositories offer for `name`, highest first (the first repository's on a tie).
+    func available(_ name: String) throws -> [BinaryPackage] {
+        if let v = cache.versions[name] { return v }
+        let all = try indexes.flatMap { try $0.packages(named: name) }
+        let cmp = dpkg
+        let sorted = all.enumerated().sorted { a, b in
+            let c = cmp.compare(a.element.version, b.element.version)
+            return c != 0 ? c > 0 : a.offset < b.offset
+        }.map(\.element)
+        cache.versions[name] = sorted
+        return sorted
     }
 
     /// The candidate for `name`: its highest available version of a matching architecture.
     public func candidate(_ name: String, installedArch: String? = nil) -> BinaryPackage? {
-        available[name]?.first { p in
+        (try? available(name))?.first { p in
             guard let a = installedArch else { return p.architecture == architecture || p.architecture == "all" }
             return p.architecture == a || p.architecture == "all" || (a == "all" && p.architecture == architecture)
         }
@@ -143,7 +147,9 @@ public struct Resolver {
                         })
                     else {
                         // A virtual package some candidate provides.
-                        if let provider = clause.lazy.compactMap({ r in self.providers[r.name]?.first }).first {
+                        if let provider = try clause.lazy.compactMap({ r in
+                            try self.indexes.lazy.compactMap { try $0.providers(of: r.name).first }.first
+                        }).first {
                             changed =
                                 try add(provider.name, why: "provides what \(p.package.name) \(p.package.version) depends on") || changed
                             continue

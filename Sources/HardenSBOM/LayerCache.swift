@@ -12,7 +12,7 @@ import Glibc
 public struct LayerCache: Sendable {
     public let directory: String
     /// Bump when the capture policy or the encoding changes, so old entries are ignored.
-    static let formatVersion: UInt32 = 2
+    static let formatVersion: UInt32 = 4
 
     public init(directory: String) { self.directory = directory }
 

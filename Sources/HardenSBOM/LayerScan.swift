@@ -39,6 +39,17 @@ public struct CapturePolicy: Sendable {
         if has("lib/dpkg/status.d/") { return .whole(limit: small) }
         if has("lib/dpkg/info/") && (ends(".list") || ends(".md5sums") || ends(".conffiles")) { return .whole(limit: small) }
         if has("usr/share/doc/") && name == Array("copyright".utf8) { return .whole(limit: 1 << 20) }
+        // Small configuration files: `harden patch` compares conffiles with what their package shipped.
+        if p.starts(with: Array("etc/".utf8)) && entry.size <= 256 << 10 { return .whole(limit: 256 << 10) }
+        // APT's sources and trusted keys (what `harden patch` fetches from and verifies with).
+        if path == "etc/apt/sources.list" || path == "etc/apt/trusted.gpg"
+            || ((has("etc/apt/sources.list.d/") || has("etc/apt/trusted.gpg.d/") || has("usr/share/keyrings/"))
+                && path.parent.map { p in
+                    ["etc/apt/sources.list.d", "etc/apt/trusted.gpg.d", "usr/share/keyrings"].contains { RawPath($0) == p }
+                } == true)
+        {
+            return .whole(limit: 1 << 20)
+        }
         // apk.
         if ends("lib/apk/db/installed") { return .whole(limit: 256 << 20) }
         // rpm (SQLite, BerkeleyDB and NDB databases; the last two are reported, not read).
