@@ -147,7 +147,7 @@ let package = Package(
         // Fuzz target: built only by scripts/fuzz.sh, with -sanitize=fuzzer (libFuzzer's driver).
         .executableTarget(
             name: "HardenFuzzer",
-            dependencies: ["HardenCore", "HardenArchive", "HardenOCI", "HardenSBOM", "HardenPolicy", "HardenRegistry"],
+            dependencies: ["HardenCore", "HardenArchive", "HardenOCI", "HardenSBOM", "HardenPolicy", "HardenRegistry", "HardenPatch"],
             swiftSettings: swiftSettings),
 
         // MARK: tests
@@ -202,6 +202,10 @@ let package = Package(
                 "HardenPolicy", "HardenReport", "HardenOCI", "HardenArchive", "HardenCore", "HardenSystem", "HardenVulnDB", "HardenProfile",
                 "HardenTestSupport",
             ],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "HardenPatchTests",
+            dependencies: ["HardenPatch", "HardenArchive", "HardenOCI", "HardenSystem", "HardenCore", "HardenTestSupport"],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "HardenPipelineTests",

@@ -1,10 +1,11 @@
 // harden — libFuzzer entry point for the parsers that read untrusted bytes: the tar reader, the manifest, index,
-// config and docker-archive manifest decoders, zip and Java archives, policy YAML and a registry's answers.
+// config and docker-archive manifest decoders, zip and Java archives, policy YAML, a registry's answers and APT's formats.
 // Built only by scripts/fuzz.sh with
 // `-sanitize=fuzzer`; main.swift hands control to libFuzzer's driver.
 import HardenArchive
 import HardenCore
 import HardenOCI
+import HardenPatch
 import HardenPolicy
 import HardenRegistry
 import HardenSBOM
@@ -37,6 +38,21 @@ func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     // SBOM parsers: stanzas, Go build information, rpm headers, zip archives.
     let text = String(decoding: bytes, as: UTF8.self)
     _ = RFC822.parse(text) { _, _ in }
+    // APT: deb822 stanzas, sources, Release files, Packages indexes, relations, ar archives (.deb).
+    _ = try? Deb822Stanza.parseAll(bytes, source: "fuzz")
+    _ = try? AptSources.parseDeb822(bytes, file: "fuzz")
+    _ = AptSources.parseOneLine(bytes, file: "fuzz")
+    _ = try? ReleaseFile.parse(bytes, source: "fuzz")
+    if let index = try? PackageIndex(bytes, source: "fuzz", architectures: ["amd64", "all"], repository: 0) {
+        for name in index.names.prefix(100) { _ = try? index.packages(named: name) }
+    }
+    _ = Relation.parseList(text)
+    let ar = ArReader(MemoryReader(bytes), name: "fuzz.ar")
+    var members = 0
+    while members < 1000, (try? ar.next()) != nil {
+        members += 1
+        _ = try? ar.body().readAll(limit: 1 << 20, name: "fuzz.ar")
+    }
     _ = GoBinaryCataloger.parse(bytes)
     _ = RpmCataloger.parseHeader(bytes)
     if let zip = try? ZipArchive(bytes) {

@@ -82,6 +82,10 @@ public struct Relation: Sendable, Equatable, CustomStringConvertible {
     public var op: Op?
     public var version: String?
 
+    public init(name: String, archQualifier: String? = nil, op: Op? = nil, version: String? = nil) {
+        self.name = name; self.archQualifier = archQualifier; self.op = op; self.version = version
+    }
+
     public var description: String {
         name + (archQualifier.map { ":" + $0 } ?? "") + (op.map { " (\($0.rawValue) \(version ?? ""))" } ?? "")
     }
@@ -216,6 +220,8 @@ public final class PackageIndex: @unchecked Sendable {
     private var provides: [String: [BinaryPackage]]?
 
     public var count: Int { ranges.values.reduce(0) { $0 + $1.count } }
+    /// The package names the index lists.
+    public var names: [String] { ranges.keys.sorted() }
 
     public init(_ bytes: [UInt8], source: String, architectures: Set<String>, repository: Int) throws {
         self.bytes = bytes
