@@ -4,6 +4,7 @@ import Foundation
 import HardenCore
 import HardenMinify
 import HardenOCI
+import HardenPatch
 import HardenPolicy
 import HardenProfile
 import HardenReport
@@ -74,6 +75,8 @@ public struct PipelineOptions: Sendable {
     /// The tag the input was named by, for the `latest` check.
     public var tag: String?
     public var allowProbeFailure = false
+    /// Patch the input first (`run --patch`): the rest of the run profiles and minifies the patched image.
+    public var patch: PatchOptions?
 
     public init() {}
 }
@@ -139,9 +142,37 @@ public final class Pipeline {
 
     /// The pipeline. Errors of the tool (unreadable image, runc failing) throw; gate failures (a probe failing on the
     /// input, verification diverging, the policy violated) come back in the record's verdict.
-    public func run(_ image: Image, reference: String, options: PipelineOptions) async throws -> PipelineResult {
+    public func run(_ given: Image, reference: String, options: PipelineOptions) async throws -> PipelineResult {
         let started = Date()
         var files: [String: [UInt8]] = [:]
+        // Patch (optional): upgrade what has a published fix; everything after works on the patched image.
+        var patched: Image?
+        var patchRecord: (summary: RunRecord.PatchSummary, original: RunRecord.ImageSide, seconds: Double, startedAt: String)?
+        if let patchOptions = options.patch {
+            let patchStarted = Self.now()
+            let clock = Date()
+            onEvent(.started(stage: "patch", detail: "upgrading packages with published fixes"))
+            let result = try await PatchStage.run(given, reference: reference, data: data, options: patchOptions, logger: logger) {
+                [onEvent] in
+                onEvent(.progress(stage: "patch", detail: $0))
+            }
+            let (originalSBOM, originalContext) = try SBOMBuilder(logger: logger).catalog(given, reference: reference)
+            let before = try data.findings(originalSBOM)?.filter { $0.suppressed == nil }.count
+            patched = result.image
+            files["patch-report.json"] = try Self.json(result.report)
+            files["patch.vex.json"] = result.vex
+            let r = result.report
+            let summary = RunRecord.PatchSummary(
+                packages: r.packages.map { "\($0.name) \($0.from ?? "-") → \($0.to)" }, fixed: Set(r.packages.flatMap(\.fixes)).sorted(),
+                noFixAvailable: Set(r.noFixAvailable.map(\.vulnerability)).count, layerBytes: r.layer?.size ?? 0, findingsBefore: before)
+            let seconds = Date().timeIntervalSince(clock)
+            patchRecord = (
+                summary, Self.side(given, reference: reference, tree: originalContext.tree, packages: originalSBOM.packages.count), seconds,
+                patchStarted
+            )
+            onEvent(.finished(stage: "patch", seconds: seconds, status: .ok, detail: "\(r.packages.count) packages upgraded"))
+        }
+        let image = patched ?? given
         onEvent(.started(stage: "sbom-before", detail: "reading \(image.layers.count) layers"))
         let (sbom, context) = try SBOMBuilder(logger: logger).catalog(image, reference: reference) { [onEvent] index, cached in
             let size = formatBytes(image.layers[index].descriptor.size)
@@ -152,6 +183,14 @@ public final class Pipeline {
             startedAt: Self.now(), input: Self.side(image, reference: reference, tree: context.tree, packages: sbom.packages.count))
         record.policyFile = options.policyFile
         record.database = try data.record()
+        if let p = patchRecord {
+            record.original = p.original
+            record.patch = p.summary
+            record.stages.append(
+                .init(
+                    name: "patch", status: .ok, startedAt: p.startedAt, seconds: p.seconds,
+                    detail: "\(p.summary.packages.count) packages upgraded, \(p.summary.fixed.count) vulnerabilities fixed"))
+        }
         record.stages.append(
             .init(
                 name: "sbom-before", status: .ok, startedAt: record.startedAt, seconds: Date().timeIntervalSince(started),

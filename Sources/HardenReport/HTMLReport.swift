@@ -42,6 +42,17 @@ public enum HTMLReport {
             """
     }
 
+    /// Original → patched → hardened, when the run patched first.
+    static func patchLine(_ r: RunRecord) -> String {
+        guard let p = r.patch, let original = r.original else { return "" }
+        let sizes = [original.contentBytes, r.input.contentBytes, r.output?.contentBytes].map { $0.map(formatBytes) ?? "-" }
+        return """
+            <p class="patch" data-testid="patch">patch: \(p.packages.count) packages upgraded, \(p.fixed.count) vulnerabilities fixed\
+            \(p.noFixAvailable > 0 ? ", \(p.noFixAvailable) without a published fix" : "") · original \(esc(sizes[0])) → patched \(esc(sizes[1])) → \
+            hardened \(esc(sizes[2]))\(p.findingsBefore.map { " · findings before the patch: \($0)" } ?? "")</p>
+            """
+    }
+
     public static func render(_ r: RunRecord) -> String {
         let passed = r.verdict == .passed
         var body = """
@@ -52,7 +63,7 @@ public enum HTMLReport {
             <p class="meta">\(esc(r.tool)) · started \(esc(r.startedAt)) · \(String(format: "%.1f", r.durationSeconds)) s · input \(esc(r.input.manifestDigest))\
             \(r.output.map { " · output \(esc($0.manifestDigest))" } ?? "")\
             \(r.database.map { " · vulnerability database \($0.ageDays.map { String(format: "%.1f days old", $0) } ?? "age unknown")" } ?? " · no vulnerability database")</p>
-            </header>
+            \(patchLine(r))</header>
             <section class="grid">
             """
         let out = r.output

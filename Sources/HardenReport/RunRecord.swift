@@ -139,6 +139,10 @@ public struct RunRecord: Codable, Sendable {
     public var verdict: Verdict = .passed
     public var failures: [String] = []
     public var input: ImageSide
+    /// With `run --patch`: the image as given, before the patch (`input` is then the patched image).
+    public var original: ImageSide?
+    /// With `run --patch`: what the patch stage upgraded.
+    public var patch: PatchSummary?
     public var output: ImageSide?
     public var database: Database?
     public var stages: [Stage] = []
@@ -153,6 +157,19 @@ public struct RunRecord: Codable, Sendable {
     public var policy: PolicyVerdict?
     /// Every other file of the report directory, with its digest.
     public var artifacts: [Artifact] = []
+
+    /// The patch stage in a run: packages upgraded and the vulnerabilities they fix.
+    public struct PatchSummary: Codable, Sendable {
+        public var packages: [String]
+        public var fixed: [String]
+        public var noFixAvailable: Int
+        public var layerBytes: Int64
+        public var findingsBefore: Int?
+        public init(packages: [String], fixed: [String], noFixAvailable: Int, layerBytes: Int64, findingsBefore: Int?) {
+            self.packages = packages; self.fixed = fixed; self.noFixAvailable = noFixAvailable; self.layerBytes = layerBytes
+            self.findingsBefore = findingsBefore
+        }
+    }
 
     public init(startedAt: String, input: ImageSide) {
         self.startedAt = startedAt

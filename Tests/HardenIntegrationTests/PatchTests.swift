@@ -336,4 +336,33 @@ struct PatchMirrorTests {
             }
         }
     }
+
+    @Test func runPatchesFirstThenProfilesAndMinifiesThePatchedImage() throws {
+        try RuntimeTests.require()
+        try withTemporaryDirectory { dir in
+            let (s, o) = try RuntimeTests.harden(
+                [
+                    "run", "oci:\(TestImages.layout):nginx", "--patch-all", "--http-probe", "80", "-o", "oci:\(dir)/out:nginx",
+                    "--report-dir",
+                    dir + "/report", "--db", dir + "/none.sqlite",
+                ], runDir: dir + "/run")
+            try #require(s == 0, "\(o)")
+            let record = try #require(
+                try JSONSerialization.jsonObject(with: Data(try HostFS.readFile(dir + "/report/report.json", limit: 1 << 26)))
+                    as? [String: Any])
+            let stages = (record["stages"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }
+            #expect(stages.first == "patch" && stages.contains("minify"))
+            let patch = try #require(record["patch"] as? [String: Any])
+            let upgraded = try #require(patch["packages"] as? [String])
+            #expect(upgraded.contains { $0.hasPrefix("nginx ") })
+            #expect(record["original"] != nil && record["input"] != nil)
+            #expect(HostFS.exists(dir + "/report/patch-report.json") && HostFS.exists(dir + "/report/patch.vex.json"))
+            let html = String(decoding: try HostFS.readFile(dir + "/report/report.html", limit: 1 << 26), as: UTF8.self)
+            #expect(html.contains("data-testid=\"patch\""))
+            // The hardened image carries the patched nginx.
+            let (_, table) = try runProcess([hardenBinary, "sbom", "oci:\(dir)/out:nginx", "--no-cache"])
+            let newNginx = upgraded.first { $0.hasPrefix("nginx ") }!.split(separator: " ").last!
+            #expect(table.split(separator: "\n").contains { $0.contains(" nginx ") && $0.contains(String(newNginx)) }, "\(table)")
+        }
+    }
 }

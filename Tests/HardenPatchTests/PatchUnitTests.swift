@@ -30,7 +30,10 @@ import Testing
             Enabled: no
             """
         let s = try AptSources.parseDeb822(Array(deb822.utf8), file: "/etc/apt/sources.list.d/debian.sources")
-        #expect(s.map(\.description) == ["http://deb.debian.org/debian bookworm main contrib", "http://deb.debian.org/debian bookworm-updates main contrib"])
+        #expect(
+            s.map(\.description) == [
+                "http://deb.debian.org/debian bookworm main contrib", "http://deb.debian.org/debian bookworm-updates main contrib",
+            ])
         #expect(s.allSatisfy { $0.signedBy == "/usr/share/keyrings/debian-archive-keyring.gpg" })
         let lines = """
             deb http://deb.debian.org/debian bookworm main
@@ -44,7 +47,8 @@ import Testing
     }
 
     @Test func securityAndUpdatesAreAddedWhenMissing() throws {
-        let release = AptSource(uri: "http://deb.debian.org/debian", suite: "bookworm", components: ["main"], origin: "/etc/apt/sources.list")
+        let release = AptSource(
+            uri: "http://deb.debian.org/debian", suite: "bookworm", components: ["main"], origin: "/etc/apt/sources.list")
         let (s, notes) = try AptSources.complete([release], osRelease: ["ID": "debian", "VERSION_CODENAME": "bookworm"], mirror: nil)
         #expect(
             s.map(\.description) == [
@@ -57,7 +61,8 @@ import Testing
         let (u, _) = try AptSources.complete([ubuntu], osRelease: ["ID": "ubuntu", "VERSION_CODENAME": "noble"], mirror: nil)
         #expect(u.contains { $0.description == "http://security.ubuntu.com/ubuntu noble-security main universe" })
         // Distroless: no sources at all; the standard mirrors; --repo replaces every host and keeps paths.
-        let (d, dn) = try AptSources.complete([], osRelease: ["ID": "debian", "VERSION_CODENAME": "bookworm"], mirror: "http://mirror.local:8080/")
+        let (d, dn) = try AptSources.complete(
+            [], osRelease: ["ID": "debian", "VERSION_CODENAME": "bookworm"], mirror: "http://mirror.local:8080/")
         #expect(
             d.map(\.description) == [
                 "http://mirror.local:8080/debian bookworm main", "http://mirror.local:8080/debian-security bookworm-security main",
@@ -71,7 +76,8 @@ import Testing
 
 @Suite struct Deb822Tests {
     @Test func stanzasRoundTripAndContinuationsStayWithTheirField() throws {
-        let text = "Package: a\nStatus: install ok installed\nConffiles:\n /etc/a.conf 0123\n /etc/b.conf 4567\nDescription: x\n long\n .\n more\n\nPackage: b\nVersion: 1\n"
+        let text =
+            "Package: a\nStatus: install ok installed\nConffiles:\n /etc/a.conf 0123\n /etc/b.conf 4567\nDescription: x\n long\n .\n more\n\nPackage: b\nVersion: 1\n"
         let s = try Deb822Stanza.parseAll(Array(text.utf8), source: "status")
         #expect(s.count == 2)
         #expect(s[0]["conffiles"] == "\n /etc/a.conf 0123\n /etc/b.conf 4567")
@@ -93,13 +99,18 @@ import Testing
         #expect(r[5][0].op == .ge)  // ">" is the old spelling of ">="
         #expect(r[0][0].accepts("2.36-9+deb12u4") && !r[0][0].accepts("2.33"))
         #expect(r[3][0].accepts("1.0~rc1") && !r[3][0].accepts("1.0") && !r[3][0].accepts("1.0+b1"))
-        #expect(BinaryPackage.source("openssl (3.0.15-1~deb12u1)", name: "libssl3", version: "3.0.15-1~deb12u1+b1") == ("openssl", "3.0.15-1~deb12u1"))
+        #expect(
+            BinaryPackage.source("openssl (3.0.15-1~deb12u1)", name: "libssl3", version: "3.0.15-1~deb12u1+b1") == (
+                "openssl", "3.0.15-1~deb12u1"
+            ))
         #expect(BinaryPackage.source(nil, name: "zlib1g", version: "1:1.2.13") == ("zlib1g", "1:1.2.13"))
     }
 }
 
 @Suite struct ResolverTests {
-    static func stanza(_ name: String, _ version: String, source: String? = nil, depends: String? = nil, breaks: String? = nil, arch: String = "amd64") -> String {
+    static func stanza(
+        _ name: String, _ version: String, source: String? = nil, depends: String? = nil, breaks: String? = nil, arch: String = "amd64"
+    ) -> String {
         var s = "Package: \(name)\nVersion: \(version)\nArchitecture: \(arch)\n"
         if let source { s += "Source: \(source)\n" }
         if let depends { s += "Depends: \(depends)\n" }
@@ -176,7 +187,8 @@ import Testing
         let idx = try PackageIndex(
             Array(Self.stanza("app", "2.0", depends: "libgone (>= 3)").utf8), source: "Packages", architectures: ["amd64"], repository: 0)
         let resolver = Resolver(
-            installed: try Self.installed("Package: app\nStatus: install ok installed\nVersion: 1.0\nArchitecture: amd64\n"), indexes: [idx],
+            installed: try Self.installed("Package: app\nStatus: install ok installed\nVersion: 1.0\nArchitecture: amd64\n"),
+            indexes: [idx],
             architecture: "amd64")
         #expect { _ = try resolver.plan(["app": "x"]) } throws: { e in
             "\(e)".contains("libgone (>= 3)") && "\(e)".contains("cannot satisfy")
@@ -202,7 +214,10 @@ import Testing
             #expect(d.control.conffiles == ["/etc/hello.conf"])
             #expect(d.control.members["postinst"] != nil)
             #expect(d.control.md5sums["usr/bin/hello"] == pkg.md5("usr/bin/hello"))
-            #expect(d.entries.contains { String(decoding: $0.0.path.normalized.bytes, as: UTF8.self) == "usr/bin/hello" && $0.1 == Array("hi".utf8) })
+            #expect(
+                d.entries.contains {
+                    String(decoding: $0.0.path.normalized.bytes, as: UTF8.self) == "usr/bin/hello" && $0.1 == Array("hi".utf8)
+                })
             // Truncated or foreign files are one clear error.
             let bytes = try pkg.deb()
             try HostFS.writeFileAtomically(dir + "/cut.deb", Array(bytes.prefix(bytes.count / 2)))
@@ -220,7 +235,9 @@ import Testing
             try #require(s == 0, "\(o)")
             let xz = try HostFS.readFile(dir + "/p.xz")
             #expect(try XzReader(MemoryReader(xz), name: "p.xz").readAll(limit: 1 << 20, name: "p.xz") == text)
-            #expect(throws: HardenError.self) { _ = try XzReader(MemoryReader(Array(xz.prefix(xz.count - 20))), name: "p.xz").readAll(limit: 1 << 20, name: "p.xz") }
+            #expect(throws: HardenError.self) {
+                _ = try XzReader(MemoryReader(Array(xz.prefix(xz.count - 20))), name: "p.xz").readAll(limit: 1 << 20, name: "p.xz")
+            }
             var bad = xz
             bad[bad.count / 2] ^= 0xff
             #expect(throws: HardenError.self) { _ = try XzReader(MemoryReader(bad), name: "p.xz").readAll(limit: 1 << 20, name: "p.xz") }

@@ -4,6 +4,7 @@ import Foundation
 import HardenCore
 import HardenMinify
 import HardenOCI
+import HardenPatch
 import HardenPipeline
 import HardenPolicy
 import HardenProfile
@@ -50,6 +51,15 @@ extension Application {
 
         @OptionGroup public var keep: KeepOptions
 
+        @Flag(name: .long, help: "Patch first: upgrade packages with published fixes (harden patch), then profile and minify the result.")
+        public var patch = false
+
+        @Flag(name: .long, help: "With --patch: upgrade every package that has a newer version.")
+        public var patchAll = false
+
+        @Option(name: .long, help: ArgumentHelp("With --patch: a trusted OpenPGP key file (repeatable).", valueName: "FILE"))
+        public var keyring: [String] = []
+
         public init() {}
 
         public func run() async throws {
@@ -70,6 +80,12 @@ extension Application {
             options.allowProbeFailure = probes.allowProbeFailure
             try keep.apply(to: &options.minify, data: data)
             options.destination = dest.description
+            if patch || patchAll {
+                var p = PatchOptions()
+                p.all = patchAll
+                p.keyrings = keyring
+                options.patch = p
+            }
 
             let quiet = global.quiet
             let ticker = StageTicker(enabled: global.showProgress)
