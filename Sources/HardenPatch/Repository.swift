@@ -11,6 +11,7 @@ import HardenCore
 import HardenOCI
 import HardenSBOM
 import HardenSystem
+import HardenVulnDB
 import NIOCore
 import NIOHTTP1
 
@@ -145,35 +146,20 @@ public final class AptClient: Sendable {
 
     /// GETs `url` whole (at most `limit` bytes).
     func get(_ url: String, limit: Int) async throws -> [UInt8] {
-        var attempt = 0
-        while true {
-            attempt += 1
+        try await HTTPRetry.run(url) { attempt in
             var request = HTTPClientRequest(url: url)
             request.headers.add(name: "User-Agent", value: "harden/\(hardenToolVersion)")
-            do {
-                let response = try await http.execute(request, timeout: .seconds(600))
-                if (response.status == .tooManyRequests || response.status.code >= 500) && attempt < 4 {
-                    try await Task.sleep(nanoseconds: UInt64(attempt) * 500_000_000)
-                    continue
-                }
-                guard response.status == .ok else {
-                    throw HardenError(response.status == .notFound ? .notFound : .io, "\(url): HTTP \(response.status.code)")
-                }
-                var out: [UInt8] = []
-                for try await chunk in response.body {
-                    out += chunk.readableBytesView
-                    if out.count > limit { throw HardenError(.limitExceeded, "\(url): more than \(limit) bytes") }
-                }
-                return out
-            } catch let e as HardenError {
-                throw e
-            } catch {
-                if attempt < 4 {
-                    try await Task.sleep(nanoseconds: UInt64(attempt) * 500_000_000)
-                    continue
-                }
-                throw HardenError(.io, "\(url): \(error)")
+            let response = try await http.execute(request, timeout: .seconds(600))
+            if (response.status == .tooManyRequests || response.status.code >= 500) && attempt < 4 { throw HTTPRetry.Again() }
+            guard response.status == .ok else {
+                throw HardenError(response.status == .notFound ? .notFound : .io, "\(url): HTTP \(response.status.code)")
             }
+            var out: [UInt8] = []
+            for try await chunk in response.body {
+                out += chunk.readableBytesView
+                if out.count > limit { throw HardenError(.limitExceeded, "\(url): more than \(limit) bytes") }
+            }
+            return out
         }
     }
 

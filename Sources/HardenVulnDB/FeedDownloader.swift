@@ -96,55 +96,63 @@ public struct FeedDownloader {
             if let e = meta.etag { request.headers.add(name: "If-None-Match", value: e) }
             if let m = meta.lastModified { request.headers.add(name: "If-Modified-Since", value: m) }
         }
+        return try await HTTPRetry.run(source.url) { attempt in
+            let response = try await client.execute(request, timeout: .seconds(600))
+            if response.status == .notModified {
+                progress("\(source.name): not modified")
+                return Result(source: source, path: path, notModified: true, bytes: (try? HostFS.fileSize(path)) ?? 0)
+            }
+            if (response.status == .tooManyRequests || response.status.code >= 500) && attempt < 4 { throw HTTPRetry.Again() }
+            guard response.status == .ok else {
+                throw HardenError(
+                    response.status == .notFound ? .notFound : .io,
+                    "\(source.url): HTTP \(response.status.code) \(response.status.reasonPhrase)")
+            }
+            let tmp = HostFS.temporarySibling(of: path)
+            let out = FileWriter(descriptor: try FileDescriptor.create(tmp, mode: 0o644, exclusive: true))
+            var total: Int64 = 0
+            do {
+                for try await chunk in response.body {
+                    try chunk.withUnsafeReadableBytes { try out.write($0) }
+                    total += Int64(chunk.readableBytes)
+                    if total > 4 << 30 { throw HardenError(.limitExceeded, "\(source.url): more than 4 GiB") }
+                }
+                try out.finish()
+                try out.fd.sync()
+                try HostFS.rename(tmp, path)
+            } catch {
+                unlink(tmp)
+                throw error
+            }
+            let newMeta = Meta(
+                etag: response.headers.first(name: "ETag"), lastModified: response.headers.first(name: "Last-Modified"), url: source.url
+            )
+            try HostFS.writeFileAtomically(metaPath, Array(try JSONEncoder().encode(newMeta)))
+            progress("\(source.name): downloaded \(total) bytes")
+            return Result(source: source, path: path, notModified: false, bytes: total)
+        }
+    }
+}
+
+/// How every download of harden retries: a transport failure, 429 or 5xx is tried again after a growing pause (up to
+/// `attempts` times); a `HardenError` (a refused answer, a bad digest) ends at once.
+public enum HTTPRetry {
+    /// Thrown by an attempt to ask for another one (the server answered 429 or 5xx).
+    public struct Again: Error { public init() {} }
+
+    public static func run<T>(_ url: String, attempts: Int = 4, _ body: (_ attempt: Int) async throws -> T) async throws -> T {
         var attempt = 0
         while true {
             attempt += 1
             do {
-                let response = try await client.execute(request, timeout: .seconds(600))
-                if response.status == .notModified {
-                    progress("\(source.name): not modified")
-                    return Result(source: source, path: path, notModified: true, bytes: (try? HostFS.fileSize(path)) ?? 0)
-                }
-                if (response.status == .tooManyRequests || response.status.code >= 500) && attempt < 4 {
-                    try await Task.sleep(nanoseconds: UInt64(attempt) * 500_000_000)
-                    continue
-                }
-                guard response.status == .ok else {
-                    throw HardenError(
-                        response.status == .notFound ? .notFound : .io,
-                        "\(source.url): HTTP \(response.status.code) \(response.status.reasonPhrase)")
-                }
-                let tmp = HostFS.temporarySibling(of: path)
-                let out = FileWriter(descriptor: try FileDescriptor.create(tmp, mode: 0o644, exclusive: true))
-                var total: Int64 = 0
-                do {
-                    for try await chunk in response.body {
-                        try chunk.withUnsafeReadableBytes { try out.write($0) }
-                        total += Int64(chunk.readableBytes)
-                        if total > 4 << 30 { throw HardenError(.limitExceeded, "\(source.url): more than 4 GiB") }
-                    }
-                    try out.finish()
-                    try out.fd.sync()
-                    try HostFS.rename(tmp, path)
-                } catch {
-                    unlink(tmp)
-                    throw error
-                }
-                let newMeta = Meta(
-                    etag: response.headers.first(name: "ETag"), lastModified: response.headers.first(name: "Last-Modified"), url: source.url
-                )
-                try HostFS.writeFileAtomically(metaPath, Array(try JSONEncoder().encode(newMeta)))
-                progress("\(source.name): downloaded \(total) bytes")
-                return Result(source: source, path: path, notModified: false, bytes: total)
+                return try await body(attempt)
             } catch let e as HardenError {
                 throw e
+            } catch is Again {
             } catch {
-                if attempt < 4 {
-                    try await Task.sleep(nanoseconds: UInt64(attempt) * 500_000_000)
-                    continue
-                }
-                throw HardenError(.io, "\(source.url): \(error)")
+                if attempt >= attempts { throw HardenError(.io, "\(url): \(error)") }
             }
+            try await Task.sleep(nanoseconds: UInt64(attempt) * 500_000_000)
         }
     }
 }
