@@ -44,6 +44,7 @@ let package = Package(
             name: "HardenArchive",
             dependencies: ["HardenCore", "HardenSystem", "CZlib", "CZstd", "CLzma", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings),
+        .target(name: "HardenELF", dependencies: ["HardenCore"], swiftSettings: swiftSettings),
         .target(
             name: "HardenOCI",
             dependencies: ["HardenCore", "HardenSystem", "HardenArchive"],
@@ -79,7 +80,7 @@ let package = Package(
         .target(
             name: "HardenPatch",
             dependencies: [
-                "HardenCore", "HardenSystem", "HardenArchive", "HardenOCI", "HardenSBOM", "HardenVulnDB",
+                "HardenCore", "HardenSystem", "HardenArchive", "HardenOCI", "HardenSBOM", "HardenVulnDB", "HardenELF",
                 .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -105,7 +106,7 @@ let package = Package(
         .target(
             name: "HardenMinify",
             dependencies: [
-                "HardenCore", "HardenSystem", "HardenArchive", "HardenOCI", "HardenSBOM", "HardenProfile", "HardenRuntime", "HardenPolicy",
+                "HardenCore", "HardenSystem", "HardenArchive", "HardenOCI", "HardenSBOM", "HardenProfile", "HardenRuntime", "HardenPolicy", "HardenELF",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings),
@@ -187,7 +188,7 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "HardenMinifyTests",
-            dependencies: ["HardenMinify", "HardenCore", "HardenSystem", "HardenTestSupport"],
+            dependencies: ["HardenMinify", "HardenELF", "HardenCore", "HardenSystem", "HardenTestSupport"],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "HardenRuntimeTests",

@@ -2,6 +2,7 @@
 // ld.so does: DT_RPATH, LD_LIBRARY_PATH, DT_RUNPATH, /etc/ld.so.cache, default directories, $ORIGIN), and every
 // symlink on the way, computed inside the image without running anything from it.
 import HardenCore
+import HardenELF
 
 #if canImport(Glibc)
 import Glibc
@@ -15,66 +16,6 @@ public protocol ImageFileSystem {
     /// Up to `count` bytes of the regular file at the resolved `path` from `offset`.
     func read(_ path: String, offset: Int, count: Int) throws -> [UInt8]
     func size(_ path: String) -> Int?
-}
-
-/// `/etc/ld.so.cache` (glibc's "glibc-ld.so.cache1.1" format): library name → paths, with the architecture
-/// flags of each entry.
-public struct LdSoCache: Sendable, Equatable {
-    public var entries: [String: [(path: String, flags: Int32)]]
-
-    public static func == (a: LdSoCache, b: LdSoCache) -> Bool {
-        a.entries.keys.sorted() == b.entries.keys.sorted()
-            && a.entries.allSatisfy { k, v in
-                let w = b.entries[k] ?? []
-                return v.count == w.count && zip(v, w).allSatisfy { $0.path == $1.path && $0.flags == $1.flags }
-            }
-    }
-
-    public init(entries: [String: [(path: String, flags: Int32)]] = [:]) { self.entries = entries }
-
-    /// Parses the new-format cache; the old "ld.so-1.7.0" prefix, when present, is skipped.
-    public static func parse(_ bytes: [UInt8]) throws -> LdSoCache {
-        let magic = Array("glibc-ld.so.cache1.1".utf8)
-        var base = 0
-        if bytes.starts(with: Array("ld.so-1.7.0".utf8)) {
-            guard bytes.count >= 16 else { throw HardenError(.corrupt, "ld.so.cache: truncated old header") }
-            let n = Int(FieldReader(bigEndian: false, is64: true).u32(bytes, 12))
-            base = (16 + n * 12 + 7) & ~7
-        }
-        guard base + 48 <= bytes.count, Array(bytes[base..<(base + magic.count)]) == magic else {
-            throw HardenError(.corrupt, "ld.so.cache: not a glibc-ld.so.cache1.1 file")
-        }
-        let r = FieldReader(bigEndian: false, is64: true)
-        let count = Int(r.u32(bytes, base + 20))
-        guard count <= 1_000_000, base + 48 + count * 24 <= bytes.count else {
-            throw HardenError(.corrupt, "ld.so.cache: entry table out of bounds")
-        }
-        var out = LdSoCache()
-        for i in 0..<count {
-            let e = base + 48 + i * 24
-            let flags = Int32(bitPattern: r.u32(bytes, e))
-            let key = Int(r.u32(bytes, e + 4)), value = Int(r.u32(bytes, e + 8))
-            // String offsets count from the start of the new-format header.
-            let k = ELF.cString(bytes, at: base + key), v = ELF.cString(bytes, at: base + value)
-            guard !k.isEmpty, v.hasPrefix("/") else { continue }
-            out.entries[k, default: []].append((v, flags))
-        }
-        return out
-    }
-
-    /// The path for `name` whose flags fit an ELF of `machine` (x86-64 libraries carry 0x0300, AArch64 0x0a00).
-    public func lookup(_ name: String, machine: UInt16, is64Bit: Bool) -> String? {
-        let wanted: Int32? =
-            switch (machine, is64Bit) {
-            case (62, true): 0x0300
-            case (183, true): 0x0a00
-            case (3, false): 0x0000
-            default: nil
-            }
-        let candidates = entries[name] ?? []
-        if let wanted, let hit = candidates.first(where: { ($0.flags & 0xff00) == wanted && ($0.flags & 0xff) == 3 }) { return hit.path }
-        return candidates.first?.path
-    }
 }
 
 /// Computes which files an executable needs to start.
