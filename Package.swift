@@ -220,7 +220,7 @@ let package = Package(
             name: "HardenIntegrationTests",
             dependencies: [
                 "HardenOCI", "HardenArchive", "HardenSBOM", "HardenVulnDB", "HardenRegistry", "HardenProfile", "HardenRuntime",
-                "HardenSystem", "HardenCommands", "HardenTestSupport",
+                "HardenSystem", "HardenCommands", "HardenTestSupport", "HardenELF",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings),

@@ -76,7 +76,6 @@ public struct LdSoCache: Sendable, Equatable {
     }
 }
 
-
 extension LdSoCache {
     /// glibc's `_dl_cache_libcmp`: digit runs compare as numbers, a digit sorts after anything else.
     public static func libcmp(_ a: String, _ b: String) -> Int {

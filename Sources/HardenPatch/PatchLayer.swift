@@ -5,6 +5,7 @@ import Crypto
 import Foundation
 import HardenArchive
 import HardenCore
+import HardenELF
 import HardenOCI
 import HardenSystem
 
@@ -37,6 +38,8 @@ public struct PatchLayerResult: Sendable {
     public var scripts: [String: [String]]
     /// Shared libraries the layer adds or replaces (for the ld.so.cache check).
     public var libraries: [String]
+    /// What happened to /etc/ld.so.cache (the ldconfig trigger, done natively).
+    public var ldconfig: String
 }
 
 enum PatchLayerWriter {
@@ -61,6 +64,8 @@ enum PatchLayerWriter {
         var newDirectories = 0
         var scripts: [String: [String]] = [:]
         var libraries: [String] = []
+        /// ELF shared objects the new versions ship: (directory, soname, machine).
+        var sonames: [(dir: String, file: String, soname: String, machine: UInt16, is64: Bool)] = []
         var newStanzas: [String: Deb822Stanza] = [:]
         var infoWrites: [(String, [UInt8])] = []
 
@@ -144,7 +149,14 @@ enum PatchLayerWriter {
                             continue  // deleted by the image: dpkg does not bring it back
                         }
                     }
-                    if abs.contains(".so") { libraries.append(abs) }
+                    if abs.contains(".so") {
+                        libraries.append(abs)
+                        if ELF.isELF(body.prefix(4)), let elf = try? ELF.parse(body), let soname = elf.soname {
+                            let slash = abs.lastIndex(of: "/") ?? abs.startIndex
+                            sonames.append(
+                                (String(abs[..<slash]), String(abs[abs.index(after: slash)...]), soname, elf.machine, elf.is64Bit))
+                        }
+                    }
                     out.size = Int64(body.count)
                     try writer.tar.append(out, body: body)
                     added += out.size
@@ -229,6 +241,46 @@ enum PatchLayerWriter {
             for (name, s) in newStanzas.sorted(by: { $0.key < $1.key }) where !seen.contains(name) { text += s.rendered() + "\n" }
             infoWrites.append(("\(database.directory)/status", Array(text.utf8)))
         }
+        // The ldconfig trigger: a soname the cache does not know yet is added (with its soname link, as ldconfig makes
+        // it); entries whose file the patch removed go. A security update that keeps its sonames changes nothing.
+        var ldconfig = "not needed: no shared library in the new versions"
+        if !sonames.isEmpty {
+            ldconfig = "unchanged: every soname of the new libraries is already in /etc/ld.so.cache"
+            if let bytes = content[RawPath("etc/ld.so.cache")], var cache = try? LdSoCache.parse(bytes) {
+                let cachedDirs = Set(cache.ordered.map { String($0.path[..<($0.path.lastIndex(of: "/") ?? $0.path.startIndex)]) })
+                let removed = Set(whiteouts)
+                var added: [String] = []
+                for lib in sonames
+                where cachedDirs.contains(lib.dir)
+                    || cachedDirs.contains(canonical(RawPath(String(lib.dir.dropFirst()))).absoluteDescription)
+                {
+                    guard cache.entries[lib.soname] == nil else { continue }
+                    let flags: Int32 = lib.machine == 62 && lib.is64 ? 0x0303 : lib.machine == 183 && lib.is64 ? 0x0a03 : 0x0003
+                    let path = lib.dir + "/" + lib.soname
+                    cache.ordered.append(.init(name: lib.soname, path: path, flags: flags))
+                    cache.entries[lib.soname] = [(path, flags)]
+                    added.append(lib.soname)
+                    // ldconfig makes the soname link when the package does not ship it.
+                    let link = canonical(RawPath(String(path.dropFirst())))
+                    if lib.file != lib.soname, tree.nodes[link] == nil, !emitted.contains(link) {
+                        var entry = TarEntry(path: link, type: .symlink, mode: 0o777, uid: 0, gid: 0, mtime: mtime)
+                        entry.linkTarget = Array(lib.file.utf8)
+                        try writer.tar.append(entry)
+                        emitted.insert(link)
+                    }
+                }
+                let before = cache.ordered.count
+                cache.ordered.removeAll { removed.contains($0.path) }
+                let dropped = before - cache.ordered.count
+                if !added.isEmpty || dropped > 0 {
+                    infoWrites.append(("etc/ld.so.cache", LdSoCache.write(cache.ordered)))
+                    ldconfig =
+                        "rewritten: \(added.count) sonames added (\(added.sorted().joined(separator: ", "))), \(dropped) entries of removed files dropped"
+                }
+            } else {
+                ldconfig = "not checked: the image has no readable /etc/ld.so.cache"
+            }
+        }
         for (path, bytes) in infoWrites.sorted(by: { $0.0 < $1.0 }) {
             let p = RawPath(path)
             if emitted.contains(p) { continue }
@@ -244,6 +296,6 @@ enum PatchLayerWriter {
         return PatchLayerResult(
             descriptor: Descriptor(mediaType: MediaType.ociLayer(.gzip), digest: digest, size: size), diffID: diffID,
             bytesAdded: bytesAdded, conffilesKept: conffilesKept, whiteouts: whiteouts, newDirectories: newDirectories,
-            scripts: scripts, libraries: libraries)
+            scripts: scripts, libraries: libraries, ldconfig: ldconfig)
     }
 }

@@ -210,6 +210,7 @@ public final class Patcher {
         }
         // Small /etc files are captured by the catalog's layer scan; others are read from the image, on one core while
         // the packages download.
+        conffilePaths.insert(RawPath("etc/ld.so.cache"))  // for the ldconfig trigger
         var conffiles: [RawPath: [UInt8]] = [:]
         for p in conffilePaths { conffiles[p] = context.content(p) }
         let located = ImageContent.locate(tree, paths: conffilePaths.filter { conffiles[$0] == nil })
@@ -252,6 +253,7 @@ public final class Patcher {
         report.conffilesKept = layer.conffilesKept.sorted()
         report.removedFiles = layer.whiteouts.sorted()
         report.layer = layer.descriptor
+        report.ldconfig = layer.ldconfig
 
         // The image: the original layers, then the patch layer; labels name the patch.
         var config = image.config

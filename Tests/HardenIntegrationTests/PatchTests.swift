@@ -2,6 +2,7 @@
 // a clean patch, every trust check refusing a tampered repository, conffiles, whiteouts, new dependencies, distroless.
 import Foundation
 import HardenCore
+import HardenELF
 import HardenOCI
 import HardenSystem
 import HardenTestSupport
@@ -57,6 +58,15 @@ enum PatchScenario {
     static let libhello11 = DebFixture.Package(
         name: "libhello1", version: "1.1-1", source: "hello", depends: "libnew (>= 1.0)", files: ["usr/lib/libhello.so.1": "lib v1.1"])
     static let libnew = DebFixture.Package(name: "libnew", version: "1.0-1", files: ["usr/lib/libnew.so.1": "libnew"])
+
+    /// A real shared object with soname libharden-new.so.2, built by gcc, and the image's ld.so.cache (one entry).
+    static func elfLibrary(_ dir: String) throws -> [UInt8] {
+        try HostFS.writeFileAtomically(dir + "/x.c", Array("int harden_new(void) { return 2; }\n".utf8))
+        let (s, o) = try runProcess(["gcc", "-shared", "-fPIC", "-Wl,-soname,libharden-new.so.2", "-o", dir + "/lib.so", dir + "/x.c"])
+        try #require(s == 0, "gcc: \(o)")
+        return try HostFS.readFile(dir + "/lib.so")
+    }
+    static let cache = LdSoCache.write([.init(name: "libhello.so.1", path: "/usr/lib/x86_64-linux-gnu/libhello.so.1", flags: 0x0303)])
     static let other21 = DebFixture.Package(name: "other", version: "2.1-1", files: ["usr/bin/other": "other v2.1"])
     static let security = [hello11, libhello11, libnew, other21]
 
@@ -71,8 +81,12 @@ enum PatchScenario {
     ) throws -> (repo: LoopbackRepository, image: String, db: String) {
         let key = try DebFixture.makeKey(home: dir + "/gnupg")
         let root = dir + "/www/debian"
+        var libnew = Self.libnew
+        libnew.binaries["usr/lib/x86_64-linux-gnu/libharden-new.so.2.0.0"] = try elfLibrary(dir)
         try DebFixture.repository(root: root, suite: "bookworm", packages: installed, gpgHome: dir + "/gnupg")
-        try DebFixture.repository(root: root, suite: "bookworm-security", packages: security, gpgHome: dir + "/gnupg", tamper: tamper)
+        try DebFixture.repository(
+            root: root, suite: "bookworm-security", packages: [hello11, libhello11, libnew, other21], gpgHome: dir + "/gnupg",
+            tamper: tamper)
         try DebFixture.repository(root: root, suite: "bookworm-updates", packages: [], gpgHome: dir + "/gnupg")
         let repo = try LoopbackRepository(root: dir + "/www", offset: offset)
 
@@ -84,6 +98,7 @@ enum PatchScenario {
                 "etc/apt/sources.list",
                 ["bookworm", "bookworm-security", "bookworm-updates"].map { "deb \(repo.uri) \($0) main\n" }.joined()),
             .file("etc/apt/trusted.gpg.d/test.asc", String(decoding: key, as: UTF8.self)),
+            .file(raw: Array("etc/ld.so.cache".utf8), cache),
         ]
         for p in installed {
             for path in p.paths {
@@ -160,6 +175,17 @@ struct PatchTests {
             #expect(PatchScenario.text(after + "/etc/hello.conf") == "setting=42\n")
             #expect(PatchScenario.text(after + "/etc/hello.conf.dpkg-dist") == "setting=1\nmore=2\n")
             #expect(PatchScenario.text(after + "/usr/bin/other") == "other v2.0")
+
+            // The ldconfig trigger, natively: the new soname is in the cache (ldconfig reads it) with its link.
+            #expect((report["ldconfig"] as? String)?.contains("libharden-new.so.2") == true, "\(report["ldconfig"] ?? "")")
+            let (ls, listing) = try runProcess(["ldconfig", "-p", "-C", after + "/etc/ld.so.cache"])
+            #expect(
+                ls == 0 && listing.contains("libharden-new.so.2 (libc6,x86-64) => /usr/lib/x86_64-linux-gnu/libharden-new.so.2"),
+                "\(listing)")
+            #expect(listing.contains("libhello.so.1 (libc6,x86-64)"))
+            #expect(
+                (try? FileManager.default.destinationOfSymbolicLink(atPath: after + "/usr/lib/x86_64-linux-gnu/libharden-new.so.2"))
+                    == "libharden-new.so.2.0.0")
 
             // dpkg itself agrees: the database tells the truth, and verify/audit say nothing new.
             let (_, listed) = try runProcess(["dpkg-query", "--root=\(after)", "-W", "-f=${Package} ${Version} ${Status}\n"])

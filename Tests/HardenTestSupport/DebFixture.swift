@@ -23,6 +23,8 @@ public enum DebFixture {
         public var files: [String: String]
         public var conffiles: [String] = []
         public var postinst: String?
+        /// Files with binary content (ELF libraries built by the test).
+        public var binaries: [String: [UInt8]] = [:]
 
         public init(
             name: String, version: String, source: String? = nil, depends: String? = nil, files: [String: String],
@@ -43,11 +45,11 @@ public enum DebFixture {
         /// Every directory on the way to the files, then the files, in order.
         public var paths: [String] {
             var dirs = Set<String>()
-            for f in files.keys {
+            for f in Array(files.keys) + Array(binaries.keys) {
                 var parts = f.split(separator: "/").dropLast()
                 while !parts.isEmpty { dirs.insert(parts.joined(separator: "/")); parts = parts.dropLast() }
             }
-            return dirs.sorted() + files.keys.sorted()
+            return dirs.sorted() + (Array(files.keys) + Array(binaries.keys)).sorted()
         }
 
         public func md5(_ path: String) -> String {
@@ -62,7 +64,13 @@ public enum DebFixture {
             if !conffiles.isEmpty { control.append(.file("conffiles", conffiles.map { $0 + "\n" }.joined())) }
             if let postinst { control.append(.file("postinst", postinst, mode: 0o755)) }
             var data: [FixtureEntry] = [.dir(".")]
-            for p in paths { data.append(files[p].map { .file("./" + p, $0) } ?? .dir("./" + p)) }
+            for p in paths {
+                if let b = binaries[p] {
+                    data.append(.file(raw: Array(("./" + p).utf8), b))
+                } else {
+                    data.append(files[p].map { .file("./" + p, $0) } ?? .dir("./" + p))
+                }
+            }
             func member(_ name: String, _ bytes: [UInt8]) -> [UInt8] {
                 var h = Array(name.utf8) + [UInt8](repeating: 0x20, count: 16 - name.utf8.count)
                 h += Array("0           0     0     100644  ".utf8)
