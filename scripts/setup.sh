@@ -16,9 +16,8 @@ packages=(
     zstd gzip tar xz-utils curl ca-certificates python3 bc time sqlite3
     # registry tests
     docker-registry apache2-utils
-    # patch: repository signatures (gpgv verifies, sqv as apt does on trixie; gnupg makes test keys), apt-utils
-    # (apt-ftparchive) and apt for the tests' oracles
-    gpgv sqv gnupg apt-utils apt
+    # patch: repository signatures (gpgv verifies; gnupg makes the tests' throwaway keys), apt for the tests' oracle
+    gpgv gnupg apt
     # report.html is tested as rendered by a real browser (headless Chromium: screenshot and DOM)
     chromium
 )

@@ -33,11 +33,8 @@ public struct PatchLayerResult: Sendable {
     public var bytesAdded: [String: Int64]
     public var conffilesKept: [String]
     public var whiteouts: [String]
-    public var newDirectories: Int
     /// Maintainer scripts of each package (not run).
     public var scripts: [String: [String]]
-    /// Shared libraries the layer adds or replaces (for the ld.so.cache check).
-    public var libraries: [String]
     /// What happened to /etc/ld.so.cache (the ldconfig trigger, done natively).
     public var ldconfig: String
 }
@@ -61,9 +58,7 @@ enum PatchLayerWriter {
         var bytesAdded: [String: Int64] = [:]
         var conffilesKept: [String] = []
         var whiteouts: [String] = []
-        var newDirectories = 0
         var scripts: [String: [String]] = [:]
-        var libraries: [String] = []
         /// ELF shared objects the new versions ship: (directory, soname, machine).
         var sonames: [(dir: String, file: String, soname: String, machine: UInt16, is64: Bool)] = []
         var newStanzas: [String: Deb822Stanza] = [:]
@@ -81,7 +76,6 @@ enum PatchLayerWriter {
             for d in chain.reversed() {
                 try writer.tar.append(TarEntry(path: d, type: .directory, mode: 0o755, uid: 0, gid: 0, mtime: mtime))
                 emitted.insert(d)
-                newDirectories += 1
             }
         }
 
@@ -129,7 +123,6 @@ enum PatchLayerWriter {
                     d.path = target
                     try writer.tar.append(d)
                     emitted.insert(target)
-                    newDirectories += 1
                     continue
                 }
                 try emitDirectoryChain(target)
@@ -150,7 +143,6 @@ enum PatchLayerWriter {
                         }
                     }
                     if abs.contains(".so") {
-                        libraries.append(abs)
                         if ELF.isELF(body.prefix(4)), let elf = try? ELF.parse(body), let soname = elf.soname {
                             let slash = abs.lastIndex(of: "/") ?? abs.startIndex
                             sonames.append(
@@ -295,7 +287,7 @@ enum PatchLayerWriter {
         try HostFS.rename(writer.path, store.path(of: digest))
         return PatchLayerResult(
             descriptor: Descriptor(mediaType: MediaType.ociLayer(.gzip), digest: digest, size: size), diffID: diffID,
-            bytesAdded: bytesAdded, conffilesKept: conffilesKept, whiteouts: whiteouts, newDirectories: newDirectories,
-            scripts: scripts, libraries: libraries, ldconfig: ldconfig)
+            bytesAdded: bytesAdded, conffilesKept: conffilesKept, whiteouts: whiteouts,
+            scripts: scripts, ldconfig: ldconfig)
     }
 }

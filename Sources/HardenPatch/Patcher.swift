@@ -83,6 +83,22 @@ public final class Patcher {
         _ image: Image, reference: String, context: CatalogContext, findings: [Finding]?, options: PatchOptions,
         progress: @escaping (String) -> Void = { _ in }
     ) async throws -> PatchResult {
+        let client = AptClient(cacheDirectory: options.cacheDirectory)
+        do {
+            let result = try await patch(
+                image, reference: reference, context: context, findings: findings, options: options, client: client, progress: progress)
+            await client.shutdown()
+            return result
+        } catch {
+            await client.shutdown()
+            throw error
+        }
+    }
+
+    private func patch(
+        _ image: Image, reference: String, context: CatalogContext, findings: [Finding]?, options: PatchOptions, client: AptClient,
+        progress: @escaping (String) -> Void
+    ) async throws -> PatchResult {
         let tree = context.tree
         let clock = MonotonicClock.now
         func phase(_ what: String) { logger.debug("patch: \(what) at \(String(format: "%.2f", MonotonicClock.now - clock)) s") }
@@ -137,8 +153,6 @@ public final class Patcher {
         }
 
         // Repositories, verified.
-        let client = AptClient(cacheDirectory: options.cacheDirectory)
-        defer { Task { await client.shutdown() } }
         // Every suite at once (their InRelease round trips and index downloads overlap); results in source order.
         let keysBySource = repos.map { keyrings(for: $0) }
         let fetched: [FetchedRepository] = try await withThrowingTaskGroup(of: (Int, FetchedRepository).self) { group in

@@ -152,12 +152,12 @@ public final class Pipeline {
             let patchStarted = Self.now()
             let clock = Date()
             onEvent(.started(stage: "patch", detail: "upgrading packages with published fixes"))
-            let result = try await PatchStage.run(given, reference: reference, data: data, options: patchOptions, logger: logger) {
+            let output = try await PatchStage.run(given, reference: reference, data: data, options: patchOptions, logger: logger) {
                 [onEvent] in
                 onEvent(.progress(stage: "patch", detail: $0))
             }
-            let (originalSBOM, originalContext) = try SBOMBuilder(logger: logger).catalog(given, reference: reference)
-            let before = try data.findings(originalSBOM)?.filter { $0.suppressed == nil }.count
+            let result = output.result
+            let before = output.findings?.filter { $0.suppressed == nil }.count
             patched = result.image
             files["patch-report.json"] = try Self.json(result.report)
             files["patch.vex.json"] = result.vex
@@ -167,7 +167,7 @@ public final class Pipeline {
                 noFixAvailable: Set(r.noFixAvailable.map(\.vulnerability)).count, layerBytes: r.layer?.size ?? 0, findingsBefore: before)
             let seconds = Date().timeIntervalSince(clock)
             patchRecord = (
-                summary, Self.side(given, reference: reference, tree: originalContext.tree, packages: originalSBOM.packages.count), seconds,
+                summary, Self.side(given, reference: reference, tree: output.context.tree, packages: output.sbom.packages.count), seconds,
                 patchStarted
             )
             onEvent(.finished(stage: "patch", seconds: seconds, status: .ok, detail: "\(r.packages.count) packages upgraded"))

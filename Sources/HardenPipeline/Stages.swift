@@ -157,17 +157,26 @@ public enum MinifyStage {
 /// The patch stage: the image catalogued and matched, then its vulnerable Debian packages upgraded to their
 /// published fixes (or every package, `all`). `harden patch` and `harden run --patch` call it.
 public enum PatchStage {
+    public struct Output {
+        public var result: PatchResult
+        /// The input as catalogued and matched (the original side of a `run --patch` report).
+        public var sbom: SBOM
+        public var context: CatalogContext
+        public var findings: [Finding]?
+    }
+
     public static func run(
         _ image: Image, reference: String, data: VulnerabilityData, options: PatchOptions, logger: Logger,
         progress: @escaping (String) -> Void = { _ in }
-    ) async throws -> PatchResult {
+    ) async throws -> Output {
         let (sbom, context) = try SBOMBuilder(logger: logger).catalog(image, reference: reference)
         let findings = try data.findings(sbom)
         if findings == nil && !options.all {
             throw HardenError(
                 .notFound, "\(data.path): no vulnerability database to say what is vulnerable (harden db update), or patch --all")
         }
-        return try await Patcher(logger: logger).patch(
+        let result = try await Patcher(logger: logger).patch(
             image, reference: reference, context: context, findings: findings, options: options, progress: progress)
+        return Output(result: result, sbom: sbom, context: context, findings: findings)
     }
 }

@@ -28,20 +28,17 @@ final class HostileRegistry {
         logPath = dir + "/requests.log"
         pidFile = dir + "/hostile.pid"
         let script = packageRoot + "/Tests/Tools/hostile-registry.py"
-        let (s, o) = try runProcess([
-            "sh", "-c",
-            "python3 '\(script)' \(mode) \(port) \(otherPort) '\(logPath)' > '\(dir)/hostile.out' 2>&1 & echo $! > '\(pidFile)'",
-        ])
-        try #require(s == 0, "\(o)")
-        for _ in 0..<50 {
-            if (try? runProcess(["curl", "-s", "-m", "2", "-o", "/dev/null", "http://127.0.0.1:\(port)/v2/"]).status) == 0 { return }
-            usleep(100_000)
+        let started = try BackgroundServer.start(
+            "python3 '\(script)' \(mode) \(port) \(otherPort) '\(logPath)'", log: dir + "/hostile.out", pidFile: pidFile,
+            readyURL: "http://127.0.0.1:\(port)/v2/")
+        if !started {
+            Issue.record(
+                "the hostile registry did not start: \(String(decoding: (try? HostFS.readFile(dir + "/hostile.out")) ?? [], as: UTF8.self))"
+            )
         }
-        Issue.record(
-            "the hostile registry did not start: \(String(decoding: (try? HostFS.readFile(dir + "/hostile.out")) ?? [], as: UTF8.self))")
     }
 
-    deinit { _ = try? runProcess(["sh", "-c", "kill $(cat '\(pidFile)') 2>/dev/null"]) }
+    deinit { BackgroundServer.stop(pidFile: pidFile) }
 
     /// Every request either server received.
     var requests: [[String: Any]] {

@@ -22,19 +22,13 @@ final class LoopbackRepository {
         self.root = root
         port = testPort(offset)
         pidFile = root + "/../http.pid"
-        let (s, o) = try runProcess([
-            "sh", "-c",
-            "python3 -m http.server --bind 127.0.0.1 --directory '\(root)' \(port) > '\(root)/../http.log' 2>&1 & echo $! > '\(pidFile)'",
-        ])
-        try #require(s == 0, "\(o)")
-        for _ in 0..<50 {
-            if (try? runProcess(["curl", "-s", "-m", "2", "-o", "/dev/null", "http://127.0.0.1:\(port)/"]).status) == 0 { return }
-            usleep(100_000)
-        }
-        Issue.record("the loopback repository did not start")
+        let started = try BackgroundServer.start(
+            "python3 -m http.server --bind 127.0.0.1 --directory '\(root)' \(port)", log: root + "/../http.log", pidFile: pidFile,
+            readyURL: "http://127.0.0.1:\(port)/")
+        if !started { Issue.record("the loopback repository did not start") }
     }
 
-    deinit { _ = try? runProcess(["sh", "-c", "kill $(cat '\(pidFile)') 2>/dev/null"]) }
+    deinit { BackgroundServer.stop(pidFile: pidFile) }
 
     var uri: String { "http://127.0.0.1:\(port)/debian" }
 }

@@ -115,3 +115,19 @@ func differences(_ a: [RawPath: EntrySummary], _ b: [RawPath: EntrySummary], lim
     }
     return out
 }
+
+/// A server the tests start in the background (a loopback repository, a hostile registry): started with `sh`, its
+/// PID kept in `pidFile`, ready once `readyURL` answers (at most 5 s).
+enum BackgroundServer {
+    static func start(_ command: String, log: String, pidFile: String, readyURL: String) throws -> Bool {
+        let (s, o) = try runProcess(["sh", "-c", "\(command) > '\(log)' 2>&1 & echo $! > '\(pidFile)'"])
+        try #require(s == 0, "\(o)")
+        for _ in 0..<50 {
+            if (try? runProcess(["curl", "-s", "-m", "2", "-o", "/dev/null", readyURL]).status) == 0 { return true }
+            usleep(100_000)
+        }
+        return false
+    }
+
+    static func stop(pidFile: String) { _ = try? runProcess(["sh", "-c", "kill $(cat '\(pidFile)') 2>/dev/null"]) }
+}

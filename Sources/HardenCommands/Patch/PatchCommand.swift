@@ -66,7 +66,7 @@ extension Application {
             let progress = ProgressLine(enabled: global.showProgress)
             let result = try await PatchStage.run(
                 img, reference: reference.description, data: try VulnerabilityData(path: database.path), options: options, logger: logger
-            ) { progress.update($0) }
+            ) { progress.update($0) }.result
             progress.finish()
             for n in result.report.notes { logger.notice("\(n)") }
             if let report { try HostFS.writeFileAtomically(report, try JSONCoding.encode(result.report, pretty: true)) }
