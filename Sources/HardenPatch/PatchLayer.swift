@@ -37,11 +37,11 @@ public struct PatchLayerResult: Sendable {
     public var scripts: [String: [String]]
     /// What happened to /etc/ld.so.cache (the ldconfig trigger, done natively).
     public var ldconfig: String
+    /// What happened to /etc/ssl/certs (the update-ca-certificates trigger), nil when it did not apply.
+    public var caCertificates: String?
 }
 
 enum PatchLayerWriter {
-    static let scriptNames = ["preinst", "postinst", "prerm", "postrm", "config"]
-
     static func md5(_ bytes: [UInt8]) -> String { Insecure.MD5.hash(data: bytes).map { String(format: "%02x", $0) }.joined() }
 
     /// Writes the layer into `store`.
@@ -50,7 +50,8 @@ enum PatchLayerWriter {
     ///   - ownedElsewhere: for a path an old version listed, whether another installed package lists it too.
     static func write(
         _ entries: [LayerPlanEntry], tree: FileTree, database: DpkgDatabase, infoFiles: [String: [String]],
-        oldLists: [String: [String]], content: [RawPath: [UInt8]], ownedElsewhere: (String, String) -> Bool,
+        oldLists: [String: [String]], content: [RawPath: [UInt8]],
+        caCertificates caInputs: CACertificateInputs? = nil, ownedElsewhere: (String, String) -> Bool,
         mtime: Int64, store: DirectoryBlobStore
     ) async throws -> PatchLayerResult {
         let writer = try LayerBlobWriter(path: store.root + "/patch-layer.tmp", compression: .gzip, gzipLevel: 3)
@@ -63,6 +64,10 @@ enum PatchLayerWriter {
         var sonames: [(dir: String, file: String, soname: String, machine: UInt16, is64: Bool)] = []
         var newStanzas: [String: Deb822Stanza] = [:]
         var infoWrites: [(String, [UInt8])] = []
+        // For the update-ca-certificates trigger: certificates the new versions ship, and whether one activates it.
+        var newCertificates: [String: [UInt8]] = [:]
+        var newLocalCertificates: [String: [UInt8]] = [:]
+        var caTriggered = false
 
         func canonical(_ path: RawPath) -> RawPath { tree.resolveParents(path.normalized) }
         func emitDirectoryChain(_ p: RawPath) throws {
@@ -142,6 +147,13 @@ enum PatchLayerWriter {
                             continue  // deleted by the image: dpkg does not bring it back
                         }
                     }
+                    if let rel = CACertificateInputs.relative(rel, under: CACertificateInputs.certsPrefix), rel.hasSuffix(".crt") {
+                        newCertificates[rel] = body
+                        caTriggered = true
+                    } else if let rel = CACertificateInputs.relative(rel, under: CACertificateInputs.localPrefix), rel.hasSuffix(".crt") {
+                        newLocalCertificates[rel] = body
+                        caTriggered = true
+                    }
                     if abs.contains(".so") {
                         if ELF.isELF(body.prefix(4)), let elf = try? ELF.parse(body), let soname = elf.soname {
                             let slash = abs.lastIndex(of: "/") ?? abs.startIndex
@@ -158,7 +170,10 @@ enum PatchLayerWriter {
                 emitted.insert(out.path)
             }
             bytesAdded[pkg.name] = added
-            scripts[pkg.name] = scriptNames.filter { control.members[$0] != nil }
+            scripts[pkg.name] = MaintainerScripts.notDoneNatively(control.members)
+            if let t = control.members["triggers"], String(decoding: t, as: UTF8.self).contains("update-ca-certificates") {
+                caTriggered = true
+            }
 
             // Files the old version had that the new one does not ship: whited out, unless a conffile (dpkg keeps
             // obsolete conffiles) or another package's.
@@ -273,6 +288,56 @@ enum PatchLayerWriter {
                 ldconfig = "not checked: the image has no readable /etc/ld.so.cache"
             }
         }
+        // The update-ca-certificates trigger.
+        var caReport: String?
+        if caTriggered || whiteouts.contains(where: { $0.hasPrefix(CACertificateInputs.certsPrefix.absoluteDescription + "/") }) {
+            if let inputs = caInputs {
+                let removed = Set(whiteouts)
+                var certificates: [String: [UInt8]] = [:]
+                for (rel, path) in inputs.certificates where !removed.contains(path.absoluteDescription) {
+                    if let b = content[path] { certificates[rel] = b }
+                }
+                certificates.merge(newCertificates) { _, new in new }
+                var local: [String: [UInt8]] = [:]
+                for (rel, path) in inputs.localCertificates { if let b = content[path] { local[rel] = b } }
+                local.merge(newLocalCertificates) { _, new in new }
+                var etc = inputs.etc
+                for (name, path) in inputs.etcFiles { if let b = content[path] { etc[name] = .file(b) } }
+                let store = CACertificateStore(
+                    conf: content[CACertificateInputs.conf], certificates: certificates, localCertificates: local, etc: etc,
+                    existingTargets: inputs.existingTargets)
+                let update = store.update()
+                if let conf = update.conf {
+                    infoWrites.append((CACertificateInputs.conf.description, conf))
+                    if let old = update.confOld { infoWrites.append((CACertificateInputs.conf.description + ".dpkg-old", old)) }
+                }
+                let dir = canonical(CACertificateInputs.etcDir)
+                if tree.nodes[dir] == nil { try emitDirectoryChain(dir.appending(Array("x".utf8))) }
+                for (name, change) in update.etc.sorted(by: { $0.key < $1.key }) {
+                    let path = dir.appending(Array(name.utf8))
+                    switch change {
+                    case .link(let target)?:
+                        var entry = TarEntry(path: path, type: .symlink, mode: 0o777, uid: 0, gid: 0, mtime: mtime)
+                        entry.linkTarget = Array(target.utf8)
+                        try writer.tar.append(entry)
+                        emitted.insert(path)
+                    case .file(let bytes)?:
+                        infoWrites.append((path.description, bytes))
+                    case .other?:
+                        break
+                    case nil:
+                        let wh = dir.appending(Array(".wh.".utf8) + Array(name.utf8))
+                        try writer.tar.append(TarEntry(path: wh, type: .regular, mode: 0o644, uid: 0, gid: 0, mtime: mtime))
+                        emitted.insert(wh)
+                    }
+                }
+                caReport =
+                    "updated: \(certificates.count + local.count) certificates, \(update.added) links added, \(update.removed) removed, "
+                    + "\(update.hashLinks) hash links\(update.conf != nil ? ", /etc/ca-certificates.conf updated" : "")"
+            } else {
+                caReport = "not done: the image's certificate state was not read"
+            }
+        }
         for (path, bytes) in infoWrites.sorted(by: { $0.0 < $1.0 }) {
             let p = RawPath(path)
             if emitted.contains(p) { continue }
@@ -288,6 +353,6 @@ enum PatchLayerWriter {
         return PatchLayerResult(
             descriptor: Descriptor(mediaType: MediaType.ociLayer(.gzip), digest: digest, size: size), diffID: diffID,
             bytesAdded: bytesAdded, conffilesKept: conffilesKept, whiteouts: whiteouts,
-            scripts: scripts, ldconfig: ldconfig)
+            scripts: scripts, ldconfig: ldconfig, caCertificates: caReport)
     }
 }

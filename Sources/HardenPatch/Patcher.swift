@@ -62,6 +62,8 @@ public struct PatchReport: Codable, Sendable {
     public var removedFiles: [String]
     public var layer: Descriptor?
     public var ldconfig: String?
+    /// What happened to /etc/ssl/certs (the update-ca-certificates trigger, done natively), when it applied.
+    public var caCertificates: String?
 }
 
 public struct PatchResult {
@@ -225,6 +227,14 @@ public final class Patcher {
         // Small /etc files are captured by the catalog's layer scan; others are read from the image, on one core while
         // the packages download.
         conffilePaths.insert(RawPath("etc/ld.so.cache"))  // for the ldconfig trigger
+        let (infoFiles, oldLists, owners) = Self.infoFiles(context: context, database: database, installed: installed)
+        // For the update-ca-certificates trigger: the certificates, the configuration and /etc/ssl/certs.
+        let caInputs =
+            plan.values.contains {
+                $0.package.name == "ca-certificates"
+                    || (oldLists[$0.package.name] ?? []).contains { $0.hasPrefix(CACertificateInputs.certsPrefix.absoluteDescription) }
+            } ? CACertificateInputs.locate(tree) : nil
+        if let caInputs { conffilePaths.formUnion(caInputs.paths) }
         var conffiles: [RawPath: [UInt8]] = [:]
         for p in conffilePaths { conffiles[p] = context.content(p) }
         let located = ImageContent.locate(tree, paths: conffilePaths.filter { conffiles[$0] == nil })
@@ -249,13 +259,13 @@ public final class Patcher {
         conffiles.merge(try await conffilesRead) { a, _ in a }
         phase("read \(conffiles.count) conffiles")
         progress("patch: writing the layer")
-        let (infoFiles, oldLists, owners) = Self.infoFiles(context: context, database: database, installed: installed)
         let store = DirectoryBlobStore(root: try HostFS.makeTemporaryDirectory(prefix: "harden-patch"), owned: true)
         let dates = fetched.compactMap(\.release.date)
         let mtime = Int64((dates.max() ?? Date(timeIntervalSince1970: 0)).timeIntervalSince1970)
         let layer = try await PatchLayerWriter.write(
             entries, tree: tree, database: database, infoFiles: infoFiles, oldLists: oldLists, content: conffiles,
-            ownedElsewhere: { pkg, path in (owners[path] ?? []).contains { $0 != pkg } }, mtime: mtime, store: store)
+            caCertificates: caInputs, ownedElsewhere: { pkg, path in (owners[path] ?? []).contains { $0 != pkg } }, mtime: mtime,
+            store: store)
 
         phase("wrote the layer")
         report.packages = plan.values.sorted { $0.package.name < $1.package.name }.map { p in
@@ -268,6 +278,7 @@ public final class Patcher {
         report.removedFiles = layer.whiteouts.sorted()
         report.layer = layer.descriptor
         report.ldconfig = layer.ldconfig
+        report.caCertificates = layer.caCertificates
 
         // The image: the original layers, then the patch layer; labels name the patch.
         var config = image.config

@@ -1,11 +1,13 @@
 // harden — `harden patch` against a loopback APT repository built here (packages, indexes, a throwaway gpg key):
 // a clean patch, every trust check refusing a tampered repository, conffiles, whiteouts, new dependencies, distroless.
 import Foundation
+import HardenArchive
 import HardenCore
 import HardenELF
 import HardenOCI
 import HardenSystem
 import HardenTestSupport
+import HardenVulnDB
 import Testing
 
 #if canImport(Glibc)
@@ -297,6 +299,139 @@ struct PatchMirrorTests {
         return out
     }
 
+    /// `id package` of the findings of a scan (JSON) that have a fixed version.
+    static func fixableFindings(_ json: String) throws -> [String] {
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        let findings = report["findings"] as? [[String: Any]] ?? []
+        return findings.filter { !(($0["fixedVersions"] as? [String]) ?? []).isEmpty }.map {
+            "\($0["id"] ?? "") \(($0["package"] as? [String: Any])?["name"] ?? "")"
+        }
+    }
+
+    /// A Debian-tracker-format database built from the changelogs of the upgraded packages in `rootfs`: each CVE an entry
+    /// newer than the installed version names is fixed in the earliest such entry's version.
+    static func changelogDatabase(_ dir: String, rootfs: String, changes: [String: String]) throws -> String {
+        let dpkg = DpkgVersion()
+        var tracker: [String: [String: Any]] = [:]
+        for (name, change) in changes {
+            let f = change.split(separator: " ")
+            guard f[0] != "-" else { continue }
+            let (old, new) = (String(f[0]), String(f[1]))
+            let log = rootfs + "/usr/share/doc/\(name)/changelog.Debian.gz"
+            guard HostFS.exists(log) else { continue }
+            let (s, text) = try runProcess(["zcat", log])
+            try #require(s == 0, "zcat \(log)")
+            var source = ""
+            var version = ""
+            var fixed: [String: String] = [:]  // CVE → earliest version after the installed one
+            for line in text.split(separator: "\n") {
+                if !line.hasPrefix(" "), let open = line.firstIndex(of: "("), let close = line.firstIndex(of: ")"), open < close {
+                    source = String(line[..<open]).trimmingCharacters(in: .whitespaces)
+                    version = String(line[line.index(after: open)..<close])
+                    continue
+                }
+                guard dpkg.compare(version, old) > 0, dpkg.compare(version, new) <= 0 else { continue }
+                var rest = Substring(line)
+                while let r = rest.range(of: "CVE-") {
+                    let id = "CVE-" + rest[r.upperBound...].prefix { $0.isNumber || $0 == "-" }
+                    if id.count >= 13, fixed[id].map({ dpkg.compare(version, $0) < 0 }) ?? true { fixed[id] = version }
+                    rest = rest[r.upperBound...]
+                }
+            }
+            for (id, v) in fixed {
+                tracker[source, default: [:]][id] = [
+                    "description": "from the \(source) changelog",
+                    "releases": ["bookworm": ["status": "resolved", "fixed_version": v, "urgency": "not yet assigned"]],
+                ]
+            }
+        }
+        try #require(!tracker.isEmpty, "no CVE in the changelogs of the upgraded packages")
+        try HostFS.writeFileAtomically(dir + "/changelog-tracker.json", Array(try JSONSerialization.data(withJSONObject: tracker)))
+        let (s, o) = try runProcess([hardenBinary, "db", "import", dir + "/changelog-tracker.json", "--db", dir + "/changelog.sqlite"])
+        try #require(s == 0, "db import: \(o)")
+        return dir + "/changelog.sqlite"
+    }
+
+    /// Name → link target or content digest of the entries of a directory.
+    static func listing(_ path: String) throws -> [String: String] {
+        var out: [String: String] = [:]
+        for name in try HostFS.listDirectory(path) {
+            let p = path + "/" + name
+            if let t = try? FileManager.default.destinationOfSymbolicLink(atPath: p) {
+                out[name] = "-> " + t
+            } else if HostFS.isRegularFile(p) {
+                var h = StreamHasher()
+                h.update(try HostFS.readFile(p))
+                out[name] = h.finalizeHex()
+            } else {
+                out[name] = "other"
+            }
+        }
+        return out
+    }
+
+    @Test func anUpgradeOfCACertificatesUpdatesTheCertificatesLikeItsPostinst() throws {
+        try RuntimeTests.require()
+        try TestImages.requireTools("chroot", "mount")
+        try withTemporaryDirectory { dir in
+            // A database naming ca-certificates alone (a fixture record), so the default mode upgrades just it.
+            let tracker =
+                #"{"ca-certificates": {"CVE-2099-1000": {"releases": {"bookworm": {"status": "resolved", "#
+                + #""fixed_version": "20230311+deb12u1.1", "urgency": "low"}}}}}"#
+            try HostFS.writeFileAtomically(dir + "/t.json", Array(tracker.utf8))
+            var (s, o) = try runProcess([hardenBinary, "db", "import", dir + "/t.json", "--db", dir + "/db.sqlite"])
+            try #require(s == 0, "\(o)")
+            (s, o) = try RuntimeTests.harden(
+                [
+                    "patch", "oci:\(TestImages.layout):pyapp", "--db", dir + "/db.sqlite", "-o", "oci:\(dir)/out:p", "--report",
+                    dir + "/report.json",
+                ], runDir: dir + "/run")
+            try #require(s == 0, "\(o)")
+            let report = try #require(
+                try JSONSerialization.jsonObject(with: Data(try HostFS.readFile(dir + "/report.json"))) as? [String: Any])
+            let names = (report["packages"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }
+            try #require(names.contains("ca-certificates"), "the mirror has no newer ca-certificates? \(names)")
+            #expect((report["caCertificates"] as? String)?.hasPrefix("updated") == true, "\(report["caCertificates"] ?? "nil")")
+            let after = try PatchScenario.rootfs(dir, "oci:\(dir)/out:p", "after")
+
+            // The oracle: apt upgrades the same package in a chroot of the original, running its maintainer scripts.
+            let before = try PatchScenario.rootfs(dir, "oci:\(TestImages.layout):pyapp", "before")
+            try HostFS.writeFileAtomically(
+                before + "/etc/apt/sources.list.d/harden-oracle.list",
+                Array("deb \(TestImages.mirrorHost)/debian-security bookworm-security main\n".utf8))
+            try HostFS.writeFileAtomically(before + "/etc/resolv.conf", try HostFS.readFile("/etc/resolv.conf"))
+            try HostFS.makeDirectories(before + "/proc")
+            try HostFS.makeDirectories(before + "/dev")
+            _ = try runProcess(["mount", "-t", "proc", "proc", before + "/proc"])
+            _ = try runProcess(["mount", "--bind", "/dev", before + "/dev"])
+            defer {
+                _ = try? runProcess(["umount", "-l", before + "/dev"])
+                _ = try? runProcess(["umount", "-l", before + "/proc"])
+            }
+            (s, o) = try runProcess(
+                [
+                    "chroot", before, "/usr/bin/env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "DEBIAN_FRONTEND=noninteractive",
+                    "sh", "-c",
+                    "apt-get -q -o APT::Sandbox::User=root update && apt-get install -y -q --only-upgrade --no-install-recommends ca-certificates",
+                ])
+            try #require(s == 0, "apt-get in the chroot: \(o)")
+            let (_, v1) = try runProcess(["dpkg-query", "--root=\(before)", "-W", "-f=${Version}", "ca-certificates"])
+            let (_, v2) = try runProcess(["dpkg-query", "--root=\(after)", "-W", "-f=${Version}", "ca-certificates"])
+            try #require(v1 == v2, "apt installed \(v1), harden \(v2)")
+
+            #expect(try HostFS.readFile(after + "/etc/ca-certificates.conf") == (try HostFS.readFile(before + "/etc/ca-certificates.conf")))
+            #expect(
+                HostFS.exists(after + "/etc/ca-certificates.conf.dpkg-old") == HostFS.exists(before + "/etc/ca-certificates.conf.dpkg-old"))
+            let ours = try Self.listing(after + "/etc/ssl/certs")
+            let theirs = try Self.listing(before + "/etc/ssl/certs")
+            #expect(ours.count > 100)
+            #expect(
+                ours == theirs,
+                "harden only: \(ours.filter { theirs[$0.key] != $0.value }.keys.sorted().prefix(10)); apt only: \(theirs.filter { ours[$0.key] != $0.value }.keys.sorted().prefix(10))"
+            )
+        }
+    }
+
     @Test(arguments: ["base", "nginx", "flask"])
     func theReleaseImageIsPatchedLikeAptWouldAndStillWorks(tag: String) throws {
         try RuntimeTests.require()
@@ -347,6 +482,23 @@ struct PatchMirrorTests {
                     ($0["name"] as? String ?? "", $0["version"] as? String ?? "")
                 }, uniquingKeysWith: { a, _ in a })
             for p in packages { #expect(theirs[p["name"] as! String] == p["to"] as? String, "syft: \(p["name"]!)") }
+
+            // A vulnerability database of what Debian's own changelogs say the new versions fix (the security tracker is
+            // not reachable here): the default mode patches exactly those, and a scan of its result has no finding
+            // whose fix is published.
+            let db = try Self.changelogDatabase(dir, rootfs: after, changes: apt)
+            let (vs, vo) = try runProcess([hardenBinary, "scan", "oci:\(TestImages.layout):\(tag)", "--db", db, "--format", "json"])
+            try #require(vs == 0, "\(vo)")
+            let fixable = try Self.fixableFindings(vo)
+            try #require(!fixable.isEmpty, "the changelogs name no CVE the original image has?")
+            let (ds, dout) = try RuntimeTests.harden(
+                ["patch", "oci:\(TestImages.layout):\(tag)", "--db", db, "-o", "oci:\(dir)/vuln:\(tag)"], runDir: dir + "/run")
+            try #require(ds == 0, "\(dout)")
+            let (ss2, so2) = try runProcess([hardenBinary, "scan", "oci:\(dir)/vuln:\(tag)", "--db", db, "--format", "json"])
+            try #require(ss2 == 0, "\(so2)")
+            let left = try Self.fixableFindings(so2)
+            #expect(left.isEmpty, "findings with a published fix after the patch: \(left.prefix(10))")
+            print("patch \(tag): \(fixable.count) findings with a published fix before, \(left.count) after")
 
             // The patched application still serves its probe under runc.
             if let probe = ["nginx": "80:GET:/", "flask": "5000:GET:/"][tag] {
