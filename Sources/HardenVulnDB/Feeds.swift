@@ -11,6 +11,29 @@ public struct ParsedFeed: Sendable {
     public var format: String
     public var location: String
     public var advisories: [Advisory]
+    /// Enrichment: CVE ratings (NVD, CVE JSON 5), known-exploited entries (KEV), exploit probabilities (EPSS).
+    public var cves: [CVERecord] = []
+    public var kev: [KEVEntry] = []
+    public var epss: [(String, EPSSScore)] = []
+    /// The data's own date (NVD timestamp, KEV dateReleased, EPSS score_date), when the feed says it.
+    public var dataDate: String?
+
+    public init(
+        source: String, format: String, location: String, advisories: [Advisory], cves: [CVERecord] = [], kev: [KEVEntry] = [],
+        epss: [(String, EPSSScore)] = [], dataDate: String? = nil
+    ) {
+        self.source = source
+        self.format = format
+        self.location = location
+        self.advisories = advisories
+        self.cves = cves
+        self.kev = kev
+        self.epss = epss
+        self.dataDate = dataDate
+    }
+
+    /// Records of any kind.
+    public var recordCount: Int { advisories.count + cves.count + kev.count + epss.count }
 }
 
 public enum FeedParser {
@@ -19,8 +42,13 @@ public enum FeedParser {
         do {
             if HostFS.isDirectory(path) {
                 var advisories: [Advisory] = []
+                var cves: [CVERecord] = []
                 var ecosystems = Set<String>()
                 try walkJSON(path) { name, bytes in
+                    if CVE5Record.looksLikeCVE5(Array(bytes.prefix(512))) {
+                        if let r = try CVE5Record.parse(bytes, name: name) { cves.append(r) }
+                        return
+                    }
                     guard let obj = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else {
                         throw HardenError(.corrupt, "\(name): not valid JSON")
                     }
@@ -29,18 +57,37 @@ public enum FeedParser {
                         a.affected.forEach { ecosystems.insert($0.ecosystem) }
                     }
                 }
-                return [ParsedFeed(source: "osv:" + HostFS.absolute(path), format: "osv-directory", location: path, advisories: advisories)]
+                if advisories.isEmpty && !cves.isEmpty {
+                    return [ParsedFeed(source: "cve5:" + HostFS.absolute(path), format: "cve-json-5", location: path, advisories: [], cves: cves)]
+                }
+                return [
+                    ParsedFeed(
+                        source: "osv:" + HostFS.absolute(path), format: "osv-directory", location: path, advisories: advisories, cves: cves)
+                ]
             }
-            let bytes = try HostFS.readFile(path, limit: 2 << 30)
+            var bytes = try HostFS.readFile(path, limit: 2 << 30)
+            if bytes.starts(with: [0x1f, 0x8b]) {
+                bytes = try GzipReader(MemoryReader(bytes), name: path).readAll(limit: 8 << 30, name: path)
+            }
             if bytes.starts(with: [0x50, 0x4b, 0x03, 0x04]) {
                 let zip = try ZipArchive(bytes)
                 var advisories: [Advisory] = []
+                var cves: [CVERecord] = []
                 for entry in zip.entries where entry.name.hasSuffix(".json") {
                     let data = try zip.read(entry)
+                    if CVE5Record.looksLikeCVE5(Array(data.prefix(512))) {
+                        if let r = try CVE5Record.parse(data, name: entry.name) { cves.append(r) }
+                        continue
+                    }
                     guard let obj = try? JSONSerialization.jsonObject(with: Data(data)) as? [String: Any] else {
                         throw HardenError(.corrupt, "\(entry.name): not valid JSON")
                     }
                     if let a = try OSV.parse(obj, name: entry.name) { advisories.append(a) }
+                }
+                if advisories.isEmpty && !cves.isEmpty {
+                    return [
+                        ParsedFeed(source: "cve5:" + HostFS.split(path).1, format: "cve-json-5-zip", location: path, advisories: [], cves: cves)
+                    ]
                 }
                 let eco = Set(advisories.flatMap { $0.affected.map(\.ecosystem) }).sorted().joined(separator: ",")
                 return [
@@ -49,6 +96,14 @@ public enum FeedParser {
                         advisories: advisories)
                 ]
             }
+            if EPSSFeed.looksLikeEPSS(bytes) { return [try EPSSFeed.parse(bytes, location: path)] }
+            let head = Array(bytes.prefix(4096))
+            if NVDFeed.looksLikeNVD(head) { return [try NVDFeed.parse(bytes, location: path)] }
+            if CVE5Record.looksLikeCVE5(head) {
+                let r = try CVE5Record.parse(bytes, name: path)
+                return [ParsedFeed(source: "cve5:" + HostFS.absolute(path), format: "cve-json-5", location: path, advisories: [], cves: r.map { [$0] } ?? [])]
+            }
+            if KEVCatalog.looksLikeKEV(head) { return [try KEVCatalog.parse(bytes, location: path)] }
             guard let obj = try? JSONSerialization.jsonObject(with: Data(bytes)) else {
                 throw HardenError(.corrupt, "not valid JSON, nor a zip archive")
             }
@@ -68,7 +123,9 @@ public enum FeedParser {
                 }
             }
             throw HardenError(
-                .unsupported, "unknown feed format (expected OSV JSON/zip/directory, Debian tracker JSON or Alpine secdb JSON)")
+                .unsupported,
+                "unknown feed format (expected OSV JSON/zip/directory, Debian tracker JSON, Alpine secdb JSON, NVD CVE 2.0 JSON, CVE JSON 5, CISA KEV JSON or EPSS CSV)"
+            )
         } catch let e as HardenError {
             throw e.prefixed(path)
         }

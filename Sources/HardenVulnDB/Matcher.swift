@@ -23,7 +23,20 @@ public struct Finding: Codable, Sendable, Hashable {
     public var fixState: FixState
     public var fixedVersions: [String]
     public var severity: Severity
+    /// Who gave `severity`: the vendor (`debian`, `alpine`, `osv`, …) or, when it has none, `nvd` or the CNA (`cna:…`).
+    public var severitySource: String?
+    /// Every CVSS rating known, with its source.
+    public var cvss: [CVSSScore]?
     public var ratings: [SeverityRating]
+    /// Listed in CISA's Known Exploited Vulnerabilities catalog.
+    public var kev: KEVEntry?
+    /// FIRST's exploit prediction score.
+    public var epss: EPSSScore?
+    public var cwes: [String]?
+    /// The package's source package (deb, apk) or its own name: findings are grouped by (id, source package).
+    public var sourcePackage: String?
+    /// `ID/SOURCE`: the group this finding belongs to (one row of a table, one per affected binary package in JSON).
+    public var group: String?
     public var summary: String?
     public var sources: [String]
     /// Set when a VEX statement or an ignore rule suppresses the finding (kept in JSON, not counted).
@@ -151,7 +164,8 @@ public struct Matcher {
                             ref: p.id, type: p.type.rawValue, name: p.name, version: p.version, purl: p.purl,
                             layer: p.layer?.index, locations: p.locations),
                         matchedOn: q.description, fixState: row.package.fixState, fixedVersions: [], severity: .unknown, ratings: [],
-                        summary: nil, sources: [], suppressed: nil)
+                        sourcePackage: p.sourceName ?? p.name, group: "\(canonical)/\(p.sourceName ?? p.name)", summary: nil, sources: [],
+                        suppressed: nil)
                 f.ids = Array(Set(f.ids).union(ids)).sorted()
                 f.fixedVersions = Array(Set(f.fixedVersions).union(fixed)).sorted()
                 f.sources = Array(Set(f.sources + [row.source])).sorted()
@@ -166,21 +180,73 @@ public struct Matcher {
             var ratings: [SeverityRating] = []
             for id in f.ids { ratings += try database.severities(of: id) }
             f.ratings = Array(Set(ratings)).sorted { ($0.source, $0.type, $0.vector ?? "") < ($1.source, $1.type, $1.vector ?? "") }
-            f.severity = Self.primarySeverity(f.ratings)
+            (f.severity, f.severitySource) = Self.primarySeverity(f.ratings)
+            let cvss = f.ratings.compactMap(CVSSScore.init)
+            f.cvss = cvss.isEmpty ? nil : cvss
             for id in f.ids where f.summary == nil { f.summary = try database.summary(of: id) }
+            for id in f.ids where id.hasPrefix("CVE-") {
+                if f.kev == nil { f.kev = try database.kev(of: id) }
+                if f.epss == nil { f.epss = try database.epss(of: id) }
+                let cwes = try database.cwes(of: id)
+                if !cwes.isEmpty { f.cwes = Array(Set((f.cwes ?? []) + cwes)).sorted() }
+            }
             out.append(f)
         }
-        return out.sorted { ($0.severity, $1.id, $1.package.name) > ($1.severity, $0.id, $0.package.name) }
+        return out.sorted(by: Finding.byRisk)
     }
 
-    /// CVSS v3 (highest) first, then CVSS v4, then a vendor's rating, then any other rating.
-    static func primarySeverity(_ ratings: [SeverityRating]) -> Severity {
-        if let cvss = ratings.filter({ $0.type.hasPrefix("CVSS_V3") && $0.score != nil }).map(\.severity).max() { return cvss }
-        if let cvss = ratings.filter({ $0.type == "CVSS_V4" && $0.score != nil }).map(\.severity).max() { return cvss }
-        if let vendor = ratings.filter({ $0.source == "debian" || $0.source == "alpine" }).map(\.severity).max(), vendor != .unknown {
-            return vendor
+    /// Raters that enrich CVEs rather than speak for a distribution or ecosystem.
+    static func isCVEEnrichment(_ source: String) -> Bool { source == "nvd" || source.hasPrefix("cna:") || source.hasPrefix("adp:") }
+
+    /// One severity and who gave it. The vendor's rating when it has one (the distribution's urgency, the ecosystem
+    /// advisory's CVSS or label — the highest if it gives several); else the CVSS base score of NVD, then the CNA, then
+    /// an ADP (v3.x before v4.0 before v2.0 for each); else unknown.
+    public static func primarySeverity(_ ratings: [SeverityRating]) -> (Severity, String?) {
+        let vendor = ratings.filter { !isCVEEnrichment($0.source) && $0.severity != .unknown }
+        if let best = vendor.max(by: { ($0.severity, $1.source) < ($1.severity, $0.source) }) { return (best.severity, best.source) }
+        for rater in ["nvd", "cna:", "adp:"] {
+            for type in ["CVSS_V3", "CVSS_V4", "CVSS_V2"] {
+                let rs = ratings.filter { ($0.source == rater || ($0.source.hasPrefix(rater) && rater.hasSuffix(":"))) && $0.type == type }
+                if let best = rs.max(by: { ($0.score ?? 0, $1.source) < ($1.score ?? 0, $0.source) }), best.score != nil {
+                    return (best.severity, best.source)
+                }
+            }
         }
-        return ratings.map(\.severity).max() ?? .unknown
+        return (.unknown, nil)
+    }
+}
+
+/// A CVSS rating as reports show it.
+public struct CVSSScore: Codable, Sendable, Hashable {
+    public var source: String
+    public var version: String
+    public var vector: String
+    public var baseScore: Double
+    public var severity: Severity
+
+    init?(_ r: SeverityRating) {
+        guard r.type.hasPrefix("CVSS_"), let vector = r.vector, let score = r.score else { return nil }
+        source = r.source
+        if vector.hasPrefix("CVSS:"), let slash = vector.firstIndex(of: "/") {
+            version = String(vector[vector.index(vector.startIndex, offsetBy: 5)..<slash])
+        } else {
+            version = r.type == "CVSS_V2" ? "2.0" : r.type == "CVSS_V4" ? "4.0" : "3"
+        }
+        self.vector = vector
+        baseScore = score
+        severity = r.severity
+    }
+}
+
+extension Finding {
+    /// Risk order: known exploited first, then severity, then EPSS score; then id and package for a stable order.
+    public static func byRisk(_ a: Finding, _ b: Finding) -> Bool {
+        let ka = (a.kev != nil ? 1 : 0, a.severity, a.epss?.score ?? -1)
+        let kb = (b.kev != nil ? 1 : 0, b.severity, b.epss?.score ?? -1)
+        if ka.0 != kb.0 { return ka.0 > kb.0 }
+        if ka.1 != kb.1 { return ka.1 > kb.1 }
+        if ka.2 != kb.2 { return ka.2 > kb.2 }
+        return (a.id, a.package.name) < (b.id, b.package.name)
     }
 }
 

@@ -52,7 +52,11 @@ extension Application {
             for s in summaries {
                 logger.info("Imported feed", metadata: ["source": "\(s.source)", "advisories": "\(s.advisories)"])
                 if !global.quiet {
-                    writeStandardError("imported \(s.source): \(s.advisories) advisories, \(s.affected) affected packages\n")
+                    var parts = ["\(s.advisories) advisories", "\(s.affected) affected packages"]
+                    if s.kev > 0 { parts = ["\(s.kev) known exploited vulnerabilities"] }
+                    if s.epss > 0 { parts = ["\(s.epss) EPSS scores"] }
+                    if s.affected == 0 && s.kev == 0 && s.epss == 0 { parts = ["\(s.advisories) CVE records"] }
+                    writeStandardError("imported \(s.source): \(parts.joined(separator: ", "))\n")
                 }
             }
         }
@@ -129,8 +133,8 @@ extension Application {
             case .json:
                 print(String(decoding: try JSONCoding.encode(status, pretty: true), as: UTF8.self))
             case .table:
-                var rows = [["SOURCE", "FORMAT", "RECORDS", "IMPORTED"]]
-                for s in sources { rows.append([s.name, s.format, "\(s.records)", s.importedAt]) }
+                var rows = [["SOURCE", "FORMAT", "RECORDS", "IMPORTED", "DATA DATE"]]
+                for s in sources { rows.append([s.name, s.format, "\(s.records)", s.importedAt, s.dataDate ?? "-"]) }
                 print(
                     "Database: \(db.path) (schema \(VulnerabilityDatabase.schemaVersion)), \(status.vulnerabilities) vulnerabilities, \(status.affectedPackages) affected packages\n"
                 )
