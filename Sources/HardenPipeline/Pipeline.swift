@@ -259,15 +259,16 @@ public final class Pipeline {
 
         // Checks and the policy, on the output.
         let databaseAge = record.database?.ageDays
+        let feedAges = record.database?.feedAgeDays ?? [:]
         let (outInspection, checked): (ImageInspection, CheckStage.Result) = try await stage(
             "check", "image checks of the result", into: &record
         ) {
             let inspection = try ImageInspection.inspect(result.image)
-            let r = CheckStage.run(
-                .init(
-                    image: result.image, reference: options.destination, tag: options.tag, inspection: inspection,
-                    profile: profile, sbom: result.sbomAfter, findings: after, policy: options.policy,
-                    databaseAgeDays: databaseAge))
+            var input = CheckStage.Input(
+                image: result.image, reference: options.destination, tag: options.tag, inspection: inspection,
+                profile: profile, sbom: result.sbomAfter, findings: after, policy: options.policy, databaseAgeDays: databaseAge)
+            input.feedAgeDays = feedAges
+            let r = CheckStage.run(input)
             return ((inspection, r), "\(r.checks.filter(\.failed).count) of \(r.checks.count) checks failed")
         }
         record.checks = checked.checks
@@ -281,6 +282,7 @@ public final class Pipeline {
                     detail: verdict.passed ? "passed" : "\(verdict.violations.count) violations"))
             record.failures += verdict.violations.map { "policy: [\($0.rule)] \($0.message)" }
             if !verdict.undecided.isEmpty { record.failures += verdict.undecided.map { "policy: cannot decide \($0)" } }
+            record.warnings += verdict.warnings.map { "policy: \($0)" }
         }
         // Checks of the input, for the before/after comparison.
         let inputChecks = ImageChecks.run(

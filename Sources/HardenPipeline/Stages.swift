@@ -27,6 +27,7 @@ public enum CheckStage {
         /// Check ids to ignore besides the policy's (`harden check --ignore`).
         public var ignore: [String] = []
         public var databaseAgeDays: Double?
+        public var feedAgeDays: [String: Double] = [:]
 
         public init(
             image: Image, reference: String, tag: String?, inspection: ImageInspection, profile: RuntimeProfile?, sbom: SBOM?,
@@ -53,11 +54,11 @@ public enum CheckStage {
         }
         i.policy?.applyIgnores(&checks)
         let verdict = i.policy.map { p in
-            p.evaluate(
-                PolicyInput(
-                    reference: i.reference, config: i.image.config.config, os: i.sbom?.os, packages: i.sbom?.packages ?? [],
-                    findings: i.findings, databaseAgeDays: i.databaseAgeDays, checks: checks,
-                    contentBytes: i.inspection.contentBytes))
+            var input = PolicyInput(
+                reference: i.reference, config: i.image.config.config, os: i.sbom?.os, packages: i.sbom?.packages ?? [],
+                findings: i.findings, databaseAgeDays: i.databaseAgeDays, checks: checks, contentBytes: i.inspection.contentBytes)
+            input.feedAgeDays = i.feedAgeDays
+            return p.evaluate(input)
         }
         return Result(checks: checks, verdict: verdict)
     }
@@ -91,7 +92,7 @@ public enum ScanStage {
         public var onlyFixed = false
         public var vex: [VEXDocument] = []
         public var ignores: [IgnoreRules] = []
-        public var failOn: Severity?
+        public var gate = VulnerabilityGate()
 
         public init(sbom: SBOM, data: VulnerabilityData) {
             self.sbom = sbom
@@ -114,9 +115,12 @@ public enum ScanStage {
         var report = ScanReport(
             source: i.sbom.source, os: i.sbom.os, database: try i.data.database?.sources() ?? [], findings: findings,
             summary: findings.activeCountsBySeverity, warnings: warnings)
-        if let failOn = i.failOn {
-            let reached = findings.filter { $0.suppressed == nil && $0.severity >= failOn && $0.severity != .unknown }.count
-            report.gate = .init(failOn: failOn, failed: reached > 0, reached: reached)
+        report.counts = ScanReport.Counts(findings)
+        if i.gate.isActive {
+            let outcome = i.gate.evaluate(findings)
+            report.gate = .init(
+                failOn: i.gate.failOn, failed: !outcome.failures.isEmpty, reached: outcome.failures.count, unknown: i.gate.unknown,
+                unknownNotGated: outcome.unknownNotGated, knownExploited: i.gate.knownExploited, maxEPSS: i.gate.maxEPSS)
         }
         return (report, true)
     }

@@ -17,8 +17,19 @@ public struct Policy: Codable, Sendable, Equatable {
         public var max: [Severity: Int] = [:]
         /// Vulnerability ids (or aliases) that never count.
         public var ignore: [String] = []
-        /// Fail when the vulnerability database is older than this many days.
+        /// Fail when the vulnerability database, or a feed's own data, is older than this many days.
         public var maxDatabaseAgeDays: Double?
+        /// What `fail_on` does with findings nobody rated.
+        public var unknown: UnknownSeverityPolicy = .warn
+        /// Fail on findings in CISA's KEV catalog.
+        public var knownExploited = false
+        /// Fail on findings whose EPSS score is above this.
+        public var maxEPSS: Double?
+
+        /// The gate these rules describe.
+        public var gate: VulnerabilityGate {
+            VulnerabilityGate(failOn: failOn, unknown: unknown, knownExploited: knownExploited, maxEPSS: maxEPSS)
+        }
     }
     public struct Packages: Codable, Sendable, Equatable {
         /// Package names that must not be in the image (case-insensitive; `*` at the end matches a prefix).
@@ -130,7 +141,30 @@ extension Policy {
         }
         if let section = top["vulnerabilities"] {
             policy.needsVulnerabilities = true
-            let m = try reader.mapping(section, "vulnerabilities", keys: ["fail_on", "only_fixed", "max", "ignore", "max_db_age_days"])
+            let m = try reader.mapping(
+                section, "vulnerabilities",
+                keys: ["fail_on", "only_fixed", "max", "ignore", "max_db_age_days", "unknown", "known_exploited", "max_epss"])
+            if let n = m["unknown"] {
+                guard let s = n.string, let u = UnknownSeverityPolicy(rawValue: s.lowercased()) else {
+                    throw reader.error(n, "vulnerabilities.unknown", "must be one of fail, warn, ignore")
+                }
+                policy.vulnerabilities.unknown = u
+            }
+            if let n = m["known_exploited"] {
+                if let b = n.bool {
+                    policy.vulnerabilities.knownExploited = b
+                } else if let s = n.string?.lowercased(), ["fail", "ignore"].contains(s) {
+                    policy.vulnerabilities.knownExploited = s == "fail"
+                } else {
+                    throw reader.error(n, "vulnerabilities.known_exploited", "must be fail or ignore")
+                }
+            }
+            if let n = m["max_epss"] {
+                guard let d = n.float, (0...1).contains(d) else {
+                    throw reader.error(n, "vulnerabilities.max_epss", "must be a probability between 0 and 1")
+                }
+                policy.vulnerabilities.maxEPSS = d
+            }
             if let n = m["fail_on"] { policy.vulnerabilities.failOn = try reader.severity(n, "vulnerabilities.fail_on") }
             if let n = m["only_fixed"] { policy.vulnerabilities.onlyFixed = try reader.bool(n, "vulnerabilities.only_fixed") }
             if let n = m["max"] {
@@ -226,8 +260,8 @@ struct PolicyReader {
     }
 
     func severity(_ node: Node, _ key: String, at: Node? = nil) throws -> Severity {
-        guard let s = node.string, let v = Severity(rawValue: s.lowercased()), v != .unknown else {
-            throw error(at ?? node, key, "\"\(node.string ?? "?")\" is not one of negligible, low, medium, high, critical")
+        guard let s = node.string, let v = Severity(rawValue: s.lowercased()) else {
+            throw error(at ?? node, key, "\"\(node.string ?? "?")\" is not one of unknown, negligible, low, medium, high, critical")
         }
         return v
     }
@@ -267,6 +301,8 @@ public struct PolicyInput {
     /// Nil when no vulnerability database was available.
     public var findings: [Finding]?
     public var databaseAgeDays: Double?
+    /// Each feed's own data age (from its data date), by source name.
+    public var feedAgeDays: [String: Double] = [:]
     public var checks: [CheckResult]
     public var contentBytes: Int64
 
@@ -296,6 +332,8 @@ public struct PolicyVerdict: Codable, Sendable, Equatable {
     public var violations: [PolicyViolation]
     /// Rules that could not be decided (for example, no database for the vulnerability rules).
     public var undecided: [String]
+    /// What passed but should be known (unknown-severity findings a threshold did not gate).
+    public var warnings: [String] = []
 }
 
 extension Policy {
@@ -327,6 +365,7 @@ extension Policy {
     public func evaluate(_ input: PolicyInput) -> PolicyVerdict {
         var v: [PolicyViolation] = []
         var undecided: [String] = []
+        var warnings: [String] = []
         // Vulnerabilities.
         if needsVulnerabilities {
             if let findings = input.findings {
@@ -334,14 +373,21 @@ extension Policy {
                     f.suppressed == nil && (!vulnerabilities.onlyFixed || f.fixState == .fixed)
                         && !vulnerabilities.ignore.contains { f.matchesVulnerability($0) }
                 }
-                if let failOn = vulnerabilities.failOn {
-                    for f in counted where f.severity >= failOn && f.severity != .unknown {
-                        v.append(
-                            .init(
-                                rule: "vulnerabilities.fail_on",
-                                message: "\(f.id) (\(f.severity.rawValue)) in \(f.package.name) \(f.package.version)"
-                                    + (f.fixedVersions.isEmpty ? ", no fix yet" : ", fixed in \(f.fixedVersions.joined(separator: ", "))")))
-                    }
+                let outcome = vulnerabilities.gate.evaluate(counted)
+                for failure in outcome.failures {
+                    let f = failure.finding
+                    let rule =
+                        failure.reasons.allSatisfy { $0.hasPrefix("known exploited") } ? "vulnerabilities.known_exploited"
+                        : failure.reasons.allSatisfy { $0.hasPrefix("EPSS") } ? "vulnerabilities.max_epss" : "vulnerabilities.fail_on"
+                    v.append(
+                        .init(
+                            rule: rule,
+                            message: "\(f.id) (\(failure.reasons.joined(separator: ", "))) in \(f.package.name) \(f.package.version)"
+                                + (f.fixedVersions.isEmpty ? ", no fix yet" : ", fixed in \(f.fixedVersions.joined(separator: ", "))")))
+                }
+                if outcome.unknownNotGated > 0 {
+                    warnings.append(
+                        "\(outcome.unknownNotGated) findings of unknown severity are not gated (vulnerabilities.unknown: warn)")
                 }
                 for (s, limit) in vulnerabilities.max.sorted(by: { $0.key > $1.key }) {
                     let n = counted.filter { $0.severity == s }.count
@@ -357,6 +403,14 @@ extension Policy {
                         .init(
                             rule: "vulnerabilities.max_db_age_days",
                             message: "the vulnerability database is \(Int(age.rounded())) days old, at most \(Int(maxAge)) allowed"))
+                }
+                if let maxAge = vulnerabilities.maxDatabaseAgeDays {
+                    for (feed, age) in input.feedAgeDays.sorted(by: { $0.key < $1.key }) where age > maxAge {
+                        v.append(
+                            .init(
+                                rule: "vulnerabilities.max_db_age_days",
+                                message: "the data of feed \(feed) is \(Int(age.rounded())) days old, at most \(Int(maxAge)) allowed"))
+                    }
                 }
             } else {
                 undecided.append("vulnerabilities: no vulnerability database")
@@ -413,6 +467,6 @@ extension Policy {
             v.append(
                 .init(rule: "checks", message: "\(c.id) \(c.title) (\(c.level.rawValue))" + (c.findings.first.map { ": \($0)" } ?? "")))
         }
-        return PolicyVerdict(passed: v.isEmpty && undecided.isEmpty, violations: v, undecided: undecided)
+        return PolicyVerdict(passed: v.isEmpty && undecided.isEmpty, violations: v, undecided: undecided, warnings: warnings)
     }
 }

@@ -60,6 +60,7 @@ public enum CheckRendering {
             out += "\npolicy \(r.policyFile ?? ""): " + (p.passed ? "passed" : "FAILED, \(p.violations.count) violation(s)")
             for v in p.violations { out += "\n  ✗ [\(v.rule)] \(v.message)" }
             for u in p.undecided { out += "\n  ? \(u)" }
+            for w in p.warnings { out += "\n  warning: \(w)" }
         }
         return out
     }

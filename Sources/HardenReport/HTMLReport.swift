@@ -106,6 +106,7 @@ public enum HTMLReport {
                     + p.violations.map { "<li><code>\(esc($0.rule))</code> \(esc($0.message))</li>" }.joined() + "</ul>"
             }
             if !p.undecided.isEmpty { body += "<ul>" + p.undecided.map { "<li>undecided: \(esc($0))</li>" }.joined() + "</ul>" }
+            if !p.warnings.isEmpty { body += "<ul>" + p.warnings.map { "<li>warning: \(esc($0))</li>" }.joined() + "</ul>" }
         } else {
             body += "<p data-testid=\"policy-verdict\">no policy given</p>"
         }
@@ -211,11 +212,24 @@ public enum HTMLReport {
 
     static func vulnTable(_ list: [RunRecord.Vulnerability], testid: String) -> String {
         guard !list.isEmpty else { return "<p data-testid=\"\(testid)\">none</p>" }
+        // One row per (vulnerability, source package), its binary packages listed together.
+        var order: [String] = []
+        var groups: [String: [RunRecord.Vulnerability]] = [:]
+        for v in list {
+            let key = v.group ?? "\(v.id)/\(v.package)"
+            if groups[key] == nil { order.append(key) }
+            groups[key, default: []].append(v)
+        }
         return
-            "<table data-testid=\"\(testid)\"><tr><th>Severity</th><th>Vulnerability</th><th>Package</th><th>Version</th><th>Fixed in</th><th>Package used at run time</th></tr>"
-            + list.map { v in
-                "<tr><td><span class=\"sev-\(esc(v.severity))\">\(esc(v.severity))</span></td><td>\(esc(v.id))</td><td>\(esc(v.package))</td><td>\(esc(v.version))</td><td>\(esc(v.fixedIn.joined(separator: ", ")))</td>"
-                    + "<td>\(v.packageUsed.map { $0 ? "yes" : "no" } ?? "-")</td></tr>"
+            "<table data-testid=\"\(testid)\"><tr><th>Severity</th><th>Vulnerability</th><th>Packages</th><th>Version</th><th>Fixed in</th><th>KEV</th><th>EPSS</th><th>Package used at run time</th></tr>"
+            + order.map { key in
+                let g = groups[key]!
+                let v = g[0]
+                func joined(_ xs: [String]) -> String { esc(Array(Set(xs)).sorted().joined(separator: ", ")) }
+                let used = g.contains { $0.packageUsed != nil } ? (g.contains { $0.packageUsed == true } ? "yes" : "no") : "-"
+                return
+                    "<tr data-group=\"\(esc(key))\"><td><span class=\"sev-\(esc(v.severity))\">\(esc(v.severity))</span></td><td>\(esc(v.id))</td><td>\(joined(g.map(\.package)))</td><td>\(joined(g.map(\.version)))</td><td>\(joined(g.flatMap(\.fixedIn)))</td>"
+                    + "<td>\(v.knownExploited == true ? "yes" : "")</td><td>\(v.epss.map { String(format: "%.3f", $0) } ?? "")</td><td>\(used)</td></tr>"
             }.joined() + "</table>"
     }
 

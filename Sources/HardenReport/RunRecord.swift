@@ -58,6 +58,11 @@ public struct RunRecord: Codable, Sendable {
             self.sources = sources
             self.ageDays = ageDays
         }
+
+        /// Each feed's data age by source, for feeds that date their data.
+        public var feedAgeDays: [String: Double] {
+            Dictionary(sources.compactMap { s in s.dataAgeDays().map { (s.name, $0) } }, uniquingKeysWith: { a, _ in a })
+        }
     }
     public struct Vulnerability: Codable, Sendable, Hashable {
         public var id: String
@@ -67,6 +72,10 @@ public struct RunRecord: Codable, Sendable {
         public var fixedIn: [String]
         /// Whether the runtime profile saw the package used.
         public var packageUsed: Bool?
+        /// `ID/SOURCE-PACKAGE`: rows of one group are shown together.
+        public var group: String?
+        public var knownExploited: Bool?
+        public var epss: Double?
 
         public init(_ f: Finding) {
             id = f.id
@@ -75,6 +84,9 @@ public struct RunRecord: Codable, Sendable {
             version = f.package.version
             fixedIn = f.fixedVersions
             packageUsed = f.packageUsed
+            group = f.group
+            knownExploited = f.kev != nil ? true : nil
+            epss = f.epss?.score
         }
     }
     public struct Vulnerabilities: Codable, Sendable {
@@ -95,9 +107,14 @@ public struct RunRecord: Codable, Sendable {
             remaining = activeAfter.map(Vulnerability.init).sorted(by: Self.order)
         }
 
+        /// Risk order (known exploited, severity, EPSS), then by group so a group's rows are adjacent.
         static func order(_ a: Vulnerability, _ b: Vulnerability) -> Bool {
+            let (ka, kb) = (a.knownExploited == true, b.knownExploited == true)
+            if ka != kb { return ka }
             let (sa, sb) = (Severity(rawValue: a.severity) ?? .unknown, Severity(rawValue: b.severity) ?? .unknown)
-            return sa != sb ? sa > sb : (a.id, a.package) < (b.id, b.package)
+            if sa != sb { return sa > sb }
+            if (a.epss ?? -1) != (b.epss ?? -1) { return (a.epss ?? -1) > (b.epss ?? -1) }
+            return (a.group ?? a.id, a.package) < (b.group ?? b.id, b.package)
         }
     }
     public struct ProfileSummary: Codable, Sendable {
@@ -138,6 +155,8 @@ public struct RunRecord: Codable, Sendable {
     /// `passed`, or `failed` with `failures` saying why.
     public var verdict: Verdict = .passed
     public var failures: [String] = []
+    /// What passed but should be known (for example unknown-severity findings a policy threshold did not gate).
+    public var warnings: [String] = []
     public var input: ImageSide
     /// With `run --patch`: the image as given, before the patch (`input` is then the patched image).
     public var original: ImageSide?

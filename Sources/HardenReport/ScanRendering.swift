@@ -13,17 +13,63 @@ public struct ScanReport: Codable, Sendable {
     public var database: [VulnerabilityDatabase.SourceStatus]
     /// Every finding; suppressed ones carry `suppressed` and are not counted.
     public var findings: [Finding]
+    /// Package findings by severity (suppressed ones not counted).
     public var summary: [String: Int]
+    /// Distinct vulnerabilities and package findings.
+    public var counts: Counts?
     public var warnings: [String] = []
     public var gate: Gate?
+    public struct Counts: Codable, Sendable {
+        /// Distinct vulnerability ids, and by their highest severity.
+        public var vulnerabilities: Int
+        public var vulnerabilitiesBySeverity: [String: Int]
+        /// One per (vulnerability, affected package).
+        public var packageFindings: Int
+        /// One per (vulnerability, source package): the table's rows.
+        public var groups: Int
+        public var knownExploited: Int
+
+        public init(_ findings: [Finding]) {
+            let active = findings.filter { $0.suppressed == nil }
+            var worst: [String: Severity] = [:]
+            for f in active { worst[f.id] = max(worst[f.id] ?? .unknown, f.severity) }
+            vulnerabilities = worst.count
+            vulnerabilitiesBySeverity = worst.values.reduce(into: [:]) { $0[$1.rawValue, default: 0] += 1 }
+            packageFindings = active.count
+            groups = Set(active.map { $0.group ?? "\($0.id)/\($0.package.name)" }).count
+            knownExploited = Set(active.filter { $0.kev != nil }.map(\.id)).count
+        }
+    }
     public struct Gate: Codable, Sendable {
-        public var failOn: Severity
+        public var failOn: Severity?
         public var failed: Bool
+        /// Findings that fail the gate.
         public var reached: Int
-        public init(failOn: Severity, failed: Bool, reached: Int) {
+        public var unknown: UnknownSeverityPolicy
+        /// Unknown-severity findings the threshold let through (`unknown: warn`).
+        public var unknownNotGated: Int
+        public var knownExploited: Bool
+        public var maxEPSS: Double?
+        public init(
+            failOn: Severity?, failed: Bool, reached: Int, unknown: UnknownSeverityPolicy = .warn, unknownNotGated: Int = 0,
+            knownExploited: Bool = false, maxEPSS: Double? = nil
+        ) {
             self.failOn = failOn
             self.failed = failed
             self.reached = reached
+            self.unknown = unknown
+            self.unknownNotGated = unknownNotGated
+            self.knownExploited = knownExploited
+            self.maxEPSS = maxEPSS
+        }
+
+        /// What the gate asks, for messages: `critical or higher, known exploited, EPSS > 0.5`.
+        public var description: String {
+            var parts: [String] = []
+            if let failOn { parts.append(failOn == .unknown ? "any severity" : "\(failOn.rawValue) or higher") }
+            if knownExploited { parts.append("known exploited") }
+            if let maxEPSS { parts.append("EPSS > \(maxEPSS)") }
+            return parts.joined(separator: ", ")
         }
     }
 
@@ -42,26 +88,69 @@ public struct ScanReport: Codable, Sendable {
 }
 
 public enum ScanRendering {
+    /// One table row per (vulnerability, source package): the affected binary packages listed together, in risk order.
+    public struct FindingGroup: Sendable {
+        public var id: String
+        public var source: String
+        public var findings: [Finding]
+        public var first: Finding { findings[0] }
+        public var packages: [String] { Array(Set(findings.map(\.package.name))).sorted() }
+        public var versions: [String] { Array(Set(findings.map(\.package.version))).sorted() }
+        public var used: Bool? { findings.contains { $0.packageUsed != nil } ? findings.contains { $0.packageUsed == true } : nil }
+    }
+
+    public static func groups(_ findings: [Finding]) -> [FindingGroup] {
+        var order: [String] = []
+        var byGroup: [String: [Finding]] = [:]
+        for f in findings.sorted(by: Finding.byRisk) {
+            let key = f.group ?? "\(f.id)/\(f.package.name)"
+            if byGroup[key] == nil { order.append(key) }
+            byGroup[key, default: []].append(f)
+        }
+        return order.map { k in
+            let fs = byGroup[k]!
+            return FindingGroup(id: fs[0].id, source: fs[0].sourcePackage ?? fs[0].package.name, findings: fs)
+        }
+    }
+
+
     public static func table(_ r: ScanReport) -> String {
-        let withUse = r.findings.contains { $0.packageUsed != nil }
-        var rows = [["SEVERITY", "VULNERABILITY", "PACKAGE", "VERSION", "FIXED IN", "STATE"] + (withUse ? ["USED"] : [])]
-        for f in r.findings where f.suppressed == nil {
-            rows.append(
-                [
-                    f.severity.rawValue, f.id, f.package.name, f.package.version, f.fixedVersions.joined(separator: ", "),
-                    f.fixState.rawValue,
-                ]
-                    + (withUse ? [f.packageUsed == true ? "yes" : "no"] : []))
+        let active = r.findings.filter { $0.suppressed == nil }
+        let withUse = active.contains { $0.packageUsed != nil }
+        let withKEV = active.contains { $0.kev != nil }
+        let withEPSS = active.contains { $0.epss != nil }
+        var header = ["SEVERITY", "VULNERABILITY", "PACKAGES", "VERSION", "FIXED IN", "STATE"]
+        if withKEV { header.append("KEV") }
+        if withEPSS { header.append("EPSS") }
+        if withUse { header.append("USED") }
+        var rows = [header]
+        let groups = Self.groups(active)
+        for g in groups {
+            let f = g.first
+            var row = [
+                f.severity.rawValue, f.id, g.packages.joined(separator: ", "), g.versions.joined(separator: ", "),
+                Array(Set(g.findings.flatMap(\.fixedVersions))).sorted().joined(separator: ", "), f.fixState.rawValue,
+            ]
+            if withKEV { row.append(f.kev != nil ? "yes" : "") }
+            if withEPSS { row.append(f.epss.map { String(format: "%.3f", $0.score) } ?? "") }
+            if withUse { row.append(g.used == true ? "yes" : "no") }
+            rows.append(row)
         }
         var out = TextTable(rows: rows).render()
-        let counts = Severity.allCases.reversed().compactMap { s in r.summary[s.rawValue].map { "\($0) \(s.rawValue)" } }
-        let active = r.findings.filter { $0.suppressed == nil }.count
-        out += "\n\n\(active) findings" + (counts.isEmpty ? "" : ": " + counts.joined(separator: ", "))
-        let suppressed = r.findings.count - active
+        let c = ScanReport.Counts(active)
+        let bySeverity = Severity.descending.compactMap { s in c.vulnerabilitiesBySeverity[s.rawValue].map { "\($0) \(s.rawValue)" } }
+        out +=
+            "\n\n\(c.vulnerabilities) vulnerabilities" + (bySeverity.isEmpty ? "" : " (\(bySeverity.joined(separator: ", ")))")
+            + " in \(c.packageFindings) package findings (\(c.groups) rows)"
+        if c.knownExploited > 0 { out += "\n\(c.knownExploited) known exploited (CISA KEV)" }
+        let suppressed = r.findings.count - active.count
         if suppressed > 0 { out += "; \(suppressed) suppressed by VEX or ignore rules" }
         if withUse {
-            let unused = r.findings.filter { $0.suppressed == nil && $0.packageUsed == false }.count
-            out += "\n\(unused) of \(active) in packages the runtime profile never used (minify removes them)"
+            let unused = active.filter { $0.packageUsed == false }.count
+            out += "\n\(unused) of \(active.count) in packages the runtime profile never used (minify removes them)"
+        }
+        if let gate = r.gate, gate.unknownNotGated > 0 {
+            out += "\nwarning: \(gate.unknownNotGated) findings of unknown severity are not gated (--unknown warn; fail or ignore to change)"
         }
         for w in r.warnings { out += "\nwarning: \(w)" }
         return out
@@ -100,7 +189,7 @@ public enum ScanRendering {
                         "logicalLocations": [["name": f.package.purl, "kind": "package"]],
                     ]
                 ],
-                "properties": ["purl": f.package.purl, "fixState": f.fixState.rawValue, "aliases": f.ids],
+                "properties": sarifProperties(f),
             ]
         }
         let doc: [String: Any] = [
@@ -118,6 +207,16 @@ public enum ScanRendering {
         return String(
             decoding: try JSONSerialization.data(withJSONObject: doc, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]),
             as: UTF8.self)
+    }
+
+    static func sarifProperties(_ f: Finding) -> [String: Any] {
+        var p: [String: Any] = ["purl": f.package.purl, "fixState": f.fixState.rawValue, "aliases": f.ids, "severity": f.severity.rawValue]
+        if let g = f.group { p["group"] = g }
+        if let s = f.severitySource { p["severitySource"] = s }
+        if let k = f.kev { p["knownExploited"] = ["dateAdded": k.dateAdded, "dueDate": k.dueDate ?? "", "ransomware": k.knownRansomwareCampaignUse ?? ""] }
+        if let e = f.epss { p["epss"] = ["score": e.score, "percentile": e.percentile] }
+        if let c = f.cwes { p["cwes"] = c }
+        return p
     }
 
     public static func severityScore(_ f: Finding) -> Double {
@@ -161,6 +260,13 @@ public enum ScanRendering {
                     },
             ]
             if let s = f.summary { v["description"] = s }
+            if let c = f.cwes { v["cwes"] = c.compactMap { Int($0.dropFirst(4)) } }
+            var props: [[String: String]] = []
+            if let g = f.group { props.append(["name": "harden:group", "value": g]) }
+            if let s = f.severitySource { props.append(["name": "harden:severitySource", "value": s]) }
+            if let k = f.kev { props.append(["name": "harden:kev:dateAdded", "value": k.dateAdded]) }
+            if let e = f.epss { props.append(["name": "harden:epss", "value": String(e.score)]) }
+            if !props.isEmpty { v["properties"] = props }
             if !f.fixedVersions.isEmpty {
                 v["recommendation"] = "Upgrade \(f.package.name) to \(f.fixedVersions.joined(separator: " or "))"
             }

@@ -97,7 +97,7 @@ enum AlpineFixture {
         try withTemporaryDirectory { dir in
             let sbom = try SBOMBuilder(cache: nil).build(try AlpineFixture.image(at: dir), reference: "fixture")
             var input = ScanStage.Input(sbom: sbom, data: try AlpineFixture.database(at: dir))
-            input.failOn = .negligible
+            input.gate.failOn = .negligible
             let unsuppressed = try ScanStage.run(input).report
             let counted = unsuppressed.findings.filter { $0.severity != .unknown }.count
             #expect(unsuppressed.gate?.reached == counted)
@@ -131,7 +131,7 @@ enum AlpineFixture {
     func scanned(_ dir: String) throws -> (SBOM, ScanReport) {
         let sbom = try SBOMBuilder(cache: nil).build(try AlpineFixture.image(at: dir), reference: "fixture")
         var input = ScanStage.Input(sbom: sbom, data: try AlpineFixture.database(at: dir))
-        input.failOn = .high
+        input.gate.failOn = .high
         return (sbom, try ScanStage.run(input).report)
     }
 

@@ -96,11 +96,13 @@ extension Application {
             }
             let findings = try sbom.flatMap { try data.findings($0) }
             progress.finish()
-            let stage = CheckStage.run(
-                .init(
-                    image: img, reference: reference.description, tag: imageOptions.tag(of: reference, image: img),
-                    inspection: inspection, profile: runtimeProfile, sbom: sbom, findings: findings, policy: pol,
-                    ignore: ignore, databaseAgeDays: try? data.record()?.ageDays))
+            let databaseRecord = try? data.record()
+            var input = CheckStage.Input(
+                image: img, reference: reference.description, tag: imageOptions.tag(of: reference, image: img),
+                inspection: inspection, profile: runtimeProfile, sbom: sbom, findings: findings, policy: pol,
+                ignore: ignore, databaseAgeDays: databaseRecord?.ageDays)
+            input.feedAgeDays = databaseRecord?.feedAgeDays ?? [:]
+            let stage = CheckStage.run(input)
             let (checks, verdict) = (stage.checks, stage.verdict)
             let report = CheckReport(
                 image: reference.description, manifestDigest: img.manifestDigest.description, configDigest: configDigest,

@@ -16,6 +16,7 @@ public enum ScanFormat: String, CaseIterable, ExpressibleByArgument, Sendable {
 }
 
 extension Severity: ExpressibleByArgument {}
+extension UnknownSeverityPolicy: ExpressibleByArgument {}
 
 extension Application {
     public struct ScanRun: AsyncParsableCommand {
@@ -42,9 +43,22 @@ extension Application {
         public var output: String?
 
         @Option(
-            name: .long, help: "Exit with code 2 when a finding of this severity or higher exists: negligible, low, medium, high, critical."
+            name: .long,
+            help:
+                "Exit with code 2 when a finding of this severity or higher exists: negligible, low, medium, high, critical; unknown: any finding."
         )
         public var failOn: Severity?
+
+        @Option(
+            name: .long,
+            help: "What --fail-on does with findings of unknown severity: fail (they fail it), warn (say how many were not gated), ignore.")
+        public var unknown: UnknownSeverityPolicy = .warn
+
+        @Flag(name: .long, help: "Exit with code 2 when a finding is in CISA's Known Exploited Vulnerabilities catalog.")
+        public var failOnKev = false
+
+        @Option(name: .long, help: "Exit with code 2 when a finding's EPSS score is above this (0…1).")
+        public var maxEpss: Double?
 
         @Flag(name: .long, help: "Report only vulnerabilities that have a fix.")
         public var onlyFixed = false
@@ -83,7 +97,7 @@ extension Application {
             input.onlyFixed = onlyFixed
             input.vex = try vex.map { try VEXDocument.load($0) }
             input.ignores = try ignore.map { try IgnoreRules.load($0) }
-            input.failOn = failOn
+            input.gate = VulnerabilityGate(failOn: failOn, unknown: unknown, knownExploited: failOnKev, maxEPSS: maxEpss)
             let (report, _) = try ScanStage.run(input)
             for w in report.warnings { logger.warning("\(w)") }
             let text: String
@@ -95,7 +109,7 @@ extension Application {
             }
             try Output.emit(text, to: output)
             if let gate = report.gate, gate.failed {
-                writeStandardError("harden: \(gate.reached) finding(s) at or above \(gate.failOn.rawValue) in \(reference)\n")
+                writeStandardError("harden: \(gate.reached) finding(s) fail the gate (\(gate.description)) in \(reference)\n")
                 throw ExitCode(2)
             }
         }
