@@ -377,7 +377,8 @@ extension Policy {
                 for failure in outcome.failures {
                     let f = failure.finding
                     let rule =
-                        failure.reasons.allSatisfy { $0.hasPrefix("known exploited") } ? "vulnerabilities.known_exploited"
+                        failure.reasons.allSatisfy { $0.hasPrefix("known exploited") }
+                        ? "vulnerabilities.known_exploited"
                         : failure.reasons.allSatisfy { $0.hasPrefix("EPSS") } ? "vulnerabilities.max_epss" : "vulnerabilities.fail_on"
                     v.append(
                         .init(

@@ -113,7 +113,6 @@ public enum ScanRendering {
         }
     }
 
-
     public static func table(_ r: ScanReport) -> String {
         let active = r.findings.filter { $0.suppressed == nil }
         let withUse = active.contains { $0.packageUsed != nil }
@@ -150,7 +149,8 @@ public enum ScanRendering {
             out += "\n\(unused) of \(active.count) in packages the runtime profile never used (minify removes them)"
         }
         if let gate = r.gate, gate.unknownNotGated > 0 {
-            out += "\nwarning: \(gate.unknownNotGated) findings of unknown severity are not gated (--unknown warn; fail or ignore to change)"
+            out +=
+                "\nwarning: \(gate.unknownNotGated) findings of unknown severity are not gated (--unknown warn; fail or ignore to change)"
         }
         for w in r.warnings { out += "\nwarning: \(w)" }
         return out
@@ -213,7 +213,9 @@ public enum ScanRendering {
         var p: [String: Any] = ["purl": f.package.purl, "fixState": f.fixState.rawValue, "aliases": f.ids, "severity": f.severity.rawValue]
         if let g = f.group { p["group"] = g }
         if let s = f.severitySource { p["severitySource"] = s }
-        if let k = f.kev { p["knownExploited"] = ["dateAdded": k.dateAdded, "dueDate": k.dueDate ?? "", "ransomware": k.knownRansomwareCampaignUse ?? ""] }
+        if let k = f.kev {
+            p["knownExploited"] = ["dateAdded": k.dateAdded, "dueDate": k.dueDate ?? "", "ransomware": k.knownRansomwareCampaignUse ?? ""]
+        }
         if let e = f.epss { p["epss"] = ["score": e.score, "percentile": e.percentile] }
         if let c = f.cwes { p["cwes"] = c }
         return p

@@ -49,6 +49,14 @@ public struct SeverityRating: Codable, Sendable, Hashable {
     public var vector: String?
     public var score: Double?
     public var severity: Severity
+
+    public init(source: String, type: String, vector: String?, score: Double?, severity: Severity) {
+        self.source = source
+        self.type = type
+        self.vector = vector
+        self.score = score
+        self.severity = severity
+    }
 }
 
 /// How a vendor says a package stands.

@@ -20,6 +20,14 @@ public struct KEVEntry: Codable, Sendable, Hashable {
     /// `Known` or `Unknown`.
     public var knownRansomwareCampaignUse: String?
     public var name: String?
+
+    public init(cve: String, dateAdded: String, dueDate: String?, knownRansomwareCampaignUse: String?, name: String?) {
+        self.cve = cve
+        self.dateAdded = dateAdded
+        self.dueDate = dueDate
+        self.knownRansomwareCampaignUse = knownRansomwareCampaignUse
+        self.name = name
+    }
 }
 
 public struct EPSSScore: Codable, Sendable, Hashable {
@@ -27,6 +35,12 @@ public struct EPSSScore: Codable, Sendable, Hashable {
     public var percentile: Double
     /// The scores' date (the file's `score_date`).
     public var date: String?
+
+    public init(score: Double, percentile: Double, date: String?) {
+        self.score = score
+        self.percentile = percentile
+        self.date = date
+    }
 }
 
 /// Severity of a CVSS v2 base score (v2 has no critical band).

@@ -58,7 +58,10 @@ public enum FeedParser {
                     }
                 }
                 if advisories.isEmpty && !cves.isEmpty {
-                    return [ParsedFeed(source: "cve5:" + HostFS.absolute(path), format: "cve-json-5", location: path, advisories: [], cves: cves)]
+                    return [
+                        ParsedFeed(
+                            source: "cve5:" + HostFS.absolute(path), format: "cve-json-5", location: path, advisories: [], cves: cves)
+                    ]
                 }
                 return [
                     ParsedFeed(
@@ -86,7 +89,8 @@ public enum FeedParser {
                 }
                 if advisories.isEmpty && !cves.isEmpty {
                     return [
-                        ParsedFeed(source: "cve5:" + HostFS.split(path).1, format: "cve-json-5-zip", location: path, advisories: [], cves: cves)
+                        ParsedFeed(
+                            source: "cve5:" + HostFS.split(path).1, format: "cve-json-5-zip", location: path, advisories: [], cves: cves)
                     ]
                 }
                 let eco = Set(advisories.flatMap { $0.affected.map(\.ecosystem) }).sorted().joined(separator: ",")
@@ -101,7 +105,11 @@ public enum FeedParser {
             if NVDFeed.looksLikeNVD(head) { return [try NVDFeed.parse(bytes, location: path)] }
             if CVE5Record.looksLikeCVE5(head) {
                 let r = try CVE5Record.parse(bytes, name: path)
-                return [ParsedFeed(source: "cve5:" + HostFS.absolute(path), format: "cve-json-5", location: path, advisories: [], cves: r.map { [$0] } ?? [])]
+                return [
+                    ParsedFeed(
+                        source: "cve5:" + HostFS.absolute(path), format: "cve-json-5", location: path, advisories: [],
+                        cves: r.map { [$0] } ?? [])
+                ]
             }
             if KEVCatalog.looksLikeKEV(head) { return [try KEVCatalog.parse(bytes, location: path)] }
             guard let obj = try? JSONSerialization.jsonObject(with: Data(bytes)) else {

@@ -2,7 +2,6 @@
 // `run`): a severity threshold that says what it does with unknown severities, known-exploited and EPSS limits.
 import Foundation
 
-
 /// What a gate does with findings whose severity nobody rated.
 public enum UnknownSeverityPolicy: String, Codable, Sendable, CaseIterable {
     /// They fail a gate like any finding at or above the threshold.

@@ -12,6 +12,16 @@ public struct Finding: Codable, Sendable, Hashable {
         public var purl: String
         public var layer: Int?
         public var locations: [String]
+
+        public init(ref: String, type: String, name: String, version: String, purl: String, layer: Int?, locations: [String]) {
+            self.ref = ref
+            self.type = type
+            self.name = name
+            self.version = version
+            self.purl = purl
+            self.layer = layer
+            self.locations = locations
+        }
     }
     /// The CVE id when one is known, else the advisory id.
     public var id: String
@@ -43,6 +53,26 @@ public struct Finding: Codable, Sendable, Hashable {
     public var suppressed: Suppression?
     /// Whether a runtime profile saw the package used (nil without a profile).
     public var packageUsed: Bool?
+
+    public init(
+        id: String, ids: [String], package: PackageRef, matchedOn: String, fixState: FixState, fixedVersions: [String],
+        severity: Severity, ratings: [SeverityRating], sourcePackage: String? = nil, group: String? = nil, summary: String?,
+        sources: [String], suppressed: Suppression?
+    ) {
+        self.id = id
+        self.ids = ids
+        self.package = package
+        self.matchedOn = matchedOn
+        self.fixState = fixState
+        self.fixedVersions = fixedVersions
+        self.severity = severity
+        self.ratings = ratings
+        self.sourcePackage = sourcePackage
+        self.group = group
+        self.summary = summary
+        self.sources = sources
+        self.suppressed = suppressed
+    }
 }
 
 public struct Matcher {

@@ -328,3 +328,93 @@ struct VulnScanTests {
         }
     }
 }
+
+/// The seed's standard ("no critical vulnerabilities in production") on a real Debian image whose tracker data has no
+/// urgency: NVD's score decides, unknown severities are gated as the policy says.
+@Suite(.serialized, .enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh"))
+struct SeverityGateTests {
+    static let tracker = #"""
+        {"glibc": {"CVE-2099-1001": {"description": "no urgency yet", "releases": {"bookworm": {"status": "resolved",
+           "fixed_version": "2.36-9+deb12u99", "urgency": "not yet assigned"}}}},
+         "zlib": {"CVE-2099-1002": {"releases": {"bookworm": {"status": "open", "urgency": "not yet assigned"}}}}}
+        """#
+
+    static func nvd(critical: Bool) -> String {
+        let item = EnrichmentFixturesLite.cve("CVE-2099-1001", vector: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", score: 9.8)
+        return
+            #"{"format": "NVD_CVE", "version": "2.0", "timestamp": "2026-11-28T00:00:00.000", "resultsPerPage": 1, "vulnerabilities": [\#(critical ? item : "")]}"#
+    }
+
+    @Test func noCriticalVulnerabilitiesFailsOnNVDsScoreAndUnknownsAreGatedAsTold() throws {
+        try TestImages.require()
+        try withTemporaryDirectory { dir in
+            let image = "oci:\(TestImages.layout):base"
+            try HostFS.writeFileAtomically(dir + "/tracker.json", Array(Self.tracker.utf8))
+            try HostFS.writeFileAtomically(dir + "/nvd.json", Array(Self.nvd(critical: true).utf8))
+            try HostFS.writeFileAtomically(
+                dir + "/kev.json",
+                Array(
+                    #"{"catalogVersion": "1", "dateReleased": "2026-11-27T00:00:00Z", "vulnerabilities": [{"cveID": "CVE-2099-1001", "dateAdded": "2026-11-01", "dueDate": "2026-11-22", "knownRansomwareCampaignUse": "Unknown"}]}"#
+                        .utf8))
+            var (s, o) = try runProcess([
+                hardenBinary, "db", "import", dir + "/tracker.json", dir + "/nvd.json", dir + "/kev.json", "--db", dir + "/v.sqlite",
+            ])
+            try #require(s == 0, "\(o)")
+
+            // The tracker gives no urgency; NVD says critical: the gate fails, and the finding says who rated it.
+            (s, o) = try runProcess([hardenBinary, "scan", image, "--db", dir + "/v.sqlite", "--fail-on", "critical"])
+            #expect(s == 2, "\(o)")
+            #expect(o.contains("gate (critical or higher)"), "\(o)")
+            (s, o) = try runProcess([hardenBinary, "scan", image, "--db", dir + "/v.sqlite", "--format", "json"])
+            let report = try #require(try JSONSerialization.jsonObject(with: Data(o.utf8)) as? [String: Any])
+            let findings = report["findings"] as? [[String: Any]] ?? []
+            let glibc = findings.filter { $0["id"] as? String == "CVE-2099-1001" }
+            #expect(Set(glibc.compactMap { ($0["package"] as? [String: Any])?["name"] as? String }) == ["libc6", "libc-bin"])
+            #expect(glibc.allSatisfy { $0["severity"] as? String == "critical" && $0["severitySource"] as? String == "nvd" })
+            #expect(glibc.allSatisfy { $0["group"] as? String == "CVE-2099-1001/glibc" && $0["kev"] != nil })
+            let counts = try #require(report["counts"] as? [String: Any])
+            #expect(counts["vulnerabilities"] as? Int == 2 && counts["groups"] as? Int == 2 && counts["knownExploited"] as? Int == 1)
+            #expect((counts["packageFindings"] as? Int ?? 0) >= 3)
+            // The table: one row for glibc's CVE (both binaries listed), KEV column, the unknown warning.
+            (s, o) = try runProcess([hardenBinary, "scan", image, "--db", dir + "/v.sqlite", "--fail-on", "high"])
+            let row = o.split(separator: "\n").first { $0.contains("CVE-2099-1001") }.map(String.init) ?? ""
+            #expect(row.contains("libc-bin, libc6") && row.contains("yes"), "\(o)")
+            #expect(o.split(separator: "\n").filter { $0.contains("CVE-2099-1001") }.count == 1)
+            #expect(o.contains("findings of unknown severity are not gated"), "zlib's open CVE has no rating: \(o)")
+            (s, o) = try runProcess([hardenBinary, "scan", image, "--db", dir + "/v.sqlite", "--fail-on-kev"])
+            #expect(s == 2, "\(o)")
+
+            // Without NVD data the finding is unknown: not gated by default (said), gated with --unknown fail and by
+            // --fail-on unknown.
+            try HostFS.writeFileAtomically(dir + "/nvd.json", Array(Self.nvd(critical: false).utf8))
+            (s, o) = try runProcess([hardenBinary, "db", "import", dir + "/nvd.json", "--db", dir + "/v.sqlite"])
+            try #require(s == 0, "\(o)")
+            (s, o) = try runProcess([hardenBinary, "scan", image, "--db", dir + "/v.sqlite", "--fail-on", "critical"])
+            #expect(s == 0 && o.contains("findings of unknown severity are not gated"), "\(o)")
+            (s, o) = try runProcess([hardenBinary, "scan", image, "--db", dir + "/v.sqlite", "--fail-on", "critical", "--unknown", "fail"])
+            #expect(s == 2, "\(o)")
+            (s, o) = try runProcess([hardenBinary, "scan", image, "--db", dir + "/v.sqlite", "--fail-on", "unknown"])
+            #expect(s == 2, "\(o)")
+
+            // The policy: fail_on critical with unknown fail / warn / ignore.
+            for (unknown, status, warned) in [("fail", Int32(2), false), ("warn", 0, true), ("ignore", 0, false)] {
+                try HostFS.writeFileAtomically(
+                    dir + "/policy.yaml",
+                    Array("vulnerabilities:\n  fail_on: critical\n  unknown: \(unknown)\nchecks:\n  ignore: [CIS-DI-0004]\n".utf8))
+                (s, o) = try runProcess([hardenBinary, "check", image, "--policy", dir + "/policy.yaml", "--db", dir + "/v.sqlite"])
+                #expect(s == status, "unknown: \(unknown): \(o)")
+                #expect(o.contains("not gated") == warned, "unknown: \(unknown): \(o)")
+            }
+            try HostFS.writeFileAtomically(
+                dir + "/policy.yaml", Array("vulnerabilities:\n  known_exploited: fail\nchecks:\n  ignore: [CIS-DI-0004]\n".utf8))
+            (s, o) = try runProcess([hardenBinary, "check", image, "--policy", dir + "/policy.yaml", "--db", dir + "/v.sqlite"])
+            #expect(s == 2 && o.contains("vulnerabilities.known_exploited"), "\(o)")
+        }
+    }
+}
+
+enum EnrichmentFixturesLite {
+    static func cve(_ id: String, vector: String, score: Double) -> String {
+        #"{"cve": {"id": "\#(id)", "published": "2099-01-01T00:00:00.000", "lastModified": "2099-01-02T00:00:00.000", "vulnStatus": "Analyzed", "metrics": {"cvssMetricV31": [{"source": "nvd@nist.gov", "type": "Primary", "cvssData": {"version": "3.1", "vectorString": "\#(vector)", "baseScore": \#(score)}}]}}}"#
+    }
+}
