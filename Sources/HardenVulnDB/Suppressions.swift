@@ -25,12 +25,26 @@ extension Finding {
 public struct VEXDocument: Sendable {
     public struct Statement: Sendable {
         public var vulnerability: [String]
-        public var products: [String]
+        /// Each product with the subcomponents the statement is scoped to (empty: the whole product).
+        public var products: [(product: String, subcomponents: [String])]
         public var status: String
         public var justification: String?
+
+        public init(vulnerability: [String], products: [(product: String, subcomponents: [String])], status: String, justification: String?)
+        {
+            self.vulnerability = vulnerability
+            self.products = products
+            self.status = status
+            self.justification = justification
+        }
     }
     public var statements: [Statement]
     public var source: String
+
+    public init(statements: [Statement], source: String) {
+        self.statements = statements
+        self.source = source
+    }
 
     public static func load(_ path: String) throws -> VEXDocument {
         let bytes = try HostFS.readFile(path, limit: 64 << 20)
@@ -53,15 +67,18 @@ public struct VEXDocument: Sendable {
             guard !vulns.isEmpty, let status = s["status"] as? String else {
                 throw HardenError(.corrupt, "\(path): statement \(i) has no vulnerability or status")
             }
-            var products: [String] = []
+            var products: [(product: String, subcomponents: [String])] = []
+            func ids(_ obj: [String: Any]) -> [String] {
+                var out: [String] = []
+                if let id = obj["@id"] as? String { out.append(id) }
+                if let ids = obj["identifiers"] as? [String: Any], let purl = ids["purl"] as? String { out.append(purl) }
+                return out
+            }
             for p in (s["products"] as? [Any]) ?? [] {
-                if let str = p as? String { products.append(str) }
+                if let str = p as? String { products.append((str, [])) }
                 if let obj = p as? [String: Any] {
-                    if let id = obj["@id"] as? String { products.append(id) }
-                    if let ids = obj["identifiers"] as? [String: Any], let purl = ids["purl"] as? String { products.append(purl) }
-                    for sub in (obj["subcomponents"] as? [[String: Any]]) ?? [] {
-                        if let id = sub["@id"] as? String { products.append(id) }
-                    }
+                    let subs = ((obj["subcomponents"] as? [[String: Any]]) ?? []).flatMap(ids)
+                    for id in ids(obj) { products.append((id, subs)) }
                 }
             }
             let justification = (s["justification"] as? String) ?? (s["impact_statement"] as? String) ?? (s["status_notes"] as? String)
@@ -73,18 +90,31 @@ public struct VEXDocument: Sendable {
     /// A product names the package when its purl equals the package's, ignoring qualifiers when the product has none,
     /// or when it names the image (its manifest digest).
     static func productMatches(_ product: String, purl: String, imageDigest: String) -> Bool {
-        if product == purl || product.contains(imageDigest) { return true }
+        if product == purl || isImage(product, digest: imageDigest) { return true }
         if !product.contains("?"), let q = purl.firstIndex(of: "?"), String(purl[..<q]) == product { return true }
         return false
+    }
+
+    /// Whether a product id names the image (its manifest digest, plain or percent-encoded as purls write it).
+    static func isImage(_ product: String, digest: String) -> Bool {
+        !digest.isEmpty && (product.contains(digest) || product.contains(digest.replacingOccurrences(of: ":", with: "%3A")))
+    }
+
+    /// A statement applies to a finding when a product names its package, or names the image with no subcomponents, or
+    /// names the image and one of its subcomponents names the package.
+    func applies(_ s: Statement, to f: Finding, imageDigest: String) -> Bool {
+        if s.products.isEmpty { return true }
+        return s.products.contains { p in
+            if p.subcomponents.isEmpty { return Self.productMatches(p.product, purl: f.package.purl, imageDigest: imageDigest) }
+            guard Self.isImage(p.product, digest: imageDigest) || p.product == f.package.purl else { return false }
+            return p.subcomponents.contains { Self.productMatches($0, purl: f.package.purl, imageDigest: "") }
+        }
     }
 
     func suppression(for f: Finding, imageDigest: String) -> Suppression? {
         for s in statements where s.status == "not_affected" || s.status == "fixed" {
             guard s.vulnerability.contains(where: f.matchesVulnerability) else { continue }
-            guard
-                s.products.isEmpty
-                    || s.products.contains(where: { Self.productMatches($0, purl: f.package.purl, imageDigest: imageDigest) })
-            else { continue }
+            guard applies(s, to: f, imageDigest: imageDigest) else { continue }
             return Suppression(kind: "vex", status: s.status, justification: s.justification, source: source)
         }
         return nil

@@ -418,3 +418,90 @@ enum EnrichmentFixturesLite {
         #"{"cve": {"id": "\#(id)", "published": "2099-01-01T00:00:00.000", "lastModified": "2099-01-02T00:00:00.000", "vulnStatus": "Analyzed", "metrics": {"cvssMetricV31": [{"source": "nvd@nist.gov", "type": "Primary", "cvssData": {"version": "3.1", "vectorString": "\#(vector)", "baseScore": \#(score)}}]}}}"#
     }
 }
+
+/// The evidence of a remediation on the real nginx image: a removed package, a package reduced to its configuration
+/// files and a used one get the right OpenVEX statements; the document is schema-valid; `scan --vex` of the hardened
+/// image counts what the report counts; the hardened image's CycloneDX carries the same analysis.
+@Suite(.serialized, .enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh"))
+struct RemediationVEXTests {
+    static let tracker = #"""
+        {"bash": {"CVE-2099-2001": {"releases": {"bookworm": {"status": "resolved", "fixed_version": "99.0-1", "urgency": "high"}}}},
+         "nginx": {"CVE-2099-2002": {"releases": {"bookworm": {"status": "resolved", "fixed_version": "99.0-1", "urgency": "medium"}}}}}
+        """#
+
+    @Test func runWritesOpenVEXThatScanAndTheSBOMAgreeWith() throws {
+        try TestImages.require()
+        try withTemporaryDirectory { dir in
+            try HostFS.writeFileAtomically(dir + "/tracker.json", Array(Self.tracker.utf8))
+            var (s, o) = try runProcess([hardenBinary, "db", "import", dir + "/tracker.json", "--db", dir + "/v.sqlite"])
+            try #require(s == 0, "\(o)")
+            (s, o) = try RuntimeTests.harden(
+                [
+                    "run", "oci:\(TestImages.layout):nginx", "--http-probe", "80:GET:/", "-o", "oci:\(dir)/out:nginx", "--report-dir",
+                    dir + "/report", "--db", dir + "/v.sqlite", "--vex-out", dir + "/vex.json",
+                ], runDir: dir + "/run")
+            try #require(s == 0, "\(o)")
+            let vexPath = dir + "/report/vex.openvex.json"
+            #expect(try HostFS.readFile(vexPath) == (try HostFS.readFile(dir + "/vex.json")))
+            let (vs, vo) = try runProcess(["python3", packageRoot + "/scripts/validate.py", "openvex", vexPath])
+            #expect(vs == 0, "OpenVEX schema: \(vo)")
+
+            let doc = try #require(try JSONSerialization.jsonObject(with: Data(try HostFS.readFile(vexPath))) as? [String: Any])
+            let statements = doc["statements"] as? [[String: Any]] ?? []
+            func statement(_ id: String, _ package: String) -> [String: Any]? {
+                statements.first { s in
+                    (s["vulnerability"] as? [String: Any])?["name"] as? String == id
+                        && ((s["products"] as? [[String: Any]])?.first?["subcomponents"] as? [[String: Any]] ?? []).contains {
+                            ($0["@id"] as? String)?.hasPrefix("pkg:deb/debian/\(package)@") == true
+                        }
+                }
+            }
+            let manifest = try #require(
+                (try JSONSerialization.jsonObject(with: Data(try HostFS.readFile(dir + "/report/report.json", limit: 1 << 26)))
+                    as? [String: Any])?["output"] as? [String: Any])
+            let digest = try #require(manifest["manifestDigest"] as? String)
+            let product = ((statements.first?["products"] as? [[String: Any]])?.first?["@id"] as? String) ?? ""
+            #expect(
+                product.hasPrefix("pkg:oci/nginx@sha256%3A") && product.hasSuffix(String(digest.dropFirst(7))), "\(product) vs \(digest)")
+
+            let bash = try #require(statement("CVE-2099-2001", "bash"), "no statement for the removed bash")
+            #expect(bash["status"] as? String == "not_affected" && bash["justification"] as? String == "component_not_present")
+            let common = try #require(statement("CVE-2099-2002", "nginx-common"), "no statement for nginx-common")
+            #expect(common["status"] as? String == "not_affected" && common["justification"] as? String == "vulnerable_code_not_present")
+            #expect((common["impact_statement"] as? String)?.contains("/etc/nginx/nginx.conf") == true, "\(common)")
+            // The binary is in nginx (used: affected, with what to do); nginx-light is an empty metapackage (removed).
+            let used = try #require(statement("CVE-2099-2002", "nginx"), "no statement for nginx")
+            #expect(used["status"] as? String == "affected" && (used["action_statement"] as? String)?.contains("99.0-1") == true)
+            #expect(statement("CVE-2099-2002", "nginx-light")?["justification"] as? String == "component_not_present")
+
+            // scan --vex of the hardened image counts what the report counts.
+            let record = try #require(
+                try JSONSerialization.jsonObject(with: Data(try HostFS.readFile(dir + "/report/report.json", limit: 1 << 26)))
+                    as? [String: Any])
+            let reportAfter = ((record["vulnerabilities"] as? [String: Any])?["after"] as? [String: Int]) ?? [:]
+            (s, o) = try runProcess([
+                hardenBinary, "scan", "oci:\(dir)/out:nginx", "--db", dir + "/v.sqlite", "--vex", vexPath, "--format", "json",
+            ])
+            try #require(s == 0, "\(o)")
+            let scan = try #require(try JSONSerialization.jsonObject(with: Data(o.utf8)) as? [String: Any])
+            #expect(
+                (scan["summary"] as? [String: Int] ?? [:]) == reportAfter, "scan --vex \(scan["summary"] ?? "-") vs report \(reportAfter)")
+            #expect(reportAfter["medium"] == 1, "only nginx's finding is left: \(reportAfter)")
+            (s, o) = try runProcess([hardenBinary, "scan", "oci:\(dir)/out:nginx", "--db", dir + "/v.sqlite", "--format", "json"])
+            let plain = try #require(try JSONSerialization.jsonObject(with: Data(o.utf8)) as? [String: Any])
+            #expect((plain["summary"] as? [String: Int])?["medium"] == 2, "without the VEX nginx-common still counts")
+
+            // The hardened image's CycloneDX SBOM carries the same analysis.
+            let cdx = try #require(
+                try JSONSerialization.jsonObject(with: Data(try HostFS.readFile(dir + "/report/sbom-after.cdx.json", limit: 1 << 26)))
+                    as? [String: Any])
+            let vulns = cdx["vulnerabilities"] as? [[String: Any]] ?? []
+            let analysed = vulns.filter { ($0["analysis"] as? [String: Any])?["state"] as? String == "not_affected" }
+            #expect(analysed.count == 1 && (analysed.first?["id"] as? String) == "CVE-2099-2002", "\(vulns)")
+            let (cs, co) = try runProcess([
+                "python3", packageRoot + "/scripts/validate.py", "cyclonedx", dir + "/report/sbom-after.cdx.json",
+            ])
+            #expect(cs == 0, "\(co)")
+        }
+    }
+}

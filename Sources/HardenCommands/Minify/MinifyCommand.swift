@@ -4,6 +4,7 @@ import HardenCore
 import HardenMinify
 import HardenOCI
 import HardenPipeline
+import HardenPolicy
 import HardenProfile
 import HardenRegistry
 import HardenReport
@@ -92,6 +93,13 @@ extension Application {
         @Option(name: .long, help: "Write a Kubernetes securityContext (YAML) to this file.")
         public var k8s: String?
 
+        @Option(
+            name: .long,
+            help: ArgumentHelp(
+                "Write an OpenVEX document of what minify did to each vulnerability (needs a vulnerability database).",
+                valueName: "FILE"))
+        public var vexOut: String?
+
         @OptionGroup public var keep: KeepOptions
 
         @Flag(name: .long, help: "Do not replay the probes on the result.")
@@ -115,10 +123,18 @@ extension Application {
             options.verify = !noVerify
             let progress = ProgressLine(enabled: global.showProgress)
             progress.update("minify: planning and building")
-            let result = try await MinifyStage.run(
+            let before = try data.findings(sbom)
+            var result = try await MinifyStage.run(
                 img, reference: reference.description, sbom: sbom, context: context, profile: runtimeProfile,
-                findings: try data.findings(sbom), data: data, options: options, logger: logger)
+                findings: before, data: data, options: options, logger: logger)
             progress.finish()
+            if let before, let after = try data.findings(result.sbomAfter) {
+                let evidence = try MinifyStage.evidence(
+                    &result, name: dest.description, before: before, after: after, tree: try ImageInspection.inspect(result.image).tree)
+                if let vexOut, let doc = evidence.document { try HostFS.writeFileAtomically(vexOut, doc) }
+            } else if let vexOut {
+                throw HardenError(.notFound, "\(database.path): --vex-out \(vexOut) needs a vulnerability database (harden db update)")
+            }
             if let report { try HostFS.writeFileAtomically(report, try JSONCoding.encode(result.report, pretty: true)) }
             if let seccomp { try HostFS.writeFileAtomically(seccomp, try JSONCoding.encode(result.seccomp, pretty: true)) }
             if let k8s { try HostFS.writeFileAtomically(k8s, Array(result.kubernetes.utf8)) }

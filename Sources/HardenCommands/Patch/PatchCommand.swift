@@ -70,7 +70,13 @@ extension Application {
             progress.finish()
             for n in result.report.notes { logger.notice("\(n)") }
             if let report { try HostFS.writeFileAtomically(report, try JSONCoding.encode(result.report, pretty: true)) }
-            if let vex { try HostFS.writeFileAtomically(vex, result.vex) }
+            if let vex {
+                if let doc = result.vex {
+                    try HostFS.writeFileAtomically(vex, doc)
+                } else if !global.quiet {
+                    writeStandardError("no vulnerability was fixed: no VEX statement to make, \(vex) not written\n")
+                }
+            }
             if !global.quiet { print(Self.table(result.report)) }
             let written = try await imageOptions.write(
                 result.image, to: dest, options: ImageWriter.Options(compression: .keep), logger: logger)

@@ -49,6 +49,13 @@ extension Application {
                 valueName: "DIR"))
         public var reportDir: String = "harden-report"
 
+        @Option(
+            name: .long,
+            help: ArgumentHelp(
+                "Also write the OpenVEX document of the remediation here (it is always vex.openvex.json in the report directory).",
+                valueName: "FILE"))
+        public var vexOut: String?
+
         @OptionGroup public var keep: KeepOptions
 
         @Flag(name: .long, help: "Patch first: upgrade packages with published fixes (harden patch), then profile and minify the result.")
@@ -122,6 +129,13 @@ extension Application {
                 if !quiet { writeStandardError("wrote \(written.reference)" + (written.manifestDigest.map { " (\($0))" } ?? "") + "\n") }
             }
             try Self.writeReportDirectory(reportDir, try Pipeline.reportFiles(result))
+            if let vexOut {
+                if let doc = result.files["vex.openvex.json"] {
+                    try HostFS.writeFileAtomically(vexOut, doc)
+                } else if !quiet {
+                    writeStandardError("no vulnerability to make a VEX statement about (or no database): \(vexOut) not written\n")
+                }
+            }
             if !quiet { print(Self.summary(result.record, reportDir: reportDir)) }
             if result.gateFailed {
                 for f in result.record.failures { writeStandardError("harden: \(f)\n") }
