@@ -42,6 +42,15 @@ public struct FeedSource: Sendable, Hashable {
         for eco in ["PyPI", "npm", "Go", "Maven", "crates.io", "RubyGems", "Packagist", "NuGet", "Debian", "Alpine", "Ubuntu"] {
             out.append(FeedSource(name: "osv-\(eco)", url: "https://osv-vulnerabilities.storage.googleapis.com/\(eco)/all.zip"))
         }
+        // Severities when the vendor has none, known exploitation, exploit probability.
+        let year = Calendar(identifier: .gregorian).component(.year, from: Date())
+        for y in 2002...max(2002, year) {
+            out.append(FeedSource(name: "nvd-\(y)", url: "https://nvd.nist.gov/feeds/json/cve/2.0/nvdcve-2.0-\(y).json.gz"))
+        }
+        out.append(FeedSource(name: "nvd-modified", url: "https://nvd.nist.gov/feeds/json/cve/2.0/nvdcve-2.0-modified.json.gz"))
+        out.append(
+            FeedSource(name: "cisa-kev", url: "https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json"))
+        out.append(FeedSource(name: "first-epss", url: "https://epss.empiricalsecurity.com/epss_scores-current.csv.gz"))
         return out
     }()
 }

@@ -289,6 +289,31 @@ struct VulnScanTests {
                 [hardenBinary, "db", "update", "--source", "x=http://127.0.0.1:\(port)/missing.zip"], environment: env)
             #expect(s3 == 1 && o3.contains("404") && o3.contains("missing.zip"), "\(o3)")
             #expect(try VulnerabilityDatabase(readingAt: dir + "/db/v.sqlite").sources().count == 2)
+
+            // The enrichment feeds update the same way: NVD (gzip), KEV, EPSS (gzip).
+            try HostFS.writeFileAtomically(
+                dir + "/www/nvdcve-2.0-2099.json", Array(SeverityGateTests.nvd(critical: true).utf8))
+            _ = try runProcess(["gzip", "-f", dir + "/www/nvdcve-2.0-2099.json"])
+            try HostFS.writeFileAtomically(
+                dir + "/www/kev.json",
+                Array(
+                    #"{"catalogVersion": "1", "dateReleased": "2026-11-27T00:00:00Z", "vulnerabilities": [{"cveID": "CVE-2099-1001", "dateAdded": "2026-11-01"}]}"#
+                        .utf8))
+            try HostFS.writeFileAtomically(
+                dir + "/www/epss.csv",
+                Array("#model_version:v1,score_date:2026-11-28T00:00:00+0000\ncve,epss,percentile\nCVE-2099-1001,0.5,0.9\n".utf8))
+            _ = try runProcess(["gzip", "-f", dir + "/www/epss.csv"])
+            let enrich = [
+                hardenBinary, "db", "update", "--source", "nvd=http://127.0.0.1:\(port)/nvdcve-2.0-2099.json.gz",
+                "--source", "kev=http://127.0.0.1:\(port)/kev.json", "--source", "epss=http://127.0.0.1:\(port)/epss.csv.gz",
+            ]
+            let (s4, o4) = try runProcess(enrich, environment: env)
+            #expect(s4 == 0 && o4.contains("known exploited") && o4.contains("EPSS scores") && o4.contains("CVE records"), "\(o4)")
+            let (s5, o5) = try runProcess(enrich, environment: env)
+            #expect(s5 == 0 && o5.contains("nvd: not modified") && o5.contains("epss: not modified"), "\(o5)")
+            let updated = try VulnerabilityDatabase(readingAt: dir + "/db/v.sqlite")
+            #expect(try updated.kev(of: "CVE-2099-1001") != nil && updated.epss(of: "CVE-2099-1001")?.score == 0.5)
+            #expect(try updated.severities(of: "CVE-2099-1001").contains { $0.source == "nvd" && $0.severity == .critical })
         }
     }
 

@@ -44,6 +44,19 @@ extension Application {
             if feeds.isEmpty { throw ValidationError("name at least one feed file or directory") }
         }
 
+        /// `imported SOURCE: 120 advisories, 300 affected packages` (or CVE records, KEV entries, EPSS scores).
+        static func describe(_ s: VulnerabilityDatabase.ImportSummary) -> String {
+            var parts = ["\(s.advisories) advisories", "\(s.affected) affected packages"]
+            if s.kev > 0 {
+                parts = ["\(s.kev) known exploited vulnerabilities"]
+            } else if s.epss > 0 {
+                parts = ["\(s.epss) EPSS scores"]
+            } else if s.affected == 0 && s.advisories > 0 {
+                parts = ["\(s.advisories) CVE records"]
+            }
+            return "imported \(s.source): \(parts.joined(separator: ", "))"
+        }
+
         public func run() async throws {
             let logger = global.makeLogger()
             var parsed: [ParsedFeed] = []
@@ -52,11 +65,7 @@ extension Application {
             for s in summaries {
                 logger.info("Imported feed", metadata: ["source": "\(s.source)", "advisories": "\(s.advisories)"])
                 if !global.quiet {
-                    var parts = ["\(s.advisories) advisories", "\(s.affected) affected packages"]
-                    if s.kev > 0 { parts = ["\(s.kev) known exploited vulnerabilities"] }
-                    if s.epss > 0 { parts = ["\(s.epss) EPSS scores"] }
-                    if s.affected == 0 && s.kev == 0 && s.epss == 0 { parts = ["\(s.advisories) CVE records"] }
-                    writeStandardError("imported \(s.source): \(parts.joined(separator: ", "))\n")
+                    writeStandardError(DBImport.describe(s) + "\n")
                 }
             }
         }
@@ -90,7 +99,7 @@ extension Application {
             for r in results { parsed += try FeedParser.load(r.path) }
             let summaries = try VulnerabilityDatabase.importFeeds(parsed, into: database.path)
             if !quiet {
-                for s in summaries { writeStandardError("imported \(s.source): \(s.advisories) advisories\n") }
+                for s in summaries { writeStandardError(DBImport.describe(s) + "\n") }
             }
         }
     }
