@@ -264,6 +264,9 @@ struct FixtureImage {
         ("image:\n  require_non_root: maybe\n", "p.yaml:2: image.require_non_root: must be true or false"),
         ("packages: [bash\n", "p.yaml: invalid YAML: line 2"),
         ("- just\n- a list\n", "p.yaml:1: policy: must be a mapping"),
+        ("vulnerabilities:\n  unknown: sometimes\n", "p.yaml:2: vulnerabilities.unknown: must be one of fail, warn, ignore"),
+        ("vulnerabilities:\n  max_epss: 2\n", "p.yaml:2: vulnerabilities.max_epss: must be a probability"),
+        ("vulnerabilities:\n  known_exploited: maybe\n", "p.yaml:2: vulnerabilities.known_exploited: must be fail or ignore"),
     ])
     func invalidPoliciesNameTheLineAndKey(text: String, message: String) {
         do {
@@ -387,5 +390,14 @@ struct FixtureImage {
             PolicyInput(
                 reference: "img", config: nil, os: nil, packages: [], findings: nil, databaseAgeDays: nil, checks: [], contentBytes: 1))
         #expect(undecided.undecided.count == 1)
+        // max_db_age_days holds each feed's own data date too (a stale EPSS file in a freshly imported database).
+        let aged = try Policy.parse("vulnerabilities:\n  max_db_age_days: 7\n  unknown: ignore\n", source: "p.yaml")
+        #expect(aged.vulnerabilities.unknown == .ignore)
+        var input = PolicyInput(
+            reference: "img", config: nil, os: nil, packages: [], findings: [], databaseAgeDays: 1, checks: [], contentBytes: 1)
+        input.feedAgeDays = ["first-epss": 30, "cisa-kev": 2]
+        let agedVerdict = aged.evaluate(input)
+        #expect(agedVerdict.violations.map(\.rule) == ["vulnerabilities.max_db_age_days"])
+        #expect(agedVerdict.violations.first?.message.contains("first-epss is 30 days old") == true, "\(agedVerdict.violations)")
     }
 }
