@@ -118,6 +118,11 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: swiftSettings),
+        // Compose files: the services, settings and dependencies an application needs to start (pure reader).
+        .target(
+            name: "HardenCompose",
+            dependencies: ["HardenCore", "HardenSystem", "HardenProfile", .product(name: "Yams", package: "Yams")],
+            swiftSettings: swiftSettings),
         .target(
             name: "HardenReport",
             dependencies: ["HardenCore", "HardenSBOM", "HardenVulnDB", "HardenProfile", "HardenMinify", "HardenPolicy"],
@@ -203,6 +208,10 @@ let package = Package(
                 "HardenPolicy", "HardenReport", "HardenOCI", "HardenArchive", "HardenCore", "HardenSystem", "HardenVulnDB", "HardenProfile",
                 "HardenTestSupport",
             ],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "HardenComposeTests",
+            dependencies: ["HardenCompose", "HardenCore", "HardenSystem", "HardenTestSupport"],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "HardenPatchTests",

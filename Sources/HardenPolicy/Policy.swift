@@ -74,49 +74,8 @@ extension Policy {
     /// hashing them expands them: n aliases can stand for ~3^(n/3) nodes ("billion laughs"). 32 keep that below 10^5.
     public static let maxAliases = 32
 
-    /// Counts alias references in YAML text: a `*` that starts a token outside quoted scalars and comments. Errs on
-    /// the side of counting (a `*` starting a word in a block scalar counts too), never under-counts.
-    public static func countAliases(_ text: String) -> Int {
-        enum State { case plain, single, double, comment }
-        var state = State.plain
-        var count = 0
-        var previous: UInt8 = UInt8(ascii: "\n")
-        var escaped = false
-        let tokenStart: Set<UInt8> = [
-            UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\n"), UInt8(ascii: "\r"), UInt8(ascii: "["),
-            UInt8(ascii: "{"), UInt8(ascii: ","), UInt8(ascii: ":"), UInt8(ascii: "-"), UInt8(ascii: "?"),
-        ]
-        for b in text.utf8 {
-            switch state {
-            case .plain:
-                if tokenStart.contains(previous) {
-                    if b == UInt8(ascii: "*") { count += 1 }
-                    if b == UInt8(ascii: "'") { state = .single }
-                    if b == UInt8(ascii: "\"") { state = .double }
-                }
-                if b == UInt8(ascii: "#")
-                    && (previous == UInt8(ascii: " ") || previous == UInt8(ascii: "\t") || previous == UInt8(ascii: "\n"))
-                {
-                    state = .comment
-                }
-            case .single:
-                if b == UInt8(ascii: "'") { state = .plain }  // '' (an escaped quote) leaves and re-enters at once
-            case .double:
-                if escaped {
-                    escaped = false
-                } else if b == UInt8(ascii: "\\") {
-                    escaped = true
-                } else if b == UInt8(ascii: "\"") {
-                    state = .plain
-                }
-            case .comment:
-                if b == UInt8(ascii: "\n") { state = .plain }
-            }
-            previous = b
-            if state == .plain && b == UInt8(ascii: "'") { previous = UInt8(ascii: " ") }
-        }
-        return count
-    }
+    /// Alias references in YAML text (see `YAMLAliases.count`).
+    public static func countAliases(_ text: String) -> Int { YAMLAliases.count(text) }
 
     /// Parses policy YAML. Pure: no I/O.
     public static func parse(_ text: String, source: String) throws -> Policy {

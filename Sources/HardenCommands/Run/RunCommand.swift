@@ -207,6 +207,7 @@ extension Application {
                 s += "\nverification: " + (m.verification.ran ? (m.verification.passed ? "passed" : "FAILED") : "not run")
             }
             if let p = r.policy { s += "\npolicy: " + (p.passed ? "passed" : "violated (\(p.violations.count))") }
+            for w in r.warnings { s += "\nwarning: \(w)" }
             s += "\nverdict: \(r.verdict.rawValue.uppercased()) — report in \(reportDir)/report.html"
             return s
         }
