@@ -13,7 +13,7 @@ packages=(
     # runtime and peers: running containers, building and checking images
     runc umoci skopeo debootstrap uidmap iproute2 iptables
     # tools used by tests and benchmarks
-    zstd gzip tar xz-utils curl ca-certificates python3 bc time sqlite3
+    zstd gzip tar xz-utils curl ca-certificates openssl python3 bc time sqlite3
     # registry tests
     docker-registry apache2-utils
     # patch: repository signatures (gpgv verifies; gnupg makes the tests' throwaway keys), apt for the tests' oracle
