@@ -204,21 +204,33 @@ public struct Matcher {
                 byKey[key] = f
             }
         }
+        // What the database says about an id, looked up once per id (a CVE usually affects several binary packages).
+        var enriched: [String: (ratings: [SeverityRating], kev: KEVEntry?, epss: EPSSScore?, cwes: [String])] = [:]
+        func enrichment(_ id: String) throws -> (ratings: [SeverityRating], kev: KEVEntry?, epss: EPSSScore?, cwes: [String]) {
+            if let e = enriched[id] { return e }
+            let cve = id.hasPrefix("CVE-")
+            let e = (
+                ratings: try database.severities(of: id), kev: cve ? try database.kev(of: id) : nil,
+                epss: cve ? try database.epss(of: id) : nil, cwes: cve ? try database.cwes(of: id) : []
+            )
+            enriched[id] = e
+            return e
+        }
         var out: [Finding] = []
         for key in byKey.keys.sorted() {
             guard var f = byKey[key] else { continue }
             var ratings: [SeverityRating] = []
-            for id in f.ids { ratings += try database.severities(of: id) }
+            for id in f.ids { ratings += try enrichment(id).ratings }
             f.ratings = Array(Set(ratings)).sorted { ($0.source, $0.type, $0.vector ?? "") < ($1.source, $1.type, $1.vector ?? "") }
             (f.severity, f.severitySource) = Self.primarySeverity(f.ratings)
             let cvss = f.ratings.compactMap(CVSSScore.init)
             f.cvss = cvss.isEmpty ? nil : cvss
             for id in f.ids where f.summary == nil { f.summary = try database.summary(of: id) }
             for id in f.ids where id.hasPrefix("CVE-") {
-                if f.kev == nil { f.kev = try database.kev(of: id) }
-                if f.epss == nil { f.epss = try database.epss(of: id) }
-                let cwes = try database.cwes(of: id)
-                if !cwes.isEmpty { f.cwes = Array(Set((f.cwes ?? []) + cwes)).sorted() }
+                let e = try enrichment(id)
+                if f.kev == nil { f.kev = e.kev }
+                if f.epss == nil { f.epss = e.epss }
+                if !e.cwes.isEmpty { f.cwes = Array(Set((f.cwes ?? []) + e.cwes)).sorted() }
             }
             out.append(f)
         }
