@@ -95,7 +95,7 @@ let package = Package(
         .target(
             name: "HardenRuntime",
             dependencies: [
-                "HardenCore", "HardenSystem", "HardenArchive", "HardenOCI", "HardenProfile", "CHardenSystem",
+                "HardenCore", "HardenSystem", "HardenArchive", "HardenOCI", "HardenProfile", "HardenCompose", "CHardenSystem",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -139,7 +139,7 @@ let package = Package(
             name: "HardenCommands",
             dependencies: [
                 "HardenCore", "HardenSystem", "HardenOCI", "HardenSBOM", "HardenVulnDB", "HardenRegistry", "HardenProfile",
-                "HardenRuntime", "HardenPatch",
+                "HardenRuntime", "HardenPatch", "HardenCompose",
                 "HardenMinify", "HardenPolicy", "HardenReport", "HardenPipeline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

@@ -12,6 +12,8 @@ packages=(
     libdpkg-dev gcc
     # runtime and peers: running containers, building and checking images
     runc umoci skopeo debootstrap uidmap iproute2 iptables
+    # Compose `init: true`: a static init bind-mounted as the container's PID 1
+    tini
     # tools used by tests and benchmarks
     zstd gzip tar xz-utils curl ca-certificates openssl python3 bc time sqlite3
     # registry tests

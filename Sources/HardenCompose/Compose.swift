@@ -508,3 +508,52 @@ struct Reader {
         }
     }
 }
+
+extension ComposeService {
+    /// The container settings of this service: env files first, then `environment` (which wins, as in Compose);
+    /// bind mounts and volumes; tmpfs; the container side of `ports` and `expose`.
+    public func settings() throws -> ContainerSettings {
+        var s = ContainerSettings()
+        var env: [(name: String, value: String)] = []
+        for f in envFiles {
+            guard HostFS.exists(f) else { throw HardenError(.notFound, "services.\(name).env_file: \(f) does not exist") }
+            env += try EnvFile.parse(try HostFS.readFile(f, limit: 1 << 20), source: f).map { (name: $0.0, value: $0.1) }
+        }
+        for (k, v) in environment.sorted(by: { $0.key < $1.key }) { env.append((k, v)) }
+        s.environment = env
+        for v in volumes {
+            switch v.kind {
+            case .bind: s.mounts.append(.init(kind: .bind, source: v.source, destination: v.target, readOnly: v.readOnly))
+            case .volume: s.mounts.append(.init(kind: .volume, source: v.source, destination: v.target, readOnly: v.readOnly))
+            case .tmpfs: s.tmpfs.append(v.target)
+            }
+        }
+        s.tmpfs += tmpfs.map { String($0.split(separator: ":").first ?? "") }.filter { !$0.isEmpty }
+        s.user = user
+        s.workingDir = workingDir
+        s.entrypoint = entrypoint
+        s.command = command
+        s.extraHosts = extraHosts.sorted { $0.key < $1.key }.map { (name: $0.key, address: $0.value) }
+        s.initProcess = initProcess ?? false
+        s.stopSignal = stopSignal
+        s.stopGracePeriod = stopGracePeriod
+        s.ports = containerPorts
+        return s
+    }
+
+    /// The container ports of `ports` (`[IP:][HOST:]CONTAINER[/PROTO]`, ranges expanded) and `expose`.
+    public var containerPorts: [Int] {
+        var out = Set<Int>()
+        for spec in ports + expose {
+            let noProto = spec.split(separator: "/").first.map(String.init) ?? spec
+            let container = noProto.split(separator: ":").last.map(String.init) ?? noProto
+            let range = container.split(separator: "-").compactMap { Int($0) }
+            if range.count == 2, range[0] <= range[1], range[1] - range[0] < 1024 {
+                out.formUnion(range[0]...range[1])
+            } else if range.count == 1 {
+                out.insert(range[0])
+            }
+        }
+        return out.sorted()
+    }
+}

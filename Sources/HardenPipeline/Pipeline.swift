@@ -77,6 +77,8 @@ public struct PipelineOptions: Sendable {
     public var allowProbeFailure = false
     /// Patch the input first (`run --patch`): the rest of the run profiles and minifies the patched image.
     public var patch: PatchOptions?
+    /// Warnings to record (the Compose reader's).
+    public var warnings: [String] = []
 
     public init() {}
 }
@@ -184,6 +186,7 @@ public final class Pipeline {
         var record = RunRecord(
             startedAt: Self.now(), input: Self.side(image, reference: reference, tree: context.tree, packages: sbom.packages.count))
         record.policyFile = options.policyFile
+        record.warnings += options.warnings
         record.database = try data.record()
         if let p = patchRecord {
             record.original = p.original
@@ -232,9 +235,12 @@ public final class Pipeline {
 
         // Minify and verify.
         let result: MinifyResult = try await stage("minify", "planning, building and verifying", into: &record) {
+            // Verification starts the container (and its services) with the settings it was profiled with.
+            var minifyOptions = options.minify
+            minifyOptions.run = options.run
             let r = try await MinifyStage.run(
                 image, reference: reference, sbom: sbom, context: context, profile: profile, findings: before, data: data,
-                options: options.minify, logger: logger)
+                options: minifyOptions, logger: logger)
             let v = r.report.verification
             return (r, "\(r.report.reductionPercent)% smaller; verification " + (v.ran ? (v.passed ? "passed" : "FAILED") : "not run"))
         }

@@ -23,9 +23,28 @@ public struct RunObservation: Sendable {
     public var ports: [RuntimeProfile.Port]
     /// The container's output (its last 16 KiB).
     public var log: String
+    /// Where host paths, volumes and tmpfs were mounted: what the app finds there is not image content.
+    public var mountPoints: [String] = []
 
     public init(run: RuntimeProfile.Run, fanotify: FileAccessLog?, traces: [TraceReport], ports: [RuntimeProfile.Port], log: String) {
         self.run = run; self.fanotify = fanotify; self.traces = traces; self.ports = ports; self.log = log
+    }
+}
+
+extension RunObservation {
+    /// Secret values replaced in everything free-form a run records: the command, probe output and errors, the log,
+    /// the arguments of the processes the sensor saw.
+    public mutating func redact(_ r: Redactor) {
+        guard !r.secrets.isEmpty else { return }
+        run.command = r.apply(run.command)
+        for i in run.probes.indices {
+            run.probes[i].output = run.probes[i].output.map(r.apply)
+            run.probes[i].error = run.probes[i].error.map(r.apply)
+        }
+        log = r.apply(log)
+        for t in traces.indices {
+            for e in traces[t].executions.indices { traces[t].executions[e].argv = r.apply(traces[t].executions[e].argv) }
+        }
     }
 }
 

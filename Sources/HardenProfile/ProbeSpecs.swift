@@ -70,7 +70,8 @@ public func splitCommandLine(_ s: String) throws -> [String] {
 /// Sockets a container listens on, from its `/proc/PID/net/{tcp,tcp6,udp,udp6}`.
 public enum ListeningSockets {
     /// Parses one of those tables. TCP sockets in LISTEN (0A) and bound UDP sockets (07) count.
-    public static func parse(_ bytes: [UInt8], protocolName: String) -> [RuntimeProfile.Port] {
+    /// With `inodes`, only the sockets whose inode (the table's tenth column) is in the set.
+    public static func parse(_ bytes: [UInt8], protocolName: String, inodes: Set<String>? = nil) -> [RuntimeProfile.Port] {
         var out: [RuntimeProfile.Port] = []
         let udp = protocolName.hasPrefix("udp")
         for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n").dropFirst() {
@@ -78,6 +79,7 @@ public enum ListeningSockets {
             guard f.count > 3 else { continue }
             let state = f[3]
             guard state == (udp ? "07" : "0A") else { continue }
+            if let inodes, f.count < 10 || !inodes.contains(String(f[9])) { continue }
             let local = f[1].split(separator: ":")
             guard local.count == 2, let port = Int(local[1], radix: 16), let address = decodeAddress(local[0]) else { continue }
             out.append(RuntimeProfile.Port(protocolName: udp ? "udp" : "tcp", port: port, address: address))

@@ -52,6 +52,12 @@ public struct RuntimeProfile: Codable, Sendable, Equatable {
         public var tracedProcesses: Int?
         /// What the container could connect to (`isolated`, `host`, `open`); verification runs the same way.
         public var network: String?
+        /// The settings the container ran with besides its image config (environment names only).
+        public var settings: ContainerSettings.Record?
+        /// Its Compose service name.
+        public var service: String?
+        /// The services that ran beside it.
+        public var services: [ServiceRecord]?
         public init(
             startedAt: String, durationSeconds: Double, sensors: [String], command: [String], user: String, probes: [ProbeResult],
             exitCode: Int32?, fanotifyEvents: Int?, tracedProcesses: Int?, network: String? = nil
@@ -60,6 +66,25 @@ public struct RuntimeProfile: Codable, Sendable, Equatable {
             self.user = user; self.probes = probes; self.exitCode = exitCode; self.fanotifyEvents = fanotifyEvents;
             self.tracedProcesses = tracedProcesses
             self.network = network
+        }
+    }
+    /// A service that ran beside the profiled container (unprofiled).
+    public struct ServiceRecord: Codable, Sendable, Equatable {
+        public var name: String
+        public var reference: String
+        public var manifestDigest: String
+        public var configDigest: String
+        public var settings: ContainerSettings.Record
+        /// Whether its healthcheck passed (nil: it has none).
+        public var healthy: Bool?
+        /// Its exit code when it ended before harden stopped it.
+        public var exitCode: Int32?
+        public init(
+            name: String, reference: String, manifestDigest: String, configDigest: String, settings: ContainerSettings.Record,
+            healthy: Bool?, exitCode: Int32?
+        ) {
+            self.name = name; self.reference = reference; self.manifestDigest = manifestDigest; self.configDigest = configDigest
+            self.settings = settings; self.healthy = healthy; self.exitCode = exitCode
         }
     }
     public struct FileRecord: Codable, Sendable, Equatable {
@@ -134,6 +159,8 @@ public struct RuntimeProfile: Codable, Sendable, Equatable {
     public var syscalls: [Syscall]
     public var packages: [PackageUse]
     public var summary: Summary
+    /// Paths the app used under its mounts, volumes and tmpfs: not image content, never copied into an image.
+    public var mountedFiles: [FileRecord]?
 
     public init(
         image: ImageIdentity, runs: [Run], files: [FileRecord], executables: [Execution], ports: [Port], uids: [UInt32],
@@ -182,6 +209,11 @@ extension RuntimeProfile {
                 if var x = execs[k] { x.count += e.count; execs[k] = x } else { execs[k] = e }
             }
             out.executables = execs.values.sorted { ($0.path, $0.argv.joined(separator: " ")) < ($1.path, $1.argv.joined(separator: " ")) }
+            if let m = p.mountedFiles {
+                var byPath = Dictionary((out.mountedFiles ?? []).map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
+                for f in m where byPath[f.path] == nil { byPath[f.path] = f }
+                out.mountedFiles = byPath.values.sorted { $0.path < $1.path }
+            }
             out.ports = Array(Set(out.ports + p.ports)).sorted()
             out.uids = Array(Set(out.uids + p.uids)).sorted()
             out.gids = Array(Set(out.gids + p.gids)).sorted()
@@ -323,7 +355,13 @@ extension RuntimeProfile {
         packages: [SoftwarePackage]
     ) -> RuntimeProfile {
         let assembler = ProfileAssembler(tree: tree)
-        let files = assembler.files(fanotify: o.fanotify, traces: o.traces)
+        var files = assembler.files(fanotify: o.fanotify, traces: o.traces)
+        // What the app found in its mounts is the host's (or a scratch volume's), not the image's.
+        let mounted = files.filter { f in o.mountPoints.contains { f.path == $0 || f.path.hasPrefix($0.hasSuffix("/") ? $0 : $0 + "/") } }
+        if !mounted.isEmpty {
+            let paths = Set(mounted.map(\.path))
+            files.removeAll { paths.contains($0.path) }
+        }
         var execs: [String: Execution] = [:]
         var uids = Set<UInt32>(), gids = Set<UInt32>()
         var syscalls: [String: Int] = [:]
@@ -355,6 +393,7 @@ extension RuntimeProfile {
             packages: [], summary: Summary(files: 0, missingFiles: 0, executables: 0, packagesUsed: 0, packagesUnused: 0))
         p.packages = packageUse(packages, paths: p.canonicalUsedPaths)
         p.summary = summarize(p)
+        if !mounted.isEmpty { p.mountedFiles = mounted }
         return p
     }
 }

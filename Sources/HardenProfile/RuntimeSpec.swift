@@ -119,6 +119,11 @@ extension RuntimeSpec {
         "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
     ]
 
+    /// A bind mount of a host path (read-only when asked).
+    public static func bind(source: String, destination: String, readOnly: Bool) -> Mount {
+        Mount(destination: destination, type: "bind", source: source, options: ["rbind", "rprivate"] + (readOnly ? ["ro"] : []))
+    }
+
     /// Paths Docker masks or makes read-only inside /proc and /sys.
     static let maskedPaths = [
         "/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
@@ -155,14 +160,18 @@ extension RuntimeSpec {
     ///   - etcFiles: host files bind-mounted over `/etc/hosts`, `/etc/resolv.conf`, `/etc/hostname`.
     ///   - seccomp: the filter (profiling runs: `Seccomp.dockerDefault`; verification: the image's own profile).
     ///   - limits: the pids and memory limits of the container's cgroup.
+    ///   - settings: the run's environment, working directory and tmpfs mounts on top of the image's.
+    ///   - extraMounts: bind mounts (host paths already resolved), after the standard ones.
     public static func make(
         config: ContainerConfig?, args: [String], user: User, hostname: String, rootfs: String,
-        networkNamespace: String?, etcFiles: [String: String], seccomp: Seccomp? = nil, limits: SandboxLimits? = nil
+        networkNamespace: String?, etcFiles: [String: String], seccomp: Seccomp? = nil, limits: SandboxLimits? = nil,
+        settings: ContainerSettings = ContainerSettings(), extraMounts: [Mount] = []
     ) -> RuntimeSpec {
         let caps = dockerDefaultCapabilities
+        let cwd = settings.workingDir ?? (config?.workingDir).flatMap { $0.isEmpty ? nil : $0 } ?? "/"
         let process = Process(
-            terminal: false, user: user, args: args, env: environment(of: config, hostname: hostname),
-            cwd: (config?.workingDir).flatMap { $0.isEmpty ? nil : $0 } ?? "/",
+            terminal: false, user: user, args: args, env: settings.environment(over: environment(of: config, hostname: hostname)),
+            cwd: cwd,
             capabilities: Capabilities(
                 bounding: caps, effective: user.uid == 0 ? caps : [], permitted: user.uid == 0 ? caps : [], inheritable: [], ambient: []),
             // No privilege gain through setuid files or file capabilities; it also makes runc load the seccomp
@@ -182,6 +191,10 @@ extension RuntimeSpec {
         ]
         for (destination, source) in etcFiles.sorted(by: { $0.key < $1.key }) {
             mounts.append(Mount(destination: destination, type: "bind", source: source, options: ["rbind", "rprivate"]))
+        }
+        mounts += extraMounts
+        for t in settings.tmpfs {
+            mounts.append(Mount(destination: t, type: "tmpfs", source: "tmpfs", options: ["nosuid", "nodev", "noexec", "mode=1777"]))
         }
         var namespaces = [Namespace(type: "pid"), Namespace(type: "mount"), Namespace(type: "ipc"), Namespace(type: "uts")]
         namespaces.append(Namespace(type: "network", path: networkNamespace))

@@ -124,6 +124,12 @@ public struct RunRecord: Codable, Sendable {
         public var packagesUnused: Int
         public var ports: [String]
         public var sensors: [String]
+        /// The Compose service profiled, the settings it ran with (environment names only) and the services beside it.
+        public var service: String?
+        public var settings: ContainerSettings.Record?
+        public var services: [RuntimeProfile.ServiceRecord]?
+        /// Files the app used from its mounts (they stay mounts: not copied into the image).
+        public var mountedFiles: [String]?
 
         public init(_ p: RuntimeProfile) {
             probes = p.runs.last?.probes ?? []
@@ -133,6 +139,10 @@ public struct RunRecord: Codable, Sendable {
             var seen = Set<String>()
             ports = p.ports.map { "\($0.protocolName)/\($0.port)" }.filter { seen.insert($0).inserted }
             sensors = p.runs.last?.sensors ?? []
+            service = p.runs.last?.service
+            settings = p.runs.last?.settings
+            services = p.runs.last?.services
+            mountedFiles = p.mountedFiles?.map(\.path)
         }
     }
     public struct Artifact: Codable, Sendable {

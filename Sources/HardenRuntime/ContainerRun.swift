@@ -1,6 +1,7 @@
 // harden — one container run under runc: pristine rootfs (cached), overlay, network namespace, bundle,
 // sensors, probes, and cleanup of everything on every exit path.
 import CHardenSystem
+import HardenCompose
 import HardenCore
 import HardenOCI
 import HardenProfile
@@ -28,14 +29,25 @@ public struct RunOptions: Sendable {
     public var limits = SandboxLimits()
     /// What the container may connect to.
     public var network = NetworkMode.isolated
-    /// The user to run as instead of the image's (uid[:gid]).
-    public var user: String?
+    /// How the target starts besides its image config (environment, mounts, user, command…).
+    public var settings = ContainerSettings()
+    /// The target's Compose service name (its hostname, and a name the others reach it by).
+    public var serviceName: String?
+    /// Services available to start before the target (the ones it depends on, transitively, are started).
+    public var services: [ServiceLaunch] = []
+    /// What the target waits for before it starts.
+    public var dependsOn: [String: ComposeService.Condition] = [:]
+    /// The target's own healthcheck: the probes start once it passes.
+    public var healthcheck: ComposeService.Healthcheck?
     /// The program that runs the ptrace sensor (`harden internal-trace`); default /proc/self/exe.
     public var tracerExecutable: String = "/proc/self/exe"
     public var runDirectory: String = RunOptions.defaultRunDirectory()
     public var cacheDirectory: String = RunOptions.defaultCacheDirectory()
 
     public init() {}
+
+    /// Every value the run's settings put in an environment: redacted from what a run records.
+    public var secretValues: [String] { settings.secretValues + services.flatMap(\.settings.secretValues) }
 
     /// `$HARDEN_RUN_DIR`, else /run/harden.
     public static func defaultRunDirectory() -> String {
@@ -94,17 +106,28 @@ public final class ContainerRunner: Sendable {
             }
             logger.notice("Removing a stale run", metadata: ["run": "\(name)"])
             let id = String(name.dropFirst(7))
-            ChildProcess.runQuietly(["runc", "--root", "\(options.runDirectory)/runc", "delete", "--force", name])
+            // The target (NAME) and its services (NAME-sN).
+            let runc = ["runc", "--root", "\(options.runDirectory)/runc"]
+            let services = (try? HostFS.listDirectory(dir + "/services")) ?? []
+            for container in [name] + services.map({ "\(name)-s\($0)" }) {
+                ChildProcess.runQuietly(runc + ["kill", container, "KILL"])
+                ChildProcess.runQuietly(runc + ["delete", "--force", container])
+            }
             ContainerNetwork.remove(
                 name: ContainerNetwork.namespaceName(id: id, runDirectory: options.runDirectory), hostInterface: "hd\(id.prefix(10))h")
-            try? Mounts.unmount(dir + "/rootfs")
+            for m in Mounts.mounts(under: dir + "/").sorted(by: { $0.count > $1.count }) { try? Mounts.unmount(m) }
+            guard Mounts.mounts(under: dir + "/").isEmpty else {
+                logger.warning("A stale run's file systems are still mounted; leaving it", metadata: ["run": "\(dir)"])
+                continue
+            }
             try? HostFS.removeTree(dir)
         }
     }
 
     // MARK: The run
 
-    /// Runs the image's process (or `command`) with the probes. Cleans up before returning or throwing.
+    /// Runs the image's process (or `command`) with the probes, after the services it needs. Cleans up before
+    /// returning or throwing.
     /// - Parameter users: the image's /etc/passwd and /etc/group, to resolve its USER.
     public func run(
         _ image: Image, users: (passwd: [UInt8]?, group: [UInt8]?), reference: String, options: RunOptions,
@@ -116,121 +139,169 @@ public final class ContainerRunner: Sendable {
         guard ChildProcess.which("runc") != nil else {
             throw HardenError(.notFound, "runc: not found in PATH (scripts/setup.sh installs it)")
         }
-        let args = try command ?? RuntimeSpec.command(of: image.config.config, image: reference)
-        let passwd = UserResolver.parsePasswd(users.passwd ?? [])
-        let groups = UserResolver.parseGroup(users.group ?? [])
-        let userSpec = options.user ?? image.config.config?.user
-        let user = try UserResolver.resolve(userSpec, passwd: passwd, groups: groups, image: reference)
-
-        try HostFS.makeDirectories(options.runDirectory, mode: 0o711)
-        sweepStale(options: options)
-        let lower = try pristineRootfs(image, options: options)
-
-        let cleanup = CleanupStack()
-        let signals = SignalCleanup(cleanup)
-        defer { signals.remove() }
+        let redactor = Redactor(secrets: options.secretValues)
         do {
-            let result = try await runInside(
-                image: image, reference: reference, args: args, user: user, userSpec: userSpec,
-                lower: lower, options: options, cleanup: cleanup)
-            cleanup.runAll()
-            return result
-        } catch {
-            cleanup.runAll()
-            throw error
+            let args = try command ?? options.settings.command(of: image.config.config, image: reference)
+            let userSpec = options.settings.user ?? image.config.config?.user
+            let user = try UserResolver.resolve(
+                userSpec, passwd: UserResolver.parsePasswd(users.passwd ?? []), groups: UserResolver.parseGroup(users.group ?? []),
+                image: reference)
+
+            try HostFS.makeDirectories(options.runDirectory, mode: 0o711)
+            sweepStale(options: options)
+            let lower = try pristineRootfs(image, options: options)
+            let order = try ServiceStack.startOrder(options.services, targetDependsOn: options.dependsOn)
+            var requests: [String: LaunchRequest] = [:]
+            for s in options.services where order.contains(s.name) {
+                let serviceLower = try pristineRootfs(s.image, options: options)
+                let passwd = s.users.passwd ?? Self.imageFile(serviceLower, "etc/passwd")
+                let group = s.users.group ?? Self.imageFile(serviceLower, "etc/group")
+                let su = try UserResolver.resolve(
+                    s.settings.user ?? s.image.config.config?.user, passwd: UserResolver.parsePasswd(passwd ?? []),
+                    groups: UserResolver.parseGroup(group ?? []), image: s.reference)
+                requests[s.name] = LaunchRequest(
+                    image: s.image, reference: s.reference, args: try s.settings.command(of: s.image.config.config, image: s.reference),
+                    user: su, lower: serviceLower, settings: s.settings, hostname: s.name, seccomp: .dockerDefault, limits: options.limits)
+            }
+            try Self.checkPorts(target: (options.serviceName ?? "the target", image, options.settings), services: order.compactMap { n in
+                options.services.first { $0.name == n }.map { ($0.name, $0.image, $0.settings) }
+            })
+
+            let cleanup = CleanupStack()
+            let signals = SignalCleanup(cleanup)
+            defer { signals.remove() }
+            do {
+                let target = LaunchRequest(
+                    image: image, reference: reference, args: args, user: user, lower: lower, settings: options.settings,
+                    hostname: "", seccomp: options.seccomp ?? .dockerDefault, limits: options.limits)
+                var result = try await runInside(target, userSpec: userSpec, order: order, requests: requests, options: options, cleanup: cleanup)
+                cleanup.runAll()
+                result.redact(redactor)
+                return result
+            } catch {
+                cleanup.runAll()
+                throw error
+            }
+        } catch let e as HardenError {
+            throw HardenError(e.code, redactor.apply(e.message), cause: e.cause)
         }
     }
 
+    /// A small file of an unpacked image (its /etc/passwd), when it resolves inside the image's root.
+    static func imageFile(_ rootfs: String, _ relative: String) -> [UInt8]? {
+        guard let real = HostFS.realPath(rootfs + "/" + relative), let base = HostFS.realPath(rootfs), real.hasPrefix(base + "/") else {
+            return nil
+        }
+        return try? HostFS.readFile(real, limit: 4 << 20)
+    }
+
+    /// In one network namespace, two containers cannot listen on the same port: refused before anything starts.
+    static func checkPorts(target: (String, Image, ContainerSettings), services: [(String, Image, ContainerSettings)]) throws {
+        var owner: [Int: String] = [:]
+        for (name, image, settings) in [target] + services {
+            for port in Set(exposedPorts(image) + settings.ports).sorted() {
+                if let other = owner[port], other != name {
+                    throw HardenError(
+                        .invalidArgument,
+                        "services \(other) and \(name) both use port \(port): harden runs an application's services in one network namespace (like a Kubernetes pod), where a port can be used once"
+                    )
+                }
+                owner[port] = name
+            }
+        }
+    }
+
+    /// /etc/hosts of a container: localhost, its own name, every service of the run on the shared loopback, extra hosts.
+    static func hostsFile(hostname: String, address: String, serviceNames: [String], extra: [(name: String, address: String)]) -> String {
+        var t = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n\(address)\t\(hostname)\n"
+        let names = serviceNames.filter { $0 != hostname }
+        if !names.isEmpty { t += "127.0.0.1\t\(names.joined(separator: " "))\n" }
+        for e in extra { t += "\(e.address)\t\(e.name)\n" }
+        return t
+    }
+
     private func runInside(
-        image: Image, reference: String, args: [String], user: RuntimeSpec.User, userSpec: String?,
-        lower: String, options: RunOptions, cleanup: CleanupStack
+        _ target: LaunchRequest, userSpec: String?, order: [String], requests: [String: LaunchRequest], options: RunOptions,
+        cleanup: CleanupStack
     ) async throws -> RunObservation {
         let started = MonotonicClock.now
         let startedAt = Self.timestamp()
         let id = Self.randomID()
         let name = "harden-\(id)"
         let dir = "\(options.runDirectory)/\(name)"
-        let runcRoot = "\(options.runDirectory)/runc"
         try HostFS.makeDirectories(dir, mode: 0o700)
         cleanup.push("remove \(dir)") { try? HostFS.removeTree(dir) }
         try HostFS.writeFileAtomically(dir + "/owner.pid", Array("\(getpid())".utf8))
-        for sub in ["upper", "work", "rootfs", "bundle"] { try HostFS.makeDirectories("\(dir)/\(sub)", mode: 0o755) }
-
-        // Overlay: the pristine unpack below, this run's writes above.
-        try Mounts.mountOverlay(lower: lower, upper: dir + "/upper", work: dir + "/work", target: dir + "/rootfs")
-        cleanup.push("unmount \(dir)/rootfs") { try? Mounts.unmount(dir + "/rootfs") }
 
         let network = try await ContainerNetwork.create(id: id, runDirectory: options.runDirectory, mode: options.network)
         cleanup.push("remove network \(network.name)") { network.remove() }
+        let volumes = VolumeSet(root: dir + "/volumes")
+        let serviceNames = order + (options.serviceName.map { [$0] } ?? [])
 
-        let hostname = String(id.prefix(12))
-        try HostFS.writeFileAtomically(
-            dir + "/hosts",
-            Array(
-                """
-                127.0.0.1\tlocalhost
-                ::1\tlocalhost ip6-localhost ip6-loopback
-                \(network.containerAddress)\t\(hostname)
-
-                """.utf8))
-        let resolv = (try? HostFS.readFile("/etc/resolv.conf", limit: 1 << 16)) ?? Array("nameserver 127.0.0.1\n".utf8)
-        try HostFS.writeFileAtomically(dir + "/resolv.conf", resolv)
-        try HostFS.writeFileAtomically(dir + "/hostname", Array("\(hostname)\n".utf8))
-        let spec = RuntimeSpec.make(
-            config: image.config.config, args: args, user: user, hostname: hostname, rootfs: dir + "/rootfs",
-            networkNamespace: network.namespacePath,
-            etcFiles: ["/etc/hosts": dir + "/hosts", "/etc/resolv.conf": dir + "/resolv.conf", "/etc/hostname": dir + "/hostname"],
-            seccomp: options.seccomp ?? .dockerDefault, limits: options.limits)
-        try HostFS.writeFileAtomically(dir + "/bundle/config.json", try JSONCoding.encode(spec))
-
-        // Sensors that must see the start: fanotify before the container exists.
-        let fanotify = options.sensors.contains(.fanotify) ? try FanotifySensor(filesystemOf: dir + "/rootfs") : nil
-        fanotify?.start()
-        let fanotifyToken = cleanup.push("stop fanotify") { _ = try? fanotify?.stop() }
-
-        // runc create: the init process waits on its exec fifo until `runc start`.
-        _ = harden_set_child_subreaper()
-        let runc = ["runc", "--root", runcRoot]
-        let log = dir + "/container.log"
-        let create = try ChildProcess.spawn(
-            runc + ["create", "--bundle", dir + "/bundle", "--pid-file", dir + "/init.pid", name],
-            stdout: .append(log), stderr: .append(log))
-        cleanup.push("delete container \(name)") {
-            ChildProcess.runQuietly(runc + ["kill", name, "KILL"])
-            ChildProcess.runQuietly(runc + ["delete", "--force", name])
+        // The services, dependencies first, each once what it depends on is ready.
+        let stack = ServiceStack(runner: self)
+        for (i, sname) in order.enumerated() {
+            guard let s = options.services.first(where: { $0.name == sname }), let request = requests[sname] else { continue }
+            for (dep, condition) in s.dependsOn.sorted(by: { $0.key < $1.key }) { try await stack.wait(for: dep, condition, options: options) }
+            let c = try await launch(
+                request, name: "\(name)-s\(i)", dir: "\(dir)/services/\(i)", networkNamespace: network.namespacePath,
+                hosts: Self.hostsFile(hostname: sname, address: network.containerAddress, serviceNames: serviceNames, extra: s.settings.extraHosts),
+                volumes: volumes, options: options, cleanup: cleanup)
+            stack.running[sname] = .init(service: s, container: c)
+            stack.order.append(sname)
+            logger.info("Service started", metadata: ["service": "\(sname)", "image": "\(s.reference)", "pid": "\(c.initPid)"])
         }
-        guard let created = await create.wait(timeout: 60), created.succeeded else {
-            create.signal(SIGKILL)
-            throw HardenError(.io, "runc create failed for \(reference): \(Self.tail(log, lines: 3))")
+        for (dep, condition) in options.dependsOn.sorted(by: { $0.key < $1.key }) {
+            try await stack.wait(for: dep, condition, options: options)
         }
-        guard let pidBytes = try? HostFS.readFile(dir + "/init.pid", limit: 64),
-            let initPid = Int32(String(decoding: pidBytes, as: UTF8.self).trimming(" \n"))
-        else {
-            throw HardenError(.io, "runc did not write the container's pid")
-        }
-        let exitState = ExitWatcher(pid: initPid)
 
+        // The target, with the sensors that must see its start: fanotify before the container exists, ptrace before it runs.
+        var fanotify: FanotifySensor?
+        var fanotifyToken: Int?
         var tracer: ChildProcess?
-        if options.sensors.contains(.ptrace) {
-            let out = dir + "/trace-init.json"
-            let t = try ChildProcess.spawn(
-                [options.tracerExecutable, "internal-trace", "--attach", "\(initPid)", "--strip-prefix", dir + "/rootfs", "--out", out],
-                stdout: .file(dir + "/tracer.ready"), stderr: .append(dir + "/tracer.log"))
-            tracer = t
-            cleanup.push("stop tracer") {
-                t.signal(SIGKILL); _ = t.waitBlocking()
-            }
-            try await waitReady(t, file: dir + "/tracer.ready", log: dir + "/tracer.log")
-        }
-
-        let start = try await ChildProcess.run(runc + ["start", name], timeout: 60)
-        guard start.status.succeeded else {
-            throw HardenError(.io, "runc start failed for \(reference): \(start.output.split(separator: "\n").last ?? "")")
-        }
+        let hostname = options.serviceName ?? String(id.prefix(12))
+        var request = target
+        request.hostname = hostname
+        let c = try await launch(
+            request, name: name, dir: dir + "/target", networkNamespace: network.namespacePath,
+            hosts: Self.hostsFile(
+                hostname: hostname, address: network.containerAddress, serviceNames: serviceNames, extra: options.settings.extraHosts),
+            volumes: volumes, options: options, cleanup: cleanup,
+            beforeCreate: {
+                if options.sensors.contains(.fanotify) {
+                    let f = try FanotifySensor(filesystemOf: dir + "/target/rootfs")
+                    f.start()
+                    fanotify = f
+                    fanotifyToken = cleanup.push("stop fanotify") { _ = try? f.stop() }
+                }
+            },
+            afterCreate: { initPid in
+                guard options.sensors.contains(.ptrace) else { return }
+                let out = dir + "/trace-init.json"
+                let t = try ChildProcess.spawn(
+                    [
+                        options.tracerExecutable, "internal-trace", "--attach", "\(initPid)", "--strip-prefix", dir + "/target/rootfs",
+                        "--out", out,
+                    ],
+                    stdout: .file(dir + "/tracer.ready"), stderr: .append(dir + "/tracer.log"))
+                tracer = t
+                cleanup.push("stop tracer") {
+                    t.signal(SIGKILL); _ = t.waitBlocking()
+                }
+                try await waitReady(t, file: dir + "/tracer.ready", log: dir + "/tracer.log")
+            })
+        let initPid = c.initPid
+        let exitState = c.exit
+        let log = c.log
         let running = MonotonicClock.now
         logger.info("Container started", metadata: ["container": "\(name)", "pid": "\(initPid)", "address": "\(network.containerAddress)"])
+        if let check = options.healthcheck {
+            try await ServiceStack.waitHealthy(name: options.serviceName ?? reference(target), check: check, container: c, runner: self)
+        }
 
-        // Probes.
+        // Probes. In a pod, only the target's own sockets count as its ports.
+        let pidNamespace = options.services.isEmpty ? nil : ListeningSockets.pidNamespace(of: initPid)
+        let listening: @Sendable () -> [RuntimeProfile.Port] = { ListeningSockets.of(pid: initPid, ownedInPIDNamespace: pidNamespace) }
         var probes: [RuntimeProfile.ProbeResult] = []
         var ports = Set<RuntimeProfile.Port>()
         var execTraces: [TraceReport] = []
@@ -242,52 +313,51 @@ public final class ContainerRunner: Sendable {
                 logger.info(
                     "HTTP probe", metadata: ["probe": "\(p.spec)", "ok": "\(r.ok)", "status": "\(r.status.map(String.init) ?? "-")"])
                 probes.append(r)
-                ports.formUnion(ListeningSockets.of(pid: initPid))
+                ports.formUnion(listening())
             }
             await prober.shutdown()
         }
         for (i, commandLine) in options.execProbes.enumerated() {
             let (result, trace) = try await execProbe(
-                commandLine, index: i, spec: spec, runc: runc, name: name, dir: dir, initPid: initPid, options: options, alive: alive)
+                commandLine, index: i, spec: c.spec, runc: c.runc, name: name, dir: dir, initPid: initPid, options: options, alive: alive)
             probes.append(result)
             if let trace { execTraces.append(trace) }
-            ports.formUnion(ListeningSockets.of(pid: initPid))
+            ports.formUnion(listening())
         }
+        var serviceHosts: [String: String] = [:]
+        for n in serviceNames { serviceHosts[n] = network.containerAddress }
         for script in options.probeScripts {
-            let targetPorts = Set(options.httpProbes.map(\.port) + ports.map(\.port) + Self.exposedPorts(image)).sorted()
-            probes.append(await scriptProbe(script, address: network.containerAddress, ports: targetPorts, name: name, options: options))
-            ports.formUnion(ListeningSockets.of(pid: initPid))
+            let targetPorts = Set(options.httpProbes.map(\.port) + ports.map(\.port) + Self.exposedPorts(target.image) + options.settings.ports)
+                .sorted()
+            probes.append(
+                await scriptProbe(
+                    script, address: network.containerAddress, ports: targetPorts, services: serviceHosts, name: name, options: options))
+            ports.formUnion(listening())
         }
         let anyProbe = !(options.httpProbes.isEmpty && options.execProbes.isEmpty && options.probeScripts.isEmpty)
         let wanted = options.duration ?? (anyProbe ? 0 : 5)
         while MonotonicClock.now - running < wanted, alive() {  // --duration counts from the container's start
-            ports.formUnion(ListeningSockets.of(pid: initPid))
+            ports.formUnion(listening())
             try? await Task.sleep(nanoseconds: 100_000_000)
         }
-        ports.formUnion(ListeningSockets.of(pid: initPid))
+        ports.formUnion(listening())
         let ended = exitState.status()
-        if anyProbe, let ended, probes.contains(where: { !$0.ok }) {
-            throw HardenError(
-                .io,
-                "\(reference): the container exited (\(ended)) before the probes completed; its last output: \(Self.tail(log, lines: 3))")
-        }
-
-        // Stop: TERM (the image's stop signal), then KILL; the tracer ends when its tracees do.
-        let stopSignal = image.config.config?.stopSignal ?? "TERM"
-        if ended == nil {
-            if StopSignal.isCaught(stopSignal, pid: initPid) {
-                ChildProcess.runQuietly(runc + ["kill", name, stopSignal])
-                let deadline = MonotonicClock.now + 5
-                while exitState.status() == nil, MonotonicClock.now < deadline { try? await Task.sleep(nanoseconds: 20_000_000) }
-            } else {
-                logger.debug(
-                    "the container's init has no handler for its stop signal; the kernel would drop it: stopping with KILL",
-                    metadata: ["signal": "\(stopSignal)"])
+        let completedOK = Set(options.services.flatMap { $0.dependsOn.filter { $0.value == .completed }.map(\.key) }
+            + options.dependsOn.filter { $0.value == .completed }.map(\.key))
+        let casualties = stack.casualties(exempt: completedOK)
+        if anyProbe, probes.contains(where: { !$0.ok }) {
+            if let ended {
+                throw HardenError(
+                    .io,
+                    "\(target.reference): the container exited (\(ended)) before the probes completed; its last output: \(Self.tail(log, lines: 3))"
+                        + casualties.map { "; " + $0 }.joined())
             }
-            if exitState.status() == nil { ChildProcess.runQuietly(runc + ["kill", "--all", name, "KILL"]) }
-            let hard = MonotonicClock.now + 5
-            while exitState.status() == nil, MonotonicClock.now < hard { try? await Task.sleep(nanoseconds: 20_000_000) }
+            if !casualties.isEmpty { throw HardenError(.io, "\(target.reference): probes failed; " + casualties.joined(separator: "; ")) }
         }
+        for w in casualties { logger.warning("\(w)") }
+
+        // Stop the target (its stop signal, then KILL; the tracer ends when its tracees do), then the services.
+        await stop(c)
         var traces: [TraceReport] = []
         if let tracer {
             if await tracer.wait(timeout: 10) == nil { tracer.signal(SIGTERM); _ = await tracer.wait(timeout: 5) }
@@ -298,24 +368,42 @@ public final class ContainerRunner: Sendable {
             }
         }
         traces += execTraces
-        cleanup.run(fanotifyToken)
+        if let fanotifyToken { cleanup.run(fanotifyToken) }
         let accessLog = try fanotify?.stop()
+        var serviceRecords: [RuntimeProfile.ServiceRecord] = []
+        for sname in stack.order.reversed() {
+            guard let r = stack.running[sname] else { continue }
+            let exitedEarly = r.container.exit.status()
+            await stop(r.container)
+            serviceRecords.insert(
+                RuntimeProfile.ServiceRecord(
+                    name: sname, reference: r.service.reference, manifestDigest: r.service.image.manifestDigest.description,
+                    configDigest: Digest.sha256(of: r.service.image.configBytes).description, settings: r.service.settings.record,
+                    healthy: r.service.healthcheck == nil ? nil : r.healthy, exitCode: exitedEarly.map { $0.code }), at: 0)
+        }
         let logText = Self.tail(log, bytes: 16 << 10)
-        let run = RuntimeProfile.Run(
+        var run = RuntimeProfile.Run(
             startedAt: startedAt, durationSeconds: ((MonotonicClock.now - started) * 100).rounded() / 100,
-            sensors: Sensor.allCases.filter { options.sensors.contains($0) }.map(\.rawValue), command: args,
+            sensors: Sensor.allCases.filter { options.sensors.contains($0) }.map(\.rawValue), command: target.args,
             user: userSpec.flatMap { $0.isEmpty ? nil : $0 } ?? "root", probes: probes,
             exitCode: ended.map { $0.code }, fanotifyEvents: accessLog?.events,
             tracedProcesses: traces.isEmpty ? nil : traces.reduce(0) { $0 + $1.processes + 1 },
             network: options.network.rawValue)
+        if !options.settings.isEmpty { run.settings = options.settings.record }
+        run.service = options.serviceName
+        if !serviceRecords.isEmpty { run.services = serviceRecords }
         if !anyProbe, let ended, !ended.succeeded {
             throw HardenError(
                 .io,
-                "\(reference): the container exited with \(ended) after \(Int(MonotonicClock.now - running)) s; its last output: \(Self.tail(log, lines: 3))"
+                "\(target.reference): the container exited with \(ended) after \(Int(MonotonicClock.now - running)) s; its last output: \(Self.tail(log, lines: 3))"
             )
         }
-        return RunObservation(run: run, fanotify: accessLog, traces: traces, ports: ports.sorted(), log: logText)
+        var observation = RunObservation(run: run, fanotify: accessLog, traces: traces, ports: ports.sorted(), log: logText)
+        observation.mountPoints = options.settings.mounts.map(\.destination) + options.settings.tmpfs
+        return observation
     }
+
+    private func reference(_ r: LaunchRequest) -> String { r.reference }
 
     // MARK: Probes run inside or beside the container
 
@@ -374,10 +462,11 @@ public final class ContainerRunner: Sendable {
     }
 
     private func scriptProbe(
-        _ script: String, address: String, ports: [Int], name: String, options: RunOptions
+        _ script: String, address: String, ports: [Int], services: [String: String], name: String, options: RunOptions
     ) async -> RuntimeProfile.ProbeResult {
         var env = ChildProcess.currentEnvironment()
         env["HARDEN_TARGET_HOST"] = address
+        for (service, host) in services { env[Self.serviceVariable(service)] = host }
         env["HARDEN_TARGET_PORTS"] = ports.map(String.init).joined(separator: ",")
         env["HARDEN_CONTAINER_ID"] = name
         let argv = access(script, X_OK) == 0 ? [HostFS.absolute(script)] : ["/bin/sh", script]
@@ -407,6 +496,11 @@ public final class ContainerRunner: Sendable {
     }
 
     // MARK: Helpers
+
+    /// `HARDEN_SERVICE_<NAME>_HOST`: the name upper-cased, anything but letters and digits as `_`.
+    public static func serviceVariable(_ service: String) -> String {
+        "HARDEN_SERVICE_" + String(service.uppercased().map { $0.isASCII && ($0.isLetter || $0.isNumber) ? $0 : "_" }) + "_HOST"
+    }
 
     static func exposedPorts(_ image: Image) -> [Int] {
         (image.config.config?.exposedPorts ?? [:]).keys.compactMap { Int($0.split(separator: "/").first ?? "") }

@@ -12,13 +12,34 @@ import Glibc
 #endif
 
 extension ListeningSockets {
-    /// Everything `pid`'s network namespace listens on.
-    public static func of(pid: Int32) -> [RuntimeProfile.Port] {
+    /// Everything `pid`'s network namespace listens on; with `ownedInPIDNamespace`, only the sockets that processes of
+    /// that PID namespace hold (the target's own, when services share its network namespace).
+    public static func of(pid: Int32, ownedInPIDNamespace: String? = nil) -> [RuntimeProfile.Port] {
+        let inodes = ownedInPIDNamespace.map(socketInodes(inPIDNamespace:))
         var out = Set<RuntimeProfile.Port>()
         for proto in ["tcp", "tcp6", "udp", "udp6"] {
-            if let b = try? HostFS.readFile("/proc/\(pid)/net/\(proto)", limit: 8 << 20) { out.formUnion(parse(b, protocolName: proto)) }
+            if let b = try? HostFS.readFile("/proc/\(pid)/net/\(proto)", limit: 8 << 20) {
+                out.formUnion(parse(b, protocolName: proto, inodes: inodes))
+            }
         }
         return out.sorted()
+    }
+
+    /// The PID namespace of `pid` (`pid:[4026532…]`), nil when it cannot be read.
+    public static func pidNamespace(of pid: Int32) -> String? { Tracer.readLink("/proc/\(pid)/ns/pid") }
+
+    /// The socket inodes held by the processes of a PID namespace.
+    static func socketInodes(inPIDNamespace ns: String) -> Set<String> {
+        var out = Set<String>()
+        for entry in (try? HostFS.listDirectory("/proc")) ?? [] where entry.first?.isNumber == true {
+            guard Tracer.readLink("/proc/\(entry)/ns/pid") == ns else { continue }
+            for fd in (try? HostFS.listDirectory("/proc/\(entry)/fd")) ?? [] {
+                if let l = Tracer.readLink("/proc/\(entry)/fd/\(fd)"), l.hasPrefix("socket:[") {
+                    out.insert(String(l.dropFirst(8).dropLast()))
+                }
+            }
+        }
+        return out
     }
 }
 

@@ -74,9 +74,10 @@ extension Application {
         @OptionGroup public var global: GlobalOptions
         @OptionGroup public var imageOptions: ImageOptions
         @OptionGroup public var database: DatabaseOptions
+        @OptionGroup public var settings: RunSettingsOptions
 
-        @Argument(help: "The image.")
-        public var image: String
+        @Argument(help: "The image (with --compose: default, the service's image).")
+        public var image: String?
 
         @Option(name: .long, help: ArgumentHelp("The runtime profile of this image (harden profile).", valueName: "PROFILE.json"))
         public var profile: String
@@ -109,7 +110,7 @@ extension Application {
 
         public func run() async throws {
             let logger = global.makeLogger()
-            let reference = try ImageReference.parse(image)
+            let reference = try ImageReference.parse(try settings.targetImage(given: image))
             let dest = try ImageReference.parse(output)
             let runtimeProfile = try ProfileFile.read(profile)
             let img = try await imageOptions.open(reference, logger: logger, progress: global.showProgress)
@@ -121,6 +122,15 @@ extension Application {
             var options = MinifyOptions()
             try keep.apply(to: &options, data: data)
             options.verify = !noVerify
+            // Verification starts the container (and its services) with the settings it was profiled with.
+            for w in try await settings.apply(to: &options.run, imageOptions: imageOptions, logger: logger) {
+                writeStandardError("harden: warning: \(w)\n")
+            }
+            if let recorded = runtimeProfile.runs.last?.settings, options.run.settings.isEmpty, options.verify {
+                writeStandardError(
+                    "harden: warning: \(profile) was recorded with settings (variables \(recorded.environment.joined(separator: ", ")); \(recorded.mounts.count) mounts); verification runs without them unless they are given again\n"
+                )
+            }
             let progress = ProgressLine(enabled: global.showProgress)
             progress.update("minify: planning and building")
             let before = try data.findings(sbom)

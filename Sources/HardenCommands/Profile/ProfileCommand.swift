@@ -104,9 +104,10 @@ extension Application {
         @OptionGroup public var global: GlobalOptions
         @OptionGroup public var imageOptions: ImageOptions
         @OptionGroup public var probes: ProbeOptions
+        @OptionGroup public var settings: RunSettingsOptions
 
-        @Argument(help: "The image.")
-        public var image: String
+        @Argument(help: "The image (with --compose: default, the service's image).")
+        public var image: String?
 
         @Option(name: .long, help: "Sensors: fanotify, ptrace or both (none: only run the probes, as a baseline).")
         public var sensor: SensorChoice = .both
@@ -126,7 +127,7 @@ extension Application {
 
         public func run() async throws {
             let logger = global.makeLogger()
-            let reference = try ImageReference.parse(image)
+            let reference = try ImageReference.parse(try settings.targetImage(given: image))
             let earlier = try merge.map { try ProfileFile.read($0) }
             let img = try await imageOptions.open(reference, logger: logger, progress: global.showProgress)
             for (path, p) in zip(merge, earlier) where p.image.configDigest != Digest.sha256(of: img.configBytes).description {
@@ -139,6 +140,9 @@ extension Application {
             let (sbom, context) = try SBOMBuilder(logger: logger).catalog(img, reference: reference.description)
             progress.update("profile: running \(reference.description)")
             var options = try probes.runOptions(sensors: sensor.sensors)
+            for w in try await settings.apply(to: &options, imageOptions: imageOptions, logger: logger) {
+                writeStandardError("harden: warning: \(w)\n")
+            }
             if let seccomp {
                 options.seccomp = try JSONCoding.decode(try HostFS.readFile(seccomp), source: seccomp, what: "seccomp profile")
             }

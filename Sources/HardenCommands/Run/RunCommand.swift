@@ -32,9 +32,10 @@ extension Application {
         @OptionGroup public var imageOptions: ImageOptions
         @OptionGroup public var database: DatabaseOptions
         @OptionGroup public var probes: ProbeOptions
+        @OptionGroup public var settings: RunSettingsOptions
 
-        @Argument(help: "The image.")
-        public var image: String
+        @Argument(help: "The image (with --compose: default, the service's image).")
+        public var image: String?
 
         @Option(name: .shortAndLong, help: ArgumentHelp("Where to write the hardened image (any transport).", valueName: "DEST"))
         public var output: String
@@ -71,7 +72,7 @@ extension Application {
 
         public func run() async throws {
             let logger = global.makeLogger()
-            let reference = try ImageReference.parse(image)
+            let reference = try ImageReference.parse(try settings.targetImage(given: image))
             let dest = try ImageReference.parse(output)
             try Self.checkReportDirectory(reportDir)
             var options = PipelineOptions()
@@ -84,6 +85,7 @@ extension Application {
                     "\(database.path): the policy's vulnerability rules need a vulnerability database (harden db import or db update)")
             }
             options.run = try probes.runOptions(sensors: [.fanotify, .ptrace])
+            options.warnings = try await settings.apply(to: &options.run, imageOptions: imageOptions, logger: logger).map { "compose: \($0)" }
             options.allowProbeFailure = probes.allowProbeFailure
             try keep.apply(to: &options.minify, data: data)
             options.destination = dest.description

@@ -1,0 +1,303 @@
+// harden — starting one container under runc (overlay, /etc files, mounts, volumes, init, bundle, create/start),
+// shared by the profiled target and the services it needs; and the services of a Compose application: started
+// in dependency order in one pod network namespace, waited for (started, healthy, completed), stopped with it.
+import CHardenSystem
+import HardenCompose
+import HardenCore
+import HardenOCI
+import HardenProfile
+import HardenSystem
+import Logging
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A service the target needs (a database, a cache): run unprofiled beside it, in the same pod.
+public struct ServiceLaunch: Sendable {
+    public var name: String
+    public var image: Image
+    public var reference: String
+    /// The image's /etc/passwd and /etc/group, to resolve its user.
+    public var users: (passwd: [UInt8]?, group: [UInt8]?)
+    public var settings: ContainerSettings
+    /// Services this one waits for before it starts, and for what.
+    public var dependsOn: [String: ComposeService.Condition]
+    public var healthcheck: ComposeService.Healthcheck?
+
+    public init(
+        name: String, image: Image, reference: String, users: (passwd: [UInt8]?, group: [UInt8]?), settings: ContainerSettings,
+        dependsOn: [String: ComposeService.Condition] = [:], healthcheck: ComposeService.Healthcheck? = nil
+    ) {
+        self.name = name; self.image = image; self.reference = reference; self.users = users; self.settings = settings
+        self.dependsOn = dependsOn; self.healthcheck = healthcheck
+    }
+}
+
+/// One container to start.
+struct LaunchRequest {
+    var image: Image
+    var reference: String
+    var args: [String]
+    var user: RuntimeSpec.User
+    var lower: String
+    var settings: ContainerSettings
+    var hostname: String
+    var seccomp: RuntimeSpec.Seccomp
+    var limits: SandboxLimits
+}
+
+/// A started container.
+struct Launched: Sendable {
+    let name: String
+    let dir: String
+    let initPid: Int32
+    let exit: ExitWatcher
+    let spec: RuntimeSpec
+    let log: String
+    let runc: [String]
+    let stopSignal: String
+    let stopGrace: Double
+}
+
+/// The scratch directories behind a run's named and anonymous volumes (shared by the services that name them).
+final class VolumeSet: Sendable {
+    let root: String
+    private let made = Mutex<[String: String]>([:])
+    private let anonymous = Atomic<Int>(0)
+    init(root: String) { self.root = root }
+
+    /// The directory for a volume mounted at `destination`; a new one is filled with what the image has there
+    /// (as Docker fills a new volume), when that stays inside the image's root.
+    func directory(name: String?, destination: String, lower: String) async throws -> String {
+        let key = name ?? "_anonymous-\(anonymous.add(1, ordering: .relaxed).newValue)"
+        if let d = made.withLock({ $0[key] }) { return d }
+        let dir = "\(root)/\(key.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." ? $0 : "_" }.reduce("") { $0 + String($1) })"
+        try HostFS.makeDirectories(dir, mode: 0o755)
+        let source = lower + destination
+        if HostFS.isDirectory(source), let real = HostFS.realPath(source), let base = HostFS.realPath(lower), real.hasPrefix(base + "/") {
+            do {
+                try await ChildProcess.check(["cp", "-a", real + "/.", dir + "/"], timeout: 600)
+            } catch {
+                throw HardenError(.io, "volume \(key): cannot fill it from the image's \(destination): \(error)")
+            }
+        }
+        made.withLock { $0[key] = dir }
+        return dir
+    }
+}
+
+extension ContainerRunner {
+    /// Starts one container: its overlay on the pristine rootfs, /etc/hosts (`hosts`), resolv.conf, hostname, the
+    /// settings' mounts, volumes and tmpfs, an init when asked, then `runc create` and `runc start`. `beforeCreate`
+    /// and `afterCreate(initPid)` attach sensors. Every undo action goes on `cleanup`.
+    func launch(
+        _ r: LaunchRequest, name: String, dir: String, networkNamespace: String, hosts: String, volumes: VolumeSet,
+        options: RunOptions, cleanup: CleanupStack, beforeCreate: () throws -> Void = {},
+        afterCreate: (Int32) async throws -> Void = { _ in }
+    ) async throws -> Launched {
+        try HostFS.makeDirectories(dir, mode: 0o700)
+        for sub in ["upper", "work", "rootfs", "bundle"] { try HostFS.makeDirectories("\(dir)/\(sub)", mode: 0o755) }
+        try Mounts.mountOverlay(lower: r.lower, upper: dir + "/upper", work: dir + "/work", target: dir + "/rootfs")
+        cleanup.push("unmount \(dir)/rootfs") { try? Mounts.unmount(dir + "/rootfs") }
+
+        try HostFS.writeFileAtomically(dir + "/hosts", Array(hosts.utf8))
+        let resolv = (try? HostFS.readFile("/etc/resolv.conf", limit: 1 << 16)) ?? Array("nameserver 127.0.0.1\n".utf8)
+        try HostFS.writeFileAtomically(dir + "/resolv.conf", resolv)
+        try HostFS.writeFileAtomically(dir + "/hostname", Array("\(r.hostname)\n".utf8))
+
+        var extra: [RuntimeSpec.Mount] = []
+        for m in r.settings.mounts {
+            switch m.kind {
+            case .bind:
+                let source = HostFS.absolute(m.source ?? "")
+                guard HostFS.exists(source) else {
+                    throw HardenError(.notFound, "mount \(m.source ?? ""):\(m.destination): \(source) does not exist on this host")
+                }
+                extra.append(RuntimeSpec.bind(source: source, destination: m.destination, readOnly: m.readOnly))
+            case .volume:
+                let d = try await volumes.directory(name: m.source, destination: m.destination, lower: r.lower)
+                extra.append(RuntimeSpec.bind(source: d, destination: m.destination, readOnly: m.readOnly))
+            }
+        }
+        var args = r.args
+        if r.settings.initProcess {
+            guard let tini = ["/usr/bin/tini-static", "/usr/bin/tini"].first(where: HostFS.isRegularFile) else {
+                throw HardenError(.notFound, "init: true needs tini (the Debian package tini; scripts/setup.sh installs it)")
+            }
+            // On the container's own /dev tmpfs: nothing is added to its root filesystem (or to its profile).
+            extra.append(RuntimeSpec.bind(source: tini, destination: "/dev/init", readOnly: true))
+            args = ["/dev/init", "--"] + args
+        }
+        let spec = RuntimeSpec.make(
+            config: r.image.config.config, args: args, user: r.user, hostname: r.hostname, rootfs: dir + "/rootfs",
+            networkNamespace: networkNamespace,
+            etcFiles: ["/etc/hosts": dir + "/hosts", "/etc/resolv.conf": dir + "/resolv.conf", "/etc/hostname": dir + "/hostname"],
+            seccomp: r.seccomp, limits: r.limits, settings: r.settings, extraMounts: extra)
+        try HostFS.writeFileAtomically(dir + "/bundle/config.json", try JSONCoding.encode(spec))
+
+        try beforeCreate()
+        // runc create: the init process waits on its exec fifo until `runc start`.
+        _ = harden_set_child_subreaper()
+        let runc = ["runc", "--root", "\(options.runDirectory)/runc"]
+        let log = dir + "/container.log"
+        let create = try ChildProcess.spawn(
+            runc + ["create", "--bundle", dir + "/bundle", "--pid-file", dir + "/init.pid", name],
+            stdout: .append(log), stderr: .append(log))
+        cleanup.push("delete container \(name)") {
+            ChildProcess.runQuietly(runc + ["kill", name, "KILL"])
+            ChildProcess.runQuietly(runc + ["delete", "--force", name])
+        }
+        guard let created = await create.wait(timeout: 60), created.succeeded else {
+            create.signal(SIGKILL)
+            throw HardenError(.io, "runc create failed for \(r.reference): \(Self.tail(log, lines: 3))")
+        }
+        guard let pidBytes = try? HostFS.readFile(dir + "/init.pid", limit: 64),
+            let initPid = Int32(String(decoding: pidBytes, as: UTF8.self).trimming(" \n"))
+        else {
+            throw HardenError(.io, "runc did not write the container's pid")
+        }
+        let exit = ExitWatcher(pid: initPid)
+        try await afterCreate(initPid)
+        let start = try await ChildProcess.run(runc + ["start", name], timeout: 60)
+        guard start.status.succeeded else {
+            throw HardenError(.io, "runc start failed for \(r.reference): \(start.output.split(separator: "\n").last ?? "")")
+        }
+        return Launched(
+            name: name, dir: dir, initPid: initPid, exit: exit, spec: spec, log: log, runc: runc,
+            stopSignal: r.settings.stopSignal ?? r.image.config.config?.stopSignal ?? "TERM", stopGrace: r.settings.stopGracePeriod ?? 5)
+    }
+
+    /// Stops a container: its stop signal when its init handles it, SIGKILL after the grace period (or at once when
+    /// the kernel would drop the signal).
+    func stop(_ c: Launched) async {
+        guard c.exit.status() == nil else { return }
+        if StopSignal.isCaught(c.stopSignal, pid: c.initPid) {
+            ChildProcess.runQuietly(c.runc + ["kill", c.name, c.stopSignal])
+            let deadline = MonotonicClock.now + c.stopGrace
+            while c.exit.status() == nil, MonotonicClock.now < deadline { try? await Task.sleep(nanoseconds: 20_000_000) }
+        } else {
+            logger.debug(
+                "the container's init has no handler for its stop signal; the kernel would drop it: stopping with KILL",
+                metadata: ["container": "\(c.name)", "signal": "\(c.stopSignal)"])
+        }
+        if c.exit.status() == nil { ChildProcess.runQuietly(c.runc + ["kill", "--all", c.name, "KILL"]) }
+        let hard = MonotonicClock.now + 5
+        while c.exit.status() == nil, MonotonicClock.now < hard { try? await Task.sleep(nanoseconds: 20_000_000) }
+    }
+
+    /// Runs a command in a running container (`runc exec`) without sensors; its exit status, or nil on timeout.
+    func exec(_ argv: [String], in c: Launched, file: String, timeout: Double) async -> (ExitStatus?, String) {
+        var process = c.spec.process
+        process.args = argv
+        guard let bytes = try? JSONCoding.encode(process), (try? HostFS.writeFileAtomically(file + ".json", bytes)) != nil else {
+            return (nil, "cannot write \(file).json")
+        }
+        guard let child = try? ChildProcess.spawn(c.runc + ["exec", "--process", file + ".json", c.name], stdout: .file(file + ".out"), stderr: .append(file + ".out")) else {
+            return (nil, "cannot start runc exec")
+        }
+        let status = await child.wait(timeout: timeout)
+        if status == nil { child.signal(SIGKILL); _ = child.waitBlocking() }
+        return (status, Self.tail(file + ".out", bytes: 2048))
+    }
+}
+
+/// The services of one run, started before the target in dependency order.
+final class ServiceStack {
+    struct Running {
+        let service: ServiceLaunch
+        let container: Launched
+        var healthy = false
+    }
+    let runner: ContainerRunner
+    var running: [String: Running] = [:]
+    var order: [String] = []
+
+    init(runner: ContainerRunner) { self.runner = runner }
+
+    /// The services `target` needs, transitively, dependencies first; a cycle or an unknown name is an error.
+    static func startOrder(_ services: [ServiceLaunch], targetDependsOn: [String: ComposeService.Condition]) throws -> [String] {
+        let byName = Dictionary(services.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        var order: [String] = []
+        var state: [String: Int] = [:]  // 1 visiting, 2 done
+        func visit(_ name: String, from: String) throws {
+            guard let s = byName[name] else { throw HardenError(.invalidArgument, "service \(from) depends on \(name), which is not defined") }
+            if state[name] == 2 { return }
+            if state[name] == 1 { throw HardenError(.invalidArgument, "services depend on each other in a cycle through \(name)") }
+            state[name] = 1
+            for d in s.dependsOn.keys.sorted() { try visit(d, from: name) }
+            state[name] = 2
+            order.append(name)
+        }
+        for d in targetDependsOn.keys.sorted() { try visit(d, from: "the target") }
+        return order
+    }
+
+    /// Waits until `name` meets `condition`; throws with its last output when it cannot.
+    func wait(for name: String, _ condition: ComposeService.Condition, options: RunOptions) async throws {
+        guard var r = running[name] else { return }
+        let c = r.container
+        switch condition {
+        case .started:
+            if let s = c.exit.status(), !s.succeeded {
+                throw HardenError(.io, "service \(name) exited (\(s)) right after it started; its last output: \(ContainerRunner.tail(c.log, lines: 5))")
+            }
+        case .completed:
+            let deadline = MonotonicClock.now + max(options.probeTimeout, 300)
+            while c.exit.status() == nil, MonotonicClock.now < deadline { try? await Task.sleep(nanoseconds: 50_000_000) }
+            guard let s = c.exit.status() else {
+                throw HardenError(.io, "service \(name) did not complete within \(Int(max(options.probeTimeout, 300))) s; its last output: \(ContainerRunner.tail(c.log, lines: 5))")
+            }
+            guard s.succeeded else {
+                throw HardenError(.io, "service \(name) did not complete successfully (\(s)); its last output: \(ContainerRunner.tail(c.log, lines: 5))")
+            }
+        case .healthy:
+            if r.healthy { return }
+            guard let check = r.service.healthcheck else {
+                throw HardenError(.invalidArgument, "a service depends on \(name) being healthy, but \(name) has no healthcheck")
+            }
+            try await Self.waitHealthy(name: name, check: check, container: c, runner: runner)
+            r.healthy = true
+            running[name] = r
+        }
+    }
+
+    /// Runs the healthcheck until it passes. It fails when Docker would call the container unhealthy: after the start
+    /// period, `retries` failed checks an `interval` apart; until then harden checks more often (at most every 0.5 s),
+    /// so a service that becomes ready early is used early.
+    static func waitHealthy(name: String, check: ComposeService.Healthcheck, container c: Launched, runner: ContainerRunner) async throws {
+        let argv = check.test.first == "CMD-SHELL" ? ["/bin/sh", "-c", check.test.dropFirst().joined(separator: " ")] : Array(check.test.dropFirst())
+        let started = MonotonicClock.now
+        let deadline = started + check.startPeriod + check.interval * Double(max(check.retries, 1)) + check.timeout
+        var attempt = 0
+        var last = ""
+        while true {
+            attempt += 1
+            if let s = c.exit.status() {
+                throw HardenError(.io, "service \(name) exited (\(s)) before it became healthy; its last output: \(ContainerRunner.tail(c.log, lines: 5))")
+            }
+            let (status, output) = await runner.exec(argv, in: c, file: "\(c.dir)/health-\(attempt % 2)", timeout: max(check.timeout, 1))
+            if status?.succeeded == true {
+                runner.logger.info("Service healthy", metadata: ["service": "\(name)", "seconds": "\(Int(MonotonicClock.now - started))"])
+                return
+            }
+            last = status.map { "\($0): \(output.trimming(" \n"))" } ?? "timed out after \(Int(check.timeout)) s"
+            if MonotonicClock.now >= deadline {
+                throw HardenError(
+                    .io,
+                    "service \(name) did not become healthy within \(Int(deadline - started)) s (healthcheck: \(last)); its last output: \(ContainerRunner.tail(c.log, lines: 5))"
+                )
+            }
+            try? await Task.sleep(nanoseconds: UInt64(min(check.interval, 0.5) * 1e9))
+        }
+    }
+
+    /// Services that ended while they should have been running (a `completed` dependency aside).
+    func casualties(exempt: Set<String>) -> [String] {
+        order.compactMap { name in
+            guard !exempt.contains(name), let r = running[name], let s = r.container.exit.status() else { return nil }
+            return "service \(name) exited during the run (\(s)); its last output: \(ContainerRunner.tail(r.container.log, lines: 3))"
+        }
+    }
+}
