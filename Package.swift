@@ -198,7 +198,7 @@ let package = Package(
         .testTarget(
             name: "HardenRuntimeTests",
             dependencies: [
-                "HardenRuntime", "HardenProfile", "HardenOCI", "HardenArchive", "HardenSBOM", "HardenSystem", "HardenCore",
+                "HardenRuntime", "HardenProfile", "HardenCompose", "HardenOCI", "HardenArchive", "HardenSBOM", "HardenSystem", "HardenCore",
                 "HardenTestSupport",
             ],
             swiftSettings: swiftSettings),

@@ -3,6 +3,8 @@
 #   base   — debootstrap --variant=minbase
 #   nginx  — base + a layer with nginx-light
 #   flask  — base + a layer with python3, python3-flask and a tiny app
+#   pyapp  — base + python3 and pip-installed old releases
+#   postgres, pgapp — a PostgreSQL 15 server and a web app that queries it (the Compose tests)
 # into $HARDEN_TEST_IMAGES (default: ./test-images, git-ignored). Existing images are reused.
 # Outputs: $DIR/oci (an OCI layout holding tags base, nginx, flask), and for each tag
 #          $DIR/TAG.oci.tar (oci-archive) and $DIR/TAG.docker.tar (docker-archive, RepoTag harden/TAG:latest).
@@ -99,8 +101,63 @@ if have_tag pyapp && ! grep -q pyapp-configured "$DIR/.stamps" 2>/dev/null; then
     umoci config --image "$LAYOUT:pyapp" --config.cmd python3 --config.cmd -c --config.cmd "import requests; print(requests.__version__)"
     echo pyapp-configured >> "$DIR/.stamps"
 fi
+# postgres — base + postgresql-15 (Debian's cluster "main", made by the package), started by a small script that sets
+# the postgres user's password from POSTGRES_PASSWORD (the Compose tests' secret) and runs the server in the foreground.
+add_layer base postgres "postgresql-15" \
+    'mkdir -p usr/local/bin && cat > usr/local/bin/start-postgres <<"SH"
+#!/bin/sh
+set -e
+BIN=/usr/lib/postgresql/15/bin
+DATA=/var/lib/postgresql/15/main
+CONF=/etc/postgresql/15/main/postgresql.conf
+if [ -n "$POSTGRES_PASSWORD" ]; then
+    echo "ALTER USER postgres PASSWORD '"'"'$POSTGRES_PASSWORD'"'"';" | "$BIN/postgres" --single -D "$DATA" -c config_file="$CONF" postgres >/dev/null
+fi
+exec "$BIN/postgres" -D "$DATA" -c config_file="$CONF" -c listen_addresses=*
+SH
+chmod 755 usr/local/bin/start-postgres' \
+    'mkdir -p /run/postgresql && chown postgres:postgres /run/postgresql && chmod 2775 /run/postgresql'
+if have_tag postgres && ! grep -q postgres-configured "$DIR/.stamps" 2>/dev/null; then
+    umoci config --image "$LAYOUT:postgres" --config.cmd /usr/local/bin/start-postgres --config.user postgres \
+        --config.exposedports 5432/tcp --config.stopsignal SIGINT
+    echo postgres-configured >> "$DIR/.stamps"
+fi
+# pgapp — base + python3-psycopg2 and an HTTP app that runs one query per request against $DB_HOST with $DB_PASSWORD
+# (503 when the database is not there).
+add_layer base pgapp "python3 python3-psycopg2" \
+    'mkdir -p app && cat > app/app.py <<"PY"
+import http.server, os
+import psycopg2
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        try:
+            conn = psycopg2.connect(host=os.environ["DB_HOST"], user="postgres", password=os.environ["DB_PASSWORD"],
+                                    dbname="postgres", connect_timeout=3)
+            cur = conn.cursor()
+            cur.execute("SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname = %s", ("pg_catalog",))
+            n = cur.fetchone()[0]
+            conn.close()
+            body, status = ("catalog tables: %d\n" % n).encode(), 200
+        except Exception as e:
+            body, status = ("database unavailable: %s\n" % type(e).__name__).encode(), 503
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+http.server.ThreadingHTTPServer(("0.0.0.0", 8080), Handler).serve_forever()
+PY'
+if have_tag pgapp && ! grep -q pgapp-configured "$DIR/.stamps" 2>/dev/null; then
+    umoci config --image "$LAYOUT:pgapp" --config.cmd python3 --config.cmd /app/app.py --config.workingdir /app \
+        --config.exposedports 8080/tcp --config.user nobody
+    echo pgapp-configured >> "$DIR/.stamps"
+fi
 umoci gc --layout "$LAYOUT"
 
-for tag in base nginx flask pyapp; do export_archives "$tag"; done
+for tag in base nginx flask pyapp postgres pgapp; do export_archives "$tag"; done
 rm -rf "$WORK"
 log "images ready in $DIR"

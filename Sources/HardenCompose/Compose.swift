@@ -40,6 +40,9 @@ public struct ComposeService: Sendable, Equatable {
         public var timeout: Double = 30
         public var retries: Int = 3
         public var startPeriod: Double = 0
+        public init(test: [String], interval: Double = 30, timeout: Double = 30, retries: Int = 3, startPeriod: Double = 0) {
+            self.test = test; self.interval = interval; self.timeout = timeout; self.retries = retries; self.startPeriod = startPeriod
+        }
     }
     public var name: String
     public var image: String?
@@ -59,6 +62,8 @@ public struct ComposeService: Sendable, Equatable {
     public var initProcess: Bool?
     public var stopSignal: String?
     public var stopGracePeriod: Double?
+
+    public init(name: String) { self.name = name }
 }
 
 public enum ComposeReader {

@@ -342,6 +342,16 @@ public struct ProfileAssembler {
         return out.values.sorted { $0.path < $1.path }
     }
 
+    /// Splits off what the app found in its mounts: the host's (or a scratch volume's) files, not the image's.
+    public static func separateMounted(_ files: [RuntimeProfile.FileRecord], mountPoints: [String]) -> (
+        image: [RuntimeProfile.FileRecord], mounted: [RuntimeProfile.FileRecord]
+    ) {
+        guard !mountPoints.isEmpty else { return (files, []) }
+        let points = mountPoints.map { $0.count > 1 && $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
+        func under(_ path: String) -> Bool { points.contains { path == $0 || path.hasPrefix($0 == "/" ? $0 : $0 + "/") } }
+        return (files.filter { !under($0.path) }, files.filter { under($0.path) })
+    }
+
     static func isKernelPath(_ path: String) -> Bool {
         for p in ["/proc", "/sys", "/dev"] where path == p || path.hasPrefix(p + "/") { return true }
         return false
@@ -355,13 +365,8 @@ extension RuntimeProfile {
         packages: [SoftwarePackage]
     ) -> RuntimeProfile {
         let assembler = ProfileAssembler(tree: tree)
-        var files = assembler.files(fanotify: o.fanotify, traces: o.traces)
-        // What the app found in its mounts is the host's (or a scratch volume's), not the image's.
-        let mounted = files.filter { f in o.mountPoints.contains { f.path == $0 || f.path.hasPrefix($0.hasSuffix("/") ? $0 : $0 + "/") } }
-        if !mounted.isEmpty {
-            let paths = Set(mounted.map(\.path))
-            files.removeAll { paths.contains($0.path) }
-        }
+        let (files, mounted) = ProfileAssembler.separateMounted(
+            assembler.files(fanotify: o.fanotify, traces: o.traces), mountPoints: o.mountPoints)
         var execs: [String: Execution] = [:]
         var uids = Set<UInt32>(), gids = Set<UInt32>()
         var syscalls: [String: Int] = [:]

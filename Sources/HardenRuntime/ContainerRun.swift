@@ -150,7 +150,7 @@ public final class ContainerRunner: Sendable {
             try HostFS.makeDirectories(options.runDirectory, mode: 0o711)
             sweepStale(options: options)
             let lower = try pristineRootfs(image, options: options)
-            let order = try ServiceStack.startOrder(options.services, targetDependsOn: options.dependsOn)
+            let order = try PodPlan.startOrder(options.services, targetDependsOn: options.dependsOn)
             var requests: [String: LaunchRequest] = [:]
             for s in options.services where order.contains(s.name) {
                 let serviceLower = try pristineRootfs(s.image, options: options)
@@ -163,7 +163,7 @@ public final class ContainerRunner: Sendable {
                     image: s.image, reference: s.reference, args: try s.settings.command(of: s.image.config.config, image: s.reference),
                     user: su, lower: serviceLower, settings: s.settings, hostname: s.name, seccomp: .dockerDefault, limits: options.limits)
             }
-            try Self.checkPorts(target: (options.serviceName ?? "the target", image, options.settings), services: order.compactMap { n in
+            try PodPlan.checkPorts(target: (options.serviceName ?? "the target", image, options.settings), services: order.compactMap { n in
                 options.services.first { $0.name == n }.map { ($0.name, $0.image, $0.settings) }
             })
 
@@ -195,31 +195,6 @@ public final class ContainerRunner: Sendable {
         return try? HostFS.readFile(real, limit: 4 << 20)
     }
 
-    /// In one network namespace, two containers cannot listen on the same port: refused before anything starts.
-    static func checkPorts(target: (String, Image, ContainerSettings), services: [(String, Image, ContainerSettings)]) throws {
-        var owner: [Int: String] = [:]
-        for (name, image, settings) in [target] + services {
-            for port in Set(exposedPorts(image) + settings.ports).sorted() {
-                if let other = owner[port], other != name {
-                    throw HardenError(
-                        .invalidArgument,
-                        "services \(other) and \(name) both use port \(port): harden runs an application's services in one network namespace (like a Kubernetes pod), where a port can be used once"
-                    )
-                }
-                owner[port] = name
-            }
-        }
-    }
-
-    /// /etc/hosts of a container: localhost, its own name, every service of the run on the shared loopback, extra hosts.
-    static func hostsFile(hostname: String, address: String, serviceNames: [String], extra: [(name: String, address: String)]) -> String {
-        var t = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n\(address)\t\(hostname)\n"
-        let names = serviceNames.filter { $0 != hostname }
-        if !names.isEmpty { t += "127.0.0.1\t\(names.joined(separator: " "))\n" }
-        for e in extra { t += "\(e.address)\t\(e.name)\n" }
-        return t
-    }
-
     private func runInside(
         _ target: LaunchRequest, userSpec: String?, order: [String], requests: [String: LaunchRequest], options: RunOptions,
         cleanup: CleanupStack
@@ -245,7 +220,7 @@ public final class ContainerRunner: Sendable {
             for (dep, condition) in s.dependsOn.sorted(by: { $0.key < $1.key }) { try await stack.wait(for: dep, condition, options: options) }
             let c = try await launch(
                 request, name: "\(name)-s\(i)", dir: "\(dir)/services/\(i)", networkNamespace: network.namespacePath,
-                hosts: Self.hostsFile(hostname: sname, address: network.containerAddress, serviceNames: serviceNames, extra: s.settings.extraHosts),
+                hosts: PodPlan.hostsFile(hostname: sname, address: network.containerAddress, serviceNames: serviceNames, extra: s.settings.extraHosts),
                 volumes: volumes, options: options, cleanup: cleanup)
             stack.running[sname] = .init(service: s, container: c)
             stack.order.append(sname)
@@ -264,7 +239,7 @@ public final class ContainerRunner: Sendable {
         request.hostname = hostname
         let c = try await launch(
             request, name: name, dir: dir + "/target", networkNamespace: network.namespacePath,
-            hosts: Self.hostsFile(
+            hosts: PodPlan.hostsFile(
                 hostname: hostname, address: network.containerAddress, serviceNames: serviceNames, extra: options.settings.extraHosts),
             volumes: volumes, options: options, cleanup: cleanup,
             beforeCreate: {

@@ -203,21 +203,11 @@ extension ContainerRunner {
     }
 }
 
-/// The services of one run, started before the target in dependency order.
-final class ServiceStack {
-    struct Running {
-        let service: ServiceLaunch
-        let container: Launched
-        var healthy = false
-    }
-    let runner: ContainerRunner
-    var running: [String: Running] = [:]
-    var order: [String] = []
-
-    init(runner: ContainerRunner) { self.runner = runner }
-
+/// How an application's containers share one network namespace (a pod): which services start and in what order,
+/// their ports, their /etc/hosts.
+public enum PodPlan {
     /// The services `target` needs, transitively, dependencies first; a cycle or an unknown name is an error.
-    static func startOrder(_ services: [ServiceLaunch], targetDependsOn: [String: ComposeService.Condition]) throws -> [String] {
+    public static func startOrder(_ services: [ServiceLaunch], targetDependsOn: [String: ComposeService.Condition]) throws -> [String] {
         let byName = Dictionary(services.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         var order: [String] = []
         var state: [String: Int] = [:]  // 1 visiting, 2 done
@@ -233,6 +223,45 @@ final class ServiceStack {
         for d in targetDependsOn.keys.sorted() { try visit(d, from: "the target") }
         return order
     }
+
+    /// In one network namespace, two containers cannot listen on the same port: refused before anything starts.
+    public static func checkPorts(target: (String, Image, ContainerSettings), services: [(String, Image, ContainerSettings)]) throws {
+        var owner: [Int: String] = [:]
+        for (name, image, settings) in [target] + services {
+            for port in Set(ContainerRunner.exposedPorts(image) + settings.ports).sorted() {
+                if let other = owner[port], other != name {
+                    throw HardenError(
+                        .invalidArgument,
+                        "services \(other) and \(name) both use port \(port): harden runs an application's services in one network namespace (like a Kubernetes pod), where a port can be used once"
+                    )
+                }
+                owner[port] = name
+            }
+        }
+    }
+
+    /// /etc/hosts of a container: localhost, its own name, every service of the run on the shared loopback, extra hosts.
+    public static func hostsFile(hostname: String, address: String, serviceNames: [String], extra: [(name: String, address: String)]) -> String {
+        var t = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n\(address)\t\(hostname)\n"
+        let names = serviceNames.filter { $0 != hostname }
+        if !names.isEmpty { t += "127.0.0.1\t\(names.joined(separator: " "))\n" }
+        for e in extra { t += "\(e.address)\t\(e.name)\n" }
+        return t
+    }
+}
+
+/// The services of one run, started before the target in dependency order.
+final class ServiceStack {
+    struct Running {
+        let service: ServiceLaunch
+        let container: Launched
+        var healthy = false
+    }
+    let runner: ContainerRunner
+    var running: [String: Running] = [:]
+    var order: [String] = []
+
+    init(runner: ContainerRunner) { self.runner = runner }
 
     /// Waits until `name` meets `condition`; throws with its last output when it cannot.
     func wait(for name: String, _ condition: ComposeService.Condition, options: RunOptions) async throws {
