@@ -114,7 +114,7 @@ public final class ContainerRunner: Sendable {
                 ChildProcess.runQuietly(runc + ["delete", "--force", container])
             }
             ContainerNetwork.remove(
-                name: ContainerNetwork.namespaceName(id: id, runDirectory: options.runDirectory), hostInterface: "hd\(id.prefix(10))h")
+                name: ContainerNetwork.namespaceName(id: id, runDirectory: options.runDirectory), hostInterface: ContainerNetwork.interfaceName(id: id, runDirectory: options.runDirectory))
             for m in Mounts.mounts(under: dir + "/").sorted(by: { $0.count > $1.count }) { try? Mounts.unmount(m) }
             guard Mounts.mounts(under: dir + "/").isEmpty else {
                 logger.warning("A stale run's file systems are still mounted; leaving it", metadata: ["run": "\(dir)"])

@@ -23,6 +23,12 @@ public struct ContainerNetwork: Sendable {
         "harden-\(Digest.sha256(of: Array(runDirectory.utf8)).encoded.prefix(6))-\(id)"
     }
 
+    /// The host end of the link: `h` + 3 characters of the run directory's tag + 10 of the id + `h` (15 characters, the
+    /// kernel's limit); the container end ends in `c`.
+    public static func interfaceName(id: String, runDirectory: String, end: Character = "h") -> String {
+        "h\(Digest.sha256(of: Array(runDirectory.utf8)).encoded.prefix(3))\(id.prefix(10))\(end)"
+    }
+
     public static func create(id: String, runDirectory: String, mode: NetworkMode = .isolated) async throws -> ContainerNetwork {
         guard ChildProcess.which("ip") != nil else {
             throw HardenError(.notFound, "ip: iproute2 is needed to give the container a network namespace (scripts/setup.sh installs it)")
@@ -33,8 +39,8 @@ public struct ContainerNetwork: Sendable {
             )
         }
         let name = namespaceName(id: id, runDirectory: runDirectory)
-        let host = "hd\(id.prefix(10))h"
-        let peer = "hd\(id.prefix(10))c"
+        let host = interfaceName(id: id, runDirectory: runDirectory)
+        let peer = interfaceName(id: id, runDirectory: runDirectory, end: "c")
         try await ChildProcess.check(["ip", "netns", "add", name])
         do {
             try await ChildProcess.check(["ip", "link", "add", host, "type", "veth", "peer", "name", peer])

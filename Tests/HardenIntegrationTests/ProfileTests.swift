@@ -41,6 +41,12 @@ enum RuntimeTests {
         // Only this run directory's namespaces: other harden runs on the machine are not this test's leaks.
         let prefix = ContainerNetwork.namespaceName(id: "", runDirectory: runDir)
         out += netns.split(separator: "\n").filter { $0.hasPrefix(prefix) }.map { "network namespace \($0)" }
+        let (_, links) = try runProcess(["ip", "-o", "link", "show"])
+        let linkPrefix = String(ContainerNetwork.interfaceName(id: "", runDirectory: runDir).dropLast())
+        out += links.split(separator: "\n").compactMap { line -> String? in
+            let name = line.split(separator: ":").dropFirst().first.map { $0.trimming(" ").split(separator: "@").first.map(String.init) ?? "" } ?? ""
+            return name.hasPrefix(linkPrefix) ? "network interface \(name)" : nil
+        }
         let (_, list) = try runProcess(["runc", "--root", runDir + "/runc", "list", "-q"])
         out += list.split(separator: "\n").filter { !$0.isEmpty && !$0.contains("no such file") }.map { "runc container \($0)" }
         return out
