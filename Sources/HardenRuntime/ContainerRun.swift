@@ -404,7 +404,7 @@ public final class ContainerRunner: Sendable {
             let mnt = Tracer.mountNamespace(of: initPid).map(String.init) ?? "0"
             let t = try ChildProcess.spawn(
                 [
-                    options.tracerExecutable, "internal-trace", "--spawn", "--mount-namespace", mnt, "--strip-prefix", dir + "/rootfs",
+                    options.tracerExecutable, "internal-trace", "--spawn", "--mount-namespace", mnt, "--strip-prefix", dir + "/target/rootfs",
                     "--out", traceFile, "--",
                 ] + execArgv,
                 stdout: .file(outFile), stderr: .append(outFile))

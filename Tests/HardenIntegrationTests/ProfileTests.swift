@@ -314,7 +314,7 @@ struct ProfileTests {
             let deadline = MonotonicClock.now + 60
             while initPid == nil, MonotonicClock.now < deadline, child.poll() == nil {
                 for d in ((try? HostFS.listDirectory(run)) ?? []) where d.hasPrefix("harden-") {
-                    if let b = try? HostFS.readFile("\(run)/\(d)/init.pid", limit: 64), let pid = Int32(String(decoding: b, as: UTF8.self)),
+                    if let b = try? HostFS.readFile("\(run)/\(d)/target/init.pid", limit: 64), let pid = Int32(String(decoding: b, as: UTF8.self)),
                         let c = try? HostFS.readFile("/proc/\(pid)/comm", limit: 64), String(decoding: c, as: UTF8.self).hasPrefix("nginx")
                     {
                         initPid = pid
