@@ -5,6 +5,8 @@
 #   flask  — base + a layer with python3, python3-flask and a tiny app
 #   pyapp  — base + python3 and pip-installed old releases
 #   postgres, pgapp — a PostgreSQL 15 server and a web app that queries it (the Compose tests)
+#   jvm    — base + openjdk-17-jre-headless and an HTTP server jar (compiled with the host's JDK)
+#   node   — base + nodejs, node-express and an Express app
 # into $HARDEN_TEST_IMAGES (default: ./test-images, git-ignored). Existing images are reused.
 # Outputs: $DIR/oci (an OCI layout holding tags base, nginx, flask), and for each tag
 #          $DIR/TAG.oci.tar (oci-archive) and $DIR/TAG.docker.tar (docker-archive, RepoTag harden/TAG:latest).
@@ -156,8 +158,71 @@ if have_tag pgapp && ! grep -q pgapp-configured "$DIR/.stamps" 2>/dev/null; then
         --config.exposedports 8080/tcp --config.user nobody
     echo pgapp-configured >> "$DIR/.stamps"
 fi
+# jvm — base + openjdk-17-jre-headless and an HTTP server jar compiled here with the host's JDK (default-jdk-headless,
+# --release 17): SHA-256 (the security providers), CRC32 (libzip), a time zone (tzdb.dat), the JDK's own HTTP server.
+if ! have_tag jvm; then
+    rm -rf "$WORK/java" && mkdir -p "$WORK/java/src" "$WORK/java/classes" "$WORK/java/jar"
+    cat > "$WORK/java/src/App.java" <<'JAVA'
+import com.sun.net.httpserver.HttpServer;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.time.ZoneId;
+import java.time.ZonedDateTime;
+import java.util.zip.CRC32;
+
+public class App {
+    public static void main(String[] args) throws Exception {
+        HttpServer server = HttpServer.create(new InetSocketAddress(8080), 0);
+        server.createContext("/", exchange -> {
+            int status = 200;
+            byte[] out;
+            try {
+                byte[] in = "harden".getBytes(StandardCharsets.UTF_8);
+                StringBuilder hex = new StringBuilder();
+                for (byte b : MessageDigest.getInstance("SHA-256").digest(in)) hex.append(String.format("%02x", b));
+                CRC32 crc = new CRC32();
+                crc.update(in);
+                ZonedDateTime t = ZonedDateTime.of(2024, 7, 1, 12, 0, 0, 0, ZoneId.of("Europe/Paris"));
+                out = ("hello from java " + hex.substring(0, 16) + " crc " + Long.toHexString(crc.getValue()) + " " + t.getOffset() + "\n")
+                    .getBytes(StandardCharsets.UTF_8);
+            } catch (Exception e) {
+                status = 500;
+                out = (e.toString() + "\n").getBytes(StandardCharsets.UTF_8);
+            }
+            exchange.sendResponseHeaders(status, out.length);
+            exchange.getResponseBody().write(out);
+            exchange.close();
+        });
+        server.start();
+    }
+}
+JAVA
+    javac --release 17 -d "$WORK/java/classes" "$WORK/java/src/App.java"
+    jar --create --file "$WORK/java/jar/app.jar" --main-class App -C "$WORK/java/classes" .
+fi
+LAYER_FILES="$WORK/java/jar" add_layer base jvm "openjdk-17-jre-headless" "" "mkdir -p /app && cp /tmp/layer-files/app.jar /app/app.jar"
+if have_tag jvm && ! grep -q jvm-configured "$DIR/.stamps" 2>/dev/null; then
+    umoci config --image "$LAYOUT:jvm" --config.cmd java --config.cmd -jar --config.cmd /app/app.jar --config.workingdir /app \
+        --config.exposedports 8080/tcp
+    echo jvm-configured >> "$DIR/.stamps"
+fi
+# node — base + nodejs and Debian's node-express (resolved through /usr/share/nodejs), and a tiny Express app.
+add_layer base node "nodejs node-express" \
+    'mkdir -p app && cat > app/server.js <<"JS"
+const express = require("express");
+const path = require("path");
+const app = express();
+app.get("/", (req, res) => res.type("text/plain").send("hello from express in " + path.basename(__dirname) + "\n"));
+app.listen(3000, "0.0.0.0");
+JS'
+if have_tag node && ! grep -q node-configured "$DIR/.stamps" 2>/dev/null; then
+    umoci config --image "$LAYOUT:node" --config.cmd node --config.cmd /app/server.js --config.workingdir /app \
+        --config.exposedports 3000/tcp --config.user nobody
+    echo node-configured >> "$DIR/.stamps"
+fi
 umoci gc --layout "$LAYOUT"
 
-for tag in base nginx flask pyapp postgres pgapp; do export_archives "$tag"; done
+for tag in base nginx flask pyapp postgres pgapp jvm node; do export_archives "$tag"; done
 rm -rf "$WORK"
 log "images ready in $DIR"

@@ -14,6 +14,8 @@ packages=(
     runc umoci skopeo debootstrap uidmap iproute2 iptables
     # Compose `init: true`: a static init bind-mounted as the container's PID 1
     tini
+    # the JVM test image's jar is compiled on the host
+    default-jdk-headless
     # tools used by tests and benchmarks
     zstd gzip tar xz-utils curl ca-certificates openssl python3 bc time sqlite3
     # registry tests

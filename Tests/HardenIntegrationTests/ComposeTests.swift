@@ -267,3 +267,59 @@ struct ComposeTests {
         }
     }
 }
+
+/// Stacks beyond Python and nginx, hardened end to end by `harden run` and serving their probe afterwards.
+@Suite(.serialized, .enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh"))
+struct StackTests {
+    struct Case: Sendable, CustomTestStringConvertible {
+        var tag: String
+        var port: String
+        var probes: [String]
+        var minimumReduction: Double
+        /// Paths the result must keep (what the runtime loads behind the app's back).
+        var kept: [String]
+        var testDescription: String { tag }
+    }
+
+    static let jdk = "/usr/lib/jvm/java-17-openjdk-amd64"
+    static let cases = [
+        // The JVM: its dlopen'ed libraries, lib/modules (jimage), jvm.cfg, the security and time-zone data, and the CDS
+        // archive — still valid in the result: `java -Xshare:on` refuses to start with a broken or missing one.
+        Case(
+            tag: "jvm", port: "8080", probes: ["--exec-probe", "java -Xshare:on -version"], minimumReduction: 45,
+            kept: [
+                "\(jdk)/lib/modules", "\(jdk)/lib/jvm.cfg", "\(jdk)/lib/server/libjvm.so", "\(jdk)/lib/server/classes.jsa",
+                "\(jdk)/lib/libzip.so", "\(jdk)/lib/libnio.so", "\(jdk)/lib/libnet.so", "\(jdk)/lib/tzdb.dat",
+                "/etc/java-17-openjdk/security/java.security",
+            ]),
+        // Node: Debian's express resolves through /usr/share/nodejs.
+        Case(
+            tag: "node", port: "3000", probes: [], minimumReduction: 55,
+            kept: ["/usr/share/nodejs/express/index.js", "/usr/share/nodejs/accepts/index.js", "/usr/lib/x86_64-linux-gnu/libnode.so.108"]),
+    ]
+
+    @Test(arguments: cases)
+    func isHardenedEndToEndAndServesItsProbe(_ c: Case) throws {
+        try RuntimeTests.require()
+        try withTemporaryDirectory { dir in
+            let run = dir + "/run"
+            let (status, out) = try RuntimeTests.harden(
+                ["run", "oci:\(TestImages.layout):\(c.tag)", "--http-probe", c.port] + c.probes + [
+                    "-o", "oci:\(dir)/out:\(c.tag)", "--report-dir", dir + "/report",
+                ], runDir: run)
+            try #require(status == 0, "\(out)")
+            let record: RunRecord = try JSONCoding.decode(
+                try HostFS.readFile(dir + "/report/report.json"), source: "report.json", what: "report")
+            let minify = try #require(record.minify)
+            #expect(minify.verification.ran && minify.verification.passed)
+            #expect(minify.reductionPercent >= c.minimumReduction, "\(c.tag): \(minify.reductionPercent)% smaller")
+            let kept = Set(minify.kept.map(\.path))
+            for p in c.kept { #expect(kept.contains(p), "\(c.tag): \(p) was not kept") }
+            // The hardened image, run again under runc, answers its probe.
+            let (again, againOut) = try RuntimeTests.harden(
+                ["profile", "oci:\(dir)/out:\(c.tag)", "--http-probe", c.port] + c.probes + ["-o", dir + "/after.json"], runDir: run)
+            #expect(again == 0, "\(againOut)")
+            #expect(try RuntimeTests.leftovers(runDir: run) == [])
+        }
+    }
+}
