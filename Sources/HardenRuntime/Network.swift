@@ -14,7 +14,7 @@ public struct ContainerNetwork: Sendable {
     public let hostInterface: String
     public let hostAddress: String
     public let containerAddress: String
-    public var namespacePath: String { "/var/run/netns/\(name)" }
+    public var namespacePath: String { Self.path(of: name) }
 
     /// Creates the namespace and the link with `ip` (iproute2). On failure, what was made is removed.
     /// The namespace's name: `harden-TAG-ID`, TAG naming the run directory, so runs of different run directories
@@ -29,7 +29,23 @@ public struct ContainerNetwork: Sendable {
         "h\(Digest.sha256(of: Array(runDirectory.utf8)).encoded.prefix(3))\(id.prefix(10))\(end)"
     }
 
-    public static func create(id: String, runDirectory: String, mode: NetworkMode = .isolated) async throws -> ContainerNetwork {
+    /// A /30 in 10.213.0.0/16 that no interface on the host uses yet: (host end, container end).
+    public static func freeAddresses() async throws -> (host: String, container: String) {
+        let used = (try? await ChildProcess.run(["ip", "-4", "-o", "addr", "show"]).output) ?? ""
+        for _ in 0..<64 {
+            let k = Int.random(in: 0..<16384)
+            let a = "10.213.\(k >> 6).\((k & 63) * 4 + 1)"
+            let b = "10.213.\(k >> 6).\((k & 63) * 4 + 2)"
+            if !used.contains(" \(a)/") && !used.contains(" \(b)/") { return (a, b) }
+        }
+        throw HardenError(.io, "no free address in 10.213.0.0/16 for the probe link")
+    }
+
+    public static func path(of name: String) -> String { "/var/run/netns/\(name)" }
+
+    public static func create(
+        id: String, runDirectory: String, mode: NetworkMode = .isolated, addresses: (host: String, container: String)? = nil
+    ) async throws -> ContainerNetwork {
         guard ChildProcess.which("ip") != nil else {
             throw HardenError(.notFound, "ip: iproute2 is needed to give the container a network namespace (scripts/setup.sh installs it)")
         }
@@ -41,26 +57,32 @@ public struct ContainerNetwork: Sendable {
         let name = namespaceName(id: id, runDirectory: runDirectory)
         let host = interfaceName(id: id, runDirectory: runDirectory)
         let peer = interfaceName(id: id, runDirectory: runDirectory, end: "c")
+        var chosen = addresses
+        if chosen == nil { chosen = try await freeAddresses() }
+        guard let (hostIP, containerIP) = chosen else { throw HardenError(.internalError, "no address for the probe link") }
         try await ChildProcess.check(["ip", "netns", "add", name])
         do {
-            try await ChildProcess.check(["ip", "link", "add", host, "type", "veth", "peer", "name", peer])
-            try await ChildProcess.check(["ip", "link", "set", peer, "netns", name])
-            // A /30 in 10.213.0.0/16 that no interface on the host uses yet.
-            let used = (try? await ChildProcess.run(["ip", "-4", "-o", "addr", "show"]).output) ?? ""
-            var chosen: (String, String)?
-            for _ in 0..<64 {
-                let k = Int.random(in: 0..<16384)
-                let a = "10.213.\(k >> 6).\((k & 63) * 4 + 1)"
-                let b = "10.213.\(k >> 6).\((k & 63) * 4 + 2)"
-                if !used.contains(" \(a)/") && !used.contains(" \(b)/") { chosen = (a, b); break }
-            }
-            guard let (hostIP, containerIP) = chosen else { throw HardenError(.io, "no free address in 10.213.0.0/16 for the probe link") }
-            try await ChildProcess.check(["ip", "addr", "add", "\(hostIP)/30", "dev", host])
-            try await ChildProcess.check(["ip", "link", "set", host, "up"])
-            try await ChildProcess.check(["ip", "-n", name, "addr", "add", "\(containerIP)/30", "dev", peer])
-            try await ChildProcess.check(["ip", "-n", name, "link", "set", peer, "up"])
-            try await ChildProcess.check(["ip", "-n", name, "link", "set", "lo", "up"])
-            try await ChildProcess.check(["ip", "-n", name, "route", "add", "default", "via", hostIP])
+            // One `ip -batch` on each side of the link (a process each, not one per command).
+            try await ChildProcess.check(
+                ["ip", "-batch", "-"],
+                input: Array(
+                    """
+                    link add \(host) type veth peer name \(peer)
+                    link set \(peer) netns \(name)
+                    addr add \(hostIP)/30 dev \(host)
+                    link set \(host) up
+
+                    """.utf8))
+            try await ChildProcess.check(
+                ["ip", "-n", name, "-batch", "-"],
+                input: Array(
+                    """
+                    addr add \(containerIP)/30 dev \(peer)
+                    link set \(peer) up
+                    link set lo up
+                    route add default via \(hostIP)
+
+                    """.utf8))
             if mode != .open { try await isolate(namespace: name, allowHost: mode == .host ? hostIP : nil) }
             return ContainerNetwork(name: name, hostInterface: host, hostAddress: hostIP, containerAddress: containerIP)
         } catch {

@@ -59,8 +59,8 @@ public final class HTTPProber: Sendable {
 
     public func shutdown() async { try? await client.shutdown() }
 
-    /// Waits until the port accepts connections (or `alive` turns false, or the deadline passes), then sends the
-    /// request, retrying connection failures with backoff. Status < 400 is success.
+    /// Waits until the port accepts connections (looking every 20 ms; or until `alive` turns false, or the deadline
+    /// passes), then sends the request, retrying failed requests with backoff. Status < 400 is success.
     public func probe(_ p: HTTPProbe, host: String, waitSeconds: Double, alive: @Sendable () -> Bool) async -> RuntimeProfile.ProbeResult {
         let deadline = MonotonicClock.now + waitSeconds
         var attempts = 0
@@ -89,6 +89,10 @@ public final class HTTPProber: Sendable {
             } else if !alive() {
                 lastError = "the container exited before port \(p.port) opened"
                 break
+            } else {
+                // A closed port costs one refused connect: look again soon (the app is starting).
+                try? await Task.sleep(nanoseconds: 20_000_000)
+                continue
             }
             try? await Task.sleep(nanoseconds: UInt64(delay * 1e9))
             delay = min(delay * 2, 1.0)
