@@ -11,13 +11,22 @@ import HardenSystem
 import Logging
 
 public struct RunSettingsOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("Set a variable: NAME=VALUE, or NAME to pass harden's own (repeatable). Values are never recorded.", valueName: "NAME=VALUE"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Set a variable: NAME=VALUE, or NAME to pass harden's own (repeatable). Values are never recorded.", valueName: "NAME=VALUE"))
     public var env: [String] = []
 
-    @Option(name: .customLong("env-file"), help: ArgumentHelp("Read variables from a file of NAME=VALUE lines (Docker's format) (repeatable).", valueName: "FILE"))
+    @Option(
+        name: .customLong("env-file"),
+        help: ArgumentHelp("Read variables from a file of NAME=VALUE lines (Docker's format) (repeatable).", valueName: "FILE"))
     public var envFile: [String] = []
 
-    @Option(name: .long, help: ArgumentHelp("Bind a host file or directory: SRC:DST[:ro] (repeatable). Mounts stay mounts: nothing under DST is copied into an image.", valueName: "SRC:DST[:ro]"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Bind a host file or directory: SRC:DST[:ro] (repeatable). Mounts stay mounts: nothing under DST is copied into an image.",
+            valueName: "SRC:DST[:ro]"))
     public var mount: [String] = []
 
     @Option(name: .long, help: ArgumentHelp("Mount an empty tmpfs at this directory (repeatable).", valueName: "DST"))
@@ -29,13 +38,19 @@ public struct RunSettingsOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("The working directory instead of the image's.", valueName: "DIR"))
     public var workdir: String?
 
-    @Option(name: .long, help: ArgumentHelp("The program to run instead of the image's entrypoint (drops the image's cmd, as Docker does; '' clears it).", valueName: "CMD"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The program to run instead of the image's entrypoint (drops the image's cmd, as Docker does; '' clears it).", valueName: "CMD")
+    )
     public var entrypoint: String?
 
     @Option(name: .long, help: ArgumentHelp("A Compose file (repeat to merge files like docker compose -f a -f b).", valueName: "FILE"))
     public var compose: [String] = []
 
-    @Option(name: .long, help: ArgumentHelp("With --compose: the service to harden; the services it depends on run beside it.", valueName: "NAME"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("With --compose: the service to harden; the services it depends on run beside it.", valueName: "NAME"))
     public var service: String?
 
     @Argument(parsing: .postTerminator, help: ArgumentHelp("After --: the arguments that replace the image's cmd.", valueName: "ARG"))
@@ -66,7 +81,9 @@ public struct RunSettingsOptions: ParsableArguments {
         for m in mount {
             var parsed = try ContainerSettings.Mount(parsing: m)
             parsed.source = HostFS.absolute(parsed.source ?? "")
-            guard HostFS.exists(parsed.source ?? "") else { throw HardenError(.notFound, "--mount \(m): \(parsed.source ?? "") does not exist") }
+            guard HostFS.exists(parsed.source ?? "") else {
+                throw HardenError(.notFound, "--mount \(m): \(parsed.source ?? "") does not exist")
+            }
             s.mounts.removeAll { $0.destination == parsed.destination }
             s.mounts.append(parsed)
         }
@@ -82,12 +99,22 @@ public struct RunSettingsOptions: ParsableArguments {
     public func targetImage(given: String?) throws -> String {
         if let given { return given }
         guard let service else { throw ValidationError("give the image (or --compose FILE --service NAME)") }
-        let project = try ComposeReader.load(compose)
-        guard let s = project.services[service] else {
-            throw HardenError(.notFound, "\(compose.joined(separator: ", ")): no service \(service) (services: \(project.services.keys.sorted().joined(separator: ", ")))")
+        guard let image = try loadTarget(service).target.image else {
+            throw HardenError(.invalidArgument, "\(compose[0]): service \(service) has no image")
         }
-        guard let image = s.image else { throw HardenError(.invalidArgument, "\(compose[0]): service \(service) has no image") }
         return Self.reference(image)
+    }
+
+    /// The merged Compose files and the service to harden.
+    func loadTarget(_ service: String) throws -> (project: ComposeProject, target: ComposeService) {
+        let project = try ComposeReader.load(compose)
+        guard let target = project.services[service] else {
+            throw HardenError(
+                .notFound,
+                "\(compose.joined(separator: ", ")): no service \(service) (services: \(project.services.keys.sorted().joined(separator: ", ")))"
+            )
+        }
+        return (project, target)
     }
 
     /// A Compose `image:` as a harden reference: a transport prefix is kept; a bare name means a registry image.
@@ -103,10 +130,7 @@ public struct RunSettingsOptions: ParsableArguments {
             o.settings = try commandLineSettings()
             return []
         }
-        let project = try ComposeReader.load(compose)
-        guard let target = project.services[service] else {
-            throw HardenError(.notFound, "\(compose.joined(separator: ", ")): no service \(service) (services: \(project.services.keys.sorted().joined(separator: ", ")))")
-        }
+        let (project, target) = try loadTarget(service)
         o.settings = try commandLineSettings(over: try target.settings())
         o.serviceName = service
         o.dependsOn = target.dependsOn

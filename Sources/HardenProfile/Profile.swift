@@ -343,7 +343,9 @@ public struct ProfileAssembler {
     }
 
     /// Splits off what the app found in its mounts: the host's (or a scratch volume's) files, not the image's.
-    public static func separateMounted(_ files: [RuntimeProfile.FileRecord], mountPoints: [String]) -> (
+    public static func separateMounted(
+        _ files: [RuntimeProfile.FileRecord], mountPoints: [String]
+    ) -> (
         image: [RuntimeProfile.FileRecord], mounted: [RuntimeProfile.FileRecord]
     ) {
         guard !mountPoints.isEmpty else { return (files, []) }

@@ -1,12 +1,12 @@
 // harden — one container run under runc: pristine rootfs (cached), overlay, network namespace, bundle,
 // sensors, probes, and cleanup of everything on every exit path.
 import CHardenSystem
+import Dispatch
 import HardenCompose
 import HardenCore
 import HardenOCI
 import HardenProfile
 import HardenSystem
-import Dispatch
 import Logging
 import Synchronization
 
@@ -115,7 +115,8 @@ public final class ContainerRunner: Sendable {
                 ChildProcess.runQuietly(runc + ["delete", "--force", container])
             }
             ContainerNetwork.remove(
-                name: ContainerNetwork.namespaceName(id: id, runDirectory: options.runDirectory), hostInterface: ContainerNetwork.interfaceName(id: id, runDirectory: options.runDirectory))
+                name: ContainerNetwork.namespaceName(id: id, runDirectory: options.runDirectory),
+                hostInterface: ContainerNetwork.interfaceName(id: id, runDirectory: options.runDirectory))
             for m in Mounts.mounts(under: dir + "/").sorted(by: { $0.count > $1.count }) { try? Mounts.unmount(m) }
             guard Mounts.mounts(under: dir + "/").isEmpty else {
                 logger.warning("A stale run's file systems are still mounted; leaving it", metadata: ["run": "\(dir)"])
@@ -164,9 +165,11 @@ public final class ContainerRunner: Sendable {
                     image: s.image, reference: s.reference, args: try s.settings.command(of: s.image.config.config, image: s.reference),
                     user: su, lower: serviceLower, settings: s.settings, hostname: s.name, seccomp: .dockerDefault, limits: options.limits)
             }
-            try PodPlan.checkPorts(target: (options.serviceName ?? "the target", image, options.settings), services: order.compactMap { n in
-                options.services.first { $0.name == n }.map { ($0.name, $0.image, $0.settings) }
-            })
+            try PodPlan.checkPorts(
+                target: (options.serviceName ?? "the target", image, options.settings),
+                services: order.compactMap { n in
+                    options.services.first { $0.name == n }.map { ($0.name, $0.image, $0.settings) }
+                })
 
             let cleanup = CleanupStack()
             let signals = SignalCleanup(cleanup)
@@ -175,7 +178,8 @@ public final class ContainerRunner: Sendable {
                 let target = LaunchRequest(
                     image: image, reference: reference, args: args, user: user, lower: lower, settings: options.settings,
                     hostname: "", seccomp: options.seccomp ?? .dockerDefault, limits: options.limits)
-                var result = try await runInside(target, userSpec: userSpec, order: order, requests: requests, options: options, cleanup: cleanup)
+                var result = try await runInside(
+                    target, userSpec: userSpec, order: order, requests: requests, options: options, cleanup: cleanup)
                 let cleaning = MonotonicClock.now
                 cleanup.runAll()
                 logger.debug("run timeline", metadata: ["step": "cleaned up", "ms": "\(Int((MonotonicClock.now - cleaning) * 1000))"])
@@ -242,7 +246,9 @@ public final class ContainerRunner: Sendable {
         let stack = ServiceStack(runner: self)
         for (i, sname) in order.enumerated() {
             guard let s = options.services.first(where: { $0.name == sname }), let request = requests[sname] else { continue }
-            for (dep, condition) in s.dependsOn.sorted(by: { $0.key < $1.key }) { try await stack.wait(for: dep, condition, options: options) }
+            for (dep, condition) in s.dependsOn.sorted(by: { $0.key < $1.key }) {
+                try await stack.wait(for: dep, condition, options: options)
+            }
             let c = try await launch(
                 request, name: "\(name)-s\(i)", dir: "\(dir)/services/\(i)", networkNamespace: netnsPath,
                 hosts: PodPlan.hostsFile(hostname: sname, address: podAddress, serviceNames: serviceNames, extra: s.settings.extraHosts),
@@ -334,8 +340,10 @@ public final class ContainerRunner: Sendable {
         var serviceHosts: [String: String] = [:]
         for n in serviceNames { serviceHosts[n] = podAddress }
         for script in options.probeScripts {
-            let targetPorts = Set(options.httpProbes.map(\.port) + ports.map(\.port) + Self.exposedPorts(target.image) + options.settings.ports)
-                .sorted()
+            let targetPorts = Set(
+                options.httpProbes.map(\.port) + ports.map(\.port) + Self.exposedPorts(target.image) + options.settings.ports
+            )
+            .sorted()
             probes.append(
                 await scriptProbe(
                     script, address: podAddress, ports: targetPorts, services: serviceHosts, name: name, options: options))
@@ -349,8 +357,9 @@ public final class ContainerRunner: Sendable {
         }
         ports.formUnion(listening())
         let ended = exitState.status()
-        let completedOK = Set(options.services.flatMap { $0.dependsOn.filter { $0.value == .completed }.map(\.key) }
-            + options.dependsOn.filter { $0.value == .completed }.map(\.key))
+        let completedOK = Set(
+            options.services.flatMap { $0.dependsOn.filter { $0.value == .completed }.map(\.key) }
+                + options.dependsOn.filter { $0.value == .completed }.map(\.key))
         let casualties = stack.casualties(exempt: completedOK)
         if anyProbe, probes.contains(where: { !$0.ok }) {
             if let ended {
@@ -444,7 +453,8 @@ public final class ContainerRunner: Sendable {
             let mnt = Tracer.mountNamespace(of: initPid).map(String.init) ?? "0"
             let t = try ChildProcess.spawn(
                 [
-                    options.tracerExecutable, "internal-trace", "--spawn", "--mount-namespace", mnt, "--strip-prefix", dir + "/target/rootfs",
+                    options.tracerExecutable, "internal-trace", "--spawn", "--mount-namespace", mnt, "--strip-prefix",
+                    dir + "/target/rootfs",
                     "--out", traceFile, "--",
                 ] + execArgv,
                 stdout: .file(outFile), stderr: .append(outFile))

@@ -207,7 +207,10 @@ extension ContainerRunner {
         guard let bytes = try? JSONCoding.encode(process), (try? HostFS.writeFileAtomically(file + ".json", bytes)) != nil else {
             return (nil, "cannot write \(file).json")
         }
-        guard let child = try? ChildProcess.spawn(c.runc + ["exec", "--process", file + ".json", c.name], stdout: .file(file + ".out"), stderr: .append(file + ".out")) else {
+        guard
+            let child = try? ChildProcess.spawn(
+                c.runc + ["exec", "--process", file + ".json", c.name], stdout: .file(file + ".out"), stderr: .append(file + ".out"))
+        else {
             return (nil, "cannot start runc exec")
         }
         let status = await child.wait(timeout: timeout)
@@ -225,7 +228,9 @@ public enum PodPlan {
         var order: [String] = []
         var state: [String: Int] = [:]  // 1 visiting, 2 done
         func visit(_ name: String, from: String) throws {
-            guard let s = byName[name] else { throw HardenError(.invalidArgument, "service \(from) depends on \(name), which is not defined") }
+            guard let s = byName[name] else {
+                throw HardenError(.invalidArgument, "service \(from) depends on \(name), which is not defined")
+            }
             if state[name] == 2 { return }
             if state[name] == 1 { throw HardenError(.invalidArgument, "services depend on each other in a cycle through \(name)") }
             state[name] = 1
@@ -254,7 +259,9 @@ public enum PodPlan {
     }
 
     /// /etc/hosts of a container: localhost, its own name, every service of the run on the shared loopback, extra hosts.
-    public static func hostsFile(hostname: String, address: String, serviceNames: [String], extra: [(name: String, address: String)]) -> String {
+    public static func hostsFile(
+        hostname: String, address: String, serviceNames: [String], extra: [(name: String, address: String)]
+    ) -> String {
         var t = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n\(address)\t\(hostname)\n"
         let names = serviceNames.filter { $0 != hostname }
         if !names.isEmpty { t += "127.0.0.1\t\(names.joined(separator: " "))\n" }
@@ -283,16 +290,21 @@ final class ServiceStack {
         switch condition {
         case .started:
             if let s = c.exit.status(), !s.succeeded {
-                throw HardenError(.io, "service \(name) exited (\(s)) right after it started; its last output: \(ContainerRunner.tail(c.log, lines: 5))")
+                throw HardenError(
+                    .io, "service \(name) exited (\(s)) right after it started; its last output: \(ContainerRunner.tail(c.log, lines: 5))")
             }
         case .completed:
             let deadline = MonotonicClock.now + max(options.probeTimeout, 300)
             while c.exit.status() == nil, MonotonicClock.now < deadline { try? await Task.sleep(nanoseconds: 50_000_000) }
             guard let s = c.exit.status() else {
-                throw HardenError(.io, "service \(name) did not complete within \(Int(max(options.probeTimeout, 300))) s; its last output: \(ContainerRunner.tail(c.log, lines: 5))")
+                throw HardenError(
+                    .io,
+                    "service \(name) did not complete within \(Int(max(options.probeTimeout, 300))) s; its last output: \(ContainerRunner.tail(c.log, lines: 5))"
+                )
             }
             guard s.succeeded else {
-                throw HardenError(.io, "service \(name) did not complete successfully (\(s)); its last output: \(ContainerRunner.tail(c.log, lines: 5))")
+                throw HardenError(
+                    .io, "service \(name) did not complete successfully (\(s)); its last output: \(ContainerRunner.tail(c.log, lines: 5))")
             }
         case .healthy:
             if r.healthy { return }
@@ -309,7 +321,9 @@ final class ServiceStack {
     /// period, `retries` failed checks an `interval` apart; until then harden checks more often (every 0.1 s for 3 s,
     /// then every 0.5 s at most), so a service that becomes ready early is used early.
     static func waitHealthy(name: String, check: ComposeService.Healthcheck, container c: Launched, runner: ContainerRunner) async throws {
-        let argv = check.test.first == "CMD-SHELL" ? ["/bin/sh", "-c", check.test.dropFirst().joined(separator: " ")] : Array(check.test.dropFirst())
+        let argv =
+            check.test.first == "CMD-SHELL"
+            ? ["/bin/sh", "-c", check.test.dropFirst().joined(separator: " ")] : Array(check.test.dropFirst())
         let started = MonotonicClock.now
         let deadline = started + check.startPeriod + check.interval * Double(max(check.retries, 1)) + check.timeout
         var attempt = 0
@@ -317,7 +331,9 @@ final class ServiceStack {
         while true {
             attempt += 1
             if let s = c.exit.status() {
-                throw HardenError(.io, "service \(name) exited (\(s)) before it became healthy; its last output: \(ContainerRunner.tail(c.log, lines: 5))")
+                throw HardenError(
+                    .io, "service \(name) exited (\(s)) before it became healthy; its last output: \(ContainerRunner.tail(c.log, lines: 5))"
+                )
             }
             let (status, output) = await runner.exec(argv, in: c, file: "\(c.dir)/health-\(attempt % 2)", timeout: max(check.timeout, 1))
             if status?.succeeded == true {

@@ -60,6 +60,19 @@ public final class Tracer {
     }
 
     /// The inode of `/proc/PID/ns/mnt`.
+    /// The task that created `tid`, from /proc: the process of a thread (Tgid), else the parent process (PPid).
+    static func creator(of tid: pid_t) -> pid_t? {
+        guard let b = try? HostFS.readFile("/proc/\(tid)/status", limit: 1 << 16) else { return nil }
+        var tgid: pid_t?
+        var ppid: pid_t?
+        for line in String(decoding: b, as: UTF8.self).split(separator: "\n") {
+            if line.hasPrefix("Tgid:") { tgid = pid_t(line.dropFirst(5).trimming(" \t")) }
+            if line.hasPrefix("PPid:") { ppid = pid_t(line.dropFirst(5).trimming(" \t")) }
+        }
+        if let tgid, tgid != tid { return tgid }
+        return ppid
+    }
+
     public static func mountNamespace(of pid: pid_t) -> UInt64? {
         var st = stat()
         guard stat("/proc/\(pid)/ns/mnt", &st) == 0 else { return nil }
@@ -128,9 +141,13 @@ public final class Tracer {
         let sig = harden_wstopsig(status)
         let event = (status >> 16) & 0xff
         if tasks[tid] == nil {
-            // A new child, auto-attached; its fork event may come before or after this first stop.
+            // A new child, auto-attached; its fork event may come before or after this first stop. Before it, the parent
+            // is found in /proc (a thread's process, a process's parent): its syscalls until the event count too (a
+            // forked child's setpgid before exec was lost that way, and the seccomp profile then refused it).
             let inherited = inherit.removeValue(forKey: tid)
-            tasks[tid] = TaskState(recording: inherited?.recording ?? false, comm: inherited?.comm, seen: true)
+            let parent = inherited == nil ? Self.creator(of: tid).flatMap { tasks[$0] } : nil
+            tasks[tid] = TaskState(
+                recording: inherited?.recording ?? parent?.recording ?? false, comm: inherited?.comm ?? parent?.comm, seen: true)
             report.processes += 1
             resume(tid, 0)
             return

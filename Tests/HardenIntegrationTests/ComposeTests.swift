@@ -22,7 +22,8 @@ enum ComposeFixture {
 
     /// compose.yml + secrets.env in `dir`: db (postgres, a named volume, a healthcheck) and app (pgapp, DB_HOST=db).
     static func write(_ dir: String, secret: String, dbHealthcheck: String? = nil) throws {
-        try HostFS.writeFileAtomically(dir + "/secrets.env", Array("# the database password\nPOSTGRES_PASSWORD=\(secret)\nDB_PASSWORD=\(secret)\n".utf8))
+        try HostFS.writeFileAtomically(
+            dir + "/secrets.env", Array("# the database password\nPOSTGRES_PASSWORD=\(secret)\nDB_PASSWORD=\(secret)\n".utf8))
         let health =
             dbHealthcheck
             ?? #"["CMD", "/usr/lib/postgresql/15/bin/pg_isready", "-h", "127.0.0.1", "-U", "postgres"]"#
@@ -39,12 +40,16 @@ enum ComposeFixture {
                   timeout: 3s
                   retries: 3
                   start_period: ${DB_START_PERIOD:-20s}
+                stop_signal: SIGINT
+                stop_grace_period: 5s
                 restart: always
               app:
                 image: oci:\(TestImages.layout):pgapp
                 env_file: [secrets.env]
                 environment:
                   DB_HOST: db
+                extra_hosts: ["metadata.internal:10.9.8.7"]
+                init: true
                 depends_on:
                   db:
                     condition: service_healthy
@@ -105,13 +110,17 @@ struct ComposeTests {
 
             // minify replays with the same settings; the hardened image holds nothing of the mounts or the secret.
             let (ms, mout) = try RuntimeTests.harden(
-                ["minify", "oci:\(TestImages.layout):base", "--profile", dir + "/p.json", "-o", "oci:\(dir)/min:base", "--report", dir + "/r.json"]
+                [
+                    "minify", "oci:\(TestImages.layout):base", "--profile", dir + "/p.json", "-o", "oci:\(dir)/min:base", "--report",
+                    dir + "/r.json",
+                ]
                     + settings, runDir: dir + "/run")
             try #require(ms == 0, "\(mout)")
             let report: MinifyReport = try JSONCoding.decode(try HostFS.readFile(dir + "/r.json"), source: "r.json", what: "report")
             #expect(report.verification.ran && report.verification.passed)
             #expect(try ComposeFixture.filesHolding(secret, under: dir + "/min").isEmpty)
-            #expect(try ComposeFixture.filesHolding("from-the-host", under: dir + "/min").isEmpty, "a mounted file was copied into the image")
+            #expect(
+                try ComposeFixture.filesHolding("from-the-host", under: dir + "/min").isEmpty, "a mounted file was copied into the image")
             #expect(try RuntimeTests.leftovers(runDir: dir + "/run") == [])
 
             // Bad settings: one clear line each.
@@ -120,7 +129,8 @@ struct ComposeTests {
                 (["--env-file", dir + "/missing.env"], "missing.env: no such file"),
                 (["--mount", "relative"], "expected SRC:DST"),
             ] {
-                let (s, o) = try RuntimeTests.harden(["profile", "oci:\(TestImages.layout):base", "-o", dir + "/x.json"] + args, runDir: dir + "/run")
+                let (s, o) = try RuntimeTests.harden(
+                    ["profile", "oci:\(TestImages.layout):base", "-o", dir + "/x.json"] + args, runDir: dir + "/run")
                 #expect(s != 0 && o.contains(message), "\(args): \(o)")
             }
         }
@@ -152,14 +162,23 @@ struct ComposeTests {
                     """.utf8), mode: 0o755)
             let (status, out) = try RuntimeTests.harden(
                 [
-                    "run", "--compose", dir + "/compose.yml", "--service", "app", "--http-probe", "8080", "--probe-script", dir + "/probe.sh",
-                    "-o", "oci:\(dir)/out:app", "--report-dir", dir + "/report",
+                    "run", "--compose", dir + "/compose.yml", "--service", "app", "--http-probe", "8080", "--probe-script",
+                    dir + "/probe.sh",
+                    "--exec-probe", "getent hosts metadata.internal db", "-o", "oci:\(dir)/out:app", "--report-dir", dir + "/report",
                 ], runDir: run)
             try #require(status == 0, "\(out)")
             let record: RunRecord = try JSONCoding.decode(
                 try HostFS.readFile(dir + "/report/report.json"), source: "report.json", what: "report")
             let profile = try #require(record.profile)
-            #expect(profile.probes.allSatisfy(\.ok) && profile.probes.count == 2)
+            #expect(profile.probes.allSatisfy(\.ok) && profile.probes.count == 3)
+            // extra_hosts and the service names are in the app's /etc/hosts.
+            let hosts = profile.probes.first { $0.kind == .exec }?.output ?? ""
+            #expect(hosts.contains("10.9.8.7") && hosts.contains("metadata.internal") && hosts.contains("127.0.0.1"), "\(hosts)")
+            // init: true — tini is the app's PID 1 (from the host, on /dev: not in the image or its files).
+            let p = try RuntimeTests.profile(dir + "/report/profile.json")
+            #expect(p.runs.last?.settings?.initProcess == true)
+            #expect(p.executables.contains { $0.argv.first == "/dev/init" } || p.executables.contains { $0.path == "/dev/init" })
+            #expect(!p.files.contains { $0.path.hasPrefix("/dev/") })
             #expect(profile.service == "app")
             let db = try #require(profile.services?.first)
             let dbImage = try ImageLoader.open(.ociLayout(path: TestImages.layout, tag: "postgres"))
@@ -197,7 +216,10 @@ struct ComposeTests {
             env["PATH"] = ProcessInfo.processInfo.environment["PATH"]
             let started = MonotonicClock.now
             let (status, out) = try runProcess(
-                [hardenBinary, "profile", "--compose", dir + "/compose.yml", "--service", "app", "--http-probe", "8080", "-o", dir + "/p.json"],
+                [
+                    hardenBinary, "profile", "--compose", dir + "/compose.yml", "--service", "app", "--http-probe", "8080", "-o",
+                    dir + "/p.json",
+                ],
                 environment: env)
             #expect(status == 1, "\(out)")
             let line = out.split(separator: "\n").first { $0.contains("service db did not become healthy") }
@@ -227,7 +249,8 @@ struct ComposeTests {
                     """.utf8), mode: 0o755)
             let (status, out) = try RuntimeTests.harden(
                 [
-                    "profile", "--compose", dir + "/compose.yml", "--service", "app", "--http-probe", "8080", "--probe-script", dir + "/kill.sh",
+                    "profile", "--compose", dir + "/compose.yml", "--service", "app", "--http-probe", "8080", "--probe-script",
+                    dir + "/kill.sh",
                     "-o", dir + "/p.json",
                 ], runDir: run)
             #expect(status == 1, "\(out)")
@@ -246,7 +269,10 @@ struct ComposeTests {
             env["HARDEN_RUN_DIR"] = run
             env["HARDEN_CACHE_DIR"] = RuntimeTests.cacheDirectory
             let child = try ChildProcess.spawn(
-                [hardenBinary, "profile", "--compose", dir + "/compose.yml", "--service", "app", "--duration", "120", "-o", dir + "/p.json"],
+                [
+                    hardenBinary, "profile", "--compose", dir + "/compose.yml", "--service", "app", "--duration", "120", "-o",
+                    dir + "/p.json",
+                ],
                 environment: env, stdout: .file(dir + "/out"), stderr: .file(dir + "/err"))
             // Wait until both containers run.
             var running = false
@@ -257,7 +283,8 @@ struct ComposeTests {
                 }
                 try await Task.sleep(nanoseconds: 100_000_000)
             }
-            try #require(running, "the containers never started: \(String(decoding: (try? HostFS.readFile(dir + "/err")) ?? [], as: UTF8.self))")
+            try #require(
+                running, "the containers never started: \(String(decoding: (try? HostFS.readFile(dir + "/err")) ?? [], as: UTF8.self))")
             #expect(try RuntimeTests.leftovers(runDir: run).count >= 4)
             child.signal(signal)
             let status = await child.wait(timeout: 60)

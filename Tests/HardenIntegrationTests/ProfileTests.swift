@@ -44,7 +44,9 @@ enum RuntimeTests {
         let (_, links) = try runProcess(["ip", "-o", "link", "show"])
         let linkPrefix = String(ContainerNetwork.interfaceName(id: "", runDirectory: runDir).dropLast())
         out += links.split(separator: "\n").compactMap { line -> String? in
-            let name = line.split(separator: ":").dropFirst().first.map { $0.trimming(" ").split(separator: "@").first.map(String.init) ?? "" } ?? ""
+            let name =
+                line.split(separator: ":").dropFirst().first.map { $0.trimming(" ").split(separator: "@").first.map(String.init) ?? "" }
+                ?? ""
             return name.hasPrefix(linkPrefix) ? "network interface \(name)" : nil
         }
         let (_, list) = try runProcess(["runc", "--root", runDir + "/runc", "list", "-q"])
@@ -314,7 +316,8 @@ struct ProfileTests {
             let deadline = MonotonicClock.now + 60
             while initPid == nil, MonotonicClock.now < deadline, child.poll() == nil {
                 for d in ((try? HostFS.listDirectory(run)) ?? []) where d.hasPrefix("harden-") {
-                    if let b = try? HostFS.readFile("\(run)/\(d)/target/init.pid", limit: 64), let pid = Int32(String(decoding: b, as: UTF8.self)),
+                    if let b = try? HostFS.readFile("\(run)/\(d)/target/init.pid", limit: 64),
+                        let pid = Int32(String(decoding: b, as: UTF8.self)),
                         let c = try? HostFS.readFile("/proc/\(pid)/comm", limit: 64), String(decoding: c, as: UTF8.self).hasPrefix("nginx")
                     {
                         initPid = pid

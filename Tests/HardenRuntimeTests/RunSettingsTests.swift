@@ -9,7 +9,6 @@ import HardenRuntime
 import HardenTestSupport
 import Testing
 
-
 struct RunSettingsTests {
     func config() -> ContainerConfig {
         var c = ContainerConfig()
@@ -127,7 +126,8 @@ struct RunSettingsTests {
             try service("app", ["cache": .started, "db": .healthy]), try service("db"), try service("cache", ["db": .started]),
             try service("unrelated"), try service("migrate", ["db": .healthy]),
         ]
-        #expect(try PodPlan.startOrder(services, targetDependsOn: ["cache": .started, "migrate": .completed]) == ["db", "cache", "migrate"])
+        #expect(
+            try PodPlan.startOrder(services, targetDependsOn: ["cache": .started, "migrate": .completed]) == ["db", "cache", "migrate"])
         #expect(throws: HardenError.self) { try PodPlan.startOrder(services, targetDependsOn: ["nope": .started]) }
         let cycle = [try service("a", ["b": .started]), try service("b", ["a": .started])]
         #expect { try PodPlan.startOrder(cycle, targetDependsOn: ["a": .started]) } throws: {
@@ -150,7 +150,8 @@ struct RunSettingsTests {
     }
 
     @Test func hostsNameEveryServiceOnTheSharedLoopback() {
-        let t = PodPlan.hostsFile(hostname: "app", address: "10.213.0.2", serviceNames: ["db", "cache", "app"], extra: [("api", "10.0.0.1")])
+        let t = PodPlan.hostsFile(
+            hostname: "app", address: "10.213.0.2", serviceNames: ["db", "cache", "app"], extra: [("api", "10.0.0.1")])
         let lines = t.split(separator: "\n").map(String.init)
         #expect(lines.contains("10.213.0.2\tapp"))
         #expect(lines.contains("127.0.0.1\tdb cache"))

@@ -85,7 +85,9 @@ extension Application {
                     "\(database.path): the policy's vulnerability rules need a vulnerability database (harden db import or db update)")
             }
             options.run = try probes.runOptions(sensors: [.fanotify, .ptrace])
-            options.warnings = try await settings.apply(to: &options.run, imageOptions: imageOptions, logger: logger).map { "compose: \($0)" }
+            options.warnings = try await settings.apply(to: &options.run, imageOptions: imageOptions, logger: logger).map {
+                "compose: \($0)"
+            }
             options.allowProbeFailure = probes.allowProbeFailure
             try keep.apply(to: &options.minify, data: data)
             options.destination = dest.description
