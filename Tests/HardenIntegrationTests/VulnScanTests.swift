@@ -454,6 +454,18 @@ struct RemediationVEXTests {
          "nginx": {"CVE-2099-2002": {"releases": {"bookworm": {"status": "resolved", "fixed_version": "99.0-1", "urgency": "medium"}}}}}
         """#
 
+    @Test func minifyRefusesVexOutWithoutADatabaseBeforeAnyWork() throws {
+        try TestImages.require()
+        try withTemporaryDirectory { dir in
+            let (s, o) = try runProcess([
+                hardenBinary, "minify", "oci:\(TestImages.layout):nginx", "--profile", dir + "/never-read.json", "-o", "oci:\(dir)/out:x",
+                "--db", dir + "/none.sqlite", "--vex-out", dir + "/vex.json",
+            ])
+            #expect(s == 1 && o.contains("--vex-out \(dir)/vex.json needs a vulnerability database"), "\(o)")
+            #expect(!HostFS.exists(dir + "/out") && !HostFS.exists(dir + "/vex.json"))
+        }
+    }
+
     @Test func runWritesOpenVEXThatScanAndTheSBOMAgreeWith() throws {
         try TestImages.require()
         try withTemporaryDirectory { dir in

@@ -112,12 +112,14 @@ extension Application {
             let logger = global.makeLogger()
             let reference = try ImageReference.parse(try settings.targetImage(given: image))
             let dest = try ImageReference.parse(output)
+            // Vulnerability data, when there is a database: presets decide with it, the report counts with it.
+            let data = try VulnerabilityData(path: database.path)
+            if let vexOut, data.database == nil {  // refused before any work, not after it
+                throw HardenError(.notFound, "\(database.path): --vex-out \(vexOut) needs a vulnerability database (harden db update)")
+            }
             let runtimeProfile = try ProfileFile.read(profile)
             let img = try await imageOptions.open(reference, logger: logger, progress: global.showProgress)
             let (sbom, context) = try SBOMBuilder(logger: logger).catalog(img, reference: reference.description)
-
-            // Vulnerability data, when there is a database: presets decide with it, the report counts with it.
-            let data = try VulnerabilityData(path: database.path)
 
             var options = MinifyOptions()
             try keep.apply(to: &options, data: data)
@@ -142,8 +144,6 @@ extension Application {
                 let evidence = try MinifyStage.evidence(
                     &result, name: dest.description, before: before, after: after, tree: try ImageInspection.inspect(result.image).tree)
                 if let vexOut, let doc = evidence.document { try HostFS.writeFileAtomically(vexOut, doc) }
-            } else if let vexOut {
-                throw HardenError(.notFound, "\(database.path): --vex-out \(vexOut) needs a vulnerability database (harden db update)")
             }
             if let report { try HostFS.writeFileAtomically(report, try JSONCoding.encode(result.report, pretty: true)) }
             if let seccomp { try HostFS.writeFileAtomically(seccomp, try JSONCoding.encode(result.seccomp, pretty: true)) }
