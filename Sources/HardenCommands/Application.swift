@@ -14,8 +14,10 @@ public struct Application: AsyncParsableCommand {
         commandName: "harden",
         abstract: "Scan and harden container images without a Docker engine.",
         discussion: """
-            Images: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:REPO:TAG], dir:ROOTFS, or a bare path \
-            (an OCI layout directory or an image archive, recognised by content).
+            Images: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:REPO:TAG], dir:ROOTFS, \
+            docker://[HOST/]REPO[:TAG|@DIGEST], a bare path (an OCI layout directory or an image archive, recognised by \
+            content) or a bare image name as Docker users type it (nginx:1.27 is docker://docker.io/library/nginx:1.27; \
+            an existing path wins over a name).
             Exit codes: 0 success, 1 error, 2 gate failed.
             """,
         version: HardenVersion.current,

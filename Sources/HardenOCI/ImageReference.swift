@@ -39,8 +39,10 @@ public enum ImageReference: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    /// Parses a reference. A bare path is recognised by its content when `detect` is true
-    /// (a directory with `oci-layout`, a tar holding `manifest.json` or `oci-layout`).
+    /// Parses a reference. Without a transport (when `detect` is true): an existing path is recognised by its content
+    /// (a directory with `oci-layout`, a tar holding `manifest.json` or `oci-layout`); anything else that reads as an
+    /// image name (`nginx:1.27`, `ghcr.io/org/app@sha256:…`) is a registry reference, as `docker://` — the existing
+    /// path wins when both could apply.
     public static func parse(_ text: String, detect: Bool = true) throws -> ImageReference {
         func split(_ rest: Substring) -> (String, String?) {
             guard let colon = rest.firstIndex(of: ":") else { return (String(rest), nil) }
@@ -85,7 +87,40 @@ public enum ImageReference: Sendable, Hashable, CustomStringConvertible {
             throw HardenError(
                 .invalidArgument, "\(text): say which transport to use: oci:, oci-archive:, docker-archive:, dir: or docker://")
         }
+        if !HostFS.exists(text), isImageName(text) { return .registry(text) }
         return try detectBarePath(text)
+    }
+
+    /// Whether `text` reads as a registry image name — `[HOST[:PORT]/]PATH[:TAG][@DIGEST]`, path components of
+    /// lower-case letters, digits and separators — and not as a path (`/`, `.`, `~` first, or a `.tar` name).
+    public static func isImageName(_ text: String) -> Bool {
+        if text.isEmpty || text.hasPrefix("/") || text.hasPrefix(".") || text.hasPrefix("~") { return false }
+        for suffix in [".tar", ".tar.gz", ".tgz", ".tar.zst"] where text.hasSuffix(suffix) { return false }
+        var rest = Substring(text)
+        if let at = rest.firstIndex(of: "@") {
+            let digest = rest[rest.index(after: at)...]
+            guard let colon = digest.firstIndex(of: ":"), digest[digest.index(after: colon)...].allSatisfy(\.isHexDigit),
+                digest[..<colon].allSatisfy({ $0.isLetter || $0.isNumber })
+            else { return false }
+            rest = rest[..<at]
+        }
+        var components = rest.split(separator: "/", omittingEmptySubsequences: false)
+        guard let lastComponent = components.popLast(), !lastComponent.isEmpty else { return false }
+        var last = lastComponent
+        if let colon = last.lastIndex(of: ":") {
+            let tag = last[last.index(after: colon)...]
+            guard !tag.isEmpty, tag.count <= 128, tag.allSatisfy({ $0.isLetter || $0.isNumber || "_.-".contains($0) }) else { return false }
+            last = last[..<colon]
+        }
+        if let first = components.first, first.contains(".") || first.contains(":") || first == "localhost" {
+            components.removeFirst()  // a registry host[:port]
+            guard first.allSatisfy({ $0.isLetter || $0.isNumber || ".-:".contains($0) }) else { return false }
+        }
+        func pathComponent(_ c: Substring) -> Bool {
+            guard let f = c.first, let l = c.last, f.isLowercase || f.isNumber, l.isLowercase || l.isNumber else { return false }
+            return c.allSatisfy { ($0.isLowercase && $0.isASCII) || $0.isNumber || "._-".contains($0) }
+        }
+        return (components + [last]).allSatisfy(pathComponent)
     }
 
     static func detectBarePath(_ path: String) throws -> ImageReference {
@@ -95,7 +130,8 @@ public enum ImageReference: Sendable, Hashable, CustomStringConvertible {
                 .invalidArgument, "\(path): not an OCI image layout (no oci-layout file); use dir:\(path) to read it as a root file system")
         }
         guard HostFS.exists(path) else {
-            throw HardenError(.notFound, "\(path): no such file or directory (and not a transport:reference)")
+            throw HardenError(
+                .notFound, "\(path): no such file or directory (and not an image name or a transport:reference such as docker://\(path))")
         }
         // Look at the archive's member names without reading bodies.
         let index = try TarArchiveIndex(path: path)

@@ -98,6 +98,9 @@ struct RegistryTests {
                 hardenBinary, "inspect", "--tls-verify=false", "--format", "json", "docker://\(host)/skopeo/flask:2",
             ])
             #expect(s6 == 0 && o6.contains("bookworm"), "\(o6.prefix(300))")
+            // A name as people type it, without docker://, reaches the same registry.
+            let (sn, on) = try runProcess([hardenBinary, "inspect", "--tls-verify=false", "--format", "json", "\(host)/skopeo/flask:2"])
+            #expect(sn == 0 && on == o6, "\(on.prefix(300))")
             let (s7, o7) = try runProcess(["skopeo", "copy", "-q", "oci:\(dir)/pulled:n", "oci:\(dir)/bySkopeo:n"])
             #expect(s7 == 0, "\(o7)")
             // Cross-repository mount on the same registry.

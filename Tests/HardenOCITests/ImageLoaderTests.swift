@@ -298,6 +298,26 @@ private func readFully(_ ref: ImageReference) throws -> FileTree {
             #expect(throws: HardenError.self) { try ImageReference.parse(dir + "/nope") }
         }
     }
+
+    @Test func bareNamesAreRegistryReferencesAndAnExistingPathWins() throws {
+        let digest = "sha256:" + String(repeating: "ab", count: 32)
+        for name in [
+            "nginx", "nginx:1.27", "library/nginx:1.27-alpine", "ghcr.io/org/app@\(digest)", "127.0.0.1:5000/repo:tag",
+            "localhost/team/app:v1.2.3", "registry.example.com:443/a/b/c:x_y",
+        ] {
+            #expect(try ImageReference.parse(name) == .registry(name), "\(name)")
+        }
+        for notName in ["./app.tar", "/tmp/nope-harden", "~/image", "image.tar", "Nginx:1", "nginx:", "a//b", "app@sha256:zz", "UPPER/x"] {
+            #expect(!ImageReference.isImageName(notName), "\(notName)")
+        }
+        #expect { try ImageReference.parse("/nonexistent-harden/x") } throws: {
+            ($0 as? HardenError)?.message.contains("no such file or directory") == true
+        }
+        // An existing path named like an image is read as a path: the package's `docs` directory (tests run from the
+        // package root) is no OCI layout, and the error says so instead of pulling docker.io/library/docs.
+        try #require(HostFS.isDirectory("docs") && ImageReference.isImageName("docs"))
+        #expect { try ImageReference.parse("docs") } throws: { ($0 as? HardenError)?.message.contains("not an OCI image layout") == true }
+    }
 }
 
 @Suite struct DockerArchiveFormatTests {
