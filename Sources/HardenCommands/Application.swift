@@ -22,7 +22,8 @@ public struct Application: AsyncParsableCommand {
             """,
         version: HardenVersion.current,
         subcommands: [
-            ImageInspect.self, ImageConvert.self, SBOMGenerate.self, ScanRun.self, DB.self, Profile.self, Minify.self, Patch.self, Check.self, Run.self,
+            ImageInspect.self, ImageConvert.self, SBOMGenerate.self, ScanRun.self, DB.self, Profile.self, Minify.self, Patch.self,
+            Check.self, Run.self,
             InternalTrace.self,
         ]
     )

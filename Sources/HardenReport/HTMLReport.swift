@@ -2,6 +2,7 @@
 import Foundation
 import HardenMinify
 import HardenPolicy
+import HardenProfile
 import HardenVulnDB
 
 public enum HTMLReport {
@@ -53,6 +54,17 @@ public enum HTMLReport {
             """
     }
 
+    /// What exercised the app; "start-up only" stands out: nothing but the start was seen.
+    static func coverageLine(_ r: RunRecord) -> String {
+        guard let p = r.profile else { return "" }
+        let startupOnly = p.coverage.hasPrefix("start-up only")
+        let probes = p.probes.map { "\($0.kind.rawValue) \($0.spec)" }.joined(separator: ", ")
+        return """
+            <p class="coverage\(startupOnly ? " why" : "")" data-testid="coverage">coverage: \(esc(p.coverage))\
+            \(probes.isEmpty ? "" : " (\(esc(probes)))") · \(String(format: "%.0f", p.packagesTouched * 100)) % of the image's packages touched</p>
+            """
+    }
+
     public static func render(_ r: RunRecord) -> String {
         let passed = r.verdict == .passed
         var body = """
@@ -63,7 +75,7 @@ public enum HTMLReport {
             <p class="meta">\(esc(r.tool)) · started \(esc(r.startedAt)) · \(String(format: "%.1f", r.durationSeconds)) s · input \(esc(r.input.manifestDigest))\
             \(r.output.map { " · output \(esc($0.manifestDigest))" } ?? "")\
             \(r.database.map { " · vulnerability database \($0.ageDays.map { String(format: "%.1f days old", $0) } ?? "age unknown")" } ?? " · no vulnerability database")</p>
-            \(patchLine(r))</header>
+            \(patchLine(r))\(coverageLine(r))</header>
             <section class="grid">
             """
         let out = r.output

@@ -130,6 +130,10 @@ public struct RunRecord: Codable, Sendable {
         public var services: [RuntimeProfile.ServiceRecord]?
         /// Files the app used from its mounts (they stay mounts: not copied into the image).
         public var mountedFiles: [String]?
+        /// What exercised the app: `start-up only (N s)` without a probe, else the probes' count.
+        public var coverage: String
+        /// Share of the image's packages the run touched (0…1).
+        public var packagesTouched: Double
 
         public init(_ p: RuntimeProfile) {
             probes = p.runs.last?.probes ?? []
@@ -143,6 +147,12 @@ public struct RunRecord: Codable, Sendable {
             settings = p.runs.last?.settings
             services = p.runs.last?.services
             mountedFiles = p.mountedFiles?.map(\.path)
+            let run = p.runs.last
+            coverage =
+                (run?.probes.isEmpty ?? true)
+                ? "start-up only (\(Int((run?.durationSeconds ?? 0).rounded())) s)" : "\(run?.probes.count ?? 0) probes"
+            let total = p.summary.packagesUsed + p.summary.packagesUnused
+            packagesTouched = total > 0 ? (Double(p.summary.packagesUsed) / Double(total) * 1000).rounded() / 1000 : 0
         }
     }
     public struct Artifact: Codable, Sendable {

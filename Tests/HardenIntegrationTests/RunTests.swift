@@ -131,6 +131,35 @@ struct RunTests {
         }
     }
 
+    @Test func withoutAProbeTheRunSaysOnlyStartUpWasObserved() throws {
+        try RuntimeTests.require()
+        try withTemporaryDirectory { dir in
+            // --require-probes: refused before anything runs.
+            let (r, ro) = try RuntimeTests.harden(
+                ["run", "oci:\(TestImages.layout):nginx", "--require-probes", "-o", "oci:\(dir)/x:x", "--report-dir", dir + "/r0"],
+                runDir: dir + "/run")
+            #expect(r == 1 && ro.contains("no probe: only start-up was observed") && ro.contains("(--require-probes)"), "\(ro)")
+            #expect(!HostFS.exists(dir + "/r0") && !HostFS.exists(dir + "/x"))
+            let (p, po) = try RuntimeTests.harden(
+                ["profile", "oci:\(TestImages.layout):base", "--require-probes", "-o", dir + "/p.json"], runDir: dir + "/run")
+            #expect(p == 1 && po.contains("--require-probes") && !HostFS.exists(dir + "/p.json"), "\(po)")
+            // Without it: a warning on the terminal, in report.json and, prominently, in report.html.
+            let (s, o) = try RuntimeTests.harden(
+                ["run", "oci:\(TestImages.layout):nginx", "--duration", "2", "-o", "oci:\(dir)/out:x", "--report-dir", dir + "/report"],
+                runDir: dir + "/run")
+            #expect(s == 0, "\(o)")
+            #expect(o.contains("warning: no probe: only start-up was observed (2 s)"), "\(o)")
+            let record = try PipelineFixtures.json(dir + "/report/report.json")
+            let profile = record["profile"] as? [String: Any] ?? [:]
+            #expect((profile["coverage"] as? String ?? "").hasPrefix("start-up only"), "\(profile)")
+            #expect((profile["packagesTouched"] as? Double ?? 0) > 0)
+            #expect((record["warnings"] as? [String] ?? []).contains { $0.hasPrefix("no probe: only start-up was observed") })
+            let html = String(decoding: try HostFS.readFile(dir + "/report/report.html"), as: UTF8.self)
+            #expect(html.contains("data-testid=\"coverage\">coverage: start-up only"), "coverage line missing from report.html")
+            #expect(try RuntimeTests.leftovers(runDir: dir + "/run").isEmpty)
+        }
+    }
+
     @Test func aPolicyViolationExitsTwoNamesThePackageAndWritesNoImage() throws {
         try RuntimeTests.require()
         try withTemporaryDirectory { dir in

@@ -10,7 +10,8 @@ extension Application {
     public struct ImageConvert: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
             commandName: "convert",
-            abstract: "Copy an image from any transport to any other (oci:, oci-archive:, docker-archive:, dir:, docker://, or a bare image name).",
+            abstract:
+                "Copy an image from any transport to any other (oci:, oci-archive:, docker-archive:, dir:, docker://, or a bare image name).",
             discussion: "Blobs are verified while they are copied; outputs are written atomically.")
 
         @OptionGroup public var global: GlobalOptions

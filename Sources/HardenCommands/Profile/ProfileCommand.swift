@@ -41,6 +41,11 @@ public struct ProbeOptions: ParsableArguments {
     @Flag(name: .long, help: "Record failed probes but exit 0.")
     public var allowProbeFailure = false
 
+    @Flag(
+        name: .long,
+        help: "Refuse to run without a probe (CI): start-up alone leaves lazily loaded code and unseen request paths out.")
+    public var requireProbes = false
+
     @Option(
         name: .long,
         help: ArgumentHelp(
@@ -60,6 +65,17 @@ public struct ProbeOptions: ParsableArguments {
         for p in httpProbes { _ = try HTTPProbe(parsing: p) }
         for s in probeScripts where !HostFS.isRegularFile(s) { throw ValidationError("--probe-script \(s): no such file") }
         if let duration, duration < 0 || duration > 86_400 { throw ValidationError("--duration must be between 0 and 86400 seconds") }
+    }
+
+    /// Nil when probes exercise the app; else the warning that only start-up is observed (an error with
+    /// `--require-probes`).
+    public func coverageWarning() throws -> String? {
+        guard httpProbes.isEmpty && execProbes.isEmpty && probeScripts.isEmpty else { return nil }
+        let seconds = duration.map { "\(Int($0.rounded())) s" } ?? "5 s"
+        let text =
+            "no probe: only start-up was observed (\(seconds)); code loaded lazily and request paths never taken are not in the profile — give --http-probe, --exec-probe or --probe-script"
+        if requireProbes { throw HardenError(.invalidArgument, text + " (--require-probes)") }
+        return text
     }
 
     public func runOptions(sensors: Set<Sensor>) throws -> RunOptions {
@@ -140,6 +156,7 @@ extension Application {
             let (sbom, context) = try SBOMBuilder(logger: logger).catalog(img, reference: reference.description)
             progress.update("profile: running \(reference.description)")
             var options = try probes.runOptions(sensors: sensor.sensors)
+            if let w = try probes.coverageWarning(), !global.quiet { writeStandardError("harden: warning: \(w)\n") }
             for w in try await settings.apply(to: &options, imageOptions: imageOptions, logger: logger) {
                 writeStandardError("harden: warning: \(w)\n")
             }

@@ -85,7 +85,11 @@ extension Application {
                     "\(database.path): the policy's vulnerability rules need a vulnerability database (harden db import or db update)")
             }
             options.run = try probes.runOptions(sensors: [.fanotify, .ptrace])
-            options.warnings = try await settings.apply(to: &options.run, imageOptions: imageOptions, logger: logger).map {
+            if let w = try probes.coverageWarning() {
+                if !global.quiet { writeStandardError("harden: warning: \(w)\n") }
+                options.warnings.append(w)
+            }
+            options.warnings += try await settings.apply(to: &options.run, imageOptions: imageOptions, logger: logger).map {
                 "compose: \($0)"
             }
             options.allowProbeFailure = probes.allowProbeFailure
