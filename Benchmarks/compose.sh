@@ -81,6 +81,17 @@ for name, env, mounts in [
     c["mounts"] += [{"destination": d, "type": "bind", "source": s, "options": ["rbind"]} for d, s in mounts + [("/etc/hosts", work + "/hosts")]]
     json.dump(c, open(p, "w"))
 PY
+# wait_for SECONDS INTERVAL CMD...: runs CMD every INTERVAL s until it succeeds; fails the benchmark after SECONDS.
+wait_for() {
+    local limit=$1 interval=$2; shift 2
+    local deadline=$(( $(date +%s) + limit ))
+    until "$@" >/dev/null 2>&1; do
+        [ "$(date +%s)" -lt "$deadline" ] || { echo "bench: gave up after ${limit} s waiting for: $*" >&2; exit 1; }
+        sleep "$interval"
+    done
+}
+app_answers() { [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 http://10.215.0.2:8080/)" = 200 ]; }
+db_stopped() { ! runc --root "$WORK/runc" state bdb 2>/dev/null | grep -q '"running"'; }
 hand_once() {
     local runc=(runc --root "$WORK/runc")
     ip netns add hcompose; ip link add hch type veth peer name hcc; ip link set hcc netns hcompose
@@ -88,11 +99,11 @@ hand_once() {
     ip -n hcompose addr add 10.215.0.2/30 dev hcc; ip -n hcompose link set hcc up; ip -n hcompose link set lo up
     rm -rf "$WORK/pgdata"; cp -a "$WORK/db/rootfs/var/lib/postgresql/15/main" "$WORK/pgdata"
     "${runc[@]}" run -d --bundle "$WORK/db" bdb >/dev/null 2>&1 </dev/null
-    until "${runc[@]}" exec bdb /usr/lib/postgresql/15/bin/pg_isready -q -h 127.0.0.1 -U postgres; do sleep 0.1; done
+    wait_for 60 0.1 "${runc[@]}" exec bdb /usr/lib/postgresql/15/bin/pg_isready -q -h 127.0.0.1 -U postgres
     "${runc[@]}" run -d --bundle "$WORK/app" bapp >/dev/null 2>&1 </dev/null
-    until [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 http://10.215.0.2:8080/)" = 200 ]; do sleep 0.02; done
+    wait_for 60 0.02 app_answers
     "${runc[@]}" kill bapp KILL; "${runc[@]}" kill bdb INT
-    while "${runc[@]}" state bdb 2>/dev/null | grep -q '"running"'; do sleep 0.02; done
+    wait_for 30 0.02 db_stopped
     "${runc[@]}" delete -f bapp; "${runc[@]}" delete -f bdb
     ip netns delete hcompose
 }

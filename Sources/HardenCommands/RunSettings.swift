@@ -6,6 +6,7 @@ import HardenCompose
 import HardenCore
 import HardenOCI
 import HardenProfile
+import HardenRegistry
 import HardenRuntime
 import HardenSystem
 import Logging
@@ -117,15 +118,36 @@ public struct RunSettingsOptions: ParsableArguments {
         return (project, target)
     }
 
+    /// The image options for a service's image: the target's, without its credentials and TLS exception unless the
+    /// service's image is on the same registry host.
+    public static func options(_ given: ImageOptions, for service: ImageReference, target: ImageReference) -> ImageOptions {
+        guard case .registry(let s) = service else { return given }
+        var sameHost = false
+        if case .registry(let t) = target, let sh = try? RegistryReference.parse(s).host, let th = try? RegistryReference.parse(t).host {
+            sameHost = sh == th
+        }
+        if sameHost { return given }
+        var o = given
+        o.creds = nil
+        o.credsFile = nil
+        o.tlsVerify = true
+        return o
+    }
+
     /// A Compose `image:` as a harden reference: a transport prefix is kept; a bare name means a registry image.
     static func reference(_ image: String) -> String {
-        let transports = ["oci:", "oci-dir:", "oci-archive:", "docker-archive:", "dir:", "docker://", "registry:"]
-        return transports.contains(where: image.hasPrefix) ? image : "docker://" + image
+        ImageReference.hasTransport(image) ? image : "docker://" + image
     }
 
     /// Sets the run's settings, and with --compose its services (their images opened, dependencies only), on `o`.
     /// Warnings of the Compose reader are returned for the report.
-    public func apply(to o: inout RunOptions, imageOptions: ImageOptions, logger: Logger) async throws -> [String] {
+    /// - Parameter target: the target's image; `--creds`/`--tls-verify=false` are for its registry only, so a service image
+    ///   on another registry is pulled with neither (its own host's entry of ~/.docker/config.json still applies).
+    public func apply(
+        to o: inout RunOptions, imageOptions: ImageOptions, target targetImage: ImageReference, logger: Logger
+    ) async throws
+        -> [String]
+    {
         guard let service else {
             o.settings = try commandLineSettings()
             return []
@@ -153,7 +175,7 @@ public struct RunSettingsOptions: ParsableArguments {
             }
             let ref = try ImageReference.parse(Self.reference(image))
             logger.info("Opening a service's image", metadata: ["service": "\(n)", "image": "\(ref)"])
-            let img = try await imageOptions.open(ref, logger: logger)
+            let img = try await Self.options(imageOptions, for: ref, target: targetImage).open(ref, logger: logger)
             o.services.append(
                 ServiceLaunch(
                     name: n, image: img, reference: ref.description, users: (nil, nil), settings: try s.settings(), dependsOn: s.dependsOn,

@@ -91,6 +91,14 @@ public enum ImageReference: Sendable, Hashable, CustomStringConvertible {
         return try detectBarePath(text)
     }
 
+    /// The prefixes that name a transport (`oci:`, `docker://`, …).
+    public static let transportPrefixes = [
+        "oci-archive:", "oci-dir:", "oci:", "docker-archive:", "dir:", "docker://", "registry:",
+    ]
+
+    /// Whether `text` starts with a transport prefix.
+    public static func hasTransport(_ text: String) -> Bool { transportPrefixes.contains(where: text.hasPrefix) }
+
     /// Whether `text` reads as a registry image name — `[HOST[:PORT]/]PATH[:TAG][@DIGEST]`, path components of
     /// lower-case letters, digits and separators — and not as a path (`/`, `.`, `~` first, or a `.tar` name).
     public static func isImageName(_ text: String) -> Bool {

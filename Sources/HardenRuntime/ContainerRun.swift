@@ -308,7 +308,7 @@ public final class ContainerRunner: Sendable {
         logger.info("Container started", metadata: ["container": "\(name)", "pid": "\(initPid)", "address": "\(podAddress)"])
         mark("target started")
         if let check = options.healthcheck {
-            try await ServiceStack.waitHealthy(name: options.serviceName ?? reference(target), check: check, container: c, runner: self)
+            try await ServiceStack.waitHealthy(name: options.serviceName ?? target.reference, check: check, container: c, runner: self)
         }
 
         // Probes. In a pod, only the target's own sockets count as its ports.
@@ -426,8 +426,6 @@ public final class ContainerRunner: Sendable {
         observation.mountPoints = options.settings.mounts.map(\.destination) + options.settings.tmpfs
         return observation
     }
-
-    private func reference(_ r: LaunchRequest) -> String { r.reference }
 
     // MARK: Probes run inside or beside the container
 

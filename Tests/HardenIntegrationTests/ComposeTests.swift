@@ -1,7 +1,9 @@
 // harden — real applications: a container started with run settings, and a PostgreSQL-backed web app hardened
 // with its database from a Compose file, under real runc; secrets searched byte-wise in everything written;
 // readiness failures, a database killed mid-run and an interrupted run leave nothing behind.
+import ArgumentParser
 import Foundation
+import HardenCommands
 import HardenCore
 import HardenMinify
 import HardenOCI
@@ -348,5 +350,21 @@ struct StackTests {
             #expect(again == 0, "\(againOut)")
             #expect(try RuntimeTests.leftovers(runDir: run) == [])
         }
+    }
+}
+
+/// A Compose file names images on other registries: the target's credentials and TLS exception never go there.
+struct ServiceRegistryCredentialTests {
+    @Test func credentialsGoOnlyToTheTargetsRegistry() throws {
+        var given = try ImageOptions.parse(["--creds", "me:secret", "--tls-verify", "false"])
+        given.credsFile = nil
+        let target = ImageReference.registry("registry.internal:5000/team/app:1")
+        let same = RunSettingsOptions.options(given, for: .registry("registry.internal:5000/team/db:15"), target: target)
+        #expect(same.creds == "me:secret" && same.tlsVerify == false)
+        let other = RunSettingsOptions.options(given, for: .registry("postgres:15"), target: target)
+        #expect(other.creds == nil && other.credsFile == nil && other.tlsVerify == true)
+        let local = RunSettingsOptions.options(
+            given, for: .registry("registry.internal:5000/x:1"), target: .ociLayout(path: "/l", tag: nil))
+        #expect(local.creds == nil && local.tlsVerify == true, "a local target has no registry to share credentials with")
     }
 }

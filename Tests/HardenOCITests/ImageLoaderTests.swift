@@ -310,6 +310,9 @@ private func readFully(_ ref: ImageReference) throws -> FileTree {
         for notName in ["./app.tar", "/tmp/nope-harden", "~/image", "image.tar", "Nginx:1", "nginx:", "a//b", "app@sha256:zz", "UPPER/x"] {
             #expect(!ImageReference.isImageName(notName), "\(notName)")
         }
+        for prefix in ImageReference.transportPrefixes {  // the list agrees with the parser: none is read as a bare name
+            #expect(try ImageReference.parse(prefix + "x").description.hasSuffix("x"), "\(prefix)")
+        }
         #expect { try ImageReference.parse("/nonexistent-harden/x") } throws: {
             ($0 as? HardenError)?.message.contains("no such file or directory") == true
         }

@@ -125,7 +125,7 @@ extension Application {
             try keep.apply(to: &options, data: data)
             options.verify = !noVerify
             // Verification starts the container (and its services) with the settings it was profiled with.
-            for w in try await settings.apply(to: &options.run, imageOptions: imageOptions, logger: logger) {
+            for w in try await settings.apply(to: &options.run, imageOptions: imageOptions, target: reference, logger: logger) {
                 writeStandardError("harden: warning: \(w)\n")
             }
             if let recorded = runtimeProfile.runs.last?.settings, options.run.settings.isEmpty, options.verify {

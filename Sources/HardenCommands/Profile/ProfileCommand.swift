@@ -157,7 +157,7 @@ extension Application {
             progress.update("profile: running \(reference.description)")
             var options = try probes.runOptions(sensors: sensor.sensors)
             if let w = try probes.coverageWarning(), !global.quiet { writeStandardError("harden: warning: \(w)\n") }
-            for w in try await settings.apply(to: &options, imageOptions: imageOptions, logger: logger) {
+            for w in try await settings.apply(to: &options, imageOptions: imageOptions, target: reference, logger: logger) {
                 writeStandardError("harden: warning: \(w)\n")
             }
             if let seccomp {

@@ -89,9 +89,10 @@ extension Application {
                 if !global.quiet { writeStandardError("harden: warning: \(w)\n") }
                 options.warnings.append(w)
             }
-            options.warnings += try await settings.apply(to: &options.run, imageOptions: imageOptions, logger: logger).map {
-                "compose: \($0)"
-            }
+            options.warnings += try await settings.apply(to: &options.run, imageOptions: imageOptions, target: reference, logger: logger)
+                .map {
+                    "compose: \($0)"
+                }
             options.allowProbeFailure = probes.allowProbeFailure
             try keep.apply(to: &options.minify, data: data)
             options.destination = dest.description
