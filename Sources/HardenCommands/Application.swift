@@ -23,7 +23,7 @@ public struct Application: AsyncParsableCommand {
         version: HardenVersion.current,
         subcommands: [
             ImageInspect.self, ImageConvert.self, SBOMGenerate.self, ScanRun.self, DB.self, Profile.self, Minify.self, Patch.self,
-            Check.self, Run.self,
+            Check.self, Run.self, Instrument.self,
             InternalTrace.self,
         ]
     )

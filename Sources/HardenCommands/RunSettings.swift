@@ -33,6 +33,9 @@ public struct RunSettingsOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Mount an empty tmpfs at this directory (repeatable).", valueName: "DST"))
     public var tmpfs: [String] = []
 
+    @Flag(name: .customLong("read-only"), help: "Mount the image's root file system read-only (writable: mounts, volumes, --tmpfs).")
+    public var readOnly = false
+
     @Option(name: .long, help: ArgumentHelp("Run as this user instead of the image's: UID[:GID] or NAME[:GROUP].", valueName: "USER"))
     public var user: String?
 
@@ -89,6 +92,7 @@ public struct RunSettingsOptions: ParsableArguments {
             s.mounts.append(parsed)
         }
         s.tmpfs += tmpfs
+        if readOnly { s.readOnlyRootfs = true }
         if let user { s.user = user }
         if let workdir { s.workingDir = workdir }
         if let entrypoint { s.entrypoint = entrypoint.isEmpty ? [] : [entrypoint] }

@@ -60,6 +60,7 @@ public struct ComposeService: Sendable, Equatable {
     public var healthcheck: Healthcheck?
     public var extraHosts: [String: String] = [:]
     public var initProcess: Bool?
+    public var readOnly: Bool?
     public var stopSignal: String?
     public var stopGracePeriod: Double?
 
@@ -72,7 +73,7 @@ public enum ComposeReader {
         "privileged", "network_mode", "cap_add", "cap_drop", "devices", "build", "pid", "ipc", "security_opt", "userns_mode",
         "sysctls", "ulimits", "platform", "runtime", "cgroup_parent", "cgroup", "device_cgroup_rules", "volumes_from", "links",
         "external_links", "secrets", "configs", "shm_size", "group_add", "oom_score_adj", "isolation", "extends", "scale",
-        "profiles", "read_only", "domainname", "dns", "dns_search", "dns_opt", "mac_address", "storage_opt", "gpus",
+        "profiles", "domainname", "dns", "dns_search", "dns_opt", "mac_address", "storage_opt", "gpus",
     ]
     /// Keys that do not change what harden observes; ignored with a warning.
     static let ignored: Set<String> = [
@@ -82,7 +83,7 @@ public enum ComposeReader {
     ]
     static let supported: Set<String> = [
         "image", "environment", "env_file", "command", "entrypoint", "user", "working_dir", "ports", "expose", "volumes", "tmpfs",
-        "depends_on", "healthcheck", "extra_hosts", "init", "stop_signal", "stop_grace_period",
+        "depends_on", "healthcheck", "extra_hosts", "init", "read_only", "stop_signal", "stop_grace_period",
     ]
 
     /// One file's text → its services (not yet merged). `directory` resolves relative paths; `variables` interpolate.
@@ -173,6 +174,7 @@ public enum ComposeReader {
             s.healthcheck = o.healthcheck ?? s.healthcheck
             s.extraHosts.merge(o.extraHosts) { _, new in new }
             s.initProcess = o.initProcess ?? s.initProcess
+            s.readOnly = o.readOnly ?? s.readOnly
             s.stopSignal = o.stopSignal ?? s.stopSignal
             s.stopGracePeriod = o.stopGracePeriod ?? s.stopGracePeriod
             out.services[name] = s
@@ -474,6 +476,9 @@ struct Reader {
             case "init":
                 guard let b = v.bool else { throw error(v, path, "must be true or false") }
                 s.initProcess = b
+            case "read_only":
+                guard let b = v.bool else { throw error(v, path, "must be true or false") }
+                s.readOnly = b
             case "stop_signal": s.stopSignal = try scalar(v, path)
             case "stop_grace_period": s.stopGracePeriod = try duration(v, path)
             default: break
@@ -540,6 +545,7 @@ extension ComposeService {
         s.command = command
         s.extraHosts = extraHosts.sorted { $0.key < $1.key }.map { (name: $0.key, address: $0.value) }
         s.initProcess = initProcess ?? false
+        s.readOnlyRootfs = readOnly ?? false
         s.stopSignal = stopSignal
         s.stopGracePeriod = stopGracePeriod
         s.ports = containerPorts

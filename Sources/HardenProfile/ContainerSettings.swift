@@ -51,6 +51,8 @@ public struct ContainerSettings: Sendable, Equatable {
     public var extraHosts: [(name: String, address: String)] = []
     /// Run a minimal init (tini) as PID 1 that forwards signals and reaps zombies, as `docker run --init`.
     public var initProcess = false
+    /// The image's root file system mounted read-only (`docker run --read-only`).
+    public var readOnlyRootfs = false
     public var stopSignal: String?
     /// Seconds between the stop signal and SIGKILL (default 10, as Docker).
     public var stopGracePeriod: Double?
@@ -63,7 +65,7 @@ public struct ContainerSettings: Sendable, Equatable {
         a.environment.map { "\($0.name)=\($0.value)" } == b.environment.map { "\($0.name)=\($0.value)" } && a.mounts == b.mounts
             && a.tmpfs == b.tmpfs && a.user == b.user && a.workingDir == b.workingDir && a.entrypoint == b.entrypoint
             && a.command == b.command && a.extraHosts.map { $0.name + " " + $0.address } == b.extraHosts.map { $0.name + " " + $0.address }
-            && a.initProcess == b.initProcess && a.stopSignal == b.stopSignal && a.stopGracePeriod == b.stopGracePeriod
+            && a.initProcess == b.initProcess && a.readOnlyRootfs == b.readOnlyRootfs && a.stopSignal == b.stopSignal && a.stopGracePeriod == b.stopGracePeriod
             && a.ports == b.ports
     }
 
@@ -116,7 +118,8 @@ public struct ContainerSettings: Sendable, Equatable {
             environment: environment.map(\.name), mounts: mounts.map(Record.MountRecord.init), tmpfs: tmpfs, user: user,
             workingDir: workingDir, entrypoint: entrypoint.map(Redactor(secrets: secretValues).apply),
             command: command.map(Redactor(secrets: secretValues).apply),
-            extraHosts: extraHosts.map { "\($0.name):\($0.address)" }, initProcess: initProcess ? true : nil, stopSignal: stopSignal)
+            extraHosts: extraHosts.map { "\($0.name):\($0.address)" }, initProcess: initProcess ? true : nil, stopSignal: stopSignal,
+            readOnly: readOnlyRootfs ? true : nil)
     }
 
     /// The recorded form of the settings (docs/formats.md): environment values are never kept.
@@ -139,6 +142,7 @@ public struct ContainerSettings: Sendable, Equatable {
         public var extraHosts: [String]
         public var initProcess: Bool?
         public var stopSignal: String?
+        public var readOnly: Bool?
     }
 }
 

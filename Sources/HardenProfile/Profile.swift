@@ -58,6 +58,8 @@ public struct RuntimeProfile: Codable, Sendable, Equatable {
         public var service: String?
         /// The services that ran beside it.
         public var services: [ServiceRecord]?
+        /// Set when the run was recorded by an instrumented image (`harden instrument`) where it really runs.
+        public var instrumentation: Instrumentation?
         public init(
             startedAt: String, durationSeconds: Double, sensors: [String], command: [String], user: String, probes: [ProbeResult],
             exitCode: Int32?, fanotifyEvents: Int?, tracedProcesses: Int?, network: String? = nil
@@ -66,6 +68,28 @@ public struct RuntimeProfile: Codable, Sendable, Equatable {
             self.user = user; self.probes = probes; self.exitCode = exitCode; self.fanotifyEvents = fanotifyEvents;
             self.tracedProcesses = tracedProcesses
             self.network = network
+        }
+    }
+    /// Where an instrumented run came from (`harden profile --import`).
+    public struct Instrumentation: Codable, Sendable, Equatable {
+        /// The sensor's run id (host name, start time, random suffix).
+        public var run: String
+        public var host: String
+        /// `seccomp` (traced) or `untraced` (nothing recorded).
+        public var mode: String
+        /// The fragment read (each flush repeats the whole run) and whether the app had ended when it was written.
+        public var sequence: Int
+        public var final: Bool
+        public var unreadableArguments: Int
+        public var warnings: [String]
+        /// Setuid/setgid executables the app ran.
+        public var setidExecutables: [String]
+        public init(
+            run: String, host: String, mode: String, sequence: Int, final: Bool, unreadableArguments: Int, warnings: [String],
+            setidExecutables: [String]
+        ) {
+            self.run = run; self.host = host; self.mode = mode; self.sequence = sequence; self.final = final
+            self.unreadableArguments = unreadableArguments; self.warnings = warnings; self.setidExecutables = setidExecutables
         }
     }
     /// A service that ran beside the profiled container (unprofiled).

@@ -192,14 +192,18 @@ extension RuntimeSpec {
         for (destination, source) in etcFiles.sorted(by: { $0.key < $1.key }) {
             mounts.append(Mount(destination: destination, type: "bind", source: source, options: ["rbind", "rprivate"]))
         }
-        mounts += extraMounts
+        // The user's mounts, parents before children whatever the order given (as Docker sorts them): a tmpfs at
+        // /run must not hide a bind at /var/run/x (a symlink into it) mounted before it.
+        var user = extraMounts
         for t in settings.tmpfs {
-            mounts.append(Mount(destination: t, type: "tmpfs", source: "tmpfs", options: ["nosuid", "nodev", "noexec", "mode=1777"]))
+            user.append(Mount(destination: t, type: "tmpfs", source: "tmpfs", options: ["nosuid", "nodev", "noexec", "mode=1777"]))
         }
+        func depth(_ m: Mount) -> Int { m.destination.split(separator: "/").count }
+        mounts += user.enumerated().sorted { (depth($0.element), $0.offset) < (depth($1.element), $1.offset) }.map(\.element)
         var namespaces = [Namespace(type: "pid"), Namespace(type: "mount"), Namespace(type: "ipc"), Namespace(type: "uts")]
         namespaces.append(Namespace(type: "network", path: networkNamespace))
         return RuntimeSpec(
-            process: process, root: Root(path: rootfs, readonly: false), hostname: hostname, mounts: mounts,
+            process: process, root: Root(path: rootfs, readonly: settings.readOnlyRootfs), hostname: hostname, mounts: mounts,
             linux: Linux(
                 namespaces: namespaces, maskedPaths: maskedPaths, readonlyPaths: readonlyPaths, seccomp: seccomp,
                 resources: limits.map { Resources(pids: Pids(limit: $0.pids), memory: Memory(limit: $0.memoryBytes)) }))

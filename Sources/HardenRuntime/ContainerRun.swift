@@ -406,6 +406,7 @@ public final class ContainerRunner: Sendable {
         let serviceRecords = await serviceStops.value
         mark("services stopped, sensor reports read")
         let logText = Self.tail(log, bytes: 16 << 10)
+        if !logText.isEmpty { logger.debug("container output (its end): \(Redactor(secrets: options.secretValues).apply(logText))") }
         var run = RuntimeProfile.Run(
             startedAt: startedAt, durationSeconds: ((MonotonicClock.now - started) * 100).rounded() / 100,
             sensors: Sensor.allCases.filter { options.sensors.contains($0) }.map(\.rawValue), command: target.args,

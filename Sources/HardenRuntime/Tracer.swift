@@ -227,7 +227,7 @@ public final class Tracer {
             }
             guard tasks[tid]?.recording == true, !p.paths.isEmpty else { return }
             if p.kind == "exec" && info.is_error == 0 { return }  // recorded at the exec event
-            let failure = info.is_error != 0 ? Self.errnoName(Int32(truncatingIfNeeded: -info.rval)) : nil
+            let failure = info.is_error != 0 ? Errno.name(Int32(truncatingIfNeeded: -info.rval)) : nil
             for path in p.paths { record(path, kind: p.kind, failure: failure, tid: tid) }
         default:
             break
@@ -384,15 +384,6 @@ public final class Tracer {
         let table = arch == AUDIT_ARCH_AARCH64 ? SyscallTable.aarch64 : SyscallTable.x86_64
         if nr >= 0, nr < table.count, let n = table[nr] { return n }
         return "syscall_\(nr)"
-    }
-
-    static func errnoName(_ e: Int32) -> String {
-        let names: [Int32: String] = [
-            1: "EPERM", 2: "ENOENT", 5: "EIO", 6: "ENXIO", 9: "EBADF", 11: "EAGAIN", 13: "EACCES", 17: "EEXIST", 18: "EXDEV",
-            20: "ENOTDIR", 21: "EISDIR", 22: "EINVAL", 30: "EROFS", 36: "ENAMETOOLONG", 38: "ENOSYS", 39: "ENOTEMPTY",
-            40: "ELOOP", 61: "ENODATA", 95: "EOPNOTSUPP",
-        ]
-        return names[e] ?? "E\(e)"
     }
 
     private func finish() -> TraceReport {

@@ -136,10 +136,23 @@ extension Application {
             help: ArgumentHelp("Unite this earlier profile of the same image with the new run (repeatable).", valueName: "PROFILE.json"))
         public var merge: [String] = []
 
+        @Option(
+            name: .customLong("import"),
+            help: ArgumentHelp(
+                "Do not run: build the profile from what an image made by `harden instrument` recorded — fragment files, directories of them, captured logs (docker logs, kubectl logs), or - for standard input (repeatable; runs merge). IMAGE is the original image.",
+                valueName: "PATH"))
+        public var imports: [String] = []
+
         @Option(name: .shortAndLong, help: "Write the profile (JSON) to this file; without it, the JSON goes to standard output.")
         public var output: String?
 
         public init() {}
+
+        public func validate() throws {
+            if !imports.isEmpty && !(probes.httpProbes.isEmpty && probes.execProbes.isEmpty && probes.probeScripts.isEmpty) {
+                throw ValidationError("--import reads what an instrumented image recorded where it ran: probes do not apply")
+            }
+        }
 
         public func run() async throws {
             let logger = global.makeLogger()
@@ -154,6 +167,20 @@ extension Application {
             let progress = ProgressLine(enabled: global.showProgress)
             progress.update("profile: reading the image")
             let (sbom, context) = try SBOMBuilder(logger: logger).catalog(img, reference: reference.description)
+            if !imports.isEmpty {
+                progress.update("profile: reading fragments")
+                let (fragments, skipped) = try InstrumentStage.readFragments(imports)
+                var (profile, warnings) = try InstrumentStage.importProfile(
+                    image: img, reference: reference.description, tree: context.tree, packages: sbom.packages, fragments: fragments)
+                progress.finish()
+                if !earlier.isEmpty { profile = try RuntimeProfile.merge([profile] + earlier, packages: sbom.packages) }
+                if !global.quiet { for w in skipped + warnings { writeStandardError("harden: warning: \(w)\n") } }
+                try Output.emit(String(decoding: try JSONCoding.encode(profile, pretty: true), as: UTF8.self), to: output)
+                if output != nil && !global.quiet {
+                    print("imported \(profile.runs.count) instrumented run(s)\n" + ProfileFile.summary(profile))
+                }
+                return
+            }
             progress.update("profile: running \(reference.description)")
             var options = try probes.runOptions(sensors: sensor.sensors)
             if let w = try probes.coverageWarning(), !global.quiet { writeStandardError("harden: warning: \(w)\n") }

@@ -2,8 +2,8 @@
 // swiftlint:disable all
 
 /// Syscall names by number for the architectures the ptrace sensor understands.
-enum SyscallTable {
-    static let x86_64: [String?] = {
+public enum SyscallTable {
+    public static let x86_64: [String?] = {
         var t = [String?](repeating: nil, count: 451)
         t[0] = "read"
         t[1] = "write"
@@ -369,7 +369,7 @@ enum SyscallTable {
         t[450] = "set_mempolicy_home_node"
         return t
     }()
-    static let aarch64: [String?] = {
+    public static let aarch64: [String?] = {
         var t = [String?](repeating: nil, count: 451)
         t[0] = "io_setup"
         t[1] = "io_destroy"
