@@ -131,7 +131,7 @@ let package = Package(
             name: "HardenPipeline",
             dependencies: [
                 "HardenCore", "HardenArchive", "HardenSystem", "HardenOCI", "HardenSBOM", "HardenVulnDB", "HardenProfile", "HardenRuntime",
-                "HardenPatch", "HardenMinify", "HardenPolicy", "HardenReport", .product(name: "Logging", package: "swift-log"),
+                "HardenPatch", "HardenMinify", "HardenPolicy", "HardenReport", "HardenELF", .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings),
 
@@ -153,7 +153,9 @@ let package = Package(
         // Fuzz target: built only by scripts/fuzz.sh, with -sanitize=fuzzer (libFuzzer's driver).
         .executableTarget(
             name: "HardenFuzzer",
-            dependencies: ["HardenCore", "HardenArchive", "HardenOCI", "HardenSBOM", "HardenPolicy", "HardenRegistry", "HardenPatch"],
+            dependencies: [
+                "HardenCore", "HardenArchive", "HardenOCI", "HardenSBOM", "HardenPolicy", "HardenRegistry", "HardenPatch", "HardenProfile",
+            ],
             swiftSettings: swiftSettings),
 
         // MARK: tests

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Generates Sources/HardenRuntime/SyscallTable.swift (syscall number → name) from the kernel UAPI headers
+# Generates Sources/HardenProfile/SyscallTable.swift (syscall number → name) from the kernel UAPI headers
 # installed by linux-libc-dev: x86_64 from asm/unistd_64.h, aarch64 from asm-generic/unistd.h.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-out=Sources/HardenRuntime/SyscallTable.swift
+out=Sources/HardenProfile/SyscallTable.swift
 x86=$(grep -E '^#define __NR_[a-z0-9_]+ [0-9]+$' /usr/include/x86_64-linux-gnu/asm/unistd_64.h | awk '{sub("__NR_","",$2); print $3, $2}' | sort -n)
 arm=$(printf '#define __BITS_PER_LONG 64\n#define __ARCH_WANT_RENAMEAT\n#define __ARCH_WANT_NEW_STAT\n#define __ARCH_WANT_SET_GET_RLIMIT\n#define __ARCH_WANT_TIME32_SYSCALLS\n#define __ARCH_WANT_SYS_CLONE3\n#include <asm-generic/unistd.h>\n' |
     cpp -dM -I/usr/include - 2>/dev/null | grep -E '^#define __NR_[a-z0-9_]+ ' | grep -v '__NR_syscalls' |
@@ -36,13 +36,13 @@ for n in sorted(seen): print(n, seen[n])
     echo "// swiftlint:disable all"
     echo
     echo "/// Syscall names by number for the architectures the ptrace sensor understands."
-    echo "enum SyscallTable {"
-    echo "    static let x86_64: [String?] = {"
+    echo "public enum SyscallTable {"
+    echo "    public static let x86_64: [String?] = {"
     echo "        var t = [String?](repeating: nil, count: $(( $(echo "$x86" | tail -1 | cut -d' ' -f1) + 1 )))"
     echo "$x86" | while read -r n name; do echo "        t[$n] = \"$name\""; done
     echo "        return t"
     echo "    }()"
-    echo "    static let aarch64: [String?] = {"
+    echo "    public static let aarch64: [String?] = {"
     echo "        var t = [String?](repeating: nil, count: $(( $(echo "$arm" | tail -1 | cut -d' ' -f1) + 1 )))"
     echo "$arm" | while read -r n name; do echo "        t[$n] = \"$name\""; done
     echo "        return t"

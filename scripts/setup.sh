@@ -14,6 +14,8 @@ packages=(
     runc umoci skopeo debootstrap uidmap iproute2 iptables
     # Compose `init: true`: a static init bind-mounted as the container's PID 1
     tini
+    # harden-sensor (the entrypoint `harden instrument` adds) is static C built with musl: it runs in any image
+    musl-tools
     # the JVM test image's jar is compiled on the host
     default-jdk-headless
     # tools used by tests and benchmarks
@@ -51,5 +53,6 @@ if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl disable --now dock
 
 if [ "${HARDEN_SKIP_BUILD:-0}" != "1" ]; then
     swift build -c release --product harden
-    echo "setup: built $(swift build -c release --show-bin-path)/harden" >&2
+    scripts/build-sensor.sh
+    echo "setup: built $(swift build -c release --show-bin-path)/harden and harden-sensor beside it" >&2
 fi

@@ -8,6 +8,7 @@ scripts/build-test-images.sh
 # Tests build in release mode: they reuse the release build of scripts/setup.sh (several minutes saved) and
 # exercise the binary users run.
 swift build -c release --build-tests
+scripts/build-sensor.sh
 # The full log is kept in .build/test-output.txt; the terminal gets failures and the summary. swift test's exit
 # status is the verdict; a run that executed no test at all fails too.
 set +e

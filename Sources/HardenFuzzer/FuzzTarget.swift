@@ -7,6 +7,7 @@ import HardenCore
 import HardenOCI
 import HardenPatch
 import HardenPolicy
+import HardenProfile
 import HardenRegistry
 import HardenSBOM
 
@@ -40,6 +41,8 @@ func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     _ = RFC822.parse(text) { _, _ in }
     // APT: deb822 stanzas, sources, Release files, Packages indexes, relations, ar archives (.deb).
     _ = try? Deb822Stanza.parseAll(bytes, source: "fuzz")
+    // Captured output of an instrumented container (sensor fragments between marker lines).
+    _ = try? SensorFragments.parse(bytes, source: "fuzz")
     _ = try? AptSources.parseDeb822(bytes, file: "fuzz")
     _ = AptSources.parseOneLine(bytes, file: "fuzz")
     _ = try? ReleaseFile.parse(bytes, source: "fuzz")

@@ -194,7 +194,8 @@ public final class Minifier {
     }
 
     /// Replays the profile's probes against the minified image, under its seccomp profile, with the ptrace
-    /// sensor watching for files the app looks for and does not find.
+    /// sensor watching for files the app looks for and does not find. Probes in `options` that the profile does not
+    /// hold (an imported profile holds none) run too, and must pass.
     func verify(
         _ image: Image, users: (passwd: [UInt8]?, group: [UInt8]?), original: RuntimeProfile, seccomp: RuntimeSpec.Seccomp,
         originalFS: any ImageFileSystem,
@@ -211,6 +212,12 @@ public final class Minifier {
         }
         o.execProbes = run.probes.filter { $0.kind == .exec }.map(\.spec)
         o.probeScripts = run.probes.filter { $0.kind == .script }.map(\.spec)
+        let extraHTTP = options.httpProbes.filter { p in !o.httpProbes.contains { $0.spec == p.spec } }
+        let extraExec = options.execProbes.filter { !o.execProbes.contains($0) }
+        let extraScripts = options.probeScripts.filter { !o.probeScripts.contains($0) }
+        o.httpProbes += extraHTTP
+        o.execProbes += extraExec
+        o.probeScripts += extraScripts
         if o.httpProbes.isEmpty && o.execProbes.isEmpty && o.probeScripts.isEmpty { o.duration = 2 }
         do {
             let observation = try await ContainerRunner(logger: logger).run(image, users: users, reference: "minified image", options: o)
@@ -222,6 +229,13 @@ public final class Minifier {
                 let a = afterByKey[key] ?? afterByKey["\(b.kind) \(b.spec)"]
                 let bs = describe(b), asText = a.map(describe) ?? "not run"
                 comparisons.append(.init(probe: "\(b.kind) \(b.spec)", before: bs, after: asText, same: bs == asText))
+            }
+            let extras =
+                extraHTTP.map { ($0.https ? "https" : "http", $0.spec) } + extraExec.map { ("exec", $0) } + extraScripts.map { ("script", $0) }
+            for (kind, spec) in extras {
+                let a = afterByKey["\(kind) \(spec)"]
+                comparisons.append(
+                    .init(probe: "\(kind) \(spec)", before: "(given) must pass", after: a.map(describe) ?? "not run", same: a?.ok == true))
             }
             var missing = Set<String>()
             for t in observation.traces {

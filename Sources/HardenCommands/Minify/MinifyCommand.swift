@@ -68,13 +68,15 @@ extension Application {
                 (passwd, group, nsswitch, CA bundle, os-release, NSS/DNS modules). The package database is rewritten to \
                 the packages that still have files and an SBOM of the result is added. The result is one new layer. \
                 Verification replays the profile's probes on the new image under its seccomp profile; a divergence exits 2 \
-                and writes no image.
+                and writes no image. Probes given here run too and must pass (a profile imported from an instrumented \
+                image holds none).
                 """)
 
         @OptionGroup public var global: GlobalOptions
         @OptionGroup public var imageOptions: ImageOptions
         @OptionGroup public var database: DatabaseOptions
         @OptionGroup public var settings: RunSettingsOptions
+        @OptionGroup(title: "Verification probes (besides the profile's; these must pass)") public var probes: ProbeOptions
 
         @Argument(help: "The image (with --compose: default, the service's image).")
         public var image: String?
@@ -124,6 +126,21 @@ extension Application {
             var options = MinifyOptions()
             try keep.apply(to: &options, data: data)
             options.verify = !noVerify
+            // Probes given here run in the verification besides the profile's (an imported profile has none).
+            let given = try probes.runOptions(sensors: [])
+            options.run.httpProbes = given.httpProbes
+            options.run.execProbes = given.execProbes
+            options.run.probeScripts = given.probeScripts
+            options.run.probeTimeout = given.probeTimeout
+            options.run.limits = given.limits
+            if let d = given.duration { options.run.duration = d }
+            if options.verify, runtimeProfile.runs.allSatisfy({ $0.probes.isEmpty }), given.httpProbes.isEmpty && given.execProbes.isEmpty
+                && given.probeScripts.isEmpty
+            {
+                let text = "\(profile) holds no probe (an imported or start-up-only profile) and none is given: verification only starts the result"
+                if probes.requireProbes { throw HardenError(.invalidArgument, text + " (--require-probes)") }
+                writeStandardError("harden: warning: \(text); give --http-probe, --exec-probe or --probe-script\n")
+            }
             // Verification starts the container (and its services) with the settings it was profiled with.
             for w in try await settings.apply(to: &options.run, imageOptions: imageOptions, target: reference, logger: logger) {
                 writeStandardError("harden: warning: \(w)\n")
