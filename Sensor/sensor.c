@@ -28,6 +28,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/uio.h>
 #include <sys/user.h>
 #include <sys/utsname.h>
@@ -205,6 +206,7 @@ struct task {
     char *execkey; size_t execkeylen;  // path \0 argv... of a pending execve
     char comm[16];
     char *cwd;       // tracked working directory (when /proc cannot tell)
+    int peek_only;   // process_vm_readv refused (another user's process): PTRACE_PEEKDATA only
 };
 static struct task *tasks; static size_t cap_tasks, n_tasks;
 static struct task *task_find(int pid) {
@@ -239,6 +241,9 @@ static struct task *task_add(int pid) {
     }
     return task_insert(pid);
 }
+static int peek_only(int pid) { struct task *t = task_find(pid); return t && t->peek_only; }
+static void set_peek_only(int pid) { struct task *t = task_find(pid); if (t) t->peek_only = 1; }
+
 static void task_clear_pending(struct task *t) {
     for (int i = 0; i < t->npath; i++) free(t->path[i]);
     t->npath = 0;
@@ -281,11 +286,17 @@ static int read_ids(int pid, unsigned *uid, unsigned *gid) {
     return got == 2 ? 0 : -1;
 }
 
-// Tracee memory: process_vm_readv, else PTRACE_PEEKDATA (which works for a dumpable tracee of another user too).
+// Tracee memory: process_vm_readv, else PTRACE_PEEKDATA (which works for a dumpable tracee of another user too,
+// where process_vm_readv is refused: after one refusal a task goes straight to PEEKDATA).
+static int peek_only(int pid);
+static void set_peek_only(int pid);
 static ssize_t read_mem(int pid, unsigned long addr, void *out, size_t n) {
-    struct iovec local = {out, n}, remote = {(void *)addr, n};
-    ssize_t r = process_vm_readv(pid, &local, 1, &remote, 1, 0);
-    if (r == (ssize_t)n) return r;
+    if (!peek_only(pid)) {
+        struct iovec local = {out, n}, remote = {(void *)addr, n};
+        ssize_t r = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+        if (r == (ssize_t)n) return r;
+        if (r < 0 && errno == EPERM) set_peek_only(pid);
+    }
     size_t done = 0;
     while (done < n) {
         errno = 0;
@@ -297,21 +308,35 @@ static ssize_t read_mem(int pid, unsigned long addr, void *out, size_t n) {
     }
     return (ssize_t)done;
 }
-// A NUL-terminated string of the tracee, read page-wise (a string can end just before an unmapped page).
+// A NUL-terminated string of the tracee (at most 4096 bytes): page-wise with process_vm_readv (a string can end
+// just before an unmapped page), word by word with PEEKDATA up to the first NUL.
 static char *read_string(int pid, unsigned long addr) {
     if (!addr) return NULL;
-    static char tmp[4097];
+    static char tmp[4097 + sizeof(long)];
     size_t have = 0;
-    while (have < 4096) {
-        size_t chunk = 4096 - ((addr + have) & 4095);
-        if (chunk > 4096 - have) chunk = 4096 - have;
-        ssize_t r = read_mem(pid, addr + have, tmp + have, chunk);
-        if (r <= 0) { if (!have) return NULL; break; }
-        void *z = memchr(tmp + have, 0, (size_t)r);
-        if (z) return xstrdup(tmp);
-        have += (size_t)r;
-        if ((size_t)r < chunk) break;
+    if (!peek_only(pid)) {
+        while (have < 4096) {
+            size_t chunk = 4096 - ((addr + have) & 4095);
+            if (chunk > 4096 - have) chunk = 4096 - have;
+            struct iovec local = {tmp + have, chunk}, remote = {(void *)(addr + have), chunk};
+            ssize_t r = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+            if (r <= 0) { if (r < 0 && errno == EPERM) set_peek_only(pid); break; }
+            if (memchr(tmp + have, 0, (size_t)r)) return xstrdup(tmp);
+            have += (size_t)r;
+            if ((size_t)r < chunk) break;
+        }
+        if (have && !peek_only(pid)) { tmp[have] = 0; return xstrdup(tmp); }
+        have = 0;
     }
+    while (have < 4096) {
+        errno = 0;
+        long w = ptrace(PTRACE_PEEKDATA, pid, (void *)(addr + have), NULL);
+        if (errno) break;
+        memcpy(tmp + have, &w, sizeof w);
+        if (memchr(&w, 0, sizeof w)) return xstrdup(tmp);
+        have += sizeof w;
+    }
+    if (!have) return NULL;
     tmp[have] = 0;
     return xstrdup(tmp);
 }
@@ -556,9 +581,10 @@ static void syscall_entry(struct task *t, const struct user_regs_struct *r) {
         char *p = resolve(t, raw, args[i][1] >= 0, args[i][1] >= 0 ? (long)a[args[i][1]] : AT_FDCWD);
         free(raw);
         if (!p) continue;
-        // Already seen succeeding this way: count it and skip the exit stop.
+        // Already seen this way (or failing): count it and skip the exit stop. A result that changes later is the
+        // app's own doing (a file it created), not image content.
         int j = strmap_find(&path_index, p, strlen(p));
-        if (j < 0 || !paths[j].ops[t->kind]) known = 0;
+        if (j < 0 || !(paths[j].ops[t->kind] || paths[j].fail_n[0])) known = 0;
         t->path[t->npath++] = p;
     }
     if (!t->npath) return;
@@ -568,7 +594,10 @@ static void syscall_entry(struct task *t, const struct user_regs_struct *r) {
         return;
     }
     if (known) {
-        for (int i = 0; i < t->npath; i++) paths[strmap_find(&path_index, t->path[i], strlen(t->path[i]))].ops[t->kind]++;
+        for (int i = 0; i < t->npath; i++) {
+            struct path_rec *r = &paths[strmap_find(&path_index, t->path[i], strlen(t->path[i]))];
+            if (r->ops[t->kind]) r->ops[t->kind]++; else r->fail_n[0]++;
+        }
         task_clear_pending(t);
         return;
     }
@@ -789,7 +818,9 @@ static void flush(int final) {
 
 // ---- the app ----
 static sigset_t forwarded;
-static void on_signal(int s) { (void)s; }
+// Signals interrupt the tracer's waitpid (no SA_RESTART); the loop forwards them. SIGALRM is the flush tick.
+static volatile sig_atomic_t pending[65], any_pending;
+static void on_signal(int s) { if (s > 0 && s < 65) { pending[s] = 1; any_pending = 1; } }
 
 // In the child: trace, filter, exec. Reports on `report` ('T' traced, 'D' traced but detach, 'U' untraced).
 static void child(char **argv, int report, int want_trace) {
@@ -803,6 +834,8 @@ static void child(char **argv, int report, int want_trace) {
     (void)!write(report, &c, 1);
     close(report);
     if (c != 'U') raise(SIGSTOP);
+    // The app starts with default dispositions and nothing blocked, as under any runtime.
+    for (int s = 1; s < 65; s++) signal(s, SIG_DFL);
     sigset_t none; sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     execvp(argv[0], argv);
@@ -929,31 +962,34 @@ int main(int argc, char **argv) {
         use_stderr = 1;
     }
 
-    // Signals: forwarded to the app (all but the ones only the kernel sends for faults); SIGCHLD wakes the loop.
+    // Signals: forwarded to the app, all but the ones only the kernel sends for faults, SIGCHLD, and SIGALRM (the
+    // sensor's flush tick). Handled (not just blocked), so whoever looks at SigCgt in /proc sees that PID 1 handles
+    // them, as with tini.
     sigemptyset(&forwarded);
     for (int s = 1; s < 65; s++) {
         if (s == SIGKILL || s == SIGSTOP || s == SIGCHLD || s == SIGSEGV || s == SIGBUS || s == SIGILL || s == SIGFPE ||
-            s == SIGTRAP || s == SIGSYS || s == SIGABRT || s == SIGPIPE || (s >= 32 && s < SIGRTMIN))
+            s == SIGTRAP || s == SIGSYS || s == SIGABRT || s == SIGPIPE || s == SIGALRM || (s >= 32 && s < SIGRTMIN))
             continue;
         sigaddset(&forwarded, s);
     }
-    // Handlers too (they never run: the signals stay blocked and sigtimedwait takes them), so whoever looks at
-    // SigCgt in /proc sees that PID 1 handles them, as with tini.
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     for (int s = 1; s < 65; s++) if (sigismember(&forwarded, s)) sigaction(s, &sa, NULL);
-    sigset_t waitset = forwarded;
-    sigaddset(&waitset, SIGCHLD);
-    sigprocmask(SIG_BLOCK, &waitset, NULL);
+    sigaction(SIGALRM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+    // No handler may run in the child between fork and its reset of the dispositions.
+    sigset_t all, old;
+    sigfillset(&all);
+    sigprocmask(SIG_BLOCK, &all, &old);
 
     int pipefd[2];
     if (pipe2(pipefd, O_CLOEXEC) != 0) { say("harden-sensor: pipe: %s%s\n", strerror(errno), NULL); return 125; }
     app_pid = fork();
     if (app_pid < 0) { say("harden-sensor: fork: %s%s\n", strerror(errno), NULL); return 125; }
     if (app_pid == 0) { close(pipefd[0]); child(app_argv, pipefd[1], want_trace); }
+    sigprocmask(SIG_SETMASK, &old, NULL);
     close(pipefd[1]);
     char c = 'U';
     if (read(pipefd[0], &c, 1) != 1) c = 'U';
@@ -985,30 +1021,38 @@ int main(int argc, char **argv) {
     }
 
     double next_flush = mono() + interval;
-    int app_done = 0;
+    double tick = interval < 0.25 ? interval : 0.25;
+    struct itimerval it = {{(time_t)tick, (long)((tick - (double)(time_t)tick) * 1e6)}, {(time_t)tick, (long)((tick - (double)(time_t)tick) * 1e6)}};
+    setitimer(ITIMER_REAL, &it, NULL);
     for (;;) {
-        int status;
-        for (;;) {
-            int pid = waitpid(-1, &status, __WALL | WNOHANG);
-            if (pid <= 0) break;
-            if (pid == app_pid && (WIFEXITED(status) || WIFSIGNALED(status))) {
-                app_done = 1;
-                if (WIFEXITED(status)) exit_code = WEXITSTATUS(status);
-                else { exit_signal = WTERMSIG(status); exit_code = 128 + exit_signal; }
+        if (any_pending) {
+            any_pending = 0;
+            for (int s = 1; s < 65; s++) {
+                if (!pending[s]) continue;
+                pending[s] = 0;
+                if (s == SIGALRM) {
+                    double now = mono();
+                    if (now >= next_flush) { flush(0); next_flush = now + interval; }
+                    continue;
+                }
+                kill(app_pid, s);
+                if (s == SIGTERM || s == SIGINT) flush(0);  // before a SIGKILL that may follow the grace period
             }
-            if (traced) handle_stop(pid, status);
         }
-        if (app_done) break;
-        double now = mono();
-        if (now >= next_flush) { flush(0); next_flush = now + interval; }
-        double wait = next_flush - now;
-        struct timespec ts = {(time_t)wait, (long)((wait - (double)(time_t)wait) * 1e9)};
-        siginfo_t info;
-        int s = sigtimedwait(&waitset, &info, &ts);
-        if (s > 0 && s != SIGCHLD) {
-            kill(app_pid, s);
-            if (s == SIGTERM || s == SIGINT) flush(0);  // before a SIGKILL that may follow the grace period
+        // Blocks until a tracee stops or a child ends; a signal interrupts it (EINTR). A signal that lands just
+        // before the call waits for the next event or tick (at most 0.25 s).
+        int status;
+        int pid = waitpid(-1, &status, __WALL);
+        if (pid < 0) {
+            if (errno == EINTR) continue;
+            break;  // no child left
         }
+        if (pid == app_pid && (WIFEXITED(status) || WIFSIGNALED(status))) {
+            if (WIFEXITED(status)) exit_code = WEXITSTATUS(status);
+            else { exit_signal = WTERMSIG(status); exit_code = 128 + exit_signal; }
+            break;
+        }
+        if (traced) handle_stop(pid, status);
     }
     flush(1);
     return exit_code;
