@@ -980,16 +980,20 @@ int main(int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN);
     prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
     // No handler may run in the child between fork and its reset of the dispositions.
-    sigset_t all, old;
+    sigset_t all;
     sigfillset(&all);
-    sigprocmask(SIG_BLOCK, &all, &old);
+    sigprocmask(SIG_BLOCK, &all, NULL);
 
     int pipefd[2];
     if (pipe2(pipefd, O_CLOEXEC) != 0) { say("harden-sensor: pipe: %s%s\n", strerror(errno), NULL); return 125; }
     app_pid = fork();
     if (app_pid < 0) { say("harden-sensor: fork: %s%s\n", strerror(errno), NULL); return 125; }
     if (app_pid == 0) { close(pipefd[0]); child(app_argv, pipefd[1], want_trace); }
-    sigprocmask(SIG_SETMASK, &old, NULL);
+    // Nothing blocked from here on, whatever was inherited (a launcher's threads may block signals): the forwarded
+    // ones must interrupt waitpid.
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
     close(pipefd[1]);
     char c = 'U';
     if (read(pipefd[0], &c, 1) != 1) c = 'U';

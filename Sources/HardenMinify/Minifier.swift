@@ -231,7 +231,8 @@ public final class Minifier {
                 comparisons.append(.init(probe: "\(b.kind) \(b.spec)", before: bs, after: asText, same: bs == asText))
             }
             let extras =
-                extraHTTP.map { ($0.https ? "https" : "http", $0.spec) } + extraExec.map { ("exec", $0) } + extraScripts.map { ("script", $0) }
+                extraHTTP.map { ($0.https ? "https" : "http", $0.spec) } + extraExec.map { ("exec", $0) }
+                + extraScripts.map { ("script", $0) }
             for (kind, spec) in extras {
                 let a = afterByKey["\(kind) \(spec)"]
                 comparisons.append(

@@ -75,7 +75,8 @@ public enum InstrumentStage {
         }
         let entrypoint = container.entrypoint ?? []
         guard !(entrypoint + (container.cmd ?? [])).isEmpty else {
-            throw HardenError(.invalidArgument, "\(image.source): the image has no entrypoint and no cmd, so there is nothing to instrument")
+            throw HardenError(
+                .invalidArgument, "\(image.source): the image has no entrypoint and no cmd, so there is nothing to instrument")
         }
         guard options.outputDirectory.hasPrefix("/") else {
             throw HardenError(.invalidArgument, "--output-dir \(options.outputDirectory): must be an absolute path")
@@ -127,7 +128,9 @@ public enum InstrumentStage {
         for path in paths {
             var files: [String] = []
             if path != "-" && HostFS.isDirectory(path) {
-                files = try HostFS.listDirectory(path).filter { $0.hasSuffix(".json") && !$0.hasPrefix(".") }.sorted().map { path + "/" + $0 }
+                files = try HostFS.listDirectory(path).filter { $0.hasSuffix(".json") && !$0.hasPrefix(".") }.sorted().map {
+                    path + "/" + $0
+                }
                 guard !files.isEmpty else { throw HardenError(.notFound, "\(path): no fragment (*.json) in this directory") }
             } else {
                 guard path == "-" || HostFS.exists(path) else { throw HardenError(.notFound, "\(path): no such file or directory") }
@@ -167,14 +170,16 @@ public enum InstrumentStage {
             }
             if !f.final {
                 warnings.append(
-                    "run \(f.run): no final fragment (the container was killed or is still running): what it did after \(f.flushedAt) is missing")
+                    "run \(f.run): no final fragment (the container was killed or is still running): what it did after \(f.flushedAt) is missing"
+                )
             }
             if f.unreadableArguments > 0 {
                 warnings.append(
                     "run \(f.run): \(f.unreadableArguments) path arguments could not be read (processes of another user that are not dumpable; give the container CAP_SYS_PTRACE to see them)"
                 )
             }
-            profiles.append(RuntimeProfile.build(image: image, reference: reference, tree: tree, observation: f.observation(), packages: packages))
+            profiles.append(
+                RuntimeProfile.build(image: image, reference: reference, tree: tree, observation: f.observation(), packages: packages))
         }
         guard !profiles.isEmpty else {
             throw HardenError(.invalidArgument, "no traced run in the fragments: \(warnings.first ?? "nothing was recorded")")

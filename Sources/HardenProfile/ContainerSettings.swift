@@ -65,7 +65,8 @@ public struct ContainerSettings: Sendable, Equatable {
         a.environment.map { "\($0.name)=\($0.value)" } == b.environment.map { "\($0.name)=\($0.value)" } && a.mounts == b.mounts
             && a.tmpfs == b.tmpfs && a.user == b.user && a.workingDir == b.workingDir && a.entrypoint == b.entrypoint
             && a.command == b.command && a.extraHosts.map { $0.name + " " + $0.address } == b.extraHosts.map { $0.name + " " + $0.address }
-            && a.initProcess == b.initProcess && a.readOnlyRootfs == b.readOnlyRootfs && a.stopSignal == b.stopSignal && a.stopGracePeriod == b.stopGracePeriod
+            && a.initProcess == b.initProcess && a.readOnlyRootfs == b.readOnlyRootfs && a.stopSignal == b.stopSignal
+            && a.stopGracePeriod == b.stopGracePeriod
             && a.ports == b.ports
     }
 

@@ -117,7 +117,8 @@ public enum SensorFragments {
                 guard f.count >= 3, let seq = Int(f[1]), let size = Int(f[2]), let o = open[f[0]], o.sequence == seq else { continue }
                 open[f[0]] = nil
                 guard o.text.count == size else {
-                    skipped.append("\(source):\(lineNumber): fragment \(seq) of run \(f[0]) is incomplete (\(o.text.count) of \(size) bytes)")
+                    skipped.append(
+                        "\(source):\(lineNumber): fragment \(seq) of run \(f[0]) is incomplete (\(o.text.count) of \(size) bytes)")
                     continue
                 }
                 do { fragments.append(try decode(o.text, source: "\(source):\(lineNumber)")) } catch {
@@ -139,7 +140,9 @@ public enum SensorFragments {
         guard f.format == SensorFragment.formatName else {
             throw HardenError(.invalidArgument, "\(source): not a harden-sensor fragment (format \"\(f.format)\")")
         }
-        guard f.version == 1 else { throw HardenError(.unsupported, "\(source): sensor fragment version \(f.version) (this harden reads 1)") }
+        guard f.version == 1 else {
+            throw HardenError(.unsupported, "\(source): sensor fragment version \(f.version) (this harden reads 1)")
+        }
         return f
     }
 

@@ -72,7 +72,9 @@ enum InstrumentFixture {
         try #require(s == 0, "\(o)")
         (s, o) = try runProcess([hardenBinary, "convert", "dir:\(dir)/rootfs", "oci:\(dir)/static:app"])
         try #require(s == 0, "\(o)")
-        (s, o) = try runProcess(["umoci", "config", "--image", "\(dir)/static:app", "--config.cmd", "/server", "--config.exposedports", "8000/tcp"])
+        (s, o) = try runProcess([
+            "umoci", "config", "--image", "\(dir)/static:app", "--config.cmd", "/server", "--config.exposedports", "8000/tcp",
+        ])
         try #require(s == 0, "\(o)")
         return "oci:\(dir)/static:app"
     }
@@ -119,7 +121,8 @@ struct InstrumentTests {
         try withTemporaryDirectory { dir in
             let run = dir + "/run"
             let original = "oci:\(TestImages.layout):\(tag)"
-            var (s, o) = try RuntimeTests.harden(["instrument", original, "-o", "oci:\(dir)/i:\(tag)", "--flush-interval", "1"], runDir: run)
+            var (s, o) = try RuntimeTests.harden(
+                ["instrument", original, "-o", "oci:\(dir)/i:\(tag)", "--flush-interval", "1"], runDir: run)
             try #require(s == 0, "\(o)")
             // Same layers plus one; the sensor in front of the entrypoint; the cmd untouched.
             let before = try ImageLoader.open(.ociLayout(path: TestImages.layout, tag: tag))
@@ -134,7 +137,10 @@ struct InstrumentTests {
             try HostFS.makeDirectories(dir + "/out")
             _ = try runProcess(["chmod", "777", dir + "/out"])
             let dockerLike =
-                ["--sensor", "none", "--seccomp", dir + "/docker-default.json", "--read-only", "--mount", dir + "/out:/var/run/harden-profile"]
+                [
+                    "--sensor", "none", "--seccomp", dir + "/docker-default.json", "--read-only", "--mount",
+                    dir + "/out:/var/run/harden-profile",
+                ]
                 + user + writable
             (s, o) = try RuntimeTests.harden(
                 ["profile", "oci:\(dir)/i:\(tag)", "--allow-probe-failure", "-o", dir + "/instrumented-run.json"] + probes + dockerLike,
@@ -158,10 +164,14 @@ struct InstrumentTests {
             let r = InstrumentFixture.usedFiles(runc)
             let i = InstrumentFixture.usedFiles(imported)
             let found = Double(r.intersection(i).count) / Double(max(r.count, 1))
-            print("instrument \(tag): \(r.intersection(i).count) of \(r.count) runc-profile files found (\(String(format: "%.3f", found))); only runc: \(r.subtracting(i).sorted()); only instrumented: \(i.subtracting(r).sorted().prefix(20))")
+            print(
+                "instrument \(tag): \(r.intersection(i).count) of \(r.count) runc-profile files found (\(String(format: "%.3f", found))); only runc: \(r.subtracting(i).sorted()); only instrumented: \(i.subtracting(r).sorted().prefix(20))"
+            )
             #expect(found >= 0.98, "only in the runc profile: \(r.subtracting(i).sorted())")
             #expect(imported.ports.contains { $0.port == (tag == "nginx" ? 80 : 5000) })
-            #expect(Set(imported.packages.filter(\.used).map(\.name)).isSuperset(of: Set(runc.packages.filter(\.used).map(\.name)).subtracting(["base-files"])))
+            #expect(
+                Set(imported.packages.filter(\.used).map(\.name)).isSuperset(
+                    of: Set(runc.packages.filter(\.used).map(\.name)).subtracting(["base-files"])))
 
             // minify from the imported profile; the result serves the probes again (replayed under runc).
             (s, o) = try RuntimeTests.harden(
@@ -242,7 +252,8 @@ struct InstrumentTests {
             try #require(s == 0, "\(o)")
             #expect(o.contains("is not a writable directory (mount a volume there)"), "\(o)")
             try HostFS.writeFileAtomically(dir + "/container.log", Array(o.utf8))
-            (s, o) = try RuntimeTests.harden(["profile", original, "--import", dir + "/container.log", "-o", dir + "/logs.json"], runDir: run)
+            (s, o) = try RuntimeTests.harden(
+                ["profile", original, "--import", dir + "/container.log", "-o", dir + "/logs.json"], runDir: run)
             try #require(s == 0, "\(o)")
             let p = try RuntimeTests.profile(dir + "/logs.json")
             #expect(InstrumentFixture.usedFiles(p).contains("/etc/nginx/nginx.conf"))
@@ -298,7 +309,8 @@ struct InstrumentTests {
                 #expect(p.terminationStatus == 42, "instrumented: \(instrumented)")
                 if instrumented {
                     let fragments = try HostFS.listDirectory(work).filter { $0.hasSuffix(".json") }
-                    let f = try SensorFragments.parse(try HostFS.readFile(work + "/" + fragments[0]), source: fragments[0]).fragments[0]
+                    let name = try #require(fragments.first, "no fragment in \(work)")
+                    let f = try #require(try SensorFragments.parse(try HostFS.readFile(work + "/" + name), source: name).fragments.first)
                     #expect(f.final && f.exitCode == 42 && f.paths.contains { $0.path == "/etc/passwd" })
                 }
             }
@@ -308,13 +320,17 @@ struct InstrumentTests {
             try HostFS.makeDirectories(killed)
             let p = Process()
             p.executableURL = URL(fileURLWithPath: sensor)
-            p.arguments = ["--output-dir", killed, "--flush-interval", "0.2", "--", "/bin/sh", "-c", "cat /etc/passwd > /dev/null; exec sleep 30"]
+            p.arguments = [
+                "--output-dir", killed, "--flush-interval", "0.2", "--", "/bin/sh", "-c", "cat /etc/passwd > /dev/null; exec sleep 30",
+            ]
             try p.run()
             let pid = p.processIdentifier
             let written = InstrumentFixture.waitFor(10) {
                 ((try? HostFS.listDirectory(killed)) ?? []).contains { name in
                     name.hasSuffix(".json")
-                        && ((try? HostFS.readFile(killed + "/" + name)).map { String(decoding: $0, as: UTF8.self).contains("/usr/bin/sleep") } ?? false)
+                        && ((try? HostFS.readFile(killed + "/" + name)).map {
+                            String(decoding: $0, as: UTF8.self).contains("/usr/bin/sleep")
+                        } ?? false)
                 }
             }
             let orphans = InstrumentFixture.children(of: pid)

@@ -9,7 +9,8 @@ enum FragmentFixture {
     /// A fragment as the sensor writes it (one line of JSON).
     static func json(run: String, sequence: Int, final: Bool, paths: [String] = ["/etc/passwd"], mode: String = "seccomp") -> String {
         let object: [String: Any] = [
-            "format": "harden-sensor-fragment", "version": 1, "run": run, "host": "pod-1", "image": "sha256:" + String(repeating: "a", count: 64),
+            "format": "harden-sensor-fragment", "version": 1, "run": run, "host": "pod-1",
+            "image": "sha256:" + String(repeating: "a", count: 64),
             "outputDirectory": "/var/run/harden-profile", "startedAt": "2026-11-30T10:00:00Z", "flushedAt": "2026-11-30T10:00:05Z",
             "durationSeconds": 5.0, "sequence": sequence, "final": final, "mode": mode, "command": ["nginx", "-g", "daemon off;"],
             "uid": 0, "gid": 0, "exitCode": 0, "processes": 3, "unreadableArguments": 0, "warnings": [],
@@ -43,7 +44,8 @@ enum FragmentFixture {
 
 struct SensorFragmentTests {
     @Test func aFragmentFileIsReadAndBecomesAnObservation() throws {
-        let (fragments, skipped) = try SensorFragments.parse(Array(FragmentFixture.json(run: "r1", sequence: 2, final: true).utf8), source: "f.json")
+        let (fragments, skipped) = try SensorFragments.parse(
+            Array(FragmentFixture.json(run: "r1", sequence: 2, final: true).utf8), source: "f.json")
         #expect(skipped.isEmpty)
         let f = try #require(fragments.first)
         #expect(f.run == "r1" && f.final && f.ports.first?.port == 80)
@@ -63,9 +65,12 @@ struct SensorFragmentTests {
     @Test func capturedLogsWithPrefixesAndInterleavedPodsAreRead() throws {
         // kubectl logs --prefix --timestamps style prefixes, CRLF, two pods' fragments interleaved line by line, the
         // app's own output in between.
-        let a = FragmentFixture.log(FragmentFixture.json(run: "pod-a", sequence: 1, final: false), run: "pod-a", sequence: 1, prefix: "[pod/a] 2026-11-30T10:00:01Z ")
+        let a = FragmentFixture.log(
+            FragmentFixture.json(run: "pod-a", sequence: 1, final: false), run: "pod-a", sequence: 1,
+            prefix: "[pod/a] 2026-11-30T10:00:01Z ")
         let b = FragmentFixture.log(
-            FragmentFixture.json(run: "pod-b", sequence: 4, final: true, paths: ["/etc/group"]), run: "pod-b", sequence: 4, prefix: "[pod/b] ")
+            FragmentFixture.json(run: "pod-b", sequence: 4, final: true, paths: ["/etc/group"]), run: "pod-b", sequence: 4,
+            prefix: "[pod/b] ")
         var lines: [String] = ["app: starting"]
         for i in 0..<max(a.count, b.count) {
             if i < a.count { lines.append(a[i] + "\r") }

@@ -32,7 +32,8 @@ extension Application {
         @Option(name: .shortAndLong, help: ArgumentHelp("Where to write the instrumented image (any transport).", valueName: "DEST"))
         public var output: String
 
-        @Option(name: .customLong("output-dir"), help: ArgumentHelp("Where the sensor writes fragments in the container.", valueName: "PATH"))
+        @Option(
+            name: .customLong("output-dir"), help: ArgumentHelp("Where the sensor writes fragments in the container.", valueName: "PATH"))
         public var outputDirectory = "/var/run/harden-profile"
 
         @Option(name: .customLong("flush-interval"), help: ArgumentHelp("Seconds between fragment writes.", valueName: "S"))

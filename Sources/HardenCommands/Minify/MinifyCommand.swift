@@ -134,10 +134,12 @@ extension Application {
             options.run.probeTimeout = given.probeTimeout
             options.run.limits = given.limits
             if let d = given.duration { options.run.duration = d }
-            if options.verify, runtimeProfile.runs.allSatisfy({ $0.probes.isEmpty }), given.httpProbes.isEmpty && given.execProbes.isEmpty
-                && given.probeScripts.isEmpty
+            if options.verify, runtimeProfile.runs.allSatisfy({ $0.probes.isEmpty }),
+                given.httpProbes.isEmpty && given.execProbes.isEmpty
+                    && given.probeScripts.isEmpty
             {
-                let text = "\(profile) holds no probe (an imported or start-up-only profile) and none is given: verification only starts the result"
+                let text =
+                    "\(profile) holds no probe (an imported or start-up-only profile) and none is given: verification only starts the result"
                 if probes.requireProbes { throw HardenError(.invalidArgument, text + " (--require-probes)") }
                 writeStandardError("harden: warning: \(text); give --http-probe, --exec-probe or --probe-script\n")
             }
