@@ -139,7 +139,7 @@ let package = Package(
             name: "HardenCommands",
             dependencies: [
                 "HardenCore", "HardenSystem", "HardenOCI", "HardenSBOM", "HardenVulnDB", "HardenRegistry", "HardenProfile",
-                "HardenRuntime", "HardenPatch", "HardenCompose",
+                "HardenRuntime", "HardenPatch", "HardenCompose", "CHardenSystem",
                 "HardenMinify", "HardenPolicy", "HardenReport", "HardenPipeline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

@@ -11,6 +11,10 @@
 #include <sys/sysmacros.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+
+// A marker scripts/stamp-version.sh finds in the binary, followed by room for the commit (not const: never folded).
+char harden_build_stamp[72] = "@@HARDEN-BUILD-COMMIT@@unknown";
+const char *harden_build_commit(void) { return harden_build_stamp + 23; }
 #include <linux/capability.h>
 
 dev_t harden_makedev(unsigned int major, unsigned int minor) { return makedev(major, minor); }

@@ -1,7 +1,10 @@
 // harden — the root command.
 import ArgumentParser
 import HardenCore
+import CHardenSystem
+import HardenProfile
 import HardenSBOM
+import HardenVulnDB
 import Logging
 import Synchronization
 
@@ -20,7 +23,7 @@ public struct Application: AsyncParsableCommand {
             an existing path wins over a name).
             Exit codes: 0 success, 1 error, 2 gate failed.
             """,
-        version: HardenVersion.current,
+        version: HardenVersion.description,
         subcommands: [
             ImageInspect.self, ImageConvert.self, SBOMGenerate.self, ScanRun.self, DB.self, Profile.self, Minify.self, Patch.self,
             Check.self, Run.self, Instrument.self,
@@ -80,6 +83,20 @@ extension Application {
 
 public enum HardenVersion {
     public static let current = hardenToolVersion
+    /// The commit the binary was built from (stamped by scripts/stamp-version.sh), nil in a development build.
+    public static var commit: String? {
+        let c = String(cString: harden_build_commit())
+        return c.isEmpty || c == "unknown" ? nil : c
+    }
+    /// `harden --version`: the version, the commit, the vulnerability database schema it reads.
+    public static var description: String {
+        """
+        harden \(current)
+        commit: \(commit ?? "unknown (a development build; scripts/package.sh and scripts/setup.sh record it)")
+        vulnerability database schema: \(VulnerabilityDatabase.schemaVersion)
+        sensor fragment format: \(SensorFragment.formatName) 1
+        """
+    }
 }
 
 /// Options every command takes.

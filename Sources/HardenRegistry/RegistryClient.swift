@@ -119,10 +119,12 @@ public final class RegistryClient: Sendable {
             do {
                 response = try await http.perform(request, timeout: totalTimeout(bytes: bytes))
             } catch {
-                if attempt < 4 {
+                logger.debug("\(name): \(method.rawValue) \(target): \(String(reflecting: error))")
+                if attempt < 4 && Self.networkFailure(error).map({ !$0.contains("DNS") && !$0.hasPrefix("TLS") }) ?? true {
                     try await Task.sleep(nanoseconds: UInt64(attempt) * 300_000_000)
                     continue
                 }
+                if let failure = Self.networkFailure(error) { throw HardenError(.io, "\(reference.host): \(failure)") }
                 throw HardenError(
                     .io, "\(name): \(method.rawValue) \(url.split(separator: "?").first ?? ""): \(Self.describe(error, idle: idleTimeout))")
             }
@@ -226,21 +228,42 @@ public final class RegistryClient: Sendable {
         return Int64(t[t.index(t.startIndex, offsetBy: 6)..<dash].trimmingCharacters(in: .whitespaces))
     }
 
-    /// One line for a transport error, instead of the HTTP client's debug description.
+    /// One line for a transport error, instead of the HTTP client's debug description (logged at debug level).
     static func describe(_ error: any Error, idle: Duration) -> String {
         if let e = error as? HTTPClientError {
             if e == .readTimeout { return "no data for \(idle.components.seconds) s (idle timeout; see --timeout)" }
-            if e == .connectTimeout { return "could not connect within \(idle.components.seconds) s" }
+            if e == .connectTimeout { return "cannot connect (timed out after \(idle.components.seconds) s)" }
             if e == .deadlineExceeded { return "took longer than the time allowed for the transfer" }
             if e == .remoteConnectionClosed { return "the registry closed the connection" }
         }
-        let text = "\(error)"
-        if text.contains("connection reset") || text.contains("Connection refused") || text.contains("connectionRefused")
-            || text.contains("SingleConnectionFailure")
-        {
-            return "connection refused or reset"
+        return networkFailure(error) ?? String("\(error)".prefix(160)).replacingOccurrences(of: "\n", with: " ")
+    }
+
+    /// The failures of the connection itself, each as one line a person can act on; nil for anything else.
+    public static func networkFailure(_ error: any Error) -> String? {
+        let text = String(reflecting: error)
+        func has(_ needles: String...) -> Bool { needles.contains { text.localizedCaseInsensitiveContains($0) } }
+        if has("UnknownHost", "Name or service not known", "nodename nor servname", "No address associated") {
+            return "cannot resolve the host name (DNS)"
         }
-        return String(text.prefix(160)).replacingOccurrences(of: "\n", with: " ")
+        if has("Temporary failure in name resolution") { return "cannot resolve the host name (DNS server unreachable)" }
+        if has("connection refused", "connectionRefused", "ECONNREFUSED") { return "cannot connect (connection refused)" }
+        if has("network is unreachable", "No route to host", "ENETUNREACH", "EHOSTUNREACH") {
+            return "cannot connect (network unreachable)"
+        }
+        if has("connection reset", "ECONNRESET") { return "the connection was reset" }
+        if has("connectTimeout", "timed out", "ETIMEDOUT") { return "cannot connect (timed out)" }
+        if has("WRONG_VERSION_NUMBER", "HTTP_REQUEST", "unexpectedEOF") && has("ssl", "tls") {
+            return "TLS handshake failed (the server does not speak TLS on this port; for a plain-HTTP registry give --tls-verify=false)"
+        }
+        if has("failedToValidateHostname") { return "TLS failed: the certificate is not for this host name" }
+        if has("CERTIFICATE_VERIFY_FAILED", "certificate verify failed", "unable to get local issuer", "self signed", "self-signed") {
+            return "TLS failed: the certificate is not trusted (add its CA to the system's, or give --tls-verify=false)"
+        }
+        if has("certificate has expired", "CERTIFICATE_EXPIRED") { return "TLS failed: the certificate has expired" }
+        if has("handshakeFailed", "NIOSSL", "BoringSSL") { return "TLS handshake failed" }
+        if has("SingleConnectionFailure", "NIOConnectionError") { return "cannot connect" }
+        return nil
     }
 
     public static func parseChallenge(_ text: String) -> [String: String] {

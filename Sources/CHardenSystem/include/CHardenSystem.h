@@ -10,6 +10,10 @@
 #include <sys/eventfd.h>
 #include <sched.h>
 
+/// The git commit a binary was built from: written into the binary by scripts/stamp-version.sh (release builds,
+/// set-up); "unknown" otherwise.
+const char *harden_build_commit(void);
+
 dev_t harden_makedev(unsigned int major, unsigned int minor);
 unsigned int harden_major(dev_t dev);
 unsigned int harden_minor(dev_t dev);
