@@ -54,5 +54,6 @@ if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl disable --now dock
 if [ "${HARDEN_SKIP_BUILD:-0}" != "1" ]; then
     swift build -c release --product harden
     scripts/build-sensor.sh
+    scripts/stamp-version.sh "$(swift build -c release --show-bin-path)/harden"   # the commit --version names
     echo "setup: built $(swift build -c release --show-bin-path)/harden and harden-sensor beside it" >&2
 fi

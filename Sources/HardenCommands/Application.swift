@@ -1,7 +1,7 @@
 // harden — the root command.
 import ArgumentParser
-import HardenCore
 import CHardenSystem
+import HardenCore
 import HardenProfile
 import HardenSBOM
 import HardenVulnDB
@@ -57,7 +57,10 @@ public struct Application: AsyncParsableCommand {
                 return code
             }
             let message = fullMessage(for: error)
-            if !message.isEmpty { writeStandardError(message + (message.hasSuffix("\n") ? "" : "\n")) }
+            guard !message.isEmpty else { return code }
+            let text = message + (message.hasSuffix("\n") ? "" : "\n")
+            // Help, --version and completion scripts are output (standard output); usage errors go to standard error.
+            if code == ExitCode.success.rawValue { print(text, terminator: "") } else { writeStandardError(text) }
             return code
         }
     }

@@ -62,6 +62,9 @@ public final class RegistryClient: Sendable {
             config.tlsConfiguration = tls
         }
         config.redirectConfiguration = .follow(max: 5, allowCycles: false)
+        // A refused or failed connection fails the request at once (send retries it, 4 times with a back-off); the
+        // client's own retries would go on until the request's deadline (ten idle periods: 10 minutes by default).
+        config.connectionPool.retryConnectionEstablishment = false
         self.http = transport ?? HTTPClient(eventLoopGroupProvider: .singleton, configuration: config)
     }
 
@@ -124,7 +127,7 @@ public final class RegistryClient: Sendable {
                     try await Task.sleep(nanoseconds: UInt64(attempt) * 300_000_000)
                     continue
                 }
-                if let failure = Self.networkFailure(error) { throw HardenError(.io, "\(reference.host): \(failure)") }
+                if let failure = Self.networkFailure(error, idle: idleTimeout) { throw HardenError(.io, "\(reference.host): \(failure)") }
                 throw HardenError(
                     .io, "\(name): \(method.rawValue) \(url.split(separator: "?").first ?? ""): \(Self.describe(error, idle: idleTimeout))")
             }
@@ -236,11 +239,16 @@ public final class RegistryClient: Sendable {
             if e == .deadlineExceeded { return "took longer than the time allowed for the transfer" }
             if e == .remoteConnectionClosed { return "the registry closed the connection" }
         }
-        return networkFailure(error) ?? String("\(error)".prefix(160)).replacingOccurrences(of: "\n", with: " ")
+        return networkFailure(error, idle: idle) ?? String("\(error)".prefix(160)).replacingOccurrences(of: "\n", with: " ")
     }
 
     /// The failures of the connection itself, each as one line a person can act on; nil for anything else.
-    public static func networkFailure(_ error: any Error) -> String? {
+    public static func networkFailure(_ error: any Error, idle: Duration? = nil) -> String? {
+        let within = idle.map { " after \($0.components.seconds) s" } ?? ""
+        if let e = error as? HTTPClientError {
+            if e == .connectTimeout { return "cannot connect (timed out\(within))" }
+            if e == .tlsHandshakeTimeout { return "cannot connect (no answer to the TLS handshake\(within))" }
+        }
         let text = String(reflecting: error)
         func has(_ needles: String...) -> Bool { needles.contains { text.localizedCaseInsensitiveContains($0) } }
         if has("UnknownHost", "Name or service not known", "nodename nor servname", "No address associated") {

@@ -32,7 +32,8 @@ struct NetworkErrorTests {
         let out = Pipe()
         p.standardOutput = out
         try p.run()
-        defer { p.terminate(); p.waitUntilExit() }
+        // SIGKILL: the test runner's blocked signals are inherited, so SIGTERM would wait forever.
+        defer { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() }
         let line = String(decoding: out.fileHandleForReading.availableData, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         try body(try #require(Int(line), "no port from the test server: \(line)"))
     }
