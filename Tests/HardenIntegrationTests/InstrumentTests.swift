@@ -260,6 +260,21 @@ struct InstrumentTests {
             // The instrumented image as the profile's image is refused: paths must resolve against the original.
             (s, o) = try RuntimeTests.harden(["profile", "oci:\(dir)/i:nginx", "--import", dir + "/container.log"], runDir: run)
             #expect(s == 1 && o.contains("is the instrumented image; give the original"), "\(o)")
+            // Arguments given at run time replace the cmd (docker run IMAGE CMD, Kubernetes args:): the sensor runs them and
+            // records them.
+            try HostFS.makeDirectories(dir + "/out2")
+            _ = try runProcess(["chmod", "777", dir + "/out2"])
+            (s, o) = try RuntimeTests.harden(
+                [
+                    "profile", "oci:\(dir)/i:nginx", "--sensor", "none", "--mount", dir + "/out2:/var/run/harden-profile", "-o", dir + "/z.json",
+                    "--", "cat", "/etc/nginx/mime.types",
+                ], runDir: run)
+            try #require(s == 0, "\(o)")
+            let name = try #require(try HostFS.listDirectory(dir + "/out2").first { $0.hasSuffix(".json") })
+            let fragment = try #require(
+                try SensorFragments.parse(try HostFS.readFile(dir + "/out2/" + name), source: name).fragments.first)
+            #expect(fragment.command == ["cat", "/etc/nginx/mime.types"] && fragment.exitCode == 0 && fragment.final)
+            #expect(fragment.paths.contains { $0.path == "/etc/nginx/mime.types" && $0.operations["open"] != nil })
             // Instrumenting twice is refused.
             (s, o) = try RuntimeTests.harden(["instrument", "oci:\(dir)/i:nginx", "-o", "oci:\(dir)/ii:nginx"], runDir: run)
             #expect(s == 1 && o.contains("already instrumented"), "\(o)")
