@@ -133,6 +133,7 @@ extension Application {
             options.run.probeScripts = given.probeScripts
             options.run.probeTimeout = given.probeTimeout
             options.run.limits = given.limits
+            options.run.network = given.network  // the profile's own network mode, when it recorded one, wins
             if let d = given.duration { options.run.duration = d }
             if options.verify, runtimeProfile.runs.allSatisfy({ $0.probes.isEmpty }),
                 given.httpProbes.isEmpty && given.execProbes.isEmpty
