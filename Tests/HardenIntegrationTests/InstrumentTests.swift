@@ -266,7 +266,8 @@ struct InstrumentTests {
             _ = try runProcess(["chmod", "777", dir + "/out2"])
             (s, o) = try RuntimeTests.harden(
                 [
-                    "profile", "oci:\(dir)/i:nginx", "--sensor", "none", "--mount", dir + "/out2:/var/run/harden-profile", "-o", dir + "/z.json",
+                    "profile", "oci:\(dir)/i:nginx", "--sensor", "none", "--mount", dir + "/out2:/var/run/harden-profile", "-o",
+                    dir + "/z.json",
                     "--", "cat", "/etc/nginx/mime.types",
                 ], runDir: run)
             try #require(s == 0, "\(o)")
