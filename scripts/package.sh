@@ -113,8 +113,6 @@ sed 's/^/harden: /' scripts/lintian-overrides | grep -v '^harden: #' > "$D/usr/s
 chmod -R u+rwX,go+rX,go-w "$D"
 dpkg-deb --build --root-owner-group -Zxz "$D" "dist/harden_${VERSION}_amd64.deb" >/dev/null
 echo "package: Depends: $DEPENDS" >&2
-if command -v lintian >/dev/null; then
-    lintian --fail-on error,warning "dist/harden_${VERSION}_amd64.deb" >&2 \
-        || { echo "package: FAILED: lintian" >&2; exit 1; }
-fi
+command -v lintian >/dev/null || { echo "package: FAILED: lintian missing (scripts/setup.sh installs it)" >&2; exit 1; }
+lintian --fail-on error,warning "dist/harden_${VERSION}_amd64.deb" >&2 || { echo "package: FAILED: lintian" >&2; exit 1; }
 ls -l dist >&2

@@ -16,6 +16,8 @@ packages=(
     tini
     # harden-sensor (the entrypoint `harden instrument` adds) is static C built with musl: it runs in any image
     musl-tools
+    # release artifacts (scripts/package.sh): dpkg-shlibdeps for the .deb's Depends, lintian to check it
+    dpkg-dev lintian
     # the JVM test image's jar is compiled on the host
     default-jdk-headless
     # tools used by tests and benchmarks

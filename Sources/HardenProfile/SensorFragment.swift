@@ -76,9 +76,10 @@ public struct SensorFragment: Codable, Sendable, Equatable {
 /// Reading fragments from files (one JSON fragment each) and from captured output (`docker logs`, `kubectl logs`,
 /// with or without prefixes such as timestamps or pod names).
 public enum SensorFragments {
-    static let begin = "harden-sensor: BEGIN FRAGMENT "
-    static let data = "harden-sensor: D "
-    static let end = "harden-sensor: END FRAGMENT "
+    static let marker = Array("harden-sensor: ".utf8)
+    static let begin = Array("BEGIN FRAGMENT ".utf8)
+    static let data = Array("D ".utf8)
+    static let end = Array("END FRAGMENT ".utf8)
 
     /// The fragments in `bytes`; `source` names the file in errors. A file holding one JSON object is a fragment;
     /// anything else is read as captured output. Broken fragments in output are skipped (reported in `skipped`) when
@@ -97,13 +98,16 @@ public enum SensorFragments {
             lineNumber += 1
             var line = Array(raw)
             if line.last == 0x0D { line.removeLast() }
-            if let at = find(begin, in: line) {
-                let f = words(line[(at + begin.utf8.count)...])
+            // Anything before the marker (timestamps, pod names) is ignored; lines without it are the app's.
+            guard let m = find(marker, in: line) else { continue }
+            let after = line[(m + marker.count)...]
+            if after.starts(with: begin) {
+                let f = words(after.dropFirst(begin.count))
                 guard f.count >= 2, let seq = Int(f[1]) else { skipped.append("\(source):\(lineNumber): a malformed BEGIN line"); continue }
                 open[f[0]] = (seq, [])
-            } else if let at = find(data, in: line) {
+            } else if after.starts(with: data) {
                 // "D RUN SEQ CHUNK": the chunk is everything after the third space.
-                let rest = line[(at + data.utf8.count)...]
+                let rest = after.dropFirst(data.count)
                 guard let s1 = rest.firstIndex(of: 0x20), let s2 = rest[(s1 + 1)...].firstIndex(of: 0x20) else { continue }
                 let run = String(decoding: rest[..<s1], as: UTF8.self)
                 guard let seq = Int(String(decoding: rest[(s1 + 1)..<s2], as: UTF8.self)), open[run]?.sequence == seq else { continue }
@@ -112,8 +116,8 @@ public enum SensorFragments {
                     skipped.append("\(source):\(lineNumber): fragment of run \(run) larger than \(ProfileLimits.fragmentBytes) bytes")
                     open[run] = nil
                 }
-            } else if let at = find(end, in: line) {
-                let f = words(line[(at + end.utf8.count)...])
+            } else if after.starts(with: end) {
+                let f = words(after.dropFirst(end.count))
                 guard f.count >= 3, let seq = Int(f[1]), let size = Int(f[2]), let o = open[f[0]], o.sequence == seq else { continue }
                 open[f[0]] = nil
                 guard o.text.count == size else {
@@ -156,12 +160,11 @@ public enum SensorFragments {
         return best.values.sorted { ($0.startedAt, $0.run) < ($1.startedAt, $1.run) }
     }
 
-    private static func find(_ needle: String, in line: [UInt8]) -> Int? {
-        let n = Array(needle.utf8)
+    private static func find(_ n: [UInt8], in line: [UInt8]) -> Int? {
         guard line.count >= n.count else { return nil }
         var i = 0
         while i + n.count <= line.count {
-            if line[i] == n[0] && Array(line[i..<(i + n.count)]) == n { return i }
+            if line[i] == n[0] && line[i..<(i + n.count)].elementsEqual(n) { return i }
             i += 1
         }
         return nil
