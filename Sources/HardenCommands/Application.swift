@@ -52,7 +52,7 @@ public struct Application: AsyncParsableCommand {
             let code = exitCode(for: error).rawValue
             if code == ExitCode.failure.rawValue {
                 // Not a usage error: an error from a library that is not a HardenError still gets one line.
-                let text = "\(error)".split(separator: "\n").first.map(String.init) ?? "\(type(of: error))"
+                let text = "\(error)".textLines().first.map(String.init) ?? "\(type(of: error))"
                 writeStandardError("harden: \(text)\n")
                 return code
             }

@@ -188,7 +188,7 @@ public enum ComposeReader {
 public enum EnvFile {
     public static func parse(_ bytes: [UInt8], source: String) throws -> [(String, String)] {
         var out: [(String, String)] = []
-        for (n, raw) in String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (n, raw) in String(decoding: bytes, as: UTF8.self).textLines(omittingEmpty: false).enumerated() {
             var line = raw.trimmingCharacters(in: .whitespaces)
             if line.hasSuffix("\r") { line.removeLast() }
             if line.isEmpty || line.hasPrefix("#") { continue }
@@ -214,7 +214,7 @@ public enum EnvFile {
 enum YAMLLimits {
     /// As for policy files: n aliases can stand for ~3^(n/3) nodes, so few are allowed.
     static let maxAliases = 32
-    static func describe(_ e: YamlError) -> String { String(String(describing: e).split(separator: "\n").first ?? "") }
+    static func describe(_ e: YamlError) -> String { String(String(describing: e).textLines().first ?? "") }
     static func countAliases(_ text: String) -> Int { YAMLAliases.count(text) }
 }
 

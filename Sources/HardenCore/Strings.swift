@@ -15,3 +15,12 @@ extension StringProtocol {
         String(self).split(separator: target, omittingEmptySubsequences: false).joined(separator: replacement)
     }
 }
+
+extension StringProtocol {
+    /// The lines of a text, split at "\n" and "\r\n". Swift reads "\r\n" as one Character, so
+    /// `split(separator: "\n")` never splits a CRLF text: every parser of files written on Windows (jar manifests,
+    /// pom.properties, wheels' RECORD, gemspecs) or by careless tools splits lines with this instead.
+    public func textLines(omittingEmpty: Bool = true) -> [SubSequence] {
+        split(omittingEmptySubsequences: omittingEmpty) { $0 == "\n" || $0 == "\r\n" }
+    }
+}

@@ -10,7 +10,7 @@ public enum DpkgStatus {
         let text = String(decoding: status, as: UTF8.self)
         var out: [String] = []
         for stanza in text.components(separatedByBlankLines: ()) {
-            let lines = stanza.split(separator: "\n", omittingEmptySubsequences: false)
+            let lines = stanza.textLines(omittingEmpty: false)
             let name = lines.first { $0.hasPrefix("Package:") }.map { $0.dropFirst(8).trimming(" \t") }
             guard let name, keeping.contains(name) else { continue }
             out.append(pruneConffiles(lines, isPresent: isPresent).joined(separator: "\n"))
@@ -75,7 +75,7 @@ public enum ApkInstalled {
         let text = String(decoding: installed, as: UTF8.self)
         var records: [String] = []
         for record in text.components(separatedByBlankLines: ()) {
-            let lines = record.split(separator: "\n")
+            let lines = record.textLines()
             guard let name = lines.first(where: { $0.hasPrefix("P:") })?.dropFirst(2), keeping.contains(String(name)) else { continue }
             var out: [Substring] = []
             var dir = ""
@@ -122,7 +122,7 @@ extension String {
     func components(separatedByBlankLines: ()) -> [String] {
         var out: [String] = []
         var current: [Substring] = []
-        for line in split(separator: "\n", omittingEmptySubsequences: false) {
+        for line in textLines(omittingEmpty: false) {
             if line.trimming(" \t\r").isEmpty {
                 if !current.isEmpty { out.append(current.joined(separator: "\n")); current = [] }
             } else {

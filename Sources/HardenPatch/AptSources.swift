@@ -43,7 +43,7 @@ public enum AptSources {
     /// A one-line `sources.list`: `deb [options] URI SUITE COMPONENT…`.
     public static func parseOneLine(_ bytes: [UInt8], file: String) -> [AptSource] {
         var out: [AptSource] = []
-        for raw in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
+        for raw in String(decoding: bytes, as: UTF8.self).textLines() {
             var line = Substring(raw)
             if let hash = line.firstIndex(of: "#") { line = line[..<hash] }
             var words = line.split(whereSeparator: \.isWhitespace).map(String.init)
@@ -124,7 +124,7 @@ public enum AptSources {
     /// `KEY=value` lines of os-release, quotes removed.
     public static func osRelease(_ bytes: [UInt8]) -> [String: String] {
         var out: [String: String] = [:]
-        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
+        for line in String(decoding: bytes, as: UTF8.self).textLines() {
             guard let eq = line.firstIndex(of: "=") else { continue }
             out[String(line[..<eq])] = String(line[line.index(after: eq)...]).trimming("\"' ")
         }

@@ -270,7 +270,7 @@ public struct CACertificateStore: Sendable {
         var confChanged = false
         // The postinst's rewrite of the configuration.
         if let old = conf {
-            let lines = String(decoding: old, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            let lines = String(decoding: old, as: UTF8.self).textLines(omittingEmpty: false).map(String.init)
             let body = lines.last == "" ? Array(lines.dropLast()) : lines
             let disabled = Set(body.filter { $0.hasPrefix("!") }.map { String($0.dropFirst()) })
             let enabled = available.filter { !disabled.contains($0) }
@@ -347,7 +347,7 @@ public struct CACertificateStore: Sendable {
             if let last = bytes.last, last != 0x0a { bundle.append(0x0a) }
             bundled = true
         }
-        let lines = confText.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let lines = confText.textLines().map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         for line in lines where line.hasPrefix("!") {
             var base = String(line.dropFirst().split(separator: "/").last ?? "")
             if base.hasSuffix(".crt") { base.removeLast(4) }

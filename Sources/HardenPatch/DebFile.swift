@@ -12,7 +12,7 @@ public struct DebControl: Sendable {
 
     /// Conffiles the package declares (absolute paths), without the `remove-on-upgrade` ones.
     public var conffiles: [String] {
-        String(decoding: members["conffiles"] ?? [], as: UTF8.self).split(separator: "\n").compactMap { line in
+        String(decoding: members["conffiles"] ?? [], as: UTF8.self).textLines().compactMap { line in
             let f = line.split(separator: " ")
             guard let p = f.first, p.hasPrefix("/") else { return nil }
             return f.count > 1 && f[1] == "remove-on-upgrade" ? nil : String(p)
@@ -22,7 +22,7 @@ public struct DebControl: Sendable {
     /// md5sums by path (without the leading slash, as the file lists them).
     public var md5sums: [String: String] {
         var out: [String: String] = [:]
-        for line in String(decoding: members["md5sums"] ?? [], as: UTF8.self).split(separator: "\n") {
+        for line in String(decoding: members["md5sums"] ?? [], as: UTF8.self).textLines() {
             guard line.count > 34 else { continue }
             out[String(line.dropFirst(34))] = String(line.prefix(32))
         }

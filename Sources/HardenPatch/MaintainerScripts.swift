@@ -1,6 +1,7 @@
 // harden — which maintainer scripts a patch leaves undone. Scripts are never run; a `preinst` or `postinst` whose only
 // work is what the patch does natively (the ldconfig trigger) or argument checking is not reported, every other one is
 // listed by name so a person can judge.
+import HardenCore
 import Foundation
 
 enum MaintainerScripts {
@@ -15,7 +16,7 @@ enum MaintainerScripts {
             "set -e", "set -eu", "set -u", "exit 0", "exit 1", ";;", "esac", "fi", "ldconfig", ":", "true",
             #"case "$1" in"#, #"if [ "$1" = "configure" ]; then"#, #"if [ "$1" = configure ]; then"#,
         ]
-        for raw in script.split(separator: "\n") {
+        for raw in script.textLines() {
             var line = Substring(raw)
             if let hash = line.firstIndex(of: "#"), hash == line.startIndex || line[line.index(before: hash)] == " " {
                 line = line[..<hash]

@@ -100,7 +100,7 @@ enum PatchLayerWriter {
             let oldStanza = e.planned.installed?.stanza
             // Old conffiles and their recorded md5 (what the package shipped).
             var oldConffiles: [String: String] = [:]
-            for line in (oldStanza?["Conffiles"] ?? "").split(separator: "\n") {
+            for line in (oldStanza?["Conffiles"] ?? "").textLines() {
                 let f = line.split(separator: " ")
                 if f.count >= 2 { oldConffiles[String(f[0])] = String(f[1]) }
             }

@@ -137,7 +137,7 @@ public final class Patcher {
                 if signed.contains("BEGIN PGP PUBLIC KEY BLOCK") {
                     keys.append(
                         Array(
-                            signed.split(separator: "\n").map { $0.trimming(" ") == "." ? "" : $0.trimming(" ") }.joined(separator: "\n")
+                            signed.textLines().map { $0.trimming(" ") == "." ? "" : $0.trimming(" ") }.joined(separator: "\n")
                                 .utf8))
                 } else {
                     for path in signed.split(whereSeparator: { $0 == " " || $0 == "," }) {
@@ -220,7 +220,7 @@ public final class Patcher {
         // from the image on one core while the packages download.
         var conffilePaths = Set<RawPath>()
         for p in plan.values {
-            for line in (p.installed?.stanza["Conffiles"] ?? "").split(separator: "\n") {
+            for line in (p.installed?.stanza["Conffiles"] ?? "").textLines() {
                 if let f = line.split(separator: " ").first, f.hasPrefix("/") {
                     conffilePaths.insert(tree.resolveParents(RawPath(String(f.dropFirst())).normalized))
                 }
@@ -346,7 +346,7 @@ public final class Patcher {
             if let colon = pkg.firstIndex(of: ":") { pkg = String(pkg[..<colon]) }
             names[pkg, default: []].append(file)
             if file.hasSuffix(".list"), let bytes = context.content(child) {
-                let paths = String(decoding: bytes, as: UTF8.self).split(separator: "\n").map(String.init)
+                let paths = String(decoding: bytes, as: UTF8.self).textLines().map(String.init)
                 lists[pkg] = paths
                 for p in paths { owners[p, default: []].append(pkg) }
             }

@@ -29,7 +29,7 @@ public struct ReleaseFile: Sendable {
             throw HardenError(.corrupt, "\(source): empty Release file")
         }
         var sums: [String: (String, Int64)] = [:]
-        for line in (s["SHA256"] ?? "").split(separator: "\n") {
+        for line in (s["SHA256"] ?? "").textLines() {
             let f = line.split(whereSeparator: \.isWhitespace)
             guard f.count == 3, f[0].count == 64, let size = Int64(f[1]) else { continue }
             sums[String(f[2])] = (String(f[0]).lowercased(), size)
@@ -74,7 +74,7 @@ public enum SignatureCheck {
             try HostFS.writeFileAtomically(dir + "/InRelease", bytes)
             args += ["--output", dir + "/signed", dir + "/InRelease"]
             let (status, output) = try await ChildProcess.run(args, timeout: 60)
-            let lines = output.split(separator: "\n")
+            let lines = output.textLines()
             let good = lines.contains { $0.hasPrefix("[GNUPG:] GOODSIG") } && lines.contains { $0.hasPrefix("[GNUPG:] VALIDSIG") }
             let bad = lines.first { l in
                 ["BADSIG", "EXPKEYSIG", "REVKEYSIG", "ERRSIG", "NO_PUBKEY", "EXPSIG"].contains { l.hasPrefix("[GNUPG:] " + $0) }
@@ -94,7 +94,7 @@ public enum SignatureCheck {
         var body = ""
         var inBody = false
         var headersDone = false
-        for raw in String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false) {
+        for raw in String(decoding: bytes, as: UTF8.self).textLines(omittingEmpty: false) {
             let line = raw.trimming("\r ")
             if line.hasPrefix("-----BEGIN PGP") { inBody = true; headersDone = false; continue }
             if line.hasPrefix("-----END PGP") { break }

@@ -187,7 +187,7 @@ public enum ImageChecks {
 
     static func accountLines(_ bytes: [UInt8]?) -> [[Substring]] {
         guard let bytes else { return [] }
-        return String(decoding: bytes, as: UTF8.self).split(separator: "\n").filter { !$0.hasPrefix("#") }
+        return String(decoding: bytes, as: UTF8.self).textLines().filter { !$0.hasPrefix("#") }
             .map { $0.split(separator: ":", omittingEmptySubsequences: false) }
     }
 

@@ -193,7 +193,7 @@ extension Policy {
         case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
             return "line \(mark.line), column \(mark.column): \(problem)"
         default:
-            return String(String(describing: e).split(separator: "\n").first ?? "")
+            return String(String(describing: e).textLines().first ?? "")
         }
     }
 }

@@ -74,7 +74,7 @@ public enum ListeningSockets {
     public static func parse(_ bytes: [UInt8], protocolName: String, inodes: Set<String>? = nil) -> [RuntimeProfile.Port] {
         var out: [RuntimeProfile.Port] = []
         let udp = protocolName.hasPrefix("udp")
-        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n").dropFirst() {
+        for line in String(decoding: bytes, as: UTF8.self).textLines().dropFirst() {
             let f = line.split(separator: " ", omittingEmptySubsequences: true)
             guard f.count > 3 else { continue }
             let state = f[3]

@@ -310,7 +310,7 @@ public enum UserResolver {
     }
 
     private static func lines(_ bytes: [UInt8]) -> [[String]] {
-        String(decoding: bytes, as: UTF8.self).split(separator: "\n").compactMap { line in
+        String(decoding: bytes, as: UTF8.self).textLines().compactMap { line in
             let t = line.trimming(" \t\r")
             guard !t.isEmpty, !t.hasPrefix("#") else { return nil }
             return t.split(separator: ":", omittingEmptySubsequences: false).map(String.init)

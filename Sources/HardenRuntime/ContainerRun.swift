@@ -550,7 +550,7 @@ public final class ContainerRunner: Sendable {
     }
 
     static func tail(_ path: String, lines: Int) -> String {
-        let t = tail(path, bytes: 4096).split(separator: "\n").suffix(lines).joined(separator: " | ")
+        let t = tail(path, bytes: 4096).textLines().suffix(lines).joined(separator: " | ")
         return t.isEmpty ? "(no output)" : t
     }
 }
@@ -607,7 +607,7 @@ public enum StopSignal {
     /// Whether the `SigCgt:` mask of a `/proc/PID/status` text has a handler for `signal`; nil when it cannot tell.
     public static func isCaught(_ signal: String, status: String) -> Bool? {
         guard let n = number(signal) else { return nil }
-        guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("SigCgt:") }),
+        guard let line = status.textLines().first(where: { $0.hasPrefix("SigCgt:") }),
             let mask = UInt64(line.dropFirst(7).trimming(" \t"), radix: 16)
         else { return nil }
         return mask & (1 << UInt64(n - 1)) != 0

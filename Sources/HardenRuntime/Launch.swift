@@ -178,7 +178,7 @@ extension ContainerRunner {
     func start(_ c: Launched) async throws {
         let start = try await ChildProcess.run(c.runc + ["start", c.name], timeout: 60)
         guard start.status.succeeded else {
-            throw HardenError(.io, "runc start failed for \(c.reference): \(start.output.split(separator: "\n").last ?? "")")
+            throw HardenError(.io, "runc start failed for \(c.reference): \(start.output.textLines().last ?? "")")
         }
     }
 

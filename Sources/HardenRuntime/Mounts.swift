@@ -31,7 +31,7 @@ public enum Mounts {
     public static func mounts(under prefix: String) -> [String] {
         guard let bytes = try? HostFS.readFile("/proc/self/mountinfo", limit: 16 << 20) else { return [] }
         var out: [String] = []
-        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
+        for line in String(decoding: bytes, as: UTF8.self).textLines() {
             let fields = line.split(separator: " ")
             guard fields.count > 4 else { continue }
             let point = unescapeMountField(String(fields[4]))

@@ -65,7 +65,7 @@ public final class Tracer {
         guard let b = try? HostFS.readFile("/proc/\(tid)/status", limit: 1 << 16) else { return nil }
         var tgid: pid_t?
         var ppid: pid_t?
-        for line in String(decoding: b, as: UTF8.self).split(separator: "\n") {
+        for line in String(decoding: b, as: UTF8.self).textLines() {
             if line.hasPrefix("Tgid:") { tgid = pid_t(line.dropFirst(5).trimming(" \t")) }
             if line.hasPrefix("PPid:") { ppid = pid_t(line.dropFirst(5).trimming(" \t")) }
         }
@@ -372,7 +372,7 @@ public final class Tracer {
     static func ids(_ tid: pid_t) -> (UInt32?, UInt32?) {
         guard let b = try? HostFS.readFile("/proc/\(tid)/status", limit: 1 << 16) else { return (nil, nil) }
         var uid: UInt32?, gid: UInt32?
-        for line in String(decoding: b, as: UTF8.self).split(separator: "\n") {
+        for line in String(decoding: b, as: UTF8.self).textLines() {
             let f = line.split(whereSeparator: { $0 == "\t" || $0 == " " })
             if f.first == "Uid:", f.count > 2 { uid = UInt32(f[2]) }
             if f.first == "Gid:", f.count > 2 { gid = UInt32(f[2]) }

@@ -57,10 +57,14 @@ public struct CapturePolicy: Sendable {
             return .whole(limit: 512 << 20)
         }
         // Python.
-        if has(".dist-info/") && (name == Array("METADATA".utf8) || name == Array("RECORD".utf8)) { return .whole(limit: small) }
-        if has(".egg-info") && (name == Array("PKG-INFO".utf8) || name == Array("installed-files.txt".utf8) || ends(".egg-info")) {
-            return .whole(limit: small)
+        // Python (directory names in any case: `*.DIST-INFO` exists in the wild).
+        if name == Array("METADATA".utf8) || name == Array("RECORD".utf8) {
+            if Self.lowercasedSuffix(path.parent?.lastComponent ?? [], ".dist-info") { return .whole(limit: small) }
         }
+        if name == Array("PKG-INFO".utf8) || name == Array("installed-files.txt".utf8) {
+            if Self.lowercasedSuffix(path.parent?.lastComponent ?? [], ".egg-info") { return .whole(limit: small) }
+        }
+        if Self.lowercasedSuffix(name, ".egg-info") { return .whole(limit: small) }
         // npm: installed packages only.
         if name == Array("package.json".utf8) && (has("node_modules/") || has("usr/share/nodejs/") || has("usr/lib/nodejs/")) {
             return .whole(limit: 4 << 20)
@@ -72,6 +76,13 @@ public struct CapturePolicy: Sendable {
         // Go binaries: executables of a plausible size.
         if entry.mode & 0o111 != 0 && entry.size > 1024 && entry.size < 1 << 30 { return .goBuildInfo }
         return nil
+    }
+
+    /// True when `bytes` ends with `suffix` (lowercase ASCII), ignoring ASCII case.
+    static func lowercasedSuffix(_ bytes: [UInt8], _ suffix: String) -> Bool {
+        let s = Array(suffix.utf8)
+        guard bytes.count >= s.count else { return false }
+        return zip(bytes.suffix(s.count), s).allSatisfy { a, b in (a >= 0x41 && a <= 0x5a ? a | 0x20 : a) == b }
     }
 
     private func contains(_ hay: [UInt8], _ needle: [UInt8]) -> Bool {

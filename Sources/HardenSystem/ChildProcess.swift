@@ -203,7 +203,7 @@ public final class ChildProcess: Sendable {
     ) async throws -> String {
         let (status, output) = try await run(argv, environment: environment, input: input, timeout: timeout)
         guard status.succeeded else {
-            let last = output.split(separator: "\n").last.map(String.init) ?? ""
+            let last = output.textLines().last.map(String.init) ?? ""
             throw HardenError(.io, "\(argv.prefix(3).joined(separator: " ")): \(status)\(last.isEmpty ? "" : ": " + last)")
         }
         return output

@@ -150,7 +150,7 @@ public struct IgnoreRules: Sendable {
         do {
             node = try Yams.compose(yaml: text)
         } catch let e as YamlError {
-            throw HardenError(.corrupt, "\(path): invalid YAML: \(String(describing: e).split(separator: "\n").first ?? "")")
+            throw HardenError(.corrupt, "\(path): invalid YAML: \(String(describing: e).textLines().first ?? "")")
         }
         guard let root = node?.mapping, let list = root["ignore"]?.sequence else {
             throw HardenError(.corrupt, "\(path): expected a top-level \"ignore:\" list")

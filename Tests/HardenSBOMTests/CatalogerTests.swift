@@ -211,7 +211,11 @@ let osRelease = FixtureEntry.file(
     }
 
     /// A minimal ELF-looking file with Go 1.18+ inline build information.
-    static func goBinary() -> [UInt8] {
+    static func goBinary(
+        modinfo: String =
+            "path\texample.com/app\nmod\texample.com/app\tv1.2.3\th1:abc=\ndep\tgolang.org/x/net\tv0.0.1\th1:x=\n=>\tgolang.org/x/net\tv0.17.0\th1:y=\ndep\tgithub.com/pkg/errors\tv0.9.1\th1:z=\nbuild\t-compiler=gc\n",
+        goVersion: String = "go1.21.5"
+    ) -> [UInt8] {
         func varint(_ n: Int) -> [UInt8] {
             var v = n
             var out: [UInt8] = []
@@ -224,12 +228,10 @@ let osRelease = FixtureEntry.file(
             return out
         }
         let start: [UInt8] = [0x30, 0x77, 0xaf, 0x0c, 0x92, 0x74, 0x08, 0x02, 0x41, 0xe1, 0xc1, 0x07, 0xe6, 0xd6, 0x18, 0xe6]
-        let modinfo =
-            "path\texample.com/app\nmod\texample.com/app\tv1.2.3\th1:abc=\ndep\tgolang.org/x/net\tv0.0.1\th1:x=\n=>\tgolang.org/x/net\tv0.17.0\th1:y=\ndep\tgithub.com/pkg/errors\tv0.9.1\th1:z=\nbuild\t-compiler=gc\n"
         let info = Array(modinfo.utf8)
         var b: [UInt8] = [0x7f] + Array("ELF".utf8) + [UInt8](repeating: 0, count: 2000)
         b += [0xff] + Array(" Go buildinf:".utf8) + [8, 2] + [UInt8](repeating: 0, count: 16)
-        let version = Array("go1.21.5".utf8)
+        let version = Array(goVersion.utf8)
         b += varint(version.count) + version
         b += varint(info.count + 32) + start + info + [UInt8](repeating: 0xf9, count: 16)
         b += [UInt8](repeating: 0, count: 5000)

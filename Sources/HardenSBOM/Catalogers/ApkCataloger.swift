@@ -46,7 +46,7 @@ public struct ApkCataloger: Cataloger {
                     layer: context.layer(of: database), locations: [database.absoluteDescription], files: present.sorted(), ownedBy: nil,
                     maintainer: fields["m"], installedSize: fields["I"].flatMap { Int64($0) }, foundBy: "apk", metadata: nil))
         }
-        for raw in String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false) {
+        for raw in String(decoding: bytes, as: UTF8.self).textLines(omittingEmpty: false) {
             lineNumber += 1
             if raw.isEmpty { flush(); continue }
             guard raw.count >= 2, raw.dropFirst().first == ":", let key = raw.first else {

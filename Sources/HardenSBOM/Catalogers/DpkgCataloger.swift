@@ -121,7 +121,7 @@ public struct DpkgCataloger: Cataloger {
             }
         }
         if let conffiles = s["Conffiles"] {
-            for line in conffiles.split(separator: "\n") {
+            for line in conffiles.textLines() {
                 if let first = line.split(separator: " ").first {
                     if let p = context.ownedFile(RawPath(String(first))) { files.insert(p.absoluteDescription) }
                 }

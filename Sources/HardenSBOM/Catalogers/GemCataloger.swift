@@ -1,4 +1,4 @@
-// harden — installed Ruby gems: specifications/*.gemspec.
+// harden — installed Ruby gems: specifications/*.gemspec, and the default gems of specifications/default/.
 import HardenArchive
 import HardenCore
 import HardenOCI
@@ -11,7 +11,10 @@ public struct GemCataloger: Cataloger {
         var out: [SoftwarePackage] = []
         for (path, bytes) in context.capturedFiles() {
             let file = String(decoding: path.lastComponent, as: UTF8.self)
-            guard file.hasSuffix(".gemspec"), path.parent?.lastComponent == Array("specifications".utf8) else { continue }
+            // `specifications/NAME-VERSION.gemspec`, and Ruby's default gems in `specifications/default/`.
+            guard file.hasSuffix(".gemspec"), let parent = path.parent else { continue }
+            let isDefault = parent.lastComponent == Array("default".utf8) && parent.parent?.lastComponent == Array("specifications".utf8)
+            guard parent.lastComponent == Array("specifications".utf8) || isDefault else { continue }
             let spec = Self.parse(String(decoding: bytes, as: UTF8.self))
             guard let name = spec.name, let version = spec.version else {
                 context.warn("\(path.absoluteDescription): gemspec without name or version; skipped")
@@ -23,7 +26,7 @@ public struct GemCataloger: Cataloger {
                     sourceVersion: nil,
                     licenses: spec.licenses, purl: PURL(type: "gem", name: name, version: version).description,
                     layer: context.layer(of: path), locations: [path.absoluteDescription], files: [], ownedBy: nil,
-                    maintainer: nil, installedSize: nil, foundBy: "gem", metadata: nil))
+                    maintainer: nil, installedSize: nil, foundBy: "gem", metadata: isDefault ? ["defaultGem": "true"] : nil))
         }
         return out
     }
@@ -33,7 +36,7 @@ public struct GemCataloger: Cataloger {
         var name: String?
         var version: String?
         var licenses: [String] = []
-        for line in text.split(separator: "\n") {
+        for line in text.textLines() {
             let t = line.trimming(" \t")
             guard let dot = t.firstIndex(of: "."), let eq = t.firstIndex(of: "="), dot < eq else { continue }
             let key = t[t.index(after: dot)..<eq].trimming(" ")

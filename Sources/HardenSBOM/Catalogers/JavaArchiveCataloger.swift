@@ -52,22 +52,38 @@ public struct JavaArchiveCataloger: Cataloger {
                 locations: [location], files: depth == 0 ? [location] : [], ownedBy: nil, maintainer: nil, installedSize: nil,
                 foundBy: "java-archive", metadata: ["archive": location + (depth > 0 ? ":" + name : "")])
         }
+        // Maven metadata: every pom.properties (shaded jars carry one per bundled artifact), and pom.xml where a
+        // directory has no pom.properties. Group and artifact ids come only from these.
+        var mavenDirs = Set<String>()
         for entry in zip.entries where entry.name.hasPrefix("META-INF/maven/") && entry.name.hasSuffix("/pom.properties") {
             let props = parseProperties(String(decoding: try zip.read(entry, budget: budget), as: UTF8.self))
-            if let a = props["artifactId"], let v = props["version"] {
+            if let a = props["artifactId"], !a.isEmpty, let v = props["version"], !v.isEmpty {
                 out.append(make(group: props["groupId"], artifact: a, version: v, licenses: []))
+                mavenDirs.insert(String(entry.name.dropLast("pom.properties".count)))
             }
         }
-        if out.isEmpty, let m = zip.entries.first(where: { $0.name == "META-INF/MANIFEST.MF" }) {
-            let fields = parseManifest(String(decoding: try zip.read(m, budget: budget), as: UTF8.self))
-            let version = fields["Implementation-Version"] ?? fields["Bundle-Version"] ?? fields["Specification-Version"]
-            let base = name.split(separator: "/").last.map { String($0.dropLast(4)) } ?? name
-            let artifact = fields["Implementation-Title"] ?? fields["Bundle-SymbolicName"] ?? base
-            if let version {
+        for entry in zip.entries where entry.name.hasPrefix("META-INF/maven/") && entry.name.hasSuffix("/pom.xml") {
+            guard !mavenDirs.contains(String(entry.name.dropLast("pom.xml".count))) else { continue }
+            if let pom = PomXML.parse(try zip.read(entry, budget: budget)), let v = pom.version {
+                out.append(make(group: pom.groupId, artifact: pom.artifactId, version: v, licenses: pom.licenses))
+            }
+        }
+        if out.isEmpty {
+            // No Maven metadata: the file name (`commons-lang3-3.12.0.jar`) names the artifact, the manifest or the
+            // file name gives the version, and the manifest's reverse-domain ids give the group.
+            let fileName = name.split(separator: "/").last.map(String.init) ?? name
+            let fromName = splitArchiveName(fileName)
+            var fields: [String: String] = [:]
+            if let m = zip.entries.first(where: { $0.name.uppercased() == "META-INF/MANIFEST.MF" }) {
+                fields = parseManifest(String(decoding: try zip.read(m, budget: budget), as: UTF8.self))
+            }
+            let version =
+                fromName.version ?? fields["Implementation-Version"] ?? fields["Bundle-Version"] ?? fields["Specification-Version"]
+            if let version, !version.isEmpty, !fromName.artifact.isEmpty {
                 out.append(
                     make(
-                        group: fields["Implementation-Vendor-Id"] ?? fields["Bundle-SymbolicName"].flatMap { groupOf($0) },
-                        artifact: artifact, version: version, licenses: fields["Bundle-License"].map { [$0] } ?? []))
+                        group: manifestGroup(fields, artifact: fromName.artifact), artifact: fromName.artifact, version: version,
+                        licenses: fields["Bundle-License"].map { [$0] } ?? []))
             }
         }
         if depth < maxDepth {
@@ -89,12 +105,40 @@ public struct JavaArchiveCataloger: Cataloger {
         return out
     }
 
-    private static func groupOf(_ symbolic: String) -> String? {
-        let parts = symbolic.split(separator: ".")
-        return parts.count > 1 ? parts.dropLast().joined(separator: ".") : nil
+    /// `commons-lang3-3.12.0.jar` → (`commons-lang3`, `3.12.0`): the version starts at the first `-` followed by a digit.
+    public static func splitArchiveName(_ file: String) -> (artifact: String, version: String?) {
+        var base = Substring(file)
+        for ext in [".jar", ".war", ".ear", ".JAR"] where base.hasSuffix(ext) { base = base.dropLast(ext.count) }
+        let chars = Array(base)
+        for i in chars.indices.dropLast() where chars[i] == "-" && chars[i + 1].isASCII && chars[i + 1].isNumber {
+            return (String(chars[..<i]), String(chars[(i + 1)...]))
+        }
+        return (String(base), nil)
     }
 
-    static func parseProperties(_ text: String) -> [String: String] {
+    /// A group id from a manifest without Maven metadata: `Implementation-Vendor-Id` when it reads as a reverse
+    /// domain, else an OSGi or module name (`com.fasterxml.jackson.core.jackson-core` → `com.fasterxml.jackson.core`).
+    /// Never `Implementation-Title`: that is a display name.
+    static func manifestGroup(_ fields: [String: String], artifact: String) -> String? {
+        func reverseDomain(_ s: String) -> Bool {
+            let parts = s.split(separator: ".", omittingEmptySubsequences: false)
+            return parts.count > 1
+                && parts.allSatisfy { p in !p.isEmpty && p.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" } }
+        }
+        if let v = fields["Implementation-Vendor-Id"], reverseDomain(v) { return v }
+        for key in ["Bundle-SymbolicName", "Automatic-Module-Name"] {
+            guard var s = fields[key]?.split(separator: ";").first.map({ $0.trimming(" ") }), reverseDomain(s) else { continue }
+            for suffix in [artifact, artifact.replacingAll("-", with: ".")] where s.hasSuffix("." + suffix) {
+                s = String(s.dropLast(suffix.count + 1))
+                return s
+            }
+            let parts = s.split(separator: ".")
+            return parts.dropLast().joined(separator: ".")
+        }
+        return nil
+    }
+
+    public static func parseProperties(_ text: String) -> [String: String] {
         var out: [String: String] = [:]
         for line in text.split(whereSeparator: \.isNewline) {
             let t = line.trimming(" \t")
@@ -105,7 +149,7 @@ public struct JavaArchiveCataloger: Cataloger {
     }
 
     /// MANIFEST.MF: `Key: value` with 72-column continuation lines starting with one space.
-    static func parseManifest(_ text: String) -> [String: String] {
+    public static func parseManifest(_ text: String) -> [String: String] {
         var out: [String: String] = [:]
         var lastKey: String?
         for line in text.split(whereSeparator: \.isNewline) {

@@ -12,7 +12,9 @@ public struct PythonCataloger: Cataloger {
         for (path, bytes) in context.capturedFiles() {
             let last = path.lastComponent
             guard let parent = path.parent else { continue }
-            let parentName = String(decoding: parent.lastComponent, as: UTF8.self)
+            let parentName = String(decoding: parent.lastComponent, as: UTF8.self).lowercased()
+            // The interpreter's own `lib-dynload/Python-X.Y.egg-info` describes CPython itself, not a distribution.
+            if parentName == "lib-dynload" { continue }
             let metadataDir: RawPath
             var recordFiles: [String] = []
             if last == Array("METADATA".utf8) && parentName.hasSuffix(".dist-info") {
@@ -23,9 +25,10 @@ public struct PythonCataloger: Cataloger {
             } else if last == Array("PKG-INFO".utf8) && parentName.hasSuffix(".egg-info") {
                 metadataDir = parent
                 if let installed = context.content(parent.appending(Array("installed-files.txt".utf8))) {
-                    recordFiles = String(decoding: installed, as: UTF8.self).split(whereSeparator: \.isNewline).map(String.init)
+                    recordFiles = String(decoding: installed, as: UTF8.self).textLines().map(String.init)
                 }
-            } else if String(decoding: last, as: UTF8.self).hasSuffix(".egg-info"), context.tree.nodes[path]?.type == .regular {
+            } else if String(decoding: last, as: UTF8.self).lowercased().hasSuffix(".egg-info"), context.tree.nodes[path]?.type == .regular
+            {
                 metadataDir = path  // a single-file egg-info: PKG-INFO content
             } else {
                 continue
@@ -35,11 +38,13 @@ public struct PythonCataloger: Cataloger {
                 context.warn("\(path.absoluteDescription): Python metadata without Name or Version; skipped")
                 continue
             }
-            // RECORD paths are relative to the directory holding the .dist-info (site-packages).
+            // RECORD paths are relative to the directory holding the .dist-info (site-packages); installed-files.txt
+            // paths to the .egg-info directory itself (`../six.py`).
             let siteDir = metadataDir.parent ?? .root
+            let base = last == Array("PKG-INFO".utf8) ? metadataDir : siteDir
             var files = Set<String>()
             for rel in recordFiles {
-                if let p = context.ownedFile(RawPath(siteDir.bytes + [UInt8(ascii: "/")] + Array(rel.utf8))) {
+                if let p = context.ownedFile(RawPath(base.bytes + [UInt8(ascii: "/")] + Array(rel.utf8))) {
                     files.insert(p.absoluteDescription)
                 }
             }

@@ -1,4 +1,5 @@
 // harden — the "Key: value" stanza format of dpkg status files, Python METADATA and friends.
+import HardenCore
 
 /// One stanza: fields in order (a repeated key keeps every value), and the line it started on.
 public struct Stanza: Sendable {
@@ -26,7 +27,7 @@ public enum RFC822 {
             current = Stanza(line: lineNumber + 1)
             broken = false
         }
-        for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        for raw in text.textLines(omittingEmpty: false) {
             lineNumber += 1
             let line = raw.hasSuffix("\r") ? raw.dropLast() : raw
             if line.allSatisfy({ $0 == " " || $0 == "\t" }) {
