@@ -14,6 +14,9 @@ packages=(
     runc umoci skopeo debootstrap uidmap iproute2 iptables
     # Compose `init: true`: a static init bind-mounted as the container's PID 1
     tini
+    # SBOM tests: rpm (its read-only BerkeleyDB backend is the oracle) and BerkeleyDB's db5.3_load (writes real
+    # BerkeleyDB rpm databases of both byte orders)
+    rpm db5.3-util
     # harden-sensor (the entrypoint `harden instrument` adds) is static C built with musl: it runs in any image
     musl-tools
     # release artifacts (scripts/package.sh): dpkg-shlibdeps for the .deb's Depends, lintian to check it

@@ -58,6 +58,10 @@ func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     }
     _ = GoBinaryCataloger.parse(bytes)
     _ = RpmCataloger.parseHeader(bytes)
+    _ = try? RpmBerkeleyDB.values(bytes)
+    _ = try? RpmNDB.values(bytes)
+    _ = PomXML.parse(bytes)
+    _ = JavaArchiveCataloger.parseManifest(text)
     if let zip = try? ZipArchive(bytes) {
         let budget = InflationBudget(limit: 64 << 20)
         for e in zip.entries.prefix(16) { _ = try? zip.read(e, budget: budget) }

@@ -325,11 +325,6 @@ let osRelease = FixtureEntry.file(
         #expect(sbom.packages.first { $0.name == "musl" }?.files == ["/lib/ld-musl-x86_64.so.1"])
         #expect(sbom.warnings.contains { $0.contains("lib/apk/db/installed") })
     }
-
-    @Test func berkeleyRpmDatabaseIsReportedNotSkippedSilently() throws {
-        let sbom = try catalog([[.file("var/lib/rpm/Packages", String(repeating: "\u{1}", count: 64))]])
-        #expect(sbom.warnings.contains { $0.contains("/var/lib/rpm/Packages") && $0.contains("not read") })
-    }
 }
 
 @Suite struct PURLTests {

@@ -36,6 +36,83 @@ import Testing
         }
     }
 
+    /// Headers big enough to need overflow pages (a real rpm header is tens of KiB), and small ones stored on the
+    /// hash page itself.
+    static func olderDatabaseHeaders() -> [[UInt8]] {
+        let files = (0..<400).map { "/usr/share/doc/bash/file-with-a-long-name-\($0).txt" }
+        return [
+            Fixtures.rpmPackage(name: "bash", version: "4.2.46", release: "34.el7", arch: "x86_64", files: files).header,
+            Fixtures.rpmPackage(name: "tzdata", version: "2023c", release: "1.el7", arch: "noarch", files: []).header,
+            Fixtures.rpmPackage(name: "glibc", version: "2.17", release: "326.el7_9", arch: "x86_64", files: ["/usr/lib64/libc.so.6"])
+                .header,
+        ]
+    }
+
+    @Test(.enabled(if: Prerequisites.programs("db5.3_load", "rpm")), arguments: [false, true])
+    func berkeleyRpmdb(bigEndian: Bool) throws {
+        try withTemporaryDirectory { dir in
+            let headers = Self.olderDatabaseHeaders()
+            try HostFS.makeDirectories(dir + "/rpm")
+            let bytes = try Fixtures.berkeleyRpmdb(dir + "/rpm/Packages", headers: headers, pageSize: 4096, bigEndian: bigEndian)
+            // The oracle: rpm's own read-only BerkeleyDB backend lists the same packages from this file.
+            let rpm = try runProcess([
+                "rpm", "-qa", "--dbpath", dir + "/rpm", "--define", "_db_backend bdb_ro", "--qf", "%{NAME}-%{VERSION}-%{RELEASE}\\n",
+            ])
+            let expected = ["bash-4.2.46-34.el7", "glibc-2.17-326.el7_9", "tzdata-2023c-1.el7"]
+            let listed = rpm.output.split(separator: "\n").filter { !$0.hasPrefix("warning:") }.map(String.init).sorted()
+            #expect(listed == expected, "rpm: \(rpm.output)")  // (warnings: the index files a bare Packages lacks)
+            let sbom = try catalog([
+                [
+                    .file("etc/os-release", "ID=centos\nVERSION_ID=\"7\"\n"),
+                    FixtureEntry(entry: TarEntry(path: "var/lib/rpm/Packages", type: .regular), body: bytes),
+                    .file("usr/lib64/libc.so.6", "ELF"),
+                ]
+            ])
+            #expect(sbom.packages.map { "\($0.name)-\($0.version)" }.sorted() == expected)
+            #expect(sbom.packages.first { $0.name == "glibc" }?.files == ["/usr/lib64/libc.so.6"])
+            #expect(sbom.warnings.isEmpty, "\(sbom.warnings)")
+        }
+    }
+
+    @Test func ndbRpmdb() throws {
+        let headers = Self.olderDatabaseHeaders()
+        let sbom = try catalog([
+            [
+                .file("etc/os-release", "ID=sles\nVERSION_ID=\"15.5\"\n"),
+                FixtureEntry(
+                    entry: TarEntry(path: "usr/lib/sysimage/rpm/Packages.db", type: .regular), body: Fixtures.ndbRpmdb(headers: headers)),
+            ]
+        ])
+        #expect(
+            sbom.packages.map { "\($0.name)-\($0.version)" }.sorted() == [
+                "bash-4.2.46-34.el7", "glibc-2.17-326.el7_9", "tzdata-2023c-1.el7",
+            ])
+        #expect(sbom.packages.allSatisfy { $0.purl.hasPrefix("pkg:rpm/sles/") })
+    }
+
+    @Test func damagedOlderDatabasesAreOneWarningNeverACrash() throws {
+        var ndb = Fixtures.ndbRpmdb(headers: Self.olderDatabaseHeaders())
+        ndb[32 + 16 + 8] = 0xff  // the first package's block offset points past the file
+        #expect(throws: HardenError.self) { try RpmNDB.values(ndb) }
+        var rng = SeededGenerator(for: "damagedOlderDatabases")
+        for _ in 0..<300 {
+            var b = Fixtures.ndbRpmdb(headers: Self.olderDatabaseHeaders())
+            for _ in 0..<4 { b[Int.random(in: 0..<b.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng) }
+            _ = try? RpmNDB.values(b)
+            _ = try? RpmBerkeleyDB.values(b)
+            var page = [UInt8](repeating: 0, count: 8192)
+            page[12] = 0x61; page[13] = 0x15; page[14] = 0x06; page[20] = 0x00; page[21] = 0x10; page[25] = 8
+            page[32] = 1
+            for _ in 0..<64 { page[Int.random(in: 4096..<8192, using: &rng)] = UInt8.random(in: 0...255, using: &rng) }
+            page[4096 + 25] = 13
+            _ = try? RpmBerkeleyDB.values(page)
+        }
+        let sbom = try catalog([
+            [FixtureEntry(entry: TarEntry(path: "var/lib/rpm/Packages", type: .regular), body: Array(repeating: 1, count: 64))]
+        ])
+        #expect(sbom.warnings.contains { $0.contains("/var/lib/rpm/Packages") && $0.contains("BerkeleyDB") })
+    }
+
     /// Filtering keeps the packages asked for (and gpg-pubkey), in every table, and leaves no trace of the others.
     @Test func sqliteRpmdbIsFilteredToThePackagesLeft() throws {
         try withTemporaryDirectory { dir in

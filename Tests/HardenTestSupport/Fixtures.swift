@@ -233,6 +233,51 @@ public enum Fixtures {
     }
 }
 
+extension Fixtures {
+    /// A BerkeleyDB hash `Packages` database as rpm ≤ 4.15 wrote it (key: 4-byte instance number in the database's
+    /// byte order, value: the header blob), written by BerkeleyDB's own `db5.3_load`. `bigEndian` writes a database
+    /// of a big-endian host (s390x, ppc64).
+    public static func berkeleyRpmdb(_ path: String, headers: [[UInt8]], pageSize: Int = 4096, bigEndian: Bool = false) throws -> [UInt8] {
+        func escaped(_ b: [UInt8]) -> String { b.map { String(format: "\\%02x", $0) }.joined() }
+        var text = ""
+        for (i, h) in headers.enumerated() {
+            let n = UInt32(i + 1)
+            let key: [UInt8] =
+                bigEndian
+                ? [UInt8(n >> 24), UInt8(n >> 16 & 0xff), UInt8(n >> 8 & 0xff), UInt8(n & 0xff)]
+                : [UInt8(n & 0xff), UInt8(n >> 8 & 0xff), UInt8(n >> 16 & 0xff), UInt8(n >> 24)]
+            text += escaped(key) + "\n" + escaped(h) + "\n"
+        }
+        try HostFS.writeFileAtomically(path + ".txt", Array(text.utf8))
+        let r = try runProcess([
+            "sh", "-c",
+            "db5.3_load -T -t hash -c db_pagesize=\(pageSize) -c db_lorder=\(bigEndian ? 4321 : 1234) '\(path)' < '\(path).txt'",
+        ])
+        guard r.status == 0 else { throw HardenError(.io, "db5.3_load: \(r.output)") }
+        return try HostFS.readFile(path)
+    }
+
+    /// An rpm NDB `Packages.db` as rpm's ndb backend lays it out: a 32-byte header ("RpmP", version 0, generation,
+    /// slot page count), 4 KiB slot pages of 16-byte slots ("Slot", package index, block offset and count in 16-byte
+    /// blocks), then per package a blob ("BlbS", package index, checksum, length) and its data padded to 16 bytes.
+    public static func ndbRpmdb(headers: [[UInt8]], freeSlotFirst: Bool = true) -> [UInt8] {
+        func le32(_ v: Int) -> [UInt8] { [UInt8(v & 0xff), UInt8(v >> 8 & 0xff), UInt8(v >> 16 & 0xff), UInt8(v >> 24 & 0xff)] }
+        let slotPages = 1
+        var data: [UInt8] = []
+        var slots: [UInt8] = []
+        if freeSlotFirst { slots += Array("Slot".utf8) + le32(0) + le32(0) + le32(0) }
+        for (i, h) in headers.enumerated() {
+            let offset = slotPages * 4096 + data.count
+            var blob = Array("BlbS".utf8) + le32(i + 1) + le32(0) + le32(h.count) + h
+            while blob.count % 16 != 0 { blob.append(0) }
+            slots += Array("Slot".utf8) + le32(i + 1) + le32(offset / 16) + le32(blob.count / 16)
+            data += blob
+        }
+        while slots.count < 4096 - 32 { slots += Array("Slot".utf8) + le32(0) + le32(0) + le32(0) }
+        return Array("RpmP".utf8) + le32(0) + le32(1) + le32(slotPages) + [UInt8](repeating: 0, count: 16) + slots + data
+    }
+}
+
 /// A temporary directory removed when the closure returns.
 public func withTemporaryDirectory<T>(_ body: (String) throws -> T) throws -> T {
     let dir = try HostFS.makeTemporaryDirectory(prefix: "harden-test")

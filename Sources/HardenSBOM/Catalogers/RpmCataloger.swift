@@ -1,4 +1,4 @@
-// harden — RPM packages from the SQLite rpmdb (rpmdb.sqlite); BerkeleyDB and NDB databases are reported, not read.
+// harden — RPM packages from the rpm database: SQLite (rpmdb.sqlite), BerkeleyDB (Packages) and NDB (Packages.db).
 import CSQLite
 import HardenArchive
 import HardenCore
@@ -11,22 +11,29 @@ public struct RpmCataloger: Cataloger {
 
     public func catalog(_ context: CatalogContext) -> [SoftwarePackage] {
         var out: [SoftwarePackage] = []
-        for (path, bytes) in context.capturedFiles() {
-            guard path.parent?.lastComponent == Array("rpm".utf8) else { continue }
+        let files = context.capturedFiles().filter { $0.path.parent?.lastComponent == Array("rpm".utf8) }
+        let sqliteDirs = Set(files.filter { $0.path.lastComponent == Array("rpmdb.sqlite".utf8) }.compactMap(\.path.parent))
+        for (path, bytes) in files {
             let file = String(decoding: path.lastComponent, as: UTF8.self)
-            if file == "Packages" || file == "Packages.db" {
-                if bytes.count > 0 {
-                    context.warn("\(path.absoluteDescription): BerkeleyDB/NDB rpm databases are not read yet; its packages are not listed")
-                }
-                continue
-            }
-            guard file == "rpmdb.sqlite" else { continue }
+            let headers: [[UInt8]]
             do {
-                for header in try Self.headers(fromSQLite: bytes) {
-                    if let p = Self.package(header, database: path, context: context) { out.append(p) }
+                switch file {
+                case "rpmdb.sqlite": headers = try Self.headers(fromSQLite: bytes)
+                case "Packages", "Packages.db":
+                    // rpm ≥ 4.16 converts a BerkeleyDB database to SQLite and may leave the old file: SQLite wins.
+                    if let dir = path.parent, sqliteDirs.contains(dir) { continue }
+                    if bytes.isEmpty { continue }
+                    headers = RpmNDB.looksLikeNDB(bytes) ? try RpmNDB.values(bytes) : try RpmBerkeleyDB.values(bytes)
+                default: continue
                 }
             } catch {
-                context.warn("\(path.absoluteDescription): \(error)")
+                context.warn("\(path.absoluteDescription): \(error); its packages are not listed")
+                continue
+            }
+            for header in headers {
+                // BerkeleyDB's record 0 holds rpm's 4-byte instance counter, not a header.
+                if header.count < 16 && file == "Packages" { continue }
+                if let p = Self.package(header, database: path, context: context) { out.append(p) }
             }
         }
         return out
