@@ -52,7 +52,7 @@ let package = Package(
         .target(
             name: "HardenSBOM",
             dependencies: [
-                "HardenCore", "HardenSystem", "HardenArchive", "HardenOCI", "CSQLite", "CZlib",
+                "HardenCore", "HardenSystem", "HardenArchive", "HardenOCI", "CSQLite", "CZlib", "CHardenSystem",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings),

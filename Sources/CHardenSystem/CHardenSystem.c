@@ -142,3 +142,7 @@ void harden_install_stop_flag(void) {
 int harden_stop_requested(void) { return harden_stop_flag != 0; }
 
 int harden_set_child_subreaper(void) { return (int)syscall(SYS_prctl, 36 /* PR_SET_CHILD_SUBREAPER */, 1, 0, 0, 0); }
+
+const void *harden_memmem(const void *haystack, size_t haystack_len, const void *needle, size_t needle_len) {
+    return memmem(haystack, haystack_len, needle, needle_len);
+}

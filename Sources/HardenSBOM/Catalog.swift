@@ -93,7 +93,7 @@ public struct SBOMBuilder {
         self.logger = logger
         self.catalogers = [
             DpkgCataloger(), ApkCataloger(), RpmCataloger(), PythonCataloger(), NpmCataloger(), GemCataloger(),
-            GoBinaryCataloger(), JavaArchiveCataloger(),
+            GoBinaryCataloger(), JavaArchiveCataloger(), BinaryCataloger(),
         ]
     }
 
@@ -184,8 +184,17 @@ enum Ownership {
         for p in packages where p.type.isOS {
             for f in p.files { owner[f] = owner[f] ?? "\(p.type.rawValue):\(p.name)" }
         }
-        return packages.map { p in
+        return packages.compactMap { p in
             guard !p.type.isOS else { return p }
+            // A runtime found by its binaries is reported only for files no package database owns.
+            if p.type == .binary {
+                let unowned = p.files.filter { owner[$0] == nil }
+                guard !unowned.isEmpty else { return nil }
+                var q = p
+                q.files = unowned
+                q.locations = unowned
+                return q
+            }
             var q = p
             if let o = p.locations.lazy.compactMap({ owner[$0] }).first { q.ownedBy = o }
             return q

@@ -13,6 +13,8 @@ public enum CaptureKind: Sendable, Equatable {
     case whole(limit: Int)
     /// An executable: if it is an ELF binary with Go build information, capture that.
     case goBuildInfo
+    /// A runtime's executable or library (by name): windows around these version anchors, and Go build information.
+    case binary(anchors: [[UInt8]])
 }
 
 /// Decides which files of a layer to capture, by path and header only.
@@ -73,6 +75,14 @@ public struct CapturePolicy: Sendable {
         if has("specifications/") && ends(".gemspec") { return .whole(limit: 4 << 20) }
         // Java archives.
         if ends(".jar") || ends(".war") || ends(".ear") { return .whole(limit: 256 << 20) }
+        // Runtimes installed without a package manager: executables and libraries by name (cheap first-letter test).
+        if entry.size > 1024 && entry.size < 1 << 30 && BinaryCataloger.isCandidate(name),
+            let anchors = BinaryCataloger.anchors(forFileName: String(decoding: name, as: UTF8.self))
+        {
+            return .binary(anchors: anchors)
+        }
+        // A JDK's `release` file.
+        if name == Array("release".utf8) && entry.size < 64 << 10 { return .whole(limit: 64 << 10) }
         // Go binaries: executables of a plausible size.
         if entry.mode & 0o111 != 0 && entry.size > 1024 && entry.size < 1 << 30 { return .goBuildInfo }
         return nil
@@ -121,6 +131,8 @@ public struct LayerScan: Sendable {
                 if entry.size <= Int64(limit) { captures[i] = try tar.readWholeBody(limit: limit) }
             case .goBuildInfo?:
                 if let info = try GoBuildInfoScanner.scan(tar, buffer: buffer) { captures[i] = info }
+            case .binary(let anchors)?:
+                if let evidence = try BinaryEvidence.scan(tar, buffer: buffer, anchors: anchors) { captures[i] = evidence }
             case nil:
                 break
             }

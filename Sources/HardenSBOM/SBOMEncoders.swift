@@ -113,7 +113,9 @@ enum CycloneDX {
         var purl: String?
         var licenses: [LicenseChoice]?
         var properties: [Property]?
-        enum CodingKeys: String, CodingKey { case type, bomRef = "bom-ref", name, version, description, purl, licenses, properties }
+        /// The first CPE (CycloneDX has one); the others are `harden:cpe` properties.
+        var cpe: String? = nil
+        enum CodingKeys: String, CodingKey { case type, bomRef = "bom-ref", name, version, description, cpe, purl, licenses, properties }
     }
     struct LicenseChoice: Encodable { var license: License }
     struct License: Encodable { var id: String?; var name: String? }
@@ -144,14 +146,15 @@ enum CycloneDX {
             if let s = p.sourceVersion { props.append(Property(name: "harden:package:sourceVersion", value: s)) }
             if let o = p.ownedBy { props.append(Property(name: "harden:package:ownedBy", value: o)) }
             for loc in p.locations { props.append(Property(name: "harden:location", value: loc)) }
+            for cpe in (p.cpes ?? []).dropFirst() { props.append(Property(name: "harden:cpe", value: cpe)) }
             let licenses = p.licenses.map { name in
                 LicenseChoice(license: SPDXLicenses.id(name).map { License(id: $0, name: nil) } ?? License(id: nil, name: name))
             }
             refs.append(p.id)
             components.append(
                 Component(
-                    type: "library", bomRef: p.id, name: p.name, version: p.version, description: nil, purl: p.purl,
-                    licenses: licenses.isEmpty ? nil : licenses, properties: props))
+                    type: p.type == .binary ? "application" : "library", bomRef: p.id, name: p.name, version: p.version,
+                    description: nil, purl: p.purl, licenses: licenses.isEmpty ? nil : licenses, properties: props, cpe: p.cpes?.first))
         }
         let image = Component(
             type: "container", bomRef: imageRef, name: sbom.source.reference, version: sbom.source.manifestDigest,
@@ -253,7 +256,10 @@ enum SPDX {
                 Package(
                     name: p.name, SPDXID: id, versionInfo: p.version, licenseDeclared: declared, sourceInfo: info,
                     supplier: nil,
-                    externalRefs: [ExternalRef(referenceCategory: "PACKAGE-MANAGER", referenceType: "purl", referenceLocator: p.purl)]))
+                    externalRefs: [ExternalRef(referenceCategory: "PACKAGE-MANAGER", referenceType: "purl", referenceLocator: p.purl)]
+                        + (p.cpes ?? []).map {
+                            ExternalRef(referenceCategory: "SECURITY", referenceType: "cpe23Type", referenceLocator: $0)
+                        }))
             relationships.append(Relationship(spdxElementId: imageID, relationshipType: "CONTAINS", relatedSpdxElement: id))
         }
         let digest = sbom.source.manifestDigest.replacingAll(":", with: "-")

@@ -6,6 +6,9 @@ import HardenOCI
 /// The ecosystems harden catalogues.
 public enum PackageType: String, Codable, Sendable, CaseIterable, Comparable {
     case deb, apk, rpm, python, npm, gem, goModule = "go-module", javaArchive = "java-archive"
+    /// A runtime recognised by its executable's or library's own version strings (no package database lists it).
+    case binary
+    case rustCrate = "rust-crate", dotnet, composer
 
     public static func < (a: PackageType, b: PackageType) -> Bool { a.rawValue < b.rawValue }
 
@@ -45,6 +48,8 @@ public struct SoftwarePackage: Codable, Sendable, Hashable, Comparable {
     public var foundBy: String
     /// For Go modules and Java archives: the binary or archive they were found in.
     public var metadata: [String: String]?
+    /// CPE 2.3 names (binary-classified runtimes only: the vendor:product NVD files them under).
+    public var cpes: [String]? = nil
 
     public static func < (a: SoftwarePackage, b: SoftwarePackage) -> Bool {
         (a.type, a.name, a.version, a.id) < (b.type, b.name, b.version, b.id)

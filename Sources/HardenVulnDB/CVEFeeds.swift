@@ -3,6 +3,7 @@
 // rate CVEs (CVSS from NVD and the CNA, CWE ids, dates) and say which are exploited and how likely exploitation is.
 import Foundation
 import HardenCore
+import HardenSBOM
 
 /// What enrichment feeds add about CVEs.
 public struct CVERecord: Sendable, Hashable {
@@ -92,6 +93,60 @@ public enum NVDFeed {
         var vulnStatus: String?
         var metrics: Metrics?
         var weaknesses: [Weakness]?
+        var configurations: [Configuration]?
+    }
+    struct Configuration: Decodable {
+        var nodes: [Node]?
+        struct Node: Decodable {
+            var cpeMatch: [Match]?
+        }
+        struct Match: Decodable {
+            var vulnerable: Bool?
+            var criteria: String
+            var versionStartIncluding: String?
+            var versionStartExcluding: String?
+            var versionEndIncluding: String?
+            var versionEndExcluding: String?
+        }
+    }
+
+    /// The `vendor:product` pairs whose CPE configurations are imported: the binary classifiers' table, and only it.
+    static let matchedProducts: Set<String> = Set(
+        (BinaryCataloger.classifiers + [BinaryCataloger.goToolchainClassifier]).flatMap { c in c.cpes.map { "\($0.vendor):\($0.product)" } }
+    )
+
+    /// NVD's vulnerable CPE matches for the products in `matchedProducts`, as affected packages of ecosystem
+    /// `NVD-CPE` named `vendor:product`: an exact version, or a range (start including/excluding — an excluded start
+    /// is taken as included —, end excluding = fixed, end including = last affected).
+    static func affected(_ configurations: [Configuration]) -> [AffectedPackage] {
+        var byProduct: [String: (ranges: [AffectedRange], versions: [String], fixed: Bool)] = [:]
+        for m in configurations.flatMap({ ($0.nodes ?? []).flatMap { $0.cpeMatch ?? [] } }) where m.vulnerable == true {
+            let f = CPE.split(m.criteria)
+            guard f.count >= 7, f[0] == "cpe", f[2] == "a" else { continue }
+            let product = "\(f[3]):\(f[4])"
+            guard matchedProducts.contains(product) else { continue }
+            var entry = byProduct[product] ?? ([], [], false)
+            let version = f[5], update = f[6]
+            if version != "*" && version != "-" && !version.isEmpty {
+                entry.versions.append(update == "*" || update == "-" ? version : version + update)
+            } else {
+                var events = [RangeEvent(introduced: m.versionStartIncluding ?? m.versionStartExcluding ?? "0")]
+                if let fixed = m.versionEndExcluding {
+                    events.append(RangeEvent(fixed: fixed))
+                    entry.fixed = true
+                } else if let last = m.versionEndIncluding {
+                    events.append(RangeEvent(lastAffected: last))
+                }
+                entry.ranges.append(AffectedRange(type: "ECOSYSTEM", events: events))
+            }
+            byProduct[product] = entry
+        }
+        return byProduct.keys.sorted().compactMap { product in
+            guard let e = byProduct[product] else { return nil }
+            return AffectedPackage(
+                ecosystem: "NVD-CPE", release: nil, package: product, ranges: e.ranges, versions: Array(Set(e.versions)).sorted(),
+                fixState: e.fixed ? .fixed : .notFixed, urgency: nil)
+        }
     }
     struct Metrics: Decodable {
         var cvssMetricV40: [Metric]?
@@ -130,6 +185,7 @@ public enum NVDFeed {
         let file: File = try decodeFeed(bytes, what: "NVD CVE API 2.0 document")
         if let f = file.format, f != "NVD_CVE" { throw HardenError(.unsupported, "NVD format \(f) is not NVD_CVE") }
         var records: [CVERecord] = []
+        var advisories: [Advisory] = []
         records.reserveCapacity(file.vulnerabilities.count)
         for item in file.vulnerabilities {
             let c = item.cve
@@ -147,10 +203,18 @@ public enum NVDFeed {
             }
             let cwes = Set((c.weaknesses ?? []).flatMap { $0.description.map(\.value) }.filter { $0.hasPrefix("CWE-") }).sorted()
             records.append(CVERecord(id: c.id, published: c.published, modified: c.lastModified, cwes: cwes, ratings: ratings))
+            let affected = affected(c.configurations ?? [])
+            if !affected.isEmpty {
+                advisories.append(
+                    Advisory(
+                        id: c.id, aliases: [], summary: nil, published: c.published, modified: c.lastModified, severities: [],
+                        affected: affected, references: []))
+            }
         }
         let name = feedBaseName(location)
         return ParsedFeed(
-            source: "nvd:" + name, format: "nvd-cve-2.0", location: location, advisories: [], cves: records, dataDate: file.timestamp)
+            source: "nvd:" + name, format: "nvd-cve-2.0", location: location, advisories: advisories, cves: records,
+            dataDate: file.timestamp)
     }
 }
 

@@ -130,7 +130,38 @@ public struct Matcher {
                 description: "Maven \(group):\(p.name) \(p.version)")
         case .rpm:
             return nil  // no RPM vendor feed is imported yet
+        case .rustCrate:
+            guard p.ownedBy == nil else { return nil }
+            return Query(
+                ecosystem: "crates.io", name: p.name, version: p.version, releases: nil, description: "crates.io \(p.name) \(p.version)")
+        case .dotnet:
+            return Query(
+                ecosystem: "NuGet", name: p.name.lowercased(), version: p.version, releases: nil,
+                description: "NuGet \(p.name) \(p.version)")
+        case .composer:
+            return Query(
+                ecosystem: "Packagist", name: p.name.lowercased(), version: p.version, releases: nil,
+                description: "Packagist \(p.name) \(p.version)")
+        case .binary:
+            return nil  // matched through its CPEs: `queries(for:os:)`
         }
+    }
+
+    /// Every lookup for a package: one for most; one per `vendor:product` of its CPEs for a runtime found by its
+    /// binaries (NVD's CPE configurations, imported as ecosystem `NVD-CPE`). Only the classifiers' own table of
+    /// CPEs is ever matched: no CPE is guessed from a package name.
+    static func queries(for p: SoftwarePackage, os: OSInfo?) -> [Query] {
+        guard p.type == .binary else { return query(for: p, os: os).map { [$0] } ?? [] }
+        var out: [Query] = []
+        for cpe in p.cpes ?? [] {
+            let f = CPE.split(cpe)
+            guard f.count >= 5, f[0] == "cpe", f[1] == "2.3" else { continue }
+            out.append(
+                Query(
+                    ecosystem: "NVD-CPE", name: "\(f[3]):\(f[4])", version: p.version, releases: nil,
+                    description: "NVD cpe:2.3:a:\(f[3]):\(f[4]) \(p.version) (\(p.name) found by its binaries)"))
+        }
+        return out
     }
 
     /// Whether `version` is affected by `pkg` (OSV evaluation: `versions`, then each range's events in order).
@@ -174,34 +205,36 @@ public struct Matcher {
         var byKey: [String: Finding] = [:]
         var aliasCache: [String: [String]] = [:]
         for p in sbom.packages {
-            guard let q = Self.query(for: p, os: sbom.os) else { continue }
-            let comparator = Comparators.forEcosystem(
-                q.ecosystem == "debian" || q.ecosystem == "ubuntu" ? "Debian" : (q.ecosystem == "alpine" ? "Alpine" : q.ecosystem))
-            for row in try database.affected(ecosystem: q.ecosystem, package: q.name) {
-                if let releases = q.releases, let r = row.package.release, !releases.contains(r) { continue }
-                guard Self.isAffected(q.version, row.package, comparator: comparator) else { continue }
-                let aliases = try aliasCache[row.vulnID] ?? database.aliases(of: row.vulnID)
-                aliasCache[row.vulnID] = aliases
-                let ids = Set([row.vulnID] + aliases)
-                let canonical = ids.filter { $0.hasPrefix("CVE-") }.min() ?? ids.min() ?? row.vulnID
-                let key = "\(canonical)|\(p.id)"
-                let fixed = row.package.ranges.flatMap { $0.events.compactMap(\.fixed) }
-                var f =
-                    byKey[key]
-                    ?? Finding(
-                        id: canonical, ids: [],
-                        package: .init(
-                            ref: p.id, type: p.type.rawValue, name: p.name, version: p.version, purl: p.purl,
-                            layer: p.layer?.index, locations: p.locations),
-                        matchedOn: q.description, fixState: row.package.fixState, fixedVersions: [], severity: .unknown, ratings: [],
-                        sourcePackage: p.sourceName ?? p.name, group: "\(canonical)/\(p.sourceName ?? p.name)", summary: nil, sources: [],
-                        suppressed: nil)
-                f.ids = Array(Set(f.ids).union(ids)).sorted()
-                f.fixedVersions = Array(Set(f.fixedVersions).union(fixed)).sorted()
-                f.sources = Array(Set(f.sources + [row.source])).sorted()
-                // A fix anywhere wins over "not fixed"; "won't fix" only when nothing better is known.
-                if row.package.fixState == .fixed || f.fixState == .wontFix { f.fixState = row.package.fixState }
-                byKey[key] = f
+            for q in Self.queries(for: p, os: sbom.os) {
+                let comparator = Comparators.forEcosystem(
+                    q.ecosystem == "debian" || q.ecosystem == "ubuntu" ? "Debian" : (q.ecosystem == "alpine" ? "Alpine" : q.ecosystem))
+                for row in try database.affected(ecosystem: q.ecosystem, package: q.name) {
+                    if let releases = q.releases, let r = row.package.release, !releases.contains(r) { continue }
+                    guard Self.isAffected(q.version, row.package, comparator: comparator) else { continue }
+                    let aliases = try aliasCache[row.vulnID] ?? database.aliases(of: row.vulnID)
+                    aliasCache[row.vulnID] = aliases
+                    let ids = Set([row.vulnID] + aliases)
+                    let canonical = ids.filter { $0.hasPrefix("CVE-") }.min() ?? ids.min() ?? row.vulnID
+                    let key = "\(canonical)|\(p.id)"
+                    let fixed = row.package.ranges.flatMap { $0.events.compactMap(\.fixed) }
+                    var f =
+                        byKey[key]
+                        ?? Finding(
+                            id: canonical, ids: [],
+                            package: .init(
+                                ref: p.id, type: p.type.rawValue, name: p.name, version: p.version, purl: p.purl,
+                                layer: p.layer?.index, locations: p.locations),
+                            matchedOn: q.description, fixState: row.package.fixState, fixedVersions: [], severity: .unknown, ratings: [],
+                            sourcePackage: p.sourceName ?? p.name, group: "\(canonical)/\(p.sourceName ?? p.name)", summary: nil,
+                            sources: [],
+                            suppressed: nil)
+                    f.ids = Array(Set(f.ids).union(ids)).sorted()
+                    f.fixedVersions = Array(Set(f.fixedVersions).union(fixed)).sorted()
+                    f.sources = Array(Set(f.sources + [row.source])).sorted()
+                    // A fix anywhere wins over "not fixed"; "won't fix" only when nothing better is known.
+                    if row.package.fixState == .fixed || f.fixState == .wontFix { f.fixState = row.package.fixState }
+                    byKey[key] = f
+                }
             }
         }
         // What the database says about an id, looked up once per id (a CVE usually affects several binary packages).

@@ -15,6 +15,8 @@
 const char *harden_build_commit(void);
 
 dev_t harden_makedev(unsigned int major, unsigned int minor);
+/// glibc's memmem (a GNU extension Swift does not import): the first occurrence of needle in haystack, or NULL.
+const void *harden_memmem(const void *haystack, size_t haystack_len, const void *needle, size_t needle_len);
 unsigned int harden_major(dev_t dev);
 unsigned int harden_minor(dev_t dev);
 

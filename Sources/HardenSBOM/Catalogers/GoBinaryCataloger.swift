@@ -11,7 +11,8 @@ public struct GoBinaryCataloger: Cataloger {
 
     public func catalog(_ context: CatalogContext) -> [SoftwarePackage] {
         var out: [SoftwarePackage] = []
-        for (path, bytes) in context.capturedFiles() where bytes.starts(with: [0xff] + Array(" Go buildinf:".utf8)) {
+        for (path, captured) in context.capturedFiles() {
+            guard let bytes = BinaryEvidence.capture(captured)?.goBuildInfo else { continue }
             guard let info = Self.parse(bytes) else {
                 context.warn("\(path.absoluteDescription): Go build information in an unsupported (pre-1.18) layout; skipped")
                 continue

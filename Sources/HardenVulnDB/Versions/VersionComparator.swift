@@ -20,6 +20,7 @@ public enum Comparators {
         case "Alpine", "Wolfi", "Chainguard": return ApkVersion()
         case "PyPI": return PEP440Version()
         case "Red Hat", "Rocky Linux", "AlmaLinux", "openSUSE", "SUSE", "Mageia": return RpmVersion()
+        case "NVD-CPE": return UpstreamVersion()
         default: return SemanticVersion()
         }
     }
