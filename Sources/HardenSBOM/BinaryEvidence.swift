@@ -19,6 +19,8 @@ public struct BinaryEvidence: Sendable, Equatable {
 
     public var goBuildInfo: [UInt8]?
     public var windows: [Window]
+    /// A Rust binary's `cargo auditable` section (`.dep-v0`, zlib-compressed JSON).
+    public var rustAudit: [UInt8]? = nil
 
     static let magic = Array("HDNEVID1".utf8)
     /// Bytes kept before and after each anchor, and the most windows kept per anchor in one file.
@@ -50,6 +52,9 @@ public struct BinaryEvidence: Sendable, Equatable {
             case 1:
                 guard let a = blob(), let before = u32(), let b = blob(), before <= b.count else { return out }
                 out.windows.append(Window(anchor: a, bytes: b, before: before))
+            case 2:
+                guard let b = blob() else { return out }
+                out.rustAudit = b
             default: return out
             }
         }
@@ -63,6 +68,11 @@ public struct BinaryEvidence: Sendable, Equatable {
             out.append(0)
             u32(g.count)
             out += g
+        }
+        if let r = rustAudit {
+            out.append(2)
+            u32(r.count)
+            out += r
         }
         for w in windows {
             out.append(1)

@@ -93,7 +93,8 @@ public struct SBOMBuilder {
         self.logger = logger
         self.catalogers = [
             DpkgCataloger(), ApkCataloger(), RpmCataloger(), PythonCataloger(), NpmCataloger(), GemCataloger(),
-            GoBinaryCataloger(), JavaArchiveCataloger(), BinaryCataloger(),
+            GoBinaryCataloger(), JavaArchiveCataloger(), BinaryCataloger(), RustAuditCataloger(), DotnetDepsCataloger(),
+            ComposerCataloger(),
         ]
     }
 

@@ -71,6 +71,9 @@ public struct CapturePolicy: Sendable {
         if name == Array("package.json".utf8) && (has("node_modules/") || has("usr/share/nodejs/") || has("usr/lib/nodejs/")) {
             return .whole(limit: 4 << 20)
         }
+        // .NET applications and PHP Composer installs.
+        if ends(".deps.json") { return .whole(limit: small) }
+        if ends("vendor/composer/installed.json") { return .whole(limit: small) }
         // Ruby.
         if has("specifications/") && ends(".gemspec") { return .whole(limit: 4 << 20) }
         // Java archives.
@@ -130,7 +133,12 @@ public struct LayerScan: Sendable {
             case .whole(let limit)?:
                 if entry.size <= Int64(limit) { captures[i] = try tar.readWholeBody(limit: limit) }
             case .goBuildInfo?:
-                if let info = try GoBuildInfoScanner.scan(tar, buffer: buffer) { captures[i] = info }
+                let found = try GoBuildInfoScanner.scan(tar, buffer: buffer, keepWholeUpTo: entry.size <= 64 << 20 ? Int(entry.size) : 0)
+                if let rust = found.wholeFile.flatMap(RustAuditCataloger.auditSection) {
+                    captures[i] = BinaryEvidence(goBuildInfo: found.goBuildInfo, windows: [], rustAudit: rust).encoded()
+                } else if let info = found.goBuildInfo {
+                    captures[i] = info
+                }
             case .binary(let anchors)?:
                 if let evidence = try BinaryEvidence.scan(tar, buffer: buffer, anchors: anchors) { captures[i] = evidence }
             case nil:
@@ -147,11 +155,15 @@ public struct LayerScan: Sendable {
 enum GoBuildInfoScanner {
     static let magic: [UInt8] = [0xff] + Array(" Go buildinf:".utf8)
 
-    /// Returns the bytes from the magic on (up to 64 KiB) when found, else nil.
-    static func scan(_ tar: TarReader, buffer: UnsafeMutableRawBufferPointer) throws -> [UInt8]? {
+    /// The bytes from the magic on (up to 64 KiB) when found; with `keepWholeUpTo` > 0, also the whole file when it
+    /// is an ELF file without Go build information (Rust's `cargo auditable` section is read from it afterwards).
+    static func scan(
+        _ tar: TarReader, buffer: UnsafeMutableRawBufferPointer, keepWholeUpTo: Int = 0
+    ) throws -> (goBuildInfo: [UInt8]?, wholeFile: [UInt8]?) {
         var carry: [UInt8] = []
         var first = true
         var found: [UInt8]?
+        var whole: [UInt8]?
         while true {
             let n = try tar.readBody(into: buffer)
             if n == 0 { break }
@@ -160,7 +172,11 @@ enum GoBuildInfoScanner {
                 first = false
                 guard n >= 4, chunk[0] == 0x7f, chunk[1] == UInt8(ascii: "E"), chunk[2] == UInt8(ascii: "L"), chunk[3] == UInt8(ascii: "F")
                 else {
-                    return nil
+                    return (nil, nil)
+                }
+                if keepWholeUpTo > 0 {
+                    whole = []
+                    whole?.reserveCapacity(keepWholeUpTo)
                 }
             }
             if var f = found {
@@ -170,23 +186,26 @@ enum GoBuildInfoScanner {
                 if f.count >= 65536 { break }
                 continue
             }
+            whole?.append(contentsOf: chunk)
             // The magic may straddle the previous chunk and this one.
             let boundary = carry + Array(chunk.prefix(magic.count - 1))
             if let at = search(UnsafeRawBufferPointer(start: nil, count: 0), boundary), at < carry.count {
                 let f = Array((carry + Array(chunk))[at...].prefix(65536))
                 found = f
+                whole = nil
                 if f.count >= 65536 { break }
                 continue
             }
             if let at = search(chunk, nil) {
                 let f = Array(chunk[at...].prefix(65536))
                 found = f
+                whole = nil
                 if f.count >= 65536 { break }
                 continue
             }
             carry = Array(chunk.suffix(magic.count - 1))
         }
-        return found
+        return (found, whole)
     }
 
     /// Position of the magic in `raw` (or in `bytes` when given), using memchr to skip to each 0xff.
