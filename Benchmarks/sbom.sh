@@ -19,15 +19,15 @@ export HARDEN_CACHE_DIR="$WORK/cache"
 best() { best_of "$RUNS" "$@"; }
 rss() { peak_rss "$@"; }
 
-printf '%-6s %10s %10s %7s %12s %12s %7s\n' image harden_s syft_s ratio harden_KiB syft_KiB ratio
+printf '%-8s %10s %10s %7s %12s %12s %7s\n' image harden_s syft_s ratio harden_KiB syft_KiB ratio
 worst_t=0; worst_m=0
-for tag in base nginx flask; do
+for tag in base nginx flask runtimes; do
     cat "$IMAGES/$tag.oci.tar" > /dev/null
     h=$(best "$BIN" sbom --no-cache -q "oci-archive:$IMAGES/$tag.oci.tar")
     s=$(best syft -q "oci-archive:$IMAGES/$tag.oci.tar" -o json)
     hm=$(rss "$BIN" sbom --no-cache -q "oci-archive:$IMAGES/$tag.oci.tar")
     sm=$(rss syft -q "oci-archive:$IMAGES/$tag.oci.tar" -o json)
-    printf '%-6s %10.3f %10.3f %6.2fx %12s %12s %6.2fx\n' "$tag" "$h" "$s" "$(echo "$h / $s" | bc -l)" "$hm" "$sm" "$(echo "$hm / $sm" | bc -l)"
+    printf '%-8s %10.3f %10.3f %6.2fx %12s %12s %6.2fx\n' "$tag" "$h" "$s" "$(echo "$h / $s" | bc -l)" "$hm" "$sm" "$(echo "$hm / $sm" | bc -l)"
     worst_t=$(echo "r = $h / $s; if (r > $worst_t) r else $worst_t" | bc -l)
     worst_m=$(echo "r = $hm / $sm; if (r > $worst_m) r else $worst_m" | bc -l)
 done
