@@ -11,7 +11,8 @@ extension Application {
     public struct SBOMGenerate: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
             commandName: "sbom",
-            abstract: "Catalogue every installed package of an image (deb, apk, rpm, python, npm, gem, go, java) with the files each owns.",
+            abstract:
+                "Catalogue every installed package of an image (deb, apk, rpm, python, npm, gem, go, java, rust, .NET, composer, and runtimes found by their binaries) with the files each owns.",
             discussion: """
                 Layer scans are cached by DiffID under $HARDEN_CACHE_DIR, $XDG_CACHE_HOME/harden or ~/.cache/harden, so images \
                 that share layers are rescanned almost for free. Formats: table, json (harden's schema), cyclonedx-json (1.6), \
