@@ -61,6 +61,8 @@ func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     _ = try? RpmBerkeleyDB.values(bytes)
     _ = try? RpmNDB.values(bytes)
     _ = PomXML.parse(bytes)
+    _ = try? SBOMDocument.parse(bytes, path: "fuzz")
+    _ = PURL.parse(text)
     _ = BinaryEvidence.capture(bytes)
     _ = RustAuditCataloger.auditSection(bytes)
     _ = JavaArchiveCataloger.parseManifest(text)

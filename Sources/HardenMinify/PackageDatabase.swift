@@ -10,7 +10,7 @@ public enum DpkgStatus {
         let text = String(decoding: status, as: UTF8.self)
         var out: [String] = []
         for stanza in text.components(separatedByBlankLines: ()) {
-            let lines = stanza.textLines(omittingEmpty: false)
+            let lines = exactLines(stanza, omittingEmpty: false)
             let name = lines.first { $0.hasPrefix("Package:") }.map { $0.dropFirst(8).trimming(" \t") }
             guard let name, keeping.contains(name) else { continue }
             out.append(pruneConffiles(lines, isPresent: isPresent).joined(separator: "\n"))
@@ -75,7 +75,7 @@ public enum ApkInstalled {
         let text = String(decoding: installed, as: UTF8.self)
         var records: [String] = []
         for record in text.components(separatedByBlankLines: ()) {
-            let lines = record.textLines()
+            let lines = exactLines(record, omittingEmpty: true)
             guard let name = lines.first(where: { $0.hasPrefix("P:") })?.dropFirst(2), keeping.contains(String(name)) else { continue }
             var out: [Substring] = []
             var dir = ""
@@ -122,7 +122,7 @@ extension String {
     func components(separatedByBlankLines: ()) -> [String] {
         var out: [String] = []
         var current: [Substring] = []
-        for line in textLines(omittingEmpty: false) {
+        for line in exactLines(self, omittingEmpty: false) {
             if line.trimming(" \t\r").isEmpty {
                 if !current.isEmpty { out.append(current.joined(separator: "\n")); current = [] }
             } else {
@@ -131,5 +131,13 @@ extension String {
         }
         if !current.isEmpty { out.append(current.joined(separator: "\n")) }
         return out
+    }
+}
+
+/// Lines split at each "\n" byte with every other byte kept (a "\r" before it stays in the line): these databases
+/// are rewritten, and a rewrite must not change the lines it keeps. (Parsers use `textLines`, which drops the "\r".)
+func exactLines(_ text: some StringProtocol, omittingEmpty: Bool) -> [Substring] {
+    text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: omittingEmpty).map {
+        Substring(String(String.UnicodeScalarView($0)))
     }
 }

@@ -206,6 +206,8 @@ enum SPDX {
         var sourceInfo: String?
         var supplier: String?
         var externalRefs: [ExternalRef]?
+        /// `harden:ownedBy=deb:NAME` for a language package an OS package owns (read back by `scan sbom:`).
+        var comment: String? = nil
     }
     struct ExternalRef: Encodable { var referenceCategory: String; var referenceType: String; var referenceLocator: String }
     struct Relationship: Encodable { var spdxElementId: String; var relationshipType: String; var relatedSpdxElement: String }
@@ -259,7 +261,7 @@ enum SPDX {
                     externalRefs: [ExternalRef(referenceCategory: "PACKAGE-MANAGER", referenceType: "purl", referenceLocator: p.purl)]
                         + (p.cpes ?? []).map {
                             ExternalRef(referenceCategory: "SECURITY", referenceType: "cpe23Type", referenceLocator: $0)
-                        }))
+                        }, comment: p.ownedBy.map { "harden:ownedBy=\($0)" }))
             relationships.append(Relationship(spdxElementId: imageID, relationshipType: "CONTAINS", relatedSpdxElement: id))
         }
         let digest = sbom.source.manifestDigest.replacingAll(":", with: "-")

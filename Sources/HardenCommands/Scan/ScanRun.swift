@@ -7,6 +7,7 @@ import HardenPipeline
 import HardenProfile
 import HardenReport
 import HardenSBOM
+import HardenSystem
 import HardenVulnDB
 import Logging
 
@@ -22,7 +23,7 @@ extension Application {
     public struct ScanRun: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
             commandName: "scan",
-            abstract: "List the known vulnerabilities of an image's packages.",
+            abstract: "List the known vulnerabilities of an image's packages (or of an SBOM's: sbom:FILE).",
             discussion: """
                 OS packages are matched by source package and release against vendor data (Debian tracker, Alpine secdb, OSV \
                 distro ecosystems); language packages through OSV. A language package owned by an OS package is matched only \
@@ -33,7 +34,7 @@ extension Application {
         @OptionGroup public var imageOptions: ImageOptions
         @OptionGroup public var database: DatabaseOptions
 
-        @Argument(help: "The image.")
+        @Argument(help: "The image, or sbom:FILE to scan an SBOM without its image (CycloneDX 1.4–1.6 JSON, SPDX 2.3 JSON, harden JSON).")
         public var image: String
 
         @Option(name: .long, help: "Output format: table, json, sarif or cyclonedx-json.")
@@ -80,17 +81,32 @@ extension Application {
 
         public func run() async throws {
             let logger = global.makeLogger()
-            let reference = try ImageReference.parse(image)
             let data = try VulnerabilityData(path: database.path, required: true)
-            let img = try await imageOptions.open(reference, logger: logger, progress: global.showProgress)
-            let sbom = try SBOMBuilder(logger: logger).build(img, reference: reference.description)
+            let sbom: SBOM
+            let reference: String
+            let configID: String
+            if image.hasPrefix("sbom:") {
+                // An SBOM without the image: CycloneDX, SPDX or harden JSON.
+                let path = String(image.dropFirst(5))
+                sbom = try SBOMDocument.parse(try HostFS.readFile(path, limit: 1 << 30), path: path)
+                for w in sbom.warnings { logger.info("\(w)") }
+                reference = path
+                configID = sbom.source.configDigest
+            } else {
+                let ref = try ImageReference.parse(image)
+                let img = try await imageOptions.open(ref, logger: logger, progress: global.showProgress)
+                sbom = try SBOMBuilder(logger: logger).build(img, reference: ref.description)
+                reference = ref.description
+                configID = Digest.sha256(of: img.configBytes).description
+            }
             var input = ScanStage.Input(sbom: sbom, data: data)
             if let profile {
                 let p = try ProfileFile.read(profile)
-                let id = Digest.sha256(of: img.configBytes).description
-                guard p.image.configDigest == id else {
+                guard p.image.configDigest == configID else {
                     throw HardenError(
-                        .invalidArgument, "\(profile): a profile of image \(p.image.configDigest), not of \(reference) (\(id))")
+                        .invalidArgument,
+                        "\(profile): a profile of image \(p.image.configDigest), not of \(reference) (\(configID.isEmpty ? "no image ID in the SBOM" : configID))"
+                    )
                 }
                 input.profile = p
             }
