@@ -79,9 +79,7 @@ public struct CapturePolicy: Sendable {
         // Java archives.
         if ends(".jar") || ends(".war") || ends(".ear") { return .whole(limit: 256 << 20) }
         // Runtimes installed without a package manager: executables and libraries by name (cheap first-letter test).
-        if entry.size > 1024 && entry.size < 1 << 30 && BinaryCataloger.isCandidate(name),
-            let anchors = BinaryCataloger.anchors(forFileName: String(decoding: name, as: UTF8.self))
-        {
+        if entry.size > 1024 && entry.size < 1 << 30, let anchors = BinaryCataloger.anchors(forFileName: name) {
             return .binary(anchors: anchors)
         }
         // A JDK's `release` file.

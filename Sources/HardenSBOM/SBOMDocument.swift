@@ -110,7 +110,7 @@ public enum SBOMDocument {
             throw HardenError(.unsupported, "\(path): neither CycloneDX JSON, SPDX 2.3 JSON nor harden's SBOM JSON")
         }
         try checkMatchable(sbom, path: path)
-        sbom.packages = uniqueIDs(sbom.packages)
+        sbom.packages = SBOMBuilder.uniqueIDs(sbom.packages)
         return sbom
     }
 
@@ -331,6 +331,4 @@ public enum SBOMDocument {
             layer: nil, locations: properties.all("harden:location"), files: [], ownedBy: properties["harden:package:ownedBy"],
             maintainer: nil, installedSize: nil, foundBy: "sbom:\(path)", metadata: nil, cpes: cpes.isEmpty ? nil : cpes)
     }
-
-    static func uniqueIDs(_ packages: [SoftwarePackage]) -> [SoftwarePackage] { SBOMBuilder.uniqueIDs(packages) }
 }

@@ -169,15 +169,15 @@ public struct BinaryCataloger: Cataloger {
         return out.isEmpty ? nil : out
     }
 
-    /// Whether a file name is worth a look by name alone (cheap: called for every tar entry).
-    static func isCandidate(_ name: [UInt8]) -> Bool {
-        guard let f = name.first else { return false }
-        // Every classified name starts with one of these letters.
+    /// The anchors for a file name as a tar entry spells it: called for every entry, so names that no classifier can
+    /// want (by first letter) are turned away before any string is made.
+    static func anchors(forFileName name: [UInt8]) -> [[UInt8]]? {
+        guard let f = name.first else { return nil }
         switch f {
         case UInt8(ascii: "a"), UInt8(ascii: "b"), UInt8(ascii: "c"), UInt8(ascii: "h"), UInt8(ascii: "j"), UInt8(ascii: "l"),
             UInt8(ascii: "n"), UInt8(ascii: "o"), UInt8(ascii: "p"), UInt8(ascii: "r"):
-            return anchors(forFileName: String(decoding: name, as: UTF8.self)) != nil
-        default: return false
+            return anchors(forFileName: String(decoding: name, as: UTF8.self))
+        default: return nil
         }
     }
 
