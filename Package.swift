@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // MARK: C system libraries and shims
@@ -135,12 +136,24 @@ let package = Package(
             ],
             swiftSettings: swiftSettings),
 
+        // The fleet: PostgreSQL store and job queue, the HTTP API server, workers, re-matching.
+        .target(
+            name: "HardenFleet",
+            dependencies: [
+                "HardenCore", "HardenSystem", "HardenOCI", "HardenSBOM", "HardenVulnDB", "HardenPolicy",
+                .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings),
         .target(
             name: "HardenCommands",
             dependencies: [
                 "HardenCore", "HardenSystem", "HardenOCI", "HardenSBOM", "HardenVulnDB", "HardenRegistry", "HardenProfile",
                 "HardenRuntime", "HardenPatch", "HardenCompose", "CHardenSystem",
-                "HardenMinify", "HardenPolicy", "HardenReport", "HardenPipeline",
+                "HardenMinify", "HardenPolicy", "HardenReport", "HardenPipeline", "HardenFleet",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -231,7 +244,7 @@ let package = Package(
             name: "HardenIntegrationTests",
             dependencies: [
                 "HardenOCI", "HardenArchive", "HardenSBOM", "HardenVulnDB", "HardenRegistry", "HardenProfile", "HardenRuntime",
-                "HardenSystem", "HardenCommands", "HardenTestSupport", "HardenELF",
+                "HardenSystem", "HardenCommands", "HardenTestSupport", "HardenELF", "HardenFleet",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings),

@@ -113,6 +113,19 @@ public struct SBOM: Codable, Sendable {
         public var platform: String
         public var created: String?
         public var layers: [LayerRef]
+
+        public init(
+            reference: String, manifestDigest: String, configDigest: String, tag: String? = nil, platform: String, created: String? = nil,
+            layers: [LayerRef] = []
+        ) {
+            self.reference = reference
+            self.manifestDigest = manifestDigest
+            self.configDigest = configDigest
+            self.tag = tag
+            self.platform = platform
+            self.created = created
+            self.layers = layers
+        }
     }
     public var schemaVersion = 1
     public var tool = "harden \(hardenToolVersion)"
@@ -120,6 +133,13 @@ public struct SBOM: Codable, Sendable {
     public var os: OSInfo?
     public var packages: [SoftwarePackage]
     public var warnings: [String]
+
+    public init(source: Source, os: OSInfo?, packages: [SoftwarePackage], warnings: [String] = []) {
+        self.source = source
+        self.os = os
+        self.packages = packages
+        self.warnings = warnings
+    }
 }
 
 /// The version string harden reports in SBOMs.

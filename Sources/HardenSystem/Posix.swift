@@ -148,6 +148,14 @@ public enum HostFS {
         return Int64(st.st_size)
     }
 
+    /// Size, modification time and inode of a file, as one string that changes whenever the file is replaced or
+    /// written; nil when it does not exist.
+    public static func changeStamp(_ path: String) -> String? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        return "\(st.st_size)/\(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec)/\(st.st_ino)"
+    }
+
     /// Reads a whole file, refusing files larger than `limit` bytes.
     public static func readFile(_ path: String, limit: Int = 64 << 20) throws -> [UInt8] {
         let fd = try FileDescriptor.open(path)

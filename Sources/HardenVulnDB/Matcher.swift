@@ -164,6 +164,12 @@ public struct Matcher {
         return out
     }
 
+    /// The (ecosystem, name) keys the matcher looks up for a package, as the vulnerability database stores them:
+    /// the fleet's package index, so that a changed advisory finds the stored packages it names.
+    public static func lookupKeys(for p: SoftwarePackage, os: OSInfo?) -> [(ecosystem: String, name: String)] {
+        queries(for: p, os: os).map { ($0.ecosystem, $0.name) }
+    }
+
     /// Whether `version` is affected by `pkg` (OSV evaluation: `versions`, then each range's events in order).
     public static func isAffected(_ version: String, _ pkg: AffectedPackage, comparator: any VersionComparator) -> Bool {
         if pkg.versions.contains(version) { return true }

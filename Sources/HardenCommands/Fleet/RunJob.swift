@@ -1,0 +1,79 @@
+// harden — a fleet `run` job: the whole pipeline (`harden run`) on a worker, its report stored with the image.
+import ArgumentParser
+import Foundation
+import HardenCore
+import HardenFleet
+import HardenOCI
+import HardenPolicy
+import HardenReport
+import HardenSBOM
+import HardenSystem
+import HardenVulnDB
+import Logging
+
+struct RunJob: Sendable {
+    let imageOptions: ImageOptions
+    let logger: Logger
+
+    /// Options of `harden run` a job may carry, and whether each takes a value. Everything that names a file or
+    /// directory of the worker (--probe-script, --env-file, --mount, --compose, -o, --report-dir, --db, credentials)
+    /// is refused: a submitter must not read or write the worker's files.
+    static let allowed: [String: Bool] = [
+        "--http-probe": true, "--exec-probe": true, "--duration": true, "--probe-timeout": true, "--allow-probe-failure": false,
+        "--require-probes": false, "--network": true, "--pids-limit": true, "--memory": true, "--env": true, "--tmpfs": true,
+        "--read-only": false, "--user": true, "--workdir": true, "--entrypoint": true, "--include": true, "--keep-package": true,
+        "--preset": true, "--strip-secret-env": false, "--python-bytecode": false, "--patch": false, "--patch-all": false,
+    ]
+
+    static func validate(_ options: JobOptions) throws {
+        var args = (options.arguments ?? [])[...]
+        while let a = args.popFirst() {
+            let name = a.split(separator: "=", maxSplits: 1).first.map(String.init) ?? a
+            guard let takesValue = allowed[name] else {
+                throw HardenError(
+                    .invalidArgument,
+                    "run job: \(a) is not allowed (allowed: \(allowed.keys.sorted().joined(separator: " ")))")
+            }
+            if takesValue && !a.contains("=") {
+                guard args.popFirst() != nil else { throw HardenError(.invalidArgument, "run job: \(a) needs a value") }
+            }
+        }
+        if let push = options.pushTo {
+            guard case .registry = try ImageReference.parse(push) else {
+                throw HardenError(.invalidArgument, "run job: pushTo must be a registry reference, not \(push)")
+            }
+        }
+    }
+
+    func run(_ job: ClaimedJob, databasePath: String) async throws -> ImageResult {
+        try Self.validate(job.options)
+        let scratch = try HostFS.makeTemporaryDirectory(prefix: "harden-job-\(job.id)-")
+        defer { try? HostFS.removeTree(scratch) }
+        var args = [job.image, "--db", databasePath, "--report-dir", scratch + "/report", "--quiet"]
+        args += ["-o", job.options.pushTo ?? "oci:\(scratch)/hardened"]
+        if let p = job.options.platform { args += ["--platform", p] }
+        if let policy = job.options.policy {
+            try HostFS.writeFileAtomically(scratch + "/policy.yaml", Array(policy.utf8))
+            args += ["--policy", scratch + "/policy.yaml"]
+        }
+        args += job.options.arguments ?? []
+        var command = try Application.Run.parse(args)
+        command.imageOptions.creds = imageOptions.creds
+        command.imageOptions.credsFile = imageOptions.credsFile
+        command.imageOptions.tlsVerify = imageOptions.tlsVerify
+        do {
+            try await command.run()
+        } catch let e as ExitCode where e.rawValue == 2 {
+            // The run finished and its verdict is "failed" (probe, verification or policy): recorded, not an error.
+        }
+        let reportBytes = try HostFS.readFile(scratch + "/report/report.json", limit: 256 << 20)
+        let record = try JSONDecoder().decode(RunRecord.self, from: Data(reportBytes))
+        var failures = (record.policy?.violations ?? []).map(\.rule)
+        if record.verdict != .passed && failures.isEmpty { failures = ["run"] }
+        // The image's inventory and findings, as a scan job records them.
+        var result = try await JobRunner(imageOptions: imageOptions, logger: logger).scan(job, databasePath: databasePath)
+        result.report = Data(reportBytes)
+        result.policyFailures = Array(Set(failures)).sorted()
+        return result
+    }
+}

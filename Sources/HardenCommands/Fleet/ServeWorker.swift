@@ -1,0 +1,222 @@
+// harden — `harden serve` and `harden worker`: the fleet's API server and its job runners.
+import ArgumentParser
+import Foundation
+import HardenCore
+import HardenFleet
+import HardenOCI
+import HardenSBOM
+import HardenSystem
+import HardenVulnDB
+import Logging
+
+/// `--database postgres://…` (env HARDEN_DATABASE_URL).
+public struct FleetDatabaseOptions: ParsableArguments {
+    @Option(
+        name: .customLong("database"),
+        help: ArgumentHelp(
+            "The fleet's PostgreSQL database [environment: HARDEN_DATABASE_URL], e.g. postgres://harden@db:5432/harden?sslmode=require.",
+            valueName: "URL"))
+    public var url: String?
+
+    public init() {}
+
+    public func resolved() throws -> String {
+        guard let u = url ?? ProcessInfo.processInfo.environment["HARDEN_DATABASE_URL"], !u.isEmpty else {
+            throw HardenError(.invalidArgument, "--database: give the fleet's postgres:// URL (or set HARDEN_DATABASE_URL)")
+        }
+        return u
+    }
+}
+
+extension Application {
+    public struct Serve: AsyncParsableCommand {
+        public static let configuration = CommandConfiguration(
+            commandName: "serve",
+            abstract: "The fleet server: an HTTP API and dashboard over a PostgreSQL inventory of images, SBOMs, findings and jobs.",
+            discussion: """
+                Applies the schema migrations at start, publishes the vulnerability database (--db) to workers at GET /v1/db \
+                with an ETag, and re-matches the stored packages whose advisories changed whenever that file changes (after \
+                --update-interval's own feed update, or an external `harden db update`). Every endpoint but /healthz needs a \
+                bearer token; seed them with --token-file (one `SCOPE TOKEN [NAME]` a line; scopes read, submit, admin). \
+                See docs/fleet.md.
+                """)
+
+        @OptionGroup public var global: GlobalOptions
+        @OptionGroup public var fleetDatabase: FleetDatabaseOptions
+        @OptionGroup public var database: DatabaseOptions
+
+        @Option(name: .long, help: ArgumentHelp("Where to listen: HOST:PORT (port 0: any free port).", valueName: "ADDR"))
+        public var listen = "127.0.0.1:8080"
+
+        @Option(name: .long, help: ArgumentHelp("Tokens to store (hashed): SCOPE TOKEN [NAME] a line.", valueName: "FILE"))
+        public var tokenFile: String?
+
+        @Option(name: .long, help: ArgumentHelp("Download and import the feeds this often (e.g. 6h); default: never.", valueName: "DURATION"))
+        public var updateInterval: String?
+
+        @Option(name: .long, help: ArgumentHelp("How often to look for a new database file.", valueName: "DURATION"))
+        public var poll = "10s"
+
+        @Option(name: .long, help: ArgumentHelp("POST an event here for each new finding that matches --webhook-on.", valueName: "URL"))
+        public var webhook: String?
+
+        @Option(name: .long, help: ArgumentHelp("Which new findings the webhook announces: severities and/or kev, e.g. critical,kev.", valueName: "RULE"))
+        public var webhookOn = "critical,kev"
+
+        @Option(name: .long, help: ArgumentHelp("Largest request body accepted, in bytes.", valueName: "BYTES"))
+        public var maxBody = 1 << 20
+
+        @Option(name: .long, help: ArgumentHelp("Write the bound port here once listening (scripts, tests).", valueName: "FILE"))
+        public var portFile: String?
+
+        public init() {}
+
+        public func run() async throws {
+            let logger = global.makeLogger()
+            let url = try fleetDatabase.resolved()
+            let (host, port) = try Self.parseListen(listen)
+            var config = FleetServerConfiguration(databasePath: database.path)
+            config.host = host
+            config.port = port
+            config.pollInterval = try Duration.parse(poll, option: "--poll")
+            config.updateInterval = try updateInterval.map { try Duration.parse($0, option: "--update-interval") }
+            config.webhook = webhook
+            config.webhookRule = try WebhookRule(parsing: webhookOn)
+            config.maxBody = maxBody
+            let seeds = try tokenFile.map { try TokenScope.parseTokenFile(String(decoding: try HostFS.readFile($0), as: UTF8.self), path: $0) } ?? []
+            let dbPath = database.path
+            let portFile = self.portFile
+            let settings = config
+            try await FleetStore.with(url: url, connections: 16, logger: logger) { store in
+                try await store.seedTokens(seeds)
+                guard try await store.tokenCount() > 0 else {
+                    throw HardenError(.invalidArgument, "--token-file: no API token is stored yet; give a file with at least one admin token")
+                }
+                let updater: @Sendable () async throws -> Void = {
+                    let update = try DBUpdate.parse(["--db", dbPath, "--quiet"])
+                    try await update.run()
+                }
+                let server = FleetServer(store: store, configuration: settings, updater: updater, logger: logger)
+                try await server.run { port in
+                    if let portFile { try? HostFS.writeFileAtomically(portFile, Array("\(port)\n".utf8)) }
+                    writeStandardError("harden serve: listening on http://\(host):\(port)\n")
+                }
+            }
+        }
+
+        static func parseListen(_ s: String) throws -> (String, Int) {
+            guard let colon = s.lastIndex(of: ":"), let port = Int(s[s.index(after: colon)...]), (0...65535).contains(port) else {
+                throw HardenError(.invalidArgument, "--listen: \(s) is not HOST:PORT")
+            }
+            var host = String(s[..<colon])
+            if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+            return (host.isEmpty ? "0.0.0.0" : host, port)
+        }
+    }
+
+    public struct Worker: AsyncParsableCommand {
+        public static let configuration = CommandConfiguration(
+            commandName: "worker",
+            abstract: "Run fleet jobs: claim from PostgreSQL (FOR UPDATE SKIP LOCKED), scan or harden, record each result once.",
+            discussion: """
+                Stateless: start as many as you like, on any machines. A job's lease is renewed while it runs; a worker that \
+                dies loses it and the job is retried elsewhere, up to its max attempts. Registry credentials come from this \
+                process (--creds-file, HARDEN_REGISTRY_AUTH as for other commands), never from the server.
+                """)
+
+        @OptionGroup public var global: GlobalOptions
+        @OptionGroup public var fleetDatabase: FleetDatabaseOptions
+        @OptionGroup public var imageOptions: ImageOptions
+        @OptionGroup public var client: FleetClientOptions
+
+        @Option(name: .long, help: "Jobs run at once by this process.")
+        public var concurrency = 1
+
+        @Option(name: .long, help: ArgumentHelp("A job's lease: renewed at a third of it while the job runs.", valueName: "DURATION"))
+        public var lease = "60s"
+
+        @Option(name: .long, help: ArgumentHelp("At most N jobs of an action fleet-wide, e.g. run=2 (repeatable).", valueName: "ACTION=N"))
+        public var cap: [String] = []
+
+        @Option(name: .long, help: ArgumentHelp("Stop after this many jobs.", valueName: "N"))
+        public var maxJobs: Int?
+
+        @Option(name: .long, help: ArgumentHelp("Where the vulnerability database is cached.", valueName: "DIR"))
+        public var cache: String?
+
+        public init() {}
+
+        public func run() async throws {
+            let logger = global.makeLogger()
+            let url = try fleetDatabase.resolved()
+            let server = try client.resolvedServer()
+            let pid = getpid()
+            let host = ProcessInfo.processInfo.hostName
+            var config = FleetWorkerConfiguration(
+                server: server,
+                cacheDirectory: cache ?? HostFS.split(VulnerabilityDatabase.defaultPath()).0 + "/worker-\(pid)",
+                name: "\(host):\(pid)")
+            config.token = client.resolvedToken()
+            config.concurrency = max(1, concurrency)
+            var caps: [JobAction: Int] = [:]
+            for c in cap {
+                let kv = c.split(separator: "=", maxSplits: 1).map(String.init)
+                guard kv.count == 2, let a = JobAction(rawValue: kv[0]), let n = Int(kv[1]), n > 0 else {
+                    throw HardenError(.invalidArgument, "--cap: \(c) is not ACTION=N with ACTION scan or run")
+                }
+                caps[a] = n
+            }
+            config.policy = QueuePolicy(lease: try Duration.parse(lease, option: "--lease"), caps: caps)
+            guard config.policy.lease >= .seconds(3) else { throw HardenError(.invalidArgument, "--lease: at least 3s") }
+            config.maxJobs = maxJobs
+            let executor = JobRunner(imageOptions: imageOptions, logger: logger).executor
+            let leaseText = lease
+            let settings = config
+            try await FleetStore.with(url: url, connections: settings.concurrency + 2, logger: logger) { store in
+                let worker = FleetWorker(store: store, configuration: settings, executor: executor, logger: logger)
+                writeStandardError("harden worker \(settings.name): \(settings.concurrency) slot(s), lease \(leaseText)\n")
+                let n = try await worker.run()
+                writeStandardError("harden worker \(settings.name): \(n) job(s) done\n")
+            }
+        }
+    }
+}
+
+// Plain values (strings, flags, numbers) behind ArgumentParser's property wrappers: safe to hand to a job's task.
+extension ImageOptions: @unchecked Sendable {}
+
+/// What a worker does with a job: `scan` catalogues and matches; `run` runs the whole pipeline (see RunJob).
+struct JobRunner: Sendable {
+    let imageOptions: ImageOptions
+    let logger: Logger
+
+    var executor: JobExecutor {
+        { job, databasePath in
+            switch job.action {
+            case .scan: try await scan(job, databasePath: databasePath)
+            case .run: try await RunJob(imageOptions: imageOptions, logger: logger).run(job, databasePath: databasePath)
+            }
+        }
+    }
+
+    func scan(_ job: ClaimedJob, databasePath: String) async throws -> ImageResult {
+        let ref = try ImageReference.parse(job.image)
+        var options = imageOptions
+        if let p = job.options.platform { options.platform = p }
+        let image = try await options.open(ref, logger: logger)
+        let logger = self.logger
+        let (sbom, findings) = try await offload {
+            let sbom = try SBOMBuilder(logger: logger).build(image, reference: ref.description)
+            let database = try VulnerabilityDatabase(readingAt: databasePath)
+            return (sbom, try Matcher(database: database).match(sbom))
+        }
+        return Self.result(sbom: sbom, findings: findings, reference: ref.description, labels: job.options.labels ?? [:])
+    }
+
+    static func result(sbom: SBOM, findings: [Finding], reference: String, labels: [String: String]) -> ImageResult {
+        let digest = sbom.source.manifestDigest.isEmpty ? sbom.source.configDigest : sbom.source.manifestDigest
+        return ImageResult(
+            digest: digest, configDigest: sbom.source.configDigest, references: [reference], labels: labels,
+            platform: sbom.source.platform, os: sbom.os, packages: sbom.packages, findings: findings)
+    }
+}

@@ -1,0 +1,364 @@
+// harden — `harden serve`: the fleet's HTTP API, the vulnerability database's publisher and re-matcher, the
+// lease reaper and the webhook sender. Stateless apart from PostgreSQL and the SQLite file it publishes.
+import AsyncHTTPClient
+import Foundation
+import HardenCore
+import HardenOCI
+import HardenSystem
+import HardenVulnDB
+import Logging
+import NIOCore
+import NIOHTTP1
+import PostgresNIO
+
+public struct FleetServerConfiguration: Sendable {
+    public var host = "127.0.0.1"
+    public var port = 8080
+    /// The vulnerability database the server publishes to workers and re-matches with.
+    public var databasePath: String
+    /// Run the feed update this often (nil: never; the file may be updated by someone else — it is watched).
+    public var updateInterval: Duration?
+    /// How often the file is checked for a new import.
+    public var pollInterval: Duration = .seconds(10)
+    public var webhook: String?
+    public var webhookRule = WebhookRule(minimumSeverity: .critical, knownExploited: true)
+    public var maxBody = 1 << 20
+    /// How often expired leases are taken back.
+    public var reapInterval: Duration = .seconds(5)
+
+    public init(databasePath: String) { self.databasePath = databasePath }
+}
+
+/// The published vulnerability database: its bytes (one consistent copy) and its ETag.
+actor Publication {
+    var etag = ""
+    var bytes: ByteBuffer?
+    var stamp = ""
+    var lastRematch: RematchResult?
+
+    func set(etag: String, bytes: ByteBuffer, stamp: String, rematch: RematchResult?) {
+        self.etag = etag
+        self.bytes = bytes
+        self.stamp = stamp
+        if let rematch { lastRematch = rematch }
+    }
+}
+
+/// Token hashes → scopes, cached for a minute.
+actor TokenCache {
+    var entries: [String: (TokenScope?, ContinuousClock.Instant)] = [:]
+
+    func scope(_ hash: String, store: FleetStore) async throws -> TokenScope? {
+        if let (s, at) = entries[hash], ContinuousClock.now - at < .seconds(60) { return s }
+        let s = try await store.scope(ofTokenHash: hash)
+        if entries.count > 10_000 { entries.removeAll() }
+        entries[hash] = (s, .now)
+        return s
+    }
+}
+
+public final class FleetServer: Sendable {
+    public let store: FleetStore
+    public let configuration: FleetServerConfiguration
+    let publication = Publication()
+    let tokens = TokenCache()
+    let updater: (@Sendable () async throws -> Void)?
+    let logger: Logger
+
+    /// `updater` downloads and imports the feeds into `configuration.databasePath` (`harden db update`).
+    public init(store: FleetStore, configuration: FleetServerConfiguration, updater: (@Sendable () async throws -> Void)?, logger: Logger) {
+        self.store = store
+        self.configuration = configuration
+        self.updater = updater
+        self.logger = logger
+    }
+
+    /// Binds, publishes the database, then serves until cancelled. `ready` receives the bound port.
+    public func run(ready: @Sendable (Int) -> Void = { _ in }) async throws {
+        try await store.setWebhookRule(configuration.webhook == nil ? nil : configuration.webhookRule)
+        try await refreshDatabase()
+        let http = try await HTTPServer.bind(host: configuration.host, port: configuration.port)
+        logger.info("harden serve: listening on \(configuration.host):\(http.port)")
+        ready(http.port)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await http.serve(maxBody: self.configuration.maxBody, logger: self.logger) { await self.respond($0) } }
+            group.addTask { await self.every(self.configuration.reapInterval) { _ = try await self.store.requeueExpired() } }
+            group.addTask { await self.every(self.configuration.pollInterval) { try await self.refreshDatabase() } }
+            if let interval = configuration.updateInterval, let updater {
+                group.addTask {
+                    await self.every(interval) {
+                        try await updater()
+                        try await self.refreshDatabase()
+                    }
+                }
+            }
+            if let url = configuration.webhook {
+                group.addTask { await self.every(.seconds(1)) { try await self.deliverWebhooks(url) } }
+            }
+            try await group.next()
+            group.cancelAll()
+        }
+    }
+
+    func every(_ interval: Duration, _ body: @Sendable () async throws -> Void) async {
+        while !Task.isCancelled {
+            do { try await body() } catch is CancellationError { return } catch {
+                logger.error("harden serve: \(FleetStore.describe(error))")
+            }
+            try? await Task.sleep(for: interval)
+        }
+    }
+
+    // MARK: the vulnerability database
+
+    /// Publishes the database file when it changed (size, mtime) and re-matches the stored packages its new
+    /// advisories name. Returns the re-match, if one ran.
+    @discardableResult
+    public func refreshDatabase(force: Bool = false) async throws -> RematchResult? {
+        let path = configuration.databasePath
+        guard let stamp = HostFS.changeStamp(path) else {
+            if await publication.bytes == nil { logger.warning("harden serve: no vulnerability database at \(path) yet") }
+            return nil
+        }
+        if !force, await publication.stamp == stamp { return nil }
+        let bytes = try HostFS.readFile(path, limit: 1 << 34)
+        let etag = Digest.sha256(of: bytes).description
+        if !force, await publication.etag == etag {
+            await publication.set(etag: etag, bytes: ByteBuffer(bytes: bytes), stamp: stamp, rematch: nil)
+            return nil
+        }
+        // Re-match against the same bytes that are published: a copy, so a concurrent import cannot change them.
+        let copy = path + ".published"
+        try HostFS.writeFileAtomically(copy, bytes)
+        let database = try VulnerabilityDatabase(readingAt: copy)
+        let result = try await store.rematch(
+            database: database, databaseDigest: etag, rule: configuration.webhook == nil ? nil : configuration.webhookRule)
+        await publication.set(etag: etag, bytes: ByteBuffer(bytes: bytes), stamp: stamp, rematch: result)
+        logger.info(
+            "harden serve: database \(etag.prefix(19)) published; \(result.baseline ? "baseline" : "re-matched"): \(result.changedKeys) changed key(s), \(result.images) image(s), +\(result.newFindings) −\(result.resolvedFindings) finding(s) in \(String(format: "%.2f", result.seconds)) s"
+        )
+        return result
+    }
+
+    // MARK: webhooks
+
+    /// Sends pending events, each once, retried with exponential backoff (1 s … 1 h), oldest first.
+    func deliverWebhooks(_ url: String) async throws {
+        let rows = try await store.client.query(
+            """
+            SELECT id, payload::text, attempts FROM webhook_events WHERE delivered_at IS NULL AND next_attempt <= now()
+            ORDER BY id LIMIT 100
+            """, logger: logger)
+        var pending: [(Int64, String, Int)] = []
+        for try await r in rows.decode((Int64, String, Int).self) { pending.append(r) }
+        guard !pending.isEmpty else { return }
+        for (id, payload, attempts) in pending {
+            var request = HTTPClientRequest(url: url)
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.headers.add(name: "X-Harden-Event", value: "finding.new")
+            request.headers.add(name: "X-Harden-Delivery", value: String(id))
+            request.body = .bytes(ByteBuffer(string: payload))
+            var failure: String?
+            do {
+                let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+                if !(200..<300).contains(Int(response.status.code)) { failure = "HTTP \(response.status.code)" }
+                _ = try? await response.body.collect(upTo: 1 << 16)
+            } catch {
+                failure = String(describing: error)
+            }
+            if let failure {
+                let delay = min(3600.0, pow(2.0, Double(attempts)))
+                try await store.client.query(
+                    """
+                    UPDATE webhook_events SET attempts = attempts + 1, last_error = \(failure),
+                        next_attempt = now() + make_interval(secs => \(delay)) WHERE id = \(id)
+                    """, logger: logger)
+                logger.warning("webhook \(url): event \(id) not delivered (\(failure)); retry in \(Int(delay)) s")
+            } else {
+                try await store.client.query(
+                    "UPDATE webhook_events SET attempts = attempts + 1, delivered_at = now() WHERE id = \(id)", logger: logger)
+            }
+        }
+    }
+
+    // MARK: requests
+
+    func respond(_ request: HTTPRequest) async -> HTTPResponse {
+        do {
+            return try await route(request)
+        } catch let e as HardenError {
+            let status: HTTPResponseStatus =
+                switch e.code {
+                case .invalidArgument, .corrupt: .badRequest
+                case .notFound: .notFound
+                case .limitExceeded: .payloadTooLarge
+                default: .internalServerError
+                }
+            return .error(status, e.message)
+        } catch {
+            logger.error("harden serve: \(request.method) \(request.path): \(FleetStore.describe(error))")
+            return .error(.internalServerError, "internal error (see the server's log)")
+        }
+    }
+
+    /// The caller's scope: a bearer token, or for the dashboard the `harden_token` cookie.
+    func scope(of request: HTTPRequest) async throws -> TokenScope? {
+        var token: String?
+        if let auth = request.headers.first(name: "Authorization"), auth.lowercased().hasPrefix("bearer ") {
+            token = String(auth.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+        } else if let cookie = request.headers.first(name: "Cookie") {
+            for part in cookie.split(separator: ";") {
+                let kv = part.trimmingCharacters(in: .whitespaces).split(separator: "=", maxSplits: 1).map(String.init)
+                if kv.count == 2 && kv[0] == "harden_token" { token = kv[1].removingPercentEncoding }
+            }
+        }
+        guard let token, !token.isEmpty else { return nil }
+        return try await tokens.scope(FleetStore.hash(token: token), store: store)
+    }
+
+    func route(_ request: HTTPRequest) async throws -> HTTPResponse {
+        let parts = request.path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+        if parts == ["healthz"] { return .text(.ok, "ok\n") }
+        // The dashboard takes a token once in its URL and keeps it in a cookie.
+        if let token = request.query["token"], request.method == .GET, parts.first != "v1" {
+            var r = HTTPResponse(status: .seeOther)
+            r.headers.add(name: "Location", value: request.path.isEmpty ? "/" : request.path)
+            r.headers.add(
+                name: "Set-Cookie",
+                value: "harden_token=\(token.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""); Path=/; HttpOnly; SameSite=Strict")
+            return r
+        }
+        guard let scope = try await scope(of: request) else {
+            var r = HTTPResponse.error(.unauthorized, "a bearer token is required (Authorization: Bearer TOKEN)")
+            r.headers.add(name: "WWW-Authenticate", value: "Bearer realm=\"harden\"")
+            return r
+        }
+        func need(_ s: TokenScope) throws {
+            guard scope >= s else { throw Forbidden(needed: s, has: scope) }
+        }
+        do {
+            switch (request.method, parts) {
+            case (.GET, ["metrics"]):
+                try need(.read)
+                return .text(.ok, try await metrics(), type: "text/plain; version=0.0.4")
+            case (.GET, ["v1", "db"]), (.HEAD, ["v1", "db"]):
+                try need(.read)
+                let etag = await publication.etag
+                guard let bytes = await publication.bytes else { return .error(.serviceUnavailable, "no vulnerability database yet") }
+                let quoted = "\"\(etag)\""
+                if request.headers.first(name: "If-None-Match") == quoted {
+                    return HTTPResponse(status: .notModified, headers: ["ETag": quoted])
+                }
+                return HTTPResponse(status: .ok, headers: ["ETag": quoted, "Content-Type": "application/vnd.sqlite3"], body: bytes)
+            case (.POST, ["v1", "db", "refresh"]):
+                try need(.admin)
+                let r = try await refreshDatabase(force: request.query["force"] == "true")
+                return .json(RefreshAnswer(etag: await publication.etag, rematch: r))
+            case (.POST, ["v1", "jobs"]):
+                try need(.submit)
+                let submission = try JSONDecoder().decode(JobSubmission.self, from: Data(request.body))
+                guard !submission.images.isEmpty, submission.images.count <= 10_000 else {
+                    return .error(.badRequest, "images: give 1 to 10000 images")
+                }
+                if submission.scheduled == true { try need(.admin) }
+                let ids = try await store.submit(
+                    action: submission.action, images: submission.images, options: submission.options ?? JobOptions(),
+                    scheduled: submission.scheduled ?? false, maxAttempts: min(10, max(1, submission.maxAttempts ?? 3)))
+                return .json(SubmissionAnswer(jobs: ids), status: .accepted)
+            case (.GET, ["v1", "jobs"]):
+                try need(.read)
+                let state = try request.query["state"].map { s in
+                    guard let st = JobState(rawValue: s) else { throw HardenError(.invalidArgument, "state: \(s) is not a job state") }
+                    return st
+                }
+                return .json(try await store.jobs(state: state, limit: Int(request.query["limit"] ?? "") ?? 100))
+            case (.GET, let p) where p.count == 3 && p[0] == "v1" && p[1] == "jobs":
+                try need(.read)
+                guard let id = Int64(p[2]), let job = try await store.job(id) else { return .error(.notFound, "no job \(p[2])") }
+                return .json(job)
+            case (.GET, ["v1", "images"]):
+                try need(.read)
+                return .json(
+                    try await store.images(
+                        fails: request.query["fails"], minimumSeverity: request.query["severity"], search: request.query["q"],
+                        limit: Int(request.query["limit"] ?? "") ?? 1000))
+            case (.GET, let p) where p.count == 3 && p[0] == "v1" && p[1] == "images":
+                try need(.read)
+                guard let detail = try await store.image(digest: p[2]) else { return .error(.notFound, "no image \(p[2])") }
+                return .json(detail)
+            case (.GET, let p) where p.count == 4 && p[0] == "v1" && p[1] == "vulnerabilities" && p[3] == "images":
+                try need(.read)
+                return .json(try await store.affected(vulnerability: p[2]))
+            case (.GET, let p) where p.isEmpty || p[0] == "images" || p[0] == "vulnerabilities":
+                try need(.read)
+                return try await Dashboard(store: store).page(request, parts: p)
+            default:
+                return .error(.notFound, "no route \(request.method) \(request.path)")
+            }
+        } catch let f as Forbidden {
+            return .error(.forbidden, "this token has scope \(f.has.rawValue); \(f.needed.rawValue) is needed")
+        } catch let e as DecodingError {
+            return .error(.badRequest, "request body: \(e)")
+        }
+    }
+
+    struct Forbidden: Error {
+        var needed: TokenScope
+        var has: TokenScope
+    }
+
+    /// Prometheus text format.
+    func metrics() async throws -> String {
+        let (counts, age) = try await store.queueStats()
+        var out = "# HELP harden_jobs Jobs by state and action.\n# TYPE harden_jobs gauge\n"
+        for state in JobState.allCases {
+            for action in JobAction.allCases {
+                out += "harden_jobs{state=\"\(state.rawValue)\",action=\"\(action.rawValue)\"} \(counts[state.rawValue]?[action.rawValue] ?? 0)\n"
+            }
+        }
+        out += "# HELP harden_queue_oldest_seconds Age of the oldest queued job.\n# TYPE harden_queue_oldest_seconds gauge\n"
+        out += "harden_queue_oldest_seconds \(age)\n"
+        let totals = try await store.totals()
+        out += "# HELP harden_images Stored images.\n# TYPE harden_images gauge\nharden_images \(totals.images)\n"
+        out += "# HELP harden_findings Active findings by severity.\n# TYPE harden_findings gauge\n"
+        for s in Severity.descending {
+            out += "harden_findings{severity=\"\(s.rawValue)\"} \(totals.bySeverity[s.rawValue] ?? 0)\n"
+        }
+        if let last = try await store.lastImport() {
+            out += "# HELP harden_rematch_seconds Duration of the last re-match.\n# TYPE harden_rematch_seconds gauge\n"
+            out += "harden_rematch_seconds \(last.seconds)\n"
+            out += "# HELP harden_rematch_changed_keys Advisory keys changed by the last import.\n# TYPE harden_rematch_changed_keys gauge\n"
+            out += "harden_rematch_changed_keys \(last.changedKeys)\n"
+            out += "# HELP harden_db_imported_timestamp_seconds When the database was last published.\n"
+            out += "# TYPE harden_db_imported_timestamp_seconds gauge\nharden_db_imported_timestamp_seconds \(Int(last.at.timeIntervalSince1970))\n"
+        }
+        return out
+    }
+}
+
+/// `POST /v1/jobs`.
+public struct JobSubmission: Codable, Sendable {
+    public var action: JobAction
+    public var images: [String]
+    public var options: JobOptions?
+    public var scheduled: Bool?
+    public var maxAttempts: Int?
+
+    public init(action: JobAction, images: [String], options: JobOptions? = nil, scheduled: Bool? = nil, maxAttempts: Int? = nil) {
+        self.action = action
+        self.images = images
+        self.options = options
+        self.scheduled = scheduled
+        self.maxAttempts = maxAttempts
+    }
+}
+
+public struct SubmissionAnswer: Codable, Sendable {
+    public var jobs: [Int64]
+}
+
+public struct RefreshAnswer: Codable, Sendable {
+    public var etag: String
+    public var rematch: RematchResult?
+}
