@@ -223,7 +223,11 @@ public final class FleetServer: Sendable {
         // The dashboard takes a token once in its URL and keeps it in a cookie.
         if let token = request.query["token"], request.method == .GET, parts.first != "v1" {
             var r = HTTPResponse(status: .seeOther)
-            r.headers.add(name: "Location", value: request.path.isEmpty ? "/" : request.path)
+            var location = URLComponents()
+            location.path = request.path.isEmpty ? "/" : request.path
+            let rest = request.query.filter { $0.key != "token" }.sorted { $0.key < $1.key }
+            if !rest.isEmpty { location.queryItems = rest.map { URLQueryItem(name: $0.key, value: $0.value) } }
+            r.headers.add(name: "Location", value: location.string ?? "/")
             r.headers.add(
                 name: "Set-Cookie",
                 value: "harden_token=\(token.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""); Path=/; HttpOnly; SameSite=Strict")

@@ -46,14 +46,37 @@ public final class FleetStore: Sendable {
 
     func ping(url: String) async throws {
         do {
-            _ = try await client.query("SELECT 1", logger: logger).collect()
+            // The pool retries a refused connection for ever: the first query gets 15 s.
+            try await withThrowingTaskGroup(of: Bool.self) { group in
+                group.addTask {
+                    _ = try await self.client.query("SELECT 1", logger: self.logger).collect()
+                    return true
+                }
+                group.addTask {
+                    try await Task.sleep(for: .seconds(15))
+                    return false
+                }
+                let answered = try await group.next() ?? false
+                group.cancelAll()
+                if !answered { throw HardenError(.io, "no answer in 15 s") }
+            }
         } catch {
             throw HardenError(.io, "\(PostgresURL.redacted(url)): cannot connect to PostgreSQL: \(Self.describe(error))", cause: error)
         }
     }
 
     /// A PostgreSQL error as one line: the server's message when there is one.
+    /// A transaction whose closure's own error is what the caller sees (not PostgresNIO's wrapper).
+    public func transaction<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+        do {
+            return try await client.withTransaction(logger: logger) { c in try await body(c) }
+        } catch let e as PostgresTransactionError {
+            throw e.closureError ?? e
+        }
+    }
+
     public static func describe(_ error: any Error) -> String {
+        if let e = error as? HardenError { return e.message }
         if let e = error as? PSQLError {
             if let m = e.serverInfo?[.message] { return m }
             return String(describing: e.code)
@@ -69,7 +92,7 @@ public final class FleetStore: Sendable {
     /// Applies the migrations not yet applied, each in its own transaction, under an advisory lock so that servers
     /// and workers starting together apply each once.
     public func migrate() async throws {
-        try await client.withTransaction(logger: logger) { c in
+        try await transaction { c in
             try await c.query("SELECT pg_advisory_xact_lock(7311001)", logger: self.logger)
             try await c.query(
                 "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",

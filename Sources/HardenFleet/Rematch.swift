@@ -55,7 +55,7 @@ extension FleetStore {
         let started = ContinuousClock.now
         let fingerprints = try AdvisoryFingerprints.compute(database)
         let logger = self.logger
-        return try await client.withTransaction(logger: logger) { c -> RematchResult in
+        return try await transaction { c -> RematchResult in
             try await c.query("SELECT pg_advisory_xact_lock(7311002)", logger: logger)
             var stored: [String: String] = [:]
             let rows = try await c.query("SELECT eco, lookup, fingerprint FROM advisory_keys", logger: logger)

@@ -27,7 +27,7 @@ extension FleetStore {
         let report = result.report.map { String(decoding: $0, as: UTF8.self) }
         let packageRows = try Self.packageRows(result.packages, os: result.os)
         let logger = self.logger
-        return try await client.withTransaction(logger: logger) { c -> JobSummary? in
+        return try await transaction { c -> JobSummary? in
             let held = try await c.query(
                 "SELECT id FROM jobs WHERE id = \(job) AND state = 'running' AND lease_owner = \(worker) FOR UPDATE", logger: logger)
             var isHeld = false
