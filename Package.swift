@@ -154,7 +154,7 @@ let package = Package(
                 "HardenCore", "HardenSystem", "HardenOCI", "HardenSBOM", "HardenVulnDB", "HardenRegistry", "HardenProfile",
                 "HardenRuntime", "HardenPatch", "HardenCompose", "CHardenSystem",
                 "HardenMinify", "HardenPolicy", "HardenReport", "HardenPipeline", "HardenFleet",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings),

@@ -31,6 +31,9 @@ packages=(
     gpgv gnupg apt
     # report.html is tested as rendered by a real browser (headless Chromium: screenshot and DOM)
     chromium
+    # the fleet: PostgreSQL from Debian (tests start their own clusters in scratch directories: scripts/pg-scratch.sh),
+    # wrk for the API's load benchmark
+    postgresql wrk
 )
 
 SUDO=""

@@ -122,8 +122,9 @@ struct Dashboard {
 
     func vulnerabilityPage(_ id: String) async throws -> String {
         guard !id.isEmpty else { return "<p>Enter a vulnerability id.</p>" }
-        let a = try await store.affected(vulnerability: id)
-        var o = "<h1>\(Self.esc(id))</h1><p><span id=\"affected-count\">\(Set(a.images.map(\.digest)).count)</span> image(s) affected</p>"
+        let a = try await store.affected(vulnerability: id, limit: 500)
+        var o = "<h1>\(Self.esc(id))</h1><p><span id=\"affected-count\">\(a.totalImages)</span> image(s) affected"
+        o += a.next == nil ? "</p>" : " (the first 500 below; all through the API)</p>"
         o += "<table id=\"affected\"><thead><tr><th>Image</th><th>Package</th><th>Version</th><th>Severity</th><th>Fix</th></tr></thead><tbody>"
         for r in a.images {
             o += "<tr><td><a href=\"\(Self.esc(Self.link(r.digest)))\">\(Self.esc(r.references.first ?? r.digest))</a></td>"

@@ -44,6 +44,22 @@ actor Publication {
     }
 }
 
+/// Answers computed at a findings generation: valid until the generation moves (or 30 s, in case a writer died
+/// between its commit and advancing the generation).
+actor AnswerCache {
+    var entries: [String: (generation: Int64, at: ContinuousClock.Instant, response: HTTPResponse)] = [:]
+
+    func get(_ key: String, generation: Int64) -> HTTPResponse? {
+        guard let e = entries[key], e.generation == generation, ContinuousClock.now - e.at < .seconds(30) else { return nil }
+        return e.response
+    }
+
+    func put(_ key: String, generation: Int64, _ response: HTTPResponse) {
+        if entries.count > 2000 { entries.removeAll() }
+        entries[key] = (generation, .now, response)
+    }
+}
+
 /// Token hashes → scopes, cached for a minute.
 actor TokenCache {
     var entries: [String: (TokenScope?, ContinuousClock.Instant)] = [:]
@@ -62,6 +78,7 @@ public final class FleetServer: Sendable {
     public let configuration: FleetServerConfiguration
     let publication = Publication()
     let tokens = TokenCache()
+    let answers = AnswerCache()
     let updater: (@Sendable () async throws -> Void)?
     let logger: Logger
 
@@ -114,7 +131,7 @@ public final class FleetServer: Sendable {
     /// Publishes the database file when it changed (size, mtime) and re-matches the stored packages its new
     /// advisories name. Returns the re-match, if one ran.
     @discardableResult
-    public func refreshDatabase(force: Bool = false) async throws -> RematchResult? {
+    public func refreshDatabase(force: Bool = false, everything: Bool = false) async throws -> RematchResult? {
         let path = configuration.databasePath
         guard let stamp = HostFS.changeStamp(path) else {
             if await publication.bytes == nil { logger.warning("harden serve: no vulnerability database at \(path) yet") }
@@ -132,7 +149,8 @@ public final class FleetServer: Sendable {
         try HostFS.writeFileAtomically(copy, bytes)
         let database = try VulnerabilityDatabase(readingAt: copy)
         let result = try await store.rematch(
-            database: database, databaseDigest: etag, rule: configuration.webhook == nil ? nil : configuration.webhookRule)
+            database: database, databaseDigest: etag, rule: configuration.webhook == nil ? nil : configuration.webhookRule,
+            everything: everything)
         await publication.set(etag: etag, bytes: ByteBuffer(bytes: bytes), stamp: stamp, rematch: result)
         logger.info(
             "harden serve: database \(etag.prefix(19)) published; \(result.baseline ? "baseline" : "re-matched"): \(result.changedKeys) changed key(s), \(result.images) image(s), +\(result.newFindings) −\(result.resolvedFindings) finding(s) in \(String(format: "%.2f", result.seconds)) s"
@@ -257,7 +275,8 @@ public final class FleetServer: Sendable {
                 return HTTPResponse(status: .ok, headers: ["ETag": quoted, "Content-Type": "application/vnd.sqlite3"], body: bytes)
             case (.POST, ["v1", "db", "refresh"]):
                 try need(.admin)
-                let r = try await refreshDatabase(force: request.query["force"] == "true")
+                let everything = request.query["everything"] == "true"
+                let r = try await refreshDatabase(force: everything || request.query["force"] == "true", everything: everything)
                 return .json(RefreshAnswer(etag: await publication.etag, rematch: r))
             case (.POST, ["v1", "jobs"]):
                 try need(.submit)
@@ -293,7 +312,14 @@ public final class FleetServer: Sendable {
                 return .json(detail)
             case (.GET, let p) where p.count == 4 && p[0] == "v1" && p[1] == "vulnerabilities" && p[3] == "images":
                 try need(.read)
-                return .json(try await store.affected(vulnerability: p[2]))
+                let limit = Int(request.query["limit"] ?? "") ?? 100
+                let after = request.query["after"]
+                let key = "affected\u{1}\(p[2])\u{1}\(limit)\u{1}\(after ?? "")"
+                let generation = try await store.generation()
+                if let cached = await answers.get(key, generation: generation) { return cached }
+                let answer = HTTPResponse.json(try await store.affected(vulnerability: p[2], limit: limit, after: after))
+                if answer.status == .ok { await answers.put(key, generation: generation, answer) }
+                return answer
             case (.GET, let p) where p.isEmpty || p[0] == "images" || p[0] == "vulnerabilities":
                 try need(.read)
                 return try await Dashboard(store: store).page(request, parts: p)

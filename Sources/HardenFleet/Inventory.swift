@@ -5,16 +5,31 @@ import Logging
 import PostgresNIO
 
 extension FleetStore {
-    /// Every stored image with an active finding for `id` (the finding's own id or one of its aliases).
-    public func affected(vulnerability id: String) async throws -> AffectedImages {
+    /// The stored images with an active finding for `id` (the finding's own id or an alias), by digest: `limit`
+    /// images after `after`, every affected package of each, and how many images there are in all.
+    public func affected(vulnerability id: String, limit: Int = 100, after: String? = nil) async throws -> AffectedImages {
+        let limit = max(1, min(limit, 10_000))
+        var total = 0
+        for try await n in try await client.query(
+            """
+            SELECT count(DISTINCT image_id) FROM findings
+            WHERE resolved_at IS NULL AND (vuln_id = \(id) OR ids @> ARRAY[\(id)]::text[])
+            """, logger: logger
+        ).decode(Int.self) {
+            total = n
+        }
         var out: [AffectedImage] = []
         let rows = try await client.query(
             """
-            SELECT i.digest, i.refs, f.package_name, f.package_version, f.package_type, f.severity, f.fix_state, f.fixed_versions,
+            WITH page AS (
+                SELECT DISTINCT i.id, i.digest, i.refs FROM findings f JOIN images i ON i.id = f.image_id
+                WHERE f.resolved_at IS NULL AND (f.vuln_id = \(id) OR f.ids @> ARRAY[\(id)]::text[]) AND i.digest > \(after ?? "")
+                ORDER BY i.digest LIMIT \(limit + 1))
+            SELECT p.digest, p.refs, f.package_name, f.package_version, f.package_type, f.severity, f.fix_state, f.fixed_versions,
                 f.first_seen
-            FROM findings f JOIN images i ON i.id = f.image_id
+            FROM page p JOIN findings f ON f.image_id = p.id
             WHERE f.resolved_at IS NULL AND (f.vuln_id = \(id) OR f.ids @> ARRAY[\(id)]::text[])
-            ORDER BY i.digest, f.package_name, f.package_ref
+            ORDER BY p.digest, f.package_name, f.package_ref
             """, logger: logger)
         for try await r in rows.decode((String, [String], String, String, String, String, String, [String], Date).self) {
             out.append(
@@ -22,7 +37,16 @@ extension FleetStore {
                     digest: r.0, references: r.1, package: r.2, version: r.3, type: r.4, severity: r.5, fixState: r.6, fixedVersions: r.7,
                     firstSeen: r.8))
         }
-        return AffectedImages(vulnerability: id, images: out)
+        // One image more than asked says whether there is a next page.
+        var digests: [String] = []
+        for d in out.map(\.digest) where digests.last != d { digests.append(d) }
+        var next: String?
+        if digests.count > limit {
+            let cut = digests[limit]
+            out.removeAll { $0.digest >= cut }
+            next = digests[limit - 1]
+        }
+        return AffectedImages(vulnerability: id, totalImages: total, images: out, next: next)
     }
 
     static let summaryColumns = """

@@ -171,7 +171,12 @@ public struct AffectedImage: Codable, Sendable, Hashable {
 /// The answer to `GET /v1/vulnerabilities/{id}/images`.
 public struct AffectedImages: Codable, Sendable {
     public var vulnerability: String
+    /// Affected images in all (the page holds at most `limit` of them).
+    public var totalImages: Int
+    /// One row per affected package of each image on this page, by image digest.
     public var images: [AffectedImage]
+    /// The `after` value of the next page; nil on the last.
+    public var next: String?
 }
 
 /// Which new findings a webhook announces: at or above a severity, or known-exploited.

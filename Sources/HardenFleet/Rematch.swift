@@ -51,11 +51,15 @@ extension FleetStore {
     /// Re-matches after an import: diffs the database's fingerprints against the stored ones, looks up the stored
     /// packages under the changed keys, matches just those packages (with their image's OS), and merges the
     /// findings — all in one transaction with the new fingerprints, so an interrupted re-match is simply redone.
-    public func rematch(database: VulnerabilityDatabase, databaseDigest: String, rule: WebhookRule?) async throws -> RematchResult {
+    /// `everything`: match every stored package again (what a rescan of every image's inventory costs; the
+    /// benchmark's baseline, and a repair after a matcher change).
+    public func rematch(database: VulnerabilityDatabase, databaseDigest: String, rule: WebhookRule?, everything: Bool = false) async throws
+        -> RematchResult
+    {
         let started = ContinuousClock.now
         let fingerprints = try AdvisoryFingerprints.compute(database)
         let logger = self.logger
-        return try await transaction { c -> RematchResult in
+        let result = try await transaction { c -> RematchResult in
             try await c.query("SELECT pg_advisory_xact_lock(7311002)", logger: logger)
             var stored: [String: String] = [:]
             let rows = try await c.query("SELECT eco, lookup, fingerprint FROM advisory_keys", logger: logger)
@@ -92,7 +96,7 @@ extension FleetStore {
             var result = RematchResult(
                 databaseDigest: databaseDigest, changedKeys: changed.count, images: 0, packages: 0, newFindings: 0, resolvedFindings: 0,
                 webhookEvents: 0, seconds: 0, baseline: baseline)
-            if !baseline && !changed.isEmpty {
+            if everything || (!baseline && !changed.isEmpty) {
                 // The stored packages under the changed keys, with their image's OS.
                 struct Affected {
                     var digest: String
@@ -102,13 +106,20 @@ extension FleetStore {
                 }
                 var byImage: [Int64: Affected] = [:]
                 let decoder = JSONDecoder()
-                let hits = try await c.query(
-                    """
-                    SELECT p.image_id, p.ref, p.detail::text, i.os::text, i.digest, i.refs
-                    FROM unnest(\(ecos)::text[], \(lookups)::text[]) AS k(e, l)
-                    JOIN packages p ON p.eco = k.e AND p.lookup = k.l
-                    JOIN images i ON i.id = p.image_id
-                    """, logger: logger)
+                let hits =
+                    everything
+                    ? try await c.query(
+                        """
+                        SELECT p.image_id, p.ref, p.detail::text, i.os::text, i.digest, i.refs
+                        FROM packages p JOIN images i ON i.id = p.image_id WHERE p.eco <> ''
+                        """, logger: logger)
+                    : try await c.query(
+                        """
+                        SELECT p.image_id, p.ref, p.detail::text, i.os::text, i.digest, i.refs
+                        FROM unnest(\(ecos)::text[], \(lookups)::text[]) AS k(e, l)
+                        JOIN packages p ON p.eco = k.e AND p.lookup = k.l
+                        JOIN images i ON i.id = p.image_id
+                        """, logger: logger)
                 for try await (image, ref, detail, os, digest, refs) in hits.decode((Int64, String, String, String?, String, [String]).self) {
                     if byImage[image] == nil {
                         byImage[image] = Affected(
@@ -118,17 +129,14 @@ extension FleetStore {
                         byImage[image]?.packages[ref] = try decoder.decode(SoftwarePackage.self, from: Data(detail.utf8))
                     }
                 }
-                let matcher = Matcher(database: database)
+                let matcher = SharedMatcher(database: database)
                 var findings: [(Int64, Finding)] = []
                 var scopeImages: [Int64] = []
                 var scopeRefs: [String] = []
                 var imageRefs: [Int64: (digest: String, refs: [String])] = [:]
                 for (image, a) in byImage.sorted(by: { $0.key < $1.key }) {
                     let packages = a.packages.values.sorted()
-                    let sbom = SBOM(
-                        source: .init(reference: a.digest, manifestDigest: a.digest, configDigest: "", platform: ""), os: a.os,
-                        packages: packages)
-                    for f in try matcher.match(sbom) { findings.append((image, f)) }
+                    for f in try matcher.match(os: a.os, packages: packages) { findings.append((image, f)) }
                     for p in packages {
                         scopeImages.append(image)
                         scopeRefs.append(p.id)
@@ -154,6 +162,8 @@ extension FleetStore {
                 """, logger: logger)
             return result
         }
+        try await advanceGeneration()
+        return result
     }
 
     /// The last re-match's duration and counts, for /metrics.

@@ -22,45 +22,16 @@ extension FleetStore {
     public func record(job: Int64, worker: String, result: ImageResult) async throws -> JobSummary? {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        let labels = String(decoding: try encoder.encode(result.labels), as: UTF8.self)
-        let os = try result.os.map { String(decoding: try encoder.encode($0), as: UTF8.self) }
-        let report = result.report.map { String(decoding: $0, as: UTF8.self) }
-        let packageRows = try Self.packageRows(result.packages, os: result.os)
+        let prepared = try PreparedImage(result)
         let logger = self.logger
-        return try await transaction { c -> JobSummary? in
+        let summary = try await transaction { c -> JobSummary? in
             let held = try await c.query(
                 "SELECT id FROM jobs WHERE id = \(job) AND state = 'running' AND lease_owner = \(worker) FOR UPDATE", logger: logger)
             var isHeld = false
             for try await _ in held.decode(Int64.self) { isHeld = true }
             guard isHeld else { return nil }
-            var existed = false
-            for try await _ in try await c.query("SELECT id FROM images WHERE digest = \(result.digest)", logger: logger).decode(Int64.self) {
-                existed = true
-            }
-            var imageID: Int64 = 0
-            let upsert = try await c.query(
-                """
-                INSERT INTO images (digest, config_digest, refs, labels, platform, os, package_count, scanned_at, report, report_at,
-                    policy_failures)
-                VALUES (\(result.digest), \(result.configDigest), \(result.references), \(labels)::jsonb, \(result.platform),
-                    \(os)::jsonb, \(result.packages.count), now(), \(report)::jsonb, CASE WHEN \(report)::text IS NULL THEN NULL ELSE now() END,
-                    \(result.policyFailures))
-                ON CONFLICT (digest) DO UPDATE SET
-                    refs = ARRAY(SELECT DISTINCT r FROM unnest(images.refs || EXCLUDED.refs) AS r ORDER BY r),
-                    labels = images.labels || EXCLUDED.labels, config_digest = EXCLUDED.config_digest, platform = EXCLUDED.platform,
-                    os = EXCLUDED.os, package_count = EXCLUDED.package_count, scanned_at = now(),
-                    report = coalesce(EXCLUDED.report, images.report), report_at = coalesce(EXCLUDED.report_at, images.report_at),
-                    policy_failures = CASE WHEN EXCLUDED.report IS NULL THEN images.policy_failures ELSE EXCLUDED.policy_failures END
-                RETURNING id
-                """, logger: logger)
-            for try await id in upsert.decode(Int64.self) { imageID = id }
+            let (imageID, changes) = try await self.store(c, prepared, announce: true)
             try await c.query("INSERT INTO job_results (job_id, image_id, worker) VALUES (\(job), \(imageID), \(worker))", logger: logger)
-            try await c.query("DELETE FROM packages WHERE image_id = \(imageID)", logger: logger)
-            try await Self.insertPackages(c, imageIDs: Array(repeating: imageID, count: packageRows.refs.count), rows: packageRows, logger: logger)
-            let rule = existed ? try await self.webhookRule(c) : nil
-            let changes = try await Self.mergeFindings(
-                c, scope: .images([imageID]), findings: result.findings.map { (imageID, $0) }, rule: rule,
-                imageRefs: [imageID: (result.digest, result.references)], logger: logger)
             var bySeverity: [String: Int] = [:]
             for f in result.findings where f.suppressed == nil { bySeverity[f.severity.rawValue, default: 0] += 1 }
             let summary = JobSummary(
@@ -75,11 +46,90 @@ extension FleetStore {
                 """, logger: logger)
             return summary
         }
+        if summary != nil { try await advanceGeneration() }
+        return summary
+    }
+
+    /// Marks the findings as changed, after the change committed (so a reader that sees the new value sees the
+    /// new rows).
+    func advanceGeneration() async throws {
+        try await client.query("SELECT nextval('findings_generation')", logger: logger)
+    }
+
+    /// The current findings generation: answers computed at an older one may be stale.
+    public func generation() async throws -> Int64 {
+        for try await g in try await client.query("SELECT last_value FROM findings_generation", logger: logger).decode(Int64.self) {
+            return g
+        }
+        return 0
+    }
+
+    /// Stores images without a job (an inventory import: `harden fleet import`, the benchmark), each in its own
+    /// transaction; no webhook events.
+    public func importImages(_ results: [ImageResult]) async throws {
+        for r in results {
+            let prepared = try PreparedImage(r)
+            _ = try await transaction { c in try await self.store(c, prepared, announce: false).0 }
+        }
+        try await advanceGeneration()
+    }
+
+    /// An image's rows, encoded before the transaction.
+    struct PreparedImage: Sendable {
+        var result: ImageResult
+        var labels: String
+        var os: String?
+        var report: String?
+        var packages: PackageRows
+
+        init(_ result: ImageResult) throws {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            self.result = result
+            labels = String(decoding: try encoder.encode(result.labels), as: UTF8.self)
+            os = try result.os.map { String(decoding: try encoder.encode($0), as: UTF8.self) }
+            report = result.report.map { String(decoding: $0, as: UTF8.self) }
+            packages = try FleetStore.packageRows(result.packages, os: result.os)
+        }
+    }
+
+    /// Upserts the image by digest, replaces its packages, merges its findings (in the caller's transaction).
+    /// `announce`: new findings of an image seen before become webhook events.
+    func store(_ c: PostgresConnection, _ p: PreparedImage, announce: Bool) async throws -> (Int64, FindingChanges) {
+        let result = p.result
+        var existed = false
+        for try await _ in try await c.query("SELECT id FROM images WHERE digest = \(result.digest)", logger: logger).decode(Int64.self) {
+            existed = true
+        }
+        var imageID: Int64 = 0
+        let upsert = try await c.query(
+            """
+            INSERT INTO images (digest, config_digest, refs, labels, platform, os, package_count, scanned_at, report, report_at,
+                policy_failures)
+            VALUES (\(result.digest), \(result.configDigest), \(result.references), \(p.labels)::jsonb, \(result.platform),
+                \(p.os)::jsonb, \(result.packages.count), now(), \(p.report)::jsonb, CASE WHEN \(p.report)::text IS NULL THEN NULL ELSE now() END,
+                \(result.policyFailures))
+            ON CONFLICT (digest) DO UPDATE SET
+                refs = ARRAY(SELECT DISTINCT r FROM unnest(images.refs || EXCLUDED.refs) AS r ORDER BY r),
+                labels = images.labels || EXCLUDED.labels, config_digest = EXCLUDED.config_digest, platform = EXCLUDED.platform,
+                os = EXCLUDED.os, package_count = EXCLUDED.package_count, scanned_at = now(),
+                report = coalesce(EXCLUDED.report, images.report), report_at = coalesce(EXCLUDED.report_at, images.report_at),
+                policy_failures = CASE WHEN EXCLUDED.report IS NULL THEN images.policy_failures ELSE EXCLUDED.policy_failures END
+            RETURNING id
+            """, logger: logger)
+        for try await id in upsert.decode(Int64.self) { imageID = id }
+        try await c.query("DELETE FROM packages WHERE image_id = \(imageID)", logger: logger)
+        try await Self.insertPackages(c, imageIDs: Array(repeating: imageID, count: p.packages.refs.count), rows: p.packages, logger: logger)
+        let rule = existed && announce ? try await webhookRule(c) : nil
+        let changes = try await Self.mergeFindings(
+            c, scope: .images([imageID]), findings: result.findings.map { (imageID, $0) }, rule: rule,
+            imageRefs: [imageID: (result.digest, result.references)], logger: logger)
+        return (imageID, changes)
     }
 
     /// Columns of the packages table, one row per (package, lookup key); packages the matcher never looks up get one
     /// row with an empty key so that the inventory lists them.
-    struct PackageRows {
+    struct PackageRows: Sendable {
         var refs: [String] = []
         var ecos: [String] = []
         var lookups: [String] = []

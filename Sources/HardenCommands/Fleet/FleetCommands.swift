@@ -37,7 +37,9 @@ extension Application {
         public static let configuration = CommandConfiguration(
             commandName: "fleet",
             abstract: "Use a fleet server: submit jobs, wait for them, ask which images are affected.",
-            subcommands: [FleetSubmit.self, FleetWait.self, FleetJobs.self, FleetImages.self, FleetImage.self, FleetAffected.self])
+            subcommands: [
+                FleetSubmit.self, FleetWait.self, FleetJobs.self, FleetImages.self, FleetImage.self, FleetAffected.self, FleetBenchPopulate.self,
+            ])
         public init() {}
     }
 
@@ -234,7 +236,15 @@ extension Application {
 
         public func run() async throws {
             let path = "/v1/vulnerabilities/\(id.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(["/"])) ?? id)/images"
-            let a: AffectedImages = try await client.client().get(path)
+            let c = try client.client()
+            // Every page.
+            var a: AffectedImages = try await c.get(path + "?limit=1000")
+            while let next = a.next {
+                let more: AffectedImages = try await c.get(
+                    path + "?limit=1000&after=\(next.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? next)")
+                a.images += more.images
+                a.next = more.next
+            }
             if format == .json { return try emitJSON(a) }
             var rows = [["IMAGE", "DIGEST", "PACKAGE", "VERSION", "SEVERITY", "FIX"]]
             for r in a.images {
@@ -244,7 +254,7 @@ extension Application {
                 ])
             }
             try Output.emit(TextTable(rows: rows).render() + "\n", to: nil)
-            writeStandardError("\(Set(a.images.map(\.digest)).count) image(s) affected by \(id)\n")
+            writeStandardError("\(a.totalImages) image(s) affected by \(id)\n")
         }
     }
 }
