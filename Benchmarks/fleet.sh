@@ -111,7 +111,7 @@ check_target fleet.query_p99_ms "$p99"
 
 # --- scan jobs: 1 worker, then 2 ----------------------------------------------------------------------------------
 export HARDEN_SERVER="$API" HARDEN_TOKEN="$ADMIN"
-jobs_of() { local refs=(); for _ in 1 2; do for t in base nginx flask pyapp node jvm; do refs+=("oci:$IMAGES/oci:$t"); done; done; "$BIN" fleet submit "${refs[@]}"; }
+jobs_of() { local refs=(); for _ in 1 2 3; do for t in base nginx flask pyapp node jvm; do refs+=("oci:$IMAGES/oci:$t"); done; done; "$BIN" fleet submit "${refs[@]}"; }
 run_workers() {   # COUNT: time until every queued job is done
     local count=$1 ids s e
     ids=$(jobs_of | tr '\n' ' ')
@@ -133,7 +133,7 @@ export HARDEN_CACHE_DIR=/dev/null/no-cache
 one=$(run_workers 1)
 two=$(run_workers 2)
 speedup=$(echo "$one / $two" | bc -l)
-printf 'scan jobs (12): 1 worker %.1f s, 2 workers %.1f s: %.2fx\n' "$one" "$two" "$speedup"
+printf 'scan jobs (18): 1 worker %.1f s, 2 workers %.1f s: %.2fx\n' "$one" "$two" "$speedup"
 check_target fleet.workers_speedup "$speedup"
 
 # --- the queue alone --------------------------------------------------------------------------------------------

@@ -225,7 +225,11 @@ public final class FleetServer: Sendable {
         var token: String?
         if let auth = request.headers.first(name: "Authorization"), auth.lowercased().hasPrefix("bearer ") {
             token = String(auth.dropFirst(7)).trimmingCharacters(in: .whitespaces)
-        } else if let cookie = request.headers.first(name: "Cookie") {
+        } else if request.method == .GET, !["v1", "metrics"].contains(request.path.split(separator: "/").first.map(String.init) ?? ""),
+            let cookie = request.headers.first(name: "Cookie")
+        {
+            // The cookie is for the dashboard's pages only: the API takes bearer tokens, so no page elsewhere can make
+            // a browser submit jobs with it.
             for part in cookie.split(separator: ";") {
                 let kv = part.trimmingCharacters(in: .whitespaces).split(separator: "=", maxSplits: 1).map(String.init)
                 if kv.count == 2 && kv[0] == "harden_token" { token = kv[1].removingPercentEncoding }

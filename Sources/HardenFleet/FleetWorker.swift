@@ -121,12 +121,16 @@ public final class FleetWorker: Sendable {
     func loop(slot: Int, budget: Budget) async throws -> Int {
         let owner = "\(configuration.name)#\(slot)"
         var done = 0
-        var idle = 0
+        var lastReap: ContinuousClock.Instant?
         while !Task.isCancelled {
             guard await budget.take() else { break }
             let job: ClaimedJob?
             do {
-                if idle % 10 == 0 { try await store.requeueExpired() }
+                // Workers take back expired leases too (every 5 s at most), so jobs come back while the server is down.
+                if lastReap.map({ ContinuousClock.now - $0 > .seconds(5) }) ?? true {
+                    lastReap = .now
+                    try await store.requeueExpired()
+                }
                 job = try await store.claim(worker: owner, policy: configuration.policy)
             } catch {
                 await budget.giveBack()
@@ -137,11 +141,9 @@ public final class FleetWorker: Sendable {
             }
             guard let job else {
                 await budget.giveBack()
-                idle += 1
                 try await Task.sleep(for: configuration.idlePoll)
                 continue
             }
-            idle = 0
             await execute(job, owner: owner)
             done += 1
         }

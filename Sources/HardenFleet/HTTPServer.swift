@@ -68,6 +68,9 @@ public final class HTTPServer: Sendable {
                 .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
                 .bind(host: host, port: port) { child in
                     child.eventLoop.makeCompletedFuture {
+                        // A connection that sends nothing for 60 s (or trickles a request) is closed.
+                        try child.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: .seconds(60)))
+                        try child.pipeline.syncOperations.addHandler(CloseWhenIdle())
                         try child.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
                         return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(wrappingChannelSynchronously: child)
                     }
@@ -138,6 +141,19 @@ public final class HTTPServer: Sendable {
                     body = []
                 }
             }
+        }
+    }
+}
+
+/// Closes a connection when IdleStateHandler reports no read within its timeout.
+final class CloseWhenIdle: ChannelInboundHandler, Sendable {
+    typealias InboundIn = NIOAny
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent {
+            context.close(promise: nil)
+        } else {
+            context.fireUserInboundEventTriggered(event)
         }
     }
 }

@@ -469,6 +469,13 @@ struct FleetTests {
                             let (got, text) = try await FleetFixture.request(method, base + path, token: token, body: body)
                             #expect(got == want, "\(method) \(path) with \(token ?? "no token"): \(got) \(text.prefix(200))")
                         }
+                        // The dashboard's cookie opens pages, never the API (no cross-site job submission with it).
+                        for (path, want) in [("/", 200), ("/v1/images", 401), ("/metrics", 401)] {
+                            var c = HTTPClientRequest(url: base + path)
+                            c.headers.add(name: "Cookie", value: "harden_token=read-token-0123456789")
+                            let got = try await HTTPClient.shared.execute(c, timeout: .seconds(10))
+                            #expect(Int(got.status.code) == want, "cookie on \(path): \(got.status.code)")
+                        }
                         // The database's ETag: a second download is a 304.
                         var r = HTTPClientRequest(url: base + "/v1/db")
                         r.headers.add(name: "Authorization", value: "Bearer read-token-0123456789")
