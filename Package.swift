@@ -241,6 +241,13 @@ let package = Package(
             ],
             swiftSettings: swiftSettings),
         .testTarget(
+            name: "HardenFleetTests",
+            dependencies: [
+                "HardenFleet", "HardenSBOM", "HardenVulnDB", "HardenSystem", "HardenCore", "HardenTestSupport",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            swiftSettings: swiftSettings),
+        .testTarget(
             name: "HardenIntegrationTests",
             dependencies: [
                 "HardenOCI", "HardenArchive", "HardenSBOM", "HardenVulnDB", "HardenRegistry", "HardenProfile", "HardenRuntime",

@@ -24,3 +24,22 @@ extension StringProtocol {
         split(omittingEmptySubsequences: omittingEmpty) { $0 == "\n" || $0 == "\r\n" }
     }
 }
+
+extension String {
+    /// The text with `& < > " '` as HTML entities: safe in element content and quoted attributes.
+    public var htmlEscaped: String {
+        var out = ""
+        out.reserveCapacity(utf8.count)
+        for c in self {
+            switch c {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            case "'": out += "&#39;"
+            default: out.append(c)
+            }
+        }
+        return out
+    }
+}

@@ -20,20 +20,7 @@ struct Dashboard {
         return .error(.notFound, "no page \(request.path)")
     }
 
-    static func esc(_ s: String) -> String {
-        var o = ""
-        for ch in s {
-            switch ch {
-            case "&": o += "&amp;"
-            case "<": o += "&lt;"
-            case ">": o += "&gt;"
-            case "\"": o += "&quot;"
-            case "'": o += "&#39;"
-            default: o.append(ch)
-            }
-        }
-        return o
-    }
+    static func esc(_ s: String) -> String { s.htmlEscaped }
 
     static func link(_ digest: String) -> String {
         "/images/" + (digest.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? digest)
@@ -86,7 +73,8 @@ struct Dashboard {
             o += "<td>\(Self.esc(i.platform))</td><td class=n>\(i.packages)</td>"
             for s in Self.severities.prefix(4) { o += "<td class=\"n \(s)\" data-severity=\"\(s)\">\(i.bySeverity[s] ?? 0)</td>" }
             o += "<td class=n>\(i.knownExploited)</td>"
-            o += "<td>\(i.reportAt == nil ? "—" : (i.policyFailures.isEmpty ? "passed" : "fails: " + Self.esc(i.policyFailures.joined(separator: ", "))))</td>"
+            o +=
+                "<td>\(i.reportAt == nil ? "—" : (i.policyFailures.isEmpty ? "passed" : "fails: " + Self.esc(i.policyFailures.joined(separator: ", "))))</td>"
             o += "<td>\(i.scannedAt.map { Self.esc(ISO8601DateFormatter().string(from: $0)) } ?? "—")</td></tr>"
         }
         return o + "</tbody></table>"
@@ -95,15 +83,20 @@ struct Dashboard {
     func imagePage(_ d: ImageDetail) -> String {
         var o = "<h1>\(Self.esc(d.image.references.first ?? d.image.digest))</h1>"
         o += "<p><code id=\"digest\">\(Self.esc(d.image.digest))</code> · \(Self.esc(d.image.platform)) · \(Self.esc(d.image.os ?? ""))</p>"
-        o += "<p>Packages: " + d.packagesByType.sorted { $0.key < $1.key }.map { "\(Self.esc($0.key)) \($0.value)" }.joined(separator: ", ") + "</p>"
+        o +=
+            "<p>Packages: " + d.packagesByType.sorted { $0.key < $1.key }.map { "\(Self.esc($0.key)) \($0.value)" }.joined(separator: ", ")
+            + "</p>"
         if d.image.reportAt != nil {
-            o += "<p>Hardening: \(d.image.policyFailures.isEmpty ? "passed" : "fails " + Self.esc(d.image.policyFailures.joined(separator: ", ")))</p>"
+            o +=
+                "<p>Hardening: \(d.image.policyFailures.isEmpty ? "passed" : "fails " + Self.esc(d.image.policyFailures.joined(separator: ", ")))</p>"
         }
         o += "<h2>Findings (<span id=\"active-count\">\(d.findings.count)</span>)</h2><table id=\"findings\"><thead><tr>"
-        o += "<th>Vulnerability</th><th>Severity</th><th>Package</th><th>Version</th><th>Fix</th><th>KEV</th><th>First seen</th></tr></thead><tbody>"
+        o +=
+            "<th>Vulnerability</th><th>Severity</th><th>Package</th><th>Version</th><th>Fix</th><th>KEV</th><th>First seen</th></tr></thead><tbody>"
         let df = ISO8601DateFormatter()
         for f in d.findings {
-            o += "<tr><td><a href=\"/vulnerabilities?id=\(Self.esc(f.id))\">\(Self.esc(f.id))</a></td><td class=\"\(Self.esc(f.severity))\">\(Self.esc(f.severity))</td>"
+            o +=
+                "<tr><td><a href=\"/vulnerabilities?id=\(Self.esc(f.id))\">\(Self.esc(f.id))</a></td><td class=\"\(Self.esc(f.severity))\">\(Self.esc(f.severity))</td>"
             o += "<td>\(Self.esc(f.package))</td><td>\(Self.esc(f.version))</td>"
             o += "<td>\(Self.esc(f.fixedVersions.isEmpty ? f.fixState : f.fixedVersions.joined(separator: ", ")))</td>"
             o += "<td>\(f.knownExploited ? "yes" : "")</td><td>\(Self.esc(df.string(from: f.firstSeen)))</td></tr>"
@@ -125,10 +118,12 @@ struct Dashboard {
         let a = try await store.affected(vulnerability: id, limit: 500)
         var o = "<h1>\(Self.esc(id))</h1><p><span id=\"affected-count\">\(a.totalImages)</span> image(s) affected"
         o += a.next == nil ? "</p>" : " (the first 500 below; all through the API)</p>"
-        o += "<table id=\"affected\"><thead><tr><th>Image</th><th>Package</th><th>Version</th><th>Severity</th><th>Fix</th></tr></thead><tbody>"
+        o +=
+            "<table id=\"affected\"><thead><tr><th>Image</th><th>Package</th><th>Version</th><th>Severity</th><th>Fix</th></tr></thead><tbody>"
         for r in a.images {
             o += "<tr><td><a href=\"\(Self.esc(Self.link(r.digest)))\">\(Self.esc(r.references.first ?? r.digest))</a></td>"
-            o += "<td>\(Self.esc(r.package))</td><td>\(Self.esc(r.version))</td><td class=\"\(Self.esc(r.severity))\">\(Self.esc(r.severity))</td>"
+            o +=
+                "<td>\(Self.esc(r.package))</td><td>\(Self.esc(r.version))</td><td class=\"\(Self.esc(r.severity))\">\(Self.esc(r.severity))</td>"
             o += "<td>\(Self.esc(r.fixedVersions.isEmpty ? r.fixState : r.fixedVersions.joined(separator: ", ")))</td></tr>"
         }
         return o + "</tbody></table>"

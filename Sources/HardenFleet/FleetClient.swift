@@ -50,14 +50,15 @@ public struct FleetClient: Sendable {
         }
         let response: HTTPClientResponse
         do {
-            response = try await HTTPClient.shared.execute(request, timeout: .init(timeout))
+            response = try await FleetHTTP.client.execute(request, timeout: .init(timeout))
         } catch {
             throw HardenError(.io, "\(server): cannot reach the fleet server: \(error)", cause: error)
         }
         let bytes = Array(try await response.body.collect(upTo: 256 << 20).readableBytesView)
         guard (200..<300).contains(Int(response.status.code)) else {
             struct Problem: Decodable { var error: String }
-            let message = (try? JSONDecoder().decode(Problem.self, from: Data(bytes)))?.error ?? String(decoding: bytes.prefix(200), as: UTF8.self)
+            let message =
+                (try? JSONDecoder().decode(Problem.self, from: Data(bytes)))?.error ?? String(decoding: bytes.prefix(200), as: UTF8.self)
             let code: HardenError.Code = response.status == .notFound ? .notFound : (response.status.code < 500 ? .invalidArgument : .io)
             throw HardenError(code, "\(server)\(path): HTTP \(response.status.code): \(message)")
         }
@@ -73,4 +74,15 @@ public func offload<T: Sendable>(_ work: @escaping @Sendable () throws -> T) asy
         thread.stackSize = 8 << 20
         thread.start()
     }
+}
+
+/// The fleet's HTTP client (API calls, database downloads, webhooks): a refused connection fails at once instead of
+/// being retried until the request's deadline; callers retry where it makes sense (jobs, webhook backoff).
+public enum FleetHTTP {
+    public static let client: HTTPClient = {
+        var config = HTTPClient.Configuration()
+        config.timeout = HTTPClient.Configuration.Timeout(connect: .seconds(10), read: .seconds(300))
+        config.connectionPool.retryConnectionEstablishment = false
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: config)
+    }()
 }

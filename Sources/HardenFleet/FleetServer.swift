@@ -179,7 +179,7 @@ public final class FleetServer: Sendable {
             request.body = .bytes(ByteBuffer(string: payload))
             var failure: String?
             do {
-                let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+                let response = try await FleetHTTP.client.execute(request, timeout: .seconds(10))
                 if !(200..<300).contains(Int(response.status.code)) { failure = "HTTP \(response.status.code)" }
                 _ = try? await response.body.collect(upTo: 1 << 16)
             } catch {
@@ -252,7 +252,9 @@ public final class FleetServer: Sendable {
             r.headers.add(name: "Location", value: location.string ?? "/")
             r.headers.add(
                 name: "Set-Cookie",
-                value: "harden_token=\(token.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""); Path=/; HttpOnly; SameSite=Strict")
+                value:
+                    "harden_token=\(token.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""); Path=/; HttpOnly; SameSite=Strict"
+            )
             return r
         }
         guard let scope = try await scope(of: request) else {
@@ -348,7 +350,8 @@ public final class FleetServer: Sendable {
         var out = "# HELP harden_jobs Jobs by state and action.\n# TYPE harden_jobs gauge\n"
         for state in JobState.allCases {
             for action in JobAction.allCases {
-                out += "harden_jobs{state=\"\(state.rawValue)\",action=\"\(action.rawValue)\"} \(counts[state.rawValue]?[action.rawValue] ?? 0)\n"
+                out +=
+                    "harden_jobs{state=\"\(state.rawValue)\",action=\"\(action.rawValue)\"} \(counts[state.rawValue]?[action.rawValue] ?? 0)\n"
             }
         }
         out += "# HELP harden_queue_oldest_seconds Age of the oldest queued job.\n# TYPE harden_queue_oldest_seconds gauge\n"
@@ -362,10 +365,12 @@ public final class FleetServer: Sendable {
         if let last = try await store.lastImport() {
             out += "# HELP harden_rematch_seconds Duration of the last re-match.\n# TYPE harden_rematch_seconds gauge\n"
             out += "harden_rematch_seconds \(last.seconds)\n"
-            out += "# HELP harden_rematch_changed_keys Advisory keys changed by the last import.\n# TYPE harden_rematch_changed_keys gauge\n"
+            out +=
+                "# HELP harden_rematch_changed_keys Advisory keys changed by the last import.\n# TYPE harden_rematch_changed_keys gauge\n"
             out += "harden_rematch_changed_keys \(last.changedKeys)\n"
             out += "# HELP harden_db_imported_timestamp_seconds When the database was last published.\n"
-            out += "# TYPE harden_db_imported_timestamp_seconds gauge\nharden_db_imported_timestamp_seconds \(Int(last.at.timeIntervalSince1970))\n"
+            out +=
+                "# TYPE harden_db_imported_timestamp_seconds gauge\nharden_db_imported_timestamp_seconds \(Int(last.at.timeIntervalSince1970))\n"
         }
         return out
     }

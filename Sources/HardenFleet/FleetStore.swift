@@ -103,7 +103,8 @@ public final class FleetStore: Sendable {
             }
             if let newest = applied.max(), newest > (FleetSchema.migrations.last?.version ?? 0) {
                 throw HardenError(
-                    .unsupported, "the fleet database has schema version \(newest); this harden knows up to \(FleetSchema.migrations.last?.version ?? 0)")
+                    .unsupported,
+                    "the fleet database has schema version \(newest); this harden knows up to \(FleetSchema.migrations.last?.version ?? 0)")
             }
             for m in FleetSchema.migrations where !applied.contains(m.version) {
                 for s in m.statements { try await c.query(PostgresQuery(unsafeSQL: s), logger: self.logger) }
@@ -115,7 +116,9 @@ public final class FleetStore: Sendable {
 
     public func schemaVersion() async throws -> Int {
         var v = 0
-        for try await n in try await client.query("SELECT coalesce(max(version), 0) FROM schema_migrations", logger: logger).decode(Int.self) {
+        for try await n in try await client.query("SELECT coalesce(max(version), 0) FROM schema_migrations", logger: logger).decode(
+            Int.self)
+        {
             v = n
         }
         return v

@@ -53,7 +53,7 @@ actor DatabaseCache {
         var request = HTTPClientRequest(url: configuration.server.trimmingSuffix("/") + "/v1/db")
         if let token = configuration.token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
         if let etag, path != nil { request.headers.add(name: "If-None-Match", value: etag) }
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(300))
+        let response = try await FleetHTTP.client.execute(request, timeout: .seconds(300))
         switch response.status.code {
         case 304:
             _ = try await response.body.collect(upTo: 1 << 16)
@@ -200,7 +200,8 @@ public final class FleetWorker: Sendable {
                         "worker \(owner): job \(job.id) done in \(Int(seconds)) s: \(summary.packages) packages, \(summary.findings) findings (+\(summary.newFindings) −\(summary.resolvedFindings))"
                     )
                 } else {
-                    logger.warning("worker \(owner): job \(job.id): lease lost before recording; the result is dropped (the job runs elsewhere)")
+                    logger.warning(
+                        "worker \(owner): job \(job.id): lease lost before recording; the result is dropped (the job runs elsewhere)")
                 }
             } catch {
                 logger.error("worker \(owner): job \(job.id): cannot record: \(FleetStore.describe(error))")

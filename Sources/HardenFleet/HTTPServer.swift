@@ -133,7 +133,8 @@ public final class HTTPServer: Sendable {
                     let keepAlive = h.isKeepAlive && !tooLarge
                     response.headers.replaceOrAdd(name: "Content-Length", value: String(response.body.readableBytes))
                     response.headers.replaceOrAdd(name: "Connection", value: keepAlive ? "keep-alive" : "close")
-                    try await outbound.write(.head(HTTPResponseHead(version: h.version, status: response.status, headers: response.headers)))
+                    try await outbound.write(
+                        .head(HTTPResponseHead(version: h.version, status: response.status, headers: response.headers)))
                     if h.method != .HEAD && response.body.readableBytes > 0 { try await outbound.write(.body(.byteBuffer(response.body))) }
                     try await outbound.write(.end(nil))
                     if !keepAlive { return }

@@ -67,7 +67,9 @@ extension FleetStore {
 
     /// Stored images, newest scan first. `fails`: only those whose last `run` report failed that policy check (or any,
     /// with "any"); `severity`: only those with an active finding at or above it; `search`: digest or reference substring.
-    public func images(fails: String? = nil, minimumSeverity: String? = nil, search: String? = nil, limit: Int = 1000) async throws
+    public func images(
+        fails: String? = nil, minimumSeverity: String? = nil, search: String? = nil, limit: Int = 1000
+    ) async throws
         -> [ImageSummary]
     {
         var conditions: [String] = []
@@ -87,7 +89,8 @@ extension FleetStore {
             }
             binds.append(Array(order[idx...]))
             conditions.append(
-                "EXISTS (SELECT 1 FROM findings f WHERE f.image_id = i.id AND f.resolved_at IS NULL AND f.severity = ANY($\(binds.count)::text[]))")
+                "EXISTS (SELECT 1 FROM findings f WHERE f.image_id = i.id AND f.resolved_at IS NULL AND f.severity = ANY($\(binds.count)::text[]))"
+            )
         }
         if let search, !search.isEmpty {
             binds.append("%\(search.replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_"))%")
@@ -109,7 +112,8 @@ extension FleetStore {
     public func image(digest: String) async throws -> ImageDetail? {
         var found: (Int64, String, String?)?
         for try await r in try await client.query(
-            "SELECT id, config_digest, report::text FROM images WHERE digest = \(digest) OR config_digest = \(digest) LIMIT 1", logger: logger
+            "SELECT id, config_digest, report::text FROM images WHERE digest = \(digest) OR config_digest = \(digest) LIMIT 1",
+            logger: logger
         ).decode((Int64, String, String?).self) {
             found = r
         }
@@ -135,7 +139,9 @@ extension FleetStore {
             FROM findings WHERE image_id = \(id)
             ORDER BY array_position(ARRAY['critical','high','medium','low','negligible','unknown'], severity), kev DESC, vuln_id, package_ref
             """, logger: logger)
-        for try await c in rows.decode((String, [String], String, String, String, String, String, Bool, Double?, String, [String], Date, Date?).self) {
+        for try await c in rows.decode(
+            (String, [String], String, String, String, String, String, Bool, Double?, String, [String], Date, Date?).self)
+        {
             let f = StoredFinding(
                 id: c.0, ids: c.1, packageRef: c.2, package: c.3, version: c.4, type: c.5, severity: c.6, knownExploited: c.7, epss: c.8,
                 fixState: c.9, fixedVersions: c.10, firstSeen: c.11, resolvedAt: c.12)

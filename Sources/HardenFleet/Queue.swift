@@ -63,7 +63,8 @@ extension FleetStore {
 
     func jobs(where condition: String) async throws -> [FleetJob] {
         var out: [FleetJob] = []
-        let rows = try await client.query(PostgresQuery(unsafeSQL: "SELECT \(Self.jobColumns) FROM jobs WHERE \(condition)"), logger: logger)
+        let rows = try await client.query(
+            PostgresQuery(unsafeSQL: "SELECT \(Self.jobColumns) FROM jobs WHERE \(condition)"), logger: logger)
         for try await r in rows {
             out.append(try Self.decodeJob(r))
         }

@@ -53,7 +53,9 @@ extension FleetStore {
     /// findings — all in one transaction with the new fingerprints, so an interrupted re-match is simply redone.
     /// `everything`: match every stored package again (what a rescan of every image's inventory costs; the
     /// benchmark's baseline, and a repair after a matcher change).
-    public func rematch(database: VulnerabilityDatabase, databaseDigest: String, rule: WebhookRule?, everything: Bool = false) async throws
+    public func rematch(
+        database: VulnerabilityDatabase, databaseDigest: String, rule: WebhookRule?, everything: Bool = false
+    ) async throws
         -> RematchResult
     {
         let started = ContinuousClock.now
@@ -120,7 +122,8 @@ extension FleetStore {
                         JOIN packages p ON p.eco = k.e AND p.lookup = k.l
                         JOIN images i ON i.id = p.image_id
                         """, logger: logger)
-                for try await (image, ref, detail, os, digest, refs) in hits.decode((Int64, String, String, String?, String, [String]).self) {
+                for try await (image, ref, detail, os, digest, refs) in hits.decode((Int64, String, String, String?, String, [String]).self)
+                {
                     if byImage[image] == nil {
                         byImage[image] = Affected(
                             digest: digest, refs: refs, os: os.flatMap { try? decoder.decode(OSInfo.self, from: Data($0.utf8)) })

@@ -119,7 +119,8 @@ extension FleetStore {
             """, logger: logger)
         for try await id in upsert.decode(Int64.self) { imageID = id }
         try await c.query("DELETE FROM packages WHERE image_id = \(imageID)", logger: logger)
-        try await Self.insertPackages(c, imageIDs: Array(repeating: imageID, count: p.packages.refs.count), rows: p.packages, logger: logger)
+        try await Self.insertPackages(
+            c, imageIDs: Array(repeating: imageID, count: p.packages.refs.count), rows: p.packages, logger: logger)
         let rule = existed && announce ? try await webhookRule(c) : nil
         let changes = try await Self.mergeFindings(
             c, scope: .images([imageID]), findings: result.findings.map { (imageID, $0) }, rule: rule,

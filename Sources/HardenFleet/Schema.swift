@@ -132,6 +132,6 @@ public enum FleetSchema {
                 "CREATE INDEX webhook_pending ON webhook_events (next_attempt) WHERE delivered_at IS NULL",
                 // Advanced after every committed change of findings: servers cache answers per value.
                 "CREATE SEQUENCE findings_generation",
-            ]),
+            ])
     ]
 }

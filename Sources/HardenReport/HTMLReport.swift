@@ -1,26 +1,13 @@
 // harden — report.html: one self-contained page (no scripts, no network) rendered from report.json's record.
 import Foundation
+import HardenCore
 import HardenMinify
 import HardenPolicy
 import HardenProfile
 import HardenVulnDB
 
 public enum HTMLReport {
-    static func esc(_ s: String) -> String {
-        var out = ""
-        out.reserveCapacity(s.utf8.count)
-        for c in s {
-            switch c {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default: out.append(c)
-            }
-        }
-        return out
-    }
+    static func esc(_ s: String) -> String { s.htmlEscaped }
 
     static let severities = Severity.descending.map(\.rawValue)
 

@@ -53,10 +53,12 @@ enum FleetFixture {
 
     /// Debian tracker data for the bookworm test images. `v2` adds a libcap2 advisory, drops bash's, keeps glibc's.
     static func tracker(v2: Bool) -> String {
-        let libcap = v2
+        let libcap =
+            v2
             ? #", "libcap2": {"CVE-2099-0020": {"releases": {"bookworm": {"status": "resolved", "fixed_version": "1:2.66-4+deb12u9", "urgency": "high"}}}}"#
             : ""
-        let bash = v2
+        let bash =
+            v2
             ? ""
             : #", "bash": {"CVE-2099-0040": {"releases": {"bookworm": {"status": "resolved", "fixed_version": "5.2.15-2+b1", "urgency": "medium"}}}}"#
         return """
@@ -128,7 +130,9 @@ enum FleetFixture {
             SELECT i.digest, f.vuln_id, f.package_name, f.package_version FROM findings f JOIN images i ON i.id = f.image_id
             WHERE f.resolved_at IS NULL
             """, logger: logger)
-        for try await (d, v, n, ver) in rows.decode((String, String, String, String).self) { out[d, default: []].insert("\(v) \(n) \(ver)") }
+        for try await (d, v, n, ver) in rows.decode((String, String, String, String).self) {
+            out[d, default: []].insert("\(v) \(n) \(ver)")
+        }
         return out
     }
 
@@ -144,6 +148,30 @@ enum FleetFixture {
 
 @Suite(.serialized, .enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh"))
 struct FleetTests {
+    /// The CLI refuses what a worker must not do and says in one line what is wrong.
+    @Test func theCLIRefusesBadRequestsInOneLine() async throws {
+        let env = ["HARDEN_SERVER": "http://127.0.0.1:1", "HARDEN_TOKEN": "t"]
+        let cases: [([String], String)] = [
+            (["fleet", "submit", "--action", "run", "--run-arg", "--mount", "--run-arg", "/:/host", "img"], "--mount is not allowed"),
+            (
+                ["fleet", "submit", "--action", "run", "--run-arg", "--probe-script", "--run-arg", "/etc/shadow", "img"],
+                "--probe-script is not allowed"
+            ),
+            (["fleet", "submit", "--action", "run", "--push-to", "oci:/tmp/x", "img"], "pushTo must be a registry reference"),
+            (["fleet", "submit", "--action", "fix", "img"], "--action"),
+            (["fleet", "images"], "cannot reach the fleet server"),
+            (["serve", "--database", "mysql://x/y"], "not a postgres:// URL"),
+            (["worker", "--database", "postgres://u@127.0.0.1:1/x", "--lease", "1s"], "--lease"),
+        ]
+        for (args, message) in cases {
+            let (status, out) = try runProcess([hardenBinary] + args, environment: env)
+            #expect(status == 1 && out.contains(message), "\(args): \(status) \(out)")
+            #expect(out.split(separator: "\n").count == 1, "\(args): one line, got \(out)")
+        }
+        let (s2, o2) = try runProcess([hardenBinary, "fleet", "images"], environment: ["HARDEN_SERVER": ""])
+        #expect(s2 == 1 && o2.contains("HARDEN_SERVER"), "\(o2)")
+    }
+
     @Test func migrationsApplyOnceAndAFutureSchemaIsRefused() async throws {
         try await ScratchPostgres.with { pg in
             try await FleetStore.with(url: pg.url, logger: FleetFixture.logger) { store in
@@ -157,7 +185,8 @@ struct FleetTests {
             }
             // A server that is not there: one line naming it.
             do {
-                try await FleetStore.with(url: "postgres://postgres@127.0.0.1:1/harden?sslmode=disable", logger: FleetFixture.logger) { _ in }
+                try await FleetStore.with(url: "postgres://postgres@127.0.0.1:1/harden?sslmode=disable", logger: FleetFixture.logger) { _ in
+                }
                 Issue.record("connected to nothing")
             } catch let e as HardenError {
                 #expect(e.message.contains("127.0.0.1:1") && e.message.contains("cannot connect"), "\(e.message)")
@@ -236,7 +265,9 @@ struct FleetTests {
                     #expect(try await store.record(job: b.id, worker: "B", result: result) == nil, "recorded twice")
                     #expect(try await store.job(ids[0])?.state == "succeeded")
                     var results = 0
-                    for try await n in try await store.client.query("SELECT count(*) FROM job_results", logger: FleetFixture.logger).decode(Int.self) {
+                    for try await n in try await store.client.query("SELECT count(*) FROM job_results", logger: FleetFixture.logger).decode(
+                        Int.self)
+                    {
                         results = n
                     }
                     #expect(results == 1)
@@ -266,12 +297,14 @@ struct FleetTests {
                 func background(_ name: String, _ argv: [String]) throws {
                     let quoted = argv.map { "'\($0)'" }.joined(separator: " ")
                     let (s, o) = try runProcess([
-                        "sh", "-c", "XDG_CACHE_HOME='\(dir)/cache-\(name)' \(quoted) >'\(dir)/\(name).log' 2>&1 & echo $! >'\(dir)/\(name).pid'",
+                        "sh", "-c",
+                        "XDG_CACHE_HOME='\(dir)/cache-\(name)' \(quoted) >'\(dir)/\(name).log' 2>&1 & echo $! >'\(dir)/\(name).pid'",
                     ])
                     try #require(s == 0, "\(o)")
                 }
                 func pid(_ name: String) throws -> String {
-                    String(decoding: try HostFS.readFile(dir + "/\(name).pid"), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+                    String(decoding: try HostFS.readFile(dir + "/\(name).pid"), as: UTF8.self).trimmingCharacters(
+                        in: .whitespacesAndNewlines)
                 }
                 defer { _ = try? runProcess(["sh", "-c", "kill -9 $(cat '\(dir)'/*.pid) 2>/dev/null"]) }
                 try background(
@@ -281,17 +314,23 @@ struct FleetTests {
                         "--token-file", dir + "/tokens", "--log-level", "info",
                     ])
                 for _ in 0..<200 where !HostFS.exists(dir + "/port") { try await Task.sleep(for: .milliseconds(100)) }
-                let port = String(decoding: try HostFS.readFile(dir + "/port"), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+                let port = String(decoding: try HostFS.readFile(dir + "/port"), as: UTF8.self).trimmingCharacters(
+                    in: .whitespacesAndNewlines)
                 let env = ["HARDEN_SERVER": "http://127.0.0.1:\(port)", "HARDEN_TOKEN": "admin-token-0123456789"]
                 // The big image first, so that the first worker is surely in the middle of it when it is killed.
-                let images = ["docker-archive:\(TestImages.directory)/runtimes.docker.tar"]
+                let images =
+                    ["docker-archive:\(TestImages.directory)/runtimes.docker.tar"]
                     + ["base", "nginx", "flask", "pyapp"].map { "oci:\(TestImages.layout):\($0)" }
                 let (ss, so) = try runProcess([hardenBinary, "fleet", "submit", "--format", "json"] + images, environment: env)
                 try #require(ss == 0, "submit: \(so)")
                 let jobs = try JSONDecoder().decode(SubmissionAnswer.self, from: Data(so.utf8)).jobs
                 #expect(jobs.count == 5)
                 try background(
-                    "w1", [hardenBinary, "worker", "--database", pg.url, "--server", env["HARDEN_SERVER"]!, "--token", env["HARDEN_TOKEN"]!, "--lease", "3s"])
+                    "w1",
+                    [
+                        hardenBinary, "worker", "--database", pg.url, "--server", env["HARDEN_SERVER"]!, "--token", env["HARDEN_TOKEN"]!,
+                        "--lease", "3s",
+                    ])
                 // Kill it while it holds a job.
                 let victim: Int64? = try await FleetStore.with(url: pg.url, logger: FleetFixture.logger) { store -> Int64? in
                     for _ in 0..<600 {
@@ -300,12 +339,17 @@ struct FleetTests {
                     }
                     return nil
                 }
-                let killed = try #require(victim, "the worker never started a job: \(String(decoding: (try? HostFS.readFile(dir + "/w1.log")) ?? [], as: UTF8.self))")
+                let killed = try #require(
+                    victim,
+                    "the worker never started a job: \(String(decoding: (try? HostFS.readFile(dir + "/w1.log")) ?? [], as: UTF8.self))")
                 _ = try runProcess(["kill", "-9", try pid("w1")])
                 try background(
                     "w2",
-                    [hardenBinary, "worker", "--database", pg.url, "--server", env["HARDEN_SERVER"]!, "--token", env["HARDEN_TOKEN"]!, "--lease", "3s",
-                     "--concurrency", "2"])
+                    [
+                        hardenBinary, "worker", "--database", pg.url, "--server", env["HARDEN_SERVER"]!, "--token", env["HARDEN_TOKEN"]!,
+                        "--lease", "3s",
+                        "--concurrency", "2",
+                    ])
                 let (ws, wo) = try runProcess(
                     [hardenBinary, "fleet", "wait", "--timeout", "5m", "--format", "json"] + jobs.map(String.init), environment: env)
                 try #require(ws == 0, "wait: \(wo)\n\(String(decoding: (try? HostFS.readFile(dir + "/w2.log")) ?? [], as: UTF8.self))")
@@ -317,9 +361,10 @@ struct FleetTests {
                 let w2 = try pid("w2")
                 try await FleetStore.with(url: pg.url, logger: FleetFixture.logger) { store in
                     var rows: [(Int64, String)] = []
-                    for try await r in try await store.client.query("SELECT job_id, worker FROM job_results ORDER BY job_id", logger: FleetFixture.logger)
-                        .decode((Int64, String).self)
-                    {
+                    for try await r in try await store.client.query(
+                        "SELECT job_id, worker FROM job_results ORDER BY job_id", logger: FleetFixture.logger
+                    )
+                    .decode((Int64, String).self) {
                         rows.append(r)
                     }
                     #expect(rows.map(\.0) == jobs, "every job recorded exactly once")
@@ -361,7 +406,8 @@ struct FleetTests {
                         rule: WebhookRule(minimumSeverity: .high, knownExploited: true)
                     ) { base in
                         let tags = ["base", "nginx", "flask", "pyapp", "node"]
-                        _ = try await store.submit(action: .scan, images: tags.map { "oci:\(TestImages.layout):\($0)" }, options: JobOptions())
+                        _ = try await store.submit(
+                            action: .scan, images: tags.map { "oci:\(TestImages.layout):\($0)" }, options: JobOptions())
                         var wc = FleetWorkerConfiguration(server: base, cacheDirectory: dir + "/wcache", name: "t")
                         wc.token = "read-token-0123456789"
                         wc.maxJobs = tags.count
@@ -387,16 +433,22 @@ struct FleetTests {
                         var expected: [String: Set<String>] = [:]
                         var holders = Set<String>()
                         for t in tags {
-                            let sbom = try SBOMBuilder(cache: nil).build(try ImageLoader.open(.ociLayout(path: TestImages.layout, tag: t)), reference: t)
+                            let sbom = try SBOMBuilder(cache: nil).build(
+                                try ImageLoader.open(.ociLayout(path: TestImages.layout, tag: t)), reference: t)
                             expected[sbom.source.manifestDigest] = Set(
                                 try Matcher(database: newDB).match(sbom).map { "\($0.id) \($0.package.name) \($0.package.version)" })
-                            if sbom.packages.contains(where: { ($0.sourceName ?? $0.name) == "libcap2" || ($0.sourceName ?? $0.name) == "bash" }) {
+                            if sbom.packages.contains(where: {
+                                ($0.sourceName ?? $0.name) == "libcap2" || ($0.sourceName ?? $0.name) == "bash"
+                            }) {
                                 holders.insert(sbom.source.manifestDigest)
                             }
                         }
                         let after = try await FleetFixture.activeFindings(store)
                         for (digest, keys) in expected {
-                            #expect(after[digest, default: []] == keys, "\(digest): missing \(keys.subtracting(after[digest, default: []]).sorted()), extra \(after[digest, default: []].subtracting(keys).sorted())")
+                            #expect(
+                                after[digest, default: []] == keys,
+                                "\(digest): missing \(keys.subtracting(after[digest, default: []]).sorted()), extra \(after[digest, default: []].subtracting(keys).sorted())"
+                            )
                         }
                         // Only images holding libcap2 or bash changed; the rest are untouched.
                         let changed = Set(expected.keys.filter { before[$0, default: []] != after[$0, default: []] })
@@ -407,7 +459,8 @@ struct FleetTests {
                         // Resolved findings keep their history.
                         var resolved = 0
                         for try await n in try await store.client.query(
-                            "SELECT count(*) FROM findings WHERE resolved_at IS NOT NULL AND vuln_id = 'CVE-2099-0040'", logger: FleetFixture.logger
+                            "SELECT count(*) FROM findings WHERE resolved_at IS NOT NULL AND vuln_id = 'CVE-2099-0040'",
+                            logger: FleetFixture.logger
                         ).decode(Int.self) {
                             resolved = n
                         }
@@ -420,7 +473,8 @@ struct FleetTests {
                         #expect(events.allSatisfy { $0.vulnerability == "CVE-2099-0020" && $0.severity == "high" && !$0.image.isEmpty })
                         #expect(Set(events.map { "\($0.image) \($0.package)" }).count == events.count, "an event was sent twice")
                         // A second refresh with nothing new changes nothing.
-                        let (_, again) = try await FleetFixture.request(.POST, base + "/v1/db/refresh?force=true", token: "admin-token-0123456789")
+                        let (_, again) = try await FleetFixture.request(
+                            .POST, base + "/v1/db/refresh?force=true", token: "admin-token-0123456789")
                         #expect(try decoder.decode(RefreshAnswer.self, from: Data(again.utf8)).rematch?.changedKeys == 0)
                         #expect(try await FleetFixture.activeFindings(store) == after)
                     }
@@ -437,7 +491,9 @@ struct FleetTests {
                     // Stored hashed: the token itself is nowhere in the database.
                     try await FleetFixture.withServer(store, database: db) { base in
                         var stored: [String] = []
-                        for try await h in try await store.client.query("SELECT hash FROM tokens", logger: FleetFixture.logger).decode(String.self) {
+                        for try await h in try await store.client.query("SELECT hash FROM tokens", logger: FleetFixture.logger).decode(
+                            String.self)
+                        {
                             stored.append(h)
                         }
                         #expect(stored.count == 3 && !stored.contains { $0.contains("token") })
@@ -501,11 +557,14 @@ struct FleetTests {
                 try await FleetStore.with(url: pg.url, logger: FleetFixture.logger) { store in
                     try await FleetFixture.withServer(store, database: db) { base in
                         let tags = ["base", "nginx", "pyapp"]
-                        _ = try await store.submit(action: .scan, images: tags.map { "oci:\(TestImages.layout):\($0)" }, options: JobOptions())
+                        _ = try await store.submit(
+                            action: .scan, images: tags.map { "oci:\(TestImages.layout):\($0)" }, options: JobOptions())
                         var wc = FleetWorkerConfiguration(server: base, cacheDirectory: dir + "/wcache", name: "t")
                         wc.token = "read-token-0123456789"
                         wc.maxJobs = tags.count
-                        #expect(try await FleetWorker(store: store, configuration: wc, executor: FleetFixture.scan, logger: FleetFixture.logger).run() == 3)
+                        #expect(
+                            try await FleetWorker(store: store, configuration: wc, executor: FleetFixture.scan, logger: FleetFixture.logger)
+                                .run() == 3)
                         let (_, listJSON) = try await FleetFixture.request(.GET, base + "/v1/images", token: "read-token-0123456789")
                         let decoder = JSONDecoder()
                         decoder.dateDecodingStrategy = .iso8601
@@ -528,15 +587,19 @@ struct FleetTests {
                         #expect(index.contains("id=\"total-images\"><b>3</b>"), "\(index.prefix(2000))")
                         for i in images {
                             // Each image's row carries its counts.
-                            let row = try #require(index.range(of: "data-digest=\"\(i.digest)\"").map { String(index[$0.lowerBound...].prefix(1500)) })
+                            let row = try #require(
+                                index.range(of: "data-digest=\"\(i.digest)\"").map { String(index[$0.lowerBound...].prefix(1500)) })
                             #expect(row.contains("data-severity=\"high\">\(i.bySeverity["high"] ?? 0)</td>"), "\(row)")
                             #expect(row.contains("data-severity=\"medium\">\(i.bySeverity["medium"] ?? 0)</td>"), "\(row)")
                         }
                         let search = try dom("/vulnerabilities?id=CVE-2099-0020")
-                        #expect(search.contains("id=\"affected-count\">\(Set(affected.images.map(\.digest)).count)</span>"), "\(search.prefix(2000))")
+                        #expect(
+                            search.contains("id=\"affected-count\">\(Set(affected.images.map(\.digest)).count)</span>"),
+                            "\(search.prefix(2000))")
                         let one = try #require(images.first)
                         let page = try dom("/images/\(one.digest)")
-                        let (_, detailJSON) = try await FleetFixture.request(.GET, base + "/v1/images/\(one.digest)", token: "read-token-0123456789")
+                        let (_, detailJSON) = try await FleetFixture.request(
+                            .GET, base + "/v1/images/\(one.digest)", token: "read-token-0123456789")
                         let detail = try decoder.decode(ImageDetail.self, from: Data(detailJSON.utf8))
                         #expect(page.contains("id=\"active-count\">\(detail.findings.count)</span>"), "\(page.prefix(2000))")
                     }

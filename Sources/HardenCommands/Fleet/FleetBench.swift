@@ -61,7 +61,8 @@ extension Application {
                                     batch.append(
                                         ImageResult(
                                             digest: sbom.source.manifestDigest, configDigest: sbom.source.configDigest,
-                                            references: [sbom.source.reference], labels: ["team": "team-\(i % 37)"], platform: sbom.source.platform,
+                                            references: [sbom.source.reference], labels: ["team": "team-\(i % 37)"],
+                                            platform: sbom.source.platform,
                                             os: sbom.os, packages: sbom.packages, findings: findings))
                                     if batch.count == 25 {
                                         try await store.importImages(batch)
@@ -75,7 +76,9 @@ extension Application {
                     }
                     let t = try await store.totals()
                     let d = ContinuousClock.now - started
-                    print("populate: \(t.images) images, \(t.packages) package rows, \(t.activeFindings) findings in \(d.components.seconds) s")
+                    print(
+                        "populate: \(t.images) images, \(t.packages) package rows, \(t.activeFindings) findings in \(d.components.seconds) s"
+                    )
                 }
             default:
                 throw HardenError(.invalidArgument, "--step: populate, rematch or rematch-all")

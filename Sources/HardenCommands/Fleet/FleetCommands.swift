@@ -38,7 +38,8 @@ extension Application {
             commandName: "fleet",
             abstract: "Use a fleet server: submit jobs, wait for them, ask which images are affected.",
             subcommands: [
-                FleetSubmit.self, FleetWait.self, FleetJobs.self, FleetImages.self, FleetImage.self, FleetAffected.self, FleetBenchPopulate.self,
+                FleetSubmit.self, FleetWait.self, FleetJobs.self, FleetImages.self, FleetImage.self, FleetAffected.self,
+                FleetBenchPopulate.self,
             ])
         public init() {}
     }
@@ -106,10 +107,13 @@ extension Application {
         public func run() async throws {
             guard !jobs.isEmpty else { throw HardenError(.invalidArgument, "give at least one job id") }
             try await Self.wait(
-                jobs, client: try client.client(), format: format, quiet: global.quiet, timeout: try Duration.parse(timeout, option: "--timeout"))
+                jobs, client: try client.client(), format: format, quiet: global.quiet,
+                timeout: try Duration.parse(timeout, option: "--timeout"))
         }
 
-        static func wait(_ ids: [Int64], client: FleetClient, format: OutputFormat, quiet: Bool, timeout: Duration = .seconds(3600))
+        static func wait(
+            _ ids: [Int64], client: FleetClient, format: OutputFormat, quiet: Bool, timeout: Duration = .seconds(3600)
+        )
             async throws
         {
             let deadline = ContinuousClock.now + timeout
@@ -138,7 +142,8 @@ extension Application {
                     rows.append([
                         String(j.id), j.state, j.image, s.map { String($0.packages) } ?? "", s.map { String($0.findings) } ?? "",
                         s.map { String($0.bySeverity["critical"] ?? 0) } ?? "", s.map { String($0.bySeverity["high"] ?? 0) } ?? "",
-                        j.error ?? (s?.policyFailures.map { $0.isEmpty ? "policy passed" : "policy fails: " + $0.joined(separator: ",") } ?? ""),
+                        j.error
+                            ?? (s?.policyFailures.map { $0.isEmpty ? "policy passed" : "policy fails: " + $0.joined(separator: ",") } ?? ""),
                     ])
                 }
                 try Output.emit(TextTable(rows: rows).render() + "\n", to: nil)
@@ -175,7 +180,8 @@ extension Application {
     public struct FleetImages: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(commandName: "images", abstract: "List stored images with their findings.")
         @OptionGroup public var client: FleetClientOptions
-        @Option(name: .long, help: ArgumentHelp("Only images whose last run failed this policy check (any: any check).", valueName: "CHECK"))
+        @Option(
+            name: .long, help: ArgumentHelp("Only images whose last run failed this policy check (any: any check).", valueName: "CHECK"))
         public var fails: String?
         @Option(name: .long, help: "Only images with an active finding at or above this severity.") public var severity: String?
         @Option(name: .long, help: "Only images whose digest or a reference contains this.") public var search: String?
@@ -203,7 +209,8 @@ extension Application {
     }
 
     public struct FleetImage: AsyncParsableCommand {
-        public static let configuration = CommandConfiguration(commandName: "image", abstract: "One stored image: packages, findings, last report.")
+        public static let configuration = CommandConfiguration(
+            commandName: "image", abstract: "One stored image: packages, findings, last report.")
         @OptionGroup public var client: FleetClientOptions
         @Argument(help: "The image's manifest or config digest.") public var digest: String
         @Option(name: .long, help: "Output format: table or json.") public var format: OutputFormat = .table
@@ -213,7 +220,8 @@ extension Application {
             let d: ImageDetail = try await client.client().get("/v1/images/\(digest)")
             if format == .json { return try emitJSON(d) }
             var text = "\(d.image.references.joined(separator: ", "))\n\(d.image.digest)  \(d.image.platform)  \(d.image.os ?? "")\n"
-            text += "packages: " + d.packagesByType.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + "\n\n"
+            text +=
+                "packages: " + d.packagesByType.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + "\n\n"
             var rows = [["VULNERABILITY", "SEVERITY", "PACKAGE", "VERSION", "FIX", "KEV", "FIRST SEEN"]]
             let df = ISO8601DateFormatter()
             for f in d.findings {
@@ -235,7 +243,8 @@ extension Application {
         public init() {}
 
         public func run() async throws {
-            let path = "/v1/vulnerabilities/\(id.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(["/"])) ?? id)/images"
+            let path =
+                "/v1/vulnerabilities/\(id.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(["/"])) ?? id)/images"
             let c = try client.client()
             // Every page.
             var a: AffectedImages = try await c.get(path + "?limit=1000")

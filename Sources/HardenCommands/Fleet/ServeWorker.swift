@@ -51,7 +51,8 @@ extension Application {
         @Option(name: .long, help: ArgumentHelp("Tokens to store (hashed): SCOPE TOKEN [NAME] a line.", valueName: "FILE"))
         public var tokenFile: String?
 
-        @Option(name: .long, help: ArgumentHelp("Download and import the feeds this often (e.g. 6h); default: never.", valueName: "DURATION"))
+        @Option(
+            name: .long, help: ArgumentHelp("Download and import the feeds this often (e.g. 6h); default: never.", valueName: "DURATION"))
         public var updateInterval: String?
 
         @Option(name: .long, help: ArgumentHelp("How often to look for a new database file.", valueName: "DURATION"))
@@ -60,7 +61,9 @@ extension Application {
         @Option(name: .long, help: ArgumentHelp("POST an event here for each new finding that matches --webhook-on.", valueName: "URL"))
         public var webhook: String?
 
-        @Option(name: .long, help: ArgumentHelp("Which new findings the webhook announces: severities and/or kev, e.g. critical,kev.", valueName: "RULE"))
+        @Option(
+            name: .long,
+            help: ArgumentHelp("Which new findings the webhook announces: severities and/or kev, e.g. critical,kev.", valueName: "RULE"))
         public var webhookOn = "critical,kev"
 
         @Option(name: .long, help: ArgumentHelp("Largest request body accepted, in bytes.", valueName: "BYTES"))
@@ -83,14 +86,17 @@ extension Application {
             config.webhook = webhook
             config.webhookRule = try WebhookRule(parsing: webhookOn)
             config.maxBody = maxBody
-            let seeds = try tokenFile.map { try TokenScope.parseTokenFile(String(decoding: try HostFS.readFile($0), as: UTF8.self), path: $0) } ?? []
+            let seeds =
+                try tokenFile.map { try TokenScope.parseTokenFile(String(decoding: try HostFS.readFile($0), as: UTF8.self), path: $0) }
+                ?? []
             let dbPath = database.path
             let portFile = self.portFile
             let settings = config
             try await FleetStore.with(url: url, connections: 16, logger: logger) { store in
                 try await store.seedTokens(seeds)
                 guard try await store.tokenCount() > 0 else {
-                    throw HardenError(.invalidArgument, "--token-file: no API token is stored yet; give a file with at least one admin token")
+                    throw HardenError(
+                        .invalidArgument, "--token-file: no API token is stored yet; give a file with at least one admin token")
                 }
                 let updater: @Sendable () async throws -> Void = {
                     let update = try DBUpdate.parse(["--db", dbPath, "--quiet"])
