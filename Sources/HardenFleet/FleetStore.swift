@@ -19,8 +19,10 @@ public final class FleetStore: Sendable {
     }
 
     /// Connects (a pool of `connections`), applies pending migrations, runs `body`, then closes the pool.
+    /// `firstAnswer`: how long the first query may take (the pool retries a refused connection for ever).
     public static func with<T: Sendable>(
-        url: String, connections: Int = 8, logger: Logger, migrate: Bool = true, _ body: @Sendable (FleetStore) async throws -> T
+        url: String, connections: Int = 8, logger: Logger, migrate: Bool = true, firstAnswer: Duration = .seconds(15),
+        _ body: @Sendable (FleetStore) async throws -> T
     ) async throws -> T {
         var configuration = try PostgresURL.configuration(url)
         configuration.options.maximumConnections = max(1, connections)
@@ -34,7 +36,7 @@ public final class FleetStore: Sendable {
             }
             defer { group.cancelAll() }
             do {
-                try await store.ping(url: url)
+                try await store.ping(url: url, within: firstAnswer)
                 if migrate { try await store.migrate() }
                 return try await body(store)
             } catch {
@@ -44,21 +46,20 @@ public final class FleetStore: Sendable {
         }
     }
 
-    func ping(url: String) async throws {
+    func ping(url: String, within limit: Duration) async throws {
         do {
-            // The pool retries a refused connection for ever: the first query gets 15 s.
             try await withThrowingTaskGroup(of: Bool.self) { group in
                 group.addTask {
                     _ = try await self.client.query("SELECT 1", logger: self.logger).collect()
                     return true
                 }
                 group.addTask {
-                    try await Task.sleep(for: .seconds(15))
+                    try await Task.sleep(for: limit)
                     return false
                 }
                 let answered = try await group.next() ?? false
                 group.cancelAll()
-                if !answered { throw HardenError(.io, "no answer in 15 s") }
+                if !answered { throw HardenError(.io, "no answer in \(limit.components.seconds) s") }
             }
         } catch {
             throw HardenError(.io, "\(PostgresURL.redacted(url)): cannot connect to PostgreSQL: \(Self.describe(error))", cause: error)

@@ -45,6 +45,9 @@ struct ScratchPostgres {
 }
 
 enum FleetFixture {
+    /// The first query's limit in tests: other suites run beside these and may hold both cores for a while.
+    static let patience: Duration = .seconds(300)
+
     static let logger: Logger = {
         var l = Logger(label: "fleet-test")
         l.logLevel = .warning
@@ -174,14 +177,14 @@ struct FleetTests {
 
     @Test func migrationsApplyOnceAndAFutureSchemaIsRefused() async throws {
         try await ScratchPostgres.with { pg in
-            try await FleetStore.with(url: pg.url, logger: FleetFixture.logger) { store in
+            try await FleetStore.with(url: pg.url, logger: FleetFixture.logger, firstAnswer: FleetFixture.patience) { store in
                 try await store.migrate()
                 try await store.migrate()
                 #expect(try await store.schemaVersion() == FleetSchema.migrations.last?.version)
                 try await store.client.query("INSERT INTO schema_migrations (version) VALUES (999)", logger: FleetFixture.logger)
             }
             await #expect(throws: HardenError.self) {
-                try await FleetStore.with(url: pg.url, logger: FleetFixture.logger) { _ in }
+                try await FleetStore.with(url: pg.url, logger: FleetFixture.logger, firstAnswer: FleetFixture.patience) { _ in }
             }
             // A server that is not there: one line naming it.
             do {
@@ -198,7 +201,7 @@ struct FleetTests {
     /// scheduled ones; the cap per action holds.
     @Test func twoWorkersNeverTakeTheSameJob() async throws {
         try await ScratchPostgres.with { pg in
-            try await FleetStore.with(url: pg.url, connections: 10, logger: FleetFixture.logger) { store in
+            try await FleetStore.with(url: pg.url, connections: 10, logger: FleetFixture.logger, firstAnswer: FleetFixture.patience) { store in
                 let scheduled = try await store.submit(
                     action: .scan, images: (0..<100).map { "sched-\($0)" }, options: JobOptions(noop: true), scheduled: true)
                 let adhoc = try await store.submit(action: .scan, images: (0..<400).map { "adhoc-\($0)" }, options: JobOptions(noop: true))
@@ -248,7 +251,7 @@ struct FleetTests {
         try await ScratchPostgres.with { pg in
             try await withTemporaryDirectory { dir in
                 let db = try FleetFixture.importTracker(dir, v2: false)
-                try await FleetStore.with(url: pg.url, logger: FleetFixture.logger) { store in
+                try await FleetStore.with(url: pg.url, logger: FleetFixture.logger, firstAnswer: FleetFixture.patience) { store in
                     let ids = try await store.submit(
                         action: .scan, images: ["oci:\(TestImages.layout):base"], options: JobOptions(), maxAttempts: 2)
                     let short = QueuePolicy(lease: .seconds(1))
@@ -332,7 +335,7 @@ struct FleetTests {
                         "--lease", "3s",
                     ])
                 // Kill it while it holds a job.
-                let victim: Int64? = try await FleetStore.with(url: pg.url, logger: FleetFixture.logger) { store -> Int64? in
+                let victim: Int64? = try await FleetStore.with(url: pg.url, logger: FleetFixture.logger, firstAnswer: FleetFixture.patience) { store -> Int64? in
                     for _ in 0..<600 {
                         if let j = try await store.jobs(state: .running, limit: 10).first { return j.id }
                         try await Task.sleep(for: .milliseconds(20))
@@ -359,7 +362,7 @@ struct FleetTests {
                 #expect(done.allSatisfy { $0.state == "succeeded" })
                 #expect(done.first { $0.id == killed }?.attempts == 2, "the killed job ran again")
                 let w2 = try pid("w2")
-                try await FleetStore.with(url: pg.url, logger: FleetFixture.logger) { store in
+                try await FleetStore.with(url: pg.url, logger: FleetFixture.logger, firstAnswer: FleetFixture.patience) { store in
                     var rows: [(Int64, String)] = []
                     for try await r in try await store.client.query(
                         "SELECT job_id, worker FROM job_results ORDER BY job_id", logger: FleetFixture.logger
@@ -400,7 +403,7 @@ struct FleetTests {
                     }
                 }
                 defer { hookTask.cancel() }
-                try await FleetStore.with(url: pg.url, logger: FleetFixture.logger) { store in
+                try await FleetStore.with(url: pg.url, logger: FleetFixture.logger, firstAnswer: FleetFixture.patience) { store in
                     try await FleetFixture.withServer(
                         store, database: db, webhook: "http://127.0.0.1:\(hook.port)/hook",
                         rule: WebhookRule(minimumSeverity: .high, knownExploited: true)
@@ -487,7 +490,7 @@ struct FleetTests {
         try await ScratchPostgres.with { pg in
             try await withTemporaryDirectory { dir in
                 let db = try FleetFixture.importTracker(dir, v2: false)
-                try await FleetStore.with(url: pg.url, logger: FleetFixture.logger) { store in
+                try await FleetStore.with(url: pg.url, logger: FleetFixture.logger, firstAnswer: FleetFixture.patience) { store in
                     // Stored hashed: the token itself is nowhere in the database.
                     try await FleetFixture.withServer(store, database: db) { base in
                         var stored: [String] = []
@@ -554,7 +557,7 @@ struct FleetTests {
         try await ScratchPostgres.with { pg in
             try await withTemporaryDirectory { dir in
                 let db = try FleetFixture.importTracker(dir, v2: true)
-                try await FleetStore.with(url: pg.url, logger: FleetFixture.logger) { store in
+                try await FleetStore.with(url: pg.url, logger: FleetFixture.logger, firstAnswer: FleetFixture.patience) { store in
                     try await FleetFixture.withServer(store, database: db) { base in
                         let tags = ["base", "nginx", "pyapp"]
                         _ = try await store.submit(
@@ -573,17 +576,17 @@ struct FleetTests {
                         let (_, affectedJSON) = try await FleetFixture.request(
                             .GET, base + "/v1/vulnerabilities/CVE-2099-0020/images", token: "read-token-0123456789")
                         let affected = try decoder.decode(AffectedImages.self, from: Data(affectedJSON.utf8))
-                        func dom(_ path: String) throws -> String {
+                        func dom(_ path: String) async throws -> String {
                             // The token goes in once, in the URL; the server answers with a cookie and a redirect.
+                            // Chromium runs on a thread of its own: this process's server must answer it meanwhile.
                             let sep = path.contains("?") ? "&" : "?"
-                            let (s, out) = try runProcess([
-                                "sh", "-c",
-                                "chromium --headless --no-sandbox --disable-gpu --no-first-run --user-data-dir='\(dir)/chrome' --dump-dom '\(base)\(path)\(sep)token=read-token-0123456789' 2>/dev/null",
-                            ])
+                            let command =
+                                "chromium --headless --no-sandbox --disable-gpu --no-first-run --user-data-dir='\(dir)/chrome' --dump-dom '\(base)\(path)\(sep)token=read-token-0123456789' 2>/dev/null"
+                            let (s, out) = try await offload { try runProcess(["sh", "-c", command]) }
                             try #require(s == 0, "chromium: \(out.prefix(500))")
                             return out
                         }
-                        let index = try dom("/")
+                        let index = try await dom("/")
                         #expect(index.contains("id=\"total-images\"><b>3</b>"), "\(index.prefix(2000))")
                         for i in images {
                             // Each image's row carries its counts.
@@ -592,12 +595,12 @@ struct FleetTests {
                             #expect(row.contains("data-severity=\"high\">\(i.bySeverity["high"] ?? 0)</td>"), "\(row)")
                             #expect(row.contains("data-severity=\"medium\">\(i.bySeverity["medium"] ?? 0)</td>"), "\(row)")
                         }
-                        let search = try dom("/vulnerabilities?id=CVE-2099-0020")
+                        let search = try await dom("/vulnerabilities?id=CVE-2099-0020")
                         #expect(
                             search.contains("id=\"affected-count\">\(Set(affected.images.map(\.digest)).count)</span>"),
                             "\(search.prefix(2000))")
                         let one = try #require(images.first)
-                        let page = try dom("/images/\(one.digest)")
+                        let page = try await dom("/images/\(one.digest)")
                         let (_, detailJSON) = try await FleetFixture.request(
                             .GET, base + "/v1/images/\(one.digest)", token: "read-token-0123456789")
                         let detail = try decoder.decode(ImageDetail.self, from: Data(detailJSON.utf8))
