@@ -201,7 +201,8 @@ struct FleetTests {
     /// scheduled ones; the cap per action holds.
     @Test func twoWorkersNeverTakeTheSameJob() async throws {
         try await ScratchPostgres.with { pg in
-            try await FleetStore.with(url: pg.url, connections: 10, logger: FleetFixture.logger, firstAnswer: FleetFixture.patience) { store in
+            try await FleetStore.with(url: pg.url, connections: 10, logger: FleetFixture.logger, firstAnswer: FleetFixture.patience) {
+                store in
                 let scheduled = try await store.submit(
                     action: .scan, images: (0..<100).map { "sched-\($0)" }, options: JobOptions(noop: true), scheduled: true)
                 let adhoc = try await store.submit(action: .scan, images: (0..<400).map { "adhoc-\($0)" }, options: JobOptions(noop: true))
@@ -335,7 +336,8 @@ struct FleetTests {
                         "--lease", "3s",
                     ])
                 // Kill it while it holds a job.
-                let victim: Int64? = try await FleetStore.with(url: pg.url, logger: FleetFixture.logger, firstAnswer: FleetFixture.patience) { store -> Int64? in
+                let victim: Int64? = try await FleetStore.with(url: pg.url, logger: FleetFixture.logger, firstAnswer: FleetFixture.patience)
+                { store -> Int64? in
                     for _ in 0..<600 {
                         if let j = try await store.jobs(state: .running, limit: 10).first { return j.id }
                         try await Task.sleep(for: .milliseconds(20))
@@ -380,6 +382,69 @@ struct FleetTests {
                 let affected = try decoder.decode(AffectedImages.self, from: Data(ao.utf8))
                 #expect(Set(affected.images.map(\.digest)).count == 5, "\(affected.images.map(\.references))")
                 #expect(affected.images.allSatisfy { $0.package.hasPrefix("libc") && $0.fixedVersions == ["2.36-9+deb12u99"] })
+            }
+        }
+    }
+
+    /// A `run` job: the whole pipeline on a worker (real binaries, runc), its report stored with the image, and the
+    /// policy check it failed listed by `fleet images --fails`.
+    @Test func aRunJobHardensTheImageAndRecordsItsReport() async throws {
+        try TestImages.require()
+        try await ScratchPostgres.with { pg in
+            try await withTemporaryDirectory { dir in
+                let db = try FleetFixture.importTracker(dir, v2: false)
+                try HostFS.writeFileAtomically(dir + "/tokens", Array("admin admin-token-0123456789 ci\n".utf8))
+                try HostFS.writeFileAtomically(dir + "/policy.yaml", Array("packages:\n  banned: [libc6]\n".utf8))
+                defer { _ = try? runProcess(["sh", "-c", "kill -9 $(cat '\(dir)'/*.pid) 2>/dev/null"]) }
+                let (s0, o0) = try runProcess([
+                    "sh", "-c",
+                    "'\(hardenBinary)' serve --database '\(pg.url)' --db '\(db)' --listen 127.0.0.1:0 --port-file '\(dir)/port' --token-file '\(dir)/tokens' >'\(dir)/serve.log' 2>&1 & echo $! >'\(dir)/serve.pid'",
+                ])
+                try #require(s0 == 0, "\(o0)")
+                for _ in 0..<200 where !HostFS.exists(dir + "/port") { try await Task.sleep(for: .milliseconds(100)) }
+                let port = String(decoding: try HostFS.readFile(dir + "/port"), as: UTF8.self).trimmingCharacters(
+                    in: .whitespacesAndNewlines)
+                let env = ["HARDEN_SERVER": "http://127.0.0.1:\(port)", "HARDEN_TOKEN": "admin-token-0123456789"]
+                let (s1, o1) = try runProcess(
+                    [
+                        hardenBinary, "fleet", "submit", "--action", "run", "--policy", dir + "/policy.yaml", "--run-arg", "--http-probe",
+                        "--run-arg", "80:GET:/", "--label", "team=web", "oci:\(TestImages.layout):nginx",
+                    ], environment: env)
+                try #require(s1 == 0, "submit: \(o1)")
+                let (s2, o2) = try runProcess(
+                    [
+                        hardenBinary, "worker", "--database", pg.url, "--server", env["HARDEN_SERVER"]!, "--max-jobs", "1", "--cache",
+                        dir + "/wc",
+                    ],
+                    environment: env)
+                try #require(s2 == 0, "worker: \(o2)")
+                let (s3, o3) = try runProcess(
+                    [hardenBinary, "fleet", "images", "--fails", "packages.banned", "--format", "json"], environment: env)
+                try #require(s3 == 0, "images: \(o3)")
+                let decoder = JSONDecoder()
+                decoder.dateDecodingStrategy = .iso8601
+                let failing = try decoder.decode([ImageSummary].self, from: Data(o3.utf8))
+                #expect(failing.count == 1 && failing.first?.policyFailures.contains("packages.banned") == true, "\(o3)")
+                #expect(failing.first?.labels["team"] == "web")
+                let (_, none) = try runProcess(
+                    [hardenBinary, "fleet", "images", "--fails", "image.max_size", "--format", "json"], environment: env)
+                #expect(try decoder.decode([ImageSummary].self, from: Data(none.utf8)).isEmpty)
+                let digest = try #require(failing.first?.digest)
+                let (s4, o4) = try runProcess([hardenBinary, "fleet", "image", digest, "--format", "json"], environment: env)
+                try #require(s4 == 0, "image: \(o4)")
+                let detail = try decoder.decode(ImageDetail.self, from: Data(o4.utf8))
+                // The stored report is harden run's report.json: the minified image verified by replaying the probe.
+                guard case .object(let report)? = detail.report, case .string(let verdict)? = report["verdict"] else {
+                    Issue.record("no report stored: \(o4.prefix(500))")
+                    return
+                }
+                #expect(verdict == "failed", "the policy bans libc6")
+                guard case .array(let stages)? = report["stages"] else { Issue.record("no stages"); return }
+                #expect(
+                    stages.contains {
+                        if case .object(let st) = $0, case .string("minify")? = st["name"] { return true } else { return false }
+                    })
+                #expect(detail.findings.contains { $0.id == "CVE-2099-0001" })
             }
         }
     }
