@@ -6,6 +6,7 @@ import Foundation
 import HardenCore
 import HardenProfile
 import HardenSystem
+import Synchronization
 import Yams
 
 public struct ComposeProject: Sendable, Equatable {
@@ -126,15 +127,16 @@ public enum ComposeReader {
         return ComposeProject(services: services, warnings: warnings)
     }
 
+    /// Whether `${VAR}` may take values from this process's environment. A fleet worker turns it off: the Compose
+    /// files of jobs come from submitters, who must not read the worker's variables (its database URL, tokens).
+    public static let interpolatesProcessEnvironment = Atomic<Bool>(true)
+
     /// Reads and merges files in order (later files override earlier ones, as `docker compose -f a -f b` does).
-    public static func load(
-        _ files: [String], environment: [String: String] = ProcessInfo.processInfo.environment
-    ) throws
-        -> ComposeProject
-    {
+    public static func load(_ files: [String], environment: [String: String]? = nil) throws -> ComposeProject {
         guard let first = files.first else { throw HardenError(.invalidArgument, "no Compose file given") }
         let directory = HostFS.split(HostFS.absolute(first)).0
-        var variables = environment
+        var variables =
+            environment ?? (interpolatesProcessEnvironment.load(ordering: .relaxed) ? ProcessInfo.processInfo.environment : [:])
         if let dotenv = try? HostFS.readFile(directory + "/.env", limit: 1 << 20) {
             for (k, v) in try EnvFile.parse(dotenv, source: directory + "/.env") where variables[k] == nil { variables[k] = v }
         }

@@ -17,6 +17,9 @@ public struct JobOptions: Codable, Sendable, Hashable {
     public var policy: String?
     /// `run` jobs: where to push the hardened image (a registry reference; the worker's credentials).
     public var pushTo: String?
+    /// `run` jobs: a Compose file's text (the services the image needs; `--service` in `arguments` names the target).
+    /// Bind mounts and env files are refused, and `${VAR}` never reads the worker's environment.
+    public var compose: String?
     /// A job that does nothing (the queue benchmark): the worker claims and completes it.
     public var noop: Bool?
 

@@ -24,6 +24,14 @@ final class Shared<T: Sendable>: Sendable {
     func withLock<R: Sendable>(_ body: (inout sending T) -> sending R) -> R { mutex.withLock(body) }
 }
 
+extension JSONDecoder {
+    static var iso8601: JSONDecoder {
+        let d = JSONDecoder()
+        d.dateDecodingStrategy = .iso8601
+        return d
+    }
+}
+
 /// A scratch PostgreSQL for one test: its own cluster, stopped at the end.
 struct ScratchPostgres {
     let dir: String
@@ -162,11 +170,26 @@ struct FleetTests {
             ),
             (["fleet", "submit", "--action", "run", "--push-to", "oci:/tmp/x", "img"], "pushTo must be a registry reference"),
             (["fleet", "submit", "--action", "fix", "img"], "--action"),
+            (["fleet", "submit", "--action", "run", "--compose", "BIND", "img"], "bind mount /host refused"),
+            (
+                ["fleet", "submit", "--action", "run", "--compose", "ENVFILE", "--run-arg", "--service", "--run-arg", "web", "img"],
+                "env_file refused"
+            ),
+            (["fleet", "submit", "--action", "run", "--compose", "PLAIN", "img"], "name the service"),
             (["fleet", "images"], "cannot reach the fleet server"),
             (["serve", "--database", "mysql://x/y"], "not a postgres:// URL"),
             (["worker", "--database", "postgres://u@127.0.0.1:1/x", "--lease", "1s"], "--lease"),
         ]
-        for (args, message) in cases {
+        let dir = try HostFS.makeTemporaryDirectory(prefix: "harden-compose")
+        defer { try? HostFS.removeTree(dir) }
+        let files = [
+            "BIND": "services:\n  web:\n    image: nginx\n    volumes: [\"/:/host\"]\n",
+            "ENVFILE": "services:\n  web:\n    image: nginx\n    env_file: [/etc/worker.env]\n",
+            "PLAIN": "services:\n  web:\n    image: nginx\n",
+        ]
+        for (name, text) in files { try HostFS.writeFileAtomically(dir + "/" + name, Array(text.utf8)) }
+        for (template, message) in cases {
+            let args = template.map { files[$0] != nil ? dir + "/" + $0 : $0 }
             let (status, out) = try runProcess([hardenBinary] + args, environment: env)
             #expect(status == 1 && out.contains(message), "\(args): \(status) \(out)")
             #expect(out.split(separator: "\n").count == 1, "\(args): one line, got \(out)")
@@ -333,7 +356,7 @@ struct FleetTests {
                     "w1",
                     [
                         hardenBinary, "worker", "--database", pg.url, "--server", env["HARDEN_SERVER"]!, "--token", env["HARDEN_TOKEN"]!,
-                        "--lease", "3s",
+                        "--lease", "3s", "--allow-local-images",
                     ])
                 // Kill it while it holds a job.
                 let victim: Int64? = try await FleetStore.with(url: pg.url, logger: FleetFixture.logger, firstAnswer: FleetFixture.patience)
@@ -352,8 +375,7 @@ struct FleetTests {
                     "w2",
                     [
                         hardenBinary, "worker", "--database", pg.url, "--server", env["HARDEN_SERVER"]!, "--token", env["HARDEN_TOKEN"]!,
-                        "--lease", "3s",
-                        "--concurrency", "2",
+                        "--lease", "3s", "--concurrency", "2", "--allow-local-images",
                     ])
                 let (ws, wo) = try runProcess(
                     [hardenBinary, "fleet", "wait", "--timeout", "5m", "--format", "json"] + jobs.map(String.init), environment: env)
@@ -405,6 +427,21 @@ struct FleetTests {
                 let port = String(decoding: try HostFS.readFile(dir + "/port"), as: UTF8.self).trimmingCharacters(
                     in: .whitespacesAndNewlines)
                 let env = ["HARDEN_SERVER": "http://127.0.0.1:\(port)", "HARDEN_TOKEN": "admin-token-0123456789"]
+                // A worker without --allow-local-images refuses a job that names a path of its machine.
+                let (sl, ol) = try runProcess([hardenBinary, "fleet", "submit", "--format", "json", "dir:/etc"], environment: env)
+                try #require(sl == 0, "submit: \(ol)")
+                let local = try JSONDecoder().decode(SubmissionAnswer.self, from: Data(ol.utf8)).jobs[0]
+                let (sw, ow) = try runProcess(
+                    [
+                        hardenBinary, "worker", "--database", pg.url, "--server", env["HARDEN_SERVER"]!, "--max-jobs", "1", "--cache",
+                        dir + "/wc",
+                    ],
+                    environment: env)
+                try #require(sw == 0, "worker: \(ow)")
+                let (_, jl) = try runProcess([hardenBinary, "fleet", "jobs", "--format", "json"], environment: env)
+                let refused = try JSONDecoder.iso8601.decode([FleetJob].self, from: Data(jl.utf8)).first { $0.id == local }
+                #expect(refused?.state == "failed" && refused?.attempts == 1, "\(jl)")
+                #expect(refused?.error?.contains("registry images only") == true, "\(refused?.error ?? "")")
                 let (s1, o1) = try runProcess(
                     [
                         hardenBinary, "fleet", "submit", "--action", "run", "--policy", dir + "/policy.yaml", "--run-arg", "--http-probe",
@@ -414,7 +451,7 @@ struct FleetTests {
                 let (s2, o2) = try runProcess(
                     [
                         hardenBinary, "worker", "--database", pg.url, "--server", env["HARDEN_SERVER"]!, "--max-jobs", "1", "--cache",
-                        dir + "/wc",
+                        dir + "/wc", "--allow-local-images",
                     ],
                     environment: env)
                 try #require(s2 == 0, "worker: \(o2)")
@@ -445,6 +482,34 @@ struct FleetTests {
                         if case .object(let st) = $0, case .string("minify")? = st["name"] { return true } else { return false }
                     })
                 #expect(detail.findings.contains { $0.id == "CVE-2099-0001" })
+                // With a Compose file sent with the job: the service's settings apply and the report names the service.
+                let compose =
+                    "services:\n  web:\n    image: oci:\(TestImages.layout):nginx\n    environment:\n      WHO: \"${HOME:-nobody}\"\n"
+                try HostFS.writeFileAtomically(dir + "/compose.yaml", Array(compose.utf8))
+                let (s5, o5) = try runProcess(
+                    [
+                        hardenBinary, "fleet", "submit", "--action", "run", "--compose", dir + "/compose.yaml", "--run-arg", "--service",
+                        "--run-arg", "web", "--run-arg", "--http-probe", "--run-arg", "80:GET:/", "--format", "json",
+                        "oci:\(TestImages.layout):nginx",
+                    ], environment: env)
+                try #require(s5 == 0, "submit: \(o5)")
+                let composeJob = try JSONDecoder().decode(SubmissionAnswer.self, from: Data(o5.utf8)).jobs[0]
+                let (s6, o6) = try runProcess(
+                    [
+                        hardenBinary, "worker", "--database", pg.url, "--server", env["HARDEN_SERVER"]!, "--max-jobs", "1", "--cache",
+                        dir + "/wc", "--allow-local-images",
+                    ], environment: env)
+                try #require(s6 == 0, "worker: \(o6)")
+                let (_, j6) = try runProcess([hardenBinary, "fleet", "wait", String(composeJob), "--format", "json"], environment: env)
+                let done = try JSONDecoder.iso8601.decode([FleetJob].self, from: Data(j6.utf8))
+                #expect(done.first?.state == "succeeded", "\(j6)")
+                let (_, o7) = try runProcess([hardenBinary, "fleet", "image", digest, "--format", "json"], environment: env)
+                let again = try decoder.decode(ImageDetail.self, from: Data(o7.utf8))
+                guard case .object(let r2)? = again.report, case .object(let profile)? = r2["profile"] else {
+                    Issue.record("no profile in the stored report")
+                    return
+                }
+                #expect(profile["service"] == .string("web"), "\(profile["service"] ?? .null)")
             }
         }
     }

@@ -62,6 +62,12 @@ extension Application {
         @Option(name: .long, help: ArgumentHelp("run jobs: a policy file sent with the job.", valueName: "FILE")) public var policy: String?
         @Option(name: .long, help: ArgumentHelp("run jobs: push the hardened image here (a registry reference).", valueName: "REF"))
         public var pushTo: String?
+        @Option(
+            name: .long,
+            help: ArgumentHelp(
+                "run jobs: a Compose file sent with the job (no bind mounts or env files); name the service with --run-arg --service NAME.",
+                valueName: "FILE"))
+        public var compose: String?
         @Flag(name: .long, help: "Wait for the jobs and exit 1 if any failed.") public var wait = false
         @Option(name: .long, help: "Output format: table or json.") public var format: OutputFormat = .table
         public init() {}
@@ -80,6 +86,7 @@ extension Application {
                 options.arguments = runArg.isEmpty ? nil : runArg
                 options.policy = try policy.map { String(decoding: try HostFS.readFile($0), as: UTF8.self) }
                 options.pushTo = pushTo
+                options.compose = try compose.map { String(decoding: try HostFS.readFile($0), as: UTF8.self) }
                 try RunJob.validate(options)
             }
             let c = try client.client()

@@ -1,6 +1,7 @@
 // harden — a fleet `run` job: the whole pipeline (`harden run`) on a worker, its report stored with the image.
 import ArgumentParser
 import Foundation
+import HardenCompose
 import HardenCore
 import HardenFleet
 import HardenOCI
@@ -14,6 +15,7 @@ import Logging
 struct RunJob: Sendable {
     let imageOptions: ImageOptions
     let logger: Logger
+    var allowLocalImages = false
 
     /// Options of `harden run` a job may carry, and whether each takes a value. Everything that names a file or
     /// directory of the worker (--probe-script, --env-file, --mount, --compose, -o, --report-dir, --db, credentials)
@@ -23,9 +25,10 @@ struct RunJob: Sendable {
         "--require-probes": false, "--network": true, "--pids-limit": true, "--memory": true, "--env": true, "--tmpfs": true,
         "--read-only": false, "--user": true, "--workdir": true, "--entrypoint": true, "--include": true, "--keep-package": true,
         "--preset": true, "--strip-secret-env": false, "--python-bytecode": false, "--patch": false, "--patch-all": false,
+        "--service": true,
     ]
 
-    static func validate(_ options: JobOptions) throws {
+    static func validate(_ options: JobOptions, allowLocalImages: Bool = true) throws {
         var args = (options.arguments ?? [])[...]
         while let a = args.popFirst() {
             let name = a.split(separator: "=", maxSplits: 1).first.map(String.init) ?? a
@@ -43,10 +46,31 @@ struct RunJob: Sendable {
                 throw HardenError(.invalidArgument, "run job: pushTo must be a registry reference, not \(push)")
             }
         }
+        if let compose = options.compose {
+            let project = try ComposeReader.parse(compose, file: "compose", directory: "/nonexistent-job-directory", variables: [:])
+            for (name, service) in project.services.sorted(by: { $0.key < $1.key }) {
+                if let bind = service.volumes.first(where: { $0.kind == .bind }) {
+                    throw HardenError(
+                        .invalidArgument,
+                        "run job: compose service \(name): bind mount \(bind.target) refused (it would mount the worker's files)")
+                }
+                if !service.envFiles.isEmpty {
+                    throw HardenError(
+                        .invalidArgument, "run job: compose service \(name): env_file refused (it would read the worker's files)")
+                }
+                if let image = service.image, !allowLocalImages {
+                    try JobRunner.requireRegistry(image, what: "compose service \(name)'s image")
+                }
+            }
+            guard (options.arguments ?? []).contains(where: { $0 == "--service" || $0.hasPrefix("--service=") }) else {
+                throw HardenError(.invalidArgument, "run job: with a Compose file, name the service to harden (--service NAME)")
+            }
+        }
     }
 
     func run(_ job: ClaimedJob, databasePath: String) async throws -> ImageResult {
-        try Self.validate(job.options)
+        try Self.validate(job.options, allowLocalImages: allowLocalImages)
+        try JobRunner.requireLocalAllowed(job.image, allowed: allowLocalImages)
         let scratch = try HostFS.makeTemporaryDirectory(prefix: "harden-job-\(job.id)-")
         defer { try? HostFS.removeTree(scratch) }
         var args = [job.image, "--db", databasePath, "--report-dir", scratch + "/report", "--quiet"]
@@ -55,6 +79,10 @@ struct RunJob: Sendable {
         if let policy = job.options.policy {
             try HostFS.writeFileAtomically(scratch + "/policy.yaml", Array(policy.utf8))
             args += ["--policy", scratch + "/policy.yaml"]
+        }
+        if let compose = job.options.compose {
+            try HostFS.writeFileAtomically(scratch + "/compose.yaml", Array(compose.utf8))
+            args += ["--compose", scratch + "/compose.yaml"]
         }
         args += job.options.arguments ?? []
         var command = try Application.Run.parse(args)
@@ -71,7 +99,8 @@ struct RunJob: Sendable {
         var failures = (record.policy?.violations ?? []).map(\.rule)
         if record.verdict != .passed && failures.isEmpty { failures = ["run"] }
         // The image's inventory and findings, as a scan job records them.
-        var result = try await JobRunner(imageOptions: imageOptions, logger: logger).scan(job, databasePath: databasePath)
+        var result = try await JobRunner(imageOptions: imageOptions, logger: logger, allowLocalImages: allowLocalImages).scan(
+            job, databasePath: databasePath)
         result.report = Data(reportBytes)
         result.policyFailures = Array(Set(failures)).sorted()
         return result

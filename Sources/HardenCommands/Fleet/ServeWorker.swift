@@ -1,6 +1,7 @@
 // harden — `harden serve` and `harden worker`: the fleet's API server and its job runners.
 import ArgumentParser
 import Foundation
+import HardenCompose
 import HardenCore
 import HardenFleet
 import HardenOCI
@@ -8,6 +9,7 @@ import HardenSBOM
 import HardenSystem
 import HardenVulnDB
 import Logging
+import Synchronization
 
 /// `--database postgres://…` (env HARDEN_DATABASE_URL).
 public struct FleetDatabaseOptions: ParsableArguments {
@@ -150,6 +152,11 @@ extension Application {
         @Option(name: .long, help: ArgumentHelp("Where the vulnerability database is cached.", valueName: "DIR"))
         public var cache: String?
 
+        @Flag(
+            name: .long,
+            help: "Accept jobs that name images by local paths (oci:, oci-archive:, docker-archive:, dir:): files of this machine.")
+        public var allowLocalImages = false
+
         public init() {}
 
         public func run() async throws {
@@ -175,7 +182,9 @@ extension Application {
             config.policy = QueuePolicy(lease: try Duration.parse(lease, option: "--lease"), caps: caps)
             guard config.policy.lease >= .seconds(3) else { throw HardenError(.invalidArgument, "--lease: at least 3s") }
             config.maxJobs = maxJobs
-            let executor = JobRunner(imageOptions: imageOptions, logger: logger).executor
+            // Compose files of jobs are the submitters': `${VAR}` must not read this process's environment.
+            ComposeReader.interpolatesProcessEnvironment.store(false, ordering: .relaxed)
+            let executor = JobRunner(imageOptions: imageOptions, logger: logger, allowLocalImages: allowLocalImages).executor
             let leaseText = lease
             let settings = config
             try await FleetStore.with(url: url, connections: settings.concurrency + 2, logger: logger) { store in
@@ -195,17 +204,36 @@ extension ImageOptions: @unchecked Sendable {}
 struct JobRunner: Sendable {
     let imageOptions: ImageOptions
     let logger: Logger
+    /// Whether jobs may name images by local paths (oci:, docker-archive:, dir: …) — files of the worker.
+    var allowLocalImages = false
 
     var executor: JobExecutor {
         { job, databasePath in
             switch job.action {
             case .scan: try await scan(job, databasePath: databasePath)
-            case .run: try await RunJob(imageOptions: imageOptions, logger: logger).run(job, databasePath: databasePath)
+            case .run:
+                try await RunJob(imageOptions: imageOptions, logger: logger, allowLocalImages: allowLocalImages).run(
+                    job, databasePath: databasePath)
             }
         }
     }
 
+    /// A job names a registry image unless the worker allows local paths: otherwise a submitter could make the
+    /// worker read (and with `run --push-to`, publish) any of its files as an image.
+    static func requireLocalAllowed(_ image: String, allowed: Bool) throws {
+        if !allowed { try requireRegistry(image, what: "the image") }
+    }
+
+    static func requireRegistry(_ image: String, what: String) throws {
+        let ref = try ImageReference.parse(image)
+        guard case .registry = ref else {
+            throw HardenError(
+                .invalidArgument, "\(what) \(image) is a path on the worker; this worker takes registry images only (--allow-local-images)")
+        }
+    }
+
     func scan(_ job: ClaimedJob, databasePath: String) async throws -> ImageResult {
+        try Self.requireLocalAllowed(job.image, allowed: allowLocalImages)
         let ref = try ImageReference.parse(job.image)
         var options = imageOptions
         if let p = job.options.platform { options.platform = p }
