@@ -67,6 +67,7 @@ struct Dashboard {
         o += "</div><table id=\"images\"><thead><tr><th>Image</th><th>Platform</th><th class=n>Packages</th>"
         for s in Self.severities.prefix(4) { o += "<th class=n>\(s.capitalized)</th>" }
         o += "<th class=n>KEV</th><th>Hardening</th><th>Scanned</th></tr></thead><tbody>"
+        let df = ISO8601DateFormatter()
         for i in images {
             o += "<tr data-digest=\"\(Self.esc(i.digest))\"><td><a href=\"\(Self.esc(Self.link(i.digest)))\">"
             o += Self.esc(i.references.first ?? i.digest) + "</a><br><code>\(Self.esc(String(i.digest.prefix(19))))…</code></td>"
@@ -75,7 +76,7 @@ struct Dashboard {
             o += "<td class=n>\(i.knownExploited)</td>"
             o +=
                 "<td>\(i.reportAt == nil ? "—" : (i.policyFailures.isEmpty ? "passed" : "fails: " + Self.esc(i.policyFailures.joined(separator: ", "))))</td>"
-            o += "<td>\(i.scannedAt.map { Self.esc(ISO8601DateFormatter().string(from: $0)) } ?? "—")</td></tr>"
+            o += "<td>\(i.scannedAt.map { Self.esc(df.string(from: $0)) } ?? "—")</td></tr>"
         }
         return o + "</tbody></table>"
     }

@@ -138,10 +138,7 @@ extension Application {
             }
             let jobs = ids.compactMap { done[$0] }
             if format == .json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-                encoder.dateEncodingStrategy = .iso8601
-                try Output.emit(String(decoding: try encoder.encode(jobs), as: UTF8.self) + "\n", to: nil)
+                try emitJSON(jobs)
             } else {
                 var rows = [["JOB", "STATE", "IMAGE", "PACKAGES", "FINDINGS", "CRITICAL", "HIGH", "DETAIL"]]
                 for j in jobs {
@@ -224,7 +221,8 @@ extension Application {
         public init() {}
 
         public func run() async throws {
-            let d: ImageDetail = try await client.client().get("/v1/images/\(digest)")
+            let d: ImageDetail = try await client.client().get(
+                "/v1/images/\(digest.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(["/"])) ?? digest)")
             if format == .json { return try emitJSON(d) }
             var text = "\(d.image.references.joined(separator: ", "))\n\(d.image.digest)  \(d.image.platform)  \(d.image.os ?? "")\n"
             text +=
