@@ -118,7 +118,7 @@ run_workers() {   # COUNT: time until every queued job is done
     s=$(now)
     local pids=()
     for w in $(seq "$count"); do
-        "$BIN" worker --database "$URL" --cache "$WORK/wc-$count-$w" --allow-local-images --log-level error &
+        "$BIN" worker --database "$URL" --cache "$WORK/wc-$count-$w" --allow-local-images "$IMAGES" --log-level error &
         pids+=($!); PIDS+=($!)
     done
     # shellcheck disable=SC2086

@@ -2,7 +2,7 @@
 # harden — a local fleet to try: PostgreSQL from Debian's packages in a scratch directory, `harden serve` and two
 # `harden worker`s, with tokens written to DIR/tokens. Ctrl-C stops everything and keeps DIR (rerun to resume).
 #   scripts/fleet-demo.sh [DIR] [PORT]     (default .fleet-demo, 8080; the database on PORT+1)
-# Its workers accept local image paths (--allow-local-images): this machine's files are yours here.
+# Its workers accept local image paths anywhere (--allow-local-images /): this machine's files are yours here.
 # Then, in another shell (the script prints these with the real token):
 #   export HARDEN_SERVER=http://127.0.0.1:8080 HARDEN_TOKEN=…
 #   harden fleet submit docker://docker.io/library/debian:bookworm --wait
@@ -34,7 +34,7 @@ pids+=($!)
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.2; done
 for w in 1 2; do
     "$BIN" worker --database "$URL" --server "http://127.0.0.1:$PORT" --token "$ADMIN" --cache "$DIR/worker-$w" \
-        --allow-local-images --log-level info > "$DIR/worker-$w.log" 2>&1 &
+        --allow-local-images / --log-level info > "$DIR/worker-$w.log" 2>&1 &
     pids+=($!)
 done
 cat <<MSG

@@ -16,14 +16,20 @@ public struct ImageOptions: ParsableArguments {
     @Option(
         name: .long,
         help:
-            "Registry credentials USER:PASS — visible to every user in `ps`; prefer --creds-file or the environment [HARDEN_REGISTRY_USER, HARDEN_REGISTRY_PASSWORD; else ~/.docker/config.json]."
+            "Registry credentials USER:PASS for the registries this command names — visible to every user in `ps`; prefer --creds-file or the environment [HARDEN_REGISTRY_USER, HARDEN_REGISTRY_PASSWORD, HARDEN_REGISTRY_HOST; else ~/.docker/config.json]."
     )
     public var creds: String?
 
     @Option(
         name: .customLong("creds-file"),
-        help: ArgumentHelp("Read registry credentials USER:PASS from FILE (- for standard input).", valueName: "FILE"))
+        help: ArgumentHelp(
+            "Registry credentials from FILE (- for standard input): HOST[:PORT] USER:PASS lines, a docker config.json, or one USER:PASS line for the registries this command names.",
+            valueName: "FILE"))
     public var credsFile: String?
+
+    /// A worker's: credentials only where they name a host (a job names its registry; the worker's must not follow).
+    @Flag(name: .customLong("host-scoped-credentials-only"), help: .hidden)
+    public var hostScopedCredentialsOnly = false
 
     @Option(
         name: .customLong("tls-verify"),
@@ -42,8 +48,17 @@ public struct ImageOptions: ParsableArguments {
     public func registryOptions() throws -> RegistryOptions {
         guard timeout > 0 else { throw HardenError(.invalidArgument, "--timeout: must be a positive number of seconds") }
         if creds != nil && credsFile != nil { throw HardenError(.invalidArgument, "--creds and --creds-file: give one") }
-        var credentials = try creds.map { try Credentials(parsing: $0) }
+        var credentials = RegistryCredentials(anyHost: try creds.map { try Credentials(parsing: $0) })
         if let credsFile { credentials = try Credentials.read(file: credsFile) }
+        if hostScopedCredentialsOnly {
+            guard credentials.anyHost == nil else {
+                throw HardenError(
+                    .invalidArgument,
+                    "--creds/--creds-file: a worker's credentials must name their registry (HOST[:PORT] USER:PASS lines or a docker config.json)"
+                )
+            }
+            credentials.hostScopedOnly = true
+        }
         return RegistryOptions(credentials: credentials, tlsVerify: tlsVerify, idleTimeout: .seconds(timeout))
     }
 

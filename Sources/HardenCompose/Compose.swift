@@ -88,7 +88,11 @@ public enum ComposeReader {
     ]
 
     /// One file's text → its services (not yet merged). `directory` resolves relative paths; `variables` interpolate.
-    public static func parse(_ text: String, file: String, directory: String, variables: [String: String]) throws -> ComposeProject {
+    /// `untrusted` (a fleet job's file): every `$VAR`/`${VAR}` reference and every bare `environment` name is refused —
+    /// a job's variables come from the job, never from the process that runs it.
+    public static func parse(
+        _ text: String, file: String, directory: String, variables: [String: String], untrusted: Bool = false
+    ) throws -> ComposeProject {
         let aliases = YAMLLimits.countAliases(text)
         guard aliases <= YAMLLimits.maxAliases else {
             throw HardenError(.limitExceeded, "\(file): \(aliases) YAML aliases, more than the \(YAMLLimits.maxAliases) allowed")
@@ -99,7 +103,7 @@ public enum ComposeReader {
         } catch let e as YamlError {
             throw HardenError(.corrupt, "\(file): invalid YAML: \(YAMLLimits.describe(e))")
         }
-        let r = Reader(file: file, directory: directory, variables: variables)
+        let r = Reader(file: file, directory: directory, variables: untrusted ? [:] : variables, untrusted: untrusted)
         guard let top = root?.mapping else { throw HardenError(.corrupt, "\(file): a Compose file must be a mapping") }
         var warnings: [String] = []
         var services: [String: ComposeService] = [:]
@@ -224,6 +228,7 @@ struct Reader {
     var file: String
     var directory: String
     var variables: [String: String]
+    var untrusted = false
 
     func line(_ node: Node) -> Int { node.mark?.line ?? 0 }
 
@@ -247,6 +252,8 @@ struct Reader {
             if next < s.endIndex, s[next] == "$" {
                 out.append("$")
                 i = s.index(after: next)
+            } else if untrusted, next < s.endIndex, s[next] == "{" || s[next] == "_" || s[next].isLetter {
+                throw error(node, key, "variables ($NAME, ${NAME}) are refused in a job's Compose file; write the values")
             } else if next < s.endIndex, s[next] == "{" {
                 guard let close = s[next...].firstIndex(of: "}") else { throw error(node, key, "unterminated ${ in \"\(s)\"") }
                 let expr = String(s[s.index(after: next)..<close])
@@ -365,6 +372,7 @@ struct Reader {
                     for (ek, ev) in em {
                         let n = ek.string ?? ""
                         if ev.null != nil || ev.string == nil {
+                            if untrusted { throw error(ev, path, "\(n) without a value is refused in a job's Compose file") }
                             if let x = variables[n] { s.environment[n] = x }
                         } else {
                             s.environment[n] = try scalar(ev, path)
@@ -374,6 +382,8 @@ struct Reader {
                     for item in try strings(v, path) {
                         if let eq = item.firstIndex(of: "=") {
                             s.environment[String(item[..<eq])] = String(item[item.index(after: eq)...])
+                        } else if untrusted {
+                            throw error(v, path, "\(item) without a value is refused in a job's Compose file")
                         } else if let x = variables[item] {
                             s.environment[item] = x
                         }
@@ -489,6 +499,13 @@ struct Reader {
         return s
     }
 
+    /// A named volume's name, as Docker allows it: `[a-zA-Z0-9][a-zA-Z0-9_.-]*` — never `.`, `..` or a path.
+    func checkVolumeName(_ name: String, _ node: Node, _ key: String) throws {
+        guard ComposeService.Volume.isValidName(name) else {
+            throw error(node, key, "\"\(name.prefix(80))\" is not a volume name ([a-zA-Z0-9][a-zA-Z0-9_.-]*)")
+        }
+    }
+
     /// `SRC:DST[:ro|rw]`, `DST` (anonymous), `NAME:DST` (named volume), or the long form.
     func volume(_ node: Node, _ key: String) throws -> ComposeService.Volume {
         if let vm = node.mapping {
@@ -499,6 +516,7 @@ struct Reader {
             guard let t = vm["target"] else { throw error(node, key, "needs target") }
             var source = try vm["source"].map { try scalar($0, key + ".source") }
             if kind == .bind, let s = source { source = path(s) }
+            if kind == .volume, let name = source { try checkVolumeName(name, node, key) }
             return .init(kind: kind, source: source, target: try scalar(t, key + ".target"), readOnly: vm["read_only"]?.bool ?? false)
         }
         let spec = try scalar(node, key)
@@ -512,12 +530,23 @@ struct Reader {
             }
             let src = parts[0]
             let bind = src.hasPrefix("/") || src.hasPrefix(".") || src.hasPrefix("~")
+            if !bind { try checkVolumeName(src, node, key) }
             return .init(
                 kind: bind ? .bind : .volume, source: bind ? path(src) : src, target: parts[1],
                 readOnly: mode.split(separator: ",").contains("ro"))
         default:
             throw error(node, key, "\"\(spec)\" is not SOURCE:TARGET[:MODE]")
         }
+    }
+}
+
+extension ComposeService.Volume {
+    /// Docker's rule for volume names: `[a-zA-Z0-9][a-zA-Z0-9_.-]*`, at most 255 bytes (so never `.`, `..` or a path).
+    public static func isValidName(_ name: String) -> Bool {
+        let b = Array(name.utf8)
+        func alnum(_ c: UInt8) -> Bool { (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) }
+        guard let first = b.first, alnum(first), b.count <= 255 else { return false }
+        return b.allSatisfy { alnum($0) || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-") }
     }
 }
 

@@ -27,19 +27,25 @@ extension StringProtocol {
 
 extension String {
     /// The text with `& < > " '` as HTML entities: safe in element content and quoted attributes.
+    ///
+    /// Works on UTF-8 bytes, never on `Character`s: a grapheme cluster such as `"\u{0600}<"` or `">\u{0301}"` is one
+    /// `Character` that equals neither `"<"` nor `">"`, and an escaper comparing Characters lets it through whole.
+    /// NUL and other C0 controls but tab, newline and carriage return become U+FFFD (a browser drops or misreads them).
     public var htmlEscaped: String {
-        var out = ""
-        out.reserveCapacity(utf8.count)
-        for c in self {
-            switch c {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default: out.append(c)
+        var out: [UInt8] = []
+        out.reserveCapacity(utf8.count + 16)
+        for b in utf8 {
+            switch b {
+            case UInt8(ascii: "&"): out += Array("&amp;".utf8)
+            case UInt8(ascii: "<"): out += Array("&lt;".utf8)
+            case UInt8(ascii: ">"): out += Array("&gt;".utf8)
+            case UInt8(ascii: "\""): out += Array("&quot;".utf8)
+            case UInt8(ascii: "'"): out += Array("&#39;".utf8)
+            case 0x09, 0x0A, 0x0D: out.append(b)
+            case 0x00..<0x20, 0x7F: out += [0xEF, 0xBF, 0xBD]
+            default: out.append(b)
             }
         }
-        return out
+        return String(decoding: out, as: UTF8.self)
     }
 }

@@ -25,6 +25,10 @@ public struct FleetClient: Sendable {
         return try decode(try await send(.POST, path, body: try encoder.encode(body)), path: path)
     }
 
+    public func delete<T: Decodable>(_ path: String, as: T.Type = T.self) async throws -> T {
+        try decode(try await send(.DELETE, path, body: nil), path: path)
+    }
+
     /// The raw answer of a GET (text endpoints: /metrics, dashboard pages).
     public func text(_ path: String) async throws -> String {
         String(decoding: try await send(.GET, path, body: nil), as: UTF8.self)
@@ -83,6 +87,16 @@ public enum FleetHTTP {
         var config = HTTPClient.Configuration()
         config.timeout = HTTPClient.Configuration.Timeout(connect: .seconds(10), read: .seconds(300))
         config.connectionPool.retryConnectionEstablishment = false
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: config)
+    }()
+
+    /// For webhook deliveries: redirects are never followed (a hook that redirects would make the server send its
+    /// events, or requests, anywhere).
+    public static let webhooks: HTTPClient = {
+        var config = HTTPClient.Configuration()
+        config.timeout = HTTPClient.Configuration.Timeout(connect: .seconds(10), read: .seconds(30))
+        config.connectionPool.retryConnectionEstablishment = false
+        config.redirectConfiguration = .disallow
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: config)
     }()
 }

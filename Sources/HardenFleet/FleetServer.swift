@@ -25,6 +25,10 @@ public struct FleetServerConfiguration: Sendable {
     public var maxBody = 1 << 20
     /// How often expired leases are taken back.
     public var reapInterval: Duration = .seconds(5)
+    /// A connection idle this long, or whose request takes longer than this to arrive, is closed.
+    public var idleTimeout: Duration = .seconds(60)
+    /// Jobs one token may have queued or running at once.
+    public var submitQuota = 10_000
 
     public init(databasePath: String) { self.databasePath = databasePath }
 }
@@ -45,9 +49,20 @@ actor Publication {
 }
 
 /// Answers computed at a findings generation: valid until the generation moves (or 30 s, in case a writer died
-/// between its commit and advancing the generation).
+/// between its commit and advancing the generation). Bounded by the bytes of the answers it holds: past
+/// `maxBytes` the oldest entries go.
 actor AnswerCache {
-    var entries: [String: (generation: Int64, at: ContinuousClock.Instant, response: HTTPResponse)] = [:]
+    struct Entry {
+        var generation: Int64
+        var at: ContinuousClock.Instant
+        var response: HTTPResponse
+        var bytes: Int
+    }
+    var entries: [String: Entry] = [:]
+    var bytes = 0
+    let maxBytes: Int
+
+    init(maxBytes: Int = 32 << 20) { self.maxBytes = maxBytes }
 
     func get(_ key: String, generation: Int64) -> HTTPResponse? {
         guard let e = entries[key], e.generation == generation, ContinuousClock.now - e.at < .seconds(30) else { return nil }
@@ -55,17 +70,29 @@ actor AnswerCache {
     }
 
     func put(_ key: String, generation: Int64, _ response: HTTPResponse) {
-        if entries.count > 2000 { entries.removeAll() }
-        entries[key] = (generation, .now, response)
+        let size = response.body.readableBytes + key.utf8.count + 64
+        guard size <= maxBytes / 4 else { return }
+        if let old = entries.removeValue(forKey: key) { bytes -= old.bytes }
+        while bytes + size > maxBytes, let oldest = entries.min(by: { $0.value.at < $1.value.at }) {
+            bytes -= oldest.value.bytes
+            entries.removeValue(forKey: oldest.key)
+        }
+        entries[key] = Entry(generation: generation, at: .now, response: response, bytes: size)
+        bytes += size
     }
+
+    /// The bytes held (tests, metrics).
+    var heldBytes: Int { bytes }
 }
 
-/// Token hashes → scopes, cached for a minute.
+/// Token hashes → scopes, cached for 10 s (a token revoked on another server stops working within that).
 actor TokenCache {
     var entries: [String: (TokenScope?, ContinuousClock.Instant)] = [:]
 
+    func clear() { entries.removeAll() }
+
     func scope(_ hash: String, store: FleetStore) async throws -> TokenScope? {
-        if let (s, at) = entries[hash], ContinuousClock.now - at < .seconds(60) { return s }
+        if let (s, at) = entries[hash], ContinuousClock.now - at < .seconds(10) { return s }
         let s = try await store.scope(ofTokenHash: hash)
         if entries.count > 10_000 { entries.removeAll() }
         entries[hash] = (s, .now)
@@ -94,7 +121,10 @@ public final class FleetServer: Sendable {
     public func run(ready: @Sendable (Int) -> Void = { _ in }) async throws {
         try await store.setWebhookRule(configuration.webhook == nil ? nil : configuration.webhookRule)
         try await refreshDatabase()
-        let http = try await HTTPServer.bind(host: configuration.host, port: configuration.port)
+        let idle = configuration.idleTimeout.components
+        let http = try await HTTPServer.bind(
+            host: configuration.host, port: configuration.port,
+            idleTimeout: .nanoseconds(idle.seconds * 1_000_000_000 + idle.attoseconds / 1_000_000_000))
         logger.info("harden serve: listening on \(configuration.host):\(http.port)")
         ready(http.port)
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -179,8 +209,13 @@ public final class FleetServer: Sendable {
             request.body = .bytes(ByteBuffer(string: payload))
             var failure: String?
             do {
-                let response = try await FleetHTTP.client.execute(request, timeout: .seconds(10))
-                if !(200..<300).contains(Int(response.status.code)) { failure = "HTTP \(response.status.code)" }
+                // Redirects are not followed (FleetHTTP.webhooks): a 3xx is a failed delivery, never a request elsewhere.
+                let response = try await FleetHTTP.webhooks.execute(request, timeout: .seconds(10))
+                if (300..<400).contains(Int(response.status.code)) {
+                    failure = "HTTP \(response.status.code) (redirects are not followed)"
+                } else if !(200..<300).contains(Int(response.status.code)) {
+                    failure = "HTTP \(response.status.code)"
+                }
                 _ = try? await response.body.collect(upTo: 1 << 16)
             } catch {
                 failure = String(describing: error)
@@ -220,8 +255,14 @@ public final class FleetServer: Sendable {
         }
     }
 
-    /// The caller's scope: a bearer token, or for the dashboard the `harden_token` cookie.
-    func scope(of request: HTTPRequest) async throws -> TokenScope? {
+    /// The caller: its token's hash and scope.
+    struct Caller {
+        var hash: String
+        var scope: TokenScope
+    }
+
+    /// The caller's token: a bearer token, or for the dashboard the `harden_token` cookie.
+    func caller(of request: HTTPRequest) async throws -> Caller? {
         var token: String?
         if let auth = request.headers.first(name: "Authorization"), auth.lowercased().hasPrefix("bearer ") {
             token = String(auth.dropFirst(7)).trimmingCharacters(in: .whitespaces)
@@ -236,32 +277,38 @@ public final class FleetServer: Sendable {
             }
         }
         guard let token, !token.isEmpty else { return nil }
-        return try await tokens.scope(FleetStore.hash(token: token), store: store)
+        let hash = FleetStore.hash(token: token)
+        return try await tokens.scope(hash, store: store).map { Caller(hash: hash, scope: $0) }
     }
 
     func route(_ request: HTTPRequest) async throws -> HTTPResponse {
         let parts = request.path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
         if parts == ["healthz"] { return .text(.ok, "ok\n") }
-        // The dashboard takes a token once in its URL and keeps it in a cookie.
+        // The dashboard takes a token once in its URL and keeps it in a cookie — a valid one only.
         if let token = request.query["token"], request.method == .GET, parts.first != "v1" {
+            guard try await tokens.scope(FleetStore.hash(token: token), store: store) != nil else {
+                return .text(.unauthorized, "unknown token\n")
+            }
             var r = HTTPResponse(status: .seeOther)
             var location = URLComponents()
             location.path = request.path.isEmpty ? "/" : request.path
             let rest = request.query.filter { $0.key != "token" }.sorted { $0.key < $1.key }
             if !rest.isEmpty { location.queryItems = rest.map { URLQueryItem(name: $0.key, value: $0.value) } }
             r.headers.add(name: "Location", value: location.string ?? "/")
+            let secure = request.headers.first(name: "X-Forwarded-Proto")?.lowercased() == "https" ? "; Secure" : ""
             r.headers.add(
                 name: "Set-Cookie",
                 value:
-                    "harden_token=\(token.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""); Path=/; HttpOnly; SameSite=Strict"
+                    "harden_token=\(token.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""); Path=/; HttpOnly; SameSite=Strict\(secure)"
             )
             return r
         }
-        guard let scope = try await scope(of: request) else {
+        guard let caller = try await caller(of: request) else {
             var r = HTTPResponse.error(.unauthorized, "a bearer token is required (Authorization: Bearer TOKEN)")
             r.headers.add(name: "WWW-Authenticate", value: "Bearer realm=\"harden\"")
             return r
         }
+        let scope = caller.scope
         func need(_ s: TokenScope) throws {
             guard scope >= s else { throw Forbidden(needed: s, has: scope) }
         }
@@ -286,26 +333,28 @@ public final class FleetServer: Sendable {
                 return .json(RefreshAnswer(etag: await publication.etag, rematch: r))
             case (.POST, ["v1", "jobs"]):
                 try need(.submit)
-                let submission = try JSONDecoder().decode(JobSubmission.self, from: Data(request.body))
-                guard !submission.images.isEmpty, submission.images.count <= 10_000 else {
-                    return .error(.badRequest, "images: give 1 to 10000 images")
-                }
-                if submission.scheduled == true { try need(.admin) }
-                let ids = try await store.submit(
-                    action: submission.action, images: submission.images, options: submission.options ?? JobOptions(),
-                    scheduled: submission.scheduled ?? false, maxAttempts: min(10, max(1, submission.maxAttempts ?? 3)))
-                return .json(SubmissionAnswer(jobs: ids), status: .accepted)
+                return try await submit(request, caller: caller)
             case (.GET, ["v1", "jobs"]):
                 try need(.read)
                 let state = try request.query["state"].map { s in
                     guard let st = JobState(rawValue: s) else { throw HardenError(.invalidArgument, "state: \(s) is not a job state") }
                     return st
                 }
-                return .json(try await store.jobs(state: state, limit: Int(request.query["limit"] ?? "") ?? 100))
+                let jobs = try await store.jobs(state: state, limit: Int(request.query["limit"] ?? "") ?? 100)
+                return .json(scope >= .submit ? jobs : jobs.map(\.redacted))
             case (.GET, let p) where p.count == 3 && p[0] == "v1" && p[1] == "jobs":
                 try need(.read)
                 guard let id = Int64(p[2]), let job = try await store.job(id) else { return .error(.notFound, "no job \(p[2])") }
-                return .json(job)
+                return .json(scope >= .submit ? job : job.redacted)
+            case (.GET, ["v1", "tokens"]):
+                try need(.admin)
+                return .json(try await store.listTokens())
+            case (.DELETE, let p) where p.count == 3 && p[0] == "v1" && p[1] == "tokens":
+                try need(.admin)
+                let removed = try await store.revokeToken(named: p[2])
+                await tokens.clear()
+                guard removed > 0 else { return .error(.notFound, "no token named \(p[2])") }
+                return .json(RevokeAnswer(revoked: removed))
             case (.GET, ["v1", "images"]):
                 try need(.read)
                 return .json(
@@ -337,6 +386,28 @@ public final class FleetServer: Sendable {
         } catch let e as DecodingError {
             return .error(.badRequest, "request body: \(e)")
         }
+    }
+
+    /// `POST /v1/jobs`: every image reference checked (grammar; no control characters), the token's quota of queued
+    /// and running jobs kept.
+    func submit(_ request: HTTPRequest, caller: Caller) async throws -> HTTPResponse {
+        let submission = try JSONDecoder().decode(JobSubmission.self, from: Data(request.body))
+        guard !submission.images.isEmpty, submission.images.count <= 10_000 else {
+            return .error(.badRequest, "images: give 1 to 10000 images")
+        }
+        for image in submission.images { _ = try ImageReference.parseUntrusted(image) }
+        if submission.scheduled == true, caller.scope < .admin { throw Forbidden(needed: .admin, has: caller.scope) }
+        let pending = try await store.pendingJobs(submittedBy: caller.hash)
+        if pending + submission.images.count > configuration.submitQuota {
+            return .error(
+                .tooManyRequests,
+                "this token has \(pending) job(s) queued or running; its quota is \(configuration.submitQuota) (wait for some to finish)")
+        }
+        let ids = try await store.submit(
+            action: submission.action, images: submission.images, options: submission.options ?? JobOptions(),
+            scheduled: submission.scheduled ?? false, maxAttempts: min(10, max(1, submission.maxAttempts ?? 3)),
+            submittedBy: caller.hash)
+        return .json(SubmissionAnswer(jobs: ids), status: .accepted)
     }
 
     struct Forbidden: Error {
@@ -395,6 +466,10 @@ public struct JobSubmission: Codable, Sendable {
 
 public struct SubmissionAnswer: Codable, Sendable {
     public var jobs: [Int64]
+}
+
+public struct RevokeAnswer: Codable, Sendable {
+    public var revoked: Int
 }
 
 public struct RefreshAnswer: Codable, Sendable {

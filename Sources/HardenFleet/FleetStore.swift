@@ -132,15 +132,41 @@ public final class FleetStore: Sendable {
     }
 
     /// Stores tokens (hashed) with their scopes; an existing token gets the new scope.
-    public func seedTokens(_ tokens: [(scope: TokenScope, token: String, name: String)]) async throws {
+    /// Stores the tokens of the token file. With `replace`, the file is the whole truth: tokens it seeded before
+    /// and no longer lists are removed (revoked).
+    public func seedTokens(_ tokens: [(scope: TokenScope, token: String, name: String)], replace: Bool = false) async throws {
         for t in tokens {
             let h = Self.hash(token: t.token)
             try await client.query(
                 """
-                INSERT INTO tokens (hash, scope, name) VALUES (\(h), \(t.scope.rawValue), \(t.name))
+                INSERT INTO tokens (hash, scope, name, source) VALUES (\(h), \(t.scope.rawValue), \(t.name), 'file')
                 ON CONFLICT (hash) DO UPDATE SET scope = EXCLUDED.scope, name = EXCLUDED.name
                 """, logger: logger)
         }
+        if replace {
+            let keep = tokens.map { Self.hash(token: $0.token) }
+            try await client.query("DELETE FROM tokens WHERE source = 'file' AND NOT (hash = ANY(\(keep)::text[]))", logger: logger)
+        }
+    }
+
+    /// The stored tokens: names, scopes, a short prefix of their hashes (never the tokens).
+    public func listTokens() async throws -> [TokenInfo] {
+        var out: [TokenInfo] = []
+        let rows = try await client.query("SELECT name, scope, hash, created_at FROM tokens ORDER BY name, hash", logger: logger)
+        for try await (name, scope, hash, created) in rows.decode((String, String, String, Date).self) {
+            out.append(TokenInfo(name: name, scope: scope, hashPrefix: String(hash.prefix(12)), createdAt: created))
+        }
+        return out
+    }
+
+    /// Removes the tokens named `name` (or whose hash starts with it, 12 characters at least); returns how many.
+    public func revokeToken(named name: String) async throws -> Int {
+        var n = 0
+        let prefix = name.count >= 12 && name.allSatisfy(\.isHexDigit) ? name + "%" : ""
+        let rows = try await client.query(
+            "DELETE FROM tokens WHERE name = \(name) OR (\(prefix) <> '' AND hash LIKE \(prefix)) RETURNING hash", logger: logger)
+        for try await _ in rows.decode(String.self) { n += 1 }
+        return n
     }
 
     public func scope(ofTokenHash hash: String) async throws -> TokenScope? {

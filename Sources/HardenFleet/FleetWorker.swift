@@ -7,6 +7,7 @@ import HardenSystem
 import Logging
 import NIOCore
 import NIOHTTP1
+import Synchronization
 
 public struct FleetWorkerConfiguration: Sendable {
     /// The server, for the vulnerability database (`GET /v1/db`).
@@ -22,6 +23,9 @@ public struct FleetWorkerConfiguration: Sendable {
     public var idlePoll: Duration = .milliseconds(500)
     /// Stop after this many jobs (tests, batch use); nil: run until cancelled.
     public var maxJobs: Int?
+    /// A job's overall deadline: past it the job fails (not retried) and the slot takes the next job, even when the
+    /// job's work is stuck in a call that cannot be cancelled.
+    public var jobTimeout: Duration = .seconds(1800)
 
     public init(server: String, cacheDirectory: String, name: String) {
         self.server = server
@@ -160,37 +164,7 @@ public final class FleetWorker: Sendable {
             }
             return
         }
-        let outcome: Result<ImageResult, any Error> = await withTaskGroup(of: Result<ImageResult, any Error>?.self) { group in
-            group.addTask {
-                do {
-                    let path = try await self.database.current()
-                    return .success(try await self.executor(job, path))
-                } catch {
-                    return .failure(error)
-                }
-            }
-            group.addTask {
-                // The heartbeat: renews at a third of the lease; nil result = the lease was lost.
-                let period = self.configuration.policy.lease / 3
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: period)
-                    if Task.isCancelled { return nil }
-                    let held = (try? await self.store.renew(job: job.id, worker: owner, policy: self.configuration.policy)) ?? true
-                    if !held { return .failure(LeaseLost()) }
-                }
-                return nil
-            }
-            var result: Result<ImageResult, any Error> = .failure(CancellationError())
-            while let next = await group.next() {
-                if let next {
-                    result = next
-                    group.cancelAll()
-                    break
-                }
-            }
-            group.cancelAll()
-            return result
-        }
+        let outcome = await race(job, owner: owner)
         let seconds = Double((ContinuousClock.now - started).components.seconds)
         switch outcome {
         case .success(let result):
@@ -213,13 +187,65 @@ public final class FleetWorker: Sendable {
             let message = (error as? HardenError)?.message ?? String(describing: error)
             // Bad input (no such image, corrupt archive, unsupported format) fails at once; anything else may pass.
             let code = (error as? HardenError)?.code
-            let retry = !(code == .invalidArgument || code == .notFound || code == .corrupt || code == .unsupported || code == .unsafe)
+            let final: Set<HardenError.Code> = [.invalidArgument, .notFound, .corrupt, .unsupported, .unsafe, .limitExceeded]
+            let retry = !(code.map(final.contains) ?? false)
             logger.error("worker \(owner): job \(job.id) failed: \(message)")
             try? await store.fail(job: job.id, worker: owner, error: message, retry: retry)
         }
     }
 
     struct LeaseLost: Error {}
+
+    /// The first of: the job's result, its lease lost (heartbeat), its deadline. Unstructured tasks, so a job stuck
+    /// in an uncancellable call (a blocking read) cannot hold the slot: the others are cancelled and left behind.
+    func race(_ job: ClaimedJob, owner: String) async -> Result<ImageResult, any Error> {
+        let once = FirstResult()
+        let tasks = Mutex<[Task<Void, Never>]>([])
+        let result: Result<ImageResult, any Error> = await withCheckedContinuation { continuation in
+            once.set(continuation)
+            let work = Task {
+                do {
+                    let path = try await self.database.current()
+                    once.resume(.success(try await self.executor(job, path)))
+                } catch {
+                    once.resume(.failure(error))
+                }
+            }
+            let heartbeat = Task {
+                // Renews at a third of the lease; a lost lease ends the job.
+                let period = self.configuration.policy.lease / 3
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: period)
+                    if Task.isCancelled { return }
+                    let held = (try? await self.store.renew(job: job.id, worker: owner, policy: self.configuration.policy)) ?? true
+                    if !held { once.resume(.failure(LeaseLost())) }
+                }
+            }
+            let deadline = Task {
+                try? await Task.sleep(for: self.configuration.jobTimeout)
+                if Task.isCancelled { return }
+                let seconds = self.configuration.jobTimeout.components.seconds
+                once.resume(.failure(HardenError(.limitExceeded, "the job did not finish within its deadline of \(seconds) s")))
+            }
+            tasks.withLock { $0 = [work, heartbeat, deadline] }
+        }
+        for t in tasks.withLock({ $0 }) { t.cancel() }
+        return result
+    }
+
+    /// Resumes a continuation once, with the first result given.
+    final class FirstResult: Sendable {
+        let state = Mutex<(CheckedContinuation<Result<ImageResult, any Error>, Never>?, Bool)>((nil, false))
+        func set(_ c: CheckedContinuation<Result<ImageResult, any Error>, Never>) { state.withLock { $0.0 = c } }
+        func resume(_ r: Result<ImageResult, any Error>) {
+            let c = state.withLock { s -> CheckedContinuation<Result<ImageResult, any Error>, Never>? in
+                guard !s.1, let c = s.0 else { return nil }
+                s.1 = true
+                return c
+            }
+            c?.resume(returning: r)
+        }
+    }
 }
 
 extension String {

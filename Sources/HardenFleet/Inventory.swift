@@ -93,7 +93,10 @@ extension FleetStore {
             )
         }
         if let search, !search.isEmpty {
-            binds.append("%\(search.replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_"))%")
+            // Literal: LIKE's escape character first, then its wildcards.
+            let literal = search.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
+                .replacingOccurrences(of: "_", with: "\\_")
+            binds.append("%\(literal)%")
             conditions.append("(i.digest LIKE $\(binds.count) OR array_to_string(i.refs, ' ') LIKE $\(binds.count))")
         }
         let sql = """

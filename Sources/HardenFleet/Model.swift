@@ -22,6 +22,8 @@ public struct JobOptions: Codable, Sendable, Hashable {
     public var compose: String?
     /// A job that does nothing (the queue benchmark): the worker claims and completes it.
     public var noop: Bool?
+    /// Set in answers to `read` tokens: the options were left out.
+    public var redacted: Bool?
 
     public init(
         platform: String? = nil, labels: [String: String]? = nil, arguments: [String]? = nil, policy: String? = nil,
@@ -61,6 +63,25 @@ public struct FleetJob: Codable, Sendable, Hashable {
     public var imageDigest: String?
     public var summary: JobSummary?
     public var worker: String?
+}
+
+extension FleetJob {
+    /// The job as a `read` token sees it: the image, state and result, but not the options (a run job's arguments,
+    /// policy and Compose file may name internal hosts and settings of the team that sent it).
+    public var redacted: FleetJob {
+        var j = self
+        j.options = JobOptions(platform: options.platform, labels: options.labels)
+        j.options.redacted = true
+        return j
+    }
+}
+
+/// A stored API token as `GET /v1/tokens` lists it.
+public struct TokenInfo: Codable, Sendable, Hashable {
+    public var name: String
+    public var scope: String
+    public var hashPrefix: String
+    public var createdAt: Date
 }
 
 /// A finished job's numbers.

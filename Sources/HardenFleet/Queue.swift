@@ -20,10 +20,13 @@ public struct QueuePolicy: Sendable {
     public var lease: Duration
     /// At most this many jobs of an action run at once (fleet-wide); nil: no cap.
     public var caps: [JobAction: Int]
+    /// The actions this worker takes (a scan-only pool needs no root).
+    public var actions: Set<JobAction>
 
-    public init(lease: Duration = .seconds(60), caps: [JobAction: Int] = [:]) {
+    public init(lease: Duration = .seconds(60), caps: [JobAction: Int] = [:], actions: Set<JobAction> = Set(JobAction.allCases)) {
         self.lease = lease
         self.caps = caps
+        self.actions = actions
     }
 
     var leaseSeconds: Double { Double(lease.components.seconds) + Double(lease.components.attoseconds) / 1e18 }
@@ -37,19 +40,30 @@ extension FleetStore {
 
     /// Queues jobs; returns their ids in order. `scheduled` jobs (priority 1) run after every ad-hoc one.
     public func submit(
-        action: JobAction, images: [String], options: JobOptions, scheduled: Bool = false, maxAttempts: Int = 3
+        action: JobAction, images: [String], options: JobOptions, scheduled: Bool = false, maxAttempts: Int = 3,
+        submittedBy: String = ""
     ) async throws -> [Int64] {
         let json = String(decoding: try JSONCoding.encode(options), as: UTF8.self)
         let priority = scheduled ? 1 : 0
         var ids: [Int64] = []
         let rows = try await client.query(
             """
-            INSERT INTO jobs (action, image, options, priority, max_attempts)
-            SELECT \(action.rawValue), i, \(json)::jsonb, \(priority), \(maxAttempts) FROM unnest(\(images)::text[]) WITH ORDINALITY AS t(i, n)
+            INSERT INTO jobs (action, image, options, priority, max_attempts, submitted_by)
+            SELECT \(action.rawValue), i, \(json)::jsonb, \(priority), \(maxAttempts), \(submittedBy) FROM unnest(\(images)::text[]) WITH ORDINALITY AS t(i, n)
             ORDER BY n RETURNING id
             """, logger: logger)
         for try await id in rows.decode(Int64.self) { ids.append(id) }
         return ids.sorted()
+    }
+
+    /// Jobs a token has queued or running.
+    public func pendingJobs(submittedBy hash: String) async throws -> Int {
+        for try await n in try await client.query(
+            "SELECT count(*)::int8 FROM jobs WHERE submitted_by = \(hash) AND state IN ('queued', 'running')", logger: logger
+        ).decode(Int.self) {
+            return n
+        }
+        return 0
     }
 
     public func job(_ id: Int64) async throws -> FleetJob? {
@@ -84,7 +98,7 @@ extension FleetStore {
     /// Claims the next job for `worker`: ad-hoc before scheduled, oldest first, skipping rows other workers hold and
     /// actions at their cap. The claim and the lease are one statement.
     public func claim(worker: String, policy: QueuePolicy) async throws -> ClaimedJob? {
-        var capCondition = ""
+        var capCondition = " AND j.action IN (\(policy.actions.map { "'\($0.rawValue)'" }.sorted().joined(separator: ", ")))"
         for (action, cap) in policy.caps.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
             capCondition +=
                 " AND (j.action <> '\(action.rawValue)' OR (SELECT count(*) FROM jobs r WHERE r.state = 'running' AND r.action = '\(action.rawValue)') < \(cap))"

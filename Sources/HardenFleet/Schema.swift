@@ -133,5 +133,14 @@ public enum FleetSchema {
                 // Advanced after every committed change of findings: servers cache answers per value.
                 "CREATE SEQUENCE findings_generation",
             ])
+        // Who submitted a job (the token's hash: per-token quotas), and whence a token came (the token file is the
+        // truth for the tokens it seeded: one removed from it is revoked at the next start).
+        Migration(
+            version: 2,
+            statements: [
+                "ALTER TABLE jobs ADD COLUMN submitted_by TEXT NOT NULL DEFAULT ''",
+                "CREATE INDEX jobs_pending_by ON jobs (submitted_by) WHERE state IN ('queued', 'running')",
+                "ALTER TABLE tokens ADD COLUMN source TEXT NOT NULL DEFAULT 'file'",
+            ]),
     ]
 }

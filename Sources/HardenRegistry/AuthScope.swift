@@ -105,6 +105,25 @@ public struct AuthScope: Sendable {
         return target.host == registry.host
     }
 
+    /// May a bearer challenge's `realm` be asked at all? HTTPS anywhere, or the registry's own host (any port) over
+    /// plain HTTP when plain HTTP is allowed for it — never a plain-HTTP address elsewhere (a registry must not make
+    /// harden fetch internal services for it).
+    public func mayAskRealm(_ realm: String) -> Bool {
+        guard let target = URLOrigin.parse(realm), !target.hasUserInfo else { return false }
+        if target.scheme == "https" { return true }
+        guard plainHTTPAllowed, let registry = registryOrigin(scheme: target.scheme) else { return false }
+        return target.host == registry.host
+    }
+
+    /// May a blob download follow a redirect to `url`? HTTPS anywhere (object stores, CDNs), plain HTTP only to the
+    /// registry's own host and port when plain HTTP is allowed for it.
+    public func mayFollowRedirect(to url: String) -> Bool {
+        guard let target = URLOrigin.parse(url), !target.hasUserInfo else { return false }
+        if target.scheme == "https" { return true }
+        guard plainHTTPAllowed, let registry = registryOrigin(scheme: target.scheme) else { return false }
+        return target.sameEndpoint(registry)
+    }
+
     /// Resolves an upload `Location` (absolute, or a path on the registry) against the URL in use; nil when it is
     /// neither (another scheme, a relative path without a slash, control characters).
     public static func resolveLocation(_ location: String, base: String) -> String? {

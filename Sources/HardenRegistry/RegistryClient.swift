@@ -47,7 +47,7 @@ public final class RegistryClient: Sendable {
         logger: Logger = .harden, transport: (any RegistryTransport)? = nil
     ) {
         self.reference = reference
-        self.credentials = credentials ?? Credentials.lookup(host: reference.host)
+        self.credentials = credentials
         self.tlsVerify = tlsVerify
         self.logger = logger
         self.authScope = AuthScope(registryHost: reference.host, plainHTTPAllowed: !tlsVerify)
@@ -61,7 +61,9 @@ public final class RegistryClient: Sendable {
             tls.certificateVerification = .none
             config.tlsConfiguration = tls
         }
-        config.redirectConfiguration = .follow(max: 5, allowCycles: false)
+        // Redirects are followed by hand, for blob downloads only (send's `followRedirects`): a manifest, token or
+        // upload answer that redirects elsewhere is an error, not a request to wherever it points.
+        config.redirectConfiguration = .disallow
         // A refused or failed connection fails the request at once (send retries it, 4 times with a back-off); the
         // client's own retries would go on until the request's deadline (ten idle periods: 10 minutes by default).
         config.connectionPool.retryConnectionEstablishment = false
@@ -101,15 +103,19 @@ public final class RegistryClient: Sendable {
 
     /// Sends a request (rebuilt by `make` on each attempt), answering auth challenges and retrying on 429/5xx.
     /// The `Authorization` header goes only where `scope` allows (the registry itself, never another host).
+    /// With `followRedirects` (blob downloads), a 3xx answer's `Location` is followed — up to 5 times, only to HTTPS
+    /// (or to the registry's own host over plain HTTP when that is allowed), with credentials only where
+    /// `mayAuthorize` says (never another host).
     func send(
         _ method: HTTPMethod, _ url: String, headers: [(String, String)] = [], scopeActions: String = "pull",
-        body: (() -> HTTPClientRequest.Body)? = nil, expect: Set<UInt> = [200], bytes: Int64 = 0
+        body: (() -> HTTPClientRequest.Body)? = nil, expect: Set<UInt> = [200], bytes: Int64 = 0, followRedirects: Bool = false
     ) async throws -> HTTPClientResponse {
         try await probe()
         var attempt = 0
         var challenged = false
-        let target = url.hasPrefix("http") ? url : base + url
-        let authorize = authScope.mayAuthorize(target)
+        var redirects = 0
+        var target = url.hasPrefix("http") ? url : base + url
+        var authorize = authScope.mayAuthorize(target)
         while true {
             attempt += 1
             var request = HTTPClientRequest(url: target)
@@ -131,6 +137,21 @@ public final class RegistryClient: Sendable {
                 throw HardenError(
                     .io, "\(name): \(method.rawValue) \(url.split(separator: "?").first ?? ""): \(Self.describe(error, idle: idleTimeout))")
             }
+            if (300..<400).contains(response.status.code) && response.status != .notModified {
+                guard followRedirects, redirects < 5, let location = response.headers.first(name: "Location"),
+                    let next = AuthScope.resolveLocation(location, base: target), authScope.mayFollowRedirect(to: next)
+                else {
+                    throw HardenError(
+                        .io,
+                        "\(name): \(method.rawValue) \(url.split(separator: "?").first ?? ""): HTTP \(response.status.code) redirect refused (\(followRedirects ? "only to HTTPS, at most 5" : "not followed for this request"))"
+                    )
+                }
+                redirects += 1
+                target = next
+                authorize = authScope.mayAuthorize(target)
+                attempt = 0
+                continue
+            }
             if response.status == .unauthorized && !challenged && authorize {
                 challenged = true
                 try await authenticate(response.headers.first(name: "WWW-Authenticate") ?? "", actions: scopeActions)
@@ -150,12 +171,11 @@ public final class RegistryClient: Sendable {
                     throw HardenError(
                         .notFound, "docker://\(reference): not found (\(method.rawValue) \(url.split(separator: "?").first ?? ""))")
                 }
-                var text = ""
-                if let b = try? await response.body.collect(upTo: 64 * 1024) {
-                    text = String(buffer: b).prefix(200).replacingOccurrences(of: "\n", with: " ")
-                }
+                // The answer's body is not quoted: it is the remote's text (an internal service's answer, were the
+                // registry a relay), and an error is shown to whoever sent the job.
+                _ = try? await response.body.collect(upTo: 64 * 1024)
                 throw HardenError(
-                    .io, "\(name): \(method.rawValue) \(url.split(separator: "?").first ?? ""): HTTP \(response.status.code) \(text)")
+                    .io, "\(name): \(method.rawValue) \(url.split(separator: "?").first ?? ""): HTTP \(response.status.code)")
             }
             return response
         }
@@ -181,7 +201,13 @@ public final class RegistryClient: Sendable {
         let params = Self.parseChallenge(String(challenge.dropFirst("bearer".count)))
         guard let realm = params["realm"] else { throw HardenError(.corrupt, "\(reference.host): bearer challenge without a realm") }
         guard URLOrigin.parse(realm) != nil else {
-            throw HardenError(.corrupt, "\(reference.host): bearer challenge with a realm that is not an http(s) URL: \(realm.prefix(80))")
+            throw HardenError(.corrupt, "\(reference.host): bearer challenge with a realm that is not an http(s) URL")
+        }
+        guard authScope.mayAskRealm(realm) else {
+            throw HardenError(
+                .invalidArgument,
+                "\(reference.host): bearer realm \(URLOrigin.parse(realm)?.description ?? "") refused: a token server must be HTTPS, or the registry's own host"
+            )
         }
         var query: [String] = []
         if let service = params["service"] { query.append("service=\(Self.escape(service))") }
@@ -353,7 +379,7 @@ public final class RegistryClient: Sendable {
                 let headers = have > 0 ? [("Range", "bytes=\(have)-")] : []
                 let response = try await send(
                     .GET, "/blobs/\(descriptor.digest)", headers: headers, expect: have > 0 ? [206, 200] : [200],
-                    bytes: descriptor.size - have)
+                    bytes: descriptor.size - have, followRedirects: true)
                 let resumedAt = response.headers.first(name: "Content-Range").flatMap(Self.contentRangeStart)
                 if have > 0 && (response.status == .ok || resumedAt != have) {
                     // The server ignored the range (or answered another one): start over.

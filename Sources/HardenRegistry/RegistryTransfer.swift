@@ -6,14 +6,15 @@ import HardenSystem
 import Logging
 
 public struct RegistryOptions: Sendable {
-    public var credentials: Credentials?
+    /// Which credentials go to which registry host.
+    public var credentials: RegistryCredentials
     public var tlsVerify: Bool
     /// Blob transfers running at once.
     public var parallelism: Int
     /// The longest wait for the next bytes of a registry's answer; a whole request is bounded too (see RegistryClient).
     public var idleTimeout: Duration
 
-    public init(credentials: Credentials? = nil, tlsVerify: Bool = true, parallelism: Int = 3, idleTimeout: Duration = .seconds(60)) {
+    public init(credentials: RegistryCredentials = RegistryCredentials(), tlsVerify: Bool = true, parallelism: Int = 3, idleTimeout: Duration = .seconds(60)) {
         self.credentials = credentials
         self.tlsVerify = tlsVerify
         self.parallelism = parallelism
@@ -31,7 +32,7 @@ public enum RegistryTransfer {
     ) async throws -> Image {
         let ref = try RegistryReference.parse(text)
         let client = RegistryClient(
-            reference: ref, credentials: options.credentials, tlsVerify: options.tlsVerify, idleTimeout: options.idleTimeout,
+            reference: ref, credentials: options.credentials.credentials(for: ref.host), tlsVerify: options.tlsVerify, idleTimeout: options.idleTimeout,
             logger: logger)
         do {
             let image = try await pull(
@@ -120,7 +121,7 @@ public enum RegistryTransfer {
     ) async throws -> Digest {
         let ref = try RegistryReference.parse(text)
         let client = RegistryClient(
-            reference: ref, credentials: options.credentials, tlsVerify: options.tlsVerify, idleTimeout: options.idleTimeout,
+            reference: ref, credentials: options.credentials.credentials(for: ref.host), tlsVerify: options.tlsVerify, idleTimeout: options.idleTimeout,
             logger: logger)
         do {
             let blobs = [(image.manifest.config, true)] + image.layers.map { ($0.descriptor, false) }

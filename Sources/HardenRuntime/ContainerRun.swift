@@ -238,7 +238,7 @@ public final class ContainerRunner: Sendable {
         let netnsPath = ContainerNetwork.path(of: networkName)
         let podAddress = addresses.container
         let networkReady: () async throws -> Void = { _ = try await networkTask.value }
-        let volumes = VolumeSet(root: dir + "/volumes")
+        let volumes = VolumeSet(root: dir + "/volumes", tree: RunTree(root: dir))
         mark("network requested")
         let serviceNames = order + (options.serviceName.map { [$0] } ?? [])
 
@@ -441,7 +441,7 @@ public final class ContainerRunner: Sendable {
         var process = spec.process
         process.args = argv
         let processFile = "\(dir)/exec-\(index).json"
-        try HostFS.writeFileAtomically(processFile, try JSONCoding.encode(process))
+        try RunTree(root: dir).write(processFile, try JSONCoding.encode(process))
         let execArgv = runc + ["exec", "--process", processFile, name]
         let outFile = "\(dir)/exec-\(index).out"
         let start = MonotonicClock.now

@@ -60,37 +60,48 @@ struct Launched: Sendable {
     let stopSignal: String
     let stopGrace: Double
     let reference: String
+    /// The run's directory tree, for the files written beside the container (exec processes and their output).
+    let tree: RunTree
 }
 
 /// The scratch directories behind a run's named and anonymous volumes (shared by the services that name them).
 final class VolumeSet: Sendable {
     let root: String
+    let tree: RunTree
     private let made = Mutex<[String: String]>([:])
     private let anonymous = Atomic<Int>(0)
-    init(root: String) { self.root = root }
+    init(root: String, tree: RunTree) {
+        self.root = root
+        self.tree = tree
+    }
 
     /// The directory for a volume mounted at `destination`. A new one shows what the image has there (as Docker fills
     /// a new volume): an overlay with that directory of the unpacked image below and the run's writes above — nothing
-    /// is copied, however large — when it resolves inside the image's root; else an empty directory.
+    /// is copied, however large — when it resolves inside the image's root; else an empty directory. A name that is
+    /// not a plain volume name (`..`, a path) is refused; every directory is made anchored under the run's.
     func directory(name: String?, destination: String, lower: String, cleanup: CleanupStack) throws -> String {
+        if let name, !ComposeService.Volume.isValidName(name) {
+            throw HardenError(.invalidArgument, "volume \"\(name.prefix(80))\": not a volume name ([a-zA-Z0-9][a-zA-Z0-9_.-]*)")
+        }
         let key = name ?? "_anonymous-\(anonymous.add(1, ordering: .relaxed).newValue)"
         if let d = made.withLock({ $0[key] }) { return d }
-        let dir = "\(root)/\(String(key.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." ? $0 : "_" }))"
+        let dir = "\(root)/\(key)"
         var path = dir
         let source = lower + destination
         if HostFS.isDirectory(source), let real = HostFS.realPath(source), let base = HostFS.realPath(lower), real.hasPrefix(base + "/") {
-            for sub in ["upper", "work", "data"] { try HostFS.makeDirectories("\(dir)/\(sub)", mode: 0o755) }
+            for sub in ["upper", "work", "data"] { try tree.makeDirectories("\(dir)/\(sub)", mode: 0o755) }
             // The volume's root has the image directory's owner and mode (postgres refuses a data directory it does not own).
             var st = stat()
             if stat(real, &st) == 0 {
-                _ = chown(dir + "/upper", st.st_uid, st.st_gid)
-                _ = chmod(dir + "/upper", st.st_mode & 0o7777)
+                let upper = try tree.openDirectory(dir + "/upper")
+                _ = fchown(upper.raw, st.st_uid, st.st_gid)
+                _ = fchmod(upper.raw, st.st_mode & 0o7777)
             }
-            try Mounts.mountOverlay(lower: real, upper: dir + "/upper", work: dir + "/work", target: dir + "/data")
+            try tree.mountOverlay(lower: real, upper: dir + "/upper", work: dir + "/work", target: dir + "/data")
             cleanup.push("unmount volume \(key)") { try? Mounts.unmount(dir + "/data") }
             path = dir + "/data"
         } else {
-            try HostFS.makeDirectories(dir, mode: 0o755)
+            try tree.makeDirectories(dir, mode: 0o755)
         }
         made.withLock { $0[key] = path }
         return path
@@ -106,15 +117,18 @@ extension ContainerRunner {
         options: RunOptions, cleanup: CleanupStack, beforeCreate: () async throws -> Void = {},
         afterCreate: (Int32) async throws -> Void = { _ in }, start: Bool = true
     ) async throws -> Launched {
-        try HostFS.makeDirectories(dir, mode: 0o700)
-        for sub in ["upper", "work", "rootfs", "bundle"] { try HostFS.makeDirectories("\(dir)/\(sub)", mode: 0o755) }
-        try Mounts.mountOverlay(lower: r.lower, upper: dir + "/upper", work: dir + "/work", target: dir + "/rootfs")
+        // Everything under the run's directory is made and written anchored (RunTree): a container that reached the
+        // tree could plant symlinks, never redirect a write or a mount.
+        let tree = volumes.tree
+        try tree.makeDirectories(dir, mode: 0o700)
+        for sub in ["upper", "work", "rootfs", "bundle"] { try tree.makeDirectories("\(dir)/\(sub)", mode: 0o755) }
+        try tree.mountOverlay(lower: r.lower, upper: dir + "/upper", work: dir + "/work", target: dir + "/rootfs")
         cleanup.push("unmount \(dir)/rootfs") { try? Mounts.unmount(dir + "/rootfs") }
 
-        try HostFS.writeFileAtomically(dir + "/hosts", Array(hosts.utf8))
+        try tree.write(dir + "/hosts", Array(hosts.utf8))
         let resolv = (try? HostFS.readFile("/etc/resolv.conf", limit: 1 << 16)) ?? Array("nameserver 127.0.0.1\n".utf8)
-        try HostFS.writeFileAtomically(dir + "/resolv.conf", resolv)
-        try HostFS.writeFileAtomically(dir + "/hostname", Array("\(r.hostname)\n".utf8))
+        try tree.write(dir + "/resolv.conf", resolv)
+        try tree.write(dir + "/hostname", Array("\(r.hostname)\n".utf8))
 
         var extra: [RuntimeSpec.Mount] = []
         for m in r.settings.mounts {
@@ -144,13 +158,14 @@ extension ContainerRunner {
             networkNamespace: networkNamespace,
             etcFiles: ["/etc/hosts": dir + "/hosts", "/etc/resolv.conf": dir + "/resolv.conf", "/etc/hostname": dir + "/hostname"],
             seccomp: r.seccomp, limits: r.limits, settings: r.settings, extraMounts: extra)
-        try HostFS.writeFileAtomically(dir + "/bundle/config.json", try JSONCoding.encode(spec))
+        try tree.write(dir + "/bundle/config.json", try JSONCoding.encode(spec))
 
         try await beforeCreate()
         // runc create: the init process waits on its exec fifo until `runc start`.
         _ = harden_set_child_subreaper()
         let runc = ["runc", "--root", "\(options.runDirectory)/runc"]
         let log = dir + "/container.log"
+        try tree.createEmpty(log)
         let create = try ChildProcess.spawn(
             runc + ["create", "--bundle", dir + "/bundle", "--pid-file", dir + "/init.pid", name],
             stdout: .append(log), stderr: .append(log))
@@ -169,7 +184,7 @@ extension ContainerRunner {
         let launched = Launched(
             name: name, dir: dir, initPid: initPid, exit: exit, spec: spec, log: log, runc: runc,
             stopSignal: r.settings.stopSignal ?? r.image.config.config?.stopSignal ?? "TERM", stopGrace: r.settings.stopGracePeriod ?? 5,
-            reference: r.reference)
+            reference: r.reference, tree: tree)
         if start { try await self.start(launched) }
         return launched
     }
@@ -204,7 +219,9 @@ extension ContainerRunner {
     func exec(_ argv: [String], in c: Launched, file: String, timeout: Double) async -> (ExitStatus?, String) {
         var process = c.spec.process
         process.args = argv
-        guard let bytes = try? JSONCoding.encode(process), (try? HostFS.writeFileAtomically(file + ".json", bytes)) != nil else {
+        guard let bytes = try? JSONCoding.encode(process), (try? c.tree.write(file + ".json", bytes)) != nil,
+            (try? c.tree.createEmpty(file + ".out")) != nil
+        else {
             return (nil, "cannot write \(file).json")
         }
         guard

@@ -168,4 +168,35 @@ public final class AnchoredDirectory {
         let r = withCPath(name) { fstatat(parent.raw, $0, &st, AT_SYMLINK_NOFOLLOW) }
         return r == 0 ? st : nil
     }
+
+    /// Writes a whole file atomically: a new temporary sibling (`O_EXCL | O_NOFOLLOW`) renamed over `path` inside
+    /// the same anchored parent, so a symlink at `path` is replaced, never followed.
+    public func writeFileAtomically(_ path: RawPath, _ bytes: [UInt8], mode: mode_t = 0o644) throws {
+        let (parent, name) = try openParent(of: path)
+        let temporary = name + Array(".harden-tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))".utf8)
+        let fd = withCPath(temporary) { openat(parent.raw, $0, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode & 0o7777) }
+        guard fd >= 0 else { throw HardenError(.io, "\(hostPath)/\(path): cannot create file: \(errnoText())") }
+        let file = FileDescriptor(raw: fd)
+        do {
+            try file.writeAll(bytes)
+            _ = fchmod(fd, mode & 0o7777)
+            let r = withCPath(temporary) { t in withCPath(name) { renameat(parent.raw, t, parent.raw, $0) } }
+            guard r == 0 else { throw HardenError(.io, "\(hostPath)/\(path): cannot rename into place: \(errnoText())") }
+        } catch {
+            _ = withCPath(temporary) { unlinkat(parent.raw, $0, 0) }
+            throw error
+        }
+    }
+
+    /// Opens the directory at `path` (no component may be a symlink), e.g. to mount on it as `/proc/self/fd/N`.
+    public func openDirectory(_ path: RawPath) throws -> FileDescriptor {
+        if path.isRoot { return FileDescriptor(raw: dup(root.raw)) }
+        let (parent, name) = try openParent(of: path, createMissing: false)
+        let fd = withCPath(name) { openat(parent.raw, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+        guard fd >= 0 else {
+            let e = errno
+            throw HardenError(e == ELOOP || e == ENOTDIR ? .unsafe : .io, "\(hostPath)/\(path): not a directory: \(errnoText(e))")
+        }
+        return FileDescriptor(raw: fd)
+    }
 }

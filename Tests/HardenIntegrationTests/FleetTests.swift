@@ -356,7 +356,7 @@ struct FleetTests {
                     "w1",
                     [
                         hardenBinary, "worker", "--database", pg.url, "--server", env["HARDEN_SERVER"]!, "--token", env["HARDEN_TOKEN"]!,
-                        "--lease", "3s", "--allow-local-images",
+                        "--lease", "3s", "--allow-local-images", TestImages.directory,
                     ])
                 // Kill it while it holds a job.
                 let victim: Int64? = try await FleetStore.with(url: pg.url, logger: FleetFixture.logger, firstAnswer: FleetFixture.patience)
@@ -375,7 +375,7 @@ struct FleetTests {
                     "w2",
                     [
                         hardenBinary, "worker", "--database", pg.url, "--server", env["HARDEN_SERVER"]!, "--token", env["HARDEN_TOKEN"]!,
-                        "--lease", "3s", "--concurrency", "2", "--allow-local-images",
+                        "--lease", "3s", "--concurrency", "2", "--allow-local-images", TestImages.directory,
                     ])
                 let (ws, wo) = try runProcess(
                     [hardenBinary, "fleet", "wait", "--timeout", "5m", "--format", "json"] + jobs.map(String.init), environment: env)
@@ -451,7 +451,7 @@ struct FleetTests {
                 let (s2, o2) = try runProcess(
                     [
                         hardenBinary, "worker", "--database", pg.url, "--server", env["HARDEN_SERVER"]!, "--max-jobs", "1", "--cache",
-                        dir + "/wc", "--allow-local-images",
+                        dir + "/wc", "--allow-local-images", TestImages.directory,
                     ],
                     environment: env)
                 try #require(s2 == 0, "worker: \(o2)")
@@ -484,7 +484,7 @@ struct FleetTests {
                 #expect(detail.findings.contains { $0.id == "CVE-2099-0001" })
                 // With a Compose file sent with the job: the service's settings apply and the report names the service.
                 let compose =
-                    "services:\n  web:\n    image: oci:\(TestImages.layout):nginx\n    environment:\n      WHO: \"${HOME:-nobody}\"\n"
+                    "services:\n  web:\n    image: oci:\(TestImages.layout):nginx\n    environment:\n      WHO: \"nobody\"\n"
                 try HostFS.writeFileAtomically(dir + "/compose.yaml", Array(compose.utf8))
                 let (s5, o5) = try runProcess(
                     [
@@ -497,7 +497,7 @@ struct FleetTests {
                 let (s6, o6) = try runProcess(
                     [
                         hardenBinary, "worker", "--database", pg.url, "--server", env["HARDEN_SERVER"]!, "--max-jobs", "1", "--cache",
-                        dir + "/wc", "--allow-local-images",
+                        dir + "/wc", "--allow-local-images", TestImages.directory,
                     ], environment: env)
                 try #require(s6 == 0, "worker: \(o6)")
                 let (_, j6) = try runProcess([hardenBinary, "fleet", "wait", String(composeJob), "--format", "json"], environment: env)

@@ -166,12 +166,18 @@ enum AlpineFixture {
             var record = RunRecord(startedAt: "2026-11-30T00:00:00Z", input: side)
             record.output = side
             record.vulnerabilities = RunRecord.Vulnerabilities(before: report.findings, after: [])
-            record.failures = ["policy: [max_critical] <b>too many</b>"]
+            // Grapheme clusters that hold '<' or '>' (an Arabic number sign before, a combining accent after): one
+            // Character each, so an escaper comparing Characters let them through whole (issue 30).
+            record.failures = [
+                "policy: [max_critical] <b>too many</b>", "x\u{0600}<img src=x onerror=alert(1)>\u{0301}",
+                ">\u{0301}<script>alert(2)</script>",
+            ]
             record.verdict = .failed
             let html = HTMLReport.render(record)
             #expect(!html.contains("<script>alert(1)</script>"))
             #expect(!html.contains("<img src=x>"))
             #expect(!html.contains("<b>too many</b>"))
+            #expect(!html.contains("<img") && !html.contains("<script>alert(2)"), "a grapheme cluster carried markup through")
             #expect(html.contains("&lt;script&gt;"))
             #expect(html.contains("CVE-2019-5747"))
         }

@@ -9,6 +9,8 @@ MODE:
   stall-body           pull: the blob's body stops after 1,000 bytes and never ends
   stall-headers        pull: manifests are never answered
   broken-then-range    pull: the blob's connection breaks after 1,000 bytes once; Range requests are honoured
+  redirect-other-host  pull: blobs answer 307 to plain HTTP on the other host (which would serve them)
+  error-body           pull: manifests answer 500 with a body that must never be quoted back
 The image served for pulls is one layer; its blobs are made here and printed as JSON on stdout at start."""
 import gzip, hashlib, io, json, sys, tarfile, threading, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -84,6 +86,8 @@ class Registry(Quiet):
         if not self.authorized():
             return
         if "/manifests/" in self.path:
+            if mode == "error-body":
+                return self.reply(500, b"INTERNAL-SECRET-BODY from an internal service", {"Content-Type": "text/plain"})
             if mode == "stall-headers":
                 time.sleep(3600)
                 return
@@ -93,6 +97,8 @@ class Registry(Quiet):
             blob = blobs.get(digest)
             if blob is None:
                 return self.reply(404)
+            if mode == "redirect-other-host":
+                return self.reply(307, b"", {"Location": "http://127.0.0.2:%d/blob/%s" % (other_port, digest)})
             if digest == sha(layer) and mode == "stall-body":
                 self.send_response(200); self.send_header("Content-Length", str(len(blob))); self.end_headers()
                 self.wfile.write(blob[:1000]); self.wfile.flush()

@@ -39,7 +39,7 @@ extension Application {
             abstract: "Use a fleet server: submit jobs, wait for them, ask which images are affected.",
             subcommands: [
                 FleetSubmit.self, FleetWait.self, FleetJobs.self, FleetImages.self, FleetImage.self, FleetAffected.self,
-                FleetBenchPopulate.self,
+                FleetTokens.self, FleetBenchPopulate.self,
             ])
         public init() {}
     }
@@ -87,7 +87,7 @@ extension Application {
                 options.policy = try policy.map { String(decoding: try HostFS.readFile($0), as: UTF8.self) }
                 options.pushTo = pushTo
                 options.compose = try compose.map { String(decoding: try HostFS.readFile($0), as: UTF8.self) }
-                try RunJob.validate(options)
+                try RunJob.validate(options, limits: .submitter)
             }
             let c = try client.client()
             let answer: SubmissionAnswer = try await c.post(

@@ -12,10 +12,10 @@ import HardenSystem
 import HardenVulnDB
 import Logging
 
-struct RunJob: Sendable {
+public struct RunJob: Sendable {
     let imageOptions: ImageOptions
     let logger: Logger
-    var allowLocalImages = false
+    var limits = JobLimits()
 
     /// Options of `harden run` a job may carry, and whether each takes a value. Everything that names a file or
     /// directory of the worker (--probe-script, --env-file, --mount, --compose, -o, --report-dir, --db, credentials)
@@ -28,49 +28,59 @@ struct RunJob: Sendable {
         "--service": true,
     ]
 
-    static func validate(_ options: JobOptions, allowLocalImages: Bool = true) throws {
+    /// Validates a run job's options against the worker's limits. Refused: options outside the allowlist, `--env NAME`
+    /// without a value (it would read the worker's environment), `--network host|open` unless the worker allows job
+    /// networks, durations, memory and pids over the worker's caps; in a Compose file, bind mounts, env files, volume
+    /// names that are not plain names, variables and bare environment names.
+    public static func validate(_ options: JobOptions, limits: JobLimits = JobLimits()) throws {
         var args = (options.arguments ?? [])[...]
         while let a = args.popFirst() {
-            let name = a.split(separator: "=", maxSplits: 1).first.map(String.init) ?? a
+            let parts = a.split(separator: "=", maxSplits: 1).map(String.init)
+            let name = parts.first ?? a
             guard let takesValue = allowed[name] else {
                 throw HardenError(
                     .invalidArgument,
                     "run job: \(a) is not allowed (allowed: \(allowed.keys.sorted().joined(separator: " ")))")
             }
-            if takesValue && !a.contains("=") {
-                guard args.popFirst() != nil else { throw HardenError(.invalidArgument, "run job: \(a) needs a value") }
+            guard takesValue else { continue }
+            var value = parts.count == 2 ? parts[1] : nil
+            if value == nil {
+                guard let v = args.popFirst() else { throw HardenError(.invalidArgument, "run job: \(a) needs a value") }
+                value = v
             }
+            try limits.check(option: name, value: value ?? "")
         }
         if let push = options.pushTo {
-            guard case .registry = try ImageReference.parse(push) else {
+            guard case .registry = try ImageReference.parseUntrusted(push) else {
                 throw HardenError(.invalidArgument, "run job: pushTo must be a registry reference, not \(push)")
             }
         }
-        if let compose = options.compose {
-            let project = try ComposeReader.parse(compose, file: "compose", directory: "/nonexistent-job-directory", variables: [:])
-            for (name, service) in project.services.sorted(by: { $0.key < $1.key }) {
-                if let bind = service.volumes.first(where: { $0.kind == .bind }) {
-                    throw HardenError(
-                        .invalidArgument,
-                        "run job: compose service \(name): bind mount \(bind.target) refused (it would mount the worker's files)")
-                }
-                if !service.envFiles.isEmpty {
-                    throw HardenError(
-                        .invalidArgument, "run job: compose service \(name): env_file refused (it would read the worker's files)")
-                }
-                if let image = service.image, !allowLocalImages {
-                    try JobRunner.requireRegistry(image, what: "compose service \(name)'s image")
-                }
+        if let compose = options.compose { try validateCompose(compose, options: options, limits: limits) }
+    }
+
+    static func validateCompose(_ compose: String, options: JobOptions, limits: JobLimits) throws {
+        let project = try ComposeReader.parse(
+            compose, file: "compose", directory: "/nonexistent-job-directory", variables: [:], untrusted: true)
+        for (name, service) in project.services.sorted(by: { $0.key < $1.key }) {
+            if let bind = service.volumes.first(where: { $0.kind == .bind }) {
+                throw HardenError(
+                    .invalidArgument,
+                    "run job: compose service \(name): bind mount \(bind.target) refused (it would mount the worker's files)")
             }
-            guard (options.arguments ?? []).contains(where: { $0 == "--service" || $0.hasPrefix("--service=") }) else {
-                throw HardenError(.invalidArgument, "run job: with a Compose file, name the service to harden (--service NAME)")
+            if !service.envFiles.isEmpty {
+                throw HardenError(
+                    .invalidArgument, "run job: compose service \(name): env_file refused (it would read the worker's files)")
             }
+            if let image = service.image { try limits.checkImage(RunSettingsOptions.reference(image), what: "compose service \(name)'s image") }
+        }
+        guard (options.arguments ?? []).contains(where: { $0 == "--service" || $0.hasPrefix("--service=") }) else {
+            throw HardenError(.invalidArgument, "run job: with a Compose file, name the service to harden (--service NAME)")
         }
     }
 
     func run(_ job: ClaimedJob, databasePath: String) async throws -> ImageResult {
-        try Self.validate(job.options, allowLocalImages: allowLocalImages)
-        try JobRunner.requireLocalAllowed(job.image, allowed: allowLocalImages)
+        try Self.validate(job.options, limits: limits)
+        try limits.checkImage(job.image, what: "the image")
         let scratch = try HostFS.makeTemporaryDirectory(prefix: "harden-job-\(job.id)-")
         defer { try? HostFS.removeTree(scratch) }
         var args = [job.image, "--db", databasePath, "--report-dir", scratch + "/report", "--quiet"]
@@ -89,6 +99,7 @@ struct RunJob: Sendable {
         command.imageOptions.creds = imageOptions.creds
         command.imageOptions.credsFile = imageOptions.credsFile
         command.imageOptions.tlsVerify = imageOptions.tlsVerify
+        command.imageOptions.hostScopedCredentialsOnly = imageOptions.hostScopedCredentialsOnly
         do {
             try await command.run()
         } catch let e as ExitCode where e.rawValue == 2 {
@@ -99,7 +110,7 @@ struct RunJob: Sendable {
         var failures = (record.policy?.violations ?? []).map(\.rule)
         if record.verdict != .passed && failures.isEmpty { failures = ["run"] }
         // The image's inventory and findings, as a scan job records them.
-        var result = try await JobRunner(imageOptions: imageOptions, logger: logger, allowLocalImages: allowLocalImages).scan(
+        var result = try await JobRunner(imageOptions: imageOptions, logger: logger, limits: limits).scan(
             job, databasePath: databasePath)
         result.report = Data(reportBytes)
         result.policyFailures = Array(Set(failures)).sorted()

@@ -39,8 +39,9 @@ extension Application {
                 Applies the schema migrations at start, publishes the vulnerability database (--db) to workers at GET /v1/db \
                 with an ETag, and re-matches the stored packages whose advisories changed whenever that file changes (after \
                 --update-interval's own feed update, or an external `harden db update`). Every endpoint but /healthz needs a \
-                bearer token; seed them with --token-file (one `SCOPE TOKEN [NAME]` a line; scopes read, submit, admin). \
-                See docs/fleet.md.
+                bearer token; seed them with --token-file (one `SCOPE TOKEN [NAME]` a line; scopes read, submit, admin): the \
+                file is the truth, a token removed from it is revoked at the next start (`harden fleet tokens revoke` \
+                revokes at once). See docs/fleet.md and docs/security.md.
                 """)
 
         @OptionGroup public var global: GlobalOptions
@@ -74,6 +75,15 @@ extension Application {
         @Option(name: .long, help: ArgumentHelp("Write the bound port here once listening (scripts, tests).", valueName: "FILE"))
         public var portFile: String?
 
+        @Option(
+            name: .long,
+            help: ArgumentHelp(
+                "Close a connection idle this long, or whose request takes longer than this to arrive.", valueName: "DURATION"))
+        public var idleTimeout = "60s"
+
+        @Option(name: .long, help: ArgumentHelp("Jobs one token may have queued or running at once.", valueName: "N"))
+        public var submitQuota = 10_000
+
         public init() {}
 
         public func run() async throws {
@@ -88,6 +98,8 @@ extension Application {
             config.webhook = webhook
             config.webhookRule = try WebhookRule(parsing: webhookOn)
             config.maxBody = maxBody
+            config.idleTimeout = try Duration.parse(idleTimeout, option: "--idle-timeout")
+            config.submitQuota = max(1, submitQuota)
             let seeds =
                 try tokenFile.map { try TokenScope.parseTokenFile(String(decoding: try HostFS.readFile($0), as: UTF8.self), path: $0) }
                 ?? []
@@ -95,7 +107,7 @@ extension Application {
             let portFile = self.portFile
             let settings = config
             try await FleetStore.with(url: url, connections: 16, logger: logger) { store in
-                try await store.seedTokens(seeds)
+                try await store.seedTokens(seeds, replace: tokenFile != nil)
                 guard try await store.tokenCount() > 0 else {
                     throw HardenError(
                         .invalidArgument, "--token-file: no API token is stored yet; give a file with at least one admin token")
@@ -146,16 +158,38 @@ extension Application {
         @Option(name: .long, help: ArgumentHelp("At most N jobs of an action fleet-wide, e.g. run=2 (repeatable).", valueName: "ACTION=N"))
         public var cap: [String] = []
 
+        @Option(
+            name: .long,
+            help: ArgumentHelp("The actions this worker takes: scan, run or both (a scan-only pool needs no root).", valueName: "LIST"))
+        public var actions = "scan,run"
+
         @Option(name: .long, help: ArgumentHelp("Stop after this many jobs.", valueName: "N"))
         public var maxJobs: Int?
 
         @Option(name: .long, help: ArgumentHelp("Where the vulnerability database is cached.", valueName: "DIR"))
         public var cache: String?
 
-        @Flag(
+        @Option(
             name: .long,
-            help: "Accept jobs that name images by local paths (oci:, oci-archive:, docker-archive:, dir:): files of this machine.")
-        public var allowLocalImages = false
+            help: ArgumentHelp(
+                "Accept jobs that name local images (oci:, oci-archive:, docker-archive:, dir:) under this directory (repeatable).",
+                valueName: "DIR"))
+        public var allowLocalImages: [String] = []
+
+        @Flag(name: .long, help: "Let run jobs ask for --network host or open (default: every job container is isolated).")
+        public var allowJobNetwork = false
+
+        @Option(name: .long, help: ArgumentHelp("A job's overall deadline; past it the job fails.", valueName: "DURATION"))
+        public var jobTimeout = "30m"
+
+        @Option(name: .long, help: ArgumentHelp("The longest --duration or --probe-timeout a run job may ask for.", valueName: "DURATION"))
+        public var jobMaxDuration = "10m"
+
+        @Option(name: .long, help: ArgumentHelp("The most --memory a run job may ask for.", valueName: "SIZE"))
+        public var jobMaxMemory = "4G"
+
+        @Option(name: .long, help: ArgumentHelp("The largest --pids-limit a run job may ask for.", valueName: "N"))
+        public var jobMaxPids: Int64 = 4096
 
         public init() {}
 
@@ -179,12 +213,27 @@ extension Application {
                 }
                 caps[a] = n
             }
-            config.policy = QueuePolicy(lease: try Duration.parse(lease, option: "--lease"), caps: caps)
+            var taken = Set<JobAction>()
+            for a in actions.split(separator: ",") {
+                guard let action = JobAction(rawValue: a.trimmingCharacters(in: .whitespaces)) else {
+                    throw HardenError(.invalidArgument, "--actions: \(a) is not scan or run")
+                }
+                taken.insert(action)
+            }
+            guard !taken.isEmpty else { throw HardenError(.invalidArgument, "--actions: name scan, run or both") }
+            config.policy = QueuePolicy(lease: try Duration.parse(lease, option: "--lease"), caps: caps, actions: taken)
             guard config.policy.lease >= .seconds(3) else { throw HardenError(.invalidArgument, "--lease: at least 3s") }
             config.maxJobs = maxJobs
-            // Compose files of jobs are the submitters': `${VAR}` must not read this process's environment.
+            // Compose files of jobs are the submitters': `${VAR}` must not read this process's environment (they are
+            // refused in jobs; this is the second line).
             ComposeReader.interpolatesProcessEnvironment.store(false, ordering: .relaxed)
-            let executor = JobRunner(imageOptions: imageOptions, logger: logger, allowLocalImages: allowLocalImages).executor
+            let limits = try jobLimits()
+            config.jobTimeout = limits.deadline
+            // A worker's credentials go to the registries they name, never to whichever registry a job names.
+            var imageOptions = self.imageOptions
+            imageOptions.hostScopedCredentialsOnly = true
+            _ = try imageOptions.registryOptions()
+            let executor = JobRunner(imageOptions: imageOptions, logger: logger, limits: limits).executor
             let leaseText = lease
             let settings = config
             try await FleetStore.with(url: url, connections: settings.concurrency + 2, logger: logger) { store in
@@ -193,6 +242,22 @@ extension Application {
                 let n = try await worker.run()
                 writeStandardError("harden worker \(settings.name): \(n) job(s) done\n")
             }
+        }
+
+        func jobLimits() throws -> JobLimits {
+            var limits = JobLimits()
+            for dir in allowLocalImages {
+                guard dir.hasPrefix("/"), let real = HostFS.realPath(dir), HostFS.isDirectory(real) else {
+                    throw HardenError(.invalidArgument, "--allow-local-images \(dir): give an existing absolute directory")
+                }
+                limits.localRoots.append(real)
+            }
+            limits.allowNetwork = allowJobNetwork
+            limits.deadline = try Duration.parse(jobTimeout, option: "--job-timeout")
+            limits.maxDuration = Double(try Duration.parse(jobMaxDuration, option: "--job-max-duration").components.seconds)
+            limits.maxMemory = try parseSize(jobMaxMemory, option: "--job-max-memory")
+            limits.maxPids = max(1, jobMaxPids)
+            return limits
         }
     }
 }
@@ -204,37 +269,21 @@ extension ImageOptions: @unchecked Sendable {}
 struct JobRunner: Sendable {
     let imageOptions: ImageOptions
     let logger: Logger
-    /// Whether jobs may name images by local paths (oci:, docker-archive:, dir: …) — files of the worker.
-    var allowLocalImages = false
+    /// What jobs may ask for: local images under allowed directories only, isolated networks unless allowed, caps.
+    var limits = JobLimits()
 
     var executor: JobExecutor {
         { job, databasePath in
             switch job.action {
             case .scan: try await scan(job, databasePath: databasePath)
-            case .run:
-                try await RunJob(imageOptions: imageOptions, logger: logger, allowLocalImages: allowLocalImages).run(
-                    job, databasePath: databasePath)
+            case .run: try await RunJob(imageOptions: imageOptions, logger: logger, limits: limits).run(job, databasePath: databasePath)
             }
         }
     }
 
-    /// A job names a registry image unless the worker allows local paths: otherwise a submitter could make the
-    /// worker read (and with `run --push-to`, publish) any of its files as an image.
-    static func requireLocalAllowed(_ image: String, allowed: Bool) throws {
-        if !allowed { try requireRegistry(image, what: "the image") }
-    }
-
-    static func requireRegistry(_ image: String, what: String) throws {
-        let ref = try ImageReference.parse(image)
-        guard case .registry = ref else {
-            throw HardenError(
-                .invalidArgument, "\(what) \(image) is a path on the worker; this worker takes registry images only (--allow-local-images)")
-        }
-    }
-
     func scan(_ job: ClaimedJob, databasePath: String) async throws -> ImageResult {
-        try Self.requireLocalAllowed(job.image, allowed: allowLocalImages)
-        let ref = try ImageReference.parse(job.image)
+        try limits.checkImage(job.image, what: "the image")
+        let ref = try ImageReference.parseUntrusted(job.image)
         var options = imageOptions
         if let p = job.options.platform { options.platform = p }
         let image = try await options.open(ref, logger: logger)
