@@ -132,7 +132,7 @@ public enum FleetSchema {
                 "CREATE INDEX webhook_pending ON webhook_events (next_attempt) WHERE delivered_at IS NULL",
                 // Advanced after every committed change of findings: servers cache answers per value.
                 "CREATE SEQUENCE findings_generation",
-            ])
+            ]),
         // Who submitted a job (the token's hash: per-token quotas), and whence a token came (the token file is the
         // truth for the tokens it seeded: one removed from it is revoked at the next start).
         Migration(

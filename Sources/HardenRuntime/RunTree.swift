@@ -2,6 +2,7 @@
 // directory: every component opened with O_NOFOLLOW, files created O_EXCL and renamed into place, mounts made on
 // directories opened that way. A container that could plant a symlink anywhere in the tree still cannot make harden
 // write, or mount, outside it.
+import CHardenSystem
 import HardenCore
 import HardenSystem
 

@@ -4,6 +4,7 @@ import Foundation
 import HardenCore
 import HardenOCI
 import HardenProfile
+import HardenReport
 import HardenSystem
 
 #if canImport(Glibc)

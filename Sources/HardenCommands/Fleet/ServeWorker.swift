@@ -105,9 +105,10 @@ extension Application {
                 ?? []
             let dbPath = database.path
             let portFile = self.portFile
+            let replaceTokens = tokenFile != nil
             let settings = config
             try await FleetStore.with(url: url, connections: 16, logger: logger) { store in
-                try await store.seedTokens(seeds, replace: tokenFile != nil)
+                try await store.seedTokens(seeds, replace: replaceTokens)
                 guard try await store.tokenCount() > 0 else {
                     throw HardenError(
                         .invalidArgument, "--token-file: no API token is stored yet; give a file with at least one admin token")
