@@ -249,8 +249,16 @@ struct FleetTests {
                 #expect(Set(all.map(\.0)).count == 500, "a job was claimed twice")
                 #expect(all.allSatisfy { $0.2 == 1 })
                 #expect(Set(all.map(\.1)).count >= 2, "only one claimer got work")
-                // Every ad-hoc job was claimed before any scheduled one (claims are ordered by priority, then id).
-                let sequence = order.withLock { $0 }
+                // Every ad-hoc job was claimed before any scheduled one (claims are ordered by priority, then id). The
+                // order is the database's (each claim's start time, written by the claiming statement), not the order in
+                // which concurrent tasks happened to append (the scheduler reorders those when suites run in parallel).
+                _ = order.withLock { $0 }
+                var sequence: [Int64] = []
+                for try await id in try await store.client.query(
+                    "SELECT id FROM jobs WHERE started_at IS NOT NULL ORDER BY started_at, id", logger: FleetFixture.logger
+                ).decode(Int64.self) {
+                    sequence.append(id)
+                }
                 let firstScheduled = sequence.firstIndex { scheduled.contains($0) } ?? 0
                 let lastAdhoc = sequence.lastIndex { adhoc.contains($0) } ?? 0
                 #expect(lastAdhoc - firstScheduled < 8, "scheduled jobs overtook ad-hoc ones")

@@ -23,8 +23,10 @@ final class HostileRegistry {
     private let pidFile: String
 
     init(mode: String, dir: String, offset: Int) throws {
-        port = testPort(offset)
-        otherPort = testPort(offset + 1)
+        // Ports the kernel hands out (bound to port 0), not derived from the pid: nothing else on the machine has them.
+        _ = offset
+        port = freePort(host: "127.0.0.1")
+        otherPort = freePort(host: "127.0.0.2")
         logPath = dir + "/requests.log"
         pidFile = dir + "/hostile.pid"
         let script = packageRoot + "/Tests/Tools/hostile-registry.py"
@@ -45,6 +47,21 @@ final class HostileRegistry {
         let text = String(decoding: (try? HostFS.readFile(logPath, limit: 1 << 24)) ?? [], as: UTF8.self)
         return text.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
     }
+}
+
+/// A port free on `host` now: bound to port 0, read back, closed.
+func freePort(host: String) -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_port = 0
+    addr.sin_addr.s_addr = inet_addr(host)
+    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
+    }
+    return bound ? Int(UInt16(bigEndian: addr.sin_port)) : 0
 }
 
 @Suite(.serialized, .enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh"))
