@@ -83,8 +83,15 @@ func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     if let location = AuthScope.resolveLocation(text, base: "https://registry.example:5000/v2/x/blobs/uploads/") {
         _ = scope.mayAuthorize(location)
     }
+    if let realm = params["realm"] { _ = scope.mayAskRealm(realm) }
+    _ = scope.mayFollowRedirect(to: text)
     _ = URLOrigin.parse(text)
     _ = RegistryClient.contentRangeStart(text)
+    // What a fleet job or a Compose file sends: references, credentials files; and the HTML escaper must leave no '<'.
+    _ = ReferenceGrammar.problem(text)
+    _ = try? ImageReference.parseUntrusted(text)
+    _ = try? RegistryCredentials.parse(bytes, source: "fuzz")
+    if text.htmlEscaped.utf8.contains(UInt8(ascii: "<")) { fatalError("htmlEscaped left a '<'") }
     _ = OSInfo.parseOSRelease(text)
     // Compressed streams.
     _ = try? Compression.gzip.decompressing(
