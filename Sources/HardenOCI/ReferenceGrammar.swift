@@ -115,7 +115,9 @@ public enum ReferenceGrammar {
         let encoded = d[(colon + 1)...]
         let separators: [UInt8] = Array("+._-".utf8)
         let pieces = algorithm.split(omittingEmptySubsequences: false) { separators.contains($0) }
-        guard !algorithm.isEmpty, pieces.allSatisfy({ !$0.isEmpty && $0.allSatisfy(isAlnumLower) }) else { return "invalid digest algorithm" }
+        guard !algorithm.isEmpty, pieces.allSatisfy({ !$0.isEmpty && $0.allSatisfy(isAlnumLower) }) else {
+            return "invalid digest algorithm"
+        }
         guard encoded.count >= 32, encoded.allSatisfy({ isAlnum($0) && ($0 < 0x67 || $0 > 0x7A) && ($0 < 0x47 || $0 > 0x5A) }) else {
             return "invalid digest"
         }

@@ -14,11 +14,23 @@ public struct RegistryOptions: Sendable {
     /// The longest wait for the next bytes of a registry's answer; a whole request is bounded too (see RegistryClient).
     public var idleTimeout: Duration
 
-    public init(credentials: RegistryCredentials = RegistryCredentials(), tlsVerify: Bool = true, parallelism: Int = 3, idleTimeout: Duration = .seconds(60)) {
+    public init(
+        credentials: RegistryCredentials = RegistryCredentials(), tlsVerify: Bool = true, parallelism: Int = 3,
+        idleTimeout: Duration = .seconds(60)
+    ) {
         self.credentials = credentials
         self.tlsVerify = tlsVerify
         self.parallelism = parallelism
         self.idleTimeout = idleTimeout
+    }
+}
+
+extension RegistryOptions {
+    /// A client for `ref`'s registry with the credentials bound to its host (never another host's).
+    func client(for ref: RegistryReference, logger: Logger) -> RegistryClient {
+        RegistryClient(
+            reference: ref, credentials: credentials.credentials(for: ref.host), tlsVerify: tlsVerify, idleTimeout: idleTimeout,
+            logger: logger)
     }
 }
 
@@ -31,9 +43,7 @@ public enum RegistryTransfer {
         progress: (@Sendable (_ done: Int, _ total: Int, _ bytes: Int64) -> Void)? = nil
     ) async throws -> Image {
         let ref = try RegistryReference.parse(text)
-        let client = RegistryClient(
-            reference: ref, credentials: options.credentials.credentials(for: ref.host), tlsVerify: options.tlsVerify, idleTimeout: options.idleTimeout,
-            logger: logger)
+        let client = options.client(for: ref, logger: logger)
         do {
             let image = try await pull(
                 ref, client: client, options: options, loader: loader, blobDirectory: blobDirectory, progress: progress)
@@ -120,9 +130,7 @@ public enum RegistryTransfer {
         logger: Logger = .harden
     ) async throws -> Digest {
         let ref = try RegistryReference.parse(text)
-        let client = RegistryClient(
-            reference: ref, credentials: options.credentials.credentials(for: ref.host), tlsVerify: options.tlsVerify, idleTimeout: options.idleTimeout,
-            logger: logger)
+        let client = options.client(for: ref, logger: logger)
         do {
             let blobs = [(image.manifest.config, true)] + image.layers.map { ($0.descriptor, false) }
             for (descriptor, isConfig) in blobs {

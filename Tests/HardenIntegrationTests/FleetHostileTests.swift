@@ -234,11 +234,13 @@ struct FleetHostileTests {
                 let bad = try JSONSerialization.data(withJSONObject: [
                     "action": "scan", "images": ["docker://127.0.0.1:1/app:1\u{0600}<img src=x onerror=alert(3)>\u{0301}"],
                 ])
-                let (bs, bt) = try await FleetFixture.request(.POST, fleet.base + "/v1/jobs", token: FleetProcesses.submit, body: String(decoding: bad, as: UTF8.self))
+                let (bs, bt) = try await FleetFixture.request(
+                    .POST, fleet.base + "/v1/jobs", token: FleetProcesses.submit, body: String(decoding: bad, as: UTF8.self))
                 #expect(bs == 400 && bt.contains("only printable ASCII"), "\(bs) \(bt)")
                 // Labels carry payloads and are stored: the front page shows them as text.
                 let labelled = try JSONSerialization.data(withJSONObject: [
-                    "action": "scan", "images": ["oci:\(TestImages.layout):base"], "options": ["labels": ["team": payload, "x": ">\u{0301}<b>"]],
+                    "action": "scan", "images": ["oci:\(TestImages.layout):base"],
+                    "options": ["labels": ["team": payload, "x": ">\u{0301}<b>"]],
                 ])
                 _ = try await fleet.submit(String(decoding: labelled, as: UTF8.self))
                 _ = try fleet.work(1, ["--allow-local-images", TestImages.directory])
@@ -284,7 +286,9 @@ struct FleetHostileTests {
             try await withTemporaryDirectory { dir in
                 let fleet = try await FleetProcesses(dir: dir, pg: pg)
                 try HostFS.writeFileAtomically(dir + "/creds", Array("registry.internal.example:5000 worker:hunter2\n".utf8))
-                for (mode, offset) in [("location-other-host", 70), ("realm-other-host", 72), ("redirect-other-host", 74), ("error-body", 76)] {
+                for (mode, offset) in [
+                    ("location-other-host", 70), ("realm-other-host", 72), ("redirect-other-host", 74), ("error-body", 76),
+                ] {
                     try await withTemporaryDirectory { rdir in
                         let registry = try HostileRegistry(mode: mode, dir: rdir, offset: offset)
                         let body = try JSONSerialization.data(withJSONObject: [
@@ -305,7 +309,8 @@ struct FleetHostileTests {
                 // A worker refuses credentials that do not name their registry.
                 try HostFS.writeFileAtomically(dir + "/legacy", Array("worker:hunter2\n".utf8))
                 let (s, o) = try runProcess([
-                    hardenBinary, "worker", "--database", pg.url, "--server", fleet.base, "--creds-file", dir + "/legacy", "--max-jobs", "1",
+                    hardenBinary, "worker", "--database", pg.url, "--server", fleet.base, "--creds-file", dir + "/legacy", "--max-jobs",
+                    "1",
                 ])
                 #expect(s == 1 && o.contains("must name their registry"), "\(o)")
             }
@@ -341,7 +346,8 @@ struct FleetHostileTests {
                     }
                 }
                 let started = Date()
-                _ = try fleet.work(3, ["--allow-local-images", dir + "/images", "--allow-local-images", TestImages.directory], timeout: 120)
+                _ = try fleet.work(
+                    3, ["--allow-local-images", dir + "/images", "--allow-local-images", TestImages.directory], timeout: 120)
                 #expect(Date().timeIntervalSince(started) < 60)
                 let wedge = try await fleet.job(ids[0])
                 #expect(wedge.state == "failed" && wedge.error?.contains("not a regular file") == true, "\(wedge.error ?? "")")
@@ -375,7 +381,8 @@ struct FleetHostileTests {
         try await ScratchPostgres.with { pg in
             try await withTemporaryDirectory { dir in
                 let fleet = try await FleetProcesses(dir: dir, pg: pg, serveArgs: ["--submit-quota", "3", "--idle-timeout", "2s"])
-                let options = #"{"action": "run", "images": ["registry.example.com/a:1"], "options": {"arguments": ["--http-probe", "80:GET:/internal-admin"]}}"#
+                let options =
+                    #"{"action": "run", "images": ["registry.example.com/a:1"], "options": {"arguments": ["--http-probe", "80:GET:/internal-admin"]}}"#
                 let ids = try await fleet.submit(options)
                 let (rs, rt) = try await FleetFixture.request(.GET, fleet.base + "/v1/jobs/\(ids[0])", token: FleetProcesses.read)
                 #expect(rs == 200 && !rt.contains("internal-admin") && rt.contains("\"redacted\":true"), "\(rt)")

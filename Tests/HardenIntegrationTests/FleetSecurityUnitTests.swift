@@ -64,8 +64,10 @@ import Glibc
         ]
         for r in valid { #expect(ReferenceGrammar.isValid(r), "\(r): \(ReferenceGrammar.problem(r) ?? "")") }
         let invalid = [
-            "", "Nginx", "app:1\u{0600}<img src=x onerror=alert(3)>\u{0301}", "app:1<b>", "app:-x", "app:" + String(repeating: "a", count: 129),
-            "a/../b", "a//b", "-a/b", "a_/b", "host:99999/a", "ex ample/a", "app@sha256:abc", "app@sha256:" + String(repeating: "g", count: 64),
+            "", "Nginx", "app:1\u{0600}<img src=x onerror=alert(3)>\u{0301}", "app:1<b>", "app:-x",
+            "app:" + String(repeating: "a", count: 129),
+            "a/../b", "a//b", "-a/b", "a_/b", "host:99999/a", "ex ample/a", "app@sha256:abc",
+            "app@sha256:" + String(repeating: "g", count: 64),
             "a\u{0}b", "app:1\n", "ｎｇｉｎｘ",
         ]
         for r in invalid { #expect(!ReferenceGrammar.isValid(r), "\(r.debugDescription) passed") }

@@ -50,7 +50,8 @@ public struct JobLimits: Sendable {
             guard let eq = value.firstIndex(of: "="), eq != value.startIndex else {
                 throw HardenError(
                     .invalidArgument,
-                    "run job: --env \(value.prefix(80)) has no value; a job's variables come from the job (NAME=VALUE), never from the worker")
+                    "run job: --env \(value.prefix(80)) has no value; a job's variables come from the job (NAME=VALUE), never from the worker"
+                )
             }
         case "--network":
             guard let mode = NetworkMode(rawValue: value) else {

@@ -71,7 +71,9 @@ public struct RunJob: Sendable {
                 throw HardenError(
                     .invalidArgument, "run job: compose service \(name): env_file refused (it would read the worker's files)")
             }
-            if let image = service.image { try limits.checkImage(RunSettingsOptions.reference(image), what: "compose service \(name)'s image") }
+            if let image = service.image {
+                try limits.checkImage(RunSettingsOptions.reference(image), what: "compose service \(name)'s image")
+            }
         }
         guard (options.arguments ?? []).contains(where: { $0 == "--service" || $0.hasPrefix("--service=") }) else {
             throw HardenError(.invalidArgument, "run job: with a Compose file, name the service to harden (--service NAME)")
