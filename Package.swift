@@ -244,7 +244,7 @@ let package = Package(
             name: "HardenFleetTests",
             dependencies: [
                 "HardenFleet", "HardenSBOM", "HardenVulnDB", "HardenSystem", "HardenCore", "HardenTestSupport",
-                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings),
         .testTarget(

@@ -51,7 +51,7 @@ actor Publication {
 /// Answers computed at a findings generation: valid until the generation moves (or 30 s, in case a writer died
 /// between its commit and advancing the generation). Bounded by the bytes of the answers it holds: past
 /// `maxBytes` the oldest entries go.
-actor AnswerCache {
+public actor AnswerCache {
     struct Entry {
         var generation: Int64
         var at: ContinuousClock.Instant
@@ -62,14 +62,14 @@ actor AnswerCache {
     var bytes = 0
     let maxBytes: Int
 
-    init(maxBytes: Int = 32 << 20) { self.maxBytes = maxBytes }
+    public init(maxBytes: Int = 32 << 20) { self.maxBytes = maxBytes }
 
-    func get(_ key: String, generation: Int64) -> HTTPResponse? {
+    public func get(_ key: String, generation: Int64) -> HTTPResponse? {
         guard let e = entries[key], e.generation == generation, ContinuousClock.now - e.at < .seconds(30) else { return nil }
         return e.response
     }
 
-    func put(_ key: String, generation: Int64, _ response: HTTPResponse) {
+    public func put(_ key: String, generation: Int64, _ response: HTTPResponse) {
         let size = response.body.readableBytes + key.utf8.count + 64
         guard size <= maxBytes / 4 else { return }
         if let old = entries.removeValue(forKey: key) { bytes -= old.bytes }
@@ -81,8 +81,8 @@ actor AnswerCache {
         bytes += size
     }
 
-    /// The bytes held (tests, metrics).
-    var heldBytes: Int { bytes }
+    /// The bytes held (`harden_answer_cache_bytes`).
+    public var heldBytes: Int { bytes }
 }
 
 /// Token hashes → scopes, cached for 10 s (a token revoked on another server stops working within that).
@@ -428,6 +428,8 @@ public final class FleetServer: Sendable {
         out += "# HELP harden_queue_oldest_seconds Age of the oldest queued job.\n# TYPE harden_queue_oldest_seconds gauge\n"
         out += "harden_queue_oldest_seconds \(age)\n"
         let totals = try await store.totals()
+        out += "# HELP harden_answer_cache_bytes Bytes of cached answers (bounded).\n# TYPE harden_answer_cache_bytes gauge\n"
+        out += "harden_answer_cache_bytes \(await answers.heldBytes)\n"
         out += "# HELP harden_images Stored images.\n# TYPE harden_images gauge\nharden_images \(totals.images)\n"
         out += "# HELP harden_findings Active findings by severity.\n# TYPE harden_findings gauge\n"
         for s in Severity.descending {

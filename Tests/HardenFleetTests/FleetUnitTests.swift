@@ -7,6 +7,7 @@ import HardenSBOM
 import HardenSystem
 import HardenTestSupport
 import HardenVulnDB
+import NIOHTTP1
 import PostgresNIO
 import Testing
 
@@ -103,5 +104,21 @@ struct FleetUnitTests {
             }
             #expect(shared.lookups == 4, "libc6 u4, bash, libc-bin u4, libc6 u99: each matched once")
         }
+    }
+
+    /// The answer cache holds at most its byte budget, whatever the number of distinct keys (2,000 long ids once
+    /// grew it to ~320 MB), evicting the oldest answers first.
+    @Test func theAnswerCacheIsBoundedByBytes() async {
+        let cache = AnswerCache(maxBytes: 100_000)
+        let body = String(repeating: "x", count: 1_000)
+        for i in 0..<2_000 {
+            await cache.put(String(repeating: "k", count: 200) + "\(i)", generation: 1, .text(.ok, body))
+            #expect(await cache.heldBytes <= 100_000)
+        }
+        #expect(await cache.get(String(repeating: "k", count: 200) + "1999", generation: 1) != nil, "the newest answer is kept")
+        #expect(await cache.get(String(repeating: "k", count: 200) + "0", generation: 1) == nil, "the oldest went first")
+        // An answer larger than a quarter of the budget is not cached at all.
+        await cache.put("big", generation: 1, .text(.ok, String(repeating: "y", count: 30_000)))
+        #expect(await cache.get("big", generation: 1) == nil)
     }
 }
