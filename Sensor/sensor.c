@@ -5,11 +5,17 @@
 // as a JSON fragment that `harden profile IMAGE --import` turns into a runtime profile. It is PID 1 of its
 // container: it forwards signals to the app, reaps zombies and exits with the app's status.
 //
-// Cost: a seccomp filter (installed in the child, inherited by every descendant) answers SECCOMP_RET_TRACE only for
-// the syscalls the profile needs (path lookups, exec, ids, sockets, process creation and the rare rest); the hot
-// ones (read, write, futex, epoll, mmap, …) never stop. It needs no capability: tracing one's own child is allowed
-// to every user (Docker's and Kubernetes' default seccomp profiles allow ptrace on kernels ≥ 4.8). When tracing is
-// refused it says so once on stderr and runs the app untraced.
+// Cost: a seccomp filter (installed in the child, inherited by every descendant) lets the hot syscalls (read, write,
+// futex, epoll, mmap, …) run without a stop. Path lookups that change nothing (open without a write flag, the stat,
+// access, readlink and getxattr families) go to the sensor as seccomp user notifications, with synchronous wake-ups
+// (Linux ≥ 6.6: the sensor runs on the app's CPU and answers at once — a ptrace stop costs two cross-CPU wake-ups,
+// which made Python's start-up, a few thousand lookups, twice as slow). The sensor reads the path, finds the
+// lookup's result itself (it shares the app's mounts) and lets the call run. Everything else it needs (exec,
+// writes, ids, sockets, process creation and the rare rest) stops under ptrace (SECCOMP_RET_TRACE), so results and
+// new processes are seen exactly. It needs no capability: tracing one's own child is allowed to every user (Docker's
+// and Kubernetes' default seccomp profiles allow ptrace on kernels ≥ 4.8). Without user notifications every traced
+// call stops under ptrace, as before; when tracing is refused it says so once on stderr and runs the app untraced.
+// A process of another user (a worker after setuid) is read with the sensor's real ids set to its ids for the read.
 //
 // Static (musl), no loader and no libc in the image needed: the same file runs in glibc, musl and scratch images.
 // Built by scripts/build-sensor.sh. x86-64 only for now.
@@ -22,8 +28,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
+#include <sys/signalfd.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -48,9 +57,20 @@ struct sock_fprog { unsigned short len; struct sock_filter *filter; };
 #define BPF_JGE_K 0x35
 #define BPF_JSET_K 0x45
 #define BPF_RET_K 0x06
+#define BPF_JA 0x05
 #define SECCOMP_SET_MODE_FILTER 1
 #define SECCOMP_RET_ALLOW 0x7fff0000U
 #define SECCOMP_RET_TRACE 0x7ff00000U
+#define SECCOMP_RET_USER_NOTIF 0x7fc00000U
+#define SECCOMP_FILTER_FLAG_NEW_LISTENER (1UL << 3)
+#define SECCOMP_USER_NOTIF_FLAG_CONTINUE (1UL << 0)
+#define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (1UL << 0)
+struct notif_data { int nr; uint32_t arch; uint64_t ip; uint64_t args[6]; };
+struct notif { uint64_t id; uint32_t pid; uint32_t flags; struct notif_data data; };
+struct notif_resp { uint64_t id; int64_t val; int32_t error; uint32_t flags; };
+#define NOTIF_RECV _IOWR('!', 0, struct notif)
+#define NOTIF_SEND _IOWR('!', 1, struct notif_resp)
+#define NOTIF_SET_FLAGS _IOW('!', 4, uint64_t)
 #define AUDIT_ARCH_X86_64 0xC000003EU
 #define OFF_NR 0
 #define OFF_ARCH 4
@@ -161,6 +181,7 @@ struct port { char proto[4]; int port; char address[48]; };
 static struct port ports[64]; static int n_ports;
 static unsigned long processes;
 static unsigned long unreadable;
+static int want_notify = 1;  // HARDEN_SENSOR_NOTIFY=off: every traced call stops under ptrace (the older way)
 static int debug;  // HARDEN_SENSOR_DEBUG=1: say on stderr what could not be read  // path arguments the sensor could not read (another user's non-dumpable process)
 static int dirty = 1;
 
@@ -207,6 +228,8 @@ struct task {
     char comm[16];
     char *cwd;       // tracked working directory (when /proc cannot tell)
     int peek_only;   // process_vm_readv refused (another user's process): PTRACE_PEEKDATA only
+    int memfd;       // /proc/PID/mem, opened under the process's ids when process_vm_readv is refused (-1: none)
+    int unreadable;  // not even that: its lookups are counted as unreadable (until it changes ids or execs)
 };
 static struct task *tasks; static size_t cap_tasks, n_tasks;
 static struct task *task_find(int pid) {
@@ -224,7 +247,7 @@ static struct task *task_insert(int pid) {
     while (tasks[i].used == 1) i = (i + 1) & (cap_tasks - 1);
     if (!tasks[i].used) task_slots_used++;
     memset(&tasks[i], 0, sizeof tasks[i]);
-    tasks[i].used = 1; tasks[i].pid = pid; tasks[i].tgid = pid;
+    tasks[i].used = 1; tasks[i].pid = pid; tasks[i].tgid = pid; tasks[i].memfd = -1;
     n_tasks++;
     return &tasks[i];
 }
@@ -252,6 +275,7 @@ static void task_clear_pending(struct task *t) {
 }
 static void task_remove(struct task *t) {
     task_clear_pending(t);
+    if (t->memfd >= 0) close(t->memfd);
     free(t->cwd);
     memset(t, 0, sizeof *t);
     t->used = 2;  // tombstone
@@ -308,37 +332,45 @@ static ssize_t read_mem(int pid, unsigned long addr, void *out, size_t n) {
     }
     return (ssize_t)done;
 }
-// A NUL-terminated string of the tracee (at most 4096 bytes): page-wise with process_vm_readv (a string can end
-// just before an unmapped page), word by word with PEEKDATA up to the first NUL.
+// A NUL-terminated string of the tracee (at most 4096 bytes) read with process_vm_readv (or from its /proc/PID/mem
+// when memfd ≥ 0), page-wise (a string can end just before an unmapped page); NULL with errno EPERM when refused.
+static char tmp_string[4097 + sizeof(long)];
+static char *vm_string(int pid, int memfd, unsigned long addr) {
+    size_t have = 0;
+    while (have < 4096) {
+        size_t chunk = 4096 - ((addr + have) & 4095);
+        if (chunk > 4096 - have) chunk = 4096 - have;
+        struct iovec local = {tmp_string + have, chunk}, remote = {(void *)(addr + have), chunk};
+        ssize_t r = memfd >= 0 ? pread(memfd, local.iov_base, chunk, (off_t)remote.iov_base) : process_vm_readv(pid, &local, 1, &remote, 1, 0);
+        if (r <= 0) break;
+        if (memchr(tmp_string + have, 0, (size_t)r)) return xstrdup(tmp_string);
+        have += (size_t)r;
+        if ((size_t)r < chunk) break;
+    }
+    if (!have) return NULL;
+    tmp_string[have] = 0;
+    return xstrdup(tmp_string);
+}
+// The same for a tracee in a ptrace stop: process_vm_readv, else word by word with PEEKDATA up to the first NUL.
 static char *read_string(int pid, unsigned long addr) {
     if (!addr) return NULL;
-    static char tmp[4097 + sizeof(long)];
-    size_t have = 0;
     if (!peek_only(pid)) {
-        while (have < 4096) {
-            size_t chunk = 4096 - ((addr + have) & 4095);
-            if (chunk > 4096 - have) chunk = 4096 - have;
-            struct iovec local = {tmp + have, chunk}, remote = {(void *)(addr + have), chunk};
-            ssize_t r = process_vm_readv(pid, &local, 1, &remote, 1, 0);
-            if (r <= 0) { if (r < 0 && errno == EPERM) set_peek_only(pid); break; }
-            if (memchr(tmp + have, 0, (size_t)r)) return xstrdup(tmp);
-            have += (size_t)r;
-            if ((size_t)r < chunk) break;
-        }
-        if (have && !peek_only(pid)) { tmp[have] = 0; return xstrdup(tmp); }
-        have = 0;
+        char *s = vm_string(pid, -1, addr);
+        if (s) return s;
+        if (errno == EPERM) set_peek_only(pid);
     }
+    size_t have = 0;
     while (have < 4096) {
         errno = 0;
         long w = ptrace(PTRACE_PEEKDATA, pid, (void *)(addr + have), NULL);
         if (errno) break;
-        memcpy(tmp + have, &w, sizeof w);
-        if (memchr(&w, 0, sizeof w)) return xstrdup(tmp);
+        memcpy(tmp_string + have, &w, sizeof w);
+        if (memchr(&w, 0, sizeof w)) return xstrdup(tmp_string);
         have += sizeof w;
     }
     if (!have) return NULL;
-    tmp[have] = 0;
-    return xstrdup(tmp);
+    tmp_string[have] = 0;
+    return xstrdup(tmp_string);
 }
 
 static char *read_link(const char *p) {
@@ -437,18 +469,29 @@ static const long untraced[] = {
 
 static int cmp_long(const void *a, const void *b) { long x = *(const long *)a, y = *(const long *)b; return x < y ? -1 : x > y; }
 
+// Lookups that change nothing: answered through user notifications (their result found by the sensor). open and
+// openat count only without a write flag (checked in the filter); openat2 keeps its flags in memory: traced.
+static const long lookups[] = {
+    SYS_stat, SYS_lstat, SYS_newfstatat, SYS_statx, SYS_statfs, SYS_access, SYS_faccessat, SYS_faccessat2,
+    SYS_readlink, SYS_readlinkat, SYS_getxattr, SYS_lgetxattr, SYS_listxattr, SYS_llistxattr,
+};
+#define WRITE_FLAGS (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC)
+
 // The filter: non-x86-64 calls pass; fstat-like newfstatat/statx(fd, "", AT_EMPTY_PATH) pass; then a balanced tree
-// over the sorted untraced numbers answers ALLOW, everything else TRACE.
+// over the sorted untraced numbers answers ALLOW; what it does not allow jumps to the routing: lookups NOTIFY (or
+// TRACE when notifications are not available), everything else TRACE.
 static struct sock_filter prog[1024];
 static int plen;
 static void emit(uint16_t code, uint8_t jt, uint8_t jf, uint32_t k) { prog[plen++] = (struct sock_filter){code, jt, jf, k}; }
 static long sorted_untraced[N_UNTRACED];
 static int n_sorted;
+static int to_routing[256], n_to_routing;  // the tree's "not untraced" jumps, patched once the routing is placed
 static int tree_size(int lo, int hi) { return hi - lo < 4 ? 2 * (hi - lo + 1) + 1 : 1 + tree_size(lo, (lo + hi) / 2 - 1) + tree_size((lo + hi) / 2, hi); }
 static void emit_tree(int lo, int hi) {
     if (hi - lo < 4) {
         for (int i = lo; i <= hi; i++) { emit(BPF_JEQ_K, 0, 1, (uint32_t)sorted_untraced[i]); emit(BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW); }
-        emit(BPF_RET_K, 0, 0, SECCOMP_RET_TRACE);
+        to_routing[n_to_routing++] = plen;
+        emit(BPF_JA, 0, 0, 0);
         return;
     }
     int mid = (lo + hi) / 2;
@@ -456,7 +499,16 @@ static void emit_tree(int lo, int hi) {
     emit_tree(lo, mid - 1);
     emit_tree(mid, hi);
 }
-static void build_filter(void) {
+// open/openat (flags in argument FLAGS): a lookup without write flags.
+static void emit_open_route(long nr, int flags, uint32_t lookup) {
+    emit(BPF_LD_W_ABS, 0, 0, OFF_NR);
+    emit(BPF_JEQ_K, 0, 4, (uint32_t)nr);
+    emit(BPF_LD_W_ABS, 0, 0, OFF_ARG_LO(flags));
+    emit(BPF_JSET_K, 1, 0, WRITE_FLAGS);
+    emit(BPF_RET_K, 0, 0, lookup);
+    emit(BPF_RET_K, 0, 0, SECCOMP_RET_TRACE);
+}
+static void build_filter(int notify) {
     memcpy(sorted_untraced, untraced, sizeof untraced);
     qsort(sorted_untraced, N_UNTRACED, sizeof(long), cmp_long);
     n_sorted = 0;
@@ -481,7 +533,18 @@ static void build_filter(void) {
     emit(BPF_JSET_K, 0, 1, AT_EMPTY_PATH);
     emit(BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW);
     emit(BPF_LD_W_ABS, 0, 0, OFF_NR);
+    n_to_routing = 0;
     emit_tree(0, n_sorted - 1);
+    for (int i = 0; i < n_to_routing; i++) prog[to_routing[i]].k = (uint32_t)(plen - to_routing[i] - 1);
+    uint32_t lookup = notify ? SECCOMP_RET_USER_NOTIF : SECCOMP_RET_TRACE;
+    emit_open_route(SYS_open, 1, lookup);
+    emit_open_route(SYS_openat, 2, lookup);
+    emit(BPF_LD_W_ABS, 0, 0, OFF_NR);
+    for (size_t i = 0; i < sizeof lookups / sizeof lookups[0]; i++) {
+        emit(BPF_JEQ_K, 0, 1, (uint32_t)lookups[i]);
+        emit(BPF_RET_K, 0, 0, lookup);
+    }
+    emit(BPF_RET_K, 0, 0, SECCOMP_RET_TRACE);
 }
 
 // ---- sockets: which fd is which socket, so a listen() names a port ----
@@ -546,6 +609,7 @@ static void syscall_entry(struct task *t, const struct user_regs_struct *r) {
     memcpy(t->args, a, sizeof a);
     task_clear_pending(t);
     if (is_idcall(nr)) { t->idcall = 1; t->await = 1; return; }
+    if (nr == SYS_prctl) t->unreadable = 0;  // PR_SET_DUMPABLE may make it readable: the next lookup tries again
     if (nr == SYS_socket) { t->sockcall = 1; t->await = 1; return; }
     if (nr == SYS_bind || nr == SYS_listen) {
         struct sock *s = sock_find(t->tgid, (int)a[0]);
@@ -609,6 +673,7 @@ static void syscall_exit(struct task *t, const struct user_regs_struct *r) {
     int err = ret < 0 && ret > -4096 ? (int)-ret : 0;
     if (t->idcall) {
         unsigned u, g;
+        t->unreadable = 0;  // its memory may be readable under its new ids
         if (!err && read_ids(t->pid, &u, &g) == 0) { add_id(ids_uid, &n_uid, u); add_id(ids_gid, &n_gid, g); }
     } else if (t->sockcall == 1) {
         if (!err) {
@@ -659,6 +724,8 @@ static char *elf_interpreter(const char *path) {
 
 static void exec_event(struct task *t) {
     read_comm(t->pid, t->comm);
+    if (t->memfd >= 0) { close(t->memfd); t->memfd = -1; }  // a new address space
+    t->unreadable = 0;
     unsigned uid = 0, gid = 0;
     int have_ids = read_ids(t->pid, &uid, &gid) == 0;
     if (have_ids) { add_id(ids_uid, &n_uid, uid); add_id(ids_gid, &n_gid, gid); }
@@ -691,6 +758,135 @@ static void exec_event(struct task *t) {
     // The execve's exit stop follows; nothing more to record there.
     for (int i = 0; i < t->npath; i++) free(t->path[i]);
     t->npath = 0;
+}
+
+// ---- lookups answered through user notifications ----
+static int listener = -1;        // the notification descriptor (-1: every traced call stops under ptrace)
+static unsigned long n_notified, n_became;  // n_became: memory files opened under a process's ids  // said on stderr at the end with HARDEN_SENSOR_DEBUG
+static uid_t own_uid, own_euid, own_suid;
+static gid_t own_gid, own_egid, own_sgid;
+
+// The real, effective, saved ids of a process, when they agree (then the sensor can take them as its real ids).
+static int same_ids(int pid, unsigned *uid, unsigned *gid) {
+    char p[64], b[4096]; snprintf(p, sizeof p, "/proc/%d/status", pid);
+    int fd = open(p, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    ssize_t n = read(fd, b, sizeof b - 1);
+    close(fd);
+    if (n <= 0) return -1;
+    b[n] = 0;
+    char *u = strstr(b, "\nUid:"), *g = strstr(b, "\nGid:");
+    unsigned r1, e1, s1, r2, e2, s2;
+    if (!u || !g || sscanf(u + 5, "%u %u %u", &r1, &e1, &s1) != 3 || sscanf(g + 5, "%u %u %u", &r2, &e2, &s2) != 3) return -1;
+    if (r1 != e1 || e1 != s1 || r2 != e2 || e2 != s2) return -1;
+    *uid = r1; *gid = r2;
+    return 0;
+}
+// Reading another user's memory needs the same real ids (and a dumpable process): a sensor whose effective uid is 0
+// takes the process's ids as its real and filesystem ids for the read (raw syscalls: this thread only), then its own.
+static int become(int pid) {
+    unsigned u, g;
+    if (own_euid != 0 || same_ids(pid, &u, &g) != 0) return 0;
+    if (syscall(SYS_setresgid, g, -1, -1) != 0) return 0;
+    syscall(SYS_setfsgid, g);
+    if (syscall(SYS_setresuid, u, -1, -1) != 0) { syscall(SYS_setfsgid, own_egid); syscall(SYS_setresgid, own_gid, -1, -1); return 0; }
+    syscall(SYS_setfsuid, u);
+    return 1;
+}
+static void unbecome(void) {
+    syscall(SYS_setfsuid, own_euid);
+    syscall(SYS_setresuid, own_uid, -1, -1);
+    syscall(SYS_setfsgid, own_egid);
+    syscall(SYS_setresgid, own_gid, -1, -1);
+}
+
+// The path a notified lookup names, absolute; NULL when it names none or cannot be read (*refused: the kernel
+// refused). Read with process_vm_readv or from the process's memfd (then a relative path is resolved under its ids:
+// /proc/PID/cwd needs them too).
+static char *lookup_path(struct task *t, long nr, const unsigned long *a, int *refused, int *slash) {
+    const struct pathcall *pc = pathcall_of(nr);
+    *refused = 0;
+    if (!pc || !a[pc->a1]) return NULL;
+    char *raw = vm_string(t->pid, t->memfd, a[pc->a1]);
+    if (!raw) { *refused = errno == EPERM || errno == EACCES; return NULL; }
+    size_t n = strlen(raw);
+    *slash = n > 1 && raw[n - 1] == '/';  // "name/": a directory is meant (normalising drops the slash)
+    int b = raw[0] && raw[0] != '/' && t->memfd >= 0 && become(t->pid);
+    char *p = raw[0] ? resolve(t, raw, pc->d1 >= 0, pc->d1 >= 0 ? (long)a[pc->d1] : AT_FDCWD) : NULL;
+    if (b) unbecome();
+    free(raw);
+    return p;
+}
+
+// /proc/PID/mem of another user's process, opened under its ids (the kernel checks access when it is opened).
+static int open_mem(int pid) {
+    if (!become(pid)) return -1;
+    char p[64]; snprintf(p, sizeof p, "/proc/%d/mem", pid);
+    int fd = open(p, O_RDONLY | O_CLOEXEC);
+    unbecome();
+    return fd;
+}
+
+// The result the lookup is about to have (the sensor shares the app's mounts and root): 0 or an errno.
+static int probe(long nr, const unsigned long *a, const char *path, int slash) {
+    int nofollow = nr == SYS_lstat || nr == SYS_readlink || nr == SYS_readlinkat || nr == SYS_lgetxattr || nr == SYS_llistxattr;
+    int open_flags = nr == SYS_open ? (int)a[1] : nr == SYS_openat ? (int)a[2] : 0;
+    if (nr == SYS_newfstatat || nr == SYS_faccessat2) nofollow = (a[3] & AT_SYMLINK_NOFOLLOW) != 0;
+    if (nr == SYS_statx) nofollow = (a[2] & AT_SYMLINK_NOFOLLOW) != 0;
+    if (open_flags & O_NOFOLLOW) nofollow = 1;
+    if (slash) nofollow = 0, open_flags |= O_DIRECTORY;
+    struct stat st;
+    if (fstatat(AT_FDCWD, path, &st, nofollow ? AT_SYMLINK_NOFOLLOW : 0) != 0) return errno;
+    if ((open_flags & O_NOFOLLOW) && S_ISLNK(st.st_mode)) return ELOOP;
+    if ((open_flags & O_DIRECTORY) && !S_ISDIR(st.st_mode)) return ENOTDIR;
+    if ((nr == SYS_readlink || nr == SYS_readlinkat) && !S_ISLNK(st.st_mode)) return EINVAL;
+    return 0;
+}
+
+static void record_lookup(long nr, const unsigned long *a, const char *path, int slash, const char *process) {
+    enum kind k = pathcall_of(nr)->kind;
+    int j = strmap_find(&path_index, path, strlen(path));
+    if (j >= 0 && (paths[j].ops[k] || paths[j].fail_n[0])) {  // seen this way before: counted, not probed again
+        if (paths[j].ops[k]) paths[j].ops[k]++; else paths[j].fail_n[0]++;
+        dirty = 1;
+        return;
+    }
+    record(path, k, probe(nr, a, path, slash), process);
+}
+
+static void answer(uint64_t id) {
+    struct notif_resp r = {id, 0, 0, SECCOMP_USER_NOTIF_FLAG_CONTINUE};
+    ioctl(listener, NOTIF_SEND, &r);  // ENOENT: the process went away meanwhile
+}
+
+// One notification: read, record, let the call run. A process whose memory the kernel will not show even under its
+// own ids (another user's, not dumpable: PTRACE_PEEKDATA refuses it too) is counted as unreadable.
+static void notification(void) {
+    struct notif req;
+    memset(&req, 0, sizeof req);
+    if (ioctl(listener, NOTIF_RECV, &req) != 0) return;
+    n_notified++;
+    long nr = req.data.nr;
+    unsigned long a[6];
+    for (int i = 0; i < 6; i++) a[i] = (unsigned long)req.data.args[i];
+    if (nr >= 0 && nr < MAX_NR) { syscall_counts[nr]++; dirty = 1; }
+    struct task *t = task_find((int)req.pid);
+    if (!t) { answer(req.id); return; }
+    char *p = NULL;
+    int refused = 0, slash = 0;
+    if (t->memfd < 0 && !t->unreadable) {
+        p = lookup_path(t, nr, a, &refused, &slash);
+        if (refused && (t->memfd = open_mem(t->pid)) < 0) t->unreadable = 1;
+        if (t->memfd >= 0) n_became++;
+    }
+    if (t->memfd >= 0) p = lookup_path(t, nr, a, &refused, &slash);
+    if (t->unreadable || refused) {
+        unreadable++;
+        if (debug) fprintf(stderr, "harden-sensor: unreadable lookup: syscall %ld, pid %d (%s)\n", nr, t->pid, t->comm);
+    }
+    if (p) record_lookup(nr, a, p, slash, t->comm);
+    free(p);
+    answer(req.id);
 }
 
 // ---- fragments ----
@@ -818,22 +1014,63 @@ static void flush(int final) {
 
 // ---- the app ----
 static sigset_t forwarded;
-// Signals interrupt the tracer's waitpid (no SA_RESTART); the loop forwards them. SIGALRM is the flush tick.
-static volatile sig_atomic_t pending[65], any_pending;
-static void on_signal(int s) { if (s > 0 && s < 65) { pending[s] = 1; any_pending = 1; } }
+// The sensor's handler for the signals it forwards never runs (they stay blocked, read from a signalfd); it exists so
+// that they are handled, not defaulted, in PID 1.
+static void on_signal(int s) { (void)s; }
 
-// In the child: trace, filter, exec. Reports on `report` ('T' traced, 'D' traced but detach, 'U' untraced).
-static void child(char **argv, int report, int want_trace) {
-    char c = 'U';
-    if (want_trace && ptrace(PTRACE_TRACEME, 0, NULL, NULL) == 0) {
-        build_filter();
-        struct sock_fprog fp = {(unsigned short)plen, prog};
-        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 && syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &fp) == 0) c = 'T';
-        else c = 'D';
+// The child's report on the control socket: one byte, and the listener descriptor with 'N'.
+static int send_report(int sock, char c, int fd) {
+    struct iovec io = {&c, 1};
+    union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } u;
+    struct msghdr m;
+    memset(&m, 0, sizeof m); memset(&u, 0, sizeof u);
+    m.msg_iov = &io; m.msg_iovlen = 1;
+    if (fd >= 0) {
+        m.msg_control = u.buf; m.msg_controllen = sizeof u.buf;
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+        cm->cmsg_level = SOL_SOCKET; cm->cmsg_type = SCM_RIGHTS; cm->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(cm), &fd, sizeof fd);
     }
-    (void)!write(report, &c, 1);
-    close(report);
-    if (c != 'U') raise(SIGSTOP);
+    return sendmsg(sock, &m, 0) == 1 ? 0 : -1;
+}
+static char receive_report(int sock, int *fd) {
+    char c = 0;
+    struct iovec io = {&c, 1};
+    union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } u;
+    struct msghdr m;
+    memset(&m, 0, sizeof m);
+    m.msg_iov = &io; m.msg_iovlen = 1; m.msg_control = u.buf; m.msg_controllen = sizeof u.buf;
+    *fd = -1;
+    if (recvmsg(sock, &m, MSG_CMSG_CLOEXEC) != 1) return 0;
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+    if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) memcpy(fd, CMSG_DATA(cm), sizeof *fd);
+    return c;
+}
+
+// In the child: waits for the sensor's word on `ctl` ('S': seized, trace; 'U': run untraced), installs the filter
+// (with a notification listener when the kernel has them), reports ('N' + the listener, 'T': ptrace only, 'D': filter
+// refused), waits for 'G', and runs the app.
+static void child(char **argv, int ctl, int want_trace) {
+    char go = 'U';
+    if (want_trace && read(ctl, &go, 1) != 1) go = 'U';
+    if (go == 'S') {
+        char c = 'D';
+        int fd = -1;
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0) {
+            build_filter(1);
+            struct sock_fprog fp = {(unsigned short)plen, prog};
+            if (want_notify) fd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &fp);
+            if (fd >= 0) c = 'N';
+            else {
+                build_filter(0);
+                fp.len = (unsigned short)plen;
+                if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &fp) == 0) c = 'T';
+            }
+        }
+        if (send_report(ctl, c, fd) != 0 || read(ctl, &go, 1) != 1) _exit(125);
+        if (fd >= 0) close(fd);
+    }
+    close(ctl);
     // The app starts with default dispositions and nothing blocked, as under any runtime.
     for (int s = 1; s < 65; s++) signal(s, SIG_DFL);
     sigset_t none; sigemptyset(&none);
@@ -842,6 +1079,40 @@ static void child(char **argv, int report, int want_trace) {
     int e = errno;
     say("harden-sensor: %s: %s\n", argv[0], strerror(e));
     _exit(e == ENOENT ? 127 : 126);
+}
+
+// Seizes the app (before its filter exists: a traced call without a tracer would fail), lets it install the filter
+// and start. Returns 1 when it is traced.
+static int start_tracing(int ctl, int want_trace) {
+    if (!want_trace) { warn("HARDEN_SENSOR=off: the app runs untraced"); return 0; }
+    long options = PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_O_TRACECLONE |
+                   PTRACE_O_TRACEEXEC | PTRACE_O_TRACESECCOMP;
+    if (ptrace(PTRACE_SEIZE, app_pid, NULL, (void *)options) != 0) {
+        (void)!write(ctl, "U", 1);
+        warn("ptrace refused; the app runs untraced");
+        return 0;
+    }
+    int fd = -1;
+    char c = write(ctl, "S", 1) == 1 ? receive_report(ctl, &fd) : 0;
+    if (c == 'N') {
+        listener = fd;
+        uint64_t flags = SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP;
+        (void)ioctl(listener, NOTIF_SET_FLAGS, flags);  // before Linux 6.6: slower wake-ups, same answers
+    } else if (fd >= 0) close(fd);
+    if (c == 'N' || c == 'T') {
+        struct task *t = task_add(app_pid);
+        processes++;
+        read_comm(app_pid, t->comm);
+        traced = 1;
+    } else {
+        // The filter was refused: leave the app (stopped first: a running tracee cannot be detached).
+        int status;
+        if (ptrace(PTRACE_INTERRUPT, app_pid, NULL, NULL) == 0 && waitpid(app_pid, &status, __WALL) == app_pid && WIFSTOPPED(status))
+            ptrace(PTRACE_DETACH, app_pid, NULL, NULL);
+        if (c == 'D') warn("seccomp filter refused; the app runs untraced");
+    }
+    (void)!write(ctl, "G", 1);
+    return traced;
 }
 
 static void resume(struct task *t, int sig) {
@@ -906,11 +1177,59 @@ static int handle_stop(int pid, int status) {
         resume(t, 0);
         return 0;
     }
-    if (event == PTRACE_EVENT_STOP) { resume(t, 0); return 0; }
+    if (event == PTRACE_EVENT_STOP) {
+        t->fresh = 0;
+        // A group-stop (SIGSTOP, SIGTSTP, …) stays a stop until SIGCONT; any other (a new process, an interrupt) runs on.
+        if (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU) ptrace(PTRACE_LISTEN, pid, NULL, NULL);
+        else resume(t, 0);
+        return 0;
+    }
     if (t->fresh && sig == SIGSTOP) { t->fresh = 0; resume(t, 0); return 0; }
     t->fresh = 0;
     resume(t, sig);
     return 0;
+}
+
+// Ends (or stops) tracees' stops and children's exits until none is left; 1 when the app has ended.
+static int reap(void) {
+    for (;;) {
+        int status;
+        int pid = waitpid(-1, &status, __WALL | WNOHANG);
+        if (pid == 0) return 0;
+        if (pid < 0) return errno == EINTR ? 0 : 1;  // ECHILD: no child left
+        if (pid == app_pid && (WIFEXITED(status) || WIFSIGNALED(status))) {
+            if (WIFEXITED(status)) exit_code = WEXITSTATUS(status);
+            else { exit_signal = WTERMSIG(status); exit_code = 128 + exit_signal; }
+            return 1;
+        }
+        if (traced) handle_stop(pid, status);
+    }
+}
+
+// The sensor's loop: notifications, tracee stops and ended children (SIGCHLD), forwarded signals, the flush tick.
+static void run_loop(int sigfd, double interval) {
+    double next_flush = mono() + interval;
+    for (;;) {
+        struct pollfd fds[2] = {{sigfd, POLLIN, 0}, {listener, POLLIN, 0}};
+        double wait = next_flush - mono();
+        int n = poll(fds, listener >= 0 ? 2 : 1, wait <= 0 ? 0 : (int)(wait * 1000) + 1);
+        if (n < 0 && errno != EINTR) break;
+        if (mono() >= next_flush) { flush(0); next_flush = mono() + interval; }
+        if (n <= 0) continue;
+        if (listener >= 0 && (fds[1].revents & POLLIN)) notification();
+        else if (listener >= 0 && (fds[1].revents & (POLLHUP | POLLERR | POLLNVAL))) { close(listener); listener = -1; }
+        if (!(fds[0].revents & POLLIN)) continue;
+        struct signalfd_siginfo si;
+        int ended = 0;
+        while (read(sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
+            int s = (int)si.ssi_signo;
+            if (s == SIGCHLD) continue;
+            kill(app_pid, s);
+            if (s == SIGTERM || s == SIGINT) flush(0);  // before a SIGKILL that may follow the grace period
+        }
+        ended = reap();
+        if (ended) break;
+    }
 }
 
 static int parse_seconds(const char *s, double *out) {
@@ -944,6 +1263,8 @@ int main(int argc, char **argv) {
     const char *off = getenv("HARDEN_SENSOR");
     int want_trace = !(off && !strcmp(off, "off"));
     debug = getenv("HARDEN_SENSOR_DEBUG") != NULL;
+    const char *notify = getenv("HARDEN_SENSOR_NOTIFY");
+    want_notify = !(notify && !strcmp(notify, "off"));
 
     struct utsname u;
     snprintf(host, sizeof host, "%s", uname(&u) == 0 ? u.nodename : "unknown");
@@ -962,13 +1283,15 @@ int main(int argc, char **argv) {
         use_stderr = 1;
     }
 
-    // Signals: forwarded to the app, all but the ones only the kernel sends for faults, SIGCHLD, and SIGALRM (the
-    // sensor's flush tick). Handled (not just blocked), so whoever looks at SigCgt in /proc sees that PID 1 handles
-    // them, as with tini.
+    // Signals: forwarded to the app, all but the ones only the kernel sends for faults, and SIGCHLD. Handled
+    // (so whoever looks at SigCgt in /proc sees that PID 1 handles them, as with tini, and the kernel does not drop them
+    // as it does for a PID 1 without a handler), and blocked: they are read from a signalfd, with SIGCHLD (a child
+    // ended or a tracee stopped), beside the notification descriptor.
+    sigset_t watched;
     sigemptyset(&forwarded);
     for (int s = 1; s < 65; s++) {
         if (s == SIGKILL || s == SIGSTOP || s == SIGCHLD || s == SIGSEGV || s == SIGBUS || s == SIGILL || s == SIGFPE ||
-            s == SIGTRAP || s == SIGSYS || s == SIGABRT || s == SIGPIPE || s == SIGALRM || (s >= 32 && s < SIGRTMIN))
+            s == SIGTRAP || s == SIGSYS || s == SIGABRT || s == SIGPIPE || (s >= 32 && s < SIGRTMIN))
             continue;
         sigaddset(&forwarded, s);
     }
@@ -976,88 +1299,33 @@ int main(int argc, char **argv) {
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     for (int s = 1; s < 65; s++) if (sigismember(&forwarded, s)) sigaction(s, &sa, NULL);
-    sigaction(SIGALRM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
-    // No handler may run in the child between fork and its reset of the dispositions.
+    own_euid = geteuid(); own_egid = getegid();
+    getresuid(&own_uid, &own_euid, &own_suid);
+    getresgid(&own_gid, &own_egid, &own_sgid);
+    // Everything blocked across the fork (no handler may run in the child before it resets them), then only what the
+    // signalfd reads, whatever mask was inherited.
     sigset_t all;
     sigfillset(&all);
     sigprocmask(SIG_BLOCK, &all, NULL);
+    watched = forwarded;
+    sigaddset(&watched, SIGCHLD);
+    int sigfd = signalfd(-1, &watched, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (sigfd < 0) { say("harden-sensor: signalfd: %s%s\n", strerror(errno), NULL); return 125; }
 
-    int pipefd[2];
-    if (pipe2(pipefd, O_CLOEXEC) != 0) { say("harden-sensor: pipe: %s%s\n", strerror(errno), NULL); return 125; }
+    int ctl[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ctl) != 0) { say("harden-sensor: socketpair: %s%s\n", strerror(errno), NULL); return 125; }
     app_pid = fork();
     if (app_pid < 0) { say("harden-sensor: fork: %s%s\n", strerror(errno), NULL); return 125; }
-    if (app_pid == 0) { close(pipefd[0]); child(app_argv, pipefd[1], want_trace); }
-    // Nothing blocked from here on, whatever was inherited (a launcher's threads may block signals): the forwarded
-    // ones must interrupt waitpid.
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    close(pipefd[1]);
-    char c = 'U';
-    if (read(pipefd[0], &c, 1) != 1) c = 'U';
-    close(pipefd[0]);
-    build_filter();  // the parent's copy: the untraced list it reports
-    if (c == 'T' || c == 'D') {
-        int status;
-        if (waitpid(app_pid, &status, __WALL) == app_pid && WIFSTOPPED(status)) {
-            if (c == 'T') {
-                ptrace(PTRACE_SETOPTIONS, app_pid, NULL,
-                       (void *)(long)(PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_O_TRACECLONE |
-                                      PTRACE_O_TRACEEXEC | PTRACE_O_TRACESECCOMP));
-                struct task *t = task_add(app_pid);
-                processes++;
-                read_comm(app_pid, t->comm);
-                traced = 1;
-                ptrace(PTRACE_CONT, app_pid, NULL, NULL);
-            } else {
-                ptrace(PTRACE_DETACH, app_pid, NULL, NULL);
-                kill(app_pid, SIGCONT);
-                mode = "untraced";
-                warn("seccomp filter refused; the app runs untraced");
-            }
-        }
-    } else {
-        mode = "untraced";
-        if (want_trace) { char m[160]; snprintf(m, sizeof m, "ptrace refused; the app runs untraced"); warn(m); }
-        else warn("HARDEN_SENSOR=off: the app runs untraced");
-    }
-
-    double next_flush = mono() + interval;
-    double tick = interval < 0.25 ? interval : 0.25;
-    struct itimerval it = {{(time_t)tick, (long)((tick - (double)(time_t)tick) * 1e6)}, {(time_t)tick, (long)((tick - (double)(time_t)tick) * 1e6)}};
-    setitimer(ITIMER_REAL, &it, NULL);
-    for (;;) {
-        if (any_pending) {
-            any_pending = 0;
-            for (int s = 1; s < 65; s++) {
-                if (!pending[s]) continue;
-                pending[s] = 0;
-                if (s == SIGALRM) {
-                    double now = mono();
-                    if (now >= next_flush) { flush(0); next_flush = now + interval; }
-                    continue;
-                }
-                kill(app_pid, s);
-                if (s == SIGTERM || s == SIGINT) flush(0);  // before a SIGKILL that may follow the grace period
-            }
-        }
-        // Blocks until a tracee stops or a child ends; a signal interrupts it (EINTR). A signal that lands just
-        // before the call waits for the next event or tick (at most 0.25 s).
-        int status;
-        int pid = waitpid(-1, &status, __WALL);
-        if (pid < 0) {
-            if (errno == EINTR) continue;
-            break;  // no child left
-        }
-        if (pid == app_pid && (WIFEXITED(status) || WIFSIGNALED(status))) {
-            if (WIFEXITED(status)) exit_code = WEXITSTATUS(status);
-            else { exit_signal = WTERMSIG(status); exit_code = 128 + exit_signal; }
-            break;
-        }
-        if (traced) handle_stop(pid, status);
-    }
+    if (app_pid == 0) { close(ctl[0]); close(sigfd); child(app_argv, ctl[1], want_trace); }
+    sigprocmask(SIG_SETMASK, &watched, NULL);
+    close(ctl[1]);
+    build_filter(0);  // the parent's copy: the untraced list it reports
+    if (!start_tracing(ctl[0], want_trace)) mode = "untraced";
+    close(ctl[0]);
+    run_loop(sigfd, interval);
     flush(1);
+    if (debug) fprintf(stderr, "harden-sensor: %lu lookups notified, %lu memory files opened under a process's ids\n", n_notified, n_became);
     return exit_code;
 }

@@ -283,6 +283,67 @@ struct InstrumentTests {
         }
     }
 
+    /// Lookups answered through seccomp user notifications record what ptrace stops record (HARDEN_SENSOR_NOTIFY=off):
+    /// the same paths, operations and failures — opens, a missing file, a directory expected where a file is, a
+    /// relative path, a symlink read, and a program of another user (the sensor without CAP_SYS_PTRACE, as under
+    /// Docker: its memory is read under its own ids).
+    @Test func notifiedLookupsRecordWhatPtraceStopsRecord() throws {
+        try RuntimeTests.require()
+        try withTemporaryDirectory { dir in
+            try HostFS.makeDirectories(dir + "/data")
+            _ = try runProcess(["ln", "-s", "/etc/hostname", dir + "/data/link"])
+            _ = try runProcess(["chmod", "-R", "a+rwX", dir])
+            let script = """
+                cat /etc/passwd > /dev/null
+                cat /no/such/file 2>/dev/null
+                test -e /etc/passwd/
+                cd "$1" && cat ./link > /dev/null && readlink link > /dev/null
+                setpriv --reuid 65534 --regid 65534 --clear-groups cat /etc/hosts "$1/link" > /dev/null
+                exit 0
+                """
+            var records: [String: [String: SensorFragment.PathRecord]] = [:]
+            var unreadable: [String: Int] = [:]
+            for notify in ["on", "off"] {
+                let out = dir + "/out-" + notify
+                try HostFS.makeDirectories(out)
+                let (s, o) = try runProcess(
+                    [
+                        "setpriv", "--bounding-set", "-sys_ptrace", "--inh-caps", "-sys_ptrace", InstrumentFixture.sensor,
+                        "--output-dir", out, "--", "/bin/sh", "-c", script, "sh", dir + "/data",
+                    ], environment: ["HARDEN_SENSOR_DEBUG": "1", "HARDEN_SENSOR_NOTIFY": notify])
+                try #require(s == 0, "\(o)")
+                let name = try #require(try HostFS.listDirectory(out).first { $0.hasSuffix(".json") })
+                let f = try #require(try SensorFragments.parse(try HostFS.readFile(out + "/" + name), source: name).fragments.first)
+                #expect(f.mode == "seccomp" && f.final && f.exitCode == 0)
+                // setpriv's exec after it changed ids (not dumpable then) is unreadable either way; /proc paths name pids.
+                unreadable[notify] = f.unreadableArguments
+                records[notify] = Dictionary(
+                    f.paths.filter { !$0.path.hasPrefix("/proc/") }.map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
+                let notified = o.split(separator: "\n").first { $0.contains("lookups notified") }.map(String.init) ?? ""
+                if notify == "on" {
+                    // Many lookups, and the other user's memory opened under its ids (cat as 65534, after setpriv's exec).
+                    #expect(notified.hasPrefix("harden-sensor: ") && !notified.contains(": 0 lookups"), "\(o)")
+                    #expect(notified.contains(", 1 memory files") || notified.contains(", 2 memory files"), "\(o)")
+                } else {
+                    #expect(notified.contains(": 0 lookups notified"), "\(o)")
+                }
+            }
+            #expect(unreadable["on"] == unreadable["off"])
+            let on = try #require(records["on"]), off = try #require(records["off"])
+            let shape = { (r: SensorFragment.PathRecord) in (Set(r.operations.keys), Set(r.failures.keys)) }
+            let different = Set(on.keys).union(off.keys).filter { path in
+                guard let a = on[path], let b = off[path] else { return true }
+                return shape(a) != shape(b)
+            }
+            #expect(different.isEmpty, "recorded differently: \(different.sorted().map { ($0, on[$0].map(shape), off[$0].map(shape)) })")
+            #expect(on["/etc/passwd"]?.operations["open"] != nil)
+            #expect(on["/no/such/file"]?.failures["2"] != nil)
+            #expect(on["/etc/passwd"]?.failures["20"] != nil || on["/etc/passwd"]?.operations["stat"] != nil)
+            #expect(on[dir + "/data/link"]?.operations["readlink"] != nil)
+            #expect(on["/etc/hosts"]?.operations["open"] != nil, "the other user's open")
+        }
+    }
+
     /// PID 1 duties, checked against the uninstrumented command: the exit status on SIGTERM, signals reaching the
     /// app, orphans reaped; a SIGKILL still leaves the last periodic fragment, which imports.
     @Test func theSensorBehavesLikeTheAppItRuns() throws {
