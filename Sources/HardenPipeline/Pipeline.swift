@@ -84,10 +84,10 @@ public struct PipelineOptions: Sendable {
 }
 
 public enum PipelineEvent: Sendable {
-    case started(stage: String, detail: String)
+    case started(stage: StageName, detail: String)
     /// Progress inside a stage (layers read, …).
-    case progress(stage: String, detail: String)
-    case finished(stage: String, seconds: Double, status: StageStatus, detail: String?)
+    case progress(stage: StageName, detail: String)
+    case finished(stage: StageName, seconds: Double, status: StageStatus, detail: String?)
 }
 
 /// What a run produced. `image` is nil when the run stopped before minify finished.
@@ -114,7 +114,7 @@ public final class Pipeline {
     static func now() -> String { ISO8601DateFormatter().string(from: Date()) }
 
     /// Runs one stage, timing it and recording it.
-    func stage<T>(_ name: String, _ detail: String, into record: inout RunRecord, _ body: () async throws -> (T, String?)) async throws -> T
+    func stage<T>(_ name: StageName, _ detail: String, into record: inout RunRecord, _ body: () async throws -> (T, String?)) async throws -> T
     {
         onEvent(.started(stage: name, detail: detail))
         let started = Self.now()
@@ -154,10 +154,10 @@ public final class Pipeline {
         if let patchOptions = options.patch {
             let patchStarted = Self.now()
             let clock = Date()
-            onEvent(.started(stage: "patch", detail: "upgrading packages with published fixes"))
+            onEvent(.started(stage: .patch, detail: "upgrading packages with published fixes"))
             let output = try await PatchStage.run(given, reference: reference, data: data, options: patchOptions, logger: logger) {
                 [onEvent] in
-                onEvent(.progress(stage: "patch", detail: $0))
+                onEvent(.progress(stage: .patch, detail: $0))
             }
             let result = output.result
             let before = output.findings?.filter { $0.suppressed == nil }.count
@@ -174,14 +174,14 @@ public final class Pipeline {
                 summary, Self.side(given, reference: reference, tree: output.context.tree, packages: output.sbom.packages.count), seconds,
                 patchStarted
             )
-            onEvent(.finished(stage: "patch", seconds: seconds, status: .ok, detail: "\(r.packages.count) packages upgraded"))
+            onEvent(.finished(stage: .patch, seconds: seconds, status: .ok, detail: "\(r.packages.count) packages upgraded"))
         }
         let image = patched ?? given
-        onEvent(.started(stage: "sbom-before", detail: "reading \(image.layers.count) layers"))
+        onEvent(.started(stage: .sbomBefore, detail: "reading \(image.layers.count) layers"))
         let (sbom, context) = try SBOMBuilder(logger: logger).catalog(image, reference: reference) { [onEvent] index, cached in
             let size = formatBytes(image.layers[index].descriptor.size)
             onEvent(
-                .progress(stage: "sbom-before", detail: "layer \(index + 1)/\(image.layers.count), \(size)\(cached ? " (cached)" : "")"))
+                .progress(stage: .sbomBefore, detail: "layer \(index + 1)/\(image.layers.count), \(size)\(cached ? " (cached)" : "")"))
         }
         var record = RunRecord(
             startedAt: Self.now(), input: Self.side(image, reference: reference, tree: context.tree, packages: sbom.packages.count))
@@ -193,19 +193,19 @@ public final class Pipeline {
             record.patch = p.summary
             record.stages.append(
                 .init(
-                    name: "patch", status: .ok, startedAt: p.startedAt, seconds: p.seconds,
+                    name: .patch, status: .ok, startedAt: p.startedAt, seconds: p.seconds,
                     detail: "\(p.summary.packages.count) packages upgraded, \(p.summary.fixed.count) vulnerabilities fixed"))
         }
         record.stages.append(
             .init(
-                name: "sbom-before", status: .ok, startedAt: record.startedAt, seconds: Date().timeIntervalSince(started),
+                name: .sbomBefore, status: .ok, startedAt: record.startedAt, seconds: Date().timeIntervalSince(started),
                 detail: "\(sbom.packages.count) packages"))
         files["sbom-before.cdx.json"] = Array(try SBOMEncoder.render(sbom, format: .cyclonedxJSON).utf8)
         // The input's own checks read every layer once more: on the other core, while the container runs.
         async let inputInspection = ImageInspection.inspect(image)
 
         // Scan of the input.
-        let before: [Finding]? = try await stage("scan-before", "matching \(sbom.packages.count) packages", into: &record) {
+        let before: [Finding]? = try await stage(.scanBefore, "matching \(sbom.packages.count) packages", into: &record) {
             let (report, matched) = try ScanStage.run(.init(sbom: sbom, data: data))
             files["scan-before.sarif"] = Array(try ScanRendering.sarif(report).utf8)
             return (
@@ -215,7 +215,7 @@ public final class Pipeline {
         }
 
         // Profile.
-        let profile: RuntimeProfile = try await stage("profile", "running \(reference) under runc", into: &record) {
+        let profile: RuntimeProfile = try await stage(.profile, "running \(reference) under runc", into: &record) {
             let p = try await ProfileStage.run(
                 image, reference: reference, sbom: sbom, context: context, options: options.run, logger: logger)
             return (
@@ -234,7 +234,7 @@ public final class Pipeline {
         }
 
         // Minify and verify.
-        let result: MinifyResult = try await stage("minify", "planning, building and verifying", into: &record) {
+        let result: MinifyResult = try await stage(.minify, "planning, building and verifying", into: &record) {
             // Verification starts the container (and its services) with the settings it was profiled with.
             var minifyOptions = options.minify
             minifyOptions.run = options.run
@@ -252,7 +252,7 @@ public final class Pipeline {
         // Scan of the output. Findings say whether the profile saw their package used (by name and version: the
         // output's package ids are those of a new image).
         var afterReport: ScanReport? = try await stage(
-            "scan-after", "matching \(result.sbomAfter.packages.count) packages", into: &record
+            .scanAfter, "matching \(result.sbomAfter.packages.count) packages", into: &record
         ) {
             var input = ScanStage.Input(sbom: result.sbomAfter, data: data)
             input.profile = profile
@@ -287,7 +287,7 @@ public final class Pipeline {
         // Checks and the policy, on the output.
         let databaseAge = record.database?.ageDays
         let feedAges = record.database?.feedAgeDays ?? [:]
-        let checked: CheckStage.Result = try await stage("check", "image checks of the result", into: &record) {
+        let checked: CheckStage.Result = try await stage(.check, "image checks of the result", into: &record) {
             var input = CheckStage.Input(
                 image: result.image, reference: options.destination, tag: options.tag, inspection: outInspection,
                 profile: profile, sbom: result.sbomAfter, findings: after, policy: options.policy, databaseAgeDays: databaseAge)
@@ -302,7 +302,7 @@ public final class Pipeline {
             record.policy = verdict
             record.stages.append(
                 .init(
-                    name: "policy", status: verdict.passed ? .ok : .failed, startedAt: Self.now(), seconds: 0,
+                    name: .policy, status: verdict.passed ? .ok : .failed, startedAt: Self.now(), seconds: 0,
                     detail: verdict.passed ? "passed" : "\(verdict.violations.count) violations"))
             record.failures += verdict.violations.map { "policy: [\($0.rule)] \($0.message)" }
             if !verdict.undecided.isEmpty { record.failures += verdict.undecided.map { "policy: cannot decide \($0)" } }

@@ -177,7 +177,7 @@ public enum HTMLReport {
         body +=
             "<section><h2>Stages</h2><table data-testid=\"stages\"><tr><th>Stage</th><th>Status</th><th>Seconds</th><th>Detail</th></tr>"
             + r.stages.map {
-                "<tr><td>\(esc($0.name))</td><td>\($0.status)</td><td>\(String(format: "%.2f", $0.seconds))</td><td>\(esc($0.detail ?? ""))</td></tr>"
+                "<tr><td>\(esc($0.name.rawValue))</td><td>\($0.status)</td><td>\(String(format: "%.2f", $0.seconds))</td><td>\(esc($0.detail ?? ""))</td></tr>"
             }.joined()
             + "</table></section>\n"
 

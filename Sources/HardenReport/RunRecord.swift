@@ -33,14 +33,14 @@ public struct RunRecord: Codable, Sendable {
         }
     }
     public struct Stage: Codable, Sendable {
-        public var name: String
+        public var name: StageName
         /// `ok`, `failed` or `skipped`.
         public var status: StageStatus
         public var startedAt: String
         public var seconds: Double
         public var detail: String?
 
-        public init(name: String, status: StageStatus, startedAt: String, seconds: Double, detail: String?) {
+        public init(name: StageName, status: StageStatus, startedAt: String, seconds: Double, detail: String?) {
             self.name = name
             self.status = status
             self.startedAt = startedAt

@@ -183,3 +183,14 @@ enum AlpineFixture {
         }
     }
 }
+
+/// Stage names are a closed set: their raw values are report.json's contract, and the terminal's [N/M] counts the
+/// patch stage when a run patches (it used to show as [1/6] of six).
+@Suite struct StageNameTests {
+    @Test func namesAndTheStagesARunShows() {
+        #expect(StageName.allCases.map(\.rawValue) == ["patch", "sbom-before", "scan-before", "profile", "minify", "scan-after", "check", "policy"])
+        #expect(StageName.shown(patching: false) == [.sbomBefore, .scanBefore, .profile, .minify, .scanAfter, .check])
+        let patching = StageName.shown(patching: true)
+        #expect(patching.count == 7 && patching.first == .patch && !patching.contains(.policy))
+    }
+}

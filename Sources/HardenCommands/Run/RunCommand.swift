@@ -104,17 +104,17 @@ extension Application {
             }
 
             let quiet = global.quiet
-            let ticker = StageTicker(enabled: global.showProgress)
+            let ticker = StageTicker(enabled: global.showProgress, stages: StageName.shown(patching: options.patch != nil))
             let pipeline = Pipeline(logger: logger, vulnerabilities: data) { event in
                 switch event {
                 case .started(let stage, let detail):
-                    if ticker.enabled { ticker.stage(stage, detail) } else if !quiet { writeStandardError("harden: \(stage): \(detail)\n") }
+                    if ticker.enabled { ticker.stage(stage, detail) } else if !quiet { writeStandardError("harden: \(stage.rawValue): \(detail)\n") }
                 case .progress(let stage, let detail):
                     ticker.stage(stage, detail)
                 case .finished(let stage, let seconds, let status, let detail):
                     if !ticker.enabled && !quiet {
                         writeStandardError(
-                            "harden: \(stage): \(status) in \(String(format: "%.1f", seconds)) s\(detail.map { " — \($0)" } ?? "")\n")
+                            "harden: \(stage.rawValue): \(status) in \(String(format: "%.1f", seconds)) s\(detail.map { " — \($0)" } ?? "")\n")
                     }
                 }
             }
@@ -227,25 +227,31 @@ extension Application {
 /// started, redrawn twice a second so long stages (the container run, verification) show they are alive.
 final class StageTicker: Sendable {
     let enabled: Bool
-    private let state: Mutex<(stage: String, detail: String, index: Int)>
+    let stages: [StageName]
+    private let state: Mutex<(stage: StageName?, detail: String, index: Int)>
     private let started = Date()
-    static let order = ["sbom-before", "scan-before", "profile", "minify", "scan-after", "check"]
 
-    init(enabled: Bool) {
+    init(enabled: Bool, stages: [StageName]) {
         self.enabled = enabled
-        state = Mutex((stage: "", detail: "", index: 0))
+        self.stages = stages
+        state = Mutex((stage: nil, detail: "", index: 0))
     }
 
-    func stage(_ name: String, _ detail: String) {
-        state.withLock { $0 = (name, detail, (Self.order.firstIndex(of: name) ?? 0) + 1) }
+    func stage(_ name: StageName, _ detail: String) {
+        let index = (stages.firstIndex(of: name) ?? 0) + 1
+        state.withLock { $0 = (name, detail, index) }
+    }
+
+    /// The line drawn for the current stage ("[2/7] scan-before: … — 3.1 s"), nil before the first stage.
+    func line(now: Date = Date()) -> String? {
+        let s = state.withLock { $0 }
+        guard let stage = s.stage else { return nil }
+        let elapsed = String(format: "%.1f s", now.timeIntervalSince(started))
+        return "[\(s.index)/\(stages.count)] \(stage.rawValue): \(s.detail) — \(elapsed)"
     }
 
     func draw() {
-        guard enabled else { return }
-        let s = state.withLock { $0 }
-        guard !s.stage.isEmpty else { return }
-        let line =
-            "[\(s.index)/\(Self.order.count)] \(s.stage): \(s.detail) — \(String(format: "%.1f s", Date().timeIntervalSince(started)))"
+        guard enabled, let line = line() else { return }
         writeStandardError("\r\u{1b}[2K" + String(line.prefix(120)))
     }
 
