@@ -90,13 +90,8 @@ public final class Minifier {
         options: MinifyOptions, vulnerabilityRank: [String: Int],
         countVulnerabilities: ((SBOM) throws -> [String: Int])?
     ) async throws -> MinifyResult {
-        let configDigest = Digest.sha256(of: image.configBytes).description
-        guard profile.image.configDigest == configDigest else {
-            throw HardenError(
-                .invalidArgument,
-                "the profile is of image \(profile.image.configDigest) (\(profile.image.reference)), not of \(reference) (\(configDigest)); profile this image first"
-            )
-        }
+        let configDigest = image.configDigest.description
+        try profile.image.require(configDigest, reference: reference)
         let runner = ContainerRunner(logger: logger)
         let rootfs = try runner.pristineRootfs(image, options: options.run)
         let fs = DirectoryFileSystem(root: rootfs)
@@ -150,7 +145,7 @@ public final class Minifier {
                 reference: reference, configDigest: configDigest, contentBytes: context.tree.contentSize,
                 files: context.tree.regularFileCount, packages: sbom.packages.count)
             let after = MinifyReport.Side(
-                reference: "minified", configDigest: Digest.sha256(of: final.image.configBytes).description,
+                reference: "minified", configDigest: final.image.configDigest.description,
                 contentBytes: final.layer.bytes, files: final.layer.files, packages: sbomAfter.packages.count)
             let report = MinifyReport(
                 preset: options.preset.rawValue, before: before, after: after,
@@ -186,7 +181,7 @@ public final class Minifier {
             History(
                 created: image.config.created, createdBy: "harden minify",
                 comment:
-                    "minified from \(Digest.sha256(of: image.configBytes)): \(plan.keep.count) paths kept, \(plan.removed.count) removed"))
+                    "minified from \(image.configDigest): \(plan.keep.count) paths kept, \(plan.removed.count) removed"))
         let config = ImageConfiguration(
             architecture: image.config.architecture, os: image.config.os, config: hardened.config,
             diffIDs: [layer.diffID], history: history, created: image.config.created)

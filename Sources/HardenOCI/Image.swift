@@ -48,6 +48,8 @@ public final class Image: Sendable {
     public let tag: String?
 
     public var manifestDigest: Digest { Digest.sha256(of: manifestBytes) }
+    /// The digest of the config bytes: the image ID.
+    public let configDigest: Digest
 
     init(
         source: String, manifest: Manifest, manifestBytes: [UInt8], configBytes: [UInt8], store: any BlobStore,
@@ -57,6 +59,7 @@ public final class Image: Sendable {
         self.manifest = manifest
         self.manifestBytes = manifestBytes
         self.configBytes = configBytes
+        self.configDigest = Digest.sha256(of: configBytes)
         self.store = store
         self.tag = tag
         let config = try ImageConfiguration.parse(configBytes, source: "\(source): config \(manifest.config.digest)")

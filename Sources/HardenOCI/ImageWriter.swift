@@ -205,7 +205,7 @@ public enum ImageWriter {
             if d != image.layers[i].descriptor || !isOCI { changed = true }
             layers.append(d)
         }
-        let configDigest = Digest.sha256(of: image.configBytes)
+        let configDigest = image.configDigest
         try HostFS.writeFileAtomically(blobDir + "/" + configDigest.encoded, image.configBytes)
         var manifestBytes = image.manifestBytes
         if changed || image.manifest.config.mediaType != MediaType.ociConfig {
@@ -242,7 +242,7 @@ public enum ImageWriter {
             try HostFS.rename(directory + "/" + d.digest.encoded, directory + "/" + name)
             layerNames.append(name)
         }
-        let configDigest = Digest.sha256(of: image.configBytes)
+        let configDigest = image.configDigest
         try HostFS.writeFileAtomically(directory + "/\(configDigest.encoded).json", image.configBytes)
         let entry = DockerArchiveManifestEntry(config: "\(configDigest.encoded).json", repoTags: repoTag.map { [$0] }, layers: layerNames)
         try HostFS.writeFileAtomically(directory + "/manifest.json", try JSONCoding.encode([entry]))

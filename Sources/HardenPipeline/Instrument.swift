@@ -97,7 +97,7 @@ public enum InstrumentStage {
         let (digest, size, diffID) = try writer.finish()
         try store.adopt(writer.path, as: digest)
 
-        let id = Digest.sha256(of: image.configBytes).description
+        let id = image.configDigest.description
         var interval = String(format: "%.3f", options.flushInterval)
         while interval.hasSuffix("0") { interval.removeLast() }
         if interval.hasSuffix(".") { interval.removeLast() }
@@ -151,7 +151,7 @@ public enum InstrumentStage {
     public static func importProfile(
         image: Image, reference: String, tree: FileTree, packages: [SoftwarePackage], fragments: [SensorFragment]
     ) throws -> (profile: RuntimeProfile, warnings: [String]) {
-        let id = Digest.sha256(of: image.configBytes).description
+        let id = image.configDigest.description
         if let source = image.config.config?.labels?[labelInstrumented] {
             throw HardenError(
                 .invalidArgument, "\(reference) is the instrumented image; give the original (\(source)) so paths resolve against it")

@@ -136,7 +136,7 @@ public final class Pipeline {
     static func side(_ image: Image, reference: String, tree: FileTree, packages: Int) -> RunRecord.ImageSide {
         RunRecord.ImageSide(
             reference: reference, manifestDigest: image.manifestDigest.description,
-            configDigest: Digest.sha256(of: image.configBytes).description, contentBytes: tree.contentSize,
+            configDigest: image.configDigest.description, contentBytes: tree.contentSize,
             files: tree.regularFileCount, packages: packages, layers: image.layers.count, user: image.config.config?.user)
     }
 

@@ -15,6 +15,17 @@ public struct RuntimeProfile: Codable, Sendable, Equatable {
         public init(reference: String, configDigest: String, manifestDigest: String, platform: String) {
             self.reference = reference; self.configDigest = configDigest; self.manifestDigest = manifestDigest; self.platform = platform
         }
+
+        /// Refuses a profile recorded for another image: `configDigest` is the image's ID (also accepted:
+        /// `alsoAccepted`, the ID of the image it was hardened from). `file` names the profile in the message.
+        public func require(_ configDigest: String, reference: String, file: String? = nil, alsoAccepted: String? = nil) throws {
+            guard self.configDigest != configDigest && self.configDigest != alsoAccepted else { return }
+            let other = configDigest.isEmpty ? "no image ID in the SBOM" : configDigest
+            throw HardenError(
+                .invalidArgument,
+                "\(file.map { "\($0): a profile" } ?? "the profile is") of image \(self.configDigest) (\(self.reference)), not of \(reference) (\(other)); profile this image first"
+            )
+        }
     }
     /// What kind of probe exercised the container.
     public enum ProbeKind: String, Codable, Sendable, CaseIterable { case http, https, exec, script }
@@ -415,7 +426,7 @@ extension RuntimeProfile {
         }
         var p = RuntimeProfile(
             image: ImageIdentity(
-                reference: reference, configDigest: Digest.sha256(of: image.configBytes).description,
+                reference: reference, configDigest: image.configDigest.description,
                 manifestDigest: image.manifestDigest.description, platform: image.config.platform.description),
             runs: [o.run], files: files,
             executables: execs.values.sorted { ($0.path, $0.argv.joined(separator: " ")) < ($1.path, $1.argv.joined(separator: " ")) },

@@ -385,7 +385,7 @@ public final class ContainerRunner: Sendable {
                 records.insert(
                     RuntimeProfile.ServiceRecord(
                         name: sname, reference: service.reference, manifestDigest: service.image.manifestDigest.description,
-                        configDigest: Digest.sha256(of: service.image.configBytes).description, settings: service.settings.record,
+                        configDigest: service.image.configDigest.description, settings: service.settings.record,
                         healthy: service.healthcheck == nil ? nil : healthy, exitCode: exitedEarly.map { $0.code }), at: 0)
             }
             return records

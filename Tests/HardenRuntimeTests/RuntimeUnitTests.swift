@@ -278,3 +278,17 @@ struct StopSignalTests {
         }
     }
 }
+
+/// One check for "this profile is of another image", used by scan, check, profile --merge and minify.
+@Suite struct ProfileImageCheckTests {
+    @Test func aProfileOfAnotherImageIsRefusedInOneLine() throws {
+        let a = "sha256:" + String(repeating: "a", count: 64), b = "sha256:" + String(repeating: "b", count: 64)
+        let id = RuntimeProfile.ImageIdentity(reference: "nginx", configDigest: a, manifestDigest: "", platform: "linux/amd64")
+        try id.require(a, reference: "nginx")
+        try id.require(b, reference: "min", alsoAccepted: a)
+        let named = #expect(throws: HardenError.self) { try id.require(b, reference: "other", file: "p.json") }
+        #expect(named?.message.hasPrefix("p.json: a profile of image \(a) (nginx), not of other (\(b))") == true)
+        let unnamed = #expect(throws: HardenError.self) { try id.require("", reference: "sbom.json") }
+        #expect(unnamed?.message.hasPrefix("the profile is of image \(a)") == true && unnamed?.message.contains("no image ID") == true)
+    }
+}

@@ -70,14 +70,10 @@ extension Application {
             let pol = try policy.map { try Policy.load($0) }
             let runtimeProfile = try profile.map { try ProfileFile.read($0) }
             let img = try await imageOptions.open(reference, logger: logger, progress: global.showProgress)
-            let configDigest = Digest.sha256(of: img.configBytes).description
+            let configDigest = img.configDigest.description
             if let runtimeProfile, let profile {
                 let source = img.config.config?.labels?["io.harden.source"]
-                guard runtimeProfile.image.configDigest == configDigest || runtimeProfile.image.configDigest == source else {
-                    throw HardenError(
-                        .invalidArgument,
-                        "\(profile): a profile of image \(runtimeProfile.image.configDigest), not of \(reference) (\(configDigest))")
-                }
+                try runtimeProfile.image.require(configDigest, reference: reference.description, file: profile, alsoAccepted: source)
             }
             let progress = ProgressLine(enabled: global.showProgress)
             progress.update("check: reading \(img.layers.count) layers")

@@ -159,10 +159,8 @@ extension Application {
             let reference = try ImageReference.parse(try settings.targetImage(given: image))
             let earlier = try merge.map { try ProfileFile.read($0) }
             let img = try await imageOptions.open(reference, logger: logger, progress: global.showProgress)
-            for (path, p) in zip(merge, earlier) where p.image.configDigest != Digest.sha256(of: img.configBytes).description {
-                throw HardenError(
-                    .invalidArgument,
-                    "\(path): a profile of image \(p.image.configDigest), not of \(reference) (\(Digest.sha256(of: img.configBytes)))")
+            for (path, p) in zip(merge, earlier) {
+                try p.image.require(img.configDigest.description, reference: reference.description, file: path)
             }
             let progress = ProgressLine(enabled: global.showProgress)
             progress.update("profile: reading the image")

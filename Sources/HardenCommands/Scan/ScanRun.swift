@@ -97,17 +97,12 @@ extension Application {
                 let img = try await imageOptions.open(ref, logger: logger, progress: global.showProgress)
                 sbom = try SBOMBuilder(logger: logger).build(img, reference: ref.description)
                 reference = ref.description
-                configID = Digest.sha256(of: img.configBytes).description
+                configID = img.configDigest.description
             }
             var input = ScanStage.Input(sbom: sbom, data: data)
             if let profile {
                 let p = try ProfileFile.read(profile)
-                guard p.image.configDigest == configID else {
-                    throw HardenError(
-                        .invalidArgument,
-                        "\(profile): a profile of image \(p.image.configDigest), not of \(reference) (\(configID.isEmpty ? "no image ID in the SBOM" : configID))"
-                    )
-                }
+                try p.image.require(configID, reference: reference, file: profile)
                 input.profile = p
             }
             input.onlyFixed = onlyFixed
