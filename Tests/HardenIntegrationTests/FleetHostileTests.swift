@@ -286,11 +286,9 @@ struct FleetHostileTests {
             try await withTemporaryDirectory { dir in
                 let fleet = try await FleetProcesses(dir: dir, pg: pg)
                 try HostFS.writeFileAtomically(dir + "/creds", Array("registry.internal.example:5000 worker:hunter2\n".utf8))
-                for (mode, offset) in [
-                    ("location-other-host", 70), ("realm-other-host", 72), ("redirect-other-host", 74), ("error-body", 76),
-                ] {
+                for mode in ["location-other-host", "realm-other-host", "redirect-other-host", "error-body"] {
                     try await withTemporaryDirectory { rdir in
-                        let registry = try HostileRegistry(mode: mode, dir: rdir, offset: offset)
+                        let registry = try HostileRegistry(mode: mode, dir: rdir)
                         let body = try JSONSerialization.data(withJSONObject: [
                             "action": "scan", "images": ["127.0.0.1:\(registry.port)/team/app:v1"], "maxAttempts": 1,
                         ])
@@ -357,7 +355,7 @@ struct FleetHostileTests {
 
                 // The deadline: a registry that never answers holds the job; past --job-timeout it fails, the next runs.
                 try await withTemporaryDirectory { rdir in
-                    let registry = try HostileRegistry(mode: "stall-headers", dir: rdir, offset: 78)
+                    let registry = try HostileRegistry(mode: "stall-headers", dir: rdir)
                     let stuck = try JSONSerialization.data(withJSONObject: [
                         "action": "scan", "images": ["127.0.0.1:\(registry.port)/team/app:v1", "oci:\(TestImages.layout):base"],
                     ])

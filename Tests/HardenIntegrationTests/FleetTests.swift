@@ -39,9 +39,14 @@ struct ScratchPostgres {
 
     static func with<T>(_ body: (ScratchPostgres) async throws -> T) async throws -> T {
         let dir = try HostFS.makeTemporaryDirectory(prefix: "harden-pg")
-        let port = 20_000 + Int.random(in: 0..<20_000)
-        let (status, out) = try runProcess(
-            [packageRoot + "/scripts/pg-scratch.sh", "start", dir, String(port)], environment: ["PG_SCRATCH_OPTIONS": "-c fsync=off"])
+        // PostgreSQL cannot listen on port 0: a port free now, another when it was taken meanwhile.
+        var (status, out) = (Int32(1), "")
+        for _ in 0..<3 where status != 0 {
+            _ = try? runProcess([packageRoot + "/scripts/pg-scratch.sh", "stop", dir])
+            (status, out) = try runProcess(
+                [packageRoot + "/scripts/pg-scratch.sh", "start", dir, String(freePort(host: "127.0.0.1"))],
+                environment: ["PG_SCRATCH_OPTIONS": "-c fsync=off"])
+        }
         try #require(status == 0, "pg-scratch: \(out)")
         let pg = ScratchPostgres(dir: dir, url: out.trimmingCharacters(in: .whitespacesAndNewlines))
         defer {

@@ -22,22 +22,17 @@ final class HostileRegistry {
     let logPath: String
     private let pidFile: String
 
-    init(mode: String, dir: String, offset: Int) throws {
-        // Ports the kernel hands out (bound to port 0), not derived from the pid: nothing else on the machine has them.
-        _ = offset
-        port = freePort(host: "127.0.0.1")
-        otherPort = freePort(host: "127.0.0.2")
+    init(mode: String, dir: String) throws {
+        // Both servers listen on port 0 (the kernel's choice) and say which ports they got.
         logPath = dir + "/requests.log"
         pidFile = dir + "/hostile.pid"
         let script = packageRoot + "/Tests/Tools/hostile-registry.py"
-        let started = try BackgroundServer.start(
-            "python3 '\(script)' \(mode) \(port) \(otherPort) '\(logPath)'", log: dir + "/hostile.out", pidFile: pidFile,
-            readyURL: "http://127.0.0.1:\(port)/v2/")
-        if !started {
-            Issue.record(
-                "the hostile registry did not start: \(String(decoding: (try? HostFS.readFile(dir + "/hostile.out")) ?? [], as: UTF8.self))"
-            )
-        }
+        let ports = try BackgroundServer.startOnAnyPort(
+            "python3 '\(script)' \(mode) 0 0 '\(logPath)'", log: dir + "/hostile.out", pidFile: pidFile,
+            pattern: "listening on port ([0-9]+), other host port ([0-9]+)")
+        port = ports.first ?? 0
+        otherPort = ports.last ?? 0
+        try #require(ports.count == 2, "the hostile registry did not start")
     }
 
     deinit { BackgroundServer.stop(pidFile: pidFile) }
@@ -49,20 +44,6 @@ final class HostileRegistry {
     }
 }
 
-/// A port free on `host` now: bound to port 0, read back, closed.
-func freePort(host: String) -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var addr = sockaddr_in()
-    addr.sin_family = sa_family_t(AF_INET)
-    addr.sin_port = 0
-    addr.sin_addr.s_addr = inet_addr(host)
-    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &addr) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
-    }
-    return bound ? Int(UInt16(bigEndian: addr.sin_port)) : 0
-}
 
 @Suite(.serialized, .enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh"))
 struct HostileRegistryTests {
@@ -81,7 +62,7 @@ struct HostileRegistryTests {
 
     @Test func credentialsNeverFollowAnUploadLocationToAnotherHost() throws {
         try withTemporaryDirectory { dir in
-            let registry = try HostileRegistry(mode: "location-other-host", dir: dir, offset: 40)
+            let registry = try HostileRegistry(mode: "location-other-host", dir: dir)
             let (s, o) = try runProcess([
                 hardenBinary, "convert", try Self.smallImage(dir), "docker://127.0.0.1:\(registry.port)/team/app:v1",
                 "--creds", "alice:secret", "--tls-verify=false", "--timeout", "10",
@@ -103,7 +84,7 @@ struct HostileRegistryTests {
     /// internal addresses for it), with or without credentials; the refusal names why.
     @Test func aPlainHTTPRealmOnAnotherHostIsNeverAsked() throws {
         try withTemporaryDirectory { dir in
-            let registry = try HostileRegistry(mode: "realm-other-host", dir: dir, offset: 42)
+            let registry = try HostileRegistry(mode: "realm-other-host", dir: dir)
             let (s, o) = try runProcess([
                 hardenBinary, "inspect", "docker://127.0.0.1:\(registry.port)/team/app:v1",
                 "--creds", "alice:secret", "--tls-verify=false", "--timeout", "10",
@@ -116,7 +97,7 @@ struct HostileRegistryTests {
     @Test(arguments: ["stall-body", "stall-headers"])
     func aStalledRegistryFailsWithinTheIdleTimeout(mode: String) throws {
         try withTemporaryDirectory { dir in
-            let registry = try HostileRegistry(mode: mode, dir: dir, offset: mode == "stall-body" ? 44 : 46)
+            let registry = try HostileRegistry(mode: mode, dir: dir)
             let start = Date()
             let (s, o) = try runProcess([
                 hardenBinary, "inspect", "docker://127.0.0.1:\(registry.port)/team/app:v1", "--tls-verify=false", "--timeout", "2",
@@ -131,7 +112,7 @@ struct HostileRegistryTests {
 
     @Test func aBrokenBlobTransferResumesWithRange() throws {
         try withTemporaryDirectory { dir in
-            let registry = try HostileRegistry(mode: "broken-then-range", dir: dir, offset: 48)
+            let registry = try HostileRegistry(mode: "broken-then-range", dir: dir)
             let (s, o) = try runProcess([
                 hardenBinary, "convert", "docker://127.0.0.1:\(registry.port)/team/app:v1", "oci:\(dir)/out:v1",
                 "--tls-verify=false", "--timeout", "10",
@@ -362,12 +343,9 @@ struct ProfilingSandboxTests {
         try RuntimeTests.require()
         try withTemporaryDirectory { dir in
             // A service on the host, listening on every address.
-            let port = testPort(60)
-            let (s0, o0) = try runProcess([
-                "sh", "-c", "python3 -m http.server --bind 0.0.0.0 \(port) > '\(dir)/http.log' 2>&1 & echo $! > '\(dir)/http.pid'; sleep 1",
-            ])
-            try #require(s0 == 0, "\(o0)")
-            defer { _ = try? runProcess(["sh", "-c", "kill $(cat '\(dir)/http.pid')"]) }
+            let port = try BackgroundServer.python(directory: dir, bind: "0.0.0.0", log: dir + "/http.log", pidFile: dir + "/http.pid")
+            defer { BackgroundServer.stop(pidFile: dir + "/http.pid") }
+            try #require(port > 0)
 
             let isolated = try Self.sandbox([], port: port, dir: dir + "/isolated")
             #expect(isolated[1] == "1", "no_new_privs: \(isolated)")

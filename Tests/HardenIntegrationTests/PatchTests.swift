@@ -20,14 +20,10 @@ final class LoopbackRepository {
     let root: String
     private let pidFile: String
 
-    init(root: String, offset: Int) throws {
+    init(root: String) throws {
         self.root = root
-        port = testPort(offset)
         pidFile = root + "/../http.pid"
-        let started = try BackgroundServer.start(
-            "python3 -m http.server --bind 127.0.0.1 --directory '\(root)' \(port)", log: root + "/../http.log", pidFile: pidFile,
-            readyURL: "http://127.0.0.1:\(port)/")
-        if !started { Issue.record("the loopback repository did not start") }
+        port = try BackgroundServer.python(directory: root, log: root + "/../http.log", pidFile: pidFile)
     }
 
     deinit { BackgroundServer.stop(pidFile: pidFile) }
@@ -73,7 +69,7 @@ enum PatchScenario {
 
     /// Repository + image + vulnerability database under `dir`.
     static func make(
-        _ dir: String, offset: Int, tamper: DebFixture.Tamper = .none, confChanged: Bool = true, distroless: Bool = false
+        _ dir: String, tamper: DebFixture.Tamper = .none, confChanged: Bool = true, distroless: Bool = false
     ) throws -> (repo: LoopbackRepository, image: String, db: String) {
         let key = try DebFixture.makeKey(home: dir + "/gnupg")
         let root = dir + "/www/debian"
@@ -84,7 +80,7 @@ enum PatchScenario {
             root: root, suite: "bookworm-security", packages: [hello11, libhello11, libnew, other21], gpgHome: dir + "/gnupg",
             tamper: tamper)
         try DebFixture.repository(root: root, suite: "bookworm-updates", packages: [], gpgHome: dir + "/gnupg")
-        let repo = try LoopbackRepository(root: dir + "/www", offset: offset)
+        let repo = try LoopbackRepository(root: dir + "/www")
 
         var entries: [FixtureEntry] = [
             .file(
@@ -147,7 +143,7 @@ enum PatchScenario {
 struct PatchTests {
     @Test func aVulnerablePackageIsUpgradedWithItsSourceSiblingsAndANewDependency() throws {
         try withTemporaryDirectory { dir in
-            let (repo, image, db) = try PatchScenario.make(dir, offset: 70)
+            let (repo, image, db) = try PatchScenario.make(dir)
             let (status, output) = try PatchScenario.patch(dir, image: image, db: db)
             try #require(status == 0, "\(output)")
             _ = repo
@@ -229,7 +225,7 @@ struct PatchTests {
 
     @Test func allUpgradesEverythingAndAnUnchangedConffileIsReplaced() throws {
         try withTemporaryDirectory { dir in
-            let (repo, image, db) = try PatchScenario.make(dir, offset: 71, confChanged: false)
+            let (repo, image, db) = try PatchScenario.make(dir, confChanged: false)
             let (status, output) = try PatchScenario.patch(dir, image: image, db: db, extra: ["--all"])
             try #require(status == 0, "\(output)")
             _ = repo
@@ -249,7 +245,7 @@ struct PatchTests {
     ])
     func aRepositoryThatFailsATrustCheckWritesNothing(tamper: DebFixture.Tamper, message: String) throws {
         try withTemporaryDirectory { dir in
-            let (repo, image, db) = try PatchScenario.make(dir, offset: 72, tamper: tamper)
+            let (repo, image, db) = try PatchScenario.make(dir, tamper: tamper)
             let (status, output) = try PatchScenario.patch(dir, image: image, db: db)
             _ = repo
             #expect(status == 1, "\(output)")
@@ -262,7 +258,7 @@ struct PatchTests {
 
     @Test func aDistrolessImageGetsItsStatusDFilesRewritten() throws {
         try withTemporaryDirectory { dir in
-            let (repo, image, db) = try PatchScenario.make(dir, offset: 73, distroless: true)
+            let (repo, image, db) = try PatchScenario.make(dir, distroless: true)
             let (status, output) = try PatchScenario.patch(dir, image: image, db: db)
             try #require(status == 0, "\(output)")
             _ = repo

@@ -17,9 +17,10 @@ final class RegistryServer {
     let dir: String
     private let pidFile: String
 
-    init(dir: String, port: Int, htpasswd: (user: String, password: String)? = nil, tokenRealm: (url: String, cert: String)? = nil) throws {
+    /// docker-registry cannot say which port it got for port 0: it is given a free one, and another when that was
+    /// taken before it bound it.
+    init(dir: String, htpasswd: (user: String, password: String)? = nil, tokenRealm: (url: String, cert: String)? = nil) throws {
         try #require(haveProgram("docker-registry"), "docker-registry is not installed: run scripts/setup.sh")
-        self.port = port
         self.dir = dir
         self.pidFile = dir + "/registry.pid"
         try HostFS.makeDirectories(dir + "/data")
@@ -34,18 +35,27 @@ final class RegistryServer {
             auth =
                 "auth:\n  token:\n    realm: \(t.url)\n    service: harden-test-registry\n    issuer: harden-test-issuer\n    rootcertbundle: \(t.cert)\n"
         }
-        let config =
-            "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: \(dir)/data\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:\(port)\n\(auth)"
-        try HostFS.writeFileAtomically(dir + "/config.yml", Array(config.utf8))
-        let (s, o) = try runProcess([
-            "sh", "-c", "docker-registry serve '\(dir)/config.yml' > '\(dir)/registry.log' 2>&1 & echo $! > '\(pidFile)'",
-        ])
-        try #require(s == 0, "\(o)")
-        // Wait until it answers.
-        for _ in 0..<50 {
-            if (try? runProcess(["curl", "-s", "-o", "/dev/null", "http://127.0.0.1:\(port)/v2/"]).status) == 0 { return }
-            usleep(100_000)
+        for _ in 0..<3 {
+            let port = freePort(host: "127.0.0.1")
+            let config =
+                "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: \(dir)/data\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:\(port)\n\(auth)"
+            try HostFS.writeFileAtomically(dir + "/config.yml", Array(config.utf8))
+            let (s, o) = try runProcess([
+                "sh", "-c", "docker-registry serve '\(dir)/config.yml' > '\(dir)/registry.log' 2>&1 & echo $! > '\(pidFile)'",
+            ])
+            try #require(s == 0, "\(o)")
+            // Wait until it answers (or has died: the port was taken).
+            for _ in 0..<50 {
+                if (try? runProcess(["curl", "-s", "-o", "/dev/null", "http://127.0.0.1:\(port)/v2/"]).status) == 0 {
+                    self.port = port
+                    return
+                }
+                if (try? runProcess(["sh", "-c", "kill -0 $(cat '\(pidFile)')"]).status) != 0 { break }
+                usleep(100_000)
+            }
+            _ = try? runProcess(["sh", "-c", "kill $(cat '\(pidFile)') 2>/dev/null"])
         }
+        self.port = 0
         Issue.record(
             "docker-registry did not start: \(String(decoding: (try? HostFS.readFile(dir + "/registry.log")) ?? [], as: UTF8.self))")
     }
@@ -55,8 +65,6 @@ final class RegistryServer {
     var log: String { String(decoding: (try? HostFS.readFile(dir + "/registry.log", limit: 1 << 26)) ?? [], as: UTF8.self) }
 }
 
-/// A port for this test process, different per test.
-func testPort(_ offset: Int) -> Int { 30_000 + Int(getpid() % 10_000) + offset * 10_007 % 5_000 }
 
 @Suite(.serialized, .enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh"))
 struct RegistryTests {
@@ -65,7 +73,7 @@ struct RegistryTests {
         try TestImages.requireTools("skopeo")
         try #require(HostFS.exists(hardenBinary), "build harden first (swift build)")
         try withTemporaryDirectory { dir in
-            let server = try RegistryServer(dir: dir + "/reg", port: testPort(1))
+            let server = try RegistryServer(dir: dir + "/reg")
             let host = "127.0.0.1:\(server.port)"
             // Push with harden, twice (the second push uploads nothing).
             let (s1, o1) = try runProcess([
@@ -119,7 +127,7 @@ struct RegistryTests {
         try TestImages.require()
         try #require(HostFS.exists(hardenBinary), "build harden first (swift build)")
         try withTemporaryDirectory { dir in
-            let server = try RegistryServer(dir: dir + "/reg", port: testPort(2), htpasswd: ("alice", "s3cret"))
+            let server = try RegistryServer(dir: dir + "/reg", htpasswd: ("alice", "s3cret"))
             let host = "127.0.0.1:\(server.port)"
             let (s1, o1) = try runProcess([
                 hardenBinary, "convert", "--tls-verify=false", "--creds", "alice:s3cret", "oci:\(TestImages.layout):base",
@@ -153,18 +161,17 @@ struct RegistryTests {
         try #require(
             (try? runProcess(["python3", "-c", "import cryptography"]).status) == 0, "python cryptography is needed: run scripts/setup.sh")
         try withTemporaryDirectory { dir in
-            let tokenPort = testPort(3)
-            let (s0, o0) = try runProcess([
-                "sh", "-c",
-                "python3 '\(packageRoot)/Tests/Tools/token-issuer.py' \(tokenPort) '\(dir)/issuer.pem' bob hunter2 > '\(dir)/issuer.log' 2>&1 & echo $! > '\(dir)/issuer.pid'; sleep 1.5",
-            ])
-            try #require(s0 == 0, "\(o0)")
-            defer { _ = try? runProcess(["sh", "-c", "kill $(cat '\(dir)/issuer.pid')"]) }
+            let tokenPort =
+                try BackgroundServer.startOnAnyPort(
+                    "python3 -u '\(packageRoot)/Tests/Tools/token-issuer.py' 0 '\(dir)/issuer.pem' bob hunter2", log: dir + "/issuer.log",
+                    pidFile: dir + "/issuer.pid", pattern: "listening on port ([0-9]+)"
+                ).first ?? 0
+            defer { BackgroundServer.stop(pidFile: dir + "/issuer.pid") }
             try #require(
                 HostFS.exists(dir + "/issuer.pem"),
                 "the token issuer did not start: \(String(decoding: (try? HostFS.readFile(dir + "/issuer.log")) ?? [], as: UTF8.self))")
             let server = try RegistryServer(
-                dir: dir + "/reg", port: testPort(4), tokenRealm: ("http://127.0.0.1:\(tokenPort)/token", dir + "/issuer.pem"))
+                dir: dir + "/reg", tokenRealm: ("http://127.0.0.1:\(tokenPort)/token", dir + "/issuer.pem"))
             let host = "127.0.0.1:\(server.port)"
             let (s1, o1) = try runProcess([
                 hardenBinary, "convert", "--tls-verify=false", "--creds", "bob:hunter2", "oci:\(TestImages.layout):base",

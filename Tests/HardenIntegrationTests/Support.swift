@@ -130,4 +130,45 @@ enum BackgroundServer {
     }
 
     static func stop(pidFile: String) { _ = try? runProcess(["sh", "-c", "kill $(cat '\(pidFile)') 2>/dev/null"]) }
+
+    /// Starts a server that listens on port 0 (the kernel's choice) and says which port it got in its log: waits
+    /// (up to 10 s) for `pattern` there and returns its capture groups as ports (empty when it never said).
+    static func startOnAnyPort(_ command: String, log: String, pidFile: String, pattern: String) throws -> [Int] {
+        let (s, o) = try runProcess(["sh", "-c", "\(command) > '\(log)' 2>&1 & echo $! > '\(pidFile)'"])
+        try #require(s == 0, "\(o)")
+        let regex = try NSRegularExpression(pattern: pattern)
+        for _ in 0..<100 {
+            let text = String(decoding: (try? HostFS.readFile(log)) ?? [], as: UTF8.self)
+            if let m = regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) {
+                return (1..<m.numberOfRanges).compactMap { Range(m.range(at: $0), in: text).flatMap { Int(text[$0]) } }
+            }
+            usleep(100_000)
+        }
+        Issue.record("\(command) did not say its port: \(String(decoding: (try? HostFS.readFile(log)) ?? [], as: UTF8.self))")
+        return []
+    }
+
+    /// `python3 -m http.server` for `directory` on `bind`, port 0; returns the port it got.
+    static func python(directory: String, bind: String = "127.0.0.1", log: String, pidFile: String) throws -> Int {
+        try startOnAnyPort(
+            "python3 -u -m http.server --bind \(bind) --directory '\(directory)' 0", log: log, pidFile: pidFile,
+            pattern: "Serving HTTP on \\S+ port ([0-9]+)"
+        ).first ?? 0
+    }
+}
+
+/// A port free on `host` now (bound to port 0, read back, closed), for servers that cannot listen on port 0 and
+/// report it (docker-registry, PostgreSQL): their callers retry with another when it was taken meanwhile.
+func freePort(host: String) -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_port = 0
+    addr.sin_addr.s_addr = inet_addr(host)
+    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
+    }
+    return bound ? Int(UInt16(bigEndian: addr.sin_port)) : 0
 }

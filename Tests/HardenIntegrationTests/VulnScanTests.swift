@@ -263,13 +263,9 @@ struct VulnScanTests {
                 "cp", SharedFeeds.directory + "/osv-PyPI-all.zip", SharedFeeds.directory + "/alpine-secdb-v3.11-main.json", dir + "/www/",
             ])
             // python's http.server answers If-Modified-Since with 304; it listens on loopback only.
-            let port = 20_000 + Int(getpid() % 20_000)
-            let (s0, o0) = try runProcess([
-                "sh", "-c",
-                "cd '\(dir)/www' && (python3 -m http.server \(port) --bind 127.0.0.1 > '\(dir)/server.log' 2>&1 & echo $! > '\(dir)/server.pid'); sleep 1",
-            ])
-            try #require(s0 == 0, "\(o0)")
-            defer { _ = try? runProcess(["sh", "-c", "kill $(cat '\(dir)/server.pid')"]) }
+            let port = try BackgroundServer.python(directory: dir + "/www", log: dir + "/server.log", pidFile: dir + "/server.pid")
+            defer { BackgroundServer.stop(pidFile: dir + "/server.pid") }
+            try #require(port > 0)
             let env = ["HARDEN_DB": dir + "/db/v.sqlite"]
             let args = [
                 hardenBinary, "db", "update", "--source", "pypi=http://127.0.0.1:\(port)/osv-PyPI-all.zip",

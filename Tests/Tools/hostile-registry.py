@@ -159,5 +159,10 @@ class Other(Quiet):
 
     do_GET = do_PUT = do_PATCH = do_POST = handle_any
 
-threading.Thread(target=ThreadingHTTPServer(("127.0.0.2", other_port), Other).serve_forever, daemon=True).start()
-ThreadingHTTPServer(("127.0.0.1", port), Registry).serve_forever()
+# Port 0: the kernel chooses; the ports are said on standard output for the test to read.
+other = ThreadingHTTPServer(("127.0.0.2", other_port), Other)
+other_port = other.server_port
+registry = ThreadingHTTPServer(("127.0.0.1", port), Registry)
+print("listening on port %d, other host port %d" % (registry.server_port, other_port), flush=True)
+threading.Thread(target=other.serve_forever, daemon=True).start()
+registry.serve_forever()

@@ -66,4 +66,6 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, *args):
         sys.stderr.write("token: " + (args[0] % args[1:]) + "\n")
 
-HTTPServer(("127.0.0.1", port), Handler).serve_forever()
+server = HTTPServer(("127.0.0.1", port), Handler)  # port 0: the kernel chooses, said on standard output
+print("listening on port %d" % server.server_port, flush=True)
+server.serve_forever()
