@@ -3,7 +3,6 @@
 // Hostile archives: entries whose data ranges overlap (the "zip bomb" trick of pointing many central-directory
 // entries at the same compressed data, multiplied by nesting) are refused; entries larger than `maxEntrySize` are
 // refused; every inflation is charged to an `InflationBudget`, so nested archives cannot multiply the work.
-import CZlib
 import HardenCore
 
 /// How many bytes may still be inflated, shared by every archive read for one purpose (one image's catalogue).
@@ -137,29 +136,8 @@ public struct ZipArchive {
         let data = Array(bytes[start..<(start + e.compressedSize)])
         switch e.method {
         case 0: return data
-        case 8: return try inflateRaw(data, expected: e.uncompressedSize)
+        case 8: return try Inflate.bytes(data, format: .raw, limit: e.uncompressedSize, what: "zip entry \(e.name)")
         default: throw HardenError(.corrupt, "zip entry \(e.name) uses compression method \(e.method)")
         }
-    }
-
-    private func inflateRaw(_ input: [UInt8], expected: Int) throws -> [UInt8] {
-        var stream = z_stream()
-        guard inflateInit2_(&stream, -15, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
-            throw HardenError(.corrupt, "zlib")
-        }
-        defer { inflateEnd(&stream) }
-        var out = [UInt8](repeating: 0, count: max(expected, 1))
-        var input = input
-        let r: Int32 = input.withUnsafeMutableBufferPointer { inBuf in
-            out.withUnsafeMutableBufferPointer { outBuf in
-                stream.next_in = inBuf.baseAddress
-                stream.avail_in = uInt(inBuf.count)
-                stream.next_out = outBuf.baseAddress
-                stream.avail_out = uInt(outBuf.count)
-                return inflate(&stream, Z_FINISH)
-            }
-        }
-        guard r == Z_STREAM_END || (r == Z_BUF_ERROR && expected == 0) else { throw HardenError(.corrupt, "corrupt deflate data") }
-        return Array(out.prefix(Int(stream.total_out)))
     }
 }

@@ -128,7 +128,7 @@ public final class FleetStore: Sendable {
     // MARK: tokens
 
     public static func hash(token: String) -> String {
-        SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
+        Hex.encode(SHA256.hash(data: Data(token.utf8)))
     }
 
     /// Stores tokens (hashed) with their scopes; an existing token gets the new scope.

@@ -30,7 +30,7 @@ public enum AdvisoryFingerprints {
         var current: String?
         var hasher = SHA256()
         func flush() {
-            if let current { out[current] = hasher.finalize().map { String(format: "%02x", $0) }.joined() }
+            if let current { out[current] = Hex.encode(hasher.finalize()) }
         }
         try database.forEachAdvisoryRow { eco, package, row in
             let key = "\(eco)\u{1}\(package)"

@@ -42,7 +42,7 @@ public struct PatchLayerResult: Sendable {
 }
 
 enum PatchLayerWriter {
-    static func md5(_ bytes: [UInt8]) -> String { Insecure.MD5.hash(data: bytes).map { String(format: "%02x", $0) }.joined() }
+    static func md5(_ bytes: [UInt8]) -> String { Hex.encode(Insecure.MD5.hash(data: bytes)) }
 
     /// Writes the layer into `store`.
     /// - Parameters:

@@ -532,7 +532,7 @@ public final class ContainerRunner: Sendable {
 
     static func randomID() -> String {
         var g = SystemRandomNumberGenerator()
-        return (0..<6).map { _ in String(format2: UInt8.random(in: 0...255, using: &g)) }.joined()
+        return Hex.encode((0..<6).map { _ in UInt8.random(in: 0...255, using: &g) })
     }
 
     static func timestamp() -> String {
@@ -552,13 +552,6 @@ public final class ContainerRunner: Sendable {
     static func tail(_ path: String, lines: Int) -> String {
         let t = tail(path, bytes: 4096).textLines().suffix(lines).joined(separator: " | ")
         return t.isEmpty ? "(no output)" : t
-    }
-}
-
-extension String {
-    init(format2 byte: UInt8) {
-        let digits = Array("0123456789abcdef")
-        self = String([digits[Int(byte >> 4)], digits[Int(byte & 15)]])
     }
 }
 

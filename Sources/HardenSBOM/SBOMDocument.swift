@@ -53,7 +53,7 @@ extension PURL {
                 let h1 = u.index(after: i)
                 guard h1 < u.endIndex else { return nil }
                 let h2 = u.index(after: h1)
-                guard h2 < u.endIndex, let hi = hexValue(u[h1]), let lo = hexValue(u[h2]) else { return nil }
+                guard h2 < u.endIndex, let hi = Hex.value(of: u[h1]), let lo = Hex.value(of: u[h2]) else { return nil }
                 bytes.append(hi << 4 | lo)
                 i = u.index(after: h2)
             } else {
@@ -62,15 +62,6 @@ extension PURL {
             }
         }
         return String(decoding: bytes, as: UTF8.self)
-    }
-
-    private static func hexValue(_ c: UInt8) -> UInt8? {
-        switch c {
-        case 0x30...0x39: return c - 0x30
-        case 0x41...0x46: return c - 0x41 + 10
-        case 0x61...0x66: return c - 0x61 + 10
-        default: return nil
-        }
     }
 }
 

@@ -50,3 +50,24 @@ import Testing
         }
     }
 }
+
+/// The one-shot inflater shared by zip entries and Rust's audit data: raw and zlib-wrapped, with its output limit.
+@Suite struct InflateTests {
+    @Test func rawAndZlibStreamsWithinAndOverTheLimit() throws {
+        var rng = SeededGenerator(for: "inflate")
+        let text = (0..<300_000).map { _ in UInt8.random(in: 97...100, using: &rng) }
+        let raw = try ZipFixture.deflate(text)
+        #expect(try Inflate.bytes(raw, format: .raw, limit: text.count, what: "t") == text)
+        // zlib: a two-byte header (deflate, 32 KiB window, check bits) + the raw stream + the Adler-32 of the text.
+        var a: UInt32 = 1, b: UInt32 = 0
+        for c in text { a = (a + UInt32(c)) % 65521; b = (b + a) % 65521 }
+        let adler = (b << 16) | a
+        let zlib = [0x78, 0x9c] + raw + [24, 16, 8, 0].map { UInt8((adler >> $0) & 0xff) }
+        #expect(try Inflate.bytes(zlib, format: .zlib, limit: 1 << 20, what: "t") == text)
+        #expect(try Inflate.bytes(try ZipFixture.deflate([]), format: .raw, limit: 0, what: "t") == [])
+        let over = #expect(throws: HardenError.self) { try Inflate.bytes(raw, format: .raw, limit: text.count - 1, what: "entry x") }
+        #expect(over?.code == .limitExceeded && over?.message.hasPrefix("entry x: inflates to more than") == true)
+        #expect(throws: HardenError.self) { try Inflate.bytes(Array(raw.prefix(raw.count / 2)), format: .raw, limit: 1 << 20, what: "t") }
+        #expect(throws: HardenError.self) { try Inflate.bytes(raw, format: .zlib, limit: 1 << 20, what: "t") }
+    }
+}

@@ -109,5 +109,5 @@ extension Application {
 
 enum Digest256 {
     static func bytes(_ data: [UInt8]) -> [UInt8] { Array(SHA256.hash(data: data)) }
-    static func hex(_ data: [UInt8]) -> String { "sha256:" + bytes(data).map { String(format: "%02x", $0) }.joined() }
+    static func hex(_ data: [UInt8]) -> String { "sha256:" + Hex.encode(bytes(data)) }
 }

@@ -1,6 +1,5 @@
 // harden — Rust crates compiled into binaries built with `cargo auditable`: the `.dep-v0` ELF section holds the
 // zlib-compressed JSON dependency list (`{"packages": [{"name", "version", "source", "kind", "root"}]}`).
-import CZlib
 import Foundation
 import HardenArchive
 import HardenCore
@@ -28,7 +27,7 @@ public struct RustAuditCataloger: Cataloger {
             let location = path.absoluteDescription
             let data: AuditData
             do {
-                data = try JSONDecoder().decode(AuditData.self, from: Data(try Self.inflate(compressed, limit: 8 << 20)))
+                data = try JSONDecoder().decode(AuditData.self, from: Data(try Inflate.bytes(compressed, format: .zlib, limit: 8 << 20, what: "Rust audit data")))
             } catch {
                 context.warn("\(location): unreadable cargo-auditable data (.dep-v0): \(error); skipped")
                 continue
@@ -75,33 +74,5 @@ public struct RustAuditCataloger: Cataloger {
             return Array(b[s.offset..<(s.offset + s.size)])
         }
         return nil
-    }
-
-    /// zlib-inflates `input`, refusing more than `limit` bytes of output.
-    static func inflate(_ input: [UInt8], limit: Int) throws -> [UInt8] {
-        var stream = z_stream()
-        guard inflateInit_(&stream, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
-            throw HardenError(.internalError, "zlib initialisation failed")
-        }
-        defer { inflateEnd(&stream) }
-        var out: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 64 << 10)
-        var input = input
-        return try input.withUnsafeMutableBufferPointer { inBuf in
-            stream.next_in = inBuf.baseAddress
-            stream.avail_in = uInt(inBuf.count)
-            while true {
-                let r = chunk.withUnsafeMutableBufferPointer { c -> Int32 in
-                    stream.next_out = c.baseAddress
-                    stream.avail_out = uInt(c.count)
-                    return CZlib.inflate(&stream, Z_NO_FLUSH)
-                }
-                out += chunk[0..<(chunk.count - Int(stream.avail_out))]
-                guard out.count <= limit else { throw HardenError(.limitExceeded, "more than \(limit >> 20) MiB inflated") }
-                if r == Z_STREAM_END { return out }
-                guard r == Z_OK else { throw HardenError(.corrupt, "not a zlib stream (\(r))") }
-                if stream.avail_in == 0 { throw HardenError(.corrupt, "truncated zlib stream") }
-            }
-        }
     }
 }
