@@ -46,7 +46,9 @@ public final class FileTree {
     /// Small files whose content callers asked to keep (`/etc/os-release`…), by content key.
     public private(set) var captured: [ContentKey: [UInt8]] = [:]
     /// Paths whose content to capture while applying layers.
-    public var capturePaths: Set<RawPath> = ["etc/os-release", "usr/lib/os-release", "etc/debian_version", "etc/alpine-release"]
+    public var capturePaths = Set(FileTree.osReleaseFiles)
+    /// The files that name an image's operating system, in the order they are believed.
+    public static let osReleaseFiles: [RawPath] = ["etc/os-release", "usr/lib/os-release", "etc/debian_version", "etc/alpine-release"]
     /// Problems that did not stop the squash (hostile or odd entries that were neutralised).
     public private(set) var warnings: [String] = []
     private var currentLayer = 0

@@ -108,8 +108,7 @@ public final class Patcher {
         let database = try Self.database(context)
         let installed = try database.stanzas.filter(InstalledPackage.isInstalled).map { try InstalledPackage(stanza: $0) }
         let architecture = Self.dpkgArchitecture(image.config.architecture, installed: installed)
-        let osRelease = AptSources.osRelease(
-            context.content(RawPath("etc/os-release")) ?? context.content(RawPath("usr/lib/os-release")) ?? [])
+        let osRelease = AptSources.osRelease(FileTree.osReleaseFiles.prefix(2).lazy.compactMap { context.content($0) }.first ?? [])
 
         // The image's APT configuration: sources and trusted keys.
         let aptPaths = tree.nodes.keys.filter { p in
@@ -213,7 +212,7 @@ public final class Patcher {
             removedFiles: [], layer: nil)
         guard !plan.isEmpty else {
             return PatchResult(
-                image: image, report: report, vex: try Self.vex(report, image: image, osID: context.os?.id ?? "debian"), changed: false)
+                image: image, report: report, vex: try Self.vex(report, image: image, osID: context.os?.id ?? OSInfo.assumedDpkgID), changed: false)
         }
 
         // The image's bytes of the conffiles the upgraded packages own (to tell changed ones from shipped ones): read
@@ -304,7 +303,7 @@ public final class Patcher {
             source: "patched", config: config, layers: image.layers.map(\.descriptor) + [layer.descriptor], store: combined,
             configStore: store)
         return PatchResult(
-            image: patched, report: report, vex: try Self.vex(report, image: patched, osID: context.os?.id ?? "debian"), changed: true)
+            image: patched, report: report, vex: try Self.vex(report, image: patched, osID: context.os?.id ?? OSInfo.assumedDpkgID), changed: true)
     }
 
     /// The dpkg database of the image: /var/lib/dpkg/status, or status.d/ (distroless).

@@ -22,7 +22,7 @@ public enum RemediationVEX {
         public var treeAfter: FileTree
         /// Vulnerabilities patch fixed, with the packages (name, new version) that carry the fix.
         public var patched: [String: [(name: String, version: String)]] = [:]
-        public var osID: String = "debian"
+        public var osID: String = OSInfo.assumedDpkgID
 
         public init(
             image: Image, name: String, before: [Finding], after: [Finding], packagesAfter: [SoftwarePackage], treeAfter: FileTree

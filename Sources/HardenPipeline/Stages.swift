@@ -164,7 +164,7 @@ public enum MinifyStage {
         var input = RemediationVEX.Input(
             image: result.image, name: name, before: before, after: after, packagesAfter: result.sbomAfter.packages, treeAfter: tree)
         input.patched = patched
-        input.osID = result.sbomAfter.os?.id ?? "debian"
+        input.osID = result.sbomAfter.os?.id ?? OSInfo.assumedDpkgID
         let statements = RemediationVEX.statements(input)
         var applied = after
         _ = Suppressor.apply(

@@ -134,7 +134,7 @@ public struct SBOMBuilder {
             for e in scan.entries { try tree.add(e, body: nil) }
         }
         let context = CatalogContext(tree: tree, scans: scans)
-        context.os = OSDetector.detect(context)
+        context.os = OSInfo.detect { context.content($0) }
         var packages: [SoftwarePackage] = []
         for c in catalogers { packages += c.catalog(context) }
         packages = Ownership.resolve(packages)
@@ -157,24 +157,6 @@ public struct SBOMBuilder {
             if n > 0 { q.id = "\(p.id)#\(n + 1)" }
             return q
         }
-    }
-}
-
-/// Finds the operating system.
-enum OSDetector {
-    static func detect(_ context: CatalogContext) -> OSInfo? {
-        for path: RawPath in ["etc/os-release", "usr/lib/os-release"] {
-            if let b = context.content(path), let os = OSInfo.parseOSRelease(String(decoding: b, as: UTF8.self)) { return os }
-        }
-        if let b = context.content("etc/debian_version") {
-            let v = String(decoding: b, as: UTF8.self).split(whereSeparator: \.isWhitespace).first.map(String.init)
-            return OSInfo(id: "debian", versionID: v.flatMap { $0.split(separator: ".").first.map(String.init) })
-        }
-        if let b = context.content("etc/alpine-release") {
-            let v = String(decoding: b, as: UTF8.self).split(whereSeparator: \.isWhitespace).first.map(String.init)
-            return OSInfo(id: "alpine", versionID: v)
-        }
-        return nil
     }
 }
 

@@ -29,9 +29,7 @@ public struct CapturePolicy: Sendable {
         func has(_ s: String) -> Bool { contains(p, Array(s.utf8)) }
         let small = 16 << 20
         // OS identification.
-        if path == "etc/os-release" || path == "usr/lib/os-release" || path == "etc/debian_version" || path == "etc/alpine-release"
-            || path == "etc/redhat-release"
-        {
+        if FileTree.osReleaseFiles.contains(path) || path == "etc/redhat-release" {
             return .whole(limit: 1 << 20)
         }
         // Users and groups (running the image resolves its USER against them).

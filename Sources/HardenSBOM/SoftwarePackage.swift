@@ -83,6 +83,26 @@ public struct OSInfo: Codable, Sendable, Hashable {
         return "\(id)-\(v)"
     }
 
+    /// The OS ID assumed for a dpkg database when the image names no OS (Ubuntu images always have os-release).
+    public static let assumedDpkgID = "debian"
+
+    /// The image's OS from the first of `FileTree.osReleaseFiles` that names one; `content` reads a file.
+    public static func detect(_ content: (RawPath) -> [UInt8]?) -> OSInfo? {
+        func firstWord(_ b: [UInt8]) -> String? { String(decoding: b, as: UTF8.self).split(whereSeparator: \.isWhitespace).first.map(String.init) }
+        for path in FileTree.osReleaseFiles {
+            guard let b = content(path) else { continue }
+            switch path {
+            case "etc/debian_version":
+                return OSInfo(id: "debian", versionID: firstWord(b).flatMap { $0.split(separator: ".").first.map(String.init) })
+            case "etc/alpine-release":
+                return OSInfo(id: "alpine", versionID: firstWord(b))
+            default:
+                if let os = parseOSRelease(String(decoding: b, as: UTF8.self)) { return os }
+            }
+        }
+        return nil
+    }
+
     /// Parses `/etc/os-release` (KEY=value, optionally quoted).
     public static func parseOSRelease(_ text: String) -> OSInfo? {
         var fields: [String: String] = [:]

@@ -94,7 +94,7 @@ public struct Matcher {
         case .deb:
             let name = p.sourceName ?? p.name
             let version = p.sourceVersion ?? p.version
-            let osID = os?.id ?? "debian"
+            let osID = os?.id ?? OSInfo.assumedDpkgID
             let releases = [os?.codename, os?.versionID].compactMap { $0 }
             return Query(
                 ecosystem: osID == "ubuntu" ? "ubuntu" : "debian", name: name, version: version, releases: releases,

@@ -202,3 +202,25 @@ private func executable(_ path: String, _ body: [UInt8]) -> FixtureEntry {
         #expect(try modules(info).contains { $0.name == "github.com/x/tool" && $0.version == "v0.0.0-20230405123456-0123456789ab" })
     }
 }
+
+/// One OS detector (SBOM, inspect and patch read the same files in the same order).
+@Suite struct OSDetectionTests {
+    @Test func theFirstFileThatNamesAnOSWins() {
+        let files: [RawPath: String] = [
+            "usr/lib/os-release": "ID=ubuntu\nVERSION_ID=\"24.04\"\nVERSION_CODENAME=noble\n", "etc/debian_version": "trixie/sid\n",
+            "etc/alpine-release": "3.19.1\n",
+        ]
+        func detect(_ f: [RawPath: String]) -> OSInfo? { OSInfo.detect { f[$0].map { Array($0.utf8) } } }
+        #expect(detect(files) == OSInfo(id: "ubuntu", versionID: "24.04", codename: "noble"))
+        var f = files
+        f["etc/os-release"] = "# no ID here\nNAME=x\n"
+        #expect(detect(f)?.id == "ubuntu", "an os-release without ID is skipped")
+        f["usr/lib/os-release"] = nil
+        f["etc/debian_version"] = "12.5\n"
+        #expect(detect(f) == OSInfo(id: "debian", versionID: "12"))
+        f["etc/debian_version"] = nil
+        #expect(detect(f) == OSInfo(id: "alpine", versionID: "3.19.1"))
+        #expect(detect([:]) == nil)
+        #expect(Set(FileTree().capturePaths) == Set(FileTree.osReleaseFiles))
+    }
+}

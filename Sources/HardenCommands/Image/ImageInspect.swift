@@ -123,20 +123,9 @@ extension Application {
                 entryCount: tree.entryCount, fileCount: tree.regularFileCount, warnings: tree.warnings)
         }
 
-        /// Reads `/etc/os-release` (or `/usr/lib/os-release`, `/etc/debian_version`, `/etc/alpine-release`).
+        /// The OS the image names (`FileTree.osReleaseFiles`, as the SBOM reads them).
         static func osRelease(_ tree: FileTree) -> InspectReport.OS? {
-            for path: RawPath in ["etc/os-release", "usr/lib/os-release"] {
-                guard let bytes = tree.capturedContent(path) else { continue }
-                guard let os = OSInfo.parseOSRelease(String(decoding: bytes, as: UTF8.self)) else { continue }
-                return .init(id: os.id, versionID: os.versionID, codename: os.codename, prettyName: os.prettyName)
-            }
-            if let v = tree.capturedContent("etc/debian_version") {
-                return .init(id: "debian", versionID: String(decoding: v, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
-            }
-            if let v = tree.capturedContent("etc/alpine-release") {
-                return .init(id: "alpine", versionID: String(decoding: v, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
-            }
-            return nil
+            OSInfo.detect { tree.capturedContent($0) }.map { .init(id: $0.id, versionID: $0.versionID, codename: $0.codename, prettyName: $0.prettyName) }
         }
 
         static func table(_ r: InspectReport) -> String {

@@ -134,7 +134,7 @@ public struct DpkgCataloger: Cataloger {
         if let sourceName, sourceName != name || sourceVersion != nil {
             qualifiers.append(("upstream", sourceVersion.map { "\(sourceName)@\($0)" } ?? sourceName))
         }
-        let purl = PURL(type: "deb", namespace: context.os?.id ?? "debian", name: name, version: version, qualifiers: qualifiers)
+        let purl = PURL(type: "deb", namespace: context.os?.id ?? OSInfo.assumedDpkgID, name: name, version: version, qualifiers: qualifiers)
         return SoftwarePackage(
             id: "deb:\(name)@\(version)" + (arch.map { ":\($0)" } ?? ""), type: .deb, name: name, version: version, architecture: arch,
             sourceName: sourceName, sourceVersion: sourceVersion ?? (sourceName != nil ? version : nil), licenses: licenses,
