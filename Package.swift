@@ -43,7 +43,10 @@ let package = Package(
             swiftSettings: swiftSettings),
         .target(
             name: "HardenArchive",
-            dependencies: ["HardenCore", "HardenSystem", "CZlib", "CZstd", "CLzma", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: [
+                "HardenCore", "HardenSystem", "CZlib", "CZstd", "CLzma",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: swiftSettings),
         .target(name: "HardenELF", dependencies: ["HardenCore"], swiftSettings: swiftSettings),
         .target(
@@ -83,7 +86,8 @@ let package = Package(
             dependencies: [
                 "HardenCore", "HardenSystem", "HardenArchive", "HardenOCI", "HardenSBOM", "HardenVulnDB", "HardenELF",
                 .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings),
@@ -96,7 +100,8 @@ let package = Package(
         .target(
             name: "HardenRuntime",
             dependencies: [
-                "HardenCore", "HardenSystem", "HardenArchive", "HardenOCI", "HardenProfile", "HardenCompose", "CHardenSystem",
+                "HardenCore", "HardenSystem", "HardenArchive", "HardenOCI", "HardenProfile", "HardenCompose",
+                "CHardenSystem",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -107,7 +112,8 @@ let package = Package(
         .target(
             name: "HardenMinify",
             dependencies: [
-                "HardenCore", "HardenSystem", "HardenArchive", "HardenOCI", "HardenSBOM", "HardenProfile", "HardenRuntime", "HardenPolicy", "HardenELF",
+                "HardenCore", "HardenSystem", "HardenArchive", "HardenOCI", "HardenSBOM", "HardenProfile",
+                "HardenRuntime", "HardenPolicy", "HardenELF",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings),
@@ -115,7 +121,8 @@ let package = Package(
         .target(
             name: "HardenPolicy",
             dependencies: [
-                "HardenCore", "HardenSystem", "HardenArchive", "HardenOCI", "HardenSBOM", "HardenVulnDB", "HardenProfile",
+                "HardenCore", "HardenSystem", "HardenArchive", "HardenOCI", "HardenSBOM", "HardenVulnDB",
+                "HardenProfile",
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: swiftSettings),
@@ -126,13 +133,17 @@ let package = Package(
             swiftSettings: swiftSettings),
         .target(
             name: "HardenReport",
-            dependencies: ["HardenCore", "HardenSBOM", "HardenVulnDB", "HardenProfile", "HardenMinify", "HardenPolicy"],
+            dependencies: [
+                "HardenCore", "HardenSBOM", "HardenVulnDB", "HardenProfile", "HardenMinify", "HardenPolicy",
+            ],
             swiftSettings: swiftSettings),
         .target(
             name: "HardenPipeline",
             dependencies: [
-                "HardenCore", "HardenArchive", "HardenSystem", "HardenOCI", "HardenSBOM", "HardenVulnDB", "HardenProfile", "HardenRuntime",
-                "HardenPatch", "HardenMinify", "HardenPolicy", "HardenReport", "HardenELF", .product(name: "Logging", package: "swift-log"),
+                "HardenCore", "HardenArchive", "HardenSystem", "HardenOCI", "HardenSBOM", "HardenVulnDB",
+                "HardenProfile", "HardenRuntime",
+                "HardenPatch", "HardenMinify", "HardenPolicy", "HardenReport", "HardenELF",
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings),
 
@@ -142,7 +153,8 @@ let package = Package(
             dependencies: [
                 "HardenCore", "HardenSystem", "HardenOCI", "HardenSBOM", "HardenVulnDB",
                 .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -151,10 +163,12 @@ let package = Package(
         .target(
             name: "HardenCommands",
             dependencies: [
-                "HardenCore", "HardenSystem", "HardenOCI", "HardenSBOM", "HardenVulnDB", "HardenRegistry", "HardenProfile",
+                "HardenCore", "HardenSystem", "HardenOCI", "HardenSBOM", "HardenVulnDB", "HardenRegistry",
+                "HardenProfile",
                 "HardenRuntime", "HardenPatch", "HardenCompose", "CHardenSystem",
                 "HardenMinify", "HardenPolicy", "HardenReport", "HardenPipeline", "HardenFleet",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings),
@@ -167,7 +181,8 @@ let package = Package(
         .executableTarget(
             name: "HardenFuzzer",
             dependencies: [
-                "HardenCore", "HardenArchive", "HardenOCI", "HardenSBOM", "HardenPolicy", "HardenRegistry", "HardenPatch", "HardenProfile",
+                "HardenCore", "HardenArchive", "HardenOCI", "HardenSBOM", "HardenPolicy", "HardenRegistry",
+                "HardenPatch", "HardenProfile",
             ],
             swiftSettings: swiftSettings),
 
@@ -175,7 +190,8 @@ let package = Package(
         .target(
             name: "HardenTestSupport",
             dependencies: [
-                "HardenCore", "HardenSystem", "HardenArchive", "HardenOCI", "CSQLite", .product(name: "Crypto", package: "swift-crypto"),
+                "HardenCore", "HardenSystem", "HardenArchive", "HardenOCI", "CSQLite",
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Tests/HardenTestSupport",
             swiftSettings: swiftSettings),
@@ -213,14 +229,16 @@ let package = Package(
         .testTarget(
             name: "HardenRuntimeTests",
             dependencies: [
-                "HardenRuntime", "HardenProfile", "HardenCompose", "HardenOCI", "HardenArchive", "HardenSBOM", "HardenSystem", "HardenCore",
+                "HardenRuntime", "HardenProfile", "HardenCompose", "HardenOCI", "HardenArchive", "HardenSBOM",
+                "HardenSystem", "HardenCore",
                 "HardenTestSupport",
             ],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "HardenPolicyTests",
             dependencies: [
-                "HardenPolicy", "HardenReport", "HardenOCI", "HardenArchive", "HardenCore", "HardenSystem", "HardenVulnDB", "HardenProfile",
+                "HardenPolicy", "HardenReport", "HardenOCI", "HardenArchive", "HardenCore", "HardenSystem",
+                "HardenVulnDB", "HardenProfile",
                 "HardenTestSupport",
             ],
             swiftSettings: swiftSettings),
@@ -230,12 +248,15 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "HardenPatchTests",
-            dependencies: ["HardenPatch", "HardenArchive", "HardenOCI", "HardenSystem", "HardenCore", "HardenTestSupport"],
+            dependencies: [
+                "HardenPatch", "HardenArchive", "HardenOCI", "HardenSystem", "HardenCore", "HardenTestSupport",
+            ],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "HardenPipelineTests",
             dependencies: [
-                "HardenPipeline", "HardenReport", "HardenMinify", "HardenProfile", "HardenVulnDB", "HardenSBOM", "HardenOCI",
+                "HardenPipeline", "HardenReport", "HardenMinify", "HardenProfile", "HardenVulnDB", "HardenSBOM",
+                "HardenOCI",
                 "HardenSystem",
                 "HardenCore", "HardenTestSupport",
             ],
@@ -244,16 +265,19 @@ let package = Package(
             name: "HardenFleetTests",
             dependencies: [
                 "HardenFleet", "HardenSBOM", "HardenVulnDB", "HardenSystem", "HardenCore", "HardenTestSupport",
-                .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "HardenIntegrationTests",
             dependencies: [
-                "HardenOCI", "HardenArchive", "HardenSBOM", "HardenVulnDB", "HardenRegistry", "HardenProfile", "HardenRuntime",
+                "HardenOCI", "HardenArchive", "HardenSBOM", "HardenVulnDB", "HardenRegistry", "HardenProfile",
+                "HardenRuntime",
                 "HardenSystem", "HardenCommands", "HardenTestSupport", "HardenELF", "HardenFleet",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings),

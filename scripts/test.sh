@@ -4,6 +4,8 @@
 #        HARDEN_FUZZ_SECONDS=0 scripts/test.sh   to skip fuzzing
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Style first (seconds): swift format lint --strict with .swift-format (120 columns, no semicolons, no force-try).
+swift format lint --strict --recursive Sources Tests Package.swift
 scripts/build-test-images.sh
 # Tests build in release mode: they reuse the release build of scripts/setup.sh (several minutes saved) and
 # exercise the binary users run.

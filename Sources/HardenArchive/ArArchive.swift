@@ -29,7 +29,9 @@ public final class ArReader {
         try skip(remaining + Int64(padding))
         remaining = 0
         guard let header = try readExactly(60, allowEnd: true) else { return nil }
-        guard header[58] == 0x60, header[59] == 0x0a else { throw HardenError(.corrupt, "\(name): damaged ar member header") }
+        guard header[58] == 0x60, header[59] == 0x0a else {
+            throw HardenError(.corrupt, "\(name): damaged ar member header")
+        }
         var memberName = String(decoding: header[0..<16], as: UTF8.self).trimming(" ")
         if memberName.hasSuffix("/") { memberName.removeLast() }  // GNU ar terminates names with '/'
         guard let size = Int64(String(decoding: header[48..<58], as: UTF8.self).trimming(" ")), size >= 0 else {
@@ -59,7 +61,9 @@ public final class ArReader {
         var out = [UInt8](repeating: 0, count: count)
         var got = 0
         while got < count {
-            let n = try out.withUnsafeMutableBytes { try inner.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[got...])) }
+            let n = try out.withUnsafeMutableBytes {
+                try inner.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[got...]))
+            }
             if n == 0 {
                 if got == 0 && allowEnd { return nil }
                 throw HardenError(.corrupt, "\(name): ar archive is truncated")
@@ -74,7 +78,9 @@ public final class ArReader {
         var scratch = [UInt8](repeating: 0, count: 64 * 1024)
         while left > 0 {
             let want = Int(min(left, Int64(scratch.count)))
-            let n = try scratch.withUnsafeMutableBytes { try inner.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<want])) }
+            let n = try scratch.withUnsafeMutableBytes {
+                try inner.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<want]))
+            }
             if n == 0 {
                 if left == 1 && padding == 1 && remaining == 0 { return }  // the last member's pad byte may be missing
                 throw HardenError(.corrupt, "\(name): ar archive is truncated")

@@ -69,7 +69,8 @@ public final class MemoryReader: ByteReader {
         let n = min(buffer.count, bytes.count - offset)
         if n <= 0 { return 0 }
         bytes.withUnsafeBytes { src in
-            buffer.baseAddress.unsafelyUnwrapped.copyMemory(from: src.baseAddress.unsafelyUnwrapped + offset, byteCount: n)
+            buffer.baseAddress.unsafelyUnwrapped.copyMemory(
+                from: src.baseAddress.unsafelyUnwrapped + offset, byteCount: n)
         }
         offset += n
         return n
@@ -126,7 +127,9 @@ public final class FileReader: ByteReader {
             throw e.prefixed(name)
         }
         if n == 0, end != nil {
-            throw HardenError(.corrupt, "\(name): file ends before the expected \(end.map { $0 - offset } ?? 0) more bytes (truncated)")
+            throw HardenError(
+                .corrupt,
+                "\(name): file ends before the expected \(end.map { $0 - offset } ?? 0) more bytes (truncated)")
         }
         offset += Int64(n)
         return n

@@ -11,12 +11,16 @@ public enum Compression: String, Sendable, CaseIterable {
     /// Recognises the compression from a stream's first bytes.
     public static func detect(_ prefix: [UInt8]) -> Compression {
         if prefix.count >= 2 && prefix[0] == 0x1f && prefix[1] == 0x8b { return .gzip }
-        if prefix.count >= 4 && prefix[0] == 0x28 && prefix[1] == 0xb5 && prefix[2] == 0x2f && prefix[3] == 0xfd { return .zstd }
+        if prefix.count >= 4 && prefix[0] == 0x28 && prefix[1] == 0xb5 && prefix[2] == 0x2f && prefix[3] == 0xfd {
+            return .zstd
+        }
         return .none
     }
 
     /// Wraps `reader` in the matching decompressor.
-    public func decompressing(_ reader: any ByteReader, name: String, limits: DecompressionLimits = .default) -> any ByteReader {
+    public func decompressing(
+        _ reader: any ByteReader, name: String, limits: DecompressionLimits = .default
+    ) -> any ByteReader {
         switch self {
         case .none: return reader
         case .gzip: return GzipReader(reader, name: name, limits: limits)
@@ -52,11 +56,14 @@ public struct DecompressionLimits: Sendable {
 
     func check(input: Int64, output: Int64, name: String) throws {
         if output > maxBytes {
-            throw HardenError(.limitExceeded, "\(name): decompresses to more than \(maxBytes) bytes; refusing it as a decompression bomb")
+            throw HardenError(
+                .limitExceeded,
+                "\(name): decompresses to more than \(maxBytes) bytes; refusing it as a decompression bomb")
         }
         if output > ratioGrace && output > input * maxRatio {
             throw HardenError(
-                .limitExceeded, "\(name): expands more than \(maxRatio)× (\(input) → \(output)+ bytes); refusing it as a decompression bomb"
+                .limitExceeded,
+                "\(name): expands more than \(maxRatio)× (\(input) → \(output)+ bytes); refusing it as a decompression bomb"
             )
         }
     }
@@ -84,7 +91,9 @@ public final class GzipReader: ByteReader {
     private var inputTotal: Int64 = 0
     private var outputTotal: Int64 = 0
 
-    public init(_ inner: any ByteReader, name: String, limits: DecompressionLimits = .default, bufferSize: Int = 256 * 1024) {
+    public init(
+        _ inner: any ByteReader, name: String, limits: DecompressionLimits = .default, bufferSize: Int = 256 * 1024
+    ) {
         self.inner = inner
         self.name = name
         self.limits = limits
@@ -99,7 +108,10 @@ public final class GzipReader: ByteReader {
     private func refill() throws {
         if stream.avail_in > 0 || innerDone { return }
         let n = try inner.read(into: input)
-        if n == 0 { innerDone = true; return }
+        if n == 0 {
+            innerDone = true
+            return
+        }
         inputTotal += Int64(n)
         stream.next_in = input.baseAddress.unsafelyUnwrapped.assumingMemoryBound(to: Bytef.self)
         stream.avail_in = uInt(n)
@@ -116,10 +128,16 @@ public final class GzipReader: ByteReader {
             try refill()
             if memberEnded {
                 // Another gzip member may follow; trailing zero padding is tolerated.
-                if stream.avail_in == 0 && innerDone { ended = true; return 0 }
+                if stream.avail_in == 0 && innerDone {
+                    ended = true
+                    return 0
+                }
                 if stream.avail_in > 0 && stream.next_in.pointee == 0 {
                     // Skip NUL padding after the last member.
-                    while stream.avail_in > 0 && stream.next_in.pointee == 0 { stream.next_in += 1; stream.avail_in -= 1 }
+                    while stream.avail_in > 0 && stream.next_in.pointee == 0 {
+                        stream.next_in += 1
+                        stream.avail_in -= 1
+                    }
                     continue
                 }
                 inflateReset(&stream)
@@ -161,7 +179,9 @@ public final class GzipWriter: ByteWriter {
     public init(_ inner: any ByteWriter, level: Int32 = 6, bufferSize: Int = 256 * 1024) throws {
         self.inner = inner
         self.output = .allocate(byteCount: bufferSize, alignment: 16)
-        let r = deflateInit2_(&stream, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
+        let r = deflateInit2_(
+            &stream, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)
+        )
         guard r == Z_OK else {
             output.deallocate()
             throw HardenError(.internalError, "zlib deflate initialisation failed (\(r))")
@@ -187,7 +207,8 @@ public final class GzipWriter: ByteWriter {
 
     public func write(_ buffer: UnsafeRawBufferPointer) throws {
         guard buffer.count > 0 else { return }
-        stream.next_in = UnsafeMutablePointer(mutating: buffer.baseAddress.unsafelyUnwrapped.assumingMemoryBound(to: Bytef.self))
+        stream.next_in = UnsafeMutablePointer(
+            mutating: buffer.baseAddress.unsafelyUnwrapped.assumingMemoryBound(to: Bytef.self))
         stream.avail_in = uInt(buffer.count)
         while stream.avail_in > 0 { try pump(flush: Z_NO_FLUSH) }
     }
@@ -290,7 +311,9 @@ public final class ZstdWriter: ByteWriter {
         while true {
             var out = ZSTD_outBuffer(dst: output.baseAddress, size: output.count, pos: 0)
             let r = ZSTD_compressStream2(cctx, &out, &inBuf, end ? ZSTD_e_end : ZSTD_e_continue)
-            if ZSTD_isError(r) != 0 { throw HardenError(.internalError, "zstd: \(String(cString: ZSTD_getErrorName(r)))") }
+            if ZSTD_isError(r) != 0 {
+                throw HardenError(.internalError, "zstd: \(String(cString: ZSTD_getErrorName(r)))")
+            }
             if out.pos > 0 { try inner.write(UnsafeRawBufferPointer(rebasing: output[0..<out.pos])) }
             if end ? (r == 0) : (inBuf.pos == inBuf.size) { return }
         }
@@ -322,7 +345,9 @@ public final class PeekableReader: ByteReader {
         var chunk = [UInt8](repeating: 0, count: count)
         while pending.count - pendingOffset < count {
             let want = count - (pending.count - pendingOffset)
-            let n = try chunk.withUnsafeMutableBytes { try inner.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<want])) }
+            let n = try chunk.withUnsafeMutableBytes {
+                try inner.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<want]))
+            }
             if n == 0 { break }
             pending.append(contentsOf: chunk[0..<n])
         }
@@ -333,7 +358,8 @@ public final class PeekableReader: ByteReader {
         if pendingOffset < pending.count {
             let n = min(buffer.count, pending.count - pendingOffset)
             pending.withUnsafeBytes { src in
-                buffer.baseAddress.unsafelyUnwrapped.copyMemory(from: src.baseAddress.unsafelyUnwrapped + pendingOffset, byteCount: n)
+                buffer.baseAddress.unsafelyUnwrapped.copyMemory(
+                    from: src.baseAddress.unsafelyUnwrapped + pendingOffset, byteCount: n)
             }
             pendingOffset += n
             return n

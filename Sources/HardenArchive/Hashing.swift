@@ -85,7 +85,8 @@ public final class HashingReader: ByteReader {
             if let expected {
                 if let size = expected.size, size != count {
                     throw HardenError(
-                        .corrupt, "\(expected.name): size is \(count) bytes, expected \(size) (truncated or wrong descriptor)")
+                        .corrupt,
+                        "\(expected.name): size is \(count) bytes, expected \(size) (truncated or wrong descriptor)")
                 }
                 if let want = expected.hex, want != hex {
                     throw HardenError(

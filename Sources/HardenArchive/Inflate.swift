@@ -30,9 +30,13 @@ public enum Inflate {
                     produced = o.count - Int(stream.avail_out)
                     return r
                 }
-                guard produced <= limit else { throw HardenError(.limitExceeded, "\(what): inflates to more than \(limit) bytes") }
+                guard produced <= limit else {
+                    throw HardenError(.limitExceeded, "\(what): inflates to more than \(limit) bytes")
+                }
                 if r == Z_STREAM_END { return Array(out[0..<produced]) }
-                guard r == Z_OK || r == Z_BUF_ERROR else { throw HardenError(.corrupt, "\(what): corrupt deflate data (\(r))") }
+                guard r == Z_OK || r == Z_BUF_ERROR else {
+                    throw HardenError(.corrupt, "\(what): corrupt deflate data (\(r))")
+                }
                 if produced == out.count {
                     out += [UInt8](repeating: 0, count: min(out.count, limit + 1 - out.count))
                 } else if stream.avail_in == 0 {

@@ -75,7 +75,10 @@ public struct TarEntry: Sendable, Hashable {
     public struct SparseRegion: Sendable, Hashable {
         public var offset: Int64
         public var length: Int64
-        public init(offset: Int64, length: Int64) { self.offset = offset; self.length = length }
+        public init(offset: Int64, length: Int64) {
+            self.offset = offset
+            self.length = length
+        }
     }
 
     public init(

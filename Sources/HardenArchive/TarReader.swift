@@ -73,7 +73,9 @@ public final class TarReader {
             switch flag {
             case UInt8(ascii: "x"), UInt8(ascii: "g"):
                 guard size <= limits.maxExtendedHeader else {
-                    throw HardenError(.limitExceeded, "\(name): PAX header of \(size) bytes is larger than \(limits.maxExtendedHeader)")
+                    throw HardenError(
+                        .limitExceeded,
+                        "\(name): PAX header of \(size) bytes is larger than \(limits.maxExtendedHeader)")
                 }
                 let body = try input.readExact(Int(size))
                 try input.skip(paddingFor(size))
@@ -86,7 +88,8 @@ public final class TarReader {
                 continue
             case UInt8(ascii: "L"), UInt8(ascii: "K"):
                 guard size <= limits.maxLongName else {
-                    throw HardenError(.limitExceeded, "\(name): GNU long name of \(size) bytes is longer than \(limits.maxLongName)")
+                    throw HardenError(
+                        .limitExceeded, "\(name): GNU long name of \(size) bytes is longer than \(limits.maxLongName)")
                 }
                 var body = try input.readExact(Int(size))
                 try input.skip(paddingFor(size))
@@ -96,7 +99,9 @@ public final class TarReader {
             default:
                 break
             }
-            return try makeEntry(header: header, storedSize: size, pax: globals.merging(pax) { $1 }, longName: longName, longLink: longLink)
+            return try makeEntry(
+                header: header, storedSize: size, pax: globals.merging(pax) { $1 }, longName: longName,
+                longLink: longLink)
         }
     }
 
@@ -156,10 +161,13 @@ public final class TarReader {
             var extended = header[482] != 0
             let realSize = try parseNumber(header, 483, 12, field: "realsize")
             while extended {
-                guard let block = try input.readBlock(orEndOf: false) else { throw corrupt("archive ends inside a sparse header") }
+                guard let block = try input.readBlock(orEndOf: false) else {
+                    throw corrupt("archive ends inside a sparse header")
+                }
                 regions += try gnuSparseRegions(block, from: 0, count: 21)
                 guard regions.count <= limits.maxSparseRegions else {
-                    throw HardenError(.limitExceeded, "\(name): sparse map has more than \(limits.maxSparseRegions) regions")
+                    throw HardenError(
+                        .limitExceeded, "\(name): sparse map has more than \(limits.maxSparseRegions) regions")
                 }
                 extended = block[504] != 0
             }
@@ -173,7 +181,8 @@ public final class TarReader {
             padding = paddingFor(stored)
             dataOffset = input.consumed
             let (regions, _) = try readSparseMap1()
-            try startSparse(&entry, regions: regions, realSize: realSize, stored: remainingStored, alreadyPositioned: true)
+            try startSparse(
+                &entry, regions: regions, realSize: realSize, stored: remainingStored, alreadyPositioned: true)
         } else if let map = pax["GNU.sparse.map"] {
             if let n = pax["GNU.sparse.name"] { entry.path = RawPath(n) }
             let realSize = try paxInt(pax["GNU.sparse.size"] ?? pax["GNU.sparse.realsize"] ?? [], "GNU.sparse.size")
@@ -197,12 +206,14 @@ public final class TarReader {
     }
 
     private func startSparse(
-        _ entry: inout TarEntry, regions: [TarEntry.SparseRegion], realSize: Int64, stored: Int64, alreadyPositioned: Bool = false
+        _ entry: inout TarEntry, regions: [TarEntry.SparseRegion], realSize: Int64, stored: Int64,
+        alreadyPositioned: Bool = false
     ) throws {
         var expectedStored: Int64 = 0
         var lastEnd: Int64 = 0
         for r in regions {
-            guard r.offset >= 0, r.length >= 0, r.offset >= lastEnd, r.offset.addingReportingOverflow(r.length).overflow == false,
+            guard r.offset >= 0, r.length >= 0, r.offset >= lastEnd,
+                r.offset.addingReportingOverflow(r.length).overflow == false,
                 r.offset + r.length <= realSize
             else {
                 throw corrupt("sparse map of \(entry.path) has overlapping or out-of-range regions")
@@ -211,7 +222,8 @@ public final class TarReader {
             expectedStored += r.length
         }
         guard expectedStored == stored else {
-            throw corrupt("sparse map of \(entry.path) describes \(expectedStored) bytes but the entry stores \(stored)")
+            throw corrupt(
+                "sparse map of \(entry.path) describes \(expectedStored) bytes but the entry stores \(stored)")
         }
         if !alreadyPositioned {
             remainingStored = stored
@@ -289,7 +301,8 @@ public final class TarReader {
                     s.regionIndex += 1
                     continue
                 }
-                let n = try readStored(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<Int(min(Int64(buffer.count), left))]))
+                let n = try readStored(
+                    into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<Int(min(Int64(buffer.count), left))]))
                 s.position += Int64(n)
                 return n
             }
@@ -322,7 +335,8 @@ public final class TarReader {
                 continue
             }
             let at = s.position
-            let n = try readStored(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<Int(min(Int64(buffer.count), left))]))
+            let n = try readStored(
+                into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<Int(min(Int64(buffer.count), left))]))
             s.position += Int64(n)
             return (at, n)
         }
@@ -451,11 +465,15 @@ public final class TarReader {
             var j = i
             var length = 0
             while j < body.count && body[j] != UInt8(ascii: " ") {
-                guard body[j] >= 0x30 && body[j] <= 0x39, length < 1 << 24 else { throw corrupt("malformed PAX record length") }
+                guard body[j] >= 0x30 && body[j] <= 0x39, length < 1 << 24 else {
+                    throw corrupt("malformed PAX record length")
+                }
                 length = length * 10 + Int(body[j] - 0x30)
                 j += 1
             }
-            guard j < body.count, length > j - i + 1, i + length <= body.count, body[i + length - 1] == UInt8(ascii: "\n") else {
+            guard j < body.count, length > j - i + 1, i + length <= body.count,
+                body[i + length - 1] == UInt8(ascii: "\n")
+            else {
                 throw corrupt("malformed PAX record")
             }
             let record = body[(j + 1)..<(i + length - 1)]
@@ -500,11 +518,17 @@ final class BufferedInput {
     deinit { storage.deallocate() }
 
     private func fill() throws -> Bool {
-        if start == end { start = 0; end = 0 }
+        if start == end {
+            start = 0
+            end = 0
+        }
         if end == storage.count {
             // Move the unread tail to the front.
             let n = end - start
-            if n > 0 { storage.baseAddress.unsafelyUnwrapped.copyMemory(from: storage.baseAddress.unsafelyUnwrapped + start, byteCount: n) }
+            if n > 0 {
+                storage.baseAddress.unsafelyUnwrapped.copyMemory(
+                    from: storage.baseAddress.unsafelyUnwrapped + start, byteCount: n)
+            }
             start = 0
             end = n
         }
@@ -524,7 +548,8 @@ final class BufferedInput {
             if try !fill() { return 0 }
         }
         let n = min(buffer.count, end - start)
-        buffer.baseAddress.unsafelyUnwrapped.copyMemory(from: storage.baseAddress.unsafelyUnwrapped + start, byteCount: n)
+        buffer.baseAddress.unsafelyUnwrapped.copyMemory(
+            from: storage.baseAddress.unsafelyUnwrapped + start, byteCount: n)
         start += n
         consumed += Int64(n)
         return n
@@ -534,7 +559,9 @@ final class BufferedInput {
         var out = [UInt8](repeating: 0, count: count)
         var filled = 0
         while filled < count {
-            let n = try out.withUnsafeMutableBytes { try read(into: UnsafeMutableRawBufferPointer(rebasing: $0[filled...])) }
+            let n = try out.withUnsafeMutableBytes {
+                try read(into: UnsafeMutableRawBufferPointer(rebasing: $0[filled...]))
+            }
             if n == 0 { throw HardenError(.corrupt, "\(name): archive is truncated") }
             filled += n
         }
@@ -568,7 +595,8 @@ final class BufferedInput {
             return
         }
         while left > 0 {
-            let n = try inner.read(into: UnsafeMutableRawBufferPointer(rebasing: storage[0..<Int(min(Int64(storage.count), left))]))
+            let n = try inner.read(
+                into: UnsafeMutableRawBufferPointer(rebasing: storage[0..<Int(min(Int64(storage.count), left))]))
             if n == 0 { throw HardenError(.corrupt, "\(name): archive ends inside an entry's data (truncated)") }
             left -= Int64(n)
             consumed += Int64(n)

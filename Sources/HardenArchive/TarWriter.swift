@@ -33,7 +33,8 @@ public final class TarWriter {
             let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
             defer { buffer.deallocate() }
             while remaining > 0 {
-                let n = try reader.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<Int(min(Int64(buffer.count), remaining))]))
+                let n = try reader.read(
+                    into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<Int(min(Int64(buffer.count), remaining))]))
                 if n == 0 { throw HardenError(.corrupt, "\(entry.path): content ended \(remaining) bytes early") }
                 try writeBody(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
             }
@@ -48,7 +49,8 @@ public final class TarWriter {
         var header = [UInt8](repeating: 0, count: 512)
 
         let path = entry.path.bytes
-        let isUTF8 = String(validating: path, as: UTF8.self) != nil && String(validating: entry.linkTarget, as: UTF8.self) != nil
+        let isUTF8 =
+            String(validating: path, as: UTF8.self) != nil && String(validating: entry.linkTarget, as: UTF8.self) != nil
         if path.count <= 100 {
             put(&header, 0, path)
         } else if let split = Self.ustarSplit(path) {
@@ -69,7 +71,9 @@ public final class TarWriter {
         if !putOctal(&header, 108, 8, Int64(entry.uid)) { pax.append(("uid", Array(String(entry.uid).utf8))) }
         if !putOctal(&header, 116, 8, Int64(entry.gid)) { pax.append(("gid", Array(String(entry.gid).utf8))) }
         if !putOctal(&header, 124, 12, size) { pax.append(("size", Array(String(size).utf8))) }
-        if !putOctal(&header, 136, 12, max(entry.mtime, 0)) || entry.mtime < 0 { pax.append(("mtime", Array(String(entry.mtime).utf8))) }
+        if !putOctal(&header, 136, 12, max(entry.mtime, 0)) || entry.mtime < 0 {
+            pax.append(("mtime", Array(String(entry.mtime).utf8)))
+        }
         header[156] = entry.type.flag
         put(&header, 257, Array("ustar\0".utf8))
         put(&header, 263, Array("00".utf8))
@@ -108,7 +112,9 @@ public final class TarWriter {
     /// Pads the body to a block boundary. Fails if fewer bytes than declared were written.
     public func endEntry() throws {
         guard inEntry else { return }
-        guard remaining == 0 else { throw HardenError(.internalError, "tar writer: body shorter than the declared size by \(remaining)") }
+        guard remaining == 0 else {
+            throw HardenError(.internalError, "tar writer: body shorter than the declared size by \(remaining)")
+        }
         inEntry = false
         // Padding is derived from what was declared; the header recorded the size.
         try writePadding()

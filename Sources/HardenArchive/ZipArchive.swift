@@ -21,7 +21,9 @@ public final class InflationBudget {
         guard bytes <= remaining else {
             remaining = 0
             if exhaustedBy == nil { exhaustedBy = what }
-            throw HardenError(.limitExceeded, "\(what): more than \(limit >> 20) MiB would be inflated from zip archives (a zip bomb?)")
+            throw HardenError(
+                .limitExceeded,
+                "\(what): more than \(limit >> 20) MiB would be inflated from zip archives (a zip bomb?)")
         }
         remaining -= bytes
     }
@@ -53,7 +55,10 @@ public struct ZipArchive {
         var i = bytes.count - 22
         let lowest = max(0, bytes.count - 22 - 65535)
         while i >= lowest {
-            if bytes[i] == 0x50 && bytes[i + 1] == 0x4b && bytes[i + 2] == 0x05 && bytes[i + 3] == 0x06 { eocd = i; break }
+            if bytes[i] == 0x50 && bytes[i + 1] == 0x4b && bytes[i + 2] == 0x05 && bytes[i + 3] == 0x06 {
+                eocd = i
+                break
+            }
             i -= 1
         }
         guard eocd >= 0 else { throw HardenError(.corrupt, "not a zip archive (no end of central directory)") }
@@ -63,13 +68,19 @@ public struct ZipArchive {
         // ZIP64: a locator just before the end record points at a 64-bit end record.
         if count == 0xffff || at == 0xffff_ffff, eocd >= 20, u32(eocd - 20) == 0x07064b50 {
             let z64 = u64(eocd - 20 + 8)
-            guard z64 >= 0, z64 + 56 <= bytes.count, u32(z64) == 0x06064b50 else { throw HardenError(.corrupt, "corrupt zip64 end record") }
+            guard z64 >= 0, z64 + 56 <= bytes.count, u32(z64) == 0x06064b50 else {
+                throw HardenError(.corrupt, "corrupt zip64 end record")
+            }
             count = u64(z64 + 32)
             at = u64(z64 + 48)
         }
-        guard count >= 0, count < 10_000_000, at >= 0 else { throw HardenError(.corrupt, "corrupt zip central directory") }
+        guard count >= 0, count < 10_000_000, at >= 0 else {
+            throw HardenError(.corrupt, "corrupt zip central directory")
+        }
         for _ in 0..<count {
-            guard at + 46 <= bytes.count, u32(at) == 0x02014b50 else { throw HardenError(.corrupt, "corrupt zip central directory") }
+            guard at + 46 <= bytes.count, u32(at) == 0x02014b50 else {
+                throw HardenError(.corrupt, "corrupt zip central directory")
+            }
             let nameLen = u16(at + 28), extraLen = u16(at + 30), commentLen = u16(at + 32)
             guard at + 46 + nameLen <= bytes.count else { throw HardenError(.corrupt, "corrupt zip central directory") }
             let name = String(decoding: bytes[(at + 46)..<(at + 46 + nameLen)], as: UTF8.self)
@@ -81,15 +92,22 @@ public struct ZipArchive {
                 let id = u16(e), size = u16(e + 2)
                 if id == 1 {
                     var p = e + 4
-                    if uncompressed == 0xffff_ffff, p + 8 <= extraEnd { uncompressed = u64(p); p += 8 }
-                    if compressed == 0xffff_ffff, p + 8 <= extraEnd { compressed = u64(p); p += 8 }
+                    if uncompressed == 0xffff_ffff, p + 8 <= extraEnd {
+                        uncompressed = u64(p)
+                        p += 8
+                    }
+                    if compressed == 0xffff_ffff, p + 8 <= extraEnd {
+                        compressed = u64(p)
+                        p += 8
+                    }
                     if offset == 0xffff_ffff, p + 8 <= extraEnd { offset = u64(p) }
                 }
                 e += 4 + size
             }
             entries.append(
                 Entry(
-                    name: name, method: UInt16(u16(at + 10)), compressedSize: compressed, uncompressedSize: uncompressed,
+                    name: name, method: UInt16(u16(at + 10)), compressedSize: compressed,
+                    uncompressedSize: uncompressed,
                     localHeaderOffset: offset))
             at += 46 + nameLen + extraLen + commentLen
         }
@@ -111,14 +129,16 @@ public struct ZipArchive {
         }
         spans.sort { $0.start < $1.start }
         for i in spans.indices.dropFirst() where spans[i].start < spans[i - 1].end {
-            throw HardenError(.limitExceeded, "zip entries \(spans[i - 1].name) and \(spans[i].name) overlap (a zip bomb?)")
+            throw HardenError(
+                .limitExceeded, "zip entries \(spans[i - 1].name) and \(spans[i].name) overlap (a zip bomb?)")
         }
     }
 
     /// The entry's bytes; with a `budget`, its declared size is charged first (inflation never exceeds it).
     public func read(_ e: Entry, budget: InflationBudget? = nil) throws -> [UInt8] {
         let h = e.localHeaderOffset
-        guard h + 30 <= bytes.count, bytes[h] == 0x50, bytes[h + 1] == 0x4b, bytes[h + 2] == 0x03, bytes[h + 3] == 0x04 else {
+        guard h + 30 <= bytes.count, bytes[h] == 0x50, bytes[h + 1] == 0x4b, bytes[h + 2] == 0x03, bytes[h + 3] == 0x04
+        else {
             throw HardenError(.corrupt, "corrupt zip entry \(e.name)")
         }
         let nameLen = Int(bytes[h + 26]) | Int(bytes[h + 27]) << 8
@@ -130,7 +150,8 @@ public struct ZipArchive {
         guard e.uncompressedSize <= Self.maxEntrySize else {
             throw HardenError(
                 .limitExceeded,
-                "zip entry \(e.name) is \(e.uncompressedSize) bytes, more than the \(Self.maxEntrySize >> 20) MiB read into memory")
+                "zip entry \(e.name) is \(e.uncompressedSize) bytes, more than the \(Self.maxEntrySize >> 20) MiB read into memory"
+            )
         }
         if e.method == 8 { try budget?.charge(e.uncompressedSize, for: "zip entry \(e.name)") }
         let data = Array(bytes[start..<(start + e.compressedSize)])

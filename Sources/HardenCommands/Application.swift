@@ -25,7 +25,8 @@ public struct Application: AsyncParsableCommand {
             """,
         version: HardenVersion.description,
         subcommands: [
-            ImageInspect.self, ImageConvert.self, SBOMGenerate.self, ScanRun.self, DB.self, Profile.self, Minify.self, Patch.self,
+            ImageInspect.self, ImageConvert.self, SBOMGenerate.self, ScanRun.self, DB.self, Profile.self, Minify.self,
+            Patch.self,
             Check.self, Run.self, Instrument.self, Serve.self, Worker.self, Fleet.self,
             InternalTrace.self,
         ]

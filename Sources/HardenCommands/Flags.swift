@@ -10,7 +10,8 @@ import Logging
 
 /// How to pick an image from a multi-image source.
 public struct ImageOptions: ParsableArguments {
-    @Option(name: .long, help: "Platform to select from a multi-platform image: os/arch[/variant] (default linux/amd64).")
+    @Option(
+        name: .long, help: "Platform to select from a multi-platform image: os/arch[/variant] (default linux/amd64).")
     public var platform: String?
 
     @Option(
@@ -40,14 +41,19 @@ public struct ImageOptions: ParsableArguments {
 
     @Option(
         name: .long,
-        help: ArgumentHelp("Registry idle timeout: the longest wait for the next bytes of an answer, in seconds.", valueName: "S"))
+        help: ArgumentHelp(
+            "Registry idle timeout: the longest wait for the next bytes of an answer, in seconds.", valueName: "S"))
     public var timeout: Int = 60
 
     public init() {}
 
     public func registryOptions() throws -> RegistryOptions {
-        guard timeout > 0 else { throw HardenError(.invalidArgument, "--timeout: must be a positive number of seconds") }
-        if creds != nil && credsFile != nil { throw HardenError(.invalidArgument, "--creds and --creds-file: give one") }
+        guard timeout > 0 else {
+            throw HardenError(.invalidArgument, "--timeout: must be a positive number of seconds")
+        }
+        if creds != nil && credsFile != nil {
+            throw HardenError(.invalidArgument, "--creds and --creds-file: give one")
+        }
         var credentials = RegistryCredentials(anyHost: try creds.map { try Credentials(parsing: $0) })
         if let credsFile { credentials = try Credentials.read(file: credsFile) }
         if hostScopedCredentialsOnly {
@@ -87,7 +93,8 @@ public struct ImageOptions: ParsableArguments {
         logger: Logger
     ) async throws -> ImageWriter.Written {
         if case .registry(let r) = dest {
-            let digest = try await RegistryTransfer.push(image, to: r, options: try registryOptions(), mountFrom: mountFrom, logger: logger)
+            let digest = try await RegistryTransfer.push(
+                image, to: r, options: try registryOptions(), mountFrom: mountFrom, logger: logger)
             return ImageWriter.Written(manifestDigest: digest, reference: dest.description)
         }
         return try ImageWriter.write(image, to: dest, options: options)

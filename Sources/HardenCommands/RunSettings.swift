@@ -15,12 +15,14 @@ public struct RunSettingsOptions: ParsableArguments {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "Set a variable: NAME=VALUE, or NAME to pass harden's own (repeatable). Values are never recorded.", valueName: "NAME=VALUE"))
+            "Set a variable: NAME=VALUE, or NAME to pass harden's own (repeatable). Values are never recorded.",
+            valueName: "NAME=VALUE"))
     public var env: [String] = []
 
     @Option(
         name: .customLong("env-file"),
-        help: ArgumentHelp("Read variables from a file of NAME=VALUE lines (Docker's format) (repeatable).", valueName: "FILE"))
+        help: ArgumentHelp(
+            "Read variables from a file of NAME=VALUE lines (Docker's format) (repeatable).", valueName: "FILE"))
     public var envFile: [String] = []
 
     @Option(
@@ -33,10 +35,14 @@ public struct RunSettingsOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Mount an empty tmpfs at this directory (repeatable).", valueName: "DST"))
     public var tmpfs: [String] = []
 
-    @Flag(name: .customLong("read-only"), help: "Mount the image's root file system read-only (writable: mounts, volumes, --tmpfs).")
+    @Flag(
+        name: .customLong("read-only"),
+        help: "Mount the image's root file system read-only (writable: mounts, volumes, --tmpfs).")
     public var readOnly = false
 
-    @Option(name: .long, help: ArgumentHelp("Run as this user instead of the image's: UID[:GID] or NAME[:GROUP].", valueName: "USER"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Run as this user instead of the image's: UID[:GID] or NAME[:GROUP].", valueName: "USER"))
     public var user: String?
 
     @Option(name: .long, help: ArgumentHelp("The working directory instead of the image's.", valueName: "DIR"))
@@ -45,29 +51,39 @@ public struct RunSettingsOptions: ParsableArguments {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "The program to run instead of the image's entrypoint (drops the image's cmd, as Docker does; '' clears it).", valueName: "CMD")
+            "The program to run instead of the image's entrypoint (drops the image's cmd, as Docker does; '' clears it).",
+            valueName: "CMD")
     )
     public var entrypoint: String?
 
-    @Option(name: .long, help: ArgumentHelp("A Compose file (repeat to merge files like docker compose -f a -f b).", valueName: "FILE"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("A Compose file (repeat to merge files like docker compose -f a -f b).", valueName: "FILE"))
     public var compose: [String] = []
 
     @Option(
         name: .long,
-        help: ArgumentHelp("With --compose: the service to harden; the services it depends on run beside it.", valueName: "NAME"))
+        help: ArgumentHelp(
+            "With --compose: the service to harden; the services it depends on run beside it.", valueName: "NAME"))
     public var service: String?
 
-    @Argument(parsing: .postTerminator, help: ArgumentHelp("After --: the arguments that replace the image's cmd.", valueName: "ARG"))
+    @Argument(
+        parsing: .postTerminator,
+        help: ArgumentHelp("After --: the arguments that replace the image's cmd.", valueName: "ARG"))
     public var arguments: [String] = []
 
     public init() {}
 
     public func validate() throws {
-        if !compose.isEmpty && service == nil { throw ValidationError("--compose needs --service NAME (the service to harden)") }
+        if !compose.isEmpty && service == nil {
+            throw ValidationError("--compose needs --service NAME (the service to harden)")
+        }
         if service != nil && compose.isEmpty { throw ValidationError("--service needs --compose FILE") }
         for m in mount { _ = try ContainerSettings.Mount(parsing: m) }
         for t in tmpfs where !t.hasPrefix("/") { throw ValidationError("--tmpfs \(t): must be an absolute path") }
-        if let workdir, !workdir.hasPrefix("/") { throw ValidationError("--workdir \(workdir): must be an absolute path") }
+        if let workdir, !workdir.hasPrefix("/") {
+            throw ValidationError("--workdir \(workdir): must be an absolute path")
+        }
     }
 
     /// Whether the run needs a Compose file read to know its image.
@@ -79,9 +95,13 @@ public struct RunSettingsOptions: ParsableArguments {
         let environment = ProcessInfo.processInfo.environment
         for f in envFile {
             guard HostFS.exists(f) else { throw HardenError(.notFound, "--env-file \(f): no such file") }
-            s.environment += try EnvFile.parse(try HostFS.readFile(f, limit: 1 << 20), source: f).map { (name: $0.0, value: $0.1) }
+            s.environment += try EnvFile.parse(try HostFS.readFile(f, limit: 1 << 20), source: f).map {
+                (name: $0.0, value: $0.1)
+            }
         }
-        for e in env { if let v = try ContainerSettings.parseVariable(e, environment: environment) { s.environment.append(v) } }
+        for e in env {
+            if let v = try ContainerSettings.parseVariable(e, environment: environment) { s.environment.append(v) }
+        }
         for m in mount {
             var parsed = try ContainerSettings.Mount(parsing: m)
             parsed.source = HostFS.absolute(parsed.source ?? "")
@@ -124,10 +144,14 @@ public struct RunSettingsOptions: ParsableArguments {
 
     /// The image options for a service's image: the target's, without its credentials and TLS exception unless the
     /// service's image is on the same registry host.
-    public static func options(_ given: ImageOptions, for service: ImageReference, target: ImageReference) -> ImageOptions {
+    public static func options(
+        _ given: ImageOptions, for service: ImageReference, target: ImageReference
+    ) -> ImageOptions {
         guard case .registry(let s) = service else { return given }
         var sameHost = false
-        if case .registry(let t) = target, let sh = try? RegistryReference.parse(s).host, let th = try? RegistryReference.parse(t).host {
+        if case .registry(let t) = target, let sh = try? RegistryReference.parse(s).host,
+            let th = try? RegistryReference.parse(t).host
+        {
             sameHost = sh == th
         }
         if sameHost { return given }
@@ -168,21 +192,25 @@ public struct RunSettingsOptions: ParsableArguments {
             queue.removeFirst()
             guard !needed.contains(n) else { continue }
             guard let s = project.services[n] else {
-                throw HardenError(.invalidArgument, "\(compose[0]): service \(service) depends on \(n), which is not defined")
+                throw HardenError(
+                    .invalidArgument, "\(compose[0]): service \(service) depends on \(n), which is not defined")
             }
             needed.append(n)
             queue += s.dependsOn.keys.sorted()
         }
         for n in needed {
             guard let s = project.services[n], let image = s.image else {
-                throw HardenError(.invalidArgument, "\(compose[0]): service \(n) has no image (build: is not supported; build it first)")
+                throw HardenError(
+                    .invalidArgument,
+                    "\(compose[0]): service \(n) has no image (build: is not supported; build it first)")
             }
             let ref = try ImageReference.parse(Self.reference(image))
             logger.info("Opening a service's image", metadata: ["service": "\(n)", "image": "\(ref)"])
             let img = try await Self.options(imageOptions, for: ref, target: targetImage).open(ref, logger: logger)
             o.services.append(
                 ServiceLaunch(
-                    name: n, image: img, reference: ref.description, users: (nil, nil), settings: try s.settings(), dependsOn: s.dependsOn,
+                    name: n, image: img, reference: ref.description, users: (nil, nil), settings: try s.settings(),
+                    dependsOn: s.dependsOn,
                     healthcheck: s.healthcheck))
         }
         return project.warnings

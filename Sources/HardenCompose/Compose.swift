@@ -41,8 +41,14 @@ public struct ComposeService: Sendable, Equatable {
         public var timeout: Double = 30
         public var retries: Int = 3
         public var startPeriod: Double = 0
-        public init(test: [String], interval: Double = 30, timeout: Double = 30, retries: Int = 3, startPeriod: Double = 0) {
-            self.test = test; self.interval = interval; self.timeout = timeout; self.retries = retries; self.startPeriod = startPeriod
+        public init(
+            test: [String], interval: Double = 30, timeout: Double = 30, retries: Int = 3, startPeriod: Double = 0
+        ) {
+            self.test = test
+            self.interval = interval
+            self.timeout = timeout
+            self.retries = retries
+            self.startPeriod = startPeriod
         }
     }
     public var name: String
@@ -71,19 +77,25 @@ public struct ComposeService: Sendable, Equatable {
 public enum ComposeReader {
     /// Keys that change how a container runs and that harden does not do: refusing them is safer than ignoring them.
     static let unsupported: Set<String> = [
-        "privileged", "network_mode", "cap_add", "cap_drop", "devices", "build", "pid", "ipc", "security_opt", "userns_mode",
-        "sysctls", "ulimits", "platform", "runtime", "cgroup_parent", "cgroup", "device_cgroup_rules", "volumes_from", "links",
-        "external_links", "secrets", "configs", "shm_size", "group_add", "oom_score_adj", "isolation", "extends", "scale",
+        "privileged", "network_mode", "cap_add", "cap_drop", "devices", "build", "pid", "ipc", "security_opt",
+        "userns_mode",
+        "sysctls", "ulimits", "platform", "runtime", "cgroup_parent", "cgroup", "device_cgroup_rules", "volumes_from",
+        "links",
+        "external_links", "secrets", "configs", "shm_size", "group_add", "oom_score_adj", "isolation", "extends",
+        "scale",
         "profiles", "domainname", "dns", "dns_search", "dns_opt", "mac_address", "storage_opt", "gpus",
     ]
     /// Keys that do not change what harden observes; ignored with a warning.
     static let ignored: Set<String> = [
-        "container_name", "restart", "labels", "logging", "deploy", "hostname", "networks", "pull_policy", "stdin_open", "tty",
-        "annotations", "attach", "develop", "mem_limit", "mem_reservation", "memswap_limit", "cpus", "cpu_shares", "cpu_quota",
+        "container_name", "restart", "labels", "logging", "deploy", "hostname", "networks", "pull_policy", "stdin_open",
+        "tty",
+        "annotations", "attach", "develop", "mem_limit", "mem_reservation", "memswap_limit", "cpus", "cpu_shares",
+        "cpu_quota",
         "cpuset", "cpu_period", "blkio_config", "pids_limit", "label_file",
     ]
     static let supported: Set<String> = [
-        "image", "environment", "env_file", "command", "entrypoint", "user", "working_dir", "ports", "expose", "volumes", "tmpfs",
+        "image", "environment", "env_file", "command", "entrypoint", "user", "working_dir", "ports", "expose",
+        "volumes", "tmpfs",
         "depends_on", "healthcheck", "extra_hosts", "init", "read_only", "stop_signal", "stop_grace_period",
     ]
 
@@ -95,7 +107,8 @@ public enum ComposeReader {
     ) throws -> ComposeProject {
         let aliases = YAMLLimits.countAliases(text)
         guard aliases <= YAMLLimits.maxAliases else {
-            throw HardenError(.limitExceeded, "\(file): \(aliases) YAML aliases, more than the \(YAMLLimits.maxAliases) allowed")
+            throw HardenError(
+                .limitExceeded, "\(file): \(aliases) YAML aliases, more than the \(YAMLLimits.maxAliases) allowed")
         }
         let root: Node?
         do {
@@ -120,7 +133,8 @@ public enum ComposeReader {
             case "version", "name", "volumes":
                 continue  // volumes: named volumes become per-run scratch directories
             case "networks", "x-harden":
-                warnings.append("\(file):\(r.line(k)): \(key) ignored (services reach each other by name on harden's own network)")
+                warnings.append(
+                    "\(file):\(r.line(k)): \(key) ignored (services reach each other by name on harden's own network)")
             case "secrets", "configs":
                 throw r.error(k, key, "is not supported yet (mount the files with volumes instead)")
             default:
@@ -140,9 +154,12 @@ public enum ComposeReader {
         guard let first = files.first else { throw HardenError(.invalidArgument, "no Compose file given") }
         let directory = HostFS.split(HostFS.absolute(first)).0
         var variables =
-            environment ?? (interpolatesProcessEnvironment.load(ordering: .relaxed) ? ProcessInfo.processInfo.environment : [:])
+            environment
+            ?? (interpolatesProcessEnvironment.load(ordering: .relaxed) ? ProcessInfo.processInfo.environment : [:])
         if let dotenv = try? HostFS.readFile(directory + "/.env", limit: 1 << 20) {
-            for (k, v) in try EnvFile.parse(dotenv, source: directory + "/.env") where variables[k] == nil { variables[k] = v }
+            for (k, v) in try EnvFile.parse(dotenv, source: directory + "/.env") where variables[k] == nil {
+                variables[k] = v
+            }
         }
         var merged = ComposeProject(services: [:], warnings: [])
         for f in files {
@@ -173,7 +190,11 @@ public enum ComposeReader {
             s.ports += o.ports.filter { !s.ports.contains($0) }
             s.expose += o.expose.filter { !s.expose.contains($0) }
             for v in o.volumes {
-                if let i = s.volumes.firstIndex(where: { $0.target == v.target }) { s.volumes[i] = v } else { s.volumes.append(v) }
+                if let i = s.volumes.firstIndex(where: { $0.target == v.target }) {
+                    s.volumes[i] = v
+                } else {
+                    s.volumes.append(v)
+                }
             }
             s.tmpfs += o.tmpfs.filter { !s.tmpfs.contains($0) }
             s.dependsOn.merge(o.dependsOn) { _, new in new }
@@ -253,9 +274,12 @@ struct Reader {
                 out.append("$")
                 i = s.index(after: next)
             } else if untrusted, next < s.endIndex, s[next] == "{" || s[next] == "_" || s[next].isLetter {
-                throw error(node, key, "variables ($NAME, ${NAME}) are refused in a job's Compose file; write the values")
+                throw error(
+                    node, key, "variables ($NAME, ${NAME}) are refused in a job's Compose file; write the values")
             } else if next < s.endIndex, s[next] == "{" {
-                guard let close = s[next...].firstIndex(of: "}") else { throw error(node, key, "unterminated ${ in \"\(s)\"") }
+                guard let close = s[next...].firstIndex(of: "}") else {
+                    throw error(node, key, "unterminated ${ in \"\(s)\"")
+                }
                 let expr = String(s[s.index(after: next)..<close])
                 out += try substitute(expr, node, key)
                 i = s.index(after: close)
@@ -284,7 +308,9 @@ struct Reader {
             switch op {
             case ":-", "-": return unsetOrEmpty ? try interpolate(arg, node, key) : value!
             default:
-                if unsetOrEmpty { throw error(node, key, "variable \(name) is required: \(arg.isEmpty ? "not set" : arg)") }
+                if unsetOrEmpty {
+                    throw error(node, key, "variable \(name) is required: \(arg.isEmpty ? "not set" : arg)")
+                }
                 return value!
             }
         }
@@ -344,7 +370,9 @@ struct Reader {
 
     func path(_ p: String) -> String {
         if p.hasPrefix("/") { return p }
-        if p == "~" || p.hasPrefix("~/") { return (ProcessInfo.processInfo.environment["HOME"] ?? "/root") + p.dropFirst() }
+        if p == "~" || p.hasPrefix("~/") {
+            return (ProcessInfo.processInfo.environment["HOME"] ?? "/root") + p.dropFirst()
+        }
         return directory + "/" + (p.hasPrefix("./") ? String(p.dropFirst(2)) : p)
     }
 
@@ -372,7 +400,9 @@ struct Reader {
                     for (ek, ev) in em {
                         let n = ek.string ?? ""
                         if ev.null != nil || ev.string == nil {
-                            if untrusted { throw error(ev, path, "\(n) without a value is refused in a job's Compose file") }
+                            if untrusted {
+                                throw error(ev, path, "\(n) without a value is refused in a job's Compose file")
+                            }
                             if let x = variables[n] { s.environment[n] = x }
                         } else {
                             s.environment[n] = try scalar(ev, path)
@@ -433,7 +463,8 @@ struct Reader {
                             let text = try scalar(c, path + ".condition")
                             guard let parsed = ComposeService.Condition(rawValue: text) else {
                                 throw error(
-                                    c, path + ".condition", "must be service_started, service_healthy or service_completed_successfully")
+                                    c, path + ".condition",
+                                    "must be service_started, service_healthy or service_completed_successfully")
                             }
                             condition = parsed
                         }
@@ -517,7 +548,9 @@ struct Reader {
             var source = try vm["source"].map { try scalar($0, key + ".source") }
             if kind == .bind, let s = source { source = path(s) }
             if kind == .volume, let name = source { try checkVolumeName(name, node, key) }
-            return .init(kind: kind, source: source, target: try scalar(t, key + ".target"), readOnly: vm["read_only"]?.bool ?? false)
+            return .init(
+                kind: kind, source: source, target: try scalar(t, key + ".target"),
+                readOnly: vm["read_only"]?.bool ?? false)
         }
         let spec = try scalar(node, key)
         let parts = spec.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
@@ -525,7 +558,11 @@ struct Reader {
         case 1: return .init(kind: .volume, source: nil, target: parts[0], readOnly: false)
         case 2, 3:
             let mode = parts.count == 3 ? parts[2] : "rw"
-            guard mode.split(separator: ",").allSatisfy({ ["ro", "rw", "z", "Z", "cached", "delegated", "consistent"].contains($0) }) else {
+            guard
+                mode.split(separator: ",").allSatisfy({
+                    ["ro", "rw", "z", "Z", "cached", "delegated", "consistent"].contains($0)
+                })
+            else {
                 throw error(node, key, "\"\(mode)\" is not a volume mode (ro or rw)")
             }
             let src = parts[0]
@@ -544,9 +581,13 @@ extension ComposeService.Volume {
     /// Docker's rule for volume names: `[a-zA-Z0-9][a-zA-Z0-9_.-]*`, at most 255 bytes (so never `.`, `..` or a path).
     public static func isValidName(_ name: String) -> Bool {
         let b = Array(name.utf8)
-        func alnum(_ c: UInt8) -> Bool { (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) }
+        func alnum(_ c: UInt8) -> Bool {
+            (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A)
+        }
         guard let first = b.first, alnum(first), b.count <= 255 else { return false }
-        return b.allSatisfy { alnum($0) || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-") }
+        return b.allSatisfy {
+            alnum($0) || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-")
+        }
     }
 }
 
@@ -557,15 +598,21 @@ extension ComposeService {
         var s = ContainerSettings()
         var env: [(name: String, value: String)] = []
         for f in envFiles {
-            guard HostFS.exists(f) else { throw HardenError(.notFound, "services.\(name).env_file: \(f) does not exist") }
-            env += try EnvFile.parse(try HostFS.readFile(f, limit: 1 << 20), source: f).map { (name: $0.0, value: $0.1) }
+            guard HostFS.exists(f) else {
+                throw HardenError(.notFound, "services.\(name).env_file: \(f) does not exist")
+            }
+            env += try EnvFile.parse(try HostFS.readFile(f, limit: 1 << 20), source: f).map {
+                (name: $0.0, value: $0.1)
+            }
         }
         for (k, v) in environment.sorted(by: { $0.key < $1.key }) { env.append((k, v)) }
         s.environment = env
         for v in volumes {
             switch v.kind {
-            case .bind: s.mounts.append(.init(kind: .bind, source: v.source, destination: v.target, readOnly: v.readOnly))
-            case .volume: s.mounts.append(.init(kind: .volume, source: v.source, destination: v.target, readOnly: v.readOnly))
+            case .bind:
+                s.mounts.append(.init(kind: .bind, source: v.source, destination: v.target, readOnly: v.readOnly))
+            case .volume:
+                s.mounts.append(.init(kind: .volume, source: v.source, destination: v.target, readOnly: v.readOnly))
             case .tmpfs: s.tmpfs.append(v.target)
             }
         }

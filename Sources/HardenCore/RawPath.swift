@@ -25,7 +25,10 @@ public struct RawPath: Hashable, Comparable, Sendable, CustomStringConvertible, 
             var j = i + 1
             var best: String?
             while j <= min(bytes.count, i + 4) {
-                if let s = String(validating: bytes[i..<j], as: UTF8.self) { best = s; break }
+                if let s = String(validating: bytes[i..<j], as: UTF8.self) {
+                    best = s
+                    break
+                }
                 j += 1
             }
             if let best {
@@ -127,7 +130,10 @@ public struct RawPath: Hashable, Comparable, Sendable, CustomStringConvertible, 
         bytes.withUnsafeBufferPointer { b in
             var i = 0
             while i + 1 < b.count {
-                if b[i] == UInt8(ascii: ".") && b[i + 1] == UInt8(ascii: ".") { sawDotDot = true; return }
+                if b[i] == UInt8(ascii: ".") && b[i + 1] == UInt8(ascii: ".") {
+                    sawDotDot = true
+                    return
+                }
                 i += 1
             }
         }

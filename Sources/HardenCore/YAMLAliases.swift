@@ -23,7 +23,8 @@ public enum YAMLAliases {
                     if b == UInt8(ascii: "\"") { state = .double }
                 }
                 if b == UInt8(ascii: "#")
-                    && (previous == UInt8(ascii: " ") || previous == UInt8(ascii: "\t") || previous == UInt8(ascii: "\n"))
+                    && (previous == UInt8(ascii: " ") || previous == UInt8(ascii: "\t")
+                        || previous == UInt8(ascii: "\n"))
                 {
                     state = .comment
                 }

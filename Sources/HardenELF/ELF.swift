@@ -16,13 +16,17 @@ public struct ELFDependencies: Sendable, Equatable {
     public var soname: String?
 
     public init(is64Bit: Bool, machine: UInt16, type: UInt16) {
-        self.is64Bit = is64Bit; self.machine = machine; self.type = type
+        self.is64Bit = is64Bit
+        self.machine = machine
+        self.type = type
     }
 }
 
 public enum ELF {
     /// True when `prefix` (the first bytes of a file) starts with the ELF magic.
-    public static func isELF(_ prefix: some Collection<UInt8>) -> Bool { prefix.starts(with: [0x7f, 0x45, 0x4c, 0x46]) }
+    public static func isELF(_ prefix: some Collection<UInt8>) -> Bool {
+        prefix.starts(with: [0x7f, 0x45, 0x4c, 0x46])
+    }
 
     /// Parses the file read through `read(offset, count)` (which returns fewer bytes at the end of the file).
     /// Every offset and size is checked: a malformed file gives an error naming the problem, never a crash.
@@ -30,8 +34,12 @@ public enum ELF {
         let ident = try read(0, 64)
         guard ident.count >= 52, isELF(ident) else { throw HardenError(.corrupt, "not an ELF file") }
         let elfClass = ident[4], dataEncoding = ident[5]
-        guard elfClass == 1 || elfClass == 2 else { throw HardenError(.corrupt, "ELF class \(elfClass) is not 32 or 64-bit") }
-        guard dataEncoding == 1 || dataEncoding == 2 else { throw HardenError(.corrupt, "ELF data encoding \(dataEncoding) is unknown") }
+        guard elfClass == 1 || elfClass == 2 else {
+            throw HardenError(.corrupt, "ELF class \(elfClass) is not 32 or 64-bit")
+        }
+        guard dataEncoding == 1 || dataEncoding == 2 else {
+            throw HardenError(.corrupt, "ELF data encoding \(dataEncoding) is unknown")
+        }
         let r = FieldReader(bigEndian: dataEncoding == 2, is64: elfClass == 2)
         guard !r.is64 || ident.count >= 64 else { throw HardenError(.corrupt, "truncated ELF header") }
         var out = ELFDependencies(is64Bit: r.is64, machine: r.u16(ident, 18), type: r.u16(ident, 16))
@@ -39,13 +47,20 @@ public enum ELF {
         let phentsize = Int(r.u16(ident, r.is64 ? 54 : 42))
         let phnum = Int(r.u16(ident, r.is64 ? 56 : 44))
         guard phnum > 0 else { return out }  // relocatable objects and such: nothing is loaded
-        guard phentsize >= (r.is64 ? 56 : 32), phnum <= 4096, phoff >= 0, phoff <= size, phentsize * phnum <= size - phoff else {
+        guard phentsize >= (r.is64 ? 56 : 32), phnum <= 4096, phoff >= 0, phoff <= size,
+            phentsize * phnum <= size - phoff
+        else {
             throw HardenError(.corrupt, "program header table out of bounds")
         }
         let table = try read(phoff, phentsize * phnum)
         guard table.count == phentsize * phnum else { throw HardenError(.corrupt, "truncated program header table") }
 
-        struct Segment { var type: UInt32; var offset: Int; var vaddr: UInt64; var filesz: Int }
+        struct Segment {
+            var type: UInt32
+            var offset: Int
+            var vaddr: UInt64
+            var filesz: Int
+        }
         var segments: [Segment] = []
         for i in 0..<phnum {
             let b = i * phentsize
@@ -55,14 +70,18 @@ public enum ELF {
             let filesz = r.is64 ? Int(clamping: r.u64(table, b + 32)) : Int(r.u32(table, b + 16))
             segments.append(Segment(type: type, offset: offset, vaddr: vaddr, filesz: filesz))
         }
-        func inFile(_ s: Segment) -> Bool { s.offset >= 0 && s.filesz >= 0 && s.offset <= size && s.filesz <= size - s.offset }
+        func inFile(_ s: Segment) -> Bool {
+            s.offset >= 0 && s.filesz >= 0 && s.offset <= size && s.filesz <= size - s.offset
+        }
 
         if let interp = segments.first(where: { $0.type == 3 }) {  // PT_INTERP
             guard inFile(interp), interp.filesz <= 4096 else { throw HardenError(.corrupt, "PT_INTERP out of bounds") }
             out.interpreter = cString(try read(interp.offset, interp.filesz), at: 0)
         }
         guard let dynamic = segments.first(where: { $0.type == 2 }) else { return out }  // PT_DYNAMIC: static
-        guard inFile(dynamic), dynamic.filesz <= 16 << 20 else { throw HardenError(.corrupt, "PT_DYNAMIC out of bounds") }
+        guard inFile(dynamic), dynamic.filesz <= 16 << 20 else {
+            throw HardenError(.corrupt, "PT_DYNAMIC out of bounds")
+        }
         let dyn = try read(dynamic.offset, dynamic.filesz)
         let entSize = r.is64 ? 16 : 8
         var strtab: UInt64?
@@ -86,17 +105,23 @@ public enum ELF {
         }
         // DT_STRTAB is a virtual address: find the PT_LOAD segment that maps it.
         guard
-            let load = segments.first(where: { $0.type == 1 && inFile($0) && strtab >= $0.vaddr && strtab - $0.vaddr < UInt64($0.filesz) })
+            let load = segments.first(where: {
+                $0.type == 1 && inFile($0) && strtab >= $0.vaddr && strtab - $0.vaddr < UInt64($0.filesz)
+            })
         else {
             throw HardenError(.corrupt, "DT_STRTAB address is not in any loaded segment")
         }
         let strOffset = load.offset + Int(strtab - load.vaddr)
         let available = load.offset + load.filesz - strOffset
         let length = min(strsz > 0 ? strsz : available, available, 8 << 20)
-        guard strOffset >= 0, length >= 0, strOffset <= size else { throw HardenError(.corrupt, "string table out of bounds") }
+        guard strOffset >= 0, length >= 0, strOffset <= size else {
+            throw HardenError(.corrupt, "string table out of bounds")
+        }
         let strings = try read(strOffset, length)
         func name(_ v: UInt64) throws -> String {
-            guard v < UInt64(strings.count) else { throw HardenError(.corrupt, "dynamic string offset \(v) beyond the string table") }
+            guard v < UInt64(strings.count) else {
+                throw HardenError(.corrupt, "dynamic string offset \(v) beyond the string table")
+            }
             return cString(strings, at: Int(v))
         }
         for e in entries {

@@ -15,7 +15,10 @@ public struct LdSoCache: Sendable, Equatable {
         public var flags: Int32
         public var hwcap: UInt64
         public init(name: String, path: String, flags: Int32, hwcap: UInt64 = 0) {
-            self.name = name; self.path = path; self.flags = flags; self.hwcap = hwcap
+            self.name = name
+            self.path = path
+            self.flags = flags
+            self.hwcap = hwcap
         }
     }
 
@@ -71,7 +74,9 @@ public struct LdSoCache: Sendable, Equatable {
             default: nil
             }
         let candidates = entries[name] ?? []
-        if let wanted, let hit = candidates.first(where: { ($0.flags & 0xff00) == wanted && ($0.flags & 0xff) == 3 }) { return hit.path }
+        if let wanted, let hit = candidates.first(where: { ($0.flags & 0xff00) == wanted && ($0.flags & 0xff) == 3 }) {
+            return hit.path
+        }
         return candidates.first?.path
     }
 }
@@ -86,15 +91,22 @@ extension LdSoCache {
             if digit(p[i]) {
                 guard j < q.count, digit(q[j]) else { return 1 }
                 var v1 = 0, v2 = 0
-                while i < p.count, digit(p[i]) { v1 = v1 &* 10 &+ Int(p[i] - 0x30); i += 1 }
-                while j < q.count, digit(q[j]) { v2 = v2 &* 10 &+ Int(q[j] - 0x30); j += 1 }
+                while i < p.count, digit(p[i]) {
+                    v1 = v1 &* 10 &+ Int(p[i] - 0x30)
+                    i += 1
+                }
+                while j < q.count, digit(q[j]) {
+                    v2 = v2 &* 10 &+ Int(q[j] - 0x30)
+                    j += 1
+                }
                 if v1 != v2 { return v1 - v2 }
             } else if j < q.count, digit(q[j]) {
                 return -1
             } else {
                 let c2 = j < q.count ? Int(q[j]) : 0
                 if Int(p[i]) != c2 { return Int(p[i]) - c2 }
-                i += 1; j += 1
+                i += 1
+                j += 1
             }
         }
         return 0 - (j < q.count ? Int(q[j]) : 0)
@@ -139,7 +151,9 @@ extension LdSoCache {
         u32(UInt32(strings.count))
         out += [2, 0, 0, 0]  // flags: little-endian; padding
         u32(0)  // no extension section
-        u32(0); u32(0); u32(0)
+        u32(0)
+        u32(0)
+        u32(0)
         return out + table + strings
     }
 }

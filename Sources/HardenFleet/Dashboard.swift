@@ -10,7 +10,9 @@ struct Dashboard {
     func page(_ request: HTTPRequest, parts: [String]) async throws -> HTTPResponse {
         if parts.isEmpty { return html("harden fleet", try await index(request)) }
         if parts[0] == "images", parts.count == 2 {
-            guard let d = try await store.image(digest: parts[1]) else { return .error(.notFound, "no image \(parts[1])") }
+            guard let d = try await store.image(digest: parts[1]) else {
+                return .error(.notFound, "no image \(parts[1])")
+            }
             return html("harden — \(d.image.references.first ?? d.image.digest)", imagePage(d))
         }
         if parts == ["vulnerabilities"] {
@@ -70,9 +72,13 @@ struct Dashboard {
         let df = ISO8601DateFormatter()
         for i in images {
             o += "<tr data-digest=\"\(Self.esc(i.digest))\"><td><a href=\"\(Self.esc(Self.link(i.digest)))\">"
-            o += Self.esc(i.references.first ?? i.digest) + "</a><br><code>\(Self.esc(String(i.digest.prefix(19))))…</code></td>"
+            o +=
+                Self.esc(i.references.first ?? i.digest)
+                + "</a><br><code>\(Self.esc(String(i.digest.prefix(19))))…</code></td>"
             o += "<td>\(Self.esc(i.platform))</td><td class=n>\(i.packages)</td>"
-            for s in Self.severities.prefix(4) { o += "<td class=\"n \(s)\" data-severity=\"\(s)\">\(i.bySeverity[s] ?? 0)</td>" }
+            for s in Self.severities.prefix(4) {
+                o += "<td class=\"n \(s)\" data-severity=\"\(s)\">\(i.bySeverity[s] ?? 0)</td>"
+            }
             o += "<td class=n>\(i.knownExploited)</td>"
             o +=
                 "<td>\(i.reportAt == nil ? "—" : (i.policyFailures.isEmpty ? "passed" : "fails: " + Self.esc(i.policyFailures.joined(separator: ", "))))</td>"
@@ -83,15 +89,19 @@ struct Dashboard {
 
     func imagePage(_ d: ImageDetail) -> String {
         var o = "<h1>\(Self.esc(d.image.references.first ?? d.image.digest))</h1>"
-        o += "<p><code id=\"digest\">\(Self.esc(d.image.digest))</code> · \(Self.esc(d.image.platform)) · \(Self.esc(d.image.os ?? ""))</p>"
         o +=
-            "<p>Packages: " + d.packagesByType.sorted { $0.key < $1.key }.map { "\(Self.esc($0.key)) \($0.value)" }.joined(separator: ", ")
+            "<p><code id=\"digest\">\(Self.esc(d.image.digest))</code> · \(Self.esc(d.image.platform)) · \(Self.esc(d.image.os ?? ""))</p>"
+        o +=
+            "<p>Packages: "
+            + d.packagesByType.sorted { $0.key < $1.key }.map { "\(Self.esc($0.key)) \($0.value)" }.joined(
+                separator: ", ")
             + "</p>"
         if d.image.reportAt != nil {
             o +=
                 "<p>Hardening: \(d.image.policyFailures.isEmpty ? "passed" : "fails " + Self.esc(d.image.policyFailures.joined(separator: ", ")))</p>"
         }
-        o += "<h2>Findings (<span id=\"active-count\">\(d.findings.count)</span>)</h2><table id=\"findings\"><thead><tr>"
+        o +=
+            "<h2>Findings (<span id=\"active-count\">\(d.findings.count)</span>)</h2><table id=\"findings\"><thead><tr>"
         o +=
             "<th>Vulnerability</th><th>Severity</th><th>Package</th><th>Version</th><th>Fix</th><th>KEV</th><th>First seen</th></tr></thead><tbody>"
         let df = ISO8601DateFormatter()
@@ -122,10 +132,12 @@ struct Dashboard {
         o +=
             "<table id=\"affected\"><thead><tr><th>Image</th><th>Package</th><th>Version</th><th>Severity</th><th>Fix</th></tr></thead><tbody>"
         for r in a.images {
-            o += "<tr><td><a href=\"\(Self.esc(Self.link(r.digest)))\">\(Self.esc(r.references.first ?? r.digest))</a></td>"
+            o +=
+                "<tr><td><a href=\"\(Self.esc(Self.link(r.digest)))\">\(Self.esc(r.references.first ?? r.digest))</a></td>"
             o +=
                 "<td>\(Self.esc(r.package))</td><td>\(Self.esc(r.version))</td><td class=\"\(Self.esc(r.severity))\">\(Self.esc(r.severity))</td>"
-            o += "<td>\(Self.esc(r.fixedVersions.isEmpty ? r.fixState : r.fixedVersions.joined(separator: ", ")))</td></tr>"
+            o +=
+                "<td>\(Self.esc(r.fixedVersions.isEmpty ? r.fixState : r.fixedVersions.joined(separator: ", ")))</td></tr>"
         }
         return o + "</tbody></table>"
     }

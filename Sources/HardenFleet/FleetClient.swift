@@ -62,8 +62,10 @@ public struct FleetClient: Sendable {
         guard (200..<300).contains(Int(response.status.code)) else {
             struct Problem: Decodable { var error: String }
             let message =
-                (try? JSONDecoder().decode(Problem.self, from: Data(bytes)))?.error ?? String(decoding: bytes.prefix(200), as: UTF8.self)
-            let code: HardenError.Code = response.status == .notFound ? .notFound : (response.status.code < 500 ? .invalidArgument : .io)
+                (try? JSONDecoder().decode(Problem.self, from: Data(bytes)))?.error
+                ?? String(decoding: bytes.prefix(200), as: UTF8.self)
+            let code: HardenError.Code =
+                response.status == .notFound ? .notFound : (response.status.code < 500 ? .invalidArgument : .io)
             throw HardenError(code, "\(server)\(path): HTTP \(response.status.code): \(message)")
         }
         return bytes

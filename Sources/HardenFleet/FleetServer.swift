@@ -65,7 +65,9 @@ public actor AnswerCache {
     public init(maxBytes: Int = 32 << 20) { self.maxBytes = maxBytes }
 
     public func get(_ key: String, generation: Int64) -> HTTPResponse? {
-        guard let e = entries[key], e.generation == generation, ContinuousClock.now - e.at < .seconds(30) else { return nil }
+        guard let e = entries[key], e.generation == generation, ContinuousClock.now - e.at < .seconds(30) else {
+            return nil
+        }
         return e.response
     }
 
@@ -110,7 +112,10 @@ public final class FleetServer: Sendable {
     let logger: Logger
 
     /// `updater` downloads and imports the feeds into `configuration.databasePath` (`harden db update`).
-    public init(store: FleetStore, configuration: FleetServerConfiguration, updater: (@Sendable () async throws -> Void)?, logger: Logger) {
+    public init(
+        store: FleetStore, configuration: FleetServerConfiguration, updater: (@Sendable () async throws -> Void)?,
+        logger: Logger
+    ) {
         self.store = store
         self.configuration = configuration
         self.updater = updater
@@ -128,8 +133,14 @@ public final class FleetServer: Sendable {
         logger.info("harden serve: listening on \(configuration.host):\(http.port)")
         ready(http.port)
         try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await http.serve(maxBody: self.configuration.maxBody, logger: self.logger) { await self.respond($0) } }
-            group.addTask { await self.every(self.configuration.reapInterval) { _ = try await self.store.requeueExpired() } }
+            group.addTask {
+                try await http.serve(maxBody: self.configuration.maxBody, logger: self.logger) {
+                    await self.respond($0)
+                }
+            }
+            group.addTask {
+                await self.every(self.configuration.reapInterval) { _ = try await self.store.requeueExpired() }
+            }
             group.addTask { await self.every(self.configuration.pollInterval) { try await self.refreshDatabase() } }
             if let interval = configuration.updateInterval, let updater {
                 group.addTask {
@@ -164,7 +175,9 @@ public final class FleetServer: Sendable {
     public func refreshDatabase(force: Bool = false, everything: Bool = false) async throws -> RematchResult? {
         let path = configuration.databasePath
         guard let stamp = HostFS.changeStamp(path) else {
-            if await publication.bytes == nil { logger.warning("harden serve: no vulnerability database at \(path) yet") }
+            if await publication.bytes == nil {
+                logger.warning("harden serve: no vulnerability database at \(path) yet")
+            }
             return nil
         }
         if !force, await publication.stamp == stamp { return nil }
@@ -179,7 +192,8 @@ public final class FleetServer: Sendable {
         try HostFS.writeFileAtomically(copy, bytes)
         let database = try VulnerabilityDatabase(readingAt: copy)
         let result = try await store.rematch(
-            database: database, databaseDigest: etag, rule: configuration.webhook == nil ? nil : configuration.webhookRule,
+            database: database, databaseDigest: etag,
+            rule: configuration.webhook == nil ? nil : configuration.webhookRule,
             everything: everything)
         await publication.set(etag: etag, bytes: ByteBuffer(bytes: bytes), stamp: stamp, rematch: result)
         logger.info(
@@ -230,7 +244,8 @@ public final class FleetServer: Sendable {
                 logger.warning("webhook \(url): event \(id) not delivered (\(failure)); retry in \(Int(delay)) s")
             } else {
                 try await store.client.query(
-                    "UPDATE webhook_events SET attempts = attempts + 1, delivered_at = now() WHERE id = \(id)", logger: logger)
+                    "UPDATE webhook_events SET attempts = attempts + 1, delivered_at = now() WHERE id = \(id)",
+                    logger: logger)
             }
         }
     }
@@ -266,7 +281,8 @@ public final class FleetServer: Sendable {
         var token: String?
         if let auth = request.headers.first(name: "Authorization"), auth.lowercased().hasPrefix("bearer ") {
             token = String(auth.dropFirst(7)).trimmingCharacters(in: .whitespaces)
-        } else if request.method == .GET, !["v1", "metrics"].contains(request.path.split(separator: "/").first.map(String.init) ?? ""),
+        } else if request.method == .GET,
+            !["v1", "metrics"].contains(request.path.split(separator: "/").first.map(String.init) ?? ""),
             let cookie = request.headers.first(name: "Cookie")
         {
             // The cookie is for the dashboard's pages only: the API takes bearer tokens, so no page elsewhere can make
@@ -320,16 +336,20 @@ public final class FleetServer: Sendable {
             case (.GET, ["v1", "db"]), (.HEAD, ["v1", "db"]):
                 try need(.read)
                 let etag = await publication.etag
-                guard let bytes = await publication.bytes else { return .error(.serviceUnavailable, "no vulnerability database yet") }
+                guard let bytes = await publication.bytes else {
+                    return .error(.serviceUnavailable, "no vulnerability database yet")
+                }
                 let quoted = "\"\(etag)\""
                 if request.headers.first(name: "If-None-Match") == quoted {
                     return HTTPResponse(status: .notModified, headers: ["ETag": quoted])
                 }
-                return HTTPResponse(status: .ok, headers: ["ETag": quoted, "Content-Type": "application/vnd.sqlite3"], body: bytes)
+                return HTTPResponse(
+                    status: .ok, headers: ["ETag": quoted, "Content-Type": "application/vnd.sqlite3"], body: bytes)
             case (.POST, ["v1", "db", "refresh"]):
                 try need(.admin)
                 let everything = request.query["everything"] == "true"
-                let r = try await refreshDatabase(force: everything || request.query["force"] == "true", everything: everything)
+                let r = try await refreshDatabase(
+                    force: everything || request.query["force"] == "true", everything: everything)
                 return .json(RefreshAnswer(etag: await publication.etag, rematch: r))
             case (.POST, ["v1", "jobs"]):
                 try need(.submit)
@@ -337,14 +357,18 @@ public final class FleetServer: Sendable {
             case (.GET, ["v1", "jobs"]):
                 try need(.read)
                 let state = try request.query["state"].map { s in
-                    guard let st = JobState(rawValue: s) else { throw HardenError(.invalidArgument, "state: \(s) is not a job state") }
+                    guard let st = JobState(rawValue: s) else {
+                        throw HardenError(.invalidArgument, "state: \(s) is not a job state")
+                    }
                     return st
                 }
                 let jobs = try await store.jobs(state: state, limit: Int(request.query["limit"] ?? "") ?? 100)
                 return .json(scope >= .submit ? jobs : jobs.map(\.redacted))
             case (.GET, let p) where p.count == 3 && p[0] == "v1" && p[1] == "jobs":
                 try need(.read)
-                guard let id = Int64(p[2]), let job = try await store.job(id) else { return .error(.notFound, "no job \(p[2])") }
+                guard let id = Int64(p[2]), let job = try await store.job(id) else {
+                    return .error(.notFound, "no job \(p[2])")
+                }
                 return .json(scope >= .submit ? job : job.redacted)
             case (.GET, ["v1", "tokens"]):
                 try need(.admin)
@@ -359,11 +383,14 @@ public final class FleetServer: Sendable {
                 try need(.read)
                 return .json(
                     try await store.images(
-                        fails: request.query["fails"], minimumSeverity: request.query["severity"], search: request.query["q"],
+                        fails: request.query["fails"], minimumSeverity: request.query["severity"],
+                        search: request.query["q"],
                         limit: Int(request.query["limit"] ?? "") ?? 1000))
             case (.GET, let p) where p.count == 3 && p[0] == "v1" && p[1] == "images":
                 try need(.read)
-                guard let detail = try await store.image(digest: p[2]) else { return .error(.notFound, "no image \(p[2])") }
+                guard let detail = try await store.image(digest: p[2]) else {
+                    return .error(.notFound, "no image \(p[2])")
+                }
                 return .json(detail)
             case (.GET, let p) where p.count == 4 && p[0] == "v1" && p[1] == "vulnerabilities" && p[3] == "images":
                 try need(.read)
@@ -372,7 +399,8 @@ public final class FleetServer: Sendable {
                 let key = "affected\u{1}\(p[2])\u{1}\(limit)\u{1}\(after ?? "")"
                 let generation = try await store.generation()
                 if let cached = await answers.get(key, generation: generation) { return cached }
-                let answer = HTTPResponse.json(try await store.affected(vulnerability: p[2], limit: limit, after: after))
+                let answer = HTTPResponse.json(
+                    try await store.affected(vulnerability: p[2], limit: limit, after: after))
                 if answer.status == .ok { await answers.put(key, generation: generation, answer) }
                 return answer
             case (.GET, let p) where p.isEmpty || p[0] == "images" || p[0] == "vulnerabilities":
@@ -401,7 +429,8 @@ public final class FleetServer: Sendable {
         if pending + submission.images.count > configuration.submitQuota {
             return .error(
                 .tooManyRequests,
-                "this token has \(pending) job(s) queued or running; its quota is \(configuration.submitQuota) (wait for some to finish)")
+                "this token has \(pending) job(s) queued or running; its quota is \(configuration.submitQuota) (wait for some to finish)"
+            )
         }
         let ids = try await store.submit(
             action: submission.action, images: submission.images, options: submission.options ?? JobOptions(),
@@ -425,10 +454,12 @@ public final class FleetServer: Sendable {
                     "harden_jobs{state=\"\(state.rawValue)\",action=\"\(action.rawValue)\"} \(counts[state.rawValue]?[action.rawValue] ?? 0)\n"
             }
         }
-        out += "# HELP harden_queue_oldest_seconds Age of the oldest queued job.\n# TYPE harden_queue_oldest_seconds gauge\n"
+        out +=
+            "# HELP harden_queue_oldest_seconds Age of the oldest queued job.\n# TYPE harden_queue_oldest_seconds gauge\n"
         out += "harden_queue_oldest_seconds \(age)\n"
         let totals = try await store.totals()
-        out += "# HELP harden_answer_cache_bytes Bytes of cached answers (bounded).\n# TYPE harden_answer_cache_bytes gauge\n"
+        out +=
+            "# HELP harden_answer_cache_bytes Bytes of cached answers (bounded).\n# TYPE harden_answer_cache_bytes gauge\n"
         out += "harden_answer_cache_bytes \(await answers.heldBytes)\n"
         out += "# HELP harden_images Stored images.\n# TYPE harden_images gauge\nharden_images \(totals.images)\n"
         out += "# HELP harden_findings Active findings by severity.\n# TYPE harden_findings gauge\n"
@@ -457,7 +488,9 @@ public struct JobSubmission: Codable, Sendable {
     public var scheduled: Bool?
     public var maxAttempts: Int?
 
-    public init(action: JobAction, images: [String], options: JobOptions? = nil, scheduled: Bool? = nil, maxAttempts: Int? = nil) {
+    public init(
+        action: JobAction, images: [String], options: JobOptions? = nil, scheduled: Bool? = nil, maxAttempts: Int? = nil
+    ) {
         self.action = action
         self.images = images
         self.options = options

@@ -62,7 +62,9 @@ public final class FleetStore: Sendable {
                 if !answered { throw HardenError(.io, "no answer in \(limit.components.seconds) s") }
             }
         } catch {
-            throw HardenError(.io, "\(PostgresURL.redacted(url)): cannot connect to PostgreSQL: \(Self.describe(error))", cause: error)
+            throw HardenError(
+                .io, "\(PostgresURL.redacted(url)): cannot connect to PostgreSQL: \(Self.describe(error))", cause: error
+            )
         }
     }
 
@@ -99,13 +101,16 @@ public final class FleetStore: Sendable {
                 "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
                 logger: self.logger)
             var applied = Set<Int>()
-            for try await v in try await c.query("SELECT version FROM schema_migrations", logger: self.logger).decode(Int.self) {
+            for try await v in try await c.query("SELECT version FROM schema_migrations", logger: self.logger).decode(
+                Int.self)
+            {
                 applied.insert(v)
             }
             if let newest = applied.max(), newest > (FleetSchema.migrations.last?.version ?? 0) {
                 throw HardenError(
                     .unsupported,
-                    "the fleet database has schema version \(newest); this harden knows up to \(FleetSchema.migrations.last?.version ?? 0)")
+                    "the fleet database has schema version \(newest); this harden knows up to \(FleetSchema.migrations.last?.version ?? 0)"
+                )
             }
             for m in FleetSchema.migrations where !applied.contains(m.version) {
                 for s in m.statements { try await c.query(PostgresQuery(unsafeSQL: s), logger: self.logger) }
@@ -117,7 +122,9 @@ public final class FleetStore: Sendable {
 
     public func schemaVersion() async throws -> Int {
         var v = 0
-        for try await n in try await client.query("SELECT coalesce(max(version), 0) FROM schema_migrations", logger: logger).decode(
+        for try await n in try await client.query(
+            "SELECT coalesce(max(version), 0) FROM schema_migrations", logger: logger
+        ).decode(
             Int.self)
         {
             v = n
@@ -134,7 +141,9 @@ public final class FleetStore: Sendable {
     /// Stores tokens (hashed) with their scopes; an existing token gets the new scope.
     /// Stores the tokens of the token file. With `replace`, the file is the whole truth: tokens it seeded before
     /// and no longer lists are removed (revoked).
-    public func seedTokens(_ tokens: [(scope: TokenScope, token: String, name: String)], replace: Bool = false) async throws {
+    public func seedTokens(
+        _ tokens: [(scope: TokenScope, token: String, name: String)], replace: Bool = false
+    ) async throws {
         for t in tokens {
             let h = Self.hash(token: t.token)
             try await client.query(
@@ -145,14 +154,16 @@ public final class FleetStore: Sendable {
         }
         if replace {
             let keep = tokens.map { Self.hash(token: $0.token) }
-            try await client.query("DELETE FROM tokens WHERE source = 'file' AND NOT (hash = ANY(\(keep)::text[]))", logger: logger)
+            try await client.query(
+                "DELETE FROM tokens WHERE source = 'file' AND NOT (hash = ANY(\(keep)::text[]))", logger: logger)
         }
     }
 
     /// The stored tokens: names, scopes, a short prefix of their hashes (never the tokens).
     public func listTokens() async throws -> [TokenInfo] {
         var out: [TokenInfo] = []
-        let rows = try await client.query("SELECT name, scope, hash, created_at FROM tokens ORDER BY name, hash", logger: logger)
+        let rows = try await client.query(
+            "SELECT name, scope, hash, created_at FROM tokens ORDER BY name, hash", logger: logger)
         for try await (name, scope, hash, created) in rows.decode((String, String, String, Date).self) {
             out.append(TokenInfo(name: name, scope: scope, hashPrefix: String(hash.prefix(12)), createdAt: created))
         }
@@ -164,13 +175,16 @@ public final class FleetStore: Sendable {
         var n = 0
         let prefix = name.count >= 12 && name.allSatisfy(\.isHexDigit) ? name + "%" : ""
         let rows = try await client.query(
-            "DELETE FROM tokens WHERE name = \(name) OR (\(prefix) <> '' AND hash LIKE \(prefix)) RETURNING hash", logger: logger)
+            "DELETE FROM tokens WHERE name = \(name) OR (\(prefix) <> '' AND hash LIKE \(prefix)) RETURNING hash",
+            logger: logger)
         for try await _ in rows.decode(String.self) { n += 1 }
         return n
     }
 
     public func scope(ofTokenHash hash: String) async throws -> TokenScope? {
-        for try await s in try await client.query("SELECT scope FROM tokens WHERE hash = \(hash)", logger: logger).decode(String.self) {
+        for try await s in try await client.query("SELECT scope FROM tokens WHERE hash = \(hash)", logger: logger)
+            .decode(String.self)
+        {
             return TokenScope(rawValue: s)
         }
         return nil
@@ -181,7 +195,9 @@ public final class FleetStore: Sendable {
     }
 
     func count(_ sql: String) async throws -> Int {
-        for try await n in try await client.query(PostgresQuery(unsafeSQL: sql), logger: logger).decode(Int.self) { return n }
+        for try await n in try await client.query(PostgresQuery(unsafeSQL: sql), logger: logger).decode(Int.self) {
+            return n
+        }
         return 0
     }
 
@@ -203,7 +219,9 @@ public final class FleetStore: Sendable {
     func webhookRule(_ c: PostgresConnection) async throws -> WebhookRule? {
         let exists = try await c.query("SELECT to_regclass('settings') IS NOT NULL", logger: logger).decode(Bool.self)
         for try await e in exists where !e { return nil }
-        for try await v in try await c.query("SELECT value FROM settings WHERE key = 'webhook_rule'", logger: logger).decode(String.self) {
+        for try await v in try await c.query("SELECT value FROM settings WHERE key = 'webhook_rule'", logger: logger)
+            .decode(String.self)
+        {
             return try? WebhookRule(parsing: v)
         }
         return nil
@@ -219,7 +237,9 @@ public enum TokenScope: String, Codable, Sendable, CaseIterable, Comparable {
     }
 
     /// A token file: one `SCOPE TOKEN [NAME]` a line; `#` comments and blank lines skipped.
-    public static func parseTokenFile(_ text: String, path: String) throws -> [(scope: TokenScope, token: String, name: String)] {
+    public static func parseTokenFile(
+        _ text: String, path: String
+    ) throws -> [(scope: TokenScope, token: String, name: String)] {
         var out: [(scope: TokenScope, token: String, name: String)] = []
         for (n, line) in text.textLines().enumerated() {
             let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)

@@ -88,7 +88,9 @@ public final class FleetWorker: Sendable {
     let logger: Logger
     let database: DatabaseCache
 
-    public init(store: FleetStore, configuration: FleetWorkerConfiguration, executor: @escaping JobExecutor, logger: Logger) {
+    public init(
+        store: FleetStore, configuration: FleetWorkerConfiguration, executor: @escaping JobExecutor, logger: Logger
+    ) {
         self.store = store
         self.configuration = configuration
         self.executor = executor
@@ -175,11 +177,13 @@ public final class FleetWorker: Sendable {
                     )
                 } else {
                     logger.warning(
-                        "worker \(owner): job \(job.id): lease lost before recording; the result is dropped (the job runs elsewhere)")
+                        "worker \(owner): job \(job.id): lease lost before recording; the result is dropped (the job runs elsewhere)"
+                    )
                 }
             } catch {
                 logger.error("worker \(owner): job \(job.id): cannot record: \(FleetStore.describe(error))")
-                try? await store.fail(job: job.id, worker: owner, error: "cannot record: \(FleetStore.describe(error))", retry: true)
+                try? await store.fail(
+                    job: job.id, worker: owner, error: "cannot record: \(FleetStore.describe(error))", retry: true)
             }
         case .failure(let error) where error is LeaseLost:
             logger.warning("worker \(owner): job \(job.id): lease lost; stopped")
@@ -187,7 +191,9 @@ public final class FleetWorker: Sendable {
             let message = (error as? HardenError)?.message ?? String(describing: error)
             // Bad input (no such image, corrupt archive, unsupported format) fails at once; anything else may pass.
             let code = (error as? HardenError)?.code
-            let final: Set<HardenError.Code> = [.invalidArgument, .notFound, .corrupt, .unsupported, .unsafe, .limitExceeded]
+            let final: Set<HardenError.Code> = [
+                .invalidArgument, .notFound, .corrupt, .unsupported, .unsafe, .limitExceeded,
+            ]
             let retry = !(code.map(final.contains) ?? false)
             logger.error("worker \(owner): job \(job.id) failed: \(message)")
             try? await store.fail(job: job.id, worker: owner, error: message, retry: retry)
@@ -217,7 +223,9 @@ public final class FleetWorker: Sendable {
                 while !Task.isCancelled {
                     try? await Task.sleep(for: period)
                     if Task.isCancelled { return }
-                    let held = (try? await self.store.renew(job: job.id, worker: owner, policy: self.configuration.policy)) ?? true
+                    let held =
+                        (try? await self.store.renew(job: job.id, worker: owner, policy: self.configuration.policy))
+                        ?? true
                     if !held { once.resume(.failure(LeaseLost())) }
                 }
             }
@@ -225,7 +233,8 @@ public final class FleetWorker: Sendable {
                 try? await Task.sleep(for: self.configuration.jobTimeout)
                 if Task.isCancelled { return }
                 let seconds = self.configuration.jobTimeout.components.seconds
-                once.resume(.failure(HardenError(.limitExceeded, "the job did not finish within its deadline of \(seconds) s")))
+                once.resume(
+                    .failure(HardenError(.limitExceeded, "the job did not finish within its deadline of \(seconds) s")))
             }
             tasks.withLock { $0 = [work, heartbeat, deadline] }
         }

@@ -74,7 +74,9 @@ public struct HTTPResponse: Sendable {
         ("Cache-Control", "no-store"),
     ]
 
-    public static func text(_ status: HTTPResponseStatus, _ text: String, type: String = "text/plain; charset=utf-8") -> HTTPResponse {
+    public static func text(
+        _ status: HTTPResponseStatus, _ text: String, type: String = "text/plain; charset=utf-8"
+    ) -> HTTPResponse {
         HTTPResponse(status: status, headers: ["Content-Type": type], body: ByteBuffer(string: text))
     }
 
@@ -82,14 +84,19 @@ public struct HTTPResponse: Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         encoder.dateEncodingStrategy = .iso8601
-        guard let data = try? encoder.encode(value) else { return .error(.internalServerError, "cannot encode the response") }
-        return HTTPResponse(status: status, headers: ["Content-Type": "application/json"], body: ByteBuffer(bytes: data))
+        guard let data = try? encoder.encode(value) else {
+            return .error(.internalServerError, "cannot encode the response")
+        }
+        return HTTPResponse(
+            status: status, headers: ["Content-Type": "application/json"], body: ByteBuffer(bytes: data))
     }
 
     /// `{"error": "…"}` with the status.
     public static func error(_ status: HTTPResponseStatus, _ message: String) -> HTTPResponse {
-        let body = "{\"error\":\(String(decoding: (try? JSONEncoder().encode(message)) ?? Data("\"\"".utf8), as: UTF8.self))}"
-        return HTTPResponse(status: status, headers: ["Content-Type": "application/json"], body: ByteBuffer(string: body))
+        let body =
+            "{\"error\":\(String(decoding: (try? JSONEncoder().encode(message)) ?? Data("\"\"".utf8), as: UTF8.self))}"
+        return HTTPResponse(
+            status: status, headers: ["Content-Type": "application/json"], body: ByteBuffer(string: body))
     }
 }
 
@@ -102,7 +109,8 @@ public final class HTTPServer: Sendable {
 
     /// - Parameter idleTimeout: a connection that sends nothing for this long is closed, and so is one whose request
     ///   (head and body) takes longer than this to arrive, however slowly its bytes trickle.
-    public static func bind(host: String, port: Int, idleTimeout: TimeAmount = .seconds(60)) async throws -> HTTPServer {
+    public static func bind(host: String, port: Int, idleTimeout: TimeAmount = .seconds(60)) async throws -> HTTPServer
+    {
         do {
             let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .serverChannelOption(.backlog, value: 512)
@@ -118,7 +126,8 @@ public final class HTTPServer: Sendable {
                         try child.pipeline.syncOperations.addHandler(RequestDeadline.RawBytes(deadline))
                         try child.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
                         try child.pipeline.syncOperations.addHandler(RequestDeadline.Parts(deadline))
-                        return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(wrappingChannelSynchronously: child)
+                        return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(
+                            wrappingChannelSynchronously: child)
                     }
                 }
             return HTTPServer(channel: channel, host: host, port: channel.channel.localAddress?.port ?? port)
@@ -127,14 +136,19 @@ public final class HTTPServer: Sendable {
         }
     }
 
-    init(channel: NIOAsyncChannel<NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, Never>, host: String, port: Int) {
+    init(
+        channel: NIOAsyncChannel<NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, Never>, host: String,
+        port: Int
+    ) {
         self.channel = channel
         self.host = host
         self.port = port
     }
 
     /// Serves until the task is cancelled.
-    public func serve(maxBody: Int, logger: Logger, handler: @escaping @Sendable (HTTPRequest) async -> HTTPResponse) async throws {
+    public func serve(
+        maxBody: Int, logger: Logger, handler: @escaping @Sendable (HTTPRequest) async -> HTTPResponse
+    ) async throws {
         try await withThrowingDiscardingTaskGroup { group in
             try await channel.executeThenClose { inbound in
                 for try await connection in inbound {
@@ -164,7 +178,9 @@ public final class HTTPServer: Sendable {
                     head = h
                     body = []
                     tooLarge = false
-                    if let length = h.headers.first(name: "Content-Length").flatMap(Int.init), length > maxBody { tooLarge = true }
+                    if let length = h.headers.first(name: "Content-Length").flatMap(Int.init), length > maxBody {
+                        tooLarge = true
+                    }
                 case .body(let b):
                     if body.count + b.readableBytes > maxBody { tooLarge = true }
                     if !tooLarge { body += b.readableBytesView }
@@ -187,7 +203,9 @@ public final class HTTPServer: Sendable {
                     response.headers.replaceOrAdd(name: "Connection", value: keepAlive ? "keep-alive" : "close")
                     try await outbound.write(
                         .head(HTTPResponseHead(version: h.version, status: response.status, headers: response.headers)))
-                    if h.method != .HEAD && response.body.readableBytes > 0 { try await outbound.write(.body(.byteBuffer(response.body))) }
+                    if h.method != .HEAD && response.body.readableBytes > 0 {
+                        try await outbound.write(.body(.byteBuffer(response.body)))
+                    }
                     try await outbound.write(.end(nil))
                     if !keepAlive { return }
                     head = nil

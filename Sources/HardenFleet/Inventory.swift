@@ -7,7 +7,9 @@ import PostgresNIO
 extension FleetStore {
     /// The stored images with an active finding for `id` (the finding's own id or an alias), by digest: `limit`
     /// images after `after`, every affected package of each, and how many images there are in all.
-    public func affected(vulnerability id: String, limit: Int = 100, after: String? = nil) async throws -> AffectedImages {
+    public func affected(
+        vulnerability id: String, limit: Int = 100, after: String? = nil
+    ) async throws -> AffectedImages {
         let limit = max(1, min(limit, 10_000))
         var total = 0
         for try await n in try await client.query(
@@ -31,10 +33,12 @@ extension FleetStore {
             WHERE f.resolved_at IS NULL AND (f.vuln_id = \(id) OR f.ids @> ARRAY[\(id)]::text[])
             ORDER BY p.digest, f.package_name, f.package_ref
             """, logger: logger)
-        for try await r in rows.decode((String, [String], String, String, String, String, String, [String], Date).self) {
+        for try await r in rows.decode((String, [String], String, String, String, String, String, [String], Date).self)
+        {
             out.append(
                 AffectedImage(
-                    digest: r.0, references: r.1, package: r.2, version: r.3, type: r.4, severity: r.5, fixState: r.6, fixedVersions: r.7,
+                    digest: r.0, references: r.1, package: r.2, version: r.3, type: r.4, severity: r.5, fixState: r.6,
+                    fixedVersions: r.7,
                     firstSeen: r.8))
         }
         // One image more than asked says whether there is a next page.
@@ -60,7 +64,8 @@ extension FleetStore {
         let c = try r.decode((String, [String], String, String, String?, Int, Date?, Date?, [String], String, Int).self)
         let decoder = JSONDecoder()
         return ImageSummary(
-            digest: c.0, references: c.1, labels: (try? decoder.decode([String: String].self, from: Data(c.2.utf8))) ?? [:], platform: c.3,
+            digest: c.0, references: c.1,
+            labels: (try? decoder.decode([String: String].self, from: Data(c.2.utf8))) ?? [:], platform: c.3,
             os: c.4, packages: c.5, bySeverity: (try? decoder.decode([String: Int].self, from: Data(c.9.utf8))) ?? [:],
             knownExploited: c.10, scannedAt: c.6, reportAt: c.7, policyFailures: c.8)
     }
@@ -85,7 +90,8 @@ extension FleetStore {
         if let minimumSeverity {
             let order = ["negligible", "low", "medium", "high", "critical"]
             guard let idx = order.firstIndex(of: minimumSeverity) else {
-                throw HardenError(.invalidArgument, "severity: \(minimumSeverity) is not one of \(order.joined(separator: ", "))")
+                throw HardenError(
+                    .invalidArgument, "severity: \(minimumSeverity) is not one of \(order.joined(separator: ", "))")
             }
             binds.append(Array(order[idx...]))
             conditions.append(
@@ -143,10 +149,12 @@ extension FleetStore {
             ORDER BY array_position(ARRAY['critical','high','medium','low','negligible','unknown'], severity), kev DESC, vuln_id, package_ref
             """, logger: logger)
         for try await c in rows.decode(
-            (String, [String], String, String, String, String, String, Bool, Double?, String, [String], Date, Date?).self)
+            (String, [String], String, String, String, String, String, Bool, Double?, String, [String], Date, Date?)
+                .self)
         {
             let f = StoredFinding(
-                id: c.0, ids: c.1, packageRef: c.2, package: c.3, version: c.4, type: c.5, severity: c.6, knownExploited: c.7, epss: c.8,
+                id: c.0, ids: c.1, packageRef: c.2, package: c.3, version: c.4, type: c.5, severity: c.6,
+                knownExploited: c.7, epss: c.8,
                 fixState: c.9, fixedVersions: c.10, firstSeen: c.11, resolvedAt: c.12)
             if f.resolvedAt == nil { active.append(f) } else { resolved.append(f) }
         }

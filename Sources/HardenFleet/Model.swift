@@ -121,7 +121,8 @@ public struct ImageResult: Sendable {
     public var policyFailures: [String]
 
     public init(
-        digest: String, configDigest: String, references: [String], labels: [String: String], platform: String, os: OSInfo?,
+        digest: String, configDigest: String, references: [String], labels: [String: String], platform: String,
+        os: OSInfo?,
         packages: [SoftwarePackage], findings: [Finding], report: Data? = nil, policyFailures: [String] = []
     ) {
         self.digest = digest
@@ -239,7 +240,8 @@ public struct WebhookRule: Codable, Sendable, Hashable, CustomStringConvertible 
     }
 
     public var description: String {
-        ([minimumSeverity.map { $0 == .unknown ? "any" : $0.rawValue }].compactMap { $0 } + (knownExploited ? ["kev"] : []))
+        ([minimumSeverity.map { $0 == .unknown ? "any" : $0.rawValue }].compactMap { $0 }
+            + (knownExploited ? ["kev"] : []))
             .joined(separator: ",")
     }
 }

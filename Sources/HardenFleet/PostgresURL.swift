@@ -12,8 +12,12 @@ public enum PostgresURL {
             throw HardenError(.invalidArgument, "--database: not a postgres:// URL: \(redacted(url))")
         }
         let query = Dictionary((c.queryItems ?? []).map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { _, b in b })
-        let user = c.user?.removingPercentEncoding ?? query["user"] ?? ProcessInfo.processInfo.environment["PGUSER"] ?? "postgres"
-        let password = c.password?.removingPercentEncoding ?? query["password"] ?? ProcessInfo.processInfo.environment["PGPASSWORD"]
+        let user =
+            c.user?.removingPercentEncoding ?? query["user"] ?? ProcessInfo.processInfo.environment["PGUSER"]
+            ?? "postgres"
+        let password =
+            c.password?.removingPercentEncoding ?? query["password"]
+            ?? ProcessInfo.processInfo.environment["PGPASSWORD"]
         var database = c.path.hasPrefix("/") ? String(c.path.dropFirst()) : c.path
         if database.isEmpty { database = user }
         let port = c.port ?? Int(query["port"] ?? "") ?? 5432
@@ -26,7 +30,8 @@ public enum PostgresURL {
         case "disable": tls = .disable
         case "prefer", "allow": tls = .prefer(.makeClientConfiguration())
         case "require", "verify-ca", "verify-full": tls = .require(.makeClientConfiguration())
-        case let other: throw HardenError(.invalidArgument, "--database: sslmode \(other) is not one of disable, prefer, require")
+        case let other:
+            throw HardenError(.invalidArgument, "--database: sslmode \(other) is not one of disable, prefer, require")
         }
         return PostgresClient.Configuration(
             host: c.host?.isEmpty == false ? c.host! : "localhost", port: port, username: user, password: password,

@@ -23,7 +23,9 @@ public struct QueuePolicy: Sendable {
     /// The actions this worker takes (a scan-only pool needs no root).
     public var actions: Set<JobAction>
 
-    public init(lease: Duration = .seconds(60), caps: [JobAction: Int] = [:], actions: Set<JobAction> = Set(JobAction.allCases)) {
+    public init(
+        lease: Duration = .seconds(60), caps: [JobAction: Int] = [:], actions: Set<JobAction> = Set(JobAction.allCases)
+    ) {
         self.lease = lease
         self.caps = caps
         self.actions = actions
@@ -59,7 +61,8 @@ extension FleetStore {
     /// Jobs a token has queued or running.
     public func pendingJobs(submittedBy hash: String) async throws -> Int {
         for try await n in try await client.query(
-            "SELECT count(*)::int8 FROM jobs WHERE submitted_by = \(hash) AND state IN ('queued', 'running')", logger: logger
+            "SELECT count(*)::int8 FROM jobs WHERE submitted_by = \(hash) AND state IN ('queued', 'running')",
+            logger: logger
         ).decode(Int.self) {
             return n
         }
@@ -87,18 +90,25 @@ extension FleetStore {
 
     static func decodeJob(_ r: PostgresRow) throws -> FleetJob {
         let c = try r.decode(
-            (Int64, String, String, String, Int, String, Int, Int, Date, Date?, Date?, String?, String?, String?, String?).self)
+            (
+                Int64, String, String, String, Int, String, Int, Int, Date, Date?, Date?, String?, String?, String?,
+                String?
+            ).self)
         let decoder = JSONDecoder()
         return FleetJob(
-            id: c.0, action: c.1, image: c.2, options: (try? decoder.decode(JobOptions.self, from: Data(c.3.utf8))) ?? JobOptions(),
-            priority: c.4, state: c.5, attempts: c.6, maxAttempts: c.7, createdAt: c.8, startedAt: c.9, finishedAt: c.10, error: c.11,
-            imageDigest: c.12, summary: c.13.flatMap { try? decoder.decode(JobSummary.self, from: Data($0.utf8)) }, worker: c.14)
+            id: c.0, action: c.1, image: c.2,
+            options: (try? decoder.decode(JobOptions.self, from: Data(c.3.utf8))) ?? JobOptions(),
+            priority: c.4, state: c.5, attempts: c.6, maxAttempts: c.7, createdAt: c.8, startedAt: c.9,
+            finishedAt: c.10, error: c.11,
+            imageDigest: c.12, summary: c.13.flatMap { try? decoder.decode(JobSummary.self, from: Data($0.utf8)) },
+            worker: c.14)
     }
 
     /// Claims the next job for `worker`: ad-hoc before scheduled, oldest first, skipping rows other workers hold and
     /// actions at their cap. The claim and the lease are one statement.
     public func claim(worker: String, policy: QueuePolicy) async throws -> ClaimedJob? {
-        var capCondition = " AND j.action IN (\(policy.actions.map { "'\($0.rawValue)'" }.sorted().joined(separator: ", ")))"
+        var capCondition =
+            " AND j.action IN (\(policy.actions.map { "'\($0.rawValue)'" }.sorted().joined(separator: ", ")))"
         for (action, cap) in policy.caps.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
             capCondition +=
                 " AND (j.action <> '\(action.rawValue)' OR (SELECT count(*) FROM jobs r WHERE r.state = 'running' AND r.action = '\(action.rawValue)') < \(cap))"
@@ -117,7 +127,8 @@ extension FleetStore {
         for try await (id, action, image, options, attempts) in rows.decode((Int64, String, String, String, Int).self) {
             return ClaimedJob(
                 id: id, action: JobAction(rawValue: action) ?? .scan, image: image,
-                options: (try? JSONDecoder().decode(JobOptions.self, from: Data(options.utf8))) ?? JobOptions(), attempt: attempts)
+                options: (try? JSONDecoder().decode(JobOptions.self, from: Data(options.utf8))) ?? JobOptions(),
+                attempt: attempts)
         }
         return nil
     }
@@ -177,10 +188,13 @@ extension FleetStore {
     public func queueStats() async throws -> (counts: [String: [String: Int]], oldestQueuedSeconds: Double) {
         var counts: [String: [String: Int]] = [:]
         let rows = try await client.query("SELECT state, action, count(*) FROM jobs GROUP BY 1, 2", logger: logger)
-        for try await (state, action, n) in rows.decode((String, String, Int).self) { counts[state, default: [:]][action] = n }
+        for try await (state, action, n) in rows.decode((String, String, Int).self) {
+            counts[state, default: [:]][action] = n
+        }
         var age = 0.0
         let ages = try await client.query(
-            "SELECT coalesce(EXTRACT(EPOCH FROM now() - min(created_at))::float8, 0) FROM jobs WHERE state = 'queued'", logger: logger)
+            "SELECT coalesce(EXTRACT(EPOCH FROM now() - min(created_at))::float8, 0) FROM jobs WHERE state = 'queued'",
+            logger: logger)
         for try await a in ages.decode(Double.self) { age = a }
         return (counts, age)
     }

@@ -67,7 +67,9 @@ extension FleetStore {
             let rows = try await c.query("SELECT eco, lookup, fingerprint FROM advisory_keys", logger: logger)
             for try await (e, l, f) in rows.decode((String, String, String).self) { stored["\(e)\u{1}\(l)"] = f }
             var imports = 0
-            for try await n in try await c.query("SELECT count(*) FROM feed_imports", logger: logger).decode(Int.self) { imports = n }
+            for try await n in try await c.query("SELECT count(*) FROM feed_imports", logger: logger).decode(Int.self) {
+                imports = n
+            }
             let baseline = imports == 0 && stored.isEmpty
             var changed: [String] = []
             for (k, f) in fingerprints where stored[k] != f { changed.append(k) }
@@ -86,8 +88,12 @@ extension FleetStore {
                     """, logger: logger)
             }
             let upserts = changed.filter { fingerprints[$0] != nil }
-            for chunk in stride(from: 0, to: upserts.count, by: 50_000).map({ Array(upserts[$0..<min($0 + 50_000, upserts.count)]) }) {
-                let parts = chunk.map { $0.split(separator: "\u{1}", omittingEmptySubsequences: false).map(String.init) }
+            for chunk in stride(from: 0, to: upserts.count, by: 50_000).map({
+                Array(upserts[$0..<min($0 + 50_000, upserts.count)])
+            }) {
+                let parts = chunk.map {
+                    $0.split(separator: "\u{1}", omittingEmptySubsequences: false).map(String.init)
+                }
                 try await c.query(
                     """
                     INSERT INTO advisory_keys (eco, lookup, fingerprint)
@@ -96,7 +102,8 @@ extension FleetStore {
                     """, logger: logger)
             }
             var result = RematchResult(
-                databaseDigest: databaseDigest, changedKeys: changed.count, images: 0, packages: 0, newFindings: 0, resolvedFindings: 0,
+                databaseDigest: databaseDigest, changedKeys: changed.count, images: 0, packages: 0, newFindings: 0,
+                resolvedFindings: 0,
                 webhookEvents: 0, seconds: 0, baseline: baseline)
             if everything || (!baseline && !changed.isEmpty) {
                 // The stored packages under the changed keys, with their image's OS.
@@ -122,14 +129,17 @@ extension FleetStore {
                         JOIN packages p ON p.eco = k.e AND p.lookup = k.l
                         JOIN images i ON i.id = p.image_id
                         """, logger: logger)
-                for try await (image, ref, detail, os, digest, refs) in hits.decode((Int64, String, String, String?, String, [String]).self)
+                for try await (image, ref, detail, os, digest, refs) in hits.decode(
+                    (Int64, String, String, String?, String, [String]).self)
                 {
                     if byImage[image] == nil {
                         byImage[image] = Affected(
-                            digest: digest, refs: refs, os: os.flatMap { try? decoder.decode(OSInfo.self, from: Data($0.utf8)) })
+                            digest: digest, refs: refs,
+                            os: os.flatMap { try? decoder.decode(OSInfo.self, from: Data($0.utf8)) })
                     }
                     if byImage[image]?.packages[ref] == nil {
-                        byImage[image]?.packages[ref] = try decoder.decode(SoftwarePackage.self, from: Data(detail.utf8))
+                        byImage[image]?.packages[ref] = try decoder.decode(
+                            SoftwarePackage.self, from: Data(detail.utf8))
                     }
                 }
                 let matcher = SharedMatcher(database: database)
@@ -147,7 +157,8 @@ extension FleetStore {
                     imageRefs[image] = (a.digest, a.refs)
                 }
                 let changes = try await Self.mergeFindings(
-                    c, scope: .packages(images: scopeImages, refs: scopeRefs), findings: findings, rule: rule, imageRefs: imageRefs,
+                    c, scope: .packages(images: scopeImages, refs: scopeRefs), findings: findings, rule: rule,
+                    imageRefs: imageRefs,
                     logger: logger)
                 result.images = byImage.count
                 result.packages = scopeRefs.count

@@ -26,16 +26,20 @@ extension FleetStore {
         let logger = self.logger
         let summary = try await transaction { c -> JobSummary? in
             let held = try await c.query(
-                "SELECT id FROM jobs WHERE id = \(job) AND state = 'running' AND lease_owner = \(worker) FOR UPDATE", logger: logger)
+                "SELECT id FROM jobs WHERE id = \(job) AND state = 'running' AND lease_owner = \(worker) FOR UPDATE",
+                logger: logger)
             var isHeld = false
             for try await _ in held.decode(Int64.self) { isHeld = true }
             guard isHeld else { return nil }
             let (imageID, changes) = try await self.store(c, prepared, announce: true)
-            try await c.query("INSERT INTO job_results (job_id, image_id, worker) VALUES (\(job), \(imageID), \(worker))", logger: logger)
+            try await c.query(
+                "INSERT INTO job_results (job_id, image_id, worker) VALUES (\(job), \(imageID), \(worker))",
+                logger: logger)
             var bySeverity: [String: Int] = [:]
             for f in result.findings where f.suppressed == nil { bySeverity[f.severity.rawValue, default: 0] += 1 }
             let summary = JobSummary(
-                packages: result.packages.count, findings: result.findings.count, bySeverity: bySeverity, newFindings: changes.new,
+                packages: result.packages.count, findings: result.findings.count, bySeverity: bySeverity,
+                newFindings: changes.new,
                 resolvedFindings: changes.resolved, policyFailures: result.report == nil ? nil : result.policyFailures)
             let summaryJSON = String(decoding: try encoder.encode(summary), as: UTF8.self)
             try await c.query(
@@ -58,7 +62,9 @@ extension FleetStore {
 
     /// The current findings generation: answers computed at an older one may be stale.
     public func generation() async throws -> Int64 {
-        for try await g in try await client.query("SELECT last_value FROM findings_generation", logger: logger).decode(Int64.self) {
+        for try await g in try await client.query("SELECT last_value FROM findings_generation", logger: logger).decode(
+            Int64.self)
+        {
             return g
         }
         return 0
@@ -98,7 +104,9 @@ extension FleetStore {
     func store(_ c: PostgresConnection, _ p: PreparedImage, announce: Bool) async throws -> (Int64, FindingChanges) {
         let result = p.result
         var existed = false
-        for try await _ in try await c.query("SELECT id FROM images WHERE digest = \(result.digest)", logger: logger).decode(Int64.self) {
+        for try await _ in try await c.query("SELECT id FROM images WHERE digest = \(result.digest)", logger: logger)
+            .decode(Int64.self)
+        {
             existed = true
         }
         var imageID: Int64 = 0
@@ -166,7 +174,9 @@ extension FleetStore {
         return rows
     }
 
-    static func insertPackages(_ c: PostgresConnection, imageIDs: [Int64], rows: PackageRows, logger: Logger) async throws {
+    static func insertPackages(
+        _ c: PostgresConnection, imageIDs: [Int64], rows: PackageRows, logger: Logger
+    ) async throws {
         guard !rows.refs.isEmpty else { return }
         try await c.query(
             """
@@ -208,12 +218,16 @@ extension FleetStore {
                 WHERE f.resolved_at IS NULL
                 """, logger: logger)
         }
-        for try await (i, v, r) in existing.decode((Int64, String, String).self) { active.insert("\(i)\u{1}\(v)\u{1}\(r)") }
+        for try await (i, v, r) in existing.decode((Int64, String, String).self) {
+            active.insert("\(i)\u{1}\(v)\u{1}\(r)")
+        }
         var seen = Set<String>()
         var changes = FindingChanges()
         var cols = (
-            images: [Int64](), vulns: [String](), refs: [String](), ids: [String](), names: [String](), versions: [String](),
-            types: [String](), severities: [String](), kevs: [Bool](), epss: [Double](), fixStates: [String](), fixed: [String]()
+            images: [Int64](), vulns: [String](), refs: [String](), ids: [String](), names: [String](),
+            versions: [String](),
+            types: [String](), severities: [String](), kevs: [Bool](), epss: [Double](), fixStates: [String](),
+            fixed: [String]()
         )
         var events: [(Int64, String)] = []
         let encoder = JSONEncoder()
@@ -239,9 +253,12 @@ extension FleetStore {
                 if let rule, rule.matches(severity: f.severity, kev: f.kev != nil) {
                     let ref = imageRefs[image]
                     let event = WebhookEvent(
-                        event: "finding.new", rule: rule.description, image: ref?.digest ?? "", references: ref?.refs ?? [],
-                        vulnerability: f.id, aliases: f.ids.filter { $0 != f.id }, package: f.package.name, version: f.package.version,
-                        type: f.package.type, severity: f.severity.rawValue, knownExploited: f.kev != nil, epss: f.epss?.score,
+                        event: "finding.new", rule: rule.description, image: ref?.digest ?? "",
+                        references: ref?.refs ?? [],
+                        vulnerability: f.id, aliases: f.ids.filter { $0 != f.id }, package: f.package.name,
+                        version: f.package.version,
+                        type: f.package.type, severity: f.severity.rawValue, knownExploited: f.kev != nil,
+                        epss: f.epss?.score,
                         fixState: f.fixState.rawValue, fixedVersions: f.fixedVersions, detectedAt: Date())
                     events.append((image, String(decoding: try encoder.encode(event), as: UTF8.self)))
                 }
@@ -264,7 +281,9 @@ extension FleetStore {
                     first_seen = CASE WHEN findings.resolved_at IS NULL THEN findings.first_seen ELSE now() END, resolved_at = NULL
                 """, logger: logger)
         }
-        let gone = active.subtracting(seen).map { $0.split(separator: "\u{1}", omittingEmptySubsequences: false).map(String.init) }
+        let gone = active.subtracting(seen).map {
+            $0.split(separator: "\u{1}", omittingEmptySubsequences: false).map(String.init)
+        }
         if !gone.isEmpty {
             try await c.query(
                 """

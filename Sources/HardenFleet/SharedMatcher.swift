@@ -15,7 +15,8 @@ public final class SharedMatcher {
     /// What matching depends on: the OS release and the package's identity fields (not where it was found).
     static func signature(_ p: SoftwarePackage, os: OSInfo?) -> String {
         [
-            os?.id ?? "", os?.versionID ?? "", os?.codename ?? "", p.type.rawValue, p.name, p.version, p.sourceName ?? "",
+            os?.id ?? "", os?.versionID ?? "", os?.codename ?? "", p.type.rawValue, p.name, p.version,
+            p.sourceName ?? "",
             p.sourceVersion ?? "", p.ownedBy ?? "", p.purl, (p.cpes ?? []).joined(separator: " "),
         ].joined(separator: "\u{1}")
     }
@@ -37,7 +38,9 @@ public final class SharedMatcher {
                 return q
             }
             unique.sort { $0.id < $1.id }
-            let sbom = SBOM(source: .init(reference: "", manifestDigest: "", configDigest: "", platform: ""), os: os, packages: unique)
+            let sbom = SBOM(
+                source: .init(reference: "", manifestDigest: "", configDigest: "", platform: ""), os: os,
+                packages: unique)
             var found: [String: [Finding]] = [:]
             for f in try matcher.match(sbom) { found[f.package.ref, default: []].append(f) }
             for (sig, _) in missing { cache[sig] = found[sig] ?? [] }

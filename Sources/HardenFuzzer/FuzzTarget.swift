@@ -78,7 +78,8 @@ func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     _ = try? Policy.parse(text, source: "fuzz.yaml")
     // A registry's answers: challenges, upload Locations, Content-Range, realms.
     let params = RegistryClient.parseChallenge(text)
-    let scope = AuthScope(registryHost: "registry.example:5000", plainHTTPAllowed: bytes.first.map { $0 & 1 == 1 } ?? false)
+    let scope = AuthScope(
+        registryHost: "registry.example:5000", plainHTTPAllowed: bytes.first.map { $0 & 1 == 1 } ?? false)
     if let realm = params["realm"] { _ = scope.maySendCredentials(toRealm: realm) }
     if let location = AuthScope.resolveLocation(text, base: "https://registry.example:5000/v2/x/blobs/uploads/") {
         _ = scope.mayAuthorize(location)
@@ -95,10 +96,12 @@ func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     _ = OSInfo.parseOSRelease(text)
     // Compressed streams.
     _ = try? Compression.gzip.decompressing(
-        MemoryReader(bytes), name: "fuzz", limits: DecompressionLimits(maxBytes: 64 << 20, maxRatio: 1000, ratioGrace: 8 << 20)
+        MemoryReader(bytes), name: "fuzz",
+        limits: DecompressionLimits(maxBytes: 64 << 20, maxRatio: 1000, ratioGrace: 8 << 20)
     ).drain()
     _ = try? Compression.zstd.decompressing(
-        MemoryReader(bytes), name: "fuzz", limits: DecompressionLimits(maxBytes: 64 << 20, maxRatio: 1000, ratioGrace: 8 << 20)
+        MemoryReader(bytes), name: "fuzz",
+        limits: DecompressionLimits(maxBytes: 64 << 20, maxRatio: 1000, ratioGrace: 8 << 20)
     ).drain()
     return 0
 }

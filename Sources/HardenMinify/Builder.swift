@@ -38,7 +38,11 @@ public enum LayerBuilder {
             }
         }
         for abs in overrides.keys {
-            var p = RawPath(String(abs.drop { $0 == "/" })).normalized.parent; while let q = p, !q.isRoot { paths.insert(q); p = q.parent }
+            var p = RawPath(String(abs.drop { $0 == "/" })).normalized.parent
+            while let q = p, !q.isRoot {
+                paths.insert(q)
+                p = q.parent
+            }
         }
         let overridden = Dictionary(
             uniqueKeysWithValues: overrides.map { (RawPath(String($0.key.drop { $0 == "/" })).normalized, $0.value) })
@@ -80,7 +84,8 @@ public enum LayerBuilder {
                     let host = rootfs + p.absoluteDescription
                     let fd = try FileDescriptor.open(host, flags: O_RDONLY | O_NOFOLLOW)
                     entry.size = try fd.size()
-                    try writer.tar.append(entry, from: FileReader(descriptor: fd, offset: 0, length: entry.size, name: host))
+                    try writer.tar.append(
+                        entry, from: FileReader(descriptor: fd, offset: 0, length: entry.size, name: host))
                     bytes += entry.size
                 }
                 files += 1
@@ -94,7 +99,8 @@ public enum LayerBuilder {
         let (digest, size, diffID) = try writer.finish()
         try store.adopt(writer.path, as: digest)
         return BuiltLayer(
-            descriptor: Descriptor(mediaType: MediaType.ociLayer(compression), digest: digest, size: size), diffID: diffID,
+            descriptor: Descriptor(mediaType: MediaType.ociLayer(compression), digest: digest, size: size),
+            diffID: diffID,
             files: files, bytes: bytes, strippedModes: stripped.sorted())
     }
 }

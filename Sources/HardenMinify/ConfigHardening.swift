@@ -23,10 +23,13 @@ public enum ConfigHardening {
 
     /// Why the app needs root, from what the profile saw (nil when it does not).
     public static func rootReason(_ profile: RuntimeProfile) -> String? {
-        if let p = profile.ports.first(where: { $0.port < 1024 }) { return "it listens on privileged port \(p.protocolName)/\(p.port)" }
+        if let p = profile.ports.first(where: { $0.port < 1024 }) {
+            return "it listens on privileged port \(p.protocolName)/\(p.port)"
+        }
         let seen = Set(profile.syscalls.map(\.name))
         for s in [
-            "setuid", "setgid", "setresuid", "setresgid", "setgroups", "chown", "fchown", "lchown", "fchownat", "chroot", "mount", "setns",
+            "setuid", "setgid", "setresuid", "setresgid", "setgroups", "chown", "fchown", "lchown", "fchownat",
+            "chroot", "mount", "setns",
             "unshare",
         ] where seen.contains(s) {
             return "it calls \(s)"
@@ -44,7 +47,9 @@ public enum ConfigHardening {
         var files: [String: [UInt8]] = [:]
         // User.
         let current = (config.user ?? "").trimming(" ")
-        let isRoot = current.isEmpty || current == "root" || current == "0" || current.hasPrefix("0:") || current.hasPrefix("root:")
+        let isRoot =
+            current.isEmpty || current == "root" || current == "0" || current.hasPrefix("0:")
+            || current.hasPrefix("root:")
         var runsAsRoot = isRoot
         var uid: UInt32 = 0, gid: UInt32 = 0
         if isRoot {
@@ -55,12 +60,15 @@ public enum ConfigHardening {
             } else {
                 let users = UserResolver.parsePasswd(passwd ?? [])
                 if let existing = users.first(where: { $0.uid == userID }) {
-                    uid = existing.uid; gid = existing.gid
+                    uid = existing.uid
+                    gid = existing.gid
                 } else {
-                    uid = userID; gid = userID
+                    uid = userID
+                    gid = userID
                     var p = passwd ?? []
                     if let last = p.last, last != 10 { p.append(10) }
-                    p += Array("\(userName):x:\(userID):\(userID):harden non-root user:/nonexistent:/usr/sbin/nologin\n".utf8)
+                    p += Array(
+                        "\(userName):x:\(userID):\(userID):harden non-root user:/nonexistent:/usr/sbin/nologin\n".utf8)
                     files["/etc/passwd"] = p
                     var g = group ?? []
                     if let last = g.last, last != 10 { g.append(10) }
@@ -75,7 +83,12 @@ public enum ConfigHardening {
         } else {
             let users = UserResolver.parsePasswd(passwd ?? [])
             let name = current.split(separator: ":").first.map(String.init) ?? current
-            if let n = UInt32(name) { uid = n } else if let u = users.first(where: { $0.name == name }) { uid = u.uid; gid = u.gid }
+            if let n = UInt32(name) {
+                uid = n
+            } else if let u = users.first(where: { $0.name == name }) {
+                uid = u.uid
+                gid = u.gid
+            }
         }
         // Ports.
         let listened = Set(profile.ports.map { "\($0.port)/\($0.protocolName)" })
@@ -83,7 +96,11 @@ public enum ConfigHardening {
             var kept: [String: EmptyObject] = [:]
             for (port, v) in exposed {
                 let key = port.contains("/") ? port : port + "/tcp"
-                if listened.contains(key) { kept[port] = v } else { changes.append("ports: removed EXPOSE \(port) (never listened on)") }
+                if listened.contains(key) {
+                    kept[port] = v
+                } else {
+                    changes.append("ports: removed EXPOSE \(port) (never listened on)")
+                }
             }
             config.exposedPorts = kept.isEmpty ? nil : kept
         }
@@ -103,25 +120,32 @@ public enum ConfigHardening {
         labels["io.harden.source"] = source
         labels["io.harden.sbom"] = sbomPath
         config.labels = labels
-        return HardenedConfig(config: config, changes: changes, files: files, runsAsRoot: runsAsRoot, uid: uid, gid: gid)
+        return HardenedConfig(
+            config: config, changes: changes, files: files, runsAsRoot: runsAsRoot, uid: uid, gid: gid)
     }
 
     /// Syscalls the runtime itself makes between installing the filter and exec-ing the app, and that every
     /// process needs to start and end.
     static let runtimeSyscalls = [
-        "execve", "execveat", "exit", "exit_group", "futex", "close", "close_range", "fstat", "newfstatat", "fcntl", "getpid", "gettid",
-        "write", "read", "rt_sigreturn", "rt_sigprocmask", "rt_sigaction", "sigaltstack", "sched_yield", "nanosleep", "clock_nanosleep",
-        "epoll_pwait", "epoll_wait", "epoll_ctl", "getppid", "tgkill", "mmap", "munmap", "mprotect", "brk", "capget", "capset", "prctl",
+        "execve", "execveat", "exit", "exit_group", "futex", "close", "close_range", "fstat", "newfstatat", "fcntl",
+        "getpid", "gettid",
+        "write", "read", "rt_sigreturn", "rt_sigprocmask", "rt_sigaction", "sigaltstack", "sched_yield", "nanosleep",
+        "clock_nanosleep",
+        "epoll_pwait", "epoll_wait", "epoll_ctl", "getppid", "tgkill", "mmap", "munmap", "mprotect", "brk", "capget",
+        "capset", "prctl",
         "setgroups", "setresuid", "setresgid", "setuid", "setgid", "openat", "madvise", "arch_prctl", "set_tid_address",
-        "set_robust_list", "rseq", "prlimit64", "getrandom", "clone", "clone3", "wait4", "waitid", "kill", "restart_syscall",
+        "set_robust_list", "rseq", "prlimit64", "getrandom", "clone", "clone3", "wait4", "waitid", "kill",
+        "restart_syscall",
         // runc's init after the filter is installed: checks /proc/self/fd is procfs and closes inherited descriptors.
-        "fstatfs", "statfs", "getdents64", "readlinkat", "dup3", "umask", "getuid", "geteuid", "getgid", "getegid", "chdir", "fchdir",
+        "fstatfs", "statfs", "getdents64", "readlinkat", "dup3", "umask", "getuid", "geteuid", "getgid", "getegid",
+        "chdir", "fchdir",
         "getcwd",
     ]
 
     /// An OCI/Docker seccomp profile: deny by default (EPERM), allow what the profile saw plus what the runtime needs.
     public static func seccomp(_ profile: RuntimeProfile) -> RuntimeSpec.Seccomp {
-        let names = Set(profile.syscalls.map(\.name)).union(runtimeSyscalls).filter { !$0.hasPrefix("syscall_") }.sorted()
+        let names = Set(profile.syscalls.map(\.name)).union(runtimeSyscalls).filter { !$0.hasPrefix("syscall_") }
+            .sorted()
         let arches =
             profile.image.platform.hasSuffix("arm64")
             ? ["SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"] : ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"]
@@ -132,13 +156,16 @@ public enum ConfigHardening {
 
     /// Paths where writes do not stop a read-only root file system.
     static func isScratch(_ path: String) -> Bool {
-        ["/tmp", "/var/tmp", "/run", "/dev", "/proc", "/sys", "/etc/hosts", "/etc/resolv.conf", "/etc/hostname"].contains {
-            path == $0 || path.hasPrefix($0 + "/")
-        }
+        ["/tmp", "/var/tmp", "/run", "/dev", "/proc", "/sys", "/etc/hosts", "/etc/resolv.conf", "/etc/hostname"]
+            .contains {
+                path == $0 || path.hasPrefix($0 + "/")
+            }
     }
 
     /// A Kubernetes `securityContext` for the container.
-    public static func kubernetesSecurityContext(_ profile: RuntimeProfile, hardened: HardenedConfig, seccompName: String) -> String {
+    public static func kubernetesSecurityContext(
+        _ profile: RuntimeProfile, hardened: HardenedConfig, seccompName: String
+    ) -> String {
         let writes = profile.files.filter { $0.operations.contains("write") && !isScratch($0.path) }.map(\.path)
         var add: [String] = []
         let seen = Set(profile.syscalls.map(\.name))

@@ -29,7 +29,8 @@ public struct DependencyClosure {
         public var missing: [(String, String)] = []
 
         public static func == (a: Result, b: Result) -> Bool {
-            a.files == b.files && a.links == b.links && a.missing.map { "\($0.0) \($0.1)" } == b.missing.map { "\($0.0) \($0.1)" }
+            a.files == b.files && a.links == b.links
+                && a.missing.map { "\($0.0) \($0.1)" } == b.missing.map { "\($0.0) \($0.1)" }
         }
     }
 
@@ -77,7 +78,8 @@ public struct DependencyClosure {
     }
 
     func elf(_ path: String) -> ELFDependencies? {
-        guard let size = fs.size(path), size >= 52, let head = try? fs.read(path, offset: 0, count: 4), ELF.isELF(head) else { return nil }
+        guard let size = fs.size(path), size >= 52, let head = try? fs.read(path, offset: 0, count: 4), ELF.isELF(head)
+        else { return nil }
         return try? ELF.parse(size: size) { try fs.read(path, offset: $0, count: $1) }
     }
 
@@ -95,7 +97,9 @@ public struct DependencyClosure {
             let candidate = (d.hasSuffix("/") ? d : d + "/") + name
             if fs.resolve(candidate) != nil, matches(candidate, object) { return candidate }
         }
-        if let hit = cache?.lookup(name, machine: object.machine, is64Bit: object.is64Bit), fs.resolve(hit) != nil { return hit }
+        if let hit = cache?.lookup(name, machine: object.machine, is64Bit: object.is64Bit), fs.resolve(hit) != nil {
+            return hit
+        }
         let multiarch: [String] =
             switch object.machine {
             case 62: ["/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu"]
@@ -132,7 +136,10 @@ public struct DirectoryFileSystem: ImageFileSystem {
         while !pending.isEmpty {
             let c = pending.removeFirst()
             if c == "." || c.isEmpty { continue }
-            if c == ".." { _ = current.popLast(); continue }
+            if c == ".." {
+                _ = current.popLast()
+                continue
+            }
             let candidate = "/" + (current + [c]).joined(separator: "/")
             var st = stat()
             guard lstat(host(candidate), &st) == 0 else { return nil }
@@ -142,7 +149,9 @@ public struct DirectoryFileSystem: ImageFileSystem {
                 var buf = [CChar](repeating: 0, count: 4097)
                 let n = readlink(host(candidate), &buf, 4096)
                 guard n > 0 else { return nil }
-                let target = buf.withUnsafeBufferPointer { String(decoding: UnsafeRawBufferPointer($0).prefix(n), as: UTF8.self) }
+                let target = buf.withUnsafeBufferPointer {
+                    String(decoding: UnsafeRawBufferPointer($0).prefix(n), as: UTF8.self)
+                }
                 links.append(candidate)
                 if target.hasPrefix("/") { current = [] }
                 pending = target.split(separator: "/").map(String.init) + pending

@@ -31,14 +31,20 @@ public struct MinifyReport: Codable, Sendable {
         public var files: Int
         public var packages: Int
     }
-    public struct PathReason: Codable, Sendable { public var path: String; public var reason: String }
+    public struct PathReason: Codable, Sendable {
+        public var path: String
+        public var reason: String
+    }
     public struct ProbeComparison: Codable, Sendable {
         public var probe: String
         public var before: String
         public var after: String
         public var same: Bool
         public init(probe: String, before: String, after: String, same: Bool) {
-            self.probe = probe; self.before = before; self.after = after; self.same = same
+            self.probe = probe
+            self.before = before
+            self.after = after
+            self.same = same
         }
     }
     public struct Verification: Codable, Sendable {
@@ -48,8 +54,14 @@ public struct MinifyReport: Codable, Sendable {
         /// Files the app looked for in the minified image that the original had.
         public var missingFiles: [String]
         public var error: String?
-        public init(ran: Bool, passed: Bool, probes: [ProbeComparison] = [], missingFiles: [String] = [], error: String? = nil) {
-            self.ran = ran; self.passed = passed; self.probes = probes; self.missingFiles = missingFiles; self.error = error
+        public init(
+            ran: Bool, passed: Bool, probes: [ProbeComparison] = [], missingFiles: [String] = [], error: String? = nil
+        ) {
+            self.ran = ran
+            self.passed = passed
+            self.probes = probes
+            self.missingFiles = missingFiles
+            self.error = error
         }
     }
     public var schemaVersion = 1
@@ -102,7 +114,8 @@ public final class Minifier {
         while true {
             attempt += 1
             var input = PlanInput(
-                config: image.config.config, tree: context.tree, fileSystem: fs, packages: sbom.packages, profile: profile)
+                config: image.config.config, tree: context.tree, fileSystem: fs, packages: sbom.packages,
+                profile: profile)
             input.includes = options.includes
             input.keepPackages = options.keepPackages
             input.preset = options.preset
@@ -120,18 +133,22 @@ public final class Minifier {
             let storeDir = try HostFS.makeTemporaryDirectory(prefix: "harden-minify")
             let store = DirectoryBlobStore(root: storeDir, owned: true)
             let draft = try build(
-                image, tree: context.tree, plan: plan, hardened: hardened, rootfs: rootfs, store: store, compression: .none)
+                image, tree: context.tree, plan: plan, hardened: hardened, rootfs: rootfs, store: store,
+                compression: .none)
             let (sbomAfter, _) = try SBOMBuilder(cache: nil, logger: logger).catalog(draft.image, reference: "minified")
             plan.overrides[Self.sbomPath] = Array(try SBOMEncoder.render(sbomAfter, format: .cyclonedxJSON).utf8)
-            let final = try build(image, tree: context.tree, plan: plan, hardened: hardened, rootfs: rootfs, store: store)
+            let final = try build(
+                image, tree: context.tree, plan: plan, hardened: hardened, rootfs: rootfs, store: store)
             let seccomp = ConfigHardening.seccomp(profile)
 
-            var verification = MinifyReport.Verification(ran: false, passed: true, probes: [], missingFiles: [], error: nil)
+            var verification = MinifyReport.Verification(
+                ran: false, passed: true, probes: [], missingFiles: [], error: nil)
             if options.verify {
                 let users = (hardened.files["/etc/passwd"] ?? passwd, hardened.files["/etc/group"] ?? group)
                 verification = await verify(
                     final.image, users: users, original: profile, seccomp: seccomp, originalFS: fs,
-                    keep: plan.keep.merging(plan.bytecode.mapValues { "replaced by \($0)" }) { a, _ in a }, options: options.run)
+                    keep: plan.keep.merging(plan.bytecode.mapValues { "replaced by \($0)" }) { a, _ in a },
+                    options: options.run)
                 if !verification.passed && !hardened.runsAsRoot && allowNonRoot && attempt == 1 {
                     logger.notice("Verification failed as a non-root user; trying again as root")
                     allowNonRoot = false
@@ -161,10 +178,16 @@ public final class Minifier {
                 strippedSetuid: final.layer.strippedModes, packagesRemoved: plan.packagesRemoved.sorted(),
                 unresolvedLibraries: Array(Set(plan.unresolved)).sorted(), verification: verification,
                 seccompSyscalls: seccomp.syscalls?.first?.names.count ?? 0,
-                removed: plan.removed.map { MinifyReport.PathReason(path: $0.key, reason: $0.value) }.sorted { $0.path < $1.path },
-                kept: plan.keep.map { MinifyReport.PathReason(path: $0.key, reason: $0.value) }.sorted { $0.path < $1.path })
-            let k8s = ConfigHardening.kubernetesSecurityContext(profile, hardened: hardened, seccompName: "harden/seccomp.json")
-            return MinifyResult(image: final.image, report: report, seccomp: seccomp, kubernetes: k8s, sbomAfter: sbomAfter)
+                removed: plan.removed.map { MinifyReport.PathReason(path: $0.key, reason: $0.value) }.sorted {
+                    $0.path < $1.path
+                },
+                kept: plan.keep.map { MinifyReport.PathReason(path: $0.key, reason: $0.value) }.sorted {
+                    $0.path < $1.path
+                })
+            let k8s = ConfigHardening.kubernetesSecurityContext(
+                profile, hardened: hardened, seccompName: "harden/seccomp.json")
+            return MinifyResult(
+                image: final.image, report: report, seccomp: seccomp, kubernetes: k8s, sbomAfter: sbomAfter)
         }
     }
 
@@ -173,15 +196,19 @@ public final class Minifier {
         compression: Compression = .gzip
     ) throws -> (image: Image, layer: BuiltLayer) {
         let layer = try LayerBuilder.write(
-            keep: plan.keep, tree: tree, rootfs: rootfs, overrides: plan.overrides, store: store, compression: compression)
+            keep: plan.keep, tree: tree, rootfs: rootfs, overrides: plan.overrides, store: store,
+            compression: compression)
         var history = (image.config.history ?? []).map { h -> History in
-            var e = h; e.emptyLayer = true; return e
+            var e = h
+            e.emptyLayer = true
+            return e
         }
         history.append(
             History(
                 created: image.config.created, createdBy: "harden minify",
                 comment:
-                    "minified from \(image.configDigest): \(plan.keep.count) paths kept, \(plan.removed.count) removed"))
+                    "minified from \(image.configDigest): \(plan.keep.count) paths kept, \(plan.removed.count) removed")
+        )
         let config = ImageConfiguration(
             architecture: image.config.architecture, os: image.config.os, config: hardened.config,
             diffIDs: [layer.diffID], history: history, created: image.config.created)
@@ -192,11 +219,14 @@ public final class Minifier {
     /// sensor watching for files the app looks for and does not find. Probes in `options` that the profile does not
     /// hold (an imported profile holds none) run too, and must pass.
     func verify(
-        _ image: Image, users: (passwd: [UInt8]?, group: [UInt8]?), original: RuntimeProfile, seccomp: RuntimeSpec.Seccomp,
+        _ image: Image, users: (passwd: [UInt8]?, group: [UInt8]?), original: RuntimeProfile,
+        seccomp: RuntimeSpec.Seccomp,
         originalFS: any ImageFileSystem,
         keep: [String: String], options: RunOptions
     ) async -> MinifyReport.Verification {
-        guard let run = original.runs.last else { return .init(ran: false, passed: true, probes: [], missingFiles: [], error: nil) }
+        guard let run = original.runs.last else {
+            return .init(ran: false, passed: true, probes: [], missingFiles: [], error: nil)
+        }
         var o = options
         o.sensors = [.ptrace]
         o.seccomp = seccomp
@@ -215,10 +245,12 @@ public final class Minifier {
         o.probeScripts += extraScripts
         if o.httpProbes.isEmpty && o.execProbes.isEmpty && o.probeScripts.isEmpty { o.duration = 2 }
         do {
-            let observation = try await ContainerRunner(logger: logger).run(image, users: users, reference: "minified image", options: o)
+            let observation = try await ContainerRunner(logger: logger).run(
+                image, users: users, reference: "minified image", options: o)
             var comparisons: [MinifyReport.ProbeComparison] = []
             let order = run.probes
-            let afterByKey = Dictionary(observation.run.probes.map { ("\($0.kind) \($0.spec)", $0) }, uniquingKeysWith: { a, _ in a })
+            let afterByKey = Dictionary(
+                observation.run.probes.map { ("\($0.kind) \($0.spec)", $0) }, uniquingKeysWith: { a, _ in a })
             for b in order {
                 let key = "\(b.kind == .https && !b.spec.hasPrefix("https:") ? "https" : b.kind.rawValue) \(b.spec)"
                 let a = afterByKey[key] ?? afterByKey["\(b.kind) \(b.spec)"]
@@ -231,7 +263,9 @@ public final class Minifier {
             for (kind, spec) in extras {
                 let a = afterByKey["\(kind) \(spec)"]
                 comparisons.append(
-                    .init(probe: "\(kind) \(spec)", before: "(given) must pass", after: a.map(describe) ?? "not run", same: a?.ok == true))
+                    .init(
+                        probe: "\(kind) \(spec)", before: "(given) must pass", after: a.map(describe) ?? "not run",
+                        same: a?.ok == true))
             }
             var missing = Set<String>()
             for t in observation.traces {

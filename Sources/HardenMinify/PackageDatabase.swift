@@ -6,7 +6,9 @@ import HardenCore
 public enum DpkgStatus {
     /// The stanzas of `status` whose Package is in `keeping`, in their original order and bytes, except that a
     /// `Conffiles:` field lists only the conffiles still present (and goes when none is).
-    public static func filter(_ status: [UInt8], keeping: Set<String>, isPresent: (String) -> Bool = { _ in true }) -> [UInt8] {
+    public static func filter(
+        _ status: [UInt8], keeping: Set<String>, isPresent: (String) -> Bool = { _ in true }
+    ) -> [UInt8] {
         let text = String(decoding: status, as: UTF8.self)
         var out: [String] = []
         for stanza in text.components(separatedByBlankLines: ()) {
@@ -25,7 +27,10 @@ public enum DpkgStatus {
         while i < lines.count {
             let line = lines[i]
             i += 1
-            guard line.hasPrefix("Conffiles:") else { out.append(line); continue }
+            guard line.hasPrefix("Conffiles:") else {
+                out.append(line)
+                continue
+            }
             var entries: [Substring] = []
             while i < lines.count, let c = lines[i].first, c == " " || c == "\t" {
                 let entry = lines[i]
@@ -33,7 +38,10 @@ public enum DpkgStatus {
                 let path = entry.drop { $0 == " " || $0 == "\t" }.prefix { $0 != " " && $0 != "\t" }
                 if isPresent(String(path)) { entries.append(entry) }
             }
-            if !entries.isEmpty { out.append(line); out += entries }
+            if !entries.isEmpty {
+                out.append(line)
+                out += entries
+            }
         }
         return out
     }
@@ -55,7 +63,8 @@ public enum DpkgStatus {
                 }
             case "conffiles":
                 let text = String(decoding: line, as: UTF8.self)
-                path = text.hasPrefix("/") ? text : text.firstIndex(of: " ").map { String(text[text.index(after: $0)...]) }
+                path =
+                    text.hasPrefix("/") ? text : text.firstIndex(of: " ").map { String(text[text.index(after: $0)...]) }
             default:
                 path = String(decoding: line, as: UTF8.self)
             }
@@ -76,7 +85,8 @@ public enum ApkInstalled {
         var records: [String] = []
         for record in text.components(separatedByBlankLines: ()) {
             let lines = exactLines(record, omittingEmpty: true)
-            guard let name = lines.first(where: { $0.hasPrefix("P:") })?.dropFirst(2), keeping.contains(String(name)) else { continue }
+            guard let name = lines.first(where: { $0.hasPrefix("P:") })?.dropFirst(2), keeping.contains(String(name))
+            else { continue }
             var out: [Substring] = []
             var dir = ""
             var dirLines: [Substring] = []  // the current F: line and its M:, written once something under it stays
@@ -101,7 +111,10 @@ public enum ApkInstalled {
                     inFile = true
                     let path = "/" + (dir.isEmpty ? "" : dir + "/") + line.dropFirst(2)
                     fileKept = isPresent(path)
-                    if fileKept { flushDirectory(); out.append(line) }
+                    if fileKept {
+                        flushDirectory()
+                        out.append(line)
+                    }
                 case "a:" where inFile, "Z:" where inFile:
                     if fileKept { out.append(line) }
                 default:
@@ -124,7 +137,10 @@ extension String {
         var current: [Substring] = []
         for line in exactLines(self, omittingEmpty: false) {
             if line.trimming(" \t\r").isEmpty {
-                if !current.isEmpty { out.append(current.joined(separator: "\n")); current = [] }
+                if !current.isEmpty {
+                    out.append(current.joined(separator: "\n"))
+                    current = []
+                }
             } else {
                 current.append(line)
             }

@@ -31,9 +31,14 @@ public struct PlanInput {
     public var pythonBytecode = false
 
     public init(
-        config: ContainerConfig?, tree: FileTree, fileSystem: any ImageFileSystem, packages: [SoftwarePackage], profile: RuntimeProfile
+        config: ContainerConfig?, tree: FileTree, fileSystem: any ImageFileSystem, packages: [SoftwarePackage],
+        profile: RuntimeProfile
     ) {
-        self.config = config; self.tree = tree; self.fileSystem = fileSystem; self.packages = packages; self.profile = profile
+        self.config = config
+        self.tree = tree
+        self.fileSystem = fileSystem
+        self.packages = packages
+        self.profile = profile
     }
 }
 
@@ -55,8 +60,10 @@ public struct Plan: Sendable {
 
 public enum Planner {
     static let essentials = [
-        "/etc/passwd", "/etc/group", "/etc/nsswitch.conf", "/etc/hosts", "/etc/resolv.conf", "/etc/os-release", "/usr/lib/os-release",
-        "/etc/ssl/certs/ca-certificates.crt", "/etc/ssl/certs", "/etc/ca-certificates.conf", "/etc/localtime", "/etc/host.conf",
+        "/etc/passwd", "/etc/group", "/etc/nsswitch.conf", "/etc/hosts", "/etc/resolv.conf", "/etc/os-release",
+        "/usr/lib/os-release",
+        "/etc/ssl/certs/ca-certificates.crt", "/etc/ssl/certs", "/etc/ca-certificates.conf", "/etc/localtime",
+        "/etc/host.conf",
         "/etc/ld.so.cache", "/etc/debian_version", "/etc/alpine-release",
     ]
     static let nssLibraries = ["libnss_files.so.2", "libnss_dns.so.2", "libresolv.so.2"]
@@ -123,13 +130,17 @@ public enum Planner {
         }
         // 5. Presets other than aggressive keep whole packages unless they are unused and vulnerable.
         func isDirectoryLink(_ path: String) -> Bool {
-            guard input.tree.nodes[RawPath(String(path.dropFirst())).normalized]?.type == .symlink, let r = fs.resolve(path) else {
+            guard input.tree.nodes[RawPath(String(path.dropFirst())).normalized]?.type == .symlink,
+                let r = fs.resolve(path)
+            else {
                 return false
             }
             return fs.size(r.path) == nil
         }
         let usedPaths = Set(keep.keys)
-        func isUsed(_ p: SoftwarePackage) -> Bool { p.files.contains { usedPaths.contains($0) && !isDirectoryLink($0) } }
+        func isUsed(_ p: SoftwarePackage) -> Bool {
+            p.files.contains { usedPaths.contains($0) && !isDirectoryLink($0) }
+        }
         if input.preset != .aggressive {
             for p in input.packages where !p.files.isEmpty && !isUsed(p) {
                 let rank = input.vulnerabilityRank[p.id] ?? 0
@@ -141,7 +152,9 @@ public enum Planner {
                 let owned = Set(input.packages.flatMap(\.files))
                 for (rel, node) in input.tree.nodes where node.type != .directory {
                     let abs = rel.absoluteDescription
-                    if !owned.contains(abs) && keep[abs] == nil { add(abs, "file of no package, kept by the light preset") }
+                    if !owned.contains(abs) && keep[abs] == nil {
+                        add(abs, "file of no package, kept by the light preset")
+                    }
                 }
             }
         }
@@ -160,13 +173,16 @@ public enum Planner {
             for (l, r) in result.links { add(l, r == "used" ? "used" : r) }
             for (f, r) in result.files { add(f, r) }
             plan.unresolved += result.missing.map { "\($0.0) (needed by \($0.1))" }
-            for p in pending { if let interp = shebang(p, fs: fs, pathDirs: pathDirs) { addResolved(interp, "interpreter of \(p)") } }
+            for p in pending {
+                if let interp = shebang(p, fs: fs, pathDirs: pathDirs) { addResolved(interp, "interpreter of \(p)") }
+            }
             // NSS and DNS modules are loaded with dlopen by libc: keep them with libc.
             if !nssAdded, keep.keys.contains(where: { $0.hasSuffix("/libc.so.6") }) {
                 nssAdded = true
                 for lib in nssLibraries {
                     for dir in [
-                        "/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib/aarch64-linux-gnu", "/usr/lib/aarch64-linux-gnu",
+                        "/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib/aarch64-linux-gnu",
+                        "/usr/lib/aarch64-linux-gnu",
                         "/lib", "/usr/lib",
                     ] {
                         addResolved("\(dir)/\(lib)", "loaded by libc at run time (NSS/DNS)")
@@ -179,7 +195,9 @@ public enum Planner {
                 if p.type == .python || p.type == .npm || p.type == .gem || p.type == .javaArchive {
                     for f in p.files { addResolved(f, "package \(p.name) (one of its files is used)") }
                 } else if p.type.isOS {
-                    for f in p.files where f.contains("/dist-packages/") || f.contains("/site-packages/") || f.contains("/node_modules/") {
+                    for f in p.files
+                    where f.contains("/dist-packages/") || f.contains("/site-packages/") || f.contains("/node_modules/")
+                    {
                         addResolved(f, "package \(p.name) (one of its modules is used)")
                     }
                 }
@@ -188,7 +206,8 @@ public enum Planner {
         // 6b. Sourceless Python: a module whose source Python only stat-ed loaded its cached bytecode; that bytecode
         // becomes NAME.pyc beside where the source was (Python imports it without the source) and the source goes.
         if input.pythonBytecode {
-            plan.bytecode = Self.sourcelessModules(keep: &keep, profile: input.profile, fs: fs, overrides: &plan.overrides)
+            plan.bytecode = Self.sourcelessModules(
+                keep: &keep, profile: input.profile, fs: fs, overrides: &plan.overrides)
         }
         // 7. The package database: packages that still have files, with their file lists. A link to a directory
         // (usr-merge's /bin -> usr/bin, listed by many packages) does not make a package present.
@@ -218,7 +237,10 @@ public enum Planner {
                 DpkgStatus.filter($0, keeping: keptDeb, isPresent: $1)
             }
             // dpkg's own files: without info/format, dpkg reads NAME:ARCH.list as NAME.list and finds no files.
-            for admin in ["/var/lib/dpkg/info/format", "/var/lib/dpkg/arch", "/var/lib/dpkg/diversions", "/var/lib/dpkg/statoverride"] {
+            for admin in [
+                "/var/lib/dpkg/info/format", "/var/lib/dpkg/arch", "/var/lib/dpkg/diversions",
+                "/var/lib/dpkg/statoverride",
+            ] {
                 addResolved(admin, "package database")
             }
         }
@@ -229,7 +251,9 @@ public enum Planner {
             let inInfo = abs.hasPrefix("/var/lib/dpkg/info/"), inStatusD = abs.hasPrefix("/var/lib/dpkg/status.d/")
             guard inInfo || inStatusD else { continue }
             let base = String(abs.split(separator: "/").last ?? "")
-            if let kind = (inInfo ? ["list", "md5sums", "conffiles"] : ["md5sums"]).first(where: { base.hasSuffix("." + $0) }) {
+            if let kind = (inInfo ? ["list", "md5sums", "conffiles"] : ["md5sums"]).first(where: {
+                base.hasSuffix("." + $0)
+            }) {
                 let pkg = String(base.dropLast(kind.count + 1).prefix { $0 != ":" })
                 if keptDeb.contains(pkg) {
                     database(abs, "package database of \(pkg) (rewritten to its files left)") {
@@ -257,7 +281,9 @@ public enum Planner {
             }
             // BerkeleyDB and NDB databases cannot be rewritten here: kept whole, so that no package is hidden.
             for name in ["Packages", "Packages.db"] {
-                addResolved("\(dir)/\(name)", "package database (BerkeleyDB/NDB, kept unchanged: it still lists the packages removed)")
+                addResolved(
+                    "\(dir)/\(name)",
+                    "package database (BerkeleyDB/NDB, kept unchanged: it still lists the packages removed)")
             }
         }
         // Every list names exactly what is left: dpkg --verify finds nothing missing, a scanner's file ownership is true.
@@ -274,7 +300,8 @@ public enum Planner {
             if let bytes = read(path), let rewritten = rewrite(bytes, isPresent) { plan.overrides[path] = rewritten }
         }
         // Everything else goes.
-        let owners = Dictionary(input.packages.flatMap { p in p.files.map { ($0, p.name) } }, uniquingKeysWith: { a, _ in a })
+        let owners = Dictionary(
+            input.packages.flatMap { p in p.files.map { ($0, p.name) } }, uniquingKeysWith: { a, _ in a })
         for (rel, node) in input.tree.nodes where node.type != .directory && !rel.isRoot {
             let abs = rel.absoluteDescription
             if keep[abs] == nil {
@@ -302,7 +329,8 @@ public enum Planner {
     /// `/d/__pycache__/m.cpython-311.pyc` → `/d/m.py` (nil for other paths and optimised `.opt-N` files).
     static func cacheOwner(_ path: String) -> String? {
         let parts = path.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count >= 3, parts[parts.count - 2] == "__pycache__", path.hasSuffix(".pyc"), !path.contains(".opt-") else { return nil }
+        guard parts.count >= 3, parts[parts.count - 2] == "__pycache__", path.hasSuffix(".pyc"), !path.contains(".opt-")
+        else { return nil }
         let file = parts[parts.count - 1]
         guard let dot = file.firstIndex(of: "."), file[dot...].hasPrefix(".cpython-") else { return nil }
         return parts.dropLast(2).joined(separator: "/") + "/" + file[..<dot] + ".py"
@@ -351,7 +379,9 @@ public enum Planner {
 
     /// The interpreter of a `#!` script (through `env NAME`).
     static func shebang(_ path: String, fs: any ImageFileSystem, pathDirs: [String]) -> String? {
-        guard let head = try? fs.read(path, offset: 0, count: 256), head.starts(with: Array("#!".utf8)) else { return nil }
+        guard let head = try? fs.read(path, offset: 0, count: 256), head.starts(with: Array("#!".utf8)) else {
+            return nil
+        }
         let line = String(decoding: head.dropFirst(2).prefix { $0 != 10 }, as: UTF8.self)
         let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
         guard let interp = words.first else { return nil }

@@ -22,7 +22,9 @@ public struct Descriptor: Codable, Hashable, Sendable {
     /// artifactType is the IANA media type of this artifact.
     public var artifactType: String?
 
-    public init(mediaType: String, digest: Digest, size: Int64, annotations: [String: String]? = nil, platform: Platform? = nil) {
+    public init(
+        mediaType: String, digest: Digest, size: Int64, annotations: [String: String]? = nil, platform: Platform? = nil
+    ) {
         self.mediaType = mediaType
         self.digest = digest
         self.size = size
@@ -92,7 +94,9 @@ public struct Platform: Codable, Hashable, Sendable, CustomStringConvertible {
         switch p.architecture {
         case "x86_64", "x86-64": p.architecture = "amd64"
         case "aarch64": p.architecture = "arm64"
-        case "armhf": p.architecture = "arm"; p.variant = p.variant ?? "v7"
+        case "armhf":
+            p.architecture = "arm"
+            p.variant = p.variant ?? "v7"
         default: break
         }
         if p.architecture == "arm64" && p.variant == "v8" { p.variant = nil }
@@ -127,7 +131,10 @@ public struct Manifest: Codable, Hashable, Sendable {
     /// annotations contains arbitrary metadata for the image manifest.
     public var annotations: [String: String]?
 
-    public init(mediaType: String = MediaType.ociManifest, config: Descriptor, layers: [Descriptor], annotations: [String: String]? = nil) {
+    public init(
+        mediaType: String = MediaType.ociManifest, config: Descriptor, layers: [Descriptor],
+        annotations: [String: String]? = nil
+    ) {
         self.schemaVersion = 2
         self.mediaType = mediaType
         self.config = config
@@ -139,7 +146,8 @@ public struct Manifest: Codable, Hashable, Sendable {
     public static func parse(_ bytes: [UInt8], source: String) throws -> Manifest {
         let m: Manifest = try JSONCoding.decode(bytes, source: source, what: "manifest")
         guard m.schemaVersion == 2 else {
-            throw HardenError(.unsupported, "\(source): manifest schemaVersion \(m.schemaVersion) is not supported (only 2)")
+            throw HardenError(
+                .unsupported, "\(source): manifest schemaVersion \(m.schemaVersion) is not supported (only 2)")
         }
         return m
     }
@@ -166,7 +174,8 @@ public struct Index: Codable, Hashable, Sendable {
     public static func parse(_ bytes: [UInt8], source: String) throws -> Index {
         let i: Index = try JSONCoding.decode(bytes, source: source, what: "index")
         guard i.schemaVersion == 2 else {
-            throw HardenError(.unsupported, "\(source): index schemaVersion \(i.schemaVersion) is not supported (only 2)")
+            throw HardenError(
+                .unsupported, "\(source): index schemaVersion \(i.schemaVersion) is not supported (only 2)")
         }
         return i
     }

@@ -23,7 +23,8 @@ public struct Digest: Hashable, Comparable, Sendable, Codable, CustomStringConve
         }
         let alg = String(text[..<colon])
         guard let algorithm = HashAlgorithm(rawValue: alg) else {
-            throw HardenError(.unsupported, "unsupported digest algorithm \"\(alg.prefix(20))\" in \"\(text.prefix(80))\"")
+            throw HardenError(
+                .unsupported, "unsupported digest algorithm \"\(alg.prefix(20))\" in \"\(text.prefix(80))\"")
         }
         try self.init(algorithm: algorithm, encoded: String(text[text.index(after: colon)...]))
     }

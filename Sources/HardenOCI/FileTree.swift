@@ -48,7 +48,9 @@ public final class FileTree {
     /// Paths whose content to capture while applying layers.
     public var capturePaths = Set(FileTree.osReleaseFiles)
     /// The files that name an image's operating system, in the order they are believed.
-    public static let osReleaseFiles: [RawPath] = ["etc/os-release", "usr/lib/os-release", "etc/debian_version", "etc/alpine-release"]
+    public static let osReleaseFiles: [RawPath] = [
+        "etc/os-release", "usr/lib/os-release", "etc/debian_version", "etc/alpine-release",
+    ]
     /// Problems that did not stop the squash (hostile or odd entries that were neutralised).
     public private(set) var warnings: [String] = []
     private var currentLayer = 0
@@ -92,11 +94,16 @@ public final class FileTree {
         let tar = TarReader(counted, name: "\(image.source): layer \(layer)")
         while let entry = try tar.next() {
             stats.entries += 1
-            if entry.type == .regular { stats.files += 1; stats.contentBytes += entry.size }
+            if entry.type == .regular {
+                stats.files += 1
+                stats.contentBytes += entry.size
+            }
             if entry.path.lastComponent.starts(with: Array(".wh.".utf8)) { stats.whiteouts += 1 }
             try add(entry, body: tar)
         }
-        try tar.drainTrailer(limit: 64 << 20, onExcess: "more than 64 MiB of data after the end of the tar archive (a decompression bomb?)")
+        try tar.drainTrailer(
+            limit: 64 << 20,
+            onExcess: "more than 64 MiB of data after the end of the tar archive (a decompression bomb?)")
         stats.uncompressedBytes = counted.count
         return stats
     }
@@ -112,7 +119,9 @@ public final class FileTree {
         let key = ContentKey(layer: currentLayer, entry: entryIndex)
         entryIndex += 1
         let raw = entry.path
-        if raw.climbsAboveRoot { warnings.append("layer \(currentLayer): entry \(raw) climbs above the root; kept inside it") }
+        if raw.climbsAboveRoot {
+            warnings.append("layer \(currentLayer): entry \(raw) climbs above the root; kept inside it")
+        }
         var path = resolveParents(raw.normalized)
         let name = path.lastComponent
 
@@ -137,7 +146,8 @@ public final class FileTree {
         }
 
         var node = FileNode(
-            type: entry.type, mode: entry.mode, uid: entry.uid, gid: entry.gid, size: entry.type == .regular ? entry.size : 0,
+            type: entry.type, mode: entry.mode, uid: entry.uid, gid: entry.gid,
+            size: entry.type == .regular ? entry.size : 0,
             mtime: entry.mtime, linkTarget: entry.linkTarget, devMajor: entry.devMajor, devMinor: entry.devMinor,
             xattrs: entry.xattrs, layer: currentLayer, content: nil, implicit: false)
         switch entry.type {
@@ -230,7 +240,8 @@ public final class FileTree {
         if path.isRoot { return }
         if let n = nodes[path], n.isDirectory { return }
         if nodes[path] != nil {
-            warnings.append("layer \(currentLayer): /\(path) was replaced by a directory because a later entry lies below it")
+            warnings.append(
+                "layer \(currentLayer): /\(path) was replaced by a directory because a later entry lies below it")
             remove(path)
         }
         ensureDirectory(path.parent ?? .root)

@@ -17,11 +17,14 @@ extension BlobStore {
     /// Reads a small blob whole and checks its size and digest.
     public func readVerified(_ descriptor: Descriptor, limit: Int = 16 << 20, what: String) throws -> [UInt8] {
         guard descriptor.size <= Int64(limit) else {
-            throw HardenError(.limitExceeded, "\(name): \(what) \(descriptor.digest) declares \(descriptor.size) bytes, more than \(limit)")
+            throw HardenError(
+                .limitExceeded,
+                "\(name): \(what) \(descriptor.digest) declares \(descriptor.size) bytes, more than \(limit)")
         }
         let reader = HashingReader(
             try openRaw(descriptor.digest),
-            expected: descriptor.digest.expectation(size: descriptor.size, name: "\(name): \(what) \(descriptor.digest)"))
+            expected: descriptor.digest.expectation(
+                size: descriptor.size, name: "\(name): \(what) \(descriptor.digest)"))
         return try reader.readAll(limit: limit, name: "\(name): \(what)")
     }
 }
@@ -67,7 +70,8 @@ public final class Image: Sendable {
         guard config.rootfs.diffIDs.count == manifest.layers.count else {
             throw HardenError(
                 .corrupt,
-                "\(source): manifest lists \(manifest.layers.count) layers but the config has \(config.rootfs.diffIDs.count) diff_ids")
+                "\(source): manifest lists \(manifest.layers.count) layers but the config has \(config.rootfs.diffIDs.count) diff_ids"
+            )
         }
         let history = config.layerHistory
         var layers: [ImageLayer] = []
@@ -80,7 +84,9 @@ public final class Image: Sendable {
             } else {
                 throw HardenError(.unsupported, "\(source): layer \(i) has unsupported media type \"\(d.mediaType)\"")
             }
-            layers.append(ImageLayer(descriptor: d, diffID: config.rootfs.diffIDs[i], compression: compression, history: history[i]))
+            layers.append(
+                ImageLayer(
+                    descriptor: d, diffID: config.rootfs.diffIDs[i], compression: compression, history: history[i]))
         }
         self.layers = layers
     }
@@ -97,7 +103,9 @@ public final class Image: Sendable {
         let plain = layer.compression.decompressing(raw, name: label, limits: limits)
         if layer.compression == .none && layer.descriptor.digest == layer.diffID { return raw }
         return HashingReader(
-            plain, expected: layer.diffID.expectation(size: nil, name: "\(label): uncompressed content (DiffID \(layer.diffID))"))
+            plain,
+            expected: layer.diffID.expectation(
+                size: nil, name: "\(label): uncompressed content (DiffID \(layer.diffID))"))
     }
 
     /// Streams every entry of layer `index` to `body`, then reads the rest of the layer so its digests are checked.
@@ -115,7 +123,9 @@ public final class Image: Sendable {
 
     /// The one rule for what may follow a layer's end-of-archive marker, applied by every reader and writer.
     public static func checkTrailer(_ tar: TarReader) throws {
-        try tar.drainTrailer(limit: 64 << 20, onExcess: "more than 64 MiB of data after the end of the tar archive (a decompression bomb?)")
+        try tar.drainTrailer(
+            limit: 64 << 20,
+            onExcess: "more than 64 MiB of data after the end of the tar archive (a decompression bomb?)")
     }
 
     /// Reads a layer's uncompressed stream as a tar archive to its end (headers only), so a layer copied as it is

@@ -46,7 +46,8 @@ public struct ImageConfiguration: Codable, Hashable, Sendable {
     public static func parse(_ bytes: [UInt8], source: String) throws -> ImageConfiguration {
         let c: ImageConfiguration = try JSONCoding.decode(bytes, source: source, what: "image config")
         guard c.rootfs.type == "layers" else {
-            throw HardenError(.unsupported, "\(source): rootfs type \"\(c.rootfs.type)\" is not supported (only \"layers\")")
+            throw HardenError(
+                .unsupported, "\(source): rootfs type \"\(c.rootfs.type)\" is not supported (only \"layers\")")
         }
         return c
     }
@@ -96,7 +97,9 @@ public struct Healthcheck: Codable, Hashable, Sendable {
     public var interval: Int64?
     public var timeout: Int64?
     public var retries: Int?
-    enum CodingKeys: String, CodingKey { case test = "Test", interval = "Interval", timeout = "Timeout", retries = "Retries" }
+    enum CodingKeys: String, CodingKey {
+        case test = "Test", interval = "Interval", timeout = "Timeout", retries = "Retries"
+    }
 }
 
 /// The `{}` values of JSON sets such as ExposedPorts.

@@ -38,7 +38,9 @@ public enum ImageLoader {
                 return try RootfsPacker.image(fromDirectory: path)
             case .registry(let r):
                 // Registry images are pulled asynchronously by HardenRegistry (RegistryTransfer.pull), which the commands use.
-                throw HardenError(.internalError, "docker://\(r): registry images are opened with RegistryTransfer.pull, not ImageLoader")
+                throw HardenError(
+                    .internalError,
+                    "docker://\(r): registry images are opened with RegistryTransfer.pull, not ImageLoader")
             }
         } catch let e as HardenError {
             throw e.prefixed(reference.path ?? reference.description)
@@ -59,14 +61,17 @@ public enum ImageLoader {
         let index = try Index.parse(indexBytes, source: "index.json")
         var candidates = index.manifests
         if let tag {
-            candidates = candidates.filter { $0.refName == tag || ($0.refName.map { $0.hasSuffix(":" + tag) } ?? false) }
+            candidates = candidates.filter {
+                $0.refName == tag || ($0.refName.map { $0.hasSuffix(":" + tag) } ?? false)
+            }
             if candidates.isEmpty {
                 throw HardenError(.notFound, "no image tagged \"\(tag)\"; tags: \(tagList(index))")
             }
         } else {
             let tags = Set(candidates.compactMap(\.refName))
             if tags.count > 1 {
-                throw HardenError(.invalidArgument, "holds several images; name one with :TAG (tags: \(tagList(index)))")
+                throw HardenError(
+                    .invalidArgument, "holds several images; name one with :TAG (tags: \(tagList(index)))")
             }
         }
         guard !candidates.isEmpty else { throw HardenError(.notFound, "index.json lists no images") }
@@ -82,7 +87,9 @@ public enum ImageLoader {
     }
 
     /// Picks one manifest among descriptors, descending into indexes and choosing by platform.
-    static func select(_ descriptors: [Descriptor], store: any BlobStore, options: Options, depth: Int) throws -> Descriptor {
+    static func select(
+        _ descriptors: [Descriptor], store: any BlobStore, options: Options, depth: Int
+    ) throws -> Descriptor {
         guard depth < 8 else { throw HardenError(.limitExceeded, "indexes are nested more than 8 levels deep") }
         var expanded: [Descriptor] = []
         for d in descriptors {
@@ -92,7 +99,8 @@ public enum ImageLoader {
                 let pick = try select(nested.manifests, store: store, options: options, depth: depth + 1)
                 var annotated = pick
                 if annotated.refName == nil, let ref = d.refName {
-                    annotated.annotations = (annotated.annotations ?? [:]).merging([Descriptor.refNameAnnotation: ref]) { a, _ in a }
+                    annotated.annotations = (annotated.annotations ?? [:]).merging([Descriptor.refNameAnnotation: ref])
+                    { a, _ in a }
                 }
                 expanded.append(annotated)
             } else if MediaType.isManifest(d.mediaType) || d.mediaType.isEmpty {
@@ -106,7 +114,8 @@ public enum ImageLoader {
         if let first = matching.first { return first }
         if withPlatform.isEmpty {
             // Several untagged manifests without platforms: ambiguous.
-            throw HardenError(.invalidArgument, "holds \(expanded.count) images without tags or platforms; cannot choose one")
+            throw HardenError(
+                .invalidArgument, "holds \(expanded.count) images without tags or platforms; cannot choose one")
         }
         let available = withPlatform.compactMap { $0.platform?.description }.joined(separator: ", ")
         throw HardenError(.notFound, "no image for platform \(options.platform); available: \(available)")
@@ -132,22 +141,26 @@ public enum ImageLoader {
     static func openDockerArchive(path: String, repoTag: String?) throws -> Image {
         let archive = try TarArchiveIndex(path: path)
         var extraPaths: [Digest: String] = [:]
-        let entries = try DockerArchiveManifestEntry.parseList(try archive.read("manifest.json"), source: "manifest.json")
+        let entries = try DockerArchiveManifestEntry.parseList(
+            try archive.read("manifest.json"), source: "manifest.json")
         guard !entries.isEmpty else { throw HardenError(.corrupt, "manifest.json lists no images") }
         let entry: DockerArchiveManifestEntry
         if let repoTag {
             let wanted = normalizeDockerTag(repoTag)
-            guard let e = entries.first(where: { ($0.repoTags ?? []).contains { normalizeDockerTag($0) == wanted } }) else {
+            guard let e = entries.first(where: { ($0.repoTags ?? []).contains { normalizeDockerTag($0) == wanted } })
+            else {
                 let tags = entries.flatMap { $0.repoTags ?? [] }
                 throw HardenError(
-                    .notFound, "no image tagged \"\(repoTag)\"; tags: \(tags.isEmpty ? "(none)" : tags.joined(separator: ", "))")
+                    .notFound,
+                    "no image tagged \"\(repoTag)\"; tags: \(tags.isEmpty ? "(none)" : tags.joined(separator: ", "))")
             }
             entry = e
         } else {
             guard entries.count == 1 else {
                 let tags = entries.flatMap { $0.repoTags ?? [] }
                 throw HardenError(
-                    .invalidArgument, "holds \(entries.count) images; name one with :REPO:TAG (tags: \(tags.joined(separator: ", ")))")
+                    .invalidArgument,
+                    "holds \(entries.count) images; name one with :REPO:TAG (tags: \(tags.joined(separator: ", ")))")
             }
             entry = entries[0]
         }
@@ -160,7 +173,9 @@ public enum ImageLoader {
         let config = try ImageConfiguration.parse(configBytes, source: "config \(entry.config)")
         guard config.rootfs.diffIDs.count == entry.layers.count else {
             throw HardenError(
-                .corrupt, "manifest.json lists \(entry.layers.count) layers but the config has \(config.rootfs.diffIDs.count) diff_ids")
+                .corrupt,
+                "manifest.json lists \(entry.layers.count) layers but the config has \(config.rootfs.diffIDs.count) diff_ids"
+            )
         }
         var layers: [Descriptor] = []
         var compressions: [Compression] = []
@@ -215,7 +230,8 @@ public enum ImageLoader {
             name = String(name[..<colon])
         }
         let parts = name.split(separator: "/", maxSplits: 1).map(String.init)
-        let hasDomain = parts.count == 2 && (parts[0].contains(".") || parts[0].contains(":") || parts[0] == "localhost")
+        let hasDomain =
+            parts.count == 2 && (parts[0].contains(".") || parts[0].contains(":") || parts[0] == "localhost")
         if !hasDomain {
             name = "docker.io/" + (parts.count == 1 ? "library/" + name : name)
         }

@@ -53,25 +53,29 @@ public enum ImageReference: Sendable, Hashable, CustomStringConvertible {
             (
                 "oci-archive:",
                 {
-                    let (p, t) = split($0); return .ociArchive(path: p, tag: t)
+                    let (p, t) = split($0)
+                    return .ociArchive(path: p, tag: t)
                 }
             ),
             (
                 "oci-dir:",
                 {
-                    let (p, t) = split($0); return .ociLayout(path: p, tag: t)
+                    let (p, t) = split($0)
+                    return .ociLayout(path: p, tag: t)
                 }
             ),
             (
                 "oci:",
                 {
-                    let (p, t) = split($0); return .ociLayout(path: p, tag: t)
+                    let (p, t) = split($0)
+                    return .ociLayout(path: p, tag: t)
                 }
             ),
             (
                 "docker-archive:",
                 {
-                    let (p, t) = split($0); return .dockerArchive(path: p, repoTag: t)
+                    let (p, t) = split($0)
+                    return .dockerArchive(path: p, repoTag: t)
                 }
             ),
             ("dir:", { .rootfs(path: String($0)) }),
@@ -85,7 +89,8 @@ public enum ImageReference: Sendable, Hashable, CustomStringConvertible {
         }
         guard detect else {
             throw HardenError(
-                .invalidArgument, "\(text): say which transport to use: oci:, oci-archive:, docker-archive:, dir: or docker://")
+                .invalidArgument,
+                "\(text): say which transport to use: oci:, oci-archive:, docker-archive:, dir: or docker://")
         }
         if !HostFS.exists(text), isImageName(text) { return .registry(text) }
         return try detectBarePath(text)
@@ -107,7 +112,8 @@ public enum ImageReference: Sendable, Hashable, CustomStringConvertible {
         var rest = Substring(text)
         if let at = rest.firstIndex(of: "@") {
             let digest = rest[rest.index(after: at)...]
-            guard let colon = digest.firstIndex(of: ":"), digest[digest.index(after: colon)...].allSatisfy(\.isHexDigit),
+            guard let colon = digest.firstIndex(of: ":"),
+                digest[digest.index(after: colon)...].allSatisfy(\.isHexDigit),
                 digest[..<colon].allSatisfy({ $0.isLetter || $0.isNumber })
             else { return false }
             rest = rest[..<at]
@@ -117,7 +123,8 @@ public enum ImageReference: Sendable, Hashable, CustomStringConvertible {
         var last = lastComponent
         if let colon = last.lastIndex(of: ":") {
             let tag = last[last.index(after: colon)...]
-            guard !tag.isEmpty, tag.count <= 128, tag.allSatisfy({ $0.isLetter || $0.isNumber || "_.-".contains($0) }) else { return false }
+            guard !tag.isEmpty, tag.count <= 128, tag.allSatisfy({ $0.isLetter || $0.isNumber || "_.-".contains($0) })
+            else { return false }
             last = last[..<colon]
         }
         if let first = components.first, first.contains(".") || first.contains(":") || first == "localhost" {
@@ -125,7 +132,9 @@ public enum ImageReference: Sendable, Hashable, CustomStringConvertible {
             guard first.allSatisfy({ $0.isLetter || $0.isNumber || ".-:".contains($0) }) else { return false }
         }
         func pathComponent(_ c: Substring) -> Bool {
-            guard let f = c.first, let l = c.last, f.isLowercase || f.isNumber, l.isLowercase || l.isNumber else { return false }
+            guard let f = c.first, let l = c.last, f.isLowercase || f.isNumber, l.isLowercase || l.isNumber else {
+                return false
+            }
             return c.allSatisfy { ($0.isLowercase && $0.isASCII) || $0.isNumber || "._-".contains($0) }
         }
         return (components + [last]).allSatisfy(pathComponent)
@@ -135,11 +144,15 @@ public enum ImageReference: Sendable, Hashable, CustomStringConvertible {
         if HostFS.isDirectory(path) {
             if HostFS.exists(path + "/oci-layout") { return .ociLayout(path: path, tag: nil) }
             throw HardenError(
-                .invalidArgument, "\(path): not an OCI image layout (no oci-layout file); use dir:\(path) to read it as a root file system")
+                .invalidArgument,
+                "\(path): not an OCI image layout (no oci-layout file); use dir:\(path) to read it as a root file system"
+            )
         }
         guard HostFS.exists(path) else {
             throw HardenError(
-                .notFound, "\(path): no such file or directory (and not an image name or a transport:reference such as docker://\(path))")
+                .notFound,
+                "\(path): no such file or directory (and not an image name or a transport:reference such as docker://\(path))"
+            )
         }
         // Look at the archive's member names without reading bodies.
         let index = try TarArchiveIndex(path: path)

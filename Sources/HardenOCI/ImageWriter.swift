@@ -39,7 +39,9 @@ public enum ImageWriter {
         }
     }
 
-    public static func write(_ image: Image, to reference: ImageReference, options: Options = Options()) throws -> Written {
+    public static func write(
+        _ image: Image, to reference: ImageReference, options: Options = Options()
+    ) throws -> Written {
         do {
             switch reference {
             case .ociLayout(let path, let tag):
@@ -49,7 +51,8 @@ public enum ImageWriter {
                 return Written(manifestDigest: d, reference: reference.description)
             case .ociArchive(let path, let tag):
                 let d = try writeArchive(path) { staging in
-                    try writeLayout(image, directory: staging, tag: tag ?? image.tag.map(tagOnly), compression: options.compression)
+                    try writeLayout(
+                        image, directory: staging, tag: tag ?? image.tag.map(tagOnly), compression: options.compression)
                 }
                 return Written(manifestDigest: d, reference: reference.description)
             case .dockerArchive(let path, let repoTag):
@@ -63,7 +66,9 @@ public enum ImageWriter {
                 return Written(manifestDigest: nil, reference: reference.description, extracted: result)
             case .registry(let r):
                 // Pushing is asynchronous and lives in HardenRegistry (RegistryTransfer.push), which `convert` uses.
-                throw HardenError(.internalError, "docker://\(r): registry images are written with RegistryTransfer.push, not ImageWriter")
+                throw HardenError(
+                    .internalError,
+                    "docker://\(r): registry images are written with RegistryTransfer.push, not ImageWriter")
             }
         } catch let e as HardenError {
             // An error about the source (a blob that fails its digest, a bomb) names the source, not the destination.
@@ -146,7 +151,8 @@ public enum ImageWriter {
         try source.drainInner()
         let (digest, size, diffID) = try compressedOut.finish()
         guard diffID == layer.diffID else {
-            throw HardenError(.corrupt, "\(image.source): layer \(i) re-encoded to DiffID \(diffID), expected \(layer.diffID)")
+            throw HardenError(
+                .corrupt, "\(image.source): layer \(i) re-encoded to DiffID \(diffID), expected \(layer.diffID)")
         }
         try HostFS.rename(tmp, blobDir + "/" + digest.encoded)
         return Descriptor(mediaType: mediaType, digest: digest, size: size)
@@ -172,7 +178,9 @@ public enum ImageWriter {
         }
         let existing = HostFS.exists(directory + "/index.json")
         // A directory holding only blobs (a pull that wrote straight into it) counts as a fresh layout.
-        let empty = HostFS.exists(directory) ? try HostFS.listDirectory(directory).allSatisfy { $0 == "blobs" || $0 == "oci-layout" } : true
+        let empty =
+            HostFS.exists(directory)
+            ? try HostFS.listDirectory(directory).allSatisfy { $0 == "blobs" || $0 == "oci-layout" } : true
         if !existing && !empty {
             throw HardenError(.invalidArgument, "exists, is not empty and is not an OCI layout")
         }
@@ -201,7 +209,8 @@ public enum ImageWriter {
         for i in image.layers.indices {
             let target = resolveCompression(compression, for: image.layers[i])
             let isOCI = image.manifest.mediaType == MediaType.ociManifest || image.manifest.mediaType == nil
-            let d = try writeLayer(image, i, into: blobDir, target: target, ociMediaType: true, verifyDiffID: verifyDiffIDs)
+            let d = try writeLayer(
+                image, i, into: blobDir, target: target, ociMediaType: true, verifyDiffID: verifyDiffIDs)
             if d != image.layers[i].descriptor || !isOCI { changed = true }
             layers.append(d)
         }
@@ -210,7 +219,8 @@ public enum ImageWriter {
         var manifestBytes = image.manifestBytes
         if changed || image.manifest.config.mediaType != MediaType.ociConfig {
             var m = Manifest(
-                config: Descriptor(mediaType: MediaType.ociConfig, digest: configDigest, size: Int64(image.configBytes.count)),
+                config: Descriptor(
+                    mediaType: MediaType.ociConfig, digest: configDigest, size: Int64(image.configBytes.count)),
                 layers: layers, annotations: image.manifest.annotations)
             m.mediaType = MediaType.ociManifest
             manifestBytes = try JSONCoding.encode(m)
@@ -221,9 +231,12 @@ public enum ImageWriter {
         if existing {
             index = try Index.parse(try HostFS.readFile(directory + "/index.json"), source: "\(directory)/index.json")
         }
-        var descriptor = Descriptor(mediaType: MediaType.ociManifest, digest: manifestDigest, size: Int64(manifestBytes.count))
+        var descriptor = Descriptor(
+            mediaType: MediaType.ociManifest, digest: manifestDigest, size: Int64(manifestBytes.count))
         if let tag { descriptor.annotations = [Descriptor.refNameAnnotation: tag] }
-        index.manifests.removeAll { d in tag != nil ? d.refName == tag : (d.digest == manifestDigest && d.refName == nil) }
+        index.manifests.removeAll { d in
+            tag != nil ? d.refName == tag : (d.digest == manifestDigest && d.refName == nil)
+        }
         index.manifests.append(descriptor)
         try HostFS.writeFileAtomically(directory + "/oci-layout", Array(#"{"imageLayoutVersion":"1.0.0"}"#.utf8))
         try HostFS.writeFileAtomically(directory + "/index.json", try JSONCoding.encode(index))
@@ -244,7 +257,8 @@ public enum ImageWriter {
         }
         let configDigest = image.configDigest
         try HostFS.writeFileAtomically(directory + "/\(configDigest.encoded).json", image.configBytes)
-        let entry = DockerArchiveManifestEntry(config: "\(configDigest.encoded).json", repoTags: repoTag.map { [$0] }, layers: layerNames)
+        let entry = DockerArchiveManifestEntry(
+            config: "\(configDigest.encoded).json", repoTags: repoTag.map { [$0] }, layers: layerNames)
         try HostFS.writeFileAtomically(directory + "/manifest.json", try JSONCoding.encode([entry]))
         return configDigest
     }
@@ -285,7 +299,8 @@ public enum ImageWriter {
                 try archiveTree(host, prefix: path, tar: tar)
             } else {
                 let size = try HostFS.fileSize(host)
-                try tar.append(TarEntry(path: path, type: .regular, mode: 0o644, size: size), from: try FileReader(path: host))
+                try tar.append(
+                    TarEntry(path: path, type: .regular, mode: 0o644, size: size), from: try FileReader(path: host))
             }
         }
     }

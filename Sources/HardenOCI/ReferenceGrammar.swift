@@ -40,7 +40,8 @@ public enum ReferenceGrammar {
             parts.removeFirst()
         }
         for p in parts where !isPathComponent(p) {
-            return "invalid repository path component \"\(String(decoding: p, as: UTF8.self))\" (lower-case letters, digits, . _ __ -)"
+            return
+                "invalid repository path component \"\(String(decoding: p, as: UTF8.self))\" (lower-case letters, digits, . _ __ -)"
         }
         return nil
     }
@@ -59,7 +60,9 @@ public enum ReferenceGrammar {
         if c.first == UInt8(ascii: "[") {
             guard let close = c.firstIndex(of: UInt8(ascii: "]")) else { return false }
             let inner = c[(c.startIndex + 1)..<close]
-            guard !inner.isEmpty, inner.allSatisfy({ isAlnum($0) || $0 == UInt8(ascii: ":") || $0 == UInt8(ascii: ".") }) else {
+            guard !inner.isEmpty,
+                inner.allSatisfy({ isAlnum($0) || $0 == UInt8(ascii: ":") || $0 == UInt8(ascii: ".") })
+            else {
                 return false
             }
             let rest = c[(close + 1)...]
@@ -106,7 +109,9 @@ public enum ReferenceGrammar {
 
     static func isTag(_ t: ArraySlice<UInt8>) -> Bool {
         guard let f = t.first, t.count <= 128, isAlnum(f) || f == UInt8(ascii: "_") else { return false }
-        return t.allSatisfy { isAlnum($0) || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-") }
+        return t.allSatisfy {
+            isAlnum($0) || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-")
+        }
     }
 
     static func digestProblem(_ d: ArraySlice<UInt8>) -> String? {
@@ -118,7 +123,9 @@ public enum ReferenceGrammar {
         guard !algorithm.isEmpty, pieces.allSatisfy({ !$0.isEmpty && $0.allSatisfy(isAlnumLower) }) else {
             return "invalid digest algorithm"
         }
-        guard encoded.count >= 32, encoded.allSatisfy({ isAlnum($0) && ($0 < 0x67 || $0 > 0x7A) && ($0 < 0x47 || $0 > 0x5A) }) else {
+        guard encoded.count >= 32,
+            encoded.allSatisfy({ isAlnum($0) && ($0 < 0x67 || $0 > 0x7A) && ($0 < 0x47 || $0 > 0x5A) })
+        else {
             return "invalid digest"
         }
         return nil

@@ -39,7 +39,9 @@ public enum RootfsExtractor {
 
     /// Extracts into `target`, which must not exist or be empty. The result is written into a temporary
     /// sibling and renamed into place, so a failure leaves no half-written tree behind.
-    public static func extract(_ image: Image, tree: FileTree, to target: String, options: Options = Options()) throws -> Result {
+    public static func extract(
+        _ image: Image, tree: FileTree, to target: String, options: Options = Options()
+    ) throws -> Result {
         HostFS.sweepStaleSiblings(of: HostFS.absolute(target))
         if HostFS.exists(target) {
             guard HostFS.isDirectory(target), try HostFS.listDirectory(target).isEmpty else {
@@ -70,7 +72,10 @@ public enum RootfsExtractor {
             guard let n = tree.nodes[p] else { continue }
             switch n.type {
             case .directory:
-                if !p.isRoot { try root.makeDirectory(p, mode: 0o700); result.directories += 1 }
+                if !p.isRoot {
+                    try root.makeDirectory(p, mode: 0o700)
+                    result.directories += 1
+                }
             case .regular:
                 if let k = n.content { wanted[k, default: []].append(p) }
             default: break
@@ -84,7 +89,9 @@ public enum RootfsExtractor {
             var index = 0
             try image.forEachEntry(inLayer: layer) { entry, tar in
                 defer { index += 1 }
-                guard let targets = wanted[ContentKey(layer: layer, entry: index)], let first = targets.first else { return }
+                guard let targets = wanted[ContentKey(layer: layer, entry: index)], let first = targets.first else {
+                    return
+                }
                 let fd = try root.createFile(first, mode: 0o600)
                 // Stored bytes go where they belong; holes of sparse entries are left as holes.
                 while let (offset, n) = try tar.readBodyData(into: buffer) {
@@ -120,7 +127,8 @@ public enum RootfsExtractor {
             case .characterDevice, .blockDevice:
                 if options.createDevices && geteuid() == 0 {
                     let kind = n.type == .characterDevice ? S_IFCHR : S_IFBLK
-                    try root.createNode(p, mode: kind | 0o600, device: DeviceNumber.make(major: n.devMajor, minor: n.devMinor))
+                    try root.createNode(
+                        p, mode: kind | 0o600, device: DeviceNumber.make(major: n.devMajor, minor: n.devMinor))
                 } else {
                     result.skippedDevices.append(p.absoluteDescription)
                 }
@@ -130,7 +138,9 @@ public enum RootfsExtractor {
         // Metadata last, deepest first, so directory modes and times are not disturbed by their children.
         for p in paths.reversed() {
             guard let n = tree.nodes[p] else { continue }
-            if (n.type == .characterDevice || n.type == .blockDevice) && !(options.createDevices && geteuid() == 0) { continue }
+            if (n.type == .characterDevice || n.type == .blockDevice) && !(options.createDevices && geteuid() == 0) {
+                continue
+            }
             if p.isRoot {
                 if fchmod(root.root.raw, mode_t(n.mode & 0o7777)) != 0 {
                     throw HardenError(.io, "\(dir): cannot change mode: \(errnoText())")

@@ -24,7 +24,8 @@ public final class LayerBlobWriter {
         self.compression = compression
         file = FileWriter(descriptor: try FileDescriptor.create(path, mode: 0o644, exclusive: true))
         blobHash = HashingWriter(file)
-        compressor = compression == .gzip ? try GzipWriter(blobHash, level: gzipLevel) : try compression.compressing(blobHash)
+        compressor =
+            compression == .gzip ? try GzipWriter(blobHash, level: gzipLevel) : try compression.compressing(blobHash)
         diffHash = HashingWriter(compressor)
         tar = TarWriter(diffHash)
     }
@@ -53,7 +54,9 @@ public final class DirectoryBlobStore: BlobStore {
     public func path(of digest: Digest) -> String { root + "/" + digest.encoded }
 
     public func openRaw(_ digest: Digest) throws -> any ByteReader {
-        guard HostFS.isRegularFile(path(of: digest)) else { throw HardenError(.notFound, "\(root): blob \(digest) is missing") }
+        guard HostFS.isRegularFile(path(of: digest)) else {
+            throw HardenError(.notFound, "\(root): blob \(digest) is missing")
+        }
         return try FileReader(path: path(of: digest))
     }
 
@@ -83,7 +86,9 @@ public enum RootfsPacker {
         var arch = "amd64"
         var uts = utsname()
         if uname(&uts) == 0 {
-            let machine = withUnsafePointer(to: uts.machine) { $0.withMemoryRebound(to: CChar.self, capacity: 65) { String(cString: $0) } }
+            let machine = withUnsafePointer(to: uts.machine) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 65) { String(cString: $0) }
+            }
             arch = Platform(os: "linux", architecture: machine).normalized.architecture
         }
         let config = ImageConfiguration(
@@ -95,7 +100,8 @@ public enum RootfsPacker {
             config: Descriptor(mediaType: MediaType.ociConfig, digest: configDigest, size: Int64(configBytes.count)),
             layers: [Descriptor(mediaType: MediaType.ociLayer, digest: digest, size: size)])
         return try Image(
-            source: directory, manifest: manifest, manifestBytes: try JSONCoding.encode(manifest), configBytes: configBytes,
+            source: directory, manifest: manifest, manifestBytes: try JSONCoding.encode(manifest),
+            configBytes: configBytes,
             store: store, tag: nil)
     }
 
@@ -107,9 +113,12 @@ public enum RootfsPacker {
     }
 
     private static func walk(
-        _ dirFD: FileDescriptor, path: RawPath, tar: TarWriter, seen: inout [UInt64: RawPath], directory: String, depth: Int
+        _ dirFD: FileDescriptor, path: RawPath, tar: TarWriter, seen: inout [UInt64: RawPath], directory: String,
+        depth: Int
     ) throws {
-        guard depth < 512 else { throw HardenError(.limitExceeded, "\(directory)/\(path): directories nested too deep") }
+        guard depth < 512 else {
+            throw HardenError(.limitExceeded, "\(directory)/\(path): directories nested too deep")
+        }
         let names = try listNames(dirFD)
         for name in names {
             let child = path.appending(name)
@@ -118,7 +127,8 @@ public enum RootfsPacker {
                 throw HardenError(.io, "\(directory)/\(child): \(errnoText())")
             }
             var entry = TarEntry(
-                path: child, type: .regular, mode: UInt32(st.st_mode & 0o7777), uid: Int(st.st_uid), gid: Int(st.st_gid),
+                path: child, type: .regular, mode: UInt32(st.st_mode & 0o7777), uid: Int(st.st_uid),
+                gid: Int(st.st_gid),
                 mtime: Int64(st.st_mtim.tv_sec))
             switch st.st_mode & S_IFMT {
             case S_IFDIR:
@@ -126,7 +136,8 @@ public enum RootfsPacker {
                 try tar.append(entry)
                 let fd = withCPath(name) { openat(dirFD.raw, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
                 guard fd >= 0 else { throw HardenError(.io, "\(directory)/\(child): \(errnoText())") }
-                try walk(FileDescriptor(raw: fd), path: child, tar: tar, seen: &seen, directory: directory, depth: depth + 1)
+                try walk(
+                    FileDescriptor(raw: fd), path: child, tar: tar, seen: &seen, directory: directory, depth: depth + 1)
             case S_IFREG:
                 let inode = UInt64(st.st_ino)
                 if st.st_nlink > 1, let first = seen[inode] {
@@ -141,14 +152,18 @@ public enum RootfsPacker {
                 entry.size = Int64(st.st_size)
                 try tar.append(
                     entry,
-                    from: FileReader(descriptor: FileDescriptor(raw: fd), offset: 0, length: entry.size, name: "\(directory)/\(child)"))
+                    from: FileReader(
+                        descriptor: FileDescriptor(raw: fd), offset: 0, length: entry.size,
+                        name: "\(directory)/\(child)"))
             case S_IFLNK:
                 entry.type = .symlink
                 var buf = [UInt8](repeating: 0, count: 4097)
                 let n = withCPath(name) { c in
                     buf.withUnsafeMutableBufferPointer {
                         readlinkat(
-                            dirFD.raw, c, UnsafeMutableRawPointer($0.baseAddress.unsafelyUnwrapped).assumingMemoryBound(to: CChar.self),
+                            dirFD.raw, c,
+                            UnsafeMutableRawPointer($0.baseAddress.unsafelyUnwrapped).assumingMemoryBound(
+                                to: CChar.self),
                             4096)
                     }
                 }
@@ -181,7 +196,10 @@ public enum RootfsPacker {
                 $0.withMemoryRebound(to: UInt8.self, capacity: 256) { p in
                     var out: [UInt8] = []
                     var i = 0
-                    while i < 256 && p[i] != 0 { out.append(p[i]); i += 1 }
+                    while i < 256 && p[i] != 0 {
+                        out.append(p[i])
+                        i += 1
+                    }
                     return out
                 }
             }
@@ -213,7 +231,8 @@ extension Image {
     /// An image made of `config` and layer blobs already in `store` (the config is stored in `configStore`, by
     /// default `store`).
     public static func assemble(
-        source: String, config: ImageConfiguration, layers: [Descriptor], store: any BlobStore, configStore: DirectoryBlobStore? = nil
+        source: String, config: ImageConfiguration, layers: [Descriptor], store: any BlobStore,
+        configStore: DirectoryBlobStore? = nil
     ) throws -> Image {
         let configBytes = try JSONCoding.encode(config)
         guard let target = configStore ?? (store as? DirectoryBlobStore) else {
@@ -221,9 +240,11 @@ extension Image {
         }
         let configDigest = try target.put(configBytes)
         let manifest = Manifest(
-            config: Descriptor(mediaType: MediaType.ociConfig, digest: configDigest, size: Int64(configBytes.count)), layers: layers)
+            config: Descriptor(mediaType: MediaType.ociConfig, digest: configDigest, size: Int64(configBytes.count)),
+            layers: layers)
         return try Image(
-            source: source, manifest: manifest, manifestBytes: try JSONCoding.encode(manifest), configBytes: configBytes,
+            source: source, manifest: manifest, manifestBytes: try JSONCoding.encode(manifest),
+            configBytes: configBytes,
             store: store, tag: nil)
     }
 }

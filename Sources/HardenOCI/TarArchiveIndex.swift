@@ -41,11 +41,16 @@ public final class TarArchiveIndex: Sendable {
             let tar = TarReader(FileReader(descriptor: descriptor, name: path), name: path)
             var members: [RawPath: Member] = [:]
             while let e = try tar.next() {
-                if members.count >= 1_000_000 { throw HardenError(.limitExceeded, "\(path): more than 1000000 archive members") }
+                if members.count >= 1_000_000 {
+                    throw HardenError(.limitExceeded, "\(path): more than 1000000 archive members")
+                }
                 let p = e.path.normalized
                 members[p] = Member(
-                    path: p, type: e.type, offset: tar.dataOffset, size: e.type == .regular ? e.size : 0, linkTarget: e.linkTarget)
-                if e.sparseMap != nil { throw HardenError(.unsupported, "\(path): sparse member \(p) in an image archive") }
+                    path: p, type: e.type, offset: tar.dataOffset, size: e.type == .regular ? e.size : 0,
+                    linkTarget: e.linkTarget)
+                if e.sparseMap != nil {
+                    throw HardenError(.unsupported, "\(path): sparse member \(p) in an image archive")
+                }
             }
             self.descriptor = descriptor
             self.members = members
@@ -83,7 +88,9 @@ public final class TarArchiveIndex: Sendable {
     /// Reads a small member whole.
     public func read(_ path: String, limit: Int = 16 << 20) throws -> [UInt8] {
         guard let m = member(path) else { throw HardenError(.notFound, "\(name): no \(path) in the archive") }
-        guard m.size <= Int64(limit) else { throw HardenError(.limitExceeded, "\(name): \(path) is larger than \(limit) bytes") }
+        guard m.size <= Int64(limit) else {
+            throw HardenError(.limitExceeded, "\(name): \(path) is larger than \(limit) bytes")
+        }
         return try open(m).readAll(limit: limit, name: "\(name): \(path)")
     }
 

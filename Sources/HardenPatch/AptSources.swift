@@ -15,7 +15,11 @@ public struct AptSource: Sendable, Hashable, CustomStringConvertible {
     public init(uri: String, suite: String, components: [String], signedBy: String? = nil, origin: String) {
         var u = uri
         while u.hasSuffix("/") { u.removeLast() }
-        self.uri = u; self.suite = suite; self.components = components; self.signedBy = signedBy; self.origin = origin
+        self.uri = u
+        self.suite = suite
+        self.components = components
+        self.signedBy = signedBy
+        self.origin = origin
     }
 
     public var description: String { "\(uri) \(suite) \(components.joined(separator: " "))" }
@@ -33,7 +37,8 @@ public enum AptSources {
             let comps = (s["Components"] ?? "").split(whereSeparator: \.isWhitespace).map(String.init)
             for u in uris {
                 for suite in suites {
-                    out.append(AptSource(uri: u, suite: suite, components: comps, signedBy: s["Signed-By"], origin: file))
+                    out.append(
+                        AptSource(uri: u, suite: suite, components: comps, signedBy: s["Signed-By"], origin: file))
                 }
             }
         }
@@ -60,7 +65,10 @@ public enum AptSources {
                 for o in options where o.hasPrefix("signed-by=") { signedBy = String(o.dropFirst("signed-by=".count)) }
             }
             guard words.count >= 2 else { continue }
-            out.append(AptSource(uri: words[0], suite: words[1], components: Array(words.dropFirst(2)), signedBy: signedBy, origin: file))
+            out.append(
+                AptSource(
+                    uri: words[0], suite: words[1], components: Array(words.dropFirst(2)), signedBy: signedBy,
+                    origin: file))
         }
         return out
     }
@@ -79,12 +87,14 @@ public enum AptSources {
         if list.isEmpty {
             guard !codename.isEmpty, id == "debian" || isUbuntu else {
                 throw HardenError(
-                    .unsupported, "the image has no APT sources and its os-release names no Debian or Ubuntu release (ID=\(id))")
+                    .unsupported,
+                    "the image has no APT sources and its os-release names no Debian or Ubuntu release (ID=\(id))")
             }
             let base = isUbuntu ? "http://archive.ubuntu.com/ubuntu" : "http://deb.debian.org/debian"
             list.append(
                 AptSource(
-                    uri: base, suite: codename, components: ["main"], origin: "the \(id) \(codename) mirror (no APT sources in the image)"))
+                    uri: base, suite: codename, components: ["main"],
+                    origin: "the \(id) \(codename) mirror (no APT sources in the image)"))
             notes.append("the image has no APT sources: using \(base) \(codename)")
         }
         if !codename.isEmpty, let release = list.first(where: { $0.suite == codename }) {
@@ -93,23 +103,28 @@ public enum AptSources {
                     isUbuntu
                     ? release.uri.replacingAll("archive.ubuntu.com", with: "security.ubuntu.com")
                     : (release.uri.hasSuffix("/debian")
-                        ? String(release.uri.dropLast("/debian".count)) + "/debian-security" : release.uri + "-security")
+                        ? String(release.uri.dropLast("/debian".count)) + "/debian-security"
+                        : release.uri + "-security")
                 list.append(
                     AptSource(
-                        uri: uri, suite: codename + "-security", components: release.components, signedBy: release.signedBy,
+                        uri: uri, suite: codename + "-security", components: release.components,
+                        signedBy: release.signedBy,
                         origin: "added by harden"))
                 notes.append("added \(uri) \(codename)-security (the image's sources do not list it)")
             }
             if !list.contains(where: { $0.suite == codename + "-updates" }) {
                 list.append(
                     AptSource(
-                        uri: release.uri, suite: codename + "-updates", components: release.components, signedBy: release.signedBy,
+                        uri: release.uri, suite: codename + "-updates", components: release.components,
+                        signedBy: release.signedBy,
                         origin: "added by harden"))
                 notes.append("added \(release.uri) \(codename)-updates (the image's sources do not list it)")
             }
         }
         if let mirror {
-            guard let origin = URLParts(mirror) else { throw HardenError(.invalidArgument, "--repo \(mirror): not an http(s) URL") }
+            guard let origin = URLParts(mirror) else {
+                throw HardenError(.invalidArgument, "--repo \(mirror): not an http(s) URL")
+            }
             list = list.map { s in
                 var s = s
                 if let u = URLParts(s.uri) { s.uri = origin.schemeAndHost + u.path }

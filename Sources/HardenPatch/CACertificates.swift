@@ -37,7 +37,9 @@ struct DERReader {
             for k in 0..<n { length = length << 8 | Int(bytes[i + k]) }
             i += n
         }
-        guard length <= bytes.endIndex - i else { throw HardenError(.corrupt, "DER: element longer than its container") }
+        guard length <= bytes.endIndex - i else {
+            throw HardenError(.corrupt, "DER: element longer than its container")
+        }
         let end = i + length
         defer { bytes = bytes[end...] }
         return Element(tag: tag, raw: bytes[start..<end], content: bytes[i..<end])
@@ -120,7 +122,9 @@ public enum X509Name {
         _ = try t.next()  // issuer
         _ = try t.next()  // validity
         let subject = try t.next()
-        guard e.tag == 0x02, subject.tag == 0x30 else { throw HardenError(.corrupt, "certificate: unexpected tbsCertificate layout") }
+        guard e.tag == 0x02, subject.tag == 0x30 else {
+            throw HardenError(.corrupt, "certificate: unexpected tbsCertificate layout")
+        }
         return try canonical(name: subject.content)
     }
 
@@ -168,7 +172,8 @@ public enum X509Name {
             return utf8(c.map(UInt32.init))
         case 0x1e:  // BMPString
             guard c.count % 2 == 0 else { throw HardenError(.corrupt, "certificate: odd BMPString") }
-            return utf8(stride(from: c.startIndex, to: c.endIndex, by: 2).map { UInt32(c[$0]) << 8 | UInt32(c[$0 + 1]) })
+            return utf8(
+                stride(from: c.startIndex, to: c.endIndex, by: 2).map { UInt32(c[$0]) << 8 | UInt32(c[$0 + 1]) })
         case 0x1c:  // UniversalString
             guard c.count % 4 == 0 else { throw HardenError(.corrupt, "certificate: bad UniversalString") }
             return utf8(
@@ -313,8 +318,12 @@ public struct CACertificateStore: Sendable {
         var added = 0
         var removed = 0
         func exists(_ target: String) -> Bool {
-            if target.hasPrefix(Self.certsDir + "/") { return certificates[String(target.dropFirst(Self.certsDir.count + 1))] != nil }
-            if target.hasPrefix(Self.localDir + "/") { return localCertificates[String(target.dropFirst(Self.localDir.count + 1))] != nil }
+            if target.hasPrefix(Self.certsDir + "/") {
+                return certificates[String(target.dropFirst(Self.certsDir.count + 1))] != nil
+            }
+            if target.hasPrefix(Self.localDir + "/") {
+                return localCertificates[String(target.dropFirst(Self.localDir.count + 1))] != nil
+            }
             if !target.hasPrefix("/") {
                 if case .link(let next)? = etc[target] { return next != target && exists(next) }
                 return etc[target] != nil
@@ -369,8 +378,12 @@ public struct CACertificateStore: Sendable {
             hashLinks = Self.rehash(
                 &etc,
                 read: { target in
-                    if target.hasPrefix(Self.certsDir + "/") { return certificates[String(target.dropFirst(Self.certsDir.count + 1))] }
-                    if target.hasPrefix(Self.localDir + "/") { return localCertificates[String(target.dropFirst(Self.localDir.count + 1))] }
+                    if target.hasPrefix(Self.certsDir + "/") {
+                        return certificates[String(target.dropFirst(Self.certsDir.count + 1))]
+                    }
+                    if target.hasPrefix(Self.localDir + "/") {
+                        return localCertificates[String(target.dropFirst(Self.localDir.count + 1))]
+                    }
                     return nil
                 })
         }
@@ -380,12 +393,14 @@ public struct CACertificateStore: Sendable {
         for (name, entry) in etc where self.etc[name] != entry { changes[name] = .some(entry) }
         for name in self.etc.keys where etc[name] == nil { changes[name] = .some(nil) }
         return Update(
-            conf: confChanged ? conf : nil, confOld: confOld, etc: changes, added: added, removed: removed, hashLinks: hashLinks)
+            conf: confChanged ? conf : nil, confOld: confOld, etc: changes, added: added, removed: removed,
+            hashLinks: hashLinks)
     }
 
     static func isHashLink(_ name: String) -> (hash: UInt32, id: Int)? {
         let parts = name.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 2, parts[0].count == 8, let h = UInt32(parts[0], radix: 16), parts[0].allSatisfy(\.isHexDigit),
+        guard parts.count == 2, parts[0].count == 8, let h = UInt32(parts[0], radix: 16),
+            parts[0].allSatisfy(\.isHexDigit),
             let id = Int(parts[1]), parts[1].allSatisfy(\.isASCII), parts[1].allSatisfy(\.isNumber)
         else { return nil }
         return (h, id)
@@ -425,9 +440,13 @@ public struct CACertificateStore: Sendable {
                 continue
             }
             let lower = name.lowercased()
-            guard [".pem", ".crt", ".cer"].contains(where: { lower.hasSuffix($0) }), let b = bytes(of: name) else { continue }
+            guard [".pem", ".crt", ".cer"].contains(where: { lower.hasSuffix($0) }), let b = bytes(of: name) else {
+                continue
+            }
             let (certs, others) = PEM.certificates(b)
-            guard certs.count == 1, others == 0, let hash = try? X509Name.subjectHash(certificate: certs[0]) else { continue }
+            guard certs.count == 1, others == 0, let hash = try? X509Name.subjectHash(certificate: certs[0]) else {
+                continue
+            }
             let fp = X509Name.fingerprint(certs[0])
             if buckets[hash] == nil { order.append(hash) }
             var items = buckets[hash] ?? []

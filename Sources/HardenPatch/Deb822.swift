@@ -14,7 +14,8 @@ public struct Deb822Stanza: Sendable {
 
     /// The stanza as dpkg writes it (continuation lines kept as they were).
     public func rendered() -> String {
-        fields.map { $0.value.hasPrefix("\n") ? "\($0.key):\($0.value)" : "\($0.key): \($0.value)" }.joined(separator: "\n") + "\n"
+        fields.map { $0.value.hasPrefix("\n") ? "\($0.key):\($0.value)" : "\($0.key): \($0.value)" }.joined(
+            separator: "\n") + "\n"
     }
 
     public mutating func set(_ key: String, _ value: String?) {
@@ -43,11 +44,18 @@ public struct Deb822Stanza: Sendable {
             var lineEnd = end
             if lineEnd > i && bytes[lineEnd - 1] == 0x0d { lineEnd -= 1 }
             if lineEnd == i || bytes[i..<lineEnd].allSatisfy({ $0 == 0x20 || $0 == 0x09 }) {
-                if !fields.isEmpty { out.append(Deb822Stanza(fields: fields)); fields = [] }
+                if !fields.isEmpty {
+                    out.append(Deb822Stanza(fields: fields))
+                    fields = []
+                }
                 open = false
             } else if bytes[i] == 0x20 || bytes[i] == 0x09 {
-                guard open else { throw HardenError(.corrupt, "\(source): line \(line): continuation line without a field") }
-                if lastWanted { fields[fields.count - 1].value += "\n" + String(decoding: bytes[i..<lineEnd], as: UTF8.self) }
+                guard open else {
+                    throw HardenError(.corrupt, "\(source): line \(line): continuation line without a field")
+                }
+                if lastWanted {
+                    fields[fields.count - 1].value += "\n" + String(decoding: bytes[i..<lineEnd], as: UTF8.self)
+                }
             } else if bytes[i] == UInt8(ascii: "#") {
                 // comments (deb822 sources files)
             } else {
@@ -83,7 +91,10 @@ public struct Relation: Sendable, Equatable, CustomStringConvertible {
     public var version: String?
 
     public init(name: String, archQualifier: String? = nil, op: Op? = nil, version: String? = nil) {
-        self.name = name; self.archQualifier = archQualifier; self.op = op; self.version = version
+        self.name = name
+        self.archQualifier = archQualifier
+        self.op = op
+        self.version = version
     }
 
     public var description: String {
@@ -178,7 +189,8 @@ public struct BinaryPackage: Sendable, Equatable {
     }
 
     static let indexFields: Set<String> = [
-        "package", "version", "architecture", "source", "multi-arch", "depends", "pre-depends", "provides", "breaks", "conflicts",
+        "package", "version", "architecture", "source", "multi-arch", "depends", "pre-depends", "provides", "breaks",
+        "conflicts",
         "filename", "size", "sha256",
     ]
 
@@ -190,16 +202,19 @@ public struct BinaryPackage: Sendable, Equatable {
     {
         var out: [BinaryPackage] = []
         for s in try Deb822Stanza.parseAll(bytes, source: source, wanted: indexFields) {
-            guard let name = s["Package"], let version = s["Version"], let arch = s["Architecture"], architectures.contains(arch),
+            guard let name = s["Package"], let version = s["Version"], let arch = s["Architecture"],
+                architectures.contains(arch),
                 let filename = s["Filename"], let size = Int64(s["Size"] ?? ""), let sha = s["SHA256"], sha.count == 64
             else { continue }
             let (src, srcVersion) = Self.source(s["Source"], name: name, version: version)
             out.append(
                 BinaryPackage(
                     name: name, version: version, architecture: arch, source: src, sourceVersion: srcVersion,
-                    multiArch: s["Multi-Arch"], depends: Relation.parseList(s["Depends"]), preDepends: Relation.parseList(s["Pre-Depends"]),
+                    multiArch: s["Multi-Arch"], depends: Relation.parseList(s["Depends"]),
+                    preDepends: Relation.parseList(s["Pre-Depends"]),
                     provides: Relation.parseList(s["Provides"]).map { $0[0] }, breaks: Relation.parseList(s["Breaks"]),
-                    conflicts: Relation.parseList(s["Conflicts"]), filename: filename, size: size, sha256: sha.lowercased(),
+                    conflicts: Relation.parseList(s["Conflicts"]), filename: filename, size: size,
+                    sha256: sha.lowercased(),
                     repository: repository))
         }
         return out
@@ -240,19 +255,27 @@ public final class PackageIndex: @unchecked Sendable {
                 // The stanza ends at the next empty line.
                 var end = start
                 while end < n {
-                    guard let nl = (end..<n).first(where: { b[$0] == 0x0a }) else { end = n; break }
-                    if nl + 1 >= n || b[nl + 1] == 0x0a || (b[nl + 1] == 0x0d && nl + 2 < n && b[nl + 2] == 0x0a) { end = nl + 1; break }
+                    guard let nl = (end..<n).first(where: { b[$0] == 0x0a }) else {
+                        end = n
+                        break
+                    }
+                    if nl + 1 >= n || b[nl + 1] == 0x0a || (b[nl + 1] == 0x0d && nl + 2 < n && b[nl + 2] == 0x0a) {
+                        end = nl + 1
+                        break
+                    }
                     end = nl + 1
                 }
                 // Package is the first field of every stanza of a Packages index.
-                guard end - start > package.count, (0..<package.count).allSatisfy({ b[start + $0] == package[$0] }) else {
+                guard end - start > package.count, (0..<package.count).allSatisfy({ b[start + $0] == package[$0] })
+                else {
                     throw HardenError(.corrupt, "\(source): a stanza at byte \(start) does not start with Package:")
                 }
                 var v = start + package.count
                 while v < end && b[v] == 0x20 { v += 1 }
                 var e = v
                 while e < end && b[e] != 0x0a && b[e] != 0x0d && b[e] != 0x20 { e += 1 }
-                ranges[String(decoding: UnsafeBufferPointer(rebasing: b[v..<e]), as: UTF8.self), default: []].append(start..<end)
+                ranges[String(decoding: UnsafeBufferPointer(rebasing: b[v..<e]), as: UTF8.self), default: []].append(
+                    start..<end)
                 start = end
             }
         }
@@ -264,7 +287,8 @@ public final class PackageIndex: @unchecked Sendable {
         if let p = parsed[name] { return p }
         var out: [BinaryPackage] = []
         for r in ranges[name] ?? [] {
-            out += try BinaryPackage.parseIndex(Array(bytes[r]), source: source, architectures: architectures, repository: repository)
+            out += try BinaryPackage.parseIndex(
+                Array(bytes[r]), source: source, architectures: architectures, repository: repository)
         }
         parsed[name] = out
         return out

@@ -41,7 +41,9 @@ public enum DebFile {
     public static func decode(_ path: String, name: String) throws -> DecodedDeb {
         var entries: [(TarEntry, [UInt8])] = []
         let control = try read(path, name: name) { _, entry, tar in
-            let body = entry.type == .regular ? try tar.bodyReader().readAll(limit: 4 << 30, name: "\(name): \(entry.path)") : []
+            let body =
+                entry.type == .regular
+                ? try tar.bodyReader().readAll(limit: 4 << 30, name: "\(name): \(entry.path)") : []
             entries.append((entry, body))
         }
         return DecodedDeb(control: control, entries: entries)
@@ -57,19 +59,25 @@ public enum DebFile {
 
     /// Reads `path`: the control part, then every entry of the data part in order (`body` gets the tar reader
     /// positioned at the entry's content).
-    public static func read(_ path: String, name: String, data body: (DebControl, TarEntry, TarReader) throws -> Void) throws -> DebControl
-    {
+    public static func read(
+        _ path: String, name: String, data body: (DebControl, TarEntry, TarReader) throws -> Void
+    ) throws -> DebControl {
         let ar = ArReader(try FileReader(path: path), name: name)
-        guard let first = try ar.next(), first.name == "debian-binary" else { throw HardenError(.corrupt, "\(name): not a Debian package") }
+        guard let first = try ar.next(), first.name == "debian-binary" else {
+            throw HardenError(.corrupt, "\(name): not a Debian package")
+        }
         let version = try ar.body().readAll(limit: 64, name: name)
         guard String(decoding: version, as: UTF8.self).hasPrefix("2.") else {
-            throw HardenError(.unsupported, "\(name): package format \(String(decoding: version, as: UTF8.self).trimming("\n")) is not 2.x")
+            throw HardenError(
+                .unsupported,
+                "\(name): package format \(String(decoding: version, as: UTF8.self).trimming("\n")) is not 2.x")
         }
         var control: DebControl?
         var sawData = false
         while let m = try ar.next() {
             if m.name.hasPrefix("control.tar") {
-                let tar = TarReader(try decompressor(for: m.name, ar.body(), name: "\(name): \(m.name)"), name: "\(name): \(m.name)")
+                let tar = TarReader(
+                    try decompressor(for: m.name, ar.body(), name: "\(name): \(m.name)"), name: "\(name): \(m.name)")
                 var members: [String: [UInt8]] = [:]
                 var fields: Deb822Stanza?
                 while let e = try tar.next() {
@@ -87,7 +95,8 @@ public enum DebFile {
                 control = DebControl(fields: fields, members: members)
             } else if m.name.hasPrefix("data.tar") {
                 guard let control else { throw HardenError(.corrupt, "\(name): data.tar comes before control.tar") }
-                let tar = TarReader(try decompressor(for: m.name, ar.body(), name: "\(name): \(m.name)"), name: "\(name): \(m.name)")
+                let tar = TarReader(
+                    try decompressor(for: m.name, ar.body(), name: "\(name): \(m.name)"), name: "\(name): \(m.name)")
                 while let e = try tar.next() { try body(control, e, tar) }
                 sawData = true
             }

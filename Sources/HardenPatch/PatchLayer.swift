@@ -147,10 +147,14 @@ enum PatchLayerWriter {
                             continue  // deleted by the image: dpkg does not bring it back
                         }
                     }
-                    if let rel = CACertificateInputs.relative(rel, under: CACertificateInputs.certsPrefix), rel.hasSuffix(".crt") {
+                    if let rel = CACertificateInputs.relative(rel, under: CACertificateInputs.certsPrefix),
+                        rel.hasSuffix(".crt")
+                    {
                         newCertificates[rel] = body
                         caTriggered = true
-                    } else if let rel = CACertificateInputs.relative(rel, under: CACertificateInputs.localPrefix), rel.hasSuffix(".crt") {
+                    } else if let rel = CACertificateInputs.relative(rel, under: CACertificateInputs.localPrefix),
+                        rel.hasSuffix(".crt")
+                    {
                         newLocalCertificates[rel] = body
                         caTriggered = true
                     }
@@ -158,7 +162,10 @@ enum PatchLayerWriter {
                         if ELF.isELF(body.prefix(4)), let elf = try? ELF.parse(body), let soname = elf.soname {
                             let slash = abs.lastIndex(of: "/") ?? abs.startIndex
                             sonames.append(
-                                (String(abs[..<slash]), String(abs[abs.index(after: slash)...]), soname, elf.machine, elf.is64Bit))
+                                (
+                                    String(abs[..<slash]), String(abs[abs.index(after: slash)...]), soname, elf.machine,
+                                    elf.is64Bit
+                                ))
                         }
                     }
                     out.size = Int64(body.count)
@@ -171,15 +178,19 @@ enum PatchLayerWriter {
             }
             bytesAdded[pkg.name] = added
             scripts[pkg.name] = MaintainerScripts.notDoneNatively(control.members)
-            if let t = control.members["triggers"], String(decoding: t, as: UTF8.self).contains("update-ca-certificates") {
+            if let t = control.members["triggers"],
+                String(decoding: t, as: UTF8.self).contains("update-ca-certificates")
+            {
                 caTriggered = true
             }
 
             // Files the old version had that the new one does not ship: whited out, unless a conffile (dpkg keeps
             // obsolete conffiles) or another package's.
-            for old in oldLists[pkg.name] ?? [] where old != "/." && !listedSet.contains(old) && oldConffiles[old] == nil {
+            for old in oldLists[pkg.name] ?? []
+            where old != "/." && !listedSet.contains(old) && oldConffiles[old] == nil {
                 let t = canonical(RawPath(String(old.dropFirst())))
-                guard let node = tree.nodes[t], !node.isDirectory, !emitted.contains(t), !ownedElsewhere(pkg.name, old) else { continue }
+                guard let node = tree.nodes[t], !node.isDirectory, !emitted.contains(t), !ownedElsewhere(pkg.name, old)
+                else { continue }
                 guard let parent = t.parent else { continue }
                 let wh = parent.appending(Array(".wh.".utf8) + t.lastComponent)
                 try writer.tar.append(TarEntry(path: wh, type: .regular, mode: 0o644, uid: 0, gid: 0, mtime: mtime))
@@ -245,7 +256,9 @@ enum PatchLayerWriter {
                     text += s.rendered() + "\n"
                 }
             }
-            for (name, s) in newStanzas.sorted(by: { $0.key < $1.key }) where !seen.contains(name) { text += s.rendered() + "\n" }
+            for (name, s) in newStanzas.sorted(by: { $0.key < $1.key }) where !seen.contains(name) {
+                text += s.rendered() + "\n"
+            }
             infoWrites.append(("\(database.directory)/status", Array(text.utf8)))
         }
         // The ldconfig trigger: a soname the cache does not know yet is added (with its soname link, as ldconfig makes
@@ -254,7 +267,8 @@ enum PatchLayerWriter {
         if !sonames.isEmpty {
             ldconfig = "unchanged: every soname of the new libraries is already in /etc/ld.so.cache"
             if let bytes = content[RawPath("etc/ld.so.cache")], var cache = try? LdSoCache.parse(bytes) {
-                let cachedDirs = Set(cache.ordered.map { String($0.path[..<($0.path.lastIndex(of: "/") ?? $0.path.startIndex)]) })
+                let cachedDirs = Set(
+                    cache.ordered.map { String($0.path[..<($0.path.lastIndex(of: "/") ?? $0.path.startIndex)]) })
                 let removed = Set(whiteouts)
                 var added: [String] = []
                 for lib in sonames
@@ -262,7 +276,8 @@ enum PatchLayerWriter {
                     || cachedDirs.contains(canonical(RawPath(String(lib.dir.dropFirst()))).absoluteDescription)
                 {
                     guard cache.entries[lib.soname] == nil else { continue }
-                    let flags: Int32 = lib.machine == 62 && lib.is64 ? 0x0303 : lib.machine == 183 && lib.is64 ? 0x0a03 : 0x0003
+                    let flags: Int32 =
+                        lib.machine == 62 && lib.is64 ? 0x0303 : lib.machine == 183 && lib.is64 ? 0x0a03 : 0x0003
                     let path = lib.dir + "/" + lib.soname
                     cache.ordered.append(.init(name: lib.soname, path: path, flags: flags))
                     cache.entries[lib.soname] = [(path, flags)]
@@ -290,7 +305,9 @@ enum PatchLayerWriter {
         }
         // The update-ca-certificates trigger.
         var caReport: String?
-        if caTriggered || whiteouts.contains(where: { $0.hasPrefix(CACertificateInputs.certsPrefix.absoluteDescription + "/") }) {
+        if caTriggered
+            || whiteouts.contains(where: { $0.hasPrefix(CACertificateInputs.certsPrefix.absoluteDescription + "/") })
+        {
             if let inputs = caInputs {
                 let removed = Set(whiteouts)
                 var certificates: [String: [UInt8]] = [:]
@@ -304,12 +321,15 @@ enum PatchLayerWriter {
                 var etc = inputs.etc
                 for (name, path) in inputs.etcFiles { if let b = content[path] { etc[name] = .file(b) } }
                 let store = CACertificateStore(
-                    conf: content[CACertificateInputs.conf], certificates: certificates, localCertificates: local, etc: etc,
+                    conf: content[CACertificateInputs.conf], certificates: certificates, localCertificates: local,
+                    etc: etc,
                     existingTargets: inputs.existingTargets)
                 let update = store.update()
                 if let conf = update.conf {
                     infoWrites.append((CACertificateInputs.conf.description, conf))
-                    if let old = update.confOld { infoWrites.append((CACertificateInputs.conf.description + ".dpkg-old", old)) }
+                    if let old = update.confOld {
+                        infoWrites.append((CACertificateInputs.conf.description + ".dpkg-old", old))
+                    }
                 }
                 let dir = canonical(CACertificateInputs.etcDir)
                 if tree.nodes[dir] == nil { try emitDirectoryChain(dir.appending(Array("x".utf8))) }
@@ -327,7 +347,8 @@ enum PatchLayerWriter {
                         break
                     case nil:
                         let wh = dir.appending(Array(".wh.".utf8) + Array(name.utf8))
-                        try writer.tar.append(TarEntry(path: wh, type: .regular, mode: 0o644, uid: 0, gid: 0, mtime: mtime))
+                        try writer.tar.append(
+                            TarEntry(path: wh, type: .regular, mode: 0o644, uid: 0, gid: 0, mtime: mtime))
                         emitted.insert(wh)
                     }
                 }
@@ -343,7 +364,8 @@ enum PatchLayerWriter {
             if emitted.contains(p) { continue }
             let node = tree.nodes[p]
             var entry = TarEntry(
-                path: p, type: .regular, mode: node?.mode ?? 0o644, uid: node?.uid ?? 0, gid: node?.gid ?? 0, mtime: mtime)
+                path: p, type: .regular, mode: node?.mode ?? 0o644, uid: node?.uid ?? 0, gid: node?.gid ?? 0,
+                mtime: mtime)
             entry.size = Int64(bytes.count)
             try writer.tar.append(entry, body: bytes)
             emitted.insert(p)

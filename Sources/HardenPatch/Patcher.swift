@@ -89,7 +89,8 @@ public final class Patcher {
         let client = AptClient(cacheDirectory: options.cacheDirectory)
         do {
             let result = try await patch(
-                image, reference: reference, context: context, findings: findings, options: options, client: client, progress: progress)
+                image, reference: reference, context: context, findings: findings, options: options, client: client,
+                progress: progress)
             await client.shutdown()
             return result
         } catch {
@@ -99,16 +100,22 @@ public final class Patcher {
     }
 
     private func patch(
-        _ image: Image, reference: String, context: CatalogContext, findings: [Finding]?, options: PatchOptions, client: AptClient,
+        _ image: Image, reference: String, context: CatalogContext, findings: [Finding]?, options: PatchOptions,
+        client: AptClient,
         progress: @escaping (String) -> Void
     ) async throws -> PatchResult {
         let tree = context.tree
         let clock = MonotonicClock.now
-        func phase(_ what: String) { logger.debug("patch: \(what) at \(String(format: "%.2f", MonotonicClock.now - clock)) s") }
+        func phase(_ what: String) {
+            logger.debug("patch: \(what) at \(String(format: "%.2f", MonotonicClock.now - clock)) s")
+        }
         let database = try Self.database(context)
-        let installed = try database.stanzas.filter(InstalledPackage.isInstalled).map { try InstalledPackage(stanza: $0) }
+        let installed = try database.stanzas.filter(InstalledPackage.isInstalled).map {
+            try InstalledPackage(stanza: $0)
+        }
         let architecture = Self.dpkgArchitecture(image.config.architecture, installed: installed)
-        let osRelease = AptSources.osRelease(FileTree.osReleaseFiles.prefix(2).lazy.compactMap { context.content($0) }.first ?? [])
+        let osRelease = AptSources.osRelease(
+            FileTree.osReleaseFiles.prefix(2).lazy.compactMap { context.content($0) }.first ?? [])
 
         // The image's APT configuration: sources and trusted keys.
         let aptPaths = tree.nodes.keys.filter { p in
@@ -125,7 +132,9 @@ public final class Patcher {
         for (p, bytes) in aptFiles.sorted(by: { $0.key < $1.key }) {
             let s = String(decoding: p.bytes, as: UTF8.self)
             if s.hasSuffix(".sources") { sources += try AptSources.parseDeb822(bytes, file: "/" + s) }
-            if s.hasSuffix(".list") || s == "etc/apt/sources.list" { sources += AptSources.parseOneLine(bytes, file: "/" + s) }
+            if s.hasSuffix(".list") || s == "etc/apt/sources.list" {
+                sources += AptSources.parseOneLine(bytes, file: "/" + s)
+            }
         }
         phase("read the APT configuration")
         let (repos, notes) = try AptSources.complete(sources, osRelease: osRelease, mirror: options.mirror)
@@ -136,8 +145,10 @@ public final class Patcher {
                 if signed.contains("BEGIN PGP PUBLIC KEY BLOCK") {
                     keys.append(
                         Array(
-                            signed.textLines().map { $0.trimming(" ") == "." ? "" : $0.trimming(" ") }.joined(separator: "\n")
-                                .utf8))
+                            signed.textLines().map { $0.trimming(" ") == "." ? "" : $0.trimming(" ") }.joined(
+                                separator: "\n"
+                            )
+                            .utf8))
                 } else {
                     for path in signed.split(whereSeparator: { $0 == " " || $0 == "," }) {
                         if let b = aptFiles[RawPath(String(path.drop { $0 == "/" })).normalized] { keys.append(b) }
@@ -184,7 +195,8 @@ public final class Patcher {
             {
                 // The whole source package moves together (libssl3 with openssl).
                 for sibling in bySource[inst.source] ?? [] {
-                    if let sc = resolver.candidate(sibling.name, installedArch: sibling.architecture), sc.sourceVersion == c.sourceVersion,
+                    if let sc = resolver.candidate(sibling.name, installedArch: sibling.architecture),
+                        sc.sourceVersion == c.sourceVersion,
                         dpkg.compare(sc.version, sibling.version) > 0
                     {
                         wanted[sibling.name] = wanted[sibling.name] ?? "fixes \(f.id)"
@@ -194,11 +206,14 @@ public final class Patcher {
             } else {
                 unfixed.append(
                     .init(
-                        vulnerability: f.id, package: f.package.name, version: f.package.version, fixedIn: f.fixedVersions,
+                        vulnerability: f.id, package: f.package.name, version: f.package.version,
+                        fixedIn: f.fixedVersions,
                         candidate: c?.version))
             }
         }
-        if options.all { for name in resolver.upgradable() where wanted[name] == nil { wanted[name] = "newer version (--all)" } }
+        if options.all {
+            for name in resolver.upgradable() where wanted[name] == nil { wanted[name] = "newer version (--all)" }
+        }
         let plan = try resolver.plan(wanted)
         phase("resolved \(plan.count) packages")
         let reposReport = fetched.map {
@@ -207,12 +222,15 @@ public final class Patcher {
                 packages: $0.indexes.reduce(0) { $0 + $1.count })
         }
         var report = PatchReport(
-            image: reference, mode: options.all ? "all" : "vulnerable", repositories: reposReport, notes: notes, packages: [],
-            noFixAvailable: unfixed.sorted { ($0.package, $0.vulnerability) < ($1.package, $1.vulnerability) }, conffilesKept: [],
+            image: reference, mode: options.all ? "all" : "vulnerable", repositories: reposReport, notes: notes,
+            packages: [],
+            noFixAvailable: unfixed.sorted { ($0.package, $0.vulnerability) < ($1.package, $1.vulnerability) },
+            conffilesKept: [],
             removedFiles: [], layer: nil)
         guard !plan.isEmpty else {
             return PatchResult(
-                image: image, report: report, vex: try Self.vex(report, image: image, osID: context.os?.id ?? OSInfo.assumedDpkgID), changed: false)
+                image: image, report: report,
+                vex: try Self.vex(report, image: image, osID: context.os?.id ?? OSInfo.assumedDpkgID), changed: false)
         }
 
         // The image's bytes of the conffiles the upgraded packages own (to tell changed ones from shipped ones): read
@@ -233,7 +251,9 @@ public final class Patcher {
         let caInputs =
             plan.values.contains {
                 $0.package.name == "ca-certificates"
-                    || (oldLists[$0.package.name] ?? []).contains { $0.hasPrefix(CACertificateInputs.certsPrefix.absoluteDescription) }
+                    || (oldLists[$0.package.name] ?? []).contains {
+                        $0.hasPrefix(CACertificateInputs.certsPrefix.absoluteDescription)
+                    }
             } ? CACertificateInputs.locate(tree) : nil
         if let caInputs { conffilePaths.formUnion(caInputs.paths) }
         var conffiles: [RawPath: [UInt8]] = [:]
@@ -265,15 +285,19 @@ public final class Patcher {
         let mtime = Int64((dates.max() ?? Date(timeIntervalSince1970: 0)).timeIntervalSince1970)
         let layer = try await PatchLayerWriter.write(
             entries, tree: tree, database: database, infoFiles: infoFiles, oldLists: oldLists, content: conffiles,
-            caCertificates: caInputs, ownedElsewhere: { pkg, path in (owners[path] ?? []).contains { $0 != pkg } }, mtime: mtime,
+            caCertificates: caInputs, ownedElsewhere: { pkg, path in (owners[path] ?? []).contains { $0 != pkg } },
+            mtime: mtime,
             store: store)
 
         phase("wrote the layer")
         report.packages = plan.values.sorted { $0.package.name < $1.package.name }.map { p in
             .init(
-                name: p.package.name, architecture: p.package.architecture, from: p.installed?.version, to: p.package.version,
-                source: p.package.source, sourceVersion: p.package.sourceVersion, fixes: (fixes[p.package.name] ?? []).sorted(),
-                reasons: p.reasons, bytesAdded: layer.bytesAdded[p.package.name] ?? 0, scriptsNotRun: layer.scripts[p.package.name] ?? [])
+                name: p.package.name, architecture: p.package.architecture, from: p.installed?.version,
+                to: p.package.version,
+                source: p.package.source, sourceVersion: p.package.sourceVersion,
+                fixes: (fixes[p.package.name] ?? []).sorted(),
+                reasons: p.reasons, bytesAdded: layer.bytesAdded[p.package.name] ?? 0,
+                scriptsNotRun: layer.scripts[p.package.name] ?? [])
         }
         report.conffilesKept = layer.conffilesKept.sorted()
         report.removedFiles = layer.whiteouts.sorted()
@@ -300,17 +324,20 @@ public final class Patcher {
         config.config?.labels = labels
         let combined = CombinedBlobStore([store, image.store])
         let patched = try Image.assemble(
-            source: "patched", config: config, layers: image.layers.map(\.descriptor) + [layer.descriptor], store: combined,
+            source: "patched", config: config, layers: image.layers.map(\.descriptor) + [layer.descriptor],
+            store: combined,
             configStore: store)
         return PatchResult(
-            image: patched, report: report, vex: try Self.vex(report, image: patched, osID: context.os?.id ?? OSInfo.assumedDpkgID), changed: true)
+            image: patched, report: report,
+            vex: try Self.vex(report, image: patched, osID: context.os?.id ?? OSInfo.assumedDpkgID), changed: true)
     }
 
     /// The dpkg database of the image: /var/lib/dpkg/status, or status.d/ (distroless).
     static func database(_ context: CatalogContext) throws -> DpkgDatabase {
         let dir = "var/lib/dpkg"
         if let status = context.content(RawPath(dir + "/status")) {
-            return DpkgDatabase(kind: .status, directory: dir, stanzas: try Deb822Stanza.parseAll(status, source: "/\(dir)/status"))
+            return DpkgDatabase(
+                kind: .status, directory: dir, stanzas: try Deb822Stanza.parseAll(status, source: "/\(dir)/status"))
         }
         var stanzas: [Deb822Stanza] = []
         var files: [String: String] = [:]
@@ -324,7 +351,8 @@ public final class Patcher {
         }
         guard !stanzas.isEmpty else {
             throw HardenError(
-                .unsupported, "no dpkg database (/var/lib/dpkg/status or status.d/): only Debian and Ubuntu images can be patched")
+                .unsupported,
+                "no dpkg database (/var/lib/dpkg/status or status.d/): only Debian and Ubuntu images can be patched")
         }
         return DpkgDatabase(kind: .statusD, directory: dir, stanzas: stanzas, statusDFiles: files)
     }
@@ -378,9 +406,12 @@ public final class Patcher {
                 vulnerability: v, product: product, subcomponents: byVuln[v]!, status: "fixed",
                 statusNotes: "upgraded by harden patch to the version the distribution published with the fix")
         }
-        let date = report.repositories.compactMap(\.date).first.flatMap { ReleaseFile.date($0) } ?? Date(timeIntervalSince1970: 0)
+        let date =
+            report.repositories.compactMap(\.date).first.flatMap { ReleaseFile.date($0) }
+            ?? Date(timeIntervalSince1970: 0)
         return try OpenVEX.document(
-            id: "https://harden.dev/vex/patch/\(image.manifestDigest)", author: "harden \(hardenToolVersion)", timestamp: date,
+            id: "https://harden.dev/vex/patch/\(image.manifestDigest)", author: "harden \(hardenToolVersion)",
+            timestamp: date,
             statements: statements)
     }
 }
@@ -392,13 +423,16 @@ public enum ImageContent {
     public static func locate(_ tree: FileTree, paths: Set<RawPath>) -> [ContentKey: RawPath] {
         var out: [ContentKey: RawPath] = [:]
         for p in paths {
-            guard let r = tree.resolve(p), let node = tree.nodes[r], node.type == .regular, let key = node.content else { continue }
+            guard let r = tree.resolve(p), let node = tree.nodes[r], node.type == .regular, let key = node.content
+            else { continue }
             out[key] = p
         }
         return out
     }
 
-    public static func read(_ image: Image, located: [ContentKey: RawPath], limit: Int = 64 << 20) throws -> [RawPath: [UInt8]] {
+    public static func read(
+        _ image: Image, located: [ContentKey: RawPath], limit: Int = 64 << 20
+    ) throws -> [RawPath: [UInt8]] {
         var out: [RawPath: [UInt8]] = [:]
         for layer in Set(located.keys.map(\.layer)).sorted() {
             var index = 0

@@ -58,7 +58,8 @@ public struct ReleaseFile: Sendable {
 public enum SignatureCheck {
     /// - Parameters:
     ///   - keyrings: OpenPGP key files (binary or ASCII-armoured; armoured ones are converted for gpgv).
-    public static func verifyClearsigned(_ bytes: [UInt8], keyrings: [[UInt8]], source: String) async throws -> [UInt8] {
+    public static func verifyClearsigned(_ bytes: [UInt8], keyrings: [[UInt8]], source: String) async throws -> [UInt8]
+    {
         guard !keyrings.isEmpty else {
             throw HardenError(.invalidArgument, "\(source): no trusted keys to verify it with (--keyring FILE)")
         }
@@ -75,9 +76,13 @@ public enum SignatureCheck {
             args += ["--output", dir + "/signed", dir + "/InRelease"]
             let (status, output) = try await ChildProcess.run(args, timeout: 60)
             let lines = output.textLines()
-            let good = lines.contains { $0.hasPrefix("[GNUPG:] GOODSIG") } && lines.contains { $0.hasPrefix("[GNUPG:] VALIDSIG") }
+            let good =
+                lines.contains { $0.hasPrefix("[GNUPG:] GOODSIG") }
+                && lines.contains { $0.hasPrefix("[GNUPG:] VALIDSIG") }
             let bad = lines.first { l in
-                ["BADSIG", "EXPKEYSIG", "REVKEYSIG", "ERRSIG", "NO_PUBKEY", "EXPSIG"].contains { l.hasPrefix("[GNUPG:] " + $0) }
+                ["BADSIG", "EXPKEYSIG", "REVKEYSIG", "ERRSIG", "NO_PUBKEY", "EXPSIG"].contains {
+                    l.hasPrefix("[GNUPG:] " + $0)
+                }
             }
             guard status.succeeded, good, bad == nil else {
                 let why = bad.map { String($0.dropFirst("[GNUPG:] ".count).prefix(60)) } ?? "no good signature"
@@ -96,17 +101,28 @@ public enum SignatureCheck {
         var headersDone = false
         for raw in String(decoding: bytes, as: UTF8.self).textLines(omittingEmpty: false) {
             let line = raw.trimming("\r ")
-            if line.hasPrefix("-----BEGIN PGP") { inBody = true; headersDone = false; continue }
+            if line.hasPrefix("-----BEGIN PGP") {
+                inBody = true
+                headersDone = false
+                continue
+            }
             if line.hasPrefix("-----END PGP") { break }
             guard inBody else { continue }
             if !headersDone {
-                if line.isEmpty { headersDone = true } else if !line.contains(":") { headersDone = true; body += line }
+                if line.isEmpty {
+                    headersDone = true
+                } else if !line.contains(":") {
+                    headersDone = true
+                    body += line
+                }
                 continue
             }
             if line.hasPrefix("=") { continue }  // CRC24
             body += line
         }
-        guard let data = Data(base64Encoded: body) else { throw HardenError(.corrupt, "\(source): a keyring's armour is not base64") }
+        guard let data = Data(base64Encoded: body) else {
+            throw HardenError(.corrupt, "\(source): a keyring's armour is not base64")
+        }
         return Array(data)
     }
 }
@@ -125,7 +141,9 @@ public final class AptClient: Sendable {
     let cacheDirectory: String
     let now: @Sendable () -> Date
 
-    public init(cacheDirectory: String = AptClient.defaultCacheDirectory(), now: @escaping @Sendable () -> Date = { Date() }) {
+    public init(
+        cacheDirectory: String = AptClient.defaultCacheDirectory(), now: @escaping @Sendable () -> Date = { Date() }
+    ) {
         var config = HTTPClient.Configuration()
         config.timeout = HTTPClient.Configuration.Timeout(connect: .seconds(30), read: .seconds(60))
         config.redirectConfiguration = .follow(max: 5, allowCycles: false)
@@ -150,9 +168,12 @@ public final class AptClient: Sendable {
             var request = HTTPClientRequest(url: url)
             request.headers.add(name: "User-Agent", value: "harden/\(hardenToolVersion)")
             let response = try await http.execute(request, timeout: .seconds(600))
-            if (response.status == .tooManyRequests || response.status.code >= 500) && attempt < 4 { throw HTTPRetry.Again() }
+            if (response.status == .tooManyRequests || response.status.code >= 500) && attempt < 4 {
+                throw HTTPRetry.Again()
+            }
             guard response.status == .ok else {
-                throw HardenError(response.status == .notFound ? .notFound : .io, "\(url): HTTP \(response.status.code)")
+                throw HardenError(
+                    response.status == .notFound ? .notFound : .io, "\(url): HTTP \(response.status.code)")
             }
             var out: [UInt8] = []
             for try await chunk in response.body {
@@ -168,22 +189,30 @@ public final class AptClient: Sendable {
         let path = cacheDirectory + "/by-hash/" + sha256
         if HostFS.isRegularFile(path), (try? HostFS.fileSize(path)) == size { return path }
         let bytes = try await get(url, limit: Int(min(size, 4 << 30)) + 1)
-        guard Int64(bytes.count) == size else { throw HardenError(.corrupt, "\(url): \(bytes.count) bytes, the signed index says \(size)") }
+        guard Int64(bytes.count) == size else {
+            throw HardenError(.corrupt, "\(url): \(bytes.count) bytes, the signed index says \(size)")
+        }
         let got = Digest.sha256(of: bytes).encoded
-        guard got == sha256 else { throw HardenError(.corrupt, "\(url): SHA256 \(got), the signed index says \(sha256)") }
+        guard got == sha256 else {
+            throw HardenError(.corrupt, "\(url): SHA256 \(got), the signed index says \(sha256)")
+        }
         try HostFS.makeDirectories(cacheDirectory + "/by-hash")
         try HostFS.writeFileAtomically(path, bytes)
         return path
     }
 
     /// Fetches and verifies one suite: InRelease (signature, Valid-Until), then the Packages index of each component.
-    public func fetch(_ source: AptSource, index: Int, keyrings: [[UInt8]], architecture: String) async throws -> FetchedRepository {
+    public func fetch(
+        _ source: AptSource, index: Int, keyrings: [[UInt8]], architecture: String
+    ) async throws -> FetchedRepository {
         let base = "\(source.uri)/dists/\(source.suite)"
         let url = base + "/InRelease"
-        let signed = try await SignatureCheck.verifyClearsigned(try await get(url, limit: 64 << 20), keyrings: keyrings, source: url)
+        let signed = try await SignatureCheck.verifyClearsigned(
+            try await get(url, limit: 64 << 20), keyrings: keyrings, source: url)
         let release = try ReleaseFile.parse(signed, source: url)
         if let until = release.validUntil, until < now() {
-            throw HardenError(.corrupt, "\(url): expired: Valid-Until \(release.stanza["Valid-Until"] ?? "") is in the past")
+            throw HardenError(
+                .corrupt, "\(url): expired: Valid-Until \(release.stanza["Valid-Until"] ?? "") is in the past")
         }
         var indexes: [PackageIndex] = []
         for component in source.components {
@@ -193,7 +222,8 @@ public final class AptClient: Sendable {
                     release.sha256[dir + "/" + n].map { (n, $0) }
                 }).first
             else { throw HardenError(.notFound, "\(url): lists no \(dir)/Packages index") }
-            let fileURL = release.acquireByHash ? "\(base)/\(dir)/by-hash/SHA256/\(entry.hash)" : "\(base)/\(dir)/\(name)"
+            let fileURL =
+                release.acquireByHash ? "\(base)/\(dir)/by-hash/SHA256/\(entry.hash)" : "\(base)/\(dir)/\(name)"
             let path = try await fetchVerified(fileURL, sha256: entry.hash, size: entry.size)
             let reader = try FileReader(path: path)
             let plain: any ByteReader
@@ -205,7 +235,8 @@ public final class AptClient: Sendable {
                 plain = reader
             }
             let bytes = try plain.readAll(limit: 1 << 30, name: fileURL)
-            indexes.append(try PackageIndex(bytes, source: fileURL, architectures: [architecture, "all"], repository: index))
+            indexes.append(
+                try PackageIndex(bytes, source: fileURL, architectures: [architecture, "all"], repository: index))
         }
         return FetchedRepository(source: source, release: release, indexes: indexes, url: url)
     }

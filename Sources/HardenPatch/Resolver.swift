@@ -143,7 +143,9 @@ public struct Resolver {
                 for clause in p.package.preDepends + p.package.depends where !satisfied(clause) {
                     guard
                         let pick = clause.first(where: { r in
-                            candidate(r.name, installedArch: installed[r.name]?.architecture).map { r.accepts($0.version) } ?? false
+                            candidate(r.name, installedArch: installed[r.name]?.architecture).map {
+                                r.accepts($0.version)
+                            } ?? false
                         })
                     else {
                         // A virtual package some candidate provides.
@@ -151,7 +153,9 @@ public struct Resolver {
                             try self.indexes.lazy.compactMap { try $0.providers(of: r.name).first }.first
                         }).first {
                             changed =
-                                try add(provider.name, why: "provides what \(p.package.name) \(p.package.version) depends on") || changed
+                                try add(
+                                    provider.name,
+                                    why: "provides what \(p.package.name) \(p.package.version) depends on") || changed
                             continue
                         }
                         throw HardenError(
@@ -159,14 +163,19 @@ public struct Resolver {
                             "\(p.package.name) \(p.package.version) depends on \(clause.map(\.description).joined(separator: " | ")), which the repositories cannot satisfy"
                         )
                     }
-                    changed = try add(pick.name, why: "\(p.package.name) \(p.package.version) depends on \(pick)") || changed
+                    changed =
+                        try add(pick.name, why: "\(p.package.name) \(p.package.version) depends on \(pick)") || changed
                 }
             }
             // Installed packages whose dependencies the new versions no longer satisfy (an exact-version sibling).
             for q in installed.values.sorted(by: { $0.name < $1.name }) where plan[q.name] == nil {
                 for clause in q.depends where !satisfied(clause) && satisfied(clause, before: true) {
                     changed =
-                        try add(q.name, why: "its dependency \(clause.map(\.description).joined(separator: " | ")) needs the new versions")
+                        try add(
+                            q.name,
+                            why:
+                                "its dependency \(clause.map(\.description).joined(separator: " | ")) needs the new versions"
+                        )
                         || changed
                 }
             }
@@ -181,7 +190,8 @@ public struct Resolver {
             for q in installed.values.sorted(by: { $0.name < $1.name }) where plan[q.name] == nil {
                 for r in (q.breaks + q.conflicts).flatMap({ $0 }) {
                     if let p = plan[r.name], r.accepts(p.package.version) {
-                        changed = try add(q.name, why: "its \(r) excludes \(p.package.name) \(p.package.version)") || changed
+                        changed =
+                            try add(q.name, why: "its \(r) excludes \(p.package.name) \(p.package.version)") || changed
                     }
                 }
             }
@@ -191,7 +201,9 @@ public struct Resolver {
             for r in (p.package.breaks + p.package.conflicts).flatMap({ $0 }) where r.name != p.package.name {
                 if let (v, _, _) = version(r.name), r.accepts(v) {
                     throw HardenError(
-                        .unsupported, "\(p.package.name) \(p.package.version) breaks \(r.name) \(v), and patch never removes packages")
+                        .unsupported,
+                        "\(p.package.name) \(p.package.version) breaks \(r.name) \(v), and patch never removes packages"
+                    )
                 }
             }
         }

@@ -28,16 +28,21 @@ public enum InstrumentStage {
     /// `../lib/harden/`, or `/usr/lib/harden/`.
     public static func locateSensor(explicit: String?) throws -> String {
         if let explicit {
-            guard HostFS.isRegularFile(explicit) else { throw HardenError(.notFound, "--sensor \(explicit): no such file") }
+            guard HostFS.isRegularFile(explicit) else {
+                throw HardenError(.notFound, "--sensor \(explicit): no such file")
+            }
             return explicit
         }
         if let env = ProcessInfo.processInfo.environment["HARDEN_SENSOR"], !env.isEmpty {
             guard HostFS.isRegularFile(env) else { throw HardenError(.notFound, "HARDEN_SENSOR=\(env): no such file") }
             return env
         }
-        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let exe =
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         let dir = (exe as NSString).deletingLastPathComponent
-        let candidates = [dir + "/harden-sensor", dir + "/../lib/harden/harden-sensor", "/usr/lib/harden/harden-sensor"]
+        let candidates = [
+            dir + "/harden-sensor", dir + "/../lib/harden/harden-sensor", "/usr/lib/harden/harden-sensor",
+        ]
         guard let found = candidates.first(where: HostFS.isRegularFile) else {
             throw HardenError(
                 .notFound,
@@ -52,7 +57,9 @@ public enum InstrumentStage {
         guard ELF.isELF(bytes.prefix(4)), let elf = try? ELF.parse(bytes) else {
             throw HardenError(.invalidArgument, "\(path): not an ELF executable")
         }
-        guard elf.machine == 62, elf.is64Bit else { throw HardenError(.unsupported, "\(path): not an x86-64 executable") }
+        guard elf.machine == 62, elf.is64Bit else {
+            throw HardenError(.unsupported, "\(path): not an x86-64 executable")
+        }
         guard elf.interpreter == nil, elf.needed.isEmpty else {
             throw HardenError(
                 .invalidArgument,
@@ -66,17 +73,21 @@ public enum InstrumentStage {
     public static func run(_ image: Image, options: Options) throws -> Image {
         let platform = image.config.platform.description
         guard image.config.os == "linux", image.config.architecture == "amd64" else {
-            throw HardenError(.unsupported, "\(image.source): the image is \(platform); the sensor is built for linux/amd64 only")
+            throw HardenError(
+                .unsupported, "\(image.source): the image is \(platform); the sensor is built for linux/amd64 only")
         }
         var config = image.config
         var container = config.config ?? ContainerConfig()
         if let source = container.labels?[labelInstrumented] {
-            throw HardenError(.invalidArgument, "\(image.source): already instrumented (from \(source)); instrument the original image")
+            throw HardenError(
+                .invalidArgument,
+                "\(image.source): already instrumented (from \(source)); instrument the original image")
         }
         let entrypoint = container.entrypoint ?? []
         guard !(entrypoint + (container.cmd ?? [])).isEmpty else {
             throw HardenError(
-                .invalidArgument, "\(image.source): the image has no entrypoint and no cmd, so there is nothing to instrument")
+                .invalidArgument,
+                "\(image.source): the image has no entrypoint and no cmd, so there is nothing to instrument")
         }
         guard options.outputDirectory.hasPrefix("/") else {
             throw HardenError(.invalidArgument, "--output-dir \(options.outputDirectory): must be an absolute path")
@@ -87,11 +98,13 @@ public enum InstrumentStage {
         let sensor = try HostFS.readFile(options.sensor, limit: 16 << 20)
         try checkSensor(sensor, path: options.sensor)
 
-        let store = DirectoryBlobStore(root: try HostFS.makeTemporaryDirectory(prefix: "harden-instrument"), owned: true)
+        let store = DirectoryBlobStore(
+            root: try HostFS.makeTemporaryDirectory(prefix: "harden-instrument"), owned: true)
         let writer = try LayerBlobWriter(path: store.root + "/layer.tmp", compression: .gzip)
         let dir = String(SensorFragment.sensorDirectory.dropFirst())
         try writer.tar.append(TarEntry(path: RawPath(dir), type: .directory, mode: 0o755, uid: 0, gid: 0, mtime: 0))
-        var file = TarEntry(path: RawPath(String(sensorPath.dropFirst())), type: .regular, mode: 0o755, uid: 0, gid: 0, mtime: 0)
+        var file = TarEntry(
+            path: RawPath(String(sensorPath.dropFirst())), type: .regular, mode: 0o755, uid: 0, gid: 0, mtime: 0)
         file.size = Int64(sensor.count)
         try writer.tar.append(file, body: sensor)
         let (digest, size, diffID) = try writer.finish()
@@ -102,7 +115,8 @@ public enum InstrumentStage {
         while interval.hasSuffix("0") { interval.removeLast() }
         if interval.hasSuffix(".") { interval.removeLast() }
         container.entrypoint =
-            [sensorPath, "--output-dir", options.outputDirectory, "--flush-interval", interval, "--image-id", id, "--"] + entrypoint
+            [sensorPath, "--output-dir", options.outputDirectory, "--flush-interval", interval, "--image-id", id, "--"]
+            + entrypoint
         var labels = container.labels ?? [:]
         labels[labelInstrumented] = id
         labels[labelOutputDirectory] = options.outputDirectory
@@ -128,12 +142,17 @@ public enum InstrumentStage {
         for path in paths {
             var files: [String] = []
             if path != "-" && HostFS.isDirectory(path) {
-                files = try HostFS.listDirectory(path).filter { $0.hasSuffix(".json") && !$0.hasPrefix(".") }.sorted().map {
-                    path + "/" + $0
+                files = try HostFS.listDirectory(path).filter { $0.hasSuffix(".json") && !$0.hasPrefix(".") }.sorted()
+                    .map {
+                        path + "/" + $0
+                    }
+                guard !files.isEmpty else {
+                    throw HardenError(.notFound, "\(path): no fragment (*.json) in this directory")
                 }
-                guard !files.isEmpty else { throw HardenError(.notFound, "\(path): no fragment (*.json) in this directory") }
             } else {
-                guard path == "-" || HostFS.exists(path) else { throw HardenError(.notFound, "\(path): no such file or directory") }
+                guard path == "-" || HostFS.exists(path) else {
+                    throw HardenError(.notFound, "\(path): no such file or directory")
+                }
                 files = [path]
             }
             for f in files {
@@ -154,18 +173,22 @@ public enum InstrumentStage {
         let id = image.configDigest.description
         if let source = image.config.config?.labels?[labelInstrumented] {
             throw HardenError(
-                .invalidArgument, "\(reference) is the instrumented image; give the original (\(source)) so paths resolve against it")
+                .invalidArgument,
+                "\(reference) is the instrumented image; give the original (\(source)) so paths resolve against it")
         }
         var warnings: [String] = []
         var profiles: [RuntimeProfile] = []
         for f in SensorFragments.latest(fragments) {
             if let recorded = f.image, recorded != id {
                 throw HardenError(
-                    .invalidArgument, "run \(f.run) was recorded by an image instrumented from \(recorded), not from \(reference) (\(id))")
+                    .invalidArgument,
+                    "run \(f.run) was recorded by an image instrumented from \(recorded), not from \(reference) (\(id))"
+                )
             }
             for w in f.warnings { warnings.append("run \(f.run): the sensor said: \(w)") }
             if f.mode == "untraced" {
-                warnings.append("run \(f.run): untraced (the app ran without the sensor's tracing): it recorded nothing")
+                warnings.append(
+                    "run \(f.run): untraced (the app ran without the sensor's tracing): it recorded nothing")
                 continue
             }
             if !f.final {
@@ -179,10 +202,12 @@ public enum InstrumentStage {
                 )
             }
             profiles.append(
-                RuntimeProfile.build(image: image, reference: reference, tree: tree, observation: f.observation(), packages: packages))
+                RuntimeProfile.build(
+                    image: image, reference: reference, tree: tree, observation: f.observation(), packages: packages))
         }
         guard !profiles.isEmpty else {
-            throw HardenError(.invalidArgument, "no traced run in the fragments: \(warnings.first ?? "nothing was recorded")")
+            throw HardenError(
+                .invalidArgument, "no traced run in the fragments: \(warnings.first ?? "nothing was recorded")")
         }
         return (try RuntimeProfile.merge(profiles, packages: packages), warnings)
     }

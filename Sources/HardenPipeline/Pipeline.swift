@@ -34,7 +34,9 @@ public struct VulnerabilityData {
     /// The highest severity rank (1…5) of each vulnerable package, for minify's presets.
     public static func ranks(_ findings: [Finding]) -> [String: Int] {
         var ranks: [String: Int] = [:]
-        for f in findings where f.suppressed == nil { ranks[f.package.ref] = max(ranks[f.package.ref] ?? 0, rank(f.severity)) }
+        for f in findings where f.suppressed == nil {
+            ranks[f.package.ref] = max(ranks[f.package.ref] ?? 0, rank(f.severity))
+        }
         return ranks
     }
 
@@ -59,7 +61,9 @@ public struct VulnerabilityData {
         guard let database else { return nil }
         let sources = try database.sources()
         let formatter = ISO8601DateFormatter()
-        let age = sources.compactMap { formatter.date(from: $0.importedAt).map { Date().timeIntervalSince($0) / 86400 } }.max()
+        let age = sources.compactMap {
+            formatter.date(from: $0.importedAt).map { Date().timeIntervalSince($0) / 86400 }
+        }.max()
         return RunRecord.Database(path: path, sources: sources, ageDays: age)
     }
 }
@@ -105,7 +109,9 @@ public final class Pipeline {
     let data: VulnerabilityData
     let onEvent: (PipelineEvent) -> Void
 
-    public init(logger: Logger, vulnerabilities: VulnerabilityData, onEvent: @escaping (PipelineEvent) -> Void = { _ in }) {
+    public init(
+        logger: Logger, vulnerabilities: VulnerabilityData, onEvent: @escaping (PipelineEvent) -> Void = { _ in }
+    ) {
         self.logger = logger
         self.data = vulnerabilities
         self.onEvent = onEvent
@@ -114,8 +120,9 @@ public final class Pipeline {
     static func now() -> String { ISO8601DateFormatter().string(from: Date()) }
 
     /// Runs one stage, timing it and recording it.
-    func stage<T>(_ name: StageName, _ detail: String, into record: inout RunRecord, _ body: () async throws -> (T, String?)) async throws -> T
-    {
+    func stage<T>(
+        _ name: StageName, _ detail: String, into record: inout RunRecord, _ body: () async throws -> (T, String?)
+    ) async throws -> T {
         onEvent(.started(stage: name, detail: detail))
         let started = Self.now()
         let clock = Date()
@@ -127,7 +134,8 @@ public final class Pipeline {
             return value
         } catch {
             let seconds = Date().timeIntervalSince(clock)
-            record.stages.append(.init(name: name, status: .failed, startedAt: started, seconds: seconds, detail: "\(error)"))
+            record.stages.append(
+                .init(name: name, status: .failed, startedAt: started, seconds: seconds, detail: "\(error)"))
             onEvent(.finished(stage: name, seconds: seconds, status: .failed, detail: "\(error)"))
             throw error
         }
@@ -137,7 +145,8 @@ public final class Pipeline {
         RunRecord.ImageSide(
             reference: reference, manifestDigest: image.manifestDigest.description,
             configDigest: image.configDigest.description, contentBytes: tree.contentSize,
-            files: tree.regularFileCount, packages: packages, layers: image.layers.count, user: image.config.config?.user)
+            files: tree.regularFileCount, packages: packages, layers: image.layers.count,
+            user: image.config.config?.user)
     }
 
     static func json<T: Encodable>(_ value: T) throws -> [UInt8] { try JSONCoding.encode(value, pretty: true) }
@@ -149,13 +158,16 @@ public final class Pipeline {
         var files: [String: [UInt8]] = [:]
         // Patch (optional): upgrade what has a published fix; everything after works on the patched image.
         var patched: Image?
-        var patchRecord: (summary: RunRecord.PatchSummary, original: RunRecord.ImageSide, seconds: Double, startedAt: String)?
+        var patchRecord:
+            (summary: RunRecord.PatchSummary, original: RunRecord.ImageSide, seconds: Double, startedAt: String)?
         var patchedFixes: [String: [(name: String, version: String)]] = [:]
         if let patchOptions = options.patch {
             let patchStarted = Self.now()
             let clock = Date()
             onEvent(.started(stage: .patch, detail: "upgrading packages with published fixes"))
-            let output = try await PatchStage.run(given, reference: reference, data: data, options: patchOptions, logger: logger) {
+            let output = try await PatchStage.run(
+                given, reference: reference, data: data, options: patchOptions, logger: logger
+            ) {
                 [onEvent] in
                 onEvent(.progress(stage: .patch, detail: $0))
             }
@@ -167,24 +179,34 @@ public final class Pipeline {
             let r = result.report
             for p in r.packages { for v in p.fixes { patchedFixes[v, default: []].append((p.name, p.to)) } }
             let summary = RunRecord.PatchSummary(
-                packages: r.packages.map { "\($0.name) \($0.from ?? "-") → \($0.to)" }, fixed: Set(r.packages.flatMap(\.fixes)).sorted(),
-                noFixAvailable: Set(r.noFixAvailable.map(\.vulnerability)).count, layerBytes: r.layer?.size ?? 0, findingsBefore: before)
+                packages: r.packages.map { "\($0.name) \($0.from ?? "-") → \($0.to)" },
+                fixed: Set(r.packages.flatMap(\.fixes)).sorted(),
+                noFixAvailable: Set(r.noFixAvailable.map(\.vulnerability)).count, layerBytes: r.layer?.size ?? 0,
+                findingsBefore: before)
             let seconds = Date().timeIntervalSince(clock)
             patchRecord = (
-                summary, Self.side(given, reference: reference, tree: output.context.tree, packages: output.sbom.packages.count), seconds,
+                summary,
+                Self.side(given, reference: reference, tree: output.context.tree, packages: output.sbom.packages.count),
+                seconds,
                 patchStarted
             )
-            onEvent(.finished(stage: .patch, seconds: seconds, status: .ok, detail: "\(r.packages.count) packages upgraded"))
+            onEvent(
+                .finished(stage: .patch, seconds: seconds, status: .ok, detail: "\(r.packages.count) packages upgraded")
+            )
         }
         let image = patched ?? given
         onEvent(.started(stage: .sbomBefore, detail: "reading \(image.layers.count) layers"))
-        let (sbom, context) = try SBOMBuilder(logger: logger).catalog(image, reference: reference) { [onEvent] index, cached in
+        let (sbom, context) = try SBOMBuilder(logger: logger).catalog(image, reference: reference) {
+            [onEvent] index, cached in
             let size = formatBytes(image.layers[index].descriptor.size)
             onEvent(
-                .progress(stage: .sbomBefore, detail: "layer \(index + 1)/\(image.layers.count), \(size)\(cached ? " (cached)" : "")"))
+                .progress(
+                    stage: .sbomBefore,
+                    detail: "layer \(index + 1)/\(image.layers.count), \(size)\(cached ? " (cached)" : "")"))
         }
         var record = RunRecord(
-            startedAt: Self.now(), input: Self.side(image, reference: reference, tree: context.tree, packages: sbom.packages.count))
+            startedAt: Self.now(),
+            input: Self.side(image, reference: reference, tree: context.tree, packages: sbom.packages.count))
         record.policyFile = options.policyFile
         record.warnings += options.warnings
         record.database = try data.record()
@@ -194,7 +216,9 @@ public final class Pipeline {
             record.stages.append(
                 .init(
                     name: .patch, status: .ok, startedAt: p.startedAt, seconds: p.seconds,
-                    detail: "\(p.summary.packages.count) packages upgraded, \(p.summary.fixed.count) vulnerabilities fixed"))
+                    detail:
+                        "\(p.summary.packages.count) packages upgraded, \(p.summary.fixed.count) vulnerabilities fixed")
+            )
         }
         record.stages.append(
             .init(
@@ -205,7 +229,8 @@ public final class Pipeline {
         async let inputInspection = ImageInspection.inspect(image)
 
         // Scan of the input.
-        let before: [Finding]? = try await stage(.scanBefore, "matching \(sbom.packages.count) packages", into: &record) {
+        let before: [Finding]? = try await stage(.scanBefore, "matching \(sbom.packages.count) packages", into: &record)
+        {
             let (report, matched) = try ScanStage.run(.init(sbom: sbom, data: data))
             files["scan-before.sarif"] = Array(try ScanRendering.sarif(report).utf8)
             return (
@@ -239,10 +264,15 @@ public final class Pipeline {
             var minifyOptions = options.minify
             minifyOptions.run = options.run
             let r = try await MinifyStage.run(
-                image, reference: reference, sbom: sbom, context: context, profile: profile, findings: before, data: data,
+                image, reference: reference, sbom: sbom, context: context, profile: profile, findings: before,
+                data: data,
                 options: minifyOptions, logger: logger)
             let v = r.report.verification
-            return (r, "\(r.report.reductionPercent)% smaller; verification " + (v.ran ? (v.passed ? "passed" : "FAILED") : "not run"))
+            return (
+                r,
+                "\(r.report.reductionPercent)% smaller; verification "
+                    + (v.ran ? (v.passed ? "passed" : "FAILED") : "not run")
+            )
         }
         files["seccomp.json"] = try Self.json(result.seccomp)
         files["k8s-security-context.yaml"] = Array(result.kubernetes.utf8)
@@ -258,7 +288,10 @@ public final class Pipeline {
             input.profile = profile
             input.matchProfileByID = false
             let (report, matched) = try ScanStage.run(input)
-            return (matched ? report : nil, matched ? "\(report.findings.count) findings" : "skipped: no vulnerability database")
+            return (
+                matched ? report : nil,
+                matched ? "\(report.findings.count) findings" : "skipped: no vulnerability database"
+            )
         }
         // The evidence: an OpenVEX statement for every vulnerability of the input; the output's findings with it applied.
         var minified = result
@@ -290,14 +323,16 @@ public final class Pipeline {
         let checked: CheckStage.Result = try await stage(.check, "image checks of the result", into: &record) {
             var input = CheckStage.Input(
                 image: result.image, reference: options.destination, tag: options.tag, inspection: outInspection,
-                profile: profile, sbom: result.sbomAfter, findings: after, policy: options.policy, databaseAgeDays: databaseAge)
+                profile: profile, sbom: result.sbomAfter, findings: after, policy: options.policy,
+                databaseAgeDays: databaseAge)
             input.feedAgeDays = feedAges
             let r = CheckStage.run(input)
             return (r, "\(r.checks.filter(\.failed).count) of \(r.checks.count) checks failed")
         }
         record.checks = checked.checks
         record.output = Self.side(
-            result.image, reference: options.destination, tree: outInspection.tree, packages: result.sbomAfter.packages.count)
+            result.image, reference: options.destination, tree: outInspection.tree,
+            packages: result.sbomAfter.packages.count)
         if let verdict = checked.verdict {
             record.policy = verdict
             record.stages.append(
@@ -317,8 +352,9 @@ public final class Pipeline {
         return finish(record, started: started, image: result.image, files: files, inputChecks: inputChecks)
     }
 
-    func finish(_ record: RunRecord, started: Date, image: Image?, files: [String: [UInt8]], inputChecks: [CheckResult]?) -> PipelineResult
-    {
+    func finish(
+        _ record: RunRecord, started: Date, image: Image?, files: [String: [UInt8]], inputChecks: [CheckResult]?
+    ) -> PipelineResult {
         var r = record
         for c in inputChecks ?? [] where c.status == .fail { r.checksFailedBefore[c.level.rawValue, default: 0] += 1 }
         r.finishedAt = Self.now()
@@ -332,7 +368,8 @@ public final class Pipeline {
         var record = result.record
         let names = result.files.keys.sorted()
         record.artifacts = names.map {
-            RunRecord.Artifact(file: $0, sha256: Digest.sha256(of: result.files[$0]!).encoded, bytes: result.files[$0]!.count)
+            RunRecord.Artifact(
+                file: $0, sha256: Digest.sha256(of: result.files[$0]!).encoded, bytes: result.files[$0]!.count)
         }
         var out = names.map { ($0, result.files[$0]!) }
         out.append(("report.json", try json(record)))

@@ -25,7 +25,8 @@ public enum RemediationVEX {
         public var osID: String = OSInfo.assumedDpkgID
 
         public init(
-            image: Image, name: String, before: [Finding], after: [Finding], packagesAfter: [SoftwarePackage], treeAfter: FileTree
+            image: Image, name: String, before: [Finding], after: [Finding], packagesAfter: [SoftwarePackage],
+            treeAfter: FileTree
         ) {
             self.image = image
             self.name = name
@@ -38,7 +39,8 @@ public enum RemediationVEX {
 
     /// Interpreter-loadable code besides executables and shared objects.
     static let codeExtensions: Set<String> = [
-        "py", "pyc", "pyo", "pl", "pm", "rb", "js", "mjs", "cjs", "php", "lua", "jar", "class", "sh", "bash", "tcl", "ko", "go",
+        "py", "pyc", "pyo", "pl", "pm", "rb", "js", "mjs", "cjs", "php", "lua", "jar", "class", "sh", "bash", "tcl",
+        "ko", "go",
     ]
 
     /// Whether a file is code: executable, a shared object, or a module an interpreter loads.
@@ -48,7 +50,11 @@ public enum RemediationVEX {
         if node.mode & 0o111 != 0 { return true }
         let name = path.split(separator: "/").last.map(String.init) ?? path
         if name.hasSuffix(".so") || name.contains(".so.") { return true }
-        if let dot = name.lastIndex(of: "."), codeExtensions.contains(String(name[name.index(after: dot)...]).lowercased()) { return true }
+        if let dot = name.lastIndex(of: "."),
+            codeExtensions.contains(String(name[name.index(after: dot)...]).lowercased())
+        {
+            return true
+        }
         return false
     }
 
@@ -79,28 +85,36 @@ public enum RemediationVEX {
             let aliases = f.ids
             if let pkg = present["\(f.package.name)|\(f.package.version)"] {
                 if let files = keptFilesIfNoCode(pkg) {
-                    let shown = files.prefix(20).joined(separator: ", ") + (files.count > 20 ? " and \(files.count - 20) more" : "")
+                    let shown =
+                        files.prefix(20).joined(separator: ", ")
+                        + (files.count > 20 ? " and \(files.count - 20) more" : "")
                     out.append(
                         OpenVEXStatement(
                             vulnerability: f.id, aliases: aliases, product: product, subcomponents: [f.package.purl],
                             status: "not_affected", justification: "vulnerable_code_not_present",
                             impactStatement: files.isEmpty
                                 ? "harden minify left no file of \(f.package.name) in the image, only its package record"
-                                : "harden minify left only non-executable files of \(f.package.name) in the image: \(shown)"))
+                                : "harden minify left only non-executable files of \(f.package.name) in the image: \(shown)"
+                        ))
                 } else if afterByKey[key] != nil {
                     out.append(
                         OpenVEXStatement(
-                            vulnerability: f.id, aliases: aliases, product: product, subcomponents: [f.package.purl], status: "affected",
+                            vulnerability: f.id, aliases: aliases, product: product, subcomponents: [f.package.purl],
+                            status: "affected",
                             actionStatement: f.fixedVersions.isEmpty
                                 ? "No fix is published yet; \(f.package.name) is kept because the application uses it (runtime profile)."
-                                : "Upgrade \(f.package.name) to \(f.fixedVersions.joined(separator: " or ")) (harden patch)."))
+                                : "Upgrade \(f.package.name) to \(f.fixedVersions.joined(separator: " or ")) (harden patch)."
+                        ))
                 }
             } else {
                 out.append(
                     OpenVEXStatement(
-                        vulnerability: f.id, aliases: aliases, product: product, subcomponents: [f.package.purl], status: "not_affected",
+                        vulnerability: f.id, aliases: aliases, product: product, subcomponents: [f.package.purl],
+                        status: "not_affected",
                         justification: "component_not_present",
-                        impactStatement: "harden minify removed \(f.package.name) \(f.package.version): the application never used it"))
+                        impactStatement:
+                            "harden minify removed \(f.package.name) \(f.package.version): the application never used it"
+                    ))
             }
         }
         for (v, packages) in i.patched.sorted(by: { $0.key < $1.key }) {
@@ -108,14 +122,16 @@ public enum RemediationVEX {
                 OpenVEXStatement(
                     vulnerability: v, product: product,
                     subcomponents: packages.map { "pkg:deb/\(i.osID)/\($0.name)@\($0.version)" }, status: "fixed",
-                    statusNotes: "harden patch upgraded the package to the version the distribution published with the fix"))
+                    statusNotes:
+                        "harden patch upgraded the package to the version the distribution published with the fix"))
         }
         return out
     }
 
     public static func document(_ i: Input, statements: [OpenVEXStatement], date: Date = Date()) throws -> [UInt8]? {
         try OpenVEX.document(
-            id: "https://harden.dev/vex/\(i.image.manifestDigest)", author: "harden \(hardenToolVersion)", timestamp: date,
+            id: "https://harden.dev/vex/\(i.image.manifestDigest)", author: "harden \(hardenToolVersion)",
+            timestamp: date,
             statements: statements)
     }
 
@@ -124,7 +140,8 @@ public enum RemediationVEX {
         VEXDocument(
             statements: statements.map {
                 VEXDocument.Statement(
-                    vulnerability: [$0.vulnerability] + $0.aliases, products: [($0.product, $0.subcomponents)], status: $0.status,
+                    vulnerability: [$0.vulnerability] + $0.aliases, products: [($0.product, $0.subcomponents)],
+                    status: $0.status,
                     justification: $0.justification)
             }, source: source)
     }

@@ -30,11 +30,20 @@ public enum CheckStage {
         public var feedAgeDays: [String: Double] = [:]
 
         public init(
-            image: Image, reference: String, tag: String?, inspection: ImageInspection, profile: RuntimeProfile?, sbom: SBOM?,
+            image: Image, reference: String, tag: String?, inspection: ImageInspection, profile: RuntimeProfile?,
+            sbom: SBOM?,
             findings: [Finding]?, policy: Policy?, ignore: [String] = [], databaseAgeDays: Double?
         ) {
-            self.image = image; self.reference = reference; self.tag = tag; self.inspection = inspection; self.profile = profile
-            self.sbom = sbom; self.findings = findings; self.policy = policy; self.ignore = ignore; self.databaseAgeDays = databaseAgeDays
+            self.image = image
+            self.reference = reference
+            self.tag = tag
+            self.inspection = inspection
+            self.profile = profile
+            self.sbom = sbom
+            self.findings = findings
+            self.policy = policy
+            self.ignore = ignore
+            self.databaseAgeDays = databaseAgeDays
         }
     }
 
@@ -56,7 +65,8 @@ public enum CheckStage {
         let verdict = i.policy.map { p in
             var input = PolicyInput(
                 reference: i.reference, config: i.image.config.config, os: i.sbom?.os, packages: i.sbom?.packages ?? [],
-                findings: i.findings, databaseAgeDays: i.databaseAgeDays, checks: checks, contentBytes: i.inspection.contentBytes)
+                findings: i.findings, databaseAgeDays: i.databaseAgeDays, checks: checks,
+                contentBytes: i.inspection.contentBytes)
             input.feedAgeDays = i.feedAgeDays
             return p.evaluate(input)
         }
@@ -72,7 +82,8 @@ public enum ProfileStage {
         logger: Logger
     ) async throws -> RuntimeProfile {
         let users = (context.content(RawPath("etc/passwd")), context.content(RawPath("etc/group")))
-        let observation = try await ContainerRunner(logger: logger).run(image, users: users, reference: reference, options: options)
+        let observation = try await ContainerRunner(logger: logger).run(
+            image, users: users, reference: reference, options: options)
         return RuntimeProfile.build(
             image: image, reference: reference, tree: context.tree, observation: observation, packages: sbom.packages)
     }
@@ -111,7 +122,8 @@ public enum ScanStage {
         }
         if let profile = i.profile { markUse(&findings, profile: profile, byID: i.matchProfileByID) }
         if i.onlyFixed { findings = findings.filter { $0.fixState == .fixed } }
-        let warnings = Suppressor.apply(&findings, vex: i.vex, ignores: i.ignores, imageDigest: i.sbom.source.manifestDigest)
+        let warnings = Suppressor.apply(
+            &findings, vex: i.vex, ignores: i.ignores, imageDigest: i.sbom.source.manifestDigest)
         var report = ScanReport(
             source: i.sbom.source, os: i.sbom.os, database: try i.data.database?.sources() ?? [], findings: findings,
             summary: findings.activeCountsBySeverity, warnings: warnings)
@@ -119,8 +131,10 @@ public enum ScanStage {
         if i.gate.isActive {
             let outcome = i.gate.evaluate(findings)
             report.gate = .init(
-                failOn: i.gate.failOn, failed: !outcome.failures.isEmpty, reached: outcome.failures.count, unknown: i.gate.unknown,
-                unknownNotGated: outcome.unknownNotGated, knownExploited: i.gate.knownExploited, maxEPSS: i.gate.maxEPSS)
+                failOn: i.gate.failOn, failed: !outcome.failures.isEmpty, reached: outcome.failures.count,
+                unknown: i.gate.unknown,
+                unknownNotGated: outcome.unknownNotGated, knownExploited: i.gate.knownExploited, maxEPSS: i.gate.maxEPSS
+            )
         }
         return (report, true)
     }
@@ -128,7 +142,8 @@ public enum ScanStage {
     /// Sets `packageUsed` on each finding from the profile's package use.
     public static func markUse(_ findings: inout [Finding], profile: RuntimeProfile, byID: Bool) {
         func key(_ id: String, _ name: String, _ version: String) -> String { byID ? id : name + "|" + version }
-        let used = Dictionary(profile.packages.map { (key($0.id, $0.name, $0.version), $0.used) }, uniquingKeysWith: { $0 || $1 })
+        let used = Dictionary(
+            profile.packages.map { (key($0.id, $0.name, $0.version), $0.used) }, uniquingKeysWith: { $0 || $1 })
         for k in findings.indices {
             let p = findings[k].package
             findings[k].packageUsed = used[key(p.ref, p.name, p.version)] ?? false
@@ -162,7 +177,8 @@ public enum MinifyStage {
         patched: [String: [(name: String, version: String)]] = [:]
     ) throws -> Evidence {
         var input = RemediationVEX.Input(
-            image: result.image, name: name, before: before, after: after, packagesAfter: result.sbomAfter.packages, treeAfter: tree)
+            image: result.image, name: name, before: before, after: after, packagesAfter: result.sbomAfter.packages,
+            treeAfter: tree)
         input.patched = patched
         input.osID = result.sbomAfter.os?.id ?? OSInfo.assumedDpkgID
         let statements = RemediationVEX.statements(input)
@@ -170,15 +186,23 @@ public enum MinifyStage {
         _ = Suppressor.apply(
             &applied, vex: [RemediationVEX.asDocument(statements, source: "vex.openvex.json")], ignores: [],
             imageDigest: result.image.manifestDigest.description)
-        if result.report.vulnerabilities != nil { result.report.vulnerabilities?["after"] = applied.activeCountsBySeverity }
-        return Evidence(statements: statements, document: try RemediationVEX.document(input, statements: statements), after: applied)
+        if result.report.vulnerabilities != nil {
+            result.report.vulnerabilities?["after"] = applied.activeCountsBySeverity
+        }
+        return Evidence(
+            statements: statements, document: try RemediationVEX.document(input, statements: statements), after: applied
+        )
     }
 
     /// Why verification failed, one line each (empty when it passed).
     public static func verificationFailures(_ v: MinifyReport.Verification) -> [String] {
         guard !v.passed else { return [] }
-        var out = v.probes.filter { !$0.same }.map { "verification: probe \($0.probe) gave \($0.after), the original gave \($0.before)" }
-        out += v.missingFiles.map { "verification: the app looked for \($0), which the minified image does not have (--include \($0))" }
+        var out = v.probes.filter { !$0.same }.map {
+            "verification: probe \($0.probe) gave \($0.after), the original gave \($0.before)"
+        }
+        out += v.missingFiles.map {
+            "verification: the app looked for \($0), which the minified image does not have (--include \($0))"
+        }
         if let e = v.error { out.append("verification: \(e)") }
         return out
     }
@@ -203,7 +227,8 @@ public enum PatchStage {
         let findings = try data.findings(sbom)
         if findings == nil && !options.all {
             throw HardenError(
-                .notFound, "\(data.path): no vulnerability database to say what is vulnerable (harden db update), or patch --all")
+                .notFound,
+                "\(data.path): no vulnerability database to say what is vulnerable (harden db update), or patch --all")
         }
         let result = try await Patcher(logger: logger).patch(
             image, reference: reference, context: context, findings: findings, options: options, progress: progress)

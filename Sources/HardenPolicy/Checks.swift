@@ -9,7 +9,9 @@ import HardenVulnDB
 /// Dockle's levels: `fatal` must be fixed, `warn` should be, `info` is worth knowing.
 public enum CheckLevel: String, Codable, Sendable, CaseIterable, Comparable {
     case info, warn, fatal
-    public static func < (a: CheckLevel, b: CheckLevel) -> Bool { allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)! }
+    public static func < (a: CheckLevel, b: CheckLevel) -> Bool {
+        allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
+    }
 }
 
 public enum CheckStatus: String, Codable, Sendable {
@@ -39,7 +41,8 @@ public struct CheckResult: Codable, Sendable, Equatable {
     public var failed: Bool { status == .fail }
 
     public init(
-        id: String, level: CheckLevel, title: String, cis: String?, status: CheckStatus, findings: [String], remediation: String,
+        id: String, level: CheckLevel, title: String, cis: String?, status: CheckStatus, findings: [String],
+        remediation: String,
         note: String? = nil
     ) {
         self.id = id
@@ -98,7 +101,8 @@ public enum ImageChecks {
     public static func run(_ input: CheckInput) -> [CheckResult] {
         catalogue.map { def in
             var r = CheckResult(
-                id: def.id, level: def.level, title: def.title, cis: def.cis, status: .pass, findings: [], remediation: def.remediation)
+                id: def.id, level: def.level, title: def.title, cis: def.cis, status: .pass, findings: [],
+                remediation: def.remediation)
             switch def.evaluate(input) {
             case .pass: break
             case .fail(let found):
@@ -127,16 +131,22 @@ public enum ImageChecks {
         }
         if let r = text.range(of: " # buildkit") { text = String(text[..<r.lowerBound]) }
         // BuildKit's `|2 A=1 B=2 /bin/sh -c …`: the count of build arguments, then the arguments.
-        if text.hasPrefix("|"), let space = text.firstIndex(of: " ") { text = String(text[text.index(after: space)...]) }
+        if text.hasPrefix("|"), let space = text.firstIndex(of: " ") {
+            text = String(text[text.index(after: space)...])
+        }
         var parts: [String] = [text]
         for sep in ["&&", "||", ";", "|", "\n"] { parts = parts.flatMap { $0.components(separatedBy: sep) } }
-        return parts.map { $0.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\\" }).map(String.init) }.filter { !$0.isEmpty }
+        return parts.map { $0.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\\" }).map(String.init) }.filter
+        { !$0.isEmpty }
     }
 
     static func isRunLine(_ line: String) -> Bool {
-        !(line.contains("#(nop)") || line.hasPrefix("ADD ") || line.hasPrefix("COPY ") || line.hasPrefix("ENV ") || line.hasPrefix("LABEL ")
-            || line.hasPrefix("CMD ") || line.hasPrefix("ENTRYPOINT ") || line.hasPrefix("EXPOSE ") || line.hasPrefix("USER ")
-            || line.hasPrefix("WORKDIR ") || line.hasPrefix("VOLUME ") || line.hasPrefix("ARG ") || line.hasPrefix("HEALTHCHECK "))
+        !(line.contains("#(nop)") || line.hasPrefix("ADD ") || line.hasPrefix("COPY ") || line.hasPrefix("ENV ")
+            || line.hasPrefix("LABEL ")
+            || line.hasPrefix("CMD ") || line.hasPrefix("ENTRYPOINT ") || line.hasPrefix("EXPOSE ")
+            || line.hasPrefix("USER ")
+            || line.hasPrefix("WORKDIR ") || line.hasPrefix("VOLUME ") || line.hasPrefix("ARG ")
+            || line.hasPrefix("HEALTHCHECK "))
     }
 
     static func short(_ line: String) -> String {
@@ -148,9 +158,12 @@ public enum ImageChecks {
     static func has(_ cmds: [[String]], _ tools: [String], _ words: [String]) -> Bool {
         cmds.contains { c in
             // Skip what runs the command: BuildKit's `|N ARG=…`, a shell's `-c`, sudo, env and variable assignments.
-            let runners: Set<String> = ["sudo", "env", "/bin/sh", "/bin/bash", "sh", "bash", "-c", "-ec", "-exc", "-eux", "-xe"]
+            let runners: Set<String> = [
+                "sudo", "env", "/bin/sh", "/bin/bash", "sh", "bash", "-c", "-ec", "-exc", "-eux", "-xe",
+            ]
             let args = Array(c.drop { runners.contains($0) || $0.contains("=") || $0.hasPrefix("|") })
-            guard let tool = args.first.map({ String($0.split(separator: "/").last ?? "") }), tools.contains(tool) else { return false }
+            guard let tool = args.first.map({ String($0.split(separator: "/").last ?? "") }), tools.contains(tool)
+            else { return false }
             return words.allSatisfy { args.dropFirst().contains($0) }
         }
     }
@@ -165,7 +178,9 @@ public enum ImageChecks {
     static func existing(_ tree: FileTree, _ paths: [String]) -> [String] {
         var seen = Set<RawPath>()
         return paths.filter { p in
-            guard let resolved = tree.resolve(RawPath(p)), let node = tree.nodes[resolved], node.type == .regular else { return false }
+            guard let resolved = tree.resolve(RawPath(p)), let node = tree.nodes[resolved], node.type == .regular else {
+                return false
+            }
             return seen.insert(resolved).inserted
         }.map { "/" + $0 }
     }
@@ -198,7 +213,9 @@ public enum ImageChecks {
             owners[f[idField], default: []].append(f[0])
             names[f[0], default: 0] += 1
         }
-        var out = owners.filter { $0.value.count > 1 }.map { "\(what) id \($0.key) is shared by \($0.value.joined(separator: ", "))" }
+        var out = owners.filter { $0.value.count > 1 }.map {
+            "\(what) id \($0.key) is shared by \($0.value.joined(separator: ", "))"
+        }
         out += names.filter { $0.value > 1 }.map { "\(what) \($0.key) is defined \($0.value) times" }
         return out.sorted()
     }
@@ -206,10 +223,12 @@ public enum ImageChecks {
     public static let catalogue: [CheckDefinition] = [
         CheckDefinition(
             id: "CIS-DI-0001", level: .warn, title: "Create a user for the container", cis: "4.1",
-            remediation: "Add a non-root user and switch to it with USER (harden minify does this when the profile shows no need for root)."
+            remediation:
+                "Add a non-root user and switch to it with USER (harden minify does this when the profile shows no need for root)."
         ) { i in
             isRootUser(i.image.config.config?.user)
-                ? .fail(["USER is \(i.image.config.config?.user.flatMap { $0.isEmpty ? nil : $0 } ?? "not set (root)")"]) : .pass
+                ? .fail(["USER is \(i.image.config.config?.user.flatMap { $0.isEmpty ? nil : $0 } ?? "not set (root)")"]
+                ) : .pass
         },
         CheckDefinition(
             id: "CIS-DI-0003", level: .warn, title: "Do not install unnecessary packages", cis: "4.3",
@@ -222,7 +241,8 @@ public enum ImageChecks {
             return unused.isEmpty ? .pass : .fail(unused)
         },
         CheckDefinition(
-            id: "CIS-DI-0004", level: .fatal, title: "Scan and rebuild the image to include security patches", cis: "4.4",
+            id: "CIS-DI-0004", level: .fatal, title: "Scan and rebuild the image to include security patches",
+            cis: "4.4",
             remediation: "Rebuild on an updated base image and upgrade the packages that have fixes."
         ) { i in
             guard let findings = i.findings else { return .skip("needs a vulnerability database (harden db update)") }
@@ -245,8 +265,10 @@ public enum ImageChecks {
             return test.isEmpty || test == ["NONE"] ? .fail(["no HEALTHCHECK in the image configuration"]) : .pass
         },
         CheckDefinition(
-            id: "CIS-DI-0007", level: .fatal, title: "Do not use update instructions alone in the Dockerfile", cis: "4.7",
-            remediation: "Run `apt-get update` and `apt-get install` (or `apk update` and `apk add`) in the same RUN instruction."
+            id: "CIS-DI-0007", level: .fatal, title: "Do not use update instructions alone in the Dockerfile",
+            cis: "4.7",
+            remediation:
+                "Run `apt-get update` and `apt-get install` (or `apk update` and `apk add`) in the same RUN instruction."
         ) { i in
             let bad = history(i.image).filter { line in
                 let c = commands(line)
@@ -257,7 +279,8 @@ public enum ImageChecks {
         },
         CheckDefinition(
             id: "CIS-DI-0008", level: .info, title: "Confirm safety of setuid and setgid files", cis: "4.8",
-            remediation: "Remove the setuid/setgid bits: `find / -perm /6000 -type f -exec chmod a-s {} \\;` (harden minify strips them)."
+            remediation:
+                "Remove the setuid/setgid bits: `find / -perm /6000 -type f -exec chmod a-s {} \\;` (harden minify strips them)."
         ) { i in
             let found = i.inspection.tree.nodes.filter { $0.value.type == .regular && $0.value.mode & 0o6000 != 0 }
                 .map {
@@ -274,19 +297,23 @@ public enum ImageChecks {
                 let t = line.replacingAll("/bin/sh -c #(nop) ", with: "").trimming(" ")
                 guard t.hasPrefix("ADD ") else { return false }
                 // `ADD file:<digest> in /` is how a base image's root file system tarball is added.
-                return !(t.hasPrefix("ADD file:") && t.hasSuffix(" in / ")) && !(t.hasPrefix("ADD file:") && t.hasSuffix(" in /"))
+                return !(t.hasPrefix("ADD file:") && t.hasSuffix(" in / "))
+                    && !(t.hasPrefix("ADD file:") && t.hasSuffix(" in /"))
             }
             return bad.isEmpty ? .pass : .fail(bad.map(short))
         },
         CheckDefinition(
-            id: "CIS-DI-0010", level: .fatal, title: "Do not store credential in environment variables/files", cis: "4.10",
+            id: "CIS-DI-0010", level: .fatal, title: "Do not store credential in environment variables/files",
+            cis: "4.10",
             remediation:
                 "Pass secrets at run time (mounted files, a secret store); remove them from ENV and from every layer, since deleting a file in a later layer keeps it in the image."
         ) { i in
             var found = SecretRules.environment(i.image.config.config?.env ?? []).map { "ENV \($0)" }
             found += i.inspection.secrets.map { s in
-                let rule = s.rule == "name" ? "secret file name" : s.rule == "extension" ? "secret file extension" : s.rule
-                return "\(s.path) (\(rule), layer \(s.layer)\(s.present ? "" : ", deleted by a later layer but still in the image"))"
+                let rule =
+                    s.rule == "name" ? "secret file name" : s.rule == "extension" ? "secret file extension" : s.rule
+                return
+                    "\(s.path) (\(rule), layer \(s.layer)\(s.present ? "" : ", deleted by a later layer but still in the image"))"
             }
             return found.isEmpty ? .pass : .fail(found)
         },
@@ -304,7 +331,8 @@ public enum ImageChecks {
             remediation: "Do not declare VOLUMEs of /, /dev, /proc, /sys, /boot, /etc or the Docker socket."
         ) { i in
             let sensitive: Set<String> = [
-                "/", "/dev", "/proc", "/sys", "/boot", "/etc", "/var/run/docker.sock", "/run/docker.sock", "/lib/modules", "/root",
+                "/", "/dev", "/proc", "/sys", "/boot", "/etc", "/var/run/docker.sock", "/run/docker.sock",
+                "/lib/modules", "/root",
             ]
             let bad = (i.image.config.config?.volumes ?? [:]).keys.filter { v in
                 var p = v.trimming(" ")
@@ -331,7 +359,9 @@ public enum ImageChecks {
                 let c = commands($0)
                 return has(c, ["apk"], ["add"]) && !has(c, ["apk"], ["add", "--no-cache"])
             }.map(short)
-            let cache = i.inspection.tree.nodes.filter { $0.value.type == .regular && $0.key.description.hasPrefix("var/cache/apk/") }
+            let cache = i.inspection.tree.nodes.filter {
+                $0.value.type == .regular && $0.key.description.hasPrefix("var/cache/apk/")
+            }
             if !cache.isEmpty { found.append("\(cache.count) files left in /var/cache/apk") }
             return found.isEmpty ? .pass : .fail(found)
         },
@@ -340,13 +370,18 @@ public enum ImageChecks {
             remediation: "End the install step with `rm -rf /var/lib/apt/lists/*` and `apt-get clean`."
         ) { i in
             var found: [String] = []
-            for (dir, what) in [("var/lib/apt/lists/", "package lists"), ("var/cache/apt/archives/", "downloaded packages")] {
+            for (dir, what) in [
+                ("var/lib/apt/lists/", "package lists"), ("var/cache/apt/archives/", "downloaded packages"),
+            ] {
                 let files = i.inspection.tree.nodes.filter {
-                    $0.value.type == .regular && $0.key.description.hasPrefix(dir) && $0.key.lastComponent != Array("lock".utf8)
+                    $0.value.type == .regular && $0.key.description.hasPrefix(dir)
+                        && $0.key.lastComponent != Array("lock".utf8)
                         && $0.value.size > 0
                 }
                 if !files.isEmpty {
-                    found.append("/\(dir) holds \(files.count) \(what) (\(files.values.reduce(Int64(0)) { $0 + $1.size }) bytes)")
+                    found.append(
+                        "/\(dir) holds \(files.count) \(what) (\(files.values.reduce(Int64(0)) { $0 + $1.size }) bytes)"
+                    )
                 }
             }
             return found.isEmpty ? .pass : .fail(found)
@@ -382,7 +417,8 @@ public enum ImageChecks {
         ) { i in
             let dirs: Set<String> = [".git", ".aws", ".azure", ".gcp", ".vscode", ".idea", ".npm", ".cache", ".ssh"]
             let files: Set<String> = [
-                "Dockerfile", "docker-compose.yml", "docker-compose.yaml", ".vimrc", ".DS_Store", ".bash_history", ".python_history",
+                "Dockerfile", "docker-compose.yml", "docker-compose.yaml", ".vimrc", ".DS_Store", ".bash_history",
+                ".python_history",
             ]
             var found: [String] = []
             for (path, node) in i.inspection.tree.nodes {
@@ -406,7 +442,8 @@ public enum ImageChecks {
             return unused.isEmpty ? .pass : .fail(unused.map { "\($0) (never run)" })
         },
         CheckDefinition(
-            id: "HDN-0002", level: .info, title: "No package manager in the image unless the application uses one", cis: "4.3",
+            id: "HDN-0002", level: .info, title: "No package manager in the image unless the application uses one",
+            cis: "4.3",
             remediation: "Remove package managers from runtime images (multi-stage builds, harden minify)."
         ) { i in
             let present = existing(i.inspection.tree, packageManagers)
@@ -416,11 +453,14 @@ public enum ImageChecks {
             return unused.isEmpty ? .pass : .fail(unused)
         },
         CheckDefinition(
-            id: "HDN-0003", level: .warn, title: "No world-writable files or directories without the sticky bit", cis: nil,
+            id: "HDN-0003", level: .warn, title: "No world-writable files or directories without the sticky bit",
+            cis: nil,
             remediation: "`chmod o-w` them; world-writable directories need the sticky bit (`chmod +t`)."
         ) { i in
             let found = i.inspection.tree.nodes.filter { path, node in
-                guard !path.isRoot, node.mode & 0o002 != 0, node.type == .regular || node.isDirectory else { return false }
+                guard !path.isRoot, node.mode & 0o002 != 0, node.type == .regular || node.isDirectory else {
+                    return false
+                }
                 return !(node.isDirectory && node.mode & 0o1000 != 0) && !path.description.hasPrefix("proc/")
                     && !path.description.hasPrefix("sys/")
             }.map { "\($0.key.absoluteDescription) (mode \(String($0.value.mode & 0o7777, radix: 8)))" }.sorted()

@@ -38,11 +38,16 @@ public struct ImageInspection {
                 let path = entry.path.normalized
                 if entry.type == .regular {
                     if let rule = SecretRules.byName(path) {
-                        hits.append((SecretHit(path: path.absoluteDescription, rule: rule, layer: index, present: true), key))
+                        hits.append(
+                            (SecretHit(path: path.absoluteDescription, rule: rule, layer: index, present: true), key))
                     } else if !tree.capturePaths.contains(path), SecretRules.scansContent(path, size: entry.size) {
                         let bytes = try body.readWholeBody(limit: SecretRules.contentLimit)
                         if let rule = SecretRules.byContent(bytes) {
-                            hits.append((SecretHit(path: path.absoluteDescription, rule: rule, layer: index, present: true), key))
+                            hits.append(
+                                (
+                                    SecretHit(path: path.absoluteDescription, rule: rule, layer: index, present: true),
+                                    key
+                                ))
                         }
                         try tree.add(entry, body: nil)
                         return
@@ -53,7 +58,9 @@ public struct ImageInspection {
         }
         var accounts: [String: [UInt8]] = [:]
         for name in ["etc/passwd", "etc/group", "etc/shadow"] {
-            if let node = tree.nodes[RawPath(name)], let key = node.content, let bytes = tree.captured[key] { accounts[name] = bytes }
+            if let node = tree.nodes[RawPath(name)], let key = node.content, let bytes = tree.captured[key] {
+                accounts[name] = bytes
+            }
         }
         // A hit is present when the final tree still holds that very entry.
         let secrets = hits.map { item -> SecretHit in
@@ -81,8 +88,11 @@ public enum SecretRules {
         env.compactMap { e in
             let name = String(e.prefix { $0 != "=" })
             let upper = name.uppercased()
-            if ["_FILE", "_PATH", "_DIR", "GPG_KEY", "GPG_KEYS"].contains(where: { upper.hasSuffix($0) }) { return nil }
-            return environmentPatterns.contains { upper.contains($0) } || upper.hasSuffix("_KEY") || upper == "KEY" ? name : nil
+            if ["_FILE", "_PATH", "_DIR", "GPG_KEY", "GPG_KEYS"].contains(where: { upper.hasSuffix($0) }) {
+                return nil
+            }
+            return environmentPatterns.contains { upper.contains($0) } || upper.hasSuffix("_KEY") || upper == "KEY"
+                ? name : nil
         }
     }
 
@@ -117,7 +127,9 @@ public enum SecretRules {
         }
         if name == "settings.py" && !text.contains("-packages/") && !text.hasPrefix("usr/lib/") { return "name" }
         if name == "config.json" && text.hasSuffix(".docker/config.json") { return "name" }
-        if let dot = name.lastIndex(of: "."), dot != name.startIndex, extensions.contains(String(name[name.index(after: dot)...])) {
+        if let dot = name.lastIndex(of: "."), dot != name.startIndex,
+            extensions.contains(String(name[name.index(after: dot)...]))
+        {
             return "extension"
         }
         return nil
@@ -129,7 +141,9 @@ public enum SecretRules {
         let text = path.description
         if skippedPrefixes.contains(where: { text.hasPrefix($0) }) { return false }
         let name = String(decoding: path.lastComponent, as: UTF8.self)
-        if let dot = name.lastIndex(of: "."), skippedExtensions.contains(String(name[name.index(after: dot)...]).lowercased()) {
+        if let dot = name.lastIndex(of: "."),
+            skippedExtensions.contains(String(name[name.index(after: dot)...]).lowercased())
+        {
             return false
         }
         return true
@@ -144,12 +158,15 @@ public enum SecretRules {
             let b = bytes[i]
             switch b {
             case UInt8(ascii: "-"):
-                if matches(bytes, i, "-----BEGIN "), let end = firstIndex(of: Array("-----".utf8), in: bytes, from: i + 11, within: 48) {
+                if matches(bytes, i, "-----BEGIN "),
+                    let end = firstIndex(of: Array("-----".utf8), in: bytes, from: i + 11, within: 48)
+                {
                     let label = String(decoding: bytes[(i + 11)..<end], as: UTF8.self)
                     if label.hasSuffix("PRIVATE KEY") || label == "PGP PRIVATE KEY BLOCK" { return "private-key" }
                 }
             case UInt8(ascii: "A"):
-                if (matches(bytes, i, "AKIA") || matches(bytes, i, "ASIA")) && boundary(bytes, i - 1) && run(bytes, i + 4, 16, upperAlnum)
+                if (matches(bytes, i, "AKIA") || matches(bytes, i, "ASIA")) && boundary(bytes, i - 1)
+                    && run(bytes, i + 4, 16, upperAlnum)
                     && boundary(bytes, i + 20)
                 {
                     return "aws-access-key-id"
@@ -157,13 +174,18 @@ public enum SecretRules {
             case UInt8(ascii: "a"):
                 if matches(bytes, i, "aws_secret_access_key") { return "aws-secret-access-key" }
             case UInt8(ascii: "g"):
-                if matches(bytes, i, "ghp_") || matches(bytes, i, "gho_") || matches(bytes, i, "ghs_") || matches(bytes, i, "ghu_") {
+                if matches(bytes, i, "ghp_") || matches(bytes, i, "gho_") || matches(bytes, i, "ghs_")
+                    || matches(bytes, i, "ghu_")
+                {
                     if boundary(bytes, i - 1) && run(bytes, i + 4, 36, alnum) { return "github-token" }
-                } else if matches(bytes, i, "github_pat_") && run(bytes, i + 11, 22, { alnum($0) || $0 == UInt8(ascii: "_") }) {
+                } else if matches(bytes, i, "github_pat_")
+                    && run(bytes, i + 11, 22, { alnum($0) || $0 == UInt8(ascii: "_") })
+                {
                     return "github-token"
                 }
             case UInt8(ascii: "x"):
-                if matches(bytes, i, "xox") && i + 4 < n && "baprs".utf8.contains(bytes[i + 3]) && bytes[i + 4] == UInt8(ascii: "-")
+                if matches(bytes, i, "xox") && i + 4 < n && "baprs".utf8.contains(bytes[i + 3])
+                    && bytes[i + 4] == UInt8(ascii: "-")
                     && run(bytes, i + 5, 10, { alnum($0) || $0 == UInt8(ascii: "-") })
                 {
                     return "slack-token"

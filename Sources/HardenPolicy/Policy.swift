@@ -81,7 +81,8 @@ extension Policy {
     public static func parse(_ text: String, source: String) throws -> Policy {
         let aliases = countAliases(text)
         guard aliases <= maxAliases else {
-            throw HardenError(.limitExceeded, "\(source): \(aliases) YAML aliases, more than the \(maxAliases) a policy may use")
+            throw HardenError(
+                .limitExceeded, "\(source): \(aliases) YAML aliases, more than the \(maxAliases) a policy may use")
         }
         let root: Node?
         do {
@@ -94,7 +95,8 @@ extension Policy {
         var policy = Policy()
         guard let root else { return policy }
         let reader = PolicyReader(source: source)
-        let top = try reader.mapping(root, "policy", keys: ["version", "vulnerabilities", "packages", "image", "checks"])
+        let top = try reader.mapping(
+            root, "policy", keys: ["version", "vulnerabilities", "packages", "image", "checks"])
         if let v = top["version"] {
             guard v.int == 1 else { throw reader.error(v, "version", "must be 1") }
         }
@@ -102,7 +104,10 @@ extension Policy {
             policy.needsVulnerabilities = true
             let m = try reader.mapping(
                 section, "vulnerabilities",
-                keys: ["fail_on", "only_fixed", "max", "ignore", "max_db_age_days", "unknown", "known_exploited", "max_epss"])
+                keys: [
+                    "fail_on", "only_fixed", "max", "ignore", "max_db_age_days", "unknown", "known_exploited",
+                    "max_epss",
+                ])
             if let n = m["unknown"] {
                 guard let s = n.string, let u = UnknownSeverityPolicy(rawValue: s.lowercased()) else {
                     throw reader.error(n, "vulnerabilities.unknown", "must be one of fail, warn, ignore")
@@ -124,8 +129,12 @@ extension Policy {
                 }
                 policy.vulnerabilities.maxEPSS = d
             }
-            if let n = m["fail_on"] { policy.vulnerabilities.failOn = try reader.severity(n, "vulnerabilities.fail_on") }
-            if let n = m["only_fixed"] { policy.vulnerabilities.onlyFixed = try reader.bool(n, "vulnerabilities.only_fixed") }
+            if let n = m["fail_on"] {
+                policy.vulnerabilities.failOn = try reader.severity(n, "vulnerabilities.fail_on")
+            }
+            if let n = m["only_fixed"] {
+                policy.vulnerabilities.onlyFixed = try reader.bool(n, "vulnerabilities.only_fixed")
+            }
             if let n = m["max"] {
                 let levels = try reader.mapping(n, "vulnerabilities.max", keys: Severity.allCases.map(\.rawValue))
                 for (key, value) in levels {
@@ -135,7 +144,9 @@ extension Policy {
             }
             if let n = m["ignore"] { policy.vulnerabilities.ignore = try reader.strings(n, "vulnerabilities.ignore") }
             if let n = m["max_db_age_days"] {
-                guard let d = n.float, d >= 0 else { throw reader.error(n, "vulnerabilities.max_db_age_days", "must be a number of days") }
+                guard let d = n.float, d >= 0 else {
+                    throw reader.error(n, "vulnerabilities.max_db_age_days", "must be a number of days")
+                }
                 policy.vulnerabilities.maxDatabaseAgeDays = d
             }
         }
@@ -144,9 +155,14 @@ extension Policy {
             if let n = m["banned"] { policy.packages.banned = try reader.strings(n, "packages.banned") }
         }
         if let section = top["image"] {
-            let m = try reader.mapping(section, "image", keys: ["require_non_root", "require_healthcheck", "allowed_bases", "max_size"])
-            if let n = m["require_non_root"] { policy.image.requireNonRoot = try reader.bool(n, "image.require_non_root") }
-            if let n = m["require_healthcheck"] { policy.image.requireHealthcheck = try reader.bool(n, "image.require_healthcheck") }
+            let m = try reader.mapping(
+                section, "image", keys: ["require_non_root", "require_healthcheck", "allowed_bases", "max_size"])
+            if let n = m["require_non_root"] {
+                policy.image.requireNonRoot = try reader.bool(n, "image.require_non_root")
+            }
+            if let n = m["require_healthcheck"] {
+                policy.image.requireHealthcheck = try reader.bool(n, "image.require_healthcheck")
+            }
             if let n = m["allowed_bases"] { policy.image.allowedBases = try reader.strings(n, "image.allowed_bases") }
             if let n = m["max_size"] {
                 guard let bytes = n.string.flatMap(parseSize) else {
@@ -190,7 +206,8 @@ extension Policy {
 
     static func yamlErrorText(_ e: YamlError) -> String {
         switch e {
-        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
+        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _),
+            .composer(_, let problem, let mark, _):
             return "line \(mark.line), column \(mark.column): \(problem)"
         default:
             return String(String(describing: e).textLines().first ?? "")
@@ -211,7 +228,8 @@ struct PolicyReader {
         var out: [(String, Node)] = []
         for (k, v) in m {
             guard let name = k.string, keys.contains(name) else {
-                throw error(k, key, "unknown key \"\(k.string ?? "?")\" (expected one of \(keys.joined(separator: ", ")))")
+                throw error(
+                    k, key, "unknown key \"\(k.string ?? "?")\" (expected one of \(keys.joined(separator: ", ")))")
             }
             out.append((name, v))
         }
@@ -220,7 +238,9 @@ struct PolicyReader {
 
     func severity(_ node: Node, _ key: String, at: Node? = nil) throws -> Severity {
         guard let s = node.string, let v = Severity(rawValue: s.lowercased()) else {
-            throw error(at ?? node, key, "\"\(node.string ?? "?")\" is not one of unknown, negligible, low, medium, high, critical")
+            throw error(
+                at ?? node, key,
+                "\"\(node.string ?? "?")\" is not one of unknown, negligible, low, medium, high, critical")
         }
         return v
     }
@@ -239,7 +259,9 @@ struct PolicyReader {
         if let s = node.string, node.scalar != nil { return [s] }
         guard let seq = node.sequence else { throw error(node, key, "must be a list") }
         return try seq.map { item in
-            guard item.scalar != nil, let s = item.string, !s.isEmpty else { throw error(item, key, "every item must be a string") }
+            guard item.scalar != nil, let s = item.string, !s.isEmpty else {
+                throw error(item, key, "every item must be a string")
+            }
             return s
         }
     }
@@ -338,16 +360,20 @@ extension Policy {
                     let rule =
                         failure.reasons.allSatisfy { $0.hasPrefix("known exploited") }
                         ? "vulnerabilities.known_exploited"
-                        : failure.reasons.allSatisfy { $0.hasPrefix("EPSS") } ? "vulnerabilities.max_epss" : "vulnerabilities.fail_on"
+                        : failure.reasons.allSatisfy { $0.hasPrefix("EPSS") }
+                            ? "vulnerabilities.max_epss" : "vulnerabilities.fail_on"
                     v.append(
                         .init(
                             rule: rule,
-                            message: "\(f.id) (\(failure.reasons.joined(separator: ", "))) in \(f.package.name) \(f.package.version)"
-                                + (f.fixedVersions.isEmpty ? ", no fix yet" : ", fixed in \(f.fixedVersions.joined(separator: ", "))")))
+                            message:
+                                "\(f.id) (\(failure.reasons.joined(separator: ", "))) in \(f.package.name) \(f.package.version)"
+                                + (f.fixedVersions.isEmpty
+                                    ? ", no fix yet" : ", fixed in \(f.fixedVersions.joined(separator: ", "))")))
                 }
                 if outcome.unknownNotGated > 0 {
                     warnings.append(
-                        "\(outcome.unknownNotGated) findings of unknown severity are not gated (vulnerabilities.unknown: warn)")
+                        "\(outcome.unknownNotGated) findings of unknown severity are not gated (vulnerabilities.unknown: warn)"
+                    )
                 }
                 for (s, limit) in vulnerabilities.max.sorted(by: { $0.key > $1.key }) {
                     let n = counted.filter { $0.severity == s }.count
@@ -362,14 +388,18 @@ extension Policy {
                     v.append(
                         .init(
                             rule: "vulnerabilities.max_db_age_days",
-                            message: "the vulnerability database is \(Int(age.rounded())) days old, at most \(Int(maxAge)) allowed"))
+                            message:
+                                "the vulnerability database is \(Int(age.rounded())) days old, at most \(Int(maxAge)) allowed"
+                        ))
                 }
                 if let maxAge = vulnerabilities.maxDatabaseAgeDays {
                     for (feed, age) in input.feedAgeDays.sorted(by: { $0.key < $1.key }) where age > maxAge {
                         v.append(
                             .init(
                                 rule: "vulnerabilities.max_db_age_days",
-                                message: "the data of feed \(feed) is \(Int(age.rounded())) days old, at most \(Int(maxAge)) allowed"))
+                                message:
+                                    "the data of feed \(feed) is \(Int(age.rounded())) days old, at most \(Int(maxAge)) allowed"
+                            ))
                     }
                 }
             } else {
@@ -396,7 +426,9 @@ extension Policy {
             v.append(
                 .init(
                     rule: "image.require_non_root",
-                    message: "the image runs as root (USER is \(input.config?.user.flatMap { $0.isEmpty ? nil : $0 } ?? "not set"))"))
+                    message:
+                        "the image runs as root (USER is \(input.config?.user.flatMap { $0.isEmpty ? nil : $0 } ?? "not set"))"
+                ))
         }
         if image.requireHealthcheck && (input.config?.healthcheck?.test ?? ["NONE"]).first ?? "NONE" == "NONE" {
             v.append(.init(rule: "image.require_healthcheck", message: "the image has no HEALTHCHECK"))
@@ -420,13 +452,18 @@ extension Policy {
         }
         if let max = image.maxSize, input.contentBytes > max {
             v.append(
-                .init(rule: "image.max_size", message: "the root file system holds \(input.contentBytes) bytes, at most \(max) allowed"))
+                .init(
+                    rule: "image.max_size",
+                    message: "the root file system holds \(input.contentBytes) bytes, at most \(max) allowed"))
         }
         // Checks.
         for c in input.checks where c.status == .fail && c.level >= checks.failOn {
             v.append(
-                .init(rule: "checks", message: "\(c.id) \(c.title) (\(c.level.rawValue))" + (c.findings.first.map { ": \($0)" } ?? "")))
+                .init(
+                    rule: "checks",
+                    message: "\(c.id) \(c.title) (\(c.level.rawValue))" + (c.findings.first.map { ": \($0)" } ?? "")))
         }
-        return PolicyVerdict(passed: v.isEmpty && undecided.isEmpty, violations: v, undecided: undecided, warnings: warnings)
+        return PolicyVerdict(
+            passed: v.isEmpty && undecided.isEmpty, violations: v, undecided: undecided, warnings: warnings)
     }
 }

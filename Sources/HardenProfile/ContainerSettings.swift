@@ -19,7 +19,10 @@ public struct ContainerSettings: Sendable, Equatable {
         public var destination: String
         public var readOnly: Bool
         public init(kind: Kind = .bind, source: String?, destination: String, readOnly: Bool = false) {
-            self.kind = kind; self.source = source; self.destination = destination; self.readOnly = readOnly
+            self.kind = kind
+            self.source = source
+            self.destination = destination
+            self.readOnly = readOnly
         }
 
         /// `SRC:DST[:ro|rw]` (`--mount`): SRC must be an absolute or relative host path, DST absolute.
@@ -31,7 +34,8 @@ public struct ContainerSettings: Sendable, Equatable {
             if parts.count == 3 && parts[2] != "ro" && parts[2] != "rw" {
                 throw HardenError(.invalidArgument, "--mount \(spec): the mode must be ro or rw, not \(parts[2])")
             }
-            self.init(kind: .bind, source: parts[0], destination: parts[1], readOnly: parts.count == 3 && parts[2] == "ro")
+            self.init(
+                kind: .bind, source: parts[0], destination: parts[1], readOnly: parts.count == 3 && parts[2] == "ro")
         }
     }
 
@@ -62,9 +66,11 @@ public struct ContainerSettings: Sendable, Equatable {
     public init() {}
 
     public static func == (a: ContainerSettings, b: ContainerSettings) -> Bool {
-        a.environment.map { "\($0.name)=\($0.value)" } == b.environment.map { "\($0.name)=\($0.value)" } && a.mounts == b.mounts
+        a.environment.map { "\($0.name)=\($0.value)" } == b.environment.map { "\($0.name)=\($0.value)" }
+            && a.mounts == b.mounts
             && a.tmpfs == b.tmpfs && a.user == b.user && a.workingDir == b.workingDir && a.entrypoint == b.entrypoint
-            && a.command == b.command && a.extraHosts.map { $0.name + " " + $0.address } == b.extraHosts.map { $0.name + " " + $0.address }
+            && a.command == b.command
+            && a.extraHosts.map { $0.name + " " + $0.address } == b.extraHosts.map { $0.name + " " + $0.address }
             && a.initProcess == b.initProcess && a.readOnlyRootfs == b.readOnlyRootfs && a.stopSignal == b.stopSignal
             && a.stopGracePeriod == b.stopGracePeriod
             && a.ports == b.ports
@@ -74,7 +80,9 @@ public struct ContainerSettings: Sendable, Equatable {
     public var isEmpty: Bool { self == ContainerSettings() }
 
     /// `NAME=VALUE` (`--env`); `NAME` alone takes the value from harden's own environment, as `docker run -e NAME`.
-    public static func parseVariable(_ spec: String, environment: [String: String]) throws -> (name: String, value: String)? {
+    public static func parseVariable(
+        _ spec: String, environment: [String: String]
+    ) throws -> (name: String, value: String)? {
         if let eq = spec.firstIndex(of: "=") {
             let name = String(spec[..<eq])
             guard !name.isEmpty else { throw HardenError(.invalidArgument, "--env \(spec): the variable has no name") }
@@ -91,7 +99,8 @@ public struct ContainerSettings: Sendable, Equatable {
         let cmd = command ?? (entrypoint != nil ? [] : config?.cmd ?? [])
         let args = entry + cmd
         guard !args.isEmpty else {
-            throw HardenError(.invalidArgument, "\(image): the image has no entrypoint and no cmd, so there is nothing to run")
+            throw HardenError(
+                .invalidArgument, "\(image): the image has no entrypoint and no cmd, so there is nothing to run")
         }
         return args
     }
@@ -109,7 +118,9 @@ public struct ContainerSettings: Sendable, Equatable {
     /// Values that must not appear in anything harden writes (every variable set here; short values are too common
     /// to be told apart from ordinary text, and are only left out of the records).
     public var secretValues: [String] {
-        Array(Set(environment.map(\.value).filter { $0.count >= Self.minimumRedactedLength })).sorted { $0.count > $1.count }
+        Array(Set(environment.map(\.value).filter { $0.count >= Self.minimumRedactedLength })).sorted {
+            $0.count > $1.count
+        }
     }
     public static let minimumRedactedLength = 4
 
@@ -119,7 +130,8 @@ public struct ContainerSettings: Sendable, Equatable {
             environment: environment.map(\.name), mounts: mounts.map(Record.MountRecord.init), tmpfs: tmpfs, user: user,
             workingDir: workingDir, entrypoint: entrypoint.map(Redactor(secrets: secretValues).apply),
             command: command.map(Redactor(secrets: secretValues).apply),
-            extraHosts: extraHosts.map { "\($0.name):\($0.address)" }, initProcess: initProcess ? true : nil, stopSignal: stopSignal,
+            extraHosts: extraHosts.map { "\($0.name):\($0.address)" }, initProcess: initProcess ? true : nil,
+            stopSignal: stopSignal,
             readOnly: readOnlyRootfs ? true : nil)
     }
 
@@ -130,7 +142,12 @@ public struct ContainerSettings: Sendable, Equatable {
             public var source: String?
             public var destination: String
             public var readOnly: Bool
-            init(_ m: Mount) { kind = m.kind; source = m.source; destination = m.destination; readOnly = m.readOnly }
+            init(_ m: Mount) {
+                kind = m.kind
+                source = m.source
+                destination = m.destination
+                readOnly = m.readOnly
+            }
         }
         /// Names of the variables set (values redacted).
         public var environment: [String]

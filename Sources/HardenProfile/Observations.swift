@@ -26,8 +26,15 @@ public struct RunObservation: Sendable {
     /// Where host paths, volumes and tmpfs were mounted: what the app finds there is not image content.
     public var mountPoints: [String] = []
 
-    public init(run: RuntimeProfile.Run, fanotify: FileAccessLog?, traces: [TraceReport], ports: [RuntimeProfile.Port], log: String) {
-        self.run = run; self.fanotify = fanotify; self.traces = traces; self.ports = ports; self.log = log
+    public init(
+        run: RuntimeProfile.Run, fanotify: FileAccessLog?, traces: [TraceReport], ports: [RuntimeProfile.Port],
+        log: String
+    ) {
+        self.run = run
+        self.fanotify = fanotify
+        self.traces = traces
+        self.ports = ports
+        self.log = log
     }
 }
 
@@ -43,7 +50,9 @@ extension RunObservation {
         }
         log = r.apply(log)
         for t in traces.indices {
-            for e in traces[t].executions.indices { traces[t].executions[e].argv = r.apply(traces[t].executions[e].argv) }
+            for e in traces[t].executions.indices {
+                traces[t].executions[e].argv = r.apply(traces[t].executions[e].argv)
+            }
         }
     }
 }
@@ -58,7 +67,10 @@ public struct TraceReport: Codable, Sendable, Equatable {
         public var failures: [String: Int]
         public var firstProcess: String?
         public init(path: String, operations: [String: Int], failures: [String: Int], firstProcess: String?) {
-            self.path = path; self.operations = operations; self.failures = failures; self.firstProcess = firstProcess
+            self.path = path
+            self.operations = operations
+            self.failures = failures
+            self.firstProcess = firstProcess
         }
     }
     public struct Execution: Codable, Sendable, Equatable {
@@ -67,7 +79,10 @@ public struct TraceReport: Codable, Sendable, Equatable {
         public var uid: UInt32?
         public var gid: UInt32?
         public init(path: String, argv: [String], uid: UInt32?, gid: UInt32?) {
-            self.path = path; self.argv = argv; self.uid = uid; self.gid = gid
+            self.path = path
+            self.argv = argv
+            self.uid = uid
+            self.gid = gid
         }
     }
     public var paths: [PathActivity] = []
@@ -90,7 +105,11 @@ public struct FanotifyEvent: Sendable, Equatable {
     public var fd: Int32
     public var pid: Int32
 
-    public init(mask: UInt64, fd: Int32, pid: Int32) { self.mask = mask; self.fd = fd; self.pid = pid }
+    public init(mask: UInt64, fd: Int32, pid: Int32) {
+        self.mask = mask
+        self.fd = fd
+        self.pid = pid
+    }
 
     public static let access: UInt64 = 0x01
     public static let modify: UInt64 = 0x02
@@ -128,7 +147,8 @@ public struct FileAccessLog: Sendable, Equatable {
         public var operations: [String: Int] = [:]
         public var firstProcess: String?
         public init(operations: [String: Int] = [:], firstProcess: String? = nil) {
-            self.operations = operations; self.firstProcess = firstProcess
+            self.operations = operations
+            self.firstProcess = firstProcess
         }
     }
     public var entries: [String: Entry] = [:]
@@ -136,6 +156,8 @@ public struct FileAccessLog: Sendable, Equatable {
     public var overflowed = false
 
     public init(entries: [String: Entry] = [:], events: Int = 0, overflowed: Bool = false) {
-        self.entries = entries; self.events = events; self.overflowed = overflowed
+        self.entries = entries
+        self.events = events
+        self.overflowed = overflowed
     }
 }

@@ -13,10 +13,17 @@ public struct HTTPProbe: Sendable, Equatable {
         self.spec = spec
         var rest = Substring(spec)
         https = false
-        if rest.hasPrefix("https:") { https = true; rest = rest.dropFirst(6) } else if rest.hasPrefix("http:") { rest = rest.dropFirst(5) }
+        if rest.hasPrefix("https:") {
+            https = true
+            rest = rest.dropFirst(6)
+        } else if rest.hasPrefix("http:") {
+            rest = rest.dropFirst(5)
+        }
         let portText = rest.prefix { $0 != ":" }
         guard let port = Int(portText), (1...65535).contains(port) else {
-            throw HardenError(.invalidArgument, "--http-probe \(spec): expected [http|https:]PORT[:METHOD:PATH] with a port in 1-65535")
+            throw HardenError(
+                .invalidArgument,
+                "--http-probe \(spec): expected [http|https:]PORT[:METHOD:PATH] with a port in 1-65535")
         }
         self.port = port
         rest = rest.dropFirst(portText.count)
@@ -48,17 +55,32 @@ public func splitCommandLine(_ s: String) throws -> [String] {
     var quote: Character?
     var escape = false
     for c in s {
-        if escape { current.append(c); escape = false; inWord = true; continue }
+        if escape {
+            current.append(c)
+            escape = false
+            inWord = true
+            continue
+        }
         if let q = quote {
             if c == q { quote = nil } else if c == "\\" && q == "\"" { escape = true } else { current.append(c) }
             continue
         }
         switch c {
-        case "\\": escape = true; inWord = true
-        case "'", "\"": quote = c; inWord = true
+        case "\\":
+            escape = true
+            inWord = true
+        case "'", "\"":
+            quote = c
+            inWord = true
         case " ", "\t", "\n":
-            if inWord { words.append(current); current = ""; inWord = false }
-        default: current.append(c); inWord = true
+            if inWord {
+                words.append(current)
+                current = ""
+                inWord = false
+            }
+        default:
+            current.append(c)
+            inWord = true
         }
     }
     guard quote == nil, !escape else { throw HardenError(.invalidArgument, "\(s): unterminated quote or escape") }
@@ -71,7 +93,9 @@ public func splitCommandLine(_ s: String) throws -> [String] {
 public enum ListeningSockets {
     /// Parses one of those tables. TCP sockets in LISTEN (0A) and bound UDP sockets (07) count.
     /// With `inodes`, only the sockets whose inode (the table's tenth column) is in the set.
-    public static func parse(_ bytes: [UInt8], protocolName: String, inodes: Set<String>? = nil) -> [RuntimeProfile.Port] {
+    public static func parse(
+        _ bytes: [UInt8], protocolName: String, inodes: Set<String>? = nil
+    ) -> [RuntimeProfile.Port] {
         var out: [RuntimeProfile.Port] = []
         let udp = protocolName.hasPrefix("udp")
         for line in String(decoding: bytes, as: UTF8.self).textLines().dropFirst() {
@@ -81,7 +105,9 @@ public enum ListeningSockets {
             guard state == (udp ? "07" : "0A") else { continue }
             if let inodes, f.count < 10 || !inodes.contains(String(f[9])) { continue }
             let local = f[1].split(separator: ":")
-            guard local.count == 2, let port = Int(local[1], radix: 16), let address = decodeAddress(local[0]) else { continue }
+            guard local.count == 2, let port = Int(local[1], radix: 16), let address = decodeAddress(local[0]) else {
+                continue
+            }
             out.append(RuntimeProfile.Port(protocolName: udp ? "udp" : "tcp", port: port, address: address))
         }
         return out
@@ -99,7 +125,9 @@ public enum ListeningSockets {
         if ordered.count == 4 { return ordered.map { "\($0)" }.joined(separator: ".") }
         if ordered.allSatisfy({ $0 == 0 }) { return "::" }
         var groups: [String] = []
-        for i in stride(from: 0, to: 16, by: 2) { groups.append(String(UInt16(ordered[i]) << 8 | UInt16(ordered[i + 1]), radix: 16)) }
+        for i in stride(from: 0, to: 16, by: 2) {
+            groups.append(String(UInt16(ordered[i]) << 8 | UInt16(ordered[i + 1]), radix: 16))
+        }
         return groups.joined(separator: ":")
     }
 }

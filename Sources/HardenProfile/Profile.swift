@@ -13,12 +13,17 @@ public struct RuntimeProfile: Codable, Sendable, Equatable {
         public var manifestDigest: String
         public var platform: String
         public init(reference: String, configDigest: String, manifestDigest: String, platform: String) {
-            self.reference = reference; self.configDigest = configDigest; self.manifestDigest = manifestDigest; self.platform = platform
+            self.reference = reference
+            self.configDigest = configDigest
+            self.manifestDigest = manifestDigest
+            self.platform = platform
         }
 
         /// Refuses a profile recorded for another image: `configDigest` is the image's ID (also accepted:
         /// `alsoAccepted`, the ID of the image it was hardened from). `file` names the profile in the message.
-        public func require(_ configDigest: String, reference: String, file: String? = nil, alsoAccepted: String? = nil) throws {
+        public func require(
+            _ configDigest: String, reference: String, file: String? = nil, alsoAccepted: String? = nil
+        ) throws {
             guard self.configDigest != configDigest && self.configDigest != alsoAccepted else { return }
             let other = configDigest.isEmpty ? "no image ID in the SBOM" : configDigest
             throw HardenError(
@@ -46,8 +51,15 @@ public struct RuntimeProfile: Codable, Sendable, Equatable {
             kind: ProbeKind, spec: String, ok: Bool, status: Int? = nil, latencyMs: Double? = nil, bytes: Int? = nil,
             attempts: Int = 1, error: String? = nil, output: String? = nil
         ) {
-            self.kind = kind; self.spec = spec; self.ok = ok; self.status = status; self.latencyMs = latencyMs
-            self.bytes = bytes; self.attempts = attempts; self.error = error; self.output = output
+            self.kind = kind
+            self.spec = spec
+            self.ok = ok
+            self.status = status
+            self.latencyMs = latencyMs
+            self.bytes = bytes
+            self.attempts = attempts
+            self.error = error
+            self.output = output
         }
     }
     public struct Run: Codable, Sendable, Equatable {
@@ -72,11 +84,18 @@ public struct RuntimeProfile: Codable, Sendable, Equatable {
         /// Set when the run was recorded by an instrumented image (`harden instrument`) where it really runs.
         public var instrumentation: Instrumentation?
         public init(
-            startedAt: String, durationSeconds: Double, sensors: [String], command: [String], user: String, probes: [ProbeResult],
+            startedAt: String, durationSeconds: Double, sensors: [String], command: [String], user: String,
+            probes: [ProbeResult],
             exitCode: Int32?, fanotifyEvents: Int?, tracedProcesses: Int?, network: String? = nil
         ) {
-            self.startedAt = startedAt; self.durationSeconds = durationSeconds; self.sensors = sensors; self.command = command
-            self.user = user; self.probes = probes; self.exitCode = exitCode; self.fanotifyEvents = fanotifyEvents;
+            self.startedAt = startedAt
+            self.durationSeconds = durationSeconds
+            self.sensors = sensors
+            self.command = command
+            self.user = user
+            self.probes = probes
+            self.exitCode = exitCode
+            self.fanotifyEvents = fanotifyEvents
             self.tracedProcesses = tracedProcesses
             self.network = network
         }
@@ -96,11 +115,18 @@ public struct RuntimeProfile: Codable, Sendable, Equatable {
         /// Setuid/setgid executables the app ran.
         public var setidExecutables: [String]
         public init(
-            run: String, host: String, mode: String, sequence: Int, final: Bool, unreadableArguments: Int, warnings: [String],
+            run: String, host: String, mode: String, sequence: Int, final: Bool, unreadableArguments: Int,
+            warnings: [String],
             setidExecutables: [String]
         ) {
-            self.run = run; self.host = host; self.mode = mode; self.sequence = sequence; self.final = final
-            self.unreadableArguments = unreadableArguments; self.warnings = warnings; self.setidExecutables = setidExecutables
+            self.run = run
+            self.host = host
+            self.mode = mode
+            self.sequence = sequence
+            self.final = final
+            self.unreadableArguments = unreadableArguments
+            self.warnings = warnings
+            self.setidExecutables = setidExecutables
         }
     }
     /// A service that ran beside the profiled container (unprofiled).
@@ -115,11 +141,17 @@ public struct RuntimeProfile: Codable, Sendable, Equatable {
         /// Its exit code when it ended before harden stopped it.
         public var exitCode: Int32?
         public init(
-            name: String, reference: String, manifestDigest: String, configDigest: String, settings: ContainerSettings.Record,
+            name: String, reference: String, manifestDigest: String, configDigest: String,
+            settings: ContainerSettings.Record,
             healthy: Bool?, exitCode: Int32?
         ) {
-            self.name = name; self.reference = reference; self.manifestDigest = manifestDigest; self.configDigest = configDigest
-            self.settings = settings; self.healthy = healthy; self.exitCode = exitCode
+            self.name = name
+            self.reference = reference
+            self.manifestDigest = manifestDigest
+            self.configDigest = configDigest
+            self.settings = settings
+            self.healthy = healthy
+            self.exitCode = exitCode
         }
     }
     public struct FileRecord: Codable, Sendable, Equatable {
@@ -134,10 +166,16 @@ public struct RuntimeProfile: Codable, Sendable, Equatable {
         /// Failed attempts (errno name → count), from the ptrace sensor.
         public var failures: [String: Int]?
         public init(
-            path: String, operations: [String], count: Int, firstProcess: String?, type: FileKind, target: String?, failures: [String: Int]?
+            path: String, operations: [String], count: Int, firstProcess: String?, type: FileKind, target: String?,
+            failures: [String: Int]?
         ) {
-            self.path = path; self.operations = operations; self.count = count; self.firstProcess = firstProcess
-            self.type = type; self.target = target; self.failures = failures
+            self.path = path
+            self.operations = operations
+            self.count = count
+            self.firstProcess = firstProcess
+            self.type = type
+            self.target = target
+            self.failures = failures
         }
     }
     public struct Execution: Codable, Sendable, Equatable {
@@ -151,15 +189,22 @@ public struct RuntimeProfile: Codable, Sendable, Equatable {
         public var port: Int
         public var address: String
         public init(protocolName: String, port: Int, address: String) {
-            self.protocolName = protocolName; self.port = port; self.address = address
+            self.protocolName = protocolName
+            self.port = port
+            self.address = address
         }
         enum CodingKeys: String, CodingKey { case protocolName = "protocol", port, address }
-        public static func < (a: Port, b: Port) -> Bool { (a.port, a.protocolName, a.address) < (b.port, b.protocolName, b.address) }
+        public static func < (a: Port, b: Port) -> Bool {
+            (a.port, a.protocolName, a.address) < (b.port, b.protocolName, b.address)
+        }
     }
     public struct Syscall: Codable, Sendable, Equatable {
         public var name: String
         public var count: Int
-        public init(name: String, count: Int) { self.name = name; self.count = count }
+        public init(name: String, count: Int) {
+            self.name = name
+            self.count = count
+        }
     }
     public struct PackageUse: Codable, Sendable, Equatable {
         public var id: String
@@ -177,8 +222,11 @@ public struct RuntimeProfile: Codable, Sendable, Equatable {
         public var packagesUsed: Int
         public var packagesUnused: Int
         public init(files: Int, missingFiles: Int, executables: Int, packagesUsed: Int, packagesUnused: Int) {
-            self.files = files; self.missingFiles = missingFiles; self.executables = executables
-            self.packagesUsed = packagesUsed; self.packagesUnused = packagesUnused
+            self.files = files
+            self.missingFiles = missingFiles
+            self.executables = executables
+            self.packagesUsed = packagesUsed
+            self.packagesUnused = packagesUnused
         }
     }
 
@@ -201,8 +249,16 @@ public struct RuntimeProfile: Codable, Sendable, Equatable {
         image: ImageIdentity, runs: [Run], files: [FileRecord], executables: [Execution], ports: [Port], uids: [UInt32],
         gids: [UInt32], syscalls: [Syscall], packages: [PackageUse], summary: Summary
     ) {
-        self.image = image; self.runs = runs; self.files = files; self.executables = executables; self.ports = ports
-        self.uids = uids; self.gids = gids; self.syscalls = syscalls; self.packages = packages; self.summary = summary
+        self.image = image
+        self.runs = runs
+        self.files = files
+        self.executables = executables
+        self.ports = ports
+        self.uids = uids
+        self.gids = gids
+        self.syscalls = syscalls
+        self.packages = packages
+        self.summary = summary
     }
 
     /// True when every probe of every run succeeded.
@@ -229,7 +285,10 @@ extension RuntimeProfile {
                 if var e = files[f.path] {
                     e.operations = Array(Set(e.operations + f.operations)).sorted()
                     e.count += f.count
-                    if e.type == .missing && f.type != .missing { e.type = f.type; e.target = f.target }
+                    if e.type == .missing && f.type != .missing {
+                        e.type = f.type
+                        e.target = f.target
+                    }
                     if let fl = f.failures { e.failures = (e.failures ?? [:]).merging(fl, uniquingKeysWith: +) }
                     files[f.path] = e
                 } else {
@@ -238,12 +297,21 @@ extension RuntimeProfile {
             }
             out.files = files.values.sorted { $0.path < $1.path }
             var execs = Dictionary(
-                uniqueKeysWithValues: out.executables.map { ("\($0.path)\u{0}\($0.argv.joined(separator: "\u{0}"))", $0) })
+                uniqueKeysWithValues: out.executables.map {
+                    ("\($0.path)\u{0}\($0.argv.joined(separator: "\u{0}"))", $0)
+                })
             for e in p.executables {
                 let k = "\(e.path)\u{0}\(e.argv.joined(separator: "\u{0}"))"
-                if var x = execs[k] { x.count += e.count; execs[k] = x } else { execs[k] = e }
+                if var x = execs[k] {
+                    x.count += e.count
+                    execs[k] = x
+                } else {
+                    execs[k] = e
+                }
             }
-            out.executables = execs.values.sorted { ($0.path, $0.argv.joined(separator: " ")) < ($1.path, $1.argv.joined(separator: " ")) }
+            out.executables = execs.values.sorted {
+                ($0.path, $0.argv.joined(separator: " ")) < ($1.path, $1.argv.joined(separator: " "))
+            }
             if let m = p.mountedFiles {
                 var byPath = Dictionary((out.mountedFiles ?? []).map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
                 for f in m where byPath[f.path] == nil { byPath[f.path] = f }
@@ -260,7 +328,9 @@ extension RuntimeProfile {
                 var used = Dictionary(uniqueKeysWithValues: out.packages.map { ($0.id, $0) })
                 for u in p.packages {
                     if var e = used[u.id] {
-                        e.used = e.used || u.used; e.usedFiles = max(e.usedFiles, u.usedFiles); used[u.id] = e
+                        e.used = e.used || u.used
+                        e.usedFiles = max(e.usedFiles, u.usedFiles)
+                        used[u.id] = e
                     } else {
                         used[u.id] = u
                     }
@@ -289,7 +359,8 @@ extension RuntimeProfile {
         var uses = packages.map { p in
             let used = p.files.reduce(0) { $0 + (paths.contains($1) ? 1 : 0) }
             return PackageUse(
-                id: p.id, type: p.type.rawValue, name: p.name, version: p.version, used: used > 0, files: p.files.count, usedFiles: used)
+                id: p.id, type: p.type.rawValue, name: p.name, version: p.version, used: used > 0, files: p.files.count,
+                usedFiles: used)
         }
         // `ownedBy` names the owner as TYPE:NAME.
         let usedOwners = Set(uses.filter(\.used).map { "\($0.type):\($0.name)" })
@@ -301,7 +372,8 @@ extension RuntimeProfile {
 
     static func summarize(_ p: RuntimeProfile) -> Summary {
         Summary(
-            files: p.files.filter { $0.type != .missing }.count, missingFiles: p.files.filter { $0.type == .missing }.count,
+            files: p.files.filter { $0.type != .missing }.count,
+            missingFiles: p.files.filter { $0.type == .missing }.count,
             executables: Set(p.executables.map(\.path)).count, packagesUsed: p.packages.filter(\.used).count,
             packagesUnused: p.packages.filter { !$0.used }.count)
     }
@@ -329,7 +401,8 @@ public struct ProfileAssembler {
                 continue
             }
             let type: RuntimeProfile.FileKind =
-                node.type == .directory ? .directory : (node.type == .regular || node.type == .hardlink ? .file : .other)
+                node.type == .directory
+                ? .directory : (node.type == .regular || node.type == .hardlink ? .file : .other)
             let final = parentResolved.absoluteDescription
             return (type, final == path ? nil : final)
         }
@@ -367,11 +440,13 @@ public struct ProfileAssembler {
             let count = m.ops.values.reduce(0, +) + m.failures.values.reduce(0, +)
             out[path] = RuntimeProfile.FileRecord(
                 path: path, operations: m.ops.keys.sorted(), count: count, firstProcess: m.first,
-                type: isSymlink(path) ? .symlink : type, target: target, failures: m.failures.isEmpty ? nil : m.failures)
+                type: isSymlink(path) ? .symlink : type, target: target, failures: m.failures.isEmpty ? nil : m.failures
+            )
             // The target of a link is used too.
             if let target, out[target] == nil, merged[target] == nil {
                 out[target] = RuntimeProfile.FileRecord(
-                    path: target, operations: m.ops.keys.sorted(), count: 0, firstProcess: m.first, type: type, target: nil, failures: nil)
+                    path: target, operations: m.ops.keys.sorted(), count: 0, firstProcess: m.first, type: type,
+                    target: nil, failures: nil)
             }
         }
         return out.values.sorted { $0.path < $1.path }
@@ -385,7 +460,9 @@ public struct ProfileAssembler {
     ) {
         guard !mountPoints.isEmpty else { return (files, []) }
         let points = mountPoints.map { $0.count > 1 && $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
-        func under(_ path: String) -> Bool { points.contains { path == $0 || path.hasPrefix($0 == "/" ? $0 : $0 + "/") } }
+        func under(_ path: String) -> Bool {
+            points.contains { path == $0 || path.hasPrefix($0 == "/" ? $0 : $0 + "/") }
+        }
         return (files.filter { !under($0.path) }, files.filter { under($0.path) })
     }
 
@@ -411,7 +488,8 @@ extension RuntimeProfile {
             for e in t.executions {
                 let k = "\(e.path)\u{0}\(e.argv.joined(separator: "\u{0}"))"
                 if var x = execs[k] {
-                    x.count += 1; execs[k] = x
+                    x.count += 1
+                    execs[k] = x
                 } else {
                     execs[k] = Execution(path: e.path, argv: e.argv, count: 1, uid: e.uid)
                 }
@@ -422,17 +500,22 @@ extension RuntimeProfile {
         }
         if o.traces.isEmpty {
             // fanotify alone: executables are the files it saw executed; the argv is unknown.
-            for f in files where f.operations.contains("exec") { execs[f.path] = Execution(path: f.path, argv: [], count: 1, uid: nil) }
+            for f in files where f.operations.contains("exec") {
+                execs[f.path] = Execution(path: f.path, argv: [], count: 1, uid: nil)
+            }
         }
         var p = RuntimeProfile(
             image: ImageIdentity(
                 reference: reference, configDigest: image.configDigest.description,
                 manifestDigest: image.manifestDigest.description, platform: image.config.platform.description),
             runs: [o.run], files: files,
-            executables: execs.values.sorted { ($0.path, $0.argv.joined(separator: " ")) < ($1.path, $1.argv.joined(separator: " ")) },
+            executables: execs.values.sorted {
+                ($0.path, $0.argv.joined(separator: " ")) < ($1.path, $1.argv.joined(separator: " "))
+            },
             ports: o.ports, uids: uids.sorted(), gids: gids.sorted(),
             syscalls: syscalls.map { Syscall(name: $0.key, count: $0.value) }.sorted { $0.name < $1.name },
-            packages: [], summary: Summary(files: 0, missingFiles: 0, executables: 0, packagesUsed: 0, packagesUnused: 0))
+            packages: [],
+            summary: Summary(files: 0, missingFiles: 0, executables: 0, packagesUsed: 0, packagesUnused: 0))
         p.packages = packageUse(packages, paths: p.canonicalUsedPaths)
         p.summary = summarize(p)
         if !mounted.isEmpty { p.mountedFiles = mounted }

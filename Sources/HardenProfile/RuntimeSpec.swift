@@ -28,7 +28,10 @@ public struct RuntimeSpec: Codable, Sendable {
         public var additionalGids: [UInt32]?
         public var umask: UInt32?
         public init(uid: UInt32, gid: UInt32, additionalGids: [UInt32]? = nil, umask: UInt32? = nil) {
-            self.uid = uid; self.gid = gid; self.additionalGids = additionalGids; self.umask = umask
+            self.uid = uid
+            self.gid = gid
+            self.additionalGids = additionalGids
+            self.umask = umask
         }
     }
     public struct Capabilities: Codable, Sendable {
@@ -77,7 +80,10 @@ public struct RuntimeSpec: Codable, Sendable {
         public var defaultErrnoRet: UInt32?
         public var architectures: [String]?
         public var syscalls: [SyscallRule]?
-        public init(defaultAction: String, defaultErrnoRet: UInt32? = nil, architectures: [String]? = nil, syscalls: [SyscallRule]? = nil) {
+        public init(
+            defaultAction: String, defaultErrnoRet: UInt32? = nil, architectures: [String]? = nil,
+            syscalls: [SyscallRule]? = nil
+        ) {
             self.defaultAction = defaultAction
             self.defaultErrnoRet = defaultErrnoRet
             self.architectures = architectures
@@ -116,12 +122,15 @@ extension RuntimeSpec {
     /// Docker's default capability set (moby `oci/caps/defaults.go`); without CAP_CHOWN, nginx fails to start.
     public static let dockerDefaultCapabilities = [
         "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW", "CAP_SETGID",
-        "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
+        "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL",
+        "CAP_AUDIT_WRITE",
     ]
 
     /// A bind mount of a host path (read-only when asked).
     public static func bind(source: String, destination: String, readOnly: Bool) -> Mount {
-        Mount(destination: destination, type: "bind", source: source, options: ["rbind", "rprivate"] + (readOnly ? ["ro"] : []))
+        Mount(
+            destination: destination, type: "bind", source: source,
+            options: ["rbind", "rprivate"] + (readOnly ? ["ro"] : []))
     }
 
     /// Paths Docker masks or makes read-only inside /proc and /sys.
@@ -135,7 +144,8 @@ extension RuntimeSpec {
     public static func command(of config: ContainerConfig?, image: String) throws -> [String] {
         let args = (config?.entrypoint ?? []) + (config?.cmd ?? [])
         guard !args.isEmpty else {
-            throw HardenError(.invalidArgument, "\(image): the image has no entrypoint and no cmd, so there is nothing to run")
+            throw HardenError(
+                .invalidArgument, "\(image): the image has no entrypoint and no cmd, so there is nothing to run")
         }
         return args
     }
@@ -170,40 +180,54 @@ extension RuntimeSpec {
         let caps = dockerDefaultCapabilities
         let cwd = settings.workingDir ?? (config?.workingDir).flatMap { $0.isEmpty ? nil : $0 } ?? "/"
         let process = Process(
-            terminal: false, user: user, args: args, env: settings.environment(over: environment(of: config, hostname: hostname)),
+            terminal: false, user: user, args: args,
+            env: settings.environment(over: environment(of: config, hostname: hostname)),
             cwd: cwd,
             capabilities: Capabilities(
-                bounding: caps, effective: user.uid == 0 ? caps : [], permitted: user.uid == 0 ? caps : [], inheritable: [], ambient: []),
+                bounding: caps, effective: user.uid == 0 ? caps : [], permitted: user.uid == 0 ? caps : [],
+                inheritable: [], ambient: []),
             // No privilege gain through setuid files or file capabilities; it also makes runc load the seccomp
             // filter right before exec (as Kubernetes' allowPrivilegeEscalation: false does).
             // rlimits: inherited from harden (raising one above the host's limit fails).
             rlimits: nil, noNewPrivileges: true)
         var mounts = [
             Mount(destination: "/proc", type: "proc", source: "proc", options: ["nosuid", "noexec", "nodev"]),
-            Mount(destination: "/dev", type: "tmpfs", source: "tmpfs", options: ["nosuid", "strictatime", "mode=755", "size=65536k"]),
+            Mount(
+                destination: "/dev", type: "tmpfs", source: "tmpfs",
+                options: ["nosuid", "strictatime", "mode=755", "size=65536k"]),
             Mount(
                 destination: "/dev/pts", type: "devpts", source: "devpts",
                 options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]),
             Mount(
-                destination: "/dev/shm", type: "tmpfs", source: "shm", options: ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]),
-            Mount(destination: "/dev/mqueue", type: "mqueue", source: "mqueue", options: ["nosuid", "noexec", "nodev"]),
+                destination: "/dev/shm", type: "tmpfs", source: "shm",
+                options: ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]),
+            Mount(
+                destination: "/dev/mqueue", type: "mqueue", source: "mqueue", options: ["nosuid", "noexec", "nodev"]),
             Mount(destination: "/sys", type: "sysfs", source: "sysfs", options: ["nosuid", "noexec", "nodev", "ro"]),
         ]
         for (destination, source) in etcFiles.sorted(by: { $0.key < $1.key }) {
-            mounts.append(Mount(destination: destination, type: "bind", source: source, options: ["rbind", "rprivate"]))
+            mounts.append(
+                Mount(destination: destination, type: "bind", source: source, options: ["rbind", "rprivate"]))
         }
         // The user's mounts, parents before children whatever the order given (as Docker sorts them): a tmpfs at
         // /run must not hide a bind at /var/run/x (a symlink into it) mounted before it.
         var user = extraMounts
         for t in settings.tmpfs {
-            user.append(Mount(destination: t, type: "tmpfs", source: "tmpfs", options: ["nosuid", "nodev", "noexec", "mode=1777"]))
+            user.append(
+                Mount(
+                    destination: t, type: "tmpfs", source: "tmpfs", options: ["nosuid", "nodev", "noexec", "mode=1777"])
+            )
         }
         func depth(_ m: Mount) -> Int { m.destination.split(separator: "/").count }
-        mounts += user.enumerated().sorted { (depth($0.element), $0.offset) < (depth($1.element), $1.offset) }.map(\.element)
-        var namespaces = [Namespace(type: "pid"), Namespace(type: "mount"), Namespace(type: "ipc"), Namespace(type: "uts")]
+        mounts += user.enumerated().sorted { (depth($0.element), $0.offset) < (depth($1.element), $1.offset) }.map(
+            \.element)
+        var namespaces = [
+            Namespace(type: "pid"), Namespace(type: "mount"), Namespace(type: "ipc"), Namespace(type: "uts"),
+        ]
         namespaces.append(Namespace(type: "network", path: networkNamespace))
         return RuntimeSpec(
-            process: process, root: Root(path: rootfs, readonly: settings.readOnlyRootfs), hostname: hostname, mounts: mounts,
+            process: process, root: Root(path: rootfs, readonly: settings.readOnlyRootfs), hostname: hostname,
+            mounts: mounts,
             linux: Linux(
                 namespaces: namespaces, maskedPaths: maskedPaths, readonlyPaths: readonlyPaths, seccomp: seccomp,
                 resources: limits.map { Resources(pids: Pids(limit: $0.pids), memory: Memory(limit: $0.memoryBytes)) }))
@@ -234,15 +258,21 @@ extension RuntimeSpec.Seccomp {
         // CAP_SYS_CHROOT is one of Docker's default capabilities; ptrace & co. are allowed on kernels ≥ 4.8.
         rules.append(
             Rule(
-                names: ["chroot", "arch_prctl", "modify_ldt", "ptrace", "process_vm_readv", "process_vm_writev"], action: "SCMP_ACT_ALLOW"))
-        rules.append(Rule(names: ["socket"], action: "SCMP_ACT_ALLOW", args: [Arg(index: 0, value: 40, op: "SCMP_CMP_NE")]))
+                names: ["chroot", "arch_prctl", "modify_ldt", "ptrace", "process_vm_readv", "process_vm_writev"],
+                action: "SCMP_ACT_ALLOW"))
+        rules.append(
+            Rule(names: ["socket"], action: "SCMP_ACT_ALLOW", args: [Arg(index: 0, value: 40, op: "SCMP_CMP_NE")]))
         for p: UInt64 in [0, 8, 0x20000, 0x20008, 0xffff_ffff] {
-            rules.append(Rule(names: ["personality"], action: "SCMP_ACT_ALLOW", args: [Arg(index: 0, value: p, op: "SCMP_CMP_EQ")]))
+            rules.append(
+                Rule(
+                    names: ["personality"], action: "SCMP_ACT_ALLOW", args: [Arg(index: 0, value: p, op: "SCMP_CMP_EQ")]
+                ))
         }
         // clone without any CLONE_NEW* flag (CLONE_NEWNS|CGROUP|UTS|IPC|USER|PID|NET = 0x7E020000).
         rules.append(
             Rule(
-                names: ["clone"], action: "SCMP_ACT_ALLOW", args: [Arg(index: 0, value: 0x7E02_0000, valueTwo: 0, op: "SCMP_CMP_MASKED_EQ")]
+                names: ["clone"], action: "SCMP_ACT_ALLOW",
+                args: [Arg(index: 0, value: 0x7E02_0000, valueTwo: 0, op: "SCMP_CMP_MASKED_EQ")]
             ))
         rules.append(Rule(names: ["clone3"], action: "SCMP_ACT_ERRNO", errnoRet: 38))
         return RuntimeSpec.Seccomp(
@@ -291,9 +321,16 @@ extension RuntimeSpec.Seccomp {
 /// `/etc/passwd` and `/etc/group`, as Docker does.
 public enum UserResolver {
     public struct PasswdEntry: Sendable, Equatable {
-        public var name: String; public var uid: UInt32; public var gid: UInt32; public var home: String
+        public var name: String
+        public var uid: UInt32
+        public var gid: UInt32
+        public var home: String
     }
-    public struct GroupEntry: Sendable, Equatable { public var name: String; public var gid: UInt32; public var members: [String] }
+    public struct GroupEntry: Sendable, Equatable {
+        public var name: String
+        public var gid: UInt32
+        public var members: [String]
+    }
 
     public static func parsePasswd(_ bytes: [UInt8]) -> [PasswdEntry] {
         lines(bytes).compactMap { f in
@@ -305,7 +342,8 @@ public enum UserResolver {
     public static func parseGroup(_ bytes: [UInt8]) -> [GroupEntry] {
         lines(bytes).compactMap { f in
             guard f.count >= 3, let gid = UInt32(f[2]) else { return nil }
-            return GroupEntry(name: f[0], gid: gid, members: f.count > 3 ? f[3].split(separator: ",").map(String.init) : [])
+            return GroupEntry(
+                name: f[0], gid: gid, members: f.count > 3 ? f[3].split(separator: ",").map(String.init) : [])
         }
     }
 
@@ -318,9 +356,13 @@ public enum UserResolver {
     }
 
     /// Resolves `spec` (empty means root). A name that the image does not define is an error naming it.
-    public static func resolve(_ spec: String?, passwd: [PasswdEntry], groups: [GroupEntry], image: String) throws -> RuntimeSpec.User {
+    public static func resolve(
+        _ spec: String?, passwd: [PasswdEntry], groups: [GroupEntry], image: String
+    ) throws -> RuntimeSpec.User {
         let s = (spec ?? "").trimming(" ")
-        if s.isEmpty { return RuntimeSpec.User(uid: 0, gid: 0, additionalGids: supplementary(for: "root", gid: 0, groups: groups)) }
+        if s.isEmpty {
+            return RuntimeSpec.User(uid: 0, gid: 0, additionalGids: supplementary(for: "root", gid: 0, groups: groups))
+        }
         let parts = s.split(separator: ":", maxSplits: 1).map(String.init)
         let userPart = parts[0]
         var uid: UInt32
@@ -333,9 +375,12 @@ public enum UserResolver {
             name = entry?.name
         } else {
             guard let entry = passwd.first(where: { $0.name == userPart }) else {
-                throw HardenError(.invalidArgument, "\(image): user \"\(userPart)\" of the image config is not in its /etc/passwd")
+                throw HardenError(
+                    .invalidArgument, "\(image): user \"\(userPart)\" of the image config is not in its /etc/passwd")
             }
-            uid = entry.uid; gid = entry.gid; name = entry.name
+            uid = entry.uid
+            gid = entry.gid
+            name = entry.name
         }
         if parts.count == 2 {
             let g = parts[1]
@@ -343,13 +388,15 @@ public enum UserResolver {
                 gid = n
             } else {
                 guard let entry = groups.first(where: { $0.name == g }) else {
-                    throw HardenError(.invalidArgument, "\(image): group \"\(g)\" of the image config is not in its /etc/group")
+                    throw HardenError(
+                        .invalidArgument, "\(image): group \"\(g)\" of the image config is not in its /etc/group")
                 }
                 gid = entry.gid
             }
             return RuntimeSpec.User(uid: uid, gid: gid, additionalGids: nil)
         }
-        return RuntimeSpec.User(uid: uid, gid: gid, additionalGids: name.map { supplementary(for: $0, gid: gid, groups: groups) } ?? nil)
+        return RuntimeSpec.User(
+            uid: uid, gid: gid, additionalGids: name.map { supplementary(for: $0, gid: gid, groups: groups) } ?? nil)
     }
 
     static func supplementary(for name: String, gid: UInt32, groups: [GroupEntry]) -> [UInt32]? {

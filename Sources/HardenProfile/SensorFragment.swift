@@ -8,7 +8,8 @@ import HardenOCI
 public enum Errno {
     public static func name(_ e: Int32) -> String {
         let names: [Int32: String] = [
-            1: "EPERM", 2: "ENOENT", 5: "EIO", 6: "ENXIO", 9: "EBADF", 11: "EAGAIN", 13: "EACCES", 17: "EEXIST", 18: "EXDEV",
+            1: "EPERM", 2: "ENOENT", 5: "EIO", 6: "ENXIO", 9: "EBADF", 11: "EAGAIN", 13: "EACCES", 17: "EEXIST",
+            18: "EXDEV",
             20: "ENOTDIR", 21: "EISDIR", 22: "EINVAL", 30: "EROFS", 36: "ENAMETOOLONG", 38: "ENOSYS", 39: "ENOTEMPTY",
             40: "ELOOP", 61: "ENODATA", 95: "EOPNOTSUPP",
         ]
@@ -84,7 +85,9 @@ public enum SensorFragments {
     /// The fragments in `bytes`; `source` names the file in errors. A file holding one JSON object is a fragment;
     /// anything else is read as captured output. Broken fragments in output are skipped (reported in `skipped`) when
     /// a complete one of the same run exists; a file with nothing usable is an error.
-    public static func parse(_ bytes: [UInt8], source: String) throws -> (fragments: [SensorFragment], skipped: [String]) {
+    public static func parse(
+        _ bytes: [UInt8], source: String
+    ) throws -> (fragments: [SensorFragment], skipped: [String]) {
         let first = bytes.first { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 }
         if first == UInt8(ascii: "{") {
             let f = try decode(bytes, source: source)
@@ -103,26 +106,36 @@ public enum SensorFragments {
             let after = line[(m + marker.count)...]
             if after.starts(with: begin) {
                 let f = words(after.dropFirst(begin.count))
-                guard f.count >= 2, let seq = Int(f[1]) else { skipped.append("\(source):\(lineNumber): a malformed BEGIN line"); continue }
+                guard f.count >= 2, let seq = Int(f[1]) else {
+                    skipped.append("\(source):\(lineNumber): a malformed BEGIN line")
+                    continue
+                }
                 open[f[0]] = (seq, [])
             } else if after.starts(with: data) {
                 // "D RUN SEQ CHUNK": the chunk is everything after the third space.
                 let rest = after.dropFirst(data.count)
-                guard let s1 = rest.firstIndex(of: 0x20), let s2 = rest[(s1 + 1)...].firstIndex(of: 0x20) else { continue }
+                guard let s1 = rest.firstIndex(of: 0x20), let s2 = rest[(s1 + 1)...].firstIndex(of: 0x20) else {
+                    continue
+                }
                 let run = String(decoding: rest[..<s1], as: UTF8.self)
-                guard let seq = Int(String(decoding: rest[(s1 + 1)..<s2], as: UTF8.self)), open[run]?.sequence == seq else { continue }
+                guard let seq = Int(String(decoding: rest[(s1 + 1)..<s2], as: UTF8.self)), open[run]?.sequence == seq
+                else { continue }
                 open[run]?.text += rest[(s2 + 1)...]
                 if open[run]!.text.count > ProfileLimits.fragmentBytes {
-                    skipped.append("\(source):\(lineNumber): fragment of run \(run) larger than \(ProfileLimits.fragmentBytes) bytes")
+                    skipped.append(
+                        "\(source):\(lineNumber): fragment of run \(run) larger than \(ProfileLimits.fragmentBytes) bytes"
+                    )
                     open[run] = nil
                 }
             } else if after.starts(with: end) {
                 let f = words(after.dropFirst(end.count))
-                guard f.count >= 3, let seq = Int(f[1]), let size = Int(f[2]), let o = open[f[0]], o.sequence == seq else { continue }
+                guard f.count >= 3, let seq = Int(f[1]), let size = Int(f[2]), let o = open[f[0]], o.sequence == seq
+                else { continue }
                 open[f[0]] = nil
                 guard o.text.count == size else {
                     skipped.append(
-                        "\(source):\(lineNumber): fragment \(seq) of run \(f[0]) is incomplete (\(o.text.count) of \(size) bytes)")
+                        "\(source):\(lineNumber): fragment \(seq) of run \(f[0]) is incomplete (\(o.text.count) of \(size) bytes)"
+                    )
                     continue
                 }
                 do { fragments.append(try decode(o.text, source: "\(source):\(lineNumber)")) } catch {
@@ -130,7 +143,9 @@ public enum SensorFragments {
                 }
             }
         }
-        for (run, o) in open { skipped.append("\(source): fragment \(o.sequence) of run \(run) has no END line (output cut short)") }
+        for (run, o) in open {
+            skipped.append("\(source): fragment \(o.sequence) of run \(run) has no END line (output cut short)")
+        }
         guard !fragments.isEmpty else {
             throw HardenError(
                 .invalidArgument,
@@ -194,7 +209,8 @@ extension SensorFragment {
             .map { p in
                 var failures: [String: Int] = [:]
                 for (k, v) in p.failures { failures[Int32(k).map(Errno.name) ?? k, default: 0] += v }
-                return TraceReport.PathActivity(path: p.path, operations: p.operations, failures: failures, firstProcess: p.process)
+                return TraceReport.PathActivity(
+                    path: p.path, operations: p.operations, failures: failures, firstProcess: p.process)
             }
             .sorted { $0.path < $1.path }
         for e in executions where !e.path.hasPrefix(Self.sensorDirectory + "/") {
@@ -208,7 +224,8 @@ extension SensorFragment {
         t.processes = processes
         t.exitCode = exitCode
         var run = RuntimeProfile.Run(
-            startedAt: startedAt, durationSeconds: durationSeconds, sensors: ["instrumented"], command: command, user: "\(uid):\(gid)",
+            startedAt: startedAt, durationSeconds: durationSeconds, sensors: ["instrumented"], command: command,
+            user: "\(uid):\(gid)",
             probes: [], exitCode: exitCode, fanotifyEvents: nil, tracedProcesses: processes)
         run.instrumentation = RuntimeProfile.Instrumentation(
             run: self.run, host: host, mode: mode, sequence: sequence, final: final,

@@ -65,7 +65,8 @@ public struct URLOrigin: Sendable, Hashable, CustomStringConvertible {
             }
         }
         guard !host.isEmpty else { return nil }
-        return URLOrigin(scheme: scheme, host: String(decoding: host, as: UTF8.self).lowercased(), port: port, hasUserInfo: userInfo)
+        return URLOrigin(
+            scheme: scheme, host: String(decoding: host, as: UTF8.self).lowercased(), port: port, hasUserInfo: userInfo)
     }
 
     /// The same host and port (the scheme is judged separately).

@@ -18,7 +18,9 @@ public struct Credentials: Sendable, Hashable {
 
     /// `USER:PASS`.
     public init(parsing text: String) throws {
-        guard let colon = text.firstIndex(of: ":") else { throw HardenError(.invalidArgument, "--creds: expected USER:PASS") }
+        guard let colon = text.firstIndex(of: ":") else {
+            throw HardenError(.invalidArgument, "--creds: expected USER:PASS")
+        }
         self.init(username: String(text[..<colon]), password: String(text[text.index(after: colon)...]))
     }
 
@@ -45,7 +47,8 @@ public struct Credentials: Sendable, Hashable {
     /// `auths` of `$DOCKER_CONFIG/config.json` or `~/.docker/config.json` for `host` (per host by construction).
     public static func dockerConfig(host: String) -> Credentials? {
         let dir =
-            getenv("DOCKER_CONFIG").map { String(cString: $0) } ?? ((getenv("HOME").map { String(cString: $0) } ?? "/root") + "/.docker")
+            getenv("DOCKER_CONFIG").map { String(cString: $0) }
+            ?? ((getenv("HOME").map { String(cString: $0) } ?? "/root") + "/.docker")
         guard let bytes = try? HostFS.readFile(dir + "/config.json", limit: 1 << 20) else { return nil }
         return RegistryCredentials.fromDockerConfig(bytes)?[RegistryCredentials.normalize(host)]
     }
@@ -63,7 +66,10 @@ public struct RegistryCredentials: Sendable, Hashable {
     public var ambient = true
     public var hostScopedOnly = false
 
-    public init(byHost: [String: Credentials] = [:], anyHost: Credentials? = nil, ambient: Bool = true, hostScopedOnly: Bool = false) {
+    public init(
+        byHost: [String: Credentials] = [:], anyHost: Credentials? = nil, ambient: Bool = true,
+        hostScopedOnly: Bool = false
+    ) {
         self.byHost = byHost
         self.anyHost = anyHost
         self.ambient = ambient
@@ -116,7 +122,8 @@ public struct RegistryCredentials: Sendable, Hashable {
         var out = RegistryCredentials()
         for (n, line) in lines.enumerated() {
             let parts = line.split(maxSplits: 1, whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
-            guard parts.count == 2, let c = try? Credentials(parsing: parts[1].trimmingCharacters(in: .whitespaces)) else {
+            guard parts.count == 2, let c = try? Credentials(parsing: parts[1].trimmingCharacters(in: .whitespaces))
+            else {
                 throw HardenError(.invalidArgument, "\(source): line \(n + 1): expected HOST[:PORT] USER:PASS")
             }
             out.byHost[normalize(parts[0])] = c
@@ -133,7 +140,8 @@ public struct RegistryCredentials: Sendable, Hashable {
         for (key, value) in auths {
             guard let entry = value as? [String: Any] else { continue }
             let host = key == "https://index.docker.io/v1/" ? "registry-1.docker.io" : normalize(key)
-            if let auth = entry["auth"] as? String, let data = Data(base64Encoded: auth), let text = String(data: data, encoding: .utf8),
+            if let auth = entry["auth"] as? String, let data = Data(base64Encoded: auth),
+                let text = String(data: data, encoding: .utf8),
                 let c = try? Credentials(parsing: text)
             {
                 out[host] = c

@@ -34,7 +34,11 @@ public final class RegistryClient: Sendable {
     let authScope: AuthScope
     /// The longest wait for the next bytes of an answer (connect, headers, body).
     let idleTimeout: Duration
-    private struct State { var scheme = "https"; var authorization: String?; var probed = false }
+    private struct State {
+        var scheme = "https"
+        var authorization: String?
+        var probed = false
+    }
     private let state = Mutex(State())
     var scheme: String { state.withLock { $0.scheme } }
     var authorization: String? {
@@ -43,7 +47,8 @@ public final class RegistryClient: Sendable {
     func setAuthorization(_ a: String) { state.withLock { $0.authorization = a } }
 
     public init(
-        reference: RegistryReference, credentials: Credentials?, tlsVerify: Bool = true, idleTimeout: Duration = .seconds(60),
+        reference: RegistryReference, credentials: Credentials?, tlsVerify: Bool = true,
+        idleTimeout: Duration = .seconds(60),
         logger: Logger = .harden, transport: (any RegistryTransport)? = nil
     ) {
         self.reference = reference
@@ -86,8 +91,10 @@ public final class RegistryClient: Sendable {
         guard first, !tlsVerify else { return }
         // With verification off (the user's choice), a registry that answers the API over plain HTTP is used over HTTP;
         // an HTTPS-only one answers plain HTTP with an error, and HTTPS (unverified) is kept.
-        if let r = try? await http.perform(HTTPClientRequest(url: "http://\(reference.host)/v2/"), timeout: .seconds(5)),
-            r.headers.first(name: "Docker-Distribution-API-Version") != nil || r.status == .ok || r.status == .unauthorized
+        if let r = try? await http.perform(
+            HTTPClientRequest(url: "http://\(reference.host)/v2/"), timeout: .seconds(5)),
+            r.headers.first(name: "Docker-Distribution-API-Version") != nil || r.status == .ok
+                || r.status == .unauthorized
         {
             state.withLock { $0.scheme = "http" }
         }
@@ -108,7 +115,8 @@ public final class RegistryClient: Sendable {
     /// `mayAuthorize` says (never another host).
     func send(
         _ method: HTTPMethod, _ url: String, headers: [(String, String)] = [], scopeActions: String = "pull",
-        body: (() -> HTTPClientRequest.Body)? = nil, expect: Set<UInt> = [200], bytes: Int64 = 0, followRedirects: Bool = false
+        body: (() -> HTTPClientRequest.Body)? = nil, expect: Set<UInt> = [200], bytes: Int64 = 0,
+        followRedirects: Bool = false
     ) async throws -> HTTPClientResponse {
         try await probe()
         var attempt = 0
@@ -122,20 +130,28 @@ public final class RegistryClient: Sendable {
             request.method = method
             request.headers.add(name: "User-Agent", value: "harden")
             for (k, v) in headers { request.headers.add(name: k, value: v) }
-            if authorize, let authorization { request.headers.replaceOrAdd(name: "Authorization", value: authorization) }
+            if authorize, let authorization {
+                request.headers.replaceOrAdd(name: "Authorization", value: authorization)
+            }
             if let body { request.body = body() }
             let response: HTTPClientResponse
             do {
                 response = try await http.perform(request, timeout: totalTimeout(bytes: bytes))
             } catch {
                 logger.debug("\(name): \(method.rawValue) \(target): \(String(reflecting: error))")
-                if attempt < 4 && Self.networkFailure(error).map({ !$0.contains("DNS") && !$0.hasPrefix("TLS") }) ?? true {
+                if attempt < 4
+                    && Self.networkFailure(error).map({ !$0.contains("DNS") && !$0.hasPrefix("TLS") }) ?? true
+                {
                     try await Task.sleep(nanoseconds: UInt64(attempt) * 300_000_000)
                     continue
                 }
-                if let failure = Self.networkFailure(error, idle: idleTimeout) { throw HardenError(.io, "\(reference.host): \(failure)") }
+                if let failure = Self.networkFailure(error, idle: idleTimeout) {
+                    throw HardenError(.io, "\(reference.host): \(failure)")
+                }
                 throw HardenError(
-                    .io, "\(name): \(method.rawValue) \(url.split(separator: "?").first ?? ""): \(Self.describe(error, idle: idleTimeout))")
+                    .io,
+                    "\(name): \(method.rawValue) \(url.split(separator: "?").first ?? ""): \(Self.describe(error, idle: idleTimeout))"
+                )
             }
             if (300..<400).contains(response.status.code) && response.status != .notModified {
                 guard followRedirects, redirects < 5, let location = response.headers.first(name: "Location"),
@@ -160,7 +176,8 @@ public final class RegistryClient: Sendable {
             if response.status == .unauthorized || response.status == .forbidden {
                 throw HardenError(
                     .invalidArgument,
-                    "\(reference.host): unauthorized for repository \(reference.repository) (HTTP \(response.status.code)); check --creds")
+                    "\(reference.host): unauthorized for repository \(reference.repository) (HTTP \(response.status.code)); check --creds"
+                )
             }
             if (response.status == .tooManyRequests || response.status.code >= 500) && attempt < 4 {
                 try await Task.sleep(nanoseconds: UInt64(attempt) * 500_000_000)
@@ -169,13 +186,17 @@ public final class RegistryClient: Sendable {
             if !expect.contains(response.status.code) {
                 if response.status == .notFound {
                     throw HardenError(
-                        .notFound, "docker://\(reference): not found (\(method.rawValue) \(url.split(separator: "?").first ?? ""))")
+                        .notFound,
+                        "docker://\(reference): not found (\(method.rawValue) \(url.split(separator: "?").first ?? ""))"
+                    )
                 }
                 // The answer's body is not quoted: it is the remote's text (an internal service's answer, were the
                 // registry a relay), and an error is shown to whoever sent the job.
                 _ = try? await response.body.collect(upTo: 64 * 1024)
                 throw HardenError(
-                    .io, "\(name): \(method.rawValue) \(url.split(separator: "?").first ?? ""): HTTP \(response.status.code)")
+                    .io,
+                    "\(name): \(method.rawValue) \(url.split(separator: "?").first ?? ""): HTTP \(response.status.code)"
+                )
             }
             return response
         }
@@ -188,7 +209,8 @@ public final class RegistryClient: Sendable {
             guard let credentials else {
                 throw HardenError(
                     .invalidArgument,
-                    "\(reference.host): unauthorized for repository \(reference.repository) (credentials required; use --creds USER:PASS)")
+                    "\(reference.host): unauthorized for repository \(reference.repository) (credentials required; use --creds USER:PASS)"
+                )
             }
             setAuthorization(credentials.basicHeader)
             return
@@ -196,10 +218,13 @@ public final class RegistryClient: Sendable {
         guard lower.hasPrefix("bearer") else {
             throw HardenError(
                 .invalidArgument,
-                "\(reference.host): unauthorized for repository \(reference.repository) (unsupported challenge \(challenge.prefix(40)))")
+                "\(reference.host): unauthorized for repository \(reference.repository) (unsupported challenge \(challenge.prefix(40)))"
+            )
         }
         let params = Self.parseChallenge(String(challenge.dropFirst("bearer".count)))
-        guard let realm = params["realm"] else { throw HardenError(.corrupt, "\(reference.host): bearer challenge without a realm") }
+        guard let realm = params["realm"] else {
+            throw HardenError(.corrupt, "\(reference.host): bearer challenge without a realm")
+        }
         guard URLOrigin.parse(realm) != nil else {
             throw HardenError(.corrupt, "\(reference.host): bearer challenge with a realm that is not an http(s) URL")
         }
@@ -265,7 +290,8 @@ public final class RegistryClient: Sendable {
             if e == .deadlineExceeded { return "took longer than the time allowed for the transfer" }
             if e == .remoteConnectionClosed { return "the registry closed the connection" }
         }
-        return networkFailure(error, idle: idle) ?? String("\(error)".prefix(160)).replacingOccurrences(of: "\n", with: " ")
+        return networkFailure(error, idle: idle)
+            ?? String("\(error)".prefix(160)).replacingOccurrences(of: "\n", with: " ")
     }
 
     /// The failures of the connection itself, each as one line a person can act on; nil for anything else.
@@ -280,18 +306,26 @@ public final class RegistryClient: Sendable {
         if has("UnknownHost", "Name or service not known", "nodename nor servname", "No address associated") {
             return "cannot resolve the host name (DNS)"
         }
-        if has("Temporary failure in name resolution") { return "cannot resolve the host name (DNS server unreachable)" }
-        if has("connection refused", "connectionRefused", "ECONNREFUSED") { return "cannot connect (connection refused)" }
+        if has("Temporary failure in name resolution") {
+            return "cannot resolve the host name (DNS server unreachable)"
+        }
+        if has("connection refused", "connectionRefused", "ECONNREFUSED") {
+            return "cannot connect (connection refused)"
+        }
         if has("network is unreachable", "No route to host", "ENETUNREACH", "EHOSTUNREACH") {
             return "cannot connect (network unreachable)"
         }
         if has("connection reset", "ECONNRESET") { return "the connection was reset" }
         if has("connectTimeout", "timed out", "ETIMEDOUT") { return "cannot connect (timed out)" }
         if has("WRONG_VERSION_NUMBER", "HTTP_REQUEST", "unexpectedEOF") && has("ssl", "tls") {
-            return "TLS handshake failed (the server does not speak TLS on this port; for a plain-HTTP registry give --tls-verify=false)"
+            return
+                "TLS handshake failed (the server does not speak TLS on this port; for a plain-HTTP registry give --tls-verify=false)"
         }
         if has("failedToValidateHostname") { return "TLS failed: the certificate is not for this host name" }
-        if has("CERTIFICATE_VERIFY_FAILED", "certificate verify failed", "unable to get local issuer", "self signed", "self-signed") {
+        if has(
+            "CERTIFICATE_VERIFY_FAILED", "certificate verify failed", "unable to get local issuer", "self signed",
+            "self-signed")
+        {
             return "TLS failed: the certificate is not trusted (add its CA to the system's, or give --tls-verify=false)"
         }
         if has("certificate has expired", "CERTIFICATE_EXPIRED") { return "TLS failed: the certificate has expired" }
@@ -311,10 +345,16 @@ public final class RegistryClient: Sendable {
             var value = ""
             if j < text.endIndex, text[j] == "\"" {
                 j = text.index(after: j)
-                while j < text.endIndex, text[j] != "\"" { value.append(text[j]); j = text.index(after: j) }
+                while j < text.endIndex, text[j] != "\"" {
+                    value.append(text[j])
+                    j = text.index(after: j)
+                }
                 if j < text.endIndex { j = text.index(after: j) }
             } else {
-                while j < text.endIndex, text[j] != "," { value.append(text[j]); j = text.index(after: j) }
+                while j < text.endIndex, text[j] != "," {
+                    value.append(text[j])
+                    j = text.index(after: j)
+                }
             }
             out[key] = value
             i = j
@@ -323,12 +363,15 @@ public final class RegistryClient: Sendable {
     }
 
     static func escape(_ s: String) -> String {
-        s.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed.subtracting(CharacterSet(charactersIn: "&=+:/"))) ?? s
+        s.addingPercentEncoding(
+            withAllowedCharacters: .urlQueryAllowed.subtracting(CharacterSet(charactersIn: "&=+:/"))) ?? s
     }
 
     // MARK: manifests
 
-    static let manifestAccept = [MediaType.ociIndex, MediaType.ociManifest, MediaType.dockerManifestList, MediaType.dockerManifest].joined(
+    static let manifestAccept = [
+        MediaType.ociIndex, MediaType.ociManifest, MediaType.dockerManifestList, MediaType.dockerManifest,
+    ].joined(
         separator: ", ")
 
     /// Fetches a manifest or index by tag or digest; returns its bytes and media type. Verifies a digest reference.
@@ -344,7 +387,9 @@ public final class RegistryClient: Sendable {
         }
         var type = response.headers.first(name: "Content-Type") ?? ""
         if let semi = type.firstIndex(of: ";") { type = String(type[..<semi]) }
-        if let json = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any], let mt = json["mediaType"] as? String {
+        if let json = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any],
+            let mt = json["mediaType"] as? String
+        {
             type = mt
         }
         return (bytes, type)
@@ -397,7 +442,8 @@ public final class RegistryClient: Sendable {
                     if have > descriptor.size {
                         throw HardenError(
                             .corrupt,
-                            "\(name): blob \(descriptor.digest) is larger than the \(descriptor.size) bytes its descriptor declares")
+                            "\(name): blob \(descriptor.digest) is larger than the \(descriptor.size) bytes its descriptor declares"
+                        )
                     }
                 }
                 break
@@ -406,19 +452,26 @@ public final class RegistryClient: Sendable {
             } catch {
                 // A broken or stalled body: try again, resuming where it broke.
                 if attempt < 4 {
-                    logger.info("\(name): blob \(descriptor.digest): \(Self.describe(error, idle: idleTimeout)); resuming at byte \(have)")
+                    logger.info(
+                        "\(name): blob \(descriptor.digest): \(Self.describe(error, idle: idleTimeout)); resuming at byte \(have)"
+                    )
                     continue
                 }
                 throw HardenError(
-                    .io, "\(name): blob \(descriptor.digest): \(Self.describe(error, idle: idleTimeout)) (after \(attempt) attempts)")
+                    .io,
+                    "\(name): blob \(descriptor.digest): \(Self.describe(error, idle: idleTimeout)) (after \(attempt) attempts)"
+                )
             }
         }
         guard have == descriptor.size else {
-            throw HardenError(.corrupt, "\(name): blob \(descriptor.digest) is \(have) bytes, expected \(descriptor.size)")
+            throw HardenError(
+                .corrupt, "\(name): blob \(descriptor.digest) is \(have) bytes, expected \(descriptor.size)")
         }
         let hex = hasher.finalizeHex()
         guard hex == descriptor.digest.encoded else {
-            throw HardenError(.corrupt, "\(name): blob \(descriptor.digest) has digest \(descriptor.digest.algorithm.rawValue):\(hex)")
+            throw HardenError(
+                .corrupt, "\(name): blob \(descriptor.digest) has digest \(descriptor.digest.algorithm.rawValue):\(hex)"
+            )
         }
         try out.sync()
     }
@@ -432,11 +485,14 @@ public final class RegistryClient: Sendable {
         if try await blobExists(descriptor.digest) { return false }
         if let from = mountFrom {
             let r = try await send(
-                .POST, "/blobs/uploads/?mount=\(descriptor.digest)&from=\(from)", scopeActions: "pull,push", expect: [201, 202])
+                .POST, "/blobs/uploads/?mount=\(descriptor.digest)&from=\(from)", scopeActions: "pull,push",
+                expect: [201, 202])
             if r.status == .created { return false }
         }
         let start = try await send(.POST, "/blobs/uploads/", scopeActions: "pull,push", expect: [202])
-        guard var location = start.headers.first(name: "Location").flatMap({ AuthScope.resolveLocation($0, base: base) }) else {
+        guard
+            var location = start.headers.first(name: "Location").flatMap({ AuthScope.resolveLocation($0, base: base) })
+        else {
             throw HardenError(.corrupt, "\(name): upload answered without a usable Location")
         }
         let reader = try open()
@@ -446,14 +502,18 @@ public final class RegistryClient: Sendable {
         if descriptor.size <= Int64(chunkSize) {
             let bytes = try reader.readAll(limit: chunkSize, name: "blob \(descriptor.digest)")
             _ = try await send(
-                .PUT, location + sep(location) + "digest=\(descriptor.digest)", headers: [("Content-Type", "application/octet-stream")],
-                scopeActions: "pull,push", body: { .bytes(ByteBuffer(bytes: bytes)) }, expect: [201], bytes: Int64(bytes.count))
+                .PUT, location + sep(location) + "digest=\(descriptor.digest)",
+                headers: [("Content-Type", "application/octet-stream")],
+                scopeActions: "pull,push", body: { .bytes(ByteBuffer(bytes: bytes)) }, expect: [201],
+                bytes: Int64(bytes.count))
             return true
         }
         while true {
             var filled = 0
             while filled < chunkSize {
-                let n = try buffer.withUnsafeMutableBytes { try reader.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[filled...])) }
+                let n = try buffer.withUnsafeMutableBytes {
+                    try reader.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[filled...]))
+                }
                 if n == 0 { break }
                 filled += n
             }
@@ -465,7 +525,8 @@ public final class RegistryClient: Sendable {
                     ("Content-Type", "application/octet-stream"),
                     ("Content-Range", "\(offset)-\(offset + Int64(filled) - 1)"),
                 ],
-                scopeActions: "pull,push", body: { .bytes(ByteBuffer(bytes: chunk)) }, expect: [202], bytes: Int64(filled))
+                scopeActions: "pull,push", body: { .bytes(ByteBuffer(bytes: chunk)) }, expect: [202],
+                bytes: Int64(filled))
             offset += Int64(filled)
             if let next = r.headers.first(name: "Location") {
                 guard let resolved = AuthScope.resolveLocation(next, base: location) else {
@@ -477,7 +538,8 @@ public final class RegistryClient: Sendable {
         guard offset == descriptor.size else {
             throw HardenError(.corrupt, "blob \(descriptor.digest): read \(offset) bytes, expected \(descriptor.size)")
         }
-        _ = try await send(.PUT, location + sep(location) + "digest=\(descriptor.digest)", scopeActions: "pull,push", expect: [201])
+        _ = try await send(
+            .PUT, location + sep(location) + "digest=\(descriptor.digest)", scopeActions: "pull,push", expect: [201])
         return true
     }
 }

@@ -46,7 +46,8 @@ public struct RegistryReference: Sendable, Hashable, CustomStringConvertible {
         if host == "registry-1.docker.io" && !repo.contains("/") { repo = "library/" + repo }
         guard !repo.isEmpty, repo.allSatisfy({ $0.isLowercase || $0.isNumber || "._-/".contains($0) }) else {
             throw HardenError(
-                .invalidArgument, "docker://\(text): invalid repository name \"\(repo)\" (lower-case letters, digits, . _ - /)")
+                .invalidArgument,
+                "docker://\(text): invalid repository name \"\(repo)\" (lower-case letters, digits, . _ - /)")
         }
         if let tag, tag.isEmpty || tag.count > 128 {
             throw HardenError(.invalidArgument, "docker://\(text): invalid tag")

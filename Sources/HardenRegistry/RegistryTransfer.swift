@@ -29,7 +29,8 @@ extension RegistryOptions {
     /// A client for `ref`'s registry with the credentials bound to its host (never another host's).
     func client(for ref: RegistryReference, logger: Logger) -> RegistryClient {
         RegistryClient(
-            reference: ref, credentials: credentials.credentials(for: ref.host), tlsVerify: tlsVerify, idleTimeout: idleTimeout,
+            reference: ref, credentials: credentials.credentials(for: ref.host), tlsVerify: tlsVerify,
+            idleTimeout: idleTimeout,
             logger: logger)
     }
 }
@@ -72,13 +73,16 @@ public enum RegistryTransfer {
             depth += 1
             guard depth < 8 else { throw HardenError(.limitExceeded, "docker://\(ref): indexes nested too deep") }
             let index = try Index.parse(bytes, source: "docker://\(ref)")
-            let candidates = index.manifests.filter { MediaType.isManifest($0.mediaType) || MediaType.isIndex($0.mediaType) }
+            let candidates = index.manifests.filter {
+                MediaType.isManifest($0.mediaType) || MediaType.isIndex($0.mediaType)
+            }
             guard
                 let chosen = candidates.first(where: { $0.platform?.matches(loader.platform) ?? false })
                     ?? (candidates.count == 1 ? candidates.first : nil)
             else {
                 let available = candidates.compactMap { $0.platform?.description }.joined(separator: ", ")
-                throw HardenError(.notFound, "docker://\(ref): no image for platform \(loader.platform); available: \(available)")
+                throw HardenError(
+                    .notFound, "docker://\(ref): no image for platform \(loader.platform); available: \(available)")
             }
             (bytes, mediaType) = try await client.manifest(chosen.digest.description)
         }
@@ -118,8 +122,10 @@ public enum RegistryTransfer {
             }
         }
         let descriptor = Descriptor(
-            mediaType: mediaType.isEmpty ? MediaType.ociManifest : mediaType, digest: manifestDigest, size: Int64(bytes.count))
-        return try ImageLoader.openManifest(descriptor, store: store, name: "docker://\(ref)", tag: ref.tag, options: loader)
+            mediaType: mediaType.isEmpty ? MediaType.ociManifest : mediaType, digest: manifestDigest,
+            size: Int64(bytes.count))
+        return try ImageLoader.openManifest(
+            descriptor, store: store, name: "docker://\(ref)", tag: ref.tag, options: loader)
     }
 
     /// Pushes `image`: blobs the registry lacks (mounted from `mountFrom` when possible), then the manifest by tag
@@ -146,7 +152,8 @@ public enum RegistryTransfer {
             }
             let mediaType = image.manifest.mediaType ?? MediaType.ociManifest
             let digest = image.manifestDigest
-            try await client.putManifest(ref.tag ?? ref.digest?.description ?? "latest", bytes: image.manifestBytes, mediaType: mediaType)
+            try await client.putManifest(
+                ref.tag ?? ref.digest?.description ?? "latest", bytes: image.manifestBytes, mediaType: mediaType)
             await client.shutdown()
             return digest
         } catch {

@@ -18,7 +18,8 @@ public struct CheckReport: Codable, Sendable {
     public var policyFile: String?
 
     public init(
-        image: String, manifestDigest: String, configDigest: String, checks: [CheckResult], policy: PolicyVerdict?, policyFile: String?
+        image: String, manifestDigest: String, configDigest: String, checks: [CheckResult], policy: PolicyVerdict?,
+        policyFile: String?
     ) {
         self.image = image
         self.manifestDigest = manifestDigest
@@ -50,14 +51,18 @@ public enum CheckRendering {
         }
         let failed = r.checks.filter(\.failed)
         out += "\n\n\(r.checks.count) checks: \(failed.count) failed"
-        let levels = CheckLevel.allCases.reversed().compactMap { l in r.failed[l.rawValue].map { "\($0) \(l.rawValue)" } }
+        let levels = CheckLevel.allCases.reversed().compactMap { l in r.failed[l.rawValue].map { "\($0) \(l.rawValue)" }
+        }
         if !levels.isEmpty { out += " (" + levels.joined(separator: ", ") + ")" }
         let skipped = r.checks.filter { $0.status == .skip }
         if !skipped.isEmpty {
-            out += "; \(skipped.count) skipped (\(skipped.map { "\($0.id): \($0.note ?? "")" }.joined(separator: "; ")))"
+            out +=
+                "; \(skipped.count) skipped (\(skipped.map { "\($0.id): \($0.note ?? "")" }.joined(separator: "; ")))"
         }
         if let p = r.policy {
-            out += "\npolicy \(r.policyFile ?? ""): " + (p.passed ? "passed" : "FAILED, \(p.violations.count) violation(s)")
+            out +=
+                "\npolicy \(r.policyFile ?? ""): "
+                + (p.passed ? "passed" : "FAILED, \(p.violations.count) violation(s)")
             for v in p.violations { out += "\n  ✗ [\(v.rule)] \(v.message)" }
             for u in p.undecided { out += "\n  ? \(u)" }
             for w in p.warnings { out += "\n  warning: \(w)" }
@@ -100,16 +105,23 @@ public enum CheckRendering {
                 if f.hasPrefix("/") {
                     let end = f.firstIndex(of: " ") ?? f.endIndex
                     result["locations"] = [
-                        ["physicalLocation": ["artifactLocation": ["uri": String(f[f.index(after: f.startIndex)..<end])]]]
+                        [
+                            "physicalLocation": [
+                                "artifactLocation": ["uri": String(f[f.index(after: f.startIndex)..<end])]
+                            ]
+                        ]
                     ]
                 }
-                if c.status == .ignored { result["suppressions"] = [["kind": "external", "justification": c.note ?? "ignored"]] }
+                if c.status == .ignored {
+                    result["suppressions"] = [["kind": "external", "justification": c.note ?? "ignored"]]
+                }
                 results.append(result)
             }
         }
         if let p = r.policy, !p.passed {
             rules.append([
-                "id": "policy", "name": "Policy", "shortDescription": ["text": "The image violates the policy \(r.policyFile ?? "")"],
+                "id": "policy", "name": "Policy",
+                "shortDescription": ["text": "The image violates the policy \(r.policyFile ?? "")"],
                 "defaultConfiguration": ["level": "error"],
             ])
             for v in p.violations {
@@ -124,7 +136,10 @@ public enum CheckRendering {
             "runs": [
                 [
                     "tool": [
-                        "driver": ["name": "harden", "version": hardenToolVersion, "informationUri": "https://harden.dev", "rules": rules]
+                        "driver": [
+                            "name": "harden", "version": hardenToolVersion, "informationUri": "https://harden.dev",
+                            "rules": rules,
+                        ]
                     ],
                     "results": results,
                     "properties": ["image": r.image, "manifestDigest": r.manifestDigest],
@@ -132,7 +147,8 @@ public enum CheckRendering {
             ],
         ]
         return String(
-            decoding: try JSONSerialization.data(withJSONObject: doc, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]),
+            decoding: try JSONSerialization.data(
+                withJSONObject: doc, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]),
             as: UTF8.self)
     }
 }

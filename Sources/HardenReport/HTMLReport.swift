@@ -12,7 +12,8 @@ public enum HTMLReport {
     static let severities = Severity.descending.map(\.rawValue)
 
     /// A before/after pair of bars. `metric` names the value in the DOM (`data-metric`), `value` is the raw number.
-    static func bars(_ label: String, metric: String, before: Int64, after: Int64, format: (Int64) -> String) -> String {
+    static func bars(_ label: String, metric: String, before: Int64, after: Int64, format: (Int64) -> String) -> String
+    {
         let top = max(before, after, 1)
         func bar(_ side: String, _ v: Int64) -> String {
             let pct = Double(v) / Double(top) * 100
@@ -21,7 +22,8 @@ public enum HTMLReport {
                 <span class="num" data-metric="\(metric).\(side)" data-value="\(v)">\(esc(format(v)))</span></div>
                 """
         }
-        let change = before == 0 ? "" : String(format: "%+.1f%%", (Double(after) - Double(before)) / Double(before) * 100)
+        let change =
+            before == 0 ? "" : String(format: "%+.1f%%", (Double(after) - Double(before)) / Double(before) * 100)
         return """
             <div class="metric" data-testid="metric-\(metric)"><h3>\(esc(label)) <span class="change">\(change)</span></h3>
             \(bar("before", before))
@@ -33,7 +35,9 @@ public enum HTMLReport {
     /// Original → patched → hardened, when the run patched first.
     static func patchLine(_ r: RunRecord) -> String {
         guard let p = r.patch, let original = r.original else { return "" }
-        let sizes = [original.contentBytes, r.input.contentBytes, r.output?.contentBytes].map { $0.map(formatBytes) ?? "-" }
+        let sizes = [original.contentBytes, r.input.contentBytes, r.output?.contentBytes].map {
+            $0.map(formatBytes) ?? "-"
+        }
         return """
             <p class="patch" data-testid="patch">patch: \(p.packages.count) packages upgraded, \(p.fixed.count) vulnerabilities fixed\
             \(p.noFixAvailable > 0 ? ", \(p.noFixAvailable) without a published fix" : "") · original \(esc(sizes[0])) → patched \(esc(sizes[1])) → \
@@ -67,15 +71,20 @@ public enum HTMLReport {
             """
         let out = r.output
         body += bars(
-            "Size (root file system)", metric: "size", before: r.input.contentBytes, after: out?.contentBytes ?? r.input.contentBytes,
+            "Size (root file system)", metric: "size", before: r.input.contentBytes,
+            after: out?.contentBytes ?? r.input.contentBytes,
             format: formatBytes)
-        body += bars("Files", metric: "files", before: Int64(r.input.files), after: Int64(out?.files ?? r.input.files), format: { "\($0)" })
         body += bars(
-            "Packages", metric: "packages", before: Int64(r.input.packages), after: Int64(out?.packages ?? r.input.packages),
+            "Files", metric: "files", before: Int64(r.input.files), after: Int64(out?.files ?? r.input.files),
+            format: { "\($0)" })
+        body += bars(
+            "Packages", metric: "packages", before: Int64(r.input.packages),
+            after: Int64(out?.packages ?? r.input.packages),
             format: { "\($0)" })
         if let v = r.vulnerabilities {
             let b = v.before.values.reduce(0, +), a = v.after.values.reduce(0, +)
-            body += bars("Vulnerabilities", metric: "vulnerabilities", before: Int64(b), after: Int64(a), format: { "\($0)" })
+            body += bars(
+                "Vulnerabilities", metric: "vulnerabilities", before: Int64(b), after: Int64(a), format: { "\($0)" })
         }
         let failedAfter = r.checks.filter { $0.status == .fail }.count
         body += bars(
@@ -88,7 +97,8 @@ public enum HTMLReport {
             body += "<section><h2>Vulnerabilities by severity</h2><div class=\"grid\">"
             for s in severities where (v.before[s] ?? 0) + (v.after[s] ?? 0) > 0 {
                 body += bars(
-                    s.capitalized, metric: "vulnerabilities.\(s)", before: Int64(v.before[s] ?? 0), after: Int64(v.after[s] ?? 0),
+                    s.capitalized, metric: "vulnerabilities.\(s)", before: Int64(v.before[s] ?? 0),
+                    after: Int64(v.after[s] ?? 0),
                     format: { "\($0)" })
             }
             body += "</div></section>\n"
@@ -104,8 +114,12 @@ public enum HTMLReport {
                     "<ul data-testid=\"violations\">"
                     + p.violations.map { "<li><code>\(esc($0.rule))</code> \(esc($0.message))</li>" }.joined() + "</ul>"
             }
-            if !p.undecided.isEmpty { body += "<ul>" + p.undecided.map { "<li>undecided: \(esc($0))</li>" }.joined() + "</ul>" }
-            if !p.warnings.isEmpty { body += "<ul>" + p.warnings.map { "<li>warning: \(esc($0))</li>" }.joined() + "</ul>" }
+            if !p.undecided.isEmpty {
+                body += "<ul>" + p.undecided.map { "<li>undecided: \(esc($0))</li>" }.joined() + "</ul>"
+            }
+            if !p.warnings.isEmpty {
+                body += "<ul>" + p.warnings.map { "<li>warning: \(esc($0))</li>" }.joined() + "</ul>"
+            }
         } else {
             body += "<p data-testid=\"policy-verdict\">no policy given</p>"
         }
@@ -124,24 +138,30 @@ public enum HTMLReport {
         let failedChecks = r.checks.filter { $0.status == .fail }
         body +=
             "<section><h2>Image checks of the result (<span data-testid=\"failed-checks-count\">\(failedChecks.count)</span> failed)</h2><table data-testid=\"checks\"><tr><th>Level</th><th>Id</th><th>Status</th><th>Check</th><th>Found</th></tr>"
-        for c in r.checks.sorted(by: { ($0.status == .fail ? 0 : 1, $1.level, $0.id) < ($1.status == .fail ? 0 : 1, $0.level, $1.id) }) {
+        for c in r.checks.sorted(by: {
+            ($0.status == .fail ? 0 : 1, $1.level, $0.id) < ($1.status == .fail ? 0 : 1, $0.level, $1.id)
+        }) {
             body +=
                 "<tr class=\"\(c.status.rawValue)\"><td>\(c.level.rawValue)</td><td>\(esc(c.id))</td><td>\(c.status.rawValue)</td><td>\(esc(c.title))</td><td>"
             body +=
-                c.findings.prefix(5).map(esc).joined(separator: "<br>") + (c.findings.count > 5 ? "<br>… \(c.findings.count - 5) more" : "")
+                c.findings.prefix(5).map(esc).joined(separator: "<br>")
+                + (c.findings.count > 5 ? "<br>… \(c.findings.count - 5) more" : "")
             body += (c.note.map { " <em>\(esc($0))</em>" } ?? "") + "</td></tr>"
         }
         body += "</table></section>\n"
 
         if let m = r.minify {
             body +=
-                "<section><h2>Configuration changes</h2><ul data-testid=\"changes\">" + m.changes.map { "<li>\(esc($0))</li>" }.joined()
+                "<section><h2>Configuration changes</h2><ul data-testid=\"changes\">"
+                + m.changes.map { "<li>\(esc($0))</li>" }.joined()
                 + "</ul></section>\n"
             body +=
                 "<section><h2>Verification</h2><p data-testid=\"verification\">\(m.verification.ran ? (m.verification.passed ? "passed" : "FAILED") : "not run")</p>"
             body +=
                 "<table><tr><th>Probe</th><th>Original</th><th>Hardened</th></tr>"
-                + m.verification.probes.map { "<tr><td>\(esc($0.probe))</td><td>\(esc($0.before))</td><td>\(esc($0.after))</td></tr>" }
+                + m.verification.probes.map {
+                    "<tr><td>\(esc($0.probe))</td><td>\(esc($0.before))</td><td>\(esc($0.after))</td></tr>"
+                }
                 .joined() + "</table>"
             if !m.verification.missingFiles.isEmpty {
                 body += "<p>Missing: " + m.verification.missingFiles.map(esc).joined(separator: ", ") + "</p>"
@@ -151,7 +171,8 @@ public enum HTMLReport {
             // Removed files, grouped by reason, collapsible.
             var byReason: [String: [String]] = [:]
             for f in m.removed { byReason[f.reason, default: []].append(f.path) }
-            body += "<section><h2>Files</h2><h3>Removed (<span data-testid=\"removed-files-count\">\(m.removed.count)</span>)</h3>"
+            body +=
+                "<section><h2>Files</h2><h3>Removed (<span data-testid=\"removed-files-count\">\(m.removed.count)</span>)</h3>"
             for (reason, paths) in byReason.sorted(by: { $0.value.count > $1.value.count }) {
                 body +=
                     "<details data-testid=\"removed-files\" data-reason=\"\(esc(reason))\" data-count=\"\(paths.count)\"><summary>\(esc(reason)) — \(paths.count) files</summary><ul class=\"files\">"
@@ -164,7 +185,9 @@ public enum HTMLReport {
             for (group, items) in kept.sorted(by: { $0.value.count > $1.value.count }) {
                 body +=
                     "<details data-testid=\"kept-files\" data-reason=\"\(esc(group))\" data-count=\"\(items.count)\"><summary>\(esc(group)) — \(items.count)</summary><ul class=\"files\">"
-                body += items.sorted { $0.0 < $1.0 }.map { "<li>\(esc($0.0)) <em>\(esc($0.1))</em></li>" }.joined() + "</ul></details>"
+                body +=
+                    items.sorted { $0.0 < $1.0 }.map { "<li>\(esc($0.0)) <em>\(esc($0.1))</em></li>" }.joined()
+                    + "</ul></details>"
             }
             if !m.packagesRemoved.isEmpty {
                 body +=
@@ -225,7 +248,8 @@ public enum HTMLReport {
                 let g = groups[key]!
                 let v = g[0]
                 func joined(_ xs: [String]) -> String { esc(Array(Set(xs)).sorted().joined(separator: ", ")) }
-                let used = g.contains { $0.packageUsed != nil } ? (g.contains { $0.packageUsed == true } ? "yes" : "no") : "-"
+                let used =
+                    g.contains { $0.packageUsed != nil } ? (g.contains { $0.packageUsed == true } ? "yes" : "no") : "-"
                 return
                     "<tr data-group=\"\(esc(key))\"><td><span class=\"sev-\(esc(v.severity))\">\(esc(v.severity))</span></td><td>\(esc(v.id))</td><td>\(joined(g.map(\.package)))</td><td>\(joined(g.map(\.version)))</td><td>\(joined(g.flatMap(\.fixedIn)))</td>"
                     + "<td>\(v.knownExploited == true ? "yes" : "")</td><td>\(v.epss.map { String(format: "%.3f", $0) } ?? "")</td><td>\(used)</td></tr>"

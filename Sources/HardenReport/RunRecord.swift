@@ -19,7 +19,8 @@ public struct RunRecord: Codable, Sendable {
         public var user: String?
 
         public init(
-            reference: String, manifestDigest: String, configDigest: String, contentBytes: Int64, files: Int, packages: Int, layers: Int,
+            reference: String, manifestDigest: String, configDigest: String, contentBytes: Int64, files: Int,
+            packages: Int, layers: Int,
             user: String?
         ) {
             self.reference = reference
@@ -61,7 +62,8 @@ public struct RunRecord: Codable, Sendable {
 
         /// Each feed's data age by source, for feeds that date their data.
         public var feedAgeDays: [String: Double] {
-            Dictionary(sources.compactMap { s in s.dataAgeDays().map { (s.name, $0) } }, uniquingKeysWith: { a, _ in a })
+            Dictionary(
+                sources.compactMap { s in s.dataAgeDays().map { (s.name, $0) } }, uniquingKeysWith: { a, _ in a })
         }
     }
     public struct Vulnerability: Codable, Sendable, Hashable {
@@ -98,12 +100,15 @@ public struct RunRecord: Codable, Sendable {
         public var remaining: [Vulnerability]
 
         public init(before: [Finding], after: [Finding]) {
-            let activeBefore = before.filter { $0.suppressed == nil }, activeAfter = after.filter { $0.suppressed == nil }
+            let activeBefore = before.filter { $0.suppressed == nil },
+                activeAfter = after.filter { $0.suppressed == nil }
             self.before = before.activeCountsBySeverity
             self.after = after.activeCountsBySeverity
             let left = Set(activeAfter.map { "\($0.id)|\($0.package.name)|\($0.package.version)" })
-            removed = activeBefore.filter { !left.contains("\($0.id)|\($0.package.name)|\($0.package.version)") }.map(Vulnerability.init)
-                .sorted(by: Self.order)
+            removed = activeBefore.filter { !left.contains("\($0.id)|\($0.package.name)|\($0.package.version)") }.map(
+                Vulnerability.init
+            )
+            .sorted(by: Self.order)
             remaining = activeAfter.map(Vulnerability.init).sorted(by: Self.order)
         }
 
@@ -205,7 +210,10 @@ public struct RunRecord: Codable, Sendable {
         public var layerBytes: Int64
         public var findingsBefore: Int?
         public init(packages: [String], fixed: [String], noFixAvailable: Int, layerBytes: Int64, findingsBefore: Int?) {
-            self.packages = packages; self.fixed = fixed; self.noFixAvailable = noFixAvailable; self.layerBytes = layerBytes
+            self.packages = packages
+            self.fixed = fixed
+            self.noFixAvailable = noFixAvailable
+            self.layerBytes = layerBytes
             self.findingsBefore = findingsBefore
         }
     }

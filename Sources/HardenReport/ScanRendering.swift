@@ -51,7 +51,8 @@ public struct ScanReport: Codable, Sendable {
         public var knownExploited: Bool
         public var maxEPSS: Double?
         public init(
-            failOn: Severity?, failed: Bool, reached: Int, unknown: UnknownSeverityPolicy = .warn, unknownNotGated: Int = 0,
+            failOn: Severity?, failed: Bool, reached: Int, unknown: UnknownSeverityPolicy = .warn,
+            unknownNotGated: Int = 0,
             knownExploited: Bool = false, maxEPSS: Double? = nil
         ) {
             self.failOn = failOn
@@ -74,7 +75,8 @@ public struct ScanReport: Codable, Sendable {
     }
 
     public init(
-        source: SBOM.Source, os: OSInfo?, database: [VulnerabilityDatabase.SourceStatus], findings: [Finding], summary: [String: Int],
+        source: SBOM.Source, os: OSInfo?, database: [VulnerabilityDatabase.SourceStatus], findings: [Finding],
+        summary: [String: Int],
         warnings: [String] = [], gate: Gate? = nil
     ) {
         self.source = source
@@ -96,7 +98,9 @@ public enum ScanRendering {
         public var first: Finding { findings[0] }
         public var packages: [String] { Array(Set(findings.map(\.package.name))).sorted() }
         public var versions: [String] { Array(Set(findings.map(\.package.version))).sorted() }
-        public var used: Bool? { findings.contains { $0.packageUsed != nil } ? findings.contains { $0.packageUsed == true } : nil }
+        public var used: Bool? {
+            findings.contains { $0.packageUsed != nil } ? findings.contains { $0.packageUsed == true } : nil
+        }
     }
 
     public static func groups(_ findings: [Finding]) -> [FindingGroup] {
@@ -137,9 +141,12 @@ public enum ScanRendering {
         }
         var out = TextTable(rows: rows).render()
         let c = ScanReport.Counts(active)
-        let bySeverity = Severity.descending.compactMap { s in c.vulnerabilitiesBySeverity[s.rawValue].map { "\($0) \(s.rawValue)" } }
+        let bySeverity = Severity.descending.compactMap { s in
+            c.vulnerabilitiesBySeverity[s.rawValue].map { "\($0) \(s.rawValue)" }
+        }
         out +=
-            "\n\n\(c.vulnerabilities) vulnerabilities" + (bySeverity.isEmpty ? "" : " (\(bySeverity.joined(separator: ", ")))")
+            "\n\n\(c.vulnerabilities) vulnerabilities"
+            + (bySeverity.isEmpty ? "" : " (\(bySeverity.joined(separator: ", ")))")
             + " in \(c.packageFindings) package findings (\(c.groups) rows)"
         if c.knownExploited > 0 { out += "\n\(c.knownExploited) known exploited (CISA KEV)" }
         let suppressed = r.findings.count - active.count
@@ -173,19 +180,28 @@ public enum ScanRendering {
                 "id": f.id, "name": f.id.replacingOccurrences(of: "-", with: ""),
                 "shortDescription": ["text": "\(f.id) in \(f.package.name)"],
                 "fullDescription": ["text": f.summary ?? f.id],
-                "properties": ["security-severity": String(format: "%.1f", severityScore(f)), "tags": ["security", "vulnerability"]],
+                "properties": [
+                    "security-severity": String(format: "%.1f", severityScore(f)),
+                    "tags": ["security", "vulnerability"],
+                ],
             ]
             if f.id.hasPrefix("CVE-") { rule["helpUri"] = "https://nvd.nist.gov/vuln/detail/\(f.id)" }
             rules.append(rule)
         }
         let results: [[String: Any]] = active.map { f in
-            let fix = f.fixedVersions.isEmpty ? "no fix available" : "fixed in \(f.fixedVersions.joined(separator: ", "))"
+            let fix =
+                f.fixedVersions.isEmpty ? "no fix available" : "fixed in \(f.fixedVersions.joined(separator: ", "))"
             return [
                 "ruleId": f.id, "level": sarifLevel(f.severity),
-                "message": ["text": "\(f.package.name) \(f.package.version) is affected by \(f.id) (\(f.severity.rawValue)); \(fix)."],
+                "message": [
+                    "text":
+                        "\(f.package.name) \(f.package.version) is affected by \(f.id) (\(f.severity.rawValue)); \(fix)."
+                ],
                 "locations": [
                     [
-                        "physicalLocation": ["artifactLocation": ["uri": String((f.package.locations.first ?? "/").dropFirst())]],
+                        "physicalLocation": [
+                            "artifactLocation": ["uri": String((f.package.locations.first ?? "/").dropFirst())]
+                        ],
                         "logicalLocations": [["name": f.package.purl, "kind": "package"]],
                     ]
                 ],
@@ -197,7 +213,10 @@ public enum ScanRendering {
             "runs": [
                 [
                     "tool": [
-                        "driver": ["name": "harden", "version": hardenToolVersion, "informationUri": "https://harden.dev", "rules": rules]
+                        "driver": [
+                            "name": "harden", "version": hardenToolVersion, "informationUri": "https://harden.dev",
+                            "rules": rules,
+                        ]
                     ],
                     "results": results,
                     "properties": ["image": r.source.reference, "manifestDigest": r.source.manifestDigest],
@@ -205,16 +224,21 @@ public enum ScanRendering {
             ],
         ]
         return String(
-            decoding: try JSONSerialization.data(withJSONObject: doc, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]),
+            decoding: try JSONSerialization.data(
+                withJSONObject: doc, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]),
             as: UTF8.self)
     }
 
     static func sarifProperties(_ f: Finding) -> [String: Any] {
-        var p: [String: Any] = ["purl": f.package.purl, "fixState": f.fixState.rawValue, "aliases": f.ids, "severity": f.severity.rawValue]
+        var p: [String: Any] = [
+            "purl": f.package.purl, "fixState": f.fixState.rawValue, "aliases": f.ids, "severity": f.severity.rawValue,
+        ]
         if let g = f.group { p["group"] = g }
         if let s = f.severitySource { p["severitySource"] = s }
         if let k = f.kev {
-            p["knownExploited"] = ["dateAdded": k.dateAdded, "dueDate": k.dueDate ?? "", "ransomware": k.knownRansomwareCampaignUse ?? ""]
+            p["knownExploited"] = [
+                "dateAdded": k.dateAdded, "dueDate": k.dueDate ?? "", "ransomware": k.knownRansomwareCampaignUse ?? "",
+            ]
         }
         if let e = f.epss { p["epss"] = ["score": e.score, "percentile": e.percentile] }
         if let c = f.cwes { p["cwes"] = c }
@@ -242,7 +266,10 @@ public enum ScanRendering {
                 // Suppressed findings are kept with their analysis, as CycloneDX VEX does.
                 vulns.append([
                     "bom-ref": "\(f.id)|\(f.package.ref)", "id": f.id, "affects": [["ref": f.package.ref]],
-                    "analysis": ["state": s.status == "fixed" ? "resolved" : "not_affected", "detail": s.justification ?? s.source],
+                    "analysis": [
+                        "state": s.status == "fixed" ? "resolved" : "not_affected",
+                        "detail": s.justification ?? s.source,
+                    ],
                 ])
                 continue
             }
@@ -252,12 +279,18 @@ public enum ScanRendering {
                 "ratings": f.ratings.isEmpty
                     ? [["severity": cdxSeverity(f.severity), "source": ["name": "harden"]]]
                     : f.ratings.map { rating in
-                        var o: [String: Any] = ["severity": cdxSeverity(rating.severity), "source": ["name": rating.source]]
+                        var o: [String: Any] = [
+                            "severity": cdxSeverity(rating.severity), "source": ["name": rating.source],
+                        ]
                         if let s = rating.score { o["score"] = s }
                         if let vec = rating.vector, rating.type.hasPrefix("CVSS_V3") {
-                            o["vector"] = vec; o["method"] = vec.hasPrefix("CVSS:3.1") ? "CVSSv31" : "CVSSv3"
+                            o["vector"] = vec
+                            o["method"] = vec.hasPrefix("CVSS:3.1") ? "CVSSv31" : "CVSSv3"
                         }
-                        if let vec = rating.vector, rating.type == "CVSS_V4" { o["vector"] = vec; o["method"] = "CVSSv4" }
+                        if let vec = rating.vector, rating.type == "CVSS_V4" {
+                            o["vector"] = vec
+                            o["method"] = "CVSSv4"
+                        }
                         return o
                     },
             ]
@@ -273,12 +306,17 @@ public enum ScanRendering {
                 v["recommendation"] = "Upgrade \(f.package.name) to \(f.fixedVersions.joined(separator: " or "))"
             }
             let others = f.ids.filter { $0 != f.id }
-            if !others.isEmpty { v["references"] = others.map { ["id": $0, "source": ["name": $0.hasPrefix("GHSA") ? "GitHub" : "OSV"]] } }
+            if !others.isEmpty {
+                v["references"] = others.map {
+                    ["id": $0, "source": ["name": $0.hasPrefix("GHSA") ? "GitHub" : "OSV"]]
+                }
+            }
             vulns.append(v)
         }
         doc["vulnerabilities"] = vulns
         return String(
-            decoding: try JSONSerialization.data(withJSONObject: doc, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]),
+            decoding: try JSONSerialization.data(
+                withJSONObject: doc, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]),
             as: UTF8.self)
     }
 

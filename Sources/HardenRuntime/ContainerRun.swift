@@ -86,7 +86,8 @@ public final class ContainerRunner: Sendable {
         }
         defer { _ = flock(lock.raw, LOCK_UN) }
         if HostFS.isDirectory(dir + "/rootfs"), HostFS.exists(dir + "/complete") { return dir + "/rootfs" }
-        if HostFS.exists(dir + "/rootfs") { try HostFS.removeTree(dir + "/rootfs") }  // a partial unpack (no "complete")
+        // A partial unpack (no "complete").
+        if HostFS.exists(dir + "/rootfs") { try HostFS.removeTree(dir + "/rootfs") }
         logger.info("Unpacking the image for running", metadata: ["path": "\(dir)/rootfs"])
         _ = try RootfsExtractor.extract(image, tree: try FileTree.build(from: image), to: dir + "/rootfs")
         try HostFS.writeFileAtomically(dir + "/complete", [])
@@ -100,7 +101,8 @@ public final class ContainerRunner: Sendable {
         guard let names = try? HostFS.listDirectory(options.runDirectory) else { return }
         for name in names where name.hasPrefix("harden-") {
             let dir = "\(options.runDirectory)/\(name)"
-            if let b = try? HostFS.readFile(dir + "/owner.pid", limit: 64), let pid = Int32(String(decoding: b, as: UTF8.self)),
+            if let b = try? HostFS.readFile(dir + "/owner.pid", limit: 64),
+                let pid = Int32(String(decoding: b, as: UTF8.self)),
                 kill(pid, 0) == 0
             {
                 continue
@@ -136,7 +138,9 @@ public final class ContainerRunner: Sendable {
         command: [String]? = nil
     ) async throws -> RunObservation {
         guard getuid() == 0 else {
-            throw HardenError(.unsupported, "running a container needs root (runc, overlayfs and network namespaces); run harden as root")
+            throw HardenError(
+                .unsupported,
+                "running a container needs root (runc, overlayfs and network namespaces); run harden as root")
         }
         guard ChildProcess.which("runc") != nil else {
             throw HardenError(.notFound, "runc: not found in PATH (scripts/setup.sh installs it)")
@@ -146,7 +150,8 @@ public final class ContainerRunner: Sendable {
             let args = try command ?? options.settings.command(of: image.config.config, image: reference)
             let userSpec = options.settings.user ?? image.config.config?.user
             let user = try UserResolver.resolve(
-                userSpec, passwd: UserResolver.parsePasswd(users.passwd ?? []), groups: UserResolver.parseGroup(users.group ?? []),
+                userSpec, passwd: UserResolver.parsePasswd(users.passwd ?? []),
+                groups: UserResolver.parseGroup(users.group ?? []),
                 image: reference)
 
             try HostFS.makeDirectories(options.runDirectory, mode: 0o711)
@@ -162,8 +167,10 @@ public final class ContainerRunner: Sendable {
                     s.settings.user ?? s.image.config.config?.user, passwd: UserResolver.parsePasswd(passwd ?? []),
                     groups: UserResolver.parseGroup(group ?? []), image: s.reference)
                 requests[s.name] = LaunchRequest(
-                    image: s.image, reference: s.reference, args: try s.settings.command(of: s.image.config.config, image: s.reference),
-                    user: su, lower: serviceLower, settings: s.settings, hostname: s.name, seccomp: .dockerDefault, limits: options.limits)
+                    image: s.image, reference: s.reference,
+                    args: try s.settings.command(of: s.image.config.config, image: s.reference),
+                    user: su, lower: serviceLower, settings: s.settings, hostname: s.name, seccomp: .dockerDefault,
+                    limits: options.limits)
             }
             try PodPlan.checkPorts(
                 target: (options.serviceName ?? "the target", image, options.settings),
@@ -176,13 +183,16 @@ public final class ContainerRunner: Sendable {
             defer { signals.remove() }
             do {
                 let target = LaunchRequest(
-                    image: image, reference: reference, args: args, user: user, lower: lower, settings: options.settings,
+                    image: image, reference: reference, args: args, user: user, lower: lower,
+                    settings: options.settings,
                     hostname: "", seccomp: options.seccomp ?? .dockerDefault, limits: options.limits)
                 var result = try await runInside(
                     target, userSpec: userSpec, order: order, requests: requests, options: options, cleanup: cleanup)
                 let cleaning = MonotonicClock.now
                 cleanup.runAll()
-                logger.debug("run timeline", metadata: ["step": "cleaned up", "ms": "\(Int((MonotonicClock.now - cleaning) * 1000))"])
+                logger.debug(
+                    "run timeline",
+                    metadata: ["step": "cleaned up", "ms": "\(Int((MonotonicClock.now - cleaning) * 1000))"])
                 result.redact(redactor)
                 return result
             } catch {
@@ -196,21 +206,25 @@ public final class ContainerRunner: Sendable {
 
     /// A small file of an unpacked image (its /etc/passwd), when it resolves inside the image's root.
     static func imageFile(_ rootfs: String, _ relative: String) -> [UInt8]? {
-        guard let real = HostFS.realPath(rootfs + "/" + relative), let base = HostFS.realPath(rootfs), real.hasPrefix(base + "/") else {
+        guard let real = HostFS.realPath(rootfs + "/" + relative), let base = HostFS.realPath(rootfs),
+            real.hasPrefix(base + "/")
+        else {
             return nil
         }
         return try? HostFS.readFile(real, limit: 4 << 20)
     }
 
     private func runInside(
-        _ target: LaunchRequest, userSpec: String?, order: [String], requests: [String: LaunchRequest], options: RunOptions,
+        _ target: LaunchRequest, userSpec: String?, order: [String], requests: [String: LaunchRequest],
+        options: RunOptions,
         cleanup: CleanupStack
     ) async throws -> RunObservation {
         let started = MonotonicClock.now
         let startedAt = Self.timestamp()
         // The run's timeline at debug level (where the time of a run goes).
         let mark: (String) -> Void = { [logger] what in
-            logger.debug("run timeline", metadata: ["t": "\(Int((MonotonicClock.now - started) * 1000)) ms", "step": "\(what)"])
+            logger.debug(
+                "run timeline", metadata: ["t": "\(Int((MonotonicClock.now - started) * 1000)) ms", "step": "\(what)"])
         }
         let id = Self.randomID()
         let name = "harden-\(id)"
@@ -233,7 +247,8 @@ public final class ContainerRunner: Sendable {
         let runDirectory = options.runDirectory, mode = options.network
         let networkTask = Task {
             defer { networkMade.signal() }
-            return try await ContainerNetwork.create(id: id, runDirectory: runDirectory, mode: mode, addresses: addresses)
+            return try await ContainerNetwork.create(
+                id: id, runDirectory: runDirectory, mode: mode, addresses: addresses)
         }
         let netnsPath = ContainerNetwork.path(of: networkName)
         let podAddress = addresses.container
@@ -245,18 +260,22 @@ public final class ContainerRunner: Sendable {
         // The services, dependencies first, each once what it depends on is ready.
         let stack = ServiceStack(runner: self)
         for (i, sname) in order.enumerated() {
-            guard let s = options.services.first(where: { $0.name == sname }), let request = requests[sname] else { continue }
+            guard let s = options.services.first(where: { $0.name == sname }), let request = requests[sname] else {
+                continue
+            }
             for (dep, condition) in s.dependsOn.sorted(by: { $0.key < $1.key }) {
                 try await stack.wait(for: dep, condition, options: options)
             }
             let c = try await launch(
                 request, name: "\(name)-s\(i)", dir: "\(dir)/services/\(i)", networkNamespace: netnsPath,
-                hosts: PodPlan.hostsFile(hostname: sname, address: podAddress, serviceNames: serviceNames, extra: s.settings.extraHosts),
+                hosts: PodPlan.hostsFile(
+                    hostname: sname, address: podAddress, serviceNames: serviceNames, extra: s.settings.extraHosts),
                 volumes: volumes, options: options, cleanup: cleanup, beforeCreate: networkReady)
             stack.running[sname] = .init(service: s, container: c)
             stack.order.append(sname)
             mark("service \(sname) started")
-            logger.info("Service started", metadata: ["service": "\(sname)", "image": "\(s.reference)", "pid": "\(c.initPid)"])
+            logger.info(
+                "Service started", metadata: ["service": "\(sname)", "image": "\(s.reference)", "pid": "\(c.initPid)"])
         }
 
         // The target, with the sensors that must see its start: fanotify before the container exists, ptrace before it runs.
@@ -285,13 +304,15 @@ public final class ContainerRunner: Sendable {
                 let out = dir + "/trace-init.json"
                 let t = try ChildProcess.spawn(
                     [
-                        options.tracerExecutable, "internal-trace", "--attach", "\(initPid)", "--strip-prefix", dir + "/target/rootfs",
+                        options.tracerExecutable, "internal-trace", "--attach", "\(initPid)", "--strip-prefix",
+                        dir + "/target/rootfs",
                         "--out", out,
                     ],
                     stdout: .file(dir + "/tracer.ready"), stderr: .append(dir + "/tracer.log"))
                 tracer = t
                 cleanup.push("stop tracer") {
-                    t.signal(SIGKILL); _ = t.waitBlocking()
+                    t.signal(SIGKILL)
+                    _ = t.waitBlocking()
                 }
                 try await waitReady(t, file: dir + "/tracer.ready", log: dir + "/tracer.log")
             }, start: false)
@@ -305,15 +326,19 @@ public final class ContainerRunner: Sendable {
         let exitState = c.exit
         let log = c.log
         let running = MonotonicClock.now
-        logger.info("Container started", metadata: ["container": "\(name)", "pid": "\(initPid)", "address": "\(podAddress)"])
+        logger.info(
+            "Container started", metadata: ["container": "\(name)", "pid": "\(initPid)", "address": "\(podAddress)"])
         mark("target started")
         if let check = options.healthcheck {
-            try await ServiceStack.waitHealthy(name: options.serviceName ?? target.reference, check: check, container: c, runner: self)
+            try await ServiceStack.waitHealthy(
+                name: options.serviceName ?? target.reference, check: check, container: c, runner: self)
         }
 
         // Probes. In a pod, only the target's own sockets count as its ports.
         let pidNamespace = options.services.isEmpty ? nil : ListeningSockets.pidNamespace(of: initPid)
-        let listening: @Sendable () -> [RuntimeProfile.Port] = { ListeningSockets.of(pid: initPid, ownedInPIDNamespace: pidNamespace) }
+        let listening: @Sendable () -> [RuntimeProfile.Port] = {
+            ListeningSockets.of(pid: initPid, ownedInPIDNamespace: pidNamespace)
+        }
         var probes: [RuntimeProfile.ProbeResult] = []
         var ports = Set<RuntimeProfile.Port>()
         var execTraces: [TraceReport] = []
@@ -323,7 +348,8 @@ public final class ContainerRunner: Sendable {
             for p in options.httpProbes {
                 let r = await prober.probe(p, host: podAddress, waitSeconds: options.probeTimeout, alive: alive)
                 logger.info(
-                    "HTTP probe", metadata: ["probe": "\(p.spec)", "ok": "\(r.ok)", "status": "\(r.status.map(String.init) ?? "-")"])
+                    "HTTP probe",
+                    metadata: ["probe": "\(p.spec)", "ok": "\(r.ok)", "status": "\(r.status.map(String.init) ?? "-")"])
                 probes.append(r)
                 ports.formUnion(listening())
             }
@@ -332,7 +358,8 @@ public final class ContainerRunner: Sendable {
         }
         for (i, commandLine) in options.execProbes.enumerated() {
             let (result, trace) = try await execProbe(
-                commandLine, index: i, spec: c.spec, runc: c.runc, name: name, dir: dir, initPid: initPid, options: options, alive: alive)
+                commandLine, index: i, spec: c.spec, runc: c.runc, name: name, dir: dir, initPid: initPid,
+                options: options, alive: alive)
             probes.append(result)
             if let trace { execTraces.append(trace) }
             ports.formUnion(listening())
@@ -341,12 +368,14 @@ public final class ContainerRunner: Sendable {
         for n in serviceNames { serviceHosts[n] = podAddress }
         for script in options.probeScripts {
             let targetPorts = Set(
-                options.httpProbes.map(\.port) + ports.map(\.port) + Self.exposedPorts(target.image) + options.settings.ports
+                options.httpProbes.map(\.port) + ports.map(\.port) + Self.exposedPorts(target.image)
+                    + options.settings.ports
             )
             .sorted()
             probes.append(
                 await scriptProbe(
-                    script, address: podAddress, ports: targetPorts, services: serviceHosts, name: name, options: options))
+                    script, address: podAddress, ports: targetPorts, services: serviceHosts, name: name,
+                    options: options))
             ports.formUnion(listening())
         }
         let anyProbe = !(options.httpProbes.isEmpty && options.execProbes.isEmpty && options.probeScripts.isEmpty)
@@ -368,7 +397,9 @@ public final class ContainerRunner: Sendable {
                     "\(target.reference): the container exited (\(ended)) before the probes completed; its last output: \(Self.tail(log, lines: 3))"
                         + casualties.map { "; " + $0 }.joined())
             }
-            if !casualties.isEmpty { throw HardenError(.io, "\(target.reference): probes failed; " + casualties.joined(separator: "; ")) }
+            if !casualties.isEmpty {
+                throw HardenError(.io, "\(target.reference): probes failed; " + casualties.joined(separator: "; "))
+            }
         }
         for w in casualties { logger.warning("\(w)") }
 
@@ -376,7 +407,9 @@ public final class ContainerRunner: Sendable {
         // first) while the sensors' reports are read.
         await stop(c)
         mark("target stopped")
-        let toStop = stack.order.reversed().compactMap { name in stack.running[name].map { (name, $0.service, $0.container, $0.healthy) } }
+        let toStop = stack.order.reversed().compactMap { name in
+            stack.running[name].map { (name, $0.service, $0.container, $0.healthy) }
+        }
         let serviceStops = Task { [self] in
             var records: [RuntimeProfile.ServiceRecord] = []
             for (sname, service, container, healthy) in toStop {
@@ -384,20 +417,26 @@ public final class ContainerRunner: Sendable {
                 await stop(container)
                 records.insert(
                     RuntimeProfile.ServiceRecord(
-                        name: sname, reference: service.reference, manifestDigest: service.image.manifestDigest.description,
+                        name: sname, reference: service.reference,
+                        manifestDigest: service.image.manifestDigest.description,
                         configDigest: service.image.configDigest.description, settings: service.settings.record,
-                        healthy: service.healthcheck == nil ? nil : healthy, exitCode: exitedEarly.map { $0.code }), at: 0)
+                        healthy: service.healthcheck == nil ? nil : healthy, exitCode: exitedEarly.map { $0.code }),
+                    at: 0)
             }
             return records
         }
         var traces: [TraceReport] = []
         if let tracer {
-            if await tracer.wait(timeout: 10) == nil { tracer.signal(SIGTERM); _ = await tracer.wait(timeout: 5) }
+            if await tracer.wait(timeout: 10) == nil {
+                tracer.signal(SIGTERM)
+                _ = await tracer.wait(timeout: 5)
+            }
             if let b = try? HostFS.readFile(dir + "/trace-init.json", limit: 1 << 30) {
                 traces.append(try JSONCoding.decode(b, source: dir, what: "ptrace sensor report") as TraceReport)
             } else {
                 _ = await serviceStops.value
-                throw HardenError(.io, "the ptrace sensor ended without a report: \(Self.tail(dir + "/tracer.log", lines: 2))")
+                throw HardenError(
+                    .io, "the ptrace sensor ended without a report: \(Self.tail(dir + "/tracer.log", lines: 2))")
             }
         }
         traces += execTraces
@@ -406,7 +445,9 @@ public final class ContainerRunner: Sendable {
         let serviceRecords = await serviceStops.value
         mark("services stopped, sensor reports read")
         let logText = Self.tail(log, bytes: 16 << 10)
-        if !logText.isEmpty { logger.debug("container output (its end): \(Redactor(secrets: options.secretValues).apply(logText))") }
+        if !logText.isEmpty {
+            logger.debug("container output (its end): \(Redactor(secrets: options.secretValues).apply(logText))")
+        }
         var run = RuntimeProfile.Run(
             startedAt: startedAt, durationSeconds: ((MonotonicClock.now - started) * 100).rounded() / 100,
             sensors: Sensor.allCases.filter { options.sensors.contains($0) }.map(\.rawValue), command: target.args,
@@ -423,7 +464,8 @@ public final class ContainerRunner: Sendable {
                 "\(target.reference): the container exited with \(ended) after \(Int(MonotonicClock.now - running)) s; its last output: \(Self.tail(log, lines: 3))"
             )
         }
-        var observation = RunObservation(run: run, fanotify: accessLog, traces: traces, ports: ports.sorted(), log: logText)
+        var observation = RunObservation(
+            run: run, fanotify: accessLog, traces: traces, ports: ports.sorted(), log: logText)
         observation.mountPoints = options.settings.mounts.map(\.destination) + options.settings.tmpfs
         return observation
     }
@@ -436,7 +478,10 @@ public final class ContainerRunner: Sendable {
     ) async throws -> (RuntimeProfile.ProbeResult, TraceReport?) {
         let argv = try splitCommandLine(commandLine)
         guard alive() else {
-            return (RuntimeProfile.ProbeResult(kind: .exec, spec: commandLine, ok: false, error: "the container is not running"), nil)
+            return (
+                RuntimeProfile.ProbeResult(
+                    kind: .exec, spec: commandLine, ok: false, error: "the container is not running"), nil
+            )
         }
         var process = spec.process
         process.args = argv
@@ -458,10 +503,14 @@ public final class ContainerRunner: Sendable {
                 ] + execArgv,
                 stdout: .file(outFile), stderr: .append(outFile))
             guard await t.wait(timeout: options.probeTimeout) != nil else {
-                t.signal(SIGTERM); _ = await t.wait(timeout: 5); t.signal(SIGKILL); _ = t.waitBlocking()
+                t.signal(SIGTERM)
+                _ = await t.wait(timeout: 5)
+                t.signal(SIGKILL)
+                _ = t.waitBlocking()
                 return (
                     RuntimeProfile.ProbeResult(
-                        kind: .exec, spec: commandLine, ok: false, error: "did not finish within \(Int(options.probeTimeout)) s"), nil
+                        kind: .exec, spec: commandLine, ok: false,
+                        error: "did not finish within \(Int(options.probeTimeout)) s"), nil
                 )
             }
             if let b = try? HostFS.readFile(traceFile, limit: 1 << 30) {
@@ -471,7 +520,10 @@ public final class ContainerRunner: Sendable {
         } else {
             let c = try ChildProcess.spawn(execArgv, stdout: .file(outFile), stderr: .append(outFile))
             status = await c.wait(timeout: options.probeTimeout)
-            if status == nil { c.signal(SIGKILL); _ = c.waitBlocking() }
+            if status == nil {
+                c.signal(SIGKILL)
+                _ = c.waitBlocking()
+            }
         }
         let output = Self.tail(outFile, bytes: 4096)
         let code = status?.code
@@ -480,7 +532,8 @@ public final class ContainerRunner: Sendable {
             RuntimeProfile.ProbeResult(
                 kind: .exec, spec: commandLine, ok: code == 0, status: code.map(Int.init),
                 latencyMs: ((MonotonicClock.now - start) * 10000).rounded() / 10,
-                bytes: nil, attempts: 1, error: code == 0 ? nil : (code.map { "exit status \($0)" } ?? "did not finish"), output: output),
+                bytes: nil, attempts: 1,
+                error: code == 0 ? nil : (code.map { "exit status \($0)" } ?? "did not finish"), output: output),
             trace
         )
     }
@@ -523,7 +576,8 @@ public final class ContainerRunner: Sendable {
 
     /// `HARDEN_SERVICE_<NAME>_HOST`: the name upper-cased, anything but letters and digits as `_`.
     public static func serviceVariable(_ service: String) -> String {
-        "HARDEN_SERVICE_" + String(service.uppercased().map { $0.isASCII && ($0.isLetter || $0.isNumber) ? $0 : "_" }) + "_HOST"
+        "HARDEN_SERVICE_" + String(service.uppercased().map { $0.isASCII && ($0.isLetter || $0.isNumber) ? $0 : "_" })
+            + "_HOST"
     }
 
     static func exposedPorts(_ image: Image) -> [Int] {
@@ -567,12 +621,21 @@ final class ExitWatcher: Sendable {
             if let f { return f }
             var st: Int32 = 0
             let r = waitpid(pid, &st, WNOHANG)
-            if r == pid { f = ExitStatus(waitStatus: st); return f }
+            if r == pid {
+                f = ExitStatus(waitStatus: st)
+                return f
+            }
             if r < 0 && errno == ECHILD {
                 // Not our child: alive while /proc/PID exists and is not a zombie.
-                guard let b = try? HostFS.readFile("/proc/\(pid)/stat", limit: 4096) else { f = .exited(-1); return f }
+                guard let b = try? HostFS.readFile("/proc/\(pid)/stat", limit: 4096) else {
+                    f = .exited(-1)
+                    return f
+                }
                 let s = String(decoding: b, as: UTF8.self)
-                if let close = s.lastIndex(of: ")"), s[s.index(close, offsetBy: 2)...].hasPrefix("Z") { f = .exited(-1); return f }
+                if let close = s.lastIndex(of: ")"), s[s.index(close, offsetBy: 2)...].hasPrefix("Z") {
+                    f = .exited(-1)
+                    return f
+                }
             }
             return nil
         }
@@ -584,9 +647,11 @@ final class ExitWatcher: Sendable {
 /// would ignore TERM, and waiting for it to stop would only add the timeout to every run.
 public enum StopSignal {
     static let numbers: [String: Int] = [
-        "HUP": 1, "INT": 2, "QUIT": 3, "ILL": 4, "TRAP": 5, "ABRT": 6, "BUS": 7, "FPE": 8, "KILL": 9, "USR1": 10, "SEGV": 11,
+        "HUP": 1, "INT": 2, "QUIT": 3, "ILL": 4, "TRAP": 5, "ABRT": 6, "BUS": 7, "FPE": 8, "KILL": 9, "USR1": 10,
+        "SEGV": 11,
         "USR2": 12, "PIPE": 13, "ALRM": 14, "TERM": 15, "STKFLT": 16, "CHLD": 17, "CONT": 18, "STOP": 19, "TSTP": 20,
-        "TTIN": 21, "TTOU": 22, "URG": 23, "XCPU": 24, "XFSZ": 25, "VTALRM": 26, "PROF": 27, "WINCH": 28, "IO": 29, "PWR": 30, "SYS": 31,
+        "TTIN": 21, "TTOU": 22, "URG": 23, "XCPU": 24, "XFSZ": 25, "VTALRM": 26, "PROF": 27, "WINCH": 28, "IO": 29,
+        "PWR": 30, "SYS": 31,
     ]
 
     /// `TERM`, `SIGTERM`, `sigterm` or `15` → 15; nil for anything else (real-time signals included).

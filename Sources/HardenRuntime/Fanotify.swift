@@ -31,7 +31,8 @@ public final class FanotifySensor: @unchecked Sendable {
             let e = errno
             throw HardenError(
                 .io,
-                "fanotify: cannot start the sensor: \(errnoText(e))" + (e == EPERM ? " (it needs CAP_SYS_ADMIN; use --sensor ptrace)" : ""))
+                "fanotify: cannot start the sensor: \(errnoText(e))"
+                    + (e == EPERM ? " (it needs CAP_SYS_ADMIN; use --sensor ptrace)" : ""))
         }
         let mask = FanotifyEvent.open | FanotifyEvent.access | FanotifyEvent.openExec | FanotifyEvent.modify
         guard fanotify_mark(fd, UInt32(FAN_MARK_ADD | FAN_MARK_FILESYSTEM), mask, AT_FDCWD, path) == 0 else {
@@ -44,7 +45,10 @@ public final class FanotifySensor: @unchecked Sendable {
         self.stripPrefix = path.hasSuffix("/") ? String(path.dropLast()) : path
     }
 
-    deinit { close(fd); close(wake) }
+    deinit {
+        close(fd)
+        close(wake)
+    }
 
     /// Starts reading events on a dedicated thread.
     public func start() {
@@ -71,13 +75,16 @@ public final class FanotifySensor: @unchecked Sendable {
         let log = state.withLock { $0 }
         if log.overflowed {
             throw HardenError(
-                .limitExceeded, "fanotify: the event queue overflowed, so file accesses were lost; the profile would be incomplete")
+                .limitExceeded,
+                "fanotify: the event queue overflowed, so file accesses were lost; the profile would be incomplete")
         }
         return log
     }
 
     private func loop() {
-        var fds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: wake, events: Int16(POLLIN), revents: 0)]
+        var fds = [
+            pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: wake, events: Int16(POLLIN), revents: 0),
+        ]
         while !stopFlag.load(ordering: .sequentiallyConsistent) {
             let r = poll(&fds, 2, 1000)
             if r > 0 && fds[0].revents != 0 { drain() }
@@ -107,7 +114,9 @@ public final class FanotifySensor: @unchecked Sendable {
                 for (raw, mask, pid) in batch {
                     var path = raw
                     if path.hasSuffix(" (deleted)") { path = String(path.dropLast(10)) }
-                    if path == stripPrefix || path.hasPrefix(stripPrefix + "/") { path = String(path.dropFirst(stripPrefix.count)) }
+                    if path == stripPrefix || path.hasPrefix(stripPrefix + "/") {
+                        path = String(path.dropFirst(stripPrefix.count))
+                    }
                     if path.isEmpty { path = "/" }
                     var entry = log.entries[path] ?? FileAccessLog.Entry()
                     if entry.firstProcess == nil { entry.firstProcess = Tracer.comm(pid) }

@@ -27,11 +27,17 @@ public struct ServiceLaunch: Sendable {
     public var healthcheck: ComposeService.Healthcheck?
 
     public init(
-        name: String, image: Image, reference: String, users: (passwd: [UInt8]?, group: [UInt8]?), settings: ContainerSettings,
+        name: String, image: Image, reference: String, users: (passwd: [UInt8]?, group: [UInt8]?),
+        settings: ContainerSettings,
         dependsOn: [String: ComposeService.Condition] = [:], healthcheck: ComposeService.Healthcheck? = nil
     ) {
-        self.name = name; self.image = image; self.reference = reference; self.users = users; self.settings = settings
-        self.dependsOn = dependsOn; self.healthcheck = healthcheck
+        self.name = name
+        self.image = image
+        self.reference = reference
+        self.users = users
+        self.settings = settings
+        self.dependsOn = dependsOn
+        self.healthcheck = healthcheck
     }
 }
 
@@ -81,14 +87,17 @@ final class VolumeSet: Sendable {
     /// not a plain volume name (`..`, a path) is refused; every directory is made anchored under the run's.
     func directory(name: String?, destination: String, lower: String, cleanup: CleanupStack) throws -> String {
         if let name, !ComposeService.Volume.isValidName(name) {
-            throw HardenError(.invalidArgument, "volume \"\(name.prefix(80))\": not a volume name ([a-zA-Z0-9][a-zA-Z0-9_.-]*)")
+            throw HardenError(
+                .invalidArgument, "volume \"\(name.prefix(80))\": not a volume name ([a-zA-Z0-9][a-zA-Z0-9_.-]*)")
         }
         let key = name ?? "_anonymous-\(anonymous.add(1, ordering: .relaxed).newValue)"
         if let d = made.withLock({ $0[key] }) { return d }
         let dir = "\(root)/\(key)"
         var path = dir
         let source = lower + destination
-        if HostFS.isDirectory(source), let real = HostFS.realPath(source), let base = HostFS.realPath(lower), real.hasPrefix(base + "/") {
+        if HostFS.isDirectory(source), let real = HostFS.realPath(source), let base = HostFS.realPath(lower),
+            real.hasPrefix(base + "/")
+        {
             for sub in ["upper", "work", "data"] { try tree.makeDirectories("\(dir)/\(sub)", mode: 0o755) }
             // The volume's root has the image directory's owner and mode (postgres refuses a data directory it does not own).
             var st = stat()
@@ -136,18 +145,21 @@ extension ContainerRunner {
             case .bind:
                 let source = HostFS.absolute(m.source ?? "")
                 guard HostFS.exists(source) else {
-                    throw HardenError(.notFound, "mount \(m.source ?? ""):\(m.destination): \(source) does not exist on this host")
+                    throw HardenError(
+                        .notFound, "mount \(m.source ?? ""):\(m.destination): \(source) does not exist on this host")
                 }
                 extra.append(RuntimeSpec.bind(source: source, destination: m.destination, readOnly: m.readOnly))
             case .volume:
-                let d = try volumes.directory(name: m.source, destination: m.destination, lower: r.lower, cleanup: cleanup)
+                let d = try volumes.directory(
+                    name: m.source, destination: m.destination, lower: r.lower, cleanup: cleanup)
                 extra.append(RuntimeSpec.bind(source: d, destination: m.destination, readOnly: m.readOnly))
             }
         }
         var args = r.args
         if r.settings.initProcess {
             guard let tini = ["/usr/bin/tini-static", "/usr/bin/tini"].first(where: HostFS.isRegularFile) else {
-                throw HardenError(.notFound, "init: true needs tini (the Debian package tini; scripts/setup.sh installs it)")
+                throw HardenError(
+                    .notFound, "init: true needs tini (the Debian package tini; scripts/setup.sh installs it)")
             }
             // On the container's own /dev tmpfs: nothing is added to its root filesystem (or to its profile).
             extra.append(RuntimeSpec.bind(source: tini, destination: "/dev/init", readOnly: true))
@@ -156,7 +168,10 @@ extension ContainerRunner {
         let spec = RuntimeSpec.make(
             config: r.image.config.config, args: args, user: r.user, hostname: r.hostname, rootfs: dir + "/rootfs",
             networkNamespace: networkNamespace,
-            etcFiles: ["/etc/hosts": dir + "/hosts", "/etc/resolv.conf": dir + "/resolv.conf", "/etc/hostname": dir + "/hostname"],
+            etcFiles: [
+                "/etc/hosts": dir + "/hosts", "/etc/resolv.conf": dir + "/resolv.conf",
+                "/etc/hostname": dir + "/hostname",
+            ],
             seccomp: r.seccomp, limits: r.limits, settings: r.settings, extraMounts: extra)
         try tree.write(dir + "/bundle/config.json", try JSONCoding.encode(spec))
 
@@ -183,7 +198,8 @@ extension ContainerRunner {
         try await afterCreate(initPid)
         let launched = Launched(
             name: name, dir: dir, initPid: initPid, exit: exit, spec: spec, log: log, runc: runc,
-            stopSignal: r.settings.stopSignal ?? r.image.config.config?.stopSignal ?? "TERM", stopGrace: r.settings.stopGracePeriod ?? 5,
+            stopSignal: r.settings.stopSignal ?? r.image.config.config?.stopSignal ?? "TERM",
+            stopGrace: r.settings.stopGracePeriod ?? 5,
             reference: r.reference, tree: tree)
         if start { try await self.start(launched) }
         return launched
@@ -204,7 +220,9 @@ extension ContainerRunner {
         if StopSignal.isCaught(c.stopSignal, pid: c.initPid) {
             ChildProcess.runQuietly(c.runc + ["kill", c.name, c.stopSignal])
             let deadline = MonotonicClock.now + c.stopGrace
-            while c.exit.status() == nil, MonotonicClock.now < deadline { try? await Task.sleep(nanoseconds: 20_000_000) }
+            while c.exit.status() == nil, MonotonicClock.now < deadline {
+                try? await Task.sleep(nanoseconds: 20_000_000)
+            }
         } else {
             logger.debug(
                 "the container's init has no handler for its stop signal; the kernel would drop it: stopping with KILL",
@@ -226,12 +244,16 @@ extension ContainerRunner {
         }
         guard
             let child = try? ChildProcess.spawn(
-                c.runc + ["exec", "--process", file + ".json", c.name], stdout: .file(file + ".out"), stderr: .append(file + ".out"))
+                c.runc + ["exec", "--process", file + ".json", c.name], stdout: .file(file + ".out"),
+                stderr: .append(file + ".out"))
         else {
             return (nil, "cannot start runc exec")
         }
         let status = await child.wait(timeout: timeout)
-        if status == nil { child.signal(SIGKILL); _ = child.waitBlocking() }
+        if status == nil {
+            child.signal(SIGKILL)
+            _ = child.waitBlocking()
+        }
         return (status, Self.tail(file + ".out", bytes: 2048))
     }
 }
@@ -240,7 +262,9 @@ extension ContainerRunner {
 /// their ports, their /etc/hosts.
 public enum PodPlan {
     /// The services `target` needs, transitively, dependencies first; a cycle or an unknown name is an error.
-    public static func startOrder(_ services: [ServiceLaunch], targetDependsOn: [String: ComposeService.Condition]) throws -> [String] {
+    public static func startOrder(
+        _ services: [ServiceLaunch], targetDependsOn: [String: ComposeService.Condition]
+    ) throws -> [String] {
         let byName = Dictionary(services.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         var order: [String] = []
         var state: [String: Int] = [:]  // 1 visiting, 2 done
@@ -249,7 +273,9 @@ public enum PodPlan {
                 throw HardenError(.invalidArgument, "service \(from) depends on \(name), which is not defined")
             }
             if state[name] == 2 { return }
-            if state[name] == 1 { throw HardenError(.invalidArgument, "services depend on each other in a cycle through \(name)") }
+            if state[name] == 1 {
+                throw HardenError(.invalidArgument, "services depend on each other in a cycle through \(name)")
+            }
             state[name] = 1
             for d in s.dependsOn.keys.sorted() { try visit(d, from: name) }
             state[name] = 2
@@ -260,7 +286,9 @@ public enum PodPlan {
     }
 
     /// In one network namespace, two containers cannot listen on the same port: refused before anything starts.
-    public static func checkPorts(target: (String, Image, ContainerSettings), services: [(String, Image, ContainerSettings)]) throws {
+    public static func checkPorts(
+        target: (String, Image, ContainerSettings), services: [(String, Image, ContainerSettings)]
+    ) throws {
         var owner: [Int: String] = [:]
         for (name, image, settings) in [target] + services {
             for port in Set(ContainerRunner.exposedPorts(image) + settings.ports).sorted() {
@@ -308,11 +336,15 @@ final class ServiceStack {
         case .started:
             if let s = c.exit.status(), !s.succeeded {
                 throw HardenError(
-                    .io, "service \(name) exited (\(s)) right after it started; its last output: \(ContainerRunner.tail(c.log, lines: 5))")
+                    .io,
+                    "service \(name) exited (\(s)) right after it started; its last output: \(ContainerRunner.tail(c.log, lines: 5))"
+                )
             }
         case .completed:
             let deadline = MonotonicClock.now + max(options.probeTimeout, 300)
-            while c.exit.status() == nil, MonotonicClock.now < deadline { try? await Task.sleep(nanoseconds: 50_000_000) }
+            while c.exit.status() == nil, MonotonicClock.now < deadline {
+                try? await Task.sleep(nanoseconds: 50_000_000)
+            }
             guard let s = c.exit.status() else {
                 throw HardenError(
                     .io,
@@ -321,12 +353,15 @@ final class ServiceStack {
             }
             guard s.succeeded else {
                 throw HardenError(
-                    .io, "service \(name) did not complete successfully (\(s)); its last output: \(ContainerRunner.tail(c.log, lines: 5))")
+                    .io,
+                    "service \(name) did not complete successfully (\(s)); its last output: \(ContainerRunner.tail(c.log, lines: 5))"
+                )
             }
         case .healthy:
             if r.healthy { return }
             guard let check = r.service.healthcheck else {
-                throw HardenError(.invalidArgument, "a service depends on \(name) being healthy, but \(name) has no healthcheck")
+                throw HardenError(
+                    .invalidArgument, "a service depends on \(name) being healthy, but \(name) has no healthcheck")
             }
             try await Self.waitHealthy(name: name, check: check, container: c, runner: runner)
             r.healthy = true
@@ -337,7 +372,9 @@ final class ServiceStack {
     /// Runs the healthcheck until it passes. It fails when Docker would call the container unhealthy: after the start
     /// period, `retries` failed checks an `interval` apart; until then harden checks more often (every 0.1 s for 3 s,
     /// then every 0.5 s at most), so a service that becomes ready early is used early.
-    static func waitHealthy(name: String, check: ComposeService.Healthcheck, container c: Launched, runner: ContainerRunner) async throws {
+    static func waitHealthy(
+        name: String, check: ComposeService.Healthcheck, container c: Launched, runner: ContainerRunner
+    ) async throws {
         let argv =
             check.test.first == "CMD-SHELL"
             ? ["/bin/sh", "-c", check.test.dropFirst().joined(separator: " ")] : Array(check.test.dropFirst())
@@ -349,12 +386,16 @@ final class ServiceStack {
             attempt += 1
             if let s = c.exit.status() {
                 throw HardenError(
-                    .io, "service \(name) exited (\(s)) before it became healthy; its last output: \(ContainerRunner.tail(c.log, lines: 5))"
+                    .io,
+                    "service \(name) exited (\(s)) before it became healthy; its last output: \(ContainerRunner.tail(c.log, lines: 5))"
                 )
             }
-            let (status, output) = await runner.exec(argv, in: c, file: "\(c.dir)/health-\(attempt % 2)", timeout: max(check.timeout, 1))
+            let (status, output) = await runner.exec(
+                argv, in: c, file: "\(c.dir)/health-\(attempt % 2)", timeout: max(check.timeout, 1))
             if status?.succeeded == true {
-                runner.logger.info("Service healthy", metadata: ["service": "\(name)", "seconds": "\(Int(MonotonicClock.now - started))"])
+                runner.logger.info(
+                    "Service healthy",
+                    metadata: ["service": "\(name)", "seconds": "\(Int(MonotonicClock.now - started))"])
                 return
             }
             last = status.map { "\($0): \(output.trimming(" \n"))" } ?? "timed out after \(Int(check.timeout)) s"
@@ -374,7 +415,8 @@ final class ServiceStack {
     func casualties(exempt: Set<String>) -> [String] {
         order.compactMap { name in
             guard !exempt.contains(name), let r = running[name], let s = r.container.exit.status() else { return nil }
-            return "service \(name) exited during the run (\(s)); its last output: \(ContainerRunner.tail(r.container.log, lines: 3))"
+            return
+                "service \(name) exited during the run (\(s)); its last output: \(ContainerRunner.tail(r.container.log, lines: 3))"
         }
     }
 }

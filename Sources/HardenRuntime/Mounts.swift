@@ -24,7 +24,9 @@ public enum Mounts {
         if umount2(target, 0) == 0 { return }
         let e = errno
         if e == EINVAL || e == ENOENT { return }  // not mounted
-        guard umount2(target, Int32(MNT_DETACH)) == 0 else { throw HardenError(.io, "\(target): cannot unmount: \(errnoText())") }
+        guard umount2(target, Int32(MNT_DETACH)) == 0 else {
+            throw HardenError(.io, "\(target): cannot unmount: \(errnoText())")
+        }
     }
 
     /// Mount points under `prefix`, from /proc/self/mountinfo.
@@ -50,9 +52,11 @@ public enum Mounts {
             if b[i] == UInt8(ascii: "\\"), i + 3 < b.count,
                 let v = UInt8(String(decoding: b[(i + 1)..<min(i + 4, b.count)], as: UTF8.self), radix: 8)
             {
-                out.append(v); i += 4
+                out.append(v)
+                i += 4
             } else {
-                out.append(b[i]); i += 1
+                out.append(b[i])
+                i += 1
             }
         }
         return String(decoding: out, as: UTF8.self)

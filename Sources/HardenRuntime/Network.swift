@@ -44,14 +44,20 @@ public struct ContainerNetwork: Sendable {
     public static func path(of name: String) -> String { "/var/run/netns/\(name)" }
 
     public static func create(
-        id: String, runDirectory: String, mode: NetworkMode = .isolated, addresses: (host: String, container: String)? = nil
+        id: String, runDirectory: String, mode: NetworkMode = .isolated,
+        addresses: (host: String, container: String)? = nil
     ) async throws -> ContainerNetwork {
         guard ChildProcess.which("ip") != nil else {
-            throw HardenError(.notFound, "ip: iproute2 is needed to give the container a network namespace (scripts/setup.sh installs it)")
-        }
-        if mode != .open && (ChildProcess.which("iptables-restore") == nil || ChildProcess.which("ip6tables-restore") == nil) {
             throw HardenError(
-                .notFound, "iptables: needed to keep the container off the host's network (scripts/setup.sh installs it; or --network open)"
+                .notFound,
+                "ip: iproute2 is needed to give the container a network namespace (scripts/setup.sh installs it)")
+        }
+        if mode != .open
+            && (ChildProcess.which("iptables-restore") == nil || ChildProcess.which("ip6tables-restore") == nil)
+        {
+            throw HardenError(
+                .notFound,
+                "iptables: needed to keep the container off the host's network (scripts/setup.sh installs it; or --network open)"
             )
         }
         let name = namespaceName(id: id, runDirectory: runDirectory)
@@ -59,7 +65,9 @@ public struct ContainerNetwork: Sendable {
         let peer = interfaceName(id: id, runDirectory: runDirectory, end: "c")
         var chosen = addresses
         if chosen == nil { chosen = try await freeAddresses() }
-        guard let (hostIP, containerIP) = chosen else { throw HardenError(.internalError, "no address for the probe link") }
+        guard let (hostIP, containerIP) = chosen else {
+            throw HardenError(.internalError, "no address for the probe link")
+        }
         try await ChildProcess.check(["ip", "netns", "add", name])
         do {
             // One `ip -batch` on each side of the link (a process each, not one per command).

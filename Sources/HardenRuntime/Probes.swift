@@ -61,7 +61,9 @@ public final class HTTPProber: Sendable {
 
     /// Waits until the port accepts connections (looking every 20 ms; or until `alive` turns false, or the deadline
     /// passes), then sends the request, retrying failed requests with backoff. Status < 400 is success.
-    public func probe(_ p: HTTPProbe, host: String, waitSeconds: Double, alive: @Sendable () -> Bool) async -> RuntimeProfile.ProbeResult {
+    public func probe(
+        _ p: HTTPProbe, host: String, waitSeconds: Double, alive: @Sendable () -> Bool
+    ) async -> RuntimeProfile.ProbeResult {
         let deadline = MonotonicClock.now + waitSeconds
         var attempts = 0
         var delay = 0.05
@@ -69,7 +71,8 @@ public final class HTTPProber: Sendable {
         while MonotonicClock.now < deadline {
             attempts += 1
             if TCPPort.isOpen(host: host, port: p.port, timeout: 0.5) {
-                let url = "\(p.https ? "https" : "http")://\(host.contains(":") ? "[\(host)]" : host):\(p.port)\(p.path)"
+                let url =
+                    "\(p.https ? "https" : "http")://\(host.contains(":") ? "[\(host)]" : host):\(p.port)\(p.path)"
                 var request = HTTPClientRequest(url: url)
                 request.method = HTTPMethod(rawValue: p.method)
                 request.headers.add(name: "User-Agent", value: "harden-probe")
@@ -97,7 +100,8 @@ public final class HTTPProber: Sendable {
             try? await Task.sleep(nanoseconds: UInt64(delay * 1e9))
             delay = min(delay * 2, 1.0)
         }
-        return RuntimeProfile.ProbeResult(kind: p.https ? .https : .http, spec: p.spec, ok: false, attempts: attempts, error: lastError)
+        return RuntimeProfile.ProbeResult(
+            kind: p.https ? .https : .http, spec: p.spec, ok: false, attempts: attempts, error: lastError)
     }
 }
 
@@ -108,11 +112,14 @@ public enum TCPPort {
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_port = in_port_t(UInt16(port).bigEndian)
         guard inet_pton(AF_INET, host, &addr.sin_addr) == 1 else { return false }
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        let fd = socket(
+            AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { return false }
         defer { close(fd) }
         let r = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         if r == 0 { return true }
         guard errno == EINPROGRESS else { return false }

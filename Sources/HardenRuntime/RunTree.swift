@@ -16,7 +16,9 @@ struct RunTree: Sendable {
 
     /// `path` (under `root`) as a path relative to it; anything else is refused.
     func relative(_ path: String) throws -> RawPath {
-        guard path.hasPrefix(root + "/") else { throw HardenError(.unsafe, "\(path): outside the run directory \(root)") }
+        guard path.hasPrefix(root + "/") else {
+            throw HardenError(.unsafe, "\(path): outside the run directory \(root)")
+        }
         return RawPath(String(path.dropFirst(root.count + 1)))
     }
 
@@ -56,7 +58,8 @@ struct RunTree: Sendable {
         let w = try openDirectory(work)
         let t = try openDirectory(target)
         try Mounts.mountOverlay(
-            lower: lower, upper: "/proc/self/fd/\(u.raw)", work: "/proc/self/fd/\(w.raw)", target: "/proc/self/fd/\(t.raw)")
+            lower: lower, upper: "/proc/self/fd/\(u.raw)", work: "/proc/self/fd/\(w.raw)",
+            target: "/proc/self/fd/\(t.raw)")
         withExtendedLifetime((u, w, t)) {}
     }
 }

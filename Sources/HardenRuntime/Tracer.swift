@@ -20,7 +20,8 @@ public final class Tracer {
     private static let PTRACE_GETEVENTMSG: Int32 = 0x4201
     private static let PTRACE_SEIZE: Int32 = 0x4206
     private static let PTRACE_INTERRUPT: Int32 = 0x4207
-    private static let options: UInt = 0x1 | 0x2 | 0x4 | 0x8 | 0x10 | 0x100000  // SYSGOOD FORK VFORK CLONE EXEC EXITKILL
+    // SYSGOOD FORK VFORK CLONE EXEC EXITKILL
+    private static let options: UInt = 0x1 | 0x2 | 0x4 | 0x8 | 0x10 | 0x100000
     private static let WALL: Int32 = 0x4000_0000
     private static let AT_FDCWD: Int64 = -100
     private static let AUDIT_ARCH_X86_64: UInt32 = 0xC000_003E
@@ -101,7 +102,8 @@ public final class Tracer {
         let env = environment.map { "\($0.key)=\($0.value)" }.sorted()
         let pid = withCStrings(argv) { cargv in
             withCStrings(env) { cenv in
-                harden_spawn_traced(path, UnsafeMutablePointer(mutating: cargv), UnsafeMutablePointer(mutating: cenv), -1, -1, -1)
+                harden_spawn_traced(
+                    path, UnsafeMutablePointer(mutating: cargv), UnsafeMutablePointer(mutating: cenv), -1, -1, -1)
             }
         }
         guard pid > 0 else { throw HardenError(.io, "\(program): cannot start: \(errnoText())") }
@@ -120,7 +122,10 @@ public final class Tracer {
     public func run() -> TraceReport {
         var status: Int32 = 0
         while !tasks.isEmpty {
-            if harden_stop_requested() != 0 { report.interrupted = true; break }
+            if harden_stop_requested() != 0 {
+                report.interrupted = true
+                break
+            }
             let tid = waitpid(-1, &status, Self.WALL)
             if tid < 0 {
                 if errno == EINTR { continue }
@@ -147,7 +152,8 @@ public final class Tracer {
             let inherited = inherit.removeValue(forKey: tid)
             let parent = inherited == nil ? Self.creator(of: tid).flatMap { tasks[$0] } : nil
             tasks[tid] = TaskState(
-                recording: inherited?.recording ?? parent?.recording ?? false, comm: inherited?.comm ?? parent?.comm, seen: true)
+                recording: inherited?.recording ?? parent?.recording ?? false, comm: inherited?.comm ?? parent?.comm,
+                seen: true)
             report.processes += 1
             resume(tid, 0)
             return
@@ -160,7 +166,9 @@ public final class Tracer {
         switch event {
         case 1, 2, 3:  // fork, vfork, clone
             var child: UInt = 0
-            _ = withUnsafeMutablePointer(to: &child) { harden_ptrace(Self.PTRACE_GETEVENTMSG, tid, 0, UInt(bitPattern: $0)) }
+            _ = withUnsafeMutablePointer(to: &child) {
+                harden_ptrace(Self.PTRACE_GETEVENTMSG, tid, 0, UInt(bitPattern: $0))
+            }
             let c = pid_t(truncatingIfNeeded: child)
             let parent = tasks[tid]
             if tasks[c] != nil {
@@ -172,7 +180,9 @@ public final class Tracer {
             resume(tid, 0)
         case 4:  // exec
             var former: UInt = 0
-            _ = withUnsafeMutablePointer(to: &former) { harden_ptrace(Self.PTRACE_GETEVENTMSG, tid, 0, UInt(bitPattern: $0)) }
+            _ = withUnsafeMutablePointer(to: &former) {
+                harden_ptrace(Self.PTRACE_GETEVENTMSG, tid, 0, UInt(bitPattern: $0))
+            }
             let formerTid = pid_t(truncatingIfNeeded: former)
             if formerTid != tid, let old = tasks.removeValue(forKey: formerTid) {
                 tasks[tid]?.pending = old.pending
@@ -252,11 +262,15 @@ public final class Tracer {
         report.executions.append(TraceReport.Execution(path: path, argv: p?.argv ?? [], uid: uid, gid: gid))
         record(path, kind: "exec", failure: nil, tid: tid)
         // The program actually loaded (after #! and symlinks) is a use too.
-        if let exe = Self.readLink("/proc/\(tid)/exe").map(clean), exe != path { record(exe, kind: "exec", failure: nil, tid: tid) }
+        if let exe = Self.readLink("/proc/\(tid)/exe").map(clean), exe != path {
+            record(exe, kind: "exec", failure: nil, tid: tid)
+        }
     }
 
     private func record(_ path: String, kind: String, failure: String?, tid: pid_t) {
-        var a = activity[path] ?? TraceReport.PathActivity(path: path, operations: [:], failures: [:], firstProcess: tasks[tid]?.comm)
+        var a =
+            activity[path]
+            ?? TraceReport.PathActivity(path: path, operations: [:], failures: [:], firstProcess: tasks[tid]?.comm)
         if let failure { a.failures[failure, default: 0] += 1 } else { a.operations[kind, default: 0] += 1 }
         activity[path] = a
     }
@@ -265,18 +279,23 @@ public final class Tracer {
 
     /// Which arguments of a syscall are paths (index of a dirfd, or nil for cwd-relative), and its kind.
     private static let pathSyscalls: [String: (kind: String, paths: [(dirfd: Int?, arg: Int)])] = [
-        "open": ("open", [(nil, 0)]), "openat": ("open", [(0, 1)]), "openat2": ("open", [(0, 1)]), "creat": ("write", [(nil, 0)]),
-        "stat": ("stat", [(nil, 0)]), "lstat": ("stat", [(nil, 0)]), "newfstatat": ("stat", [(0, 1)]), "statx": ("stat", [(0, 1)]),
+        "open": ("open", [(nil, 0)]), "openat": ("open", [(0, 1)]), "openat2": ("open", [(0, 1)]),
+        "creat": ("write", [(nil, 0)]),
+        "stat": ("stat", [(nil, 0)]), "lstat": ("stat", [(nil, 0)]), "newfstatat": ("stat", [(0, 1)]),
+        "statx": ("stat", [(0, 1)]),
         "fstatat64": ("stat", [(0, 1)]), "statfs": ("stat", [(nil, 0)]),
         "access": ("access", [(nil, 0)]), "faccessat": ("access", [(0, 1)]), "faccessat2": ("access", [(0, 1)]),
         "readlink": ("readlink", [(nil, 0)]), "readlinkat": ("readlink", [(0, 1)]),
-        "execve": ("exec", [(nil, 0)]), "execveat": ("exec", [(0, 1)]), "chdir": ("chdir", [(nil, 0)]), "chroot": ("chdir", [(nil, 0)]),
+        "execve": ("exec", [(nil, 0)]), "execveat": ("exec", [(0, 1)]), "chdir": ("chdir", [(nil, 0)]),
+        "chroot": ("chdir", [(nil, 0)]),
         "mkdir": ("write", [(nil, 0)]), "mkdirat": ("write", [(0, 1)]), "rmdir": ("write", [(nil, 0)]),
         "unlink": ("write", [(nil, 0)]), "unlinkat": ("write", [(0, 1)]),
-        "rename": ("write", [(nil, 0), (nil, 1)]), "renameat": ("write", [(0, 1), (2, 3)]), "renameat2": ("write", [(0, 1), (2, 3)]),
+        "rename": ("write", [(nil, 0), (nil, 1)]), "renameat": ("write", [(0, 1), (2, 3)]),
+        "renameat2": ("write", [(0, 1), (2, 3)]),
         "link": ("write", [(nil, 0), (nil, 1)]), "linkat": ("write", [(0, 1), (2, 3)]),
         "symlink": ("write", [(nil, 1)]), "symlinkat": ("write", [(1, 2)]),
-        "chmod": ("write", [(nil, 0)]), "fchmodat": ("write", [(0, 1)]), "chown": ("write", [(nil, 0)]), "lchown": ("write", [(nil, 0)]),
+        "chmod": ("write", [(nil, 0)]), "fchmodat": ("write", [(0, 1)]), "chown": ("write", [(nil, 0)]),
+        "lchown": ("write", [(nil, 0)]),
         "fchownat": ("write", [(0, 1)]), "truncate": ("write", [(nil, 0)]), "utimensat": ("write", [(0, 1)]),
         "utimes": ("write", [(nil, 0)]),
         "mknod": ("write", [(nil, 0)]), "mknodat": ("write", [(0, 1)]),
@@ -288,7 +307,8 @@ public final class Tracer {
         "setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgid", "setfsuid", "setfsgid",
     ]
 
-    private func pending(_ tid: pid_t, name: String, args: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64)) -> Pending? {
+    private func pending(_ tid: pid_t, name: String, args: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64)) -> Pending?
+    {
         if Self.idSyscalls.contains(name) { return Pending(name: name, kind: "ids", paths: [], argv: nil) }
         guard let spec = Self.pathSyscalls[name] else { return nil }
         let a = [args.0, args.1, args.2, args.3, args.4, args.5]
@@ -319,9 +339,13 @@ public final class Tracer {
 
     private func readString(_ tid: pid_t, _ address: UInt64) -> String? {
         guard address != 0 else { return nil }
-        let n = stringBuffer.withUnsafeMutableBufferPointer { harden_read_string(tid, address, $0.baseAddress, $0.count) }
+        let n = stringBuffer.withUnsafeMutableBufferPointer {
+            harden_read_string(tid, address, $0.baseAddress, $0.count)
+        }
         guard n >= 0 else { return nil }
-        return stringBuffer.withUnsafeBufferPointer { String(decoding: UnsafeRawBufferPointer($0).prefix(n), as: UTF8.self) }
+        return stringBuffer.withUnsafeBufferPointer {
+            String(decoding: UnsafeRawBufferPointer($0).prefix(n), as: UTF8.self)
+        }
     }
 
     private func readArgv(_ tid: pid_t, _ address: UInt64) -> [String] {
@@ -350,7 +374,10 @@ public final class Tracer {
         var parts: [Substring] = []
         for c in path.split(separator: "/", omittingEmptySubsequences: true) {
             if c == "." { continue }
-            if c == ".." { _ = parts.popLast(); continue }
+            if c == ".." {
+                _ = parts.popLast()
+                continue
+            }
             parts.append(c)
         }
         return "/" + parts.joined(separator: "/")

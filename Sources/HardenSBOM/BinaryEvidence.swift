@@ -34,7 +34,9 @@ public struct BinaryEvidence: Sendable, Equatable {
         func u32() -> Int? {
             guard at + 4 <= bytes.count else { return nil }
             defer { at += 4 }
-            return Int(UInt32(bytes[at]) | UInt32(bytes[at + 1]) << 8 | UInt32(bytes[at + 2]) << 16 | UInt32(bytes[at + 3]) << 24)
+            return Int(
+                UInt32(bytes[at]) | UInt32(bytes[at + 1]) << 8 | UInt32(bytes[at + 2]) << 16 | UInt32(bytes[at + 3])
+                    << 24)
         }
         func blob() -> [UInt8]? {
             guard let n = u32(), at + n <= bytes.count else { return nil }
@@ -63,7 +65,9 @@ public struct BinaryEvidence: Sendable, Equatable {
 
     func encoded() -> [UInt8] {
         var out = Self.magic
-        func u32(_ v: Int) { out += [UInt8(v & 0xff), UInt8(v >> 8 & 0xff), UInt8(v >> 16 & 0xff), UInt8(v >> 24 & 0xff)] }
+        func u32(_ v: Int) {
+            out += [UInt8(v & 0xff), UInt8(v >> 8 & 0xff), UInt8(v >> 16 & 0xff), UInt8(v >> 24 & 0xff)]
+        }
         if let g = goBuildInfo {
             out.append(0)
             u32(g.count)
@@ -123,12 +127,15 @@ public struct BinaryEvidence: Sendable, Equatable {
                     while from < limit, counts[k] < maxPerAnchor {
                         let span = min(raw.count, limit + anchor.count - 1) - from
                         guard span >= anchor.count,
-                            let hit = anchor.withUnsafeBytes({ a in harden_memmem(base + from, span, a.baseAddress, a.count) })
+                            let hit = anchor.withUnsafeBytes({ a in
+                                harden_memmem(base + from, span, a.baseAddress, a.count)
+                            })
                         else { break }
                         let pos = base.distance(to: UnsafeRawPointer(hit))
                         let start = max(0, pos - before)
                         let end = min(raw.count, pos + anchor.count + after)
-                        evidence.windows.append(Window(anchor: anchor, bytes: Array(raw[start..<end]), before: pos - start))
+                        evidence.windows.append(
+                            Window(anchor: anchor, bytes: Array(raw[start..<end]), before: pos - start))
                         counts[k] += 1
                         from = pos + 1
                     }
@@ -136,7 +143,10 @@ public struct BinaryEvidence: Sendable, Equatable {
                 if go == nil {
                     let m = GoBuildInfoScanner.magic
                     let span = min(raw.count, limit + m.count - 1) - searchFrom
-                    if span >= m.count, let hit = m.withUnsafeBytes({ a in harden_memmem(base + searchFrom, span, a.baseAddress, a.count) })
+                    if span >= m.count,
+                        let hit = m.withUnsafeBytes({ a in
+                            harden_memmem(base + searchFrom, span, a.baseAddress, a.count)
+                        })
                     {
                         let pos = base.distance(to: UnsafeRawPointer(hit))
                         let g = Array(raw[pos...].prefix(65536))

@@ -119,7 +119,9 @@ public struct SBOMBuilder {
             }
             let scan = try LayerScan.scan(image, layer: i)
             if let cache {
-                do { try cache.store(scan) } catch { logger.warning("Cannot write the layer cache", metadata: ["error": "\(error)"]) }
+                do { try cache.store(scan) } catch {
+                    logger.warning("Cannot write the layer cache", metadata: ["error": "\(error)"])
+                }
             }
             scans.append(scan)
             onLayer?(i, false)
@@ -144,7 +146,10 @@ public struct SBOMBuilder {
             configDigest: image.manifest.config.digest.description, tag: image.tag,
             platform: image.config.platform.description, created: image.config.created,
             layers: scans.indices.map { context.layerRef($0) })
-        return (SBOM(source: source, os: context.os, packages: packages, warnings: tree.warnings + context.warnings), context)
+        return (
+            SBOM(source: source, os: context.os, packages: packages, warnings: tree.warnings + context.warnings),
+            context
+        )
     }
 
     /// Makes every package id unique (the same name and version found at two locations).

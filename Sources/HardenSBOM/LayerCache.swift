@@ -48,7 +48,10 @@ struct ScanEncoder {
 
     mutating func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
     mutating func i64(_ v: Int64) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
-    mutating func blob(_ b: [UInt8]) { u32(UInt32(b.count)); bytes.append(contentsOf: b) }
+    mutating func blob(_ b: [UInt8]) {
+        u32(UInt32(b.count))
+        bytes.append(contentsOf: b)
+    }
 
     mutating func encode(_ scan: LayerScan) {
         blob(Array(scan.diffID.description.utf8))
@@ -107,7 +110,9 @@ struct ScanDecoder {
     mutating func blob() throws -> [UInt8] { Array(try take(Int(try u32()))) }
 
     mutating func decodeScan(diffID: Digest) throws -> LayerScan {
-        guard Array(try take(7)) == Array("HDNSCAN".utf8), try u32() == LayerCache.formatVersion else { throw Truncated() }
+        guard Array(try take(7)) == Array("HDNSCAN".utf8), try u32() == LayerCache.formatVersion else {
+            throw Truncated()
+        }
         guard String(decoding: try blob(), as: UTF8.self) == diffID.description else { throw Truncated() }
         let size = try i64()
         let count = Int(try u32())

@@ -37,7 +37,9 @@ public struct CapturePolicy: Sendable {
         // dpkg.
         if ends("lib/dpkg/status") { return .whole(limit: 256 << 20) }
         if has("lib/dpkg/status.d/") { return .whole(limit: small) }
-        if has("lib/dpkg/info/") && (ends(".list") || ends(".md5sums") || ends(".conffiles")) { return .whole(limit: small) }
+        if has("lib/dpkg/info/") && (ends(".list") || ends(".md5sums") || ends(".conffiles")) {
+            return .whole(limit: small)
+        }
         if has("usr/share/doc/") && name == Array("copyright".utf8) { return .whole(limit: 1 << 20) }
         // Small configuration files: `harden patch` compares conffiles with what their package shipped.
         if p.starts(with: Array("etc/".utf8)) && entry.size <= 256 << 10 { return .whole(limit: 256 << 10) }
@@ -45,7 +47,9 @@ public struct CapturePolicy: Sendable {
         if path == "etc/apt/sources.list" || path == "etc/apt/trusted.gpg"
             || ((has("etc/apt/sources.list.d/") || has("etc/apt/trusted.gpg.d/") || has("usr/share/keyrings/"))
                 && path.parent.map { p in
-                    ["etc/apt/sources.list.d", "etc/apt/trusted.gpg.d", "usr/share/keyrings"].contains { RawPath($0) == p }
+                    ["etc/apt/sources.list.d", "etc/apt/trusted.gpg.d", "usr/share/keyrings"].contains {
+                        RawPath($0) == p
+                    }
                 } == true)
         {
             return .whole(limit: 1 << 20)
@@ -53,7 +57,10 @@ public struct CapturePolicy: Sendable {
         // apk.
         if ends("lib/apk/db/installed") { return .whole(limit: 256 << 20) }
         // rpm (SQLite, BerkeleyDB and NDB databases; the last two are reported, not read).
-        if has("rpm/") && (name == Array("rpmdb.sqlite".utf8) || name == Array("Packages".utf8) || name == Array("Packages.db".utf8)) {
+        if has("rpm/")
+            && (name == Array("rpmdb.sqlite".utf8) || name == Array("Packages".utf8)
+                || name == Array("Packages.db".utf8))
+        {
             return .whole(limit: 512 << 20)
         }
         // Python.
@@ -66,7 +73,9 @@ public struct CapturePolicy: Sendable {
         }
         if Self.lowercasedSuffix(name, ".egg-info") { return .whole(limit: small) }
         // npm: installed packages only.
-        if name == Array("package.json".utf8) && (has("node_modules/") || has("usr/share/nodejs/") || has("usr/lib/nodejs/")) {
+        if name == Array("package.json".utf8)
+            && (has("node_modules/") || has("usr/share/nodejs/") || has("usr/lib/nodejs/"))
+        {
             return .whole(limit: 4 << 20)
         }
         // .NET applications and PHP Composer installs.
@@ -115,7 +124,9 @@ public struct LayerScan: Sendable {
     public var uncompressedSize: Int64
 
     /// Streams layer `index` of `image` once.
-    public static func scan(_ image: Image, layer index: Int, policy: CapturePolicy = CapturePolicy()) throws -> LayerScan {
+    public static func scan(
+        _ image: Image, layer index: Int, policy: CapturePolicy = CapturePolicy()
+    ) throws -> LayerScan {
         var entries: [TarEntry] = []
         var captures: [Int: [UInt8]] = [:]
         let stream = CountingReader(try image.openLayer(index))
@@ -129,20 +140,26 @@ public struct LayerScan: Sendable {
             case .whole(let limit)?:
                 if entry.size <= Int64(limit) { captures[i] = try tar.readWholeBody(limit: limit) }
             case .goBuildInfo?:
-                let found = try GoBuildInfoScanner.scan(tar, buffer: buffer, keepWholeUpTo: entry.size <= 64 << 20 ? Int(entry.size) : 0)
+                let found = try GoBuildInfoScanner.scan(
+                    tar, buffer: buffer, keepWholeUpTo: entry.size <= 64 << 20 ? Int(entry.size) : 0)
                 if let rust = found.wholeFile.flatMap(RustAuditCataloger.auditSection) {
                     captures[i] = BinaryEvidence(goBuildInfo: found.goBuildInfo, windows: [], rustAudit: rust).encoded()
                 } else if let info = found.goBuildInfo {
                     captures[i] = info
                 }
             case .binary(let anchors)?:
-                if let evidence = try BinaryEvidence.scan(tar, buffer: buffer, anchors: anchors) { captures[i] = evidence }
+                if let evidence = try BinaryEvidence.scan(tar, buffer: buffer, anchors: anchors) {
+                    captures[i] = evidence
+                }
             case nil:
                 break
             }
         }
-        try tar.drainTrailer(limit: 64 << 20, onExcess: "more than 64 MiB of data after the end of the tar archive (a decompression bomb?)")
-        return LayerScan(diffID: image.layers[index].diffID, entries: entries, captures: captures, uncompressedSize: stream.count)
+        try tar.drainTrailer(
+            limit: 64 << 20,
+            onExcess: "more than 64 MiB of data after the end of the tar archive (a decompression bomb?)")
+        return LayerScan(
+            diffID: image.layers[index].diffID, entries: entries, captures: captures, uncompressedSize: stream.count)
     }
 }
 
@@ -166,7 +183,8 @@ enum GoBuildInfoScanner {
             let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
             if first {
                 first = false
-                guard n >= 4, chunk[0] == 0x7f, chunk[1] == UInt8(ascii: "E"), chunk[2] == UInt8(ascii: "L"), chunk[3] == UInt8(ascii: "F")
+                guard n >= 4, chunk[0] == 0x7f, chunk[1] == UInt8(ascii: "E"), chunk[2] == UInt8(ascii: "L"),
+                    chunk[3] == UInt8(ascii: "F")
                 else {
                     return (nil, nil)
                 }

@@ -7,7 +7,9 @@ public struct PURL: Sendable, Hashable, CustomStringConvertible {
     public var version: String?
     public var qualifiers: [(String, String)]
 
-    public init(type: String, namespace: String? = nil, name: String, version: String?, qualifiers: [(String, String)] = []) {
+    public init(
+        type: String, namespace: String? = nil, name: String, version: String?, qualifiers: [(String, String)] = []
+    ) {
         self.type = type
         self.namespace = namespace
         self.name = name
@@ -46,7 +48,8 @@ public struct PURL: Sendable, Hashable, CustomStringConvertible {
         if !q.isEmpty {
             s +=
                 "?"
-                + q.map { "\($0.0.lowercased())=\(Self.encode($0.1, keep: [UInt8(ascii: ":"), UInt8(ascii: "/")]))" }.joined(separator: "&")
+                + q.map { "\($0.0.lowercased())=\(Self.encode($0.1, keep: [UInt8(ascii: ":"), UInt8(ascii: "/")]))" }
+                .joined(separator: "&")
         }
         return s
     }

@@ -29,14 +29,16 @@ extension PURL {
         let parts = rest.split(separator: "/", omittingEmptySubsequences: true)
         guard parts.count >= 2, let name = decode(parts[parts.count - 1]), !name.isEmpty else { return nil }
         let type = parts[0].lowercased()
-        guard type.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "." || $0 == "+" || $0 == "-") }) else { return nil }
+        guard type.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "." || $0 == "+" || $0 == "-") })
+        else { return nil }
         var namespace: [String] = []
         for p in parts[1..<(parts.count - 1)] {
             guard let d = decode(p) else { return nil }
             namespace.append(d)
         }
         return PURL(
-            type: type, namespace: namespace.isEmpty ? nil : namespace.joined(separator: "/"), name: name, version: version,
+            type: type, namespace: namespace.isEmpty ? nil : namespace.joined(separator: "/"), name: name,
+            version: version,
             qualifiers: qualifiers)
     }
 
@@ -70,7 +72,8 @@ public enum SBOMDocument {
     static let codenames: [String: [String: String]] = [
         "debian": ["9": "stretch", "10": "buster", "11": "bullseye", "12": "bookworm", "13": "trixie", "14": "forky"],
         "ubuntu": [
-            "18.04": "bionic", "20.04": "focal", "22.04": "jammy", "23.10": "mantic", "24.04": "noble", "24.10": "oracular",
+            "18.04": "bionic", "20.04": "focal", "22.04": "jammy", "23.10": "mantic", "24.04": "noble",
+            "24.10": "oracular",
             "25.04": "plucky", "25.10": "questing",
         ],
     ]
@@ -108,7 +111,9 @@ public enum SBOMDocument {
     /// What matching needs: packages with purls, and for OS packages the distribution release.
     static func checkMatchable(_ sbom: SBOM, path: String) throws {
         guard !sbom.packages.isEmpty else {
-            throw HardenError(.invalidArgument, "\(path): no package has a purl of an ecosystem harden matches: nothing can be matched")
+            throw HardenError(
+                .invalidArgument,
+                "\(path): no package has a purl of an ecosystem harden matches: nothing can be matched")
         }
         let os = sbom.packages.filter(\.type.isOS)
         if !os.isEmpty, sbom.os?.versionID == nil {
@@ -129,7 +134,8 @@ public enum SBOMDocument {
     static func cycloneDX(_ root: [String: Any], path: String) throws -> SBOM {
         let spec = root["specVersion"] as? String ?? ""
         guard ["1.4", "1.5", "1.6"].contains(spec) else {
-            throw HardenError(.unsupported, "\(path): CycloneDX \(spec.isEmpty ? "without a specVersion" : spec) (1.4–1.6 are read)")
+            throw HardenError(
+                .unsupported, "\(path): CycloneDX \(spec.isEmpty ? "without a specVersion" : spec) (1.4–1.6 are read)")
         }
         var components: [[String: Any]] = []
         func walk(_ list: Any?, depth: Int) {
@@ -149,7 +155,9 @@ public enum SBOMDocument {
             let props = properties(c["properties"])
             if (c["type"] as? String) == "operating-system" {
                 if let name = c["name"] as? String, !name.isEmpty {
-                    os = OSInfo(id: name.lowercased(), versionID: c["version"] as? String, codename: props["harden:os:codename"])
+                    os = OSInfo(
+                        id: name.lowercased(), versionID: c["version"] as? String, codename: props["harden:os:codename"]
+                    )
                 }
                 continue
             }
@@ -160,7 +168,8 @@ public enum SBOMDocument {
             let licenses = licenseNames(c["licenses"])
             guard
                 let p = package(
-                    purl: purl, text: purlText, version: c["version"] as? String, id: c["bom-ref"] as? String, properties: props,
+                    purl: purl, text: purlText, version: c["version"] as? String, id: c["bom-ref"] as? String,
+                    properties: props,
                     cpes: cpes, licenses: licenses, path: path)
             else {
                 skipped += 1
@@ -174,7 +183,8 @@ public enum SBOMDocument {
             reference: reference, manifestDigest: digest.hasPrefix("sha256:") ? digest : "",
             configDigest: properties(subject?["properties"])["harden:image:configDigest"] ?? "", tag: nil, platform: "",
             created: metadata?["timestamp"] as? String, layers: [])
-        return finish(packages: packages, os: os, source: source, skipped: skipped, path: path, format: "CycloneDX \(spec)")
+        return finish(
+            packages: packages, os: os, source: source, skipped: skipped, path: path, format: "CycloneDX \(spec)")
     }
 
     /// CycloneDX `properties` as a multimap.
@@ -233,7 +243,8 @@ public enum SBOMDocument {
             }
             guard
                 let pkg = package(
-                    purl: purl, text: text, version: p["versionInfo"] as? String, id: nil, properties: props, cpes: cpes,
+                    purl: purl, text: text, version: p["versionInfo"] as? String, id: nil, properties: props,
+                    cpes: cpes,
                     licenses: licenses, path: path)
             else {
                 skipped += 1
@@ -243,16 +254,20 @@ public enum SBOMDocument {
         }
         let info = root["creationInfo"] as? [String: Any]
         let source = SBOM.Source(
-            reference: path, manifestDigest: "", configDigest: "", tag: nil, platform: "", created: info?["created"] as? String, layers: [])
+            reference: path, manifestDigest: "", configDigest: "", tag: nil, platform: "",
+            created: info?["created"] as? String, layers: [])
         return finish(packages: packages, os: os, source: source, skipped: skipped, path: path, format: "SPDX")
     }
 
     // MARK: - common
 
-    static func finish(packages: [SoftwarePackage], os: OSInfo?, source: SBOM.Source, skipped: Int, path: String, format: String) -> SBOM {
+    static func finish(
+        packages: [SoftwarePackage], os: OSInfo?, source: SBOM.Source, skipped: Int, path: String, format: String
+    ) -> SBOM {
         var os = os
         // The distro qualifier of OS packages (`debian-12`, `alpine-3.19`) is more precise than a bare OS component.
-        if let distro = packages.lazy.filter(\.type.isOS).compactMap({ PURL.parse($0.purl)?.qualifier("distro") }).first {
+        if let distro = packages.lazy.filter(\.type.isOS).compactMap({ PURL.parse($0.purl)?.qualifier("distro") }).first
+        {
             let parts = distro.split(separator: "-", maxSplits: 1).map(String.init)
             if parts.count == 2 { os = OSInfo(id: parts[0].lowercased(), versionID: parts[1]) }
         }
@@ -261,13 +276,16 @@ public enum SBOMDocument {
             os = o
         }
         var warnings = ["\(path): read as \(format): \(packages.count) packages"]
-        if skipped > 0 { warnings.append("\(path): \(skipped) components have purls of ecosystems harden does not match; left out") }
+        if skipped > 0 {
+            warnings.append("\(path): \(skipped) components have purls of ecosystems harden does not match; left out")
+        }
         return SBOM(source: source, os: os, packages: packages, warnings: warnings)
     }
 
     /// A package from a purl; nil for ecosystems harden does not match.
     static func package(
-        purl: PURL, text: String, version: String?, id: String?, properties: Properties, cpes: [String], licenses: [String],
+        purl: PURL, text: String, version: String?, id: String?, properties: Properties, cpes: [String],
+        licenses: [String],
         path: String
     ) -> SoftwarePackage? {
         guard let v = purl.version ?? version, !v.isEmpty else { return nil }
@@ -287,7 +305,9 @@ public enum SBOMDocument {
             if let e = purl.qualifier("epoch"), !v.contains(":") { fullVersion = "\(e):\(v)" }
         case "apk":
             type = .apk
-            if sourceName == nil { sourceName = purl.qualifier("upstream")?.split(separator: "@").first.map(String.init) }
+            if sourceName == nil {
+                sourceName = purl.qualifier("upstream")?.split(separator: "@").first.map(String.init)
+            }
         case "rpm":
             type = .rpm
             if let e = purl.qualifier("epoch"), !v.contains(":") { fullVersion = "\(e):\(v)" }
@@ -318,8 +338,11 @@ public enum SBOMDocument {
         let harden = properties["harden:package:type"].flatMap(PackageType.init(rawValue:))
         return SoftwarePackage(
             id: id ?? "\(type.rawValue):\(name)@\(fullVersion)", type: harden ?? type, name: name, version: fullVersion,
-            architecture: purl.qualifier("arch"), sourceName: sourceName, sourceVersion: sourceVersion, licenses: licenses, purl: text,
-            layer: nil, locations: properties.all("harden:location"), files: [], ownedBy: properties["harden:package:ownedBy"],
-            maintainer: nil, installedSize: nil, foundBy: "sbom:\(path)", metadata: nil, cpes: cpes.isEmpty ? nil : cpes)
+            architecture: purl.qualifier("arch"), sourceName: sourceName, sourceVersion: sourceVersion,
+            licenses: licenses, purl: text,
+            layer: nil, locations: properties.all("harden:location"), files: [],
+            ownedBy: properties["harden:package:ownedBy"],
+            maintainer: nil, installedSize: nil, foundBy: "sbom:\(path)", metadata: nil, cpes: cpes.isEmpty ? nil : cpes
+        )
     }
 }

@@ -15,7 +15,8 @@ public enum SBOMEncoder {
         switch format {
         case .table: return table(sbom)
         case .json: return String(decoding: try JSONCoding.encode(sbom, pretty: true), as: UTF8.self)
-        case .cyclonedxJSON: return String(decoding: try JSONCoding.encode(CycloneDX.document(sbom), pretty: true), as: UTF8.self)
+        case .cyclonedxJSON:
+            return String(decoding: try JSONCoding.encode(CycloneDX.document(sbom), pretty: true), as: UTF8.self)
         case .spdxJSON: return String(decoding: try JSONCoding.encode(SPDX.document(sbom), pretty: true), as: UTF8.self)
         }
     }
@@ -28,7 +29,8 @@ public enum SBOMEncoder {
         var widths = [Int](repeating: 0, count: 4)
         for r in rows { for (i, c) in r.enumerated() { widths[i] = max(widths[i], c.count) } }
         var out = rows.map { r in
-            r.enumerated().map { i, c in i == 3 ? c : c + String(repeating: " ", count: widths[i] - c.count) }.joined(separator: "  ")
+            r.enumerated().map { i, c in i == 3 ? c : c + String(repeating: " ", count: widths[i] - c.count) }.joined(
+                separator: "  ")
         }.joined(separator: "\n")
         let os = sbom.os.map { $0.prettyName ?? "\($0.id) \($0.versionID ?? "")" } ?? "unknown"
         out += "\n\n\(sbom.packages.count) packages; OS: \(os)"
@@ -60,18 +62,25 @@ public enum SBOMEncoder {
 /// Maps licence names to SPDX identifiers where the mapping is certain.
 enum SPDXLicenses {
     static let ids: Set<String> = [
-        "0BSD", "AGPL-3.0-only", "AGPL-3.0-or-later", "Apache-1.1", "Apache-2.0", "Artistic-1.0", "Artistic-2.0", "BSD-2-Clause",
+        "0BSD", "AGPL-3.0-only", "AGPL-3.0-or-later", "Apache-1.1", "Apache-2.0", "Artistic-1.0", "Artistic-2.0",
+        "BSD-2-Clause",
         "BSD-3-Clause", "BSD-4-Clause", "BSL-1.0", "CC-BY-4.0", "CC-BY-SA-4.0", "CC0-1.0", "curl", "EPL-1.0", "EPL-2.0",
-        "GPL-1.0-only", "GPL-1.0-or-later", "GPL-2.0-only", "GPL-2.0-or-later", "GPL-3.0-only", "GPL-3.0-or-later", "ISC",
-        "LGPL-2.0-only", "LGPL-2.0-or-later", "LGPL-2.1-only", "LGPL-2.1-or-later", "LGPL-3.0-only", "LGPL-3.0-or-later", "MIT",
-        "MPL-1.1", "MPL-2.0", "OpenSSL", "PSF-2.0", "Python-2.0", "Unlicense", "X11", "Zlib", "BSD-1-Clause", "WTFPL", "Ruby",
+        "GPL-1.0-only", "GPL-1.0-or-later", "GPL-2.0-only", "GPL-2.0-or-later", "GPL-3.0-only", "GPL-3.0-or-later",
+        "ISC",
+        "LGPL-2.0-only", "LGPL-2.0-or-later", "LGPL-2.1-only", "LGPL-2.1-or-later", "LGPL-3.0-only",
+        "LGPL-3.0-or-later", "MIT",
+        "MPL-1.1", "MPL-2.0", "OpenSSL", "PSF-2.0", "Python-2.0", "Unlicense", "X11", "Zlib", "BSD-1-Clause", "WTFPL",
+        "Ruby",
     ]
     static let aliases: [String: String] = [
         "GPL-1": "GPL-1.0-only", "GPL-1+": "GPL-1.0-or-later", "GPL-2": "GPL-2.0-only", "GPL-2+": "GPL-2.0-or-later",
-        "GPL-3": "GPL-3.0-only", "GPL-3+": "GPL-3.0-or-later", "LGPL-2": "LGPL-2.0-only", "LGPL-2+": "LGPL-2.0-or-later",
-        "LGPL-2.1": "LGPL-2.1-only", "LGPL-2.1+": "LGPL-2.1-or-later", "LGPL-3": "LGPL-3.0-only", "LGPL-3+": "LGPL-3.0-or-later",
+        "GPL-3": "GPL-3.0-only", "GPL-3+": "GPL-3.0-or-later", "LGPL-2": "LGPL-2.0-only",
+        "LGPL-2+": "LGPL-2.0-or-later",
+        "LGPL-2.1": "LGPL-2.1-only", "LGPL-2.1+": "LGPL-2.1-or-later", "LGPL-3": "LGPL-3.0-only",
+        "LGPL-3+": "LGPL-3.0-or-later",
         "BSD-2-clause": "BSD-2-Clause", "BSD-3-clause": "BSD-3-Clause", "BSD-4-clause": "BSD-4-Clause", "Expat": "MIT",
-        "zlib": "Zlib", "Apache-2": "Apache-2.0", "Apache 2.0": "Apache-2.0", "MIT License": "MIT", "BSD License": "BSD-3-Clause",
+        "zlib": "Zlib", "Apache-2": "Apache-2.0", "Apache 2.0": "Apache-2.0", "MIT License": "MIT",
+        "BSD License": "BSD-3-Clause",
         "Artistic": "Artistic-1.0", "MPL-2": "MPL-2.0", "AGPL-3+": "AGPL-3.0-or-later", "ISC License (ISCL)": "ISC",
         "Python Software Foundation License": "PSF-2.0",
     ]
@@ -115,12 +124,23 @@ enum CycloneDX {
         var properties: [Property]?
         /// The first CPE (CycloneDX has one); the others are `harden:cpe` properties.
         var cpe: String? = nil
-        enum CodingKeys: String, CodingKey { case type, bomRef = "bom-ref", name, version, description, cpe, purl, licenses, properties }
+        enum CodingKeys: String, CodingKey {
+            case type, bomRef = "bom-ref", name, version, description, cpe, purl, licenses, properties
+        }
     }
     struct LicenseChoice: Encodable { var license: License }
-    struct License: Encodable { var id: String?; var name: String? }
-    struct Property: Encodable { var name: String; var value: String }
-    struct Dependency: Encodable { var ref: String; var dependsOn: [String] }
+    struct License: Encodable {
+        var id: String?
+        var name: String?
+    }
+    struct Property: Encodable {
+        var name: String
+        var value: String
+    }
+    struct Dependency: Encodable {
+        var ref: String
+        var dependsOn: [String]
+    }
 
     static func document(_ sbom: SBOM) -> Document {
         let imageRef = "image:" + sbom.source.manifestDigest
@@ -131,12 +151,15 @@ enum CycloneDX {
             refs.append(ref)
             components.append(
                 Component(
-                    type: "operating-system", bomRef: ref, name: os.id, version: os.versionID, description: os.prettyName,
-                    purl: nil, licenses: nil, properties: os.codename.map { [Property(name: "harden:os:codename", value: $0)] }))
+                    type: "operating-system", bomRef: ref, name: os.id, version: os.versionID,
+                    description: os.prettyName,
+                    purl: nil, licenses: nil,
+                    properties: os.codename.map { [Property(name: "harden:os:codename", value: $0)] }))
         }
         for p in sbom.packages {
             var props: [Property] = [
-                Property(name: "harden:package:type", value: p.type.rawValue), Property(name: "harden:foundBy", value: p.foundBy),
+                Property(name: "harden:package:type", value: p.type.rawValue),
+                Property(name: "harden:foundBy", value: p.foundBy),
             ]
             if let l = p.layer {
                 props.append(Property(name: "harden:layer:index", value: String(l.index)))
@@ -148,13 +171,15 @@ enum CycloneDX {
             for loc in p.locations { props.append(Property(name: "harden:location", value: loc)) }
             for cpe in (p.cpes ?? []).dropFirst() { props.append(Property(name: "harden:cpe", value: cpe)) }
             let licenses = p.licenses.map { name in
-                LicenseChoice(license: SPDXLicenses.id(name).map { License(id: $0, name: nil) } ?? License(id: nil, name: name))
+                LicenseChoice(
+                    license: SPDXLicenses.id(name).map { License(id: $0, name: nil) } ?? License(id: nil, name: name))
             }
             refs.append(p.id)
             components.append(
                 Component(
                     type: p.type == .binary ? "application" : "library", bomRef: p.id, name: p.name, version: p.version,
-                    description: nil, purl: p.purl, licenses: licenses.isEmpty ? nil : licenses, properties: props, cpe: p.cpes?.first))
+                    description: nil, purl: p.purl, licenses: licenses.isEmpty ? nil : licenses, properties: props,
+                    cpe: p.cpes?.first))
         }
         let image = Component(
             type: "container", bomRef: imageRef, name: sbom.source.reference, version: sbom.source.manifestDigest,
@@ -174,7 +199,8 @@ enum CycloneDX {
                 ]),
                 component: image),
             components: components,
-            dependencies: [Dependency(ref: imageRef, dependsOn: refs)] + refs.map { Dependency(ref: $0, dependsOn: []) })
+            dependencies: [Dependency(ref: imageRef, dependsOn: refs)] + refs.map { Dependency(ref: $0, dependsOn: []) }
+        )
     }
 }
 
@@ -192,7 +218,10 @@ enum SPDX {
         var relationships: [Relationship]
         var hasExtractedLicensingInfos: [ExtractedLicense]?
     }
-    struct CreationInfo: Encodable { var created: String; var creators: [String] }
+    struct CreationInfo: Encodable {
+        var created: String
+        var creators: [String]
+    }
     struct Package: Encodable {
         var name: String
         var SPDXID: String
@@ -209,9 +238,21 @@ enum SPDX {
         /// `harden:ownedBy=deb:NAME` for a language package an OS package owns (read back by `scan sbom:`).
         var comment: String? = nil
     }
-    struct ExternalRef: Encodable { var referenceCategory: String; var referenceType: String; var referenceLocator: String }
-    struct Relationship: Encodable { var spdxElementId: String; var relationshipType: String; var relatedSpdxElement: String }
-    struct ExtractedLicense: Encodable { var licenseId: String; var extractedText: String; var name: String }
+    struct ExternalRef: Encodable {
+        var referenceCategory: String
+        var referenceType: String
+        var referenceLocator: String
+    }
+    struct Relationship: Encodable {
+        var spdxElementId: String
+        var relationshipType: String
+        var relatedSpdxElement: String
+    }
+    struct ExtractedLicense: Encodable {
+        var licenseId: String
+        var extractedText: String
+        var name: String
+    }
 
     /// SPDX ids allow letters, digits, `.` and `-`; a hash suffix keeps sanitised ids unique.
     static func spdxID(_ prefix: String, _ text: String) -> String {
@@ -231,14 +272,19 @@ enum SPDX {
                 name: sbom.source.reference, SPDXID: imageID, versionInfo: sbom.source.manifestDigest,
                 primaryPackagePurpose: "CONTAINER")
         ]
-        var relationships = [Relationship(spdxElementId: "SPDXRef-DOCUMENT", relationshipType: "DESCRIBES", relatedSpdxElement: imageID)]
+        var relationships = [
+            Relationship(spdxElementId: "SPDXRef-DOCUMENT", relationshipType: "DESCRIBES", relatedSpdxElement: imageID)
+        ]
         if let os = sbom.os {
             packages.append(
                 Package(
-                    name: os.id, SPDXID: "SPDXRef-OperatingSystem", versionInfo: os.versionID, primaryPackagePurpose: "OPERATING-SYSTEM",
+                    name: os.id, SPDXID: "SPDXRef-OperatingSystem", versionInfo: os.versionID,
+                    primaryPackagePurpose: "OPERATING-SYSTEM",
                     sourceInfo: os.prettyName.map { "from /etc/os-release: \($0)" }))
             relationships.append(
-                Relationship(spdxElementId: imageID, relationshipType: "CONTAINS", relatedSpdxElement: "SPDXRef-OperatingSystem"))
+                Relationship(
+                    spdxElementId: imageID, relationshipType: "CONTAINS", relatedSpdxElement: "SPDXRef-OperatingSystem")
+            )
         }
         var extracted: [String: ExtractedLicense] = [:]
         for p in sbom.packages {
@@ -258,17 +304,23 @@ enum SPDX {
                 Package(
                     name: p.name, SPDXID: id, versionInfo: p.version, licenseDeclared: declared, sourceInfo: info,
                     supplier: nil,
-                    externalRefs: [ExternalRef(referenceCategory: "PACKAGE-MANAGER", referenceType: "purl", referenceLocator: p.purl)]
+                    externalRefs: [
+                        ExternalRef(
+                            referenceCategory: "PACKAGE-MANAGER", referenceType: "purl", referenceLocator: p.purl)
+                    ]
                         + (p.cpes ?? []).map {
                             ExternalRef(referenceCategory: "SECURITY", referenceType: "cpe23Type", referenceLocator: $0)
                         }, comment: p.ownedBy.map { "harden:ownedBy=\($0)" }))
-            relationships.append(Relationship(spdxElementId: imageID, relationshipType: "CONTAINS", relatedSpdxElement: id))
+            relationships.append(
+                Relationship(spdxElementId: imageID, relationshipType: "CONTAINS", relatedSpdxElement: id))
         }
         let digest = sbom.source.manifestDigest.replacingAll(":", with: "-")
         return Document(
             name: sbom.source.reference,
-            documentNamespace: "https://harden.dev/spdx/\(digest)-\(SBOMEncoder.uuid("spdx:" + sbom.source.manifestDigest))",
-            creationInfo: CreationInfo(created: SBOMEncoder.timestamp(sbom), creators: ["Tool: harden-\(hardenToolVersion)"]),
+            documentNamespace:
+                "https://harden.dev/spdx/\(digest)-\(SBOMEncoder.uuid("spdx:" + sbom.source.manifestDigest))",
+            creationInfo: CreationInfo(
+                created: SBOMEncoder.timestamp(sbom), creators: ["Tool: harden-\(hardenToolVersion)"]),
             packages: packages, relationships: relationships,
             hasExtractedLicensingInfos: extracted.isEmpty ? nil : extracted.keys.sorted().compactMap { extracted[$0] })
     }

@@ -88,12 +88,15 @@ public struct OSInfo: Codable, Sendable, Hashable {
 
     /// The image's OS from the first of `FileTree.osReleaseFiles` that names one; `content` reads a file.
     public static func detect(_ content: (RawPath) -> [UInt8]?) -> OSInfo? {
-        func firstWord(_ b: [UInt8]) -> String? { String(decoding: b, as: UTF8.self).split(whereSeparator: \.isWhitespace).first.map(String.init) }
+        func firstWord(_ b: [UInt8]) -> String? {
+            String(decoding: b, as: UTF8.self).split(whereSeparator: \.isWhitespace).first.map(String.init)
+        }
         for path in FileTree.osReleaseFiles {
             guard let b = content(path) else { continue }
             switch path {
             case "etc/debian_version":
-                return OSInfo(id: "debian", versionID: firstWord(b).flatMap { $0.split(separator: ".").first.map(String.init) })
+                return OSInfo(
+                    id: "debian", versionID: firstWord(b).flatMap { $0.split(separator: ".").first.map(String.init) })
             case "etc/alpine-release":
                 return OSInfo(id: "alpine", versionID: firstWord(b))
             default:
@@ -111,7 +114,9 @@ public struct OSInfo: Codable, Sendable, Hashable {
             guard !t.hasPrefix("#"), let eq = t.firstIndex(of: "=") else { continue }
             var v = String(t[t.index(after: eq)...])
             while v.hasSuffix(" ") { v.removeLast() }
-            if v.count >= 2, let f = v.first, f == "\"" || f == "'", v.last == f { v = String(v.dropFirst().dropLast()) }
+            if v.count >= 2, let f = v.first, f == "\"" || f == "'", v.last == f {
+                v = String(v.dropFirst().dropLast())
+            }
             v = v.replacingOccurrences(of: "\\\"", with: "\"").replacingOccurrences(of: "\\$", with: "$")
             fields[String(t[..<eq])] = v
         }
@@ -135,7 +140,8 @@ public struct SBOM: Codable, Sendable {
         public var layers: [LayerRef]
 
         public init(
-            reference: String, manifestDigest: String, configDigest: String, tag: String? = nil, platform: String, created: String? = nil,
+            reference: String, manifestDigest: String, configDigest: String, tag: String? = nil, platform: String,
+            created: String? = nil,
             layers: [LayerRef] = []
         ) {
             self.reference = reference

@@ -41,7 +41,9 @@ public final class AnchoredDirectory {
 
     /// Opens the directory that holds `path`'s last component, creating missing parents with `mode`.
     /// Fails if any existing parent is not a real directory (a symlink included).
-    public func openParent(of path: RawPath, createMissing: Bool = true, mode: mode_t = 0o755) throws -> (FileDescriptor, [UInt8]) {
+    public func openParent(
+        of path: RawPath, createMissing: Bool = true, mode: mode_t = 0o755
+    ) throws -> (FileDescriptor, [UInt8]) {
         let comps = path.components
         guard let last = comps.last else { throw HardenError(.unsafe, "refusing to replace the root directory") }
         for c in comps { try Self.checkName(c, in: path) }
@@ -82,7 +84,9 @@ public final class AnchoredDirectory {
         if r != 0 {
             let e = errno
             var st = stat()
-            let isDir = withCPath(name) { fstatat(parent.raw, $0, &st, AT_SYMLINK_NOFOLLOW) } == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+            let isDir =
+                withCPath(name) { fstatat(parent.raw, $0, &st, AT_SYMLINK_NOFOLLOW) } == 0
+                && (st.st_mode & S_IFMT) == S_IFDIR
             if !(e == EEXIST && isDir) {
                 throw HardenError(.io, "\(hostPath)/\(path): cannot create directory: \(errnoText(e))")
             }
@@ -124,7 +128,9 @@ public final class AnchoredDirectory {
     }
 
     /// Sets owner, mode and times without following a symlink at `path`.
-    public func setMetadata(_ path: RawPath, uid: UInt32?, gid: UInt32?, mode: mode_t?, mtime: Int64?, isSymlink: Bool) throws {
+    public func setMetadata(
+        _ path: RawPath, uid: UInt32?, gid: UInt32?, mode: mode_t?, mtime: Int64?, isSymlink: Bool
+    ) throws {
         let (parent, name) = try openParent(of: path, createMissing: false)
         try withCPath(name) { cname in
             if let uid, let gid, geteuid() == 0 {
@@ -174,14 +180,18 @@ public final class AnchoredDirectory {
     public func writeFileAtomically(_ path: RawPath, _ bytes: [UInt8], mode: mode_t = 0o644) throws {
         let (parent, name) = try openParent(of: path)
         let temporary = name + Array(".harden-tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))".utf8)
-        let fd = withCPath(temporary) { openat(parent.raw, $0, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode & 0o7777) }
+        let fd = withCPath(temporary) {
+            openat(parent.raw, $0, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode & 0o7777)
+        }
         guard fd >= 0 else { throw HardenError(.io, "\(hostPath)/\(path): cannot create file: \(errnoText())") }
         let file = FileDescriptor(raw: fd)
         do {
             try file.writeAll(bytes)
             _ = fchmod(fd, mode & 0o7777)
             let r = withCPath(temporary) { t in withCPath(name) { renameat(parent.raw, t, parent.raw, $0) } }
-            guard r == 0 else { throw HardenError(.io, "\(hostPath)/\(path): cannot rename into place: \(errnoText())") }
+            guard r == 0 else {
+                throw HardenError(.io, "\(hostPath)/\(path): cannot rename into place: \(errnoText())")
+            }
         } catch {
             _ = withCPath(temporary) { unlinkat(parent.raw, $0, 0) }
             throw error
@@ -195,7 +205,8 @@ public final class AnchoredDirectory {
         let fd = withCPath(name) { openat(parent.raw, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
         guard fd >= 0 else {
             let e = errno
-            throw HardenError(e == ELOOP || e == ENOTDIR ? .unsafe : .io, "\(hostPath)/\(path): not a directory: \(errnoText(e))")
+            throw HardenError(
+                e == ELOOP || e == ENOTDIR ? .unsafe : .io, "\(hostPath)/\(path): not a directory: \(errnoText(e))")
         }
         return FileDescriptor(raw: fd)
     }

@@ -44,12 +44,18 @@ public final class ChildProcess: Sendable {
     /// The exit status once reaped. Several tasks (a waiter, a signal handler's cleanup) may look at once.
     private let finished = Mutex<ExitStatus?>(nil)
 
-    private init(pid: pid_t, argv: [String]) { self.pid = pid; self.argv = argv }
+    private init(pid: pid_t, argv: [String]) {
+        self.pid = pid
+        self.argv = argv
+    }
 
     /// The absolute path of `program`, searched in `PATH` when it has no slash.
     public static func which(_ program: String, path: String? = nil) -> String? {
         if program.contains("/") { return program }
-        let search = path ?? (getenv("PATH").map { String(cString: $0) } ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+        let search =
+            path
+            ?? (getenv("PATH").map { String(cString: $0) }
+                ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
         for dir in search.split(separator: ":") where !dir.isEmpty {
             let candidate = "\(dir)/\(program)"
             if access(candidate, X_OK) == 0 { return candidate }
@@ -75,7 +81,9 @@ public final class ChildProcess: Sendable {
             switch s {
             case .inherit: break
             case .null: posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", write ? O_WRONLY : O_RDONLY, 0)
-            case .file(let p): posix_spawn_file_actions_addopen(&actions, fd, p, write ? (O_WRONLY | O_CREAT | O_TRUNC) : O_RDONLY, 0o600)
+            case .file(let p):
+                posix_spawn_file_actions_addopen(
+                    &actions, fd, p, write ? (O_WRONLY | O_CREAT | O_TRUNC) : O_RDONLY, 0o600)
             case .append(let p): posix_spawn_file_actions_addopen(&actions, fd, p, O_WRONLY | O_CREAT | O_APPEND, 0o600)
             }
         }
@@ -86,8 +94,10 @@ public final class ChildProcess: Sendable {
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
         // A clean signal state in the child: default dispositions, nothing blocked.
-        var all = sigset_t(); sigfillset(&all)
-        var none = sigset_t(); sigemptyset(&none)
+        var all = sigset_t()
+        sigfillset(&all)
+        var none = sigset_t()
+        sigemptyset(&none)
         posix_spawnattr_setsigdefault(&attributes, &all)
         posix_spawnattr_setsigmask(&attributes, &none)
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
@@ -204,14 +214,17 @@ public final class ChildProcess: Sendable {
         let (status, output) = try await run(argv, environment: environment, input: input, timeout: timeout)
         guard status.succeeded else {
             let last = output.textLines().last.map(String.init) ?? ""
-            throw HardenError(.io, "\(argv.prefix(3).joined(separator: " ")): \(status)\(last.isEmpty ? "" : ": " + last)")
+            throw HardenError(
+                .io, "\(argv.prefix(3).joined(separator: " ")): \(status)\(last.isEmpty ? "" : ": " + last)")
         }
         return output
     }
 }
 
 /// Calls `body` with a NULL-terminated `char *[]` built from `strings`.
-public func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) throws -> R) rethrows -> R {
+public func withCStrings<R>(
+    _ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) throws -> R
+) rethrows -> R {
     var pointers: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
     pointers.append(nil)
     defer { for p in pointers { free(p) } }

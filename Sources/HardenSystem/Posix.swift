@@ -96,7 +96,8 @@ public final class FileDescriptor: Sendable {
     public func pwriteAll(_ buffer: UnsafeRawBufferPointer, at offset: Int64) throws {
         var done = 0
         while done < buffer.count {
-            let n = Glibc.pwrite(raw, buffer.baseAddress.unsafelyUnwrapped + done, buffer.count - done, off_t(offset + Int64(done)))
+            let n = Glibc.pwrite(
+                raw, buffer.baseAddress.unsafelyUnwrapped + done, buffer.count - done, off_t(offset + Int64(done)))
             if n < 0 {
                 if errno == EINTR { continue }
                 throw HardenError(.io, "write: \(errnoText())")
@@ -171,12 +172,16 @@ public enum HostFS {
                 if out.count >= limit + 1 { break }
                 out.append(contentsOf: [UInt8](repeating: 0, count: 4096))
             }
-            let n = try out.withUnsafeMutableBytes { try fd.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[filled...])) }
+            let n = try out.withUnsafeMutableBytes {
+                try fd.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[filled...]))
+            }
             if n == 0 { break }
             filled += n
         }
         out.removeLast(out.count - filled)
-        if out.count > limit { throw HardenError(.limitExceeded, "\(path): file is larger than the \(limit) bytes allowed") }
+        if out.count > limit {
+            throw HardenError(.limitExceeded, "\(path): file is larger than the \(limit) bytes allowed")
+        }
         return out
     }
 
@@ -297,14 +302,17 @@ public enum HostFS {
                             hoisted += 1
                             let moved = ".harden-rm-\(getpid())-\(hoisted)"
                             guard renameat(fd, name, top, moved) == 0 else {
-                                throw HardenError(.io, "\(path): cannot move a deep directory up for removal: \(errnoText())")
+                                throw HardenError(
+                                    .io, "\(path): cannot move a deep directory up for removal: \(errnoText())")
                             }
                             pending.append(moved)
                             return
                         }
                         _ = fchmodat(fd, name, 0o700, 0)
                         let sub = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-                        guard sub >= 0 else { throw HardenError(.io, "\(shown)/\(shownName): cannot open: \(errnoText())") }
+                        guard sub >= 0 else {
+                            throw HardenError(.io, "\(shown)/\(shownName): cannot open: \(errnoText())")
+                        }
                         do {
                             try empty(sub, depth: depth + 1, at: depth < 8 ? shown + "/" + shownName : shown)
                         } catch {
@@ -327,9 +335,14 @@ public enum HostFS {
         while let name = pending.popLast() {
             let sub = openat(top, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
             guard sub >= 0 else { throw HardenError(.io, "\(path)/\(name): cannot open: \(errnoText())") }
-            do { try empty(sub, depth: 1, at: path) } catch { _ = Glibc.close(sub); throw error }
+            do { try empty(sub, depth: 1, at: path) } catch {
+                _ = Glibc.close(sub)
+                throw error
+            }
             _ = Glibc.close(sub)
-            guard unlinkat(top, name, AT_REMOVEDIR) == 0 else { throw HardenError(.io, "\(path)/\(name): cannot remove: \(errnoText())") }
+            guard unlinkat(top, name, AT_REMOVEDIR) == 0 else {
+                throw HardenError(.io, "\(path)/\(name): cannot remove: \(errnoText())")
+            }
         }
         guard rmdir(path) == 0 else { throw HardenError(.io, "\(path): cannot remove: \(errnoText())") }
     }
@@ -357,7 +370,9 @@ public enum HostFS {
         let root = base ?? (getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp")
         var template = Array("\(root)/\(prefix).XXXXXX".utf8CString)
         let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress.unsafelyUnwrapped) }
-        guard made != nil else { throw HardenError(.io, "\(root): cannot create a temporary directory: \(errnoText())") }
+        guard made != nil else {
+            throw HardenError(.io, "\(root): cannot create a temporary directory: \(errnoText())")
+        }
         return template.withUnsafeBufferPointer { String(cString: $0.baseAddress.unsafelyUnwrapped) }
     }
 

@@ -7,7 +7,9 @@ public enum Severity: String, Codable, Sendable, CaseIterable, Comparable {
     static let order: [Severity] = [.unknown, .negligible, .low, .medium, .high, .critical]
     /// The severities from the worst down (critical … unknown): the one list tables and reports use.
     public static let descending: [Severity] = order.reversed()
-    public static func < (a: Severity, b: Severity) -> Bool { order.firstIndex(of: a) ?? 0 < order.firstIndex(of: b) ?? 0 }
+    public static func < (a: Severity, b: Severity) -> Bool {
+        order.firstIndex(of: a) ?? 0 < order.firstIndex(of: b) ?? 0
+    }
 
     /// CVSS base score bands (v3/v4): 0.1–3.9 low, 4.0–6.9 medium, 7.0–8.9 high, 9.0–10 critical.
     public init(cvssScore s: Double) {
@@ -109,7 +111,8 @@ public struct AffectedPackage: Codable, Sendable, Hashable {
     public var urgency: String?
 
     public init(
-        ecosystem: String, release: String?, package: String, ranges: [AffectedRange], versions: [String], fixState: FixState,
+        ecosystem: String, release: String?, package: String, ranges: [AffectedRange], versions: [String],
+        fixState: FixState,
         urgency: String?
     ) {
         self.ecosystem = ecosystem

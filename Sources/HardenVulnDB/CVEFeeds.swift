@@ -112,7 +112,9 @@ public enum NVDFeed {
 
     /// The `vendor:product` pairs whose CPE configurations are imported: the binary classifiers' table, and only it.
     static let matchedProducts: Set<String> = Set(
-        (BinaryCataloger.classifiers + [BinaryCataloger.goToolchainClassifier]).flatMap { c in c.cpes.map { "\($0.vendor):\($0.product)" } }
+        (BinaryCataloger.classifiers + [BinaryCataloger.goToolchainClassifier]).flatMap { c in
+            c.cpes.map { "\($0.vendor):\($0.product)" }
+        }
     )
 
     /// NVD's vulnerable CPE matches for the products in `matchedProducts`, as affected packages of ecosystem
@@ -144,7 +146,8 @@ public enum NVDFeed {
         return byProduct.keys.sorted().compactMap { product in
             guard let e = byProduct[product] else { return nil }
             return AffectedPackage(
-                ecosystem: "NVD-CPE", release: nil, package: product, ranges: e.ranges, versions: Array(Set(e.versions)).sorted(),
+                ecosystem: "NVD-CPE", release: nil, package: product, ranges: e.ranges,
+                versions: Array(Set(e.versions)).sorted(),
                 fixState: e.fixed ? .fixed : .notFixed, urgency: nil)
         }
     }
@@ -171,7 +174,8 @@ public enum NVDFeed {
 
     static func looksLikeNVD(_ prefix: [UInt8]) -> Bool {
         let s = String(decoding: prefix, as: UTF8.self)
-        return s.contains("\"NVD_CVE\"") || (s.contains("\"vulnerabilities\"") && s.contains("\"cve\"") && s.contains("\"resultsPerPage\""))
+        return s.contains("\"NVD_CVE\"")
+            || (s.contains("\"vulnerabilities\"") && s.contains("\"cve\"") && s.contains("\"resultsPerPage\""))
     }
 
     /// NVD's own (Primary) scores are rated `nvd`; a CNA's (Secondary) `cna:SOURCE`.
@@ -193,7 +197,9 @@ public enum NVDFeed {
             if c.vulnStatus == "Rejected" { continue }
             var ratings: [SeverityRating] = []
             let m = c.metrics
-            for metric in (m?.cvssMetricV31 ?? []) + (m?.cvssMetricV30 ?? []) + (m?.cvssMetricV40 ?? []) + (m?.cvssMetricV2 ?? []) {
+            for metric in (m?.cvssMetricV31 ?? []) + (m?.cvssMetricV30 ?? []) + (m?.cvssMetricV40 ?? [])
+                + (m?.cvssMetricV2 ?? [])
+            {
                 if let r = CVSSRatingBuilder.rating(
                     rater: rater(metric), version: metric.cvssData.version, vector: metric.cvssData.vectorString,
                     score: metric.cvssData.baseScore)
@@ -201,13 +207,16 @@ public enum NVDFeed {
                     ratings.append(r)
                 }
             }
-            let cwes = Set((c.weaknesses ?? []).flatMap { $0.description.map(\.value) }.filter { $0.hasPrefix("CWE-") }).sorted()
-            records.append(CVERecord(id: c.id, published: c.published, modified: c.lastModified, cwes: cwes, ratings: ratings))
+            let cwes = Set((c.weaknesses ?? []).flatMap { $0.description.map(\.value) }.filter { $0.hasPrefix("CWE-") })
+                .sorted()
+            records.append(
+                CVERecord(id: c.id, published: c.published, modified: c.lastModified, cwes: cwes, ratings: ratings))
             let affected = affected(c.configurations ?? [])
             if !affected.isEmpty {
                 advisories.append(
                     Advisory(
-                        id: c.id, aliases: [], summary: nil, published: c.published, modified: c.lastModified, severities: [],
+                        id: c.id, aliases: [], summary: nil, published: c.published, modified: c.lastModified,
+                        severities: [],
                         affected: affected, references: []))
             }
         }
@@ -283,7 +292,9 @@ public enum CVE5Record {
             let rater = prefix + (c.providerMetadata?.shortName ?? c.providerMetadata?.orgId ?? "unknown")
             for m in c.metrics ?? [] {
                 for s in [m.cvssV3_1, m.cvssV3_0, m.cvssV4_0, m.cvssV2_0].compactMap({ $0 }) {
-                    if let rating = CVSSRatingBuilder.rating(rater: rater, version: s.version, vector: s.vectorString, score: s.baseScore) {
+                    if let rating = CVSSRatingBuilder.rating(
+                        rater: rater, version: s.version, vector: s.vectorString, score: s.baseScore)
+                    {
                         ratings.append(rating)
                     }
                 }
@@ -295,7 +306,8 @@ public enum CVE5Record {
         add(r.containers?.cna, prefix: "cna:")
         for adp in r.containers?.adp ?? [] { add(adp, prefix: "adp:") }
         return CVERecord(
-            id: meta.cveId, published: meta.datePublished, modified: meta.dateUpdated, cwes: cwes.sorted(), ratings: ratings)
+            id: meta.cveId, published: meta.datePublished, modified: meta.dateUpdated, cwes: cwes.sorted(),
+            ratings: ratings)
     }
 }
 
@@ -325,7 +337,8 @@ public enum KEVCatalog {
         var seen: [String: KEVEntry] = [:]
         for e in c.vulnerabilities where e.cveID.hasPrefix("CVE-") {
             let entry = KEVEntry(
-                cve: e.cveID, dateAdded: e.dateAdded, dueDate: e.dueDate, knownRansomwareCampaignUse: e.knownRansomwareCampaignUse,
+                cve: e.cveID, dateAdded: e.dateAdded, dueDate: e.dueDate,
+                knownRansomwareCampaignUse: e.knownRansomwareCampaignUse,
                 name: e.vulnerabilityName)
             // A duplicate keeps the earliest date it was added.
             if let old = seen[e.cveID], old.dateAdded <= entry.dateAdded { continue }
@@ -379,18 +392,22 @@ public enum EPSSFeed {
             }
             let fields = line.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false)
             guard fields.count >= 3, let score = Double(String(decoding: fields[1], as: UTF8.self)),
-                let pct = Double(String(decoding: fields[2], as: UTF8.self)), (0...1).contains(score), (0...1).contains(pct),
+                let pct = Double(String(decoding: fields[2], as: UTF8.self)), (0...1).contains(score),
+                (0...1).contains(pct),
                 fields[0].starts(with: Array("CVE-".utf8))
             else {
                 throw HardenError(.corrupt, "line \(lineNumber): expected CVE-ID,score,percentile with scores in 0…1")
             }
-            out.append((String(decoding: fields[0], as: UTF8.self), EPSSScore(score: score, percentile: pct, date: nil)))
+            out.append(
+                (String(decoding: fields[0], as: UTF8.self), EPSSScore(score: score, percentile: pct, date: nil)))
         }
         guard sawHeader else { throw HardenError(.corrupt, "no cve,epss,percentile header: not an EPSS file") }
         let day = date.map { String($0.prefix(10)) }
         return ParsedFeed(
-            source: "first-epss", format: "epss-csv" + (model.map { " " + $0 } ?? ""), location: location, advisories: [],
-            epss: out.map { ($0.0, EPSSScore(score: $0.1.score, percentile: $0.1.percentile, date: day)) }, dataDate: date)
+            source: "first-epss", format: "epss-csv" + (model.map { " " + $0 } ?? ""), location: location,
+            advisories: [],
+            epss: out.map { ($0.0, EPSSScore(score: $0.1.score, percentile: $0.1.percentile, date: day)) },
+            dataDate: date)
     }
 }
 

@@ -18,7 +18,8 @@ public enum CVSS {
         let ui: [String: Double] = ["N": 0.85, "R": 0.62]
         let cia: [String: Double] = ["H": 0.56, "L": 0.22, "N": 0]
         guard let s = m["S"], s == "U" || s == "C",
-            let AV = m["AV"].flatMap({ av[$0] }), let AC = m["AC"].flatMap({ ac[$0] }), let UI = m["UI"].flatMap({ ui[$0] }),
+            let AV = m["AV"].flatMap({ av[$0] }), let AC = m["AC"].flatMap({ ac[$0] }),
+            let UI = m["UI"].flatMap({ ui[$0] }),
             let prText = m["PR"], let C = m["C"].flatMap({ cia[$0] }), let I = m["I"].flatMap({ cia[$0] }),
             let A = m["A"].flatMap({ cia[$0] })
         else { return nil }
@@ -48,32 +49,40 @@ public enum CVSS {
 
     static let v4Values: [String: Set<String>] = [
         "AV": ["N", "A", "L", "P"], "AC": ["L", "H"], "AT": ["N", "P"], "PR": ["N", "L", "H"], "UI": ["N", "P", "A"],
-        "VC": ["H", "L", "N"], "VI": ["H", "L", "N"], "VA": ["H", "L", "N"], "SC": ["H", "L", "N"], "SI": ["H", "L", "N"],
+        "VC": ["H", "L", "N"], "VI": ["H", "L", "N"], "VA": ["H", "L", "N"], "SC": ["H", "L", "N"],
+        "SI": ["H", "L", "N"],
         "SA": ["H", "L", "N"],
         "E": ["X", "A", "P", "U"], "CR": ["X", "H", "M", "L"], "IR": ["X", "H", "M", "L"], "AR": ["X", "H", "M", "L"],
         "MAV": ["X", "N", "A", "L", "P"], "MAC": ["X", "L", "H"], "MAT": ["X", "N", "P"], "MPR": ["X", "N", "L", "H"],
         "MUI": ["X", "N", "P", "A"],
-        "MVC": ["X", "H", "L", "N"], "MVI": ["X", "H", "L", "N"], "MVA": ["X", "H", "L", "N"], "MSC": ["X", "H", "L", "N"],
+        "MVC": ["X", "H", "L", "N"], "MVI": ["X", "H", "L", "N"], "MVA": ["X", "H", "L", "N"],
+        "MSC": ["X", "H", "L", "N"],
         "MSI": ["X", "S", "H", "L", "N"], "MSA": ["X", "S", "H", "L", "N"],
         // Supplemental metrics: parsed, never scored.
-        "S": ["X", "N", "P"], "AU": ["X", "N", "Y"], "R": ["X", "A", "U", "I"], "V": ["X", "D", "C"], "RE": ["X", "L", "M", "H"],
+        "S": ["X", "N", "P"], "AU": ["X", "N", "Y"], "R": ["X", "A", "U", "I"], "V": ["X", "D", "C"],
+        "RE": ["X", "L", "M", "H"],
         "U": ["X", "Clear", "Green", "Amber", "Red"],
     ]
     static let v4Mandatory = ["AV", "AC", "AT", "PR", "UI", "VC", "VI", "VA", "SC", "SI", "SA"]
 
     /// How far each metric value is from the most severe one, in tenths (the spec's severity distances).
     static let v4Levels: [String: [String: Double]] = [
-        "AV": ["N": 0, "A": 0.1, "L": 0.2, "P": 0.3], "PR": ["N": 0, "L": 0.1, "H": 0.2], "UI": ["N": 0, "P": 0.1, "A": 0.2],
+        "AV": ["N": 0, "A": 0.1, "L": 0.2, "P": 0.3], "PR": ["N": 0, "L": 0.1, "H": 0.2],
+        "UI": ["N": 0, "P": 0.1, "A": 0.2],
         "AC": ["L": 0, "H": 0.1], "AT": ["N": 0, "P": 0.1],
         "VC": ["H": 0, "L": 0.1, "N": 0.2], "VI": ["H": 0, "L": 0.1, "N": 0.2], "VA": ["H": 0, "L": 0.1, "N": 0.2],
-        "SC": ["H": 0.1, "L": 0.2, "N": 0.3], "SI": ["S": 0, "H": 0.1, "L": 0.2, "N": 0.3], "SA": ["S": 0, "H": 0.1, "L": 0.2, "N": 0.3],
+        "SC": ["H": 0.1, "L": 0.2, "N": 0.3], "SI": ["S": 0, "H": 0.1, "L": 0.2, "N": 0.3],
+        "SA": ["S": 0, "H": 0.1, "L": 0.2, "N": 0.3],
         "CR": ["H": 0, "M": 0.1, "L": 0.2], "IR": ["H": 0, "M": 0.1, "L": 0.2], "AR": ["H": 0, "M": 0.1, "L": 0.2],
         "E": ["A": 0, "P": 0.1, "U": 0.2],
     ]
 
     /// The most severe vectors of each EQ level (for EQ3 with EQ6 together), from which distances are measured.
     static let v4Maxima: (eq1: [[String]], eq2: [[String]], eq3eq6: [[[String]]], eq4: [[String]], eq5: [[String]]) = (
-        eq1: [["AV:N/PR:N/UI:N"], ["AV:A/PR:N/UI:N", "AV:N/PR:L/UI:N", "AV:N/PR:N/UI:P"], ["AV:P/PR:N/UI:N", "AV:A/PR:L/UI:P"]],
+        eq1: [
+            ["AV:N/PR:N/UI:N"], ["AV:A/PR:N/UI:N", "AV:N/PR:L/UI:N", "AV:N/PR:N/UI:P"],
+            ["AV:P/PR:N/UI:N", "AV:A/PR:L/UI:P"],
+        ],
         eq2: [["AC:L/AT:N"], ["AC:H/AT:N", "AC:L/AT:P"]],
         eq3eq6: [
             [["VC:H/VI:H/VA:H/CR:H/IR:H/AR:H"], ["VC:H/VI:H/VA:L/CR:M/IR:M/AR:H", "VC:H/VI:H/VA:H/CR:M/IR:M/AR:M"]],
@@ -90,7 +99,9 @@ public enum CVSS {
         eq5: [["E:A"], ["E:P"], ["E:U"]]
     )
     /// The depth of each EQ level, in tenths.
-    static let v4Depth = (eq1: [1.0, 4, 5], eq2: [1.0, 2], eq3eq6: [[7.0, 6], [8.0, 8], [0.0, 10]], eq4: [6.0, 5, 4])
+    static let v4Depth = (
+        eq1: [1.0, 4, 5], eq2: [1.0, 2], eq3eq6: [[7.0, 6], [8.0, 8], [0.0, 10]], eq4: [6.0, 5, 4]
+    )
 
     /// The score of a `CVSS:4.0/…` vector (base metrics, and threat/environmental ones when present), or nil if malformed.
     public static func v4Score(_ vector: String) -> Double? {
@@ -99,7 +110,9 @@ public enum CVSS {
         var given: [String: String] = [:]
         for p in parts.dropFirst() {
             let kv = p.split(separator: ":", maxSplits: 1)
-            guard kv.count == 2, let allowed = v4Values[String(kv[0])], allowed.contains(String(kv[1])), given[String(kv[0])] == nil else {
+            guard kv.count == 2, let allowed = v4Values[String(kv[0])], allowed.contains(String(kv[1])),
+                given[String(kv[0])] == nil
+            else {
                 return nil
             }
             given[String(kv[0])] = String(kv[1])
@@ -122,7 +135,8 @@ public enum CVSS {
         let safety = m("MSI") == "S" || m("MSA") == "S"
         let eq4 = safety ? 0 : (m("SC") == "H" || m("SI") == "H" || m("SA") == "H" ? 1 : 2)
         let eq5 = ["A": 0, "P": 1, "U": 2][m("E")] ?? 0
-        let eq6 = (m("CR") == "H" && vc == "H") || (m("IR") == "H" && vi == "H") || (m("AR") == "H" && va == "H") ? 0 : 1
+        let eq6 =
+            (m("CR") == "H" && vc == "H") || (m("IR") == "H" && vi == "H") || (m("AR") == "H" && va == "H") ? 0 : 1
 
         func score(_ e: [Int]) -> Double? { macroVectorScores[e.map(String.init).joined()] }
         guard let value = score([eq1, eq2, eq3, eq4, eq5, eq6]) else { return nil }
@@ -134,7 +148,8 @@ public enum CVSS {
         case (1, 1), (0, 1): lower36 = score([eq1, eq2, eq3 + 1, eq4, eq5, eq6])
         case (1, 0): lower36 = score([eq1, eq2, eq3, eq4, eq5, eq6 + 1])
         case (0, 0):
-            let candidates = [score([eq1, eq2, eq3, eq4, eq5, eq6 + 1]), score([eq1, eq2, eq3 + 1, eq4, eq5, eq6])].compactMap { $0 }
+            let candidates = [score([eq1, eq2, eq3, eq4, eq5, eq6 + 1]), score([eq1, eq2, eq3 + 1, eq4, eq5, eq6])]
+                .compactMap { $0 }
             lower36 = candidates.max()
         default: lower36 = score([eq1, eq2, eq3 + 1, eq4, eq5, eq6 + 1])
         }

@@ -36,20 +36,31 @@ public struct FeedSource: Sendable, Hashable {
         var out = [FeedSource(name: "debian-tracker", url: "https://security-tracker.debian.org/tracker/data/json")]
         for branch in ["v3.18", "v3.19", "v3.20", "v3.21", "v3.22"] {
             for repo in ["main", "community"] {
-                out.append(FeedSource(name: "alpine-\(branch)-\(repo)", url: "https://secdb.alpinelinux.org/\(branch)/\(repo).json"))
+                out.append(
+                    FeedSource(
+                        name: "alpine-\(branch)-\(repo)", url: "https://secdb.alpinelinux.org/\(branch)/\(repo).json"))
             }
         }
-        for eco in ["PyPI", "npm", "Go", "Maven", "crates.io", "RubyGems", "Packagist", "NuGet", "Debian", "Alpine", "Ubuntu"] {
-            out.append(FeedSource(name: "osv-\(eco)", url: "https://osv-vulnerabilities.storage.googleapis.com/\(eco)/all.zip"))
+        for eco in [
+            "PyPI", "npm", "Go", "Maven", "crates.io", "RubyGems", "Packagist", "NuGet", "Debian", "Alpine", "Ubuntu",
+        ] {
+            out.append(
+                FeedSource(name: "osv-\(eco)", url: "https://osv-vulnerabilities.storage.googleapis.com/\(eco)/all.zip")
+            )
         }
         // Severities when the vendor has none, known exploitation, exploit probability.
         let year = Calendar(identifier: .gregorian).component(.year, from: Date())
         for y in 2002...max(2002, year) {
-            out.append(FeedSource(name: "nvd-\(y)", url: "https://nvd.nist.gov/feeds/json/cve/2.0/nvdcve-2.0-\(y).json.gz"))
+            out.append(
+                FeedSource(name: "nvd-\(y)", url: "https://nvd.nist.gov/feeds/json/cve/2.0/nvdcve-2.0-\(y).json.gz"))
         }
-        out.append(FeedSource(name: "nvd-modified", url: "https://nvd.nist.gov/feeds/json/cve/2.0/nvdcve-2.0-modified.json.gz"))
         out.append(
-            FeedSource(name: "cisa-kev", url: "https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json"))
+            FeedSource(name: "nvd-modified", url: "https://nvd.nist.gov/feeds/json/cve/2.0/nvdcve-2.0-modified.json.gz")
+        )
+        out.append(
+            FeedSource(
+                name: "cisa-kev",
+                url: "https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json"))
         out.append(FeedSource(name: "first-epss", url: "https://epss.empiricalsecurity.com/epss_scores-current.csv.gz"))
         return out
     }()
@@ -77,9 +88,15 @@ public struct FeedDownloader {
         return HostFS.split(db).0 + "/feeds"
     }
 
-    struct Meta: Codable { var etag: String?; var lastModified: String?; var url: String }
+    struct Meta: Codable {
+        var etag: String?
+        var lastModified: String?
+        var url: String
+    }
 
-    public func download(_ sources: [FeedSource], progress: @escaping @Sendable (String) -> Void = { _ in }) async throws -> [Result] {
+    public func download(
+        _ sources: [FeedSource], progress: @escaping @Sendable (String) -> Void = { _ in }
+    ) async throws -> [Result] {
         try HostFS.makeDirectories(cacheDirectory)
         let client = HTTPClient(eventLoopGroupProvider: .singleton)
         var results: [Result] = []
@@ -95,7 +112,9 @@ public struct FeedDownloader {
         return results
     }
 
-    private func fetch(_ source: FeedSource, client: HTTPClient, progress: @escaping @Sendable (String) -> Void) async throws -> Result {
+    private func fetch(
+        _ source: FeedSource, client: HTTPClient, progress: @escaping @Sendable (String) -> Void
+    ) async throws -> Result {
         let path = cacheDirectory + "/" + source.name
         let metaPath = path + ".meta.json"
         let meta = (try? HostFS.readFile(metaPath)).flatMap { try? JSONDecoder().decode(Meta.self, from: Data($0)) }
@@ -111,7 +130,9 @@ public struct FeedDownloader {
                 progress("\(source.name): not modified")
                 return Result(source: source, path: path, notModified: true, bytes: (try? HostFS.fileSize(path)) ?? 0)
             }
-            if (response.status == .tooManyRequests || response.status.code >= 500) && attempt < 4 { throw HTTPRetry.Again() }
+            if (response.status == .tooManyRequests || response.status.code >= 500) && attempt < 4 {
+                throw HTTPRetry.Again()
+            }
             guard response.status == .ok else {
                 throw HardenError(
                     response.status == .notFound ? .notFound : .io,
@@ -134,7 +155,8 @@ public struct FeedDownloader {
                 throw error
             }
             let newMeta = Meta(
-                etag: response.headers.first(name: "ETag"), lastModified: response.headers.first(name: "Last-Modified"), url: source.url
+                etag: response.headers.first(name: "ETag"), lastModified: response.headers.first(name: "Last-Modified"),
+                url: source.url
             )
             try HostFS.writeFileAtomically(metaPath, Array(try JSONEncoder().encode(newMeta)))
             progress("\(source.name): downloaded \(total) bytes")
@@ -149,7 +171,9 @@ public enum HTTPRetry {
     /// Thrown by an attempt to ask for another one (the server answered 429 or 5xx).
     public struct Again: Error { public init() {} }
 
-    public static func run<T>(_ url: String, attempts: Int = 4, _ body: (_ attempt: Int) async throws -> T) async throws -> T {
+    public static func run<T>(
+        _ url: String, attempts: Int = 4, _ body: (_ attempt: Int) async throws -> T
+    ) async throws -> T {
         var attempt = 0
         while true {
             attempt += 1

@@ -19,7 +19,8 @@ public struct ParsedFeed: Sendable {
     public var dataDate: String?
 
     public init(
-        source: String, format: String, location: String, advisories: [Advisory], cves: [CVERecord] = [], kev: [KEVEntry] = [],
+        source: String, format: String, location: String, advisories: [Advisory], cves: [CVERecord] = [],
+        kev: [KEVEntry] = [],
         epss: [(String, EPSSScore)] = [], dataDate: String? = nil
     ) {
         self.source = source
@@ -60,12 +61,14 @@ public enum FeedParser {
                 if advisories.isEmpty && !cves.isEmpty {
                     return [
                         ParsedFeed(
-                            source: "cve5:" + HostFS.absolute(path), format: "cve-json-5", location: path, advisories: [], cves: cves)
+                            source: "cve5:" + HostFS.absolute(path), format: "cve-json-5", location: path,
+                            advisories: [], cves: cves)
                     ]
                 }
                 return [
                     ParsedFeed(
-                        source: "osv:" + HostFS.absolute(path), format: "osv-directory", location: path, advisories: advisories, cves: cves)
+                        source: "osv:" + HostFS.absolute(path), format: "osv-directory", location: path,
+                        advisories: advisories, cves: cves)
                 ]
             }
             var bytes = try HostFS.readFile(path, limit: 2 << 30)
@@ -90,13 +93,15 @@ public enum FeedParser {
                 if advisories.isEmpty && !cves.isEmpty {
                     return [
                         ParsedFeed(
-                            source: "cve5:" + HostFS.split(path).1, format: "cve-json-5-zip", location: path, advisories: [], cves: cves)
+                            source: "cve5:" + HostFS.split(path).1, format: "cve-json-5-zip", location: path,
+                            advisories: [], cves: cves)
                     ]
                 }
                 let eco = Set(advisories.flatMap { $0.affected.map(\.ecosystem) }).sorted().joined(separator: ",")
                 return [
                     ParsedFeed(
-                        source: "osv-zip:\(eco.isEmpty ? HostFS.split(path).1 : eco)", format: "osv-zip", location: path,
+                        source: "osv-zip:\(eco.isEmpty ? HostFS.split(path).1 : eco)", format: "osv-zip",
+                        location: path,
                         advisories: advisories)
                 ]
             }
@@ -123,7 +128,8 @@ public enum FeedParser {
                     let adv = try OSV.parse(dict, name: path)
                     return [
                         ParsedFeed(
-                            source: "osv:" + HostFS.absolute(path), format: "osv", location: path, advisories: adv.map { [$0] } ?? [])
+                            source: "osv:" + HostFS.absolute(path), format: "osv", location: path,
+                            advisories: adv.map { [$0] } ?? [])
                     ]
                 }
                 if DebianTracker.looksLikeTracker(dict) {
@@ -159,7 +165,8 @@ public enum OSV {
         let parts = text.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
         let base = parts[0]
         switch base {
-        case "Debian", "Ubuntu", "Alpine", "Wolfi", "Chainguard", "Rocky Linux", "AlmaLinux", "Red Hat", "SUSE", "openSUSE", "Mageia":
+        case "Debian", "Ubuntu", "Alpine", "Wolfi", "Chainguard", "Rocky Linux", "AlmaLinux", "Red Hat", "SUSE",
+            "openSUSE", "Mageia":
             var release = parts.count > 1 ? parts[1] : nil
             if base == "Alpine", let r = release, r.hasPrefix("v") { release = String(r.dropFirst()) }
             if base == "Ubuntu", release == "Pro", parts.count > 2 { release = parts[2] }
@@ -179,7 +186,9 @@ public enum OSV {
     }
 
     public static func parse(_ o: [String: Any], name: String) throws -> Advisory? {
-        guard let id = o["id"] as? String, !id.isEmpty else { throw HardenError(.corrupt, "\(name): OSV record without an id") }
+        guard let id = o["id"] as? String, !id.isEmpty else {
+            throw HardenError(.corrupt, "\(name): OSV record without an id")
+        }
         if o["withdrawn"] is String { return nil }
         var severities: [SeverityRating] = []
         func addSeverities(_ list: Any?) {
@@ -187,25 +196,33 @@ public enum OSV {
                 guard let type = s["type"] as? String, let score = s["score"] as? String else { continue }
                 if type.hasPrefix("CVSS_V3"), let base = CVSS.v3BaseScore(score) {
                     severities.append(
-                        SeverityRating(source: "osv", type: type, vector: score, score: base, severity: Severity(cvssScore: base)))
+                        SeverityRating(
+                            source: "osv", type: type, vector: score, score: base, severity: Severity(cvssScore: base)))
                 } else if type == "CVSS_V4", let base = CVSS.v4Score(score) {
                     severities.append(
-                        SeverityRating(source: "osv", type: type, vector: score, score: base, severity: Severity(cvssScore: base)))
+                        SeverityRating(
+                            source: "osv", type: type, vector: score, score: base, severity: Severity(cvssScore: base)))
                 } else {
-                    severities.append(SeverityRating(source: "osv", type: type, vector: score, score: nil, severity: .unknown))
+                    severities.append(
+                        SeverityRating(source: "osv", type: type, vector: score, score: nil, severity: .unknown))
                 }
             }
         }
         addSeverities(o["severity"])
         if let db = o["database_specific"] as? [String: Any], let sev = db["severity"] as? String {
-            let map: [String: Severity] = ["LOW": .low, "MODERATE": .medium, "MEDIUM": .medium, "HIGH": .high, "CRITICAL": .critical]
+            let map: [String: Severity] = [
+                "LOW": .low, "MODERATE": .medium, "MEDIUM": .medium, "HIGH": .high, "CRITICAL": .critical,
+            ]
             if let s = map[sev.uppercased()] {
-                severities.append(SeverityRating(source: "osv-database", type: "rating", vector: nil, score: nil, severity: s))
+                severities.append(
+                    SeverityRating(source: "osv-database", type: "rating", vector: nil, score: nil, severity: s))
             }
         }
         var affected: [AffectedPackage] = []
         for a in (o["affected"] as? [[String: Any]]) ?? [] {
-            guard let pkg = a["package"] as? [String: Any], let eco = pkg["ecosystem"] as? String, let pname = pkg["name"] as? String else {
+            guard let pkg = a["package"] as? [String: Any], let eco = pkg["ecosystem"] as? String,
+                let pname = pkg["name"] as? String
+            else {
                 continue
             }
             addSeverities(a["severity"])
@@ -256,7 +273,9 @@ public enum DebianTracker {
         for (source, value) in d {
             guard let issues = value as? [String: Any] else { continue }
             for (id, v) in issues {
-                guard id.hasPrefix("CVE-") || id.hasPrefix("DSA-") || id.hasPrefix("DLA-"), let issue = v as? [String: Any] else {
+                guard id.hasPrefix("CVE-") || id.hasPrefix("DSA-") || id.hasPrefix("DLA-"),
+                    let issue = v as? [String: Any]
+                else {
                     continue
                 }
                 var adv =
@@ -271,9 +290,13 @@ public enum DebianTracker {
                     var ranges: [AffectedRange]
                     switch status {
                     case "resolved":
-                        guard let fixed = r["fixed_version"] as? String, fixed != "0" else { continue }  // "0": never affected
+                        // "0": never affected.
+                        guard let fixed = r["fixed_version"] as? String, fixed != "0" else { continue }
                         state = .fixed
-                        ranges = [AffectedRange(type: "ECOSYSTEM", events: [RangeEvent(introduced: "0"), RangeEvent(fixed: fixed)])]
+                        ranges = [
+                            AffectedRange(
+                                type: "ECOSYSTEM", events: [RangeEvent(introduced: "0"), RangeEvent(fixed: fixed)])
+                        ]
                     case "open":
                         state = (r["nodsa_reason"] as? String) == "ignored" ? .wontFix : .notFixed
                         ranges = [AffectedRange(type: "ECOSYSTEM", events: [RangeEvent(introduced: "0")])]
@@ -286,9 +309,12 @@ public enum DebianTracker {
                             fixState: state, urgency: urgency))
                     if let urgency {
                         let sev = Severity(debianUrgency: urgency)
-                        if sev != .unknown, !adv.severities.contains(where: { $0.severity == sev && $0.source == "debian" }) {
+                        if sev != .unknown,
+                            !adv.severities.contains(where: { $0.severity == sev && $0.source == "debian" })
+                        {
                             adv.severities.append(
-                                SeverityRating(source: "debian", type: "urgency", vector: urgency, score: nil, severity: sev))
+                                SeverityRating(
+                                    source: "debian", type: "urgency", vector: urgency, score: nil, severity: sev))
                         }
                     }
                 }
@@ -296,7 +322,8 @@ public enum DebianTracker {
             }
         }
         let advisories = byID.keys.sorted().compactMap { byID[$0] }.filter { !$0.affected.isEmpty }
-        return ParsedFeed(source: "debian-tracker", format: "debian-tracker-json", location: location, advisories: advisories)
+        return ParsedFeed(
+            source: "debian-tracker", format: "debian-tracker-json", location: location, advisories: advisories)
     }
 }
 
@@ -314,7 +341,10 @@ public enum AlpineSecDB {
                 for text in (ids as? [String]) ?? [] {
                     // Entries may carry extra words: "CVE-2024-1 GHSA-…", "CVE-2017-2616 (+ regression fix)".
                     let tokens = text.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
-                        .filter { $0.hasPrefix("CVE-") || $0.hasPrefix("GHSA-") || $0.hasPrefix("XSA-") || $0.hasPrefix("ALPINE-") }
+                        .filter {
+                            $0.hasPrefix("CVE-") || $0.hasPrefix("GHSA-") || $0.hasPrefix("XSA-")
+                                || $0.hasPrefix("ALPINE-")
+                        }
                     guard let id = tokens.first else { continue }
                     var adv =
                         byID[id]
@@ -324,7 +354,10 @@ public enum AlpineSecDB {
                     adv.affected.append(
                         AffectedPackage(
                             ecosystem: "alpine", release: rel, package: name,
-                            ranges: [AffectedRange(type: "ECOSYSTEM", events: [RangeEvent(introduced: "0"), RangeEvent(fixed: fixed)])],
+                            ranges: [
+                                AffectedRange(
+                                    type: "ECOSYSTEM", events: [RangeEvent(introduced: "0"), RangeEvent(fixed: fixed)])
+                            ],
                             versions: [], fixState: .fixed, urgency: nil))
                     byID[id] = adv
                 }

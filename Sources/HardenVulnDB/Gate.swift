@@ -21,7 +21,10 @@ public struct VulnerabilityGate: Codable, Sendable, Equatable {
     /// Findings whose EPSS score is above this fail.
     public var maxEPSS: Double?
 
-    public init(failOn: Severity? = nil, unknown: UnknownSeverityPolicy = .warn, knownExploited: Bool = false, maxEPSS: Double? = nil) {
+    public init(
+        failOn: Severity? = nil, unknown: UnknownSeverityPolicy = .warn, knownExploited: Bool = false,
+        maxEPSS: Double? = nil
+    ) {
         self.failOn = failOn
         self.unknown = unknown
         self.knownExploited = knownExploited

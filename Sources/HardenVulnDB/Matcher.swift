@@ -13,7 +13,9 @@ public struct Finding: Codable, Sendable, Hashable {
         public var layer: Int?
         public var locations: [String]
 
-        public init(ref: String, type: String, name: String, version: String, purl: String, layer: Int?, locations: [String]) {
+        public init(
+            ref: String, type: String, name: String, version: String, purl: String, layer: Int?, locations: [String]
+        ) {
             self.ref = ref
             self.type = type
             self.name = name
@@ -56,7 +58,8 @@ public struct Finding: Codable, Sendable, Hashable {
 
     public init(
         id: String, ids: [String], package: PackageRef, matchedOn: String, fixState: FixState, fixedVersions: [String],
-        severity: Severity, ratings: [SeverityRating], sourcePackage: String? = nil, group: String? = nil, summary: String?,
+        severity: Severity, ratings: [SeverityRating], sourcePackage: String? = nil, group: String? = nil,
+        summary: String?,
         sources: [String], suppressed: Suppression?
     ) {
         self.id = id
@@ -115,14 +118,17 @@ public struct Matcher {
         case .npm:
             guard p.ownedBy == nil else { return nil }
             return Query(
-                ecosystem: "npm", name: p.name.lowercased(), version: p.version, releases: nil, description: "npm \(p.name) \(p.version)")
+                ecosystem: "npm", name: p.name.lowercased(), version: p.version, releases: nil,
+                description: "npm \(p.name) \(p.version)")
         case .gem:
             guard p.ownedBy == nil else { return nil }
             return Query(
-                ecosystem: "RubyGems", name: p.name, version: p.version, releases: nil, description: "RubyGems \(p.name) \(p.version)")
+                ecosystem: "RubyGems", name: p.name, version: p.version, releases: nil,
+                description: "RubyGems \(p.name) \(p.version)")
         case .goModule:
             let version = p.name == "stdlib" && p.version.hasPrefix("go") ? String(p.version.dropFirst(2)) : p.version
-            return Query(ecosystem: "Go", name: p.name, version: version, releases: nil, description: "Go \(p.name) \(version)")
+            return Query(
+                ecosystem: "Go", name: p.name, version: version, releases: nil, description: "Go \(p.name) \(version)")
         case .javaArchive:
             guard let group = p.sourceName else { return nil }
             return Query(
@@ -133,7 +139,8 @@ public struct Matcher {
         case .rustCrate:
             guard p.ownedBy == nil else { return nil }
             return Query(
-                ecosystem: "crates.io", name: p.name, version: p.version, releases: nil, description: "crates.io \(p.name) \(p.version)")
+                ecosystem: "crates.io", name: p.name, version: p.version, releases: nil,
+                description: "crates.io \(p.name) \(p.version)")
         case .dotnet:
             return Query(
                 ecosystem: "NuGet", name: p.name.lowercased(), version: p.version, releases: nil,
@@ -171,7 +178,8 @@ public struct Matcher {
     }
 
     /// Whether `version` is affected by `pkg` (OSV evaluation: `versions`, then each range's events in order).
-    public static func isAffected(_ version: String, _ pkg: AffectedPackage, comparator: any VersionComparator) -> Bool {
+    public static func isAffected(_ version: String, _ pkg: AffectedPackage, comparator: any VersionComparator) -> Bool
+    {
         if pkg.versions.contains(version) { return true }
         for range in pkg.ranges {
             if rangeAffects(version, range, comparator: comparator) { return true }
@@ -213,7 +221,8 @@ public struct Matcher {
         for p in sbom.packages {
             for q in Self.queries(for: p, os: sbom.os) {
                 let comparator = Comparators.forEcosystem(
-                    q.ecosystem == "debian" || q.ecosystem == "ubuntu" ? "Debian" : (q.ecosystem == "alpine" ? "Alpine" : q.ecosystem))
+                    q.ecosystem == "debian" || q.ecosystem == "ubuntu"
+                        ? "Debian" : (q.ecosystem == "alpine" ? "Alpine" : q.ecosystem))
                 for row in try database.affected(ecosystem: q.ecosystem, package: q.name) {
                     if let releases = q.releases, let r = row.package.release, !releases.contains(r) { continue }
                     guard Self.isAffected(q.version, row.package, comparator: comparator) else { continue }
@@ -230,8 +239,10 @@ public struct Matcher {
                             package: .init(
                                 ref: p.id, type: p.type.rawValue, name: p.name, version: p.version, purl: p.purl,
                                 layer: p.layer?.index, locations: p.locations),
-                            matchedOn: q.description, fixState: row.package.fixState, fixedVersions: [], severity: .unknown, ratings: [],
-                            sourcePackage: p.sourceName ?? p.name, group: "\(canonical)/\(p.sourceName ?? p.name)", summary: nil,
+                            matchedOn: q.description, fixState: row.package.fixState, fixedVersions: [],
+                            severity: .unknown, ratings: [],
+                            sourcePackage: p.sourceName ?? p.name, group: "\(canonical)/\(p.sourceName ?? p.name)",
+                            summary: nil,
                             sources: [],
                             suppressed: nil)
                     f.ids = Array(Set(f.ids).union(ids)).sorted()
@@ -245,7 +256,9 @@ public struct Matcher {
         }
         // What the database says about an id, looked up once per id (a CVE usually affects several binary packages).
         var enriched: [String: (ratings: [SeverityRating], kev: KEVEntry?, epss: EPSSScore?, cwes: [String])] = [:]
-        func enrichment(_ id: String) throws -> (ratings: [SeverityRating], kev: KEVEntry?, epss: EPSSScore?, cwes: [String]) {
+        func enrichment(
+            _ id: String
+        ) throws -> (ratings: [SeverityRating], kev: KEVEntry?, epss: EPSSScore?, cwes: [String]) {
             if let e = enriched[id] { return e }
             let cve = id.hasPrefix("CVE-")
             let e = (
@@ -260,7 +273,9 @@ public struct Matcher {
             guard var f = byKey[key] else { continue }
             var ratings: [SeverityRating] = []
             for id in f.ids { ratings += try enrichment(id).ratings }
-            f.ratings = Array(Set(ratings)).sorted { ($0.source, $0.type, $0.vector ?? "") < ($1.source, $1.type, $1.vector ?? "") }
+            f.ratings = Array(Set(ratings)).sorted {
+                ($0.source, $0.type, $0.vector ?? "") < ($1.source, $1.type, $1.vector ?? "")
+            }
             (f.severity, f.severitySource) = Self.primarySeverity(f.ratings)
             let cvss = f.ratings.compactMap(CVSSScore.init)
             f.cvss = cvss.isEmpty ? nil : cvss
@@ -277,18 +292,25 @@ public struct Matcher {
     }
 
     /// Raters that enrich CVEs rather than speak for a distribution or ecosystem.
-    static func isCVEEnrichment(_ source: String) -> Bool { source == "nvd" || source.hasPrefix("cna:") || source.hasPrefix("adp:") }
+    static func isCVEEnrichment(_ source: String) -> Bool {
+        source == "nvd" || source.hasPrefix("cna:") || source.hasPrefix("adp:")
+    }
 
     /// One severity and who gave it. The vendor's rating when it has one (the distribution's urgency, the ecosystem
     /// advisory's CVSS or label — the highest if it gives several); else the CVSS base score of NVD, then the CNA, then
     /// an ADP (v3.x before v4.0 before v2.0 for each); else unknown.
     public static func primarySeverity(_ ratings: [SeverityRating]) -> (Severity, String?) {
         let vendor = ratings.filter { !isCVEEnrichment($0.source) && $0.severity != .unknown }
-        if let best = vendor.max(by: { ($0.severity, $1.source) < ($1.severity, $0.source) }) { return (best.severity, best.source) }
+        if let best = vendor.max(by: { ($0.severity, $1.source) < ($1.severity, $0.source) }) {
+            return (best.severity, best.source)
+        }
         for rater in ["nvd", "cna:", "adp:"] {
             for type in ["CVSS_V3", "CVSS_V4", "CVSS_V2"] {
-                let rs = ratings.filter { ($0.source == rater || ($0.source.hasPrefix(rater) && rater.hasSuffix(":"))) && $0.type == type }
-                if let best = rs.max(by: { ($0.score ?? 0, $1.source) < ($1.score ?? 0, $0.source) }), best.score != nil {
+                let rs = ratings.filter {
+                    ($0.source == rater || ($0.source.hasPrefix(rater) && rater.hasSuffix(":"))) && $0.type == type
+                }
+                if let best = rs.max(by: { ($0.score ?? 0, $1.source) < ($1.score ?? 0, $0.source) }), best.score != nil
+                {
                     return (best.severity, best.source)
                 }
             }

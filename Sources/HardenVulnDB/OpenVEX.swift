@@ -18,7 +18,8 @@ public struct OpenVEXStatement: Sendable, Hashable {
 
     public init(
         vulnerability: String, aliases: [String] = [], product: String, subcomponents: [String], status: String,
-        justification: String? = nil, impactStatement: String? = nil, actionStatement: String? = nil, statusNotes: String? = nil
+        justification: String? = nil, impactStatement: String? = nil, actionStatement: String? = nil,
+        statusNotes: String? = nil
     ) {
         self.vulnerability = vulnerability
         self.aliases = aliases
@@ -63,7 +64,9 @@ public enum OpenVEX {
     }
 
     /// The document; nil when there is no statement (OpenVEX requires at least one).
-    public static func document(id: String, author: String, timestamp: Date, statements: [OpenVEXStatement]) throws -> [UInt8]? {
+    public static func document(
+        id: String, author: String, timestamp: Date, statements: [OpenVEXStatement]
+    ) throws -> [UInt8]? {
         guard !statements.isEmpty else { return nil }
         let formatter = ISO8601DateFormatter()
         let items: [[String: Any]] = statements.map { s in
@@ -72,7 +75,9 @@ public enum OpenVEX {
             if !aliases.isEmpty { vuln["aliases"] = aliases }
             var o: [String: Any] = [
                 "vulnerability": vuln, "status": s.status,
-                "products": [["@id": s.product, "subcomponents": Array(Set(s.subcomponents)).sorted().map { ["@id": $0] }]],
+                "products": [
+                    ["@id": s.product, "subcomponents": Array(Set(s.subcomponents)).sorted().map { ["@id": $0] }]
+                ],
             ]
             if let j = s.justification { o["justification"] = j }
             if let i = s.impactStatement { o["impact_statement"] = i }
@@ -81,9 +86,12 @@ public enum OpenVEX {
             return o
         }
         let doc: [String: Any] = [
-            "@context": "https://openvex.dev/ns/v0.2.0", "@id": id, "author": author, "timestamp": formatter.string(from: timestamp),
+            "@context": "https://openvex.dev/ns/v0.2.0", "@id": id, "author": author,
+            "timestamp": formatter.string(from: timestamp),
             "version": 1, "tooling": "harden \(hardenToolVersion)", "statements": items,
         ]
-        return Array(try JSONSerialization.data(withJSONObject: doc, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]))
+        return Array(
+            try JSONSerialization.data(
+                withJSONObject: doc, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]))
     }
 }

@@ -125,7 +125,13 @@ public final class SQLiteDatabase {
 }
 
 extension SQLValue {
-    public var string: String? { if case .text(let s) = self { return s }; return nil }
-    public var int: Int64? { if case .integer(let n) = self { return n }; return nil }
+    public var string: String? {
+        if case .text(let s) = self { return s }
+        return nil
+    }
+    public var int: Int64? {
+        if case .integer(let n) = self { return n }
+        return nil
+    }
     public static func opt(_ s: String?) -> SQLValue { s.map { .text($0) } ?? .null }
 }

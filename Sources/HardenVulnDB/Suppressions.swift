@@ -30,8 +30,10 @@ public struct VEXDocument: Sendable {
         public var status: String
         public var justification: String?
 
-        public init(vulnerability: [String], products: [(product: String, subcomponents: [String])], status: String, justification: String?)
-        {
+        public init(
+            vulnerability: [String], products: [(product: String, subcomponents: [String])], status: String,
+            justification: String?
+        ) {
             self.vulnerability = vulnerability
             self.products = products
             self.status = status
@@ -71,7 +73,9 @@ public struct VEXDocument: Sendable {
             func ids(_ obj: [String: Any]) -> [String] {
                 var out: [String] = []
                 if let id = obj["@id"] as? String { out.append(id) }
-                if let ids = obj["identifiers"] as? [String: Any], let purl = ids["purl"] as? String { out.append(purl) }
+                if let ids = obj["identifiers"] as? [String: Any], let purl = ids["purl"] as? String {
+                    out.append(purl)
+                }
                 return out
             }
             for p in (s["products"] as? [Any]) ?? [] {
@@ -81,8 +85,10 @@ public struct VEXDocument: Sendable {
                     for id in ids(obj) { products.append((id, subs)) }
                 }
             }
-            let justification = (s["justification"] as? String) ?? (s["impact_statement"] as? String) ?? (s["status_notes"] as? String)
-            statements.append(Statement(vulnerability: vulns, products: products, status: status, justification: justification))
+            let justification =
+                (s["justification"] as? String) ?? (s["impact_statement"] as? String) ?? (s["status_notes"] as? String)
+            statements.append(
+                Statement(vulnerability: vulns, products: products, status: status, justification: justification))
         }
         return VEXDocument(statements: statements, source: path)
     }
@@ -97,7 +103,8 @@ public struct VEXDocument: Sendable {
 
     /// Whether a product id names the image (its manifest digest, plain or percent-encoded as purls write it).
     static func isImage(_ product: String, digest: String) -> Bool {
-        !digest.isEmpty && (product.contains(digest) || product.contains(digest.replacingOccurrences(of: ":", with: "%3A")))
+        !digest.isEmpty
+            && (product.contains(digest) || product.contains(digest.replacingOccurrences(of: ":", with: "%3A")))
     }
 
     /// A statement applies to a finding when a product names its package, or names the image with no subcomponents, or
@@ -105,7 +112,9 @@ public struct VEXDocument: Sendable {
     func applies(_ s: Statement, to f: Finding, imageDigest: String) -> Bool {
         if s.products.isEmpty { return true }
         return s.products.contains { p in
-            if p.subcomponents.isEmpty { return Self.productMatches(p.product, purl: f.package.purl, imageDigest: imageDigest) }
+            if p.subcomponents.isEmpty {
+                return Self.productMatches(p.product, purl: f.package.purl, imageDigest: imageDigest)
+            }
             guard Self.isImage(p.product, digest: imageDigest) || p.product == f.package.purl else { return false }
             return p.subcomponents.contains { Self.productMatches($0, purl: f.package.purl, imageDigest: "") }
         }
@@ -159,9 +168,13 @@ public struct IgnoreRules: Sendable {
         var rules: [Rule] = []
         for item in list {
             let line = (item.mark?.line ?? 0)
-            guard let m = item.mapping else { throw HardenError(.corrupt, "\(path):\(line): each rule must be a mapping") }
+            guard let m = item.mapping else {
+                throw HardenError(.corrupt, "\(path):\(line): each rule must be a mapping")
+            }
             for key in m.keys {
-                if let k = key.string, !known.contains(k) { throw HardenError(.corrupt, "\(path):\(line): unknown key \"\(k)\"") }
+                if let k = key.string, !known.contains(k) {
+                    throw HardenError(.corrupt, "\(path):\(line): unknown key \"\(k)\"")
+                }
             }
             var r = Rule(line: line)
             r.vulnerability = m["vulnerability"]?.string
@@ -196,7 +209,8 @@ public struct IgnoreRules: Sendable {
             if let v = r.packageVersion, v != f.package.version { continue }
             if let t = r.packageType, t != f.package.type { continue }
             if let p = r.path, !f.package.locations.contains(where: { $0.hasPrefix(p) }) { continue }
-            return Suppression(kind: "ignore", status: "ignored", justification: r.reason, source: "\(source):\(r.line)")
+            return Suppression(
+                kind: "ignore", status: "ignored", justification: r.reason, source: "\(source):\(r.line)")
         }
         return nil
     }

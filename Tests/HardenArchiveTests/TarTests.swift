@@ -14,10 +14,12 @@ private func readAll(_ bytes: [UInt8]) throws -> [(TarEntry, [UInt8])] {
 
 @Suite struct TarRoundTripTests {
     static let longName = String(repeating: "d/", count: 60) + "file-with-a-long-name.txt"  // > 100 bytes
-    static let veryLongName = String(repeating: "directory-", count: 30) + "/" + String(repeating: "x", count: 120)  // > 255
+    // More than 255 bytes.
+    static let veryLongName = String(repeating: "directory-", count: 30) + "/" + String(repeating: "x", count: 120)
 
     @Test func everyEntryTypeSurvivesARoundTrip() throws {
-        var xattrEntry = TarEntry(path: "usr/bin/ping", type: .regular, mode: 0o4755, uid: 0, gid: 0, size: 4, mtime: 1_600_000_000)
+        var xattrEntry = TarEntry(
+            path: "usr/bin/ping", type: .regular, mode: 0o4755, uid: 0, gid: 0, size: 4, mtime: 1_600_000_000)
         xattrEntry.xattrs = ["security.capability": [1, 0, 0, 2, 0, 32, 0, 0], "user.note": Array("hi".utf8)]
         let entries: [FixtureEntry] = [
             .dir("etc"),
@@ -73,7 +75,9 @@ private func readAll(_ bytes: [UInt8]) throws -> [(TarEntry, [UInt8])] {
                 try HostFS.writeFileAtomically(dir + "/src/" + long, Array("long".utf8))
                 names.append(long)
             }
-            let (status, out) = try runProcess(["tar", "--format=\(format)", "-C", dir + "/src", "-cf", dir + "/a.tar", "."])
+            let (status, out) = try runProcess([
+                "tar", "--format=\(format)", "-C", dir + "/src", "-cf", dir + "/a.tar", ".",
+            ])
             #expect(status == 0, "\(out)")
             let read = try readAll(try HostFS.readFile(dir + "/a.tar"))
             let paths = Set(read.map { $0.0.path.normalized.description })
@@ -92,7 +96,9 @@ private func readAll(_ bytes: [UInt8]) throws -> [(TarEntry, [UInt8])] {
                 "sh", "-c",
                 "printf head > \(file); truncate -s 4M \(file); printf tail | dd of=\(file) bs=1 seek=3145728 conv=notrunc 2>/dev/null",
             ])
-            let (status, out) = try runProcess(["tar", "--format=\(format)", "-S", "-C", dir, "-cf", dir + "/s.tar", "sparse"])
+            let (status, out) = try runProcess([
+                "tar", "--format=\(format)", "-S", "-C", dir, "-cf", dir + "/s.tar", "sparse",
+            ])
             #expect(status == 0, "\(out)")
             let read = try readAll(try HostFS.readFile(dir + "/s.tar"))
             let (entry, body) = try #require(read.first)
@@ -106,7 +112,9 @@ private func readAll(_ bytes: [UInt8]) throws -> [(TarEntry, [UInt8])] {
     @Test func gnuTarReadsWhatWeWrite() throws {
         try #require(haveProgram("tar"), "GNU tar is needed")
         try withTemporaryDirectory { dir in
-            let bytes = try Fixtures.tar([.dir("a"), .file("a/x", "x"), .file(TarRoundTripTests.veryLongName, "v"), .symlink("a/l", "x")])
+            let bytes = try Fixtures.tar([
+                .dir("a"), .file("a/x", "x"), .file(TarRoundTripTests.veryLongName, "v"), .symlink("a/l", "x"),
+            ])
             try HostFS.writeFileAtomically(dir + "/ours.tar", bytes)
             let (status, out) = try runProcess(["tar", "-tf", dir + "/ours.tar"])
             #expect(status == 0, "\(out)")
@@ -162,7 +170,8 @@ private func readAll(_ bytes: [UInt8]) throws -> [(TarEntry, [UInt8])] {
     @Test func randomGarbageNeverCrashes() throws {
         var rng = SeededGenerator(for: "randomGarbageNeverCrashes")
         let valid = try Fixtures.tar([
-            .dir("a"), .file("a/b", "content"), .symlink("c", "a/b"), .file(String(repeating: "p/", count: 80) + "f", "z"),
+            .dir("a"), .file("a/b", "content"), .symlink("c", "a/b"),
+            .file(String(repeating: "p/", count: 80) + "f", "z"),
         ])
         for _ in 0..<2000 {
             var bytes = valid
@@ -209,7 +218,9 @@ private func readAll(_ bytes: [UInt8]) throws -> [(TarEntry, [UInt8])] {
         for _ in 0..<64 { try w.write(zeros) }
         try w.finish()
         let limits = DecompressionLimits(maxBytes: 1 << 40, maxRatio: 100, ratioGrace: 4 << 20)
-        #expect { try compression.decompressing(MemoryReader(sink.bytes), name: "bomb", limits: limits).drain() } throws: {
+        #expect {
+            try compression.decompressing(MemoryReader(sink.bytes), name: "bomb", limits: limits).drain()
+        } throws: {
             ($0 as? HardenError)?.code == .limitExceeded
         }
     }
@@ -222,7 +233,8 @@ private func readAll(_ bytes: [UInt8]) throws -> [(TarEntry, [UInt8])] {
         #expect(try ok.readAll(limit: 100, name: "blob") == data)
         let wrongSize = HashingReader(MemoryReader(data), expected: ExpectedContent(hex: hex, size: 6, name: "blob"))
         #expect(throws: HardenError.self) { try wrongSize.drain() }
-        let wrongDigest = HashingReader(MemoryReader(data + [1]), expected: ExpectedContent(hex: hex, size: nil, name: "blob"))
+        let wrongDigest = HashingReader(
+            MemoryReader(data + [1]), expected: ExpectedContent(hex: hex, size: nil, name: "blob"))
         #expect(throws: HardenError.self) { try wrongDigest.drain() }
     }
 }

@@ -62,10 +62,12 @@ import Testing
 
     @Test func everySupportedKeyIsRead() throws {
         let p = try ComposeReader.parse(
-            Self.full, file: "compose.yaml", directory: "/proj", variables: ["DB_PASSWORD": "hunter2", "FROM_ENV": "yes"])
+            Self.full, file: "compose.yaml", directory: "/proj",
+            variables: ["DB_PASSWORD": "hunter2", "FROM_ENV": "yes"])
         let web = try #require(p.services["web"])
         #expect(web.image == "oci:images/oci:web")
-        #expect(web.environment == ["DB_HOST": "db", "DB_PASSWORD": "hunter2", "FROM_ENV": "yes", "TZ": "Europe/Paris"])
+        #expect(
+            web.environment == ["DB_HOST": "db", "DB_PASSWORD": "hunter2", "FROM_ENV": "yes", "TZ": "Europe/Paris"])
         #expect(web.envFiles == ["/proj/web.env"], "an optional env file that does not exist is skipped")
         #expect(web.command == ["python3", "app.py", "--port", "8 0"])
         #expect(web.entrypoint == ["/usr/bin/env"])
@@ -81,14 +83,18 @@ import Testing
         #expect(web.tmpfs == ["/tmp"])
         #expect(web.dependsOn == ["db": .healthy, "cache": .started])
         let h = try #require(web.healthcheck)
-        #expect(h.test == ["CMD-SHELL", "curl -f http://localhost/"] && h.interval == 90 && h.timeout == 0.5 && h.retries == 5)
+        #expect(
+            h.test == ["CMD-SHELL", "curl -f http://localhost/"] && h.interval == 90 && h.timeout == 0.5
+                && h.retries == 5)
         #expect(h.startPeriod == 10)
         #expect(web.extraHosts == ["api.example": "10.0.0.5", "v6host": "::1"])
         #expect(web.initProcess == true && web.stopSignal == "SIGQUIT" && web.stopGracePeriod == 20)
         #expect(p.services["db"]?.environment == ["POSTGRES_PASSWORD": "secret", "FROM_ENV": "yes"])
         #expect(p.services["db"]?.healthcheck?.test == ["CMD", "pg_isready"])
         #expect(p.services["cache"]?.dependsOn == ["db": .started])
-        #expect(p.warnings.contains { $0.hasPrefix("compose.yaml:") && $0.contains("services.web.restart ignored") }, "\(p.warnings)")
+        #expect(
+            p.warnings.contains { $0.hasPrefix("compose.yaml:") && $0.contains("services.web.restart ignored") },
+            "\(p.warnings)")
     }
 
     @Test func variablesInterpolate() throws {
@@ -104,7 +110,9 @@ import Testing
         let required = "services:\n  a:\n    image: ${IMAGE:?set IMAGE first}\n"
         #expect {
             _ = try ComposeReader.parse(required, file: "c.yaml", directory: "/d", variables: [:])
-        } throws: { ($0 as? HardenError)?.message == "c.yaml:3: services.a.image: variable IMAGE is required: set IMAGE first" }
+        } throws: {
+            ($0 as? HardenError)?.message == "c.yaml:3: services.a.image: variable IMAGE is required: set IMAGE first"
+        }
     }
 
     @Test func twoFilesMergeLikeComposeDoes() throws {
@@ -140,18 +148,31 @@ import Testing
             #expect(web.image == "web:2" && web.command == ["serve"])
             #expect(web.environment == ["A": "1", "B": "2", "C": "dotenv"])
             #expect(web.ports == ["80:80", "443:443"])
-            #expect(web.volumes.map { "\($0.source ?? "-"):\($0.target)" } == [dir + "/two:/data", dir + "/logs:/logs"])
+            #expect(
+                web.volumes.map { "\($0.source ?? "-"):\($0.target)" } == [dir + "/two:/data", dir + "/logs:/logs"])
             #expect(p.services["db"]?.image == "db")
         }
     }
 
     @Test(arguments: [
         ("services:\n  a:\n    image: x\n    privileged: true\n", "c.yaml:4: services.a.privileged: is not supported"),
-        ("services:\n  a:\n    image: x\n    network_mode: host\n", "c.yaml:4: services.a.network_mode: is not supported"),
+        (
+            "services:\n  a:\n    image: x\n    network_mode: host\n",
+            "c.yaml:4: services.a.network_mode: is not supported"
+        ),
         ("services:\n  a:\n    build: .\n", "c.yaml:3: services.a.build: is not supported"),
-        ("services:\n  a:\n    depends_on:\n      b: {condition: sometime}\n", "c.yaml:4: services.a.depends_on.condition: must be"),
-        ("services:\n  a:\n    healthcheck:\n      test: [CMD, x]\n      interval: soon\n", "c.yaml:5: services.a.healthcheck.interval:"),
-        ("services:\n  a:\n    volumes: [\"a:b:c:d\"]\n", "c.yaml:3: services.a.volumes: \"a:b:c:d\" is not SOURCE:TARGET"),
+        (
+            "services:\n  a:\n    depends_on:\n      b: {condition: sometime}\n",
+            "c.yaml:4: services.a.depends_on.condition: must be"
+        ),
+        (
+            "services:\n  a:\n    healthcheck:\n      test: [CMD, x]\n      interval: soon\n",
+            "c.yaml:5: services.a.healthcheck.interval:"
+        ),
+        (
+            "services:\n  a:\n    volumes: [\"a:b:c:d\"]\n",
+            "c.yaml:3: services.a.volumes: \"a:b:c:d\" is not SOURCE:TARGET"
+        ),
         ("services:\n  a:\n    init: maybe\n", "c.yaml:3: services.a.init: must be true or false"),
         ("secrets:\n  s: {file: x}\n", "c.yaml:1: secrets: is not supported yet"),
         ("services: [a, b]\n", "c.yaml:1: services: must be a mapping"),
@@ -176,6 +197,8 @@ import Testing
     @Test func aliasBombsAreRefused() {
         var text = "a: &a [x]\n"
         for i in 0..<40 { text += "b\(i): &b\(i) [*a, *a]\n" }
-        #expect(throws: HardenError.self) { _ = try ComposeReader.parse(text, file: "c.yaml", directory: "/d", variables: [:]) }
+        #expect(throws: HardenError.self) {
+            _ = try ComposeReader.parse(text, file: "c.yaml", directory: "/d", variables: [:])
+        }
     }
 }

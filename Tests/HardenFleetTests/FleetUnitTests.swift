@@ -14,7 +14,9 @@ import Testing
 struct FleetUnitTests {
     @Test func postgresURLs() throws {
         let c = try PostgresURL.configuration("postgres://harden:s%40cret@db.example:6543/fleet?sslmode=require")
-        #expect(c.host == "db.example" && c.port == 6543 && c.username == "harden" && c.password == "s@cret" && c.database == "fleet")
+        #expect(
+            c.host == "db.example" && c.port == 6543 && c.username == "harden" && c.password == "s@cret"
+                && c.database == "fleet")
         let d = try PostgresURL.configuration("postgresql://u@localhost/harden?sslmode=disable")
         #expect(d.port == 5432 && d.password == nil && d.database == "harden")
         let s = try PostgresURL.configuration("postgres://u@/harden?host=/run/postgresql&port=5433")
@@ -47,7 +49,9 @@ struct FleetUnitTests {
         #expect(high.matches(severity: .critical, kev: false) && high.matches(severity: .high, kev: false))
         #expect(!high.matches(severity: .medium, kev: true))
         #expect(try WebhookRule(parsing: "any").matches(severity: .unknown, kev: false))
-        for bad in ["", "severe", "high,sometimes"] { #expect(throws: HardenError.self) { try WebhookRule(parsing: bad) } }
+        for bad in ["", "severe", "high,sometimes"] {
+            #expect(throws: HardenError.self) { try WebhookRule(parsing: bad) }
+        }
     }
 
     @Test func durations() throws {
@@ -55,7 +59,9 @@ struct FleetUnitTests {
         #expect(try Duration.parse("5m", option: "--x") == .seconds(300))
         #expect(try Duration.parse("6h", option: "--x") == .seconds(21600))
         #expect(try Duration.parse("1.5", option: "--x") == .milliseconds(1500))
-        for bad in ["", "-1s", "soon", "5w"] { #expect(throws: HardenError.self) { try Duration.parse(bad, option: "--x") } }
+        for bad in ["", "-1s", "soon", "5w"] {
+            #expect(throws: HardenError.self) { try Duration.parse(bad, option: "--x") }
+        }
     }
 
     /// Fingerprints change for exactly the keys whose advisories changed; the shared matcher gives the plain
@@ -64,7 +70,8 @@ struct FleetUnitTests {
         try withTemporaryDirectory { dir in
             func db(_ name: String, _ json: String) throws -> VulnerabilityDatabase {
                 try HostFS.writeFileAtomically(dir + "/\(name).json", Array(json.utf8))
-                _ = try VulnerabilityDatabase.importFeeds(try FeedParser.load(dir + "/\(name).json"), into: dir + "/\(name).sqlite")
+                _ = try VulnerabilityDatabase.importFeeds(
+                    try FeedParser.load(dir + "/\(name).json"), into: dir + "/\(name).sqlite")
                 return try VulnerabilityDatabase(readingAt: dir + "/\(name).sqlite")
             }
             let one = try db(
@@ -77,7 +84,9 @@ struct FleetUnitTests {
             )
             let a = try AdvisoryFingerprints.compute(one)
             let b = try AdvisoryFingerprints.compute(two)
-            let changed = Set(a.keys).union(b.keys).filter { a[$0] != b[$0] }.map { $0.replacingOccurrences(of: "\u{1}", with: "/") }
+            let changed = Set(a.keys).union(b.keys).filter { a[$0] != b[$0] }.map {
+                $0.replacingOccurrences(of: "\u{1}", with: "/")
+            }
             #expect(Set(changed) == ["debian/bash", "debian/zlib", "debian/openssl"])
             #expect(try AdvisoryFingerprints.compute(one) == a, "deterministic")
             // Shared matching = plain matching, packages repeated across "images".
@@ -91,15 +100,21 @@ struct FleetUnitTests {
             }
             let images = [
                 [try deb("a1", "libc6", "glibc", "2.36-9+deb12u4"), try deb("a2", "bash", "bash", "5.2.15-2+b2")],
-                [try deb("b1", "libc6", "glibc", "2.36-9+deb12u4"), try deb("b2", "libc-bin", "glibc", "2.36-9+deb12u4")],
+                [
+                    try deb("b1", "libc6", "glibc", "2.36-9+deb12u4"),
+                    try deb("b2", "libc-bin", "glibc", "2.36-9+deb12u4"),
+                ],
                 [try deb("c1", "libc6", "glibc", "2.36-9+deb12u99"), try deb("c2", "bash", "bash", "5.2.15-2+b2")],
             ]
             let shared = SharedMatcher(database: two)
             for packages in images {
                 let sbom = SBOM(
-                    source: .init(reference: "", manifestDigest: "", configDigest: "", platform: ""), os: os, packages: packages)
+                    source: .init(reference: "", manifestDigest: "", configDigest: "", platform: ""), os: os,
+                    packages: packages)
                 let plain = try Matcher(database: two).match(sbom).map { "\($0.id) \($0.package.ref) \($0.severity)" }
-                let reused = try shared.match(os: os, packages: packages).map { "\($0.id) \($0.package.ref) \($0.severity)" }
+                let reused = try shared.match(os: os, packages: packages).map {
+                    "\($0.id) \($0.package.ref) \($0.severity)"
+                }
                 #expect(Set(plain) == Set(reused) && plain.count == reused.count)
             }
             #expect(shared.lookups == 4, "libc6 u4, bash, libc-bin u4, libc6 u99: each matched once")
@@ -115,8 +130,11 @@ struct FleetUnitTests {
             await cache.put(String(repeating: "k", count: 200) + "\(i)", generation: 1, .text(.ok, body))
             #expect(await cache.heldBytes <= 100_000)
         }
-        #expect(await cache.get(String(repeating: "k", count: 200) + "1999", generation: 1) != nil, "the newest answer is kept")
-        #expect(await cache.get(String(repeating: "k", count: 200) + "0", generation: 1) == nil, "the oldest went first")
+        #expect(
+            await cache.get(String(repeating: "k", count: 200) + "1999", generation: 1) != nil,
+            "the newest answer is kept")
+        #expect(
+            await cache.get(String(repeating: "k", count: 200) + "0", generation: 1) == nil, "the oldest went first")
         // An answer larger than a quarter of the budget is not cached at all.
         await cache.put("big", generation: 1, .text(.ok, String(repeating: "y", count: 30_000)))
         #expect(await cache.get("big", generation: 1) == nil)

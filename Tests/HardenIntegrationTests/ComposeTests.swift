@@ -25,7 +25,8 @@ enum ComposeFixture {
     /// compose.yml + secrets.env in `dir`: db (postgres, a named volume, a healthcheck) and app (pgapp, DB_HOST=db).
     static func write(_ dir: String, secret: String, dbHealthcheck: String? = nil) throws {
         try HostFS.writeFileAtomically(
-            dir + "/secrets.env", Array("# the database password\nPOSTGRES_PASSWORD=\(secret)\nDB_PASSWORD=\(secret)\n".utf8))
+            dir + "/secrets.env",
+            Array("# the database password\nPOSTGRES_PASSWORD=\(secret)\nDB_PASSWORD=\(secret)\n".utf8))
         let health =
             dbHealthcheck
             ?? #"["CMD", "/usr/lib/postgresql/15/bin/pg_isready", "-h", "127.0.0.1", "-U", "postgres"]"#
@@ -75,7 +76,9 @@ enum ComposeFixture {
     }
 }
 
-@Suite(.serialized, .enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh"))
+@Suite(
+    .serialized,
+    .enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh"))
 struct ComposeTests {
     @Test func runSettingsReachTheContainerAndItsVerification() throws {
         try RuntimeTests.require()
@@ -93,8 +96,10 @@ struct ComposeTests {
                 echo "token is $API_TOKEN"
                 """
             let settings = [
-                "--env-file", dir + "/app.env", "--env", "GREETING=hello", "--mount", "\(dir)/data:/data:ro", "--mount", "\(dir)/out:/out",
-                "--tmpfs", "/scratch", "--user", "65534:65534", "--workdir", "/data", "--entrypoint", "/bin/sh", "--", "-c", script,
+                "--env-file", dir + "/app.env", "--env", "GREETING=hello", "--mount", "\(dir)/data:/data:ro", "--mount",
+                "\(dir)/out:/out",
+                "--tmpfs", "/scratch", "--user", "65534:65534", "--workdir", "/data", "--entrypoint", "/bin/sh", "--",
+                "-c", script,
             ]
             let (status, out) = try RuntimeTests.harden(
                 ["profile", "oci:\(TestImages.layout):base", "-o", dir + "/p.json"] + settings, runDir: dir + "/run")
@@ -104,25 +109,33 @@ struct ComposeTests {
             let p = try RuntimeTests.profile(dir + "/p.json")
             let run = try #require(p.runs.last)
             #expect(run.settings?.environment == ["API_TOKEN", "GREETING"])
-            #expect(run.settings?.mounts.map(\.destination) == ["/data", "/out"] && run.settings?.tmpfs == ["/scratch"])
+            #expect(
+                run.settings?.mounts.map(\.destination) == ["/data", "/out"] && run.settings?.tmpfs == ["/scratch"])
             #expect(run.user == "65534:65534" && run.command.first == "/bin/sh")
             #expect(p.mountedFiles?.map(\.path).contains("/data/in") == true, "\(p.mountedFiles ?? [])")
-            #expect(!p.files.contains { $0.path.hasPrefix("/data/") || $0.path.hasPrefix("/out/") || $0.path.hasPrefix("/scratch/") })
-            #expect(try ComposeFixture.filesHolding(secret, under: dir + "/p.json").isEmpty, "the secret is in the profile")
+            #expect(
+                !p.files.contains {
+                    $0.path.hasPrefix("/data/") || $0.path.hasPrefix("/out/") || $0.path.hasPrefix("/scratch/")
+                })
+            #expect(
+                try ComposeFixture.filesHolding(secret, under: dir + "/p.json").isEmpty, "the secret is in the profile")
 
             // minify replays with the same settings; the hardened image holds nothing of the mounts or the secret.
             let (ms, mout) = try RuntimeTests.harden(
                 [
-                    "minify", "oci:\(TestImages.layout):base", "--profile", dir + "/p.json", "-o", "oci:\(dir)/min:base", "--report",
+                    "minify", "oci:\(TestImages.layout):base", "--profile", dir + "/p.json", "-o",
+                    "oci:\(dir)/min:base", "--report",
                     dir + "/r.json",
                 ]
                     + settings, runDir: dir + "/run")
             try #require(ms == 0, "\(mout)")
-            let report: MinifyReport = try JSONCoding.decode(try HostFS.readFile(dir + "/r.json"), source: "r.json", what: "report")
+            let report: MinifyReport = try JSONCoding.decode(
+                try HostFS.readFile(dir + "/r.json"), source: "r.json", what: "report")
             #expect(report.verification.ran && report.verification.passed)
             #expect(try ComposeFixture.filesHolding(secret, under: dir + "/min").isEmpty)
             #expect(
-                try ComposeFixture.filesHolding("from-the-host", under: dir + "/min").isEmpty, "a mounted file was copied into the image")
+                try ComposeFixture.filesHolding("from-the-host", under: dir + "/min").isEmpty,
+                "a mounted file was copied into the image")
             #expect(try RuntimeTests.leftovers(runDir: dir + "/run") == [])
 
             // Bad settings: one clear line each.
@@ -146,7 +159,10 @@ struct ComposeTests {
             let run = dir + "/run"
             // Alone, the app cannot answer: no database, no DB_HOST.
             let (alone, aloneOut) = try RuntimeTests.harden(
-                ["profile", "oci:\(TestImages.layout):pgapp", "--http-probe", "8080", "--probe-timeout", "15", "-o", dir + "/alone.json"],
+                [
+                    "profile", "oci:\(TestImages.layout):pgapp", "--http-probe", "8080", "--probe-timeout", "15", "-o",
+                    dir + "/alone.json",
+                ],
                 runDir: run)
             #expect(alone == 2, "\(aloneOut)")
             #expect(aloneOut.contains("probe http 8080 failed"), "\(aloneOut)")
@@ -164,9 +180,11 @@ struct ComposeTests {
                     """.utf8), mode: 0o755)
             let (status, out) = try RuntimeTests.harden(
                 [
-                    "run", "--compose", dir + "/compose.yml", "--service", "app", "--http-probe", "8080", "--probe-script",
+                    "run", "--compose", dir + "/compose.yml", "--service", "app", "--http-probe", "8080",
+                    "--probe-script",
                     dir + "/probe.sh",
-                    "--exec-probe", "getent hosts metadata.internal db", "-o", "oci:\(dir)/out:app", "--report-dir", dir + "/report",
+                    "--exec-probe", "getent hosts metadata.internal db", "-o", "oci:\(dir)/out:app", "--report-dir",
+                    dir + "/report",
                 ], runDir: run)
             try #require(status == 0, "\(out)")
             let record: RunRecord = try JSONCoding.decode(
@@ -175,11 +193,15 @@ struct ComposeTests {
             #expect(profile.probes.allSatisfy(\.ok) && profile.probes.count == 3)
             // extra_hosts and the service names are in the app's /etc/hosts.
             let hosts = profile.probes.first { $0.kind == .exec }?.output ?? ""
-            #expect(hosts.contains("10.9.8.7") && hosts.contains("metadata.internal") && hosts.contains("127.0.0.1"), "\(hosts)")
+            #expect(
+                hosts.contains("10.9.8.7") && hosts.contains("metadata.internal") && hosts.contains("127.0.0.1"),
+                "\(hosts)")
             // init: true — tini is the app's PID 1 (from the host, on /dev: not in the image or its files).
             let p = try RuntimeTests.profile(dir + "/report/profile.json")
             #expect(p.runs.last?.settings?.initProcess == true)
-            #expect(p.executables.contains { $0.argv.first == "/dev/init" } || p.executables.contains { $0.path == "/dev/init" })
+            #expect(
+                p.executables.contains { $0.argv.first == "/dev/init" }
+                    || p.executables.contains { $0.path == "/dev/init" })
             #expect(!p.files.contains { $0.path.hasPrefix("/dev/") })
             #expect(profile.service == "app")
             let db = try #require(profile.services?.first)
@@ -190,7 +212,9 @@ struct ComposeTests {
             #expect(profile.settings?.environment.sorted() == ["DB_HOST", "DB_PASSWORD", "POSTGRES_PASSWORD"])
             #expect(profile.ports == ["tcp/8080"], "the database's port is not the app's")
             #expect(record.minify?.verification.passed == true)
-            #expect(record.warnings.contains { $0.contains("compose.yml:") && $0.contains("restart ignored") }, "\(record.warnings)")
+            #expect(
+                record.warnings.contains { $0.contains("compose.yml:") && $0.contains("restart ignored") },
+                "\(record.warnings)")
             // psycopg2's C library is kept (used through the Python module).
             #expect(record.minify?.packagesRemoved.contains("libpq5") == false)
 
@@ -202,7 +226,8 @@ struct ComposeTests {
             // The hardened image serves its probe under runc with the same database.
             let (again, againOut) = try RuntimeTests.harden(
                 [
-                    "profile", "--compose", dir + "/compose.yml", "--service", "app", "oci:\(dir)/out:app", "--http-probe", "8080", "-o",
+                    "profile", "--compose", dir + "/compose.yml", "--service", "app", "oci:\(dir)/out:app",
+                    "--http-probe", "8080", "-o",
                     dir + "/after.json",
                 ], runDir: run)
             #expect(again == 0, "\(againOut)")
@@ -214,19 +239,27 @@ struct ComposeTests {
         try RuntimeTests.require()
         try withTemporaryDirectory { dir in
             try ComposeFixture.write(dir, secret: ComposeFixture.secret(), dbHealthcheck: #"["CMD", "/bin/false"]"#)
-            var env = ["HARDEN_RUN_DIR": dir + "/run", "HARDEN_CACHE_DIR": RuntimeTests.cacheDirectory, "DB_START_PERIOD": "0s"]
+            var env = [
+                "HARDEN_RUN_DIR": dir + "/run", "HARDEN_CACHE_DIR": RuntimeTests.cacheDirectory,
+                "DB_START_PERIOD": "0s",
+            ]
             env["PATH"] = ProcessInfo.processInfo.environment["PATH"]
             let started = MonotonicClock.now
             let (status, out) = try runProcess(
                 [
-                    hardenBinary, "profile", "--compose", dir + "/compose.yml", "--service", "app", "--http-probe", "8080", "-o",
+                    hardenBinary, "profile", "--compose", dir + "/compose.yml", "--service", "app", "--http-probe",
+                    "8080", "-o",
                     dir + "/p.json",
                 ],
                 environment: env)
             #expect(status == 1, "\(out)")
             let line = out.split(separator: "\n").first { $0.contains("service db did not become healthy") }
-            #expect(line?.contains("healthcheck: exit status 1") == true && line?.contains("its last output:") == true, "\(out)")
-            #expect(line?.contains("database system is ready to accept connections") == true, "the database's own log is quoted: \(out)")
+            #expect(
+                line?.contains("healthcheck: exit status 1") == true && line?.contains("its last output:") == true,
+                "\(out)")
+            #expect(
+                line?.contains("database system is ready to accept connections") == true,
+                "the database's own log is quoted: \(out)")
             #expect(MonotonicClock.now - started < 60, "3 retries 1 s apart, not the 30 s defaults")
             #expect(!HostFS.exists(dir + "/p.json"))
             #expect(try RuntimeTests.leftovers(runDir: dir + "/run") == [])
@@ -251,7 +284,8 @@ struct ComposeTests {
                     """.utf8), mode: 0o755)
             let (status, out) = try RuntimeTests.harden(
                 [
-                    "profile", "--compose", dir + "/compose.yml", "--service", "app", "--http-probe", "8080", "--probe-script",
+                    "profile", "--compose", dir + "/compose.yml", "--service", "app", "--http-probe", "8080",
+                    "--probe-script",
                     dir + "/kill.sh",
                     "-o", dir + "/p.json",
                 ], runDir: run)
@@ -272,7 +306,8 @@ struct ComposeTests {
             env["HARDEN_CACHE_DIR"] = RuntimeTests.cacheDirectory
             let child = try ChildProcess.spawn(
                 [
-                    hardenBinary, "profile", "--compose", dir + "/compose.yml", "--service", "app", "--duration", "120", "-o",
+                    hardenBinary, "profile", "--compose", dir + "/compose.yml", "--service", "app", "--duration", "120",
+                    "-o",
                     dir + "/p.json",
                 ],
                 environment: env, stdout: .file(dir + "/out"), stderr: .file(dir + "/err"))
@@ -281,12 +316,15 @@ struct ComposeTests {
             let deadline = MonotonicClock.now + 90
             while !running, MonotonicClock.now < deadline, child.poll() == nil {
                 for d in ((try? HostFS.listDirectory(run)) ?? []) where d.hasPrefix("harden-") {
-                    running = HostFS.exists("\(run)/\(d)/target/init.pid") && HostFS.exists("\(run)/\(d)/services/0/init.pid")
+                    running =
+                        HostFS.exists("\(run)/\(d)/target/init.pid") && HostFS.exists("\(run)/\(d)/services/0/init.pid")
                 }
                 try await Task.sleep(nanoseconds: 100_000_000)
             }
             try #require(
-                running, "the containers never started: \(String(decoding: (try? HostFS.readFile(dir + "/err")) ?? [], as: UTF8.self))")
+                running,
+                "the containers never started: \(String(decoding: (try? HostFS.readFile(dir + "/err")) ?? [], as: UTF8.self))"
+            )
             #expect(try RuntimeTests.leftovers(runDir: run).count >= 4)
             child.signal(signal)
             let status = await child.wait(timeout: 60)
@@ -298,7 +336,9 @@ struct ComposeTests {
 }
 
 /// Stacks beyond Python and nginx, hardened end to end by `harden run` and serving their probe afterwards.
-@Suite(.serialized, .enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh"))
+@Suite(
+    .serialized,
+    .enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh"))
 struct StackTests {
     struct Case: Sendable, CustomTestStringConvertible {
         var tag: String
@@ -317,14 +357,18 @@ struct StackTests {
         Case(
             tag: "jvm", port: "8080", probes: ["--exec-probe", "java -Xshare:on -version"], minimumReduction: 45,
             kept: [
-                "\(jdk)/lib/modules", "\(jdk)/lib/jvm.cfg", "\(jdk)/lib/server/libjvm.so", "\(jdk)/lib/server/classes.jsa",
+                "\(jdk)/lib/modules", "\(jdk)/lib/jvm.cfg", "\(jdk)/lib/server/libjvm.so",
+                "\(jdk)/lib/server/classes.jsa",
                 "\(jdk)/lib/libzip.so", "\(jdk)/lib/libnio.so", "\(jdk)/lib/libnet.so", "\(jdk)/lib/tzdb.dat",
                 "/etc/java-17-openjdk/security/java.security",
             ]),
         // Node: Debian's express resolves through /usr/share/nodejs.
         Case(
             tag: "node", port: "3000", probes: [], minimumReduction: 55,
-            kept: ["/usr/share/nodejs/express/index.js", "/usr/share/nodejs/accepts/index.js", "/usr/lib/x86_64-linux-gnu/libnode.so.108"]),
+            kept: [
+                "/usr/share/nodejs/express/index.js", "/usr/share/nodejs/accepts/index.js",
+                "/usr/lib/x86_64-linux-gnu/libnode.so.108",
+            ]),
     ]
 
     @Test(arguments: cases)
@@ -346,7 +390,9 @@ struct StackTests {
             for p in c.kept { #expect(kept.contains(p), "\(c.tag): \(p) was not kept") }
             // The hardened image, run again under runc, answers its probe.
             let (again, againOut) = try RuntimeTests.harden(
-                ["profile", "oci:\(dir)/out:\(c.tag)", "--http-probe", c.port] + c.probes + ["-o", dir + "/after.json"], runDir: run)
+                ["profile", "oci:\(dir)/out:\(c.tag)", "--http-probe", c.port] + c.probes + [
+                    "-o", dir + "/after.json",
+                ], runDir: run)
             #expect(again == 0, "\(againOut)")
             #expect(try RuntimeTests.leftovers(runDir: run) == [])
         }
@@ -359,12 +405,14 @@ struct ServiceRegistryCredentialTests {
         var given = try ImageOptions.parse(["--creds", "me:secret", "--tls-verify", "false"])
         given.credsFile = nil
         let target = ImageReference.registry("registry.internal:5000/team/app:1")
-        let same = RunSettingsOptions.options(given, for: .registry("registry.internal:5000/team/db:15"), target: target)
+        let same = RunSettingsOptions.options(
+            given, for: .registry("registry.internal:5000/team/db:15"), target: target)
         #expect(same.creds == "me:secret" && same.tlsVerify == false)
         let other = RunSettingsOptions.options(given, for: .registry("postgres:15"), target: target)
         #expect(other.creds == nil && other.credsFile == nil && other.tlsVerify == true)
         let local = RunSettingsOptions.options(
             given, for: .registry("registry.internal:5000/x:1"), target: .ociLayout(path: "/l", tag: nil))
-        #expect(local.creds == nil && local.tlsVerify == true, "a local target has no registry to share credentials with")
+        #expect(
+            local.creds == nil && local.tlsVerify == true, "a local target has no registry to share credentials with")
     }
 }

@@ -42,14 +42,16 @@ final class FleetProcesses {
         _ = unlink(dir + "/port")
         let argv =
             [
-                hardenBinary, "serve", "--database", pg.url, "--db", db, "--listen", "127.0.0.1:0", "--port-file", dir + "/port",
+                hardenBinary, "serve", "--database", pg.url, "--db", db, "--listen", "127.0.0.1:0", "--port-file",
+                dir + "/port",
                 "--token-file", dir + "/tokens",
             ] + extra
         let quoted = argv.map { "'\($0)'" }.joined(separator: " ")
         let (s, o) = try runProcess(["sh", "-c", "\(quoted) >>'\(dir)/serve.log' 2>&1 & echo $! >'\(dir)/serve.pid'"])
         try #require(s == 0, "\(o)")
         for _ in 0..<300 where !HostFS.exists(dir + "/port") { try await Task.sleep(for: .milliseconds(100)) }
-        let port = String(decoding: try HostFS.readFile(dir + "/port"), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let port = String(decoding: try HostFS.readFile(dir + "/port"), as: UTF8.self).trimmingCharacters(
+            in: .whitespacesAndNewlines)
         base = "http://127.0.0.1:\(port)"
     }
 
@@ -70,8 +72,10 @@ final class FleetProcesses {
     func work(_ jobs: Int, _ extra: [String] = [], timeout: Double = 300) throws -> String {
         let argv =
             [
-                "env", "HARDEN_WORKER_SECRET=\(Self.workerSecret)", "HARDEN_TOKEN=\(Self.admin)", "XDG_CACHE_HOME=\(dir)/cache",
-                "timeout", String(Int(timeout)), hardenBinary, "worker", "--database", pg.url, "--server", base, "--max-jobs", String(jobs),
+                "env", "HARDEN_WORKER_SECRET=\(Self.workerSecret)", "HARDEN_TOKEN=\(Self.admin)",
+                "XDG_CACHE_HOME=\(dir)/cache",
+                "timeout", String(Int(timeout)), hardenBinary, "worker", "--database", pg.url, "--server", base,
+                "--max-jobs", String(jobs),
                 "--cache", dir + "/wc",
             ] + extra
         let (s, o) = try runProcess(argv)
@@ -108,12 +112,15 @@ func htmlElements(_ html: String, dir: String) throws -> [(tag: String, attribut
 /// No element or attribute that a page's template does not have: no img/script/svg/iframe, no event handler.
 func expectNoInjectedMarkup(_ html: String, dir: String, _ context: String) throws {
     for e in try htmlElements(html, dir: dir) {
-        #expect(!["img", "script", "svg", "iframe", "object", "embed"].contains(e.tag), "\(context): <\(e.tag)> from data")
+        #expect(
+            !["img", "script", "svg", "iframe", "object", "embed"].contains(e.tag), "\(context): <\(e.tag)> from data")
         #expect(!e.attributes.contains { $0.hasPrefix("on") }, "\(context): event handler on <\(e.tag)>")
     }
 }
 
-@Suite(.serialized, .enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh"))
+@Suite(
+    .serialized,
+    .enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh"))
 struct FleetHostileTests {
     /// 1. The `..` volume and symlink escape: refused before anything runs, through the fleet and the CLI; and the
     /// run tree's writes are anchored so a planted symlink cannot redirect one.
@@ -141,7 +148,9 @@ struct FleetHostileTests {
                 var optionsObject = try JSONSerialization.jsonObject(with: options) as? [String: Any] ?? [:]
                 optionsObject["compose"] = compose
                 let body = try JSONSerialization.data(
-                    withJSONObject: ["action": "run", "images": ["registry.example.com/web:1"], "options": optionsObject])
+                    withJSONObject: [
+                        "action": "run", "images": ["registry.example.com/web:1"], "options": optionsObject,
+                    ])
                 let ids = try await fleet.submit(String(decoding: body, as: UTF8.self))
                 _ = try fleet.work(1)
                 let job = try await fleet.job(ids[0])
@@ -153,7 +162,8 @@ struct FleetHostileTests {
                 // The plain CLI: refused in one line, nothing written.
                 try HostFS.writeFileAtomically(dir + "/compose.yaml", Array(compose.utf8))
                 let (s, o) = try runProcess([
-                    hardenBinary, "run", "--compose", dir + "/compose.yaml", "--service", "web", "--report-dir", dir + "/r", "-o",
+                    hardenBinary, "run", "--compose", dir + "/compose.yaml", "--service", "web", "--report-dir",
+                    dir + "/r", "-o",
                     "oci:\(dir)/out",
                 ])
                 #expect(s == 1 && o.contains("not a volume name"), "\(o)")
@@ -164,7 +174,9 @@ struct FleetHostileTests {
                 try HostFS.makeDirectories(dir + "/run/services")
                 #expect(symlink(target, dir + "/run/services/1") == 0)
                 let tree = try AnchoredDirectory(hostPath: dir + "/run")
-                #expect(throws: HardenError.self) { try tree.writeFileAtomically(RawPath("services/1/hosts"), Array("x".utf8)) }
+                #expect(throws: HardenError.self) {
+                    try tree.writeFileAtomically(RawPath("services/1/hosts"), Array("x".utf8))
+                }
                 #expect(throws: HardenError.self) { try tree.makeDirectory(RawPath("services/1/upper"), mode: 0o755) }
                 #expect(throws: HardenError.self) { _ = try tree.openDirectory(RawPath("services/1")) }
                 #expect(try HostFS.listDirectory(target).isEmpty)
@@ -188,7 +200,8 @@ struct FleetHostileTests {
                     ["arguments": ["--env=HARDEN_TOKEN", probe]],
                     [
                         "arguments": ["--service", "web", probe],
-                        "compose": "services:\n  web:\n    image: registry.example.com/web:1\n    environment: [HARDEN_WORKER_SECRET]\n",
+                        "compose":
+                            "services:\n  web:\n    image: registry.example.com/web:1\n    environment: [HARDEN_WORKER_SECRET]\n",
                     ],
                     [
                         "arguments": ["--service", "web", probe],
@@ -206,7 +219,9 @@ struct FleetHostileTests {
                 }
                 let log = try fleet.work(jobs.count)
                 let secret = FleetProcesses.workerSecret
-                let encodings = [secret, String(secret.reversed()), Data(secret.utf8).base64EncodedString().prefix(16).description]
+                let encodings = [
+                    secret, String(secret.reversed()), Data(secret.utf8).base64EncodedString().prefix(16).description,
+                ]
                 for id in ids {
                     let job = try await fleet.job(id)
                     #expect(job.state == "failed" && job.attempts == 1, "\(id): \(job.state) \(job.error ?? "")")
@@ -232,10 +247,12 @@ struct FleetHostileTests {
                 let payload = "\u{0600}<img src=x onerror=alert(1)>\u{0301}"
                 // A reference with markup never reaches the store.
                 let bad = try JSONSerialization.data(withJSONObject: [
-                    "action": "scan", "images": ["docker://127.0.0.1:1/app:1\u{0600}<img src=x onerror=alert(3)>\u{0301}"],
+                    "action": "scan",
+                    "images": ["docker://127.0.0.1:1/app:1\u{0600}<img src=x onerror=alert(3)>\u{0301}"],
                 ])
                 let (bs, bt) = try await FleetFixture.request(
-                    .POST, fleet.base + "/v1/jobs", token: FleetProcesses.submit, body: String(decoding: bad, as: UTF8.self))
+                    .POST, fleet.base + "/v1/jobs", token: FleetProcesses.submit,
+                    body: String(decoding: bad, as: UTF8.self))
                 #expect(bs == 400 && bt.contains("only printable ASCII"), "\(bs) \(bt)")
                 // Labels carry payloads and are stored: the front page shows them as text.
                 let labelled = try JSONSerialization.data(withJSONObject: [
@@ -254,8 +271,11 @@ struct FleetHostileTests {
                     let html = String(buffer: try await response.body.collect(upTo: 16 << 20))
                     #expect(response.status == .ok || response.status == .notFound, "\(page): \(response.status)")
                     try expectNoInjectedMarkup(html, dir: dir, page)
-                    #expect(!html.contains("<b>\u{0301}") && !html.contains("\u{0600}<img"), "\(page): a payload rendered as markup")
-                    #expect(response.headers.first(name: "Content-Security-Policy")?.contains("default-src 'none'") == true)
+                    #expect(
+                        !html.contains("<b>\u{0301}") && !html.contains("\u{0600}<img"),
+                        "\(page): a payload rendered as markup")
+                    #expect(
+                        response.headers.first(name: "Content-Security-Policy")?.contains("default-src 'none'") == true)
                     #expect(response.headers.first(name: "X-Content-Type-Options") == "nosniff")
                     #expect(response.headers.first(name: "X-Frame-Options") == "DENY")
                     #expect(response.headers.first(name: "Referrer-Policy") == "no-referrer")
@@ -265,7 +285,8 @@ struct FleetHostileTests {
                 #expect(ts == 401)
                 var r = HTTPClientRequest(url: fleet.base + "/?token=\(FleetProcesses.read)")
                 r.headers.add(name: "X-Forwarded-Proto", value: "https")
-                let ok = try await FleetHTTP.webhooks.execute(r, timeout: .seconds(30))  // a client that does not follow redirects
+                // A client that does not follow redirects.
+                let ok = try await FleetHTTP.webhooks.execute(r, timeout: .seconds(30))
                 #expect(ok.status == .seeOther)
                 #expect(ok.headers.first(name: "Set-Cookie")?.contains("Secure") == true)
                 // NUL and invalid UTF-8: 400; `\p` searches a literal backslash.
@@ -273,7 +294,8 @@ struct FleetHostileTests {
                     let (s, _) = try await FleetFixture.request(.GET, fleet.base + q, token: FleetProcesses.read)
                     #expect(s == 400, "\(q): \(s)")
                 }
-                let (ls, lt) = try await FleetFixture.request(.GET, fleet.base + "/v1/images?q=%5Cp", token: FleetProcesses.read)
+                let (ls, lt) = try await FleetFixture.request(
+                    .GET, fleet.base + "/v1/images?q=%5Cp", token: FleetProcesses.read)
                 #expect(ls == 200 && lt == "[]", "\(lt.prefix(200))")
             }
         }
@@ -285,7 +307,8 @@ struct FleetHostileTests {
         try await ScratchPostgres.with { pg in
             try await withTemporaryDirectory { dir in
                 let fleet = try await FleetProcesses(dir: dir, pg: pg)
-                try HostFS.writeFileAtomically(dir + "/creds", Array("registry.internal.example:5000 worker:hunter2\n".utf8))
+                try HostFS.writeFileAtomically(
+                    dir + "/creds", Array("registry.internal.example:5000 worker:hunter2\n".utf8))
                 for mode in ["location-other-host", "realm-other-host", "redirect-other-host", "error-body"] {
                     try await withTemporaryDirectory { rdir in
                         let registry = try HostileRegistry(mode: mode, dir: rdir)
@@ -293,21 +316,27 @@ struct FleetHostileTests {
                             "action": "scan", "images": ["127.0.0.1:\(registry.port)/team/app:v1"], "maxAttempts": 1,
                         ])
                         let ids = try await fleet.submit(String(decoding: body, as: UTF8.self))
-                        _ = try fleet.work(1, ["--creds-file", dir + "/creds", "--tls-verify=false", "--timeout", "10"])
+                        _ = try fleet.work(
+                            1, ["--creds-file", dir + "/creds", "--tls-verify=false", "--timeout", "10"])
                         let job = try await fleet.job(ids[0])
                         #expect(job.state == "failed", "\(mode): \(job.state) \(job.error ?? "")")
                         let requests = registry.requests
                         for r in requests {
-                            #expect(r["authorization"] is NSNull || r["authorization"] == nil, "\(mode): credentials sent: \(r)")
+                            #expect(
+                                r["authorization"] is NSNull || r["authorization"] == nil,
+                                "\(mode): credentials sent: \(r)")
                         }
-                        #expect(!requests.contains { $0["server"] as? String == "other" }, "\(mode): the other host was asked: \(requests)")
+                        #expect(
+                            !requests.contains { $0["server"] as? String == "other" },
+                            "\(mode): the other host was asked: \(requests)")
                         #expect(!(job.error ?? "").contains("INTERNAL-SECRET"), "\(mode): \(job.error ?? "")")
                     }
                 }
                 // A worker refuses credentials that do not name their registry.
                 try HostFS.writeFileAtomically(dir + "/legacy", Array("worker:hunter2\n".utf8))
                 let (s, o) = try runProcess([
-                    hardenBinary, "worker", "--database", pg.url, "--server", fleet.base, "--creds-file", dir + "/legacy", "--max-jobs",
+                    hardenBinary, "worker", "--database", pg.url, "--server", fleet.base, "--creds-file",
+                    dir + "/legacy", "--max-jobs",
                     "1",
                 ])
                 #expect(s == 1 && o.contains("must name their registry"), "\(o)")
@@ -324,18 +353,23 @@ struct FleetHostileTests {
                 try HostFS.makeDirectories(dir + "/images")
                 #expect(mkfifo(dir + "/images/wedge.tar", 0o600) == 0)
                 let bodies = [
-                    ["action": "scan", "images": ["/etc/shadow", "/proc/self/environ", "oci-archive:\(dir)/images/wedge.tar"]],
+                    [
+                        "action": "scan",
+                        "images": ["/etc/shadow", "/proc/self/environ", "oci-archive:\(dir)/images/wedge.tar"],
+                    ],
                     ["action": "scan", "images": ["oci:\(TestImages.layout):base"]],
                 ]
                 var ids: [Int64] = []
                 for b in bodies {
                     let data = try JSONSerialization.data(withJSONObject: b)
                     let (s, t) = try await FleetFixture.request(
-                        .POST, fleet.base + "/v1/jobs", token: FleetProcesses.submit, body: String(decoding: data, as: UTF8.self))
+                        .POST, fleet.base + "/v1/jobs", token: FleetProcesses.submit,
+                        body: String(decoding: data, as: UTF8.self))
                     if (b["images"] as? [String])?.first == "/etc/shadow" {
                         #expect(s == 400 && t.contains("local images need a transport"), "\(t)")
                         let only = try JSONSerialization.data(withJSONObject: [
-                            "action": "scan", "images": ["oci-archive:\(dir)/images/wedge.tar", "oci-archive:/etc/shadow"],
+                            "action": "scan",
+                            "images": ["oci-archive:\(dir)/images/wedge.tar", "oci-archive:/etc/shadow"],
                         ])
                         ids += try await fleet.submit(String(decoding: only, as: UTF8.self))
                     } else {
@@ -345,28 +379,39 @@ struct FleetHostileTests {
                 }
                 let started = Date()
                 _ = try fleet.work(
-                    3, ["--allow-local-images", dir + "/images", "--allow-local-images", TestImages.directory], timeout: 120)
+                    3, ["--allow-local-images", dir + "/images", "--allow-local-images", TestImages.directory],
+                    timeout: 120)
                 #expect(Date().timeIntervalSince(started) < 60)
                 let wedge = try await fleet.job(ids[0])
-                #expect(wedge.state == "failed" && wedge.error?.contains("not a regular file") == true, "\(wedge.error ?? "")")
+                #expect(
+                    wedge.state == "failed" && wedge.error?.contains("not a regular file") == true,
+                    "\(wedge.error ?? "")")
                 let outside = try await fleet.job(ids[1])
-                #expect(outside.state == "failed" && outside.error?.contains("outside the directories") == true, "\(outside.error ?? "")")
+                #expect(
+                    outside.state == "failed" && outside.error?.contains("outside the directories") == true,
+                    "\(outside.error ?? "")")
                 #expect(try await fleet.job(ids[2]).state == "succeeded")
 
                 // The deadline: a registry that never answers holds the job; past --job-timeout it fails, the next runs.
                 try await withTemporaryDirectory { rdir in
                     let registry = try HostileRegistry(mode: "stall-headers", dir: rdir)
                     let stuck = try JSONSerialization.data(withJSONObject: [
-                        "action": "scan", "images": ["127.0.0.1:\(registry.port)/team/app:v1", "oci:\(TestImages.layout):base"],
+                        "action": "scan",
+                        "images": ["127.0.0.1:\(registry.port)/team/app:v1", "oci:\(TestImages.layout):base"],
                     ])
                     let more = try await fleet.submit(String(decoding: stuck, as: UTF8.self))
                     let t0 = Date()
                     _ = try fleet.work(
-                        2, ["--job-timeout", "3s", "--tls-verify=false", "--timeout", "600", "--allow-local-images", TestImages.directory],
+                        2,
+                        [
+                            "--job-timeout", "3s", "--tls-verify=false", "--timeout", "600", "--allow-local-images",
+                            TestImages.directory,
+                        ],
                         timeout: 120)
                     #expect(Date().timeIntervalSince(t0) < 60)
                     let first = try await fleet.job(more[0])
-                    #expect(first.state == "failed" && first.error?.contains("deadline") == true, "\(first.error ?? "")")
+                    #expect(
+                        first.state == "failed" && first.error?.contains("deadline") == true, "\(first.error ?? "")")
                     #expect(try await fleet.job(more[1]).state == "succeeded")
                 }
             }
@@ -378,26 +423,33 @@ struct FleetHostileTests {
     @Test func tokensQuotasAndSlowClients() async throws {
         try await ScratchPostgres.with { pg in
             try await withTemporaryDirectory { dir in
-                let fleet = try await FleetProcesses(dir: dir, pg: pg, serveArgs: ["--submit-quota", "3", "--idle-timeout", "2s"])
+                let fleet = try await FleetProcesses(
+                    dir: dir, pg: pg, serveArgs: ["--submit-quota", "3", "--idle-timeout", "2s"])
                 let options =
                     #"{"action": "run", "images": ["registry.example.com/a:1"], "options": {"arguments": ["--http-probe", "80:GET:/internal-admin"]}}"#
                 let ids = try await fleet.submit(options)
-                let (rs, rt) = try await FleetFixture.request(.GET, fleet.base + "/v1/jobs/\(ids[0])", token: FleetProcesses.read)
+                let (rs, rt) = try await FleetFixture.request(
+                    .GET, fleet.base + "/v1/jobs/\(ids[0])", token: FleetProcesses.read)
                 #expect(rs == 200 && !rt.contains("internal-admin") && rt.contains("\"redacted\":true"), "\(rt)")
                 let (ls, lt) = try await FleetFixture.request(.GET, fleet.base + "/v1/jobs", token: FleetProcesses.read)
                 #expect(ls == 200 && !lt.contains("internal-admin"))
-                let (ss, st) = try await FleetFixture.request(.GET, fleet.base + "/v1/jobs/\(ids[0])", token: FleetProcesses.submit)
+                let (ss, st) = try await FleetFixture.request(
+                    .GET, fleet.base + "/v1/jobs/\(ids[0])", token: FleetProcesses.submit)
                 #expect(ss == 200 && st.contains("internal-admin"))
                 // Quota: 3 pending per token.
                 let three = #"{"action": "scan", "images": ["a.example/x:1", "a.example/x:2", "a.example/x:3"]}"#
-                let (qs, qt) = try await FleetFixture.request(.POST, fleet.base + "/v1/jobs", token: FleetProcesses.submit, body: three)
+                let (qs, qt) = try await FleetFixture.request(
+                    .POST, fleet.base + "/v1/jobs", token: FleetProcesses.submit, body: three)
                 #expect(qs == 429 && qt.contains("quota"), "\(qs) \(qt)")
-                let (qa, _) = try await FleetFixture.request(.POST, fleet.base + "/v1/jobs", token: FleetProcesses.admin, body: three)
+                let (qa, _) = try await FleetFixture.request(
+                    .POST, fleet.base + "/v1/jobs", token: FleetProcesses.admin, body: three)
                 #expect(qa == 202, "another token has its own quota")
 
                 // Slow clients: 40 connections trickling a request are closed after the 2 s idle timeout.
                 let port = String(fleet.base.split(separator: ":").last ?? "")
-                let (cs, co) = try runProcess(["python3", packageRoot + "/Tests/Tools/slow-clients.py", "127.0.0.1", port, "40", "15"])
+                let (cs, co) = try runProcess([
+                    "python3", packageRoot + "/Tests/Tools/slow-clients.py", "127.0.0.1", port, "40", "15",
+                ])
                 try #require(cs == 0, "\(co)")
                 let slow = try JSONSerialization.jsonObject(with: Data(co.utf8)) as? [String: Any] ?? [:]
                 #expect(slow["closed"] as? Int == 40 && slow["open"] as? Int == 0, "\(co)")
@@ -407,16 +459,22 @@ struct FleetHostileTests {
                 let env = ["HARDEN_SERVER": fleet.base, "HARDEN_TOKEN": FleetProcesses.admin]
                 let (vs, vo) = try runProcess([hardenBinary, "fleet", "tokens", "revoke", "viewer"], environment: env)
                 #expect(vs == 0, "\(vo)")
-                let (gone, _) = try await FleetFixture.request(.GET, fleet.base + "/v1/images", token: FleetProcesses.read)
+                let (gone, _) = try await FleetFixture.request(
+                    .GET, fleet.base + "/v1/images", token: FleetProcesses.read)
                 #expect(gone == 401)
-                let (ts, to) = try runProcess([hardenBinary, "fleet", "tokens", "list", "--format", "json"], environment: env)
-                #expect(ts == 0 && to.contains("\"ci\"") && !to.contains("viewer") && !to.contains(FleetProcesses.submit), "\(to)")
+                let (ts, to) = try runProcess(
+                    [hardenBinary, "fleet", "tokens", "list", "--format", "json"], environment: env)
+                #expect(
+                    ts == 0 && to.contains("\"ci\"") && !to.contains("viewer") && !to.contains(FleetProcesses.submit),
+                    "\(to)")
                 // Removed from the file: refused after a restart (and the read token, seeded again, works again).
                 try fleet.writeTokens("admin \(FleetProcesses.admin) admin\nread \(FleetProcesses.read) viewer\n")
                 try await fleet.startServer()
-                let (after, _) = try await FleetFixture.request(.GET, fleet.base + "/v1/images", token: FleetProcesses.submit)
+                let (after, _) = try await FleetFixture.request(
+                    .GET, fleet.base + "/v1/images", token: FleetProcesses.submit)
                 #expect(after == 401, "a token removed from the file still works")
-                let (back, _) = try await FleetFixture.request(.GET, fleet.base + "/v1/images", token: FleetProcesses.read)
+                let (back, _) = try await FleetFixture.request(
+                    .GET, fleet.base + "/v1/images", token: FleetProcesses.read)
                 #expect(back == 200)
             }
         }

@@ -19,20 +19,25 @@ import Glibc
 
 @Suite struct FleetSecurityUnitTests {
     static let payloads = [
-        "\u{0600}<img src=x onerror=alert(1)>", ">\u{0301}<script>alert(2)</script>", "x\u{0600}<img src=x onerror=alert(1)>\u{0301}",
+        "\u{0600}<img src=x onerror=alert(1)>", ">\u{0301}<script>alert(2)</script>",
+        "x\u{0600}<img src=x onerror=alert(1)>\u{0301}",
         "\"'><svg/onload=alert(3)>", "&lt;already&gt;", "a\u{200D}<b\u{FE0F}>", "\u{1F468}\u{200D}<i>",
     ]
 
     @Test func theEscaperLeavesNoMarkupWhateverTheGraphemeClusters() {
         for p in Self.payloads {
             let e = p.htmlEscaped
-            #expect(!e.utf8.contains(UInt8(ascii: "<")) && !e.utf8.contains(UInt8(ascii: ">")), "\(p.debugDescription) → \(e)")
+            #expect(
+                !e.utf8.contains(UInt8(ascii: "<")) && !e.utf8.contains(UInt8(ascii: ">")),
+                "\(p.debugDescription) → \(e)")
             #expect(!e.utf8.contains(UInt8(ascii: "\"")) && !e.utf8.contains(UInt8(ascii: "'")))
         }
         // Random Unicode (combining marks, Arabic number signs, ZWJ, emoji) around the five characters.
         var rng = SystemRandomNumberGenerator()
         let specials: [Character] = ["<", ">", "&", "\"", "'"]
-        let around: [Unicode.Scalar] = ["\u{0600}", "\u{0301}", "\u{200D}", "\u{FE0F}", "\u{1F468}", "\u{0915}", "\u{094D}", "a", "\u{0}"]
+        let around: [Unicode.Scalar] = [
+            "\u{0600}", "\u{0301}", "\u{200D}", "\u{FE0F}", "\u{1F468}", "\u{0915}", "\u{094D}", "a", "\u{0}",
+        ]
         for _ in 0..<5000 {
             var s = ""
             for _ in 0..<Int.random(in: 1...12, using: &rng) {
@@ -51,7 +56,8 @@ import Glibc
             for (i, b) in bytes.enumerated() where b == UInt8(ascii: "&") {
                 let rest = bytes[i...]
                 #expect(
-                    ["&amp;", "&lt;", "&gt;", "&quot;", "&#39;"].contains { rest.starts(with: Array($0.utf8)) }, "\(e.debugDescription)")
+                    ["&amp;", "&lt;", "&gt;", "&quot;", "&#39;"].contains { rest.starts(with: Array($0.utf8)) },
+                    "\(e.debugDescription)")
             }
         }
     }
@@ -59,7 +65,8 @@ import Glibc
     @Test func referencesFollowTheDistributionGrammar() {
         let valid = [
             "nginx", "nginx:1.27", "library/nginx:latest", "ghcr.io/org/app:v1.2-rc_3", "127.0.0.1:5000/team/app:1",
-            "localhost/app", "registry.example.com/a/b/c@sha256:" + String(repeating: "a", count: 64), "a__b/c-d--e.f:T",
+            "localhost/app", "registry.example.com/a/b/c@sha256:" + String(repeating: "a", count: 64),
+            "a__b/c-d--e.f:T",
             "[::1]:5000/app:1",
         ]
         for r in valid { #expect(ReferenceGrammar.isValid(r), "\(r): \(ReferenceGrammar.problem(r) ?? "")") }
@@ -96,14 +103,20 @@ import Glibc
     @Test func aJobAsksOnlyForWhatTheWorkerAllows() throws {
         let limits = JobLimits()
         let refused: [[String]] = [
-            ["--env", "HARDEN_TOKEN"], ["--env=HARDEN_DATABASE_URL"], ["--network", "host"], ["--network=open"], ["--duration", "601"],
-            ["--memory", "5G"], ["--pids-limit", "100000"], ["--probe-timeout", "1e9"], ["--mount", "/:/host"], ["--env", "=x"],
+            ["--env", "HARDEN_TOKEN"], ["--env=HARDEN_DATABASE_URL"], ["--network", "host"], ["--network=open"],
+            ["--duration", "601"],
+            ["--memory", "5G"], ["--pids-limit", "100000"], ["--probe-timeout", "1e9"], ["--mount", "/:/host"],
+            ["--env", "=x"],
         ]
         for args in refused {
-            #expect(throws: HardenError.self, "\(args)") { try RunJob.validate(JobOptions(arguments: args), limits: limits) }
+            #expect(throws: HardenError.self, "\(args)") {
+                try RunJob.validate(JobOptions(arguments: args), limits: limits)
+            }
         }
         try RunJob.validate(
-            JobOptions(arguments: ["--env", "A=b", "--network", "isolated", "--duration", "30", "--memory", "1G", "--pids-limit", "64"]),
+            JobOptions(arguments: [
+                "--env", "A=b", "--network", "isolated", "--duration", "30", "--memory", "1G", "--pids-limit", "64",
+            ]),
             limits: limits)
         var open = limits
         open.allowNetwork = true
@@ -118,7 +131,9 @@ import Glibc
             #expect(mkfifo(dir + "/allowed/fifo.tar", 0o600) == 0)
             #expect(symlink(dir + "/outside.tar", dir + "/allowed/link.tar") == 0)
             let none = JobLimits()
-            #expect(throws: HardenError.self) { try none.checkImage("oci-archive:\(dir)/allowed/app.tar", what: "the image") }
+            #expect(throws: HardenError.self) {
+                try none.checkImage("oci-archive:\(dir)/allowed/app.tar", what: "the image")
+            }
             let limits = JobLimits(localRoots: [HostFS.realPath(dir + "/allowed")!])
             let root = HostFS.realPath(dir + "/allowed")!
             try limits.checkImage("oci-archive:\(root)/app.tar", what: "the image")
@@ -126,7 +141,8 @@ import Glibc
             try limits.checkImage("registry.example.com/app:1", what: "the image")
             for bad in [
                 "oci-archive:\(root)/fifo.tar", "oci-archive:\(root)/link.tar", "oci-archive:\(root)/../outside.tar",
-                "oci-archive:\(HostFS.realPath(dir)!)/outside.tar", "docker-archive:/dev/zero", "oci:\(root)/app.tar", "/etc/shadow",
+                "oci-archive:\(HostFS.realPath(dir)!)/outside.tar", "docker-archive:/dev/zero", "oci:\(root)/app.tar",
+                "/etc/shadow",
             ] {
                 #expect(throws: HardenError.self, "\(bad)") { try limits.checkImage(bad, what: "the image") }
             }
@@ -152,11 +168,13 @@ import Glibc
         // The `..` volume is refused for the CLI too (Docker's volume names), and `$$` stays a literal dollar in jobs.
         #expect(throws: HardenError.self) {
             try ComposeReader.parse(
-                "services:\n  web:\n    image: nginx\n    volumes:\n      - {type: volume, source: \"..\", target: /x}\n", file: "c",
+                "services:\n  web:\n    image: nginx\n    volumes:\n      - {type: volume, source: \"..\", target: /x}\n",
+                file: "c",
                 directory: "/tmp", variables: [:])
         }
         let ok = try ComposeReader.parse(
-            "services:\n  web:\n    image: nginx\n    environment:\n      PRICE: \"$$5\"\n    volumes: [\"data.1:/x\"]\n", file: "c",
+            "services:\n  web:\n    image: nginx\n    environment:\n      PRICE: \"$$5\"\n    volumes: [\"data.1:/x\"]\n",
+            file: "c",
             directory: "/tmp", variables: [:], untrusted: true)
         #expect(ok.services["web"]?.environment["PRICE"] == "$5")
     }
@@ -202,7 +220,9 @@ import Glibc
     }
 
     @Test func requestsWithNULOrInvalidUTF8AreRefused() {
-        for uri in ["/vulnerabilities?id=%00", "/v1/images/%00x", "/v1/images?q=%FF%FE", "/%C3%28", "http://evil/x", "*"] {
+        for uri in [
+            "/vulnerabilities?id=%00", "/v1/images/%00x", "/v1/images?q=%FF%FE", "/%C3%28", "http://evil/x", "*",
+        ] {
             #expect(HTTPRequest(method: .GET, uri: uri, headers: [:], body: []).invalid != nil, "\(uri)")
         }
         let ok = HTTPRequest(method: .GET, uri: "/v1/images?q=%5Cp&severity=high", headers: [:], body: [])

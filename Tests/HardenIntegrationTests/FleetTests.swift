@@ -97,12 +97,14 @@ enum FleetFixture {
         let sbom = try SBOMBuilder(cache: nil).build(try ImageLoader.open(ref), reference: ref.description)
         let findings = try Matcher(database: try VulnerabilityDatabase(readingAt: databasePath)).match(sbom)
         return ImageResult(
-            digest: sbom.source.manifestDigest, configDigest: sbom.source.configDigest, references: [ref.description], labels: [:],
+            digest: sbom.source.manifestDigest, configDigest: sbom.source.configDigest, references: [ref.description],
+            labels: [:],
             platform: sbom.source.platform, os: sbom.os, packages: sbom.packages, findings: findings)
     }
 
     static let tokens: [(scope: TokenScope, token: String, name: String)] = [
-        (.admin, "admin-token-0123456789", "admin"), (.submit, "submit-token-0123456789", "ci"), (.read, "read-token-0123456789", "viewer"),
+        (.admin, "admin-token-0123456789", "admin"), (.submit, "submit-token-0123456789", "ci"),
+        (.read, "read-token-0123456789", "viewer"),
     ]
 
     /// Runs a server in process on a free port while `body` runs.
@@ -152,7 +154,9 @@ enum FleetFixture {
         return out
     }
 
-    static func request(_ method: HTTPMethod, _ url: String, token: String?, body: String? = nil) async throws -> (Int, String) {
+    static func request(
+        _ method: HTTPMethod, _ url: String, token: String?, body: String? = nil
+    ) async throws -> (Int, String) {
         var r = HTTPClientRequest(url: url)
         r.method = method
         if let token { r.headers.add(name: "Authorization", value: "Bearer \(token)") }
@@ -162,22 +166,36 @@ enum FleetFixture {
     }
 }
 
-@Suite(.serialized, .enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh"))
+@Suite(
+    .serialized,
+    .enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh"))
 struct FleetTests {
     /// The CLI refuses what a worker must not do and says in one line what is wrong.
     @Test func theCLIRefusesBadRequestsInOneLine() async throws {
         let env = ["HARDEN_SERVER": "http://127.0.0.1:1", "HARDEN_TOKEN": "t"]
         let cases: [([String], String)] = [
-            (["fleet", "submit", "--action", "run", "--run-arg", "--mount", "--run-arg", "/:/host", "img"], "--mount is not allowed"),
             (
-                ["fleet", "submit", "--action", "run", "--run-arg", "--probe-script", "--run-arg", "/etc/shadow", "img"],
+                ["fleet", "submit", "--action", "run", "--run-arg", "--mount", "--run-arg", "/:/host", "img"],
+                "--mount is not allowed"
+            ),
+            (
+                [
+                    "fleet", "submit", "--action", "run", "--run-arg", "--probe-script", "--run-arg", "/etc/shadow",
+                    "img",
+                ],
                 "--probe-script is not allowed"
             ),
-            (["fleet", "submit", "--action", "run", "--push-to", "oci:/tmp/x", "img"], "pushTo must be a registry reference"),
+            (
+                ["fleet", "submit", "--action", "run", "--push-to", "oci:/tmp/x", "img"],
+                "pushTo must be a registry reference"
+            ),
             (["fleet", "submit", "--action", "fix", "img"], "--action"),
             (["fleet", "submit", "--action", "run", "--compose", "BIND", "img"], "bind mount /host refused"),
             (
-                ["fleet", "submit", "--action", "run", "--compose", "ENVFILE", "--run-arg", "--service", "--run-arg", "web", "img"],
+                [
+                    "fleet", "submit", "--action", "run", "--compose", "ENVFILE", "--run-arg", "--service", "--run-arg",
+                    "web", "img",
+                ],
                 "env_file refused"
             ),
             (["fleet", "submit", "--action", "run", "--compose", "PLAIN", "img"], "name the service"),
@@ -205,18 +223,23 @@ struct FleetTests {
 
     @Test func migrationsApplyOnceAndAFutureSchemaIsRefused() async throws {
         try await ScratchPostgres.with { pg in
-            try await FleetStore.with(url: pg.url, logger: FleetFixture.logger, firstAnswer: FleetFixture.patience) { store in
+            try await FleetStore.with(url: pg.url, logger: FleetFixture.logger, firstAnswer: FleetFixture.patience) {
+                store in
                 try await store.migrate()
                 try await store.migrate()
                 #expect(try await store.schemaVersion() == FleetSchema.migrations.last?.version)
-                try await store.client.query("INSERT INTO schema_migrations (version) VALUES (999)", logger: FleetFixture.logger)
+                try await store.client.query(
+                    "INSERT INTO schema_migrations (version) VALUES (999)", logger: FleetFixture.logger)
             }
             await #expect(throws: HardenError.self) {
-                try await FleetStore.with(url: pg.url, logger: FleetFixture.logger, firstAnswer: FleetFixture.patience) { _ in }
+                try await FleetStore.with(url: pg.url, logger: FleetFixture.logger, firstAnswer: FleetFixture.patience)
+                { _ in }
             }
             // A server that is not there: one line naming it.
             do {
-                try await FleetStore.with(url: "postgres://postgres@127.0.0.1:1/harden?sslmode=disable", logger: FleetFixture.logger) { _ in
+                try await FleetStore.with(
+                    url: "postgres://postgres@127.0.0.1:1/harden?sslmode=disable", logger: FleetFixture.logger
+                ) { _ in
                 }
                 Issue.record("connected to nothing")
             } catch let e as HardenError {
@@ -229,18 +252,24 @@ struct FleetTests {
     /// scheduled ones; the cap per action holds.
     @Test func twoWorkersNeverTakeTheSameJob() async throws {
         try await ScratchPostgres.with { pg in
-            try await FleetStore.with(url: pg.url, connections: 10, logger: FleetFixture.logger, firstAnswer: FleetFixture.patience) {
+            try await FleetStore.with(
+                url: pg.url, connections: 10, logger: FleetFixture.logger, firstAnswer: FleetFixture.patience
+            ) {
                 store in
                 let scheduled = try await store.submit(
-                    action: .scan, images: (0..<100).map { "sched-\($0)" }, options: JobOptions(noop: true), scheduled: true)
-                let adhoc = try await store.submit(action: .scan, images: (0..<400).map { "adhoc-\($0)" }, options: JobOptions(noop: true))
+                    action: .scan, images: (0..<100).map { "sched-\($0)" }, options: JobOptions(noop: true),
+                    scheduled: true)
+                let adhoc = try await store.submit(
+                    action: .scan, images: (0..<400).map { "adhoc-\($0)" }, options: JobOptions(noop: true))
                 #expect(scheduled.count == 100 && adhoc.count == 400)
                 let claims = Shared<[(Int64, String, Int)]>([])
                 let order = Shared<[Int64]>([])
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     for w in 0..<8 {
                         group.addTask {
-                            while let job = try await store.claim(worker: "w\(w)", policy: QueuePolicy(lease: .seconds(60))) {
+                            while let job = try await store.claim(
+                                worker: "w\(w)", policy: QueuePolicy(lease: .seconds(60)))
+                            {
                                 claims.withLock { $0.append((job.id, "w\(w)", job.attempt)) }
                                 order.withLock { $0.append(job.id) }
                                 #expect(try await store.complete(job: job.id, worker: "w\(w)"))
@@ -260,7 +289,8 @@ struct FleetTests {
                 _ = order.withLock { $0 }
                 var sequence: [Int64] = []
                 for try await id in try await store.client.query(
-                    "SELECT id FROM jobs WHERE started_at IS NOT NULL ORDER BY started_at, id", logger: FleetFixture.logger
+                    "SELECT id FROM jobs WHERE started_at IS NOT NULL ORDER BY started_at, id",
+                    logger: FleetFixture.logger
                 ).decode(Int64.self) {
                     sequence.append(id)
                 }
@@ -288,7 +318,8 @@ struct FleetTests {
         try await ScratchPostgres.with { pg in
             try await withTemporaryDirectory { dir in
                 let db = try FleetFixture.importTracker(dir, v2: false)
-                try await FleetStore.with(url: pg.url, logger: FleetFixture.logger, firstAnswer: FleetFixture.patience) { store in
+                try await FleetStore.with(url: pg.url, logger: FleetFixture.logger, firstAnswer: FleetFixture.patience)
+                { store in
                     let ids = try await store.submit(
                         action: .scan, images: ["oci:\(TestImages.layout):base"], options: JobOptions(), maxAttempts: 2)
                     let short = QueuePolicy(lease: .seconds(1))
@@ -305,14 +336,17 @@ struct FleetTests {
                     #expect(try await store.record(job: b.id, worker: "B", result: result) == nil, "recorded twice")
                     #expect(try await store.job(ids[0])?.state == "succeeded")
                     var results = 0
-                    for try await n in try await store.client.query("SELECT count(*) FROM job_results", logger: FleetFixture.logger).decode(
+                    for try await n in try await store.client.query(
+                        "SELECT count(*) FROM job_results", logger: FleetFixture.logger
+                    ).decode(
                         Int.self)
                     {
                         results = n
                     }
                     #expect(results == 1)
                     // max_attempts: a job whose lease expires twice fails with the reason.
-                    let lost = try await store.submit(action: .scan, images: ["x"], options: JobOptions(), maxAttempts: 2)
+                    let lost = try await store.submit(
+                        action: .scan, images: ["x"], options: JobOptions(), maxAttempts: 2)
                     for worker in ["C", "D"] {
                         #expect(try await store.claim(worker: worker, policy: short)?.id == lost[0])
                         try await Task.sleep(for: .milliseconds(1200))
@@ -350,7 +384,8 @@ struct FleetTests {
                 try background(
                     "serve",
                     [
-                        hardenBinary, "serve", "--database", pg.url, "--db", db, "--listen", "127.0.0.1:0", "--port-file", dir + "/port",
+                        hardenBinary, "serve", "--database", pg.url, "--db", db, "--listen", "127.0.0.1:0",
+                        "--port-file", dir + "/port",
                         "--token-file", dir + "/tokens", "--log-level", "info",
                     ])
                 for _ in 0..<200 where !HostFS.exists(dir + "/port") { try await Task.sleep(for: .milliseconds(100)) }
@@ -361,19 +396,22 @@ struct FleetTests {
                 let images =
                     ["docker-archive:\(TestImages.directory)/runtimes.docker.tar"]
                     + ["base", "nginx", "flask", "pyapp"].map { "oci:\(TestImages.layout):\($0)" }
-                let (ss, so) = try runProcess([hardenBinary, "fleet", "submit", "--format", "json"] + images, environment: env)
+                let (ss, so) = try runProcess(
+                    [hardenBinary, "fleet", "submit", "--format", "json"] + images, environment: env)
                 try #require(ss == 0, "submit: \(so)")
                 let jobs = try JSONDecoder().decode(SubmissionAnswer.self, from: Data(so.utf8)).jobs
                 #expect(jobs.count == 5)
                 try background(
                     "w1",
                     [
-                        hardenBinary, "worker", "--database", pg.url, "--server", env["HARDEN_SERVER"]!, "--token", env["HARDEN_TOKEN"]!,
+                        hardenBinary, "worker", "--database", pg.url, "--server", env["HARDEN_SERVER"]!, "--token",
+                        env["HARDEN_TOKEN"]!,
                         "--lease", "3s", "--allow-local-images", TestImages.directory,
                     ])
                 // Kill it while it holds a job.
-                let victim: Int64? = try await FleetStore.with(url: pg.url, logger: FleetFixture.logger, firstAnswer: FleetFixture.patience)
-                { store -> Int64? in
+                let victim: Int64? = try await FleetStore.with(
+                    url: pg.url, logger: FleetFixture.logger, firstAnswer: FleetFixture.patience
+                ) { store -> Int64? in
                     for _ in 0..<600 {
                         if let j = try await store.jobs(state: .running, limit: 10).first { return j.id }
                         try await Task.sleep(for: .milliseconds(20))
@@ -382,24 +420,30 @@ struct FleetTests {
                 }
                 let killed = try #require(
                     victim,
-                    "the worker never started a job: \(String(decoding: (try? HostFS.readFile(dir + "/w1.log")) ?? [], as: UTF8.self))")
+                    "the worker never started a job: \(String(decoding: (try? HostFS.readFile(dir + "/w1.log")) ?? [], as: UTF8.self))"
+                )
                 _ = try runProcess(["kill", "-9", try pid("w1")])
                 try background(
                     "w2",
                     [
-                        hardenBinary, "worker", "--database", pg.url, "--server", env["HARDEN_SERVER"]!, "--token", env["HARDEN_TOKEN"]!,
+                        hardenBinary, "worker", "--database", pg.url, "--server", env["HARDEN_SERVER"]!, "--token",
+                        env["HARDEN_TOKEN"]!,
                         "--lease", "3s", "--concurrency", "2", "--allow-local-images", TestImages.directory,
                     ])
                 let (ws, wo) = try runProcess(
-                    [hardenBinary, "fleet", "wait", "--timeout", "5m", "--format", "json"] + jobs.map(String.init), environment: env)
-                try #require(ws == 0, "wait: \(wo)\n\(String(decoding: (try? HostFS.readFile(dir + "/w2.log")) ?? [], as: UTF8.self))")
+                    [hardenBinary, "fleet", "wait", "--timeout", "5m", "--format", "json"] + jobs.map(String.init),
+                    environment: env)
+                try #require(
+                    ws == 0,
+                    "wait: \(wo)\n\(String(decoding: (try? HostFS.readFile(dir + "/w2.log")) ?? [], as: UTF8.self))")
                 let decoder = JSONDecoder()
                 decoder.dateDecodingStrategy = .iso8601
                 let done = try decoder.decode([FleetJob].self, from: Data(wo.utf8))
                 #expect(done.allSatisfy { $0.state == "succeeded" })
                 #expect(done.first { $0.id == killed }?.attempts == 2, "the killed job ran again")
                 let w2 = try pid("w2")
-                try await FleetStore.with(url: pg.url, logger: FleetFixture.logger, firstAnswer: FleetFixture.patience) { store in
+                try await FleetStore.with(url: pg.url, logger: FleetFixture.logger, firstAnswer: FleetFixture.patience)
+                { store in
                     var rows: [(Int64, String)] = []
                     for try await r in try await store.client.query(
                         "SELECT job_id, worker FROM job_results ORDER BY job_id", logger: FleetFixture.logger
@@ -408,15 +452,21 @@ struct FleetTests {
                         rows.append(r)
                     }
                     #expect(rows.map(\.0) == jobs, "every job recorded exactly once")
-                    #expect(rows.first { $0.0 == killed }?.1.contains(":\(w2)#") == true, "the second worker recorded the killed job")
+                    #expect(
+                        rows.first { $0.0 == killed }?.1.contains(":\(w2)#") == true,
+                        "the second worker recorded the killed job")
                     #expect(try await store.images().count == 5)
                 }
                 // Which images have CVE-2099-0001 (glibc): every image (all are bookworm-based).
-                let (as_, ao) = try runProcess([hardenBinary, "fleet", "affected", "CVE-2099-0001", "--format", "json"], environment: env)
+                let (as_, ao) = try runProcess(
+                    [hardenBinary, "fleet", "affected", "CVE-2099-0001", "--format", "json"], environment: env)
                 try #require(as_ == 0, "affected: \(ao)")
                 let affected = try decoder.decode(AffectedImages.self, from: Data(ao.utf8))
                 #expect(Set(affected.images.map(\.digest)).count == 5, "\(affected.images.map(\.references))")
-                #expect(affected.images.allSatisfy { $0.package.hasPrefix("libc") && $0.fixedVersions == ["2.36-9+deb12u99"] })
+                #expect(
+                    affected.images.allSatisfy {
+                        $0.package.hasPrefix("libc") && $0.fixedVersions == ["2.36-9+deb12u99"]
+                    })
             }
         }
     }
@@ -441,46 +491,56 @@ struct FleetTests {
                     in: .whitespacesAndNewlines)
                 let env = ["HARDEN_SERVER": "http://127.0.0.1:\(port)", "HARDEN_TOKEN": "admin-token-0123456789"]
                 // A worker without --allow-local-images refuses a job that names a path of its machine.
-                let (sl, ol) = try runProcess([hardenBinary, "fleet", "submit", "--format", "json", "dir:/etc"], environment: env)
+                let (sl, ol) = try runProcess(
+                    [hardenBinary, "fleet", "submit", "--format", "json", "dir:/etc"], environment: env)
                 try #require(sl == 0, "submit: \(ol)")
                 let local = try JSONDecoder().decode(SubmissionAnswer.self, from: Data(ol.utf8)).jobs[0]
                 let (sw, ow) = try runProcess(
                     [
-                        hardenBinary, "worker", "--database", pg.url, "--server", env["HARDEN_SERVER"]!, "--max-jobs", "1", "--cache",
+                        hardenBinary, "worker", "--database", pg.url, "--server", env["HARDEN_SERVER"]!, "--max-jobs",
+                        "1", "--cache",
                         dir + "/wc",
                     ],
                     environment: env)
                 try #require(sw == 0, "worker: \(ow)")
                 let (_, jl) = try runProcess([hardenBinary, "fleet", "jobs", "--format", "json"], environment: env)
-                let refused = try JSONDecoder.iso8601.decode([FleetJob].self, from: Data(jl.utf8)).first { $0.id == local }
+                let refused = try JSONDecoder.iso8601.decode([FleetJob].self, from: Data(jl.utf8)).first {
+                    $0.id == local
+                }
                 #expect(refused?.state == "failed" && refused?.attempts == 1, "\(jl)")
                 #expect(refused?.error?.contains("registry images only") == true, "\(refused?.error ?? "")")
                 let (s1, o1) = try runProcess(
                     [
-                        hardenBinary, "fleet", "submit", "--action", "run", "--policy", dir + "/policy.yaml", "--run-arg", "--http-probe",
+                        hardenBinary, "fleet", "submit", "--action", "run", "--policy", dir + "/policy.yaml",
+                        "--run-arg", "--http-probe",
                         "--run-arg", "80:GET:/", "--label", "team=web", "oci:\(TestImages.layout):nginx",
                     ], environment: env)
                 try #require(s1 == 0, "submit: \(o1)")
                 let (s2, o2) = try runProcess(
                     [
-                        hardenBinary, "worker", "--database", pg.url, "--server", env["HARDEN_SERVER"]!, "--max-jobs", "1", "--cache",
+                        hardenBinary, "worker", "--database", pg.url, "--server", env["HARDEN_SERVER"]!, "--max-jobs",
+                        "1", "--cache",
                         dir + "/wc", "--allow-local-images", TestImages.directory,
                     ],
                     environment: env)
                 try #require(s2 == 0, "worker: \(o2)")
                 let (s3, o3) = try runProcess(
-                    [hardenBinary, "fleet", "images", "--fails", "packages.banned", "--format", "json"], environment: env)
+                    [hardenBinary, "fleet", "images", "--fails", "packages.banned", "--format", "json"],
+                    environment: env)
                 try #require(s3 == 0, "images: \(o3)")
                 let decoder = JSONDecoder()
                 decoder.dateDecodingStrategy = .iso8601
                 let failing = try decoder.decode([ImageSummary].self, from: Data(o3.utf8))
-                #expect(failing.count == 1 && failing.first?.policyFailures.contains("packages.banned") == true, "\(o3)")
+                #expect(
+                    failing.count == 1 && failing.first?.policyFailures.contains("packages.banned") == true, "\(o3)")
                 #expect(failing.first?.labels["team"] == "web")
                 let (_, none) = try runProcess(
-                    [hardenBinary, "fleet", "images", "--fails", "image.max_size", "--format", "json"], environment: env)
+                    [hardenBinary, "fleet", "images", "--fails", "image.max_size", "--format", "json"], environment: env
+                )
                 #expect(try decoder.decode([ImageSummary].self, from: Data(none.utf8)).isEmpty)
                 let digest = try #require(failing.first?.digest)
-                let (s4, o4) = try runProcess([hardenBinary, "fleet", "image", digest, "--format", "json"], environment: env)
+                let (s4, o4) = try runProcess(
+                    [hardenBinary, "fleet", "image", digest, "--format", "json"], environment: env)
                 try #require(s4 == 0, "image: \(o4)")
                 let detail = try decoder.decode(ImageDetail.self, from: Data(o4.utf8))
                 // The stored report is harden run's report.json: the minified image verified by replaying the probe.
@@ -489,10 +549,17 @@ struct FleetTests {
                     return
                 }
                 #expect(verdict == "failed", "the policy bans libc6")
-                guard case .array(let stages)? = report["stages"] else { Issue.record("no stages"); return }
+                guard case .array(let stages)? = report["stages"] else {
+                    Issue.record("no stages")
+                    return
+                }
                 #expect(
                     stages.contains {
-                        if case .object(let st) = $0, case .string("minify")? = st["name"] { return true } else { return false }
+                        if case .object(let st) = $0, case .string("minify")? = st["name"] {
+                            return true
+                        } else {
+                            return false
+                        }
                     })
                 #expect(detail.findings.contains { $0.id == "CVE-2099-0001" })
                 // With a Compose file sent with the job: the service's settings apply and the report names the service.
@@ -501,7 +568,8 @@ struct FleetTests {
                 try HostFS.writeFileAtomically(dir + "/compose.yaml", Array(compose.utf8))
                 let (s5, o5) = try runProcess(
                     [
-                        hardenBinary, "fleet", "submit", "--action", "run", "--compose", dir + "/compose.yaml", "--run-arg", "--service",
+                        hardenBinary, "fleet", "submit", "--action", "run", "--compose", dir + "/compose.yaml",
+                        "--run-arg", "--service",
                         "--run-arg", "web", "--run-arg", "--http-probe", "--run-arg", "80:GET:/", "--format", "json",
                         "oci:\(TestImages.layout):nginx",
                     ], environment: env)
@@ -509,14 +577,17 @@ struct FleetTests {
                 let composeJob = try JSONDecoder().decode(SubmissionAnswer.self, from: Data(o5.utf8)).jobs[0]
                 let (s6, o6) = try runProcess(
                     [
-                        hardenBinary, "worker", "--database", pg.url, "--server", env["HARDEN_SERVER"]!, "--max-jobs", "1", "--cache",
+                        hardenBinary, "worker", "--database", pg.url, "--server", env["HARDEN_SERVER"]!, "--max-jobs",
+                        "1", "--cache",
                         dir + "/wc", "--allow-local-images", TestImages.directory,
                     ], environment: env)
                 try #require(s6 == 0, "worker: \(o6)")
-                let (_, j6) = try runProcess([hardenBinary, "fleet", "wait", String(composeJob), "--format", "json"], environment: env)
+                let (_, j6) = try runProcess(
+                    [hardenBinary, "fleet", "wait", String(composeJob), "--format", "json"], environment: env)
                 let done = try JSONDecoder.iso8601.decode([FleetJob].self, from: Data(j6.utf8))
                 #expect(done.first?.state == "succeeded", "\(j6)")
-                let (_, o7) = try runProcess([hardenBinary, "fleet", "image", digest, "--format", "json"], environment: env)
+                let (_, o7) = try runProcess(
+                    [hardenBinary, "fleet", "image", digest, "--format", "json"], environment: env)
                 let again = try decoder.decode(ImageDetail.self, from: Data(o7.utf8))
                 guard case .object(let r2)? = again.report, case .object(let profile)? = r2["profile"] else {
                     Issue.record("no profile in the stored report")
@@ -541,12 +612,15 @@ struct FleetTests {
                     try await hook.serve(maxBody: 1 << 20, logger: FleetFixture.logger) { request in
                         let decoder = JSONDecoder()
                         decoder.dateDecodingStrategy = .iso8601
-                        if let e = try? decoder.decode(WebhookEvent.self, from: Data(request.body)) { received.withLock { $0.append(e) } }
+                        if let e = try? decoder.decode(WebhookEvent.self, from: Data(request.body)) {
+                            received.withLock { $0.append(e) }
+                        }
                         return .text(.ok, "ok")
                     }
                 }
                 defer { hookTask.cancel() }
-                try await FleetStore.with(url: pg.url, logger: FleetFixture.logger, firstAnswer: FleetFixture.patience) { store in
+                try await FleetStore.with(url: pg.url, logger: FleetFixture.logger, firstAnswer: FleetFixture.patience)
+                { store in
                     try await FleetFixture.withServer(
                         store, database: db, webhook: "http://127.0.0.1:\(hook.port)/hook",
                         rule: WebhookRule(minimumSeverity: .high, knownExploited: true)
@@ -558,7 +632,8 @@ struct FleetTests {
                         wc.token = "read-token-0123456789"
                         wc.maxJobs = tags.count
                         wc.concurrency = 2
-                        let worker = FleetWorker(store: store, configuration: wc, executor: FleetFixture.scan, logger: FleetFixture.logger)
+                        let worker = FleetWorker(
+                            store: store, configuration: wc, executor: FleetFixture.scan, logger: FleetFixture.logger)
                         #expect(try await worker.run() == tags.count)
                         let before = try await FleetFixture.activeFindings(store)
                         #expect(before.count == tags.count)
@@ -582,7 +657,9 @@ struct FleetTests {
                             let sbom = try SBOMBuilder(cache: nil).build(
                                 try ImageLoader.open(.ociLayout(path: TestImages.layout, tag: t)), reference: t)
                             expected[sbom.source.manifestDigest] = Set(
-                                try Matcher(database: newDB).match(sbom).map { "\($0.id) \($0.package.name) \($0.package.version)" })
+                                try Matcher(database: newDB).match(sbom).map {
+                                    "\($0.id) \($0.package.name) \($0.package.version)"
+                                })
                             if sbom.packages.contains(where: {
                                 ($0.sourceName ?? $0.name) == "libcap2" || ($0.sourceName ?? $0.name) == "bash"
                             }) {
@@ -600,7 +677,9 @@ struct FleetTests {
                         let changed = Set(expected.keys.filter { before[$0, default: []] != after[$0, default: []] })
                         #expect(changed == holders && !changed.isEmpty)
                         #expect(rematch.images == holders.count)
-                        let gained = expected.values.reduce(0) { $0 + $1.filter { $0.hasPrefix("CVE-2099-0020 ") }.count }
+                        let gained = expected.values.reduce(0) {
+                            $0 + $1.filter { $0.hasPrefix("CVE-2099-0020 ") }.count
+                        }
                         #expect(rematch.newFindings == gained && gained > 0)
                         // Resolved findings keep their history.
                         var resolved = 0
@@ -612,16 +691,24 @@ struct FleetTests {
                         }
                         #expect(resolved > 0 && resolved == rematch.resolvedFindings)
                         // One event per new high finding, delivered by the sender.
-                        for _ in 0..<100 where received.withLock({ $0.count }) < gained { try await Task.sleep(for: .milliseconds(100)) }
+                        for _ in 0..<100 where received.withLock({ $0.count }) < gained {
+                            try await Task.sleep(for: .milliseconds(100))
+                        }
                         try await Task.sleep(for: .milliseconds(1500))
                         let events = received.withLock { $0 }
                         #expect(events.count == gained, "\(events.count) events for \(gained) new findings")
-                        #expect(events.allSatisfy { $0.vulnerability == "CVE-2099-0020" && $0.severity == "high" && !$0.image.isEmpty })
-                        #expect(Set(events.map { "\($0.image) \($0.package)" }).count == events.count, "an event was sent twice")
+                        #expect(
+                            events.allSatisfy {
+                                $0.vulnerability == "CVE-2099-0020" && $0.severity == "high" && !$0.image.isEmpty
+                            })
+                        #expect(
+                            Set(events.map { "\($0.image) \($0.package)" }).count == events.count,
+                            "an event was sent twice")
                         // A second refresh with nothing new changes nothing.
                         let (_, again) = try await FleetFixture.request(
                             .POST, base + "/v1/db/refresh?force=true", token: "admin-token-0123456789")
-                        #expect(try decoder.decode(RefreshAnswer.self, from: Data(again.utf8)).rematch?.changedKeys == 0)
+                        #expect(
+                            try decoder.decode(RefreshAnswer.self, from: Data(again.utf8)).rematch?.changedKeys == 0)
                         #expect(try await FleetFixture.activeFindings(store) == after)
                     }
                 }
@@ -633,11 +720,14 @@ struct FleetTests {
         try await ScratchPostgres.with { pg in
             try await withTemporaryDirectory { dir in
                 let db = try FleetFixture.importTracker(dir, v2: false)
-                try await FleetStore.with(url: pg.url, logger: FleetFixture.logger, firstAnswer: FleetFixture.patience) { store in
+                try await FleetStore.with(url: pg.url, logger: FleetFixture.logger, firstAnswer: FleetFixture.patience)
+                { store in
                     // Stored hashed: the token itself is nowhere in the database.
                     try await FleetFixture.withServer(store, database: db) { base in
                         var stored: [String] = []
-                        for try await h in try await store.client.query("SELECT hash FROM tokens", logger: FleetFixture.logger).decode(
+                        for try await h in try await store.client.query(
+                            "SELECT hash FROM tokens", logger: FleetFixture.logger
+                        ).decode(
                             String.self)
                         {
                             stored.append(h)
@@ -657,8 +747,14 @@ struct FleetTests {
                             (.GET, "/v1/db", "read-token-0123456789", nil, 200),
                             (.POST, "/v1/jobs", "read-token-0123456789", submit, 403),
                             (.POST, "/v1/jobs", "submit-token-0123456789", submit, 202),
-                            (.POST, "/v1/jobs", "submit-token-0123456789", #"{"action":"scan","images":["a"],"scheduled":true}"#, 403),
-                            (.POST, "/v1/jobs", "admin-token-0123456789", #"{"action":"scan","images":["a"],"scheduled":true}"#, 202),
+                            (
+                                .POST, "/v1/jobs", "submit-token-0123456789",
+                                #"{"action":"scan","images":["a"],"scheduled":true}"#, 403
+                            ),
+                            (
+                                .POST, "/v1/jobs", "admin-token-0123456789",
+                                #"{"action":"scan","images":["a"],"scheduled":true}"#, 202
+                            ),
                             (.POST, "/v1/jobs", "submit-token-0123456789", "{not json", 400),
                             (.POST, "/v1/jobs", "submit-token-0123456789", #"{"action":"scan","images":[]}"#, 400),
                             (.POST, "/v1/jobs", "submit-token-0123456789", String(repeating: "x", count: 100_000), 413),
@@ -668,8 +764,11 @@ struct FleetTests {
                             (.GET, "/v1/nothing", "read-token-0123456789", nil, 404),
                         ]
                         for (method, path, token, body, want) in cases {
-                            let (got, text) = try await FleetFixture.request(method, base + path, token: token, body: body)
-                            #expect(got == want, "\(method) \(path) with \(token ?? "no token"): \(got) \(text.prefix(200))")
+                            let (got, text) = try await FleetFixture.request(
+                                method, base + path, token: token, body: body)
+                            #expect(
+                                got == want, "\(method) \(path) with \(token ?? "no token"): \(got) \(text.prefix(200))"
+                            )
                         }
                         // The dashboard's cookie opens pages, never the API (no cross-site job submission with it).
                         for (path, want) in [("/", 200), ("/v1/images", 401), ("/metrics", 401)] {
@@ -700,7 +799,8 @@ struct FleetTests {
         try await ScratchPostgres.with { pg in
             try await withTemporaryDirectory { dir in
                 let db = try FleetFixture.importTracker(dir, v2: true)
-                try await FleetStore.with(url: pg.url, logger: FleetFixture.logger, firstAnswer: FleetFixture.patience) { store in
+                try await FleetStore.with(url: pg.url, logger: FleetFixture.logger, firstAnswer: FleetFixture.patience)
+                { store in
                     try await FleetFixture.withServer(store, database: db) { base in
                         let tags = ["base", "nginx", "pyapp"]
                         _ = try await store.submit(
@@ -709,9 +809,13 @@ struct FleetTests {
                         wc.token = "read-token-0123456789"
                         wc.maxJobs = tags.count
                         #expect(
-                            try await FleetWorker(store: store, configuration: wc, executor: FleetFixture.scan, logger: FleetFixture.logger)
-                                .run() == 3)
-                        let (_, listJSON) = try await FleetFixture.request(.GET, base + "/v1/images", token: "read-token-0123456789")
+                            try await FleetWorker(
+                                store: store, configuration: wc, executor: FleetFixture.scan,
+                                logger: FleetFixture.logger
+                            )
+                            .run() == 3)
+                        let (_, listJSON) = try await FleetFixture.request(
+                            .GET, base + "/v1/images", token: "read-token-0123456789")
                         let decoder = JSONDecoder()
                         decoder.dateDecodingStrategy = .iso8601
                         let images = try decoder.decode([ImageSummary].self, from: Data(listJSON.utf8))
@@ -734,9 +838,12 @@ struct FleetTests {
                         for i in images {
                             // Each image's row carries its counts.
                             let row = try #require(
-                                index.range(of: "data-digest=\"\(i.digest)\"").map { String(index[$0.lowerBound...].prefix(1500)) })
+                                index.range(of: "data-digest=\"\(i.digest)\"").map {
+                                    String(index[$0.lowerBound...].prefix(1500))
+                                })
                             #expect(row.contains("data-severity=\"high\">\(i.bySeverity["high"] ?? 0)</td>"), "\(row)")
-                            #expect(row.contains("data-severity=\"medium\">\(i.bySeverity["medium"] ?? 0)</td>"), "\(row)")
+                            #expect(
+                                row.contains("data-severity=\"medium\">\(i.bySeverity["medium"] ?? 0)</td>"), "\(row)")
                         }
                         let search = try await dom("/vulnerabilities?id=CVE-2099-0020")
                         #expect(
@@ -747,7 +854,9 @@ struct FleetTests {
                         let (_, detailJSON) = try await FleetFixture.request(
                             .GET, base + "/v1/images/\(one.digest)", token: "read-token-0123456789")
                         let detail = try decoder.decode(ImageDetail.self, from: Data(detailJSON.utf8))
-                        #expect(page.contains("id=\"active-count\">\(detail.findings.count)</span>"), "\(page.prefix(2000))")
+                        #expect(
+                            page.contains("id=\"active-count\">\(detail.findings.count)</span>"), "\(page.prefix(2000))"
+                        )
                     }
                 }
             }

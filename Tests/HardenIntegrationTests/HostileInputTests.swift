@@ -40,12 +40,15 @@ final class HostileRegistry {
     /// Every request either server received.
     var requests: [[String: Any]] {
         let text = String(decoding: (try? HostFS.readFile(logPath, limit: 1 << 24)) ?? [], as: UTF8.self)
-        return text.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        return text.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
     }
 }
 
-
-@Suite(.serialized, .enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh"))
+@Suite(
+    .serialized,
+    .enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh"))
 struct HostileRegistryTests {
     static func config(_ cmd: [String]) -> ContainerConfig {
         var c = ContainerConfig()
@@ -56,7 +59,8 @@ struct HostileRegistryTests {
     /// A one-layer image in an OCI layout, to push.
     static func smallImage(_ dir: String) throws -> String {
         let layer = try Fixtures.layer([.dir("etc"), .file("etc/hello", "hello\n")])
-        try Fixtures.ociLayout(at: dir + "/src", images: [(tag: "v1", layers: [layer], config: Self.config(["/bin/true"]))])
+        try Fixtures.ociLayout(
+            at: dir + "/src", images: [(tag: "v1", layers: [layer], config: Self.config(["/bin/true"]))])
         return "oci:\(dir)/src:v1"
     }
 
@@ -71,11 +75,15 @@ struct HostileRegistryTests {
             let requests = registry.requests
             let other = requests.filter { $0["server"] as? String == "other" }
             try #require(!other.isEmpty, "the upload never reached the Location's host: \(requests)")
-            for r in other { #expect(r["authorization"] is NSNull || r["authorization"] == nil, "credentials sent to another host: \(r)") }
+            for r in other {
+                #expect(
+                    r["authorization"] is NSNull || r["authorization"] == nil, "credentials sent to another host: \(r)")
+            }
             // The registry itself did get them (Basic auth works).
             #expect(
                 requests.contains {
-                    ($0["server"] as? String) == "registry" && (($0["authorization"] as? String)?.hasPrefix("Basic ") ?? false)
+                    ($0["server"] as? String) == "registry"
+                        && (($0["authorization"] as? String)?.hasPrefix("Basic ") ?? false)
                 })
         }
     }
@@ -100,13 +108,15 @@ struct HostileRegistryTests {
             let registry = try HostileRegistry(mode: mode, dir: dir)
             let start = Date()
             let (s, o) = try runProcess([
-                hardenBinary, "inspect", "docker://127.0.0.1:\(registry.port)/team/app:v1", "--tls-verify=false", "--timeout", "2",
+                hardenBinary, "inspect", "docker://127.0.0.1:\(registry.port)/team/app:v1", "--tls-verify=false",
+                "--timeout", "2",
             ])
             let elapsed = Date().timeIntervalSince(start)
             #expect(s == 1, "\(o)")
             #expect(elapsed < 40, "took \(elapsed) s")
             #expect(o.contains("no data for 2 s"), "\(o)")
-            #expect(o.split(separator: "\n").filter { $0.hasPrefix("harden:") }.count == 1 && !o.contains("Error:"), "\(o)")
+            #expect(
+                o.split(separator: "\n").filter { $0.hasPrefix("harden:") }.count == 1 && !o.contains("Error:"), "\(o)")
         }
     }
 
@@ -118,12 +128,15 @@ struct HostileRegistryTests {
                 "--tls-verify=false", "--timeout", "10",
             ])
             #expect(s == 0, "\(o)")
-            #expect(registry.requests.contains { ($0["range"] as? String)?.hasPrefix("bytes=1000-") ?? false }, "\(registry.requests)")
+            #expect(
+                registry.requests.contains { ($0["range"] as? String)?.hasPrefix("bytes=1000-") ?? false },
+                "\(registry.requests)")
         }
     }
 }
 
-@Suite(.enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh")) struct HostileImageTests {
+@Suite(.enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh"))
+struct HostileImageTests {
     /// A layer holding a 1 TiB sparse file (4 KiB of data at each end), made by GNU tar from a sparse file.
     static func sparseLayout(_ dir: String) throws -> String {
         let file = dir + "/big"
@@ -136,8 +149,10 @@ struct HostileRegistryTests {
         unlink(file)
         let plain = try HostFS.readFile(dir + "/layer.tar")
         #expect(plain.count < 1 << 20)
-        let layer = Fixtures.Layer(blob: try Fixtures.compress(plain, .gzip), diffID: Digest.sha256(of: plain), compression: .gzip)
-        try Fixtures.ociLayout(at: dir + "/img", images: [(tag: "sparse", layers: [layer], config: HostileRegistryTests.config(["/big"]))])
+        let layer = Fixtures.Layer(
+            blob: try Fixtures.compress(plain, .gzip), diffID: Digest.sha256(of: plain), compression: .gzip)
+        try Fixtures.ociLayout(
+            at: dir + "/img", images: [(tag: "sparse", layers: [layer], config: HostileRegistryTests.config(["/big"]))])
         return "oci:\(dir)/img:sparse"
     }
 
@@ -186,7 +201,8 @@ struct HostileRegistryTests {
             #expect(try HostFS.listDirectory(dir + "/layout/blobs/sha256").allSatisfy { !$0.hasPrefix(".") })
 
             // A convert to a new layout that fails (a layer blob that does not match its digest) leaves no skeleton.
-            let manifestDigest = try Fixtures.ociLayout(at: dir + "/bad", images: [(tag: "v1", layers: [layer], config: nil)])[0]
+            let manifestDigest = try Fixtures.ociLayout(
+                at: dir + "/bad", images: [(tag: "v1", layers: [layer], config: nil)])[0]
             _ = manifestDigest
             let blob = dir + "/bad/blobs/sha256/" + Digest.sha256(of: layer.blob).encoded
             var bytes = try HostFS.readFile(blob)
@@ -202,7 +218,8 @@ struct HostileRegistryTests {
         try withTemporaryDirectory { dir in
             // A real tar, then 65 MiB of zeros after its end-of-archive marker (compressed, the layer is tiny).
             let plain = try Fixtures.tar([.file("hello", "hello\n")]) + [UInt8](repeating: 0, count: 65 << 20)
-            let layer = Fixtures.Layer(blob: try Fixtures.compress(plain, .gzip), diffID: Digest.sha256(of: plain), compression: .gzip)
+            let layer = Fixtures.Layer(
+                blob: try Fixtures.compress(plain, .gzip), diffID: Digest.sha256(of: plain), compression: .gzip)
             try Fixtures.ociLayout(at: dir + "/img", images: [(tag: "v1", layers: [layer], config: nil)])
             for dest in [
                 "dir:\(dir)/rootfs", "oci:\(dir)/copy:v1", "oci-archive:\(dir)/copy.tar", "docker-archive:\(dir)/d.tar",
@@ -219,13 +236,17 @@ struct HostileRegistryTests {
 
     @Test func setuidFilesAreReportedAndStrippedOnRequest() throws {
         try withTemporaryDirectory { dir in
-            let layer = try Fixtures.layer([.dir("bin"), .file("bin/su", "#!/bin/sh\n", mode: 0o4755), .file("bin/ls", "x", mode: 0o755)])
+            let layer = try Fixtures.layer([
+                .dir("bin"), .file("bin/su", "#!/bin/sh\n", mode: 0o4755), .file("bin/ls", "x", mode: 0o755),
+            ])
             try Fixtures.ociLayout(at: dir + "/img", images: [(tag: "v1", layers: [layer], config: nil)])
             let (s, o) = try runProcess([hardenBinary, "convert", "oci:\(dir)/img:v1", "dir:\(dir)/keep"])
             #expect(s == 0 && o.contains("1 setuid/setgid files (/bin/su)") && o.contains("--no-setuid"), "\(o)")
             var st = stat()
             #expect(lstat(dir + "/keep/bin/su", &st) == 0 && st.st_mode & 0o4000 != 0)
-            let (s2, o2) = try runProcess([hardenBinary, "convert", "oci:\(dir)/img:v1", "dir:\(dir)/strip", "--no-setuid"])
+            let (s2, o2) = try runProcess([
+                hardenBinary, "convert", "oci:\(dir)/img:v1", "dir:\(dir)/strip", "--no-setuid",
+            ])
             #expect(s2 == 0 && !o2.contains("warning"), "\(o2)")
             #expect(lstat(dir + "/strip/bin/su", &st) == 0 && st.st_mode & 0o7777 == 0o755)
         }
@@ -249,14 +270,19 @@ struct HostileRegistryTests {
             // A user's directory: refused, untouched.
             try HostFS.makeDirectories(dir + "/src")
             try HostFS.writeFileAtomically(dir + "/src/main.c", Array("int main(void) { return 0; }\n".utf8))
-            let (s, o) = try runProcess([hardenBinary, "run", "oci:/nonexistent:x", "-o", "oci:\(dir)/out:x", "--report-dir", dir + "/src"])
+            let (s, o) = try runProcess([
+                hardenBinary, "run", "oci:/nonexistent:x", "-o", "oci:\(dir)/out:x", "--report-dir", dir + "/src",
+            ])
             #expect(s == 1 && o.contains("is not a harden report"), "\(o)")
             #expect(HostFS.isRegularFile(dir + "/src/main.c"))
-            #expect(throws: HardenError.self) { try Application.Run.writeReportDirectory(dir + "/src", [("report.json", [1])]) }
+            #expect(throws: HardenError.self) {
+                try Application.Run.writeReportDirectory(dir + "/src", [("report.json", [1])])
+            }
             #expect(HostFS.isRegularFile(dir + "/src/main.c"))
 
             // A new directory, an empty one and an earlier report are written (and replaced) as a whole.
-            try Application.Run.writeReportDirectory(dir + "/new", [("report.json", Array("{}".utf8)), ("old.txt", [1])])
+            try Application.Run.writeReportDirectory(
+                dir + "/new", [("report.json", Array("{}".utf8)), ("old.txt", [1])])
             #expect(HostFS.isRegularFile(dir + "/new/.harden-report"))
             try Application.Run.writeReportDirectory(dir + "/new", [("report.json", Array("{}".utf8))])
             #expect(try HostFS.listDirectory(dir + "/new") == [".harden-report", "report.json"])
@@ -293,7 +319,9 @@ struct HostileRegistryTests {
     }
 }
 
-@Suite(.serialized, .enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh"))
+@Suite(
+    .serialized,
+    .enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh"))
 struct ProfilingSandboxTests {
     /// Run inside the container by an exec probe: what the sandbox allows, on one line.
     static let probe = """
@@ -343,7 +371,8 @@ struct ProfilingSandboxTests {
         try RuntimeTests.require()
         try withTemporaryDirectory { dir in
             // A service on the host, listening on every address.
-            let port = try BackgroundServer.python(directory: dir, bind: "0.0.0.0", log: dir + "/http.log", pidFile: dir + "/http.pid")
+            let port = try BackgroundServer.python(
+                directory: dir, bind: "0.0.0.0", log: dir + "/http.log", pidFile: dir + "/http.pid")
             defer { BackgroundServer.stop(pidFile: dir + "/http.pid") }
             try #require(port > 0)
 

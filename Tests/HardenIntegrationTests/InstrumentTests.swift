@@ -32,7 +32,9 @@ enum InstrumentFixture {
     }
 
     /// Files the app used that the image has (looked-for-but-missing paths left out).
-    static func usedFiles(_ p: RuntimeProfile) -> Set<String> { Set(p.files.filter { $0.type != .missing }.map(\.path)) }
+    static func usedFiles(_ p: RuntimeProfile) -> Set<String> {
+        Set(p.files.filter { $0.type != .missing }.map(\.path))
+    }
 
     /// A static HTTP server in a scratch image: /server answers every request with /www/index.html.
     static func buildStaticImage(_ dir: String) throws -> String {
@@ -73,7 +75,8 @@ enum InstrumentFixture {
         (s, o) = try runProcess([hardenBinary, "convert", "dir:\(dir)/rootfs", "oci:\(dir)/static:app"])
         try #require(s == 0, "\(o)")
         (s, o) = try runProcess([
-            "umoci", "config", "--image", "\(dir)/static:app", "--config.cmd", "/server", "--config.exposedports", "8000/tcp",
+            "umoci", "config", "--image", "\(dir)/static:app", "--config.cmd", "/server", "--config.exposedports",
+            "8000/tcp",
         ])
         try #require(s == 0, "\(o)")
         return "oci:\(dir)/static:app"
@@ -81,7 +84,9 @@ enum InstrumentFixture {
 
     /// Children of `pid` (from /proc).
     static func children(of pid: Int32) -> [Int32] {
-        let text = (try? HostFS.readFile("/proc/\(pid)/task/\(pid)/children")).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        let text =
+            (try? HostFS.readFile("/proc/\(pid)/task/\(pid)/children")).map { String(decoding: $0, as: UTF8.self) }
+            ?? ""
         return text.split(separator: " ").compactMap { Int32($0.trimming("\n ")) }
     }
 
@@ -105,7 +110,9 @@ enum InstrumentFixture {
     }
 }
 
-@Suite(.serialized, .enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh"))
+@Suite(
+    .serialized,
+    .enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh"))
 struct InstrumentTests {
     /// The image, instrumented, run like Docker runs it; its import compared with the runc profile; minified from
     /// the import and replayed.
@@ -116,7 +123,9 @@ struct InstrumentTests {
         ),
         ("flask", ["--http-probe", "5000:GET:/"], ["--user", "65534:65534"], [String]()),
     ])
-    func anInstrumentedImageProfilesLikeRunc(_ tag: String, _ probes: [String], _ user: [String], _ writable: [String]) throws {
+    func anInstrumentedImageProfilesLikeRunc(
+        _ tag: String, _ probes: [String], _ user: [String], _ writable: [String]
+    ) throws {
         try RuntimeTests.require()
         try withTemporaryDirectory { dir in
             let run = dir + "/run"
@@ -127,11 +136,15 @@ struct InstrumentTests {
             // Same layers plus one; the sensor in front of the entrypoint; the cmd untouched.
             let before = try ImageLoader.open(.ociLayout(path: TestImages.layout, tag: tag))
             let after = try ImageLoader.open(.ociLayout(path: dir + "/i", tag: tag))
-            #expect(Array(after.layers.map(\.descriptor.digest).prefix(before.layers.count)) == before.layers.map(\.descriptor.digest))
+            #expect(
+                Array(after.layers.map(\.descriptor.digest).prefix(before.layers.count))
+                    == before.layers.map(\.descriptor.digest))
             #expect(after.layers.count == before.layers.count + 1)
             #expect(after.config.config?.cmd == before.config.config?.cmd)
             #expect(after.config.config?.entrypoint?.first == "/.harden/sensor")
-            #expect(after.config.config?.entrypoint?.suffix((before.config.config?.entrypoint ?? []).count + 1).first == "--")
+            #expect(
+                after.config.config?.entrypoint?.suffix((before.config.config?.entrypoint ?? []).count + 1).first
+                    == "--")
 
             try InstrumentFixture.writeSeccomp(dir + "/docker-default.json")
             try HostFS.makeDirectories(dir + "/out")
@@ -143,7 +156,8 @@ struct InstrumentTests {
                 ]
                 + user + writable
             (s, o) = try RuntimeTests.harden(
-                ["profile", "oci:\(dir)/i:\(tag)", "--allow-probe-failure", "-o", dir + "/instrumented-run.json"] + probes + dockerLike,
+                ["profile", "oci:\(dir)/i:\(tag)", "--allow-probe-failure", "-o", dir + "/instrumented-run.json"]
+                    + probes + dockerLike,
                 runDir: run)
             try #require(s == 0, "\(o)")
             (s, o) = try RuntimeTests.harden(
@@ -154,13 +168,17 @@ struct InstrumentTests {
             let runc = try RuntimeTests.profile(dir + "/runc.json")
             #expect(instrumentedRun.runs.last?.probes.map(\.status) == runc.runs.last?.probes.map(\.status))
 
-            (s, o) = try RuntimeTests.harden(["profile", original, "--import", dir + "/out", "-o", dir + "/imported.json"], runDir: run)
+            (s, o) = try RuntimeTests.harden(
+                ["profile", original, "--import", dir + "/out", "-o", dir + "/imported.json"], runDir: run)
             try #require(s == 0, "\(o)")
             let imported = try RuntimeTests.profile(dir + "/imported.json")
             let instrumentation = try #require(imported.runs.first?.instrumentation)
             #expect(instrumentation.mode == "seccomp" && instrumentation.final)
             #expect(imported.image.configDigest == Digest.sha256(of: before.configBytes).description)
-            #expect(!imported.files.contains { $0.path.hasPrefix("/.harden") || $0.path.hasPrefix("/var/run/harden-profile") })
+            #expect(
+                !imported.files.contains {
+                    $0.path.hasPrefix("/.harden") || $0.path.hasPrefix("/var/run/harden-profile")
+                })
             let r = InstrumentFixture.usedFiles(runc)
             let i = InstrumentFixture.usedFiles(imported)
             let found = Double(r.intersection(i).count) / Double(max(r.count, 1))
@@ -175,10 +193,14 @@ struct InstrumentTests {
 
             // minify from the imported profile; the result serves the probes again (replayed under runc).
             (s, o) = try RuntimeTests.harden(
-                ["minify", original, "--profile", dir + "/imported.json", "-o", "oci:\(dir)/min:\(tag)", "--report", dir + "/r.json"]
+                [
+                    "minify", original, "--profile", dir + "/imported.json", "-o", "oci:\(dir)/min:\(tag)", "--report",
+                    dir + "/r.json",
+                ]
                     + Array(probes.prefix(2)) + user, runDir: run)
             try #require(s == 0, "\(o)")
-            let report: MinifyReport = try JSONCoding.decode(try HostFS.readFile(dir + "/r.json"), source: "r.json", what: "report")
+            let report: MinifyReport = try JSONCoding.decode(
+                try HostFS.readFile(dir + "/r.json"), source: "r.json", what: "report")
             #expect(report.verification.ran && report.verification.passed, "\(o)")
             #expect(report.verification.probes.map(\.after) == ["ok 200"], "\(report.verification.probes)")
             #expect(try RuntimeTests.leftovers(runDir: run) == [])
@@ -200,24 +222,30 @@ struct InstrumentTests {
             _ = try runProcess(["chmod", "777", dir + "/out"])
             (s, o) = try RuntimeTests.harden(
                 [
-                    "profile", "oci:\(dir)/si:app", "--sensor", "none", "--seccomp", dir + "/docker-default.json", "--read-only", "--user",
-                    "1000:1000", "--mount", dir + "/out:/var/run/harden-profile", "--http-probe", "8000", "-o", dir + "/run.json",
+                    "profile", "oci:\(dir)/si:app", "--sensor", "none", "--seccomp", dir + "/docker-default.json",
+                    "--read-only", "--user",
+                    "1000:1000", "--mount", dir + "/out:/var/run/harden-profile", "--http-probe", "8000", "-o",
+                    dir + "/run.json",
                 ], runDir: run)
             try #require(s == 0, "\(o)")
-            (s, o) = try RuntimeTests.harden(["profile", image, "--import", dir + "/out", "-o", dir + "/imported.json"], runDir: run)
+            (s, o) = try RuntimeTests.harden(
+                ["profile", image, "--import", dir + "/out", "-o", dir + "/imported.json"], runDir: run)
             try #require(s == 0, "\(o)")
             let p = try RuntimeTests.profile(dir + "/imported.json")
-            #expect(InstrumentFixture.usedFiles(p).isSuperset(of: ["/server", "/www/index.html"]), "\(p.files.map(\.path))")
+            #expect(
+                InstrumentFixture.usedFiles(p).isSuperset(of: ["/server", "/www/index.html"]), "\(p.files.map(\.path))")
             #expect(p.executables.map(\.path) == ["/server"])
             #expect(p.uids == [1000] && p.ports.contains { $0.port == 8000 })
             #expect(p.syscalls.contains { $0.name == "accept" || $0.name == "accept4" })
             (s, o) = try RuntimeTests.harden(
                 [
-                    "minify", image, "--profile", dir + "/imported.json", "-o", "oci:\(dir)/min:app", "--http-probe", "8000", "--user",
+                    "minify", image, "--profile", dir + "/imported.json", "-o", "oci:\(dir)/min:app", "--http-probe",
+                    "8000", "--user",
                     "1000:1000", "--report", dir + "/r.json",
                 ], runDir: run)
             try #require(s == 0, "\(o)")
-            let report: MinifyReport = try JSONCoding.decode(try HostFS.readFile(dir + "/r.json"), source: "r.json", what: "report")
+            let report: MinifyReport = try JSONCoding.decode(
+                try HostFS.readFile(dir + "/r.json"), source: "r.json", what: "report")
             #expect(report.verification.passed)
             #expect(try RuntimeTests.leftovers(runDir: run) == [])
         }
@@ -237,17 +265,23 @@ struct InstrumentTests {
             _ = try runProcess(["chmod", "777", dir + "/out"])
             (s, o) = try RuntimeTests.harden(
                 [
-                    "profile", "oci:\(dir)/i:nginx", "--sensor", "none", "--seccomp", dir + "/no-ptrace.json", "--log-level", "debug",
+                    "profile", "oci:\(dir)/i:nginx", "--sensor", "none", "--seccomp", dir + "/no-ptrace.json",
+                    "--log-level", "debug",
                     "--mount", dir + "/out:/var/run/harden-profile", "--http-probe", "80", "-o", dir + "/x.json",
                 ], runDir: run)
             try #require(s == 0, "the app must run untraced: \(o)")
-            #expect(o.components(separatedBy: "harden-sensor: ptrace refused; the app runs untraced").count == 2, "\(o)")
-            (s, o) = try RuntimeTests.harden(["profile", original, "--import", dir + "/out", "-o", dir + "/p.json"], runDir: run)
+            #expect(
+                o.components(separatedBy: "harden-sensor: ptrace refused; the app runs untraced").count == 2, "\(o)")
+            (s, o) = try RuntimeTests.harden(
+                ["profile", original, "--import", dir + "/out", "-o", dir + "/p.json"], runDir: run)
             #expect(s == 1 && o.contains("no traced run") && o.contains("untraced"), "\(o)")
 
             // No output directory: the fragment goes to standard error; the captured output is imported.
             (s, o) = try RuntimeTests.harden(
-                ["profile", "oci:\(dir)/i:nginx", "--sensor", "none", "--log-level", "debug", "--http-probe", "80", "-o", dir + "/y.json"],
+                [
+                    "profile", "oci:\(dir)/i:nginx", "--sensor", "none", "--log-level", "debug", "--http-probe", "80",
+                    "-o", dir + "/y.json",
+                ],
                 runDir: run)
             try #require(s == 0, "\(o)")
             #expect(o.contains("is not a writable directory (mount a volume there)"), "\(o)")
@@ -258,7 +292,8 @@ struct InstrumentTests {
             let p = try RuntimeTests.profile(dir + "/logs.json")
             #expect(InstrumentFixture.usedFiles(p).contains("/etc/nginx/nginx.conf"))
             // The instrumented image as the profile's image is refused: paths must resolve against the original.
-            (s, o) = try RuntimeTests.harden(["profile", "oci:\(dir)/i:nginx", "--import", dir + "/container.log"], runDir: run)
+            (s, o) = try RuntimeTests.harden(
+                ["profile", "oci:\(dir)/i:nginx", "--import", dir + "/container.log"], runDir: run)
             #expect(s == 1 && o.contains("is the instrumented image; give the original"), "\(o)")
             // Arguments given at run time replace the cmd (docker run IMAGE CMD, Kubernetes args:): the sensor runs them and
             // records them.
@@ -266,7 +301,8 @@ struct InstrumentTests {
             _ = try runProcess(["chmod", "777", dir + "/out2"])
             (s, o) = try RuntimeTests.harden(
                 [
-                    "profile", "oci:\(dir)/i:nginx", "--sensor", "none", "--mount", dir + "/out2:/var/run/harden-profile", "-o",
+                    "profile", "oci:\(dir)/i:nginx", "--sensor", "none", "--mount",
+                    dir + "/out2:/var/run/harden-profile", "-o",
                     dir + "/z.json",
                     "--", "cat", "/etc/nginx/mime.types",
                 ], runDir: run)
@@ -277,7 +313,8 @@ struct InstrumentTests {
             #expect(fragment.command == ["cat", "/etc/nginx/mime.types"] && fragment.exitCode == 0 && fragment.final)
             #expect(fragment.paths.contains { $0.path == "/etc/nginx/mime.types" && $0.operations["open"] != nil })
             // Instrumenting twice is refused.
-            (s, o) = try RuntimeTests.harden(["instrument", "oci:\(dir)/i:nginx", "-o", "oci:\(dir)/ii:nginx"], runDir: run)
+            (s, o) = try RuntimeTests.harden(
+                ["instrument", "oci:\(dir)/i:nginx", "-o", "oci:\(dir)/ii:nginx"], runDir: run)
             #expect(s == 1 && o.contains("already instrumented"), "\(o)")
             #expect(try RuntimeTests.leftovers(runDir: run) == [])
         }
@@ -308,17 +345,20 @@ struct InstrumentTests {
                 try HostFS.makeDirectories(out)
                 let (s, o) = try runProcess(
                     [
-                        "setpriv", "--bounding-set", "-sys_ptrace", "--inh-caps", "-sys_ptrace", InstrumentFixture.sensor,
+                        "setpriv", "--bounding-set", "-sys_ptrace", "--inh-caps", "-sys_ptrace",
+                        InstrumentFixture.sensor,
                         "--output-dir", out, "--", "/bin/sh", "-c", script, "sh", dir + "/data",
                     ], environment: ["HARDEN_SENSOR_DEBUG": "1", "HARDEN_SENSOR_NOTIFY": notify])
                 try #require(s == 0, "\(o)")
                 let name = try #require(try HostFS.listDirectory(out).first { $0.hasSuffix(".json") })
-                let f = try #require(try SensorFragments.parse(try HostFS.readFile(out + "/" + name), source: name).fragments.first)
+                let f = try #require(
+                    try SensorFragments.parse(try HostFS.readFile(out + "/" + name), source: name).fragments.first)
                 #expect(f.mode == "seccomp" && f.final && f.exitCode == 0)
                 // setpriv's exec after it changed ids (not dumpable then) is unreadable either way; /proc paths name pids.
                 unreadable[notify] = f.unreadableArguments
                 records[notify] = Dictionary(
-                    f.paths.filter { !$0.path.hasPrefix("/proc/") }.map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
+                    f.paths.filter { !$0.path.hasPrefix("/proc/") }.map { ($0.path, $0) },
+                    uniquingKeysWith: { a, _ in a })
                 let notified = o.split(separator: "\n").first { $0.contains("lookups notified") }.map(String.init) ?? ""
                 if notify == "on" {
                     // Many lookups, and the other user's memory opened under its ids (cat as 65534, after setpriv's exec).
@@ -335,7 +375,9 @@ struct InstrumentTests {
                 guard let a = on[path], let b = off[path] else { return true }
                 return shape(a) != shape(b)
             }
-            #expect(different.isEmpty, "recorded differently: \(different.sorted().map { ($0, on[$0].map(shape), off[$0].map(shape)) })")
+            #expect(
+                different.isEmpty,
+                "recorded differently: \(different.sorted().map { ($0, on[$0].map(shape), off[$0].map(shape)) })")
             #expect(on["/etc/passwd"]?.operations["open"] != nil)
             #expect(on["/no/such/file"]?.failures["2"] != nil)
             #expect(on["/etc/passwd"]?.failures["20"] != nil || on["/etc/passwd"]?.operations["stat"] != nil)
@@ -367,12 +409,15 @@ struct InstrumentTests {
                 let p = Process()
                 p.executableURL = URL(fileURLWithPath: instrumented ? sensor : "/bin/sh")
                 p.arguments =
-                    (instrumented ? ["--output-dir", work, "--flush-interval", "0.2", "--", "/bin/sh"] : []) + ["-c", script, "sh", work]
+                    (instrumented ? ["--output-dir", work, "--flush-interval", "0.2", "--", "/bin/sh"] : []) + [
+                        "-c", script, "sh", work,
+                    ]
                 try p.run()
                 let pid = p.processIdentifier
                 try #require(InstrumentFixture.waitFor(10) { HostFS.exists(work + "/ready") })
                 kill(pid, SIGUSR1)
-                #expect(InstrumentFixture.waitFor(5) { HostFS.exists(work + "/signals") }, "SIGUSR1 did not reach the app")
+                #expect(
+                    InstrumentFixture.waitFor(5) { HostFS.exists(work + "/signals") }, "SIGUSR1 did not reach the app")
                 if instrumented {
                     // The orphaned `sleep 0.1` comes to the sensor (a subreaper, as PID 1 is) and is reaped.
                     usleep(400_000)
@@ -387,7 +432,8 @@ struct InstrumentTests {
                 if instrumented {
                     let fragments = try HostFS.listDirectory(work).filter { $0.hasSuffix(".json") }
                     let name = try #require(fragments.first, "no fragment in \(work)")
-                    let f = try #require(try SensorFragments.parse(try HostFS.readFile(work + "/" + name), source: name).fragments.first)
+                    let f = try #require(
+                        try SensorFragments.parse(try HostFS.readFile(work + "/" + name), source: name).fragments.first)
                     #expect(f.final && f.exitCode == 42 && f.paths.contains { $0.path == "/etc/passwd" })
                 }
             }
@@ -398,7 +444,8 @@ struct InstrumentTests {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: sensor)
             p.arguments = [
-                "--output-dir", killed, "--flush-interval", "0.2", "--", "/bin/sh", "-c", "cat /etc/passwd > /dev/null; exec sleep 30",
+                "--output-dir", killed, "--flush-interval", "0.2", "--", "/bin/sh", "-c",
+                "cat /etc/passwd > /dev/null; exec sleep 30",
             ]
             try p.run()
             let pid = p.processIdentifier
@@ -416,7 +463,8 @@ struct InstrumentTests {
             for c in orphans { kill(c, SIGKILL) }
             try #require(written, "no fragment before the SIGKILL")
             let (s, o) = try RuntimeTests.harden(
-                ["profile", "oci:\(TestImages.layout):base", "--import", killed, "-o", dir + "/p.json"], runDir: dir + "/run")
+                ["profile", "oci:\(TestImages.layout):base", "--import", killed, "-o", dir + "/p.json"],
+                runDir: dir + "/run")
             try #require(s == 0, "\(o)")
             #expect(o.contains("no final fragment"), "\(o)")
             let profile = try RuntimeTests.profile(dir + "/p.json")

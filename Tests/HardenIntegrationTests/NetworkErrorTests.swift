@@ -9,7 +9,9 @@ import Testing
 import Glibc
 #endif
 
-@Suite(.serialized, .enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh"))
+@Suite(
+    .serialized,
+    .enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh"))
 struct NetworkErrorTests {
     /// A TCP server on a free port: `http` answers plain HTTP (so a TLS client fails its handshake), `silent`
     /// accepts and never answers.
@@ -33,8 +35,12 @@ struct NetworkErrorTests {
         p.standardOutput = out
         try p.run()
         // SIGKILL: the test runner's blocked signals are inherited, so SIGTERM would wait forever.
-        defer { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() }
-        let line = String(decoding: out.fileHandleForReading.availableData, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        defer {
+            kill(p.processIdentifier, SIGKILL)
+            p.waitUntilExit()
+        }
+        let line = String(decoding: out.fileHandleForReading.availableData, as: UTF8.self).trimmingCharacters(
+            in: .whitespacesAndNewlines)
         try body(try #require(Int(line), "no port from the test server: \(line)"))
     }
 
@@ -42,7 +48,9 @@ struct NetworkErrorTests {
         try runProcess([hardenBinary, "inspect", reference, "--timeout", "2"] + extra)
     }
 
-    static func oneLine(_ out: String) -> String { out.split(separator: "\n").filter { $0.hasPrefix("harden:") }.joined(separator: "\n") }
+    static func oneLine(_ out: String) -> String {
+        out.split(separator: "\n").filter { $0.hasPrefix("harden:") }.joined(separator: "\n")
+    }
 
     @Test func eachNetworkFailureIsOneLine() throws {
         // Connection refused: a port nothing listens on.
@@ -50,7 +58,9 @@ struct NetworkErrorTests {
         #expect(s == 1 && Self.oneLine(o) == "harden: 127.0.0.1:1: cannot connect (connection refused)", "\(o)")
         // DNS: a name that cannot resolve (.invalid is reserved, RFC 2606).
         (s, o) = try Self.inspect("docker://registry.harden-test.invalid/repo:tag")
-        #expect(s == 1 && Self.oneLine(o) == "harden: registry.harden-test.invalid: cannot resolve the host name (DNS)", "\(o)")
+        #expect(
+            s == 1 && Self.oneLine(o) == "harden: registry.harden-test.invalid: cannot resolve the host name (DNS)",
+            "\(o)")
         // TLS: the server speaks plain HTTP.
         try Self.server("http") { port in
             let (s, o) = try Self.inspect("docker://127.0.0.1:\(port)/repo:tag")

@@ -45,20 +45,27 @@ enum PatchScenario {
 
     static let hello11 = DebFixture.Package(
         name: "hello", version: "1.1-1",
-        files: ["usr/bin/hello": "hello v1.1", "usr/share/hello/new.txt": "new", "etc/hello.conf": "setting=1\nmore=2\n"],
+        files: [
+            "usr/bin/hello": "hello v1.1", "usr/share/hello/new.txt": "new", "etc/hello.conf": "setting=1\nmore=2\n",
+        ],
         conffiles: ["/etc/hello.conf"], postinst: "#!/bin/sh\necho configured\n")
     static let libhello11 = DebFixture.Package(
-        name: "libhello1", version: "1.1-1", source: "hello", depends: "libnew (>= 1.0)", files: ["usr/lib/libhello.so.1": "lib v1.1"])
+        name: "libhello1", version: "1.1-1", source: "hello", depends: "libnew (>= 1.0)",
+        files: ["usr/lib/libhello.so.1": "lib v1.1"])
     static let libnew = DebFixture.Package(name: "libnew", version: "1.0-1", files: ["usr/lib/libnew.so.1": "libnew"])
 
     /// A real shared object with soname libharden-new.so.2, built by gcc, and the image's ld.so.cache (one entry).
     static func elfLibrary(_ dir: String) throws -> [UInt8] {
         try HostFS.writeFileAtomically(dir + "/x.c", Array("int harden_new(void) { return 2; }\n".utf8))
-        let (s, o) = try runProcess(["gcc", "-shared", "-fPIC", "-Wl,-soname,libharden-new.so.2", "-o", dir + "/lib.so", dir + "/x.c"])
+        let (s, o) = try runProcess([
+            "gcc", "-shared", "-fPIC", "-Wl,-soname,libharden-new.so.2", "-o", dir + "/lib.so", dir + "/x.c",
+        ])
         try #require(s == 0, "gcc: \(o)")
         return try HostFS.readFile(dir + "/lib.so")
     }
-    static let cache = LdSoCache.write([.init(name: "libhello.so.1", path: "/usr/lib/x86_64-linux-gnu/libhello.so.1", flags: 0x0303)])
+    static let cache = LdSoCache.write([
+        .init(name: "libhello.so.1", path: "/usr/lib/x86_64-linux-gnu/libhello.so.1", flags: 0x0303)
+    ])
     static let other21 = DebFixture.Package(name: "other", version: "2.1-1", files: ["usr/bin/other": "other v2.1"])
     static let security = [hello11, libhello11, libnew, other21]
 
@@ -77,7 +84,8 @@ enum PatchScenario {
         libnew.binaries["usr/lib/x86_64-linux-gnu/libharden-new.so.2.0.0"] = try elfLibrary(dir)
         try DebFixture.repository(root: root, suite: "bookworm", packages: installed, gpgHome: dir + "/gnupg")
         try DebFixture.repository(
-            root: root, suite: "bookworm-security", packages: [hello11, libhello11, libnew, other21], gpgHome: dir + "/gnupg",
+            root: root, suite: "bookworm-security", packages: [hello11, libhello11, libnew, other21],
+            gpgHome: dir + "/gnupg",
             tamper: tamper)
         try DebFixture.repository(root: root, suite: "bookworm-updates", packages: [], gpgHome: dir + "/gnupg")
         let repo = try LoopbackRepository(root: dir + "/www")
@@ -85,7 +93,8 @@ enum PatchScenario {
         var entries: [FixtureEntry] = [
             .file(
                 "etc/os-release",
-                "ID=debian\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\nPRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\n"),
+                "ID=debian\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\nPRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\n"
+            ),
             .file(
                 "etc/apt/sources.list",
                 ["bookworm", "bookworm-security", "bookworm-updates"].map { "deb \(repo.uri) \($0) main\n" }.joined()),
@@ -103,17 +112,26 @@ enum PatchScenario {
             if distroless {
                 entries.append(.file("var/lib/dpkg/status.d/\(p.name)", p.statusStanza))
                 entries.append(
-                    .file("var/lib/dpkg/status.d/\(p.name).md5sums", p.files.keys.sorted().map { "\(p.md5($0))  \($0)\n" }.joined()))
+                    .file(
+                        "var/lib/dpkg/status.d/\(p.name).md5sums",
+                        p.files.keys.sorted().map { "\(p.md5($0))  \($0)\n" }.joined()))
             } else {
                 entries.append(.file("var/lib/dpkg/info/\(p.name).list", p.list))
-                entries.append(.file("var/lib/dpkg/info/\(p.name).md5sums", p.files.keys.sorted().map { "\(p.md5($0))  \($0)\n" }.joined()))
+                entries.append(
+                    .file(
+                        "var/lib/dpkg/info/\(p.name).md5sums",
+                        p.files.keys.sorted().map { "\(p.md5($0))  \($0)\n" }.joined()))
                 if !p.conffiles.isEmpty {
-                    entries.append(.file("var/lib/dpkg/info/\(p.name).conffiles", p.conffiles.joined(separator: "\n") + "\n"))
+                    entries.append(
+                        .file("var/lib/dpkg/info/\(p.name).conffiles", p.conffiles.joined(separator: "\n") + "\n"))
                 }
             }
         }
-        if !distroless { entries.append(.file("var/lib/dpkg/status", installed.map(\.statusStanza).joined(separator: "\n"))) }
-        try Fixtures.ociLayout(at: dir + "/img", images: [(tag: "t", layers: [try Fixtures.layer(entries)], config: nil)])
+        if !distroless {
+            entries.append(.file("var/lib/dpkg/status", installed.map(\.statusStanza).joined(separator: "\n")))
+        }
+        try Fixtures.ociLayout(
+            at: dir + "/img", images: [(tag: "t", layers: [try Fixtures.layer(entries)], config: nil)])
 
         try HostFS.writeFileAtomically(dir + "/tracker.json", Array(tracker.utf8))
         let (s, o) = try runProcess([hardenBinary, "db", "import", dir + "/tracker.json", "--db", dir + "/db.sqlite"])
@@ -121,10 +139,13 @@ enum PatchScenario {
         return (repo, "oci:\(dir)/img:t", dir + "/db.sqlite")
     }
 
-    static func patch(_ dir: String, image: String, db: String, extra: [String] = []) throws -> (status: Int32, output: String) {
+    static func patch(
+        _ dir: String, image: String, db: String, extra: [String] = []
+    ) throws -> (status: Int32, output: String) {
         try runProcess(
             [
-                hardenBinary, "patch", image, "-o", "oci:\(dir)/out:t", "--db", db, "--report", dir + "/report.json", "--vex",
+                hardenBinary, "patch", image, "-o", "oci:\(dir)/out:t", "--db", db, "--report", dir + "/report.json",
+                "--vex",
                 dir + "/vex.json",
             ]
                 + extra, environment: ["HARDEN_CACHE_DIR": dir + "/cache"])
@@ -136,10 +157,14 @@ enum PatchScenario {
         return dir + "/" + name
     }
 
-    static func text(_ path: String) -> String? { (try? HostFS.readFile(path)).map { String(decoding: $0, as: UTF8.self) } }
+    static func text(_ path: String) -> String? {
+        (try? HostFS.readFile(path)).map { String(decoding: $0, as: UTF8.self) }
+    }
 }
 
-@Suite(.serialized, .enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh"))
+@Suite(
+    .serialized,
+    .enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh"))
 struct PatchTests {
     @Test func aVulnerablePackageIsUpgradedWithItsSourceSiblingsAndANewDependency() throws {
         try withTemporaryDirectory { dir in
@@ -148,15 +173,19 @@ struct PatchTests {
             try #require(status == 0, "\(output)")
             _ = repo
             let report = try #require(
-                try JSONSerialization.jsonObject(with: Data(try HostFS.readFile(dir + "/report.json"))) as? [String: Any])
+                try JSONSerialization.jsonObject(with: Data(try HostFS.readFile(dir + "/report.json")))
+                    as? [String: Any])
             let packages = try #require(report["packages"] as? [[String: Any]])
-            #expect(packages.map { $0["name"] as? String } == ["hello", "libhello1", "libnew"])  // not "other": nothing to fix there
+            // Not "other": nothing to fix there.
+            #expect(packages.map { $0["name"] as? String } == ["hello", "libhello1", "libnew"])
             #expect(packages.first { $0["name"] as? String == "hello" }?["fixes"] as? [String] == ["CVE-2099-0001"])
             #expect(packages.first { $0["name"] as? String == "libnew" }?["from"] == nil)
             #expect(packages.first { $0["name"] as? String == "hello" }?["scriptsNotRun"] as? [String] == ["postinst"])
             #expect(report["conffilesKept"] as? [String] == ["/etc/hello.conf"])
             #expect(report["removedFiles"] as? [String] == ["/usr/share/hello/old.txt"])
-            #expect(output.contains("hello") && output.contains("1.0-1") && output.contains("1.1-1") && output.contains("CVE-2099-0001"))
+            #expect(
+                output.contains("hello") && output.contains("1.0-1") && output.contains("1.1-1")
+                    && output.contains("CVE-2099-0001"))
 
             // The result, unpacked: new files, the dropped one gone, the changed conffile kept with the new one beside it.
             let before = try PatchScenario.rootfs(dir, image, "before")
@@ -169,42 +198,56 @@ struct PatchTests {
             #expect(PatchScenario.text(after + "/usr/bin/other") == "other v2.0")
 
             // The ldconfig trigger, natively: the new soname is in the cache (ldconfig reads it) with its link.
-            #expect((report["ldconfig"] as? String)?.contains("libharden-new.so.2") == true, "\(report["ldconfig"] ?? "")")
+            #expect(
+                (report["ldconfig"] as? String)?.contains("libharden-new.so.2") == true, "\(report["ldconfig"] ?? "")")
             let (ls, listing) = try runProcess(["ldconfig", "-p", "-C", after + "/etc/ld.so.cache"])
             #expect(
-                ls == 0 && listing.contains("libharden-new.so.2 (libc6,x86-64) => /usr/lib/x86_64-linux-gnu/libharden-new.so.2"),
+                ls == 0
+                    && listing.contains(
+                        "libharden-new.so.2 (libc6,x86-64) => /usr/lib/x86_64-linux-gnu/libharden-new.so.2"),
                 "\(listing)")
             #expect(listing.contains("libhello.so.1 (libc6,x86-64)"))
             #expect(
-                (try? FileManager.default.destinationOfSymbolicLink(atPath: after + "/usr/lib/x86_64-linux-gnu/libharden-new.so.2"))
+                (try? FileManager.default.destinationOfSymbolicLink(
+                    atPath: after + "/usr/lib/x86_64-linux-gnu/libharden-new.so.2"))
                     == "libharden-new.so.2.0.0")
 
             // dpkg itself agrees: the database tells the truth, and verify/audit say nothing new.
-            let (_, listed) = try runProcess(["dpkg-query", "--root=\(after)", "-W", "-f=${Package} ${Version} ${Status}\n"])
+            let (_, listed) = try runProcess([
+                "dpkg-query", "--root=\(after)", "-W", "-f=${Package} ${Version} ${Status}\n",
+            ])
             #expect(
                 Set(listed.split(separator: "\n").map(String.init))
                     == [
-                        "hello 1.1-1 install ok installed", "libhello1 1.1-1 install ok installed", "libnew 1.0-1 install ok installed",
+                        "hello 1.1-1 install ok installed", "libhello1 1.1-1 install ok installed",
+                        "libnew 1.0-1 install ok installed",
                         "other 2.0-1 install ok installed",
                     ])
             let (_, verifyBefore) = try runProcess(["dpkg", "--root=\(before)", "--verify"])
             let (_, verifyAfter) = try runProcess(["dpkg", "--root=\(after)", "--verify"])
-            #expect(Set(verifyAfter.split(separator: "\n")).isSubset(of: Set(verifyBefore.split(separator: "\n"))), "\(verifyAfter)")
+            #expect(
+                Set(verifyAfter.split(separator: "\n")).isSubset(of: Set(verifyBefore.split(separator: "\n"))),
+                "\(verifyAfter)")
             #expect(verifyBefore.contains("/etc/hello.conf"))  // changed by the image, before and after
             let (_, audit) = try runProcess(["dpkg", "--root=\(after)", "--audit"])
             #expect(audit.isEmpty, "\(audit)")
 
             // OpenVEX: the vulnerability fixed, for the patched image.
-            let vex = try #require(try JSONSerialization.jsonObject(with: Data(try HostFS.readFile(dir + "/vex.json"))) as? [String: Any])
+            let vex = try #require(
+                try JSONSerialization.jsonObject(with: Data(try HostFS.readFile(dir + "/vex.json"))) as? [String: Any])
             let statements = try #require(vex["statements"] as? [[String: Any]])
             #expect(statements.count == 1)
             #expect((statements[0]["vulnerability"] as? [String: Any])?["name"] as? String == "CVE-2099-0001")
             #expect(statements[0]["status"] as? String == "fixed")
-            let subs = ((statements[0]["products"] as? [[String: Any]])?.first?["subcomponents"] as? [[String: Any]] ?? []).compactMap {
-                $0["@id"] as? String
-            }
+            let subs =
+                ((statements[0]["products"] as? [[String: Any]])?.first?["subcomponents"] as? [[String: Any]] ?? [])
+                .compactMap {
+                    $0["@id"] as? String
+                }
             #expect(subs.sorted() == ["pkg:deb/debian/hello@1.1-1", "pkg:deb/debian/libhello1@1.1-1"], "\(subs)")
-            let (vs, vo) = try runProcess(["python3", packageRoot + "/scripts/validate.py", "openvex", dir + "/vex.json"])
+            let (vs, vo) = try runProcess([
+                "python3", packageRoot + "/scripts/validate.py", "openvex", dir + "/vex.json",
+            ])
             #expect(vs == 0, "OpenVEX schema: \(vo)")
             // A scan of the patched image with the document: the statement names packages of this image.
             let (ss, so) = try runProcess([
@@ -268,9 +311,14 @@ struct PatchTests {
             #expect(!HostFS.exists(after + "/var/lib/dpkg/status"))
             #expect(PatchScenario.text(after + "/usr/bin/hello") == "hello v1.1")
             // harden's own SBOM of the result reads the new versions.
-            let (s, table) = try runProcess([hardenBinary, "sbom", "oci:\(dir)/out:t", "--format", "table", "--no-cache"])
+            let (s, table) = try runProcess([
+                hardenBinary, "sbom", "oci:\(dir)/out:t", "--format", "table", "--no-cache",
+            ])
             try #require(s == 0, "\(table)")
-            let rows = Set(table.split(separator: "\n").map { $0.split(separator: " ").dropFirst().prefix(2).joined(separator: " ") })
+            let rows = Set(
+                table.split(separator: "\n").map {
+                    $0.split(separator: " ").dropFirst().prefix(2).joined(separator: " ")
+                })
             #expect(rows.isSuperset(of: ["hello 1.1-1", "libhello1 1.1-1", "libnew 1.0-1", "other 2.0-1"]), "\(table)")
             #expect(!rows.contains("hello 1.0-1"))
         }
@@ -279,7 +327,9 @@ struct PatchTests {
 
 /// The real Debian mirror set-up uses: the test images (debootstrap of the release suite, no security updates)
 /// patched from bookworm-security and -updates, checked against apt's own choice, dpkg, syft and the probes.
-@Suite(.serialized, .enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh"))
+@Suite(
+    .serialized,
+    .enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh"))
 struct PatchMirrorTests {
     /// `apt-get -s --with-new-pkgs upgrade` in a chroot of the image with the same suites: name → (old, new).
     static func aptChoice(rootfs: String) throws -> [String: (String?, String)] {
@@ -332,7 +382,9 @@ struct PatchMirrorTests {
             var version = ""
             var fixed: [String: String] = [:]  // CVE → earliest version after the installed one
             for line in text.split(separator: "\n") {
-                if !line.hasPrefix(" "), let open = line.firstIndex(of: "("), let close = line.firstIndex(of: ")"), open < close {
+                if !line.hasPrefix(" "), let open = line.firstIndex(of: "("), let close = line.firstIndex(of: ")"),
+                    open < close
+                {
                     source = String(line[..<open]).trimmingCharacters(in: .whitespaces)
                     version = String(line[line.index(after: open)..<close])
                     continue
@@ -348,13 +400,18 @@ struct PatchMirrorTests {
             for (id, v) in fixed {
                 tracker[source, default: [:]][id] = [
                     "description": "from the \(source) changelog",
-                    "releases": ["bookworm": ["status": "resolved", "fixed_version": v, "urgency": "not yet assigned"]],
+                    "releases": [
+                        "bookworm": ["status": "resolved", "fixed_version": v, "urgency": "not yet assigned"]
+                    ],
                 ]
             }
         }
         try #require(!tracker.isEmpty, "no CVE in the changelogs of the upgraded packages")
-        try HostFS.writeFileAtomically(dir + "/changelog-tracker.json", Array(try JSONSerialization.data(withJSONObject: tracker)))
-        let (s, o) = try runProcess([hardenBinary, "db", "import", dir + "/changelog-tracker.json", "--db", dir + "/changelog.sqlite"])
+        try HostFS.writeFileAtomically(
+            dir + "/changelog-tracker.json", Array(try JSONSerialization.data(withJSONObject: tracker)))
+        let (s, o) = try runProcess([
+            hardenBinary, "db", "import", dir + "/changelog-tracker.json", "--db", dir + "/changelog.sqlite",
+        ])
         try #require(s == 0, "db import: \(o)")
         return dir + "/changelog.sqlite"
     }
@@ -390,15 +447,19 @@ struct PatchMirrorTests {
             try #require(s == 0, "\(o)")
             (s, o) = try RuntimeTests.harden(
                 [
-                    "patch", "oci:\(TestImages.layout):pyapp", "--db", dir + "/db.sqlite", "-o", "oci:\(dir)/out:p", "--report",
+                    "patch", "oci:\(TestImages.layout):pyapp", "--db", dir + "/db.sqlite", "-o", "oci:\(dir)/out:p",
+                    "--report",
                     dir + "/report.json",
                 ], runDir: dir + "/run")
             try #require(s == 0, "\(o)")
             let report = try #require(
-                try JSONSerialization.jsonObject(with: Data(try HostFS.readFile(dir + "/report.json"))) as? [String: Any])
+                try JSONSerialization.jsonObject(with: Data(try HostFS.readFile(dir + "/report.json")))
+                    as? [String: Any])
             let names = (report["packages"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }
             try #require(names.contains("ca-certificates"), "the mirror has no newer ca-certificates? \(names)")
-            #expect((report["caCertificates"] as? String)?.hasPrefix("updated") == true, "\(report["caCertificates"] ?? "nil")")
+            #expect(
+                (report["caCertificates"] as? String)?.hasPrefix("updated") == true,
+                "\(report["caCertificates"] ?? "nil")")
             let after = try PatchScenario.rootfs(dir, "oci:\(dir)/out:p", "after")
 
             // The oracle: apt upgrades the same package in a chroot of the original, running its maintainer scripts.
@@ -417,7 +478,8 @@ struct PatchMirrorTests {
             }
             (s, o) = try runProcess(
                 [
-                    "chroot", before, "/usr/bin/env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "DEBIAN_FRONTEND=noninteractive",
+                    "chroot", before, "/usr/bin/env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+                    "DEBIAN_FRONTEND=noninteractive",
                     "sh", "-c",
                     "apt-get -q -o APT::Sandbox::User=root update && apt-get install -y -q --only-upgrade --no-install-recommends ca-certificates",
                 ])
@@ -426,9 +488,12 @@ struct PatchMirrorTests {
             let (_, v2) = try runProcess(["dpkg-query", "--root=\(after)", "-W", "-f=${Version}", "ca-certificates"])
             try #require(v1 == v2, "apt installed \(v1), harden \(v2)")
 
-            #expect(try HostFS.readFile(after + "/etc/ca-certificates.conf") == (try HostFS.readFile(before + "/etc/ca-certificates.conf")))
             #expect(
-                HostFS.exists(after + "/etc/ca-certificates.conf.dpkg-old") == HostFS.exists(before + "/etc/ca-certificates.conf.dpkg-old"))
+                try HostFS.readFile(after + "/etc/ca-certificates.conf")
+                    == (try HostFS.readFile(before + "/etc/ca-certificates.conf")))
+            #expect(
+                HostFS.exists(after + "/etc/ca-certificates.conf.dpkg-old")
+                    == HostFS.exists(before + "/etc/ca-certificates.conf.dpkg-old"))
             let ours = try Self.listing(after + "/etc/ssl/certs")
             let theirs = try Self.listing(before + "/etc/ssl/certs")
             #expect(ours.count > 100)
@@ -445,21 +510,28 @@ struct PatchMirrorTests {
         try TestImages.requireTools("syft", "chroot", "dpkg")
         try withTemporaryDirectory { dir in
             let (s, o) = try RuntimeTests.harden(
-                ["patch", "--all", "oci:\(TestImages.layout):\(tag)", "-o", "oci:\(dir)/out:\(tag)", "--report", dir + "/report.json"],
+                [
+                    "patch", "--all", "oci:\(TestImages.layout):\(tag)", "-o", "oci:\(dir)/out:\(tag)", "--report",
+                    dir + "/report.json",
+                ],
                 runDir: dir + "/run")
             try #require(s == 0, "\(o)")
             let report = try #require(
-                try JSONSerialization.jsonObject(with: Data(try HostFS.readFile(dir + "/report.json"))) as? [String: Any])
+                try JSONSerialization.jsonObject(with: Data(try HostFS.readFile(dir + "/report.json")))
+                    as? [String: Any])
             let packages = try #require(report["packages"] as? [[String: Any]])
             let ours = Dictionary(
-                uniqueKeysWithValues: packages.map { ($0["name"] as! String, "\($0["from"] as? String ?? "-") \($0["to"] as! String)") })
+                uniqueKeysWithValues: packages.map {
+                    ($0["name"] as! String, "\($0["from"] as? String ?? "-") \($0["to"] as! String)")
+                })
 
             // apt's own choice on a copy of the same root file system.
             let before = try PatchScenario.rootfs(dir, "oci:\(TestImages.layout):\(tag)", "before")
             let apt = try Self.aptChoice(rootfs: before).mapValues { "\($0.0 ?? "-") \($0.1)" }
             #expect(!apt.isEmpty, "the mirror has no updates for \(tag)?")
             #expect(
-                ours == apt, "harden only: \(ours.filter { apt[$0.key] != $0.value }); apt only: \(apt.filter { ours[$0.key] != $0.value })"
+                ours == apt,
+                "harden only: \(ours.filter { apt[$0.key] != $0.value }); apt only: \(apt.filter { ours[$0.key] != $0.value })"
             )
 
             // dpkg on the result: the new versions installed, verify and audit say nothing new.
@@ -467,7 +539,8 @@ struct PatchMirrorTests {
             let (_, listed) = try runProcess(["dpkg-query", "--root=\(after)", "-W", "-f=${Package} ${Version}\n"])
             let installed = Dictionary(
                 listed.split(separator: "\n").map { l in
-                    let f = l.split(separator: " "); return (String(f[0]), String(f[1]))
+                    let f = l.split(separator: " ")
+                    return (String(f[0]), String(f[1]))
                 },
                 uniquingKeysWith: { a, _ in a })
             for (name, change) in apt { #expect(installed[name] == String(change.split(separator: " ")[1]), "\(name)") }
@@ -480,10 +553,12 @@ struct PatchMirrorTests {
 
             // syft reads the new versions.
             let (ss, so) = try runProcess(
-                ["syft", "-q", "oci-dir:\(dir)/out", "-o", "json=\(dir)/syft.json"], environment: ["SYFT_CHECK_FOR_APP_UPDATE": "false"])
+                ["syft", "-q", "oci-dir:\(dir)/out", "-o", "json=\(dir)/syft.json"],
+                environment: ["SYFT_CHECK_FOR_APP_UPDATE": "false"])
             try #require(ss == 0, "syft: \(so)")
             let syft =
-                try JSONSerialization.jsonObject(with: Data(try HostFS.readFile(dir + "/syft.json", limit: 1 << 28))) as? [String: Any]
+                try JSONSerialization.jsonObject(with: Data(try HostFS.readFile(dir + "/syft.json", limit: 1 << 28)))
+                as? [String: Any]
             let theirs = Dictionary(
                 ((syft?["artifacts"] as? [[String: Any]]) ?? []).filter { $0["type"] as? String == "deb" }.map {
                     ($0["name"] as? String ?? "", $0["version"] as? String ?? "")
@@ -494,14 +569,19 @@ struct PatchMirrorTests {
             // not reachable here): the default mode patches exactly those, and a scan of its result has no finding
             // whose fix is published.
             let db = try Self.changelogDatabase(dir, rootfs: after, changes: apt)
-            let (vs, vo) = try runProcess([hardenBinary, "scan", "oci:\(TestImages.layout):\(tag)", "--db", db, "--format", "json"])
+            let (vs, vo) = try runProcess([
+                hardenBinary, "scan", "oci:\(TestImages.layout):\(tag)", "--db", db, "--format", "json",
+            ])
             try #require(vs == 0, "\(vo)")
             let fixable = try Self.fixableFindings(vo)
             try #require(!fixable.isEmpty, "the changelogs name no CVE the original image has?")
             let (ds, dout) = try RuntimeTests.harden(
-                ["patch", "oci:\(TestImages.layout):\(tag)", "--db", db, "-o", "oci:\(dir)/vuln:\(tag)"], runDir: dir + "/run")
+                ["patch", "oci:\(TestImages.layout):\(tag)", "--db", db, "-o", "oci:\(dir)/vuln:\(tag)"],
+                runDir: dir + "/run")
             try #require(ds == 0, "\(dout)")
-            let (ss2, so2) = try runProcess([hardenBinary, "scan", "oci:\(dir)/vuln:\(tag)", "--db", db, "--format", "json"])
+            let (ss2, so2) = try runProcess([
+                hardenBinary, "scan", "oci:\(dir)/vuln:\(tag)", "--db", db, "--format", "json",
+            ])
             try #require(ss2 == 0, "\(so2)")
             let left = try Self.fixableFindings(so2)
             #expect(left.isEmpty, "findings with a published fix after the patch: \(left.prefix(10))")
@@ -510,7 +590,8 @@ struct PatchMirrorTests {
             // The patched application still serves its probe under runc.
             if let probe = ["nginx": "80:GET:/", "flask": "5000:GET:/"][tag] {
                 let (ps, po) = try RuntimeTests.harden(
-                    ["profile", "oci:\(dir)/out:\(tag)", "--http-probe", probe, "-o", dir + "/p.json"], runDir: dir + "/run")
+                    ["profile", "oci:\(dir)/out:\(tag)", "--http-probe", probe, "-o", dir + "/p.json"],
+                    runDir: dir + "/run")
                 #expect(ps == 0, "\(po)")
             }
         }
@@ -521,13 +602,15 @@ struct PatchMirrorTests {
         try withTemporaryDirectory { dir in
             let (s, o) = try RuntimeTests.harden(
                 [
-                    "run", "oci:\(TestImages.layout):nginx", "--patch-all", "--http-probe", "80", "-o", "oci:\(dir)/out:nginx",
+                    "run", "oci:\(TestImages.layout):nginx", "--patch-all", "--http-probe", "80", "-o",
+                    "oci:\(dir)/out:nginx",
                     "--report-dir",
                     dir + "/report", "--db", dir + "/none.sqlite",
                 ], runDir: dir + "/run")
             try #require(s == 0, "\(o)")
             let record = try #require(
-                try JSONSerialization.jsonObject(with: Data(try HostFS.readFile(dir + "/report/report.json", limit: 1 << 26)))
+                try JSONSerialization.jsonObject(
+                    with: Data(try HostFS.readFile(dir + "/report/report.json", limit: 1 << 26)))
                     as? [String: Any])
             let stages = (record["stages"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }
             #expect(stages.first == "patch" && stages.contains("minify"))
@@ -537,13 +620,17 @@ struct PatchMirrorTests {
             #expect(record["original"] != nil && record["input"] != nil)
             #expect(HostFS.exists(dir + "/report/patch-report.json"))
             let fixed = patch["fixed"] as? [String] ?? []
-            #expect(HostFS.exists(dir + "/report/patch.vex.json") == !fixed.isEmpty, "a VEX document exactly when something was fixed")
+            #expect(
+                HostFS.exists(dir + "/report/patch.vex.json") == !fixed.isEmpty,
+                "a VEX document exactly when something was fixed")
             let html = String(decoding: try HostFS.readFile(dir + "/report/report.html", limit: 1 << 26), as: UTF8.self)
             #expect(html.contains("data-testid=\"patch\""))
             // The hardened image carries the patched nginx.
             let (_, table) = try runProcess([hardenBinary, "sbom", "oci:\(dir)/out:nginx", "--no-cache"])
             let newNginx = upgraded.first { $0.hasPrefix("nginx ") }!.split(separator: " ").last!
-            #expect(table.split(separator: "\n").contains { $0.contains(" nginx ") && $0.contains(String(newNginx)) }, "\(table)")
+            #expect(
+                table.split(separator: "\n").contains { $0.contains(" nginx ") && $0.contains(String(newNginx)) },
+                "\(table)")
         }
     }
 }

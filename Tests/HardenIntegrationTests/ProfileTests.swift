@@ -25,7 +25,8 @@ enum RuntimeTests {
 
     /// Runs `harden ARGS` with a private run directory; returns status and output.
     static func harden(_ args: [String], runDir: String) throws -> (status: Int32, output: String) {
-        try runProcess([hardenBinary] + args, environment: ["HARDEN_RUN_DIR": runDir, "HARDEN_CACHE_DIR": cacheDirectory])
+        try runProcess(
+            [hardenBinary] + args, environment: ["HARDEN_RUN_DIR": runDir, "HARDEN_CACHE_DIR": cacheDirectory])
     }
 
     static func profile(_ path: String) throws -> RuntimeProfile {
@@ -35,7 +36,9 @@ enum RuntimeTests {
     /// Everything a run may leave behind: run directories, mounts, network namespaces, runc containers.
     static func leftovers(runDir: String) throws -> [String] {
         var out: [String] = []
-        out += ((try? HostFS.listDirectory(runDir)) ?? []).filter { $0.hasPrefix("harden-") }.map { "run directory \($0)" }
+        out += ((try? HostFS.listDirectory(runDir)) ?? []).filter { $0.hasPrefix("harden-") }.map {
+            "run directory \($0)"
+        }
         out += Mounts.mounts(under: runDir).map { "mount \($0)" }
         let (_, netns) = try runProcess(["ip", "netns", "list"])
         // Only this run directory's namespaces: other harden runs on the machine are not this test's leaks.
@@ -45,12 +48,16 @@ enum RuntimeTests {
         let linkPrefix = String(ContainerNetwork.interfaceName(id: "", runDirectory: runDir).dropLast())
         out += links.split(separator: "\n").compactMap { line -> String? in
             let name =
-                line.split(separator: ":").dropFirst().first.map { $0.trimming(" ").split(separator: "@").first.map(String.init) ?? "" }
+                line.split(separator: ":").dropFirst().first.map {
+                    $0.trimming(" ").split(separator: "@").first.map(String.init) ?? ""
+                }
                 ?? ""
             return name.hasPrefix(linkPrefix) ? "network interface \(name)" : nil
         }
         let (_, list) = try runProcess(["runc", "--root", runDir + "/runc", "list", "-q"])
-        out += list.split(separator: "\n").filter { !$0.isEmpty && !$0.contains("no such file") }.map { "runc container \($0)" }
+        out += list.split(separator: "\n").filter { !$0.isEmpty && !$0.contains("no such file") }.map {
+            "runc container \($0)"
+        }
         return out
     }
 
@@ -73,13 +80,16 @@ enum RuntimeTests {
     }
 }
 
-@Suite(.serialized, .enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh"))
+@Suite(
+    .serialized,
+    .enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh"))
 struct ProfileTests {
     @Test func nginxServesTheProbeAndTheProfileHoldsWhatItUsed() throws {
         try RuntimeTests.require()
         try withTemporaryDirectory { dir in
             let (status, out) = try RuntimeTests.harden(
-                ["profile", "oci:\(TestImages.layout):nginx", "--http-probe", "80:GET:/", "-o", dir + "/p.json"], runDir: dir + "/run")
+                ["profile", "oci:\(TestImages.layout):nginx", "--http-probe", "80:GET:/", "-o", dir + "/p.json"],
+                runDir: dir + "/run")
             try #require(status == 0, "\(out)")
             let p = try RuntimeTests.profile(dir + "/p.json")
             let probe = try #require(p.runs.first?.probes.first)
@@ -98,7 +108,9 @@ struct ProfileTests {
             let chain = Digest.sha256(of: Array(image.layers.map(\.diffID.description).joined(separator: "\n").utf8))
             let rootfs = "\(RuntimeTests.cacheDirectory)/rootfs/\(chain.encoded)/rootfs"
             for binary in ["/usr/sbin/nginx", "/usr/lib/nginx/modules/ngx_http_echo_module.so"] {
-                let (s, list) = try runProcess(["chroot", rootfs, "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2", "--list", binary])
+                let (s, list) = try runProcess([
+                    "chroot", rootfs, "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2", "--list", binary,
+                ])
                 try #require(s == 0, "ld.so --list: \(list)")
                 let libs = list.split(separator: "\n").compactMap { line -> String? in
                     guard let r = line.range(of: "=> ") else { return nil }
@@ -113,9 +125,12 @@ struct ProfileTests {
             }
             // Nothing from the host: no host paths, only paths the image has (or that the app looked for).
             for f in p.files {
-                #expect(!f.path.hasPrefix(dir) && !f.path.hasPrefix("/run/harden") && !f.path.contains("/.cache/"), "host path \(f.path)")
+                #expect(
+                    !f.path.hasPrefix(dir) && !f.path.hasPrefix("/run/harden") && !f.path.contains("/.cache/"),
+                    "host path \(f.path)")
             }
-            #expect(p.executables.contains { $0.path == "/usr/sbin/nginx" && $0.argv == ["nginx", "-g", "daemon off;"] })
+            #expect(
+                p.executables.contains { $0.path == "/usr/sbin/nginx" && $0.argv == ["nginx", "-g", "daemon off;"] })
             #expect(p.ports.contains { $0.port == 80 && $0.protocolName == "tcp" })
             #expect(p.uids == [0, 33], "nginx starts as root and its workers switch to www-data")
             #expect(p.syscalls.contains { $0.name == "accept4" || $0.name == "accept" })
@@ -143,7 +158,8 @@ struct ProfileTests {
                     """.utf8), mode: 0o755)
             let (status, out) = try RuntimeTests.harden(
                 [
-                    "profile", "oci:\(TestImages.layout):flask", "--http-probe", "5000:GET:/", "--exec-probe", "cat /etc/os-release",
+                    "profile", "oci:\(TestImages.layout):flask", "--http-probe", "5000:GET:/", "--exec-probe",
+                    "cat /etc/os-release",
                     "--probe-script", dir + "/probe.sh", "-o", dir + "/p.json",
                 ],
                 runDir: dir + "/run")
@@ -175,7 +191,10 @@ struct ProfileTests {
         try RuntimeTests.require()
         try withTemporaryDirectory { dir in
             let (status, out) = try RuntimeTests.harden(
-                ["profile", "oci:\(TestImages.layout):nginx", "--http-probe", "80", "--sensor", sensor, "-o", dir + "/p.json"],
+                [
+                    "profile", "oci:\(TestImages.layout):nginx", "--http-probe", "80", "--sensor", sensor, "-o",
+                    dir + "/p.json",
+                ],
                 runDir: dir + "/run")
             try #require(status == 0, "\(out)")
             let p = try RuntimeTests.profile(dir + "/p.json")
@@ -196,11 +215,13 @@ struct ProfileTests {
         try withTemporaryDirectory { dir in
             let image = "oci:\(TestImages.layout):nginx"
             var (s, o) = try RuntimeTests.harden(
-                ["profile", image, "--exec-probe", "cat /etc/hostname", "--sensor", "ptrace", "-o", dir + "/a.json"], runDir: dir + "/run")
+                ["profile", image, "--exec-probe", "cat /etc/hostname", "--sensor", "ptrace", "-o", dir + "/a.json"],
+                runDir: dir + "/run")
             try #require(s == 0, "\(o)")
             (s, o) = try RuntimeTests.harden(
                 [
-                    "profile", image, "--exec-probe", "cat /etc/debian_version", "--sensor", "ptrace", "--merge", dir + "/a.json", "-o",
+                    "profile", image, "--exec-probe", "cat /etc/debian_version", "--sensor", "ptrace", "--merge",
+                    dir + "/a.json", "-o",
                     dir + "/b.json",
                 ], runDir: dir + "/run")
             try #require(s == 0, "\(o)")
@@ -211,7 +232,8 @@ struct ProfileTests {
                     && merged.executables.contains { $0.argv == ["cat", "/etc/debian_version"] })
             // Another image's profile is refused.
             (s, o) = try RuntimeTests.harden(
-                ["profile", "oci:\(TestImages.layout):base", "--merge", dir + "/a.json", "-o", dir + "/c.json"], runDir: dir + "/run")
+                ["profile", "oci:\(TestImages.layout):base", "--merge", dir + "/a.json", "-o", dir + "/c.json"],
+                runDir: dir + "/run")
             #expect(s == 1 && o.contains("a.json") && o.contains("not of"), "\(o)")
         }
     }
@@ -228,7 +250,10 @@ struct ProfileTests {
                 ["profile", "oci:\(layout):exits", "--http-probe", "80", "-o", dir + "/p.json"], runDir: run)
             #expect(s == 1 && o.contains("exited") && o.contains("before the probes"), "\(o)")
             (s, o) = try RuntimeTests.harden(
-                ["profile", "oci:\(layout):noport", "--http-probe", "8080", "--probe-timeout", "3", "-o", dir + "/q.json"], runDir: run)
+                [
+                    "profile", "oci:\(layout):noport", "--http-probe", "8080", "--probe-timeout", "3", "-o",
+                    dir + "/q.json",
+                ], runDir: run)
             #expect(s == 2 && o.contains("8080") && o.contains("never accepted"), "\(o)")
             let q = try RuntimeTests.profile(dir + "/q.json")
             #expect(q.runs.first?.probes.first?.ok == false)
@@ -247,7 +272,8 @@ struct ProfileTests {
             let cases: [(from: String, tag: String, cmd: [String], execs: [String], file: String)] = [
                 ("base", "static", ["/sbin/ldconfig", "-p"], ["/sbin/ldconfig"], "/etc/ld.so.cache"),
                 (
-                    "base", "script", ["zcat", "-f", "/etc/debian_version"], ["/usr/bin/zcat", "/usr/bin/dash", "/usr/bin/gzip"],
+                    "base", "script", ["zcat", "-f", "/etc/debian_version"],
+                    ["/usr/bin/zcat", "/usr/bin/dash", "/usr/bin/gzip"],
                     "/etc/debian_version"
                 ),
                 ("base", "dynamic", ["ls", "/etc/apt"], ["/usr/bin/ls"], "/usr/lib/x86_64-linux-gnu/libselinux.so.1"),
@@ -265,7 +291,10 @@ struct ProfileTests {
                 #expect(p.runs.first?.exitCode == 0, "\(c.tag)")
                 let ran = Set(p.executables.map(\.path))
                 let seen = p.usedPaths.union(p.files.compactMap(\.target))
-                for e in c.execs { #expect(ran.contains(e) || seen.contains(e), "\(c.tag): \(e) not recorded as run; executables \(ran)") }
+                for e in c.execs {
+                    #expect(
+                        ran.contains(e) || seen.contains(e), "\(c.tag): \(e) not recorded as run; executables \(ran)")
+                }
                 #expect(
                     seen.contains(c.file) || seen.contains(c.file.replacingOccurrences(of: "/usr/lib/", with: "/lib/")),
                     "\(c.tag): \(c.file) missing")
@@ -288,16 +317,21 @@ struct ProfileTests {
             }
             // Every thread of the sensor process.
             for task in try HostFS.listDirectory("/proc/\(tracer.pid)/task") {
-                let status = String(decoding: try HostFS.readFile("/proc/\(tracer.pid)/task/\(task)/status"), as: UTF8.self)
-                let capEff = try #require(status.split(separator: "\n").first { $0.hasPrefix("CapEff:") }?.split(separator: "\t").last)
+                let status = String(
+                    decoding: try HostFS.readFile("/proc/\(tracer.pid)/task/\(task)/status"), as: UTF8.self)
+                let capEff = try #require(
+                    status.split(separator: "\n").first { $0.hasPrefix("CapEff:") }?.split(separator: "\t").last)
                 let caps = try #require(UInt64(capEff, radix: 16))
                 #expect(caps & (1 << 21) == 0, "CAP_SYS_ADMIN must be dropped (thread \(task))")
                 #expect(caps & (1 << 19) != 0, "CAP_SYS_PTRACE must be kept (thread \(task))")
             }
             #expect(await tracer.wait(timeout: 10) == .exited(0))
             _ = await target.wait(timeout: 5)
-            let report: TraceReport = try JSONCoding.decode(try HostFS.readFile(dir + "/t.json"), source: "t.json", what: "trace")
-            #expect(report.exitCode == 0 && report.syscalls["nanosleep", default: 0] + report.syscalls["clock_nanosleep", default: 0] >= 0)
+            let report: TraceReport = try JSONCoding.decode(
+                try HostFS.readFile(dir + "/t.json"), source: "t.json", what: "trace")
+            #expect(
+                report.exitCode == 0
+                    && report.syscalls["nanosleep", default: 0] + report.syscalls["clock_nanosleep", default: 0] >= 0)
         }
     }
 
@@ -309,7 +343,10 @@ struct ProfileTests {
             env["HARDEN_RUN_DIR"] = run
             env["HARDEN_CACHE_DIR"] = RuntimeTests.cacheDirectory
             let child = try ChildProcess.spawn(
-                [hardenBinary, "profile", "oci:\(TestImages.layout):nginx", "--duration", "120", "-o", dir + "/p.json"],
+                [
+                    hardenBinary, "profile", "oci:\(TestImages.layout):nginx", "--duration", "120", "-o",
+                    dir + "/p.json",
+                ],
                 environment: env, stdout: .file(dir + "/out"), stderr: .file(dir + "/err"))
             // Wait until the container runs.
             var initPid: Int32?
@@ -318,7 +355,8 @@ struct ProfileTests {
                 for d in ((try? HostFS.listDirectory(run)) ?? []) where d.hasPrefix("harden-") {
                     if let b = try? HostFS.readFile("\(run)/\(d)/target/init.pid", limit: 64),
                         let pid = Int32(String(decoding: b, as: UTF8.self)),
-                        let c = try? HostFS.readFile("/proc/\(pid)/comm", limit: 64), String(decoding: c, as: UTF8.self).hasPrefix("nginx")
+                        let c = try? HostFS.readFile("/proc/\(pid)/comm", limit: 64),
+                        String(decoding: c, as: UTF8.self).hasPrefix("nginx")
                     {
                         initPid = pid
                     }
@@ -326,11 +364,14 @@ struct ProfileTests {
                 try await Task.sleep(nanoseconds: 50_000_000)
             }
             let pid = try #require(
-                initPid, "the container never started: \(String(decoding: (try? HostFS.readFile(dir + "/err")) ?? [], as: UTF8.self))")
+                initPid,
+                "the container never started: \(String(decoding: (try? HostFS.readFile(dir + "/err")) ?? [], as: UTF8.self))"
+            )
             #expect(try RuntimeTests.leftovers(runDir: run).count >= 3)  // run dir, mount, netns, container
             child.signal(SIGINT)
             let status = await child.wait(timeout: 30)
-            #expect(status == .signaled(SIGINT))  // cleaned up, then ended by the signal it was sent (the shell shows 130)
+            // Cleaned up, then ended by the signal it was sent (the shell shows 130).
+            #expect(status == .signaled(SIGINT))
             #expect(try RuntimeTests.leftovers(runDir: run) == [])
             // The container's init is gone (a zombie for a moment at most, until it is reaped).
             func alive() -> Bool {

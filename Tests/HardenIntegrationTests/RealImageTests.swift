@@ -8,14 +8,18 @@ import HardenSystem
 import HardenTestSupport
 import Testing
 
-@Suite(.serialized, .enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh"))
+@Suite(
+    .serialized,
+    .enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh"))
 struct RealImageTests {
     @Test(arguments: TestImages.tags)
     func squashedTreeEqualsUmociUnpack(tag: String) throws {
         try TestImages.require()
         try TestImages.requireTools("umoci")
         try withTemporaryDirectory { dir in
-            let (status, out) = try runProcess(["umoci", "unpack", "--image", "\(TestImages.layout):\(tag)", dir + "/bundle"])
+            let (status, out) = try runProcess([
+                "umoci", "unpack", "--image", "\(TestImages.layout):\(tag)", dir + "/bundle",
+            ])
             try #require(status == 0, "umoci unpack failed: \(out)")
             let image = try ImageLoader.open(.ociLayout(path: TestImages.layout, tag: tag))
             let ours = summarize(try FileTree.build(from: image))
@@ -59,13 +63,16 @@ struct RealImageTests {
         try TestImages.requireTools("skopeo", "umoci")
         try withTemporaryDirectory { dir in
             let image = try ImageLoader.open(.ociLayout(path: TestImages.layout, tag: "nginx"))
-            _ = try ImageWriter.write(image, to: .ociLayout(path: dir + "/oci", tag: "out"), options: .init(compression: .gzip))
+            _ = try ImageWriter.write(
+                image, to: .ociLayout(path: dir + "/oci", tag: "out"), options: .init(compression: .gzip))
             // Debian's umoci cannot read zstd layers; skopeo can.
-            _ = try ImageWriter.write(image, to: .ociLayout(path: dir + "/zstd", tag: "z"), options: .init(compression: .zstd))
+            _ = try ImageWriter.write(
+                image, to: .ociLayout(path: dir + "/zstd", tag: "z"), options: .init(compression: .zstd))
             _ = try ImageWriter.write(image, to: .ociArchive(path: dir + "/out.oci.tar", tag: "out"))
             _ = try ImageWriter.write(image, to: .dockerArchive(path: dir + "/out.docker.tar", repoTag: "harden/out:1"))
             for ref in [
-                "oci:\(dir)/oci:out", "oci:\(dir)/zstd:z", "oci-archive:\(dir)/out.oci.tar:out", "docker-archive:\(dir)/out.docker.tar",
+                "oci:\(dir)/oci:out", "oci:\(dir)/zstd:z", "oci-archive:\(dir)/out.oci.tar:out",
+                "docker-archive:\(dir)/out.docker.tar",
             ] {
                 let (s1, o1) = try runProcess(["skopeo", "inspect", ref])
                 #expect(s1 == 0, "skopeo inspect \(ref): \(o1)")
@@ -76,7 +83,9 @@ struct RealImageTests {
             }
             let (s3, o3) = try runProcess(["umoci", "unpack", "--image", dir + "/oci:out", dir + "/bundle"])
             #expect(s3 == 0, "umoci unpack of our layout: \(o3)")
-            let (s4, o4) = try runProcess(["umoci", "unpack", "--image", dir + "/copy-docker-archive:c", dir + "/bundle2"])
+            let (s4, o4) = try runProcess([
+                "umoci", "unpack", "--image", dir + "/copy-docker-archive:c", dir + "/bundle2",
+            ])
             #expect(s4 == 0, "umoci unpack of skopeo's copy of our docker-archive: \(o4)")
             let ours = summarize(try FileTree.build(from: image))
             #expect(differences(ours, try summarize(directory: dir + "/bundle/rootfs")).isEmpty)
@@ -92,8 +101,10 @@ struct RealImageTests {
             let (s, o) = try runProcess(["cmp", dir + "/1.tar", dir + "/2.tar"])
             #expect(s == 0, "docker-archive output differs between two runs: \(o)")
             let docker = try ImageLoader.open(.dockerArchive(path: dir + "/1.tar", repoTag: nil))
-            let w1 = try ImageWriter.write(docker, to: .ociLayout(path: dir + "/a", tag: "x"), options: .init(compression: .gzip))
-            let w2 = try ImageWriter.write(docker, to: .ociLayout(path: dir + "/b", tag: "x"), options: .init(compression: .gzip))
+            let w1 = try ImageWriter.write(
+                docker, to: .ociLayout(path: dir + "/a", tag: "x"), options: .init(compression: .gzip))
+            let w2 = try ImageWriter.write(
+                docker, to: .ociLayout(path: dir + "/b", tag: "x"), options: .init(compression: .gzip))
             #expect(w1.manifestDigest == w2.manifestDigest)
             let back = try ImageLoader.open(.ociLayout(path: dir + "/a", tag: "x"))
             #expect(back.layers.map(\.diffID) == image.layers.map(\.diffID))
@@ -106,7 +117,9 @@ struct RealImageTests {
         try withTemporaryDirectory { dir in
             let image = try ImageLoader.open(.ociLayout(path: TestImages.layout, tag: "nginx"))
             _ = try ImageWriter.write(image, to: .rootfs(path: dir + "/ours"))
-            let (status, out) = try runProcess(["umoci", "unpack", "--image", "\(TestImages.layout):nginx", dir + "/bundle"])
+            let (status, out) = try runProcess([
+                "umoci", "unpack", "--image", "\(TestImages.layout):nginx", dir + "/bundle",
+            ])
             try #require(status == 0, "\(out)")
             var theirs = try summarize(directory: dir + "/bundle/rootfs")
             let ours = try summarize(directory: dir + "/ours")
@@ -118,7 +131,8 @@ struct RealImageTests {
     }
 }
 
-@Suite(.enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh")) struct CommandLineTests {
+@Suite(.enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh"))
+struct CommandLineTests {
     @Test func corruptInputExitsOneWithOneLineNamingTheInput() throws {
         try #require(HostFS.exists(hardenBinary), "build harden first (swift build)")
         try withTemporaryDirectory { dir in
@@ -144,7 +158,9 @@ struct RealImageTests {
         try TestImages.require()
         try #require(HostFS.exists(hardenBinary), "build harden first (swift build)")
         try withTemporaryDirectory { dir in
-            let (s1, o1) = try runProcess([hardenBinary, "inspect", "--format", "json", "\(TestImages.directory)/nginx.docker.tar"])
+            let (s1, o1) = try runProcess([
+                hardenBinary, "inspect", "--format", "json", "\(TestImages.directory)/nginx.docker.tar",
+            ])
             #expect(s1 == 0, "\(o1)")
             #expect(o1.contains("\"fileCount\"") && o1.contains("bookworm"))
             let (s2, o2) = try runProcess([

@@ -19,7 +19,9 @@ final class RegistryServer {
 
     /// docker-registry cannot say which port it got for port 0: it is given a free one, and another when that was
     /// taken before it bound it.
-    init(dir: String, htpasswd: (user: String, password: String)? = nil, tokenRealm: (url: String, cert: String)? = nil) throws {
+    init(
+        dir: String, htpasswd: (user: String, password: String)? = nil, tokenRealm: (url: String, cert: String)? = nil
+    ) throws {
         try #require(haveProgram("docker-registry"), "docker-registry is not installed: run scripts/setup.sh")
         self.dir = dir
         self.pidFile = dir + "/registry.pid"
@@ -41,7 +43,8 @@ final class RegistryServer {
                 "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: \(dir)/data\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:\(port)\n\(auth)"
             try HostFS.writeFileAtomically(dir + "/config.yml", Array(config.utf8))
             let (s, o) = try runProcess([
-                "sh", "-c", "docker-registry serve '\(dir)/config.yml' > '\(dir)/registry.log' 2>&1 & echo $! > '\(pidFile)'",
+                "sh", "-c",
+                "docker-registry serve '\(dir)/config.yml' > '\(dir)/registry.log' 2>&1 & echo $! > '\(pidFile)'",
             ])
             try #require(s == 0, "\(o)")
             // Wait until it answers (or has died: the port was taken).
@@ -57,16 +60,20 @@ final class RegistryServer {
         }
         self.port = 0
         Issue.record(
-            "docker-registry did not start: \(String(decoding: (try? HostFS.readFile(dir + "/registry.log")) ?? [], as: UTF8.self))")
+            "docker-registry did not start: \(String(decoding: (try? HostFS.readFile(dir + "/registry.log")) ?? [], as: UTF8.self))"
+        )
     }
 
     deinit { _ = try? runProcess(["sh", "-c", "kill $(cat '\(pidFile)') 2>/dev/null"]) }
 
-    var log: String { String(decoding: (try? HostFS.readFile(dir + "/registry.log", limit: 1 << 26)) ?? [], as: UTF8.self) }
+    var log: String {
+        String(decoding: (try? HostFS.readFile(dir + "/registry.log", limit: 1 << 26)) ?? [], as: UTF8.self)
+    }
 }
 
-
-@Suite(.serialized, .enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh"))
+@Suite(
+    .serialized,
+    .enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh"))
 struct RegistryTests {
     @Test func pushAndPullRoundTripMatchesSkopeo() throws {
         try TestImages.require()
@@ -77,7 +84,8 @@ struct RegistryTests {
             let host = "127.0.0.1:\(server.port)"
             // Push with harden, twice (the second push uploads nothing).
             let (s1, o1) = try runProcess([
-                hardenBinary, "convert", "--tls-verify=false", "oci:\(TestImages.layout):nginx", "docker://\(host)/harden/nginx:1",
+                hardenBinary, "convert", "--tls-verify=false", "oci:\(TestImages.layout):nginx",
+                "docker://\(host)/harden/nginx:1",
             ])
             #expect(s1 == 0, "\(o1)")
             let (s2, o2) = try runProcess([
@@ -87,7 +95,9 @@ struct RegistryTests {
             #expect(s2 == 0 && !o2.contains("uploaded=true"), "second push must skip existing blobs: \(o2)")
             // skopeo reads what we pushed; the manifest digest is the source's.
             let local = try ImageLoader.open(.ociLayout(path: TestImages.layout, tag: "nginx"))
-            let (s3, o3) = try runProcess(["skopeo", "inspect", "--tls-verify=false", "docker://\(host)/harden/nginx:1"])
+            let (s3, o3) = try runProcess([
+                "skopeo", "inspect", "--tls-verify=false", "docker://\(host)/harden/nginx:1",
+            ])
             #expect(s3 == 0 && o3.contains(local.manifestDigest.description), "\(o3)")
             // Pull back with harden; same manifest, same layers.
             let (s4, o4) = try runProcess([
@@ -99,7 +109,8 @@ struct RegistryTests {
             #expect(pulled.layers.map(\.diffID) == local.layers.map(\.diffID))
             // An image pushed by skopeo is pulled by harden, and skopeo reads harden's pull.
             let (s5, o5) = try runProcess([
-                "skopeo", "copy", "-q", "--dest-tls-verify=false", "oci:\(TestImages.layout):flask", "docker://\(host)/skopeo/flask:2",
+                "skopeo", "copy", "-q", "--dest-tls-verify=false", "oci:\(TestImages.layout):flask",
+                "docker://\(host)/skopeo/flask:2",
             ])
             #expect(s5 == 0, "\(o5)")
             let (s6, o6) = try runProcess([
@@ -107,19 +118,28 @@ struct RegistryTests {
             ])
             #expect(s6 == 0 && o6.contains("bookworm"), "\(o6.prefix(300))")
             // A name as people type it, without docker://, reaches the same registry.
-            let (sn, on) = try runProcess([hardenBinary, "inspect", "--tls-verify=false", "--format", "json", "\(host)/skopeo/flask:2"])
+            let (sn, on) = try runProcess([
+                hardenBinary, "inspect", "--tls-verify=false", "--format", "json", "\(host)/skopeo/flask:2",
+            ])
             #expect(sn == 0 && on == o6, "\(on.prefix(300))")
             let (s7, o7) = try runProcess(["skopeo", "copy", "-q", "oci:\(dir)/pulled:n", "oci:\(dir)/bySkopeo:n"])
             #expect(s7 == 0, "\(o7)")
             // Cross-repository mount on the same registry.
             let (s8, o8) = try runProcess([
-                hardenBinary, "convert", "--tls-verify=false", "docker://\(host)/harden/nginx:1", "docker://\(host)/other/nginx:copy",
+                hardenBinary, "convert", "--tls-verify=false", "docker://\(host)/harden/nginx:1",
+                "docker://\(host)/other/nginx:copy",
             ])
             #expect(s8 == 0, "\(o8)")
-            #expect(server.log.contains("mount") || server.log.contains("from=harden"), "the copy should use a cross-repository mount")
+            #expect(
+                server.log.contains("mount") || server.log.contains("from=harden"),
+                "the copy should use a cross-repository mount")
             // A missing tag is "not found", exit 1, one line.
-            let (s9, o9) = try runProcess([hardenBinary, "inspect", "--tls-verify=false", "docker://\(host)/harden/nginx:nope"])
-            #expect(s9 == 1 && o9.contains("not found") && o9.contains("nginx:nope") && o9.split(separator: "\n").count == 1, "\(o9)")
+            let (s9, o9) = try runProcess([
+                hardenBinary, "inspect", "--tls-verify=false", "docker://\(host)/harden/nginx:nope",
+            ])
+            #expect(
+                s9 == 1 && o9.contains("not found") && o9.contains("nginx:nope")
+                    && o9.split(separator: "\n").count == 1, "\(o9)")
         }
     }
 
@@ -130,15 +150,19 @@ struct RegistryTests {
             let server = try RegistryServer(dir: dir + "/reg", htpasswd: ("alice", "s3cret"))
             let host = "127.0.0.1:\(server.port)"
             let (s1, o1) = try runProcess([
-                hardenBinary, "convert", "--tls-verify=false", "--creds", "alice:s3cret", "oci:\(TestImages.layout):base",
+                hardenBinary, "convert", "--tls-verify=false", "--creds", "alice:s3cret",
+                "oci:\(TestImages.layout):base",
                 "docker://\(host)/team/base:1",
             ])
             #expect(s1 == 0, "\(o1)")
             let (s2, o2) = try runProcess([
                 hardenBinary, "inspect", "--tls-verify=false", "--creds", "alice:wrong", "docker://\(host)/team/base:1",
             ])
-            #expect(s2 == 1 && o2.contains("unauthorized") && o2.contains("127.0.0.1") && o2.contains("team/base"), "\(o2)")
-            let (s3, o3) = try runProcess([hardenBinary, "inspect", "--tls-verify=false", "docker://\(host)/team/base:1"])
+            #expect(
+                s2 == 1 && o2.contains("unauthorized") && o2.contains("127.0.0.1") && o2.contains("team/base"), "\(o2)")
+            let (s3, o3) = try runProcess([
+                hardenBinary, "inspect", "--tls-verify=false", "docker://\(host)/team/base:1",
+            ])
             #expect(s3 == 1 && o3.contains("unauthorized"), "no credentials: \(o3)")
             // Credentials from the environment and from ~/.docker/config.json.
             let (s4, o4) = try runProcess(
@@ -147,7 +171,8 @@ struct RegistryTests {
             #expect(s4 == 0, "\(o4)")
             try HostFS.makeDirectories(dir + "/docker")
             let auth = Data("alice:s3cret".utf8).base64EncodedString()
-            try HostFS.writeFileAtomically(dir + "/docker/config.json", Array(#"{"auths": {"\#(host)": {"auth": "\#(auth)"}}}"#.utf8))
+            try HostFS.writeFileAtomically(
+                dir + "/docker/config.json", Array(#"{"auths": {"\#(host)": {"auth": "\#(auth)"}}}"#.utf8))
             let (s5, o5) = try runProcess(
                 [hardenBinary, "inspect", "--tls-verify=false", "docker://\(host)/team/base:1"],
                 environment: ["DOCKER_CONFIG": dir + "/docker"])
@@ -159,22 +184,26 @@ struct RegistryTests {
         try TestImages.require()
         try #require(HostFS.exists(hardenBinary), "build harden first (swift build)")
         try #require(
-            (try? runProcess(["python3", "-c", "import cryptography"]).status) == 0, "python cryptography is needed: run scripts/setup.sh")
+            (try? runProcess(["python3", "-c", "import cryptography"]).status) == 0,
+            "python cryptography is needed: run scripts/setup.sh")
         try withTemporaryDirectory { dir in
             let tokenPort =
                 try BackgroundServer.startOnAnyPort(
-                    "python3 -u '\(packageRoot)/Tests/Tools/token-issuer.py' 0 '\(dir)/issuer.pem' bob hunter2", log: dir + "/issuer.log",
+                    "python3 -u '\(packageRoot)/Tests/Tools/token-issuer.py' 0 '\(dir)/issuer.pem' bob hunter2",
+                    log: dir + "/issuer.log",
                     pidFile: dir + "/issuer.pid", pattern: "listening on port ([0-9]+)"
                 ).first ?? 0
             defer { BackgroundServer.stop(pidFile: dir + "/issuer.pid") }
             try #require(
                 HostFS.exists(dir + "/issuer.pem"),
-                "the token issuer did not start: \(String(decoding: (try? HostFS.readFile(dir + "/issuer.log")) ?? [], as: UTF8.self))")
+                "the token issuer did not start: \(String(decoding: (try? HostFS.readFile(dir + "/issuer.log")) ?? [], as: UTF8.self))"
+            )
             let server = try RegistryServer(
                 dir: dir + "/reg", tokenRealm: ("http://127.0.0.1:\(tokenPort)/token", dir + "/issuer.pem"))
             let host = "127.0.0.1:\(server.port)"
             let (s1, o1) = try runProcess([
-                hardenBinary, "convert", "--tls-verify=false", "--creds", "bob:hunter2", "oci:\(TestImages.layout):base",
+                hardenBinary, "convert", "--tls-verify=false", "--creds", "bob:hunter2",
+                "oci:\(TestImages.layout):base",
                 "docker://\(host)/team/base:1",
             ])
             #expect(s1 == 0, "push with a bearer token: \(o1) \(server.log.suffix(500))")

@@ -13,7 +13,9 @@ struct ReleaseTests {
             let bin = dir + "/harden"
             var (s, o) = try runProcess(["cp", hardenBinary, bin])
             try #require(s == 0, "\(o)")
-            (s, o) = try runProcess([packageRoot + "/scripts/stamp-version.sh", bin, "0123456789abcdef0123456789abcdef01234567"])
+            (s, o) = try runProcess([
+                packageRoot + "/scripts/stamp-version.sh", bin, "0123456789abcdef0123456789abcdef01234567",
+            ])
             try #require(s == 0, "\(o)")
             (s, o) = try runProcess([bin, "--version"])
             #expect(s == 0)
@@ -34,7 +36,8 @@ struct ReleaseTests {
         var (s, o) = try runProcess(["sh", "-c", "\"$0\" --help 2>/dev/null | head -1", hardenBinary])
         #expect(s == 0 && o.hasPrefix("OVERVIEW:"), "\(o)")
         (s, o) = try runProcess([
-            "bash", "-c", ". <(\"$0\" --generate-completion-script bash 2>/dev/null) && complete -p harden", hardenBinary,
+            "bash", "-c", ". <(\"$0\" --generate-completion-script bash 2>/dev/null) && complete -p harden",
+            hardenBinary,
         ])
         #expect(s == 0 && o.contains("harden"), "\(o)")
     }

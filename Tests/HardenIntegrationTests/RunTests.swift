@@ -11,8 +11,13 @@ import Testing
 enum PipelineFixtures {
     /// A vulnerability database with the real PyPA feed, made once per test run.
     static let database: String = {
-        let dir = try! HostFS.makeTemporaryDirectory(prefix: "harden-run-db")
-        _ = try? runProcess([hardenBinary, "db", "import", "--db", dir + "/v.sqlite", SharedFeeds.directory + "/osv-PyPI-all.zip"])
+        // When the directory cannot be made, requireDatabase() says the import failed.
+        guard let dir = try? HostFS.makeTemporaryDirectory(prefix: "harden-run-db") else {
+            return "/nonexistent/v.sqlite"
+        }
+        _ = try? runProcess([
+            hardenBinary, "db", "import", "--db", dir + "/v.sqlite", SharedFeeds.directory + "/osv-PyPI-all.zip",
+        ])
         return dir + "/v.sqlite"
     }()
 
@@ -22,11 +27,14 @@ enum PipelineFixtures {
     }
 
     static func json(_ path: String) throws -> [String: Any] {
-        try JSONSerialization.jsonObject(with: Data(try HostFS.readFile(path, limit: 256 << 20))) as? [String: Any] ?? [:]
+        try JSONSerialization.jsonObject(with: Data(try HostFS.readFile(path, limit: 256 << 20))) as? [String: Any]
+            ?? [:]
     }
 }
 
-@Suite(.serialized, .enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh"))
+@Suite(
+    .serialized,
+    .enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh"))
 struct RunTests {
     static let probes = ["nginx": ["--http-probe", "80:GET:/"], "flask": ["--http-probe", "5000:GET:/"], "pyapp": []]
 
@@ -52,7 +60,8 @@ struct RunTests {
             let report = dir + "/report"
             let (s, o) = try RuntimeTests.harden(
                 ["run", "oci:\(TestImages.layout):\(tag)"] + Self.probes[tag]! + [
-                    "-o", "oci:\(dir)/out:hardened", "--policy", dir + "/policy.yaml", "--db", PipelineFixtures.database, "--report-dir",
+                    "-o", "oci:\(dir)/out:hardened", "--policy", dir + "/policy.yaml", "--db",
+                    PipelineFixtures.database, "--report-dir",
                     report,
                 ], runDir: dir + "/run")
             try #require(s == 0, "\(o)")
@@ -61,7 +70,8 @@ struct RunTests {
 
             // Every report file, and report.json lists each with its digest.
             let files = [
-                "report.json", "report.html", "sbom-before.cdx.json", "sbom-after.cdx.json", "scan-before.sarif", "scan-after.sarif",
+                "report.json", "report.html", "sbom-before.cdx.json", "sbom-after.cdx.json", "scan-before.sarif",
+                "scan-after.sarif",
                 "seccomp.json", "k8s-security-context.yaml", "profile.json",
             ]
             for f in files { #expect(HostFS.isRegularFile(report + "/" + f), "\(f) missing") }
@@ -71,7 +81,9 @@ struct RunTests {
             let vex = HostFS.isRegularFile(report + "/vex.openvex.json")
             if tag == "pyapp" {
                 #expect(vex, "pyapp has known vulnerabilities: its run must leave VEX")
-                let (vs, vo) = try runProcess(["python3", packageRoot + "/scripts/validate.py", "openvex", report + "/vex.openvex.json"])
+                let (vs, vo) = try runProcess([
+                    "python3", packageRoot + "/scripts/validate.py", "openvex", report + "/vex.openvex.json",
+                ])
                 #expect(vs == 0, "\(vo)")
             }
             #expect(
@@ -80,7 +92,8 @@ struct RunTests {
             for a in artifacts {
                 let name = a["file"] as? String ?? ""
                 #expect(
-                    Digest.sha256(of: try HostFS.readFile(report + "/" + name, limit: 256 << 20)).encoded == a["sha256"] as? String,
+                    Digest.sha256(of: try HostFS.readFile(report + "/" + name, limit: 256 << 20)).encoded == a["sha256"]
+                        as? String,
                     "\(name) digest")
             }
             #expect(record["verdict"] as? String == "passed")
@@ -94,7 +107,9 @@ struct RunTests {
             #expect((record["database"] as? [String: Any])?["ageDays"] is Double)
             if tag == "pyapp" {
                 let v = record["vulnerabilities"] as? [String: Any] ?? [:]
-                #expect(((v["before"] as? [String: Int]) ?? [:]).values.reduce(0, +) > 0, "pyapp's old pip packages carry advisories")
+                #expect(
+                    ((v["before"] as? [String: Int]) ?? [:]).values.reduce(0, +) > 0,
+                    "pyapp's old pip packages carry advisories")
             }
 
             // The image was written and an independent reader accepts it; its digest is the one recorded.
@@ -104,28 +119,38 @@ struct RunTests {
 
             // Independent validators.
             for f in ["scan-before.sarif", "scan-after.sarif"] {
-                let (vs, vo) = try runProcess(["python3", packageRoot + "/scripts/validate.py", "sarif", report + "/" + f])
+                let (vs, vo) = try runProcess([
+                    "python3", packageRoot + "/scripts/validate.py", "sarif", report + "/" + f,
+                ])
                 #expect(vs == 0, "\(f): \(vo)")
             }
             for f in ["sbom-before.cdx.json", "sbom-after.cdx.json"] {
-                let (vs, vo) = try runProcess(["python3", packageRoot + "/scripts/validate.py", "cyclonedx", report + "/" + f])
+                let (vs, vo) = try runProcess([
+                    "python3", packageRoot + "/scripts/validate.py", "cyclonedx", report + "/" + f,
+                ])
                 #expect(vs == 0, "\(f): \(vo)")
             }
 
             // report.html as a person sees it: rendered by Chromium, its numbers equal report.json's, a real picture drawn.
-            let chromium = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run"]
+            let chromium = [
+                "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
+            ]
             let (cs, co) = try runProcess(
                 chromium + ["--window-size=1280,2000", "--screenshot=\(dir)/shot.png", "file://\(report)/report.html"])
             try #require(cs == 0 && HostFS.isRegularFile(dir + "/shot.png"), "chromium screenshot: \(co)")
             // The DOM after rendering, without Chromium's own chatter on stderr.
             let (ds, dso) = try runProcess([
-                "sh", "-c", chromium.joined(separator: " ") + " --dump-dom 'file://\(report)/report.html' 2>/dev/null >'\(dir)/dom.html'",
+                "sh", "-c",
+                chromium.joined(separator: " ")
+                    + " --dump-dom 'file://\(report)/report.html' 2>/dev/null >'\(dir)/dom.html'",
             ])
             try #require(
-                ds == 0 && String(decoding: try HostFS.readFile(dir + "/dom.html"), as: UTF8.self).contains("data-metric"),
+                ds == 0
+                    && String(decoding: try HostFS.readFile(dir + "/dom.html"), as: UTF8.self).contains("data-metric"),
                 "chromium --dump-dom: \(dso)")
             let (hs, ho) = try runProcess([
-                "python3", packageRoot + "/Tests/Tools/report-html-check.py", report, dir + "/dom.html", dir + "/shot.png",
+                "python3", packageRoot + "/Tests/Tools/report-html-check.py", report, dir + "/dom.html",
+                dir + "/shot.png",
             ])
             #expect(hs == 0, "report.html: \(ho)")
         }
@@ -136,16 +161,25 @@ struct RunTests {
         try withTemporaryDirectory { dir in
             // --require-probes: refused before anything runs.
             let (r, ro) = try RuntimeTests.harden(
-                ["run", "oci:\(TestImages.layout):nginx", "--require-probes", "-o", "oci:\(dir)/x:x", "--report-dir", dir + "/r0"],
+                [
+                    "run", "oci:\(TestImages.layout):nginx", "--require-probes", "-o", "oci:\(dir)/x:x", "--report-dir",
+                    dir + "/r0",
+                ],
                 runDir: dir + "/run")
-            #expect(r == 1 && ro.contains("no probe: only start-up was observed") && ro.contains("(--require-probes)"), "\(ro)")
+            #expect(
+                r == 1 && ro.contains("no probe: only start-up was observed") && ro.contains("(--require-probes)"),
+                "\(ro)")
             #expect(!HostFS.exists(dir + "/r0") && !HostFS.exists(dir + "/x"))
             let (p, po) = try RuntimeTests.harden(
-                ["profile", "oci:\(TestImages.layout):base", "--require-probes", "-o", dir + "/p.json"], runDir: dir + "/run")
+                ["profile", "oci:\(TestImages.layout):base", "--require-probes", "-o", dir + "/p.json"],
+                runDir: dir + "/run")
             #expect(p == 1 && po.contains("--require-probes") && !HostFS.exists(dir + "/p.json"), "\(po)")
             // Without it: a warning on the terminal, in report.json and, prominently, in report.html.
             let (s, o) = try RuntimeTests.harden(
-                ["run", "oci:\(TestImages.layout):nginx", "--duration", "2", "-o", "oci:\(dir)/out:x", "--report-dir", dir + "/report"],
+                [
+                    "run", "oci:\(TestImages.layout):nginx", "--duration", "2", "-o", "oci:\(dir)/out:x",
+                    "--report-dir", dir + "/report",
+                ],
                 runDir: dir + "/run")
             #expect(s == 0, "\(o)")
             #expect(o.contains("warning: no probe: only start-up was observed (2 s)"), "\(o)")
@@ -153,9 +187,14 @@ struct RunTests {
             let profile = record["profile"] as? [String: Any] ?? [:]
             #expect((profile["coverage"] as? String ?? "").hasPrefix("start-up only"), "\(profile)")
             #expect((profile["packagesTouched"] as? Double ?? 0) > 0)
-            #expect((record["warnings"] as? [String] ?? []).contains { $0.hasPrefix("no probe: only start-up was observed") })
+            #expect(
+                (record["warnings"] as? [String] ?? []).contains {
+                    $0.hasPrefix("no probe: only start-up was observed")
+                })
             let html = String(decoding: try HostFS.readFile(dir + "/report/report.html"), as: UTF8.self)
-            #expect(html.contains("data-testid=\"coverage\">coverage: start-up only"), "coverage line missing from report.html")
+            #expect(
+                html.contains("data-testid=\"coverage\">coverage: start-up only"),
+                "coverage line missing from report.html")
             #expect(try RuntimeTests.leftovers(runDir: dir + "/run").isEmpty)
         }
     }
@@ -184,29 +223,36 @@ struct RunTests {
     }
 }
 
-@Suite(.enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh")) struct CheckCommandTests {
+@Suite(.enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh"))
+struct CheckCommandTests {
     @Test func aBannedPackageFailsTheCheckWithExitTwoAndAnInvalidPolicyNamesItsLine() throws {
         try TestImages.require()
         try withTemporaryDirectory { dir in
             try HostFS.writeFileAtomically(dir + "/ban.yaml", Array("packages:\n  banned: [bash]\n".utf8))
             var (s, o) = try runProcess([
-                hardenBinary, "check", "oci:\(TestImages.layout):base", "--policy", dir + "/ban.yaml", "--db", dir + "/none.sqlite",
+                hardenBinary, "check", "oci:\(TestImages.layout):base", "--policy", dir + "/ban.yaml", "--db",
+                dir + "/none.sqlite",
             ])
             #expect(s == 2, "\(o)")
             #expect(o.contains("[packages.banned] package bash "), "\(o)")
-            try HostFS.writeFileAtomically(dir + "/bad.yaml", Array("packages:\n  banned: [bash]\nimage:\n  require_nonroot: true\n".utf8))
-            (s, o) = try runProcess([hardenBinary, "check", "oci:\(TestImages.layout):base", "--policy", dir + "/bad.yaml"])
+            try HostFS.writeFileAtomically(
+                dir + "/bad.yaml", Array("packages:\n  banned: [bash]\nimage:\n  require_nonroot: true\n".utf8))
+            (s, o) = try runProcess([
+                hardenBinary, "check", "oci:\(TestImages.layout):base", "--policy", dir + "/bad.yaml",
+            ])
             #expect(s == 1 && o.contains("\(dir)/bad.yaml:4: image: unknown key \"require_nonroot\""), "\(o)")
             // Without a policy the checks report and exit 0; --fail-on turns them into a gate; SARIF validates.
             (s, o) = try runProcess([
-                hardenBinary, "check", "oci:\(TestImages.layout):base", "--format", "sarif", "-o", dir + "/c.sarif", "--db",
+                hardenBinary, "check", "oci:\(TestImages.layout):base", "--format", "sarif", "-o", dir + "/c.sarif",
+                "--db",
                 dir + "/none.sqlite",
             ])
             #expect(s == 0, "\(o)")
             let (vs, vo) = try runProcess(["python3", packageRoot + "/scripts/validate.py", "sarif", dir + "/c.sarif"])
             #expect(vs == 0, "\(vo)")
             (s, o) = try runProcess([
-                hardenBinary, "check", "oci:\(TestImages.layout):base", "--fail-on", "warn", "--db", dir + "/none.sqlite",
+                hardenBinary, "check", "oci:\(TestImages.layout):base", "--fail-on", "warn", "--db",
+                dir + "/none.sqlite",
             ])
             #expect(s == 2 && o.contains("CIS-DI-0001"), "\(o)")
         }
@@ -218,7 +264,8 @@ struct RunTests {
     func scanAndRebuildCheckUsesTheVulnerabilityDatabase(name: String, version: String, fails: Bool) throws {
         try PipelineFixtures.requireDatabase()
         try withTemporaryDirectory { dir in
-            let info = "usr/local/lib/python3.11/dist-packages/\(name.replacingAll("-", with: "_"))-\(version).dist-info"
+            let info =
+                "usr/local/lib/python3.11/dist-packages/\(name.replacingAll("-", with: "_"))-\(version).dist-info"
             let layer = try Fixtures.layer([
                 .dir("etc"), .file("etc/os-release", "ID=debian\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\n"),
                 .dir("usr"), .dir("usr/local"), .dir("usr/local/lib"), .dir("usr/local/lib/python3.11"),
@@ -228,7 +275,8 @@ struct RunTests {
             ])
             try Fixtures.ociLayout(at: dir + "/img", images: [(tag: "1", layers: [layer], config: nil)])
             let (s, o) = try runProcess([
-                hardenBinary, "check", "oci:\(dir)/img:1", "--db", PipelineFixtures.database, "--format", "json", "-o", dir + "/c.json",
+                hardenBinary, "check", "oci:\(dir)/img:1", "--db", PipelineFixtures.database, "--format", "json", "-o",
+                dir + "/c.json",
             ])
             #expect(s == 0, "\(o)")
             let checks = try PipelineFixtures.json(dir + "/c.json")["checks"] as? [[String: Any]] ?? []

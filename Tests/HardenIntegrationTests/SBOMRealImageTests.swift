@@ -7,7 +7,9 @@ import HardenSystem
 import HardenTestSupport
 import Testing
 
-@Suite(.serialized, .enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh"))
+@Suite(
+    .serialized,
+    .enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh"))
 struct SBOMRealImageTests {
     /// (type, name, version) of deb and python packages, python names PEP 503-normalised.
     static func keys(types: [String], names: [String], versions: [String]) -> Set<String> {
@@ -28,15 +30,18 @@ struct SBOMRealImageTests {
                 environment: ["SYFT_CHECK_FOR_APP_UPDATE": "false"])
             try #require(status == 0, "syft failed: \(out)")
             let json =
-                try JSONSerialization.jsonObject(with: Data(try HostFS.readFile(dir + "/syft.json", limit: 1 << 28))) as? [String: Any]
+                try JSONSerialization.jsonObject(with: Data(try HostFS.readFile(dir + "/syft.json", limit: 1 << 28)))
+                as? [String: Any]
             let artifacts = json?["artifacts"] as? [[String: Any]] ?? []
             let theirs = Self.keys(
-                types: artifacts.map { $0["type"] as? String ?? "" }, names: artifacts.map { $0["name"] as? String ?? "" },
+                types: artifacts.map { $0["type"] as? String ?? "" },
+                names: artifacts.map { $0["name"] as? String ?? "" },
                 versions: artifacts.map { $0["version"] as? String ?? "" })
             let image = try ImageLoader.open(.ociLayout(path: TestImages.layout, tag: tag))
             let sbom = try SBOMBuilder(cache: nil).build(image, reference: tag)
             let ours = Self.keys(
-                types: sbom.packages.map(\.type.rawValue), names: sbom.packages.map(\.name), versions: sbom.packages.map(\.version))
+                types: sbom.packages.map(\.type.rawValue), names: sbom.packages.map(\.name),
+                versions: sbom.packages.map(\.version))
             #expect(theirs.count > 50)
             // No differences remain on these images; any new one must be listed here with its justification.
             #expect(ours.subtracting(theirs).sorted() == [], "found by harden only")
@@ -92,7 +97,10 @@ struct SBOMRealImageTests {
         try withTemporaryDirectory { dir in
             for format in ["table", "json", "cyclonedx-json", "spdx-json"] {
                 let (status, out) = try runProcess(
-                    [hardenBinary, "sbom", "--quiet", "--format", format, "-o", dir + "/out", "\(TestImages.directory)/base.docker.tar"],
+                    [
+                        hardenBinary, "sbom", "--quiet", "--format", format, "-o", dir + "/out",
+                        "\(TestImages.directory)/base.docker.tar",
+                    ],
                     environment: ["HARDEN_CACHE_DIR": dir + "/cache"])
                 #expect(status == 0, "\(format): \(out)")
                 let text = String(decoding: try HostFS.readFile(dir + "/out", limit: 1 << 26), as: UTF8.self)

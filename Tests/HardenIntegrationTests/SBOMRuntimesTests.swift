@@ -11,7 +11,9 @@ import HardenSystem
 import HardenTestSupport
 import Testing
 
-@Suite(.serialized, .enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh"))
+@Suite(
+    .serialized,
+    .enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh"))
 struct SBOMRuntimesTests {
     static func runtimesSBOM() throws -> (SBOM, CatalogContext) {
         try SBOMBuilder(cache: nil).catalog(
@@ -23,7 +25,9 @@ struct SBOMRuntimesTests {
         let image = try ImageLoader.open(.ociLayout(path: TestImages.layout, tag: "runtimes"))
         let tar = TarReader(try image.openLayer(image.layers.count - 1), name: "runtimes")
         while let e = try tar.next() {
-            if e.path.normalized == RawPath(path) { return String(decoding: try tar.readWholeBody(limit: 1 << 20), as: UTF8.self) }
+            if e.path.normalized == RawPath(path) {
+                return String(decoding: try tar.readWholeBody(limit: 1 << 20), as: UTF8.self)
+            }
         }
         throw HardenError(.notFound, "\(path) is not in the runtimes image's top layer")
     }
@@ -35,7 +39,9 @@ struct SBOMRuntimesTests {
         let expected = expectedText.textLines().map { $0.split(separator: " ").map(String.init) }
         #expect(expected.count == 12)
         let binaries = sbom.packages.filter { $0.type == .binary }
-        #expect(Set(binaries.map { "\($0.name) \($0.version)" }) == Set(expected.map { "\($0[0]) \($0[1])" }), "\(binaries.map(\.id))")
+        #expect(
+            Set(binaries.map { "\($0.name) \($0.version)" }) == Set(expected.map { "\($0[0]) \($0[1])" }),
+            "\(binaries.map(\.id))")
         for e in expected {
             let p = try #require(binaries.first { $0.name == e[0] }, "\(e[0])")
             #expect(p.files.contains(e[2]), "\(e[0]): \(p.files)")
@@ -54,7 +60,8 @@ struct SBOMRuntimesTests {
                 environment: ["SYFT_CHECK_FOR_APP_UPDATE": "false"])
             try #require(status == 0, "syft failed: \(out)")
             let json =
-                try JSONSerialization.jsonObject(with: Data(try HostFS.readFile(dir + "/syft.json", limit: 1 << 28))) as? [String: Any]
+                try JSONSerialization.jsonObject(with: Data(try HostFS.readFile(dir + "/syft.json", limit: 1 << 28)))
+                as? [String: Any]
             let artifacts = (json?["artifacts"] as? [[String: Any]] ?? []).filter { $0["type"] as? String == "binary" }
             // syft's binary classifiers: every file it classifies, harden classifies with the same version.
             let theirs = Set(
@@ -64,7 +71,8 @@ struct SBOMRuntimesTests {
                     }
                 })
             let (sbom, _) = try Self.runtimesSBOM()
-            let ours = Set(sbom.packages.filter { $0.type == .binary }.flatMap { p in p.files.map { "\($0) \(p.version)" } })
+            let ours = Set(
+                sbom.packages.filter { $0.type == .binary }.flatMap { p in p.files.map { "\($0) \(p.version)" } })
             #expect(theirs.count >= 6, "syft found \(theirs.sorted())")
             #expect(theirs.subtracting(ours).sorted() == [], "classified by syft only")
             #expect(ours.count > theirs.count)
@@ -93,9 +101,13 @@ struct SBOMRuntimesTests {
         try withTemporaryDirectory { dir in
             let (sbom, _) = try Self.runtimesSBOM()
             let text = try SBOMEncoder.render(sbom, format: kind == "spdx" ? .spdxJSON : .cyclonedxJSON)
-            #expect(text.contains(kind == "spdx" ? "cpe23Type" : "\"cpe\" : \"cpe:2.3:a:") || text.contains("\"cpe\":\"cpe:2.3:a:"))
+            #expect(
+                text.contains(kind == "spdx" ? "cpe23Type" : "\"cpe\" : \"cpe:2.3:a:")
+                    || text.contains("\"cpe\":\"cpe:2.3:a:"))
             try HostFS.writeFileAtomically(dir + "/sbom.json", Array(text.utf8))
-            let (status, out) = try runProcess(["python3", packageRoot + "/scripts/validate.py", kind, dir + "/sbom.json"])
+            let (status, out) = try runProcess([
+                "python3", packageRoot + "/scripts/validate.py", kind, dir + "/sbom.json",
+            ])
             #expect(status == 0, "\(out)")
         }
     }

@@ -9,7 +9,9 @@ import HardenTestSupport
 import HardenVulnDB
 import Testing
 
-@Suite(.serialized, .enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh"))
+@Suite(
+    .serialized,
+    .enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh"))
 struct ScanSBOMTests {
     /// A database with the Debian tracker fixture (glibc, libcap2, bash … of the base image) and PyPA's advisories.
     static func database(_ dir: String) throws -> VulnerabilityDatabase {
@@ -42,7 +44,8 @@ struct ScanSBOMTests {
                 let got = Self.keys(try Matcher(database: db).match(read))
                 #expect(
                     got == expected,
-                    "\(format.rawValue): missing \(expected.subtracting(got).sorted()), extra \(got.subtracting(expected).sorted())")
+                    "\(format.rawValue): missing \(expected.subtracting(got).sorted()), extra \(got.subtracting(expected).sorted())"
+                )
             }
         }
     }
@@ -58,10 +61,14 @@ struct ScanSBOMTests {
                 try ImageLoader.open(.ociLayout(path: TestImages.layout, tag: "pyapp")), reference: "pyapp")
             let image = try Matcher(database: db).match(sbom)
             let (status, out) = try runProcess(
-                ["syft", "-q", "oci-archive:\(TestImages.directory)/pyapp.oci.tar", "-o", "\(format)=\(dir)/syft.json"],
+                [
+                    "syft", "-q", "oci-archive:\(TestImages.directory)/pyapp.oci.tar", "-o",
+                    "\(format)=\(dir)/syft.json",
+                ],
                 environment: ["SYFT_CHECK_FOR_APP_UPDATE": "false"])
             try #require(status == 0, "syft: \(out)")
-            let read = try SBOMDocument.parse(try HostFS.readFile(dir + "/syft.json", limit: 1 << 28), path: "syft.json")
+            let read = try SBOMDocument.parse(
+                try HostFS.readFile(dir + "/syft.json", limit: 1 << 28), path: "syft.json")
             #expect(read.os?.codename == "bookworm")
             let fromSyft = try Matcher(database: db).match(read)
             // Debian packages: matched through the source package and release syft's purls carry — the same findings.
@@ -82,21 +89,29 @@ struct ScanSBOMTests {
             _ = try Self.database(dir)
             let sbom = try SBOMBuilder(cache: nil).build(
                 try ImageLoader.open(.ociLayout(path: TestImages.layout, tag: "base")), reference: "base")
-            try HostFS.writeFileAtomically(dir + "/bom.json", Array(try SBOMEncoder.render(sbom, format: .cyclonedxJSON).utf8))
+            try HostFS.writeFileAtomically(
+                dir + "/bom.json", Array(try SBOMEncoder.render(sbom, format: .cyclonedxJSON).utf8))
             let env = ["HARDEN_DB": dir + "/v.sqlite"]
             let ok = try runProcess(
-                [hardenBinary, "scan", "sbom:\(dir)/bom.json", "--db", dir + "/v.sqlite", "--format", "json", "-o", dir + "/scan.json"],
+                [
+                    hardenBinary, "scan", "sbom:\(dir)/bom.json", "--db", dir + "/v.sqlite", "--format", "json", "-o",
+                    dir + "/scan.json",
+                ],
                 environment: env)
             #expect(ok.status == 0, "\(ok.output)")
             let report = String(decoding: try HostFS.readFile(dir + "/scan.json"), as: UTF8.self)
             #expect(report.contains("CVE-2099-0001"))
             let gate = try runProcess(
-                [hardenBinary, "scan", "sbom:\(dir)/bom.json", "--db", dir + "/v.sqlite", "--fail-on", "high"], environment: env)
+                [hardenBinary, "scan", "sbom:\(dir)/bom.json", "--db", dir + "/v.sqlite", "--fail-on", "high"],
+                environment: env)
             #expect(gate.status == 2, "\(gate.output)")
             try HostFS.writeFileAtomically(
-                dir + "/nopurl.json", Array(#"{"bomFormat": "CycloneDX", "specVersion": "1.6", "components": [{"name": "x"}]}"#.utf8))
-            let bad = try runProcess([hardenBinary, "scan", "sbom:\(dir)/nopurl.json", "--db", dir + "/v.sqlite"], environment: env)
-            #expect(bad.status == 1 && bad.output.contains("\(dir)/nopurl.json: no package has a purl"), "\(bad.output)")
+                dir + "/nopurl.json",
+                Array(#"{"bomFormat": "CycloneDX", "specVersion": "1.6", "components": [{"name": "x"}]}"#.utf8))
+            let bad = try runProcess(
+                [hardenBinary, "scan", "sbom:\(dir)/nopurl.json", "--db", dir + "/v.sqlite"], environment: env)
+            #expect(
+                bad.status == 1 && bad.output.contains("\(dir)/nopurl.json: no package has a purl"), "\(bad.output)")
         }
     }
 }

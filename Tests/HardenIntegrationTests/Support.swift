@@ -21,7 +21,8 @@ enum TestImages {
 
     /// Scheme and host of the Debian mirror set-up uses (the images were debootstrapped from it).
     static let mirrorHost: String = {
-        let sources = String(decoding: (try? HostFS.readFile("/etc/apt/sources.list.d/debian.sources")) ?? [], as: UTF8.self)
+        let sources = String(
+            decoding: (try? HostFS.readFile("/etc/apt/sources.list.d/debian.sources")) ?? [], as: UTF8.self)
         let uri =
             sources.split(separator: "\n").first { $0.hasPrefix("URIs:") }.map { $0.dropFirst(5).trimming(" ") }
             ?? "http://deb.debian.org/debian"
@@ -59,7 +60,9 @@ struct EntrySummary: Hashable, CustomStringConvertible {
     var gid: Int
     var size: Int64
     var link: [UInt8]
-    var description: String { "\(type) \(String(mode, radix: 8)) \(uid):\(gid) \(size) \(String(decoding: link, as: UTF8.self))" }
+    var description: String {
+        "\(type) \(String(mode, radix: 8)) \(uid):\(gid) \(size) \(String(decoding: link, as: UTF8.self))"
+    }
 }
 
 func summarize(_ tree: FileTree) -> [RawPath: EntrySummary] {
@@ -144,7 +147,8 @@ enum BackgroundServer {
             }
             usleep(100_000)
         }
-        Issue.record("\(command) did not say its port: \(String(decoding: (try? HostFS.readFile(log)) ?? [], as: UTF8.self))")
+        Issue.record(
+            "\(command) did not say its port: \(String(decoding: (try? HostFS.readFile(log)) ?? [], as: UTF8.self))")
         return []
     }
 
@@ -168,7 +172,9 @@ func freePort(host: String) -> Int {
     addr.sin_addr.s_addr = inet_addr(host)
     var len = socklen_t(MemoryLayout<sockaddr_in>.size)
     let bound = withUnsafeMutablePointer(to: &addr) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0
+        }
     }
     return bound ? Int(UInt16(bigEndian: addr.sin_port)) : 0
 }

@@ -19,7 +19,9 @@ enum SharedFeeds {
     }
 }
 
-@Suite(.serialized, .enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh"))
+@Suite(
+    .serialized,
+    .enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh"))
 struct VulnScanTests {
     /// The pip-installed packages of the pyapp image (scripts/build-test-images.sh).
     static let pipPackages = [
@@ -30,7 +32,9 @@ struct VulnScanTests {
     @Test func pipInstalledPackagesMatchAnIndependentOSVEvaluation() throws {
         try TestImages.require()
         try SharedFeeds.require()
-        try #require(HostFS.exists(TestImages.directory + "/pyapp.oci.tar"), "pyapp image missing: run scripts/build-test-images.sh")
+        try #require(
+            HostFS.exists(TestImages.directory + "/pyapp.oci.tar"),
+            "pyapp image missing: run scripts/build-test-images.sh")
         try withTemporaryDirectory { dir in
             let zip = SharedFeeds.directory + "/osv-PyPI-all.zip"
             _ = try VulnerabilityDatabase.importFeeds(try FeedParser.load(zip), into: dir + "/v.sqlite")
@@ -38,16 +42,21 @@ struct VulnScanTests {
             let sbom = try SBOMBuilder(cache: nil).build(
                 try ImageLoader.open(.ociLayout(path: TestImages.layout, tag: "pyapp")), reference: "pyapp")
             // The SBOM sees exactly the pip packages as not OS-owned.
-            let free = Set(sbom.packages.filter { $0.type == .python && $0.ownedBy == nil }.map { "\(PURL.pep503($0.name)) \($0.version)" })
+            let free = Set(
+                sbom.packages.filter { $0.type == .python && $0.ownedBy == nil }.map {
+                    "\(PURL.pep503($0.name)) \($0.version)"
+                })
             #expect(
                 free
                     == Set(
                         Self.pipPackages.map { p in
-                            let s = p.split(separator: " "); return "\(PURL.pep503(String(s[0]))) \(s[1])"
+                            let s = p.split(separator: " ")
+                            return "\(PURL.pep503(String(s[0]))) \(s[1])"
                         }))
             let findings = try Matcher(database: db).match(sbom)
             // Expected: computed by a separate Python script with `packaging` and the OSV rules.
-            try HostFS.writeFileAtomically(dir + "/pkgs.txt", Array((Self.pipPackages.joined(separator: "\n") + "\n").utf8))
+            try HostFS.writeFileAtomically(
+                dir + "/pkgs.txt", Array((Self.pipPackages.joined(separator: "\n") + "\n").utf8))
             let (status, out) = try runProcess([
                 "sh", "-c", "python3 '\(packageRoot)/Tests/Tools/osv-expected.py' '\(zip)' < '\(dir)/pkgs.txt'",
             ])
@@ -72,12 +81,17 @@ struct VulnScanTests {
                 #expect(
                     ours[name, default: []].subtracting(expected[name, default: []]).allSatisfy { id in
                         // Extra ids may only be aliases of expected advisories (never a separate false positive).
-                        findings.contains { $0.ids.contains(id) && !$0.ids.filter { expected[name, default: []].contains($0) }.isEmpty }
+                        findings.contains {
+                            $0.ids.contains(id) && !$0.ids.filter { expected[name, default: []].contains($0) }.isEmpty
+                        }
                     }, "\(name): unexpected advisories")
             }
             // Fixed versions give no findings; Debian-owned Python packages (pip, setuptools) are not matched against PyPA.
             #expect(!findings.contains { $0.package.name == "PyYAML" })
-            #expect(!findings.contains { $0.package.name == "pip" || $0.package.name == "setuptools" || $0.package.name == "wheel" })
+            #expect(
+                !findings.contains {
+                    $0.package.name == "pip" || $0.package.name == "setuptools" || $0.package.name == "wheel"
+                })
             // One finding per (vulnerability, package).
             #expect(Set(findings.map { "\($0.id)|\($0.package.ref)" }).count == findings.count)
         }
@@ -127,7 +141,8 @@ struct VulnScanTests {
         try TestImages.require()
         try withTemporaryDirectory { dir in
             try HostFS.writeFileAtomically(dir + "/tracker.json", Array(Self.trackerFixture.utf8))
-            _ = try VulnerabilityDatabase.importFeeds(try FeedParser.load(dir + "/tracker.json"), into: dir + "/v.sqlite")
+            _ = try VulnerabilityDatabase.importFeeds(
+                try FeedParser.load(dir + "/tracker.json"), into: dir + "/v.sqlite")
             let sbom = try SBOMBuilder(cache: nil).build(
                 try ImageLoader.open(.ociLayout(path: TestImages.layout, tag: "base")), reference: "base")
             let findings = try Matcher(database: try VulnerabilityDatabase(readingAt: dir + "/v.sqlite")).match(sbom)
@@ -163,7 +178,8 @@ struct VulnScanTests {
         try #require(HostFS.exists(hardenBinary), "build harden first (swift build)")
         try withTemporaryDirectory { dir in
             let env = ["HARDEN_DB": dir + "/v.sqlite", "HARDEN_CACHE_DIR": dir + "/cache"]
-            let (s0, o0) = try runProcess([hardenBinary, "db", "import", SharedFeeds.directory + "/osv-PyPI-all.zip"], environment: env)
+            let (s0, o0) = try runProcess(
+                [hardenBinary, "db", "import", SharedFeeds.directory + "/osv-PyPI-all.zip"], environment: env)
             #expect(s0 == 0, "\(o0)")
             let image = "oci:\(TestImages.layout):pyapp"
             let (s1, o1) = try runProcess([hardenBinary, "scan", "--fail-on", "high", image], environment: env)
@@ -177,30 +193,40 @@ struct VulnScanTests {
                 #expect(s == 0, "\(format): \(o)")
             }
             let cdx =
-                try JSONSerialization.jsonObject(with: Data(try HostFS.readFile(dir + "/out.cyclonedx-json", limit: 1 << 26)))
+                try JSONSerialization.jsonObject(
+                    with: Data(try HostFS.readFile(dir + "/out.cyclonedx-json", limit: 1 << 26)))
                 as? [String: Any]
             let refs = Set(((cdx?["components"] as? [[String: Any]]) ?? []).compactMap { $0["bom-ref"] as? String })
             let vulns = (cdx?["vulnerabilities"] as? [[String: Any]]) ?? []
             #expect(!vulns.isEmpty)
             #expect(
-                vulns.allSatisfy { v in ((v["affects"] as? [[String: Any]]) ?? []).allSatisfy { refs.contains($0["ref"] as? String ?? "") }
+                vulns.allSatisfy { v in
+                    ((v["affects"] as? [[String: Any]]) ?? []).allSatisfy { refs.contains($0["ref"] as? String ?? "") }
                 })
-            let (sv, ov) = try runProcess(["python3", packageRoot + "/scripts/validate.py", "cyclonedx", dir + "/out.cyclonedx-json"])
+            let (sv, ov) = try runProcess([
+                "python3", packageRoot + "/scripts/validate.py", "cyclonedx", dir + "/out.cyclonedx-json",
+            ])
             #expect(sv == 0, "\(ov)")
             let sarif =
-                try JSONSerialization.jsonObject(with: Data(try HostFS.readFile(dir + "/out.sarif", limit: 1 << 26))) as? [String: Any]
+                try JSONSerialization.jsonObject(with: Data(try HostFS.readFile(dir + "/out.sarif", limit: 1 << 26)))
+                as? [String: Any]
             #expect(sarif?["version"] as? String == "2.1.0")
-            let (ss, os) = try runProcess(["python3", packageRoot + "/scripts/validate.py", "sarif", dir + "/out.sarif"])
+            let (ss, os) = try runProcess([
+                "python3", packageRoot + "/scripts/validate.py", "sarif", dir + "/out.sarif",
+            ])
             #expect(ss == 0, "SARIF must validate against the OASIS 2.1.0 schema: \(os)")
             // The validator can fail: a level outside the SARIF enumeration is rejected.
             let broken = String(decoding: try HostFS.readFile(dir + "/out.sarif", limit: 1 << 26), as: UTF8.self)
                 .replacingOccurrences(of: "\"level\" : \"error\"", with: "\"level\" : \"catastrophic\"")
             try HostFS.writeFileAtomically(dir + "/broken.sarif", Array(broken.utf8))
-            #expect(try runProcess(["python3", packageRoot + "/scripts/validate.py", "sarif", dir + "/broken.sarif"]).status != 0)
+            #expect(
+                try runProcess(["python3", packageRoot + "/scripts/validate.py", "sarif", dir + "/broken.sarif"]).status
+                    != 0)
             let (s3, o3) = try runProcess([hardenBinary, "db", "status", "--format", "json"], environment: env)
             #expect(s3 == 0 && o3.contains("osv-zip:PyPI"), "\(o3)")
             // A missing database is a one-line error, exit 1.
-            let (s4, o4) = try runProcess([hardenBinary, "scan", image], environment: ["HARDEN_DB": dir + "/none.sqlite"])
+            let (s4, o4) = try runProcess(
+                [hardenBinary, "scan", image], environment: ["HARDEN_DB": dir + "/none.sqlite"])
             #expect(s4 == 1 && o4.contains("none.sqlite") && o4.split(separator: "\n").count == 1, "\(o4)")
         }
     }
@@ -211,7 +237,8 @@ struct VulnScanTests {
         try #require(HostFS.exists(hardenBinary), "build harden first (swift build)")
         try withTemporaryDirectory { dir in
             let env = ["HARDEN_DB": dir + "/v.sqlite", "HARDEN_CACHE_DIR": dir + "/cache"]
-            _ = try runProcess([hardenBinary, "db", "import", SharedFeeds.directory + "/osv-PyPI-all.zip"], environment: env)
+            _ = try runProcess(
+                [hardenBinary, "db", "import", SharedFeeds.directory + "/osv-PyPI-all.zip"], environment: env)
             let vex = """
                 {"@context": "https://openvex.dev/ns/v0.2.0", "@id": "https://example.invalid/vex/1", "author": "test", "timestamp": "2026-01-01T00:00:00Z",
                  "version": 1, "statements": [{"vulnerability": {"name": "CVE-2023-43804"}, "products": [{"@id": "pkg:pypi/urllib3@1.23"}],
@@ -231,25 +258,32 @@ struct VulnScanTests {
             let image = "oci:\(TestImages.layout):pyapp"
             let (s1, o1) = try runProcess(
                 [
-                    hardenBinary, "scan", "--fail-on", "high", "--vex", dir + "/vex.json", "--ignore", dir + "/ignore.yaml",
+                    hardenBinary, "scan", "--fail-on", "high", "--vex", dir + "/vex.json", "--ignore",
+                    dir + "/ignore.yaml",
                     "--format", "json", "-o", dir + "/r.json", image,
                 ], environment: env)
             #expect(s1 == 0, "both high findings are suppressed: \(o1)")
             #expect(o1.contains("expired"), "the expired rule is reported: \(o1)")
             let report =
-                try JSONSerialization.jsonObject(with: Data(try HostFS.readFile(dir + "/r.json", limit: 1 << 26))) as? [String: Any]
+                try JSONSerialization.jsonObject(with: Data(try HostFS.readFile(dir + "/r.json", limit: 1 << 26)))
+                as? [String: Any]
             let findings = (report?["findings"] as? [[String: Any]]) ?? []
             let urllib3 = findings.first { $0["id"] as? String == "CVE-2023-43804" }
             let suppressed = urllib3?["suppressed"] as? [String: Any]
             #expect(
-                suppressed?["kind"] as? String == "vex" && suppressed?["justification"] as? String == "vulnerable_code_not_in_execute_path")
+                suppressed?["kind"] as? String == "vex"
+                    && suppressed?["justification"] as? String == "vulnerable_code_not_in_execute_path")
             #expect(
-                (findings.first { $0["id"] as? String == "CVE-2024-3651" }?["suppressed"] as? [String: Any])?["kind"] as? String == "ignore"
+                (findings.first { $0["id"] as? String == "CVE-2024-3651" }?["suppressed"] as? [String: Any])?["kind"]
+                    as? String == "ignore"
             )
-            #expect(findings.first { $0["id"] as? String == "CVE-2018-18074" }?["suppressed"] == nil, "an expired rule no longer applies")
+            #expect(
+                findings.first { $0["id"] as? String == "CVE-2018-18074" }?["suppressed"] == nil,
+                "an expired rule no longer applies")
             // Broken inputs are one-line errors naming the file.
             try HostFS.writeFileAtomically(dir + "/bad.yaml", Array("ignore:\n  - colour: blue\n".utf8))
-            let (s2, o2) = try runProcess([hardenBinary, "scan", "--ignore", dir + "/bad.yaml", image], environment: env)
+            let (s2, o2) = try runProcess(
+                [hardenBinary, "scan", "--ignore", dir + "/bad.yaml", image], environment: env)
             #expect(s2 == 1 && o2.contains("bad.yaml") && o2.contains("colour"), "\(o2)")
         }
     }
@@ -260,10 +294,12 @@ struct VulnScanTests {
         try withTemporaryDirectory { dir in
             try HostFS.makeDirectories(dir + "/www")
             _ = try runProcess([
-                "cp", SharedFeeds.directory + "/osv-PyPI-all.zip", SharedFeeds.directory + "/alpine-secdb-v3.11-main.json", dir + "/www/",
+                "cp", SharedFeeds.directory + "/osv-PyPI-all.zip",
+                SharedFeeds.directory + "/alpine-secdb-v3.11-main.json", dir + "/www/",
             ])
             // python's http.server answers If-Modified-Since with 304; it listens on loopback only.
-            let port = try BackgroundServer.python(directory: dir + "/www", log: dir + "/server.log", pidFile: dir + "/server.pid")
+            let port = try BackgroundServer.python(
+                directory: dir + "/www", log: dir + "/server.log", pidFile: dir + "/server.pid")
             defer { BackgroundServer.stop(pidFile: dir + "/server.pid") }
             try #require(port > 0)
             let env = ["HARDEN_DB": dir + "/db/v.sqlite"]
@@ -297,19 +333,25 @@ struct VulnScanTests {
                         .utf8))
             try HostFS.writeFileAtomically(
                 dir + "/www/epss.csv",
-                Array("#model_version:v1,score_date:2026-11-28T00:00:00+0000\ncve,epss,percentile\nCVE-2099-1001,0.5,0.9\n".utf8))
+                Array(
+                    "#model_version:v1,score_date:2026-11-28T00:00:00+0000\ncve,epss,percentile\nCVE-2099-1001,0.5,0.9\n"
+                        .utf8))
             _ = try runProcess(["gzip", "-f", dir + "/www/epss.csv"])
             let enrich = [
                 hardenBinary, "db", "update", "--source", "nvd=http://127.0.0.1:\(port)/nvdcve-2.0-2099.json.gz",
-                "--source", "kev=http://127.0.0.1:\(port)/kev.json", "--source", "epss=http://127.0.0.1:\(port)/epss.csv.gz",
+                "--source", "kev=http://127.0.0.1:\(port)/kev.json", "--source",
+                "epss=http://127.0.0.1:\(port)/epss.csv.gz",
             ]
             let (s4, o4) = try runProcess(enrich, environment: env)
-            #expect(s4 == 0 && o4.contains("known exploited") && o4.contains("EPSS scores") && o4.contains("CVE records"), "\(o4)")
+            #expect(
+                s4 == 0 && o4.contains("known exploited") && o4.contains("EPSS scores") && o4.contains("CVE records"),
+                "\(o4)")
             let (s5, o5) = try runProcess(enrich, environment: env)
             #expect(s5 == 0 && o5.contains("nvd: not modified") && o5.contains("epss: not modified"), "\(o5)")
             let updated = try VulnerabilityDatabase(readingAt: dir + "/db/v.sqlite")
             #expect(try updated.kev(of: "CVE-2099-1001") != nil && updated.epss(of: "CVE-2099-1001")?.score == 0.5)
-            #expect(try updated.severities(of: "CVE-2099-1001").contains { $0.source == "nvd" && $0.severity == .critical })
+            #expect(
+                try updated.severities(of: "CVE-2099-1001").contains { $0.source == "nvd" && $0.severity == .critical })
         }
     }
 
@@ -319,7 +361,8 @@ struct VulnScanTests {
         try withTemporaryDirectory { dir in
             let env = ["HARDEN_DB": dir + "/v.sqlite"]
             let (s0, o0) = try runProcess(
-                [hardenBinary, "db", "import", SharedFeeds.directory + "/alpine-secdb-v3.11-main.json"], environment: env)
+                [hardenBinary, "db", "import", SharedFeeds.directory + "/alpine-secdb-v3.11-main.json"],
+                environment: env)
             try #require(s0 == 0, "\(o0)")
             let before = try VulnerabilityDatabase(readingAt: dir + "/v.sqlite").count("affected")
             // A large OSV directory makes the import last long enough to be killed in the middle.
@@ -343,7 +386,8 @@ struct VulnScanTests {
             }
             // The next import cleans up what the killed ones left.
             let (s1, o1) = try runProcess(
-                [hardenBinary, "db", "import", SharedFeeds.directory + "/alpine-secdb-v3.11-community.json"], environment: env)
+                [hardenBinary, "db", "import", SharedFeeds.directory + "/alpine-secdb-v3.11-community.json"],
+                environment: env)
             #expect(s1 == 0, "\(o1)")
             #expect(try HostFS.listDirectory(dir).filter { $0.contains(".tmp-") }.isEmpty)
         }
@@ -352,7 +396,9 @@ struct VulnScanTests {
 
 /// The seed's standard ("no critical vulnerabilities in production") on a real Debian image whose tracker data has no
 /// urgency: NVD's score decides, unknown severities are gated as the policy says.
-@Suite(.serialized, .enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh"))
+@Suite(
+    .serialized,
+    .enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh"))
 struct SeverityGateTests {
     static let tracker = #"""
         {"glibc": {"CVE-2099-1001": {"description": "no urgency yet", "releases": {"bookworm": {"status": "resolved",
@@ -361,7 +407,8 @@ struct SeverityGateTests {
         """#
 
     static func nvd(critical: Bool) -> String {
-        let item = EnrichmentFixturesLite.cve("CVE-2099-1001", vector: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", score: 9.8)
+        let item = EnrichmentFixturesLite.cve(
+            "CVE-2099-1001", vector: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", score: 9.8)
         return
             #"{"format": "NVD_CVE", "version": "2.0", "timestamp": "2026-11-28T00:00:00.000", "resultsPerPage": 1, "vulnerabilities": [\#(critical ? item : "")]}"#
     }
@@ -378,7 +425,8 @@ struct SeverityGateTests {
                     #"{"catalogVersion": "1", "dateReleased": "2026-11-27T00:00:00Z", "vulnerabilities": [{"cveID": "CVE-2099-1001", "dateAdded": "2026-11-01", "dueDate": "2026-11-22", "knownRansomwareCampaignUse": "Unknown"}]}"#
                         .utf8))
             var (s, o) = try runProcess([
-                hardenBinary, "db", "import", dir + "/tracker.json", dir + "/nvd.json", dir + "/kev.json", "--db", dir + "/v.sqlite",
+                hardenBinary, "db", "import", dir + "/tracker.json", dir + "/nvd.json", dir + "/kev.json", "--db",
+                dir + "/v.sqlite",
             ])
             try #require(s == 0, "\(o)")
 
@@ -390,11 +438,18 @@ struct SeverityGateTests {
             let report = try #require(try JSONSerialization.jsonObject(with: Data(o.utf8)) as? [String: Any])
             let findings = report["findings"] as? [[String: Any]] ?? []
             let glibc = findings.filter { $0["id"] as? String == "CVE-2099-1001" }
-            #expect(Set(glibc.compactMap { ($0["package"] as? [String: Any])?["name"] as? String }) == ["libc6", "libc-bin"])
-            #expect(glibc.allSatisfy { $0["severity"] as? String == "critical" && $0["severitySource"] as? String == "nvd" })
+            #expect(
+                Set(glibc.compactMap { ($0["package"] as? [String: Any])?["name"] as? String }) == [
+                    "libc6", "libc-bin",
+                ])
+            #expect(
+                glibc.allSatisfy { $0["severity"] as? String == "critical" && $0["severitySource"] as? String == "nvd" }
+            )
             #expect(glibc.allSatisfy { $0["group"] as? String == "CVE-2099-1001/glibc" && $0["kev"] != nil })
             let counts = try #require(report["counts"] as? [String: Any])
-            #expect(counts["vulnerabilities"] as? Int == 2 && counts["groups"] as? Int == 2 && counts["knownExploited"] as? Int == 1)
+            #expect(
+                counts["vulnerabilities"] as? Int == 2 && counts["groups"] as? Int == 2
+                    && counts["knownExploited"] as? Int == 1)
             #expect((counts["packageFindings"] as? Int ?? 0) >= 3)
             // The table: one row for glibc's CVE (both binaries listed), KEV column, the unknown warning.
             (s, o) = try runProcess([hardenBinary, "scan", image, "--db", dir + "/v.sqlite", "--fail-on", "high"])
@@ -412,7 +467,9 @@ struct SeverityGateTests {
             try #require(s == 0, "\(o)")
             (s, o) = try runProcess([hardenBinary, "scan", image, "--db", dir + "/v.sqlite", "--fail-on", "critical"])
             #expect(s == 0 && o.contains("findings of unknown severity are not gated"), "\(o)")
-            (s, o) = try runProcess([hardenBinary, "scan", image, "--db", dir + "/v.sqlite", "--fail-on", "critical", "--unknown", "fail"])
+            (s, o) = try runProcess([
+                hardenBinary, "scan", image, "--db", dir + "/v.sqlite", "--fail-on", "critical", "--unknown", "fail",
+            ])
             #expect(s == 2, "\(o)")
             (s, o) = try runProcess([hardenBinary, "scan", image, "--db", dir + "/v.sqlite", "--fail-on", "unknown"])
             #expect(s == 2, "\(o)")
@@ -421,14 +478,21 @@ struct SeverityGateTests {
             for (unknown, status, warned) in [("fail", Int32(2), false), ("warn", 0, true), ("ignore", 0, false)] {
                 try HostFS.writeFileAtomically(
                     dir + "/policy.yaml",
-                    Array("vulnerabilities:\n  fail_on: critical\n  unknown: \(unknown)\nchecks:\n  ignore: [CIS-DI-0004]\n".utf8))
-                (s, o) = try runProcess([hardenBinary, "check", image, "--policy", dir + "/policy.yaml", "--db", dir + "/v.sqlite"])
+                    Array(
+                        "vulnerabilities:\n  fail_on: critical\n  unknown: \(unknown)\nchecks:\n  ignore: [CIS-DI-0004]\n"
+                            .utf8))
+                (s, o) = try runProcess([
+                    hardenBinary, "check", image, "--policy", dir + "/policy.yaml", "--db", dir + "/v.sqlite",
+                ])
                 #expect(s == status, "unknown: \(unknown): \(o)")
                 #expect(o.contains("not gated") == warned, "unknown: \(unknown): \(o)")
             }
             try HostFS.writeFileAtomically(
-                dir + "/policy.yaml", Array("vulnerabilities:\n  known_exploited: fail\nchecks:\n  ignore: [CIS-DI-0004]\n".utf8))
-            (s, o) = try runProcess([hardenBinary, "check", image, "--policy", dir + "/policy.yaml", "--db", dir + "/v.sqlite"])
+                dir + "/policy.yaml",
+                Array("vulnerabilities:\n  known_exploited: fail\nchecks:\n  ignore: [CIS-DI-0004]\n".utf8))
+            (s, o) = try runProcess([
+                hardenBinary, "check", image, "--policy", dir + "/policy.yaml", "--db", dir + "/v.sqlite",
+            ])
             #expect(s == 2 && o.contains("vulnerabilities.known_exploited"), "\(o)")
         }
     }
@@ -443,7 +507,9 @@ enum EnrichmentFixturesLite {
 /// The evidence of a remediation on the real nginx image: a removed package, a package reduced to its configuration
 /// files and a used one get the right OpenVEX statements; the document is schema-valid; `scan --vex` of the hardened
 /// image counts what the report counts; the hardened image's CycloneDX carries the same analysis.
-@Suite(.serialized, .enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh"))
+@Suite(
+    .serialized,
+    .enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh"))
 struct RemediationVEXTests {
     static let tracker = #"""
         {"bash": {"CVE-2099-2001": {"releases": {"bookworm": {"status": "resolved", "fixed_version": "99.0-1", "urgency": "high"}}}},
@@ -454,7 +520,8 @@ struct RemediationVEXTests {
         try TestImages.require()
         try withTemporaryDirectory { dir in
             let (s, o) = try runProcess([
-                hardenBinary, "minify", "oci:\(TestImages.layout):nginx", "--profile", dir + "/never-read.json", "-o", "oci:\(dir)/out:x",
+                hardenBinary, "minify", "oci:\(TestImages.layout):nginx", "--profile", dir + "/never-read.json", "-o",
+                "oci:\(dir)/out:x",
                 "--db", dir + "/none.sqlite", "--vex-out", dir + "/vex.json",
             ])
             #expect(s == 1 && o.contains("--vex-out \(dir)/vex.json needs a vulnerability database"), "\(o)")
@@ -466,11 +533,14 @@ struct RemediationVEXTests {
         try TestImages.require()
         try withTemporaryDirectory { dir in
             try HostFS.writeFileAtomically(dir + "/tracker.json", Array(Self.tracker.utf8))
-            var (s, o) = try runProcess([hardenBinary, "db", "import", dir + "/tracker.json", "--db", dir + "/v.sqlite"])
+            var (s, o) = try runProcess([
+                hardenBinary, "db", "import", dir + "/tracker.json", "--db", dir + "/v.sqlite",
+            ])
             try #require(s == 0, "\(o)")
             (s, o) = try RuntimeTests.harden(
                 [
-                    "run", "oci:\(TestImages.layout):nginx", "--http-probe", "80:GET:/", "-o", "oci:\(dir)/out:nginx", "--report-dir",
+                    "run", "oci:\(TestImages.layout):nginx", "--http-probe", "80:GET:/", "-o", "oci:\(dir)/out:nginx",
+                    "--report-dir",
                     dir + "/report", "--db", dir + "/v.sqlite", "--vex-out", dir + "/vex.json",
                 ], runDir: dir + "/run")
             try #require(s == 0, "\(o)")
@@ -479,54 +549,70 @@ struct RemediationVEXTests {
             let (vs, vo) = try runProcess(["python3", packageRoot + "/scripts/validate.py", "openvex", vexPath])
             #expect(vs == 0, "OpenVEX schema: \(vo)")
 
-            let doc = try #require(try JSONSerialization.jsonObject(with: Data(try HostFS.readFile(vexPath))) as? [String: Any])
+            let doc = try #require(
+                try JSONSerialization.jsonObject(with: Data(try HostFS.readFile(vexPath))) as? [String: Any])
             let statements = doc["statements"] as? [[String: Any]] ?? []
             func statement(_ id: String, _ package: String) -> [String: Any]? {
                 statements.first { s in
                     (s["vulnerability"] as? [String: Any])?["name"] as? String == id
-                        && ((s["products"] as? [[String: Any]])?.first?["subcomponents"] as? [[String: Any]] ?? []).contains {
-                            ($0["@id"] as? String)?.hasPrefix("pkg:deb/debian/\(package)@") == true
-                        }
+                        && ((s["products"] as? [[String: Any]])?.first?["subcomponents"] as? [[String: Any]] ?? [])
+                            .contains {
+                                ($0["@id"] as? String)?.hasPrefix("pkg:deb/debian/\(package)@") == true
+                            }
                 }
             }
             let manifest = try #require(
-                (try JSONSerialization.jsonObject(with: Data(try HostFS.readFile(dir + "/report/report.json", limit: 1 << 26)))
+                (try JSONSerialization.jsonObject(
+                    with: Data(try HostFS.readFile(dir + "/report/report.json", limit: 1 << 26)))
                     as? [String: Any])?["output"] as? [String: Any])
             let digest = try #require(manifest["manifestDigest"] as? String)
             let product = ((statements.first?["products"] as? [[String: Any]])?.first?["@id"] as? String) ?? ""
             #expect(
-                product.hasPrefix("pkg:oci/nginx@sha256%3A") && product.hasSuffix(String(digest.dropFirst(7))), "\(product) vs \(digest)")
+                product.hasPrefix("pkg:oci/nginx@sha256%3A") && product.hasSuffix(String(digest.dropFirst(7))),
+                "\(product) vs \(digest)")
 
             let bash = try #require(statement("CVE-2099-2001", "bash"), "no statement for the removed bash")
-            #expect(bash["status"] as? String == "not_affected" && bash["justification"] as? String == "component_not_present")
+            #expect(
+                bash["status"] as? String == "not_affected"
+                    && bash["justification"] as? String == "component_not_present")
             let common = try #require(statement("CVE-2099-2002", "nginx-common"), "no statement for nginx-common")
-            #expect(common["status"] as? String == "not_affected" && common["justification"] as? String == "vulnerable_code_not_present")
+            #expect(
+                common["status"] as? String == "not_affected"
+                    && common["justification"] as? String == "vulnerable_code_not_present")
             #expect((common["impact_statement"] as? String)?.contains("/etc/nginx/nginx.conf") == true, "\(common)")
             // The binary is in nginx (used: affected, with what to do); nginx-light is an empty metapackage (removed).
             let used = try #require(statement("CVE-2099-2002", "nginx"), "no statement for nginx")
-            #expect(used["status"] as? String == "affected" && (used["action_statement"] as? String)?.contains("99.0-1") == true)
+            #expect(
+                used["status"] as? String == "affected"
+                    && (used["action_statement"] as? String)?.contains("99.0-1") == true)
             #expect(statement("CVE-2099-2002", "nginx-light")?["justification"] as? String == "component_not_present")
 
             // scan --vex of the hardened image counts what the report counts.
             let record = try #require(
-                try JSONSerialization.jsonObject(with: Data(try HostFS.readFile(dir + "/report/report.json", limit: 1 << 26)))
+                try JSONSerialization.jsonObject(
+                    with: Data(try HostFS.readFile(dir + "/report/report.json", limit: 1 << 26)))
                     as? [String: Any])
             let reportAfter = ((record["vulnerabilities"] as? [String: Any])?["after"] as? [String: Int]) ?? [:]
             (s, o) = try runProcess([
-                hardenBinary, "scan", "oci:\(dir)/out:nginx", "--db", dir + "/v.sqlite", "--vex", vexPath, "--format", "json",
+                hardenBinary, "scan", "oci:\(dir)/out:nginx", "--db", dir + "/v.sqlite", "--vex", vexPath, "--format",
+                "json",
             ])
             try #require(s == 0, "\(o)")
             let scan = try #require(try JSONSerialization.jsonObject(with: Data(o.utf8)) as? [String: Any])
             #expect(
-                (scan["summary"] as? [String: Int] ?? [:]) == reportAfter, "scan --vex \(scan["summary"] ?? "-") vs report \(reportAfter)")
+                (scan["summary"] as? [String: Int] ?? [:]) == reportAfter,
+                "scan --vex \(scan["summary"] ?? "-") vs report \(reportAfter)")
             #expect(reportAfter["medium"] == 1, "only nginx's finding is left: \(reportAfter)")
-            (s, o) = try runProcess([hardenBinary, "scan", "oci:\(dir)/out:nginx", "--db", dir + "/v.sqlite", "--format", "json"])
+            (s, o) = try runProcess([
+                hardenBinary, "scan", "oci:\(dir)/out:nginx", "--db", dir + "/v.sqlite", "--format", "json",
+            ])
             let plain = try #require(try JSONSerialization.jsonObject(with: Data(o.utf8)) as? [String: Any])
             #expect((plain["summary"] as? [String: Int])?["medium"] == 2, "without the VEX nginx-common still counts")
 
             // The hardened image's CycloneDX SBOM carries the same analysis.
             let cdx = try #require(
-                try JSONSerialization.jsonObject(with: Data(try HostFS.readFile(dir + "/report/sbom-after.cdx.json", limit: 1 << 26)))
+                try JSONSerialization.jsonObject(
+                    with: Data(try HostFS.readFile(dir + "/report/sbom-after.cdx.json", limit: 1 << 26)))
                     as? [String: Any])
             let vulns = cdx["vulnerabilities"] as? [[String: Any]] ?? []
             let analysed = vulns.filter { ($0["analysis"] as? [String: Any])?["state"] as? String == "not_affected" }

@@ -29,7 +29,8 @@ import Testing
     @Test func statusKeepsPackagesLeftAndTheirConffilesThatAre() {
         let present: Set<String> = ["/etc/nginx/nginx.conf"]
         let out = String(
-            decoding: DpkgStatus.filter(Array(Self.status.utf8), keeping: ["nginx-common", "tzdata"], isPresent: present.contains),
+            decoding: DpkgStatus.filter(
+                Array(Self.status.utf8), keeping: ["nginx-common", "tzdata"], isPresent: present.contains),
             as: UTF8.self)
         #expect(
             out == """
@@ -46,7 +47,9 @@ import Testing
 
                 """)
         // Everything present: the kept stanzas are byte for byte the original ones.
-        let all = String(decoding: DpkgStatus.filter(Array(Self.status.utf8), keeping: ["nginx-common", "gone", "tzdata"]), as: UTF8.self)
+        let all = String(
+            decoding: DpkgStatus.filter(Array(Self.status.utf8), keeping: ["nginx-common", "gone", "tzdata"]),
+            as: UTF8.self)
         #expect(all == Self.status)
     }
 
@@ -54,27 +57,35 @@ import Testing
         let present: Set<String> = ["/.", "/usr", "/usr/sbin", "/usr/sbin/nginx", "/etc/nginx/nginx.conf"]
         let list = "/.\n/usr\n/usr/sbin\n/usr/sbin/nginx\n/usr/share\n/usr/share/man/man8/nginx.8.gz\n"
         #expect(
-            String(decoding: DpkgStatus.pruneFileList(Array(list.utf8), kind: "list", isPresent: present.contains), as: UTF8.self)
+            String(
+                decoding: DpkgStatus.pruneFileList(Array(list.utf8), kind: "list", isPresent: present.contains),
+                as: UTF8.self)
                 == "/.\n/usr\n/usr/sbin\n/usr/sbin/nginx\n")
         let md5 = "0123abcd  usr/sbin/nginx\nffee0011  usr/share/man/man8/nginx.8.gz\nmalformed\n"
         #expect(
-            String(decoding: DpkgStatus.pruneFileList(Array(md5.utf8), kind: "md5sums", isPresent: present.contains), as: UTF8.self)
+            String(
+                decoding: DpkgStatus.pruneFileList(Array(md5.utf8), kind: "md5sums", isPresent: present.contains),
+                as: UTF8.self)
                 == "0123abcd  usr/sbin/nginx\nmalformed\n")
         let conffiles = "/etc/nginx/nginx.conf\nremove-on-upgrade /etc/nginx/old.conf\n/etc/nginx/fastcgi_params\n"
         #expect(
-            String(decoding: DpkgStatus.pruneFileList(Array(conffiles.utf8), kind: "conffiles", isPresent: present.contains), as: UTF8.self)
+            String(
+                decoding: DpkgStatus.pruneFileList(
+                    Array(conffiles.utf8), kind: "conffiles", isPresent: present.contains), as: UTF8.self)
                 == "/etc/nginx/nginx.conf\n")
     }
 
     @Test func apkKeepsPackagesLeftWithTheirFilesLeft() {
         let present: Set<String> = ["/usr", "/usr/lib", "/usr/lib/libfoo.so.1", "/usr/bin"]
         let out = String(
-            decoding: ApkInstalled.filter(Array(ApkFixture.installed.utf8), keeping: ["libfoo"], isPresent: present.contains), as: UTF8.self
+            decoding: ApkInstalled.filter(
+                Array(ApkFixture.installed.utf8), keeping: ["libfoo"], isPresent: present.contains), as: UTF8.self
         )
         #expect(out == ApkFixture.onlyLibfooLeft)
         // Everything present and kept: the database is unchanged.
         let all = String(
-            decoding: ApkInstalled.filter(Array(ApkFixture.installed.utf8), keeping: ["libfoo", "tool"], isPresent: { _ in true }),
+            decoding: ApkInstalled.filter(
+                Array(ApkFixture.installed.utf8), keeping: ["libfoo", "tool"], isPresent: { _ in true }),
             as: UTF8.self)
         #expect(all == ApkFixture.installed + "\n")
     }
@@ -100,8 +111,11 @@ import Testing
                 DpkgStatus.pruneFileList(bytes, kind: ["list", "md5sums", "conffiles"][i % 3], isPresent: keepAll),
                 ApkInstalled.filter(bytes, keeping: ["libfoo", "tool"], isPresent: keepAll),
             ] {
-                let lines = Set(String(decoding: bytes, as: UTF8.self).unicodeScalars.split(separator: "\n").map { String($0) })
-                let extra = String(decoding: output, as: UTF8.self).unicodeScalars.split(separator: "\n").map { String($0) }.filter {
+                let lines = Set(
+                    String(decoding: bytes, as: UTF8.self).unicodeScalars.split(separator: "\n").map { String($0) })
+                let extra = String(decoding: output, as: UTF8.self).unicodeScalars.split(separator: "\n").map {
+                    String($0)
+                }.filter {
                     !lines.contains($0)
                 }
                 #expect(extra.isEmpty, "\(extra) in \(String(decoding: bytes, as: UTF8.self).debugDescription)")

@@ -74,7 +74,8 @@ func listTree(_ dir: String, prefix: String = "") throws -> [String] {
 
     @Test func hardlinksAreExtractedAsLinks() throws {
         try withTemporaryDirectory { dir in
-            let (result, listing) = try extract([[.file("a", "shared")], [.hardlink("b", "a"), .hardlink("c", "../../../a")]], in: dir)
+            let (result, listing) = try extract(
+                [[.file("a", "shared")], [.hardlink("b", "a"), .hardlink("c", "../../../a")]], in: dir)
             #expect(result.hardlinks == 2)
             #expect(listing.contains("out/b") && listing.contains("out/c"))
             var st = stat()
@@ -84,10 +85,16 @@ func listTree(_ dir: String, prefix: String = "") throws -> [String] {
 
     @Test func setuidModesOwnersAndXattrsAreKept() throws {
         try withTemporaryDirectory { dir in
-            var e = TarEntry(path: "usr/bin/su", type: .regular, mode: 0o4755, uid: 0, gid: 0, size: 2, mtime: 1_600_000_000)
+            var e = TarEntry(
+                path: "usr/bin/su", type: .regular, mode: 0o4755, uid: 0, gid: 0, size: 2, mtime: 1_600_000_000)
             e.xattrs = ["user.harden": Array("yes".utf8)]
             _ = try extract(
-                [[FixtureEntry(entry: e, body: Array("su".utf8)), .file("home/u/f", "u", mode: 0o600, uid: 1000, gid: 1000)]], in: dir)
+                [
+                    [
+                        FixtureEntry(entry: e, body: Array("su".utf8)),
+                        .file("home/u/f", "u", mode: 0o600, uid: 1000, gid: 1000),
+                    ]
+                ], in: dir)
             var st = stat()
             #expect(lstat(dir + "/sandbox/out/usr/bin/su", &st) == 0)
             #expect(st.st_mode & 0o7777 == 0o4755)

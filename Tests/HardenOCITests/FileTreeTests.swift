@@ -80,7 +80,10 @@ func squash(_ layers: [[FixtureEntry]]) throws -> FileTree {
 
     @Test func entriesBelowSymlinkedParentsResolveInsideTheTree() throws {
         let t = try squash([
-            [.dir("real"), .symlink("link", "/real"), .symlink("up", "../../../../"), .file("link/file", "x"), .file("up/top", "t")]
+            [
+                .dir("real"), .symlink("link", "/real"), .symlink("up", "../../../../"), .file("link/file", "x"),
+                .file("up/top", "t"),
+            ]
         ])
         #expect(t.nodes["real/file"] != nil)
         #expect(t.nodes["top"] != nil)

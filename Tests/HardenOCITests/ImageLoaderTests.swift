@@ -35,7 +35,8 @@ private func readFully(_ ref: ImageReference) throws -> FileTree {
     @Test func severalTagsNeedATagAndTheErrorListsThem() throws {
         try withTemporaryDirectory { dir in
             let l = try Fixtures.layer([.file("a", "1")])
-            try Fixtures.ociLayout(at: dir, images: [(tag: "one", layers: [l], config: nil), (tag: "two", layers: [l], config: nil)])
+            try Fixtures.ociLayout(
+                at: dir, images: [(tag: "one", layers: [l], config: nil), (tag: "two", layers: [l], config: nil)])
             expectError("tags: one, two") { _ = try ImageLoader.open(.ociLayout(path: dir, tag: nil)) }
             expectError("no image tagged \"three\"") { _ = try ImageLoader.open(.ociLayout(path: dir, tag: "three")) }
             #expect(try ImageLoader.open(.ociLayout(path: dir, tag: "two")).tag == "two")
@@ -55,7 +56,9 @@ private func readFully(_ ref: ImageReference) throws -> FileTree {
             let innerDigest = try Fixtures.putBlob(dir, inner)
             // An index pointing at an index pointing at the platform manifests.
             let middle = try JSONCoding.encode(
-                Index(manifests: [Descriptor(mediaType: MediaType.ociIndex, digest: innerDigest, size: Int64(inner.count))]))
+                Index(manifests: [
+                    Descriptor(mediaType: MediaType.ociIndex, digest: innerDigest, size: Int64(inner.count))
+                ]))
             let middleDigest = try Fixtures.putBlob(dir, middle)
             let top = Index(manifests: [
                 Descriptor(
@@ -72,7 +75,8 @@ private func readFully(_ ref: ImageReference) throws -> FileTree {
             #expect(armImage.config.architecture == "arm64")
             expectError("no image for platform linux/s390x") {
                 _ = try ImageLoader.open(
-                    .ociLayout(path: dir, tag: nil), options: .init(platform: try Platform(parsing: "linux/s390x"), platformExplicit: true))
+                    .ociLayout(path: dir, tag: nil),
+                    options: .init(platform: try Platform(parsing: "linux/s390x"), platformExplicit: true))
             }
         }
     }
@@ -131,17 +135,23 @@ private func readFully(_ ref: ImageReference) throws -> FileTree {
             let path = try layout(dir) { dir, desc, _ in
                 let broken = Array(#"{"schemaVersion": 2, "config": {"#.utf8)
                 let d = try Fixtures.putBlob(dir, broken)
-                var index = Index(manifests: [Descriptor(mediaType: MediaType.ociManifest, digest: d, size: Int64(broken.count))])
+                var index = Index(manifests: [
+                    Descriptor(mediaType: MediaType.ociManifest, digest: d, size: Int64(broken.count))
+                ])
                 index.manifests[0].annotations = desc.annotations
                 try HostFS.writeFileAtomically(dir + "/index.json", try JSONCoding.encode(index))
             }
-            expectError("invalid manifest", code: .corrupt) { _ = try ImageLoader.open(.ociLayout(path: path, tag: nil)) }
+            expectError("invalid manifest", code: .corrupt) {
+                _ = try ImageLoader.open(.ociLayout(path: path, tag: nil))
+            }
         }
     }
 
     @Test func malformedIndexAndLayoutFilesAreReported() throws {
         try withTemporaryDirectory { dir in
-            let path = try layout(dir) { dir, _, _ in try HostFS.writeFileAtomically(dir + "/index.json", Array("[1,2".utf8)) }
+            let path = try layout(dir) { dir, _, _ in
+                try HostFS.writeFileAtomically(dir + "/index.json", Array("[1,2".utf8))
+            }
             expectError("index.json", code: .corrupt) { _ = try ImageLoader.open(.ociLayout(path: path, tag: nil)) }
         }
     }
@@ -193,7 +203,8 @@ private func readFully(_ ref: ImageReference) throws -> FileTree {
                 let d = try Fixtures.putBlob(dir, bytes)
                 try HostFS.writeFileAtomically(
                     dir + "/index.json",
-                    try JSONCoding.encode(Index(manifests: [Descriptor(mediaType: desc.mediaType, digest: d, size: Int64(bytes.count))])))
+                    try JSONCoding.encode(
+                        Index(manifests: [Descriptor(mediaType: desc.mediaType, digest: d, size: Int64(bytes.count))])))
             }
             expectError("diff_ids", code: .corrupt) { _ = try ImageLoader.open(.ociLayout(path: path, tag: nil)) }
         }
@@ -204,10 +215,13 @@ private func readFully(_ ref: ImageReference) throws -> FileTree {
     private func sourceLayout(_ dir: String) throws -> String {
         let layers = [
             try Fixtures.layer([
-                .dir("etc"), .file("etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n"), .file("etc/a", "a"), .dir("bin"),
+                .dir("etc"), .file("etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n"), .file("etc/a", "a"),
+                .dir("bin"),
                 .file("bin/tool", "T", mode: 0o4755),
             ]),
-            try Fixtures.layer([.whiteout("etc/a"), .hardlink("bin/tool2", "bin/tool"), .symlink("bin/sh", "tool")], compression: .zstd),
+            try Fixtures.layer(
+                [.whiteout("etc/a"), .hardlink("bin/tool2", "bin/tool"), .symlink("bin/sh", "tool")], compression: .zstd
+            ),
             try Fixtures.layer([.file("empty-layer-next", "")], compression: .none),
             try Fixtures.layer([], compression: .gzip),
         ]
@@ -223,7 +237,8 @@ private func readFully(_ ref: ImageReference) throws -> FileTree {
             let original = try ImageLoader.open(.ociLayout(path: src, tag: "v1"))
             _ = try ImageWriter.write(original, to: .dockerArchive(path: dir + "/a.tar", repoTag: "test/img:v1"))
             _ = try ImageWriter.write(original, to: .dockerArchive(path: dir + "/b.tar", repoTag: "test/img:v1"))
-            #expect(try HostFS.readFile(dir + "/a.tar", limit: 1 << 26) == HostFS.readFile(dir + "/b.tar", limit: 1 << 26))
+            #expect(
+                try HostFS.readFile(dir + "/a.tar", limit: 1 << 26) == HostFS.readFile(dir + "/b.tar", limit: 1 << 26))
             let docker = try ImageLoader.open(.dockerArchive(path: dir + "/a.tar", repoTag: nil))
             #expect(docker.tag == "test/img:v1")
             #expect(docker.layers.map(\.diffID) == original.layers.map(\.diffID))
@@ -257,7 +272,8 @@ private func readFully(_ ref: ImageReference) throws -> FileTree {
     func recompressingKeepsDiffIDs(_ compression: ImageWriter.LayerCompression) throws {
         try withTemporaryDirectory { dir in
             let original = try ImageLoader.open(.ociLayout(path: try sourceLayout(dir), tag: "v1"))
-            _ = try ImageWriter.write(original, to: .ociLayout(path: dir + "/out", tag: "r"), options: .init(compression: compression))
+            _ = try ImageWriter.write(
+                original, to: .ociLayout(path: dir + "/out", tag: "r"), options: .init(compression: compression))
             let out = try ImageLoader.open(.ociLayout(path: dir + "/out", tag: "r"))
             #expect(out.layers.map(\.diffID) == original.layers.map(\.diffID))
             #expect(
@@ -278,7 +294,8 @@ private func readFully(_ ref: ImageReference) throws -> FileTree {
             #expect(t1.nodes.keys.sorted() == t2.nodes.keys.sorted())
             for (p, n) in t1.nodes where !p.isRoot {
                 let m = try #require(t2.nodes[p])
-                #expect(m.type == n.type && m.mode == n.mode && m.size == n.size && m.linkTarget == n.linkTarget, "\(p)")
+                #expect(
+                    m.type == n.type && m.mode == n.mode && m.size == n.size && m.linkTarget == n.linkTarget, "\(p)")
             }
             // Packing the same directory twice gives the same layer.
             let again = try ImageLoader.open(.rootfs(path: dir + "/rootfs"))
@@ -307,10 +324,14 @@ private func readFully(_ ref: ImageReference) throws -> FileTree {
         ] {
             #expect(try ImageReference.parse(name) == .registry(name), "\(name)")
         }
-        for notName in ["./app.tar", "/tmp/nope-harden", "~/image", "image.tar", "Nginx:1", "nginx:", "a//b", "app@sha256:zz", "UPPER/x"] {
+        for notName in [
+            "./app.tar", "/tmp/nope-harden", "~/image", "image.tar", "Nginx:1", "nginx:", "a//b", "app@sha256:zz",
+            "UPPER/x",
+        ] {
             #expect(!ImageReference.isImageName(notName), "\(notName)")
         }
-        for prefix in ImageReference.transportPrefixes {  // the list agrees with the parser: none is read as a bare name
+        // The list agrees with the parser: none is read as a bare name.
+        for prefix in ImageReference.transportPrefixes {
             #expect(try ImageReference.parse(prefix + "x").description.hasSuffix("x"), "\(prefix)")
         }
         #expect { try ImageReference.parse("/nonexistent-harden/x") } throws: {
@@ -319,7 +340,9 @@ private func readFully(_ ref: ImageReference) throws -> FileTree {
         // An existing path named like an image is read as a path: the package's `docs` directory (tests run from the
         // package root) is no OCI layout, and the error says so instead of pulling docker.io/library/docs.
         try #require(HostFS.isDirectory("docs") && ImageReference.isImageName("docs"))
-        #expect { try ImageReference.parse("docs") } throws: { ($0 as? HardenError)?.message.contains("not an OCI image layout") == true }
+        #expect { try ImageReference.parse("docs") } throws: {
+            ($0 as? HardenError)?.message.contains("not an OCI image layout") == true
+        }
     }
 }
 
@@ -329,18 +352,22 @@ private func readFully(_ ref: ImageReference) throws -> FileTree {
         try withTemporaryDirectory { dir in
             let l0 = try Fixtures.tar([.dir("etc"), .file("etc/hostname", "legacy\n")])
             let l1 = try Fixtures.tar([.file("etc/motd", "hi\n")])
-            var config = ImageConfiguration(architecture: "amd64", os: "linux", diffIDs: [Digest.sha256(of: l0), Digest.sha256(of: l1)])
+            var config = ImageConfiguration(
+                architecture: "amd64", os: "linux", diffIDs: [Digest.sha256(of: l0), Digest.sha256(of: l1)])
             config.config = ContainerConfig()
             let cfg = try JSONCoding.encode(config)
             let cfgName = Digest.sha256(of: cfg).encoded + ".json"
             let manifest = try JSONCoding.encode([
-                DockerArchiveManifestEntry(config: cfgName, repoTags: ["legacy/app:1"], layers: ["aaa/layer.tar", "bbb/layer.tar"])
+                DockerArchiveManifestEntry(
+                    config: cfgName, repoTags: ["legacy/app:1"], layers: ["aaa/layer.tar", "bbb/layer.tar"])
             ])
             let archive = try Fixtures.tar([
                 .file("manifest.json", String(decoding: manifest, as: UTF8.self)),
                 .file(cfgName, String(decoding: cfg, as: UTF8.self)),
-                .dir("aaa"), FixtureEntry(entry: TarEntry(path: "aaa/layer.tar", type: .regular, mode: 0o644), body: l0),
-                .dir("bbb"), FixtureEntry(entry: TarEntry(path: "ccc-layer.tar", type: .regular, mode: 0o644), body: l1),
+                .dir("aaa"),
+                FixtureEntry(entry: TarEntry(path: "aaa/layer.tar", type: .regular, mode: 0o644), body: l0),
+                .dir("bbb"),
+                FixtureEntry(entry: TarEntry(path: "ccc-layer.tar", type: .regular, mode: 0o644), body: l1),
                 .symlink("bbb/layer.tar", "../ccc-layer.tar"),
             ])
             try HostFS.writeFileAtomically(dir + "/legacy.tar", archive)
@@ -362,7 +389,9 @@ private func readFully(_ ref: ImageReference) throws -> FileTree {
             let l0 = try Fixtures.tar([.file("a", "1")])
             let config = ImageConfiguration(architecture: "amd64", os: "linux", diffIDs: [Digest.sha256(of: [9])])
             let cfg = try JSONCoding.encode(config)
-            let manifest = try JSONCoding.encode([DockerArchiveManifestEntry(config: "c.json", repoTags: nil, layers: ["l.tar"])])
+            let manifest = try JSONCoding.encode([
+                DockerArchiveManifestEntry(config: "c.json", repoTags: nil, layers: ["l.tar"])
+            ])
             try HostFS.writeFileAtomically(
                 dir + "/d.tar",
                 try Fixtures.tar([

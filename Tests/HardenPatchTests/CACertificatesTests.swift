@@ -15,7 +15,8 @@ struct CACertificatesTests {
     static func certificate(_ dir: String, _ subject: String, extra: [String] = []) throws -> [UInt8] {
         let (s, o) = try runProcess(
             [
-                "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", dir + "/k.pem",
+                "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+                dir + "/k.pem",
                 "-out", dir + "/c.pem", "-days", "2", "-subj", subject,
             ] + extra)
         try #require(s == 0, "openssl req \(subject): \(o)")
@@ -33,7 +34,8 @@ struct CACertificatesTests {
         let names = try HostFS.listDirectory(dir).filter { $0.hasSuffix(".crt") }.sorted()
         try #require(names.count > 100, "the host's ca-certificates (scripts/setup.sh)")
         let (s, o) = try runProcess([
-            "sh", "-c", "cd \(dir) && for f in *.crt; do echo \"$(openssl x509 -noout -subject_hash -in \"$f\") $f\"; done",
+            "sh", "-c",
+            "cd \(dir) && for f in *.crt; do echo \"$(openssl x509 -noout -subject_hash -in \"$f\") $f\"; done",
         ])
         try #require(s == 0, "\(o)")
         var theirs: [String: String] = [:]
@@ -58,7 +60,8 @@ struct CACertificatesTests {
     func theSubjectHashCanonicalizesLikeOpenSSL(subject: String, extra: [String]) throws {
         try withTemporaryDirectory { dir in
             let pem = try Self.certificate(dir, subject, extra: extra)
-            let ours = String(format: "%08x", try X509Name.subjectHash(certificate: PEM.certificates(pem).certificates[0]))
+            let ours = String(
+                format: "%08x", try X509Name.subjectHash(certificate: PEM.certificates(pem).certificates[0]))
             #expect(ours == (try Self.opensslHash(dir + "/c.pem")))
         }
     }
@@ -97,7 +100,9 @@ struct CACertificatesTests {
         try withTemporaryDirectory { dir in
             // Five certificates: two with the same subject (one hash, links .0 and .1), one deselected, one removed
             // from the package (its old links are stale), one local.
-            let subjects = ["/CN=Alpha Root", "/CN=Twin Root", "/CN=twin  ROOT", "/CN=Deselected Root", "/O=Local/CN=Local Root"]
+            let subjects = [
+                "/CN=Alpha Root", "/CN=Twin Root", "/CN=twin  ROOT", "/CN=Deselected Root", "/O=Local/CN=Local Root",
+            ]
             var pems: [[UInt8]] = []
             for s in subjects { pems.append(try Self.certificate(dir, s)) }
             let certsDir = dir + "/share"
@@ -105,7 +110,8 @@ struct CACertificatesTests {
             let etcDir = dir + "/etc"
             for d in [certsDir + "/test", localDir, etcDir] { try HostFS.makeDirectories(d) }
             let certs = [
-                "test/Alpha_Root.crt": pems[0], "test/Twin (A).crt": pems[1], "test/Twin, B.crt": pems[2], "test/Desel.crt": pems[3],
+                "test/Alpha_Root.crt": pems[0], "test/Twin (A).crt": pems[1], "test/Twin, B.crt": pems[2],
+                "test/Desel.crt": pems[3],
             ]
             for (rel, b) in certs { try HostFS.writeFileAtomically(certsDir + "/" + rel, b) }
             try HostFS.writeFileAtomically(localDir + "/local.crt", pems[4])
@@ -118,16 +124,20 @@ struct CACertificatesTests {
             ]
             for (name, e) in etcBefore {
                 guard case .link(let t) = e else { continue }
-                let real = t.hasPrefix("/usr/share/ca-certificates") ? certsDir + t.dropFirst("/usr/share/ca-certificates".count) : t
+                let real =
+                    t.hasPrefix("/usr/share/ca-certificates")
+                    ? certsDir + t.dropFirst("/usr/share/ca-certificates".count) : t
                 try FileManager.default.createSymbolicLink(atPath: etcDir + "/" + name, withDestinationPath: real)
             }
             let (s, o) = try runProcess([
-                "update-ca-certificates", "--certsconf", dir + "/ca.conf", "--certsdir", certsDir, "--localcertsdir", localDir,
+                "update-ca-certificates", "--certsconf", dir + "/ca.conf", "--certsdir", certsDir, "--localcertsdir",
+                localDir,
                 "--etccertsdir", etcDir, "--hooksdir", "",
             ])
             try #require(s == 0, "update-ca-certificates: \(o)")
             let theirs = try Self.listing(
-                etcDir, mapping: [(certsDir, "/usr/share/ca-certificates"), (localDir, "/usr/local/share/ca-certificates")])
+                etcDir,
+                mapping: [(certsDir, "/usr/share/ca-certificates"), (localDir, "/usr/local/share/ca-certificates")])
 
             let store = CACertificateStore(
                 conf: Array(conf.utf8), certificates: certs, localCertificates: ["local.crt": pems[4]], etc: etcBefore)
@@ -136,7 +146,8 @@ struct CACertificatesTests {
             var ours = etcBefore
             for (name, change) in update.etc { ours[name] = change }
             #expect(Self.listing(ours) == theirs)
-            #expect(theirs.keys.filter { $0.hasSuffix(".1") }.count == 1, "the twins share a hash: \(theirs.keys.sorted())")
+            #expect(
+                theirs.keys.filter { $0.hasSuffix(".1") }.count == 1, "the twins share a hash: \(theirs.keys.sorted())")
             #expect(update.hashLinks == 4)
         }
     }
@@ -145,7 +156,8 @@ struct CACertificatesTests {
         let conf = "# header\nmozilla/Kept.crt\n!mozilla/Disabled.crt\nmozilla/Vanished.crt\n"
         let store = CACertificateStore(
             conf: Array(conf.utf8),
-            certificates: ["mozilla/Kept.crt": [], "mozilla/Disabled.crt": [], "mozilla/New.crt": []], localCertificates: [:],
+            certificates: ["mozilla/Kept.crt": [], "mozilla/Disabled.crt": [], "mozilla/New.crt": []],
+            localCertificates: [:],
             etc: [:])
         let update = store.update()
         #expect(
@@ -155,7 +167,9 @@ struct CACertificatesTests {
     }
 
     @Test func malformedCertificatesAreSkippedNotFatal() {
-        #expect(PEM.certificates(Array("-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----\n".utf8)).certificates.isEmpty)
+        #expect(
+            PEM.certificates(Array("-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----\n".utf8)).certificates
+                .isEmpty)
         #expect(throws: HardenError.self) { try X509Name.subjectHash(certificate: [0x30, 0x82, 0xff]) }
         #expect(throws: HardenError.self) { try X509Name.subjectHash(certificate: [0x30, 0x03, 0x02, 0x01, 0x00]) }
     }

@@ -32,7 +32,8 @@ import Testing
         let s = try AptSources.parseDeb822(Array(deb822.utf8), file: "/etc/apt/sources.list.d/debian.sources")
         #expect(
             s.map(\.description) == [
-                "http://deb.debian.org/debian bookworm main contrib", "http://deb.debian.org/debian bookworm-updates main contrib",
+                "http://deb.debian.org/debian bookworm main contrib",
+                "http://deb.debian.org/debian bookworm-updates main contrib",
             ])
         #expect(s.allSatisfy { $0.signedBy == "/usr/share/keyrings/debian-archive-keyring.gpg" })
         let lines = """
@@ -42,30 +43,39 @@ import Testing
             deb [arch=amd64 signed-by=/etc/apt/keyrings/x.gpg] https://repo.example/apt/ stable main extra # trailing
             """
         let l = AptSources.parseOneLine(Array(lines.utf8), file: "/etc/apt/sources.list")
-        #expect(l.map(\.description) == ["http://deb.debian.org/debian bookworm main", "https://repo.example/apt stable main extra"])
+        #expect(
+            l.map(\.description) == [
+                "http://deb.debian.org/debian bookworm main", "https://repo.example/apt stable main extra",
+            ])
         #expect(l[1].signedBy == "/etc/apt/keyrings/x.gpg")
     }
 
     @Test func securityAndUpdatesAreAddedWhenMissing() throws {
         let release = AptSource(
-            uri: "http://deb.debian.org/debian", suite: "bookworm", components: ["main"], origin: "/etc/apt/sources.list")
-        let (s, notes) = try AptSources.complete([release], osRelease: ["ID": "debian", "VERSION_CODENAME": "bookworm"], mirror: nil)
+            uri: "http://deb.debian.org/debian", suite: "bookworm", components: ["main"],
+            origin: "/etc/apt/sources.list")
+        let (s, notes) = try AptSources.complete(
+            [release], osRelease: ["ID": "debian", "VERSION_CODENAME": "bookworm"], mirror: nil)
         #expect(
             s.map(\.description) == [
-                "http://deb.debian.org/debian bookworm main", "http://deb.debian.org/debian-security bookworm-security main",
+                "http://deb.debian.org/debian bookworm main",
+                "http://deb.debian.org/debian-security bookworm-security main",
                 "http://deb.debian.org/debian bookworm-updates main",
             ])
         #expect(notes.count == 2)
         // Ubuntu's security pocket lives on security.ubuntu.com.
-        let ubuntu = AptSource(uri: "http://archive.ubuntu.com/ubuntu", suite: "noble", components: ["main", "universe"], origin: "x")
-        let (u, _) = try AptSources.complete([ubuntu], osRelease: ["ID": "ubuntu", "VERSION_CODENAME": "noble"], mirror: nil)
+        let ubuntu = AptSource(
+            uri: "http://archive.ubuntu.com/ubuntu", suite: "noble", components: ["main", "universe"], origin: "x")
+        let (u, _) = try AptSources.complete(
+            [ubuntu], osRelease: ["ID": "ubuntu", "VERSION_CODENAME": "noble"], mirror: nil)
         #expect(u.contains { $0.description == "http://security.ubuntu.com/ubuntu noble-security main universe" })
         // Distroless: no sources at all; the standard mirrors; --repo replaces every host and keeps paths.
         let (d, dn) = try AptSources.complete(
             [], osRelease: ["ID": "debian", "VERSION_CODENAME": "bookworm"], mirror: "http://mirror.local:8080/")
         #expect(
             d.map(\.description) == [
-                "http://mirror.local:8080/debian bookworm main", "http://mirror.local:8080/debian-security bookworm-security main",
+                "http://mirror.local:8080/debian bookworm main",
+                "http://mirror.local:8080/debian-security bookworm-security main",
                 "http://mirror.local:8080/debian bookworm-updates main",
             ])
         #expect(dn.contains { $0.contains("no APT sources") })
@@ -90,7 +100,8 @@ import Testing
     }
 
     @Test func relationsParseAndCompareLikeDpkg() {
-        let r = Relation.parseList("libc6 (>= 2.34), libssl3 (>= 3.0.0) | libssl1.1, perl:any, foo (<< 1.0), bar [amd64], baz (> 2)")
+        let r = Relation.parseList(
+            "libc6 (>= 2.34), libssl3 (>= 3.0.0) | libssl1.1, perl:any, foo (<< 1.0), bar [amd64], baz (> 2)")
         #expect(r.count == 6)
         #expect(r[0][0] == Relation(name: "libc6", archQualifier: nil, op: .ge, version: "2.34"))
         #expect(r[1].map(\.name) == ["libssl3", "libssl1.1"])
@@ -109,13 +120,15 @@ import Testing
 
 @Suite struct ResolverTests {
     static func stanza(
-        _ name: String, _ version: String, source: String? = nil, depends: String? = nil, breaks: String? = nil, arch: String = "amd64"
+        _ name: String, _ version: String, source: String? = nil, depends: String? = nil, breaks: String? = nil,
+        arch: String = "amd64"
     ) -> String {
         var s = "Package: \(name)\nVersion: \(version)\nArchitecture: \(arch)\n"
         if let source { s += "Source: \(source)\n" }
         if let depends { s += "Depends: \(depends)\n" }
         if let breaks { s += "Breaks: \(breaks)\n" }
-        s += "Filename: pool/\(name)_\(version).deb\nSize: 10\nSHA256: \(String(repeating: "a", count: 64))\nDescription: d\n"
+        s +=
+            "Filename: pool/\(name)_\(version).deb\nSize: 10\nSHA256: \(String(repeating: "a", count: 64))\nDescription: d\n"
         return s
     }
 
@@ -134,7 +147,8 @@ import Testing
             Self.stanza("core", "5.0", breaks: "oldplugin (<< 1.1)"),
             Self.stanza("libssl3", "3.0.11-1", source: "openssl", arch: "amd64"),
         ].joined(separator: "\n")
-        let idx = try PackageIndex(Array(index.utf8), source: "Packages", architectures: ["amd64", "all"], repository: 0)
+        let idx = try PackageIndex(
+            Array(index.utf8), source: "Packages", architectures: ["amd64", "all"], repository: 0)
         #expect(idx.count == 8)
         let status = """
             Package: libssl3
@@ -185,9 +199,11 @@ import Testing
 
     @Test func aMissingDependencyIsOneClearError() throws {
         let idx = try PackageIndex(
-            Array(Self.stanza("app", "2.0", depends: "libgone (>= 3)").utf8), source: "Packages", architectures: ["amd64"], repository: 0)
+            Array(Self.stanza("app", "2.0", depends: "libgone (>= 3)").utf8), source: "Packages",
+            architectures: ["amd64"], repository: 0)
         let resolver = Resolver(
-            installed: try Self.installed("Package: app\nStatus: install ok installed\nVersion: 1.0\nArchitecture: amd64\n"),
+            installed: try Self.installed(
+                "Package: app\nStatus: install ok installed\nVersion: 1.0\nArchitecture: amd64\n"),
             indexes: [idx],
             architecture: "amd64")
         #expect { _ = try resolver.plan(["app": "x"]) } throws: { e in
@@ -197,7 +213,8 @@ import Testing
 
     @Test func aDamagedIndexIsRefused() {
         #expect(throws: HardenError.self) {
-            _ = try PackageIndex(Array("Version: 1\nPackage: x\n".utf8), source: "Packages", architectures: ["amd64"], repository: 0)
+            _ = try PackageIndex(
+                Array("Version: 1\nPackage: x\n".utf8), source: "Packages", architectures: ["amd64"], repository: 0)
         }
     }
 }
@@ -205,7 +222,8 @@ import Testing
 @Suite struct DebFileTests {
     @Test func aDebBuiltHereReadsBackWithEveryMember() throws {
         let pkg = DebFixture.Package(
-            name: "hello", version: "1.1-1", files: ["usr/bin/hello": "hi", "etc/hello.conf": "x=1\n"], conffiles: ["/etc/hello.conf"],
+            name: "hello", version: "1.1-1", files: ["usr/bin/hello": "hi", "etc/hello.conf": "x=1\n"],
+            conffiles: ["/etc/hello.conf"],
             postinst: "#!/bin/sh\n")
         try withTemporaryDirectory { dir in
             try HostFS.writeFileAtomically(dir + "/h.deb", try pkg.deb())
@@ -216,7 +234,8 @@ import Testing
             #expect(d.control.md5sums["usr/bin/hello"] == pkg.md5("usr/bin/hello"))
             #expect(
                 d.entries.contains {
-                    String(decoding: $0.0.path.normalized.bytes, as: UTF8.self) == "usr/bin/hello" && $0.1 == Array("hi".utf8)
+                    String(decoding: $0.0.path.normalized.bytes, as: UTF8.self) == "usr/bin/hello"
+                        && $0.1 == Array("hi".utf8)
                 })
             // Truncated or foreign files are one clear error.
             let bytes = try pkg.deb()
@@ -236,11 +255,14 @@ import Testing
             let xz = try HostFS.readFile(dir + "/p.xz")
             #expect(try XzReader(MemoryReader(xz), name: "p.xz").readAll(limit: 1 << 20, name: "p.xz") == text)
             #expect(throws: HardenError.self) {
-                _ = try XzReader(MemoryReader(Array(xz.prefix(xz.count - 20))), name: "p.xz").readAll(limit: 1 << 20, name: "p.xz")
+                _ = try XzReader(MemoryReader(Array(xz.prefix(xz.count - 20))), name: "p.xz").readAll(
+                    limit: 1 << 20, name: "p.xz")
             }
             var bad = xz
             bad[bad.count / 2] ^= 0xff
-            #expect(throws: HardenError.self) { _ = try XzReader(MemoryReader(bad), name: "p.xz").readAll(limit: 1 << 20, name: "p.xz") }
+            #expect(throws: HardenError.self) {
+                _ = try XzReader(MemoryReader(bad), name: "p.xz").readAll(limit: 1 << 20, name: "p.xz")
+            }
         }
     }
 }

@@ -31,8 +31,10 @@ struct InstrumentStageTests {
             runnable.cmd = ["/bin/app"]
             let options = InstrumentStage.Options(sensor: "/bin/true")  // dynamically linked: refused last
 
-            let arm = try Self.image(dir + "/arm", platform: Platform(os: "linux", architecture: "arm64"), config: runnable)
-            #expect(Self.refusal(arm, options)?.contains("linux/arm64; the sensor is built for linux/amd64 only") == true)
+            let arm = try Self.image(
+                dir + "/arm", platform: Platform(os: "linux", architecture: "arm64"), config: runnable)
+            #expect(
+                Self.refusal(arm, options)?.contains("linux/arm64; the sensor is built for linux/amd64 only") == true)
 
             let empty = try Self.image(dir + "/empty", config: ContainerConfig())
             #expect(Self.refusal(empty, options)?.contains("no entrypoint and no cmd") == true)

@@ -56,7 +56,8 @@ enum AlpineFixture {
     /// A profile that saw busybox used and zlib not.
     static func profile(_ sbom: SBOM) -> RuntimeProfile {
         RuntimeProfile(
-            image: .init(reference: "fixture", configDigest: "", manifestDigest: "", platform: "linux/amd64"), runs: [], files: [],
+            image: .init(reference: "fixture", configDigest: "", manifestDigest: "", platform: "linux/amd64"), runs: [],
+            files: [],
             executables: [], ports: [], uids: [], gids: [], syscalls: [],
             packages: RuntimeProfile.packageUse(sbom.packages, paths: ["/bin/busybox", "bin/busybox"]),
             summary: .init(files: 1, missingFiles: 0, executables: 0, packagesUsed: 1, packagesUnused: 1))
@@ -85,7 +86,8 @@ enum AlpineFixture {
     @Test func aMissingDatabaseIsAWarningNotFindings() throws {
         try withTemporaryDirectory { dir in
             let sbom = try SBOMBuilder(cache: nil).build(try AlpineFixture.image(at: dir), reference: "fixture")
-            let (report, matched) = try ScanStage.run(.init(sbom: sbom, data: try VulnerabilityData(path: dir + "/none.sqlite")))
+            let (report, matched) = try ScanStage.run(
+                .init(sbom: sbom, data: try VulnerabilityData(path: dir + "/none.sqlite")))
             #expect(!matched)
             #expect(report.findings.isEmpty)
             #expect(report.warnings.count == 1 && report.warnings[0].contains("none.sqlite"))
@@ -161,7 +163,8 @@ enum AlpineFixture {
         try withTemporaryDirectory { dir in
             let (_, report) = try scanned(dir)
             let side = RunRecord.ImageSide(
-                reference: "evil<script>alert(1)</script>", manifestDigest: "sha256:1", configDigest: "sha256:2", contentBytes: 10,
+                reference: "evil<script>alert(1)</script>", manifestDigest: "sha256:1", configDigest: "sha256:2",
+                contentBytes: 10,
                 files: 2, packages: 2, layers: 1, user: "\"><img src=x>")
             var record = RunRecord(startedAt: "2026-11-30T00:00:00Z", input: side)
             record.output = side
@@ -177,7 +180,9 @@ enum AlpineFixture {
             #expect(!html.contains("<script>alert(1)</script>"))
             #expect(!html.contains("<img src=x>"))
             #expect(!html.contains("<b>too many</b>"))
-            #expect(!html.contains("<img") && !html.contains("<script>alert(2)"), "a grapheme cluster carried markup through")
+            #expect(
+                !html.contains("<img") && !html.contains("<script>alert(2)"),
+                "a grapheme cluster carried markup through")
             #expect(html.contains("&lt;script&gt;"))
             #expect(html.contains("CVE-2019-5747"))
         }
@@ -188,7 +193,10 @@ enum AlpineFixture {
 /// patch stage when a run patches (it used to show as [1/6] of six).
 @Suite struct StageNameTests {
     @Test func namesAndTheStagesARunShows() {
-        #expect(StageName.allCases.map(\.rawValue) == ["patch", "sbom-before", "scan-before", "profile", "minify", "scan-after", "check", "policy"])
+        #expect(
+            StageName.allCases.map(\.rawValue) == [
+                "patch", "sbom-before", "scan-before", "profile", "minify", "scan-after", "check", "policy",
+            ])
         #expect(StageName.shown(patching: false) == [.sbomBefore, .scanBefore, .profile, .minify, .scanAfter, .check])
         let patching = StageName.shown(patching: true)
         #expect(patching.count == 7 && patching.first == .patch && !patching.contains(.policy))

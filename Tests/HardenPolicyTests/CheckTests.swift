@@ -26,7 +26,9 @@ struct FixtureImage {
         FixtureImage(
             entries: [
                 .dir("etc"),
-                .file("etc/passwd", "root:x:0:0:root:/root:/usr/sbin/nologin\napp:x:1000:1000::/home/app:/usr/sbin/nologin\n"),
+                .file(
+                    "etc/passwd",
+                    "root:x:0:0:root:/root:/usr/sbin/nologin\napp:x:1000:1000::/home/app:/usr/sbin/nologin\n"),
                 .file("etc/group", "root:x:0:\napp:x:1000:\n"),
                 .file("etc/shadow", "root:*:19000:0:99999:7:::\napp:!:19000::::::\n", mode: 0o640),
                 .dir("app"), .file("app/server", "\u{7f}ELF not really a binary but enough", mode: 0o755),
@@ -34,8 +36,10 @@ struct FixtureImage {
                 .dir("tmp", mode: 0o1777),
             ],
             config: [
-                "User": "app", "Healthcheck": ["Test": ["CMD", "/app/server", "--health"]], "Env": ["PATH=/usr/bin", "GPG_KEY=ABCDEF0123"],
-                "ExposedPorts": ["8080/tcp": [String: String]()], "Volumes": ["/data": [String: String]()], "Entrypoint": ["/app/server"],
+                "User": "app", "Healthcheck": ["Test": ["CMD", "/app/server", "--health"]],
+                "Env": ["PATH=/usr/bin", "GPG_KEY=ABCDEF0123"],
+                "ExposedPorts": ["8080/tcp": [String: String]()], "Volumes": ["/data": [String: String]()],
+                "Entrypoint": ["/app/server"],
             ],
             history: [
                 "/bin/sh -c #(nop) ADD file:4b03b5f551e3fbdf47ec609712007327828f7530cc3455c43bbcdcaf449a75a9 in / ",
@@ -50,8 +54,11 @@ struct FixtureImage {
         let configJSON = try JSONSerialization.data(withJSONObject: config)
         let cfg: ContainerConfig = try JSONCoding.decode(Array(configJSON), source: "fixture", what: "config")
         // One history entry per layer; the rest are empty-layer instructions.
-        let hist = history.enumerated().map { i, line in History(createdBy: line, emptyLayer: i < layers.count ? nil : true) }
-        let (desc, _) = try Fixtures.writeImage(at: dir, layers: layers, config: cfg, platform: .defaultPlatform, history: hist)
+        let hist = history.enumerated().map { i, line in
+            History(createdBy: line, emptyLayer: i < layers.count ? nil : true)
+        }
+        let (desc, _) = try Fixtures.writeImage(
+            at: dir, layers: layers, config: cfg, platform: .defaultPlatform, history: hist)
         var d = desc
         d.annotations = [Descriptor.refNameAnnotation: tag ?? "untagged"]
         try HostFS.writeFileAtomically(dir + "/oci-layout", Array(#"{"imageLayoutVersion":"1.0.0"}"#.utf8))
@@ -64,15 +71,18 @@ struct FixtureImage {
         let packages = """
             [{"id":"pkg:deb/debian/libfoo@1","type":"deb","name":"libfoo","version":"1","used":\(unusedPackage ? "false" : "true"),"files":3,"usedFiles":\(unusedPackage ? 0 : 1)}]
             """
-        let uses: [RuntimeProfile.PackageUse] = try JSONCoding.decode(Array(packages.utf8), source: "fixture", what: "packages")
+        let uses: [RuntimeProfile.PackageUse] = try JSONCoding.decode(
+            Array(packages.utf8), source: "fixture", what: "packages")
         return RuntimeProfile(
             image: .init(
                 reference: "fixture", configDigest: Digest.sha256(of: image.configBytes).description,
                 manifestDigest: image.manifestDigest.description, platform: "linux/amd64"),
-            runs: [], files: [], executables: [], ports: ports.map { .init(protocolName: "tcp", port: $0, address: "0.0.0.0") },
+            runs: [], files: [], executables: [],
+            ports: ports.map { .init(protocolName: "tcp", port: $0, address: "0.0.0.0") },
             uids: [1000], gids: [1000], syscalls: [], packages: uses,
             summary: .init(
-                files: 1, missingFiles: 0, executables: 1, packagesUsed: unusedPackage ? 0 : 1, packagesUnused: unusedPackage ? 1 : 0))
+                files: 1, missingFiles: 0, executables: 1, packagesUsed: unusedPackage ? 0 : 1,
+                packagesUnused: unusedPackage ? 1 : 0))
     }
 
     func results(withProfile: Bool = false) throws -> [CheckResult] {
@@ -94,12 +104,18 @@ struct FixtureImage {
         ("CIS-DI-0003", true, { $0.unusedPackage = true }),
         ("CIS-DI-0006", false, { $0.config["Healthcheck"] = nil }),
         ("CIS-DI-0007", false, { $0.history.append("RUN /bin/sh -c apt-get update # buildkit") }),
-        ("CIS-DI-0008", false, { $0.entries += [.dir("usr"), .dir("usr/bin"), .file("usr/bin/helper", "x", mode: 0o4755)] }),
+        (
+            "CIS-DI-0008", false,
+            { $0.entries += [.dir("usr"), .dir("usr/bin"), .file("usr/bin/helper", "x", mode: 0o4755)] }
+        ),
         ("CIS-DI-0009", false, { $0.history.append("ADD https://example.com/app.tar.gz /opt/ # buildkit") }),
         ("CIS-DI-0010", false, { $0.config["Env"] = ["PATH=/usr/bin", "DB_PASSWORD=hunter2"] }),
         ("DKL-DI-0001", false, { $0.history.append("RUN /bin/sh -c sudo apt-get install -y curl # buildkit") }),
         ("DKL-DI-0002", false, { $0.config["Volumes"] = ["/proc": [String: String]()] }),
-        ("DKL-DI-0003", false, { $0.history.append("/bin/sh -c apt-get update && apt-get dist-upgrade -y && apt-get install -y curl") }),
+        (
+            "DKL-DI-0003", false,
+            { $0.history.append("/bin/sh -c apt-get update && apt-get dist-upgrade -y && apt-get install -y curl") }
+        ),
         ("DKL-DI-0004", false, { $0.history.append("RUN |1 VERSION=3 /bin/sh -c apk add curl # buildkit") }),
         (
             "DKL-DI-0005", false,
@@ -111,17 +127,24 @@ struct FixtureImage {
             }
         ),
         ("DKL-DI-0006", false, { $0.tag = "latest" }),
-        ("DKL-LI-0001", false, { $0.entries[3] = .file("etc/shadow", "root::19000:0:99999:7:::\napp:!:19000::::::\n", mode: 0o640) }),
+        (
+            "DKL-LI-0001", false,
+            { $0.entries[3] = .file("etc/shadow", "root::19000:0:99999:7:::\napp:!:19000::::::\n", mode: 0o640) }
+        ),
         (
             "DKL-LI-0002", false,
             {
                 $0.entries[1] = .file(
-                    "etc/passwd", "root:x:0:0:root:/root:/bin/sh\ntoor:x:0:0::/root:/bin/sh\napp:x:1000:1000::/:/bin/false\n")
+                    "etc/passwd",
+                    "root:x:0:0:root:/root:/bin/sh\ntoor:x:0:0::/root:/bin/sh\napp:x:1000:1000::/:/bin/false\n")
             }
         ),
         ("DKL-LI-0003", false, { $0.entries += [.dir("app/.git"), .file("app/.git/config", "[core]\n")] }),
         ("HDN-0001", false, { $0.entries += [.dir("bin"), .file("bin/sh", "\u{7f}ELF shell", mode: 0o755)] }),
-        ("HDN-0002", false, { $0.entries += [.dir("usr"), .dir("usr/bin"), .file("usr/bin/dpkg", "\u{7f}ELF dpkg", mode: 0o755)] }),
+        (
+            "HDN-0002", false,
+            { $0.entries += [.dir("usr"), .dir("usr/bin"), .file("usr/bin/dpkg", "\u{7f}ELF dpkg", mode: 0o755)] }
+        ),
         ("HDN-0003", false, { $0.entries += [.file("app/shared.txt", "anyone may write this", mode: 0o666)] }),
         ("HDN-0004", true, { $0.ports = [] }),
     ]
@@ -169,13 +192,17 @@ struct FixtureImage {
         #expect(text.contains("/root/.ssh/id_ed25519 (secret file name"))
         #expect(text.contains("/app/cert.p12 (secret file extension"))
         #expect(text.contains("/app/deploy.conf (aws-access-key-id"))
-        #expect(text.contains("/app/tls.pem (private-key, layer 0, deleted by a later layer but still in the image)"), "\(text)")
+        #expect(
+            text.contains("/app/tls.pem (private-key, layer 0, deleted by a later layer but still in the image)"),
+            "\(text)")
         #expect(!text.contains("config.ini") && !text.contains("GPG_KEY"))
     }
 
     @Test func aPolicyAcceptsFindingsByPathDirectoryOrEnvName() throws {
         var image = FixtureImage.good
-        image.entries += [.dir("root"), .dir("root/.ssh"), .file("root/.ssh/id_rsa", "key"), .dir("srv"), .file("srv/.env", "A=1")]
+        image.entries += [
+            .dir("root"), .dir("root/.ssh"), .file("root/.ssh/id_rsa", "key"), .dir("srv"), .file("srv/.env", "A=1"),
+        ]
         image.config["Env"] = ["PATH=/usr/bin", "API_TOKEN=x"]
         var results = try image.results()
         let policy = try Policy.parse("checks:\n  accept: [/root/.ssh/, ENV API_TOKEN]\n", source: "p.yaml")
@@ -184,7 +211,8 @@ struct FixtureImage {
         #expect(r.status == .fail && r.findings.count == 1 && r.findings[0].hasPrefix("/srv/.env "), "\(r)")
         #expect(r.note == "2 finding(s) accepted by the policy")
         var again = try image.results()
-        try Policy.parse("checks:\n  accept: [/root/.ssh/id_rsa, /srv/.env, ENV API_TOKEN]\n", source: "p.yaml").applyIgnores(&again)
+        try Policy.parse("checks:\n  accept: [/root/.ssh/id_rsa, /srv/.env, ENV API_TOKEN]\n", source: "p.yaml")
+            .applyIgnores(&again)
         #expect(again.first { $0.id == "CIS-DI-0010" }?.status == .ignored)
         // A path is not a prefix of a longer name.
         var other = try image.results()
@@ -211,8 +239,11 @@ struct FixtureImage {
         var g = SeededGenerator(for: "contentRules")
         for _ in 0..<200 {
             let bytes = (0..<Int.random(in: 0..<300, using: &g)).map { _ in
-                [UInt8(ascii: "-"), UInt8(ascii: "A"), UInt8(ascii: "x"), UInt8(ascii: "\""), UInt8.random(in: 0...255, using: &g)]
-                    .randomElement(using: &g)!
+                [
+                    UInt8(ascii: "-"), UInt8(ascii: "A"), UInt8(ascii: "x"), UInt8(ascii: "\""),
+                    UInt8.random(in: 0...255, using: &g),
+                ]
+                .randomElement(using: &g)!
             }
             _ = SecretRules.byContent(bytes)
         }
@@ -248,7 +279,9 @@ struct FixtureImage {
 
     @Test func theDocumentedExampleParses() throws {
         let p = try Policy.parse(Self.example, source: "policy.yaml")
-        #expect(p.vulnerabilities.failOn == .critical && p.vulnerabilities.max == [.high: 5] && !p.vulnerabilities.onlyFixed)
+        #expect(
+            p.vulnerabilities.failOn == .critical && p.vulnerabilities.max == [.high: 5] && !p.vulnerabilities.onlyFixed
+        )
         #expect(p.packages.banned == ["bash", "curl"] && p.image.requireNonRoot && p.image.maxSize == 50 << 20)
         #expect(p.checks.ignore == ["CIS-DI-0006"] && p.checks.failOn == .fatal && p.needsVulnerabilities)
         #expect(try Policy.parse("", source: "empty.yaml") == Policy())
@@ -256,7 +289,10 @@ struct FixtureImage {
 
     @Test(arguments: [
         ("vulnerabilities:\n  fail_on: urgent\n", "p.yaml:2: vulnerabilities.fail_on: \"urgent\" is not one of"),
-        ("packages:\n  banned: [bash]\nimage:\n  require_non_rot: true\n", "p.yaml:4: image: unknown key \"require_non_rot\""),
+        (
+            "packages:\n  banned: [bash]\nimage:\n  require_non_rot: true\n",
+            "p.yaml:4: image: unknown key \"require_non_rot\""
+        ),
         ("packges:\n  banned: [bash]\n", "p.yaml:1: policy: unknown key \"packges\""),
         ("checks:\n  ignore: [CIS-DI-9999]\n", "p.yaml:2: checks.ignore: unknown check id \"CIS-DI-9999\""),
         ("image:\n  max_size: huge\n", "p.yaml:2: image.max_size: must be a size"),
@@ -264,9 +300,15 @@ struct FixtureImage {
         ("image:\n  require_non_root: maybe\n", "p.yaml:2: image.require_non_root: must be true or false"),
         ("packages: [bash\n", "p.yaml: invalid YAML: line 2"),
         ("- just\n- a list\n", "p.yaml:1: policy: must be a mapping"),
-        ("vulnerabilities:\n  unknown: sometimes\n", "p.yaml:2: vulnerabilities.unknown: must be one of fail, warn, ignore"),
+        (
+            "vulnerabilities:\n  unknown: sometimes\n",
+            "p.yaml:2: vulnerabilities.unknown: must be one of fail, warn, ignore"
+        ),
         ("vulnerabilities:\n  max_epss: 2\n", "p.yaml:2: vulnerabilities.max_epss: must be a probability"),
-        ("vulnerabilities:\n  known_exploited: maybe\n", "p.yaml:2: vulnerabilities.known_exploited: must be fail or ignore"),
+        (
+            "vulnerabilities:\n  known_exploited: maybe\n",
+            "p.yaml:2: vulnerabilities.known_exploited: must be fail or ignore"
+        ),
     ])
     func invalidPoliciesNameTheLineAndKey(text: String, message: String) {
         do {
@@ -283,7 +325,9 @@ struct FixtureImage {
     @Test func aliasBombsAreRefusedAtOnce() throws {
         var text = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n"
         for level in 1..<9 {
-            text += "a\(level): &a\(level) [" + Array(repeating: "*a\(level - 1)", count: 10).joined(separator: ", ") + "]\n"
+            text +=
+                "a\(level): &a\(level) [" + Array(repeating: "*a\(level - 1)", count: 10).joined(separator: ", ")
+                + "]\n"
         }
         text += "packages:\n  banned: *a8\n"
         let start = ContinuousClock.now
@@ -305,7 +349,9 @@ struct FixtureImage {
             image:
               allowed_bases: *banned
             """, source: "ok.yaml")
-        #expect(ok.packages.banned == ["telnet"] && ok.image.allowedBases == ["telnet"] && ok.checks.accept == ["*.pem", "*.key"])
+        #expect(
+            ok.packages.banned == ["telnet"] && ok.image.allowedBases == ["telnet"]
+                && ok.checks.accept == ["*.pem", "*.key"])
         #expect(Policy.countAliases("a: *x\nb: '*y'\nc: \"*z\" # *w\n") == 1)
     }
 
@@ -355,14 +401,19 @@ struct FixtureImage {
               ignore: [CIS-DI-0006]
             """, source: "p.yaml")
         var checks = [
-            CheckResult(id: "CIS-DI-0006", level: .info, title: "t", cis: nil, status: .fail, findings: ["x"], remediation: "r"),
             CheckResult(
-                id: "HDN-0003", level: .warn, title: "World-writable", cis: nil, status: .fail, findings: ["/app/x"], remediation: "r"),
-            CheckResult(id: "HDN-0001", level: .info, title: "Shell", cis: nil, status: .fail, findings: ["/bin/sh"], remediation: "r"),
+                id: "CIS-DI-0006", level: .info, title: "t", cis: nil, status: .fail, findings: ["x"], remediation: "r"),
+            CheckResult(
+                id: "HDN-0003", level: .warn, title: "World-writable", cis: nil, status: .fail, findings: ["/app/x"],
+                remediation: "r"),
+            CheckResult(
+                id: "HDN-0001", level: .info, title: "Shell", cis: nil, status: .fail, findings: ["/bin/sh"],
+                remediation: "r"),
         ]
         policy.applyIgnores(&checks)
         #expect(checks[0].status == .ignored)
-        let os: OSInfo = try JSONCoding.decode(Array(#"{"id":"alpine","versionID":"3.19"}"#.utf8), source: "os", what: "os")
+        let os: OSInfo = try JSONCoding.decode(
+            Array(#"{"id":"alpine","versionID":"3.19"}"#.utf8), source: "os", what: "os")
         let verdict = policy.evaluate(
             PolicyInput(
                 reference: "img", config: ContainerConfig(), os: os,
@@ -372,7 +423,8 @@ struct FixtureImage {
         let rules = verdict.violations.map(\.rule)
         #expect(
             rules == [
-                "packages.banned", "packages.banned", "image.require_non_root", "image.require_healthcheck", "image.allowed_bases",
+                "packages.banned", "packages.banned", "image.require_non_root", "image.require_healthcheck",
+                "image.allowed_bases",
                 "image.max_size", "checks",
             ], "\(verdict.violations)")
         #expect(verdict.violations[0].message.contains("package bash 1 (deb) is banned"))
@@ -382,22 +434,27 @@ struct FixtureImage {
         // Nothing to object to: a passing verdict.
         let ok = try Policy.parse("packages:\n  banned: [curl]\n", source: "p.yaml").evaluate(
             PolicyInput(
-                reference: "img", config: nil, os: nil, packages: [try package("bash")], findings: nil, databaseAgeDays: nil, checks: [],
+                reference: "img", config: nil, os: nil, packages: [try package("bash")], findings: nil,
+                databaseAgeDays: nil, checks: [],
                 contentBytes: 1))
         #expect(ok.passed && ok.violations.isEmpty)
         // Vulnerability rules without a database are undecided, not passed silently.
         let undecided = try Policy.parse("vulnerabilities:\n  fail_on: high\n", source: "p.yaml").evaluate(
             PolicyInput(
-                reference: "img", config: nil, os: nil, packages: [], findings: nil, databaseAgeDays: nil, checks: [], contentBytes: 1))
+                reference: "img", config: nil, os: nil, packages: [], findings: nil, databaseAgeDays: nil, checks: [],
+                contentBytes: 1))
         #expect(undecided.undecided.count == 1)
         // max_db_age_days holds each feed's own data date too (a stale EPSS file in a freshly imported database).
         let aged = try Policy.parse("vulnerabilities:\n  max_db_age_days: 7\n  unknown: ignore\n", source: "p.yaml")
         #expect(aged.vulnerabilities.unknown == .ignore)
         var input = PolicyInput(
-            reference: "img", config: nil, os: nil, packages: [], findings: [], databaseAgeDays: 1, checks: [], contentBytes: 1)
+            reference: "img", config: nil, os: nil, packages: [], findings: [], databaseAgeDays: 1, checks: [],
+            contentBytes: 1)
         input.feedAgeDays = ["first-epss": 30, "cisa-kev": 2]
         let agedVerdict = aged.evaluate(input)
         #expect(agedVerdict.violations.map(\.rule) == ["vulnerabilities.max_db_age_days"])
-        #expect(agedVerdict.violations.first?.message.contains("first-epss is 30 days old") == true, "\(agedVerdict.violations)")
+        #expect(
+            agedVerdict.violations.first?.message.contains("first-epss is 30 days old") == true,
+            "\(agedVerdict.violations)")
     }
 }

@@ -15,9 +15,12 @@ import Testing
         #expect(URLOrigin.parse("https://a.b?x")?.port == 443)
         #expect(URLOrigin.parse("https://user:pw@evil.example/")?.hasUserInfo == true)
         #expect(URLOrigin.parse("https://registry.example@evil.example/")?.host == "evil.example")
-        #expect(URLOrigin.parse("https://[::1]:8443/v2/") == URLOrigin(scheme: "https", host: "[::1]", port: 8443, hasUserInfo: false))
+        #expect(
+            URLOrigin.parse("https://[::1]:8443/v2/")
+                == URLOrigin(scheme: "https", host: "[::1]", port: 8443, hasUserInfo: false))
         for bad in [
-            "/v2/x", "ftp://a/", "file:///etc/passwd", "https://", "https://a:0/", "https://a:99999/", "https://a:x/", "https://[::1/",
+            "/v2/x", "ftp://a/", "file:///etc/passwd", "https://", "https://a:0/", "https://a:99999/", "https://a:x/",
+            "https://[::1/",
         ] {
             #expect(URLOrigin.parse(bad) == nil, "\(bad)")
         }
@@ -50,7 +53,8 @@ import Testing
             AuthScope.resolveLocation("/v2/x/blobs/uploads/9?_state=a", base: base)
                 == "https://registry.example:5000/v2/x/blobs/uploads/9?_state=a")
         #expect(AuthScope.resolveLocation("https://s3.example/up?sig=1", base: base) == "https://s3.example/up?sig=1")
-        #expect(AuthScope.resolveLocation("/v2/x", base: "https://registry.example/v2/") == "https://registry.example/v2/x")
+        #expect(
+            AuthScope.resolveLocation("/v2/x", base: "https://registry.example/v2/") == "https://registry.example/v2/x")
         #expect(AuthScope.resolveLocation("//evil.example/x", base: base) == nil)
         #expect(AuthScope.resolveLocation("relative/path", base: base) == nil)
         #expect(AuthScope.resolveLocation("/v2/x\r\nX-Injected: 1", base: base) == nil)
@@ -59,7 +63,8 @@ import Testing
 
     @Test func answersParse() {
         let c = RegistryClient.parseChallenge(
-            #" realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/nginx:pull""#)
+            #" realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/nginx:pull""#
+        )
         #expect(
             c["realm"] == "https://auth.docker.io/token" && c["service"] == "registry.docker.io"
                 && c["scope"] == "repository:library/nginx:pull")

@@ -44,12 +44,17 @@ final class StubTransport: RegistryTransport {
             if request.url.hasPrefix(realm) {
                 let basic = "Basic " + Data("alice:pw".utf8).base64EncodedString()
                 guard auth == basic else { return (.ok, [], #"{"token":"anonymous"}"#) }
-                #expect(request.url.contains("scope=repository%3Aapp%3Apull") || request.url.contains("scope=repository:app:pull"))
+                #expect(
+                    request.url.contains("scope=repository%3Aapp%3Apull")
+                        || request.url.contains("scope=repository:app:pull"))
                 #expect(request.url.contains("service=reg"))
                 return (.ok, [], #"{"token":"tok"}"#)
             }
             guard auth == "Bearer tok" else {
-                return (.unauthorized, [("WWW-Authenticate", #"Bearer realm="\#(realm)",service="reg",scope="repository:app:pull""#)], "")
+                return (
+                    .unauthorized,
+                    [("WWW-Authenticate", #"Bearer realm="\#(realm)",service="reg",scope="repository:app:pull""#)], ""
+                )
             }
             return (.ok, [("Content-Type", "application/vnd.oci.image.manifest.v1+json")], manifest)
         }
@@ -66,7 +71,8 @@ final class StubTransport: RegistryTransport {
         let sent = stub.sent
         #expect(sent.count == 3)  // challenged, token, retried
         #expect(sent[0].url == "https://registry.example/v2/app/manifests/1" && sent[0].authorization == nil)
-        #expect(sent[1].url.hasPrefix("https://auth.example/token?") && sent[1].authorization?.hasPrefix("Basic ") == true)
+        #expect(
+            sent[1].url.hasPrefix("https://auth.example/token?") && sent[1].authorization?.hasPrefix("Basic ") == true)
         #expect(sent[2].authorization == "Bearer tok")
         // The token is kept: the next request does not ask again.
         _ = try await client.manifest("1")
@@ -90,7 +96,8 @@ final class StubTransport: RegistryTransport {
             return (.unauthorized, [("WWW-Authenticate", #"Bearer realm="https://auth.example/token""#)], "")
         }
         let client = RegistryClient(
-            reference: RegistryReference(host: "registry.example", repository: "app", tag: "1", digest: nil), credentials: nil,
+            reference: RegistryReference(host: "registry.example", repository: "app", tag: "1", digest: nil),
+            credentials: nil,
             transport: stub)
         do {
             _ = try await client.manifest("1")
@@ -111,7 +118,8 @@ final class StubTransport: RegistryTransport {
     @Test func aManifestWhoseDigestDiffersFromItsReferenceIsRefused() async throws {
         let stub = StubTransport { _ in (.ok, [], Self.manifest) }
         let client = RegistryClient(
-            reference: RegistryReference(host: "registry.example", repository: "app", tag: nil, digest: nil), credentials: nil,
+            reference: RegistryReference(host: "registry.example", repository: "app", tag: nil, digest: nil),
+            credentials: nil,
             transport: stub)
         let wrong = "sha256:" + String(repeating: "0", count: 64)
         await #expect(throws: HardenError.self) { _ = try await client.manifest(wrong) }

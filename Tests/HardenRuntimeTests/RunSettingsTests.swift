@@ -44,9 +44,13 @@ struct RunSettingsTests {
         s.workingDir = "/work"
         s.tmpfs = ["/scratch"]
         let spec = RuntimeSpec.make(
-            config: config(), args: ["x"], user: .init(uid: 0, gid: 0), hostname: "h", rootfs: "/r", networkNamespace: nil,
-            etcFiles: [:], settings: s, extraMounts: [RuntimeSpec.bind(source: "/host/conf", destination: "/etc/app", readOnly: true)])
-        #expect(spec.process.env.filter { $0.hasPrefix("MODE") } == ["MODE=debug"], "the last value wins and replaces the image's")
+            config: config(), args: ["x"], user: .init(uid: 0, gid: 0), hostname: "h", rootfs: "/r",
+            networkNamespace: nil,
+            etcFiles: [:], settings: s,
+            extraMounts: [RuntimeSpec.bind(source: "/host/conf", destination: "/etc/app", readOnly: true)])
+        #expect(
+            spec.process.env.filter { $0.hasPrefix("MODE") } == ["MODE=debug"],
+            "the last value wins and replaces the image's")
         #expect(spec.process.env.contains("KEEP=1") && spec.process.env.contains("DB_PASSWORD=hunter22"))
         #expect(spec.process.cwd == "/work")
         let bind = try #require(spec.mounts.first { $0.destination == "/etc/app" })
@@ -66,7 +70,9 @@ struct RunSettingsTests {
         let bytes = String(decoding: try JSONCoding.encode(r), as: UTF8.self)
         #expect(!bytes.contains("correct-horse"))
         #expect(r.mounts.first?.readOnly == true && r.mounts.first?.destination == "/etc/app")
-        #expect(s.secretValues == ["correct-horse"], "values shorter than 4 characters are too common to redact in free text")
+        #expect(
+            s.secretValues == ["correct-horse"],
+            "values shorter than 4 characters are too common to redact in free text")
         let redactor = Redactor(secrets: ["correct-horse", "correct"])
         #expect(redactor.apply("login correct-horse then correct") == "login [redacted] then [redacted]")
     }
@@ -79,7 +85,8 @@ struct RunSettingsTests {
         }
         #expect(try ContainerSettings.parseVariable("A=b=c", environment: [:])! == ("A", "b=c"))
         #expect(try ContainerSettings.parseVariable("HOME", environment: ["HOME": "/root"])! == ("HOME", "/root"))
-        #expect(try ContainerSettings.parseVariable("UNSET", environment: [:]) == nil, "docker run -e UNSET sets nothing")
+        #expect(
+            try ContainerSettings.parseVariable("UNSET", environment: [:]) == nil, "docker run -e UNSET sets nothing")
         #expect(throws: HardenError.self) { try ContainerSettings.parseVariable("=x", environment: [:]) }
     }
 
@@ -111,23 +118,29 @@ struct RunSettingsTests {
     }
 
     /// One small image in a layout under /tmp, for the plan's inputs (nothing is run).
-    static let image: Image = {
+    static let image = Result<Image, any Error> {
         let dir = "/tmp/harden-test-runsettings-image"
-        try! Fixtures.ociLayout(at: dir, images: [(tag: "x", layers: [try! Fixtures.layer([.file("a", "b")])], config: ContainerConfig())])
-        return try! ImageLoader.open(.ociLayout(path: dir, tag: "x"))
-    }()
+        try Fixtures.ociLayout(
+            at: dir, images: [(tag: "x", layers: [try Fixtures.layer([.file("a", "b")])], config: ContainerConfig())])
+        return try ImageLoader.open(.ociLayout(path: dir, tag: "x"))
+    }
 
     func service(_ name: String, _ deps: [String: ComposeService.Condition] = [:]) throws -> ServiceLaunch {
-        ServiceLaunch(name: name, image: Self.image, reference: name, users: (nil, nil), settings: ContainerSettings(), dependsOn: deps)
+        ServiceLaunch(
+            name: name, image: try Self.image.get(), reference: name, users: (nil, nil), settings: ContainerSettings(),
+            dependsOn: deps)
     }
 
     @Test func servicesStartDependenciesFirstAndOnlyThoseNeeded() throws {
         let services = [
-            try service("app", ["cache": .started, "db": .healthy]), try service("db"), try service("cache", ["db": .started]),
+            try service("app", ["cache": .started, "db": .healthy]), try service("db"),
+            try service("cache", ["db": .started]),
             try service("unrelated"), try service("migrate", ["db": .healthy]),
         ]
         #expect(
-            try PodPlan.startOrder(services, targetDependsOn: ["cache": .started, "migrate": .completed]) == ["db", "cache", "migrate"])
+            try PodPlan.startOrder(services, targetDependsOn: ["cache": .started, "migrate": .completed]) == [
+                "db", "cache", "migrate",
+            ])
         #expect(throws: HardenError.self) { try PodPlan.startOrder(services, targetDependsOn: ["nope": .started]) }
         let cycle = [try service("a", ["b": .started]), try service("b", ["a": .started])]
         #expect { try PodPlan.startOrder(cycle, targetDependsOn: ["a": .started]) } throws: {
@@ -140,7 +153,7 @@ struct RunSettingsTests {
         a.ports = [8080]
         var b = ContainerSettings()
         b.ports = [5432]
-        let img = Self.image
+        let img = try Self.image.get()
         try PodPlan.checkPorts(target: ("app", img, a), services: [("db", img, b)])
         b.ports = [8080]
         #expect { try PodPlan.checkPorts(target: ("app", img, a), services: [("db", img, b)]) } throws: {

@@ -53,7 +53,8 @@ struct ProbeSpecTests {
                0: 00000000000000000000000000000000:0050 00000000000000000000000000000000:0000 0A 00000000:00000000
                1: 00000000000000000000000001000000:0035 00000000000000000000000000000000:0000 0A 00000000:00000000
             """
-        #expect(ListeningSockets.parse(Array(tcp6.utf8), protocolName: "tcp6").map(\.address) == ["::", "0:0:0:0:0:0:0:1"])
+        #expect(
+            ListeningSockets.parse(Array(tcp6.utf8), protocolName: "tcp6").map(\.address) == ["::", "0:0:0:0:0:0:0:1"])
         let udp = "  sl  local_address rem_address   st\n   5: 00000000:0035 00000000:0000 07 00000000:00000000\n"
         #expect(
             ListeningSockets.parse(Array(udp.utf8), protocolName: "udp") == [
@@ -86,10 +87,15 @@ struct FanotifyTests {
             + Self.record(mask: FanotifyEvent.queueOverflow, fd: -1, pid: 0)
         let (events, truncated) = bytes.withUnsafeBytes { FanotifyEvent.parse($0) }
         #expect(!truncated)
-        #expect(events == [FanotifyEvent(mask: 0x21, fd: 7, pid: 42), FanotifyEvent(mask: FanotifyEvent.queueOverflow, fd: -1, pid: 0)])
+        #expect(
+            events == [
+                FanotifyEvent(mask: 0x21, fd: 7, pid: 42),
+                FanotifyEvent(mask: FanotifyEvent.queueOverflow, fd: -1, pid: 0),
+            ])
         // A short, oversized or wrong-version record stops the parse and says so.
         for bad in [
-            Array(bytes.prefix(30)), Self.record(mask: 1, fd: 1, pid: 1, length: 4000), Self.record(mask: 1, fd: 1, pid: 1, version: 2),
+            Array(bytes.prefix(30)), Self.record(mask: 1, fd: 1, pid: 1, length: 4000),
+            Self.record(mask: 1, fd: 1, pid: 1, version: 2),
         ] {
             let (e, t) = bad.withUnsafeBytes { FanotifyEvent.parse($0) }
             #expect(t && e.count <= 1)
@@ -118,7 +124,10 @@ struct FanotifyTests {
             #expect(throws: HardenError.self) { _ = try sensor.stop() }
             // The same load with the unlimited queue is complete.
             let unlimited = try FanotifySensor(filesystemOf: mnt, unlimitedQueue: true)
-            for i in 0..<20_000 { let fd = open("\(mnt)/f\(i)", O_RDONLY | O_CLOEXEC); if fd >= 0 { close(fd) } }
+            for i in 0..<20_000 {
+                let fd = open("\(mnt)/f\(i)", O_RDONLY | O_CLOEXEC)
+                if fd >= 0 { close(fd) }
+            }
             let log = try unlimited.stop()
             #expect(log.entries.count == 20_000 && !log.overflowed)
         }
@@ -130,13 +139,21 @@ struct BundleTests {
         let passwd = UserResolver.parsePasswd(
             Array("root:x:0:0:root:/root:/bin/bash\nwww-data:x:33:33::/var/www:/usr/sbin/nologin\n# c\nbad\n".utf8))
         let groups = UserResolver.parseGroup(Array("root:x:0:\nwww-data:x:33:\nadm:x:4:www-data\n".utf8))
-        #expect(try UserResolver.resolve(nil, passwd: passwd, groups: groups, image: "i") == RuntimeSpec.User(uid: 0, gid: 0))
+        #expect(
+            try UserResolver.resolve(nil, passwd: passwd, groups: groups, image: "i")
+                == RuntimeSpec.User(uid: 0, gid: 0))
         #expect(
             try UserResolver.resolve("www-data", passwd: passwd, groups: groups, image: "i")
                 == RuntimeSpec.User(uid: 33, gid: 33, additionalGids: [4]))
-        #expect(try UserResolver.resolve("1000:adm", passwd: passwd, groups: groups, image: "i") == RuntimeSpec.User(uid: 1000, gid: 4))
-        #expect(throws: HardenError.self) { try UserResolver.resolve("nobody", passwd: passwd, groups: groups, image: "i") }
-        #expect(throws: HardenError.self) { try UserResolver.resolve("0:wheel", passwd: passwd, groups: groups, image: "i") }
+        #expect(
+            try UserResolver.resolve("1000:adm", passwd: passwd, groups: groups, image: "i")
+                == RuntimeSpec.User(uid: 1000, gid: 4))
+        #expect(throws: HardenError.self) {
+            try UserResolver.resolve("nobody", passwd: passwd, groups: groups, image: "i")
+        }
+        #expect(throws: HardenError.self) {
+            try UserResolver.resolve("0:wheel", passwd: passwd, groups: groups, image: "i")
+        }
     }
 
     @Test func bundleLooksLikeDockerRun() throws {
@@ -163,7 +180,8 @@ struct BundleTests {
         #expect(spec.mounts.contains { $0.destination == "/etc/hosts" && $0.source == "/x/hosts" })
         // A non-root user gets no effective capabilities, as with Docker.
         let user = RuntimeSpec.make(
-            config: config, args: ["x"], user: .init(uid: 33, gid: 33), hostname: "h", rootfs: "/r", networkNamespace: nil, etcFiles: [:])
+            config: config, args: ["x"], user: .init(uid: 33, gid: 33), hostname: "h", rootfs: "/r",
+            networkNamespace: nil, etcFiles: [:])
         #expect(user.process.capabilities?.effective == [] && user.process.capabilities?.permitted == [])
     }
 }
@@ -178,11 +196,14 @@ struct ProfileModelTests {
             e.mode = type == .directory ? 0o755 : 0o644
             try t.add(e, body: nil)
         }
-        try add("usr", .directory); try add("usr/lib", .directory); try add("usr/lib/x86_64-linux-gnu", .directory)
+        try add("usr", .directory)
+        try add("usr/lib", .directory)
+        try add("usr/lib/x86_64-linux-gnu", .directory)
         try add("usr/lib/x86_64-linux-gnu/libz.so.1.2.13", .regular)
         try add("usr/lib/x86_64-linux-gnu/libz.so.1", .symlink, link: "libz.so.1.2.13")
         try add("lib", .symlink, link: "usr/lib")
-        try add("etc", .directory); try add("etc/localtime", .symlink, link: "/usr/share/zoneinfo/UTC")
+        try add("etc", .directory)
+        try add("etc/localtime", .symlink, link: "/usr/share/zoneinfo/UTC")
         try add("loop", .symlink, link: "loop")
         return t
     }
@@ -202,7 +223,10 @@ struct ProfileModelTests {
             .init(path: "/proc/self/maps", operations: ["open": 1], failures: [:], firstProcess: "app"),
         ]
         let files = a.files(fanotify: nil, traces: [trace])
-        #expect(files.map(\.path) == ["/etc/ld.so.preload", "/lib/x86_64-linux-gnu/libz.so.1", "/usr/lib/x86_64-linux-gnu/libz.so.1.2.13"])
+        #expect(
+            files.map(\.path) == [
+                "/etc/ld.so.preload", "/lib/x86_64-linux-gnu/libz.so.1", "/usr/lib/x86_64-linux-gnu/libz.so.1.2.13",
+            ])
         #expect(files[0].type == .missing && files[0].failures == ["ENOENT": 2])
         #expect(files[1].type == .symlink && files[1].target == "/usr/lib/x86_64-linux-gnu/libz.so.1.2.13")
     }
@@ -212,11 +236,14 @@ struct ProfileModelTests {
             image: .init(reference: "r", configDigest: config, manifestDigest: "m", platform: "linux/amd64"),
             runs: [
                 .init(
-                    startedAt: "t", durationSeconds: 1, sensors: ["ptrace"], command: ["x"], user: "root", probes: [], exitCode: nil,
+                    startedAt: "t", durationSeconds: 1, sensors: ["ptrace"], command: ["x"], user: "root", probes: [],
+                    exitCode: nil,
                     fanotifyEvents: nil, tracedProcesses: 1)
             ],
             files: files.map {
-                .init(path: $0, operations: ["open"], count: 1, firstProcess: "x", type: .file, target: nil, failures: nil)
+                .init(
+                    path: $0, operations: ["open"], count: 1, firstProcess: "x", type: .file, target: nil, failures: nil
+                )
             },
             executables: [], ports: [], uids: [0], gids: [0],
             syscalls: syscalls.map { .init(name: $0.key, count: $0.value) }.sorted { $0.name < $1.name },
@@ -265,12 +292,16 @@ struct StopSignalTests {
                     "import signal, time; signal.signal(signal.SIGTERM, lambda *a: None); print('ready', flush=True); time.sleep(200)",
                 ],
                 stdout: .file(dir + "/ready"))
-            defer { plain.signal(SIGKILL); handler.signal(SIGKILL) }
+            defer {
+                plain.signal(SIGKILL)
+                handler.signal(SIGKILL)
+            }
             let deadline = MonotonicClock.now + 120  // a loaded machine can be slow to start python
             while (try? HostFS.readFile(dir + "/ready"))?.isEmpty ?? true, MonotonicClock.now < deadline {
                 try await Task.sleep(nanoseconds: 10_000_000)
             }
-            try #require(!((try? HostFS.readFile(dir + "/ready"))?.isEmpty ?? true), "python never installed its handler")
+            try #require(
+                !((try? HostFS.readFile(dir + "/ready"))?.isEmpty ?? true), "python never installed its handler")
             #expect(!StopSignal.isCaught("TERM", pid: plain.pid))
             #expect(StopSignal.isCaught("TERM", pid: handler.pid))
             #expect(!StopSignal.isCaught("USR2", pid: handler.pid))
@@ -283,12 +314,15 @@ struct StopSignalTests {
 @Suite struct ProfileImageCheckTests {
     @Test func aProfileOfAnotherImageIsRefusedInOneLine() throws {
         let a = "sha256:" + String(repeating: "a", count: 64), b = "sha256:" + String(repeating: "b", count: 64)
-        let id = RuntimeProfile.ImageIdentity(reference: "nginx", configDigest: a, manifestDigest: "", platform: "linux/amd64")
+        let id = RuntimeProfile.ImageIdentity(
+            reference: "nginx", configDigest: a, manifestDigest: "", platform: "linux/amd64")
         try id.require(a, reference: "nginx")
         try id.require(b, reference: "min", alsoAccepted: a)
         let named = #expect(throws: HardenError.self) { try id.require(b, reference: "other", file: "p.json") }
         #expect(named?.message.hasPrefix("p.json: a profile of image \(a) (nginx), not of other (\(b))") == true)
         let unnamed = #expect(throws: HardenError.self) { try id.require("", reference: "sbom.json") }
-        #expect(unnamed?.message.hasPrefix("the profile is of image \(a)") == true && unnamed?.message.contains("no image ID") == true)
+        #expect(
+            unnamed?.message.hasPrefix("the profile is of image \(a)") == true
+                && unnamed?.message.contains("no image ID") == true)
     }
 }

@@ -7,23 +7,34 @@ import Testing
 
 enum FragmentFixture {
     /// A fragment as the sensor writes it (one line of JSON).
-    static func json(run: String, sequence: Int, final: Bool, paths: [String] = ["/etc/passwd"], mode: String = "seccomp") -> String {
+    static func json(
+        run: String, sequence: Int, final: Bool, paths: [String] = ["/etc/passwd"], mode: String = "seccomp"
+    ) -> String {
         let object: [String: Any] = [
             "format": "harden-sensor-fragment", "version": 1, "run": run, "host": "pod-1",
             "image": "sha256:" + String(repeating: "a", count: 64),
-            "outputDirectory": "/var/run/harden-profile", "startedAt": "2026-11-30T10:00:00Z", "flushedAt": "2026-11-30T10:00:05Z",
-            "durationSeconds": 5.0, "sequence": sequence, "final": final, "mode": mode, "command": ["nginx", "-g", "daemon off;"],
+            "outputDirectory": "/var/run/harden-profile", "startedAt": "2026-11-30T10:00:00Z",
+            "flushedAt": "2026-11-30T10:00:05Z",
+            "durationSeconds": 5.0, "sequence": sequence, "final": final, "mode": mode,
+            "command": ["nginx", "-g", "daemon off;"],
             "uid": 0, "gid": 0, "exitCode": 0, "processes": 3, "unreadableArguments": 0, "warnings": [],
-            "paths": paths.map { ["path": $0, "operations": ["open": 2], "failures": [:] as [String: Int], "process": "nginx"] }
+            "paths": paths.map {
+                ["path": $0, "operations": ["open": 2], "failures": [:] as [String: Int], "process": "nginx"]
+            }
                 + [
-                    ["path": "/var/www/index.html", "operations": [:] as [String: Int], "failures": ["2": 1], "process": "nginx"],
+                    [
+                        "path": "/var/www/index.html", "operations": [:] as [String: Int], "failures": ["2": 1],
+                        "process": "nginx",
+                    ],
                     ["path": "/.harden/sensor", "operations": ["exec": 1], "failures": [:] as [String: Int]],
                 ],
-            "executions": [["path": "/usr/sbin/nginx", "argv": ["nginx"], "count": 3, "uid": 0, "gid": 0, "setid": false]],
+            "executions": [
+                ["path": "/usr/sbin/nginx", "argv": ["nginx"], "count": 3, "uid": 0, "gid": 0, "setid": false]
+            ],
             "syscalls": ["257": 10, "59": 1, "999": 1], "untraced": [0, 1], "uids": [0, 33], "gids": [0, 33],
             "ports": [["protocol": "tcp", "port": 80, "address": "0.0.0.0"]],
         ]
-        let data = try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return "" }
         return String(decoding: data, as: UTF8.self)
     }
 
@@ -69,7 +80,8 @@ struct SensorFragmentTests {
             FragmentFixture.json(run: "pod-a", sequence: 1, final: false), run: "pod-a", sequence: 1,
             prefix: "[pod/a] 2026-11-30T10:00:01Z ")
         let b = FragmentFixture.log(
-            FragmentFixture.json(run: "pod-b", sequence: 4, final: true, paths: ["/etc/group"]), run: "pod-b", sequence: 4,
+            FragmentFixture.json(run: "pod-b", sequence: 4, final: true, paths: ["/etc/group"]), run: "pod-b",
+            sequence: 4,
             prefix: "[pod/b] ")
         var lines: [String] = ["app: starting"]
         for i in 0..<max(a.count, b.count) {
@@ -77,7 +89,8 @@ struct SensorFragmentTests {
             if i < b.count { lines.append(b[i]) }
             lines.append("app: request \(i)")
         }
-        let (fragments, skipped) = try SensorFragments.parse(Array(lines.joined(separator: "\n").utf8), source: "logs.txt")
+        let (fragments, skipped) = try SensorFragments.parse(
+            Array(lines.joined(separator: "\n").utf8), source: "logs.txt")
         #expect(skipped.isEmpty, "\(skipped)")
         #expect(Set(fragments.map(\.run)) == ["pod-a", "pod-b"])
         #expect(fragments.first { $0.run == "pod-b" }?.paths.first?.path == "/etc/group")
@@ -87,7 +100,8 @@ struct SensorFragmentTests {
         let one = FragmentFixture.log(FragmentFixture.json(run: "r", sequence: 1, final: false), run: "r", sequence: 1)
         var two = FragmentFixture.log(FragmentFixture.json(run: "r", sequence: 2, final: true), run: "r", sequence: 2)
         two.removeLast(2)  // killed while writing
-        let (fragments, skipped) = try SensorFragments.parse(Array((one + two).joined(separator: "\n").utf8), source: "pod.log")
+        let (fragments, skipped) = try SensorFragments.parse(
+            Array((one + two).joined(separator: "\n").utf8), source: "pod.log")
         #expect(fragments.map(\.sequence) == [1])
         #expect(skipped.count == 1 && skipped[0].contains("no END line"), "\(skipped)")
         // A size that does not match is refused the same way.
@@ -98,7 +112,9 @@ struct SensorFragmentTests {
     }
 
     @Test func theLatestFragmentOfEachRunWins() throws {
-        let texts = [(1, false), (3, false), (2, false), (3, true)].map { FragmentFixture.json(run: "r", sequence: $0.0, final: $0.1) }
+        let texts = [(1, false), (3, false), (2, false), (3, true)].map {
+            FragmentFixture.json(run: "r", sequence: $0.0, final: $0.1)
+        }
         let fragments = try texts.flatMap { try SensorFragments.parse(Array($0.utf8), source: "x").fragments }
         let latest = SensorFragments.latest(fragments)
         #expect(latest.count == 1 && latest[0].sequence == 3 && latest[0].final)
@@ -115,14 +131,16 @@ struct SensorFragmentTests {
             _ = try SensorFragments.parse(Array(text.utf8), source: "f.txt")
             Issue.record("accepted \(text)")
         } catch let e as HardenError {
-            #expect(e.message.contains(message) && e.message.contains("f.txt") && !e.message.contains("\n"), "\(e.message)")
+            #expect(
+                e.message.contains(message) && e.message.contains("f.txt") && !e.message.contains("\n"), "\(e.message)")
         } catch {
             Issue.record("\(error)")
         }
     }
 
     @Test func anotherFormatVersionIsRefused() throws {
-        let text = FragmentFixture.json(run: "r", sequence: 1, final: true).replacingOccurrences(of: "\"version\":1", with: "\"version\":2")
+        let text = FragmentFixture.json(run: "r", sequence: 1, final: true).replacingOccurrences(
+            of: "\"version\":1", with: "\"version\":2")
         #expect(throws: HardenError.self) { try SensorFragments.parse(Array(text.utf8), source: "f.json") }
     }
 }

@@ -11,14 +11,16 @@ import Testing
 /// Builds an image from fixture layers and catalogs it (no cache).
 func catalog(_ layers: [[FixtureEntry]]) throws -> SBOM {
     try withTemporaryDirectory { dir in
-        try Fixtures.ociLayout(at: dir, images: [(tag: "t", layers: try layers.map { try Fixtures.layer($0) }, config: nil)])
+        try Fixtures.ociLayout(
+            at: dir, images: [(tag: "t", layers: try layers.map { try Fixtures.layer($0) }, config: nil)])
         let image = try ImageLoader.open(.ociLayout(path: dir, tag: "t"))
         return try SBOMBuilder(cache: nil).build(image, reference: "test")
     }
 }
 
 let osRelease = FixtureEntry.file(
-    "etc/os-release", "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\n")
+    "etc/os-release",
+    "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\n")
 
 @Suite struct DpkgCatalogerTests {
     static let status = """
@@ -62,7 +64,9 @@ let osRelease = FixtureEntry.file(
     }
 
     @Test func sourcePackagesAndPurls() throws {
-        let sbom = try catalog([[osRelease, .file("var/lib/dpkg/status", Self.status), .dir("etc/ssl"), .file("etc/ssl/openssl.cnf", "x")]])
+        let sbom = try catalog([
+            [osRelease, .file("var/lib/dpkg/status", Self.status), .dir("etc/ssl"), .file("etc/ssl/openssl.cnf", "x")]
+        ])
         let libc = try #require(sbom.packages.first { $0.name == "libc6" })
         #expect(libc.sourceName == "glibc" && libc.sourceVersion == "2.36-9+deb12u4")
         #expect(libc.purl == "pkg:deb/debian/libc6@2.36-9%2Bdeb12u4?arch=amd64&distro=debian-12&upstream=glibc")
@@ -77,12 +81,14 @@ let osRelease = FixtureEntry.file(
         let sbom = try catalog([
             [
                 osRelease, .file("var/lib/dpkg/status", Self.status),
-                .file("var/lib/dpkg/info/libc6:amd64.list", "/.\n/usr\n/usr/lib\n/usr/lib/libc.so.6\n/usr/lib/gone.so\n"),
+                .file(
+                    "var/lib/dpkg/info/libc6:amd64.list", "/.\n/usr\n/usr/lib\n/usr/lib/libc.so.6\n/usr/lib/gone.so\n"),
                 .file("var/lib/dpkg/info/libc6:amd64.md5sums", "d41d8cd98f00b204e9800998ecf8427e  usr/lib/ld.so\n"),
                 .file("usr/lib/libc.so.6", "ELF"), .file("usr/lib/ld.so", "ELF"),
                 .file(
                     "usr/share/doc/libc6/copyright",
-                    "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\nFiles: *\nLicense: LGPL-2.1+ or GPL-2\n"),
+                    "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\nFiles: *\nLicense: LGPL-2.1+ or GPL-2\n"
+                ),
             ]
         ])
         let libc = try #require(sbom.packages.first { $0.name == "libc6" })
@@ -124,7 +130,9 @@ let osRelease = FixtureEntry.file(
         let sbom = try catalog([
             [
                 osRelease,
-                .file("var/lib/dpkg/status.d/base-files", "Package: base-files\nVersion: 12.4+deb12u5\nArchitecture: amd64\n"),
+                .file(
+                    "var/lib/dpkg/status.d/base-files",
+                    "Package: base-files\nVersion: 12.4+deb12u5\nArchitecture: amd64\n"),
                 .file("var/lib/dpkg/status.d/base-files.md5sums", "abc  etc/issue\n"),
                 .file("etc/issue", "Debian\n"),
             ]
@@ -141,7 +149,8 @@ let osRelease = FixtureEntry.file(
                 osRelease,
                 .file(
                     "usr/local/lib/python3.11/dist-packages/requests-2.19.0.dist-info/METADATA",
-                    "Metadata-Version: 2.1\nName: requests\nVersion: 2.19.0\nLicense: Apache 2.0\n\nBody: not a header\n"),
+                    "Metadata-Version: 2.1\nName: requests\nVersion: 2.19.0\nLicense: Apache 2.0\n\nBody: not a header\n"
+                ),
                 // Wheels write RECORD with CRLF line ends ("\r\n" is one Character in Swift).
                 .file(
                     "usr/local/lib/python3.11/dist-packages/requests-2.19.0.dist-info/RECORD",
@@ -151,8 +160,11 @@ let osRelease = FixtureEntry.file(
                 .file("usr/local/bin/req", "#!/usr/bin/python3"),
                 .file(
                     "usr/lib/python3/dist-packages/PyYAML-5.1.egg-info/PKG-INFO",
-                    "Metadata-Version: 1.1\nName: PyYAML\nVersion: 5.1\nClassifier: License :: OSI Approved :: MIT License\n"),
-                .file("opt/venv/lib/python3.11/site-packages/bad.dist-info/METADATA", "Metadata-Version: 2.1\nSummary: no name\n"),
+                    "Metadata-Version: 1.1\nName: PyYAML\nVersion: 5.1\nClassifier: License :: OSI Approved :: MIT License\n"
+                ),
+                .file(
+                    "opt/venv/lib/python3.11/site-packages/bad.dist-info/METADATA",
+                    "Metadata-Version: 2.1\nSummary: no name\n"),
             ]
         ])
         let req = try #require(sbom.packages.first { $0.name == "requests" })
@@ -173,7 +185,9 @@ let osRelease = FixtureEntry.file(
         let sbom = try catalog([
             [
                 osRelease,
-                .file("var/lib/dpkg/status", "Package: python3-flask\nStatus: install ok installed\nVersion: 2.2.2-3\nSource: flask\n"),
+                .file(
+                    "var/lib/dpkg/status",
+                    "Package: python3-flask\nStatus: install ok installed\nVersion: 2.2.2-3\nSource: flask\n"),
                 .file("var/lib/dpkg/info/python3-flask.list", "/\(meta)\n"),
                 .file(meta, "Name: Flask\nVersion: 2.2.2\n"),
             ]
@@ -184,8 +198,12 @@ let osRelease = FixtureEntry.file(
     @Test func npmScopedAndDebianNodePackages() throws {
         let sbom = try catalog([
             [
-                .file("app/node_modules/@babel/core/package.json", #"{"name":"@babel/core","version":"7.1.0","license":"MIT"}"#),
-                .file("app/node_modules/lodash/package.json", #"{"name":"lodash","version":"4.17.4","licenses":[{"type":"MIT"}]}"#),
+                .file(
+                    "app/node_modules/@babel/core/package.json",
+                    #"{"name":"@babel/core","version":"7.1.0","license":"MIT"}"#),
+                .file(
+                    "app/node_modules/lodash/package.json",
+                    #"{"name":"lodash","version":"4.17.4","licenses":[{"type":"MIT"}]}"#),
                 .file("app/node_modules/lodash/fp/package.json", #"{"name":"lodash-fp-internal","version":"0"}"#),
                 .file("usr/share/nodejs/debug/package.json", #"{"name":"debug","version":"4.3.4"}"#),
                 .file("app/node_modules/broken/package.json", "{not json"),
@@ -227,7 +245,9 @@ let osRelease = FixtureEntry.file(
             } while v > 0
             return out
         }
-        let start: [UInt8] = [0x30, 0x77, 0xaf, 0x0c, 0x92, 0x74, 0x08, 0x02, 0x41, 0xe1, 0xc1, 0x07, 0xe6, 0xd6, 0x18, 0xe6]
+        let start: [UInt8] = [
+            0x30, 0x77, 0xaf, 0x0c, 0x92, 0x74, 0x08, 0x02, 0x41, 0xe1, 0xc1, 0x07, 0xe6, 0xd6, 0x18, 0xe6,
+        ]
         let info = Array(modinfo.utf8)
         var b: [UInt8] = [0x7f] + Array("ELF".utf8) + [UInt8](repeating: 0, count: 2000)
         b += [0xff] + Array(" Go buildinf:".utf8) + [8, 2] + [UInt8](repeating: 0, count: 16)
@@ -243,8 +263,13 @@ let osRelease = FixtureEntry.file(
         e.mtime = 1
         let sbom = try catalog([[FixtureEntry(entry: e, body: Self.goBinary())]])
         let got = Set(sbom.packages.map { "\($0.name)@\($0.version)" })
-        #expect(got == ["stdlib@go1.21.5", "example.com/app@v1.2.3", "golang.org/x/net@v0.17.0", "github.com/pkg/errors@v0.9.1"])
-        #expect(sbom.packages.first { $0.name == "github.com/pkg/errors" }?.purl == "pkg:golang/github.com/pkg/errors@v0.9.1")
+        #expect(
+            got == [
+                "stdlib@go1.21.5", "example.com/app@v1.2.3", "golang.org/x/net@v0.17.0", "github.com/pkg/errors@v0.9.1",
+            ])
+        #expect(
+            sbom.packages.first { $0.name == "github.com/pkg/errors" }?.purl
+                == "pkg:golang/github.com/pkg/errors@v0.9.1")
     }
 
     /// A zip of stored entries.
@@ -257,24 +282,34 @@ let osRelease = FixtureEntry.file(
             let offset = out.count
             let n = Array(name.utf8)
             out +=
-                le32(0x04034b50) + le16(20) + le16(0) + le16(0) + le16(0) + le16(0) + le32(0) + le32(data.count) + le32(data.count)
+                le32(0x04034b50) + le16(20) + le16(0) + le16(0) + le16(0) + le16(0) + le32(0) + le32(data.count)
+                + le32(data.count)
                 + le16(n.count) + le16(0) + n + data
             central +=
-                le32(0x02014b50) + le16(20) + le16(20) + le16(0) + le16(0) + le16(0) + le16(0) + le32(0) + le32(data.count)
+                le32(0x02014b50) + le16(20) + le16(20) + le16(0) + le16(0) + le16(0) + le16(0) + le32(0)
+                + le32(data.count)
                 + le32(data.count) + le16(n.count) + le16(0) + le16(0) + le16(0) + le16(0) + le32(0) + le32(offset) + n
         }
         let cdOffset = out.count
         out += central
-        out += le32(0x06054b50) + le16(0) + le16(0) + le16(files.count) + le16(files.count) + le32(central.count) + le32(cdOffset) + le16(0)
+        out +=
+            le32(0x06054b50) + le16(0) + le16(0) + le16(files.count) + le16(files.count) + le32(central.count)
+            + le32(cdOffset) + le16(0)
         return out
     }
 
     @Test func javaArchivesIncludingNestedJars() throws {
         let inner = Self.zip([
-            ("META-INF/MANIFEST.MF", Array("Manifest-Version: 1.0\nImplementation-Title: inner-lib\nImplementation-Version: 0.9\n".utf8))
+            (
+                "META-INF/MANIFEST.MF",
+                Array("Manifest-Version: 1.0\nImplementation-Title: inner-lib\nImplementation-Version: 0.9\n".utf8)
+            )
         ])
         let outer = Self.zip([
-            ("META-INF/maven/org.example/app/pom.properties", Array("groupId=org.example\nartifactId=app\nversion=1.4.2\n".utf8)),
+            (
+                "META-INF/maven/org.example/app/pom.properties",
+                Array("groupId=org.example\nartifactId=app\nversion=1.4.2\n".utf8)
+            ),
             ("BOOT-INF/lib/inner-lib-0.9.jar", inner),
         ])
         let sbom = try catalog([
@@ -330,7 +365,10 @@ let osRelease = FixtureEntry.file(
 @Suite struct PURLTests {
     @Test func encoding() {
         #expect(
-            PURL(type: "deb", namespace: "debian", name: "zlib1g", version: "1:1.2.13.dfsg-1", qualifiers: [("arch", "amd64")]).description
+            PURL(
+                type: "deb", namespace: "debian", name: "zlib1g", version: "1:1.2.13.dfsg-1",
+                qualifiers: [("arch", "amd64")]
+            ).description
                 == "pkg:deb/debian/zlib1g@1%3A1.2.13.dfsg-1?arch=amd64")
         #expect(
             PURL(type: "maven", namespace: "org.apache.commons", name: "commons-lang3", version: "3.12.0").description
@@ -346,7 +384,8 @@ let osRelease = FixtureEntry.file(
         for _ in 0..<3 { inner = try ZipFixture.build([.init("n.jar", inner)], aliases: ["n1.jar", "n2.jar"]) }
         let start = Date()
         #expect(throws: HardenError.self) {
-            _ = try JavaArchiveCataloger.packages(in: inner, name: "bomb.jar", location: "/bomb.jar", layer: nil, depth: 0)
+            _ = try JavaArchiveCataloger.packages(
+                in: inner, name: "bomb.jar", location: "/bomb.jar", layer: nil, depth: 0)
         }
         #expect(Date().timeIntervalSince(start) < 5)
     }
@@ -370,8 +409,10 @@ let osRelease = FixtureEntry.file(
     @Test func realNestedJarsWithCRLFPropertiesAreFound() throws {
         let inner = try ZipFixture.jar(group: "org.example", artifact: "inner", version: "2.1")
         let outer = try ZipFixture.jar(
-            group: "org.example", artifact: "app", version: "1.0", extra: [.init("BOOT-INF/lib/inner-2.1.jar", inner, deflate: false)])
-        let packages = try JavaArchiveCataloger.packages(in: outer, name: "app.jar", location: "/app.jar", layer: nil, depth: 0)
+            group: "org.example", artifact: "app", version: "1.0",
+            extra: [.init("BOOT-INF/lib/inner-2.1.jar", inner, deflate: false)])
+        let packages = try JavaArchiveCataloger.packages(
+            in: outer, name: "app.jar", location: "/app.jar", layer: nil, depth: 0)
         #expect(Set(packages.map { "\($0.name)@\($0.version)" }) == ["app@1.0", "inner@2.1"])
     }
 }

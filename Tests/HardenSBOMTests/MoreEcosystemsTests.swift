@@ -13,7 +13,8 @@ import Testing
     @Test(.enabled(if: Prerequisites.programs("gcc", "objcopy", "python3")))
     func rustCratesFromACargoAuditableSection() throws {
         try withTemporaryDirectory { dir in
-            let audit = #"{"packages":[{"name":"app","version":"0.1.0","source":"local","root":true,"dependencies":[1,2]},{"name":"serde","version":"1.0.193","source":"crates.io"},{"name":"cc","version":"1.0.83","source":"crates.io","kind":"build"}]}"#
+            let audit =
+                #"{"packages":[{"name":"app","version":"0.1.0","source":"local","root":true,"dependencies":[1,2]},{"name":"serde","version":"1.0.193","source":"crates.io"},{"name":"cc","version":"1.0.83","source":"crates.io","kind":"build"}]}"#
             try HostFS.writeFileAtomically(dir + "/audit.json", Array(audit.utf8))
             try HostFS.writeFileAtomically(dir + "/main.c", Array("int main(void) { return 0; }\n".utf8))
             let build = try runProcess([
@@ -51,13 +52,21 @@ import Testing
             """
         let sbom = try catalog([
             [
-                .file("app/WebApp.deps.json", deps.replacingAll("\n", with: "\r\n")), .file("app/Newtonsoft.Json.dll", "MZ"),
+                .file("app/WebApp.deps.json", deps.replacingAll("\n", with: "\r\n")),
+                .file("app/Newtonsoft.Json.dll", "MZ"),
                 .file("app/WebApp.dll", "MZ"),
             ]
         ])
         let dotnet = sbom.packages.filter { $0.type == .dotnet }
-        #expect(dotnet.map(\.purl) == ["pkg:nuget/Microsoft.Data.SqlClient.SNI.runtime@5.1.1", "pkg:nuget/Newtonsoft.Json@13.0.1", "pkg:nuget/WebApp@1.0.0"])
-        #expect(dotnet.first { $0.name == "Newtonsoft.Json" }?.files == ["/app/Newtonsoft.Json.dll", "/app/WebApp.deps.json"])
+        #expect(
+            dotnet.map(\.purl) == [
+                "pkg:nuget/Microsoft.Data.SqlClient.SNI.runtime@5.1.1", "pkg:nuget/Newtonsoft.Json@13.0.1",
+                "pkg:nuget/WebApp@1.0.0",
+            ])
+        #expect(
+            dotnet.first { $0.name == "Newtonsoft.Json" }?.files == [
+                "/app/Newtonsoft.Json.dll", "/app/WebApp.deps.json",
+            ])
         let broken = try catalog([[.file("app/x.deps.json", "{\"not\": 1}")]])
         #expect(broken.packages.isEmpty && broken.warnings.contains { $0.contains("/app/x.deps.json") })
     }
@@ -72,15 +81,24 @@ import Testing
         let v1 = #"[{"name": "psr/log", "version": "1.1.4", "license": "MIT"}]"#
         let sbom = try catalog([
             [
-                .file("var/www/vendor/composer/installed.json", v2), .file("var/www/vendor/monolog/monolog/src/Logger.php", "<?php"),
+                .file("var/www/vendor/composer/installed.json", v2),
+                .file("var/www/vendor/monolog/monolog/src/Logger.php", "<?php"),
                 .file("var/www/vendor/monolog/monolog/composer.json", "{}"),
-                .file("srv/old/vendor/composer/installed.json", v1), .file("srv/old/vendor/psr/log/Psr/Log/LoggerInterface.php", "<?php"),
+                .file("srv/old/vendor/composer/installed.json", v1),
+                .file("srv/old/vendor/psr/log/Psr/Log/LoggerInterface.php", "<?php"),
             ]
         ])
         let composer = sbom.packages.filter { $0.type == .composer }
-        #expect(composer.map(\.purl) == ["pkg:composer/monolog/monolog@3.5.0", "pkg:composer/phpunit/phpunit@10.5.2", "pkg:composer/psr/log@1.1.4"])
+        #expect(
+            composer.map(\.purl) == [
+                "pkg:composer/monolog/monolog@3.5.0", "pkg:composer/phpunit/phpunit@10.5.2",
+                "pkg:composer/psr/log@1.1.4",
+            ])
         let monolog = try #require(composer.first)
-        #expect(monolog.files == ["/var/www/vendor/monolog/monolog/composer.json", "/var/www/vendor/monolog/monolog/src/Logger.php"])
+        #expect(
+            monolog.files == [
+                "/var/www/vendor/monolog/monolog/composer.json", "/var/www/vendor/monolog/monolog/src/Logger.php",
+            ])
         #expect(monolog.licenses == ["MIT"] && composer[1].metadata?["dev"] == "true")
         #expect(composer[2].files == ["/srv/old/vendor/psr/log/Psr/Log/LoggerInterface.php"])
     }

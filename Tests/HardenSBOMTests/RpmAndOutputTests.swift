@@ -14,12 +14,15 @@ import Testing
             let header = Fixtures.rpmHeader([
                 (1000, 6, Fixtures.rpmString("openssl-libs"), 1), (1001, 6, Fixtures.rpmString("3.0.7"), 1),
                 (1002, 6, Fixtures.rpmString("25.el9"), 1),
-                (1003, 4, [0, 0, 0, 1], 1), (1022, 6, Fixtures.rpmString("x86_64"), 1), (1014, 6, Fixtures.rpmString("ASL 2.0"), 1),
+                (1003, 4, [0, 0, 0, 1], 1), (1022, 6, Fixtures.rpmString("x86_64"), 1),
+                (1014, 6, Fixtures.rpmString("ASL 2.0"), 1),
                 (1044, 6, Fixtures.rpmString("openssl-3.0.7-25.el9.src.rpm"), 1),
-                (1116, 4, [0, 0, 0, 0, 0, 0, 0, 0], 2), (1117, 8, Fixtures.rpmString("libssl.so.3") + Fixtures.rpmString("missing.so"), 2),
+                (1116, 4, [0, 0, 0, 0, 0, 0, 0, 0], 2),
+                (1117, 8, Fixtures.rpmString("libssl.so.3") + Fixtures.rpmString("missing.so"), 2),
                 (1118, 8, Fixtures.rpmString("/usr/lib64/"), 1),
             ])
-            let bytes = try Fixtures.rpmdb(dir + "/rpmdb.sqlite", packages: [.init(header: header, name: "openssl-libs")])
+            let bytes = try Fixtures.rpmdb(
+                dir + "/rpmdb.sqlite", packages: [.init(header: header, name: "openssl-libs")])
             let sbom = try catalog([
                 [
                     .file("etc/os-release", "ID=rhel\nVERSION_ID=\"9.3\"\n"),
@@ -31,7 +34,8 @@ import Testing
             #expect(p.name == "openssl-libs" && p.version == "1:3.0.7-25.el9" && p.sourceName == "openssl")
             #expect(p.files == ["/usr/lib64/libssl.so.3"])
             #expect(
-                p.purl == "pkg:rpm/rhel/openssl-libs@3.0.7-25.el9?arch=x86_64&distro=rhel-9.3&epoch=1&upstream=openssl-3.0.7-25.el9.src.rpm"
+                p.purl
+                    == "pkg:rpm/rhel/openssl-libs@3.0.7-25.el9?arch=x86_64&distro=rhel-9.3&epoch=1&upstream=openssl-3.0.7-25.el9.src.rpm"
             )
         }
     }
@@ -41,10 +45,13 @@ import Testing
     static func olderDatabaseHeaders() -> [[UInt8]] {
         let files = (0..<400).map { "/usr/share/doc/bash/file-with-a-long-name-\($0).txt" }
         return [
-            Fixtures.rpmPackage(name: "bash", version: "4.2.46", release: "34.el7", arch: "x86_64", files: files).header,
-            Fixtures.rpmPackage(name: "tzdata", version: "2023c", release: "1.el7", arch: "noarch", files: []).header,
-            Fixtures.rpmPackage(name: "glibc", version: "2.17", release: "326.el7_9", arch: "x86_64", files: ["/usr/lib64/libc.so.6"])
+            Fixtures.rpmPackage(name: "bash", version: "4.2.46", release: "34.el7", arch: "x86_64", files: files)
                 .header,
+            Fixtures.rpmPackage(name: "tzdata", version: "2023c", release: "1.el7", arch: "noarch", files: []).header,
+            Fixtures.rpmPackage(
+                name: "glibc", version: "2.17", release: "326.el7_9", arch: "x86_64", files: ["/usr/lib64/libc.so.6"]
+            )
+            .header,
         ]
     }
 
@@ -53,13 +60,16 @@ import Testing
         try withTemporaryDirectory { dir in
             let headers = Self.olderDatabaseHeaders()
             try HostFS.makeDirectories(dir + "/rpm")
-            let bytes = try Fixtures.berkeleyRpmdb(dir + "/rpm/Packages", headers: headers, pageSize: 4096, bigEndian: bigEndian)
+            let bytes = try Fixtures.berkeleyRpmdb(
+                dir + "/rpm/Packages", headers: headers, pageSize: 4096, bigEndian: bigEndian)
             // The oracle: rpm's own read-only BerkeleyDB backend lists the same packages from this file.
             let rpm = try runProcess([
-                "rpm", "-qa", "--dbpath", dir + "/rpm", "--define", "_db_backend bdb_ro", "--qf", "%{NAME}-%{VERSION}-%{RELEASE}\\n",
+                "rpm", "-qa", "--dbpath", dir + "/rpm", "--define", "_db_backend bdb_ro", "--qf",
+                "%{NAME}-%{VERSION}-%{RELEASE}\\n",
             ])
             let expected = ["bash-4.2.46-34.el7", "glibc-2.17-326.el7_9", "tzdata-2023c-1.el7"]
-            let listed = rpm.output.split(separator: "\n").filter { !$0.hasPrefix("warning:") }.map(String.init).sorted()
+            let listed = rpm.output.split(separator: "\n").filter { !$0.hasPrefix("warning:") }.map(String.init)
+                .sorted()
             #expect(listed == expected, "rpm: \(rpm.output)")  // (warnings: the index files a bare Packages lacks)
             let sbom = try catalog([
                 [
@@ -80,7 +90,8 @@ import Testing
             [
                 .file("etc/os-release", "ID=sles\nVERSION_ID=\"15.5\"\n"),
                 FixtureEntry(
-                    entry: TarEntry(path: "usr/lib/sysimage/rpm/Packages.db", type: .regular), body: Fixtures.ndbRpmdb(headers: headers)),
+                    entry: TarEntry(path: "usr/lib/sysimage/rpm/Packages.db", type: .regular),
+                    body: Fixtures.ndbRpmdb(headers: headers)),
             ]
         ])
         #expect(
@@ -101,14 +112,22 @@ import Testing
             _ = try? RpmNDB.values(b)
             _ = try? RpmBerkeleyDB.values(b)
             var page = [UInt8](repeating: 0, count: 8192)
-            page[12] = 0x61; page[13] = 0x15; page[14] = 0x06; page[20] = 0x00; page[21] = 0x10; page[25] = 8
+            page[12] = 0x61
+            page[13] = 0x15
+            page[14] = 0x06
+            page[20] = 0x00
+            page[21] = 0x10
+            page[25] = 8
             page[32] = 1
             for _ in 0..<64 { page[Int.random(in: 4096..<8192, using: &rng)] = UInt8.random(in: 0...255, using: &rng) }
             page[4096 + 25] = 13
             _ = try? RpmBerkeleyDB.values(page)
         }
         let sbom = try catalog([
-            [FixtureEntry(entry: TarEntry(path: "var/lib/rpm/Packages", type: .regular), body: Array(repeating: 1, count: 64))]
+            [
+                FixtureEntry(
+                    entry: TarEntry(path: "var/lib/rpm/Packages", type: .regular), body: Array(repeating: 1, count: 64))
+            ]
         ])
         #expect(sbom.warnings.contains { $0.contains("/var/lib/rpm/Packages") && $0.contains("BerkeleyDB") })
     }
@@ -118,8 +137,10 @@ import Testing
         try withTemporaryDirectory { dir in
             let packages = [
                 Fixtures.rpmPackage(
-                    name: "openssl-libs", version: "3.0.7", release: "25.el9", arch: "x86_64", files: ["/usr/lib64/libssl.so.3"]),
-                Fixtures.rpmPackage(name: "vim-minimal", version: "8.2.2637", release: "20.el9", arch: "x86_64", files: ["/usr/bin/vi"]),
+                    name: "openssl-libs", version: "3.0.7", release: "25.el9", arch: "x86_64",
+                    files: ["/usr/lib64/libssl.so.3"]),
+                Fixtures.rpmPackage(
+                    name: "vim-minimal", version: "8.2.2637", release: "20.el9", arch: "x86_64", files: ["/usr/bin/vi"]),
                 Fixtures.rpmPackage(name: "gpg-pubkey", version: "fd431d51", release: "4ae0493b", arch: nil, files: []),
             ]
             let bytes = try Fixtures.rpmdb(dir + "/rpmdb.sqlite", packages: packages)
@@ -139,11 +160,14 @@ import Testing
             #expect(column("SELECT key FROM Name ORDER BY key") == ["gpg-pubkey", "openssl-libs"])
             #expect(column("SELECT key FROM Basenames ORDER BY key") == ["libssl.so.3"])
             #expect(column("SELECT count(*) FROM Packages") == ["2"])
-            #expect(!String(decoding: filtered, as: UTF8.self).contains("vim-minimal"), "a removed header survives in the file")
+            #expect(
+                !String(decoding: filtered, as: UTF8.self).contains("vim-minimal"),
+                "a removed header survives in the file")
             // Keeping everything returns the database unchanged.
             #expect(
                 try RpmCataloger.filterSQLite(
-                    bytes, keeping: ["rpm:openssl-libs@3.0.7-25.el9:x86_64", "rpm:vim-minimal@8.2.2637-20.el9:x86_64"]) == bytes)
+                    bytes, keeping: ["rpm:openssl-libs@3.0.7-25.el9:x86_64", "rpm:vim-minimal@8.2.2637-20.el9:x86_64"])
+                    == bytes)
             #expect(throws: HardenError.self) { try RpmCataloger.filterSQLite(Array("not sqlite".utf8), keeping: []) }
         }
     }
@@ -159,7 +183,9 @@ import Testing
     @Test func gemspecWithoutANameIsSkippedWithAWarning() throws {
         let sbom = try catalog([
             [
-                .file("usr/lib/ruby/gems/3.1.0/specifications/odd.gemspec", "Gem::Specification.new do |s|\n  s.version = \"1\"\nend\n"),
+                .file(
+                    "usr/lib/ruby/gems/3.1.0/specifications/odd.gemspec",
+                    "Gem::Specification.new do |s|\n  s.version = \"1\"\nend\n"),
                 .file("usr/lib/ruby/gems/3.1.0/specifications/ok-1.0.gemspec", "s.name = 'ok'\ns.version = '1.0'\n"),
             ]
         ])
@@ -185,9 +211,12 @@ import Testing
                 osRelease,
                 .file(
                     "var/lib/dpkg/status",
-                    "Package: zlib1g\nStatus: install ok installed\nVersion: 1:1.2.13.dfsg-1\nArchitecture: amd64\nSource: zlib\n"),
+                    "Package: zlib1g\nStatus: install ok installed\nVersion: 1:1.2.13.dfsg-1\nArchitecture: amd64\nSource: zlib\n"
+                ),
                 .file("usr/share/doc/zlib1g/copyright", "License: Zlib\n"),
-                .file("usr/lib/python3/dist-packages/x-1.0.dist-info/METADATA", "Name: x\nVersion: 1.0\nLicense: Some Odd License\n"),
+                .file(
+                    "usr/lib/python3/dist-packages/x-1.0.dist-info/METADATA",
+                    "Name: x\nVersion: 1.0\nLicense: Some Odd License\n"),
             ]
         ])
     }
@@ -199,7 +228,8 @@ import Testing
         #expect(text.contains("\"bom-ref\" : \"deb:zlib1g@1:1.2.13.dfsg-1:amd64\""))
         #expect(text.contains("pkg:deb/debian/zlib1g@1%3A1.2.13.dfsg-1?arch=amd64&distro=debian-12&upstream=zlib"))
         #expect(text.contains("\"id\" : \"Zlib\""))
-        #expect(try SBOMEncoder.render(try Self.sample(), format: .cyclonedxJSON) == text, "output must be deterministic")
+        #expect(
+            try SBOMEncoder.render(try Self.sample(), format: .cyclonedxJSON) == text, "output must be deterministic")
     }
 
     @Test func spdxUsesLicenseRefsForUnknownLicences() throws {
@@ -225,22 +255,30 @@ import Testing
             ])
             let top = try Fixtures.layer([.file("app/app.py", "print(1)")])
             try Fixtures.ociLayout(
-                at: dir + "/img", images: [(tag: "one", layers: [base], config: nil), (tag: "two", layers: [base, top], config: nil)])
+                at: dir + "/img",
+                images: [(tag: "one", layers: [base], config: nil), (tag: "two", layers: [base, top], config: nil)])
             let builder = SBOMBuilder(cache: LayerCache(directory: dir + "/cache"))
             var cachedFlags: [Bool] = []
-            let first = try builder.build(try ImageLoader.open(.ociLayout(path: dir + "/img", tag: "one")), reference: "one") { _, c in
+            let first = try builder.build(
+                try ImageLoader.open(.ociLayout(path: dir + "/img", tag: "one")), reference: "one"
+            ) { _, c in
                 cachedFlags.append(c)
             }
             #expect(cachedFlags == [false])
             cachedFlags = []
-            let second = try builder.build(try ImageLoader.open(.ociLayout(path: dir + "/img", tag: "two")), reference: "two") { _, c in
+            let second = try builder.build(
+                try ImageLoader.open(.ociLayout(path: dir + "/img", tag: "two")), reference: "two"
+            ) { _, c in
                 cachedFlags.append(c)
             }
             #expect(cachedFlags == [true, false])
             #expect(first.packages.map(\.id) == second.packages.map(\.id))
             // A corrupt cache entry is ignored, not fatal.
-            for f in try HostFS.listDirectory(dir + "/cache") { try HostFS.writeFileAtomically(dir + "/cache/" + f, [1, 2, 3]) }
-            let third = try builder.build(try ImageLoader.open(.ociLayout(path: dir + "/img", tag: "two")), reference: "two")
+            for f in try HostFS.listDirectory(dir + "/cache") {
+                try HostFS.writeFileAtomically(dir + "/cache/" + f, [1, 2, 3])
+            }
+            let third = try builder.build(
+                try ImageLoader.open(.ociLayout(path: dir + "/img", tag: "two")), reference: "two")
             #expect(third.packages.map(\.id) == second.packages.map(\.id))
         }
     }

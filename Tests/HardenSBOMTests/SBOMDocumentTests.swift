@@ -9,17 +9,23 @@ import Testing
 @Suite struct SBOMDocumentTests {
     @Test func purlsParseAndRoundTrip() throws {
         let p = try #require(
-            PURL.parse("pkg:deb/debian/libssl3@3.0.11-1~deb12u2?arch=amd64&distro=debian-12&upstream=openssl%403.0.11-1~deb12u2"))
+            PURL.parse(
+                "pkg:deb/debian/libssl3@3.0.11-1~deb12u2?arch=amd64&distro=debian-12&upstream=openssl%403.0.11-1~deb12u2"
+            ))
         #expect(p.type == "deb" && p.namespace == "debian" && p.name == "libssl3" && p.version == "3.0.11-1~deb12u2")
         #expect(p.qualifier("upstream") == "openssl@3.0.11-1~deb12u2" && p.qualifier("distro") == "debian-12")
         let scoped = try #require(PURL.parse("pkg:npm/%40babel/core@7.23.0"))
         #expect(scoped.namespace == "@babel" && scoped.name == "core")
         let go = try #require(PURL.parse("pkg:golang/github.com/pkg/errors@v0.9.1#sub/path"))
         #expect(go.namespace == "github.com/pkg" && go.name == "errors" && go.version == "v0.9.1")
-        for text in ["pkg:maven/org.apache.commons/commons-text@1.10.0", "pkg:pypi/flask@3.0.0", "pkg:generic/openssl@1.1.1w"] {
+        for text in [
+            "pkg:maven/org.apache.commons/commons-text@1.10.0", "pkg:pypi/flask@3.0.0", "pkg:generic/openssl@1.1.1w",
+        ] {
             #expect(PURL.parse(text)?.description == text)
         }
-        for bad in ["", "pkg:", "pkg:deb", "npm/x@1", "pkg:deb/%zz@1", "pkg:d^b/x@1"] { #expect(PURL.parse(bad) == nil, "\(bad)") }
+        for bad in ["", "pkg:", "pkg:deb", "npm/x@1", "pkg:deb/%zz@1", "pkg:d^b/x@1"] {
+            #expect(PURL.parse(bad) == nil, "\(bad)")
+        }
     }
 
     static let cyclonedx = """
@@ -46,7 +52,8 @@ import Testing
         #expect(byName["requests"]?.type == .python && byName["requests"]?.licenses == ["Apache-2.0"])
         #expect(byName["jackson-core"]?.sourceName == "com.fasterxml.jackson.core")
         #expect(byName["nested"]?.type == .npm, "nested components are read")
-        #expect(byName["nginx"]?.type == .binary && byName["nginx"]?.cpes == ["cpe:2.3:a:f5:nginx:1.25.3:*:*:*:*:*:*:*"])
+        #expect(
+            byName["nginx"]?.type == .binary && byName["nginx"]?.cpes == ["cpe:2.3:a:f5:nginx:1.25.3:*:*:*:*:*:*:*"])
         #expect(byName["thing"] == nil && byName["no-purl"] == nil)
         #expect(sbom.warnings.contains { $0.contains("1 components have purls of ecosystems harden does not match") })
     }
@@ -80,12 +87,16 @@ import Testing
         #expect(message("[1]") == "in.json: not a JSON object")
         #expect(message(#"{"hello": 1}"#).contains("neither CycloneDX JSON, SPDX 2.3 JSON nor harden's SBOM JSON"))
         #expect(
-            message(#"{"bomFormat": "CycloneDX", "specVersion": "1.2", "components": []}"#).contains("CycloneDX 1.2 (1.4–1.6 are read)"))
+            message(#"{"bomFormat": "CycloneDX", "specVersion": "1.2", "components": []}"#).contains(
+                "CycloneDX 1.2 (1.4–1.6 are read)"))
         #expect(
-            message(#"{"bomFormat": "CycloneDX", "specVersion": "1.6", "components": [{"name": "x"}]}"#).contains("no package has a purl"))
+            message(#"{"bomFormat": "CycloneDX", "specVersion": "1.6", "components": [{"name": "x"}]}"#).contains(
+                "no package has a purl"))
         #expect(
-            message(#"{"bomFormat": "CycloneDX", "specVersion": "1.6", "components": [{"name": "x", "purl": "pkg:deb/debian/x@1"}]}"#)
-                .contains("1 deb packages but no distribution release"))
+            message(
+                #"{"bomFormat": "CycloneDX", "specVersion": "1.6", "components": [{"name": "x", "purl": "pkg:deb/debian/x@1"}]}"#
+            )
+            .contains("1 deb packages but no distribution release"))
         #expect(message(#"{"spdxVersion": "SPDX-3.0"}"#).contains("is not SPDX 2.x JSON"))
         for m in [message("{not json"), message(#"{"hello": 1}"#)] { #expect(!m.contains("\n")) }
     }

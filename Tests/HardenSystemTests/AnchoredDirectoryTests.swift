@@ -10,7 +10,8 @@ import Glibc
 
 @Suite struct RawPathTests {
     @Test(arguments: [
-        ("a/b/c", "a/b/c"), ("/a//b/./c/", "a/b/c"), ("../../etc/passwd", "etc/passwd"), ("a/../../b", "b"), ("./", ""), ("/", ""),
+        ("a/b/c", "a/b/c"), ("/a//b/./c/", "a/b/c"), ("../../etc/passwd", "etc/passwd"), ("a/../../b", "b"), ("./", ""),
+        ("/", ""),
     ])
     func normalisationKeepsTheRootAsAFloor(input: String, expected: String) {
         #expect(RawPath(input).normalized == RawPath(expected))
@@ -41,7 +42,9 @@ import Glibc
             try HostFS.makeDirectories(dir + "/outside")
             #expect(symlink(dir + "/outside", dir + "/root/link") == 0)
             let root = try AnchoredDirectory(hostPath: dir + "/root")
-            #expect { _ = try root.createFile("link/file", mode: 0o644) } throws: { ($0 as? HardenError)?.code == .unsafe }
+            #expect { _ = try root.createFile("link/file", mode: 0o644) } throws: {
+                ($0 as? HardenError)?.code == .unsafe
+            }
             #expect(try HostFS.listDirectory(dir + "/outside").isEmpty)
         }
     }
@@ -60,7 +63,9 @@ import Glibc
     @Test func dotDotComponentsAreRefused() throws {
         try withTemporaryDirectory { dir in
             let root = try AnchoredDirectory(hostPath: dir, create: true)
-            #expect { try root.makeDirectory(RawPath("a/../../x"), mode: 0o755) } throws: { ($0 as? HardenError)?.code == .unsafe }
+            #expect { try root.makeDirectory(RawPath("a/../../x"), mode: 0o755) } throws: {
+                ($0 as? HardenError)?.code == .unsafe
+            }
         }
     }
 

@@ -30,12 +30,18 @@ public enum DebFixture {
             name: String, version: String, source: String? = nil, depends: String? = nil, files: [String: String],
             conffiles: [String] = [], postinst: String? = nil
         ) {
-            self.name = name; self.version = version; self.source = source; self.depends = depends; self.files = files
-            self.conffiles = conffiles; self.postinst = postinst
+            self.name = name
+            self.version = version
+            self.source = source
+            self.depends = depends
+            self.files = files
+            self.conffiles = conffiles
+            self.postinst = postinst
         }
 
         public var control: String {
-            var c = "Package: \(name)\nVersion: \(version)\nArchitecture: \(architecture)\nMaintainer: Test <t@example.org>\n"
+            var c =
+                "Package: \(name)\nVersion: \(version)\nArchitecture: \(architecture)\nMaintainer: Test <t@example.org>\n"
             if let source { c += "Source: \(source)\n" }
             if let depends { c += "Depends: \(depends)\n" }
             c += "Description: fixture package \(name)\n a package built by the tests\n"
@@ -47,7 +53,10 @@ public enum DebFixture {
             var dirs = Set<String>()
             for f in Array(files.keys) + Array(binaries.keys) {
                 var parts = f.split(separator: "/").dropLast()
-                while !parts.isEmpty { dirs.insert(parts.joined(separator: "/")); parts = parts.dropLast() }
+                while !parts.isEmpty {
+                    dirs.insert(parts.joined(separator: "/"))
+                    parts = parts.dropLast()
+                }
             }
             return dirs.sorted() + (Array(files.keys) + Array(binaries.keys)).sorted()
         }
@@ -60,7 +69,10 @@ public enum DebFixture {
         public func deb() throws -> [UInt8] {
             var control: [FixtureEntry] = [.file("control", self.control)]
             control.append(
-                .file("md5sums", files.keys.sorted().filter { !conffiles.contains("/" + $0) }.map { "\(md5($0))  \($0)\n" }.joined()))
+                .file(
+                    "md5sums",
+                    files.keys.sorted().filter { !conffiles.contains("/" + $0) }.map { "\(md5($0))  \($0)\n" }.joined())
+            )
             if !conffiles.isEmpty { control.append(.file("conffiles", conffiles.map { $0 + "\n" }.joined())) }
             if let postinst { control.append(.file("postinst", postinst, mode: 0o755)) }
             var data: [FixtureEntry] = [.dir(".")]
@@ -85,11 +97,13 @@ public enum DebFixture {
 
         /// The dpkg status stanza of this package installed.
         public var statusStanza: String {
-            var s = control.replacingOccurrences(of: "Package: \(name)\n", with: "Package: \(name)\nStatus: install ok installed\n")
+            var s = control.replacingOccurrences(
+                of: "Package: \(name)\n", with: "Package: \(name)\nStatus: install ok installed\n")
             if !conffiles.isEmpty {
                 s = s.replacingOccurrences(
                     of: "Description:",
-                    with: "Conffiles:\n" + conffiles.map { " \($0) \(md5(String($0.dropFirst())))\n" }.joined() + "Description:")
+                    with: "Conffiles:\n" + conffiles.map { " \($0) \(md5(String($0.dropFirst())))\n" }.joined()
+                        + "Description:")
             }
             return s
         }
@@ -103,7 +117,8 @@ public enum DebFixture {
         try HostFS.makeDirectories(home)
         _ = chmod(home, 0o700)
         let (s, o) = try runProcess([
-            "gpg", "--batch", "--homedir", home, "--passphrase", "", "--quick-gen-key", "harden test <test@example.org>", "ed25519", "sign",
+            "gpg", "--batch", "--homedir", home, "--passphrase", "", "--quick-gen-key",
+            "harden test <test@example.org>", "ed25519", "sign",
             "1y",
         ])
         guard s == 0 else { throw HardenError(.io, "gpg --quick-gen-key: \(o)") }
@@ -152,7 +167,8 @@ public enum DebFixture {
         let dir = root + "/dists/\(suite)"
         try HostFS.writeFileAtomically(dir + "/Release", Array(release.utf8))
         let (s, o) = try runProcess([
-            "gpg", "--batch", "--homedir", gpgHome, "--yes", "--digest-algo", "SHA256", "--clearsign", "-o", dir + "/InRelease",
+            "gpg", "--batch", "--homedir", gpgHome, "--yes", "--digest-algo", "SHA256", "--clearsign", "-o",
+            dir + "/InRelease",
             dir + "/Release",
         ])
         guard s == 0 else { throw HardenError(.io, "gpg --clearsign: \(o)") }

@@ -20,15 +20,19 @@ public struct FixtureEntry: Sendable {
         self.body = body
     }
 
-    public static func file(_ path: String, _ content: String, mode: UInt32 = 0o644, uid: Int = 0, gid: Int = 0) -> FixtureEntry {
+    public static func file(
+        _ path: String, _ content: String, mode: UInt32 = 0o644, uid: Int = 0, gid: Int = 0
+    ) -> FixtureEntry {
         FixtureEntry(
             entry: TarEntry(
-                path: RawPath(path), type: .regular, mode: mode, uid: uid, gid: gid, size: Int64(content.utf8.count), mtime: 1_700_000_000),
+                path: RawPath(path), type: .regular, mode: mode, uid: uid, gid: gid, size: Int64(content.utf8.count),
+                mtime: 1_700_000_000),
             body: Array(content.utf8))
     }
     public static func file(raw path: [UInt8], _ content: [UInt8]) -> FixtureEntry {
         FixtureEntry(
-            entry: TarEntry(path: RawPath(path), type: .regular, mode: 0o644, size: Int64(content.count), mtime: 1_700_000_000),
+            entry: TarEntry(
+                path: RawPath(path), type: .regular, mode: 0o644, size: Int64(content.count), mtime: 1_700_000_000),
             body: content)
     }
     public static func dir(_ path: String, mode: UInt32 = 0o755) -> FixtureEntry {
@@ -36,25 +40,29 @@ public struct FixtureEntry: Sendable {
     }
     public static func symlink(_ path: String, _ target: String) -> FixtureEntry {
         FixtureEntry(
-            entry: TarEntry(path: RawPath(path), type: .symlink, mode: 0o777, mtime: 1_700_000_000, linkTarget: Array(target.utf8)),
+            entry: TarEntry(
+                path: RawPath(path), type: .symlink, mode: 0o777, mtime: 1_700_000_000, linkTarget: Array(target.utf8)),
             body: [])
     }
     public static func hardlink(_ path: String, _ target: String) -> FixtureEntry {
         FixtureEntry(
-            entry: TarEntry(path: RawPath(path), type: .hardlink, mode: 0o644, mtime: 1_700_000_000, linkTarget: Array(target.utf8)),
+            entry: TarEntry(
+                path: RawPath(path), type: .hardlink, mode: 0o644, mtime: 1_700_000_000, linkTarget: Array(target.utf8)),
             body: [])
     }
     public static func whiteout(_ path: String) -> FixtureEntry {
         let p = RawPath(path)
         let name =
-            (p.parent.map { $0.isRoot ? "" : $0.description + "/" } ?? "") + ".wh." + String(decoding: p.lastComponent, as: UTF8.self)
+            (p.parent.map { $0.isRoot ? "" : $0.description + "/" } ?? "") + ".wh."
+            + String(decoding: p.lastComponent, as: UTF8.self)
         return .file(name, "")
     }
     public static func opaque(_ dir: String) -> FixtureEntry { .file(dir + "/.wh..wh..opq", "") }
     public static func device(_ path: String, char: Bool, major: UInt32, minor: UInt32) -> FixtureEntry {
         FixtureEntry(
             entry: TarEntry(
-                path: RawPath(path), type: char ? .characterDevice : .blockDevice, mode: 0o660, devMajor: major, devMinor: minor), body: [])
+                path: RawPath(path), type: char ? .characterDevice : .blockDevice, mode: 0o660, devMajor: major,
+                devMinor: minor), body: [])
     }
 }
 
@@ -136,7 +144,8 @@ public enum Fixtures {
         let cfgBytes = try JSONCoding.encode(cfg)
         let cfgDigest = try putBlob(dir, cfgBytes)
         let manifest = Manifest(
-            config: Descriptor(mediaType: MediaType.ociConfig, digest: cfgDigest, size: Int64(cfgBytes.count)), layers: descs)
+            config: Descriptor(mediaType: MediaType.ociConfig, digest: cfgDigest, size: Int64(cfgBytes.count)),
+            layers: descs)
         let mBytes = try JSONCoding.encode(manifest)
         let mDigest = try putBlob(dir, mBytes)
         return (Descriptor(mediaType: MediaType.ociManifest, digest: mDigest, size: Int64(mBytes.count)), mBytes)
@@ -152,7 +161,9 @@ public enum Fixtures {
 
     /// An rpm header blob from (tag, type, data, count) entries: index entries and a data store, big-endian.
     public static func rpmHeader(_ tags: [(Int, Int, [UInt8], Int)]) -> [UInt8] {
-        func be32(_ v: Int) -> [UInt8] { [UInt8(v >> 24 & 0xff), UInt8(v >> 16 & 0xff), UInt8(v >> 8 & 0xff), UInt8(v & 0xff)] }
+        func be32(_ v: Int) -> [UInt8] {
+            [UInt8(v >> 24 & 0xff), UInt8(v >> 16 & 0xff), UInt8(v >> 8 & 0xff), UInt8(v & 0xff)]
+        }
         var index: [UInt8] = []
         var store: [UInt8] = []
         for (tag, type, data, count) in tags {
@@ -171,12 +182,16 @@ public enum Fixtures {
         public var name: String
         public var basenames: [String]
         public init(header: [UInt8], name: String, basenames: [String] = []) {
-            self.header = header; self.name = name; self.basenames = basenames
+            self.header = header
+            self.name = name
+            self.basenames = basenames
         }
     }
 
     /// A package with a name, version, release, architecture and file list (DIRNAMES/BASENAMES/DIRINDEXES).
-    public static func rpmPackage(name: String, version: String, release: String, arch: String?, files: [String]) -> RpmPackage {
+    public static func rpmPackage(
+        name: String, version: String, release: String, arch: String?, files: [String]
+    ) -> RpmPackage {
         var dirs: [String] = []
         var bases: [String] = []
         var indexes: [UInt8] = []
@@ -227,7 +242,9 @@ public enum Fixtures {
             guard done == SQLITE_DONE else { throw HardenError(.io, "cannot insert into \(path)") }
             func quoted(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "''") + "'" }
             try exec("INSERT INTO Name VALUES (\(quoted(p.name)), \(n + 1), 0)")
-            for (i, b) in p.basenames.enumerated() { try exec("INSERT INTO Basenames VALUES (\(quoted(b)), \(n + 1), \(i))") }
+            for (i, b) in p.basenames.enumerated() {
+                try exec("INSERT INTO Basenames VALUES (\(quoted(b)), \(n + 1), \(i))")
+            }
         }
         return try HostFS.readFile(path)
     }
@@ -237,7 +254,9 @@ extension Fixtures {
     /// A BerkeleyDB hash `Packages` database as rpm ≤ 4.15 wrote it (key: 4-byte instance number in the database's
     /// byte order, value: the header blob), written by BerkeleyDB's own `db5.3_load`. `bigEndian` writes a database
     /// of a big-endian host (s390x, ppc64).
-    public static func berkeleyRpmdb(_ path: String, headers: [[UInt8]], pageSize: Int = 4096, bigEndian: Bool = false) throws -> [UInt8] {
+    public static func berkeleyRpmdb(
+        _ path: String, headers: [[UInt8]], pageSize: Int = 4096, bigEndian: Bool = false
+    ) throws -> [UInt8] {
         func escaped(_ b: [UInt8]) -> String { b.map { String(format: "\\%02x", $0) }.joined() }
         var text = ""
         for (i, h) in headers.enumerated() {
@@ -261,7 +280,9 @@ extension Fixtures {
     /// slot page count), 4 KiB slot pages of 16-byte slots ("Slot", package index, block offset and count in 16-byte
     /// blocks), then per package a blob ("BlbS", package index, checksum, length) and its data padded to 16 bytes.
     public static func ndbRpmdb(headers: [[UInt8]], freeSlotFirst: Bool = true) -> [UInt8] {
-        func le32(_ v: Int) -> [UInt8] { [UInt8(v & 0xff), UInt8(v >> 8 & 0xff), UInt8(v >> 16 & 0xff), UInt8(v >> 24 & 0xff)] }
+        func le32(_ v: Int) -> [UInt8] {
+            [UInt8(v & 0xff), UInt8(v >> 8 & 0xff), UInt8(v >> 16 & 0xff), UInt8(v >> 24 & 0xff)]
+        }
         let slotPages = 1
         var data: [UInt8] = []
         var slots: [UInt8] = []
@@ -274,7 +295,8 @@ extension Fixtures {
             data += blob
         }
         while slots.count < 4096 - 32 { slots += Array("Slot".utf8) + le32(0) + le32(0) + le32(0) }
-        return Array("RpmP".utf8) + le32(0) + le32(1) + le32(slotPages) + [UInt8](repeating: 0, count: 16) + slots + data
+        return Array("RpmP".utf8) + le32(0) + le32(1) + le32(slotPages) + [UInt8](repeating: 0, count: 16) + slots
+            + data
     }
 }
 
@@ -292,7 +314,8 @@ public func withTemporaryDirectory<T>(_ body: (String) async throws -> T) async 
 }
 
 /// Runs a program and returns its exit status and combined output.
-public func runProcess(_ argv: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
+public func runProcess(_ argv: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String)
+{
     let dir = try HostFS.makeTemporaryDirectory(prefix: "harden-run")
     defer { try? HostFS.removeTree(dir) }
     let outFile = dir + "/out"
@@ -403,11 +426,15 @@ public enum ZipFixture {
             if first == nil { first = (offset, method, crc, data.count, e.data.count) }
         }
         if let f = first {
-            for a in aliases { centralRecord(a, offset: f.offset, method: f.method, crc: f.crc, csize: f.csize, size: f.size) }
+            for a in aliases {
+                centralRecord(a, offset: f.offset, method: f.method, crc: f.crc, csize: f.csize, size: f.size)
+            }
         }
         let cdOffset = out.count
         out += central
-        out += le32(0x06054b50) + le16(0) + le16(0) + le16(count) + le16(count) + le32(central.count) + le32(cdOffset) + le16(0)
+        out +=
+            le32(0x06054b50) + le16(0) + le16(0) + le16(count) + le16(count) + le32(central.count) + le32(cdOffset)
+            + le16(0)
         return out
     }
 
@@ -480,14 +507,17 @@ public enum Prerequisites {
         let tools = ["runc", "umoci", "skopeo", "ip", "iptables", "docker-registry", "curl", "syft"]
         return check(
             getuid() == 0 && HostFS.exists(images + "/oci/index.json") && tools.allSatisfy(haveProgram),
-            "root, the test images (scripts/build-test-images.sh) and \(tools.joined(separator: ", ")) (scripts/setup.sh)")
+            "root, the test images (scripts/build-test-images.sh) and \(tools.joined(separator: ", ")) (scripts/setup.sh)"
+        )
     }()
 
     public static let root: Bool = check(getuid() == 0, "root")
 
     /// A Python module (a peer used as an oracle).
     public static func python(_ module: String) -> Bool {
-        check((try? runProcess(["python3", "-c", "import \(module)"]).status) == 0, "python3 with \(module) (scripts/setup.sh)")
+        check(
+            (try? runProcess(["python3", "-c", "import \(module)"]).status) == 0,
+            "python3 with \(module) (scripts/setup.sh)")
     }
 
     public static func programs(_ names: String...) -> Bool {

@@ -29,9 +29,15 @@ import Testing
             // nginx: a range with an excluded end.
             cve(
                 "CVE-2024-1001",
-                [match("cpe:2.3:a:f5:nginx:*:*:*:*:*:*:*:*", #", "versionStartIncluding": "1.25.0", "versionEndExcluding": "1.25.4""#)]),
+                [
+                    match(
+                        "cpe:2.3:a:f5:nginx:*:*:*:*:*:*:*:*",
+                        #", "versionStartIncluding": "1.25.0", "versionEndExcluding": "1.25.4""#)
+                ]),
             // nginx: an included end below our version.
-            cve("CVE-2024-1002", [match("cpe:2.3:a:nginx:nginx:*:*:*:*:*:*:*:*", #", "versionEndIncluding": "1.20.2""#)]),
+            cve(
+                "CVE-2024-1002", [match("cpe:2.3:a:nginx:nginx:*:*:*:*:*:*:*:*", #", "versionEndIncluding": "1.20.2""#)]
+            ),
             // openssl: an exact letter release, and a non-vulnerable platform beside it.
             cve(
                 "CVE-2024-1003",
@@ -40,7 +46,9 @@ import Testing
                     match("cpe:2.3:o:linux:linux_kernel:-:*:*:*:*:*:*:*", vulnerable: false),
                 ]),
             // A product outside the table: never imported, whatever its name.
-            cve("CVE-2024-1004", [match("cpe:2.3:a:acme:nginx_helper:*:*:*:*:*:*:*:*", #", "versionEndExcluding": "9.9""#)]),
+            cve(
+                "CVE-2024-1004",
+                [match("cpe:2.3:a:acme:nginx_helper:*:*:*:*:*:*:*:*", #", "versionEndExcluding": "9.9""#)]),
             // node: a range that ends before our version.
             cve(
                 "CVE-2024-1005",
@@ -56,7 +64,10 @@ import Testing
         try withTemporaryDirectory { dir in
             try HostFS.writeFileAtomically(dir + "/nvdcve-2.0-2024.json", Array(Self.feed.utf8))
             let feeds = try FeedParser.load(dir + "/nvdcve-2.0-2024.json")
-            #expect(feeds.first?.advisories.map(\.id) == ["CVE-2024-1001", "CVE-2024-1002", "CVE-2024-1003", "CVE-2024-1005"])
+            #expect(
+                feeds.first?.advisories.map(\.id) == [
+                    "CVE-2024-1001", "CVE-2024-1002", "CVE-2024-1003", "CVE-2024-1005",
+                ])
             _ = try VulnerabilityDatabase.importFeeds(feeds, into: dir + "/v.sqlite")
             let db = try VulnerabilityDatabase(readingAt: dir + "/v.sqlite")
 
@@ -83,7 +94,8 @@ import Testing
                         ], config: nil
                     )
                 ])
-            let sbom = try SBOMBuilder(cache: nil).build(try ImageLoader.open(.ociLayout(path: dir + "/img", tag: "t")), reference: "t")
+            let sbom = try SBOMBuilder(cache: nil).build(
+                try ImageLoader.open(.ociLayout(path: dir + "/img", tag: "t")), reference: "t")
             let findings = try Matcher(database: db).match(sbom)
             #expect(
                 findings.map { "\($0.id) \($0.package.name)@\($0.package.version)" } == [
@@ -98,14 +110,19 @@ import Testing
     @Test func upstreamVersionOrder() {
         let c = UpstreamVersion()
         let ascending = [
-            "1.0.2", "1.0.2a", "1.0.2k", "1.1.0", "1.1.1", "1.1.1w", "3.0.2", "3.0.11", "3.12.0rc1", "3.12.0", "15.4", "17.0.8+7",
+            "1.0.2", "1.0.2a", "1.0.2k", "1.1.0", "1.1.1", "1.1.1w", "3.0.2", "3.0.11", "3.12.0rc1", "3.12.0", "15.4",
+            "17.0.8+7",
         ]
         for (a, b) in zip(ascending, ascending.dropFirst()) {
             #expect(c.compare(a, b) < 0, "\(a) < \(b)")
             #expect(c.compare(b, a) > 0, "\(b) > \(a)")
         }
-        #expect(c.compare("1.25", "1.25.0") == 0 && c.compare("v2.0.1", "2.0.1") == 0 && c.compare("17.0.8+7", "17.0.8") == 0)
+        #expect(
+            c.compare("1.25", "1.25.0") == 0 && c.compare("v2.0.1", "2.0.1") == 0
+                && c.compare("17.0.8+7", "17.0.8") == 0)
         #expect(c.compare("3.0.0-beta1", "3.0.0") < 0 && c.compare("3.0.0", "3.0.0.1") < 0)
-        #expect(c.compare("3.12.0a1", "3.12.0b1") < 0 && c.compare("3.12.0b1", "3.12.0") < 0 && c.compare("1.0.2", "1.0.2a") < 0)
+        #expect(
+            c.compare("3.12.0a1", "3.12.0b1") < 0 && c.compare("3.12.0b1", "3.12.0") < 0
+                && c.compare("1.0.2", "1.0.2a") < 0)
     }
 }

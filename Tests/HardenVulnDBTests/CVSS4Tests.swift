@@ -41,12 +41,16 @@ import Testing
 
     @Test(.enabled(if: Prerequisites.python("cvss"), "needs python cvss"))
     func agreesWithPythonCVSSOn20000RandomVectors() throws {
-        try #require((try? runProcess(["python3", "-c", "import cvss"]).status) == 0, "python cvss is needed: run scripts/setup.sh")
+        try #require(
+            (try? runProcess(["python3", "-c", "import cvss"]).status) == 0,
+            "python cvss is needed: run scripts/setup.sh")
         var rng = SeededGenerator(seed: 0xC0551)
         let vectors = (0..<20_000).map { _ in Self.randomVector(&rng) }
         try withTemporaryDirectory { dir in
             try HostFS.writeFileAtomically(dir + "/vectors.txt", Array((vectors.joined(separator: "\n") + "\n").utf8))
-            let (status, out) = try runProcess(["sh", "-c", "python3 '\(packageRoot)/Tests/Tools/cvss4-score.py' < '\(dir)/vectors.txt'"])
+            let (status, out) = try runProcess([
+                "sh", "-c", "python3 '\(packageRoot)/Tests/Tools/cvss4-score.py' < '\(dir)/vectors.txt'",
+            ])
             try #require(status == 0, "\(out.prefix(500))")
             let theirs = out.split(separator: "\n").map(String.init)
             try #require(theirs.count == vectors.count)
@@ -64,7 +68,9 @@ import Testing
     @Test func anOSVRecordWithOnlyACVSSv4VectorGetsItsSeverity() throws {
         let record: [String: Any] = [
             "id": "GHSA-test-v4", "modified": "2026-01-01T00:00:00Z",
-            "severity": [["type": "CVSS_V4", "score": "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N"]],
+            "severity": [
+                ["type": "CVSS_V4", "score": "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N"]
+            ],
             "affected": [
                 [
                     "package": ["ecosystem": "PyPI", "name": "example"],

@@ -17,7 +17,8 @@ enum EnrichmentFixtures {
     }
 
     static func cve(
-        _ id: String, modified: String = "2024-03-01T10:00:00.000", status: String = "Analyzed", metrics: [String], cwe: String? = "CWE-787"
+        _ id: String, modified: String = "2024-03-01T10:00:00.000", status: String = "Analyzed", metrics: [String],
+        cwe: String? = "CWE-787"
     )
         -> String
     {
@@ -53,7 +54,9 @@ enum EnrichmentFixtures {
                                 + #"{"source": "cna@example.org", "type": "Secondary", "cvssData": {"version": "3.1", "vectorString": "\#(high31)", "baseScore": 8.8}}]"#
                         )
                 ]),
-            cve("CVE-2024-0002", metrics: [metric("cna@example.org", "Secondary", version: "4.0", vector: v40, score: 9.3)], cwe: nil),
+            cve(
+                "CVE-2024-0002",
+                metrics: [metric("cna@example.org", "Secondary", version: "4.0", vector: v40, score: 9.3)], cwe: nil),
             cve("CVE-2024-0003", status: "Rejected", metrics: []),
         ])
     }
@@ -94,11 +97,14 @@ enum EnrichmentFixtures {
 
     @Test func nvdCVERecordsKEVAndEPSSImportWithTheirSourcesAndDates() throws {
         try withTemporaryDirectory { dir in
-            try HostFS.writeFileAtomically(dir + "/nvdcve-2.0-2024.json.gz", try Self.gzip(Array(EnrichmentFixtures.yearly.utf8)))
+            try HostFS.writeFileAtomically(
+                dir + "/nvdcve-2.0-2024.json.gz", try Self.gzip(Array(EnrichmentFixtures.yearly.utf8)))
             try HostFS.writeFileAtomically(dir + "/kev.json", Array(EnrichmentFixtures.kev.utf8))
-            try HostFS.writeFileAtomically(dir + "/epss_scores-2026-11-28.csv.gz", try Self.gzip(Array(EnrichmentFixtures.epss.utf8)))
+            try HostFS.writeFileAtomically(
+                dir + "/epss_scores-2026-11-28.csv.gz", try Self.gzip(Array(EnrichmentFixtures.epss.utf8)))
             try HostFS.makeDirectories(dir + "/cvelistV5/cves/2024/0xxx")
-            try HostFS.writeFileAtomically(dir + "/cvelistV5/cves/2024/0xxx/CVE-2024-0005.json", Array(EnrichmentFixtures.cve5.utf8))
+            try HostFS.writeFileAtomically(
+                dir + "/cvelistV5/cves/2024/0xxx/CVE-2024-0005.json", Array(EnrichmentFixtures.cve5.utf8))
             var feeds: [ParsedFeed] = []
             for f in ["nvdcve-2.0-2024.json.gz", "kev.json", "epss_scores-2026-11-28.csv.gz", "cvelistV5"] {
                 feeds += try FeedParser.load(dir + "/" + f)
@@ -123,7 +129,9 @@ enum EnrichmentFixtures {
             #expect(try db.cwes(of: "CVE-2024-0001") == ["CWE-787"])
 
             let kev = try #require(try db.kev(of: "CVE-2024-0001"))
-            #expect(kev.dateAdded == "2024-05-01" && kev.dueDate == "2024-05-22" && kev.knownRansomwareCampaignUse == "Known")
+            #expect(
+                kev.dateAdded == "2024-05-01" && kev.dueDate == "2024-05-22"
+                    && kev.knownRansomwareCampaignUse == "Known")
             #expect(try db.kev(of: "CVE-2024-0002") == nil)
             let epss = try #require(try db.epss(of: "CVE-2024-0001"))
             #expect(epss.score == 0.9421 && epss.percentile == 0.9991 && epss.date == "2026-11-28")
@@ -132,7 +140,8 @@ enum EnrichmentFixtures {
             #expect(sources["cisa-kev"]?.dataDate == "2026-11-27T17:00:00.000Z")
             #expect(sources["first-epss"]?.dataDate == "2026-11-28T00:00:00+0000")
             #expect(sources["nvd:nvdcve-2.0-2024"]?.dataDate == "2026-11-28T01:00:00.000")
-            let age = try #require(sources["first-epss"]?.dataAgeDays(now: Date(timeIntervalSince1970: 1_795_996_800)))  // 2026-11-30
+            // now: 2026-11-30
+            let age = try #require(sources["first-epss"]?.dataAgeDays(now: Date(timeIntervalSince1970: 1_795_996_800)))
             #expect(abs(age - 2) < 0.01)
         }
     }
@@ -145,11 +154,13 @@ enum EnrichmentFixtures {
                 EnrichmentFixtures.cve(
                     "CVE-2024-0001", modified: "2024-06-01T00:00:00.000",
                     metrics: [
-                        EnrichmentFixtures.metric("nvd@nist.gov", "Primary", version: "3.1", vector: EnrichmentFixtures.high31, score: 8.8)
+                        EnrichmentFixtures.metric(
+                            "nvd@nist.gov", "Primary", version: "3.1", vector: EnrichmentFixtures.high31, score: 8.8)
                     ])
             ])
             try HostFS.writeFileAtomically(dir + "/nvdcve-2.0-modified.json", Array(modified.utf8))
-            let feeds = try FeedParser.load(dir + "/nvdcve-2.0-2024.json") + FeedParser.load(dir + "/nvdcve-2.0-modified.json")
+            let feeds =
+                try FeedParser.load(dir + "/nvdcve-2.0-2024.json") + FeedParser.load(dir + "/nvdcve-2.0-modified.json")
             _ = try VulnerabilityDatabase.importFeeds(feeds, into: dir + "/v.sqlite")
             let db = try VulnerabilityDatabase(readingAt: dir + "/v.sqlite")
             let nvd = try db.severities(of: "CVE-2024-0001").filter { $0.source == "nvd" }
@@ -159,7 +170,8 @@ enum EnrichmentFixtures {
                 EnrichmentFixtures.cve(
                     "CVE-2024-0009", modified: "2024-01-01T00:00:00.000",
                     metrics: [
-                        EnrichmentFixtures.metric("nvd@nist.gov", "Primary", version: "3.1", vector: EnrichmentFixtures.high31, score: 8.8)
+                        EnrichmentFixtures.metric(
+                            "nvd@nist.gov", "Primary", version: "3.1", vector: EnrichmentFixtures.high31, score: 8.8)
                     ]),
                 EnrichmentFixtures.cve(
                     "CVE-2024-0009", modified: "2024-02-01T00:00:00.000",
@@ -178,12 +190,16 @@ enum EnrichmentFixtures {
     @Test(arguments: [
         ("truncated.json", String(EnrichmentFixtures.yearly.prefix(300)), "not a valid NVD CVE API 2.0 document"),
         (
-            "wrongtype.json", EnrichmentFixtures.yearly.replacingOccurrences(of: "\"baseScore\": 9.8", with: "\"baseScore\": \"high\""),
+            "wrongtype.json",
+            EnrichmentFixtures.yearly.replacingOccurrences(of: "\"baseScore\": 9.8", with: "\"baseScore\": \"high\""),
             "wrong type"
         ),
         ("kev.json", String(EnrichmentFixtures.kev.prefix(200)), "not a valid CISA KEV catalog"),
         ("epss.csv", "#model_version:v1,score_date:2026-11-28\ncve,epss,percentile\nCVE-2024-1,1.7,0.5\n", "line 3"),
-        ("cve5.json", EnrichmentFixtures.cve5.replacingOccurrences(of: "\"cveId\"", with: "\"cveID\""), "missing \"cveId\""),
+        (
+            "cve5.json", EnrichmentFixtures.cve5.replacingOccurrences(of: "\"cveId\"", with: "\"cveID\""),
+            "missing \"cveId\""
+        ),
     ])
     func aMalformedFeedIsAOneLineErrorAndTheDatabaseIsKept(name: String, content: String, message: String) throws {
         try withTemporaryDirectory { dir in
@@ -192,7 +208,8 @@ enum EnrichmentFixtures {
             let before = try HostFS.readFile(dir + "/v.sqlite")
             try HostFS.writeFileAtomically(dir + "/" + name, Array(content.utf8))
             let error = #expect(throws: HardenError.self) {
-                _ = try VulnerabilityDatabase.importFeeds(try FeedParser.load(dir + "/" + name), into: dir + "/v.sqlite")
+                _ = try VulnerabilityDatabase.importFeeds(
+                    try FeedParser.load(dir + "/" + name), into: dir + "/v.sqlite")
             }
             let text = error?.message ?? ""
             #expect(text.hasPrefix(dir + "/" + name) && text.contains(message) && !text.contains("\n"), "\(text)")
@@ -203,7 +220,8 @@ enum EnrichmentFixtures {
     /// CVSS v3.1 §5 qualitative ratings: 0.0 none, 0.1–3.9 low, 4.0–6.9 medium, 7.0–8.9 high, 9.0–10.0 critical (v4.0 the
     /// same); v2 (NVD): 0–3.9 low, 4.0–6.9 medium, 7.0–10.0 high.
     @Test(arguments: [
-        (0.0, Severity.negligible), (0.1, .low), (3.9, .low), (4.0, .medium), (6.9, .medium), (7.0, .high), (8.9, .high), (9.0, .critical),
+        (0.0, Severity.negligible), (0.1, .low), (3.9, .low), (4.0, .medium), (6.9, .medium), (7.0, .high),
+        (8.9, .high), (9.0, .critical),
         (10.0, .critical),
     ])
     func cvssBandsAtTheirEdges(score: Double, expected: Severity) {
@@ -216,13 +234,18 @@ enum EnrichmentFixtures {
     }
 
     @Test func theVendorsRatingComesBeforeNVDs() {
-        let nvd = SeverityRating(source: "nvd", type: "CVSS_V3", vector: EnrichmentFixtures.critical31, score: 9.8, severity: .critical)
+        let nvd = SeverityRating(
+            source: "nvd", type: "CVSS_V3", vector: EnrichmentFixtures.critical31, score: 9.8, severity: .critical)
         let debianLow = SeverityRating(source: "debian", type: "urgency", vector: "low", score: nil, severity: .low)
-        let debianUnknown = SeverityRating(source: "debian", type: "urgency", vector: "not yet assigned", score: nil, severity: .unknown)
+        let debianUnknown = SeverityRating(
+            source: "debian", type: "urgency", vector: "not yet assigned", score: nil, severity: .unknown)
         #expect(Matcher.primarySeverity([nvd, debianLow]) == (.low, "debian"))
-        #expect(Matcher.primarySeverity([nvd, debianUnknown]) == (.critical, "nvd"), "an unassigned urgency falls back to NVD")
+        #expect(
+            Matcher.primarySeverity([nvd, debianUnknown]) == (.critical, "nvd"),
+            "an unassigned urgency falls back to NVD")
         #expect(Matcher.primarySeverity([debianUnknown]) == (.unknown, nil))
-        let cna = SeverityRating(source: "cna:x", type: "CVSS_V3", vector: EnrichmentFixtures.high31, score: 8.8, severity: .high)
+        let cna = SeverityRating(
+            source: "cna:x", type: "CVSS_V3", vector: EnrichmentFixtures.high31, score: 8.8, severity: .high)
         #expect(Matcher.primarySeverity([cna, nvd]) == (.critical, "nvd"))
         #expect(Matcher.primarySeverity([cna]) == (.high, "cna:x"))
     }
@@ -231,18 +254,31 @@ enum EnrichmentFixtures {
         func finding(_ id: String, _ s: Severity, kev: Bool = false, epss: Double? = nil) -> Finding {
             var f = Finding(
                 id: id, ids: [id],
-                package: .init(ref: "p", type: "deb", name: "p", version: "1", purl: "pkg:deb/debian/p@1", layer: nil, locations: []),
-                matchedOn: "", fixState: .fixed, fixedVersions: ["2"], severity: s, ratings: [], summary: nil, sources: [], suppressed: nil)
-            if kev { f.kev = KEVEntry(cve: id, dateAdded: "2024-01-01", dueDate: nil, knownRansomwareCampaignUse: nil, name: nil) }
+                package: .init(
+                    ref: "p", type: "deb", name: "p", version: "1", purl: "pkg:deb/debian/p@1", layer: nil,
+                    locations: []),
+                matchedOn: "", fixState: .fixed, fixedVersions: ["2"], severity: s, ratings: [], summary: nil,
+                sources: [], suppressed: nil)
+            if kev {
+                f.kev = KEVEntry(
+                    cve: id, dateAdded: "2024-01-01", dueDate: nil, knownRansomwareCampaignUse: nil, name: nil)
+            }
             f.epss = epss.map { EPSSScore(score: $0, percentile: 0.5, date: nil) }
             return f
         }
-        let findings = [finding("CVE-1", .unknown), finding("CVE-2", .high), finding("CVE-3", .low, kev: true, epss: 0.7)]
+        let findings = [
+            finding("CVE-1", .unknown), finding("CVE-2", .high), finding("CVE-3", .low, kev: true, epss: 0.7),
+        ]
         #expect(VulnerabilityGate(failOn: .critical).evaluate(findings).failures.isEmpty)
         #expect(VulnerabilityGate(failOn: .critical).evaluate(findings).unknownNotGated == 1)
-        #expect(VulnerabilityGate(failOn: .critical, unknown: .fail).evaluate(findings).failures.map(\.finding.id) == ["CVE-1"])
+        #expect(
+            VulnerabilityGate(failOn: .critical, unknown: .fail).evaluate(findings).failures.map(\.finding.id) == [
+                "CVE-1"
+            ])
         #expect(VulnerabilityGate(failOn: .critical, unknown: .ignore).evaluate(findings).unknownNotGated == 0)
-        #expect(VulnerabilityGate(failOn: .unknown).evaluate(findings).failures.count == 3, "--fail-on unknown fails on any finding")
+        #expect(
+            VulnerabilityGate(failOn: .unknown).evaluate(findings).failures.count == 3,
+            "--fail-on unknown fails on any finding")
         #expect(VulnerabilityGate(failOn: .high).evaluate(findings).failures.map(\.finding.id) == ["CVE-2"])
         #expect(VulnerabilityGate(knownExploited: true).evaluate(findings).failures.map(\.finding.id) == ["CVE-3"])
         #expect(VulnerabilityGate(maxEPSS: 0.5).evaluate(findings).failures.map(\.finding.id) == ["CVE-3"])

@@ -11,9 +11,12 @@ import Testing
 
 @Suite struct ComparatorVectorTests {
     @Test(arguments: [
-        ("0.1.0_alpha", "0.1.3_alpha", -1), ("1.1", "1.1_alpha1", 1), ("1.2", "1.3_alpha", -1), ("2.3.0b-r1", "2.3.0b-r2", -1),
-        ("3.1_p16", "3.1_p17", -1), ("1.0.4-r3", "1.0.4-r4", -1), ("1.0", "1.0.1", -1), ("1.0", "1.0-r1", -1), ("1.0", "1.0_p1", -1),
-        ("1.0_rc1", "1.0", -1), ("1.0-r1", "1.0.1", -1), ("1.0a", "1.0.1", -1), ("1.07", "1.19", -1), ("1.01", "1.1", -1),
+        ("0.1.0_alpha", "0.1.3_alpha", -1), ("1.1", "1.1_alpha1", 1), ("1.2", "1.3_alpha", -1),
+        ("2.3.0b-r1", "2.3.0b-r2", -1),
+        ("3.1_p16", "3.1_p17", -1), ("1.0.4-r3", "1.0.4-r4", -1), ("1.0", "1.0.1", -1), ("1.0", "1.0-r1", -1),
+        ("1.0", "1.0_p1", -1),
+        ("1.0_rc1", "1.0", -1), ("1.0-r1", "1.0.1", -1), ("1.0a", "1.0.1", -1), ("1.07", "1.19", -1),
+        ("1.01", "1.1", -1),
         ("1.2.3", "1.2.3", 0),
     ])
     func apk(a: String, b: String, expected: Int) {
@@ -22,7 +25,8 @@ import Testing
     }
 
     @Test(arguments: [
-        ("1.0", "1_0", 0), ("1.0a", "1.0", 1), ("1.0.1", "1.0", 1), ("1.0.1", "1.0.a", 1), ("1.0~rc1", "1.0", -1), ("1.0^git1", "1.0", 1),
+        ("1.0", "1_0", 0), ("1.0a", "1.0", 1), ("1.0.1", "1.0", 1), ("1.0.1", "1.0.a", 1), ("1.0~rc1", "1.0", -1),
+        ("1.0^git1", "1.0", 1),
         ("1.0^git1", "1.0.1", -1), ("1:1.0-1", "2.0-1", 1), ("2.0-1.el9", "2.0-2.el9", -1), ("010", "10", 0),
     ])
     func rpm(a: String, b: String, expected: Int) {
@@ -30,8 +34,10 @@ import Testing
     }
 
     @Test(arguments: [
-        ("1.0.0-alpha", "1.0.0-alpha.1", -1), ("1.0.0-alpha.1", "1.0.0-alpha.beta", -1), ("1.0.0-beta.11", "1.0.0-rc.1", -1),
-        ("1.0.0-rc.1", "1.0.0", -1), ("v1.2.3", "1.2.3", 0), ("1.2.3+build", "1.2.3", 0), ("2.0.0+incompatible", "1.9.9", 1),
+        ("1.0.0-alpha", "1.0.0-alpha.1", -1), ("1.0.0-alpha.1", "1.0.0-alpha.beta", -1),
+        ("1.0.0-beta.11", "1.0.0-rc.1", -1),
+        ("1.0.0-rc.1", "1.0.0", -1), ("v1.2.3", "1.2.3", 0), ("1.2.3+build", "1.2.3", 0),
+        ("2.0.0+incompatible", "1.9.9", 1),
     ])
     func semver(a: String, b: String, expected: Int) {
         #expect(SemanticVersion().compare(a, b) == expected)
@@ -41,7 +47,8 @@ import Testing
         let c = PEP440Version()
         func pkg(_ events: [RangeEvent], versions: [String] = []) -> AffectedPackage {
             AffectedPackage(
-                ecosystem: "PyPI", release: nil, package: "x", ranges: [AffectedRange(type: "ECOSYSTEM", events: events)],
+                ecosystem: "PyPI", release: nil, package: "x",
+                ranges: [AffectedRange(type: "ECOSYSTEM", events: events)],
                 versions: versions, fixState: .fixed, urgency: nil)
         }
         let intro0fixed2 = pkg([
@@ -87,9 +94,11 @@ import Testing
         try withTemporaryDirectory { dir in
             let fixtures = packageRoot + "/Tests/Fixtures/feeds"
             let sample =
-                try JSONSerialization.jsonObject(with: Data(try HostFS.readFile(fixtures + "/osv-PyPI-sample.json"))) as! [String: Any]
+                try JSONSerialization.jsonObject(with: Data(try HostFS.readFile(fixtures + "/osv-PyPI-sample.json")))
+                as! [String: Any]
             let entries = try sample.keys.sorted().map {
-                ZipFixture.Entry($0, Array(try JSONSerialization.data(withJSONObject: sample[$0]!, options: [.sortedKeys])))
+                ZipFixture.Entry(
+                    $0, Array(try JSONSerialization.data(withJSONObject: sample[$0]!, options: [.sortedKeys])))
             }
             try HostFS.writeFileAtomically(dir + "/osv-PyPI-all.zip", try ZipFixture.build(entries))
             let feeds = [dir + "/osv-PyPI-all.zip", fixtures + "/alpine-secdb-v3.11-main.json"]

@@ -17,13 +17,17 @@ func compareWithTool(_ argv: [String], pairs: [(String, String)], dir: String) t
 @Suite struct VersionPropertyTests {
     static func dpkgVersion(_ rng: inout SeededGenerator) -> String {
         let alnum = Array("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJ.+~")
-        func part(_ n: Int, _ chars: [Character]) -> String { String((0..<n).map { _ in chars.randomElement(using: &rng) ?? "0" }) }
+        func part(_ n: Int, _ chars: [Character]) -> String {
+            String((0..<n).map { _ in chars.randomElement(using: &rng) ?? "0" })
+        }
         var v = ""
         if Int.random(in: 0..<5, using: &rng) == 0 { v += "\(Int.random(in: 0..<3, using: &rng)):" }
         v += String(Int.random(in: 0..<20, using: &rng))
         for _ in 0..<Int.random(in: 0..<4, using: &rng) {
             v += [".", "~", "+", "", "."].randomElement(using: &rng) ?? "."
-            v += Bool.random(using: &rng) ? String(Int.random(in: 0..<12, using: &rng)) : part(Int.random(in: 1...3, using: &rng), alnum)
+            v +=
+                Bool.random(using: &rng)
+                ? String(Int.random(in: 0..<12, using: &rng)) : part(Int.random(in: 1...3, using: &rng), alnum)
         }
         if Bool.random(using: &rng) {
             v +=
@@ -52,11 +56,13 @@ func compareWithTool(_ argv: [String], pairs: [(String, String)], dir: String) t
 
     @Test(
         .enabled(
-            if: Prerequisites.check(haveProgram("gcc") && HostFS.exists("/usr/include/dpkg/version.h"), "gcc and libdpkg-dev"),
+            if: Prerequisites.check(
+                haveProgram("gcc") && HostFS.exists("/usr/include/dpkg/version.h"), "gcc and libdpkg-dev"),
             "needs gcc and libdpkg-dev"))
     func dpkgAgreesWithDpkgOn100000Pairs() throws {
         try #require(
-            haveProgram("gcc") && HostFS.exists("/usr/include/dpkg/version.h"), "gcc and libdpkg-dev are needed: run scripts/setup.sh")
+            haveProgram("gcc") && HostFS.exists("/usr/include/dpkg/version.h"),
+            "gcc and libdpkg-dev are needed: run scripts/setup.sh")
         try withTemporaryDirectory { dir in
             // libdpkg's dpkg_version_compare is the code behind `dpkg --compare-versions`.
             let (cc, ccOut) = try runProcess([
@@ -89,7 +95,8 @@ func compareWithTool(_ argv: [String], pairs: [(String, String)], dir: String) t
         var v = ""
         if Int.random(in: 0..<8, using: &rng) == 0 { v += "\(Int.random(in: 0..<3, using: &rng))!" }
         if Int.random(in: 0..<20, using: &rng) == 0 { v = "v" + v }
-        v += (0..<Int.random(in: 1...4, using: &rng)).map { _ in String(Int.random(in: 0..<12, using: &rng)) }.joined(separator: ".")
+        v += (0..<Int.random(in: 1...4, using: &rng)).map { _ in String(Int.random(in: 0..<12, using: &rng)) }.joined(
+            separator: ".")
         let seps = ["", ".", "-", "_"]
         if Int.random(in: 0..<3, using: &rng) == 0 {
             v +=
@@ -103,7 +110,9 @@ func compareWithTool(_ argv: [String], pairs: [(String, String)], dir: String) t
             if Bool.random(using: &rng) {
                 v += "-\(Int.random(in: 0..<4, using: &rng))"
             } else {
-                v += (seps.randomElement(using: &rng) ?? "") + (["post", "rev", "r"].randomElement(using: &rng) ?? "post")
+                v +=
+                    (seps.randomElement(using: &rng) ?? "")
+                    + (["post", "rev", "r"].randomElement(using: &rng) ?? "post")
                 if Bool.random(using: &rng) { v += String(Int.random(in: 0..<4, using: &rng)) }
             }
         }
@@ -116,20 +125,25 @@ func compareWithTool(_ argv: [String], pairs: [(String, String)], dir: String) t
                 "+"
                 + (0..<Int.random(in: 1...3, using: &rng)).map { _ in
                     Bool.random(using: &rng)
-                        ? String(Int.random(in: 0..<20, using: &rng)) : (["ubuntu", "abc", "x1", "deb"].randomElement(using: &rng) ?? "a")
+                        ? String(Int.random(in: 0..<20, using: &rng))
+                        : (["ubuntu", "abc", "x1", "deb"].randomElement(using: &rng) ?? "a")
                 }.joined(separator: [".", "-", "_"].randomElement(using: &rng) ?? ".")
         }
-        if Int.random(in: 0..<50, using: &rng) == 0 { v += ["..", "+", "-", "x", "_"].randomElement(using: &rng) ?? "" }  // some invalid ones
+        if Int.random(in: 0..<50, using: &rng) == 0 {
+            v += ["..", "+", "-", "x", "_"].randomElement(using: &rng) ?? ""
+        }  // some invalid ones
         return Int.random(in: 0..<10, using: &rng) == 0 ? v.uppercased() : v
     }
 
     @Test(.enabled(if: Prerequisites.python("packaging"), "needs python packaging"))
     func pep440AgreesWithPackagingOn100000Pairs() throws {
         try #require(
-            (try? runProcess(["python3", "-c", "import packaging"]).status) == 0, "python packaging is needed: run scripts/setup.sh")
+            (try? runProcess(["python3", "-c", "import packaging"]).status) == 0,
+            "python packaging is needed: run scripts/setup.sh")
         try withTemporaryDirectory { dir in
             let pairs = Self.pairs(100_000, seed: 7, Self.pep440Version)
-            let theirs = try compareWithTool(["python3", packageRoot + "/Tests/Tools/pep440-compare.py"], pairs: pairs, dir: dir)
+            let theirs = try compareWithTool(
+                ["python3", packageRoot + "/Tests/Tools/pep440-compare.py"], pairs: pairs, dir: dir)
             try #require(theirs.count == pairs.count)
             let ours = PEP440Version()
             var mismatches: [String] = []

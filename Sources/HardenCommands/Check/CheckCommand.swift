@@ -42,7 +42,8 @@ extension Application {
 
         @Option(
             name: .long,
-            help: ArgumentHelp("A runtime profile of this image, or of the image it was minified from.", valueName: "PROFILE.json"))
+            help: ArgumentHelp(
+                "A runtime profile of this image, or of the image it was minified from.", valueName: "PROFILE.json"))
         public var profile: String?
 
         @Option(name: .long, help: "Output format: table, json or sarif.")
@@ -73,7 +74,8 @@ extension Application {
             let configDigest = img.configDigest.description
             if let runtimeProfile, let profile {
                 let source = img.config.config?.labels?["io.harden.source"]
-                try runtimeProfile.image.require(configDigest, reference: reference.description, file: profile, alsoAccepted: source)
+                try runtimeProfile.image.require(
+                    configDigest, reference: reference.description, file: profile, alsoAccepted: source)
             }
             let progress = ProgressLine(enabled: global.showProgress)
             progress.update("check: reading \(img.layers.count) layers")
@@ -88,7 +90,8 @@ extension Application {
             if pol?.needsVulnerabilities == true && data.database == nil {
                 throw HardenError(
                     .notFound,
-                    "\(database.path): the policy's vulnerability rules need a vulnerability database (harden db import or db update)")
+                    "\(database.path): the policy's vulnerability rules need a vulnerability database (harden db import or db update)"
+                )
             }
             let findings = try sbom.flatMap { try data.findings($0) }
             progress.finish()
@@ -101,7 +104,8 @@ extension Application {
             let stage = CheckStage.run(input)
             let (checks, verdict) = (stage.checks, stage.verdict)
             let report = CheckReport(
-                image: reference.description, manifestDigest: img.manifestDigest.description, configDigest: configDigest,
+                image: reference.description, manifestDigest: img.manifestDigest.description,
+                configDigest: configDigest,
                 checks: checks, policy: verdict, policyFile: policy)
             let text: String
             switch format {
@@ -112,7 +116,9 @@ extension Application {
             try Output.emit(text, to: output)
             var failed = false
             if let verdict, !verdict.passed {
-                for v in verdict.violations { writeStandardError("harden: policy violation: [\(v.rule)] \(v.message)\n") }
+                for v in verdict.violations {
+                    writeStandardError("harden: policy violation: [\(v.rule)] \(v.message)\n")
+                }
                 failed = true
             }
             if let failOn {

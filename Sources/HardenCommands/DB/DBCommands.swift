@@ -10,7 +10,10 @@ import Logging
 
 /// `--db PATH` (env HARDEN_DB).
 public struct DatabaseOptions: ParsableArguments {
-    @Option(name: .long, help: "Vulnerability database [environment: HARDEN_DB; default: $XDG_CACHE_HOME/harden/vulnerabilities.sqlite].")
+    @Option(
+        name: .long,
+        help: "Vulnerability database [environment: HARDEN_DB; default: $XDG_CACHE_HOME/harden/vulnerabilities.sqlite]."
+    )
     public var db: String?
 
     public init() {}
@@ -21,16 +24,19 @@ public struct DatabaseOptions: ParsableArguments {
 extension Application {
     public struct DB: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
-            commandName: "db", abstract: "Manage the vulnerability database.", subcommands: [DBImport.self, DBUpdate.self, DBStatus.self])
+            commandName: "db", abstract: "Manage the vulnerability database.",
+            subcommands: [DBImport.self, DBUpdate.self, DBStatus.self])
         public init() {}
     }
 
     public struct DBImport: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
             commandName: "import",
-            abstract: "Import feeds: OSV (JSON file, directory, all.zip), Debian security tracker JSON, Alpine secdb JSON.",
+            abstract:
+                "Import feeds: OSV (JSON file, directory, all.zip), Debian security tracker JSON, Alpine secdb JSON.",
             discussion:
-                "The format is detected from the content. The import is atomic: the database is replaced only when every feed imported.")
+                "The format is detected from the content. The import is atomic: the database is replaced only when every feed imported."
+        )
 
         @OptionGroup public var global: GlobalOptions
         @OptionGroup public var database: DatabaseOptions
@@ -131,13 +137,19 @@ extension Application {
             let db = try VulnerabilityDatabase(readingAt: database.path)
             let sources = try db.sources()
             let formatter = ISO8601DateFormatter()
-            let ages = sources.compactMap { formatter.date(from: $0.importedAt).map { Date().timeIntervalSince($0) / 86400 } }
+            let ages = sources.compactMap {
+                formatter.date(from: $0.importedAt).map { Date().timeIntervalSince($0) / 86400 }
+            }
             let oldest = ages.max()
             var warnings: [String] = []
-            if let oldest, oldest > 5 { warnings.append("the oldest feed was imported \(Int(oldest)) days ago; run `harden db update`") }
+            if let oldest, oldest > 5 {
+                warnings.append("the oldest feed was imported \(Int(oldest)) days ago; run `harden db update`")
+            }
             let status = Status(
-                path: db.path, schemaVersion: VulnerabilityDatabase.schemaVersion, vulnerabilities: try db.count("vulnerabilities"),
-                affectedPackages: try db.count("affected"), sources: sources, oldestImportAgeDays: oldest, warnings: warnings)
+                path: db.path, schemaVersion: VulnerabilityDatabase.schemaVersion,
+                vulnerabilities: try db.count("vulnerabilities"),
+                affectedPackages: try db.count("affected"), sources: sources, oldestImportAgeDays: oldest,
+                warnings: warnings)
             switch format {
             case .json:
                 print(String(decoding: try JSONCoding.encode(status, pretty: true), as: UTF8.self))

@@ -12,7 +12,8 @@ import HardenVulnDB
 extension Application {
     public struct FleetBenchPopulate: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
-            commandName: "bench-populate", abstract: "Benchmark support: store synthetic images; time re-matches.", shouldDisplay: false)
+            commandName: "bench-populate", abstract: "Benchmark support: store synthetic images; time re-matches.",
+            shouldDisplay: false)
 
         @OptionGroup public var global: GlobalOptions
         @OptionGroup public var fleetDatabase: FleetDatabaseOptions
@@ -33,7 +34,8 @@ extension Application {
                 let everything = step == "rematch-all"
                 let r = try await FleetStore.with(url: url, logger: logger) { store in
                     try await store.rematch(
-                        database: try VulnerabilityDatabase(readingAt: dbPath), databaseDigest: digest, rule: nil, everything: everything)
+                        database: try VulnerabilityDatabase(readingAt: dbPath), databaseDigest: digest, rule: nil,
+                        everything: everything)
                 }
                 print(
                     "rematch\(everything ? "-all" : ""): \(r.changedKeys) changed keys, \(r.images) images, \(r.packages) packages, +\(r.newFindings) -\(r.resolvedFindings) findings, \(String(format: "%.3f", r.seconds)) s"
@@ -42,13 +44,16 @@ extension Application {
                 let templates = try sboms.map { path in
                     try JSONDecoder().decode(SBOM.self, from: Data(try HostFS.readFile(path, limit: 1 << 30)))
                 }
-                guard !templates.isEmpty else { throw HardenError(.invalidArgument, "give harden JSON SBOMs to build images from") }
+                guard !templates.isEmpty else {
+                    throw HardenError(.invalidArgument, "give harden JSON SBOMs to build images from")
+                }
                 let n = images
                 let vary = self.vary
                 let started = ContinuousClock.now
                 try await FleetStore.with(url: url, connections: 6, logger: logger) { store in
                     // The baseline fingerprints first: these images are matched against this database.
-                    _ = try await store.rematch(database: try VulnerabilityDatabase(readingAt: dbPath), databaseDigest: digest, rule: nil)
+                    _ = try await store.rematch(
+                        database: try VulnerabilityDatabase(readingAt: dbPath), databaseDigest: digest, rule: nil)
                     try await withThrowingTaskGroup(of: Void.self) { group in
                         let lanes = 4
                         for lane in 0..<lanes {

@@ -45,7 +45,8 @@ extension Application {
     }
 
     public struct FleetSubmit: AsyncParsableCommand {
-        public static let configuration = CommandConfiguration(commandName: "submit", abstract: "Queue scan or run jobs for images.")
+        public static let configuration = CommandConfiguration(
+            commandName: "submit", abstract: "Queue scan or run jobs for images.")
         @OptionGroup public var global: GlobalOptions
         @OptionGroup public var client: FleetClientOptions
         @Argument(help: "Image references as workers will open them (registry references, or paths workers can read).")
@@ -57,10 +58,15 @@ extension Application {
         @Option(name: .long, help: "Attempts before the job fails.") public var maxAttempts = 3
         @Option(
             name: .long, parsing: .unconditionalSingleValue,
-            help: ArgumentHelp("run jobs: one argument of harden run's probe, settings or minify options (repeatable).", valueName: "ARG"))
+            help: ArgumentHelp(
+                "run jobs: one argument of harden run's probe, settings or minify options (repeatable).",
+                valueName: "ARG"))
         public var runArg: [String] = []
-        @Option(name: .long, help: ArgumentHelp("run jobs: a policy file sent with the job.", valueName: "FILE")) public var policy: String?
-        @Option(name: .long, help: ArgumentHelp("run jobs: push the hardened image here (a registry reference).", valueName: "REF"))
+        @Option(name: .long, help: ArgumentHelp("run jobs: a policy file sent with the job.", valueName: "FILE")) public
+            var policy: String?
+        @Option(
+            name: .long,
+            help: ArgumentHelp("run jobs: push the hardened image here (a registry reference).", valueName: "REF"))
         public var pushTo: String?
         @Option(
             name: .long,
@@ -74,11 +80,15 @@ extension Application {
 
         public func run() async throws {
             guard !images.isEmpty else { throw HardenError(.invalidArgument, "give at least one image") }
-            guard let action = JobAction(rawValue: action) else { throw HardenError(.invalidArgument, "--action: scan or run") }
+            guard let action = JobAction(rawValue: action) else {
+                throw HardenError(.invalidArgument, "--action: scan or run")
+            }
             var labels: [String: String] = [:]
             for l in label {
                 let kv = l.split(separator: "=", maxSplits: 1).map(String.init)
-                guard kv.count == 2, !kv[0].isEmpty else { throw HardenError(.invalidArgument, "--label: \(l) is not KEY=VALUE") }
+                guard kv.count == 2, !kv[0].isEmpty else {
+                    throw HardenError(.invalidArgument, "--label: \(l) is not KEY=VALUE")
+                }
                 labels[kv[0]] = kv[1]
             }
             var options = JobOptions(platform: platform, labels: labels.isEmpty ? nil : labels)
@@ -103,12 +113,14 @@ extension Application {
     }
 
     public struct FleetWait: AsyncParsableCommand {
-        public static let configuration = CommandConfiguration(commandName: "wait", abstract: "Wait for jobs; exit 1 if any failed.")
+        public static let configuration = CommandConfiguration(
+            commandName: "wait", abstract: "Wait for jobs; exit 1 if any failed.")
         @OptionGroup public var global: GlobalOptions
         @OptionGroup public var client: FleetClientOptions
         @Argument(help: "Job ids.") public var jobs: [Int64] = []
         @Option(name: .long, help: "Output format: table or json.") public var format: OutputFormat = .table
-        @Option(name: .long, help: ArgumentHelp("Give up after this long.", valueName: "DURATION")) public var timeout = "1h"
+        @Option(name: .long, help: ArgumentHelp("Give up after this long.", valueName: "DURATION")) public var timeout =
+            "1h"
         public init() {}
 
         public func run() async throws {
@@ -128,7 +140,9 @@ extension Application {
             while done.count < ids.count {
                 for id in ids where done[id] == nil {
                     let job: FleetJob = try await client.get("/v1/jobs/\(id)")
-                    if job.state == JobState.succeeded.rawValue || job.state == JobState.failed.rawValue { done[id] = job }
+                    if job.state == JobState.succeeded.rawValue || job.state == JobState.failed.rawValue {
+                        done[id] = job
+                    }
                 }
                 if done.count == ids.count { break }
                 guard ContinuousClock.now < deadline else {
@@ -144,10 +158,14 @@ extension Application {
                 for j in jobs {
                     let s = j.summary
                     rows.append([
-                        String(j.id), j.state, j.image, s.map { String($0.packages) } ?? "", s.map { String($0.findings) } ?? "",
-                        s.map { String($0.bySeverity["critical"] ?? 0) } ?? "", s.map { String($0.bySeverity["high"] ?? 0) } ?? "",
+                        String(j.id), j.state, j.image, s.map { String($0.packages) } ?? "",
+                        s.map { String($0.findings) } ?? "",
+                        s.map { String($0.bySeverity["critical"] ?? 0) } ?? "",
+                        s.map { String($0.bySeverity["high"] ?? 0) } ?? "",
                         j.error
-                            ?? (s?.policyFailures.map { $0.isEmpty ? "policy passed" : "policy fails: " + $0.joined(separator: ",") } ?? ""),
+                            ?? (s?.policyFailures.map {
+                                $0.isEmpty ? "policy passed" : "policy fails: " + $0.joined(separator: ",")
+                            } ?? ""),
                     ])
                 }
                 try Output.emit(TextTable(rows: rows).render() + "\n", to: nil)
@@ -170,24 +188,33 @@ extension Application {
 
         public func run() async throws {
             var path = "/v1/jobs?limit=\(limit)"
-            if let state { path += "&state=\(state.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")" }
+            if let state {
+                path += "&state=\(state.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")"
+            }
             let jobs: [FleetJob] = try await client.client().get(path)
             if format == .json { return try emitJSON(jobs) }
             var rows = [["JOB", "ACTION", "STATE", "ATTEMPTS", "IMAGE", "WORKER", "ERROR"]]
             for j in jobs {
-                rows.append([String(j.id), j.action, j.state, "\(j.attempts)/\(j.maxAttempts)", j.image, j.worker ?? "", j.error ?? ""])
+                rows.append([
+                    String(j.id), j.action, j.state, "\(j.attempts)/\(j.maxAttempts)", j.image, j.worker ?? "",
+                    j.error ?? "",
+                ])
             }
             try Output.emit(TextTable(rows: rows).render() + "\n", to: nil)
         }
     }
 
     public struct FleetImages: AsyncParsableCommand {
-        public static let configuration = CommandConfiguration(commandName: "images", abstract: "List stored images with their findings.")
+        public static let configuration = CommandConfiguration(
+            commandName: "images", abstract: "List stored images with their findings.")
         @OptionGroup public var client: FleetClientOptions
         @Option(
-            name: .long, help: ArgumentHelp("Only images whose last run failed this policy check (any: any check).", valueName: "CHECK"))
+            name: .long,
+            help: ArgumentHelp(
+                "Only images whose last run failed this policy check (any: any check).", valueName: "CHECK"))
         public var fails: String?
-        @Option(name: .long, help: "Only images with an active finding at or above this severity.") public var severity: String?
+        @Option(name: .long, help: "Only images with an active finding at or above this severity.") public var severity:
+            String?
         @Option(name: .long, help: "Only images whose digest or a reference contains this.") public var search: String?
         @Option(name: .long, help: "Output format: table or json.") public var format: OutputFormat = .table
         public init() {}
@@ -197,15 +224,20 @@ extension Application {
             for (k, v) in [("fails", fails), ("severity", severity), ("q", search)] {
                 if let v { q.append("\(k)=\(v.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")") }
             }
-            let images: [ImageSummary] = try await client.client().get("/v1/images" + (q.isEmpty ? "" : "?" + q.joined(separator: "&")))
+            let images: [ImageSummary] = try await client.client().get(
+                "/v1/images" + (q.isEmpty ? "" : "?" + q.joined(separator: "&")))
             if format == .json { return try emitJSON(images) }
             var rows = [["IMAGE", "DIGEST", "PACKAGES", "CRITICAL", "HIGH", "MEDIUM", "LOW", "KEV", "HARDENING"]]
             for i in images {
                 rows.append([
-                    i.references.first ?? "", String(i.digest.prefix(19)), String(i.packages), String(i.bySeverity["critical"] ?? 0),
-                    String(i.bySeverity["high"] ?? 0), String(i.bySeverity["medium"] ?? 0), String(i.bySeverity["low"] ?? 0),
+                    i.references.first ?? "", String(i.digest.prefix(19)), String(i.packages),
+                    String(i.bySeverity["critical"] ?? 0),
+                    String(i.bySeverity["high"] ?? 0), String(i.bySeverity["medium"] ?? 0),
+                    String(i.bySeverity["low"] ?? 0),
                     String(i.knownExploited),
-                    i.reportAt == nil ? "-" : (i.policyFailures.isEmpty ? "passed" : "fails: " + i.policyFailures.joined(separator: ",")),
+                    i.reportAt == nil
+                        ? "-"
+                        : (i.policyFailures.isEmpty ? "passed" : "fails: " + i.policyFailures.joined(separator: ",")),
                 ])
             }
             try Output.emit(TextTable(rows: rows).render() + "\n", to: nil)
@@ -222,16 +254,21 @@ extension Application {
 
         public func run() async throws {
             let d: ImageDetail = try await client.client().get(
-                "/v1/images/\(digest.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(["/"])) ?? digest)")
+                "/v1/images/\(digest.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(["/"])) ?? digest)"
+            )
             if format == .json { return try emitJSON(d) }
-            var text = "\(d.image.references.joined(separator: ", "))\n\(d.image.digest)  \(d.image.platform)  \(d.image.os ?? "")\n"
+            var text =
+                "\(d.image.references.joined(separator: ", "))\n\(d.image.digest)  \(d.image.platform)  \(d.image.os ?? "")\n"
             text +=
-                "packages: " + d.packagesByType.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + "\n\n"
+                "packages: "
+                + d.packagesByType.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+                + "\n\n"
             var rows = [["VULNERABILITY", "SEVERITY", "PACKAGE", "VERSION", "FIX", "KEV", "FIRST SEEN"]]
             let df = ISO8601DateFormatter()
             for f in d.findings {
                 rows.append([
-                    f.id, f.severity, f.package, f.version, f.fixedVersions.isEmpty ? f.fixState : f.fixedVersions.joined(separator: ","),
+                    f.id, f.severity, f.package, f.version,
+                    f.fixedVersions.isEmpty ? f.fixState : f.fixedVersions.joined(separator: ","),
                     f.knownExploited ? "yes" : "", df.string(from: f.firstSeen),
                 ])
             }
@@ -255,7 +292,9 @@ extension Application {
             var a: AffectedImages = try await c.get(path + "?limit=1000")
             while let next = a.next {
                 let more: AffectedImages = try await c.get(
-                    path + "?limit=1000&after=\(next.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? next)")
+                    path
+                        + "?limit=1000&after=\(next.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? next)"
+                )
                 a.images += more.images
                 a.next = more.next
             }

@@ -24,7 +24,9 @@ extension Application {
             let tokens: [TokenInfo] = try await client.client().get("/v1/tokens")
             if format == .json { return try emitJSON(tokens) }
             var rows = [["NAME", "SCOPE", "HASH", "CREATED"]]
-            for t in tokens { rows.append([t.name, t.scope, t.hashPrefix, ISO8601DateFormatter().string(from: t.createdAt)]) }
+            for t in tokens {
+                rows.append([t.name, t.scope, t.hashPrefix, ISO8601DateFormatter().string(from: t.createdAt)])
+            }
             try Output.emit(TextTable(rows: rows).render() + "\n", to: nil)
         }
     }
@@ -32,8 +34,11 @@ extension Application {
     public struct FleetTokensRevoke: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
             commandName: "revoke",
-            abstract: "Revoke tokens by name (or hash prefix, 12+ hex digits): refused at once by this server, within 10 s by others.",
-            discussion: "A token still listed in a server's --token-file comes back when that server restarts: remove it there too.")
+            abstract:
+                "Revoke tokens by name (or hash prefix, 12+ hex digits): refused at once by this server, within 10 s by others.",
+            discussion:
+                "A token still listed in a server's --token-file comes back when that server restarts: remove it there too."
+        )
         @OptionGroup public var client: FleetClientOptions
         @Argument(help: "The token's name or hash prefix.") public var name: String
         public init() {}

@@ -55,24 +55,30 @@ public struct JobLimits: Sendable {
             }
         case "--network":
             guard let mode = NetworkMode(rawValue: value) else {
-                throw HardenError(.invalidArgument, "run job: --network \(value.prefix(40)) is not isolated, host or open")
+                throw HardenError(
+                    .invalidArgument, "run job: --network \(value.prefix(40)) is not isolated, host or open")
             }
             guard mode == .isolated || allowNetwork else {
                 throw HardenError(
-                    .invalidArgument, "run job: --network \(value) refused: this worker runs jobs isolated (--allow-job-network)")
+                    .invalidArgument,
+                    "run job: --network \(value) refused: this worker runs jobs isolated (--allow-job-network)")
             }
         case "--duration", "--probe-timeout":
             guard let seconds = Double(value), seconds >= 0, seconds <= maxDuration else {
-                throw HardenError(.invalidArgument, "run job: \(option) \(value.prefix(40)): at most \(Int(maxDuration)) s on this worker")
+                throw HardenError(
+                    .invalidArgument,
+                    "run job: \(option) \(value.prefix(40)): at most \(Int(maxDuration)) s on this worker")
             }
         case "--memory":
             guard let bytes = try? parseSize(value, option: option), bytes > 0, bytes <= maxMemory else {
                 throw HardenError(
-                    .invalidArgument, "run job: --memory \(value.prefix(40)): at most \(formatBytes(maxMemory)) on this worker")
+                    .invalidArgument,
+                    "run job: --memory \(value.prefix(40)): at most \(formatBytes(maxMemory)) on this worker")
             }
         case "--pids-limit":
             guard let n = Int64(value), n > 0, n <= maxPids else {
-                throw HardenError(.invalidArgument, "run job: --pids-limit \(value.prefix(40)): at most \(maxPids) on this worker")
+                throw HardenError(
+                    .invalidArgument, "run job: --pids-limit \(value.prefix(40)): at most \(maxPids) on this worker")
             }
         default:
             break
@@ -89,16 +95,20 @@ public struct JobLimits: Sendable {
         guard !localRoots.isEmpty else {
             throw HardenError(
                 .invalidArgument,
-                "\(what) \(text.prefix(200)) is a path on the worker; this worker takes registry images only (--allow-local-images DIR)")
+                "\(what) \(text.prefix(200)) is a path on the worker; this worker takes registry images only (--allow-local-images DIR)"
+            )
         }
         let components = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
-        guard path.hasPrefix("/"), !components.contains(where: { $0 == ".." || $0 == "." || $0.isEmpty }) || path == "/" else {
-            throw HardenError(.invalidArgument, "\(what) \(text.prefix(200)): a local path must be absolute and normalized")
+        guard path.hasPrefix("/"), !components.contains(where: { $0 == ".." || $0 == "." || $0.isEmpty }) || path == "/"
+        else {
+            throw HardenError(
+                .invalidArgument, "\(what) \(text.prefix(200)): a local path must be absolute and normalized")
         }
         guard let root = localRoots.first(where: { $0 == "/" || path == $0 || path.hasPrefix($0 + "/") }) else {
             throw HardenError(
                 .invalidArgument,
-                "\(what) \(text.prefix(200)) is outside the directories this worker allows (\(localRoots.joined(separator: ", ")))")
+                "\(what) \(text.prefix(200)) is outside the directories this worker allows (\(localRoots.joined(separator: ", ")))"
+            )
         }
         guard inspectsFiles else { return }
         guard let real = HostFS.realPath(path), let realRoot = HostFS.realPath(root),
@@ -116,7 +126,8 @@ public struct JobLimits: Sendable {
         }
         guard type == (wantsDirectory ? S_IFDIR : S_IFREG) else {
             throw HardenError(
-                .invalidArgument, "\(what) \(text.prefix(200)): not a \(wantsDirectory ? "directory" : "regular file") (refused)")
+                .invalidArgument,
+                "\(what) \(text.prefix(200)): not a \(wantsDirectory ? "directory" : "regular file") (refused)")
         }
     }
 }

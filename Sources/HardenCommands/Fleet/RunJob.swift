@@ -21,10 +21,14 @@ public struct RunJob: Sendable {
     /// directory of the worker (--probe-script, --env-file, --mount, --compose, -o, --report-dir, --db, credentials)
     /// is refused: a submitter must not read or write the worker's files.
     static let allowed: [String: Bool] = [
-        "--http-probe": true, "--exec-probe": true, "--duration": true, "--probe-timeout": true, "--allow-probe-failure": false,
-        "--require-probes": false, "--network": true, "--pids-limit": true, "--memory": true, "--env": true, "--tmpfs": true,
-        "--read-only": false, "--user": true, "--workdir": true, "--entrypoint": true, "--include": true, "--keep-package": true,
-        "--preset": true, "--strip-secret-env": false, "--python-bytecode": false, "--patch": false, "--patch-all": false,
+        "--http-probe": true, "--exec-probe": true, "--duration": true, "--probe-timeout": true,
+        "--allow-probe-failure": false,
+        "--require-probes": false, "--network": true, "--pids-limit": true, "--memory": true, "--env": true,
+        "--tmpfs": true,
+        "--read-only": false, "--user": true, "--workdir": true, "--entrypoint": true, "--include": true,
+        "--keep-package": true,
+        "--preset": true, "--strip-secret-env": false, "--python-bytecode": false, "--patch": false,
+        "--patch-all": false,
         "--service": true,
     ]
 
@@ -45,7 +49,9 @@ public struct RunJob: Sendable {
             guard takesValue else { continue }
             var value = parts.count == 2 ? parts[1] : nil
             if value == nil {
-                guard let v = args.popFirst() else { throw HardenError(.invalidArgument, "run job: \(a) needs a value") }
+                guard let v = args.popFirst() else {
+                    throw HardenError(.invalidArgument, "run job: \(a) needs a value")
+                }
                 value = v
             }
             try limits.check(option: name, value: value ?? "")
@@ -65,18 +71,21 @@ public struct RunJob: Sendable {
             if let bind = service.volumes.first(where: { $0.kind == .bind }) {
                 throw HardenError(
                     .invalidArgument,
-                    "run job: compose service \(name): bind mount \(bind.target) refused (it would mount the worker's files)")
+                    "run job: compose service \(name): bind mount \(bind.target) refused (it would mount the worker's files)"
+                )
             }
             if !service.envFiles.isEmpty {
                 throw HardenError(
-                    .invalidArgument, "run job: compose service \(name): env_file refused (it would read the worker's files)")
+                    .invalidArgument,
+                    "run job: compose service \(name): env_file refused (it would read the worker's files)")
             }
             if let image = service.image {
                 try limits.checkImage(RunSettingsOptions.reference(image), what: "compose service \(name)'s image")
             }
         }
         guard (options.arguments ?? []).contains(where: { $0 == "--service" || $0.hasPrefix("--service=") }) else {
-            throw HardenError(.invalidArgument, "run job: with a Compose file, name the service to harden (--service NAME)")
+            throw HardenError(
+                .invalidArgument, "run job: with a Compose file, name the service to harden (--service NAME)")
         }
     }
 

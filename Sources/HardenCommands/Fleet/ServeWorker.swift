@@ -24,7 +24,8 @@ public struct FleetDatabaseOptions: ParsableArguments {
 
     public func resolved() throws -> String {
         guard let u = url ?? ProcessInfo.processInfo.environment["HARDEN_DATABASE_URL"], !u.isEmpty else {
-            throw HardenError(.invalidArgument, "--database: give the fleet's postgres:// URL (or set HARDEN_DATABASE_URL)")
+            throw HardenError(
+                .invalidArgument, "--database: give the fleet's postgres:// URL (or set HARDEN_DATABASE_URL)")
         }
         return u
     }
@@ -34,7 +35,8 @@ extension Application {
     public struct Serve: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
             commandName: "serve",
-            abstract: "The fleet server: an HTTP API and dashboard over a PostgreSQL inventory of images, SBOMs, findings and jobs.",
+            abstract:
+                "The fleet server: an HTTP API and dashboard over a PostgreSQL inventory of images, SBOMs, findings and jobs.",
             discussion: """
                 Applies the schema migrations at start, publishes the vulnerability database (--db) to workers at GET /v1/db \
                 with an ETag, and re-matches the stored packages whose advisories changed whenever that file changes (after \
@@ -48,37 +50,48 @@ extension Application {
         @OptionGroup public var fleetDatabase: FleetDatabaseOptions
         @OptionGroup public var database: DatabaseOptions
 
-        @Option(name: .long, help: ArgumentHelp("Where to listen: HOST:PORT (port 0: any free port).", valueName: "ADDR"))
+        @Option(
+            name: .long, help: ArgumentHelp("Where to listen: HOST:PORT (port 0: any free port).", valueName: "ADDR"))
         public var listen = "127.0.0.1:8080"
 
-        @Option(name: .long, help: ArgumentHelp("Tokens to store (hashed): SCOPE TOKEN [NAME] a line.", valueName: "FILE"))
+        @Option(
+            name: .long, help: ArgumentHelp("Tokens to store (hashed): SCOPE TOKEN [NAME] a line.", valueName: "FILE"))
         public var tokenFile: String?
 
         @Option(
-            name: .long, help: ArgumentHelp("Download and import the feeds this often (e.g. 6h); default: never.", valueName: "DURATION"))
+            name: .long,
+            help: ArgumentHelp(
+                "Download and import the feeds this often (e.g. 6h); default: never.", valueName: "DURATION"))
         public var updateInterval: String?
 
         @Option(name: .long, help: ArgumentHelp("How often to look for a new database file.", valueName: "DURATION"))
         public var poll = "10s"
 
-        @Option(name: .long, help: ArgumentHelp("POST an event here for each new finding that matches --webhook-on.", valueName: "URL"))
+        @Option(
+            name: .long,
+            help: ArgumentHelp("POST an event here for each new finding that matches --webhook-on.", valueName: "URL"))
         public var webhook: String?
 
         @Option(
             name: .long,
-            help: ArgumentHelp("Which new findings the webhook announces: severities and/or kev, e.g. critical,kev.", valueName: "RULE"))
+            help: ArgumentHelp(
+                "Which new findings the webhook announces: severities and/or kev, e.g. critical,kev.", valueName: "RULE"
+            ))
         public var webhookOn = "critical,kev"
 
         @Option(name: .long, help: ArgumentHelp("Largest request body accepted, in bytes.", valueName: "BYTES"))
         public var maxBody = 1 << 20
 
-        @Option(name: .long, help: ArgumentHelp("Write the bound port here once listening (scripts, tests).", valueName: "FILE"))
+        @Option(
+            name: .long,
+            help: ArgumentHelp("Write the bound port here once listening (scripts, tests).", valueName: "FILE"))
         public var portFile: String?
 
         @Option(
             name: .long,
             help: ArgumentHelp(
-                "Close a connection idle this long, or whose request takes longer than this to arrive.", valueName: "DURATION"))
+                "Close a connection idle this long, or whose request takes longer than this to arrive.",
+                valueName: "DURATION"))
         public var idleTimeout = "60s"
 
         @Option(name: .long, help: ArgumentHelp("Jobs one token may have queued or running at once.", valueName: "N"))
@@ -101,7 +114,9 @@ extension Application {
             config.idleTimeout = try Duration.parse(idleTimeout, option: "--idle-timeout")
             config.submitQuota = max(1, submitQuota)
             let seeds =
-                try tokenFile.map { try TokenScope.parseTokenFile(String(decoding: try HostFS.readFile($0), as: UTF8.self), path: $0) }
+                try tokenFile.map {
+                    try TokenScope.parseTokenFile(String(decoding: try HostFS.readFile($0), as: UTF8.self), path: $0)
+                }
                 ?? []
             let dbPath = database.path
             let portFile = self.portFile
@@ -111,7 +126,8 @@ extension Application {
                 try await store.seedTokens(seeds, replace: replaceTokens)
                 guard try await store.tokenCount() > 0 else {
                     throw HardenError(
-                        .invalidArgument, "--token-file: no API token is stored yet; give a file with at least one admin token")
+                        .invalidArgument,
+                        "--token-file: no API token is stored yet; give a file with at least one admin token")
                 }
                 let updater: @Sendable () async throws -> Void = {
                     let update = try DBUpdate.parse(["--db", dbPath, "--quiet"])
@@ -126,7 +142,9 @@ extension Application {
         }
 
         static func parseListen(_ s: String) throws -> (String, Int) {
-            guard let colon = s.lastIndex(of: ":"), let port = Int(s[s.index(after: colon)...]), (0...65535).contains(port) else {
+            guard let colon = s.lastIndex(of: ":"), let port = Int(s[s.index(after: colon)...]),
+                (0...65535).contains(port)
+            else {
                 throw HardenError(.invalidArgument, "--listen: \(s) is not HOST:PORT")
             }
             var host = String(s[..<colon])
@@ -138,7 +156,8 @@ extension Application {
     public struct Worker: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
             commandName: "worker",
-            abstract: "Run fleet jobs: claim from PostgreSQL (FOR UPDATE SKIP LOCKED), scan or harden, record each result once.",
+            abstract:
+                "Run fleet jobs: claim from PostgreSQL (FOR UPDATE SKIP LOCKED), scan or harden, record each result once.",
             discussion: """
                 Stateless: start as many as you like, on any machines. A job's lease is renewed while it runs; a worker that \
                 dies loses it and the job is retried elsewhere, up to its max attempts. Registry credentials come from this \
@@ -153,15 +172,22 @@ extension Application {
         @Option(name: .long, help: "Jobs run at once by this process.")
         public var concurrency = 1
 
-        @Option(name: .long, help: ArgumentHelp("A job's lease: renewed at a third of it while the job runs.", valueName: "DURATION"))
+        @Option(
+            name: .long,
+            help: ArgumentHelp("A job's lease: renewed at a third of it while the job runs.", valueName: "DURATION"))
         public var lease = "60s"
 
-        @Option(name: .long, help: ArgumentHelp("At most N jobs of an action fleet-wide, e.g. run=2 (repeatable).", valueName: "ACTION=N"))
+        @Option(
+            name: .long,
+            help: ArgumentHelp(
+                "At most N jobs of an action fleet-wide, e.g. run=2 (repeatable).", valueName: "ACTION=N"))
         public var cap: [String] = []
 
         @Option(
             name: .long,
-            help: ArgumentHelp("The actions this worker takes: scan, run or both (a scan-only pool needs no root).", valueName: "LIST"))
+            help: ArgumentHelp(
+                "The actions this worker takes: scan, run or both (a scan-only pool needs no root).", valueName: "LIST")
+        )
         public var actions = "scan,run"
 
         @Option(name: .long, help: ArgumentHelp("Stop after this many jobs.", valueName: "N"))
@@ -177,13 +203,19 @@ extension Application {
                 valueName: "DIR"))
         public var allowLocalImages: [String] = []
 
-        @Flag(name: .long, help: "Let run jobs ask for --network host or open (default: every job container is isolated).")
+        @Flag(
+            name: .long, help: "Let run jobs ask for --network host or open (default: every job container is isolated)."
+        )
         public var allowJobNetwork = false
 
-        @Option(name: .long, help: ArgumentHelp("A job's overall deadline; past it the job fails.", valueName: "DURATION"))
+        @Option(
+            name: .long, help: ArgumentHelp("A job's overall deadline; past it the job fails.", valueName: "DURATION"))
         public var jobTimeout = "30m"
 
-        @Option(name: .long, help: ArgumentHelp("The longest --duration or --probe-timeout a run job may ask for.", valueName: "DURATION"))
+        @Option(
+            name: .long,
+            help: ArgumentHelp(
+                "The longest --duration or --probe-timeout a run job may ask for.", valueName: "DURATION"))
         public var jobMaxDuration = "10m"
 
         @Option(name: .long, help: ArgumentHelp("The most --memory a run job may ask for.", valueName: "SIZE"))
@@ -223,7 +255,9 @@ extension Application {
             }
             guard !taken.isEmpty else { throw HardenError(.invalidArgument, "--actions: name scan, run or both") }
             config.policy = QueuePolicy(lease: try Duration.parse(lease, option: "--lease"), caps: caps, actions: taken)
-            guard config.policy.lease >= .seconds(3) else { throw HardenError(.invalidArgument, "--lease: at least 3s") }
+            guard config.policy.lease >= .seconds(3) else {
+                throw HardenError(.invalidArgument, "--lease: at least 3s")
+            }
             config.maxJobs = maxJobs
             // Compose files of jobs are the submitters': `${VAR}` must not read this process's environment (they are
             // refused in jobs; this is the second line).
@@ -239,7 +273,8 @@ extension Application {
             let settings = config
             try await FleetStore.with(url: url, connections: settings.concurrency + 2, logger: logger) { store in
                 let worker = FleetWorker(store: store, configuration: settings, executor: executor, logger: logger)
-                writeStandardError("harden worker \(settings.name): \(settings.concurrency) slot(s), lease \(leaseText)\n")
+                writeStandardError(
+                    "harden worker \(settings.name): \(settings.concurrency) slot(s), lease \(leaseText)\n")
                 let n = try await worker.run()
                 writeStandardError("harden worker \(settings.name): \(n) job(s) done\n")
             }
@@ -249,13 +284,15 @@ extension Application {
             var limits = JobLimits()
             for dir in allowLocalImages {
                 guard dir.hasPrefix("/"), let real = HostFS.realPath(dir), HostFS.isDirectory(real) else {
-                    throw HardenError(.invalidArgument, "--allow-local-images \(dir): give an existing absolute directory")
+                    throw HardenError(
+                        .invalidArgument, "--allow-local-images \(dir): give an existing absolute directory")
                 }
                 limits.localRoots.append(real)
             }
             limits.allowNetwork = allowJobNetwork
             limits.deadline = try Duration.parse(jobTimeout, option: "--job-timeout")
-            limits.maxDuration = Double(try Duration.parse(jobMaxDuration, option: "--job-max-duration").components.seconds)
+            limits.maxDuration = Double(
+                try Duration.parse(jobMaxDuration, option: "--job-max-duration").components.seconds)
             limits.maxMemory = try parseSize(jobMaxMemory, option: "--job-max-memory")
             limits.maxPids = max(1, jobMaxPids)
             return limits
@@ -277,7 +314,9 @@ struct JobRunner: Sendable {
         { job, databasePath in
             switch job.action {
             case .scan: try await scan(job, databasePath: databasePath)
-            case .run: try await RunJob(imageOptions: imageOptions, logger: logger, limits: limits).run(job, databasePath: databasePath)
+            case .run:
+                try await RunJob(imageOptions: imageOptions, logger: logger, limits: limits).run(
+                    job, databasePath: databasePath)
             }
         }
     }
@@ -294,7 +333,8 @@ struct JobRunner: Sendable {
             let database = try VulnerabilityDatabase(readingAt: databasePath)
             return (sbom, try Matcher(database: database).match(sbom))
         }
-        return Self.result(sbom: sbom, findings: findings, reference: ref.description, labels: job.options.labels ?? [:])
+        return Self.result(
+            sbom: sbom, findings: findings, reference: ref.description, labels: job.options.labels ?? [:])
     }
 
     static func result(sbom: SBOM, findings: [Finding], reference: String, labels: [String: String]) -> ImageResult {

@@ -20,10 +20,14 @@ extension Application {
         @Argument(help: "The source image.")
         public var image: String
 
-        @Argument(help: "The destination: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:REPO:TAG] or dir:ROOTFS.")
+        @Argument(
+            help:
+                "The destination: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:REPO:TAG] or dir:ROOTFS.")
         public var destination: String
 
-        @Option(name: .long, help: "Layer compression in the destination: keep, none, gzip or zstd (docker-archive is always none).")
+        @Option(
+            name: .long,
+            help: "Layer compression in the destination: keep, none, gzip or zstd (docker-archive is always none).")
         public var compression: ImageWriter.LayerCompression = .keep
 
         @Flag(name: .long, help: "With dir:, create device nodes (as root) instead of skipping them.")
@@ -59,12 +63,14 @@ extension Application {
             options.extract.stripSetuid = noSetuid
             options.extract.maxBytesWritten = try parseSize(maxWrite, option: "--max-write")
             var mountFrom: String?
-            if case .registry(let src) = source, case .registry(let r) = dest, let s = try? RegistryReference.parse(src),
+            if case .registry(let src) = source, case .registry(let r) = dest,
+                let s = try? RegistryReference.parse(src),
                 let d = try? RegistryReference.parse(r), s.host == d.host
             {
                 mountFrom = s.repository
             }
-            let written = try await imageOptions.write(img, to: dest, options: options, mountFrom: mountFrom, logger: logger)
+            let written = try await imageOptions.write(
+                img, to: dest, options: options, mountFrom: mountFrom, logger: logger)
             logger.info("Converted image", metadata: ["from": "\(source)", "to": "\(dest)"])
             if case .rootfs(let path) = dest, let e = written.extracted, !e.setuidFiles.isEmpty, !noSetuid,
                 HostFS.isWorldTraversable(path)
@@ -76,7 +82,8 @@ extension Application {
             if !global.quiet {
                 writeStandardError(
                     "wrote \(written.reference)"
-                        + (written.manifestDigest.map { " (\(dest.isDockerArchive ? "image id" : "manifest") \($0))" } ?? "") + "\n")
+                        + (written.manifestDigest.map { " (\(dest.isDockerArchive ? "image id" : "manifest") \($0))" }
+                            ?? "") + "\n")
             }
         }
     }

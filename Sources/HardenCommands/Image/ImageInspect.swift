@@ -87,7 +87,9 @@ extension Application {
             }
             progress.finish()
             switch format {
-            case .json: try Output.emit(String(decoding: try JSONCoding.encode(report, pretty: true), as: UTF8.self), to: output)
+            case .json:
+                try Output.emit(
+                    String(decoding: try JSONCoding.encode(report, pretty: true), as: UTF8.self), to: output)
             case .table: try Output.emit(Self.table(report), to: output)
             }
         }
@@ -125,7 +127,9 @@ extension Application {
 
         /// The OS the image names (`FileTree.osReleaseFiles`, as the SBOM reads them).
         static func osRelease(_ tree: FileTree) -> InspectReport.OS? {
-            OSInfo.detect { tree.capturedContent($0) }.map { .init(id: $0.id, versionID: $0.versionID, codename: $0.codename, prettyName: $0.prettyName) }
+            OSInfo.detect { tree.capturedContent($0) }.map {
+                .init(id: $0.id, versionID: $0.versionID, codename: $0.codename, prettyName: $0.prettyName)
+            }
         }
 
         static func table(_ r: InspectReport) -> String {
@@ -135,7 +139,10 @@ extension Application {
             out += "Manifest:   \(r.manifestDigest)\n"
             out += "Config:     \(r.configDigest)\n"
             out += "Platform:   \(r.platform)\n"
-            if let os = r.os { out += "OS:         \(os.prettyName ?? [os.id, os.versionID].compactMap { $0 }.joined(separator: " "))\n" }
+            if let os = r.os {
+                out +=
+                    "OS:         \(os.prettyName ?? [os.id, os.versionID].compactMap { $0 }.joined(separator: " "))\n"
+            }
             if let e = r.config.entrypoint { out += "Entrypoint: \(e.joined(separator: " "))\n" }
             if let c = r.config.cmd { out += "Cmd:        \(c.joined(separator: " "))\n" }
             out += "User:       \(r.config.user.flatMap { $0.isEmpty ? nil : $0 } ?? "(root)")\n"
@@ -143,13 +150,15 @@ extension Application {
             if let p = r.config.exposedPorts, !p.isEmpty { out += "Ports:      \(p.joined(separator: ", "))\n" }
             for e in r.config.env ?? [] { out += "Env:        \(e)\n" }
             for (k, v) in (r.config.labels ?? [:]).sorted(by: { $0.key < $1.key }) { out += "Label:      \(k)=\(v)\n" }
-            out += "Size:       \(formatBytes(r.compressedSize)) compressed, \(formatBytes(r.uncompressedSize)) uncompressed\n"
+            out +=
+                "Size:       \(formatBytes(r.compressedSize)) compressed, \(formatBytes(r.uncompressedSize)) uncompressed\n"
             out += "Files:      \(r.fileCount) files, \(r.entryCount) paths\n\n"
             var rows = [["#", "DIGEST", "COMPRESSED", "UNCOMPRESSED", "FILES", "CREATED BY"]]
             for l in r.layers {
                 let by = (l.createdBy ?? "").replacingOccurrences(of: "\n", with: " ")
                 rows.append([
-                    "\(l.index)", String(l.digest.prefix(19)), formatBytes(l.compressedSize), formatBytes(l.uncompressedSize),
+                    "\(l.index)", String(l.digest.prefix(19)), formatBytes(l.compressedSize),
+                    formatBytes(l.uncompressedSize),
                     "\(l.files)", String(by.prefix(60)),
                 ])
             }

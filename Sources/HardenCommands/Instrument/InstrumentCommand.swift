@@ -9,7 +9,8 @@ extension Application {
     public struct Instrument: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
             commandName: "instrument",
-            abstract: "Write the image with a sensor in front of its entrypoint, to profile it wherever it runs (no root needed).",
+            abstract:
+                "Write the image with a sensor in front of its entrypoint, to profile it wherever it runs (no root needed).",
             discussion: """
                 The new image has the original layers plus one small layer (/.harden/sensor, a static executable) and \
                 the sensor as entrypoint: it starts the original entrypoint + cmd with the same arguments, environment, \
@@ -29,17 +30,23 @@ extension Application {
         @Argument(help: "The image to instrument.")
         public var image: String
 
-        @Option(name: .shortAndLong, help: ArgumentHelp("Where to write the instrumented image (any transport).", valueName: "DEST"))
+        @Option(
+            name: .shortAndLong,
+            help: ArgumentHelp("Where to write the instrumented image (any transport).", valueName: "DEST"))
         public var output: String
 
         @Option(
-            name: .customLong("output-dir"), help: ArgumentHelp("Where the sensor writes fragments in the container.", valueName: "PATH"))
+            name: .customLong("output-dir"),
+            help: ArgumentHelp("Where the sensor writes fragments in the container.", valueName: "PATH"))
         public var outputDirectory = "/var/run/harden-profile"
 
-        @Option(name: .customLong("flush-interval"), help: ArgumentHelp("Seconds between fragment writes.", valueName: "S"))
+        @Option(
+            name: .customLong("flush-interval"), help: ArgumentHelp("Seconds between fragment writes.", valueName: "S"))
         public var flushInterval = 10.0
 
-        @Option(name: .long, help: ArgumentHelp("The sensor executable (default: harden-sensor beside harden).", valueName: "FILE"))
+        @Option(
+            name: .long,
+            help: ArgumentHelp("The sensor executable (default: harden-sensor beside harden).", valueName: "FILE"))
         public var sensor: String?
 
         public init() {}

@@ -18,7 +18,9 @@ extension Preset: ExpressibleByArgument {}
 
 /// What to keep beyond the profile, and how hard to cut: shared by `minify` and `run`.
 public struct KeepOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("Keep this path (a directory: everything under it) (repeatable).", valueName: "PATH"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Keep this path (a directory: everything under it) (repeatable).", valueName: "PATH"))
     public var include: [String] = []
 
     @Option(name: .long, help: ArgumentHelp("Keep every file of this package (repeatable).", valueName: "NAME"))
@@ -47,7 +49,9 @@ public struct KeepOptions: ParsableArguments {
     public func apply(to options: inout MinifyOptions, data: VulnerabilityData) throws {
         if data.database == nil && preset != .aggressive {
             throw HardenError(
-                .notFound, "\(data.path): the \(preset.rawValue) preset needs a vulnerability database (harden db import or db update)")
+                .notFound,
+                "\(data.path): the \(preset.rawValue) preset needs a vulnerability database (harden db import or db update)"
+            )
         }
         options.includes = include
         options.keepPackages = keepPackage
@@ -61,7 +65,8 @@ extension Application {
     public struct Minify: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
             commandName: "minify",
-            abstract: "Rebuild an image with only what its runtime profile used (plus closure and essentials), hardened, and verify it.",
+            abstract:
+                "Rebuild an image with only what its runtime profile used (plus closure and essentials), hardened, and verify it.",
             discussion: """
                 Keeps the files the profile saw, their ELF closure (interpreter, DT_NEEDED through RPATH/RUNPATH/ld.so.cache), \
                 symlinks on the way, script interpreters, whole language packages once one file is used, and essentials \
@@ -76,15 +81,20 @@ extension Application {
         @OptionGroup public var imageOptions: ImageOptions
         @OptionGroup public var database: DatabaseOptions
         @OptionGroup public var settings: RunSettingsOptions
-        @OptionGroup(title: "Verification probes (besides the profile's; these must pass)") public var probes: ProbeOptions
+        @OptionGroup(title: "Verification probes (besides the profile's; these must pass)") public var probes:
+            ProbeOptions
 
         @Argument(help: "The image (with --compose: default, the service's image).")
         public var image: String?
 
-        @Option(name: .long, help: ArgumentHelp("The runtime profile of this image (harden profile).", valueName: "PROFILE.json"))
+        @Option(
+            name: .long,
+            help: ArgumentHelp("The runtime profile of this image (harden profile).", valueName: "PROFILE.json"))
         public var profile: String
 
-        @Option(name: .shortAndLong, help: ArgumentHelp("Where to write the hardened image (any transport).", valueName: "DEST"))
+        @Option(
+            name: .shortAndLong,
+            help: ArgumentHelp("Where to write the hardened image (any transport).", valueName: "DEST"))
         public var output: String
 
         @Option(name: .long, help: "Write the report (JSON) to this file.")
@@ -117,7 +127,9 @@ extension Application {
             // Vulnerability data, when there is a database: presets decide with it, the report counts with it.
             let data = try VulnerabilityData(path: database.path)
             if let vexOut, data.database == nil {  // refused before any work, not after it
-                throw HardenError(.notFound, "\(database.path): --vex-out \(vexOut) needs a vulnerability database (harden db update)")
+                throw HardenError(
+                    .notFound, "\(database.path): --vex-out \(vexOut) needs a vulnerability database (harden db update)"
+                )
             }
             let runtimeProfile = try ProfileFile.read(profile)
             let img = try await imageOptions.open(reference, logger: logger, progress: global.showProgress)
@@ -145,7 +157,9 @@ extension Application {
                 writeStandardError("harden: warning: \(text); give --http-probe, --exec-probe or --probe-script\n")
             }
             // Verification starts the container (and its services) with the settings it was profiled with.
-            for w in try await settings.apply(to: &options.run, imageOptions: imageOptions, target: reference, logger: logger) {
+            for w in try await settings.apply(
+                to: &options.run, imageOptions: imageOptions, target: reference, logger: logger)
+            {
                 writeStandardError("harden: warning: \(w)\n")
             }
             if let recorded = runtimeProfile.runs.last?.settings, options.run.settings.isEmpty, options.verify {
@@ -162,11 +176,14 @@ extension Application {
             progress.finish()
             if let before, let after = try data.findings(result.sbomAfter) {
                 let evidence = try MinifyStage.evidence(
-                    &result, name: dest.description, before: before, after: after, tree: try ImageInspection.inspect(result.image).tree)
+                    &result, name: dest.description, before: before, after: after,
+                    tree: try ImageInspection.inspect(result.image).tree)
                 if let vexOut, let doc = evidence.document { try HostFS.writeFileAtomically(vexOut, doc) }
             }
             if let report { try HostFS.writeFileAtomically(report, try JSONCoding.encode(result.report, pretty: true)) }
-            if let seccomp { try HostFS.writeFileAtomically(seccomp, try JSONCoding.encode(result.seccomp, pretty: true)) }
+            if let seccomp {
+                try HostFS.writeFileAtomically(seccomp, try JSONCoding.encode(result.seccomp, pretty: true))
+            }
             if let k8s { try HostFS.writeFileAtomically(k8s, Array(result.kubernetes.utf8)) }
             if !global.quiet { print(Self.summary(result.report)) }
             let v = result.report.verification
@@ -176,7 +193,10 @@ extension Application {
             }
             let written = try await imageOptions.write(
                 result.image, to: dest, options: ImageWriter.Options(compression: .keep), logger: logger)
-            if !global.quiet { writeStandardError("wrote \(written.reference)" + (written.manifestDigest.map { " (\($0))" } ?? "") + "\n") }
+            if !global.quiet {
+                writeStandardError(
+                    "wrote \(written.reference)" + (written.manifestDigest.map { " (\($0))" } ?? "") + "\n")
+            }
         }
 
         static func summary(_ r: MinifyReport) -> String {

@@ -13,7 +13,8 @@ extension Application {
     public struct Patch: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
             commandName: "patch",
-            abstract: "Upgrade an image's vulnerable Debian/Ubuntu packages to their published fixes, in one new layer.",
+            abstract:
+                "Upgrade an image's vulnerable Debian/Ubuntu packages to their published fixes, in one new layer.",
             discussion: """
                 Reads the image's APT sources (adding the release's -security and -updates suites when missing), verifies \
                 each InRelease signature with gpgv against the image's keyrings (or --keyring), checks every index and \
@@ -31,7 +32,9 @@ extension Application {
         @Argument(help: "The image.")
         public var image: String
 
-        @Option(name: .shortAndLong, help: ArgumentHelp("Where to write the patched image (any transport).", valueName: "DEST"))
+        @Option(
+            name: .shortAndLong,
+            help: ArgumentHelp("Where to write the patched image (any transport).", valueName: "DEST"))
         public var output: String
 
         @Flag(name: .long, help: "Upgrade every package that has a newer version, not only the vulnerable ones.")
@@ -40,16 +43,21 @@ extension Application {
         @Option(name: .long, help: "Write the report (JSON) to this file.")
         public var report: String?
 
-        @Option(name: .long, help: "Write an OpenVEX document (a fixed statement per vulnerability fixed) to this file.")
+        @Option(
+            name: .long, help: "Write an OpenVEX document (a fixed statement per vulnerability fixed) to this file.")
         public var vex: String?
 
         @Option(
             name: .long,
-            help: ArgumentHelp("Fetch every repository from this mirror (its scheme and host replace the sources').", valueName: "URL"))
+            help: ArgumentHelp(
+                "Fetch every repository from this mirror (its scheme and host replace the sources').", valueName: "URL")
+        )
         public var repo: String?
 
         @Option(
-            name: .long, help: ArgumentHelp("A trusted OpenPGP key file, besides the image's keyrings (repeatable).", valueName: "FILE"))
+            name: .long,
+            help: ArgumentHelp(
+                "A trusted OpenPGP key file, besides the image's keyrings (repeatable).", valueName: "FILE"))
         public var keyring: [String] = []
 
         public init() {}
@@ -65,7 +73,8 @@ extension Application {
             options.keyrings = keyring
             let progress = ProgressLine(enabled: global.showProgress)
             let result = try await PatchStage.run(
-                img, reference: reference.description, data: try VulnerabilityData(path: database.path), options: options, logger: logger
+                img, reference: reference.description, data: try VulnerabilityData(path: database.path),
+                options: options, logger: logger
             ) { progress.update($0) }.result
             progress.finish()
             for n in result.report.notes { logger.notice("\(n)") }
@@ -80,7 +89,10 @@ extension Application {
             if !global.quiet { print(Self.table(result.report)) }
             let written = try await imageOptions.write(
                 result.image, to: dest, options: ImageWriter.Options(compression: .keep), logger: logger)
-            if !global.quiet { writeStandardError("wrote \(written.reference)" + (written.manifestDigest.map { " (\($0))" } ?? "") + "\n") }
+            if !global.quiet {
+                writeStandardError(
+                    "wrote \(written.reference)" + (written.manifestDigest.map { " (\($0))" } ?? "") + "\n")
+            }
         }
 
         static func table(_ r: PatchReport) -> String {

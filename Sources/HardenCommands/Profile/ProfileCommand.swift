@@ -23,16 +23,22 @@ public struct ProbeOptions: ParsableArguments {
 
     @Option(
         name: .customLong("exec-probe"),
-        help: ArgumentHelp("A command run inside the running container, like docker exec (repeatable).", valueName: "CMD"))
+        help: ArgumentHelp(
+            "A command run inside the running container, like docker exec (repeatable).", valueName: "CMD"))
     public var execProbes: [String] = []
 
     @Option(
         name: .customLong("probe-script"),
-        help: ArgumentHelp("A script run on the host with HARDEN_TARGET_HOST and HARDEN_TARGET_PORTS set (repeatable).", valueName: "FILE"))
+        help: ArgumentHelp(
+            "A script run on the host with HARDEN_TARGET_HOST and HARDEN_TARGET_PORTS set (repeatable).",
+            valueName: "FILE"))
     public var probeScripts: [String] = []
 
     @Option(
-        name: .long, help: "Keep the container running at least this many seconds (default: until the probes end, or 5 s without probes).")
+        name: .long,
+        help:
+            "Keep the container running at least this many seconds (default: until the probes end, or 5 s without probes)."
+    )
     public var duration: Double?
 
     @Option(name: .long, help: "Seconds to wait for a port to open, a command or a script to finish.")
@@ -43,7 +49,9 @@ public struct ProbeOptions: ParsableArguments {
 
     @Flag(
         name: .long,
-        help: "Refuse to run without a probe (CI): start-up alone leaves lazily loaded code and unseen request paths out.")
+        help:
+            "Refuse to run without a probe (CI): start-up alone leaves lazily loaded code and unseen request paths out."
+    )
     public var requireProbes = false
 
     @Option(
@@ -53,18 +61,26 @@ public struct ProbeOptions: ParsableArguments {
             valueName: "MODE"))
     public var network: NetworkMode = .isolated
 
-    @Option(name: .customLong("pids-limit"), help: ArgumentHelp("Processes and threads the container may have at once.", valueName: "N"))
+    @Option(
+        name: .customLong("pids-limit"),
+        help: ArgumentHelp("Processes and threads the container may have at once.", valueName: "N"))
     public var pidsLimit: Int64 = SandboxLimits().pids
 
-    @Option(name: .long, help: ArgumentHelp("Memory the container may use: bytes or a size such as 512M, 4G.", valueName: "SIZE"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Memory the container may use: bytes or a size such as 512M, 4G.", valueName: "SIZE"))
     public var memory: String = "4G"
 
     public init() {}
 
     public func validate() throws {
         for p in httpProbes { _ = try HTTPProbe(parsing: p) }
-        for s in probeScripts where !HostFS.isRegularFile(s) { throw ValidationError("--probe-script \(s): no such file") }
-        if let duration, duration < 0 || duration > 86_400 { throw ValidationError("--duration must be between 0 and 86400 seconds") }
+        for s in probeScripts where !HostFS.isRegularFile(s) {
+            throw ValidationError("--probe-script \(s): no such file")
+        }
+        if let duration, duration < 0 || duration > 86_400 {
+            throw ValidationError("--duration must be between 0 and 86400 seconds")
+        }
     }
 
     /// Nil when probes exercise the app; else the warning that only start-up is observed (an error with
@@ -128,12 +144,16 @@ extension Application {
         @Option(name: .long, help: "Sensors: fanotify, ptrace or both (none: only run the probes, as a baseline).")
         public var sensor: SensorChoice = .both
 
-        @Option(name: .long, help: ArgumentHelp("Run the container under this seccomp profile (OCI/Docker JSON).", valueName: "FILE"))
+        @Option(
+            name: .long,
+            help: ArgumentHelp("Run the container under this seccomp profile (OCI/Docker JSON).", valueName: "FILE"))
         public var seccomp: String?
 
         @Option(
             name: .long,
-            help: ArgumentHelp("Unite this earlier profile of the same image with the new run (repeatable).", valueName: "PROFILE.json"))
+            help: ArgumentHelp(
+                "Unite this earlier profile of the same image with the new run (repeatable).", valueName: "PROFILE.json"
+            ))
         public var merge: [String] = []
 
         @Option(
@@ -143,14 +163,19 @@ extension Application {
                 valueName: "PATH"))
         public var imports: [String] = []
 
-        @Option(name: .shortAndLong, help: "Write the profile (JSON) to this file; without it, the JSON goes to standard output.")
+        @Option(
+            name: .shortAndLong,
+            help: "Write the profile (JSON) to this file; without it, the JSON goes to standard output.")
         public var output: String?
 
         public init() {}
 
         public func validate() throws {
-            if !imports.isEmpty && !(probes.httpProbes.isEmpty && probes.execProbes.isEmpty && probes.probeScripts.isEmpty) {
-                throw ValidationError("--import reads what an instrumented image recorded where it ran: probes do not apply")
+            if !imports.isEmpty
+                && !(probes.httpProbes.isEmpty && probes.execProbes.isEmpty && probes.probeScripts.isEmpty)
+            {
+                throw ValidationError(
+                    "--import reads what an instrumented image recorded where it ran: probes do not apply")
             }
         }
 
@@ -169,11 +194,13 @@ extension Application {
                 progress.update("profile: reading fragments")
                 let (fragments, skipped) = try InstrumentStage.readFragments(imports)
                 var (profile, warnings) = try InstrumentStage.importProfile(
-                    image: img, reference: reference.description, tree: context.tree, packages: sbom.packages, fragments: fragments)
+                    image: img, reference: reference.description, tree: context.tree, packages: sbom.packages,
+                    fragments: fragments)
                 progress.finish()
                 if !earlier.isEmpty { profile = try RuntimeProfile.merge([profile] + earlier, packages: sbom.packages) }
                 if !global.quiet { for w in skipped + warnings { writeStandardError("harden: warning: \(w)\n") } }
-                try Output.emit(String(decoding: try JSONCoding.encode(profile, pretty: true), as: UTF8.self), to: output)
+                try Output.emit(
+                    String(decoding: try JSONCoding.encode(profile, pretty: true), as: UTF8.self), to: output)
                 if output != nil && !global.quiet {
                     print("imported \(profile.runs.count) instrumented run(s)\n" + ProfileFile.summary(profile))
                 }
@@ -182,11 +209,14 @@ extension Application {
             progress.update("profile: running \(reference.description)")
             var options = try probes.runOptions(sensors: sensor.sensors)
             if let w = try probes.coverageWarning(), !global.quiet { writeStandardError("harden: warning: \(w)\n") }
-            for w in try await settings.apply(to: &options, imageOptions: imageOptions, target: reference, logger: logger) {
+            for w in try await settings.apply(
+                to: &options, imageOptions: imageOptions, target: reference, logger: logger)
+            {
                 writeStandardError("harden: warning: \(w)\n")
             }
             if let seccomp {
-                options.seccomp = try JSONCoding.decode(try HostFS.readFile(seccomp), source: seccomp, what: "seccomp profile")
+                options.seccomp = try JSONCoding.decode(
+                    try HostFS.readFile(seccomp), source: seccomp, what: "seccomp profile")
             }
             var profile = try await ProfileStage.run(
                 img, reference: reference.description, sbom: sbom, context: context, options: options, logger: logger)
@@ -196,7 +226,9 @@ extension Application {
             if output != nil && !global.quiet { print(ProfileFile.summary(profile)) }
             let failed = profile.runs.last?.probes.filter { !$0.ok } ?? []
             if !failed.isEmpty {
-                for f in failed { writeStandardError("harden: probe \(f.kind) \(f.spec) failed: \(f.error ?? "no detail")\n") }
+                for f in failed {
+                    writeStandardError("harden: probe \(f.kind) \(f.spec) failed: \(f.error ?? "no detail")\n")
+                }
                 if !probes.allowProbeFailure { throw ExitCode(2) }
             }
         }
@@ -243,11 +275,13 @@ public enum ProfileFile {
         var t = TextTable(rows: [["PROBE", "RESULT", "STATUS", "MS"]])
         for r in p.runs.last?.probes ?? [] {
             t.rows.append([
-                "\(r.kind) \(r.spec)", r.ok ? "ok" : "FAILED", r.status.map(String.init) ?? "-", r.latencyMs.map { String(Int($0)) } ?? "-",
+                "\(r.kind) \(r.spec)", r.ok ? "ok" : "FAILED", r.status.map(String.init) ?? "-",
+                r.latencyMs.map { String(Int($0)) } ?? "-",
             ])
         }
         var seen = Set<String>()
-        let ports = p.ports.map { "\($0.protocolName)/\($0.port)" }.filter { seen.insert($0).inserted }.joined(separator: " ")
+        let ports = p.ports.map { "\($0.protocolName)/\($0.port)" }.filter { seen.insert($0).inserted }.joined(
+            separator: " ")
         return t.render() + """
 
             files used: \(p.summary.files) (\(p.summary.missingFiles) looked for but missing), executables: \(p.summary.executables), \

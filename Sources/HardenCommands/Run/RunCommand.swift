@@ -37,7 +37,9 @@ extension Application {
         @Argument(help: "The image (with --compose: default, the service's image).")
         public var image: String?
 
-        @Option(name: .shortAndLong, help: ArgumentHelp("Where to write the hardened image (any transport).", valueName: "DEST"))
+        @Option(
+            name: .shortAndLong,
+            help: ArgumentHelp("Where to write the hardened image (any transport).", valueName: "DEST"))
         public var output: String
 
         @Option(name: .long, help: ArgumentHelp("A policy file (YAML; see docs/formats.md).", valueName: "FILE"))
@@ -59,13 +61,19 @@ extension Application {
 
         @OptionGroup public var keep: KeepOptions
 
-        @Flag(name: .long, help: "Patch first: upgrade packages with published fixes (harden patch), then profile and minify the result.")
+        @Flag(
+            name: .long,
+            help:
+                "Patch first: upgrade packages with published fixes (harden patch), then profile and minify the result."
+        )
         public var patch = false
 
         @Flag(name: .long, help: "With --patch: upgrade every package that has a newer version.")
         public var patchAll = false
 
-        @Option(name: .long, help: ArgumentHelp("With --patch: a trusted OpenPGP key file (repeatable).", valueName: "FILE"))
+        @Option(
+            name: .long, help: ArgumentHelp("With --patch: a trusted OpenPGP key file (repeatable).", valueName: "FILE")
+        )
         public var keyring: [String] = []
 
         public init() {}
@@ -82,17 +90,20 @@ extension Application {
             if options.policy?.needsVulnerabilities == true && data.database == nil {
                 throw HardenError(
                     .notFound,
-                    "\(database.path): the policy's vulnerability rules need a vulnerability database (harden db import or db update)")
+                    "\(database.path): the policy's vulnerability rules need a vulnerability database (harden db import or db update)"
+                )
             }
             options.run = try probes.runOptions(sensors: [.fanotify, .ptrace])
             if let w = try probes.coverageWarning() {
                 if !global.quiet { writeStandardError("harden: warning: \(w)\n") }
                 options.warnings.append(w)
             }
-            options.warnings += try await settings.apply(to: &options.run, imageOptions: imageOptions, target: reference, logger: logger)
-                .map {
-                    "compose: \($0)"
-                }
+            options.warnings += try await settings.apply(
+                to: &options.run, imageOptions: imageOptions, target: reference, logger: logger
+            )
+            .map {
+                "compose: \($0)"
+            }
             options.allowProbeFailure = probes.allowProbeFailure
             try keep.apply(to: &options.minify, data: data)
             options.destination = dest.description
@@ -104,17 +115,23 @@ extension Application {
             }
 
             let quiet = global.quiet
-            let ticker = StageTicker(enabled: global.showProgress, stages: StageName.shown(patching: options.patch != nil))
+            let ticker = StageTicker(
+                enabled: global.showProgress, stages: StageName.shown(patching: options.patch != nil))
             let pipeline = Pipeline(logger: logger, vulnerabilities: data) { event in
                 switch event {
                 case .started(let stage, let detail):
-                    if ticker.enabled { ticker.stage(stage, detail) } else if !quiet { writeStandardError("harden: \(stage.rawValue): \(detail)\n") }
+                    if ticker.enabled {
+                        ticker.stage(stage, detail)
+                    } else if !quiet {
+                        writeStandardError("harden: \(stage.rawValue): \(detail)\n")
+                    }
                 case .progress(let stage, let detail):
                     ticker.stage(stage, detail)
                 case .finished(let stage, let seconds, let status, let detail):
                     if !ticker.enabled && !quiet {
                         writeStandardError(
-                            "harden: \(stage.rawValue): \(status) in \(String(format: "%.1f", seconds)) s\(detail.map { " — \($0)" } ?? "")\n")
+                            "harden: \(stage.rawValue): \(status) in \(String(format: "%.1f", seconds)) s\(detail.map { " — \($0)" } ?? "")\n"
+                        )
                     }
                 }
             }
@@ -135,14 +152,18 @@ extension Application {
                 let written = try await imageOptions.write(
                     image, to: dest, options: ImageWriter.Options(compression: .keep), logger: logger)
                 if let d = written.manifestDigest { result.record.output?.manifestDigest = d.description }
-                if !quiet { writeStandardError("wrote \(written.reference)" + (written.manifestDigest.map { " (\($0))" } ?? "") + "\n") }
+                if !quiet {
+                    writeStandardError(
+                        "wrote \(written.reference)" + (written.manifestDigest.map { " (\($0))" } ?? "") + "\n")
+                }
             }
             try Self.writeReportDirectory(reportDir, try Pipeline.reportFiles(result))
             if let vexOut {
                 if let doc = result.files["vex.openvex.json"] {
                     try HostFS.writeFileAtomically(vexOut, doc)
                 } else if !quiet {
-                    writeStandardError("no vulnerability to make a VEX statement about (or no database): \(vexOut) not written\n")
+                    writeStandardError(
+                        "no vulnerability to make a VEX statement about (or no database): \(vexOut) not written\n")
                 }
             }
             if !quiet { print(Self.summary(result.record, reportDir: reportDir)) }
@@ -213,7 +234,9 @@ extension Application {
             t.rows.append(["failed checks", "\(failedBefore)", "\(r.checks.filter(\.failed).count)"])
             var s = t.render()
             if let m = r.minify {
-                s += "\nverification: " + (m.verification.ran ? (m.verification.passed ? "passed" : "FAILED") : "not run")
+                s +=
+                    "\nverification: "
+                    + (m.verification.ran ? (m.verification.passed ? "passed" : "FAILED") : "not run")
             }
             if let p = r.policy { s += "\npolicy: " + (p.passed ? "passed" : "violated (\(p.violations.count))") }
             for w in r.warnings { s += "\nwarning: \(w)" }

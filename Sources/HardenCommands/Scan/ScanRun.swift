@@ -34,7 +34,10 @@ extension Application {
         @OptionGroup public var imageOptions: ImageOptions
         @OptionGroup public var database: DatabaseOptions
 
-        @Argument(help: "The image, or sbom:FILE to scan an SBOM without its image (CycloneDX 1.4–1.6 JSON, SPDX 2.3 JSON, harden JSON).")
+        @Argument(
+            help:
+                "The image, or sbom:FILE to scan an SBOM without its image (CycloneDX 1.4–1.6 JSON, SPDX 2.3 JSON, harden JSON)."
+        )
         public var image: String
 
         @Option(name: .long, help: "Output format: table, json, sarif or cyclonedx-json.")
@@ -52,10 +55,13 @@ extension Application {
 
         @Option(
             name: .long,
-            help: "What --fail-on does with findings of unknown severity: fail (they fail it), warn (say how many were not gated), ignore.")
+            help:
+                "What --fail-on does with findings of unknown severity: fail (they fail it), warn (say how many were not gated), ignore."
+        )
         public var unknown: UnknownSeverityPolicy = .warn
 
-        @Flag(name: .long, help: "Exit with code 2 when a finding is in CISA's Known Exploited Vulnerabilities catalog.")
+        @Flag(
+            name: .long, help: "Exit with code 2 when a finding is in CISA's Known Exploited Vulnerabilities catalog.")
         public var failOnKev = false
 
         @Option(name: .long, help: "Exit with code 2 when a finding's EPSS score is above this (0…1).")
@@ -64,10 +70,13 @@ extension Application {
         @Flag(name: .long, help: "Report only vulnerabilities that have a fix.")
         public var onlyFixed = false
 
-        @Option(name: .long, help: "OpenVEX document; not_affected and fixed statements suppress findings (repeatable).")
+        @Option(
+            name: .long, help: "OpenVEX document; not_affected and fixed statements suppress findings (repeatable).")
         public var vex: [String] = []
 
-        @Option(name: .long, help: "YAML ignore rules (by vulnerability, package name/version/type, path; optional until: date).")
+        @Option(
+            name: .long,
+            help: "YAML ignore rules (by vulnerability, package name/version/type, path; optional until: date).")
         public var ignore: [String] = []
 
         @Option(
@@ -108,7 +117,8 @@ extension Application {
             input.onlyFixed = onlyFixed
             input.vex = try vex.map { try VEXDocument.load($0) }
             input.ignores = try ignore.map { try IgnoreRules.load($0) }
-            input.gate = VulnerabilityGate(failOn: failOn, unknown: unknown, knownExploited: failOnKev, maxEPSS: maxEpss)
+            input.gate = VulnerabilityGate(
+                failOn: failOn, unknown: unknown, knownExploited: failOnKev, maxEPSS: maxEpss)
             let (report, _) = try ScanStage.run(input)
             for w in report.warnings { logger.warning("\(w)") }
             let text: String
@@ -120,7 +130,8 @@ extension Application {
             }
             try Output.emit(text, to: output)
             if let gate = report.gate, gate.failed {
-                writeStandardError("harden: \(gate.reached) finding(s) fail the gate (\(gate.description)) in \(reference)\n")
+                writeStandardError(
+                    "harden: \(gate.reached) finding(s) fail the gate (\(gate.description)) in \(reference)\n")
                 throw ExitCode(2)
             }
         }

@@ -9,7 +9,8 @@ public struct ApkCataloger: Cataloger {
 
     public func catalog(_ context: CatalogContext) -> [SoftwarePackage] {
         var out: [SoftwarePackage] = []
-        for db in context.tree.nodes.keys where db.bytes.count >= 20 && db.bytes.suffix(20).elementsEqual("lib/apk/db/installed".utf8) {
+        for db in context.tree.nodes.keys
+        where db.bytes.count >= 20 && db.bytes.suffix(20).elementsEqual("lib/apk/db/installed".utf8) {
             guard let bytes = context.content(db) else { continue }
             out += Self.parse(bytes, database: db, context: context)
         }
@@ -24,7 +25,12 @@ public struct ApkCataloger: Cataloger {
         var startLine = 1
         var lineNumber = 0
         func flush() {
-            defer { fields = [:]; files = []; dir = ""; startLine = lineNumber + 1 }
+            defer {
+                fields = [:]
+                files = []
+                dir = ""
+                startLine = lineNumber + 1
+            }
             guard !fields.isEmpty else { return }
             guard let name = fields["P"], let version = fields["V"] else {
                 context.warn("\(database.absoluteDescription):\(startLine): apk record without P or V; skipped")
@@ -39,16 +45,25 @@ public struct ApkCataloger: Cataloger {
             let present = Set(files.compactMap { context.ownedFile(RawPath($0))?.absoluteDescription })
             out.append(
                 SoftwarePackage(
-                    id: "apk:\(name)@\(version)", type: .apk, name: name, version: version, architecture: arch, sourceName: origin,
+                    id: "apk:\(name)@\(version)", type: .apk, name: name, version: version, architecture: arch,
+                    sourceName: origin,
                     sourceVersion: origin != nil ? version : nil, licenses: fields["L"].map { [$0] } ?? [],
-                    purl: PURL(type: "apk", namespace: context.os?.id ?? "alpine", name: name, version: version, qualifiers: qualifiers)
-                        .description,
-                    layer: context.layer(of: database), locations: [database.absoluteDescription], files: present.sorted(), ownedBy: nil,
-                    maintainer: fields["m"], installedSize: fields["I"].flatMap { Int64($0) }, foundBy: "apk", metadata: nil))
+                    purl: PURL(
+                        type: "apk", namespace: context.os?.id ?? "alpine", name: name, version: version,
+                        qualifiers: qualifiers
+                    )
+                    .description,
+                    layer: context.layer(of: database), locations: [database.absoluteDescription],
+                    files: present.sorted(), ownedBy: nil,
+                    maintainer: fields["m"], installedSize: fields["I"].flatMap { Int64($0) }, foundBy: "apk",
+                    metadata: nil))
         }
         for raw in String(decoding: bytes, as: UTF8.self).textLines(omittingEmpty: false) {
             lineNumber += 1
-            if raw.isEmpty { flush(); continue }
+            if raw.isEmpty {
+                flush()
+                continue
+            }
             guard raw.count >= 2, raw.dropFirst().first == ":", let key = raw.first else {
                 context.warn("\(database.absoluteDescription):\(lineNumber): not a \"K:value\" line")
                 continue

@@ -27,7 +27,11 @@ public enum CPE {
     public static func escape(_ s: String) -> String {
         var out = ""
         for c in s {
-            if c.isLetter || c.isNumber || c == "_" || c == "." || c == "-" { out.append(c) } else { out += "\\" + String(c) }
+            if c.isLetter || c.isNumber || c == "_" || c == "." || c == "-" {
+                out.append(c)
+            } else {
+                out += "\\" + String(c)
+            }
         }
         return out
     }
@@ -78,7 +82,8 @@ public struct BinaryCataloger: Cataloger {
             }),
         BinaryClassifier(
             name: "node", cpes: [("nodejs", "node.js")],
-            anchors: { file in file == "node" || file == "nodejs" || file.hasPrefix("libnode.so") ? ["node.js/v"] : nil },
+            anchors: { file in file == "node" || file == "nodejs" || file.hasPrefix("libnode.so") ? ["node.js/v"] : nil
+            },
             version: { _, e in firstMatch(e, anchor: "node.js/v") { versionPrefix($0) } }),
         BinaryClassifier(
             name: "openjdk", cpes: [("oracle", "openjdk"), ("oracle", "jdk"), ("oracle", "jre")],
@@ -134,7 +139,8 @@ public struct BinaryCataloger: Cataloger {
                 firstMatch(e, anchor: "ruby ") { after in
                     guard let v = versionPrefix(after) else { return nil }
                     let rest = after.dropFirst(v.utf8.count)
-                    let patch = rest.first == UInt8(ascii: "p") ? rest.dropFirst().prefix { $0 >= 0x30 && $0 <= 0x39 } : []
+                    let patch =
+                        rest.first == UInt8(ascii: "p") ? rest.dropFirst().prefix { $0 >= 0x30 && $0 <= 0x39 } : []
                     return rest.dropFirst(patch.isEmpty ? 0 : patch.count + 1).starts(with: Array(" (".utf8)) ? v : nil
                 }
             }),
@@ -146,7 +152,9 @@ public struct BinaryCataloger: Cataloger {
             version: { _, e in
                 // `OpenSSL 3.0.11 19 Sep 2023`, `OpenSSL 1.1.1w  11 Sep 2023`: a version, then a space and the date.
                 firstMatch(e, anchor: "OpenSSL ") { after in
-                    guard let v = versionPrefix(after, allowSuffix: { $0.isLetter }), after.dropFirst(v.utf8.count).first == 0x20 else {
+                    guard let v = versionPrefix(after, allowSuffix: { $0.isLetter }),
+                        after.dropFirst(v.utf8.count).first == 0x20
+                    else {
                         return nil
                     }
                     return v
@@ -158,7 +166,9 @@ public struct BinaryCataloger: Cataloger {
             version: { _, e in firstMatch(e, anchor: "BusyBox v") { versionPrefix($0) } }),
         BinaryClassifier(
             name: "curl", cpes: [("haxx", "curl"), ("haxx", "libcurl")],
-            anchors: { file in file == "curl" ? ["curl/"] : file.hasPrefix("libcurl") && file.contains(".so") ? ["libcurl/"] : nil },
+            anchors: { file in
+                file == "curl" ? ["curl/"] : file.hasPrefix("libcurl") && file.contains(".so") ? ["libcurl/"] : nil
+            },
             version: { file, e in firstMatch(e, anchor: file == "curl" ? "curl/" : "libcurl/") { versionPrefix($0) } }),
     ]
 
@@ -174,7 +184,8 @@ public struct BinaryCataloger: Cataloger {
     static func anchors(forFileName name: [UInt8]) -> [[UInt8]]? {
         guard let f = name.first else { return nil }
         switch f {
-        case UInt8(ascii: "a"), UInt8(ascii: "b"), UInt8(ascii: "c"), UInt8(ascii: "h"), UInt8(ascii: "j"), UInt8(ascii: "l"),
+        case UInt8(ascii: "a"), UInt8(ascii: "b"), UInt8(ascii: "c"), UInt8(ascii: "h"), UInt8(ascii: "j"),
+            UInt8(ascii: "l"),
             UInt8(ascii: "n"), UInt8(ascii: "o"), UInt8(ascii: "p"), UInt8(ascii: "r"):
             return anchors(forFileName: String(decoding: name, as: UTF8.self))
         default: return nil
@@ -225,7 +236,8 @@ public struct BinaryCataloger: Cataloger {
 
     /// A JDK's or JRE's `release` file (`JAVA_VERSION="17.0.8"`) beside its `bin/java` or `lib/`.
     static func javaRelease(_ bytes: [UInt8], path: RawPath, context: CatalogContext) -> (String, String)? {
-        guard let dir = path.parent, context.exists(dir.appending(Array("lib".utf8))) || context.exists(dir.appending(Array("bin".utf8)))
+        guard let dir = path.parent,
+            context.exists(dir.appending(Array("lib".utf8))) || context.exists(dir.appending(Array("bin".utf8)))
         else { return nil }
         for line in String(decoding: bytes, as: UTF8.self).textLines() where line.hasPrefix("JAVA_VERSION=") {
             let v = line.dropFirst("JAVA_VERSION=".count).trimming("\" ")
@@ -246,13 +258,24 @@ public struct BinaryCataloger: Cataloger {
     /// `python3.11`, `libpython3.11.so.1.0`, `libpython3.11d.so` → `3.11`.
     static func pythonMinor(_ file: String) -> String? {
         var s = Substring(file)
-        if s.hasPrefix("libpython") { s = s.dropFirst(9) } else if s.hasPrefix("python") { s = s.dropFirst(6) } else { return nil }
+        if s.hasPrefix("libpython") {
+            s = s.dropFirst(9)
+        } else if s.hasPrefix("python") {
+            s = s.dropFirst(6)
+        } else {
+            return nil
+        }
         var digits = s.prefix { $0.isNumber || $0 == "." }
         if digits.hasSuffix(".") { digits = digits.dropLast() }
         let parts = digits.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 2, parts.allSatisfy({ !$0.isEmpty }), parts[0] == "2" || parts[0] == "3" else { return nil }
+        guard parts.count == 2, parts.allSatisfy({ !$0.isEmpty }), parts[0] == "2" || parts[0] == "3" else {
+            return nil
+        }
         let rest = s.dropFirst(digits.count)
-        guard rest.isEmpty || rest.hasPrefix(".so") || rest.hasPrefix("d.so") || rest.hasPrefix("m.so") || rest.hasPrefix("t.so") else {
+        guard
+            rest.isEmpty || rest.hasPrefix(".so") || rest.hasPrefix("d.so") || rest.hasPrefix("m.so")
+                || rest.hasPrefix("t.so")
+        else {
             return nil
         }
         return String(digits)
@@ -282,7 +305,9 @@ public struct BinaryCataloger: Cataloger {
                 if !inNumber { parts += 1 }
                 inNumber = true
                 out.append(Character(UnicodeScalar(c)))
-            } else if c == UInt8(ascii: "."), inNumber, i + 1 < bytes.endIndex, bytes[i + 1] >= 0x30 && bytes[i + 1] <= 0x39 {
+            } else if c == UInt8(ascii: "."), inNumber, i + 1 < bytes.endIndex,
+                bytes[i + 1] >= 0x30 && bytes[i + 1] <= 0x39
+            {
                 inNumber = false
                 out.append(".")
             } else {

@@ -11,7 +11,8 @@ public struct DotnetDepsCataloger: Cataloger {
 
     public func catalog(_ context: CatalogContext) -> [SoftwarePackage] {
         var out: [SoftwarePackage] = []
-        for (path, bytes) in context.capturedFiles() where String(decoding: path.lastComponent, as: UTF8.self).hasSuffix(".deps.json") {
+        for (path, bytes) in context.capturedFiles()
+        where String(decoding: path.lastComponent, as: UTF8.self).hasSuffix(".deps.json") {
             guard let root = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any],
                 let libraries = root["libraries"] as? [String: Any]
             else {
@@ -42,9 +43,12 @@ public struct DotnetDepsCataloger: Cataloger {
                 }
                 out.append(
                     SoftwarePackage(
-                        id: "dotnet:\(name)@\(version)", type: .dotnet, name: name, version: version, architecture: nil, sourceName: nil,
-                        sourceVersion: nil, licenses: [], purl: PURL(type: "nuget", name: name, version: version).description,
-                        layer: context.layer(of: path), locations: [path.absoluteDescription], files: files.sorted(), ownedBy: nil,
+                        id: "dotnet:\(name)@\(version)", type: .dotnet, name: name, version: version, architecture: nil,
+                        sourceName: nil,
+                        sourceVersion: nil, licenses: [],
+                        purl: PURL(type: "nuget", name: name, version: version).description,
+                        layer: context.layer(of: path), locations: [path.absoluteDescription], files: files.sorted(),
+                        ownedBy: nil,
                         maintainer: nil, installedSize: nil, foundBy: "dotnet-deps", metadata: ["libraryType": type]))
             }
         }
@@ -59,7 +63,8 @@ public struct ComposerCataloger: Cataloger {
     public func catalog(_ context: CatalogContext) -> [SoftwarePackage] {
         var out: [SoftwarePackage] = []
         for (path, bytes) in context.capturedFiles()
-        where path.lastComponent == Array("installed.json".utf8) && path.parent?.lastComponent == Array("composer".utf8) {
+        where path.lastComponent == Array("installed.json".utf8) && path.parent?.lastComponent == Array("composer".utf8)
+        {
             let json = try? JSONSerialization.jsonObject(with: Data(bytes))
             // Composer 2: {"packages": [...], "dev-package-names": [...]}; Composer 1: [...].
             guard let list = (json as? [String: Any])?["packages"] as? [Any] ?? json as? [Any] else {
@@ -69,7 +74,9 @@ public struct ComposerCataloger: Cataloger {
             let dev = Set((json as? [String: Any])?["dev-package-names"] as? [String] ?? [])
             let composerDir = path.parent ?? .root
             for case let p as [String: Any] in list {
-                guard let name = p["name"] as? String, let version = p["version"] as? String, !name.isEmpty, !version.isEmpty else {
+                guard let name = p["name"] as? String, let version = p["version"] as? String, !name.isEmpty,
+                    !version.isEmpty
+                else {
                     continue
                 }
                 let parts = name.split(separator: "/", maxSplits: 1).map(String.init)
@@ -81,13 +88,16 @@ public struct ComposerCataloger: Cataloger {
                 if dev.contains(name) { metadata["dev"] = "true" }
                 out.append(
                     SoftwarePackage(
-                        id: "composer:\(name)@\(version)", type: .composer, name: name, version: version, architecture: nil,
+                        id: "composer:\(name)@\(version)", type: .composer, name: name, version: version,
+                        architecture: nil,
                         sourceName: nil, sourceVersion: nil, licenses: licenses.sorted(),
                         purl: PURL(
-                            type: "composer", namespace: parts.count == 2 ? parts[0] : nil, name: parts.last ?? name, version: version
+                            type: "composer", namespace: parts.count == 2 ? parts[0] : nil, name: parts.last ?? name,
+                            version: version
                         )
                         .description,
-                        layer: context.layer(of: path), locations: [path.absoluteDescription], files: files(under: dir, context),
+                        layer: context.layer(of: path), locations: [path.absoluteDescription],
+                        files: files(under: dir, context),
                         ownedBy: nil, maintainer: nil, installedSize: nil, foundBy: "php-composer", metadata: metadata))
             }
         }

@@ -11,7 +11,8 @@ public struct DpkgCataloger: Cataloger {
         var out: [SoftwarePackage] = []
         // Classic status files, wherever a dpkg database lives (usually var/lib/dpkg).
         let statusFiles = context.tree.nodes.keys.filter { p in
-            p.lastComponent == Array("status".utf8) && (p.parent?.bytes.suffix(8).elementsEqual("lib/dpkg".utf8) ?? false)
+            p.lastComponent == Array("status".utf8)
+                && (p.parent?.bytes.suffix(8).elementsEqual("lib/dpkg".utf8) ?? false)
         }.sorted()
         for status in statusFiles {
             guard let bytes = context.content(status) else { continue }
@@ -23,24 +24,30 @@ public struct DpkgCataloger: Cataloger {
             }
             for s in stanzas {
                 guard
-                    let pkg = makePackage(s, database: status, infoDir: dbDir.appending(Array("info".utf8)), md5Dir: nil, context: context)
+                    let pkg = makePackage(
+                        s, database: status, infoDir: dbDir.appending(Array("info".utf8)), md5Dir: nil, context: context
+                    )
                 else { continue }
                 var p = pkg
                 p.layer =
-                    Self.introducedLayer(name: p.name, arch: p.architecture, version: p.version, history: history, context: context)
+                    Self.introducedLayer(
+                        name: p.name, arch: p.architecture, version: p.version, history: history, context: context)
                     ?? context.layer(of: status)
                 out.append(p)
             }
         }
         // Distroless: one file per package in status.d/, md5sums beside it.
         let statusD = context.tree.nodes.keys.filter { p in
-            (p.parent?.bytes.suffix(17).elementsEqual("lib/dpkg/status.d".utf8) ?? false) && !p.lastComponent.contains(UInt8(ascii: "."))
+            (p.parent?.bytes.suffix(17).elementsEqual("lib/dpkg/status.d".utf8) ?? false)
+                && !p.lastComponent.contains(UInt8(ascii: "."))
                 && context.tree.nodes[p]?.type == .regular
         }.sorted()
         for file in statusD {
             guard let bytes = context.content(file) else { continue }
             for s in Self.parse(bytes, file: file, context: context) {
-                guard var p = makePackage(s, database: file, infoDir: nil, md5Dir: file.parent, context: context) else { continue }
+                guard var p = makePackage(s, database: file, infoDir: nil, md5Dir: file.parent, context: context) else {
+                    continue
+                }
                 p.layer = context.layer(of: file)
                 out.append(p)
             }
@@ -86,7 +93,9 @@ public struct DpkgCataloger: Cataloger {
         return introduced.map { context.layerRef($0) }
     }
 
-    func makePackage(_ s: Stanza, database: RawPath, infoDir: RawPath?, md5Dir: RawPath?, context: CatalogContext) -> SoftwarePackage? {
+    func makePackage(
+        _ s: Stanza, database: RawPath, infoDir: RawPath?, md5Dir: RawPath?, context: CatalogContext
+    ) -> SoftwarePackage? {
         guard let name = s["Package"], let version = s["Version"] else { return nil }
         let arch = s["Architecture"]
         var sourceName: String?
@@ -134,12 +143,18 @@ public struct DpkgCataloger: Cataloger {
         if let sourceName, sourceName != name || sourceVersion != nil {
             qualifiers.append(("upstream", sourceVersion.map { "\(sourceName)@\($0)" } ?? sourceName))
         }
-        let purl = PURL(type: "deb", namespace: context.os?.id ?? OSInfo.assumedDpkgID, name: name, version: version, qualifiers: qualifiers)
+        let purl = PURL(
+            type: "deb", namespace: context.os?.id ?? OSInfo.assumedDpkgID, name: name, version: version,
+            qualifiers: qualifiers)
         return SoftwarePackage(
-            id: "deb:\(name)@\(version)" + (arch.map { ":\($0)" } ?? ""), type: .deb, name: name, version: version, architecture: arch,
-            sourceName: sourceName, sourceVersion: sourceVersion ?? (sourceName != nil ? version : nil), licenses: licenses,
-            purl: purl.description, layer: nil, locations: [database.absoluteDescription], files: files.sorted(), ownedBy: nil,
-            maintainer: s["Maintainer"], installedSize: s["Installed-Size"].flatMap { Int64($0) }.map { $0 * 1024 }, foundBy: "dpkg",
+            id: "deb:\(name)@\(version)" + (arch.map { ":\($0)" } ?? ""), type: .deb, name: name, version: version,
+            architecture: arch,
+            sourceName: sourceName, sourceVersion: sourceVersion ?? (sourceName != nil ? version : nil),
+            licenses: licenses,
+            purl: purl.description, layer: nil, locations: [database.absoluteDescription], files: files.sorted(),
+            ownedBy: nil,
+            maintainer: s["Maintainer"], installedSize: s["Installed-Size"].flatMap { Int64($0) }.map { $0 * 1024 },
+            foundBy: "dpkg",
             metadata: nil)
     }
 

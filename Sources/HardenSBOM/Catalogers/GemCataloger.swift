@@ -13,7 +13,9 @@ public struct GemCataloger: Cataloger {
             let file = String(decoding: path.lastComponent, as: UTF8.self)
             // `specifications/NAME-VERSION.gemspec`, and Ruby's default gems in `specifications/default/`.
             guard file.hasSuffix(".gemspec"), let parent = path.parent else { continue }
-            let isDefault = parent.lastComponent == Array("default".utf8) && parent.parent?.lastComponent == Array("specifications".utf8)
+            let isDefault =
+                parent.lastComponent == Array("default".utf8)
+                && parent.parent?.lastComponent == Array("specifications".utf8)
             guard parent.lastComponent == Array("specifications".utf8) || isDefault else { continue }
             let spec = Self.parse(String(decoding: bytes, as: UTF8.self))
             guard let name = spec.name, let version = spec.version else {
@@ -22,11 +24,13 @@ public struct GemCataloger: Cataloger {
             }
             out.append(
                 SoftwarePackage(
-                    id: "gem:\(name)@\(version)", type: .gem, name: name, version: version, architecture: nil, sourceName: nil,
+                    id: "gem:\(name)@\(version)", type: .gem, name: name, version: version, architecture: nil,
+                    sourceName: nil,
                     sourceVersion: nil,
                     licenses: spec.licenses, purl: PURL(type: "gem", name: name, version: version).description,
                     layer: context.layer(of: path), locations: [path.absoluteDescription], files: [], ownedBy: nil,
-                    maintainer: nil, installedSize: nil, foundBy: "gem", metadata: isDefault ? ["defaultGem": "true"] : nil))
+                    maintainer: nil, installedSize: nil, foundBy: "gem",
+                    metadata: isDefault ? ["defaultGem": "true"] : nil))
         }
         return out
     }
@@ -59,7 +63,13 @@ public struct GemCataloger: Cataloger {
         var quote: Character = "\""
         for c in s {
             if var cur = current {
-                if c == quote { out.append(cur); current = nil } else { cur.append(c); current = cur }
+                if c == quote {
+                    out.append(cur)
+                    current = nil
+                } else {
+                    cur.append(c)
+                    current = cur
+                }
             } else if c == "\"" || c == "'" {
                 quote = c
                 current = ""

@@ -7,26 +7,32 @@ public struct GoBinaryCataloger: Cataloger {
     public var name: String { "go-binary" }
     public init() {}
 
-    static let infoStart: [UInt8] = [0x30, 0x77, 0xaf, 0x0c, 0x92, 0x74, 0x08, 0x02, 0x41, 0xe1, 0xc1, 0x07, 0xe6, 0xd6, 0x18, 0xe6]
+    static let infoStart: [UInt8] = [
+        0x30, 0x77, 0xaf, 0x0c, 0x92, 0x74, 0x08, 0x02, 0x41, 0xe1, 0xc1, 0x07, 0xe6, 0xd6, 0x18, 0xe6,
+    ]
 
     public func catalog(_ context: CatalogContext) -> [SoftwarePackage] {
         var out: [SoftwarePackage] = []
         for (path, captured) in context.capturedFiles() {
             guard let bytes = BinaryEvidence.capture(captured)?.goBuildInfo else { continue }
             guard let info = Self.parse(bytes) else {
-                context.warn("\(path.absoluteDescription): Go build information in an unsupported (pre-1.18) layout; skipped")
+                context.warn(
+                    "\(path.absoluteDescription): Go build information in an unsupported (pre-1.18) layout; skipped")
                 continue
             }
             let layer = context.layer(of: path)
             let location = path.absoluteDescription
             func pkg(_ module: String, _ version: String) -> SoftwarePackage {
                 SoftwarePackage(
-                    id: "go-module:\(module)@\(version)", type: .goModule, name: module, version: version, architecture: nil,
+                    id: "go-module:\(module)@\(version)", type: .goModule, name: module, version: version,
+                    architecture: nil,
                     sourceName: nil, sourceVersion: nil, licenses: [],
                     // The toolchain's version is `go1.19.8`; the purl carries the plain version (as Go's vuln DB does).
-                    purl: Self.purl(module, module == "stdlib" && version.hasPrefix("go") ? String(version.dropFirst(2)) : version),
+                    purl: Self.purl(
+                        module, module == "stdlib" && version.hasPrefix("go") ? String(version.dropFirst(2)) : version),
                     layer: layer,
-                    locations: [location], files: [location], ownedBy: nil, maintainer: nil, installedSize: nil, foundBy: "go-binary",
+                    locations: [location], files: [location], ownedBy: nil, maintainer: nil, installedSize: nil,
+                    foundBy: "go-binary",
                     metadata: ["binary": location, "goVersion": info.goVersion])
             }
             if !info.goVersion.isEmpty { out.append(pkg("stdlib", info.goVersion)) }
@@ -39,13 +45,19 @@ public struct GoBinaryCataloger: Cataloger {
     static func purl(_ module: String, _ version: String) -> String {
         let parts = module.split(separator: "/").map(String.init)
         if parts.count > 1 {
-            return PURL(type: "golang", namespace: parts.dropLast().joined(separator: "/"), name: parts.last ?? module, version: version)
-                .description
+            return PURL(
+                type: "golang", namespace: parts.dropLast().joined(separator: "/"), name: parts.last ?? module,
+                version: version
+            )
+            .description
         }
         return PURL(type: "golang", name: module, version: version).description
     }
 
-    public struct Module: Sendable { public var path: String; public var version: String }
+    public struct Module: Sendable {
+        public var path: String
+        public var version: String
+    }
     public struct Info: Sendable {
         public var goVersion: String
         public var main: Module?
@@ -91,11 +103,15 @@ public struct GoBinaryCataloger: Cataloger {
             case "dep": info.deps.append(Module(path: f[1], version: f.count > 2 ? f[2] : ""))
             case "=>":
                 // Replacement of the previous dependency.
-                if !info.deps.isEmpty, f.count > 2, !f[2].isEmpty { info.deps[info.deps.count - 1] = Module(path: f[1], version: f[2]) }
+                if !info.deps.isEmpty, f.count > 2, !f[2].isEmpty {
+                    info.deps[info.deps.count - 1] = Module(path: f[1], version: f[2])
+                }
             case "path": info.path = f[1]
             case "build":
                 let kv = f.dropFirst().joined(separator: "\t")
-                if let eq = kv.firstIndex(of: "=") { info.settings[String(kv[..<eq])] = String(kv[kv.index(after: eq)...]) }
+                if let eq = kv.firstIndex(of: "=") {
+                    info.settings[String(kv[..<eq])] = String(kv[kv.index(after: eq)...])
+                }
             default: break
             }
         }
@@ -117,7 +133,9 @@ public struct GoBinaryCataloger: Cataloger {
     }
 
     /// Symbols builds set to the program's version with `-X` (`main.version`, `…/version.Version`, `main.gitVersion`).
-    static let versionSymbols: Set<String> = ["version", "gitversion", "buildversion", "appversion", "releaseversion", "semver", "gittag"]
+    static let versionSymbols: Set<String> = [
+        "version", "gitversion", "buildversion", "appversion", "releaseversion", "semver", "gittag",
+    ]
 
     /// The version set by `-X pkg.version=v1.2.3` (also `-X=…` and quoted values), as a module version (`v1.2.3`).
     public static func ldflagsVersion(_ flags: String) -> String? {

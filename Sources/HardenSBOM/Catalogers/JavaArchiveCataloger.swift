@@ -46,16 +46,19 @@ public struct JavaArchiveCataloger: Cataloger {
         func make(group: String?, artifact: String, version: String, licenses: [String]) -> SoftwarePackage {
             let purl = PURL(type: "maven", namespace: group, name: artifact, version: version).description
             return SoftwarePackage(
-                id: "java-archive:\(group.map { $0 + ":" } ?? "")\(artifact)@\(version)", type: .javaArchive, name: artifact,
+                id: "java-archive:\(group.map { $0 + ":" } ?? "")\(artifact)@\(version)", type: .javaArchive,
+                name: artifact,
                 version: version,
                 architecture: nil, sourceName: group, sourceVersion: nil, licenses: licenses, purl: purl, layer: layer,
-                locations: [location], files: depth == 0 ? [location] : [], ownedBy: nil, maintainer: nil, installedSize: nil,
+                locations: [location], files: depth == 0 ? [location] : [], ownedBy: nil, maintainer: nil,
+                installedSize: nil,
                 foundBy: "java-archive", metadata: ["archive": location + (depth > 0 ? ":" + name : "")])
         }
         // Maven metadata: every pom.properties (shaded jars carry one per bundled artifact), and pom.xml where a
         // directory has no pom.properties. Group and artifact ids come only from these.
         var mavenDirs = Set<String>()
-        for entry in zip.entries where entry.name.hasPrefix("META-INF/maven/") && entry.name.hasSuffix("/pom.properties") {
+        for entry in zip.entries
+        where entry.name.hasPrefix("META-INF/maven/") && entry.name.hasSuffix("/pom.properties") {
             let props = parseProperties(String(decoding: try zip.read(entry, budget: budget), as: UTF8.self))
             if let a = props["artifactId"], !a.isEmpty, let v = props["version"], !v.isEmpty {
                 out.append(make(group: props["groupId"], artifact: a, version: v, licenses: []))
@@ -78,11 +81,13 @@ public struct JavaArchiveCataloger: Cataloger {
                 fields = parseManifest(String(decoding: try zip.read(m, budget: budget), as: UTF8.self))
             }
             let version =
-                fromName.version ?? fields["Implementation-Version"] ?? fields["Bundle-Version"] ?? fields["Specification-Version"]
+                fromName.version ?? fields["Implementation-Version"] ?? fields["Bundle-Version"]
+                ?? fields["Specification-Version"]
             if let version, !version.isEmpty, !fromName.artifact.isEmpty {
                 out.append(
                     make(
-                        group: manifestGroup(fields, artifact: fromName.artifact), artifact: fromName.artifact, version: version,
+                        group: manifestGroup(fields, artifact: fromName.artifact), artifact: fromName.artifact,
+                        version: version,
                         licenses: fields["Bundle-License"].map { [$0] } ?? []))
             }
         }
@@ -123,11 +128,15 @@ public struct JavaArchiveCataloger: Cataloger {
         func reverseDomain(_ s: String) -> Bool {
             let parts = s.split(separator: ".", omittingEmptySubsequences: false)
             return parts.count > 1
-                && parts.allSatisfy { p in !p.isEmpty && p.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" } }
+                && parts.allSatisfy { p in
+                    !p.isEmpty && p.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" }
+                }
         }
         if let v = fields["Implementation-Vendor-Id"], reverseDomain(v) { return v }
         for key in ["Bundle-SymbolicName", "Automatic-Module-Name"] {
-            guard var s = fields[key]?.split(separator: ";").first.map({ $0.trimming(" ") }), reverseDomain(s) else { continue }
+            guard var s = fields[key]?.split(separator: ";").first.map({ $0.trimming(" ") }), reverseDomain(s) else {
+                continue
+            }
             for suffix in [artifact, artifact.replacingAll("-", with: ".")] where s.hasSuffix("." + suffix) {
                 s = String(s.dropLast(suffix.count + 1))
                 return s
@@ -142,7 +151,9 @@ public struct JavaArchiveCataloger: Cataloger {
         var out: [String: String] = [:]
         for line in text.split(whereSeparator: \.isNewline) {
             let t = line.trimming(" \t")
-            guard !t.hasPrefix("#"), !t.hasPrefix("!"), let eq = t.firstIndex(where: { $0 == "=" || $0 == ":" }) else { continue }
+            guard !t.hasPrefix("#"), !t.hasPrefix("!"), let eq = t.firstIndex(where: { $0 == "=" || $0 == ":" }) else {
+                continue
+            }
             out[t[..<eq].trimming(" ")] = t[t.index(after: eq)...].trimming(" ")
         }
         return out

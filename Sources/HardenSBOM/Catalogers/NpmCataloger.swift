@@ -16,7 +16,9 @@ public struct NpmCataloger: Cataloger {
                 context.warn("\(path.absoluteDescription): not valid JSON; skipped")
                 continue
             }
-            guard let name = json["name"] as? String, let version = json["version"] as? String, !name.isEmpty else { continue }
+            guard let name = json["name"] as? String, let version = json["version"] as? String, !name.isEmpty else {
+                continue
+            }
             var licenses: [String] = []
             if let l = json["license"] as? String { licenses = [l] }
             if let l = json["license"] as? [String: Any], let t = l["type"] as? String { licenses = [t] }
@@ -30,11 +32,14 @@ public struct NpmCataloger: Cataloger {
             let dir = path.parent ?? .root
             out.append(
                 SoftwarePackage(
-                    id: "npm:\(name)@\(version)", type: .npm, name: name, version: version, architecture: nil, sourceName: nil,
+                    id: "npm:\(name)@\(version)", type: .npm, name: name, version: version, architecture: nil,
+                    sourceName: nil,
                     sourceVersion: nil,
-                    licenses: licenses, purl: PURL(type: "npm", namespace: namespace, name: bare, version: version).description,
+                    licenses: licenses,
+                    purl: PURL(type: "npm", namespace: namespace, name: bare, version: version).description,
                     layer: context.layer(of: path), locations: [path.absoluteDescription], files: [], ownedBy: nil,
-                    maintainer: nil, installedSize: nil, foundBy: "npm", metadata: ["directory": dir.absoluteDescription]))
+                    maintainer: nil, installedSize: nil, foundBy: "npm",
+                    metadata: ["directory": dir.absoluteDescription]))
         }
         return out
     }

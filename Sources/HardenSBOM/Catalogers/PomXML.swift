@@ -23,7 +23,9 @@ public struct PomXML: Sendable, Equatable {
                 values["parent." + path[2]] = t
             } else if path.count == 3, path[0] == "project", path[1] == "properties" {
                 properties[path[2]] = t
-            } else if path.count == 4, path[0] == "project", path[1] == "licenses", path[2] == "license", path[3] == "name", !t.isEmpty {
+            } else if path.count == 4, path[0] == "project", path[1] == "licenses", path[2] == "license",
+                path[3] == "name", !t.isEmpty
+            {
                 licenses.append(t)
             }
         }
@@ -35,8 +37,10 @@ public struct PomXML: Sendable, Equatable {
                 let key = String(v[open.upperBound..<close])
                 let replacement: String?
                 switch key {
-                case "project.version", "pom.version", "version": replacement = values["version"] ?? values["parent.version"]
-                case "project.groupId", "pom.groupId", "groupId": replacement = values["groupId"] ?? values["parent.groupId"]
+                case "project.version", "pom.version", "version":
+                    replacement = values["version"] ?? values["parent.version"]
+                case "project.groupId", "pom.groupId", "groupId":
+                    replacement = values["groupId"] ?? values["parent.groupId"]
                 case "project.artifactId", "pom.artifactId": replacement = values["artifactId"]
                 case "project.parent.version", "parent.version": replacement = values["parent.version"]
                 case "project.parent.groupId", "parent.groupId": replacement = values["parent.groupId"]
@@ -83,19 +87,26 @@ public struct PomXML: Sendable, Equatable {
                 i += 1
                 continue
             }
-            if starts("<!--", at: i) { i = skip(to: "-->", from: i + 4); continue }
+            if starts("<!--", at: i) {
+                i = skip(to: "-->", from: i + 4)
+                continue
+            }
             if starts("<![CDATA[", at: i) {
                 let end = skip(to: "]]>", from: i + 9)
                 text += bytes[(i + 9)..<max(i + 9, end - 3)]
                 i = end
                 continue
             }
-            if starts("<?", at: i) || starts("<!", at: i) { i = skip(to: ">", from: i + 2); continue }
+            if starts("<?", at: i) || starts("<!", at: i) {
+                i = skip(to: ">", from: i + 2)
+                continue
+            }
             let close = bytes[i + 1 < n ? i + 1 : i] == UInt8(ascii: "/")
             var j = i + (close ? 2 : 1)
             let nameStart = j
             while j < n,
-                !(bytes[j] == 0x20 || bytes[j] == 0x09 || bytes[j] == 0x0a || bytes[j] == 0x0d || bytes[j] == UInt8(ascii: ">")
+                !(bytes[j] == 0x20 || bytes[j] == 0x09 || bytes[j] == 0x0a || bytes[j] == 0x0d
+                    || bytes[j] == UInt8(ascii: ">")
                     || bytes[j] == UInt8(ascii: "/"))
             {
                 j += 1

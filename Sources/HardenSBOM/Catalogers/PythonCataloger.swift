@@ -27,7 +27,8 @@ public struct PythonCataloger: Cataloger {
                 if let installed = context.content(parent.appending(Array("installed-files.txt".utf8))) {
                     recordFiles = String(decoding: installed, as: UTF8.self).textLines().map(String.init)
                 }
-            } else if String(decoding: last, as: UTF8.self).lowercased().hasSuffix(".egg-info"), context.tree.nodes[path]?.type == .regular
+            } else if String(decoding: last, as: UTF8.self).lowercased().hasSuffix(".egg-info"),
+                context.tree.nodes[path]?.type == .regular
             {
                 metadataDir = path  // a single-file egg-info: PKG-INFO content
             } else {
@@ -60,11 +61,14 @@ public struct PythonCataloger: Cataloger {
                 }
             }
             let pkg = SoftwarePackage(
-                id: "python:\(PURL.pep503(name))@\(version)", type: .python, name: name, version: version, architecture: nil,
+                id: "python:\(PURL.pep503(name))@\(version)", type: .python, name: name, version: version,
+                architecture: nil,
                 sourceName: nil, sourceVersion: nil, licenses: licenses.sorted(),
                 purl: PURL(type: "pypi", name: PURL.pep503(name), version: version).description,
-                layer: context.layer(of: path), locations: [path.absoluteDescription], files: files.sorted(), ownedBy: nil,
-                maintainer: h["Author"], installedSize: nil, foundBy: "python", metadata: ["sitePackages": siteDir.absoluteDescription])
+                layer: context.layer(of: path), locations: [path.absoluteDescription], files: files.sorted(),
+                ownedBy: nil,
+                maintainer: h["Author"], installedSize: nil, foundBy: "python",
+                metadata: ["sitePackages": siteDir.absoluteDescription])
             out.append(pkg)
         }
         return out
@@ -82,7 +86,11 @@ public struct PythonCataloger: Cataloger {
                     let c = line[i]
                     if c == "\"" {
                         let next = line.index(after: i)
-                        if next < line.endIndex && line[next] == "\"" { path.append("\""); i = line.index(after: next); continue }
+                        if next < line.endIndex && line[next] == "\"" {
+                            path.append("\"")
+                            i = line.index(after: next)
+                            continue
+                        }
                         break
                     }
                     path.append(c)

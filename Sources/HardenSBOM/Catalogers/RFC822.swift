@@ -10,7 +10,9 @@ public struct Stanza: Sendable {
         fields.first { $0.key.lowercased() == key.lowercased() }?.value
     }
 
-    public func all(_ key: String) -> [String] { fields.filter { $0.key.lowercased() == key.lowercased() }.map(\.value) }
+    public func all(_ key: String) -> [String] {
+        fields.filter { $0.key.lowercased() == key.lowercased() }.map(\.value)
+    }
 }
 
 public enum RFC822 {
@@ -31,7 +33,10 @@ public enum RFC822 {
             lineNumber += 1
             let line = raw.hasSuffix("\r") ? raw.dropLast() : raw
             if line.allSatisfy({ $0 == " " || $0 == "\t" }) {
-                if headerOnly && !current.fields.isEmpty { flush(); return stanzas }
+                if headerOnly && !current.fields.isEmpty {
+                    flush()
+                    return stanzas
+                }
                 flush()
                 continue
             }

@@ -12,7 +12,8 @@ public struct RpmCataloger: Cataloger {
     public func catalog(_ context: CatalogContext) -> [SoftwarePackage] {
         var out: [SoftwarePackage] = []
         let files = context.capturedFiles().filter { $0.path.parent?.lastComponent == Array("rpm".utf8) }
-        let sqliteDirs = Set(files.filter { $0.path.lastComponent == Array("rpmdb.sqlite".utf8) }.compactMap(\.path.parent))
+        let sqliteDirs = Set(
+            files.filter { $0.path.lastComponent == Array("rpmdb.sqlite".utf8) }.compactMap(\.path.parent))
         for (path, bytes) in files {
             let file = String(decoding: path.lastComponent, as: UTF8.self)
             let headers: [[UInt8]]
@@ -94,7 +95,9 @@ public struct RpmCataloger: Cataloger {
         var removed: [Int64] = []
         try rows("SELECT hnum, blob FROM Packages") { stmt in
             let n = Int(sqlite3_column_bytes(stmt, 1))
-            let blob = n > 0 ? sqlite3_column_blob(stmt, 1).map { Array(UnsafeRawBufferPointer(start: $0, count: n)) } ?? [] : []
+            let blob =
+                n > 0
+                ? sqlite3_column_blob(stmt, 1).map { Array(UnsafeRawBufferPointer(start: $0, count: n)) } ?? [] : []
             let identity = Self.parseHeader(blob).flatMap(Self.identity)
             if identity?.name == "gpg-pubkey" { return }
             if let id = identity?.id, keeping.contains(id) { return }
@@ -102,12 +105,15 @@ public struct RpmCataloger: Cataloger {
         }
         guard !removed.isEmpty else { return bytes }
         var tables: [String] = []
-        try rows("SELECT name FROM sqlite_master WHERE type = 'table'") { tables.append(String(cString: sqlite3_column_text($0, 0))) }
+        try rows("SELECT name FROM sqlite_master WHERE type = 'table'") {
+            tables.append(String(cString: sqlite3_column_text($0, 0)))
+        }
         let list = removed.map(String.init).joined(separator: ",")
         try exec("BEGIN")
         for table in tables {
             var columns: [String] = []
-            let quoted = "\"" + table.split(separator: "\"", omittingEmptySubsequences: false).joined(separator: "\"\"") + "\""
+            let quoted =
+                "\"" + table.split(separator: "\"", omittingEmptySubsequences: false).joined(separator: "\"\"") + "\""
             try rows("PRAGMA table_info(\(quoted))") { columns.append(String(cString: sqlite3_column_text($0, 1))) }
             if columns.contains("hnum") { try exec("DELETE FROM \(quoted) WHERE hnum IN (\(list))") }
         }
@@ -120,14 +126,19 @@ public struct RpmCataloger: Cataloger {
 
     /// The name and SBOM id (`rpm:NAME@[EPOCH:]VERSION-RELEASE[:ARCH]`) of a header.
     static func identity(_ h: [Int: Value]) -> (name: String, id: String)? {
-        guard case .string(let name)? = h[1000], case .string(let version)? = h[1001], case .string(let release)? = h[1002] else {
+        guard case .string(let name)? = h[1000], case .string(let version)? = h[1001],
+            case .string(let release)? = h[1002]
+        else {
             return nil
         }
         var epoch: Int64?
         if case .int(let v)? = h[1003] { epoch = v.first }
         var arch: String?
         if case .string(let a)? = h[1022] { arch = a }
-        return (name, "rpm:\(name)@" + (epoch.map { "\($0):" } ?? "") + "\(version)-\(release)" + (arch.map { ":\($0)" } ?? ""))
+        return (
+            name,
+            "rpm:\(name)@" + (epoch.map { "\($0):" } ?? "") + "\(version)-\(release)" + (arch.map { ":\($0)" } ?? "")
+        )
     }
 
     /// A parsed RPM header: tag → value.
@@ -178,10 +189,20 @@ public struct RpmCataloger: Cataloger {
             context.warn("\(database.absoluteDescription): unreadable rpm header; skipped")
             return nil
         }
-        func str(_ t: Int) -> String? { if case .string(let s)? = h[t] { return s }; return nil }
-        func strs(_ t: Int) -> [String] { if case .strings(let s)? = h[t] { return s }; return [] }
-        func ints(_ t: Int) -> [Int64] { if case .int(let v)? = h[t] { return v }; return [] }
-        guard let (name, id) = identity(h), let version = str(1001), let release = str(1002), name != "gpg-pubkey" else { return nil }
+        func str(_ t: Int) -> String? {
+            if case .string(let s)? = h[t] { return s }
+            return nil
+        }
+        func strs(_ t: Int) -> [String] {
+            if case .strings(let s)? = h[t] { return s }
+            return []
+        }
+        func ints(_ t: Int) -> [Int64] {
+            if case .int(let v)? = h[t] { return v }
+            return []
+        }
+        guard let (name, id) = identity(h), let version = str(1001), let release = str(1002), name != "gpg-pubkey"
+        else { return nil }
         let epoch = ints(1003).first
         let arch = str(1022)
         let full = (epoch.map { "\($0):" } ?? "") + "\(version)-\(release)"
@@ -203,11 +224,14 @@ public struct RpmCataloger: Cataloger {
         if let sourceRPM { qualifiers.append(("upstream", sourceRPM)) }
         return SoftwarePackage(
             id: id, type: .rpm, name: name, version: full, architecture: arch,
-            sourceName: sourceName, sourceVersion: sourceName != nil ? full : nil, licenses: str(1014).map { [$0] } ?? [],
+            sourceName: sourceName, sourceVersion: sourceName != nil ? full : nil,
+            licenses: str(1014).map { [$0] } ?? [],
             purl: PURL(
-                type: "rpm", namespace: context.os?.id ?? "redhat", name: name, version: "\(version)-\(release)", qualifiers: qualifiers
+                type: "rpm", namespace: context.os?.id ?? "redhat", name: name, version: "\(version)-\(release)",
+                qualifiers: qualifiers
             ).description,
-            layer: context.layer(of: database), locations: [database.absoluteDescription], files: files.sorted(), ownedBy: nil,
+            layer: context.layer(of: database), locations: [database.absoluteDescription], files: files.sorted(),
+            ownedBy: nil,
             maintainer: str(1011), installedSize: ints(1009).first, foundBy: "rpm", metadata: nil)
     }
 }

@@ -19,13 +19,17 @@ public enum RpmBerkeleyDB {
             swapped = true
         }
         func u32(_ at: Int) -> Int { Int(swapped ? be32(b, at) : le32(b, at)) }
-        func u16(_ at: Int) -> Int { Int(swapped ? UInt16(b[at]) << 8 | UInt16(b[at + 1]) : UInt16(b[at + 1]) << 8 | UInt16(b[at])) }
+        func u16(_ at: Int) -> Int {
+            Int(swapped ? UInt16(b[at]) << 8 | UInt16(b[at + 1]) : UInt16(b[at + 1]) << 8 | UInt16(b[at]))
+        }
         let pageSize = u32(20)
         guard [512, 1024, 2048, 4096, 8192, 16384, 32768, 65536].contains(pageSize) else {
             throw HardenError(.corrupt, "BerkeleyDB page size \(pageSize) is not a power of two from 512 to 65536")
         }
         guard b[24] == 0 else { throw HardenError(.unsupported, "encrypted BerkeleyDB databases are not read") }
-        guard b[25] == 8 else { throw HardenError(.unsupported, "BerkeleyDB page 0 is of type \(b[25]), not hash metadata") }
+        guard b[25] == 8 else {
+            throw HardenError(.unsupported, "BerkeleyDB page 0 is of type \(b[25]), not hash metadata")
+        }
         let pages = b.count / pageSize
         let lastPage = min(u32(32), pages - 1)
         var out: [[UInt8]] = []
@@ -41,15 +45,20 @@ public enum RpmBerkeleyDB {
             let offsets = (0..<entries).map { u16(p + pageHeaderSize + $0 * 2) }
             for i in stride(from: 1, to: entries, by: 2) {
                 let at = offsets[i]
-                guard at >= pageHeaderSize, at < pageSize else { throw HardenError(.corrupt, "BerkeleyDB page \(page): item offset \(at)") }
+                guard at >= pageHeaderSize, at < pageSize else {
+                    throw HardenError(.corrupt, "BerkeleyDB page \(page): item offset \(at)")
+                }
                 switch b[p + at] {
                 case 1:  // H_KEYDATA: the bytes up to the previous item (items grow down from the page's end)
                     let end = i == 0 ? pageSize : offsets[i - 1]
                     guard end > at + 1, end <= pageSize else { continue }
                     out.append(Array(b[(p + at + 1)..<(p + end)]))
                 case 3:  // H_OFFPAGE: the value lives in a chain of overflow pages
-                    guard at + 12 <= pageSize else { throw HardenError(.corrupt, "BerkeleyDB page \(page): truncated off-page item") }
-                    let value = try overflow(b, first: u32(p + at + 4), length: u32(p + at + 8), pageSize: pageSize, u32: u32, u16: u16)
+                    guard at + 12 <= pageSize else {
+                        throw HardenError(.corrupt, "BerkeleyDB page \(page): truncated off-page item")
+                    }
+                    let value = try overflow(
+                        b, first: u32(p + at + 4), length: u32(p + at + 8), pageSize: pageSize, u32: u32, u16: u16)
                     total += value.count
                     guard total <= 1 << 30 else { throw HardenError(.limitExceeded, "more than 1 GiB of rpm headers") }
                     out.append(value)
@@ -78,7 +87,9 @@ public enum RpmBerkeleyDB {
             out += b[(p + pageHeaderSize)..<(p + pageHeaderSize + n)]
             page = u32(p + 16)
         }
-        guard out.count == length else { throw HardenError(.corrupt, "BerkeleyDB off-page item is \(out.count) of \(length) bytes") }
+        guard out.count == length else {
+            throw HardenError(.corrupt, "BerkeleyDB off-page item is \(out.count) of \(length) bytes")
+        }
         return out
     }
 }
@@ -104,7 +115,9 @@ public enum RpmNDB {
         var out: [[UInt8]] = []
         var total = 0
         for at in stride(from: 32, to: slotPages * slotPageSize, by: 16) {
-            guard le32(b, at) == slotMagic else { throw HardenError(.corrupt, "rpm NDB: bad slot magic at offset \(at)") }
+            guard le32(b, at) == slotMagic else {
+                throw HardenError(.corrupt, "rpm NDB: bad slot magic at offset \(at)")
+            }
             let pkg = le32(b, at + 4)
             guard pkg != 0 else { continue }
             let blob = Int(le32(b, at + 8)) * 16
@@ -115,7 +128,9 @@ public enum RpmNDB {
                 throw HardenError(.corrupt, "rpm NDB: no blob for package \(pkg) at offset \(blob)")
             }
             let length = Int(le32(b, blob + 12))
-            guard blob + 16 + length <= b.count else { throw HardenError(.corrupt, "rpm NDB: package \(pkg)'s blob runs past the file") }
+            guard blob + 16 + length <= b.count else {
+                throw HardenError(.corrupt, "rpm NDB: package \(pkg)'s blob runs past the file")
+            }
             total += length
             guard total <= 1 << 30 else { throw HardenError(.limitExceeded, "more than 1 GiB of rpm headers") }
             out.append(Array(b[(blob + 16)..<(blob + 16 + length)]))

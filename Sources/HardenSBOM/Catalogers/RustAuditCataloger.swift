@@ -27,7 +27,9 @@ public struct RustAuditCataloger: Cataloger {
             let location = path.absoluteDescription
             let data: AuditData
             do {
-                data = try JSONDecoder().decode(AuditData.self, from: Data(try Inflate.bytes(compressed, format: .zlib, limit: 8 << 20, what: "Rust audit data")))
+                data = try JSONDecoder().decode(
+                    AuditData.self,
+                    from: Data(try Inflate.bytes(compressed, format: .zlib, limit: 8 << 20, what: "Rust audit data")))
             } catch {
                 context.warn("\(location): unreadable cargo-auditable data (.dep-v0): \(error); skipped")
                 continue
@@ -38,9 +40,11 @@ public struct RustAuditCataloger: Cataloger {
                 if p.root == true { metadata["root"] = "true" }
                 out.append(
                     SoftwarePackage(
-                        id: "rust-crate:\(p.name)@\(p.version)", type: .rustCrate, name: p.name, version: p.version, architecture: nil,
+                        id: "rust-crate:\(p.name)@\(p.version)", type: .rustCrate, name: p.name, version: p.version,
+                        architecture: nil,
                         sourceName: nil, sourceVersion: nil, licenses: [],
-                        purl: PURL(type: "cargo", name: p.name, version: p.version).description, layer: context.layer(of: path),
+                        purl: PURL(type: "cargo", name: p.name, version: p.version).description,
+                        layer: context.layer(of: path),
                         locations: [location], files: [location], ownedBy: nil, maintainer: nil, installedSize: nil,
                         foundBy: "rust-audit", metadata: metadata))
             }
@@ -59,10 +63,13 @@ public struct RustAuditCataloger: Cataloger {
         }
         guard let shoff = u64(0x28) else { return nil }
         let entsize = u16(0x3a), count = u16(0x3c), strndx = u16(0x3e)
-        guard entsize >= 64, count > 0, strndx < count, shoff > 0, shoff <= b.count, count * entsize <= b.count - shoff else { return nil }
+        guard entsize >= 64, count > 0, strndx < count, shoff > 0, shoff <= b.count, count * entsize <= b.count - shoff
+        else { return nil }
         func section(_ i: Int) -> (name: Int, offset: Int, size: Int)? {
             let h = shoff + i * entsize
-            guard let off = u64(h + 0x18), let size = u64(h + 0x20), off <= b.count, size <= b.count - off else { return nil }
+            guard let off = u64(h + 0x18), let size = u64(h + 0x20), off <= b.count, size <= b.count - off else {
+                return nil
+            }
             return (u32(h), off, size)
         }
         guard let strtab = section(strndx) else { return nil }

@@ -99,7 +99,9 @@ public struct ApkVersion: VersionComparator {
                 r = p.text.lexicographicallyPrecedes(q.text) ? -1 : (p.text == q.text ? 0 : 1)
             case .initialDigit, .digit, .suffixNumber, .revision:
                 r = p.number < q.number ? -1 : (p.number == q.number ? 0 : 1)
-                if r == 0 && p.text.count > 18 { r = p.text.lexicographicallyPrecedes(q.text) ? -1 : (p.text == q.text ? 0 : 1) }
+                if r == 0 && p.text.count > 18 {
+                    r = p.text.lexicographicallyPrecedes(q.text) ? -1 : (p.text == q.text ? 0 : 1)
+                }
             case .letter, .commitHash:
                 r = p.text.lexicographicallyPrecedes(q.text) ? -1 : (p.text == q.text ? 0 : 1)
             case .suffix:

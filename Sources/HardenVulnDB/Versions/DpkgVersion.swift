@@ -37,7 +37,9 @@ public struct DpkgVersion: VersionComparator {
                 || b == UInt8(ascii: ".") || b == UInt8(ascii: "+") || b == UInt8(ascii: "~")
                 || (!revision && (b == UInt8(ascii: "-") || b == UInt8(ascii: ":")))
         }
-        guard upstream.allSatisfy({ allowed($0, revision: false) }), revision.allSatisfy({ allowed($0, revision: true) }) else {
+        guard upstream.allSatisfy({ allowed($0, revision: false) }),
+            revision.allSatisfy({ allowed($0, revision: true) })
+        else {
             return nil
         }
         return Parsed(epoch: epoch, upstream: upstream, revision: revision)

@@ -13,7 +13,8 @@ public struct PEP440Version: VersionComparator {
         public var local: [LocalPart]
 
         public static func == (a: Parsed, b: Parsed) -> Bool {
-            a.epoch == b.epoch && a.release == b.release && a.pre?.0 == b.pre?.0 && a.pre?.1 == b.pre?.1 && a.post == b.post
+            a.epoch == b.epoch && a.release == b.release && a.pre?.0 == b.pre?.0 && a.pre?.1 == b.pre?.1
+                && a.post == b.post
                 && a.dev == b.dev
                 && a.local == b.local
         }
@@ -45,7 +46,9 @@ public struct PEP440Version: VersionComparator {
             i += w.count
             return true
         }
-        func separator() { if let c = peek(), c == UInt8(ascii: ".") || c == UInt8(ascii: "-") || c == UInt8(ascii: "_") { i += 1 } }
+        func separator() {
+            if let c = peek(), c == UInt8(ascii: ".") || c == UInt8(ascii: "-") || c == UInt8(ascii: "_") { i += 1 }
+        }
         if peek() == UInt8(ascii: "v") { i += 1 }
         var epoch = 0
         guard let first = number() else { return nil }
@@ -65,7 +68,9 @@ public struct PEP440Version: VersionComparator {
         // Pre-release.
         let save = i
         separator()
-        let preWords: [(String, Int)] = [("alpha", 0), ("beta", 1), ("preview", 2), ("pre", 2), ("rc", 2), ("a", 0), ("b", 1), ("c", 2)]
+        let preWords: [(String, Int)] = [
+            ("alpha", 0), ("beta", 1), ("preview", 2), ("pre", 2), ("rc", 2), ("a", 0), ("b", 1), ("c", 2),
+        ]
         if let (_, phase) = preWords.first(where: { match($0.0) }) {
             separator()
             result.pre = (phase, number() ?? 0)

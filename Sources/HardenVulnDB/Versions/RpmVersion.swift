@@ -39,7 +39,8 @@ public struct RpmVersion: VersionComparator {
             if (i < x.count && x[i] == tilde) || (j < y.count && y[j] == tilde) {
                 if !(i < x.count && x[i] == tilde) { return 1 }
                 if !(j < y.count && y[j] == tilde) { return -1 }
-                i += 1; j += 1
+                i += 1
+                j += 1
                 continue
             }
             if (i < x.count && x[i] == caret) || (j < y.count && y[j] == caret) {
@@ -47,7 +48,8 @@ public struct RpmVersion: VersionComparator {
                 if j >= y.count { return 1 }
                 if x[i] != caret { return 1 }
                 if y[j] != caret { return -1 }
-                i += 1; j += 1
+                i += 1
+                j += 1
                 continue
             }
             if i >= x.count || j >= y.count { break }

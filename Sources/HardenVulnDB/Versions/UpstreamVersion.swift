@@ -21,8 +21,14 @@ public struct UpstreamVersion: VersionComparator {
         var digits = ""
         var letters = ""
         func flush() {
-            if !digits.isEmpty { out.append(.number(Int(digits.prefix(18)) ?? Int.max)); digits = "" }
-            if !letters.isEmpty { out.append(.word(letters.lowercased())); letters = "" }
+            if !digits.isEmpty {
+                out.append(.number(Int(digits.prefix(18)) ?? Int.max))
+                digits = ""
+            }
+            if !letters.isEmpty {
+                out.append(.word(letters.lowercased()))
+                letters = ""
+            }
         }
         for c in v {
             if c.isASCII && c.isNumber {
@@ -39,7 +45,9 @@ public struct UpstreamVersion: VersionComparator {
         // `3.12.0a1`, `b2`, `c1`: a single letter followed by a number is a pre-release; a letter at the end
         // (`1.1.1w`, `1.0.2a`) is a later letter release.
         for i in out.indices.dropLast() {
-            if case .word(let w) = out[i], case .number = out[i + 1], let long = ["a": "alpha", "b": "beta", "c": "rc"][w] {
+            if case .word(let w) = out[i], case .number = out[i + 1],
+                let long = ["a": "alpha", "b": "beta", "c": "rc"][w]
+            {
                 out[i] = .word(long)
             }
         }
