@@ -70,9 +70,13 @@ let package = Package(
             ],
             swiftSettings: swiftSettings),
         .target(
+            name: "HardenRegistryAuth",
+            dependencies: ["HardenCore", "HardenSystem", "HardenOCI"],
+            swiftSettings: swiftSettings),
+        .target(
             name: "HardenRegistry",
             dependencies: [
-                "HardenCore", "HardenSystem", "HardenArchive", "HardenOCI",
+                "HardenCore", "HardenSystem", "HardenArchive", "HardenOCI", "HardenRegistryAuth",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -164,6 +168,7 @@ let package = Package(
             name: "HardenCommands",
             dependencies: [
                 "HardenCore", "HardenSystem", "HardenOCI", "HardenSBOM", "HardenVulnDB", "HardenRegistry",
+                "HardenRegistryAuth",
                 "HardenProfile",
                 "HardenRuntime", "HardenPatch", "HardenCompose", "CHardenSystem",
                 "HardenMinify", "HardenPolicy", "HardenReport", "HardenPipeline", "HardenFleet",
@@ -181,7 +186,7 @@ let package = Package(
         .executableTarget(
             name: "HardenFuzzer",
             dependencies: [
-                "HardenCore", "HardenArchive", "HardenOCI", "HardenSBOM", "HardenPolicy", "HardenRegistry",
+                "HardenCore", "HardenArchive", "HardenOCI", "HardenSBOM", "HardenPolicy", "HardenRegistryAuth",
                 "HardenPatch", "HardenProfile",
             ],
             swiftSettings: swiftSettings),
@@ -206,7 +211,8 @@ let package = Package(
         .testTarget(
             name: "HardenRegistryTests",
             dependencies: [
-                "HardenRegistry", "HardenCore", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                "HardenRegistry", "HardenRegistryAuth", "HardenCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings),
@@ -272,7 +278,8 @@ let package = Package(
         .testTarget(
             name: "HardenIntegrationTests",
             dependencies: [
-                "HardenOCI", "HardenArchive", "HardenSBOM", "HardenVulnDB", "HardenRegistry", "HardenProfile",
+                "HardenOCI", "HardenArchive", "HardenSBOM", "HardenVulnDB", "HardenRegistry", "HardenRegistryAuth",
+                "HardenProfile",
                 "HardenRuntime",
                 "HardenSystem", "HardenCommands", "HardenTestSupport", "HardenELF", "HardenFleet",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -4,6 +4,7 @@ import Foundation
 import HardenCore
 import HardenOCI
 import HardenRegistry
+import HardenRegistryAuth
 import HardenReport
 import HardenSystem
 import Logging

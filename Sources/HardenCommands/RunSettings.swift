@@ -7,6 +7,7 @@ import HardenCore
 import HardenOCI
 import HardenProfile
 import HardenRegistry
+import HardenRegistryAuth
 import HardenRuntime
 import HardenSystem
 import Logging

@@ -8,7 +8,7 @@ import HardenOCI
 import HardenPatch
 import HardenPolicy
 import HardenProfile
-import HardenRegistry
+import HardenRegistryAuth
 import HardenSBOM
 
 @_cdecl("LLVMFuzzerTestOneInput")
@@ -77,7 +77,7 @@ func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     // Policy YAML (the alias bound runs before the YAML parser).
     _ = try? Policy.parse(text, source: "fuzz.yaml")
     // A registry's answers: challenges, upload Locations, Content-Range, realms.
-    let params = RegistryClient.parseChallenge(text)
+    let params = RegistryHeaders.parseChallenge(text)
     let scope = AuthScope(
         registryHost: "registry.example:5000", plainHTTPAllowed: bytes.first.map { $0 & 1 == 1 } ?? false)
     if let realm = params["realm"] { _ = scope.maySendCredentials(toRealm: realm) }
@@ -87,7 +87,7 @@ func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     if let realm = params["realm"] { _ = scope.mayAskRealm(realm) }
     _ = scope.mayFollowRedirect(to: text)
     _ = URLOrigin.parse(text)
-    _ = RegistryClient.contentRangeStart(text)
+    _ = RegistryHeaders.contentRangeStart(text)
     // What a fleet job or a Compose file sends: references, credentials files; and the HTML escaper must leave no '<'.
     _ = ReferenceGrammar.problem(text)
     _ = try? ImageReference.parseUntrusted(text)

@@ -4,6 +4,7 @@ import Foundation
 import HardenArchive
 import HardenCore
 import HardenOCI
+import HardenRegistryAuth
 import HardenSystem
 import Logging
 import NIOCore
@@ -221,7 +222,7 @@ public final class RegistryClient: Sendable {
                 "\(reference.host): unauthorized for repository \(reference.repository) (unsupported challenge \(challenge.prefix(40)))"
             )
         }
-        let params = Self.parseChallenge(String(challenge.dropFirst("bearer".count)))
+        let params = RegistryHeaders.parseChallenge(String(challenge.dropFirst("bearer".count)))
         guard let realm = params["realm"] else {
             throw HardenError(.corrupt, "\(reference.host): bearer challenge without a realm")
         }
@@ -275,13 +276,6 @@ public final class RegistryClient: Sendable {
         setAuthorization("Bearer \(token)")
     }
 
-    /// The first byte of a `Content-Range: bytes FIRST-LAST/SIZE` answer.
-    public static func contentRangeStart(_ text: String) -> Int64? {
-        let t = text.trimmingCharacters(in: .whitespaces)
-        guard t.lowercased().hasPrefix("bytes "), let dash = t.firstIndex(of: "-") else { return nil }
-        return Int64(t[t.index(t.startIndex, offsetBy: 6)..<dash].trimmingCharacters(in: .whitespaces))
-    }
-
     /// One line for a transport error, instead of the HTTP client's debug description (logged at debug level).
     static func describe(_ error: any Error, idle: Duration) -> String {
         if let e = error as? HTTPClientError {
@@ -332,34 +326,6 @@ public final class RegistryClient: Sendable {
         if has("handshakeFailed", "NIOSSL", "BoringSSL") { return "TLS handshake failed" }
         if has("SingleConnectionFailure", "NIOConnectionError") { return "cannot connect" }
         return nil
-    }
-
-    public static func parseChallenge(_ text: String) -> [String: String] {
-        var out: [String: String] = [:]
-        var i = text.startIndex
-        while i < text.endIndex {
-            while i < text.endIndex, text[i] == " " || text[i] == "," { i = text.index(after: i) }
-            guard let eq = text[i...].firstIndex(of: "=") else { break }
-            let key = text[i..<eq].trimmingCharacters(in: .whitespaces).lowercased()
-            var j = text.index(after: eq)
-            var value = ""
-            if j < text.endIndex, text[j] == "\"" {
-                j = text.index(after: j)
-                while j < text.endIndex, text[j] != "\"" {
-                    value.append(text[j])
-                    j = text.index(after: j)
-                }
-                if j < text.endIndex { j = text.index(after: j) }
-            } else {
-                while j < text.endIndex, text[j] != "," {
-                    value.append(text[j])
-                    j = text.index(after: j)
-                }
-            }
-            out[key] = value
-            i = j
-        }
-        return out
     }
 
     static func escape(_ s: String) -> String {
@@ -425,7 +391,7 @@ public final class RegistryClient: Sendable {
                 let response = try await send(
                     .GET, "/blobs/\(descriptor.digest)", headers: headers, expect: have > 0 ? [206, 200] : [200],
                     bytes: descriptor.size - have, followRedirects: true)
-                let resumedAt = response.headers.first(name: "Content-Range").flatMap(Self.contentRangeStart)
+                let resumedAt = response.headers.first(name: "Content-Range").flatMap(RegistryHeaders.contentRangeStart)
                 if have > 0 && (response.status == .ok || resumedAt != have) {
                     // The server ignored the range (or answered another one): start over.
                     have = 0

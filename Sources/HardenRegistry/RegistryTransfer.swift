@@ -2,6 +2,7 @@
 import HardenArchive
 import HardenCore
 import HardenOCI
+import HardenRegistryAuth
 import HardenSystem
 import Logging
 

@@ -8,6 +8,7 @@ import HardenCore
 import HardenFleet
 import HardenOCI
 import HardenRegistry
+import HardenRegistryAuth
 import HardenSystem
 import HardenTestSupport
 import NIOHTTP1

@@ -3,6 +3,7 @@ import Foundation
 import HardenCore
 import HardenOCI
 import HardenRegistry
+import HardenRegistryAuth
 import HardenSystem
 import HardenTestSupport
 import Testing

@@ -1,5 +1,6 @@
 // harden — where a registry's credentials may go, and the parsing of a registry's answers (pure rules).
 import HardenRegistry
+import HardenRegistryAuth
 import Testing
 
 @Suite struct AuthScopeTests {
@@ -62,16 +63,16 @@ import Testing
     }
 
     @Test func answersParse() {
-        let c = RegistryClient.parseChallenge(
+        let c = RegistryHeaders.parseChallenge(
             #" realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/nginx:pull""#
         )
         #expect(
             c["realm"] == "https://auth.docker.io/token" && c["service"] == "registry.docker.io"
                 && c["scope"] == "repository:library/nginx:pull")
-        #expect(RegistryClient.parseChallenge("realm=x,service").isEmpty == false)
-        #expect(RegistryClient.parseChallenge("\"unterminated").isEmpty)
-        #expect(RegistryClient.contentRangeStart("bytes 1000-65535/65536") == 1000)
-        #expect(RegistryClient.contentRangeStart("bytes */65536") == nil)
-        #expect(RegistryClient.contentRangeStart("items 0-1/2") == nil)
+        #expect(RegistryHeaders.parseChallenge("realm=x,service").isEmpty == false)
+        #expect(RegistryHeaders.parseChallenge("\"unterminated").isEmpty)
+        #expect(RegistryHeaders.contentRangeStart("bytes 1000-65535/65536") == 1000)
+        #expect(RegistryHeaders.contentRangeStart("bytes */65536") == nil)
+        #expect(RegistryHeaders.contentRangeStart("items 0-1/2") == nil)
     }
 }

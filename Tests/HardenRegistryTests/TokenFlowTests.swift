@@ -4,6 +4,7 @@ import AsyncHTTPClient
 import Foundation
 import HardenCore
 import HardenRegistry
+import HardenRegistryAuth
 import NIOCore
 import NIOHTTP1
 import Synchronization

@@ -3,6 +3,7 @@ import ArgumentParser
 import HardenCore
 import HardenOCI
 import HardenRegistry
+import HardenRegistryAuth
 import HardenSystem
 import Logging
 

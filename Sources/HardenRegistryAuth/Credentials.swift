@@ -42,7 +42,7 @@ public struct Credentials: Sendable, Hashable {
         return try RegistryCredentials.parse(bytes, source: file == "-" ? "standard input" : file)
     }
 
-    var basicHeader: String { "Basic " + Data("\(username):\(password)".utf8).base64EncodedString() }
+    public var basicHeader: String { "Basic " + Data("\(username):\(password)".utf8).base64EncodedString() }
 
     /// `auths` of `$DOCKER_CONFIG/config.json` or `~/.docker/config.json` for `host` (per host by construction).
     public static func dockerConfig(host: String) -> Credentials? {
