@@ -293,8 +293,9 @@ static void read_comm(int pid, char out[16]) {
     char *nl = strchr(out, '\n'); if (nl) *nl = 0;
 }
 
-// Effective uid and gid (fields 2 of "Uid:" and "Gid:" in /proc/PID/status).
-static int read_ids(int pid, unsigned *uid, unsigned *gid) {
+// The real, effective and saved uids and gids of a process (the first three fields of "Uid:" and "Gid:" in
+// /proc/PID/status).
+static int status_ids(int pid, unsigned uid[3], unsigned gid[3]) {
     char p[64], b[4096]; snprintf(p, sizeof p, "/proc/%d/status", pid);
     int fd = open(p, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return -1;
@@ -302,12 +303,16 @@ static int read_ids(int pid, unsigned *uid, unsigned *gid) {
     close(fd);
     if (n <= 0) return -1;
     b[n] = 0;
-    int got = 0;
     char *u = strstr(b, "\nUid:"), *g = strstr(b, "\nGid:");
-    unsigned a, e;
-    if (u && sscanf(u + 5, "%u %u", &a, &e) == 2) { *uid = e; got++; }
-    if (g && sscanf(g + 5, "%u %u", &a, &e) == 2) { *gid = e; got++; }
-    return got == 2 ? 0 : -1;
+    if (!u || !g || sscanf(u + 5, "%u %u %u", &uid[0], &uid[1], &uid[2]) != 3 || sscanf(g + 5, "%u %u %u", &gid[0], &gid[1], &gid[2]) != 3) return -1;
+    return 0;
+}
+// Effective uid and gid.
+static int read_ids(int pid, unsigned *uid, unsigned *gid) {
+    unsigned u[3], g[3];
+    if (status_ids(pid, u, g) != 0) return -1;
+    *uid = u[1]; *gid = g[1];
+    return 0;
 }
 
 // Tracee memory: process_vm_readv, else PTRACE_PEEKDATA (which works for a dumpable tracee of another user too,
@@ -762,24 +767,16 @@ static void exec_event(struct task *t) {
 
 // ---- lookups answered through user notifications ----
 static int listener = -1;        // the notification descriptor (-1: every traced call stops under ptrace)
-static unsigned long n_notified, n_became;  // n_became: memory files opened under a process's ids  // said on stderr at the end with HARDEN_SENSOR_DEBUG
+// Said on stderr at the end with HARDEN_SENSOR_DEBUG: lookups notified, memory files opened under a process's ids.
+static unsigned long n_notified, n_became;
 static uid_t own_uid, own_euid, own_suid;
 static gid_t own_gid, own_egid, own_sgid;
 
-// The real, effective, saved ids of a process, when they agree (then the sensor can take them as its real ids).
+// The ids of a process when its real, effective and saved ones agree (then the sensor can take them as its real ids).
 static int same_ids(int pid, unsigned *uid, unsigned *gid) {
-    char p[64], b[4096]; snprintf(p, sizeof p, "/proc/%d/status", pid);
-    int fd = open(p, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return -1;
-    ssize_t n = read(fd, b, sizeof b - 1);
-    close(fd);
-    if (n <= 0) return -1;
-    b[n] = 0;
-    char *u = strstr(b, "\nUid:"), *g = strstr(b, "\nGid:");
-    unsigned r1, e1, s1, r2, e2, s2;
-    if (!u || !g || sscanf(u + 5, "%u %u %u", &r1, &e1, &s1) != 3 || sscanf(g + 5, "%u %u %u", &r2, &e2, &s2) != 3) return -1;
-    if (r1 != e1 || e1 != s1 || r2 != e2 || e2 != s2) return -1;
-    *uid = r1; *gid = r2;
+    unsigned u[3], g[3];
+    if (status_ids(pid, u, g) != 0 || u[0] != u[1] || u[1] != u[2] || g[0] != g[1] || g[1] != g[2]) return -1;
+    *uid = u[0]; *gid = g[0];
     return 0;
 }
 // Reading another user's memory needs the same real ids (and a dumpable process): a sensor whose effective uid is 0
