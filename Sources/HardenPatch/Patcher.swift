@@ -20,6 +20,13 @@ public struct PatchOptions: Sendable {
     public init() {}
 }
 
+/// What `harden patch` upgrades: the packages with a published fix for a finding (default), or every package with
+/// a newer version (`--all`). The raw values are the report's `mode`.
+public enum PatchMode: String, Codable, Sendable, CaseIterable {
+    case vulnerable
+    case all
+}
+
 /// `harden patch --report`. Schema in docs/formats.md.
 public struct PatchReport: Codable, Sendable {
     public struct Repository: Codable, Sendable {
@@ -53,7 +60,7 @@ public struct PatchReport: Codable, Sendable {
     public var schemaVersion = 1
     public var tool = "harden \(hardenToolVersion)"
     public var image: String
-    public var mode: String
+    public var mode: PatchMode
     public var repositories: [Repository]
     public var notes: [String]
     public var packages: [Package]
@@ -222,7 +229,7 @@ public final class Patcher {
                 packages: $0.indexes.reduce(0) { $0 + $1.count })
         }
         var report = PatchReport(
-            image: reference, mode: options.all ? "all" : "vulnerable", repositories: reposReport, notes: notes,
+            image: reference, mode: options.all ? .all : .vulnerable, repositories: reposReport, notes: notes,
             packages: [],
             noFixAvailable: unfixed.sorted { ($0.package, $0.vulnerability) < ($1.package, $1.vulnerability) },
             conffilesKept: [],
