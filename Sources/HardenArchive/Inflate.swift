@@ -7,8 +7,11 @@ public enum Inflate {
     /// Raw deflate (zip) or the zlib wrapper around it (Rust's `.dep-v0`).
     public enum Format: Sendable { case raw, zlib }
 
-    /// Inflates `input`, refusing more than `limit` bytes of output. `what` names the data in errors.
-    public static func bytes(_ input: [UInt8], format: Format, limit: Int, what: String) throws -> [UInt8] {
+    /// Inflates `input`, refusing more than `limit` bytes of output. `what` names the data in errors. `sizeHint`: the
+    /// output size the container declares (a zip entry's), allocated at once instead of grown.
+    public static func bytes(
+        _ input: [UInt8], format: Format, limit: Int, what: String, sizeHint: Int? = nil
+    ) throws -> [UInt8] {
         var stream = z_stream()
         let windowBits: Int32 = format == .raw ? -15 : 15
         guard inflateInit2_(&stream, windowBits, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
@@ -16,7 +19,7 @@ public enum Inflate {
         }
         defer { inflateEnd(&stream) }
         // One byte more than the limit: output that fills it is over the limit.
-        var out = [UInt8](repeating: 0, count: min(limit, max(64 << 10, input.count * 4)) + 1)
+        var out = [UInt8](repeating: 0, count: min(limit, sizeHint ?? max(64 << 10, input.count * 4)) + 1)
         var produced = 0
         var input = input
         return try input.withUnsafeMutableBufferPointer { inBuf in

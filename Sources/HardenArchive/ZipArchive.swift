@@ -157,7 +157,10 @@ public struct ZipArchive {
         let data = Array(bytes[start..<(start + e.compressedSize)])
         switch e.method {
         case 0: return data
-        case 8: return try Inflate.bytes(data, format: .raw, limit: e.uncompressedSize, what: "zip entry \(e.name)")
+        case 8:
+            return try Inflate.bytes(
+                data, format: .raw, limit: e.uncompressedSize, what: "zip entry \(e.name)", sizeHint: e.uncompressedSize
+            )
         default: throw HardenError(.corrupt, "zip entry \(e.name) uses compression method \(e.method)")
         }
     }
