@@ -49,6 +49,8 @@ let package = Package(
             ],
             swiftSettings: swiftSettings),
         .target(name: "HardenELF", dependencies: ["HardenCore"], swiftSettings: swiftSettings),
+        // The one SQLite wrapper: the vulnerability database and rpm's rpmdb.sqlite go through it.
+        .target(name: "HardenSQLite", dependencies: ["HardenCore", "CSQLite"], swiftSettings: swiftSettings),
         .target(
             name: "HardenOCI",
             dependencies: ["HardenCore", "HardenSystem", "HardenArchive"],
@@ -56,14 +58,14 @@ let package = Package(
         .target(
             name: "HardenSBOM",
             dependencies: [
-                "HardenCore", "HardenSystem", "HardenArchive", "HardenOCI", "CSQLite", "CZlib", "CHardenSystem",
+                "HardenCore", "HardenSystem", "HardenArchive", "HardenOCI", "HardenSQLite", "CZlib", "CHardenSystem",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings),
         .target(
             name: "HardenVulnDB",
             dependencies: [
-                "HardenCore", "HardenSystem", "HardenArchive", "HardenSBOM", "CSQLite",
+                "HardenCore", "HardenSystem", "HardenArchive", "HardenSBOM", "HardenSQLite",
                 .product(name: "Logging", package: "swift-log"), .product(name: "Yams", package: "Yams"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -195,7 +197,7 @@ let package = Package(
         .target(
             name: "HardenTestSupport",
             dependencies: [
-                "HardenCore", "HardenSystem", "HardenArchive", "HardenOCI", "CSQLite",
+                "HardenCore", "HardenSystem", "HardenArchive", "HardenOCI", "HardenSQLite",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Tests/HardenTestSupport",
@@ -222,7 +224,7 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "HardenSBOMTests",
-            dependencies: ["HardenSBOM", "HardenOCI", "HardenArchive", "HardenTestSupport", "CSQLite"],
+            dependencies: ["HardenSBOM", "HardenOCI", "HardenArchive", "HardenTestSupport", "HardenSQLite"],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "HardenVulnDBTests",

@@ -1,9 +1,9 @@
 // harden — the SQLite rpmdb, output encoders and the layer cache.
-import CSQLite
 import HardenArchive
 import HardenCore
 import HardenOCI
 import HardenSBOM
+import HardenSQLite
 import HardenSystem
 import HardenTestSupport
 import Testing
@@ -146,20 +146,15 @@ import Testing
             let bytes = try Fixtures.rpmdb(dir + "/rpmdb.sqlite", packages: packages)
             let filtered = try RpmCataloger.filterSQLite(bytes, keeping: ["rpm:openssl-libs@3.0.7-25.el9:x86_64"])
             try HostFS.writeFileAtomically(dir + "/out.sqlite", filtered)
-            var db: OpaquePointer?
-            try #require(sqlite3_open(dir + "/out.sqlite", &db) == SQLITE_OK)
-            defer { sqlite3_close(db) }
-            func column(_ sql: String) -> [String] {
-                var stmt: OpaquePointer?
-                sqlite3_prepare_v2(db, sql, -1, &stmt, nil)
-                defer { sqlite3_finalize(stmt) }
-                var out: [String] = []
-                while sqlite3_step(stmt) == SQLITE_ROW { out.append(String(cString: sqlite3_column_text(stmt, 0))) }
-                return out
+            let db = try SQLiteDatabase(path: dir + "/out.sqlite", readOnly: true)
+            func column(_ sql: String) throws -> [String] {
+                try db.query(sql).compactMap { row in
+                    row.first.flatMap { $0.string ?? $0.int.map(String.init) }
+                }
             }
-            #expect(column("SELECT key FROM Name ORDER BY key") == ["gpg-pubkey", "openssl-libs"])
-            #expect(column("SELECT key FROM Basenames ORDER BY key") == ["libssl.so.3"])
-            #expect(column("SELECT count(*) FROM Packages") == ["2"])
+            #expect(try column("SELECT key FROM Name ORDER BY key") == ["gpg-pubkey", "openssl-libs"])
+            #expect(try column("SELECT key FROM Basenames ORDER BY key") == ["libssl.so.3"])
+            #expect(try column("SELECT count(*) FROM Packages") == ["2"])
             #expect(
                 !String(decoding: filtered, as: UTF8.self).contains("vim-minimal"),
                 "a removed header survives in the file")

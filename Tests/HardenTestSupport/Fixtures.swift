@@ -1,9 +1,9 @@
 // harden — test fixtures built in code: tar layers and OCI layouts.
-import CSQLite
 import Foundation
 import HardenArchive
 import HardenCore
 import HardenOCI
+import HardenSQLite
 import HardenSystem
 
 #if canImport(Glibc)
@@ -218,32 +218,22 @@ public enum Fixtures {
     /// Writes an `rpmdb.sqlite` with rpm's `Packages` table and two of its index tables (`Name`, `Basenames`), the
     /// way rpm fills them; returns its bytes.
     public static func rpmdb(_ path: String, packages: [RpmPackage]) throws -> [UInt8] {
-        var db: OpaquePointer?
-        guard sqlite3_open(path, &db) == SQLITE_OK else { throw HardenError(.io, "cannot create \(path)") }
-        defer { sqlite3_close(db) }
-        func exec(_ sql: String) throws {
-            guard sqlite3_exec(db, sql, nil, nil, nil) == SQLITE_OK else {
-                throw HardenError(.io, "\(path): \(String(cString: sqlite3_errmsg(db)))")
-            }
-        }
-        try exec(
-            """
-            CREATE TABLE Packages (hnum INTEGER PRIMARY KEY AUTOINCREMENT, blob BLOB NOT NULL);
-            CREATE TABLE 'Name' (key TEXT NOT NULL, hnum INTEGER NOT NULL, idx INTEGER NOT NULL, FOREIGN KEY(hnum) REFERENCES 'Packages'(hnum));
-            CREATE TABLE 'Basenames' (key TEXT NOT NULL, hnum INTEGER NOT NULL, idx INTEGER NOT NULL, FOREIGN KEY(hnum) REFERENCES 'Packages'(hnum));
-            """)
-        for (n, p) in packages.enumerated() {
-            var stmt: OpaquePointer?
-            sqlite3_prepare_v2(db, "INSERT INTO Packages (hnum, blob) VALUES (?, ?)", -1, &stmt, nil)
-            sqlite3_bind_int64(stmt, 1, Int64(n + 1))
-            p.header.withUnsafeBytes { _ = sqlite3_bind_blob(stmt, 2, $0.baseAddress, Int32($0.count), nil) }
-            let done = sqlite3_step(stmt)
-            sqlite3_finalize(stmt)
-            guard done == SQLITE_DONE else { throw HardenError(.io, "cannot insert into \(path)") }
-            func quoted(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "''") + "'" }
-            try exec("INSERT INTO Name VALUES (\(quoted(p.name)), \(n + 1), 0)")
-            for (i, b) in p.basenames.enumerated() {
-                try exec("INSERT INTO Basenames VALUES (\(quoted(b)), \(n + 1), \(i))")
+        do {
+            let db = try SQLiteDatabase(path: path)
+            try db.execute(
+                """
+                CREATE TABLE Packages (hnum INTEGER PRIMARY KEY AUTOINCREMENT, blob BLOB NOT NULL);
+                CREATE TABLE 'Name' (key TEXT NOT NULL, hnum INTEGER NOT NULL, idx INTEGER NOT NULL, FOREIGN KEY(hnum) REFERENCES 'Packages'(hnum));
+                CREATE TABLE 'Basenames' (key TEXT NOT NULL, hnum INTEGER NOT NULL, idx INTEGER NOT NULL, FOREIGN KEY(hnum) REFERENCES 'Packages'(hnum));
+                """)
+            let insertPackage = try db.prepare("INSERT INTO Packages (hnum, blob) VALUES (?, ?)")
+            let insertName = try db.prepare("INSERT INTO Name VALUES (?, ?, 0)")
+            let insertBasename = try db.prepare("INSERT INTO Basenames VALUES (?, ?, ?)")
+            for (n, p) in packages.enumerated() {
+                let hnum = SQLValue.integer(Int64(n + 1))
+                try insertPackage.run([hnum, .blob(p.header)])
+                try insertName.run([.text(p.name), hnum])
+                for (i, b) in p.basenames.enumerated() { try insertBasename.run([.text(b), hnum, .integer(Int64(i))]) }
             }
         }
         return try HostFS.readFile(path)

@@ -1,8 +1,8 @@
 // harden — RPM packages from the rpm database: SQLite (rpmdb.sqlite), BerkeleyDB (Packages) and NDB (Packages.db).
-import CSQLite
 import HardenArchive
 import HardenCore
 import HardenOCI
+import HardenSQLite
 import HardenSystem
 
 public struct RpmCataloger: Cataloger {
@@ -45,23 +45,15 @@ public struct RpmCataloger: Cataloger {
         let dir = try HostFS.makeTemporaryDirectory(prefix: "harden-rpmdb")
         defer { try? HostFS.removeTree(dir) }
         try HostFS.writeFileAtomically(dir + "/rpmdb.sqlite", bytes)
-        var db: OpaquePointer?
-        guard sqlite3_open_v2(dir + "/rpmdb.sqlite", &db, SQLITE_OPEN_READONLY, nil) == SQLITE_OK, let db else {
+        let db: SQLiteDatabase
+        do { db = try SQLiteDatabase(path: dir + "/rpmdb.sqlite", readOnly: true) } catch {
             throw HardenError(.corrupt, "not a readable SQLite database")
         }
-        defer { sqlite3_close(db) }
-        var stmt: OpaquePointer?
-        guard sqlite3_prepare_v2(db, "SELECT blob FROM Packages", -1, &stmt, nil) == SQLITE_OK, let stmt else {
-            throw HardenError(.corrupt, "no Packages table: \(String(cString: sqlite3_errmsg(db)))")
+        let rows: [[SQLValue]]
+        do { rows = try db.query("SELECT blob FROM Packages") } catch {
+            throw HardenError(.corrupt, "no Packages table: \(error)")
         }
-        defer { sqlite3_finalize(stmt) }
-        var out: [[UInt8]] = []
-        while sqlite3_step(stmt) == SQLITE_ROW {
-            let n = Int(sqlite3_column_bytes(stmt, 0))
-            guard n > 0, let p = sqlite3_column_blob(stmt, 0) else { continue }
-            out.append(Array(UnsafeRawBufferPointer(start: p, count: n)))
-        }
-        return out
+        return rows.compactMap { row in row.first?.bytes.flatMap { $0.isEmpty ? nil : $0 } }
     }
 
     /// A copy of an `rpmdb.sqlite` that holds only the packages whose SBOM ids are in `keeping` (and the imported
@@ -72,56 +64,41 @@ public struct RpmCataloger: Cataloger {
         defer { try? HostFS.removeTree(dir) }
         let path = dir + "/rpmdb.sqlite"
         try HostFS.writeFileAtomically(path, bytes)
-        var handle: OpaquePointer?
-        guard sqlite3_open_v2(path, &handle, SQLITE_OPEN_READWRITE, nil) == SQLITE_OK, let db = handle else {
-            sqlite3_close(handle)
+        guard try removePackages(atPath: path, keeping: keeping) else { return bytes }
+        return try HostFS.readFile(path, limit: max(bytes.count, 1 << 20))
+    }
+
+    /// Deletes the rows of the packages not kept from every table keyed by `hnum`, then vacuums; false when every
+    /// package stays. The connection is closed when this returns.
+    private static func removePackages(atPath path: String, keeping: Set<String>) throws -> Bool {
+        let db: SQLiteDatabase
+        do { db = try SQLiteDatabase(path: path) } catch {
             throw HardenError(.corrupt, "not a writable SQLite database")
         }
-        var isOpen = true
-        defer { if isOpen { sqlite3_close(db) } }
-        func rows(_ sql: String, _ body: (OpaquePointer) -> Void) throws {
-            var stmt: OpaquePointer?
-            guard sqlite3_prepare_v2(db, sql, -1, &stmt, nil) == SQLITE_OK, let stmt else {
-                throw HardenError(.corrupt, "\(sql): \(String(cString: sqlite3_errmsg(db)))")
-            }
-            defer { sqlite3_finalize(stmt) }
-            while sqlite3_step(stmt) == SQLITE_ROW { body(stmt) }
-        }
-        func exec(_ sql: String) throws {
-            guard sqlite3_exec(db, sql, nil, nil, nil) == SQLITE_OK else {
-                throw HardenError(.corrupt, "\(sql): \(String(cString: sqlite3_errmsg(db)))")
-            }
+        func rows(_ sql: String) throws -> [[SQLValue]] {
+            do { return try db.query(sql) } catch { throw HardenError(.corrupt, "\(sql): \(error)") }
         }
         var removed: [Int64] = []
-        try rows("SELECT hnum, blob FROM Packages") { stmt in
-            let n = Int(sqlite3_column_bytes(stmt, 1))
-            let blob =
-                n > 0
-                ? sqlite3_column_blob(stmt, 1).map { Array(UnsafeRawBufferPointer(start: $0, count: n)) } ?? [] : []
-            let identity = Self.parseHeader(blob).flatMap(Self.identity)
-            if identity?.name == "gpg-pubkey" { return }
-            if let id = identity?.id, keeping.contains(id) { return }
-            removed.append(sqlite3_column_int64(stmt, 0))
+        for row in try rows("SELECT hnum, blob FROM Packages") {
+            let identity = Self.parseHeader(row.count > 1 ? row[1].bytes ?? [] : []).flatMap(Self.identity)
+            if identity?.name == "gpg-pubkey" { continue }
+            if let id = identity?.id, keeping.contains(id) { continue }
+            if let hnum = row.first?.int { removed.append(hnum) }
         }
-        guard !removed.isEmpty else { return bytes }
-        var tables: [String] = []
-        try rows("SELECT name FROM sqlite_master WHERE type = 'table'") {
-            tables.append(String(cString: sqlite3_column_text($0, 0)))
-        }
+        guard !removed.isEmpty else { return false }
+        let tables = try rows("SELECT name FROM sqlite_master WHERE type = 'table'").compactMap { $0.first?.string }
         let list = removed.map(String.init).joined(separator: ",")
-        try exec("BEGIN")
-        for table in tables {
-            var columns: [String] = []
-            let quoted =
-                "\"" + table.split(separator: "\"", omittingEmptySubsequences: false).joined(separator: "\"\"") + "\""
-            try rows("PRAGMA table_info(\(quoted))") { columns.append(String(cString: sqlite3_column_text($0, 1))) }
-            if columns.contains("hnum") { try exec("DELETE FROM \(quoted) WHERE hnum IN (\(list))") }
+        try db.transaction {
+            for table in tables {
+                let quoted =
+                    "\"" + table.split(separator: "\"", omittingEmptySubsequences: false).joined(separator: "\"\"")
+                    + "\""
+                let columns = try rows("PRAGMA table_info(\(quoted))").compactMap { $0.count > 1 ? $0[1].string : nil }
+                if columns.contains("hnum") { try db.execute("DELETE FROM \(quoted) WHERE hnum IN (\(list))") }
+            }
         }
-        try exec("COMMIT")
-        try exec("VACUUM")
-        sqlite3_close(db)
-        isOpen = false
-        return try HostFS.readFile(path, limit: max(bytes.count, 1 << 20))
+        try db.execute("VACUUM")
+        return true
     }
 
     /// The name and SBOM id (`rpm:NAME@[EPOCH:]VERSION-RELEASE[:ARCH]`) of a header.

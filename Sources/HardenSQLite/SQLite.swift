@@ -1,10 +1,11 @@
-// harden — a thin SQLite wrapper: one connection, prepared statements with bound parameters, transactions.
+// harden — the one SQLite wrapper (the vulnerability database, rpm's rpmdb.sqlite): one connection, prepared
+// statements with bound parameters, transactions. No other module calls sqlite3_ functions.
 import CSQLite
 import HardenCore
 
 /// A value bound to or read from a statement.
 public enum SQLValue: Sendable, Equatable {
-    case null, integer(Int64), real(Double), text(String)
+    case null, integer(Int64), real(Double), text(String), blob([UInt8])
 }
 
 /// One connection. Not shared between threads: each command opens its own.
@@ -92,6 +93,8 @@ public final class SQLiteDatabase {
                 case .integer(let n): r = sqlite3_bind_int64(stmt, idx, n)
                 case .real(let d): r = sqlite3_bind_double(stmt, idx, d)
                 case .text(let s): r = sqlite3_bind_text(stmt, idx, s, -1, transient)
+                case .blob(let b):
+                    r = b.withUnsafeBytes { sqlite3_bind_blob(stmt, idx, $0.baseAddress, Int32($0.count), transient) }
                 }
                 guard r == SQLITE_OK else { throw HardenError(.io, "\(database.path): cannot bind parameter \(idx)") }
             }
@@ -117,6 +120,10 @@ public final class SQLiteDatabase {
                 case SQLITE_INTEGER: return .integer(sqlite3_column_int64(stmt, i))
                 case SQLITE_FLOAT: return .real(sqlite3_column_double(stmt, i))
                 case SQLITE_NULL: return .null
+                case SQLITE_BLOB:
+                    let n = Int(sqlite3_column_bytes(stmt, i))
+                    guard n > 0, let p = sqlite3_column_blob(stmt, i) else { return .blob([]) }
+                    return .blob(Array(UnsafeRawBufferPointer(start: p, count: n)))
                 default: return .text(sqlite3_column_text(stmt, i).map { String(cString: $0) } ?? "")
                 }
             }
@@ -131,6 +138,10 @@ extension SQLValue {
     }
     public var int: Int64? {
         if case .integer(let n) = self { return n }
+        return nil
+    }
+    public var bytes: [UInt8]? {
+        if case .blob(let b) = self { return b }
         return nil
     }
     public static func opt(_ s: String?) -> SQLValue { s.map { .text($0) } ?? .null }
