@@ -55,9 +55,30 @@ let package = Package(
             name: "HardenOCI",
             dependencies: ["HardenCore", "HardenSystem", "HardenArchive"],
             swiftSettings: swiftSettings),
+        // The package model, the image's squashed view, the one deb822 reader, version orders and the ecosystem seam.
+        .target(
+            name: "HardenPackages",
+            dependencies: ["HardenCore", "HardenArchive", "HardenOCI"],
+            swiftSettings: swiftSettings),
+        // One module per package ecosystem family: cataloger, database rewrite, capture rules.
+        .target(
+            name: "HardenDpkg",
+            dependencies: ["HardenCore", "HardenArchive", "HardenOCI", "HardenPackages"],
+            swiftSettings: swiftSettings),
+        .target(
+            name: "HardenApk",
+            dependencies: ["HardenCore", "HardenArchive", "HardenOCI", "HardenPackages"],
+            swiftSettings: swiftSettings),
+        .target(
+            name: "HardenRpm",
+            dependencies: [
+                "HardenCore", "HardenArchive", "HardenOCI", "HardenSystem", "HardenPackages", "HardenSQLite",
+            ],
+            swiftSettings: swiftSettings),
         .target(
             name: "HardenSBOM",
             dependencies: [
+                "HardenApk", "HardenDpkg", "HardenPackages", "HardenRpm",
                 "HardenCore", "HardenSystem", "HardenArchive", "HardenOCI", "HardenSQLite", "CZlib", "CHardenSystem",
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -65,6 +86,7 @@ let package = Package(
         .target(
             name: "HardenVulnDB",
             dependencies: [
+                "HardenPackages",
                 "HardenCore", "HardenSystem", "HardenArchive", "HardenSBOM", "HardenSQLite",
                 .product(name: "Logging", package: "swift-log"), .product(name: "Yams", package: "Yams"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -90,6 +112,7 @@ let package = Package(
         .target(
             name: "HardenPatch",
             dependencies: [
+                "HardenPackages",
                 "HardenCore", "HardenSystem", "HardenArchive", "HardenOCI", "HardenSBOM", "HardenVulnDB", "HardenELF",
                 .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -100,7 +123,7 @@ let package = Package(
         // What a run is asked and what it saw (profile, runtime spec, sensor reports): data, no side effects.
         .target(
             name: "HardenProfile",
-            dependencies: ["HardenCore", "HardenArchive", "HardenOCI", "HardenSBOM"],
+            dependencies: ["HardenPackages", "HardenCore", "HardenArchive", "HardenOCI", "HardenSBOM"],
             swiftSettings: swiftSettings),
         // The executor: runc, overlay mounts, network namespaces, fanotify, ptrace, capabilities, signal cleanup.
         .target(
@@ -118,6 +141,7 @@ let package = Package(
         .target(
             name: "HardenMinify",
             dependencies: [
+                "HardenPackages",
                 "HardenCore", "HardenSystem", "HardenArchive", "HardenOCI", "HardenSBOM", "HardenProfile",
                 "HardenRuntime", "HardenPolicy", "HardenELF",
                 .product(name: "Logging", package: "swift-log"),
@@ -127,6 +151,7 @@ let package = Package(
         .target(
             name: "HardenPolicy",
             dependencies: [
+                "HardenPackages",
                 "HardenCore", "HardenSystem", "HardenArchive", "HardenOCI", "HardenSBOM", "HardenVulnDB",
                 "HardenProfile",
                 .product(name: "Yams", package: "Yams"),
@@ -140,12 +165,14 @@ let package = Package(
         .target(
             name: "HardenReport",
             dependencies: [
+                "HardenPackages",
                 "HardenCore", "HardenSBOM", "HardenVulnDB", "HardenProfile", "HardenMinify", "HardenPolicy",
             ],
             swiftSettings: swiftSettings),
         .target(
             name: "HardenPipeline",
             dependencies: [
+                "HardenPackages",
                 "HardenCore", "HardenArchive", "HardenSystem", "HardenOCI", "HardenSBOM", "HardenVulnDB",
                 "HardenProfile", "HardenRuntime",
                 "HardenPatch", "HardenMinify", "HardenPolicy", "HardenReport", "HardenELF",
@@ -157,6 +184,7 @@ let package = Package(
         .target(
             name: "HardenFleet",
             dependencies: [
+                "HardenPackages",
                 "HardenCore", "HardenSystem", "HardenOCI", "HardenSBOM", "HardenVulnDB",
                 .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
@@ -169,6 +197,7 @@ let package = Package(
         .target(
             name: "HardenCommands",
             dependencies: [
+                "HardenPackages",
                 "HardenCore", "HardenSystem", "HardenOCI", "HardenSBOM", "HardenVulnDB", "HardenRegistry",
                 "HardenRegistryAuth",
                 "HardenProfile",
@@ -188,6 +217,7 @@ let package = Package(
         .executableTarget(
             name: "HardenFuzzer",
             dependencies: [
+                "HardenPackages", "HardenRpm",
                 "HardenCore", "HardenArchive", "HardenOCI", "HardenSBOM", "HardenPolicy", "HardenRegistryAuth",
                 "HardenPatch", "HardenProfile",
             ],
@@ -224,19 +254,26 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "HardenSBOMTests",
-            dependencies: ["HardenSBOM", "HardenOCI", "HardenArchive", "HardenTestSupport", "HardenSQLite"],
+            dependencies: [
+                "HardenPackages", "HardenRpm", "HardenSBOM", "HardenOCI", "HardenArchive", "HardenTestSupport",
+                "HardenSQLite",
+            ],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "HardenVulnDBTests",
-            dependencies: ["HardenVulnDB", "HardenSBOM", "HardenTestSupport"],
+            dependencies: ["HardenPackages", "HardenVulnDB", "HardenSBOM", "HardenTestSupport"],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "HardenMinifyTests",
-            dependencies: ["HardenMinify", "HardenELF", "HardenCore", "HardenSystem", "HardenTestSupport"],
+            dependencies: [
+                "HardenApk", "HardenDpkg", "HardenPackages", "HardenMinify", "HardenELF", "HardenCore", "HardenSystem",
+                "HardenTestSupport",
+            ],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "HardenRuntimeTests",
             dependencies: [
+                "HardenPackages",
                 "HardenRuntime", "HardenProfile", "HardenCompose", "HardenOCI", "HardenArchive", "HardenSBOM",
                 "HardenSystem", "HardenCore",
                 "HardenTestSupport",
@@ -245,6 +282,7 @@ let package = Package(
         .testTarget(
             name: "HardenPolicyTests",
             dependencies: [
+                "HardenPackages",
                 "HardenPolicy", "HardenReport", "HardenOCI", "HardenArchive", "HardenCore", "HardenSystem",
                 "HardenVulnDB", "HardenProfile",
                 "HardenTestSupport",
@@ -257,12 +295,14 @@ let package = Package(
         .testTarget(
             name: "HardenPatchTests",
             dependencies: [
+                "HardenPackages",
                 "HardenPatch", "HardenArchive", "HardenOCI", "HardenSystem", "HardenCore", "HardenTestSupport",
             ],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "HardenPipelineTests",
             dependencies: [
+                "HardenPackages",
                 "HardenPipeline", "HardenReport", "HardenMinify", "HardenProfile", "HardenVulnDB", "HardenSBOM",
                 "HardenOCI",
                 "HardenSystem",
@@ -272,6 +312,7 @@ let package = Package(
         .testTarget(
             name: "HardenFleetTests",
             dependencies: [
+                "HardenPackages",
                 "HardenFleet", "HardenSBOM", "HardenVulnDB", "HardenSystem", "HardenCore", "HardenTestSupport",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -280,6 +321,7 @@ let package = Package(
         .testTarget(
             name: "HardenIntegrationTests",
             dependencies: [
+                "HardenPackages",
                 "HardenOCI", "HardenArchive", "HardenSBOM", "HardenVulnDB", "HardenRegistry", "HardenRegistryAuth",
                 "HardenProfile",
                 "HardenRuntime",

@@ -2,6 +2,7 @@
 import ArgumentParser
 import CHardenSystem
 import HardenCore
+import HardenPackages
 import HardenProfile
 import HardenSBOM
 import HardenVulnDB

@@ -3,6 +3,7 @@ import ArgumentParser
 import Foundation
 import HardenCore
 import HardenOCI
+import HardenPackages
 import HardenRegistry
 import HardenRegistryAuth
 import HardenReport

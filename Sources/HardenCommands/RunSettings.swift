@@ -5,6 +5,7 @@ import Foundation
 import HardenCompose
 import HardenCore
 import HardenOCI
+import HardenPackages
 import HardenProfile
 import HardenRegistry
 import HardenRegistryAuth

@@ -1,6 +1,7 @@
 // harden — the fleet dashboard: server-rendered HTML from the same store queries the API answers with.
 import Foundation
 import HardenCore
+import HardenPackages
 import HardenVulnDB
 import NIOHTTP1
 

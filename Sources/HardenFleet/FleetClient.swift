@@ -2,6 +2,7 @@
 import AsyncHTTPClient
 import Foundation
 import HardenCore
+import HardenPackages
 import NIOCore
 import NIOHTTP1
 

@@ -4,6 +4,7 @@ import AsyncHTTPClient
 import Foundation
 import HardenCore
 import HardenOCI
+import HardenPackages
 import HardenSystem
 import HardenVulnDB
 import Logging

@@ -2,6 +2,7 @@
 import Crypto
 import Foundation
 import HardenCore
+import HardenPackages
 import HardenSBOM
 import HardenVulnDB
 import Logging

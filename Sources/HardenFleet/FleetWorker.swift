@@ -3,6 +3,7 @@
 import AsyncHTTPClient
 import Foundation
 import HardenCore
+import HardenPackages
 import HardenSystem
 import Logging
 import NIOCore

@@ -1,6 +1,7 @@
 // harden — a small HTTP/1.1 server on SwiftNIO: one async handler per request, bodies capped, keep-alive.
 import Foundation
 import HardenCore
+import HardenPackages
 import Logging
 import NIOCore
 import NIOHTTP1

@@ -1,6 +1,7 @@
 // harden — the fleet's questions: which images have CVE-X, what is in an image, which images fail a policy.
 import Foundation
 import HardenCore
+import HardenPackages
 import Logging
 import PostgresNIO
 

@@ -1,6 +1,7 @@
 // harden — what the fleet stores and exchanges: jobs, scan results, image summaries, affected images.
 import Foundation
 import HardenCore
+import HardenPackages
 import HardenSBOM
 import HardenVulnDB
 

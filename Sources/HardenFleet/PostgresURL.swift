@@ -1,6 +1,7 @@
 // harden — `postgres://user:password@host:port/database?sslmode=…` (or `?host=/socket/dir`) → a client configuration.
 import Foundation
 import HardenCore
+import HardenPackages
 import NIOSSL
 import PostgresNIO
 

@@ -3,6 +3,7 @@
 import Crypto
 import Foundation
 import HardenCore
+import HardenPackages
 import HardenSBOM
 import HardenVulnDB
 import Logging

@@ -2,6 +2,7 @@
 import Foundation
 import HardenCore
 import HardenOCI
+import HardenPackages
 import HardenSBOM
 import HardenVulnDB
 import Logging

@@ -1,6 +1,7 @@
 // harden — matching a fleet: images share most of their packages (base layers, pinned dependencies), so each
 // distinct (OS release, package identity) is matched once and its findings reused for every image holding it.
 import Foundation
+import HardenPackages
 import HardenSBOM
 import HardenVulnDB
 

@@ -5,10 +5,12 @@
 import HardenArchive
 import HardenCore
 import HardenOCI
+import HardenPackages
 import HardenPatch
 import HardenPolicy
 import HardenProfile
 import HardenRegistryAuth
+import HardenRpm
 import HardenSBOM
 
 @_cdecl("LLVMFuzzerTestOneInput")
@@ -38,9 +40,9 @@ func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     _ = try? DockerArchiveManifestEntry.parseList(bytes, source: "fuzz")
     // SBOM parsers: stanzas, Go build information, rpm headers, zip archives.
     let text = String(decoding: bytes, as: UTF8.self)
-    _ = RFC822.parse(text) { _, _ in }
+    _ = Deb822.parse(bytes) { _, _ in }
     // APT: deb822 stanzas, sources, Release files, Packages indexes, relations, ar archives (.deb).
-    _ = try? Deb822Stanza.parseAll(bytes, source: "fuzz")
+    _ = try? Deb822.parse(bytes, source: "fuzz")
     // Captured output of an instrumented container (sensor fragments between marker lines).
     _ = try? SensorFragments.parse(bytes, source: "fuzz")
     _ = try? AptSources.parseDeb822(bytes, file: "fuzz")

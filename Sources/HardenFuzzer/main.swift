@@ -1,6 +1,7 @@
 // harden — runs libFuzzer's driver on `fuzzOneInput`. scripts/fuzz.sh builds it with
 // `-sanitize=fuzzer -DHARDEN_FUZZ`; an ordinary build gets a stub that says how to build it.
 import HardenCore
+import HardenPackages
 
 #if canImport(Glibc)
 import Glibc

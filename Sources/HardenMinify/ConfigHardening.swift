@@ -3,6 +3,7 @@
 // and Kubernetes security settings that fit what the profile saw.
 import HardenCore
 import HardenOCI
+import HardenPackages
 import HardenPolicy
 import HardenProfile
 

@@ -3,20 +3,11 @@
 // symlink on the way, computed inside the image without running anything from it.
 import HardenCore
 import HardenELF
+import HardenPackages
 
 #if canImport(Glibc)
 import Glibc
 #endif
-
-/// The image's file system as the closure sees it.
-public protocol ImageFileSystem {
-    /// Follows symlinks (the path's own and its parents') inside the image. Returns the final path and every
-    /// symlink passed on the way (as absolute paths), or nil when the path does not exist (or loops).
-    func resolve(_ path: String) -> (path: String, links: [String])?
-    /// Up to `count` bytes of the regular file at the resolved `path` from `offset`.
-    func read(_ path: String, offset: Int, count: Int) throws -> [UInt8]
-    func size(_ path: String) -> Int?
-}
 
 /// Computes which files an executable needs to start.
 public struct DependencyClosure {

@@ -3,6 +3,7 @@
 import HardenArchive
 import HardenCore
 import HardenOCI
+import HardenPackages
 import HardenProfile
 import HardenSBOM
 
@@ -29,6 +30,8 @@ public struct PlanInput {
     public var vulnerabilityRank: [String: Int] = [:]
     /// Replace Python sources the app only stat-ed (Python loaded their cached bytecode) by sourceless modules.
     public var pythonBytecode = false
+    /// The package ecosystems whose databases are rewritten to the packages left.
+    public var ecosystems: [any PackageEcosystem] = Ecosystems.standard
 
     public init(
         config: ContainerConfig?, tree: FileTree, fileSystem: any ImageFileSystem, packages: [SoftwarePackage],
@@ -221,69 +224,20 @@ public enum Planner {
             }
         }
         plan.packagesKept = keptPackages.map(\.id)
-        let keptDeb = Set(keptPackages.filter { $0.type == .deb }.map(\.name))
-        let keptApk = Set(keptPackages.filter { $0.type == .apk }.map(\.name))
-        // Licences travel with the binaries (and SBOMs read them): each Debian package left keeps its copyright file.
-        for name in keptDeb.sorted() { addResolved("/usr/share/doc/\(name)/copyright", "licence of package \(name)") }
-        // The package databases are kept and rewritten to what is left; the rewrites run once the keep set is final.
-        func read(_ path: String) -> [UInt8]? { fs.size(path).flatMap { try? fs.read(path, offset: 0, count: $0) } }
+        // The package databases are kept and rewritten to what is left (each ecosystem says which files and how);
+        // the rewrites run once the keep set is final. Two paths to one file (rpm's two directories) rewrite it once.
         var rewrites: [(path: String, rewrite: ([UInt8], (String) -> Bool) -> [UInt8]?)] = []
-        func database(_ path: String, _ reason: String, _ rewrite: @escaping ([UInt8], (String) -> Bool) -> [UInt8]?) {
-            add(path, reason)
-            rewrites.append((path, rewrite))
-        }
-        if let status = fs.resolve("/var/lib/dpkg/status")?.path {
-            database(status, "package database (rewritten to the \(keptDeb.count) packages left)") {
-                DpkgStatus.filter($0, keeping: keptDeb, isPresent: $1)
-            }
-            // dpkg's own files: without info/format, dpkg reads NAME:ARCH.list as NAME.list and finds no files.
-            for admin in [
-                "/var/lib/dpkg/info/format", "/var/lib/dpkg/arch", "/var/lib/dpkg/diversions",
-                "/var/lib/dpkg/statoverride",
-            ] {
-                addResolved(admin, "package database")
-            }
-        }
-        // info/NAME[:ARCH].list|md5sums|conffiles (names may contain dots: libpython3.11-stdlib), and distroless
-        // images' status.d/NAME control files with NAME.md5sums beside them.
-        for (rel, node) in input.tree.nodes where node.type == .regular {
-            let abs = rel.absoluteDescription
-            let inInfo = abs.hasPrefix("/var/lib/dpkg/info/"), inStatusD = abs.hasPrefix("/var/lib/dpkg/status.d/")
-            guard inInfo || inStatusD else { continue }
-            let base = String(abs.split(separator: "/").last ?? "")
-            if let kind = (inInfo ? ["list", "md5sums", "conffiles"] : ["md5sums"]).first(where: {
-                base.hasSuffix("." + $0)
-            }) {
-                let pkg = String(base.dropLast(kind.count + 1).prefix { $0 != ":" })
-                if keptDeb.contains(pkg) {
-                    database(abs, "package database of \(pkg) (rewritten to its files left)") {
-                        DpkgStatus.pruneFileList($0, kind: kind, isPresent: $1)
-                    }
+        for ecosystem in input.ecosystems {
+            let kept = keptPackages.filter { $0.type == ecosystem.packageType }
+            for file in ecosystem.databaseFiles(in: fs, tree: input.tree, kept: kept) {
+                guard let rewrite = file.rewrite else {
+                    addResolved(file.path, file.reason)
+                    continue
                 }
-            } else if inStatusD, let bytes = read(abs), !DpkgStatus.filter(bytes, keeping: keptDeb).isEmpty {
-                database(abs, "package database (a package left)") { _, isPresent in
-                    DpkgStatus.filter(bytes, keeping: keptDeb, isPresent: isPresent)
-                }
-            }
-        }
-        if let installed = fs.resolve("/lib/apk/db/installed")?.path {
-            database(installed, "package database (rewritten to the \(keptApk.count) packages left)") {
-                ApkInstalled.filter($0, keeping: keptApk, isPresent: $1)
-            }
-        }
-        let keptRpm = Set(keptPackages.filter { $0.type == .rpm }.map(\.id))
-        for dir in ["/var/lib/rpm", "/usr/lib/sysimage/rpm"] {
-            // rpm headers are signed, so their file lists stay as they are; whole packages leave the database.
-            if let db = fs.resolve(dir + "/rpmdb.sqlite")?.path, !rewrites.contains(where: { $0.path == db }) {
-                database(db, "package database (rewritten to the \(keptRpm.count) packages left)") { bytes, _ in
-                    try? RpmCataloger.filterSQLite(bytes, keeping: keptRpm)
-                }
-            }
-            // BerkeleyDB and NDB databases cannot be rewritten here: kept whole, so that no package is hidden.
-            for name in ["Packages", "Packages.db"] {
-                addResolved(
-                    "\(dir)/\(name)",
-                    "package database (BerkeleyDB/NDB, kept unchanged: it still lists the packages removed)")
+                let path = fs.resolve(file.path)?.path ?? file.path
+                guard !rewrites.contains(where: { $0.path == path }) else { continue }
+                add(path, file.reason)
+                rewrites.append((path, rewrite))
             }
         }
         // Every list names exactly what is left: dpkg --verify finds nothing missing, a scanner's file ownership is true.
@@ -297,7 +251,9 @@ public enum Planner {
             present.contains(tree.resolveParents(RawPath(String(listed.drop { $0 == "/" })).normalized))
         }
         for (path, rewrite) in rewrites {
-            if let bytes = read(path), let rewritten = rewrite(bytes, isPresent) { plan.overrides[path] = rewritten }
+            if let bytes = fs.readWhole(path), let rewritten = rewrite(bytes, isPresent) {
+                plan.overrides[path] = rewritten
+            }
         }
         // Everything else goes.
         let owners = Dictionary(

@@ -1,6 +1,7 @@
 // harden — an image's APT sources (deb822 `.sources` and one-line `.list` files), completed with the release's
 // security and updates suites, or the distribution's standard mirrors when the image has none (distroless).
 import HardenCore
+import HardenPackages
 
 /// One suite of one archive: `URI dists/SUITE/{COMPONENT…}`.
 public struct AptSource: Sendable, Hashable, CustomStringConvertible {
@@ -29,7 +30,7 @@ public enum AptSources {
     /// A deb822 `.sources` file. Entries that are disabled (`Enabled: no`) or not binary (`Types: deb-src`) are left out.
     public static func parseDeb822(_ bytes: [UInt8], file: String) throws -> [AptSource] {
         var out: [AptSource] = []
-        for s in try Deb822Stanza.parseAll(bytes, source: file) {
+        for s in try Deb822.parse(bytes, source: file) {
             guard (s["Types"] ?? "").split(whereSeparator: \.isWhitespace).contains("deb") else { continue }
             if let e = s["Enabled"]?.lowercased(), e == "no" || e == "false" { continue }
             let uris = (s["URIs"] ?? "").split(whereSeparator: \.isWhitespace).map(String.init)

@@ -7,6 +7,7 @@ import Foundation
 import HardenArchive
 import HardenCore
 import HardenOCI
+import HardenPackages
 
 // MARK: - DER and PEM
 

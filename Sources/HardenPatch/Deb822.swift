@@ -1,86 +1,8 @@
-// harden — APT's data formats: deb822 stanzas over bytes (Packages indexes are tens of MB, so this is a byte
-// scanner, not a String parser), dependency relations, and the fields of a binary package.
+// harden — APT's data formats over the one deb822 reader (HardenPackages): dependency relations, the fields of a
+// binary package, and a Packages index read lazily by package name.
 import HardenCore
+import HardenPackages
 import HardenVulnDB
-
-/// A stanza's fields as byte ranges decoded on demand; keys compared case-insensitively.
-public struct Deb822Stanza: Sendable {
-    public var fields: [(key: String, value: String)]
-
-    public subscript(_ key: String) -> String? {
-        let k = key.lowercased()
-        return fields.first { $0.key.lowercased() == k }?.value
-    }
-
-    /// The stanza as dpkg writes it (continuation lines kept as they were).
-    public func rendered() -> String {
-        fields.map { $0.value.hasPrefix("\n") ? "\($0.key):\($0.value)" : "\($0.key): \($0.value)" }.joined(
-            separator: "\n") + "\n"
-    }
-
-    public mutating func set(_ key: String, _ value: String?) {
-        let k = key.lowercased()
-        if let i = fields.firstIndex(where: { $0.key.lowercased() == k }) {
-            if let value { fields[i].value = value } else { fields.remove(at: i) }
-        } else if let value {
-            fields.append((key, value))
-        }
-    }
-
-    /// Parses every stanza of `bytes`. Continuation lines keep their leading space in the value (after a newline),
-    /// so a stanza renders back exactly. A line that is not `Key: value` is an error naming `source` and the line.
-    public static func parseAll(_ bytes: [UInt8], source: String, wanted: Set<String>? = nil) throws -> [Deb822Stanza] {
-        var out: [Deb822Stanza] = []
-        var fields: [(key: String, value: String)] = []
-        var open = false  // a stanza has begun (it may hold no wanted field yet)
-        var lastWanted = false  // the field a continuation line extends is kept
-        var line = 0
-        var i = 0
-        let n = bytes.count
-        while i <= n {
-            var end = i
-            while end < n && bytes[end] != 0x0a { end += 1 }
-            line += 1
-            var lineEnd = end
-            if lineEnd > i && bytes[lineEnd - 1] == 0x0d { lineEnd -= 1 }
-            if lineEnd == i || bytes[i..<lineEnd].allSatisfy({ $0 == 0x20 || $0 == 0x09 }) {
-                if !fields.isEmpty {
-                    out.append(Deb822Stanza(fields: fields))
-                    fields = []
-                }
-                open = false
-            } else if bytes[i] == 0x20 || bytes[i] == 0x09 {
-                guard open else {
-                    throw HardenError(.corrupt, "\(source): line \(line): continuation line without a field")
-                }
-                if lastWanted {
-                    fields[fields.count - 1].value += "\n" + String(decoding: bytes[i..<lineEnd], as: UTF8.self)
-                }
-            } else if bytes[i] == UInt8(ascii: "#") {
-                // comments (deb822 sources files)
-            } else {
-                var colon = i
-                while colon < lineEnd && bytes[colon] != UInt8(ascii: ":") { colon += 1 }
-                guard colon < lineEnd, colon > i else {
-                    throw HardenError(.corrupt, "\(source): line \(line): not a \"Key: value\" field")
-                }
-                let key = String(decoding: bytes[i..<colon], as: UTF8.self)
-                open = true
-                lastWanted = wanted == nil || wanted!.contains(key.lowercased())
-                if lastWanted {
-                    var v = colon + 1
-                    while v < lineEnd && (bytes[v] == 0x20 || bytes[v] == 0x09) { v += 1 }
-                    var e = lineEnd
-                    while e > v && (bytes[e - 1] == 0x20 || bytes[e - 1] == 0x09) { e -= 1 }
-                    fields.append((key, String(decoding: bytes[v..<e], as: UTF8.self)))
-                }
-            }
-            i = end + 1
-        }
-        if !fields.isEmpty { out.append(Deb822Stanza(fields: fields)) }
-        return out
-    }
-}
 
 /// One alternative of a dependency: `name[:arch] [(op version)]`.
 public struct Relation: Sendable, Equatable, CustomStringConvertible {
@@ -201,7 +123,7 @@ public struct BinaryPackage: Sendable, Equatable {
         -> [BinaryPackage]
     {
         var out: [BinaryPackage] = []
-        for s in try Deb822Stanza.parseAll(bytes, source: source, wanted: indexFields) {
+        for s in try Deb822.parse(bytes, source: source, wanted: indexFields) {
             guard let name = s["Package"], let version = s["Version"], let arch = s["Architecture"],
                 architectures.contains(arch),
                 let filename = s["Filename"], let size = Int64(s["Size"] ?? ""), let sha = s["SHA256"], sha.count == 64
@@ -245,39 +167,17 @@ public final class PackageIndex: @unchecked Sendable {
         self.repository = repository
         var ranges: [String: [Range<Int>]] = [:]
         let package = Array("Package:".utf8)
-        let n = bytes.count
-        var start = 0
-        try bytes.withUnsafeBufferPointer { b in
-            while start < n {
-                // Skip blank lines between stanzas.
-                while start < n && (b[start] == 0x0a || b[start] == 0x0d) { start += 1 }
-                guard start < n else { break }
-                // The stanza ends at the next empty line.
-                var end = start
-                while end < n {
-                    guard let nl = (end..<n).first(where: { b[$0] == 0x0a }) else {
-                        end = n
-                        break
-                    }
-                    if nl + 1 >= n || b[nl + 1] == 0x0a || (b[nl + 1] == 0x0d && nl + 2 < n && b[nl + 2] == 0x0a) {
-                        end = nl + 1
-                        break
-                    }
-                    end = nl + 1
-                }
-                // Package is the first field of every stanza of a Packages index.
-                guard end - start > package.count, (0..<package.count).allSatisfy({ b[start + $0] == package[$0] })
-                else {
-                    throw HardenError(.corrupt, "\(source): a stanza at byte \(start) does not start with Package:")
-                }
-                var v = start + package.count
-                while v < end && b[v] == 0x20 { v += 1 }
-                var e = v
-                while e < end && b[e] != 0x0a && b[e] != 0x0d && b[e] != 0x20 { e += 1 }
-                ranges[String(decoding: UnsafeBufferPointer(rebasing: b[v..<e]), as: UTF8.self), default: []].append(
-                    start..<end)
-                start = end
+        for range in Deb822.stanzaRanges(bytes) {
+            // Package is the first field of every stanza of a Packages index.
+            guard range.count > package.count, bytes[range].starts(with: package) else {
+                throw HardenError(
+                    .corrupt, "\(source): a stanza at byte \(range.lowerBound) does not start with Package:")
             }
+            var v = range.lowerBound + package.count
+            while v < range.upperBound && bytes[v] == 0x20 { v += 1 }
+            var e = v
+            while e < range.upperBound && bytes[e] != 0x0a && bytes[e] != 0x0d && bytes[e] != 0x20 { e += 1 }
+            ranges[String(decoding: bytes[v..<e], as: UTF8.self), default: []].append(range)
         }
         self.ranges = ranges
     }

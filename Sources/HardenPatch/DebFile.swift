@@ -2,6 +2,7 @@
 // (gzip, xz, zstd or none), read with the project's tar reader. No dpkg runs.
 import HardenArchive
 import HardenCore
+import HardenPackages
 import HardenSystem
 
 public struct DebControl: Sendable {
@@ -86,7 +87,7 @@ public enum DebFile {
                     guard !file.contains("/") else { continue }
                     let bytes = try tar.bodyReader().readAll(limit: 16 << 20, name: "\(name): \(file)")
                     if file == "control" {
-                        fields = try Deb822Stanza.parseAll(bytes, source: "\(name): control").first
+                        fields = try Deb822.parse(bytes, source: "\(name): control").first
                     } else {
                         members[file] = bytes
                     }

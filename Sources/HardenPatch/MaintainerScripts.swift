@@ -3,6 +3,7 @@ import Foundation
 // work is what the patch does natively (the ldconfig trigger) or argument checking is not reported, every other one is
 // listed by name so a person can judge.
 import HardenCore
+import HardenPackages
 
 enum MaintainerScripts {
     /// The `preinst`/`postinst` of a package that do more than harden does natively, by member name.

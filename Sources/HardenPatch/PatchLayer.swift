@@ -7,6 +7,7 @@ import HardenArchive
 import HardenCore
 import HardenELF
 import HardenOCI
+import HardenPackages
 import HardenSystem
 
 /// The image's dpkg database, as read from its tree.

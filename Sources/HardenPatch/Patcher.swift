@@ -4,6 +4,7 @@ import Foundation
 import HardenArchive
 import HardenCore
 import HardenOCI
+import HardenPackages
 import HardenSBOM
 import HardenSystem
 import HardenVulnDB
@@ -344,14 +345,14 @@ public final class Patcher {
         let dir = "var/lib/dpkg"
         if let status = context.content(RawPath(dir + "/status")) {
             return DpkgDatabase(
-                kind: .status, directory: dir, stanzas: try Deb822Stanza.parseAll(status, source: "/\(dir)/status"))
+                kind: .status, directory: dir, stanzas: try Deb822.parse(status, source: "/\(dir)/status"))
         }
         var stanzas: [Deb822Stanza] = []
         var files: [String: String] = [:]
         for child in context.tree.children(of: RawPath(dir + "/status.d")) {
             let name = String(decoding: child.lastComponent, as: UTF8.self)
             guard !name.contains("."), let bytes = context.content(child) else { continue }
-            for s in try Deb822Stanza.parseAll(bytes, source: "/" + String(decoding: child.bytes, as: UTF8.self)) {
+            for s in try Deb822.parse(bytes, source: "/" + String(decoding: child.bytes, as: UTF8.self)) {
                 stanzas.append(s)
                 if let p = s["Package"] { files[p] = name }
             }

@@ -9,6 +9,7 @@ import Foundation
 import HardenArchive
 import HardenCore
 import HardenOCI
+import HardenPackages
 import HardenSBOM
 import HardenSystem
 import HardenVulnDB
@@ -25,7 +26,7 @@ public struct ReleaseFile: Sendable {
     public var architectures: [String]
 
     public static func parse(_ bytes: [UInt8], source: String) throws -> ReleaseFile {
-        guard let s = try Deb822Stanza.parseAll(bytes, source: source).first else {
+        guard let s = try Deb822.parse(bytes, source: source).first else {
             throw HardenError(.corrupt, "\(source): empty Release file")
         }
         var sums: [String: (String, Int64)] = [:]

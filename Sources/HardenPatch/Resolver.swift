@@ -2,6 +2,7 @@
 // offer, as apt's default pins choose), the packages of the same source upgraded together, and the dependencies,
 // breaks and conflicts of the new versions satisfied from the same repositories. Never removes a package.
 import HardenCore
+import HardenPackages
 import HardenVulnDB
 
 /// A package as the image's dpkg database records it.

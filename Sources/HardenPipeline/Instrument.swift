@@ -5,6 +5,7 @@ import HardenArchive
 import HardenCore
 import HardenELF
 import HardenOCI
+import HardenPackages
 import HardenProfile
 import HardenSBOM
 import HardenSystem

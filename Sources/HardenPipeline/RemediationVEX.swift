@@ -6,6 +6,7 @@ import Foundation
 import HardenArchive
 import HardenCore
 import HardenOCI
+import HardenPackages
 import HardenSBOM
 import HardenVulnDB
 

@@ -2,6 +2,7 @@
 import HardenCore
 import HardenMinify
 import HardenOCI
+import HardenPackages
 import HardenPatch
 import HardenPolicy
 import HardenProfile

@@ -3,6 +3,7 @@ import Foundation
 import HardenArchive
 import HardenCore
 import HardenOCI
+import HardenPackages
 import HardenProfile
 import HardenVulnDB
 

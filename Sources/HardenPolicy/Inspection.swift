@@ -3,6 +3,7 @@
 import HardenArchive
 import HardenCore
 import HardenOCI
+import HardenPackages
 
 /// A secret found in a layer.
 public struct SecretHit: Codable, Sendable, Hashable {

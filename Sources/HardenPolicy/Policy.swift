@@ -1,6 +1,7 @@
 // harden — the policy file (YAML) and the gate that holds an image against it.
 import HardenCore
 import HardenOCI
+import HardenPackages
 import HardenSBOM
 import HardenSystem
 import HardenVulnDB

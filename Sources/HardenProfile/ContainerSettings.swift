@@ -3,6 +3,7 @@
 // profiling run and the verification replay; what is recorded of them never holds a value of the environment.
 import HardenCore
 import HardenOCI
+import HardenPackages
 
 public struct ContainerSettings: Sendable, Equatable {
     /// A host file or directory (or a per-run scratch directory) mounted into the container.

@@ -1,5 +1,6 @@
 // harden — how coverage probes are written on the command line, and parsing what a container listens on.
 import HardenCore
+import HardenPackages
 
 /// One `--http-probe [http|https:]PORT[:METHOD:PATH]`.
 public struct HTTPProbe: Sendable, Equatable {

@@ -2,6 +2,7 @@
 import HardenArchive
 import HardenCore
 import HardenOCI
+import HardenPackages
 import HardenSBOM
 
 /// `harden profile -o PROFILE.json`. A stable, documented schema (docs/formats.md, "Runtime profile").

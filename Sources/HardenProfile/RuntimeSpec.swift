@@ -2,6 +2,7 @@
 // image configuration the way Docker would run the image.
 import HardenCore
 import HardenOCI
+import HardenPackages
 
 /// `config.json` of an OCI bundle (runtime-spec v1.x). Field names mirror the specification.
 public struct RuntimeSpec: Codable, Sendable {

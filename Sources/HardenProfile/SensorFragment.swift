@@ -3,6 +3,7 @@
 // fragments out), so captured logs of any origin can be fuzzed.
 import HardenCore
 import HardenOCI
+import HardenPackages
 
 /// Errno names for the numbers sensors report.
 public enum Errno {

@@ -1,6 +1,7 @@
 // harden — what `harden check` prints: the check results and the policy verdict as a table, JSON or SARIF.
 import Foundation
 import HardenCore
+import HardenPackages
 import HardenPolicy
 import HardenSBOM
 

@@ -2,6 +2,7 @@
 import Foundation
 import HardenCore
 import HardenMinify
+import HardenPackages
 import HardenPolicy
 import HardenProfile
 import HardenVulnDB

@@ -1,6 +1,7 @@
 // harden — report.json of `harden run`: an auditable record of every stage, its inputs and its results.
 import HardenCore
 import HardenMinify
+import HardenPackages
 import HardenPolicy
 import HardenProfile
 import HardenSBOM

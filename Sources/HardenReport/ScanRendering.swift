@@ -1,6 +1,7 @@
 // harden — the scan report and its renderings: table, SARIF 2.1.0, CycloneDX with vulnerabilities.
 import Foundation
 import HardenCore
+import HardenPackages
 import HardenSBOM
 import HardenVulnDB
 

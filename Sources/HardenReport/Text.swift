@@ -1,5 +1,6 @@
 // harden — plain-text helpers for terminal output.
 import Foundation
+import HardenPackages
 
 /// Columns padded to their widest cell.
 public struct TextTable {

@@ -4,6 +4,7 @@ import CHardenSystem
 // so the layer cache keeps it.
 import HardenArchive
 import HardenCore
+import HardenPackages
 
 #if canImport(Glibc)
 import Glibc

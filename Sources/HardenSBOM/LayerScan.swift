@@ -2,31 +2,22 @@
 import HardenArchive
 import HardenCore
 import HardenOCI
+import HardenPackages
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// What a cataloger needs from a file while the layer streams past.
-public enum CaptureKind: Sendable, Equatable {
-    /// The whole file, up to a limit (package databases, metadata files).
-    case whole(limit: Int)
-    /// An executable: if it is an ELF binary with Go build information, capture that.
-    case goBuildInfo
-    /// A runtime's executable or library (by name): windows around these version anchors, and Go build information.
-    case binary(anchors: [[UInt8]])
-}
-
 /// Decides which files of a layer to capture, by path and header only.
 public struct CapturePolicy: Sendable {
-    public init() {}
+    public var ecosystems: [any PackageEcosystem]
+
+    public init(ecosystems: [any PackageEcosystem] = Ecosystems.standard) { self.ecosystems = ecosystems }
 
     public func kind(for path: RawPath, entry: TarEntry) -> CaptureKind? {
         guard entry.type == .regular else { return nil }
         let p = path.bytes
         let name = path.lastComponent
-        func ends(_ s: String) -> Bool { p.count >= s.utf8.count && p.suffix(s.utf8.count).elementsEqual(s.utf8) }
-        func has(_ s: String) -> Bool { contains(p, Array(s.utf8)) }
         let small = 16 << 20
         // OS identification.
         if FileTree.osReleaseFiles.contains(path) || path == "etc/redhat-release" {
@@ -34,36 +25,10 @@ public struct CapturePolicy: Sendable {
         }
         // Users and groups (running the image resolves its USER against them).
         if path == "etc/passwd" || path == "etc/group" { return .whole(limit: 1 << 20) }
-        // dpkg.
-        if ends("lib/dpkg/status") { return .whole(limit: 256 << 20) }
-        if has("lib/dpkg/status.d/") { return .whole(limit: small) }
-        if has("lib/dpkg/info/") && (ends(".list") || ends(".md5sums") || ends(".conffiles")) {
-            return .whole(limit: small)
-        }
-        if has("usr/share/doc/") && name == Array("copyright".utf8) { return .whole(limit: 1 << 20) }
+        // Package managers' databases and configuration (each ecosystem says what it reads).
+        if let kind = ecosystems.capture(path, entry: entry) { return kind }
         // Small configuration files: `harden patch` compares conffiles with what their package shipped.
         if p.starts(with: Array("etc/".utf8)) && entry.size <= 256 << 10 { return .whole(limit: 256 << 10) }
-        // APT's sources and trusted keys (what `harden patch` fetches from and verifies with).
-        if path == "etc/apt/sources.list" || path == "etc/apt/trusted.gpg"
-            || ((has("etc/apt/sources.list.d/") || has("etc/apt/trusted.gpg.d/") || has("usr/share/keyrings/"))
-                && path.parent.map { p in
-                    ["etc/apt/sources.list.d", "etc/apt/trusted.gpg.d", "usr/share/keyrings"].contains {
-                        RawPath($0) == p
-                    }
-                } == true)
-        {
-            return .whole(limit: 1 << 20)
-        }
-        // apk.
-        if ends("lib/apk/db/installed") { return .whole(limit: 256 << 20) }
-        // rpm (SQLite, BerkeleyDB and NDB databases; the last two are reported, not read).
-        if has("rpm/")
-            && (name == Array("rpmdb.sqlite".utf8) || name == Array("Packages".utf8)
-                || name == Array("Packages.db".utf8))
-        {
-            return .whole(limit: 512 << 20)
-        }
-        // Python.
         // Python (directory names in any case: `*.DIST-INFO` exists in the wild).
         if name == Array("METADATA".utf8) || name == Array("RECORD".utf8) {
             if Self.lowercasedSuffix(path.parent?.lastComponent ?? [], ".dist-info") { return .whole(limit: small) }
@@ -74,17 +39,20 @@ public struct CapturePolicy: Sendable {
         if Self.lowercasedSuffix(name, ".egg-info") { return .whole(limit: small) }
         // npm: installed packages only.
         if name == Array("package.json".utf8)
-            && (has("node_modules/") || has("usr/share/nodejs/") || has("usr/lib/nodejs/"))
+            && (path.contains("node_modules/") || path.contains("usr/share/nodejs/")
+                || path.contains("usr/lib/nodejs/"))
         {
             return .whole(limit: 4 << 20)
         }
         // .NET applications and PHP Composer installs.
-        if ends(".deps.json") { return .whole(limit: small) }
-        if ends("vendor/composer/installed.json") { return .whole(limit: small) }
+        if path.ends(with: ".deps.json") { return .whole(limit: small) }
+        if path.ends(with: "vendor/composer/installed.json") { return .whole(limit: small) }
         // Ruby.
-        if has("specifications/") && ends(".gemspec") { return .whole(limit: 4 << 20) }
+        if path.contains("specifications/") && path.ends(with: ".gemspec") { return .whole(limit: 4 << 20) }
         // Java archives.
-        if ends(".jar") || ends(".war") || ends(".ear") { return .whole(limit: 256 << 20) }
+        if path.ends(with: ".jar") || path.ends(with: ".war") || path.ends(with: ".ear") {
+            return .whole(limit: 256 << 20)
+        }
         // Runtimes installed without a package manager: executables and libraries by name (cheap first-letter test).
         if entry.size > 1024 && entry.size < 1 << 30, let anchors = BinaryCataloger.anchors(forFileName: name) {
             return .binary(anchors: anchors)
@@ -102,27 +70,9 @@ public struct CapturePolicy: Sendable {
         guard bytes.count >= s.count else { return false }
         return zip(bytes.suffix(s.count), s).allSatisfy { a, b in (a >= 0x41 && a <= 0x5a ? a | 0x20 : a) == b }
     }
-
-    private func contains(_ hay: [UInt8], _ needle: [UInt8]) -> Bool {
-        guard needle.count <= hay.count, let first = needle.first else { return false }
-        var i = 0
-        let last = hay.count - needle.count
-        while i <= last {
-            if hay[i] == first && hay[i..<(i + needle.count)].elementsEqual(needle) { return true }
-            i += 1
-        }
-        return false
-    }
 }
 
-/// Everything the SBOM needs from one layer. Cached on disk by DiffID.
-public struct LayerScan: Sendable {
-    public var diffID: Digest
-    public var entries: [TarEntry]
-    /// Captured content, by index into `entries`.
-    public var captures: [Int: [UInt8]]
-    public var uncompressedSize: Int64
-
+extension LayerScan {
     /// Streams layer `index` of `image` once.
     public static func scan(
         _ image: Image, layer index: Int, policy: CapturePolicy = CapturePolicy()

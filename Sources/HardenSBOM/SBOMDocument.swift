@@ -3,6 +3,7 @@
 // CPEs, the operating system. A pure function over bytes: bad input is a one-line error naming the file.
 import Foundation
 import HardenCore
+import HardenPackages
 
 extension PURL {
     /// Parses `pkg:TYPE/NAMESPACE/NAME@VERSION?QUALIFIERS#SUBPATH` (percent-decoded), nil when it is not a purl.

@@ -2,6 +2,7 @@
 import HardenArchive
 import HardenCore
 import HardenOCI
+import HardenPackages
 
 public enum SBOMFormat: String, CaseIterable, Sendable {
     case table, json

@@ -3,6 +3,7 @@
 // rate CVEs (CVSS from NVD and the CNA, CWE ids, dates) and say which are exploited and how likely exploitation is.
 import Foundation
 import HardenCore
+import HardenPackages
 import HardenSBOM
 
 /// What enrichment feeds add about CVEs.

@@ -1,6 +1,7 @@
 // harden — CVSS base scores computed from the vector: v3.x (FIRST CVSS v3.1 specification, section 7) and v4.0
 // (FIRST CVSS v4.0 specification, section 8: MacroVector lookup and interpolation by severity distance).
 import Foundation
+import HardenPackages
 
 public enum CVSS {
     /// The base score of a `CVSS:3.0/…` or `CVSS:3.1/…` vector, or nil if the vector is malformed.

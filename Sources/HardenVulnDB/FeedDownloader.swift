@@ -3,6 +3,7 @@ import AsyncHTTPClient
 import Foundation
 import HardenArchive
 import HardenCore
+import HardenPackages
 import HardenSBOM
 import HardenSystem
 import Logging

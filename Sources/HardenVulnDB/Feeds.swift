@@ -2,6 +2,7 @@
 import Foundation
 import HardenArchive
 import HardenCore
+import HardenPackages
 import HardenSBOM
 import HardenSystem
 

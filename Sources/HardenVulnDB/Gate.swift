@@ -1,6 +1,7 @@
 // harden — the vulnerability gate every command shares (`scan --fail-on`, the policy's `vulnerabilities` rules,
 // `run`): a severity threshold that says what it does with unknown severities, known-exploited and EPSS limits.
 import Foundation
+import HardenPackages
 
 /// What a gate does with findings whose severity nobody rated.
 public enum UnknownSeverityPolicy: String, Codable, Sendable, CaseIterable {

@@ -1,5 +1,6 @@
 // harden — matching an SBOM against the vulnerability database.
 import HardenCore
+import HardenPackages
 import HardenSBOM
 
 /// One vulnerability in one package.

@@ -1,6 +1,7 @@
 // harden — writing OpenVEX 0.2.0 documents: the evidence every remediation (patch, minify, run) leaves behind.
 import Foundation
 import HardenCore
+import HardenPackages
 import HardenSBOM
 
 public struct OpenVEXStatement: Sendable, Hashable {

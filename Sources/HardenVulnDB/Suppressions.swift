@@ -1,6 +1,7 @@
 // harden — suppressing findings: OpenVEX statements and harden's YAML ignore rules.
 import Foundation
 import HardenCore
+import HardenPackages
 import HardenSystem
 import Yams
 

@@ -7,6 +7,7 @@ import HardenCommands
 import HardenCore
 import HardenMinify
 import HardenOCI
+import HardenPackages
 import HardenProfile
 import HardenReport
 import HardenRuntime

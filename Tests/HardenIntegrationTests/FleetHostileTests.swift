@@ -5,6 +5,7 @@ import AsyncHTTPClient
 import Foundation
 import HardenCore
 import HardenFleet
+import HardenPackages
 import HardenSystem
 import HardenTestSupport
 import NIOCore

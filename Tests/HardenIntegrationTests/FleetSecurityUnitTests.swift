@@ -7,6 +7,7 @@ import HardenCompose
 import HardenCore
 import HardenFleet
 import HardenOCI
+import HardenPackages
 import HardenRegistry
 import HardenRegistryAuth
 import HardenSystem

@@ -6,6 +6,7 @@ import Foundation
 import HardenCore
 import HardenFleet
 import HardenOCI
+import HardenPackages
 import HardenSBOM
 import HardenSystem
 import HardenTestSupport

@@ -5,6 +5,7 @@ import HardenArchive
 import HardenCommands
 import HardenCore
 import HardenOCI
+import HardenPackages
 import HardenProfile
 import HardenRuntime
 import HardenSystem

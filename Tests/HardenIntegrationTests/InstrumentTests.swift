@@ -7,6 +7,7 @@ import HardenCore
 import HardenELF
 import HardenMinify
 import HardenOCI
+import HardenPackages
 import HardenProfile
 import HardenSystem
 import HardenTestSupport

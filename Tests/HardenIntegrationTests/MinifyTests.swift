@@ -3,6 +3,7 @@
 import Foundation
 import HardenCore
 import HardenOCI
+import HardenPackages
 import HardenProfile
 import HardenRuntime
 import HardenSBOM

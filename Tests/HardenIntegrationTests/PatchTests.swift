@@ -5,6 +5,7 @@ import HardenArchive
 import HardenCore
 import HardenELF
 import HardenOCI
+import HardenPackages
 import HardenSystem
 import HardenTestSupport
 import HardenVulnDB

@@ -4,6 +4,7 @@ import HardenArchive
 import HardenCommands
 import HardenCore
 import HardenOCI
+import HardenPackages
 import HardenSystem
 import HardenTestSupport
 import Testing

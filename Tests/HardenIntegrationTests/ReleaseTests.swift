@@ -1,6 +1,7 @@
 // harden — what a release says about itself: --version (version, the commit stamped by scripts/stamp-version.sh, the
 // database schema), help and completion scripts on standard output.
 import Foundation
+import HardenPackages
 import HardenSystem
 import HardenTestSupport
 import HardenVulnDB

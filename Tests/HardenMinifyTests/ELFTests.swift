@@ -4,6 +4,7 @@ import Foundation
 import HardenCore
 import HardenELF
 import HardenMinify
+import HardenPackages
 import HardenSystem
 import HardenTestSupport
 import Testing

@@ -1,5 +1,8 @@
 // harden — package databases rewritten to what is left: dpkg status Conffiles, info lists, apk installed.
+import HardenApk
+import HardenDpkg
 import HardenMinify
+import HardenPackages
 import HardenTestSupport
 import Testing
 

@@ -3,6 +3,7 @@ import Foundation
 import HardenArchive
 import HardenCore
 import HardenOCI
+import HardenPackages
 import HardenPatch
 import HardenSystem
 import HardenTestSupport
@@ -88,15 +89,15 @@ import Testing
     @Test func stanzasRoundTripAndContinuationsStayWithTheirField() throws {
         let text =
             "Package: a\nStatus: install ok installed\nConffiles:\n /etc/a.conf 0123\n /etc/b.conf 4567\nDescription: x\n long\n .\n more\n\nPackage: b\nVersion: 1\n"
-        let s = try Deb822Stanza.parseAll(Array(text.utf8), source: "status")
+        let s = try Deb822.parse(Array(text.utf8), source: "status")
         #expect(s.count == 2)
         #expect(s[0]["conffiles"] == "\n /etc/a.conf 0123\n /etc/b.conf 4567")
         #expect(s.map { $0.rendered() }.joined(separator: "\n") == text)
         // Only wanted fields: a continuation of an unwanted field is not glued to the previous wanted one.
-        let w = try Deb822Stanza.parseAll(Array(text.utf8), source: "status", wanted: ["package", "status"])
+        let w = try Deb822.parse(Array(text.utf8), source: "status", wanted: ["package", "status"])
         #expect(w[0].fields.map(\.key) == ["Package", "Status"] && w[0]["Status"] == "install ok installed")
-        #expect(throws: HardenError.self) { _ = try Deb822Stanza.parseAll(Array(" orphan\n".utf8), source: "x") }
-        #expect(throws: HardenError.self) { _ = try Deb822Stanza.parseAll(Array("no colon here\n".utf8), source: "x") }
+        #expect(throws: HardenError.self) { _ = try Deb822.parse(Array(" orphan\n".utf8), source: "x") }
+        #expect(throws: HardenError.self) { _ = try Deb822.parse(Array("no colon here\n".utf8), source: "x") }
     }
 
     @Test func relationsParseAndCompareLikeDpkg() {
@@ -133,7 +134,7 @@ import Testing
     }
 
     static func installed(_ text: String) throws -> [InstalledPackage] {
-        try Deb822Stanza.parseAll(Array(text.utf8), source: "status").map { try InstalledPackage(stanza: $0) }
+        try Deb822.parse(Array(text.utf8), source: "status").map { try InstalledPackage(stanza: $0) }
     }
 
     @Test func dependenciesBreaksAndSiblingsAreFollowed() throws {

@@ -2,6 +2,7 @@
 // run, an already instrumented image, a relative output directory, a sensor that is not a static x86-64 executable.
 import HardenCore
 import HardenOCI
+import HardenPackages
 import HardenPipeline
 import HardenSystem
 import HardenTestSupport

@@ -4,6 +4,7 @@ import Foundation
 import HardenArchive
 import HardenCore
 import HardenOCI
+import HardenPackages
 import HardenPolicy
 import HardenProfile
 import HardenSBOM

@@ -4,6 +4,7 @@
 import HardenCompose
 import HardenCore
 import HardenOCI
+import HardenPackages
 import HardenProfile
 import HardenRuntime
 import HardenTestSupport

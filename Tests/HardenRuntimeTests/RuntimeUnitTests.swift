@@ -3,6 +3,7 @@
 import HardenArchive
 import HardenCore
 import HardenOCI
+import HardenPackages
 import HardenProfile
 import HardenRuntime
 import HardenSBOM

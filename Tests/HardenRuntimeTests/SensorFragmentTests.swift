@@ -2,6 +2,7 @@
 // interleaved pods, cut short), and turning a fragment into the observation a profile is built from.
 import Foundation
 import HardenCore
+import HardenPackages
 import HardenProfile
 import Testing
 

@@ -3,6 +3,7 @@ import Foundation
 import HardenArchive
 import HardenCore
 import HardenOCI
+import HardenPackages
 import HardenSBOM
 import HardenSystem
 import HardenTestSupport

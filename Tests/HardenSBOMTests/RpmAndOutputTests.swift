@@ -2,6 +2,8 @@
 import HardenArchive
 import HardenCore
 import HardenOCI
+import HardenPackages
+import HardenRpm
 import HardenSBOM
 import HardenSQLite
 import HardenSystem

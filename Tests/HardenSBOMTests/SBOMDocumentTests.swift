@@ -2,6 +2,7 @@
 // and a one-line error for a file that lacks what matching needs.
 import Foundation
 import HardenCore
+import HardenPackages
 import HardenSBOM
 import HardenTestSupport
 import Testing

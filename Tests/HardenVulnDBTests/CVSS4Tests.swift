@@ -1,5 +1,6 @@
 // harden — CVSS v4.0 scores checked against an independent implementation (python `cvss`) on random vectors.
 import Foundation
+import HardenPackages
 import HardenSystem
 import HardenTestSupport
 import HardenVulnDB

@@ -4,6 +4,7 @@
 import Foundation
 import HardenArchive
 import HardenCore
+import HardenPackages
 import HardenSystem
 import HardenTestSupport
 import HardenVulnDB

@@ -1,4 +1,5 @@
 // harden — version comparators checked against the native tools on 100,000 random pairs each.
+import HardenPackages
 import HardenSystem
 import HardenTestSupport
 import HardenVulnDB

@@ -5,6 +5,7 @@ import Crypto
 import Foundation
 import HardenCore
 import HardenFleet
+import HardenPackages
 import HardenSBOM
 import HardenSystem
 import HardenVulnDB

@@ -4,6 +4,7 @@ import Foundation
 import HardenCore
 import HardenFleet
 import HardenOCI
+import HardenPackages
 import HardenReport
 import HardenSystem
 

@@ -3,6 +3,7 @@ import ArgumentParser
 import Foundation
 import HardenCore
 import HardenFleet
+import HardenPackages
 import HardenReport
 
 extension Application {

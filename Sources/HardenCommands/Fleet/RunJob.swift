@@ -5,6 +5,7 @@ import HardenCompose
 import HardenCore
 import HardenFleet
 import HardenOCI
+import HardenPackages
 import HardenPolicy
 import HardenReport
 import HardenSBOM

@@ -3,6 +3,7 @@ import ArgumentParser
 import Foundation
 import HardenCore
 import HardenOCI
+import HardenPackages
 import HardenReport
 import HardenSBOM
 import Logging

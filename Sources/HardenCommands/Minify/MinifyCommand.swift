@@ -3,6 +3,7 @@ import ArgumentParser
 import HardenCore
 import HardenMinify
 import HardenOCI
+import HardenPackages
 import HardenPipeline
 import HardenPolicy
 import HardenProfile

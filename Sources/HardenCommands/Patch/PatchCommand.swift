@@ -2,6 +2,7 @@
 import ArgumentParser
 import HardenCore
 import HardenOCI
+import HardenPackages
 import HardenPatch
 import HardenPipeline
 import HardenReport

@@ -2,6 +2,7 @@
 import ArgumentParser
 import HardenCore
 import HardenOCI
+import HardenPackages
 import HardenPipeline
 import HardenProfile
 import HardenReport

@@ -4,6 +4,7 @@ import Foundation
 import HardenCore
 import HardenMinify
 import HardenOCI
+import HardenPackages
 import HardenPatch
 import HardenPipeline
 import HardenPolicy

@@ -5,6 +5,7 @@
 import HardenArchive
 import HardenCore
 import HardenOCI
+import HardenPackages
 
 /// One runtime the binary cataloger recognises.
 public struct BinaryClassifier: Sendable {

@@ -4,6 +4,7 @@ import Foundation
 import HardenArchive
 import HardenCore
 import HardenOCI
+import HardenPackages
 
 public struct DotnetDepsCataloger: Cataloger {
     public var name: String { "dotnet-deps" }

@@ -2,6 +2,7 @@
 import HardenArchive
 import HardenCore
 import HardenOCI
+import HardenPackages
 
 public struct GemCataloger: Cataloger {
     public var name: String { "gem" }

@@ -2,6 +2,7 @@
 // processing instructions, attributes and namespace prefixes), no entity expansion beyond the five predefined ones.
 import Foundation
 import HardenCore
+import HardenPackages
 
 public struct PomXML: Sendable, Equatable {
     public var groupId: String?

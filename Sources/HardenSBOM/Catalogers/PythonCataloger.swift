@@ -2,6 +2,7 @@
 import HardenArchive
 import HardenCore
 import HardenOCI
+import HardenPackages
 
 public struct PythonCataloger: Cataloger {
     public var name: String { "python" }
@@ -34,7 +35,7 @@ public struct PythonCataloger: Cataloger {
             } else {
                 continue
             }
-            let headers = RFC822.parse(String(decoding: bytes, as: UTF8.self), headerOnly: true) { _, _ in }.first
+            let headers = Deb822.parse(bytes, headerOnly: true) { _, _ in }.first
             guard let h = headers, let name = h["Name"], let version = h["Version"] else {
                 context.warn("\(path.absoluteDescription): Python metadata without Name or Version; skipped")
                 continue

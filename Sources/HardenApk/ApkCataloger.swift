@@ -2,6 +2,7 @@
 import HardenArchive
 import HardenCore
 import HardenOCI
+import HardenPackages
 
 public struct ApkCataloger: Cataloger {
     public var name: String { "apk" }

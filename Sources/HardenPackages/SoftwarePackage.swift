@@ -1,4 +1,4 @@
-// harden — the format-neutral SBOM model: packages, the files they own, the OS.
+// harden — the package model every ecosystem shares: packages, the files they own, the layer they came from, the OS.
 import Foundation
 import HardenCore
 import HardenOCI
@@ -20,6 +20,11 @@ public enum PackageType: String, Codable, Sendable, CaseIterable, Comparable {
 public struct LayerRef: Codable, Sendable, Hashable {
     public var index: Int
     public var diffID: String
+
+    public init(index: Int, diffID: String) {
+        self.index = index
+        self.diffID = diffID
+    }
 }
 
 /// One installed package.
@@ -50,6 +55,32 @@ public struct SoftwarePackage: Codable, Sendable, Hashable, Comparable {
     public var metadata: [String: String]?
     /// CPE 2.3 names (binary-classified runtimes only: the vendor:product NVD files them under).
     public var cpes: [String]? = nil
+
+    public init(
+        id: String, type: PackageType, name: String, version: String, architecture: String?, sourceName: String?,
+        sourceVersion: String?, licenses: [String], purl: String, layer: LayerRef?, locations: [String],
+        files: [String], ownedBy: String?, maintainer: String?, installedSize: Int64?, foundBy: String,
+        metadata: [String: String]?, cpes: [String]? = nil
+    ) {
+        self.id = id
+        self.type = type
+        self.name = name
+        self.version = version
+        self.architecture = architecture
+        self.sourceName = sourceName
+        self.sourceVersion = sourceVersion
+        self.licenses = licenses
+        self.purl = purl
+        self.layer = layer
+        self.locations = locations
+        self.files = files
+        self.ownedBy = ownedBy
+        self.maintainer = maintainer
+        self.installedSize = installedSize
+        self.foundBy = foundBy
+        self.metadata = metadata
+        self.cpes = cpes
+    }
 
     public static func < (a: SoftwarePackage, b: SoftwarePackage) -> Bool {
         (a.type, a.name, a.version, a.id) < (b.type, b.name, b.version, b.id)
@@ -127,46 +158,3 @@ public struct OSInfo: Codable, Sendable, Hashable {
             idLike: fields["ID_LIKE"].map { $0.split(separator: " ").map(String.init) })
     }
 }
-
-/// The result of cataloguing an image.
-public struct SBOM: Codable, Sendable {
-    public struct Source: Codable, Sendable {
-        public var reference: String
-        public var manifestDigest: String
-        public var configDigest: String
-        public var tag: String?
-        public var platform: String
-        public var created: String?
-        public var layers: [LayerRef]
-
-        public init(
-            reference: String, manifestDigest: String, configDigest: String, tag: String? = nil, platform: String,
-            created: String? = nil,
-            layers: [LayerRef] = []
-        ) {
-            self.reference = reference
-            self.manifestDigest = manifestDigest
-            self.configDigest = configDigest
-            self.tag = tag
-            self.platform = platform
-            self.created = created
-            self.layers = layers
-        }
-    }
-    public var schemaVersion = 1
-    public var tool = "harden \(hardenToolVersion)"
-    public var source: Source
-    public var os: OSInfo?
-    public var packages: [SoftwarePackage]
-    public var warnings: [String]
-
-    public init(source: Source, os: OSInfo?, packages: [SoftwarePackage], warnings: [String] = []) {
-        self.source = source
-        self.os = os
-        self.packages = packages
-        self.warnings = warnings
-    }
-}
-
-/// The version string harden reports in SBOMs.
-public let hardenToolVersion = "0.1.0"

@@ -2,6 +2,7 @@
 import HardenArchive
 import HardenCore
 import HardenOCI
+import HardenPackages
 
 public struct DpkgCataloger: Cataloger {
     public var name: String { "dpkg" }
@@ -55,8 +56,8 @@ public struct DpkgCataloger: Cataloger {
         return out
     }
 
-    static func parse(_ bytes: [UInt8], file: RawPath, context: CatalogContext?) -> [Stanza] {
-        let stanzas = RFC822.parse(String(decoding: bytes, as: UTF8.self)) { line, what in
+    static func parse(_ bytes: [UInt8], file: RawPath, context: CatalogContext?) -> [Deb822Stanza] {
+        let stanzas = Deb822.parse(bytes) { line, what in
             context?.warn("\(file.absoluteDescription):\(line): \(what); stanza skipped")
         }
         return stanzas.filter { s in
@@ -76,7 +77,7 @@ public struct DpkgCataloger: Cataloger {
         return ["installed", "half-configured", "triggers-awaited", "triggers-pending"].contains(String(parts[2]))
     }
 
-    static func versions(_ stanzas: [Stanza]) -> Set<String> {
+    static func versions(_ stanzas: [Deb822Stanza]) -> Set<String> {
         Set(stanzas.map { "\($0["Package"] ?? ""):\($0["Architecture"] ?? ""):\($0["Version"] ?? "")" })
     }
 
@@ -94,7 +95,7 @@ public struct DpkgCataloger: Cataloger {
     }
 
     func makePackage(
-        _ s: Stanza, database: RawPath, infoDir: RawPath?, md5Dir: RawPath?, context: CatalogContext
+        _ s: Deb822Stanza, database: RawPath, infoDir: RawPath?, md5Dir: RawPath?, context: CatalogContext
     ) -> SoftwarePackage? {
         guard let name = s["Package"], let version = s["Version"] else { return nil }
         let arch = s["Architecture"]
