@@ -295,6 +295,7 @@ let package = Package(
         .testTarget(
             name: "HardenPatchTests",
             dependencies: [
+                "HardenSBOM",
                 "HardenPackages",
                 "HardenPatch", "HardenArchive", "HardenOCI", "HardenSystem", "HardenCore", "HardenTestSupport",
             ],

@@ -61,6 +61,8 @@ public struct PatchReport: Codable, Sendable {
     public var schemaVersion = 1
     public var tool = "harden \(hardenToolVersion)"
     public var image: String
+    /// The package ecosystem whose patcher ran (`dpkg`, …).
+    public var ecosystem: String?
     public var mode: PatchMode
     public var repositories: [Repository]
     public var notes: [String]
@@ -72,6 +74,18 @@ public struct PatchReport: Codable, Sendable {
     public var ldconfig: String?
     /// What happened to /etc/ssl/certs (the update-ca-certificates trigger, done natively), when it applied.
     public var caCertificates: String?
+
+    /// A report with nothing upgraded yet.
+    public init(image: String, mode: PatchMode) {
+        self.image = image
+        self.mode = mode
+        self.repositories = []
+        self.notes = []
+        self.packages = []
+        self.noFixAvailable = []
+        self.conffilesKept = []
+        self.removedFiles = []
+    }
 }
 
 public struct PatchResult {
@@ -82,23 +96,29 @@ public struct PatchResult {
     public var vex: [UInt8]?
     /// False when nothing needed upgrading (the image is returned as it was).
     public var changed: Bool
+
+    public init(image: Image, report: PatchReport, vex: [UInt8]?, changed: Bool) {
+        self.image = image
+        self.report = report
+        self.vex = vex
+        self.changed = changed
+    }
 }
 
-public final class Patcher {
+/// dpkg's patcher: APT repositories (signatures verified), the resolver, .deb files and the dpkg patch layer.
+public final class AptPatcher: PackagePatcher {
     let logger: Logger
 
     public init(logger: Logger = .harden) { self.logger = logger }
 
-    /// Patches `image`. `findings` are the image's matched vulnerabilities (required unless `options.all`).
-    public func patch(
-        _ image: Image, reference: String, context: CatalogContext, findings: [Finding]?, options: PatchOptions,
-        progress: @escaping (String) -> Void = { _ in }
-    ) async throws -> PatchResult {
-        let client = AptClient(cacheDirectory: options.cacheDirectory)
+    public var ecosystem: String { "dpkg" }
+
+    public func patch(_ request: PatchRequest, progress: @escaping (String) -> Void) async throws -> PatchResult {
+        let client = AptClient(cacheDirectory: request.options.cacheDirectory)
         do {
             let result = try await patch(
-                image, reference: reference, context: context, findings: findings, options: options, client: client,
-                progress: progress)
+                request.image, reference: request.reference, context: request.context, findings: request.findings,
+                options: request.options, client: client, progress: progress)
             await client.shutdown()
             return result
         } catch {
@@ -229,12 +249,10 @@ public final class Patcher {
                 url: $0.url, suite: $0.source.suite, date: $0.release.stanza["Date"], origin: $0.source.origin,
                 packages: $0.indexes.reduce(0) { $0 + $1.count })
         }
-        var report = PatchReport(
-            image: reference, mode: options.all ? .all : .vulnerable, repositories: reposReport, notes: notes,
-            packages: [],
-            noFixAvailable: unfixed.sorted { ($0.package, $0.vulnerability) < ($1.package, $1.vulnerability) },
-            conffilesKept: [],
-            removedFiles: [], layer: nil)
+        var report = PatchReport(image: reference, mode: options.all ? .all : .vulnerable)
+        report.repositories = reposReport
+        report.notes = notes
+        report.noFixAvailable = unfixed.sorted { ($0.package, $0.vulnerability) < ($1.package, $1.vulnerability) }
         guard !plan.isEmpty else {
             return PatchResult(
                 image: image, report: report,

@@ -9,12 +9,19 @@ import Logging
 public struct SBOMBuilder {
     public var cache: LayerCache?
     public var catalogers: [any Cataloger]
+    /// Which files the layer scan captures. The layer cache holds scans made with the standard ecosystems: pass no
+    /// cache with other ones.
+    public var capture: CapturePolicy
     public var logger: Logger
 
-    public init(cache: LayerCache? = LayerCache(directory: LayerCache.defaultDirectory()), logger: Logger = .harden) {
+    public init(
+        cache: LayerCache? = LayerCache(directory: LayerCache.defaultDirectory()), logger: Logger = .harden,
+        ecosystems: [any PackageEcosystem] = Ecosystems.standard
+    ) {
         self.cache = cache
         self.logger = logger
-        self.catalogers = Ecosystems.standard.map(\.cataloger) + Ecosystems.languageCatalogers
+        self.catalogers = ecosystems.map(\.cataloger) + Ecosystems.languageCatalogers
+        self.capture = CapturePolicy(ecosystems: ecosystems)
     }
 
     /// Scans (or loads from the cache) every layer, squashes them and catalogs the result.
@@ -36,7 +43,7 @@ public struct SBOMBuilder {
                 onLayer?(i, true)
                 continue
             }
-            let scan = try LayerScan.scan(image, layer: i)
+            let scan = try LayerScan.scan(image, layer: i, policy: capture)
             if let cache {
                 do { try cache.store(scan) } catch {
                     logger.warning("Cannot write the layer cache", metadata: ["error": "\(error)"])
