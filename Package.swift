@@ -63,7 +63,7 @@ let package = Package(
         // One module per package ecosystem family: cataloger, database rewrite, capture rules.
         .target(
             name: "HardenDpkg",
-            dependencies: ["HardenCore", "HardenArchive", "HardenOCI", "HardenPackages"],
+            dependencies: ["HardenCore", "HardenSystem", "HardenArchive", "HardenOCI", "HardenPackages"],
             swiftSettings: swiftSettings),
         .target(
             name: "HardenApk",
@@ -89,6 +89,14 @@ let package = Package(
                 "HardenPackages",
                 "HardenCore", "HardenSystem", "HardenArchive", "HardenSBOM", "HardenSQLite",
                 .product(name: "Logging", package: "swift-log"), .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: swiftSettings),
+        // Feed downloads (AsyncHTTPClient): `harden db update` and the fleet server's updater.
+        .target(
+            name: "HardenFeeds",
+            dependencies: [
+                "HardenCore", "HardenSystem", "HardenArchive", "HardenPackages", "HardenSBOM", "HardenVulnDB",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
@@ -111,7 +119,7 @@ let package = Package(
         // Patch: APT repositories (verified), the resolver, .deb reading and the patch layer.
         .target(
             name: "HardenPatch",
-            dependencies: [
+            dependencies: ["HardenDpkg", 
                 "HardenPackages",
                 "HardenCore", "HardenSystem", "HardenArchive", "HardenOCI", "HardenSBOM", "HardenVulnDB", "HardenELF",
                 .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto"),
@@ -129,7 +137,7 @@ let package = Package(
         .target(
             name: "HardenRuntime",
             dependencies: [
-                "HardenCore", "HardenSystem", "HardenArchive", "HardenOCI", "HardenProfile", "HardenCompose",
+                "HardenCore", "HardenSystem", "HardenArchive", "HardenOCI", "HardenProfile",
                 "CHardenSystem",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -143,7 +151,7 @@ let package = Package(
             dependencies: [
                 "HardenPackages",
                 "HardenCore", "HardenSystem", "HardenArchive", "HardenOCI", "HardenSBOM", "HardenProfile",
-                "HardenRuntime", "HardenPolicy", "HardenELF",
+                "HardenELF",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings),
@@ -196,7 +204,7 @@ let package = Package(
             swiftSettings: swiftSettings),
         .target(
             name: "HardenCommands",
-            dependencies: [
+            dependencies: ["HardenFeeds", 
                 "HardenPackages",
                 "HardenCore", "HardenSystem", "HardenOCI", "HardenSBOM", "HardenVulnDB", "HardenRegistry",
                 "HardenRegistryAuth",
@@ -219,7 +227,7 @@ let package = Package(
             dependencies: [
                 "HardenPackages", "HardenRpm",
                 "HardenCore", "HardenArchive", "HardenOCI", "HardenSBOM", "HardenPolicy", "HardenRegistryAuth",
-                "HardenPatch", "HardenProfile",
+                "HardenDpkg", "HardenProfile",
             ],
             swiftSettings: swiftSettings),
 
@@ -294,7 +302,7 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "HardenPatchTests",
-            dependencies: [
+            dependencies: ["HardenDpkg", 
                 "HardenSBOM",
                 "HardenPackages",
                 "HardenPatch", "HardenArchive", "HardenOCI", "HardenSystem", "HardenCore", "HardenTestSupport",

@@ -74,32 +74,27 @@ public struct ImageOptions: ParsableArguments {
         writeStandardError("\r\u{1b}[2Kpull: \(done)/\(total) blobs, \(formatBytes(bytes))")
     }
 
+    /// The library's image door with these options.
+    public func transport(logger: Logger) throws -> ImageTransport {
+        ImageTransport(registry: try registryOptions(), loader: try loaderOptions(), logger: logger)
+    }
+
     /// Opens an image from any transport; registry images are pulled (verified) into a temporary store.
     public func open(
         _ reference: ImageReference, logger: Logger, progress: Bool = false, blobDirectory: String? = nil
     ) async throws -> Image {
-        if case .registry(let r) = reference {
-            let image = try await RegistryTransfer.pull(
-                r, options: try registryOptions(), loader: try loaderOptions(), blobDirectory: blobDirectory,
-                logger: logger, progress: progress ? Self.drawPull : nil)
-            if progress { writeStandardError("\r\u{1b}[2K") }
-            return image
-        }
-        return try ImageLoader.open(reference, options: try loaderOptions())
+        let image = try await transport(logger: logger).open(
+            reference, blobDirectory: blobDirectory, progress: progress ? Self.drawPull : nil)
+        if progress, case .registry = reference { writeStandardError("\r\u{1b}[2K") }
+        return image
     }
 
-    /// Writes `image` to any transport: pushed to a registry (mounting blobs from `mountFrom` on the same
-    /// registry), or written locally.
+    /// Writes `image` to any transport (see `ImageTransport.write`).
     public func write(
         _ image: Image, to dest: ImageReference, options: ImageWriter.Options, mountFrom: String? = nil,
         logger: Logger
     ) async throws -> ImageWriter.Written {
-        if case .registry(let r) = dest {
-            let digest = try await RegistryTransfer.push(
-                image, to: r, options: try registryOptions(), mountFrom: mountFrom, logger: logger)
-            return ImageWriter.Written(manifestDigest: digest, reference: dest.description)
-        }
-        return try ImageWriter.write(image, to: dest, options: options)
+        try await transport(logger: logger).write(image, to: dest, options: options, mountFrom: mountFrom)
     }
 
     public func loaderOptions() throws -> ImageLoader.Options {

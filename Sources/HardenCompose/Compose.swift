@@ -16,9 +16,7 @@ public struct ComposeProject: Sendable, Equatable {
 }
 
 public struct ComposeService: Sendable, Equatable {
-    public enum Condition: String, Sendable, Equatable {
-        case started = "service_started", healthy = "service_healthy", completed = "service_completed_successfully"
-    }
+    public typealias Condition = ServiceCondition
     public struct Volume: Sendable, Equatable {
         public enum Kind: String, Sendable, Equatable { case bind, volume, tmpfs }
         public var kind: Kind
@@ -34,23 +32,7 @@ public struct ComposeService: Sendable, Equatable {
             self.readOnly = readOnly
         }
     }
-    public struct Healthcheck: Sendable, Equatable {
-        /// The command: `["CMD", …]` exec form or `["CMD-SHELL", "…"]`.
-        public var test: [String]
-        public var interval: Double = 30
-        public var timeout: Double = 30
-        public var retries: Int = 3
-        public var startPeriod: Double = 0
-        public init(
-            test: [String], interval: Double = 30, timeout: Double = 30, retries: Int = 3, startPeriod: Double = 0
-        ) {
-            self.test = test
-            self.interval = interval
-            self.timeout = timeout
-            self.retries = retries
-            self.startPeriod = startPeriod
-        }
-    }
+    public typealias Healthcheck = ServiceHealthcheck
     public var name: String
     public var image: String?
     public var environment: [String: String] = [:]
@@ -578,17 +560,8 @@ struct Reader {
 }
 
 extension ComposeService.Volume {
-    /// Docker's rule for volume names: `[a-zA-Z0-9][a-zA-Z0-9_.-]*`, at most 255 bytes (so never `.`, `..` or a path).
-    public static func isValidName(_ name: String) -> Bool {
-        let b = Array(name.utf8)
-        func alnum(_ c: UInt8) -> Bool {
-            (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A)
-        }
-        guard let first = b.first, alnum(first), b.count <= 255 else { return false }
-        return b.allSatisfy {
-            alnum($0) || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-")
-        }
-    }
+    /// Docker's rule for volume names (`VolumeName.isValid`, HardenProfile).
+    public static func isValidName(_ name: String) -> Bool { VolumeName.isValid(name) }
 }
 
 extension ComposeService {

@@ -108,9 +108,9 @@ struct Dashboard {
         let df = ISO8601DateFormatter()
         for f in d.findings {
             o +=
-                "<tr><td><a href=\"/vulnerabilities?id=\(Self.esc(f.id))\">\(Self.esc(f.id))</a></td><td class=\"\(Self.esc(f.severity))\">\(Self.esc(f.severity))</td>"
+                "<tr><td><a href=\"/vulnerabilities?id=\(Self.esc(f.id))\">\(Self.esc(f.id))</a></td><td class=\"\(f.severity.rawValue)\">\(f.severity.rawValue)</td>"
             o += "<td>\(Self.esc(f.package))</td><td>\(Self.esc(f.version))</td>"
-            o += "<td>\(Self.esc(f.fixedVersions.isEmpty ? f.fixState : f.fixedVersions.joined(separator: ", ")))</td>"
+            o += "<td>\(Self.esc(f.fixedVersions.isEmpty ? f.fixState.rawValue : f.fixedVersions.joined(separator: ", ")))</td>"
             o += "<td>\(f.knownExploited ? "yes" : "")</td><td>\(Self.esc(df.string(from: f.firstSeen)))</td></tr>"
         }
         o += "</tbody></table>"
@@ -136,9 +136,9 @@ struct Dashboard {
             o +=
                 "<tr><td><a href=\"\(Self.esc(Self.link(r.digest)))\">\(Self.esc(r.references.first ?? r.digest))</a></td>"
             o +=
-                "<td>\(Self.esc(r.package))</td><td>\(Self.esc(r.version))</td><td class=\"\(Self.esc(r.severity))\">\(Self.esc(r.severity))</td>"
+                "<td>\(Self.esc(r.package))</td><td>\(Self.esc(r.version))</td><td class=\"\(r.severity.rawValue)\">\(r.severity.rawValue)</td>"
             o +=
-                "<td>\(Self.esc(r.fixedVersions.isEmpty ? r.fixState : r.fixedVersions.joined(separator: ", ")))</td></tr>"
+                "<td>\(Self.esc(r.fixedVersions.isEmpty ? r.fixState.rawValue : r.fixedVersions.joined(separator: ", ")))</td></tr>"
         }
         return o + "</tbody></table>"
     }

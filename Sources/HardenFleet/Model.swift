@@ -50,11 +50,11 @@ public enum JobState: String, Codable, Sendable, CaseIterable {
 /// A job as the API shows it.
 public struct FleetJob: Codable, Sendable, Hashable {
     public var id: Int64
-    public var action: String
+    public var action: JobAction
     public var image: String
     public var options: JobOptions
     public var priority: Int
-    public var state: String
+    public var state: JobState
     public var attempts: Int
     public var maxAttempts: Int
     public var createdAt: Date
@@ -162,10 +162,10 @@ public struct StoredFinding: Codable, Sendable, Hashable {
     public var package: String
     public var version: String
     public var type: String
-    public var severity: String
+    public var severity: Severity
     public var knownExploited: Bool
     public var epss: Double?
-    public var fixState: String
+    public var fixState: FixState
     public var fixedVersions: [String]
     public var firstSeen: Date
     public var resolvedAt: Date?
@@ -188,10 +188,26 @@ public struct AffectedImage: Codable, Sendable, Hashable {
     public var package: String
     public var version: String
     public var type: String
-    public var severity: String
-    public var fixState: String
+    public var severity: Severity
+    public var fixState: FixState
     public var fixedVersions: [String]
     public var firstSeen: Date
+}
+
+extension Severity {
+    /// A severity as the fleet database stores it (its raw value); anything else is a damaged row.
+    init(stored text: String) throws {
+        guard let s = Severity(rawValue: text) else { throw HardenError(.corrupt, "fleet database: severity \(text)") }
+        self = s
+    }
+}
+
+extension FixState {
+    /// A fix state as the fleet database stores it (its raw value); anything else is a damaged row.
+    init(stored text: String) throws {
+        guard let s = FixState(rawValue: text) else { throw HardenError(.corrupt, "fleet database: fix state \(text)") }
+        self = s
+    }
 }
 
 /// The answer to `GET /v1/vulnerabilities/{id}/images`.

@@ -96,10 +96,13 @@ extension FleetStore {
                 String?
             ).self)
         let decoder = JSONDecoder()
+        guard let action = JobAction(rawValue: c.1), let state = JobState(rawValue: c.5) else {
+            throw HardenError(.corrupt, "fleet database: job \(c.0) has action \(c.1) and state \(c.5)")
+        }
         return FleetJob(
-            id: c.0, action: c.1, image: c.2,
+            id: c.0, action: action, image: c.2,
             options: (try? decoder.decode(JobOptions.self, from: Data(c.3.utf8))) ?? JobOptions(),
-            priority: c.4, state: c.5, attempts: c.6, maxAttempts: c.7, createdAt: c.8, startedAt: c.9,
+            priority: c.4, state: state, attempts: c.6, maxAttempts: c.7, createdAt: c.8, startedAt: c.9,
             finishedAt: c.10, error: c.11,
             imageDigest: c.12, summary: c.13.flatMap { try? decoder.decode(JobSummary.self, from: Data($0.utf8)) },
             worker: c.14)

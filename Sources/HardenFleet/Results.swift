@@ -258,9 +258,9 @@ extension FleetStore {
                         references: ref?.refs ?? [],
                         vulnerability: f.id, aliases: f.ids.filter { $0 != f.id }, package: f.package.name,
                         version: f.package.version,
-                        type: f.package.type, severity: f.severity.rawValue, knownExploited: f.kev != nil,
+                        type: f.package.type, severity: f.severity, knownExploited: f.kev != nil,
                         epss: f.epss?.score,
-                        fixState: f.fixState.rawValue, fixedVersions: f.fixedVersions, detectedAt: Date())
+                        fixState: f.fixState, fixedVersions: f.fixedVersions, detectedAt: Date())
                     events.append((image, String(decoding: try encoder.encode(event), as: UTF8.self)))
                 }
             }
@@ -315,10 +315,10 @@ public struct WebhookEvent: Codable, Sendable, Hashable {
     public var package: String
     public var version: String
     public var type: String
-    public var severity: String
+    public var severity: Severity
     public var knownExploited: Bool
     public var epss: Double?
-    public var fixState: String
+    public var fixState: FixState
     public var fixedVersions: [String]
     public var detectedAt: Date
 }

@@ -4,9 +4,9 @@
 // `-sanitize=fuzzer`; main.swift hands control to libFuzzer's driver.
 import HardenArchive
 import HardenCore
+import HardenDpkg
 import HardenOCI
 import HardenPackages
-import HardenPatch
 import HardenPolicy
 import HardenProfile
 import HardenRegistryAuth

@@ -4,7 +4,6 @@
 import HardenCore
 import HardenOCI
 import HardenPackages
-import HardenPolicy
 import HardenProfile
 
 public struct HardenedConfig: Sendable {
@@ -41,7 +40,7 @@ public enum ConfigHardening {
 
     public static func harden(
         _ original: ContainerConfig?, profile: RuntimeProfile, passwd: [UInt8]?, group: [UInt8]?,
-        stripSecretEnv: Bool, allowNonRoot: Bool, sbomPath: String, source: String
+        secretVariables: [String], stripSecretEnv: Bool, allowNonRoot: Bool, sbomPath: String, source: String
     ) -> HardenedConfig {
         var config = original ?? ContainerConfig()
         var changes: [String] = []
@@ -105,9 +104,8 @@ public enum ConfigHardening {
             }
             config.exposedPorts = kept.isEmpty ? nil : kept
         }
-        // Secrets.
-        let secrets = SecretRules.environment(config.env ?? [])
-        for s in secrets {
+        // Secrets (the names the check stage's rules flag, given by the caller).
+        for s in secretVariables {
             if stripSecretEnv {
                 config.env = config.env?.filter { !$0.hasPrefix(s + "=") }
                 changes.append("env: removed \(s) (looks like a secret)")

@@ -1,10 +1,10 @@
-// harden — minify: plan, build, attach an SBOM of the result, and verify by replaying the profile's probes.
+// harden — minify: plan, build, attach an SBOM of the result, and have the result verified (the verifier — the
+// pipeline's VerifyStage, which runs the executor — is given; this module does not link the executor).
 import HardenArchive
 import HardenCore
 import HardenOCI
 import HardenPackages
 import HardenProfile
-import HardenRuntime
 import HardenSBOM
 import HardenSystem
 import Logging
@@ -14,12 +14,25 @@ public struct MinifyOptions: Sendable {
     public var keepPackages: [String] = []
     public var preset: Preset = .aggressive
     public var stripSecretEnv = false
+    /// Names of the image's environment variables that look like secrets (the check stage's rules; the minify stage
+    /// fills it): reported, or removed with `stripSecretEnv`.
+    public var secretVariables: [String] = []
     public var verify = true
     /// Replace Python sources the app only stat-ed by their bytecode (sourceless modules).
     public var pythonBytecode = false
-    /// Run settings for verification (run/cache directories, timeouts).
-    public var run = RunOptions()
     public init() {}
+}
+
+/// Replays a profile against a minified image and compares (the pipeline's `VerifyStage`).
+public protocol MinifyVerifier {
+    /// - Parameters:
+    ///   - users: the minified image's passwd and group (the container's user is resolved against them).
+    ///   - originalFS: the input image's files, to tell a file the app missed from one that never existed.
+    ///   - keep: what the plan kept, with reasons.
+    func verify(
+        _ image: Image, users: (passwd: [UInt8]?, group: [UInt8]?), original: RuntimeProfile,
+        seccomp: RuntimeSpec.Seccomp, originalFS: any ImageFileSystem, keep: [String: String]
+    ) async -> MinifyReport.Verification
 }
 
 /// `harden minify --report FILE`: a stable, documented schema (docs/usage.md, "Minify").
@@ -70,7 +83,8 @@ public struct MinifyReport: Codable, Sendable {
     public var before: Side
     public var after: Side
     public var reductionPercent: Double
-    public var vulnerabilities: [String: [String: Int]]?
+    /// Findings by severity in the input and in the result (nil without a vulnerability database).
+    public var vulnerabilities: VulnerabilityCounts?
     public var changes: [String]
     public var strippedSetuid: [String]
     public var packagesRemoved: [String]
@@ -79,6 +93,17 @@ public struct MinifyReport: Codable, Sendable {
     public var seccompSyscalls: Int
     public var removed: [PathReason]
     public var kept: [PathReason]
+}
+
+/// Findings by severity (`critical`: 2, …) before and after.
+public struct VulnerabilityCounts: Codable, Sendable, Equatable {
+    public var before: [String: Int]
+    public var after: [String: Int]
+
+    public init(before: [String: Int], after: [String: Int]) {
+        self.before = before
+        self.after = after
+    }
 }
 
 public struct MinifyResult {
@@ -91,22 +116,27 @@ public struct MinifyResult {
 
 public final class Minifier {
     let logger: Logger
-    public init(logger: Logger) { self.logger = logger }
+    let verifier: (any MinifyVerifier)?
+
+    /// Without a verifier the result is not verified (the report says verification did not run).
+    public init(logger: Logger, verifier: (any MinifyVerifier)?) {
+        self.logger = logger
+        self.verifier = verifier
+    }
 
     public static let sbomPath = "/usr/share/harden/sbom.cdx.json"
 
     /// - Parameters:
+    ///   - rootfs: the image unpacked (read-only here): the planner reads files from it, the builder copies them.
     ///   - vulnerabilityRank: package id → highest severity rank (1…5) of its known vulnerabilities (presets).
     ///   - countVulnerabilities: counts findings by severity for an SBOM (nil when there is no database).
     public func minify(
-        _ image: Image, reference: String, sbom: SBOM, context: CatalogContext, profile: RuntimeProfile,
-        options: MinifyOptions, vulnerabilityRank: [String: Int],
+        _ image: Image, reference: String, rootfs: String, sbom: SBOM, context: CatalogContext,
+        profile: RuntimeProfile, options: MinifyOptions, vulnerabilityRank: [String: Int],
         countVulnerabilities: ((SBOM) throws -> [String: Int])?
     ) async throws -> MinifyResult {
         let configDigest = image.configDigest.description
         try profile.image.require(configDigest, reference: reference)
-        let runner = ContainerRunner(logger: logger)
-        let rootfs = try runner.pristineRootfs(image, options: options.run)
         let fs = DirectoryFileSystem(root: rootfs)
         let passwd = context.content(RawPath("etc/passwd")), group = context.content(RawPath("etc/group"))
 
@@ -125,7 +155,7 @@ public final class Minifier {
             var plan = Planner.plan(input)
             let hardened = ConfigHardening.harden(
                 image.config.config, profile: profile, passwd: passwd, group: group,
-                stripSecretEnv: options.stripSecretEnv, allowNonRoot: allowNonRoot,
+                secretVariables: options.secretVariables, stripSecretEnv: options.stripSecretEnv, allowNonRoot: allowNonRoot,
                 sbomPath: Self.sbomPath, source: configDigest)
             for (path, bytes) in hardened.files {
                 plan.overrides[fs.resolve(path)?.path ?? path] = bytes
@@ -144,20 +174,19 @@ public final class Minifier {
 
             var verification = MinifyReport.Verification(
                 ran: false, passed: true, probes: [], missingFiles: [], error: nil)
-            if options.verify {
+            if options.verify, let verifier {
                 let users = (hardened.files["/etc/passwd"] ?? passwd, hardened.files["/etc/group"] ?? group)
-                verification = await verify(
+                verification = await verifier.verify(
                     final.image, users: users, original: profile, seccomp: seccomp, originalFS: fs,
-                    keep: plan.keep.merging(plan.bytecode.mapValues { "replaced by \($0)" }) { a, _ in a },
-                    options: options.run)
+                    keep: plan.keep.merging(plan.bytecode.mapValues { "replaced by \($0)" }) { a, _ in a })
                 if !verification.passed && !hardened.runsAsRoot && allowNonRoot && attempt == 1 {
                     logger.notice("Verification failed as a non-root user; trying again as root")
                     allowNonRoot = false
                     continue
                 }
             }
-            let vulnerabilities: [String: [String: Int]]? = try countVulnerabilities.map { count in
-                ["before": try count(sbom), "after": try count(sbomAfter)]
+            let vulnerabilities = try countVulnerabilities.map { count in
+                VulnerabilityCounts(before: try count(sbom), after: try count(sbomAfter))
             }
             let before = MinifyReport.Side(
                 reference: reference, configDigest: configDigest, contentBytes: context.tree.contentSize,
@@ -214,74 +243,5 @@ public final class Minifier {
             architecture: image.config.architecture, os: image.config.os, config: hardened.config,
             diffIDs: [layer.diffID], history: history, created: image.config.created)
         return (try Image.assemble(source: "minified", config: config, layers: [layer.descriptor], store: store), layer)
-    }
-
-    /// Replays the profile's probes against the minified image, under its seccomp profile, with the ptrace
-    /// sensor watching for files the app looks for and does not find. Probes in `options` that the profile does not
-    /// hold (an imported profile holds none) run too, and must pass.
-    func verify(
-        _ image: Image, users: (passwd: [UInt8]?, group: [UInt8]?), original: RuntimeProfile,
-        seccomp: RuntimeSpec.Seccomp,
-        originalFS: any ImageFileSystem,
-        keep: [String: String], options: RunOptions
-    ) async -> MinifyReport.Verification {
-        guard let run = original.runs.last else {
-            return .init(ran: false, passed: true, probes: [], missingFiles: [], error: nil)
-        }
-        var o = options
-        o.sensors = [.ptrace]
-        o.seccomp = seccomp
-        // The network the app had while it was profiled (a service on the host, say); isolated for older profiles.
-        if let mode = run.network.flatMap(NetworkMode.init(rawValue:)) { o.network = mode }
-        o.httpProbes = run.probes.filter { $0.kind == .http || $0.kind == .https }.compactMap {
-            try? HTTPProbe(parsing: $0.kind == .https && !$0.spec.hasPrefix("https:") ? "https:" + $0.spec : $0.spec)
-        }
-        o.execProbes = run.probes.filter { $0.kind == .exec }.map(\.spec)
-        o.probeScripts = run.probes.filter { $0.kind == .script }.map(\.spec)
-        let extraHTTP = options.httpProbes.filter { p in !o.httpProbes.contains { $0.spec == p.spec } }
-        let extraExec = options.execProbes.filter { !o.execProbes.contains($0) }
-        let extraScripts = options.probeScripts.filter { !o.probeScripts.contains($0) }
-        o.httpProbes += extraHTTP
-        o.execProbes += extraExec
-        o.probeScripts += extraScripts
-        if o.httpProbes.isEmpty && o.execProbes.isEmpty && o.probeScripts.isEmpty { o.duration = 2 }
-        do {
-            let observation = try await ContainerRunner(logger: logger).run(
-                image, users: users, reference: "minified image", options: o)
-            var comparisons: [MinifyReport.ProbeComparison] = []
-            let order = run.probes
-            let afterByKey = Dictionary(
-                observation.run.probes.map { ("\($0.kind) \($0.spec)", $0) }, uniquingKeysWith: { a, _ in a })
-            for b in order {
-                let key = "\(b.kind == .https && !b.spec.hasPrefix("https:") ? "https" : b.kind.rawValue) \(b.spec)"
-                let a = afterByKey[key] ?? afterByKey["\(b.kind) \(b.spec)"]
-                let bs = describe(b), asText = a.map(describe) ?? "not run"
-                comparisons.append(.init(probe: "\(b.kind) \(b.spec)", before: bs, after: asText, same: bs == asText))
-            }
-            let extras =
-                extraHTTP.map { ($0.https ? "https" : "http", $0.spec) } + extraExec.map { ("exec", $0) }
-                + extraScripts.map { ("script", $0) }
-            for (kind, spec) in extras {
-                let a = afterByKey["\(kind) \(spec)"]
-                comparisons.append(
-                    .init(
-                        probe: "\(kind) \(spec)", before: "(given) must pass", after: a.map(describe) ?? "not run",
-                        same: a?.ok == true))
-            }
-            var missing = Set<String>()
-            for t in observation.traces {
-                for p in t.paths where p.failures["ENOENT"] != nil && p.operations.isEmpty {
-                    if keep[p.path] == nil, originalFS.resolve(p.path) != nil { missing.insert(p.path) }
-                }
-            }
-            let passed = comparisons.allSatisfy(\.same)
-            return .init(ran: true, passed: passed, probes: comparisons, missingFiles: missing.sorted(), error: nil)
-        } catch {
-            return .init(ran: true, passed: false, probes: [], missingFiles: [], error: "\(error)")
-        }
-    }
-
-    func describe(_ p: RuntimeProfile.ProbeResult) -> String {
-        p.ok ? "ok \(p.status.map(String.init) ?? "")" : "failed \(p.status.map(String.init) ?? p.error ?? "")"
     }
 }

@@ -6,6 +6,7 @@ import Crypto
 import Foundation
 import HardenArchive
 import HardenCore
+import HardenDpkg
 import HardenOCI
 import HardenPackages
 

@@ -5,6 +5,7 @@ import Crypto
 import Foundation
 import HardenArchive
 import HardenCore
+import HardenDpkg
 import HardenELF
 import HardenOCI
 import HardenPackages

@@ -3,6 +3,7 @@
 import Foundation
 import HardenArchive
 import HardenCore
+import HardenDpkg
 import HardenOCI
 import HardenPackages
 import HardenSBOM
@@ -429,7 +430,7 @@ public final class AptPatcher: PackagePatcher {
         let product = OpenVEX.imageProduct(name: report.image, digest: image.manifestDigest.description)
         let statements = byVuln.keys.sorted().map { v in
             OpenVEXStatement(
-                vulnerability: v, product: product, subcomponents: byVuln[v]!, status: "fixed",
+                vulnerability: v, product: product, subcomponents: byVuln[v]!, status: .fixed,
                 statusNotes: "upgraded by harden patch to the version the distribution published with the fix")
         }
         let date =

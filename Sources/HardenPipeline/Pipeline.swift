@@ -158,43 +158,12 @@ public final class Pipeline {
         let started = Date()
         var files: [String: [UInt8]] = [:]
         // Patch (optional): upgrade what has a published fix; everything after works on the patched image.
-        var patched: Image?
-        var patchRecord:
-            (summary: RunRecord.PatchSummary, original: RunRecord.ImageSide, seconds: Double, startedAt: String)?
-        var patchedFixes: [String: [(name: String, version: String)]] = [:]
-        if let patchOptions = options.patch {
-            let patchStarted = Self.now()
-            let clock = Date()
-            onEvent(.started(stage: .patch, detail: "upgrading packages with published fixes"))
-            let output = try await PatchStage.run(
-                given, reference: reference, data: data, options: patchOptions, logger: logger
-            ) {
-                [onEvent] in
-                onEvent(.progress(stage: .patch, detail: $0))
-            }
-            let result = output.result
-            let before = output.findings?.filter { $0.suppressed == nil }.count
-            patched = result.image
-            files["patch-report.json"] = try Self.json(result.report)
-            if let vex = result.vex { files["patch.vex.json"] = vex }
-            let r = result.report
-            for p in r.packages { for v in p.fixes { patchedFixes[v, default: []].append((p.name, p.to)) } }
-            let summary = RunRecord.PatchSummary(
-                packages: r.packages.map { "\($0.name) \($0.from ?? "-") → \($0.to)" },
-                fixed: Set(r.packages.flatMap(\.fixes)).sorted(),
-                noFixAvailable: Set(r.noFixAvailable.map(\.vulnerability)).count, layerBytes: r.layer?.size ?? 0,
-                findingsBefore: before)
-            let seconds = Date().timeIntervalSince(clock)
-            patchRecord = (
-                summary,
-                Self.side(given, reference: reference, tree: output.context.tree, packages: output.sbom.packages.count),
-                seconds,
-                patchStarted
-            )
-            onEvent(
-                .finished(stage: .patch, seconds: seconds, status: .ok, detail: "\(r.packages.count) packages upgraded")
-            )
-        }
+        var patch: PatchOutcome?
+        if let patchOptions = options.patch { patch = try await runPatch(given, reference: reference, options: patchOptions) }
+        files.merge(patch?.files ?? [:]) { a, _ in a }
+        let patchRecord = patch?.record
+        let patchedFixes = patch?.fixes ?? [:]
+        let patched = patch?.image
         let image = patched ?? given
         onEvent(.started(stage: .sbomBefore, detail: "reading \(image.layers.count) layers"))
         let (sbom, context) = try SBOMBuilder(logger: logger).catalog(image, reference: reference) {
@@ -262,12 +231,9 @@ public final class Pipeline {
         // Minify and verify.
         let result: MinifyResult = try await stage(.minify, "planning, building and verifying", into: &record) {
             // Verification starts the container (and its services) with the settings it was profiled with.
-            var minifyOptions = options.minify
-            minifyOptions.run = options.run
             let r = try await MinifyStage.run(
                 image, reference: reference, sbom: sbom, context: context, profile: profile, findings: before,
-                data: data,
-                options: minifyOptions, logger: logger)
+                data: data, options: options.minify, run: options.run, logger: logger)
             let v = r.report.verification
             return (
                 r,
@@ -280,6 +246,70 @@ public final class Pipeline {
         record.failures += MinifyStage.verificationFailures(result.report.verification)
         let outInspection = try ImageInspection.inspect(result.image)
 
+        // Scan of the output, and the evidence.
+        let after = try await scanOutput(
+            result, before: before, profile: profile, inspection: outInspection, patchedFixes: patchedFixes,
+            options: options, files: &files, into: &record)
+        // Checks and the policy, on the output.
+        try await checkOutput(result, inspection: outInspection, profile: profile, findings: after, options: options, into: &record)
+        // Checks of the input, for the before/after comparison.
+        let inputChecks = ImageChecks.run(
+            CheckInput(
+                image: image, reference: reference, tag: options.tag,
+                inspection: try await inputInspection, profile: profile, findings: before,
+                packageIDs: Set(sbom.packages.map(\.id))))
+        return finish(record, started: started, image: result.image, files: files, inputChecks: inputChecks)
+    }
+
+    /// What the patch stage left for the rest of the run.
+    struct PatchOutcome {
+        var image: Image
+        var record: (summary: RunRecord.PatchSummary, original: RunRecord.ImageSide, seconds: Double, startedAt: String)
+        /// Vulnerability → the packages (name, new version) whose upgrade fixed it.
+        var fixes: [String: [(name: String, version: String)]]
+        var files: [String: [UInt8]]
+    }
+
+    func runPatch(_ given: Image, reference: String, options patchOptions: PatchOptions) async throws
+        -> PatchOutcome
+    {
+        let patchStarted = Self.now()
+        let clock = Date()
+        onEvent(.started(stage: .patch, detail: "upgrading packages with published fixes"))
+        let output = try await PatchStage.run(
+            given, reference: reference, data: data, options: patchOptions, logger: logger
+        ) {
+            [onEvent] in
+            onEvent(.progress(stage: .patch, detail: $0))
+        }
+        let result = output.result
+        let before = output.findings?.filter { $0.suppressed == nil }.count
+        var files = ["patch-report.json": try Self.json(result.report)]
+        if let vex = result.vex { files["patch.vex.json"] = vex }
+        let r = result.report
+        var fixes: [String: [(name: String, version: String)]] = [:]
+        for p in r.packages { for v in p.fixes { fixes[v, default: []].append((p.name, p.to)) } }
+        let summary = RunRecord.PatchSummary(
+            packages: r.packages.map { "\($0.name) \($0.from ?? "-") → \($0.to)" },
+            fixed: Set(r.packages.flatMap(\.fixes)).sorted(),
+            noFixAvailable: Set(r.noFixAvailable.map(\.vulnerability)).count, layerBytes: r.layer?.size ?? 0,
+            findingsBefore: before)
+        let seconds = Date().timeIntervalSince(clock)
+        onEvent(.finished(stage: .patch, seconds: seconds, status: .ok, detail: "\(r.packages.count) packages upgraded"))
+        let original = Self.side(
+            given, reference: reference, tree: output.context.tree, packages: output.sbom.packages.count)
+        return PatchOutcome(
+            image: result.image, record: (summary, original, seconds, patchStarted), fixes: fixes, files: files)
+    }
+
+    /// The output's scan (findings say whether the profile saw their package used, by name and version: the
+    /// output's package ids are those of a new image), the remediation's OpenVEX applied to it, its SARIF and SBOM,
+    /// and the before/after vulnerabilities in the record. Returns the output's findings (nil without a database).
+    func scanOutput(
+        _ result: MinifyResult, before: [Finding]?, profile: RuntimeProfile, inspection outInspection: ImageInspection,
+        patchedFixes: [String: [(name: String, version: String)]], options: PipelineOptions,
+        files: inout [String: [UInt8]], into record: inout RunRecord
+    ) async throws -> [Finding]? {
         // Scan of the output. Findings say whether the profile saw their package used (by name and version: the
         // output's package ids are those of a new image).
         var afterReport: ScanReport? = try await stage(
@@ -317,8 +347,14 @@ public final class Pipeline {
             ScanStage.markUse(&before, profile: profile, byID: false)
             record.vulnerabilities = RunRecord.Vulnerabilities(before: before, after: after)
         }
+        return after
+    }
 
-        // Checks and the policy, on the output.
+    /// The image checks and the policy on the output, into the record (its checks, output side, verdict).
+    func checkOutput(
+        _ result: MinifyResult, inspection outInspection: ImageInspection, profile: RuntimeProfile, findings after: [Finding]?,
+        options: PipelineOptions, into record: inout RunRecord
+    ) async throws {
         let databaseAge = record.database?.ageDays
         let feedAges = record.database?.feedAgeDays ?? [:]
         let checked: CheckStage.Result = try await stage(.check, "image checks of the result", into: &record) {
@@ -344,13 +380,6 @@ public final class Pipeline {
             if !verdict.undecided.isEmpty { record.failures += verdict.undecided.map { "policy: cannot decide \($0)" } }
             record.warnings += verdict.warnings.map { "policy: \($0)" }
         }
-        // Checks of the input, for the before/after comparison.
-        let inputChecks = ImageChecks.run(
-            CheckInput(
-                image: image, reference: reference, tag: options.tag,
-                inspection: try await inputInspection, profile: profile, findings: before,
-                packageIDs: Set(sbom.packages.map(\.id))))
-        return finish(record, started: started, image: result.image, files: files, inputChecks: inputChecks)
     }
 
     func finish(

@@ -92,7 +92,7 @@ public enum RemediationVEX {
                     out.append(
                         OpenVEXStatement(
                             vulnerability: f.id, aliases: aliases, product: product, subcomponents: [f.package.purl],
-                            status: "not_affected", justification: "vulnerable_code_not_present",
+                            status: .notAffected, justification: "vulnerable_code_not_present",
                             impactStatement: files.isEmpty
                                 ? "harden minify left no file of \(f.package.name) in the image, only its package record"
                                 : "harden minify left only non-executable files of \(f.package.name) in the image: \(shown)"
@@ -101,7 +101,7 @@ public enum RemediationVEX {
                     out.append(
                         OpenVEXStatement(
                             vulnerability: f.id, aliases: aliases, product: product, subcomponents: [f.package.purl],
-                            status: "affected",
+                            status: .affected,
                             actionStatement: f.fixedVersions.isEmpty
                                 ? "No fix is published yet; \(f.package.name) is kept because the application uses it (runtime profile)."
                                 : "Upgrade \(f.package.name) to \(f.fixedVersions.joined(separator: " or ")) (harden patch)."
@@ -111,7 +111,7 @@ public enum RemediationVEX {
                 out.append(
                     OpenVEXStatement(
                         vulnerability: f.id, aliases: aliases, product: product, subcomponents: [f.package.purl],
-                        status: "not_affected",
+                        status: .notAffected,
                         justification: "component_not_present",
                         impactStatement:
                             "harden minify removed \(f.package.name) \(f.package.version): the application never used it"
@@ -122,7 +122,7 @@ public enum RemediationVEX {
             out.append(
                 OpenVEXStatement(
                     vulnerability: v, product: product,
-                    subcomponents: packages.map { "pkg:deb/\(i.osID)/\($0.name)@\($0.version)" }, status: "fixed",
+                    subcomponents: packages.map { "pkg:deb/\(i.osID)/\($0.name)@\($0.version)" }, status: .fixed,
                     statusNotes:
                         "harden patch upgraded the package to the version the distribution published with the fix"))
         }
@@ -142,7 +142,7 @@ public enum RemediationVEX {
             statements: statements.map {
                 VEXDocument.Statement(
                     vulnerability: [$0.vulnerability] + $0.aliases, products: [($0.product, $0.subcomponents)],
-                    status: $0.status,
+                    status: $0.status.rawValue,
                     justification: $0.justification)
             }, source: source)
     }

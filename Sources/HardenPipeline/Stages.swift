@@ -152,16 +152,22 @@ public enum ScanStage {
     }
 }
 
-/// The minify stage: plan, build and verify with the vulnerability data deciding presets and counting before/after.
-/// `harden minify` and `harden run` call it.
+/// The minify stage: plan, build and verify (`VerifyStage`) with the vulnerability data deciding presets and counting
+/// before/after, and the check stage's secret rules naming the variables that look like secrets. `harden minify` and
+/// `harden run` call it; `run` holds the directories, timeouts, probes and settings verification runs with.
 public enum MinifyStage {
     public static func run(
         _ image: Image, reference: String, sbom: SBOM, context: CatalogContext, profile: RuntimeProfile,
-        findings: [Finding]?, data: VulnerabilityData, options: MinifyOptions, logger: Logger
+        findings: [Finding]?, data: VulnerabilityData, options: MinifyOptions, run: RunOptions, logger: Logger
     ) async throws -> MinifyResult {
-        try await Minifier(logger: logger).minify(
-            image, reference: reference, sbom: sbom, context: context, profile: profile, options: options,
-            vulnerabilityRank: findings.map(VulnerabilityData.ranks) ?? [:], countVulnerabilities: data.counter)
+        var options = options
+        options.secretVariables = SecretRules.environment(image.config.config?.env ?? [])
+        let rootfs = try ContainerRunner(logger: logger).pristineRootfs(image, options: run)
+        let verifier = options.verify ? VerifyStage(options: run, logger: logger) : nil
+        return try await Minifier(logger: logger, verifier: verifier).minify(
+            image, reference: reference, rootfs: rootfs, sbom: sbom, context: context, profile: profile,
+            options: options, vulnerabilityRank: findings.map(VulnerabilityData.ranks) ?? [:],
+            countVulnerabilities: data.counter)
     }
 
     /// The remediation's evidence: the OpenVEX statements about every vulnerability of the input, the document, and the
@@ -187,9 +193,7 @@ public enum MinifyStage {
         _ = Suppressor.apply(
             &applied, vex: [RemediationVEX.asDocument(statements, source: "vex.openvex.json")], ignores: [],
             imageDigest: result.image.manifestDigest.description)
-        if result.report.vulnerabilities != nil {
-            result.report.vulnerabilities?["after"] = applied.activeCountsBySeverity
-        }
+        result.report.vulnerabilities?.after = applied.activeCountsBySeverity
         return Evidence(
             statements: statements, document: try RemediationVEX.document(input, statements: statements), after: applied
         )

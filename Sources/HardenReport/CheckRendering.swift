@@ -81,75 +81,47 @@ public enum CheckRendering {
 
     /// SARIF 2.1.0: one rule per check, one result per finding of a failed check; policy violations as results of rule `policy`.
     public static func sarif(_ r: CheckReport) throws -> String {
-        var rules: [[String: Any]] = r.checks.map { c in
-            var rule: [String: Any] = [
-                "id": c.id, "name": c.title.replacingAll(" ", with: ""),
-                "shortDescription": ["text": c.title],
-                "fullDescription": ["text": c.title + (c.cis.map { " (CIS Docker Benchmark \($0))" } ?? "")],
-                "help": ["text": c.remediation],
-                "defaultConfiguration": ["level": sarifLevel(c.level)],
-                "properties": ["tags": ["security", "configuration"] + (c.cis.map { ["CIS-\($0)"] } ?? [])],
-            ]
-            if c.id.hasPrefix("CIS-DI") || c.id.hasPrefix("DKL") {
-                rule["helpUri"] = "https://github.com/goodwithtech/dockle/blob/master/CHECKPOINT.md"
-            }
-            return rule
+        var rules: [SARIFLog.Rule] = r.checks.map { c in
+            SARIFLog.Rule(
+                id: c.id, name: c.title.replacingAll(" ", with: ""), shortDescription: .init(c.title),
+                fullDescription: .init(c.title + (c.cis.map { " (CIS Docker Benchmark \($0))" } ?? "")),
+                help: .init(c.remediation),
+                helpUri: c.id.hasPrefix("CIS-DI") || c.id.hasPrefix("DKL")
+                    ? "https://github.com/goodwithtech/dockle/blob/master/CHECKPOINT.md" : nil,
+                defaultConfiguration: .init(level: sarifLevel(c.level)),
+                properties: .init(tags: ["security", "configuration"] + (c.cis.map { ["CIS-\($0)"] } ?? [])))
         }
-        var results: [[String: Any]] = []
+        var results: [SARIFLog.Result] = []
         for c in r.checks where c.status == .fail || c.status == .ignored {
             for f in c.findings.isEmpty ? [c.title] : c.findings {
-                var result: [String: Any] = [
-                    "ruleId": c.id, "level": sarifLevel(c.level),
-                    "message": ["text": "\(f). \(c.remediation)"],
-                    "locations": [["logicalLocations": [["name": r.image, "kind": "image"]]]],
-                ]
+                var location = SARIFLog.Location.logical(r.image, kind: "image")
                 if f.hasPrefix("/") {
                     let end = f.firstIndex(of: " ") ?? f.endIndex
-                    result["locations"] = [
-                        [
-                            "physicalLocation": [
-                                "artifactLocation": ["uri": String(f[f.index(after: f.startIndex)..<end])]
-                            ]
-                        ]
-                    ]
+                    location = .file(String(f[f.index(after: f.startIndex)..<end]))
                 }
-                if c.status == .ignored {
-                    result["suppressions"] = [["kind": "external", "justification": c.note ?? "ignored"]]
-                }
-                results.append(result)
+                results.append(
+                    SARIFLog.Result(
+                        ruleId: c.id, level: sarifLevel(c.level), message: .init("\(f). \(c.remediation)"),
+                        locations: [location],
+                        suppressions: c.status == .ignored
+                            ? [.init(kind: "external", justification: c.note ?? "ignored")] : nil))
             }
         }
         if let p = r.policy, !p.passed {
-            rules.append([
-                "id": "policy", "name": "Policy",
-                "shortDescription": ["text": "The image violates the policy \(r.policyFile ?? "")"],
-                "defaultConfiguration": ["level": "error"],
-            ])
+            rules.append(
+                SARIFLog.Rule(
+                    id: "policy", name: "Policy",
+                    shortDescription: .init("The image violates the policy \(r.policyFile ?? "")"),
+                    defaultConfiguration: .init(level: "error")))
             for v in p.violations {
-                results.append([
-                    "ruleId": "policy", "level": "error", "message": ["text": "[\(v.rule)] \(v.message)"],
-                    "locations": [["logicalLocations": [["name": r.image, "kind": "image"]]]],
-                ])
+                results.append(
+                    SARIFLog.Result(
+                        ruleId: "policy", level: "error", message: .init("[\(v.rule)] \(v.message)"),
+                        locations: [.logical(r.image, kind: "image")]))
             }
         }
-        let doc: [String: Any] = [
-            "$schema": "https://json.schemastore.org/sarif-2.1.0.json", "version": "2.1.0",
-            "runs": [
-                [
-                    "tool": [
-                        "driver": [
-                            "name": "harden", "version": hardenToolVersion, "informationUri": "https://harden.dev",
-                            "rules": rules,
-                        ]
-                    ],
-                    "results": results,
-                    "properties": ["image": r.image, "manifestDigest": r.manifestDigest],
-                ]
-            ],
-        ]
-        return String(
-            decoding: try JSONSerialization.data(
-                withJSONObject: doc, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]),
-            as: UTF8.self)
+        return try SARIFLog(
+            rules: rules, results: results, properties: .init(image: r.image, manifestDigest: r.manifestDigest)
+        ).rendered()
     }
 }

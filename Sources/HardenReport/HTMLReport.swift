@@ -58,8 +58,15 @@ public enum HTMLReport {
     }
 
     public static func render(_ r: RunRecord) -> String {
+        var body = header(r) + summaryBars(r) + policySection(r) + vulnerabilitySection(r) + checksSection(r)
+        if let m = r.minify { body += minifySections(m) + filesSection(m) }
+        body += stagesSection(r)
+        return page(title: r.input.reference, body: body)
+    }
+
+    static func header(_ r: RunRecord) -> String {
         let passed = r.verdict == .passed
-        var body = """
+        return """
             <header><h1>harden report</h1>
             <p class="images"><code data-testid="input-ref">\(esc(r.input.reference))</code> → <code data-testid="output-ref">\(esc(r.output?.reference ?? "(not written)"))</code></p>
             <p><span class="verdict \(passed ? "ok" : "bad")" data-testid="verdict">\(passed ? "PASSED" : "FAILED")</span>
@@ -70,6 +77,10 @@ public enum HTMLReport {
             \(patchLine(r))\(coverageLine(r))</header>
             <section class="grid">
             """
+    }
+
+    static func summaryBars(_ r: RunRecord) -> String {
+        var body = ""
         let out = r.output
         body += bars(
             "Size (root file system)", metric: "size", before: r.input.contentBytes,
@@ -104,7 +115,11 @@ public enum HTMLReport {
             }
             body += "</div></section>\n"
         }
+        return body
+    }
 
+    static func policySection(_ r: RunRecord) -> String {
+        var body = ""
         // Policy.
         body += "<section data-testid=\"policy\"><h2>Policy</h2>"
         if let p = r.policy {
@@ -125,7 +140,11 @@ public enum HTMLReport {
             body += "<p data-testid=\"policy-verdict\">no policy given</p>"
         }
         body += "</section>\n"
+        return body
+    }
 
+    static func vulnerabilitySection(_ r: RunRecord) -> String {
+        var body = ""
         if let v = r.vulnerabilities {
             body +=
                 "<section><h2>Vulnerabilities removed (<span data-testid=\"removed-vulnerabilities-count\">\(v.removed.count)</span>)</h2>"
@@ -134,7 +153,11 @@ public enum HTMLReport {
                 "<details><summary>Vulnerabilities remaining (<span data-testid=\"remaining-vulnerabilities-count\">\(v.remaining.count)</span>)</summary>"
             body += vulnTable(v.remaining, testid: "remaining-vulnerabilities") + "</details></section>\n"
         }
+        return body
+    }
 
+    static func checksSection(_ r: RunRecord) -> String {
+        var body = ""
         // Checks.
         let failedChecks = r.checks.filter { $0.status == .fail }
         body +=
@@ -150,65 +173,78 @@ public enum HTMLReport {
             body += (c.note.map { " <em>\(esc($0))</em>" } ?? "") + "</td></tr>"
         }
         body += "</table></section>\n"
+        return body
+    }
 
-        if let m = r.minify {
-            body +=
-                "<section><h2>Configuration changes</h2><ul data-testid=\"changes\">"
-                + m.changes.map { "<li>\(esc($0))</li>" }.joined()
-                + "</ul></section>\n"
-            body +=
-                "<section><h2>Verification</h2><p data-testid=\"verification\">\(m.verification.ran ? (m.verification.passed ? "passed" : "FAILED") : "not run")</p>"
-            body +=
-                "<table><tr><th>Probe</th><th>Original</th><th>Hardened</th></tr>"
-                + m.verification.probes.map {
-                    "<tr><td>\(esc($0.probe))</td><td>\(esc($0.before))</td><td>\(esc($0.after))</td></tr>"
-                }
-                .joined() + "</table>"
-            if !m.verification.missingFiles.isEmpty {
-                body += "<p>Missing: " + m.verification.missingFiles.map(esc).joined(separator: ", ") + "</p>"
+    static func minifySections(_ m: MinifyReport) -> String {
+        var body = ""
+        body +=
+            "<section><h2>Configuration changes</h2><ul data-testid=\"changes\">"
+            + m.changes.map { "<li>\(esc($0))</li>" }.joined()
+            + "</ul></section>\n"
+        body +=
+            "<section><h2>Verification</h2><p data-testid=\"verification\">\(m.verification.ran ? (m.verification.passed ? "passed" : "FAILED") : "not run")</p>"
+        body +=
+            "<table><tr><th>Probe</th><th>Original</th><th>Hardened</th></tr>"
+            + m.verification.probes.map {
+                "<tr><td>\(esc($0.probe))</td><td>\(esc($0.before))</td><td>\(esc($0.after))</td></tr>"
             }
-            body += "</section>\n"
-
-            // Removed files, grouped by reason, collapsible.
-            var byReason: [String: [String]] = [:]
-            for f in m.removed { byReason[f.reason, default: []].append(f.path) }
-            body +=
-                "<section><h2>Files</h2><h3>Removed (<span data-testid=\"removed-files-count\">\(m.removed.count)</span>)</h3>"
-            for (reason, paths) in byReason.sorted(by: { $0.value.count > $1.value.count }) {
-                body +=
-                    "<details data-testid=\"removed-files\" data-reason=\"\(esc(reason))\" data-count=\"\(paths.count)\"><summary>\(esc(reason)) — \(paths.count) files</summary><ul class=\"files\">"
-                body += paths.sorted().map { "<li>\(esc($0))</li>" }.joined() + "</ul></details>"
-            }
-            // Kept files, grouped by the kind of reason (the JSON report has each file's full reason).
-            var kept: [String: [(String, String)]] = [:]
-            for f in m.kept { kept[keptGroup(f.reason), default: []].append((f.path, f.reason)) }
-            body += "<h3>Kept (<span data-testid=\"kept-files-count\">\(m.kept.count)</span>)</h3>"
-            for (group, items) in kept.sorted(by: { $0.value.count > $1.value.count }) {
-                body +=
-                    "<details data-testid=\"kept-files\" data-reason=\"\(esc(group))\" data-count=\"\(items.count)\"><summary>\(esc(group)) — \(items.count)</summary><ul class=\"files\">"
-                body +=
-                    items.sorted { $0.0 < $1.0 }.map { "<li>\(esc($0.0)) <em>\(esc($0.1))</em></li>" }.joined()
-                    + "</ul></details>"
-            }
-            if !m.packagesRemoved.isEmpty {
-                body +=
-                    "<details><summary>Packages removed — \(m.packagesRemoved.count)</summary><ul class=\"files\">"
-                    + m.packagesRemoved.map { "<li>\(esc($0))</li>" }.joined() + "</ul></details>"
-            }
-            body += "</section>\n"
+            .joined() + "</table>"
+        if !m.verification.missingFiles.isEmpty {
+            body += "<p>Missing: " + m.verification.missingFiles.map(esc).joined(separator: ", ") + "</p>"
         }
+        body += "</section>\n"
+        return body
+    }
 
+    static func filesSection(_ m: MinifyReport) -> String {
+        var body = ""
+        // Removed files, grouped by reason, collapsible.
+        var byReason: [String: [String]] = [:]
+        for f in m.removed { byReason[f.reason, default: []].append(f.path) }
+        body +=
+            "<section><h2>Files</h2><h3>Removed (<span data-testid=\"removed-files-count\">\(m.removed.count)</span>)</h3>"
+        for (reason, paths) in byReason.sorted(by: { $0.value.count > $1.value.count }) {
+            body +=
+                "<details data-testid=\"removed-files\" data-reason=\"\(esc(reason))\" data-count=\"\(paths.count)\"><summary>\(esc(reason)) — \(paths.count) files</summary><ul class=\"files\">"
+            body += paths.sorted().map { "<li>\(esc($0))</li>" }.joined() + "</ul></details>"
+        }
+        // Kept files, grouped by the kind of reason (the JSON report has each file's full reason).
+        var kept: [String: [(String, String)]] = [:]
+        for f in m.kept { kept[keptGroup(f.reason), default: []].append((f.path, f.reason)) }
+        body += "<h3>Kept (<span data-testid=\"kept-files-count\">\(m.kept.count)</span>)</h3>"
+        for (group, items) in kept.sorted(by: { $0.value.count > $1.value.count }) {
+            body +=
+                "<details data-testid=\"kept-files\" data-reason=\"\(esc(group))\" data-count=\"\(items.count)\"><summary>\(esc(group)) — \(items.count)</summary><ul class=\"files\">"
+            body +=
+                items.sorted { $0.0 < $1.0 }.map { "<li>\(esc($0.0)) <em>\(esc($0.1))</em></li>" }.joined()
+                + "</ul></details>"
+        }
+        if !m.packagesRemoved.isEmpty {
+            body +=
+                "<details><summary>Packages removed — \(m.packagesRemoved.count)</summary><ul class=\"files\">"
+                + m.packagesRemoved.map { "<li>\(esc($0))</li>" }.joined() + "</ul></details>"
+        }
+        body += "</section>\n"
+        return body
+    }
+
+    static func stagesSection(_ r: RunRecord) -> String {
+        var body = ""
         body +=
             "<section><h2>Stages</h2><table data-testid=\"stages\"><tr><th>Stage</th><th>Status</th><th>Seconds</th><th>Detail</th></tr>"
             + r.stages.map {
                 "<tr><td>\(esc($0.name.rawValue))</td><td>\($0.status)</td><td>\(String(format: "%.2f", $0.seconds))</td><td>\(esc($0.detail ?? ""))</td></tr>"
             }.joined()
             + "</table></section>\n"
+        return body
+    }
 
+    static func page(title: String, body: String) -> String {
         return """
             <!DOCTYPE html>
             <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-            <title>harden report — \(esc(r.input.reference))</title>
+            <title>harden report — \(esc(title))</title>
             <style>
             body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;padding:24px 32px;color:#1d232a;background:#f6f7f9}
             header{margin-bottom:16px}h1{margin:0 0 4px;font-size:24px}h2{font-size:18px;margin:24px 0 8px}h3{font-size:14px;margin:0 0 6px}

@@ -173,77 +173,48 @@ public enum ScanRendering {
     }
 
     public static func sarif(_ r: ScanReport) throws -> String {
-        var rules: [[String: Any]] = []
+        var rules: [SARIFLog.Rule] = []
         var seen = Set<String>()
         let active = r.findings.filter { $0.suppressed == nil }
         for f in active where seen.insert(f.id).inserted {
-            var rule: [String: Any] = [
-                "id": f.id, "name": f.id.replacingOccurrences(of: "-", with: ""),
-                "shortDescription": ["text": "\(f.id) in \(f.package.name)"],
-                "fullDescription": ["text": f.summary ?? f.id],
-                "properties": [
-                    "security-severity": String(format: "%.1f", severityScore(f)),
-                    "tags": ["security", "vulnerability"],
-                ],
-            ]
-            if f.id.hasPrefix("CVE-") { rule["helpUri"] = "https://nvd.nist.gov/vuln/detail/\(f.id)" }
-            rules.append(rule)
+            rules.append(
+                SARIFLog.Rule(
+                    id: f.id, name: f.id.replacingOccurrences(of: "-", with: ""),
+                    shortDescription: .init("\(f.id) in \(f.package.name)"), fullDescription: .init(f.summary ?? f.id),
+                    helpUri: f.id.hasPrefix("CVE-") ? "https://nvd.nist.gov/vuln/detail/\(f.id)" : nil,
+                    properties: .init(
+                        securitySeverity: String(format: "%.1f", severityScore(f)), tags: ["security", "vulnerability"])
+                ))
         }
-        let results: [[String: Any]] = active.map { f in
+        let results: [SARIFLog.Result] = active.map { f in
             let fix =
                 f.fixedVersions.isEmpty ? "no fix available" : "fixed in \(f.fixedVersions.joined(separator: ", "))"
-            return [
-                "ruleId": f.id, "level": sarifLevel(f.severity),
-                "message": [
-                    "text":
-                        "\(f.package.name) \(f.package.version) is affected by \(f.id) (\(f.severity.rawValue)); \(fix)."
+            return SARIFLog.Result(
+                ruleId: f.id, level: sarifLevel(f.severity),
+                message: .init(
+                    "\(f.package.name) \(f.package.version) is affected by \(f.id) (\(f.severity.rawValue)); \(fix)."),
+                locations: [
+                    SARIFLog.Location(
+                        physicalLocation: .init(
+                            artifactLocation: .init(uri: String((f.package.locations.first ?? "/").dropFirst()))),
+                        logicalLocations: [.init(name: f.package.purl, kind: "package")])
                 ],
-                "locations": [
-                    [
-                        "physicalLocation": [
-                            "artifactLocation": ["uri": String((f.package.locations.first ?? "/").dropFirst())]
-                        ],
-                        "logicalLocations": [["name": f.package.purl, "kind": "package"]],
-                    ]
-                ],
-                "properties": sarifProperties(f),
-            ]
+                properties: sarifProperties(f))
         }
-        let doc: [String: Any] = [
-            "$schema": "https://json.schemastore.org/sarif-2.1.0.json", "version": "2.1.0",
-            "runs": [
-                [
-                    "tool": [
-                        "driver": [
-                            "name": "harden", "version": hardenToolVersion, "informationUri": "https://harden.dev",
-                            "rules": rules,
-                        ]
-                    ],
-                    "results": results,
-                    "properties": ["image": r.source.reference, "manifestDigest": r.source.manifestDigest],
-                ]
-            ],
-        ]
-        return String(
-            decoding: try JSONSerialization.data(
-                withJSONObject: doc, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]),
-            as: UTF8.self)
+        return try SARIFLog(
+            rules: rules, results: results,
+            properties: .init(image: r.source.reference, manifestDigest: r.source.manifestDigest)
+        ).rendered()
     }
 
-    static func sarifProperties(_ f: Finding) -> [String: Any] {
-        var p: [String: Any] = [
-            "purl": f.package.purl, "fixState": f.fixState.rawValue, "aliases": f.ids, "severity": f.severity.rawValue,
-        ]
-        if let g = f.group { p["group"] = g }
-        if let s = f.severitySource { p["severitySource"] = s }
-        if let k = f.kev {
-            p["knownExploited"] = [
-                "dateAdded": k.dateAdded, "dueDate": k.dueDate ?? "", "ransomware": k.knownRansomwareCampaignUse ?? "",
-            ]
-        }
-        if let e = f.epss { p["epss"] = ["score": e.score, "percentile": e.percentile] }
-        if let c = f.cwes { p["cwes"] = c }
-        return p
+    static func sarifProperties(_ f: Finding) -> SARIFLog.FindingProperties {
+        SARIFLog.FindingProperties(
+            purl: f.package.purl, fixState: f.fixState.rawValue, aliases: f.ids, severity: f.severity.rawValue,
+            group: f.group, severitySource: f.severitySource,
+            knownExploited: f.kev.map {
+                .init(dateAdded: $0.dateAdded, dueDate: $0.dueDate ?? "", ransomware: $0.knownRansomwareCampaignUse ?? "")
+            },
+            epss: f.epss.map { .init(score: $0.score, percentile: $0.percentile) }, cwes: f.cwes)
     }
 
     public static func severityScore(_ f: Finding) -> Double {
@@ -259,66 +230,48 @@ public enum ScanRendering {
 
     /// The image's CycloneDX SBOM with `vulnerabilities[]` whose `affects[].ref` point at component bom-refs.
     public static func cyclonedx(_ r: ScanReport, sbom: SBOM) throws -> String {
-        let base = try SBOMEncoder.render(sbom, format: .cyclonedxJSON)
-        guard var doc = try JSONSerialization.jsonObject(with: Data(base.utf8)) as? [String: Any] else { return base }
-        var vulns: [[String: Any]] = []
-        for f in r.findings {
-            if let s = f.suppressed {
-                // Suppressed findings are kept with their analysis, as CycloneDX VEX does.
-                vulns.append([
-                    "bom-ref": "\(f.id)|\(f.package.ref)", "id": f.id, "affects": [["ref": f.package.ref]],
-                    "analysis": [
-                        "state": s.status == "fixed" ? "resolved" : "not_affected",
-                        "detail": s.justification ?? s.source,
-                    ],
-                ])
-                continue
-            }
-            var v: [String: Any] = [
-                "bom-ref": "\(f.id)|\(f.package.ref)", "id": f.id,
-                "affects": [["ref": f.package.ref]],
-                "ratings": f.ratings.isEmpty
-                    ? [["severity": cdxSeverity(f.severity), "source": ["name": "harden"]]]
-                    : f.ratings.map { rating in
-                        var o: [String: Any] = [
-                            "severity": cdxSeverity(rating.severity), "source": ["name": rating.source],
-                        ]
-                        if let s = rating.score { o["score"] = s }
-                        if let vec = rating.vector, rating.type.hasPrefix("CVSS_V3") {
-                            o["vector"] = vec
-                            o["method"] = vec.hasPrefix("CVSS:3.1") ? "CVSSv31" : "CVSSv3"
-                        }
-                        if let vec = rating.vector, rating.type == "CVSS_V4" {
-                            o["vector"] = vec
-                            o["method"] = "CVSSv4"
-                        }
-                        return o
-                    },
-            ]
-            if let s = f.summary { v["description"] = s }
-            if let c = f.cwes { v["cwes"] = c.compactMap { Int($0.dropFirst(4)) } }
-            var props: [[String: String]] = []
-            if let g = f.group { props.append(["name": "harden:group", "value": g]) }
-            if let s = f.severitySource { props.append(["name": "harden:severitySource", "value": s]) }
-            if let k = f.kev { props.append(["name": "harden:kev:dateAdded", "value": k.dateAdded]) }
-            if let e = f.epss { props.append(["name": "harden:epss", "value": String(e.score)]) }
-            if !props.isEmpty { v["properties"] = props }
-            if !f.fixedVersions.isEmpty {
-                v["recommendation"] = "Upgrade \(f.package.name) to \(f.fixedVersions.joined(separator: " or "))"
-            }
-            let others = f.ids.filter { $0 != f.id }
-            if !others.isEmpty {
-                v["references"] = others.map {
-                    ["id": $0, "source": ["name": $0.hasPrefix("GHSA") ? "GitHub" : "OSV"]]
-                }
-            }
-            vulns.append(v)
+        try SBOMEncoder.cycloneDX(sbom, vulnerabilities: r.findings.map(cdxVulnerability))
+    }
+
+    static func cdxVulnerability(_ f: Finding) -> CycloneDXVulnerability {
+        var v = CycloneDXVulnerability(bomRef: "\(f.id)|\(f.package.ref)", id: f.id, affects: [.init(ref: f.package.ref)])
+        if let s = f.suppressed {
+            // Suppressed findings are kept with their analysis, as CycloneDX VEX does.
+            v.analysis = .init(state: s.status == "fixed" ? "resolved" : "not_affected", detail: s.justification ?? s.source)
+            return v
         }
-        doc["vulnerabilities"] = vulns
-        return String(
-            decoding: try JSONSerialization.data(
-                withJSONObject: doc, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]),
-            as: UTF8.self)
+        v.ratings =
+            f.ratings.isEmpty
+            ? [.init(severity: cdxSeverity(f.severity), source: .init(name: "harden"))]
+            : f.ratings.map { rating in
+                var o = CycloneDXVulnerability.Rating(
+                    severity: cdxSeverity(rating.severity), source: .init(name: rating.source), score: rating.score)
+                if let vec = rating.vector, rating.type.hasPrefix("CVSS_V3") {
+                    o.vector = vec
+                    o.method = vec.hasPrefix("CVSS:3.1") ? "CVSSv31" : "CVSSv3"
+                }
+                if let vec = rating.vector, rating.type == "CVSS_V4" {
+                    o.vector = vec
+                    o.method = "CVSSv4"
+                }
+                return o
+            }
+        v.description = f.summary
+        v.cwes = f.cwes.map { $0.compactMap { Int($0.dropFirst(4)) } }
+        var props: [CycloneDXVulnerability.Property] = []
+        if let g = f.group { props.append(.init(name: "harden:group", value: g)) }
+        if let s = f.severitySource { props.append(.init(name: "harden:severitySource", value: s)) }
+        if let k = f.kev { props.append(.init(name: "harden:kev:dateAdded", value: k.dateAdded)) }
+        if let e = f.epss { props.append(.init(name: "harden:epss", value: String(e.score))) }
+        v.properties = props.isEmpty ? nil : props
+        if !f.fixedVersions.isEmpty {
+            v.recommendation = "Upgrade \(f.package.name) to \(f.fixedVersions.joined(separator: " or "))"
+        }
+        let others = f.ids.filter { $0 != f.id }
+        if !others.isEmpty {
+            v.references = others.map { .init(id: $0, source: .init(name: $0.hasPrefix("GHSA") ? "GitHub" : "OSV")) }
+        }
+        return v
     }
 
     static func cdxSeverity(_ s: Severity) -> String {

@@ -2,7 +2,6 @@
 // sensors, probes, and cleanup of everything on every exit path.
 import CHardenSystem
 import Dispatch
-import HardenCompose
 import HardenCore
 import HardenOCI
 import HardenProfile
@@ -13,55 +12,6 @@ import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
-
-/// What to run and how to exercise it.
-public struct RunOptions: Sendable {
-    public var httpProbes: [HTTPProbe] = []
-    public var execProbes: [String] = []
-    public var probeScripts: [String] = []
-    /// Keep the container running at least this many seconds from its start (default: until the probes end; 5 s without probes).
-    public var duration: Double?
-    public var sensors: Set<Sensor> = [.fanotify, .ptrace]
-    /// How long to wait for a port to open / a command or script to finish.
-    public var probeTimeout: Double = 60
-    /// A seccomp profile for the container (verification runs); profiling runs use `Seccomp.dockerDefault`.
-    public var seccomp: RuntimeSpec.Seccomp?
-    /// The container's pids and memory limits.
-    public var limits = SandboxLimits()
-    /// What the container may connect to.
-    public var network = NetworkMode.isolated
-    /// How the target starts besides its image config (environment, mounts, user, command…).
-    public var settings = ContainerSettings()
-    /// The target's Compose service name (its hostname, and a name the others reach it by).
-    public var serviceName: String?
-    /// Services available to start before the target (the ones it depends on, transitively, are started).
-    public var services: [ServiceLaunch] = []
-    /// What the target waits for before it starts.
-    public var dependsOn: [String: ComposeService.Condition] = [:]
-    /// The target's own healthcheck: the probes start once it passes.
-    public var healthcheck: ComposeService.Healthcheck?
-    /// The program that runs the ptrace sensor (`harden internal-trace`); default /proc/self/exe.
-    public var tracerExecutable: String = "/proc/self/exe"
-    public var runDirectory: String = RunOptions.defaultRunDirectory()
-    public var cacheDirectory: String = RunOptions.defaultCacheDirectory()
-
-    public init() {}
-
-    /// Every value the run's settings put in an environment: redacted from what a run records.
-    public var secretValues: [String] { settings.secretValues + services.flatMap(\.settings.secretValues) }
-
-    /// `$HARDEN_RUN_DIR`, else /run/harden.
-    public static func defaultRunDirectory() -> String {
-        if let d = getenv("HARDEN_RUN_DIR"), d.pointee != 0 { return String(cString: d) }
-        return "/run/harden"
-    }
-    /// Unpacked images: `$HARDEN_CACHE_DIR/rootfs`, else `$XDG_CACHE_HOME/harden/rootfs`, else ~/.cache/harden/rootfs.
-    public static func defaultCacheDirectory() -> String {
-        if let d = getenv("HARDEN_CACHE_DIR"), d.pointee != 0 { return String(cString: d) + "/rootfs" }
-        if let x = getenv("XDG_CACHE_HOME"), x.pointee != 0 { return String(cString: x) + "/harden/rootfs" }
-        return (getenv("HOME").map { String(cString: $0) } ?? "/tmp") + "/.cache/harden/rootfs"
-    }
-}
 
 /// Runs an image under runc with the chosen sensors while the probes exercise it.
 public final class ContainerRunner: Sendable {
@@ -606,74 +556,5 @@ public final class ContainerRunner: Sendable {
     static func tail(_ path: String, lines: Int) -> String {
         let t = tail(path, bytes: 4096).textLines().suffix(lines).joined(separator: " | ")
         return t.isEmpty ? "(no output)" : t
-    }
-}
-
-/// Collects the exit status of the container's init (our child once `runc create` exits, thanks to the
-/// subreaper flag); falls back to /proc when it is not our child.
-final class ExitWatcher: Sendable {
-    let pid: Int32
-    private let finished = Mutex<ExitStatus?>(nil)
-    init(pid: Int32) { self.pid = pid }
-
-    func status() -> ExitStatus? {
-        finished.withLock { f in
-            if let f { return f }
-            var st: Int32 = 0
-            let r = waitpid(pid, &st, WNOHANG)
-            if r == pid {
-                f = ExitStatus(waitStatus: st)
-                return f
-            }
-            if r < 0 && errno == ECHILD {
-                // Not our child: alive while /proc/PID exists and is not a zombie.
-                guard let b = try? HostFS.readFile("/proc/\(pid)/stat", limit: 4096) else {
-                    f = .exited(-1)
-                    return f
-                }
-                let s = String(decoding: b, as: UTF8.self)
-                if let close = s.lastIndex(of: ")"), s[s.index(close, offsetBy: 2)...].hasPrefix("Z") {
-                    f = .exited(-1)
-                    return f
-                }
-            }
-            return nil
-        }
-    }
-}
-
-/// The stop signal and the container's init. The kernel delivers a signal sent from outside a PID namespace to
-/// that namespace's init only when init has a handler for it (SIGKILL aside): a Python or shell PID 1 without one
-/// would ignore TERM, and waiting for it to stop would only add the timeout to every run.
-public enum StopSignal {
-    static let numbers: [String: Int] = [
-        "HUP": 1, "INT": 2, "QUIT": 3, "ILL": 4, "TRAP": 5, "ABRT": 6, "BUS": 7, "FPE": 8, "KILL": 9, "USR1": 10,
-        "SEGV": 11,
-        "USR2": 12, "PIPE": 13, "ALRM": 14, "TERM": 15, "STKFLT": 16, "CHLD": 17, "CONT": 18, "STOP": 19, "TSTP": 20,
-        "TTIN": 21, "TTOU": 22, "URG": 23, "XCPU": 24, "XFSZ": 25, "VTALRM": 26, "PROF": 27, "WINCH": 28, "IO": 29,
-        "PWR": 30, "SYS": 31,
-    ]
-
-    /// `TERM`, `SIGTERM`, `sigterm` or `15` → 15; nil for anything else (real-time signals included).
-    public static func number(_ name: String) -> Int? {
-        if let n = Int(name) { return (1...64).contains(n) ? n : nil }
-        var upper = name.uppercased()
-        if upper.hasPrefix("SIG") { upper.removeFirst(3) }
-        return numbers[upper]
-    }
-
-    /// Whether the `SigCgt:` mask of a `/proc/PID/status` text has a handler for `signal`; nil when it cannot tell.
-    public static func isCaught(_ signal: String, status: String) -> Bool? {
-        guard let n = number(signal) else { return nil }
-        guard let line = status.textLines().first(where: { $0.hasPrefix("SigCgt:") }),
-            let mask = UInt64(line.dropFirst(7).trimming(" \t"), radix: 16)
-        else { return nil }
-        return mask & (1 << UInt64(n - 1)) != 0
-    }
-
-    /// Whether process `pid` has a handler for `signal` now; true when it cannot tell (then the caller waits as usual).
-    public static func isCaught(_ signal: String, pid: Int32) -> Bool {
-        guard let bytes = try? HostFS.readFile("/proc/\(pid)/status", limit: 1 << 16) else { return true }
-        return isCaught(signal, status: String(decoding: bytes, as: UTF8.self)) ?? true
     }
 }

@@ -2,7 +2,6 @@
 // shared by the profiled target and the services it needs; and the services of a Compose application: started
 // in dependency order in one pod network namespace, waited for (started, healthy, completed), stopped with it.
 import CHardenSystem
-import HardenCompose
 import HardenCore
 import HardenOCI
 import HardenProfile
@@ -23,13 +22,13 @@ public struct ServiceLaunch: Sendable {
     public var users: (passwd: [UInt8]?, group: [UInt8]?)
     public var settings: ContainerSettings
     /// Services this one waits for before it starts, and for what.
-    public var dependsOn: [String: ComposeService.Condition]
-    public var healthcheck: ComposeService.Healthcheck?
+    public var dependsOn: [String: ServiceCondition]
+    public var healthcheck: ServiceHealthcheck?
 
     public init(
         name: String, image: Image, reference: String, users: (passwd: [UInt8]?, group: [UInt8]?),
         settings: ContainerSettings,
-        dependsOn: [String: ComposeService.Condition] = [:], healthcheck: ComposeService.Healthcheck? = nil
+        dependsOn: [String: ServiceCondition] = [:], healthcheck: ServiceHealthcheck? = nil
     ) {
         self.name = name
         self.image = image
@@ -86,7 +85,7 @@ final class VolumeSet: Sendable {
     /// is copied, however large — when it resolves inside the image's root; else an empty directory. A name that is
     /// not a plain volume name (`..`, a path) is refused; every directory is made anchored under the run's.
     func directory(name: String?, destination: String, lower: String, cleanup: CleanupStack) throws -> String {
-        if let name, !ComposeService.Volume.isValidName(name) {
+        if let name, !VolumeName.isValid(name) {
             throw HardenError(
                 .invalidArgument, "volume \"\(name.prefix(80))\": not a volume name ([a-zA-Z0-9][a-zA-Z0-9_.-]*)")
         }
@@ -263,7 +262,7 @@ extension ContainerRunner {
 public enum PodPlan {
     /// The services `target` needs, transitively, dependencies first; a cycle or an unknown name is an error.
     public static func startOrder(
-        _ services: [ServiceLaunch], targetDependsOn: [String: ComposeService.Condition]
+        _ services: [ServiceLaunch], targetDependsOn: [String: ServiceCondition]
     ) throws -> [String] {
         let byName = Dictionary(services.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         var order: [String] = []
@@ -329,7 +328,7 @@ final class ServiceStack {
     init(runner: ContainerRunner) { self.runner = runner }
 
     /// Waits until `name` meets `condition`; throws with its last output when it cannot.
-    func wait(for name: String, _ condition: ComposeService.Condition, options: RunOptions) async throws {
+    func wait(for name: String, _ condition: ServiceCondition, options: RunOptions) async throws {
         guard var r = running[name] else { return }
         let c = r.container
         switch condition {
@@ -373,7 +372,7 @@ final class ServiceStack {
     /// period, `retries` failed checks an `interval` apart; until then harden checks more often (every 0.1 s for 3 s,
     /// then every 0.5 s at most), so a service that becomes ready early is used early.
     static func waitHealthy(
-        name: String, check: ComposeService.Healthcheck, container c: Launched, runner: ContainerRunner
+        name: String, check: ServiceHealthcheck, container c: Launched, runner: ContainerRunner
     ) async throws {
         let argv =
             check.test.first == "CMD-SHELL"

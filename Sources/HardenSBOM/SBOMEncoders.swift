@@ -104,8 +104,11 @@ enum CycloneDX {
         var metadata: Metadata
         var components: [Component]
         var dependencies: [Dependency]
+        /// Only in `harden scan`'s CycloneDX output.
+        var vulnerabilities: [CycloneDXVulnerability]? = nil
         enum CodingKeys: String, CodingKey {
             case schema = "$schema", bomFormat, specVersion, serialNumber, version, metadata, components, dependencies
+            case vulnerabilities
         }
     }
     struct Metadata: Encodable {

@@ -4,21 +4,28 @@ import HardenCore
 import HardenPackages
 import HardenSBOM
 
+/// An OpenVEX statement's status (the closed set of OpenVEX 0.2.0).
+public enum VEXStatus: String, Codable, Sendable, CaseIterable {
+    case notAffected = "not_affected"
+    case affected
+    case fixed
+    case underInvestigation = "under_investigation"
+}
+
 public struct OpenVEXStatement: Sendable, Hashable {
     public var vulnerability: String
     public var aliases: [String] = []
     /// The product (the image, `pkg:oci/NAME@sha256%3A…`) and the components the statement is about (purls).
     public var product: String
     public var subcomponents: [String]
-    /// `not_affected`, `affected`, `fixed`, `under_investigation`.
-    public var status: String
+    public var status: VEXStatus
     public var justification: String?
     public var impactStatement: String?
     public var actionStatement: String?
     public var statusNotes: String?
 
     public init(
-        vulnerability: String, aliases: [String] = [], product: String, subcomponents: [String], status: String,
+        vulnerability: String, aliases: [String] = [], product: String, subcomponents: [String], status: VEXStatus,
         justification: String? = nil, impactStatement: String? = nil, actionStatement: String? = nil,
         statusNotes: String? = nil
     ) {
@@ -69,30 +76,77 @@ public enum OpenVEX {
         id: String, author: String, timestamp: Date, statements: [OpenVEXStatement]
     ) throws -> [UInt8]? {
         guard !statements.isEmpty else { return nil }
-        let formatter = ISO8601DateFormatter()
-        let items: [[String: Any]] = statements.map { s in
-            var vuln: [String: Any] = ["name": s.vulnerability]
-            let aliases = Array(Set(s.aliases).subtracting([s.vulnerability])).sorted()
-            if !aliases.isEmpty { vuln["aliases"] = aliases }
-            var o: [String: Any] = [
-                "vulnerability": vuln, "status": s.status,
-                "products": [
-                    ["@id": s.product, "subcomponents": Array(Set(s.subcomponents)).sorted().map { ["@id": $0] }]
+        let items = statements.map { s in
+            OpenVEXDocument.Statement(
+                vulnerability: .init(
+                    name: s.vulnerability, aliases: Array(Set(s.aliases).subtracting([s.vulnerability])).sorted()),
+                status: s.status,
+                products: [
+                    .init(id: s.product, subcomponents: Array(Set(s.subcomponents)).sorted().map { .init(id: $0) })
                 ],
-            ]
-            if let j = s.justification { o["justification"] = j }
-            if let i = s.impactStatement { o["impact_statement"] = i }
-            if let a = s.actionStatement { o["action_statement"] = a }
-            if let n = s.statusNotes { o["status_notes"] = n }
-            return o
+                justification: s.justification, impactStatement: s.impactStatement,
+                actionStatement: s.actionStatement, statusNotes: s.statusNotes)
         }
-        let doc: [String: Any] = [
-            "@context": "https://openvex.dev/ns/v0.2.0", "@id": id, "author": author,
-            "timestamp": formatter.string(from: timestamp),
-            "version": 1, "tooling": "harden \(hardenToolVersion)", "statements": items,
-        ]
-        return Array(
-            try JSONSerialization.data(
-                withJSONObject: doc, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]))
+        let doc = OpenVEXDocument(
+            id: id, author: author, timestamp: ISO8601DateFormatter().string(from: timestamp), statements: items)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return Array(try encoder.encode(doc))
+    }
+}
+
+/// An OpenVEX 0.2.0 document as harden writes it.
+struct OpenVEXDocument: Encodable {
+    struct Vulnerability: Encodable {
+        var name: String
+        /// Omitted when empty.
+        var aliases: [String]
+
+        enum CodingKeys: String, CodingKey { case name, aliases }
+
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(name, forKey: .name)
+            if !aliases.isEmpty { try c.encode(aliases, forKey: .aliases) }
+        }
+    }
+    struct Component: Encodable {
+        var id: String
+        enum CodingKeys: String, CodingKey { case id = "@id" }
+    }
+    struct Product: Encodable {
+        var id: String
+        var subcomponents: [Component]
+        enum CodingKeys: String, CodingKey {
+            case id = "@id"
+            case subcomponents
+        }
+    }
+    struct Statement: Encodable {
+        var vulnerability: Vulnerability
+        var status: VEXStatus
+        var products: [Product]
+        var justification: String?
+        var impactStatement: String?
+        var actionStatement: String?
+        var statusNotes: String?
+        enum CodingKeys: String, CodingKey {
+            case vulnerability, status, products, justification
+            case impactStatement = "impact_statement"
+            case actionStatement = "action_statement"
+            case statusNotes = "status_notes"
+        }
+    }
+    var context = "https://openvex.dev/ns/v0.2.0"
+    var id: String
+    var author: String
+    var timestamp: String
+    var version = 1
+    var tooling = "harden \(hardenToolVersion)"
+    var statements: [Statement]
+    enum CodingKeys: String, CodingKey {
+        case context = "@context"
+        case id = "@id"
+        case author, timestamp, version, tooling, statements
     }
 }

@@ -155,7 +155,7 @@ struct FleetHostileTests {
                 let ids = try await fleet.submit(String(decoding: body, as: UTF8.self))
                 _ = try fleet.work(1)
                 let job = try await fleet.job(ids[0])
-                #expect(job.state == "failed" && job.attempts == 1, "\(job)")
+                #expect(job.state == .failed && job.attempts == 1, "\(job)")
                 #expect(job.error?.contains("not a volume name") == true, "\(job.error ?? "")")
                 let written = try HostFS.listDirectory(target)
                 #expect(written.isEmpty, "written into the target: \(written)")
@@ -225,7 +225,7 @@ struct FleetHostileTests {
                 ]
                 for id in ids {
                     let job = try await fleet.job(id)
-                    #expect(job.state == "failed" && job.attempts == 1, "\(id): \(job.state) \(job.error ?? "")")
+                    #expect(job.state == .failed && job.attempts == 1, "\(id): \(job.state) \(job.error ?? "")")
                     #expect(job.startedAt != nil)
                     let text = String(decoding: try JSONEncoder().encode(job), as: UTF8.self)
                     for e in encodings { #expect(!text.contains(e), "job \(id) holds the secret") }
@@ -320,7 +320,7 @@ struct FleetHostileTests {
                         _ = try fleet.work(
                             1, ["--creds-file", dir + "/creds", "--tls-verify=false", "--timeout", "10"])
                         let job = try await fleet.job(ids[0])
-                        #expect(job.state == "failed", "\(mode): \(job.state) \(job.error ?? "")")
+                        #expect(job.state == .failed, "\(mode): \(job.state) \(job.error ?? "")")
                         let requests = registry.requests
                         for r in requests {
                             #expect(
@@ -385,13 +385,13 @@ struct FleetHostileTests {
                 #expect(Date().timeIntervalSince(started) < 60)
                 let wedge = try await fleet.job(ids[0])
                 #expect(
-                    wedge.state == "failed" && wedge.error?.contains("not a regular file") == true,
+                    wedge.state == .failed && wedge.error?.contains("not a regular file") == true,
                     "\(wedge.error ?? "")")
                 let outside = try await fleet.job(ids[1])
                 #expect(
-                    outside.state == "failed" && outside.error?.contains("outside the directories") == true,
+                    outside.state == .failed && outside.error?.contains("outside the directories") == true,
                     "\(outside.error ?? "")")
-                #expect(try await fleet.job(ids[2]).state == "succeeded")
+                #expect(try await fleet.job(ids[2]).state == .succeeded)
 
                 // The deadline: a registry that never answers holds the job; past --job-timeout it fails, the next runs.
                 try await withTemporaryDirectory { rdir in
@@ -412,8 +412,8 @@ struct FleetHostileTests {
                     #expect(Date().timeIntervalSince(t0) < 60)
                     let first = try await fleet.job(more[0])
                     #expect(
-                        first.state == "failed" && first.error?.contains("deadline") == true, "\(first.error ?? "")")
-                    #expect(try await fleet.job(more[1]).state == "succeeded")
+                        first.state == .failed && first.error?.contains("deadline") == true, "\(first.error ?? "")")
+                    #expect(try await fleet.job(more[1]).state == .succeeded)
                 }
             }
         }

@@ -335,7 +335,7 @@ struct FleetTests {
                     #expect(try await store.renew(job: a.id, worker: "A", policy: short) == false)
                     #expect(try await store.record(job: b.id, worker: "B", result: result) != nil)
                     #expect(try await store.record(job: b.id, worker: "B", result: result) == nil, "recorded twice")
-                    #expect(try await store.job(ids[0])?.state == "succeeded")
+                    #expect(try await store.job(ids[0])?.state == .succeeded)
                     var results = 0
                     for try await n in try await store.client.query(
                         "SELECT count(*) FROM job_results", logger: FleetFixture.logger
@@ -354,7 +354,7 @@ struct FleetTests {
                         try await store.requeueExpired()
                     }
                     let failed = try #require(try await store.job(lost[0]))
-                    #expect(failed.state == "failed" && failed.attempts == 2)
+                    #expect(failed.state == .failed && failed.attempts == 2)
                     #expect(failed.error?.contains("expired") == true, "\(failed.error ?? "")")
                 }
             }
@@ -440,7 +440,7 @@ struct FleetTests {
                 let decoder = JSONDecoder()
                 decoder.dateDecodingStrategy = .iso8601
                 let done = try decoder.decode([FleetJob].self, from: Data(wo.utf8))
-                #expect(done.allSatisfy { $0.state == "succeeded" })
+                #expect(done.allSatisfy { $0.state == .succeeded })
                 #expect(done.first { $0.id == killed }?.attempts == 2, "the killed job ran again")
                 let w2 = try pid("w2")
                 try await FleetStore.with(url: pg.url, logger: FleetFixture.logger, firstAnswer: FleetFixture.patience)
@@ -508,7 +508,7 @@ struct FleetTests {
                 let refused = try JSONDecoder.iso8601.decode([FleetJob].self, from: Data(jl.utf8)).first {
                     $0.id == local
                 }
-                #expect(refused?.state == "failed" && refused?.attempts == 1, "\(jl)")
+                #expect(refused?.state == .failed && refused?.attempts == 1, "\(jl)")
                 #expect(refused?.error?.contains("registry images only") == true, "\(refused?.error ?? "")")
                 let (s1, o1) = try runProcess(
                     [
@@ -586,7 +586,7 @@ struct FleetTests {
                 let (_, j6) = try runProcess(
                     [hardenBinary, "fleet", "wait", String(composeJob), "--format", "json"], environment: env)
                 let done = try JSONDecoder.iso8601.decode([FleetJob].self, from: Data(j6.utf8))
-                #expect(done.first?.state == "succeeded", "\(j6)")
+                #expect(done.first?.state == .succeeded, "\(j6)")
                 let (_, o7) = try runProcess(
                     [hardenBinary, "fleet", "image", digest, "--format", "json"], environment: env)
                 let again = try decoder.decode(ImageDetail.self, from: Data(o7.utf8))
@@ -700,7 +700,7 @@ struct FleetTests {
                         #expect(events.count == gained, "\(events.count) events for \(gained) new findings")
                         #expect(
                             events.allSatisfy {
-                                $0.vulnerability == "CVE-2099-0020" && $0.severity == "high" && !$0.image.isEmpty
+                                $0.vulnerability == "CVE-2099-0020" && $0.severity == .high && !$0.image.isEmpty
                             })
                         #expect(
                             Set(events.map { "\($0.image) \($0.package)" }).count == events.count,

@@ -2,6 +2,7 @@
 import Foundation
 import HardenArchive
 import HardenCore
+import HardenDpkg
 import HardenOCI
 import HardenPackages
 import HardenPatch

@@ -2,6 +2,7 @@
 import ArgumentParser
 import Foundation
 import HardenCore
+import HardenFeeds
 import HardenOCI
 import HardenPackages
 import HardenReport
@@ -97,14 +98,10 @@ extension Application {
         public func run() async throws {
             let logger = global.makeLogger()
             let sources = source.isEmpty ? FeedSource.defaults : try source.map { try FeedSource(parsing: $0) }
-            let cache = HostFS.split(HostFS.absolute(database.path)).0 + "/feeds"
             let quiet = global.quiet
-            let results = try await FeedDownloader(cacheDirectory: cache, logger: logger).download(sources) { line in
-                if !quiet { writeStandardError("update: \(line)\n") }
+            let summaries = try await FeedUpdate.run(database: database.path, sources: sources, logger: logger) {
+                if !quiet { writeStandardError("update: \($0)\n") }
             }
-            var parsed: [ParsedFeed] = []
-            for r in results { parsed += try FeedParser.load(r.path) }
-            let summaries = try VulnerabilityDatabase.importFeeds(parsed, into: database.path)
             if !quiet {
                 for s in summaries { writeStandardError(DBImport.describe(s) + "\n") }
             }

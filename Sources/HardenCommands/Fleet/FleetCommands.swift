@@ -141,7 +141,7 @@ extension Application {
             while done.count < ids.count {
                 for id in ids where done[id] == nil {
                     let job: FleetJob = try await client.get("/v1/jobs/\(id)")
-                    if job.state == JobState.succeeded.rawValue || job.state == JobState.failed.rawValue {
+                    if job.state == .succeeded || job.state == .failed {
                         done[id] = job
                     }
                 }
@@ -159,7 +159,7 @@ extension Application {
                 for j in jobs {
                     let s = j.summary
                     rows.append([
-                        String(j.id), j.state, j.image, s.map { String($0.packages) } ?? "",
+                        String(j.id), j.state.rawValue, j.image, s.map { String($0.packages) } ?? "",
                         s.map { String($0.findings) } ?? "",
                         s.map { String($0.bySeverity["critical"] ?? 0) } ?? "",
                         s.map { String($0.bySeverity["high"] ?? 0) } ?? "",
@@ -171,7 +171,7 @@ extension Application {
                 }
                 try Output.emit(TextTable(rows: rows).render() + "\n", to: nil)
             }
-            let failed = jobs.filter { $0.state == JobState.failed.rawValue }
+            let failed = jobs.filter { $0.state == .failed }
             if !failed.isEmpty {
                 writeStandardError("harden: \(failed.count) of \(jobs.count) job(s) failed\n")
                 throw ExitCode(1)
@@ -197,7 +197,7 @@ extension Application {
             var rows = [["JOB", "ACTION", "STATE", "ATTEMPTS", "IMAGE", "WORKER", "ERROR"]]
             for j in jobs {
                 rows.append([
-                    String(j.id), j.action, j.state, "\(j.attempts)/\(j.maxAttempts)", j.image, j.worker ?? "",
+                    String(j.id), j.action.rawValue, j.state.rawValue, "\(j.attempts)/\(j.maxAttempts)", j.image, j.worker ?? "",
                     j.error ?? "",
                 ])
             }
@@ -303,8 +303,8 @@ extension Application {
             var rows = [["IMAGE", "DIGEST", "PACKAGE", "VERSION", "SEVERITY", "FIX"]]
             for r in a.images {
                 rows.append([
-                    r.references.first ?? "", String(r.digest.prefix(19)), r.package, r.version, r.severity,
-                    r.fixedVersions.isEmpty ? r.fixState : r.fixedVersions.joined(separator: ","),
+                    r.references.first ?? "", String(r.digest.prefix(19)), r.package, r.version, r.severity.rawValue,
+                    r.fixedVersions.isEmpty ? r.fixState.rawValue : r.fixedVersions.joined(separator: ","),
                 ])
             }
             try Output.emit(TextTable(rows: rows).render() + "\n", to: nil)

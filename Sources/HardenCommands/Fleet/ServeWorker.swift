@@ -3,6 +3,7 @@ import ArgumentParser
 import Foundation
 import HardenCompose
 import HardenCore
+import HardenFeeds
 import HardenFleet
 import HardenOCI
 import HardenPackages
@@ -131,8 +132,7 @@ extension Application {
                         "--token-file: no API token is stored yet; give a file with at least one admin token")
                 }
                 let updater: @Sendable () async throws -> Void = {
-                    let update = try DBUpdate.parse(["--db", dbPath, "--quiet"])
-                    try await update.run()
+                    _ = try await FeedUpdate.run(database: dbPath, logger: logger)
                 }
                 let server = FleetServer(store: store, configuration: settings, updater: updater, logger: logger)
                 try await server.run { port in

@@ -141,13 +141,14 @@ extension Application {
             options.verify = !noVerify
             // Probes given here run in the verification besides the profile's (an imported profile has none).
             let given = try probes.runOptions(sensors: [])
-            options.run.httpProbes = given.httpProbes
-            options.run.execProbes = given.execProbes
-            options.run.probeScripts = given.probeScripts
-            options.run.probeTimeout = given.probeTimeout
-            options.run.limits = given.limits
-            options.run.network = given.network  // the profile's own network mode, when it recorded one, wins
-            if let d = given.duration { options.run.duration = d }
+            var run = RunOptions()
+            run.httpProbes = given.httpProbes
+            run.execProbes = given.execProbes
+            run.probeScripts = given.probeScripts
+            run.probeTimeout = given.probeTimeout
+            run.limits = given.limits
+            run.network = given.network  // the profile's own network mode, when it recorded one, wins
+            if let d = given.duration { run.duration = d }
             if options.verify, runtimeProfile.runs.allSatisfy({ $0.probes.isEmpty }),
                 given.httpProbes.isEmpty && given.execProbes.isEmpty
                     && given.probeScripts.isEmpty
@@ -159,11 +160,11 @@ extension Application {
             }
             // Verification starts the container (and its services) with the settings it was profiled with.
             for w in try await settings.apply(
-                to: &options.run, imageOptions: imageOptions, target: reference, logger: logger)
+                to: &run, imageOptions: imageOptions, target: reference, logger: logger)
             {
                 writeStandardError("harden: warning: \(w)\n")
             }
-            if let recorded = runtimeProfile.runs.last?.settings, options.run.settings.isEmpty, options.verify {
+            if let recorded = runtimeProfile.runs.last?.settings, run.settings.isEmpty, options.verify {
                 writeStandardError(
                     "harden: warning: \(profile) was recorded with settings (variables \(recorded.environment.joined(separator: ", ")); \(recorded.mounts.count) mounts); verification runs without them unless they are given again\n"
                 )
@@ -173,7 +174,7 @@ extension Application {
             let before = try data.findings(sbom)
             var result = try await MinifyStage.run(
                 img, reference: reference.description, sbom: sbom, context: context, profile: runtimeProfile,
-                findings: before, data: data, options: options, logger: logger)
+                findings: before, data: data, options: options, run: run, logger: logger)
             progress.finish()
             if let before, let after = try data.findings(result.sbomAfter) {
                 let evidence = try MinifyStage.evidence(
@@ -206,8 +207,8 @@ extension Application {
             t.rows.append(["files", "\(r.before.files)", "\(r.after.files)"])
             t.rows.append(["packages", "\(r.before.packages)", "\(r.after.packages)"])
             if let v = r.vulnerabilities {
-                for s in Severity.descending.map(\.rawValue) where (v["before"]?[s] ?? 0) + (v["after"]?[s] ?? 0) > 0 {
-                    t.rows.append(["vulnerabilities \(s)", "\(v["before"]?[s] ?? 0)", "\(v["after"]?[s] ?? 0)"])
+                for s in Severity.descending.map(\.rawValue) where (v.before[s] ?? 0) + (v.after[s] ?? 0) > 0 {
+                    t.rows.append(["vulnerabilities \(s)", "\(v.before[s] ?? 0)", "\(v.after[s] ?? 0)"])
                 }
             }
             var out =

@@ -2,7 +2,6 @@
 // binary package, and a Packages index read lazily by package name.
 import HardenCore
 import HardenPackages
-import HardenVulnDB
 
 /// One alternative of a dependency: `name[:arch] [(op version)]`.
 public struct Relation: Sendable, Equatable, CustomStringConvertible {

@@ -5,6 +5,7 @@ import HardenArchive
 import HardenCore
 import HardenPackages
 import HardenSBOM
+import HardenVulnDB
 import HardenSystem
 import Logging
 import NIOCore
@@ -188,5 +189,20 @@ public enum HTTPRetry {
             }
             try await Task.sleep(nanoseconds: UInt64(attempt) * 500_000_000)
         }
+    }
+}
+
+/// `harden db update` and the fleet server's feed updater: download the feeds (cached next to the database,
+/// revalidated), parse them and import them into the database atomically.
+public enum FeedUpdate {
+    public static func run(
+        database path: String, sources: [FeedSource] = FeedSource.defaults, logger: Logger,
+        onLine: @escaping @Sendable (String) -> Void = { _ in }
+    ) async throws -> [VulnerabilityDatabase.ImportSummary] {
+        let cache = HostFS.split(HostFS.absolute(path)).0 + "/feeds"
+        let results = try await FeedDownloader(cacheDirectory: cache, logger: logger).download(sources, progress: onLine)
+        var parsed: [ParsedFeed] = []
+        for r in results { parsed += try FeedParser.load(r.path) }
+        return try VulnerabilityDatabase.importFeeds(parsed, into: path)
     }
 }

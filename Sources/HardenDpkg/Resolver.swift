@@ -3,7 +3,6 @@
 // breaks and conflicts of the new versions satisfied from the same repositories. Never removes a package.
 import HardenCore
 import HardenPackages
-import HardenVulnDB
 
 /// A package as the image's dpkg database records it.
 public struct InstalledPackage: Sendable {
