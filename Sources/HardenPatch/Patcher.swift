@@ -147,56 +147,14 @@ public final class AptPatcher: PackagePatcher {
             FileTree.osReleaseFiles.prefix(2).lazy.compactMap { context.content($0) }.first ?? [])
 
         // The image's APT configuration: sources and trusted keys.
-        let aptPaths = tree.nodes.keys.filter { p in
-            let s = String(decoding: p.bytes, as: UTF8.self)
-            return s == "etc/apt/sources.list" || s == "etc/apt/trusted.gpg"
-                || (s.hasPrefix("etc/apt/sources.list.d/") && (s.hasSuffix(".list") || s.hasSuffix(".sources")))
-                || (s.hasPrefix("etc/apt/trusted.gpg.d/") && (s.hasSuffix(".gpg") || s.hasSuffix(".asc")))
-                || (s.hasPrefix("usr/share/keyrings/") && (s.hasSuffix(".gpg") || s.hasSuffix(".asc")))
-        }
-        // Captured by the catalog's layer scan (LayerScan's capture rules).
-        var aptFiles: [RawPath: [UInt8]] = [:]
-        for p in aptPaths { aptFiles[p] = context.content(p) }
-        var sources: [AptSource] = []
-        for (p, bytes) in aptFiles.sorted(by: { $0.key < $1.key }) {
-            let s = String(decoding: p.bytes, as: UTF8.self)
-            if s.hasSuffix(".sources") { sources += try AptSources.parseDeb822(bytes, file: "/" + s) }
-            if s.hasSuffix(".list") || s == "etc/apt/sources.list" {
-                sources += AptSources.parseOneLine(bytes, file: "/" + s)
-            }
-        }
+        let (aptFiles, sources) = try Self.aptConfiguration(context)
         phase("read the APT configuration")
         let (repos, notes) = try AptSources.complete(sources, osRelease: osRelease, mirror: options.mirror)
         let hostKeys = try options.keyrings.map { try HostFS.readFile($0, limit: 16 << 20) }
-        func keyrings(for source: AptSource) -> [[UInt8]] {
-            var keys: [[UInt8]] = []
-            if let signed = source.signedBy {
-                if signed.contains("BEGIN PGP PUBLIC KEY BLOCK") {
-                    keys.append(
-                        Array(
-                            signed.textLines().map { $0.trimming(" ") == "." ? "" : $0.trimming(" ") }.joined(
-                                separator: "\n"
-                            )
-                            .utf8))
-                } else {
-                    for path in signed.split(whereSeparator: { $0 == " " || $0 == "," }) {
-                        if let b = aptFiles[RawPath(String(path.drop { $0 == "/" })).normalized] { keys.append(b) }
-                    }
-                }
-            }
-            if keys.isEmpty {
-                // apt's default: trusted.gpg and trusted.gpg.d; harden adds the distribution's archive keyrings.
-                keys = aptFiles.filter { p, _ in
-                    let s = String(decoding: p.bytes, as: UTF8.self)
-                    return s.hasPrefix("etc/apt/trusted.gpg") || s.hasSuffix("-archive-keyring.gpg")
-                }.sorted { $0.key < $1.key }.map(\.value)
-            }
-            return keys + hostKeys
-        }
 
         // Repositories, verified.
         // Every suite at once (their InRelease round trips and index downloads overlap); results in source order.
-        let keysBySource = repos.map { keyrings(for: $0) }
+        let keysBySource = repos.map { Self.keyrings(for: $0, aptFiles: aptFiles) + hostKeys }
         let fetched: [FetchedRepository] = try await withThrowingTaskGroup(of: (Int, FetchedRepository).self) { group in
             for (i, s) in repos.enumerated() {
                 let keys = keysBySource[i]
@@ -210,36 +168,7 @@ public final class AptPatcher: PackagePatcher {
         let resolver = Resolver(installed: installed, indexes: fetched.flatMap(\.indexes), architecture: architecture)
 
         // What to upgrade, and why.
-        var wanted: [String: String] = [:]
-        var fixes: [String: Set<String>] = [:]
-        var unfixed: [PatchReport.Unfixed] = []
-        let dpkg = DpkgVersion()
-        let bySource = Dictionary(grouping: installed, by: \.source)
-        for f in (findings ?? []) where f.package.type == "deb" && f.fixState == .fixed && f.suppressed == nil {
-            guard let inst = installed.first(where: { $0.name == f.package.name }) else { continue }
-            let c = resolver.candidate(inst.name, installedArch: inst.architecture)
-            let needed = f.fixedVersions.min { dpkg.compare($0, $1) < 0 }
-            if let c, let needed, dpkg.compare(c.sourceVersion, needed) >= 0 || dpkg.compare(c.version, needed) >= 0,
-                dpkg.compare(c.version, inst.version) > 0
-            {
-                // The whole source package moves together (libssl3 with openssl).
-                for sibling in bySource[inst.source] ?? [] {
-                    if let sc = resolver.candidate(sibling.name, installedArch: sibling.architecture),
-                        sc.sourceVersion == c.sourceVersion,
-                        dpkg.compare(sc.version, sibling.version) > 0
-                    {
-                        wanted[sibling.name] = wanted[sibling.name] ?? "fixes \(f.id)"
-                        fixes[sibling.name, default: []].insert(f.id)
-                    }
-                }
-            } else {
-                unfixed.append(
-                    .init(
-                        vulnerability: f.id, package: f.package.name, version: f.package.version,
-                        fixedIn: f.fixedVersions,
-                        candidate: c?.version))
-            }
-        }
+        var (wanted, fixes, unfixed) = Self.upgradesFixing(findings ?? [], installed: installed, resolver: resolver)
         if options.all {
             for name in resolver.upgradable() where wanted[name] == nil { wanted[name] = "newer version (--all)" }
         }
@@ -262,26 +191,12 @@ public final class AptPatcher: PackagePatcher {
 
         // The image's bytes of the conffiles the upgraded packages own (to tell changed ones from shipped ones): read
         // from the image on one core while the packages download.
-        var conffilePaths = Set<RawPath>()
-        for p in plan.values {
-            for line in (p.installed?.stanza["Conffiles"] ?? "").textLines() {
-                if let f = line.split(separator: " ").first, f.hasPrefix("/") {
-                    conffilePaths.insert(tree.resolveParents(RawPath(String(f.dropFirst())).normalized))
-                }
-            }
-        }
+        var conffilePaths = Self.conffilePaths(plan.values, tree: tree)
         // Small /etc files are captured by the catalog's layer scan; others are read from the image, on one core while
         // the packages download.
         conffilePaths.insert(RawPath("etc/ld.so.cache"))  // for the ldconfig trigger
         let (infoFiles, oldLists, owners) = Self.infoFiles(context: context, database: database, installed: installed)
-        // For the update-ca-certificates trigger: the certificates, the configuration and /etc/ssl/certs.
-        let caInputs =
-            plan.values.contains {
-                $0.package.name == "ca-certificates"
-                    || (oldLists[$0.package.name] ?? []).contains {
-                        $0.hasPrefix(CACertificateInputs.certsPrefix.absoluteDescription)
-                    }
-            } ? CACertificateInputs.locate(tree) : nil
+        let caInputs = Self.caCertificateInputs(plan.values, oldLists: oldLists, tree: tree)
         if let caInputs { conffilePaths.formUnion(caInputs.paths) }
         var conffiles: [RawPath: [UInt8]] = [:]
         for p in conffilePaths { conffiles[p] = context.content(p) }
@@ -290,18 +205,7 @@ public final class AptPatcher: PackagePatcher {
 
         // Download and verify, four at a time.
         let planned = plan.values.sorted { $0.package.name < $1.package.name }
-        let suites = fetched.map(\.source)
-        let paths: [String] = try await withThrowingTaskGroup(of: (Int, String).self) { group in
-            var out: [(Int, String)] = []
-            for (i, p) in planned.enumerated() {
-                if i >= 4, let done = try await group.next() { out.append(done) }
-                let url = suites[p.package.repository].uri + "/" + p.package.filename
-                let (sha, size) = (p.package.sha256, p.package.size)
-                group.addTask { (i, try await client.fetchVerified(url, sha256: sha, size: size)) }
-            }
-            for try await done in group { out.append(done) }
-            return out.sorted { $0.0 < $1.0 }.map(\.1)
-        }
+        let paths = try await Self.download(planned, suites: fetched.map(\.source), client: client)
         let entries = zip(planned, paths).map { LayerPlanEntry(planned: $0, path: $1) }
         phase("downloaded \(entries.count) packages")
         conffiles.merge(try await conffilesRead) { a, _ in a }
@@ -317,14 +221,12 @@ public final class AptPatcher: PackagePatcher {
             store: store)
 
         phase("wrote the layer")
-        report.packages = plan.values.sorted { $0.package.name < $1.package.name }.map { p in
-            .init(
+        report.packages = planned.map { p in
+            PatchReport.Package(
                 name: p.package.name, architecture: p.package.architecture, from: p.installed?.version,
-                to: p.package.version,
-                source: p.package.source, sourceVersion: p.package.sourceVersion,
-                fixes: (fixes[p.package.name] ?? []).sorted(),
-                reasons: p.reasons, bytesAdded: layer.bytesAdded[p.package.name] ?? 0,
-                scriptsNotRun: layer.scripts[p.package.name] ?? [])
+                to: p.package.version, source: p.package.source, sourceVersion: p.package.sourceVersion,
+                fixes: (fixes[p.package.name] ?? []).sorted(), reasons: p.reasons,
+                bytesAdded: layer.bytesAdded[p.package.name] ?? 0, scriptsNotRun: layer.scripts[p.package.name] ?? [])
         }
         report.conffilesKept = layer.conffilesKept.sorted()
         report.removedFiles = layer.whiteouts.sorted()
@@ -333,6 +235,41 @@ public final class AptPatcher: PackagePatcher {
         report.caCertificates = layer.caCertificates
 
         // The image: the original layers, then the patch layer; labels name the patch.
+        let patched = try Self.assemble(image, layer: layer, report: report, mtime: mtime, store: store)
+        return PatchResult(
+            image: patched, report: report,
+            vex: try Self.vex(report, image: patched, osID: context.os?.id ?? OSInfo.assumedDpkgID), changed: true)
+    }
+
+    /// The image paths of the conffiles the upgraded packages own (their bytes tell changed ones from shipped ones).
+    static func conffilePaths(_ plan: some Sequence<PlannedPackage>, tree: FileTree) -> Set<RawPath> {
+        var paths = Set<RawPath>()
+        for p in plan {
+            for line in (p.installed?.stanza["Conffiles"] ?? "").textLines() {
+                if let f = line.split(separator: " ").first, f.hasPrefix("/") {
+                    paths.insert(tree.resolveParents(RawPath(String(f.dropFirst())).normalized))
+                }
+            }
+        }
+        return paths
+    }
+
+    /// For the update-ca-certificates trigger, when the plan touches certificates: the certificates, the
+    /// configuration and /etc/ssl/certs.
+    static func caCertificateInputs(
+        _ plan: some Sequence<PlannedPackage>, oldLists: [String: [String]], tree: FileTree
+    ) -> CACertificateInputs? {
+        let certs = CACertificateInputs.certsPrefix.absoluteDescription
+        let touches = plan.contains {
+            $0.package.name == "ca-certificates" || (oldLists[$0.package.name] ?? []).contains { $0.hasPrefix(certs) }
+        }
+        return touches ? CACertificateInputs.locate(tree) : nil
+    }
+
+    /// The patched image: the original layers, then the patch layer; history and labels name the patch.
+    static func assemble(
+        _ image: Image, layer: PatchLayerResult, report: PatchReport, mtime: Int64, store: DirectoryBlobStore
+    ) throws -> Image {
         var config = image.config
         config.rootfs.diffIDs.append(layer.diffID)
         let created = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: TimeInterval(mtime)))
@@ -354,10 +291,105 @@ public final class AptPatcher: PackagePatcher {
             source: "patched", config: config, layers: image.layers.map(\.descriptor) + [layer.descriptor],
             store: combined,
             configStore: store)
-        return PatchResult(
-            image: patched, report: report,
-            vex: try Self.vex(report, image: patched, osID: context.os?.id ?? OSInfo.assumedDpkgID), changed: true)
+        return patched
     }
+
+    /// The image's APT configuration, as the layer scan captured it: sources.list(.d) and the trusted keys.
+    static func aptConfiguration(_ context: CatalogContext) throws -> (files: [RawPath: [UInt8]], sources: [AptSource]) {
+        let aptPaths = context.tree.nodes.keys.filter { p in
+            let s = String(decoding: p.bytes, as: UTF8.self)
+            return s == "etc/apt/sources.list" || s == "etc/apt/trusted.gpg"
+                || (s.hasPrefix("etc/apt/sources.list.d/") && (s.hasSuffix(".list") || s.hasSuffix(".sources")))
+                || (s.hasPrefix("etc/apt/trusted.gpg.d/") && (s.hasSuffix(".gpg") || s.hasSuffix(".asc")))
+                || (s.hasPrefix("usr/share/keyrings/") && (s.hasSuffix(".gpg") || s.hasSuffix(".asc")))
+        }
+        var aptFiles: [RawPath: [UInt8]] = [:]
+        for p in aptPaths { aptFiles[p] = context.content(p) }
+        var sources: [AptSource] = []
+        for (p, bytes) in aptFiles.sorted(by: { $0.key < $1.key }) {
+            let s = String(decoding: p.bytes, as: UTF8.self)
+            if s.hasSuffix(".sources") { sources += try AptSources.parseDeb822(bytes, file: "/" + s) }
+            if s.hasSuffix(".list") || s == "etc/apt/sources.list" {
+                sources += AptSources.parseOneLine(bytes, file: "/" + s)
+            }
+        }
+        return (aptFiles, sources)
+    }
+
+    /// The keys a source's Release must be signed with: its Signed-By (inline or files of the image), else apt's
+    /// default (trusted.gpg and trusted.gpg.d) and the distribution's archive keyrings.
+    static func keyrings(for source: AptSource, aptFiles: [RawPath: [UInt8]]) -> [[UInt8]] {
+        var keys: [[UInt8]] = []
+        if let signed = source.signedBy {
+            if signed.contains("BEGIN PGP PUBLIC KEY BLOCK") {
+                let lines = signed.textLines().map { $0.trimming(" ") == "." ? "" : $0.trimming(" ") }
+                keys.append(Array(lines.joined(separator: "\n").utf8))
+            } else {
+                for path in signed.split(whereSeparator: { $0 == " " || $0 == "," }) {
+                    if let b = aptFiles[RawPath(String(path.drop { $0 == "/" })).normalized] { keys.append(b) }
+                }
+            }
+        }
+        if keys.isEmpty {
+            keys = aptFiles.filter { p, _ in
+                let s = String(decoding: p.bytes, as: UTF8.self)
+                return s.hasPrefix("etc/apt/trusted.gpg") || s.hasSuffix("-archive-keyring.gpg")
+            }.sorted { $0.key < $1.key }.map(\.value)
+        }
+        return keys
+    }
+
+    /// The packages to upgrade for the fixable findings (the whole source package moves together: libssl3 with
+    /// openssl), the vulnerabilities each fixes, and the findings no candidate fixes.
+    static func upgradesFixing(_ findings: [Finding], installed: [InstalledPackage], resolver: Resolver) -> (
+        wanted: [String: String], fixes: [String: Set<String>], unfixed: [PatchReport.Unfixed]
+    ) {
+        var wanted: [String: String] = [:]
+        var fixes: [String: Set<String>] = [:]
+        var unfixed: [PatchReport.Unfixed] = []
+        let dpkg = DpkgVersion()
+        let bySource = Dictionary(grouping: installed, by: \.source)
+        for f in findings where f.package.type == "deb" && f.fixState == .fixed && f.suppressed == nil {
+            guard let inst = installed.first(where: { $0.name == f.package.name }) else { continue }
+            let c = resolver.candidate(inst.name, installedArch: inst.architecture)
+            let needed = f.fixedVersions.min { dpkg.compare($0, $1) < 0 }
+            guard let c, let needed, dpkg.compare(c.sourceVersion, needed) >= 0 || dpkg.compare(c.version, needed) >= 0,
+                dpkg.compare(c.version, inst.version) > 0
+            else {
+                unfixed.append(
+                    .init(
+                        vulnerability: f.id, package: f.package.name, version: f.package.version,
+                        fixedIn: f.fixedVersions, candidate: c?.version))
+                continue
+            }
+            for sibling in bySource[inst.source] ?? [] {
+                if let sc = resolver.candidate(sibling.name, installedArch: sibling.architecture),
+                    sc.sourceVersion == c.sourceVersion, dpkg.compare(sc.version, sibling.version) > 0
+                {
+                    wanted[sibling.name] = wanted[sibling.name] ?? "fixes \(f.id)"
+                    fixes[sibling.name, default: []].insert(f.id)
+                }
+            }
+        }
+        return (wanted, fixes, unfixed)
+    }
+
+    /// Downloads the planned packages (each verified against its index's SHA-256 and size), four at a time; paths in
+    /// the order of `planned`.
+    static func download(_ planned: [PlannedPackage], suites: [AptSource], client: AptClient) async throws -> [String] {
+        try await withThrowingTaskGroup(of: (Int, String).self) { group in
+            var out: [(Int, String)] = []
+            for (i, p) in planned.enumerated() {
+                if i >= 4, let done = try await group.next() { out.append(done) }
+                let url = suites[p.package.repository].uri + "/" + p.package.filename
+                let (sha, size) = (p.package.sha256, p.package.size)
+                group.addTask { (i, try await client.fetchVerified(url, sha256: sha, size: size)) }
+            }
+            for try await done in group { out.append(done) }
+            return out.sorted { $0.0 < $1.0 }.map(\.1)
+        }
+    }
+
 
     /// The dpkg database of the image: /var/lib/dpkg/status, or status.d/ (distroless).
     static func database(_ context: CatalogContext) throws -> DpkgDatabase {

@@ -6,6 +6,7 @@ import HardenCore
 import HardenFleet
 import HardenOCI
 import HardenPackages
+import HardenPipeline
 import HardenPolicy
 import HardenReport
 import HardenSBOM
@@ -90,13 +91,14 @@ public struct RunJob: Sendable {
         }
     }
 
+    /// Runs the pipeline on the job's image: the job's options are read by `harden run`'s own parser (after the
+    /// allowlist check), the image is pulled once, and the report is kept as a value (report.json's bytes).
     func run(_ job: ClaimedJob, databasePath: String) async throws -> ImageResult {
         try Self.validate(job.options, limits: limits)
         try limits.checkImage(job.image, what: "the image")
         let scratch = try HostFS.makeTemporaryDirectory(prefix: "harden-job-\(job.id)-")
         defer { try? HostFS.removeTree(scratch) }
-        var args = [job.image, "--db", databasePath, "--report-dir", scratch + "/report", "--quiet"]
-        args += ["-o", job.options.pushTo ?? "oci:\(scratch)/hardened"]
+        var args = [job.image]
         if let p = job.options.platform { args += ["--platform", p] }
         if let policy = job.options.policy {
             try HostFS.writeFileAtomically(scratch + "/policy.yaml", Array(policy.utf8))
@@ -106,26 +108,39 @@ public struct RunJob: Sendable {
             try HostFS.writeFileAtomically(scratch + "/compose.yaml", Array(compose.utf8))
             args += ["--compose", scratch + "/compose.yaml"]
         }
-        args += job.options.arguments ?? []
-        var command = try Application.Run.parse(args)
+        var command = try Application.Run.parse(args + (job.options.arguments ?? []))
         command.imageOptions.creds = imageOptions.creds
         command.imageOptions.credsFile = imageOptions.credsFile
         command.imageOptions.tlsVerify = imageOptions.tlsVerify
         command.imageOptions.hostScopedCredentialsOnly = imageOptions.hostScopedCredentialsOnly
-        do {
-            try await command.run()
-        } catch let e as ExitCode where e.rawValue == 2 {
-            // The run finished and its verdict is "failed" (probe, verification or policy): recorded, not an error.
+
+        let reference = try ImageReference.parse(try command.settings.targetImage(given: command.image))
+        let destination = try job.options.pushTo.map { try ImageReference.parseUntrusted($0) }
+        let data = try VulnerabilityData(path: databasePath)
+        var options = try await command.pipelineOptions(
+            reference: reference, destination: destination ?? reference, data: data, logger: logger)
+        let image = try await command.imageOptions.open(reference, logger: logger)
+        options.tag = command.imageOptions.tag(of: reference, image: image)
+        let logger = self.logger
+        var result = try await Pipeline(logger: logger, vulnerabilities: data) { event in
+            if case .finished(let stage, let seconds, let status, _) = event {
+                logger.debug("job stage", metadata: ["stage": "\(stage.rawValue)", "status": "\(status)", "s": "\(seconds)"])
+            }
+        }.run(image, reference: reference.description, options: options)
+        // The hardened image goes where the job says, only when every gate holds.
+        if let destination, let hardened = result.image, !result.gateFailed {
+            let written = try await command.imageOptions.write(
+                hardened, to: destination, options: ImageWriter.Options(compression: .keep), logger: logger)
+            if let d = written.manifestDigest { result.record.output?.manifestDigest = d.description }
         }
-        let reportBytes = try HostFS.readFile(scratch + "/report/report.json", limit: 256 << 20)
-        let record = try JSONDecoder().decode(RunRecord.self, from: Data(reportBytes))
-        var failures = (record.policy?.violations ?? []).map(\.rule)
-        if record.verdict != .passed && failures.isEmpty { failures = ["run"] }
-        // The image's inventory and findings, as a scan job records them.
-        var result = try await JobRunner(imageOptions: imageOptions, logger: logger, limits: limits).scan(
-            job, databasePath: databasePath)
-        result.report = Data(reportBytes)
-        result.policyFailures = Array(Set(failures)).sorted()
-        return result
+        let reportBytes = try Pipeline.reportFiles(result).first { $0.name == "report.json" }?.bytes ?? []
+        var failures = (result.record.policy?.violations ?? []).map(\.rule)
+        if result.record.verdict != .passed && failures.isEmpty { failures = ["run"] }
+        // The image's inventory and findings, as a scan job records them (the image already pulled).
+        var scanned = try await JobRunner(imageOptions: imageOptions, logger: logger, limits: limits).scan(
+            image, reference: reference.description, labels: job.options.labels ?? [:], databasePath: databasePath)
+        scanned.report = Data(reportBytes)
+        scanned.policyFailures = Array(Set(failures)).sorted()
+        return scanned
     }
 }

@@ -328,14 +328,21 @@ struct JobRunner: Sendable {
         var options = imageOptions
         if let p = job.options.platform { options.platform = p }
         let image = try await options.open(ref, logger: logger)
+        return try await scan(
+            image, reference: ref.description, labels: job.options.labels ?? [:], databasePath: databasePath)
+    }
+
+    /// The inventory and findings of an image already opened.
+    func scan(_ image: Image, reference: String, labels: [String: String], databasePath: String) async throws
+        -> ImageResult
+    {
         let logger = self.logger
         let (sbom, findings) = try await offload {
-            let sbom = try SBOMBuilder(logger: logger).build(image, reference: ref.description)
+            let sbom = try SBOMBuilder(logger: logger).build(image, reference: reference)
             let database = try VulnerabilityDatabase(readingAt: databasePath)
             return (sbom, try Matcher(database: database).match(sbom))
         }
-        return Self.result(
-            sbom: sbom, findings: findings, reference: ref.description, labels: job.options.labels ?? [:])
+        return Self.result(sbom: sbom, findings: findings, reference: reference, labels: labels)
     }
 
     static func result(sbom: SBOM, findings: [Finding], reference: String, labels: [String: String]) -> ImageResult {

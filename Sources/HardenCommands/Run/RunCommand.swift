@@ -84,36 +84,8 @@ extension Application {
             let reference = try ImageReference.parse(try settings.targetImage(given: image))
             let dest = try ImageReference.parse(output)
             try Self.checkReportDirectory(reportDir)
-            var options = PipelineOptions()
-            options.policy = try policy.map { try Policy.load($0) }
-            options.policyFile = policy
             let data = try VulnerabilityData(path: database.path)
-            if options.policy?.needsVulnerabilities == true && data.database == nil {
-                throw HardenError(
-                    .notFound,
-                    "\(database.path): the policy's vulnerability rules need a vulnerability database (harden db import or db update)"
-                )
-            }
-            options.run = try probes.runOptions(sensors: [.fanotify, .ptrace])
-            if let w = try probes.coverageWarning() {
-                if !global.quiet { writeStandardError("harden: warning: \(w)\n") }
-                options.warnings.append(w)
-            }
-            options.warnings += try await settings.apply(
-                to: &options.run, imageOptions: imageOptions, target: reference, logger: logger
-            )
-            .map {
-                "compose: \($0)"
-            }
-            options.allowProbeFailure = probes.allowProbeFailure
-            try keep.apply(to: &options.minify, data: data)
-            options.destination = dest.description
-            if patch || patchAll {
-                var p = PatchOptions()
-                p.all = patchAll
-                p.keyrings = keyring
-                options.patch = p
-            }
+            var options = try await pipelineOptions(reference: reference, destination: dest, data: data, logger: logger)
 
             let quiet = global.quiet
             let ticker = StageTicker(
@@ -173,6 +145,43 @@ extension Application {
                 if result.image != nil { writeStandardError("harden: \(dest) was not written\n") }
                 throw ExitCode(2)
             }
+        }
+
+        /// The pipeline's options from this command's flags: policy, probes, the app's settings (and Compose
+        /// services), keep/preset, patch. `harden run` and the fleet's run jobs both use it.
+        public func pipelineOptions(
+            reference: ImageReference, destination: ImageReference, data: VulnerabilityData, logger: Logger
+        ) async throws -> PipelineOptions {
+            var options = PipelineOptions()
+            options.policy = try policy.map { try Policy.load($0) }
+            options.policyFile = policy
+            if options.policy?.needsVulnerabilities == true && data.database == nil {
+                throw HardenError(
+                    .notFound,
+                    "\(database.path): the policy's vulnerability rules need a vulnerability database (harden db import or db update)"
+                )
+            }
+            options.run = try probes.runOptions(sensors: [.fanotify, .ptrace])
+            if let w = try probes.coverageWarning() {
+                if !global.quiet { writeStandardError("harden: warning: \(w)\n") }
+                options.warnings.append(w)
+            }
+            options.warnings += try await settings.apply(
+                to: &options.run, imageOptions: imageOptions, target: reference, logger: logger
+            )
+            .map {
+                "compose: \($0)"
+            }
+            options.allowProbeFailure = probes.allowProbeFailure
+            try keep.apply(to: &options.minify, data: data)
+            options.destination = destination.description
+            if patch || patchAll {
+                var p = PatchOptions()
+                p.all = patchAll
+                p.keyrings = keyring
+                options.patch = p
+            }
+            return options
         }
 
         /// The file that marks a directory as a harden report, so a later run may replace it.
