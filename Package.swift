@@ -119,7 +119,8 @@ let package = Package(
         // Patch: APT repositories (verified), the resolver, .deb reading and the patch layer.
         .target(
             name: "HardenPatch",
-            dependencies: ["HardenDpkg", 
+            dependencies: [
+                "HardenDpkg",
                 "HardenPackages",
                 "HardenCore", "HardenSystem", "HardenArchive", "HardenOCI", "HardenSBOM", "HardenVulnDB", "HardenELF",
                 .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto"),
@@ -204,7 +205,8 @@ let package = Package(
             swiftSettings: swiftSettings),
         .target(
             name: "HardenCommands",
-            dependencies: ["HardenFeeds", 
+            dependencies: [
+                "HardenFeeds",
                 "HardenPackages",
                 "HardenCore", "HardenSystem", "HardenOCI", "HardenSBOM", "HardenVulnDB", "HardenRegistry",
                 "HardenRegistryAuth",
@@ -298,11 +300,12 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "HardenComposeTests",
-            dependencies: ["HardenCompose", "HardenCore", "HardenSystem", "HardenTestSupport"],
+            dependencies: ["HardenCompose", "HardenCore", "HardenProfile", "HardenSystem", "HardenTestSupport"],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "HardenPatchTests",
-            dependencies: ["HardenDpkg", 
+            dependencies: [
+                "HardenDpkg",
                 "HardenSBOM",
                 "HardenPackages",
                 "HardenPatch", "HardenArchive", "HardenOCI", "HardenSystem", "HardenCore", "HardenTestSupport",

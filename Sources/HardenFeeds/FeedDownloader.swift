@@ -5,8 +5,8 @@ import HardenArchive
 import HardenCore
 import HardenPackages
 import HardenSBOM
-import HardenVulnDB
 import HardenSystem
+import HardenVulnDB
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -167,31 +167,6 @@ public struct FeedDownloader {
     }
 }
 
-/// How every download of harden retries: a transport failure, 429 or 5xx is tried again after a growing pause (up to
-/// `attempts` times); a `HardenError` (a refused answer, a bad digest) ends at once.
-public enum HTTPRetry {
-    /// Thrown by an attempt to ask for another one (the server answered 429 or 5xx).
-    public struct Again: Error { public init() {} }
-
-    public static func run<T>(
-        _ url: String, attempts: Int = 4, _ body: (_ attempt: Int) async throws -> T
-    ) async throws -> T {
-        var attempt = 0
-        while true {
-            attempt += 1
-            do {
-                return try await body(attempt)
-            } catch let e as HardenError {
-                throw e
-            } catch is Again {
-            } catch {
-                if attempt >= attempts { throw HardenError(.io, "\(url): \(error)") }
-            }
-            try await Task.sleep(nanoseconds: UInt64(attempt) * 500_000_000)
-        }
-    }
-}
-
 /// `harden db update` and the fleet server's feed updater: download the feeds (cached next to the database,
 /// revalidated), parse them and import them into the database atomically.
 public enum FeedUpdate {
@@ -200,7 +175,8 @@ public enum FeedUpdate {
         onLine: @escaping @Sendable (String) -> Void = { _ in }
     ) async throws -> [VulnerabilityDatabase.ImportSummary] {
         let cache = HostFS.split(HostFS.absolute(path)).0 + "/feeds"
-        let results = try await FeedDownloader(cacheDirectory: cache, logger: logger).download(sources, progress: onLine)
+        let results = try await FeedDownloader(cacheDirectory: cache, logger: logger).download(
+            sources, progress: onLine)
         var parsed: [ParsedFeed] = []
         for r in results { parsed += try FeedParser.load(r.path) }
         return try VulnerabilityDatabase.importFeeds(parsed, into: path)

@@ -110,7 +110,8 @@ struct Dashboard {
             o +=
                 "<tr><td><a href=\"/vulnerabilities?id=\(Self.esc(f.id))\">\(Self.esc(f.id))</a></td><td class=\"\(f.severity.rawValue)\">\(f.severity.rawValue)</td>"
             o += "<td>\(Self.esc(f.package))</td><td>\(Self.esc(f.version))</td>"
-            o += "<td>\(Self.esc(f.fixedVersions.isEmpty ? f.fixState.rawValue : f.fixedVersions.joined(separator: ", ")))</td>"
+            o +=
+                "<td>\(Self.esc(f.fixedVersions.isEmpty ? f.fixState.rawValue : f.fixedVersions.joined(separator: ", ")))</td>"
             o += "<td>\(f.knownExploited ? "yes" : "")</td><td>\(Self.esc(df.string(from: f.firstSeen)))</td></tr>"
         }
         o += "</tbody></table>"

@@ -2,6 +2,7 @@
 import Foundation
 import HardenCore
 import HardenPackages
+import HardenVulnDB
 import Logging
 import PostgresNIO
 
@@ -38,7 +39,8 @@ extension FleetStore {
         {
             out.append(
                 AffectedImage(
-                    digest: r.0, references: r.1, package: r.2, version: r.3, type: r.4, severity: try Severity(stored: r.5), fixState: try FixState(stored: r.6),
+                    digest: r.0, references: r.1, package: r.2, version: r.3, type: r.4,
+                    severity: try Severity(stored: r.5), fixState: try FixState(stored: r.6),
                     fixedVersions: r.7,
                     firstSeen: r.8))
         }
@@ -154,7 +156,8 @@ extension FleetStore {
                 .self)
         {
             let f = StoredFinding(
-                id: c.0, ids: c.1, packageRef: c.2, package: c.3, version: c.4, type: c.5, severity: try Severity(stored: c.6),
+                id: c.0, ids: c.1, packageRef: c.2, package: c.3, version: c.4, type: c.5,
+                severity: try Severity(stored: c.6),
                 knownExploited: c.7, epss: c.8,
                 fixState: try FixState(stored: c.9), fixedVersions: c.10, firstSeen: c.11, resolvedAt: c.12)
             if f.resolvedAt == nil { active.append(f) } else { resolved.append(f) }

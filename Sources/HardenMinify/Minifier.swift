@@ -155,7 +155,8 @@ public final class Minifier {
             var plan = Planner.plan(input)
             let hardened = ConfigHardening.harden(
                 image.config.config, profile: profile, passwd: passwd, group: group,
-                secretVariables: options.secretVariables, stripSecretEnv: options.stripSecretEnv, allowNonRoot: allowNonRoot,
+                secretVariables: options.secretVariables, stripSecretEnv: options.stripSecretEnv,
+                allowNonRoot: allowNonRoot,
                 sbomPath: Self.sbomPath, source: configDigest)
             for (path, bytes) in hardened.files {
                 plan.overrides[fs.resolve(path)?.path ?? path] = bytes

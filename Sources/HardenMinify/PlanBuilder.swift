@@ -114,7 +114,9 @@ final class PlanBuilder {
     func addPresetPackages() {
         guard input.preset != .aggressive else { return }
         let usedPaths = Set(keep.keys)
-        func isUsed(_ p: SoftwarePackage) -> Bool { p.files.contains { usedPaths.contains($0) && !isDirectoryLink($0) } }
+        func isUsed(_ p: SoftwarePackage) -> Bool {
+            p.files.contains { usedPaths.contains($0) && !isDirectoryLink($0) }
+        }
         for p in input.packages where !p.files.isEmpty && !isUsed(p) {
             let rank = input.vulnerabilityRank[p.id] ?? 0
             let drop = input.preset == .standard ? rank > 0 : rank >= 4
@@ -162,7 +164,8 @@ final class PlanBuilder {
 
     func addNSSModules() {
         let directories = [
-            "/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib/aarch64-linux-gnu", "/usr/lib/aarch64-linux-gnu",
+            "/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib/aarch64-linux-gnu",
+            "/usr/lib/aarch64-linux-gnu",
             "/lib", "/usr/lib",
         ]
         for lib in Planner.nssLibraries {

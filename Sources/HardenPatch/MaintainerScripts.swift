@@ -1,9 +1,9 @@
 import Foundation
-import HardenDpkg
 // harden — which maintainer scripts a patch leaves undone. Scripts are never run; a `preinst` or `postinst` whose only
 // work is what the patch does natively (the ldconfig trigger) or argument checking is not reported, every other one is
 // listed by name so a person can judge.
 import HardenCore
+import HardenDpkg
 import HardenPackages
 
 enum MaintainerScripts {

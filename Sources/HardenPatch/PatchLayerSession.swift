@@ -262,7 +262,8 @@ final class PatchLayerSession {
         guard let bytes = content[RawPath("etc/ld.so.cache")], var cache = try? LdSoCache.parse(bytes) else {
             return "not checked: the image has no readable /etc/ld.so.cache"
         }
-        let cachedDirs = Set(cache.ordered.map { String($0.path[..<($0.path.lastIndex(of: "/") ?? $0.path.startIndex)]) })
+        let cachedDirs = Set(
+            cache.ordered.map { String($0.path[..<($0.path.lastIndex(of: "/") ?? $0.path.startIndex)]) })
         let removed = Set(whiteouts)
         var added: [String] = []
         for lib in sonames

@@ -295,7 +295,8 @@ public final class AptPatcher: PackagePatcher {
     }
 
     /// The image's APT configuration, as the layer scan captured it: sources.list(.d) and the trusted keys.
-    static func aptConfiguration(_ context: CatalogContext) throws -> (files: [RawPath: [UInt8]], sources: [AptSource]) {
+    static func aptConfiguration(_ context: CatalogContext) throws -> (files: [RawPath: [UInt8]], sources: [AptSource])
+    {
         let aptPaths = context.tree.nodes.keys.filter { p in
             let s = String(decoding: p.bytes, as: UTF8.self)
             return s == "etc/apt/sources.list" || s == "etc/apt/trusted.gpg"
@@ -341,7 +342,9 @@ public final class AptPatcher: PackagePatcher {
 
     /// The packages to upgrade for the fixable findings (the whole source package moves together: libssl3 with
     /// openssl), the vulnerabilities each fixes, and the findings no candidate fixes.
-    static func upgradesFixing(_ findings: [Finding], installed: [InstalledPackage], resolver: Resolver) -> (
+    static func upgradesFixing(
+        _ findings: [Finding], installed: [InstalledPackage], resolver: Resolver
+    ) -> (
         wanted: [String: String], fixes: [String: Set<String>], unfixed: [PatchReport.Unfixed]
     ) {
         var wanted: [String: String] = [:]
@@ -389,7 +392,6 @@ public final class AptPatcher: PackagePatcher {
             return out.sorted { $0.0 < $1.0 }.map(\.1)
         }
     }
-
 
     /// The dpkg database of the image: /var/lib/dpkg/status, or status.d/ (distroless).
     static func database(_ context: CatalogContext) throws -> DpkgDatabase {

@@ -159,7 +159,9 @@ public final class Pipeline {
         var files: [String: [UInt8]] = [:]
         // Patch (optional): upgrade what has a published fix; everything after works on the patched image.
         var patch: PatchOutcome?
-        if let patchOptions = options.patch { patch = try await runPatch(given, reference: reference, options: patchOptions) }
+        if let patchOptions = options.patch {
+            patch = try await runPatch(given, reference: reference, options: patchOptions)
+        }
         files.merge(patch?.files ?? [:]) { a, _ in a }
         let patchRecord = patch?.record
         let patchedFixes = patch?.fixes ?? [:]
@@ -251,7 +253,8 @@ public final class Pipeline {
             result, before: before, profile: profile, inspection: outInspection, patchedFixes: patchedFixes,
             options: options, files: &files, into: &record)
         // Checks and the policy, on the output.
-        try await checkOutput(result, inspection: outInspection, profile: profile, findings: after, options: options, into: &record)
+        try await checkOutput(
+            result, inspection: outInspection, profile: profile, findings: after, options: options, into: &record)
         // Checks of the input, for the before/after comparison.
         let inputChecks = ImageChecks.run(
             CheckInput(
@@ -270,7 +273,9 @@ public final class Pipeline {
         var files: [String: [UInt8]]
     }
 
-    func runPatch(_ given: Image, reference: String, options patchOptions: PatchOptions) async throws
+    func runPatch(
+        _ given: Image, reference: String, options patchOptions: PatchOptions
+    ) async throws
         -> PatchOutcome
     {
         let patchStarted = Self.now()
@@ -295,7 +300,8 @@ public final class Pipeline {
             noFixAvailable: Set(r.noFixAvailable.map(\.vulnerability)).count, layerBytes: r.layer?.size ?? 0,
             findingsBefore: before)
         let seconds = Date().timeIntervalSince(clock)
-        onEvent(.finished(stage: .patch, seconds: seconds, status: .ok, detail: "\(r.packages.count) packages upgraded"))
+        onEvent(
+            .finished(stage: .patch, seconds: seconds, status: .ok, detail: "\(r.packages.count) packages upgraded"))
         let original = Self.side(
             given, reference: reference, tree: output.context.tree, packages: output.sbom.packages.count)
         return PatchOutcome(
@@ -352,7 +358,8 @@ public final class Pipeline {
 
     /// The image checks and the policy on the output, into the record (its checks, output side, verdict).
     func checkOutput(
-        _ result: MinifyResult, inspection outInspection: ImageInspection, profile: RuntimeProfile, findings after: [Finding]?,
+        _ result: MinifyResult, inspection outInspection: ImageInspection, profile: RuntimeProfile,
+        findings after: [Finding]?,
         options: PipelineOptions, into record: inout RunRecord
     ) async throws {
         let databaseAge = record.database?.ageDays

@@ -114,7 +114,8 @@ public struct SARIFLog: Encodable {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode("https://json.schemastore.org/sarif-2.1.0.json", forKey: .schema)
         try c.encode("2.1.0", forKey: .version)
-        try c.encode([Run(tool: .init(driver: .init(rules: rules)), results: results, properties: properties)], forKey: .runs)
+        try c.encode(
+            [Run(tool: .init(driver: .init(rules: rules)), results: results, properties: properties)], forKey: .runs)
     }
 
     /// The log as text: pretty-printed, keys sorted, slashes unescaped.

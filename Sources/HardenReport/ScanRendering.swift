@@ -212,7 +212,8 @@ public enum ScanRendering {
             purl: f.package.purl, fixState: f.fixState.rawValue, aliases: f.ids, severity: f.severity.rawValue,
             group: f.group, severitySource: f.severitySource,
             knownExploited: f.kev.map {
-                .init(dateAdded: $0.dateAdded, dueDate: $0.dueDate ?? "", ransomware: $0.knownRansomwareCampaignUse ?? "")
+                .init(
+                    dateAdded: $0.dateAdded, dueDate: $0.dueDate ?? "", ransomware: $0.knownRansomwareCampaignUse ?? "")
             },
             epss: f.epss.map { .init(score: $0.score, percentile: $0.percentile) }, cwes: f.cwes)
     }
@@ -234,10 +235,12 @@ public enum ScanRendering {
     }
 
     static func cdxVulnerability(_ f: Finding) -> CycloneDXVulnerability {
-        var v = CycloneDXVulnerability(bomRef: "\(f.id)|\(f.package.ref)", id: f.id, affects: [.init(ref: f.package.ref)])
+        var v = CycloneDXVulnerability(
+            bomRef: "\(f.id)|\(f.package.ref)", id: f.id, affects: [.init(ref: f.package.ref)])
         if let s = f.suppressed {
             // Suppressed findings are kept with their analysis, as CycloneDX VEX does.
-            v.analysis = .init(state: s.status == "fixed" ? "resolved" : "not_affected", detail: s.justification ?? s.source)
+            v.analysis = .init(
+                state: s.status == "fixed" ? "resolved" : "not_affected", detail: s.justification ?? s.source)
             return v
         }
         v.ratings =

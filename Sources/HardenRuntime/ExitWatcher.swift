@@ -7,6 +7,7 @@ import HardenProfile
 import HardenSystem
 import Logging
 import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #endif

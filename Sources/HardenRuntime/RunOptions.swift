@@ -1,13 +1,13 @@
 // harden — what a container run is given: directories, sensors, probes, limits, network, settings.
 import CHardenSystem
 import Dispatch
+import Glibc
 import HardenCore
 import HardenOCI
 import HardenProfile
 import HardenSystem
 import Logging
 import Synchronization
-import Glibc
 
 /// What to run and how to exercise it.
 public struct RunOptions: Sendable {

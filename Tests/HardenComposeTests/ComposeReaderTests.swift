@@ -3,6 +3,7 @@
 import Foundation
 import HardenCompose
 import HardenCore
+import HardenProfile
 import HardenSystem
 import HardenTestSupport
 import Testing

@@ -7,6 +7,7 @@ import HardenOCI
 import HardenPackages
 import HardenReport
 import HardenSystem
+import HardenVulnDB
 
 /// `--server URL` (env HARDEN_SERVER) and `--token` (env HARDEN_TOKEN).
 public struct FleetClientOptions: ParsableArguments {
@@ -197,7 +198,8 @@ extension Application {
             var rows = [["JOB", "ACTION", "STATE", "ATTEMPTS", "IMAGE", "WORKER", "ERROR"]]
             for j in jobs {
                 rows.append([
-                    String(j.id), j.action.rawValue, j.state.rawValue, "\(j.attempts)/\(j.maxAttempts)", j.image, j.worker ?? "",
+                    String(j.id), j.action.rawValue, j.state.rawValue, "\(j.attempts)/\(j.maxAttempts)", j.image,
+                    j.worker ?? "",
                     j.error ?? "",
                 ])
             }
@@ -268,8 +270,8 @@ extension Application {
             let df = ISO8601DateFormatter()
             for f in d.findings {
                 rows.append([
-                    f.id, f.severity, f.package, f.version,
-                    f.fixedVersions.isEmpty ? f.fixState : f.fixedVersions.joined(separator: ","),
+                    f.id, f.severity.rawValue, f.package, f.version,
+                    f.fixedVersions.isEmpty ? f.fixState.rawValue : f.fixedVersions.joined(separator: ","),
                     f.knownExploited ? "yes" : "", df.string(from: f.firstSeen),
                 ])
             }

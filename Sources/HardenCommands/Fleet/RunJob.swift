@@ -124,7 +124,8 @@ public struct RunJob: Sendable {
         let logger = self.logger
         var result = try await Pipeline(logger: logger, vulnerabilities: data) { event in
             if case .finished(let stage, let seconds, let status, _) = event {
-                logger.debug("job stage", metadata: ["stage": "\(stage.rawValue)", "status": "\(status)", "s": "\(seconds)"])
+                logger.debug(
+                    "job stage", metadata: ["stage": "\(stage.rawValue)", "status": "\(status)", "s": "\(seconds)"])
             }
         }.run(image, reference: reference.description, options: options)
         // The hardened image goes where the job says, only when every gate holds.

@@ -333,7 +333,9 @@ struct JobRunner: Sendable {
     }
 
     /// The inventory and findings of an image already opened.
-    func scan(_ image: Image, reference: String, labels: [String: String], databasePath: String) async throws
+    func scan(
+        _ image: Image, reference: String, labels: [String: String], databasePath: String
+    ) async throws
         -> ImageResult
     {
         let logger = self.logger
