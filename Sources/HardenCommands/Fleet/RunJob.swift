@@ -98,7 +98,8 @@ public struct RunJob: Sendable {
         try limits.checkImage(job.image, what: "the image")
         let scratch = try HostFS.makeTemporaryDirectory(prefix: "harden-job-\(job.id)-")
         defer { try? HostFS.removeTree(scratch) }
-        var args = [job.image]
+        // `-o` is required by the parser; where the image goes is the job's pushTo alone (nothing is written without).
+        var args = [job.image, "-o", job.options.pushTo ?? "oci:\(scratch)/unused"]
         if let p = job.options.platform { args += ["--platform", p] }
         if let policy = job.options.policy {
             try HostFS.writeFileAtomically(scratch + "/policy.yaml", Array(policy.utf8))
