@@ -109,7 +109,9 @@ extension FleetStore {
     }
 
     /// Claims the next job for `worker`: ad-hoc before scheduled, oldest first, skipping rows other workers hold and
-    /// actions at their cap. The claim and the lease are one statement.
+    /// actions at their cap. The claim and the lease are one statement; `started_at` is the time the row was taken
+    /// (`clock_timestamp()`, not the transaction's start, which a claimer may reach long before it gets its row), so
+    /// the claim order can be read back from the database.
     public func claim(worker: String, policy: QueuePolicy) async throws -> ClaimedJob? {
         var capCondition =
             " AND j.action IN (\(policy.actions.map { "'\($0.rawValue)'" }.sorted().joined(separator: ", ")))"
@@ -118,7 +120,7 @@ extension FleetStore {
                 " AND (j.action <> '\(action.rawValue)' OR (SELECT count(*) FROM jobs r WHERE r.state = 'running' AND r.action = '\(action.rawValue)') < \(cap))"
         }
         let sql = """
-            UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = $1, started_at = now(),
+            UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = $1, started_at = clock_timestamp(),
                 lease_expires = now() + make_interval(secs => $2)
             WHERE id = (SELECT j.id FROM jobs j WHERE j.state = 'queued'\(capCondition) ORDER BY j.priority, j.id
                         FOR UPDATE SKIP LOCKED LIMIT 1)
