@@ -94,7 +94,7 @@ struct ScanDecoder {
     private struct Truncated: Error {}
 
     mutating func take(_ n: Int) throws -> ArraySlice<UInt8> {
-        guard n >= 0, at + n <= bytes.count else { throw Truncated() }
+        guard n >= 0, n <= bytes.count - at else { throw Truncated() }
         defer { at += n }
         return bytes[at..<(at + n)]
     }

@@ -1,5 +1,6 @@
 // harden — the classes of SBOM misses found against a peer's fixtures: CRLF text, default gems, the interpreter's
 // own egg-info, Go without modules or with stamped versions, Maven identities, pom.xml-only and name-only jars.
+import Foundation
 import HardenArchive
 import HardenCore
 import HardenOCI
@@ -225,6 +226,20 @@ private func executable(_ path: String, _ body: [UInt8]) -> FixtureEntry {
             try modules(info).contains {
                 $0.name == "github.com/x/tool" && $0.version == "v0.0.0-20230405123456-0123456789ab"
             })
+    }
+
+    /// Found by the fuzzer (CI, stop 39): a string length near Int.max overflowed `at + n` and trapped.
+    @Test func aHugeStringLengthIsRejectedNotATrap() throws {
+        let crash = try #require(
+            Data(
+                base64Encoded:
+                    "QmVhcnIgcmVl/////////////////////////////////////////3//////////////////////AQYVYf9hbG09JSJodHRwczovL2F1dGguZXhhbWVpLnBvL2x0b2tlbiIsc2VydmlbeyJDb2ZuaWciLC9zY29wZT0icmVwb3NpdG9yeTp0L2VwYW1hAAAAAAAAAAAAAAAAAABwOnB1bGwscHVzaCI="
+            ))
+        #expect(GoBinaryCataloger.parse([UInt8](crash)) == nil)
+        var header = [UInt8](repeating: 0, count: 32)
+        header[15] = 2
+        let maxVarint: [UInt8] = [UInt8](repeating: 0xff, count: 8) + [0x7f]
+        #expect(GoBinaryCataloger.parse(header + maxVarint + [1, 2, 3]) == nil)
     }
 }
 

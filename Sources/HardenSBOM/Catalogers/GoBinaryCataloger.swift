@@ -86,7 +86,7 @@ public struct GoBinaryCataloger: Cataloger {
             return nil
         }
         func bytes() -> ArraySlice<UInt8>? {
-            guard let n = varint(), n >= 0, at + n <= b.count else { return nil }
+            guard let n = varint(), n >= 0, n <= b.count - at else { return nil }
             defer { at += n }
             return b[at..<(at + n)]
         }
