@@ -75,6 +75,15 @@ let package = Package(
                 "HardenCore", "HardenArchive", "HardenOCI", "HardenSystem", "HardenPackages", "HardenSQLite",
             ],
             swiftSettings: swiftSettings),
+        // Keys, cosign's formats (simple signing, DSSE, in-toto), attaching and verifying signatures/attestations.
+        .target(
+            name: "HardenSign",
+            dependencies: [
+                "HardenCore", "HardenArchive", "HardenOCI",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings),
         .target(
             name: "HardenSBOM",
             dependencies: [
@@ -108,7 +117,7 @@ let package = Package(
         .target(
             name: "HardenRegistry",
             dependencies: [
-                "HardenCore", "HardenSystem", "HardenArchive", "HardenOCI", "HardenRegistryAuth",
+                "HardenCore", "HardenSystem", "HardenArchive", "HardenOCI", "HardenRegistryAuth", "HardenSign",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -209,7 +218,7 @@ let package = Package(
                 "HardenFeeds",
                 "HardenPackages",
                 "HardenCore", "HardenSystem", "HardenOCI", "HardenSBOM", "HardenVulnDB", "HardenRegistry",
-                "HardenRegistryAuth",
+                "HardenRegistryAuth", "HardenSign",
                 "HardenProfile",
                 "HardenRuntime", "HardenPatch", "HardenCompose", "CHardenSystem",
                 "HardenMinify", "HardenPolicy", "HardenReport", "HardenPipeline", "HardenFleet",

@@ -28,7 +28,8 @@ public struct Application: AsyncParsableCommand {
         subcommands: [
             ImageInspect.self, ImageConvert.self, SBOMGenerate.self, ScanRun.self, DB.self, Profile.self, Minify.self,
             Patch.self,
-            Check.self, Run.self, Instrument.self, Serve.self, Worker.self, Fleet.self,
+            Check.self, Run.self, Sign.self, Attest.self, Verify.self, Instrument.self, Serve.self, Worker.self,
+            Fleet.self,
             InternalTrace.self,
         ]
     )

@@ -1,0 +1,65 @@
+// harden — `harden attest IMAGE --key KEY --type T --predicate FILE`: an in-toto Statement about the image in a
+// signed DSSE envelope, attached the way cosign attaches attestations.
+import ArgumentParser
+import HardenCore
+import HardenOCI
+import HardenRegistry
+import HardenSign
+import HardenSystem
+
+extension Application {
+    public struct Attest: AsyncParsableCommand {
+        public static let configuration = CommandConfiguration(
+            commandName: "attest",
+            abstract: "Attach a signed attestation (in-toto Statement in a DSSE envelope) to an image.",
+            discussion: """
+                Types: cyclonedx, spdxjson, openvex, slsaprovenance1, vuln, custom, harden (harden's hardening \
+                report) or a predicate type URI. The predicate is a JSON file, embedded as it is. Stored beside the \
+                image (tag sha256-<hex>.att), where `cosign verify-attestation --key --type` and `harden verify` \
+                find it.
+                """)
+
+        @OptionGroup public var global: GlobalOptions
+        @OptionGroup public var imageOptions: ImageOptions
+        @OptionGroup public var keyOptions: SigningKeyOptions
+
+        @Argument(help: "The image: docker://HOST/REPO[:TAG|@DIGEST] or oci:DIR[:TAG].")
+        public var image: String
+
+        @Option(name: .long, help: "The predicate type (a word or a URI).")
+        public var type: String
+
+        @Option(name: .long, help: ArgumentHelp("The predicate: a JSON file.", valueName: "FILE"))
+        public var predicate: String
+
+        @Flag(name: .long, help: "Replace the image's attestations of this type instead of adding one more.")
+        public var replace = false
+
+        public init() {}
+
+        public func run() async throws {
+            let logger = global.makeLogger()
+            let predicateType = try PredicateType(parsing: type)
+            let key = try keyOptions.load()
+            let body: [UInt8]
+            do { body = try HostFS.readFile(predicate, limit: DSSEEnvelope.maxSize / 2) } catch let e as HardenError {
+                throw e.prefixed(predicate)
+            }
+            let reference = try ImageReference.parse(image)
+            let store = try imageOptions.transport(logger: logger).attachments(for: reference)
+            let digest = try await Signing.withStore(store) { store in
+                let digest = try await store.subjectDigest()
+                let att: Attachment
+                do {
+                    att = try Attachment.attestation(
+                        repository: store.repository, digest: digest, type: predicateType, predicate: body, key: key)
+                } catch let e as HardenError { throw e.prefixed(predicate) }
+                try await Attacher.attach(
+                    [att], kind: .attestation, digest: digest, store: store,
+                    replacingTypes: replace ? [predicateType.uri] : [])
+                return digest
+            }
+            print("attested \(predicateType) for \(reference) \(digest) with key \(key.publicKey.keyID)")
+        }
+    }
+}

@@ -1,0 +1,58 @@
+// harden — `harden sign IMAGE --key KEY`: a cosign simple-signing signature of the image's manifest digest.
+import ArgumentParser
+import HardenCore
+import HardenOCI
+import HardenRegistry
+import HardenSign
+
+extension Application {
+    public struct Sign: AsyncParsableCommand {
+        public static let configuration = CommandConfiguration(
+            commandName: "sign",
+            abstract: "Sign an image (in a registry or an OCI layout) the way cosign does, with a key.",
+            discussion: """
+                Writes a simple-signing signature of the manifest digest beside the image (tag sha256-<hex>.sig), \
+                which `cosign verify --key` and `harden verify` accept. Keyless signing (Fulcio/Rekor) needs the \
+                internet and is not offered.
+                """)
+
+        @OptionGroup public var global: GlobalOptions
+        @OptionGroup public var imageOptions: ImageOptions
+        @OptionGroup public var keyOptions: SigningKeyOptions
+
+        @Argument(help: "The image: docker://HOST/REPO[:TAG|@DIGEST] or oci:DIR[:TAG].")
+        public var image: String
+
+        public init() {}
+
+        public func run() async throws {
+            let logger = global.makeLogger()
+            let key = try keyOptions.load()
+            let reference = try ImageReference.parse(image)
+            let store = try imageOptions.transport(logger: logger).attachments(for: reference)
+            let digest = try await Signing.withStore(store) { store in
+                let digest = try await store.subjectDigest()
+                let sig = try Attachment.signature(repository: store.repository, digest: digest, key: key)
+                try await Attacher.attach([sig], kind: .signature, digest: digest, store: store)
+                return digest
+            }
+            print("signed \(reference) \(digest) with key \(key.publicKey.keyID)")
+        }
+    }
+}
+
+enum Signing {
+    /// Runs `body` with `store` and closes a registry store's connections afterwards, also on error.
+    static func withStore<T: Sendable>(
+        _ store: any AttachmentStore, _ body: (any AttachmentStore) async throws -> T
+    ) async throws -> T {
+        do {
+            let value = try await body(store)
+            await (store as? RegistryAttachmentStore)?.shutdown()
+            return value
+        } catch {
+            await (store as? RegistryAttachmentStore)?.shutdown()
+            throw error
+        }
+    }
+}
