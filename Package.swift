@@ -268,6 +268,10 @@ let package = Package(
             ],
             swiftSettings: swiftSettings),
         .testTarget(
+            name: "HardenSignTests",
+            dependencies: ["HardenSign", "HardenCore", "HardenOCI", "HardenTestSupport"],
+            swiftSettings: swiftSettings),
+        .testTarget(
             name: "HardenOCITests",
             dependencies: ["HardenOCI", "HardenArchive", "HardenTestSupport"],
             swiftSettings: swiftSettings),

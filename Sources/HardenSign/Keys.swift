@@ -114,6 +114,11 @@ public struct SigningKey: Sendable, CustomStringConvertible {
     /// A fresh ECDSA P-256 key (tests and `harden` key generation).
     public static func generateP256() -> SigningKey { SigningKey(backing: .p256(P256.Signing.PrivateKey())) }
 
+    /// A fresh Ed25519 key.
+    public static func generateEd25519() -> SigningKey {
+        SigningKey(backing: .ed25519(Curve25519.Signing.PrivateKey()))
+    }
+
     /// The key as unencrypted PKCS #8 PEM.
     public var pkcs8PEM: String {
         switch backing {

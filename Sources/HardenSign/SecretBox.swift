@@ -39,7 +39,7 @@ public enum SecretBox {
 }
 
 /// The Salsa20/20 core, its stream and HSalsa20.
-enum Salsa20 {
+public enum Salsa20 {
     private static let sigma: [UInt32] = [0x6170_7865, 0x3320_646e, 0x7962_2d32, 0x6b20_6574]
 
     static func le32(_ b: [UInt8], _ at: Int) -> UInt32 {
@@ -82,24 +82,29 @@ enum Salsa20 {
     }
 
     /// HSalsa20: the core without the final addition; words 0, 5, 10, 15, 6, 7, 8, 9 are the derived key.
-    static func hsalsa20(key: [UInt8], nonce: [UInt8]) -> [UInt8] {
+    public static func hsalsa20(key: [UInt8], nonce: [UInt8]) -> [UInt8] {
         var x = state(key: key, middle: (0..<4).map { le32(nonce, 4 * $0) })
         rounds(&x)
         return [0, 5, 10, 15, 6, 7, 8, 9].flatMap { x[$0].littleEndianBytes }
     }
 
+    /// One 64-byte block of Salsa20/20 for an 8-byte nonce and a block counter.
+    public static func block(key: [UInt8], nonce: [UInt8], counter: UInt64) -> [UInt8] {
+        let input = state(
+            key: key,
+            middle: [le32(nonce, 0), le32(nonce, 4), UInt32(truncatingIfNeeded: counter), UInt32(counter >> 32)])
+        var x = input
+        rounds(&x)
+        return (0..<16).flatMap { (x[$0] &+ input[$0]).littleEndianBytes }
+    }
+
     /// `count` bytes of the Salsa20/20 stream for an 8-byte nonce, block counter from 0.
-    static func stream(key: [UInt8], nonce: [UInt8], count: Int) -> [UInt8] {
+    public static func stream(key: [UInt8], nonce: [UInt8], count: Int) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(count + 64)
         var counter: UInt64 = 0
         while out.count < count {
-            let input = state(
-                key: key,
-                middle: [le32(nonce, 0), le32(nonce, 4), UInt32(truncatingIfNeeded: counter), UInt32(counter >> 32)])
-            var x = input
-            rounds(&x)
-            for i in 0..<16 { out += (x[i] &+ input[i]).littleEndianBytes }
+            out += block(key: key, nonce: nonce, counter: counter)
             counter += 1
         }
         return Array(out[0..<count])
@@ -107,7 +112,7 @@ enum Salsa20 {
 }
 
 /// Poly1305 (RFC 8439 §2.5) with three 44/44/42-bit limbs and 128-bit products.
-enum Poly1305 {
+public enum Poly1305 {
     private static let m44: UInt64 = (1 << 44) - 1
     private static let m42: UInt64 = (1 << 42) - 1
 
@@ -117,7 +122,7 @@ enum Poly1305 {
         return v
     }
 
-    static func tag(_ message: [UInt8], key: [UInt8]) -> [UInt8] {
+    public static func tag(_ message: [UInt8], key: [UInt8]) -> [UInt8] {
         let t0 = le64(key, 0)
         let t1 = le64(key, 8)
         let r0 = t0 & 0xffc_0fff_ffff
