@@ -481,6 +481,14 @@ public struct SeededGenerator: RandomNumberGenerator {
 /// What a test needs beyond the Swift toolchain, as `.enabled(if:)` conditions. A plain `swift test` (a newcomer,
 /// no root, no images) skips what it cannot run and prints why; `scripts/test.sh` sets `HARDEN_REQUIRE_ALL=1`, so
 /// there a missing prerequisite fails the test (through its own `#require`) instead of hiding it.
+/// The signature peers, unpacked from Debian's newer suites (scripts/install-peers.sh).
+public enum Peers {
+    public static let prefix = getenv("HARDEN_PEERS").map { String(cString: $0) } ?? "/opt/harden-peers"
+    public static var cosign2: String { prefix + "/cosign2/usr/bin/cosign" }
+    public static var cosign3: String { prefix + "/cosign3/usr/bin/cosign" }
+    public static var oras: String { prefix + "/oras/usr/bin/oras" }
+}
+
 public enum Prerequisites {
     public static let requireAll = getenv("HARDEN_REQUIRE_ALL").map { String(cString: $0) == "1" } ?? false
 
@@ -502,6 +510,11 @@ public enum Prerequisites {
     }()
 
     public static let root: Bool = check(getuid() == 0, "root")
+
+    /// cosign 2 and 3 and oras, installed by scripts/install-peers.sh (called by scripts/setup.sh).
+    public static let peers: Bool = check(
+        ([Peers.cosign2, Peers.cosign3, Peers.oras] as [String]).allSatisfy { access($0, X_OK) == 0 },
+        "cosign and oras in \(Peers.prefix) (scripts/install-peers.sh)")
 
     /// A Python module (a peer used as an oracle).
     public static func python(_ module: String) -> Bool {
