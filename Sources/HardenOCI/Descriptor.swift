@@ -50,6 +50,17 @@ public struct Descriptor: Codable, Hashable, Sendable {
     public static let refNameAnnotation = "org.opencontainers.image.ref.name"
 
     public var refName: String? { annotations?[Self.refNameAnnotation] }
+
+    /// True for a manifest stored beside an image rather than an image: cosign's tag scheme
+    /// (`sha256-<hex>.sig`, `.att`, `.sbom`, and the referrers fallback index `sha256-<hex>`), or an artifact
+    /// (a sigstore bundle, any `artifactType` that is not an image's).
+    public var isAttachment: Bool {
+        if let t = artifactType, t != MediaType.ociConfig { return true }
+        guard let tag = refName, tag.hasPrefix("sha256-") else { return false }
+        var hex = tag.dropFirst(7)
+        for suffix in [".sig", ".att", ".sbom"] where hex.hasSuffix(suffix) { hex = hex.dropLast(suffix.count) }
+        return hex.count == 64 && Hex.isLowerHex(hex)
+    }
 }
 
 /// Platform describes the platform which the image in the manifest runs on.

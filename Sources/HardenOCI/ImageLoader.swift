@@ -59,7 +59,8 @@ public enum ImageLoader {
             throw HardenError(.unsupported, "oci-layout version \(layout.imageLayoutVersion) is not supported")
         }
         let index = try Index.parse(indexBytes, source: "index.json")
-        var candidates = index.manifests
+        // Signatures, attestations and other referrers stored beside the image are not images to open.
+        var candidates = index.manifests.filter { !$0.isAttachment }
         if let tag {
             candidates = candidates.filter {
                 $0.refName == tag || ($0.refName.map { $0.hasSuffix(":" + tag) } ?? false)
@@ -82,7 +83,7 @@ public enum ImageLoader {
     }
 
     private static func tagList(_ index: Index) -> String {
-        let tags = index.manifests.compactMap(\.refName).sorted()
+        let tags = index.manifests.filter { !$0.isAttachment }.compactMap(\.refName).sorted()
         return tags.isEmpty ? "(none)" : tags.joined(separator: ", ")
     }
 

@@ -1,6 +1,6 @@
-import AsyncHTTPClient
 // harden — where signatures and attestations live beside an image: the image's registry repository, or the OCI
-// layout that holds it (the same manifests, tagged the same way in its index.json).
+// layout that holds it (the same manifests: tagged the same way, referrers listed in its index.json).
+import AsyncHTTPClient
 import Foundation
 import HardenArchive
 import HardenCore
@@ -12,7 +12,8 @@ import Logging
 import NIOCore
 import NIOHTTP1
 
-/// The image's repository in a registry: manifests by tag, blobs by digest.
+/// The image's repository in a registry: manifests by tag or digest, blobs by digest, referrers through the
+/// referrers API or, where the registry has none (Distribution 2.8), the fallback index tagged `sha256-<hex>`.
 public final class RegistryAttachmentStore: AttachmentStore {
     public let repository: String
     let reference: RegistryReference
@@ -24,12 +25,14 @@ public final class RegistryAttachmentStore: AttachmentStore {
         self.client = options.client(for: ref, logger: logger)
     }
 
-    public func subjectDigest() async throws -> Digest {
-        if let d = reference.digest { return d }
-        return Digest.sha256(of: try await client.manifest(reference.reference).bytes)
-    }
-
     public func shutdown() async { await client.shutdown() }
+
+    public func subject() async throws -> Descriptor {
+        let (bytes, mediaType) = try await client.manifest(reference.reference)
+        return Descriptor(
+            mediaType: mediaType.isEmpty ? MediaType.ociManifest : mediaType, digest: .sha256(of: bytes),
+            size: Int64(bytes.count))
+    }
 
     public func manifest(tag: String) async throws -> [UInt8]? {
         do {
@@ -39,8 +42,13 @@ public final class RegistryAttachmentStore: AttachmentStore {
         }
     }
 
+    public func manifest(digest: Digest) async throws -> [UInt8] { try await client.manifest(digest.description).bytes }
+
     public func blob(_ descriptor: Descriptor, limit: Int) async throws -> [UInt8] {
-        try client.checkSize(descriptor, limit: limit)
+        guard descriptor.size >= 0, descriptor.size <= Int64(limit) else {
+            throw HardenError(
+                .limitExceeded, "\(repository): blob \(descriptor.digest) of \(descriptor.size) bytes is over \(limit)")
+        }
         let response = try await client.send(
             .GET, "/blobs/\(descriptor.digest)", expect: [200], bytes: descriptor.size, followRedirects: true)
         let body: ByteBuffer
@@ -55,14 +63,55 @@ public final class RegistryAttachmentStore: AttachmentStore {
     }
 
     public func put(blobs: [(Descriptor, [UInt8])], manifest: [UInt8], tag: String) async throws {
+        try await upload(blobs)
+        try await client.putManifest(tag, bytes: manifest, mediaType: MediaType.ociManifest)
+    }
+
+    func upload(_ blobs: [(Descriptor, [UInt8])]) async throws {
         for (d, bytes) in blobs {
             _ = try await client.uploadBlob(d, mountFrom: nil) { MemoryReader(bytes) }
         }
-        try await client.putManifest(tag, bytes: manifest, mediaType: MediaType.ociManifest)
+    }
+
+    /// The referrers API's answer, or nil when the registry has no referrers API.
+    func referrersAPI(_ digest: Digest) async throws -> [Descriptor]? {
+        do {
+            let response = try await client.send(
+                .GET, "/referrers/\(digest)", headers: [("Accept", MediaType.ociIndex)], expect: [200])
+            let body = try await response.body.collect(upTo: 4 << 20)
+            return try Index.parse(Array(buffer: body), source: "\(repository): referrers of \(digest)").manifests
+        } catch let e as HardenError where e.code == .notFound || e.code == .unsupported {
+            return nil
+        }
+    }
+
+    static func fallbackTag(_ digest: Digest) -> String { "\(digest.algorithm.rawValue)-\(digest.encoded)" }
+
+    public func referrers(of digest: Digest) async throws -> [Descriptor] {
+        if let listed = try await referrersAPI(digest) { return listed }
+        guard let bytes = try await manifest(tag: Self.fallbackTag(digest)) else { return [] }
+        return try Index.parse(bytes, source: "\(repository):\(Self.fallbackTag(digest))").manifests
+    }
+
+    public func putReferrer(
+        blobs: [(Descriptor, [UInt8])], manifest: [UInt8], descriptor: Descriptor, subject: Digest
+    ) async throws {
+        try await upload(blobs)
+        try await client.putManifest(descriptor.digest.description, bytes: manifest, mediaType: MediaType.ociManifest)
+        // A registry with the referrers API lists it now; otherwise the fallback index is kept up to date by hand.
+        if try await referrersAPI(subject) != nil { return }
+        let tag = Self.fallbackTag(subject)
+        var index = Index(manifests: [])
+        if let bytes = try await self.manifest(tag: tag) {
+            index = try Index.parse(bytes, source: "\(repository):\(tag)")
+        }
+        index.manifests.removeAll { $0.digest == descriptor.digest }
+        index.manifests.append(descriptor)
+        try await client.putManifest(tag, bytes: try JSONCoding.encode(index), mediaType: MediaType.ociIndex)
     }
 }
 
-/// An OCI layout directory: blobs in `blobs/sha256`, the tagged manifests in `index.json`.
+/// An OCI layout directory: blobs in `blobs/sha256`, the tagged manifests and the referrers in `index.json`.
 public struct LayoutAttachmentStore: AttachmentStore {
     public let directory: String
     public let repository: String
@@ -75,28 +124,32 @@ public struct LayoutAttachmentStore: AttachmentStore {
         self.repository = repository ?? "oci:\(directory)"
     }
 
-    public func subjectDigest() async throws -> Digest {
-        let images = try index().manifests.filter { !AttachmentKind.isAttachmentTag($0.refName) }
+    func index() throws -> Index {
+        try Index.parse(try HostFS.readFile(directory + "/index.json"), source: "\(directory)/index.json")
+    }
+
+    public func subject() async throws -> Descriptor {
+        let images = try index().manifests.filter { !$0.isAttachment }
         if let tag {
             guard let d = images.first(where: { $0.refName == tag }) else {
                 throw HardenError(.notFound, "\(repository): no image tagged \"\(tag)\"")
             }
-            return d.digest
+            return Descriptor(mediaType: d.mediaType, digest: d.digest, size: d.size)
         }
-        guard images.count == 1, let only = images.first else {
+        guard images.count == 1, let d = images.first else {
             throw HardenError(
                 .invalidArgument, "\(repository): holds \(images.count) images; name one as oci:DIR:TAG")
         }
-        return only.digest
-    }
-
-    func index() throws -> Index {
-        try Index.parse(try HostFS.readFile(directory + "/index.json"), source: "\(directory)/index.json")
+        return Descriptor(mediaType: d.mediaType, digest: d.digest, size: d.size)
     }
 
     public func manifest(tag: String) async throws -> [UInt8]? {
         guard let d = try index().manifests.first(where: { $0.refName == tag }) else { return nil }
         return try blob(d, limit: 16 << 20)
+    }
+
+    public func manifest(digest: Digest) async throws -> [UInt8] {
+        try blob(Descriptor(mediaType: MediaType.ociManifest, digest: digest, size: 16 << 20), limit: 16 << 20)
     }
 
     public func blob(_ descriptor: Descriptor, limit: Int) throws -> [UInt8] {
@@ -111,13 +164,17 @@ public struct LayoutAttachmentStore: AttachmentStore {
         return bytes
     }
 
-    public func put(blobs: [(Descriptor, [UInt8])], manifest: [UInt8], tag: String) async throws {
+    func write(_ blobs: [(Descriptor, [UInt8])], manifest: [UInt8]) throws -> Digest {
         let blobDir = directory + "/blobs/sha256"
         try HostFS.makeDirectories(blobDir)
         let digest = Digest.sha256(of: manifest)
-        for (d, bytes) in blobs + [(Descriptor(mediaType: "", digest: digest, size: 0), manifest)] {
-            try HostFS.writeFileAtomically(blobDir + "/" + d.digest.encoded, bytes)
-        }
+        for (d, bytes) in blobs { try HostFS.writeFileAtomically(blobDir + "/" + d.digest.encoded, bytes) }
+        try HostFS.writeFileAtomically(blobDir + "/" + digest.encoded, manifest)
+        return digest
+    }
+
+    public func put(blobs: [(Descriptor, [UInt8])], manifest: [UInt8], tag: String) async throws {
+        let digest = try write(blobs, manifest: manifest)
         var index = try index()
         index.manifests.removeAll { $0.refName == tag }
         index.manifests.append(
@@ -126,14 +183,27 @@ public struct LayoutAttachmentStore: AttachmentStore {
                 annotations: [Descriptor.refNameAnnotation: tag]))
         try HostFS.writeFileAtomically(directory + "/index.json", try JSONCoding.encode(index))
     }
-}
 
-extension RegistryClient {
-    func checkSize(_ d: Descriptor, limit: Int) throws {
-        guard d.size >= 0, d.size <= Int64(limit) else {
-            throw HardenError(
-                .limitExceeded, "\(name): blob \(d.digest) of \(d.size) bytes is over the \(limit)-byte limit")
+    /// The layout's untagged artifact manifests whose subject is `digest`.
+    public func referrers(of digest: Digest) async throws -> [Descriptor] {
+        var out: [Descriptor] = []
+        for d in try index().manifests where d.artifactType != nil && d.refName == nil {
+            guard let m = try? Manifest.parse(try await manifest(digest: d.digest), source: d.digest.description),
+                m.subject?.digest == digest
+            else { continue }
+            out.append(d)
         }
+        return out
+    }
+
+    public func putReferrer(
+        blobs: [(Descriptor, [UInt8])], manifest: [UInt8], descriptor: Descriptor, subject: Digest
+    ) async throws {
+        _ = try write(blobs, manifest: manifest)
+        var index = try index()
+        index.manifests.removeAll { $0.digest == descriptor.digest }
+        index.manifests.append(descriptor)
+        try HostFS.writeFileAtomically(directory + "/index.json", try JSONCoding.encode(index))
     }
 }
 

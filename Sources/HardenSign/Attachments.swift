@@ -8,17 +8,87 @@ import HardenOCI
 public protocol AttachmentStore: Sendable {
     /// The repository name written into signatures (`registry/repo`, or the layout's name).
     var repository: String { get }
-    /// The digest of the image manifest (or index) the store's reference names: what gets signed.
-    func subjectDigest() async throws -> Digest
+    /// The descriptor of the image manifest (or index) the store's reference names: what gets signed.
+    func subject() async throws -> Descriptor
     /// The manifest tagged `tag`, or nil when there is none.
     func manifest(tag: String) async throws -> [UInt8]?
+    /// A manifest by digest (verified).
+    func manifest(digest: Digest) async throws -> [UInt8]
     /// A blob, at most `limit` bytes, its digest verified.
     func blob(_ descriptor: Descriptor, limit: Int) async throws -> [UInt8]
     /// Stores `blobs` (descriptor and bytes) and then `manifest` under `tag`.
     func put(blobs: [(Descriptor, [UInt8])], manifest: [UInt8], tag: String) async throws
+    /// The manifests whose `subject` is `digest` (OCI 1.1 referrers; through the fallback tag where the registry has
+    /// no referrers API).
+    func referrers(of digest: Digest) async throws -> [Descriptor]
+    /// Stores `blobs`, then the referrer `manifest` (described by `descriptor`) of `subject`.
+    func putReferrer(
+        blobs: [(Descriptor, [UInt8])], manifest: [UInt8], descriptor: Descriptor, subject: Digest
+    ) async throws
+}
+
+extension AttachmentStore {
+    public func subjectDigest() async throws -> Digest { try await subject().digest }
+}
+
+/// Where signatures and attestations are written: cosign 2's tag scheme, cosign 3's referrer bundles, or both (the
+/// default: each verifier finds what it looks for).
+public enum AttachmentScheme: String, Sendable, CaseIterable, Codable {
+    case both, tags, referrers
+
+    var writesTags: Bool { self != .referrers }
+    var writesReferrers: Bool { self != .tags }
 }
 
 public enum Attacher {
+    /// Signs the store's image: a simple-signing signature (tag scheme) and/or a signature bundle (referrer).
+    public static func sign(
+        store: any AttachmentStore, key: SigningKey, scheme: AttachmentScheme = .both, created: String
+    ) async throws -> Digest {
+        let subject = try await store.subject()
+        if scheme.writesTags {
+            let sig = try Attachment.signature(repository: store.repository, digest: subject.digest, key: key)
+            try await attach([sig], kind: .signature, digest: subject.digest, store: store)
+        }
+        if scheme.writesReferrers {
+            let statement = BundleReferrer.signatureStatement(repository: store.repository, digest: subject.digest)
+            try await attachBundle(statement, subject: subject, key: key, store: store, created: created)
+        }
+        return subject.digest
+    }
+
+    /// Attests `predicate` of `type` about the store's image, in the places `scheme` names.
+    public static func attest(
+        store: any AttachmentStore, key: SigningKey, type: PredicateType, predicate: [UInt8],
+        scheme: AttachmentScheme = .both, replace: Bool = false, created: String
+    ) async throws -> Digest {
+        try Attachment.checkPredicate(predicate, type: type)
+        let subject = try await store.subject()
+        if scheme.writesTags {
+            let att = try Attachment.attestation(
+                repository: store.repository, digest: subject.digest, type: type, predicate: predicate, key: key)
+            try await attach(
+                [att], kind: .attestation, digest: subject.digest, store: store,
+                replacingTypes: replace ? [type.uri] : [])
+        }
+        if scheme.writesReferrers {
+            let statement = InTotoStatement(
+                image: store.repository, digest: subject.digest, predicateType: type, predicate: predicate)
+            try await attachBundle(statement, subject: subject, key: key, store: store, created: created)
+        }
+        return subject.digest
+    }
+
+    /// Stores `statement`, signed by `key`, as a sigstore bundle referring to `subject`.
+    public static func attachBundle(
+        _ statement: InTotoStatement, subject: Descriptor, key: SigningKey, store: any AttachmentStore,
+        created: String
+    ) async throws {
+        let r = try BundleReferrer.make(statement: statement, subject: subject, key: key, created: created)
+        try await store.putReferrer(
+            blobs: r.blobs, manifest: r.manifest, descriptor: r.descriptor, subject: subject.digest)
+    }
+
     /// Adds `attachments` of `kind` to the manifest tagged for `digest`, keeping what is there (an identical layer is
     /// not added twice; with `replacingTypes`, attestations of those predicate types are replaced).
     public static func attach(
@@ -49,7 +119,10 @@ public enum Attacher {
 /// What `harden verify` found beside an image: each signature or attestation and whether it holds.
 public struct AttachmentFinding: Sendable, Codable, Equatable {
     public enum Status: String, Sendable, Codable { case verified, invalid }
+    /// Where it was found: cosign 2's tag scheme, or a sigstore bundle referring to the image (cosign 3).
+    public enum Location: String, Sendable, Codable { case tag, referrer }
     public var kind: AttachmentKind
+    public var location: Location = .tag
     /// The predicate type URI of an attestation.
     public var predicateType: String?
     public var status: Status
@@ -66,6 +139,8 @@ public struct AttachmentFinding: Sendable, Codable, Equatable {
 public enum AttachmentVerifier {
     /// The largest signature payload (a simple-signing document is a few hundred bytes).
     static let maxSignaturePayload = 1 << 20
+    /// The most referrers of one image harden reads.
+    static let maxReferrers = 1000
 
     /// Every signature and attestation stored for `digest`, each checked against `key`.
     public static func verify(
@@ -80,7 +155,72 @@ public enum AttachmentVerifier {
                 findings.append(await check(layer, kind: kind, digest: digest, store: store, key: key))
             }
         }
+        // Every referrer's manifest is read: cosign 3 lists its attestations in the fallback index with the
+        // artifact type of their (empty) config, not the bundle's.
+        for referrer in try await store.referrers(of: digest).prefix(maxReferrers) {
+            if let f = await checkBundle(referrer, digest: digest, store: store, key: key) { findings.append(f) }
+        }
         return findings
+    }
+
+    /// A referrer holding a sigstore bundle: a signature (cosign's signing predicate) or an attestation. Nil for a
+    /// referrer that turns out to be another kind of artifact.
+    static func checkBundle(
+        _ referrer: Descriptor, digest: Digest, store: any AttachmentStore, key: VerificationKey
+    ) async -> AttachmentFinding? {
+        var f = AttachmentFinding(
+            kind: .attestation, location: .referrer,
+            predicateType: referrer.annotations?[SigstoreBundle.predicateTypeAnnotation], status: .invalid,
+            layerDigest: referrer.digest.description)
+        if f.predicateType == SigstoreBundle.signaturePredicateType { f.kind = .signature }
+        let source = "referrer \(referrer.digest.short)"
+        do {
+            let m = try Manifest.parse(try await store.manifest(digest: referrer.digest), source: source)
+            guard let layer = m.layers.first,
+                m.artifactType == SigstoreBundle.mediaType || layer.mediaType == SigstoreBundle.mediaType
+            else { return nil }
+            f.layerDigest = layer.digest.description
+            guard m.subject?.digest == digest else {
+                throw HardenError(.corrupt, "\(source): its subject is not this image")
+            }
+            let bundle = try SigstoreBundle.parse(
+                try await store.blob(layer, limit: DSSEEnvelope.maxSize), source: source)
+            guard let envelope = bundle.dsseEnvelope else {
+                throw HardenError(.unsupported, "\(source): the bundle holds no DSSE envelope")
+            }
+            let statement = try verifiedStatement(envelope, digest: digest, key: key, source: source)
+            f.predicateType = statement.predicateType
+            if statement.predicateType == SigstoreBundle.signaturePredicateType {
+                f.kind = .signature
+            } else {
+                f.kind = .attestation
+                f.predicateDigest = Digest.sha256(of: statement.predicate).description
+            }
+            f.status = .verified
+            f.keyID = key.keyID
+        } catch {
+            f.reason = (error as? HardenError)?.message ?? "\(error)"
+        }
+        return f
+    }
+
+    /// The Statement of `envelope` once its signature verifies with `key` and its subject is `digest`.
+    static func verifiedStatement(
+        _ envelope: DSSEEnvelope, digest: Digest, key: VerificationKey, source: String
+    ) throws -> InTotoStatement {
+        guard envelope.payloadType == DSSEEnvelope.inTotoPayloadType else {
+            throw HardenError(.corrupt, "\(source): payload type \(envelope.payloadType) is not in-toto")
+        }
+        guard let payload = envelope.verifiedPayload(key: key) else {
+            throw HardenError(.corrupt, "\(source): no signature verifies with key \(key.keyID)")
+        }
+        let statement = try InTotoStatement.parse(payload, source: source)
+        guard statement.covers(digest) else {
+            let names = statement.subject.map { $0.digest["sha256"].map { "sha256:\($0)" } ?? $0.name }
+            throw HardenError(
+                .corrupt, "\(source): the statement is about \(names.joined(separator: ", ")), not this image")
+        }
+        return statement
     }
 
     static func check(
@@ -136,18 +276,7 @@ public enum AttachmentVerifier {
         let source = "attestation \(layer.digest.short)"
         let envelope = try DSSEEnvelope.parse(
             try await store.blob(layer, limit: DSSEEnvelope.maxSize), source: source)
-        guard envelope.payloadType == DSSEEnvelope.inTotoPayloadType else {
-            throw HardenError(.corrupt, "\(source): payload type \(envelope.payloadType) is not in-toto")
-        }
-        guard let payload = envelope.verifiedPayload(key: key) else {
-            throw HardenError(.corrupt, "\(source): no signature verifies with key \(key.keyID)")
-        }
-        let statement = try InTotoStatement.parse(payload, source: source)
-        guard statement.covers(digest) else {
-            let names = statement.subject.map { $0.digest["sha256"].map { "sha256:\($0)" } ?? $0.name }
-            throw HardenError(
-                .corrupt, "\(source): the statement is about \(names.joined(separator: ", ")), not this image")
-        }
+        let statement = try verifiedStatement(envelope, digest: digest, key: key, source: source)
         if let annotated = layer.annotations?[CosignFormat.predicateTypeAnnotation],
             annotated != statement.predicateType
         {

@@ -13,12 +13,6 @@ public enum AttachmentKind: String, Sendable, CaseIterable, Codable {
         "\(digest.algorithm.rawValue)-\(digest.encoded).\(self == .signature ? "sig" : "att")"
     }
 
-    /// True for a tag of the tag scheme (`sha256-<hex>.sig`, `.att`, `.sbom`): not an image of its own.
-    public static func isAttachmentTag(_ tag: String?) -> Bool {
-        guard let tag, tag.hasPrefix("sha256-") else { return false }
-        return tag.hasSuffix(".sig") || tag.hasSuffix(".att") || tag.hasSuffix(".sbom")
-    }
-
     public var layerMediaType: String {
         self == .signature ? CosignFormat.simpleSigningMediaType : CosignFormat.dsseMediaType
     }
@@ -83,13 +77,18 @@ public struct Attachment: Sendable {
             blob: payload)
     }
 
+    /// Throws unless `predicate` is JSON (a Statement embeds it as it is).
+    public static func checkPredicate(_ predicate: [UInt8], type: PredicateType) throws {
+        guard (try? JSONSerialization.jsonObject(with: Data(predicate), options: .fragmentsAllowed)) != nil else {
+            throw HardenError(.corrupt, "the \(type) predicate is not JSON")
+        }
+    }
+
     /// An attestation: `predicate` (JSON) about `digest`, in a signed DSSE envelope.
     public static func attestation(
         repository: String, digest: Digest, type: PredicateType, predicate: [UInt8], key: SigningKey
     ) throws -> Attachment {
-        guard (try? JSONSerialization.jsonObject(with: Data(predicate), options: .fragmentsAllowed)) != nil else {
-            throw HardenError(.corrupt, "the \(type) predicate is not JSON")
-        }
+        try checkPredicate(predicate, type: type)
         let statement = InTotoStatement(image: repository, digest: digest, predicateType: type, predicate: predicate)
         let envelope = try DSSEEnvelope.sign(
             payload: try statement.encoded(), type: DSSEEnvelope.inTotoPayloadType, key: key)

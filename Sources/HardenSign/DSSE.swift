@@ -5,10 +5,11 @@ import HardenCore
 
 public struct DSSEEnvelope: Codable, Sendable, Equatable {
     public struct Signature: Codable, Sendable, Equatable {
-        public var keyid: String
+        /// cosign's tag scheme writes "", sigstore bundles leave it out.
+        public var keyid: String?
         public var sig: String
 
-        public init(keyid: String, sig: String) {
+        public init(keyid: String?, sig: String) {
             self.keyid = keyid
             self.sig = sig
         }
@@ -28,12 +29,14 @@ public struct DSSEEnvelope: Codable, Sendable, Equatable {
         return Array("DSSEv1 \(t.count) ".utf8) + t + Array(" \(body.count) ".utf8) + body
     }
 
-    /// Signs `payload` with `key`. cosign leaves `keyid` empty; so does harden.
-    public static func sign(payload: [UInt8], type: String, key: SigningKey) throws -> DSSEEnvelope {
+    /// Signs `payload` with `key`. cosign leaves `keyid` empty in the tag scheme and out in bundles; so does harden.
+    public static func sign(
+        payload: [UInt8], type: String, key: SigningKey, keyID: String? = ""
+    ) throws -> DSSEEnvelope {
         let sig = try key.sign(pae(type: type, body: payload))
         return DSSEEnvelope(
             payloadType: type, payload: Data(payload).base64EncodedString(),
-            signatures: [Signature(keyid: "", sig: Data(sig).base64EncodedString())])
+            signatures: [Signature(keyid: keyID, sig: Data(sig).base64EncodedString())])
     }
 
     /// The decoded payload, when any signature verifies with `key`; nil otherwise.

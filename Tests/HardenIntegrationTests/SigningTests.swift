@@ -102,6 +102,12 @@ struct SigningTests {
                     ], in: w.dir)
                 #expect(none.status != 0)
             }
+            // oras lists the sigstore bundles harden attached as referrers (through the fallback tag).
+            let oras = try runProcess([Peers.oras, "discover", "--plain-http", "--format", "json", w.image])
+            #expect(oras.status == 0, "\(oras.output)")
+            #expect(
+                oras.output.components(separatedBy: "application/vnd.dev.sigstore.bundle.v0.3+json").count - 1 >= 3,
+                "\(oras.output)")
         }
     }
 
@@ -128,13 +134,22 @@ struct SigningTests {
                     "--type", "custom", "--predicate", "pred.json", w.image,
                 ], in: w.dir)
             try #require(att.status == 0, "\(att.output)")
-            // harden verifies cosign's signature and attestation with the openssl public key.
+            // cosign 3's own format: a sigstore bundle referring to the image (no transparency log offline).
+            let att3 = try cosign(
+                Peers.cosign3,
+                [
+                    "attest", "--use-signing-config=false", "--tlog-upload=false", "--key", "imported.key",
+                    "--allow-http-registry", "--yes", "--type", "vuln", "--predicate", "pred.json", w.image,
+                ], in: w.dir)
+            try #require(att3.status == 0, "\(att3.output)")
+            // harden verifies cosign's signature and attestations with the openssl public key.
             let v = try harden([
-                "verify", "docker://\(w.image)", "--key", w.dir + "/ossl.pub", "--type", "custom", "--tls-verify=false",
-                "--format", "json",
+                "verify", "docker://\(w.image)", "--key", w.dir + "/ossl.pub", "--type", "custom", "--type", "vuln",
+                "--tls-verify=false", "--format", "json",
             ])
             #expect(v.status == 0, "\(v.output)")
             #expect(v.output.contains("\"verified\" : true"), "\(v.output)")
+            #expect(v.output.contains("\"location\" : \"referrer\""), "\(v.output)")
             // Required but absent, and another key: exit 2 with one line naming what is missing.
             let missing = try harden([
                 "verify", "docker://\(w.image)", "--key", w.dir + "/ossl.pub", "--type", "slsaprovenance1",

@@ -10,13 +10,32 @@ import Testing
 final class MemoryStore: AttachmentStore {
     let repository = "registry.test/app"
     let image: Digest
-    let state = Mutex<(tags: [String: [UInt8]], blobs: [Digest: [UInt8]])>(([:], [:]))
+    let state = Mutex<(tags: [String: [UInt8]], blobs: [Digest: [UInt8]], referrers: [Digest: [Descriptor]])>(
+        ([:], [:], [:]))
 
     init(image: Digest) { self.image = image }
 
-    func subjectDigest() async throws -> Digest { image }
+    func subject() async throws -> Descriptor { Descriptor(mediaType: MediaType.ociManifest, digest: image, size: 500) }
 
     func manifest(tag: String) async throws -> [UInt8]? { state.withLock { $0.tags[tag] } }
+
+    func manifest(digest: Digest) async throws -> [UInt8] {
+        try await blob(Descriptor(mediaType: "", digest: digest, size: 0), limit: 1 << 20)
+    }
+
+    func referrers(of digest: Digest) async throws -> [Descriptor] {
+        state.withLock { $0.referrers[digest] ?? [] }
+    }
+
+    func putReferrer(
+        blobs: [(Descriptor, [UInt8])], manifest: [UInt8], descriptor: Descriptor, subject: Digest
+    ) async throws {
+        state.withLock { s in
+            for (d, b) in blobs { s.blobs[d.digest] = b }
+            s.blobs[descriptor.digest] = manifest
+            s.referrers[subject, default: []].append(descriptor)
+        }
+    }
 
     func blob(_ descriptor: Descriptor, limit: Int) async throws -> [UInt8] {
         guard descriptor.size <= Int64(limit) else { throw HardenError(.limitExceeded, "blob over \(limit) bytes") }
@@ -160,5 +179,30 @@ final class MemoryStore: AttachmentStore {
         try await Attacher.attach(
             [second], kind: .attestation, digest: image, store: store, replacingTypes: [PredicateType.cyclonedx.uri])
         #expect(try await findings(store).filter { $0.kind == .attestation }.count == 1)
+    }
+
+    @Test func bundlesReferringToTheImageVerifyAndOneAboutAnotherDoesNot() async throws {
+        let store = MemoryStore(image: image)
+        let when = "2026-12-06T00:00:00Z"
+        _ = try await Attacher.sign(store: store, key: key, scheme: .referrers, created: when)
+        _ = try await Attacher.attest(
+            store: store, key: key, type: .slsaProvenance1, predicate: predicate, scheme: .referrers, created: when)
+        var f = try await findings(store)
+        #expect(f.count == 2 && f.allSatisfy { $0.status == .verified && $0.location == .referrer }, "\(f)")
+        #expect(f.map(\.kind) == [.signature, .attestation])
+        #expect(f.last?.predicateType == "https://slsa.dev/provenance/v1")
+        // A bundle about another image, listed as a referrer of this one (a forged subject in the index).
+        let other = Digest.sha256(of: [7])
+        let forged = try BundleReferrer.make(
+            statement: BundleReferrer.signatureStatement(repository: store.repository, digest: other),
+            subject: Descriptor(mediaType: MediaType.ociManifest, digest: other, size: 1), key: key, created: when)
+        try await store.putReferrer(
+            blobs: forged.blobs, manifest: forged.manifest, descriptor: forged.descriptor, subject: image)
+        f = try await findings(store)
+        #expect(f.count == 3 && f.last?.status == .invalid && f.last?.reason?.contains("subject") == true)
+        // Both schemes at once: cosign 2 and cosign 3 each find theirs.
+        let both = MemoryStore(image: image)
+        _ = try await Attacher.sign(store: both, key: key, created: when)
+        #expect(Set(try await findings(both).map(\.location)) == [.tag, .referrer])
     }
 }

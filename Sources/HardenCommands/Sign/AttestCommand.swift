@@ -35,6 +35,9 @@ extension Application {
         @Flag(name: .long, help: "Replace the image's attestations of this type instead of adding one more.")
         public var replace = false
 
+        @Option(name: .long, help: "Where the attestation goes: both (default), tags or referrers (see `harden sign`).")
+        public var scheme: AttachmentScheme = .both
+
         public init() {}
 
         public func run() async throws {
@@ -48,16 +51,13 @@ extension Application {
             let reference = try ImageReference.parse(image)
             let store = try imageOptions.transport(logger: logger).attachments(for: reference)
             let digest = try await Signing.withStore(store) { store in
-                let digest = try await store.subjectDigest()
-                let att: Attachment
                 do {
-                    att = try Attachment.attestation(
-                        repository: store.repository, digest: digest, type: predicateType, predicate: body, key: key)
-                } catch let e as HardenError { throw e.prefixed(predicate) }
-                try await Attacher.attach(
-                    [att], kind: .attestation, digest: digest, store: store,
-                    replacingTypes: replace ? [predicateType.uri] : [])
-                return digest
+                    return try await Attacher.attest(
+                        store: store, key: key, type: predicateType, predicate: body, scheme: scheme, replace: replace,
+                        created: Signing.now())
+                } catch let e as HardenError where e.message.hasPrefix("the \(predicateType) predicate") {
+                    throw e.prefixed(predicate)
+                }
             }
             print("attested \(predicateType) for \(reference) \(digest) with key \(key.publicKey.keyID)")
         }

@@ -1,5 +1,6 @@
 // harden — `harden sign IMAGE --key KEY`: a cosign simple-signing signature of the image's manifest digest.
 import ArgumentParser
+import Foundation
 import HardenCore
 import HardenOCI
 import HardenRegistry
@@ -23,6 +24,13 @@ extension Application {
         @Argument(help: "The image: docker://HOST/REPO[:TAG|@DIGEST] or oci:DIR[:TAG].")
         public var image: String
 
+        @Option(
+            name: .long,
+            help:
+                "Where the signature goes: both (default), tags (cosign 2's sha256-<hex>.sig) or referrers (a sigstore bundle referring to the image, as cosign 3 writes)."
+        )
+        public var scheme: AttachmentScheme = .both
+
         public init() {}
 
         public func run() async throws {
@@ -31,17 +39,23 @@ extension Application {
             let reference = try ImageReference.parse(image)
             let store = try imageOptions.transport(logger: logger).attachments(for: reference)
             let digest = try await Signing.withStore(store) { store in
-                let digest = try await store.subjectDigest()
-                let sig = try Attachment.signature(repository: store.repository, digest: digest, key: key)
-                try await Attacher.attach([sig], kind: .signature, digest: digest, store: store)
-                return digest
+                try await Attacher.sign(store: store, key: key, scheme: scheme, created: Signing.now())
             }
             print("signed \(reference) \(digest) with key \(key.publicKey.keyID)")
         }
     }
 }
 
+extension AttachmentScheme: ExpressibleByArgument {}
+
 enum Signing {
+    /// The time written into referrer manifests (`org.opencontainers.image.created`), RFC 3339 in UTC.
+    static func now() -> String {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime]
+        return f.string(from: Date())
+    }
+
     /// Runs `body` with `store` and closes a registry store's connections afterwards, also on error.
     static func withStore<T: Sendable>(
         _ store: any AttachmentStore, _ body: (any AttachmentStore) async throws -> T
