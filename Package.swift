@@ -193,7 +193,8 @@ let package = Package(
                 "HardenPackages",
                 "HardenCore", "HardenArchive", "HardenSystem", "HardenOCI", "HardenSBOM", "HardenVulnDB",
                 "HardenProfile", "HardenRuntime",
-                "HardenPatch", "HardenMinify", "HardenPolicy", "HardenReport", "HardenELF",
+                "HardenPatch", "HardenMinify", "HardenPolicy", "HardenReport", "HardenELF", "HardenRegistry",
+                "HardenRegistryAuth", "HardenSign",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings),
@@ -346,6 +347,7 @@ let package = Package(
         .testTarget(
             name: "HardenIntegrationTests",
             dependencies: [
+                "HardenSign",
                 "HardenPackages",
                 "HardenOCI", "HardenArchive", "HardenSBOM", "HardenVulnDB", "HardenRegistry", "HardenRegistryAuth",
                 "HardenProfile",

@@ -51,6 +51,9 @@ public struct PatchReport: Codable, Sendable {
         public var bytesAdded: Int64
         /// Maintainer scripts the new version has; harden does not run them.
         public var scriptsNotRun: [String]
+        /// Where the package was fetched from and its verified SHA-256 (the provenance's resolved dependencies).
+        public var url: String?
+        public var sha256: String?
     }
     public struct Unfixed: Codable, Sendable {
         public var vulnerability: String
@@ -226,7 +229,9 @@ public final class AptPatcher: PackagePatcher {
                 name: p.package.name, architecture: p.package.architecture, from: p.installed?.version,
                 to: p.package.version, source: p.package.source, sourceVersion: p.package.sourceVersion,
                 fixes: (fixes[p.package.name] ?? []).sorted(), reasons: p.reasons,
-                bytesAdded: layer.bytesAdded[p.package.name] ?? 0, scriptsNotRun: layer.scripts[p.package.name] ?? [])
+                bytesAdded: layer.bytesAdded[p.package.name] ?? 0, scriptsNotRun: layer.scripts[p.package.name] ?? [],
+                url: fetched.map(\.source)[p.package.repository].uri + "/" + p.package.filename,
+                sha256: p.package.sha256)
         }
         report.conffilesKept = layer.conffilesKept.sorted()
         report.removedFiles = layer.whiteouts.sorted()

@@ -202,6 +202,35 @@ public struct RunRecord: Codable, Sendable {
     public var policy: PolicyVerdict?
     /// Every other file of the report directory, with its digest.
     public var artifacts: [Artifact] = []
+    /// The output's signature and the evidence attached to it (`--sign-key`).
+    public var signature: Signature?
+
+    /// One attestation attached to the output.
+    public struct Attestation: Codable, Sendable {
+        /// The short type (`cyclonedx`, `openvex`, `vuln`, `slsaprovenance1`, `harden`).
+        public var type: String
+        public var predicateType: String
+        public var predicateSHA256: String
+
+        public init(type: String, predicateType: String, predicateSHA256: String) {
+            self.type = type
+            self.predicateType = predicateType
+            self.predicateSHA256 = predicateSHA256
+        }
+    }
+
+    public struct Signature: Codable, Sendable {
+        public var keyID: String
+        /// Where signature and attestations went: both, tags or referrers.
+        public var scheme: String
+        public var attestations: [Attestation]
+
+        public init(keyID: String, scheme: String, attestations: [Attestation]) {
+            self.keyID = keyID
+            self.scheme = scheme
+            self.attestations = attestations
+        }
+    }
 
     /// The patch stage in a run: packages upgraded and the vulnerabilities they fix.
     public struct PatchSummary: Codable, Sendable {

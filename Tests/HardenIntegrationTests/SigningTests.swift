@@ -3,6 +3,7 @@
 import Foundation
 import HardenCore
 import HardenOCI
+import HardenSign
 import HardenSystem
 import HardenTestSupport
 import Testing
@@ -172,6 +173,78 @@ struct SigningTests {
                 ["verify", "--key", "ossl.pub", "--insecure-ignore-tlog=true", "--allow-http-registry", w.image],
                 in: w.dir)
             #expect(cv.status == 0, "\(cv.output)")
+        }
+    }
+
+    /// `harden run --sign-key`: the hardened image is signed and its five attestations attached; cosign 2 and 3
+    /// accept each, the predicates are harden's report files, and the provenance names the input and the builder.
+    @Test func runSignsTheHardenedImageAndAttachesItsEvidence() throws {
+        try RuntimeTests.require()
+        try PipelineFixtures.requireDatabase()
+        try withWorld { w in
+            let gen = try cosign(Peers.cosign2, ["generate-key-pair"], in: w.dir)
+            try #require(gen.status == 0, "\(gen.output)")
+            let out = "\(w.host)/harden/pyapp-hardened:1"
+            let report = w.dir + "/report"
+            try HostFS.writeFileAtomically(w.dir + "/password", Array("test-password\n".utf8))
+            let run = try RuntimeTests.harden(
+                [
+                    "run", "oci:\(TestImages.layout):pyapp", "-o", "docker://\(out)", "--tls-verify=false", "--db",
+                    PipelineFixtures.database, "--report-dir", report, "--sign-key", w.dir + "/cosign.key",
+                    "--sign-key-password-file", w.dir + "/password",
+                ], runDir: w.dir + "/run")
+            try #require(run.status == 0, "\(run.output)")
+            let files = [
+                "cyclonedx": "sbom-after.cdx.json", "openvex": "vex.openvex.json", "vuln": nil,
+                "slsaprovenance1": nil, PredicateType.hardenReportURI: nil,
+            ]
+            for binary in [Peers.cosign2, Peers.cosign3] {
+                let v = try cosign(
+                    binary,
+                    ["verify", "--key", "cosign.pub", "--insecure-ignore-tlog=true", "--allow-http-registry", out],
+                    in: w.dir)
+                #expect(v.status == 0, "\(binary) verify: \(v.output)")
+                for (type, file) in files {
+                    let va = try cosign(
+                        binary,
+                        [
+                            "verify-attestation", "--key", "cosign.pub", "--insecure-ignore-tlog=true",
+                            "--allow-http-registry", "--type", type, out,
+                        ], in: w.dir)
+                    #expect(va.status == 0, "\(binary) verify-attestation \(type): \(va.output)")
+                    guard va.status == 0, let file else { continue }
+                    let got = try Self.predicate(inCosignOutput: va.output) as? NSDictionary
+                    let want =
+                        try JSONSerialization.jsonObject(with: Data(try HostFS.readFile(report + "/" + file)))
+                        as? NSDictionary
+                    #expect(got != nil && got == want, "\(type): the predicate is not the report's \(file)")
+                }
+            }
+            // The provenance: harden's builder and build type, the input image by digest among the dependencies.
+            let pv = try cosign(
+                Peers.cosign2,
+                [
+                    "verify-attestation", "--key", "cosign.pub", "--insecure-ignore-tlog=true", "--allow-http-registry",
+                    "--type", "slsaprovenance1", out,
+                ], in: w.dir)
+            let provenance = try #require(try Self.predicate(inCosignOutput: pv.output) as? [String: Any])
+            let build = try #require(provenance["buildDefinition"] as? [String: Any])
+            #expect(build["buildType"] as? String == "https://harden.dev/buildtypes/harden/v1")
+            let deps = try #require(build["resolvedDependencies"] as? [[String: Any]])
+            let input = try ImageLoader.open(.ociLayout(path: TestImages.layout, tag: "pyapp"))
+            #expect(
+                deps.contains { ($0["digest"] as? [String: String])?["sha256"] == input.manifestDigest.encoded },
+                "\(deps)")
+            let args = try #require(build["externalParameters"] as? [String: Any])["arguments"] as? [String]
+            #expect(args?.contains("--sign-key") == true && args?.contains("test-password") == false)
+            // harden verify requires all five and finds each in both places.
+            let hv = try harden(
+                [
+                    "verify", "docker://\(out)", "--key", w.dir + "/cosign.pub", "--tls-verify=false", "--format",
+                    "json",
+                ] + ["cyclonedx", "openvex", "vuln", "slsaprovenance1", "harden"].flatMap { ["--type", $0] })
+            #expect(hv.status == 0, "\(hv.output)")
+            #expect(hv.output.components(separatedBy: "\"status\" : \"verified\"").count - 1 == 12, "\(hv.output)")
         }
     }
 

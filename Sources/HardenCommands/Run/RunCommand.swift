@@ -11,6 +11,7 @@ import HardenPolicy
 import HardenProfile
 import HardenReport
 import HardenRuntime
+import HardenSign
 import HardenSystem
 import HardenVulnDB
 import Logging
@@ -77,6 +78,8 @@ extension Application {
         )
         public var keyring: [String] = []
 
+        @OptionGroup public var signing: SignOutputOptions
+
         public init() {}
 
         public func run() async throws {
@@ -84,6 +87,8 @@ extension Application {
             let reference = try ImageReference.parse(try settings.targetImage(given: image))
             let dest = try ImageReference.parse(output)
             try Self.checkReportDirectory(reportDir)
+            let publish = try signing.publishOptions(command: "run", policy: policy)
+            try PublishStage.check(dest, options: publish)
             let data = try VulnerabilityData(path: database.path)
             var options = try await pipelineOptions(reference: reference, destination: dest, data: data, logger: logger)
 
@@ -122,9 +127,9 @@ extension Application {
 
             // The image, only when every gate holds.
             if let image = result.image, !result.gateFailed {
-                let written = try await imageOptions.write(
-                    image, to: dest, options: ImageWriter.Options(compression: .keep), logger: logger)
-                if let d = written.manifestDigest { result.record.output?.manifestDigest = d.description }
+                let written = try await PublishStage.publish(
+                    image, result: &result, to: dest, transport: try imageOptions.transport(logger: logger),
+                    options: publish)
                 if !quiet {
                     writeStandardError(
                         "wrote \(written.reference)" + (written.manifestDigest.map { " (\($0))" } ?? "") + "\n")

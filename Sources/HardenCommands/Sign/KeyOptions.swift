@@ -2,6 +2,8 @@
 import ArgumentParser
 import Foundation
 import HardenCore
+import HardenOCI
+import HardenPipeline
 import HardenSign
 import HardenSystem
 
@@ -47,4 +49,66 @@ public struct SigningKeyOptions: ParsableArguments {
     public init() {}
 
     func load() throws -> SigningKey { try KeyFiles.signingKey(key, passwordFile: keyPasswordFile) }
+}
+
+/// `--sign-key` on the commands that write a hardened image: sign it and attach its evidence.
+public struct SignOutputOptions: ParsableArguments {
+    @Option(
+        name: .customLong("sign-key"),
+        help: ArgumentHelp(
+            "Sign the written image with this key (PEM or cosign.key) and attach its SBOM, OpenVEX, vulnerability scan, SLSA provenance and hardening report as attestations (registry or oci: destinations).",
+            valueName: "FILE"))
+    public var signKey: String?
+
+    @Option(
+        name: .customLong("sign-key-password-file"),
+        help: ArgumentHelp(
+            "The password of an encrypted --sign-key (default: the COSIGN_PASSWORD variable).", valueName: "FILE"))
+    public var signKeyPasswordFile: String?
+
+    @Option(
+        name: .customLong("sign-scheme"),
+        help: "Where signature and attestations go: both (default), tags (cosign 2) or referrers (cosign 3 bundles).")
+    public var signScheme: AttachmentScheme = .both
+
+    public init() {}
+
+    /// The publish options: the key loaded now (a wrong password fails before any work), and what the provenance
+    /// records of the invocation — the arguments with credentials and variable values left out.
+    func publishOptions(command: String, policy: String?) throws -> PublishOptions {
+        let key = try signKey.map { try KeyFiles.signingKey($0, passwordFile: signKeyPasswordFile) }
+        var policyDigest: (file: String, sha256: String)?
+        if let policy, key != nil {
+            policyDigest = (policy, Digest.sha256(of: try HostFS.readFile(policy, limit: 16 << 20)).encoded)
+        }
+        return PublishOptions(
+            signingKey: key, scheme: signScheme,
+            invocation: Evidence.Invocation(
+                command: command, arguments: Self.redacted(Array(CommandLine.arguments.dropFirst(2))),
+                policy: policyDigest))
+    }
+
+    /// `arguments` without secrets: the values of `--creds` and of `--env NAME=VALUE` are replaced.
+    static func redacted(_ arguments: [String]) -> [String] {
+        var out: [String] = []
+        var redactNext: String?
+        for a in arguments {
+            if let option = redactNext {
+                out.append(
+                    option == "--env" ? a.split(separator: "=", maxSplits: 1).first.map { "\($0)=…" } ?? "…" : "…")
+                redactNext = nil
+            } else if a == "--creds" || a == "--env" || a == "-e" {
+                out.append(a)
+                redactNext = a == "-e" ? "--env" : a
+            } else if a.hasPrefix("--creds=") {
+                out.append("--creds=…")
+            } else if a.hasPrefix("--env=") {
+                out.append(
+                    "--env=" + (a.dropFirst(6).split(separator: "=", maxSplits: 1).first.map { "\($0)=…" } ?? "…"))
+            } else {
+                out.append(a)
+            }
+        }
+        return out
+    }
 }
