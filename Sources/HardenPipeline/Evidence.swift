@@ -139,7 +139,9 @@ public enum Evidence {
         if let p = invocation.policy {
             external["policy"] = .object(["file": .string(p.file), "sha256": .string(p.sha256)])
         }
-        if let probes = record.profile?.probes { external["probes"] = .array(probes.map { .string("\($0.kind.rawValue) \($0.spec)") }) }
+        if let probes = record.profile?.probes {
+            external["probes"] = .array(probes.map { .string("\($0.kind.rawValue) \($0.spec)") })
+        }
         var internals: [String: JSONValue] = [:]
         if let db = record.database {
             internals["vulnerabilityDatabase"] = .array(
@@ -156,7 +158,8 @@ public enum Evidence {
                 builder: .init(id: builderID, version: ["harden": hardenToolVersion]),
                 metadata: .init(
                     invocationId: "urn:harden:run:\(record.input.manifestDigest):\(record.startedAt)",
-                    startedOn: record.startedAt, finishedOn: record.finishedAt.isEmpty ? record.startedAt : record.finishedAt),
+                    startedOn: record.startedAt,
+                    finishedOn: record.finishedAt.isEmpty ? record.startedAt : record.finishedAt),
                 byproducts: byproducts))
         return try JSONCoding.encode(p)
     }
@@ -174,11 +177,14 @@ public enum Evidence {
         {
             for p in report.packages {
                 guard let url = p.url, let sha = p.sha256 else { continue }
-                deps.append(ResourceDescriptor(name: "\(p.name)_\(p.to)_\(p.architecture)", uri: url, digest: ["sha256": sha]))
+                deps.append(
+                    ResourceDescriptor(name: "\(p.name)_\(p.to)_\(p.architecture)", uri: url, digest: ["sha256": sha]))
             }
         }
         if let profile = result.files["profile.json"] {
-            deps.append(ResourceDescriptor(name: "profile", uri: "harden-report/profile.json", digest: ["sha256": profile.sha256Hex]))
+            deps.append(
+                ResourceDescriptor(
+                    name: "profile", uri: "harden-report/profile.json", digest: ["sha256": profile.sha256Hex]))
         }
         return deps
     }
