@@ -159,7 +159,8 @@ public enum Evidence {
                 metadata: .init(
                     invocationId: "urn:harden:run:\(record.input.manifestDigest):\(record.startedAt)",
                     startedOn: record.startedAt,
-                    finishedOn: record.finishedAt.isEmpty ? record.startedAt : record.finishedAt),
+                    finishedOn: record.finishedAt.isEmpty
+                        ? ISO8601DateFormatter().string(from: Date()) : record.finishedAt),
                 byproducts: byproducts))
         return try JSONCoding.encode(p)
     }

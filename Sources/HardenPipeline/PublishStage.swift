@@ -25,8 +25,8 @@ public struct PublishOptions: Sendable {
 
 public enum PublishStage {
     /// Refuses, before any work, a signing request for a destination that cannot hold attachments.
-    public static func check(_ destination: ImageReference, options: PublishOptions) throws {
-        guard options.signingKey != nil else { return }
+    public static func check(_ destination: ImageReference, signing: Bool) throws {
+        guard signing else { return }
         switch destination {
         case .registry, .ociLayout: return
         default:
@@ -43,24 +43,29 @@ public enum PublishStage {
         _ image: Image, result: inout PipelineResult, to destination: ImageReference, transport: ImageTransport,
         options: PublishOptions
     ) async throws -> ImageWriter.Written {
+        let clock = ContinuousClock()
+        let start = clock.now
         let written = try await transport.write(
             image, to: destination, options: ImageWriter.Options(compression: .keep))
         if let d = written.manifestDigest { result.record.output?.manifestDigest = d.description }
         guard let key = options.signingKey, let digest = written.manifestDigest else { return written }
+        let pushed = clock.now
         let store = try transport.attachments(for: pinned(destination, digest: digest))
         let created = ISO8601DateFormatter().string(from: Date())
         do {
-            _ = try await Attacher.sign(store: store, key: key, scheme: options.scheme, created: created)
-            var attested: [RunRecord.Attestation] = []
-            for (type, predicate) in try Evidence.predicates(
-                result, outputDigest: digest, invocation: options.invocation)
-            {
-                _ = try await Attacher.attest(
-                    store: store, key: key, type: type, predicate: predicate, scheme: options.scheme, replace: true,
-                    created: created)
-                attested.append(
-                    .init(type: type.description, predicateType: type.uri, predicateSHA256: predicate.sha256Hex))
+            let predicates = try Evidence.predicates(result, outputDigest: digest, invocation: options.invocation)
+            _ = try await Attacher.publish(
+                store: store, key: key, sign: true, attestations: predicates, scheme: options.scheme, created: created)
+            let attested = predicates.map { type, predicate in
+                RunRecord.Attestation(
+                    type: type.description, predicateType: type.uri, predicateSHA256: predicate.sha256Hex)
             }
+            transport.logger.info(
+                "published",
+                metadata: [
+                    "write": "\(pushed - start)", "sign+attest": "\(clock.now - pushed)",
+                    "attestations": "\(predicates.count)",
+                ])
             result.record.signature = .init(
                 keyID: key.publicKey.keyID, scheme: options.scheme.rawValue, attestations: attested)
             await (store as? RegistryAttachmentStore)?.shutdown()

@@ -67,9 +67,21 @@ public final class RegistryAttachmentStore: AttachmentStore {
         try await client.putManifest(tag, bytes: manifest, mediaType: MediaType.ociManifest)
     }
 
+    /// Uploads each distinct blob, a few at a time.
     func upload(_ blobs: [(Descriptor, [UInt8])]) async throws {
-        for (d, bytes) in blobs {
-            _ = try await client.uploadBlob(d, mountFrom: nil) { MemoryReader(bytes) }
+        var seen = Set<Digest>()
+        let distinct = blobs.filter { seen.insert($0.0.digest).inserted }
+        try await concurrently(distinct) { d, bytes in try await self.client.putSmallBlob(d, bytes: bytes) }
+    }
+
+    /// Runs `body` for each item, at most four at once.
+    func concurrently<T: Sendable>(_ items: [T], _ body: @escaping @Sendable (T) async throws -> Void) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (i, item) in items.enumerated() {
+                if i >= 4 { try await group.next() }
+                group.addTask { try await body(item) }
+            }
+            try await group.waitForAll()
         }
     }
 
@@ -93,20 +105,22 @@ public final class RegistryAttachmentStore: AttachmentStore {
         return try Index.parse(bytes, source: "\(repository):\(Self.fallbackTag(digest))").manifests
     }
 
-    public func putReferrer(
-        blobs: [(Descriptor, [UInt8])], manifest: [UInt8], descriptor: Descriptor, subject: Digest
-    ) async throws {
-        try await upload(blobs)
-        try await client.putManifest(descriptor.digest.description, bytes: manifest, mediaType: MediaType.ociManifest)
-        // A registry with the referrers API lists it now; otherwise the fallback index is kept up to date by hand.
+    public func putReferrers(_ referrers: [Referrer], subject: Digest) async throws {
+        try await upload(referrers.flatMap(\.blobs))
+        try await concurrently(referrers) { r in
+            try await self.client.putManifest(
+                r.descriptor.digest.description, bytes: r.manifest, mediaType: MediaType.ociManifest)
+        }
+        // A registry with the referrers API lists them now; otherwise the fallback index is kept up to date by hand.
         if try await referrersAPI(subject) != nil { return }
         let tag = Self.fallbackTag(subject)
         var index = Index(manifests: [])
         if let bytes = try await self.manifest(tag: tag) {
             index = try Index.parse(bytes, source: "\(repository):\(tag)")
         }
-        index.manifests.removeAll { $0.digest == descriptor.digest }
-        index.manifests.append(descriptor)
+        let added = Set(referrers.map(\.descriptor.digest))
+        index.manifests.removeAll { added.contains($0.digest) }
+        index.manifests += referrers.map(\.descriptor)
         try await client.putManifest(tag, bytes: try JSONCoding.encode(index), mediaType: MediaType.ociIndex)
     }
 }
@@ -196,13 +210,12 @@ public struct LayoutAttachmentStore: AttachmentStore {
         return out
     }
 
-    public func putReferrer(
-        blobs: [(Descriptor, [UInt8])], manifest: [UInt8], descriptor: Descriptor, subject: Digest
-    ) async throws {
-        _ = try write(blobs, manifest: manifest)
+    public func putReferrers(_ referrers: [Referrer], subject: Digest) async throws {
+        for r in referrers { _ = try write(r.blobs, manifest: r.manifest) }
         var index = try index()
-        index.manifests.removeAll { $0.digest == descriptor.digest }
-        index.manifests.append(descriptor)
+        let added = Set(referrers.map(\.descriptor.digest))
+        index.manifests.removeAll { added.contains($0.digest) }
+        index.manifests += referrers.map(\.descriptor)
         try HostFS.writeFileAtomically(directory + "/index.json", try JSONCoding.encode(index))
     }
 }

@@ -508,4 +508,24 @@ public final class RegistryClient: Sendable {
             .PUT, location + sep(location) + "digest=\(descriptor.digest)", scopeActions: "pull,push", expect: [201])
         return true
     }
+
+    /// Uploads a small blob held in memory without asking first: a monolithic POST with its digest (one request),
+    /// or, where the registry opens a session instead (202), one PUT to finish it. For blobs that are new by
+    /// construction (signatures, attestations); uploading one the registry has is harmless.
+    public func putSmallBlob(_ descriptor: Descriptor, bytes: [UInt8]) async throws {
+        let body: @Sendable () -> HTTPClientRequest.Body = { .bytes(ByteBuffer(bytes: bytes)) }
+        let r = try await send(
+            .POST, "/blobs/uploads/?digest=\(descriptor.digest)",
+            headers: [("Content-Type", "application/octet-stream")], scopeActions: "pull,push", body: body,
+            expect: [201, 202], bytes: Int64(bytes.count))
+        if r.status == .created { return }
+        guard let location = r.headers.first(name: "Location").flatMap({ AuthScope.resolveLocation($0, base: base) })
+        else {
+            throw HardenError(.corrupt, "\(name): upload answered without a usable Location")
+        }
+        _ = try await send(
+            .PUT, location + (location.contains("?") ? "&" : "?") + "digest=\(descriptor.digest)",
+            headers: [("Content-Type", "application/octet-stream")], scopeActions: "pull,push", body: body,
+            expect: [201], bytes: Int64(bytes.count))
+    }
 }

@@ -21,10 +21,21 @@ public protocol AttachmentStore: Sendable {
     /// The manifests whose `subject` is `digest` (OCI 1.1 referrers; through the fallback tag where the registry has
     /// no referrers API).
     func referrers(of digest: Digest) async throws -> [Descriptor]
-    /// Stores `blobs`, then the referrer `manifest` (described by `descriptor`) of `subject`.
-    func putReferrer(
-        blobs: [(Descriptor, [UInt8])], manifest: [UInt8], descriptor: Descriptor, subject: Digest
-    ) async throws
+    /// Stores each referrer's blobs, then its manifest, and lists them as referrers of `subject`.
+    func putReferrers(_ referrers: [Referrer], subject: Digest) async throws
+}
+
+/// A manifest that refers to an image (its `subject`), with the blobs it needs and its descriptor for indexes.
+public struct Referrer: Sendable {
+    public var manifest: [UInt8]
+    public var blobs: [(Descriptor, [UInt8])]
+    public var descriptor: Descriptor
+
+    public init(manifest: [UInt8], blobs: [(Descriptor, [UInt8])], descriptor: Descriptor) {
+        self.manifest = manifest
+        self.blobs = blobs
+        self.descriptor = descriptor
+    }
 }
 
 extension AttachmentStore {
@@ -45,16 +56,7 @@ public enum Attacher {
     public static func sign(
         store: any AttachmentStore, key: SigningKey, scheme: AttachmentScheme = .both, created: String
     ) async throws -> Digest {
-        let subject = try await store.subject()
-        if scheme.writesTags {
-            let sig = try Attachment.signature(repository: store.repository, digest: subject.digest, key: key)
-            try await attach([sig], kind: .signature, digest: subject.digest, store: store)
-        }
-        if scheme.writesReferrers {
-            let statement = BundleReferrer.signatureStatement(repository: store.repository, digest: subject.digest)
-            try await attachBundle(statement, subject: subject, key: key, store: store, created: created)
-        }
-        return subject.digest
+        try await publish(store: store, key: key, sign: true, attestations: [], scheme: scheme, created: created)
     }
 
     /// Attests `predicate` of `type` about the store's image, in the places `scheme` names.
@@ -62,31 +64,52 @@ public enum Attacher {
         store: any AttachmentStore, key: SigningKey, type: PredicateType, predicate: [UInt8],
         scheme: AttachmentScheme = .both, replace: Bool = false, created: String
     ) async throws -> Digest {
-        try Attachment.checkPredicate(predicate, type: type)
-        let subject = try await store.subject()
-        if scheme.writesTags {
-            let att = try Attachment.attestation(
-                repository: store.repository, digest: subject.digest, type: type, predicate: predicate, key: key)
-            try await attach(
-                [att], kind: .attestation, digest: subject.digest, store: store,
-                replacingTypes: replace ? [type.uri] : [])
-        }
-        if scheme.writesReferrers {
-            let statement = InTotoStatement(
-                image: store.repository, digest: subject.digest, predicateType: type, predicate: predicate)
-            try await attachBundle(statement, subject: subject, key: key, store: store, created: created)
-        }
-        return subject.digest
+        try await publish(
+            store: store, key: key, sign: false, attestations: [(type, predicate)], scheme: scheme, replace: replace,
+            created: created)
     }
 
-    /// Stores `statement`, signed by `key`, as a sigstore bundle referring to `subject`.
-    public static func attachBundle(
-        _ statement: InTotoStatement, subject: Descriptor, key: SigningKey, store: any AttachmentStore,
-        created: String
-    ) async throws {
-        let r = try BundleReferrer.make(statement: statement, subject: subject, key: key, created: created)
-        try await store.putReferrer(
-            blobs: r.blobs, manifest: r.manifest, descriptor: r.descriptor, subject: subject.digest)
+    /// Signs (when `sign`) and attests the store's image in one pass: one manifest update per kind in the tag
+    /// scheme, one referrers index update for every bundle. Attestations replace earlier ones of the same types
+    /// when `replace`.
+    public static func publish(
+        store: any AttachmentStore, key: SigningKey, sign: Bool, attestations: [(PredicateType, [UInt8])],
+        scheme: AttachmentScheme = .both, replace: Bool = true, created: String
+    ) async throws -> Digest {
+        for (type, predicate) in attestations { try Attachment.checkPredicate(predicate, type: type) }
+        let subject = try await store.subject()
+        let digest = subject.digest
+        let repo = store.repository
+        // Signatures, attestations and bundles touch different manifests: they are written at the same time.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            if scheme.writesTags && sign {
+                let sig = try Attachment.signature(repository: repo, digest: digest, key: key)
+                group.addTask { try await attach([sig], kind: .signature, digest: digest, store: store) }
+            }
+            if scheme.writesTags && !attestations.isEmpty {
+                let atts = try attestations.map {
+                    try Attachment.attestation(repository: repo, digest: digest, type: $0.0, predicate: $0.1, key: key)
+                }
+                let replacing: Set<String> = replace ? Set(attestations.map(\.0.uri)) : []
+                group.addTask {
+                    try await attach(atts, kind: .attestation, digest: digest, store: store, replacingTypes: replacing)
+                }
+            }
+            if scheme.writesReferrers {
+                var statements = attestations.map {
+                    InTotoStatement(image: repo, digest: digest, predicateType: $0.0, predicate: $0.1)
+                }
+                if sign {
+                    statements.insert(BundleReferrer.signatureStatement(repository: repo, digest: digest), at: 0)
+                }
+                let referrers = try statements.map {
+                    try BundleReferrer.make(statement: $0, subject: subject, key: key, created: created)
+                }
+                group.addTask { try await store.putReferrers(referrers, subject: digest) }
+            }
+            try await group.waitForAll()
+        }
+        return digest
     }
 
     /// Adds `attachments` of `kind` to the manifest tagged for `digest`, keeping what is there (an identical layer is

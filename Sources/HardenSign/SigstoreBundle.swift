@@ -58,7 +58,7 @@ public enum BundleReferrer {
     /// A bundle for `statement` about the image `subject`, in its referrer manifest; the blobs to store with it.
     public static func make(
         statement: InTotoStatement, subject: Descriptor, key: SigningKey, created: String
-    ) throws -> (manifest: [UInt8], blobs: [(Descriptor, [UInt8])], descriptor: Descriptor) {
+    ) throws -> Referrer {
         let envelope = try DSSEEnvelope.sign(
             payload: try statement.encoded(), type: DSSEEnvelope.inTotoPayloadType, key: key, keyID: nil)
         let bundle = try JSONCoding.encode(SigstoreBundle(envelope: envelope, key: key.publicKey))
@@ -79,7 +79,8 @@ public enum BundleReferrer {
             mediaType: MediaType.ociManifest, digest: .sha256(of: bytes), size: Int64(bytes.count),
             annotations: annotations)
         descriptor.artifactType = SigstoreBundle.mediaType
-        return (bytes, [(bundleDescriptor, bundle), (config, emptyConfig)], descriptor)
+        return Referrer(
+            manifest: bytes, blobs: [(bundleDescriptor, bundle), (config, emptyConfig)], descriptor: descriptor)
     }
 
     /// The Statement about the image a signature bundle holds (cosign 3's signing predicate).

@@ -27,13 +27,13 @@ final class MemoryStore: AttachmentStore {
         state.withLock { $0.referrers[digest] ?? [] }
     }
 
-    func putReferrer(
-        blobs: [(Descriptor, [UInt8])], manifest: [UInt8], descriptor: Descriptor, subject: Digest
-    ) async throws {
+    func putReferrers(_ referrers: [Referrer], subject: Digest) async throws {
         state.withLock { s in
-            for (d, b) in blobs { s.blobs[d.digest] = b }
-            s.blobs[descriptor.digest] = manifest
-            s.referrers[subject, default: []].append(descriptor)
+            for r in referrers {
+                for (d, b) in r.blobs { s.blobs[d.digest] = b }
+                s.blobs[r.descriptor.digest] = r.manifest
+                s.referrers[subject, default: []].append(r.descriptor)
+            }
         }
     }
 
@@ -196,8 +196,7 @@ final class MemoryStore: AttachmentStore {
         let forged = try BundleReferrer.make(
             statement: BundleReferrer.signatureStatement(repository: store.repository, digest: other),
             subject: Descriptor(mediaType: MediaType.ociManifest, digest: other, size: 1), key: key, created: when)
-        try await store.putReferrer(
-            blobs: forged.blobs, manifest: forged.manifest, descriptor: forged.descriptor, subject: image)
+        try await store.putReferrers([forged], subject: image)
         f = try await findings(store)
         #expect(f.count == 3 && f.last?.status == .invalid && f.last?.reason?.contains("subject") == true)
         // Both schemes at once: cosign 2 and cosign 3 each find theirs.

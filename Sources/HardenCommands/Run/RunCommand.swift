@@ -87,8 +87,9 @@ extension Application {
             let reference = try ImageReference.parse(try settings.targetImage(given: image))
             let dest = try ImageReference.parse(output)
             try Self.checkReportDirectory(reportDir)
-            let publish = try signing.publishOptions(command: "run", policy: policy)
-            try PublishStage.check(dest, options: publish)
+            var publish = try signing.publishOptions(command: "run", policy: policy)
+            try PublishStage.check(dest, signing: signing.signKey != nil)
+            let key = try signing.startLoadingKey()
             let data = try VulnerabilityData(path: database.path)
             var options = try await pipelineOptions(reference: reference, destination: dest, data: data, logger: logger)
 
@@ -127,6 +128,7 @@ extension Application {
 
             // The image, only when every gate holds.
             if let image = result.image, !result.gateFailed {
+                publish.signingKey = try await key?.value
                 let written = try await PublishStage.publish(
                     image, result: &result, to: dest, transport: try imageOptions.transport(logger: logger),
                     options: publish)

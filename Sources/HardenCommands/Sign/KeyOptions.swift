@@ -11,18 +11,29 @@ enum KeyFiles {
     /// Loads a private key: PKCS #8/SEC 1/PKCS #1 PEM, or cosign's encrypted key whose password comes from
     /// `passwordFile` or, as cosign takes it, the `COSIGN_PASSWORD` variable the operator sets for that purpose.
     static func signingKey(_ path: String, passwordFile: String?) throws -> SigningKey {
+        try prepare(path, passwordFile: passwordFile)()
+    }
+
+    /// Reads the key and, for an encrypted one, its password; the returned function decrypts and parses it.
+    static func prepare(_ path: String, passwordFile: String?) throws -> @Sendable () throws -> SigningKey {
         let text = String(decoding: try readKeyFile(path), as: UTF8.self)
-        return try SigningKey.load(pem: text, source: path) {
+        let block = try PEMBlock.parse(text, source: path)
+        var password: [UInt8] = []
+        if block.label.hasPrefix("ENCRYPTED") && block.label != "ENCRYPTED PRIVATE KEY" {
             if let passwordFile {
-                var bytes = try HostFS.readFile(passwordFile, limit: 4096)
-                if bytes.last == UInt8(ascii: "\n") { bytes.removeLast() }
-                if bytes.last == UInt8(ascii: "\r") { bytes.removeLast() }
-                return bytes
+                password = try HostFS.readFile(passwordFile, limit: 4096)
+                if password.last == UInt8(ascii: "\n") { password.removeLast() }
+                if password.last == UInt8(ascii: "\r") { password.removeLast() }
+            } else if let env = ProcessInfo.processInfo.environment["COSIGN_PASSWORD"] {
+                password = Array(env.utf8)
+            } else {
+                throw HardenError(
+                    .invalidArgument,
+                    "\(path): the key is encrypted: set COSIGN_PASSWORD or give --key-password-file")
             }
-            if let env = ProcessInfo.processInfo.environment["COSIGN_PASSWORD"] { return Array(env.utf8) }
-            throw HardenError(
-                .invalidArgument, "\(path): the key is encrypted: set COSIGN_PASSWORD or give --key-password-file")
         }
+        let secret = password
+        return { try SigningKey.load(pem: text, source: path) { secret } }
     }
 
     static func verificationKey(_ path: String) throws -> VerificationKey {
@@ -73,19 +84,27 @@ public struct SignOutputOptions: ParsableArguments {
 
     public init() {}
 
-    /// The publish options: the key loaded now (a wrong password fails before any work), and what the provenance
-    /// records of the invocation — the arguments with credentials and variable values left out.
+    /// The publish options (without the key: see `startLoadingKey`) and what the provenance records of the
+    /// invocation — the arguments with credentials and variable values left out.
     func publishOptions(command: String, policy: String?) throws -> PublishOptions {
-        let key = try signKey.map { try KeyFiles.signingKey($0, passwordFile: signKeyPasswordFile) }
         var policyDigest: (file: String, sha256: String)?
-        if let policy, key != nil {
+        if let policy, signKey != nil {
             policyDigest = (policy, Digest.sha256(of: try HostFS.readFile(policy, limit: 16 << 20)).encoded)
         }
         return PublishOptions(
-            signingKey: key, scheme: signScheme,
+            signingKey: nil, scheme: signScheme,
             invocation: Evidence.Invocation(
                 command: command, arguments: Self.redacted(Array(CommandLine.arguments.dropFirst(2))),
                 policy: policyDigest))
+    }
+
+    /// Reads the key file and its password now (a missing file or password fails at once) and decrypts it in the
+    /// background: cosign's scrypt costs a quarter of a second, which the run hides. A wrong password is reported
+    /// before anything is written.
+    func startLoadingKey() throws -> Task<SigningKey, any Error>? {
+        guard let signKey else { return nil }
+        let load = try KeyFiles.prepare(signKey, passwordFile: signKeyPasswordFile)
+        return Task.detached { try load() }
     }
 
     /// `arguments` without secrets: the values of `--creds` and of `--env NAME=VALUE` are replaced.
