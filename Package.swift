@@ -239,7 +239,7 @@ let package = Package(
             dependencies: [
                 "HardenPackages", "HardenRpm",
                 "HardenCore", "HardenArchive", "HardenOCI", "HardenSBOM", "HardenPolicy", "HardenRegistryAuth",
-                "HardenDpkg", "HardenProfile",
+                "HardenDpkg", "HardenProfile", "HardenSign",
             ],
             swiftSettings: swiftSettings),
 

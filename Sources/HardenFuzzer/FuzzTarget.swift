@@ -12,6 +12,10 @@ import HardenProfile
 import HardenRegistryAuth
 import HardenRpm
 import HardenSBOM
+import HardenSign
+
+/// A fixed key for verification attempts on fuzzed envelopes.
+let fuzzKey = SigningKey.generateP256().publicKey
 
 @_cdecl("LLVMFuzzerTestOneInput")
 func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
@@ -96,6 +100,17 @@ func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     _ = try? RegistryCredentials.parse(bytes, source: "fuzz")
     if text.htmlEscaped.utf8.contains(UInt8(ascii: "<")) { fatalError("htmlEscaped left a '<'") }
     _ = OSInfo.parseOSRelease(text)
+    // Signatures and attestations found beside an image: PEM keys, DSSE envelopes, in-toto Statements, sigstore
+    // bundles, simple-signing payloads (key decryption is not fuzzed: its scrypt cost is bounded, not cheap).
+    _ = try? PEMBlock.parse(text, source: "fuzz")
+    _ = try? VerificationKey.load(pem: text, source: "fuzz")
+    if let envelope = try? DSSEEnvelope.parse(bytes, source: "fuzz") {
+        _ = envelope.verifiedPayload(key: fuzzKey)
+    }
+    _ = (try? InTotoStatement.parse(bytes, source: "fuzz"))?.covers(Digest.sha256(of: bytes))
+    _ = try? SigstoreBundle.parse(bytes, source: "fuzz")
+    _ = CosignFormat.signedDigest(of: bytes)
+    _ = try? PredicateType(parsing: text)
     // Compressed streams.
     _ = try? Compression.gzip.decompressing(
         MemoryReader(bytes), name: "fuzz",

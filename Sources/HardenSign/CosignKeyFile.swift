@@ -27,11 +27,12 @@ public enum CosignKeyFile {
         var ciphertext: String
     }
 
-    /// Bounds on the scrypt cost a key file may ask for (cosign writes N = 2^15 or 2^16, r = 8, p = 1): a hostile file
-    /// cannot make harden allocate gigabytes.
+    /// Bounds on the scrypt cost a key file may ask for (cosign writes N = 2^15 or 2^16, r = 8, p = 1, 64 MiB): a
+    /// hostile file cannot make harden allocate more than 256 MiB or spin for long.
     static let maxN = 1 << 20
     static let maxR = 32
-    static let maxP = 16
+    static let maxP = 4
+    static let maxMemory = 256 << 20
 
     /// The PKCS #8 DER inside `body` (the PEM block's bytes: the JSON envelope).
     public static func decrypt(_ body: [UInt8], password: [UInt8], source: String) throws -> [UInt8] {
@@ -45,7 +46,9 @@ public enum CosignKeyFile {
                 "\(source): key encrypted with \(env.kdf.name)/\(env.cipher.name) (scrypt/nacl/secretbox is)")
         }
         let p = env.kdf.params
-        guard p.N > 1, p.N <= maxN, p.N & (p.N - 1) == 0, (1...maxR).contains(p.r), (1...maxP).contains(p.p) else {
+        guard p.N > 1, p.N <= maxN, p.N & (p.N - 1) == 0, (1...maxR).contains(p.r), (1...maxP).contains(p.p),
+            128 * p.N * p.r <= maxMemory
+        else {
             throw HardenError(
                 .limitExceeded, "\(source): scrypt parameters N=\(p.N) r=\(p.r) p=\(p.p) are out of bounds")
         }
