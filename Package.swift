@@ -347,7 +347,7 @@ let package = Package(
         .testTarget(
             name: "HardenIntegrationTests",
             dependencies: [
-                "HardenSign",
+                "HardenSign", "HardenPolicy",
                 "HardenPackages",
                 "HardenOCI", "HardenArchive", "HardenSBOM", "HardenVulnDB", "HardenRegistry", "HardenRegistryAuth",
                 "HardenProfile",

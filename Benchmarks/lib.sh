@@ -48,3 +48,19 @@ check_target() {
         printf 'target %-28s %10.3f  (>= %s, fails below %.3f)  %s\n' "$name" "$value" "$target" "$limit" "$verdict"
     fi
 }
+
+# start_registry DIR: a Distribution registry on a random loopback port with its data in DIR/data; sets PORT and
+# REG (its pid) and waits until it answers. The caller's EXIT trap stops it (kill $REG).
+start_registry() {
+    local dir=$1
+    PORT=$((40000 + RANDOM % 10000))
+    cat > "$dir/config.yml" <<YAML
+version: 0.1
+log: {level: error}
+storage: {filesystem: {rootdirectory: $dir/data}}
+http: {addr: 127.0.0.1:$PORT}
+YAML
+    docker-registry serve "$dir/config.yml" >/dev/null 2>&1 &
+    REG=$!
+    for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$PORT/v2/" && return; sleep 0.1; done
+}

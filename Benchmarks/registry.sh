@@ -10,17 +10,8 @@ IMAGES="${HARDEN_TEST_IMAGES:-$PWD/test-images}"
 swift build -c release --product harden >/dev/null
 BIN="$(swift build -c release --show-bin-path)/harden"
 WORK=$(mktemp -d)
-PORT=$((40000 + RANDOM % 10000))
-cat > "$WORK/config.yml" <<YAML
-version: 0.1
-log: {level: error}
-storage: {filesystem: {rootdirectory: $WORK/data}}
-http: {addr: 127.0.0.1:$PORT}
-YAML
-docker-registry serve "$WORK/config.yml" >/dev/null 2>&1 &
-REG=$!
 trap 'kill $REG 2>/dev/null; rm -rf "$WORK"' EXIT
-for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$PORT/v2/" && break; sleep 0.1; done
+start_registry "$WORK"
 skopeo copy -q --dest-tls-verify=false "oci:$IMAGES/oci:nginx" "docker://127.0.0.1:$PORT/bench/nginx:1"
 
 best() { local best=""; for _ in $(seq "$RUNS"); do rm -rf "$WORK/out"; local s e t; s=$(date +%s.%N); "$@" >/dev/null 2>&1; e=$(date +%s.%N)

@@ -13,17 +13,8 @@ COSIGN="${HARDEN_PEERS:-/opt/harden-peers}/cosign2/usr/bin/cosign"
 [ -x "$COSIGN" ] || { echo "bench: cosign missing; run scripts/install-peers.sh" >&2; exit 1; }
 WORK=$(mktemp -d)
 export HARDEN_CACHE_DIR="$WORK/cache" HARDEN_RUN_DIR="$WORK/run" HARDEN_DB="$WORK/vulns.sqlite"
-PORT=$((40000 + RANDOM % 10000))
-cat > "$WORK/config.yml" <<YAML
-version: 0.1
-log: {level: error}
-storage: {filesystem: {rootdirectory: $WORK/data}}
-http: {addr: 127.0.0.1:$PORT}
-YAML
-docker-registry serve "$WORK/config.yml" >/dev/null 2>&1 &
-REG=$!
 trap 'kill $REG 2>/dev/null; rm -rf "$WORK"' EXIT
-for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$PORT/v2/" && break; sleep 0.1; done
+start_registry "$WORK"
 "$BIN" db import -q ../shared/feeds/osv-PyPI-all.zip >/dev/null
 (cd "$WORK" && COSIGN_PASSWORD=bench "$COSIGN" generate-key-pair >/dev/null 2>&1)
 export COSIGN_PASSWORD=bench

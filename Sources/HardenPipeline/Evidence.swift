@@ -27,11 +27,24 @@ public enum Evidence {
         public var arguments: [String]
         /// The policy file and its bytes' SHA-256, when a policy was given.
         public var policy: (file: String, sha256: String)?
+        /// The input's signature and attestations verified by the policy's `inputs:` rule.
+        public var inputVerification: InputVerification?
 
         public init(command: String, arguments: [String], policy: (file: String, sha256: String)? = nil) {
             self.command = command
             self.arguments = arguments
             self.policy = policy
+        }
+    }
+
+    /// What the policy's `inputs:` rule verified of the input image before harden worked on it.
+    public struct InputVerification: Sendable {
+        public var keyID: String
+        public var attestations: [String]
+
+        public init(keyID: String, attestations: [String]) {
+            self.keyID = keyID
+            self.attestations = attestations
         }
     }
 
@@ -143,6 +156,11 @@ public enum Evidence {
             external["probes"] = .array(probes.map { .string("\($0.kind.rawValue) \($0.spec)") })
         }
         var internals: [String: JSONValue] = [:]
+        if let v = invocation.inputVerification {
+            internals["inputVerification"] = .object([
+                "signedBy": .string(v.keyID), "attestations": .array(v.attestations.map { .string($0) }),
+            ])
+        }
         if let db = record.database {
             internals["vulnerabilityDatabase"] = .array(
                 db.sources.map { .string("\($0.name) \($0.dataDate ?? $0.importedAt)") })

@@ -55,6 +55,18 @@ public struct Policy: Codable, Sendable, Equatable {
         public var accept: [String] = []
     }
 
+    /// What the input image must carry before harden works on it (`inputs:`).
+    public struct Inputs: Codable, Sendable, Equatable {
+        /// A public key (a PEM file's path, relative to the policy file, or the PEM text itself) that must have signed
+        /// the input image.
+        public var requireSignatureKey: String?
+        /// Attestation types (cosign's words or URIs) the input must carry, signed by that key.
+        public var requireAttestations: [String] = []
+
+        public var isEmpty: Bool { requireSignatureKey == nil && requireAttestations.isEmpty }
+    }
+
+    public var inputs = Inputs()
     public var vulnerabilities = Vulnerabilities()
     public var packages = Packages()
     public var image = ImageRules()
@@ -97,7 +109,7 @@ extension Policy {
         guard let root else { return policy }
         let reader = PolicyReader(source: source)
         let top = try reader.mapping(
-            root, "policy", keys: ["version", "vulnerabilities", "packages", "image", "checks"])
+            root, "policy", keys: ["version", "inputs", "vulnerabilities", "packages", "image", "checks"])
         if let v = top["version"] {
             guard v.int == 1 else { throw reader.error(v, "version", "must be 1") }
         }
@@ -151,6 +163,7 @@ extension Policy {
                 policy.vulnerabilities.maxDatabaseAgeDays = d
             }
         }
+        if let section = top["inputs"] { policy.inputs = try parseInputs(section, reader: reader) }
         if let section = top["packages"] {
             let m = try reader.mapping(section, "packages", keys: ["banned"])
             if let n = m["banned"] { policy.packages.banned = try reader.strings(n, "packages.banned") }
@@ -190,6 +203,27 @@ extension Policy {
             }
         }
         return policy
+    }
+
+    /// `inputs: {require_signature: {key: FILE-or-PEM}, require_attestations: [types]}`.
+    static func parseInputs(_ section: Node, reader: PolicyReader) throws -> Inputs {
+        var inputs = Inputs()
+        let m = try reader.mapping(section, "inputs", keys: ["require_signature", "require_attestations"])
+        if let n = m["require_signature"] {
+            let sig = try reader.mapping(n, "inputs.require_signature", keys: ["key"])
+            guard let key = sig["key"]?.string, !key.isEmpty else {
+                throw reader.error(n, "inputs.require_signature", "needs key: a public key file or its PEM text")
+            }
+            inputs.requireSignatureKey = key
+        }
+        if let n = m["require_attestations"] {
+            inputs.requireAttestations = try reader.strings(n, "inputs.require_attestations")
+            guard inputs.requireSignatureKey != nil else {
+                throw reader.error(
+                    n, "inputs.require_attestations", "needs inputs.require_signature.key to verify them")
+            }
+        }
+        return inputs
     }
 
     /// `50MiB`, `1.5 GiB`, `200MB`, `4096` (bytes).

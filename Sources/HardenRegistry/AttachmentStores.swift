@@ -11,6 +11,7 @@ import HardenSystem
 import Logging
 import NIOCore
 import NIOHTTP1
+import Synchronization
 
 /// The image's repository in a registry: manifests by tag or digest, blobs by digest, referrers through the
 /// referrers API or, where the registry has none (Distribution 2.8), the fallback index tagged `sha256-<hex>`.
@@ -142,6 +143,17 @@ public struct LayoutAttachmentStore: AttachmentStore {
         try Index.parse(try HostFS.readFile(directory + "/index.json"), source: "\(directory)/index.json")
     }
 
+    /// Serializes read-modify-write of index.json: signatures, attestations and bundles are written concurrently.
+    static let indexLock = Mutex(())
+
+    func updateIndex(_ change: (inout Index) -> Void) throws {
+        try Self.indexLock.withLock { _ in
+            var index = try index()
+            change(&index)
+            try HostFS.writeFileAtomically(directory + "/index.json", try JSONCoding.encode(index))
+        }
+    }
+
     public func subject() async throws -> Descriptor {
         let images = try index().manifests.filter { !$0.isAttachment }
         if let tag {
@@ -189,13 +201,13 @@ public struct LayoutAttachmentStore: AttachmentStore {
 
     public func put(blobs: [(Descriptor, [UInt8])], manifest: [UInt8], tag: String) async throws {
         let digest = try write(blobs, manifest: manifest)
-        var index = try index()
-        index.manifests.removeAll { $0.refName == tag }
-        index.manifests.append(
-            Descriptor(
-                mediaType: MediaType.ociManifest, digest: digest, size: Int64(manifest.count),
-                annotations: [Descriptor.refNameAnnotation: tag]))
-        try HostFS.writeFileAtomically(directory + "/index.json", try JSONCoding.encode(index))
+        try updateIndex { index in
+            index.manifests.removeAll { $0.refName == tag }
+            index.manifests.append(
+                Descriptor(
+                    mediaType: MediaType.ociManifest, digest: digest, size: Int64(manifest.count),
+                    annotations: [Descriptor.refNameAnnotation: tag]))
+        }
     }
 
     /// The layout's untagged artifact manifests whose subject is `digest`.
@@ -212,11 +224,11 @@ public struct LayoutAttachmentStore: AttachmentStore {
 
     public func putReferrers(_ referrers: [Referrer], subject: Digest) async throws {
         for r in referrers { _ = try write(r.blobs, manifest: r.manifest) }
-        var index = try index()
         let added = Set(referrers.map(\.descriptor.digest))
-        index.manifests.removeAll { added.contains($0.digest) }
-        index.manifests += referrers.map(\.descriptor)
-        try HostFS.writeFileAtomically(directory + "/index.json", try JSONCoding.encode(index))
+        try updateIndex { index in
+            index.manifests.removeAll { added.contains($0.digest) }
+            index.manifests += referrers.map(\.descriptor)
+        }
     }
 }
 

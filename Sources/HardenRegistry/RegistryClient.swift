@@ -38,7 +38,7 @@ public final class RegistryClient: Sendable {
     private struct State {
         var scheme = "https"
         var authorization: String?
-        var probed = false
+        var probe: Task<Void, Never>?
     }
     private let state = Mutex(State())
     var scheme: String { state.withLock { $0.scheme } }
@@ -84,14 +84,22 @@ public final class RegistryClient: Sendable {
     var name: String { "\(reference.host)/\(reference.repository)" }
 
     /// Decides the scheme: HTTPS, or plain HTTP when TLS verification is off and HTTPS does not answer.
+    /// Decides the scheme once; concurrent first requests all wait for that one decision (none goes ahead over
+    /// HTTPS while the plain-HTTP probe is still out).
     func probe() async throws {
-        let first = state.withLock { s -> Bool in
-            defer { s.probed = true }
-            return !s.probed
+        guard !tlsVerify else { return }
+        let task = state.withLock { s -> Task<Void, Never> in
+            if let t = s.probe { return t }
+            let t = Task { await self.probeScheme() }
+            s.probe = t
+            return t
         }
-        guard first, !tlsVerify else { return }
-        // With verification off (the user's choice), a registry that answers the API over plain HTTP is used over HTTP;
-        // an HTTPS-only one answers plain HTTP with an error, and HTTPS (unverified) is kept.
+        await task.value
+    }
+
+    /// With verification off (the user's choice), a registry that answers the API over plain HTTP is used over HTTP;
+    /// an HTTPS-only one answers plain HTTP with an error, and HTTPS (unverified) is kept.
+    private func probeScheme() async {
         if let r = try? await http.perform(
             HTTPClientRequest(url: "http://\(reference.host)/v2/"), timeout: .seconds(5)),
             r.headers.first(name: "Docker-Distribution-API-Version") != nil || r.status == .ok

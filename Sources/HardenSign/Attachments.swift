@@ -309,3 +309,49 @@ public enum AttachmentVerifier {
         return statement
     }
 }
+
+/// Copies the signatures and attestations of one image from one store to another (both schemes), byte for byte:
+/// manifests keep their digests, so the signatures still hold for the same image digest.
+public enum AttachmentCopier {
+    /// The largest blob of an attachment copied (a bundle or envelope holding an SBOM).
+    static let maxBlob = DSSEEnvelope.maxSize
+
+    /// How many manifests `store` holds for `digest` (tag-scheme manifests and referrers).
+    public static func count(digest: Digest, in store: any AttachmentStore) async throws -> Int {
+        var n = try await store.referrers(of: digest).count
+        for kind in AttachmentKind.allCases where try await store.manifest(tag: kind.tag(for: digest)) != nil { n += 1 }
+        return n
+    }
+
+    /// Copies what `source` holds for `digest` into `destination`; returns how many manifests were copied.
+    @discardableResult
+    public static func copy(
+        digest: Digest, from source: any AttachmentStore, to destination: any AttachmentStore
+    ) async throws -> Int {
+        var copied = 0
+        for kind in AttachmentKind.allCases {
+            let tag = kind.tag(for: digest)
+            guard let bytes = try await source.manifest(tag: tag) else { continue }
+            let blobs = try await blobs(of: bytes, source: source, name: "\(source.repository):\(tag)")
+            try await destination.put(blobs: blobs, manifest: bytes, tag: tag)
+            copied += 1
+        }
+        var referrers: [Referrer] = []
+        for d in try await source.referrers(of: digest).prefix(AttachmentVerifier.maxReferrers) {
+            let bytes = try await source.manifest(digest: d.digest)
+            let blobs = try await blobs(of: bytes, source: source, name: "\(source.repository)@\(d.digest)")
+            referrers.append(Referrer(manifest: bytes, blobs: blobs, descriptor: d))
+        }
+        if !referrers.isEmpty { try await destination.putReferrers(referrers, subject: digest) }
+        return copied + referrers.count
+    }
+
+    static func blobs(
+        of manifestBytes: [UInt8], source: any AttachmentStore, name: String
+    ) async throws -> [(Descriptor, [UInt8])] {
+        let m = try Manifest.parse(manifestBytes, source: name)
+        var out: [(Descriptor, [UInt8])] = []
+        for d in [m.config] + m.layers { out.append((d, try await source.blob(d, limit: maxBlob))) }
+        return out
+    }
+}

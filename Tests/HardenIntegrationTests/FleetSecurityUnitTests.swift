@@ -109,6 +109,9 @@ import Glibc
             ["--duration", "601"],
             ["--memory", "5G"], ["--pids-limit", "100000"], ["--probe-timeout", "1e9"], ["--mount", "/:/host"],
             ["--env", "=x"],
+            // The worker's signing key is the worker's: a job can neither name one nor pick where it comes from.
+            ["--sign-key", "/etc/harden/worker.key"], ["--sign-key-password-file", "/etc/shadow"],
+            ["--sign-scheme", "tags"],
         ]
         for args in refused {
             #expect(throws: HardenError.self, "\(args)") {

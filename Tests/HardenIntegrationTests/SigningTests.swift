@@ -1,8 +1,10 @@
 // harden — signatures and attestations against the real verifiers: cosign 2.5 and 3.1 accept what harden attaches
 // to an image in a Distribution registry, and harden verifies what cosign attached; keys from cosign and openssl.
 import Foundation
+import HardenCommands
 import HardenCore
 import HardenOCI
+import HardenPolicy
 import HardenSign
 import HardenSystem
 import HardenTestSupport
@@ -248,24 +250,97 @@ struct SigningTests {
         }
     }
 
-    @Test func anOCILayoutKeepsItsSignaturesAndAttestations() throws {
-        try withTemporaryDirectory { dir in
-            try TestImages.require()
+    /// A policy's `inputs:` rule: an unsigned input is refused (exit 2, nothing run); once signed and attested by the
+    /// key, the run goes ahead and its provenance records what was verified.
+    @Test func runRefusesAnInputThePolicySaysMustBeSigned() throws {
+        try RuntimeTests.require()
+        try withWorld { w in
+            try opensslKeyPair(w.dir, "k")
+            let input = "\(w.host)/harden/pyapp:1"
+            #expect(
+                try harden(["convert", "--tls-verify=false", "oci:\(TestImages.layout):pyapp", "docker://\(input)"])
+                    .status == 0)
+            try HostFS.writeFileAtomically(
+                w.dir + "/policy.yaml",
+                Array("inputs:\n  require_signature:\n    key: k.pub\n  require_attestations: [cyclonedx]\n".utf8))
+            let args = [
+                "run", "docker://\(input)", "--tls-verify=false", "-o", "oci:\(w.dir)/out:1", "--policy",
+                w.dir + "/policy.yaml", "--report-dir", w.dir + "/report", "--sign-key", w.dir + "/k.pem",
+            ]
+            let refused = try RuntimeTests.harden(args, runDir: w.dir + "/run")
+            #expect(refused.status == 2, "\(refused.output)")
+            #expect(refused.output.contains("inputs rule fails: no valid signature, cyclonedx attestation"))
+            #expect(!HostFS.exists(w.dir + "/out"))
+            try HostFS.writeFileAtomically(w.dir + "/bom.json", Array(#"{"bomFormat":"CycloneDX"}"#.utf8))
+            #expect(
+                try harden(["sign", "docker://\(input)", "--tls-verify=false", "--key", w.dir + "/k.pem"]).status == 0)
+            let attested = try harden([
+                "attest", "docker://\(input)", "--tls-verify=false", "--key", w.dir + "/k.pem", "--type", "cyclonedx",
+                "--predicate", w.dir + "/bom.json",
+            ])
+            #expect(attested.status == 0, "\(attested.output)")
+            let accepted = try RuntimeTests.harden(args, runDir: w.dir + "/run")
+            #expect(accepted.status == 0, "\(accepted.output)")
+            // The output layout carries the provenance, which names the verified input key.
+            let v = try harden([
+                "verify", "oci:\(w.dir)/out:1", "--key", w.dir + "/k.pub", "--type", "slsaprovenance1", "--format",
+                "json",
+            ])
+            #expect(v.status == 0, "\(v.output)")
+            let report = String(decoding: try HostFS.readFile(w.dir + "/report/report.json"), as: UTF8.self)
+            #expect(report.contains("\"signature\""), "report.json records the output's signature")
+        }
+    }
+
+    /// oci: → registry → oci: keeps every attachment (tags and referrers); skopeo still reads each copy; cosign
+    /// verifies the copy in the registry; --no-attachments leaves them behind.
+    @Test func attachmentsTravelWithTheImageBetweenLayoutsAndRegistries() throws {
+        try withWorld { w in
+            let dir = w.dir
             let layout = dir + "/layout"
             #expect(try harden(["convert", "oci:\(TestImages.layout):base", "oci:\(layout):v1"]).status == 0)
             try opensslKeyPair(dir, "k")
             try HostFS.writeFileAtomically(dir + "/p.json", Array(#"{"k":"v"}"#.utf8))
             #expect(try harden(["sign", "oci:\(layout):v1", "--key", dir + "/k.pem"]).status == 0)
-            #expect(
-                try harden([
-                    "attest", "oci:\(layout):v1", "--key", dir + "/k.pem", "--type", "vuln", "--predicate",
-                    dir + "/p.json",
-                ]).status == 0)
-            let v = try harden(["verify", "oci:\(layout):v1", "--key", dir + "/k.pub", "--type", "vuln"])
+            let attest = try harden([
+                "attest", "oci:\(layout):v1", "--key", dir + "/k.pem", "--type", "vuln", "--predicate", dir + "/p.json",
+            ])
+            #expect(attest.status == 0, "\(attest.output)")
+            let verify = ["--key", dir + "/k.pub", "--type", "vuln", "--format", "json"]
+            let v = try harden(["verify", "oci:\(layout):v1"] + verify)
             #expect(v.status == 0, "\(v.output)")
-            // skopeo still reads the image in the layout.
-            let (s, o) = try runProcess(["skopeo", "inspect", "oci:\(layout):v1"])
-            #expect(s == 0, "\(o)")
+            #expect(v.output.components(separatedBy: "\"status\" : \"verified\"").count - 1 == 4, "\(v.output)")
+            let (s1, o1) = try runProcess(["skopeo", "inspect", "oci:\(layout):v1"])
+            #expect(s1 == 0, "\(o1)")
+            // Into the registry, and back into a new layout.
+            let remote = "\(w.host)/harden/base-signed:v1"
+            let up = try harden(["convert", "--tls-verify=false", "oci:\(layout):v1", "docker://\(remote)"])
+            #expect(up.status == 0, "\(up.output)")
+            let vr = try harden(["verify", "docker://\(remote)", "--tls-verify=false"] + verify)
+            #expect(vr.status == 0, "\(vr.output)")
+            #expect(vr.output.components(separatedBy: "\"status\" : \"verified\"").count - 1 == 4, "\(vr.output)")
+            let cv = try cosign(
+                Peers.cosign2,
+                ["verify", "--key", "k.pub", "--insecure-ignore-tlog=true", "--allow-http-registry", remote],
+                in: dir)
+            #expect(cv.status == 0, "\(cv.output)")
+            let back = dir + "/back"
+            let down = try harden(["convert", "--tls-verify=false", "docker://\(remote)", "oci:\(back):v1"])
+            #expect(down.status == 0, "\(down.output)")
+            let vb = try harden(["verify", "oci:\(back):v1"] + verify)
+            #expect(vb.status == 0, "\(vb.output)")
+            let (s2, o2) = try runProcess(["skopeo", "inspect", "oci:\(back):v1"])
+            #expect(s2 == 0, "\(o2)")
+            // Left behind on request.
+            let bare = try harden([
+                "convert", "--tls-verify=false", "--no-attachments", "oci:\(layout):v1",
+                "docker://\(w.host)/harden/bare:v1",
+            ])
+            #expect(bare.status == 0, "\(bare.output)")
+            let vn = try harden([
+                "verify", "docker://\(w.host)/harden/bare:v1", "--tls-verify=false", "--key", dir + "/k.pub",
+            ])
+            #expect(vn.status == 2, "\(vn.output)")
         }
     }
 }
@@ -277,4 +352,41 @@ func opensslKeyPair(_ dir: String, _ name: String) throws {
         "cd '\(dir)' && openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out \(name).pem && openssl pkey -in \(name).pem -pubout -out \(name).pub",
     ])
     try #require(s == 0, "\(o)")
+}
+
+/// What provenance records of a command line: never a credential or a variable's value.
+@Suite struct ProvenanceArgumentTests {
+    @Test func credentialsAndVariableValuesAreLeftOut() {
+        let got = SignOutputOptions.redacted([
+            "IMAGE", "--creds", "alice:s3cret", "--env", "TOKEN=abc", "-e", "KEY=v=w", "--env=PASS=x", "--creds=bob:pw",
+            "--http-probe", "80", "--sign-key", "k.pem",
+        ])
+        #expect(
+            got == [
+                "IMAGE", "--creds", "…", "--env", "TOKEN=…", "-e", "KEY=…", "--env=PASS=…", "--creds=…",
+                "--http-probe", "80", "--sign-key", "k.pem",
+            ])
+        #expect(!got.joined().contains("s3cret") && !got.joined().contains("abc"))
+    }
+}
+
+/// The policy's `inputs:` section.
+@Suite struct PolicyInputsTests {
+    @Test func inputsParseAndBadOnesAreOneLine() throws {
+        let p = try Policy.parse(
+            "inputs:\n  require_signature: {key: keys/k.pub}\n  require_attestations: [slsaprovenance1, vuln]\n",
+            source: "p.yaml")
+        #expect(
+            p.inputs.requireSignatureKey == "keys/k.pub" && p.inputs.requireAttestations == ["slsaprovenance1", "vuln"])
+        for (text, message) in [
+            ("inputs:\n  require_attestations: [vuln]\n", "needs inputs.require_signature.key"),
+            ("inputs:\n  require_signature: {}\n", "needs key"),
+            ("inputs:\n  require_signed: true\n", "unknown key \"require_signed\""),
+        ] {
+            #expect(throws: HardenError.self) { _ = try Policy.parse(text, source: "p.yaml") }
+            do { _ = try Policy.parse(text, source: "p.yaml") } catch let e as HardenError {
+                #expect(e.message.hasPrefix("p.yaml:") && e.message.contains(message), "\(e.message)")
+            }
+        }
+    }
 }

@@ -10,6 +10,7 @@ import HardenPipeline
 import HardenPolicy
 import HardenReport
 import HardenSBOM
+import HardenSign
 import HardenSystem
 import HardenVulnDB
 import Logging
@@ -18,6 +19,9 @@ public struct RunJob: Sendable {
     let imageOptions: ImageOptions
     let logger: Logger
     var limits = JobLimits()
+    /// The worker's signing key: the pushed image is signed and its evidence attached.
+    var signingKey: SigningKey?
+    var signScheme: AttachmentScheme = .both
 
     /// Options of `harden run` a job may carry, and whether each takes a value. Everything that names a file or
     /// directory of the worker (--probe-script, --env-file, --mount, --compose, -o, --report-dir, --db, credentials)
@@ -120,6 +124,16 @@ public struct RunJob: Sendable {
         let data = try VulnerabilityData(path: databasePath)
         var options = try await command.pipelineOptions(
             reference: reference, destination: destination ?? reference, data: data, logger: logger)
+        var inputVerification: Evidence.InputVerification?
+        if let inputs = options.policy?.inputs, !inputs.isEmpty {
+            do {
+                inputVerification = try await InputGate.check(
+                    inputs, policyFile: nil, reference: reference,
+                    transport: try command.imageOptions.transport(logger: logger), allowKeyFiles: false)
+            } catch let failure as InputGate.Failure {
+                throw HardenError(.invalidArgument, "run job: \(failure.message)")
+            }
+        }
         let image = try await command.imageOptions.open(reference, logger: logger)
         options.tag = command.imageOptions.tag(of: reference, image: image)
         let logger = self.logger
@@ -131,9 +145,15 @@ public struct RunJob: Sendable {
         }.run(image, reference: reference.description, options: options)
         // The hardened image goes where the job says, only when every gate holds.
         if let destination, let hardened = result.image, !result.gateFailed {
-            let written = try await command.imageOptions.write(
-                hardened, to: destination, options: ImageWriter.Options(compression: .keep), logger: logger)
-            if let d = written.manifestDigest { result.record.output?.manifestDigest = d.description }
+            var publish = PublishOptions(
+                signingKey: signingKey, scheme: signScheme,
+                invocation: Evidence.Invocation(
+                    command: "run", arguments: SignOutputOptions.redacted(job.options.arguments ?? [])))
+            publish.invocation.inputVerification = inputVerification
+            _ = try await PublishStage.publish(
+                hardened, result: &result, to: destination,
+                transport: try command.imageOptions.transport(logger: logger),
+                options: publish)
         }
         let reportBytes = try Pipeline.reportFiles(result).first { $0.name == "report.json" }?.bytes ?? []
         var failures = (result.record.policy?.violations ?? []).map(\.rule)

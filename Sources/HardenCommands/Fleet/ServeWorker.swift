@@ -8,6 +8,7 @@ import HardenFleet
 import HardenOCI
 import HardenPackages
 import HardenSBOM
+import HardenSign
 import HardenSystem
 import HardenVulnDB
 import Logging
@@ -225,6 +226,10 @@ extension Application {
         @Option(name: .long, help: ArgumentHelp("The largest --pids-limit a run job may ask for.", valueName: "N"))
         public var jobMaxPids: Int64 = 4096
 
+        /// The worker's own key: every run job's pushed image is signed with it and its evidence attached (a job
+        /// cannot name a key: --sign-key is outside the job allowlist).
+        @OptionGroup public var signing: SignOutputOptions
+
         public init() {}
 
         public func run() async throws {
@@ -269,7 +274,10 @@ extension Application {
             var imageOptions = self.imageOptions
             imageOptions.hostScopedCredentialsOnly = true
             _ = try imageOptions.registryOptions()
-            let executor = JobRunner(imageOptions: imageOptions, logger: logger, limits: limits).executor
+            var runner = JobRunner(imageOptions: imageOptions, logger: logger, limits: limits)
+            runner.signingKey = try await signing.keyLoader()?.value()
+            runner.signScheme = signing.signScheme
+            let executor = runner.executor
             let leaseText = lease
             let settings = config
             try await FleetStore.with(url: url, connections: settings.concurrency + 2, logger: logger) { store in
@@ -310,14 +318,19 @@ struct JobRunner: Sendable {
     let logger: Logger
     /// What jobs may ask for: local images under allowed directories only, isolated networks unless allowed, caps.
     var limits = JobLimits()
+    /// The worker's key for the images run jobs push (`harden worker --sign-key`).
+    var signingKey: SigningKey?
+    var signScheme: AttachmentScheme = .both
 
     var executor: JobExecutor {
         { job, databasePath in
             switch job.action {
-            case .scan: try await scan(job, databasePath: databasePath)
+            case .scan: return try await scan(job, databasePath: databasePath)
             case .run:
-                try await RunJob(imageOptions: imageOptions, logger: logger, limits: limits).run(
-                    job, databasePath: databasePath)
+                var runJob = RunJob(imageOptions: imageOptions, logger: logger, limits: limits)
+                runJob.signingKey = signingKey
+                runJob.signScheme = signScheme
+                return try await runJob.run(job, databasePath: databasePath)
             }
         }
     }

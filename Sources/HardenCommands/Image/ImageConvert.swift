@@ -5,6 +5,7 @@ import HardenOCI
 import HardenPackages
 import HardenRegistry
 import HardenRegistryAuth
+import HardenSign
 import HardenSystem
 import Logging
 
@@ -37,6 +38,13 @@ extension Application {
 
         @Flag(name: .customLong("no-setuid"), help: "With dir:, strip setuid/setgid bits from the files written.")
         public var noSetuid = false
+
+        @Flag(
+            name: .customLong("no-attachments"),
+            help:
+                "Leave the image's signatures and attestations behind (by default they are copied along when source and destination can hold them and the manifest keeps its digest)."
+        )
+        public var noAttachments = false
 
         @Option(
             name: .customLong("max-write"),
@@ -74,6 +82,9 @@ extension Application {
             let written = try await imageOptions.write(
                 img, to: dest, options: options, mountFrom: mountFrom, logger: logger)
             logger.info("Converted image", metadata: ["from": "\(source)", "to": "\(dest)"])
+            if !noAttachments {
+                try await copyAttachments(img, source: source, dest: dest, written: written, logger: logger)
+            }
             if case .rootfs(let path) = dest, let e = written.extracted, !e.setuidFiles.isEmpty, !noSetuid,
                 HostFS.isWorldTraversable(path)
             {
@@ -88,6 +99,47 @@ extension Application {
                             ?? "") + "\n")
             }
         }
+    }
+}
+
+extension Application.ImageConvert {
+    /// Copies the image's signatures and attestations when both ends can hold them and the manifest kept its
+    /// digest (a signature is of a digest: one that changed would no longer hold).
+    func copyAttachments(
+        _ image: Image, source: ImageReference, dest: ImageReference, written: ImageWriter.Written, logger: Logger
+    ) async throws {
+        let transport = try imageOptions.transport(logger: logger)
+        guard let from = try? transport.attachments(for: source), let to = try? transport.attachments(for: dest)
+        else { return }
+        do {
+            try await copyAttachments(image.manifestDigest, from: from, to: to, written: written, logger: logger)
+        } catch {
+            // The image is written; what sits beside it in the source is not worth failing the copy for.
+            if !global.quiet {
+                writeStandardError(
+                    "harden: warning: signatures/attestations not copied: \((error as? HardenError)?.message ?? "\(error)")\n"
+                )
+            }
+        }
+        await Signing.shutdown(from, to)
+    }
+
+    func copyAttachments(
+        _ digest: Digest, from: any AttachmentStore, to: any AttachmentStore, written: ImageWriter.Written,
+        logger: Logger
+    ) async throws {
+        let held = try await AttachmentCopier.count(digest: digest, in: from)
+        guard held > 0 else { return }
+        guard written.manifestDigest == digest else {
+            if !global.quiet {
+                writeStandardError(
+                    "harden: warning: the manifest changed (\(digest) → \(written.manifestDigest?.description ?? "none")): its \(held) signature/attestation manifests were not copied (they sign the old digest)\n"
+                )
+            }
+            return
+        }
+        let n = try await AttachmentCopier.copy(digest: digest, from: from, to: to)
+        logger.info("copied signatures and attestations", metadata: ["manifests": "\(n)"])
     }
 }
 

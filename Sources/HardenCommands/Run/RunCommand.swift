@@ -89,9 +89,14 @@ extension Application {
             try Self.checkReportDirectory(reportDir)
             var publish = try signing.publishOptions(command: "run", policy: policy)
             try PublishStage.check(dest, signing: signing.signKey != nil)
-            let key = try signing.startLoadingKey()
+            let key = try signing.keyLoader()
             let data = try VulnerabilityData(path: database.path)
             var options = try await pipelineOptions(reference: reference, destination: dest, data: data, logger: logger)
+            if let inputs = options.policy?.inputs, !inputs.isEmpty {
+                publish.invocation.inputVerification = try await InputGate.checkOrExit(
+                    inputs, policyFile: policy, reference: reference,
+                    transport: try imageOptions.transport(logger: logger))
+            }
 
             let quiet = global.quiet
             let ticker = StageTicker(
@@ -99,6 +104,7 @@ extension Application {
             let pipeline = Pipeline(logger: logger, vulnerabilities: data) { event in
                 switch event {
                 case .started(let stage, let detail):
+                    if stage == .profile { key?.start() }
                     if ticker.enabled {
                         ticker.stage(stage, detail)
                     } else if !quiet {
@@ -128,7 +134,7 @@ extension Application {
 
             // The image, only when every gate holds.
             if let image = result.image, !result.gateFailed {
-                publish.signingKey = try await key?.value
+                publish.signingKey = try await key?.value()
                 let written = try await PublishStage.publish(
                     image, result: &result, to: dest, transport: try imageOptions.transport(logger: logger),
                     options: publish)

@@ -6,6 +6,7 @@ import HardenOCI
 import HardenPipeline
 import HardenSign
 import HardenSystem
+import Synchronization
 
 enum KeyFiles {
     /// Loads a private key: PKCS #8/SEC 1/PKCS #1 PEM, or cosign's encrypted key whose password comes from
@@ -84,7 +85,7 @@ public struct SignOutputOptions: ParsableArguments {
 
     public init() {}
 
-    /// The publish options (without the key: see `startLoadingKey`) and what the provenance records of the
+    /// The publish options (without the key: see `keyLoader`) and what the provenance records of the
     /// invocation — the arguments with credentials and variable values left out.
     func publishOptions(command: String, policy: String?) throws -> PublishOptions {
         var policyDigest: (file: String, sha256: String)?
@@ -98,17 +99,17 @@ public struct SignOutputOptions: ParsableArguments {
                 policy: policyDigest))
     }
 
-    /// Reads the key file and its password now (a missing file or password fails at once) and decrypts it in the
-    /// background: cosign's scrypt costs a quarter of a second, which the run hides. A wrong password is reported
-    /// before anything is written.
-    func startLoadingKey() throws -> Task<SigningKey, any Error>? {
+    /// Reads the key file and its password now (a missing file or password fails at once); the returned loader
+    /// decrypts when started — `harden run` starts it when the profile stage begins, where the machine mostly waits
+    /// for the application, so cosign's scrypt (a quarter of a second of CPU) hides in the run. A wrong password is
+    /// reported before anything is written.
+    func keyLoader() throws -> KeyLoader? {
         guard let signKey else { return nil }
-        let load = try KeyFiles.prepare(signKey, passwordFile: signKeyPasswordFile)
-        return Task.detached { try load() }
+        return KeyLoader(try KeyFiles.prepare(signKey, passwordFile: signKeyPasswordFile))
     }
 
     /// `arguments` without secrets: the values of `--creds` and of `--env NAME=VALUE` are replaced.
-    static func redacted(_ arguments: [String]) -> [String] {
+    public static func redacted(_ arguments: [String]) -> [String] {
         var out: [String] = []
         var redactNext: String?
         for a in arguments {
@@ -129,5 +130,27 @@ public struct SignOutputOptions: ParsableArguments {
             }
         }
         return out
+    }
+}
+
+/// Decrypts a signing key once, in the background from `start()`; `value()` waits for it (starting it if needed).
+final class KeyLoader: Sendable {
+    private let load: @Sendable () throws -> SigningKey
+    private let task = Mutex<Task<SigningKey, any Error>?>(nil)
+
+    init(_ load: @escaping @Sendable () throws -> SigningKey) { self.load = load }
+
+    func start() {
+        task.withLock { t in
+            if t == nil {
+                let load = self.load
+                t = Task.detached { try load() }
+            }
+        }
+    }
+
+    func value() async throws -> SigningKey {
+        start()
+        return try await task.withLock { $0! }.value
     }
 }

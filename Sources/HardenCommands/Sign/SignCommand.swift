@@ -49,6 +49,11 @@ extension Application {
 extension AttachmentScheme: ExpressibleByArgument {}
 
 enum Signing {
+    /// Closes the connections of the registry stores among `stores`.
+    static func shutdown(_ stores: any AttachmentStore...) async {
+        for s in stores { await (s as? RegistryAttachmentStore)?.shutdown() }
+    }
+
     /// The time written into referrer manifests (`org.opencontainers.image.created`), RFC 3339 in UTC.
     static func now() -> String {
         let f = ISO8601DateFormatter()
