@@ -68,18 +68,30 @@ public struct VerificationKey: Sendable {
             {
                 return .init(backing: .ed25519(k))
             }
-            if let k = try? _RSA.Signing.PublicKey(derRepresentation: block.der) { return .init(backing: .rsa(k)) }
+            if let pkcs1 = DER.rsaKeyBytes(block.der), let k = rsaPublicKey(pkcs1) { return .init(backing: .rsa(k)) }
             throw HardenError(
                 .unsupported, "\(source): a public key of an unsupported algorithm (EC P-256, Ed25519 and RSA are)")
         case "RSA PUBLIC KEY":
-            guard let k = try? _RSA.Signing.PublicKey(derRepresentation: block.der) else {
-                throw HardenError(.corrupt, "\(source): not a valid RSA public key")
+            guard let k = rsaPublicKey(block.der) else {
+                throw HardenError(.corrupt, "\(source): not a valid RSA public key (2048 bits or more)")
             }
             return .init(backing: .rsa(k))
         default:
             throw HardenError(.invalidArgument, "\(source): a \"\(block.label)\" PEM block is not a public key")
         }
     }
+}
+
+/// An RSA public key from PKCS #1 RSAPublicKey DER, built from its numbers (see DER.swift for why).
+func rsaPublicKey(_ pkcs1: [UInt8]) -> _RSA.Signing.PublicKey? {
+    guard let ints = DER.integers(pkcs1), ints.count == 2 else { return nil }
+    return try? _RSA.Signing.PublicKey(n: ints[0], e: ints[1])
+}
+
+/// An RSA private key from PKCS #1 RSAPrivateKey DER (version, n, e, d, p, q, dp, dq, qinv), built from its numbers.
+func rsaPrivateKey(_ pkcs1: [UInt8]) -> _RSA.Signing.PrivateKey? {
+    guard let ints = DER.integers(pkcs1), ints.count == 9, ints[0].isEmpty else { return nil }
+    return try? _RSA.Signing.PrivateKey(n: ints[1], e: ints[2], d: ints[3], p: ints[4], q: ints[5])
 }
 
 /// A private key. Its bytes live only in memory: no description prints them.
@@ -114,6 +126,11 @@ public struct SigningKey: Sendable, CustomStringConvertible {
     /// A fresh ECDSA P-256 key (tests and `harden` key generation).
     public static func generateP256() -> SigningKey { SigningKey(backing: .p256(P256.Signing.PrivateKey())) }
 
+    /// A fresh 2048-bit RSA key.
+    public static func generateRSA() throws -> SigningKey {
+        SigningKey(backing: .rsa(try _RSA.Signing.PrivateKey(keySize: .bits2048)))
+    }
+
     /// A fresh Ed25519 key.
     public static func generateEd25519() -> SigningKey {
         SigningKey(backing: .ed25519(Curve25519.Signing.PrivateKey()))
@@ -144,7 +161,7 @@ public struct SigningKey: Sendable, CustomStringConvertible {
             }
             return SigningKey(backing: .p256(k))
         case "RSA PRIVATE KEY":
-            guard let k = try? _RSA.Signing.PrivateKey(derRepresentation: block.der) else {
+            guard let k = rsaPrivateKey(block.der) else {
                 throw HardenError(.corrupt, "\(source): not a valid RSA private key (2048 bits or more)")
             }
             return SigningKey(backing: .rsa(k))
@@ -168,7 +185,7 @@ public struct SigningKey: Sendable, CustomStringConvertible {
         {
             return SigningKey(backing: .ed25519(k))
         }
-        if let k = try? _RSA.Signing.PrivateKey(derRepresentation: der) { return SigningKey(backing: .rsa(k)) }
+        if let pkcs1 = DER.rsaKeyBytes(der), let k = rsaPrivateKey(pkcs1) { return SigningKey(backing: .rsa(k)) }
         throw HardenError(
             .unsupported, "\(source): a private key of an unsupported algorithm (EC P-256, Ed25519 and RSA are)")
     }

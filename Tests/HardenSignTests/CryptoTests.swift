@@ -98,7 +98,9 @@ import Testing
     @Test func everyKeyKindSignsAndVerifies() throws {
         let p256 = SigningKey.generateP256()
         let ed = try SigningKey.load(pem: SigningKey.generateEd25519().pkcs8PEM, source: "ed") { [] }
-        for key in [p256, ed] {
+        let rsa = try SigningKey.load(pem: try SigningKey.generateRSA().pkcs8PEM, source: "rsa") { [] }
+        #expect(rsa.publicKey.algorithm == .rsaPKCS1)
+        for key in [p256, ed, rsa] {
             let pub = try VerificationKey.load(pem: key.publicKey.pem, source: "pub")
             let sig = try key.sign(Array("payload".utf8))
             #expect(pub.isValid(signature: sig, for: Array("payload".utf8)))
@@ -106,6 +108,21 @@ import Testing
             #expect(pub.keyID == key.publicKey.keyID && pub.algorithm == key.publicKey.algorithm)
         }
         #expect(!"\(p256)".contains("PRIVATE"))
+    }
+
+    /// Found by the fuzzer: an EC public key with one bit of its algorithm OID changed made swift-crypto's RSA parser
+    /// free a key twice (abort). RSA keys are now walked by harden and built from their numbers.
+    @Test func aPublicKeyOfNoKnownAlgorithmIsAnErrorNotACrash() throws {
+        let crash = try #require(
+            Data(
+                base64Encoded:
+                    "LS0tLS1CRUdJTiBQVUJMSUMgS0VZLS0tLS0KTUZrd0V3WUhLb1pJemowQ0FRWUlLb1pJcVZ3Q0JVMFcwTTFIc2g0dG9GTnBIU2hodTQ4bE93dHh4ZkR2cEZnTWVNV0RIZz09Ci0tLS0tRU5EIFBVQkxJQyBLRVktLS0tLQo="
+            ))
+        #expect(throws: HardenError.self) {
+            _ = try VerificationKey.load(pem: String(decoding: crash, as: UTF8.self), source: "k.pub")
+        }
+        let garbage = PEMBlock(label: "RSA PUBLIC KEY", der: [0x30, 0x03, 0x02, 0x01, 0x00]).text
+        #expect(throws: HardenError.self) { _ = try VerificationKey.load(pem: garbage, source: "k.pub") }
     }
 
     @Test(arguments: [
