@@ -12,6 +12,8 @@ packages=(
     libdpkg-dev gcc
     # runtime and peers: running containers, building and checking images
     runc umoci skopeo debootstrap uidmap iproute2 iptables
+    # Benchmarks/compose.sh: the hand run's app is watched by strace, as harden's ptrace sensor watches it
+    strace
     # Compose `init: true`: a static init bind-mounted as the container's PID 1
     tini
     # SBOM tests: rpm (its read-only BerkeleyDB backend is the oracle) and BerkeleyDB's db5.3_load (writes real

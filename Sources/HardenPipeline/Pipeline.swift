@@ -288,17 +288,12 @@ public final class Pipeline {
             onEvent(.progress(stage: .patch, detail: $0))
         }
         let result = output.result
-        let before = output.findings?.filter { $0.suppressed == nil }.count
         var files = ["patch-report.json": try Self.json(result.report)]
         if let vex = result.vex { files["patch.vex.json"] = vex }
         let r = result.report
         var fixes: [String: [(name: String, version: String)]] = [:]
         for p in r.packages { for v in p.fixes { fixes[v, default: []].append((p.name, p.to)) } }
-        let summary = RunRecord.PatchSummary(
-            packages: r.packages.map { "\($0.name) \($0.from ?? "-") → \($0.to)" },
-            fixed: Set(r.packages.flatMap(\.fixes)).sorted(),
-            noFixAvailable: Set(r.noFixAvailable.map(\.vulnerability)).count, layerBytes: r.layer?.size ?? 0,
-            findingsBefore: before)
+        let summary = Self.patchSummary(r, findingsBefore: output.findings)
         let seconds = Date().timeIntervalSince(clock)
         onEvent(
             .finished(stage: .patch, seconds: seconds, status: .ok, detail: "\(r.packages.count) packages upgraded"))

@@ -46,10 +46,7 @@ public final class RegistryAttachmentStore: AttachmentStore {
     public func manifest(digest: Digest) async throws -> [UInt8] { try await client.manifest(digest.description).bytes }
 
     public func blob(_ descriptor: Descriptor, limit: Int) async throws -> [UInt8] {
-        guard descriptor.size >= 0, descriptor.size <= Int64(limit) else {
-            throw HardenError(
-                .limitExceeded, "\(repository): blob \(descriptor.digest) of \(descriptor.size) bytes is over \(limit)")
-        }
+        try AttachmentBlob.checkSize(descriptor, limit: limit, in: repository)
         let response = try await client.send(
             .GET, "/blobs/\(descriptor.digest)", expect: [200], bytes: descriptor.size, followRedirects: true)
         let body: ByteBuffer
@@ -57,10 +54,7 @@ public final class RegistryAttachmentStore: AttachmentStore {
             throw HardenError(.corrupt, "\(repository): blob \(descriptor.digest) is larger than its descriptor says")
         }
         let bytes = Array(buffer: body)
-        guard Digest.sha256(of: bytes) == descriptor.digest else {
-            throw HardenError(.corrupt, "\(repository): blob \(descriptor.digest) does not match its digest")
-        }
-        return bytes
+        return try AttachmentBlob.checkDigest(bytes, descriptor, in: repository)
     }
 
     public func put(blobs: [(Descriptor, [UInt8])], manifest: [UInt8], tag: String) async throws {
@@ -179,15 +173,9 @@ public struct LayoutAttachmentStore: AttachmentStore {
     }
 
     public func blob(_ descriptor: Descriptor, limit: Int) throws -> [UInt8] {
-        guard descriptor.size >= 0, descriptor.size <= Int64(limit) else {
-            throw HardenError(
-                .limitExceeded, "\(repository): blob \(descriptor.digest) of \(descriptor.size) bytes is over \(limit)")
-        }
+        try AttachmentBlob.checkSize(descriptor, limit: limit, in: repository)
         let bytes = try HostFS.readFile(directory + "/" + descriptor.digest.blobPath, limit: limit)
-        guard Digest.sha256(of: bytes) == descriptor.digest else {
-            throw HardenError(.corrupt, "\(repository): blob \(descriptor.digest) does not match its digest")
-        }
-        return bytes
+        return try AttachmentBlob.checkDigest(bytes, descriptor, in: repository)
     }
 
     func write(_ blobs: [(Descriptor, [UInt8])], manifest: [UInt8]) throws -> Digest {

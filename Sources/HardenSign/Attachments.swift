@@ -4,6 +4,25 @@ import Foundation
 import HardenCore
 import HardenOCI
 
+/// The checks every attachment store makes of a blob it reads: its declared size within the limit before reading,
+/// its digest after.
+public enum AttachmentBlob {
+    public static func checkSize(_ descriptor: Descriptor, limit: Int, in repository: String) throws {
+        guard descriptor.size >= 0, descriptor.size <= Int64(limit) else {
+            throw HardenError(
+                .limitExceeded, "\(repository): blob \(descriptor.digest) of \(descriptor.size) bytes is over \(limit)")
+        }
+    }
+
+    public static func checkDigest(_ bytes: [UInt8], _ descriptor: Descriptor, in repository: String) throws -> [UInt8]
+    {
+        guard Digest.sha256(of: bytes) == descriptor.digest else {
+            throw HardenError(.corrupt, "\(repository): blob \(descriptor.digest) does not match its digest")
+        }
+        return bytes
+    }
+}
+
 /// Where the manifests beside an image live. Implementations: the registry repository, the OCI layout.
 public protocol AttachmentStore: Sendable {
     /// The repository name written into signatures (`registry/repo`, or the layout's name).

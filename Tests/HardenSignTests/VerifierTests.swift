@@ -38,10 +38,9 @@ final class MemoryStore: AttachmentStore {
     }
 
     func blob(_ descriptor: Descriptor, limit: Int) async throws -> [UInt8] {
-        guard descriptor.size <= Int64(limit) else { throw HardenError(.limitExceeded, "blob over \(limit) bytes") }
+        try AttachmentBlob.checkSize(descriptor, limit: limit, in: repository)
         guard let b = state.withLock({ $0.blobs[descriptor.digest] }) else { throw HardenError(.notFound, "no blob") }
-        guard Digest.sha256(of: b) == descriptor.digest else { throw HardenError(.corrupt, "digest mismatch") }
-        return b
+        return try AttachmentBlob.checkDigest(b, descriptor, in: repository)
     }
 
     func put(blobs: [(Descriptor, [UInt8])], manifest: [UInt8], tag: String) async throws {

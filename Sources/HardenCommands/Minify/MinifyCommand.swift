@@ -1,5 +1,6 @@
 // harden — `harden minify IMAGE --profile PROFILE.json -o DEST`.
 import ArgumentParser
+import Foundation
 import HardenCore
 import HardenMinify
 import HardenOCI
@@ -119,12 +120,19 @@ extension Application {
         @Flag(name: .long, help: "Do not replay the probes on the result.")
         public var noVerify = false
 
+        @OptionGroup public var signing: SignOutputOptions
+
         public init() {}
 
         public func run() async throws {
             let logger = global.makeLogger()
             let reference = try ImageReference.parse(try settings.targetImage(given: image))
             let dest = try ImageReference.parse(output)
+            try PublishStage.check(dest, signing: signing.signKey != nil)
+            let publish = try signing.publishOptions(command: "minify", policy: nil)
+            let key = try signing.keyLoader()
+            key?.start()
+            let started = Date()
             // Vulnerability data, when there is a database: presets decide with it, the report counts with it.
             let data = try VulnerabilityData(path: database.path)
             if let vexOut, data.database == nil {  // refused before any work, not after it
@@ -132,7 +140,7 @@ extension Application {
                     .notFound, "\(database.path): --vex-out \(vexOut) needs a vulnerability database (harden db update)"
                 )
             }
-            let runtimeProfile = try ProfileFile.read(profile)
+            let (runtimeProfile, profileBytes) = try ProfileFile.readWithBytes(profile)
             let img = try await imageOptions.open(reference, logger: logger, progress: global.showProgress)
             let (sbom, context) = try SBOMBuilder(logger: logger).catalog(img, reference: reference.description)
 
@@ -176,11 +184,13 @@ extension Application {
                 img, reference: reference.description, sbom: sbom, context: context, profile: runtimeProfile,
                 findings: before, data: data, options: options, run: run, logger: logger)
             progress.finish()
+            var remediation: (before: [Finding], after: [Finding], vex: [UInt8]?)?
             if let before, let after = try data.findings(result.sbomAfter) {
                 let evidence = try MinifyStage.evidence(
                     &result, name: dest.description, before: before, after: after,
                     tree: try ImageInspection.inspect(result.image).tree)
                 if let vexOut, let doc = evidence.document { try HostFS.writeFileAtomically(vexOut, doc) }
+                remediation = (before, evidence.after, evidence.document)
             }
             if let report { try HostFS.writeFileAtomically(report, try JSONCoding.encode(result.report, pretty: true)) }
             if let seccomp {
@@ -193,11 +203,14 @@ extension Application {
                 for line in MinifyStage.verificationFailures(v) { writeStandardError("harden: \(line)\n") }
                 throw ExitCode(2)
             }
-            let written = try await imageOptions.write(
-                result.image, to: dest, options: ImageWriter.Options(compression: .keep), logger: logger)
-            if !global.quiet {
-                writeStandardError(
-                    "wrote \(written.reference)" + (written.manifestDigest.map { " (\($0))" } ?? "") + "\n")
+            // Signed: the result's SBOM and scan, the remediation's OpenVEX, provenance (the input and the profile's
+            // digest) and the hardening report go beside it.
+            try await imageOptions.writeResult(
+                result.image, to: dest, key: key, publish: publish, quiet: global.quiet, logger: logger
+            ) {
+                try Pipeline(logger: logger, vulnerabilities: data).minifyResult(
+                    result, given: img, reference: reference.description, destination: dest.description,
+                    started: started, evidence: remediation, profile: profileBytes)
             }
         }
 

@@ -1,10 +1,12 @@
 // harden — `harden patch IMAGE -o DEST`.
 import ArgumentParser
+import Foundation
 import HardenCore
 import HardenOCI
 import HardenPackages
 import HardenPatch
 import HardenPipeline
+import HardenPolicy
 import HardenReport
 import HardenSystem
 import HardenVulnDB
@@ -61,23 +63,43 @@ extension Application {
                 "A trusted OpenPGP key file, besides the image's keyrings (repeatable).", valueName: "FILE"))
         public var keyring: [String] = []
 
+        @Option(
+            name: .long,
+            help: ArgumentHelp(
+                "A policy whose inputs: rule the image must pass first (signature, attestations); its other rules are for run and check.",
+                valueName: "FILE"))
+        public var policy: String?
+
+        @OptionGroup public var signing: SignOutputOptions
+
         public init() {}
 
         public func run() async throws {
             let logger = global.makeLogger()
             let reference = try ImageReference.parse(image)
             let dest = try ImageReference.parse(output)
+            try PublishStage.check(dest, signing: signing.signKey != nil)
+            var publish = try signing.publishOptions(command: "patch", policy: policy)
+            let key = try signing.keyLoader()
+            key?.start()
+            if let policy, case let inputs = try Policy.load(policy).inputs, !inputs.isEmpty {
+                publish.invocation.inputVerification = try await InputGate.checkOrExit(
+                    inputs, policyFile: policy, reference: reference,
+                    transport: try imageOptions.transport(logger: logger))
+            }
+            let started = Date()
             let img = try await imageOptions.open(reference, logger: logger, progress: global.showProgress)
             var options = PatchOptions()
             options.all = all
             options.mirror = repo
             options.keyrings = keyring
+            let data = try VulnerabilityData(path: database.path)
             let progress = ProgressLine(enabled: global.showProgress)
-            let result = try await PatchStage.run(
-                img, reference: reference.description, data: try VulnerabilityData(path: database.path),
-                options: options, logger: logger
-            ) { progress.update($0) }.result
+            let output = try await PatchStage.run(
+                img, reference: reference.description, data: data, options: options, logger: logger
+            ) { progress.update($0) }
             progress.finish()
+            let result = output.result
             for n in result.report.notes { logger.notice("\(n)") }
             if let report { try HostFS.writeFileAtomically(report, try JSONCoding.encode(result.report, pretty: true)) }
             if let vex {
@@ -88,11 +110,14 @@ extension Application {
                 }
             }
             if !global.quiet { print(Self.table(result.report)) }
-            let written = try await imageOptions.write(
-                result.image, to: dest, options: ImageWriter.Options(compression: .keep), logger: logger)
-            if !global.quiet {
-                writeStandardError(
-                    "wrote \(written.reference)" + (written.manifestDigest.map { " (\($0))" } ?? "") + "\n")
+            // Signed: the patched image's SBOM and scan, the patch's OpenVEX, provenance (every package fetched, with
+            // its URL and SHA-256) and the hardening report go beside it.
+            try await imageOptions.writeResult(
+                result.image, to: dest, key: key, publish: publish, quiet: global.quiet, logger: logger
+            ) {
+                try Pipeline(logger: logger, vulnerabilities: data).patchResult(
+                    output, given: img, reference: reference.description, destination: dest.description,
+                    started: started)
             }
         }
 

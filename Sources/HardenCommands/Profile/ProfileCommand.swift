@@ -267,9 +267,12 @@ public enum ProfileFile {
     /// The largest profile read (a real one with 100,000 files is ~30 MB; decoding takes ~6× its size in memory).
     public static let sizeLimit = 64 << 20
 
-    public static func read(_ path: String) throws -> RuntimeProfile {
+    public static func read(_ path: String) throws -> RuntimeProfile { try readWithBytes(path).profile }
+
+    /// The profile and the bytes it was decoded from (a signed minify records their digest).
+    public static func readWithBytes(_ path: String) throws -> (profile: RuntimeProfile, bytes: [UInt8]) {
         let bytes = try HostFS.readFile(path, limit: sizeLimit)
-        return try JSONCoding.decode(bytes, source: path, what: "runtime profile")
+        return (try JSONCoding.decode(bytes, source: path, what: "runtime profile"), bytes)
     }
 
     static func summary(_ p: RuntimeProfile) -> String {

@@ -6,6 +6,7 @@ import HardenOCI
 import HardenPipeline
 import HardenSign
 import HardenSystem
+import Logging
 import Synchronization
 
 enum KeyFiles {
@@ -152,5 +153,29 @@ final class KeyLoader: Sendable {
     func value() async throws -> SigningKey {
         start()
         return try await task.withLock { $0! }.value
+    }
+}
+
+extension ImageOptions {
+    /// Writes a command's result to `destination` and says where it went; with a key, signs it and attaches the
+    /// evidence `evidence` makes (called only then: it may catalogue and scan the result).
+    func writeResult(
+        _ image: Image, to destination: ImageReference, key: KeyLoader?, publish: PublishOptions, quiet: Bool,
+        logger: Logger, evidence: () throws -> PipelineResult
+    ) async throws {
+        let written: ImageWriter.Written
+        if let key {
+            var result = try evidence()
+            var options = publish
+            options.signingKey = try await key.value()
+            written = try await PublishStage.publish(
+                image, result: &result, to: destination, transport: try transport(logger: logger), options: options)
+        } else {
+            written = try await write(
+                image, to: destination, options: ImageWriter.Options(compression: .keep), logger: logger)
+        }
+        if !quiet {
+            writeStandardError("wrote \(written.reference)" + (written.manifestDigest.map { " (\($0))" } ?? "") + "\n")
+        }
     }
 }
