@@ -3,6 +3,7 @@
 // naming what it was made from, the hardening report), which cosign verifies.
 import Foundation
 import HardenCore
+import HardenFleet
 import HardenOCI
 import HardenProfile
 import HardenSign
@@ -146,6 +147,60 @@ extension SigningTests {
             let report = try attestedPredicate(PredicateType.hardenReportURI, of: out, in: w.dir)
             let m = try #require(report["minify"] as? [String: Any])
             #expect((m["packagesRemoved"] as? [String])?.contains("deb:hello@1.0-1:amd64") == true, "\(m)")
+        }
+    }
+}
+
+extension SigningTests {
+    /// `harden worker --sign-key`: a run job that pushes its hardened image gets it signed with the worker's key and
+    /// its evidence attached (the job itself cannot name a key); cosign and harden verify it.
+    @Test func aFleetWorkerSignsTheImagesItsRunJobsPush() async throws {
+        try RuntimeTests.require()
+        try await ScratchPostgres.with { pg in
+            try withWorld { w in
+                try opensslKeyPair(w.dir, "k")
+                try HostFS.writeFileAtomically(w.dir + "/cosign.pub", try HostFS.readFile(w.dir + "/k.pub"))
+                let db = try FleetFixture.importTracker(w.dir, v2: false)
+                try HostFS.writeFileAtomically(w.dir + "/tokens", Array("admin admin-token-0123456789 ci\n".utf8))
+                defer { _ = try? runProcess(["sh", "-c", "kill -9 $(cat '\(w.dir)'/serve.pid) 2>/dev/null"]) }
+                let started = try runProcess([
+                    "sh", "-c",
+                    "'\(hardenBinary)' serve --database '\(pg.url)' --db '\(db)' --listen 127.0.0.1:0 --port-file '\(w.dir)/port' --token-file '\(w.dir)/tokens' >'\(w.dir)/serve.log' 2>&1 & echo $! >'\(w.dir)/serve.pid'",
+                ])
+                try #require(started.status == 0, "\(started.output)")
+                for _ in 0..<200 where !HostFS.exists(w.dir + "/port") { usleep(100_000) }
+                let port = String(decoding: try HostFS.readFile(w.dir + "/port"), as: UTF8.self)
+                    .trimmingCharacters(in: .whitespacesAndNewlines)
+                let env = ["HARDEN_SERVER": "http://127.0.0.1:\(port)", "HARDEN_TOKEN": "admin-token-0123456789"]
+                let out = "\(w.host)/harden/nginx-fleet:1"
+                let submitted = try runProcess(
+                    [
+                        hardenBinary, "fleet", "submit", "--action", "run", "--push-to", "docker://\(out)",
+                        "--run-arg", "--http-probe", "--run-arg", "80:GET:/", "--format", "json",
+                        "oci:\(TestImages.layout):nginx",
+                    ], environment: env)
+                try #require(submitted.status == 0, "submit: \(submitted.output)")
+                let worker = try runProcess(
+                    [
+                        hardenBinary, "worker", "--database", pg.url, "--server", env["HARDEN_SERVER"]!, "--max-jobs",
+                        "1", "--cache", w.dir + "/wc", "--allow-local-images", TestImages.directory,
+                        "--tls-verify=false", "--sign-key", w.dir + "/k.pem",
+                    ], environment: env)
+                try #require(worker.status == 0, "worker: \(worker.output)")
+                let (_, jobs) = try runProcess([hardenBinary, "fleet", "jobs", "--format", "json"], environment: env)
+                let job = try JSONDecoder.iso8601.decode([FleetJob].self, from: Data(jobs.utf8)).first
+                #expect(job?.state == .succeeded, "\(jobs)")
+                let signed = try cosign(
+                    Peers.cosign2,
+                    ["verify", "--key", "cosign.pub", "--insecure-ignore-tlog=true", "--allow-http-registry", out],
+                    in: w.dir)
+                #expect(signed.status == 0, "\(signed.output)")
+                try verifiesAllFive(out, in: w.dir)
+                let provenance = try attestedPredicate("slsaprovenance1", of: out, in: w.dir)
+                let build = try #require(provenance["buildDefinition"] as? [String: Any])
+                let args = (build["externalParameters"] as? [String: Any])?["arguments"] as? [String]
+                #expect(args == ["--http-probe", "80:GET:/"], "\(args ?? [])")
+            }
         }
     }
 }
