@@ -13,7 +13,10 @@ import Logging
 /// How to pick an image from a multi-image source.
 public struct ImageOptions: ParsableArguments {
     @Option(
-        name: .long, help: "Platform to select from a multi-platform image: os/arch[/variant] (default linux/amd64).")
+        name: .long,
+        help:
+            "Platform to select from a multi-platform image: os/arch[/variant] (default linux/amd64); patch: the platforms to patch (all, or a comma-separated list; default all), the others are copied."
+    )
     public var platform: String?
 
     @Option(
@@ -77,6 +80,13 @@ public struct ImageOptions: ParsableArguments {
     /// The library's image door with these options.
     public func transport(logger: Logger) throws -> ImageTransport {
         ImageTransport(registry: try registryOptions(), loader: try loaderOptions(), logger: logger)
+    }
+
+    /// A transport that selects no platform of its own (`--platform` may be `all` or a list: the commands that
+    /// process every platform of an index read it themselves).
+    public func transport(logger: Logger, anyPlatform: Bool) throws -> ImageTransport {
+        guard anyPlatform else { return try transport(logger: logger) }
+        return ImageTransport(registry: try registryOptions(), loader: ImageLoader.Options(), logger: logger)
     }
 
     /// Opens an image from any transport; registry images are pulled (verified) into a temporary store.

@@ -78,7 +78,7 @@ public enum ImageWriter {
     }
 
     /// `repo:tag` → `tag`, for OCI layouts, which name images by tag.
-    static func tagOnly(_ tag: String) -> String {
+    public static func tagOnly(_ tag: String) -> String {
         if let slash = tag.lastIndex(of: "/"), let colon = tag[slash...].lastIndex(of: ":") {
             return String(tag[tag.index(after: colon)...])
         }
@@ -173,20 +173,8 @@ public enum ImageWriter {
     static func writeLayout(
         _ image: Image, directory: String, tag: String?, compression: LayerCompression, verifyDiffIDs: Bool = true
     ) throws -> Digest {
-        if HostFS.exists(directory) && !HostFS.isDirectory(directory) {
-            throw HardenError(.invalidArgument, "exists and is not a directory")
-        }
-        let existing = HostFS.exists(directory + "/index.json")
-        // A directory holding only blobs (a pull that wrote straight into it) counts as a fresh layout.
-        let empty =
-            HostFS.exists(directory)
-            ? try HostFS.listDirectory(directory).allSatisfy { $0 == "blobs" || $0 == "oci-layout" } : true
-        if !existing && !empty {
-            throw HardenError(.invalidArgument, "exists, is not empty and is not an OCI layout")
-        }
+        let (existing, created) = try prepareLayout(directory)
         let blobDir = directory + "/blobs/sha256"
-        let created = !HostFS.exists(directory)
-        try HostFS.makeDirectories(blobDir)
         // A layout that did not exist before is removed again if writing fails: no empty skeleton is left.
         do {
             return try fillLayout(
@@ -198,12 +186,42 @@ public enum ImageWriter {
         }
     }
 
+    /// Checks that `directory` is an OCI layout, an empty directory or absent, and makes its blob directory.
+    /// Returns whether it already had an index.json and whether it was created now.
+    static func prepareLayout(_ directory: String) throws -> (existing: Bool, created: Bool) {
+        if HostFS.exists(directory) && !HostFS.isDirectory(directory) {
+            throw HardenError(.invalidArgument, "exists and is not a directory")
+        }
+        let existing = HostFS.exists(directory + "/index.json")
+        // A directory holding only blobs (a pull that wrote straight into it) counts as a fresh layout.
+        let empty =
+            HostFS.exists(directory)
+            ? try HostFS.listDirectory(directory).allSatisfy { $0 == "blobs" || $0 == "oci-layout" } : true
+        if !existing && !empty {
+            throw HardenError(.invalidArgument, "exists, is not empty and is not an OCI layout")
+        }
+        let created = !HostFS.exists(directory)
+        try HostFS.makeDirectories(directory + "/blobs/sha256")
+        return (existing, created)
+    }
+
     static func fillLayout(
         _ image: Image, directory: String, blobDir: String, existing: Bool, tag: String?,
         compression: LayerCompression, verifyDiffIDs: Bool
     ) throws -> Digest {
         HostFS.sweepStale(in: blobDir, prefix: ".")
         HostFS.sweepStale(in: directory, prefix: ".")
+        let manifest = try writeImageBlobs(
+            image, blobDir: blobDir, compression: compression, verifyDiffIDs: verifyDiffIDs)
+        try addToIndexJSON(manifest, directory: directory, existing: existing, tag: tag)
+        return manifest.digest
+    }
+
+    /// Writes an image's layers, config and manifest into a layout's blob directory; returns the manifest's
+    /// descriptor (an OCI manifest: rewritten when a layer was transcoded or the source was Docker's format).
+    static func writeImageBlobs(
+        _ image: Image, blobDir: String, compression: LayerCompression, verifyDiffIDs: Bool
+    ) throws -> Descriptor {
         var layers: [Descriptor] = []
         var changed = false
         for i in image.layers.indices {
@@ -227,20 +245,53 @@ public enum ImageWriter {
         }
         let manifestDigest = Digest.sha256(of: manifestBytes)
         try HostFS.writeFileAtomically(blobDir + "/" + manifestDigest.encoded, manifestBytes)
+        return Descriptor(mediaType: MediaType.ociManifest, digest: manifestDigest, size: Int64(manifestBytes.count))
+    }
+
+    /// Lists `descriptor` in the layout's index.json under `tag` (replacing what the tag named), atomically.
+    static func addToIndexJSON(_ descriptor: Descriptor, directory: String, existing: Bool, tag: String?) throws {
         var index = Index(manifests: [])
         if existing {
             index = try Index.parse(try HostFS.readFile(directory + "/index.json"), source: "\(directory)/index.json")
         }
-        var descriptor = Descriptor(
-            mediaType: MediaType.ociManifest, digest: manifestDigest, size: Int64(manifestBytes.count))
-        if let tag { descriptor.annotations = [Descriptor.refNameAnnotation: tag] }
+        var entry = descriptor
+        if let tag { entry.annotations = [Descriptor.refNameAnnotation: tag] }
         index.manifests.removeAll { d in
-            tag != nil ? d.refName == tag : (d.digest == manifestDigest && d.refName == nil)
+            tag != nil ? d.refName == tag : (d.digest == descriptor.digest && d.refName == nil)
         }
-        index.manifests.append(descriptor)
+        index.manifests.append(entry)
         try HostFS.writeFileAtomically(directory + "/oci-layout", Array(#"{"imageLayoutVersion":"1.0.0"}"#.utf8))
         try HostFS.writeFileAtomically(directory + "/index.json", try JSONCoding.encode(index))
-        return manifestDigest
+    }
+
+    /// Writes every platform of a multi-platform image into an OCI layout: each image's blobs and manifest, then
+    /// `index` rewritten to name them (attestation manifests and entries not in `images` dropped), listed under `tag`.
+    /// Returns the index's digest.
+    public static func writeLayoutIndex(
+        _ images: [(entry: Descriptor, image: Image)], index: PlatformIndex, directory: String, tag: String?,
+        compression: LayerCompression = .keep
+    ) throws -> Digest {
+        let (existing, created) = try prepareLayout(directory)
+        let blobDir = directory + "/blobs/sha256"
+        do {
+            HostFS.sweepStale(in: blobDir, prefix: ".")
+            var replaced: [Digest: Descriptor] = [:]
+            for (entry, image) in images {
+                replaced[entry.digest] = try writeImageBlobs(
+                    image, blobDir: blobDir, compression: compression, verifyDiffIDs: true)
+            }
+            let out = index.rewritten(replaced)
+            let bytes = try JSONCoding.encode(out)
+            let digest = Digest.sha256(of: bytes)
+            try HostFS.writeFileAtomically(blobDir + "/" + digest.encoded, bytes)
+            try addToIndexJSON(
+                Descriptor(mediaType: MediaType.ociIndex, digest: digest, size: Int64(bytes.count)),
+                directory: directory, existing: existing, tag: tag)
+            return digest
+        } catch {
+            if created { try? HostFS.removeTree(directory) }
+            throw error
+        }
     }
 
     // MARK: docker-archive

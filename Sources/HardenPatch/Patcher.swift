@@ -462,23 +462,29 @@ public final class AptPatcher: PackagePatcher {
     /// An OpenVEX document: one `fixed` statement per vulnerability an upgrade fixes, for the patched image (its
     /// packages named by purl); nil when nothing was fixed.
     static func vex(_ report: PatchReport, image: Image, osID: String) throws -> [UInt8]? {
+        try OpenVEX.document(
+            id: "https://harden.dev/vex/patch/\(image.manifestDigest)", author: "harden \(hardenToolVersion)",
+            timestamp: vexDate(report), statements: vexStatements(report, image: image, osID: osID))
+    }
+
+    /// The `fixed` statements of a patch: one per vulnerability, the patched image as the product, the upgraded
+    /// packages as subcomponents (a multi-platform patch puts every platform's in one document).
+    public static func vexStatements(_ report: PatchReport, image: Image, osID: String) -> [OpenVEXStatement] {
         var byVuln: [String: [String]] = [:]
         for p in report.packages {
             for v in p.fixes { byVuln[v, default: []].append("pkg:deb/\(osID)/\(p.name)@\(p.to)") }
         }
         let product = OpenVEX.imageProduct(name: report.image, digest: image.manifestDigest.description)
-        let statements = byVuln.keys.sorted().map { v in
+        return byVuln.keys.sorted().map { v in
             OpenVEXStatement(
                 vulnerability: v, product: product, subcomponents: byVuln[v]!, status: .fixed,
                 statusNotes: "upgraded by harden patch to the version the distribution published with the fix")
         }
-        let date =
-            report.repositories.compactMap(\.date).first.flatMap { ReleaseFile.date($0) }
-            ?? Date(timeIntervalSince1970: 0)
-        return try OpenVEX.document(
-            id: "https://harden.dev/vex/patch/\(image.manifestDigest)", author: "harden \(hardenToolVersion)",
-            timestamp: date,
-            statements: statements)
+    }
+
+    /// A patch's statements are dated by the repository's Release date (reproducible output).
+    public static func vexDate(_ report: PatchReport) -> Date {
+        report.repositories.compactMap(\.date).first.flatMap { ReleaseFile.date($0) } ?? Date(timeIntervalSince1970: 0)
     }
 }
 

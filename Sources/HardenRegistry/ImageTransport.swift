@@ -42,4 +42,61 @@ public struct ImageTransport: Sendable {
         }
         return try ImageWriter.write(image, to: dest, options: options)
     }
+
+    // MARK: Multi-platform images
+
+    /// The platforms of `reference` when it names a multi-platform index (a registry index, or an index in an OCI
+    /// layout or archive); nil when it names one image.
+    public func platformIndex(of reference: ImageReference) async throws -> PlatformIndex? {
+        if case .registry(let r) = reference {
+            return try await RegistryTransfer.platformIndex(r, options: registry, logger: logger)
+        }
+        return try ImageLoader.platformIndex(reference)
+    }
+
+    /// Opens the image of one entry of `reference`'s index.
+    public func open(
+        _ reference: ImageReference, entry: Descriptor, blobDirectory: String? = nil
+    ) async throws -> Image {
+        guard let platform = entry.platform else {
+            throw HardenError(.invalidArgument, "\(reference): index entry \(entry.digest) names no platform")
+        }
+        var one = self
+        one.loader.platform = platform
+        one.loader.platformExplicit = true
+        let image = try await one.open(reference, blobDirectory: blobDirectory)
+        guard image.manifestDigest == entry.digest || !(MediaType.isManifest(entry.mediaType)) else {
+            throw HardenError(
+                .corrupt,
+                "\(reference): the index lists \(entry.digest) for \(platform), opened \(image.manifestDigest)")
+        }
+        return image
+    }
+
+    /// Writes every platform of a multi-platform image to `dest` as one index: an OCI layout (the index under the
+    /// tag), or a registry (each platform's manifest by digest, then the index). Other transports hold one image.
+    public func writeIndex(
+        _ images: [(entry: Descriptor, image: Image)], index: PlatformIndex, to dest: ImageReference,
+        mountFrom: String? = nil
+    ) async throws -> ImageWriter.Written {
+        let digest: Digest
+        switch dest {
+        case .registry(let r):
+            digest = try await RegistryTransfer.pushIndex(
+                images, index: index, to: r, options: registry, mountFrom: mountFrom, logger: logger)
+        case .ociLayout(let path, let tag):
+            do {
+                digest = try ImageWriter.writeLayoutIndex(
+                    images, index: index, directory: path, tag: tag ?? images.first?.image.tag.map(ImageWriter.tagOnly))
+            } catch let e as HardenError {
+                throw e.prefixed(path)
+            }
+        default:
+            throw HardenError(
+                .unsupported,
+                "\(dest): holds one image, not \(images.count) platforms; write to oci:DIR or a registry, or choose one with --platform"
+            )
+        }
+        return ImageWriter.Written(manifestDigest: digest, reference: dest.description)
+    }
 }

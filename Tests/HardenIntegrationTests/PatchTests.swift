@@ -91,6 +91,24 @@ enum PatchScenario {
         try DebFixture.repository(root: root, suite: "bookworm-updates", packages: [], gpgHome: dir + "/gnupg")
         let repo = try LoopbackRepository(root: dir + "/www")
 
+        var entries = rootEntries(
+            repo: repo, key: key, packages: installed, confChanged: confChanged, distroless: distroless)
+        if !distroless {
+            entries.append(.file("var/lib/dpkg/status", installed.map(\.statusStanza).joined(separator: "\n")))
+        }
+        try Fixtures.ociLayout(
+            at: dir + "/img", images: [(tag: "t", layers: [try Fixtures.layer(entries)], config: nil)])
+
+        try HostFS.writeFileAtomically(dir + "/tracker.json", Array(tracker.utf8))
+        let (s, o) = try runProcess([hardenBinary, "db", "import", dir + "/tracker.json", "--db", dir + "/db.sqlite"])
+        try #require(s == 0, "db import: \(o)")
+        return (repo, "oci:\(dir)/img:t", dir + "/db.sqlite")
+    }
+
+    /// The files of an image with `packages` installed, its APT sources pointing at `repo`, `key` trusted.
+    static func rootEntries(
+        repo: LoopbackRepository, key: [UInt8], packages: [DebFixture.Package], confChanged: Bool, distroless: Bool
+    ) -> [FixtureEntry] {
         var entries: [FixtureEntry] = [
             .file(
                 "etc/os-release",
@@ -102,7 +120,7 @@ enum PatchScenario {
             .file("etc/apt/trusted.gpg.d/test.asc", String(decoding: key, as: UTF8.self)),
             .file(raw: Array("etc/ld.so.cache".utf8), cache),
         ]
-        for p in installed {
+        for p in packages {
             for path in p.paths {
                 if let content = p.files[path] {
                     entries.append(.file(path, path == "etc/hello.conf" && confChanged ? "setting=42\n" : content))
@@ -128,16 +146,7 @@ enum PatchScenario {
                 }
             }
         }
-        if !distroless {
-            entries.append(.file("var/lib/dpkg/status", installed.map(\.statusStanza).joined(separator: "\n")))
-        }
-        try Fixtures.ociLayout(
-            at: dir + "/img", images: [(tag: "t", layers: [try Fixtures.layer(entries)], config: nil)])
-
-        try HostFS.writeFileAtomically(dir + "/tracker.json", Array(tracker.utf8))
-        let (s, o) = try runProcess([hardenBinary, "db", "import", dir + "/tracker.json", "--db", dir + "/db.sqlite"])
-        try #require(s == 0, "db import: \(o)")
-        return (repo, "oci:\(dir)/img:t", dir + "/db.sqlite")
+        return entries
     }
 
     static func patch(

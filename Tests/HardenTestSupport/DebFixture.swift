@@ -127,42 +127,49 @@ public enum DebFixture {
         return Array(key.utf8)
     }
 
-    /// Writes `dists/SUITE/{InRelease, main/binary-amd64/Packages.gz}` and `pool/` for `packages` under `root`.
+    /// Writes `dists/SUITE/{InRelease, main/binary-ARCH/Packages.gz}` (one index per architecture of `packages`,
+    /// amd64 when they are all `all`; `all` packages listed in each) and `pool/` for `packages` under `root`.
     /// `tamper` changes what is signed or served, to test that each check refuses it.
     public enum Tamper: Sendable { case none, packagesHash, debHash, expired, contentAfterSigning }
 
     public static func repository(
         root: String, suite: String, packages: [Package], gpgHome: String, tamper: Tamper = .none,
-        date: String = "Sat, 01 Nov 2025 00:00:00 UTC"
+        date: String = "Sat, 01 Nov 2025 00:00:00 UTC", architectures given: [String]? = nil
     ) throws {
         try HostFS.makeDirectories(root + "/pool/main")
-        try HostFS.makeDirectories(root + "/dists/\(suite)/main/binary-amd64")
-        var index = ""
+        var stanzas: [(architecture: String, text: String)] = []
         for p in packages {
             let deb = try p.deb()
             let file = "pool/main/\(p.name)_\(p.version)_\(p.architecture).deb"
             try HostFS.writeFileAtomically(root + "/" + file, deb)
             var sha = HardenOCI.Digest.sha256(of: deb).encoded
             if tamper == .debHash { sha = String(sha.reversed()) }
-            index += p.control.replacingOccurrences(
+            let text = p.control.replacingOccurrences(
                 of: "Description:", with: "Filename: \(file)\nSize: \(deb.count)\nSHA256: \(sha)\nDescription:")
-            index += "\n"
+            stanzas.append((p.architecture, text + "\n"))
         }
-        let gz = try Fixtures.compress(Array(index.utf8), .gzip)
-        try HostFS.writeFileAtomically(root + "/dists/\(suite)/main/binary-amd64/Packages.gz", gz)
-        var gzSHA = HardenOCI.Digest.sha256(of: gz).encoded
-        if tamper == .packagesHash { gzSHA = String(gzSHA.reversed()) }
+        var architectures = given ?? Set(packages.map(\.architecture)).subtracting(["all"]).sorted()
+        if architectures.isEmpty { architectures = ["amd64"] }
+        var hashes = ""
+        for arch in architectures {
+            try HostFS.makeDirectories(root + "/dists/\(suite)/main/binary-\(arch)")
+            let index = stanzas.filter { $0.architecture == arch || $0.architecture == "all" }.map(\.text).joined()
+            let gz = try Fixtures.compress(Array(index.utf8), .gzip)
+            try HostFS.writeFileAtomically(root + "/dists/\(suite)/main/binary-\(arch)/Packages.gz", gz)
+            var gzSHA = HardenOCI.Digest.sha256(of: gz).encoded
+            if tamper == .packagesHash { gzSHA = String(gzSHA.reversed()) }
+            hashes += " \(gzSHA) \(gz.count) main/binary-\(arch)/Packages.gz\n"
+        }
         let validUntil = tamper == .expired ? "Valid-Until: Sun, 02 Nov 2025 00:00:00 UTC\n" : ""
         let release = """
             Origin: Test
             Suite: \(suite)
             Codename: \(suite)
             Date: \(date)
-            \(validUntil)Architectures: amd64
+            \(validUntil)Architectures: \(architectures.joined(separator: " "))
             Components: main
             SHA256:
-             \(gzSHA) \(gz.count) main/binary-amd64/Packages.gz
-
+            \(hashes)
             """
         let dir = root + "/dists/\(suite)"
         try HostFS.writeFileAtomically(dir + "/Release", Array(release.utf8))

@@ -59,6 +59,7 @@ extension Application {
             let logger = global.makeLogger()
             let source = try ImageReference.parse(image)
             let dest = try ImageReference.parse(destination, detect: false)
+            if try await convertIndex(source: source, dest: dest, logger: logger) { return }
             var options = ImageWriter.Options(compression: compression)
             let img: Image
             if case .registry = source, case .ociLayout(let path, _) = dest, compression == .keep {
@@ -83,7 +84,8 @@ extension Application {
                 img, to: dest, options: options, mountFrom: mountFrom, logger: logger)
             logger.info("Converted image", metadata: ["from": "\(source)", "to": "\(dest)"])
             if !noAttachments {
-                try await copyAttachments(img, source: source, dest: dest, written: written, logger: logger)
+                try await copyAttachments(
+                    img.manifestDigest, source: source, dest: dest, written: written, logger: logger)
             }
             if case .rootfs(let path) = dest, let e = written.extracted, !e.setuidFiles.isEmpty, !noSetuid,
                 HostFS.isWorldTraversable(path)
@@ -103,16 +105,58 @@ extension Application {
 }
 
 extension Application.ImageConvert {
+    /// A multi-platform source copied whole: every platform (default for OCI layout and registry destinations, and
+    /// `--platform all`), written back as one index with the same platforms in the same order. False when the
+    /// source is one image or one platform was asked for.
+    func convertIndex(source: ImageReference, dest: ImageReference, logger: Logger) async throws -> Bool {
+        let holdsIndexes: Bool
+        switch dest {
+        case .ociLayout, .registry: holdsIndexes = true
+        default: holdsIndexes = false
+        }
+        guard imageOptions.platform == "all" || (imageOptions.platform == nil && holdsIndexes) else { return false }
+        let transport = try imageOptions.transport(logger: logger, anyPlatform: true)
+        guard let index = try await transport.platformIndex(of: source) else { return false }
+        if compression != .keep {
+            throw HardenError(
+                .unsupported, "--compression \(compression) on a multi-platform image: give --platform P, or keep")
+        }
+        var images: [(entry: Descriptor, image: Image)] = []
+        for entry in index.platforms { images.append((entry, try await transport.open(source, entry: entry))) }
+        var mountFrom: String?
+        if case .registry(let src) = source, case .registry(let r) = dest,
+            let s = try? RegistryReference.parse(src), let d = try? RegistryReference.parse(r), s.host == d.host
+        {
+            mountFrom = s.repository
+        }
+        let written = try await transport.writeIndex(images, index: index, to: dest, mountFrom: mountFrom)
+        if !index.attestations.isEmpty && !global.quiet {
+            writeStandardError(
+                "harden: \(index.attestations.count) attestation manifest(s) of the index not copied (BuildKit's; harden sign/attest make its own)\n"
+            )
+        }
+        if !noAttachments, let digest = index.digest {
+            try await copyAttachments(digest, source: source, dest: dest, written: written, logger: logger)
+        }
+        if !global.quiet {
+            writeStandardError(
+                "wrote \(written.reference)"
+                    + (written.manifestDigest.map { " (index \($0), \(images.count) platforms)" } ?? "")
+                    + "\n")
+        }
+        return true
+    }
+
     /// Copies the image's signatures and attestations when both ends can hold them and the manifest kept its
     /// digest (a signature is of a digest: one that changed would no longer hold).
     func copyAttachments(
-        _ image: Image, source: ImageReference, dest: ImageReference, written: ImageWriter.Written, logger: Logger
+        _ digest: Digest, source: ImageReference, dest: ImageReference, written: ImageWriter.Written, logger: Logger
     ) async throws {
         let transport = try imageOptions.transport(logger: logger)
         guard let from = try? transport.attachments(for: source), let to = try? transport.attachments(for: dest)
         else { return }
         do {
-            try await copyAttachments(image.manifestDigest, from: from, to: to, written: written, logger: logger)
+            try await copyAttachments(digest, from: from, to: to, written: written, logger: logger)
         } catch {
             // The image is written; what sits beside it in the source is not worth failing the copy for.
             if !global.quiet {

@@ -7,6 +7,7 @@ import HardenPackages
 import HardenPatch
 import HardenPipeline
 import HardenPolicy
+import HardenRegistry
 import HardenReport
 import HardenSystem
 import HardenVulnDB
@@ -72,6 +73,13 @@ extension Application {
 
         @OptionGroup public var signing: SignOutputOptions
 
+        @Flag(
+            name: .long,
+            help:
+                "Multi-platform images: fail when a platform cannot be patched (default: keep it unchanged with a warning)."
+        )
+        public var strictPlatforms = false
+
         public init() {}
 
         public func run() async throws {
@@ -88,12 +96,30 @@ extension Application {
                     transport: try imageOptions.transport(logger: logger))
             }
             let started = Date()
-            let img = try await imageOptions.open(reference, logger: logger, progress: global.showProgress)
             var options = PatchOptions()
             options.all = all
             options.mirror = repo
             options.keyrings = keyring
             let data = try VulnerabilityData(path: database.path)
+            // A multi-platform image: every platform (or those --platform names) patched, written back as one index.
+            let anyPlatform = try imageOptions.transport(logger: logger, anyPlatform: true)
+            let onePlatform = platformSelection.map { $0 != "all" && !$0.contains(",") } ?? false
+            if let index = try await anyPlatform.platformIndex(of: reference), !(key != nil && onePlatform) {
+                guard key == nil else {
+                    throw HardenError(
+                        .unsupported,
+                        "\(reference) is a multi-platform image (\(index.platformList)): --sign-key signs one platform's image for now; give --platform P (the output is then that image)"
+                    )
+                }
+                try await patchIndex(
+                    index, reference: reference, destination: dest, transport: anyPlatform, data: data,
+                    options: options, logger: logger)
+                return
+            }
+            let img =
+                platformSelection == "all"
+                ? try await anyPlatform.open(reference)
+                : try await imageOptions.open(reference, logger: logger, progress: global.showProgress)
             let progress = ProgressLine(enabled: global.showProgress)
             let output = try await PatchStage.run(
                 img, reference: reference.description, data: data, options: options, logger: logger
