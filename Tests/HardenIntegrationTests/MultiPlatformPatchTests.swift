@@ -206,4 +206,79 @@ struct MultiPlatformPatchTests {
             #expect(one.status == 0 && !HostFS.exists(dir + "/one/blobs/sha256/" + input.manifests[0].digest.encoded))
         }
     }
+
+    @Test func scanAndSBOMCoverEveryPlatformWithPlatformAll() throws {
+        try withTemporaryDirectory { dir in
+            let (repo, image, db) = try PatchScenario.makeIndex(dir)
+            _ = repo
+            // Default: one platform, and a note naming the others.
+            let one = try runProcess([hardenBinary, "scan", image, "--db", db, "--format", "json"])
+            #expect(one.status == 0, "\(one.output)")
+            #expect(one.output.contains("is a multi-platform image (linux/amd64, linux/arm64, linux/s390x)"))
+
+            let all = try runProcess([
+                hardenBinary, "scan", image, "--db", db, "--platform", "all", "--format", "json", "-o",
+                dir + "/scan.json",
+            ])
+            try #require(all.status == 0, "\(all.output)")
+            let doc = try #require(
+                try JSONSerialization.jsonObject(with: Data(try HostFS.readFile(dir + "/scan.json"))) as? [String: Any])
+            let platforms = try #require(doc["platforms"] as? [[String: Any]])
+            #expect(platforms.map { $0["platform"] as? String } == ["linux/amd64", "linux/arm64", "linux/s390x"])
+            let ids = platforms.map { p in
+                ((p["report"] as? [String: Any])?["findings"] as? [[String: Any]] ?? []).compactMap {
+                    $0["id"] as? String
+                }
+            }
+            #expect(ids[0].contains("CVE-2099-0001") && ids[1].contains("CVE-2099-0001") && ids[2].isEmpty, "\(ids)")
+
+            // The gate fails when any platform fails it, and says which.
+            let gated = try runProcess([
+                hardenBinary, "scan", image, "--db", db, "--platform", "all", "--fail-on", "low", "-o", dir + "/t.txt",
+            ])
+            #expect(gated.status == 2, "\(gated.output)")
+            #expect(gated.output.contains("(linux/amd64)") && gated.output.contains("(linux/arm64)"), "\(gated.output)")
+            #expect(!gated.output.contains("(linux/s390x)"))
+
+            // SARIF: one log, a run per platform.
+            let sarif = try runProcess([
+                hardenBinary, "scan", image, "--db", db, "--platform", "all", "--format", "sarif", "-o",
+                dir + "/scan.sarif",
+            ])
+            try #require(sarif.status == 0, "\(sarif.output)")
+            let log = try #require(
+                try JSONSerialization.jsonObject(with: Data(try HostFS.readFile(dir + "/scan.sarif"))) as? [String: Any]
+            )
+            let runs = try #require(log["runs"] as? [[String: Any]])
+            #expect(
+                runs.map { ($0["properties"] as? [String: Any])?["platform"] as? String } == [
+                    "linux/amd64", "linux/arm64", "linux/s390x",
+                ])
+
+            // Formats of one image per document: one file per platform, or a one-line error without -o.
+            let bom = try runProcess([
+                hardenBinary, "sbom", image, "--platform", "all", "--format", "spdx-json", "-o",
+                dir + "/sbom.spdx.json",
+            ])
+            try #require(bom.status == 0, "\(bom.output)")
+            for tag in ["linux-amd64", "linux-arm64", "linux-s390x"] {
+                #expect(HostFS.exists(dir + "/sbom.\(tag).spdx.json"), "\(tag)")
+            }
+            let arm = String(decoding: try HostFS.readFile(dir + "/sbom.linux-arm64.spdx.json"), as: UTF8.self)
+            #expect(arm.contains("arch=arm64"), "the arm64 SBOM names arm64 packages")
+            let noFile = try runProcess([
+                hardenBinary, "sbom", image, "--platform", "all", "--format", "cyclonedx-json",
+            ])
+            #expect(noFile.status != 0 && noFile.output.contains("give -o FILE"), "\(noFile.output)")
+            let inspected = try runProcess([hardenBinary, "inspect", image, "--platform", "all", "--format", "json"])
+            try #require(inspected.status == 0, "\(inspected.output)")
+            let report = try #require(
+                try JSONSerialization.jsonObject(with: Data(inspected.output.utf8)) as? [String: Any])
+            #expect(
+                (report["platforms"] as? [[String: Any]])?.map {
+                    ($0["image"] as? [String: Any])?["platform"] as? String
+                }
+                    == ["linux/amd64", "linux/arm64", "linux/s390x"], "\(inspected.output.prefix(400))")
+        }
+    }
 }

@@ -80,18 +80,29 @@ extension Application {
         public func run() async throws {
             let logger = global.makeLogger()
             let reference = try ImageReference.parse(image)
-            let img = try await imageOptions.open(reference, logger: logger, progress: global.showProgress)
-            logger.info("Inspecting image", metadata: ["image": "\(reference)", "layers": "\(img.layers.count)"])
-            let progress = ProgressLine(enabled: global.showProgress)
-            let report = try Self.inspect(img, reference: reference.description) { i, n, bytes in
-                progress.update("inspect: layer \(i + 1)/\(n) done, \(formatBytes(bytes)) read")
+            var parts: [(platform: String?, text: String)] = []
+            for (platform, img) in try await imageOptions.openEach(
+                reference, logger: logger, progress: global.showProgress, quiet: global.quiet)
+            {
+                logger.info("Inspecting image", metadata: ["image": "\(reference)", "layers": "\(img.layers.count)"])
+                let progress = ProgressLine(enabled: global.showProgress)
+                let report = try Self.inspect(img, reference: reference.description) { i, n, bytes in
+                    progress.update("inspect: layer \(i + 1)/\(n) done, \(formatBytes(bytes)) read")
+                }
+                progress.finish()
+                switch format {
+                case .json:
+                    parts.append(
+                        (platform, String(decoding: try JSONCoding.encode(report, pretty: true), as: UTF8.self)))
+                case .table: parts.append((platform, Self.table(report)))
+                }
             }
-            progress.finish()
+            // --platform all on an index: a section per platform, or one JSON document.
             switch format {
             case .json:
                 try Output.emit(
-                    String(decoding: try JSONCoding.encode(report, pretty: true), as: UTF8.self), to: output)
-            case .table: try Output.emit(Self.table(report), to: output)
+                    try PlatformOutput.wrapJSON(image: reference.description, key: "image", parts), to: output)
+            case .table: try Output.emit(PlatformOutput.sections(parts), to: output)
             }
         }
 

@@ -40,16 +40,30 @@ extension Application {
         public func run() async throws {
             let logger = global.makeLogger()
             let reference = try ImageReference.parse(image)
-            let img = try await imageOptions.open(reference, logger: logger, progress: global.showProgress)
-            var builder = SBOMBuilder(logger: logger)
-            if noCache { builder.cache = nil }
-            let progress = ProgressLine(enabled: global.showProgress)
-            let sbom = try builder.build(img, reference: reference.description) { i, cached in
-                progress.update("sbom: layer \(i + 1)/\(img.layers.count) \(cached ? "from cache" : "scanned")")
+            var parts: [(platform: String?, text: String)] = []
+            for (platform, img) in try await imageOptions.openEach(
+                reference, logger: logger, progress: global.showProgress, quiet: global.quiet)
+            {
+                var builder = SBOMBuilder(logger: logger)
+                if noCache { builder.cache = nil }
+                let progress = ProgressLine(enabled: global.showProgress)
+                let sbom = try builder.build(img, reference: reference.description) { i, cached in
+                    progress.update(
+                        "sbom\(platform.map { " \($0)" } ?? ""): layer \(i + 1)/\(img.layers.count) \(cached ? "from cache" : "scanned")"
+                    )
+                }
+                progress.finish()
+                for w in sbom.warnings { logger.warning("\(w)") }
+                parts.append((platform, try SBOMEncoder.render(sbom, format: format)))
             }
-            progress.finish()
-            for w in sbom.warnings { logger.warning("\(w)") }
-            try Output.emit(try SBOMEncoder.render(sbom, format: format), to: output)
+            // Several platforms: table sections, one JSON document, or one CycloneDX/SPDX file per platform.
+            switch format {
+            case .table: try Output.emit(PlatformOutput.sections(parts), to: output)
+            case .json:
+                try Output.emit(
+                    try PlatformOutput.wrapJSON(image: reference.description, key: "sbom", parts), to: output)
+            case .cyclonedxJSON, .spdxJSON: try PlatformOutput.emitEach(parts, to: output, format: format.rawValue)
+            }
         }
     }
 }

@@ -92,23 +92,49 @@ extension Application {
         public func run() async throws {
             let logger = global.makeLogger()
             let data = try VulnerabilityData(path: database.path, required: true)
-            let sbom: SBOM
+            var targets: [(platform: String?, sbom: SBOM, configID: String)] = []
             let reference: String
-            let configID: String
             if image.hasPrefix("sbom:") {
                 // An SBOM without the image: CycloneDX, SPDX or harden JSON.
                 let path = String(image.dropFirst(5))
-                sbom = try SBOMDocument.parse(try HostFS.readFile(path, limit: 1 << 30), path: path)
+                let sbom = try SBOMDocument.parse(try HostFS.readFile(path, limit: 1 << 30), path: path)
                 for w in sbom.warnings { logger.info("\(w)") }
                 reference = path
-                configID = sbom.source.configDigest
+                targets.append((nil, sbom, sbom.source.configDigest))
             } else {
                 let ref = try ImageReference.parse(image)
-                let img = try await imageOptions.open(ref, logger: logger, progress: global.showProgress)
-                sbom = try SBOMBuilder(logger: logger).build(img, reference: ref.description)
                 reference = ref.description
-                configID = img.configDigest.description
+                for (platform, img) in try await imageOptions.openEach(
+                    ref, logger: logger, progress: global.showProgress, quiet: global.quiet)
+                {
+                    let sbom = try SBOMBuilder(logger: logger).build(img, reference: ref.description)
+                    targets.append((platform, sbom, img.configDigest.description))
+                }
             }
+            if profile != nil, targets.count > 1 {
+                throw HardenError(
+                    .invalidArgument, "--profile describes one image: give --platform P with it, not --platform all")
+            }
+            var reports: [(platform: String?, report: ScanReport, sbom: SBOM)] = []
+            for t in targets {
+                let report = try scan(t.sbom, configID: t.configID, reference, data: data, logger: logger)
+                reports.append((t.platform, report, t.sbom))
+            }
+            try emit(reports, reference: reference)
+            let failing = reports.filter { $0.report.gate?.failed == true }
+            for f in failing {
+                guard let gate = f.report.gate else { continue }
+                writeStandardError(
+                    "harden: \(gate.reached) finding(s) fail the gate (\(gate.description)) in \(reference)\(f.platform.map { " (\($0))" } ?? "")\n"
+                )
+            }
+            if !failing.isEmpty { throw ExitCode(2) }
+        }
+
+        /// The scan of one image's SBOM with this command's options.
+        func scan(
+            _ sbom: SBOM, configID: String, _ reference: String, data: VulnerabilityData, logger: Logger
+        ) throws -> ScanReport {
             var input = ScanStage.Input(sbom: sbom, data: data)
             if let profile {
                 let p = try ProfileFile.read(profile)
@@ -122,18 +148,27 @@ extension Application {
                 failOn: failOn, unknown: unknown, knownExploited: failOnKev, maxEPSS: maxEpss)
             let (report, _) = try ScanStage.run(input)
             for w in report.warnings { logger.warning("\(w)") }
-            let text: String
+            return report
+        }
+
+        /// Prints or writes the reports: one platform as before; several as sections, one JSON document, one SARIF
+        /// log with a run per platform, or one CycloneDX file per platform.
+        func emit(_ reports: [(platform: String?, report: ScanReport, sbom: SBOM)], reference: String) throws {
             switch format {
-            case .table: text = ScanRendering.table(report)
-            case .json: text = String(decoding: try JSONCoding.encode(report, pretty: true), as: UTF8.self)
-            case .sarif: text = try ScanRendering.sarif(report)
-            case .cyclonedxJSON: text = try ScanRendering.cyclonedx(report, sbom: sbom)
-            }
-            try Output.emit(text, to: output)
-            if let gate = report.gate, gate.failed {
-                writeStandardError(
-                    "harden: \(gate.reached) finding(s) fail the gate (\(gate.description)) in \(reference)\n")
-                throw ExitCode(2)
+            case .table:
+                try Output.emit(
+                    PlatformOutput.sections(reports.map { ($0.platform, ScanRendering.table($0.report)) }), to: output)
+            case .json:
+                let parts = try reports.map {
+                    ($0.platform, String(decoding: try JSONCoding.encode($0.report, pretty: true), as: UTF8.self))
+                }
+                try Output.emit(try PlatformOutput.wrapJSON(image: reference, key: "report", parts), to: output)
+            case .sarif:
+                let parts = try reports.map { ($0.platform, try ScanRendering.sarif($0.report)) }
+                try Output.emit(try PlatformOutput.mergeSARIF(parts), to: output)
+            case .cyclonedxJSON:
+                let parts = try reports.map { ($0.platform, try ScanRendering.cyclonedx($0.report, sbom: $0.sbom)) }
+                try PlatformOutput.emitEach(parts, to: output, format: "cyclonedx-json")
             }
         }
     }
