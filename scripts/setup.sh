@@ -36,6 +36,8 @@ packages=(
     # the fleet: PostgreSQL from Debian (tests start their own clusters in scratch directories: scripts/pg-scratch.sh),
     # wrk for the API's load benchmark
     postgresql wrk
+    # foreign platforms of multi-platform images run under emulation: qemu-user-static through binfmt_misc
+    qemu-user-static binfmt-support
 )
 
 SUDO=""
@@ -60,6 +62,10 @@ python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ig
 
 # Signature peers (cosign 2 and 3, oras) from Debian's newer suites, verified, into a scratch prefix.
 scripts/install-peers.sh
+
+# binfmt_misc handlers for the emulated platforms, registered with the fix-binary flag (F) by Debian's
+# qemu-user-static, so the emulator opened here serves inside a container's mount namespace too.
+scripts/enable-binfmt.sh
 
 # The Debian registry package enables a system service; tests start their own instances.
 if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl disable --now docker-registry >/dev/null 2>&1 || true; fi

@@ -15,7 +15,7 @@ public struct ImageOptions: ParsableArguments {
     @Option(
         name: .long,
         help:
-            "Platform to select from a multi-platform image: os/arch[/variant] (default linux/amd64); patch: the platforms to patch (all, or a comma-separated list; default all), the others are copied."
+            "Platform to select from a multi-platform image: os/arch[/variant] (default linux/amd64); patch and run: the platforms to process (all, or a comma-separated list; default all), the others are copied unchanged."
     )
     public var platform: String?
 

@@ -141,16 +141,20 @@ public enum ConfigHardening {
         "getcwd",
     ]
 
-    /// An OCI/Docker seccomp profile: deny by default (EPERM), allow what the profile saw plus what the runtime needs.
-    public static func seccomp(_ profile: RuntimeProfile) -> RuntimeSpec.Seccomp {
-        let names = Set(profile.syscalls.map(\.name)).union(runtimeSyscalls).filter { !$0.hasPrefix("syscall_") }
-            .sorted()
-        let arches =
-            profile.image.platform.hasSuffix("arm64")
-            ? ["SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"] : ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"]
+    /// An OCI/Docker seccomp profile: deny by default (EPERM), allow what the profile saw plus what the runtime needs,
+    /// for the image's architecture (its syscall table and `SCMP_ARCH_*`). `executing`: the architecture whose
+    /// syscalls the kernel filters when that differs — the host's, when the image runs under qemu-user emulation
+    /// (the emulator makes host syscalls): the filter verification runs under.
+    public static func seccomp(_ profile: RuntimeProfile, executing: String? = nil) -> RuntimeSpec.Seccomp {
+        let recorded = Set(profile.syscalls.map(\.name)).union(runtimeSyscalls).filter { !$0.hasPrefix("syscall_") }
+        let platform = (try? Platform(parsing: profile.image.platform)) ?? .defaultPlatform
+        let arch = executing ?? platform.architecture
         return RuntimeSpec.Seccomp(
-            defaultAction: "SCMP_ACT_ERRNO", defaultErrnoRet: 1, architectures: arches,
-            syscalls: [RuntimeSpec.SyscallRule(names: names, action: "SCMP_ACT_ALLOW")])
+            defaultAction: "SCMP_ACT_ERRNO", defaultErrnoRet: 1, architectures: SeccompArchitecture.names(arch),
+            syscalls: [
+                RuntimeSpec.SyscallRule(
+                    names: SeccompArchitecture.syscalls(recorded, for: arch).sorted(), action: "SCMP_ACT_ALLOW")
+            ])
     }
 
     /// Paths where writes do not stop a read-only root file system.

@@ -172,13 +172,18 @@ public final class Minifier {
             let final = try build(
                 image, tree: context.tree, plan: plan, hardened: hardened, rootfs: rootfs, store: store)
             let seccomp = ConfigHardening.seccomp(profile)
+            // Under emulation the kernel filters the host's qemu-user: verification runs under the host's table.
+            let platform = (try? Platform(parsing: profile.image.platform)) ?? .defaultPlatform
+            let verifySeccomp =
+                platform.architecture == Platform.host.architecture
+                ? seccomp : ConfigHardening.seccomp(profile, executing: Platform.host.architecture)
 
             var verification = MinifyReport.Verification(
                 ran: false, passed: true, probes: [], missingFiles: [], error: nil)
             if options.verify, let verifier {
                 let users = (hardened.files["/etc/passwd"] ?? passwd, hardened.files["/etc/group"] ?? group)
                 verification = await verifier.verify(
-                    final.image, users: users, original: profile, seccomp: seccomp, originalFS: fs,
+                    final.image, users: users, original: profile, seccomp: verifySeccomp, originalFS: fs,
                     keep: plan.keep.merging(plan.bytecode.mapValues { "replaced by \($0)" }) { a, _ in a })
                 if !verification.passed && !hardened.runsAsRoot && allowNonRoot && attempt == 1 {
                     logger.notice("Verification failed as a non-root user; trying again as root")

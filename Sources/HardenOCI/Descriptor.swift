@@ -100,6 +100,16 @@ public struct Platform: Codable, Hashable, Sendable, CustomStringConvertible {
 
     public static let defaultPlatform = Platform(os: "linux", architecture: "amd64")
 
+    /// The platform of the machine harden runs on (`uname -m`, normalised): what runs without emulation.
+    public static let host: Platform = {
+        var uts = utsname()
+        guard uname(&uts) == 0 else { return defaultPlatform }
+        let machine = withUnsafePointer(to: uts.machine) {
+            $0.withMemoryRebound(to: CChar.self, capacity: 65) { String(cString: $0) }
+        }
+        return Platform(os: "linux", architecture: machine).normalized
+    }()
+
     public var normalized: Platform {
         var p = self
         switch p.architecture {

@@ -83,16 +83,8 @@ public enum RootfsPacker {
         try pack(directory: directory, into: writer.tar)
         let (digest, size, diffID) = try writer.finish()
         try store.adopt(writer.path, as: digest)
-        var arch = "amd64"
-        var uts = utsname()
-        if uname(&uts) == 0 {
-            let machine = withUnsafePointer(to: uts.machine) {
-                $0.withMemoryRebound(to: CChar.self, capacity: 65) { String(cString: $0) }
-            }
-            arch = Platform(os: "linux", architecture: machine).normalized.architecture
-        }
         let config = ImageConfiguration(
-            architecture: arch, os: "linux", config: ContainerConfig(), diffIDs: [diffID],
+            architecture: Platform.host.architecture, os: "linux", config: ContainerConfig(), diffIDs: [diffID],
             history: [History(createdBy: "harden: packed from dir:\(directory)")])
         let configBytes = try JSONCoding.encode(config)
         let configDigest = try store.put(configBytes)

@@ -434,7 +434,7 @@ public struct ProfileAssembler {
             }
         }
         var out: [String: RuntimeProfile.FileRecord] = [:]
-        for (path, m) in merged where !Self.isKernelPath(path) {
+        for (path, m) in merged where !Self.isKernelPath(path) && !Self.isEmulatorPath(path) {
             let (type, target) = resolve(path)
             // A path only seen failing, that the image does not have: the app looked for it (and, minified, must not
             // find something different). A directory listed by the kernel as "/" is skipped.
@@ -465,6 +465,13 @@ public struct ProfileAssembler {
             points.contains { path == $0 || path.hasPrefix($0 == "/" ? $0 : $0 + "/") }
         }
         return (files.filter { !under($0.path) }, files.filter { under($0.path) })
+    }
+
+    /// Paths of a qemu-user emulator (its host files, or its own look-ups inside the guest root under
+    /// `/etc/qemu-binfmt`): never part of what an emulated application used.
+    static func isEmulatorPath(_ path: String) -> Bool {
+        path == "/etc/qemu-binfmt" || path.hasPrefix("/etc/qemu-binfmt/") || path.hasPrefix("/usr/libexec/qemu-binfmt/")
+            || (path.hasPrefix("/usr/bin/qemu-") && path.hasSuffix("-static"))
     }
 
     static func isKernelPath(_ path: String) -> Bool {

@@ -278,7 +278,8 @@ extension RuntimeSpec.Seccomp {
         rules.append(Rule(names: ["clone3"], action: "SCMP_ACT_ERRNO", errnoRet: 38))
         return RuntimeSpec.Seccomp(
             defaultAction: "SCMP_ACT_ERRNO", defaultErrnoRet: 1,
-            architectures: ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"], syscalls: rules)
+            // The host's: an emulated image's syscalls are made by the host's qemu-user.
+            architectures: SeccompArchitecture.names(Platform.host.architecture), syscalls: rules)
     }()
 
     static let dockerDefaultAllowed: [String] = """

@@ -104,6 +104,13 @@ public final class ContainerRunner: Sendable {
                 groups: UserResolver.parseGroup(users.group ?? []),
                 image: reference)
 
+            for (name, platform) in [(reference, image.config.platform)] + options.services.map({
+                ($0.reference, $0.image.config.platform)
+            }) {
+                if case .emulated(let handler, _) = try Emulation.check(platform) {
+                    logger.info("running under emulation", metadata: ["image": "\(name)", "handler": "\(handler)"])
+                }
+            }
             try HostFS.makeDirectories(options.runDirectory, mode: 0o711)
             sweepStale(options: options)
             let lower = try pristineRootfs(image, options: options)

@@ -80,9 +80,9 @@ extension PatchScenario {
     }
 
     /// The index an OCI layout's tag `t` names.
-    static func index(inLayout dir: String) throws -> Index {
+    static func index(inLayout dir: String, tag: String = "t") throws -> Index {
         let top = try Index.parse(try HostFS.readFile(dir + "/index.json"), source: "index.json")
-        let entry = try #require(top.manifests.first { $0.refName == "t" })
+        let entry = try #require(top.manifests.first { $0.refName == tag })
         #expect(entry.mediaType == MediaType.ociIndex)
         return try Index.parse(try HostFS.readFile(dir + "/blobs/sha256/" + entry.digest.encoded), source: "index")
     }

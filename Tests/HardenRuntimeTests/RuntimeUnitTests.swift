@@ -222,6 +222,11 @@ struct ProfileModelTests {
             .init(path: "/lib/x86_64-linux-gnu/libz.so.1", operations: ["open": 1], failures: [:], firstProcess: "app"),
             .init(path: "/etc/ld.so.preload", operations: [:], failures: ["ENOENT": 2], firstProcess: "app"),
             .init(path: "/proc/self/maps", operations: ["open": 1], failures: [:], firstProcess: "app"),
+            // qemu-user's own look-ups under emulation: not the application's.
+            .init(path: "/etc/qemu-binfmt/aarch64", operations: [:], failures: ["ENOENT": 1], firstProcess: "app"),
+            .init(
+                path: "/usr/libexec/qemu-binfmt/aarch64-binfmt-P", operations: ["exec": 1], failures: [:],
+                firstProcess: "app"),
         ]
         let files = a.files(fanotify: nil, traces: [trace])
         #expect(

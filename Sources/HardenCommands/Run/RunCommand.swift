@@ -9,6 +9,7 @@ import HardenPatch
 import HardenPipeline
 import HardenPolicy
 import HardenProfile
+import HardenRegistry
 import HardenReport
 import HardenRuntime
 import HardenSign
@@ -80,6 +81,13 @@ extension Application {
 
         @OptionGroup public var signing: SignOutputOptions
 
+        @Flag(
+            name: .long,
+            help:
+                "Multi-platform images: fail when a platform cannot be processed (default: keep it unchanged with a warning)."
+        )
+        public var strictPlatforms = false
+
         public init() {}
 
         public func run() async throws {
@@ -120,7 +128,26 @@ extension Application {
                     }
                 }
             }
-            let img = try await imageOptions.open(reference, logger: logger, progress: global.showProgress)
+            let anyPlatform = try imageOptions.transport(logger: logger, anyPlatform: true)
+            let onePlatform = imageOptions.platform.map { $0 != "all" && !$0.contains(",") } ?? false
+            if let index = try await anyPlatform.platformIndex(of: reference), !(key != nil && onePlatform) {
+                guard key == nil else {
+                    throw HardenError(
+                        .unsupported,
+                        "\(reference) is a multi-platform image (\(index.platformList)): --sign-key signs one platform's image for now; give --platform P (the output is then that image)"
+                    )
+                }
+                let tick = ticker.start()
+                defer { ticker.stop(tick) }
+                try await runIndex(
+                    index, reference: reference, destination: dest, transport: anyPlatform, pipeline: pipeline,
+                    options: options)
+                return
+            }
+            let img =
+                imageOptions.platform == "all"
+                ? try await anyPlatform.open(reference)
+                : try await imageOptions.open(reference, logger: logger, progress: global.showProgress)
             options.tag = imageOptions.tag(of: reference, image: img)
             let tick = ticker.start()
             var result: PipelineResult
@@ -226,7 +253,13 @@ extension Application {
                 try HostFS.writeFileAtomically(
                     tmp + "/" + reportMarker,
                     Array("harden report directory: replaced as a whole by the next `harden run --report-dir`\n".utf8))
-                for f in files { try HostFS.writeFileAtomically(tmp + "/" + f.name, f.bytes) }
+                for f in files {
+                    // A multi-platform run: each platform's report in its own subdirectory.
+                    if let slash = f.name.lastIndex(of: "/") {
+                        try HostFS.makeDirectories(tmp + "/" + f.name[..<slash])
+                    }
+                    try HostFS.writeFileAtomically(tmp + "/" + f.name, f.bytes)
+                }
                 if HostFS.exists(dir) {
                     let old = HostFS.temporarySibling(of: dir)
                     try HostFS.rename(dir, old)
