@@ -60,11 +60,12 @@ struct MultiPlatformRealTests {
                 let after = try Self.rootfs(dir, "oci:\(dir)/out:t", platform, "after-" + slug)
                 let status = PatchScenario.text(after + "/var/lib/dpkg/status") ?? ""
                 #expect(status.contains("Architecture: \(platform.split(separator: "/")[1])\n"))
-                let (_, verifyBefore) = try runProcess(["dpkg", "--root=\(before)", "--verify"])
-                let (_, verifyAfter) = try runProcess(["dpkg", "--root=\(after)", "--verify"])
+                // The platform's own dpkg (arm64's under qemu-user): the host's takes arm64 for a foreign arch.
+                let (_, verifyBefore) = try runProcess(["chroot", before, "dpkg", "--verify"])
+                let (_, verifyAfter) = try runProcess(["chroot", after, "dpkg", "--verify"])
                 let new = Set(verifyAfter.split(separator: "\n")).subtracting(verifyBefore.split(separator: "\n"))
                 #expect(new.isEmpty, "\(platform): dpkg --verify: \(new.sorted().prefix(10))")
-                let (_, audit) = try runProcess(["dpkg", "--root=\(after)", "--audit"])
+                let (_, audit) = try runProcess(["chroot", after, "dpkg", "--audit"])
                 #expect(audit.isEmpty, "\(platform): \(audit)")
                 print("patch \(platform): \(ours.count) packages upgraded, as apt chooses")
             }
