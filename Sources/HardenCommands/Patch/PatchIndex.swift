@@ -40,36 +40,20 @@ extension Application.Patch {
         data: VulnerabilityData, options: PatchOptions, logger: Logger
     ) async throws {
         let chosen = Set(try index.selected(platformSelection).map(\.digest))
-        var images: [(entry: Descriptor, image: Image)] = []
-        var entries: [PlatformPatchReport.Entry] = []
-        var statements: [OpenVEXStatement] = []
-        var vexDate = Date(timeIntervalSince1970: 0)
-        for entry in index.platforms {
-            let platform = entry.platform?.description ?? "?"
-            let image = try await transport.open(reference, entry: entry)
-            guard chosen.contains(entry.digest) else {
-                images.append((entry, image))
-                entries.append(.init(platform: platform, outcome: .copied, reason: "not selected by --platform"))
-                continue
-            }
-            do {
-                let output = try await PatchStage.run(
-                    image, reference: "\(reference) (\(platform))", data: data, options: options, logger: logger)
-                images.append((entry, output.result.image))
-                statements += AptPatcher.vexStatements(
-                    output.result.report, image: output.result.image,
-                    osID: output.context.os?.id ?? OSInfo.assumedDpkgID)
-                vexDate = max(vexDate, AptPatcher.vexDate(output.result.report))
-                entries.append(
-                    .init(
-                        platform: platform, outcome: output.result.changed ? .patched : .unchanged, reason: nil,
-                        report: output.result.report))
-            } catch let e as HardenError where e.code == .unsupported && !strictPlatforms {
-                writeStandardError("harden: warning: \(platform) kept unchanged: \(e.message)\n")
-                images.append((entry, image))
-                entries.append(.init(platform: platform, outcome: .kept, reason: e.message))
-            }
+        let strict = strictPlatforms
+        let databasePath = data.path
+        // Platforms are independent: patched side by side (downloads, layer compression), one per core.
+        let done = try await ConcurrentMap.map(index.platforms, limit: ProcessInfo.processInfo.activeProcessorCount) {
+            entry in
+            try await Self.patchPlatform(
+                entry, chosen: chosen.contains(entry.digest), reference: reference, transport: transport,
+                // A connection per task: the database handle is not shared across threads.
+                data: try VulnerabilityData(path: databasePath), options: options, strict: strict, logger: logger)
         }
+        let images = done.map { ($0.entry, $0.image) }
+        let entries = done.map(\.row)
+        let statements = done.flatMap(\.statements)
+        let vexDate = done.map(\.vexDate).max() ?? Date(timeIntervalSince1970: 0)
         let summary = PlatformPatchReport(
             index: reference.description, platforms: entries, droppedAttestations: index.attestations.count)
         if let report { try HostFS.writeFileAtomically(report, try JSONCoding.encode(summary, pretty: true)) }
@@ -92,6 +76,45 @@ extension Application.Patch {
                 "wrote \(written.reference)"
                     + (written.manifestDigest.map { " (\($0), \(images.count) platforms)" } ?? "")
                     + "\n")
+        }
+    }
+
+    struct PlatformDone: Sendable {
+        var entry: Descriptor
+        var image: Image
+        var row: PlatformPatchReport.Entry
+        var statements: [OpenVEXStatement] = []
+        var vexDate = Date(timeIntervalSince1970: 0)
+    }
+
+    /// One platform of the index: patched when chosen, else (or when it cannot be patched) as it was.
+    static func patchPlatform(
+        _ entry: Descriptor, chosen: Bool, reference: ImageReference, transport: ImageTransport,
+        data: VulnerabilityData, options: PatchOptions, strict: Bool, logger: Logger
+    ) async throws -> PlatformDone {
+        let platform = entry.platform?.description ?? "?"
+        let image = try await transport.open(reference, entry: entry)
+        guard chosen else {
+            return PlatformDone(
+                entry: entry, image: image,
+                row: .init(platform: platform, outcome: .copied, reason: "not selected by --platform"))
+        }
+        do {
+            let output = try await PatchStage.run(
+                image, reference: "\(reference) (\(platform))", data: data, options: options, logger: logger)
+            let report = output.result.report
+            return PlatformDone(
+                entry: entry, image: output.result.image,
+                row: .init(
+                    platform: platform, outcome: output.result.changed ? .patched : .unchanged, reason: nil,
+                    report: report),
+                statements: AptPatcher.vexStatements(
+                    report, image: output.result.image, osID: output.context.os?.id ?? OSInfo.assumedDpkgID),
+                vexDate: AptPatcher.vexDate(report))
+        } catch let e as HardenError where e.code == .unsupported && !strict {
+            writeStandardError("harden: warning: \(platform) kept unchanged: \(e.message)\n")
+            return PlatformDone(
+                entry: entry, image: image, row: .init(platform: platform, outcome: .kept, reason: e.message))
         }
     }
 
