@@ -290,7 +290,8 @@ let package = Package(
         .testTarget(
             name: "HardenMinifyTests",
             dependencies: [
-                "HardenApk", "HardenDpkg", "HardenPackages", "HardenMinify", "HardenProfile", "HardenOCI", "HardenELF", "HardenCore", "HardenSystem",
+                "HardenApk", "HardenDpkg", "HardenPackages", "HardenMinify", "HardenProfile", "HardenOCI", "HardenELF",
+                "HardenCore", "HardenSystem",
                 "HardenTestSupport",
             ],
             swiftSettings: swiftSettings),

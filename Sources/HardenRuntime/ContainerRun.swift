@@ -104,9 +104,11 @@ public final class ContainerRunner: Sendable {
                 groups: UserResolver.parseGroup(users.group ?? []),
                 image: reference)
 
-            for (name, platform) in [(reference, image.config.platform)] + options.services.map({
-                ($0.reference, $0.image.config.platform)
-            }) {
+            for (name, platform) in [(reference, image.config.platform)]
+                + options.services.map({
+                    ($0.reference, $0.image.config.platform)
+                })
+            {
                 if case .emulated(let handler, _) = try Emulation.check(platform) {
                     logger.info("running under emulation", metadata: ["image": "\(name)", "handler": "\(handler)"])
                 }

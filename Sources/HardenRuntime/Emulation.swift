@@ -80,7 +80,9 @@ public enum Emulation: Equatable, Sendable {
         for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
             if line == "enabled" { h.enabled = true }
             if line.hasPrefix("interpreter ") { h.interpreter = String(line.dropFirst("interpreter ".count)) }
-            if line.hasPrefix("flags:") { h.flags = line.dropFirst("flags:".count).trimmingCharacters(in: .whitespaces) }
+            if line.hasPrefix("flags:") {
+                h.flags = line.dropFirst("flags:".count).trimmingCharacters(in: .whitespaces)
+            }
         }
         guard !h.interpreter.isEmpty else {
             throw HardenError(.corrupt, "binfmt_misc handler: no interpreter line")

@@ -109,7 +109,8 @@ struct MultiPlatformRealTests {
             #expect(profile.image.platform == "linux/arm64")
             #expect(profile.files.contains { $0.path.hasPrefix("/usr/lib/aarch64-linux-gnu/") })
             #expect(!profile.files.contains { $0.path.contains("qemu") || $0.path.contains("x86_64-linux-gnu") })
-            #expect(HostFS.exists(dir + "/report/report.html") && HostFS.exists(dir + "/report/linux-amd64/report.html"))
+            #expect(
+                HostFS.exists(dir + "/report/report.html") && HostFS.exists(dir + "/report/linux-amd64/report.html"))
 
             // The hardened arm64 image serves its probe under runc (emulated) on its own.
             let (ps, po) = try RuntimeTests.harden(

@@ -56,7 +56,8 @@ struct EmulationTests {
             switch state {
             case "unmounted": d = try binfmt(dir, register: false)
             case "missing": d = try binfmt(dir, handler: nil)
-            case "disabled": d = try binfmt(dir, handler: Self.handler.replacingOccurrences(of: "enabled", with: "disabled"))
+            case "disabled":
+                d = try binfmt(dir, handler: Self.handler.replacingOccurrences(of: "enabled", with: "disabled"))
             default: d = try binfmt(dir, handler: Self.handler.replacingOccurrences(of: "flags: PF", with: "flags: P"))
             }
             let e = #expect(throws: HardenError.self) { try Emulation.check(arm64, host: amd64, directory: d) }

@@ -138,7 +138,8 @@ extension Application.Run {
         }
         var out = t.render()
         if s.droppedAttestations > 0 {
-            out += "\n\(s.droppedAttestations) attestation manifest(s) of the index dropped: they describe the input images"
+            out +=
+                "\n\(s.droppedAttestations) attestation manifest(s) of the index dropped: they describe the input images"
         }
         out += "\nverdict: \(s.passed ? "PASSED" : "FAILED") — report in \(reportDir)/report.html"
         return out
