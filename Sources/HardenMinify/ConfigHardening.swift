@@ -141,13 +141,31 @@ public enum ConfigHardening {
         "getcwd",
     ]
 
+    /// What qemu-user itself calls on the host besides the guest's translated calls (its threads, signal
+    /// emulation, memory for translated code, /proc/self reads).
+    static let emulatorSyscalls: Set<String> = [
+        "mmap", "munmap", "mprotect", "mremap", "madvise", "brk", "rt_sigaction", "rt_sigprocmask", "rt_sigreturn",
+        "rt_sigtimedwait", "rt_sigsuspend", "sigaltstack", "futex", "clone", "clone3", "set_robust_list", "rseq",
+        "gettid", "getpid", "tgkill", "exit", "exit_group", "membarrier", "prctl", "getrandom", "readlink",
+        "readlinkat", "openat", "open", "close", "read", "pread64", "fstat", "newfstatat", "lseek", "getcwd",
+        "ioctl", "uname", "prlimit64", "getrlimit", "sched_getaffinity", "sched_yield", "arch_prctl",
+        "set_tid_address", "timer_create", "timer_settime", "timer_delete", "clock_gettime", "clock_nanosleep",
+        "nanosleep", "fcntl", "dup", "dup2", "dup3", "pipe2", "eventfd2", "ppoll", "poll", "write", "writev",
+    ]
+
     /// An OCI/Docker seccomp profile: deny by default (EPERM), allow what the profile saw plus what the runtime needs,
     /// for the image's architecture (its syscall table and `SCMP_ARCH_*`). `executing`: the architecture whose
     /// syscalls the kernel filters when that differs — the host's, when the image runs under qemu-user emulation
     /// (the emulator makes host syscalls): the filter verification runs under.
     public static func seccomp(_ profile: RuntimeProfile, executing: String? = nil) -> RuntimeSpec.Seccomp {
-        let recorded = Set(profile.syscalls.map(\.name)).union(runtimeSyscalls).filter { !$0.hasPrefix("syscall_") }
+        var recorded = Set(profile.syscalls.map(\.name)).union(runtimeSyscalls).filter { !$0.hasPrefix("syscall_") }
         let platform = (try? Platform(parsing: profile.image.platform)) ?? .defaultPlatform
+        if executing != nil {
+            // Verification under emulation: the guest's own calls as the emulator passes them on (a profile mapped
+            // from amd64 says `mkdir`, the arm64 program calls `mkdirat`), and the emulator's own calls.
+            recorded.formUnion(SeccompArchitecture.syscalls(recorded, for: platform.architecture))
+            recorded.formUnion(emulatorSyscalls)
+        }
         let arch = executing ?? platform.architecture
         return RuntimeSpec.Seccomp(
             defaultAction: "SCMP_ACT_ERRNO", defaultErrnoRet: 1, architectures: SeccompArchitecture.names(arch),

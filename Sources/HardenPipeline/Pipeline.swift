@@ -84,6 +84,9 @@ public struct PipelineOptions: Sendable {
     public var patch: PatchOptions?
     /// Warnings to record (the Compose reader's).
     public var warnings: [String] = []
+    /// A profile of another platform of the same index (`--profile-platform`): mapped onto this image instead of
+    /// running it, when the packages the application used are the same versions here.
+    public var profileFrom: RuntimeProfile?
 
     public init() {}
 }
@@ -212,7 +215,26 @@ public final class Pipeline {
         }
 
         // Profile.
-        let profile: RuntimeProfile = try await stage(.profile, "running \(reference) under runc", into: &record) {
+        let mapped = options.profileFrom.map {
+            ProfileMapping.map($0, onto: image, reference: reference, tree: context.tree, packages: sbom.packages)
+        }
+        if let mapped, let source = options.profileFrom, mapped.profile == nil {
+            record.warnings.append(
+                "the profile of \(source.image.platform) does not apply (used packages differ: \(mapped.differences.prefix(5).joined(separator: ", "))); this platform was profiled itself"
+            )
+        }
+        let profile: RuntimeProfile = try await stage(
+            .profile,
+            mapped?.profile != nil
+                ? "mapping the profile of \(options.profileFrom?.image.platform ?? "")"
+                : "running \(reference) under runc", into: &record
+        ) {
+            if let p = mapped?.profile, let m = mapped {
+                return (
+                    p,
+                    "mapped from \(p.mappedFrom?.platform ?? "")'s profile: \(p.summary.files) files used (\(m.dropped) not on this platform), \(p.summary.packagesUsed) of \(p.summary.packagesUsed + p.summary.packagesUnused) packages"
+                )
+            }
             let p = try await ProfileStage.run(
                 image, reference: reference, sbom: sbom, context: context, options: options.run, logger: logger)
             return (

@@ -49,11 +49,26 @@ public enum PublishStage {
             image, to: destination, options: ImageWriter.Options(compression: .keep))
         if let d = written.manifestDigest { result.record.output?.manifestDigest = d.description }
         guard let key = options.signingKey, let digest = written.manifestDigest else { return written }
-        let pushed = clock.now
-        let store = try transport.attachments(for: pinned(destination, digest: digest))
+        transport.logger.info("written", metadata: ["seconds": "\(clock.now - start)"])
+        try await attach(
+            &result, subject: nil, destination: pinned(destination, digest: digest), outputDigest: digest,
+            transport: transport, key: key, options: options)
+        return written
+    }
+
+    /// Signs the image at `destination` (or `subject`, one platform's manifest of the index there) and attaches
+    /// the evidence of `result`; records the signature in `result.record`.
+    public static func attach(
+        _ result: inout PipelineResult, subject: Descriptor?, destination: ImageReference, outputDigest: Digest,
+        transport: ImageTransport, key: SigningKey, options: PublishOptions
+    ) async throws {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let store = try transport.attachments(for: destination, subject: subject)
         let created = ISO8601DateFormatter().string(from: Date())
         do {
-            let predicates = try Evidence.predicates(result, outputDigest: digest, invocation: options.invocation)
+            let predicates = try Evidence.predicates(
+                result, outputDigest: outputDigest, invocation: options.invocation)
             _ = try await Attacher.publish(
                 store: store, key: key, sign: true, attestations: predicates, scheme: options.scheme, created: created)
             let attested = predicates.map { type, predicate in
@@ -62,10 +77,7 @@ public enum PublishStage {
             }
             transport.logger.info(
                 "published",
-                metadata: [
-                    "write": "\(pushed - start)", "sign+attest": "\(clock.now - pushed)",
-                    "attestations": "\(predicates.count)",
-                ])
+                metadata: ["sign+attest": "\(clock.now - start)", "attestations": "\(predicates.count)"])
             result.record.signature = .init(
                 keyID: key.publicKey.keyID, scheme: options.scheme.rawValue, attestations: attested)
             await (store as? RegistryAttachmentStore)?.shutdown()
@@ -73,11 +85,27 @@ public enum PublishStage {
             await (store as? RegistryAttachmentStore)?.shutdown()
             throw error
         }
-        return written
+    }
+
+    /// Signs an index itself (no attestations: each platform carries its own), so `cosign verify` of its tag holds.
+    public static func signIndex(
+        at destination: ImageReference, digest: Digest, transport: ImageTransport, key: SigningKey,
+        options: PublishOptions
+    ) async throws {
+        let store = try transport.attachments(for: pinned(destination, digest: digest))
+        do {
+            _ = try await Attacher.publish(
+                store: store, key: key, sign: true, attestations: [], scheme: options.scheme,
+                created: ISO8601DateFormatter().string(from: Date()))
+        } catch {
+            await (store as? RegistryAttachmentStore)?.shutdown()
+            throw error
+        }
+        await (store as? RegistryAttachmentStore)?.shutdown()
     }
 
     /// The destination named by digest (a registry tag could move between the push and the signing).
-    static func pinned(_ destination: ImageReference, digest: Digest) throws -> ImageReference {
+    public static func pinned(_ destination: ImageReference, digest: Digest) throws -> ImageReference {
         guard case .registry(let text) = destination else { return destination }
         var ref = try RegistryReference.parse(text)
         ref.tag = nil

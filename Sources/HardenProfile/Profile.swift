@@ -245,6 +245,9 @@ public struct RuntimeProfile: Codable, Sendable, Equatable {
     public var summary: Summary
     /// Paths the app used under its mounts, volumes and tmpfs: not image content, never copied into an image.
     public var mountedFiles: [FileRecord]?
+    /// Set when this profile was not recorded on this image but mapped from the profile of another platform of
+    /// the same index (`--profile-platform`): that platform and its image ID.
+    public var mappedFrom: ImageIdentity?
 
     public init(
         image: ImageIdentity, runs: [Run], files: [FileRecord], executables: [Execution], ports: [Port], uids: [UInt32],

@@ -126,11 +126,14 @@ public struct LayoutAttachmentStore: AttachmentStore {
     public let repository: String
     /// The tag naming the image (nil: the layout's only image).
     public let tag: String?
+    /// The subject when it is not a tagged image of the layout: one platform's manifest inside a tagged index.
+    public let pinned: Descriptor?
 
-    public init(directory: String, tag: String? = nil, repository: String? = nil) {
+    public init(directory: String, tag: String? = nil, repository: String? = nil, pinned: Descriptor? = nil) {
         self.directory = directory
         self.tag = tag
         self.repository = repository ?? "oci:\(directory)"
+        self.pinned = pinned
     }
 
     func index() throws -> Index {
@@ -149,6 +152,7 @@ public struct LayoutAttachmentStore: AttachmentStore {
     }
 
     public func subject() async throws -> Descriptor {
+        if let pinned { return Descriptor(mediaType: pinned.mediaType, digest: pinned.digest, size: pinned.size) }
         let images = try index().manifests.filter { !$0.isAttachment }
         if let tag {
             guard let d = images.first(where: { $0.refName == tag }) else {
@@ -222,12 +226,18 @@ public struct LayoutAttachmentStore: AttachmentStore {
 
 extension ImageTransport {
     /// The store of signatures and attestations beside `reference` (a registry image or an OCI layout).
-    public func attachments(for reference: ImageReference) throws -> any AttachmentStore {
+    /// `subject`: one manifest of an index (a platform's image), by digest, instead of the tagged image.
+    public func attachments(for reference: ImageReference, subject: Descriptor? = nil) throws -> any AttachmentStore {
         switch reference {
         case .registry(let text):
-            return RegistryAttachmentStore(try RegistryReference.parse(text), options: registry, logger: logger)
+            var ref = try RegistryReference.parse(text)
+            if let subject {
+                ref.tag = nil
+                ref.digest = subject.digest
+            }
+            return RegistryAttachmentStore(ref, options: registry, logger: logger)
         case .ociLayout(let path, let tag):
-            return LayoutAttachmentStore(directory: path, tag: tag)
+            return LayoutAttachmentStore(directory: path, tag: subject == nil ? tag : nil, pinned: subject)
         default:
             throw HardenError(
                 .unsupported,

@@ -120,6 +120,27 @@ struct MultiPlatformRealTests {
                 ], runDir: dir + "/run")
             #expect(ps == 0, "\(po)")
 
+            // --profile-platform linux/amd64: arm64 is not profiled but gets amd64's profile mapped onto its own
+            // paths; it keeps the same packages as when profiled itself, and still verifies under emulation.
+            let (s3, o3) = try RuntimeTests.harden(
+                [
+                    "run", "--profile-platform", "linux/amd64", Self.image, "--http-probe", "80:GET:/", "-o",
+                    "oci:\(dir)/mapped:t", "--report-dir", dir + "/report3", "--db", dir + "/none.db",
+                ], runDir: dir + "/run")
+            try #require(s3 == 0, "\(o3)")
+            let mappedRows = try #require(
+                (try JSONSerialization.jsonObject(with: Data(try HostFS.readFile(dir + "/report3/report.json")))
+                    as? [String: Any])?["platforms"] as? [[String: Any]])
+            #expect(mappedRows.map { $0["profileMappedFrom"] as? String } == [nil, "linux/amd64"], "\(mappedRows)")
+            #expect(mappedRows.map { $0["verification"] as? String } == ["passed", "passed"], "\(mappedRows)")
+            let mapped = try RuntimeTests.profile(dir + "/report3/linux-arm64/profile.json")
+            #expect(mapped.mappedFrom?.platform == "linux/amd64" && mapped.image.platform == "linux/arm64")
+            #expect(mapped.files.contains { $0.path == "/usr/lib/aarch64-linux-gnu/libc.so.6" })
+            #expect(!mapped.files.contains { $0.path.contains("x86_64") }, "\(mapped.files.map(\.path))")
+            #expect(
+                try Self.components(dir + "/report3/linux-arm64/sbom-after.cdx.json")
+                    == Self.components(dir + "/report/linux-arm64/sbom-after.cdx.json"))
+
             // --platform linux/arm64: only arm64 is hardened; amd64 is the input's manifest, byte for byte.
             let (s2, o2) = try RuntimeTests.harden(
                 [
@@ -133,6 +154,14 @@ struct MultiPlatformRealTests {
             #expect(o2.contains("copied"), "\(o2)")
             #expect(try RuntimeTests.leftovers(runDir: dir + "/run").isEmpty)
         }
+    }
+
+    /// Component names and versions of a CycloneDX SBOM.
+    static func components(_ path: String) throws -> [String] {
+        let doc = try JSONSerialization.jsonObject(with: Data(try HostFS.readFile(path))) as? [String: Any]
+        return ((doc?["components"] as? [[String: Any]]) ?? []).map {
+            "\($0["name"] as? String ?? "") \($0["version"] as? String ?? "")"
+        }.sorted()
     }
 
     static func rootfs(_ dir: String, _ image: String, _ platform: String, _ name: String) throws -> String {

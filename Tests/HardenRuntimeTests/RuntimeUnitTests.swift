@@ -332,3 +332,66 @@ struct StopSignalTests {
                 && unnamed?.message.contains("no image ID") == true)
     }
 }
+
+/// `--profile-platform`: a profile of one platform mapped onto another platform's image.
+struct ProfileMappingTests {
+    @Test func pathsMapThroughTheTripletAndTheLoader() {
+        #expect(
+            ProfileMapping.candidates("/usr/lib/x86_64-linux-gnu/libz.so.1", from: "amd64", to: "arm64")
+                == ["/usr/lib/aarch64-linux-gnu/libz.so.1", "/usr/lib/x86_64-linux-gnu/libz.so.1"])
+        #expect(
+            ProfileMapping.candidates("/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2", from: "amd64", to: "arm64")
+                .first == "/usr/lib/aarch64-linux-gnu/ld-linux-aarch64.so.1")
+        #expect(
+            ProfileMapping.candidates("/lib64/ld-linux-x86-64.so.2", from: "amd64", to: "arm64")
+                == ["/lib/ld-linux-aarch64.so.1", "/lib64/ld-linux-x86-64.so.2"])
+        #expect(
+            ProfileMapping.candidates("/etc/nginx/nginx.conf", from: "amd64", to: "arm64") == ["/etc/nginx/nginx.conf"])
+        #expect(ProfileMapping.candidates("/a", from: "arm64", to: "arm64") == ["/a"])
+    }
+
+    func package(_ name: String, _ version: String, files: [String]) throws -> SoftwarePackage {
+        let json =
+            #"{"id":"deb:\#(name)@\#(version)","type":"deb","name":"\#(name)","version":"\#(version)","licenses":[],"purl":"pkg:deb/debian/\#(name)@\#(version)","locations":[],"files":\#(String(decoding: try JSONCoding.encode(files), as: UTF8.self)),"foundBy":"dpkg"}"#
+        return try JSONCoding.decode(Array(json.utf8), source: "test", what: "package")
+    }
+
+    @Test func aProfileMapsOntoTheOtherPlatformsFilesWhenItsUsedPackagesAreTheSameVersions() throws {
+        try withTemporaryDirectory { dir in
+            let layer = try Fixtures.layer([
+                .dir("usr"), .dir("usr/lib"), .dir("usr/lib/aarch64-linux-gnu"), .dir("etc"),
+                .file("usr/lib/aarch64-linux-gnu/libz.so.1.2.13", "elf"), .file("etc/app.conf", "x"),
+            ])
+            try Fixtures.ociLayout(
+                at: dir, images: [(tag: nil, layers: [layer], config: nil)],
+                platform: Platform(os: "linux", architecture: "arm64"))
+            let target = try ImageLoader.open(
+                .ociLayout(path: dir, tag: nil),
+                options: .init(platform: Platform(os: "linux", architecture: "arm64"), platformExplicit: true))
+            try mapping(target, tree: try FileTree.build(from: target))
+        }
+    }
+
+    func mapping(_ target: Image, tree t: FileTree) throws {
+        let source = ProfileModelTests().profile(
+            config: "sha256:src",
+            files: ["/usr/lib/x86_64-linux-gnu/libz.so.1.2.13", "/etc/app.conf", "/usr/lib/x86_64-linux-gnu/gone.so"],
+            syscalls: ["read": 1])
+        var used = source
+        used.packages = RuntimeProfile.packageUse(
+            [try package("zlib1g", "1.2.13", files: ["/usr/lib/x86_64-linux-gnu/libz.so.1.2.13"])],
+            paths: Set(source.files.map(\.path)))
+        let arm = [try package("zlib1g", "1.2.13", files: ["/usr/lib/aarch64-linux-gnu/libz.so.1.2.13"])]
+        let m = ProfileMapping.map(used, onto: target, reference: "r", tree: t, packages: arm)
+        let p = try #require(m.profile)
+        #expect(p.files.map(\.path) == ["/etc/app.conf", "/usr/lib/aarch64-linux-gnu/libz.so.1.2.13"])
+        #expect(m.dropped == 1)
+        #expect(p.image.platform == "linux/arm64" && p.mappedFrom?.configDigest == "sha256:src")
+        #expect(p.packages.first?.used == true)
+
+        // Another version of a used package: not mapped, and the reason names it.
+        let other = [try package("zlib1g", "1.3", files: ["/usr/lib/aarch64-linux-gnu/libz.so.1.2.13"])]
+        let n = ProfileMapping.map(used, onto: target, reference: "r", tree: t, packages: other)
+        #expect(n.profile == nil && n.differences == ["zlib1g 1.2.13 → 1.3"])
+    }
+}

@@ -88,6 +88,13 @@ extension Application {
         )
         public var strictPlatforms = false
 
+        @Option(
+            name: .long,
+            help: ArgumentHelp(
+                "Multi-platform images: profile only this platform (e.g. the host's, linux/amd64) and map its profile onto the others whose used packages are the same versions; each is still verified by replay (foreign ones under emulation).",
+                valueName: "PLATFORM"))
+        public var profilePlatform: String?
+
         public init() {}
 
         public func run() async throws {
@@ -131,18 +138,18 @@ extension Application {
             let anyPlatform = try imageOptions.transport(logger: logger, anyPlatform: true)
             let onePlatform = imageOptions.platform.map { $0 != "all" && !$0.contains(",") } ?? false
             if let index = try await anyPlatform.platformIndex(of: reference), !(key != nil && onePlatform) {
-                guard key == nil else {
-                    throw HardenError(
-                        .unsupported,
-                        "\(reference) is a multi-platform image (\(index.platformList)): --sign-key signs one platform's image for now; give --platform P (the output is then that image)"
-                    )
-                }
                 let tick = ticker.start()
                 defer { ticker.stop(tick) }
+                publish.signingKey = try await key?.value()
                 try await runIndex(
                     index, reference: reference, destination: dest, transport: anyPlatform, pipeline: pipeline,
-                    options: options)
+                    options: options, publish: publish)
                 return
+            }
+            if profilePlatform != nil {
+                throw HardenError(
+                    .invalidArgument, "\(reference): --profile-platform is for multi-platform images; this is one image"
+                )
             }
             let img =
                 imageOptions.platform == "all"

@@ -7,6 +7,7 @@ import HardenCore
 import HardenMinify
 import HardenOCI
 import HardenPipeline
+import HardenProfile
 import HardenRegistry
 import HardenReport
 import HardenSystem
@@ -29,6 +30,8 @@ struct PlatformRunReport: Codable {
         var vulnerabilitiesBefore: Int?
         var vulnerabilitiesAfter: Int?
         var verification: String?
+        /// Set when this platform was not profiled itself: its profile was mapped from this platform's.
+        var profileMappedFrom: String?
     }
     /// hardened (processed and passed), failed (processed, a gate failed), copied (not selected), kept (cannot be
     /// processed: written unchanged).
@@ -47,58 +50,71 @@ extension Application.Run {
         String(platform.map { $0.isLetter || $0.isNumber || $0 == "." ? $0 : "-" })
     }
 
-    /// Runs the pipeline on each chosen platform of `index` and writes the hardened index to `destination`.
+    /// What one platform of the index came to.
+    struct PlatformDone {
+        var image: Image
+        var row: PlatformRunReport.Entry
+        var failures: [String] = []
+        var profile: RuntimeProfile?
+        /// The pipeline's result of a processed platform (its report files are written from it, after signing).
+        var result: PipelineResult?
+        var directory: String?
+    }
+
+    /// Runs the pipeline on each chosen platform of `index` and writes the hardened index to `destination`. With
+    /// --profile-platform P, P is profiled first and its profile mapped onto the others.
     func runIndex(
         _ index: PlatformIndex, reference: ImageReference, destination: ImageReference, transport: ImageTransport,
-        pipeline: Pipeline, options: PipelineOptions
+        pipeline: Pipeline, options: PipelineOptions, publish: PublishOptions
     ) async throws {
-        let chosen = Set(try index.selected(imageOptions.platform).map(\.digest))
-        var images: [(entry: Descriptor, image: Image)] = []
-        var rows: [PlatformRunReport.Entry] = []
-        var files: [(name: String, bytes: [UInt8])] = []
-        var failures: [String] = []
-        for entry in index.platforms {
-            let platform = entry.platform?.description ?? "?"
-            let image = try await transport.open(reference, entry: entry)
-            guard chosen.contains(entry.digest) else {
-                images.append((entry, image))
-                rows.append(.init(platform: platform, outcome: .copied, reason: "not selected by --platform"))
-                continue
+        let chosen = try index.selected(imageOptions.platform)
+        var order = index.platforms
+        if let profilePlatform {
+            let wanted = try Platform(parsing: profilePlatform)
+            guard let first = chosen.first(where: { $0.platform?.matches(wanted) == true }) else {
+                throw HardenError(
+                    .invalidArgument,
+                    "--profile-platform \(profilePlatform): not among the platforms processed (\(chosen.compactMap { $0.platform?.description }.joined(separator: ", ")))"
+                )
             }
-            if !global.quiet { writeStandardError("harden: == \(platform)\n") }
-            var platformOptions = options
-            platformOptions.tag = imageOptions.tag(of: reference, image: image)
-            let result: PipelineResult
-            do {
-                result = try await pipeline.run(
-                    image, reference: "\(reference) (\(platform))", options: platformOptions)
-            } catch let e as HardenError where e.code == .unsupported && !strictPlatforms {
-                writeStandardError("harden: warning: \(platform) kept unchanged: \(e.message)\n")
-                images.append((entry, image))
-                rows.append(.init(platform: platform, outcome: .kept, reason: e.message))
-                continue
-            }
-            let dir = Self.platformDirectory(platform)
-            files += try Pipeline.reportFiles(result).map { (dir + "/" + $0.name, $0.bytes) }
-            rows.append(Self.row(platform, result: result, directory: dir))
-            if result.gateFailed || result.image == nil {
-                failures += result.record.failures.map { "\(platform): \($0)" }
-                if result.record.failures.isEmpty { failures.append("\(platform): no hardened image") }
-            }
-            images.append((entry, result.image ?? image))
+            order = [first] + order.filter { $0.digest != first.digest }
         }
+        var done: [Digest: PlatformDone] = [:]
+        var source: RuntimeProfile?
+        for entry in order {
+            var platformOptions = options
+            platformOptions.profileFrom = source
+            let d = try await processPlatform(
+                entry, chosen: chosen.contains { $0.digest == entry.digest }, reference: reference,
+                transport: transport, pipeline: pipeline, options: platformOptions)
+            if profilePlatform != nil && source == nil { source = d.profile }
+            done[entry.digest] = d
+        }
+        var results = index.platforms.compactMap { done[$0.digest] }
+        let images = zip(index.platforms, results).map { ($0, $1.image) }
+        let failures = results.flatMap(\.failures)
         var summary = PlatformRunReport(
-            index: reference.description, platforms: rows, droppedAttestations: index.attestations.count,
+            index: reference.description, platforms: results.map(\.row), droppedAttestations: index.attestations.count,
             passed: failures.isEmpty)
         if failures.isEmpty {
             let written = try await transport.writeIndex(images, index: index, to: destination)
             summary.output = written.reference
             summary.outputDigest = written.manifestDigest?.description
+            if let digest = written.manifestDigest {
+                try await publishPlatforms(
+                    &results, index: index, destination: destination, indexDigest: digest, transport: transport,
+                    options: publish)
+            }
             if !global.quiet {
                 writeStandardError(
                     "wrote \(written.reference)"
                         + (written.manifestDigest.map { " (\($0), \(images.count) platforms)" } ?? "") + "\n")
             }
+        }
+        var files: [(name: String, bytes: [UInt8])] = []
+        for r in results {
+            guard let result = r.result, let dir = r.directory else { continue }
+            files += try Pipeline.reportFiles(result).map { (dir + "/" + $0.name, $0.bytes) }
         }
         files.append(("report.json", try JSONCoding.encode(summary, pretty: true)))
         files.append(("report.html", Array(Self.indexHTML(summary).utf8)))
@@ -108,6 +124,67 @@ extension Application.Run {
             for f in failures { writeStandardError("harden: \(f)\n") }
             writeStandardError("harden: \(destination) was not written\n")
             throw ExitCode(2)
+        }
+    }
+
+    func processPlatform(
+        _ entry: Descriptor, chosen: Bool, reference: ImageReference, transport: ImageTransport, pipeline: Pipeline,
+        options: PipelineOptions
+    ) async throws -> PlatformDone {
+        let platform = entry.platform?.description ?? "?"
+        let image = try await transport.open(reference, entry: entry)
+        guard chosen else {
+            return PlatformDone(
+                image: image, row: .init(platform: platform, outcome: .copied, reason: "not selected by --platform"))
+        }
+        if !global.quiet { writeStandardError("harden: == \(platform)\n") }
+        var platformOptions = options
+        platformOptions.tag = imageOptions.tag(of: reference, image: image)
+        let result: PipelineResult
+        do {
+            result = try await pipeline.run(image, reference: "\(reference) (\(platform))", options: platformOptions)
+        } catch let e as HardenError where e.code == .unsupported && !strictPlatforms {
+            writeStandardError("harden: warning: \(platform) kept unchanged: \(e.message)\n")
+            return PlatformDone(image: image, row: .init(platform: platform, outcome: .kept, reason: e.message))
+        }
+        let dir = Self.platformDirectory(platform)
+        var d = PlatformDone(
+            image: result.image ?? image, row: Self.row(platform, result: result, directory: dir), result: result,
+            directory: dir)
+        if result.gateFailed || result.image == nil {
+            d.failures = result.record.failures.map { "\(platform): \($0)" }
+            if d.failures.isEmpty { d.failures.append("\(platform): no hardened image") }
+        }
+        d.profile = try result.files["profile.json"].map {
+            try JSONCoding.decode($0, source: "\(platform) profile", what: "profile")
+        }
+        d.row.profileMappedFrom = d.profile?.mappedFrom?.platform
+        return d
+    }
+
+    /// After the index is written: each hardened platform's manifest digest recorded and, with a key, the platform
+    /// signed with its own evidence attached (SBOM, OpenVEX, scan, provenance, report), then the index signed.
+    func publishPlatforms(
+        _ results: inout [PlatformDone], index: PlatformIndex, destination: ImageReference, indexDigest: Digest,
+        transport: ImageTransport, options: PublishOptions
+    ) async throws {
+        let pinned = try PublishStage.pinned(destination, digest: indexDigest)
+        guard let written = try await transport.platformIndex(of: pinned),
+            written.platforms.count == results.count
+        else {
+            throw HardenError(.internalError, "\(destination): the index written does not list every platform")
+        }
+        for i in results.indices where results[i].result != nil {
+            let subject = written.platforms[i]
+            results[i].result?.record.output?.manifestDigest = subject.digest.description
+            guard let key = options.signingKey else { continue }
+            try await PublishStage.attach(
+                &results[i].result!, subject: subject, destination: pinned, outputDigest: subject.digest,
+                transport: transport, key: key, options: options)
+        }
+        if let key = options.signingKey {
+            try await PublishStage.signIndex(
+                at: destination, digest: indexDigest, transport: transport, key: key, options: options)
         }
     }
 

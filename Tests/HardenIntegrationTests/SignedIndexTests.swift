@@ -1,0 +1,65 @@
+// harden — `harden run --sign-key` of a multi-platform image: every platform's hardened manifest is signed and
+// carries its own evidence (its SBOM, OpenVEX, scan, provenance, report), and the index itself is signed, so cosign
+// verifies the tag and each platform by digest.
+import Foundation
+import HardenCore
+import HardenOCI
+import HardenSystem
+import HardenTestSupport
+import Testing
+
+extension SigningTests {
+    @Test func runOfAnIndexSignsEveryPlatformAndTheIndex() throws {
+        try MultiPlatformRealTests.requireIndex()
+        try withWorld { w in
+            let gen = try cosign(Peers.cosign2, ["generate-key-pair"], in: w.dir)
+            try #require(gen.status == 0, "\(gen.output)")
+            let out = "\(w.host)/harden/nginx-multi:1"
+            let (s, o) = try runProcess(
+                [
+                    hardenBinary, "run", MultiPlatformRealTests.image, "--http-probe", "80:GET:/", "-o",
+                    "docker://\(out)", "--tls-verify=false", "--sign-key", w.dir + "/cosign.key", "--report-dir",
+                    w.dir + "/report", "--db", w.dir + "/none.db",
+                ],
+                environment: [
+                    "COSIGN_PASSWORD": "test-password", "HARDEN_RUN_DIR": w.dir + "/run",
+                    "HARDEN_CACHE_DIR": RuntimeTests.cacheDirectory,
+                ])
+            try #require(s == 0, "\(o)")
+            // The tag names the index, and the index is signed.
+            let tag = try cosign(
+                Peers.cosign3,
+                ["verify", "--key", "cosign.pub", "--insecure-ignore-tlog=true", "--allow-http-registry", out],
+                in: w.dir)
+            #expect(tag.status == 0, "\(tag.output)")
+            let (rs, raw) = try runProcess(["skopeo", "inspect", "--raw", "--tls-verify=false", "docker://\(out)"])
+            try #require(rs == 0, "\(raw)")
+            let index = try Index.parse(Array(raw.utf8), source: "index")
+            #expect(index.manifests.map { $0.platform?.description } == ["linux/amd64", "linux/arm64"])
+            // Each platform by digest: signed, its five attestations, its own SBOM.
+            for (entry, arch) in zip(index.manifests, ["amd64", "arm64"]) {
+                let image = "\(w.host)/harden/nginx-multi@\(entry.digest)"
+                // No database: the signature, the SBOM, the provenance and the report (no scan, no OpenVEX), each
+                // as a tag and as a referrer.
+                let hv = try harden(
+                    [
+                        "verify", "docker://\(image)", "--key", w.dir + "/cosign.pub", "--tls-verify=false",
+                        "--format", "json",
+                    ] + ["cyclonedx", "slsaprovenance1", "harden"].flatMap { ["--type", $0] })
+                #expect(hv.status == 0, "\(hv.output)")
+                #expect(hv.output.components(separatedBy: "\"status\" : \"verified\"").count - 1 == 8, "\(hv.output)")
+                let bom = try attestedPredicate("cyclonedx", of: image, in: w.dir)
+                let text = String(decoding: try JSONSerialization.data(withJSONObject: bom), as: UTF8.self)
+                #expect(text.contains("arch=\(arch)"), "\(arch): the SBOM of another platform?")
+                let report = try #require(
+                    try JSONSerialization.jsonObject(
+                        with: Data(
+                            try HostFS.readFile(
+                                w.dir + "/report/linux-\(entry.platform?.architecture ?? "")/report.json")))
+                        as? [String: Any])
+                #expect((report["output"] as? [String: Any])?["manifestDigest"] as? String == entry.digest.description)
+                #expect(report["signature"] != nil, "\(report.keys.sorted())")
+            }
+        }
+    }
+}
