@@ -3,6 +3,7 @@
 // the transport.
 import HardenCore
 import HardenOCI
+import HardenRegistryAuth
 import Logging
 
 public struct ImageTransport: Sendable {
@@ -98,5 +99,16 @@ public struct ImageTransport: Sendable {
             )
         }
         return ImageWriter.Written(manifestDigest: digest, reference: dest.description)
+    }
+}
+
+extension ImageReference {
+    /// The repository to mount unchanged blobs from when an image read from `self` is written to `destination` on
+    /// the same registry (no download and upload of what the registry already has); nil otherwise.
+    public func mountSource(for destination: ImageReference) -> String? {
+        guard case .registry(let src) = self, case .registry(let dst) = destination,
+            let s = try? RegistryReference.parse(src), let d = try? RegistryReference.parse(dst), s.host == d.host
+        else { return nil }
+        return s.repository
     }
 }

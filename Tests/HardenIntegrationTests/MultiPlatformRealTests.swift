@@ -156,6 +156,70 @@ struct MultiPlatformRealTests {
         }
     }
 
+    @Test func minifyOfTheIndexAppliesOnePlatformsProfileToEveryPlatform() throws {
+        try Self.requireIndex()
+        try withTemporaryDirectory { dir in
+            let (ps, po) = try RuntimeTests.harden(
+                [
+                    "profile", "--platform", "linux/amd64", Self.image, "--http-probe", "80:GET:/", "-o",
+                    dir + "/amd64.json",
+                ], runDir: dir + "/run")
+            try #require(ps == 0, "\(po)")
+            let (s, o) = try RuntimeTests.harden(
+                [
+                    "minify", Self.image, "--profile", dir + "/amd64.json", "-o", "oci:\(dir)/out:t", "--seccomp",
+                    dir + "/seccomp.json", "--db", dir + "/none.db",
+                ], runDir: dir + "/run")
+            try #require(s == 0, "\(o)")
+            let input = try PatchScenario.index(inLayout: TestImages.directory + "/multi", tag: "nginx")
+            let out = try PatchScenario.index(inLayout: dir + "/out")
+            #expect(out.manifests.map { $0.platform?.description } == ["linux/amd64", "linux/arm64"])
+            #expect(zip(out.manifests, input.manifests).allSatisfy { $0.digest != $1.digest })
+            #expect(o.contains("verification: passed"), "\(o)")
+            let seccomp = try #require(
+                try JSONSerialization.jsonObject(with: Data(try HostFS.readFile(dir + "/seccomp.linux-arm64.json")))
+                    as? [String: Any])
+            #expect((seccomp["architectures"] as? [String])?.first == "SCMP_ARCH_AARCH64")
+            #expect(HostFS.exists(dir + "/seccomp.linux-amd64.json"))
+
+            // A profile of another image is refused before any work.
+            let text = String(decoding: try HostFS.readFile(dir + "/amd64.json"), as: UTF8.self)
+            let digest = try RuntimeTests.profile(dir + "/amd64.json").image.manifestDigest
+            try HostFS.writeFileAtomically(
+                dir + "/other.json",
+                Array(text.replacingOccurrences(of: digest, with: "sha256:" + String(repeating: "0", count: 64)).utf8))
+            let (ms, mo) = try RuntimeTests.harden(
+                ["minify", Self.image, "--profile", dir + "/other.json", "-o", "oci:\(dir)/bad:t"], runDir: dir + "/run"
+            )
+            #expect(ms == 1 && mo.contains("not a platform of"), "\(mo)")
+        }
+    }
+
+    @Test func checkWithPlatformAllCoversEveryPlatformAndItsGateNamesEach() throws {
+        try Self.requireIndex()
+        let (s, o) = try runProcess([hardenBinary, "check", "--platform", "all", Self.image, "--format", "json"])
+        try #require(s == 0, "\(o)")
+        let doc = try #require(try JSONSerialization.jsonObject(with: Data(o.utf8)) as? [String: Any])
+        let platforms = try #require(doc["platforms"] as? [[String: Any]])
+        #expect(platforms.map { $0["platform"] as? String } == ["linux/amd64", "linux/arm64"])
+        let digests = platforms.compactMap { ($0["report"] as? [String: Any])?["manifestDigest"] as? String }
+        #expect(Set(digests).count == 2, "\(digests)")
+        let (ss, so) = try runProcess([hardenBinary, "check", "--platform", "all", Self.image, "--format", "sarif"])
+        try #require(ss == 0, "\(so)")
+        let sarif = try #require(try JSONSerialization.jsonObject(with: Data(so.utf8)) as? [String: Any])
+        #expect((sarif["runs"] as? [Any])?.count == 2)
+        // The gate: runs as root (a failed check in both), so both platforms fail it and are named.
+        try withTemporaryDirectory { dir in
+            let (gs, go) = try runProcess([
+                hardenBinary, "check", "-q", "--platform", "all", Self.image, "--fail-on", "info", "-o",
+                dir + "/checks.txt",
+            ])
+            #expect(gs == 2, "\(go)")
+            #expect(go.contains("linux/amd64: ") && go.contains("linux/arm64: "), "\(go)")
+            #expect(PatchScenario.text(dir + "/checks.txt")?.contains("== linux/arm64") == true)
+        }
+    }
+
     /// Component names and versions of a CycloneDX SBOM.
     static func components(_ path: String) throws -> [String] {
         let doc = try JSONSerialization.jsonObject(with: Data(try HostFS.readFile(path))) as? [String: Any]

@@ -60,6 +60,33 @@ extension SigningTests {
                 #expect((report["output"] as? [String: Any])?["manifestDigest"] as? String == entry.digest.description)
                 #expect(report["signature"] != nil, "\(report.keys.sorted())")
             }
+
+            // harden sign --recursive of an index pushed whole: the index and every platform, as cosign verifies.
+            let input = "\(w.host)/harden/multi-in:1"
+            let (cs, co) = try runProcess([
+                hardenBinary, "convert", "--tls-verify=false", MultiPlatformRealTests.image, "docker://\(input)",
+            ])
+            try #require(cs == 0, "\(co)")
+            let signed = try harden(
+                ["sign", "--recursive", "docker://\(input)", "--key", w.dir + "/cosign.key", "--tls-verify=false"],
+                ["COSIGN_PASSWORD": "test-password"])
+            try #require(signed.status == 0, "\(signed.output)")
+            let (is2, raw2) = try runProcess(["skopeo", "inspect", "--raw", "--tls-verify=false", "docker://\(input)"])
+            try #require(is2 == 0, "\(raw2)")
+            let inputIndex = try Index.parse(Array(raw2.utf8), source: "index")
+            let platforms = inputIndex.manifests.filter { $0.platform?.os == "linux" }
+            #expect(platforms.count == 2)
+            for ref in [input] + platforms.map({ "\(w.host)/harden/multi-in@\($0.digest)" }) {
+                let v = try cosign(
+                    Peers.cosign3,
+                    ["verify", "--key", "cosign.pub", "--insecure-ignore-tlog=true", "--allow-http-registry", ref],
+                    in: w.dir)
+                #expect(v.status == 0, "\(ref): \(v.output)")
+            }
+            let one = try harden(
+                ["sign", "--recursive", "docker://\(w.image)", "--key", w.dir + "/cosign.key", "--tls-verify=false"],
+                ["COSIGN_PASSWORD": "test-password"])
+            #expect(one.status == 1 && one.output.contains("this is one image"), "\(one.output)")
         }
     }
 }

@@ -11,6 +11,7 @@ import HardenReport
 import HardenRuntime
 import HardenSBOM
 import HardenVulnDB
+import Logging
 
 public enum CheckFormat: String, CaseIterable, ExpressibleByArgument, Sendable {
     case table, json, sarif
@@ -71,7 +72,53 @@ extension Application {
             let reference = try ImageReference.parse(image)
             let pol = try policy.map { try Policy.load($0) }
             let runtimeProfile = try profile.map { try ProfileFile.read($0) }
-            let img = try await imageOptions.open(reference, logger: logger, progress: global.showProgress)
+            let data = try VulnerabilityData(path: database.path)
+            if pol?.needsVulnerabilities == true && data.database == nil {
+                throw HardenError(
+                    .notFound,
+                    "\(database.path): the policy's vulnerability rules need a vulnerability database (harden db import or db update)"
+                )
+            }
+            let images = try await imageOptions.openEach(
+                reference, logger: logger, progress: global.showProgress, quiet: global.quiet)
+            if runtimeProfile != nil, images.count > 1 {
+                throw HardenError(
+                    .invalidArgument, "--profile describes one image: give --platform P with it, not --platform all")
+            }
+            var results: [(platform: String?, report: CheckReport, failures: [String])] = []
+            for (platform, img) in images {
+                let (report, failures) = try check(
+                    img, reference: reference, policy: pol, profile: runtimeProfile, data: data, logger: logger)
+                results.append((platform, report, failures))
+            }
+            switch format {
+            case .table:
+                try Output.emit(
+                    PlatformOutput.sections(results.map { ($0.platform, CheckRendering.table($0.report)) }), to: output)
+            case .json:
+                let parts = try results.map {
+                    ($0.platform, String(decoding: try JSONCoding.encode($0.report, pretty: true), as: UTF8.self))
+                }
+                try Output.emit(
+                    try PlatformOutput.wrapJSON(image: reference.description, key: "report", parts), to: output)
+            case .sarif:
+                let parts = try results.map { ($0.platform, try CheckRendering.sarif($0.report)) }
+                try Output.emit(try PlatformOutput.mergeSARIF(parts), to: output)
+            }
+            // The gate fails when any platform fails it; each failure names its platform.
+            var failed = false
+            for r in results {
+                for f in r.failures { writeStandardError("harden: \(r.platform.map { "\($0): " } ?? "")\(f)\n") }
+                failed = failed || !r.failures.isEmpty
+            }
+            if failed { throw ExitCode(2) }
+        }
+
+        /// The checks of one image: its report and what fails the gate (policy violations, checks at --fail-on).
+        func check(
+            _ img: Image, reference: ImageReference, policy pol: Policy?, profile runtimeProfile: RuntimeProfile?,
+            data: VulnerabilityData, logger: Logger
+        ) throws -> (CheckReport, [String]) {
             let configDigest = img.configDigest.description
             if let runtimeProfile, let profile {
                 let source = img.config.config?.labels?["io.harden.source"]
@@ -82,17 +129,10 @@ extension Application {
             progress.update("check: reading \(img.layers.count) layers")
             let inspection = try ImageInspection.inspect(img)
             // Packages and vulnerabilities, when a policy or the database can use them.
-            let data = try VulnerabilityData(path: database.path)
             var sbom: SBOM?
             if pol != nil || data.database != nil || runtimeProfile != nil {
                 progress.update("check: cataloguing packages")
                 sbom = try SBOMBuilder(logger: logger).build(img, reference: reference.description)
-            }
-            if pol?.needsVulnerabilities == true && data.database == nil {
-                throw HardenError(
-                    .notFound,
-                    "\(database.path): the policy's vulnerability rules need a vulnerability database (harden db import or db update)"
-                )
             }
             let findings = try sbom.flatMap { try data.findings($0) }
             progress.finish()
@@ -108,30 +148,19 @@ extension Application {
                 image: reference.description, manifestDigest: img.manifestDigest.description,
                 configDigest: configDigest,
                 checks: checks, policy: verdict, policyFile: policy)
-            let text: String
-            switch format {
-            case .table: text = CheckRendering.table(report)
-            case .json: text = String(decoding: try JSONCoding.encode(report, pretty: true), as: UTF8.self)
-            case .sarif: text = try CheckRendering.sarif(report)
-            }
-            try Output.emit(text, to: output)
-            var failed = false
+            var failures: [String] = []
             if let verdict, !verdict.passed {
-                for v in verdict.violations {
-                    writeStandardError("harden: policy violation: [\(v.rule)] \(v.message)\n")
-                }
-                failed = true
+                failures += verdict.violations.map { "policy violation: [\($0.rule)] \($0.message)" }
             }
             if let failOn {
                 let reached = checks.filter { $0.status == .fail && $0.level >= failOn }
                 if !reached.isEmpty {
-                    writeStandardError(
-                        "harden: \(reached.count) check(s) at or above \(failOn.rawValue) failed: \(reached.map(\.id).joined(separator: ", "))\n"
+                    failures.append(
+                        "\(reached.count) check(s) at or above \(failOn.rawValue) failed: \(reached.map(\.id).joined(separator: ", "))"
                     )
-                    failed = true
                 }
             }
-            if failed { throw ExitCode(2) }
+            return (report, failures)
         }
     }
 }

@@ -73,15 +73,8 @@ extension Application {
             options.extract.createDevices = devices
             options.extract.stripSetuid = noSetuid
             options.extract.maxBytesWritten = try parseSize(maxWrite, option: "--max-write")
-            var mountFrom: String?
-            if case .registry(let src) = source, case .registry(let r) = dest,
-                let s = try? RegistryReference.parse(src),
-                let d = try? RegistryReference.parse(r), s.host == d.host
-            {
-                mountFrom = s.repository
-            }
             let written = try await imageOptions.write(
-                img, to: dest, options: options, mountFrom: mountFrom, logger: logger)
+                img, to: dest, options: options, mountFrom: source.mountSource(for: dest), logger: logger)
             logger.info("Converted image", metadata: ["from": "\(source)", "to": "\(dest)"])
             if !noAttachments {
                 try await copyAttachments(
@@ -123,13 +116,8 @@ extension Application.ImageConvert {
         }
         var images: [(entry: Descriptor, image: Image)] = []
         for entry in index.platforms { images.append((entry, try await transport.open(source, entry: entry))) }
-        var mountFrom: String?
-        if case .registry(let src) = source, case .registry(let r) = dest,
-            let s = try? RegistryReference.parse(src), let d = try? RegistryReference.parse(r), s.host == d.host
-        {
-            mountFrom = s.repository
-        }
-        let written = try await transport.writeIndex(images, index: index, to: dest, mountFrom: mountFrom)
+        let written = try await transport.writeIndex(
+            images, index: index, to: dest, mountFrom: source.mountSource(for: dest))
         if !index.attestations.isEmpty && !global.quiet {
             writeStandardError(
                 "harden: \(index.attestations.count) attestation manifest(s) of the index not copied (BuildKit's; harden sign/attest make its own)\n"

@@ -122,6 +122,13 @@ extension Application {
 
         @OptionGroup public var signing: SignOutputOptions
 
+        @Flag(
+            name: .long,
+            help:
+                "Multi-platform images: fail when the profile cannot be applied to a platform (default: keep it unchanged with a warning)."
+        )
+        public var strictPlatforms = false
+
         public init() {}
 
         public func run() async throws {
@@ -141,42 +148,24 @@ extension Application {
                 )
             }
             let (runtimeProfile, profileBytes) = try ProfileFile.readWithBytes(profile)
+            let (options, run) = try await verification(
+                runtimeProfile, reference: reference, data: data, logger: logger)
+            let anyPlatform = try imageOptions.transport(logger: logger, anyPlatform: true)
+            let onePlatform = imageOptions.platform.map { $0 != "all" && !$0.contains(",") } ?? false
+            if let index = try await anyPlatform.platformIndex(of: reference), !(key != nil && onePlatform) {
+                guard key == nil, vexOut == nil else {
+                    throw HardenError(
+                        .unsupported,
+                        "\(reference) is a multi-platform image (\(index.platformList)): --sign-key and --vex-out describe one image; give --platform P (the output is then that image)"
+                    )
+                }
+                try await minifyIndex(
+                    index, reference: reference, destination: dest, transport: anyPlatform, profile: runtimeProfile,
+                    options: options, run: run, data: data, logger: logger)
+                return
+            }
             let img = try await imageOptions.open(reference, logger: logger, progress: global.showProgress)
             let (sbom, context) = try SBOMBuilder(logger: logger).catalog(img, reference: reference.description)
-
-            var options = MinifyOptions()
-            try keep.apply(to: &options, data: data)
-            options.verify = !noVerify
-            // Probes given here run in the verification besides the profile's (an imported profile has none).
-            let given = try probes.runOptions(sensors: [])
-            var run = RunOptions()
-            run.httpProbes = given.httpProbes
-            run.execProbes = given.execProbes
-            run.probeScripts = given.probeScripts
-            run.probeTimeout = given.probeTimeout
-            run.limits = given.limits
-            run.network = given.network  // the profile's own network mode, when it recorded one, wins
-            if let d = given.duration { run.duration = d }
-            if options.verify, runtimeProfile.runs.allSatisfy({ $0.probes.isEmpty }),
-                given.httpProbes.isEmpty && given.execProbes.isEmpty
-                    && given.probeScripts.isEmpty
-            {
-                let text =
-                    "\(profile) holds no probe (an imported or start-up-only profile) and none is given: verification only starts the result"
-                if probes.requireProbes { throw HardenError(.invalidArgument, text + " (--require-probes)") }
-                writeStandardError("harden: warning: \(text); give --http-probe, --exec-probe or --probe-script\n")
-            }
-            // Verification starts the container (and its services) with the settings it was profiled with.
-            for w in try await settings.apply(
-                to: &run, imageOptions: imageOptions, target: reference, logger: logger)
-            {
-                writeStandardError("harden: warning: \(w)\n")
-            }
-            if let recorded = runtimeProfile.runs.last?.settings, run.settings.isEmpty, options.verify {
-                writeStandardError(
-                    "harden: warning: \(profile) was recorded with settings (variables \(recorded.environment.joined(separator: ", ")); \(recorded.mounts.count) mounts); verification runs without them unless they are given again\n"
-                )
-            }
             let progress = ProgressLine(enabled: global.showProgress)
             progress.update("minify: planning and building")
             let before = try data.findings(sbom)
@@ -212,6 +201,47 @@ extension Application {
                     result, given: img, reference: reference.description, destination: dest.description,
                     started: started, evidence: remediation, profile: profileBytes)
             }
+        }
+
+        /// What minify and its verification run with: the keep rules, the probes given here besides the profile's,
+        /// the settings the container starts with.
+        func verification(
+            _ runtimeProfile: RuntimeProfile, reference: ImageReference, data: VulnerabilityData, logger: Logger
+        ) async throws -> (MinifyOptions, RunOptions) {
+            var options = MinifyOptions()
+            try keep.apply(to: &options, data: data)
+            options.verify = !noVerify
+            // Probes given here run in the verification besides the profile's (an imported profile has none).
+            let given = try probes.runOptions(sensors: [])
+            var run = RunOptions()
+            run.httpProbes = given.httpProbes
+            run.execProbes = given.execProbes
+            run.probeScripts = given.probeScripts
+            run.probeTimeout = given.probeTimeout
+            run.limits = given.limits
+            run.network = given.network  // the profile's own network mode, when it recorded one, wins
+            if let d = given.duration { run.duration = d }
+            if options.verify, runtimeProfile.runs.allSatisfy({ $0.probes.isEmpty }),
+                given.httpProbes.isEmpty && given.execProbes.isEmpty
+                    && given.probeScripts.isEmpty
+            {
+                let text =
+                    "\(profile) holds no probe (an imported or start-up-only profile) and none is given: verification only starts the result"
+                if probes.requireProbes { throw HardenError(.invalidArgument, text + " (--require-probes)") }
+                writeStandardError("harden: warning: \(text); give --http-probe, --exec-probe or --probe-script\n")
+            }
+            // Verification starts the container (and its services) with the settings it was profiled with.
+            for w in try await settings.apply(
+                to: &run, imageOptions: imageOptions, target: reference, logger: logger)
+            {
+                writeStandardError("harden: warning: \(w)\n")
+            }
+            if let recorded = runtimeProfile.runs.last?.settings, run.settings.isEmpty, options.verify {
+                writeStandardError(
+                    "harden: warning: \(profile) was recorded with settings (variables \(recorded.environment.joined(separator: ", ")); \(recorded.mounts.count) mounts); verification runs without them unless they are given again\n"
+                )
+            }
+            return (options, run)
         }
 
         static func summary(_ r: MinifyReport) -> String {

@@ -58,7 +58,9 @@ extension Application.Patch {
             index: reference.description, platforms: entries, droppedAttestations: index.attestations.count)
         if let report { try HostFS.writeFileAtomically(report, try JSONCoding.encode(summary, pretty: true)) }
         if !global.quiet { print(Self.table(summary)) }
-        let written = try await transport.writeIndex(images, index: index, to: destination)
+        // Platforms copied unchanged, and the layers patching kept, are mounted on the same registry, not re-sent.
+        let written = try await transport.writeIndex(
+            images, index: index, to: destination, mountFrom: reference.mountSource(for: destination))
         if let vex {
             // One OpenVEX document: every platform's fixes, each statement naming its platform's image.
             if let doc = try OpenVEX.document(

@@ -97,7 +97,8 @@ extension Application.Run {
             index: reference.description, platforms: results.map(\.row), droppedAttestations: index.attestations.count,
             passed: failures.isEmpty)
         if failures.isEmpty {
-            let written = try await transport.writeIndex(images, index: index, to: destination)
+            let written = try await transport.writeIndex(
+                images, index: index, to: destination, mountFrom: reference.mountSource(for: destination))
             summary.output = written.reference
             summary.outputDigest = written.manifestDigest?.description
             if let digest = written.manifestDigest {

@@ -31,6 +31,13 @@ extension Application {
         )
         public var scheme: AttachmentScheme = .both
 
+        @Flag(
+            name: .long,
+            help:
+                "A multi-platform image: sign the index and every platform's manifest (as cosign sign --recursive)."
+        )
+        public var recursive = false
+
         public init() {}
 
         public func run() async throws {
@@ -42,6 +49,21 @@ extension Application {
                 try await Attacher.sign(store: store, key: key, scheme: scheme, created: Signing.now())
             }
             print("signed \(reference) \(digest) with key \(key.publicKey.keyID)")
+            guard recursive else { return }
+            let transport = try imageOptions.transport(logger: logger, anyPlatform: true)
+            guard let index = try await transport.platformIndex(of: reference), index.digest == digest else {
+                throw HardenError(
+                    .invalidArgument,
+                    "\(reference): --recursive signs the platforms of a multi-platform image; this is one image (signed)"
+                )
+            }
+            for entry in index.platforms {
+                let store = try transport.attachments(for: reference, subject: entry)
+                let d = try await Signing.withStore(store) { store in
+                    try await Attacher.sign(store: store, key: key, scheme: scheme, created: Signing.now())
+                }
+                print("signed \(entry.platform?.description ?? "?") \(d)")
+            }
         }
     }
 }

@@ -1,0 +1,99 @@
+// harden — `harden minify` of a multi-platform image: the profile is of one of its platforms; that platform is
+// minified with it and every other chosen platform with the profile mapped onto its own files (when the packages the
+// application used are the same versions there), each verified by replay (foreign ones under emulation). One index
+// is written only when every minified platform verified.
+import ArgumentParser
+import Foundation
+import HardenCore
+import HardenMinify
+import HardenOCI
+import HardenPackages
+import HardenPipeline
+import HardenProfile
+import HardenRegistry
+import HardenRuntime
+import HardenSBOM
+import HardenSystem
+import Logging
+
+extension Application.Minify {
+    func minifyIndex(
+        _ index: PlatformIndex, reference: ImageReference, destination: ImageReference, transport: ImageTransport,
+        profile runtimeProfile: RuntimeProfile, options: MinifyOptions, run: RunOptions, data: VulnerabilityData,
+        logger: Logger
+    ) async throws {
+        guard index.platforms.contains(where: { $0.digest.description == runtimeProfile.image.manifestDigest }) else {
+            throw HardenError(
+                .invalidArgument,
+                "\(profile): a profile of \(runtimeProfile.image.reference) (\(runtimeProfile.image.manifestDigest)), which is not a platform of \(reference) (\(index.platformList)); profile one of its platforms (harden profile --platform P)"
+            )
+        }
+        let chosen = Set(try index.selected(imageOptions.platform).map(\.digest))
+        var images: [(entry: Descriptor, image: Image)] = []
+        var lines: [String] = []
+        var failures: [String] = []
+        for entry in index.platforms {
+            let platform = entry.platform?.description ?? "?"
+            let image = try await transport.open(reference, entry: entry)
+            guard chosen.contains(entry.digest) else {
+                images.append((entry, image))
+                lines.append("== \(platform): copied unchanged (not selected by --platform)")
+                continue
+            }
+            let name = "\(reference) (\(platform))"
+            let (sbom, context) = try SBOMBuilder(logger: logger).catalog(image, reference: name)
+            var platformProfile = runtimeProfile
+            if entry.digest.description != runtimeProfile.image.manifestDigest {
+                let m = ProfileMapping.map(
+                    runtimeProfile, onto: image, reference: name, tree: context.tree, packages: sbom.packages)
+                guard let mapped = m.profile else {
+                    let why =
+                        "the profile's used packages differ here (\(m.differences.prefix(5).joined(separator: ", ")))"
+                    if strictPlatforms { throw HardenError(.unsupported, "\(platform): \(why)") }
+                    writeStandardError("harden: warning: \(platform) kept unchanged: \(why); profile it itself\n")
+                    images.append((entry, image))
+                    lines.append("== \(platform): kept unchanged (\(why))")
+                    continue
+                }
+                platformProfile = mapped
+            }
+            let result = try await MinifyStage.run(
+                image, reference: name, sbom: sbom, context: context, profile: platformProfile,
+                findings: try data.findings(sbom), data: data, options: options, run: run, logger: logger)
+            try writeSideFiles(result, platform: platform)
+            lines.append("== \(platform)\n" + Self.summary(result.report))
+            let v = result.report.verification
+            if !v.passed { failures += MinifyStage.verificationFailures(v).map { "\(platform): \($0)" } }
+            images.append((entry, result.image))
+        }
+        if !global.quiet { print(lines.joined(separator: "\n")) }
+        guard failures.isEmpty else {
+            for f in failures { writeStandardError("harden: \(f)\n") }
+            writeStandardError("harden: \(destination) was not written\n")
+            throw ExitCode(2)
+        }
+        let written = try await transport.writeIndex(
+            images, index: index, to: destination, mountFrom: reference.mountSource(for: destination))
+        if !global.quiet {
+            writeStandardError(
+                "wrote \(written.reference)"
+                    + (written.manifestDigest.map { " (\($0), \(images.count) platforms)" } ?? "") + "\n")
+        }
+    }
+
+    /// --report, --seccomp and --k8s of one platform: beside the path given, named for the platform
+    /// (`seccomp.linux-arm64.json`).
+    func writeSideFiles(_ result: MinifyResult, platform: String) throws {
+        if let report {
+            try HostFS.writeFileAtomically(
+                PlatformOutput.file(report, platform: platform), try JSONCoding.encode(result.report, pretty: true))
+        }
+        if let seccomp {
+            try HostFS.writeFileAtomically(
+                PlatformOutput.file(seccomp, platform: platform), try JSONCoding.encode(result.seccomp, pretty: true))
+        }
+        if let k8s {
+            try HostFS.writeFileAtomically(PlatformOutput.file(k8s, platform: platform), Array(result.kubernetes.utf8))
+        }
+    }
+}
