@@ -67,7 +67,11 @@ let package = Package(
             swiftSettings: swiftSettings),
         .target(
             name: "HardenApk",
-            dependencies: ["HardenCore", "HardenArchive", "HardenOCI", "HardenPackages"],
+            dependencies: [
+                "HardenCore", "HardenArchive", "HardenOCI", "HardenPackages",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ],
             swiftSettings: swiftSettings),
         .target(
             name: "HardenRpm",
@@ -129,7 +133,7 @@ let package = Package(
         .target(
             name: "HardenPatch",
             dependencies: [
-                "HardenDpkg",
+                "HardenDpkg", "HardenApk",
                 "HardenPackages",
                 "HardenCore", "HardenSystem", "HardenArchive", "HardenOCI", "HardenSBOM", "HardenVulnDB", "HardenELF",
                 .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto"),
@@ -320,7 +324,7 @@ let package = Package(
         .testTarget(
             name: "HardenPatchTests",
             dependencies: [
-                "HardenDpkg",
+                "HardenDpkg", "HardenApk",
                 "HardenSBOM",
                 "HardenPackages",
                 "HardenPatch", "HardenArchive", "HardenOCI", "HardenSystem", "HardenCore", "HardenTestSupport",

@@ -12,8 +12,17 @@ public struct ApkEcosystem: PackageEcosystem {
     public var versions: any VersionComparator { ApkVersion() }
     public var cataloger: any Cataloger { ApkCataloger() }
 
+    /// The installed database, and what `harden patch` reads: the rest of apk's database (scripts.tar, triggers)
+    /// and its configuration (repositories, world, arch, trusted keys, protected paths).
     public func capture(_ path: RawPath, entry: TarEntry) -> CaptureKind? {
-        path.ends(with: "lib/apk/db/installed") ? .whole(limit: 256 << 20) : nil
+        if path.ends(with: "lib/apk/db/installed") { return .whole(limit: 256 << 20) }
+        if path == "lib/apk/db/scripts.tar" { return .whole(limit: 64 << 20) }
+        if path == "lib/apk/db/triggers" || path == "etc/apk/repositories" || path == "etc/apk/world"
+            || path == "etc/apk/arch" || path.parent == "etc/apk/keys" || path.parent == "etc/apk/protected_paths.d"
+        {
+            return .whole(limit: 1 << 20)
+        }
+        return nil
     }
 
     public func isInstalled(in context: CatalogContext) -> Bool { context.exists("lib/apk/db/installed") }

@@ -12,19 +12,34 @@ public enum Inflate {
     public static func bytes(
         _ input: [UInt8], format: Format, limit: Int, what: String, sizeHint: Int? = nil
     ) throws -> [UInt8] {
+        try run(input, from: 0, windowBits: format == .raw ? -15 : 15, limit: limit, what: what, sizeHint: sizeHint)
+            .output
+    }
+
+    /// One gzip member of `input` starting at `offset` (concatenated members: an .apk, an APKINDEX.tar.gz): its
+    /// output and the offset just past it.
+    public static func gzipMember(
+        _ input: [UInt8], at offset: Int, limit: Int, what: String
+    ) throws -> (output: [UInt8], end: Int) {
+        guard offset < input.count else { throw HardenError(.corrupt, "\(what): missing gzip stream") }
+        return try run(input, from: offset, windowBits: 15 + 16, limit: limit, what: what, sizeHint: nil)
+    }
+
+    private static func run(
+        _ input: [UInt8], from offset: Int, windowBits: Int32, limit: Int, what: String, sizeHint: Int?
+    ) throws -> (output: [UInt8], end: Int) {
         var stream = z_stream()
-        let windowBits: Int32 = format == .raw ? -15 : 15
         guard inflateInit2_(&stream, windowBits, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
             throw HardenError(.internalError, "\(what): zlib initialisation failed")
         }
         defer { inflateEnd(&stream) }
         // One byte more than the limit: output that fills it is over the limit.
-        var out = [UInt8](repeating: 0, count: min(limit, sizeHint ?? max(64 << 10, input.count * 4)) + 1)
+        var out = [UInt8](repeating: 0, count: min(limit, sizeHint ?? max(64 << 10, (input.count - offset) * 4)) + 1)
         var produced = 0
         var input = input
         return try input.withUnsafeMutableBufferPointer { inBuf in
-            stream.next_in = inBuf.baseAddress
-            stream.avail_in = uInt(inBuf.count)
+            stream.next_in = inBuf.baseAddress.map { $0 + offset }
+            stream.avail_in = uInt(inBuf.count - offset)
             while true {
                 let r = out.withUnsafeMutableBufferPointer { o -> Int32 in
                     stream.next_out = o.baseAddress.map { $0 + produced }
@@ -36,7 +51,7 @@ public enum Inflate {
                 guard produced <= limit else {
                     throw HardenError(.limitExceeded, "\(what): inflates to more than \(limit) bytes")
                 }
-                if r == Z_STREAM_END { return Array(out[0..<produced]) }
+                if r == Z_STREAM_END { return (Array(out[0..<produced]), inBuf.count - Int(stream.avail_in)) }
                 guard r == Z_OK || r == Z_BUF_ERROR else {
                     throw HardenError(.corrupt, "\(what): corrupt deflate data (\(r))")
                 }

@@ -39,13 +39,13 @@ public final class Patcher: Sendable {
     let ecosystems: [any PackageEcosystem]
     let patchers: [any PackagePatcher]
 
-    /// `patchers` defaults to every backend harden ships (APT for dpkg).
+    /// `patchers` defaults to every backend harden ships (APT for dpkg, apk).
     public init(
         logger: Logger = .harden, ecosystems: [any PackageEcosystem] = Ecosystems.standard,
         patchers: [any PackagePatcher]? = nil
     ) {
         self.ecosystems = ecosystems
-        self.patchers = patchers ?? [AptPatcher(logger: logger)]
+        self.patchers = patchers ?? [AptPatcher(logger: logger), ApkPatcher(logger: logger)]
     }
 
     /// Patches `image`. `findings` are the image's matched vulnerabilities (required unless `options.mode` is all).

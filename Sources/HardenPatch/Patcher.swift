@@ -471,8 +471,9 @@ public final class AptPatcher: PackagePatcher {
     /// packages as subcomponents (a multi-platform patch puts every platform's in one document).
     public static func vexStatements(_ report: PatchReport, image: Image, osID: String) -> [OpenVEXStatement] {
         var byVuln: [String: [String]] = [:]
+        let type = report.ecosystem == "apk" ? "apk" : "deb"
         for p in report.packages {
-            for v in p.fixes { byVuln[v, default: []].append("pkg:deb/\(osID)/\(p.name)@\(p.to)") }
+            for v in p.fixes { byVuln[v, default: []].append("pkg:\(type)/\(osID)/\(p.name)@\(p.to)") }
         }
         let product = OpenVEX.imageProduct(name: report.image, digest: image.manifestDigest.description)
         return byVuln.keys.sorted().map { v in

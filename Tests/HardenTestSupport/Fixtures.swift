@@ -330,44 +330,6 @@ public let packageRoot: String = {
     return path
 }()
 
-/// An apk installed database of two packages (libfoo: two libraries and a README; tool: one program), and what it
-/// must become when only `/usr/lib/libfoo.so.1` (and its directories) stays.
-public enum ApkFixture {
-    public static let installed = """
-        C:Q1abc=
-        P:libfoo
-        V:1.2-r0
-        A:x86_64
-        L:MIT
-        o:foo
-        F:usr
-        F:usr/lib
-        M:0:0:755
-        R:libfoo.so.1
-        a:0:0:755
-        Z:Q1one=
-        R:libfoo-extra.so
-        a:0:0:755
-        Z:Q1two=
-        F:usr/share/foo
-        R:README
-        Z:Q1three=
-
-        C:Q1def=
-        P:tool
-        V:3-r1
-        A:x86_64
-        L:GPL-2.0-only
-        F:usr/bin
-        R:tool
-        Z:Q1four=
-
-        """
-
-    /// libfoo's record cut after its first file (with that file's `a:` and `Z:` lines), then the end of the database.
-    public static let onlyLibfooLeft = installed.split(separator: "\n").prefix(12).joined(separator: "\n") + "\n\n"
-}
-
 /// Zip archives made here: real entries, and the hostile shapes of zip bombs.
 public enum ZipFixture {
     public struct Entry {
