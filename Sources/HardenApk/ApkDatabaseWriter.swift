@@ -1,6 +1,7 @@
 // harden — apk's database after an upgrade, written as apk writes it: /lib/apk/db/installed (the new version's index
 // fields and its files with their owners, modes and `Z:` checksums), scripts.tar (install scripts by package) and
 // triggers. Pure functions over bytes.
+import Foundation
 import HardenArchive
 import HardenCore
 import HardenPackages
@@ -105,9 +106,13 @@ public enum ApkDatabaseWriter {
         return Array(out.map { $0 + "\n\n" }.joined().utf8)
     }
 
-    /// scripts.tar's name of a package's script: `NAME-VERSION.CHECKSUM.SCRIPT` (`.post-install` → `post-install`).
+    /// scripts.tar's name of a package's script, as apk writes it: `NAME-VERSION.X1<hex SHA-1>.SCRIPT` (the `C:`
+    /// checksum in hexadecimal; `.post-install` → `post-install`).
     public static func scriptEntryName(name: String, version: String, checksum: String, script: String) -> String {
-        "\(name)-\(version).\(checksum).\(script.drop { $0 == "." })"
+        let hex =
+            checksum.hasPrefix("Q1")
+            ? Data(base64Encoded: String(checksum.dropFirst(2))).map { "X1" + Hex.encode($0) } : nil
+        return "\(name)-\(version).\(hex ?? checksum).\(script.drop { $0 == "." })"
     }
 
     /// scripts.tar without the scripts of `removed` (name → old version) and with `added`' scripts.

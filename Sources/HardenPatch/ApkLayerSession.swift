@@ -10,6 +10,10 @@ import HardenPackages
 import HardenSBOM
 import HardenSystem
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 final class ApkLayerSession {
     let writer: LayerBlobWriter
     let tree: FileTree
@@ -25,6 +29,8 @@ final class ApkLayerSession {
     var conffilesKept: [String] = []
     var whiteouts: [String] = []
     var scripts: [String: [String]] = [:]
+    /// Directories (absolute) where the layer adds or removes files: what activates apk triggers.
+    var changedDirectories = Set<String>()
 
     init(writer: LayerBlobWriter, tree: FileTree, setup: ApkPatcher.Setup, current: [RawPath: [UInt8]], mtime: Int64) {
         self.writer = writer
@@ -74,24 +80,39 @@ final class ApkLayerSession {
             "lib/apk/db/scripts.tar",
             try ApkDatabaseWriter.scripts(
                 context.content("lib/apk/db/scripts.tar"), removing: removed, adding: newScripts, mtime: mtime))
+        let triggers = ApkDatabaseWriter.triggers(
+            context.content("lib/apk/db/triggers"), removing: oldChecksums, adding: newTriggers)
         if context.content("lib/apk/db/triggers") != nil || !newTriggers.isEmpty {
-            try session.writeDatabase(
-                "lib/apk/db/triggers",
-                ApkDatabaseWriter.triggers(
-                    context.content("lib/apk/db/triggers"), removing: oldChecksums, adding: newTriggers))
+            try session.writeDatabase("lib/apk/db/triggers", triggers)
         }
         let (digest, size, diffID) = try session.writer.finish()
         try HostFS.rename(session.writer.path, store.path(of: digest))
-        let triggered =
-            newTriggers.map(\.checksum).isEmpty
-            ? nil
-            : "triggers not run: "
-                + plan.filter { files[$0.record.name]?.scripts[".trigger"] != nil }.map(\.record.name).joined(
-                    separator: ", ")
+        var owners: [String: String] = [:]
+        for r in setup.installed { if let c = r.checksum { owners[c] = r.name } }
+        for p in plan { if let c = p.record.checksum { owners[c] = p.record.name } }
         return PatchLayerResult(
             descriptor: Descriptor(mediaType: MediaType.ociLayer(.gzip), digest: digest, size: size), diffID: diffID,
             bytesAdded: session.bytesAdded, conffilesKept: session.conffilesKept, whiteouts: session.whiteouts,
-            scripts: session.scripts, ldconfig: "not needed (musl has no ld.so.cache)", caCertificates: triggered)
+            scripts: session.scripts, ldconfig: "not needed (musl has no ld.so.cache)", caCertificates: nil,
+            notes: session.activatedTriggers(triggers, owners: owners))
+    }
+
+    /// The triggers (of installed and new packages) apk would run because a directory they watch changed: harden
+    /// does not run them, so the report names each.
+    func activatedTriggers(_ triggers: [UInt8], owners: [String: String]) -> [String] {
+        var notes: [String] = []
+        let dirs = changedDirectories.sorted()
+        for line in String(decoding: triggers, as: UTF8.self).split(separator: "\n") {
+            let words = line.split(separator: " ").map(String.init)
+            guard let checksum = words.first else { continue }
+            let patterns = words.dropFirst()
+            if let dir = dirs.first(where: { d in patterns.contains { fnmatch($0, d, 0) == 0 } }) {
+                notes.append(
+                    "trigger of \(owners[checksum] ?? checksum) not run (it watches \(patterns.joined(separator: " ")); "
+                        + "\(dir) changed)")
+            }
+        }
+        return notes
     }
 
     func canonical(_ path: RawPath) -> RawPath { tree.resolveParents(path.normalized) }
@@ -175,6 +196,7 @@ final class ApkLayerSession {
             try writer.tar.append(out, body: body)
             added += out.size
             emitted.insert(out.path)
+            changedDirectories.insert(String(abs[..<(abs.lastIndex(of: "/") ?? abs.startIndex)]))
         }
         bytesAdded[name] = added
         try whiteOutDropped(planned, listed: listedSet)
@@ -193,6 +215,7 @@ final class ApkLayerSession {
             try writer.tar.append(TarEntry(path: wh, type: .regular, mode: 0o644, uid: 0, gid: 0, mtime: mtime))
             emitted.insert(wh)
             whiteouts.append(old)
+            changedDirectories.insert(String(old[..<(old.lastIndex(of: "/") ?? old.startIndex)]))
         }
     }
 

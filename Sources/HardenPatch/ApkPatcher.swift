@@ -128,6 +128,7 @@ public final class ApkPatcher: PackagePatcher {
         report.layer = layer.descriptor
         report.ldconfig = layer.ldconfig
         report.caCertificates = layer.caCertificates
+        report.notes += layer.notes
         let patched = try AptPatcher.assemble(image, layer: layer, report: report, mtime: mtime, store: store)
         return PatchResult(
             image: patched, report: report, vex: try AptPatcher.vex(report, image: patched, osID: osID), changed: true)

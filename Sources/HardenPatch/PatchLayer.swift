@@ -41,6 +41,8 @@ public struct PatchLayerResult: Sendable {
     public var ldconfig: String
     /// What happened to /etc/ssl/certs (the update-ca-certificates trigger), nil when it did not apply.
     public var caCertificates: String?
+    /// What the layer left undone (triggers not run), for the report's notes.
+    public var notes: [String] = []
 }
 
 enum PatchLayerWriter {

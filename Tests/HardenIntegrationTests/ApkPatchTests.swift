@@ -24,7 +24,11 @@ enum ApkScenario {
         files: ["usr/lib/libhello.so.1": "lib v1"])
     static let other = P(name: "other", version: "2.0-r0", files: ["usr/bin/other": "other v2.0"])
     static let pinned = P(name: "pinned", version: "1.0-r0", files: ["usr/bin/pinned": "pinned v1"])
-    static let installed = [hello, libhello, other, pinned]
+    /// Watches /usr/bin (like busybox's trigger): the upgrade of hello activates it.
+    static let watcher = P(
+        name: "watcher", version: "1.0-r0", files: ["usr/share/watcher/x": "x"],
+        scripts: [".trigger": "#!/bin/sh\necho watched\n"], triggers: ["/usr/bin"])
+    static let installed = [hello, libhello, other, pinned, watcher]
 
     static let hello11 = P(
         name: "hello", version: "1.1-r0", depends: ["libhello>=1.1"],
@@ -70,13 +74,17 @@ enum ApkScenario {
             .file("etc/os-release", "ID=alpine\nVERSION_ID=3.19.1\nPRETTY_NAME=\"Alpine Linux v3.19\"\n"),
             .file("etc/apk/repositories", "\(repo.uri)/v3.19/main\n# a comment\n@edge \(repo.uri)/edge/main\n"),
             .file("etc/apk/keys/" + keyName, String(decoding: pub, as: UTF8.self)),
-            .file("etc/apk/world", "docs hello other pinned=1.0-r0\n"),
+            .file("etc/apk/world", "docs hello other pinned=1.0-r0 watcher\n"),
             .file("etc/apk/arch", "x86_64\n"),
         ]
         var records: [String] = []
         var scripts: [FixtureEntry] = []
+        var triggers = ""
         for p in installed + [docs] {
             let apk = try ApkFixture.apk(p, key: key, keyName: keyName)
+            if !p.triggers.isEmpty {
+                triggers += "\(try ApkFixture.checksum(ofApk: apk)) \(p.triggers.joined(separator: " "))\n"
+            }
             records.append(try ApkFixture.installedRecord(p, apk: apk))
             for d in p.directories { entries.append(.dir(d)) }
             for (path, content) in p.files {
@@ -84,12 +92,13 @@ enum ApkScenario {
             }
             for (name, body) in p.scripts {
                 let c = try ApkFixture.checksum(ofApk: apk)
-                scripts.append(.file("\(p.name)-\(p.version).\(c).\(name.dropFirst())", body, mode: 0o755))
+                let hex = "X1" + Hex.encode(Data(base64Encoded: String(c.dropFirst(2)))!)
+                scripts.append(.file("\(p.name)-\(p.version).\(hex).\(name.dropFirst())", body, mode: 0o755))
             }
         }
         entries.append(.file("lib/apk/db/installed", records.map { $0 + "\n\n" }.joined()))
         entries.append(.file(raw: Array("lib/apk/db/scripts.tar".utf8), try Fixtures.tar(scripts)))
-        entries.append(.file("lib/apk/db/triggers", ""))
+        entries.append(.file("lib/apk/db/triggers", triggers))
         try Fixtures.ociLayout(
             at: dir + "/img", images: [(tag: "t", layers: [try Fixtures.layer(entries)], config: nil)])
         try HostFS.writeFileAtomically(dir + "/secdb.json", Array(secdb.utf8))
@@ -138,6 +147,11 @@ struct ApkPatchTests {
             #expect(hello["scriptsNotRun"] as? [String] == [".post-upgrade", ".trigger"])
             #expect(report["conffilesKept"] as? [String] == ["/etc/hello.conf"])
             #expect(report["removedFiles"] as? [String] == ["/usr/share/hello/old.txt"])
+            #expect(
+                report["notes"] as? [String] == [
+                    "trigger of watcher not run (it watches /usr/bin; /usr/bin changed)",
+                    "trigger of hello not run (it watches /usr/share/hello; /usr/share/hello changed)",
+                ])
 
             let root = try PatchScenario.rootfs(dir, "oci:\(dir)/out:t", "rootfs")
             #expect(PatchScenario.text(root + "/usr/bin/hello") == "hello v1.1")
@@ -154,7 +168,7 @@ struct ApkPatchTests {
             #expect(
                 installed.mapValues(\.version) == [
                     "hello": "1.1-r0", "libhello": "1.1-r0", "libnew": "2.0-r0", "libnew-doc": "2.0-r0",
-                    "other": "2.0-r0", "pinned": "1.0-r0", "docs": "1.0-r0",
+                    "other": "2.0-r0", "pinned": "1.0-r0", "docs": "1.0-r0", "watcher": "1.0-r0",
                 ])
             let helloLines = installed["hello"]!.lines
             #expect(helloLines.contains("F:usr/share/hello") && helloLines.contains("R:new.txt"))
@@ -163,8 +177,15 @@ struct ApkPatchTests {
             #expect(installed["libnew"]!.lines.contains("Z:" + ApkFixture.q1(Array("libnew.so.2".utf8))))
             let checksum = String(helloLines.first { $0.hasPrefix("C:") }!.dropFirst(2))
             let scripts = try Self.tarNames(root + "/lib/apk/db/scripts.tar")
-            #expect(scripts == ["hello-1.1-r0.\(checksum).post-upgrade", "hello-1.1-r0.\(checksum).trigger"])
-            #expect(PatchScenario.text(root + "/lib/apk/db/triggers") == "\(checksum) /usr/share/hello\n")
+            let hex = "X1" + Hex.encode(Data(base64Encoded: String(checksum.dropFirst(2)))!)
+            // hello 1.0-r0's post-install gone, 1.1-r0's scripts in, watcher's kept.
+            #expect(
+                scripts.filter { !$0.hasPrefix("watcher-1.0-r0.X1") } == [
+                    "hello-1.1-r0.\(hex).post-upgrade", "hello-1.1-r0.\(hex).trigger",
+                ])
+            #expect(scripts.count == 3)
+            let triggers = PatchScenario.text(root + "/lib/apk/db/triggers") ?? ""
+            #expect(triggers.hasSuffix("\n\(checksum) /usr/share/hello\n") && triggers.contains(" /usr/bin\n"))
 
             // OpenVEX names the upgraded package by its apk purl; scan and SBOM of the result see the new versions.
             let vex = PatchScenario.text(dir + "/vex.json") ?? ""
