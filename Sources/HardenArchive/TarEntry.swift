@@ -71,6 +71,9 @@ public struct TarEntry: Sendable, Hashable {
     public var xattrs: [String: [UInt8]]
     /// For sparse files: the data regions (offset, length) in the expanded file.
     public var sparseMap: [SparseRegion]?
+    /// apk's own PAX records (`APK-TOOLS.checksum.SHA1`: the file's SHA-1 in hexadecimal), kept for the apk
+    /// patcher; other vendors' records are not kept.
+    public var apkRecords: [String: [UInt8]] = [:]
 
     public struct SparseRegion: Sendable, Hashable {
         public var offset: Int64

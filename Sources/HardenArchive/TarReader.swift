@@ -148,6 +148,7 @@ public final class TarReader {
         for (key, value) in pax where key.hasPrefix("SCHILY.xattr.") {
             entry.xattrs[String(key.dropFirst("SCHILY.xattr.".count))] = value
         }
+        for (key, value) in pax where key.hasPrefix("APK-TOOLS.") { entry.apkRecords[key] = value }
         guard stored >= 0 else { throw corrupt("negative entry size") }
         // Types without data in the archive (links, devices, dirs) still may declare a size; honour it for skipping.
         entry.size = stored

@@ -88,6 +88,7 @@ public final class TarWriter {
         for key in entry.xattrs.keys.sorted() {
             pax.append(("SCHILY.xattr." + key, entry.xattrs[key] ?? []))
         }
+        for key in entry.apkRecords.keys.sorted() { pax.append((key, entry.apkRecords[key] ?? [])) }
         if !pax.isEmpty {
             if !isUTF8 { pax.insert(("hdrcharset", Array("BINARY".utf8)), at: 0) }
             try writePAX(pax, for: entry)

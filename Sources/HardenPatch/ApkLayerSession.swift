@@ -1,6 +1,7 @@
 // harden — writing an apk patch layer: each new version's files (a protected file the image changed kept, the new
 // one written beside it as `.apk-new`, as apk does), whiteouts for files it dropped, then apk's database: installed,
 // scripts.tar and triggers. Install scripts and triggers are not run; the report names them.
+import Crypto
 import Foundation
 import HardenApk
 import HardenArchive
@@ -179,7 +180,16 @@ final class ApkLayerSession {
             default:
                 throw HardenError(.unsupported, "\(file.name): \(abs) is a \(entry.type.name), not a file apk installs")
             }
-            let checksum = ApkSignature.q1(entry.type == .symlink ? entry.linkTarget : body)
+            let checksum: String
+            if entry.type == .hardlink {
+                let target = String(decoding: RawPath(entry.linkTarget).normalized.bytes, as: UTF8.self)
+                checksum = listed.last { $0.path == target }?.checksum ?? ApkSignature.q1([UInt8]())
+            } else {
+                let hashed = entry.type == .symlink ? entry.linkTarget : body
+                try Self.checkEmbedded(entry, hashed, file: file.name, path: abs)
+                checksum = ApkSignature.q1(hashed)
+            }
+            out.apkRecords = [:]
             listed.append(
                 ApkInstalledFile(
                     kind: .file, path: relText, uid: entry.uid, gid: entry.gid, mode: entry.mode, checksum: checksum))
@@ -201,6 +211,18 @@ final class ApkLayerSession {
         bytesAdded[name] = added
         try whiteOutDropped(planned, listed: listedSet)
         return listed
+    }
+
+    /// A file's SHA-1 against the one its package embeds (`APK-TOOLS.checksum.SHA1`), when it embeds one.
+    static func checkEmbedded(_ entry: TarEntry, _ hashed: [UInt8], file: String, path: String) throws {
+        guard let embedded = entry.apkRecords["APK-TOOLS.checksum.SHA1"] else { return }
+        let got = Hex.encode(Insecure.SHA1.hash(data: hashed))
+        guard got == String(decoding: embedded, as: UTF8.self).lowercased() else {
+            throw HardenError(
+                .corrupt,
+                "\(file): \(path) has SHA-1 \(got), the package's embedded checksum says "
+                    + String(decoding: embedded, as: UTF8.self))
+        }
     }
 
     /// Files the old version had that the new one does not ship, unless another package lists them: whited out.

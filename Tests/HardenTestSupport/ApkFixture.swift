@@ -135,11 +135,19 @@ public enum ApkFixture {
 
     /// A signed v2 .apk of `p`.
     public static func apk(_ p: Package, key: String, keyName: String, tamper: Tamper = .none) throws -> [UInt8] {
+        // As abuild writes them: each file's and symlink's SHA-1 embedded (apk 3 refuses files without one).
+        func embedded(_ e: FixtureEntry, _ hashed: String) -> FixtureEntry {
+            var e = e
+            e.entry.apkRecords["APK-TOOLS.checksum.SHA1"] = Array(Hex.encode(Insecure.SHA1.hash(data: Array(hashed.utf8))).utf8)
+            return e
+        }
         var data: [FixtureEntry] = p.directories.map { .dir($0) }
         for (path, content) in p.files.sorted(by: { $0.key < $1.key }) {
-            data.append(.file(tamper == .escapingPath ? "../../" + path : path, content))
+            data.append(embedded(.file(tamper == .escapingPath ? "../../" + path : path, content), content))
         }
-        for (path, target) in p.symlinks.sorted(by: { $0.key < $1.key }) { data.append(.symlink(path, target)) }
+        for (path, target) in p.symlinks.sorted(by: { $0.key < $1.key }) {
+            data.append(embedded(.symlink(path, target), target))
+        }
         let dataStream = try gzip(try Fixtures.tar(data))
         var datahash = Hex.encode(SHA256.hash(data: dataStream))
         if tamper == .dataHash { datahash = String(repeating: "0", count: 64) }
