@@ -241,7 +241,7 @@ let package = Package(
         .executableTarget(
             name: "HardenFuzzer",
             dependencies: [
-                "HardenPackages", "HardenRpm",
+                "HardenPackages", "HardenRpm", "HardenApk",
                 "HardenCore", "HardenArchive", "HardenOCI", "HardenSBOM", "HardenPolicy", "HardenRegistryAuth",
                 "HardenDpkg", "HardenProfile", "HardenSign",
             ],

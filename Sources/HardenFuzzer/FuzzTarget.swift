@@ -1,7 +1,9 @@
 // harden — libFuzzer entry point for the parsers that read untrusted bytes: the tar reader, the manifest, index,
-// config and docker-archive manifest decoders, zip and Java archives, policy YAML, a registry's answers and APT's formats.
+// config and docker-archive manifest decoders, zip and Java archives, policy YAML, a registry's answers, APT's and apk's
+// formats.
 // Built only by scripts/fuzz.sh with
 // `-sanitize=fuzzer`; main.swift hands control to libFuzzer's driver.
+import HardenApk
 import HardenArchive
 import HardenCore
 import HardenDpkg
@@ -56,6 +58,18 @@ func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         for name in index.names.prefix(100) { _ = try? index.packages(named: name) }
     }
     _ = Relation.parseList(text)
+    // apk: records (APKINDEX, installed), .apk v2 packages and signed indexes, repositories, world, dependencies.
+    _ = try? ApkRecord.parse(bytes, source: "fuzz")
+    if let apk = try? ApkPackageFile.read(bytes, name: "fuzz.apk") {
+        try? apk.verify(keys: [:], indexChecksum: nil)
+        let data = apk.dataEntries()
+        var k = 0
+        while k < 1000, (try? data.next()) != nil { k += 1 }
+    }
+    _ = try? ApkIndexFile.read(bytes, keys: [:], url: "fuzz")
+    _ = ApkConfiguration.repositories(bytes)
+    _ = ApkConfiguration.world(bytes).map { $0.accepts("1.0-r0") }
+    _ = try? ApkDatabaseWriter.installed(bytes, replacing: [:], adding: [])
     let ar = ArReader(MemoryReader(bytes), name: "fuzz.ar")
     var members = 0
     while members < 1000, (try? ar.next()) != nil {

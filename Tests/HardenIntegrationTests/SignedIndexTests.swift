@@ -89,4 +89,50 @@ extension SigningTests {
             #expect(one.status == 1 && one.output.contains("this is one image"), "\(one.output)")
         }
     }
+
+    @Test func patchOfAnIndexSignsEveryPlatformWithItsOwnEvidenceAndTheIndex() throws {
+        try MultiPlatformRealTests.requireIndex()
+        try withWorld { w in
+            let gen = try cosign(Peers.cosign2, ["generate-key-pair"], in: w.dir)
+            try #require(gen.status == 0, "\(gen.output)")
+            let out = "\(w.host)/harden/nginx-multi-patched:1"
+            let (s, o) = try runProcess(
+                [
+                    hardenBinary, "patch", "--all", MultiPlatformRealTests.image, "-o", "docker://\(out)",
+                    "--tls-verify=false", "--sign-key", w.dir + "/cosign.key", "--report", w.dir + "/report.json",
+                ],
+                environment: ["COSIGN_PASSWORD": "test-password", "HARDEN_CACHE_DIR": RuntimeTests.cacheDirectory])
+            try #require(s == 0, "\(o)")
+            let tag = try cosign(
+                Peers.cosign3,
+                ["verify", "--key", "cosign.pub", "--insecure-ignore-tlog=true", "--allow-http-registry", out],
+                in: w.dir)
+            #expect(tag.status == 0, "\(tag.output)")
+            let (rs, raw) = try runProcess(["skopeo", "inspect", "--raw", "--tls-verify=false", "docker://\(out)"])
+            try #require(rs == 0, "\(raw)")
+            let index = try Index.parse(Array(raw.utf8), source: "index")
+            #expect(index.manifests.map { $0.platform?.description } == ["linux/amd64", "linux/arm64"])
+            for (entry, arch) in zip(index.manifests, ["amd64", "arm64"]) {
+                let image = "\(w.host)/harden/nginx-multi-patched@\(entry.digest)"
+                let v = try cosign(
+                    Peers.cosign3,
+                    ["verify", "--key", "cosign.pub", "--insecure-ignore-tlog=true", "--allow-http-registry", image],
+                    in: w.dir)
+                #expect(v.status == 0, "\(arch): \(v.output)")
+                let hv = try harden(
+                    [
+                        "verify", "docker://\(image)", "--key", w.dir + "/cosign.pub", "--tls-verify=false",
+                        "--format", "json",
+                    ] + ["cyclonedx", "slsaprovenance1", "harden"].flatMap { ["--type", $0] })
+                #expect(hv.status == 0, "\(arch): \(hv.output)")
+                // The platform's own SBOM, with the upgraded versions the report names for it.
+                let bom = try attestedPredicate("cyclonedx", of: image, in: w.dir)
+                let text = String(decoding: try JSONSerialization.data(withJSONObject: bom), as: UTF8.self)
+                #expect(text.contains("arch=\(arch)"), "\(arch): the SBOM of another platform?")
+                let provenance = try attestedPredicate("slsaprovenance1", of: image, in: w.dir)
+                let pt = String(decoding: try JSONSerialization.data(withJSONObject: provenance), as: UTF8.self)
+                #expect(pt.contains("_\(arch).deb"), "\(arch): provenance lacks the packages fetched")
+            }
+        }
+    }
 }

@@ -138,7 +138,8 @@ public enum ApkFixture {
         // As abuild writes them: each file's and symlink's SHA-1 embedded (apk 3 refuses files without one).
         func embedded(_ e: FixtureEntry, _ hashed: String) -> FixtureEntry {
             var e = e
-            e.entry.apkRecords["APK-TOOLS.checksum.SHA1"] = Array(Hex.encode(Insecure.SHA1.hash(data: Array(hashed.utf8))).utf8)
+            e.entry.apkRecords["APK-TOOLS.checksum.SHA1"] = Array(
+                Hex.encode(Insecure.SHA1.hash(data: Array(hashed.utf8))).utf8)
             return e
         }
         var data: [FixtureEntry] = p.directories.map { .dir($0) }

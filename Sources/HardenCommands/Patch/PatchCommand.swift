@@ -103,17 +103,13 @@ extension Application {
             let data = try VulnerabilityData(path: database.path)
             // A multi-platform image: every platform (or those --platform names) patched, written back as one index.
             let anyPlatform = try imageOptions.transport(logger: logger, anyPlatform: true)
+            // With a key and one platform named, the output is that platform's signed image (as before indexes).
             let onePlatform = platformSelection.map { $0 != "all" && !$0.contains(",") } ?? false
             if let index = try await anyPlatform.platformIndex(of: reference), !(key != nil && onePlatform) {
-                guard key == nil else {
-                    throw HardenError(
-                        .unsupported,
-                        "\(reference) is a multi-platform image (\(index.platformList)): --sign-key signs one platform's image for now; give --platform P (the output is then that image)"
-                    )
-                }
                 try await patchIndex(
                     index, reference: reference, destination: dest, transport: anyPlatform, data: data,
-                    options: options, logger: logger)
+                    options: options, signing: key.map { PlatformSigning(key: $0, publish: publish, started: started) },
+                    logger: logger)
                 return
             }
             let img =

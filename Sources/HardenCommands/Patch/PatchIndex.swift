@@ -30,6 +30,20 @@ struct PlatformPatchReport: Codable {
     var droppedAttestations: Int
 }
 
+/// One platform's patch-stage output, handed from the task that patched it to the command once every task is done
+/// (never touched by two tasks at once).
+final class PatchOutputBox: @unchecked Sendable {
+    let output: PatchStage.Output
+    init(_ output: PatchStage.Output) { self.output = output }
+}
+
+/// `patch --sign-key` of an index: the key, the publish options and when the command started.
+struct PlatformSigning {
+    var key: KeyLoader
+    var publish: PublishOptions
+    var started: Date
+}
+
 extension Application.Patch {
     /// `--platform` on an index: nil or `all` for every platform, else a comma-separated list.
     var platformSelection: String? { imageOptions.platform }
@@ -37,7 +51,7 @@ extension Application.Patch {
     /// Patches the platforms of `index` chosen by --platform and writes the index back to `destination`.
     func patchIndex(
         _ index: PlatformIndex, reference: ImageReference, destination: ImageReference, transport: ImageTransport,
-        data: VulnerabilityData, options: PatchOptions, logger: Logger
+        data: VulnerabilityData, options: PatchOptions, signing: PlatformSigning? = nil, logger: Logger
     ) async throws {
         let chosen = Set(try index.selected(platformSelection).map(\.digest))
         let strict = strictPlatforms
@@ -73,6 +87,11 @@ extension Application.Patch {
                 writeStandardError("no vulnerability was fixed: no VEX statement to make, \(vex) not written\n")
             }
         }
+        if let signing, let digest = written.manifestDigest {
+            try await signPlatforms(
+                done, destination: destination, indexDigest: digest, transport: transport, data: data,
+                signing: signing, reference: reference, logger: logger)
+        }
         if !global.quiet {
             writeStandardError(
                 "wrote \(written.reference)"
@@ -81,12 +100,42 @@ extension Application.Patch {
         }
     }
 
+    /// With a key, after the index is written: each platform harden patched (or found nothing to upgrade in) signed
+    /// with its own evidence (SBOM, scan, the patch's OpenVEX, provenance, report), then the index itself signed.
+    func signPlatforms(
+        _ done: [PlatformDone], destination: ImageReference, indexDigest: Digest, transport: ImageTransport,
+        data: VulnerabilityData, signing: PlatformSigning, reference: ImageReference, logger: Logger
+    ) async throws {
+        var publish = signing.publish
+        let key = try await signing.key.value()
+        publish.signingKey = key
+        let pinned = try PublishStage.pinned(destination, digest: indexDigest)
+        guard let written = try await transport.platformIndex(of: pinned), written.platforms.count == done.count else {
+            throw HardenError(.internalError, "\(destination): the index written does not list every platform")
+        }
+        let pipeline = Pipeline(logger: logger, vulnerabilities: data)
+        for (d, subject) in zip(done, written.platforms) {
+            guard let output = d.output?.output else { continue }
+            var result = try pipeline.patchResult(
+                output, given: d.given, reference: "\(reference) (\(d.row.platform))",
+                destination: "\(destination)@\(subject.digest)", started: signing.started)
+            try await PublishStage.attach(
+                &result, subject: subject, destination: pinned, outputDigest: subject.digest, transport: transport,
+                key: key, options: publish)
+        }
+        try await PublishStage.signIndex(
+            at: destination, digest: indexDigest, transport: transport, key: key, options: publish)
+    }
+
     struct PlatformDone: Sendable {
         var entry: Descriptor
         var image: Image
         var row: PlatformPatchReport.Entry
         var statements: [OpenVEXStatement] = []
         var vexDate = Date(timeIntervalSince1970: 0)
+        /// The platform as it was and what the patch stage made of it (for its evidence when signing).
+        var given: Image
+        var output: PatchOutputBox?
     }
 
     /// One platform of the index: patched when chosen, else (or when it cannot be patched) as it was.
@@ -99,7 +148,7 @@ extension Application.Patch {
         guard chosen else {
             return PlatformDone(
                 entry: entry, image: image,
-                row: .init(platform: platform, outcome: .copied, reason: "not selected by --platform"))
+                row: .init(platform: platform, outcome: .copied, reason: "not selected by --platform"), given: image)
         }
         do {
             let output = try await PatchStage.run(
@@ -112,11 +161,12 @@ extension Application.Patch {
                     report: report),
                 statements: AptPatcher.vexStatements(
                     report, image: output.result.image, osID: output.context.os?.id ?? OSInfo.assumedDpkgID),
-                vexDate: AptPatcher.vexDate(report))
+                vexDate: AptPatcher.vexDate(report), given: image, output: PatchOutputBox(output))
         } catch let e as HardenError where e.code == .unsupported && !strict {
             writeStandardError("harden: warning: \(platform) kept unchanged: \(e.message)\n")
             return PlatformDone(
-                entry: entry, image: image, row: .init(platform: platform, outcome: .kept, reason: e.message))
+                entry: entry, image: image, row: .init(platform: platform, outcome: .kept, reason: e.message),
+                given: image)
         }
     }
 
