@@ -165,17 +165,38 @@ struct MultiPlatformRealTests {
                     dir + "/amd64.json",
                 ], runDir: dir + "/run")
             try #require(ps == 0, "\(po)")
-            let (s, o) = try RuntimeTests.harden(
+            let (ks, ko) = try runProcess(
+                [Peers.cosign2, "generate-key-pair", "--output-key-prefix", dir + "/k"],
+                environment: ["COSIGN_PASSWORD": "pw"])
+            try #require(ks == 0, "\(ko)")
+            let (s, o) = try runProcess(
                 [
-                    "minify", Self.image, "--profile", dir + "/amd64.json", "-o", "oci:\(dir)/out:t", "--seccomp",
-                    dir + "/seccomp.json", "--db", dir + "/none.db",
-                ], runDir: dir + "/run")
+                    hardenBinary, "minify", Self.image, "--profile", dir + "/amd64.json", "-o", "oci:\(dir)/out:t",
+                    "--seccomp", dir + "/seccomp.json", "--db", dir + "/none.db", "--sign-key", dir + "/k.key",
+                ],
+                environment: [
+                    "HARDEN_RUN_DIR": dir + "/run", "HARDEN_CACHE_DIR": RuntimeTests.cacheDirectory,
+                    "COSIGN_PASSWORD": "pw",
+                ])
             try #require(s == 0, "\(o)")
             let input = try PatchScenario.index(inLayout: TestImages.directory + "/multi", tag: "nginx")
             let out = try PatchScenario.index(inLayout: dir + "/out")
             #expect(out.manifests.map { $0.platform?.description } == ["linux/amd64", "linux/arm64"])
             #expect(zip(out.manifests, input.manifests).allSatisfy { $0.digest != $1.digest })
             #expect(o.contains("verification: passed"), "\(o)")
+            // --sign-key: each platform signed by digest with its own SBOM, provenance and report.
+            for (platform, arch) in [("linux/amd64", "amd64"), ("linux/arm64", "arm64")] {
+                let (vs, vo) = try runProcess([
+                    hardenBinary, "verify", "oci:\(dir)/out:t", "--platform", platform, "--key", dir + "/k.pub",
+                    "--type", "cyclonedx", "--type", "slsaprovenance1", "--type", "harden", "--format", "json",
+                ])
+                #expect(vs == 0, "\(platform): \(vo)")
+                let manifest = out.manifests.first { $0.platform?.architecture == arch }?.digest.description ?? "?"
+                #expect(vo.contains("\"digest\" : \"\(manifest)\""), "\(platform): \(vo)")
+            }
+            // And the index itself.
+            let (iv, io) = try runProcess([hardenBinary, "verify", "oci:\(dir)/out:t", "--key", dir + "/k.pub"])
+            #expect(iv == 0, "\(io)")
             let seccomp = try #require(
                 try JSONSerialization.jsonObject(with: Data(try HostFS.readFile(dir + "/seccomp.linux-arm64.json")))
                     as? [String: Any])

@@ -153,15 +153,10 @@ extension Application {
             let anyPlatform = try imageOptions.transport(logger: logger, anyPlatform: true)
             let onePlatform = imageOptions.platform.map { $0 != "all" && !$0.contains(",") } ?? false
             if let index = try await anyPlatform.platformIndex(of: reference), !(key != nil && onePlatform) {
-                guard key == nil, vexOut == nil else {
-                    throw HardenError(
-                        .unsupported,
-                        "\(reference) is a multi-platform image (\(index.platformList)): --sign-key and --vex-out describe one image; give --platform P (the output is then that image)"
-                    )
-                }
                 try await minifyIndex(
-                    index, reference: reference, destination: dest, transport: anyPlatform, profile: runtimeProfile,
-                    options: options, run: run, data: data, logger: logger)
+                    index, reference: reference, destination: dest, transport: anyPlatform,
+                    profile: (runtimeProfile, profileBytes), options: options, run: run, data: data,
+                    signing: key.map { PlatformSigning(key: $0, publish: publish, started: started) }, logger: logger)
                 return
             }
             let img = try await imageOptions.open(reference, logger: logger, progress: global.showProgress)

@@ -9,29 +9,43 @@ import HardenMinify
 import HardenOCI
 import HardenPackages
 import HardenPipeline
+import HardenPolicy
 import HardenProfile
 import HardenRegistry
+import HardenReport
 import HardenRuntime
 import HardenSBOM
 import HardenSystem
+import HardenVulnDB
 import Logging
 
 extension Application.Minify {
+    /// A platform minified: what its evidence is made of when the index is signed.
+    struct Minified {
+        var position: Int
+        var platform: String
+        var given: Image
+        var result: MinifyResult
+        var remediation: (before: [Finding], after: [Finding], vex: [UInt8]?)?
+    }
+
     func minifyIndex(
         _ index: PlatformIndex, reference: ImageReference, destination: ImageReference, transport: ImageTransport,
-        profile runtimeProfile: RuntimeProfile, options: MinifyOptions, run: RunOptions, data: VulnerabilityData,
-        logger: Logger
+        profile: (RuntimeProfile, [UInt8]), options: MinifyOptions, run: RunOptions, data: VulnerabilityData,
+        signing: PlatformSigning?, logger: Logger
     ) async throws {
+        let runtimeProfile = profile.0
         guard index.platforms.contains(where: { $0.digest.description == runtimeProfile.image.manifestDigest }) else {
             throw HardenError(
                 .invalidArgument,
-                "\(profile): a profile of \(runtimeProfile.image.reference) (\(runtimeProfile.image.manifestDigest)), which is not a platform of \(reference) (\(index.platformList)); profile one of its platforms (harden profile --platform P)"
+                "\(self.profile): a profile of \(runtimeProfile.image.reference) (\(runtimeProfile.image.manifestDigest)), which is not a platform of \(reference) (\(index.platformList)); profile one of its platforms (harden profile --platform P)"
             )
         }
         let chosen = Set(try index.selected(imageOptions.platform).map(\.digest))
         var images: [(entry: Descriptor, image: Image)] = []
         var lines: [String] = []
         var failures: [String] = []
+        var minified: [Minified] = []
         for entry in index.platforms {
             let platform = entry.platform?.description ?? "?"
             let image = try await transport.open(reference, entry: entry)
@@ -57,9 +71,23 @@ extension Application.Minify {
                 }
                 platformProfile = mapped
             }
-            let result = try await MinifyStage.run(
+            let before = try data.findings(sbom)
+            var result = try await MinifyStage.run(
                 image, reference: name, sbom: sbom, context: context, profile: platformProfile,
-                findings: try data.findings(sbom), data: data, options: options, run: run, logger: logger)
+                findings: before, data: data, options: options, run: run, logger: logger)
+            var remediation: (before: [Finding], after: [Finding], vex: [UInt8]?)?
+            if let before, let after = try data.findings(result.sbomAfter) {
+                let evidence = try MinifyStage.evidence(
+                    &result, name: "\(destination) (\(platform))", before: before, after: after,
+                    tree: try ImageInspection.inspect(result.image).tree)
+                if let vexOut, let doc = evidence.document {
+                    try HostFS.writeFileAtomically(PlatformOutput.file(vexOut, platform: platform), doc)
+                }
+                remediation = (before, evidence.after, evidence.document)
+            }
+            minified.append(
+                Minified(
+                    position: images.count, platform: platform, given: image, result: result, remediation: remediation))
             try writeSideFiles(result, platform: platform)
             lines.append("== \(platform)\n" + Self.summary(result.report))
             let v = result.report.verification
@@ -74,11 +102,45 @@ extension Application.Minify {
         }
         let written = try await transport.writeIndex(
             images, index: index, to: destination, mountFrom: reference.mountSource(for: destination))
+        if let signing, let digest = written.manifestDigest {
+            try await signMinified(
+                minified, count: images.count, destination: destination, indexDigest: digest, transport: transport,
+                data: data, signing: signing, reference: reference, profile: profile.1, logger: logger)
+        }
         if !global.quiet {
             writeStandardError(
                 "wrote \(written.reference)"
                     + (written.manifestDigest.map { " (\($0), \(images.count) platforms)" } ?? "") + "\n")
         }
+    }
+
+    /// With a key, after the index is written: each minified platform signed by digest with its own evidence (SBOM,
+    /// scan, the remediation's OpenVEX, provenance with the input and the profile, report), then the index.
+    func signMinified(
+        _ minified: [Minified], count: Int, destination: ImageReference, indexDigest: Digest,
+        transport: ImageTransport, data: VulnerabilityData, signing: PlatformSigning, reference: ImageReference,
+        profile: [UInt8], logger: Logger
+    ) async throws {
+        var publish = signing.publish
+        let key = try await signing.key.value()
+        publish.signingKey = key
+        let pinned = try PublishStage.pinned(destination, digest: indexDigest)
+        guard let written = try await transport.platformIndex(of: pinned), written.platforms.count == count else {
+            throw HardenError(.internalError, "\(destination): the index written does not list every platform")
+        }
+        let pipeline = Pipeline(logger: logger, vulnerabilities: data)
+        for m in minified {
+            let subject = written.platforms[m.position]
+            var result = try pipeline.minifyResult(
+                m.result, given: m.given, reference: "\(reference) (\(m.platform))",
+                destination: "\(destination)@\(subject.digest)", started: signing.started, evidence: m.remediation,
+                profile: profile)
+            try await PublishStage.attach(
+                &result, subject: subject, destination: pinned, outputDigest: subject.digest, transport: transport,
+                key: key, options: publish)
+        }
+        try await PublishStage.signIndex(
+            at: destination, digest: indexDigest, transport: transport, key: key, options: publish)
     }
 
     /// --report, --seccomp and --k8s of one platform: beside the path given, named for the platform

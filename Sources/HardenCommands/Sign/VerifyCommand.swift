@@ -43,7 +43,19 @@ extension Application {
             let publicKey = try KeyFiles.verificationKey(key)
             let required = try type.map { try PredicateType(parsing: $0) }
             let reference = try ImageReference.parse(image)
-            let store = try imageOptions.transport(logger: logger).attachments(for: reference)
+            // --platform P on a multi-platform image: that platform's manifest is the subject (its own signature and
+            // attestations), not the index.
+            let transport = try imageOptions.transport(logger: logger, anyPlatform: true)
+            var subject: Descriptor?
+            if let platform = imageOptions.platform, let index = try await transport.platformIndex(of: reference) {
+                let chosen = try index.selected(platform)
+                guard chosen.count == 1 else {
+                    throw HardenError(
+                        .invalidArgument, "--platform \(platform): verify takes one platform of \(index.platformList)")
+                }
+                subject = chosen[0]
+            }
+            let store = try transport.attachments(for: reference, subject: subject)
             let (digest, findings) = try await Signing.withStore(store) { store in
                 let digest = try await store.subjectDigest()
                 return (digest, try await AttachmentVerifier.verify(digest: digest, store: store, key: publicKey))
