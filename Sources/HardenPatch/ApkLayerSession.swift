@@ -119,17 +119,7 @@ final class ApkLayerSession {
     func canonical(_ path: RawPath) -> RawPath { tree.resolveParents(path.normalized) }
 
     func emitDirectoryChain(_ p: RawPath) throws {
-        var chain: [RawPath] = []
-        var q = p.parent
-        while let d = q, !d.isRoot {
-            if tree.nodes[d]?.isDirectory == true || emitted.contains(d) { break }
-            chain.append(d)
-            q = d.parent
-        }
-        for d in chain.reversed() {
-            try writer.tar.append(TarEntry(path: d, type: .directory, mode: 0o755, uid: 0, gid: 0, mtime: mtime))
-            emitted.insert(d)
-        }
+        try writer.writeMissingParents(of: p, tree: tree, emitted: &emitted, mtime: mtime)
     }
 
     /// One new version's data stream into the layer; returns what its installed record lists.

@@ -55,17 +55,7 @@ final class PatchLayerSession {
     func canonical(_ path: RawPath) -> RawPath { tree.resolveParents(path.normalized) }
 
     func emitDirectoryChain(_ p: RawPath) throws {
-        var chain: [RawPath] = []
-        var q = p.parent
-        while let d = q, !d.isRoot {
-            if tree.nodes[d]?.isDirectory == true || emitted.contains(d) { break }
-            chain.append(d)
-            q = d.parent
-        }
-        for d in chain.reversed() {
-            try writer.tar.append(TarEntry(path: d, type: .directory, mode: 0o755, uid: 0, gid: 0, mtime: mtime))
-            emitted.insert(d)
-        }
+        try writer.writeMissingParents(of: p, tree: tree, emitted: &emitted, mtime: mtime)
     }
 
     /// What one package's files left for its database entry.

@@ -9,6 +9,20 @@ import HardenTestSupport
 import Testing
 
 extension SigningTests {
+    /// cosign verifies the tag `out` (the index's own signature); returns the index it names, checked to list the two
+    /// platforms in order.
+    func signedIndex(_ out: String, in dir: String) throws -> Index {
+        let tag = try cosign(
+            Peers.cosign3,
+            ["verify", "--key", "cosign.pub", "--insecure-ignore-tlog=true", "--allow-http-registry", out], in: dir)
+        #expect(tag.status == 0, "\(tag.output)")
+        let (rs, raw) = try runProcess(["skopeo", "inspect", "--raw", "--tls-verify=false", "docker://\(out)"])
+        try #require(rs == 0, "\(raw)")
+        let index = try Index.parse(Array(raw.utf8), source: "index")
+        #expect(index.manifests.map { $0.platform?.description } == ["linux/amd64", "linux/arm64"])
+        return index
+    }
+
     @Test func runOfAnIndexSignsEveryPlatformAndTheIndex() throws {
         try MultiPlatformRealTests.requireIndex()
         try withWorld { w in
@@ -27,15 +41,7 @@ extension SigningTests {
                 ])
             try #require(s == 0, "\(o)")
             // The tag names the index, and the index is signed.
-            let tag = try cosign(
-                Peers.cosign3,
-                ["verify", "--key", "cosign.pub", "--insecure-ignore-tlog=true", "--allow-http-registry", out],
-                in: w.dir)
-            #expect(tag.status == 0, "\(tag.output)")
-            let (rs, raw) = try runProcess(["skopeo", "inspect", "--raw", "--tls-verify=false", "docker://\(out)"])
-            try #require(rs == 0, "\(raw)")
-            let index = try Index.parse(Array(raw.utf8), source: "index")
-            #expect(index.manifests.map { $0.platform?.description } == ["linux/amd64", "linux/arm64"])
+            let index = try signedIndex(out, in: w.dir)
             // Each platform by digest: signed, its five attestations, its own SBOM.
             for (entry, arch) in zip(index.manifests, ["amd64", "arm64"]) {
                 let image = "\(w.host)/harden/nginx-multi@\(entry.digest)"
@@ -103,15 +109,7 @@ extension SigningTests {
                 ],
                 environment: ["COSIGN_PASSWORD": "test-password", "HARDEN_CACHE_DIR": RuntimeTests.cacheDirectory])
             try #require(s == 0, "\(o)")
-            let tag = try cosign(
-                Peers.cosign3,
-                ["verify", "--key", "cosign.pub", "--insecure-ignore-tlog=true", "--allow-http-registry", out],
-                in: w.dir)
-            #expect(tag.status == 0, "\(tag.output)")
-            let (rs, raw) = try runProcess(["skopeo", "inspect", "--raw", "--tls-verify=false", "docker://\(out)"])
-            try #require(rs == 0, "\(raw)")
-            let index = try Index.parse(Array(raw.utf8), source: "index")
-            #expect(index.manifests.map { $0.platform?.description } == ["linux/amd64", "linux/arm64"])
+            let index = try signedIndex(out, in: w.dir)
             for (entry, arch) in zip(index.manifests, ["amd64", "arm64"]) {
                 let image = "\(w.host)/harden/nginx-multi-patched@\(entry.digest)"
                 let v = try cosign(
