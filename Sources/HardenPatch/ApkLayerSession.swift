@@ -150,13 +150,8 @@ final class ApkLayerSession {
                     ApkInstalledFile(
                         kind: .directory, path: relText, uid: entry.uid, gid: entry.gid, mode: entry.mode,
                         checksum: nil))
-                if let r = tree.resolve(rel), tree.nodes[r]?.isDirectory == true { continue }
-                if tree.nodes[target] != nil || emitted.contains(target) { continue }
-                try emitDirectoryChain(target)
-                var d = entry
-                d.path = target
-                try writer.tar.append(d)
-                emitted.insert(target)
+                try writer.writeDirectory(
+                    entry, relative: rel, at: target, tree: tree, emitted: &emitted, mtime: mtime)
                 continue
             }
             try emitDirectoryChain(target)

@@ -1,5 +1,5 @@
-// harden — the directories a patch layer must carry above a path it writes: those neither the image nor the layer
-// already has (each patcher's layer session uses it).
+// harden — the directories a patch layer writes: those above a path that neither the image nor the layer already
+// has, and a package's own directory entries (each patcher's layer session uses them).
 import HardenArchive
 import HardenCore
 import HardenOCI
@@ -19,5 +19,20 @@ extension LayerBlobWriter {
             try tar.append(TarEntry(path: d, type: .directory, mode: 0o755, uid: 0, gid: 0, mtime: mtime))
             emitted.insert(d)
         }
+    }
+
+    /// A package's directory entry, written at `target` (its canonical path) with its parents, unless the image
+    /// already has the directory (possibly through a symlink such as /lib -> usr/lib) or the layer does.
+    func writeDirectory(
+        _ entry: TarEntry, relative: RawPath, at target: RawPath, tree: FileTree, emitted: inout Set<RawPath>,
+        mtime: Int64
+    ) throws {
+        if let r = tree.resolve(relative), tree.nodes[r]?.isDirectory == true { return }
+        if tree.nodes[target] != nil || emitted.contains(target) { return }
+        try writeMissingParents(of: target, tree: tree, emitted: &emitted, mtime: mtime)
+        var d = entry
+        d.path = target
+        try tar.append(d)
+        emitted.insert(target)
     }
 }

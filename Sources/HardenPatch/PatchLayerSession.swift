@@ -103,14 +103,8 @@ final class PatchLayerSession {
             w.listedSet.insert(abs)
             let target = canonical(rel)
             if entry.type == .directory {
-                // A directory the image has, possibly through a symlink (/lib -> usr/lib), is left as it is.
-                if let r = tree.resolve(rel), tree.nodes[r]?.isDirectory == true { continue }
-                if tree.nodes[target] != nil || emitted.contains(target) { continue }
-                try emitDirectoryChain(target)
-                var d = entry
-                d.path = target
-                try writer.tar.append(d)
-                emitted.insert(target)
+                try writer.writeDirectory(
+                    entry, relative: rel, at: target, tree: tree, emitted: &emitted, mtime: mtime)
                 continue
             }
             try emitDirectoryChain(target)
