@@ -78,6 +78,11 @@ func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     }
     _ = GoBinaryCataloger.parse(bytes)
     _ = RpmCataloger.parseHeader(bytes)
+    // rpm repositories: XML events, repomd.xml, primary.xml, .repo files.
+    try? XMLReader.read(bytes, source: "fuzz") { _ in }
+    _ = try? RepoMD.parse(bytes, source: "fuzz")
+    _ = try? RpmRepoPackage.primary(bytes, source: "fuzz")
+    _ = YumRepositories.parse(bytes, file: "fuzz", variables: ["releasever": "9", "basearch": "x86_64"])
     _ = try? RpmBerkeleyDB.values(bytes)
     _ = try? RpmNDB.values(bytes)
     _ = PomXML.parse(bytes)
