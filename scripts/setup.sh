@@ -19,6 +19,9 @@ packages=(
     # SBOM tests: rpm (its read-only BerkeleyDB backend is the oracle) and BerkeleyDB's db5.3_load (writes real
     # BerkeleyDB rpm databases of both byte orders)
     rpm db5.3-util
+    # RPM patching tests: hermetic repositories built by rpmbuild, signed by rpmsign (rpm), indexed by createrepo_c;
+    # dnf --installroot is the oracle of what an upgrade chooses
+    createrepo-c dnf
     # harden-sensor (the entrypoint `harden instrument` adds) is static C built with musl: it runs in any image
     musl-tools
     # release artifacts (scripts/package.sh): dpkg-shlibdeps for the .deb's Depends, lintian to check it

@@ -38,20 +38,46 @@ public enum SignatureCheck {
             try HostFS.writeFileAtomically(dir + "/InRelease", bytes)
             args += ["--output", dir + "/signed", dir + "/InRelease"]
             let (status, output) = try await ChildProcess.run(args, timeout: 60)
-            let lines = output.textLines()
-            let good =
-                lines.contains { $0.hasPrefix("[GNUPG:] GOODSIG") }
-                && lines.contains { $0.hasPrefix("[GNUPG:] VALIDSIG") }
-            let bad = lines.first { l in
-                ["BADSIG", "EXPKEYSIG", "REVKEYSIG", "ERRSIG", "NO_PUBKEY", "EXPSIG"].contains {
-                    l.hasPrefix("[GNUPG:] " + $0)
-                }
-            }
-            guard status.succeeded, good, bad == nil else {
-                let why = bad.map { String($0.dropFirst("[GNUPG:] ".count).prefix(60)) } ?? "no good signature"
-                throw HardenError(.corrupt, "\(source): signature check failed (\(why))")
-            }
+            try checkStatus(status.succeeded, output, source: source)
             return try HostFS.readFile(dir + "/signed", limit: 64 << 20)
+        }
+    }
+
+    /// Checks a detached OpenPGP signature (binary or armoured) over `data` with `gpgv`: repomd.xml.asc, and the
+    /// signature an rpm package carries over its header bytes.
+    public static func verifyDetached(
+        _ signature: [UInt8], data: [UInt8], keyrings: [[UInt8]], source: String
+    ) async throws {
+        guard !keyrings.isEmpty else {
+            throw HardenError(.invalidArgument, "\(source): no trusted keys to verify it with (--keyring FILE)")
+        }
+        let dir = try HostFS.makeTemporaryDirectory(prefix: "harden-gpgv")
+        defer { try? HostFS.removeTree(dir) }
+        var args = ["gpgv", "--homedir", dir, "--status-fd", "1"]
+        for (i, k) in keyrings.enumerated() {
+            let path = "\(dir)/key\(i).gpg"
+            try HostFS.writeFileAtomically(path, try dearmor(k, source: source))
+            args += ["--keyring", path]
+        }
+        try HostFS.writeFileAtomically(dir + "/signature", signature)
+        try HostFS.writeFileAtomically(dir + "/data", data)
+        let (status, output) = try await ChildProcess.run(args + [dir + "/signature", dir + "/data"], timeout: 60)
+        try checkStatus(status.succeeded, output, source: source)
+    }
+
+    /// gpgv's verdict from its status lines: a good and valid signature and no bad one, else an error naming why.
+    static func checkStatus(_ succeeded: Bool, _ output: String, source: String) throws {
+        let lines = output.textLines()
+        let good =
+            lines.contains { $0.hasPrefix("[GNUPG:] GOODSIG") } && lines.contains { $0.hasPrefix("[GNUPG:] VALIDSIG") }
+        let bad = lines.first { l in
+            ["BADSIG", "EXPKEYSIG", "REVKEYSIG", "ERRSIG", "NO_PUBKEY", "EXPSIG"].contains {
+                l.hasPrefix("[GNUPG:] " + $0)
+            }
+        }
+        guard succeeded, good, bad == nil else {
+            let why = bad.map { String($0.dropFirst("[GNUPG:] ".count).prefix(60)) } ?? "no good signature"
+            throw HardenError(.corrupt, "\(source): signature check failed (\(why))")
         }
     }
 

@@ -89,10 +89,48 @@ extension SigningTests {
                     in: w.dir)
                 #expect(v.status == 0, "\(ref): \(v.output)")
             }
+            try attestIndexPlatforms(input, platforms: platforms, world: w)
             let one = try harden(
                 ["sign", "--recursive", "docker://\(w.image)", "--key", w.dir + "/cosign.key", "--tls-verify=false"],
                 ["COSIGN_PASSWORD": "test-password"])
             #expect(one.status == 1 && one.output.contains("this is one image"), "\(one.output)")
+        }
+    }
+
+    /// harden attest of the index `input`: `--platform linux/arm64` attests that platform only; `--recursive` the
+    /// index and both platforms — each verified by cosign (by digest) and by harden verify --platform.
+    func attestIndexPlatforms(_ input: String, platforms: [Descriptor], world w: World) throws {
+        try Data(#"{"note":"reviewed"}"#.utf8).write(to: URL(fileURLWithPath: w.dir + "/note.json"))
+        let attest = { (extra: [String]) in
+            try self.harden(
+                ["attest", "docker://\(input)", "--key", w.dir + "/cosign.key", "--tls-verify=false", "--type", "custom"]
+                    + ["--predicate", w.dir + "/note.json"] + extra, ["COSIGN_PASSWORD": "test-password"])
+        }
+        let arm = try attest(["--platform", "linux/arm64"])
+        try #require(arm.status == 0, "\(arm.output)")
+        #expect(arm.output.components(separatedBy: "attested custom").count - 1 == 1, "\(arm.output)")
+        let verify = { (platform: String) in
+            try self.harden(
+                [
+                    "verify", "docker://\(input)", "--platform", platform, "--key", w.dir + "/cosign.pub",
+                    "--tls-verify=false", "--type", "custom",
+                ])
+        }
+        #expect(try verify("linux/arm64").status == 0)
+        let amd = try verify("linux/amd64")
+        #expect(amd.status == 2 && amd.output.contains("custom attestation"), "\(amd.output)")
+        let all = try attest(["--recursive"])
+        try #require(all.status == 0, "\(all.output)")
+        #expect(all.output.components(separatedBy: "attested custom").count - 1 == 3, "\(all.output)")
+        #expect(try verify("linux/amd64").status == 0)
+        for ref in [input] + platforms.map({ "\(w.host)/harden/multi-in@\($0.digest)" }) {
+            let v = try cosign(
+                Peers.cosign3,
+                [
+                    "verify-attestation", "--key", "cosign.pub", "--type", "custom", "--insecure-ignore-tlog=true",
+                    "--allow-http-registry", ref,
+                ], in: w.dir)
+            #expect(v.status == 0, "\(ref): \(v.output)")
         }
     }
 

@@ -32,6 +32,13 @@ extension Application {
         @Option(name: .long, help: ArgumentHelp("The predicate: a JSON file.", valueName: "FILE"))
         public var predicate: String
 
+        @Flag(
+            name: .long,
+            help:
+                "A multi-platform image: attest the index and every platform's manifest (the same predicate); --platform P attests only those platforms."
+        )
+        public var recursive = false
+
         @Flag(name: .long, help: "Replace the image's attestations of this type instead of adding one more.")
         public var replace = false
 
@@ -49,17 +56,19 @@ extension Application {
                 throw e.prefixed(predicate)
             }
             let reference = try ImageReference.parse(image)
-            let store = try imageOptions.transport(logger: logger).attachments(for: reference)
-            let digest = try await Signing.withStore(store) { store in
+            try await Signing.forEachSubject(
+                of: reference, options: imageOptions, recursive: recursive, verb: "attest", logger: logger
+            ) { store, name in
+                let digest: Digest
                 do {
-                    return try await Attacher.attest(
+                    digest = try await Attacher.attest(
                         store: store, key: key, type: predicateType, predicate: body, scheme: scheme, replace: replace,
                         created: Signing.now())
                 } catch let e as HardenError where e.message.hasPrefix("the \(predicateType) predicate") {
                     throw e.prefixed(predicate)
                 }
+                print("attested \(predicateType) for \(name) \(digest) with key \(key.publicKey.keyID)")
             }
-            print("attested \(predicateType) for \(reference) \(digest) with key \(key.publicKey.keyID)")
         }
     }
 }

@@ -5,6 +5,7 @@ import HardenCore
 import HardenOCI
 import HardenRegistry
 import HardenSign
+import Logging
 
 extension Application {
     public struct Sign: AsyncParsableCommand {
@@ -34,7 +35,7 @@ extension Application {
         @Flag(
             name: .long,
             help:
-                "A multi-platform image: sign the index and every platform's manifest (as cosign sign --recursive)."
+                "A multi-platform image: sign the index and every platform's manifest (as cosign sign --recursive); --platform P signs only those platforms."
         )
         public var recursive = false
 
@@ -44,25 +45,11 @@ extension Application {
             let logger = global.makeLogger()
             let key = try keyOptions.load()
             let reference = try ImageReference.parse(image)
-            let store = try imageOptions.transport(logger: logger).attachments(for: reference)
-            let digest = try await Signing.withStore(store) { store in
-                try await Attacher.sign(store: store, key: key, scheme: scheme, created: Signing.now())
-            }
-            print("signed \(reference) \(digest) with key \(key.publicKey.keyID)")
-            guard recursive else { return }
-            let transport = try imageOptions.transport(logger: logger, anyPlatform: true)
-            guard let index = try await transport.platformIndex(of: reference), index.digest == digest else {
-                throw HardenError(
-                    .invalidArgument,
-                    "\(reference): --recursive signs the platforms of a multi-platform image; this is one image (signed)"
-                )
-            }
-            for entry in index.platforms {
-                let store = try transport.attachments(for: reference, subject: entry)
-                let d = try await Signing.withStore(store) { store in
-                    try await Attacher.sign(store: store, key: key, scheme: scheme, created: Signing.now())
-                }
-                print("signed \(entry.platform?.description ?? "?") \(d)")
+            try await Signing.forEachSubject(
+                of: reference, options: imageOptions, recursive: recursive, verb: "sign", logger: logger
+            ) { store, name in
+                let digest = try await Attacher.sign(store: store, key: key, scheme: scheme, created: Signing.now())
+                print("signed \(name) \(digest) with key \(key.publicKey.keyID)")
             }
         }
     }
@@ -81,6 +68,33 @@ enum Signing {
         let f = ISO8601DateFormatter()
         f.formatOptions = [.withInternetDateTime]
         return f.string(from: Date())
+    }
+
+    /// Runs `body` once per subject of a sign or attest command, with that subject's attachment store and its name
+    /// for messages: the image itself; with `recursive` also every platform of a multi-platform image (as
+    /// `cosign sign --recursive`); with `--platform P[,P…]` on a multi-platform image only those platforms' manifests.
+    static func forEachSubject(
+        of reference: ImageReference, options: ImageOptions, recursive: Bool, verb: String, logger: Logger,
+        _ body: (any AttachmentStore, String) async throws -> Void
+    ) async throws {
+        let transport = try options.transport(logger: logger, anyPlatform: true)
+        let index = try await transport.platformIndex(of: reference)
+        if recursive, index == nil {
+            throw HardenError(
+                .invalidArgument,
+                "\(reference): --recursive \(verb)s the platforms of a multi-platform image; this is one image")
+        }
+        var subjects: [Descriptor?] = [nil]
+        if let index, let wanted = options.platform {
+            subjects = try index.selected(wanted)
+        } else if let index, recursive {
+            subjects += index.platforms
+        }
+        for subject in subjects {
+            let store = try transport.attachments(for: reference, subject: subject)
+            let name = subject.map { "\(reference) \($0.platform?.description ?? "?")" } ?? "\(reference)"
+            try await withStore(store) { try await body($0, name) }
+        }
     }
 
     /// Runs `body` with `store` and closes a registry store's connections afterwards, also on error.
