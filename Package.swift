@@ -133,7 +133,7 @@ let package = Package(
         .target(
             name: "HardenPatch",
             dependencies: [
-                "HardenDpkg", "HardenApk",
+                "HardenDpkg", "HardenApk", "HardenRpm",
                 "HardenPackages",
                 "HardenCore", "HardenSystem", "HardenArchive", "HardenOCI", "HardenSBOM", "HardenVulnDB", "HardenELF",
                 .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto"),
@@ -324,7 +324,7 @@ let package = Package(
         .testTarget(
             name: "HardenPatchTests",
             dependencies: [
-                "HardenDpkg", "HardenApk",
+                "HardenDpkg", "HardenApk", "HardenRpm",
                 "HardenSBOM",
                 "HardenPackages",
                 "HardenPatch", "HardenArchive", "HardenOCI", "HardenSystem", "HardenCore", "HardenTestSupport",

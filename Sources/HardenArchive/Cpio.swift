@@ -42,7 +42,8 @@ public enum Cpio {
                 guard let size = sizeOfFile(index), start <= b.count, size <= b.count - start else {
                     throw HardenError(.corrupt, "\(source): stripped cpio entry for file \(index) does not fit")
                 }
-                out.append(Member(name: nil, fileIndex: index, mode: 0, inode: 0, links: 0, data: start..<(start + size)))
+                out.append(
+                    Member(name: nil, fileIndex: index, mode: 0, inode: 0, links: 0, data: start..<(start + size)))
                 at = pad4(start + size)
                 continue
             }

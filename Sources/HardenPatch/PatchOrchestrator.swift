@@ -39,13 +39,14 @@ public final class Patcher: Sendable {
     let ecosystems: [any PackageEcosystem]
     let patchers: [any PackagePatcher]
 
-    /// `patchers` defaults to every backend harden ships (APT for dpkg, apk).
+    /// `patchers` defaults to every backend harden ships (APT for dpkg, apk, rpm).
     public init(
         logger: Logger = .harden, ecosystems: [any PackageEcosystem] = Ecosystems.standard,
         patchers: [any PackagePatcher]? = nil
     ) {
         self.ecosystems = ecosystems
-        self.patchers = patchers ?? [AptPatcher(logger: logger), ApkPatcher(logger: logger)]
+        self.patchers =
+            patchers ?? [AptPatcher(logger: logger), ApkPatcher(logger: logger), RpmPatcher(logger: logger)]
     }
 
     /// Patches `image`. `findings` are the image's matched vulnerabilities (required unless `options.mode` is all).

@@ -471,9 +471,18 @@ public final class AptPatcher: PackagePatcher {
     /// packages as subcomponents (a multi-platform patch puts every platform's in one document).
     public static func vexStatements(_ report: PatchReport, image: Image, osID: String) -> [OpenVEXStatement] {
         var byVuln: [String: [String]] = [:]
-        let type = report.ecosystem == "apk" ? "apk" : "deb"
+        let type = report.ecosystem.flatMap { ["apk", "rpm"].contains($0) ? $0 : nil } ?? "deb"
         for p in report.packages {
-            for v in p.fixes { byVuln[v, default: []].append("pkg:\(type)/\(osID)/\(p.name)@\(p.to)") }
+            var purl = "pkg:\(type)/\(osID)/\(p.name)@\(p.to)"
+            if type == "rpm" {
+                // rpm's purl: version-release, the epoch and architecture as qualifiers.
+                let (epoch, vr) =
+                    p.to.firstIndex(of: ":").map { (String(p.to[..<$0]), String(p.to[p.to.index(after: $0)...])) } ?? (
+                        nil, p.to
+                    )
+                purl = "pkg:rpm/\(osID)/\(p.name)@\(vr)?arch=\(p.architecture)" + (epoch.map { "&epoch=\($0)" } ?? "")
+            }
+            for v in p.fixes { byVuln[v, default: []].append(purl) }
         }
         let product = OpenVEX.imageProduct(name: report.image, digest: image.manifestDigest.description)
         return byVuln.keys.sorted().map { v in

@@ -50,6 +50,22 @@ public enum RpmDatabaseWriter {
         return rows
     }
 
+    /// Every package of an `rpmdb.sqlite` with its number (`hnum`), in number order.
+    public static func headers(_ bytes: [UInt8], source: String) throws -> [(hnum: Int64, blob: [UInt8])] {
+        let dir = try HostFS.makeTemporaryDirectory(prefix: "harden-rpmdb")
+        defer { try? HostFS.removeTree(dir) }
+        try HostFS.writeFileAtomically(dir + "/rpmdb.sqlite", bytes)
+        do {
+            let db = try SQLiteDatabase(path: dir + "/rpmdb.sqlite", readOnly: true)
+            return try db.query("SELECT hnum, blob FROM Packages ORDER BY hnum").compactMap { row in
+                guard row.count == 2, let hnum = row[0].int, let blob = row[1].bytes, !blob.isEmpty else { return nil }
+                return (hnum, blob)
+            }
+        } catch {
+            throw HardenError(.corrupt, "\(source): not an rpm SQLite database (\(error))")
+        }
+    }
+
     /// The database `bytes` with the packages numbered `removing` taken out and `adding` (installed headers) put in.
     public static func update(_ bytes: [UInt8], removing: [Int64], adding: [RpmHeader]) throws -> [UInt8] {
         let dir = try HostFS.makeTemporaryDirectory(prefix: "harden-rpmdb")

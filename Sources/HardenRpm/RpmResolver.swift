@@ -150,8 +150,9 @@ public struct RpmResolver: Sendable {
     /// repository package providing it.
     func provider(for r: RpmRelation, world: World, neededBy: String) throws -> String {
         let providers = byName.values.flatMap { $0 }.filter { p, _ in
-            p.provides.contains { Self.matches(provided: $0, r) } || p.files.contains(r.name) || p.name == r.name
-                && Self.matches(provided: .init(name: p.name, evr: p.evr), r)
+            p.provides.contains { Self.matches(provided: $0, r) } || p.files.contains(r.name)
+                || p.name == r.name
+                    && Self.matches(provided: .init(name: p.name, evr: p.evr), r)
         }
         if let up = providers.first(where: { installedByName[$0.0.name] != nil }) { return up.0.name }
         guard let best = providers.max(by: { Self.versions.compare($0.0.evr, $1.0.evr) < 0 }) else {
@@ -180,7 +181,7 @@ public struct RpmResolver: Sendable {
         }
     }
 
-    static func compareEVR(_ a: String, _ b: String) -> Int {
+    public static func compareEVR(_ a: String, _ b: String) -> Int {
         let hasRelease = { (s: String) in s.split(separator: ":").last?.contains("-") ?? false }
         if hasRelease(a) && hasRelease(b) { return versions.compare(a, b) }
         func strip(_ s: String) -> String {

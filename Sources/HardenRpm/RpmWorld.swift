@@ -37,12 +37,16 @@ struct World {
 
     /// Refuses a plan where a package conflicts with another one left installed or planned.
     func checkConflicts() throws {
-        let all: [(String, [RpmRelation])] = kept.map { ($0.name, $0.conflicts) } + planned.map { ($0.name, $0.conflicts) }
+        let all: [(String, [RpmRelation])] =
+            kept.map { ($0.name, $0.conflicts) } + planned.map { ($0.name, $0.conflicts) }
         for (name, conflicts) in all {
-            for c in conflicts where (provides[c.name] ?? []).contains(where: { RpmResolver.matches(provided: $0, c) }) {
+            for c in conflicts where (provides[c.name] ?? []).contains(where: { RpmResolver.matches(provided: $0, c) })
+            {
                 // A package never conflicts with itself.
                 if c.name == name { continue }
-                throw HardenError(.unsupported, "\(name) conflicts with \(RpmResolver.describe(c)), which the upgrade leaves installed")
+                throw HardenError(
+                    .unsupported,
+                    "\(name) conflicts with \(RpmResolver.describe(c)), which the upgrade leaves installed")
             }
         }
     }

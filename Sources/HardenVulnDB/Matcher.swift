@@ -93,6 +93,22 @@ public struct Matcher {
         var description: String
     }
 
+    /// The OSV ecosystem of an RPM-based OS (os-release ID, then ID_LIKE), nil when OSV has none for it.
+    static func rpmEcosystem(_ os: OSInfo?) -> String? {
+        for id in [os?.id].compactMap({ $0 }) + (os?.idLike ?? []) {
+            switch id {
+            case "rocky": return "Rocky Linux"
+            case "almalinux": return "AlmaLinux"
+            case "rhel", "centos": return "Red Hat"
+            case "opensuse-leap", "opensuse-tumbleweed", "opensuse": return "openSUSE"
+            case "sles", "suse": return "SUSE"
+            case "mageia": return "Mageia"
+            default: continue
+            }
+        }
+        return nil
+    }
+
     static func query(for p: SoftwarePackage, os: OSInfo?) -> Query? {
         switch p.type {
         case .deb:
@@ -136,7 +152,13 @@ public struct Matcher {
                 ecosystem: "Maven", name: "\(group):\(p.name)", version: p.version, releases: nil,
                 description: "Maven \(group):\(p.name) \(p.version)")
         case .rpm:
-            return nil  // no RPM vendor feed is imported yet
+            // OSV's RPM distributions: the binary package's name and EVR, within the image's major release.
+            guard let osv = rpmEcosystem(os) else { return nil }
+            let major = os?.versionID.map { String($0.prefix { $0 != "." }) }
+            return Query(
+                ecosystem: osv.lowercased(), name: p.name, version: p.version,
+                releases: osv == "Red Hat" ? nil : major.map { [$0] },
+                description: "\(osv) \(major ?? "?") \(p.name) \(p.version)")
         case .rustCrate:
             guard p.ownedBy == nil else { return nil }
             return Query(
@@ -221,9 +243,12 @@ public struct Matcher {
         var aliasCache: [String: [String]] = [:]
         for p in sbom.packages {
             for q in Self.queries(for: p, os: sbom.os) {
-                let comparator = Comparators.forEcosystem(
-                    q.ecosystem == "debian" || q.ecosystem == "ubuntu"
-                        ? "Debian" : (q.ecosystem == "alpine" ? "Alpine" : q.ecosystem))
+                let comparator =
+                    p.type == .rpm
+                    ? RpmVersion()
+                    : Comparators.forEcosystem(
+                        q.ecosystem == "debian" || q.ecosystem == "ubuntu"
+                            ? "Debian" : (q.ecosystem == "alpine" ? "Alpine" : q.ecosystem))
                 for row in try database.affected(ecosystem: q.ecosystem, package: q.name) {
                     if let releases = q.releases, let r = row.package.release, !releases.contains(r) { continue }
                     guard Self.isAffected(q.version, row.package, comparator: comparator) else { continue }

@@ -103,7 +103,10 @@ extension SigningTests {
         try Data(#"{"note":"reviewed"}"#.utf8).write(to: URL(fileURLWithPath: w.dir + "/note.json"))
         let attest = { (extra: [String]) in
             try self.harden(
-                ["attest", "docker://\(input)", "--key", w.dir + "/cosign.key", "--tls-verify=false", "--type", "custom"]
+                [
+                    "attest", "docker://\(input)", "--key", w.dir + "/cosign.key", "--tls-verify=false", "--type",
+                    "custom",
+                ]
                     + ["--predicate", w.dir + "/note.json"] + extra, ["COSIGN_PASSWORD": "test-password"])
         }
         let arm = try attest(["--platform", "linux/arm64"])
