@@ -199,6 +199,28 @@ enum RpmScenario {
         return (repo, "oci:\(dir)/img:t", dir + "/db.sqlite")
     }
 
+    /// What `dnf upgrade` would do on the image's root (the fixture's tree, its database at rpm's path for Debian's
+    /// librpm): `name version` of each package it would upgrade or install.
+    static func dnfUpgrade(_ dir: String, _ names: [String]) throws -> [String] {
+        let root = dir + "/root"
+        if !HostFS.exists(root + "/root/.rpmdb") {
+            try HostFS.makeDirectories(root + "/root")
+            try #require(Foundation.symlink("../var/lib/rpm", root + "/root/.rpmdb") == 0)
+        }
+        let (s, o) = try runProcess(
+            [
+                "dnf", "--installroot", root, "--releasever", "9", "--setopt=reposdir=\(root)/etc/yum.repos.d",
+                "--setopt=cachedir=\(dir)/dnf-cache", "--nogpgcheck", "--assumeno", "upgrade",
+            ] + names)
+        _ = s  // --assumeno exits 1 after printing the transaction
+        var out: [String] = []
+        for line in o.split(separator: "\n") where line.hasPrefix(" ") {
+            let f = line.split(separator: " ")
+            if f.count >= 4, ["x86_64", "noarch"].contains(f[1]) { out.append("\(f[0]) \(f[2])") }
+        }
+        return out.sorted()
+    }
+
     /// Every index row of an rpm database as `package table key idx` (Installtid, the install time, left out).
     static func indexRows(_ db: String) throws -> [String] {
         var out: [String] = []
@@ -237,6 +259,8 @@ struct RpmPatchTests {
                 "\($0["name"]!) \($0["from"] as? String ?? "-")→\($0["to"]!)"
             }
             #expect(packages == ["hello 1.0-1→1.1-1", "libhello 1.0-1→1.1-1", "libnew -→2.0-1"])
+            // dnf, given the same image root and repository, chooses the same transaction.
+            #expect(try RpmScenario.dnfUpgrade(dir, ["hello"]) == ["hello 1.1-1", "libhello 1.1-1", "libnew 2.0-1"])
             let hello = (report["packages"] as! [[String: Any]]).first { $0["name"] as? String == "hello" }
             #expect(hello?["fixes"] as? [String] == ["CVE-2099-0101"])
             #expect((hello?["scriptsNotRun"] as? [String])?.contains("%post") == true)
