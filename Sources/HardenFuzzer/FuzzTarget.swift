@@ -84,6 +84,19 @@ func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     _ = try? RpmRepoPackage.primary(bytes, source: "fuzz")
     _ = YumRepositories.parse(bytes, file: "fuzz", variables: ["releasever": "9", "basearch": "x86_64"])
     _ = try? RpmBerkeleyDB.values(bytes)
+    // .rpm packages (lead, headers, digests, payload, cpio, the header's files and dependencies) and rich dependencies.
+    if let rpm = try? RpmPackageFile.read(bytes, name: "fuzz.rpm") {
+        try? rpm.verifyDigests()
+        let files = rpm.header.files
+        _ = (rpm.header.provides, rpm.header.requires, rpm.header.obsoletes, rpm.header.conflicts)
+        if let archive = try? rpm.archive(limit: 1 << 22) {
+            _ = try? Cpio.members(archive, source: "fuzz") { i in i < files.count ? Int(files[i].size) : nil }
+        }
+        _ = rpm.installedHeader(time: 1, color: 3, fileStates: files.map { _ in 0 })
+    }
+    _ = try? Cpio.members(bytes, source: "fuzz") { _ in 16 }
+    if let (h, _) = try? RpmHeader.parse(bytes, source: "fuzz") { _ = (h.blob, RpmDatabaseWriter.indexRows(h)) }
+    _ = try? RichDependency.parse(text)
     _ = try? RpmNDB.values(bytes)
     _ = PomXML.parse(bytes)
     _ = try? SBOMDocument.parse(bytes, path: "fuzz")

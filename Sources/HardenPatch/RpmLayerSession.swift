@@ -255,7 +255,7 @@ final class RpmLayerSession {
 
 /// File capabilities as rpm's header writes them (`cap_net_raw,cap_net_admin=ep`, `cap_setuid+ep`) turned into the
 /// `security.capability` extended attribute the kernel reads (VFS_CAP_REVISION_2).
-enum FileCapabilities {
+public enum FileCapabilities {
     static let names = [
         "chown", "dac_override", "dac_read_search", "fowner", "fsetid", "kill", "setgid", "setuid", "setpcap",
         "linux_immutable", "net_bind_service", "net_broadcast", "net_admin", "net_raw", "ipc_lock", "ipc_owner",
@@ -265,7 +265,7 @@ enum FileCapabilities {
         "checkpoint_restore",
     ]
 
-    static func vfsData(_ text: String, source: String) throws -> [UInt8] {
+    public static func vfsData(_ text: String, source: String) throws -> [UInt8] {
         var permitted: UInt64 = 0, inheritable: UInt64 = 0, effective = false
         for clause in text.split(separator: " ") {
             guard let op = clause.firstIndex(where: { "=+-".contains($0) }) else {

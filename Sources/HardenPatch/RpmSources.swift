@@ -127,7 +127,7 @@ extension RpmPatcher {
         return (out, files)
     }
 
-    static func replacingHost(_ url: String, with mirror: String) -> String {
+    public static func replacingHost(_ url: String, with mirror: String) -> String {
         guard let scheme = url.range(of: "://") else { return url }
         let afterHost = url[scheme.upperBound...].firstIndex(of: "/").map { String(url[$0...]) } ?? ""
         var m = mirror
@@ -173,8 +173,14 @@ extension RpmPatcher {
     ) async throws -> RpmFetchedRepository {
         let keys = try await keys(repo, setup: setup, client: client)
         var bases = repo.baseURLs
-        if bases.isEmpty, let list = repo.mirrorlist ?? repo.metalink {
-            bases = try await mirrors(list, client: client)
+        var metalinkHashes: [String]?
+        if bases.isEmpty, let list = repo.metalink ?? repo.mirrorlist {
+            let text = String(decoding: try await client.get(list, limit: 4 << 20), as: UTF8.self)
+            bases = try mirrors(text, source: list)
+            if repo.metalink != nil {
+                let h = Self.metalinkHashes(text)
+                metalinkHashes = h.isEmpty ? nil : h
+            }
         }
         var lastError: any Error = HardenError(.notFound, "repository \(repo.id) (\(repo.file)) has no baseurl")
         for raw in bases {
@@ -185,6 +191,15 @@ extension RpmPatcher {
             do { bytes = try await client.get(url, limit: 16 << 20) } catch {
                 lastError = error
                 continue
+            }
+            if let hashes = metalinkHashes {
+                // The metalink names repomd.xml's current (and recent alternate) SHA-256: a mirror must serve one.
+                let got = Digest.sha256(of: bytes).encoded
+                guard hashes.contains(got) else {
+                    lastError = HardenError(
+                        .corrupt, "\(url): SHA-256 \(got) is not one the metalink \(repo.metalink ?? "") lists")
+                    continue
+                }
             }
             if repo.repoGPGCheck {
                 let signature = try await client.get(url + ".asc", limit: 1 << 20)
@@ -208,8 +223,7 @@ extension RpmPatcher {
     }
 
     /// The base URLs of a mirrorlist (one per line) or a metalink (`<url>` elements ending in repodata/repomd.xml).
-    static func mirrors(_ url: String, client: AptClient) async throws -> [String] {
-        let text = String(decoding: try await client.get(url, limit: 4 << 20), as: UTF8.self)
+    public static func mirrors(_ text: String, source url: String) throws -> [String] {
         var out: [String] = []
         for line in text.textLines() {
             var l = line.trimming(" \t\r")
@@ -221,6 +235,19 @@ extension RpmPatcher {
             out.append(l)
         }
         guard !out.isEmpty else { throw HardenError(.notFound, "\(url) lists no mirror") }
+        return out
+    }
+
+    /// Every `<hash type="sha256">` of a metalink (repomd.xml's, and its alternates').
+    public static func metalinkHashes(_ text: String) -> [String] {
+        var out: [String] = []
+        var rest = Substring(text)
+        while let open = rest.range(of: "type=\"sha256\">") {
+            let after = rest[open.upperBound...]
+            guard let close = after.firstIndex(of: "<") else { break }
+            out.append(after[..<close].trimming(" \t\r\n").lowercased())
+            rest = after[close...]
+        }
         return out
     }
 

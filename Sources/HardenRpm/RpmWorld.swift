@@ -53,13 +53,13 @@ struct World {
 }
 
 /// rpm's boolean dependencies: `(A and B)`, `or`, `if … else …`, `unless … else …`, `with`, `without`.
-indirect enum RichDependency {
+public indirect enum RichDependency: Sendable {
     case plain(RpmRelation)
     case and([RichDependency]), or([RichDependency])
     case conditional(RichDependency, condition: RichDependency, otherwise: RichDependency?, negated: Bool)
     case with(RichDependency, RichDependency), without(RichDependency, RichDependency)
 
-    static func parse(_ text: String) throws -> RichDependency {
+    public static func parse(_ text: String) throws -> RichDependency {
         var tokens = tokenize(text)[...]
         let d = try expression(&tokens)
         guard tokens.isEmpty else { throw HardenError(.corrupt, "rich dependency \(text): trailing \(tokens.first!)") }

@@ -269,6 +269,22 @@ struct RpmPatchTests {
             let vex = String(decoding: try HostFS.readFile(dir + "/vex.json"), as: UTF8.self)
             #expect(vex.contains("pkg:rpm/rocky/hello@1.1-1?arch=x86_64"))
 
+            // The file capability rpm set from %caps is in the layer, byte for byte.
+            let (cs, caps) = try runProcess([
+                "python3", "-c",
+                """
+                import json, os, sys, tarfile
+                d = sys.argv[1]
+                def blob(x): return d + "/out/blobs/sha256/" + x.split(":")[1]
+                m = json.load(open(blob(json.load(open(d + "/out/index.json"))["manifests"][0]["digest"])))
+                t = tarfile.open(blob(m["layers"][-1]["digest"]))
+                got = t.getmember("usr/bin/ping-hello").pax_headers.get("SCHILY.xattr.security.capability", "")
+                want = os.getxattr(d + "/root/usr/bin/ping-hello", "security.capability")
+                print(got.encode("latin-1") == want and len(want) == 20)
+                """, dir,
+            ])
+            #expect(cs == 0 && caps.hasPrefix("True"), "\(caps)")
+
             let out = try PatchScenario.rootfs(dir, "oci:\(dir)/out:t", "rootfs")
             #expect(PatchScenario.text(out + "/usr/bin/hello") == "hello v1.1\n")
             #expect(PatchScenario.text(out + "/usr/lib64/libnew.so.2") == "libnew\n")
