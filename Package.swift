@@ -77,6 +77,7 @@ let package = Package(
             name: "HardenRpm",
             dependencies: [
                 "HardenCore", "HardenArchive", "HardenOCI", "HardenSystem", "HardenPackages", "HardenSQLite",
+                .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: swiftSettings),
         // Keys, cosign's formats (simple signing, DSSE, in-toto), attaching and verifying signatures/attestations.

@@ -97,6 +97,8 @@ func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     _ = try? Cpio.members(bytes, source: "fuzz") { _ in 16 }
     if let (h, _) = try? RpmHeader.parse(bytes, source: "fuzz") { _ = (h.blob, RpmDatabaseWriter.indexRows(h)) }
     _ = try? RichDependency.parse(text)
+    _ = try? RpmModuleMetadata.parse(bytes, source: "fuzz")
+    _ = RpmModuleMetadata.states([bytes])
     _ = try? RpmNDB.values(bytes)
     _ = PomXML.parse(bytes)
     _ = try? SBOMDocument.parse(bytes, path: "fuzz")

@@ -70,7 +70,16 @@ final class RpmLayerSession {
         return PatchLayerResult(
             descriptor: Descriptor(mediaType: MediaType.ociLayer(.gzip), digest: digest, size: size), diffID: diffID,
             bytesAdded: session.bytesAdded, conffilesKept: session.conffilesKept, whiteouts: session.whiteouts,
-            scripts: scripts, ldconfig: ldconfig, caCertificates: nil, notes: session.notes)
+            scripts: scripts, ldconfig: ldconfig, caCertificates: Self.caTrust(plan), notes: session.notes)
+    }
+
+    /// What happened to the extracted trust bundles: `update-ca-trust` (ca-certificates' %posttrans) is not run, so
+    /// when the certificates change /etc/pki/ca-trust/extracted keeps the old bundles, and the report says so.
+    static func caTrust(_ plan: [RpmPlanned]) -> String? {
+        guard plan.contains(where: { $0.package.name == "ca-certificates" || $0.package.name == "p11-kit-trust" })
+        else { return nil }
+        return "not run: update-ca-trust was not run, so /etc/pki/ca-trust/extracted/ still holds the bundles of the "
+            + "old certificates (run update-ca-trust in a later build step)"
     }
 
     /// rpm's `%_transaction_color` of the platforms with 32- and 64-bit multilib (3), else 0.

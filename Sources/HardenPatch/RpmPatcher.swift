@@ -35,6 +35,8 @@ public final class RpmPatcher: PackagePatcher {
         var groups: [String: UInt32]
         /// dnf's `tsflags=nodocs`: documentation files are not installed.
         var noDocs: Bool
+        /// /etc/dnf/modules.d: each module's stream and state.
+        var moduleStates: [String: (stream: String?, state: String)]
     }
 
     public func patch(_ request: PatchRequest, progress: @escaping (String) -> Void) async throws -> PatchResult {

@@ -19,6 +19,8 @@ struct RpmFetchedRepository: Sendable {
     var revision: String?
     var packages: [RpmRepoPackage]
     var keys: [[UInt8]]
+    /// modules.yaml, when the repository has modular content.
+    var modules: RpmModuleMetadata?
 }
 
 extension RpmPatcher {
@@ -83,7 +85,9 @@ extension RpmPatcher {
             users: accounts(files["etc/passwd"]), groups: accounts(files["etc/group"]),
             noDocs: dnfConf.textLines().contains {
                 $0.replacingOccurrences(of: " ", with: "").hasPrefix("tsflags=") && $0.contains("nodocs")
-            })
+            },
+            moduleStates: RpmModuleMetadata.states(
+                files.filter { $0.key.hasPrefix("etc/dnf/modules.d/") }.sorted { $0.key < $1.key }.map(\.value)))
     }
 
     /// The enabled repositories of the image's `.repo` files (hosts replaced by `mirror`), and the other
@@ -92,6 +96,10 @@ extension RpmPatcher {
         _ context: CatalogContext, image: Image, arch: String, mirror: String?
     ) throws -> ([YumRepository], [String: [UInt8]]) {
         var wanted = ["etc/passwd", "etc/group", "etc/dnf/dnf.conf", "etc/yum.conf"]
+        for child in context.tree.children(of: RawPath("etc/dnf/modules.d"))
+        where child.lastComponent.suffix(7) == Array(".module".utf8) {
+            wanted.append(String(decoding: child.bytes, as: UTF8.self))
+        }
         var repoFiles: [String] = []
         for dir in repoDirectories {
             for child in context.tree.children(of: RawPath(dir))
@@ -145,12 +153,20 @@ extension RpmPatcher {
         return out
     }
 
-    /// Every enabled repository's metadata, verified, in configuration order.
+    /// Every enabled repository's metadata, verified, in configuration order, filtered as dnf filters modular
+    /// content (the streams of every repository's modules.yaml against the image's module states).
     static func fetchRepositories(_ setup: Setup, client: AptClient) async throws -> [RpmFetchedRepository] {
         var out: [RpmFetchedRepository] = []
         for repo in setup.repositories {
             out.append(try await fetchRepository(repo, setup: setup, client: client))
         }
+        var modules = RpmModuleMetadata()
+        for m in out.compactMap(\.modules) {
+            modules.streams += m.streams
+            modules.defaults.merge(m.defaults) { a, _ in a }
+        }
+        let active = modules.activeStreams(states: setup.moduleStates)
+        for i in out.indices { out[i].packages = modules.filter(out[i].packages, active: active) }
         return out
     }
 
@@ -215,9 +231,17 @@ extension RpmPatcher {
                 compressed, type: primary.checksumType, want: primary.checksum, size: primary.size,
                 source: base + "/" + primary.location)
             let xml = try decompress(compressed, name: base + "/" + primary.location)
+            var modules: RpmModuleMetadata?
+            if let m = repomd.entries["modules"] {
+                let url = base + "/" + m.location
+                let bytes = try await client.get(url, limit: Int(m.size ?? (1 << 30)) + 1)
+                try checkSum(bytes, type: m.checksumType, want: m.checksum, size: m.size, source: url)
+                modules = try RpmModuleMetadata.parse(try decompress(bytes, name: url), source: url)
+            }
             return RpmFetchedRepository(
                 repository: repo, base: base, revision: repomd.revision,
-                packages: try RpmRepoPackage.primary(xml, source: base + "/" + primary.location), keys: keys)
+                packages: try RpmRepoPackage.primary(xml, source: base + "/" + primary.location), keys: keys,
+                modules: modules)
         }
         throw lastError
     }
@@ -279,7 +303,11 @@ extension RpmPatcher {
         if bytes.starts(with: [0x28, 0xb5, 0x2f, 0xfd]) {
             return try ZstdReader(source, name: name).readAll(limit: limit, name: name)
         }
-        if bytes.starts(with: Array("<?xml".utf8)) || bytes.starts(with: Array("<metadata".utf8)) { return bytes }
+        if bytes.starts(with: Array("<?xml".utf8)) || bytes.starts(with: Array("<metadata".utf8))
+            || bytes.starts(with: Array("---".utf8))
+        {
+            return bytes
+        }
         throw HardenError(.unsupported, "\(name): not gzip, xz, zstd or plain XML")
     }
 

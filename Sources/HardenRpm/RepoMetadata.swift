@@ -113,6 +113,22 @@ public struct RpmRepoPackage: Sendable, Equatable {
     /// The files primary.xml lists (createrepo keeps /etc, */bin/*, /usr/lib/sendmail: what dependencies name).
     public var files: [String] = []
 
+    public init(
+        name: String, arch: String, epoch: String, version: String, release: String, checksumType: String,
+        checksum: String, location: String, size: Int64, sourceRPM: String? = nil
+    ) {
+        self.name = name
+        self.arch = arch
+        self.epoch = epoch
+        self.version = version
+        self.release = release
+        self.checksumType = checksumType
+        self.checksum = checksum
+        self.location = location
+        self.size = size
+        self.sourceRPM = sourceRPM
+    }
+
     /// `[epoch:]version-release`, as rpm compares them.
     public var evr: String { (epoch == "0" || epoch.isEmpty ? "" : epoch + ":") + version + "-" + release }
     public var nevra: String { "\(name)-\(evr).\(arch)" }

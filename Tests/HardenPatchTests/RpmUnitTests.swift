@@ -61,3 +61,62 @@ struct RpmUnitTests {
                 == "http://m.local/pub/rocky/9/BaseOS/x86_64/os/")
     }
 }
+
+struct RpmModuleTests {
+    static let yaml = """
+        ---
+        document: modulemd
+        version: 2
+        data:
+          name: nodejs
+          stream: "18"
+          version: 9010020221009
+          artifacts:
+            rpms:
+            - nodejs-1:18.14.2-2.module+el9.1.0+123.x86_64
+        ---
+        document: modulemd
+        version: 2
+        data:
+          name: nodejs
+          stream: "20"
+          artifacts:
+            rpms:
+            - nodejs-1:20.9.0-1.module+el9.3.0+456.x86_64
+        ---
+        document: modulemd-defaults
+        version: 1
+        data:
+          module: nodejs
+          stream: "18"
+        ...
+        """
+
+    static func pkg(_ name: String, _ epoch: String, _ version: String, _ release: String) -> RpmRepoPackage {
+        RpmRepoPackage(
+            name: name, arch: "x86_64", epoch: epoch, version: version, release: release, checksumType: "sha256",
+            checksum: "", location: "", size: 0)
+    }
+
+    @Test func modularPackagesAreOfferedOnlyFromActiveStreamsAndHideTheirNonModularNamesakes() throws {
+        let m = try RpmModuleMetadata.parse(Array(Self.yaml.utf8), source: "modules.yaml")
+        #expect(m.streams.map { "\($0.name):\($0.stream)" } == ["nodejs:18", "nodejs:20"])
+        #expect(m.defaults == ["nodejs": "18"])
+        let packages = [
+            Self.pkg("nodejs", "1", "18.14.2", "2.module+el9.1.0+123"),
+            Self.pkg("nodejs", "1", "20.9.0", "1.module+el9.3.0+456"),
+            Self.pkg("nodejs", "1", "16.0.0", "1.el9"),  // non-modular namesake
+            Self.pkg("bash", "0", "5.1.8", "9.el9"),
+        ]
+        func offered(_ states: [String: (stream: String?, state: String)]) -> [String] {
+            m.filter(packages, active: m.activeStreams(states: states)).map { "\($0.name)-\($0.version)" }
+        }
+        // No state: the default stream is active.
+        #expect(offered([:]) == ["nodejs-18.14.2", "bash-5.1.8"])
+        let enabled20 = RpmModuleMetadata.states([Array("[nodejs]\nname=nodejs\nstream=20\nstate=enabled\n".utf8)])
+        #expect(offered(enabled20) == ["nodejs-20.9.0", "bash-5.1.8"])
+        let disabled = RpmModuleMetadata.states([Array("[nodejs]\nname=nodejs\nstream=\nstate=disabled\n".utf8)])
+        #expect(offered(disabled) == ["nodejs-16.0.0", "bash-5.1.8"])
+        #expect(throws: HardenError.self) { try RpmModuleMetadata.parse(Array("{ [ broken".utf8), source: "m") }
+    }
+}
