@@ -30,16 +30,6 @@ ours=$(echo "$e - $s" | bc -l)
 read -r pkgs ours_layer < <(python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print(len(r['packages']), r['layer']['size'])" "$WORK/report.json")
 [ "$pkgs" = "$NUP" ] || { echo "bench: harden upgraded $pkgs packages, expected $NUP" >&2; exit 1; }
 
-# last_layer LAYOUT TAG: the size of the last layer of TAG.
-last_layer() {
-    python3 - "$1" "$2" <<'PY'
-import json, sys
-root, tag = sys.argv[1], sys.argv[2]
-m = next(d for d in json.load(open(root + "/index.json"))["manifests"]
-         if d.get("annotations", {}).get("org.opencontainers.image.ref.name") == tag)
-print(json.load(open(root + "/blobs/sha256/" + m["digest"].split(":")[1]))["layers"][-1]["size"])
-PY
-}
 
 # The naive path, cold: unpack, fetch and extract the new packages, repack.
 skopeo copy -q "oci:$WORK/fx/image:t" "oci:$WORK/naive:t"

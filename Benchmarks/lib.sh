@@ -64,3 +64,14 @@ YAML
     REG=$!
     for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$PORT/v2/" && return; sleep 0.1; done
 }
+
+# last_layer LAYOUT TAG: the size of the last layer of TAG in an OCI layout.
+last_layer() {
+    python3 - "$1" "$2" <<'PY'
+import json, sys
+root, tag = sys.argv[1], sys.argv[2]
+m = next(d for d in json.load(open(root + "/index.json"))["manifests"]
+         if d.get("annotations", {}).get("org.opencontainers.image.ref.name") == tag)
+print(json.load(open(root + "/blobs/sha256/" + m["digest"].split(":")[1]))["layers"][-1]["size"])
+PY
+}

@@ -81,15 +81,6 @@ read -r pkgs ours_layer < <(python3 -c "import json,sys; r=json.load(open(sys.ar
 "$BIN" convert "oci:$WORK/ours:t" "dir:$WORK/ours-root" >/dev/null
 rpm --root "$WORK/ours-root" --dbpath /var/lib/rpm -Va >/dev/null || { echo "bench: rpm -Va fails on harden's result" >&2; exit 1; }
 
-last_layer() {
-    python3 - "$1" "$2" <<'PY'
-import json, sys
-root, tag = sys.argv[1], sys.argv[2]
-m = next(d for d in json.load(open(root + "/index.json"))["manifests"]
-         if d.get("annotations", {}).get("org.opencontainers.image.ref.name") == tag)
-print(json.load(open(root + "/blobs/sha256/" + m["digest"].split(":")[1]))["layers"][-1]["size"])
-PY
-}
 
 # dnf's path, cold: unpack, dnf upgrade in the root (Debian's librpm looks for the database at /root/.rpmdb), repack.
 skopeo copy -q "oci:$WORK/fx:t" "oci:$WORK/dnf:t"

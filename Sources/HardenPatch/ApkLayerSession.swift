@@ -215,12 +215,7 @@ final class ApkLayerSession {
         for old in (planned.installed.map(ApkDatabaseWriter.files) ?? []).map(\.path) where !listed.contains(old) {
             if owners[old, default: []].contains(where: { $0 != planned.record.name }) { continue }
             let t = canonical(RawPath(String(old.dropFirst())))
-            guard let node = tree.nodes[t], !node.isDirectory, !emitted.contains(t), let parent = t.parent else {
-                continue
-            }
-            let wh = parent.appending(Array(".wh.".utf8) + t.lastComponent)
-            try writer.tar.append(TarEntry(path: wh, type: .regular, mode: 0o644, uid: 0, gid: 0, mtime: mtime))
-            emitted.insert(wh)
+            guard try writer.writeWhiteout(for: t, tree: tree, emitted: &emitted, mtime: mtime) else { continue }
             whiteouts.append(old)
             changedDirectories.insert(String(old[..<(old.lastIndex(of: "/") ?? old.startIndex)]))
         }
@@ -228,13 +223,6 @@ final class ApkLayerSession {
 
     /// A database file, with the mode and owner the image gave it.
     func writeDatabase(_ path: String, _ bytes: [UInt8]) throws {
-        let p = RawPath(path)
-        try emitDirectoryChain(p)
-        let node = tree.nodes[p]
-        var entry = TarEntry(
-            path: p, type: .regular, mode: node?.mode ?? 0o644, uid: node?.uid ?? 0, gid: node?.gid ?? 0, mtime: mtime)
-        entry.size = Int64(bytes.count)
-        try writer.tar.append(entry, body: bytes)
-        emitted.insert(p)
+        try writer.writeDatabaseFile(RawPath(path), bytes, tree: tree, emitted: &emitted, mtime: mtime)
     }
 }

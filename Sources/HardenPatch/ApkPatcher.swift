@@ -31,14 +31,8 @@ public final class ApkPatcher: PackagePatcher {
     }
 
     public func patch(_ request: PatchRequest, progress: @escaping (String) -> Void) async throws -> PatchResult {
-        let client = AptClient(cacheDirectory: request.options.cacheDirectory)
-        do {
-            let result = try await patch(request, client: client, progress: progress)
-            await client.shutdown()
-            return result
-        } catch {
-            await client.shutdown()
-            throw error
+        try await AptClient.using(cacheDirectory: request.options.cacheDirectory) { client in
+            try await patch(request, client: client, progress: progress)
         }
     }
 

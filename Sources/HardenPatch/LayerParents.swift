@@ -35,4 +35,29 @@ extension LayerBlobWriter {
         try tar.append(d)
         emitted.insert(target)
     }
+
+    /// A whiteout for `path` (canonical) when the image has it as a non-directory the layer has not written; returns
+    /// whether one was written.
+    func writeWhiteout(for t: RawPath, tree: FileTree, emitted: inout Set<RawPath>, mtime: Int64) throws -> Bool {
+        guard let node = tree.nodes[t], !node.isDirectory, !emitted.contains(t), let parent = t.parent else {
+            return false
+        }
+        let wh = parent.appending(Array(".wh.".utf8) + t.lastComponent)
+        try tar.append(TarEntry(path: wh, type: .regular, mode: 0o644, uid: 0, gid: 0, mtime: mtime))
+        emitted.insert(wh)
+        return true
+    }
+
+    /// A package database file at `p`, with the mode and owner the image gave it, and its missing parents.
+    func writeDatabaseFile(
+        _ p: RawPath, _ bytes: [UInt8], tree: FileTree, emitted: inout Set<RawPath>, mtime: Int64
+    ) throws {
+        try writeMissingParents(of: p, tree: tree, emitted: &emitted, mtime: mtime)
+        let node = tree.nodes[p]
+        var entry = TarEntry(
+            path: p, type: .regular, mode: node?.mode ?? 0o644, uid: node?.uid ?? 0, gid: node?.gid ?? 0, mtime: mtime)
+        entry.size = Int64(bytes.count)
+        try tar.append(entry, body: bytes)
+        emitted.insert(p)
+    }
 }

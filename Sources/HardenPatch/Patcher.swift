@@ -118,16 +118,10 @@ public final class AptPatcher: PackagePatcher {
     public var ecosystem: String { "dpkg" }
 
     public func patch(_ request: PatchRequest, progress: @escaping (String) -> Void) async throws -> PatchResult {
-        let client = AptClient(cacheDirectory: request.options.cacheDirectory)
-        do {
-            let result = try await patch(
+        try await AptClient.using(cacheDirectory: request.options.cacheDirectory) { client in
+            try await patch(
                 request.image, reference: request.reference, context: request.context, findings: request.findings,
                 options: request.options, client: client, progress: progress)
-            await client.shutdown()
-            return result
-        } catch {
-            await client.shutdown()
-            throw error
         }
     }
 

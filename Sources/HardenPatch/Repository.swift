@@ -143,6 +143,21 @@ public final class AptClient: Sendable {
 
     public func shutdown() async { try? await http.shutdown() }
 
+    /// Runs `body` with a client over `cacheDirectory`, shut down afterwards whether `body` throws or not.
+    public static func using<T>(
+        cacheDirectory: String, _ body: (AptClient) async throws -> T
+    ) async throws -> T {
+        let client = AptClient(cacheDirectory: cacheDirectory)
+        do {
+            let result = try await body(client)
+            await client.shutdown()
+            return result
+        } catch {
+            await client.shutdown()
+            throw error
+        }
+    }
+
     /// `$HARDEN_CACHE_DIR/apt`, else `$XDG_CACHE_HOME/harden/apt`, else ~/.cache/harden/apt.
     public static func defaultCacheDirectory() -> String {
         let env = ProcessInfo.processInfo.environment

@@ -239,26 +239,13 @@ final class RpmLayerSession {
         for p in setup.installed where !hnums.contains(p.hnum) { kept.formUnion(p.files) }
         for path in Set(replaced.flatMap(\.files)).sorted() where !newPaths.contains(path) && !kept.contains(path) {
             let t = canonical(RawPath(String(path.dropFirst())))
-            guard let node = tree.nodes[t], !node.isDirectory, !emitted.contains(t), let parent = t.parent else {
-                continue
-            }
-            let wh = parent.appending(Array(".wh.".utf8) + t.lastComponent)
-            try writer.tar.append(TarEntry(path: wh, type: .regular, mode: 0o644, uid: 0, gid: 0, mtime: mtime))
-            emitted.insert(wh)
-            whiteouts.append(path)
+            if try writer.writeWhiteout(for: t, tree: tree, emitted: &emitted, mtime: mtime) { whiteouts.append(path) }
         }
     }
 
     /// The rpm database, with the mode and owner the image gave it.
     func writeDatabase(_ bytes: [UInt8]) throws {
-        let p = setup.databasePath
-        try writer.writeMissingParents(of: p, tree: tree, emitted: &emitted, mtime: mtime)
-        let node = tree.nodes[p]
-        var entry = TarEntry(
-            path: p, type: .regular, mode: node?.mode ?? 0o644, uid: node?.uid ?? 0, gid: node?.gid ?? 0, mtime: mtime)
-        entry.size = Int64(bytes.count)
-        try writer.tar.append(entry, body: bytes)
-        emitted.insert(p)
+        try writer.writeDatabaseFile(setup.databasePath, bytes, tree: tree, emitted: &emitted, mtime: mtime)
     }
 }
 
