@@ -94,6 +94,26 @@ enum RpmScenario {
         %files
         %attr(0755,root,root) /bin/sh
         """
+    /// A plain package to build from NAME, VERSION and extra preamble lines, with one file /usr/bin/NAME.
+    static func tool(_ name: String, _ version: String, _ preamble: String = "") -> String {
+        """
+        Name: \(name)
+        Version: \(version)
+        Release: 1
+        Summary: \(name)
+        License: MIT
+        %global debug_package %{nil}
+        %global __os_install_post %{nil}
+        \(preamble)
+        %description
+        \(name)
+        %install
+        mkdir -p %{buildroot}/usr/bin
+        echo "\(name) v\(version)" > %{buildroot}/usr/bin/\(name)
+        %files
+        /usr/bin/\(name)
+        """
+    }
     static let osv = """
         {"id": "RLSA-2099:0001", "aliases": ["CVE-2099-0101"], "modified": "2099-01-01T00:00:00Z",
          "affected": [{"package": {"ecosystem": "Rocky Linux:9", "name": "hello"},
@@ -132,6 +152,13 @@ enum RpmScenario {
         try rpmbuild(dir, spec: hello, name: "hello11", defines: ["ver": "1.1", "_binary_payload": "w6.xzdio"])
         try rpmbuild(dir, spec: libnew, name: "libnew", defines: ["_binary_payload": "w9.gzdio"])
         try rpmbuild(dir, spec: shell, name: "shell", defines: [:])
+        // Installed: oldtool 1.0 (newtool 2.0 obsoletes it), other 2.0 (2.1 published: only --all takes it).
+        try rpmbuild(dir, spec: tool("oldtool", "1.0"), name: "oldtool", defines: [:])
+        try rpmbuild(
+            dir, spec: tool("newtool", "2.0", "Obsoletes: oldtool < 2.0\nProvides: oldtool = 2.0"), name: "newtool",
+            defines: [:])
+        try rpmbuild(dir, spec: tool("other", "2.0"), name: "other20", defines: [:])
+        try rpmbuild(dir, spec: tool("other", "2.1"), name: "other21", defines: [:])
         let rpms = dir + "/top/RPMS/x86_64"
         let all = try HostFS.listDirectory(rpms).sorted().map { rpms + "/" + $0 }
         try run(
@@ -141,7 +168,7 @@ enum RpmScenario {
             ] + all, "rpmsign")
         let repoDir = dir + "/www/rocky/9/BaseOS/x86_64/os"
         try HostFS.makeDirectories(repoDir + "/Packages")
-        for f in all where f.contains("-1.1-") || f.contains("libnew-") {
+        for f in all where ["-1.1-", "libnew-", "newtool-", "other-2.1-"].contains(where: { f.contains($0) }) {
             try HostFS.writeFileAtomically(
                 repoDir + "/Packages/" + (f.split(separator: "/").last.map(String.init) ?? ""), try HostFS.readFile(f))
         }
@@ -159,7 +186,8 @@ enum RpmScenario {
         try run(rpmRoot + ["--initdb"], "rpm --initdb")
         try run(rpmRoot + ["--import", dir + "/key.asc"], "rpm --import")
         try run(
-            rpmRoot + ["-i", "--nodeps", "--noscripts"] + all.filter { $0.contains("-1.0-") }, "rpm -i")
+            rpmRoot + ["-i", "--nodeps", "--noscripts"]
+                + all.filter { $0.contains("-1.0-") || $0.contains("other-2.0-") }, "rpm -i")
         try HostFS.makeDirectories(root + "/etc/yum.repos.d")
         try HostFS.makeDirectories(root + "/etc/pki/rpm-gpg")
         let files = [
@@ -202,23 +230,26 @@ enum RpmScenario {
     /// What `dnf upgrade` would do on the image's root (the fixture's tree, its database at rpm's path for Debian's
     /// librpm): `name version` of each package it would upgrade or install.
     static func dnfUpgrade(_ dir: String, _ names: [String]) throws -> [String] {
-        let root = dir + "/root"
-        if !HostFS.exists(root + "/root/.rpmdb") {
-            try HostFS.makeDirectories(root + "/root")
-            try #require(Foundation.symlink("../var/lib/rpm", root + "/root/.rpmdb") == 0)
-        }
-        let (s, o) = try runProcess(
-            [
-                "dnf", "--installroot", root, "--releasever", "9", "--setopt=reposdir=\(root)/etc/yum.repos.d",
-                "--setopt=cachedir=\(dir)/dnf-cache", "--nogpgcheck", "--assumeno", "upgrade",
-            ] + names)
-        _ = s  // --assumeno exits 1 after printing the transaction
+        let (_, o) = try dnf(dir + "/root", dir, ["--assumeno", "upgrade"] + names)  // --assumeno exits 1
         var out: [String] = []
         for line in o.split(separator: "\n") where line.hasPrefix(" ") {
             let f = line.split(separator: " ")
             if f.count >= 4, ["x86_64", "noarch"].contains(f[1]) { out.append("\(f[0]) \(f[2])") }
         }
         return out.sorted()
+    }
+
+    /// dnf on a root (its database where Debian's librpm looks for it, the root's own .repo files).
+    static func dnf(_ root: String, _ dir: String, _ args: [String]) throws -> (status: Int32, output: String) {
+        if !HostFS.exists(root + "/root/.rpmdb") {
+            try HostFS.makeDirectories(root + "/root")
+            try #require(Foundation.symlink("../var/lib/rpm", root + "/root/.rpmdb") == 0)
+        }
+        return try runProcess(
+            [
+                "dnf", "--installroot", root, "--releasever", "9", "--setopt=reposdir=\(root)/etc/yum.repos.d",
+                "--setopt=cachedir=\(dir)/dnf-cache", "--nogpgcheck",
+            ] + args)
     }
 
     /// Every index row of an rpm database as `package table key idx` (Installtid, the install time, left out).
@@ -249,6 +280,9 @@ struct RpmPatchTests {
         try withTemporaryDirectory { dir in
             let (repo, image, db) = try RpmScenario.make(dir)
             _ = repo
+            // The unpatched image has the finding (OSV Rocky Linux:9, matched by binary package and EVR).
+            let (s0, o0) = try runProcess([hardenBinary, "scan", image, "--db", db, "--format", "json"])
+            #expect(s0 == 0 && o0.contains("CVE-2099-0101"), "\(o0.suffix(600))")
             let (s, o) = try PatchScenario.patch(dir, image: image, db: db)
             try #require(s == 0, "\(o)")
             let report =
@@ -301,7 +335,10 @@ struct RpmPatchTests {
             #expect(qs == 0)
             #expect(
                 Set(qa.split(separator: "\n").map(String.init).filter { !$0.hasPrefix("gpg-pubkey") })
-                    == ["hello-1.1-1.x86_64", "libhello-1.1-1.x86_64", "libnew-2.0-1.x86_64", "shell-1.0-1.x86_64"])
+                    == [
+                        "hello-1.1-1.x86_64", "libhello-1.1-1.x86_64", "libnew-2.0-1.x86_64", "shell-1.0-1.x86_64",
+                        "oldtool-1.0-1.x86_64", "other-2.0-1.x86_64",
+                    ])
             #expect(qa.contains("gpg-pubkey"))
             let (_, verify) = try runProcess(
                 ["rpm", "--root", out, "--dbpath", "/var/lib/rpm", "-V", "--nocaps", "hello", "libhello", "libnew"])
@@ -313,15 +350,53 @@ struct RpmPatchTests {
             let rpmRoot = ["rpm", "--root", oracle, "--dbpath", "/var/lib/rpm"]
             try RpmScenario.run(rpmRoot + ["--initdb"], "oracle initdb")
             let rpms = dir + "/www/rocky/9/BaseOS/x86_64/os/Packages"
+            let upgraded = ["hello-1.1-1", "libhello-1.1-1", "libnew-2.0-1"]
             try RpmScenario.run(
                 rpmRoot + ["-i", "--nodeps", "--noscripts", "--justdb", "--nosignature"]
-                    + (try HostFS.listDirectory(rpms)).map { rpms + "/" + $0 }, "oracle install")
-            let ours = try RpmScenario.indexRows(out + "/var/lib/rpm/rpmdb.sqlite").filter {
-                !$0.hasPrefix("gpg-pubkey") && !$0.hasPrefix("shell ")
+                    + upgraded.map { "\(rpms)/\($0).x86_64.rpm" }, "oracle install")
+            let ours = try RpmScenario.indexRows(out + "/var/lib/rpm/rpmdb.sqlite").filter { row in
+                ["hello ", "libhello ", "libnew "].contains { row.hasPrefix($0) }
             }
             let theirs = try RpmScenario.indexRows(oracle + "/var/lib/rpm/rpmdb.sqlite")
             #expect(theirs.count > 30 && theirs.contains { $0.hasPrefix("libhello Requirename ") })
             #expect(ours == theirs, "\(Set(ours).symmetricDifference(theirs).sorted())")
+
+            // dnf finds nothing left to update for them; scan no longer finds the fixed CVE; sbom and syft see 1.1-1.
+            let (us, uo) = try RpmScenario.dnf(out, dir, ["check-update", "hello", "libhello", "libnew"])
+            #expect(us == 0, "dnf check-update: \(uo)")
+            let (ss, so) = try runProcess([hardenBinary, "scan", "oci:\(dir)/out:t", "--db", db, "--format", "json"])
+            #expect(ss == 0 && !so.contains("CVE-2099-0101"), "\(so.suffix(600))")
+            let (bs, bo) = try runProcess([hardenBinary, "sbom", "oci:\(dir)/out:t", "--format", "cyclonedx-json"])
+            #expect(bs == 0 && bo.contains("pkg:rpm/rocky/hello@1.1-1") && bo.contains("pkg:rpm/rocky/libnew@2.0-1"))
+            let (ys, yo) = try runProcess(["syft", "-q", "oci-dir:\(dir)/out", "-o", "json"])
+            #expect(ys == 0 && yo.contains("pkg:rpm/rocky/hello@1.1-1") && !yo.contains("pkg:rpm/rocky/hello@1.0-1"))
+        }
+    }
+
+    @Test func allUpgradesWhatDnfUpgradesIncludingAnObsoletingPackage() throws {
+        try withTemporaryDirectory { dir in
+            let (repo, image, db) = try RpmScenario.make(dir)
+            _ = repo
+            let expected = try RpmScenario.dnfUpgrade(dir, [])
+            #expect(expected == ["hello 1.1-1", "libhello 1.1-1", "libnew 2.0-1", "newtool 2.0-1", "other 2.1-1"])
+            let (s, o) = try PatchScenario.patch(dir, image: image, db: db, extra: ["--all"])
+            try #require(s == 0, "\(o)")
+            let report =
+                try JSONSerialization.jsonObject(with: Data(try HostFS.readFile(dir + "/report.json")))
+                as! [String: Any]
+            let chosen = (report["packages"] as! [[String: Any]]).map { "\($0["name"]!) \($0["to"]!)" }.sorted()
+            #expect(chosen == expected)
+            let out = try PatchScenario.rootfs(dir, "oci:\(dir)/out:t", "rootfs")
+            #expect(!HostFS.exists(out + "/usr/bin/oldtool"))
+            #expect(PatchScenario.text(out + "/usr/bin/newtool") == "newtool v2.0\n")
+            let (_, qa) = try runProcess(["rpm", "--root", out, "--dbpath", "/var/lib/rpm", "-qa"])
+            #expect(qa.contains("newtool-2.0-1") && qa.contains("other-2.1-1") && !qa.contains("oldtool"))
+            let (vs, verify) = try runProcess(["rpm", "--root", out, "--dbpath", "/var/lib/rpm", "-Va", "--nocaps"])
+            #expect(
+                verify.split(separator: "\n").allSatisfy { $0.hasSuffix("/etc/hello.conf") } && vs <= 1,
+                "rpm -Va: \(verify)")
+            let (us, uo) = try RpmScenario.dnf(out, dir, ["check-update"])
+            #expect(us == 0, "dnf check-update: \(uo)")
         }
     }
 
@@ -345,6 +420,42 @@ struct RpmPatchTests {
             (s, o) = try PatchScenario.patch(dir, image: image, db: db)
             #expect(s != 0)
             #expect(o.contains("libnew-2.0-1.x86_64.rpm"), "\(o)")
+            bytes[bytes.count - 10] ^= 0xff
+            try HostFS.writeFileAtomically(pkg, bytes)
+            // primary.xml changed after repomd.xml recorded its checksum.
+            let primary = try #require(
+                try HostFS.listDirectory(os + "/repodata").first { $0.hasSuffix("primary.xml.gz") })
+            let original = try HostFS.readFile(os + "/repodata/" + primary)
+            try HostFS.writeFileAtomically(
+                os + "/repodata/" + primary, try Fixtures.compress(Array("<metadata/>".utf8), .gzip))
+            (s, o) = try PatchScenario.patch(dir, image: image, db: db)
+            #expect(s != 0)
+            #expect(o.contains(primary) && o.contains("repository metadata says"), "\(o)")
+            try HostFS.writeFileAtomically(os + "/repodata/" + primary, original)
+            // A package signed by a key the repository does not trust (the index re-made and re-signed around it).
+            let gpg2 = dir + "/gpg2"
+            try HostFS.makeDirectories(gpg2)
+            chmod(gpg2, 0o700)
+            try RpmScenario.run(
+                [
+                    "gpg", "--homedir", gpg2, "--batch", "--passphrase", "", "--quick-gen-key", "stranger <s@x>",
+                    "rsa2048", "sign", "never",
+                ], "gpg")
+            try RpmScenario.run(
+                [
+                    "rpmsign", "--addsign", "--define", "_gpg_path \(gpg2)", "--define", "_gpg_name stranger",
+                    "--define", "__gpg /usr/bin/gpg", pkg,
+                ], "rpmsign")
+            try RpmScenario.run(["createrepo_c", "-q", os], "createrepo_c")
+            try RpmScenario.run(
+                [
+                    "gpg", "--homedir", dir + "/gpg", "--batch", "--yes", "--detach-sign", "--armor",
+                    os + "/repodata/repomd.xml",
+                ], "sign repomd.xml")
+            (s, o) = try PatchScenario.patch(dir, image: image, db: db)
+            #expect(s != 0)
+            #expect(o.contains("libnew-2.0-1.x86_64.rpm (header signature)"), "\(o)")
+            #expect(!HostFS.exists(dir + "/out"))
         }
     }
 
