@@ -27,7 +27,7 @@ final class PatchLayerSession {
     var whiteouts: [String] = []
     var scripts: [String: [String]] = [:]
     /// ELF shared objects the new versions ship: (directory, file, soname, machine).
-    var sonames: [(dir: String, file: String, soname: String, machine: UInt16, is64: Bool)] = []
+    var ldconfig = LdconfigTrigger()
     var newStanzas: [String: Deb822Stanza] = [:]
     /// Database files (status, info/, status.d/) and trigger outputs, written last.
     var infoWrites: [(String, [UInt8])] = []
@@ -112,6 +112,9 @@ final class PatchLayerSession {
             out.path = target
             if entry.type == .hardlink { out.linkTarget = canonical(RawPath(entry.linkTarget)).bytes }
             guard entry.type == .regular else {
+                if entry.type == .symlink {
+                    ldconfig.noteSymlink(abs, target: String(decoding: entry.linkTarget, as: UTF8.self))
+                }
                 try writer.tar.append(out)
                 emitted.insert(out.path)
                 continue
@@ -147,11 +150,7 @@ final class PatchLayerSession {
             newLocalCertificates[r] = body
             caTriggered = true
         }
-        if abs.contains(".so"), ELF.isELF(body.prefix(4)), let elf = try? ELF.parse(body), let soname = elf.soname {
-            let slash = abs.lastIndex(of: "/") ?? abs.startIndex
-            sonames.append(
-                (String(abs[..<slash]), String(abs[abs.index(after: slash)...]), soname, elf.machine, elf.is64Bit))
-        }
+        ldconfig.note(abs, body)
     }
 
     /// Files the old version had that the new one does not ship: whited out, unless a conffile (dpkg keeps obsolete
@@ -239,45 +238,19 @@ final class PatchLayerSession {
         infoWrites.append(("\(database.directory)/status", Array(text.utf8)))
     }
 
-    /// The ldconfig trigger: a soname the cache does not know yet is added (with its soname link, as ldconfig makes
-    /// it); entries whose file the patch removed go. A security update that keeps its sonames changes nothing.
+    /// The ldconfig trigger (`LdconfigTrigger`): the soname links it makes, the cache rewritten when it changed.
     func ldconfigTrigger() throws -> String {
-        guard !sonames.isEmpty else { return "not needed: no shared library in the new versions" }
-        guard let bytes = content[RawPath("etc/ld.so.cache")], var cache = try? LdSoCache.parse(bytes) else {
-            return "not checked: the image has no readable /etc/ld.so.cache"
+        let r = ldconfig.apply(
+            cache: content[RawPath("etc/ld.so.cache")], removed: Set(whiteouts), canonical: canonical,
+            exists: { self.tree.nodes[$0] != nil || self.emitted.contains($0) })
+        for (link, target) in r.links {
+            var entry = TarEntry(path: link, type: .symlink, mode: 0o777, uid: 0, gid: 0, mtime: mtime)
+            entry.linkTarget = Array(target.utf8)
+            try writer.tar.append(entry)
+            emitted.insert(link)
         }
-        let cachedDirs = Set(
-            cache.ordered.map { String($0.path[..<($0.path.lastIndex(of: "/") ?? $0.path.startIndex)]) })
-        let removed = Set(whiteouts)
-        var added: [String] = []
-        for lib in sonames
-        where cachedDirs.contains(lib.dir)
-            || cachedDirs.contains(canonical(RawPath(String(lib.dir.dropFirst()))).absoluteDescription)
-        {
-            guard cache.entries[lib.soname] == nil else { continue }
-            let flags: Int32 = lib.machine == 62 && lib.is64 ? 0x0303 : lib.machine == 183 && lib.is64 ? 0x0a03 : 0x0003
-            let path = lib.dir + "/" + lib.soname
-            cache.ordered.append(.init(name: lib.soname, path: path, flags: flags))
-            cache.entries[lib.soname] = [(path, flags)]
-            added.append(lib.soname)
-            // ldconfig makes the soname link when the package does not ship it.
-            let link = canonical(RawPath(String(path.dropFirst())))
-            if lib.file != lib.soname, tree.nodes[link] == nil, !emitted.contains(link) {
-                var entry = TarEntry(path: link, type: .symlink, mode: 0o777, uid: 0, gid: 0, mtime: mtime)
-                entry.linkTarget = Array(lib.file.utf8)
-                try writer.tar.append(entry)
-                emitted.insert(link)
-            }
-        }
-        let before = cache.ordered.count
-        cache.ordered.removeAll { removed.contains($0.path) }
-        let dropped = before - cache.ordered.count
-        guard !added.isEmpty || dropped > 0 else {
-            return "unchanged: every soname of the new libraries is already in /etc/ld.so.cache"
-        }
-        infoWrites.append(("etc/ld.so.cache", LdSoCache.write(cache.ordered)))
-        return "rewritten: \(added.count) sonames added (\(added.sorted().joined(separator: ", "))), "
-            + "\(dropped) entries of removed files dropped"
+        if let cache = r.cache { infoWrites.append(("etc/ld.so.cache", cache)) }
+        return r.summary
     }
 
     /// The update-ca-certificates trigger; nil when no certificate changed.

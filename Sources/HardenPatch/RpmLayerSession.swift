@@ -26,7 +26,7 @@ final class RpmLayerSession {
     var conffilesKept: [String] = []
     var whiteouts: [String] = []
     var notes: [String] = []
-    var newLibraries: [String] = []
+    var ldconfig = LdconfigTrigger()
 
     init(writer: LayerBlobWriter, tree: FileTree, setup: RpmPatcher.Setup, current: [RawPath: [UInt8]], mtime: Int64) {
         self.writer = writer
@@ -60,13 +60,9 @@ final class RpmLayerSession {
         try session.whiteOutDropped(plan.flatMap(\.replaces), newPaths: newPaths, replaced: replaced)
         try session.writeDatabase(
             try RpmDatabaseWriter.update(setup.databaseBytes, removing: replaced.sorted(), adding: headers))
+        let ldconfig = try session.ldconfigTrigger()
         let (digest, size, diffID) = try session.writer.finish()
         try HostFS.rename(session.writer.path, store.path(of: digest))
-        let ldconfig =
-            session.newLibraries.isEmpty
-            ? "not needed (no library added at a new path)"
-            : "not run: /etc/ld.so.cache does not list " + session.newLibraries.sorted().joined(separator: ", ")
-                + " (found by the dynamic linker's default search path)"
         return PatchLayerResult(
             descriptor: Descriptor(mediaType: MediaType.ociLayer(.gzip), digest: digest, size: size), diffID: diffID,
             bytesAdded: session.bytesAdded, conffilesKept: session.conffilesKept, whiteouts: session.whiteouts,
@@ -143,6 +139,7 @@ final class RpmLayerSession {
             if f.isSymlink {
                 entry.type = .symlink
                 entry.linkTarget = Array(f.linkTo.utf8)
+                ldconfig.noteSymlink(f.path, target: f.linkTo)
                 try writer.tar.append(entry)
                 emitted.insert(target)
                 continue
@@ -179,7 +176,7 @@ final class RpmLayerSession {
             try writer.tar.append(entry, body: body)
             emitted.insert(entry.path)
             added += entry.size
-            if tree.resolve(rel) == nil, f.path.contains("/lib"), f.path.contains(".so") { newLibraries.append(f.path) }
+            ldconfig.note(f.path, body)
         }
         bytesAdded[planned.package.name] = added
         return states
@@ -241,6 +238,25 @@ final class RpmLayerSession {
             let t = canonical(RawPath(String(path.dropFirst())))
             if try writer.writeWhiteout(for: t, tree: tree, emitted: &emitted, mtime: mtime) { whiteouts.append(path) }
         }
+    }
+
+    /// The ldconfig trigger (rpm packages run /sbin/ldconfig in %post or glibc's file trigger): done natively.
+    func ldconfigTrigger() throws -> String {
+        let cachePath = canonical(RawPath("etc/ld.so.cache"))
+        let r = ldconfig.apply(
+            cache: current[cachePath], removed: Set(whiteouts), canonical: canonical,
+            exists: { self.tree.nodes[$0] != nil || self.emitted.contains($0) })
+        for (link, target) in r.links {
+            try writer.writeMissingParents(of: link, tree: tree, emitted: &emitted, mtime: mtime)
+            var entry = TarEntry(path: link, type: .symlink, mode: 0o777, uid: 0, gid: 0, mtime: mtime)
+            entry.linkTarget = Array(target.utf8)
+            try writer.tar.append(entry)
+            emitted.insert(link)
+        }
+        if let cache = r.cache {
+            try writer.writeDatabaseFile(cachePath, cache, tree: tree, emitted: &emitted, mtime: mtime)
+        }
+        return r.summary
     }
 
     /// The rpm database, with the mode and owner the image gave it.

@@ -148,7 +148,7 @@ public final class RpmPatcher: PackagePatcher {
     static func configContent(
         _ plan: [RpmPlanned], context: CatalogContext, image: Image
     ) throws -> [RawPath: [UInt8]] {
-        var paths = Set<RawPath>()
+        var paths: Set<RawPath> = [context.tree.resolveParents(RawPath("etc/ld.so.cache"))]  // the ldconfig trigger
         for p in plan {
             for old in p.replaces {
                 for f in old.header.files where f.isConfig && f.isRegular {
