@@ -394,6 +394,7 @@ public final class RegistryClient: Sendable {
         var attempt = 0
         while true {
             attempt += 1
+            let haveBefore = have
             do {
                 let headers = have > 0 ? [("Range", "bytes=\(have)-")] : []
                 let response = try await send(
@@ -424,7 +425,15 @@ public final class RegistryClient: Sendable {
             } catch let e as HardenError {
                 throw e
             } catch {
-                // A broken or stalled body: try again, resuming where it broke.
+                // A broken or stalled body: try again, resuming where it broke — unless this attempt was itself
+                // a retry that brought no new byte (a registry that stopped sending: a further resume would stall too).
+                if attempt > 1 && have == haveBefore {
+                    throw HardenError(
+                        .io,
+                        "\(name): blob \(descriptor.digest): \(Self.describe(error, idle: idleTimeout)); the resumed "
+                            + "download brought no new byte after \(have) of \(descriptor.size), so it is not retried again"
+                    )
+                }
                 if attempt < 4 {
                     logger.info(
                         "\(name): blob \(descriptor.digest): \(Self.describe(error, idle: idleTimeout)); resuming at byte \(have)"
