@@ -104,10 +104,12 @@ public enum ScanRendering {
         }
     }
 
-    public static func groups(_ findings: [Finding]) -> [FindingGroup] {
+    public static func groups(
+        _ findings: [Finding], by sortOrder: FindingOrder = .severity
+    ) -> [FindingGroup] {
         var order: [String] = []
         var byGroup: [String: [Finding]] = [:]
-        for f in findings.sorted(by: Finding.byRisk) {
+        for f in findings.sorted(by: sortOrder.comparator) {
             let key = f.group ?? "\(f.id)/\(f.package.name)"
             if byGroup[key] == nil { order.append(key) }
             byGroup[key, default: []].append(f)
@@ -118,7 +120,7 @@ public enum ScanRendering {
         }
     }
 
-    public static func table(_ r: ScanReport) -> String {
+    public static func table(_ r: ScanReport, by sortOrder: FindingOrder = .severity) -> String {
         let active = r.findings.filter { $0.suppressed == nil }
         let withUse = active.contains { $0.packageUsed != nil }
         let withKEV = active.contains { $0.kev != nil }
@@ -126,9 +128,12 @@ public enum ScanRendering {
         var header = ["SEVERITY", "VULNERABILITY", "PACKAGES", "VERSION", "FIXED IN", "STATE"]
         if withKEV { header.append("KEV") }
         if withEPSS { header.append("EPSS") }
+        // The risk score matters once exploitation data is known (else it orders as severity does).
+        let withRisk = withKEV || withEPSS || sortOrder == .risk
+        if withRisk { header.append("RISK") }
         if withUse { header.append("USED") }
         var rows = [header]
-        let groups = Self.groups(active)
+        let groups = Self.groups(active, by: sortOrder)
         for g in groups {
             let f = g.first
             var row = [
@@ -137,6 +142,7 @@ public enum ScanRendering {
             ]
             if withKEV { row.append(f.kev != nil ? "yes" : "") }
             if withEPSS { row.append(f.epss.map { String(format: "%.3f", $0.score) } ?? "") }
+            if withRisk { row.append(String(format: "%.1f", g.findings.map { $0.risk ?? $0.riskScore }.max() ?? 0)) }
             if withUse { row.append(g.used == true ? "yes" : "no") }
             rows.append(row)
         }

@@ -11,6 +11,18 @@ public enum Severity: String, Codable, Sendable, CaseIterable, Comparable {
         order.firstIndex(of: a) ?? 0 < order.firstIndex(of: b) ?? 0
     }
 
+    /// The midpoint of the severity's CVSS band (the impact of a finding known only by its severity).
+    public var bandMidpoint: Double {
+        switch self {
+        case .critical: 9.5
+        case .high: 8.0
+        case .medium: 5.5
+        case .low: 2.0
+        case .negligible: 0.5
+        case .unknown: 0
+        }
+    }
+
     /// CVSS base score bands (v3/v4): 0.1–3.9 low, 4.0–6.9 medium, 7.0–8.9 high, 9.0–10 critical.
     public init(cvssScore s: Double) {
         switch s {

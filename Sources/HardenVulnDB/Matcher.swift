@@ -56,6 +56,8 @@ public struct Finding: Codable, Sendable, Hashable {
     public var suppressed: Suppression?
     /// Whether a runtime profile saw the package used (nil without a profile).
     public var packageUsed: Bool?
+    /// The risk score (`riskScore`), set by the matcher.
+    public var risk: Double?
 
     public init(
         id: String, ids: [String], package: PackageRef, matchedOn: String, fixState: FixState, fixedVersions: [String],
@@ -312,6 +314,7 @@ public struct Matcher {
                 if f.epss == nil { f.epss = e.epss }
                 if !e.cwes.isEmpty { f.cwes = Array(Set((f.cwes ?? []) + e.cwes)).sorted() }
             }
+            f.risk = (f.riskScore * 100).rounded() / 100
             out.append(f)
         }
         return out.sorted(by: Finding.byRisk)
@@ -369,6 +372,29 @@ public struct CVSSScore: Codable, Sendable, Hashable {
 
 extension Finding {
     /// Risk order: known exploited first, then severity, then EPSS score; then id and package for a stable order.
+    /// One number for "fix this first" (0–110): a known-exploited (KEV) finding scores 100 + its impact, so every
+    /// one ranks above every other finding; any other scores impact × (1 + 9 × EPSS), from its impact alone (EPSS 0
+    /// or unknown) up to ten times it (EPSS 1). Impact is the highest CVSS base score known for it (0–10), else the
+    /// midpoint of its severity's CVSS band (critical 9.5, high 8.0, medium 5.5, low 2.0, negligible 0.5, unknown 0).
+    public var riskScore: Double {
+        let impact = ratings.compactMap(\.score).max() ?? severity.bandMidpoint
+        if kev != nil { return 100 + impact }
+        return impact * (1 + 9 * min(max(epss?.score ?? 0, 0), 1))
+    }
+
+    /// Highest risk score first; equal scores by id, then package and version (a total order).
+    public static func byRiskScore(_ a: Finding, _ b: Finding) -> Bool {
+        let ra = a.risk ?? a.riskScore, rb = b.risk ?? b.riskScore
+        if ra != rb { return ra > rb }
+        return (a.id, a.package.name, a.package.version) < (b.id, b.package.name, b.package.version)
+    }
+
+    /// By package name and version, then id.
+    public static func byPackage(_ a: Finding, _ b: Finding) -> Bool {
+        (a.package.name, a.package.version, a.id) < (b.package.name, b.package.version, b.id)
+    }
+
+    /// Known-exploited first, then severity, then EPSS (the default order of tables and reports).
     public static func byRisk(_ a: Finding, _ b: Finding) -> Bool {
         let ka = (a.kev != nil ? 1 : 0, a.severity, a.epss?.score ?? -1)
         let kb = (b.kev != nil ? 1 : 0, b.severity, b.epss?.score ?? -1)
@@ -385,5 +411,23 @@ extension Sequence<Finding> {
         var counts: [String: Int] = [:]
         for f in self where f.suppressed == nil { counts[f.severity.rawValue, default: 0] += 1 }
         return counts
+    }
+}
+
+/// How findings are listed (`scan --sort-by`).
+public enum FindingOrder: String, Sendable, CaseIterable {
+    /// Known-exploited first, then severity, then EPSS (the default).
+    case severity
+    /// By `Finding.riskScore`.
+    case risk
+    /// By package name and version.
+    case package
+
+    public var comparator: @Sendable (Finding, Finding) -> Bool {
+        switch self {
+        case .severity: Finding.byRisk
+        case .risk: Finding.byRiskScore
+        case .package: Finding.byPackage
+        }
     }
 }

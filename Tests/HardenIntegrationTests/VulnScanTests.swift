@@ -447,6 +447,9 @@ struct SeverityGateTests {
                 glibc.allSatisfy { $0["severity"] as? String == "critical" && $0["severitySource"] as? String == "nvd" }
             )
             #expect(glibc.allSatisfy { $0["group"] as? String == "CVE-2099-1001/glibc" && $0["kev"] != nil })
+            // Known exploited: risk 100 + its CVSS 9.8, above every other finding.
+            #expect(glibc.allSatisfy { $0["risk"] as? Double == 109.8 }, "\(glibc)")
+            #expect(findings.first?["id"] as? String == "CVE-2099-1001")
             let counts = try #require(report["counts"] as? [String: Any])
             #expect(
                 counts["vulnerabilities"] as? Int == 2 && counts["groups"] as? Int == 2
@@ -455,9 +458,19 @@ struct SeverityGateTests {
             // The table: one row for glibc's CVE (both binaries listed), KEV column, the unknown warning.
             (s, o) = try runProcess([hardenBinary, "scan", image, "--db", dir + "/v.sqlite", "--fail-on", "high"])
             let row = o.split(separator: "\n").first { $0.contains("CVE-2099-1001") }.map(String.init) ?? ""
-            #expect(row.contains("libc-bin, libc6") && row.contains("yes"), "\(o)")
+            #expect(row.contains("libc-bin, libc6") && row.contains("yes") && row.hasSuffix("109.8"), "\(o)")
+            #expect(o.split(separator: "\n").first { $0.hasPrefix("SEVERITY") }?.hasSuffix("RISK") == true, "\(o)")
             #expect(o.split(separator: "\n").filter { $0.contains("CVE-2099-1001") }.count == 1)
             #expect(o.contains("findings of unknown severity are not gated"), "zlib's open CVE has no rating: \(o)")
+            // --sort-by package: the JSON findings by package name.
+            (s, o) = try runProcess([
+                hardenBinary, "scan", image, "--db", dir + "/v.sqlite", "--format", "json", "--sort-by", "package",
+            ])
+            let byPackage = try #require(try JSONSerialization.jsonObject(with: Data(o.utf8)) as? [String: Any])
+            let names = (byPackage["findings"] as? [[String: Any]] ?? []).compactMap {
+                ($0["package"] as? [String: Any])?["name"] as? String
+            }
+            #expect(names.count >= 3 && names == names.sorted(), "\(names)")
             (s, o) = try runProcess([hardenBinary, "scan", image, "--db", dir + "/v.sqlite", "--fail-on-kev"])
             #expect(s == 2, "\(o)")
 

@@ -18,6 +18,7 @@ public enum ScanFormat: String, CaseIterable, ExpressibleByArgument, Sendable {
 }
 
 extension Severity: ExpressibleByArgument {}
+extension FindingOrder: ExpressibleByArgument {}
 extension UnknownSeverityPolicy: ExpressibleByArgument {}
 
 extension Application {
@@ -46,6 +47,13 @@ extension Application {
 
         @Option(name: .shortAndLong, help: "Write the report to this file instead of standard output.")
         public var output: String?
+
+        @Option(
+            name: .long,
+            help: ArgumentHelp(
+                "Order of findings: severity (known-exploited, severity, EPSS), risk (the risk score) or package.",
+                valueName: "order"))
+        public var sortBy: FindingOrder = .severity
 
         @Option(
             name: .long,
@@ -154,10 +162,16 @@ extension Application {
         /// Prints or writes the reports: one platform as before; several as sections, one JSON document, one SARIF
         /// log with a run per platform, or one CycloneDX file per platform.
         func emit(_ reports: [(platform: String?, report: ScanReport, sbom: SBOM)], reference: String) throws {
+            let reports = reports.map { r in
+                var sorted = r.report
+                sorted.findings.sort(by: sortBy.comparator)
+                return (platform: r.platform, report: sorted, sbom: r.sbom)
+            }
             switch format {
             case .table:
                 try Output.emit(
-                    PlatformOutput.sections(reports.map { ($0.platform, ScanRendering.table($0.report)) }), to: output)
+                    PlatformOutput.sections(reports.map { ($0.platform, ScanRendering.table($0.report, by: sortBy)) }),
+                    to: output)
             case .json:
                 let parts = try reports.map {
                     ($0.platform, String(decoding: try JSONCoding.encode($0.report, pretty: true), as: UTF8.self))
