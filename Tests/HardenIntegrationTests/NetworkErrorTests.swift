@@ -28,20 +28,7 @@ struct NetworkErrorTests {
                 else:
                     held.append(c)
             """
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3", "-c", script, kind]
-        let out = Pipe()
-        p.standardOutput = out
-        try p.run()
-        // SIGKILL: the test runner's blocked signals are inherited, so SIGTERM would wait forever.
-        defer {
-            kill(p.processIdentifier, SIGKILL)
-            p.waitUntilExit()
-        }
-        let line = String(decoding: out.fileHandleForReading.availableData, as: UTF8.self).trimmingCharacters(
-            in: .whitespacesAndNewlines)
-        try body(try #require(Int(line), "no port from the test server: \(line)"))
+        try BackgroundServer.withPythonServer(script, arguments: [kind], body)
     }
 
     static func inspect(_ reference: String, _ extra: [String] = []) throws -> (Int32, String) {

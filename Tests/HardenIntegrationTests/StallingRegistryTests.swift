@@ -65,19 +65,7 @@ struct StallingRegistryTests {
             print(s.server_address[1], flush=True)
             s.serve_forever()
             """
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3", "-c", script, layout, mode]
-        let out = Pipe()
-        p.standardOutput = out
-        try p.run()
-        defer {
-            kill(p.processIdentifier, SIGKILL)
-            p.waitUntilExit()
-        }
-        let line = String(decoding: out.fileHandleForReading.availableData, as: UTF8.self).trimmingCharacters(
-            in: .whitespacesAndNewlines)
-        try body(try #require(Int(line), "no port from the test registry: \(line)"))
+        try BackgroundServer.withPythonServer(script, arguments: [layout, mode], body)
     }
 
     /// An image whose layer is incompressible (so it is well over 1,000 bytes).

@@ -122,6 +122,26 @@ func differences(_ a: [RawPath: EntrySummary], _ b: [RawPath: EntrySummary], lim
 /// A server the tests start in the background (a loopback repository, a hostile registry): started with `sh`, its
 /// PID kept in `pidFile`, ready once `readyURL` answers (at most 5 s).
 enum BackgroundServer {
+    /// Runs a Python script (that prints its port on its first line) with `arguments` for the length of `body`,
+    /// then kills it (SIGKILL: the test runner's blocked signals are inherited, so SIGTERM would wait forever).
+    static func withPythonServer(
+        _ script: String, arguments: [String], _ body: (Int) throws -> Void
+    ) throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", "-c", script] + arguments
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        defer {
+            kill(p.processIdentifier, SIGKILL)
+            p.waitUntilExit()
+        }
+        let line = String(decoding: out.fileHandleForReading.availableData, as: UTF8.self).trimmingCharacters(
+            in: .whitespacesAndNewlines)
+        try body(try #require(Int(line), "no port from the test server: \(line)"))
+    }
+
     static func start(_ command: String, log: String, pidFile: String, readyURL: String) throws -> Bool {
         let (s, o) = try runProcess(["sh", "-c", "\(command) > '\(log)' 2>&1 & echo $! > '\(pidFile)'"])
         try #require(s == 0, "\(o)")
