@@ -265,6 +265,11 @@ public enum ScanRendering {
                 }
                 return o
             }
+        // harden's risk score (known exploited 100 + impact, else impact × (1 + 9 × EPSS)) as one more rating.
+        v.ratings?.append(
+            .init(
+                severity: cdxSeverity(f.severity), source: .init(name: "harden-risk"),
+                score: f.risk ?? f.riskScore, method: "other"))
         v.description = f.summary
         v.cwes = f.cwes.map { $0.compactMap { Int($0.dropFirst(4)) } }
         var props: [CycloneDXVulnerability.Property] = []
@@ -272,6 +277,7 @@ public enum ScanRendering {
         if let s = f.severitySource { props.append(.init(name: "harden:severitySource", value: s)) }
         if let k = f.kev { props.append(.init(name: "harden:kev:dateAdded", value: k.dateAdded)) }
         if let e = f.epss { props.append(.init(name: "harden:epss", value: String(e.score))) }
+        props.append(.init(name: "harden:risk", value: String(f.risk ?? f.riskScore)))
         v.properties = props.isEmpty ? nil : props
         if !f.fixedVersions.isEmpty {
             v.recommendation = "Upgrade \(f.package.name) to \(f.fixedVersions.joined(separator: " or "))"

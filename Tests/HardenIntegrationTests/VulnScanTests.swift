@@ -471,6 +471,20 @@ struct SeverityGateTests {
                 ($0["package"] as? [String: Any])?["name"] as? String
             }
             #expect(names.count >= 3 && names == names.sorted(), "\(names)")
+            // CycloneDX carries the score as a rating of its own (method "other") beside the CVSS ones.
+            (s, o) = try runProcess([
+                hardenBinary, "scan", image, "--db", dir + "/v.sqlite", "--format", "cyclonedx-json",
+            ])
+            let cdx = try #require(try JSONSerialization.jsonObject(with: Data(o.utf8)) as? [String: Any])
+            let glibcVuln = (cdx["vulnerabilities"] as? [[String: Any]] ?? []).first {
+                $0["id"] as? String == "CVE-2099-1001"
+            }
+            let ratings = glibcVuln?["ratings"] as? [[String: Any]] ?? []
+            #expect(
+                ratings.contains {
+                    ($0["source"] as? [String: Any])?["name"] as? String == "harden-risk"
+                        && $0["method"] as? String == "other" && $0["score"] as? Double == 109.8
+                } && ratings.contains { $0["method"] as? String == "CVSSv31" }, "\(ratings)")
             (s, o) = try runProcess([hardenBinary, "scan", image, "--db", dir + "/v.sqlite", "--fail-on-kev"])
             #expect(s == 2, "\(o)")
 
