@@ -36,18 +36,10 @@ public enum ApkConfiguration {
             }
             guard var url = words.first else { continue }
             while url.hasSuffix("/") { url.removeLast() }
-            if let mirror { url = replacingHost(url, with: mirror) }
+            if let mirror { url = MirrorURL.replacingHost(url, with: mirror) }
             out.append(ApkRepository(url: url, tag: tag))
         }
         return out
-    }
-
-    static func replacingHost(_ url: String, with mirror: String) -> String {
-        guard let scheme = url.range(of: "://") else { return url }
-        let afterHost = url[scheme.upperBound...].firstIndex(of: "/").map { String(url[$0...]) } ?? ""
-        var m = mirror
-        while m.hasSuffix("/") { m.removeLast() }
-        return m + afterHost
     }
 
     /// `/etc/apk/world`: the constraints the image's packages were installed under (words separated by blanks).

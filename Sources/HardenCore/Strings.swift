@@ -49,3 +49,16 @@ extension String {
         return String(decoding: out, as: UTF8.self)
     }
 }
+
+/// Mirrors: `--repo URL` puts a repository's path behind another scheme and host.
+public enum MirrorURL {
+    /// `url` with its scheme and host replaced by `mirror`'s (its path kept); `url` unchanged when it has no scheme.
+    public static func replacingHost(_ url: String, with mirror: String) -> String {
+        let parts = url.split(separator: "://", maxSplits: 1, omittingEmptySubsequences: false)
+        guard parts.count == 2 else { return url }
+        let afterHost = parts[1].firstIndex(of: "/").map { String(parts[1][$0...]) } ?? ""
+        var m = mirror
+        while m.hasSuffix("/") { m.removeLast() }
+        return m + afterHost
+    }
+}

@@ -29,12 +29,7 @@ public enum SignatureCheck {
         let dir = try HostFS.makeTemporaryDirectory(prefix: "harden-gpgv")
         defer { try? HostFS.removeTree(dir) }
         do {
-            var args = ["gpgv", "--homedir", dir, "--status-fd", "1"]
-            for (i, k) in keyrings.enumerated() {
-                let path = "\(dir)/key\(i).gpg"
-                try HostFS.writeFileAtomically(path, try dearmor(k, source: source))
-                args += ["--keyring", path]
-            }
+            var args = try gpgvCommand(in: dir, keyrings: keyrings, source: source)
             try HostFS.writeFileAtomically(dir + "/InRelease", bytes)
             args += ["--output", dir + "/signed", dir + "/InRelease"]
             let (status, output) = try await ChildProcess.run(args, timeout: 60)
@@ -53,16 +48,22 @@ public enum SignatureCheck {
         }
         let dir = try HostFS.makeTemporaryDirectory(prefix: "harden-gpgv")
         defer { try? HostFS.removeTree(dir) }
+        let args = try gpgvCommand(in: dir, keyrings: keyrings, source: source)
+        try HostFS.writeFileAtomically(dir + "/signature", signature)
+        try HostFS.writeFileAtomically(dir + "/data", data)
+        let (status, output) = try await ChildProcess.run(args + [dir + "/signature", dir + "/data"], timeout: 60)
+        try checkStatus(status.succeeded, output, source: source)
+    }
+
+    /// gpgv's command line with every keyring written (dearmoured) into `dir`, its scratch home.
+    static func gpgvCommand(in dir: String, keyrings: [[UInt8]], source: String) throws -> [String] {
         var args = ["gpgv", "--homedir", dir, "--status-fd", "1"]
         for (i, k) in keyrings.enumerated() {
             let path = "\(dir)/key\(i).gpg"
             try HostFS.writeFileAtomically(path, try dearmor(k, source: source))
             args += ["--keyring", path]
         }
-        try HostFS.writeFileAtomically(dir + "/signature", signature)
-        try HostFS.writeFileAtomically(dir + "/data", data)
-        let (status, output) = try await ChildProcess.run(args + [dir + "/signature", dir + "/data"], timeout: 60)
-        try checkStatus(status.succeeded, output, source: source)
+        return args
     }
 
     /// gpgv's verdict from its status lines: a good and valid signature and no bad one, else an error naming why.

@@ -120,7 +120,7 @@ extension RpmPatcher {
         for p in repoFiles.sorted() {
             for var r in YumRepositories.parse(files[p] ?? [], file: "/" + p, variables: variables) where r.enabled {
                 if let mirror {
-                    r.baseURLs = r.baseURLs.map { replacingHost($0, with: mirror) }
+                    r.baseURLs = r.baseURLs.map { MirrorURL.replacingHost($0, with: mirror) }
                     if r.baseURLs.isEmpty { r.baseURLs = [mirror] }
                     r.metalink = nil
                     r.mirrorlist = nil
@@ -133,14 +133,6 @@ extension RpmPatcher {
                 .notFound, "the image enables no rpm repository (/etc/yum.repos.d/*.repo): nothing to upgrade from")
         }
         return (out, files)
-    }
-
-    public static func replacingHost(_ url: String, with mirror: String) -> String {
-        guard let scheme = url.range(of: "://") else { return url }
-        let afterHost = url[scheme.upperBound...].firstIndex(of: "/").map { String(url[$0...]) } ?? ""
-        var m = mirror
-        while m.hasSuffix("/") { m.removeLast() }
-        return m + afterHost
     }
 
     /// `name:x:id:…` lines of /etc/passwd or /etc/group.

@@ -57,7 +57,7 @@ struct RpmUnitTests {
 
     @Test func replacingAHostKeepsThePath() {
         #expect(
-            RpmPatcher.replacingHost("https://dl.rockylinux.org/pub/rocky/9/BaseOS/x86_64/os/", with: "http://m.local/")
+            MirrorURL.replacingHost("https://dl.rockylinux.org/pub/rocky/9/BaseOS/x86_64/os/", with: "http://m.local/")
                 == "http://m.local/pub/rocky/9/BaseOS/x86_64/os/")
     }
 }
