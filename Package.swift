@@ -290,7 +290,9 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "HardenVulnDBTests",
-            dependencies: ["HardenPackages", "HardenVulnDB", "HardenSBOM", "HardenTestSupport"],
+            dependencies: [
+                "HardenCore", "HardenSystem", "HardenPackages", "HardenVulnDB", "HardenSBOM", "HardenTestSupport",
+            ],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "HardenMinifyTests",

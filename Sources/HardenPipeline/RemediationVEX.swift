@@ -141,8 +141,9 @@ public enum RemediationVEX {
         VEXDocument(
             statements: statements.map {
                 VEXDocument.Statement(
-                    vulnerability: [$0.vulnerability] + $0.aliases, products: [($0.product, $0.subcomponents)],
-                    status: $0.status.rawValue,
+                    vulnerability: [$0.vulnerability] + $0.aliases,
+                    products: [VEXProduct($0.product, subcomponents: $0.subcomponents.map { VEXProduct($0) })],
+                    status: $0.status,
                     justification: $0.justification)
             }, source: source)
     }

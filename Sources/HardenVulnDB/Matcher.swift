@@ -13,9 +13,14 @@ public struct Finding: Codable, Sendable, Hashable {
         public var purl: String
         public var layer: Int?
         public var locations: [String]
+        /// The source package (OS packages), which distributions' VEX statements name.
+        public var sourceName: String?
+        public var sourceVersion: String?
+        public var cpes: [String]?
 
         public init(
-            ref: String, type: String, name: String, version: String, purl: String, layer: Int?, locations: [String]
+            ref: String, type: String, name: String, version: String, purl: String, layer: Int?, locations: [String],
+            sourceName: String? = nil, sourceVersion: String? = nil, cpes: [String]? = nil
         ) {
             self.ref = ref
             self.type = type
@@ -24,6 +29,9 @@ public struct Finding: Codable, Sendable, Hashable {
             self.purl = purl
             self.layer = layer
             self.locations = locations
+            self.sourceName = sourceName
+            self.sourceVersion = sourceVersion
+            self.cpes = cpes
         }
     }
     /// The CVE id when one is known, else the advisory id.
@@ -266,7 +274,9 @@ public struct Matcher {
                             id: canonical, ids: [],
                             package: .init(
                                 ref: p.id, type: p.type.rawValue, name: p.name, version: p.version, purl: p.purl,
-                                layer: p.layer?.index, locations: p.locations),
+                                layer: p.layer?.index, locations: p.locations,
+                                sourceName: p.type.isOS ? p.sourceName : nil,
+                                sourceVersion: p.type.isOS ? p.sourceVersion : nil, cpes: p.cpes),
                             matchedOn: q.description, fixState: row.package.fixState, fixedVersions: [],
                             severity: .unknown, ratings: [],
                             sourcePackage: p.sourceName ?? p.name, group: "\(canonical)/\(p.sourceName ?? p.name)",

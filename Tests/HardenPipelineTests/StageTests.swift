@@ -110,7 +110,7 @@ enum AlpineFixture {
                  "status":"not_affected","justification":"vulnerable_code_not_in_execute_path"}]}
                 """
             try HostFS.writeFileAtomically(dir + "/vex.json", Array(vex.utf8))
-            input.vex = [try VEXDocument.load(dir + "/vex.json")]
+            input.vex = try VEXDocument.load(dir + "/vex.json")
             let report = try ScanStage.run(input).report
             let cve = try #require(report.findings.first { $0.id == "CVE-2019-5747" })
             #expect(cve.suppressed != nil, "\(report.warnings)")

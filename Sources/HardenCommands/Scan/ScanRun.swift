@@ -80,7 +80,12 @@ extension Application {
         public var onlyFixed = false
 
         @Option(
-            name: .long, help: "OpenVEX document; not_affected and fixed statements suppress findings (repeatable).")
+            name: .long,
+            help: ArgumentHelp(
+                "VEX: not_affected and fixed statements suppress the findings they name (repeatable).",
+                discussion:
+                    "OpenVEX, CSAF 2.0 (csaf_vex) or CycloneDX VEX, detected from content; a directory is read as one source (every *.json in it, as CSAF providers publish them).",
+                valueName: "FILE|DIR"))
         public var vex: [String] = []
 
         @Option(
@@ -100,6 +105,7 @@ extension Application {
         public func run() async throws {
             let logger = global.makeLogger()
             let data = try VulnerabilityData(path: database.path, required: true)
+            let vexDocuments = try vex.flatMap { try VEXDocument.load($0) }
             var targets: [(platform: String?, sbom: SBOM, configID: String)] = []
             let reference: String
             if image.hasPrefix("sbom:") {
@@ -125,7 +131,8 @@ extension Application {
             }
             var reports: [(platform: String?, report: ScanReport, sbom: SBOM)] = []
             for t in targets {
-                let report = try scan(t.sbom, configID: t.configID, reference, data: data, logger: logger)
+                let report = try scan(
+                    t.sbom, configID: t.configID, reference, data: data, vex: vexDocuments, logger: logger)
                 reports.append((t.platform, report, t.sbom))
             }
             try emit(reports, reference: reference)
@@ -141,7 +148,8 @@ extension Application {
 
         /// The scan of one image's SBOM with this command's options.
         func scan(
-            _ sbom: SBOM, configID: String, _ reference: String, data: VulnerabilityData, logger: Logger
+            _ sbom: SBOM, configID: String, _ reference: String, data: VulnerabilityData, vex: [VEXDocument],
+            logger: Logger
         ) throws -> ScanReport {
             var input = ScanStage.Input(sbom: sbom, data: data)
             if let profile {
@@ -150,7 +158,7 @@ extension Application {
                 input.profile = p
             }
             input.onlyFixed = onlyFixed
-            input.vex = try vex.map { try VEXDocument.load($0) }
+            input.vex = vex
             input.ignores = try ignore.map { try IgnoreRules.load($0) }
             input.gate = VulnerabilityGate(
                 failOn: failOn, unknown: unknown, knownExploited: failOnKev, maxEPSS: maxEpss)
