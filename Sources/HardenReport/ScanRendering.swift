@@ -156,8 +156,16 @@ public enum ScanRendering {
             + (bySeverity.isEmpty ? "" : " (\(bySeverity.joined(separator: ", ")))")
             + " in \(c.packageFindings) package findings (\(c.groups) rows)"
         if c.knownExploited > 0 { out += "\n\(c.knownExploited) known exploited (CISA KEV)" }
-        let suppressed = r.findings.count - active.count
-        if suppressed > 0 { out += "; \(suppressed) suppressed by VEX or ignore rules" }
+        let suppressed = r.findings.filter { $0.suppressed != nil }
+        if !suppressed.isEmpty {
+            out += "; \(suppressed.count) suppressed by VEX or ignore rules:"
+            for f in suppressed.sorted(by: { ($0.id, $0.package.name) < ($1.id, $1.package.name) }) {
+                guard let s = f.suppressed else { continue }
+                out +=
+                    "\n  \(f.id) \(f.package.name) \(f.package.version): \(s.status)"
+                    + (s.justification.map { " (\($0))" } ?? "") + " — \(s.source)"
+            }
+        }
         if withUse {
             let unused = active.filter { $0.packageUsed == false }.count
             out += "\n\(unused) of \(active.count) in packages the runtime profile never used (minify removes them)"

@@ -289,6 +289,119 @@ struct VulnScanTests {
         }
     }
 
+    /// Supplier VEX: a CSAF 2.0 VEX directory (one file per CVE, as providers publish) and a CycloneDX VEX document,
+    /// both schema-valid, suppress exactly the findings they name in a real image, by document.
+    @Test func supplierVEXInCSAFAndCycloneDXSuppressesWhatItNames() throws {
+        try TestImages.require()
+        try SharedFeeds.require()
+        try #require(HostFS.exists(hardenBinary), "build harden first (swift build)")
+        try withTemporaryDirectory { dir in
+            let env = ["HARDEN_DB": dir + "/v.sqlite", "HARDEN_CACHE_DIR": dir + "/cache"]
+            _ = try runProcess(
+                [hardenBinary, "db", "import", SharedFeeds.directory + "/osv-PyPI-all.zip"], environment: env)
+            let date = "2026-01-02T00:00:00Z"
+            let csaf: [String: Any] = [
+                "document": [
+                    "category": "csaf_vex", "csaf_version": "2.0", "title": "urllib3 in the example app",
+                    "publisher": ["category": "vendor", "name": "Example", "namespace": "https://example.invalid"],
+                    "tracking": [
+                        "id": "EX-CVE-2023-43804", "status": "final", "version": "1", "initial_release_date": date,
+                        "current_release_date": date,
+                        "revision_history": [["date": date, "number": "1", "summary": "Initial version."]],
+                    ],
+                ],
+                "product_tree": [
+                    "branches": [
+                        [
+                            "category": "vendor", "name": "Python Packaging Index",
+                            "branches": [
+                                [
+                                    "category": "product_name", "name": "urllib3",
+                                    "branches": [
+                                        [
+                                            "category": "product_version_range", "name": "vers:pypi/<1.24",
+                                            "product": [
+                                                "name": "urllib3 before 1.24", "product_id": "URLLIB3-OLD",
+                                                "product_identification_helper": ["purl": "pkg:pypi/urllib3"],
+                                            ],
+                                        ]
+                                    ],
+                                ]
+                            ],
+                        ]
+                    ]
+                ],
+                "vulnerabilities": [
+                    [
+                        "cve": "CVE-2023-43804", "product_status": ["known_not_affected": ["URLLIB3-OLD"]],
+                        "flags": [["label": "vulnerable_code_not_in_execute_path", "product_ids": ["URLLIB3-OLD"]]],
+                    ]
+                ],
+            ]
+            try HostFS.makeDirectories(dir + "/csaf/2023")
+            let csafFile = dir + "/csaf/2023/ex-cve-2023-43804.json"
+            try HostFS.writeFileAtomically(csafFile, Array(try JSONSerialization.data(withJSONObject: csaf)))
+            try HostFS.writeFileAtomically(dir + "/csaf/index.txt", Array("2023/ex-cve-2023-43804.json\n".utf8))
+            let cdx: [String: Any] = [
+                "bomFormat": "CycloneDX", "specVersion": "1.6", "version": 1,
+                "components": [
+                    [
+                        "type": "library", "bom-ref": "idna-ref", "name": "idna", "version": "2.7",
+                        "purl": "pkg:pypi/idna",
+                    ]
+                ],
+                "vulnerabilities": [
+                    [
+                        "id": "CVE-2024-3651",
+                        "analysis": ["state": "not_affected", "justification": "code_not_reachable"],
+                        "affects": [["ref": "idna-ref"]],
+                    ]
+                ],
+            ]
+            try HostFS.writeFileAtomically(dir + "/cdx.json", Array(try JSONSerialization.data(withJSONObject: cdx)))
+            for (kind, file) in [("csaf", csafFile), ("cyclonedx", dir + "/cdx.json")] {
+                let (vs, vo) = try runProcess(["python3", packageRoot + "/scripts/validate.py", kind, file])
+                #expect(vs == 0, "\(kind): \(vo)")
+            }
+            // The CSAF validator can fail: a document without tracking is rejected.
+            var broken = csaf
+            broken["document"] = ["category": "csaf_vex", "csaf_version": "2.0", "title": "t"]
+            try HostFS.writeFileAtomically(
+                dir + "/broken.json", Array(try JSONSerialization.data(withJSONObject: broken)))
+            #expect(
+                try runProcess(["python3", packageRoot + "/scripts/validate.py", "csaf", dir + "/broken.json"]).status
+                    != 0)
+            let image = "oci:\(TestImages.layout):pyapp"
+            let (s1, o1) = try runProcess(
+                [
+                    hardenBinary, "scan", "--vex", dir + "/csaf", "--vex", dir + "/cdx.json", "--format", "json", "-o",
+                    dir + "/r.json", image,
+                ], environment: env)
+            #expect(s1 == 0, "\(o1)")
+            let report =
+                try JSONSerialization.jsonObject(with: Data(try HostFS.readFile(dir + "/r.json", limit: 1 << 26)))
+                as? [String: Any]
+            let findings = (report?["findings"] as? [[String: Any]]) ?? []
+            let suppressed = Dictionary(
+                findings.compactMap { f in
+                    (f["suppressed"] as? [String: Any]).map { (f["id"] as? String ?? "", $0) }
+                }, uniquingKeysWith: { a, _ in a })
+            #expect(Set(suppressed.keys) == ["CVE-2023-43804", "CVE-2024-3651"], "\(suppressed.keys)")
+            #expect(suppressed["CVE-2023-43804"]?["source"] as? String == csafFile + " (CSAF)")
+            #expect(suppressed["CVE-2023-43804"]?["justification"] as? String == "vulnerable_code_not_in_execute_path")
+            #expect(suppressed["CVE-2024-3651"]?["source"] as? String == dir + "/cdx.json (CycloneDX)")
+            #expect(findings.contains { $0["id"] as? String == "CVE-2018-18074" && $0["suppressed"] == nil })
+            // The table lists what was suppressed and by which document.
+            let (s2, o2) = try runProcess(
+                [hardenBinary, "scan", "--vex", dir + "/csaf", "--vex", dir + "/cdx.json", image], environment: env)
+            #expect(s2 == 0 && o2.contains("CVE-2024-3651 idna") && o2.contains("\(dir)/cdx.json (CycloneDX)"), "\(o2)")
+            // A file that is no VEX is a one-line error naming it.
+            try HostFS.writeFileAtomically(dir + "/sbom.json", Array(#"{"spdxVersion": "SPDX-2.3"}"#.utf8))
+            let (s3, o3) = try runProcess([hardenBinary, "scan", "--vex", dir + "/sbom.json", image], environment: env)
+            #expect(s3 == 1 && o3.contains("sbom.json: not a VEX document"), "\(o3)")
+        }
+    }
+
     @Test func dbUpdateDownloadsFromALoopbackServerWithConditionalRequests() throws {
         try SharedFeeds.require()
         try #require(HostFS.exists(hardenBinary), "build harden first (swift build)")
