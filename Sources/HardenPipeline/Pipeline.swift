@@ -75,6 +75,8 @@ public struct PipelineOptions: Sendable {
     public var minify = MinifyOptions()
     public var policy: Policy?
     public var policyFile: String?
+    /// Supplier VEX (`--vex` and the policy's `vulnerabilities.vex`) applied to the scans before and after.
+    public var vex: [VEXDocument] = []
     /// Where the result will be written (recorded in the report).
     public var destination = ""
     /// The tag the input was named by, for the `latest` check.
@@ -206,7 +208,9 @@ public final class Pipeline {
         // Scan of the input.
         let before: [Finding]? = try await stage(.scanBefore, "matching \(sbom.packages.count) packages", into: &record)
         {
-            let (report, matched) = try ScanStage.run(.init(sbom: sbom, data: data))
+            var input = ScanStage.Input(sbom: sbom, data: data)
+            input.vex = options.vex
+            let (report, matched) = try ScanStage.run(input)
             files["scan-before.sarif"] = Array(try ScanRendering.sarif(report).utf8)
             return (
                 matched ? report.findings : nil,
@@ -341,6 +345,7 @@ public final class Pipeline {
             var input = ScanStage.Input(sbom: result.sbomAfter, data: data)
             input.profile = profile
             input.matchProfileByID = false
+            input.vex = options.vex
             let (report, matched) = try ScanStage.run(input)
             return (
                 matched ? report : nil,

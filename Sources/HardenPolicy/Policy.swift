@@ -18,6 +18,9 @@ public struct Policy: Codable, Sendable, Equatable {
         public var max: [Severity: Int] = [:]
         /// Vulnerability ids (or aliases) that never count.
         public var ignore: [String] = []
+        /// VEX files or directories (OpenVEX, CSAF, CycloneDX; relative to the policy file) whose not_affected and
+        /// fixed statements suppress the findings they name.
+        public var vex: [String] = []
         /// Fail when the vulnerability database, or a feed's own data, is older than this many days.
         public var maxDatabaseAgeDays: Double?
         /// What `fail_on` does with findings nobody rated.
@@ -83,6 +86,15 @@ extension Policy {
         try parse(String(decoding: try HostFS.readFile(path, limit: 4 << 20), as: UTF8.self), source: path)
     }
 
+    /// The documents of `vulnerabilities.vex`, relative paths read from the policy file's directory.
+    public func vexDocuments(policyFile: String?) throws -> [VEXDocument] {
+        try vulnerabilities.vex.flatMap { spec in
+            var path = spec
+            if !path.hasPrefix("/"), let policyFile { path = HostFS.split(policyFile).0 + "/" + path }
+            return try VEXDocument.load(path)
+        }
+    }
+
     /// The most alias references (`*name`) a policy may use. A YAML parser shares aliased nodes, but walking or
     /// hashing them expands them: n aliases can stand for ~3^(n/3) nodes ("billion laughs"). 32 keep that below 10^5.
     public static let maxAliases = 32
@@ -119,7 +131,7 @@ extension Policy {
                 section, "vulnerabilities",
                 keys: [
                     "fail_on", "only_fixed", "max", "ignore", "max_db_age_days", "unknown", "known_exploited",
-                    "max_epss",
+                    "max_epss", "vex",
                 ])
             if let n = m["unknown"] {
                 guard let s = n.string, let u = UnknownSeverityPolicy(rawValue: s.lowercased()) else {
@@ -156,6 +168,7 @@ extension Policy {
                 }
             }
             if let n = m["ignore"] { policy.vulnerabilities.ignore = try reader.strings(n, "vulnerabilities.ignore") }
+            if let n = m["vex"] { policy.vulnerabilities.vex = try reader.strings(n, "vulnerabilities.vex") }
             if let n = m["max_db_age_days"] {
                 guard let d = n.float, d >= 0 else {
                     throw reader.error(n, "vulnerabilities.max_db_age_days", "must be a number of days")

@@ -109,12 +109,13 @@ public struct IgnoreRules: Sendable {
 }
 
 public enum Suppressor {
-    /// Marks findings suppressed by VEX statements or ignore rules; returns warnings (expired rules).
+    /// Marks findings suppressed by VEX statements or ignore rules (a finding already suppressed keeps its reason);
+    /// returns warnings (expired rules).
     public static func apply(
         _ findings: inout [Finding], vex: [VEXDocument], ignores: [IgnoreRules], imageDigest: String,
         today: String = Suppressor.today()
     ) -> [String] {
-        for i in findings.indices {
+        for i in findings.indices where findings[i].suppressed == nil {
             var s: Suppression?
             for v in vex where s == nil { s = v.suppression(for: findings[i], imageDigest: imageDigest) }
             for r in ignores where s == nil { s = r.suppression(for: findings[i], today: today) }

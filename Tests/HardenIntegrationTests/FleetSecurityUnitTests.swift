@@ -154,6 +154,16 @@ import Glibc
         }
     }
 
+    /// A job's policy names no VEX file: on the worker it would read the worker's files.
+    @Test func aJobsPolicyCannotNameVEXFiles() throws {
+        var o = JobOptions(arguments: [])
+        o.policy = "vulnerabilities:\n  fail_on: high\n  vex: [/etc/shadow]\n"
+        #expect(throws: HardenError.self) { try RunJob.validate(o, limits: JobLimits()) }
+        o.policy = "vulnerabilities:\n  fail_on: high\n"
+        try RunJob.validate(o, limits: JobLimits())
+        #expect(throws: HardenError.self) { try RunJob.validate(JobOptions(arguments: ["--vex", "/etc"])) }
+    }
+
     @Test func aJobsComposeFileHasNoVariablesNoBareNamesAndNoPathVolumes() throws {
         let refused = [
             "services:\n  web:\n    image: nginx\n    environment:\n      WHO: \"${HOME:-nobody}\"\n",

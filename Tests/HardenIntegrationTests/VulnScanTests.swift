@@ -395,6 +395,17 @@ struct VulnScanTests {
             let (s2, o2) = try runProcess(
                 [hardenBinary, "scan", "--vex", dir + "/csaf", "--vex", dir + "/cdx.json", image], environment: env)
             #expect(s2 == 0 && o2.contains("CVE-2024-3651 idna") && o2.contains("\(dir)/cdx.json (CycloneDX)"), "\(o2)")
+            // The policy's vex: (relative to the policy file) suppresses for `check`'s gate.
+            let gate = "vulnerabilities:\n  fail_on: high\nchecks:\n  ignore: [CIS-DI-0004]\n"
+            try HostFS.writeFileAtomically(dir + "/plain.yaml", Array(gate.utf8))
+            let withVEX = gate.replacingOccurrences(of: "checks:", with: "  vex: [csaf, cdx.json]\nchecks:")
+            try HostFS.writeFileAtomically(dir + "/policy.yaml", Array(withVEX.utf8))
+            let (s4, o4) = try runProcess(
+                [hardenBinary, "check", image, "--policy", dir + "/plain.yaml"], environment: env)
+            #expect(s4 == 2 && o4.contains("CVE-2023-43804"), "\(o4)")
+            let (s5, o5) = try runProcess(
+                [hardenBinary, "check", image, "--policy", dir + "/policy.yaml"], environment: env)
+            #expect(s5 == 0, "\(o5)")
             // A file that is no VEX is a one-line error naming it.
             try HostFS.writeFileAtomically(dir + "/sbom.json", Array(#"{"spdxVersion": "SPDX-2.3"}"#.utf8))
             let (s3, o3) = try runProcess([hardenBinary, "scan", "--vex", dir + "/sbom.json", image], environment: env)
@@ -667,6 +678,40 @@ struct RemediationVEXTests {
             ])
             #expect(s == 1 && o.contains("--vex-out \(dir)/vex.json needs a vulnerability database"), "\(o)")
             #expect(!HostFS.exists(dir + "/out") && !HostFS.exists(dir + "/vex.json"))
+        }
+    }
+
+    /// `run --vex`: a supplier's statement about the nginx source package suppresses its findings in the scans before
+    /// and after (every binary built from it), the others still count.
+    @Test func runAppliesSupplierVEXToTheScansBeforeAndAfter() throws {
+        try TestImages.require()
+        try withTemporaryDirectory { dir in
+            try HostFS.writeFileAtomically(dir + "/tracker.json", Array(Self.tracker.utf8))
+            var (s, o) = try runProcess([
+                hardenBinary, "db", "import", dir + "/tracker.json", "--db", dir + "/v.sqlite",
+            ])
+            try #require(s == 0, "\(o)")
+            let cdx = #"""
+                {"bomFormat": "CycloneDX", "specVersion": "1.6", "version": 1, "vulnerabilities": [{"id": "CVE-2099-2002",
+                 "analysis": {"state": "not_affected", "justification": "requires_configuration"},
+                 "affects": [{"ref": "pkg:deb/debian/nginx"}]}]}
+                """#
+            try HostFS.writeFileAtomically(dir + "/vendor.cdx.json", Array(cdx.utf8))
+            (s, o) = try RuntimeTests.harden(
+                [
+                    "run", "oci:\(TestImages.layout):nginx", "--http-probe", "80:GET:/", "-o", "oci:\(dir)/out:nginx",
+                    "--report-dir", dir + "/report", "--db", dir + "/v.sqlite", "--vex", dir + "/vendor.cdx.json",
+                ], runDir: dir + "/run")
+            try #require(s == 0, "\(o)")
+            let record = try #require(
+                try JSONSerialization.jsonObject(
+                    with: Data(try HostFS.readFile(dir + "/report/report.json", limit: 1 << 26)))
+                    as? [String: Any])
+            let counts = record["vulnerabilities"] as? [String: Any]
+            let before = (counts?["before"] as? [String: Int]) ?? [:]
+            let after = (counts?["after"] as? [String: Int]) ?? [:]
+            #expect(before["medium"] == nil && before["high"] == 1, "\(before)")
+            #expect(after["medium"] == nil, "\(after)")
         }
     }
 

@@ -134,7 +134,13 @@ extension Application {
                 progress.update("check: cataloguing packages")
                 sbom = try SBOMBuilder(logger: logger).build(img, reference: reference.description)
             }
-            let findings = try sbom.flatMap { try data.findings($0) }
+            var findings = try sbom.flatMap { try data.findings($0) }
+            if let pol, !pol.vulnerabilities.vex.isEmpty, var matched = findings {
+                _ = Suppressor.apply(
+                    &matched, vex: try pol.vexDocuments(policyFile: policy), ignores: [],
+                    imageDigest: img.manifestDigest.description)
+                findings = matched
+            }
             progress.finish()
             let databaseRecord = try? data.record()
             var input = CheckStage.Input(

@@ -68,6 +68,11 @@ public struct RunJob: Sendable {
             }
         }
         if let compose = options.compose { try validateCompose(compose, options: options, limits: limits) }
+        if let policy = options.policy, !(try Policy.parse(policy, source: "policy").vulnerabilities.vex.isEmpty) {
+            throw HardenError(
+                .invalidArgument,
+                "run job: policy vulnerabilities.vex names files, and a job cannot read the worker's files")
+        }
     }
 
     static func validateCompose(_ compose: String, options: JobOptions, limits: JobLimits) throws {

@@ -62,6 +62,13 @@ extension Application {
                 valueName: "FILE"))
         public var vexOut: String?
 
+        @Option(
+            name: .long,
+            help: ArgumentHelp(
+                "Supplier VEX (OpenVEX, CSAF 2.0, CycloneDX; a file or a directory) applied to the scans before and after (repeatable).",
+                valueName: "FILE|DIR"))
+        public var vex: [String] = []
+
         @OptionGroup public var keep: KeepOptions
 
         @Flag(
@@ -202,6 +209,9 @@ extension Application {
             var options = PipelineOptions()
             options.policy = try policy.map { try Policy.load($0) }
             options.policyFile = policy
+            options.vex =
+                try vex.flatMap { try VEXDocument.load($0) }
+                + (options.policy?.vexDocuments(policyFile: policy) ?? [])
             if options.policy?.needsVulnerabilities == true && data.database == nil {
                 throw HardenError(
                     .notFound,
