@@ -41,6 +41,8 @@ packages=(
     postgresql wrk
     # foreign platforms of multi-platform images run under emulation: qemu-user-static through binfmt_misc
     qemu-user-static binfmt-support
+    # end-of-life dates of Debian and Ubuntu releases (scan reads them from the host, db import takes them)
+    distro-info-data
 )
 
 SUDO=""

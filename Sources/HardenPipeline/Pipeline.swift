@@ -32,6 +32,15 @@ public struct VulnerabilityData {
         return try Matcher(database: database).match(sbom)
     }
 
+    /// End of life of the SBOM's OS and runtimes (imported data; Debian's and Ubuntu's also from the host's
+    /// distro-info-data); nil without a database.
+    public func eol(_ sbom: SBOM, today: String = Suppressor.today()) throws -> [EOLStatus]? {
+        guard let database else { return nil }
+        return try EOLData.evaluate(os: sbom.os, packages: sbom.packages, today: today) {
+            try database.eolCycles(product: $0) ?? EOLData.hostDistroInfo($0)
+        }
+    }
+
     /// The highest severity rank (1…5) of each vulnerable package, for minify's presets.
     public static func ranks(_ findings: [Finding]) -> [String: Int] {
         var ranks: [String: Int] = [:]
@@ -392,6 +401,7 @@ public final class Pipeline {
                 profile: profile, sbom: result.sbomAfter, findings: after, policy: options.policy,
                 databaseAgeDays: databaseAge)
             input.feedAgeDays = feedAges
+            input.eol = try data.eol(result.sbomAfter)
             let r = CheckStage.run(input)
             return (r, "\(r.checks.filter(\.failed).count) of \(r.checks.count) checks failed")
         }

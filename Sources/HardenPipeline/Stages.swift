@@ -29,6 +29,8 @@ public enum CheckStage {
         public var ignore: [String] = []
         public var databaseAgeDays: Double?
         public var feedAgeDays: [String: Double] = [:]
+        /// End of life of the OS and runtimes (nil: no data).
+        public var eol: [EOLStatus]?
 
         public init(
             image: Image, reference: String, tag: String?, inspection: ImageInspection, profile: RuntimeProfile?,
@@ -69,6 +71,7 @@ public enum CheckStage {
                 findings: i.findings, databaseAgeDays: i.databaseAgeDays, checks: checks,
                 contentBytes: i.inspection.contentBytes)
             input.feedAgeDays = i.feedAgeDays
+            input.eol = i.eol
             return p.evaluate(input)
         }
         return Result(checks: checks, verdict: verdict)
@@ -129,6 +132,7 @@ public enum ScanStage {
             source: i.sbom.source, os: i.sbom.os, database: try i.data.database?.sources() ?? [], findings: findings,
             summary: findings.activeCountsBySeverity, warnings: warnings)
         report.counts = ScanReport.Counts(findings)
+        report.eol = try i.data.eol(i.sbom)
         if i.gate.isActive {
             let outcome = i.gate.evaluate(findings)
             report.gate = .init(

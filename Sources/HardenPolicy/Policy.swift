@@ -74,6 +74,8 @@ public struct Policy: Codable, Sendable, Equatable {
     public var packages = Packages()
     public var image = ImageRules()
     public var checks = Checks()
+    /// What an OS or runtime past its end of life does (`eol: fail|warn`); nil: nothing.
+    public var eol: EOLRule?
     /// Whether the file had a `vulnerabilities:` section (those rules need a database).
     public var needsVulnerabilities = false
 
@@ -121,7 +123,14 @@ extension Policy {
         guard let root else { return policy }
         let reader = PolicyReader(source: source)
         let top = try reader.mapping(
-            root, "policy", keys: ["version", "inputs", "vulnerabilities", "packages", "image", "checks"])
+            root, "policy", keys: ["version", "inputs", "vulnerabilities", "packages", "image", "checks", "eol"])
+        if let n = top["eol"] {
+            guard let s = n.string, let rule = EOLRule(rawValue: s.lowercased()) else {
+                throw reader.error(n, "eol", "must be fail or warn")
+            }
+            policy.eol = rule
+            policy.needsVulnerabilities = true
+        }
         if let v = top["version"] {
             guard v.int == 1 else { throw reader.error(v, "version", "must be 1") }
         }
@@ -334,6 +343,8 @@ public struct PolicyInput {
     public var feedAgeDays: [String: Double] = [:]
     public var checks: [CheckResult]
     public var contentBytes: Int64
+    /// End of life of the OS and runtimes; nil when unknown (no database).
+    public var eol: [EOLStatus]?
 
     public init(
         reference: String, config: ContainerConfig?, os: OSInfo?, packages: [SoftwarePackage], findings: [Finding]?,
@@ -454,6 +465,7 @@ extension Policy {
                 undecided.append("vulnerabilities: no vulnerability database")
             }
         }
+        evaluateEOL(input, violations: &v, warnings: &warnings)
         // Packages.
         for pattern in packages.banned {
             let p = pattern.lowercased()
@@ -513,5 +525,28 @@ extension Policy {
         }
         return PolicyVerdict(
             passed: v.isEmpty && undecided.isEmpty, violations: v, undecided: undecided, warnings: warnings)
+    }
+}
+
+/// What the policy does with an OS or runtime past its end of life.
+public enum EOLRule: String, Codable, Sendable {
+    case fail
+    case warn
+}
+
+extension Policy {
+    /// `eol: fail|warn`: an ended OS or runtime violates the policy (or is a warning); one ending within 90 days, or an
+    /// OS without end-of-life data, is a warning.
+    func evaluateEOL(_ input: PolicyInput, violations v: inout [PolicyViolation], warnings: inout [String]) {
+        guard let rule = eol else { return }
+        let statuses = input.eol ?? []
+        for s in statuses where s.state == .ended {
+            if rule == .fail { v.append(.init(rule: "eol", message: s.line)) } else { warnings.append(s.line) }
+        }
+        for s in statuses where s.state == .ending { warnings.append(s.line) }
+        if let os = input.os, !statuses.contains(where: { $0.subject == "os" }) {
+            warnings.append(
+                "eol: no end-of-life data for \(os.id) \(os.versionID ?? "") (harden db import eol:DIR)")
+        }
     }
 }

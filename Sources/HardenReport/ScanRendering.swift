@@ -20,6 +20,8 @@ public struct ScanReport: Codable, Sendable {
     public var counts: Counts?
     public var warnings: [String] = []
     public var gate: Gate?
+    /// End of life of the OS and of the runtimes found (those harden has data for).
+    public var eol: [EOLStatus]?
     public struct Counts: Codable, Sendable {
         /// Distinct vulnerability ids, and by their highest severity.
         public var vulnerabilities: Int
@@ -173,6 +175,9 @@ public enum ScanRendering {
         if let gate = r.gate, gate.unknownNotGated > 0 {
             out +=
                 "\nwarning: \(gate.unknownNotGated) findings of unknown severity are not gated (--unknown warn; fail or ignore to change)"
+        }
+        for e in r.eol ?? [] where e.state != .supported {
+            out += "\n\(e.state == .ended ? "EOL" : "warning"): \(e.line)"
         }
         for w in r.warnings { out += "\nwarning: \(w)" }
         return out

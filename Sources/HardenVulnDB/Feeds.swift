@@ -18,6 +18,8 @@ public struct ParsedFeed: Sendable {
     public var epss: [(String, EPSSScore)] = []
     /// The data's own date (NVD timestamp, KEV dateReleased, EPSS score_date), when the feed says it.
     public var dataDate: String?
+    /// End-of-life data: release cycles (distro-info-data CSVs, endoflife.date files).
+    public var eol: [EOLCycle] = []
 
     public init(
         source: String, format: String, location: String, advisories: [Advisory], cves: [CVERecord] = [],
@@ -35,12 +37,19 @@ public struct ParsedFeed: Sendable {
     }
 
     /// Records of any kind.
-    public var recordCount: Int { advisories.count + cves.count + kev.count + epss.count }
+    public var recordCount: Int { advisories.count + cves.count + kev.count + epss.count + eol.count }
 }
 
 public enum FeedParser {
     /// Reads a feed file or directory, detecting its format from its content.
     public static func load(_ path: String) throws -> [ParsedFeed] {
+        if path.hasPrefix("eol:") {
+            let dir = String(path.dropFirst(4))
+            var feed = ParsedFeed(
+                source: "eol:" + HostFS.absolute(dir), format: "endoflife", location: dir, advisories: [])
+            feed.eol = try EOLData.loadDirectory(dir)
+            return [feed]
+        }
         do {
             if HostFS.isDirectory(path) {
                 var advisories: [Advisory] = []
@@ -107,6 +116,13 @@ public enum FeedParser {
                 ]
             }
             if EPSSFeed.looksLikeEPSS(bytes) { return [try EPSSFeed.parse(bytes, location: path)] }
+            if let cycles = try EOLData.parseDistroInfo(bytes, name: "") {
+                var feed = ParsedFeed(
+                    source: "distro-info:\(cycles.first?.product ?? "none")", format: "distro-info-data",
+                    location: path, advisories: [])
+                feed.eol = cycles
+                return [feed]
+            }
             let head = Array(bytes.prefix(4096))
             if NVDFeed.looksLikeNVD(head) { return [try NVDFeed.parse(bytes, location: path)] }
             if CVE5Record.looksLikeCVE5(head) {
@@ -139,7 +155,7 @@ public enum FeedParser {
             }
             throw HardenError(
                 .unsupported,
-                "unknown feed format (expected OSV JSON/zip/directory, Debian tracker JSON, Alpine secdb JSON, NVD CVE 2.0 JSON, CVE JSON 5, CISA KEV JSON or EPSS CSV)"
+                "unknown feed format (expected OSV JSON/zip/directory, Debian tracker JSON, Alpine secdb JSON, NVD CVE 2.0 JSON, CVE JSON 5, CISA KEV JSON, EPSS CSV, a distro-info-data CSV, or eol:DIR of endoflife.date files)"
             )
         } catch let e as HardenError {
             throw e.prefixed(path)

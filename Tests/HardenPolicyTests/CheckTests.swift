@@ -458,4 +458,35 @@ struct FixtureImage {
             agedVerdict.violations.first?.message.contains("first-epss is 30 days old") == true,
             "\(agedVerdict.violations)")
     }
+
+    @Test func theEOLRuleFailsOrWarnsAndSaysWhenItHasNoData() throws {
+        let ended = EOLStatus(
+            subject: "os", name: "debian 10 (buster)", product: "debian", cycle: "10", eol: "2024-06-30",
+            daysLeft: -890, state: .ended, extendedSupport: nil, source: "distro-info-data")
+        let ending = EOLStatus(
+            subject: "runtime", name: "node 20.10.0", product: "nodejs", cycle: "20", eol: "2026-12-31", daysLeft: 24,
+            state: .ending, extendedSupport: nil, source: "eol:/d")
+        func verdict(
+            _ rule: String, _ eol: [EOLStatus]?, os: OSInfo? = OSInfo(id: "debian", versionID: "10")
+        ) throws
+            -> PolicyVerdict
+        {
+            let p = try Policy.parse("eol: \(rule)\n", source: "p.yaml")
+            #expect(p.needsVulnerabilities && p.eol == EOLRule(rawValue: rule))
+            var input = PolicyInput(
+                reference: "img", config: nil, os: os, packages: [], findings: [], databaseAgeDays: nil, checks: [],
+                contentBytes: 1)
+            input.eol = eol
+            return p.evaluate(input)
+        }
+        let failed = try verdict("fail", [ended, ending])
+        #expect(!failed.passed && failed.violations.map(\.rule) == ["eol"])
+        #expect(failed.violations[0].message.contains("reached its end of life on 2024-06-30"))
+        #expect(failed.warnings.contains { $0.contains("24 days left") }, "\(failed.warnings)")
+        let warned = try verdict("warn", [ended])
+        #expect(warned.passed && warned.warnings.contains { $0.contains("debian 10 (buster)") })
+        let unknown = try verdict("fail", [])
+        #expect(unknown.passed && unknown.warnings.contains { $0.contains("no end-of-life data for debian 10") })
+        #expect(throws: HardenError.self) { try Policy.parse("eol: maybe\n", source: "p.yaml") }
+    }
 }

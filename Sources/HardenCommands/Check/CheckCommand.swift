@@ -148,6 +148,7 @@ extension Application {
                 inspection: inspection, profile: runtimeProfile, sbom: sbom, findings: findings, policy: pol,
                 ignore: ignore, databaseAgeDays: databaseRecord?.ageDays)
             input.feedAgeDays = databaseRecord?.feedAgeDays ?? [:]
+            input.eol = try sbom.flatMap { try data.eol($0) }
             let stage = CheckStage.run(input)
             let (checks, verdict) = (stage.checks, stage.verdict)
             let report = CheckReport(

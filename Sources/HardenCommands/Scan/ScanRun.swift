@@ -76,6 +76,13 @@ extension Application {
         @Option(name: .long, help: "Exit with code 2 when a finding's EPSS score is above this (0…1).")
         public var maxEpss: Double?
 
+        @Flag(
+            name: .long,
+            help:
+                "Exit with code 2 when the image's OS or a runtime in it is past its end of life (distro-info-data, harden db import eol:DIR)."
+        )
+        public var failOnEol = false
+
         @Flag(name: .long, help: "Report only vulnerabilities that have a fix.")
         public var onlyFixed = false
 
@@ -143,7 +150,22 @@ extension Application {
                     "harden: \(gate.reached) finding(s) fail the gate (\(gate.description)) in \(reference)\(f.platform.map { " (\($0))" } ?? "")\n"
                 )
             }
-            if !failing.isEmpty { throw ExitCode(2) }
+            var ended = false
+            for r in reports where failOnEol && !(r.report.eol ?? []).contains(where: { $0.subject == "os" }) {
+                if let os = r.report.os {
+                    logger.warning(
+                        "no end-of-life data for \(os.id) \(os.versionID ?? "?"), so --fail-on-eol cannot judge it (harden db import eol:DIR)"
+                    )
+                }
+            }
+            for r in reports where failOnEol {
+                for e in r.report.eol ?? [] where e.state == .ended {
+                    writeStandardError(
+                        "harden: \(e.line) in \(reference)\(r.platform.map { " (\($0))" } ?? "") (--fail-on-eol)\n")
+                    ended = true
+                }
+            }
+            if !failing.isEmpty || ended { throw ExitCode(2) }
         }
 
         /// The scan of one image's SBOM with this command's options.
