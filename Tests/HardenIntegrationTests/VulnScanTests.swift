@@ -413,6 +413,59 @@ struct VulnScanTests {
         }
     }
 
+    /// VEX attached to the image as a signed attestation: applied with the supplier's key, refused (and said) with
+    /// another key, applied unverified only with --vex-unsigned, and --vex image alone is a one-line error.
+    @Test func vexAttachedToTheImageIsAppliedWhenItsSignatureVerifies() throws {
+        try TestImages.require()
+        try SharedFeeds.require()
+        try #require(HostFS.exists(hardenBinary), "build harden first (swift build)")
+        try withTemporaryDirectory { dir in
+            let env = ["HARDEN_DB": dir + "/v.sqlite", "HARDEN_CACHE_DIR": dir + "/cache"]
+            _ = try runProcess(
+                [hardenBinary, "db", "import", SharedFeeds.directory + "/osv-PyPI-all.zip"], environment: env)
+            let layout = "oci:\(dir)/layout:v1"
+            var (s, o) = try runProcess([hardenBinary, "convert", "oci:\(TestImages.layout):pyapp", layout])
+            try #require(s == 0, "\(o)")
+            try opensslKeyPair(dir, "supplier")
+            try opensslKeyPair(dir, "other")
+            let vex = """
+                {"@context": "https://openvex.dev/ns/v0.2.0", "@id": "https://example.invalid/vex/attached", "author": "supplier",
+                 "timestamp": "2026-01-01T00:00:00Z", "version": 1, "statements": [{"vulnerability": {"name": "CVE-2023-43804"},
+                 "products": [{"@id": "pkg:pypi/urllib3@1.23"}], "status": "not_affected", "justification": "inline_mitigations_already_exist"}]}
+                """
+            try HostFS.writeFileAtomically(dir + "/vex.json", Array(vex.utf8))
+            (s, o) = try runProcess([
+                hardenBinary, "attest", layout, "--key", dir + "/supplier.pem", "--type", "openvex", "--predicate",
+                dir + "/vex.json",
+            ])
+            try #require(s == 0, "\(o)")
+            func suppressed(_ args: [String]) throws -> (status: Int32, output: String, source: String?) {
+                let (s, o) = try runProcess(
+                    [hardenBinary, "scan", layout, "--format", "json", "-o", dir + "/r.json"] + args, environment: env)
+                guard s == 0 else { return (s, o, nil) }
+                let report =
+                    try JSONSerialization.jsonObject(with: Data(try HostFS.readFile(dir + "/r.json", limit: 1 << 26)))
+                    as? [String: Any]
+                let f = ((report?["findings"] as? [[String: Any]]) ?? []).first {
+                    $0["id"] as? String == "CVE-2023-43804"
+                }
+                return (s, o, (f?["suppressed"] as? [String: Any])?["source"] as? String)
+            }
+            let verified = try suppressed(["--vex", "image", "--vex-key", dir + "/supplier.pub"])
+            #expect(verified.status == 0 && verified.source?.contains("verified by") == true, "\(verified)")
+            let wrongKey = try suppressed(["--vex-key", dir + "/other.pub"])
+            #expect(wrongKey.status == 0 && wrongKey.source == nil, "\(wrongKey)")
+            #expect(
+                wrongKey.output.contains("attached VEX") && wrongKey.output.contains("not used"), "\(wrongKey.output)")
+            let unsigned = try suppressed(["--vex-unsigned"])
+            #expect(unsigned.source?.hasSuffix("(unverified)") == true, "\(unsigned)")
+            let plain = try suppressed([])
+            #expect(plain.status == 0 && plain.source == nil, "without --vex image nothing attached is read")
+            let bare = try suppressed(["--vex", "image"])
+            #expect(bare.status == 1 && bare.output.contains("--vex-key"), "\(bare.output)")
+        }
+    }
+
     @Test func dbUpdateDownloadsFromALoopbackServerWithConditionalRequests() throws {
         try SharedFeeds.require()
         try #require(HostFS.exists(hardenBinary), "build harden first (swift build)")

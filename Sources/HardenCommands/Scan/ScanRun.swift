@@ -91,9 +91,20 @@ extension Application {
             help: ArgumentHelp(
                 "VEX: not_affected and fixed statements suppress the findings they name (repeatable).",
                 discussion:
-                    "OpenVEX, CSAF 2.0 (csaf_vex) or CycloneDX VEX, detected from content; a directory is read as one source (every *.json in it, as CSAF providers publish them).",
+                    "OpenVEX, CSAF 2.0 (csaf_vex) or CycloneDX VEX, detected from content; a directory is read as one source (every *.json in it, as CSAF providers publish them); `image`: the VEX attached to the image as attestations (with --vex-key or --vex-unsigned).",
                 valueName: "FILE|DIR"))
         public var vex: [String] = []
+
+        @Option(
+            name: .long,
+            help: ArgumentHelp(
+                "Verify VEX attached to the image (attestations) with this public key, and apply it (implies --vex image).",
+                valueName: "KEY.pub"))
+        public var vexKey: String?
+
+        @Flag(
+            name: .long, help: "Apply VEX attached to the image without verifying its signature (implies --vex image).")
+        public var vexUnsigned = false
 
         @Option(
             name: .long,
@@ -112,7 +123,18 @@ extension Application {
         public func run() async throws {
             let logger = global.makeLogger()
             let data = try VulnerabilityData(path: database.path, required: true)
-            let vexDocuments = try vex.flatMap { try VEXDocument.load($0) }
+            let vexDocuments = try vex.filter { $0 != "image" }.flatMap { try VEXDocument.load($0) }
+            let attached = vex.contains("image") || vexKey != nil || vexUnsigned
+            if attached && vexKey == nil && !vexUnsigned {
+                throw HardenError(
+                    .invalidArgument,
+                    "--vex image: give --vex-key KEY.pub to verify it (or --vex-unsigned to take it as is)")
+            }
+            if attached && image.hasPrefix("sbom:") {
+                throw HardenError(.invalidArgument, "--vex image: an SBOM has no attestations; scan the image")
+            }
+            let attachedKey = try vexKey.map { try KeyFiles.verificationKey($0) }
+            var perTarget: [[VEXDocument]] = []
             var targets: [(platform: String?, sbom: SBOM, configID: String)] = []
             let reference: String
             if image.hasPrefix("sbom:") {
@@ -125,11 +147,17 @@ extension Application {
             } else {
                 let ref = try ImageReference.parse(image)
                 reference = ref.description
+                let transport = try imageOptions.transport(logger: logger, anyPlatform: true)
                 for (platform, img) in try await imageOptions.openEach(
                     ref, logger: logger, progress: global.showProgress, quiet: global.quiet)
                 {
                     let sbom = try SBOMBuilder(logger: logger).build(img, reference: ref.description)
                     targets.append((platform, sbom, img.configDigest.description))
+                    perTarget.append(
+                        attached
+                            ? try await AttachedVEX.documents(
+                                ref, digest: img.manifestDigest, platform: platform, transport: transport,
+                                key: attachedKey, logger: logger) : [])
                 }
             }
             if profile != nil, targets.count > 1 {
@@ -137,9 +165,10 @@ extension Application {
                     .invalidArgument, "--profile describes one image: give --platform P with it, not --platform all")
             }
             var reports: [(platform: String?, report: ScanReport, sbom: SBOM)] = []
-            for t in targets {
+            for (i, t) in targets.enumerated() {
                 let report = try scan(
-                    t.sbom, configID: t.configID, reference, data: data, vex: vexDocuments, logger: logger)
+                    t.sbom, configID: t.configID, reference, data: data,
+                    vex: vexDocuments + (i < perTarget.count ? perTarget[i] : []), logger: logger)
                 reports.append((t.platform, report, t.sbom))
             }
             try emit(reports, reference: reference)
