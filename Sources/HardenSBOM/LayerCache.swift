@@ -13,7 +13,7 @@ import Glibc
 public struct LayerCache: Sendable {
     public let directory: String
     /// Bump when the capture policy or the encoding changes, so old entries are ignored.
-    static let formatVersion: UInt32 = 6  // 6: apk configuration for the patcher
+    static let formatVersion: UInt32 = 7  // 7: CPython's tail-merged version anchors
 
     public init(directory: String) { self.directory = directory }
 

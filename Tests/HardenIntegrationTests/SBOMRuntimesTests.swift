@@ -52,6 +52,45 @@ struct SBOMRuntimesTests {
         }
     }
 
+    /// CPython built from source into /usr/local (this machine's pyenv build, copied as the official python images
+    /// lay it out): its version string is tail-merged into pyenv's prefix path, yet python is found at its exact version
+    /// with the NVD CPE; Debian's own python3.11 (owned by python3.11-minimal) is reported once, as the deb.
+    @Test func cpythonBuiltFromSourceIsFoundAtItsExactVersion() throws {
+        let prefix = try runProcess(["python3", "-c", "import sys; print(sys.base_prefix)"]).output.trimmingCharacters(
+            in: .whitespacesAndNewlines)
+        let lib = prefix + "/lib/libpython3.11.so.1.0"
+        try #require(HostFS.exists(lib), "this machine's pyenv CPython 3.11 (with --enable-shared) at \(prefix)")
+        try #require(HostFS.exists("/usr/bin/python3.11"), "Debian's python3.11-minimal")
+        let version = try runProcess(["python3", "-c", "import platform; print(platform.python_version())"]).output
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        try withTemporaryDirectory { dir in
+            let entries: [FixtureEntry] = [
+                .file("etc/os-release", "ID=debian\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\n"),
+                .file(
+                    "var/lib/dpkg/status",
+                    "Package: python3.11-minimal\nStatus: install ok installed\nVersion: 3.11.2-6+deb12u4\nArchitecture: amd64\nSource: python3.11\n\n"
+                ),
+                .file("var/lib/dpkg/info/python3.11-minimal.list", "/usr/bin/python3.11\n"),
+                .file(
+                    raw: Array("usr/bin/python3.11".utf8), try HostFS.readFile("/usr/bin/python3.11", limit: 1 << 30)),
+                .file(raw: Array("usr/local/lib/libpython3.11.so.1.0".utf8), try HostFS.readFile(lib, limit: 1 << 30)),
+                .file(
+                    raw: Array("usr/local/bin/python3.11".utf8),
+                    try HostFS.readFile(prefix + "/bin/python3.11", limit: 1 << 30)),
+            ]
+            try Fixtures.ociLayout(
+                at: dir + "/img", images: [(tag: "t", layers: [try Fixtures.layer(entries)], config: nil)])
+            let (sbom, _) = try SBOMBuilder(cache: nil).catalog(
+                try ImageLoader.open(.ociLayout(path: dir + "/img", tag: "t")), reference: "pyenv")
+            let pythons = sbom.packages.filter { $0.name == "python" }
+            #expect(pythons.map(\.version) == [version], "\(sbom.packages.map(\.id))")
+            #expect(pythons.first?.files.contains("/usr/local/lib/libpython3.11.so.1.0") == true)
+            #expect(pythons.first?.files.contains("/usr/bin/python3.11") == false, "Debian's is the deb's")
+            #expect(pythons.first?.cpes?.contains("cpe:2.3:a:python:python:\(version):*:*:*:*:*:*:*") == true)
+            #expect(sbom.packages.filter { $0.name == "python3.11-minimal" }.count == 1)
+        }
+    }
+
     @Test func syftFindsNoRuntimeHardenMisses() throws {
         try TestImages.require()
         try TestImages.requireTools("syft")

@@ -72,14 +72,21 @@ public struct BinaryCataloger: Cataloger {
             anchors: { file in
                 // python3.11, python2.7, libpython3.11.so.1.0: the version in the name anchors the full one.
                 guard let minor = pythonMinor(file) else { return nil }
-                return ["\0\(minor)."]
+                return pythonAnchors(minor)
             },
             version: { file, e in
                 guard let minor = pythonMinor(file) else { return nil }
-                return firstMatch(e, anchor: "\0\(minor).") { after in
-                    let v = versionPrefix(after, minimumParts: 1, allowSuffix: { $0.isLetter || $0.isNumber })
-                    return v.flatMap { v in after.dropFirst(v.utf8.count).first == 0 ? minor + "." + v : nil }
+                // PY_VERSION (`3.11.7\0`) on its own; in a release build the linker merges it into the tail of a
+                // longer string ending the same way — pyenv's prefix `…/versions/3.11.7`, the build directory
+                // `…/Python-3.11.7` — so those anchors find it there.
+                for anchor in pythonAnchors(minor) {
+                    let found = firstMatch(e, anchor: anchor) { after in
+                        let v = versionPrefix(after, minimumParts: 1, allowSuffix: { $0.isLetter || $0.isNumber })
+                        return v.flatMap { v in after.dropFirst(v.utf8.count).first == 0 ? minor + "." + v : nil }
+                    }
+                    if let found { return found }
                 }
+                return nil
             }),
         BinaryClassifier(
             name: "node", cpes: [("nodejs", "node.js")],
@@ -283,6 +290,9 @@ public struct BinaryCataloger: Cataloger {
     }
 
     /// The first version any window of `anchor` yields, given the bytes after the anchor.
+    /// Where CPython's version string is found: alone, or as the tail of a path (see the python classifier).
+    static func pythonAnchors(_ minor: String) -> [String] { ["\0\(minor).", "/Python-\(minor).", "/\(minor)."] }
+
     static func firstMatch(_ e: BinaryEvidence, anchor: String, _ parse: (ArraySlice<UInt8>) -> String?) -> String? {
         let a = Array(anchor.utf8)
         for w in e.windows where w.anchor == a {
