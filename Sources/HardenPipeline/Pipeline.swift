@@ -86,6 +86,8 @@ public struct PipelineOptions: Sendable {
     public var policyFile: String?
     /// Supplier VEX (`--vex` and the policy's `vulnerabilities.vex`) applied to the scans before and after.
     public var vex: [VEXDocument] = []
+    /// How the report lists vulnerabilities (`--sort-by`).
+    public var findingOrder: FindingOrder = .severity
     /// Where the result will be written (recorded in the report).
     public var destination = ""
     /// The tag the input was named by, for the `latest` check.
@@ -382,7 +384,8 @@ public final class Pipeline {
         record.minify = minified.report
         if var before, let after {
             ScanStage.markUse(&before, profile: profile, byID: false)
-            record.vulnerabilities = RunRecord.Vulnerabilities(before: before, after: after)
+            record.vulnerabilities = RunRecord.Vulnerabilities(
+                before: before, after: after, order: options.findingOrder)
         }
         return after
     }

@@ -280,7 +280,7 @@ public enum HTMLReport {
             groups[key, default: []].append(v)
         }
         return
-            "<table data-testid=\"\(testid)\"><tr><th>Severity</th><th>Vulnerability</th><th>Packages</th><th>Version</th><th>Fixed in</th><th>KEV</th><th>EPSS</th><th>Package used at run time</th></tr>"
+            "<table data-testid=\"\(testid)\"><tr><th>Severity</th><th>Vulnerability</th><th>Packages</th><th>Version</th><th>Fixed in</th><th>KEV</th><th>EPSS</th><th>Risk</th><th>Package used at run time</th></tr>"
             + order.map { key in
                 let g = groups[key]!
                 let v = g[0]
@@ -289,7 +289,8 @@ public enum HTMLReport {
                     g.contains { $0.packageUsed != nil } ? (g.contains { $0.packageUsed == true } ? "yes" : "no") : "-"
                 return
                     "<tr data-group=\"\(esc(key))\"><td><span class=\"sev-\(esc(v.severity))\">\(esc(v.severity))</span></td><td>\(esc(v.id))</td><td>\(joined(g.map(\.package)))</td><td>\(joined(g.map(\.version)))</td><td>\(joined(g.flatMap(\.fixedIn)))</td>"
-                    + "<td>\(v.knownExploited == true ? "yes" : "")</td><td>\(v.epss.map { String(format: "%.3f", $0) } ?? "")</td><td>\(used)</td></tr>"
+                    + "<td>\(v.knownExploited == true ? "yes" : "")</td><td>\(v.epss.map { String(format: "%.3f", $0) } ?? "")</td>"
+                    + "<td>\(g.compactMap(\.risk).max().map { String(format: "%.1f", $0) } ?? "")</td><td>\(used)</td></tr>"
             }.joined() + "</table>"
     }
 

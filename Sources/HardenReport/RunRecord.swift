@@ -79,6 +79,8 @@ public struct RunRecord: Codable, Sendable {
         public var group: String?
         public var knownExploited: Bool?
         public var epss: Double?
+        /// The risk score (docs/usage.md).
+        public var risk: Double?
 
         public init(_ f: Finding) {
             id = f.id
@@ -90,6 +92,7 @@ public struct RunRecord: Codable, Sendable {
             group = f.group
             knownExploited = f.kev != nil ? true : nil
             epss = f.epss?.score
+            risk = f.risk ?? f.riskScore
         }
     }
     public struct Vulnerabilities: Codable, Sendable {
@@ -99,8 +102,10 @@ public struct RunRecord: Codable, Sendable {
         public var removed: [Vulnerability]
         /// Findings the output still has.
         public var remaining: [Vulnerability]
+        /// How `removed` and `remaining` are ordered (`run --sort-by`).
+        public var order: String?
 
-        public init(before: [Finding], after: [Finding]) {
+        public init(before: [Finding], after: [Finding], order sortOrder: FindingOrder = .severity) {
             let activeBefore = before.filter { $0.suppressed == nil },
                 activeAfter = after.filter { $0.suppressed == nil }
             self.before = before.activeCountsBySeverity
@@ -111,6 +116,17 @@ public struct RunRecord: Codable, Sendable {
             )
             .sorted(by: Self.order)
             remaining = activeAfter.map(Vulnerability.init).sorted(by: Self.order)
+            if sortOrder != .severity {
+                // The findings' own order, a group's rows kept together at its first place.
+                let rank = Dictionary(
+                    (activeBefore + activeAfter).sorted(by: sortOrder.comparator).enumerated().map {
+                        ("\($1.id)|\($1.package.name)|\($1.package.version)", $0)
+                    }, uniquingKeysWith: min)
+                func key(_ v: Vulnerability) -> Int { rank["\(v.id)|\(v.package)|\(v.version)"] ?? Int.max }
+                removed.sort { key($0) < key($1) }
+                remaining.sort { key($0) < key($1) }
+                order = sortOrder.rawValue
+            }
         }
 
         /// Risk order (known exploited, severity, EPSS), then by group so a group's rows are adjacent.

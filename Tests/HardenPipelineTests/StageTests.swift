@@ -190,6 +190,44 @@ enum AlpineFixture {
     }
 }
 
+/// `run --sort-by`: the report's vulnerabilities in the chosen order (risk: the score, a known-exploited low first;
+/// package: by name), the order named in the record, and the HTML report's risk column.
+@Suite struct RunReportOrderTests {
+    static func finding(_ id: String, _ package: String, _ severity: Severity, kev: Bool = false) -> Finding {
+        var f = Finding(
+            id: id, ids: [id],
+            package: .init(ref: package, type: "deb", name: package, version: "1", purl: "", layer: nil, locations: []),
+            matchedOn: "", fixState: .fixed, fixedVersions: [], severity: severity, ratings: [], summary: nil,
+            sources: [], suppressed: nil)
+        if kev {
+            f.kev = KEVEntry(cve: id, dateAdded: "2026-01-01", dueDate: nil, knownRansomwareCampaignUse: nil, name: nil)
+        }
+        return f
+    }
+
+    @Test func theReportFollowsTheChosenOrder() {
+        let before = [
+            Self.finding("CVE-1", "zlib", .critical), Self.finding("CVE-2", "bash", .low, kev: true),
+            Self.finding("CVE-3", "apt", .medium),
+        ]
+        let bySeverity = RunRecord.Vulnerabilities(before: before, after: [])
+        #expect(bySeverity.removed.map(\.id) == ["CVE-2", "CVE-1", "CVE-3"] && bySeverity.order == nil)
+        let byPackage = RunRecord.Vulnerabilities(before: before, after: [], order: .package)
+        #expect(byPackage.removed.map(\.package) == ["apt", "bash", "zlib"] && byPackage.order == "package")
+        let byRisk = RunRecord.Vulnerabilities(before: before, after: Array(before.prefix(1)), order: .risk)
+        #expect(byRisk.removed.map(\.id) == ["CVE-2", "CVE-3"] && byRisk.remaining.map(\.id) == ["CVE-1"])
+        #expect(byRisk.removed.first?.risk == 102.0, "KEV: 100 + the low band midpoint")
+        var record = RunRecord(
+            startedAt: "2026-12-07T00:00:00Z",
+            input: .init(
+                reference: "img", manifestDigest: "sha256:1", configDigest: "sha256:2", contentBytes: 1, files: 1,
+                packages: 1, layers: 1, user: nil))
+        record.vulnerabilities = byRisk
+        let html = HTMLReport.render(record)
+        #expect(html.contains("<th>Risk</th>") && html.contains("<td>102.0</td>"), "\(html.count)")
+    }
+}
+
 /// Stage names are a closed set: their raw values are report.json's contract, and the terminal's [N/M] counts the
 /// patch stage when a run patches (it used to show as [1/6] of six).
 @Suite struct StageNameTests {

@@ -60,6 +60,13 @@ extension Application {
         @Option(name: .long, help: ArgumentHelp("Accept this check's failure (repeatable).", valueName: "ID"))
         public var ignore: [String] = []
 
+        @Option(
+            name: .long,
+            help: ArgumentHelp(
+                "Order of the policy's vulnerability violations: severity (known-exploited, severity, EPSS), risk or package.",
+                valueName: "order"))
+        public var sortBy: FindingOrder = .severity
+
         public init() {}
 
         public func validate() throws {
@@ -141,6 +148,7 @@ extension Application {
                     imageDigest: img.manifestDigest.description)
                 findings = matched
             }
+            findings?.sort(by: sortBy.comparator)
             progress.finish()
             let databaseRecord = try? data.record()
             var input = CheckStage.Input(

@@ -69,6 +69,13 @@ extension Application {
                 valueName: "FILE|DIR"))
         public var vex: [String] = []
 
+        @Option(
+            name: .long,
+            help: ArgumentHelp(
+                "Order of the report's vulnerabilities: severity (known-exploited, severity, EPSS), risk or package.",
+                valueName: "order"))
+        public var sortBy: FindingOrder = .severity
+
         @OptionGroup public var keep: KeepOptions
 
         @Flag(
@@ -209,6 +216,7 @@ extension Application {
             var options = PipelineOptions()
             options.policy = try policy.map { try Policy.load($0) }
             options.policyFile = policy
+            options.findingOrder = sortBy
             options.vex =
                 try vex.flatMap { try VEXDocument.load($0) }
                 + (options.policy?.vexDocuments(policyFile: policy) ?? [])
