@@ -385,7 +385,7 @@ public final class FleetServer: Sendable {
                 return .json(
                     try await store.images(
                         fails: request.query["fails"], minimumSeverity: request.query["severity"],
-                        search: request.query["q"],
+                        search: request.query["q"], eol: try Self.flag(request.query["eol"], "eol"),
                         limit: Int(request.query["limit"] ?? "") ?? 1000))
             case (.GET, let p) where p.count == 3 && p[0] == "v1" && p[1] == "images":
                 try need(.read)
@@ -511,4 +511,16 @@ public struct RevokeAnswer: Codable, Sendable {
 public struct RefreshAnswer: Codable, Sendable {
     public var etag: String
     public var rematch: RematchResult?
+}
+
+extension FleetServer {
+    /// A boolean query parameter: `true`, `false` or absent; anything else is a bad request naming it.
+    static func flag(_ value: String?, _ name: String) throws -> Bool? {
+        switch value {
+        case nil: return nil
+        case "true": return true
+        case "false": return false
+        case let v?: throw HardenError(.invalidArgument, "\(name): \(v) is not true or false")
+        }
+    }
 }

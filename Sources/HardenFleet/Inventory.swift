@@ -60,28 +60,38 @@ extension FleetStore {
         i.digest, i.refs, i.labels::text, i.platform, i.os->>'prettyName', i.package_count, i.scanned_at, i.report_at, i.policy_failures,
         (SELECT coalesce(jsonb_object_agg(s, n), '{}')::text FROM (SELECT severity AS s, count(*) AS n FROM findings
             WHERE image_id = i.id AND resolved_at IS NULL GROUP BY severity) AS c),
-        (SELECT count(*) FROM findings WHERE image_id = i.id AND resolved_at IS NULL AND kev)
+        (SELECT count(*) FROM findings WHERE image_id = i.id AND resolved_at IS NULL AND kev),
+        to_char(i.eol_date, 'YYYY-MM-DD')
         """
 
     static func decodeSummary(_ r: PostgresRow) throws -> ImageSummary {
-        let c = try r.decode((String, [String], String, String, String?, Int, Date?, Date?, [String], String, Int).self)
+        let c = try r.decode(
+            (String, [String], String, String, String?, Int, Date?, Date?, [String], String, Int, String?).self)
         let decoder = JSONDecoder()
         return ImageSummary(
             digest: c.0, references: c.1,
             labels: (try? decoder.decode([String: String].self, from: Data(c.2.utf8))) ?? [:], platform: c.3,
             os: c.4, packages: c.5, bySeverity: (try? decoder.decode([String: Int].self, from: Data(c.9.utf8))) ?? [:],
-            knownExploited: c.10, scannedAt: c.6, reportAt: c.7, policyFailures: c.8)
+            knownExploited: c.10, scannedAt: c.6, reportAt: c.7, policyFailures: c.8, eolDate: c.11)
     }
 
     /// Stored images, newest scan first. `fails`: only those whose last `run` report failed that policy check (or any,
     /// with "any"); `severity`: only those with an active finding at or above it; `search`: digest or reference substring.
     public func images(
-        fails: String? = nil, minimumSeverity: String? = nil, search: String? = nil, limit: Int = 1000
+        fails: String? = nil, minimumSeverity: String? = nil, search: String? = nil, eol: Bool? = nil,
+        limit: Int = 1000
     ) async throws
         -> [ImageSummary]
     {
         var conditions: [String] = []
         var binds = PostgresBindings()
+        // `eol`: past the earliest end of life of its OS or runtimes (or not).
+        if let eol {
+            conditions.append(
+                eol
+                    ? "(i.eol_date IS NOT NULL AND i.eol_date < current_date)"
+                    : "(i.eol_date IS NULL OR i.eol_date >= current_date)")
+        }
         if let fails {
             if fails == "any" {
                 conditions.append("cardinality(i.policy_failures) > 0")

@@ -120,6 +120,8 @@ public struct ImageResult: Sendable {
     /// A `run` job's report (JSON) and the policy checks it failed.
     public var report: Data?
     public var policyFailures: [String]
+    /// End of life of the OS and runtimes found (what harden has data for).
+    public var eol: [EOLStatus] = []
 
     public init(
         digest: String, configDigest: String, references: [String], labels: [String: String], platform: String,
@@ -152,6 +154,8 @@ public struct ImageSummary: Codable, Sendable, Hashable {
     public var scannedAt: Date?
     public var reportAt: Date?
     public var policyFailures: [String]
+    /// The earliest end-of-life date of the OS and runtimes found (`GET /v1/images?eol=true`: those past it).
+    public var eolDate: String?
 }
 
 /// A stored finding.

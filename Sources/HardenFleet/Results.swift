@@ -88,6 +88,9 @@ extension FleetStore {
         var os: String?
         var report: String?
         var packages: PackageRows
+        var eol: String?
+        /// The earliest end of life (`ended` without a date: today, as of this scan).
+        var eolDate: String?
 
         init(_ result: ImageResult) throws {
             let encoder = JSONEncoder()
@@ -97,6 +100,11 @@ extension FleetStore {
             os = try result.os.map { String(decoding: try encoder.encode($0), as: UTF8.self) }
             report = result.report.map { String(decoding: $0, as: UTF8.self) }
             packages = try FleetStore.packageRows(result.packages, os: result.os)
+            if !result.eol.isEmpty {
+                eol = String(decoding: try encoder.encode(result.eol), as: UTF8.self)
+                let today = String(ISO8601DateFormatter().string(from: Date()).prefix(10))
+                eolDate = result.eol.compactMap { $0.eol ?? ($0.state == .ended ? today : nil) }.min()
+            }
         }
     }
 
@@ -114,14 +122,15 @@ extension FleetStore {
         let upsert = try await c.query(
             """
             INSERT INTO images (digest, config_digest, refs, labels, platform, os, package_count, scanned_at, report, report_at,
-                policy_failures)
+                policy_failures, eol_date, eol)
             VALUES (\(result.digest), \(result.configDigest), \(result.references), \(p.labels)::jsonb, \(result.platform),
                 \(p.os)::jsonb, \(result.packages.count), now(), \(p.report)::jsonb, CASE WHEN \(p.report)::text IS NULL THEN NULL ELSE now() END,
-                \(result.policyFailures))
+                \(result.policyFailures), \(p.eolDate)::date, \(p.eol)::jsonb)
             ON CONFLICT (digest) DO UPDATE SET
                 refs = ARRAY(SELECT DISTINCT r FROM unnest(images.refs || EXCLUDED.refs) AS r ORDER BY r),
                 labels = images.labels || EXCLUDED.labels, config_digest = EXCLUDED.config_digest, platform = EXCLUDED.platform,
                 os = EXCLUDED.os, package_count = EXCLUDED.package_count, scanned_at = now(),
+                eol_date = EXCLUDED.eol_date, eol = EXCLUDED.eol,
                 report = coalesce(EXCLUDED.report, images.report), report_at = coalesce(EXCLUDED.report_at, images.report_at),
                 policy_failures = CASE WHEN EXCLUDED.report IS NULL THEN images.policy_failures ELSE EXCLUDED.policy_failures END
             RETURNING id

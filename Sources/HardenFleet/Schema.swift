@@ -142,5 +142,13 @@ public enum FleetSchema {
                 "CREATE INDEX jobs_pending_by ON jobs (submitted_by) WHERE state IN ('queued', 'running')",
                 "ALTER TABLE tokens ADD COLUMN source TEXT NOT NULL DEFAULT 'file'",
             ]),
+        // End of life: the earliest date of the OS and runtimes found, and what each is (`?eol=true`).
+        Migration(
+            version: 3,
+            statements: [
+                "ALTER TABLE images ADD COLUMN eol_date DATE",
+                "ALTER TABLE images ADD COLUMN eol JSONB",
+                "CREATE INDEX images_eol ON images (eol_date) WHERE eol_date IS NOT NULL",
+            ]),
     ]
 }

@@ -96,11 +96,16 @@ enum FleetFixture {
     static let scan: JobExecutor = { job, databasePath in
         let ref = try ImageReference.parse(job.image)
         let sbom = try SBOMBuilder(cache: nil).build(try ImageLoader.open(ref), reference: ref.description)
-        let findings = try Matcher(database: try VulnerabilityDatabase(readingAt: databasePath)).match(sbom)
-        return ImageResult(
+        let database = try VulnerabilityDatabase(readingAt: databasePath)
+        let findings = try Matcher(database: database).match(sbom)
+        var result = ImageResult(
             digest: sbom.source.manifestDigest, configDigest: sbom.source.configDigest, references: [ref.description],
             labels: [:],
             platform: sbom.source.platform, os: sbom.os, packages: sbom.packages, findings: findings)
+        result.eol = try EOLData.evaluate(os: sbom.os, packages: sbom.packages, today: "2026-12-07") {
+            try database.eolCycles(product: $0) ?? EOLData.hostDistroInfo($0)
+        }
+        return result
     }
 
     static let tokens: [(scope: TokenScope, token: String, name: String)] = [
@@ -353,6 +358,15 @@ struct FleetTests {
                         results = n
                     }
                     #expect(results == 1)
+                    // End of life: the Debian 12 image is in LTS until 2028; once past its date, ?eol=true lists it.
+                    let supported = try await store.images(eol: false)
+                    #expect(supported.count == 1 && supported.first?.eolDate == "2028-06-30", "\(supported)")
+                    #expect(try await store.images(eol: true).isEmpty)
+                    for try await _ in try await store.client.query(
+                        "UPDATE images SET eol_date = '2020-01-01' RETURNING id", logger: FleetFixture.logger)
+                    {}
+                    #expect(try await store.images(eol: true).map(\.eolDate) == ["2020-01-01"])
+                    #expect(try await store.images(eol: false).isEmpty)
                     // max_attempts: a job whose lease expires twice fails with the reason.
                     let lost = try await store.submit(
                         action: .scan, images: ["x"], options: JobOptions(), maxAttempts: 2)
@@ -752,6 +766,8 @@ struct FleetTests {
                             (.GET, "/v1/db", nil, nil, 401),
                             (.GET, "/", nil, nil, 401),
                             (.GET, "/v1/images", "read-token-0123456789", nil, 200),
+                            (.GET, "/v1/images?eol=true", "read-token-0123456789", nil, 200),
+                            (.GET, "/v1/images?eol=maybe", "read-token-0123456789", nil, 400),
                             (.GET, "/metrics", "read-token-0123456789", nil, 200),
                             (.GET, "/v1/db", "read-token-0123456789", nil, 200),
                             (.POST, "/v1/jobs", "read-token-0123456789", submit, 403),

@@ -7,6 +7,7 @@ import HardenFeeds
 import HardenFleet
 import HardenOCI
 import HardenPackages
+import HardenPipeline
 import HardenSBOM
 import HardenSign
 import HardenSystem
@@ -352,12 +353,14 @@ struct JobRunner: Sendable {
         -> ImageResult
     {
         let logger = self.logger
-        let (sbom, findings) = try await offload {
+        let (sbom, findings, eol) = try await offload {
             let sbom = try SBOMBuilder(logger: logger).build(image, reference: reference)
-            let database = try VulnerabilityDatabase(readingAt: databasePath)
-            return (sbom, try Matcher(database: database).match(sbom))
+            let data = try VulnerabilityData(path: databasePath, required: true)
+            return (sbom, try data.findings(sbom) ?? [], try data.eol(sbom) ?? [])
         }
-        return Self.result(sbom: sbom, findings: findings, reference: reference, labels: labels)
+        var result = Self.result(sbom: sbom, findings: findings, reference: reference, labels: labels)
+        result.eol = eol
+        return result
     }
 
     static func result(sbom: SBOM, findings: [Finding], reference: String, labels: [String: String]) -> ImageResult {
