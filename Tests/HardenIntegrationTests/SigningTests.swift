@@ -114,6 +114,57 @@ struct SigningTests {
         }
     }
 
+    /// A supplier's OpenVEX attached by cosign 3 (a sigstore bundle referring to the image in the loopback
+    /// registry): `scan --vex-key` verifies it and suppresses the finding it names; another key does not.
+    @Test func vexAttachedByCosignSuppressesWhatItNames() throws {
+        try SharedFeeds.require()
+        try withWorld { w in
+            let env = ["HARDEN_DB": w.dir + "/v.sqlite", "HARDEN_CACHE_DIR": w.dir + "/cache"]
+            _ = try harden(["db", "import", SharedFeeds.directory + "/osv-PyPI-all.zip"], env)
+            let image = "\(w.host)/harden/pyapp:1"
+            let pushed = try harden([
+                "convert", "--tls-verify=false", "oci:\(TestImages.layout):pyapp", "docker://\(image)",
+            ])
+            try #require(pushed.status == 0, "\(pushed.output)")
+            let gen = try cosign(Peers.cosign2, ["generate-key-pair"], in: w.dir)
+            try #require(gen.status == 0, "\(gen.output)")
+            try opensslKeyPair(w.dir, "other")
+            let vex = """
+                {"@context": "https://openvex.dev/ns/v0.2.0", "@id": "https://example.invalid/vex/cosign", "author": "supplier",
+                 "timestamp": "2026-01-01T00:00:00Z", "version": 1, "statements": [{"vulnerability": {"name": "CVE-2023-43804"},
+                 "products": [{"@id": "pkg:pypi/urllib3@1.23"}], "status": "not_affected", "justification": "vulnerable_code_not_present"}]}
+                """
+            try HostFS.writeFileAtomically(w.dir + "/vex.json", Array(vex.utf8))
+            let att = try cosign(
+                Peers.cosign3,
+                [
+                    "attest", "--use-signing-config=false", "--tlog-upload=false", "--key", "cosign.key",
+                    "--allow-http-registry", "--yes", "--type", "openvex", "--predicate", "vex.json", image,
+                ], in: w.dir)
+            try #require(att.status == 0, "\(att.output)")
+            func source(_ key: String) throws -> String? {
+                let (s, o) = try runProcess(
+                    [
+                        hardenBinary, "scan", "docker://\(image)", "--tls-verify=false", "--vex-key", w.dir + "/" + key,
+                        "--format", "json", "-o", w.dir + "/r.json",
+                    ], environment: env)
+                try #require(s == 0, "\(o)")
+                let report =
+                    try JSONSerialization.jsonObject(with: Data(try HostFS.readFile(w.dir + "/r.json", limit: 1 << 26)))
+                    as? [String: Any]
+                let f = ((report?["findings"] as? [[String: Any]]) ?? []).first {
+                    $0["id"] as? String == "CVE-2023-43804"
+                }
+                return (f?["suppressed"] as? [String: Any])?["source"] as? String
+            }
+            let verified = try source("cosign.pub")
+            #expect(
+                verified?.contains("referrer") == true && verified?.contains("verified by") == true,
+                "\(verified ?? "-")")
+            #expect(try source("other.pub") == nil)
+        }
+    }
+
     @Test func hardenVerifiesWhatCosignSignedWithAnOpensslKey() throws {
         try withWorld { w in
             // An openssl P-256 key: harden signs with the PKCS #8 PEM; cosign imports the same key (cosign 3: the
