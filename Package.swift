@@ -28,6 +28,8 @@ let package = Package(
         // MARK: C system libraries and shims
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CZstd", path: "Sources/CZstd", providers: [.apt(["libzstd-dev"])]),
+        // ISA-L's inflate, loaded at run time when the build had its headers (libisal-dev) and the machine has it.
+        .target(name: "CHardenInflate", path: "Sources/CHardenInflate", linkerSettings: [.linkedLibrary("dl")]),
         .systemLibrary(name: "CLzma", path: "Sources/CLzma", providers: [.apt(["liblzma-dev"])]),
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", providers: [.apt(["libsqlite3-dev"])]),
         .target(name: "CHardenSystem", path: "Sources/CHardenSystem"),
@@ -44,7 +46,7 @@ let package = Package(
         .target(
             name: "HardenArchive",
             dependencies: [
-                "HardenCore", "HardenSystem", "CZlib", "CZstd", "CLzma",
+                "HardenCore", "HardenSystem", "CZlib", "CZstd", "CLzma", "CHardenInflate",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings),
@@ -259,7 +261,7 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "HardenArchiveTests",
-            dependencies: ["HardenArchive", "HardenTestSupport"],
+            dependencies: ["HardenArchive", "HardenCore", "HardenSystem", "HardenTestSupport"],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "HardenSystemTests",

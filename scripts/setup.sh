@@ -43,6 +43,8 @@ packages=(
     qemu-user-static binfmt-support
     # end-of-life dates of Debian and Ubuntu releases (scan reads them from the host, db import takes them)
     distro-info-data
+    # ISA-L's inflate for gzip layers (headers at build time, the library at run time); igzip for the benchmarks
+    libisal-dev isal
 )
 
 SUDO=""

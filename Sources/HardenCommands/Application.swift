@@ -1,6 +1,7 @@
 // harden — the root command.
 import ArgumentParser
 import CHardenSystem
+import HardenArchive
 import HardenCore
 import HardenPackages
 import HardenProfile
@@ -101,6 +102,7 @@ public enum HardenVersion {
         commit: \(commit ?? "unknown (a development build; scripts/package.sh and scripts/setup.sh record it)")
         vulnerability database schema: \(VulnerabilityDatabase.schemaVersion)
         sensor fragment format: \(SensorFragment.formatName) 1
+        inflate: \(InflateBackend.description)
         """
     }
 }
