@@ -8,7 +8,9 @@ import HardenTestSupport
 import Testing
 
 struct InflateBackendTests {
-    static func inflate(_ bytes: [UInt8], _ backend: InflateBackend, readSize: Int = 65536) -> Result<[UInt8], any Error> {
+    static func inflate(
+        _ bytes: [UInt8], _ backend: InflateBackend, readSize: Int = 65536
+    ) -> Result<[UInt8], any Error> {
         Result {
             let r = GzipReader(MemoryReader(bytes), name: "t", bufferSize: 4096, backend: backend)
             var out: [UInt8] = []
