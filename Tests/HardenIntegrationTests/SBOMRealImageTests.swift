@@ -92,6 +92,31 @@ struct SBOMRealImageTests {
         }
     }
 
+    /// ISA-L's inflate and zlib's give every test image the same SBOM and the same inspect output (layer digests,
+    /// sizes, files).
+    @Test(arguments: TestImages.tags)
+    func theSameResultWithISALAndZlib(tag: String) throws {
+        try TestImages.require()
+        try withTemporaryDirectory { dir in
+            var outputs: [String] = []
+            for inflate in ["isal", "zlib"] {
+                var text = ""
+                for command in [["sbom", "--format", "json"], ["inspect", "--format", "json"]] {
+                    let (s, o) = try runProcess(
+                        [hardenBinary] + command + ["-o", dir + "/out", "oci:\(TestImages.layout):\(tag)"],
+                        environment: ["HARDEN_CACHE_DIR": dir + "/cache-\(inflate)", "HARDEN_INFLATE": inflate])
+                    try #require(s == 0, "\(inflate) \(command): \(o)")
+                    // Timestamps aside, byte for byte.
+                    text += String(decoding: try HostFS.readFile(dir + "/out", limit: 1 << 28), as: UTF8.self)
+                        .split(separator: "\n").filter { !$0.contains("\"created\"") && !$0.contains("Timestamp") }
+                        .joined(separator: "\n")
+                }
+                outputs.append(text)
+            }
+            #expect(outputs[0] == outputs[1], "\(tag): ISA-L and zlib disagree")
+        }
+    }
+
     @Test func sbomCommandWritesEveryFormat() throws {
         try TestImages.require()
         try #require(HostFS.exists(hardenBinary), "build harden first (swift build)")
