@@ -60,15 +60,8 @@ public enum AttachedPredicates {
             else { continue }
             await take(
                 {
-                    guard m.subject?.digest == digest else {
-                        throw HardenError(.corrupt, "\(source): its subject is not this image")
-                    }
-                    let bundle = try SigstoreBundle.parse(
-                        try await store.blob(layer, limit: DSSEEnvelope.maxSize), source: source)
-                    guard let envelope = bundle.dsseEnvelope else {
-                        throw HardenError(.unsupported, "\(source): the bundle holds no DSSE envelope")
-                    }
-                    return envelope
+                    try await AttachmentVerifier.bundleEnvelope(
+                        m, layer: layer, digest: digest, store: store, source: source)
                 }, source: source)
         }
         return (found, refused)

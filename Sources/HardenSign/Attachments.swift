@@ -222,14 +222,7 @@ public enum AttachmentVerifier {
                 m.artifactType == SigstoreBundle.mediaType || layer.mediaType == SigstoreBundle.mediaType
             else { return nil }
             f.layerDigest = layer.digest.description
-            guard m.subject?.digest == digest else {
-                throw HardenError(.corrupt, "\(source): its subject is not this image")
-            }
-            let bundle = try SigstoreBundle.parse(
-                try await store.blob(layer, limit: DSSEEnvelope.maxSize), source: source)
-            guard let envelope = bundle.dsseEnvelope else {
-                throw HardenError(.unsupported, "\(source): the bundle holds no DSSE envelope")
-            }
+            let envelope = try await bundleEnvelope(m, layer: layer, digest: digest, store: store, source: source)
             let statement = try verifiedStatement(envelope, digest: digest, key: key, source: source)
             f.predicateType = statement.predicateType
             if statement.predicateType == SigstoreBundle.signaturePredicateType {
@@ -244,6 +237,20 @@ public enum AttachmentVerifier {
             f.reason = (error as? HardenError)?.message ?? "\(error)"
         }
         return f
+    }
+
+    /// The DSSE envelope of a referrer's sigstore bundle (`layer`, of manifest `m`), once its subject is `digest`.
+    static func bundleEnvelope(
+        _ m: Manifest, layer: Descriptor, digest: Digest, store: any AttachmentStore, source: String
+    ) async throws -> DSSEEnvelope {
+        guard m.subject?.digest == digest else {
+            throw HardenError(.corrupt, "\(source): its subject is not this image")
+        }
+        let bundle = try SigstoreBundle.parse(try await store.blob(layer, limit: DSSEEnvelope.maxSize), source: source)
+        guard let envelope = bundle.dsseEnvelope else {
+            throw HardenError(.unsupported, "\(source): the bundle holds no DSSE envelope")
+        }
+        return envelope
     }
 
     /// The Statement of `envelope` once its signature verifies with `key` and its subject is `digest`.
