@@ -185,8 +185,16 @@ public enum HostFS {
         return out
     }
 
-    /// Writes `bytes` to `path` atomically: a temporary file in the same directory, fsync, then rename.
+    /// Writes `bytes` to `path` atomically: a temporary file in the same directory, fsync, then rename. A path that is
+    /// a device, a FIFO or a socket (`-o /dev/null`, `-o /dev/stdout`) is written to as it is: renaming over it would
+    /// replace the device with a file.
     public static func writeFileAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws {
+        var st = Glibc.stat()
+        if fstatat(AT_FDCWD, path, &st, 0) == 0, (st.st_mode & S_IFMT) != S_IFREG, (st.st_mode & S_IFMT) != S_IFDIR {
+            let fd = try FileDescriptor.open(path, flags: O_WRONLY | O_CLOEXEC)
+            try fd.writeAll(bytes)
+            return
+        }
         let tmp = temporarySibling(of: path)
         do {
             let fd = try FileDescriptor.create(tmp, mode: mode, exclusive: true)

@@ -117,6 +117,23 @@ struct SBOMRealImageTests {
         }
     }
 
+    /// `-o` naming a device (`/dev/null`) writes to it: the atomic rename used for files would replace the device
+    /// node with a file (found when a benchmark's `-o /dev/null` turned the host's /dev/null into a file).
+    @Test func outputToADeviceLeavesTheDevice() throws {
+        try TestImages.require()
+        try withTemporaryDirectory { dir in
+            let (m, mo) = try runProcess(["mknod", "-m", "666", dir + "/null", "c", "1", "3"])
+            try #require(m == 0, "mknod needs root: \(mo)")
+            let (s, o) = try runProcess(
+                [hardenBinary, "sbom", "--quiet", "-o", dir + "/null", "oci:\(TestImages.layout):base"],
+                environment: ["HARDEN_CACHE_DIR": dir + "/cache"])
+            #expect(s == 0, "\(o)")
+            var st = stat()
+            #expect(lstat(dir + "/null", &st) == 0 && (st.st_mode & S_IFMT) == S_IFCHR, "still a character device")
+            #expect(try HostFS.listDirectory(dir).sorted() == ["cache", "null"], "no temporary file left")
+        }
+    }
+
     @Test func sbomCommandWritesEveryFormat() throws {
         try TestImages.require()
         try #require(HostFS.exists(hardenBinary), "build harden first (swift build)")
