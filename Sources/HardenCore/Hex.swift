@@ -29,3 +29,24 @@ public enum Hex {
         !text.isEmpty && text.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }
     }
 }
+
+/// Percent-encoding (RFC 3986), as purls, vers ranges and BOM-Links write it.
+public enum PercentEncoding {
+    /// The decoded text; nil when an escape is not `%` and two hex digits.
+    public static func decode<S: StringProtocol>(_ s: S) -> String? {
+        guard s.contains("%") else { return String(s) }
+        var bytes: [UInt8] = []
+        var u = Array(s.utf8)[...]
+        while let c = u.popFirst() {
+            guard c == UInt8(ascii: "%") else {
+                bytes.append(c)
+                continue
+            }
+            guard u.count >= 2, let hi = Hex.value(of: u[u.startIndex]), let lo = Hex.value(of: u[u.startIndex + 1])
+            else { return nil }
+            bytes.append(hi << 4 | lo)
+            u = u.dropFirst(2)
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}

@@ -102,7 +102,7 @@ extension FleetStore {
             packages = try FleetStore.packageRows(result.packages, os: result.os)
             if !result.eol.isEmpty {
                 eol = String(decoding: try encoder.encode(result.eol), as: UTF8.self)
-                let today = String(ISO8601DateFormatter().string(from: Date()).prefix(10))
+                let today = Suppressor.today()
                 eolDate = result.eol.compactMap { $0.eol ?? ($0.state == .ended ? today : nil) }.min()
             }
         }

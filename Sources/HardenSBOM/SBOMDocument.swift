@@ -45,27 +45,7 @@ extension PURL {
 
     public func qualifier(_ key: String) -> String? { qualifiers.first { $0.0 == key }?.1 }
 
-    static func decode(_ s: Substring) -> String? {
-        guard s.contains("%") else { return String(s) }
-        var bytes: [UInt8] = []
-        var i = s.utf8.startIndex
-        let u = s.utf8
-        while i < u.endIndex {
-            let c = u[i]
-            if c == UInt8(ascii: "%") {
-                let h1 = u.index(after: i)
-                guard h1 < u.endIndex else { return nil }
-                let h2 = u.index(after: h1)
-                guard h2 < u.endIndex, let hi = Hex.value(of: u[h1]), let lo = Hex.value(of: u[h2]) else { return nil }
-                bytes.append(hi << 4 | lo)
-                i = u.index(after: h2)
-            } else {
-                bytes.append(c)
-                i = u.index(after: i)
-            }
-        }
-        return String(decoding: bytes, as: UTF8.self)
-    }
+    static func decode(_ s: Substring) -> String? { PercentEncoding.decode(s) }
 }
 
 public enum SBOMDocument {

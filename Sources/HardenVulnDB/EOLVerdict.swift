@@ -94,17 +94,11 @@ extension EOLData {
 
     /// Whole days from one `yyyy-mm-dd` to another.
     static func days(from a: String, to b: String) -> Int? {
-        func day(_ s: String) -> Int? {
-            let p = s.split(separator: "-").compactMap { Int($0) }
-            guard p.count == 3 else { return nil }
-            // Days since the civil epoch (Howard Hinnant's algorithm).
-            let y = p[1] <= 2 ? p[0] - 1 : p[0]
-            let era = (y >= 0 ? y : y - 399) / 400
-            let yoe = y - era * 400
-            let doy = (153 * (p[1] + (p[1] > 2 ? -3 : 9)) + 2) / 5 + p[2] - 1
-            return era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy
-        }
-        guard let x = day(a), let y = day(b) else { return nil }
-        return y - x
+        let f = DateFormatter()
+        f.dateFormat = "yyyy-MM-dd"
+        f.timeZone = TimeZone(identifier: "UTC")
+        f.locale = Locale(identifier: "en_US_POSIX")
+        guard let x = f.date(from: a), let y = f.date(from: b) else { return nil }
+        return Int((y.timeIntervalSince(x) / 86_400).rounded())
     }
 }

@@ -232,7 +232,9 @@ struct VulnScanTests {
         }
     }
 
-    @Test func vexAndIgnoreRulesSuppressFindingsAndTheGate() throws {
+    /// A scratch directory with a database of the PyPI feed (the pyapp image's findings), and the environment
+    /// that points harden at it.
+    static func withPyPIDatabase(_ body: (_ dir: String, _ env: [String: String]) throws -> Void) throws {
         try TestImages.require()
         try SharedFeeds.require()
         try #require(HostFS.exists(hardenBinary), "build harden first (swift build)")
@@ -240,6 +242,12 @@ struct VulnScanTests {
             let env = ["HARDEN_DB": dir + "/v.sqlite", "HARDEN_CACHE_DIR": dir + "/cache"]
             _ = try runProcess(
                 [hardenBinary, "db", "import", SharedFeeds.directory + "/osv-PyPI-all.zip"], environment: env)
+            try body(dir, env)
+        }
+    }
+
+    @Test func vexAndIgnoreRulesSuppressFindingsAndTheGate() throws {
+        try Self.withPyPIDatabase { dir, env in
             let vex = """
                 {"@context": "https://openvex.dev/ns/v0.2.0", "@id": "https://example.invalid/vex/1", "author": "test", "timestamp": "2026-01-01T00:00:00Z",
                  "version": 1, "statements": [{"vulnerability": {"name": "CVE-2023-43804"}, "products": [{"@id": "pkg:pypi/urllib3@1.23"}],
@@ -292,13 +300,7 @@ struct VulnScanTests {
     /// Supplier VEX: a CSAF 2.0 VEX directory (one file per CVE, as providers publish) and a CycloneDX VEX document,
     /// both schema-valid, suppress exactly the findings they name in a real image, by document.
     @Test func supplierVEXInCSAFAndCycloneDXSuppressesWhatItNames() throws {
-        try TestImages.require()
-        try SharedFeeds.require()
-        try #require(HostFS.exists(hardenBinary), "build harden first (swift build)")
-        try withTemporaryDirectory { dir in
-            let env = ["HARDEN_DB": dir + "/v.sqlite", "HARDEN_CACHE_DIR": dir + "/cache"]
-            _ = try runProcess(
-                [hardenBinary, "db", "import", SharedFeeds.directory + "/osv-PyPI-all.zip"], environment: env)
+        try Self.withPyPIDatabase { dir, env in
             let date = "2026-01-02T00:00:00Z"
             let csaf: [String: Any] = [
                 "document": [
@@ -416,13 +418,7 @@ struct VulnScanTests {
     /// VEX attached to the image as a signed attestation: applied with the supplier's key, refused (and said) with
     /// another key, applied unverified only with --vex-unsigned, and --vex image alone is a one-line error.
     @Test func vexAttachedToTheImageIsAppliedWhenItsSignatureVerifies() throws {
-        try TestImages.require()
-        try SharedFeeds.require()
-        try #require(HostFS.exists(hardenBinary), "build harden first (swift build)")
-        try withTemporaryDirectory { dir in
-            let env = ["HARDEN_DB": dir + "/v.sqlite", "HARDEN_CACHE_DIR": dir + "/cache"]
-            _ = try runProcess(
-                [hardenBinary, "db", "import", SharedFeeds.directory + "/osv-PyPI-all.zip"], environment: env)
+        try Self.withPyPIDatabase { dir, env in
             let layout = "oci:\(dir)/layout:v1"
             var (s, o) = try runProcess([hardenBinary, "convert", "oci:\(TestImages.layout):pyapp", layout])
             try #require(s == 0, "\(o)")

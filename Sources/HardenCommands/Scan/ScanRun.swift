@@ -147,17 +147,18 @@ extension Application {
             } else {
                 let ref = try ImageReference.parse(image)
                 reference = ref.description
-                let transport = try imageOptions.transport(logger: logger, anyPlatform: true)
+                let transport = attached ? try imageOptions.transport(logger: logger, anyPlatform: true) : nil
                 for (platform, img) in try await imageOptions.openEach(
                     ref, logger: logger, progress: global.showProgress, quiet: global.quiet)
                 {
                     let sbom = try SBOMBuilder(logger: logger).build(img, reference: ref.description)
                     targets.append((platform, sbom, img.configDigest.description))
-                    perTarget.append(
-                        attached
-                            ? try await AttachedVEX.documents(
+                    if let transport {
+                        perTarget.append(
+                            try await AttachedVEX.documents(
                                 ref, digest: img.manifestDigest, platform: platform, transport: transport,
-                                key: attachedKey, logger: logger) : [])
+                                key: attachedKey, logger: logger))
+                    }
                 }
             }
             if profile != nil, targets.count > 1 {
@@ -168,7 +169,7 @@ extension Application {
             for (i, t) in targets.enumerated() {
                 let report = try scan(
                     t.sbom, configID: t.configID, reference, data: data,
-                    vex: vexDocuments + (i < perTarget.count ? perTarget[i] : []), logger: logger)
+                    vex: vexDocuments + (perTarget.indices.contains(i) ? perTarget[i] : []), logger: logger)
                 reports.append((t.platform, report, t.sbom))
             }
             try emit(reports, reference: reference)

@@ -44,7 +44,8 @@ public struct VersRange: Sendable, Hashable {
             let op = ops.first { part.hasPrefix($0.rawValue) }
             let version = String(part.dropFirst(op?.rawValue.count ?? 0))
             guard !version.isEmpty, !version.contains(where: { "<>=!*".contains($0) }) else { return nil }
-            constraints.append(Constraint(comparator: op ?? .equal, version: Self.percentDecoded(version)))
+            constraints.append(
+                Constraint(comparator: op ?? .equal, version: PercentEncoding.decode(version) ?? version))
         }
         return VersRange(scheme: scheme, constraints: constraints)
     }
@@ -89,23 +90,5 @@ public struct VersRange: Sendable, Hashable {
         case "maven", "generic": return UpstreamVersion()
         default: return nil
         }
-    }
-
-    /// Percent-decoded text; invalid escapes are kept as they are.
-    public static func percentDecoded(_ s: String) -> String {
-        guard s.contains("%") else { return s }
-        var bytes: [UInt8] = []
-        var u = Array(s.utf8)[...]
-        while let b = u.popFirst() {
-            if b == UInt8(ascii: "%"), u.count >= 2, let hi = Hex.value(of: u[u.startIndex]),
-                let lo = Hex.value(of: u[u.startIndex + 1])
-            {
-                bytes.append(hi << 4 | lo)
-                u = u.dropFirst(2)
-            } else {
-                bytes.append(b)
-            }
-        }
-        return String(decoding: bytes, as: UTF8.self)
     }
 }

@@ -18,7 +18,7 @@ enum CSAFInput {
         guard let version = document["csaf_version"] as? String, version == "2.0" else {
             throw HardenError(.unsupported, "\(path): CSAF version \(document["csaf_version"] ?? "?") (2.0 is read)")
         }
-        let tree = ProductTree(doc["product_tree"] as? [String: Any] ?? [:])
+        let tree = CSAFProductTree(doc["product_tree"] as? [String: Any] ?? [:])
         var statements: [VEXDocument.Statement] = []
         for (i, v) in ((doc["vulnerabilities"] as? [[String: Any]]) ?? []).enumerated() {
             var ids: [String] = []
@@ -42,7 +42,7 @@ enum CSAFInput {
 
     /// Per product id: the flag label (a VEX justification such as `vulnerable_code_not_in_execute_path`), else the
     /// impact threat's details.
-    static func reasons(_ v: [String: Any], tree: ProductTree) -> [String: String] {
+    static func reasons(_ v: [String: Any], tree: CSAFProductTree) -> [String: String] {
         var out: [String: String] = [:]
         for t in (v["threats"] as? [[String: Any]]) ?? [] where t["category"] as? String == "impact" {
             guard let details = t["details"] as? String else { continue }
@@ -57,7 +57,7 @@ enum CSAFInput {
 }
 
 /// A CSAF product tree flattened: every product id with the identifiers harden can match.
-struct ProductTree {
+struct CSAFProductTree {
     var byID: [String: [VEXProduct]] = [:]
     var groups: [String: [String]] = [:]
 

@@ -56,7 +56,8 @@ enum CycloneDXVEXInput {
     ) -> [VEXProduct] {
         var target = ref
         if ref.hasPrefix("urn:cdx:"), let hash = ref.firstIndex(of: "#") {
-            target = String(ref[ref.index(after: hash)...]).removingPercentEncodingLossless
+            let fragment = ref[ref.index(after: hash)...]
+            target = PercentEncoding.decode(fragment) ?? String(fragment)
         }
         let ids = refs[target] ?? [target]
         guard let versions, !versions.isEmpty else { return ids.map { VEXProduct($0) } }
@@ -83,9 +84,4 @@ enum CycloneDXVEXInput {
         guard id.lowercased().hasPrefix("pkg:"), let slash = id.firstIndex(of: "/") else { return "generic" }
         return String(id[id.index(id.startIndex, offsetBy: 4)..<slash]).lowercased()
     }
-}
-
-extension String {
-    /// Percent-decoded (BOM-Link fragments encode purls); the text itself when it is not valid percent-encoding.
-    var removingPercentEncodingLossless: String { VersRange.percentDecoded(self) }
 }
