@@ -4,7 +4,8 @@
 #   and stored; a vulnerability database generated for their Debian source packages (2–3 advisories each) + PyPA's.
 #   re-match after an update touching 1% of advisories: ≤ 10 s and ≤ 0.05× re-matching every stored package
 #   "which images have CVE-X": p99 under 50 concurrent clients (wrk, 3 s warm-up, better of two 10 s runs) ≤ 50 ms
-#   scan jobs: throughput of 2 workers ÷ 1 worker ≥ 1.7 (layer cache off: every job catalogues its image)
+#   scan jobs: throughput of 2 workers ÷ 1 worker ≥ 1.7, each on one thread (layer cache off: every job catalogues
+#   its image); and one worker on every core ÷ one worker on one thread
 #   the queue alone: no-op jobs claimed and completed by 8 workers ≥ 500 claims/s
 # Usage: Benchmarks/fleet.sh [images]
 set -euo pipefail
@@ -120,13 +121,15 @@ check_target fleet.query_p99_ms "$p99"
 # --- scan jobs: 1 worker, then 2 ----------------------------------------------------------------------------------
 export HARDEN_SERVER="$API" HARDEN_TOKEN="$ADMIN"
 jobs_of() { local refs=(); for _ in 1 2 3; do for t in base nginx flask pyapp node jvm; do refs+=("oci:$IMAGES/oci:$t"); done; done; "$BIN" fleet submit "${refs[@]}"; }
-run_workers() {   # COUNT: time until every queued job is done
+run_workers() {   # COUNT [JOBS]: time until every queued job is done (JOBS: each worker's --jobs; default: cores)
     local count=$1 ids s e
+    local threads=(); [ -z "${2:-}" ] || threads=(--jobs "$2")
     ids=$(jobs_of | tr '\n' ' ')
     s=$(now)
     local pids=()
     for w in $(seq "$count"); do
-        "$BIN" worker --database "$URL" --cache "$WORK/wc-$count-$w" --allow-local-images "$IMAGES" --log-level error &
+        "$BIN" worker --database "$URL" --cache "$WORK/wc-$count-$w-${2:-all}" --allow-local-images "$IMAGES" \
+            --log-level error "${threads[@]}" &
         pids+=($!); PIDS+=($!)
     done
     # shellcheck disable=SC2086
@@ -138,11 +141,16 @@ run_workers() {   # COUNT: time until every queued job is done
 }
 # No layer cache (it would make a repeated scan free): a directory that cannot be made, so nothing is stored.
 export HARDEN_CACHE_DIR=/dev/null/no-cache
-one=$(run_workers 1)
-two=$(run_workers 2)
+# Workers side by side, each on one thread (--jobs 1: how every worker ran before issue 37), then one worker using
+# every core (layers side by side, each decompressed ahead of its parsing): a single worker now uses the machine.
+one=$(run_workers 1 1)
+two=$(run_workers 2 1)
 speedup=$(echo "$one / $two" | bc -l)
-printf 'scan jobs (18): 1 worker %.1f s, 2 workers %.1f s: %.2fx\n' "$one" "$two" "$speedup"
+printf 'scan jobs (18): 1 worker %.1f s, 2 workers %.1f s (--jobs 1 each): %.2fx\n' "$one" "$two" "$speedup"
 check_target fleet.workers_speedup "$speedup"
+parallel=$(run_workers 1)
+printf 'scan jobs (18): 1 worker with --jobs %s: %.1f s, throughput %.2fx that of 1 worker with --jobs 1\n' "$(nproc)" "$parallel" "$(echo "$one / $parallel" | bc -l)"
+check_target fleet.one_worker_threads_speedup "$(echo "$one / $parallel" | bc -l)"
 
 # --- the queue alone --------------------------------------------------------------------------------------------
 Q=4000

@@ -15,6 +15,7 @@
 #ifdef HARDEN_HAVE_ISAL
 struct harden_isal {
     struct inflate_state state;
+    int crc_flag;
 };
 
 static void (*p_init)(struct inflate_state *);
@@ -45,20 +46,23 @@ const char *harden_isal_version(void) {
     return loaded_version;
 }
 
-harden_isal *harden_isal_new(void) {
+harden_isal *harden_isal_new_format(int format) {
     if (!harden_isal_version()) return NULL;
     harden_isal *d = malloc(sizeof *d);
     if (!d) return NULL;
+    d->crc_flag = format == HARDEN_INFLATE_RAW ? ISAL_DEFLATE : format == HARDEN_INFLATE_ZLIB ? ISAL_ZLIB : ISAL_GZIP;
     p_init(&d->state);
-    d->state.crc_flag = ISAL_GZIP;
+    d->state.crc_flag = d->crc_flag;
     return d;
 }
+
+harden_isal *harden_isal_new(void) { return harden_isal_new_format(HARDEN_INFLATE_GZIP); }
 
 void harden_isal_free(harden_isal *d) { free(d); }
 
 void harden_isal_reset(harden_isal *d) {
     p_reset(&d->state);
-    d->state.crc_flag = ISAL_GZIP;
+    d->state.crc_flag = d->crc_flag;
 }
 
 int harden_isal_inflate(harden_isal *d, const uint8_t **in, size_t *avail_in, uint8_t **out, size_t *avail_out) {
@@ -92,6 +96,7 @@ const char *harden_isal_error(int code) {
 #else
 const char *harden_isal_version(void) { return NULL; }
 harden_isal *harden_isal_new(void) { return NULL; }
+harden_isal *harden_isal_new_format(int format) { (void)format; return NULL; }
 void harden_isal_free(harden_isal *d) { (void)d; }
 void harden_isal_reset(harden_isal *d) { (void)d; }
 int harden_isal_inflate(harden_isal *d, const uint8_t **in, size_t *avail_in, uint8_t **out, size_t *avail_out) {

@@ -15,10 +15,13 @@ public struct ApkEcosystem: PackageEcosystem {
     /// The installed database, and what `harden patch` reads: the rest of apk's database (scripts.tar, triggers)
     /// and its configuration (repositories, world, arch, trusted keys, protected paths).
     public func capture(_ path: RawPath, entry: TarEntry) -> CaptureKind? {
+        // A cheap test first: this runs for every entry of every layer.
+        guard path.contains("apk/") else { return nil }
         if path.ends(with: "lib/apk/db/installed") { return .whole(limit: 256 << 20) }
-        if path == "lib/apk/db/scripts.tar" { return .whole(limit: 64 << 20) }
-        if path == "lib/apk/db/triggers" || path == "etc/apk/repositories" || path == "etc/apk/world"
-            || path == "etc/apk/arch" || path.parent == "etc/apk/keys" || path.parent == "etc/apk/protected_paths.d"
+        if path.equals("lib/apk/db/scripts.tar") { return .whole(limit: 64 << 20) }
+        if path.equals("lib/apk/db/triggers") || path.equals("etc/apk/repositories") || path.equals("etc/apk/world")
+            || path.equals("etc/apk/arch") || path.isDirectlyIn("etc/apk/keys")
+            || path.isDirectlyIn("etc/apk/protected_paths.d")
         {
             return .whole(limit: 1 << 20)
         }

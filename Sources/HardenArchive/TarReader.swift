@@ -399,14 +399,21 @@ public final class TarReader {
 
     private func verifyChecksum(_ header: [UInt8]) throws {
         let stored = try parseNumber(header, 148, 8, field: "checksum")
-        var unsigned: Int64 = 0
-        var signed: Int64 = 0
-        for (i, b) in header.enumerated() {
-            let v: UInt8 = (i >= 148 && i < 156) ? 0x20 : b
-            unsigned += Int64(v)
-            signed += Int64(Int8(bitPattern: v))
+        // The checksum field counts as eight spaces; the sums run over raw bytes (this is once per entry).
+        var unsigned = 8 * 0x20
+        var signed = 8 * 0x20
+        header.withUnsafeBufferPointer { h in
+            for i in 0..<min(148, h.count) {
+                unsigned &+= Int(h[i])
+                signed &+= Int(Int8(bitPattern: h[i]))
+            }
+            for i in 156..<min(512, h.count) {
+                unsigned &+= Int(h[i])
+                signed &+= Int(Int8(bitPattern: h[i]))
+            }
         }
-        guard stored == unsigned || stored == signed else {
+        let (unsigned64, signed64) = (Int64(unsigned), Int64(signed))
+        guard stored == unsigned64 || stored == signed64 else {
             throw corrupt("header checksum mismatch at offset \(input.consumed - 512) (not a tar archive, or corrupt)")
         }
     }

@@ -118,16 +118,26 @@ public struct GlobalOptions: ParsableArguments {
     @Flag(name: .long, help: "Never draw progress bars (they are drawn only on a terminal anyway).")
     public var noProgress = false
 
+    @Option(
+        name: .long,
+        help:
+            "Threads for CPU-bound work: layers scanned at once, each layer's decompression ahead of its parsing (default: the number of cores; 1: everything on one thread)."
+    )
+    public var jobs: Int?
+
     public init() {}
 
     public func validate() throws {
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level must be one of: trace, debug, info, notice, warning, error, critical")
         }
+        if let jobs, jobs < 1 || jobs > 256 { throw ValidationError("--jobs must be between 1 and 256") }
     }
 
-    /// Bootstraps logging to standard error at the chosen level; returns the command's logger.
+    /// Bootstraps logging to standard error at the chosen level and applies `--jobs` to the process; returns the
+    /// command's logger.
     public func makeLogger() -> Logger {
+        if let jobs { Parallelism.configure(jobs: jobs) }
         let level = quiet ? Logger.Level.error : (Logger.Level(rawValue: logLevel) ?? .warning)
         LoggingBootstrap.once(level: level)
         var logger = Logger(label: "harden")

@@ -12,20 +12,21 @@ public struct DpkgEcosystem: PackageEcosystem {
     public var versions: any VersionComparator { DpkgVersion() }
     public var cataloger: any Cataloger { DpkgCataloger() }
 
-    static let aptDirectories: [RawPath] = ["etc/apt/sources.list.d", "etc/apt/trusted.gpg.d", "usr/share/keyrings"]
-
     public func capture(_ path: RawPath, entry: TarEntry) -> CaptureKind? {
-        if path.ends(with: "lib/dpkg/status") { return .whole(limit: 256 << 20) }
-        if path.contains("lib/dpkg/status.d/") { return .whole(limit: 16 << 20) }
-        if path.contains("lib/dpkg/info/")
-            && (path.ends(with: ".list") || path.ends(with: ".md5sums") || path.ends(with: ".conffiles"))
-        {
-            return .whole(limit: 16 << 20)
+        if path.contains("dpkg/") {
+            if path.ends(with: "lib/dpkg/status") { return .whole(limit: 256 << 20) }
+            if path.contains("lib/dpkg/status.d/") { return .whole(limit: 16 << 20) }
+            if path.contains("lib/dpkg/info/")
+                && (path.ends(with: ".list") || path.ends(with: ".md5sums") || path.ends(with: ".conffiles"))
+            {
+                return .whole(limit: 16 << 20)
+            }
         }
-        if path.contains("usr/share/doc/") && path.named("copyright") { return .whole(limit: 1 << 20) }
+        if path.named("copyright") && path.contains("usr/share/doc/") { return .whole(limit: 1 << 20) }
         // APT's sources and trusted keys (what `harden patch` fetches from and verifies with).
-        if path == "etc/apt/sources.list" || path == "etc/apt/trusted.gpg"
-            || (path.parent.map { Self.aptDirectories.contains($0) } ?? false)
+        if path.equals("etc/apt/sources.list") || path.equals("etc/apt/trusted.gpg")
+            || path.isDirectlyIn("etc/apt/sources.list.d") || path.isDirectlyIn("etc/apt/trusted.gpg.d")
+            || path.isDirectlyIn("usr/share/keyrings")
         {
             return .whole(limit: 1 << 20)
         }

@@ -109,6 +109,15 @@ public final class FileTree {
     }
 
     /// Starts a new layer; entries added next belong to it.
+    private static let whiteoutPrefix = Array(".wh.".utf8)
+    private static let opaqueMarker = Array(".wh..wh..opq".utf8)
+
+    /// Makes room for `count` more paths (the squash of scanned layers knows how many entries follow).
+    public func reserveCapacity(_ count: Int) {
+        nodes.reserveCapacity(nodes.count + count)
+        children.reserveCapacity(children.count + count / 8)
+    }
+
     public func begin(layer: Int) {
         currentLayer = layer
         entryIndex = 0
@@ -126,9 +135,9 @@ public final class FileTree {
         let name = path.lastComponent
 
         // Whiteouts.
-        if name.starts(with: Array(".wh.".utf8)) {
+        if name.starts(with: Self.whiteoutPrefix) {
             let parent = path.parent ?? .root
-            if name == Array(".wh..wh..opq".utf8) {
+            if name == Self.opaqueMarker {
                 removeLower(childrenOf: parent)
                 return
             }

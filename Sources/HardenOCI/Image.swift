@@ -93,19 +93,32 @@ public final class Image: Sendable {
 
     /// The uncompressed tar stream of layer `index`, verified as it is read: the blob's size and digest
     /// against the manifest, the tar's digest against the config's DiffID. Mismatches throw at the end.
-    public func openLayer(_ index: Int, limits: DecompressionLimits = .default) throws -> any ByteReader {
+    /// With `prefetch` (the default when harden may use more than one thread), reading the blob and checking its
+    /// digest, and decompressing, run on threads of their own, ahead of the caller.
+    public func openLayer(
+        _ index: Int, limits: DecompressionLimits = .default, prefetch: Bool = Parallelism.jobs > 1
+    ) throws -> any ByteReader {
         let layer = layers[index]
         let label = "\(source): layer \(index) (\(layer.descriptor.digest.short))"
         let raw = HashingReader(
             try store.openRaw(layer.descriptor.digest),
             expected: layer.descriptor.digest.expectation(
                 size: layer.descriptor.size, name: "\(source): layer blob \(layer.descriptor.digest)"))
-        let plain = layer.compression.decompressing(raw, name: label, limits: limits)
         if layer.compression == .none && layer.descriptor.digest == layer.diffID { return raw }
-        return HashingReader(
+        // With prefetch, four stages, each on a thread of its own: reading and hashing the blob, decompressing it,
+        // hashing the tar stream, and (the caller's) parsing it. The scheduler spreads them over the cores; which is
+        // the heaviest depends on the layer (inflate for big files, parsing for many small ones).
+        let stages = prefetch && layer.compression != .none
+        var compressed: any ByteReader = raw
+        if stages, let ahead = try? PrefetchReader(raw, chunkSize: 128 << 10, depth: 3) { compressed = ahead }
+        var plain = layer.compression.decompressing(compressed, name: label, limits: limits)
+        if stages, let ahead = try? PrefetchReader(plain, chunkSize: 256 << 10, depth: 3) { plain = ahead }
+        let checked = HashingReader(
             plain,
             expected: layer.diffID.expectation(
                 size: nil, name: "\(label): uncompressed content (DiffID \(layer.diffID))"))
+        if stages, let ahead = try? PrefetchReader(checked, chunkSize: 256 << 10, depth: 3) { return ahead }
+        return checked
     }
 
     /// Streams every entry of layer `index` to `body`, then reads the rest of the layer so its digests are checked.

@@ -13,6 +13,8 @@ public struct SBOMBuilder {
     /// cache with other ones.
     public var capture: CapturePolicy
     public var logger: Logger
+    /// How many layers are scanned at once (`--jobs`; the layer cache is shared safely between them).
+    public var jobs: Int = Parallelism.jobs
 
     public init(
         cache: LayerCache? = LayerCache(directory: LayerCache.defaultDirectory()), logger: Logger = .harden,
@@ -34,33 +36,50 @@ public struct SBOMBuilder {
     public func catalog(
         _ image: Image, reference: String, onLayer: ((Int, Bool) -> Void)? = nil
     ) throws -> (sbom: SBOM, context: CatalogContext) {
-        var scans: [LayerScan] = []
-        for i in image.layers.indices {
-            let diffID = image.layers[i].diffID
-            if let cached = cache?.load(diffID) {
-                logger.debug("Layer scan from cache", metadata: ["layer.index": "\(i)", "layer.diffID": "\(diffID)"])
-                scans.append(cached)
-                onLayer?(i, true)
-                continue
-            }
-            let scan = try LayerScan.scan(image, layer: i, policy: capture)
-            if let cache {
-                do { try cache.store(scan) } catch {
-                    logger.warning("Cannot write the layer cache", metadata: ["error": "\(error)"])
-                }
-            }
-            scans.append(scan)
-            onLayer?(i, false)
-        }
-        return try build(scans: scans, image: image, reference: reference)
+        let (scans, tree) = try scanLayers(image, onLayer: onLayer)
+        return try build(scans: scans, tree: tree, image: image, reference: reference)
     }
 
-    func build(scans: [LayerScan], image: Image, reference: String) throws -> (sbom: SBOM, context: CatalogContext) {
-        let tree = FileTree()
-        for (i, scan) in scans.enumerated() {
-            tree.begin(layer: i)
-            for e in scan.entries { try tree.add(e, body: nil) }
+    /// Every layer's scan, in layer order, and the squashed tree: scans come from the cache or are streamed, `jobs`
+    /// layers at a time (each layer's evidence is independent), while a thread of its own applies their entries to
+    /// the tree in layer order. `onLayer` is called once per layer, never from two threads at once.
+    func scanLayers(_ image: Image, onLayer: ((Int, Bool) -> Void)?) throws -> ([LayerScan], FileTree) {
+        let count = image.layers.count
+        let results = ScanSlots(count: count)
+        // The cached scans are loaded first: their entry counts size the tree.
+        var cached: [Int: LayerScan] = [:]
+        for (i, layer) in image.layers.enumerated() { cached[i] = cache?.load(layer.diffID) }
+        let squash = ConcurrentSquash(
+            layerCount: count, expectedEntries: cached.values.reduce(0) { $0 + $1.entries.count }, threaded: jobs > 1)
+        do {
+            try ParallelLoop.run(count: count, jobs: jobs) { i in
+                if let scan = cached[i] {
+                    logger.debug("Layer scan from cache", metadata: ["layer.index": "\(i)"])
+                    squash.add(layer: i, scan.entries)
+                    squash.finish(layer: i)
+                    results.set(i, scan) { onLayer?(i, true) }
+                    return
+                }
+                let scan = try LayerScan.scan(image, layer: i, policy: capture) { squash.add(layer: i, $0) }
+                squash.finish(layer: i)
+                if let cache {
+                    do { try cache.store(scan) } catch {
+                        logger.warning("Cannot write the layer cache", metadata: ["error": "\(error)"])
+                    }
+                }
+                results.set(i, scan) { onLayer?(i, false) }
+            }
+        } catch {
+            squash.cancel()
+            throw error
         }
+        return (results.all(), try squash.result())
+    }
+
+    /// The SBOM of layers already scanned and squashed into `tree`.
+    func build(
+        scans: [LayerScan], tree: FileTree, image: Image, reference: String
+    ) throws -> (sbom: SBOM, context: CatalogContext) {
         let context = CatalogContext(tree: tree, scans: scans)
         context.os = OSInfo.detect { context.content($0) }
         var packages: [SoftwarePackage] = []
@@ -89,6 +108,24 @@ public struct SBOMBuilder {
             return q
         }
     }
+}
+
+/// One slot per layer, filled from the scanning threads.
+private final class ScanSlots: @unchecked Sendable {
+    private let lock = ConditionLock()
+    private var slots: [LayerScan?]
+
+    init(count: Int) { slots = Array(repeating: nil, count: count) }
+
+    /// Stores layer `i`'s scan and runs `then` (a progress callback) under the lock.
+    func set(_ i: Int, _ scan: LayerScan, then: () -> Void) {
+        lock.withLock {
+            slots[i] = scan
+            then()
+        }
+    }
+
+    func all() -> [LayerScan] { lock.withLock { slots.map { $0! } } }
 }
 
 /// Marks language packages whose metadata an OS package owns, and fills OS packages' file lists.

@@ -14,31 +14,34 @@ public struct CapturePolicy: Sendable {
 
     public init(ecosystems: [any PackageEcosystem] = Ecosystems.standard) { self.ecosystems = ecosystems }
 
+    /// Called for every entry of every layer: none of the tests allocates until a rule matches.
     public func kind(for path: RawPath, entry: TarEntry) -> CaptureKind? {
         guard entry.type == .regular else { return nil }
-        let p = path.bytes
-        let name = path.lastComponent
         let small = 16 << 20
-        // OS identification.
-        if FileTree.osReleaseFiles.contains(path) || path == "etc/redhat-release" {
+        if path.starts(with: "etc/") {
+            // OS identification; users and groups (running the image resolves its USER against them).
+            if path.equals("etc/os-release") || path.equals("etc/debian_version") || path.equals("etc/alpine-release")
+                || path.equals("etc/redhat-release") || path.equals("etc/passwd") || path.equals("etc/group")
+            {
+                return .whole(limit: 1 << 20)
+            }
+        } else if path.equals("usr/lib/os-release") {
             return .whole(limit: 1 << 20)
         }
-        // Users and groups (running the image resolves its USER against them).
-        if path == "etc/passwd" || path == "etc/group" { return .whole(limit: 1 << 20) }
         // Package managers' databases and configuration (each ecosystem says what it reads).
         if let kind = ecosystems.capture(path, entry: entry) { return kind }
         // Small configuration files: `harden patch` compares conffiles with what their package shipped.
-        if p.starts(with: Array("etc/".utf8)) && entry.size <= 256 << 10 { return .whole(limit: 256 << 10) }
+        if path.starts(with: "etc/") && entry.size <= 256 << 10 { return .whole(limit: 256 << 10) }
         // Python (directory names in any case: `*.DIST-INFO` exists in the wild).
-        if name == Array("METADATA".utf8) || name == Array("RECORD".utf8) {
+        if path.named("METADATA") || path.named("RECORD") {
             if Self.lowercasedSuffix(path.parent?.lastComponent ?? [], ".dist-info") { return .whole(limit: small) }
         }
-        if name == Array("PKG-INFO".utf8) || name == Array("installed-files.txt".utf8) {
+        if path.named("PKG-INFO") || path.named("installed-files.txt") {
             if Self.lowercasedSuffix(path.parent?.lastComponent ?? [], ".egg-info") { return .whole(limit: small) }
         }
-        if Self.lowercasedSuffix(name, ".egg-info") { return .whole(limit: small) }
+        if Self.lowercasedSuffix(path.bytes, ".egg-info") { return .whole(limit: small) }
         // npm: installed packages only.
-        if name == Array("package.json".utf8)
+        if path.named("package.json")
             && (path.contains("node_modules/") || path.contains("usr/share/nodejs/")
                 || path.contains("usr/lib/nodejs/"))
         {
@@ -48,17 +51,19 @@ public struct CapturePolicy: Sendable {
         if path.ends(with: ".deps.json") { return .whole(limit: small) }
         if path.ends(with: "vendor/composer/installed.json") { return .whole(limit: small) }
         // Ruby.
-        if path.contains("specifications/") && path.ends(with: ".gemspec") { return .whole(limit: 4 << 20) }
+        if path.ends(with: ".gemspec") && path.contains("specifications/") { return .whole(limit: 4 << 20) }
         // Java archives.
         if path.ends(with: ".jar") || path.ends(with: ".war") || path.ends(with: ".ear") {
             return .whole(limit: 256 << 20)
         }
         // Runtimes installed without a package manager: executables and libraries by name (cheap first-letter test).
-        if entry.size > 1024 && entry.size < 1 << 30, let anchors = BinaryCataloger.anchors(forFileName: name) {
+        if entry.size > 1024 && entry.size < 1 << 30,
+            let anchors = BinaryCataloger.anchors(forFileName: path.lastComponent)
+        {
             return .binary(anchors: anchors)
         }
         // A JDK's `release` file.
-        if name == Array("release".utf8) && entry.size < 64 << 10 { return .whole(limit: 64 << 10) }
+        if path.named("release") && entry.size < 64 << 10 { return .whole(limit: 64 << 10) }
         // Go binaries: executables of a plausible size.
         if entry.mode & 0o111 != 0 && entry.size > 1024 && entry.size < 1 << 30 { return .goBuildInfo }
         return nil
@@ -73,19 +78,26 @@ public struct CapturePolicy: Sendable {
 }
 
 extension LayerScan {
-    /// Streams layer `index` of `image` once.
+    /// Streams layer `index` of `image` once. `onEntries` receives the entries in order, in batches, while the layer
+    /// is read (the squash runs beside the scan).
     public static func scan(
-        _ image: Image, layer index: Int, policy: CapturePolicy = CapturePolicy()
+        _ image: Image, layer index: Int, policy: CapturePolicy = CapturePolicy(),
+        onEntries: (([TarEntry]) -> Void)? = nil
     ) throws -> LayerScan {
         var entries: [TarEntry] = []
+        var handedOver = 0
         var captures: [Int: [UInt8]] = [:]
         let stream = CountingReader(try image.openLayer(index))
         let tar = TarReader(stream, name: "\(image.source): layer \(index)")
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 256 << 10, alignment: 16)
         defer { buffer.deallocate() }
         while let entry = try tar.next() {
             let i = entries.count
             entries.append(entry)
+            if let onEntries, entries.count - handedOver >= 1024 {
+                onEntries(Array(entries[handedOver...]))
+                handedOver = entries.count
+            }
             switch policy.kind(for: entry.path.normalized, entry: entry) {
             case .whole(let limit)?:
                 if entry.size <= Int64(limit) { captures[i] = try tar.readWholeBody(limit: limit) }
@@ -108,6 +120,7 @@ extension LayerScan {
         try tar.drainTrailer(
             limit: 64 << 20,
             onExcess: "more than 64 MiB of data after the end of the tar archive (a decompression bomb?)")
+        if let onEntries, handedOver < entries.count { onEntries(Array(entries[handedOver...])) }
         return LayerScan(
             diffID: image.layers[index].diffID, entries: entries, captures: captures, uncompressedSize: stream.count)
     }

@@ -11,8 +11,12 @@ typedef struct harden_isal harden_isal;
 const char *harden_isal_version(void);
 /// A gzip decoder (NULL when ISA-L is not available or memory runs out).
 harden_isal *harden_isal_new(void);
+/// Wrappers a decoder can read: raw deflate (zip entries), zlib (RFC 1950), gzip (RFC 1952, one member at a time).
+enum { HARDEN_INFLATE_RAW = 0, HARDEN_INFLATE_ZLIB = 1, HARDEN_INFLATE_GZIP = 2 };
+/// A decoder for one of those wrappers (NULL when ISA-L is not available or memory runs out).
+harden_isal *harden_isal_new_format(int format);
 void harden_isal_free(harden_isal *d);
-/// Starts the next gzip member.
+/// Starts the next stream (the next gzip member), in the same wrapper.
 void harden_isal_reset(harden_isal *d);
 /// Decodes from *in (avail_in bytes) into *out (avail_out bytes), advancing both. Returns 0 when more can follow,
 /// 1 at the end of a gzip member (its CRC checked), or a negative ISA-L error.
