@@ -138,6 +138,25 @@ public enum ParallelLoop {
     }
 }
 
+/// One result slot per item of a parallel loop, filled from its threads.
+public final class ParallelResults<T>: @unchecked Sendable {
+    private let lock = ConditionLock()
+    private var slots: [T?]
+
+    public init(count: Int) { slots = Array(repeating: nil, count: count) }
+
+    /// Stores item `i`'s result, then runs `then` (a progress callback) under the same lock: callbacks never overlap.
+    public func set(_ i: Int, _ value: T, then: () -> Void = {}) {
+        lock.withLock {
+            slots[i] = value
+            then()
+        }
+    }
+
+    /// Every slot in item order (nil where no result was stored).
+    public var values: [T?] { lock.withLock { slots } }
+}
+
 /// The next item to take and the first error, shared by a loop's threads.
 private final class LoopState: @unchecked Sendable {
     private let lock = ConditionLock()

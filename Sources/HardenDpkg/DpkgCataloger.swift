@@ -23,19 +23,20 @@ public struct DpkgCataloger: Cataloger {
             let history = context.history(status).map { h -> (layer: Int, versions: Set<String>) in
                 (h.layer, Self.versions(h.bytes == bytes ? stanzas : Self.parse(h.bytes, file: status, context: nil)))
             }
-            for s in stanzas {
-                guard
-                    let pkg = makePackage(
-                        s, database: status, infoDir: dbDir.appending(Array("info".utf8)), md5Dir: nil, context: context
-                    )
-                else { continue }
-                var p = pkg
+            // Each package reads its file lists and licence from the squashed view, which nothing changes any more:
+            // the packages are made side by side.
+            let made = ParallelResults<SoftwarePackage>(count: stanzas.count)
+            try? ParallelLoop.run(count: stanzas.count, jobs: stanzas.count > 64 ? Parallelism.jobs : 1) { k in
+                let infoDir = dbDir.appending(Array("info".utf8))
+                guard var p = makePackage(stanzas[k], database: status, infoDir: infoDir, md5Dir: nil, context: context)
+                else { return }
                 p.layer =
                     Self.introducedLayer(
                         name: p.name, arch: p.architecture, version: p.version, history: history, context: context)
                     ?? context.layer(of: status)
-                out.append(p)
+                made.set(k, p)
             }
+            out += made.values.compactMap { $0 }
         }
         // Distroless: one file per package in status.d/, md5sums beside it.
         let statusD = context.tree.nodes.keys.filter { p in

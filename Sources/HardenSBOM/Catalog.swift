@@ -45,7 +45,7 @@ public struct SBOMBuilder {
     /// the tree in layer order. `onLayer` is called once per layer, never from two threads at once.
     func scanLayers(_ image: Image, onLayer: ((Int, Bool) -> Void)?) throws -> ([LayerScan], FileTree) {
         let count = image.layers.count
-        let results = ScanSlots(count: count)
+        let results = ParallelResults<LayerScan>(count: count)
         // The cached scans are loaded first: their entry counts size the tree.
         var cached: [Int: LayerScan] = [:]
         for (i, layer) in image.layers.enumerated() { cached[i] = cache?.load(layer.diffID) }
@@ -73,7 +73,7 @@ public struct SBOMBuilder {
             squash.cancel()
             throw error
         }
-        return (results.all(), try squash.result())
+        return (results.values.compactMap { $0 }, try squash.result())
     }
 
     /// The SBOM of layers already scanned and squashed into `tree`.
@@ -108,24 +108,6 @@ public struct SBOMBuilder {
             return q
         }
     }
-}
-
-/// One slot per layer, filled from the scanning threads.
-private final class ScanSlots: @unchecked Sendable {
-    private let lock = ConditionLock()
-    private var slots: [LayerScan?]
-
-    init(count: Int) { slots = Array(repeating: nil, count: count) }
-
-    /// Stores layer `i`'s scan and runs `then` (a progress callback) under the lock.
-    func set(_ i: Int, _ scan: LayerScan, then: () -> Void) {
-        lock.withLock {
-            slots[i] = scan
-            then()
-        }
-    }
-
-    func all() -> [LayerScan] { lock.withLock { slots.map { $0! } } }
 }
 
 /// Marks language packages whose metadata an OS package owns, and fills OS packages' file lists.
