@@ -36,10 +36,20 @@ public struct LayerCache: Sendable {
 
     public func store(_ scan: LayerScan) throws {
         try HostFS.makeDirectories(directory)
-        var w = ScanEncoder()
-        w.encode(scan)
-        try HostFS.writeFileAtomically(path(scan.diffID), w.bytes)
+        try HostFS.writeFileAtomically(path(scan.diffID), Self.encoded(scan))
     }
+
+    /// A scan as the cache stores it, allocated once at its final size: growing by doubling would briefly hold two
+    /// copies (and the scans run beside the squash, so that copy would add to the peak).
+    public static func encoded(_ scan: LayerScan) -> [UInt8] {
+        var w = ScanEncoder()
+        w.bytes.reserveCapacity(encodedSize(scan))
+        w.encode(scan)
+        return w.bytes
+    }
+
+    /// The size of `encoded(scan)`, computed without encoding.
+    public static func encodedSize(_ scan: LayerScan) -> Int { ScanEncoder.encodedSize(scan) }
 }
 
 struct ScanEncoder {
@@ -52,6 +62,20 @@ struct ScanEncoder {
     mutating func blob(_ b: [UInt8]) {
         u32(UInt32(b.count))
         bytes.append(contentsOf: b)
+    }
+
+    /// The number of bytes `encode` appends after the header (an upper bound would do; this is exact).
+    static func encodedSize(_ scan: LayerScan) -> Int {
+        let header = 7 + 4
+        var n = header + 4 + scan.diffID.description.utf8.count + 8 + 4
+        for e in scan.entries {
+            n += 4 + e.path.bytes.count + 1 + 4 + 8 * 4 + 4 + e.linkTarget.count + 4 + 4
+            n += 4 + e.uname.utf8.count + 4 + e.gname.utf8.count + 4
+            for (k, v) in e.xattrs { n += 4 + k.utf8.count + 4 + v.count }
+        }
+        n += 4
+        for (_, c) in scan.captures { n += 4 + 4 + c.count }
+        return n
     }
 
     mutating func encode(_ scan: LayerScan) {

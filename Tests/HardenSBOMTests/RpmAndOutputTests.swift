@@ -255,20 +255,21 @@ import Testing
                 at: dir + "/img",
                 images: [(tag: "one", layers: [base], config: nil), (tag: "two", layers: [base, top], config: nil)])
             let builder = SBOMBuilder(cache: LayerCache(directory: dir + "/cache"))
-            var cachedFlags: [Bool] = []
+            // Layers may finish in any order (they are scanned side by side): the flags are kept by layer index.
+            var cachedFlags: [Int: Bool] = [:]
             let first = try builder.build(
                 try ImageLoader.open(.ociLayout(path: dir + "/img", tag: "one")), reference: "one"
-            ) { _, c in
-                cachedFlags.append(c)
+            ) { i, c in
+                cachedFlags[i] = c
             }
-            #expect(cachedFlags == [false])
-            cachedFlags = []
+            #expect(cachedFlags == [0: false])
+            cachedFlags = [:]
             let second = try builder.build(
                 try ImageLoader.open(.ociLayout(path: dir + "/img", tag: "two")), reference: "two"
-            ) { _, c in
-                cachedFlags.append(c)
+            ) { i, c in
+                cachedFlags[i] = c
             }
-            #expect(cachedFlags == [true, false])
+            #expect(cachedFlags == [0: true, 1: false])
             #expect(first.packages.map(\.id) == second.packages.map(\.id))
             // A corrupt cache entry is ignored, not fatal.
             for f in try HostFS.listDirectory(dir + "/cache") {
@@ -277,6 +278,20 @@ import Testing
             let third = try builder.build(
                 try ImageLoader.open(.ociLayout(path: dir + "/img", tag: "two")), reference: "two")
             #expect(third.packages.map(\.id) == second.packages.map(\.id))
+        }
+    }
+
+    /// The cache entry is allocated once at its final size: the computed size is the encoded one, exactly.
+    @Test func encodedSizeIsExact() throws {
+        let layer = try Fixtures.layer([
+            osRelease, .file("var/lib/dpkg/status", "Package: a\nStatus: install ok installed\nVersion: 1\n"),
+            .symlink("lib", "usr/lib"), .dir("usr/lib"), .file("usr/lib/libx.so", String(repeating: "z", count: 3000)),
+        ])
+        try withTemporaryDirectory { dir in
+            try Fixtures.ociLayout(at: dir, images: [(tag: "t", layers: [layer], config: nil)])
+            let scan = try LayerScan.scan(try ImageLoader.open(.ociLayout(path: dir, tag: "t")), layer: 0)
+            #expect(scan.entries.count >= 4 && !scan.captures.isEmpty)
+            #expect(LayerCache.encodedSize(scan) == LayerCache.encoded(scan).count)
         }
     }
 }
