@@ -16,6 +16,8 @@ final class ConcurrentSquash: @unchecked Sendable {
     private var failure: (any Error)?
     private let tree = FileTree()
     private var thread: JoinableThread?
+    /// The last layer `tree.begin` was called for.
+    private var begun = -1
 
     /// Starts the squash thread when `threaded` (or, without one, squashes when `result` is asked for).
     init(layerCount: Int, expectedEntries: Int, threaded: Bool) {
@@ -61,8 +63,6 @@ final class ConcurrentSquash: @unchecked Sendable {
         if let failure { throw failure }
         return tree
     }
-
-    private var begun = -1
 
     /// Applies a batch on the calling thread (the squash thread, or the only one).
     private func apply(layer: Int, _ batch: [TarEntry]) {

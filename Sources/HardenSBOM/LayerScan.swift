@@ -18,14 +18,11 @@ public struct CapturePolicy: Sendable {
     public func kind(for path: RawPath, entry: TarEntry) -> CaptureKind? {
         guard entry.type == .regular else { return nil }
         let small = 16 << 20
-        if path.starts(with: "etc/") {
-            // OS identification; users and groups (running the image resolves its USER against them).
-            if path.equals("etc/os-release") || path.equals("etc/debian_version") || path.equals("etc/alpine-release")
-                || path.equals("etc/redhat-release") || path.equals("etc/passwd") || path.equals("etc/group")
-            {
-                return .whole(limit: 1 << 20)
-            }
-        } else if path.equals("usr/lib/os-release") {
+        // OS identification (the tree's one list, compared byte for byte); users and groups (running the image
+        // resolves its USER against them).
+        if FileTree.osReleaseFiles.contains(path) || path.equals("etc/redhat-release") || path.equals("etc/passwd")
+            || path.equals("etc/group")
+        {
             return .whole(limit: 1 << 20)
         }
         // Package managers' databases and configuration (each ecosystem says what it reads).
