@@ -19,6 +19,10 @@ public struct PatchOptions: Sendable {
     /// Trusted key files on the host, in addition to the image's.
     public var keyrings: [String] = []
     public var cacheDirectory = AptClient.defaultCacheDirectory()
+    /// Whether the OS packages are patched (`--only-libraries` turns it off).
+    public var osPackages = true
+    /// The application's own libraries to patch (`--libraries`).
+    public var libraries = LibraryPatchOptions()
     public init() {}
 }
 
@@ -78,6 +82,8 @@ public struct PatchReport: Codable, Sendable {
     public var ldconfig: String?
     /// What happened to /etc/ssl/certs (the update-ca-certificates trigger, done natively), when it applied.
     public var caCertificates: String?
+    /// The application's libraries upgraded (`--libraries`), when asked for.
+    public var libraries: LibraryPatchReport?
 
     /// A report with nothing upgraded yet.
     public init(image: String, mode: PatchMode) {
@@ -455,7 +461,7 @@ public final class AptPatcher: PackagePatcher {
 
     /// An OpenVEX document: one `fixed` statement per vulnerability an upgrade fixes, for the patched image (its
     /// packages named by purl); nil when nothing was fixed.
-    static func vex(_ report: PatchReport, image: Image, osID: String) throws -> [UInt8]? {
+    public static func vex(_ report: PatchReport, image: Image, osID: String) throws -> [UInt8]? {
         try OpenVEX.document(
             id: "https://harden.dev/vex/patch/\(image.manifestDigest)", author: "harden \(hardenToolVersion)",
             timestamp: vexDate(report), statements: vexStatements(report, image: image, osID: osID))
@@ -478,11 +484,15 @@ public final class AptPatcher: PackagePatcher {
             }
             for v in p.fixes { byVuln[v, default: []].append(purl) }
         }
+        for p in report.libraries?.packages ?? [] where p.verification?.outcome != .reverted {
+            let purl = PURL(type: "pypi", name: PURL.pep503(p.name), version: p.to).description
+            for v in p.fixes { byVuln[v, default: []].append(purl) }
+        }
         let product = OpenVEX.imageProduct(name: report.image, digest: image.manifestDigest.description)
         return byVuln.keys.sorted().map { v in
             OpenVEXStatement(
                 vulnerability: v, product: product, subcomponents: byVuln[v]!, status: .fixed,
-                statusNotes: "upgraded by harden patch to the version the distribution published with the fix")
+                statusNotes: "upgraded by harden patch to the version its publisher released with the fix")
         }
     }
 

@@ -168,10 +168,11 @@ public final class AptClient: Sendable {
     }
 
     /// GETs `url` whole (at most `limit` bytes).
-    func get(_ url: String, limit: Int) async throws -> [UInt8] {
+    func get(_ url: String, limit: Int, headers: [(String, String)] = []) async throws -> [UInt8] {
         try await HTTPRetry.run(url) { attempt in
             var request = HTTPClientRequest(url: url)
             request.headers.add(name: "User-Agent", value: "harden/\(hardenToolVersion)")
+            for (name, value) in headers { request.headers.add(name: name, value: value) }
             let response = try await http.execute(request, timeout: .seconds(600))
             if (response.status == .tooManyRequests || response.status.code >= 500) && attempt < 4 {
                 throw HTTPRetry.Again()

@@ -239,8 +239,37 @@ public enum PatchStage {
                 .notFound,
                 "\(data.path): no vulnerability database to say what is vulnerable (harden db update), or patch --all")
         }
-        let result = try await Patcher(logger: logger).patch(
-            image, reference: reference, context: context, findings: findings, options: options, progress: progress)
+        var result: PatchResult
+        if options.osPackages {
+            do {
+                result = try await Patcher(logger: logger).patch(
+                    image, reference: reference, context: context, findings: findings, options: options,
+                    progress: progress)
+            } catch let e as HardenError where e.code == .unsupported && !options.libraries.ecosystems.isEmpty {
+                // Libraries asked for: an image without a patchable OS database still has them patched.
+                result = PatchResult(
+                    image: image, report: PatchReport(image: reference, mode: options.all ? .all : .vulnerable),
+                    vex: nil, changed: false)
+                result.report.notes.append("OS packages not patched: \(e.message)")
+            }
+        } else {
+            result = PatchResult(
+                image: image, report: PatchReport(image: reference, mode: options.all ? .all : .vulnerable), vex: nil,
+                changed: false)
+        }
+        if !options.libraries.ecosystems.isEmpty {
+            progress("patch: the application's libraries")
+            let libraries = try await LibraryPatcher(logger: logger).patch(
+                result.image, context: context, packages: sbom.packages, findings: findings,
+                options: options.libraries, database: data.database, cacheDirectory: options.cacheDirectory)
+            result.report.libraries = libraries.report
+            if libraries.changed {
+                result.image = libraries.image
+                result.changed = true
+            }
+            result.vex = try AptPatcher.vex(
+                result.report, image: result.image, osID: context.os?.id ?? OSInfo.assumedDpkgID)
+        }
         return Output(result: result, sbom: sbom, context: context, findings: findings)
     }
 }

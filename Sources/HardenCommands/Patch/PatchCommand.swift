@@ -71,6 +71,8 @@ extension Application {
                 valueName: "FILE"))
         public var policy: String?
 
+        @OptionGroup public var libraryOptions: LibraryPatchFlags
+
         @OptionGroup public var signing: SignOutputOptions
 
         @Flag(
@@ -100,6 +102,7 @@ extension Application {
             options.all = all
             options.mirror = repo
             options.keyrings = keyring
+            try libraryOptions.apply(to: &options, all: all)
             let data = try VulnerabilityData(path: database.path)
             // A multi-platform image: every platform (or those --platform names) patched, written back as one index.
             let anyPlatform = try imageOptions.transport(logger: logger, anyPlatform: true)
@@ -144,6 +147,10 @@ extension Application {
         }
 
         static func table(_ r: PatchReport) -> String {
+            // --only-libraries: no OS repository was read.
+            if let libraries = r.libraries, r.repositories.isEmpty, r.packages.isEmpty {
+                return (r.notes.map { $0 + "\n" }.joined()) + LibraryPatchFlags.table(libraries)
+            }
             var t = TextTable(rows: [["PACKAGE", "OLD", "NEW", "FIXED VULNERABILITIES"]])
             for p in r.packages {
                 let fixes =
@@ -155,6 +162,7 @@ extension Application {
             var out = r.packages.isEmpty ? "nothing to upgrade" : t.render()
             let fixed = Set(r.packages.flatMap(\.fixes)).count
             out += "\n\(r.packages.count) packages upgraded, \(fixed) vulnerabilities fixed"
+            if let libraries = r.libraries { out += "\n" + LibraryPatchFlags.table(libraries) }
             if !r.noFixAvailable.isEmpty {
                 out += "; \(Set(r.noFixAvailable.map(\.vulnerability)).count) with no fix available in the repositories"
             }

@@ -1,0 +1,223 @@
+// harden — patching an application's own libraries (`harden patch --libraries`): the options, the report section,
+// the layer every library backend writes (new files, whiteouts for the replaced versions' files and the directories
+// they leave empty) and the facade that runs the backends of the ecosystems asked for.
+import Foundation
+import HardenArchive
+import HardenCore
+import HardenOCI
+import HardenPackages
+import HardenSystem
+import HardenVulnDB
+import Logging
+
+/// The language ecosystems whose libraries harden can upgrade.
+public enum LibraryEcosystem: String, Sendable, Codable, CaseIterable {
+    case python
+}
+
+public struct LibraryPatchOptions: Sendable {
+    public var ecosystems: Set<LibraryEcosystem> = []
+    /// nil: the smallest version that fixes every finding, however far.
+    public var level: LibraryPatchLevel?
+    /// Every outdated library, not only vulnerable ones.
+    public var all = false
+    public var pythonIndex = PythonIndex.pypi
+    public init() {}
+}
+
+/// The `libraries` section of `harden patch --report`. Schema in docs/formats.md.
+public struct LibraryPatchReport: Codable, Sendable {
+    public struct Package: Codable, Sendable {
+        public var ecosystem: LibraryEcosystem
+        public var name: String
+        /// nil for a dependency an upgrade needed that was not installed.
+        public var from: String?
+        public var to: String
+        public var fixes: [String]
+        public var reason: String
+        public var url: String
+        public var sha256: String?
+        /// Where it is installed (the site directory).
+        public var location: String
+        public var bytesAdded: Int64
+        /// Set by verified upgrades (`run --patch-libraries`, `patch --verify`).
+        public var verification: Verification?
+    }
+    public struct Verification: Codable, Sendable {
+        public enum Outcome: String, Codable, Sendable { case verified, reverted }
+        public var outcome: Outcome
+        /// The probe that failed with this upgrade (reverted), and what it printed.
+        public var probe: String?
+        public var output: String?
+    }
+    public struct Refused: Codable, Sendable {
+        public var ecosystem: LibraryEcosystem
+        public var name: String
+        public var version: String
+        public var reason: String
+        public var vulnerabilities: [String]
+    }
+    public struct Unfixed: Codable, Sendable {
+        public var vulnerability: String
+        public var package: String
+        public var version: String
+        public var fixedIn: [String]
+        /// The patch level that kept the fix out of reach, when one was set.
+        public var level: LibraryPatchLevel?
+    }
+    public var packages: [Package] = []
+    public var refused: [Refused] = []
+    public var unfixed: [Unfixed] = []
+    public var notes: [String] = []
+    public var removedFiles: [String] = []
+    public var layer: Descriptor?
+    public init() {}
+}
+
+public struct LibraryPatchResult {
+    public var image: Image
+    public var report: LibraryPatchReport
+    public var changed: Bool
+}
+
+/// Runs the library backends the options name, one layer each, over `image`.
+public struct LibraryPatcher {
+    let logger: Logger
+    public init(logger: Logger = .harden) { self.logger = logger }
+
+    public func patch(
+        _ image: Image, context: CatalogContext, packages: [SoftwarePackage], findings: [Finding]?,
+        options: LibraryPatchOptions, database: VulnerabilityDatabase?, cacheDirectory: String
+    ) async throws -> LibraryPatchResult {
+        var result = LibraryPatchResult(image: image, report: LibraryPatchReport(), changed: false)
+        guard options.ecosystems.contains(.python) else { return result }
+        let advisories = try PythonAdvisories(database: database, packages: packages)
+        result = try await AptClient.using(cacheDirectory: cacheDirectory) { client in
+            try await PythonPatcher(logger: logger).patch(
+                image, context: context, packages: packages, findings: findings, options: options,
+                advisories: advisories, client: client)
+        }
+        return result
+    }
+}
+
+/// The layer of a library patch.
+public enum LibraryLayer {
+    static let mtime: Int64 = 315_532_800  // 1980-01-01, the earliest time a zip entry holds: reproducible layers
+
+    /// What to white out for replaced installs (each: its site directory and RECORD paths): every old file the new
+    /// files do not overwrite, and every directory of theirs left with nothing else in it (whited out whole).
+    public static func removals(
+        _ replaced: [(site: RawPath, record: [String])], written: Set<RawPath>, tree: FileTree
+    )
+        -> [RawPath]
+    {
+        var old = Set<RawPath>()
+        for (site, record) in replaced {
+            for rel in record {
+                let p = RawPath(site.description + "/" + rel).normalized
+                // Only paths inside the image's tree (a RECORD's `../` cannot climb out of the root).
+                guard !p.isRoot, !p.description.hasPrefix("..") else { continue }
+                old.insert(tree.resolveParents(p))
+            }
+        }
+        let writtenDirs = Set(written.flatMap { $0.ancestors })
+        var out: [RawPath] = []
+        var covered = Set<RawPath>()
+        // Directories first (shortest paths first), then files not under a removed directory.
+        let dirs = Set(old.flatMap { $0.ancestors }).filter { d in
+            !writtenDirs.contains(d) && !written.contains(d)
+                && !replaced.contains { $0.site == d || $0.site.isUnder(d) }
+        }
+        for d in dirs.sorted(by: { $0.bytes.count < $1.bytes.count || ($0.bytes.count == $1.bytes.count && $0 < $1) }) {
+            guard !covered.contains(where: { d.isUnder($0) }), tree.nodes[d]?.isDirectory == true,
+                onlyHolds(d, old, tree: tree)
+            else { continue }
+            out.append(d)
+            covered.insert(d)
+        }
+        for p in old.sorted() where !written.contains(p) && !covered.contains(where: { p.isUnder($0) }) {
+            if let n = tree.nodes[p], !n.isDirectory { out.append(p) }
+        }
+        return out
+    }
+
+    /// Whether every file under `dir` is one of `files`.
+    static func onlyHolds(_ dir: RawPath, _ files: Set<RawPath>, tree: FileTree) -> Bool {
+        for child in tree.children(of: dir) {
+            if tree.nodes[child]?.isDirectory == true {
+                if !onlyHolds(child, files, tree: tree) { return false }
+            } else if !files.contains(child) {
+                return false
+            }
+        }
+        return true
+    }
+
+    /// Writes the layer: whiteouts, the new directories, then the files, in path order.
+    public static func write(
+        _ files: [LayerFile], whiteouts: [RawPath], tree: FileTree, store: DirectoryBlobStore
+    )
+        throws -> (Descriptor, Digest)
+    {
+        let writer = try LayerBlobWriter(path: store.root + "/library-layer.tmp", compression: .gzip, gzipLevel: 6)
+        for w in whiteouts.sorted() {
+            guard let parent = w.parent else { continue }
+            let wh =
+                parent.isRoot
+                ? RawPath(Array(".wh.".utf8) + w.lastComponent) : parent.appending(Array(".wh.".utf8) + w.lastComponent)
+            try writer.tar.append(TarEntry(path: wh, type: .regular, mode: 0o644, mtime: mtime))
+        }
+        var dirs = Set<RawPath>()
+        for f in files { for a in f.path.ancestors where tree.nodes[a] == nil { dirs.insert(a) } }
+        for d in dirs.sorted() {
+            try writer.tar.append(TarEntry(path: d, type: .directory, mode: 0o755, mtime: mtime))
+        }
+        var seen = Set<RawPath>()
+        for f in files.sorted(by: { $0.path < $1.path }) where seen.insert(f.path).inserted {
+            try writer.tar.append(
+                TarEntry(path: f.path, type: .regular, mode: f.mode, size: Int64(f.bytes.count), mtime: mtime),
+                body: f.bytes)
+        }
+        let (digest, size, diffID) = try writer.finish()
+        try HostFS.rename(writer.path, store.path(of: digest))
+        return (Descriptor(mediaType: MediaType.ociLayer(.gzip), digest: digest, size: size), diffID)
+    }
+}
+
+/// An image with one more layer on top: config, history and labels updated.
+public enum ImageLayering {
+    public static func append(
+        _ image: Image, layer: Descriptor, diffID: Digest, store: DirectoryBlobStore, createdBy: String,
+        comment: String, labels: [String: String], created: Date = Date(timeIntervalSince1970: 315_532_800)
+    ) throws -> Image {
+        var config = image.config
+        config.rootfs.diffIDs.append(diffID)
+        let stamp = ISO8601DateFormatter().string(from: created)
+        config.history = (config.history ?? []) + [History(created: stamp, createdBy: createdBy, comment: comment)]
+        if config.config == nil { config.config = ContainerConfig() }
+        let merged = (config.config?.labels ?? [:]).merging(labels) { _, new in new }
+        config.config?.labels = merged
+        return try Image.assemble(
+            source: "patched", config: config, layers: image.layers.map(\.descriptor) + [layer],
+            store: CombinedBlobStore([store, image.store]), configStore: store)
+    }
+}
+
+extension RawPath {
+    /// Every ancestor directory, nearest last (`a/b/c` → `a`, `a/b`).
+    var ancestors: [RawPath] {
+        var out: [RawPath] = []
+        var p = parent
+        while let q = p, !q.isRoot {
+            out.append(q)
+            p = q.parent
+        }
+        return out.reversed()
+    }
+
+    /// Strictly below `dir`.
+    func isUnder(_ dir: RawPath) -> Bool {
+        bytes.count > dir.bytes.count && bytes.starts(with: dir.bytes) && bytes[dir.bytes.count] == UInt8(ascii: "/")
+    }
+}
