@@ -82,7 +82,7 @@ public struct PythonEnvironment: Sendable {
     }
 
     /// An egg-info `requires.txt`: plain lines, then `[extra:marker]` sections (extras never apply).
-    static func eggRequires(_ text: String) -> [PythonRequirement] {
+    public static func eggRequires(_ text: String) -> [PythonRequirement] {
         var out: [PythonRequirement] = []
         var marker: PythonMarker?? = .some(nil)
         for raw in text.textLines() {

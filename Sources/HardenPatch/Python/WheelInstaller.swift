@@ -16,6 +16,13 @@ public struct PythonScheme: Sendable {
     public var interpreter: String
     public var pythonVersion: String
 
+    public init(site: RawPath, prefix: RawPath, interpreter: String, pythonVersion: String) {
+        self.site = site
+        self.prefix = prefix
+        self.interpreter = interpreter
+        self.pythonVersion = pythonVersion
+    }
+
     public var bin: RawPath { prefix.isRoot ? RawPath("bin") : RawPath(prefix.description + "/bin") }
 
     /// The scheme of `site` (`usr/local/lib/python3.11/dist-packages` → prefix `usr/local`): the interpreter is
