@@ -95,9 +95,11 @@ extension Pipeline {
 
     /// The record's summary of a patch.
     static func patchSummary(_ r: PatchReport, findingsBefore: [Finding]?) -> RunRecord.PatchSummary {
-        RunRecord.PatchSummary(
-            packages: r.packages.map { "\($0.name) \($0.from ?? "-") → \($0.to)" },
-            fixed: Set(r.packages.flatMap(\.fixes)).sorted(),
+        let libraries = r.libraries?.packages ?? []
+        return RunRecord.PatchSummary(
+            packages: r.packages.map { "\($0.name) \($0.from ?? "-") → \($0.to)" }
+                + libraries.map { "\($0.ecosystem.rawValue):\($0.name) \($0.from ?? "-") → \($0.to)" },
+            fixed: Set(r.packages.flatMap(\.fixes) + libraries.flatMap(\.fixes)).sorted(),
             noFixAvailable: Set(r.noFixAvailable.map(\.vulnerability)).count, layerBytes: r.layer?.size ?? 0,
             findingsBefore: findingsBefore?.filter { $0.suppressed == nil }.count)
     }

@@ -330,10 +330,14 @@ public final class Pipeline {
         let r = result.report
         var fixes: [String: [(name: String, version: String)]] = [:]
         for p in r.packages { for v in p.fixes { fixes[v, default: []].append((p.name, p.to)) } }
+        for p in r.libraries?.packages ?? [] { for v in p.fixes { fixes[v, default: []].append((p.name, p.to)) } }
         let summary = Self.patchSummary(r, findingsBefore: output.findings)
         let seconds = Date().timeIntervalSince(clock)
         onEvent(
-            .finished(stage: .patch, seconds: seconds, status: .ok, detail: "\(r.packages.count) packages upgraded"))
+            .finished(
+                stage: .patch, seconds: seconds, status: .ok,
+                detail: "\(r.packages.count) packages upgraded"
+                    + (r.libraries.map { ", \($0.packages.count) libraries upgraded" } ?? "")))
         let original = Self.side(
             given, reference: reference, tree: output.context.tree, packages: output.sbom.packages.count)
         return PatchOutcome(

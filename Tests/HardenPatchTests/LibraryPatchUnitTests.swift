@@ -4,10 +4,9 @@ import HardenArchive
 import HardenCore
 import HardenOCI
 import HardenPackages
+import HardenPatch
 import HardenTestSupport
 import Testing
-
-import HardenPatch
 
 @Suite struct PythonRequirementTests {
     @Test func requirementLinesParse() throws {

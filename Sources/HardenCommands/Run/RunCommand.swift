@@ -89,6 +89,24 @@ extension Application {
         public var patchAll = false
 
         @Option(
+            name: .long,
+            help: ArgumentHelp(
+                "Patch the application's own libraries of these ecosystems too (comma-separated: python); implies --patch.",
+                valueName: "LIST"))
+        public var patchLibraries: String?
+
+        @Option(
+            name: .long,
+            help: ArgumentHelp(
+                "With --patch-libraries: how far a library may move (patch, minor, major).", valueName: "LEVEL"))
+        public var libraryPatchLevel: String?
+
+        @Option(
+            name: .long,
+            help: ArgumentHelp("With --patch-libraries: the Python package index (PEP 691).", valueName: "URL"))
+        public var pythonIndex: String = PythonIndex.pypi
+
+        @Option(
             name: .long, help: ArgumentHelp("With --patch: a trusted OpenPGP key file (repeatable).", valueName: "FILE")
         )
         public var keyring: [String] = []
@@ -240,10 +258,18 @@ extension Application {
             options.allowProbeFailure = probes.allowProbeFailure
             try keep.apply(to: &options.minify, data: data)
             options.destination = destination.description
-            if patch || patchAll {
+            if patch || patchAll || patchLibraries != nil {
                 var p = PatchOptions()
                 p.all = patchAll
                 p.keyrings = keyring
+                if let patchLibraries {
+                    var flags = LibraryPatchFlags()
+                    flags.libraries = patchLibraries
+                    flags.libraryPatchLevel = libraryPatchLevel
+                    flags.pythonIndex = pythonIndex
+                    flags.onlyLibraries = !patch && !patchAll
+                    try flags.apply(to: &p, all: patchAll)
+                }
                 options.patch = p
             }
             return options
