@@ -21,7 +21,7 @@ public struct PythonCataloger: Cataloger {
             if last == Array("METADATA".utf8) && parentName.hasSuffix(".dist-info") {
                 metadataDir = parent
                 if let record = context.content(parent.appending(Array("RECORD".utf8))) {
-                    recordFiles = Self.recordPaths(record)
+                    recordFiles = PythonRecord.paths(record)
                 }
             } else if last == Array("PKG-INFO".utf8) && parentName.hasSuffix(".egg-info") {
                 metadataDir = parent
@@ -71,36 +71,6 @@ public struct PythonCataloger: Cataloger {
                 maintainer: h["Author"], installedSize: nil, foundBy: "python",
                 metadata: ["sitePackages": siteDir.absoluteDescription])
             out.append(pkg)
-        }
-        return out
-    }
-
-    /// The path column of a wheel RECORD file (CSV: path,hash,size; paths may be quoted).
-    static func recordPaths(_ bytes: [UInt8]) -> [String] {
-        var out: [String] = []
-        // Wheels write CRLF line ends: "\r\n" is one Character in Swift, so split on every newline kind.
-        for line in String(decoding: bytes, as: UTF8.self).split(whereSeparator: \.isNewline) {
-            var path = ""
-            if line.first == "\"" {
-                var i = line.index(after: line.startIndex)
-                while i < line.endIndex {
-                    let c = line[i]
-                    if c == "\"" {
-                        let next = line.index(after: i)
-                        if next < line.endIndex && line[next] == "\"" {
-                            path.append("\"")
-                            i = line.index(after: next)
-                            continue
-                        }
-                        break
-                    }
-                    path.append(c)
-                    i = line.index(after: i)
-                }
-            } else {
-                path = String(line.split(separator: ",", maxSplits: 1, omittingEmptySubsequences: false).first ?? "")
-            }
-            if !path.isEmpty { out.append(path) }
         }
         return out
     }
