@@ -22,6 +22,9 @@ public struct LibraryPatchOptions: Sendable {
     /// Every outdated library, not only vulnerable ones.
     public var all = false
     public var pythonIndex = PythonIndex.pypi
+    /// Upgrades left out (normalized names): the verified-upgrade bisection reverts them; the distributions they
+    /// pulled in go with them.
+    public var exclude: Set<String> = []
     public init() {}
 }
 
@@ -49,6 +52,12 @@ public struct LibraryPatchReport: Codable, Sendable {
         /// The probe that failed with this upgrade (reverted), and what it printed.
         public var probe: String?
         public var output: String?
+
+        public init(outcome: Outcome, probe: String? = nil, output: String? = nil) {
+            self.outcome = outcome
+            self.probe = probe
+            self.output = output
+        }
     }
     public struct Refused: Codable, Sendable {
         public var ecosystem: LibraryEcosystem
@@ -78,6 +87,16 @@ public struct LibraryPatchResult {
     public var image: Image
     public var report: LibraryPatchReport
     public var changed: Bool
+    /// The upgrades asked for (normalized names), each with the rows of the report it brought; what bisection
+    /// reverts one at a time.
+    public var roots: [String] = []
+
+    public init(image: Image, report: LibraryPatchReport, changed: Bool, roots: [String] = []) {
+        self.image = image
+        self.report = report
+        self.changed = changed
+        self.roots = roots
+    }
 }
 
 /// Runs the library backends the options name, one layer each, over `image`.

@@ -176,7 +176,7 @@ public final class Pipeline {
         // Patch (optional): upgrade what has a published fix; everything after works on the patched image.
         var patch: PatchOutcome?
         if let patchOptions = options.patch {
-            patch = try await runPatch(given, reference: reference, options: patchOptions)
+            patch = try await runPatch(given, reference: reference, options: patchOptions, run: options.run)
         }
         files.merge(patch?.files ?? [:]) { a, _ in a }
         let patchRecord = patch?.record
@@ -311,7 +311,7 @@ public final class Pipeline {
     }
 
     func runPatch(
-        _ given: Image, reference: String, options patchOptions: PatchOptions
+        _ given: Image, reference: String, options patchOptions: PatchOptions, run: RunOptions
     ) async throws
         -> PatchOutcome
     {
@@ -324,7 +324,17 @@ public final class Pipeline {
             [onEvent] in
             onEvent(.progress(stage: .patch, detail: $0))
         }
-        let result = output.result
+        var result = output.result
+        // Library upgrades are kept only when the probes still agree (the breaking ones reverted by bisection).
+        if LibraryVerification.applies(output, run: run) {
+            let (verified, replays) = try await LibraryVerification(
+                run: run, data: data, patch: patchOptions, logger: logger
+            ).verify(output) { [onEvent] in onEvent(.progress(stage: .patch, detail: $0)) }
+            result = verified
+            result.report.libraries?.notes.append(
+                "verify: \(replays) replays of the probes (\(Int(Date().timeIntervalSince(clock).rounded())) s with the patch)"
+            )
+        }
         var files = ["patch-report.json": try Self.json(result.report)]
         if let vex = result.vex { files["patch.vex.json"] = vex }
         let r = result.report

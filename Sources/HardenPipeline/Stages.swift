@@ -226,6 +226,11 @@ public enum PatchStage {
         public var sbom: SBOM
         public var context: CatalogContext
         public var findings: [Finding]?
+        /// The image before the library layer (the OS patch's output, or the input): what a verified-upgrade
+        /// bisection patches again with some upgrades left out.
+        public var beforeLibraries: Image
+        /// The library upgrades asked for (normalized names), for the bisection.
+        public var libraryRoots: [String] = []
     }
 
     public static func run(
@@ -257,12 +262,15 @@ public enum PatchStage {
                 image: image, report: PatchReport(image: reference, mode: options.all ? .all : .vulnerable), vex: nil,
                 changed: false)
         }
+        let beforeLibraries = result.image
+        var libraryRoots: [String] = []
         if !options.libraries.ecosystems.isEmpty {
             progress("patch: the application's libraries")
             let libraries = try await LibraryPatcher(logger: logger).patch(
                 result.image, context: context, packages: sbom.packages, findings: findings,
                 options: options.libraries, database: data.database, cacheDirectory: options.cacheDirectory)
             result.report.libraries = libraries.report
+            libraryRoots = libraries.roots
             if libraries.changed {
                 result.image = libraries.image
                 result.changed = true
@@ -270,6 +278,20 @@ public enum PatchStage {
             result.vex = try AptPatcher.vex(
                 result.report, image: result.image, osID: context.os?.id ?? OSInfo.assumedDpkgID)
         }
-        return Output(result: result, sbom: sbom, context: context, findings: findings)
+        return Output(
+            result: result, sbom: sbom, context: context, findings: findings, beforeLibraries: beforeLibraries,
+            libraryRoots: libraryRoots)
+    }
+
+    /// The library layer again over `output.beforeLibraries`, without the upgrades `exclude` names (and what they
+    /// pulled in): one step of a verified-upgrade bisection.
+    public static func librariesWithout(
+        _ exclude: Set<String>, output: Output, data: VulnerabilityData, options: PatchOptions, logger: Logger
+    ) async throws -> LibraryPatchResult {
+        var libraries = options.libraries
+        libraries.exclude = exclude
+        return try await LibraryPatcher(logger: logger).patch(
+            output.beforeLibraries, context: output.context, packages: output.sbom.packages, findings: output.findings,
+            options: libraries, database: data.database, cacheDirectory: options.cacheDirectory)
     }
 }

@@ -63,9 +63,20 @@ public final class PythonIndex: @unchecked Sendable {
     public static let pypi = "https://pypi.org/simple"
     let base: String
     let client: AptClient
-    private let lock = NSLock()
-    private var projects: [String: PythonProject] = [:]
-    private var metadata: [String: [UInt8]] = [:]
+    // Pages and metadata for the process's life, shared by every client of the same index: a verified-upgrade
+    // bisection patches the same image several times.
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var projects: [String: PythonProject] = [:]
+    nonisolated(unsafe) private static var metadata: [String: [UInt8]] = [:]
+    private var lock: NSLock { Self.lock }
+    private var projects: [String: PythonProject] {
+        get { Self.projects }
+        set { Self.projects = newValue }
+    }
+    private var metadata: [String: [UInt8]] {
+        get { Self.metadata }
+        set { Self.metadata = newValue }
+    }
 
     public init(url: String = PythonIndex.pypi, client: AptClient) {
         base = url.hasSuffix("/") ? String(url.dropLast()) : url
@@ -74,9 +85,9 @@ public final class PythonIndex: @unchecked Sendable {
 
     /// The project's page (nil when the index does not have it).
     public func project(_ name: String) async throws -> PythonProject? {
-        let key = PythonRequirement.normalize(name)
+        let key = base + "/" + PythonRequirement.normalize(name)
         if let p = lock.withLock({ projects[key] }) { return p }
-        let url = "\(base)/\(key)/"
+        let url = key + "/"
         let bytes: [UInt8]
         do {
             bytes = try await client.get(

@@ -58,7 +58,8 @@ public struct PythonPatcher {
             env, findings: findings, options: options, resolver: resolver)
         report.unfixed = unfixed
         report.notes += skipped
-        let (chosen, refusals) = try await resolver.resolve(roots)
+        let kept = roots.filter { !options.exclude.contains($0.key) }
+        let (chosen, refusals) = try await resolver.resolve(kept)
         report.refused = refusals.map { r in
             let ids = roots.first { $0.key == r.key }?.fixes ?? []
             let dist = env.dists.first { $0.key == r.key }
@@ -84,7 +85,9 @@ public struct PythonPatcher {
                 "dev.harden.patch.libraries": chosen.map { "pypi:\($0.key)=\($0.release.version)" }.joined(
                     separator: ",")
             ])
-        return LibraryPatchResult(image: patched, report: report, changed: true)
+        return LibraryPatchResult(
+            image: patched, report: report, changed: true,
+            roots: kept.map(\.key).filter { k in chosen.contains { $0.roots.contains(k) } })
     }
 
     /// The upgrades asked for: each patchable distribution with a fixable finding (or every outdated one, `all`).
@@ -95,6 +98,10 @@ public struct PythonPatcher {
         for f in findings ?? [] where f.package.type == "python" && f.fixState == .fixed && f.suppressed == nil {
             byDist[PythonRequirement.normalize(f.package.name), default: []].append(f)
         }
+        // The index pages of every distribution to look at, fetched side by side.
+        let wanted = env.dists.filter { $0.isPatchable && (options.all || byDist[$0.key] != nil) }.map(\.key)
+        let index = resolver.index
+        _ = try await ConcurrentMap.map(wanted, limit: 8) { try await index.project($0) != nil }
         var roots: [PythonChoice] = []
         var unfixed: [LibraryPatchReport.Unfixed] = []
         var notes: [String] = []
