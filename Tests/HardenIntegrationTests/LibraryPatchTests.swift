@@ -101,6 +101,47 @@ struct LibraryPatchTests {
         }
     }
 
+    /// The app's probe checks behaviour that idna's next major release changes (its 2.x API): the upgrade to 3.x
+    /// breaks it, bisection finds it among the upgrades, reverts it and keeps the others, each marked.
+    @Test func breakingUpgradesAreRevertedByBisection() throws {
+        try TestImages.require()
+        try SharedFeeds.require()
+        try withTemporaryDirectory { dir in
+            let env = try Self.environment(dir)
+            let probe =
+                "python3 -c 'import sys, idna.package_data as d; print(\"idna\", d.__version__); "
+                + "sys.exit(0 if d.__version__.startswith(\"2.\") else 3)'"
+            let (s, o) = try runProcess(
+                [
+                    hardenBinary, "run", "oci:\(TestImages.layout):pyapp", "--patch-libraries", "python",
+                    "--library-patch-level", "major", "--exec-probe",
+                    "python3 -c 'import requests, urllib3; print(requests.__version__)'", "--exec-probe", probe,
+                    "-o", "oci:\(dir)/out:run", "--report-dir", dir + "/report", "--", "sleep", "30",
+                ], environment: env)
+            try #require(s == 0, "\(o)")
+            let libraries = try #require(
+                try Self.json(dir + "/report/patch-report.json")["libraries"] as? [String: Any])
+            let packages = try #require(libraries["packages"] as? [[String: Any]])
+            func outcome(_ name: String) -> [String: Any]? {
+                packages.first { ($0["name"] as? String)?.lowercased() == name }?["verification"] as? [String: Any]
+            }
+            let idna = try #require(outcome("idna"), "idna not reported: \(packages)")
+            #expect(idna["outcome"] as? String == "reverted")
+            #expect((idna["probe"] as? String ?? "").contains("idna.package_data"))
+            #expect((idna["output"] as? String ?? "").contains("idna 3."), "the probe's output: \(idna)")
+            for name in ["requests", "urllib3", "certifi", "jinja2"] {
+                #expect(outcome(name)?["outcome"] as? String == "verified", "\(name): \(packages)")
+            }
+            // The image that went on through the run has idna 2.7 and the other upgrades.
+            let vex = String(decoding: try HostFS.readFile(dir + "/report/patch.vex.json"), as: UTF8.self)
+            #expect(!vex.contains("pkg:pypi/idna@3"))
+            #expect(vex.contains("pkg:pypi/requests@"))
+            let sbom = String(
+                decoding: try HostFS.readFile(dir + "/report/sbom-before.cdx.json", limit: 1 << 26), as: UTF8.self)
+            #expect(sbom.contains("pkg:pypi/idna@2.7") && !sbom.contains("pkg:pypi/requests@2.19.0"))
+        }
+    }
+
     /// A local index serving certifi 2023.7.22 (pyapp has 2018.4.16, with fixed advisories) as a hostile wheel.
     static func withHostileIndex(_ wheel: [UInt8], sha256: String, _ body: (String) throws -> Void) throws {
         try withTemporaryDirectory { dir in
