@@ -65,6 +65,17 @@ struct LibraryPatchTests {
                     && io.contains(
                         "\(upgraded["requests"] ?? "?") \(upgraded["urllib3"] ?? "?") \(upgraded["idna"] ?? "?")"),
                 "\(io)")
+            // Byte-compiled as the image had it: the image's own interpreter compiles the same bytes.
+            let source = "/usr/local/lib/python3.11/dist-packages/requests/sessions.py"
+            let (pc, pco) = try runProcess([
+                "chroot", rootfs, "python3", "-c",
+                "import py_compile; py_compile.compile('\(source)', cfile='/tmp/oracle.pyc', dfile='\(source)', "
+                    + "invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH)",
+            ])
+            try #require(pc == 0, "\(pco)")
+            let ours = try HostFS.readFile(
+                rootfs + "/usr/local/lib/python3.11/dist-packages/requests/__pycache__/sessions.cpython-311.pyc")
+            #expect(ours == (try HostFS.readFile(rootfs + "/tmp/oracle.pyc")))
             // The old versions' files are gone (whited out), not merely shadowed.
             let site = rootfs + "/usr/local/lib/python3.11/dist-packages"
             #expect(!HostFS.exists(site + "/requests-2.19.0.dist-info"))

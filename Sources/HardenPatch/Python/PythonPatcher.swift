@@ -72,9 +72,10 @@ public struct PythonPatcher {
         report.packages = layer.packages
         report.removedFiles = layer.removed.map(\.absoluteDescription)
         report.layer = layer.descriptor
-        if env.dists.contains(where: { d in chosen.contains { $0.key == d.key } && d.hadBytecode }) {
+        if !layer.notCompiled.isEmpty {
             report.notes.append(
-                "python: the new versions are not byte-compiled (the interpreter compiles them on first import)")
+                "python: \(layer.notCompiled.joined(separator: ", ")) not byte-compiled (the host has no Python "
+                    + "\(env.target.major).\(env.target.minor)); the interpreter compiles them on first import")
         }
         let patched = try ImageLayering.append(
             image, layer: layer.descriptor, diffID: layer.diffID, store: layer.store,
@@ -141,6 +142,8 @@ public struct PythonPatcher {
         var store: DirectoryBlobStore
         var packages: [LibraryPatchReport.Package]
         var removed: [RawPath]
+        /// Distributions the image had compiled that the host could not compile for (another Python X.Y).
+        var notCompiled: [String]
     }
 
     /// Downloads the wheels (four at a time, each checked against the index's SHA-256), then writes the layer.
@@ -153,12 +156,21 @@ public struct PythonPatcher {
         var files: [LayerFile] = []
         var replaced: [PythonDist] = []
         var packages: [LibraryPatchReport.Package] = []
+        var notCompiled: [String] = []
         for (c, path) in zip(chosen, paths) {
             let old = dists[c.key]
             let scheme = PythonScheme.of(old?.site ?? defaultSite, target: env.target, tree: tree)
             let wheel = try HostFS.readFile(path, limit: 1 << 30)
-            let installed = try WheelInstaller.files(
+            var installed = try WheelInstaller.files(
                 wheel: wheel, name: c.release.file.filename, scheme: scheme, requested: old?.requested ?? false)
+            // Compiled as the image had it (pip compiles at install), when the host's CPython is the image's X.Y.
+            if old?.hadBytecode == true {
+                if let pyc = try PythonBytecode.compile(installed, site: scheme.site, version: scheme.pythonVersion) {
+                    installed = WheelInstaller.adding(pyc, to: installed, site: scheme.site)
+                } else {
+                    notCompiled.append(c.name)
+                }
+            }
             files += installed
             if let old { replaced.append(old) }
             let added = installed.reduce(0) { (n: Int, f: LayerFile) in n + f.bytes.count }
@@ -172,7 +184,9 @@ public struct PythonPatcher {
             replaced.map { d in (d.site, d.record) }, written: Set(files.map(\.path)), tree: tree)
         let store = DirectoryBlobStore(root: try HostFS.makeTemporaryDirectory(prefix: "harden-libpatch"), owned: true)
         let (descriptor, diffID) = try LibraryLayer.write(files, whiteouts: removed, tree: tree, store: store)
-        return Written(descriptor: descriptor, diffID: diffID, store: store, packages: packages, removed: removed)
+        return Written(
+            descriptor: descriptor, diffID: diffID, store: store, packages: packages, removed: removed,
+            notCompiled: notCompiled)
     }
 
     /// The site directory most pip-installed distributions live in (new dependencies go there).

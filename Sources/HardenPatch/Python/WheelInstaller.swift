@@ -93,6 +93,14 @@ public enum WheelInstaller {
         return out
     }
 
+    /// `files` (as `files(wheel:…)` returned them, RECORD last) with `extra` added and the RECORD written again.
+    public static func adding(_ extra: [LayerFile], to files: [LayerFile], site: RawPath) -> [LayerFile] {
+        guard let record = files.last else { return extra }
+        return (files.dropLast() + extra) + [
+            newRecord(Array(files.dropLast()) + extra, recordPath: record.path, site: site)
+        ]
+    }
+
     /// Refuses absolute paths, `..`, backslashes and empty components (in archive entries and RECORD rows).
     static func checkPath(_ path: String, wheel: String) throws {
         let parts = path.split(separator: "/", omittingEmptySubsequences: false)
