@@ -12,7 +12,7 @@ import Logging
 
 /// The language ecosystems whose libraries harden can upgrade.
 public enum LibraryEcosystem: String, Sendable, Codable, CaseIterable {
-    case python
+    case python, npm
 }
 
 public struct LibraryPatchOptions: Sendable {
@@ -22,6 +22,7 @@ public struct LibraryPatchOptions: Sendable {
     /// Every outdated library, not only vulnerable ones.
     public var all = false
     public var pythonIndex = PythonIndex.pypi
+    public var npmRegistry = NpmRegistry.npmjs
     /// Upgrades left out (normalized names): the verified-upgrade bisection reverts them; the distributions they
     /// pulled in go with them.
     public var exclude: Set<String> = []
@@ -45,6 +46,10 @@ public struct LibraryPatchReport: Codable, Sendable {
         public var bytesAdded: Int64
         /// Set by verified upgrades (`run --patch-libraries`, `patch --verify`).
         public var verification: Verification?
+        /// This package's bisection key (`requests`, `npm:lodash`): what reverting it names.
+        public var root: String?
+        /// npm: the tarball's Subresource Integrity (`sha512-…`), checked before installing.
+        public var integrity: String?
     }
     public struct Verification: Codable, Sendable {
         public enum Outcome: String, Codable, Sendable { case verified, reverted }
@@ -99,7 +104,19 @@ public struct LibraryPatchResult {
     }
 }
 
-/// Runs the library backends the options name, one layer each, over `image`.
+/// What one ecosystem's backend plans: the files its new versions install, the old files to white out, its rows.
+public struct LibraryPlan {
+    public var files: [LayerFile] = []
+    public var whiteouts: [RawPath] = []
+    public var report = LibraryPatchReport()
+    /// The upgrades asked for (bisection keys) that the plan makes.
+    public var roots: [String] = []
+    /// `ecosystem:name=version` for the image's label.
+    public var labels: [String] = []
+    public init() {}
+}
+
+/// Runs the library backends the options name and writes their files as one layer over `image`.
 public struct LibraryPatcher {
     let logger: Logger
     public init(logger: Logger = .harden) { self.logger = logger }
@@ -108,15 +125,42 @@ public struct LibraryPatcher {
         _ image: Image, context: CatalogContext, packages: [SoftwarePackage], findings: [Finding]?,
         options: LibraryPatchOptions, database: VulnerabilityDatabase?, cacheDirectory: String
     ) async throws -> LibraryPatchResult {
-        var result = LibraryPatchResult(image: image, report: LibraryPatchReport(), changed: false)
-        guard options.ecosystems.contains(.python) else { return result }
-        let advisories = try PythonAdvisories(database: database, packages: packages)
-        result = try await AptClient.using(cacheDirectory: cacheDirectory) { client in
-            try await PythonPatcher(logger: logger).patch(
-                image, context: context, packages: packages, findings: findings, options: options,
-                advisories: advisories, client: client)
+        let plans = try await AptClient.using(cacheDirectory: cacheDirectory) { client in
+            var plans: [LibraryPlan] = []
+            if options.ecosystems.contains(.python) {
+                plans.append(
+                    try await PythonPatcher(logger: logger).plan(
+                        image, context: context, packages: packages, findings: findings, options: options,
+                        advisories: try PythonAdvisories(database: database, packages: packages), client: client))
+            }
+            if options.ecosystems.contains(.npm) {
+                plans.append(
+                    try await NpmPatcher(logger: logger).plan(
+                        image, context: context, packages: packages, findings: findings, options: options,
+                        database: database, client: client))
+            }
+            return plans
         }
-        return result
+        var report = LibraryPatchReport()
+        for p in plans {
+            report.packages += p.report.packages
+            report.refused += p.report.refused
+            report.unfixed += p.report.unfixed
+            report.notes += p.report.notes
+        }
+        let files = plans.flatMap(\.files), whiteouts = plans.flatMap(\.whiteouts)
+        guard !files.isEmpty else { return LibraryPatchResult(image: image, report: report, changed: false) }
+        let store = DirectoryBlobStore(root: try HostFS.makeTemporaryDirectory(prefix: "harden-libpatch"), owned: true)
+        let (descriptor, diffID) = try LibraryLayer.write(files, whiteouts: whiteouts, tree: context.tree, store: store)
+        report.layer = descriptor
+        report.removedFiles = whiteouts.map(\.absoluteDescription).sorted()
+        let patched = try ImageLayering.append(
+            image, layer: descriptor, diffID: diffID, store: store, createdBy: "harden patch --libraries",
+            comment: "\(report.packages.count) libraries upgraded: "
+                + report.packages.prefix(20).map { "\($0.name) \($0.to)" }.joined(separator: ", "),
+            labels: ["dev.harden.patch.libraries": plans.flatMap(\.labels).joined(separator: ",")])
+        return LibraryPatchResult(
+            image: patched, report: report, changed: true, roots: plans.flatMap(\.roots))
     }
 }
 

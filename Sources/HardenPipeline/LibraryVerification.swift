@@ -97,7 +97,7 @@ public struct LibraryVerification {
             report.packages[i].verification = stillFailing == nil ? .init(outcome: .verified) : nil
         }
         for (key, failure) in reverted {
-            guard var row = full.packages.first(where: { PythonRequirement.normalize($0.name) == key }) else {
+            guard var row = full.packages.first(where: { $0.root == key && $0.from != nil }) else {
                 continue
             }
             row.verification = .init(outcome: .reverted, probe: failure.probe, output: failure.output)

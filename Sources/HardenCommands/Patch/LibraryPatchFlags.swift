@@ -8,7 +8,7 @@ public struct LibraryPatchFlags: ParsableArguments {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "Also upgrade the application's own libraries of these ecosystems (comma-separated: python).",
+            "Also upgrade the application's own libraries of these ecosystems (comma-separated: python, npm).",
             valueName: "LIST"))
     public var libraries: String?
 
@@ -23,6 +23,9 @@ public struct LibraryPatchFlags: ParsableArguments {
         name: .long,
         help: ArgumentHelp("The Python package index (PEP 691 JSON Simple API).", valueName: "URL"))
     public var pythonIndex: String = PythonIndex.pypi
+
+    @Option(name: .long, help: ArgumentHelp("The npm registry.", valueName: "URL"))
+    public var npmRegistry: String = NpmRegistry.npmjs
 
     @Flag(name: .long, help: "Patch only the libraries (--libraries), not the OS packages.")
     public var onlyLibraries = false
@@ -58,6 +61,7 @@ public struct LibraryPatchFlags: ParsableArguments {
         options.osPackages = !onlyLibraries
         options.libraries.all = all
         options.libraries.pythonIndex = pythonIndex
+        options.libraries.npmRegistry = npmRegistry
     }
 
     static func table(_ r: LibraryPatchReport) -> String {

@@ -91,7 +91,7 @@ extension Application {
         @Option(
             name: .long,
             help: ArgumentHelp(
-                "Patch the application's own libraries of these ecosystems too (comma-separated: python); implies --patch.",
+                "Patch the application's own libraries of these ecosystems too (comma-separated: python, npm); implies --patch.",
                 valueName: "LIST"))
         public var patchLibraries: String?
 
@@ -105,6 +105,9 @@ extension Application {
             name: .long,
             help: ArgumentHelp("With --patch-libraries: the Python package index (PEP 691).", valueName: "URL"))
         public var pythonIndex: String = PythonIndex.pypi
+
+        @Option(name: .long, help: ArgumentHelp("With --patch-libraries: the npm registry.", valueName: "URL"))
+        public var npmRegistry: String = NpmRegistry.npmjs
 
         @Option(
             name: .long, help: ArgumentHelp("With --patch: a trusted OpenPGP key file (repeatable).", valueName: "FILE")
@@ -267,6 +270,7 @@ extension Application {
                     flags.libraries = patchLibraries
                     flags.libraryPatchLevel = libraryPatchLevel
                     flags.pythonIndex = pythonIndex
+                    flags.npmRegistry = npmRegistry
                     flags.onlyLibraries = !patch && !patchAll
                     try flags.apply(to: &p, all: patchAll)
                 }

@@ -42,53 +42,45 @@ public struct PythonPatcher {
     public init(logger: Logger = .harden) { self.logger = logger }
 
     /// Plans, downloads and writes the upgrades; returns the image with the layer (or unchanged) and the report.
-    public func patch(
+    /// Plans the upgrades and makes their files (wheels downloaded and checked); the facade writes the layer.
+    public func plan(
         _ image: Image, context: CatalogContext, packages: [SoftwarePackage], findings: [Finding]?,
         options: LibraryPatchOptions, advisories: PythonAdvisories, client: AptClient
-    ) async throws -> LibraryPatchResult {
-        var report = LibraryPatchReport()
+    ) async throws -> LibraryPlan {
+        var plan = LibraryPlan()
         guard
             let env = PythonEnvironment.read(
                 context, packages: packages, architecture: image.config.architecture)
-        else { return LibraryPatchResult(image: image, report: report, changed: false) }
+        else { return plan }
         let index = PythonIndex(url: options.pythonIndex, client: client)
         let resolver = PythonResolver(
             env: env, index: index, level: options.level, affected: advisories.affecting)
         let (roots, unfixed, skipped) = try await self.roots(
             env, findings: findings, options: options, resolver: resolver)
-        report.unfixed = unfixed
-        report.notes += skipped
+        plan.report.unfixed = unfixed
+        plan.report.notes += skipped
         let kept = roots.filter { !options.exclude.contains($0.key) }
         let (chosen, refusals) = try await resolver.resolve(kept)
-        report.refused = refusals.map { r in
+        plan.report.refused = refusals.map { r in
             let ids = roots.first { $0.key == r.key }?.fixes ?? []
             let dist = env.dists.first { $0.key == r.key }
             return .init(
                 ecosystem: .python, name: dist?.name ?? r.key, version: dist?.version ?? "", reason: r.reason,
                 vulnerabilities: ids)
         }
-        guard !chosen.isEmpty else { return LibraryPatchResult(image: image, report: report, changed: false) }
-        let layer = try await write(chosen, env: env, image: image, tree: context.tree, index: index)
-        report.packages = layer.packages
-        report.removedFiles = layer.removed.map(\.absoluteDescription)
-        report.layer = layer.descriptor
-        if !layer.notCompiled.isEmpty {
-            report.notes.append(
-                "python: \(layer.notCompiled.joined(separator: ", ")) not byte-compiled (the host has no Python "
+        guard !chosen.isEmpty else { return plan }
+        let written = try await files(chosen, env: env, tree: context.tree, index: index)
+        plan.files = written.files
+        plan.whiteouts = written.removed
+        plan.report.packages = written.packages
+        if !written.notCompiled.isEmpty {
+            plan.report.notes.append(
+                "python: \(written.notCompiled.joined(separator: ", ")) not byte-compiled (the host has no Python "
                     + "\(env.target.major).\(env.target.minor)); the interpreter compiles them on first import")
         }
-        let patched = try ImageLayering.append(
-            image, layer: layer.descriptor, diffID: layer.diffID, store: layer.store,
-            createdBy: "harden patch --libraries",
-            comment: "\(chosen.count) Python distributions upgraded: "
-                + chosen.prefix(20).map { "\($0.name) \($0.release.version)" }.joined(separator: ", "),
-            labels: [
-                "dev.harden.patch.libraries": chosen.map { "pypi:\($0.key)=\($0.release.version)" }.joined(
-                    separator: ",")
-            ])
-        return LibraryPatchResult(
-            image: patched, report: report, changed: true,
-            roots: kept.map(\.key).filter { k in chosen.contains { $0.roots.contains(k) } })
+        plan.labels = chosen.map { "pypi:\($0.key)=\($0.release.version)" }
+        plan.roots = kept.map(\.key).filter { k in chosen.contains { $0.roots.contains(k) } }
+        return plan
     }
 
     /// The upgrades asked for: each patchable distribution with a fixable finding (or every outdated one, `all`).
@@ -137,19 +129,19 @@ public struct PythonPatcher {
     }
 
     struct Written {
-        var descriptor: Descriptor
-        var diffID: Digest
-        var store: DirectoryBlobStore
+        var files: [LayerFile]
         var packages: [LibraryPatchReport.Package]
         var removed: [RawPath]
         /// Distributions the image had compiled that the host could not compile for (another Python X.Y).
         var notCompiled: [String]
     }
 
-    /// Downloads the wheels (four at a time, each checked against the index's SHA-256), then writes the layer.
-    func write(
-        _ chosen: [PythonChoice], env: PythonEnvironment, image: Image, tree: FileTree, index: PythonIndex
-    ) async throws -> Written {
+    /// Downloads the wheels (four at a time, each checked against the index's SHA-256) and makes their files.
+    func files(
+        _ chosen: [PythonChoice], env: PythonEnvironment, tree: FileTree, index: PythonIndex
+    ) async throws
+        -> Written
+    {
         let paths = try await ConcurrentMap.map(chosen, limit: 4) { try await index.download($0.release.file) }
         let dists = Dictionary(env.dists.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
         let defaultSite = Self.mostCommonSite(env)
@@ -177,16 +169,12 @@ public struct PythonPatcher {
             let row = LibraryPatchReport.Package(
                 ecosystem: .python, name: c.name, from: c.from, to: c.release.version, fixes: c.fixes,
                 reason: c.reason, url: c.release.file.url, sha256: c.release.file.hashes["sha256"],
-                location: scheme.site.absoluteDescription, bytesAdded: Int64(added))
+                location: scheme.site.absoluteDescription, bytesAdded: Int64(added), root: c.key)
             packages.append(row)
         }
         let removed = LibraryLayer.removals(
             replaced.map { d in (d.site, d.record) }, written: Set(files.map(\.path)), tree: tree)
-        let store = DirectoryBlobStore(root: try HostFS.makeTemporaryDirectory(prefix: "harden-libpatch"), owned: true)
-        let (descriptor, diffID) = try LibraryLayer.write(files, whiteouts: removed, tree: tree, store: store)
-        return Written(
-            descriptor: descriptor, diffID: diffID, store: store, packages: packages, removed: removed,
-            notCompiled: notCompiled)
+        return Written(files: files, packages: packages, removed: removed, notCompiled: notCompiled)
     }
 
     /// The site directory most pip-installed distributions live in (new dependencies go there).
