@@ -86,6 +86,22 @@ public struct LibraryPatchReport: Codable, Sendable {
     public var removedFiles: [String] = []
     public var layer: Descriptor?
     public init() {}
+
+    /// The package URL of a row's new version (`pkg:pypi/requests@2.31.0`, `pkg:npm/%40scope/name@1.0.2`).
+    public static func purl(_ p: Package) -> String {
+        switch p.ecosystem {
+        case .python: return PURL(type: "pypi", name: PURL.pep503(p.name), version: p.to).description
+        case .npm:
+            if p.name.hasPrefix("@"), let slash = p.name.firstIndex(of: "/") {
+                return PURL(
+                    type: "npm", namespace: String(p.name[..<slash]),
+                    name: String(p.name[p.name.index(after: slash)...]),
+                    version: p.to
+                ).description
+            }
+            return PURL(type: "npm", name: p.name, version: p.to).description
+        }
+    }
 }
 
 public struct LibraryPatchResult {

@@ -485,7 +485,7 @@ public final class AptPatcher: PackagePatcher {
             for v in p.fixes { byVuln[v, default: []].append(purl) }
         }
         for p in report.libraries?.packages ?? [] where p.verification?.outcome != .reverted {
-            let purl = PURL(type: "pypi", name: PURL.pep503(p.name), version: p.to).description
+            let purl = LibraryPatchReport.purl(p)
             for v in p.fixes { byVuln[v, default: []].append(purl) }
         }
         let product = OpenVEX.imageProduct(name: report.image, digest: image.manifestDigest.description)

@@ -161,7 +161,8 @@ def main():
                 "console.log(esc('<b>'), v('hx-escape'), require('hx-legacy/node_modules/hx-escape/package.json').version);\n")
     with open(f"{app}/server.js", "w") as f:
         f.write("const http = require('http');\nconst esc = require('hx-escape');\n"
-                "http.createServer((q, r) => r.end(esc('<b>') + '\\n')).listen(process.env.PORT || 8080);\n")
+                "const s = http.createServer((q, r) => r.end(esc('<b>') + '\\n'));\n"
+                "s.listen(process.env.PORT || 0, '127.0.0.1', () => console.log('listening on port ' + s.address().port));\n")
 
     advisories = [
         ("HXSA-1", "hx-escape", [{"introduced": "0"}, {"fixed": "0.9.3"}, {"introduced": "1.0.0"}, {"fixed": "1.0.2"}]),

@@ -15,6 +15,18 @@ public struct NpmManifest: Sendable {
     public var integrity: String?
     public var shasum: String?
     public var deprecated: Bool
+
+    public init(
+        version: String, dependencies: [String: String], tarball: String, integrity: String?, shasum: String?,
+        deprecated: Bool
+    ) {
+        self.version = version
+        self.dependencies = dependencies
+        self.tarball = tarball
+        self.integrity = integrity
+        self.shasum = shasum
+        self.deprecated = deprecated
+    }
 }
 
 public final class NpmRegistry: @unchecked Sendable {
