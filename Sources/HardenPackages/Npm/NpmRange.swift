@@ -16,7 +16,7 @@ public struct NpmRange: Sendable, Equatable, CustomStringConvertible {
 
     public static func parse(_ text: String) -> NpmRange? {
         var sets: [[Comparator]] = []
-        for alt in text.components(separatedBy: "||") {
+        for alt in text.split(separator: "||", omittingEmptySubsequences: false).map(String.init) {
             guard let set = parseSet(alt) else { return nil }
             sets.append(set)
         }
@@ -225,29 +225,5 @@ struct Partial {
     func less() -> [C] {
         guard let major else { return [C(op: .lt, version: Self.floor(0, 0, 0))] }
         return [C(op: .lt, version: minor == nil || patch == nil ? Self.floor(major, minor ?? 0, 0) : lowest)]
-    }
-}
-
-extension String {
-    fileprivate func components(separatedBy separator: String) -> [String] {
-        var out: [String] = []
-        var rest = Substring(self)
-        while let r = rest.range(of: separator) {
-            out.append(String(rest[..<r.lowerBound]))
-            rest = rest[r.upperBound...]
-        }
-        out.append(String(rest))
-        return out
-    }
-}
-
-extension Substring {
-    fileprivate func range(of s: String) -> Range<Substring.Index>? {
-        var i = startIndex
-        while i < endIndex {
-            if self[i...].hasPrefix(s) { return i..<index(i, offsetBy: s.count) }
-            i = index(after: i)
-        }
-        return nil
     }
 }

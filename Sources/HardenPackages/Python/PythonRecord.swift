@@ -1,5 +1,6 @@
 // harden — a wheel's RECORD file (the installed-files manifest of a .dist-info): read by the cataloger, written by
 // the library patcher.
+import HardenCore
 
 /// A wheel's RECORD: CSV rows of path, `sha256=<urlsafe base64>`, size.
 public enum PythonRecord {
@@ -45,13 +46,7 @@ public enum PythonRecord {
 
     /// One row, quoted when the path needs it.
     public static func row(_ path: String, hash: String, size: String) -> String {
-        let p = path.contains(",") || path.contains("\"") ? "\"" + path.replacingAll("\"", "\"\"") + "\"" : path
+        let p = path.contains(",") || path.contains("\"") ? "\"" + path.replacingAll("\"", with: "\"\"") + "\"" : path
         return "\(p),\(hash),\(size)"
-    }
-}
-
-extension String {
-    fileprivate func replacingAll(_ a: String, _ b: String) -> String {
-        split(separator: a, omittingEmptySubsequences: false).joined(separator: b)
     }
 }

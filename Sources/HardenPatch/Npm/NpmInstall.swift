@@ -211,8 +211,8 @@ public enum NpmLockfile {
                 changed = true
             }
             // The v1 tree: dependencies → a → dependencies → b for node_modules/a/node_modules/b.
-            let names = key.components(separatedBy: "node_modules/").map {
-                $0.hasSuffix("/") ? String($0.dropLast()) : $0
+            let names = key.split(separator: "node_modules/", omittingEmptySubsequences: false).map {
+                String($0.hasSuffix("/") ? $0.dropLast() : $0)
             }
             .filter { !$0.isEmpty }
             if !names.isEmpty, let updated = setNested(json, names[...], m) {
@@ -240,19 +240,6 @@ public enum NpmLockfile {
         deps[first] = entry
         var out = node
         out["dependencies"] = deps
-        return out
-    }
-}
-
-extension String {
-    fileprivate func components(separatedBy separator: String) -> [String] {
-        var out: [String] = []
-        var rest = Substring(self)
-        while let r = rest.firstRange(of: separator) {
-            out.append(String(rest[..<r.lowerBound]))
-            rest = rest[r.upperBound...]
-        }
-        out.append(String(rest))
         return out
     }
 }

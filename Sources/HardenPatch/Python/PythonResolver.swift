@@ -227,11 +227,5 @@ final class PythonResolver {
     }
 
     /// PEP 440's normal form of a version string as wheel names spell it (`1.26.18`, `2.0.0rc1`).
-    static func canonical(_ v: String) -> String { v.replacingOccurrences(of: "_", with: "-") }
-}
-
-extension String {
-    fileprivate func replacingOccurrences(of a: String, with b: String) -> String {
-        split(separator: Character(a), omittingEmptySubsequences: false).joined(separator: b)
-    }
+    static func canonical(_ v: String) -> String { v.replacingAll("_", with: "-") }
 }
