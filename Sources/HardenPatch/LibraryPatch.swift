@@ -78,6 +78,8 @@ public struct LibraryPatchReport: Codable, Sendable {
         public var fixedIn: [String]
         /// The patch level that kept the fix out of reach, when one was set.
         public var level: LibraryPatchLevel?
+        /// Why no release was chosen (no fix published, only sdists, outside the level, …).
+        public var reason: String?
     }
     public var packages: [Package] = []
     public var refused: [Refused] = []

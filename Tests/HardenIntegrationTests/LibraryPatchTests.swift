@@ -154,9 +154,11 @@ struct LibraryPatchTests {
     }
 
     /// A local index serving certifi 2023.7.22 (pyapp has 2018.4.16, with fixed advisories) as a hostile wheel.
-    static func withHostileIndex(_ wheel: [UInt8], sha256: String, _ body: (String) throws -> Void) throws {
+    static func withHostileIndex(
+        _ wheel: [UInt8], sha256: String, name: String = "certifi-2023.7.22-py3-none-any.whl",
+        _ body: (String) throws -> Void
+    ) throws {
         try withTemporaryDirectory { dir in
-            let name = "certifi-2023.7.22-py3-none-any.whl"
             try HostFS.makeDirectories(dir + "/simple/certifi")
             try HostFS.makeDirectories(dir + "/files")
             try HostFS.writeFileAtomically(dir + "/files/" + name, wheel)
@@ -169,6 +171,34 @@ struct LibraryPatchTests {
             let port = try BackgroundServer.python(directory: dir, log: dir + "/log", pidFile: dir + "/pid")
             defer { BackgroundServer.stop(pidFile: dir + "/pid") }
             try body("http://127.0.0.1:\(port)/simple")
+        }
+    }
+
+    /// A fix published only as an sdist is reported (harden does not build sdists), and the run succeeds.
+    @Test func sdistOnlyFixesAreReportedNotBuilt() throws {
+        try TestImages.require()
+        try SharedFeeds.require()
+        let sdist = Array("not really a tarball".utf8)
+        try withTemporaryDirectory { dir in
+            let env = try Self.environment(dir)
+            try Self.withHostileIndex(
+                sdist, sha256: Digest.sha256(of: sdist).encoded, name: "certifi-2023.7.22.tar.gz"
+            ) { url in
+                let (s, o) = try runProcess(
+                    [
+                        hardenBinary, "patch", "oci:\(TestImages.layout):pyapp", "--libraries", "python",
+                        "--only-libraries", "--python-index", url, "-o", "oci:\(dir)/out:x", "--report",
+                        dir + "/report.json",
+                    ], environment: env)
+                try #require(s == 0, "\(o)")
+                let libraries = try #require(try Self.json(dir + "/report.json")["libraries"] as? [String: Any])
+                let unfixed = (libraries["unfixed"] as? [[String: Any]]) ?? []
+                let certifi = unfixed.filter { ($0["package"] as? String) == "certifi" }
+                #expect(
+                    !certifi.isEmpty && certifi.allSatisfy { ($0["reason"] as? String ?? "").contains("only sdists") },
+                    "\(certifi)")
+                #expect((libraries["packages"] as? [Any])?.isEmpty ?? true)
+            }
         }
     }
 

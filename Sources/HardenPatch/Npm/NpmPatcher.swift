@@ -62,7 +62,8 @@ public struct NpmPatcher {
                 plan.report.unfixed += fs.map {
                     .init(
                         vulnerability: $0.id, package: copy.name, version: copy.version, fixedIn: $0.fixedVersions,
-                        level: options.level)
+                        level: options.level,
+                        reason: "no release on the registry within --library-patch-level fixes it")
                 }
             }
         }

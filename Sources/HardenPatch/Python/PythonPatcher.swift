@@ -109,10 +109,11 @@ public struct PythonPatcher {
             }
             let ids = Set(fs.flatMap { [$0.id] + $0.ids })
             guard let r = try await resolver.target(for: d, findings: ids, all: fs.isEmpty) else {
+                let why = try await resolver.whyNoTarget(d, findings: ids)
                 unfixed += fs.map {
                     .init(
                         vulnerability: $0.id, package: d.name, version: d.version, fixedIn: $0.fixedVersions,
-                        level: options.level)
+                        level: options.level, reason: why)
                 }
                 continue
             }

@@ -118,6 +118,44 @@ final class PythonResolver {
         return newer.first { findings.isDisjoint(with: affected(dist.key, $0.version)) }
     }
 
+    /// Why `target` found nothing: the index lacks the project, no newer release fixes the findings, the fixing
+    /// releases are outside the level, or they have no wheel for this interpreter (only sdists, which harden does not
+    /// build, or wheels for other platforms).
+    func whyNoTarget(_ dist: PythonDist, findings: Set<String>) async throws -> String {
+        guard let project = try await index.project(dist.key) else { return "the index has no project \(dist.name)" }
+        let installable = Set(try await releases(dist.key).map(\.version))
+        var fixing: [String] = []
+        for f in project.files where !f.yanked {
+            guard let v = Self.fileVersion(f.filename, project: dist.key), pep440.compare(v, dist.version) > 0,
+                PEP440Version.parse(v)?.isPrerelease == false, findings.isDisjoint(with: affected(dist.key, v)),
+                !fixing.contains(v)
+            else { continue }
+            fixing.append(v)
+        }
+        fixing.sort { pep440.compare($0, $1) < 0 }
+        guard let first = fixing.first else { return "no release on the index fixes it" }
+        if !fixing.contains(where: { allowed(from: dist.version, to: $0) }) {
+            return "the fix (\(first)) is outside --library-patch-level \(level?.rawValue ?? "")"
+        }
+        if !fixing.contains(where: installable.contains) {
+            return "the fixing releases (\(first)…) have no wheel for CPython \(env.target.major).\(env.target.minor) "
+                + "on this platform (only sdists, which harden does not build, or wheels for others)"
+        }
+        return "no fixing release fits"
+    }
+
+    /// The version a distribution file's name carries (`name-1.2.tar.gz`, a wheel's second field).
+    static func fileVersion(_ filename: String, project: String) -> String? {
+        if let w = WheelName.parse(filename) { return canonical(w.version) }
+        for ext in [".tar.gz", ".zip", ".tar.bz2"] where filename.hasSuffix(ext) {
+            let stem = filename.dropLast(ext.count)
+            guard let dash = stem.lastIndex(of: "-") else { return nil }
+            let name = PythonRequirement.normalize(String(stem[..<dash]))
+            return name == project ? String(stem[stem.index(after: dash)...]) : nil
+        }
+        return nil
+    }
+
     /// Makes every requirement hold over the installed distributions plus `roots`; refuses the roots it cannot.
     func resolve(_ roots: [PythonChoice]) async throws -> (chosen: [PythonChoice], refused: [PythonRefusal]) {
         var refused: [PythonRefusal] = []
