@@ -153,17 +153,10 @@ public struct PythonPatcher {
         for (c, path) in zip(chosen, paths) {
             let old = dists[c.key]
             let scheme = PythonScheme.of(old?.site ?? defaultSite, target: env.target, tree: tree)
-            let wheel = try HostFS.readFile(path, limit: 1 << 30)
-            var installed = try WheelInstaller.files(
-                wheel: wheel, name: c.release.file.filename, scheme: scheme, requested: old?.requested ?? false)
-            // Compiled as the image had it (pip compiles at install), when the host's CPython is the image's X.Y.
-            if old?.hadBytecode == true {
-                if let pyc = try PythonBytecode.compile(installed, site: scheme.site, version: scheme.pythonVersion) {
-                    installed = WheelInstaller.adding(pyc, to: installed, site: scheme.site)
-                } else {
-                    notCompiled.append(c.name)
-                }
-            }
+            let (installed, compiled) = try Self.install(
+                c, wheelPath: path, scheme: scheme, requested: old?.requested ?? false,
+                compile: old?.hadBytecode == true)
+            if old?.hadBytecode == true && !compiled { notCompiled.append(c.name) }
             files += installed
             if let old { replaced.append(old) }
             let added = installed.reduce(0) { (n: Int, f: LayerFile) in n + f.bytes.count }
@@ -176,6 +169,31 @@ public struct PythonPatcher {
         let removed = LibraryLayer.removals(
             replaced.map { d in (d.site, d.record) }, written: Set(files.map(\.path)), tree: tree)
         return Written(files: files, packages: packages, removed: removed, notCompiled: notCompiled)
+    }
+
+    /// Installs already made in this process (a verified-upgrade bisection installs the same wheels again at each
+    /// step), by wheel hash, site, REQUESTED and bytecode.
+    private static let installsLock = NSLock()
+    nonisolated(unsafe) private static var installs: [String: ([LayerFile], Bool)] = [:]
+
+    /// One wheel's files under `scheme`, compiled as the image had it (pip compiles at install) when the host's
+    /// CPython is the image's X.Y; whether it was compiled.
+    static func install(
+        _ c: PythonChoice, wheelPath: String, scheme: PythonScheme, requested: Bool, compile: Bool
+    ) throws -> ([LayerFile], Bool) {
+        let key = [c.release.file.hashes["sha256"] ?? wheelPath, scheme.site.description, "\(requested)", "\(compile)"]
+            .joined(separator: " ")
+        if let done = installsLock.withLock({ installs[key] }) { return done }
+        var files = try WheelInstaller.files(
+            wheel: try HostFS.readFile(wheelPath, limit: 1 << 30), name: c.release.file.filename, scheme: scheme,
+            requested: requested)
+        var compiled = false
+        if compile, let pyc = try PythonBytecode.compile(files, site: scheme.site, version: scheme.pythonVersion) {
+            files = WheelInstaller.adding(pyc, to: files, site: scheme.site)
+            compiled = true
+        }
+        installsLock.withLock { installs[key] = (files, compiled) }
+        return (files, compiled)
     }
 
     /// The site directory most pip-installed distributions live in (new dependencies go there).
