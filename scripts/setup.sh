@@ -26,8 +26,8 @@ packages=(
     musl-tools
     # release artifacts (scripts/package.sh): dpkg-shlibdeps for the .deb's Depends, lintian to check it
     dpkg-dev lintian
-    # the JVM test image's jar is compiled on the host
-    default-jdk-headless
+    # the JVM test image's jar is compiled on the host; Maven's own version order is the comparator's oracle
+    default-jdk-headless libmaven3-core-java
     # tools used by tests and benchmarks
     zstd gzip tar xz-utils curl ca-certificates openssl python3 bc time sqlite3
     # registry tests

@@ -166,4 +166,47 @@ func compareWithTool(_ argv: [String], pairs: [(String, String)], dir: String) t
             #expect(mismatches.isEmpty, "\(mismatches.count) mismatches, e.g. \(mismatches.prefix(5))")
         }
     }
+
+    static func mavenVersion(_ rng: inout SeededGenerator) -> String {
+        let words = [
+            "alpha", "a", "beta", "b", "m", "milestone", "rc", "cr", "snapshot", "SNAPSHOT", "ga", "final",
+            "Final", "release", "sp", "jre", "android", "x", "RELEASE", "",
+        ]
+        var v = String(Int.random(in: 0..<4, using: &rng))
+        for _ in 0..<Int.random(in: 0..<5, using: &rng) {
+            v += [".", "-", "", ".", "-"].randomElement(using: &rng) ?? "."
+            switch Int.random(in: 0..<3, using: &rng) {
+            case 0: v += words.randomElement(using: &rng) ?? ""
+            case 1: v += ["0", "00", "1", "2", "10", "007", "12345678901234567890"].randomElement(using: &rng) ?? "0"
+            default: v += String(Int.random(in: 0..<3, using: &rng))
+            }
+        }
+        return v
+    }
+
+    static let mavenArtifact = "/usr/share/java/maven3-artifact.jar"
+
+    @Test(
+        .enabled(
+            if: Prerequisites.check(
+                haveProgram("java") && HostFS.exists(mavenArtifact), "java and libmaven3-core-java"),
+            "needs java and Maven's maven-artifact"))
+    func mavenAgreesWithComparableVersionOn100000Pairs() throws {
+        try #require(
+            haveProgram("java") && HostFS.exists(Self.mavenArtifact),
+            "java and libmaven3-core-java are needed: run scripts/setup.sh")
+        try withTemporaryDirectory { dir in
+            let pairs = Self.pairs(100_000, seed: 11, Self.mavenVersion).filter { !$0.0.isEmpty && !$0.1.isEmpty }
+            let theirs = try compareWithTool(
+                ["java", "-cp", Self.mavenArtifact, packageRoot + "/Tests/Tools/MavenCompare.java"], pairs: pairs,
+                dir: dir)
+            try #require(theirs.count == pairs.count)
+            let ours = MavenVersion()
+            var mismatches: [String] = []
+            for (i, (a, b)) in pairs.enumerated() where "\(ours.compare(a, b).signum())" != theirs[i] {
+                mismatches.append("\(a) vs \(b): ours \(ours.compare(a, b)), Maven \(theirs[i])")
+            }
+            #expect(mismatches.isEmpty, "\(mismatches.count) mismatches, e.g. \(mismatches.prefix(8))")
+        }
+    }
 }

@@ -87,7 +87,8 @@ public struct VersRange: Sendable, Hashable {
         case "apk", "alpine": return ApkVersion()
         case "pypi": return PEP440Version()
         case "npm", "semver", "cargo", "golang", "nuget", "gem", "composer": return SemanticVersion()
-        case "maven", "generic": return UpstreamVersion()
+        case "maven": return MavenVersion()
+        case "generic": return UpstreamVersion()
         default: return nil
         }
     }

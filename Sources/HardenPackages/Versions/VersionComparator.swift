@@ -21,6 +21,7 @@ public enum Comparators {
         case "PyPI": return PEP440Version()
         case "Red Hat", "Rocky Linux", "AlmaLinux", "openSUSE", "SUSE", "Mageia": return RpmVersion()
         case "NVD-CPE": return UpstreamVersion()
+        case "Maven": return MavenVersion()
         default: return SemanticVersion()
         }
     }
