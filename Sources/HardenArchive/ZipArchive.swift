@@ -37,6 +37,9 @@ public struct ZipArchive {
         public var compressedSize: Int
         public var uncompressedSize: Int
         public var localHeaderOffset: Int
+        /// Where its central-directory record starts, and the CRC-32 it declares.
+        public var centralOffset: Int = 0
+        public var crc32: UInt32 = 0
     }
 
     /// The largest entry inflated into memory.
@@ -44,6 +47,9 @@ public struct ZipArchive {
 
     let bytes: [UInt8]
     public private(set) var entries: [Entry] = []
+    /// Where the end-of-central-directory record starts; whether the archive uses ZIP64 records.
+    public private(set) var endOfCentralDirectory = 0
+    public private(set) var isZip64 = false
 
     public init(_ bytes: [UInt8]) throws {
         self.bytes = bytes
@@ -62,6 +68,7 @@ public struct ZipArchive {
             i -= 1
         }
         guard eocd >= 0 else { throw HardenError(.corrupt, "not a zip archive (no end of central directory)") }
+        endOfCentralDirectory = eocd
         var count = u16(eocd + 10)
         var at = u32(eocd + 16)
         func u64(_ i: Int) -> Int { u32(i) | u32(i + 4) << 32 }
@@ -71,6 +78,7 @@ public struct ZipArchive {
             guard z64 >= 0, z64 + 56 <= bytes.count, u32(z64) == 0x06064b50 else {
                 throw HardenError(.corrupt, "corrupt zip64 end record")
             }
+            isZip64 = true
             count = u64(z64 + 32)
             at = u64(z64 + 48)
         }
@@ -108,7 +116,7 @@ public struct ZipArchive {
                 Entry(
                     name: name, method: UInt16(u16(at + 10)), compressedSize: compressed,
                     uncompressedSize: uncompressed,
-                    localHeaderOffset: offset))
+                    localHeaderOffset: offset, centralOffset: at, crc32: UInt32(u32(at + 16))))
             at += 46 + nameLen + extraLen + commentLen
         }
         try Self.checkNoOverlap(entries, bytes)

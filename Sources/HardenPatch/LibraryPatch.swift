@@ -12,7 +12,7 @@ import Logging
 
 /// The language ecosystems whose libraries harden can upgrade.
 public enum LibraryEcosystem: String, Sendable, Codable, CaseIterable {
-    case python, npm
+    case python, npm, maven
 }
 
 public struct LibraryPatchOptions: Sendable {
@@ -23,6 +23,7 @@ public struct LibraryPatchOptions: Sendable {
     public var all = false
     public var pythonIndex = PythonIndex.pypi
     public var npmRegistry = NpmRegistry.npmjs
+    public var mavenRepository = MavenRepository.central
     /// Upgrades left out (normalized names): the verified-upgrade bisection reverts them; the distributions they
     /// pulled in go with them.
     public var exclude: Set<String> = []
@@ -102,6 +103,9 @@ public struct LibraryPatchReport: Codable, Sendable {
                 ).description
             }
             return PURL(type: "npm", name: p.name, version: p.to).description
+        case .maven:
+            let parts = p.name.split(separator: ":", maxSplits: 1).map(String.init)
+            return PURL(type: "maven", namespace: parts.first, name: parts.last ?? p.name, version: p.to).description
         }
     }
 }
@@ -154,6 +158,12 @@ public struct LibraryPatcher {
             if options.ecosystems.contains(.npm) {
                 plans.append(
                     try await NpmPatcher(logger: logger).plan(
+                        image, context: context, packages: packages, findings: findings, options: options,
+                        database: database, client: client))
+            }
+            if options.ecosystems.contains(.maven) {
+                plans.append(
+                    try await MavenPatcher(logger: logger).plan(
                         image, context: context, packages: packages, findings: findings, options: options,
                         database: database, client: client))
             }

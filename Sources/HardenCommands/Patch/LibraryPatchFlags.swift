@@ -8,7 +8,7 @@ public struct LibraryPatchFlags: ParsableArguments {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "Also upgrade the application's own libraries of these ecosystems (comma-separated: python, npm).",
+            "Also upgrade the application's own libraries of these ecosystems (comma-separated: python, npm, maven).",
             valueName: "LIST"))
     public var libraries: String?
 
@@ -26,6 +26,9 @@ public struct LibraryPatchFlags: ParsableArguments {
 
     @Option(name: .long, help: ArgumentHelp("The npm registry.", valueName: "URL"))
     public var npmRegistry: String = NpmRegistry.npmjs
+
+    @Option(name: .long, help: ArgumentHelp("The Maven repository (Maven Central's layout).", valueName: "URL"))
+    public var mavenRepository: String = MavenRepository.central
 
     @Flag(name: .long, help: "Patch only the libraries (--libraries), not the OS packages.")
     public var onlyLibraries = false
@@ -62,6 +65,7 @@ public struct LibraryPatchFlags: ParsableArguments {
         options.libraries.all = all
         options.libraries.pythonIndex = pythonIndex
         options.libraries.npmRegistry = npmRegistry
+        options.libraries.mavenRepository = mavenRepository
     }
 
     static func table(_ r: LibraryPatchReport) -> String {

@@ -91,7 +91,7 @@ extension Application {
         @Option(
             name: .long,
             help: ArgumentHelp(
-                "Patch the application's own libraries of these ecosystems too (comma-separated: python, npm); implies --patch.",
+                "Patch the application's own libraries of these ecosystems too (comma-separated: python, npm, maven); implies --patch.",
                 valueName: "LIST"))
         public var patchLibraries: String?
 
@@ -108,6 +108,9 @@ extension Application {
 
         @Option(name: .long, help: ArgumentHelp("With --patch-libraries: the npm registry.", valueName: "URL"))
         public var npmRegistry: String = NpmRegistry.npmjs
+
+        @Option(name: .long, help: ArgumentHelp("With --patch-libraries: the Maven repository.", valueName: "URL"))
+        public var mavenRepository: String = MavenRepository.central
 
         @Option(
             name: .long, help: ArgumentHelp("With --patch: a trusted OpenPGP key file (repeatable).", valueName: "FILE")
@@ -271,6 +274,7 @@ extension Application {
                     flags.libraryPatchLevel = libraryPatchLevel
                     flags.pythonIndex = pythonIndex
                     flags.npmRegistry = npmRegistry
+                    flags.mavenRepository = mavenRepository
                     flags.onlyLibraries = !patch && !patchAll
                     try flags.apply(to: &p, all: patchAll)
                 }

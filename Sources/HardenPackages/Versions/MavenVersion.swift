@@ -167,3 +167,32 @@ public struct MavenVersion: VersionComparator {
         }
     }
 }
+
+extension MavenVersion {
+    /// A pre-release: any alpha, beta, milestone, release-candidate or snapshot qualifier.
+    public static func isPreRelease(_ version: String) -> Bool {
+        func pre(_ items: [Item]) -> Bool {
+            items.contains {
+                switch $0 {
+                case .number: return false
+                case .qualifier(let q): return ["alpha", "beta", "milestone", "rc", "snapshot"].contains(q)
+                case .list(let l): return pre(l)
+                }
+            }
+        }
+        return pre(parse(version))
+    }
+
+    /// The release line's flavour: its letters (`31.1-jre` → `jre`, `1.1-android` → `android`), the release aliases
+    /// (`.Final`, `.RELEASE`, `-ga`) counting as none. An upgrade keeps its flavour.
+    public static func flavour(_ version: String) -> String {
+        let letters = String(version.lowercased().filter { $0.isLetter })
+        return ["final", "ga", "release"].contains(letters) ? "" : letters
+    }
+
+    /// The leading numeric components (`4.1.94.Final` → 4, 1, 94).
+    public static func numbers(_ version: String) -> [Int] {
+        let lead = version.prefix { $0.isASCII && ($0.isNumber || $0 == ".") }
+        return lead.split(separator: ".").map { Int($0) ?? 0 }
+    }
+}

@@ -1,0 +1,183 @@
+// harden — a Maven repository (Maven Central's layout): an artifact's versions from maven-metadata.xml, its jar
+// checked against the repository's published checksum (.sha512, else .sha256, else .sha1; MD5 alone is refused), and
+// the direct dependencies its pom declares.
+import Crypto
+import Foundation
+import HardenCore
+import HardenPackages
+
+/// `group:artifact` coordinates.
+public struct MavenCoordinates: Hashable, Sendable, CustomStringConvertible {
+    public var group: String
+    public var artifact: String
+    public init(group: String, artifact: String) {
+        self.group = group
+        self.artifact = artifact
+    }
+    public var description: String { group + ":" + artifact }
+    /// `org/apache/commons/commons-text`: where the repository keeps it.
+    var path: String { group.split(separator: ".").joined(separator: "/") + "/" + artifact }
+
+    /// Ids Maven accepts (letters, digits, `.`, `-`, `_`): nothing else reaches a URL.
+    public var isValid: Bool {
+        func ok(_ s: String) -> Bool {
+            !s.isEmpty && !s.hasPrefix(".") && !s.contains("..")
+                && s.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "." || $0 == "-" || $0 == "_") }
+        }
+        return ok(group) && ok(artifact)
+    }
+}
+
+/// A dependency a pom declares.
+public struct MavenDependency: Equatable, Sendable {
+    public var coordinates: MavenCoordinates
+    public var scope: String
+    public var optional: Bool
+    /// Needed at run time: compile or runtime scope, not optional.
+    public var isRuntime: Bool { !optional && (scope == "compile" || scope == "runtime") }
+}
+
+public final class MavenRepository: @unchecked Sendable {
+    public static let central = "https://repo.maven.apache.org/maven2"
+    let base: String
+    let client: AptClient
+    private let lock = NSLock()
+    private var metadata: [MavenCoordinates: [String]] = [:]
+
+    public init(url: String = MavenRepository.central, client: AptClient) {
+        base = url.hasSuffix("/") ? String(url.dropLast()) : url
+        self.client = client
+    }
+
+    func url(_ c: MavenCoordinates, _ version: String, _ ext: String) -> String {
+        "\(base)/\(c.path)/\(version)/\(c.artifact)-\(version).\(ext)"
+    }
+
+    /// Every release the repository lists for `c` (nil when it has no such artifact).
+    public func versions(_ c: MavenCoordinates) async throws -> [String]? {
+        if let v = lock.withLock({ metadata[c] }) { return v }
+        let url = "\(base)/\(c.path)/maven-metadata.xml"
+        let bytes: [UInt8]
+        do {
+            bytes = try await client.get(url, limit: 32 << 20)
+        } catch let e as HardenError where e.code == .notFound {
+            return nil
+        }
+        let versions = try Self.parseMetadata(bytes, source: url)
+        lock.withLock { metadata[c] = versions }
+        return versions
+    }
+
+    /// `/metadata/versioning/versions/version`, in document order, well-formed versions only.
+    public static func parseMetadata(_ bytes: [UInt8], source: String) throws -> [String] {
+        var path: [String] = []
+        var text = ""
+        var out: [String] = []
+        try XMLReader.read(bytes, source: source) { event in
+            switch event {
+            case .start(let name, _, let selfClosing):
+                if !selfClosing { path.append(name) }
+                text = ""
+            case .text(let t): text += t
+            case .end:
+                if path == ["metadata", "versioning", "versions", "version"] {
+                    let v = text.trimming(" \t\r\n")
+                    if !v.isEmpty, !v.contains("/"), !v.contains(".."), v.allSatisfy({ !$0.isWhitespace }) {
+                        out.append(v)
+                    }
+                }
+                path.removeLast()
+                text = ""
+            }
+        }
+        guard path.isEmpty else { throw HardenError(.corrupt, "\(source): not Maven metadata") }
+        return out
+    }
+
+    /// The jar of `c` at `version`, checked against the strongest checksum the repository publishes.
+    public func jar(_ c: MavenCoordinates, _ version: String) async throws -> (bytes: [UInt8], url: String) {
+        let url = url(c, version, "jar")
+        let bytes = try await client.get(url, limit: 512 << 20)
+        try await verify(bytes, url: url)
+        return (bytes, url)
+    }
+
+    /// Checks `bytes` against `url.sha512`, `.sha256` or `.sha1`, the first the repository has.
+    func verify(_ bytes: [UInt8], url: String) async throws {
+        for ext in ["sha512", "sha256", "sha1"] {
+            let sum: [UInt8]
+            do {
+                sum = try await client.get(url + "." + ext, limit: 4096)
+            } catch let e as HardenError where e.code == .notFound {
+                continue
+            }
+            let want = String(decoding: sum, as: UTF8.self).split(whereSeparator: \.isWhitespace).first
+                .map { $0.lowercased() }
+            let got: String
+            switch ext {
+            case "sha512": got = Hex.encode(SHA512.hash(data: bytes))
+            case "sha256": got = Hex.encode(SHA256.hash(data: bytes))
+            default: got = Hex.encode(Insecure.SHA1.hash(data: bytes))
+            }
+            guard want == got else {
+                throw HardenError(.corrupt, "\(url): does not match its published \(ext) \(want ?? "(empty)")")
+            }
+            return
+        }
+        throw HardenError(.unsupported, "\(url): the repository publishes no SHA-1, SHA-256 or SHA-512 checksum")
+    }
+
+    /// The dependencies the pom of `c` at `version` declares (nil when it has none published).
+    public func dependencies(_ c: MavenCoordinates, _ version: String) async throws -> [MavenDependency]? {
+        let url = url(c, version, "pom")
+        do {
+            let bytes = try await client.get(url, limit: 16 << 20)
+            try await verify(bytes, url: url)
+            return try Self.parseDependencies(bytes, project: c, source: url)
+        } catch let e as HardenError where e.code == .notFound {
+            return nil
+        }
+    }
+
+    /// `/project/dependencies/dependency` (not those under dependencyManagement or profiles); `${project.groupId}`
+    /// and friends resolved to `project`'s group; a dependency whose ids stay unresolved is left out.
+    public static func parseDependencies(
+        _ bytes: [UInt8], project: MavenCoordinates, source: String
+    ) throws -> [MavenDependency] {
+        var path: [String] = []
+        var text = ""
+        var current: [String: String] = [:]
+        var out: [MavenDependency] = []
+        try XMLReader.read(bytes, source: source) { event in
+            switch event {
+            case .start(let name, _, let selfClosing):
+                if !selfClosing { path.append(name) }
+                text = ""
+            case .text(let t): text += t
+            case .end:
+                let inDependency = path.count == 4 && path.prefix(3) == ["project", "dependencies", "dependency"]
+                if inDependency { current[path[3]] = text.trimming(" \t\r\n") }
+                if path == ["project", "dependencies", "dependency"] {
+                    func resolve(_ s: String?) -> String? {
+                        switch s {
+                        case "${project.groupId}", "${pom.groupId}", "${groupId}": return project.group
+                        case let v? where !v.contains("${") && !v.isEmpty: return v
+                        default: return nil
+                        }
+                    }
+                    if let g = resolve(current["groupId"]), let a = resolve(current["artifactId"]) {
+                        out.append(
+                            MavenDependency(
+                                coordinates: MavenCoordinates(group: g, artifact: a),
+                                scope: current["scope"].flatMap { $0.isEmpty ? nil : $0 } ?? "compile",
+                                optional: current["optional"] == "true"))
+                    }
+                    current = [:]
+                }
+                path.removeLast()
+                text = ""
+            }
+        }
+        return out
+    }
+}
