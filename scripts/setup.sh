@@ -30,6 +30,8 @@ packages=(
     default-jdk-headless libmaven3-core-java
     # tools used by tests and benchmarks
     zstd gzip tar xz-utils curl ca-certificates openssl python3 bc time sqlite3
+    # zip archives made and checked by the tests' peers (streamed entries, self-extracting prefixes)
+    zip unzip
     # registry tests
     docker-registry apache2-utils
     # patch: repository signatures (gpgv verifies; gnupg makes the tests' throwaway keys), apt for the tests' oracle

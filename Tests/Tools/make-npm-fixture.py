@@ -2,7 +2,7 @@
 """A hermetic npm registry, an app with a node_modules tree and an OSV feed for the npm library-patch tests.
 
 Usage: make-npm-fixture.py DIR REGISTRY_URL [hostile]
-       make-npm-fixture.py --image LAYOUT TAG APP_DIR DEST   (DEST: LAYOUT's TAG + a layer holding APP_DIR as /app)
+       make-npm-fixture.py --image LAYOUT TAG APP_DIR DEST [CMD_JSON]   (DEST: LAYOUT's TAG + APP_DIR as /app)
   DIR/registry/NAME/index.html      packuments (served at REGISTRY_URL/NAME), DIR/registry/NAME/-/NAME-V.tgz tarballs
   DIR/app/                          server.js, check.js, package.json, package-lock.json (v3), node_modules/
   DIR/osv-npm-all.zip               the advisories
@@ -71,8 +71,8 @@ def blob(layout, data):
     return "sha256:" + digest
 
 
-def image(layout, tag, app, dest):
-    """Copies the layout's TAG to DEST with one more layer: APP as /app (owned by root)."""
+def image(layout, tag, app, dest, cmd='["node", "/app/server.js"]'):
+    """Copies the layout's TAG to DEST with one more layer: APP as /app (owned by root), CMD (JSON) its command."""
     if dest != layout:
         shutil.copytree(layout, dest)
     index = json.load(open(f"{dest}/index.json"))
@@ -89,7 +89,7 @@ def image(layout, tag, app, dest):
     layer = gzip.compress(raw.getvalue(), mtime=0)
     config["rootfs"]["diff_ids"].append("sha256:" + hashlib.sha256(raw.getvalue()).hexdigest())
     config.setdefault("history", []).append({"created_by": "make-npm-fixture.py: /app"})
-    config.setdefault("config", {})["Cmd"] = ["node", "/app/server.js"]
+    config.setdefault("config", {})["Cmd"] = json.loads(cmd)
     cbytes = json.dumps(config).encode()
     manifest["config"] = {"mediaType": manifest["config"]["mediaType"], "digest": blob(dest, cbytes), "size": len(cbytes)}
     manifest["layers"].append({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": blob(dest, layer),
@@ -180,7 +180,7 @@ def main():
 
 
 if sys.argv[1] == "--image":
-    image(*sys.argv[2:6])
+    image(*sys.argv[2:7])
 else:
     DIR, URL = sys.argv[1], sys.argv[2].rstrip("/")
     HOSTILE = sys.argv[3] if len(sys.argv) > 3 else ""

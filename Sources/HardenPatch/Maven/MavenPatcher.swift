@@ -47,14 +47,15 @@ public struct MavenPatcher {
         let repository = MavenRepository(url: options.mavenRepository, client: client)
         var chosen: [String: (to: String, fixes: [String])] = [:]
         for key in byKey.keys.sorted() {
-            let (c, version, fs) = byKey[key]!
+            guard let (c, version, fs) = byKey[key] else { continue }
+            let ids = Set(fs.map(\.id)).sorted()
             guard !options.exclude.contains("maven:\(c)") else { continue }
             for (bundle, reason) in scan.shaded where reason.coordinates == c && reason.version == version {
                 plan.report.refused.append(
                     .init(
                         ecosystem: .maven, name: c.description, version: version,
                         reason: "\(bundle): shaded into a bundle of several artifacts; upgrade the bundle",
-                        vulnerabilities: fs.map(\.id)))
+                        vulnerabilities: ids))
             }
             guard scan.jars.contains(where: { $0.coordinates == c && $0.version == version }) else { continue }
             let advisories = try Self.advisories(c, database: database)
@@ -67,7 +68,7 @@ public struct MavenPatcher {
                 plan.report.refused.append(
                     .init(
                         ecosystem: .maven, name: c.description, version: version, reason: reason,
-                        vulnerabilities: fs.map(\.id)))
+                        vulnerabilities: ids))
             case .none(let reason):
                 plan.report.unfixed += fs.map {
                     .init(
@@ -88,8 +89,7 @@ public struct MavenPatcher {
         var out: [String: (MavenCoordinates, String, [Finding])] = [:]
         for f in findings ?? []
         where f.package.type == "java-archive" && f.fixState == .fixed && f.suppressed == nil {
-            guard let g = f.package.sourceName else { continue }
-            let c = MavenCoordinates(group: g, artifact: f.package.name)
+            guard let c = MavenCoordinates(purl: f.package.purl) else { continue }
             let key = "\(c)@\(f.package.version)"
             out[key, default: (c, f.package.version, [])].2.append(f)
         }
@@ -148,7 +148,8 @@ public struct MavenPatcher {
                 continue
             }
             let still = affected(v)
-            return .upgrade(v, fixed: findings.filter { still.isDisjoint(with: [$0.id] + $0.ids) }.map(\.id).sorted())
+            return .upgrade(
+                v, fixed: Set(findings.filter { still.isDisjoint(with: [$0.id] + $0.ids) }.map(\.id)).sorted())
         }
         return .refused(blocked ?? "no release fits")
     }

@@ -15,6 +15,16 @@ public struct MavenCoordinates: Hashable, Sendable, CustomStringConvertible {
         self.artifact = artifact
     }
     public var description: String { group + ":" + artifact }
+
+    /// From `pkg:maven/GROUP/ARTIFACT@VERSION` (percent-encoding decoded); nil for other purls.
+    public init?(purl: String) {
+        guard purl.hasPrefix("pkg:maven/") else { return nil }
+        var rest = purl.dropFirst("pkg:maven/".count)
+        if let q = rest.firstIndex(where: { $0 == "@" || $0 == "?" || $0 == "#" }) { rest = rest[..<q] }
+        let parts = rest.split(separator: "/").map { String($0).removingPercentEncoding ?? String($0) }
+        guard parts.count == 2 else { return nil }
+        self.init(group: parts[0], artifact: parts[1])
+    }
     /// `org/apache/commons/commons-text`: where the repository keeps it.
     var path: String { group.split(separator: ".").joined(separator: "/") + "/" + artifact }
 

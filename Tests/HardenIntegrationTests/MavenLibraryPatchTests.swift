@@ -1,0 +1,139 @@
+// harden — `harden patch --libraries maven` against a hermetic Maven repository on loopback
+// (Tests/Tools/make-maven-fixture.py): a jar on a manifest Class-Path, the same artifact nested in a Spring Boot
+// style jar and in a war, refusals reported; the JVM itself (`java -jar`, before and after), Python's zip checker,
+// syft and harden's own scan as oracles; a wrong checksum and a jar that is not the release asked for refused.
+import Foundation
+import HardenCore
+import HardenSystem
+import HardenTestSupport
+import Testing
+
+@Suite(
+    .serialized,
+    .enabled(if: Prerequisites.integration, "needs root, the test images and the tools of scripts/setup.sh"))
+struct MavenLibraryPatchTests {
+    static let script = packageRoot + "/Tests/Tools/make-maven-fixture.py"
+
+    /// The repository served on loopback, the app image (the jvm test image + /app) and the database of the feed.
+    static func withFixture(
+        hostile: String = "", _ body: (_ dir: String, _ repository: String, _ env: [String: String]) throws -> Void
+    ) throws {
+        try TestImages.require()
+        try withTemporaryDirectory { dir in
+            let (f, fo) = try runProcess(["python3", script, dir] + (hostile.isEmpty ? [] : [hostile]))
+            try #require(f == 0, "\(fo)")
+            let port = try BackgroundServer.python(
+                directory: dir + "/repo", log: dir + "/http.log", pidFile: dir + "/pid")
+            defer { BackgroundServer.stop(pidFile: dir + "/pid") }
+            let (c, co) = try runProcess([
+                "skopeo", "copy", "-q", "oci:\(TestImages.layout):jvm", "oci:\(dir)/img:jvm",
+            ])
+            try #require(c == 0, "\(co)")
+            let (i, io) = try runProcess([
+                "python3", packageRoot + "/Tests/Tools/make-npm-fixture.py", "--image", dir + "/img", "jvm",
+                dir + "/app", dir + "/img", #"["java", "-jar", "/app/app.jar"]"#,
+            ])
+            try #require(i == 0, "\(io)")
+            let env = ["HARDEN_DB": dir + "/db.sqlite", "HARDEN_CACHE_DIR": dir + "/cache"]
+            let (d, dout) = try runProcess(
+                [hardenBinary, "db", "import", "-q", dir + "/osv-maven-all.zip"], environment: env)
+            try #require(d == 0, "\(dout)")
+            try body(dir, "http://127.0.0.1:\(port)", env)
+        }
+    }
+
+    static func patch(
+        _ dir: String, _ repository: String, _ env: [String: String], out: String
+    ) throws -> (
+        Int32, String
+    ) {
+        try runProcess(
+            [
+                hardenBinary, "patch", "oci:\(dir)/img:jvm", "--libraries", "maven", "--only-libraries",
+                "--maven-repository", repository, "-o", "oci:\(out):p", "--report", dir + "/report.json", "--vex",
+                dir + "/vex.json",
+            ], environment: env)
+    }
+
+    /// What `java -jar JAR` prints in the image's root file system (its own /proc mounted).
+    static func java(_ rootfs: String, _ jar: String) throws -> (Int32, String) {
+        try runProcess([
+            "unshare", "--mount", "--pid", "--fork", "--mount-proc=\(rootfs)/proc", "chroot", rootfs, "java", "-jar",
+            jar,
+        ])
+    }
+
+    @Test func jarsNestedOrNotAreUpgradedAndTheAppRunsTheFix() throws {
+        try Self.withFixture { dir, repository, env in
+            let (s, o) = try Self.patch(dir, repository, env, out: dir + "/out")
+            try #require(s == 0, "\(o)")
+            let report = try #require(
+                try JSONSerialization.jsonObject(with: Data(try HostFS.readFile(dir + "/report.json")))
+                    as? [String: Any])
+            let libraries = try #require(report["libraries"] as? [String: Any])
+            let rows = ((libraries["packages"] as? [[String: Any]]) ?? []).map {
+                "\($0["location"] ?? "") \($0["from"] ?? "-") \($0["to"] ?? "") \($0["fixes"] ?? "")"
+            }
+            // The smallest fixing release, not 1.1.0, 2.0.0 or the release candidate; every copy.
+            #expect(
+                Set(rows) == [
+                    "/app/lib/hx-text-1.0.0.jar 1.0.0 1.0.1 [\"HXSA-J1\"]",
+                    "/app/boot.jar!/BOOT-INF/lib/hx-text-1.0.0.jar 1.0.0 1.0.1 [\"HXSA-J1\"]",
+                    "/app/site.war!/WEB-INF/lib/hx-text-1.0.0.jar 1.0.0 1.0.1 [\"HXSA-J1\"]",
+                ], "\(rows)")
+            let refused = ((libraries["refused"] as? [[String: Any]]) ?? []).map {
+                "\($0["name"] ?? ""): \($0["reason"] ?? "")"
+            }
+            #expect(
+                refused.contains { $0.hasPrefix("dev.harden.fixture:hx-needy:") && $0.contains("hx-missing") },
+                "\(refused)")
+            #expect(
+                refused.contains { $0.hasPrefix("dev.harden.fixture:hx-shade:") && $0.contains("hx-bundle-1.0.0.jar") },
+                "\(refused)")
+
+            // The JVM runs the fixed release, through the manifest's Class-Path and through the nested jar.
+            for (image, version) in [("img:jvm", "1.0.0"), ("out:p", "1.0.1")] {
+                let bundle = dir + "/bundle-" + version
+                let (u, uo) = try runProcess(["umoci", "unpack", "--image", dir + "/" + image, bundle])
+                try #require(u == 0, "\(uo)")
+                for jar in ["/app/app.jar", "/app/boot.jar"] {
+                    let (j, jo) = try Self.java(bundle + "/rootfs", jar)
+                    #expect(j == 0 && jo.contains("hx-text \(version)"), "\(image) \(jar): \(jo)")
+                }
+            }
+            let rootfs = dir + "/bundle-1.0.1/rootfs"
+            for archive in ["/app/boot.jar", "/app/site.war"] {
+                let (z, zo) = try runProcess(["python3", "-m", "zipfile", "-t", rootfs + archive])
+                #expect(z == 0, "\(archive): \(zo)")
+            }
+            // Nested jars stay stored (Spring Boot's loader maps them); the file names are kept.
+            let (l, lo) = try runProcess(["unzip", "-v", rootfs + "/app/boot.jar"])
+            #expect(l == 0 && lo.contains("Stored") && lo.contains("BOOT-INF/lib/hx-text-1.0.0.jar"), "\(lo)")
+
+            // harden and syft read the new versions; harden's scan keeps only the refused findings.
+            let (sy, syo) = try runProcess(["syft", "scan", "oci-dir:\(dir)/out", "-o", "json", "-q"])
+            #expect(sy == 0 && syo.contains("pkg:maven/dev.harden.fixture/hx-text@1.0.1"), "\(syo.prefix(300))")
+            #expect(!syo.contains("pkg:maven/dev.harden.fixture/hx-text@1.0.0"))
+            let vex = String(decoding: try HostFS.readFile(dir + "/vex.json"), as: UTF8.self)
+            #expect(vex.contains("pkg:maven/dev.harden.fixture/hx-text@1.0.1") && vex.contains("HXSA-J1"), "\(vex)")
+            let (sc, sco) = try runProcess([hardenBinary, "scan", "oci:\(dir)/out:p"], environment: env)
+            #expect(sc == 0, "\(sco)")
+            #expect(!sco.contains("HXSA-J1") && sco.contains("HXSA-J2") && sco.contains("HXSA-J3"), "\(sco)")
+        }
+    }
+
+    @Test func aWrongChecksumOrAnotherReleaseIsRefused() throws {
+        for (hostile, message) in [
+            ("checksum", "does not match its published sha1"), ("identity", "pom.properties says"),
+        ] {
+            try Self.withFixture(hostile: hostile) { dir, repository, env in
+                let out = dir + "/out"
+                let (s, o) = try Self.patch(dir, repository, env, out: out)
+                #expect(s == 1, "\(hostile): \(o)")
+                let lines = o.split(separator: "\n").filter { $0.hasPrefix("harden:") }
+                #expect(lines.count == 1 && o.contains(message) && o.contains("hx-text-1.0.1.jar"), "\(hostile): \(o)")
+                #expect(!HostFS.exists(out), "\(hostile): output written")
+            }
+        }
+    }
+}
