@@ -97,11 +97,11 @@ public struct LibraryVerification {
             report.packages[i].verification = stillFailing == nil ? .init(outcome: .verified) : nil
         }
         for (key, failure) in reverted {
-            guard var row = full.packages.first(where: { $0.root == key && $0.from != nil }) else {
-                continue
+            // Every copy the upgrade replaced (npm's nested copies, a jar in several archives).
+            for var row in full.packages where row.root == key && row.from != nil {
+                row.verification = .init(outcome: .reverted, probe: failure.probe, output: failure.output)
+                report.packages.append(row)
             }
-            row.verification = .init(outcome: .reverted, probe: failure.probe, output: failure.output)
-            report.packages.append(row)
         }
         report.notes = full.notes + report.notes.filter { !full.notes.contains($0) }
         if let f = stillFailing {

@@ -136,4 +136,39 @@ struct MavenLibraryPatchTests {
             }
         }
     }
+
+    /// `run --patch-libraries maven`: upgrades its probes accept are verified; one a probe rejects (it needs the old
+    /// release) is reverted, and the image that goes on keeps the old jar.
+    @Test func runVerifiesOrRevertsTheUpgrades() throws {
+        try Self.withFixture { dir, repository, env in
+            for (name, probe, outcome) in [
+                ("ok", "sh -c 'java -jar /app/boot.jar | cut -d\" \" -f1'", "verified"),
+                ("old", "sh -c 'java -jar /app/app.jar | grep \"hx-text 1.0.0\"'", "reverted"),
+            ] {
+                let (s, o) = try runProcess(
+                    [
+                        hardenBinary, "run", "oci:\(dir)/img:jvm", "--patch-libraries", "maven", "--maven-repository",
+                        repository, "--exec-probe", probe, "-o", "oci:\(dir)/run-\(name):run", "--report-dir",
+                        dir + "/report-" + name, "--", "sleep", "30",
+                    ], environment: env)
+                try #require(s == 0, "\(name): \(o)")
+                let report = try #require(
+                    try JSONSerialization.jsonObject(
+                        with: Data(try HostFS.readFile(dir + "/report-\(name)/patch-report.json"))) as? [String: Any])
+                let packages = try #require((report["libraries"] as? [String: Any])?["packages"] as? [[String: Any]])
+                #expect(packages.count == 3, "\(name): \(packages)")
+                for p in packages {
+                    #expect((p["verification"] as? [String: Any])?["outcome"] as? String == outcome, "\(name): \(p)")
+                }
+                // Nothing fixed, no statement: the VEX document is written only for the verified upgrade.
+                let vexPath = dir + "/report-\(name)/patch.vex.json"
+                let vex = HostFS.exists(vexPath) ? String(decoding: try HostFS.readFile(vexPath), as: UTF8.self) : ""
+                #expect(vex.contains("pkg:maven/dev.harden.fixture/hx-text@1.0.1") == (outcome == "verified"), "\(vex)")
+                let sbom = String(
+                    decoding: try HostFS.readFile(dir + "/report-\(name)/sbom-before.cdx.json", limit: 1 << 26),
+                    as: UTF8.self)
+                #expect(sbom.contains("pkg:maven/dev.harden.fixture/hx-text@1.0.0") == (outcome == "reverted"))
+            }
+        }
+    }
 }
