@@ -27,7 +27,20 @@ public struct LibraryPatchOptions: Sendable {
     /// Upgrades left out (normalized names): the verified-upgrade bisection reverts them; the distributions they
     /// pulled in go with them.
     public var exclude: Set<String> = []
+    /// What the backends fetched and built, kept for one patch and its bisection steps (copies of these options
+    /// share it; new options start empty, so a long-running worker never reads an index as it was hours ago).
+    public var cache = LibraryPatchCache()
     public init() {}
+}
+
+/// Index pages, metadata and built installs, by key, for one patch run.
+public final class LibraryPatchCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private var entries: [String: Any] = [:]
+    public init() {}
+
+    func get<T>(_ key: String, as: T.Type = T.self) -> T? { lock.withLock { entries[key] as? T } }
+    func set(_ key: String, _ value: Any) { lock.withLock { entries[key] = value } }
 }
 
 /// The `libraries` section of `harden patch --report`. Schema in docs/formats.md.

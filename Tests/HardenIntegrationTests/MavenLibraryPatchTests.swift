@@ -4,6 +4,7 @@
 // syft and harden's own scan as oracles; a wrong checksum and a jar that is not the release asked for refused.
 import Foundation
 import HardenCore
+import HardenPatch
 import HardenSystem
 import HardenTestSupport
 import Testing
@@ -168,6 +169,37 @@ struct MavenLibraryPatchTests {
                     decoding: try HostFS.readFile(dir + "/report-\(name)/sbom-before.cdx.json", limit: 1 << 26),
                     as: UTF8.self)
                 #expect(sbom.contains("pkg:maven/dev.harden.fixture/hx-text@1.0.0") == (outcome == "reverted"))
+            }
+        }
+    }
+}
+
+@Suite struct LibraryPatchCacheTests {
+    /// A run keeps what it fetched (its bisection steps see one repository state); a new run sees the repository as
+    /// it is now (a long-running fleet worker never patches from metadata hours old).
+    @Test func aRunKeepsWhatItFetchedANewRunFetchesAgain() async throws {
+        try await withTemporaryDirectory { dir in
+            let meta = dir + "/repo/org/x/a/maven-metadata.xml"
+            try HostFS.makeDirectories(dir + "/repo/org/x/a")
+            func publish(_ versions: [String]) throws {
+                let v = versions.map { "<version>\($0)</version>" }.joined()
+                try HostFS.writeFileAtomically(
+                    meta, Array("<metadata><versioning><versions>\(v)</versions></versioning></metadata>".utf8))
+            }
+            try publish(["1.0"])
+            let port = try BackgroundServer.python(
+                directory: dir + "/repo", log: dir + "/http.log", pidFile: dir + "/pid")
+            defer { BackgroundServer.stop(pidFile: dir + "/pid") }
+            let c = MavenCoordinates(group: "org.x", artifact: "a")
+            try await AptClient.using(cacheDirectory: dir + "/cache") { client in
+                let run = LibraryPatchCache()
+                let url = "http://127.0.0.1:\(port)"
+                #expect(try await MavenRepository(url: url, client: client, cache: run).versions(c) == ["1.0"])
+                try publish(["1.0", "1.1"])
+                #expect(try await MavenRepository(url: url, client: client, cache: run).versions(c) == ["1.0"])
+                #expect(
+                    try await MavenRepository(url: url, client: client, cache: LibraryPatchCache()).versions(c)
+                        == ["1.0", "1.1"])
             }
         }
     }

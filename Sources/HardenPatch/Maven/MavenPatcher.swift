@@ -44,7 +44,7 @@ public struct MavenPatcher {
                 p.sourceName.map { MavenCoordinates(group: $0, artifact: p.name) }
             })
         let byKey = Self.findingsByArtifact(findings, all: options.all, jars: scan.jars)
-        let repository = MavenRepository(url: options.mavenRepository, client: client)
+        let repository = MavenRepository(url: options.mavenRepository, client: client, cache: options.cache)
         var chosen: [String: (to: String, fixes: [String])] = [:]
         for key in byKey.keys.sorted() {
             guard let (c, version, fs) = byKey[key] else { continue }

@@ -51,12 +51,23 @@ public final class MavenRepository: @unchecked Sendable {
     public static let central = "https://repo.maven.apache.org/maven2"
     let base: String
     let client: AptClient
-    private let lock = NSLock()
-    private var metadata: [MavenCoordinates: [String]] = [:]
+    let cache: LibraryPatchCache
 
-    public init(url: String = MavenRepository.central, client: AptClient) {
+    public init(
+        url: String = MavenRepository.central, client: AptClient, cache: LibraryPatchCache = LibraryPatchCache()
+    ) {
         base = url.hasSuffix("/") ? String(url.dropLast()) : url
         self.client = client
+        self.cache = cache
+    }
+
+    /// `url`'s bytes, checked by `verify` when given, fetched once per run.
+    func fetch(_ url: String, limit: Int, verified: Bool) async throws -> [UInt8] {
+        if let b = cache.get("maven " + url, as: [UInt8].self) { return b }
+        let bytes = try await client.get(url, limit: limit)
+        if verified { try await verify(bytes, url: url) }
+        cache.set("maven " + url, bytes)
+        return bytes
     }
 
     func url(_ c: MavenCoordinates, _ version: String, _ ext: String) -> String {
@@ -65,17 +76,12 @@ public final class MavenRepository: @unchecked Sendable {
 
     /// Every release the repository lists for `c` (nil when it has no such artifact).
     public func versions(_ c: MavenCoordinates) async throws -> [String]? {
-        if let v = lock.withLock({ metadata[c] }) { return v }
         let url = "\(base)/\(c.path)/maven-metadata.xml"
-        let bytes: [UInt8]
         do {
-            bytes = try await client.get(url, limit: 32 << 20)
+            return try Self.parseMetadata(try await fetch(url, limit: 32 << 20, verified: false), source: url)
         } catch let e as HardenError where e.code == .notFound {
             return nil
         }
-        let versions = try Self.parseMetadata(bytes, source: url)
-        lock.withLock { metadata[c] = versions }
-        return versions
     }
 
     /// `/metadata/versioning/versions/version`, in document order, well-formed versions only.
@@ -107,9 +113,7 @@ public final class MavenRepository: @unchecked Sendable {
     /// The jar of `c` at `version`, checked against the strongest checksum the repository publishes.
     public func jar(_ c: MavenCoordinates, _ version: String) async throws -> (bytes: [UInt8], url: String) {
         let url = url(c, version, "jar")
-        let bytes = try await client.get(url, limit: 512 << 20)
-        try await verify(bytes, url: url)
-        return (bytes, url)
+        return (try await fetch(url, limit: 512 << 20, verified: true), url)
     }
 
     /// Checks `bytes` against `url.sha512`, `.sha256` or `.sha1`, the first the repository has.
@@ -141,9 +145,8 @@ public final class MavenRepository: @unchecked Sendable {
     public func dependencies(_ c: MavenCoordinates, _ version: String) async throws -> [MavenDependency]? {
         let url = url(c, version, "pom")
         do {
-            let bytes = try await client.get(url, limit: 16 << 20)
-            try await verify(bytes, url: url)
-            return try Self.parseDependencies(bytes, project: c, source: url)
+            return try Self.parseDependencies(
+                try await fetch(url, limit: 16 << 20, verified: true), project: c, source: url)
         } catch let e as HardenError where e.code == .notFound {
             return nil
         }

@@ -34,7 +34,7 @@ public struct NpmPatcher {
         let copies = Self.copies(context, packages: packages)
         guard !copies.isEmpty else { return plan }
         let apps = try Self.appFiles(image, copies: copies, tree: context.tree)
-        let registry = NpmRegistry(url: options.npmRegistry, client: client)
+        let registry = NpmRegistry(url: options.npmRegistry, client: client, cache: options.cache)
         let tree = NpmTree(copies: copies, apps: apps.manifests)
         var byCopy: [RawPath: [Finding]] = [:]
         for f in findings ?? [] where f.package.type == "npm" && f.fixState == .fixed && f.suppressed == nil {

@@ -33,18 +33,18 @@ public final class NpmRegistry: @unchecked Sendable {
     public static let npmjs = "https://registry.npmjs.org"
     let base: String
     let client: AptClient
-    private let lock = NSLock()
-    private var packuments: [String: [NpmManifest]] = [:]
+    let cache: LibraryPatchCache
 
-    public init(url: String = NpmRegistry.npmjs, client: AptClient) {
+    public init(url: String = NpmRegistry.npmjs, client: AptClient, cache: LibraryPatchCache = LibraryPatchCache()) {
         base = url.hasSuffix("/") ? String(url.dropLast()) : url
         self.client = client
+        self.cache = cache
     }
 
     /// Every version of `name`, oldest first (nil when the registry does not have it).
     public func versions(_ name: String) async throws -> [NpmManifest]? {
-        if let p = lock.withLock({ packuments[name] }) { return p }
         let url = base + "/" + name.replacingSlash()
+        if let p = cache.get("npm-packument " + url, as: [NpmManifest].self) { return p }
         let bytes: [UInt8]
         do {
             bytes = try await client.get(url, limit: 256 << 20, headers: [("Accept", "application/json")])
@@ -66,7 +66,7 @@ public final class NpmRegistry: @unchecked Sendable {
                     deprecated: m["deprecated"] is String))
         }
         out.sort { NpmVersion.parse($0.version)! < NpmVersion.parse($1.version)! }
-        lock.withLock { packuments[name] = out }
+        cache.set("npm-packument " + url, out)
         return out
     }
 

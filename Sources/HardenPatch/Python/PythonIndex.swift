@@ -63,30 +63,19 @@ public final class PythonIndex: @unchecked Sendable {
     public static let pypi = "https://pypi.org/simple"
     let base: String
     let client: AptClient
-    // Pages and metadata for the process's life, shared by every client of the same index: a verified-upgrade
-    // bisection patches the same image several times.
-    private static let lock = NSLock()
-    nonisolated(unsafe) private static var projects: [String: PythonProject] = [:]
-    nonisolated(unsafe) private static var metadata: [String: [UInt8]] = [:]
-    private var lock: NSLock { Self.lock }
-    private var projects: [String: PythonProject] {
-        get { Self.projects }
-        set { Self.projects = newValue }
-    }
-    private var metadata: [String: [UInt8]] {
-        get { Self.metadata }
-        set { Self.metadata = newValue }
-    }
+    /// Pages and metadata, kept for the run (a verified-upgrade bisection patches the same image several times).
+    let cache: LibraryPatchCache
 
-    public init(url: String = PythonIndex.pypi, client: AptClient) {
+    public init(url: String = PythonIndex.pypi, client: AptClient, cache: LibraryPatchCache = LibraryPatchCache()) {
         base = url.hasSuffix("/") ? String(url.dropLast()) : url
         self.client = client
+        self.cache = cache
     }
 
     /// The project's page (nil when the index does not have it).
     public func project(_ name: String) async throws -> PythonProject? {
         let key = base + "/" + PythonRequirement.normalize(name)
-        if let p = lock.withLock({ projects[key] }) { return p }
+        if let p = cache.get("pypi-project " + key, as: PythonProject.self) { return p }
         let url = key + "/"
         let bytes: [UInt8]
         do {
@@ -102,13 +91,13 @@ public final class PythonIndex: @unchecked Sendable {
             throw HardenError(.corrupt, "\(url): not a PEP 691 JSON project page (\(error))")
         }
         for i in project.files.indices { project.files[i].url = Self.resolve(project.files[i].url, against: url) }
-        lock.withLock { projects[key] = project }
+        cache.set("pypi-project " + key, project)
         return project
     }
 
     /// A file's METADATA (PEP 658), its hash checked when the index gives one.
     public func metadata(of file: PythonIndexFile) async throws -> [UInt8] {
-        if let m = lock.withLock({ metadata[file.url] }) { return m }
+        if let m = cache.get("pypi-metadata " + file.url, as: [UInt8].self) { return m }
         guard file.hasMetadata else {
             // No PEP 658 file: the wheel itself (verified, cached), its .dist-info/METADATA.
             let zip = try ZipArchive(try HostFS.readFile(try await download(file), limit: 1 << 30))
@@ -119,7 +108,7 @@ public final class PythonIndex: @unchecked Sendable {
                 })
             else { throw HardenError(.corrupt, "\(file.filename): no .dist-info/METADATA in the wheel") }
             let bytes = try zip.read(entry, budget: InflationBudget(limit: 16 << 20))
-            lock.withLock { metadata[file.url] = bytes }
+            cache.set("pypi-metadata " + file.url, bytes)
             return bytes
         }
         let url = file.url + ".metadata"
@@ -127,7 +116,7 @@ public final class PythonIndex: @unchecked Sendable {
         if let want = file.metadataSHA256, Digest.sha256(of: bytes).encoded != want.lowercased() {
             throw HardenError(.corrupt, "\(url): SHA256 differs from the index's core-metadata hash")
         }
-        lock.withLock { metadata[file.url] = bytes }
+        cache.set("pypi-metadata " + file.url, bytes)
         return bytes
     }
 

@@ -52,7 +52,7 @@ public struct PythonPatcher {
             let env = PythonEnvironment.read(
                 context, packages: packages, architecture: image.config.architecture)
         else { return plan }
-        let index = PythonIndex(url: options.pythonIndex, client: client)
+        let index = PythonIndex(url: options.pythonIndex, client: client, cache: options.cache)
         let resolver = PythonResolver(
             env: env, index: index, level: options.level, affected: advisories.affecting)
         let (roots, unfixed, skipped) = try await self.roots(
@@ -155,7 +155,7 @@ public struct PythonPatcher {
             let scheme = PythonScheme.of(old?.site ?? defaultSite, target: env.target, tree: tree)
             let (installed, compiled) = try Self.install(
                 c, wheelPath: path, scheme: scheme, requested: old?.requested ?? false,
-                compile: old?.hadBytecode == true)
+                compile: old?.hadBytecode == true, cache: index.cache)
             if old?.hadBytecode == true && !compiled { notCompiled.append(c.name) }
             files += installed
             if let old { replaced.append(old) }
@@ -171,19 +171,17 @@ public struct PythonPatcher {
         return Written(files: files, packages: packages, removed: removed, notCompiled: notCompiled)
     }
 
-    /// Installs already made in this process (a verified-upgrade bisection installs the same wheels again at each
-    /// step), by wheel hash, site, REQUESTED and bytecode.
-    private static let installsLock = NSLock()
-    nonisolated(unsafe) private static var installs: [String: ([LayerFile], Bool)] = [:]
-
     /// One wheel's files under `scheme`, compiled as the image had it (pip compiles at install) when the host's
     /// CPython is the image's X.Y; whether it was compiled.
+    /// Installs already made in this run (a verified-upgrade bisection installs the same wheels again at each step)
+    /// are kept in `cache` by wheel hash, site, REQUESTED and bytecode.
     static func install(
-        _ c: PythonChoice, wheelPath: String, scheme: PythonScheme, requested: Bool, compile: Bool
+        _ c: PythonChoice, wheelPath: String, scheme: PythonScheme, requested: Bool, compile: Bool,
+        cache: LibraryPatchCache
     ) throws -> ([LayerFile], Bool) {
         let key = [c.release.file.hashes["sha256"] ?? wheelPath, scheme.site.description, "\(requested)", "\(compile)"]
             .joined(separator: " ")
-        if let done = installsLock.withLock({ installs[key] }) { return done }
+        if let done = cache.get("wheel-install " + key, as: ([LayerFile], Bool).self) { return done }
         var files = try WheelInstaller.files(
             wheel: try HostFS.readFile(wheelPath, limit: 1 << 30), name: c.release.file.filename, scheme: scheme,
             requested: requested)
@@ -192,7 +190,7 @@ public struct PythonPatcher {
             files = WheelInstaller.adding(pyc, to: files, site: scheme.site)
             compiled = true
         }
-        installsLock.withLock { installs[key] = (files, compiled) }
+        cache.set("wheel-install " + key, (files, compiled))
         return (files, compiled)
     }
 
