@@ -139,6 +139,7 @@ let package = Package(
                 "HardenDpkg", "HardenApk", "HardenRpm",
                 "HardenPackages",
                 "HardenCore", "HardenSystem", "HardenArchive", "HardenOCI", "HardenSBOM", "HardenVulnDB", "HardenELF",
+                "HardenRegistryAuth",
                 .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),

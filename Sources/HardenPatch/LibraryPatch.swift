@@ -24,6 +24,8 @@ public struct LibraryPatchOptions: Sendable {
     public var pythonIndex = PythonIndex.pypi
     public var npmRegistry = NpmRegistry.npmjs
     public var mavenRepository = MavenRepository.central
+    /// Credentials for private indexes, registries and repositories, each bound to its host.
+    public var credentials: IndexCredentials?
     /// Upgrades left out (normalized names): the verified-upgrade bisection reverts them; the distributions they
     /// pulled in go with them.
     public var exclude: Set<String> = []
@@ -160,7 +162,8 @@ public struct LibraryPatcher {
         _ image: Image, context: CatalogContext, packages: [SoftwarePackage], findings: [Finding]?,
         options: LibraryPatchOptions, database: VulnerabilityDatabase?, cacheDirectory: String
     ) async throws -> LibraryPatchResult {
-        let plans = try await AptClient.using(cacheDirectory: cacheDirectory) { client in
+        let plans = try await AptClient.using(cacheDirectory: cacheDirectory, credentials: options.credentials) {
+            client in
             var plans: [LibraryPlan] = []
             if options.ecosystems.contains(.python) {
                 plans.append(

@@ -130,25 +130,40 @@ public final class AptClient: Sendable {
     let http: HTTPClient
     let cacheDirectory: String
     let now: @Sendable () -> Date
+    /// Credentials for package indexes, each bound to its host (`--library-creds-file`); with them, redirects are
+    /// followed here, so a redirect to another origin never carries them.
+    let credentials: IndexCredentials?
+    let direct: HTTPClient?
 
     public init(
-        cacheDirectory: String = AptClient.defaultCacheDirectory(), now: @escaping @Sendable () -> Date = { Date() }
+        cacheDirectory: String = AptClient.defaultCacheDirectory(), credentials: IndexCredentials? = nil,
+        now: @escaping @Sendable () -> Date = { Date() }
     ) {
         var config = HTTPClient.Configuration()
         config.timeout = HTTPClient.Configuration.Timeout(connect: .seconds(30), read: .seconds(60))
         config.redirectConfiguration = .follow(max: 5, allowCycles: false)
         http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: config)
+        if credentials != nil {
+            config.redirectConfiguration = .disallow
+            direct = HTTPClient(eventLoopGroupProvider: .singleton, configuration: config)
+        } else {
+            direct = nil
+        }
+        self.credentials = credentials
         self.cacheDirectory = cacheDirectory
         self.now = now
     }
 
-    public func shutdown() async { try? await http.shutdown() }
+    public func shutdown() async {
+        try? await http.shutdown()
+        try? await direct?.shutdown()
+    }
 
     /// Runs `body` with a client over `cacheDirectory`, shut down afterwards whether `body` throws or not.
     public static func using<T>(
-        cacheDirectory: String, _ body: (AptClient) async throws -> T
+        cacheDirectory: String, credentials: IndexCredentials? = nil, _ body: (AptClient) async throws -> T
     ) async throws -> T {
-        let client = AptClient(cacheDirectory: cacheDirectory)
+        let client = AptClient(cacheDirectory: cacheDirectory, credentials: credentials)
         do {
             let result = try await body(client)
             await client.shutdown()
@@ -167,15 +182,45 @@ public final class AptClient: Sendable {
         return (env["HOME"] ?? "/tmp") + "/.cache/harden/apt"
     }
 
-    /// GETs `url` whole (at most `limit` bytes).
+    /// GETs `url` whole (at most `limit` bytes). With index credentials, each hop of a redirect gets the
+    /// credentials of its own origin, if any.
     func get(_ url: String, limit: Int, headers: [(String, String)] = []) async throws -> [UInt8] {
+        guard let credentials, let direct else {
+            guard case .body(let b) = try await fetch(url, limit: limit, headers: headers, client: http) else {
+                throw HardenError(.io, "\(url): too many redirects")
+            }
+            return b
+        }
+        var current = url
+        for _ in 0...5 {
+            var h = headers
+            if let auth = try credentials.authorization(for: current) { h.append(("Authorization", auth)) }
+            switch try await fetch(current, limit: limit, headers: h, client: direct) {
+            case .body(let b): return b
+            case .redirect(let next): current = PythonIndex.resolve(next, against: current)
+            }
+        }
+        throw HardenError(.io, "\(url): more than 5 redirects")
+    }
+
+    enum Fetched {
+        case body([UInt8])
+        case redirect(String)
+    }
+
+    func fetch(_ url: String, limit: Int, headers: [(String, String)], client: HTTPClient) async throws -> Fetched {
         try await HTTPRetry.run(url) { attempt in
             var request = HTTPClientRequest(url: url)
             request.headers.add(name: "User-Agent", value: "harden/\(hardenToolVersion)")
             for (name, value) in headers { request.headers.add(name: name, value: value) }
-            let response = try await http.execute(request, timeout: .seconds(600))
+            let response = try await client.execute(request, timeout: .seconds(600))
             if (response.status == .tooManyRequests || response.status.code >= 500) && attempt < 4 {
                 throw HTTPRetry.Again()
+            }
+            if [301, 302, 303, 307, 308].contains(response.status.code),
+                let location = response.headers.first(name: "Location")
+            {
+                return .redirect(location)
             }
             guard response.status == .ok else {
                 throw HardenError(
@@ -186,7 +231,7 @@ public final class AptClient: Sendable {
                 out += chunk.readableBytesView
                 if out.count > limit { throw HardenError(.limitExceeded, "\(url): more than \(limit) bytes") }
             }
-            return out
+            return .body(out)
         }
     }
 

@@ -44,16 +44,14 @@ struct MavenLibraryPatchTests {
     }
 
     static func patch(
-        _ dir: String, _ repository: String, _ env: [String: String], out: String
-    ) throws -> (
-        Int32, String
-    ) {
+        _ dir: String, _ repository: String, _ env: [String: String], out: String, extra: [String] = []
+    ) throws -> (Int32, String) {
         try runProcess(
             [
                 hardenBinary, "patch", "oci:\(dir)/img:jvm", "--libraries", "maven", "--only-libraries",
                 "--maven-repository", repository, "-o", "oci:\(out):p", "--report", dir + "/report.json", "--vex",
                 dir + "/vex.json",
-            ], environment: env)
+            ] + extra, environment: env)
     }
 
     /// What `java -jar JAR` prints in the image's root file system (its own /proc mounted).
@@ -170,6 +168,41 @@ struct MavenLibraryPatchTests {
                     as: UTF8.self)
                 #expect(sbom.contains("pkg:maven/dev.harden.fixture/hx-text@1.0.0") == (outcome == "reverted"))
             }
+        }
+    }
+
+    /// A private repository (Basic credentials) that redirects its metadata to another origin: without the
+    /// operator's credentials file the patch fails on HTTP 401; with it, the credentials reach the repository and
+    /// never the other origin.
+    @Test func privateRepositoriesGetTheOperatorsCredentialsAndNoOneElse() throws {
+        try Self.withFixture { dir, _, env in
+            let server = packageRoot + "/Tests/Tools/auth-http-server.py"
+            let other = try BackgroundServer.startOnAnyPort(
+                "python3 '\(server)' '\(dir)/repo' -", log: dir + "/other.log", pidFile: dir + "/other.pid",
+                pattern: "listening on port ([0-9]+)")
+            defer { BackgroundServer.stop(pidFile: dir + "/other.pid") }
+            let meta = "/dev/harden/fixture/hx-text/maven-metadata.xml"
+            let otherPort = try #require(other.first)
+            let port = try #require(
+                try BackgroundServer.startOnAnyPort(
+                    "python3 '\(server)' '\(dir)/repo' 'ci:s3cret' '\(meta)' 'http://127.0.0.1:\(otherPort)'",
+                    log: dir + "/private.log", pidFile: dir + "/private.pid", pattern: "listening on port ([0-9]+)"
+                ).first)
+            defer { BackgroundServer.stop(pidFile: dir + "/private.pid") }
+            let repository = "http://127.0.0.1:\(port)"
+            let (n, no) = try Self.patch(dir, repository, env, out: dir + "/none")
+            #expect(n == 1 && no.contains("HTTP 401"), "\(no)")
+            #expect(!HostFS.exists(dir + "/none"))
+            try HostFS.writeFileAtomically(
+                dir + "/creds", Array("# the private repository\n127.0.0.1:\(port) ci:s3cret\n".utf8))
+            let (s, o) = try Self.patch(
+                dir, repository, env, out: dir + "/out", extra: ["--library-creds-file", dir + "/creds"])
+            try #require(s == 0, "\(o)")
+            #expect(o.contains("3 libraries upgraded"), "\(o)")
+            let privateLog = String(decoding: try HostFS.readFile(dir + "/private.log"), as: UTF8.self)
+            let otherLog = String(decoding: try HostFS.readFile(dir + "/other.log"), as: UTF8.self)
+            #expect(privateLog.contains("hx-text-1.0.1.jar authorization=Basic "), "\(privateLog)")
+            #expect(otherLog.contains("GET \(meta) authorization=-") && !otherLog.contains("Basic"), "\(otherLog)")
         }
     }
 }

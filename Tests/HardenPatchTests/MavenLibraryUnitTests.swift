@@ -86,3 +86,30 @@ import Testing
         #expect(MavenVersion().compare("4.1.100.Final", "4.1.94.Final") > 0)
     }
 }
+
+@Suite struct IndexCredentialsTests {
+    @Test func credentialsGoOnlyToTheirOwnEndpointOverHTTPS() throws {
+        let c = try IndexCredentials(
+            parsing: Array(
+                """
+                # private indexes
+                pypi.corp.example ci:s3cret
+                npm.corp.example:8443 Bearer tok3n
+                127.0.0.1:8081 local:pw
+                plain.corp.example u:p
+                """.utf8), source: "creds")
+        let basic = "Basic " + Data("ci:s3cret".utf8).base64EncodedString()
+        #expect(try c.authorization(for: "https://pypi.corp.example/simple/requests/") == basic)
+        #expect(try c.authorization(for: "https://pypi.corp.example:443/simple/") == basic)
+        #expect(try c.authorization(for: "https://pypi.corp.example:8443/simple/") == nil)
+        #expect(try c.authorization(for: "https://files.pypi.corp.example/x.whl") == nil)
+        #expect(try c.authorization(for: "https://evil@pypi.corp.example/") == nil)
+        #expect(try c.authorization(for: "https://npm.corp.example:8443/lodash") == "Bearer tok3n")
+        #expect(try c.authorization(for: "https://npm.corp.example/lodash") == nil)
+        #expect(try c.authorization(for: "http://127.0.0.1:8081/repo") != nil)
+        #expect(throws: HardenError.self) { try c.authorization(for: "http://plain.corp.example/simple/") }
+        for bad in ["host", "host user", "https://host/ u:p", "host Bearer", ":p"] {
+            #expect(throws: HardenError.self, "\(bad)") { try IndexCredentials(parsing: Array(bad.utf8), source: "f") }
+        }
+    }
+}

@@ -30,6 +30,13 @@ public struct LibraryPatchFlags: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("The Maven repository (Maven Central's layout).", valueName: "URL"))
     public var mavenRepository: String = MavenRepository.central
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Credentials for private indexes, registries and repositories: HOST[:PORT] USER:PASS or HOST[:PORT] Bearer TOKEN lines, each sent only to its host over HTTPS.",
+            valueName: "FILE"))
+    public var libraryCredsFile: String?
+
     @Flag(name: .long, help: "Patch only the libraries (--libraries), not the OS packages.")
     public var onlyLibraries = false
 
@@ -66,6 +73,7 @@ public struct LibraryPatchFlags: ParsableArguments {
         options.libraries.pythonIndex = pythonIndex
         options.libraries.npmRegistry = npmRegistry
         options.libraries.mavenRepository = mavenRepository
+        options.libraries.credentials = try libraryCredsFile.map { try IndexCredentials.read(file: $0) }
     }
 
     static func table(_ r: LibraryPatchReport) -> String {

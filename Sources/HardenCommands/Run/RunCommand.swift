@@ -113,6 +113,13 @@ extension Application {
         public var mavenRepository: String = MavenRepository.central
 
         @Option(
+            name: .long,
+            help: ArgumentHelp(
+                "With --patch-libraries: credentials for private indexes (HOST[:PORT] USER:PASS lines).",
+                valueName: "FILE"))
+        public var libraryCredsFile: String?
+
+        @Option(
             name: .long, help: ArgumentHelp("With --patch: a trusted OpenPGP key file (repeatable).", valueName: "FILE")
         )
         public var keyring: [String] = []
@@ -275,6 +282,7 @@ extension Application {
                     flags.pythonIndex = pythonIndex
                     flags.npmRegistry = npmRegistry
                     flags.mavenRepository = mavenRepository
+                    flags.libraryCredsFile = libraryCredsFile
                     flags.onlyLibraries = !patch && !patchAll
                     try flags.apply(to: &p, all: patchAll)
                 }
