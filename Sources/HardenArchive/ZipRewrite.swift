@@ -7,15 +7,20 @@ import CZlib
 import HardenCore
 
 extension ZipArchive {
-    /// The archive with the entries named in `replacing` given new contents, or throws when an entry is missing or
-    /// the archive uses ZIP64 records (never rewritten).
-    public func rewrite(replacing: [String: [UInt8]], what: String) throws -> [UInt8] {
+    /// The archive with the entries named in `replacing` given new contents (and those in `renaming` new names), or
+    /// throws when an entry is missing, a new name is taken, or the archive uses ZIP64 records (never rewritten).
+    public func rewrite(
+        replacing: [String: [UInt8]], renaming: [String: String] = [:], what: String
+    ) throws -> [UInt8] {
         guard !isZip64, bytes.count < 0xffff_ffff else {
             throw HardenError(.unsupported, "\(what): ZIP64 archives are not rewritten")
         }
         let names = Set(entries.map(\.name))
-        if let missing = replacing.keys.sorted().first(where: { !names.contains($0) }) {
+        if let missing = (replacing.keys.sorted() + renaming.keys.sorted()).first(where: { !names.contains($0) }) {
             throw HardenError(.notFound, "\(what): no entry \(missing)")
+        }
+        if let taken = renaming.values.sorted().first(where: { names.contains($0) }) {
+            throw HardenError(.invalidArgument, "\(what): an entry \(taken) exists already")
         }
         func u16(_ i: Int) -> Int { Int(bytes[i]) | Int(bytes[i + 1]) << 8 }
         var out: [UInt8] = []
@@ -47,7 +52,8 @@ extension ZipArchive {
                 data = bytes[start..<(start + e.compressedSize)]
             }
             let offset = out.count
-            // Local header: the original's version, flags (no data descriptor), time and name, the new sizes.
+            let name = renaming[e.name].map { Array($0.utf8) } ?? Array(bytes[(h + 30)..<(h + 30 + nameLen)])
+            // Local header: the original's version, flags (no data descriptor), time and extra, the new name and sizes.
             out += [0x50, 0x4b, 0x03, 0x04]
             out += bytes[(h + 4)..<(h + 6)]
             Self.put16(&out, u16(h + 6) & ~0x0008)
@@ -56,11 +62,21 @@ extension ZipArchive {
             Self.put32(&out, Int(crc))
             Self.put32(&out, data.count)
             Self.put32(&out, size)
-            out += bytes[(h + 26)..<start]
+            Self.put16(&out, name.count)
+            Self.put16(&out, extraLen)
+            out += name
+            out += bytes[(h + 30 + nameLen)..<start]
             out += data
-            // Central record: copied, with the new offset, flags, method, CRC and sizes.
+            // Central record: copied, with the new offset, flags, method, CRC, sizes and name.
             let cNameLen = u16(c + 28), cExtraLen = u16(c + 30), cCommentLen = u16(c + 32)
-            var record = Array(bytes[c..<(c + 46 + cNameLen + cExtraLen + cCommentLen)])
+            var record = Array(bytes[c..<(c + 46)])
+            if let newName = renaming[e.name] {
+                record += Array(newName.utf8)
+                Self.set16(&record, 28, newName.utf8.count)
+            } else {
+                record += bytes[(c + 46)..<(c + 46 + cNameLen)]
+            }
+            record += bytes[(c + 46 + cNameLen)..<(c + 46 + cNameLen + cExtraLen + cCommentLen)]
             Self.set16(&record, 8, u16(c + 8) & ~0x0008)
             Self.set16(&record, 10, method)
             Self.set32(&record, 16, Int(crc))

@@ -282,6 +282,11 @@ public enum LibraryLayer {
         }
         var seen = Set<RawPath>()
         for f in files.sorted(by: { $0.path < $1.path }) where seen.insert(f.path).inserted {
+            if let target = f.symlink {
+                try writer.tar.append(
+                    TarEntry(path: f.path, type: .symlink, mode: 0o777, mtime: mtime, linkTarget: target))
+                continue
+            }
             try writer.tar.append(
                 TarEntry(path: f.path, type: .regular, mode: f.mode, size: Int64(f.bytes.count), mtime: mtime),
                 body: f.bytes)

@@ -76,9 +76,9 @@ struct MavenLibraryPatchTests {
             // The smallest fixing release, not 1.1.0, 2.0.0 or the release candidate; every copy.
             #expect(
                 Set(rows) == [
-                    "/app/lib/hx-text-1.0.0.jar 1.0.0 1.0.1 [\"HXSA-J1\"]",
-                    "/app/boot.jar!/BOOT-INF/lib/hx-text-1.0.0.jar 1.0.0 1.0.1 [\"HXSA-J1\"]",
-                    "/app/site.war!/WEB-INF/lib/hx-text-1.0.0.jar 1.0.0 1.0.1 [\"HXSA-J1\"]",
+                    "/app/lib/hx-text-1.0.1.jar 1.0.0 1.0.1 [\"HXSA-J1\"]",
+                    "/app/boot.jar!/BOOT-INF/lib/hx-text-1.0.1.jar 1.0.0 1.0.1 [\"HXSA-J1\"]",
+                    "/app/site.war!/WEB-INF/lib/hx-text-1.0.1.jar 1.0.0 1.0.1 [\"HXSA-J1\"]",
                 ], "\(rows)")
             let refused = ((libraries["refused"] as? [[String: Any]]) ?? []).map {
                 "\($0["name"] ?? ""): \($0["reason"] ?? "")"
@@ -105,9 +105,20 @@ struct MavenLibraryPatchTests {
                 let (z, zo) = try runProcess(["python3", "-m", "zipfile", "-t", rootfs + archive])
                 #expect(z == 0, "\(archive): \(zo)")
             }
-            // Nested jars stay stored (Spring Boot's loader maps them); the file names are kept.
+            // Nested jars stay stored (Spring Boot's loader maps them), renamed, and classpath.idx names the new
+            // one (the launcher above refuses anything else); the old file name is a link to the new one, which the
+            // manifest Class-Path above still names.
             let (l, lo) = try runProcess(["unzip", "-v", rootfs + "/app/boot.jar"])
-            #expect(l == 0 && lo.contains("Stored") && lo.contains("BOOT-INF/lib/hx-text-1.0.0.jar"), "\(lo)")
+            #expect(l == 0 && lo.contains("Stored") && lo.contains("BOOT-INF/lib/hx-text-1.0.1.jar"), "\(lo)")
+            #expect(!lo.contains("hx-text-1.0.0"), "\(lo)")
+            let (x, xo) = try runProcess(["unzip", "-p", rootfs + "/app/boot.jar", "BOOT-INF/classpath.idx"])
+            #expect(x == 0 && xo == "- \"BOOT-INF/lib/hx-text-1.0.1.jar\"\n", "\(xo)")
+            let (w, wo) = try runProcess(["unzip", "-l", rootfs + "/app/site.war"])
+            #expect(w == 0 && wo.contains("WEB-INF/lib/hx-text-1.0.1.jar") && !wo.contains("1.0.0"), "\(wo)")
+            #expect(
+                (try? FileManager.default.destinationOfSymbolicLink(atPath: rootfs + "/app/lib/hx-text-1.0.0.jar"))
+                    == "hx-text-1.0.1.jar")
+            #expect(HostFS.isRegularFile(rootfs + "/app/lib/hx-text-1.0.1.jar"))
 
             // harden and syft read the new versions; harden's scan keeps only the refused findings.
             let (sy, syo) = try runProcess(["syft", "scan", "oci-dir:\(dir)/out", "-o", "json", "-q"])
@@ -121,9 +132,10 @@ struct MavenLibraryPatchTests {
         }
     }
 
-    @Test func aWrongChecksumOrAnotherReleaseIsRefused() throws {
+    @Test func aWrongChecksumAnotherReleaseOrAnOverlappingJarIsRefused() throws {
         for (hostile, message) in [
             ("checksum", "does not match its published sha1"), ("identity", "pom.properties says"),
+            ("overlap", "overlap"),
         ] {
             try Self.withFixture(hostile: hostile) { dir, repository, env in
                 let out = dir + "/out"

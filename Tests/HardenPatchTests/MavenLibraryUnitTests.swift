@@ -24,17 +24,24 @@ import Testing
             let original = try HostFS.readFile(dir + "/exec.jar")
             let zip = try ZipArchive(original)
             let new = Array(String(repeating: "new jar ", count: 100).utf8)
-            let out = try zip.rewrite(replacing: ["BOOT-INF/lib/x-1.0.jar": new], what: "exec.jar")
+            let out = try zip.rewrite(
+                replacing: ["BOOT-INF/lib/x-1.0.jar": new],
+                renaming: ["BOOT-INF/lib/x-1.0.jar": "BOOT-INF/lib/x-1.1.jar"],
+                what: "exec.jar")
             #expect(out.starts(with: Array("#!/bin/sh\nexit 0\n".utf8)))
             try HostFS.writeFileAtomically(dir + "/out.jar", out)
             let (t, to) = try runProcess(["unzip", "-t", dir + "/out.jar"])
             #expect(t == 0 && to.contains("No errors"), "\(to)")
             let back = try ZipArchive(out)
-            #expect(back.entries.map(\.name) == zip.entries.map(\.name))
-            for e in back.entries {
-                let before = try zip.read(try #require(zip.entries.first { $0.name == e.name }))
+            #expect(
+                back.entries.map(\.name)
+                    == zip.entries.map { $0.name == "BOOT-INF/lib/x-1.0.jar" ? "BOOT-INF/lib/x-1.1.jar" : $0.name })
+            for (e, old) in Swift.zip(back.entries, zip.entries) {
                 let after = try back.read(e)
-                #expect(after == (e.name == "BOOT-INF/lib/x-1.0.jar" ? new : before), "\(e.name)")
+                #expect(after == (e.name == "BOOT-INF/lib/x-1.1.jar" ? new : try zip.read(old)), "\(e.name)")
+            }
+            #expect(throws: HardenError.self) {
+                try zip.rewrite(replacing: [:], renaming: ["a.txt": "BOOT-INF/lib/x-1.0.jar"], what: "exec.jar")
             }
             #expect(back.entries.first { $0.name.hasSuffix(".jar") }?.method == 0)
             #expect(throws: HardenError.self) { try zip.rewrite(replacing: ["nope": []], what: "exec.jar") }

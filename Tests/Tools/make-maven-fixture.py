@@ -8,7 +8,7 @@ Usage: make-maven-fixture.py DIR [hostile]
                           site.war (WEB-INF/lib, deflated), extra/hx-bundle-1.0.0.jar (hx-shade shaded into it)
   DIR/osv-maven-all.zip   the advisories
 hostile: `checksum` publishes a wrong .sha1 for hx-text 1.0.1; `identity` serves hx-text 1.0.1 with the
-pom.properties of 1.0.0.
+pom.properties of 1.0.0; `overlap` serves hx-text 1.0.1 (checksums matching) with two entries over the same bytes.
 
 Artifacts (group dev.harden.fixture; each jar carries pom.properties, pom.xml and its version as a resource):
   hx-text 1.0.0 1.0.1 1.1.0 2.0.0 2.1.0-RC1       HXSA-J1: < 1.0.1   (.sha1 only for 1.0.1, .sha256 for the others)
@@ -130,7 +130,22 @@ def library(artifact, version, classes, identity=None):
     return zipped(files)
 
 
+def overlapping(data):
+    """The jar with one more central-directory entry pointing at the first entry's local header (a zip bomb's trick)."""
+    eocd = data.rindex(b"PK\x05\x06")
+    count = int.from_bytes(data[eocd + 10:eocd + 12], "little")
+    cd_size = int.from_bytes(data[eocd + 12:eocd + 16], "little")
+    cd_at = int.from_bytes(data[eocd + 16:eocd + 20], "little")
+    first = data[cd_at:cd_at + 46 + int.from_bytes(data[cd_at + 28:cd_at + 30], "little")]
+    extra = first[:42] + (0).to_bytes(4, "little") + first[46:]
+    out = data[:cd_at + cd_size] + extra + data[eocd:eocd + 8]
+    out += (count + 1).to_bytes(2, "little") * 2 + (cd_size + len(extra)).to_bytes(4, "little")
+    return out + cd_at.to_bytes(4, "little") + data[eocd + 20:]
+
+
 def publish(repo, artifact, version, data, hostile):
+    if hostile == "overlap" and (artifact, version) == ("hx-text", "1.0.1"):
+        data = overlapping(data)
     d = f"{repo}/{GROUP.replace('.', '/')}/{artifact}/{version}"
     os.makedirs(d, exist_ok=True)
     base = f"{d}/{artifact}-{version}"

@@ -27,7 +27,9 @@ public struct LibraryPatchFlags: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("The npm registry.", valueName: "URL"))
     public var npmRegistry: String = NpmRegistry.npmjs
 
-    @Option(name: .long, help: ArgumentHelp("The Maven repository (Maven Central's layout).", valueName: "URL"))
+    @Option(
+        name: [.customLong("maven-repository"), .customLong("maven-repo")],
+        help: ArgumentHelp("The Maven repository (Maven Central's layout).", valueName: "URL"))
     public var mavenRepository: String = MavenRepository.central
 
     @Option(

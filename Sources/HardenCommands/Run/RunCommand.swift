@@ -109,7 +109,9 @@ extension Application {
         @Option(name: .long, help: ArgumentHelp("With --patch-libraries: the npm registry.", valueName: "URL"))
         public var npmRegistry: String = NpmRegistry.npmjs
 
-        @Option(name: .long, help: ArgumentHelp("With --patch-libraries: the Maven repository.", valueName: "URL"))
+        @Option(
+            name: [.customLong("maven-repository"), .customLong("maven-repo")],
+            help: ArgumentHelp("With --patch-libraries: the Maven repository.", valueName: "URL"))
         public var mavenRepository: String = MavenRepository.central
 
         @Option(

@@ -86,7 +86,7 @@ extension MavenPatcher {
     ) async throws {
         var downloads: [String: (bytes: [UInt8], url: String)] = [:]
         var unusable = Set<String>()
-        var nested: [RawPath: [(MavenJar, [UInt8])]] = [:]
+        var nested: [RawPath: [(MavenJar, [UInt8], String?)]] = [:]
         let wholeFiles = Set(jars.filter { $0.entry == nil }.map(\.file))
         for jar in jars.sorted(by: { $0.location < $1.location }) {
             guard let (to, fixes) = chosen["\(jar.coordinates)@\(jar.version)"] else { continue }
@@ -105,9 +105,25 @@ extension MavenPatcher {
                 }
             }
             guard let (bytes, url) = downloads[key] else { continue }
-            if jar.entry != nil {
+            // The new file name when the old one carries the old version (`x-1.0.jar` → `x-1.1.jar`).
+            let newName = Self.renamed(jar.entry ?? jar.file.description, from: jar.version, to: to)
+            var location = jar.location
+            if let entry = jar.entry {
                 guard !wholeFiles.contains(jar.file) else { continue }  // the archive itself is replaced
-                nested[jar.file, default: []].append((jar, bytes))
+                var moved = newName
+                if let n = newName, try Self.entries(of: jar.file, context).contains(n) { moved = nil }
+                nested[jar.file, default: []].append((jar, bytes, moved))
+                location = jar.file.absoluteDescription + "!/" + (moved ?? entry)
+            } else if let n = newName, n != jar.file.description {
+                // The new name holds the jar; the old one becomes a link to it (class paths naming it still work).
+                let target = RawPath(n)
+                plan.files.append(LayerFile(path: target, bytes: bytes, mode: Self.mode(jar.file, context)))
+                plan.files.append(
+                    LayerFile(path: jar.file, bytes: [], mode: 0o777, symlink: Array(target.lastComponent)))
+                location = target.absoluteDescription
+                plan.report.notes.append(
+                    "\(jar.file.absoluteDescription) is now a link to \(String(decoding: target.lastComponent, as: UTF8.self)) (class paths naming it keep working)"
+                )
             } else {
                 plan.files.append(LayerFile(path: jar.file, bytes: bytes, mode: Self.mode(jar.file, context)))
             }
@@ -115,19 +131,43 @@ extension MavenPatcher {
                 .init(
                     ecosystem: .maven, name: jar.coordinates.description, from: jar.version, to: to, fixes: fixes,
                     reason: fixes.isEmpty ? "newer release" : "fixes \(fixes.joined(separator: ", "))", url: url,
-                    sha256: Digest.sha256(of: bytes).encoded, location: jar.location,
+                    sha256: Digest.sha256(of: bytes).encoded, location: location,
                     bytesAdded: Int64(bytes.count - jar.size), root: "maven:\(jar.coordinates)"))
             if !plan.roots.contains("maven:\(jar.coordinates)") {
                 plan.roots.append("maven:\(jar.coordinates)")
                 plan.labels.append("maven:\(jar.coordinates)=\(to)")
             }
         }
+        try Self.rewriteArchives(nested, into: &plan, context: context)
+        let kept = Set(plan.report.packages.map(\.root))
+        plan.roots.removeAll { !kept.contains($0) }
+        plan.labels.removeAll { l in !kept.contains(String(l.prefix { $0 != "=" })) }
+    }
+
+    /// `dir/x-1.0.jar` → `dir/x-1.1.jar` when the name ends with `-OLD.jar`; nil otherwise (the name is kept).
+    static func renamed(_ path: String, from old: String, to new: String) -> String? {
+        let suffix = "-\(old).jar"
+        guard path.hasSuffix(suffix), path.count > suffix.count else { return nil }
+        return String(path.dropLast(suffix.count)) + "-\(new).jar"
+    }
+
+    static func entries(of file: RawPath, _ context: CatalogContext) throws -> Set<String> {
+        guard let bytes = context.content(file) else { return [] }
+        return Set(try ZipArchive(bytes).entries.map(\.name))
+    }
+
+    /// Archives holding replaced jars, rewritten: the jars replaced (and renamed), Spring Boot's classpath.idx and
+    /// layers.idx naming the new names; a signed archive is left alone and its rows become refusals.
+    static func rewriteArchives(
+        _ nested: [RawPath: [(MavenJar, [UInt8], String?)]], into plan: inout LibraryPlan, context: CatalogContext
+    ) throws {
         for (file, replaced) in nested.sorted(by: { $0.key < $1.key }) {
             guard let outer = context.content(file) else { continue }
             let zip = try ZipArchive(outer)
+            let prefix = file.absoluteDescription + "!/"
+            let locations = Set(replaced.map { prefix + ($0.2 ?? $0.0.entry ?? "") })
             if zip.entries.contains(where: { $0.name.hasPrefix("META-INF/") && $0.name.uppercased().hasSuffix(".SF") })
             {
-                let locations = Set(replaced.map(\.0.location))
                 for row in plan.report.packages where locations.contains(row.location) {
                     plan.report.refused.append(
                         .init(
@@ -140,13 +180,24 @@ extension MavenPatcher {
                 continue
             }
             var replacing: [String: [UInt8]] = [:]
-            for (jar, bytes) in replaced { if let e = jar.entry { replacing[e] = bytes } }
-            let rewritten = try zip.rewrite(replacing: replacing, what: file.absoluteDescription)
+            var renaming: [String: String] = [:]
+            for (jar, bytes, moved) in replaced {
+                guard let e = jar.entry else { continue }
+                replacing[e] = bytes
+                if let moved { renaming[e] = moved }
+            }
+            for index in [
+                "BOOT-INF/classpath.idx", "BOOT-INF/layers.idx", "WEB-INF/classpath.idx", "WEB-INF/layers.idx",
+            ]
+            where !renaming.isEmpty {
+                guard let e = zip.entries.first(where: { $0.name == index }) else { continue }
+                var text = String(decoding: try zip.read(e), as: UTF8.self)
+                for (old, new) in renaming { text = text.replacingAll("\"\(old)\"", with: "\"\(new)\"") }
+                replacing[index] = Array(text.utf8)
+            }
+            let rewritten = try zip.rewrite(replacing: replacing, renaming: renaming, what: file.absoluteDescription)
             plan.files.append(LayerFile(path: file, bytes: rewritten, mode: Self.mode(file, context)))
         }
-        let kept = Set(plan.report.packages.map(\.root))
-        plan.roots.removeAll { !kept.contains($0) }
-        plan.labels.removeAll { l in !kept.contains(String(l.prefix { $0 != "=" })) }
     }
 
     static func mode(_ path: RawPath, _ context: CatalogContext) -> UInt32 {

@@ -2,8 +2,9 @@
 // `WEB-INF/lib/` of an exploded war) or as a jar nested in a Spring Boot jar (`BOOT-INF/lib/`) or a war
 // (`WEB-INF/lib/`), moves to the smallest release of the same flavour (`-jre`, `.Final`) that fixes it, as long as the
 // dependencies the new release adds are in the image; the jar comes from the Maven repository, checked against its
-// published checksum and its own pom.properties. The file keeps its name (class paths, manifests' Class-Path and
-// Spring Boot's classpath.idx name it); a nested jar is replaced inside its archive, stored, every other entry kept.
+// published checksum and its own pom.properties. A file name carrying the old version gets the new one (the old name
+// left as a link to it); a nested jar is replaced and renamed inside its archive (stored, every other entry kept,
+// Spring Boot's classpath.idx and layers.idx naming the new entry).
 import Foundation
 import HardenArchive
 import HardenCore

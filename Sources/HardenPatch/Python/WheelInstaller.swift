@@ -46,6 +46,8 @@ public struct LayerFile: Sendable {
     public var path: RawPath
     public var bytes: [UInt8]
     public var mode: UInt32
+    /// A symbolic link to this target instead of a file (`bytes` empty).
+    public var symlink: [UInt8]? = nil
 }
 
 public enum WheelInstaller {
