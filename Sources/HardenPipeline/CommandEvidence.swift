@@ -101,6 +101,15 @@ extension Pipeline {
                 + libraries.map { "\($0.ecosystem.rawValue):\($0.name) \($0.from ?? "-") → \($0.to)" },
             fixed: Set(r.packages.flatMap(\.fixes) + libraries.flatMap(\.fixes)).sorted(),
             noFixAvailable: Set(r.noFixAvailable.map(\.vulnerability)).count, layerBytes: r.layer?.size ?? 0,
-            findingsBefore: findingsBefore?.filter { $0.suppressed == nil }.count)
+            findingsBefore: findingsBefore?.filter { $0.suppressed == nil }.count,
+            libraries: r.libraries.map { l in
+                l.packages.map {
+                    RunRecord.LibraryRow(
+                        ecosystem: $0.ecosystem.rawValue, name: $0.name, from: $0.from, to: $0.to,
+                        location: $0.location,
+                        fixes: $0.fixes, outcome: $0.verification?.outcome.rawValue, probe: $0.verification?.probe,
+                        output: $0.verification?.output)
+                }
+            })
     }
 }

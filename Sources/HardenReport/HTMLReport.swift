@@ -58,7 +58,9 @@ public enum HTMLReport {
     }
 
     public static func render(_ r: RunRecord) -> String {
-        var body = header(r) + summaryBars(r) + policySection(r) + vulnerabilitySection(r) + checksSection(r)
+        var body =
+            header(r) + summaryBars(r) + policySection(r) + vulnerabilitySection(r) + librariesSection(r)
+            + checksSection(r)
         if let m = r.minify { body += minifySections(m) + filesSection(m) }
         body += stagesSection(r)
         return page(title: r.input.reference, body: body)
@@ -154,6 +156,22 @@ public enum HTMLReport {
             body += vulnTable(v.remaining, testid: "remaining-vulnerabilities") + "</details></section>\n"
         }
         return body
+    }
+
+    /// The application's libraries the patch upgraded: where, old → new, what each fixes, verified or reverted (with
+    /// the probe that failed and what it printed).
+    static func librariesSection(_ r: RunRecord) -> String {
+        guard let rows = r.patch?.libraries, !rows.isEmpty else { return "" }
+        var body =
+            "<section><h2>Libraries upgraded (<span data-testid=\"libraries-count\">\(rows.filter { $0.outcome != "reverted" }.count)</span>)</h2><table data-testid=\"libraries\"><tr><th>Library</th><th>Old</th><th>New</th><th>Where</th><th>Fixes</th><th>Verification</th></tr>"
+        for l in rows {
+            let outcome = l.outcome ?? "not verified"
+            let why =
+                l.outcome == "reverted" ? "<br><em>\(esc(l.probe ?? ""))</em><pre>\(esc(l.output ?? ""))</pre>" : ""
+            body +=
+                "<tr class=\"\(l.outcome == "reverted" ? "fail" : "pass")\" data-testid=\"library-row\"><td>\(esc(l.ecosystem)) \(esc(l.name))</td><td>\(esc(l.from ?? "(new)"))</td><td>\(esc(l.to))</td><td><code>\(esc(l.location))</code></td><td>\(l.fixes.map(esc).joined(separator: " "))</td><td>\(esc(outcome))\(why)</td></tr>"
+        }
+        return body + "</table></section>\n"
     }
 
     static func checksSection(_ r: RunRecord) -> String {

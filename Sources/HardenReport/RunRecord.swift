@@ -255,12 +255,46 @@ public struct RunRecord: Codable, Sendable {
         public var noFixAvailable: Int
         public var layerBytes: Int64
         public var findingsBefore: Int?
-        public init(packages: [String], fixed: [String], noFixAvailable: Int, layerBytes: Int64, findingsBefore: Int?) {
+        /// The application's libraries the patch upgraded (or reverted), one row per installed copy.
+        public var libraries: [LibraryRow]?
+        public init(
+            packages: [String], fixed: [String], noFixAvailable: Int, layerBytes: Int64, findingsBefore: Int?,
+            libraries: [LibraryRow]? = nil
+        ) {
             self.packages = packages
             self.fixed = fixed
             self.noFixAvailable = noFixAvailable
             self.layerBytes = layerBytes
             self.findingsBefore = findingsBefore
+            self.libraries = libraries
+        }
+    }
+
+    /// One library row of a patch: where, old → new, what it fixes, and how its verification ended.
+    public struct LibraryRow: Codable, Sendable {
+        public var ecosystem: String
+        public var name: String
+        public var from: String?
+        public var to: String
+        public var location: String
+        public var fixes: [String]
+        /// `verified` or `reverted` (nil: not verified: no probes).
+        public var outcome: String?
+        public var probe: String?
+        public var output: String?
+        public init(
+            ecosystem: String, name: String, from: String?, to: String, location: String, fixes: [String],
+            outcome: String?, probe: String?, output: String?
+        ) {
+            self.ecosystem = ecosystem
+            self.name = name
+            self.from = from
+            self.to = to
+            self.location = location
+            self.fixes = fixes
+            self.outcome = outcome
+            self.probe = probe
+            self.output = output
         }
     }
 

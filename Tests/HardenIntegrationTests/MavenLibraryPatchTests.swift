@@ -171,6 +171,13 @@ struct MavenLibraryPatchTests {
                 for p in packages {
                     #expect((p["verification"] as? [String: Any])?["outcome"] as? String == outcome, "\(name): \(p)")
                 }
+                // report.html has a row per copy with its outcome.
+                let html = String(
+                    decoding: try HostFS.readFile(dir + "/report-\(name)/report.html", limit: 1 << 26), as: UTF8.self)
+                #expect(
+                    html.components(separatedBy: "data-testid=\"library-row\"").count == 4
+                        && html.contains("maven dev.harden.fixture:hx-text</td><td>1.0.0</td><td>1.0.1</td>")
+                        && html.contains("<td>\(outcome)"), "\(html.prefix(300))")
                 // Nothing fixed, no statement: the VEX document is written only for the verified upgrade.
                 let vexPath = dir + "/report-\(name)/patch.vex.json"
                 let vex = HostFS.exists(vexPath) ? String(decoding: try HostFS.readFile(vexPath), as: UTF8.self) : ""
