@@ -86,9 +86,22 @@ public final class MavenRepository: @unchecked Sendable {
 
     /// `/metadata/versioning/versions/version`, in document order, well-formed versions only.
     public static func parseMetadata(_ bytes: [UInt8], source: String) throws -> [String] {
+        var out: [String] = []
+        let complete = try elements(bytes, source: source) { path, text in
+            guard path == ["metadata", "versioning", "versions", "version"] else { return }
+            let v = text.trimming(" \t\r\n")
+            if !v.isEmpty, !v.contains("/"), !v.contains(".."), v.allSatisfy({ !$0.isWhitespace }) { out.append(v) }
+        }
+        guard complete else { throw HardenError(.corrupt, "\(source): not Maven metadata") }
+        return out
+    }
+
+    /// Calls `element` with each element's path and text as it ends; whether every element ended.
+    static func elements(
+        _ bytes: [UInt8], source: String, _ element: ([String], String) -> Void
+    ) throws -> Bool {
         var path: [String] = []
         var text = ""
-        var out: [String] = []
         try XMLReader.read(bytes, source: source) { event in
             switch event {
             case .start(let name, _, let selfClosing):
@@ -96,18 +109,12 @@ public final class MavenRepository: @unchecked Sendable {
                 text = ""
             case .text(let t): text += t
             case .end:
-                if path == ["metadata", "versioning", "versions", "version"] {
-                    let v = text.trimming(" \t\r\n")
-                    if !v.isEmpty, !v.contains("/"), !v.contains(".."), v.allSatisfy({ !$0.isWhitespace }) {
-                        out.append(v)
-                    }
-                }
+                element(path, text)
                 path.removeLast()
                 text = ""
             }
         }
-        guard path.isEmpty else { throw HardenError(.corrupt, "\(source): not Maven metadata") }
-        return out
+        return path.isEmpty
     }
 
     /// The jar of `c` at `version`, checked against the strongest checksum the repository publishes.
@@ -157,39 +164,28 @@ public final class MavenRepository: @unchecked Sendable {
     public static func parseDependencies(
         _ bytes: [UInt8], project: MavenCoordinates, source: String
     ) throws -> [MavenDependency] {
-        var path: [String] = []
-        var text = ""
         var current: [String: String] = [:]
         var out: [MavenDependency] = []
-        try XMLReader.read(bytes, source: source) { event in
-            switch event {
-            case .start(let name, _, let selfClosing):
-                if !selfClosing { path.append(name) }
-                text = ""
-            case .text(let t): text += t
-            case .end:
-                let inDependency = path.count == 4 && path.prefix(3) == ["project", "dependencies", "dependency"]
-                if inDependency { current[path[3]] = text.trimming(" \t\r\n") }
-                if path == ["project", "dependencies", "dependency"] {
-                    func resolve(_ s: String?) -> String? {
-                        switch s {
-                        case "${project.groupId}", "${pom.groupId}", "${groupId}": return project.group
-                        case let v? where !v.contains("${") && !v.isEmpty: return v
-                        default: return nil
-                        }
-                    }
-                    if let g = resolve(current["groupId"]), let a = resolve(current["artifactId"]) {
-                        out.append(
-                            MavenDependency(
-                                coordinates: MavenCoordinates(group: g, artifact: a),
-                                scope: current["scope"].flatMap { $0.isEmpty ? nil : $0 } ?? "compile",
-                                optional: current["optional"] == "true"))
-                    }
-                    current = [:]
-                }
-                path.removeLast()
-                text = ""
+        func resolve(_ s: String?) -> String? {
+            switch s {
+            case "${project.groupId}", "${pom.groupId}", "${groupId}": return project.group
+            case let v? where !v.contains("${") && !v.isEmpty: return v
+            default: return nil
             }
+        }
+        _ = try elements(bytes, source: source) { path, text in
+            if path.count == 4 && path.prefix(3) == ["project", "dependencies", "dependency"] {
+                current[path[3]] = text.trimming(" \t\r\n")
+            }
+            guard path == ["project", "dependencies", "dependency"] else { return }
+            if let g = resolve(current["groupId"]), let a = resolve(current["artifactId"]) {
+                out.append(
+                    MavenDependency(
+                        coordinates: MavenCoordinates(group: g, artifact: a),
+                        scope: current["scope"].flatMap { $0.isEmpty ? nil : $0 } ?? "compile",
+                        optional: current["optional"] == "true"))
+            }
+            current = [:]
         }
         return out
     }
