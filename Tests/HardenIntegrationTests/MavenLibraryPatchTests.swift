@@ -224,6 +224,34 @@ struct MavenLibraryPatchTests {
             #expect(otherLog.contains("GET \(meta) authorization=-") && !otherLog.contains("Basic"), "\(otherLog)")
         }
     }
+
+    /// `patch --verify` with a probe that needs the old release: the upgrade is reverted in every copy and the image
+    /// written keeps 1.0.0; without a probe, --verify is refused before anything is fetched.
+    @Test func patchVerifyRevertsWhatTheProbesReject() throws {
+        try Self.withFixture { dir, repository, env in
+            let (n, no) = try Self.patch(dir, repository, env, out: dir + "/none", extra: ["--verify"])
+            #expect(n == 1 && no.contains("--verify needs probes"), "\(no)")
+            let probe = "sh -c 'java -jar /app/app.jar | grep \"hx-text 1.0.0\"'"
+            let (s, o) = try Self.patch(
+                dir, repository, env, out: dir + "/out",
+                extra: ["--verify", "--exec-probe", probe, "--entrypoint", "sleep", "--", "30"])
+            try #require(s == 0, "\(o)")
+            let report = try #require(
+                try JSONSerialization.jsonObject(with: Data(try HostFS.readFile(dir + "/report.json")))
+                    as? [String: Any])
+            let packages = try #require((report["libraries"] as? [String: Any])?["packages"] as? [[String: Any]])
+            #expect(packages.count == 3, "\(packages)")
+            for p in packages {
+                let v = p["verification"] as? [String: Any]
+                #expect(
+                    v?["outcome"] as? String == "reverted" && (v?["probe"] as? String ?? "").contains("grep"), "\(p)")
+            }
+            let (u, uo) = try runProcess(["umoci", "unpack", "--image", dir + "/out:p", dir + "/bundle"])
+            try #require(u == 0, "\(uo)")
+            let (j, jo) = try Self.java(dir + "/bundle/rootfs", "/app/boot.jar")
+            #expect(j == 0 && jo.contains("hx-text 1.0.0"), "\(jo)")
+        }
+    }
 }
 
 @Suite struct LibraryPatchCacheTests {

@@ -44,6 +44,16 @@ extension Application {
         @Flag(name: .long, help: "Upgrade every package that has a newer version, not only the vulnerable ones.")
         public var all = false
 
+        @Flag(
+            name: .long,
+            help:
+                "With --libraries: replay the probes (--http-probe, --exec-probe, --probe-script) on the patched image under runc and revert, by bisection, the library upgrades that change their outcome (needs root)."
+        )
+        public var verify = false
+
+        @OptionGroup public var probes: ProbeOptions
+        @OptionGroup public var settings: RunSettingsOptions
+
         @Option(name: .long, help: "Write the report (JSON) to this file.")
         public var report: String?
 
@@ -98,6 +108,15 @@ extension Application {
                     transport: try imageOptions.transport(logger: logger))
             }
             let started = Date()
+            if verify {
+                guard libraryOptions.libraries != nil else {
+                    throw HardenError(.invalidArgument, "--verify checks library upgrades: it needs --libraries")
+                }
+                guard !(probes.httpProbes.isEmpty && probes.execProbes.isEmpty && probes.probeScripts.isEmpty) else {
+                    throw HardenError(
+                        .invalidArgument, "--verify needs probes: --http-probe, --exec-probe or --probe-script")
+                }
+            }
             var options = PatchOptions()
             options.all = all
             options.mirror = repo
@@ -109,6 +128,10 @@ extension Application {
             // With a key and one platform named, the output is that platform's signed image (as before indexes).
             let onePlatform = platformSelection.map { $0 != "all" && !$0.contains(",") } ?? false
             if let index = try await anyPlatform.platformIndex(of: reference), !(key != nil && onePlatform) {
+                guard !verify else {
+                    throw HardenError(
+                        .invalidArgument, "--verify runs one platform's image: name it with --platform")
+                }
                 try await patchIndex(
                     index, reference: reference, destination: dest, transport: anyPlatform, data: data,
                     options: options, signing: key.map { PlatformSigning(key: $0, publish: publish, started: started) },
@@ -120,9 +143,14 @@ extension Application {
                 ? try await anyPlatform.open(reference)
                 : try await imageOptions.open(reference, logger: logger, progress: global.showProgress)
             let progress = ProgressLine(enabled: global.showProgress)
-            let output = try await PatchStage.run(
+            var output = try await PatchStage.run(
                 img, reference: reference.description, data: data, options: options, logger: logger
             ) { progress.update($0) }
+            if verify {
+                output.result = try await verified(
+                    output, reference: reference, data: data, options: options, logger: logger
+                ) { progress.update($0) }
+            }
             progress.finish()
             let result = output.result
             for n in result.report.notes { logger.notice("\(n)") }
@@ -144,6 +172,25 @@ extension Application {
                     output, given: img, reference: reference.description, destination: dest.description,
                     started: started)
             }
+        }
+
+        /// `--verify`: the probes replayed on the image without and with the library layer; the upgrades that change
+        /// an outcome reverted (bisection), every row marked verified or reverted.
+        func verified(
+            _ output: PatchStage.Output, reference: ImageReference, data: VulnerabilityData, options: PatchOptions,
+            logger: Logger, progress: @escaping (String) -> Void
+        ) async throws -> PatchResult {
+            var run = try probes.runOptions(sensors: [])
+            for w in try await settings.apply(to: &run, imageOptions: imageOptions, target: reference, logger: logger) {
+                logger.warning("compose: \(w)")
+            }
+            guard LibraryVerification.applies(output, run: run) else { return output.result }
+            let (verifiedResult, replays) = try await LibraryVerification(
+                run: run, data: data, patch: options, logger: logger
+            ).verify(output, progress: progress)
+            var result = verifiedResult
+            result.report.libraries?.notes.append("verify: \(replays) replays of the probes")
+            return result
         }
 
         static func table(_ r: PatchReport) -> String {
