@@ -26,19 +26,8 @@ struct MavenLibraryPatchTests {
             let port = try BackgroundServer.python(
                 directory: dir + "/repo", log: dir + "/http.log", pidFile: dir + "/pid")
             defer { BackgroundServer.stop(pidFile: dir + "/pid") }
-            let (c, co) = try runProcess([
-                "skopeo", "copy", "-q", "oci:\(TestImages.layout):jvm", "oci:\(dir)/img:jvm",
-            ])
-            try #require(c == 0, "\(co)")
-            let (i, io) = try runProcess([
-                "python3", packageRoot + "/Tests/Tools/make-npm-fixture.py", "--image", dir + "/img", "jvm",
-                dir + "/app", dir + "/img", #"["java", "-jar", "/app/app.jar"]"#,
-            ])
-            try #require(i == 0, "\(io)")
-            let env = ["HARDEN_DB": dir + "/db.sqlite", "HARDEN_CACHE_DIR": dir + "/cache"]
-            let (d, dout) = try runProcess(
-                [hardenBinary, "db", "import", "-q", dir + "/osv-maven-all.zip"], environment: env)
-            try #require(d == 0, "\(dout)")
+            let env = try LibraryFixture.prepare(
+                dir, tag: "jvm", cmd: #"["java", "-jar", "/app/app.jar"]"#, feed: "osv-maven-all.zip")
             try body(dir, "http://127.0.0.1:\(port)", env)
         }
     }

@@ -26,18 +26,8 @@ struct NpmLibraryPatchTests {
             let url = "http://127.0.0.1:\(port)"
             let (f, fo) = try runProcess(["python3", script, dir, url] + (hostile.isEmpty ? [] : [hostile]))
             try #require(f == 0, "\(fo)")
-            let (c, co) = try runProcess([
-                "skopeo", "copy", "-q", "oci:\(TestImages.layout):node", "oci:\(dir)/img:node",
-            ])
-            try #require(c == 0, "\(co)")
-            let (i, io) = try runProcess([
-                "python3", script, "--image", dir + "/img", "node", dir + "/app", dir + "/img",
-            ])
-            try #require(i == 0, "\(io)")
-            let env = ["HARDEN_DB": dir + "/db.sqlite", "HARDEN_CACHE_DIR": dir + "/cache"]
-            let (d, dout) = try runProcess(
-                [hardenBinary, "db", "import", "-q", dir + "/osv-npm-all.zip"], environment: env)
-            try #require(d == 0, "\(dout)")
+            let env = try LibraryFixture.prepare(
+                dir, tag: "node", cmd: #"["node", "/app/server.js"]"#, feed: "osv-npm-all.zip")
             try body(dir, url, env)
         }
     }

@@ -198,3 +198,25 @@ func freePort(host: String) -> Int {
     }
     return bound ? Int(UInt16(bigEndian: addr.sin_port)) : 0
 }
+
+/// The app images and feeds of the library-patch tests: a test image with the fixture's app added as /app (its own
+/// command), and a database holding the fixture's OSV feed.
+enum LibraryFixture {
+    /// `tag` of the test images copied to `dir/img` with `dir/app` as /app; the environment of a database in `dir`
+    /// holding `feed`.
+    static func prepare(_ dir: String, tag: String, cmd: String, feed: String) throws -> [String: String] {
+        let (c, co) = try runProcess([
+            "skopeo", "copy", "-q", "oci:\(TestImages.layout):\(tag)", "oci:\(dir)/img:\(tag)",
+        ])
+        try #require(c == 0, "\(co)")
+        let (i, io) = try runProcess([
+            "python3", packageRoot + "/Tests/Tools/make-npm-fixture.py", "--image", dir + "/img", tag, dir + "/app",
+            dir + "/img", cmd,
+        ])
+        try #require(i == 0, "\(io)")
+        let env = ["HARDEN_DB": dir + "/db.sqlite", "HARDEN_CACHE_DIR": dir + "/cache"]
+        let (d, dout) = try runProcess([hardenBinary, "db", "import", "-q", dir + "/" + feed], environment: env)
+        try #require(d == 0, "\(dout)")
+        return env
+    }
+}
