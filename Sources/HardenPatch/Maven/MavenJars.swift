@@ -88,6 +88,7 @@ extension MavenPatcher {
         var unusable = Set<String>()
         var nested: [RawPath: [(MavenJar, [UInt8], String?)]] = [:]
         let wholeFiles = Set(jars.filter { $0.entry == nil }.map(\.file))
+        var entryNames: [RawPath: Set<String>] = [:]  // each archive's entries, read once
         for jar in jars.sorted(by: { $0.location < $1.location }) {
             guard let (to, fixes) = chosen["\(jar.coordinates)@\(jar.version)"] else { continue }
             let key = "\(jar.coordinates)@\(to)"
@@ -111,7 +112,8 @@ extension MavenPatcher {
             if let entry = jar.entry {
                 guard !wholeFiles.contains(jar.file) else { continue }  // the archive itself is replaced
                 var moved = newName
-                if let n = newName, try Self.entries(of: jar.file, context).contains(n) { moved = nil }
+                if entryNames[jar.file] == nil { entryNames[jar.file] = try Self.entries(of: jar.file, context) }
+                if let n = newName, entryNames[jar.file]?.contains(n) == true { moved = nil }
                 nested[jar.file, default: []].append((jar, bytes, moved))
                 location = jar.file.absoluteDescription + "!/" + (moved ?? entry)
             } else if let n = newName, n != jar.file.description {
